@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { installCommands, missingPackages, REQUIRED_PACKAGES } from "./packages.ts";
+
+describe("missingPackages", () => {
+  it("treats ii and hi as installed, everything else (and absence) as missing", () => {
+    const output = [
+      "podman\tii \t4.3.1+ds1-8+deb12u1+b3",
+      "runc\thi \t1.1.5",
+      "crun\tun \t",
+      "uidmap\trc \t1:4.13",
+      "curl:amd64\tii \t7.88.1",
+      "",
+    ].join("\n");
+    assert.deepEqual(missingPackages(output, ["podman", "runc", "crun", "uidmap", "curl", "debootstrap"]), [
+      "crun",
+      "uidmap",
+      "debootstrap",
+    ]);
+  });
+
+  it("reports everything missing for empty output", () => {
+    assert.deepEqual(missingPackages("", REQUIRED_PACKAGES), [...REQUIRED_PACKAGES]);
+  });
+});
+
+describe("installCommands", () => {
+  it("does nothing (not even apt-get update) when nothing is missing", () => {
+    assert.deepEqual(installCommands([]), []);
+  });
+
+  it("updates, then installs non-interactively without recommends", () => {
+    assert.deepEqual(installCommands(["podman", "curl"]), [
+      ["apt-get", "update"],
+      [
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "podman",
+        "curl",
+      ],
+    ]);
+  });
+});
+
+describe("REQUIRED_PACKAGES", () => {
+  it("has runc (crun fails on hybrid cgroups) and never crun", () => {
+    assert.ok(REQUIRED_PACKAGES.includes("runc"));
+    assert.ok(!(REQUIRED_PACKAGES as readonly string[]).includes("crun"));
+  });
+});

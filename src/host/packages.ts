@@ -1,0 +1,53 @@
+/** Pure logic about the Debian packages a node needs. */
+
+/** Everything rootless Podman needs on Debian 12, plus tools host setup and the tests use. */
+export const REQUIRED_PACKAGES = [
+  "podman",
+  "runc",
+  "uidmap",
+  "slirp4netns",
+  "busybox-static",
+  "fuse-overlayfs",
+  "netavark",
+  "aardvark-dns",
+  "catatonit",
+  "iptables",
+  "dbus-user-session",
+  "debootstrap",
+  "curl",
+] as const;
+
+/** The `dpkg-query` format `missingPackages` parses: name, status abbreviation, version. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} syntax
+export const DPKG_QUERY_FORMAT = "${Package}\\t${db:Status-Abbrev}\\t${Version}\\n";
+
+/**
+ * The packages of `wanted` that `dpkg-query -W -f DPKG_QUERY_FORMAT wanted...` output does not show
+ * installed. A package is installed when the second letter of its status abbreviation is `i`
+ * (`ii`, `hi`); unknown packages do not appear in the output at all (dpkg-query says so on stderr).
+ */
+export function missingPackages(dpkgQueryOutput: string, wanted: readonly string[]): string[] {
+  const installed = new Set<string>();
+  for (const line of dpkgQueryOutput.split("\n")) {
+    const [name, status] = line.split("\t");
+    if (name && status && status[1] === "i") installed.add(name.replace(/:.*$/, ""));
+  }
+  return wanted.filter((name) => !installed.has(name));
+}
+
+/** The commands that install `missing` without prompts or recommended extras. */
+export function installCommands(missing: readonly string[]): string[][] {
+  if (missing.length === 0) return [];
+  return [
+    ["apt-get", "update"],
+    [
+      "env",
+      "DEBIAN_FRONTEND=noninteractive",
+      "apt-get",
+      "install",
+      "-y",
+      "--no-install-recommends",
+      ...missing,
+    ],
+  ];
+}

@@ -1,0 +1,250 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  assertMeaningful,
+  expectValid,
+  FILE,
+  FIRST,
+  replaceLine,
+  withLines,
+} from "../../test/support/manifest-text.ts";
+import { checkAppSet, type SetFinding, type SetMember } from "./app-set.ts";
+import { formatPath } from "./issues.ts";
+import type { Locator } from "./parse.ts";
+
+type App = SetMember & { locate: Locator };
+
+/** A valid app with this id (and version), from the minimal manifest with `lines` appended. */
+function app(id: string, ...lines: string[]): App {
+  return appVersion(id, "1.0.0", ...lines);
+}
+
+function appVersion(id: string, version: string, ...lines: string[]): App {
+  const text = replaceLine(3, `version: ${version}`, replaceLine(2, `id: ${id}`, withLines(...lines)));
+  const { manifest, locate } = expectValid(text);
+  return { manifest, locate, file: `${id}/manifest.yml` };
+}
+
+type ExpectedSet = {
+  rule: string;
+  file: string;
+  path: string;
+  line: number;
+  column: number;
+  message?: string;
+  fix?: string;
+};
+
+/** The set has exactly one finding of this rule, in this file, at this path and position. */
+function expectSetFinding(apps: App[], expected: ExpectedSet): SetFinding {
+  const findings = checkAppSet(apps);
+  const matching = findings.filter((f) => f.rule === expected.rule);
+  assert.equal(
+    matching.length,
+    1,
+    `expected one ${expected.rule}, got: ${JSON.stringify(findings, null, 1)}`,
+  );
+  const finding = matching[0] as SetFinding;
+  assert.equal(finding.file, expected.file);
+  assert.equal(formatPath(finding.path), expected.path);
+  const member = apps.find((a) => a.file === finding.file);
+  assert.ok(member);
+  assert.deepEqual(member.locate(finding.path, finding.at), { line: expected.line, column: expected.column });
+  assertMeaningful({
+    ...finding,
+    file: FILE,
+    line: expected.line,
+    column: expected.column,
+    path: expected.path,
+  });
+  if (expected.message) assert.ok(finding.message.includes(expected.message), finding.message);
+  if (expected.fix) assert.ok(finding.fix.includes(expected.fix), finding.fix);
+  return finding;
+}
+
+function expectNoFindings(apps: App[]): void {
+  assert.deepEqual(checkAppSet(apps), []);
+}
+
+describe("set.duplicate-id", () => {
+  test("two apps with one id: the second is reported, naming the first", () => {
+    expectSetFinding([app("hello"), { ...app("hello"), file: "copy/manifest.yml" }], {
+      rule: "set.duplicate-id",
+      file: "copy/manifest.yml",
+      path: "id",
+      line: 2,
+      column: 5,
+      message: "app id hello is also used by hello/manifest.yml",
+      fix: "unique id",
+    });
+  });
+
+  test("passing: distinct ids", () => {
+    expectNoFindings([app("hello"), app("world")]);
+  });
+});
+
+describe("set.host-port", () => {
+  const port = (host: number, bind = "0.0.0.0", protocol = "tcp") =>
+    `    ports: [{ container: 80, host: ${host}, bind: ${bind}, protocol: ${protocol} }]`;
+
+  test("two apps publishing one host port", () => {
+    expectSetFinding([app("one", port(8080)), app("two", port(8080))], {
+      rule: "set.host-port",
+      file: "two/manifest.yml",
+      path: "containers.web.ports[0].host",
+      line: FIRST,
+      column: 36,
+      message: "host port 8080/tcp is also published by app one (one/manifest.yml)",
+      fix: "a host port no other app uses",
+    });
+  });
+
+  test("a wildcard bind overlaps a specific address", () => {
+    expectSetFinding([app("one", port(8080, "127.0.0.1")), app("two", port(8080))], {
+      rule: "set.host-port",
+      file: "two/manifest.yml",
+      path: "containers.web.ports[0].host",
+      line: FIRST,
+      column: 36,
+    });
+  });
+
+  test("a clash with the second of two apps on distinct addresses is found too", () => {
+    expectSetFinding(
+      [
+        app("one", port(8080, "127.0.0.1")),
+        app("two", port(8080, "127.0.0.2")),
+        app("three", port(8080, "127.0.0.2")),
+      ],
+      {
+        rule: "set.host-port",
+        file: "three/manifest.yml",
+        path: "containers.web.ports[0].host",
+        line: FIRST,
+        column: 36,
+        message: "also published by app two",
+      },
+    );
+  });
+
+  test("passing: other addresses, other protocols, other ports", () => {
+    expectNoFindings([
+      app("one", port(8080, "127.0.0.1")),
+      app("two", port(8080, "127.0.0.2")),
+      app("three", port(8080, "0.0.0.0", "udp")),
+      app("four", port(8081)),
+    ]);
+  });
+});
+
+describe("set.dependency-version", () => {
+  test("a dependency whose version is outside the range", () => {
+    expectSetFinding(
+      [app("web", "dependencies:", "  - id: db", "    version: '>=2.0.0'"), appVersion("db", "1.4.0")],
+      {
+        rule: "set.dependency-version",
+        file: "web/manifest.yml",
+        path: "dependencies[0].version",
+        line: FIRST + 2,
+        column: 14,
+        message: "db 1.4.0 does not satisfy >=2.0.0",
+        fix: "widen the range to include 1.4.0",
+      },
+    );
+  });
+
+  test("passing: a satisfied range; a dependency outside the set is not checked", () => {
+    expectNoFindings([
+      app("web", "dependencies:", "  - id: db", "    version: ^1.2", "  - id: elsewhere"),
+      appVersion("db", "1.4.0"),
+    ]);
+  });
+});
+
+describe("set.export", () => {
+  const consumer = (exportName: string) =>
+    app(
+      "web",
+      "    environment:",
+      `      DB_HOST: { app: db, export: ${exportName} }`,
+      "dependencies:",
+      "  - id: db",
+    );
+
+  test("a misspelt export of a dependency", () => {
+    expectSetFinding([consumer("db-hots"), app("db", "exports:", "  db-host: { value: db.local }")], {
+      rule: "set.export",
+      file: "web/manifest.yml",
+      path: "containers.web.environment.DB_HOST.export",
+      line: FIRST + 1,
+      column: 35,
+      message: 'app db has no export "db-hots"',
+      fix: 'did you mean "db-host"?',
+    });
+  });
+
+  test("a dependency that exports nothing", () => {
+    expectSetFinding([consumer("db-host"), app("db")], {
+      rule: "set.export",
+      file: "web/manifest.yml",
+      path: "containers.web.environment.DB_HOST.export",
+      line: FIRST + 1,
+      column: 35,
+      fix: "db exports nothing",
+    });
+  });
+
+  test("passing: the export exists", () => {
+    expectNoFindings([consumer("db-host"), app("db", "exports:", "  db-host: { value: db.local }")]);
+  });
+});
+
+describe("set.dependency-cycle", () => {
+  test("two apps that depend on each other: the cycle is named", () => {
+    expectSetFinding(
+      [app("one", "dependencies:", "  - id: two"), app("two", "dependencies:", "  - id: one")],
+      {
+        rule: "set.dependency-cycle",
+        file: "two/manifest.yml",
+        path: "dependencies[0].id",
+        line: FIRST + 1,
+        column: 9,
+        message: "one → two → one",
+        fix: "remove one of these dependencies",
+      },
+    );
+  });
+
+  test("a longer cycle", () => {
+    const finding = expectSetFinding(
+      [
+        app("a", "dependencies:", "  - id: b"),
+        app("b", "dependencies:", "  - id: c"),
+        app("c", "dependencies:", "  - id: a"),
+      ],
+      {
+        rule: "set.dependency-cycle",
+        file: "c/manifest.yml",
+        path: "dependencies[0].id",
+        line: FIRST + 1,
+        column: 9,
+      },
+    );
+    assert.match(finding.message, /a → b → c → a/);
+  });
+
+  test("passing: a chain and a diamond", () => {
+    expectNoFindings([
+      app("a", "dependencies:", "  - id: b", "  - id: c"),
+      app("b", "dependencies:", "  - id: d"),
+      app("c", "dependencies:", "  - id: d"),
+      app("d"),
+    ]);
+  });
+});
+
+test("an empty set and a single app have no findings", () => {
+  expectNoFindings([]);
+  expectNoFindings([app("hello")]);
+});

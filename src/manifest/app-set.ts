@@ -1,0 +1,126 @@
+/**
+ * Rules across several manifests validated together (an apps directory, a catalog): ids are unique,
+ * host ports do not clash between apps, dependencies form no cycle, and what an app consumes from a
+ * dependency in the set exists there.
+ */
+import semver from "semver";
+import type { Finding, PathSegment } from "./issues.ts";
+import type { Manifest } from "./schema.ts";
+import { closest } from "./suggest.ts";
+
+export type SetMember = { manifest: Manifest; file: string };
+export type SetFinding = Finding & { file: string };
+
+export function checkAppSet(members: SetMember[]): SetFinding[] {
+  const findings: SetFinding[] = [];
+  const byId = new Map<string, SetMember>();
+  for (const member of members) {
+    const first = byId.get(member.manifest.id);
+    if (first)
+      findings.push({
+        file: member.file,
+        path: ["id"],
+        message: `app id ${member.manifest.id} is also used by ${first.file}`,
+        fix: "give each app a unique id",
+        rule: "set.duplicate-id",
+      });
+    else byId.set(member.manifest.id, member);
+  }
+
+  // Every publisher of a port is kept: apps on distinct addresses share a port, and a later app may
+  // clash with any of them, not only with the first.
+  const published = new Map<string, Array<{ member: SetMember; path: PathSegment[]; bind: string }>>();
+  const wildcard = (bind: string) => bind === "0.0.0.0" || bind === "::";
+  for (const member of members) {
+    for (const [key, container] of Object.entries(member.manifest.containers)) {
+      for (const [index, port] of container.ports.entries()) {
+        if (port.host === undefined) continue;
+        const id = `${port.host}/${port.protocol}`;
+        const path: PathSegment[] = ["containers", key, "ports", index, "host"];
+        const publishers = published.get(id) ?? [];
+        const other = publishers.find(
+          (p) => p.member !== member && (p.bind === port.bind || wildcard(p.bind) || wildcard(port.bind)),
+        );
+        if (other)
+          findings.push({
+            file: member.file,
+            path,
+            message: `host port ${id} is also published by app ${other.member.manifest.id} (${other.member.file})`,
+            fix: "choose a host port no other app uses",
+            rule: "set.host-port",
+          });
+        else published.set(id, [...publishers, { member, path, bind: port.bind }]);
+      }
+    }
+  }
+
+  for (const member of members) {
+    const { manifest } = member;
+    for (const [index, dependency] of manifest.dependencies.entries()) {
+      const target = byId.get(dependency.id);
+      if (
+        target &&
+        semver.validRange(dependency.version) &&
+        !semver.satisfies(target.manifest.version, dependency.version)
+      )
+        findings.push({
+          file: member.file,
+          path: ["dependencies", index, "version"],
+          message: `${dependency.id} ${target.manifest.version} does not satisfy ${dependency.version}`,
+          fix: `widen the range to include ${target.manifest.version}, or update ${dependency.id}`,
+          rule: "set.dependency-version",
+        });
+    }
+    for (const [key, container] of Object.entries(manifest.containers)) {
+      for (const [variable, value] of Object.entries(container.environment)) {
+        if (typeof value !== "object" || !("export" in value)) continue;
+        const target = byId.get(value.app);
+        if (!target || target.manifest.exports[value.export]) continue;
+        const known = Object.keys(target.manifest.exports);
+        const guess = closest(value.export, known);
+        findings.push({
+          file: member.file,
+          path: ["containers", key, "environment", variable, "export"],
+          message: `app ${value.app} has no export ${JSON.stringify(value.export)}`,
+          fix: guess
+            ? `did you mean ${JSON.stringify(guess)}?`
+            : known.length
+              ? `use one of: ${known.join(", ")}`
+              : `${value.app} exports nothing`,
+          rule: "set.export",
+        });
+      }
+    }
+  }
+
+  findings.push(...dependencyCycles(members, byId));
+  return findings;
+}
+
+function dependencyCycles(members: SetMember[], byId: Map<string, SetMember>): SetFinding[] {
+  const findings: SetFinding[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (id: string): void => {
+    state.set(id, "visiting");
+    stack.push(id);
+    const member = byId.get(id);
+    for (const [index, dependency] of (member?.manifest.dependencies ?? []).entries()) {
+      if (dependency.id === id || !byId.has(dependency.id)) continue;
+      if (state.get(dependency.id) === "visiting") {
+        const cycle = [...stack.slice(stack.indexOf(dependency.id)), dependency.id];
+        findings.push({
+          file: member?.file ?? id,
+          path: ["dependencies", index, "id"],
+          message: `dependencies form a cycle: ${cycle.join(" → ")}`,
+          fix: "remove one of these dependencies so the apps can start in order",
+          rule: "set.dependency-cycle",
+        });
+      } else if (!state.has(dependency.id)) visit(dependency.id);
+    }
+    stack.pop();
+    state.set(id, "done");
+  };
+  for (const member of members) if (!state.has(member.manifest.id)) visit(member.manifest.id);
+  return findings;
+}

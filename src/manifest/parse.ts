@@ -1,0 +1,771 @@
+/**
+ * Turns manifest text into a typed, normalised `Manifest`, or into every problem found in it, each
+ * placed at its line and column. Pure: the caller reads the file.
+ */
+import {
+  type DocumentOptions,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  type ParseOptions,
+  parseDocument,
+  type SchemaOptions,
+  type YAMLMap,
+} from "yaml";
+import { z } from "zod";
+import { compareIssues, type Finding, formatPath, type ManifestIssue, type PathSegment } from "./issues.ts";
+import { type Manifest, ManifestSchema } from "./schema.ts";
+import { checkSemantics } from "./semantics.ts";
+import { closest } from "./suggest.ts";
+
+/** Manifests are small; anything bigger is a mistake or an attack. */
+export const MAX_MANIFEST_BYTES = 256 * 1024;
+const MAX_ALIASES = 50;
+
+export type ParseResult =
+  | { ok: true; manifest: Manifest; locate: Locator }
+  | { ok: false; issues: ManifestIssue[]; manifest?: undefined };
+
+/** Finds the line and column of a field path in the source document. */
+export type Locator = (
+  path: readonly PathSegment[],
+  at?: "key" | "value",
+) => { line: number; column: number };
+
+/** Keys that express a need the platform refuses outright, with the reason and the alternative. */
+const FORBIDDEN_CONTAINER_KEYS: Record<string, { message: string; fix: string }> = {
+  privileged: {
+    message: "privileged containers are never allowed (rootless, secure by default)",
+    fix: "remove `privileged`; declare the specific need (a device, a capability, a host path) under `permissions`",
+  },
+  security_opt: {
+    message: "security options cannot be changed: every container runs with no-new-privileges",
+    fix: "remove `security_opt`",
+  },
+  cap_add: {
+    message: "`cap_add` is not a manifest field",
+    fix: "list added capabilities under `capabilities`; elevated ones need a `capability` permission",
+  },
+  volumes_from: {
+    message: "sharing volumes between containers this way is not supported",
+    fix: "use an app volume mounted in both containers",
+  },
+  sysctls: { message: "sysctls cannot be set by apps", fix: "remove `sysctls`" },
+  restart: {
+    message: "the platform decides restarts (health checks with backoff), not the manifest",
+    fix: "remove `restart`; declare a `health` check instead",
+  },
+  labels: { message: "labels are set by the platform", fix: "remove `labels`" },
+};
+for (const key of [
+  "network_mode",
+  "network",
+  "net",
+  "pid",
+  "ipc",
+  "uts",
+  "userns",
+  "userns_mode",
+  "cgroupns",
+  "cgroup_parent",
+]) {
+  FORBIDDEN_CONTAINER_KEYS[key] = {
+    message: `\`${key}\` is not allowed: host namespaces are never shared and every app gets its own network`,
+    fix: `remove \`${key}\`; use \`ports\` to publish a port and \`aliases\` for names on the app network`,
+  };
+}
+
+/**
+ * YAML 1.2 core only, whatever the document's `%YAML` directive says: no merge keys, no `!!binary`,
+ * `!!set`, `!!timestamp` or other tags that would turn values into something other than plain data.
+ * Duplicate keys are found by `checkKeys` (the parser's own check is quadratic in the number of keys).
+ */
+const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  uniqueKeys: false,
+  prettyErrors: false,
+  strict: true,
+  customTags: [],
+  schema: "core",
+  merge: false,
+  resolveKnownTags: false,
+};
+
+/** Keys that name JavaScript object internals: refused everywhere, before the schema sees the data. */
+const RESERVED_KEYS = ["__proto__", "constructor"];
+
+export function parseManifest(text: string, file: string): ParseResult {
+  if (Buffer.byteLength(text, "utf8") > MAX_MANIFEST_BYTES) {
+    return fail([
+      issueAt(
+        file,
+        0,
+        0,
+        [],
+        "the file is larger than 256 KiB",
+        "a manifest is a small YAML file; remove embedded data",
+        "yaml.size",
+      ),
+    ]);
+  }
+  try {
+    return parseText(text, file);
+  } catch (error) {
+    // The YAML parser recurses once per nesting level: thousands of `[` exhaust the stack.
+    if (!(error instanceof RangeError)) throw error;
+    return fail([
+      issueAt(
+        file,
+        1,
+        1,
+        [],
+        "the document is nested too deeply to be read",
+        "a manifest needs only a few levels of nesting; remove the deeply nested value",
+        "yaml.depth",
+      ),
+    ]);
+  }
+}
+
+/**
+ * Bytes a text file does not hold: C0 controls other than tab and line breaks, DEL, and U+FFFD,
+ * which stands for a byte sequence that is not UTF-8. The YAML parser would let some through.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const NOT_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
+
+/**
+ * A long chain of block indicators on one line (`- - - - …`): each opens a nesting level, and the
+ * YAML lexer's cost grows with the square of their number (4000 take half a second). A manifest
+ * never needs more than a handful.
+ */
+const INDICATOR_CHAIN = /(?:[-?:][ \t]+){100}/;
+
+function positionIn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
+}
+
+function parseText(text: string, file: string): ParseResult {
+  const chain = INDICATOR_CHAIN.exec(text);
+  if (chain) {
+    const { line, column } = positionIn(text, chain.index);
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        "the document is nested too deeply: a hundred or more `-`, `?` or `:` indicators in a row",
+        "a manifest needs only a few levels of nesting; remove the repeated indicators",
+        "yaml.depth",
+      ),
+    ]);
+  }
+  const binary = NOT_TEXT.exec(text);
+  if (binary) {
+    const { line, column } = positionIn(text, binary.index);
+    const code = (binary[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+    const what =
+      binary[0] === "\ufffd" ? "a byte sequence that is not UTF-8" : `the control character U+${code}`;
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        `the file holds ${what}: it is not a text file`,
+        'save the manifest as plain UTF-8 text; write special characters as escapes in double quotes, such as "\\t"',
+        "yaml.syntax",
+      ),
+    ]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  const positionOf = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const syntax = [...doc.errors, ...doc.warnings].map((error) => {
+    const { line, column } = positionOf(error.pos[0]);
+    const message = error.message.split("\n")[0] ?? error.message;
+    if (error.code === "MULTIPLE_DOCS")
+      return issueAt(
+        file,
+        line,
+        column,
+        [],
+        "the file holds more than one YAML document",
+        "a manifest is one document: remove this `---` and everything after it",
+        "yaml.syntax",
+      );
+    if (error.code === "TAG_RESOLVE_FAILED")
+      return issueAt(
+        file,
+        line,
+        column,
+        [],
+        `YAML ${message}`,
+        "remove the tag: a manifest holds only plain strings, numbers, booleans, lists and mappings",
+        "yaml.syntax",
+      );
+    return issueAt(
+      file,
+      line,
+      column,
+      [],
+      `YAML ${message}`,
+      "fix the YAML syntax at this position",
+      "yaml.syntax",
+    );
+  });
+  syntax.push(...checkKeys(doc.contents, [], file, positionOf));
+  if (syntax.length > 0) return fail(syntax);
+
+  const locate = makeLocator(doc.contents as Node | null, positionOf);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    if (error instanceof RangeError) throw error;
+    return fail([
+      issueAt(
+        file,
+        1,
+        1,
+        [],
+        (error as Error).message,
+        "remove the YAML aliases that expand the document",
+        "yaml.aliases",
+      ),
+    ]);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return fail([
+      issueAt(
+        file,
+        1,
+        1,
+        [],
+        "the manifest must be a YAML mapping of fields",
+        "start from a sample in apps/ (manifest: 1, id, version, …)",
+        "schema.type",
+      ),
+    ]);
+  }
+
+  const reserved = removeReservedKeys(data, []);
+  const parsed = ManifestSchema.safeParse(data);
+  if (!parsed.success) {
+    const findings = parsed.error.issues.flatMap((issue) => explainIssue(issue, data));
+    return fail(placeAll([...reserved, ...findings], file, locate));
+  }
+  const semantic = [...reserved, ...checkSemantics(parsed.data)];
+  if (semantic.length > 0) return fail(placeAll(semantic, file, locate));
+  return { ok: true, manifest: parsed.data, locate };
+}
+
+/**
+ * Every mapping key must be a plain scalar (not a list, a mapping, an alias or null) and appear once:
+ * otherwise the data the schema sees would silently differ from what the file says.
+ */
+function checkKeys(
+  node: unknown,
+  path: PathSegment[],
+  file: string,
+  positionOf: (offset: number) => { line: number; column: number },
+): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      const where = positionOf(
+        key?.range?.[0] ?? (pair.value as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0,
+      );
+      if (!isScalar(key) || key.value === null || typeof key.value === "object") {
+        issues.push(
+          issueAt(
+            file,
+            where.line,
+            where.column,
+            path,
+            "a key must be a plain name, not a list, a mapping, an alias or null",
+            "write the key as a plain word, such as `image`",
+            "schema.key",
+          ),
+        );
+        continue;
+      }
+      const name = String(key.value);
+      if (seen.has(name))
+        issues.push(
+          issueAt(
+            file,
+            where.line,
+            where.column,
+            [...path, name],
+            `the key \`${name}\` appears twice in the same mapping`,
+            "keep one of the two entries",
+            "yaml.duplicate-key",
+          ),
+        );
+      seen.add(name);
+      issues.push(...checkKeys(pair.value, [...path, name], file, positionOf));
+    }
+  } else if (isSeq(node)) {
+    for (const [index, item] of node.items.entries())
+      issues.push(...checkKeys(item, [...path, index], file, positionOf));
+  }
+  return issues;
+}
+
+/** Removes (and reports) keys such as `__proto__`, so they can neither pollute objects nor confuse the schema. */
+function removeReservedKeys(value: unknown, path: PathSegment[]): Finding[] {
+  if (value === null || typeof value !== "object") return [];
+  const findings: Finding[] = [];
+  const record = value as Record<string, unknown>;
+  for (const key of RESERVED_KEYS) {
+    if (!Object.hasOwn(record, key)) continue;
+    findings.push({
+      path: [...path, key],
+      message: `the key \`${key}\` is reserved (it names a JavaScript object internal) and cannot be used in a manifest`,
+      fix: "rename or remove this key",
+      rule: "schema.key",
+      at: "key",
+    });
+    delete record[key];
+  }
+  for (const [key, child] of Object.entries(record))
+    findings.push(...removeReservedKeys(child, [...path, Array.isArray(value) ? Number(key) : key]));
+  return findings;
+}
+
+function fail(issues: ManifestIssue[]): ParseResult {
+  return { ok: false, issues: dedupe(issues).sort(compareIssues) };
+}
+
+function dedupe(issues: ManifestIssue[]): ManifestIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.line}:${issue.column}:${issue.path}:${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export function placeAll(findings: Finding[], file: string, locate: Locator): ManifestIssue[] {
+  return findings.map((finding) => {
+    const { line, column } = locate(finding.path, finding.at ?? "value");
+    return issueAt(file, line, column, finding.path, finding.message, finding.fix, finding.rule);
+  });
+}
+
+function issueAt(
+  file: string,
+  line: number,
+  column: number,
+  path: readonly PathSegment[],
+  message: string,
+  fix: string,
+  rule: string,
+): ManifestIssue {
+  return { file, line, column, path: formatPath(path), message, fix, rule };
+}
+
+function makeLocator(
+  root: Node | null,
+  positionOf: (offset: number) => { line: number; column: number },
+): Locator {
+  // An index of each mapping's keys, built on first use: a lookup per finding stays O(1).
+  const indexes = new WeakMap<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, key: string): Pair | undefined => {
+    let index = indexes.get(map);
+    if (!index) {
+      index = new Map();
+      for (const item of map.items) {
+        if (!isPair(item) || !isScalar(item.key)) continue;
+        const name = String(item.key.value);
+        if (!index.has(name)) index.set(name, item);
+      }
+      indexes.set(map, index);
+    }
+    return index.get(key);
+  };
+  return (path, at = "value") => {
+    let node: unknown = root;
+    let best = root?.range ? positionOf(root.range[0]) : { line: 1, column: 1 };
+    for (const [index, segment] of path.entries()) {
+      const last = index === path.length - 1;
+      if (isMap(node)) {
+        const pair = pairOf(node, String(segment));
+        if (!pair) break;
+        const key = pair.key as Node;
+        if (key.range) best = positionOf(key.range[0]);
+        if (last && at === "key") break;
+        node = pair.value;
+        const value = node as Node | null;
+        if (value?.range && (isScalar(value) || last)) best = positionOf(value.range[0]);
+      } else if (isSeq(node) && typeof segment === "number") {
+        node = node.items[segment];
+        const item = node as Node | undefined;
+        if (!item?.range) break;
+        best = positionOf(item.range[0]);
+      } else break;
+    }
+    return best;
+  };
+}
+
+/** Walks the schema along a path, to name the keys an object accepts. */
+function schemaAt(schema: z.core.$ZodType, path: readonly PathSegment[]): z.core.$ZodType[] {
+  let current: z.core.$ZodType[] = [schema];
+  for (const segment of [...path, undefined]) {
+    current = current.flatMap(unwrap);
+    if (segment === undefined) break;
+    current = current.flatMap((s) => {
+      const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
+      if (def.type === "object") {
+        const child = (def.shape as Record<string, z.core.$ZodType>)[String(segment)];
+        return child ? [child] : [];
+      }
+      if (def.type === "record") return [def.valueType as z.core.$ZodType];
+      if (def.type === "array") return [def.element as z.core.$ZodType];
+      return [];
+    });
+  }
+  return current;
+}
+
+function unwrap(schema: z.core.$ZodType): z.core.$ZodType[] {
+  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+  if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "readonly")
+    return unwrap(def.innerType as z.core.$ZodType);
+  if (def.type === "pipe") return unwrap(def.in as z.core.$ZodType);
+  if (def.type === "union") return (def.options as z.core.$ZodType[]).flatMap(unwrap);
+  return [schema];
+}
+
+function keysAt(path: readonly PathSegment[]): string[] {
+  return schemaAt(ManifestSchema, path).flatMap((s) => {
+    const def = s._zod.def as unknown as { type: string; shape?: Record<string, unknown> };
+    return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
+  });
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let current = data;
+  for (const segment of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+  object: "a mapping (key: value)",
+  array: "a list",
+  record: "a mapping (key: value)",
+};
+
+/** Translates one schema issue into findings that say what is wrong and how to fix it. */
+function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
+  const path = issue.path as PathSegment[];
+  const value = valueAt(data, path);
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => unknownKey(path, key));
+    case "invalid_type": {
+      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+      if (value === undefined) {
+        const key = path.at(-1);
+        return [
+          {
+            path,
+            message: `required field \`${String(key)}\` is missing`,
+            fix: `add \`${String(key)}:\` with ${expected}`,
+            rule: "schema.missing",
+          },
+        ];
+      }
+      const quote = issue.expected === "string" && (typeof value === "number" || typeof value === "boolean");
+      const fix = quote
+        ? "put the value in quotes so that YAML reads it as a string"
+        : `write ${expected} here`;
+      return [
+        { path, message: `expected ${expected}, found ${describeValue(value)}`, fix, rule: "schema.type" },
+      ];
+    }
+    case "invalid_value": {
+      const allowed = issue.values.map((v) => JSON.stringify(v));
+      if (value === undefined) {
+        const key = String(path.at(-1));
+        return [
+          {
+            path,
+            message: `required field \`${key}\` is missing`,
+            fix: `add \`${key}: ${issue.values.map(String).join(" | ")}\``,
+            rule: "schema.missing",
+          },
+        ];
+      }
+      // `manifest: "1"`: the right value in quotes; suggesting "1" would repeat the mistake.
+      const unquoted = issue.values.find(
+        (v) => typeof v !== "string" && typeof value === "string" && String(v) === value,
+      );
+      const guess = typeof value === "string" ? closest(value, issue.values.map(String)) : undefined;
+      return [
+        {
+          path,
+          message: `${describeValue(value)} is not allowed here`,
+          fix:
+            unquoted !== undefined
+              ? `write ${String(unquoted)} without quotes`
+              : guess
+                ? `did you mean ${JSON.stringify(guess)}? (allowed: ${allowed.join(", ")})`
+                : `use one of: ${allowed.join(", ")}`,
+          rule: "schema.value",
+        },
+      ];
+    }
+    case "invalid_format":
+      return [
+        {
+          path,
+          message: `${describeValue(value)} is not valid: it ${formatRequirement(issue)}`,
+          fix: exampleFix(path, formatRequirement(issue)),
+          rule: "schema.format",
+        },
+      ];
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? "at least" : "at most";
+      const what = issue.origin === "array" ? "entries" : issue.origin === "string" ? "characters" : "";
+      const limit =
+        issue.code === "too_small"
+          ? numberBound(issue.minimum, path, "minimum")
+          : numberBound(issue.maximum, path, "maximum");
+      return [
+        {
+          path,
+          message: `${describeValue(value)} is out of range`,
+          fix: `use ${bound} ${String(limit)} ${what}`.trim(),
+          rule: "schema.range",
+        },
+      ];
+    }
+    case "invalid_key": {
+      const env = path.at(-2) === "environment";
+      return [
+        {
+          path,
+          message: `the key ${JSON.stringify(path.at(-1))} is not a valid ${env ? "environment variable name" : "name"}`,
+          fix: env
+            ? "use letters, digits and '_', not starting with a digit, such as DB_HOST"
+            : "use a DNS label: lower-case letters, digits and '-', starting with a letter",
+          rule: "schema.key",
+          at: "key",
+        },
+      ];
+    }
+    case "invalid_union":
+      return explainUnion(issue, data);
+    case "invalid_element":
+      return [{ path, message: "an element is invalid", fix: "fix the element", rule: "schema.value" }];
+    default:
+      return [
+        { path, message: issue.message, fix: "see docs/manifest.md for this field", rule: "schema.value" },
+      ];
+  }
+}
+
+/**
+ * The bound to show for a number out of range. A huge number fails zod's safe-integer check first,
+ * whose bound (2^53 - 1) is not the field's: show the field's own minimum or maximum instead.
+ */
+function numberBound(bound: unknown, path: readonly PathSegment[], side: "minimum" | "maximum"): unknown {
+  if (typeof bound !== "number" && typeof bound !== "bigint") return bound;
+  if (Math.abs(Number(bound)) < Number.MAX_SAFE_INTEGER) return bound;
+  for (const schema of schemaAt(ManifestSchema, path)) {
+    const own = (schema._zod.bag as { minimum?: unknown; maximum?: unknown })[side];
+    if (typeof own === "number") return own;
+  }
+  return bound;
+}
+
+function unknownKey(path: PathSegment[], key: string): Finding {
+  const keyPath = [...path, key];
+  const inContainer = path.length === 2 && path[0] === "containers";
+  const forbidden =
+    inContainer && Object.hasOwn(FORBIDDEN_CONTAINER_KEYS, key) ? FORBIDDEN_CONTAINER_KEYS[key] : undefined;
+  if (forbidden)
+    return {
+      path: keyPath,
+      message: forbidden.message,
+      fix: forbidden.fix,
+      rule: "security.forbidden-key",
+      at: "key",
+    };
+  const allowed = keysAt(path);
+  const guess = closest(key, allowed);
+  return {
+    path: keyPath,
+    message: `unknown field \`${key}\``,
+    fix: guess
+      ? `did you mean \`${guess}\`?`
+      : allowed.length > 0
+        ? `remove it; allowed here: ${allowed.join(", ")}`
+        : "remove it",
+    rule: "schema.unknown-key",
+    at: "key",
+  };
+}
+
+/** A fix that shows valid values, from the examples the schema carries for the field. */
+function exampleFix(path: readonly PathSegment[], requirement: string): string {
+  const examples = schemaAt(ManifestSchema, path).flatMap(
+    (s) => (z.globalRegistry.get(s)?.examples as unknown[] | undefined) ?? [],
+  );
+  if (examples.length > 0)
+    return `write a value such as ${examples.map((e) => JSON.stringify(e)).join(" or ")}`;
+  // No examples in the schema: the requirement's own "such as …", else the requirement itself.
+  const such = /such as (.+)$/.exec(requirement);
+  return such ? `write a value such as ${such[1]}` : `correct the value: it ${requirement}`;
+}
+
+const FORMAT_NAMES: Record<string, string> = {
+  url: "a URL such as https://example.org",
+  ipv4: "an IPv4 address such as 127.0.0.1",
+  ipv6: "an IPv6 address such as ::1",
+};
+
+/** What a format check requires, as words after "it": the schema's message, or a name for zod's own formats. */
+function formatRequirement(issue: z.core.$ZodIssue & { code: "invalid_format" }): string {
+  if (!/^Invalid /.test(issue.message)) return issue.message;
+  const name = FORMAT_NAMES[issue.format];
+  if (name) return `must be ${name}`;
+  if (issue.format === "starts_with" && "prefix" in issue)
+    return `must start with ${JSON.stringify(issue.prefix)}`;
+  return `must be a valid ${issue.format}`;
+}
+
+/**
+ * A union failed: when one alternative matched the value's shape and failed deeper, its findings are
+ * the useful ones; otherwise say which shapes are accepted, with a "did you mean" for a misspelt key.
+ */
+function explainUnion(issue: z.core.$ZodIssue & { code: "invalid_union" }, data: unknown): Finding[] {
+  const path = issue.path as PathSegment[];
+  const value = valueAt(data, path);
+  if ("discriminator" in issue && typeof issue.discriminator === "string")
+    return explainDiscriminator(path, value);
+  const branches = (issue.errors ?? []) as z.core.$ZodIssue[][];
+  const deep = branches.filter(
+    (branch) =>
+      branch.length > 0 &&
+      branch.every((inner) => inner.path.length > 0 && inner.code !== "unrecognized_keys") &&
+      branch.every(
+        (inner) =>
+          !(inner.code === "invalid_type" && valueAt(value, inner.path as PathSegment[]) === undefined),
+      ),
+  );
+  if (deep.length > 0) {
+    const best = deep.reduce((a, b) => (b.length < a.length ? b : a));
+    const rebased = best.map((inner) => ({ ...inner, path: [...path, ...inner.path] }) as z.core.$ZodIssue);
+    return rebased.flatMap((inner) => explainIssue(inner, data));
+  }
+  const shapes = [...new Set(branches.map(describeBranch).filter((s): s is string => s !== undefined))];
+  const accepted =
+    shapes.length > 0 ? `accepted forms: ${shapes.join("; ")}` : "see docs/manifest.md for this field";
+  const unknown = [
+    ...new Set(
+      branches.flatMap((b) =>
+        b.flatMap((i) => (i.code === "unrecognized_keys" && i.path.length === 0 ? i.keys : [])),
+      ),
+    ),
+  ];
+  if (unknown.length > 0) {
+    const candidates = branches.flatMap(requiredKeys);
+    return unknown.map((key) => {
+      const guess = closest(key, candidates);
+      return {
+        path: [...path, key],
+        message: `unknown field \`${key}\``,
+        fix: guess ? `did you mean \`${guess}\`? (${accepted})` : accepted,
+        rule: "schema.unknown-key",
+        at: "key" as const,
+      };
+    });
+  }
+  return [
+    {
+      path,
+      message: `${describeValue(value)} has none of the accepted forms`,
+      fix: accepted,
+      rule: "schema.type",
+    },
+  ];
+}
+
+/** A tagged alternative (such as a health check's `type`) whose tag is missing or unknown. */
+function explainDiscriminator(path: PathSegment[], value: unknown): Finding[] {
+  const tag = path.at(-1) as string;
+  const allowed = schemaAt(ManifestSchema, path.slice(0, -1)).flatMap((s) => {
+    const def = s._zod.def as unknown as { type: string; shape?: Record<string, z.core.$ZodType> };
+    const literal = def.shape?.[tag]?._zod.def as unknown as { values?: unknown[] } | undefined;
+    return (literal?.values ?? []).map(String);
+  });
+  const list = allowed.map((v) => JSON.stringify(v)).join(", ");
+  if (value === undefined)
+    return [
+      {
+        path,
+        message: `required field \`${tag}\` is missing`,
+        fix: `add \`${tag}:\` with one of ${list}`,
+        rule: "schema.missing",
+      },
+    ];
+  const guess = typeof value === "string" ? closest(value, allowed) : undefined;
+  return [
+    {
+      path,
+      message: `${describeValue(value)} is not allowed here`,
+      fix: guess ? `did you mean ${JSON.stringify(guess)}? (allowed: ${list})` : `use one of: ${list}`,
+      rule: "schema.value",
+    },
+  ];
+}
+
+/** The keys an object alternative of a union requires, read from its "missing field" issues. */
+function requiredKeys(branch: z.core.$ZodIssue[]): string[] {
+  return branch
+    .filter((inner) => inner.code === "invalid_type" && inner.path.length === 1)
+    .map((inner) => String(inner.path[0]));
+}
+
+function describeBranch(branch: z.core.$ZodIssue[]): string | undefined {
+  const keys = requiredKeys(branch);
+  if (keys.length > 0) return `{ ${keys.map((k) => `${k}: …`).join(", ")} }`;
+  const root = branch.find((inner) => inner.code === "invalid_type" && inner.path.length === 0);
+  if (root && root.code === "invalid_type") return TYPE_NAMES[root.expected] ?? root.expected;
+  const format = branch.find((inner) => inner.code === "invalid_format" && inner.path.length === 0);
+  if (format && format.code === "invalid_format") return FORMAT_NAMES[format.format];
+  return undefined;
+}

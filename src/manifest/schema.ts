@@ -1,0 +1,551 @@
+/**
+ * The app manifest v1: the single source of truth for its TypeScript types, the schema-level
+ * validator and the published JSON Schema (`schema/manifest-v1.json`).
+ *
+ * The schema describes what an author may write; parsing yields a normalised `Manifest` (durations
+ * in milliseconds, memory in bytes, defaults filled in). Cross-field rules (references, clashes,
+ * cycles, security policy) live in `semantics.ts`, because JSON Schema cannot express them.
+ */
+import { z } from "zod";
+
+const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** An app id: a DNS label, optionally namespaced for third-party apps (`alice.relay`). */
+export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[a-z0-9])?)?$/;
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+/** An image reference: `name[:tag][@sha256:<64 hex>]`, with an optional registry host. */
+export const IMAGE_REF =
+  /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
+const MEMORY = /^\d+(\.\d+)?[kmgKMG]$/;
+
+export const CATEGORIES = [
+  "bitcoin",
+  "lightning",
+  "finance",
+  "media",
+  "files",
+  "home-automation",
+  "networking",
+  "communication",
+  "productivity",
+  "developer",
+  "security",
+  "utilities",
+  "other",
+] as const;
+
+/**
+ * The capabilities a container may add without a named permission: the subset of Podman's
+ * default set that cannot be used to escape the container's user namespace.
+ */
+export const SAFE_CAPABILITIES = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "NET_BIND_SERVICE",
+  "SETFCAP",
+  "SETGID",
+  "SETPCAP",
+  "SETUID",
+  "SYS_CHROOT",
+] as const;
+
+/** Capabilities that exist but are only granted through a `capability` permission the operator approves. */
+export const ELEVATED_CAPABILITIES = [
+  "AUDIT_CONTROL",
+  "AUDIT_READ",
+  "AUDIT_WRITE",
+  "BLOCK_SUSPEND",
+  "BPF",
+  "CHECKPOINT_RESTORE",
+  "DAC_READ_SEARCH",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "LEASE",
+  "LINUX_IMMUTABLE",
+  "MAC_ADMIN",
+  "MAC_OVERRIDE",
+  "MKNOD",
+  "NET_ADMIN",
+  "NET_BROADCAST",
+  "NET_RAW",
+  "PERFMON",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_MODULE",
+  "SYS_NICE",
+  "SYS_PACCT",
+  "SYS_PTRACE",
+  "SYS_RAWIO",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "SYSLOG",
+  "WAKE_ALARM",
+] as const;
+
+export const ALL_CAPABILITIES: readonly string[] = [...SAFE_CAPABILITIES, ...ELEVATED_CAPABILITIES];
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_BYTES = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** A duration: a number of seconds, or a string such as `500ms`, `30s`, `2m`, `1h`. Normalised to ms. */
+export const Duration = z
+  .union([
+    z.number().nonnegative(),
+    z.string().regex(DURATION, "must be a number of seconds or a string such as 500ms, 30s, 2m or 1h"),
+  ])
+  .transform((value) => {
+    if (typeof value === "number") return Math.round(value * 1000);
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value) as RegExpExecArray;
+    return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
+  })
+  .meta({ description: "A duration: seconds as a number, or a string such as 500ms, 30s, 2m or 1h." });
+
+const Memory = z
+  .union([
+    z.number().int().positive(),
+    z.string().regex(MEMORY, "must be a size such as 512m or 2g (k, m, g suffixes)"),
+  ])
+  .transform((value) => {
+    if (typeof value === "number") return value;
+    const unit = value.at(-1)?.toLowerCase() as keyof typeof UNIT_BYTES;
+    return Math.round(Number(value.slice(0, -1)) * UNIT_BYTES[unit]);
+  })
+  .meta({ description: "A memory limit: bytes as a number, or a size such as 512m or 2g." });
+
+const Label = z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and '-'");
+const Port = z.number().int().min(1).max(65535);
+const AbsolutePath = z.string().startsWith("/", "must be an absolute path starting with '/'");
+const Command = z
+  .array(z.string())
+  .min(1, "must hold at least the program to run")
+  .meta({ description: "A program and its arguments, as a list (no shell is involved)." });
+
+const SecretRef = z
+  .strictObject({ secret: Label.meta({ description: "A generated secret declared under `secrets`." }) })
+  .meta({ description: "The value of one of this app's generated secrets, delivered as a Podman secret." });
+
+const ExportRef = z
+  .strictObject({
+    app: z
+      .string()
+      .regex(APP_ID)
+      .meta({ description: "The id of a dependency declared under `dependencies`." }),
+    export: Label.meta({ description: "The name of one of that app's `exports`." }),
+  })
+  .meta({ description: "A value exported by a dependency (a host, a port, a generated password)." });
+
+const EnvValue = z.union([z.string(), z.number(), z.boolean(), SecretRef, ExportRef]).meta({
+  description: "A literal (string, number, boolean), a `{secret}` or an `{app, export}` reference.",
+});
+
+const PortMapping = z
+  .strictObject({
+    container: Port.meta({ description: "The port the process listens on inside the container." }),
+    host: Port.optional().meta({
+      description: "The host port to publish it on; omit to keep the port private to the app network.",
+    }),
+    protocol: z.enum(["tcp", "udp"]).default("tcp").meta({ description: "The transport protocol." }),
+    bind: z
+      .union([z.ipv4(), z.ipv6()])
+      .default("0.0.0.0")
+      .meta({ description: "The host address to bind; 127.0.0.1 keeps the port local to the node." }),
+  })
+  .meta({
+    description: "A port the container listens on, optionally published on the host.",
+    examples: [{ container: 8080, host: 8080 }],
+  });
+
+const Volume = z
+  .strictObject({
+    name: Label.optional().meta({
+      description: "An app volume, stored under the app's data directory (kept on uninstall).",
+    }),
+    host_path: AbsolutePath.optional().meta({
+      description: "A host directory outside the app's data directory; needs a `host-path` permission.",
+    }),
+    permission: Label.optional().meta({ description: "The `host-path` permission that grants `host_path`." }),
+    path: AbsolutePath.meta({ description: "Where the volume is mounted inside the container." }),
+    read_only: z.boolean().default(false).meta({ description: "Mount the volume read-only." }),
+  })
+  .meta({ description: "A volume mounted into the container.", examples: [{ name: "data", path: "/data" }] });
+
+const FileSecret = z
+  .strictObject({
+    secret: Label.meta({ description: "A generated secret declared under `secrets`." }),
+    target: AbsolutePath.meta({
+      description: "The file the secret appears as inside the container (mode 0400).",
+    }),
+  })
+  .meta({ description: "A generated secret mounted as a file." });
+
+const Device = z
+  .strictObject({
+    permission: Label.meta({ description: "The `device` permission that names the host device." }),
+    path: AbsolutePath.optional().meta({
+      description: "Where it appears in the container (default: same path).",
+    }),
+  })
+  .meta({ description: "A host device passed into the container, granted by a `device` permission." });
+
+const HealthTiming = {
+  interval: Duration.prefault(10).meta({ description: "Time between probes (default 10s)." }),
+  timeout: Duration.prefault(5).meta({ description: "How long one probe may take (default 5s)." }),
+  retries: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .meta({ description: "Consecutive failures before the container counts as unhealthy (default 3)." }),
+  start_period: Duration.prefault(30).meta({
+    description: "Grace period after start during which failures do not count (default 30s).",
+  }),
+};
+
+const HealthCheck = z
+  .discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("http").meta({ description: "Probe with an HTTP GET." }),
+      port: Port.meta({ description: "The container port to probe." }),
+      path: z
+        .string()
+        .startsWith("/", "must start with '/'")
+        .default("/")
+        .meta({ description: "The path to request." }),
+      status: z
+        .number()
+        .int()
+        .min(100)
+        .max(599)
+        .default(200)
+        .meta({ description: "The expected HTTP status." }),
+      ...HealthTiming,
+    }),
+    z.strictObject({
+      type: z.literal("tcp").meta({ description: "Probe by opening a TCP connection." }),
+      port: Port.meta({ description: "The container port to probe." }),
+      ...HealthTiming,
+    }),
+    z.strictObject({
+      type: z
+        .literal("exec")
+        .meta({ description: "Probe by running a command in the container (exit 0 = healthy)." }),
+      command: Command,
+      ...HealthTiming,
+    }),
+  ])
+  .meta({
+    description:
+      "How the daemon decides that the container is healthy: an HTTP request, a TCP connect or a command.",
+    examples: [{ type: "http", port: 8080, path: "/health", status: 200, interval: "10s" }],
+  });
+
+const DependsOn = z.record(Label, z.enum(["started", "healthy"])).meta({
+  description: "Containers of this app that must be started (or healthy) before this one starts.",
+  examples: [{ db: "healthy" }],
+});
+
+export const ContainerSchema = z
+  .strictObject({
+    image: z
+      .string()
+      .regex(IMAGE_REF, "must be an image reference such as registry/name:tag or name@sha256:<digest>")
+      .meta({
+        description: "The image, by tag and/or pinned by `@sha256:` digest.",
+        examples: ["localhost/archy-test/busybox:1", "docker.io/library/nginx:1.27@sha256:<64 hex digits>"],
+      }),
+    container_name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "must be a valid container name")
+      .optional()
+      .meta({
+        description: "Overrides the container name (default: the app id, or `<app>-<key>` in a stack).",
+      }),
+    entrypoint: Command.optional().meta({ description: "Overrides the image's entrypoint." }),
+    command: Command.optional().meta({ description: "Overrides the image's command." }),
+    working_dir: AbsolutePath.optional().meta({ description: "The working directory of the process." }),
+    environment: z
+      .record(z.string().regex(ENV_NAME, "must be a valid environment variable name"), EnvValue)
+      .default({})
+      .meta({
+        description: "Environment variables: literals, or references to secrets and dependencies' exports.",
+      }),
+    ports: z.array(PortMapping).default([]).meta({ description: "Ports the container listens on." }),
+    volumes: z.array(Volume).default([]).meta({ description: "Volumes mounted into the container." }),
+    secrets: z.array(FileSecret).default([]).meta({ description: "Generated secrets mounted as files." }),
+    devices: z
+      .array(Device)
+      .default([])
+      .meta({ description: "Host devices, each granted by a `device` permission." }),
+    user: z
+      .string()
+      .regex(/^\d+(:\d+)?$/, "must be a numeric uid or uid:gid")
+      .optional()
+      .meta({ description: "The uid[:gid] the process runs as." }),
+    data_uid: z.number().int().min(0).max(65535).optional().meta({
+      description:
+        "The uid that must own this container's volumes (mapped into the rootless user namespace).",
+    }),
+    capabilities: z.array(z.string()).default([]).meta({
+      description: "Capabilities added to the empty set every container starts with (cap-drop ALL).",
+    }),
+    read_only: z.boolean().default(false).meta({ description: "Mount the root filesystem read-only." }),
+    tmpfs: z
+      .array(AbsolutePath)
+      .default([])
+      .meta({ description: "Paths mounted as in-memory tmpfs (useful with read_only)." }),
+    stop_timeout: Duration.prefault(10).meta({
+      description: "Time allowed to stop before SIGKILL (default 10s).",
+    }),
+    stop_signal: z
+      .string()
+      .regex(/^SIG[A-Z0-9]+$/, "must be a signal name such as SIGTERM")
+      .optional()
+      .meta({
+        description: "The signal that asks the process to stop (default: the image's, usually SIGTERM).",
+      }),
+    memory: Memory.optional(),
+    aliases: z.array(Label).default([]).meta({ description: "Extra DNS names on the app network." }),
+    depends_on: DependsOn.default({}),
+    health: HealthCheck.optional(),
+  })
+  .meta({ description: "One container of the app." });
+
+const Dependency = z
+  .strictObject({
+    id: z.string().regex(APP_ID, "must be an app id").meta({ description: "The id of the app depended on." }),
+    version: z
+      .string()
+      .default("*")
+      .meta({ description: "A semver range the dependency's version must satisfy." }),
+    state: z.enum(["installed", "running", "healthy"]).default("running").meta({
+      description: "The state the dependency must reach before this app starts.",
+    }),
+  })
+  .meta({ description: "Another app that must be installed (and running or healthy) for this one to work." });
+
+const GeneratedSecret = z
+  .strictObject({
+    type: z
+      .enum(["alphanumeric", "hex", "base64url"])
+      .default("alphanumeric")
+      .meta({ description: "The alphabet." }),
+    length: z.number().int().min(12).max(256).default(32).meta({ description: "The number of characters." }),
+  })
+  .meta({
+    description: "A secret generated once, at first install, and kept across uninstall and reinstall.",
+  });
+
+const Credential = z
+  .strictObject({
+    label: z.string().min(1).max(80).meta({ description: "What the operator sees, e.g. 'Admin login'." }),
+    username: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: "A fixed user name shown with the password." }),
+    secret: Label.meta({ description: "The generated secret shown as the password." }),
+  })
+  .meta({ description: "A login shown to the operator on explicit request." });
+
+const Export = z
+  .union([
+    z.strictObject({ value: z.union([z.string(), z.number()]).meta({ description: "A literal value." }) }),
+    z.strictObject({
+      host: Label.meta({ description: "A container key: its DNS name on the app network." }),
+    }),
+    z.strictObject({ secret: Label.meta({ description: "A generated secret of this app." }) }),
+  ])
+  .meta({
+    description: "A value other apps can consume: a literal, a container host name or a generated secret.",
+  });
+
+const Interface = z
+  .strictObject({
+    container: Label.meta({ description: "The container serving the interface." }),
+    port: Port.meta({ description: "A container port listed in that container's `ports`." }),
+    path: z
+      .string()
+      .startsWith("/", "must start with '/'")
+      .default("/")
+      .meta({ description: "The path of the page." }),
+    protocol: z.enum(["http", "https"]).default("http").meta({ description: "The protocol it speaks." }),
+  })
+  .meta({ description: "A web interface the platform links (and can proxy) to." });
+
+const ExecStep = z.strictObject({
+  exec: z
+    .strictObject({
+      container: Label.meta({ description: "The container to run the command in." }),
+      command: Command,
+      timeout: Duration.prefault(60).meta({ description: "How long the command may run (default 60s)." }),
+    })
+    .meta({ description: "Run a command inside an app container; a non-zero exit fails the operation." }),
+});
+
+const CopyStep = z.strictObject({
+  copy_from_host: z
+    .strictObject({
+      root: Label.optional().meta({
+        description: "A `host-path` permission to copy from; default: the app's own package directory.",
+      }),
+      from: z
+        .string()
+        .min(1)
+        .meta({ description: "A relative path under the root; `..` and absolute paths are refused." }),
+      container: Label.meta({ description: "The container to copy into." }),
+      to: AbsolutePath.meta({ description: "The destination path inside the container." }),
+    })
+    .meta({ description: "Copy a file from an allowlisted host directory into an app container." }),
+});
+
+const HookStep = z
+  .union([ExecStep, CopyStep])
+  .meta({ description: "One hook step: `exec` or `copy_from_host`." });
+const HookList = z.array(HookStep).default([]);
+
+const Hooks = z
+  .strictObject({
+    post_install: HookList.meta({ description: "After the first install, once the containers run." }),
+    pre_start: HookList.meta({ description: "Before every start." }),
+    post_update: HookList.meta({ description: "After an update, once the containers run." }),
+    pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),
+  })
+  .meta({ description: "Steps run at points of the app's lifecycle; each step must be idempotent." });
+
+const Adoption = z
+  .strictObject({
+    containers: z
+      .record(Label, z.array(z.string().min(1)).min(1))
+      .default({})
+      .meta({
+        description: "Legacy container names, per container key, to adopt without recreation.",
+      }),
+    volumes: z.record(Label, z.string().min(1)).default({}).meta({
+      description: "Legacy Podman volumes, per app volume name, to take over.",
+    }),
+    data_paths: z.record(Label, AbsolutePath).default({}).meta({
+      description: "Legacy host data directories, per app volume name, to take over.",
+    }),
+  })
+  .meta({ description: "Existing containers, volumes and data paths this app takes over on install." });
+
+const Reason = z
+  .string()
+  .min(1)
+  .max(500)
+  .meta({ description: "Why the app needs it, shown to the operator." });
+
+const Permission = z
+  .discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z
+        .literal("host-path")
+        .meta({ description: "Mount a host directory outside the app's data directory." }),
+      path: AbsolutePath.meta({ description: "The host directory granted." }),
+      reason: Reason,
+    }),
+    z.strictObject({
+      kind: z.literal("device").meta({ description: "Pass a host device into a container." }),
+      path: AbsolutePath.meta({ description: "The device node, e.g. /dev/ttyUSB0." }),
+      reason: Reason,
+    }),
+    z.strictObject({
+      kind: z.literal("low-port").meta({ description: "Publish a host port below 1024." }),
+      port: z.number().int().min(1).max(1023).meta({ description: "The host port." }),
+      reason: Reason,
+    }),
+    z.strictObject({
+      kind: z.literal("capability").meta({ description: "Add an elevated Linux capability." }),
+      capability: z.string().meta({ description: "The capability name, without CAP_, e.g. NET_ADMIN." }),
+      reason: Reason,
+    }),
+  ])
+  .meta({ description: "An elevated need, shown to the operator for approval before install." });
+
+const Links = z
+  .strictObject({
+    homepage: z.url().optional().meta({ description: "The project's home page." }),
+    source: z.url().optional().meta({ description: "The source code." }),
+    docs: z.url().optional().meta({ description: "The documentation." }),
+    support: z.url().optional().meta({ description: "Where users get help." }),
+  })
+  .meta({ description: "Links shown in the app's page." });
+
+export const ManifestSchema = z
+  .strictObject({
+    manifest: z.literal(1).meta({ description: "The manifest format version: always 1." }),
+    id: z
+      .string()
+      .regex(APP_ID, "must be a DNS label (a-z, 0-9, '-'), optionally namespaced as 'publisher.app'")
+      .meta({
+        description: "The app's unique id; third-party apps are namespaced as 'publisher.app'.",
+        examples: ["photo-gallery", "alice.relay"],
+      }),
+    version: z
+      .string()
+      .regex(SEMVER, "must be a semantic version such as 1.2.3")
+      .meta({ description: "The app's version (semver); updates must increase it.", examples: ["1.0.0"] }),
+    name: z.string().min(1).max(80).meta({ description: "The display name." }),
+    description: z.string().min(1).max(2000).meta({ description: "What the app does, for the App Store." }),
+    category: z.enum(CATEGORIES).default("other").meta({ description: "The App Store category." }),
+    icon: z.string().min(1).optional().meta({ description: "A file in the app directory, or an https URL." }),
+    license: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: "The license, as an SPDX expression." }),
+    links: Links.default({}),
+    containers: z.record(Label, ContainerSchema).meta({
+      description: "The app's containers, by key. One container is a simple app; several form a stack.",
+    }),
+    dependencies: z.array(Dependency).default([]).meta({ description: "Other apps this one needs." }),
+    secrets: z
+      .record(Label, GeneratedSecret)
+      .default({})
+      .meta({ description: "Secrets generated at first install, by name." }),
+    credentials: z
+      .array(Credential)
+      .default([])
+      .meta({ description: "Logins shown to the operator on request." }),
+    exports: z
+      .record(Label, Export)
+      .default({})
+      .meta({ description: "Values dependents may consume, by name." }),
+    interfaces: z
+      .record(Label, Interface)
+      .default({})
+      .meta({ description: "Web interfaces, by name (`ui` is the main one)." }),
+    hooks: Hooks.default({ post_install: [], pre_start: [], post_update: [], pre_uninstall: [] }),
+    adoption: Adoption.default({ containers: {}, volumes: {}, data_paths: {} }),
+    permissions: z
+      .record(Label, Permission)
+      .default({})
+      .meta({ description: "Elevated needs, by name, approved by the operator." }),
+  })
+  .meta({
+    title: "Archipelago app manifest v1",
+    description:
+      "Declares an app for Archipelago: its containers, dependencies, secrets, interfaces and hooks.",
+  });
+
+export type ManifestInput = z.input<typeof ManifestSchema>;
+export type Manifest = z.output<typeof ManifestSchema>;
+export type ContainerSpec = Manifest["containers"][string];
+export type PortSpec = ContainerSpec["ports"][number];
+export type VolumeSpec = ContainerSpec["volumes"][number];
+export type HealthSpec = NonNullable<ContainerSpec["health"]>;
+export type EnvValueSpec = ContainerSpec["environment"][string];
+export type HookStepSpec = Manifest["hooks"]["post_install"][number];
+export type HookName = keyof Manifest["hooks"];
+export type PermissionSpec = Manifest["permissions"][string];
+export type DependencySpec = Manifest["dependencies"][number];
+export type ExportSpec = Manifest["exports"][string];

@@ -1,0 +1,711 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  expectIssue,
+  expectValid,
+  FIRST,
+  issuesOf,
+  MINIMAL,
+  showIssues,
+  withLines,
+} from "../../test/support/manifest-text.ts";
+import { checkSemantics } from "./semantics.ts";
+
+/** A second container, `db`, as lines to append after containers.web. */
+const DB = ["  db:", "    image: docker.io/library/postgres:16"];
+/** Health timing that satisfies health.timing (see the note on duration defaults in parse.test.ts). */
+const TIMING = "interval: 10s, timeout: 5s";
+
+describe("checkSemantics", () => {
+  test("is pure: a valid manifest gives no findings", () => {
+    const { manifest } = expectValid(withLines(...DB));
+    assert.deepEqual(checkSemantics(manifest), []);
+  });
+});
+
+describe("schema.missing (no containers)", () => {
+  test("an app with no container at all", () => {
+    expectIssue(`${MINIMAL.slice(0, MINIMAL.indexOf("containers:"))}containers: {}\n`, {
+      rule: "schema.missing",
+      path: "containers",
+      line: 6,
+      column: 13,
+      message: "at least one container",
+      fix: "add a container under `containers`",
+    });
+  });
+});
+
+describe("ref.secret", () => {
+  test("an environment reference to a misspelt secret", () => {
+    expectIssue(
+      withLines(
+        "    environment:",
+        "      PASSWORD: { secret: db-pasword }",
+        "secrets:",
+        "  db-password: {}",
+      ),
+      {
+        rule: "ref.secret",
+        path: "containers.web.environment.PASSWORD.secret",
+        line: FIRST + 1,
+        column: 27,
+        message: 'secret "db-pasword" is not declared',
+        fix: 'did you mean "db-password"?',
+      },
+    );
+  });
+
+  test("a credential when no secret is declared at all", () => {
+    expectIssue(withLines("credentials:", "  - { label: Admin, secret: admin }"), {
+      rule: "ref.secret",
+      path: "credentials[0].secret",
+      line: FIRST + 1,
+      column: 29,
+      fix: "declare it under `secrets`",
+    });
+  });
+
+  test("a file secret with no close match lists the declared ones", () => {
+    expectIssue(
+      withLines("    secrets:", "      - { secret: api, target: /run/secrets/api }", "secrets:", "  key: {}"),
+      {
+        rule: "ref.secret",
+        path: "containers.web.secrets[0].secret",
+        line: FIRST + 1,
+        column: 19,
+        fix: "use one of: key",
+      },
+    );
+  });
+
+  test("an export of an undeclared secret", () => {
+    expectIssue(withLines("exports:", "  password: { secret: nope }"), {
+      rule: "ref.secret",
+      path: "exports.password.secret",
+      line: FIRST + 1,
+      column: 23,
+    });
+  });
+
+  test("passing: every reference declared", () => {
+    expectValid(
+      withLines(
+        "    environment:",
+        "      PASSWORD: { secret: db-password }",
+        "    secrets:",
+        "      - { secret: db-password, target: /run/secrets/db }",
+        "secrets:",
+        "  db-password: {}",
+        "credentials:",
+        "  - { label: Admin, secret: db-password }",
+        "exports:",
+        "  password: { secret: db-password }",
+      ),
+    );
+  });
+});
+
+describe("ref.container", () => {
+  test("depends_on names an unknown container: the key is marked", () => {
+    expectIssue(withLines("    depends_on:", "      dbb: started", ...DB), {
+      rule: "ref.container",
+      path: "containers.web.depends_on.dbb",
+      line: FIRST + 1,
+      column: 7,
+      message: 'container "dbb" is not declared',
+      fix: 'did you mean "db"?',
+    });
+  });
+
+  test("an export host", () => {
+    expectIssue(withLines(...DB, "exports:", "  db-host: { host: dbb }"), {
+      rule: "ref.container",
+      path: "exports.db-host.host",
+      line: FIRST + 3,
+      column: 20,
+      fix: 'did you mean "db"?',
+    });
+  });
+
+  test("an interface container", () => {
+    expectIssue(withLines("interfaces:", "  main: { container: wbe, port: 80 }"), {
+      rule: "ref.container",
+      path: "interfaces.main.container",
+      line: FIRST + 1,
+      column: 22,
+      fix: 'did you mean "web"?',
+    });
+  });
+
+  test("a hook step", () => {
+    expectIssue(withLines("hooks:", "  pre_start:", "    - exec: { container: wbe, command: [init] }"), {
+      rule: "ref.container",
+      path: "hooks.pre_start[0].exec.container",
+      line: FIRST + 2,
+      column: 26,
+      fix: 'did you mean "web"?',
+    });
+  });
+
+  test("an adoption entry: the key is marked", () => {
+    expectIssue(withLines("adoption:", "  containers:", "    wbe: [old-web]"), {
+      rule: "ref.container",
+      path: "adoption.containers.wbe",
+      line: FIRST + 2,
+      column: 5,
+      fix: 'did you mean "web"?',
+    });
+  });
+
+  test("passing: references to declared containers", () => {
+    expectValid(
+      withLines(
+        "    depends_on: { db: started }",
+        "    ports: [{ container: 80 }]",
+        ...DB,
+        "exports:",
+        "  db-host: { host: db }",
+        "interfaces:",
+        "  main: { container: web, port: 80 }",
+        "hooks:",
+        "  pre_start:",
+        "    - exec: { container: web, command: [init] }",
+        "adoption:",
+        "  containers:",
+        "    web: [old-web]",
+      ),
+    );
+  });
+});
+
+describe("ref.dependency", () => {
+  test("an export of an app that is not a dependency", () => {
+    expectIssue(withLines("    environment:", "      RPC: { app: bitcoind, export: rpc-host }"), {
+      rule: "ref.dependency",
+      path: "containers.web.environment.RPC.app",
+      line: FIRST + 1,
+      column: 19,
+      message: '"bitcoind" is not one of this app\'s dependencies',
+      fix: "add { id: bitcoind } under `dependencies`",
+    });
+  });
+
+  test("passing: the app is a dependency", () => {
+    expectValid(
+      withLines(
+        "    environment:",
+        "      RPC: { app: bitcoind, export: rpc-host }",
+        "dependencies:",
+        "  - id: bitcoind",
+      ),
+    );
+  });
+});
+
+describe("ref.port", () => {
+  test("an interface on a port the container does not list", () => {
+    expectIssue(
+      withLines("    ports: [{ container: 8080 }]", "interfaces:", "  main: { container: web, port: 80 }"),
+      {
+        rule: "ref.port",
+        path: "interfaces.main.port",
+        line: FIRST + 2,
+        column: 33,
+        message: "port 80 is not a tcp port of container web",
+        fix: "containers.web.ports",
+      },
+    );
+  });
+
+  test("an interface on a udp port", () => {
+    expectIssue(
+      withLines(
+        "    ports: [{ container: 80, protocol: udp }]",
+        "interfaces:",
+        "  main: { container: web, port: 80 }",
+      ),
+      {
+        rule: "ref.port",
+        path: "interfaces.main.port",
+        line: FIRST + 2,
+        column: 33,
+      },
+    );
+  });
+
+  test("passing: a tcp port of the container", () => {
+    expectValid(
+      withLines("    ports: [{ container: 8080 }]", "interfaces:", "  main: { container: web, port: 8080 }"),
+    );
+  });
+});
+
+describe("ref.volume", () => {
+  test("adopting a volume no container mounts: the key is marked", () => {
+    expectIssue(
+      withLines(
+        "    volumes: [{ name: data, path: /data }]",
+        "adoption:",
+        "  volumes:",
+        "    dta: legacy-data",
+      ),
+      {
+        rule: "ref.volume",
+        path: "adoption.volumes.dta",
+        line: FIRST + 3,
+        column: 5,
+        message: 'app volume "dta" is not declared',
+        fix: 'did you mean "data"?',
+      },
+    );
+  });
+
+  test("adopting a data path when there are no app volumes", () => {
+    expectIssue(withLines("adoption:", "  data_paths:", "    data: /var/lib/archipelago/legacy/data"), {
+      rule: "ref.volume",
+      path: "adoption.data_paths.data",
+      line: FIRST + 2,
+      column: 5,
+      fix: "mount a volume with this `name`",
+    });
+  });
+
+  test("passing: adopting a mounted volume", () => {
+    expectValid(
+      withLines(
+        "    volumes: [{ name: data, path: /data }]",
+        "adoption:",
+        "  volumes: { data: legacy-data }",
+        "  data_paths: { data: /var/lib/archipelago/legacy/data }",
+      ),
+    );
+  });
+});
+
+describe("cycle.depends-on", () => {
+  test("a container that depends on itself", () => {
+    expectIssue(withLines("    depends_on: { web: started }"), {
+      rule: "cycle.depends-on",
+      path: "containers.web.depends_on.web",
+      line: FIRST,
+      column: 19,
+      message: "cannot depend on itself",
+      fix: "remove web",
+    });
+  });
+
+  test("two containers that wait for each other: the cycle is named", () => {
+    expectIssue(withLines("    depends_on: { db: started }", ...DB, "    depends_on: { web: started }"), {
+      rule: "cycle.depends-on",
+      path: "containers.db.depends_on.web",
+      line: FIRST + 3,
+      column: 19,
+      message: "web → db → web",
+      fix: "remove one of these depends_on entries",
+    });
+  });
+
+  test("passing: a chain without a cycle", () => {
+    expectValid(
+      withLines(
+        "    depends_on: { db: started }",
+        ...DB,
+        "  cache:",
+        "    image: docker.io/library/redis:7",
+        "    depends_on: { db: started, web: started }",
+      ),
+    );
+  });
+});
+
+describe("cycle.dependency", () => {
+  test("an app that depends on itself", () => {
+    expectIssue(withLines("dependencies:", "  - id: hello"), {
+      rule: "cycle.dependency",
+      path: "dependencies[0].id",
+      line: FIRST + 1,
+      column: 9,
+      message: "cannot depend on itself",
+      fix: "remove this dependency",
+    });
+  });
+
+  test("passing: another app", () => {
+    expectValid(withLines("dependencies:", "  - id: hello-db"));
+  });
+});
+
+describe("clash.dependency", () => {
+  test("a dependency listed twice", () => {
+    expectIssue(withLines("dependencies:", "  - id: bitcoind", "  - id: bitcoind", "    version: '>=25'"), {
+      rule: "clash.dependency",
+      path: "dependencies[1].id",
+      line: FIRST + 2,
+      column: 9,
+      message: "listed twice",
+      fix: "keep one entry",
+    });
+  });
+});
+
+describe("clash.container-name", () => {
+  test("two containers with the same container_name: the second name is marked", () => {
+    expectIssue(withLines("    container_name: app", ...DB, "    container_name: app"), {
+      rule: "clash.container-name",
+      path: "containers.db.container_name",
+      line: FIRST + 3,
+      column: 21,
+      message: "container name app is used twice (also at containers.web)",
+      fix: "distinct `container_name`",
+    });
+  });
+
+  test("an explicit name equal to another container's default name: the key is marked", () => {
+    expectIssue(withLines("    container_name: hello-db", ...DB), {
+      rule: "clash.container-name",
+      path: "containers.db",
+      line: FIRST + 1,
+      column: 3,
+    });
+  });
+
+  test("a legacy name that is another container's name, whichever comes first", () => {
+    expectIssue(withLines("    container_name: app", ...DB, "adoption:", "  containers:", "    db: [app]"), {
+      rule: "clash.container-name",
+      path: "adoption.containers.db[0]",
+      line: FIRST + 5,
+      column: 10,
+      fix: "remove the legacy name",
+    });
+    expectIssue(withLines(...DB, "adoption:", "  containers:", "    web: [hello-db]"), {
+      rule: "clash.container-name",
+      path: "adoption.containers.web[0]",
+      line: FIRST + 4,
+      column: 11,
+    });
+  });
+
+  test("one legacy name adopted by two containers", () => {
+    expectIssue(withLines(...DB, "adoption:", "  containers:", "    web: [old]", "    db: [old]"), {
+      rule: "clash.container-name",
+      path: "adoption.containers.db[0]",
+      line: FIRST + 5,
+      column: 10,
+    });
+  });
+
+  test("passing: distinct names, and a legacy name equal to the container's own", () => {
+    expectValid(
+      withLines(
+        "    container_name: app",
+        ...DB,
+        "    container_name: app-db",
+        "adoption:",
+        "  containers:",
+        "    web: [app, old-app]",
+      ),
+    );
+  });
+});
+
+describe("clash.host-port", () => {
+  test("the same host port twice", () => {
+    expectIssue(
+      withLines(
+        "    ports:",
+        "      - { container: 80, host: 8080 }",
+        "      - { container: 81, host: 8080 }",
+      ),
+      {
+        rule: "clash.host-port",
+        path: "containers.web.ports[1].host",
+        line: FIRST + 2,
+        column: 32,
+        message: "host port 8080/tcp is published twice (also at containers.web.ports[0])",
+        fix: "different host port",
+      },
+    );
+  });
+
+  test("a wildcard bind overlaps a specific address, across containers", () => {
+    expectIssue(
+      withLines(
+        "    ports: [{ container: 80, host: 8080, bind: 127.0.0.1 }]",
+        ...DB,
+        "    ports: [{ container: 81, host: 8080 }]",
+      ),
+      {
+        rule: "clash.host-port",
+        path: "containers.db.ports[0].host",
+        line: FIRST + 3,
+        column: 36,
+      },
+    );
+  });
+
+  test("passing: other protocol, other address, other port", () => {
+    expectValid(
+      withLines(
+        "    ports:",
+        "      - { container: 80, host: 8080, bind: 127.0.0.1 }",
+        "      - { container: 81, host: 8080, bind: 127.0.0.2 }",
+        "      - { container: 82, host: 8080, protocol: udp }",
+        "      - { container: 83, host: 8081 }",
+      ),
+    );
+  });
+});
+
+describe("clash.container-port", () => {
+  test("the same container port twice", () => {
+    expectIssue(
+      withLines("    ports:", "      - { container: 80 }", "      - { container: 80, host: 8080 }"),
+      {
+        rule: "clash.container-port",
+        path: "containers.web.ports[1].container",
+        line: FIRST + 2,
+        column: 22,
+        message: "container port 80/tcp is listed twice",
+        fix: "list each container port once",
+      },
+    );
+  });
+
+  test("passing: the same port number for tcp and udp", () => {
+    expectValid(
+      withLines("    ports:", "      - { container: 53 }", "      - { container: 53, protocol: udp }"),
+    );
+  });
+});
+
+describe("clash.alias", () => {
+  test("an alias equal to another container's key", () => {
+    expectIssue(withLines("    aliases: [db]", ...DB), {
+      rule: "clash.alias",
+      path: "containers.web.aliases[0]",
+      line: FIRST,
+      column: 15,
+      message: "alias db is already a name on the app network (also at containers.db)",
+      fix: "choose another alias",
+    });
+  });
+
+  test("the same alias in two containers", () => {
+    expectIssue(withLines("    aliases: [cache]", ...DB, "    aliases: [cache]"), {
+      rule: "clash.alias",
+      path: "containers.db.aliases[0]",
+      line: FIRST + 3,
+      column: 15,
+    });
+  });
+
+  test("passing: distinct aliases, and an alias equal to the container's own key", () => {
+    expectValid(withLines("    aliases: [web, frontend]", ...DB, "    aliases: [database]"));
+  });
+});
+
+describe("clash.mount", () => {
+  test("a tmpfs over a volume's mount point", () => {
+    expectIssue(withLines("    volumes: [{ name: data, path: /data }]", "    tmpfs: [/data]"), {
+      rule: "clash.mount",
+      path: "containers.web.tmpfs[0]",
+      line: FIRST + 1,
+      column: 13,
+      message: "/data is mounted twice in this container (also at containers.web.volumes[0].path)",
+      fix: "mount each path once",
+    });
+  });
+
+  test("a secret over a volume", () => {
+    expectIssue(
+      withLines(
+        "    volumes: [{ name: data, path: /run/secrets/key }]",
+        "    secrets: [{ secret: key, target: /run/secrets/key }]",
+        "secrets:",
+        "  key: {}",
+      ),
+      { rule: "clash.mount", path: "containers.web.secrets[0].target", line: FIRST + 1, column: 38 },
+    );
+  });
+
+  test("passing: the same path in two containers", () => {
+    expectValid(
+      withLines(
+        "    volumes: [{ name: data, path: /data }]",
+        ...DB,
+        "    volumes: [{ name: data, path: /data }]",
+      ),
+    );
+  });
+});
+
+describe("health.depends-on", () => {
+  test("waiting for a container without a health check to be healthy", () => {
+    expectIssue(withLines("    depends_on: { db: healthy }", ...DB), {
+      rule: "health.depends-on",
+      path: "containers.web.depends_on.db",
+      line: FIRST,
+      column: 19,
+      message: "waits for db to be healthy, but db has no health check",
+      fix: "add a `health` check to containers.db, or use `started`",
+    });
+  });
+
+  test("passing: the dependency has a health check", () => {
+    expectValid(
+      withLines(
+        "    depends_on: { db: healthy }",
+        ...DB,
+        "    ports: [{ container: 5432 }]",
+        `    health: { type: tcp, port: 5432, ${TIMING} }`,
+      ),
+    );
+  });
+});
+
+describe("health.timing", () => {
+  const health = (timing: string) =>
+    withLines("    ports: [{ container: 80 }]", `    health: { type: tcp, port: 80, ${timing} }`);
+
+  test("a timeout as long as the interval", () => {
+    expectIssue(health("interval: 5s, timeout: 5s"), {
+      rule: "health.timing",
+      path: "containers.web.health.timeout",
+      line: FIRST + 1,
+      column: 59,
+      message: "timeout (5000 ms) must be shorter than interval (5000 ms)",
+      fix: "lower `timeout` or raise `interval`",
+    });
+  });
+
+  test("an interval under a second", () => {
+    expectIssue(health("interval: 500ms, timeout: 200ms"), {
+      rule: "health.timing",
+      path: "containers.web.health.interval",
+      line: FIRST + 1,
+      column: 46,
+      fix: "1s or more",
+    });
+  });
+
+  test("a timeout under 100 ms", () => {
+    expectIssue(health("interval: 10s, timeout: 50ms"), {
+      rule: "health.timing",
+      path: "containers.web.health.timeout",
+      line: FIRST + 1,
+      column: 60,
+      message: "under 100 ms",
+    });
+  });
+
+  test("passing: sensible timing", () => {
+    expectValid(health(TIMING));
+    expectValid(health("interval: 1s, timeout: 100ms"));
+  });
+});
+
+describe("health.port", () => {
+  test("an http check on a port the container does not list", () => {
+    expectIssue(withLines(`    health: { type: http, port: 8080, ${TIMING} }`), {
+      rule: "health.port",
+      path: "containers.web.health.port",
+      line: FIRST,
+      column: 33,
+      message: "port 8080 is not a tcp port of this container",
+      fix: "add { container: 8080 } to containers.web.ports",
+    });
+  });
+
+  test("passing: the port is listed; an exec check needs no port", () => {
+    expectValid(
+      withLines(
+        "    ports: [{ container: 8080 }]",
+        `    health: { type: http, port: 8080, path: /healthz, ${TIMING} }`,
+      ),
+    );
+    expectValid(withLines(`    health: { type: exec, command: [check], ${TIMING} }`));
+  });
+});
+
+describe("limits.memory", () => {
+  test("a memory limit too small to start", () => {
+    expectIssue(withLines("    memory: 1m"), {
+      rule: "limits.memory",
+      path: "containers.web.memory",
+      line: FIRST,
+      column: 13,
+      fix: "at least 6m",
+    });
+  });
+
+  test("passing: 6m", () => {
+    expectValid(withLines("    memory: 6m"));
+  });
+});
+
+describe("limits.stop-timeout", () => {
+  test("a stop timeout over ten minutes", () => {
+    expectIssue(withLines("    stop_timeout: 11m"), {
+      rule: "limits.stop-timeout",
+      path: "containers.web.stop_timeout",
+      line: FIRST,
+      column: 19,
+      fix: "at most 10m",
+    });
+  });
+
+  test("passing: ten minutes", () => {
+    expectValid(withLines("    stop_timeout: 10m"));
+  });
+});
+
+describe("limits.data-uid", () => {
+  test("a container with a user and volumes but no data_uid: the container is marked", () => {
+    expectIssue(withLines('    user: "1000:1000"', "    volumes: [{ name: data, path: /data }]"), {
+      rule: "limits.data-uid",
+      path: "containers.web.data_uid",
+      line: 7,
+      column: 3,
+      message: "runs as 1000:1000",
+      fix: "add data_uid: 1000",
+    });
+  });
+
+  test("passing: data_uid given, or no volumes", () => {
+    expectValid(
+      withLines('    user: "1000"', "    data_uid: 1000", "    volumes: [{ name: data, path: /data }]"),
+    );
+    expectValid(withLines('    user: "1000"'));
+  });
+});
+
+describe("schema.format (semver ranges)", () => {
+  test("a dependency version that is not a range", () => {
+    expectIssue(withLines("dependencies:", "  - id: bitcoind", "    version: not a range"), {
+      rule: "schema.format",
+      path: "dependencies[0].version",
+      line: FIRST + 2,
+      column: 14,
+      message: '"not a range" is not a semver range',
+      fix: ">=1.2.0 <2.0.0",
+    });
+  });
+
+  test("passing: ranges", () => {
+    for (const range of ["'*'", "^1.2", "'>=25.0.0 <30'", "1.x", "~2.1.0"])
+      expectValid(withLines("dependencies:", "  - id: bitcoind", `    version: ${range}`));
+  });
+});
+
+test("semantic issues come sorted by position", () => {
+  const issues = issuesOf(
+    withLines("    memory: 1m", "    depends_on: { web: started }", "    stop_timeout: 11m"),
+  );
+  const positions = issues.map((i) => i.line * 1000 + i.column);
+  assert.deepEqual(
+    positions,
+    [...positions].sort((a, b) => a - b),
+    showIssues(issues),
+  );
+});

@@ -1,0 +1,398 @@
+/**
+ * The second level of validation: rules JSON Schema cannot express. References resolve, names and
+ * ports do not clash, `depends_on` has no cycle, health checks make sense, and the security policy
+ * holds. Pure: a manifest in, findings out.
+ */
+import semver from "semver";
+import { type Finding, formatPath, type PathSegment } from "./issues.ts";
+import { containerName } from "./naming.ts";
+import type { Manifest } from "./schema.ts";
+import { checkSecurity } from "./security.ts";
+import { closest } from "./suggest.ts";
+
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+const MAX_STOP_TIMEOUT_MS = 10 * 60 * 1000;
+
+export function checkSemantics(manifest: Manifest): Finding[] {
+  return [
+    ...checkReferences(manifest),
+    ...checkClashes(manifest),
+    ...checkStackOrder(manifest),
+    ...checkHealth(manifest),
+    ...checkLimits(manifest),
+    ...checkSecurity(manifest),
+  ];
+}
+
+function missing(
+  path: PathSegment[],
+  what: string,
+  name: string,
+  known: string[],
+  declareHint: string,
+  rule: string,
+): Finding {
+  const guess = closest(name, known);
+  return {
+    path,
+    message: `${what} ${JSON.stringify(name)} is not declared`,
+    fix: guess
+      ? `did you mean ${JSON.stringify(guess)}?`
+      : known.length > 0
+        ? `use one of: ${known.join(", ")}`
+        : declareHint,
+    rule,
+  };
+}
+
+function checkReferences(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  const secrets = Object.keys(manifest.secrets);
+  const containers = Object.keys(manifest.containers);
+  const dependencies = manifest.dependencies.map((d) => d.id);
+  const secretRef = (path: PathSegment[], name: string) => {
+    if (!secrets.includes(name))
+      findings.push(missing(path, "secret", name, secrets, "declare it under `secrets`", "ref.secret"));
+  };
+  // `at: "key"` where the reference is the key itself (depends_on, adoption), so the key is marked.
+  const containerRef = (path: PathSegment[], name: string, at: "key" | "value" = "value") => {
+    if (!containers.includes(name))
+      findings.push({
+        ...missing(path, "container", name, containers, "use a key of `containers`", "ref.container"),
+        at,
+      });
+  };
+
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    for (const [variable, value] of Object.entries(container.environment)) {
+      if (typeof value !== "object") continue;
+      if ("secret" in value) secretRef([...at, "environment", variable, "secret"], value.secret);
+      else if (!dependencies.includes(value.app))
+        findings.push({
+          path: [...at, "environment", variable, "app"],
+          message: `${JSON.stringify(value.app)} is not one of this app's dependencies, so its exports cannot be used`,
+          fix: `add { id: ${value.app} } under \`dependencies\``,
+          rule: "ref.dependency",
+        });
+    }
+    for (const [index, file] of container.secrets.entries())
+      secretRef([...at, "secrets", index, "secret"], file.secret);
+    for (const dep of Object.keys(container.depends_on)) {
+      if (dep === key)
+        findings.push({
+          path: [...at, "depends_on", dep],
+          message: "a container cannot depend on itself",
+          fix: `remove ${dep}`,
+          rule: "cycle.depends-on",
+          at: "key",
+        });
+      else containerRef([...at, "depends_on", dep], dep, "key");
+    }
+  }
+  for (const [index, credential] of manifest.credentials.entries())
+    secretRef(["credentials", index, "secret"], credential.secret);
+  for (const [name, value] of Object.entries(manifest.exports)) {
+    if ("secret" in value) secretRef(["exports", name, "secret"], value.secret);
+    if ("host" in value) containerRef(["exports", name, "host"], value.host);
+  }
+  for (const [name, ui] of Object.entries(manifest.interfaces)) {
+    const container = manifest.containers[ui.container];
+    if (!container) {
+      containerRef(["interfaces", name, "container"], ui.container);
+      continue;
+    }
+    if (!container.ports.some((p) => p.container === ui.port && p.protocol === "tcp"))
+      findings.push({
+        path: ["interfaces", name, "port"],
+        message: `port ${ui.port} is not a tcp port of container ${ui.container}`,
+        fix: `add { container: ${ui.port}, host: <port> } to containers.${ui.container}.ports`,
+        rule: "ref.port",
+      });
+  }
+  for (const [hook, steps] of Object.entries(manifest.hooks)) {
+    for (const [index, step] of steps.entries()) {
+      const target = "exec" in step ? step.exec.container : step.copy_from_host.container;
+      containerRef(["hooks", hook, index, "exec" in step ? "exec" : "copy_from_host", "container"], target);
+    }
+  }
+  const volumes = new Set(
+    Object.values(manifest.containers).flatMap((c) =>
+      c.volumes.map((v) => v.name).filter((n) => n !== undefined),
+    ),
+  );
+  for (const key of Object.keys(manifest.adoption.containers))
+    containerRef(["adoption", "containers", key], key, "key");
+  for (const section of ["volumes", "data_paths"] as const) {
+    for (const volume of Object.keys(manifest.adoption[section])) {
+      if (!volumes.has(volume))
+        findings.push({
+          ...missing(
+            ["adoption", section, volume],
+            "app volume",
+            volume,
+            [...volumes],
+            "mount a volume with this `name` in a container",
+            "ref.volume",
+          ),
+          at: "key",
+        });
+    }
+  }
+  const seenDeps = new Set<string>();
+  for (const [index, dependency] of manifest.dependencies.entries()) {
+    const at: PathSegment[] = ["dependencies", index];
+    if (dependency.id === manifest.id)
+      findings.push({
+        path: [...at, "id"],
+        message: "an app cannot depend on itself",
+        fix: "remove this dependency",
+        rule: "cycle.dependency",
+      });
+    if (seenDeps.has(dependency.id))
+      findings.push({
+        path: [...at, "id"],
+        message: `dependency ${dependency.id} is listed twice`,
+        fix: "keep one entry",
+        rule: "clash.dependency",
+      });
+    seenDeps.add(dependency.id);
+    if (semver.validRange(dependency.version) === null)
+      findings.push({
+        path: [...at, "version"],
+        message: `${JSON.stringify(dependency.version)} is not a semver range`,
+        fix: 'write a range such as ">=1.2.0 <2.0.0" or "^1.2"',
+        rule: "schema.format",
+      });
+  }
+  return findings;
+}
+
+function checkClashes(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  const hostPorts = new Map<string, PathSegment[]>();
+  const names = new Map<string, PathSegment[]>();
+  const dnsNames = new Map<string, PathSegment[]>();
+  const clash = (path: PathSegment[], message: string, first: PathSegment[], fix: string, rule: string) =>
+    findings.push({ path, message: `${message} (also at ${formatPath(first)})`, fix, rule });
+
+  for (const key of Object.keys(manifest.containers)) dnsNames.set(key, ["containers", key]);
+  // Names first, then legacy names: a legacy name clashes whichever container comes first.
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    const name = containerName(manifest, key);
+    const previous = names.get(name);
+    // Point at the explicit `container_name` when there is one, else at the container's key.
+    const where: PathSegment[] = container.container_name ? [...at, "container_name"] : at;
+    if (previous)
+      findings.push({
+        path: where,
+        message: `container name ${name} is used twice (also at ${formatPath(previous)})`,
+        fix: "give each container a distinct `container_name`",
+        rule: "clash.container-name",
+        at: container.container_name ? "value" : "key",
+      });
+    else names.set(name, at);
+  }
+  for (const [key, legacyNames] of Object.entries(manifest.adoption.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    for (const [index, legacy] of legacyNames.entries()) {
+      const owner = names.get(legacy);
+      if (owner && owner.join(".") !== at.join("."))
+        clash(
+          ["adoption", "containers", key, index],
+          `legacy name ${legacy} is already the name or legacy name of another container`,
+          owner,
+          "remove the legacy name",
+          "clash.container-name",
+        );
+      else if (!owner) names.set(legacy, ["adoption", "containers", key, index]);
+    }
+  }
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    for (const [index, port] of container.ports.entries()) {
+      if (port.host === undefined) continue;
+      const wildcard = port.bind === "0.0.0.0" || port.bind === "::";
+      for (const [other, otherPath] of hostPorts) {
+        const [otherPort, otherProtocol, otherBind] = other.split("|");
+        const overlaps = otherBind === port.bind || wildcard || otherBind === "0.0.0.0" || otherBind === "::";
+        if (otherPort === String(port.host) && otherProtocol === port.protocol && overlaps)
+          clash(
+            [...at, "ports", index, "host"],
+            `host port ${port.host}/${port.protocol} is published twice`,
+            otherPath,
+            "choose a different host port",
+            "clash.host-port",
+          );
+      }
+      hostPorts.set(`${port.host}|${port.protocol}|${port.bind}`, [...at, "ports", index]);
+    }
+    const seenContainerPorts = new Set<string>();
+    for (const [index, port] of container.ports.entries()) {
+      const id = `${port.container}/${port.protocol}`;
+      if (seenContainerPorts.has(id))
+        findings.push({
+          path: [...at, "ports", index, "container"],
+          message: `container port ${id} is listed twice`,
+          fix: "list each container port once",
+          rule: "clash.container-port",
+        });
+      seenContainerPorts.add(id);
+    }
+
+    for (const [index, alias] of container.aliases.entries()) {
+      const owner = dnsNames.get(alias);
+      if (owner && !(owner[0] === "containers" && owner[1] === key && owner.length === 2))
+        clash(
+          [...at, "aliases", index],
+          `alias ${alias} is already a name on the app network`,
+          owner,
+          "choose another alias",
+          "clash.alias",
+        );
+      else dnsNames.set(alias, [...at, "aliases", index]);
+    }
+
+    const mounts = new Map<string, PathSegment[]>();
+    const mountPoints: Array<[string, PathSegment[]]> = [
+      ...container.volumes.map((v, i): [string, PathSegment[]] => [v.path, [...at, "volumes", i, "path"]]),
+      ...container.secrets.map((s, i): [string, PathSegment[]] => [
+        s.target,
+        [...at, "secrets", i, "target"],
+      ]),
+      ...container.tmpfs.map((t, i): [string, PathSegment[]] => [t, [...at, "tmpfs", i]]),
+    ];
+    for (const [mountPath, path] of mountPoints) {
+      const first = mounts.get(mountPath);
+      if (first)
+        clash(
+          path,
+          `${mountPath} is mounted twice in this container`,
+          first,
+          "mount each path once",
+          "clash.mount",
+        );
+      else mounts.set(mountPath, path);
+    }
+  }
+  return findings;
+}
+
+/** Finds a `depends_on` cycle and names it, e.g. `web → db → web`. */
+function checkStackOrder(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (key: string): void => {
+    state.set(key, "visiting");
+    stack.push(key);
+    for (const dep of Object.keys(manifest.containers[key]?.depends_on ?? {})) {
+      if (dep === key || !manifest.containers[dep]) continue;
+      if (state.get(dep) === "visiting") {
+        const cycle = [...stack.slice(stack.indexOf(dep)), dep];
+        findings.push({
+          path: ["containers", key, "depends_on", dep],
+          message: `depends_on forms a cycle: ${cycle.join(" → ")}`,
+          fix: "remove one of these depends_on entries so the containers can start in order",
+          rule: "cycle.depends-on",
+          at: "key",
+        });
+      } else if (!state.has(dep)) visit(dep);
+    }
+    stack.pop();
+    state.set(key, "done");
+  };
+  for (const key of Object.keys(manifest.containers)) if (!state.has(key)) visit(key);
+
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    for (const [dep, condition] of Object.entries(container.depends_on)) {
+      if (condition === "healthy" && manifest.containers[dep] && !manifest.containers[dep].health)
+        findings.push({
+          path: ["containers", key, "depends_on", dep],
+          message: `waits for ${dep} to be healthy, but ${dep} has no health check`,
+          fix: `add a \`health\` check to containers.${dep}, or use \`started\``,
+          rule: "health.depends-on",
+          at: "key",
+        });
+    }
+  }
+  return findings;
+}
+
+function checkHealth(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const health = container.health;
+    if (!health) continue;
+    const at: PathSegment[] = ["containers", key, "health"];
+    if (health.timeout >= health.interval)
+      findings.push({
+        path: [...at, "timeout"],
+        message: `timeout (${health.timeout} ms) must be shorter than interval (${health.interval} ms)`,
+        fix: "lower `timeout` or raise `interval`",
+        rule: "health.timing",
+      });
+    if (health.interval < 1000)
+      findings.push({
+        path: [...at, "interval"],
+        message: "probing more than once a second would load the node",
+        fix: "use an interval of 1s or more",
+        rule: "health.timing",
+      });
+    if (health.timeout < 100)
+      findings.push({
+        path: [...at, "timeout"],
+        message: "a timeout under 100 ms fails on any loaded node",
+        fix: "use a timeout of 1s or more",
+        rule: "health.timing",
+      });
+    if (
+      health.type !== "exec" &&
+      !container.ports.some((p) => p.container === health.port && p.protocol === "tcp")
+    )
+      findings.push({
+        path: [...at, "port"],
+        message: `port ${health.port} is not a tcp port of this container`,
+        fix: `add { container: ${health.port} } to containers.${key}.ports`,
+        rule: "health.port",
+      });
+  }
+  return findings;
+}
+
+function checkLimits(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  if (Object.keys(manifest.containers).length === 0)
+    findings.push({
+      path: ["containers"],
+      message: "an app needs at least one container",
+      fix: "add a container under `containers`, e.g. web: { image: docker.io/library/nginx:1.27 }",
+      rule: "schema.missing",
+    });
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    if (container.memory !== undefined && container.memory < MIN_MEMORY_BYTES)
+      findings.push({
+        path: [...at, "memory"],
+        message: "a memory limit below 6 MiB cannot start a container",
+        fix: "use at least 6m",
+        rule: "limits.memory",
+      });
+    if (container.stop_timeout > MAX_STOP_TIMEOUT_MS)
+      findings.push({
+        path: [...at, "stop_timeout"],
+        message: "a stop timeout over 10 minutes would make stops look stuck",
+        fix: "use at most 10m",
+        rule: "limits.stop-timeout",
+      });
+    if (container.volumes.length > 0 && container.data_uid === undefined && container.user !== undefined)
+      findings.push({
+        path: [...at, "data_uid"],
+        message: `the container runs as ${container.user} but does not say which uid owns its volumes`,
+        fix: `add data_uid: ${container.user.split(":")[0]}`,
+        rule: "limits.data-uid",
+      });
+  }
+  return findings;
+}

@@ -1,0 +1,246 @@
+/**
+ * The Quadlet backend's input: a `.container` unit per container, a `.network` unit for the app
+ * network and a `.volume` unit per app volume (a named volume bound to the app's data directory), for
+ * the user's `~/.config/containers/systemd/`. Keys are checked against Debian 13's Quadlet
+ * generator (Podman 5.4) by the tests: it has no `Memory=`, so the limit goes through `PodmanArgs=`.
+ *
+ * Quadlet copies values into the generated `ExecStart=`, where systemd expands `%` specifiers and
+ * `$` variables, so both are doubled in every value; values Quadlet splits into words are quoted.
+ */
+import { LABELS, OWNER } from "../manifest/naming.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { goDuration, healthTest } from "./health.ts";
+import {
+  type RenderContext,
+  RenderError,
+  type RenderedFile,
+  type ResolvedApp,
+  type ResolvedContainer,
+  resolveApp,
+} from "./model.ts";
+import { containerBody, TMPFS_OPTIONS } from "./podman-spec.ts";
+
+/** Seconds systemd allows beyond the container's own stop timeout before it kills Podman itself. */
+export const STOP_MARGIN_SECONDS = 30;
+/** Seconds systemd allows a unit that waits for health, beyond the health check's own start-up time. */
+export const START_MARGIN_SECONDS = 90;
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Doubles `%` and `$`, which systemd would otherwise expand in the generated ExecStart=. */
+function unitEscape(value: string): string {
+  return value.replace(/[%$]/g, (c) => c + c);
+}
+
+/** A value Quadlet uses as a whole (HealthCmd=, Volume=, ...): escaped, and on one line. */
+function raw(value: string, key: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters cannot be in a unit value
+  if (/[\u0000-\u001f\u007f]/.test(value) || value.endsWith("\\"))
+    throw new RenderError(
+      `${key}= cannot hold ${JSON.stringify(value)}: line breaks, control characters and a trailing backslash do not fit in a unit file`,
+    );
+  return unitEscape(value);
+}
+
+/** One word of a value Quadlet splits into words (Environment=, Label=, Exec=), quoted if needed. */
+export function quadletWord(value: string): string {
+  if (SAFE_WORD.test(value)) return unitEscape(value);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what gets escaped
+  const quoted = value.replace(/[\\"\u0000-\u001f\u007f]/g, (c) => {
+    if (c === "\\" || c === '"') return `\\${c}`;
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+  return `"${unitEscape(quoted)}"`;
+}
+
+/** A [Unit] Description=: plain text in which systemd expands only `%` specifiers. */
+function description(text: string): string {
+  return `Description=${raw(text, "Description").replace(/\$\$/g, "$")}`;
+}
+
+function header(app: ResolvedApp, what: string): string {
+  return [
+    `# Rendered by Archipelago from ${app.id} ${app.version} (${what}).`,
+    "# Do not edit: the Archipelago daemon rewrites this file from the app's manifest.",
+  ].join("\n");
+}
+
+function section(name: string, lines: Array<string | undefined | false>): string {
+  return [`[${name}]`, ...lines.filter((l): l is string => typeof l === "string")].join("\n");
+}
+
+function unitFile(...parts: string[]): string {
+  return `${parts.join("\n\n")}\n`;
+}
+
+function labelLines(labels: Record<string, string>): string[] {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `Label=${quadletWord(`${key}=${labels[key]}`)}`);
+}
+
+function appLabelLines(app: ResolvedApp): string[] {
+  return labelLines({ [LABELS.owner]: OWNER, [LABELS.app]: app.id });
+}
+
+/** The unit file name of the app network. */
+export function networkUnitName(app: Pick<ResolvedApp, "network">): string {
+  return `${app.network}.network`;
+}
+
+/** The unit file name of an app volume. */
+export function volumeUnitName(podmanVolume: string): string {
+  return `${podmanVolume}.volume`;
+}
+
+function hostIp(bind: string): string {
+  return bind.includes(":") ? `[${bind}]` : bind;
+}
+
+/** Exec=: the command as words. Quadlet (Podman 5.4) silently drops an empty word and all after it. */
+function execWords(app: ResolvedApp, c: ResolvedContainer): string {
+  const command = c.command ?? [];
+  const empty = command.indexOf("");
+  if (empty >= 0)
+    throw new RenderError(
+      `${app.id}: containers.${c.key}.command[${empty}] is an empty argument, which Quadlet drops together with every argument after it; ` +
+        "remove it, or pass the command through a shell (`[/bin/sh, -c, ...]`)",
+    );
+  return command.map(quadletWord).join(" ");
+}
+
+function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
+  const body = containerBody(app, c);
+  const [own, ...others] = c.networks;
+  if (!own) throw new RenderError(`${app.id}: container ${c.key} has no network`);
+  const k = (key: string, value: string) => `${key}=${raw(value, key)}`;
+
+  const unit = section("Unit", [
+    description(`${app.name}: container ${c.key}`),
+    ...c.dependsOn.flatMap((d) => [`Requires=${d.name}.service`, `After=${d.name}.service`]),
+  ]);
+
+  // Aliases belong to the app network only. NetworkAlias= would add them to every network the
+  // container joins (dependencies' networks too), so with several networks they go per network.
+  const networks =
+    others.length === 0
+      ? [`Network=${networkUnitName(app)}`, ...own.aliases.map((a) => k("NetworkAlias", a))]
+      : [
+          k(
+            "Network",
+            own.aliases.length === 0
+              ? networkUnitName(app)
+              : `${networkUnitName(app)}:${own.aliases.map((a) => `alias=${a}`).join(",")}`,
+          ),
+          // A dependency's network by name: it exists once the dependency is installed, whichever
+          // backend runs it, while its .network unit exists only under Quadlet.
+          ...others.map((n) => k("Network", n.network)),
+        ];
+
+  const health = c.health;
+  const container = section("Container", [
+    k("ContainerName", c.name),
+    k("Image", c.image),
+    c.entrypoint && k("Entrypoint", JSON.stringify(c.entrypoint)),
+    c.command && `Exec=${execWords(app, c)}`,
+    c.workingDir && k("WorkingDir", c.workingDir),
+    c.user && k("User", String(c.user.uid)),
+    c.user?.gid !== undefined && k("Group", String(c.user.gid)),
+    ...labelLines(body.labels),
+    ...Object.keys(body.env)
+      .sort()
+      .map((name) => `Environment=${quadletWord(`${name}=${body.env[name]}`)}`),
+    ...c.envSecrets.map((s) => k("Secret", `${s.podmanSecret},type=env,target=${s.variable}`)),
+    ...c.fileSecrets.map((s) =>
+      k(
+        "Secret",
+        `${s.podmanSecret},type=mount,target=${s.target},uid=${s.uid},gid=${s.gid},mode=0${s.mode.toString(8)}`,
+      ),
+    ),
+    ...networks,
+    ...c.ports
+      .filter((p) => p.host !== undefined)
+      .map((p) => k("PublishPort", `${hostIp(p.bind)}:${p.host}:${p.container}/${p.protocol}`)),
+    ...c.mounts.map((m) =>
+      k(
+        "Volume",
+        `${m.kind === "volume" ? volumeUnitName(m.podmanVolume) : m.source}:${m.path}${m.readOnly ? ":ro" : ""}`,
+      ),
+    ),
+    ...c.devices.map((d) => k("AddDevice", `${d.host}:${d.path}`)),
+    "DropCapability=ALL",
+    c.capAdd.length > 0 && `AddCapability=${c.capAdd.join(" ")}`,
+    "NoNewPrivileges=true",
+    c.readOnly && "ReadOnly=true",
+    // The tmpfs mounts a read-only root needs are listed explicitly below, as in the plain backend.
+    c.readOnly && "ReadOnlyTmpfs=false",
+    ...c.tmpfs.map((path) => k("Tmpfs", `${path}:${TMPFS_OPTIONS.join(",")}`)),
+    k("StopTimeout", String(c.stopTimeoutSeconds)),
+    c.stopSignal && k("StopSignal", c.stopSignal.name),
+    // Quadlet (Podman 5.4) has no Memory= key.
+    c.memoryBytes !== undefined && `PodmanArgs=${quadletWord(`--memory=${c.memoryBytes}`)}`,
+    ...(health === undefined
+      ? []
+      : [
+          k(
+            "HealthCmd",
+            health.type === "exec" ? JSON.stringify(health.command) : (healthTest(health)[1] as string),
+          ),
+          k("HealthInterval", goDuration(health.interval)),
+          k("HealthTimeout", goDuration(health.timeout)),
+          k("HealthRetries", String(health.retries)),
+          k("HealthStartPeriod", goDuration(health.start_period)),
+        ]),
+    // Another container waits for this one to be healthy: the unit is started only when it is.
+    c.awaitedHealthy && "Notify=healthy",
+  ]);
+
+  const startSeconds =
+    health === undefined
+      ? undefined
+      : START_MARGIN_SECONDS +
+        Math.ceil((health.start_period + health.interval * (health.retries + 1)) / 1000);
+  const service = section("Service", [
+    "# No Restart=: the Archipelago daemon owns restart decisions (back-off, health-driven recreation,",
+    "# the operator's stop intent). systemd restarting on its own would race the daemon's reconciler",
+    "# and bring back containers the operator stopped.",
+    `TimeoutStopSec=${c.stopTimeoutSeconds + STOP_MARGIN_SECONDS}`,
+    c.awaitedHealthy && startSeconds !== undefined && `TimeoutStartSec=${startSeconds}`,
+  ]);
+  const install = section("Install", ["WantedBy=default.target"]);
+  return unitFile(header(app, `container ${c.key}`), unit, container, service, install);
+}
+
+function networkUnit(app: ResolvedApp): string {
+  return unitFile(
+    header(app, "app network"),
+    section("Unit", [description(`${app.name}: app network`)]),
+    section("Network", [`NetworkName=${raw(app.network, "NetworkName")}`, ...appLabelLines(app)]),
+  );
+}
+
+function volumeUnit(app: ResolvedApp, volume: ResolvedApp["volumes"][number]): string {
+  return unitFile(
+    header(app, `volume ${volume.volume}`),
+    section("Unit", [description(`${app.name}: volume ${volume.volume}`)]),
+    section("Volume", [
+      `VolumeName=${raw(volume.podmanVolume, "VolumeName")}`,
+      `Device=${raw(volume.hostPath, "Device")}`,
+      "Type=none",
+      "Options=bind",
+      ...appLabelLines(app),
+    ]),
+  );
+}
+
+/** The app's Quadlet units: its network, its volumes, then one `.container` per container in start order. */
+export function renderQuadlet(manifest: Manifest, ctx: RenderContext): RenderedFile[] {
+  const app = resolveApp(manifest, ctx);
+  return [
+    { path: networkUnitName(app), content: networkUnit(app) },
+    ...app.volumes.map((v) => ({ path: volumeUnitName(v.podmanVolume), content: volumeUnit(app, v) })),
+    ...app.containers.map((c) => ({ path: `${c.name}.container`, content: containerUnit(app, c) })),
+  ];
+}

@@ -1,0 +1,311 @@
+/**
+ * The renderers' output for every sample app and target, compared byte for byte with the golden
+ * files under src/render/golden/<target>/<app>/. After an intended change, rewrite them with
+ *   UPDATE_GOLDEN=1 node_modules/.bin/node --test test/render/golden.test.ts
+ * and review the diff. Also: determinism (same input, same bytes, whatever the key order), the spec
+ * hash, the dependency error and the secret rules.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { before, describe, test } from "node:test";
+import YAML from "yaml";
+import { LABELS } from "../../src/manifest/naming.ts";
+import type { Manifest } from "../../src/manifest/schema.ts";
+import { canonicalJson } from "../../src/render/canonical.ts";
+import { RENDER_TARGETS, RenderError, render } from "../../src/render/index.ts";
+import { kubeSecretName, renderKube } from "../../src/render/kube.ts";
+import { podmanPlan } from "../../src/render/podman-spec.ts";
+import { specHash } from "../../src/render/spec-hash.ts";
+import { contextFor, loadSamples, SAMPLE_IDS } from "../support/samples.ts";
+
+const GOLDEN = resolve(import.meta.dirname, "../../src/render/golden");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+let samples: Record<string, Manifest>;
+before(async () => {
+  samples = await loadSamples();
+});
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+describe("golden files", () => {
+  for (const target of RENDER_TARGETS)
+    for (const id of SAMPLE_IDS)
+      test(`${target} ${id}`, async () => {
+        const manifest = samples[id] as Manifest;
+        const files = render(manifest, target, contextFor(manifest, samples));
+        const dir = join(GOLDEN, target, id);
+        if (UPDATE) {
+          await rm(dir, { recursive: true, force: true });
+          for (const file of files) {
+            await mkdir(dirname(join(dir, file.path)), { recursive: true });
+            await writeFile(join(dir, file.path), file.content);
+          }
+        }
+        assert.deepEqual(
+          files.map((f) => f.path).sort(),
+          await listFiles(dir),
+          `the rendered file set differs from ${dir} (UPDATE_GOLDEN=1 rewrites it)`,
+        );
+        for (const file of files)
+          assert.equal(
+            file.content,
+            await readFile(join(dir, file.path), "utf8"),
+            `${target}/${id}/${file.path} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`,
+          );
+      });
+});
+
+/** A deep copy with object keys in a shuffled order (arrays keep their order: it is meaningful). */
+function shuffleKeys<T>(value: T, random: () => number): T {
+  if (Array.isArray(value)) return value.map((v) => shuffleKeys(v, random)) as T;
+  if (value === null || typeof value !== "object") return value;
+  const keys = Object.keys(value);
+  for (let i = keys.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [keys[i], keys[j]] = [keys[j] as string, keys[i] as string];
+  }
+  return Object.fromEntries(
+    keys.map((k) => [k, shuffleKeys((value as Record<string, unknown>)[k], random)]),
+  ) as T;
+}
+
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+describe("determinism", () => {
+  test("rendering twice gives identical bytes", () => {
+    for (const target of RENDER_TARGETS)
+      for (const id of SAMPLE_IDS) {
+        const m = samples[id] as Manifest;
+        assert.deepEqual(
+          render(m, target, contextFor(m, samples)),
+          render(m, target, contextFor(m, samples)),
+        );
+      }
+  });
+
+  test("the key order of the input does not matter", () => {
+    for (const seed of [1, 2, 3, 42]) {
+      const random = seeded(seed);
+      const shuffled = Object.fromEntries(
+        Object.entries(samples).map(([id, m]) => [id, shuffleKeys(m, random)]),
+      ) as Record<string, Manifest>;
+      // The shuffle really changed the order somewhere, or this test would prove nothing.
+      assert.notEqual(JSON.stringify(shuffled.notes), JSON.stringify(samples.notes));
+      for (const target of RENDER_TARGETS)
+        for (const id of SAMPLE_IDS) {
+          const a = samples[id] as Manifest;
+          const b = shuffled[id] as Manifest;
+          assert.deepEqual(
+            render(b, target, contextFor(b, shuffled)),
+            render(a, target, contextFor(a, samples)),
+            `${target} ${id}`,
+          );
+        }
+    }
+  });
+
+  test("no output depends on the clock or the environment", () => {
+    const m = samples.notes as Manifest;
+    const before = render(m, "quadlet", contextFor(m, samples));
+    const saved = process.env.TZ;
+    process.env.TZ = "Pacific/Kiritimati";
+    try {
+      assert.deepEqual(render(m, "quadlet", contextFor(m, samples)), before);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+});
+
+describe("spec hash", () => {
+  test("is the sha256 of the canonical create body without the hash label, on both backends", () => {
+    for (const id of SAMPLE_IDS) {
+      const m = samples[id] as Manifest;
+      const plan = podmanPlan(m, contextFor(m, samples));
+      const quadlet = render(m, "quadlet", contextFor(m, samples));
+      for (const c of plan.containers) {
+        const { [LABELS.specHash]: label, ...rest } = c.body.labels;
+        const expected = createHash("sha256")
+          .update(canonicalJson({ ...c.body, labels: rest }))
+          .digest("hex");
+        assert.match(expected, /^[0-9a-f]{64}$/);
+        assert.equal(label, expected);
+        assert.equal(c.hash, expected);
+        assert.equal(specHash(c.body), expected, "specHash ignores an existing hash label");
+        const unit = quadlet.find((f) => f.path === `${c.name}.container`);
+        assert.ok(unit, `${c.name}.container rendered`);
+        assert.ok(
+          unit.content.includes(`\nLabel=${LABELS.specHash}=${expected}\n`),
+          `${c.name}: Quadlet carries the same hash`,
+        );
+      }
+    }
+  });
+
+  test("changes when the container changes, and only that container's", () => {
+    const m = samples.notes as Manifest;
+    const changed = structuredClone(m);
+    (changed.containers.web as Manifest["containers"][string]).environment.PORT = 8080;
+    const a = podmanPlan(m, contextFor(m, samples)).containers;
+    const b = podmanPlan(changed, contextFor(changed, samples)).containers;
+    const hash = (list: typeof a, key: string) => list.find((c) => c.key === key)?.hash;
+    assert.notEqual(hash(a, "web"), hash(b, "web"));
+    assert.equal(hash(a, "db"), hash(b, "db"));
+    assert.equal(hash(a, "cache"), hash(b, "cache"));
+  });
+});
+
+describe("dependencies", () => {
+  test("a consumed dependency that is missing is named in the error", () => {
+    const m = samples["mini-explorer"] as Manifest;
+    for (const target of RENDER_TARGETS)
+      assert.throws(
+        () => render(m, target, { dataRoot: "/data", dependencies: {} }),
+        (error: Error) =>
+          error instanceof RenderError &&
+          error.message.includes("'mini-node'") &&
+          error.message.includes("containers.explorer.environment.RPC_HOST"),
+      );
+  });
+
+  test("an unknown export is named with the ones that exist", () => {
+    const m = structuredClone(samples["mini-explorer"] as Manifest);
+    (m.containers.explorer as Manifest["containers"][string]).environment.RPC_HOST = {
+      app: "mini-node",
+      export: "hostname",
+    };
+    assert.throws(
+      () => render(m, "podman", contextFor(m, samples)),
+      /no export 'hostname' \(it exports: host, rpc-password, rpc-port, rpc-user\)/,
+    );
+  });
+
+  test("an app that consumes nothing renders without any dependency", () => {
+    for (const id of ["hello-web", "notes", "mini-node"])
+      for (const target of RENDER_TARGETS)
+        assert.ok(
+          render(samples[id] as Manifest, target, { dataRoot: "/data", dependencies: {} }).length > 0,
+        );
+  });
+});
+
+describe("secrets", () => {
+  test("only references reach the output: env secrets are secret_env / Secret= / secretKeyRef", () => {
+    const m = samples["mini-explorer"] as Manifest;
+    const ctx = contextFor(m, samples);
+    const [body] = podmanPlan(m, ctx).containers.map((c) => c.body);
+    assert.ok(body);
+    assert.equal(body.env.RPC_PASSWORD, undefined, "secret env must not be plain env");
+    assert.deepEqual(body.secret_env, { RPC_PASSWORD: "archy-mini-node-rpc-password" });
+    assert.deepEqual(body.secrets, [
+      {
+        Source: "archy-mini-explorer-session-key",
+        Target: "/run/secrets/session-key",
+        UID: 1000,
+        GID: 1000,
+        Mode: 0o400,
+      },
+    ]);
+    const unit = render(m, "quadlet", ctx).find((f) => f.path.endsWith(".container"))?.content ?? "";
+    assert.match(unit, /^Secret=archy-mini-node-rpc-password,type=env,target=RPC_PASSWORD$/m);
+    assert.doesNotMatch(unit, /^Environment=.*RPC_PASSWORD/m);
+    const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
+    assert.ok(!docs.some((d) => d.kind === "Secret"), "no Secret document unless values are passed");
+    const env = docs.find((d) => d.kind === "Deployment").spec.template.spec.containers[0].env;
+    assert.deepEqual(
+      env.find((e: { name: string }) => e.name === "RPC_PASSWORD"),
+      {
+        name: "RPC_PASSWORD",
+        valueFrom: { secretKeyRef: { key: "rpc-password", name: "mini-node-secrets" } },
+      },
+    );
+  });
+
+  test("a Secret document appears only with explicit values, and holds exactly the declared secrets", () => {
+    const m = samples["mini-node"] as Manifest;
+    const ctx = contextFor(m, samples);
+    const content =
+      renderKube(m, ctx, { secretValues: { "rpc-password": "s3cr3t-value" } })[0]?.content ?? "";
+    const secret = YAML.parseAllDocuments(content)
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Secret");
+    assert.deepEqual(secret.metadata.name, kubeSecretName("mini-node"));
+    assert.deepEqual(secret.stringData, { "rpc-password": "s3cr3t-value" });
+    assert.throws(() => renderKube(m, ctx, { secretValues: {} }), /no value given for secrets: rpc-password/);
+    assert.throws(
+      () => renderKube(m, ctx, { secretValues: { "rpc-password": "x", other: "y" } }),
+      /undeclared secrets: other/,
+    );
+  });
+});
+
+describe("edge cases", () => {
+  const ctx = { dataRoot: "/data/", dependencies: {} };
+  const hello = () => structuredClone(samples["hello-web"] as Manifest);
+  const web = (m: Manifest) => m.containers.web as Manifest["containers"][string];
+
+  test("an IPv6 bind address is bracketed in PublishPort= and kept in the create body", () => {
+    const m = hello();
+    (web(m).ports[0] as { bind: string }).bind = "::1";
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "hello-web.container")?.content ?? "";
+    assert.match(unit, /^PublishPort=\[::1\]:18080:8080\/tcp$/m);
+    assert.equal(podmanPlan(m, ctx).containers[0]?.body.portmappings?.[0]?.host_ip, "::1");
+  });
+
+  test("the data root is used as given, without a doubled slash", () => {
+    assert.equal(podmanPlan(hello(), ctx).volumes[0]?.Options.device, "/data/apps/hello-web/volumes/content");
+  });
+
+  test("an unknown stop signal is a clear error", () => {
+    const m = hello();
+    web(m).stop_signal = "SIGBOGUS";
+    assert.throws(() => render(m, "podman", ctx), /containers\.web\.stop_signal: unknown signal SIGBOGUS/);
+  });
+
+  test("two containers of a stack on the same port cannot share a Kubernetes pod", () => {
+    const m = structuredClone(samples.notes as Manifest);
+    (m.containers.cache as Manifest["containers"][string]).ports = [
+      { container: 5432, protocol: "tcp", bind: "0.0.0.0" },
+    ];
+    assert.throws(() => render(m, "kube", ctx), /both listen on 5432\/tcp/);
+  });
+
+  test("a read-only container gets writable /run, /tmp and /var/tmp on every backend", () => {
+    const m = structuredClone(samples.notes as Manifest);
+    const body = podmanPlan(m, ctx).containers.find((c) => c.key === "cache")?.body;
+    assert.deepEqual(
+      body?.mounts?.filter((x) => x.type === "tmpfs").map((x) => x.destination),
+      ["/run", "/tmp", "/var/tmp"],
+    );
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "notes-cache.container")?.content ?? "";
+    assert.deepEqual(unit.match(/^Tmpfs=.*$/gm), [
+      "Tmpfs=/run:rw,nosuid,nodev",
+      "Tmpfs=/tmp:rw,nosuid,nodev",
+      "Tmpfs=/var/tmp:rw,nosuid,nodev",
+    ]);
+  });
+
+  test("a namespaced app id becomes a DNS label in Kubernetes names", () => {
+    const m = hello();
+    m.id = "alice.hello";
+    const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
+    assert.equal(docs.find((d) => d.kind === "Deployment").metadata.name, "alice-hello");
+    assert.equal(docs.find((d) => d.kind === "Service").metadata.name, "alice-hello");
+  });
+});

@@ -1,0 +1,320 @@
+/**
+ * Every rendered Quadlet unit of every sample goes through the real Quadlet generator (Debian 13's,
+ * Podman 5.4) in dry-run mode: no error, no warning, and the generated `podman run` has the
+ * arguments the manifest asks for. The ExecStart= lines are split and unescaped as systemd does, so
+ * values survive the trip through Quadlet and systemd exactly (`$`, `%`, quotes, spaces, newlines).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { QUADLET_GENERATOR } from "../../src/host/layout.ts";
+import { LABELS } from "../../src/manifest/naming.ts";
+import type { Manifest } from "../../src/manifest/schema.ts";
+import { healthTest } from "../../src/render/health.ts";
+import { podmanPlan } from "../../src/render/podman-spec.ts";
+import { renderQuadlet } from "../../src/render/quadlet.ts";
+import { contextFor, loadSamples, SAMPLE_IDS } from "../support/samples.ts";
+
+/** Until host setup installs the generator, the copy unpacked from Debian 13's package. */
+const FALLBACK_GENERATOR = "/var/cache/archipelago/apt-trixie/root/usr/libexec/podman/quadlet";
+const generator = [QUADLET_GENERATOR, FALLBACK_GENERATOR].find((path) => existsSync(path));
+
+type Generated = { stdout: string; stderr: string; code: number };
+
+function runGenerator(dir: string): Promise<Generated> {
+  if (!generator)
+    throw new Error(
+      `no Quadlet generator at ${QUADLET_GENERATOR} (or ${FALLBACK_GENERATOR}): run \`archy doctor --fix\``,
+    );
+  return new Promise((resolve) => {
+    execFile(
+      generator,
+      ["-dryrun"],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", QUADLET_UNIT_DIRS: dir }, timeout: 30_000 },
+      (error, stdout, stderr) =>
+        resolve({ stdout, stderr, code: error ? (typeof error.code === "number" ? error.code : 1) : 0 }),
+    );
+  });
+}
+
+/** The generated units by name (`notes-web.service`): section name to its lines. */
+function parseUnits(stdout: string): Map<string, Map<string, string[]>> {
+  const units = new Map<string, Map<string, string[]>>();
+  let sections: Map<string, string[]> | undefined;
+  let current: string[] | undefined;
+  for (const line of stdout.split("\n")) {
+    const header = /^---(.+)---$/.exec(line);
+    if (header) {
+      sections = new Map();
+      current = undefined;
+      units.set(header[1] as string, sections);
+      continue;
+    }
+    const section = /^\[(.+)\]$/.exec(line);
+    if (section && sections) {
+      current = [];
+      sections.set(section[1] as string, current);
+    } else if (line !== "" && !line.startsWith("#") && current) current.push(line);
+  }
+  return units;
+}
+
+const CUNESCAPE: Record<string, string> = {
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  "\\": "\\",
+  '"': '"',
+  "'": "'",
+  " ": " ",
+};
+
+/**
+ * Splits an ExecStart= value into argv as systemd does: specifiers (`%%`) first, then words with
+ * quotes and C escapes, then `$$` → `$` in each word. Fails on an unescaped `$` reference, which
+ * systemd would expand.
+ */
+export function systemdArgv(value: string): string[] {
+  const line = value.replace(/%%/g, "\uE000");
+  const words: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === " ") i++;
+    if (i >= line.length) break;
+    let word = "";
+    let quote: string | undefined;
+    for (; i < line.length; i++) {
+      const c = line[i] as string;
+      if (quote === undefined && c === " ") break;
+      if (c === '"' || c === "'") {
+        if (quote === undefined) quote = c;
+        else if (quote === c) quote = undefined;
+        else word += c;
+        continue;
+      }
+      if (c === "\\") {
+        const next = line[++i] as string;
+        if (next === "x") {
+          word += String.fromCharCode(Number.parseInt(line.slice(i + 1, i + 3), 16));
+          i += 2;
+        } else word += CUNESCAPE[next] ?? next;
+        continue;
+      }
+      word += c;
+    }
+    assert.equal(quote, undefined, `unterminated quote in ${value}`);
+    assert.doesNotMatch(
+      word.replace(/\$\$/g, ""),
+      /\$[{A-Za-z_]/,
+      `systemd would expand a variable in ${word}`,
+    );
+    words.push(word.replace(/\$\$/g, "$").replace(/\uE000/g, "%"));
+  }
+  return words;
+}
+
+/** Values of `--flag value` and `--flag=value` in argv. */
+function flag(argv: string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name) values.push(argv[++i] as string);
+    else if (argv[i]?.startsWith(`${name}=`)) values.push((argv[i] as string).slice(name.length + 1));
+  }
+  return values;
+}
+
+function execStart(unit: Map<string, string[]> | undefined): string[] {
+  const line = unit?.get("Service")?.find((l) => l.startsWith("ExecStart="));
+  assert.ok(line, "the generated service has an ExecStart=");
+  return systemdArgv(line.slice("ExecStart=".length));
+}
+
+let samples: Record<string, Manifest>;
+let dir: string;
+let generated: Generated;
+let units: Map<string, Map<string, string[]>>;
+
+before(async () => {
+  samples = await loadSamples();
+  dir = await mkdtemp(join(tmpdir(), "archy-quadlet-"));
+  for (const id of SAMPLE_IDS) {
+    const m = samples[id] as Manifest;
+    for (const file of renderQuadlet(m, contextFor(m, samples)))
+      await writeFile(join(dir, file.path), file.content);
+  }
+  generated = await runGenerator(dir);
+  units = parseUnits(generated.stdout);
+});
+
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("Quadlet generator (dry run)", () => {
+  test("accepts every unit without error or warning", () => {
+    assert.equal(generated.code, 0, generated.stderr);
+    const complaints = generated.stderr
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !/Loading source unit file /.test(l));
+    assert.deepEqual(complaints, [], "the generator printed errors or warnings");
+    assert.doesNotMatch(generated.stdout + generated.stderr, /unsupported key|converting "/);
+  });
+
+  test("generates a service for every network, volume and container", () => {
+    const expected = SAMPLE_IDS.flatMap((id) => {
+      const m = samples[id] as Manifest;
+      return renderQuadlet(m, contextFor(m, samples)).map((f) =>
+        f.path.replace(/\.(network|volume|container)$/, (_, kind) =>
+          kind === "container" ? ".service" : `-${kind}.service`,
+        ),
+      );
+    }).sort();
+    assert.deepEqual([...units.keys()].sort(), expected);
+  });
+
+  for (const id of SAMPLE_IDS)
+    test(`${id}: the podman run arguments match the manifest`, () => {
+      const m = samples[id] as Manifest;
+      const plan = podmanPlan(m, contextFor(m, samples));
+      for (const c of plan.containers) {
+        const unit = units.get(`${c.name}.service`);
+        const argv = execStart(unit);
+        const spec = m.containers[c.key] as Manifest["containers"][string];
+        assert.deepEqual(argv.slice(0, 2), ["/usr/bin/podman", "run"]);
+        assert.deepEqual(flag(argv, "--name"), [c.name]);
+        const labels = Object.fromEntries(flag(argv, "--label").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+        assert.deepEqual(labels, c.body.labels, "labels, spec hash included");
+        assert.equal(labels[LABELS.specHash], c.hash);
+        assert.deepEqual(flag(argv, "--cap-drop"), ["all"]);
+        assert.deepEqual(flag(argv, "--cap-add"), spec.capabilities.map((cap) => cap.toLowerCase()).sort());
+        assert.ok(flag(argv, "--security-opt").includes("no-new-privileges"));
+        assert.equal(argv.includes("--read-only"), spec.read_only);
+        const networks = flag(argv, "--network").map((n) => n.split(":")[0]);
+        assert.deepEqual(
+          networks,
+          Object.keys(c.body.Networks),
+          "the app network (and dependencies' networks)",
+        );
+        assert.deepEqual(
+          Object.fromEntries(flag(argv, "--env").map((e) => e.split(/=(.*)/s).slice(0, 2))),
+          c.body.env,
+          "environment values survive quoting",
+        );
+        assert.deepEqual(
+          flag(argv, "--secret")
+            .map((s) => s.split(",")[0])
+            .sort(),
+          [...Object.values(c.body.secret_env ?? {}), ...(c.body.secrets ?? []).map((s) => s.Source)].sort(),
+        );
+        assert.deepEqual(
+          flag(argv, "--publish").sort(),
+          (c.body.portmappings ?? [])
+            .map((p) => `${p.host_ip}:${p.host_port}:${p.container_port}/${p.protocol}`)
+            .sort(),
+        );
+        if (spec.entrypoint)
+          assert.deepEqual(JSON.parse(flag(argv, "--entrypoint")[0] ?? "null"), spec.entrypoint);
+        const image = argv.lastIndexOf(spec.image);
+        assert.ok(image > 0, "the image is an argument");
+        assert.deepEqual(argv.slice(image + 1), spec.command ?? [], "the command survives quoting");
+        if (spec.health) {
+          const [kind, ...rest] = healthTest(spec.health);
+          const cmd = flag(argv, "--health-cmd")[0] ?? "";
+          if (kind === "CMD") assert.deepEqual(JSON.parse(cmd), rest);
+          else assert.equal(cmd, rest[0], "the health probe survives quoting");
+        }
+        if (spec.memory !== undefined) assert.ok(argv.includes(`--memory=${spec.memory}`));
+        const service = unit?.get("Service") ?? [];
+        assert.ok(!service.some((l) => l.startsWith("Restart=")), "no Restart=: the daemon decides");
+        assert.deepEqual(unit?.get("Install"), ["WantedBy=default.target"]);
+        const requires = (unit?.get("Unit") ?? []).filter(
+          (l) => l.startsWith("Requires=") && !/-(network|volume)\.service$/.test(l),
+        );
+        assert.deepEqual(
+          requires,
+          Object.keys(spec.depends_on)
+            .sort()
+            .map((dep) => `Requires=${plan.containers.find((x) => x.key === dep)?.name}.service`),
+        );
+        for (const [dep, condition] of Object.entries(spec.depends_on))
+          if (condition === "healthy") {
+            const depName = plan.containers.find((x) => x.key === dep)?.name;
+            assert.deepEqual(flag(execStart(units.get(`${depName}.service`)), "--sdnotify"), ["healthy"]);
+          }
+      }
+      const volumes = plan.volumes.map((v) => execStart(units.get(`${v.Name}-volume.service`)));
+      for (const [i, v] of plan.volumes.entries())
+        assert.deepEqual(volumes[i], [
+          "/usr/bin/podman",
+          "volume",
+          "create",
+          "--ignore",
+          "--opt",
+          `device=${v.Options.device}`,
+          "--opt",
+          "type=none",
+          "--opt",
+          "o=bind",
+          "--label",
+          `io.archipelago.app=${id}`,
+          "--label",
+          "io.archipelago.owner=archipelago",
+          v.Name,
+        ]);
+      const network = execStart(units.get(`${plan.network.name}-network.service`));
+      assert.equal(network.at(-1), plan.network.name);
+    });
+});
+
+describe("Quadlet escaping", () => {
+  const tricky: Record<string, string> = {
+    SPACES: "a b  c",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${...} that systemd must not expand
+    DOLLAR: "$HOME and ${PATH} and $$",
+    PERCENT: "100% %h %n %%",
+    QUOTES: `say "hi" and 'bye'`,
+    BACKSLASH: "C:\\path\\to\\ and \\n literally",
+    NEWLINE: "line one\nline two",
+    TAB: "a\tb",
+    EMPTY: "",
+    UNICODE: "grüße — ✓",
+  };
+
+  test("values with $, %, quotes, backslashes and line breaks reach podman unchanged", async () => {
+    const base = structuredClone((await loadSamples())["hello-web"] as Manifest);
+    const web = base.containers.web as Manifest["containers"][string];
+    web.environment = { ...tricky };
+    // Quadlet drops an empty Exec= word and everything after it, so the renderer refuses those.
+    web.command = Object.values(tricky).filter((word) => word !== "");
+    const own = await mkdtemp(join(tmpdir(), "archy-quadlet-escape-"));
+    try {
+      for (const file of renderQuadlet(base, { dataRoot: "/srv/100% data/$x", dependencies: {} }))
+        await writeFile(join(own, file.path), file.content);
+      const result = await runGenerator(own);
+      assert.equal(result.code, 0, result.stderr);
+      const argv = execStart(parseUnits(result.stdout).get("hello-web.service"));
+      assert.deepEqual(
+        Object.fromEntries(flag(argv, "--env").map((e) => e.split(/=(.*)/s).slice(0, 2))),
+        tricky,
+      );
+      assert.deepEqual(argv.slice(argv.lastIndexOf(web.image) + 1), web.command);
+      const volume = execStart(parseUnits(result.stdout).get("archy-hello-web-content-volume.service"));
+      assert.ok(volume.includes("device=/srv/100% data/$x/apps/hello-web/volumes/content"));
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
+  test("an empty command argument is refused: Quadlet would drop it and every argument after it", async () => {
+    const m = structuredClone((await loadSamples())["hello-web"] as Manifest);
+    (m.containers.web as Manifest["containers"][string]).command = ["echo", "", "after"];
+    assert.throws(
+      () => renderQuadlet(m, { dataRoot: "/data", dependencies: {} }),
+      /containers\.web\.command\[1\] is an empty argument/,
+    );
+  });
+});
