@@ -1,0 +1,74 @@
+/** The libpod client: one transport, typed resources. The only door from the platform to Podman. */
+import { Containers } from "./containers.ts";
+import { EventStream, type EventStreamOptions } from "./events.ts";
+import { Images } from "./images.ts";
+import { Networks, Secrets, Volumes } from "./networks.ts";
+import { type CallObserver, LibpodTransport } from "./transport.ts";
+
+export type PodmanInfo = {
+  version: string;
+  apiVersion: string;
+  rootless: boolean;
+  cgroupManager: string;
+  ociRuntime: string;
+  graphDriver: string;
+};
+
+export class PodmanClient {
+  readonly transport: LibpodTransport;
+  readonly containers: Containers;
+  readonly images: Images;
+  readonly networks: Networks;
+  readonly volumes: Volumes;
+  readonly secrets: Secrets;
+
+  constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
+    this.transport = new LibpodTransport(socketPath, options);
+    this.containers = new Containers(this.transport);
+    this.images = new Images(this.transport);
+    this.networks = new Networks(this.transport);
+    this.volumes = new Volumes(this.transport);
+    this.secrets = new Secrets(this.transport);
+  }
+
+  get socketPath(): string {
+    return this.transport.socketPath;
+  }
+
+  observe(observer: CallObserver): () => void {
+    return this.transport.observe(observer);
+  }
+
+  async ping(timeoutMs = 2_000): Promise<void> {
+    await this.transport.request({ method: "GET", path: "/_ping", timeoutMs, operation: "system.ping" });
+  }
+
+  async info(): Promise<PodmanInfo> {
+    type Raw = {
+      version: { Version: string; APIVersion: string };
+      host: { security: { rootless: boolean }; cgroupManager: string; ociRuntime: { name: string } };
+      store: { graphDriverName: string };
+    };
+    const { body } = await this.transport.request<Raw>({
+      method: "GET",
+      path: "/info",
+      operation: "system.info",
+    });
+    return {
+      version: body.version.Version,
+      apiVersion: body.version.APIVersion,
+      rootless: body.host.security.rootless,
+      cgroupManager: body.host.cgroupManager,
+      ociRuntime: body.host.ociRuntime.name,
+      graphDriver: body.store.graphDriverName,
+    };
+  }
+
+  events(options: EventStreamOptions): EventStream {
+    return new EventStream(this.transport, options);
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}

@@ -1,0 +1,236 @@
+/** Containers through the libpod API: typed results for what the platform uses. */
+import type { Readable } from "node:stream";
+import { isPodmanError } from "./errors.ts";
+import { collectOutput, demultiplex, type OutputChunk } from "./multiplex.ts";
+import type { LibpodTransport } from "./transport.ts";
+
+/** One entry of `GET /containers/json` (without size), reduced to what the platform reads. */
+export type ContainerSummary = {
+  Id: string;
+  Names: string[];
+  Image: string;
+  State: string;
+  Labels: Record<string, string> | null;
+  Created: string;
+  StartedAt: number;
+  Exited: boolean;
+  ExitedAt: number;
+  ExitCode: number;
+  Pid: number;
+};
+
+/** The parts of `GET /containers/{name}/json` the platform reads. */
+export type ContainerInspect = {
+  Id: string;
+  Name: string;
+  Created: string;
+  RestartCount?: number;
+  State: {
+    Status: string;
+    Running: boolean;
+    ExitCode: number;
+    Error?: string;
+    StartedAt: string;
+    FinishedAt: string;
+    OOMKilled?: boolean;
+    Pid: number;
+    ConmonPid?: number;
+  };
+  Config: { Labels: Record<string, string> | null; Env?: string[]; StopTimeout?: number; Image?: string };
+  HostConfig: {
+    RestartPolicy?: { Name: string; MaximumRetryCount: number };
+    CapDrop?: string[];
+    CapAdd?: string[];
+  };
+  EffectiveCaps?: string[] | null;
+  ImageName?: string;
+  Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+};
+
+export type ExecResult = { exitCode: number; stdout: string; stderr: string };
+
+export class Containers {
+  #http: LibpodTransport;
+  constructor(http: LibpodTransport) {
+    this.#http = http;
+  }
+
+  /** All containers (running or not) carrying every given label (`key=value` or `key`). */
+  async list(labels: string[], options: { timeoutMs?: number } = {}): Promise<ContainerSummary[]> {
+    const { body } = await this.#http.request<ContainerSummary[] | null>({
+      method: "GET",
+      path: "/containers/json",
+      query: { all: true, size: false, filters: JSON.stringify({ label: labels }) },
+      operation: "container.list",
+      ...options,
+    });
+    return body ?? [];
+  }
+
+  /** Containers with exactly these names (Podman's name filter is a regular expression: anchor it). */
+  async listByName(names: string[]): Promise<ContainerSummary[]> {
+    if (names.length === 0) return [];
+    const patterns = names.map((name) => `^/?${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+    const { body } = await this.#http.request<ContainerSummary[] | null>({
+      method: "GET",
+      path: "/containers/json",
+      query: { all: true, size: false, filters: JSON.stringify({ name: patterns }) },
+      operation: "container.list",
+    });
+    const wanted = new Set(names);
+    return (body ?? []).filter((c) => c.Names.some((n) => wanted.has(n)));
+  }
+
+  async inspect(nameOrId: string, options: { timeoutMs?: number } = {}): Promise<ContainerInspect> {
+    const { body } = await this.#http.request<ContainerInspect>({
+      method: "GET",
+      path: `/containers/${encodeURIComponent(nameOrId)}/json`,
+      operation: "container.inspect",
+      ...options,
+    });
+    return body;
+  }
+
+  /** Inspect, or undefined when no such container exists. */
+  async find(nameOrId: string): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.inspect(nameOrId);
+    } catch (error) {
+      if (isPodmanError(error, "not-found")) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates a container from a libpod SpecGenerator body (as rendered from the manifest). */
+  async create(spec: Record<string, unknown>): Promise<{ id: string; warnings: string[] }> {
+    const { body } = await this.#http.request<{ Id: string; Warnings: string[] | null }>({
+      method: "POST",
+      path: "/containers/create",
+      body: spec,
+      operation: "container.create",
+    });
+    return { id: body.Id, warnings: body.Warnings ?? [] };
+  }
+
+  /** Starts a container; starting a running one is not an error. */
+  async start(nameOrId: string): Promise<void> {
+    await this.#http.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/start`,
+      accept: [304],
+      operation: "container.start",
+    });
+  }
+
+  /**
+   * Stops a container, waiting up to `timeoutSeconds` before Podman sends SIGKILL; stopping a stopped
+   * one is not an error. The call's own time limit covers the stop timeout plus a margin.
+   */
+  async stop(nameOrId: string, timeoutSeconds: number): Promise<void> {
+    await this.#http.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/stop`,
+      query: { timeout: timeoutSeconds },
+      accept: [304],
+      timeoutMs: (timeoutSeconds + 30) * 1000,
+      operation: "container.stop",
+    });
+  }
+
+  async restart(nameOrId: string, timeoutSeconds: number): Promise<void> {
+    await this.#http.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/restart`,
+      query: { t: timeoutSeconds },
+      timeoutMs: (timeoutSeconds + 30) * 1000,
+      operation: "container.restart",
+    });
+  }
+
+  async kill(nameOrId: string, signal = "SIGKILL"): Promise<void> {
+    await this.#http.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/kill`,
+      query: { signal },
+      operation: "container.kill",
+    });
+  }
+
+  /** Removes a container (stopping it first when `force`); volumes are never removed with it. */
+  async remove(nameOrId: string, options: { force?: boolean; timeoutSeconds?: number } = {}): Promise<void> {
+    await this.#http.request({
+      method: "DELETE",
+      path: `/containers/${encodeURIComponent(nameOrId)}`,
+      query: { force: options.force ?? false, v: false, timeout: options.timeoutSeconds },
+      timeoutMs: ((options.timeoutSeconds ?? 10) + 30) * 1000,
+      operation: "container.remove",
+    });
+  }
+
+  /** Waits until the container reaches a condition (e.g. "stopped"); returns its exit code. */
+  async wait(
+    nameOrId: string,
+    condition: "stopped" | "running" | "exited",
+    timeoutMs: number,
+  ): Promise<number> {
+    const { body } = await this.#http.request<number | string>({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/wait`,
+      query: { condition },
+      timeoutMs,
+      operation: "container.wait",
+    });
+    return Number(body);
+  }
+
+  /** Runs a command inside a running container and captures its output and exit code. */
+  async exec(
+    nameOrId: string,
+    command: string[],
+    options: { timeoutMs?: number; maxOutputBytes?: number } = {},
+  ): Promise<ExecResult> {
+    const timeoutMs = options.timeoutMs ?? this.#http.defaultTimeoutMs;
+    const { body: created } = await this.#http.request<{ Id: string }>({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/exec`,
+      body: { Cmd: command, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false },
+      operation: "container.exec",
+    });
+    const { body: raw } = await this.#http.request<Buffer>({
+      method: "POST",
+      path: `/exec/${created.Id}/start`,
+      body: { Detach: false, Tty: false },
+      timeoutMs,
+      binary: true,
+      operation: "container.exec",
+    });
+    const output = collectOutput(raw, options.maxOutputBytes ?? 1024 * 1024);
+    const { body: state } = await this.#http.request<{ ExitCode: number; Running: boolean }>({
+      method: "GET",
+      path: `/exec/${created.Id}/json`,
+      operation: "container.exec",
+    });
+    return { exitCode: state.ExitCode, ...output };
+  }
+
+  /** The container's log, as a stream of stdout/stderr chunks; follows new output when asked. */
+  async logs(
+    nameOrId: string,
+    options: { follow?: boolean; tail?: number; since?: number; signal?: AbortSignal } = {},
+  ): Promise<AsyncIterable<OutputChunk>> {
+    const stream: Readable = await this.#http.stream({
+      method: "GET",
+      path: `/containers/${encodeURIComponent(nameOrId)}/logs`,
+      query: {
+        stdout: true,
+        stderr: true,
+        follow: options.follow ?? false,
+        tail: options.tail ?? "all",
+        since: options.since,
+      },
+      operation: "container.logs",
+      signal: options.signal,
+    });
+    return demultiplex(stream);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The runtime: the small interface through which the orchestrator acts on Podman. New containers
+ * are created by the configured backend (plain Podman through the API, or Quadlet units run by the
+ * user's systemd); existing containers are stopped, started and removed by the backend *observed*
+ * to own them, and every stop is verified — a stop that leaves the container running is an error,
+ * never a success (the field failure this platform must not repeat).
+ */
+import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
+import type { PodmanClient } from "./libpod/client.ts";
+import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
+import { isPodmanError, PodmanError } from "./libpod/errors.ts";
+import type { OutputChunk } from "./libpod/multiplex.ts";
+import { type LegacyName, type Observation, observe } from "./observe.ts";
+import type { Backend, ObservedContainer } from "./observed.ts";
+import type { SystemdUser, UnitStore } from "./systemd.ts";
+
+export type RuntimeErrorKind = "stop-ineffective" | "name-conflict" | "image-missing" | "backend-unavailable";
+
+export class RuntimeError extends Error {
+  readonly kind: RuntimeErrorKind;
+  constructor(kind: RuntimeErrorKind, message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "RuntimeError";
+    this.kind = kind;
+  }
+}
+
+export type RuntimeOptions = {
+  client: PodmanClient;
+  /** How new containers are created. Existing ones are always handled by their observed backend. */
+  createWith: Backend;
+  systemd?: SystemdUser;
+  units?: UnitStore;
+  log?: (message: string) => void;
+};
+
+/** A container to act on: what an observation reported (id, name, backend, unit). */
+export type ContainerRef = Pick<ObservedContainer, "id" | "name" | "backend" | "unit">;
+
+export type StopOutcome = { via: "systemd" | "api"; wasRunning: boolean };
+
+/** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
+export function serviceOfUnitFile(file: string): string {
+  if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
+  if (file.endsWith(".network")) return `${file.slice(0, -".network".length)}-network.service`;
+  if (file.endsWith(".volume")) return `${file.slice(0, -".volume".length)}-volume.service`;
+  throw new Error(`not a Quadlet unit file: ${file}`);
+}
+
+export class Runtime {
+  readonly client: PodmanClient;
+  readonly createWith: Backend;
+  readonly #systemd: SystemdUser | undefined;
+  readonly #units: UnitStore | undefined;
+  readonly #log: (message: string) => void;
+
+  constructor(options: RuntimeOptions) {
+    this.client = options.client;
+    this.createWith = options.createWith;
+    this.#systemd = options.systemd;
+    this.#units = options.units;
+    this.#log = options.log ?? (() => {});
+    if (options.createWith === "quadlet" && (!options.systemd || !options.units))
+      throw new RuntimeError(
+        "backend-unavailable",
+        "the Quadlet backend needs the user's systemd and a unit directory",
+      );
+  }
+
+  observe(legacy?: ReadonlyMap<string, LegacyName>): Promise<Observation> {
+    return observe(this.client, legacy);
+  }
+
+  /** Creates the app network unless it exists (plain backend; Quadlet creates it from its unit). */
+  async ensureNetwork(manifest: Manifest, ctx: RenderContext): Promise<void> {
+    const { network } = podmanPlan(manifest, ctx);
+    if (await this.client.networks.find(network.name)) return;
+    await ignoreConflict(this.client.networks.create(network));
+  }
+
+  /** Creates the app's Podman volumes (bound to directories under the data root) unless they exist. */
+  async ensureVolumes(manifest: Manifest, ctx: RenderContext): Promise<void> {
+    for (const volume of podmanPlan(manifest, ctx).volumes) {
+      if (await this.client.volumes.find(volume.Name)) continue;
+      await ignoreConflict(this.client.volumes.create(volume));
+    }
+  }
+
+  /** Stores a Podman secret unless one of that name exists; returns whether it was created. */
+  async ensureSecret(name: string, value: Uint8Array): Promise<boolean> {
+    if (await this.client.secrets.find(name)) return false;
+    await ignoreConflict(this.client.secrets.create(name, value));
+    return true;
+  }
+
+  /**
+   * Creates one container of an app with the configured backend. Plain Podman: the container is
+   * created, not started. Quadlet: its units are installed and its service started, which creates
+   * and starts the container. A name held by a container the platform does not manage is a
+   * `name-conflict`, never overwritten.
+   */
+  async create(manifest: Manifest, key: string, ctx: RenderContext): Promise<void> {
+    const plan = podmanPlan(manifest, ctx);
+    const container = plan.containers.find((c) => c.key === key);
+    if (!container) throw new Error(`app ${manifest.id} has no container ${key}`);
+    if (!(await this.client.images.exists(container.body.image)))
+      throw new RuntimeError(
+        "image-missing",
+        `image ${container.body.image} of ${manifest.id}/${key} is not on this node`,
+      );
+    if (this.createWith === "podman") {
+      try {
+        await this.client.containers.create(container.body as unknown as Record<string, unknown>);
+      } catch (error) {
+        if (isPodmanError(error, "conflict")) throw await this.#conflict(container.name, error);
+        throw error;
+      }
+      return;
+    }
+    const systemd = this.#systemd as SystemdUser;
+    const units = this.#units as UnitStore;
+    const existing = await this.client.containers.find(container.name);
+    if (existing && !isOurs(existing)) throw await this.#conflict(container.name);
+    const files = renderQuadlet(manifest, ctx);
+    const wanted = files.filter(
+      (f) => !f.path.endsWith(".container") || f.path === `${container.name}.container`,
+    );
+    for (const file of wanted) await units.write(file.path, file.content);
+    await systemd.daemonReload();
+    await systemd.start(serviceOfUnitFile(`${container.name}.container`));
+  }
+
+  async #conflict(name: string, cause?: unknown): Promise<RuntimeError> {
+    const holder = await this.client.containers.find(name).catch(() => undefined);
+    const owner = holder
+      ? isOurs(holder)
+        ? "another app of this platform"
+        : "a container the platform does not manage"
+      : "another container";
+    return new RuntimeError(
+      "name-conflict",
+      `the container name ${name} is already used by ${owner}; rename or remove it, or declare it under adoption`,
+      { cause },
+    );
+  }
+
+  async start(container: ContainerRef): Promise<void> {
+    if (
+      container.backend === "quadlet" &&
+      container.unit &&
+      this.#systemd &&
+      (await this.#unitLoaded(container.unit))
+    ) {
+      await this.#systemd.start(container.unit);
+      return;
+    }
+    await this.client.containers.start(container.id);
+  }
+
+  /**
+   * Stops a container through the backend that owns it, then checks that it really stopped. A
+   * Quadlet-labelled container whose unit no longer exists (the seed's field failure) is stopped
+   * through the API; a stop that leaves it running throws `stop-ineffective`.
+   */
+  async stop(container: ContainerRef, timeoutSeconds: number): Promise<StopOutcome> {
+    const before = await this.client.containers.find(container.id);
+    if (!before) return { via: "api", wasRunning: false };
+    const wasRunning = before.State.Running;
+    if (
+      container.backend === "quadlet" &&
+      container.unit &&
+      this.#systemd &&
+      (await this.#unitLoaded(container.unit))
+    ) {
+      const result = await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
+      if (result.code === 0 && !(await this.#running(container.id))) return { via: "systemd", wasRunning };
+      this.#log(
+        `systemctl --user stop ${container.unit} left ${container.name} running (${result.stderr.trim() || `exit ${result.code}`}); stopping it through the API`,
+      );
+    }
+    if (wasRunning || before.State.Status !== "exited")
+      await this.client.containers.stop(container.id, timeoutSeconds);
+    if (await this.#running(container.id))
+      throw new RuntimeError(
+        "stop-ineffective",
+        `${container.name} is still running after a stop with a ${timeoutSeconds} s timeout`,
+      );
+    return { via: "api", wasRunning };
+  }
+
+  async restart(container: ContainerRef, timeoutSeconds: number): Promise<void> {
+    await this.stop(container, timeoutSeconds);
+    const after = await this.client.containers.find(container.id);
+    if (after) await this.start(container);
+    else if (container.backend === "quadlet" && container.unit && this.#systemd)
+      await this.#systemd.start(container.unit);
+    else
+      throw new PodmanError(
+        "not-found",
+        "container.restart",
+        `${container.name} disappeared while restarting`,
+      );
+  }
+
+  async kill(container: ContainerRef): Promise<void> {
+    await this.client.containers.kill(container.id);
+  }
+
+  /**
+   * Removes a container whichever backend made it; for Quadlet, its unit file too, so that systemd
+   * does not bring it back at the next boot. Volumes and data are never removed here.
+   */
+  async remove(container: ContainerRef, timeoutSeconds: number): Promise<void> {
+    if (container.backend === "quadlet" && container.unit && this.#systemd) {
+      if (await this.#unitLoaded(container.unit))
+        await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
+      if (this.#units) {
+        const file = `${container.unit.replace(/\.service$/, "")}.container`;
+        if ((await this.#units.list()).includes(file)) {
+          await this.#units.remove(file);
+          await this.#systemd.daemonReload();
+        }
+      }
+    }
+    try {
+      await this.client.containers.remove(container.id, { force: true, timeoutSeconds });
+    } catch (error) {
+      if (!isPodmanError(error, "not-found")) throw error;
+    }
+  }
+
+  /** Removes the units and Podman objects an app's network and volumes were created from (never the data). */
+  async removeAppResources(manifest: Manifest, ctx: RenderContext): Promise<void> {
+    const plan = podmanPlan(manifest, ctx);
+    if (this.#units && this.#systemd) {
+      const present = await this.#units.list();
+      const ours = renderQuadlet(manifest, ctx)
+        .map((f) => f.path)
+        .filter((p) => present.includes(p));
+      for (const file of ours) await this.#units.remove(file);
+      if (ours.length > 0) await this.#systemd.daemonReload();
+    }
+    await this.client.networks.remove(networkName(manifest.id));
+    for (const volume of plan.volumes) await this.client.volumes.remove(volume.Name);
+  }
+
+  exec(container: ContainerRef, command: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.client.containers.exec(container.id, command, { timeoutMs });
+  }
+
+  logs(
+    container: ContainerRef,
+    options: { follow?: boolean; tail?: number; signal?: AbortSignal },
+  ): Promise<AsyncIterable<OutputChunk>> {
+    return this.client.containers.logs(container.id, options);
+  }
+
+  async #unitLoaded(unit: string): Promise<boolean> {
+    const state = await this.#systemd?.state(unit);
+    return state?.load === "loaded";
+  }
+
+  async #running(id: string): Promise<boolean> {
+    const after: ContainerInspect | undefined = await this.client.containers.find(id);
+    return after?.State.Running === true;
+  }
+}
+
+function isOurs(container: ContainerInspect): boolean {
+  return container.Config.Labels?.[LABELS.owner] === OWNER;
+}
+
+async function ignoreConflict<T>(call: Promise<T>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!isPodmanError(error, "conflict")) throw error;
+  }
+}
