@@ -41,6 +41,11 @@ export function healthTest(health: HealthSpec): string[] {
   return health.type === "exec" ? ["CMD", ...health.command] : ["CMD-SHELL", probeScript(health)];
 }
 
+/** The probe as an argument vector, for the daemon to run inside the container itself. */
+export function probeCommand(health: HealthSpec): string[] {
+  return health.type === "exec" ? health.command : ["/bin/sh", "-c", probeScript(health)];
+}
+
 /** A duration in milliseconds in Go's syntax, as Podman's --health-* flags take it. */
 export function goDuration(ms: number): string {
   if (ms === 0) return "0s";

@@ -29,6 +29,8 @@ export type ObservedContainer = {
   image: string;
   state: ContainerState;
   exitCode: number;
+  /** Unix milliseconds. */
+  createdAt: number | undefined;
   /** Unix milliseconds; undefined when never started. */
   startedAt: number | undefined;
   finishedAt: number | undefined;
@@ -63,6 +65,7 @@ export function fromSummary(summary: ContainerSummary): ObservedContainer {
     image: summary.Image,
     state: toState(summary.State),
     exitCode: summary.ExitCode,
+    createdAt: Number.isNaN(Date.parse(summary.Created)) ? undefined : Date.parse(summary.Created),
     startedAt: unixSecondsToMs(summary.StartedAt),
     finishedAt: summary.Exited ? unixSecondsToMs(summary.ExitedAt) : undefined,
     backend: unit ? "quadlet" : "podman",

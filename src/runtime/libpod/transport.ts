@@ -4,7 +4,7 @@
  * is reported to an observer for metrics and call counting.
  */
 import type { Readable } from "node:stream";
-import { Client, errors as undiciErrors } from "undici";
+import { Pool, errors as undiciErrors } from "undici";
 import { kindOfStatus, PodmanError } from "./errors.ts";
 
 /** The API version in request paths: the oldest libpod API the platform supports (Podman 4.0). */
@@ -39,17 +39,14 @@ export type Response<T> = { status: number; body: T };
 export class LibpodTransport {
   readonly socketPath: string;
   readonly defaultTimeoutMs: number;
-  #client: Client;
+  /** A pool, not one connection: long-lived streams (events, followed logs) must not block calls. */
+  #client: Pool;
   #observers: CallObserver[] = [];
 
   constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
     this.socketPath = socketPath;
     this.defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#client = new Client("http://podman", {
-      socketPath,
-      pipelining: 0,
-      connections: 16,
-    } as Client.Options);
+    this.#client = new Pool("http://podman", { socketPath, connections: 32, pipelining: 1 });
   }
 
   observe(observer: CallObserver): () => void {

@@ -1,0 +1,102 @@
+/**
+ * The executor performs one planned action through the runtime. Every action is idempotent: after a
+ * crash at any point the next reconcile repeats it, or finds it done.
+ */
+import { join } from "node:path";
+import { secretName } from "../manifest/naming.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { type RenderContext, resolveApp } from "../render/model.ts";
+import { ensureDataDirs, removeDataDir } from "../runtime/data-dirs.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { Action } from "./planner.ts";
+import type { SecretFiles } from "./secrets.ts";
+
+export type Note = (level: "info" | "warn" | "error", message: string) => void;
+
+export type ExecutorOptions = {
+  runtime: Runtime;
+  secrets: SecretFiles;
+  dataRoot: string;
+  /** Fault injection for crash tests: called before every action. */
+  beforeAction?: (action: Action) => void;
+};
+
+/** The app's own directory under the data root: its volumes live in `volumes/`. */
+export function appDataDir(dataRoot: string, appId: string): string {
+  return join(dataRoot, "apps", appId);
+}
+
+export class Executor {
+  readonly #runtime: Runtime;
+  readonly #secrets: SecretFiles;
+  readonly #dataRoot: string;
+  readonly #beforeAction: (action: Action) => void;
+
+  constructor(options: ExecutorOptions) {
+    this.#beforeAction = options.beforeAction ?? (() => {});
+    this.#runtime = options.runtime;
+    this.#secrets = options.secrets;
+    this.#dataRoot = options.dataRoot;
+  }
+
+  async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
+    this.#beforeAction(action);
+    const runtime = this.#runtime;
+    switch (action.kind) {
+      case "prepare":
+        return this.#prepare(manifest, ctx, note);
+      case "create":
+        note("info", `creating ${manifest.id}/${action.key} (${runtime.createWith} backend)`);
+        return runtime.create(manifest, action.key, ctx);
+      case "start":
+        note("info", `starting ${action.container.name}`);
+        return runtime.start(action.container);
+      case "stop": {
+        note("info", `stopping ${action.container.name} (timeout ${action.timeoutSeconds} s)`);
+        const outcome = await runtime.stop(action.container, action.timeoutSeconds);
+        note(
+          "info",
+          `${action.container.name} stopped (via ${outcome.via === "systemd" ? "its systemd unit" : "the Podman API"})`,
+        );
+        return;
+      }
+      case "restart":
+        note("info", `restarting ${action.container.name}`);
+        return runtime.restart(action.container, action.timeoutSeconds);
+      case "remove":
+        note("info", `removing container ${action.container.name} (${action.why}); its data stays`);
+        return runtime.remove(action.container, action.timeoutSeconds);
+      case "remove-resources":
+        note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
+        return runtime.removeAppResources(manifest, ctx);
+      case "purge-data": {
+        const dir = appDataDir(this.#dataRoot, manifest.id);
+        note("warn", `purging ${manifest.id}: deleting ${dir} and its generated secrets`);
+        await removeDataDir(dir);
+        await this.#secrets.purge(manifest.id);
+        for (const name of Object.keys(manifest.secrets))
+          await runtime.client.secrets.remove(secretName(manifest.id, name));
+        return;
+      }
+      case "forget":
+        return;
+    }
+  }
+
+  async #prepare(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
+    const app = resolveApp(manifest, ctx);
+    const { created } = await ensureDataDirs(app.volumes.map((v) => ({ path: v.hostPath, uid: v.dataUid })));
+    for (const dir of created) note("info", `created data directory ${dir}`);
+    for (const secret of await this.#secrets.ensureAll(manifest)) {
+      const podmanName = secretName(manifest.id, secret.name);
+      if (secret.created) {
+        note("info", `generated secret ${secret.name}`);
+        await this.#runtime.client.secrets.create(podmanName, Buffer.from(secret.value), { replace: true });
+      } else if (await this.#runtime.ensureSecret(podmanName, Buffer.from(secret.value))) {
+        note("info", `stored secret ${secret.name} in Podman`);
+      }
+    }
+    await this.#runtime.ensureNetwork(manifest, ctx);
+    await this.#runtime.ensureVolumes(manifest, ctx);
+  }
+}

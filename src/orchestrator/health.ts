@@ -1,0 +1,117 @@
+/**
+ * Health probing by the daemon itself (Podman's health timers need systemd). Probes run inside the
+ * container (the same shell probes the renderers give Podman), so unpublished ports work too. The
+ * verdict has hysteresis: `retries` consecutive failures make a container unhealthy, one success
+ * makes it healthy, and failures during its start period do not count — a slow, loaded node does
+ * not flap.
+ */
+import type { HealthSpec } from "../manifest/schema.ts";
+import { probeCommand } from "../render/health.ts";
+import type { ObservedContainer } from "../runtime/observed.ts";
+import type { Health } from "./planner.ts";
+
+export type ProbeRecord = {
+  containerId: string;
+  startedAt: number;
+  health: Health;
+  consecutiveFailures: number;
+  lastProbeAt: number | undefined;
+  lastOutput: string | undefined;
+};
+
+/** The verdict after one probe. Pure. */
+export function afterProbe(
+  record: ProbeRecord,
+  ok: boolean,
+  output: string,
+  spec: HealthSpec,
+  now: number,
+): ProbeRecord {
+  if (ok)
+    return { ...record, health: "healthy", consecutiveFailures: 0, lastProbeAt: now, lastOutput: output };
+  const inStartPeriod = now - record.startedAt < spec.start_period;
+  const failures = inStartPeriod ? 0 : record.consecutiveFailures + 1;
+  const health: Health =
+    failures >= spec.retries ? "unhealthy" : record.health === "healthy" ? "healthy" : "starting";
+  return { ...record, health, consecutiveFailures: failures, lastProbeAt: now, lastOutput: output };
+}
+
+/** Whether a probe is due. Pure. */
+export function probeDue(record: ProbeRecord | undefined, spec: HealthSpec, now: number): boolean {
+  return record?.lastProbeAt === undefined || now - record.lastProbeAt >= spec.interval;
+}
+
+export type ProbeRunner = (
+  container: ObservedContainer,
+  command: string[],
+  timeoutMs: number,
+) => Promise<{ ok: boolean; output: string }>;
+
+export type Probed = { appId: string; key: string; container: ObservedContainer; spec: HealthSpec };
+
+export class HealthMonitor {
+  readonly #records = new Map<string, ProbeRecord>();
+  readonly #running = new Set<string>();
+  readonly #probe: ProbeRunner;
+  readonly #onChange: (appId: string) => void;
+  readonly #clock: () => number;
+
+  constructor(options: { probe: ProbeRunner; onChange: (appId: string) => void; clock?: () => number }) {
+    this.#probe = options.probe;
+    this.#onChange = options.onChange;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** The current verdict: a running container without a health check counts as healthy. */
+  healthOf(container: ObservedContainer | undefined, spec: HealthSpec | undefined): Health {
+    if (!container || container.state !== "running") return "unknown";
+    if (!spec) return "healthy";
+    const record = this.#records.get(container.id);
+    if (!record || record.startedAt !== (container.startedAt ?? 0)) return "starting";
+    return record.health;
+  }
+
+  lastOutput(containerId: string): string | undefined {
+    return this.#records.get(containerId)?.lastOutput;
+  }
+
+  /** Probes every due container (each at most once at a time); forgets containers no longer seen. */
+  async tick(targets: Probed[]): Promise<void> {
+    const now = this.#clock();
+    const live = new Set(targets.map((t) => t.container.id));
+    for (const id of this.#records.keys()) if (!live.has(id)) this.#records.delete(id);
+    await Promise.all(
+      targets
+        .filter((t) => t.container.state === "running" && !this.#running.has(t.container.id))
+        .map(async (t) => {
+          const startedAt = t.container.startedAt ?? 0;
+          let record = this.#records.get(t.container.id);
+          if (!record || record.startedAt !== startedAt)
+            record = {
+              containerId: t.container.id,
+              startedAt,
+              health: "starting",
+              consecutiveFailures: 0,
+              lastProbeAt: undefined,
+              lastOutput: undefined,
+            };
+          this.#records.set(t.container.id, record);
+          if (!probeDue(record, t.spec, now)) return;
+          this.#running.add(t.container.id);
+          try {
+            const result = await this.#probe(t.container, probeCommand(t.spec), t.spec.timeout).catch(
+              (error: Error) => ({
+                ok: false,
+                output: error.message,
+              }),
+            );
+            const next = afterProbe(record, result.ok, result.output, t.spec, this.#clock());
+            this.#records.set(t.container.id, next);
+            if (next.health !== record.health) this.#onChange(t.appId);
+          } finally {
+            this.#running.delete(t.container.id);
+          }
+        }),
+    );
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The orchestrator's vocabulary. Desired state is what the operator asked for; phase is what the
+ * operator sees, derived from desired state, observation and the work in flight (StartOS keeps the
+ * two apart the same way); operations are the journal of what was asked.
+ */
+/** What the operator wants an app to be. `absent` with `purge` also deletes its data. */
+export type DesiredState = "running" | "stopped" | "absent";
+
+/** What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry. */
+export type Phase =
+  | "installing"
+  | "starting"
+  | "running"
+  | "restarting"
+  | "stopping"
+  | "stopped"
+  | "removing"
+  | "removed"
+  | "waiting"
+  | "retrying"
+  | "failed";
+
+export type OperationKind =
+  | "install"
+  | "start"
+  | "stop"
+  | "restart"
+  | "uninstall"
+  | "purge"
+  | "reinstall"
+  | "retry"
+  | "update";
+export type OperationState = "pending" | "running" | "succeeded" | "failed";
+
+export type Operation = {
+  id: string;
+  appId: string;
+  kind: OperationKind;
+  /** The app generation this operation asked for; it succeeds once that generation has converged. */
+  generation: number;
+  state: OperationState;
+  createdAt: number;
+  finishedAt: number | undefined;
+  error: string | undefined;
+};
+
+export type OperationLogLine = {
+  operationId: string;
+  seq: number;
+  at: number;
+  level: "info" | "warn" | "error";
+  message: string;
+};
+
+/** The last observation of one container, as stored (so lists never wait for Podman). */
+export type StoredContainer = {
+  appId: string;
+  key: string;
+  name: string;
+  containerId: string;
+  state: string;
+  health: "healthy" | "unhealthy" | "starting" | "unknown";
+  exitCode: number;
+  startedAt: number | undefined;
+  backend: string;
+  specHash: string | undefined;
+  observedAt: number;
+};

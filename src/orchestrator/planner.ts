@@ -1,0 +1,297 @@
+/**
+ * The planner: desired state × observed state → the next actions. Pure: no I/O, no clock, no
+ * randomness — everything it needs is in its input, so it is tested exhaustively and by properties.
+ *
+ * The reconciler runs it level-triggered: observe, plan, execute the actions, observe again, until
+ * the plan is empty. A plan is therefore only the next wave of work, and every action is safe to
+ * repeat after a crash at any point. Data is never touched except by `purge-data`, which only an
+ * app desired absent with `purge` gets.
+ */
+import type { DesiredState, Phase } from "./model.ts";
+
+/** A container as the planner needs to see it (an `ObservedContainer` fits). */
+export type SeenContainer = {
+  id: string;
+  name: string;
+  key: string | undefined;
+  specHash: string | undefined;
+  state: string;
+  createdAt: number | undefined;
+  startedAt: number | undefined;
+  backend: "podman" | "quadlet";
+  unit: string | undefined;
+};
+
+/** What the manifest says one container must be. */
+export type WantedContainer = {
+  key: string;
+  name: string;
+  specHash: string;
+  stopTimeoutSeconds: number;
+  dependsOn: Array<{ key: string; condition: "started" | "healthy" }>;
+};
+
+export type Health = "healthy" | "unhealthy" | "starting" | "unknown";
+
+export type PlanInput = {
+  desired: DesiredState;
+  purge: boolean;
+  /** In start order (every container after those it depends on). */
+  wanted: WantedContainer[];
+  /** The app's containers as observed: by the platform's labels, or adopted by legacy name. */
+  seen: SeenContainer[];
+  health: Record<string, Health>;
+  /** Unix ms of the last restart request; running containers started before it are restarted. */
+  restartRequestedAt: number | undefined;
+  /** Unix ms of the last reinstall request: containers created before it are recreated (data kept). */
+  recreateRequestedAt: number | undefined;
+  /** Unmet requirements on other apps (dependencies), described for the operator; start waits for them. */
+  blockedBy: string[];
+};
+
+export type ContainerTarget = Pick<SeenContainer, "id" | "name" | "backend" | "unit">;
+
+export type Action =
+  | { kind: "prepare" }
+  | { kind: "create"; key: string }
+  | { kind: "start"; key: string; container: ContainerTarget }
+  | { kind: "restart"; key: string; container: ContainerTarget; timeoutSeconds: number }
+  | { kind: "stop"; key: string; container: ContainerTarget; timeoutSeconds: number }
+  | {
+      kind: "remove";
+      key: string | undefined;
+      container: ContainerTarget;
+      timeoutSeconds: number;
+      why: "duplicate" | "outdated" | "uninstall";
+    }
+  | { kind: "remove-resources" }
+  | { kind: "purge-data" }
+  | { kind: "forget" };
+
+export type Plan = { actions: Action[]; phase: Phase; waiting: string[] };
+
+const RUNNING = new Set(["running"]);
+/** States in which a container exists but does not run, and can be started. */
+const STARTABLE = new Set(["created", "exited", "paused", "unknown"]);
+/** Transient states: wait for Podman to finish rather than act on top of it. */
+const TRANSIENT = new Set(["stopping", "removing"]);
+
+const target = (c: SeenContainer): ContainerTarget => ({
+  id: c.id,
+  name: c.name,
+  backend: c.backend,
+  unit: c.unit,
+});
+
+/** Among several containers claiming one key, the one to keep: matching spec, running, newest. */
+function pickKeeper(candidates: SeenContainer[], wanted: WantedContainer | undefined): SeenContainer {
+  const score = (c: SeenContainer) =>
+    (wanted && (c.specHash === undefined || c.specHash === wanted.specHash) ? 4 : 0) +
+    (wanted && c.name === wanted.name ? 2 : 0) +
+    (RUNNING.has(c.state) ? 1 : 0);
+  return [...candidates].sort(
+    (a, b) => score(b) - score(a) || (b.startedAt ?? 0) - (a.startedAt ?? 0) || a.id.localeCompare(b.id),
+  )[0] as SeenContainer;
+}
+
+export function plan(input: PlanInput): Plan {
+  const byKey = new Map<string, SeenContainer[]>();
+  const strays: SeenContainer[] = [];
+  const wantedKeys = new Set(input.wanted.map((w) => w.key));
+  for (const container of input.seen) {
+    if (container.key === undefined || !wantedKeys.has(container.key)) strays.push(container);
+    else byKey.set(container.key, [...(byKey.get(container.key) ?? []), container]);
+  }
+  const timeoutOf = (key: string | undefined) =>
+    input.wanted.find((w) => w.key === key)?.stopTimeoutSeconds ?? 10;
+
+  // Duplicates and containers of keys the manifest no longer has: remove (their data is in volumes).
+  const cleanup: Action[] = [];
+  const current = new Map<string, SeenContainer>();
+  for (const [key, candidates] of byKey) {
+    const keeper = pickKeeper(
+      candidates,
+      input.wanted.find((w) => w.key === key),
+    );
+    current.set(key, keeper);
+    for (const extra of candidates) {
+      if (extra !== keeper)
+        cleanup.push({
+          kind: "remove",
+          key,
+          container: target(extra),
+          timeoutSeconds: timeoutOf(key),
+          why: "duplicate",
+        });
+    }
+  }
+  for (const stray of strays)
+    cleanup.push({
+      kind: "remove",
+      key: stray.key,
+      container: target(stray),
+      timeoutSeconds: timeoutOf(stray.key),
+      why: input.desired === "absent" ? "uninstall" : "outdated",
+    });
+
+  if (input.desired === "absent") return planAbsent(input, current, cleanup);
+  if (input.desired === "stopped") return planStopped(input, current, cleanup);
+  return planRunning(input, current, cleanup);
+}
+
+function planAbsent(input: PlanInput, current: Map<string, SeenContainer>, cleanup: Action[]): Plan {
+  const actions: Action[] = [...cleanup];
+  for (const wanted of [...input.wanted].reverse()) {
+    const container = current.get(wanted.key);
+    if (!container) continue;
+    if (TRANSIENT.has(container.state)) continue;
+    if (RUNNING.has(container.state))
+      actions.push({
+        kind: "stop",
+        key: wanted.key,
+        container: target(container),
+        timeoutSeconds: wanted.stopTimeoutSeconds,
+      });
+    actions.push({
+      kind: "remove",
+      key: wanted.key,
+      container: target(container),
+      timeoutSeconds: wanted.stopTimeoutSeconds,
+      why: "uninstall",
+    });
+  }
+  const busy = [...current.values()].some((c) => TRANSIENT.has(c.state));
+  if (actions.length > 0 || busy)
+    return { actions, phase: "removing", waiting: busy ? ["a container is still stopping"] : [] };
+  return {
+    actions: [
+      { kind: "remove-resources" },
+      ...(input.purge ? [{ kind: "purge-data" } as const] : []),
+      { kind: "forget" },
+    ],
+    phase: "removing",
+    waiting: [],
+  };
+}
+
+function planStopped(input: PlanInput, current: Map<string, SeenContainer>, cleanup: Action[]): Plan {
+  const actions: Action[] = [...cleanup];
+  for (const wanted of [...input.wanted].reverse()) {
+    const container = current.get(wanted.key);
+    if (container && RUNNING.has(container.state))
+      actions.push({
+        kind: "stop",
+        key: wanted.key,
+        container: target(container),
+        timeoutSeconds: wanted.stopTimeoutSeconds,
+      });
+  }
+  const busy = [...current.values()].some((c) => TRANSIENT.has(c.state));
+  return { actions, phase: actions.length > 0 || busy ? "stopping" : "stopped", waiting: [] };
+}
+
+function planRunning(input: PlanInput, current: Map<string, SeenContainer>, cleanup: Action[]): Plan {
+  const actions: Action[] = [...cleanup];
+  const waiting: string[] = [];
+  let creating = false;
+  let restarting = false;
+  let starting = false;
+
+  // A container whose configuration changed, or that predates a reinstall, is recreated: stop and
+  // remove now, create below. Adopted legacy containers (no spec hash) are left as they are.
+  const live = new Map(current);
+  const outdated = (c: SeenContainer, w: WantedContainer) =>
+    (c.specHash !== undefined && c.specHash !== w.specHash) ||
+    (input.recreateRequestedAt !== undefined && (c.createdAt ?? 0) < input.recreateRequestedAt);
+  for (const wanted of input.wanted) {
+    const container = current.get(wanted.key);
+    if (!container || !outdated(container, wanted)) continue;
+    if (TRANSIENT.has(container.state)) continue;
+    if (RUNNING.has(container.state))
+      actions.push({
+        kind: "stop",
+        key: wanted.key,
+        container: target(container),
+        timeoutSeconds: wanted.stopTimeoutSeconds,
+      });
+    actions.push({
+      kind: "remove",
+      key: wanted.key,
+      container: target(container),
+      timeoutSeconds: wanted.stopTimeoutSeconds,
+      why: "outdated",
+    });
+    live.delete(wanted.key);
+  }
+
+  if (input.blockedBy.length > 0) {
+    const anyRunning = [...live.values()].some((c) => RUNNING.has(c.state));
+    if (!anyRunning) return { actions, phase: "waiting", waiting: [...input.blockedBy] };
+  }
+
+  const satisfied = (key: string, condition: "started" | "healthy"): boolean => {
+    const container = live.get(key);
+    if (!container || !RUNNING.has(container.state)) return false;
+    return condition === "started" || input.health[key] === "healthy";
+  };
+
+  let needsPrepare = false;
+  for (const wanted of input.wanted) {
+    const container = live.get(wanted.key);
+    if (container && RUNNING.has(container.state)) {
+      const startedAt = container.startedAt ?? 0;
+      if (input.restartRequestedAt !== undefined && startedAt < input.restartRequestedAt) {
+        actions.push({
+          kind: "restart",
+          key: wanted.key,
+          container: target(container),
+          timeoutSeconds: wanted.stopTimeoutSeconds,
+        });
+        restarting = true;
+      }
+      continue;
+    }
+    if (container && TRANSIENT.has(container.state)) {
+      waiting.push(`${wanted.key} is still ${container.state}`);
+      continue;
+    }
+    const unmet = wanted.dependsOn.filter((d) => !satisfied(d.key, d.condition));
+    if (unmet.length > 0) {
+      waiting.push(
+        ...unmet.map(
+          (d) =>
+            `${wanted.key} waits for ${d.key} to be ${d.condition === "healthy" ? "healthy" : "running"}`,
+        ),
+      );
+      if (!container) {
+        needsPrepare = true;
+        creating = true;
+      }
+      continue;
+    }
+    if (!container) {
+      needsPrepare = true;
+      creating = true;
+      actions.push({ kind: "create", key: wanted.key });
+      continue;
+    }
+    if (STARTABLE.has(container.state)) {
+      actions.push({ kind: "start", key: wanted.key, container: target(container) });
+      starting = true;
+    }
+  }
+  if (needsPrepare) actions.unshift({ kind: "prepare" });
+
+  const phase: Phase = creating
+    ? current.size === 0
+      ? "installing"
+      : "starting"
+    : restarting
+      ? "restarting"
+      : starting || actions.length > 0
+        ? "starting"
+        : waiting.length > 0
+          ? "waiting"
+          : "running";
+  return { actions, phase, waiting };
+}

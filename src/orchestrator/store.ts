@@ -1,0 +1,454 @@
+/**
+ * The embedded store (node:sqlite, WAL): desired state of every app, the last observed state of its
+ * containers, the operation journal and per-operation log lines. The only module that speaks SQL.
+ *
+ * Crash safety: every change of intent is one transaction; WAL with synchronous=FULL makes a
+ * committed transaction survive a crash of the process or the machine.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type {
+  DesiredState,
+  Operation,
+  OperationKind,
+  OperationLogLine,
+  OperationState,
+  Phase,
+  StoredContainer,
+} from "./model.ts";
+
+/** An app as stored; the manifest is its source text (see `AppRecord` for the parsed form). */
+export type AppRow = {
+  id: string;
+  manifestText: string;
+  manifestHash: string;
+  version: string;
+  source: string;
+  desired: DesiredState;
+  purge: boolean;
+  generation: number;
+  observedGeneration: number;
+  restartRequestedAt: number | undefined;
+  recreateRequestedAt: number | undefined;
+  phase: Phase;
+  reason: string | undefined;
+  attempts: number;
+  nextAttemptAt: number | undefined;
+  installedAt: number;
+  updatedAt: number;
+  previousManifestText: string | undefined;
+};
+
+/** Schema migrations, applied in order; the version table records how far a database has come. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE apps (
+     id TEXT PRIMARY KEY,
+     manifest_text TEXT NOT NULL,
+     manifest_hash TEXT NOT NULL,
+     version TEXT NOT NULL,
+     source TEXT NOT NULL,
+     desired TEXT NOT NULL CHECK (desired IN ('running', 'stopped', 'absent')),
+     purge INTEGER NOT NULL DEFAULT 0,
+     generation INTEGER NOT NULL,
+     observed_generation INTEGER NOT NULL DEFAULT 0,
+     restart_requested_at INTEGER,
+     recreate_requested_at INTEGER,
+     phase TEXT NOT NULL,
+     reason TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER,
+     installed_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     previous_manifest_text TEXT
+   );
+   CREATE TABLE containers (
+     app_id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     name TEXT NOT NULL,
+     container_id TEXT NOT NULL,
+     state TEXT NOT NULL,
+     health TEXT NOT NULL DEFAULT 'unknown',
+     exit_code INTEGER NOT NULL DEFAULT 0,
+     started_at INTEGER,
+     backend TEXT NOT NULL,
+     spec_hash TEXT,
+     observed_at INTEGER NOT NULL,
+     PRIMARY KEY (app_id, key)
+   );
+   CREATE TABLE operations (
+     id TEXT PRIMARY KEY,
+     app_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     generation INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed')),
+     created_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     error TEXT
+   );
+   CREATE INDEX operations_by_app ON operations (app_id, state);
+   CREATE TABLE operation_logs (
+     operation_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL,
+     PRIMARY KEY (operation_id, seq)
+   );`,
+];
+
+type Row = Record<string, SQLInputValue>;
+
+const optional = <T>(value: unknown): T | undefined =>
+  value === null || value === undefined ? undefined : (value as T);
+
+function toApp(row: Row): AppRow {
+  return {
+    id: row.id as string,
+    manifestText: row.manifest_text as string,
+    manifestHash: row.manifest_hash as string,
+    version: row.version as string,
+    source: row.source as string,
+    desired: row.desired as DesiredState,
+    purge: row.purge === 1,
+    generation: Number(row.generation),
+    observedGeneration: Number(row.observed_generation),
+    restartRequestedAt: optional<number>(row.restart_requested_at),
+    recreateRequestedAt: optional<number>(row.recreate_requested_at),
+    phase: row.phase as Phase,
+    reason: optional<string>(row.reason),
+    attempts: Number(row.attempts),
+    nextAttemptAt: optional<number>(row.next_attempt_at),
+    installedAt: Number(row.installed_at),
+    updatedAt: Number(row.updated_at),
+    previousManifestText: optional<string>(row.previous_manifest_text),
+  };
+}
+
+function toOperation(row: Row): Operation {
+  return {
+    id: row.id as string,
+    appId: row.app_id as string,
+    kind: row.kind as OperationKind,
+    generation: Number(row.generation),
+    state: row.state as OperationState,
+    createdAt: Number(row.created_at),
+    finishedAt: optional<number>(row.finished_at),
+    error: optional<string>(row.error),
+  };
+}
+
+function toContainer(row: Row): StoredContainer {
+  return {
+    appId: row.app_id as string,
+    key: row.key as string,
+    name: row.name as string,
+    containerId: row.container_id as string,
+    state: row.state as string,
+    health: row.health as StoredContainer["health"],
+    exitCode: Number(row.exit_code),
+    startedAt: optional<number>(row.started_at),
+    backend: row.backend as string,
+    specHash: optional<string>(row.spec_hash),
+    observedAt: Number(row.observed_at),
+  };
+}
+
+export type NewApp = Pick<
+  AppRow,
+  "id" | "manifestText" | "manifestHash" | "version" | "source" | "desired" | "phase"
+>;
+
+/** What a change of intent writes: the app's new desired state plus the operation that asked for it. */
+export type IntentChange = {
+  appId: string;
+  operation: { id: string; kind: OperationKind };
+  desired?: DesiredState;
+  purge?: boolean;
+  phase: Phase;
+  restartRequestedAt?: number;
+  recreateRequestedAt?: number;
+  /** Replace the manifest (install of a new app, update); the old one is kept for rollback. */
+  manifest?: { text: string; hash: string; version: string; source: string };
+  /** Reset the failure count and backoff (a retry, or a new intent). */
+  resetAttempts?: boolean;
+};
+
+export class Store {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.path = path;
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    );
+    this.#migrate();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  get schemaVersion(): number {
+    const row = this.#db.prepare("SELECT version FROM schema_version").get() as Row | undefined;
+    return Number(row?.version ?? 0);
+  }
+
+  #migrate(): void {
+    this.#db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    if (!this.#db.prepare("SELECT version FROM schema_version").get())
+      this.#db.exec("INSERT INTO schema_version (version) VALUES (0)");
+    const current = this.schemaVersion;
+    if (current > MIGRATIONS.length)
+      throw new Error(
+        `the store at ${this.path} has schema version ${current}, newer than this Archipelago (${MIGRATIONS.length}); upgrade Archipelago`,
+      );
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      this.transaction(() => {
+        this.#db.exec(MIGRATIONS[version] as string);
+        this.#db.prepare("UPDATE schema_version SET version = ?").run(version + 1);
+      });
+    }
+  }
+
+  /** Runs `work` in one transaction: all of it is committed, or none. */
+  transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  // ---- apps
+
+  listApps(): AppRow[] {
+    return (this.#db.prepare("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
+  }
+
+  getApp(id: string): AppRow | undefined {
+    const row = this.#db.prepare("SELECT * FROM apps WHERE id = ?").get(id) as Row | undefined;
+    return row ? toApp(row) : undefined;
+  }
+
+  /** Records an intent: the app's desired state and the operation, atomically. */
+  recordIntent(change: IntentChange, now: number): AppRow {
+    return this.transaction(() => {
+      const existing = this.getApp(change.appId);
+      if (!existing) {
+        const manifest = change.manifest;
+        if (!manifest) throw new Error(`app ${change.appId} is not installed`);
+        this.#db
+          .prepare(
+            `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+          )
+          .run(
+            change.appId,
+            manifest.text,
+            manifest.hash,
+            manifest.version,
+            manifest.source,
+            change.desired ?? "running",
+            change.purge ? 1 : 0,
+            change.phase,
+            now,
+            now,
+          );
+      } else {
+        const manifest = change.manifest;
+        this.#db
+          .prepare(
+            `UPDATE apps SET
+               desired = ?, purge = ?, generation = generation + 1, phase = ?, reason = NULL, updated_at = ?,
+               restart_requested_at = COALESCE(?, restart_requested_at),
+               recreate_requested_at = COALESCE(?, recreate_requested_at),
+               attempts = CASE WHEN ? THEN 0 ELSE attempts END,
+               next_attempt_at = CASE WHEN ? THEN NULL ELSE next_attempt_at END,
+               previous_manifest_text = CASE WHEN ? IS NOT NULL AND ? != manifest_hash THEN manifest_text ELSE previous_manifest_text END,
+               manifest_text = COALESCE(?, manifest_text), manifest_hash = COALESCE(?, manifest_hash),
+               version = COALESCE(?, version), source = COALESCE(?, source)
+             WHERE id = ?`,
+          )
+          .run(
+            change.desired ?? existing.desired,
+            (change.purge ?? existing.purge) ? 1 : 0,
+            change.phase,
+            now,
+            change.restartRequestedAt ?? null,
+            change.recreateRequestedAt ?? null,
+            change.resetAttempts ? 1 : 0,
+            change.resetAttempts ? 1 : 0,
+            manifest?.hash ?? null,
+            manifest?.hash ?? null,
+            manifest?.text ?? null,
+            manifest?.hash ?? null,
+            manifest?.version ?? null,
+            manifest?.source ?? null,
+            change.appId,
+          );
+      }
+      const app = this.getApp(change.appId) as AppRow;
+      this.#db
+        .prepare(
+          "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+        )
+        .run(change.operation.id, change.appId, change.operation.kind, app.generation, now);
+      return app;
+    });
+  }
+
+  /** What the reconciler learnt about an app: its phase, why, and which generation has converged. */
+  updateStatus(
+    id: string,
+    status: {
+      phase: Phase;
+      reason?: string;
+      observedGeneration?: number;
+      attempts?: number;
+      nextAttemptAt?: number | null;
+    },
+    now: number,
+  ): void {
+    this.#db
+      .prepare(
+        `UPDATE apps SET phase = ?, reason = ?, updated_at = ?,
+           observed_generation = COALESCE(?, observed_generation),
+           attempts = COALESCE(?, attempts),
+           next_attempt_at = CASE WHEN ? THEN ? ELSE next_attempt_at END
+         WHERE id = ?`,
+      )
+      .run(
+        status.phase,
+        status.reason ?? null,
+        now,
+        status.observedGeneration ?? null,
+        status.attempts ?? null,
+        status.nextAttemptAt !== undefined ? 1 : 0,
+        status.nextAttemptAt ?? null,
+        id,
+      );
+  }
+
+  /** Forgets an app once it is removed (its journal stays). */
+  deleteApp(id: string): void {
+    this.transaction(() => {
+      this.#db.prepare("DELETE FROM apps WHERE id = ?").run(id);
+      this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(id);
+    });
+  }
+
+  // ---- observed containers
+
+  /** Replaces the stored observation of an app's containers (only when it changed). */
+  saveObservation(appId: string, containers: StoredContainer[]): void {
+    this.transaction(() => {
+      this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(appId);
+      const insert = this.#db.prepare(
+        `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, backend, spec_hash, observed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const c of containers)
+        insert.run(
+          c.appId,
+          c.key,
+          c.name,
+          c.containerId,
+          c.state,
+          c.health,
+          c.exitCode,
+          c.startedAt ?? null,
+          c.backend,
+          c.specHash ?? null,
+          c.observedAt,
+        );
+    });
+  }
+
+  /** Marks when the stored observation was last confirmed, without rewriting unchanged rows. */
+  touchObservation(appId: string, observedAt: number): void {
+    this.#db.prepare("UPDATE containers SET observed_at = ? WHERE app_id = ?").run(observedAt, appId);
+  }
+
+  listContainers(appId?: string): StoredContainer[] {
+    const rows = appId
+      ? this.#db.prepare("SELECT * FROM containers WHERE app_id = ? ORDER BY key").all(appId)
+      : this.#db.prepare("SELECT * FROM containers ORDER BY app_id, key").all();
+    return (rows as Row[]).map(toContainer);
+  }
+
+  // ---- operations
+
+  getOperation(id: string): Operation | undefined {
+    const row = this.#db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as Row | undefined;
+    return row ? toOperation(row) : undefined;
+  }
+
+  /** Operations of an app still pending or running, oldest first. */
+  activeOperations(appId?: string): Operation[] {
+    const rows = appId
+      ? this.#db
+          .prepare(
+            "SELECT * FROM operations WHERE app_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id",
+          )
+          .all(appId)
+      : this.#db
+          .prepare("SELECT * FROM operations WHERE state IN ('pending', 'running') ORDER BY created_at, id")
+          .all();
+    return (rows as Row[]).map(toOperation);
+  }
+
+  listOperations(appId: string, limit = 50): Operation[] {
+    return (
+      this.#db
+        .prepare("SELECT * FROM operations WHERE app_id = ? ORDER BY created_at DESC, id DESC LIMIT ?")
+        .all(appId, limit) as Row[]
+    ).map(toOperation);
+  }
+
+  setOperationState(id: string, state: OperationState, now: number, error?: string): void {
+    const finished = state === "succeeded" || state === "failed";
+    this.#db
+      .prepare(
+        "UPDATE operations SET state = ?, finished_at = CASE WHEN ? THEN ? ELSE finished_at END, error = COALESCE(?, error) WHERE id = ?",
+      )
+      .run(state, finished ? 1 : 0, now, error ?? null, id);
+  }
+
+  appendLog(
+    operationId: string,
+    level: OperationLogLine["level"],
+    message: string,
+    now: number,
+  ): OperationLogLine {
+    const row = this.#db
+      .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operation_logs WHERE operation_id = ?")
+      .get(operationId) as Row;
+    const seq = Number(row.seq);
+    this.#db
+      .prepare("INSERT INTO operation_logs (operation_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)")
+      .run(operationId, seq, now, level, message);
+    return { operationId, seq, at: now, level, message };
+  }
+
+  operationLogs(operationId: string, afterSeq = 0): OperationLogLine[] {
+    return (
+      this.#db
+        .prepare("SELECT * FROM operation_logs WHERE operation_id = ? AND seq > ? ORDER BY seq")
+        .all(operationId, afterSeq) as Row[]
+    ).map((row) => ({
+      operationId: row.operation_id as string,
+      seq: Number(row.seq),
+      at: Number(row.at),
+      level: row.level as OperationLogLine["level"],
+      message: row.message as string,
+    }));
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * A stand-in daemon for orchestrator tests: runs an Orchestrator over the user's rootless Podman,
+ * takes commands as JSON lines on stdin and reports events as JSON lines on stdout. Tests run it
+ * as the unprivileged test user and may SIGKILL it at any point (crash tests).
+ *
+ *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH] [--crash-before KIND:N]
+ *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
+ *           {"id":3,"op":"list"} | {"id":4,"op":"wait","app":"x","phase":"running","timeoutMs":60000}
+ *   stdout: {"reply":1,"ok":true,"result":…} | {"event":{…}}
+ */
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { loadManifest } from "../../src/manifest/load.ts";
+import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
+import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
+import type { Action } from "../../src/orchestrator/planner.ts";
+import { Runtime } from "../../src/runtime/runtime.ts";
+import { connectPodman, defaultRuntimeDir } from "../../src/runtime/service.ts";
+
+const { values } = parseArgs({
+  options: {
+    state: { type: "string" },
+    data: { type: "string" },
+    socket: { type: "string" },
+    "crash-before": { type: "string" },
+    "resync-ms": { type: "string" },
+  },
+});
+const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
+const log = {
+  info: (m: string) => emit({ log: "info", message: m }),
+  warn: (m: string) => emit({ log: "warn", message: m }),
+  error: (m: string) => emit({ log: "error", message: m }),
+};
+
+let seen = 0;
+const [crashKind, crashAt] = (values["crash-before"] ?? "").split(":");
+const beforeAction = (action: Action) => {
+  if (action.kind !== crashKind) return;
+  seen++;
+  if (seen === Number(crashAt ?? 1)) {
+    emit({ crash: action.kind, n: seen });
+    process.kill(process.pid, "SIGKILL");
+  }
+};
+
+const connection = await connectPodman({
+  runtimeDir: defaultRuntimeDir(),
+  socketPath: values.socket,
+  log: log.info,
+});
+const runtime = new Runtime({ client: connection.client, createWith: "podman", log: log.info });
+const orchestrator = new Orchestrator({
+  stateDir: values.state as string,
+  dataRoot: values.data as string,
+  runtime,
+  log,
+  resyncMs: Number(values["resync-ms"] ?? 30_000),
+  onEvent: (event) => emit({ event }),
+  beforeAction,
+});
+emit({
+  ready: true,
+  apps: orchestrator.store.listApps().map((a) => ({ id: a.id, phase: a.phase, desired: a.desired })),
+});
+orchestrator.start();
+
+async function handle(command: { id: number; op: string; [key: string]: unknown }): Promise<unknown> {
+  const { lifecycle, store } = orchestrator;
+  const app = command.app as string;
+  switch (command.op) {
+    case "install":
+    case "reinstall":
+    case "update": {
+      const loaded = await loadManifest(command.path as string);
+      if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("; "));
+      const sourced = {
+        text: await import("node:fs/promises").then((fs) => fs.readFile(loaded.file, "utf8")),
+        manifest: loaded.manifest,
+        source: `local:${loaded.dir}`,
+      };
+      if (command.op === "install") return lifecycle.install(sourced);
+      if (command.op === "update") return lifecycle.update(sourced, { force: command.force === true });
+      return lifecycle.reinstall(loaded.manifest.id, sourced);
+    }
+    case "start":
+      return lifecycle.start(app);
+    case "stop":
+      return lifecycle.stop(app);
+    case "restart":
+      return lifecycle.restart(app);
+    case "uninstall":
+      return lifecycle.uninstall(app, { purge: command.purge === true });
+    case "retry":
+      return lifecycle.retry(app);
+    case "list":
+      return store.listApps().map((a) => ({
+        id: a.id,
+        phase: a.phase,
+        desired: a.desired,
+        reason: a.reason,
+        containers: store.listContainers(a.id),
+      }));
+    case "operation":
+      return {
+        operation: store.getOperation(command.operation as string),
+        logs: store.operationLogs(command.operation as string),
+      };
+    case "wait": {
+      const deadline = Date.now() + Number(command.timeoutMs ?? 60_000);
+      while (Date.now() < deadline) {
+        const row = store.getApp(app);
+        if ((command.phase === "removed" && !row) || row?.phase === command.phase)
+          return row ?? { id: app, phase: "removed" };
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(
+        `${app} did not reach ${command.phase}: it is ${store.getApp(app)?.phase ?? "removed"} (${store.getApp(app)?.reason ?? ""})`,
+      );
+    }
+    case "exit":
+      await orchestrator.stop();
+      process.exit(0);
+      return undefined;
+    default:
+      throw new Error(`unknown op ${command.op}`);
+  }
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  const command = JSON.parse(line) as { id: number; op: string };
+  handle(command).then(
+    (result) => emit({ reply: command.id, ok: true, result }),
+    (error) =>
+      emit({
+        reply: command.id,
+        ok: false,
+        error: (error as Error).message,
+        code: error instanceof LifecycleError ? error.code : undefined,
+      }),
+  );
+}
