@@ -34,7 +34,7 @@ async function fetchWithRetry(url: string, deadlineMs: number): Promise<Response
   }
 }
 
-describe("test image", () => {
+describe("real Podman: test image", () => {
   const names: string[] = [];
   after(async () => {
     for (const name of names) await runAsTestUser(["podman", "rm", "-f", "-t", "0", name]);

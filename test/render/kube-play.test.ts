@@ -251,7 +251,7 @@ async function playApp(
   assert.deepEqual(left, [], "kube play --down removed the pod's containers");
 }
 
-describe("podman kube play of the rendered YAML", () => {
+describe("real Podman: kube play of the rendered YAML", () => {
   test("hello-web: serves its page from the volume bound to the app's data directory", async () => {
     await playApp("hello-web", async () => {
       const page = await httpGet(ports.get("hello-web/web/8080/tcp") as number);

@@ -155,7 +155,7 @@ after(async () => {
   }
 });
 
-describe("libpod create bodies on real Podman", () => {
+describe("real Podman: libpod create bodies", () => {
   test("no secret value appears in any create body", () => {
     for (const p of plans.values()) {
       const text = JSON.stringify(p);
