@@ -8,6 +8,10 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
+  daemon: {
+    summary: "run the daemon: API, live events, reconciler",
+    load: () => import("./commands/daemon.ts"),
+  },
   doctor: {
     summary: "check (and with --fix, set up) this host for Archipelago",
     load: () => import("./commands/doctor.ts"),

@@ -381,21 +381,22 @@ function quadletCheck(): Check {
   };
 }
 
-function testImageCheck(host: Host): Check {
-  const who = host.isRoot ? TEST_USER : host.me.name;
+/** The sample apps run on the busybox test image: the tests' user and the daemon's user need it. */
+function testImageCheck(host: Host, owner: string): Check {
+  const who = host.isRoot ? owner : host.me.name;
   return {
-    id: "test-image",
+    id: owner === TEST_USER ? "test-image" : `test-image-${owner}`,
     title: `test image ${TEST_IMAGE} in ${who}'s storage`,
     async check() {
-      const user = await podmanUser(host, TEST_USER);
-      if (!user) return { ok: false, detail: `no user ${TEST_USER} (see its check above)` };
+      const user = await podmanUser(host, owner);
+      if (!user) return { ok: false, detail: `no user ${owner} (see its check above)` };
       const hash = await exec(BUILD_TEST_IMAGES, ["--print-hash"]);
       if (hash.code !== 0)
         return { ok: false, detail: `cannot compute the build hash: ${hash.stderr.trim()}` };
       const inspect = await execAs(user, ["podman", "image", "inspect", TEST_IMAGE], { timeoutMs: 60_000 });
       const status = testImageStatus(inspect.code, inspect.stdout, hash.stdout.trim());
       if (status.ok) return status;
-      const build = host.isRoot ? [BUILD_TEST_IMAGES, "--user", TEST_USER] : [BUILD_TEST_IMAGES];
+      const build = host.isRoot ? [BUILD_TEST_IMAGES, "--user", owner] : [BUILD_TEST_IMAGES];
       return { ...status, fix: fixOf([command(build)], host.isRoot) };
     },
   };
@@ -415,6 +416,7 @@ export function hostChecks(host: Host): Check[] {
       ? [podmanCheck(host, SERVICE_USER), podmanCheck(host, TEST_USER)]
       : [podmanCheck(host, TEST_USER)]),
     quadletCheck(),
-    testImageCheck(host),
+    testImageCheck(host, TEST_USER),
+    ...(host.isRoot ? [testImageCheck(host, SERVICE_USER)] : []),
   ];
 }

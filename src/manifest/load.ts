@@ -9,7 +9,8 @@ import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest } from "./parse.ts"
 
 export const MANIFEST_FILE_NAMES = ["manifest.yml", "manifest.yaml"];
 
-export type LoadedManifest = ParseResult & { file: string; dir: string };
+/** A parse result with where it came from and the exact text read (what a store keeps). */
+export type LoadedManifest = ParseResult & { file: string; dir: string; text: string };
 
 /** The manifest file for a path that names either the file or the app directory holding it. */
 async function resolveManifestFile(path: string): Promise<string> {
@@ -39,7 +40,7 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       const display = displayName(file, displayBase);
       const text = buffer.subarray(0, bytesRead).toString("utf8");
-      return { ...parseManifest(text, display), file, dir: dirname(file) };
+      return { ...parseManifest(text, display), file, dir: dirname(file), text };
     } finally {
       await handle.close();
     }
@@ -57,7 +58,7 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
       fix: "pass a manifest.yml file or an app directory that contains one",
       rule: "file.read",
     };
-    return { ok: false, issues: [issue], file, dir: dirname(file) };
+    return { ok: false, issues: [issue], file, dir: dirname(file), text: "" };
   }
 }
 

@@ -64,7 +64,7 @@ export class HealthMonitor {
 
   /** The current verdict: a running container without a health check counts as healthy. */
   healthOf(container: ObservedContainer | undefined, spec: HealthSpec | undefined): Health {
-    if (!container || container.state !== "running") return "unknown";
+    if (container?.state !== "running") return "unknown";
     if (!spec) return "healthy";
     const record = this.#records.get(container.id);
     if (!record || record.startedAt !== (container.startedAt ?? 0)) return "starting";

@@ -19,7 +19,8 @@ export type OrchestratorOptions = {
   stateDir: string;
   /** Where app data lives: `<dataRoot>/apps/<id>/volumes/<volume>`. */
   dataRoot: string;
-  runtime: Runtime;
+  /** The runtime; may also be given later to `start`, once Podman answers (the store serves before). */
+  runtime?: Runtime;
   log: Logger;
   resyncMs?: number;
   healthTickMs?: number;
@@ -30,46 +31,81 @@ export type OrchestratorOptions = {
   beforeAction?: (action: Action) => void;
 };
 
+/** The parts that act on Podman, assembled once a runtime is there. */
+type Engine = { runtime: Runtime; reconciler: Reconciler; health: HealthMonitor };
+
 export class Orchestrator {
   readonly store: Store;
   readonly manifests = new ManifestCache();
   readonly lifecycle: Lifecycle;
-  readonly reconciler: Reconciler;
-  readonly health: HealthMonitor;
   readonly secrets: SecretFiles;
-  readonly runtime: Runtime;
-  readonly #healthTickMs: number;
+  readonly #options: OrchestratorOptions;
+  readonly #clock: () => number;
+  #engine: Engine | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   #ticking = false;
 
   constructor(options: OrchestratorOptions) {
-    const clock = options.clock ?? Date.now;
-    this.runtime = options.runtime;
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
     this.store = new Store(join(options.stateDir, "store.db"));
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
-    this.#healthTickMs = options.healthTickMs ?? 1_000;
+    // Intents recorded before the engine runs are picked up by its first pass.
+    this.lifecycle = new Lifecycle({
+      store: this.store,
+      manifests: this.manifests,
+      clock: this.#clock,
+      wake: (appId) => this.#engine?.reconciler.enqueue(appId),
+    });
+  }
+
+  get started(): boolean {
+    return this.#engine !== undefined;
+  }
+
+  get runtime(): Runtime {
+    const runtime = this.#engine?.runtime ?? this.#options.runtime;
+    if (!runtime) throw new Error("Podman is not connected yet");
+    return runtime;
+  }
+
+  get reconciler(): Reconciler {
+    if (!this.#engine) throw new Error("the orchestrator has not started");
+    return this.#engine.reconciler;
+  }
+
+  get health(): HealthMonitor {
+    if (!this.#engine) throw new Error("the orchestrator has not started");
+    return this.#engine.health;
+  }
+
+  /** Starts reconciling and probing over `runtime`. The store answers queries before this. */
+  start(runtime: Runtime | undefined = this.#options.runtime): void {
+    if (this.#engine) return;
+    if (!runtime) throw new Error("the orchestrator needs a runtime to start");
+    const options = this.#options;
     const executor = new Executor({
-      runtime: options.runtime,
+      runtime,
       secrets: this.secrets,
       dataRoot: options.dataRoot,
       beforeAction: options.beforeAction,
     });
-    this.health = new HealthMonitor({
-      clock,
-      onChange: (appId) => this.reconciler.enqueue(appId),
+    const health = new HealthMonitor({
+      clock: this.#clock,
+      onChange: (appId) => this.#engine?.reconciler.enqueue(appId),
       probe: async (container, command, timeoutMs) => {
-        const result = await options.runtime.exec(container, command, timeoutMs);
+        const result = await runtime.exec(container, command, timeoutMs);
         return { ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.slice(-2000) };
       },
     });
-    this.reconciler = new Reconciler({
+    const reconciler = new Reconciler({
       store: this.store,
       manifests: this.manifests,
-      runtime: options.runtime,
+      runtime,
       executor,
       dataRoot: options.dataRoot,
       log: options.log,
-      clock,
+      clock: this.#clock,
       resyncMs: options.resyncMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent ?? (() => {}),
@@ -77,37 +113,29 @@ export class Orchestrator {
         healthOf: (appId, key, container) => {
           const row = this.store.getApp(appId);
           const spec = row ? this.manifests.of(row).manifest?.containers[key]?.health : undefined;
-          return this.health.healthOf(container, spec);
+          return health.healthOf(container, spec);
         },
       },
     });
-    this.lifecycle = new Lifecycle({
-      store: this.store,
-      manifests: this.manifests,
-      clock,
-      wake: (appId) => this.reconciler.enqueue(appId),
-    });
-  }
-
-  /** Starts reconciling and probing. The store answers queries before this and whatever Podman does. */
-  start(): void {
-    this.reconciler.start();
-    this.#healthTimer = setInterval(() => void this.#healthTick(), this.#healthTickMs);
+    this.#engine = { runtime, reconciler, health };
+    reconciler.start();
+    this.#healthTimer = setInterval(() => void this.#healthTick(), options.healthTickMs ?? 1_000);
     this.#healthTimer.unref();
   }
 
   /** Stops the loops; containers keep running. */
   async stop(): Promise<void> {
     if (this.#healthTimer) clearInterval(this.#healthTimer);
-    await this.reconciler.stop();
+    await this.#engine?.reconciler.stop();
     this.store.close();
   }
 
   async #healthTick(): Promise<void> {
-    if (this.#ticking) return;
+    const engine = this.#engine;
+    if (this.#ticking || !engine) return;
     this.#ticking = true;
     try {
-      const observation = this.reconciler.lastObservation;
+      const observation = engine.reconciler.lastObservation;
       if (!observation) return;
       const targets: Probed[] = [];
       for (const container of observation.containers) {
@@ -116,7 +144,7 @@ export class Orchestrator {
         const spec = row ? this.manifests.of(row).manifest?.containers[container.key]?.health : undefined;
         if (spec) targets.push({ appId: container.appId, key: container.key, container, spec });
       }
-      await this.health.tick(targets);
+      await engine.health.tick(targets);
     } finally {
       this.#ticking = false;
     }

@@ -95,6 +95,17 @@ const MIGRATIONS: string[] = [
      message TEXT NOT NULL,
      PRIMARY KEY (operation_id, seq)
    );`,
+  `CREATE TABLE operator (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     password_hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE sessions (
+     token_hash TEXT PRIMARY KEY,
+     csrf_token TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -172,11 +183,14 @@ export type IntentChange = {
   manifest?: { text: string; hash: string; version: string; source: string };
   /** Reset the failure count and backoff (a retry, or a new intent). */
   resetAttempts?: boolean;
+  /** Operations in flight this one replaces: marked failed, in the same transaction. */
+  supersede?: string[];
 };
 
 export class Store {
   readonly path: string;
   readonly #db: DatabaseSync;
+  #savepoints = 0;
 
   constructor(path: string) {
     this.path = path;
@@ -185,7 +199,13 @@ export class Store {
     this.#db.exec(
       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
     );
-    this.#migrate();
+    try {
+      this.#migrate();
+    } catch (error) {
+      // A refused (newer) or failed schema: do not keep the database open behind the error.
+      this.#db.close();
+      throw error;
+    }
   }
 
   close(): void {
@@ -214,15 +234,19 @@ export class Store {
     }
   }
 
-  /** Runs `work` in one transaction: all of it is committed, or none. */
+  /**
+   * Runs `work` in one transaction: all of it is committed, or none. Nests (as a savepoint), so
+   * store methods that are transactions themselves can be composed inside one.
+   */
   transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    const savepoint = this.#db.isTransaction ? `sp${++this.#savepoints}` : undefined;
+    this.#db.exec(savepoint ? `SAVEPOINT ${savepoint}` : "BEGIN IMMEDIATE");
     try {
       const result = work();
-      this.#db.exec("COMMIT");
+      this.#db.exec(savepoint ? `RELEASE ${savepoint}` : "COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      this.#db.exec(savepoint ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
       throw error;
     }
   }
@@ -296,6 +320,12 @@ export class Store {
           );
       }
       const app = this.getApp(change.appId) as AppRow;
+      for (const id of change.supersede ?? [])
+        this.#db
+          .prepare(
+            "UPDATE operations SET state = 'failed', finished_at = ?, error = ? WHERE id = ? AND state IN ('pending', 'running')",
+          )
+          .run(now, `superseded by ${change.operation.kind} (operation ${change.operation.id})`, id);
       this.#db
         .prepare(
           "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
@@ -343,6 +373,39 @@ export class Store {
       this.#db.prepare("DELETE FROM apps WHERE id = ?").run(id);
       this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(id);
     });
+  }
+
+  // ---- operator credentials and sessions
+
+  operatorPasswordHash(): string | undefined {
+    const row = this.#db.prepare("SELECT password_hash FROM operator WHERE id = 1").get() as Row | undefined;
+    return optional<string>(row?.password_hash);
+  }
+
+  /** Sets the first password; returns false (and changes nothing) when one is already set. */
+  setOperatorPassword(hash: string, now: number): boolean {
+    const result = this.#db
+      .prepare("INSERT OR IGNORE INTO operator (id, password_hash, created_at) VALUES (1, ?, ?)")
+      .run(hash, now);
+    return Number(result.changes) === 1;
+  }
+
+  createSession(tokenHash: string, csrfToken: string, now: number, expiresAt: number): void {
+    this.#db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now);
+    this.#db
+      .prepare("INSERT INTO sessions (token_hash, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)")
+      .run(tokenHash, csrfToken, now, expiresAt);
+  }
+
+  findSession(tokenHash: string, now: number): { csrfToken: string; expiresAt: number } | undefined {
+    const row = this.#db
+      .prepare("SELECT csrf_token, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?")
+      .get(tokenHash, now) as Row | undefined;
+    return row ? { csrfToken: row.csrf_token as string, expiresAt: Number(row.expires_at) } : undefined;
+  }
+
+  deleteSession(tokenHash: string): void {
+    this.#db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
   }
 
   // ---- observed containers

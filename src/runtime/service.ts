@@ -7,8 +7,8 @@
  * the service — or the conmon processes of app containers — with it.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { exec } from "../system/exec.ts";
 import { PodmanClient } from "./libpod/client.ts";
 
@@ -28,6 +28,8 @@ export type ServiceOptions = {
   socketPath?: string;
   timeoutMs?: number;
   podmanPath?: string;
+  /** Where to start a service of the platform's own (default `<runtimeDir>/archipelago/podman.sock`). */
+  ownSocketPath?: string;
   log?: (message: string) => void;
 };
 
@@ -67,7 +69,7 @@ export async function connectPodman(options: ServiceOptions): Promise<PodmanConn
   }
 
   const systemdSocket = join(options.runtimeDir, "podman", "podman.sock");
-  const ownSocket = join(options.runtimeDir, "archipelago", "podman.sock");
+  const ownSocket = ownSocketOf(options);
   for (const [socketPath, origin] of [
     [systemdSocket, "systemd-socket"],
     [ownSocket, "existing"],
@@ -86,23 +88,114 @@ export async function connectPodman(options: ServiceOptions): Promise<PodmanConn
     }
   }
 
-  mkdirSync(join(options.runtimeDir, "archipelago"), { recursive: true, mode: 0o700 });
-  const logFile = openSync(join(options.runtimeDir, "archipelago", "podman-service.log"), "a", 0o600);
+  const pid = spawnService(options, ownSocket);
+  const client = await waitForSocket(ownSocket, timeoutMs);
+  if (!client) throw new Error(`podman system service did not answer on ${ownSocket} within ${timeoutMs} ms`);
+  return { client, socketPath: ownSocket, origin: "spawned", pid };
+}
+
+function ownSocketOf(options: ServiceOptions): string {
+  return options.ownSocketPath ?? join(options.runtimeDir, "archipelago", "podman.sock");
+}
+
+/** Starts `podman system service` on `socketPath` in a session of its own; returns its pid. */
+function spawnService(options: ServiceOptions, socketPath: string): number | undefined {
+  const dir = dirname(socketPath);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logFile = openSync(join(dir, "podman-service.log"), "a", 0o600);
   const child = spawn(
     options.podmanPath ?? "podman",
-    ["system", "service", "--time=0", `unix://${ownSocket}`],
+    ["system", "service", "--time=0", `unix://${socketPath}`],
     {
       detached: true,
       stdio: ["ignore", logFile, logFile],
       cwd: "/",
-      env: { ...process.env, ...env },
+      env: { ...process.env, XDG_RUNTIME_DIR: options.runtimeDir },
     },
   );
+  closeSync(logFile);
   child.unref();
-  log(
-    `started podman system service (pid ${child.pid}) on ${ownSocket}, in its own session so it outlives the daemon`,
+  child.on("error", () => {});
+  options.log?.(
+    `started podman system service (pid ${child.pid}) on ${socketPath}, in its own session so it outlives the daemon`,
   );
-  const client = await waitForSocket(ownSocket, timeoutMs);
-  if (!client) throw new Error(`podman system service did not answer on ${ownSocket} within ${timeoutMs} ms`);
-  return { client, socketPath: ownSocket, origin: "spawned", pid: child.pid };
+  return child.pid;
+}
+
+export type ServiceKeeper = {
+  /** How many times the service was started again. */
+  readonly revivals: number;
+  /** The pid of the service this keeper last started, if it started one. */
+  readonly pid: number | undefined;
+  stop(): void;
+};
+
+/**
+ * Keeps a connection's service answering, so a daemon survives a Podman restart or crash: when a
+ * call fails because no service answers (`unavailable`), a service the platform started — or found
+ * on its own socket, started by an earlier daemon — is started again on the same socket, and a
+ * socket-activated one is activated again. The client is bound to the socket path, not to a
+ * connection, so every user of it (the reconciler, the event stream) reconnects on its next call.
+ * A configured socket belongs to whoever configured it: it is only waited for.
+ */
+export function keepServiceAlive(
+  connection: PodmanConnection,
+  options: ServiceOptions & { minIntervalMs?: number },
+): ServiceKeeper {
+  const log = options.log ?? (() => {});
+  const minIntervalMs = options.minIntervalMs ?? 2_000;
+  let reviving = false;
+  let lastAttempt = 0;
+  let revivals = 0;
+  let pid = connection.pid;
+  let stopped = false;
+
+  async function revive(): Promise<void> {
+    if (reviving || stopped || Date.now() - lastAttempt < minIntervalMs) return;
+    reviving = true;
+    lastAttempt = Date.now();
+    try {
+      if (await answers(connection.socketPath).then((c) => c?.close().then(() => true))) return;
+      if (connection.origin === "configured") {
+        log(`no Podman service answers on ${connection.socketPath} (configured): waiting for it`);
+        return;
+      }
+      if (connection.origin === "systemd-socket") {
+        const env = { XDG_RUNTIME_DIR: options.runtimeDir };
+        await exec("systemctl", ["--user", "start", "podman.socket"], { env, timeoutMs: 10_000 });
+      } else {
+        log(`the Podman service on ${connection.socketPath} is gone: starting it again`);
+        pid = spawnService({ ...options, log }, connection.socketPath);
+      }
+      if (
+        await waitForSocket(connection.socketPath, options.timeoutMs ?? 20_000).then((c) =>
+          c?.close().then(() => true),
+        )
+      ) {
+        revivals++;
+        log(`the Podman service answers again on ${connection.socketPath}`);
+      }
+    } catch (error) {
+      log(`could not start the Podman service again: ${(error as Error).message}`);
+    } finally {
+      lastAttempt = Date.now();
+      reviving = false;
+    }
+  }
+
+  const unsubscribe = connection.client.observe((call) => {
+    if (call.outcome === "unavailable") void revive();
+  });
+  return {
+    get revivals() {
+      return revivals;
+    },
+    get pid() {
+      return pid;
+    },
+    stop() {
+      stopped = true;
+      unsubscribe();
+    },
+  };
 }

@@ -3,25 +3,32 @@
  * takes commands as JSON lines on stdin and reports events as JSON lines on stdout. Tests run it
  * as the unprivileged test user and may SIGKILL it at any point (crash tests).
  *
- *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH] [--crash-before KIND:N]
+ *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH | --own-socket PATH]
+ *                               [--crash-before KIND:N] [--resync-ms MS]
+ *   --socket: use exactly this Podman service; --own-socket: where to start one when none answers
+ *   stdout, first line: {"ready":true,"apps":[…]} from the store, before any Podman call; then
+ *   {"podman":{"socketPath","origin","pid"}} once connected.
  *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
  *           {"id":3,"op":"list"} | {"id":4,"op":"wait","app":"x","phase":"running","timeoutMs":60000}
  *   stdout: {"reply":1,"ok":true,"result":…} | {"event":{…}}
  */
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { loadManifest } from "../../src/manifest/load.ts";
 import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
 import type { Action } from "../../src/orchestrator/planner.ts";
+import { Store } from "../../src/orchestrator/store.ts";
 import { Runtime } from "../../src/runtime/runtime.ts";
-import { connectPodman, defaultRuntimeDir } from "../../src/runtime/service.ts";
+import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../../src/runtime/service.ts";
 
 const { values } = parseArgs({
   options: {
     state: { type: "string" },
     data: { type: "string" },
     socket: { type: "string" },
+    "own-socket": { type: "string" },
     "crash-before": { type: "string" },
     "resync-ms": { type: "string" },
   },
@@ -44,11 +51,22 @@ const beforeAction = (action: Action) => {
   }
 };
 
-const connection = await connectPodman({
+// Boot: the last known state first, from the store alone, before any Podman call (a slow or
+// restarting Podman never makes the list empty).
+const boot = new Store(join(values.state as string, "store.db"));
+emit({ ready: true, apps: boot.listApps().map((a) => ({ id: a.id, phase: a.phase, desired: a.desired })) });
+boot.close();
+
+const serviceOptions = {
   runtimeDir: defaultRuntimeDir(),
   socketPath: values.socket,
+  ownSocketPath: values["own-socket"],
   log: log.info,
-});
+};
+const connection = await connectPodman(serviceOptions);
+emit({ podman: { socketPath: connection.socketPath, origin: connection.origin, pid: connection.pid } });
+// A Podman service that goes away (crash, restart) is started again on the same socket.
+keepServiceAlive(connection, { ...serviceOptions, log: log.warn });
 const runtime = new Runtime({ client: connection.client, createWith: "podman", log: log.info });
 const orchestrator = new Orchestrator({
   stateDir: values.state as string,
@@ -58,10 +76,6 @@ const orchestrator = new Orchestrator({
   resyncMs: Number(values["resync-ms"] ?? 30_000),
   onEvent: (event) => emit({ event }),
   beforeAction,
-});
-emit({
-  ready: true,
-  apps: orchestrator.store.listApps().map((a) => ({ id: a.id, phase: a.phase, desired: a.desired })),
 });
 orchestrator.start();
 
@@ -75,7 +89,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
       const loaded = await loadManifest(command.path as string);
       if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("; "));
       const sourced = {
-        text: await import("node:fs/promises").then((fs) => fs.readFile(loaded.file, "utf8")),
+        text: loaded.text,
         manifest: loaded.manifest,
         source: `local:${loaded.dir}`,
       };

@@ -1,0 +1,441 @@
+/**
+ * The JSON-RPC methods of API v1, with the predecessor's names so its clients keep working. Every
+ * method declares its params and result schema; `docs/api.md` is generated from these definitions.
+ */
+import { z } from "zod";
+import { LifecycleError, type LifecycleErrorCode } from "../orchestrator/lifecycle.ts";
+import type { Orchestrator } from "../orchestrator/orchestrator.ts";
+import type { AppRow } from "../orchestrator/store.ts";
+import type { SourceListing } from "../sources/local.ts";
+import type { Auth, Session } from "./auth.ts";
+import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
+import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
+
+export type ApiContext = {
+  orchestrator: Orchestrator;
+  auth: Auth;
+  sources: () => Promise<SourceListing>;
+  version: string;
+  startedAt: number;
+  clock: () => number;
+  /** The caller, as the transport saw it. */
+  call: {
+    client: string;
+    sessionToken: string | undefined;
+    /** Host name the caller used to reach the daemon, for app links. */
+    host: string;
+    setSession: (session: Session | undefined) => void;
+  };
+};
+
+const AppId = z.string().min(1).max(100).meta({ description: "An app id, e.g. `hello-web`." });
+const IdParams = z.strictObject({ id: AppId });
+const Accepted = z.object({
+  operationId: z.string().meta({ description: "Follow it with operation.get or the WebSocket." }),
+  appId: z.string(),
+  kind: z.string(),
+  existing: z.boolean().meta({ description: "True when an identical operation was already in flight." }),
+});
+
+const ContainerView = z.object({
+  key: z.string(),
+  name: z.string(),
+  containerId: z.string(),
+  state: z.string(),
+  health: z.string(),
+  exitCode: z.number(),
+  startedAt: z.number().nullable(),
+  backend: z.string(),
+  observedAt: z.number(),
+});
+
+const AppView = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  desired: z.enum(["running", "stopped", "absent"]),
+  phase: z.string().meta({
+    description: "What the app is doing: installing, running, stopped, waiting, retrying, failed, …",
+  }),
+  reason: z.string().nullable().meta({ description: "Why: what it waits for, the last error." }),
+  observedAt: z
+    .number()
+    .nullable()
+    .meta({ description: "When its containers were last observed (unix ms)." }),
+  observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
+  containers: z.array(ContainerView),
+  interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
+});
+
+const AvailableApp = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  installed: z.boolean(),
+  installedVersion: z.string().nullable(),
+  updateAvailable: z.boolean(),
+});
+
+const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
+  "not-installed": RPC_CODES.notFound,
+  "operation-in-progress": RPC_CODES.operationInProgress,
+  "dependency-missing": RPC_CODES.dependencyMissing,
+  "has-dependents": RPC_CODES.hasDependents,
+  "invalid-manifest": RPC_CODES.invalidManifest,
+  "not-newer": RPC_CODES.notNewer,
+  "being-removed": RPC_CODES.beingRemoved,
+};
+
+/** Lifecycle refusals become JSON-RPC errors with stable codes and their details. */
+function lifecycle<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof LifecycleError)
+      throw new RpcError(LIFECYCLE_CODES[error.code], error.message, error.data);
+    throw error;
+  }
+}
+
+function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
+  const { orchestrator } = ctx;
+  const manifest = orchestrator.manifests.of(row).manifest;
+  const containers = orchestrator.store.listContainers(row.id);
+  const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
+  const interfaces = Object.entries(manifest?.interfaces ?? {}).map(([name, ui]) => {
+    const port = manifest?.containers[ui.container]?.ports.find(
+      (p) => p.container === ui.port && p.host !== undefined,
+    );
+    const host =
+      port?.bind === "127.0.0.1" || port?.bind === "0.0.0.0" || port?.bind === "::"
+        ? ctx.call.host
+        : port?.bind;
+    return { name, url: port ? `${ui.protocol}://${host}:${port.host}${ui.path}` : null };
+  });
+  return {
+    id: row.id,
+    name: manifest?.name ?? row.id,
+    version: row.version,
+    description: manifest?.description ?? "",
+    category: manifest?.category ?? "other",
+    source: row.source,
+    desired: row.desired,
+    phase: row.phase,
+    reason: row.reason ?? null,
+    observedAt,
+    observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
+    containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
+    interfaces,
+  };
+}
+
+async function sourced(ctx: ApiContext, id: string) {
+  const listing = await ctx.sources();
+  const app = listing.apps.find((a) => a.id === id);
+  if (app) return app;
+  const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
+  if (rejected)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `the manifest of ${id} is invalid: ${rejected.issues[0]?.message ?? ""}`,
+      {
+        issues: rejected.issues,
+      },
+    );
+  throw new RpcError(RPC_CODES.notFound, `no app ${id} in any source: see package.available`);
+}
+
+function installed(ctx: ApiContext, id: string): AppRow {
+  const row = ctx.orchestrator.store.getApp(id);
+  if (!row) throw new RpcError(RPC_CODES.notFound, `${id} is not installed`);
+  return row;
+}
+
+export const METHODS: MethodDefinition<ApiContext>[] = [
+  defineMethod({
+    name: "auth.setup",
+    summary: "Sets the operator password on first run and logs in (sets the session cookie).",
+    access: "public",
+    mutates: true,
+    params: z.strictObject({ password: z.string().min(1).max(1024) }),
+    result: z.object({ csrfToken: z.string(), expiresAt: z.number() }),
+    handler: ({ password }, ctx) => {
+      const session = ctx.auth.setup(password);
+      ctx.call.setSession(session);
+      return { csrfToken: session.csrfToken, expiresAt: session.expiresAt };
+    },
+  }),
+  defineMethod({
+    name: "auth.login",
+    summary:
+      "Logs in with the operator password: sets an HttpOnly session cookie and returns the CSRF token.",
+    access: "public",
+    mutates: true,
+    params: z.strictObject({ password: z.string().min(1).max(1024) }),
+    result: z.object({ csrfToken: z.string(), expiresAt: z.number() }),
+    handler: ({ password }, ctx) => {
+      const session = ctx.auth.login(password, ctx.call.client);
+      ctx.call.setSession(session);
+      return { csrfToken: session.csrfToken, expiresAt: session.expiresAt };
+    },
+  }),
+  defineMethod({
+    name: "auth.logout",
+    summary: "Ends the session: the cookie stops working at once.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({}),
+    result: z.object({ ok: z.literal(true) }),
+    handler: (_params, ctx) => {
+      ctx.auth.logout(ctx.call.sessionToken);
+      ctx.call.setSession(undefined);
+      return { ok: true as const };
+    },
+  }),
+  defineMethod({
+    name: "package.list",
+    summary:
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.array(AppView),
+    handler: (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
+  }),
+  defineMethod({
+    name: "package.get",
+    summary: "One installed app, as in package.list.",
+    access: "session",
+    mutates: false,
+    params: IdParams,
+    result: AppView,
+    handler: ({ id }, ctx) => appView(ctx, installed(ctx, id)),
+  }),
+  defineMethod({
+    name: "package.available",
+    summary: "Apps that can be installed from the configured sources, with update availability.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.array(AvailableApp),
+    handler: async (_params, ctx) => {
+      const { apps } = await ctx.sources();
+      const { default: semver } = await import("semver");
+      return apps.map((app) => {
+        const row = ctx.orchestrator.store.getApp(app.id);
+        return {
+          id: app.id,
+          name: app.manifest.name,
+          version: app.manifest.version,
+          description: app.manifest.description,
+          category: app.manifest.category,
+          source: app.source,
+          installed: row !== undefined,
+          installedVersion: row?.version ?? null,
+          updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
+        };
+      });
+    },
+  }),
+  defineMethod({
+    name: "package.install",
+    summary:
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything).",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: async ({ id }, ctx) => {
+      const app = await sourced(ctx, id);
+      return lifecycle(() => ctx.orchestrator.lifecycle.install(app));
+    },
+  }),
+  defineMethod({
+    name: "package.start",
+    summary: "Starts an installed app (its desired state becomes running).",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.start(id)),
+  }),
+  defineMethod({
+    name: "package.stop",
+    summary: "Stops an app; it stays stopped across resyncs, daemon restarts and reboots until started.",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.stop(id)),
+  }),
+  defineMethod({
+    name: "package.restart",
+    summary: "Restarts an app's containers.",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.restart(id)),
+  }),
+  defineMethod({
+    name: "package.uninstall",
+    summary: "Removes an app's containers. Data and secrets are kept unless `purge` is true.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ id: AppId, purge: z.boolean().default(false) }),
+    result: Accepted,
+    handler: ({ id, purge }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
+  }),
+  defineMethod({
+    name: "package.update",
+    summary: "Moves an app to the version its source offers now; a downgrade needs `force`.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ id: AppId, force: z.boolean().default(false) }),
+    result: Accepted,
+    handler: async ({ id, force }, ctx) => {
+      installed(ctx, id);
+      const app = await sourced(ctx, id);
+      return lifecycle(() => ctx.orchestrator.lifecycle.update(app, { force }));
+    },
+  }),
+  defineMethod({
+    name: "package.retry",
+    summary: "Retries an app in the failed phase from the first attempt.",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.retry(id)),
+  }),
+  defineMethod({
+    name: "package.logs",
+    summary: "The last lines of an app's container logs (stdout and stderr).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({
+      id: AppId,
+      container: z.string().optional(),
+      tail: z.number().int().min(1).max(5000).default(200),
+    }),
+    result: z.array(
+      z.object({ container: z.string(), stream: z.enum(["stdout", "stderr"]), line: z.string() }),
+    ),
+    handler: async ({ id, container, tail }, ctx) => {
+      installed(ctx, id);
+      if (!ctx.orchestrator.started)
+        throw new RpcError(RPC_CODES.internalError, "Podman is not connected yet: try again in a moment");
+      const targets = ctx.orchestrator.store
+        .listContainers(id)
+        .filter((c) => container === undefined || c.key === container);
+      if (container !== undefined && targets.length === 0)
+        throw new RpcError(RPC_CODES.notFound, `${id} has no container ${container}`);
+      const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
+      for (const target of targets) {
+        const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });
+        for await (const chunk of chunks)
+          for (const line of chunk.data.toString("utf8").split("\n"))
+            if (line !== "") lines.push({ container: target.key, stream: chunk.stream, line });
+      }
+      return lines;
+    },
+  }),
+  defineMethod({
+    name: "package.credentials",
+    summary:
+      "The logins an app's manifest marks for display, with their generated passwords (explicit request only).",
+    access: "session",
+    mutates: false,
+    params: IdParams,
+    result: z.array(
+      z.object({ label: z.string(), username: z.string().nullable(), password: z.string().nullable() }),
+    ),
+    handler: async ({ id }, ctx) => {
+      const row = installed(ctx, id);
+      const manifest = ctx.orchestrator.manifests.of(row).manifest;
+      const credentials = [];
+      for (const credential of manifest?.credentials ?? [])
+        credentials.push({
+          label: credential.label,
+          username: credential.username ?? null,
+          password: (await ctx.orchestrator.secrets.read(id, credential.secret)) ?? null,
+        });
+      return credentials;
+    },
+  }),
+  defineMethod({
+    name: "container-list",
+    summary: "Every managed container with its last observed state and the time of that observation.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.array(ContainerView.extend({ appId: z.string(), observedAgeMs: z.number() })),
+    handler: (_params, ctx) =>
+      ctx.orchestrator.store.listContainers().map((c) => ({
+        ...c,
+        startedAt: c.startedAt ?? null,
+        observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
+      })),
+  }),
+  defineMethod({
+    name: "operation.get",
+    summary: "An operation's state and its log lines (optionally only those after `afterSeq`).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({ id: z.string().min(1).max(100), afterSeq: z.number().int().min(0).default(0) }),
+    result: z.object({
+      id: z.string(),
+      appId: z.string(),
+      kind: z.string(),
+      state: z.enum(["pending", "running", "succeeded", "failed"]),
+      createdAt: z.number(),
+      finishedAt: z.number().nullable(),
+      error: z.string().nullable(),
+      logs: z.array(z.object({ seq: z.number(), at: z.number(), level: z.string(), message: z.string() })),
+    }),
+    handler: ({ id, afterSeq }, ctx) => {
+      const operation = ctx.orchestrator.store.getOperation(id);
+      if (!operation) throw new RpcError(RPC_CODES.notFound, `no operation ${id}`);
+      return {
+        ...operation,
+        finishedAt: operation.finishedAt ?? null,
+        error: operation.error ?? null,
+        logs: ctx.orchestrator.store
+          .operationLogs(id, afterSeq)
+          .map(({ seq, at, level, message }) => ({ seq, at, level, message })),
+      };
+    },
+  }),
+  defineMethod({
+    name: "system.info",
+    summary:
+      "The daemon's version, uptime, backend and whether the operator password is set (public: the login page needs it).",
+    access: "public",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.object({
+      version: z.string(),
+      uptimeMs: z.number(),
+      setUp: z.boolean(),
+      backend: z.string(),
+      apps: z.number(),
+    }),
+    handler: (_params, ctx) => ({
+      version: ctx.version,
+      uptimeMs: ctx.clock() - ctx.startedAt,
+      setUp: ctx.auth.isSetUp,
+      backend: ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman",
+      apps: ctx.orchestrator.store.listApps().length,
+    }),
+  }),
+];
+
+export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(
+  METHODS.map((m) => [m.name, m]),
+);

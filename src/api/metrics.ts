@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics in the text exposition format: counters and histograms kept in memory, gauges
+ * computed at scrape time. Small on purpose: the daemon needs a handful of series.
+ */
+type Labels = Record<string, string>;
+
+const key = (labels: Labels) =>
+  Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+    .join(",");
+
+export class Counter {
+  readonly values = new Map<string, number>();
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
+    return lines.join("\n");
+  }
+}
+
+export class Histogram {
+  readonly series = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  readonly name: string;
+  readonly help: string;
+  readonly bounds: number[];
+  constructor(name: string, help: string, bounds: number[]) {
+    this.name = name;
+    this.help = help;
+    this.bounds = bounds;
+  }
+  observe(value: number, labels: Labels = {}): void {
+    const k = key(labels);
+    const entry = this.series.get(k) ?? { buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+    for (const [i, bound] of this.bounds.entries())
+      if (value <= bound) entry.buckets[i] = (entry.buckets[i] ?? 0) + 1;
+    entry.sum += value;
+    entry.count++;
+    this.series.set(k, entry);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [k, entry] of this.series) {
+      const prefix = k ? `${k},` : "";
+      for (const [i, bound] of this.bounds.entries())
+        lines.push(`${this.name}_bucket{${prefix}le="${bound}"} ${entry.buckets[i]}`);
+      lines.push(`${this.name}_bucket{${prefix}le="+Inf"} ${entry.count}`);
+      lines.push(`${this.name}_sum${k ? `{${k}}` : ""} ${entry.sum}`);
+      lines.push(`${this.name}_count${k ? `{${k}}` : ""} ${entry.count}`);
+    }
+    return lines.join("\n");
+  }
+}
+
+export class Metrics {
+  readonly operations = new Counter(
+    "archy_operations_total",
+    "Lifecycle operations finished, by kind and outcome.",
+  );
+  readonly operationSeconds = new Histogram(
+    "archy_operation_duration_seconds",
+    "Time from request to outcome of lifecycle operations.",
+    [0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+  );
+  readonly reconcilePasses = new Counter("archy_reconcile_passes_total", "Full reconcile passes (resyncs).");
+  readonly podmanCalls = new Histogram(
+    "archy_podman_call_duration_seconds",
+    "Latency of Podman API calls, by operation and outcome.",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  readonly rpcCalls = new Counter("archy_rpc_calls_total", "JSON-RPC calls, by method and outcome.");
+
+  render(
+    gauges: Array<{ name: string; help: string; values: Array<{ labels: Labels; value: number }> }>,
+  ): string {
+    const parts = [
+      this.operations,
+      this.operationSeconds,
+      this.reconcilePasses,
+      this.podmanCalls,
+      this.rpcCalls,
+    ].map((m) => m.render());
+    for (const gauge of gauges) {
+      const lines = [`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`];
+      for (const { labels, value } of gauge.values) {
+        const k = key(labels);
+        lines.push(`${gauge.name}${k ? `{${k}}` : ""} ${value}`);
+      }
+      parts.push(lines.join("\n"));
+    }
+    return `${parts.join("\n\n")}\n`;
+  }
+}

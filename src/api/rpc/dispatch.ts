@@ -1,0 +1,157 @@
+/**
+ * JSON-RPC 2.0 dispatch: requests (single or batch) are checked, their params parsed with the
+ * method's schema (bad params are an `invalidParams` error naming the field, and change nothing),
+ * the handler runs, and its result is checked against the result schema before it leaves.
+ */
+import type { z } from "zod";
+import { RPC_CODES, RpcError } from "./errors.ts";
+
+export type RpcId = string | number | null;
+export type RpcResponse =
+  | { jsonrpc: "2.0"; id: RpcId; result: unknown }
+  | { jsonrpc: "2.0"; id: RpcId; error: { code: number; message: string; data?: unknown } };
+
+export type MethodAccess = "public" | "session";
+
+export type MethodDefinition<Ctx, P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> = {
+  name: string;
+  summary: string;
+  params: P;
+  result: R;
+  access: MethodAccess;
+  /** Changes state: needs the CSRF token with a session. */
+  mutates: boolean;
+  handler: (params: z.output<P>, ctx: Ctx) => Promise<z.input<R>> | z.input<R>;
+};
+
+export function defineMethod<Ctx, P extends z.ZodType, R extends z.ZodType>(
+  definition: MethodDefinition<Ctx, P, R>,
+): MethodDefinition<Ctx> {
+  return definition as unknown as MethodDefinition<Ctx>;
+}
+
+/**
+ * What the transport knows about the caller; checked before the handler runs. `originOk` is false
+ * for a browser request from another origin: no state-changing call is accepted from one, login
+ * included.
+ */
+export type CallAuth = { authenticated: boolean; csrfValid: boolean; originOk: boolean };
+
+export type DispatchOptions<Ctx> = {
+  methods: ReadonlyMap<string, MethodDefinition<Ctx>>;
+  auth: CallAuth;
+  ctx: Ctx;
+  onError?: (method: string, error: unknown) => void;
+};
+
+const MAX_BATCH = 50;
+
+function failure(id: RpcId, code: number, message: string, data?: unknown): RpcResponse {
+  return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+function describeIssues(issues: z.core.$ZodIssue[]): { message: string; data: unknown } {
+  const details = issues.map((issue) => ({
+    field: issue.path.join(".") || "(params)",
+    problem: issue.message,
+  }));
+  const first = details[0];
+  return {
+    message: `invalid params: ${first ? `${first.field}: ${first.problem}` : "see data"}`,
+    data: { issues: details },
+  };
+}
+
+async function dispatchOne<Ctx>(
+  request: unknown,
+  options: DispatchOptions<Ctx>,
+): Promise<RpcResponse | undefined> {
+  if (typeof request !== "object" || request === null || Array.isArray(request))
+    return failure(null, RPC_CODES.invalidRequest, "invalid request: expected a JSON-RPC 2.0 request object");
+  const { jsonrpc, method, params, id } = request as Record<string, unknown>;
+  const isNotification = !("id" in request);
+  const replyId: RpcId = typeof id === "string" || typeof id === "number" || id === null ? id : null;
+  if (jsonrpc !== "2.0" || typeof method !== "string" || (!isNotification && replyId !== id))
+    return failure(
+      replyId,
+      RPC_CODES.invalidRequest,
+      'invalid request: needs "jsonrpc": "2.0", a string "method" and a string or number "id"',
+    );
+  const definition = options.methods.get(method);
+  const respond = (response: RpcResponse) => (isNotification ? undefined : response);
+  if (!definition) return respond(failure(replyId, RPC_CODES.methodNotFound, `method not found: ${method}`));
+  if (definition.access === "session" && !options.auth.authenticated)
+    return respond(
+      failure(
+        replyId,
+        RPC_CODES.unauthenticated,
+        "not logged in: call auth.login first (or use the CLI token)",
+      ),
+    );
+  if (definition.mutates && definition.access === "session" && !options.auth.csrfValid)
+    return respond(
+      failure(
+        replyId,
+        RPC_CODES.csrfRejected,
+        "missing or wrong CSRF token: send the token from auth.login in the X-CSRF-Token header",
+      ),
+    );
+  if (definition.mutates && !options.auth.originOk)
+    return respond(
+      failure(
+        replyId,
+        RPC_CODES.csrfRejected,
+        "cross-origin request refused: state-changing calls must come from the daemon's own origin",
+      ),
+    );
+  const parsed = definition.params.safeParse(params ?? {});
+  if (!parsed.success) {
+    const { message, data } = describeIssues(parsed.error.issues);
+    return respond(failure(replyId, RPC_CODES.invalidParams, message, data));
+  }
+  try {
+    const result = await definition.handler(parsed.data, options.ctx);
+    const checked = definition.result.safeParse(result);
+    if (!checked.success) {
+      options.onError?.(
+        method,
+        new Error(
+          `result of ${method} does not match its schema: ${JSON.stringify(checked.error.issues).slice(0, 500)}`,
+        ),
+      );
+      return respond(
+        failure(replyId, RPC_CODES.internalError, "internal error: the result did not match its schema"),
+      );
+    }
+    return respond({ jsonrpc: "2.0", id: replyId, result: checked.data });
+  } catch (error) {
+    if (error instanceof RpcError) return respond(failure(replyId, error.code, error.message, error.data));
+    options.onError?.(method, error);
+    return respond(
+      failure(replyId, RPC_CODES.internalError, `internal error: ${(error as Error)?.message ?? "unknown"}`),
+    );
+  }
+}
+
+/** Dispatches a parsed body: one request, or a batch (answered in order, notifications omitted). */
+export async function dispatch<Ctx>(
+  body: unknown,
+  options: DispatchOptions<Ctx>,
+): Promise<RpcResponse | RpcResponse[] | undefined> {
+  if (Array.isArray(body)) {
+    if (body.length === 0) return failure(null, RPC_CODES.invalidRequest, "invalid request: empty batch");
+    if (body.length > MAX_BATCH)
+      return failure(
+        null,
+        RPC_CODES.invalidRequest,
+        `invalid request: a batch holds at most ${MAX_BATCH} requests`,
+      );
+    const responses: RpcResponse[] = [];
+    for (const request of body) {
+      const response = await dispatchOne(request, options);
+      if (response) responses.push(response);
+    }
+    return responses.length > 0 ? responses : undefined;
+  }
+  return dispatchOne(body, options);
+}

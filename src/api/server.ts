@@ -1,0 +1,175 @@
+/**
+ * The daemon's HTTP surface (Fastify): JSON-RPC 2.0 at POST /rpc/v1, live events over WebSocket at
+ * /ws/v1, Prometheus metrics at /metrics and a liveness probe at /healthz. Authentication: the
+ * session cookie (browsers, with the CSRF header on state-changing calls) or the CLI's bearer token.
+ */
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
+import type { Auth, Session } from "./auth.ts";
+import { type ApiContext, METHOD_TABLE } from "./methods.ts";
+import type { Metrics } from "./metrics.ts";
+import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
+import { RPC_CODES } from "./rpc/errors.ts";
+
+export const SESSION_COOKIE = "archy_session";
+export const CSRF_HEADER = "x-csrf-token";
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export type ServerOptions = {
+  auth: Auth;
+  metrics: Metrics;
+  logger: Logger;
+  /** Builds the per-call context (orchestrator, sources, …) around what the transport learnt. */
+  context: (call: ApiContext["call"]) => ApiContext;
+  /** Gauges computed at scrape time (apps by phase…). */
+  gauges: () => Parameters<Metrics["render"]>[0];
+  /** Subscribes to orchestrator events; returns the unsubscribe function. */
+  subscribe: (listener: (event: ReconcilerEvent) => void) => () => void;
+  tls: boolean;
+};
+
+function cookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return undefined;
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
+}
+
+/** A browser sends Origin on cross-site requests; it must name this very host. */
+function originOk(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function sessionCookie(session: Session | undefined, tls: boolean): string {
+  const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(tls ? ["Secure"] : [])];
+  if (!session) return `${SESSION_COOKIE}=; Max-Age=0; ${attributes.join("; ")}`;
+  const maxAge = Math.max(0, Math.floor((session.expiresAt - Date.now()) / 1000));
+  return `${SESSION_COOKIE}=${session.token}; Max-Age=${maxAge}; ${attributes.join("; ")}`;
+}
+
+/** Who is calling: a valid session cookie or the CLI token. */
+function identify(request: FastifyRequest, auth: Auth) {
+  const token = cookie(request, SESSION_COOKIE);
+  const session = auth.session(token);
+  const cli = auth.cliTokenMatches(bearer(request));
+  const csrfHeader = request.headers[CSRF_HEADER];
+  return {
+    token,
+    authenticated: cli || session !== undefined,
+    csrfValid: cli || auth.csrfMatches(session, typeof csrfHeader === "string" ? csrfHeader : undefined),
+    originOk: originOk(request),
+  };
+}
+
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: MAX_BODY_BYTES,
+    disableRequestLogging: true,
+  });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  // Malformed JSON is a JSON-RPC parse error, not an HTML 400 page.
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (
+      error.code === "FST_ERR_CTP_INVALID_JSON_BODY" ||
+      error instanceof SyntaxError ||
+      error.statusCode === 400
+    )
+      return reply.code(200).send({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: RPC_CODES.parseError, message: `parse error: ${error.message}` },
+      });
+    if (error.statusCode === 413)
+      return reply.code(413).send({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: RPC_CODES.invalidRequest, message: "request too large (1 MiB at most)" },
+      });
+    if (error.statusCode === 415)
+      return reply.code(415).send({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: RPC_CODES.invalidRequest, message: "send JSON (Content-Type: application/json)" },
+      });
+    options.logger.error({ err: error }, "request failed");
+    return reply.code(500).send({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: RPC_CODES.internalError, message: "internal error" },
+    });
+  });
+
+  app.get("/healthz", async () => ({ ok: true }));
+
+  app.get("/metrics", async (_request, reply) => {
+    reply.type("text/plain; version=0.0.4");
+    return options.metrics.render(options.gauges());
+  });
+
+  app.post("/rpc/v1", async (request, reply) => {
+    const who = identify(request, options.auth);
+    let newSession: Session | undefined | null = null;
+    const ctx = options.context({
+      client: request.ip,
+      sessionToken: who.token,
+      host: (request.headers.host ?? "localhost").replace(/:\d+$/, ""),
+      setSession: (session) => {
+        newSession = session;
+      },
+    });
+    const response = await dispatch(request.body, {
+      methods: METHOD_TABLE,
+      auth: who,
+      ctx,
+      onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
+    });
+    for (const single of Array.isArray(response) ? response : response ? [response] : []) {
+      const method =
+        (Array.isArray(request.body) ? undefined : (request.body as { method?: unknown })?.method) ?? "batch";
+      options.metrics.rpcCalls.inc({
+        method: String(method),
+        outcome: "error" in single ? String(single.error.code) : "ok",
+      });
+    }
+    if (newSession !== null) reply.header("set-cookie", sessionCookie(newSession, options.tls));
+    reply.header("cache-control", "no-store");
+    if (response === undefined) return reply.code(204).send();
+    return response satisfies RpcResponse | RpcResponse[];
+  });
+
+  app.get("/ws/v1", { websocket: true }, (socket, request) => {
+    const who = identify(request, options.auth);
+    if (!who.authenticated || !who.originOk) {
+      socket.send(
+        JSON.stringify({ type: "error", message: "not logged in (or cross-origin): log in first" }),
+      );
+      socket.close(4401, "unauthenticated");
+      return;
+    }
+    const unsubscribe = options.subscribe((event) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
+    });
+    socket.send(JSON.stringify({ type: "hello" }));
+    socket.on("close", unsubscribe);
+  });
+
+  return app as unknown as FastifyInstance;
+}

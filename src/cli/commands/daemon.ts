@@ -1,0 +1,165 @@
+/**
+ * `archy daemon`: runs the platform daemon. It never runs as root: started by root, it re-executes
+ * itself as the dedicated service user that host setup creates (from a copy of the code that user
+ * can read, when the checkout is private), and says so.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ConfigError, loadConfig } from "../../daemon/config.ts";
+import { runDaemon } from "../../daemon/daemon.ts";
+import { SERVICE_USER } from "../../host/layout.ts";
+import { parseCommandLine, UsageError } from "../args.ts";
+
+const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
+                    [--backend auto|podman|quadlet] [--podman-socket PATH]
+
+Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v1) and metrics
+(/metrics), and the reconciler that keeps every app in the state its operator asked for.
+
+  --data-dir DIR       state and app data (ARCHY_DATA_DIR; default ~/.local/share/archipelago)
+  --listen HOST:PORT   where the API listens (ARCHY_LISTEN; default 127.0.0.1:7780)
+  --apps-dir DIR       local app manifests offered for install (ARCHY_APPS_DIR)
+  --config FILE        a YAML/JSON file with dataDir, listen, appsDir, backend, podmanSocket,
+                       resyncSeconds, logLevel (ARCHY_CONFIG)
+  --backend            how new containers are created (ARCHY_BACKEND; default auto)
+  --podman-socket PATH use this Podman API socket; never start a service (ARCHY_PODMAN_SOCKET)
+
+Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
+
+const REPO_ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..", "..");
+
+type Passwd = { uid: number; gid: number; home: string };
+
+function lookupUser(name: string): Passwd | undefined {
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`));
+  const fields = line?.split(":");
+  return fields && fields.length >= 7
+    ? { uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] as string }
+    : undefined;
+}
+
+/** A copy of the code the service user can read, when the checkout is private (e.g. under /root). */
+function readableCodeRoot(user: Passwd): string {
+  const probe = spawnSyncAs(user, ["test", "-r", join(REPO_ROOT, "src", "cli", "main.ts")]);
+  if (probe) return REPO_ROOT;
+  const staged = "/opt/archipelago/current";
+  rmSync(staged, { recursive: true, force: true });
+  mkdirSync(staged, { recursive: true, mode: 0o755 });
+  for (const part of ["package.json", "bin", "src", "node_modules", "schema"])
+    if (existsSync(join(REPO_ROOT, part)))
+      cpSync(join(REPO_ROOT, part), join(staged, part), {
+        recursive: true,
+        dereference: false,
+        preserveTimestamps: true,
+      });
+  return staged;
+}
+
+function spawnSyncAs(user: Passwd, argv: string[]): boolean {
+  const result = spawnSync(
+    "setpriv",
+    ["--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", ...argv],
+    { stdio: "ignore" },
+  );
+  return result.status === 0;
+}
+
+/** Re-executes this command as the service user; resolves with its exit code. */
+async function dropRoot(argv: string[]): Promise<number> {
+  const user = lookupUser(SERVICE_USER);
+  if (!user) {
+    console.error(
+      `archy: the daemon never runs as root, and the service user '${SERVICE_USER}' does not exist: run \`npx archy doctor --fix\` as root first`,
+    );
+    return 1;
+  }
+  const runtimeDir = `/run/user/${user.uid}`;
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  spawnSync("chown", [`${user.uid}:${user.gid}`, runtimeDir]);
+  const root = readableCodeRoot(user);
+  const node = join(root, "node_modules", "node", "bin", "node");
+  try {
+    accessSync(node, constants.X_OK);
+  } catch {
+    console.error(`archy: the pinned Node.js is missing at ${node}: run \`npm ci\``);
+    return 1;
+  }
+  console.error(
+    `archy: started as root; running the daemon as the '${SERVICE_USER}' user (uid ${user.uid}) from ${root}`,
+  );
+  const env = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: user.home,
+    USER: SERVICE_USER,
+    LOGNAME: SERVICE_USER,
+    XDG_RUNTIME_DIR: runtimeDir,
+    LANG: "C.UTF-8",
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("ARCHY_"))),
+  };
+  const child = spawn(
+    "setpriv",
+    [
+      "--reuid",
+      String(user.uid),
+      "--regid",
+      String(user.gid),
+      "--init-groups",
+      node,
+      "--disable-warning=ExperimentalWarning",
+      join(root, "src", "cli", "main.ts"),
+      "daemon",
+      ...argv,
+    ],
+    { stdio: "inherit", env, cwd: "/" },
+  );
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1))),
+  );
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
+      "data-dir": { type: "string" },
+      listen: { type: "string" },
+      "apps-dir": { type: "string" },
+      config: { type: "string" },
+      backend: { type: "string" },
+      "podman-socket": { type: "string" },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
+  if (process.getuid?.() === 0) return dropRoot(argv);
+
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ flags: values as Record<string, string>, env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const daemon = await runDaemon(config);
+  console.error(
+    `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void daemon.stop().then(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  return 0;
+}

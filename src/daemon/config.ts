@@ -1,0 +1,97 @@
+/**
+ * Daemon configuration: command-line options over environment variables over a config file over
+ * defaults. Parsed once into a typed value; a bad value is an error naming its origin and the fix.
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+
+export const DEFAULT_LISTEN = "127.0.0.1:7780";
+
+const ConfigFile = z.strictObject({
+  dataDir: z.string().min(1).optional(),
+  listen: z.string().min(1).optional(),
+  appsDir: z.string().min(1).optional(),
+  backend: z.enum(["auto", "podman", "quadlet"]).optional(),
+  podmanSocket: z.string().min(1).optional(),
+  resyncSeconds: z.number().int().min(1).max(3600).optional(),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
+});
+
+export type DaemonConfig = {
+  dataDir: string;
+  listen: { host: string; port: number };
+  appsDir: string | undefined;
+  backend: "auto" | "podman" | "quadlet";
+  podmanSocket: string | undefined;
+  resyncMs: number;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error";
+};
+
+export type ConfigInput = {
+  flags: Partial<Record<"data-dir" | "listen" | "apps-dir" | "config" | "backend" | "podman-socket", string>>;
+  env: NodeJS.ProcessEnv;
+};
+
+export class ConfigError extends Error {}
+
+export function parseListen(value: string, origin: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535)
+    throw new ConfigError(
+      `${origin}: "${value}" is not HOST:PORT; use e.g. ${DEFAULT_LISTEN} (or 0.0.0.0:7780 to listen on every interface)`,
+    );
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ""), port };
+}
+
+/** The configuration, from flags (highest), ARCHY_* environment variables, the config file, defaults. */
+export function loadConfig(input: ConfigInput): DaemonConfig {
+  const { flags, env } = input;
+  const configPath = flags.config ?? env.ARCHY_CONFIG;
+  let file: z.infer<typeof ConfigFile> = {};
+  if (configPath) {
+    let text: string;
+    try {
+      text = readFileSync(configPath, "utf8");
+    } catch (error) {
+      throw new ConfigError(`config file ${configPath}: ${(error as Error).message}`);
+    }
+    const parsed = ConfigFile.safeParse(parse(text));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(
+        `config file ${configPath}: ${issue?.path.join(".") || "(file)"}: ${issue?.message}; allowed keys: ${Object.keys(ConfigFile.shape).join(", ")}`,
+      );
+    }
+    file = parsed.data;
+  }
+  const pick = (flag: keyof ConfigInput["flags"], variable: string, fromFile: string | undefined) => {
+    if (flags[flag] !== undefined) return { value: flags[flag], origin: `--${flag}` };
+    if (env[variable] !== undefined && env[variable] !== "")
+      return { value: env[variable], origin: variable };
+    if (fromFile !== undefined) return { value: fromFile, origin: `config file ${configPath}` };
+    return undefined;
+  };
+  const dataDir =
+    pick("data-dir", "ARCHY_DATA_DIR", file.dataDir)?.value ??
+    join(homedir(), ".local", "share", "archipelago");
+  const listen = pick("listen", "ARCHY_LISTEN", file.listen) ?? { value: DEFAULT_LISTEN, origin: "default" };
+  const appsDir = pick("apps-dir", "ARCHY_APPS_DIR", file.appsDir)?.value;
+  const backend = pick("backend", "ARCHY_BACKEND", file.backend) ?? { value: "auto", origin: "default" };
+  if (!["auto", "podman", "quadlet"].includes(backend.value as string))
+    throw new ConfigError(
+      `${backend.origin}: backend "${backend.value}" is not one of auto, podman, quadlet`,
+    );
+  return {
+    dataDir: resolve(dataDir as string),
+    listen: parseListen(listen.value as string, listen.origin),
+    appsDir: appsDir ? resolve(appsDir) : undefined,
+    backend: backend.value as DaemonConfig["backend"],
+    podmanSocket: pick("podman-socket", "ARCHY_PODMAN_SOCKET", file.podmanSocket)?.value,
+    resyncMs: (file.resyncSeconds ?? 30) * 1000,
+    logLevel: (env.ARCHY_LOG_LEVEL as DaemonConfig["logLevel"]) ?? file.logLevel ?? "info",
+  };
+}
