@@ -239,6 +239,11 @@ export class Runtime {
       const ours = renderQuadlet(manifest, ctx)
         .map((f) => f.path)
         .filter((p) => present.includes(p));
+      // The .network and .volume services are oneshots that remain active after they ran. Left
+      // active, they would outlive their unit files (as "not-found active") and, at the next
+      // install, satisfy the new container unit's Requires= without running again: the network
+      // removed below would never be recreated ("network not found"). Stop them first.
+      for (const file of ours) await this.#systemd.stop(serviceOfUnitFile(file));
       for (const file of ours) await this.#units.remove(file);
       if (ours.length > 0) await this.#systemd.daemonReload();
     }

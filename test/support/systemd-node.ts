@@ -6,11 +6,14 @@
  *
  *   const node = await startNode();            // builds the image when needed (minutes, cached)
  *   await node.execUser(["systemctl", "--user", "daemon-reload"]);
+ *   const api = await startNode({ podmanSocket: true }); // + the node user's Podman API for the host
+ *   new PodmanClient(api.podmanSocket as string);
  *   await node.reboot();
  *   await node.destroy();
  *
  * Needs root (the node is a privileged container).
  */
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { type ExecResult, exec, shellJoin } from "../../src/system/exec.ts";
 
@@ -20,6 +23,8 @@ export const NODE_USER = "node";
 export const NODE_UID = 1000;
 /** Every node carries this label (value: its name); `scripts/systemd-node list` shows them. */
 export const NODE_LABEL = "io.archipelago.systemd-node";
+/** Where a node's host directory (`podmanSocket: true`) appears inside the node. */
+export const NODE_HOST_MOUNT = "/srv/host";
 
 const NAME_PREFIX = "archy-node-test-";
 
@@ -42,6 +47,13 @@ export type SystemdNode = {
   readonly build: NodeBuild;
   /** How long the first boot took, from `podman run` until the node user's manager was up. */
   readonly bootMs: number;
+  /**
+   * With `podmanSocket: true`: a host directory bind-mounted at `NODE_HOST_MOUNT` in the node
+   * (removed with the node), and the node user's Podman API socket in it, which listens again
+   * after every reboot. Connect a `PodmanClient` to it from the host (as root).
+   */
+  readonly hostDir: string | undefined;
+  readonly podmanSocket: string | undefined;
   /** Runs `argv` as root inside the node. */
   exec(argv: readonly string[], options?: NodeExecOptions): Promise<ExecResult>;
   /** Runs `argv` as the node user, with the environment `systemctl --user` and Podman need. */
@@ -119,7 +131,7 @@ let counter = 0;
  * degraded), the node user's manager up, the test image in the node user's storage.
  */
 export async function startNode(
-  options: { name?: string; bootTimeoutMs?: number; buildTimeoutMs?: number } = {},
+  options: { name?: string; bootTimeoutMs?: number; buildTimeoutMs?: number; podmanSocket?: boolean } = {},
 ): Promise<SystemdNode> {
   requireRoot();
   await removeAbandonedNodes();
@@ -127,11 +139,18 @@ export async function startNode(
   const name = options.name ?? `${NAME_PREFIX}${process.pid}-${++counter}`;
   const bootTimeoutMs = options.bootTimeoutMs ?? 240_000;
   const bootEnv = { ARCHY_NODE_BOOT_TIMEOUT: String(Math.ceil(bootTimeoutMs / 1000)) };
+  // The script creates it (it must not exist yet) and `rm` removes it with the node.
+  const hostDir = options.podmanSocket ? `/tmp/archy-node-${name}` : undefined;
+  if (hostDir) await rm(hostDir, { recursive: true, force: true });
   const started = Date.now();
-  const result = await script(["start", "--name", name], { timeoutMs: bootTimeoutMs + 60_000, env: bootEnv });
+  const result = await script(["start", "--name", name, ...(hostDir ? ["--host-dir", hostDir] : [])], {
+    timeoutMs: bootTimeoutMs + 60_000,
+    env: bootEnv,
+  });
   const bootMs = Date.now() - started;
   if (result.code !== 0) {
     await script(["rm", name]);
+    if (hostDir) await rm(hostDir, { recursive: true, force: true });
     throw failure(`starting systemd node ${name}`, result);
   }
 
@@ -140,6 +159,8 @@ export async function startNode(
     image: build.image,
     build,
     bootMs,
+    hostDir,
+    podmanSocket: hostDir ? `${hostDir}/podman.sock` : undefined,
     exec: (argv, execOptions = {}) => script(["exec", name, ...argv], execOptions),
     execUser: (argv, execOptions = {}) => script(["exec-user", name, ...argv], execOptions),
     async mustUser(argv, execOptions = {}) {
@@ -157,6 +178,7 @@ export async function startNode(
     },
     async destroy() {
       await script(["rm", name]);
+      if (hostDir) await rm(hostDir, { recursive: true, force: true }).catch(() => {});
     },
   };
   return node;

@@ -1,0 +1,72 @@
+/**
+ * Test adapters that let the runtime's Quadlet backend drive the node user of a systemd test node
+ * (`startNode`) from the host: a `CommandRunner` that runs `systemctl --user …` as that user inside
+ * the node, and a `UnitStore` that keeps unit files in the node user's Quadlet directory through
+ * the same runner (content on stdin, written to a temporary file and renamed into place, so that a
+ * `daemon-reload` never sees half a unit).
+ */
+
+import type { CommandRunner, UnitStore } from "../../src/runtime/systemd.ts";
+import type { ExecResult } from "../../src/system/exec.ts";
+import { NODE_USER, type SystemdNode } from "./systemd-node.ts";
+
+/** The node user's Quadlet unit directory. */
+export const NODE_QUADLET_DIR = `/home/${NODE_USER}/.config/containers/systemd`;
+
+/** Runs commands as the node user inside `node`, with the environment `systemctl --user` needs. */
+export function nodeRunner(node: SystemdNode): CommandRunner {
+  return (argv, options = {}) => node.execUser(argv, options);
+}
+
+/** A unit file name: no directories, no hidden files (temporary files start with a dot). */
+const UNIT_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_.@:-]*$/;
+
+function checkName(name: string): void {
+  if (!UNIT_NAME.test(name) || name.includes(".."))
+    throw new Error(`not a unit file name: ${JSON.stringify(name)}`);
+}
+
+function mustSucceed(what: string, result: ExecResult): void {
+  if (result.code !== 0)
+    throw new Error(`${what}: ${result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`}`);
+}
+
+/** A Quadlet unit directory reached through a command runner (a node, or another user's shell). */
+export class CommandUnitStore implements UnitStore {
+  readonly dir: string;
+  readonly #run: CommandRunner;
+
+  constructor(run: CommandRunner, dir: string) {
+    this.#run = run;
+    this.dir = dir;
+  }
+
+  async write(name: string, content: string): Promise<void> {
+    checkName(name);
+    const script =
+      'set -e; mkdir -p "$1"; tmp="$1/.$2.tmp-$$"; trap \'rm -f "$tmp"\' EXIT; ' +
+      'cat >"$tmp"; chmod 0644 "$tmp"; mv -f "$tmp" "$1/$2"; trap - EXIT';
+    const result = await this.#run(["sh", "-c", script, "sh", this.dir, name], { input: content });
+    mustSucceed(`writing ${this.dir}/${name}`, result);
+  }
+
+  async remove(name: string): Promise<void> {
+    checkName(name);
+    mustSucceed(`removing ${this.dir}/${name}`, await this.#run(["rm", "-f", "--", `${this.dir}/${name}`]));
+  }
+
+  async list(): Promise<string[]> {
+    const script =
+      "[ -d \"$1\" ] || exit 0; find \"$1\" -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\\n'";
+    const result = await this.#run(["sh", "-c", script, "sh", this.dir]);
+    mustSucceed(`listing ${this.dir}`, result);
+    return result.stdout.split("\n").filter((line) => line !== "");
+  }
+
+  /** The content of a unit file, or undefined when there is none (for tests). */
+  async read(name: string): Promise<string | undefined> {
+    checkName(name);
+    const result = await this.#run(["cat", "--", `${this.dir}/${name}`]);
+    return result.code === 0 ? result.stdout : undefined;
+  }
+}
