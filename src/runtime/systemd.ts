@@ -3,7 +3,7 @@
  * by default; the tests run it inside the systemd test node) and the Quadlet unit directory.
  */
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type ExecResult, exec } from "../system/exec.ts";
 
 export type CommandRunner = (
@@ -77,11 +77,15 @@ export function quadletUserDir(home: string): string {
   return join(home, ".config", "containers", "systemd");
 }
 
-/** The Quadlet unit directory: files the platform writes and removes, all named after their app. */
+/**
+ * The Quadlet unit directory: files the platform writes and removes, all named after their app;
+ * names may be drop-ins of a unit (`name.container.d/NN-what.conf`).
+ */
 export interface UnitStore {
   write(name: string, content: string): Promise<void>;
   remove(name: string): Promise<void>;
-  list(): Promise<string[]>;
+  /** The files of the directory, or of one of its subdirectories (a unit's drop-ins). */
+  list(subdir?: string): Promise<string[]>;
 }
 
 export class LocalUnitStore implements UnitStore {
@@ -91,8 +95,8 @@ export class LocalUnitStore implements UnitStore {
   }
 
   async write(name: string, content: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
     const path = join(this.dir, name);
+    await mkdir(dirname(path), { recursive: true });
     const temporary = `${path}.tmp-${process.pid}`;
     await writeFile(temporary, content, { mode: 0o644 });
     await rename(temporary, path);
@@ -102,7 +106,7 @@ export class LocalUnitStore implements UnitStore {
     await rm(join(this.dir, name), { force: true });
   }
 
-  async list(): Promise<string[]> {
-    return readdir(this.dir).catch(() => []);
+  async list(subdir?: string): Promise<string[]> {
+    return readdir(subdir ? join(this.dir, subdir) : this.dir).catch(() => []);
   }
 }

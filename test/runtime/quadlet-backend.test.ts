@@ -8,8 +8,8 @@
  * The samples run with their own ids, names and ports (the node is theirs alone); only their memory
  * limits are dropped where the node has no memory controller (see `before`). Ports are reached from
  * inside the node, on its loopback. The phases share one node and run in order; a real reboot
- * (`podman restart` of the node) sits between them twice. One todo test records a known gap: a
- * platform stop of a Quadlet container does not hold across a reboot.
+ * (`podman restart` of the node) sits between them twice; a Quadlet container the platform stopped
+ * stays stopped across it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -525,8 +525,7 @@ describe("systemd node: a reboot brings the units' containers back by themselves
     );
     // Stopped through the API before the reboot, run by no unit: still stopped.
     assert.equal((await ps(GHOST))?.State, "exited");
-    // Stopped by the platform before the reboot, but its unit is WantedBy=default.target: systemd
-    // starts it at boot (see the todo test below).
+    // Stopped by the platform before the reboot: the stop drop-in keeps systemd from starting it.
     stubbornAfterReboot = (await ps(STUBBORN))?.State;
     t.diagnostic(
       `${STUBBORN} (a Quadlet unit the platform stopped) after the reboot: ${stubbornAfterReboot ?? "gone"}`,
@@ -541,11 +540,7 @@ describe("systemd node: a reboot brings the units' containers back by themselves
     await mustRun(HANDMADE_PLAIN);
   });
 
-  test("a Quadlet container the platform stopped stays stopped across a reboot", {
-    todo:
-      "Runtime.stop stops the unit but leaves it WantedBy=default.target, so the next boot starts it " +
-      "again (generated units cannot be disabled); SPEC 2.3 wants a stop never undone by a boot",
-  }, () => {
+  test("a Quadlet container the platform stopped stays stopped across a reboot", () => {
     assert.ok(
       stubbornAfterReboot === undefined || stubbornAfterReboot === "exited",
       `${STUBBORN} is ${stubbornAfterReboot} after the reboot`,

@@ -19,7 +19,8 @@ export function nodeRunner(node: SystemdNode): CommandRunner {
 }
 
 /** A unit file name: no directories, no hidden files (temporary files start with a dot). */
-const UNIT_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_.@:-]*$/;
+/** A unit file, or a drop-in of one (`name.container.d/NN-what.conf`). */
+const UNIT_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_.@:-]*(\.d\/[A-Za-z0-9_@][A-Za-z0-9_.@:-]*\.conf)?$/;
 
 function checkName(name: string): void {
   if (!UNIT_NAME.test(name) || name.includes(".."))
@@ -44,7 +45,7 @@ export class CommandUnitStore implements UnitStore {
   async write(name: string, content: string): Promise<void> {
     checkName(name);
     const script =
-      'set -e; mkdir -p "$1"; tmp="$1/.$2.tmp-$$"; trap \'rm -f "$tmp"\' EXIT; ' +
+      'set -e; d=$(dirname "$1/$2"); mkdir -p "$d"; tmp="$d/.tmp-$$"; trap \'rm -f "$tmp"\' EXIT; ' +
       'cat >"$tmp"; chmod 0644 "$tmp"; mv -f "$tmp" "$1/$2"; trap - EXIT';
     const result = await this.#run(["sh", "-c", script, "sh", this.dir, name], { input: content });
     mustSucceed(`writing ${this.dir}/${name}`, result);
@@ -55,10 +56,11 @@ export class CommandUnitStore implements UnitStore {
     mustSucceed(`removing ${this.dir}/${name}`, await this.#run(["rm", "-f", "--", `${this.dir}/${name}`]));
   }
 
-  async list(): Promise<string[]> {
+  async list(subdir?: string): Promise<string[]> {
+    if (subdir !== undefined) checkName(`${subdir}/x.conf`);
     const script =
       "[ -d \"$1\" ] || exit 0; find \"$1\" -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\\n'";
-    const result = await this.#run(["sh", "-c", script, "sh", this.dir]);
+    const result = await this.#run(["sh", "-c", script, "sh", subdir ? `${this.dir}/${subdir}` : this.dir]);
     mustSucceed(`listing ${this.dir}`, result);
     return result.stdout.split("\n").filter((line) => line !== "");
   }
