@@ -3,7 +3,10 @@
  * Each one checks the request against the app's state, records the intent and an operation in one
  * transaction, and returns the operation id at once; the reconciler does the work. A conflicting
  * request while another operation of the app is in flight is refused; an identical one returns the
- * operation already in flight.
+ * operation already in flight. Stop, uninstall and purge are the exceptions: they supersede whatever
+ * is in flight (which is marked failed, "superseded"), because an operation only finishes when its
+ * goal is reached, and one waiting for something that never comes (a dependency that stays down, a
+ * container that never gets healthy) must not make an app impossible to stop or remove.
  */
 import { randomUUID } from "node:crypto";
 import semver from "semver";
@@ -36,7 +39,17 @@ export class LifecycleError extends Error {
 /** A manifest as found in an app source: its text (stored) and the parsed value (checked). */
 export type SourcedManifest = { text: string; manifest: Manifest; source: string };
 
-export type Accepted = { operationId: string; appId: string; kind: OperationKind; existing: boolean };
+export type Accepted = {
+  operationId: string;
+  appId: string;
+  kind: OperationKind;
+  existing: boolean;
+  /** Operations this one superseded (marked failed): only stop, uninstall and purge do that. */
+  superseded?: string[];
+};
+
+/** Operator requests that always get through: they supersede an operation in flight. */
+const SUPERSEDING: ReadonlySet<OperationKind> = new Set(["stop", "uninstall", "purge"]);
 
 export type LifecycleOptions = {
   store: Store;
@@ -182,6 +195,11 @@ export class Lifecycle {
   update(sourced: SourcedManifest, options: { force?: boolean } = {}): Accepted {
     const app = this.#installed(sourced.manifest.id);
     const next = sourced.manifest.version;
+    const hash = manifestHash(sourced.text);
+    // A repeat of the update in flight is that update (its version is already the installed one).
+    const same = this.#store.activeOperations(app.id).find((o) => o.kind === "update");
+    if (same && app.manifestHash === hash)
+      return { operationId: same.id, appId: app.id, kind: "update", existing: true };
     if (!options.force && !semver.gt(next, app.version))
       throw new LifecycleError(
         "not-newer",
@@ -197,7 +215,7 @@ export class Lifecycle {
       resetAttempts: true,
       manifest: {
         text: sourced.text,
-        hash: manifestHash(sourced.text),
+        hash,
         version: next,
         source: sourced.source,
       },
@@ -222,20 +240,35 @@ export class Lifecycle {
     change: Omit<IntentChange, "appId" | "operation"> & { desired: DesiredState; phase: Phase },
   ): Accepted {
     const active = app ? this.#store.activeOperations(appId) : [];
-    const same = active.find((operation) => operation.kind === kind);
+    // Identical: the same kind, and for requests that carry a manifest, the same manifest.
+    const same = active.find(
+      (operation) =>
+        operation.kind === kind && (!change.manifest || change.manifest.hash === app?.manifestHash),
+    );
     if (same) return { operationId: same.id, appId, kind, existing: true };
+    const removing = app?.desired === "absent" && kind !== "purge";
     const other = active.at(-1);
-    if (other)
+    if (other && (!SUPERSEDING.has(kind) || removing))
       throw new LifecycleError(
         "operation-in-progress",
         `${appId} has a ${other.kind} in progress (operation ${other.id}); wait for it to finish, then ${kind} again`,
         { operation: { id: other.id, kind: other.kind } },
       );
-    if (app?.desired === "absent" && kind !== "purge")
+    if (removing)
       throw new LifecycleError("being-removed", `${appId} is being uninstalled`, this.#inFlight(app));
     const operationId = `op-${randomUUID()}`;
-    this.#store.recordIntent({ appId, operation: { id: operationId, kind }, ...change }, this.#clock());
+    const superseded = active.map((operation) => operation.id);
+    this.#store.recordIntent(
+      { appId, operation: { id: operationId, kind }, ...change, supersede: superseded },
+      this.#clock(),
+    );
     this.#wake(appId);
-    return { operationId, appId, kind, existing: false };
+    return {
+      operationId,
+      appId,
+      kind,
+      existing: false,
+      ...(superseded.length > 0 ? { superseded } : {}),
+    };
   }
 }

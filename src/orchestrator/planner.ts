@@ -198,12 +198,13 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
   let starting = false;
 
   // A container whose configuration changed, or that predates a reinstall, is recreated: stop and
-  // remove now, create below. Adopted legacy containers (no spec hash) are left as they are.
+  // remove now (dependants first: reverse start order), create below. Adopted legacy containers (no
+  // spec hash) are left as they are.
   const live = new Map(current);
   const outdated = (c: SeenContainer, w: WantedContainer) =>
     (c.specHash !== undefined && c.specHash !== w.specHash) ||
     (input.recreateRequestedAt !== undefined && (c.createdAt ?? 0) < input.recreateRequestedAt);
-  for (const wanted of input.wanted) {
+  for (const wanted of [...input.wanted].reverse()) {
     const container = current.get(wanted.key);
     if (!container || !outdated(container, wanted)) continue;
     if (TRANSIENT.has(container.state)) continue;

@@ -85,7 +85,10 @@ export class Reconciler {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #observation: Observation | undefined;
   #last: Observation | undefined;
-  #inFlight: Promise<Observation> | undefined;
+  #inFlight: { call: Promise<Observation>; epoch: number } | undefined;
+  #epoch = 0;
+  /** The legacy names the current observation looked for. */
+  #legacySeen = "";
   #resync: NodeJS.Timeout | undefined;
   #events: EventStream | undefined;
   #passes = 0;
@@ -124,7 +127,10 @@ export class Reconciler {
       labels: [MANAGED_FILTER],
       onEvent: (event) => {
         const appId = event.labels[LABELS.app];
-        if (event.type === "container" && appId) this.enqueue(appId);
+        if (event.type !== "container" || !appId) return;
+        // The event is news the shared observation may predate: the woken worker must look again.
+        this.#invalidate();
+        this.enqueue(appId);
       },
       onStatus: (status) => {
         if (!status.connected)
@@ -178,27 +184,42 @@ export class Reconciler {
     return legacy;
   }
 
-  /** A shared observation no older than `maxAgeMs`; concurrent callers share one Podman call. */
+  /**
+   * A shared observation no older than `maxAgeMs`; concurrent callers share one Podman call. A call
+   * already in flight is only shared if nothing was done since it was sent (same epoch): a worker
+   * that has just created a container must not be handed a list taken before it, or it would create
+   * the container again (a name conflict, which is terminal).
+   */
   async #observe(maxAgeMs: number): Promise<Observation> {
     const now = this.#o.clock();
+    // Legacy names come from the installed apps' manifests: a list taken before an app that adopts
+    // was installed has not looked for its legacy containers (the worker would create a second one).
+    const legacy = this.#legacyNames();
+    const names = [...legacy.keys()].sort().join("\n");
+    if (this.#legacySeen !== names) this.#invalidate();
+    this.#legacySeen = names;
     if (this.#observation && now - this.#observation.at <= maxAgeMs) return this.#observation;
-    if (!this.#inFlight) {
-      this.#inFlight = this.#o.runtime
-        .observe(this.#legacyNames())
+    if (!this.#inFlight || this.#inFlight.epoch !== this.#epoch) {
+      const epoch = this.#epoch;
+      const call: Promise<Observation> = this.#o.runtime
+        .observe(legacy)
         .then((observation) => {
-          this.#observation = observation;
+          if (epoch === this.#epoch) this.#observation = observation;
           this.#last = observation;
           return observation;
         })
         .finally(() => {
-          this.#inFlight = undefined;
+          if (this.#inFlight?.call === call) this.#inFlight = undefined;
         });
+      this.#inFlight = { call, epoch };
     }
-    return this.#inFlight;
+    return this.#inFlight.call;
   }
 
+  /** Something was done: observations taken (or sent) before now are stale. */
   #invalidate(): void {
     this.#observation = undefined;
+    this.#epoch++;
   }
 
   #renderContext(manifest: Manifest): RenderContext {
@@ -211,21 +232,48 @@ export class Reconciler {
     return { dataRoot: this.#o.dataRoot, dependencies };
   }
 
-  /** What other apps this one still waits for, described for the operator. */
-  #blockedBy(manifest: Manifest): string[] {
+  /**
+   * What other apps this one still waits for, described for the operator. A dependency's stored
+   * phase is not enough: after a reboot it still says `running` while its containers are down, and
+   * `healthy` needs its containers' health. So its containers in the current observation count too.
+   */
+  #blockedBy(manifest: Manifest, observation: Observation): string[] {
     const blocked: string[] = [];
     for (const dependency of manifest.dependencies) {
       const row = this.#o.store.getApp(dependency.id);
-      if (!row || row.desired === "absent") blocked.push(`dependency ${dependency.id} is not installed`);
-      else if (dependency.state !== "installed" && (row.desired !== "running" || row.phase !== "running"))
-        blocked.push(
-          `dependency ${dependency.id} to be ${dependency.state} (it is ${row.desired === "stopped" ? "stopped" : row.phase})`,
-        );
+      if (!row || row.desired === "absent") {
+        blocked.push(`dependency ${dependency.id} is not installed`);
+        continue;
+      }
+      if (dependency.state === "installed") continue;
+      const containers = observation.containers.filter(
+        (c) => c.appId === dependency.id && c.key !== undefined,
+      );
+      const down = containers.length === 0 || containers.some((c) => c.state !== "running");
+      const unhealthy =
+        dependency.state === "healthy" &&
+        containers.some((c) => this.#o.health.healthOf(dependency.id, c.key as string, c) !== "healthy");
+      const state =
+        row.desired === "stopped"
+          ? "stopped"
+          : row.phase !== "running"
+            ? row.phase
+            : down
+              ? "not running"
+              : unhealthy
+                ? "not healthy yet"
+                : undefined;
+      if (state) blocked.push(`dependency ${dependency.id} to be ${dependency.state} (it is ${state})`);
     }
     return blocked;
   }
 
-  #planInput(app: AppRow, manifest: Manifest, seen: ObservedContainer[]): PlanInput {
+  #planInput(
+    app: AppRow,
+    manifest: Manifest,
+    seen: ObservedContainer[],
+    observation: Observation,
+  ): PlanInput {
     const ctx = this.#renderContext(manifest);
     const wanted: WantedContainer[] = podmanPlan(manifest, ctx).containers.map((c) => ({
       key: c.key,
@@ -252,7 +300,7 @@ export class Reconciler {
       health,
       restartRequestedAt: app.restartRequestedAt,
       recreateRequestedAt: app.recreateRequestedAt,
-      blockedBy: app.desired === "running" ? this.#blockedBy(manifest) : [],
+      blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
     };
   }
 
@@ -287,21 +335,28 @@ export class Reconciler {
   }
 
   #storeObservation(app: AppRow, seen: ObservedContainer[], at: number): void {
-    const rows: StoredContainer[] = seen
-      .filter((c) => c.key !== undefined)
-      .map((c) => ({
-        appId: app.id,
-        key: c.key as string,
-        name: c.name,
-        containerId: c.id,
-        state: c.state,
-        health: this.#o.health.healthOf(app.id, c.key as string, c),
-        exitCode: c.exitCode,
-        startedAt: c.startedAt,
-        backend: c.backend,
-        specHash: c.specHash,
-        observedAt: at,
-      }));
+    // Two containers may claim one key (a duplicate, which the plan is about to remove): the store
+    // keeps one row per key, the running one (else the last started), and must not fail on them.
+    const rank = (c: ObservedContainer) => (c.state === "running" ? 2 ** 52 : 0) + (c.startedAt ?? 0);
+    const byKey = new Map<string, ObservedContainer>();
+    for (const c of seen) {
+      if (c.key === undefined) continue;
+      const other = byKey.get(c.key);
+      if (!other || rank(c) > rank(other)) byKey.set(c.key, c);
+    }
+    const rows: StoredContainer[] = [...byKey.values()].map((c) => ({
+      appId: app.id,
+      key: c.key as string,
+      name: c.name,
+      containerId: c.id,
+      state: c.state,
+      health: this.#o.health.healthOf(app.id, c.key as string, c),
+      exitCode: c.exitCode,
+      startedAt: c.startedAt,
+      backend: c.backend,
+      specHash: c.specHash,
+      observedAt: at,
+    }));
     const previous = this.#o.store.listContainers(app.id);
     const same =
       previous.length === rows.length &&
@@ -329,6 +384,26 @@ export class Reconciler {
     this.#timers.set(appId, timer);
   }
 
+  /**
+   * Podman lists StartedAt in whole seconds, so a container started in the same second as a restart
+   * request cannot be told, from the list, to have started before or after it: it would be restarted
+   * again (or, rounding the other way, a restart would be missed). Only those few are inspected,
+   * whose StartedAt has nanoseconds.
+   */
+  async #preciseStarts(app: AppRow, seen: ObservedContainer[]): Promise<ObservedContainer[]> {
+    const requested = app.restartRequestedAt;
+    if (requested === undefined) return seen;
+    const second = Math.floor(requested / 1000) * 1000;
+    return Promise.all(
+      seen.map(async (c) => {
+        if (c.state !== "running" || c.startedAt !== second) return c;
+        const inspect = await this.#o.runtime.client.containers.find(c.id).catch(() => undefined);
+        const precise = inspect ? Date.parse(inspect.State.StartedAt) : Number.NaN;
+        return Number.isNaN(precise) ? c : { ...c, startedAt: precise };
+      }),
+    );
+  }
+
   /** Converges one app as far as it can go now. */
   async reconcileApp(appId: string): Promise<void> {
     let app = this.#o.store.getApp(appId);
@@ -339,6 +414,7 @@ export class Reconciler {
       return this.#later(appId, app.nextAttemptAt - now);
 
     const { manifest, error } = this.manifestOf(app);
+    const manifestHash = app.manifestHash;
     if (!manifest) {
       this.#status(app, "failed", `the stored manifest is no longer valid: ${error}`, {
         phase: "failed",
@@ -355,6 +431,9 @@ export class Reconciler {
     }
 
     const note = this.#note(app);
+    // Containers started by this call: one the plan wants to start again has exited right after its
+    // start (a crash loop), which backs off like any failure instead of spinning through the rounds.
+    const started = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       let observation: Observation;
       try {
@@ -368,13 +447,30 @@ export class Reconciler {
         return this.#later(appId, 5_000);
       }
       app = this.#o.store.getApp(appId) as AppRow;
-      const seen = observation.containers.filter((c) => c.appId === appId);
+      // The manifest changed under this call (an update): start over with the new one, so that the
+      // update's operation never succeeds on the old containers.
+      if (app.manifestHash !== manifestHash) return this.enqueue(appId);
+      const seen = await this.#preciseStarts(
+        app,
+        observation.containers.filter((c) => c.appId === appId),
+      );
       this.#storeObservation(app, seen, observation.at);
       let next: Plan;
       try {
-        next = plan(this.#planInput(app, manifest, seen));
+        next = plan(this.#planInput(app, manifest, seen, observation));
       } catch (failure) {
         return this.#fail(app, failure, note);
+      }
+      const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
+      if (again?.kind === "start") {
+        const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
+        return this.#fail(
+          app,
+          new Error(
+            `${again.container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})`,
+          ),
+          note,
+        );
       }
       if (next.actions.length === 0) return this.#settle(app, next);
       this.#status(
@@ -397,6 +493,7 @@ export class Reconciler {
           this.#invalidate();
           return this.#fail(app, failure, note);
         }
+        if (action.kind === "start" || action.kind === "restart") started.add(action.container.id);
       }
       this.#invalidate();
     }

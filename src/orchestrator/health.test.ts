@@ -1,0 +1,313 @@
+/**
+ * Health verdicts with hysteresis: failures in the start period never count, `retries` consecutive
+ * failures make a container unhealthy, one success heals; and the monitor that probes on a schedule.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { parseManifest } from "../manifest/parse.ts";
+import type { HealthSpec } from "../manifest/schema.ts";
+import type { ObservedContainer } from "../runtime/observed.ts";
+import { afterProbe, HealthMonitor, type ProbeRecord, probeDue } from "./health.ts";
+import type { Health } from "./planner.ts";
+
+/** A health check as the manifest parser yields it (durations in ms). */
+function spec(fields: string): HealthSpec {
+  const text = `manifest: 1
+id: probe-test
+version: 1.0.0
+name: Probe test
+description: A test app
+containers:
+  web:
+    image: docker.io/library/nginx:1.27
+    health:
+      type: exec
+      command: [/bin/true]
+${fields
+  .split("\n")
+  .map((l) => `      ${l}`)
+  .join("\n")}
+`;
+  const parsed = parseManifest(text, "probe.yml");
+  assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
+  return parsed.manifest.containers.web?.health as HealthSpec;
+}
+
+const SPEC = spec("interval: 1s\ntimeout: 500ms\nretries: 3\nstart_period: 10s");
+const START = 1_000_000;
+
+const fresh = (): ProbeRecord => ({
+  containerId: "c1",
+  startedAt: START,
+  health: "starting",
+  consecutiveFailures: 0,
+  lastProbeAt: undefined,
+  lastOutput: undefined,
+});
+
+/** Runs probes (time offset from the start, ok) and returns the verdict after each. */
+function run(probes: Array<[number, boolean]>, s: HealthSpec = SPEC, start = fresh()): ProbeRecord[] {
+  const out: ProbeRecord[] = [];
+  let record = start;
+  for (const [offset, ok] of probes) {
+    record = afterProbe(record, ok, ok ? "ok" : "fail", s, START + offset);
+    out.push(record);
+  }
+  return out;
+}
+
+const verdicts = (records: ProbeRecord[]) => records.map((r) => r.health);
+
+describe("afterProbe", () => {
+  test("the manifest's durations arrive in ms", () => {
+    assert.deepEqual([SPEC.interval, SPEC.timeout, SPEC.retries, SPEC.start_period], [1_000, 500, 3, 10_000]);
+  });
+
+  test("failures in the start period never count; the first success makes it healthy", () => {
+    const records = run([
+      [0, false],
+      [1_000, false],
+      [2_000, false],
+      [3_000, false],
+      [9_999, false],
+      [10_000, true],
+    ]);
+    assert.deepEqual(verdicts(records), [
+      "starting",
+      "starting",
+      "starting",
+      "starting",
+      "starting",
+      "healthy",
+    ]);
+    assert.ok(records.slice(0, 5).every((r) => r.consecutiveFailures === 0));
+  });
+
+  test("after the start period, `retries` consecutive failures make it unhealthy, not fewer", () => {
+    assert.deepEqual(
+      verdicts(
+        run([
+          [11_000, false],
+          [12_000, false],
+          [13_000, false],
+        ]),
+      ),
+      ["starting", "starting", "unhealthy"],
+    );
+    const one = spec("retries: 1\nstart_period: 0s");
+    assert.deepEqual(verdicts(run([[0, false]], one)), ["unhealthy"]);
+  });
+
+  test("hysteresis: a healthy container stays healthy through fewer than `retries` failures", () => {
+    const records = run([
+      [0, true],
+      [11_000, false],
+      [12_000, false],
+      [13_000, true],
+      [14_000, false],
+      [15_000, false],
+      [16_000, false],
+    ]);
+    assert.deepEqual(verdicts(records), [
+      "healthy",
+      "healthy",
+      "healthy",
+      "healthy",
+      "healthy",
+      "healthy",
+      "unhealthy",
+    ]);
+    assert.deepEqual(
+      records.map((r) => r.consecutiveFailures),
+      [0, 1, 2, 0, 1, 2, 3],
+    );
+  });
+
+  test("one success heals an unhealthy container", () => {
+    const records = run([
+      [11_000, false],
+      [12_000, false],
+      [13_000, false],
+      [14_000, true],
+    ]);
+    assert.equal(records[2]?.health, "unhealthy");
+    assert.deepEqual(
+      [records[3]?.health, records[3]?.consecutiveFailures, records[3]?.lastOutput],
+      ["healthy", 0, "ok"],
+    );
+  });
+
+  test("every probe is recorded: time and output", () => {
+    const [record] = run([[500, false]]);
+    assert.deepEqual([record?.lastProbeAt, record?.lastOutput], [START + 500, "fail"]);
+  });
+
+  test("property: slow probes that eventually succeed within the start period never make it unhealthy", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1_000, max: 120_000 }),
+        fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 1, maxLength: 30 }),
+        (retries, startPeriod, offsets) => {
+          const s = { ...SPEC, retries, start_period: startPeriod };
+          // Failures at any times inside the start period (a loaded node), then one success inside it.
+          const times = offsets.map((o) => o % startPeriod).sort((a, b) => a - b);
+          const probes: Array<[number, boolean]> = times.map((t, i) => [t, i === times.length - 1]);
+          const records = run(probes, s);
+          assert.ok(!records.some((r) => r.health === "unhealthy"));
+          assert.equal(records.at(-1)?.health, "healthy");
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
+  test("property: unhealthy exactly when the last `retries` probes after the start period all failed", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 4_000 }), ok: fc.boolean() }), { maxLength: 40 }),
+        (retries, steps) => {
+          const s = { ...SPEC, retries };
+          let t = 0;
+          const probes: Array<[number, boolean]> = steps.map((step) => {
+            t += step.gap;
+            return [t, step.ok];
+          });
+          const records = run(probes, s);
+          let counted = 0;
+          let model: Health = "starting";
+          probes.forEach(([offset, ok], i) => {
+            if (ok) counted = 0;
+            else if (offset >= s.start_period) counted++;
+            else counted = 0;
+            model = ok
+              ? "healthy"
+              : counted >= retries
+                ? "unhealthy"
+                : model === "healthy"
+                  ? "healthy"
+                  : "starting";
+            assert.equal(records[i]?.health, model, `probe ${i} at ${offset}`);
+          });
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe("probeDue", () => {
+  test("due when never probed, then once per interval", () => {
+    assert.equal(probeDue(undefined, SPEC, START), true);
+    assert.equal(probeDue(fresh(), SPEC, START), true);
+    const probed = { ...fresh(), lastProbeAt: START };
+    assert.equal(probeDue(probed, SPEC, START + 999), false);
+    assert.equal(probeDue(probed, SPEC, START + 1_000), true);
+  });
+});
+
+describe("HealthMonitor", () => {
+  const container = (extra: Partial<ObservedContainer> = {}): ObservedContainer => ({
+    id: "c1",
+    name: "web",
+    appId: "app",
+    key: "web",
+    specHash: "h",
+    image: "img",
+    state: "running",
+    exitCode: 0,
+    createdAt: START,
+    startedAt: START,
+    finishedAt: undefined,
+    backend: "podman",
+    unit: undefined,
+    labels: {},
+    ...extra,
+  });
+
+  function monitor(results: boolean[]) {
+    let now = START;
+    const probes: string[][] = [];
+    const changes: string[] = [];
+    const m = new HealthMonitor({
+      clock: () => now,
+      onChange: (appId) => changes.push(appId),
+      probe: async (_c, command) => {
+        probes.push(command);
+        const ok = results.shift();
+        if (ok === undefined) throw new Error("exec failed: container gone");
+        return { ok, output: ok ? "fine" : "bad" };
+      },
+    });
+    return { m, probes, changes, advance: (ms: number) => (now += ms) };
+  }
+
+  test("verdicts without probing: unknown when not running, healthy without a check, starting before a probe", () => {
+    const { m } = monitor([]);
+    assert.equal(m.healthOf(undefined, SPEC), "unknown");
+    assert.equal(m.healthOf(container({ state: "exited" }), SPEC), "unknown");
+    assert.equal(m.healthOf(container(), undefined), "healthy");
+    assert.equal(m.healthOf(container(), SPEC), "starting");
+  });
+
+  test("probes when due, reports changes, keeps the verdict per container start", async () => {
+    const h = monitor([true, false]);
+    const target = { appId: "app", key: "web", container: container(), spec: SPEC };
+    await h.m.tick([target]);
+    assert.deepEqual(h.probes, [["/bin/true"]]);
+    assert.equal(h.m.healthOf(container(), SPEC), "healthy");
+    assert.deepEqual(h.changes, ["app"]);
+    assert.equal(h.m.lastOutput("c1"), "fine");
+    h.advance(500);
+    await h.m.tick([target]);
+    assert.equal(h.probes.length, 1, "not before the interval");
+    h.advance(500);
+    await h.m.tick([target]);
+    assert.equal(h.probes.length, 2);
+    assert.equal(h.m.healthOf(container(), SPEC), "healthy", "one failure is not enough");
+    assert.deepEqual(h.changes, ["app"], "no change, no wake-up");
+    // The same container restarted: its old verdict no longer applies.
+    assert.equal(h.m.healthOf(container({ startedAt: START + 5_000 }), SPEC), "starting");
+  });
+
+  test("a probe that throws counts as a failure; containers no longer seen are forgotten", async () => {
+    const h = monitor([]);
+    const target = {
+      appId: "app",
+      key: "web",
+      container: container(),
+      spec: spec("retries: 1\nstart_period: 0s"),
+    };
+    await h.m.tick([target]);
+    assert.equal(h.m.healthOf(container(), target.spec), "unhealthy");
+    assert.equal(h.m.lastOutput("c1"), "exec failed: container gone");
+    await h.m.tick([]);
+    assert.equal(h.m.lastOutput("c1"), undefined);
+    assert.equal(h.m.healthOf(container(), target.spec), "starting");
+  });
+
+  test("stopped containers are not probed, and one container is never probed twice at once", async () => {
+    let release: (() => void) | undefined;
+    let calls = 0;
+    const m = new HealthMonitor({
+      clock: () => START,
+      onChange: () => {},
+      probe: () => {
+        calls++;
+        return new Promise((resolve) => {
+          release = () => resolve({ ok: true, output: "" });
+        });
+      },
+    });
+    await m.tick([{ appId: "app", key: "web", container: container({ state: "exited" }), spec: SPEC }]);
+    assert.equal(calls, 0);
+    const target = { appId: "app", key: "web", container: container(), spec: SPEC };
+    const first = m.tick([target]);
+    await m.tick([target]);
+    assert.equal(calls, 1);
+    release?.();
+    await first;
+  });
+});

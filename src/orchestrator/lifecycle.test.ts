@@ -1,0 +1,414 @@
+/**
+ * Lifecycle operations on a real store (SQLite in a temporary directory) with a spy in place of
+ * the reconciler: intent first, idempotent repeats, refused conflicts, clear errors that change
+ * nothing.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { parseManifest } from "../manifest/parse.ts";
+import { Lifecycle, LifecycleError, type LifecycleErrorCode, type SourcedManifest } from "./lifecycle.ts";
+import { ManifestCache } from "./manifest-cache.ts";
+import type { OperationKind } from "./model.ts";
+import { Store } from "./store.ts";
+
+// Memory-backed when the host has it: these tests are about the rules, not about fsync (the store's
+// own tests run on disk).
+const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "archy-lifecycle-test-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+function manifestText(
+  id: string,
+  options: { version?: string; dependencies?: string[]; note?: string } = {},
+) {
+  const deps = options.dependencies ?? [];
+  return [
+    "manifest: 1",
+    `id: ${id}`,
+    `version: ${options.version ?? "1.0.0"}`,
+    `name: ${id}`,
+    `description: ${options.note ?? "A test app"}`,
+    "containers:",
+    "  web:",
+    "    image: docker.io/library/nginx:1.27",
+    ...(deps.length > 0 ? ["dependencies:", ...deps.map((d) => `  - id: ${d}`)] : []),
+    "",
+  ].join("\n");
+}
+
+function sourced(id: string, options: Parameters<typeof manifestText>[1] = {}): SourcedManifest {
+  const text = manifestText(id, options);
+  const parsed = parseManifest(text, `${id}.yml`);
+  assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
+  return { text, manifest: parsed.manifest, source: "test" };
+}
+
+type Wake = { appId: string; recorded: Array<{ id: string; state: string }>; desired: string | undefined };
+
+function setup() {
+  const store = new Store(join(root, `case-${++n}`, "store.db"));
+  let now = 1_000_000;
+  const wakes: Wake[] = [];
+  const lifecycle = new Lifecycle({
+    store,
+    manifests: new ManifestCache(),
+    clock: () => now,
+    // The spy looks at the store when it is woken: the intent must already be there.
+    wake: (appId) =>
+      wakes.push({
+        appId,
+        recorded: store.activeOperations(appId).map((o) => ({ id: o.id, state: o.state })),
+        desired: store.getApp(appId)?.desired,
+      }),
+  });
+  const finish = (operationId: string) => store.setOperationState(operationId, "succeeded", now);
+  /** Installs `id` and lets its install finish. */
+  const installed = (id: string, options: Parameters<typeof manifestText>[1] = {}) => {
+    const accepted = lifecycle.install(sourced(id, options));
+    finish(accepted.operationId);
+    return accepted;
+  };
+  const tick = (ms = 1_000) => {
+    now += ms;
+  };
+  return { store, lifecycle, wakes, finish, installed, tick, now: () => now };
+}
+
+/** Everything in the store, to check that a refused request changed nothing. */
+function snapshot(store: Store) {
+  const apps = store.listApps();
+  const ids = new Set([...apps.map((a) => a.id), "alpha", "beta", "gamma", "ghost"]);
+  return {
+    apps,
+    operations: [...ids].map((id) => store.listOperations(id, 1000)),
+    containers: store.listContainers(),
+  };
+}
+
+function expectRefused(
+  ctx: ReturnType<typeof setup>,
+  request: () => unknown,
+  code: LifecycleErrorCode,
+  check: (error: LifecycleError) => void = () => {},
+): void {
+  const before = snapshot(ctx.store);
+  const wakes = ctx.wakes.length;
+  assert.throws(request, (error: unknown) => {
+    assert.ok(error instanceof LifecycleError, String(error));
+    assert.equal(error.code, code, error.message);
+    check(error);
+    return true;
+  });
+  assert.deepEqual(snapshot(ctx.store), before, "a refused request changes nothing");
+  assert.equal(ctx.wakes.length, wakes, "a refused request wakes nobody");
+}
+
+/** Requests by kind, against an installed `alpha` (update offers a newer version). */
+const REQUEST: Record<OperationKind, (l: Lifecycle) => unknown> = {
+  install: (l) => l.install(sourced("alpha")),
+  start: (l) => l.start("alpha"),
+  stop: (l) => l.stop("alpha"),
+  restart: (l) => l.restart("alpha"),
+  uninstall: (l) => l.uninstall("alpha"),
+  purge: (l) => l.purge("alpha"),
+  reinstall: (l) => l.reinstall("alpha"),
+  retry: (l) => l.retry("alpha"),
+  update: (l) => l.update(sourced("alpha", { version: "2.0.0" })),
+};
+const KINDS = Object.keys(REQUEST) as OperationKind[];
+
+describe("lifecycle: intent first", () => {
+  test("install records the app and a pending operation, then wakes the reconciler", () => {
+    const ctx = setup();
+    const accepted = ctx.lifecycle.install(sourced("alpha"));
+    assert.match(accepted.operationId, /^op-[0-9a-f-]{36}$/);
+    assert.deepEqual(
+      { ...accepted, operationId: "" },
+      { operationId: "", appId: "alpha", kind: "install", existing: false },
+    );
+    const app = ctx.store.getApp("alpha");
+    assert.deepEqual(
+      [app?.desired, app?.phase, app?.generation, app?.version, app?.source, app?.purge],
+      ["running", "installing", 1, "1.0.0", "test", false],
+    );
+    assert.equal(app?.manifestText, manifestText("alpha"));
+    assert.deepEqual(ctx.wakes, [
+      { appId: "alpha", recorded: [{ id: accepted.operationId, state: "pending" }], desired: "running" },
+    ]);
+  });
+
+  const EXPECT: Record<
+    Exclude<OperationKind, "install">,
+    { desired: string; phase: string; purge?: boolean; check?: (ctx: ReturnType<typeof setup>) => void }
+  > = {
+    start: { desired: "running", phase: "starting" },
+    stop: { desired: "stopped", phase: "stopping" },
+    restart: {
+      desired: "running",
+      phase: "restarting",
+      check: (ctx) => assert.equal(ctx.store.getApp("alpha")?.restartRequestedAt, ctx.now()),
+    },
+    reinstall: {
+      desired: "running",
+      phase: "installing",
+      check: (ctx) => assert.equal(ctx.store.getApp("alpha")?.recreateRequestedAt, ctx.now()),
+    },
+    retry: { desired: "running", phase: "starting" },
+    update: {
+      desired: "running",
+      phase: "starting",
+      check: (ctx) => {
+        const app = ctx.store.getApp("alpha");
+        assert.equal(app?.version, "2.0.0");
+        assert.equal(app?.previousManifestText, manifestText("alpha"), "the previous manifest is kept");
+      },
+    },
+    uninstall: { desired: "absent", phase: "removing", purge: false },
+    purge: { desired: "absent", phase: "removing", purge: true },
+  };
+
+  for (const [kind, expected] of Object.entries(EXPECT)) {
+    test(`${kind} records its intent and operation before waking, and returns the operation id`, () => {
+      const ctx = setup();
+      ctx.installed("alpha");
+      ctx.store.updateStatus(
+        "alpha",
+        { phase: "failed", reason: "earlier", attempts: 5, nextAttemptAt: 9 },
+        1,
+      );
+      ctx.tick();
+      const accepted = REQUEST[kind as OperationKind](ctx.lifecycle) as { operationId: string; kind: string };
+      assert.equal(accepted.kind, kind);
+      const operation = ctx.store.getOperation(accepted.operationId);
+      assert.deepEqual(
+        [operation?.appId, operation?.kind, operation?.state, operation?.generation, operation?.createdAt],
+        ["alpha", kind, "pending", 2, ctx.now()],
+      );
+      const app = ctx.store.getApp("alpha");
+      assert.deepEqual(
+        [app?.desired, app?.phase, app?.generation, app?.attempts, app?.nextAttemptAt, app?.reason],
+        [expected.desired, expected.phase, 2, 0, undefined, undefined],
+      );
+      if (expected.purge !== undefined) assert.equal(app?.purge, expected.purge);
+      expected.check?.(ctx);
+      assert.deepEqual(ctx.wakes.at(-1), {
+        appId: "alpha",
+        recorded: [{ id: accepted.operationId, state: "pending" }],
+        desired: expected.desired,
+      });
+    });
+  }
+
+  test("retry keeps the desired state: a failed stop is retried as a stop", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.finish(ctx.lifecycle.stop("alpha").operationId);
+    ctx.lifecycle.retry("alpha");
+    assert.deepEqual(
+      [ctx.store.getApp("alpha")?.desired, ctx.store.getApp("alpha")?.phase],
+      ["stopped", "stopping"],
+    );
+  });
+});
+
+describe("lifecycle: idempotent repeats", () => {
+  for (const kind of KINDS) {
+    test(`a repeated ${kind} while the first is in flight returns the same operation and changes nothing`, () => {
+      const ctx = setup();
+      if (kind !== "install") ctx.installed("alpha");
+      const first = REQUEST[kind](ctx.lifecycle) as { operationId: string };
+      const before = snapshot(ctx.store);
+      const wakes = ctx.wakes.length;
+      ctx.tick();
+      const again = REQUEST[kind](ctx.lifecycle) as { operationId: string; existing: boolean };
+      assert.equal(again.operationId, first.operationId);
+      assert.equal(again.existing, true);
+      assert.deepEqual(snapshot(ctx.store), before);
+      assert.equal(ctx.wakes.length, wakes);
+    });
+  }
+
+  test("once the operation has finished, the same request is a new operation", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const first = ctx.lifecycle.restart("alpha");
+    ctx.finish(first.operationId);
+    const second = ctx.lifecycle.restart("alpha");
+    assert.notEqual(second.operationId, first.operationId);
+    assert.equal(ctx.store.getApp("alpha")?.generation, 3);
+  });
+
+  test("an update to another version while an update is in flight is a conflict, not a repeat", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const first = ctx.lifecycle.update(sourced("alpha", { version: "2.0.0" }));
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.update(sourced("alpha", { version: "3.0.0" })),
+      "operation-in-progress",
+      (e) => assert.deepEqual(e.data.operation, { id: first.operationId, kind: "update" }),
+    );
+    assert.equal(ctx.lifecycle.update(sourced("alpha", { version: "2.0.0" })).operationId, first.operationId);
+  });
+});
+
+describe("lifecycle: conflicts", () => {
+  const SUPERSEDING = new Set<OperationKind>(["stop", "uninstall", "purge"]);
+  for (const inFlight of KINDS) {
+    for (const requested of KINDS) {
+      if (requested === inFlight) continue;
+      const removing = inFlight === "uninstall" || inFlight === "purge";
+      const supersedes = SUPERSEDING.has(requested) && (!removing || requested === "purge");
+      test(`${requested} while ${inFlight} is in flight: ${supersedes ? "supersedes it" : "refused"}`, () => {
+        const ctx = setup();
+        ctx.installed("alpha");
+        const first = REQUEST[inFlight](ctx.lifecycle) as { operationId: string };
+        if (!supersedes) {
+          // An install during a removal says so (being-removed); everything else is operation-in-progress.
+          const code = requested === "install" && removing ? "being-removed" : "operation-in-progress";
+          expectRefused(
+            ctx,
+            () => REQUEST[requested](ctx.lifecycle),
+            code,
+            (error) => {
+              assert.deepEqual(error.data.operation, { id: first.operationId, kind: inFlight });
+              if (code === "operation-in-progress")
+                assert.match(
+                  error.message,
+                  new RegExp(`has a ${inFlight} in progress \\(operation ${first.operationId}\\)`),
+                );
+            },
+          );
+          return;
+        }
+        // Stop, uninstall and purge always get through: what was in flight is marked superseded.
+        const accepted = REQUEST[requested](ctx.lifecycle) as { operationId: string; superseded?: string[] };
+        assert.deepEqual(accepted.superseded, [first.operationId]);
+        const old = ctx.store.getOperation(first.operationId);
+        assert.equal(old?.state, "failed");
+        assert.equal(old?.error, `superseded by ${requested} (operation ${accepted.operationId})`);
+        assert.deepEqual(
+          ctx.store.activeOperations("alpha").map((o) => o.id),
+          [accepted.operationId],
+        );
+      });
+    }
+  }
+
+  test("an app waiting forever for a dependency can still be stopped and uninstalled", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const install = ctx.lifecycle.install(sourced("beta", { dependencies: ["alpha"] }));
+    // The reconciler would keep beta's install running while alpha is down; the operator still decides.
+    ctx.store.setOperationState(install.operationId, "running", ctx.now());
+    const stop = ctx.lifecycle.stop("beta");
+    assert.equal(ctx.store.getApp("beta")?.desired, "stopped");
+    const uninstall = ctx.lifecycle.uninstall("beta");
+    assert.deepEqual(uninstall.superseded, [stop.operationId]);
+    assert.equal(ctx.store.getApp("beta")?.desired, "absent");
+  });
+});
+
+describe("lifecycle: refusals name the problem and change nothing", () => {
+  test("install with a missing dependency: dependency-missing, naming it", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.install(sourced("gamma", { dependencies: ["alpha", "beta", "delta"] })),
+      "dependency-missing",
+      (error) => {
+        assert.deepEqual(error.data.missing, ["beta", "delta"]);
+        assert.match(error.message, /gamma needs beta, delta, which are not installed: install them first/);
+      },
+    );
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.install(sourced("gamma", { dependencies: ["beta"] })),
+      "dependency-missing",
+      (e) => assert.match(e.message, /needs beta, which is not installed: install it first/),
+    );
+  });
+
+  test("a dependency being uninstalled counts as missing", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.lifecycle.uninstall("alpha");
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.install(sourced("beta", { dependencies: ["alpha"] })),
+      "dependency-missing",
+      (e) => assert.deepEqual(e.data.missing, ["alpha"]),
+    );
+  });
+
+  test("uninstall or purge of an app others depend on: has-dependents, listing them", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.installed("beta", { dependencies: ["alpha"] });
+    ctx.installed("gamma", { dependencies: ["alpha"] });
+    for (const request of [() => ctx.lifecycle.uninstall("alpha"), () => ctx.lifecycle.purge("alpha")])
+      expectRefused(ctx, request, "has-dependents", (error) => {
+        assert.deepEqual(error.data.dependents, ["beta", "gamma"]);
+        assert.match(error.message, /alpha is needed by beta, gamma: uninstall them first/);
+      });
+    // Once the dependents are on their way out, the dependency may go.
+    ctx.finish(ctx.lifecycle.uninstall("beta").operationId);
+    ctx.finish(ctx.lifecycle.uninstall("gamma").operationId);
+    assert.equal(ctx.lifecycle.uninstall("alpha").kind, "uninstall");
+  });
+
+  test("update to a version that is not newer: not-newer, unless forced", () => {
+    const ctx = setup();
+    ctx.installed("alpha", { version: "1.5.0" });
+    for (const version of ["1.5.0", "1.4.9", "0.1.0"])
+      expectRefused(
+        ctx,
+        () => ctx.lifecycle.update(sourced("alpha", { version })),
+        "not-newer",
+        (error) => {
+          assert.deepEqual(error.data, { installed: "1.5.0", offered: version });
+          assert.match(error.message, /is not newer than the installed 1\.5\.0; pass force/);
+        },
+      );
+    const forced = ctx.lifecycle.update(sourced("alpha", { version: "1.4.9" }), { force: true });
+    assert.equal(forced.kind, "update");
+    assert.equal(ctx.store.getApp("alpha")?.version, "1.4.9");
+  });
+
+  test("any operation on an unknown app: not-installed", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const requests: Array<() => unknown> = [
+      () => ctx.lifecycle.start("ghost"),
+      () => ctx.lifecycle.stop("ghost"),
+      () => ctx.lifecycle.restart("ghost"),
+      () => ctx.lifecycle.uninstall("ghost"),
+      () => ctx.lifecycle.purge("ghost"),
+      () => ctx.lifecycle.reinstall("ghost"),
+      () => ctx.lifecycle.retry("ghost"),
+      () => ctx.lifecycle.update(sourced("ghost", { version: "9.0.0" })),
+    ];
+    for (const request of requests)
+      expectRefused(ctx, request, "not-installed", (e) => assert.match(e.message, /ghost is not installed/));
+  });
+
+  test("an app desired absent (its removal failed) refuses everything but purge: being-removed", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const uninstall = ctx.lifecycle.uninstall("alpha");
+    ctx.store.setOperationState(uninstall.operationId, "failed", ctx.now(), "boom");
+    for (const request of [
+      () => ctx.lifecycle.install(sourced("alpha")),
+      () => ctx.lifecycle.start("alpha"),
+      () => ctx.lifecycle.stop("alpha"),
+      () => ctx.lifecycle.restart("alpha"),
+      () => ctx.lifecycle.reinstall("alpha"),
+    ])
+      expectRefused(ctx, request, "being-removed");
+    assert.equal(ctx.lifecycle.purge("alpha").kind, "purge");
+  });
+});

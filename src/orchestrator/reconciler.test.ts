@@ -1,0 +1,935 @@
+/**
+ * The reconciler over a fake runtime (an in-memory Podman with a call counter, fault injection and
+ * simulated crashes) and a real store: convergence, one Podman call per pass, backoff to `failed`,
+ * terminal errors, retry, the sacred stop, crash resume, adoption and dependencies.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, describe, test } from "node:test";
+import { LABELS, networkName } from "../manifest/naming.ts";
+import { parseManifest } from "../manifest/parse.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import type { RenderContext } from "../render/model.ts";
+import { podmanPlan } from "../render/podman-spec.ts";
+import type { PodmanEvent } from "../runtime/libpod/events.ts";
+import type { LegacyName, Observation } from "../runtime/observe.ts";
+import type { ObservedContainer } from "../runtime/observed.ts";
+import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
+import type { BackoffPolicy } from "./backoff.ts";
+import { appDataDir, Executor } from "./executor.ts";
+import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
+import { ManifestCache } from "./manifest-cache.ts";
+import type { Health } from "./planner.ts";
+import { Reconciler, type ReconcilerEvent } from "./reconciler.ts";
+import { SecretFiles } from "./secrets.ts";
+import { Store } from "./store.ts";
+
+// ---- a fake Podman
+
+type Mutation =
+  | "network"
+  | "volumes"
+  | "secret"
+  | "create"
+  | "start"
+  | "stop"
+  | "restart"
+  | "remove"
+  | "resources";
+
+/** An in-memory Podman behind the methods the executor and reconciler call. */
+class FakeRuntime {
+  readonly createWith = "podman" as const;
+  containers: ObservedContainer[] = [];
+  networks = new Set<string>();
+  volumes = new Set<string>();
+  secrets = new Map<string, string>();
+  /** Every call by method name; `observe` is the only read the reconciler makes per pass. */
+  calls: string[] = [];
+  /** Order in which containers were started (by name). */
+  starts: string[] = [];
+  #ids = 0;
+  #mutations = 0;
+  readonly #clock: () => number;
+  /** Errors to throw from a method, the next `times` calls. */
+  #faults: Array<{ method: Mutation; error: () => Error; times: number }> = [];
+  observeLatencyMs = 0;
+  /** Called after every mutation took effect (to make things happen "during" a reconcile). */
+  afterMutation: ((method: Mutation) => void) | undefined;
+  /** Containers (by name) that exit with code 1 right after they start. */
+  crashing = new Set<string>();
+  /** Simulated daemon crash: the n-th mutation never returns (before or after its effect). */
+  crashAt: { n: number; afterEffect: boolean } | undefined;
+  crashed: Promise<void>;
+  #onCrash: () => void = () => {};
+
+  constructor(clock: () => number) {
+    this.#clock = clock;
+    this.crashed = new Promise((resolve) => {
+      this.#onCrash = resolve;
+    });
+  }
+
+  fail(method: Mutation, error: () => Error, times = Number.POSITIVE_INFINITY): void {
+    this.#faults.push({ method, error, times });
+  }
+
+  heal(): void {
+    this.#faults = [];
+    this.crashing.clear();
+  }
+
+  /** Mutations performed so far (crash points are counted in these). */
+  get mutations(): number {
+    return this.#mutations;
+  }
+
+  count(method?: string): number {
+    return method ? this.calls.filter((c) => c === method).length : this.calls.length;
+  }
+
+  /** Every mutation goes through here: counted, maybe failed, maybe the daemon "dies" around it. */
+  async #mutate<T>(method: Mutation, effect: () => T): Promise<T> {
+    this.calls.push(method);
+    const fault = this.#faults.find((f) => f.method === method && f.times > 0);
+    if (fault) {
+      fault.times--;
+      throw fault.error();
+    }
+    this.#mutations++;
+    const crash = this.crashAt && this.crashAt.n === this.#mutations;
+    if (crash && !this.crashAt?.afterEffect) return this.#hang();
+    const result = effect();
+    this.afterMutation?.(method);
+    if (crash) return this.#hang();
+    return result;
+  }
+
+  #hang<T>(): Promise<T> {
+    this.#onCrash();
+    return new Promise<T>(() => {});
+  }
+
+  #find(ref: ContainerRef): ObservedContainer {
+    const c = this.containers.find((x) => x.id === ref.id);
+    if (!c) throw new Error(`no such container ${ref.id}`);
+    return c;
+  }
+
+  /** The event subscription the reconciler opened, to push Podman events through. */
+  onEvent: ((event: PodmanEvent) => void) | undefined;
+
+  readonly client = {
+    events: (options: { onEvent: (event: PodmanEvent) => void }) => {
+      this.onEvent = options.onEvent;
+      return { stop: async () => {} };
+    },
+    secrets: {
+      create: (name: string, value: Uint8Array) =>
+        this.#mutate("secret", () => {
+          this.secrets.set(name, Buffer.from(value).toString());
+        }),
+      remove: (name: string) =>
+        this.#mutate("secret", () => {
+          this.secrets.delete(name);
+        }),
+    },
+    containers: {
+      find: async (id: string) => {
+        this.calls.push("inspect");
+        const c = this.containers.find((x) => x.id === id);
+        return (
+          c && {
+            State: { Running: c.state === "running", StartedAt: new Date(c.startedAt ?? 0).toISOString() },
+          }
+        );
+      },
+    },
+  };
+
+  async observe(legacy: ReadonlyMap<string, LegacyName> = new Map()): Promise<Observation> {
+    this.calls.push("observe");
+    // Like Podman, the list is taken when the call arrives and answered a moment later.
+    const at = this.#clock();
+    const containers: ObservedContainer[] = [];
+    for (const c of this.containers) {
+      if (c.appId) containers.push({ ...c });
+      else {
+        const owner = legacy.get(c.name);
+        if (owner) containers.push({ ...c, appId: owner.appId, key: owner.key });
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, this.observeLatencyMs));
+    return { at, containers, calls: 1 };
+  }
+
+  ensureNetwork(manifest: Manifest): Promise<void> {
+    return this.#mutate("network", () => {
+      this.networks.add(networkName(manifest.id));
+    });
+  }
+
+  ensureVolumes(manifest: Manifest, ctx: RenderContext): Promise<void> {
+    return this.#mutate("volumes", () => {
+      for (const v of podmanPlan(manifest, ctx).volumes) this.volumes.add(v.Name);
+    });
+  }
+
+  ensureSecret(name: string, value: Uint8Array): Promise<boolean> {
+    return this.#mutate("secret", () => {
+      if (this.secrets.has(name)) return false;
+      this.secrets.set(name, Buffer.from(value).toString());
+      return true;
+    });
+  }
+
+  create(manifest: Manifest, key: string, ctx: RenderContext): Promise<void> {
+    return this.#mutate("create", () => {
+      const spec = podmanPlan(manifest, ctx).containers.find((c) => c.key === key);
+      if (!spec) throw new Error(`no container ${key}`);
+      if (this.containers.some((c) => c.name === spec.name))
+        throw new RuntimeError("name-conflict", `the container name ${spec.name} is already used`);
+      this.containers.push({
+        id: `c${++this.#ids}`,
+        name: spec.name,
+        appId: manifest.id,
+        key,
+        specHash: spec.hash,
+        image: spec.body.image,
+        state: "created",
+        exitCode: 0,
+        createdAt: this.#clock(),
+        startedAt: undefined,
+        finishedAt: undefined,
+        backend: "podman",
+        unit: undefined,
+        labels: {},
+      });
+    });
+  }
+
+  start(ref: ContainerRef): Promise<void> {
+    return this.#mutate("start", () => {
+      const c = this.#find(ref);
+      this.starts.push(c.name);
+      Object.assign(c, { state: "running", startedAt: this.#clock(), exitCode: 0 });
+      if (this.crashing.has(c.name)) Object.assign(c, { state: "exited", exitCode: 1 });
+    });
+  }
+
+  stop(ref: ContainerRef): Promise<StopOutcome> {
+    return this.#mutate("stop", () => {
+      const c = this.containers.find((x) => x.id === ref.id);
+      if (!c) return { via: "api" as const, wasRunning: false };
+      const wasRunning = c.state === "running";
+      c.state = "exited";
+      return { via: "api" as const, wasRunning };
+    });
+  }
+
+  restart(ref: ContainerRef): Promise<void> {
+    return this.#mutate("restart", () => {
+      Object.assign(this.#find(ref), { state: "running", startedAt: this.#clock() });
+    });
+  }
+
+  remove(ref: ContainerRef): Promise<void> {
+    return this.#mutate("remove", () => {
+      this.containers = this.containers.filter((c) => c.id !== ref.id);
+    });
+  }
+
+  removeAppResources(manifest: Manifest, ctx: RenderContext): Promise<void> {
+    return this.#mutate("resources", () => {
+      this.networks.delete(networkName(manifest.id));
+      for (const v of podmanPlan(manifest, ctx).volumes) this.volumes.delete(v.Name);
+    });
+  }
+
+  /** A node reboot: every container is stopped. */
+  reboot(): void {
+    for (const c of this.containers) c.state = "exited";
+  }
+
+  of(appId: string): ObservedContainer[] {
+    return this.containers.filter((c) => c.appId === appId);
+  }
+}
+
+// ---- manifests
+
+type AppOptions = {
+  version?: string;
+  dependencies?: Array<{ id: string; state?: "installed" | "running" | "healthy" }>;
+  data?: boolean;
+  secret?: boolean;
+  stack?: boolean;
+  adopt?: string;
+  env?: string;
+};
+
+function manifestText(id: string, o: AppOptions = {}): string {
+  const lines = [
+    "manifest: 1",
+    `id: ${id}`,
+    `version: ${o.version ?? "1.0.0"}`,
+    `name: ${id}`,
+    "description: A test app",
+    "containers:",
+  ];
+  if (o.stack)
+    lines.push(
+      "  cache:",
+      "    image: docker.io/library/redis:7",
+      "  db:",
+      "    image: docker.io/library/postgres:16",
+      "    ports:",
+      "      - container: 5432",
+      "    health:",
+      "      type: tcp",
+      "      port: 5432",
+      "  web:",
+      "    image: docker.io/library/nginx:1.27",
+      "    depends_on:",
+      "      db: healthy",
+      "      cache: started",
+    );
+  else {
+    lines.push("  web:", "    image: docker.io/library/nginx:1.27");
+    if (o.data) lines.push("    volumes:", "      - name: data", "        path: /data");
+    if (o.secret || o.env) lines.push("    environment:");
+    if (o.secret) lines.push("      TOKEN:", "        secret: token");
+    if (o.env) lines.push(`      NOTE: ${o.env}`);
+  }
+  if (o.secret) lines.push("secrets:", "  token:", "    type: hex", "    length: 32");
+  if (o.dependencies?.length)
+    lines.push(
+      "dependencies:",
+      ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
+    );
+  if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
+  return `${lines.join("\n")}\n`;
+}
+
+// ---- the world under test
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+const BACKOFF: BackoffPolicy = { baseMs: 10_000, factor: 2, maxMs: 600_000, jitter: 0.2, maxAttempts: 4 };
+const reconcilers: Reconciler[] = [];
+afterEach(() => {
+  // Clears every reconciler's timers (synchronously, first thing in stop()); a "crashed" one never
+  // becomes idle, so its stop is not awaited.
+  for (const r of reconcilers.splice(0)) void r.stop();
+});
+
+function setup(options: { random?: () => number; backoff?: BackoffPolicy } = {}) {
+  // Memory-backed when the host has it: these tests are about the reconciler, not about fsync (the
+  // store's own tests run on disk), and 100 apps make thousands of synchronous commits.
+  const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "archy-reconciler-test-"));
+  roots.push(dir);
+  let now = 1_700_000_000_123;
+  const clock = () => now;
+  const store = new Store(join(dir, "state", "store.db"));
+  const manifests = new ManifestCache();
+  const runtime = new FakeRuntime(clock);
+  const secrets = new SecretFiles(join(dir, "state", "secrets"));
+  const dataRoot = join(dir, "data");
+  const health = new Map<string, Health>();
+  const events: ReconcilerEvent[] = [];
+  const listeners: Array<(event: ReconcilerEvent) => void> = [];
+  const logs: string[] = [];
+  const log = {
+    info: (m: string) => logs.push(`info ${m}`),
+    warn: (m: string) => logs.push(`warn ${m}`),
+    error: (m: string) => logs.push(`error ${m}`),
+  };
+  const newReconciler = () => {
+    const reconciler = new Reconciler({
+      store,
+      manifests,
+      runtime: runtime as unknown as Runtime,
+      executor: new Executor({ runtime: runtime as unknown as Runtime, secrets, dataRoot }),
+      dataRoot,
+      health: {
+        healthOf: (appId, key, c) =>
+          c?.state === "running" ? (health.get(`${appId}/${key}`) ?? "healthy") : "unknown",
+      },
+      log,
+      clock,
+      random: options.random ?? (() => 0.5),
+      backoff: options.backoff ?? BACKOFF,
+      onEvent: (e) => {
+        events.push(e);
+        for (const listener of listeners) listener(e);
+      },
+    });
+    reconcilers.push(reconciler);
+    return reconciler;
+  };
+  const world = {
+    dir,
+    store,
+    runtime,
+    secrets,
+    dataRoot,
+    health,
+    events,
+    listeners,
+    logs,
+    reconciler: newReconciler(),
+    lifecycle: undefined as unknown as Lifecycle,
+    clock,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    /** A daemon restart: a new reconciler over the same store and the same Podman. */
+    restart: () => {
+      world.reconciler = newReconciler();
+      return world.reconciler;
+    },
+    install: (id: string, o: AppOptions = {}) => world.lifecycle.install(sourced(id, o)),
+    /** Lets the queue run until nothing is left to do. */
+    settle: async () => {
+      await world.reconciler.idle();
+    },
+    app: (id: string) => store.getApp(id),
+    op: (id: string) => store.getOperation(id),
+  };
+  world.lifecycle = new Lifecycle({ store, manifests, clock, wake: (id) => world.reconciler.enqueue(id) });
+  return world;
+}
+
+function sourced(id: string, o: AppOptions = {}): SourcedManifest {
+  const text = manifestText(id, o);
+  const parsed = parseManifest(text, `${id}.yml`);
+  assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
+  return { text, manifest: parsed.manifest, source: "test" };
+}
+
+function runningOnce(runtime: FakeRuntime, appId: string, keys = ["web"]): void {
+  const mine = runtime.of(appId);
+  assert.deepEqual(
+    mine.map((c) => c.key).sort(),
+    [...keys].sort(),
+    `one container per key: ${JSON.stringify(mine)}`,
+  );
+  for (const c of mine) assert.equal(c.state, "running", `${c.name} runs`);
+}
+
+// ---- tests
+
+describe("reconciler: convergence", () => {
+  test("install converges: prepared, created, started; the operation succeeds", async () => {
+    const w = setup();
+    const op = w.install("alpha", { data: true, secret: true });
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    const app = w.app("alpha");
+    assert.deepEqual(
+      [app?.phase, app?.reason, app?.observedGeneration, app?.attempts],
+      ["running", undefined, 1, 0],
+    );
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+    assert.ok(w.runtime.networks.has("archy-alpha"));
+    assert.ok(w.runtime.volumes.has("archy-alpha-data"));
+    assert.ok(existsSync(join(appDataDir(w.dataRoot, "alpha"), "volumes", "data")));
+    const token = await w.secrets.read("alpha", "token");
+    assert.match(token ?? "", /^[0-9a-f]{32}$/);
+    assert.equal(w.runtime.secrets.get("archy-alpha-token"), token);
+    // The last observation is in the store, and the journal tells the story without the secret.
+    assert.deepEqual(
+      w.store.listContainers("alpha").map((c) => [c.key, c.state]),
+      [["web", "running"]],
+    );
+    const lines = w.store.operationLogs(op.operationId).map((l) => l.message);
+    assert.ok(lines.some((l) => l.includes("generated secret token")));
+    assert.ok(!lines.some((l) => l.includes(token as string)), "no secret value in the journal");
+    assert.ok(!w.logs.some((l) => l.includes(token as string)), "no secret value in the log");
+    assert.deepEqual(
+      w.events.filter((e) => e.type === "operation").map((e) => (e as { state: string }).state),
+      ["running", "succeeded"],
+    );
+  });
+
+  test("a stack starts in depends_on order and waits for health", async () => {
+    const w = setup();
+    w.health.set("alpha/db", "starting");
+    w.install("alpha", { stack: true });
+    await w.settle();
+    assert.deepEqual(w.runtime.starts, ["alpha-cache", "alpha-db"]);
+    assert.equal(w.app("alpha")?.phase, "starting");
+    assert.match(w.app("alpha")?.reason ?? "", /web waits for db to be healthy/);
+    w.health.set("alpha/db", "healthy");
+    w.reconciler.enqueue("alpha");
+    await w.settle();
+    assert.deepEqual(w.runtime.starts, ["alpha-cache", "alpha-db", "alpha-web"]);
+    runningOnce(w.runtime, "alpha", ["cache", "db", "web"]);
+    assert.equal(w.app("alpha")?.phase, "running");
+  });
+
+  test("one pass over 100 installed, converged apps makes exactly one Podman call", async () => {
+    const w = setup();
+    for (let i = 0; i < 100; i++) w.install(`app-${i}`);
+    await w.settle();
+    for (let i = 0; i < 100; i++) {
+      assert.equal(w.app(`app-${i}`)?.phase, "running", `app-${i}: ${w.app(`app-${i}`)?.reason}`);
+      runningOnce(w.runtime, `app-${i}`);
+    }
+    for (let pass = 0; pass < 3; pass++) {
+      w.advance(30_000);
+      w.runtime.calls = [];
+      const started = performance.now();
+      await w.reconciler.syncAll();
+      await w.settle();
+      const ms = performance.now() - started;
+      assert.deepEqual(w.runtime.calls, ["observe"], `pass ${pass}: ${w.runtime.calls.join(", ")}`);
+      assert.ok(ms < 2_000, `a pass over 100 apps took ${ms} ms`);
+    }
+    // The stored observation is confirmed, not rewritten.
+    assert.ok(w.store.listContainers().every((c) => c.observedAt === w.clock()));
+  });
+
+  test("concurrent workers never act on a list taken before their own last action (no double create)", async () => {
+    const w = setup();
+    w.runtime.observeLatencyMs = 3;
+    for (let i = 0; i < 12; i++) w.install(`app-${i}`);
+    await w.settle();
+    assert.equal(w.runtime.count("create"), 12, "one create per app");
+    for (let i = 0; i < 12; i++) {
+      assert.equal(w.app(`app-${i}`)?.phase, "running", w.app(`app-${i}`)?.reason);
+      runningOnce(w.runtime, `app-${i}`);
+    }
+  });
+
+  test("duplicates of a container (same labels) are reduced to one, the right one kept", async () => {
+    const w = setup();
+    const app = sourced("alpha");
+    const spec = podmanPlan(app.manifest, { dataRoot: w.dataRoot, dependencies: {} }).containers[0];
+    const base = {
+      appId: "alpha",
+      key: "web",
+      specHash: spec?.hash,
+      image: "img",
+      exitCode: 0,
+      createdAt: 1,
+      finishedAt: undefined,
+      backend: "podman" as const,
+      unit: undefined,
+      labels: {},
+    };
+    w.runtime.containers.push(
+      { ...base, id: "keep", name: "alpha", state: "running", startedAt: 5 },
+      { ...base, id: "copy", name: "alpha-copy", state: "exited", startedAt: 9 },
+    );
+    const op = w.lifecycle.install(app);
+    await w.settle();
+    assert.deepEqual(
+      w.runtime.containers.map((c) => [c.id, c.state]),
+      [["keep", "running"]],
+    );
+    assert.equal(w.runtime.count("create"), 0);
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+    assert.deepEqual(
+      w.store.listContainers("alpha").map((c) => c.containerId),
+      ["keep"],
+    );
+  });
+
+  test("containers adopted by legacy name are kept as they are, not recreated", async () => {
+    const w = setup();
+    w.runtime.containers.push({
+      id: "legacy-1",
+      name: "old-web",
+      appId: undefined,
+      key: undefined,
+      specHash: undefined,
+      image: "docker.io/library/nginx:1.26",
+      state: "running",
+      exitCode: 0,
+      createdAt: 1,
+      startedAt: 2,
+      finishedAt: undefined,
+      backend: "podman",
+      unit: undefined,
+      labels: {},
+    });
+    const op = w.install("alpha", { adopt: "old-web" });
+    await w.settle();
+    assert.equal(w.runtime.count("create"), 0);
+    assert.equal(w.runtime.count("remove"), 0);
+    assert.deepEqual(
+      w.runtime.containers.map((c) => [c.id, c.state]),
+      [["legacy-1", "running"]],
+    );
+    assert.equal(w.app("alpha")?.phase, "running");
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+  });
+});
+
+describe("reconciler: events", () => {
+  test("a container killed behind the platform's back is restarted on its Podman event, at once", async () => {
+    const w = setup();
+    w.reconciler.start();
+    w.install("alpha");
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    // Killed right after an observation was taken: the event is news that observation lacks.
+    const container = w.runtime.of("alpha")[0] as ObservedContainer;
+    Object.assign(container, { state: "exited", exitCode: 137 });
+    w.runtime.onEvent?.({
+      type: "container",
+      action: "died",
+      id: container.id,
+      name: container.name,
+      labels: { [LABELS.app]: "alpha" },
+      timeNano: 0n,
+    });
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    assert.equal(w.runtime.count("start"), 2);
+  });
+});
+
+describe("reconciler: updates", () => {
+  test("an update that lands during a reconcile succeeds only once the new containers run", async () => {
+    const w = setup();
+    w.install("alpha", { env: "one" });
+    await w.settle();
+    const v2 = sourced("alpha", { version: "2.0.0", env: "two" });
+    const v2Hash = podmanPlan(v2.manifest, { dataRoot: w.dataRoot, dependencies: {} }).containers[0]?.hash;
+    // The container died; a resync restarts it, and the operator updates while that runs.
+    (w.runtime.of("alpha")[0] as ObservedContainer).state = "exited";
+    let update = "";
+    w.runtime.afterMutation = (method) => {
+      if (method !== "start" || update) return;
+      update = w.lifecycle.update(v2).operationId;
+    };
+    const hashesWhenSucceeded: Array<string | undefined> = [];
+    w.listeners.push((e) => {
+      if (e.type === "operation" && e.operationId === update && e.state === "succeeded")
+        hashesWhenSucceeded.push(...w.runtime.of("alpha").map((c) => c.specHash));
+    });
+    w.advance(30_000);
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.ok(update, "the update was requested mid-reconcile");
+    assert.deepEqual(hashesWhenSucceeded, [v2Hash], "the update succeeded on the new container only");
+    runningOnce(w.runtime, "alpha");
+    assert.equal(w.runtime.of("alpha")[0]?.specHash, v2Hash);
+  });
+});
+
+describe("reconciler: failures", () => {
+  test("a failing action backs off with growing delays, then fails with the error as reason", async () => {
+    const w = setup();
+    w.runtime.fail("start", () => new Error("OCI runtime error: boom"));
+    const op = w.install("alpha");
+    await w.settle();
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (attempt > 1) await w.reconciler.reconcileApp("alpha");
+      const app = w.app("alpha");
+      assert.equal(app?.phase, "retrying");
+      assert.equal(app?.attempts, attempt);
+      assert.equal(app?.reason, `OCI runtime error: boom (attempt ${attempt} of 4)`);
+      assert.equal(w.op(op.operationId)?.state, "running");
+      delays.push((app?.nextAttemptAt ?? 0) - w.clock());
+      // Before the delay is over, nothing is tried.
+      const calls = w.runtime.count();
+      await w.reconciler.reconcileApp("alpha");
+      assert.equal(w.runtime.count(), calls, "no attempt before the backoff delay");
+      w.advance(delays.at(-1) as number);
+    }
+    assert.deepEqual(delays, [10_000, 20_000, 40_000], "exponential (random 0.5 = no jitter)");
+    await w.reconciler.reconcileApp("alpha");
+    const app = w.app("alpha");
+    assert.deepEqual(
+      [app?.phase, app?.reason, app?.attempts, app?.nextAttemptAt],
+      ["failed", "OCI runtime error: boom", 4, undefined],
+    );
+    assert.deepEqual(
+      [w.op(op.operationId)?.state, w.op(op.operationId)?.error],
+      ["failed", "OCI runtime error: boom"],
+    );
+    // Failed is terminal: passes leave it alone.
+    const calls = w.runtime.count("start");
+    w.advance(3_600_000);
+    await w.reconciler.reconcileApp("alpha");
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.runtime.count("start"), calls);
+    assert.equal(w.app("alpha")?.phase, "failed");
+  });
+
+  test("jitter spreads the delay around the exponential value", async () => {
+    for (const [random, expected] of [
+      [0, 8_000],
+      [0.999_999, 12_000],
+    ] as const) {
+      const w = setup({ random: () => random });
+      w.runtime.fail("create", () => new Error("flaky"));
+      w.install("alpha");
+      await w.settle();
+      assert.equal((w.app("alpha")?.nextAttemptAt ?? 0) - w.clock(), expected);
+    }
+  });
+
+  for (const [kind, method] of [
+    ["name-conflict", "create"],
+    ["image-missing", "create"],
+  ] as const) {
+    test(`a terminal error (${kind}) fails at once, without retries`, async () => {
+      const w = setup();
+      w.runtime.fail(method, () => new RuntimeError(kind, `${kind}: operator must act`));
+      const op = w.install("alpha");
+      await w.settle();
+      const app = w.app("alpha");
+      assert.deepEqual([app?.phase, app?.reason, app?.attempts], ["failed", `${kind}: operator must act`, 1]);
+      assert.equal(w.op(op.operationId)?.state, "failed");
+      assert.equal(w.runtime.count(method), 1);
+    });
+  }
+
+  test("retry after failed starts from the first attempt and converges", async () => {
+    const w = setup();
+    w.runtime.fail("create", () => new RuntimeError("image-missing", "image missing"));
+    w.install("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.phase, "failed");
+    w.runtime.heal();
+    const retry = w.lifecycle.retry("alpha");
+    assert.equal(w.app("alpha")?.attempts, 0);
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    assert.equal(w.app("alpha")?.phase, "running");
+    assert.equal(w.op(retry.operationId)?.state, "succeeded");
+  });
+
+  test("a container that exits right after it starts is not restarted in a tight loop", async () => {
+    const w = setup();
+    w.runtime.crashing.add("alpha");
+    w.install("alpha");
+    await w.settle();
+    assert.equal(w.runtime.count("start"), 1, "one start per attempt");
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "retrying");
+    assert.match(app?.reason ?? "", /alpha exited right after it was started \(exit code 1\)/);
+    for (let i = 0; i < 3; i++) {
+      w.advance(600_000);
+      await w.reconciler.reconcileApp("alpha");
+    }
+    assert.equal(w.runtime.count("start"), 4);
+    assert.equal(w.app("alpha")?.phase, "failed");
+    assert.match(w.app("alpha")?.reason ?? "", /exited right after it was started/);
+  });
+
+  test("Podman not answering keeps the last known state, with the reason", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const runtime = w.runtime as unknown as { observe: () => Promise<Observation> };
+    runtime.observe = async () => {
+      throw new Error("connect ENOENT podman.sock");
+    };
+    w.advance(60_000);
+    await w.reconciler.syncAll().catch(() => {});
+    await w.reconciler.reconcileApp("alpha");
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "running");
+    assert.match(app?.reason ?? "", /Podman is not answering \(connect ENOENT podman.sock\)/);
+    assert.deepEqual(
+      w.store.listContainers("alpha").map((c) => c.state),
+      ["running"],
+    );
+  });
+});
+
+describe("reconciler: a stop is sacred", () => {
+  test("a stop is never undone by passes, a daemon restart or a reboot", async () => {
+    const w = setup();
+    w.install("alpha");
+    w.install("beta");
+    await w.settle();
+    const stop = w.lifecycle.stop("alpha");
+    await w.settle();
+    assert.equal(w.op(stop.operationId)?.state, "succeeded");
+    assert.equal(w.runtime.of("alpha")[0]?.state, "exited");
+    assert.equal(w.app("alpha")?.phase, "stopped");
+    const starts = w.runtime.count("start");
+    for (let pass = 0; pass < 3; pass++) {
+      w.advance(30_000);
+      await w.reconciler.syncAll();
+      await w.settle();
+    }
+    w.restart();
+    w.advance(30_000);
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.runtime.count("start"), starts, "nothing started by passes or a daemon restart");
+    // A reboot: everything stops; what was desired running comes back, the stopped app does not.
+    w.runtime.reboot();
+    w.restart();
+    w.advance(30_000);
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.runtime.of("alpha")[0]?.state, "exited");
+    runningOnce(w.runtime, "beta");
+    assert.equal(w.app("alpha")?.phase, "stopped");
+    assert.equal(w.app("beta")?.phase, "running");
+  });
+
+  test("after a reboot, apps come back in dependency order", async () => {
+    const w = setup();
+    // The dependant sorts first, so the order is the reconciler's doing, not the alphabet's.
+    w.install("zeta");
+    await w.settle();
+    w.install("alpha", { dependencies: [{ id: "zeta" }] });
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    w.runtime.reboot();
+    w.runtime.starts = [];
+    w.restart();
+    w.advance(30_000);
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.deepEqual(w.runtime.starts, ["zeta", "alpha"]);
+    runningOnce(w.runtime, "alpha");
+    runningOnce(w.runtime, "zeta");
+  });
+});
+
+describe("reconciler: crash resume", () => {
+  /** The mutations of an install of a one-container app with a volume and a secret. */
+  const INSTALL_STEPS = ["secret", "network", "volumes", "create", "start"];
+
+  for (let step = 1; step <= INSTALL_STEPS.length; step++) {
+    for (const afterEffect of [false, true]) {
+      test(`install, daemon killed ${afterEffect ? "after" : "before"} ${INSTALL_STEPS[step - 1]}: resumes and converges`, async () => {
+        const w = setup();
+        w.runtime.crashAt = { n: step, afterEffect };
+        const op = w.install("alpha", { data: true, secret: true });
+        await w.runtime.crashed;
+        // The in-between state is persisted for the next daemon to resume from.
+        assert.notEqual(w.app("alpha")?.phase, "running");
+        assert.ok(["pending", "running"].includes(w.op(op.operationId)?.state ?? ""));
+        const secret = await w.secrets.read("alpha", "token");
+        w.runtime.crashAt = undefined;
+        w.restart();
+        await w.reconciler.syncAll();
+        await w.settle();
+        runningOnce(w.runtime, "alpha");
+        assert.equal(w.app("alpha")?.phase, "running");
+        assert.equal(w.op(op.operationId)?.state, "succeeded");
+        assert.equal(w.runtime.count("create"), step === 4 && !afterEffect ? 2 : 1, "no duplicate create");
+        // A secret generated before the crash is the one in use after it.
+        const now = await w.secrets.read("alpha", "token");
+        if (secret !== undefined) assert.equal(now, secret);
+        assert.equal(w.runtime.secrets.get("archy-alpha-token"), now);
+      });
+    }
+  }
+
+  const UNINSTALL_STEPS = ["stop", "remove", "resources"];
+  for (const purge of [false, true]) {
+    const steps = purge ? [...UNINSTALL_STEPS, "secret"] : UNINSTALL_STEPS;
+    for (let step = 1; step <= steps.length; step++) {
+      test(`${purge ? "purge" : "uninstall"}, daemon killed after ${steps[step - 1]}: resumes and converges, data ${purge ? "deleted" : "kept"}`, async () => {
+        const w = setup();
+        w.install("alpha", { data: true, secret: true });
+        await w.settle();
+        const secret = await w.secrets.read("alpha", "token");
+        const dataDir = join(appDataDir(w.dataRoot, "alpha"), "volumes", "data");
+        assert.ok(existsSync(dataDir));
+        w.runtime.crashAt = { n: w.runtime.mutations + step, afterEffect: true };
+        const op = w.lifecycle.uninstall("alpha", { purge });
+        await w.runtime.crashed;
+        assert.equal(w.app("alpha")?.phase, "removing");
+        w.runtime.crashAt = undefined;
+        w.restart();
+        await w.reconciler.syncAll();
+        await w.settle();
+        assert.equal(w.app("alpha"), undefined, "forgotten");
+        assert.deepEqual(w.runtime.of("alpha"), []);
+        assert.equal(w.op(op.operationId)?.state, "succeeded");
+        assert.equal(w.runtime.networks.size, 0);
+        assert.equal(existsSync(dataDir), !purge);
+        assert.equal(await w.secrets.read("alpha", "token"), purge ? undefined : secret);
+        assert.equal(w.runtime.secrets.has("archy-alpha-token"), !purge);
+      });
+    }
+  }
+
+  test("an in-between phase stored before a crash resumes to the goal (stopping → stopped)", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    w.runtime.crashAt = { n: w.runtime.mutations + 1, afterEffect: false };
+    const stop = w.lifecycle.stop("alpha");
+    await w.runtime.crashed;
+    assert.equal(w.app("alpha")?.phase, "stopping");
+    assert.equal(w.runtime.of("alpha")[0]?.state, "running");
+    w.runtime.crashAt = undefined;
+    w.restart();
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.runtime.of("alpha")[0]?.state, "exited");
+    assert.equal(w.app("alpha")?.phase, "stopped");
+    assert.equal(w.op(stop.operationId)?.state, "succeeded");
+  });
+});
+
+describe("reconciler: dependencies", () => {
+  test("a dependant waits (phase waiting, the reason names the dependency) and starts once it runs", async () => {
+    const w = setup();
+    w.install("base");
+    await w.settle();
+    w.lifecycle.stop("base");
+    await w.settle();
+    const op = w.install("top", { dependencies: [{ id: "base" }] });
+    await w.settle();
+    assert.equal(w.app("top")?.phase, "waiting");
+    assert.match(w.app("top")?.reason ?? "", /dependency base to be running \(it is stopped\)/);
+    assert.deepEqual(w.runtime.of("top"), []);
+    assert.equal(w.op(op.operationId)?.state, "running");
+    w.lifecycle.start("base");
+    await w.settle();
+    runningOnce(w.runtime, "base");
+    runningOnce(w.runtime, "top");
+    assert.equal(w.app("top")?.phase, "running");
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+  });
+
+  test("a dependency declared healthy is waited for until it is healthy", async () => {
+    const w = setup();
+    w.health.set("base/web", "starting");
+    w.install("base");
+    await w.settle();
+    const op = w.install("top", { dependencies: [{ id: "base", state: "healthy" }] });
+    await w.settle();
+    assert.deepEqual(w.runtime.of("top"), [], "not started while its dependency is not healthy");
+    assert.equal(w.app("top")?.phase, "waiting");
+    assert.match(w.app("top")?.reason ?? "", /dependency base to be healthy/);
+    w.health.set("base/web", "healthy");
+    w.reconciler.enqueue("base");
+    await w.settle();
+    runningOnce(w.runtime, "top");
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+  });
+
+  test("a dependency that is only required installed does not hold the dependant", async () => {
+    const w = setup();
+    w.install("base");
+    await w.settle();
+    w.lifecycle.stop("base");
+    await w.settle();
+    w.install("top", { dependencies: [{ id: "base", state: "installed" }] });
+    await w.settle();
+    runningOnce(w.runtime, "top");
+  });
+});
