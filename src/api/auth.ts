@@ -44,7 +44,11 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** Failed logins per client: after a few, each further attempt must wait twice as long. */
+/**
+ * Failed logins per client: the first few (`freeAttempts`, 5) cost nothing; from the last of them
+ * on, every failure makes the client wait before its next attempt, 1 s, then twice as long each time
+ * (up to `maxDelayMs`). While it waits, every attempt is refused, the right password included.
+ */
 export class LoginLimiter {
   readonly #failures = new Map<string, { count: number; blockedUntil: number }>();
   readonly #free: number;
@@ -68,8 +72,12 @@ export class LoginLimiter {
   }
 
   failed(client: string, now: number): void {
+    // Forget clients quiet for longer than the longest delay, so the map cannot grow without bound.
+    if (this.#failures.size >= 10_000)
+      for (const [key, entry] of this.#failures)
+        if (entry.blockedUntil + this.#maxDelayMs < now) this.#failures.delete(key);
     const count = (this.#failures.get(client)?.count ?? 0) + 1;
-    const delay = count <= this.#free ? 0 : Math.min(this.#maxDelayMs, 1000 * 2 ** (count - this.#free - 1));
+    const delay = count < this.#free ? 0 : Math.min(this.#maxDelayMs, 1000 * 2 ** (count - this.#free));
     this.#failures.set(client, { count, blockedUntil: now + delay });
   }
 

@@ -3,11 +3,16 @@
  * method declares its params and result schema; `docs/api.md` is generated from these definitions.
  */
 import { z } from "zod";
-import { LifecycleError, type LifecycleErrorCode } from "../orchestrator/lifecycle.ts";
+import {
+  type Accepted as LifecycleAccepted,
+  LifecycleError,
+  type LifecycleErrorCode,
+} from "../orchestrator/lifecycle.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { SourceListing } from "../sources/local.ts";
-import type { Auth, Session } from "./auth.ts";
+import { type Auth, MIN_PASSWORD_LENGTH, type Session } from "./auth.ts";
+import type { ApiEvent } from "./events.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -18,6 +23,8 @@ export type ApiContext = {
   version: string;
   startedAt: number;
   clock: () => number;
+  /** Pushes an event to the live event stream's subscribers. */
+  publish: (event: ApiEvent) => void;
   /** The caller, as the transport saw it. */
   call: {
     client: string;
@@ -28,13 +35,31 @@ export type ApiContext = {
   };
 };
 
-const AppId = z.string().min(1).max(100).meta({ description: "An app id, e.g. `hello-web`." });
+const AppId = z
+  .string()
+  .min(1)
+  .max(100)
+  .meta({ description: "An app id (a DNS label, namespaced for third-party apps: `alice.my-app`)." });
 const IdParams = z.strictObject({ id: AppId });
+const Password = z
+  .string()
+  .min(1)
+  .max(1024)
+  .meta({
+    description: `The operator password (\`auth.setup\` wants at least ${MIN_PASSWORD_LENGTH} characters).`,
+  });
+const SessionResult = z.object({
+  csrfToken: z.string().meta({ description: "Send it in the X-CSRF-Token header of state-changing calls." }),
+  expiresAt: z.number().meta({ description: "When the session ends (unix ms)." }),
+});
 const Accepted = z.object({
   operationId: z.string().meta({ description: "Follow it with operation.get or the WebSocket." }),
   appId: z.string(),
   kind: z.string(),
   existing: z.boolean().meta({ description: "True when an identical operation was already in flight." }),
+  superseded: z.array(z.string()).optional().meta({
+    description: "Operations this one replaced (marked failed): only stop, uninstall and purge do.",
+  }),
 });
 
 const ContainerView = z.object({
@@ -92,15 +117,35 @@ const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "being-removed": RPC_CODES.beingRemoved,
 };
 
-/** Lifecycle refusals become JSON-RPC errors with stable codes and their details. */
-function lifecycle<T>(work: () => T): T {
+/**
+ * Runs a lifecycle request. Refusals become JSON-RPC errors with stable codes and their details; an
+ * accepted request is announced on the event stream at once (the app's new phase, the pending
+ * operation, the operations it superseded), so clients see it even before the reconciler runs.
+ */
+function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAccepted {
+  let accepted: LifecycleAccepted;
   try {
-    return work();
+    accepted = work();
   } catch (error) {
     if (error instanceof LifecycleError)
       throw new RpcError(LIFECYCLE_CODES[error.code], error.message, error.data);
     throw error;
   }
+  if (!accepted.existing) {
+    const { appId, operationId, kind } = accepted;
+    for (const superseded of accepted.superseded ?? [])
+      ctx.publish({
+        type: "operation",
+        operationId: superseded,
+        appId,
+        state: "failed",
+        error: ctx.orchestrator.store.getOperation(superseded)?.error ?? `superseded by ${kind}`,
+      });
+    const row = ctx.orchestrator.store.getApp(appId);
+    if (row) ctx.publish({ type: "app", appId, phase: row.phase, reason: row.reason });
+    ctx.publish({ type: "operation", operationId, appId, kind, state: "pending" });
+  }
+  return accepted;
 }
 
 function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
@@ -163,8 +208,8 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     summary: "Sets the operator password on first run and logs in (sets the session cookie).",
     access: "public",
     mutates: true,
-    params: z.strictObject({ password: z.string().min(1).max(1024) }),
-    result: z.object({ csrfToken: z.string(), expiresAt: z.number() }),
+    params: z.strictObject({ password: Password }),
+    result: SessionResult,
     handler: ({ password }, ctx) => {
       const session = ctx.auth.setup(password);
       ctx.call.setSession(session);
@@ -177,10 +222,12 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       "Logs in with the operator password: sets an HttpOnly session cookie and returns the CSRF token.",
     access: "public",
     mutates: true,
-    params: z.strictObject({ password: z.string().min(1).max(1024) }),
-    result: z.object({ csrfToken: z.string(), expiresAt: z.number() }),
+    params: z.strictObject({ password: Password }),
+    result: SessionResult,
     handler: ({ password }, ctx) => {
       const session = ctx.auth.login(password, ctx.call.client);
+      // Always a fresh session (never the one the request carried), and that one ends.
+      ctx.auth.logout(ctx.call.sessionToken);
       ctx.call.setSession(session);
       return { csrfToken: session.csrfToken, expiresAt: session.expiresAt };
     },
@@ -253,7 +300,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     result: Accepted,
     handler: async ({ id }, ctx) => {
       const app = await sourced(ctx, id);
-      return lifecycle(() => ctx.orchestrator.lifecycle.install(app));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
     },
   }),
   defineMethod({
@@ -263,7 +310,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: IdParams,
     result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.start(id)),
+    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.start(id)),
   }),
   defineMethod({
     name: "package.stop",
@@ -272,7 +319,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: IdParams,
     result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.stop(id)),
+    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
   }),
   defineMethod({
     name: "package.restart",
@@ -281,7 +328,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: IdParams,
     result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.restart(id)),
+    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
   }),
   defineMethod({
     name: "package.uninstall",
@@ -290,7 +337,8 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: z.strictObject({ id: AppId, purge: z.boolean().default(false) }),
     result: Accepted,
-    handler: ({ id, purge }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
+    handler: ({ id, purge }, ctx) =>
+      lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
   }),
   defineMethod({
     name: "package.update",
@@ -302,7 +350,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     handler: async ({ id, force }, ctx) => {
       installed(ctx, id);
       const app = await sourced(ctx, id);
-      return lifecycle(() => ctx.orchestrator.lifecycle.update(app, { force }));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
     },
   }),
   defineMethod({
@@ -312,7 +360,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: IdParams,
     result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(() => ctx.orchestrator.lifecycle.retry(id)),
+    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
   }),
   defineMethod({
     name: "package.logs",
@@ -329,13 +377,15 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     ),
     handler: async ({ id, container, tail }, ctx) => {
       installed(ctx, id);
-      if (!ctx.orchestrator.started)
-        throw new RpcError(RPC_CODES.internalError, "Podman is not connected yet: try again in a moment");
       const targets = ctx.orchestrator.store
         .listContainers(id)
         .filter((c) => container === undefined || c.key === container);
       if (container !== undefined && targets.length === 0)
         throw new RpcError(RPC_CODES.notFound, `${id} has no container ${container}`);
+      // No container yet (or any more): no logs, whether Podman answers or not.
+      if (targets.length === 0) return [];
+      if (!ctx.orchestrator.started)
+        throw new RpcError(RPC_CODES.podmanUnavailable, "Podman is not connected yet: try again in a moment");
       const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
       for (const target of targets) {
         const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });

@@ -22,6 +22,10 @@ export class Counter {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
+  /** Takes the value of a count kept elsewhere (collected at scrape time); it must only grow. */
+  set(value: number, labels: Labels = {}): void {
+    this.values.set(key(labels), value);
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
@@ -61,6 +65,12 @@ export class Histogram {
     return lines.join("\n");
   }
 }
+
+/** The gauges the daemon computes at scrape time (their values come from the store). */
+export const GAUGES = {
+  apps: { name: "archy_apps", help: "Installed apps by phase." },
+  podmanConnected: { name: "archy_podman_connected", help: "1 once the daemon has connected to Podman." },
+} as const;
 
 export class Metrics {
   readonly operations = new Counter(

@@ -4,18 +4,25 @@
  * session cookie (browsers, with the CSRF header on state-changing calls) or the CLI's bearer token.
  */
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
-import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
 import type { Auth, Session } from "./auth.ts";
+import type { ApiEvent } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 
 export const SESSION_COOKIE = "archy_session";
+/** Refusals worth a warning in the log: failed logins, missing CSRF tokens, rate limiting, setup. */
+const SECURITY_CODES: ReadonlySet<number> = new Set([
+  RPC_CODES.unauthenticated,
+  RPC_CODES.csrfRejected,
+  RPC_CODES.rateLimited,
+  RPC_CODES.setupState,
+]);
 export const CSRF_HEADER = "x-csrf-token";
-const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export type ServerOptions = {
   auth: Auth;
@@ -26,16 +33,40 @@ export type ServerOptions = {
   /** Gauges computed at scrape time (apps by phase…). */
   gauges: () => Parameters<Metrics["render"]>[0];
   /** Subscribes to orchestrator events; returns the unsubscribe function. */
-  subscribe: (listener: (event: ReconcilerEvent) => void) => () => void;
+  subscribe: (listener: (event: ApiEvent) => void) => () => void;
   tls: boolean;
+  /** The clock sessions are issued with (the cookie's Max-Age counts from it). */
+  clock?: () => number;
+  /** Host names (besides IP literals and localhost) the API answers to; see `hostAllowed`. */
+  allowedHosts?: readonly string[];
 };
+
+/**
+ * DNS rebinding defence: a web page can make its own domain name resolve to the node, but it cannot
+ * change the Host header its browser sends. The API therefore answers only requests addressed to an
+ * IP literal, `localhost`, or a name the operator allowed (ARCHY_ALLOWED_HOSTS).
+ */
+export function hostAllowed(hostHeader: string | undefined, allowed: readonly string[]): boolean {
+  if (!hostHeader) return false;
+  const host = hostHeader
+    .replace(/:\d+$/, "")
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (host === "localhost" || allowed.map((h) => h.toLowerCase()).includes(host)) return true;
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || (host.includes(":") && /^[0-9a-f:.]+$/.test(host));
+}
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join("="));
+    } catch {
+      return undefined; // malformed: no session, not a server error
+    }
   }
   return undefined;
 }
@@ -56,10 +87,10 @@ function originOk(request: FastifyRequest): boolean {
   }
 }
 
-function sessionCookie(session: Session | undefined, tls: boolean): string {
+function sessionCookie(session: Session | undefined, tls: boolean, now: number): string {
   const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(tls ? ["Secure"] : [])];
   if (!session) return `${SESSION_COOKIE}=; Max-Age=0; ${attributes.join("; ")}`;
-  const maxAge = Math.max(0, Math.floor((session.expiresAt - Date.now()) / 1000));
+  const maxAge = Math.max(0, Math.floor((session.expiresAt - now) / 1000));
   return `${SESSION_COOKIE}=${session.token}; Max-Age=${maxAge}; ${attributes.join("; ")}`;
 }
 
@@ -71,6 +102,7 @@ function identify(request: FastifyRequest, auth: Auth) {
   const csrfHeader = request.headers[CSRF_HEADER];
   return {
     token,
+    cli,
     authenticated: cli || session !== undefined,
     csrfValid: cli || auth.csrfMatches(session, typeof csrfHeader === "string" ? csrfHeader : undefined),
     originOk: originOk(request),
@@ -78,10 +110,12 @@ function identify(request: FastifyRequest, auth: Auth) {
 }
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const clock = options.clock ?? Date.now;
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: MAX_BODY_BYTES,
-    disableRequestLogging: true,
+    // No per-request lines: they would carry headers (cookies, tokens) and say little.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
@@ -117,6 +151,22 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     });
   });
 
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.url === "/healthz" || hostAllowed(request.headers.host, options.allowedHosts ?? [])) return;
+    options.logger.warn(
+      { host: request.headers.host },
+      "request refused: Host is not allowed (DNS rebinding defence)",
+    );
+    return reply.code(403).send({
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: RPC_CODES.csrfRejected,
+        message: `requests addressed to ${JSON.stringify(request.headers.host ?? "")} are refused: use the node's IP address or localhost, or add the name to ARCHY_ALLOWED_HOSTS`,
+      },
+    });
+  });
+
   app.get("/healthz", async () => ({ ok: true }));
 
   app.get("/metrics", async (_request, reply) => {
@@ -140,16 +190,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       auth: who,
       ctx,
       onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
+      onCall: (call) => {
+        // The method label only takes known names: callers must not be able to create series at will.
+        const method =
+          call.method === undefined ? "invalid" : METHOD_TABLE.has(call.method) ? call.method : "unknown";
+        options.metrics.rpcCalls.inc({ method, outcome: String(call.outcome) });
+        const definition = call.method === undefined ? undefined : METHOD_TABLE.get(call.method);
+        const entry = {
+          rpc: method,
+          outcome: call.outcome,
+          ms: Math.round(call.durationMs),
+          client: request.ip,
+        };
+        if (typeof call.outcome === "number" && SECURITY_CODES.has(call.outcome))
+          options.logger.warn(entry, `${method} from ${request.ip} refused: ${call.message}`);
+        else if (call.outcome === "ok" && definition?.mutates)
+          options.logger.info(entry, `${method} from ${request.ip}`);
+        else options.logger.debug(entry, `${method}: ${call.outcome}`);
+      },
     });
-    for (const single of Array.isArray(response) ? response : response ? [response] : []) {
-      const method =
-        (Array.isArray(request.body) ? undefined : (request.body as { method?: unknown })?.method) ?? "batch";
-      options.metrics.rpcCalls.inc({
-        method: String(method),
-        outcome: "error" in single ? String(single.error.code) : "ok",
-      });
-    }
-    if (newSession !== null) reply.header("set-cookie", sessionCookie(newSession, options.tls));
+    if (newSession !== null) reply.header("set-cookie", sessionCookie(newSession, options.tls, clock()));
     reply.header("cache-control", "no-store");
     if (response === undefined) return reply.code(204).send();
     return response satisfies RpcResponse | RpcResponse[];
@@ -164,8 +224,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       socket.close(4401, "unauthenticated");
       return;
     }
+    // A session that ends (logout, expiry) ends its stream too; the CLI token stays valid.
+    const stillValid = () => who.cli || options.auth.session(who.token) !== undefined;
     const unsubscribe = options.subscribe((event) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
+      if (socket.readyState !== socket.OPEN) return;
+      if (!stillValid()) {
+        socket.send(JSON.stringify({ type: "error", message: "the session has ended: log in again" }));
+        socket.close(4401, "session ended");
+        return;
+      }
+      socket.send(JSON.stringify(event));
     });
     socket.send(JSON.stringify({ type: "hello" }));
     socket.on("close", unsubscribe);

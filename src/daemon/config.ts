@@ -16,6 +16,7 @@ const ConfigFile = z.strictObject({
   appsDir: z.string().min(1).optional(),
   backend: z.enum(["auto", "podman", "quadlet"]).optional(),
   podmanSocket: z.string().min(1).optional(),
+  allowedHosts: z.array(z.string().min(1)).optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
 });
@@ -26,6 +27,8 @@ export type DaemonConfig = {
   appsDir: string | undefined;
   backend: "auto" | "podman" | "quadlet";
   podmanSocket: string | undefined;
+  /** Host names the API answers to besides IP literals and localhost (DNS rebinding defence). */
+  allowedHosts: string[];
   resyncMs: number;
   logLevel: "trace" | "debug" | "info" | "warn" | "error";
 };
@@ -91,6 +94,11 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
     appsDir: appsDir ? resolve(appsDir) : undefined,
     backend: backend.value as DaemonConfig["backend"],
     podmanSocket: pick("podman-socket", "ARCHY_PODMAN_SOCKET", file.podmanSocket)?.value,
+    allowedHosts: env.ARCHY_ALLOWED_HOSTS
+      ? env.ARCHY_ALLOWED_HOSTS.split(",")
+          .map((h) => h.trim())
+          .filter(Boolean)
+      : (file.allowedHosts ?? []),
     resyncMs: (file.resyncSeconds ?? 30) * 1000,
     logLevel: (env.ARCHY_LOG_LEVEL as DaemonConfig["logLevel"]) ?? file.logLevel ?? "info",
   };

@@ -6,12 +6,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
-import { Auth } from "../api/auth.ts";
+import { Auth, type LoginLimiter } from "../api/auth.ts";
+import type { ApiEvent } from "../api/events.ts";
 import type { ApiContext } from "../api/methods.ts";
-import { Metrics } from "../api/metrics.ts";
+import { GAUGES, Metrics } from "../api/metrics.ts";
 import { createServer } from "../api/server.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
-import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -36,10 +36,20 @@ export const REDACTED_PATHS = [
 
 export type RunningDaemon = { url: string; stop: () => Promise<void>; orchestrator: Orchestrator };
 
-export async function runDaemon(
-  config: DaemonConfig,
-  options: { destination?: pino.DestinationStream } = {},
-): Promise<RunningDaemon> {
+export type DaemonOptions = {
+  /** Where the JSON log lines go (standard output by default). */
+  destination?: pino.DestinationStream;
+  /** The time of sessions, login back-off and observation ages (tests move it). */
+  clock?: () => number;
+  /** Login rate limiting (tests pass one with their own settings). */
+  loginLimiter?: LoginLimiter;
+};
+
+/** How long to wait before connecting to Podman again after the n-th failed attempt. */
+export const reconnectDelayMs = (attempt: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
+
+export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const clock = options.clock ?? Date.now;
   const logger = pino(
     {
       level: config.logLevel,
@@ -51,8 +61,19 @@ export async function runDaemon(
   const stateDir = join(config.dataDir, "state");
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics();
-  const listeners = new Set<(event: ReconcilerEvent) => void>();
-  const started = Date.now();
+  const listeners = new Set<(event: ApiEvent) => void>();
+  const started = clock();
+  const publish = (event: ApiEvent) => {
+    if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
+      const operation = orchestrator.store.getOperation(event.operationId);
+      metrics.operations.inc({ kind: operation?.kind ?? "unknown", outcome: event.state });
+      if (operation?.finishedAt)
+        metrics.operationSeconds.observe((operation.finishedAt - operation.createdAt) / 1000, {
+          kind: operation.kind,
+        });
+    }
+    for (const listener of listeners) listener(event);
+  };
 
   const orchestrator = new Orchestrator({
     stateDir,
@@ -63,33 +84,24 @@ export async function runDaemon(
       warn: (message) => logger.warn(message),
       error: (message) => logger.error(message),
     },
-    onEvent: (event) => {
-      if (event.type === "operation" && event.state !== "running") {
-        const operation = orchestrator.store.getOperation(event.operationId);
-        metrics.operations.inc({ kind: operation?.kind ?? "unknown", outcome: event.state });
-        if (operation?.finishedAt)
-          metrics.operationSeconds.observe((operation.finishedAt - operation.createdAt) / 1000, {
-            kind: operation.kind,
-          });
-      }
-      for (const listener of listeners) listener(event);
-    },
+    clock,
+    onEvent: publish,
   });
-  const auth = new Auth({ store: orchestrator.store });
+  const auth = new Auth({ store: orchestrator.store, clock, limiter: options.loginLimiter });
   const tokenFile = join(stateDir, "cli-token");
   await auth.ensureCliToken(tokenFile);
 
   let cached: { at: number; listing: SourceListing } | undefined;
   const sources = async (): Promise<SourceListing> => {
     if (!config.appsDir) return { apps: [], rejected: [] };
-    if (cached && Date.now() - cached.at < 3_000) return cached.listing;
+    if (cached && clock() - cached.at < 3_000) return cached.listing;
     const listing = await loadAppsDir(config.appsDir);
     for (const rejected of listing.rejected)
       logger.warn(
         { dir: rejected.dir, problems: rejected.issues.length },
         `invalid manifest in ${rejected.dir}: ${rejected.issues[0]?.message}`,
       );
-    cached = { at: Date.now(), listing };
+    cached = { at: clock(), listing };
     return listing;
   };
 
@@ -98,6 +110,8 @@ export async function runDaemon(
     metrics,
     logger,
     tls: false,
+    clock,
+    allowedHosts: config.allowedHosts,
     subscribe: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -108,22 +122,23 @@ export async function runDaemon(
       sources,
       version: VERSION,
       startedAt: started,
-      clock: Date.now,
+      clock,
+      publish,
       call,
     }),
     gauges: () => {
+      // The reconciler counts its passes; the counter takes that count at scrape time.
+      metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
       const byPhase = new Map<string, number>();
       for (const app of orchestrator.store.listApps())
         byPhase.set(app.phase, (byPhase.get(app.phase) ?? 0) + 1);
       return [
         {
-          name: "archy_apps",
-          help: "Installed apps by phase.",
+          ...GAUGES.apps,
           values: [...byPhase].map(([phase, value]) => ({ labels: { phase }, value })),
         },
         {
-          name: "archy_podman_connected",
-          help: "1 once the daemon has connected to Podman.",
+          ...GAUGES.podmanConnected,
           values: [{ labels: {}, value: orchestrator.started ? 1 : 0 }],
         },
       ];
@@ -138,44 +153,81 @@ export async function runDaemon(
     `listening on ${url}`,
   );
 
+  // Podman: connect (or start its service), then reconcile. Until then, and whenever an attempt
+  // fails, the API serves the last known state and the daemon tries again with a growing delay. A
+  // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
+  // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
-  const connecting = (async () => {
+  let stopping = false;
+  let cancelWait: (() => void) | undefined;
+  const connectOnce = async (): Promise<void> => {
     const runtimeDir = defaultRuntimeDir();
     const connection = await connectPodman({
       runtimeDir,
       socketPath: config.podmanSocket,
       log: (m) => logger.info(m),
     });
-    keeper = keepServiceAlive(connection, { runtimeDir, log: (m) => logger.info(m) });
-    connection.client.observe((call) =>
-      metrics.podmanCalls.observe(call.durationMs / 1000, {
-        operation: call.operation,
-        outcome: call.outcome,
-      }),
-    );
-    const info = await connection.client.info();
-    const backend = config.backend === "quadlet" ? "quadlet" : "podman";
-    if (config.backend === "auto")
-      logger.info(
-        `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); creating containers with the plain Podman backend`,
+    if (stopping) {
+      await connection.client.close();
+      return;
+    }
+    const attemptKeeper = keepServiceAlive(connection, { runtimeDir, log: (m) => logger.info(m) });
+    try {
+      const info = await connection.client.info();
+      if (stopping) throw new Error("stopping");
+      connection.client.observe((call) =>
+        metrics.podmanCalls.observe(call.durationMs / 1000, {
+          operation: call.operation,
+          outcome: call.outcome,
+        }),
       );
-    orchestrator.start(
-      new Runtime({ client: connection.client, createWith: backend, log: (m) => logger.info(m) }),
-    );
-    logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
-  })().catch((error) =>
-    logger.error(
-      { err: error },
-      `cannot connect to Podman: ${(error as Error).message}; the API keeps serving the last known state`,
-    ),
-  );
+      const backend = config.backend === "quadlet" ? "quadlet" : "podman";
+      if (config.backend === "auto")
+        logger.info(
+          `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); creating containers with the plain Podman backend`,
+        );
+      orchestrator.start(
+        new Runtime({ client: connection.client, createWith: backend, log: (m) => logger.info(m) }),
+      );
+      keeper = attemptKeeper;
+      logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
+    } catch (error) {
+      attemptKeeper.stop();
+      await connection.client.close().catch(() => {});
+      throw error;
+    }
+  };
+  void (async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      try {
+        await connectOnce();
+        return;
+      } catch (error) {
+        if (stopping) return;
+        const delay = reconnectDelayMs(attempt);
+        logger.error(
+          { err: error },
+          `cannot connect to Podman: ${(error as Error).message}; the API keeps serving the last known state; trying again in ${Math.round(delay / 1000)} s`,
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          cancelWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        cancelWait = undefined;
+      }
+    }
+  })();
 
   return {
     url,
     orchestrator,
     stop: async () => {
+      stopping = true;
+      cancelWait?.();
       await server.close();
-      await connecting;
       keeper?.stop();
       await orchestrator.stop();
       logger.info("stopped; app containers keep running");

@@ -42,19 +42,35 @@ export type DispatchOptions<Ctx> = {
   auth: CallAuth;
   ctx: Ctx;
   onError?: (method: string, error: unknown) => void;
+  /** Told of every request answered (notifications included): for logs and metrics. */
+  onCall?: (call: CallReport) => void;
 };
 
-const MAX_BATCH = 50;
+/** What a request was and how it ended; never its params (they may carry a password). */
+export type CallReport = {
+  /** The method named, when the request was well formed. */
+  method: string | undefined;
+  outcome: number | "ok";
+  message: string | undefined;
+  durationMs: number;
+};
+
+export const MAX_BATCH = 50;
 
 function failure(id: RpcId, code: number, message: string, data?: unknown): RpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
+/** The field each issue is about; an unknown key is named itself (zod names the object that has it). */
 function describeIssues(issues: z.core.$ZodIssue[]): { message: string; data: unknown } {
-  const details = issues.map((issue) => ({
-    field: issue.path.join(".") || "(params)",
-    problem: issue.message,
-  }));
+  const details = issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({
+          field: [...issue.path, key].join("."),
+          problem: "unknown field: remove it (see the method's params in docs/api.md)",
+        }))
+      : [{ field: issue.path.join(".") || "(params)", problem: issue.message }],
+  );
   const first = details[0];
   return {
     message: `invalid params: ${first ? `${first.field}: ${first.problem}` : "see data"}`,
@@ -62,23 +78,34 @@ function describeIssues(issues: z.core.$ZodIssue[]): { message: string; data: un
   };
 }
 
-async function dispatchOne<Ctx>(
+/** Answers one request (notifications too: the caller drops their response). */
+async function answer<Ctx>(
   request: unknown,
   options: DispatchOptions<Ctx>,
-): Promise<RpcResponse | undefined> {
+): Promise<{ response: RpcResponse; method?: string; notification: boolean }> {
   if (typeof request !== "object" || request === null || Array.isArray(request))
-    return failure(null, RPC_CODES.invalidRequest, "invalid request: expected a JSON-RPC 2.0 request object");
+    return {
+      response: failure(
+        null,
+        RPC_CODES.invalidRequest,
+        "invalid request: expected a JSON-RPC 2.0 request object",
+      ),
+      notification: false,
+    };
   const { jsonrpc, method, params, id } = request as Record<string, unknown>;
   const isNotification = !("id" in request);
   const replyId: RpcId = typeof id === "string" || typeof id === "number" || id === null ? id : null;
   if (jsonrpc !== "2.0" || typeof method !== "string" || (!isNotification && replyId !== id))
-    return failure(
-      replyId,
-      RPC_CODES.invalidRequest,
-      'invalid request: needs "jsonrpc": "2.0", a string "method" and a string or number "id"',
-    );
+    return {
+      response: failure(
+        replyId,
+        RPC_CODES.invalidRequest,
+        'invalid request: needs "jsonrpc": "2.0", a string "method" and a string or number "id"',
+      ),
+      notification: false,
+    };
+  const respond = (response: RpcResponse) => ({ response, method, notification: isNotification });
   const definition = options.methods.get(method);
-  const respond = (response: RpcResponse) => (isNotification ? undefined : response);
   if (!definition) return respond(failure(replyId, RPC_CODES.methodNotFound, `method not found: ${method}`));
   if (definition.access === "session" && !options.auth.authenticated)
     return respond(
@@ -131,6 +158,22 @@ async function dispatchOne<Ctx>(
       failure(replyId, RPC_CODES.internalError, `internal error: ${(error as Error)?.message ?? "unknown"}`),
     );
   }
+}
+
+/** Answers one request and reports it to `onCall`; a notification's response is dropped. */
+async function dispatchOne<Ctx>(
+  request: unknown,
+  options: DispatchOptions<Ctx>,
+): Promise<RpcResponse | undefined> {
+  const started = performance.now();
+  const { response, method, notification } = await answer(request, options);
+  options.onCall?.({
+    method,
+    outcome: "error" in response ? response.error.code : "ok",
+    message: "error" in response ? response.error.message : undefined,
+    durationMs: performance.now() - started,
+  });
+  return notification ? undefined : response;
 }
 
 /** Dispatches a parsed body: one request, or a batch (answered in order, notifications omitted). */

@@ -30,6 +30,8 @@ export const RPC_CODES = {
   beingRemoved: -32015,
   /** The manifest found for the app is invalid (`data.issues`). */
   invalidManifest: -32016,
+  /** Podman does not answer (yet): the call needs it; try again shortly. */
+  podmanUnavailable: -32017,
 } as const;
 
 export type RpcCode = (typeof RPC_CODES)[keyof typeof RPC_CODES];
@@ -44,3 +46,32 @@ export class RpcError extends Error {
     this.data = data;
   }
 }
+
+/** What each code means and what to do about it, for `docs/api.md` (every code must have one). */
+export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
+  parseError: "The body is not valid JSON.",
+  invalidRequest:
+    'Not a JSON-RPC 2.0 request: `jsonrpc` is not `"2.0"`, `method` is not a string, `id` is not a string, number or null; or an empty or too large batch, or a body over 1 MiB.',
+  methodNotFound: "No method of that name.",
+  invalidParams:
+    "The params do not match the method's schema (`data.issues`: `[{field, problem}]`, one per problem; an unknown key is named as the field). Nothing was changed.",
+  internalError: "The daemon failed; the message says how, the daemon's log has the details.",
+  unauthenticated:
+    "No valid session (or CLI token): log in with `auth.login`. Also the answer to a wrong password.",
+  csrfRejected:
+    "A state-changing call without the session's CSRF token in `X-CSRF-Token`, or from another origin (`Origin` does not match `Host`). Nothing was changed.",
+  rateLimited:
+    "Too many failed logins: wait `data.retryAfterSeconds` seconds; every attempt before is refused.",
+  setupState: "`auth.setup` when the operator password is already set, or `auth.login` before it is.",
+  notFound: "The app (or operation, or container) is unknown: not installed, or not in any source.",
+  operationInProgress:
+    "Another operation of the app is in flight (`data.operation`: `{id, kind}`): wait for it, then try again.",
+  dependencyMissing:
+    "Required dependencies are not installed (`data.missing`: their ids): install them first.",
+  hasDependents: "Other apps depend on this one (`data.dependents`: their ids): uninstall them first.",
+  notNewer:
+    "The source's version is not newer than the installed one (`data.installed`, `data.offered`); `force` reapplies or downgrades.",
+  beingRemoved: "The app is being uninstalled; install it again once that has finished.",
+  invalidManifest: "The app's manifest is invalid (`data.issues`: file, line and the fix).",
+  podmanUnavailable: "Podman does not answer yet (the daemon is connecting): try again in a moment.",
+};

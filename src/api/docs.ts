@@ -1,0 +1,441 @@
+/**
+ * `docs/api.md`, generated from the API's own definitions: the methods (summary, access, params and
+ * result schemas), the error codes, the event stream's messages and the metrics. Examples are kept
+ * here beside the generator; the tests check each one against its method's schemas, so the document
+ * cannot drift from what the daemon accepts and answers.
+ */
+import { z } from "zod";
+import { fieldRows } from "../manifest/reference.ts";
+import { MIN_PASSWORD_LENGTH, SESSION_TTL_MS } from "./auth.ts";
+import { EVENT_SCHEMAS } from "./events.ts";
+import { METHODS } from "./methods.ts";
+import { GAUGES, Metrics } from "./metrics.ts";
+import { MAX_BATCH } from "./rpc/dispatch.ts";
+import { RPC_CODE_MEANINGS, RPC_CODES } from "./rpc/errors.ts";
+import { MAX_BODY_BYTES, SESSION_COOKIE } from "./server.ts";
+
+type CodeName = keyof typeof RPC_CODES;
+
+export type MethodExample = {
+  params: Record<string, unknown>;
+  result: unknown;
+  /** Errors specific to the method (the common ones are listed once for all). */
+  errors: CodeName[];
+};
+
+const T0 = 1_767_225_600_000;
+const OPERATION = "op-5f0c8d2e-4b7a-4c39-9e51-2d6f1a0b7c44";
+
+const APP = {
+  id: "my-app",
+  name: "My App",
+  version: "1.2.0",
+  description: "A web app with one container.",
+  category: "utilities",
+  source: "local:/srv/apps/my-app",
+  desired: "running",
+  phase: "running",
+  reason: null,
+  observedAt: T0,
+  observedAgeMs: 1_250,
+  containers: [
+    {
+      key: "web",
+      name: "my-app",
+      containerId: "3f4e5d6c7b8a",
+      state: "running",
+      health: "healthy",
+      exitCode: 0,
+      startedAt: T0 - 60_000,
+      backend: "podman",
+      observedAt: T0,
+    },
+  ],
+  interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
+};
+
+const accepted = (kind: string, extra: Record<string, unknown> = {}) => ({
+  operationId: OPERATION,
+  appId: "my-app",
+  kind,
+  existing: false,
+  ...extra,
+});
+
+const LIFECYCLE_ERRORS: CodeName[] = ["notFound", "operationInProgress", "beingRemoved"];
+
+/** One example per method (a test checks that every method has one and that it fits the schemas). */
+export const EXAMPLES: Record<string, MethodExample> = {
+  "auth.setup": {
+    params: { password: "correct horse battery staple" },
+    result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["setupState"],
+  },
+  "auth.login": {
+    params: { password: "correct horse battery staple" },
+    result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["setupState", "rateLimited"],
+  },
+  "auth.logout": { params: {}, result: { ok: true }, errors: [] },
+  "package.list": { params: {}, result: [APP], errors: [] },
+  "package.get": { params: { id: "my-app" }, result: APP, errors: ["notFound"] },
+  "package.available": {
+    params: {},
+    result: [
+      {
+        id: "my-app",
+        name: "My App",
+        version: "1.3.0",
+        description: "A web app with one container.",
+        category: "utilities",
+        source: "local:/srv/apps/my-app",
+        installed: true,
+        installedVersion: "1.2.0",
+        updateAvailable: true,
+      },
+    ],
+    errors: [],
+  },
+  "package.install": {
+    params: { id: "my-app" },
+    result: accepted("install"),
+    errors: ["notFound", "invalidManifest", "dependencyMissing", "operationInProgress", "beingRemoved"],
+  },
+  "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: LIFECYCLE_ERRORS },
+  "package.stop": {
+    params: { id: "my-app" },
+    result: accepted("stop", { superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"] }),
+    errors: ["notFound", "beingRemoved"],
+  },
+  "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: LIFECYCLE_ERRORS },
+  "package.uninstall": {
+    params: { id: "my-app", purge: false },
+    result: accepted("uninstall"),
+    errors: ["notFound", "hasDependents", "beingRemoved"],
+  },
+  "package.update": {
+    params: { id: "my-app" },
+    result: accepted("update"),
+    errors: ["notFound", "notNewer", "invalidManifest", "operationInProgress", "beingRemoved"],
+  },
+  "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: LIFECYCLE_ERRORS },
+  "package.logs": {
+    params: { id: "my-app", tail: 2 },
+    result: [
+      { container: "web", stream: "stdout", line: "listening on :8080" },
+      { container: "web", stream: "stderr", line: "GET / 200" },
+    ],
+    errors: ["notFound", "podmanUnavailable"],
+  },
+  "package.credentials": {
+    params: { id: "my-app" },
+    result: [{ label: "Admin login", username: "admin", password: "V9f2Kp0qLx7RzT1m" }],
+    errors: ["notFound"],
+  },
+  "container-list": {
+    params: {},
+    result: APP.containers.map((c) => ({ ...c, appId: "my-app", observedAgeMs: 1_250 })),
+    errors: [],
+  },
+  "operation.get": {
+    params: { id: OPERATION, afterSeq: 0 },
+    result: {
+      id: OPERATION,
+      appId: "my-app",
+      kind: "install",
+      state: "succeeded",
+      createdAt: T0,
+      finishedAt: T0 + 4_200,
+      error: null,
+      logs: [
+        { seq: 1, at: T0 + 100, level: "info", message: "pulling localhost/my-app:1.2.0" },
+        { seq: 2, at: T0 + 3_900, level: "info", message: "container web started" },
+      ],
+    },
+    errors: ["notFound"],
+  },
+  "system.info": {
+    params: {},
+    result: { version: "0.1.0", uptimeMs: 3_600_000, setUp: true, backend: "podman", apps: 1 },
+    errors: [],
+  },
+};
+
+export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
+  hello: { type: "hello" },
+  error: { type: "error", message: "not logged in (or cross-origin): log in first" },
+  app: { type: "app", appId: "my-app", phase: "installing" },
+  "app-removed": { type: "app-removed", appId: "my-app" },
+  operation: {
+    type: "operation",
+    operationId: OPERATION,
+    appId: "my-app",
+    kind: "install",
+    state: "pending",
+  },
+  log: {
+    type: "log",
+    appId: "my-app",
+    line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
+  },
+};
+
+type Json = Parameters<typeof fieldRows>[0];
+
+export function paramsJsonSchema(schema: z.ZodType): Json {
+  return z.toJSONSchema(schema, { io: "input" }) as Json;
+}
+
+export function resultJsonSchema(schema: z.ZodType): Json {
+  return z.toJSONSchema(schema, { io: "output" }) as Json;
+}
+
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+function fieldTable(schema: Json, empty: string): string[] {
+  const rows = fieldRows(schema);
+  if (rows.length === 0) return [empty];
+  return [
+    "| Field | Type | Required | Default | Description |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows.map(
+      (row) =>
+        `| \`${row.path}\` | ${row.type} | ${row.required ? "yes" : ""} | ${
+          row.default === undefined ? "" : `\`${JSON.stringify(row.default)}\``
+        } | ${cell(row.description)} |`,
+    ),
+  ];
+}
+
+function jsonBlock(value: unknown, pretty = true): string[] {
+  return ["```json", pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value), "```"];
+}
+
+function details(summary: string, value: unknown): string[] {
+  return [`<details><summary>${summary}</summary>`, "", ...jsonBlock(value), "", "</details>"];
+}
+
+const anchor = (name: string) => name.toLowerCase().replace(/[^a-z0-9-]/g, "");
+
+function codeOf(name: CodeName): string {
+  return `${RPC_CODES[name]} (${name})`;
+}
+
+function methodSection(method: (typeof METHODS)[number]): string[] {
+  const example = EXAMPLES[method.name];
+  if (!example) throw new Error(`docs: no example for ${method.name} in src/api/docs.ts`);
+  const csrf = method.mutates && method.access === "session";
+  const access =
+    method.access === "public"
+      ? `public (no session)${method.mutates ? "; state-changing: refused from another origin" : ""}`
+      : `session or CLI token${csrf ? `; state-changing: needs \`X-CSRF-Token\` with a session, refused from another origin` : "; read-only"}`;
+  const headers = [
+    "POST /rpc/v1 HTTP/1.1",
+    "Content-Type: application/json",
+    ...(method.access === "session" ? [`Cookie: ${SESSION_COOKIE}=…`] : []),
+    ...(csrf ? ["X-CSRF-Token: …"] : []),
+  ];
+  const request = { jsonrpc: "2.0", id: 1, method: method.name, params: example.params };
+  const errors = [
+    ...(method.access === "session" ? (["unauthenticated"] as CodeName[]) : []),
+    ...(method.mutates ? (["csrfRejected"] as CodeName[]) : []),
+    "invalidParams" as CodeName,
+    ...example.errors,
+  ];
+  return [
+    `### \`${method.name}\``,
+    "",
+    method.summary,
+    "",
+    `- **Access:** ${access}.`,
+    `- **Errors:** ${[...new Set(errors)].map((name) => `[${codeOf(name)}](#errors)`).join(", ")}.`,
+    "",
+    "**Params**",
+    "",
+    ...fieldTable(paramsJsonSchema(method.params), "None: send `{}` (or leave `params` out)."),
+    "",
+    "**Result**",
+    "",
+    ...fieldTable(resultJsonSchema(method.result), "See the JSON Schema below."),
+    "",
+    "**Example**",
+    "",
+    "```http",
+    ...headers,
+    "",
+    JSON.stringify(request),
+    "```",
+    "",
+    ...jsonBlock({ jsonrpc: "2.0", id: 1, result: example.result }),
+    "",
+    ...details("Params JSON Schema", paramsJsonSchema(method.params)),
+    "",
+    ...details("Result JSON Schema", resultJsonSchema(method.result)),
+    "",
+  ];
+}
+
+function metricsSection(): string[] {
+  const metrics = new Metrics();
+  const series = [
+    metrics.operations,
+    metrics.operationSeconds,
+    metrics.reconcilePasses,
+    metrics.podmanCalls,
+    metrics.rpcCalls,
+  ].map((m) => ({ name: m.name, type: "bounds" in m ? "histogram" : "counter", help: m.help }));
+  for (const gauge of Object.values(GAUGES)) series.push({ ...gauge, type: "gauge" });
+  return [
+    "## Metrics: `GET /metrics`",
+    "",
+    "Prometheus text format (version 0.0.4), without authentication (bind the daemon to a trusted",
+    "interface, or filter `/metrics` in a reverse proxy). Labels: `kind` and `outcome` (`succeeded`,",
+    "`failed`) on operations, `operation` and `outcome` on Podman calls, `method` (a known method name,",
+    "`batch` or `unknown`) and `outcome` (`ok` or the error code) on RPC calls, `phase` on apps.",
+    "",
+    "| Series | Type | Meaning |",
+    "| --- | --- | --- |",
+    ...series.map((s) => `| \`${s.name}\` | ${s.type} | ${cell(s.help)} |`),
+    "",
+    '`GET /healthz` answers `{"ok":true}` while the daemon serves (also before Podman answers).',
+    "",
+  ];
+}
+
+function eventsSection(): string[] {
+  const lines = [
+    "## Live events: `GET /ws/v1`",
+    "",
+    "A WebSocket carrying JSON messages, one per frame, from the server only. It needs the session",
+    `cookie (browsers) or the CLI token (\`Authorization: Bearer …\`), and a browser's \`Origin\` must`,
+    "match the `Host` it connects to. A refused connection gets an `error` message and is closed with",
+    "code 4401; so is an open one whose session ends (logout, expiry). An operation recorded through",
+    "the API is announced at once (`app` with the new phase, `operation` with `pending`); the reconciler",
+    "then sends the phases, the operation's `running`/`succeeded`/`failed` and its log lines.",
+    "",
+    "| Message | When |",
+    "| --- | --- |",
+    ...Object.entries(EVENT_SCHEMAS).map(
+      ([type, schema]) => `| \`${type}\` | ${cell(schema.description ?? "")} |`,
+    ),
+    "",
+  ];
+  for (const [type, schema] of Object.entries(EVENT_SCHEMAS)) {
+    lines.push(`### \`${type}\``, "", ...fieldTable(resultJsonSchema(schema), ""), "");
+    lines.push(...jsonBlock(EVENT_EXAMPLES[type as keyof typeof EVENT_SCHEMAS], false), "");
+  }
+  return lines;
+}
+
+/** The whole of `docs/api.md`. */
+export function apiDocsMarkdown(): string {
+  const lines: string[] = [
+    "<!-- Generated from src/api (methods, errors, events, metrics) by `npm run generate`; do not edit by hand. -->",
+    "# Archipelago daemon API v1",
+    "",
+    "The daemon (`archy daemon`) serves, on its listen address (default `127.0.0.1:7780`):",
+    "",
+    "| Endpoint | What |",
+    "| --- | --- |",
+    "| `POST /rpc/v1` | [JSON-RPC 2.0](https://www.jsonrpc.org/specification) calls: the [methods](#methods) below |",
+    "| `GET /ws/v1` | [Live events](#live-events-get-wsv1) over a WebSocket |",
+    "| `GET /metrics` | [Prometheus metrics](#metrics-get-metrics) |",
+    '| `GET /healthz` | Liveness: `{"ok":true}` |',
+    "",
+    "Method names are the predecessor's (`auth.login`, `package.install`, `container-list`, …), so its",
+    "clients keep working. Every call's params are validated before anything is done (a bad one changes",
+    "nothing) and every result is checked against its schema before it is sent.",
+    "",
+    "## Protocol",
+    "",
+    "- Send `Content-Type: application/json`; the body is one request or a batch (an array) of at most",
+    `  ${MAX_BATCH} requests, at most ${MAX_BODY_BYTES / 1024 / 1024} MiB (larger: HTTP 413 with an \`invalidRequest\` error).`,
+    '- A request is `{"jsonrpc": "2.0", "id": <string, number or null>, "method": <string>, "params": <object>}`;',
+    "  `params` may be left out when a method takes none. A request without `id` is a notification: it",
+    "  is performed and gets no response (a body of only notifications gets HTTP 204).",
+    "- A batch is answered with an array in request order, notifications left out. An empty or too large",
+    "  batch is one `invalidRequest` error.",
+    "- Malformed JSON is a `parseError` (HTTP 200, `id` null). Errors are `{code, message, data?}` with",
+    "  the [stable codes](#errors) below; `message` is for humans, `code` and `data` for programs.",
+    "",
+    "## Authentication",
+    "",
+    `1. **First run.** \`system.info\` (public) says whether \`setUp\` is done. \`auth.setup\` sets the operator`,
+    `   password (at least ${MIN_PASSWORD_LENGTH} characters, stored as an argon2id hash) and logs in; once set it answers`,
+    "   `setupState` (-32004).",
+    "2. **Login.** `auth.login {password}` sets the session cookie and returns a `csrfToken`:",
+    "",
+    "   ```http",
+    `   Set-Cookie: ${SESSION_COOKIE}=<token>; Max-Age=${SESSION_TTL_MS / 1000}; Path=/; HttpOnly; SameSite=Strict`,
+    "   ```",
+    "",
+    "   (`; Secure` too when served over TLS). Every login issues a new session (a cookie the request",
+    `   carried is revoked, never adopted), valid for ${SESSION_TTL_MS / 3_600_000} hours.`,
+    "3. **Calls.** Send the cookie; state-changing calls also send the token in the `X-CSRF-Token` header.",
+    "   A browser request whose `Origin` does not match `Host` is refused for every state-changing",
+    "   call, `auth.login` and `auth.setup` included (`csrfRejected`, -32002).",
+    "4. **Logout.** `auth.logout` revokes the session at once (the cookie is cleared too).",
+    "5. **Rate limiting.** Failed logins are counted per client address: after the 5th failure in a",
+    "   row each attempt must wait (1 s, then twice as long after every further failure, up to 15 min);",
+    "   until then every attempt, with the right password too, gets `rateLimited` (-32003) with",
+    "   `data.retryAfterSeconds`. A successful login clears the count.",
+    "6. **Local CLI.** The daemon writes a token to `<data-dir>/state/cli-token` (mode 0600; the CLI",
+    "   refuses a file others can read). `Authorization: Bearer <token>` authenticates every call, without",
+    "   CSRF token (it is not a cookie: a browser never sends it by itself).",
+    "",
+    "```sh",
+    "# with curl, as the predecessor's gate scripts did",
+    "curl -s -c jar -H 'Content-Type: application/json' http://127.0.0.1:7780/rpc/v1 \\",
+    `  -d '{"jsonrpc":"2.0","id":1,"method":"auth.login","params":{"password":"…"}}'`,
+    '# → {"jsonrpc":"2.0","id":1,"result":{"csrfToken":"<csrf>","expiresAt":…}}',
+    "curl -s -b jar -H 'Content-Type: application/json' -H 'X-CSRF-Token: <csrf>' http://127.0.0.1:7780/rpc/v1 \\",
+    `  -d '{"jsonrpc":"2.0","id":2,"method":"package.install","params":{"id":"my-app"}}'`,
+    "# the CLI token instead of a session",
+    'curl -s -H "Authorization: Bearer $(cat ~/.local/share/archipelago/state/cli-token)" \\',
+    "  -H 'Content-Type: application/json' http://127.0.0.1:7780/rpc/v1 \\",
+    `  -d '{"jsonrpc":"2.0","id":3,"method":"package.list"}'`,
+    "```",
+    "",
+    "## Methods",
+    "",
+    "| Method | Access | CSRF | Summary |",
+    "| --- | --- | --- | --- |",
+    ...METHODS.map(
+      (m) =>
+        `| [\`${m.name}\`](#${anchor(m.name)}) | ${m.access} | ${m.mutates && m.access === "session" ? "yes" : ""} | ${cell(m.summary)} |`,
+    ),
+    "",
+    "Lifecycle methods (`package.install`, `start`, `stop`, `restart`, `uninstall`, `update`, `retry`)",
+    "record the operator's intent and return at once with an operation id; the reconciler does the",
+    "work. Follow it with `operation.get` or the event stream. An identical request while the same",
+    "operation is in flight returns that operation (`existing: true`); a different one is refused with",
+    "`operationInProgress`, except `stop` and `uninstall`, which supersede what is in flight.",
+    "",
+  ];
+  for (const method of METHODS) lines.push(...methodSection(method));
+  lines.push(
+    "## Errors",
+    "",
+    "| Code | Name | Meaning |",
+    "| --- | --- | --- |",
+    ...(Object.keys(RPC_CODES) as CodeName[]).map(
+      (name) => `| ${RPC_CODES[name]} | \`${name}\` | ${cell(RPC_CODE_MEANINGS[name])} |`,
+    ),
+    "",
+    "An example:",
+    "",
+    ...jsonBlock({
+      jsonrpc: "2.0",
+      id: 7,
+      error: {
+        code: RPC_CODES.operationInProgress,
+        message: `my-app has a restart in progress (operation ${OPERATION}); wait for it to finish, then start again`,
+        data: { operation: { id: OPERATION, kind: "restart" } },
+      },
+    }),
+    "",
+    ...eventsSection(),
+    ...metricsSection(),
+  );
+  return `${lines.join("\n")}`;
+}

@@ -1,0 +1,476 @@
+/**
+ * Attack tests of the daemon's authentication: CSRF (missing, wrong, another session's), cross-origin
+ * requests, session fixation, logout and expiry, login brute force, first-run setup, the session
+ * cookie's attributes, and the CLI's bearer token and its file. Every refused call must change
+ * nothing in the store.
+ */
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Auth, readCliToken, SESSION_TTL_MS } from "../../src/api/auth.ts";
+import { EXAMPLES } from "../../src/api/docs.ts";
+import { METHODS } from "../../src/api/methods.ts";
+import { RPC_CODES } from "../../src/api/rpc/errors.ts";
+import { hostAllowed } from "../../src/api/server.ts";
+import { Store } from "../../src/orchestrator/store.ts";
+import {
+  type Caller,
+  fails,
+  headersOf,
+  http,
+  login,
+  manualClock,
+  ok,
+  PASSWORD,
+  rpc,
+  type Session,
+  sessionCookieOf,
+  settle,
+  setup,
+  startDaemon,
+  storeSnapshot,
+  type TestDaemon,
+} from "./support.ts";
+
+const EVIL = "http://evil.example";
+const MUTATING_SESSION_METHODS = METHODS.filter((m) => m.mutates && m.access === "session").map(
+  (m) => m.name,
+);
+
+/** Calls that must be refused with `code` and leave every table of the store as it was. */
+async function refusedUnchanged(
+  d: TestDaemon,
+  method: string,
+  params: unknown,
+  caller: Caller,
+  code: number,
+) {
+  const before = storeSnapshot(d.storePath);
+  const error = await fails(d.port, method, params, caller, code);
+  assert.deepEqual(storeSnapshot(d.storePath), before, `${method} was refused but changed the store`);
+  return error;
+}
+
+describe("CSRF and cross-origin requests", () => {
+  let d: TestDaemon;
+  let session: Session;
+  before(async () => {
+    d = await startDaemon();
+    session = await setup(d.port);
+    await ok(d.port, "package.install", { id: "api-alpha" }, session);
+    settle(d, "api-alpha");
+  });
+  after(() => d.close());
+
+  test("the state-changing methods are the ones that need the CSRF token", () => {
+    assert.deepEqual(MUTATING_SESSION_METHODS.sort(), [
+      "auth.logout",
+      "package.install",
+      "package.restart",
+      "package.retry",
+      "package.start",
+      "package.stop",
+      "package.uninstall",
+      "package.update",
+    ]);
+  });
+
+  test("a valid cookie without the CSRF header: -32002 for every state-changing call, nothing changed", async () => {
+    for (const method of MUTATING_SESSION_METHODS) {
+      const error = await refusedUnchanged(
+        d,
+        method,
+        EXAMPLES[method]?.params.id === undefined ? {} : { id: "api-alpha" },
+        { cookie: session.cookie },
+        RPC_CODES.csrfRejected,
+      );
+      assert.match(error.message, /X-CSRF-Token/, method);
+    }
+  });
+
+  test("a wrong CSRF token, an empty one, or another session's: -32002, nothing changed", async () => {
+    const other = await login(d.port);
+    const wrong = [session.csrf.slice(0, -1), "", `${session.csrf}x`, other.csrf, session.token];
+    for (const csrf of wrong)
+      for (const method of ["package.stop", "package.uninstall", "auth.logout"])
+        await refusedUnchanged(
+          d,
+          method,
+          method === "auth.logout" ? {} : { id: "api-alpha" },
+          { cookie: session.cookie, headers: { "x-csrf-token": csrf } },
+          RPC_CODES.csrfRejected,
+        );
+  });
+
+  test("read-only calls need the session but no CSRF token", async () => {
+    await ok(d.port, "package.list", {}, { cookie: session.cookie });
+    await ok(d.port, "package.get", { id: "api-alpha" }, { cookie: session.cookie });
+  });
+
+  test("another origin is refused even with a valid cookie and CSRF token", async () => {
+    const origins = [
+      EVIL,
+      "null",
+      `http://127.0.0.1:${d.port + 1}`,
+      `https://127.0.0.1:${d.port}.evil.example`,
+    ];
+    for (const origin of origins) {
+      for (const method of ["package.stop", "package.restart", "auth.logout"]) {
+        const error = await refusedUnchanged(
+          d,
+          method,
+          method === "auth.logout" ? {} : { id: "api-alpha" },
+          { ...session, origin },
+          RPC_CODES.csrfRejected,
+        );
+        assert.match(error.message, /cross-origin/, `${method} from ${origin}`);
+      }
+    }
+    // The CLI token does not get around it either.
+    const bearer = readFileSync(d.tokenFile, "utf8").trim();
+    await refusedUnchanged(
+      d,
+      "package.stop",
+      { id: "api-alpha" },
+      { bearer, origin: EVIL },
+      RPC_CODES.csrfRejected,
+    );
+    // The same origin is accepted.
+    const accepted = (await ok(
+      d.port,
+      "package.restart",
+      { id: "api-alpha" },
+      { ...session, origin: `http://127.0.0.1:${d.port}` },
+    )) as { kind: string };
+    assert.equal(accepted.kind, "restart");
+    settle(d, "api-alpha");
+  });
+
+  test("a login from another origin is refused and sets no cookie, the right password included", async () => {
+    const before = storeSnapshot(d.storePath);
+    const reply = await rpc(d.port, "auth.login", { password: PASSWORD }, { origin: EVIL });
+    assert.equal(reply.error?.code, RPC_CODES.csrfRejected);
+    assert.equal(reply.http.headers["set-cookie"], undefined);
+    assert.deepEqual(storeSnapshot(d.storePath), before, "no session was created");
+  });
+
+  test("the first-run setup from another origin is refused and sets no password", async () => {
+    const fresh = await startDaemon();
+    try {
+      const reply = await rpc(fresh.port, "auth.setup", { password: PASSWORD }, { origin: EVIL });
+      assert.equal(reply.error?.code, RPC_CODES.csrfRejected);
+      assert.equal(reply.http.headers["set-cookie"], undefined);
+      assert.equal(((await ok(fresh.port, "system.info", {}, {})) as { setUp: boolean }).setUp, false);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe("sessions: fixation, logout, expiry, cookie attributes", () => {
+  let d: TestDaemon;
+  const clock = manualClock();
+  before(async () => {
+    d = await startDaemon({ clock: clock.now });
+    await setup(d.port);
+  });
+  after(() => d.close());
+
+  test("the cookie is HttpOnly, SameSite=Strict, Path=/, lives as long as the session, and is not Secure without TLS", async () => {
+    const reply = await rpc(d.port, "auth.login", { password: PASSWORD });
+    const { attributes } = sessionCookieOf(reply.http);
+    assert.ok(attributes.includes("HttpOnly"), attributes.join("; "));
+    assert.ok(attributes.includes("SameSite=Strict"));
+    assert.ok(attributes.includes("Path=/"));
+    assert.ok(!attributes.some((a) => a.toLowerCase() === "secure"), "no Secure over plain HTTP");
+    assert.ok(!attributes.some((a) => a.toLowerCase().startsWith("domain")), "a host-only cookie");
+    assert.ok(attributes.includes(`Max-Age=${SESSION_TTL_MS / 1000}`), attributes.join("; "));
+    const { expiresAt } = reply.result as { expiresAt: number };
+    assert.equal(expiresAt, clock.now() + SESSION_TTL_MS);
+  });
+
+  test("session fixation: a cookie planted before login is never the session after it", async () => {
+    const planted = "archy_session=attacker-chosen-session-token-0123456789";
+    const session = await login(d.port, PASSWORD, { cookie: planted });
+    assert.notEqual(session.cookie, planted);
+    assert.ok(session.token.length >= 40, "a long random token");
+    await fails(d.port, "package.list", {}, { cookie: planted }, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { cookie: session.cookie });
+  });
+
+  test("every login issues a new token, and the session the request carried ends", async () => {
+    const first = await login(d.port);
+    const second = await login(d.port, PASSWORD, { cookie: first.cookie });
+    assert.notEqual(second.token, first.token);
+    assert.notEqual(second.csrf, first.csrf);
+    await fails(d.port, "package.list", {}, { cookie: first.cookie }, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { cookie: second.cookie });
+  });
+
+  test("sessions are stored hashed, the password as an argon2id hash", async () => {
+    const session = await login(d.port);
+    const text = JSON.stringify(storeSnapshot(d.storePath));
+    assert.ok(!text.includes(session.token), "the session token is not in the store");
+    assert.ok(!text.includes(PASSWORD), "the password is not in the store");
+    assert.match(text, /\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  test("a logged-out session no longer works, and logout clears the cookie", async () => {
+    const session = await login(d.port);
+    const reply = await rpc(d.port, "auth.logout", {}, session);
+    assert.deepEqual(reply.result, { ok: true });
+    const header = String(reply.http.headers["set-cookie"]);
+    assert.match(header, /^archy_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Strict$/);
+    await fails(d.port, "package.list", {}, session, RPC_CODES.unauthenticated);
+    await fails(d.port, "auth.logout", {}, session, RPC_CODES.unauthenticated);
+  });
+
+  test("a session expires after its lifetime", async () => {
+    const session = await login(d.port);
+    clock.advance(SESSION_TTL_MS - 1_000);
+    await ok(d.port, "package.list", {}, session);
+    clock.advance(1_000);
+    await fails(d.port, "package.list", {}, session, RPC_CODES.unauthenticated);
+    await fails(d.port, "package.install", { id: "api-alpha" }, session, RPC_CODES.unauthenticated);
+  });
+});
+
+describe("login brute force", () => {
+  let d: TestDaemon;
+  const clock = manualClock();
+  before(async () => {
+    d = await startDaemon({ clock: clock.now });
+    await setup(d.port);
+  });
+  after(() => d.close());
+
+  const retryAfter = (error: { data?: unknown }) =>
+    (error.data as { retryAfterSeconds: number }).retryAfterSeconds;
+
+  test("after 5 wrong passwords every attempt waits, longer each time, the right password included", async () => {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const error = await fails(
+        d.port,
+        "auth.login",
+        { password: `wrong ${attempt}` },
+        {},
+        RPC_CODES.unauthenticated,
+      );
+      assert.match(error.message, /wrong password/);
+    }
+    const first = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+    assert.equal(retryAfter(first), 1);
+    assert.match(first.message, /try again in 1 s/);
+    const none = await rpc(d.port, "auth.login", { password: PASSWORD });
+    assert.equal(none.http.headers["set-cookie"], undefined, "no session while rate-limited");
+
+    const delays = [retryAfter(first)];
+    for (let round = 0; round < 4; round++) {
+      clock.advance((delays.at(-1) as number) * 1000);
+      await fails(d.port, "auth.login", { password: "still wrong" }, {}, RPC_CODES.unauthenticated);
+      const limited = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+      delays.push(retryAfter(limited));
+    }
+    assert.deepEqual(delays, [1, 2, 4, 8, 16], "the delay doubles with every further failure");
+
+    clock.advance(8_000);
+    const partway = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+    assert.equal(retryAfter(partway), 8, "the wait counts down");
+    clock.advance(8_000);
+    const session = await login(d.port);
+    await ok(d.port, "package.list", {}, session);
+
+    // A success clears the count: the next failure is free again.
+    await fails(d.port, "auth.login", { password: "wrong again" }, {}, RPC_CODES.unauthenticated);
+    await login(d.port);
+  });
+
+  test("the delay stops growing at 15 minutes", async () => {
+    for (let failures = 0; failures < 16; ) {
+      const reply = await rpc(d.port, "auth.login", { password: "wrong" });
+      if (reply.error?.code === RPC_CODES.unauthenticated) failures++;
+      else if (reply.error?.code === RPC_CODES.rateLimited) clock.advance(retryAfter(reply.error) * 1000);
+      else assert.fail(`unexpected answer: ${JSON.stringify(reply.error ?? reply.result)}`);
+    }
+    const limited = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+    assert.equal(retryAfter(limited), 15 * 60);
+    clock.advance(15 * 60_000);
+    await login(d.port);
+  });
+});
+
+test("parallel wrong passwords: only 5 are tried, the rest are rate-limited", async () => {
+  const d = await startDaemon();
+  try {
+    await setup(d.port);
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => rpc(d.port, "auth.login", { password: `guess number ${i}` })),
+    );
+    const codes = replies.map((r) => r.error?.code);
+    assert.equal(codes.filter((c) => c === RPC_CODES.unauthenticated).length, 5, JSON.stringify(codes));
+    assert.equal(codes.filter((c) => c === RPC_CODES.rateLimited).length, 15, JSON.stringify(codes));
+  } finally {
+    await d.close();
+  }
+});
+
+test("parallel first-run setups: exactly one sets the password", async () => {
+  const d = await startDaemon();
+  try {
+    const passwords = Array.from({ length: 5 }, (_, i) => `first password ${i}`);
+    const replies = await Promise.all(passwords.map((password) => rpc(d.port, "auth.setup", { password })));
+    const winners = replies.filter((r) => r.error === undefined);
+    assert.equal(winners.length, 1);
+    for (const reply of replies)
+      if (reply.error) assert.equal(reply.error.code, RPC_CODES.setupState, JSON.stringify(reply.error));
+    const winner = passwords[replies.indexOf(winners[0] as (typeof replies)[number])] as string;
+    await login(d.port, winner);
+    for (const other of passwords.filter((p) => p !== winner))
+      await fails(d.port, "auth.login", { password: other }, {}, RPC_CODES.unauthenticated);
+  } finally {
+    await d.close();
+  }
+});
+
+describe("first-run setup", () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(() => d.close());
+
+  test("login before setup: -32004", async () => {
+    const error = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.setupState);
+    assert.match(error.message, /auth\.setup/);
+  });
+
+  test("a password shorter than 10 characters is refused, 10 are enough", async () => {
+    await refusedUnchanged(d, "auth.setup", { password: "123456789" }, {}, RPC_CODES.invalidParams);
+    await setup(d.port, "0123456789");
+  });
+
+  test("auth.setup a second time: -32004, and the first password stays", async () => {
+    const error = await refusedUnchanged(d, "auth.setup", { password: PASSWORD }, {}, RPC_CODES.setupState);
+    assert.match(error.message, /already set/);
+    await login(d.port, "0123456789");
+    await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.unauthenticated);
+  });
+});
+
+describe("the CLI token", () => {
+  let d: TestDaemon;
+  let token: string;
+  before(async () => {
+    d = await startDaemon();
+    await setup(d.port);
+    token = readFileSync(d.tokenFile, "utf8").trim();
+  });
+  after(() => d.close());
+
+  test("the daemon writes it 0600, long and random", () => {
+    assert.equal(statSync(d.tokenFile).mode & 0o777, 0o600);
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(statSync(join(d.dataDir, "state")).mode & 0o077, 0, "its directory is private too");
+  });
+
+  test("a bearer token authenticates state-changing calls without a CSRF token", async () => {
+    const accepted = (await ok(d.port, "package.install", { id: "api-alpha" }, { bearer: token })) as {
+      kind: string;
+    };
+    assert.equal(accepted.kind, "install");
+    assert.equal(d.orchestrator.store.getApp("api-alpha")?.desired, "running");
+  });
+
+  test("a wrong, truncated or padded token does not authenticate", async () => {
+    for (const bearer of [`${token}x`, token.slice(0, -1), token.toUpperCase(), "x".repeat(43)])
+      await refusedUnchanged(d, "package.stop", { id: "api-alpha" }, { bearer }, RPC_CODES.unauthenticated);
+    await refusedUnchanged(
+      d,
+      "package.stop",
+      { id: "api-alpha" },
+      { headers: { authorization: `Basic ${token}` } },
+      RPC_CODES.unauthenticated,
+    );
+  });
+
+  test("readCliToken refuses a file others can read, with the chmod fix", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "archy-token-"));
+    try {
+      const path = join(dir, "cli-token");
+      writeFileSync(path, `${token}\n`, { mode: 0o644 });
+      chmodSync(path, 0o644);
+      await assert.rejects(readCliToken(path), (error: Error) => {
+        assert.match(error.message, /readable by other users \(mode 644\)/);
+        assert.ok(error.message.includes(`chmod 600 ${path}`), error.message);
+        return true;
+      });
+      chmodSync(path, 0o640);
+      await assert.rejects(readCliToken(path), /mode 640/);
+      chmodSync(path, 0o600);
+      assert.equal(await readCliToken(path), token);
+      await assert.rejects(readCliToken(join(dir, "missing")), /no CLI token at .*ARCHY_TOKEN_FILE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a daemon restart keeps the token and makes a loosened file 0600 again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "archy-token-"));
+    const store = new Store(join(dir, "store.db"));
+    try {
+      const path = join(dir, "cli-token");
+      const first = new Auth({ store });
+      await first.ensureCliToken(path);
+      const written = readFileSync(path, "utf8").trim();
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      chmodSync(path, 0o644);
+      const second = new Auth({ store });
+      await second.ensureCliToken(path);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.ok(second.cliTokenMatches(written), "the same token");
+      assert.ok(!second.cliTokenMatches(undefined));
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("DNS rebinding", () => {
+  let d: Awaited<ReturnType<typeof startDaemon>>;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(() => d.close());
+
+  test("hostAllowed accepts IP literals, localhost and allowed names only", () => {
+    for (const host of ["127.0.0.1:7780", "10.0.0.5", "[::1]:7780", "localhost:7780", "LOCALHOST"])
+      assert.ok(hostAllowed(host, []), host);
+    assert.ok(hostAllowed("node.lan:7780", ["node.lan"]));
+    for (const host of [
+      undefined,
+      "",
+      "attacker.example",
+      "attacker.example:7780",
+      "127.0.0.1.nip.io",
+      "node.lan",
+    ])
+      assert.ok(!hostAllowed(host, []), String(host));
+  });
+
+  test("a request addressed to a rebound domain name is refused before anything runs, setup included", async () => {
+    const before = storeSnapshot(d.storePath);
+    const response = await http(d.port, {
+      method: "POST",
+      path: "/rpc/v1",
+      headers: { ...headersOf(), host: "attacker.example:7780" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "auth.setup", params: { password: PASSWORD } }),
+    });
+    assert.equal(response.status, 403);
+    assert.equal((response.body as { error: { code: number } }).error.code, RPC_CODES.csrfRejected);
+    assert.match((response.body as { error: { message: string } }).error.message, /ARCHY_ALLOWED_HOSTS/);
+    assert.deepEqual(storeSnapshot(d.storePath), before, "nothing changed");
+  });
+});

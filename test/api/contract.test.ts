@@ -1,0 +1,739 @@
+/**
+ * The API contract, method by method and for the JSON-RPC protocol itself: every method answers a
+ * valid call with a result that fits its documented JSON Schema; refuses bad params (wrong type,
+ * unknown key, missing field) with -32602 naming the field, changing nothing; refuses callers without
+ * a session; and lifecycle refusals carry their stable codes and details. The daemon runs in-process
+ * with a Podman socket that never answers, so the real store and lifecycle do the work and no
+ * container is touched.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import Ajv2020 from "ajv/dist/2020.js";
+import { EXAMPLES, paramsJsonSchema, resultJsonSchema } from "../../src/api/docs.ts";
+import { METHOD_TABLE, METHODS } from "../../src/api/methods.ts";
+import { MAX_BATCH } from "../../src/api/rpc/dispatch.ts";
+import { RPC_CODES } from "../../src/api/rpc/errors.ts";
+import {
+  type Caller,
+  fails,
+  manualClock,
+  ok,
+  post,
+  rpc,
+  type Session,
+  settle,
+  setup,
+  startDaemon,
+  storeSnapshot,
+  TEST_APPS,
+  type TestDaemon,
+} from "./support.ts";
+
+const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+const validators = new Map(METHODS.map((m) => [m.name, ajv.compile(resultJsonSchema(m.result))]));
+
+/** Checks a result against the method's documented (JSON Schema) result. */
+function assertFitsSchema(method: string, result: unknown): void {
+  const validate = validators.get(method);
+  assert.ok(validate, `a result schema for ${method}`);
+  assert.ok(
+    validate(result),
+    `${method}: the result does not fit its schema: ${JSON.stringify(validate.errors)}\n${JSON.stringify(result)}`,
+  );
+}
+
+type Env = { d: TestDaemon; session: Session; browser: Caller; cli: Caller };
+
+async function install(env: Env, id: string): Promise<string> {
+  const result = (await ok(env.d.port, "package.install", { id }, env.browser)) as { operationId: string };
+  return result.operationId;
+}
+
+/** Installs an app and lets it "converge": no operation left in flight. */
+async function installed(env: Env, id: string): Promise<void> {
+  await install(env, id);
+  settle(env.d, id);
+}
+
+/** One observed container for an app, as the reconciler would have stored it. */
+function observe(env: Env, appId: string): void {
+  env.d.orchestrator.store.saveObservation(appId, [
+    {
+      appId,
+      key: "web",
+      name: appId,
+      containerId: `${appId}-0123456789ab`,
+      state: "running",
+      health: "healthy",
+      exitCode: 0,
+      startedAt: Date.now() - 5_000,
+      backend: "podman",
+      specHash: "sha256:test",
+      observedAt: Date.now() - 1_000,
+    },
+  ]);
+}
+
+type ValidCase = {
+  /** Prepares the state the call needs; returns its params. */
+  prepare: (env: Env) => Promise<unknown> | unknown;
+  /** What the result must say beyond fitting the schema. */
+  check: (result: unknown, env: Env) => Promise<void> | void;
+  /** auth.setup runs on a daemon with no password yet. */
+  fresh?: boolean;
+};
+
+const ids = (list: unknown) => (list as Array<{ id: string }>).map((a) => a.id);
+
+const VALID: Record<string, ValidCase> = {
+  "auth.setup": {
+    fresh: true,
+    prepare: () => ({ password: "a long enough password" }),
+    check: (result) => assert.equal(typeof (result as { csrfToken: string }).csrfToken, "string"),
+  },
+  "auth.login": {
+    prepare: (env) => ({ password: readFileSync(join(env.d.dir, "password"), "utf8") }),
+    check: (result, env) =>
+      assert.notEqual((result as { csrfToken: string }).csrfToken, env.session.csrf, "a new session"),
+  },
+  "auth.logout": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      assert.deepEqual(result, { ok: true });
+      await fails(env.d.port, "package.list", {}, env.browser, RPC_CODES.unauthenticated);
+    },
+  },
+  "package.list": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      await install(env, "api-gamma");
+      observe(env, "api-alpha");
+      return {};
+    },
+    check: (result) => {
+      assert.deepEqual(ids(result), ["api-alpha", "api-gamma"]);
+      const [alpha] = result as Array<{ phase: string; containers: unknown[]; observedAgeMs: number }>;
+      assert.equal(alpha?.phase, "installing");
+      assert.equal(alpha?.containers.length, 1);
+      assert.ok((alpha?.observedAgeMs ?? 0) >= 1_000, "the age of the last observation");
+    },
+  },
+  "package.get": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result) => {
+      const app = result as { id: string; desired: string; observedAt: unknown };
+      assert.equal(app.id, "api-alpha");
+      assert.equal(app.desired, "running");
+      assert.equal(app.observedAt, null, "never observed yet");
+    },
+  },
+  "package.available": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      return {};
+    },
+    check: (result) => {
+      assert.deepEqual(
+        ids(result),
+        ["api-alpha", "api-beta", "api-gamma"],
+        "the invalid manifest is left out",
+      );
+      const alpha = (result as Array<{ installed: boolean; installedVersion: string | null }>)[0];
+      assert.equal(alpha?.installed, true);
+      assert.equal(alpha?.installedVersion, "1.0.0");
+    },
+  },
+  "package.install": {
+    prepare: () => ({ id: "api-alpha" }),
+    check: (result, env) => {
+      const accepted = result as { operationId: string; kind: string; existing: boolean };
+      assert.equal(accepted.kind, "install");
+      assert.equal(accepted.existing, false);
+      const app = env.d.orchestrator.store.getApp("api-alpha");
+      assert.equal(app?.desired, "running", "the intent is in the store");
+      assert.equal(env.d.orchestrator.store.getOperation(accepted.operationId)?.state, "pending");
+    },
+  },
+  "package.start": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "start"),
+  },
+  "package.stop": {
+    prepare: async (env) => {
+      // An install still in flight: stop supersedes it.
+      await install(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result, env) => {
+      const accepted = result as { kind: string; operationId: string; superseded?: string[] };
+      assert.equal(accepted.kind, "stop");
+      assert.equal(accepted.superseded?.length, 1);
+      const superseded = env.d.orchestrator.store.getOperation(accepted.superseded?.[0] ?? "");
+      assert.equal(superseded?.state, "failed");
+      assert.equal(env.d.orchestrator.store.getApp("api-alpha")?.desired, "stopped");
+    },
+  },
+  "package.restart": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "restart"),
+  },
+  "package.uninstall": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha", purge: true };
+    },
+    check: (result, env) => {
+      assert.equal((result as { kind: string }).kind, "purge");
+      const app = env.d.orchestrator.store.getApp("api-alpha");
+      assert.equal(app?.desired, "absent");
+      assert.equal(app?.purge, true);
+    },
+  },
+  "package.update": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha", force: true };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "update"),
+  },
+  "package.retry": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "retry"),
+  },
+  "package.logs": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      return { id: "api-alpha", tail: 10 };
+    },
+    check: (result) => assert.deepEqual(result, [], "no container yet: no logs, without asking Podman"),
+  },
+  "package.credentials": {
+    prepare: async (env) => {
+      await install(env, "api-gamma");
+      return { id: "api-gamma" };
+    },
+    check: (result) =>
+      assert.deepEqual(
+        result,
+        [{ label: "Admin login", username: "admin", password: null }],
+        "not generated yet",
+      ),
+  },
+  "container-list": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      observe(env, "api-alpha");
+      return {};
+    },
+    check: (result) => {
+      const [container] = result as Array<{ appId: string; key: string; observedAgeMs: number }>;
+      assert.equal(container?.appId, "api-alpha");
+      assert.equal(container?.key, "web");
+      assert.ok((container?.observedAgeMs ?? 0) >= 1_000);
+    },
+  },
+  "operation.get": {
+    prepare: async (env) => ({ id: await install(env, "api-alpha") }),
+    check: (result) => {
+      const operation = result as { kind: string; state: string; logs: unknown[] };
+      assert.equal(operation.kind, "install");
+      assert.equal(operation.state, "pending");
+      assert.deepEqual(operation.logs, []);
+    },
+  },
+  "system.info": {
+    prepare: () => ({}),
+    check: (result) => {
+      const info = result as { setUp: boolean; backend: string; apps: number };
+      assert.equal(info.setUp, true);
+      assert.equal(info.backend, "connecting to Podman", "Podman never answered");
+    },
+  },
+};
+
+async function environment(fresh: boolean): Promise<Env> {
+  const d = await startDaemon();
+  const password = "the operator's password";
+  writeFileSync(join(d.dir, "password"), password);
+  const session = fresh ? { cookie: "", csrf: "", token: "" } : await setup(d.port, password);
+  const cli = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+  return { d, session, browser: { cookie: session.cookie, csrf: session.csrf }, cli };
+}
+
+test("every method has a contract case and a documented example", () => {
+  assert.deepEqual(Object.keys(VALID).sort(), [...METHOD_TABLE.keys()].sort());
+  assert.deepEqual(Object.keys(EXAMPLES).sort(), [...METHOD_TABLE.keys()].sort());
+});
+
+describe("every method answers a valid call with a result that fits its schema", () => {
+  for (const method of METHODS) {
+    test(method.name, async () => {
+      const valid = VALID[method.name];
+      assert.ok(valid, `a valid case for ${method.name}`);
+      const env = await environment(valid.fresh ?? false);
+      try {
+        const params = await valid.prepare(env);
+        const result = await ok(env.d.port, method.name, params, env.browser);
+        assertFitsSchema(method.name, result);
+        await valid.check(result, env);
+      } finally {
+        await env.d.close();
+      }
+    });
+  }
+});
+
+/** Bad params derived from the method's params schema: each with the field the error must name. */
+function invalidParams(
+  method: (typeof METHODS)[number],
+): Array<{ what: string; params: unknown; field: string }> {
+  const example = EXAMPLES[method.name]?.params ?? {};
+  const cases: Array<{ what: string; params: unknown; field: string }> = [
+    { what: "an unknown key", params: { ...example, unexpectedKey: true }, field: "unexpectedKey" },
+    { what: "params that are not an object", params: 42, field: "(params)" },
+  ];
+  const jsonSchema = paramsJsonSchema(method.params) as {
+    properties?: Record<string, { type?: string }>;
+    required?: string[];
+  };
+  for (const [field, property] of Object.entries(jsonSchema?.properties ?? {})) {
+    const wrong = property.type === "string" ? 42 : property.type === "boolean" ? "yes" : "12";
+    cases.push({ what: `${field} of the wrong type`, params: { ...example, [field]: wrong }, field });
+    if (jsonSchema?.required?.includes(field)) {
+      const { [field]: _missing, ...rest } = example;
+      cases.push({ what: `${field} missing`, params: rest, field });
+    }
+  }
+  return cases;
+}
+
+describe("invalid params are refused with -32602 naming the field, and change nothing", () => {
+  let env: Env;
+  before(async () => {
+    env = await environment(false);
+    await installed(env, "api-alpha");
+    await install(env, "api-gamma");
+  });
+  after(() => env.d.close());
+
+  for (const method of METHODS) {
+    test(method.name, async () => {
+      const cases = invalidParams(method);
+      assert.ok(cases.length >= 2);
+      for (const { what, params, field } of cases) {
+        const before = storeSnapshot(env.d.storePath);
+        const error = await fails(env.d.port, method.name, params, env.cli, RPC_CODES.invalidParams);
+        const issues = (error.data as { issues: Array<{ field: string; problem: string }> }).issues;
+        assert.ok(
+          issues.some((issue) => issue.field === field),
+          `${method.name} with ${what}: the issues name ${field}: ${JSON.stringify(issues)}`,
+        );
+        assert.match(error.message, /^invalid params: /);
+        assert.deepEqual(
+          storeSnapshot(env.d.storePath),
+          before,
+          `${method.name} with ${what} changed the store`,
+        );
+      }
+    });
+  }
+
+  test("a params field that is too long or out of range is named too", async () => {
+    const long = await fails(
+      env.d.port,
+      "package.get",
+      { id: "x".repeat(101) },
+      env.cli,
+      RPC_CODES.invalidParams,
+    );
+    assert.equal((long.data as { issues: Array<{ field: string }> }).issues[0]?.field, "id");
+    const tail = await fails(
+      env.d.port,
+      "package.logs",
+      { id: "api-alpha", tail: 0 },
+      env.cli,
+      RPC_CODES.invalidParams,
+    );
+    assert.equal((tail.data as { issues: Array<{ field: string }> }).issues[0]?.field, "tail");
+  });
+
+  test("auth.setup refuses a short password as a params error naming it, and keeps no password", async () => {
+    const fresh = await environment(true);
+    try {
+      const error = await fails(
+        fresh.d.port,
+        "auth.setup",
+        { password: "short" },
+        {},
+        RPC_CODES.invalidParams,
+      );
+      assert.equal((error.data as { issues: Array<{ field: string }> }).issues[0]?.field, "password");
+      const info = (await ok(fresh.d.port, "system.info", {}, {})) as { setUp: boolean };
+      assert.equal(info.setUp, false);
+    } finally {
+      await fresh.d.close();
+    }
+  });
+});
+
+describe("session methods refuse callers without a session with -32001, changing nothing", () => {
+  let env: Env;
+  before(async () => {
+    env = await environment(false);
+    await installed(env, "api-alpha");
+  });
+  after(() => env.d.close());
+
+  const anonymous: Array<[string, Caller]> = [
+    ["no credentials", {}],
+    ["an unknown session cookie", { cookie: "archy_session=forged-session-token", csrf: "forged" }],
+    ["a wrong CLI token", { bearer: "not-the-token-not-the-token-not-the-token" }],
+    ["an empty session cookie", { cookie: "archy_session=" }],
+    ["a malformed session cookie", { cookie: "archy_session=%zz" }],
+  ];
+  for (const method of METHODS.filter((m) => m.access === "session")) {
+    test(method.name, async () => {
+      for (const [what, caller] of anonymous) {
+        const before = storeSnapshot(env.d.storePath);
+        const error = await fails(
+          env.d.port,
+          method.name,
+          EXAMPLES[method.name]?.params,
+          caller,
+          RPC_CODES.unauthenticated,
+        );
+        assert.match(error.message, /log/, `${what}: the message says to log in`);
+        assert.deepEqual(storeSnapshot(env.d.storePath), before, `${method.name} with ${what}`);
+      }
+    });
+  }
+
+  test("public methods answer without a session", async () => {
+    const publicMethods = METHODS.filter((m) => m.access === "public").map((m) => m.name);
+    assert.deepEqual(publicMethods.sort(), ["auth.login", "auth.setup", "system.info"]);
+    assertFitsSchema("system.info", await ok(env.d.port, "system.info", undefined, {}));
+  });
+});
+
+describe("lifecycle refusals carry stable codes and their details, and change nothing", () => {
+  let env: Env;
+  const clock = manualClock();
+  before(async () => {
+    const d = await startDaemon({ clock: clock.now });
+    const session = await setup(d.port);
+    env = { d, session, browser: session, cli: { bearer: readFileSync(d.tokenFile, "utf8").trim() } };
+  });
+  after(() => env.d.close());
+
+  /** Calls a method that must fail with `code`, and checks that the store did not change. */
+  async function refused(method: string, params: unknown, code: number) {
+    const before = storeSnapshot(env.d.storePath);
+    const error = await fails(env.d.port, method, params, env.browser, code);
+    assert.deepEqual(storeSnapshot(env.d.storePath), before, `${method} ${JSON.stringify(params)}`);
+    return error;
+  }
+
+  test("unknown apps and operations: -32010", async () => {
+    await refused("package.install", { id: "no-such-app" }, RPC_CODES.notFound);
+    for (const method of [
+      "package.get",
+      "package.start",
+      "package.stop",
+      "package.uninstall",
+      "package.logs",
+    ])
+      await refused(method, { id: "no-such-app" }, RPC_CODES.notFound);
+    await refused("package.update", { id: "no-such-app" }, RPC_CODES.notFound);
+    await refused("operation.get", { id: "op-unknown" }, RPC_CODES.notFound);
+  });
+
+  test("an invalid manifest: -32016 with its issues", async () => {
+    const error = await refused("package.install", { id: "api-broken" }, RPC_CODES.invalidManifest);
+    const issues = (error.data as { issues: Array<{ message: string }> }).issues;
+    assert.match(issues[0]?.message ?? "", /semantic version/);
+  });
+
+  test("a missing dependency: -32012 with data.missing", async () => {
+    const error = await refused("package.install", { id: "api-beta" }, RPC_CODES.dependencyMissing);
+    assert.deepEqual(error.data, { missing: ["api-alpha"] });
+    assert.match(error.message, /install it first/);
+  });
+
+  test("an operation in flight: -32011 with data.operation; an identical request returns it", async () => {
+    const first = (await ok(env.d.port, "package.install", { id: "api-alpha" }, env.browser)) as {
+      operationId: string;
+    };
+    const again = (await ok(env.d.port, "package.install", { id: "api-alpha" }, env.browser)) as {
+      operationId: string;
+      existing: boolean;
+    };
+    assert.equal(again.operationId, first.operationId);
+    assert.equal(again.existing, true);
+    for (const method of ["package.start", "package.restart", "package.retry"]) {
+      const error = await refused(method, { id: "api-alpha" }, RPC_CODES.operationInProgress);
+      assert.deepEqual(error.data, { operation: { id: first.operationId, kind: "install" } });
+    }
+    const update = await refused(
+      "package.update",
+      { id: "api-alpha", force: true },
+      RPC_CODES.operationInProgress,
+    );
+    assert.deepEqual(update.data, { operation: { id: first.operationId, kind: "install" } });
+    settle(env.d, "api-alpha");
+  });
+
+  test("dependents: -32013 with data.dependents", async () => {
+    await ok(env.d.port, "package.install", { id: "api-beta" }, env.browser);
+    settle(env.d, "api-beta");
+    const error = await refused("package.uninstall", { id: "api-alpha" }, RPC_CODES.hasDependents);
+    assert.deepEqual(error.data, { dependents: ["api-beta"] });
+  });
+
+  test("an update that is not newer: -32014; a newer version in the source is accepted", async () => {
+    const error = await refused("package.update", { id: "api-alpha" }, RPC_CODES.notNewer);
+    assert.deepEqual(error.data, { installed: "1.0.0", offered: "1.0.0" });
+    writeFileSync(
+      join(env.d.appsDir, "api-alpha", "manifest.yml"),
+      (TEST_APPS["api-alpha"] as string).replace("version: 1.0.0", "version: 1.1.0"),
+    );
+    clock.advance(10_000); // past the sources cache
+    const available = (await ok(env.d.port, "package.available", {}, env.browser)) as Array<{
+      id: string;
+      updateAvailable: boolean;
+    }>;
+    assert.equal(available.find((a) => a.id === "api-alpha")?.updateAvailable, true);
+    const accepted = (await ok(env.d.port, "package.update", { id: "api-alpha" }, env.browser)) as {
+      kind: string;
+    };
+    assert.equal(accepted.kind, "update");
+    assert.equal(env.d.orchestrator.store.getApp("api-alpha")?.version, "1.1.0");
+    settle(env.d, "api-alpha");
+  });
+
+  test("an app being removed: -32015", async () => {
+    await ok(env.d.port, "package.uninstall", { id: "api-beta" }, env.browser);
+    settle(env.d, "api-beta");
+    const error = await refused("package.start", { id: "api-beta" }, RPC_CODES.beingRemoved);
+    assert.match(error.message, /being uninstalled/);
+    await refused("package.install", { id: "api-beta" }, RPC_CODES.beingRemoved);
+  });
+
+  test("logs of observed containers while Podman does not answer: -32017", async () => {
+    env.d.orchestrator.store.saveObservation("api-alpha", [
+      {
+        appId: "api-alpha",
+        key: "web",
+        name: "api-alpha",
+        containerId: "abc",
+        state: "running",
+        health: "unknown",
+        exitCode: 0,
+        startedAt: undefined,
+        backend: "podman",
+        specHash: undefined,
+        observedAt: clock.now(),
+      },
+    ]);
+    await refused("package.logs", { id: "api-alpha" }, RPC_CODES.podmanUnavailable);
+    await refused("package.logs", { id: "api-alpha", container: "db" }, RPC_CODES.notFound);
+  });
+});
+
+describe("the JSON-RPC 2.0 protocol", () => {
+  let env: Env;
+  before(async () => {
+    env = await environment(false);
+  });
+  after(() => env.d.close());
+
+  const errorOf = (body: unknown) => (body as { error: { code: number; message: string } }).error;
+
+  test("malformed JSON is a parse error (-32700) with a null id", async () => {
+    for (const text of ['{"jsonrpc": "2.0", "method": ', "{not json}", '[{"jsonrpc":"2.0"},']) {
+      const response = await post(env.d.port, text, env.cli);
+      assert.equal(response.status, 200, text);
+      assert.equal((response.body as { id: unknown }).id, null);
+      assert.equal(errorOf(response.body).code, RPC_CODES.parseError, text);
+    }
+  });
+
+  test("requests of the wrong shape are invalid requests (-32600)", async () => {
+    const shapes: Array<[unknown, unknown]> = [
+      [1, null],
+      ['"a string"', null], // sent verbatim: a JSON string
+      [null, null],
+      [{}, null],
+      [{ jsonrpc: "1.0", method: "system.info", id: 1 }, 1],
+      [{ method: "system.info", id: 2 }, 2],
+      [{ jsonrpc: "2.0", method: 5, id: 3 }, 3],
+      [{ jsonrpc: "2.0", method: "system.info", id: { nested: true } }, null],
+      [{ jsonrpc: "2.0", method: "system.info", id: [1] }, null],
+    ];
+    for (const [body, id] of shapes) {
+      const response = await post(env.d.port, body, env.cli);
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal((response.body as { id: unknown }).id, id, JSON.stringify(body));
+      assert.equal(errorOf(response.body).code, RPC_CODES.invalidRequest, JSON.stringify(body));
+    }
+  });
+
+  test("an unknown method is -32601, for callers with and without a session", async () => {
+    for (const caller of [env.cli, {}]) {
+      const error = await fails(env.d.port, "package.frobnicate", {}, caller, RPC_CODES.methodNotFound);
+      assert.match(error.message, /package\.frobnicate/);
+    }
+    await fails(env.d.port, "__proto__", {}, env.cli, RPC_CODES.methodNotFound);
+    await fails(env.d.port, "constructor", {}, env.cli, RPC_CODES.methodNotFound);
+  });
+
+  test("string ids and a null id are echoed", async () => {
+    const response = await post(env.d.port, { jsonrpc: "2.0", id: "abc", method: "system.info" }, env.cli);
+    assert.equal((response.body as { id: unknown }).id, "abc");
+    const nullId = await post(env.d.port, { jsonrpc: "2.0", id: null, method: "system.info" }, env.cli);
+    assert.equal((nullId.body as { id: unknown }).id, null);
+    assert.ok((nullId.body as { result: unknown }).result);
+  });
+
+  test("a batch is answered in order, notifications left out, each request on its own", async () => {
+    const before = storeSnapshot(env.d.storePath);
+    const response = await post(
+      env.d.port,
+      [
+        { jsonrpc: "2.0", id: 1, method: "system.info" },
+        { jsonrpc: "2.0", id: 2, method: "package.get", params: { id: 42 } },
+        { jsonrpc: "2.0", method: "system.info" },
+        { jsonrpc: "2.0", id: 3, method: "no.such.method" },
+        7,
+        { jsonrpc: "2.0", id: 4, method: "package.list", params: {} },
+        { jsonrpc: "2.0", method: "package.get", params: { id: 42 } },
+      ],
+      env.cli,
+    );
+    assert.equal(response.status, 200);
+    const replies = response.body as Array<{ id: unknown; result?: unknown; error?: { code: number } }>;
+    assert.deepEqual(
+      replies.map((r) => [r.id, r.error?.code ?? "ok"]),
+      [
+        [1, "ok"],
+        [2, RPC_CODES.invalidParams],
+        [3, RPC_CODES.methodNotFound],
+        [null, RPC_CODES.invalidRequest],
+        [4, "ok"],
+      ],
+    );
+    assertFitsSchema("system.info", replies[0]?.result);
+    assertFitsSchema("package.list", replies[4]?.result);
+    assert.deepEqual(storeSnapshot(env.d.storePath), before);
+  });
+
+  test("a batch checks each request's authentication on its own", async () => {
+    const response = await post(env.d.port, [
+      { jsonrpc: "2.0", id: 1, method: "system.info" },
+      { jsonrpc: "2.0", id: 2, method: "package.list" },
+    ]);
+    const replies = response.body as Array<{ id: unknown; error?: { code: number } }>;
+    assert.deepEqual(
+      replies.map((r) => r.error?.code ?? "ok"),
+      ["ok", RPC_CODES.unauthenticated],
+    );
+  });
+
+  test("notifications get no response: HTTP 204 with an empty body", async () => {
+    const single = await post(env.d.port, { jsonrpc: "2.0", method: "system.info" }, env.cli);
+    assert.equal(single.status, 204);
+    assert.equal(single.text, "");
+    const batch = await post(
+      env.d.port,
+      [
+        { jsonrpc: "2.0", method: "system.info" },
+        { jsonrpc: "2.0", method: "no.such.method" },
+      ],
+      env.cli,
+    );
+    assert.equal(batch.status, 204);
+    assert.equal(batch.text, "");
+  });
+
+  test("an empty batch and a batch over the limit are one invalid request", async () => {
+    const empty = await post(env.d.port, [], env.cli);
+    assert.equal(errorOf(empty.body).code, RPC_CODES.invalidRequest);
+    assert.ok(!Array.isArray(empty.body), "a single response, not an array");
+    const request = { jsonrpc: "2.0", id: 1, method: "system.info" };
+    const atLimit = await post(
+      env.d.port,
+      Array.from({ length: MAX_BATCH }, () => request),
+      env.cli,
+    );
+    assert.equal((atLimit.body as unknown[]).length, MAX_BATCH);
+    const over = await post(
+      env.d.port,
+      Array.from({ length: MAX_BATCH + 1 }, () => request),
+      env.cli,
+    );
+    assert.equal(errorOf(over.body).code, RPC_CODES.invalidRequest);
+    assert.match(errorOf(over.body).message, new RegExp(`at most ${MAX_BATCH}`));
+  });
+
+  test("a body over 1 MiB is refused with HTTP 413 and an invalid request error, changing nothing", async () => {
+    const before = storeSnapshot(env.d.storePath);
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "package.install",
+      params: { id: "api-alpha", padding: "x".repeat(1024 * 1024) },
+    });
+    const response = await post(env.d.port, body, env.cli);
+    assert.equal(response.status, 413);
+    assert.equal(errorOf(response.body).code, RPC_CODES.invalidRequest);
+    assert.deepEqual(storeSnapshot(env.d.storePath), before);
+  });
+
+  test("a body that is not JSON is refused as a request, never run", async () => {
+    const response = await post(env.d.port, '{"jsonrpc":"2.0","id":1,"method":"system.info"}', {
+      ...env.cli,
+      headers: { "content-type": "text/plain" },
+    });
+    assert.equal(errorOf(response.body).code, RPC_CODES.invalidRequest);
+    const form = await post(env.d.port, "a=1", {
+      ...env.cli,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal(form.status, 415);
+    assert.equal(errorOf(form.body).code, RPC_CODES.invalidRequest);
+  });
+
+  test("bodies that try to pollute prototypes are refused before any method runs", async () => {
+    const before = storeSnapshot(env.d.storePath);
+    for (const params of [
+      '{"__proto__":{"id":"api-alpha"}}',
+      '{"constructor":{"prototype":{"id":"api-alpha"}}}',
+    ]) {
+      const response = await post(
+        env.d.port,
+        `{"jsonrpc":"2.0","id":1,"method":"package.install","params":${params}}`,
+        env.cli,
+      );
+      assert.equal(errorOf(response.body).code, RPC_CODES.parseError, params);
+    }
+    assert.deepEqual(storeSnapshot(env.d.storePath), before);
+  });
+
+  test("responses are never cached", async () => {
+    const reply = await rpc(env.d.port, "system.info", {}, env.cli);
+    assert.equal(reply.http.headers["cache-control"], "no-store");
+  });
+});

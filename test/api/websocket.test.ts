@@ -1,0 +1,162 @@
+/**
+ * The live event stream at /ws/v1: refused without a session and from another origin (an `error`
+ * message, then close code 4401, and no event ever); an authenticated client (session cookie or CLI
+ * token) receives the events of operations recorded through the API, each one fitting the documented
+ * message schemas; a session that ends (logout) ends its stream.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
+import { WsMessageSchema } from "../../src/api/events.ts";
+import { login, ok, type Session, settle, setup, startDaemon, type TestDaemon } from "./support.ts";
+
+type Message = { type: string; [key: string]: unknown };
+
+/** A client that keeps every message it receives and how the connection ended. */
+type Client = {
+  socket: WebSocket;
+  messages: Message[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the first message (received or to come) that `match` accepts. */
+  next: (match: (message: Message) => boolean, timeoutMs?: number) => Promise<Message>;
+};
+
+function connect(d: TestDaemon, headers: Record<string, string>): Client {
+  const socket = new WebSocket(`ws://127.0.0.1:${d.port}/ws/v1`, { headers });
+  const messages: Message[] = [];
+  const waiters = new Set<() => void>();
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data)) as Message;
+    const parsed = WsMessageSchema.safeParse(message);
+    assert.ok(parsed.success, `a documented message: ${String(data)}`);
+    messages.push(message);
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    socket.on("close", (code, reason) => resolve({ code, reason: String(reason) }));
+    socket.on("error", reject);
+  });
+  const next = (match: (message: Message) => boolean, timeoutMs = 5_000) =>
+    new Promise<Message>((resolve, reject) => {
+      const check = () => {
+        const found = messages.find(match);
+        if (!found) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no such message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      if (!check()) waiters.add(check);
+    });
+  return { socket, messages, closed, next };
+}
+
+describe("the event stream", () => {
+  let d: TestDaemon;
+  let session: Session;
+  let token: string;
+  before(async () => {
+    d = await startDaemon();
+    session = await setup(d.port);
+    token = readFileSync(d.tokenFile, "utf8").trim();
+  });
+  after(() => d.close());
+
+  const sameOrigin = () => `http://127.0.0.1:${d.port}`;
+
+  async function assertRefused(headers: Record<string, string>) {
+    const client = connect(d, headers);
+    const { code } = await client.closed;
+    assert.equal(code, 4401);
+    assert.deepEqual(
+      client.messages.map((m) => m.type),
+      ["error"],
+      "only the refusal, no event",
+    );
+  }
+
+  test("refuses a client without a session, with a forged cookie or a wrong token", async () => {
+    await assertRefused({});
+    await assertRefused({ cookie: "archy_session=forged-token" });
+    await assertRefused({ cookie: "archy_session=%zz" });
+    await assertRefused({ authorization: `Bearer ${token}x` });
+  });
+
+  test("refuses a cross-origin client even with a valid session", async () => {
+    await assertRefused({ cookie: session.cookie, origin: "http://evil.example" });
+    await assertRefused({ cookie: session.cookie, origin: `http://127.0.0.1:${d.port + 1}` });
+    await assertRefused({ authorization: `Bearer ${token}`, origin: "http://evil.example" });
+  });
+
+  test("an authenticated client receives the app phase and the operation when one is recorded", async () => {
+    const client = connect(d, { cookie: session.cookie, origin: sameOrigin() });
+    await client.next((m) => m.type === "hello");
+    const accepted = (await ok(d.port, "package.install", { id: "api-alpha" }, session)) as {
+      operationId: string;
+    };
+    const phase = await client.next((m) => m.type === "app" && m.appId === "api-alpha");
+    assert.equal(phase.phase, "installing");
+    const operation = await client.next(
+      (m) => m.type === "operation" && m.operationId === accepted.operationId,
+    );
+    assert.deepEqual(operation, {
+      type: "operation",
+      operationId: accepted.operationId,
+      appId: "api-alpha",
+      kind: "install",
+      state: "pending",
+    });
+
+    // A stop supersedes the install: the stream says the install ended and the stop is pending.
+    const stop = (await ok(d.port, "package.stop", { id: "api-alpha" }, session)) as { operationId: string };
+    const ended = await client.next(
+      (m) => m.type === "operation" && m.operationId === accepted.operationId && m.state === "failed",
+    );
+    assert.match(String(ended.error), /superseded by stop/);
+    await client.next((m) => m.type === "app" && m.phase === "stopping");
+    await client.next(
+      (m) => m.type === "operation" && m.operationId === stop.operationId && m.state === "pending",
+    );
+
+    // A repeated stop records nothing new, so it announces nothing.
+    const count = client.messages.length;
+    await ok(d.port, "package.stop", { id: "api-alpha" }, session);
+    await ok(d.port, "package.list", {}, session);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(client.messages.length, count);
+    client.socket.close();
+    settle(d, "api-alpha");
+  });
+
+  test("the CLI token opens the stream too, and every client gets every event", async () => {
+    const cli = connect(d, { authorization: `Bearer ${token}` });
+    const browser = connect(d, { cookie: session.cookie });
+    await cli.next((m) => m.type === "hello");
+    await browser.next((m) => m.type === "hello");
+    const accepted = (await ok(d.port, "package.start", { id: "api-alpha" }, { bearer: token })) as {
+      operationId: string;
+    };
+    for (const client of [cli, browser])
+      await client.next((m) => m.type === "operation" && m.operationId === accepted.operationId);
+    cli.socket.close();
+    browser.socket.close();
+    settle(d, "api-alpha");
+  });
+
+  test("a logged-out session's stream ends at the next event", async () => {
+    const other = await login(d.port);
+    const client = connect(d, { cookie: other.cookie });
+    await client.next((m) => m.type === "hello");
+    await ok(d.port, "auth.logout", {}, other);
+    await ok(d.port, "package.restart", { id: "api-alpha" }, session);
+    const { code } = await client.closed;
+    assert.equal(code, 4401);
+    assert.equal(client.messages.at(-1)?.type, "error");
+    assert.ok(!client.messages.some((m) => m.type === "operation"), "no event after the logout");
+  });
+});
