@@ -159,7 +159,12 @@ export class Runtime {
     ) {
       await this.#bootWith(container.unit, true);
       await this.#systemd.start(container.unit);
-      return;
+      // The unit may have replaced the container (same name, new id): check by name. A unit that
+      // "started" without a container running under that name did not reach it: use the API.
+      if (await this.#running(container.name)) return;
+      this.#log(
+        `systemctl --user start ${container.unit} left ${container.name} stopped; starting it through the API`,
+      );
     }
     await this.client.containers.start(container.id);
   }

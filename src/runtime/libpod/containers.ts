@@ -1,5 +1,4 @@
 /** Containers through the libpod API: typed results for what the platform uses. */
-import type { Readable } from "node:stream";
 import { isPodmanError } from "./errors.ts";
 import { collectOutput, demultiplex, type OutputChunk } from "./multiplex.ts";
 import type { LibpodTransport } from "./transport.ts";
@@ -48,6 +47,9 @@ export type ContainerInspect = {
 };
 
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
+
+/** How long a followed log waits for Podman's response headers before it returns (see `logs`). */
+const FOLLOW_HEADERS_GRACE_MS = 2_000;
 
 export class Containers {
   #http: LibpodTransport;
@@ -167,6 +169,20 @@ export class Containers {
     });
   }
 
+  /**
+   * Extracts a tar archive into the container at `path` (a directory that must exist): how files are
+   * copied into containers, whatever tools their image has. Works on stopped containers too.
+   */
+  async putArchive(nameOrId: string, path: string, archive: Uint8Array): Promise<void> {
+    await this.#http.request({
+      method: "PUT",
+      path: `/containers/${encodeURIComponent(nameOrId)}/archive`,
+      query: { path },
+      body: archive,
+      operation: "container.archive",
+    });
+  }
+
   /** Waits until the container reaches a condition (e.g. "stopped"); returns its exit code. */
   async wait(
     nameOrId: string,
@@ -213,13 +229,21 @@ export class Containers {
     return { exitCode: state.ExitCode, ...output };
   }
 
-  /** The container's log, as a stream of stdout/stderr chunks; follows new output when asked. */
+  /**
+   * The container's log, as a stream of stdout/stderr chunks; follows new output when asked.
+   *
+   * Podman (4.3 at least) sends the response headers of a followed log only with its first line:
+   * for a container that has not written anything yet, waiting for them would hold the caller
+   * until it does (or fail with a timeout). A followed log therefore waits for the headers only
+   * briefly, so that errors such as an unknown container are still thrown here, and otherwise
+   * returns at once, the stream opening when the first line arrives.
+   */
   async logs(
     nameOrId: string,
     options: { follow?: boolean; tail?: number; since?: number; signal?: AbortSignal } = {},
   ): Promise<AsyncIterable<OutputChunk>> {
-    const stream: Readable = await this.#http.stream({
-      method: "GET",
+    const request = {
+      method: "GET" as const,
       path: `/containers/${encodeURIComponent(nameOrId)}/logs`,
       query: {
         stdout: true,
@@ -230,7 +254,20 @@ export class Containers {
       },
       operation: "container.logs",
       signal: options.signal,
-    });
-    return demultiplex(stream);
+    };
+    if (!options.follow) return demultiplex(await this.#http.stream(request));
+    const opening = this.#http.stream({ ...request, timeoutMs: 0 });
+    let timer: NodeJS.Timeout | undefined;
+    const early = await Promise.race([
+      opening.then((stream) => ({ stream })),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), FOLLOW_HEADERS_GRACE_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (early) return demultiplex(early.stream);
+    opening.catch(() => {}); // thrown by the first iteration instead
+    return (async function* () {
+      yield* demultiplex(await opening);
+    })();
   }
 }

@@ -37,10 +37,19 @@ export function isPodmanError(error: unknown, kind?: PodmanErrorKind): error is 
   return error instanceof PodmanError && (kind === undefined || error.kind === kind);
 }
 
-/** The error kind an HTTP status of the libpod API stands for. */
-export function kindOfStatus(status: number): PodmanErrorKind {
+/**
+ * Podman 4.3 answers some conflicts with 500 instead of 409: a container name in use (on create), a
+ * secret name in use, an operation refused in the container's current state. Its messages (from
+ * libpod's defined errors and containers/storage) tell them apart from internal failures.
+ */
+const CONFLICT_MESSAGES =
+  /container state improper|name is already in use|secret name in use|already exists/i;
+
+/** The error kind an HTTP status of the libpod API (and, for a 500, Podman's message) stands for. */
+export function kindOfStatus(status: number, message = ""): PodmanErrorKind {
   if (status === 404) return "not-found";
   if (status === 409) return "conflict";
   if (status === 400 || status === 422) return "bad-request";
+  if (status === 500 && CONFLICT_MESSAGES.test(message)) return "conflict";
   return "server";
 }

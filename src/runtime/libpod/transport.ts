@@ -66,14 +66,17 @@ export class LibpodTransport {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await this.#client.request({
-        method: options.method,
-        path: buildPath(options.path, options.query),
-        ...encodeBody(options.body),
+      const response = await untilAborted(
+        this.#client.request({
+          method: options.method,
+          path: buildPath(options.path, options.query),
+          ...encodeBody(options.body),
+          signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
         signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
+      );
       const bytes = Buffer.from(await response.body.arrayBuffer());
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const body =
@@ -88,25 +91,31 @@ export class LibpodTransport {
     }
   }
 
-  /** A streaming call (logs, events, pull): only the wait for response headers is bounded. */
+  /**
+   * A streaming call (logs, events, pull): only the wait for response headers is bounded, and not
+   * even that with `timeoutMs: 0` (for streams whose headers Podman holds back, see `logs`).
+   */
   async stream(options: RequestOptions & { signal?: AbortSignal }): Promise<Readable> {
     const started = performance.now();
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    const headers = AbortSignal.timeout(timeoutMs);
+    const headers = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
     const controller = new AbortController();
     const abort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", abort, { once: true });
     const onHeadersTimeout = () => controller.abort(headers.reason);
     headers.addEventListener("abort", onHeadersTimeout, { once: true });
     try {
-      const response = await this.#client.request({
-        method: options.method,
-        path: buildPath(options.path, options.query),
-        ...encodeBody(options.body),
-        signal: controller.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: 0,
-      });
+      const response = await untilAborted(
+        this.#client.request({
+          method: options.method,
+          path: buildPath(options.path, options.query),
+          ...encodeBody(options.body),
+          signal: controller.signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: 0,
+        }),
+        controller.signal,
+      );
       headers.removeEventListener("abort", onHeadersTimeout);
       if (
         !(options.accept ?? []).includes(response.statusCode) &&
@@ -130,6 +139,32 @@ export class LibpodTransport {
     const durationMs = performance.now() - started;
     for (const observer of this.#observers) observer({ operation, durationMs, outcome });
   }
+}
+
+/**
+ * Rejects with the signal's reason as soon as it aborts. Undici honours an abort only once a request
+ * has a connection: one queued behind busy connections (every connection of the pool held by a
+ * stream) would otherwise wait past its time limit. Once dispatched, it is aborted there too.
+ */
+function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    call.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    call.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function buildPath(path: string, query: Query | undefined): string {
@@ -165,7 +200,7 @@ function checkStatus(status: number, body: unknown, options: RequestOptions): vo
     body && typeof body === "object" && "message" in body
       ? String((body as { message: unknown }).message)
       : String(body ?? `HTTP ${status}`);
-  throw new PodmanError(kindOfStatus(status), options.operation, message, { status });
+  throw new PodmanError(kindOfStatus(status, message), options.operation, message, { status });
 }
 
 function toPodmanError(error: unknown, operation: string, timeoutMs: number): PodmanError {

@@ -1,0 +1,375 @@
+/**
+ * Every operation of the libpod client against the real rootless Podman of the test user, over a
+ * Podman service of this file's own: containers (from a rendered sample spec), images, networks
+ * with DNS and aliases, volumes, secrets and the event stream.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { TEST_IMAGE } from "../../src/host/layout.ts";
+import { LABELS, OWNER } from "../../src/manifest/naming.ts";
+import { isPodmanError, PodmanError } from "../../src/runtime/libpod/errors.ts";
+import type { PodmanEvent } from "../../src/runtime/libpod/events.ts";
+import { eventually, type LabSample, RuntimeLab, sleep } from "../support/runtime-lab.ts";
+import { freePort } from "../support/samples.ts";
+
+let lab: RuntimeLab;
+let notes: LabSample;
+/** The notes app's cache container, created from its rendered create body. */
+let cache: string;
+
+before(async () => {
+  lab = await RuntimeLab.open();
+  notes = await lab.sample("notes");
+  await lab.client.networks.create(notes.plan.network as unknown as Record<string, unknown>);
+  cache = notes.name("cache");
+});
+
+after(async () => {
+  await lab?.close();
+});
+
+/** A minimal SpecGenerator for a busybox `serve` on 8080, labelled with this run's prefix. */
+function serveSpec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    image: TEST_IMAGE,
+    command: ["serve"],
+    env: { PORT: "8080" },
+    labels: { [LABELS.owner]: OWNER, [LABELS.app]: `${lab.prefix}-client` },
+    stop_timeout: 5,
+    ...extra,
+  };
+}
+
+async function rejectsWith(call: Promise<unknown>, kind: PodmanError["kind"]): Promise<PodmanError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof PodmanError, `a PodmanError, not ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    return error;
+  }
+  assert.fail(`expected a PodmanError of kind ${kind}`);
+}
+
+describe("real Podman: libpod client", () => {
+  test("system: ping and info describe a rootless Podman", async () => {
+    await lab.client.ping();
+    const info = await lab.client.info();
+    assert.equal(info.rootless, true);
+    assert.match(info.version, /^\d+\.\d+/);
+    assert.ok(info.ociRuntime.length > 0 && info.graphDriver.length > 0);
+  });
+
+  test("containers: create from a rendered sample spec, inspect, list by label and by name", async () => {
+    const body = notes.plan.containers.find((c) => c.key === "cache")?.body;
+    assert.ok(body);
+    const { id } = await lab.client.containers.create(body as unknown as Record<string, unknown>);
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const info = await lab.client.containers.inspect(cache);
+    assert.equal(info.Id, id);
+    assert.equal(info.Name, cache);
+    assert.equal(info.State.Running, false);
+    for (const [key, value] of Object.entries(body.labels)) assert.equal(info.Config.Labels?.[key], value);
+
+    const byApp = await lab.client.containers.list([`${LABELS.app}=${notes.manifest.id}`]);
+    assert.deepEqual(
+      byApp.map((c) => c.Names[0]),
+      [cache],
+    );
+    assert.equal(byApp[0]?.Labels?.[LABELS.specHash], body.labels[LABELS.specHash]);
+    const both = await lab.client.containers.list([
+      `${LABELS.app}=${notes.manifest.id}`,
+      `${LABELS.container}=cache`,
+    ]);
+    assert.equal(both.length, 1, "several label filters select containers carrying all of them");
+    assert.deepEqual(await lab.client.containers.list([`${LABELS.app}=${lab.prefix}-nobody`]), []);
+
+    const named = await lab.client.containers.listByName([cache, `${lab.prefix}-absent`]);
+    assert.deepEqual(
+      named.map((c) => c.Id),
+      [id],
+    );
+    // The name filter is a regular expression in Podman: a prefix of a name must not match it.
+    assert.deepEqual(await lab.client.containers.listByName([cache.slice(0, -2)]), []);
+    assert.equal(await lab.client.containers.find(`${lab.prefix}-absent`), undefined);
+    await rejectsWith(lab.client.containers.inspect(`${lab.prefix}-absent`), "not-found");
+    await rejectsWith(lab.client.containers.create(body as unknown as Record<string, unknown>), "conflict");
+  });
+
+  test("containers: start, stop with a timeout (twice), restart, kill and wait", async () => {
+    await lab.client.containers.start(cache);
+    await lab.client.containers.start(cache); // already running: not an error
+    const started = await lab.client.containers.inspect(cache);
+    assert.equal(started.State.Running, true);
+
+    await lab.client.containers.stop(cache, 5);
+    const stopped = await lab.client.containers.inspect(cache);
+    assert.equal(stopped.State.Running, false);
+    assert.equal(stopped.State.Status, "exited");
+    await lab.client.containers.stop(cache, 5); // already stopped: not an error
+
+    await lab.client.containers.start(cache);
+    const before = (await lab.client.containers.inspect(cache)).State.StartedAt;
+    await sleep(1100); // StartedAt must be able to differ
+    await lab.client.containers.restart(cache, 5);
+    const restarted = await lab.client.containers.inspect(cache);
+    assert.equal(restarted.State.Running, true);
+    assert.notEqual(restarted.State.StartedAt, before, "restart started the container again");
+
+    await lab.client.containers.kill(cache, "SIGKILL");
+    const code = await lab.client.containers.wait(cache, "stopped", 15_000);
+    assert.equal(code, 137, "SIGKILL: 128 + 9");
+    assert.equal((await lab.client.containers.inspect(cache)).State.ExitCode, 137);
+    await rejectsWith(lab.client.containers.kill(cache), "conflict");
+  });
+
+  test("containers: exec captures stdout, stderr and the exit code", async () => {
+    await lab.client.containers.start(cache);
+    const result = await lab.client.containers.exec(cache, [
+      "/bin/sh",
+      "-c",
+      "echo to-stdout; echo to-stderr >&2; exit 3",
+    ]);
+    assert.deepEqual(result, { exitCode: 3, stdout: "to-stdout\n", stderr: "to-stderr\n" });
+    const big = await lab.client.containers.exec(
+      cache,
+      ["/bin/sh", "-c", "yes 0123456789 | head -c 300000"],
+      {
+        maxOutputBytes: 1000,
+      },
+    );
+    assert.equal(big.exitCode, 0);
+    assert.equal(big.stdout.length, 1000, "only the last maxOutputBytes are kept");
+    await rejectsWith(lab.client.containers.exec(`${lab.prefix}-absent`, ["true"]), "not-found");
+  });
+
+  test("containers: logs, and a followed log shows a line as it is written", async () => {
+    // A container that has written nothing yet: Podman 4.3 holds the headers of a followed log
+    // back until the first line, which must not hold the caller.
+    const quiet = `${lab.prefix}-quiet`;
+    await lab.client.containers.create(serveSpec(quiet));
+    await lab.client.containers.start(quiet);
+    const controller = new AbortController();
+    const began = Date.now();
+    const stream = await lab.client.containers.logs(quiet, { follow: true, signal: controller.signal });
+    assert.ok(Date.now() - began < 10_000, "logs() returned while the container was quiet");
+    const lines: string[] = [];
+    const reading = (async () => {
+      try {
+        for await (const chunk of stream) lines.push(`${chunk.stream}:${chunk.data.toString()}`);
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
+      }
+    })();
+    assert.equal(lines.length, 0, "nothing was written yet");
+    const marker = `live-${randomBytes(4).toString("hex")}`;
+    await lab.client.containers.exec(quiet, [
+      "/bin/sh",
+      "-c",
+      `echo ${marker} > /proc/1/fd/1; echo ${marker}-err > /proc/1/fd/2`,
+    ]);
+    await eventually("the lines in the followed log", () =>
+      lines.includes(`stdout:${marker}\n`) && lines.includes(`stderr:${marker}-err\n`) ? true : undefined,
+    );
+    controller.abort(new Error("enough"));
+    await reading;
+
+    const all: string[] = [];
+    for await (const chunk of await lab.client.containers.logs(quiet, { tail: 10 }))
+      all.push(`${chunk.stream}:${chunk.data.toString()}`);
+    assert.deepEqual(all.sort(), [`stderr:${marker}-err\n`, `stdout:${marker}\n`]);
+    await rejectsWith(lab.client.containers.logs(`${lab.prefix}-absent`, { follow: true }), "not-found");
+    await lab.client.containers.remove(quiet, { force: true, timeoutSeconds: 0 });
+  });
+
+  test("containers: remove (force), then the container is not found", async () => {
+    await lab.client.containers.remove(cache, { force: true, timeoutSeconds: 0 });
+    assert.equal(await lab.client.containers.find(cache), undefined);
+    await rejectsWith(lab.client.containers.remove(cache), "not-found");
+  });
+
+  test("images: exists is true or false within its bound, inspect and list", async () => {
+    let began = Date.now();
+    assert.equal(await lab.client.images.exists(TEST_IMAGE, 5_000), true);
+    assert.equal(await lab.client.images.exists(`localhost/archy-test/${lab.prefix}-absent:1`, 5_000), false);
+    assert.ok(Date.now() - began < 5_000);
+    const image = await lab.client.images.inspect(TEST_IMAGE);
+    assert.match(image.Id, /^(sha256:)?[0-9a-f]{64}$/);
+    assert.ok(image.RepoTags?.includes(TEST_IMAGE), JSON.stringify(image.RepoTags));
+    began = Date.now();
+    await rejectsWith(lab.client.images.inspect(`localhost/archy-test/${lab.prefix}-absent:1`), "not-found");
+    const listed = await lab.client.images.list();
+    assert.ok(
+      listed.some((i) => i.RepoTags?.includes(TEST_IMAGE)),
+      "the local test image is listed",
+    );
+  });
+
+  test("images: a pull that cannot reach a registry fails with a typed error, quickly", async () => {
+    // No registry is reachable here; a loopback port nobody listens on refuses at once.
+    const reference = `127.0.0.1:${await freePort()}/archy/${lab.prefix}:1`;
+    const progress: string[] = [];
+    const began = Date.now();
+    await assert.rejects(
+      lab.client.images.pull(reference, (p) => progress.push(p.stream ?? p.status ?? "")),
+      (error: unknown) => {
+        assert.ok(isPodmanError(error), String(error));
+        assert.match(error.message, /connection refused|pinging container registry/);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - began < 30_000, `the pull failed after ${Date.now() - began} ms`);
+    assert.ok(
+      progress.some((line) => line.includes("Trying to pull")),
+      `progress was reported: ${progress}`,
+    );
+    assert.equal(await lab.client.images.exists(reference), false);
+  });
+
+  test("networks: create with DNS, aliases resolve between two containers, inspect, list, remove", async () => {
+    const name = `archy-${lab.prefix}-dns`;
+    const labels = { [LABELS.owner]: OWNER, [LABELS.app]: `${lab.prefix}-client` };
+    const created = await lab.client.networks.create({ name, driver: "bridge", dns_enabled: true, labels });
+    assert.equal(created.name, name);
+    const found = await lab.client.networks.find(name);
+    assert.equal(found?.dns_enabled, true);
+    assert.equal(found?.labels?.[LABELS.app], `${lab.prefix}-client`);
+    const listed = await lab.client.networks.list([`${LABELS.app}=${lab.prefix}-client`]);
+    assert.deepEqual(
+      listed.map((n) => n.name),
+      [name],
+    );
+    await rejectsWith(lab.client.networks.create({ name, driver: "bridge", dns_enabled: true }), "conflict");
+
+    const server = `${lab.prefix}-dns-server`;
+    const client = `${lab.prefix}-dns-client`;
+    const onNetwork = (aliases?: string[]) => ({
+      netns: { nsmode: "bridge" },
+      Networks: { [name]: aliases ? { aliases } : {} },
+    });
+    await lab.client.containers.create(serveSpec(server, onNetwork(["backend"])));
+    await lab.client.containers.create(serveSpec(client, onNetwork()));
+    await lab.client.containers.start(server);
+    await lab.client.containers.start(client);
+    const page = await eventually("the alias to answer", async () => {
+      const result = await lab.client.containers.exec(client, [
+        "/bin/sh",
+        "-c",
+        // No -T: it crashes the static busybox wget of Debian 12.
+        "wget -q -O - http://backend:8080/",
+      ]);
+      return result.exitCode === 0 ? result.stdout : undefined;
+    });
+    assert.ok(page.length > 0);
+    const byName = await lab.client.containers.exec(client, [
+      "wget",
+      "-q",
+      "-O",
+      "-",
+      `http://${server}:8080/`,
+    ]);
+    assert.equal(byName.stdout, page, `the container name resolves too: ${byName.stderr}`);
+
+    await lab.client.containers.remove(server, { force: true, timeoutSeconds: 0 });
+    await lab.client.containers.remove(client, { force: true, timeoutSeconds: 0 });
+    await lab.client.networks.remove(name);
+    assert.equal(await lab.client.networks.find(name), undefined);
+    await lab.client.networks.remove(name); // already gone: not an error
+  });
+
+  test("volumes: create, find, list by label, remove", async () => {
+    const name = `archy-${lab.prefix}-vol`;
+    const labels = { [LABELS.owner]: OWNER, [LABELS.app]: `${lab.prefix}-client` };
+    const created = await lab.client.volumes.create({ Name: name, Driver: "local", Label: labels });
+    assert.equal(created.Name, name);
+    const found = await lab.client.volumes.find(name);
+    assert.equal(found?.Labels?.[LABELS.app], `${lab.prefix}-client`);
+    assert.ok(found?.Mountpoint);
+    const listed = await lab.client.volumes.list([`${LABELS.app}=${lab.prefix}-client`]);
+    assert.deepEqual(
+      listed.map((v) => v.Name),
+      [name],
+    );
+    await lab.client.volumes.remove(name);
+    assert.equal(await lab.client.volumes.find(name), undefined);
+    await lab.client.volumes.remove(name); // already gone: not an error
+  });
+
+  test("secrets: create, find, replace, remove; the value is never returned", async () => {
+    const name = `archy-${lab.prefix}-secret`;
+    const value = randomBytes(24).toString("hex");
+    await lab.client.secrets.create(name, new TextEncoder().encode(value));
+    const found = await lab.client.secrets.find(name);
+    assert.equal(found?.Spec.Name, name);
+    assert.ok(!JSON.stringify(found).includes(value), "inspect does not return the value");
+    await rejectsWith(lab.client.secrets.create(name, new TextEncoder().encode(value)), "conflict");
+
+    const replaced = randomBytes(24).toString("hex");
+    await lab.client.secrets.create(name, new TextEncoder().encode(replaced), { replace: true });
+    const again = await lab.client.secrets.find(name);
+    assert.notEqual(again?.ID, found?.ID);
+    assert.ok(!JSON.stringify(again).includes(replaced));
+
+    // The value reaches a container that mounts it, and only there.
+    const reader = `${lab.prefix}-secret-reader`;
+    await lab.client.containers.create(
+      serveSpec(reader, {
+        secrets: [{ Source: name, Target: "/run/secrets/s", UID: 0, GID: 0, Mode: 0o400 }],
+      }),
+    );
+    await lab.client.containers.start(reader);
+    const read = await lab.client.containers.exec(reader, ["cat", "/run/secrets/s"]);
+    assert.equal(read.stdout, replaced);
+    const inspected = await lab.client.containers.inspect(reader);
+    assert.ok(!JSON.stringify(inspected).includes(replaced), "container inspect does not show the value");
+    await lab.client.containers.remove(reader, { force: true, timeoutSeconds: 0 });
+
+    await lab.client.secrets.remove(name);
+    assert.equal(await lab.client.secrets.find(name), undefined);
+    await lab.client.secrets.remove(name); // already gone: not an error
+  });
+
+  test("events: a start and a stop produce events carrying our labels", async () => {
+    const app = `${lab.prefix}-events`;
+    const events: PodmanEvent[] = [];
+    let connected = false;
+    const stream = lab.client.events({
+      labels: [`${LABELS.app}=${app}`],
+      onEvent: (event) => events.push(event),
+      onStatus: (status) => {
+        connected = status.connected;
+      },
+    });
+    try {
+      await eventually("the event stream to connect", () => (connected ? true : undefined));
+      const name = `${lab.prefix}-events`;
+      const spec = serveSpec(name);
+      (spec.labels as Record<string, string>)[LABELS.app] = app;
+      const { id } = await lab.client.containers.create(spec);
+      await lab.client.containers.start(name);
+      await lab.client.containers.stop(name, 5);
+      // Podman 4.3 reports an API stop as "died" (and "cleanup"); later versions add "stop".
+      await eventually("start and died events", () =>
+        events.some((e) => e.action === "start") && events.some((e) => e.action === "died")
+          ? true
+          : undefined,
+      );
+      for (const event of events) {
+        assert.equal(event.type, "container");
+        assert.equal(event.id, id);
+        assert.equal(event.name, name);
+        assert.equal(event.labels[LABELS.app], app);
+        assert.equal(event.labels[LABELS.owner], OWNER);
+        assert.ok(event.timeNano > 0n);
+      }
+      const actions = events.map((e) => e.action);
+      assert.ok(actions.indexOf("create") < actions.indexOf("start"), actions.join(","));
+      assert.ok(actions.indexOf("start") < actions.indexOf("died"), actions.join(","));
+      await lab.client.containers.remove(name, { force: true, timeoutSeconds: 0 });
+    } finally {
+      await stream.stop();
+    }
+  });
+});

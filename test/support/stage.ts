@@ -1,0 +1,91 @@
+/**
+ * A copy of the platform the rootless test user can read. CI runs the suite as root from a fresh
+ * clone in a folder that user may not be able to enter; tests that run platform code *as* that user
+ * (the Podman service lifecycle, later the daemon) run it from this copy instead.
+ *
+ * The copy holds what running `src/**\/*.ts` with the pinned Node needs: package.json, src/,
+ * node_modules/ and test/support/ (drivers the tests start). Files are hard links (`cp -al` into a
+ * fresh directory under /tmp, same filesystem: instant) or, where linking fails, a plain copy.
+ * Directories are 0755; a file the test user could not read is replaced by a readable copy (its
+ * original is never changed). One copy per test process, removed when the process exits.
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+/** What the copy contains, relative to the repository root. */
+export const STAGED_ENTRIES = ["package.json", "src", "node_modules", "test/support"] as const;
+
+export type Staged = {
+  /** The copy's root: run `<dir>/node_modules/.bin/node <dir>/src/...` as the test user. */
+  dir: string;
+  /** The pinned Node inside the copy. */
+  node: string;
+  /** How the files got there: hard links, or (when linking failed) copies. */
+  method: "hardlink" | "copy";
+};
+
+let cached: Staged | undefined;
+
+/** The copy for this test process, made on first use. */
+export function stageForTestUser(): Staged {
+  if (cached) return cached;
+  const staged = stageTree(REPO_ROOT, STAGED_ENTRIES, "archy-stage-");
+  process.on("exit", () => rmSync(staged.dir, { recursive: true, force: true }));
+  cached = staged;
+  return staged;
+}
+
+/**
+ * Copies `entries` of `root` into a new directory under /tmp that every user can read (see above).
+ * The caller removes it.
+ */
+export function stageTree(root: string, entries: readonly string[], prefix: string): Staged {
+  const dir = mkdtempSync(join("/tmp", prefix));
+  chmodSync(dir, 0o755);
+  let method: Staged["method"] = "hardlink";
+  try {
+    for (const entry of entries) copyEntry(root, dir, entry, ["-al"]);
+  } catch {
+    method = "copy";
+    for (const entry of entries) {
+      rmSync(join(dir, entry), { recursive: true, force: true });
+      copyEntry(root, dir, entry, ["-a"]);
+    }
+  }
+  makeReadable(dir);
+  return { dir, node: join(dir, "node_modules", ".bin", "node"), method };
+}
+
+function copyEntry(root: string, dir: string, entry: string, flags: string[]): void {
+  const parts = entry.split("/");
+  let parent = dir;
+  for (const part of parts.slice(0, -1)) {
+    parent = join(parent, part);
+    execFileSync("mkdir", ["-p", parent]);
+  }
+  execFileSync("cp", [...flags, join(root, entry), parent], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/**
+ * Directories 0755 (they are new, so this changes nothing in the original); a regular file that
+ * others cannot read (a hard link shares its mode with the original) is replaced by a copy that
+ * they can (and run, when its owner can). Symbolic links are left as they are: they point inside the copy or to readable places.
+ */
+function makeReadable(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const name of readdirSync(path)) makeReadable(join(path, name));
+    return;
+  }
+  if (!stat.isFile()) return;
+  const executable = (stat.mode & 0o100) !== 0;
+  if ((stat.mode & 0o004) !== 0 && (!executable || (stat.mode & 0o001) !== 0)) return;
+  const temporary = `${path}.stage-copy`;
+  copyFileSync(path, temporary);
+  chmodSync(temporary, executable ? 0o755 : 0o644);
+  renameSync(temporary, path);
+}
