@@ -4,7 +4,8 @@
  * chowned inside the user namespace (`podman unshare chown`), and removing files written by such
  * uids also happens inside it.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { exec } from "../system/exec.ts";
 
 export type DataDir = { path: string; uid?: number };
@@ -17,7 +18,12 @@ async function inUserNamespace(argv: string[], what: string): Promise<void> {
     throw new Error(`could not ${what}: ${result.stderr.trim() || `exit ${result.code}`}`);
 }
 
-/** Creates the directories (mode 0750) and gives each to its container uid; existing data is untouched. */
+/**
+ * Creates the directories (mode 0750) and gives each to its container uid; existing data is untouched.
+ * A directory appears under its name only once it is owned as it must be: it is made and chowned
+ * under a temporary name, then renamed, so a crash in between never leaves a directory that exists
+ * (and is therefore never chowned again) but belongs to the wrong uid.
+ */
 export async function ensureDataDirs(dirs: DataDir[]): Promise<{ created: string[] }> {
   const created: string[] = [];
   for (const dir of dirs) {
@@ -26,13 +32,17 @@ export async function ensureDataDirs(dirs: DataDir[]): Promise<{ created: string
       () => false,
     );
     if (!existed) {
-      await mkdir(dir.path, { recursive: true, mode: 0o750 });
-      created.push(dir.path);
+      const partial = `${dir.path}.partial`;
+      await mkdir(dirname(dir.path), { recursive: true, mode: 0o750 });
+      await rm(partial, { recursive: true, force: true }); // left by a crash: empty, never data
+      await mkdir(partial, { mode: 0o750 });
       if (dir.uid !== undefined && dir.uid !== 0)
         await inUserNamespace(
-          ["chown", `${dir.uid}:${dir.uid}`, dir.path],
+          ["chown", `${dir.uid}:${dir.uid}`, partial],
           `give ${dir.path} to uid ${dir.uid}`,
         );
+      await rename(partial, dir.path);
+      created.push(dir.path);
     }
   }
   return { created };

@@ -155,3 +155,6 @@ for await (const line of createInterface({ input: process.stdin })) {
       }),
   );
 }
+// stdin closed: whoever drove this daemon is gone (a test runner that died): do not linger.
+await orchestrator.stop();
+process.exit(0);

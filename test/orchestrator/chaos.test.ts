@@ -1,0 +1,186 @@
+/**
+ * Chaos on the real rootless Podman while apps run: a container killed by hand, a container removed
+ * by hand, a duplicate container made by hand, the Podman service killed and started again by
+ * someone else, and the Podman service the daemon started itself killed — each converges back to
+ * the operator's intent, with the same data.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { TEST_IMAGE } from "../../src/host/layout.ts";
+import { type Driver, eventually, httpGet, Lab, sleep, type TestApp } from "../support/driver.ts";
+
+let lab: Lab;
+let driver: Driver;
+let hello: TestApp;
+let notes: TestApp;
+let marker: string;
+
+before(async () => {
+  lab = await Lab.create();
+  driver = await lab.driver();
+  hello = await lab.app("hello-web");
+  notes = await lab.app("notes");
+  await driver.call("install", { path: hello.dir });
+  await driver.call("install", { path: notes.dir });
+  await driver.waitPhase(hello.id, "running", 60_000);
+  await driver.waitPhase(notes.id, "running", 90_000);
+  marker = `chaos-${Date.now()}`;
+  await lab.exec(hello.names.web as string, `echo ${marker} > /data/marker.txt`);
+});
+
+after(async () => {
+  await lab?.close();
+});
+
+/** Waits until `name` runs (podman inspect) and the app is listed as running; returns its id. */
+async function backRunning(app: TestApp, name: string, timeoutMs = 45_000): Promise<string> {
+  const id = await eventually(
+    `${name} runs again`,
+    async () => {
+      const inspect = await lab.inspect(name);
+      return inspect?.running ? inspect.id : undefined;
+    },
+    timeoutMs,
+  );
+  await driver.waitPhase(app.id, "running", timeoutMs);
+  return id;
+}
+
+async function helloAnswers(): Promise<void> {
+  await eventually(
+    "hello-web answers",
+    async () => (await httpGet(hello.ports["web/8080"] as number))?.status === 200,
+    30_000,
+  );
+}
+
+async function exactlyOnePerKey(app: TestApp): Promise<void> {
+  const keys = [...(await lab.containers()).values()].filter((c) => c.app === app.id).map((c) => c.key);
+  assert.deepEqual(keys.sort(), Object.keys(app.names).sort(), `${app.id}: exactly one container per key`);
+}
+
+describe("real Podman: chaos while apps run", () => {
+  test("a container killed by hand is started again (the same container)", async () => {
+    const db = notes.names.db as string;
+    const before = await lab.inspect(db);
+    await lab.podman(["kill", db]);
+    const id = await backRunning(notes, db);
+    assert.equal(id, before?.id, "started again, not recreated");
+    assert.notEqual((await lab.inspect(db))?.startedAt, before?.startedAt);
+    await exactlyOnePerKey(notes);
+  });
+
+  test("a container removed by hand is recreated, and its data is still there", async () => {
+    const web = hello.names.web as string;
+    const before = await lab.inspect(web);
+    await lab.podman(["rm", "-f", "-t", "0", web]);
+    const id = await backRunning(hello, web);
+    assert.notEqual(id, before?.id, "a new container");
+    assert.equal(await lab.exec(web, "cat /data/marker.txt"), `${marker}\n`, "with the same data");
+    await helloAnswers();
+    await exactlyOnePerKey(hello);
+  });
+
+  test("a duplicate container carrying an app's labels is removed; the app's own container stays", async () => {
+    const cache = notes.names.cache as string;
+    const before = await lab.inspect(cache);
+    const duplicate = `${lab.prefix}-duplicate-cache`;
+    await lab.podman([
+      "create",
+      "--name",
+      duplicate,
+      "--label",
+      "io.archipelago.owner=archipelago",
+      "--label",
+      `io.archipelago.app=${notes.id}`,
+      "--label",
+      "io.archipelago.container=cache",
+      TEST_IMAGE,
+      "serve",
+    ]);
+    await eventually(
+      "the duplicate is removed",
+      async () => (await lab.inspect(duplicate)) === undefined,
+      30_000,
+    );
+    await driver.waitPhase(notes.id, "running", 30_000);
+    const after = await lab.inspect(cache);
+    assert.equal(after?.id, before?.id, "the app's own cache container was kept");
+    assert.equal(after?.running, true);
+    await exactlyOnePerKey(notes);
+  });
+
+  test("the Podman service killed and started again: the daemon reconnects and converges", async () => {
+    const web = hello.names.web as string;
+    const before = await lab.inspect(web);
+    await lab.service.crash();
+    // While no service answers: the list still shows every app, and reality drifts.
+    const during = await driver.list();
+    assert.deepEqual(
+      during.map((a) => [a.id, a.phase]).sort(),
+      [
+        [hello.id, "running"],
+        [notes.id, "running"],
+      ].sort(),
+      "apps stay listed with their last known phase",
+    );
+    await lab.podman(["stop", "-t", "0", web]);
+    await sleep(2_000);
+    assert.equal(driver.alive, true, "the daemon survived");
+    assert.deepEqual(
+      (await driver.list()).map((a) => a.id).sort(),
+      [hello.id, notes.id].sort(),
+      "still listed while Podman is away",
+    );
+    await lab.service.start();
+    const id = await backRunning(hello, web);
+    assert.equal(id, before?.id);
+    await helloAnswers();
+    for (const app of [hello, notes]) assert.equal((await driver.app(app.id))?.phase, "running");
+  });
+
+  test("the Podman service killed in the middle of an install: the install still succeeds", async () => {
+    const node = await lab.app("mini-node");
+    const accepted = await driver.call<{ operationId: string }>("install", { path: node.dir });
+    await driver.waitFor(
+      (m) => m.event?.type === "log" && /creating/.test(JSON.stringify(m.event)),
+      30_000,
+      "the first create",
+    );
+    await lab.service.crash();
+    await sleep(3_000);
+    await lab.service.start();
+    await driver.waitPhase(node.id, "running", 90_000);
+    const record = await driver.operationDone(accepted.operationId, 30_000);
+    assert.equal(record.operation?.state, "succeeded", `${record.operation?.error}\n${driver.tail()}`);
+    await exactlyOnePerKey(node);
+    await driver.call("uninstall", { app: node.id, purge: true });
+    await driver.waitPhase(node.id, "removed", 60_000);
+  });
+
+  test("the Podman service the daemon started is killed: the daemon starts it again and converges", async () => {
+    await driver.kill();
+    const socketPath = `${lab.root}/own/podman.sock`;
+    driver = await lab.driver({ podman: { kind: "spawn", socketPath } });
+    const connected = await driver.waitFor((m) => m.podman !== undefined, 30_000, "the Podman connection");
+    assert.equal(connected.podman?.origin, "spawned");
+    const pid = connected.podman?.pid as number;
+    assert.ok(pid > 0);
+    await driver.waitPhase(hello.id, "running", 30_000);
+
+    const db = notes.names.db as string;
+    const before = await lab.inspect(db);
+    process.kill(pid, "SIGKILL");
+    await lab.podman(["kill", db]);
+    const id = await backRunning(notes, db, 60_000);
+    assert.equal(id, before?.id);
+    const revived = driver.messages.find((m) => /starting it again/.test(m.message ?? ""));
+    assert.ok(revived, `the daemon said it started the service again\n${driver.tail()}`);
+    assert.ok(
+      driver.messages.some((m) => /answers again/.test(m.message ?? "")),
+      "and that it answers again",
+    );
+    await exactlyOnePerKey(notes);
+    await exactlyOnePerKey(hello);
+  });
+});
