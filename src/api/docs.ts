@@ -154,6 +154,21 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: ["notFound"],
   },
+  "operation.list": {
+    params: { appId: "my-app", limit: 10 },
+    result: [
+      {
+        id: OPERATION,
+        appId: "my-app",
+        kind: "install",
+        state: "succeeded",
+        createdAt: T0,
+        finishedAt: T0 + 4_200,
+        error: null,
+      },
+    ],
+    errors: [],
+  },
   "system.info": {
     params: {},
     result: { version: "0.1.0", uptimeMs: 3_600_000, setUp: true, backend: "podman", apps: 1 },

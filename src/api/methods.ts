@@ -434,6 +434,34 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       })),
   }),
   defineMethod({
+    name: "operation.list",
+    summary: "An app's most recent operations, newest first (their log lines: operation.get).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({ appId: AppId, limit: z.number().int().min(1).max(50).default(10) }),
+    result: z.array(
+      z.object({
+        id: z.string(),
+        appId: z.string(),
+        kind: z.string(),
+        state: z.enum(["pending", "running", "succeeded", "failed"]),
+        createdAt: z.number(),
+        finishedAt: z.number().nullable(),
+        error: z.string().nullable(),
+      }),
+    ),
+    handler: ({ appId, limit }, ctx) =>
+      ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
+        id: o.id,
+        appId: o.appId,
+        kind: o.kind,
+        state: o.state,
+        createdAt: o.createdAt,
+        finishedAt: o.finishedAt ?? null,
+        error: o.error ?? null,
+      })),
+  }),
+  defineMethod({
     name: "operation.get",
     summary: "An operation's state and its log lines (optionally only those after `afterSeq`).",
     access: "session",

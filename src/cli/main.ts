@@ -5,8 +5,61 @@
 import { UsageError } from "./args.ts";
 
 type CommandModule = { run(argv: string[]): Promise<number> };
+type Command = {
+  summary: string;
+  load: () => Promise<CommandModule>;
+  /** Operator commands talk to the daemon; hidden ones serve shell completion. */
+  group?: "operator" | "hidden";
+};
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const lifecycle =
+  (kind: import("./commands/lifecycle.ts").LifecycleKind) => async (): Promise<CommandModule> => {
+    const module = await import("./commands/lifecycle.ts");
+    return { run: (argv) => module.run(kind, argv) };
+  };
+
+const COMMANDS: Record<string, Command> = {
+  ls: { summary: "list installed apps", group: "operator", load: () => import("./commands/ls.ts") },
+  available: {
+    summary: "list apps that can be installed",
+    group: "operator",
+    load: () => import("./commands/available.ts"),
+  },
+  status: {
+    summary: "show an app: containers, health, reason, URL, operations",
+    group: "operator",
+    load: () => import("./commands/status.ts"),
+  },
+  install: { summary: "install an app and start it", group: "operator", load: lifecycle("install") },
+  start: { summary: "start an app", group: "operator", load: lifecycle("start") },
+  stop: { summary: "stop an app", group: "operator", load: lifecycle("stop") },
+  restart: { summary: "restart an app", group: "operator", load: lifecycle("restart") },
+  update: { summary: "update an app to the version offered", group: "operator", load: lifecycle("update") },
+  uninstall: {
+    summary: "uninstall an app (data kept unless --purge)",
+    group: "operator",
+    load: lifecycle("uninstall"),
+  },
+  retry: { summary: "retry an app that failed", group: "operator", load: lifecycle("retry") },
+  logs: {
+    summary: "show (-f: follow) an app's container output",
+    group: "operator",
+    load: () => import("./commands/logs.ts"),
+  },
+  credentials: {
+    summary: "show an app's logins and passwords",
+    group: "operator",
+    load: () => import("./commands/credentials.ts"),
+  },
+  completion: {
+    summary: "print a bash or zsh completion script",
+    load: () => import("./commands/completion.ts"),
+  },
+  __complete: {
+    summary: "app ids for shell completion",
+    group: "hidden",
+    load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
+  },
   app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
   daemon: {
     summary: "run the daemon: API, live events, reconciler",
@@ -19,13 +72,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
 };
 
 function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`);
+  const visible = Object.entries(COMMANDS).filter(([, c]) => c.group !== "hidden");
+  const width = Math.max(...visible.map(([name]) => name.length));
+  const lines = (group: Command["group"]) =>
+    visible
+      .filter(([, c]) => c.group === group)
+      .map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`);
   return [
     "Usage: archy <command> [options]",
     "",
-    "Commands:",
-    ...lines,
+    "Operator commands (they talk to the daemon at --url or ARCHY_URL, default http://127.0.0.1:7780):",
+    ...lines("operator"),
+    "",
+    "Other commands:",
+    ...lines(undefined),
     "",
     "Run `archy <command> --help` for details.",
   ].join("\n");

@@ -255,6 +255,17 @@ const VALID: Record<string, ValidCase> = {
       assert.deepEqual(operation.logs, []);
     },
   },
+  "operation.list": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      return { appId: "api-alpha" };
+    },
+    check: (result) => {
+      const [latest] = result as Array<{ appId: string; kind: string; state: string }>;
+      assert.equal(latest?.appId, "api-alpha");
+      assert.equal(latest?.kind, "install");
+    },
+  },
   "system.info": {
     prepare: () => ({}),
     check: (result) => {

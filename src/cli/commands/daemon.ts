@@ -153,9 +153,14 @@ export async function run(argv: string[]): Promise<number> {
     `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
   );
   await new Promise<void>((resolve) => {
+    // The handlers stay installed: a second signal while stopping is ignored, not fatal. Ctrl-C in
+    // a terminal reaches this process twice when root started it (from the terminal, and forwarded
+    // by the root parent, which shares the process group), and Node's default action for a signal
+    // without a handler would end the process before the graceful stop has finished.
+    let stopping = false;
     const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
+      if (stopping) return;
+      stopping = true;
       void daemon.stop().then(resolve);
     };
     process.on("SIGINT", stop);

@@ -1,0 +1,326 @@
+/**
+ * `archy completion bash|zsh`: a shell completion script for every command, its subcommands and
+ * options, and app ids (asked from the daemon through the hidden `archy __complete installed|
+ * available`, which prints nothing when the daemon cannot answer within a second).
+ */
+import { UsageError } from "../args.ts";
+import { type AppView, type AvailableApp, DaemonClient } from "../client.ts";
+
+/** What follows an option: nothing (a flag), a file, a directory, one of some words, or free text. */
+type Value = "flag" | "file" | "dir" | "text" | readonly string[];
+type Option = { name: string; short?: string; value: Value; help: string };
+/** What the positional arguments are. */
+type Args = "installed" | "available" | "files" | "none" | { words: readonly string[] };
+type CommandSpec = {
+  summary: string;
+  options: Option[];
+  args: Args;
+  subcommands?: Record<string, CommandSpec>;
+};
+
+const CONNECTION: Option[] = [
+  { name: "url", value: "text", help: "the daemon URL" },
+  { name: "token-file", value: "file", help: "the CLI token file" },
+];
+const HELP: Option = { name: "help", short: "h", value: "flag", help: "show usage" };
+const JSON_OPTION: Option = { name: "json", value: "flag", help: "print the API result as JSON" };
+const WAIT: Option[] = [
+  { name: "no-wait", value: "flag", help: "return once accepted" },
+  { name: "timeout", value: "text", help: "stop waiting after SECONDS" },
+];
+
+const lifecycle = (summary: string, args: Args, extra: Option[] = []): CommandSpec => ({
+  summary,
+  options: [...extra, ...WAIT, ...CONNECTION, HELP],
+  args,
+});
+
+/** Every command of `archy` (a test checks this against the command table). */
+export const COMMAND_SPECS: Record<string, CommandSpec> = {
+  ls: { summary: "list installed apps", options: [JSON_OPTION, ...CONNECTION, HELP], args: "none" },
+  available: {
+    summary: "list apps that can be installed",
+    options: [JSON_OPTION, ...CONNECTION, HELP],
+    args: "none",
+  },
+  status: {
+    summary: "show one app in detail",
+    options: [JSON_OPTION, ...CONNECTION, HELP],
+    args: "installed",
+  },
+  install: lifecycle("install an app", "available"),
+  start: lifecycle("start an app", "installed"),
+  stop: lifecycle("stop an app", "installed"),
+  restart: lifecycle("restart an app", "installed"),
+  uninstall: lifecycle("uninstall an app", "installed", [
+    { name: "purge", value: "flag", help: "also delete its data" },
+  ]),
+  update: lifecycle("update an app", "installed", [
+    { name: "force", value: "flag", help: "reapply or downgrade" },
+  ]),
+  retry: lifecycle("retry a failed app", "installed"),
+  logs: {
+    summary: "show an app's container output",
+    options: [
+      { name: "follow", short: "f", value: "flag", help: "keep printing new lines" },
+      { name: "container", value: "text", help: "only this container key" },
+      { name: "tail", value: "text", help: "lines to print first" },
+      ...CONNECTION,
+      HELP,
+    ],
+    args: "installed",
+  },
+  credentials: {
+    summary: "show an app's logins",
+    options: [JSON_OPTION, ...CONNECTION, HELP],
+    args: "installed",
+  },
+  completion: {
+    summary: "print a shell completion script",
+    options: [HELP],
+    args: { words: ["bash", "zsh"] },
+  },
+  app: {
+    summary: "app developer tools",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      validate: { summary: "validate manifests", options: [JSON_OPTION, HELP], args: "files" },
+      render: {
+        summary: "render an app for a backend",
+        options: [
+          { name: "target", short: "t", value: ["quadlet", "podman", "kube"], help: "what to render" },
+          { name: "out", short: "o", value: "dir", help: "write files into DIR" },
+          { name: "data-root", value: "dir", help: "the node data root" },
+          { name: "with", value: "file", help: "a dependency manifest" },
+          HELP,
+        ],
+        args: "files",
+      },
+    },
+  },
+  daemon: {
+    summary: "run the daemon",
+    options: [
+      { name: "data-dir", value: "dir", help: "state and app data" },
+      { name: "listen", value: "text", help: "HOST:PORT to listen on" },
+      { name: "apps-dir", value: "dir", help: "local app manifests" },
+      { name: "config", value: "file", help: "a config file" },
+      { name: "backend", value: ["auto", "podman", "quadlet"], help: "how containers are created" },
+      { name: "podman-socket", value: "file", help: "a Podman API socket" },
+      HELP,
+    ],
+    args: "none",
+  },
+  doctor: {
+    summary: "check and set up this host",
+    options: [{ name: "fix", value: "flag", help: "apply the fixes" }, JSON_OPTION, HELP],
+    args: "none",
+  },
+};
+
+const USAGE = `Usage: archy completion bash|zsh
+
+Prints a completion script for the shell: commands, subcommands, options and, asked from the
+daemon when it answers quickly, app ids. Install it with, for bash:
+
+  archy completion bash > ~/.local/share/bash-completion/completions/archy
+
+or add \`source <(archy completion bash)\` to ~/.bashrc; for zsh, add
+\`source <(archy completion zsh)\` to ~/.zshrc (after compinit), or write it as \`_archy\` into a
+directory of your $fpath.`;
+
+function flags(spec: CommandSpec): string[] {
+  return spec.options.flatMap((o) => (o.short ? [`-${o.short}`, `--${o.name}`] : [`--${o.name}`]));
+}
+
+function bashValueCase(spec: CommandSpec, indent: string): string {
+  const valued = spec.options.filter((o) => o.value !== "flag");
+  if (valued.length === 0) return "";
+  const lines = valued.map((o) => {
+    const names = [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])].join("|");
+    const action =
+      o.value === "file"
+        ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+        : o.value === "dir"
+          ? 'COMPREPLY=($(compgen -d -- "$cur"))'
+          : o.value === "text"
+            ? "COMPREPLY=()"
+            : `COMPREPLY=($(compgen -W "${(o.value as readonly string[]).join(" ")}" -- "$cur"))`;
+    return `${indent}  ${names}) ${action}; return ;;`;
+  });
+  return `${indent}case "$prev" in\n${lines.join("\n")}\n${indent}esac\n`;
+}
+
+function bashArgs(args: Args): string {
+  if (args === "installed" || args === "available") return `$(_archy_ids ${args})`;
+  if (typeof args === "object") return args.words.join(" ");
+  return "";
+}
+
+function bashCommand(spec: CommandSpec, indent: string): string {
+  const words = bashArgs(spec.args);
+  const argsAction =
+    spec.args === "files"
+      ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+      : words
+        ? `COMPREPLY=($(compgen -W "${words}" -- "$cur"))`
+        : "COMPREPLY=()";
+  return (
+    bashValueCase(spec, indent) +
+    `${indent}if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${flags(spec).join(" ")}" -- "$cur")); return; fi\n` +
+    `${indent}${argsAction}\n`
+  );
+}
+
+export function bashScript(specs = COMMAND_SPECS): string {
+  const cases = Object.entries(specs).map(([name, spec]) => {
+    if (!spec.subcommands) return `    ${name})\n${bashCommand(spec, "      ")}      ;;`;
+    const subs = Object.entries(spec.subcommands)
+      .map(([sub, subSpec]) => `        ${sub})\n${bashCommand(subSpec, "          ")}          ;;`)
+      .join("\n");
+    return `    ${name})
+      if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${Object.keys(spec.subcommands).join(" ")} --help" -- "$cur")); return; fi
+      case "\${COMP_WORDS[2]}" in
+${subs}
+      esac
+      ;;`;
+  });
+  return `# bash completion for archy; generated by \`archy completion bash\`
+_archy_ids() {
+  "\${COMP_WORDS[0]}" __complete "$1" 2>/dev/null
+}
+_archy() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  COMPREPLY=()
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "${Object.keys(specs).join(" ")} --help" -- "$cur"))
+    return
+  fi
+  case "\${COMP_WORDS[1]}" in
+${cases.join("\n")}
+    *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+  esac
+}
+complete -F _archy archy
+`;
+}
+
+/** zsh wants [ ] : and quotes escaped in descriptions; ours are plain words. */
+const zshText = (text: string) => text.replace(/[[\]:'\\]/g, " ");
+
+function zshOption(o: Option): string {
+  const value =
+    o.value === "flag"
+      ? ""
+      : o.value === "file"
+        ? ":file:_files"
+        : o.value === "dir"
+          ? ":directory:_files -/"
+          : o.value === "text"
+            ? `:${o.name}: `
+            : `:${o.name}:(${(o.value as readonly string[]).join(" ")})`;
+  const help = `[${zshText(o.help)}]`;
+  if (o.short) return `'(-${o.short} --${o.name})'{-${o.short},--${o.name}}'${help}${value}'`;
+  return `'--${o.name}${help}${value}'`;
+}
+
+function zshArgs(args: Args): string {
+  if (args === "installed") return "'1:app:_archy_installed'";
+  if (args === "available") return "'1:app:_archy_available'";
+  if (args === "files") return "'*:file:_files'";
+  if (typeof args === "object") return `'1:argument:(${args.words.join(" ")})'`;
+  return "";
+}
+
+function zshArguments(spec: CommandSpec): string {
+  return ["_arguments", ...spec.options.map(zshOption), zshArgs(spec.args)]
+    .filter(Boolean)
+    .join(" \\\n        ");
+}
+
+export function zshScript(specs = COMMAND_SPECS): string {
+  const describe = (entries: Array<[string, CommandSpec]>) =>
+    entries.map(([name, spec]) => `'${name}:${zshText(spec.summary)}'`).join(" ");
+  const cases = Object.entries(specs).map(([name, spec]) => {
+    if (!spec.subcommands) return `      ${name})\n        ${zshArguments(spec)}\n        ;;`;
+    const subs = Object.entries(spec.subcommands)
+      .map(
+        ([sub, subSpec]) =>
+          `          ${sub})\n            ${zshArguments(subSpec).replaceAll("\n        ", "\n            ")}\n            ;;`,
+      )
+      .join("\n");
+    return `      ${name})
+        if (( CURRENT == 2 )); then
+          local -a subcommands=(${describe(Object.entries(spec.subcommands))})
+          _describe -t subcommands 'archy ${name} subcommand' subcommands
+          return
+        fi
+        case $words[2] in
+${subs}
+        esac
+        ;;`;
+  });
+  return `#compdef archy
+# zsh completion for archy; generated by \`archy completion zsh\`
+_archy_installed() {
+  local -a ids=(\${(f)"$(archy __complete installed 2>/dev/null)"})
+  compadd -a ids
+}
+_archy_available() {
+  local -a ids=(\${(f)"$(archy __complete available 2>/dev/null)"})
+  compadd -a ids
+}
+_archy() {
+  local curcontext="$curcontext" state line
+  local -a commands=(${describe(Object.entries(specs))})
+  _arguments -C '1:command:->command' '*::argument:->argument'
+  case $state in
+    command) _describe -t commands 'archy command' commands ;;
+    argument)
+      case $words[1] in
+${cases.join("\n")}
+        *) _files ;;
+      esac
+      ;;
+  esac
+}
+if [ "$funcstack[1]" = "_archy" ]; then
+  _archy "$@"
+else
+  compdef _archy archy
+fi
+`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [shell, ...rest] = argv;
+  if (shell === "--help" || shell === "-h") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'\n\n${USAGE}`);
+  if (shell === "bash") process.stdout.write(bashScript());
+  else if (shell === "zsh") process.stdout.write(zshScript());
+  else
+    throw new UsageError(
+      `${shell === undefined ? "which shell?" : `no completion for '${shell}'`}: bash or zsh\n\n${USAGE}`,
+    );
+  return 0;
+}
+
+/** `archy __complete installed|available`: app ids, one a line; silent when the daemon does not answer. */
+export async function runComplete(argv: string[]): Promise<number> {
+  const [what] = argv;
+  try {
+    const client = new DaemonClient({ timeoutMs: 1_500 });
+    const apps =
+      what === "available"
+        ? await client.call<AvailableApp[]>("package.available")
+        : await client.call<AppView[]>("package.list");
+    process.stdout.write(apps.map((a) => `${a.id}\n`).join(""));
+  } catch {
+    // Completion never prints errors.
+  }
+  return 0;
+}

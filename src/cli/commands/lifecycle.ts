@@ -1,0 +1,341 @@
+/**
+ * `archy install|start|stop|restart|uninstall|update|retry APP`: asks the daemon for the operation,
+ * then shows its progress live (the operation's log lines and the app's phase changes, pushed over
+ * /ws/v1, or polled with operation.get when the WebSocket is not available) until it has finished,
+ * and ends with the outcome and the app's address.
+ */
+import { UsageError } from "../args.ts";
+import {
+  type Accepted,
+  type AppView,
+  type AvailableApp,
+  CliError,
+  CODES,
+  type DaemonClient,
+  type DaemonEvent,
+  DaemonUnreachable,
+  EXIT,
+  type OperationView,
+  RpcFailure,
+  type Subscription,
+} from "../client.ts";
+import {
+  CONNECTION_USAGE,
+  clientFor,
+  duration,
+  EXIT_CODES_USAGE,
+  oneApp,
+  operator,
+  parseOperator,
+} from "../operator.ts";
+
+export const LIFECYCLE_KINDS = [
+  "install",
+  "start",
+  "stop",
+  "restart",
+  "uninstall",
+  "update",
+  "retry",
+] as const;
+export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
+
+const SUMMARY: Record<LifecycleKind, string> = {
+  install: "Installs APP from the daemon's sources (`archy available` lists them) and starts it.",
+  start: "Starts APP; it stays running across daemon restarts and reboots.",
+  stop: "Stops APP; it stays stopped across daemon restarts and reboots until started.",
+  restart: "Restarts APP's containers.",
+  uninstall:
+    "Removes APP's containers. Its data and generated secrets are kept (installing it again finds\nthem) unless --purge is given.",
+  update: "Moves APP to the version its source offers now; --force reapplies it or downgrades.",
+  retry: "Tries APP again from the first attempt after it failed.",
+};
+
+const EXTRA_OPTIONS: Record<LifecycleKind, string> = {
+  install: "",
+  start: "",
+  stop: "",
+  restart: "",
+  uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
+  update: "  --force             apply even when the offered version is not newer\n",
+  retry: "",
+};
+
+function usage(kind: LifecycleKind): string {
+  const extra = kind === "uninstall" ? " [--purge]" : kind === "update" ? " [--force]" : "";
+  return `Usage: archy ${kind} APP${extra} [--no-wait] [--timeout SECONDS] [--url URL] [--token-file FILE]
+
+${SUMMARY[kind]}
+Shows the operation's progress as it happens and waits until it has finished.
+
+${EXTRA_OPTIONS[kind]}  --no-wait           return once the daemon has accepted the request
+  --timeout SECONDS   stop waiting after this long (the operation goes on in the daemon)
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}`;
+}
+
+/** How long a follower waits for a daemon that went away (restarting) before it gives up. */
+const UNREACHABLE_GRACE_MS = 60_000;
+/** Polling intervals: a safety net beside the WebSocket, and the whole mechanism without it. */
+const POLL_WITH_EVENTS_MS = 2_000;
+const POLL_WITHOUT_EVENTS_MS = 500;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Follows one operation of one app: prints its log lines once each, in order, and phase changes. */
+export class Follower {
+  readonly #client: DaemonClient;
+  readonly #appId: string;
+  #subscription: Subscription | undefined;
+  #operationId: string | undefined;
+  #lastSeq = 0;
+  #lastStatus: string | undefined;
+  #pendingPhase: { phase: string; reason: string | undefined } | undefined;
+  #woken = false;
+  #wake: (() => void) | undefined;
+  #unreachableSince: number | undefined;
+
+  constructor(client: DaemonClient, appId: string) {
+    this.#client = client;
+    this.#appId = appId;
+  }
+
+  get live(): boolean {
+    return this.#subscription !== undefined;
+  }
+
+  /** Subscribes to live events before the request is sent, so that none is missed. */
+  async connect(): Promise<void> {
+    this.#subscription = await this.#client.subscribe((event) => this.#onEvent(event)).catch(() => undefined);
+    void this.#subscription?.closed.then(() => {
+      this.#subscription = undefined;
+    });
+  }
+
+  close(): void {
+    this.#subscription?.close();
+    this.#subscription = undefined;
+  }
+
+  #onEvent(event: DaemonEvent): void {
+    if (!("appId" in event) || event.appId !== this.#appId) return;
+    if (event.type === "app") {
+      // Before the request is answered, the phase waits for the line that names the operation.
+      if (this.#operationId) this.#phase(event.phase, event.reason);
+      else this.#pendingPhase = { phase: event.phase, reason: event.reason };
+    }
+    if (event.type === "log" && this.#operationId && event.line.operationId !== this.#operationId) return;
+    if (event.type === "operation" && this.#operationId && event.operationId !== this.#operationId) return;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  #phase(phase: string, reason: string | null | undefined): void {
+    const status = reason ? `${phase} (${reason})` : phase;
+    if (status === this.#lastStatus) return;
+    this.#lastStatus = status;
+    out(`  phase: ${status}`);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        this.#woken = false;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.#wake = finish;
+    });
+  }
+
+  /** One look at the operation: prints its new log lines; undefined while the daemon is away. */
+  async #sync(): Promise<OperationView | undefined> {
+    const id = this.#operationId as string;
+    let operation: OperationView;
+    try {
+      operation = await this.#client.call<OperationView>("operation.get", { id, afterSeq: this.#lastSeq });
+      if (!this.live) {
+        const app = await this.#client.call<AppView>("package.get", { id: this.#appId }).catch((error) => {
+          if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
+          throw error;
+        });
+        if (app) this.#phase(app.phase, app.reason);
+      }
+    } catch (error) {
+      if (!(error instanceof DaemonUnreachable)) throw error;
+      const now = Date.now();
+      if (this.#unreachableSince === undefined) {
+        this.#unreachableSince = now;
+        console.error(
+          `archy: lost the daemon at ${this.#client.url}; waiting up to ${UNREACHABLE_GRACE_MS / 1000} s for it to come back`,
+        );
+      } else if (now - this.#unreachableSince > UNREACHABLE_GRACE_MS) throw error;
+      return undefined;
+    }
+    if (this.#unreachableSince !== undefined) {
+      this.#unreachableSince = undefined;
+      console.error("archy: the daemon is back");
+      if (!this.live) await this.connect();
+    }
+    for (const line of operation.logs ?? []) {
+      if (line.seq <= this.#lastSeq) continue;
+      this.#lastSeq = line.seq;
+      out(
+        `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
+      );
+    }
+    return operation;
+  }
+
+  /** Waits until the operation has finished; returns it (succeeded or failed). */
+  async follow(operationId: string, deadline: number | undefined): Promise<OperationView> {
+    this.#operationId = operationId;
+    if (this.#pendingPhase) this.#phase(this.#pendingPhase.phase, this.#pendingPhase.reason);
+    for (;;) {
+      const operation = await this.#sync();
+      if (operation && (operation.state === "succeeded" || operation.state === "failed")) return operation;
+      if (deadline !== undefined && Date.now() >= deadline)
+        throw new CliError(
+          `still ${operation?.state ?? "waiting"} after the --timeout; it goes on in the daemon`,
+          {
+            hint: `\`archy status ${this.#appId}\` shows how it is doing`,
+          },
+        );
+      const pause = this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS;
+      await this.#sleep(deadline === undefined ? pause : Math.max(0, Math.min(pause, deadline - Date.now())));
+    }
+  }
+}
+
+function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
+  if (kind === "uninstall") return { id, purge: values.purge === true };
+  if (kind === "update") return { id, force: values.force === true };
+  return { id };
+}
+
+/** A refusal to install an unknown app names the apps there are. */
+async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<RpcFailure> {
+  const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
+  if (!available) return error;
+  const ids = available.map((a) => a.id).sort();
+  const hint =
+    ids.length === 0
+      ? "this daemon offers no apps: start it with --apps-dir DIR"
+      : `available: ${ids.slice(0, 12).join(", ")}${ids.length > 12 ? ", …" : ""} (\`archy available\` lists them)`;
+  return new RpcFailure(error.method, error.code, error.message, error.data, hint);
+}
+
+function outcome(kind: string, id: string, app: AppView | undefined): string {
+  const state = app ? (app.phase === app.desired ? app.phase : `${app.phase} (desired: ${app.desired})`) : "";
+  switch (kind) {
+    case "install":
+      return `${id} ${app?.version ?? ""} is installed and ${state}`.replace("  ", " ");
+    case "restart":
+      return `${id} restarted and is ${state}`;
+    case "update":
+      return `${id} is updated to ${app?.version ?? "?"} and ${state}`;
+    case "uninstall":
+      return `${id} is uninstalled; its data and secrets are kept (\`archy install ${id}\` finds them again, \`archy uninstall ${id} --purge\` deletes them)`;
+    case "purge":
+      return `${id} is uninstalled and its data and secrets are deleted`;
+    default:
+      return `${id} is ${state}`;
+  }
+}
+
+function parseTimeout(value: string | undefined, kind: LifecycleKind): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`--timeout: "${value}" is not a number of seconds\n\n${usage(kind)}`);
+  return seconds * 1000;
+}
+
+export async function run(kind: LifecycleKind, argv: string[]): Promise<number> {
+  const USAGE = usage(kind);
+  const { values, positionals } = parseOperator(
+    argv,
+    {
+      "no-wait": { type: "boolean" },
+      timeout: { type: "string" },
+      ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
+      ...(kind === "update" ? { force: { type: "boolean" } } : {}),
+    },
+    USAGE,
+  );
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const id = oneApp(positionals, USAGE);
+  const timeoutMs = parseTimeout(values.timeout as string | undefined, kind);
+  return operator(async () => {
+    const client = clientFor(values);
+    const wait = values["no-wait"] !== true;
+    const follower = new Follower(client, id);
+    if (wait) await follower.connect();
+    let accepted: Accepted;
+    try {
+      accepted = await client.call<Accepted>(`package.${kind}`, params(kind, id, values));
+    } catch (error) {
+      follower.close();
+      if (error instanceof RpcFailure && error.code === CODES.notFound && kind === "install")
+        throw await explainUnknown(client, error);
+      throw error;
+    }
+    const what = accepted.kind;
+    if (accepted.existing)
+      out(`${id}: the same ${what} is already in progress (operation ${accepted.operationId}); following it`);
+    else
+      out(
+        `${id}: ${what} accepted (operation ${accepted.operationId})${
+          accepted.superseded?.length ? `; it supersedes ${accepted.superseded.join(", ")}` : ""
+        }`,
+      );
+    if (!wait) {
+      out(`not waiting: \`archy status ${id}\` shows how it goes`);
+      return EXIT.ok;
+    }
+    if (!follower.live) console.error("archy: live events unavailable; polling the operation instead");
+    const started = Date.now();
+    const interrupt = () => {
+      follower.close();
+      console.error(`\narchy: stopped following; the ${what} goes on in the daemon (\`archy status ${id}\`)`);
+      process.exit(130);
+    };
+    process.once("SIGINT", interrupt);
+    let operation: OperationView;
+    try {
+      operation = await follower.follow(
+        accepted.operationId,
+        timeoutMs === undefined ? undefined : started + timeoutMs,
+      );
+    } finally {
+      process.off("SIGINT", interrupt);
+      follower.close();
+    }
+    const took = duration(Date.now() - started);
+    if (operation.state === "failed")
+      throw new CliError(
+        `the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`,
+        {
+          hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
+        },
+      );
+    const app =
+      what === "uninstall" || what === "purge"
+        ? undefined
+        : await client.call<AppView>("package.get", { id }).catch(() => undefined);
+    out(`done in ${took}: ${outcome(what, id, app)}`);
+    const url = app?.interfaces.find((i) => i.url)?.url;
+    if (url && app?.phase === "running") out(`open ${url}`);
+    return EXIT.ok;
+  });
+}

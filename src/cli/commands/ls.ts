@@ -1,0 +1,74 @@
+/** `archy ls`: the installed apps as the daemon last observed them (never waiting for Podman). */
+import type { AppView } from "../client.ts";
+import {
+  ago,
+  CONNECTION_USAGE,
+  clientFor,
+  EXIT_CODES_USAGE,
+  noArguments,
+  operator,
+  parseOperator,
+  printJson,
+  table,
+} from "../operator.ts";
+
+const USAGE = `Usage: archy ls [--json] [--url URL] [--token-file FILE]
+
+Lists the installed apps: version, phase (what the app is doing), desired state (what the operator
+asked for), containers running of all, how old the last observation is, and the app's UI address.
+Apps with a reason (what they wait for, the last error) get it on a line below the table.
+
+  --json              print the API's package.list result
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}`;
+
+export function firstUrl(app: AppView): string {
+  return app.interfaces.find((i) => i.url)?.url ?? "-";
+}
+
+export function containersUp(app: AppView): string {
+  return `${app.containers.filter((c) => c.state === "running").length}/${app.containers.length}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOperator(argv, { json: { type: "boolean" } }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  noArguments(positionals, USAGE);
+  return operator(async () => {
+    const apps = await clientFor(values).call<AppView[]>("package.list");
+    if (values.json) {
+      printJson(apps);
+      return 0;
+    }
+    if (apps.length === 0) {
+      console.log("no apps installed: `archy available` lists what can be, `archy install APP` installs one");
+      return 0;
+    }
+    const now = Date.now();
+    const sorted = [...apps].sort((a, b) => a.id.localeCompare(b.id));
+    console.log(
+      table(
+        ["APP", "VERSION", "PHASE", "DESIRED", "CONTAINERS", "OBSERVED", "URL"],
+        sorted.map((app) => [
+          app.id,
+          app.version,
+          app.phase,
+          app.desired,
+          containersUp(app),
+          app.observedAgeMs === null ? "never" : ago(now - app.observedAgeMs, now),
+          firstUrl(app),
+        ]),
+      ),
+    );
+    const reasons = sorted.filter((app) => app.reason);
+    if (reasons.length > 0) {
+      console.log("");
+      for (const app of reasons) console.log(`${app.id}: ${app.reason}`);
+    }
+    return 0;
+  });
+}

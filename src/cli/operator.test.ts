@@ -1,0 +1,486 @@
+/**
+ * The operator CLI's parts that need no daemon: where the token is looked for and when it is
+ * refused, URL checks, error hints from a JSON-RPC server stand-in on loopback, how `logs -f` tells
+ * new lines from old ones, and that shell completion knows every command and option there is.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { UsageError } from "./args.ts";
+import {
+  DaemonClient,
+  DaemonUnreachable,
+  EXIT,
+  RpcFailure,
+  readTokenFile,
+  resolveUrl,
+  TokenFileError,
+  tokenFileCandidates,
+} from "./client.ts";
+import { bashScript, COMMAND_SPECS, zshScript } from "./commands/completion.ts";
+import { newLines } from "./commands/logs.ts";
+import { ago, duration, table } from "./operator.ts";
+
+const ARCHY = resolve(import.meta.dirname, "../../bin/archy");
+
+function archy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) =>
+    execFile(ARCHY, args, (error, stdout, stderr) =>
+      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+describe("operator CLI: the token file", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "archy-token-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a 0600 file is read and trimmed", async () => {
+    const path = join(dir, "good");
+    writeFileSync(path, "abc123\n", { mode: 0o600 });
+    assert.equal(await readTokenFile(path), "abc123");
+  });
+
+  test("a file others may read is refused with the chmod that fixes it", async () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o660]) {
+      const path = join(dir, `loose-${mode.toString(8)}`);
+      writeFileSync(path, "abc123\n");
+      chmodSync(path, mode);
+      await assert.rejects(readTokenFile(path), (error: unknown) => {
+        assert.ok(error instanceof TokenFileError);
+        assert.equal(error.reason, "loose");
+        assert.equal(error.exitCode, EXIT.failed);
+        assert.match(error.message, new RegExp(`mode 0${mode.toString(8)}`));
+        assert.equal(error.hint, `run \`chmod 600 ${path}\` (the token grants full control of the daemon)`);
+        return true;
+      });
+    }
+  });
+
+  test("a missing or empty file says what to do", async () => {
+    await assert.rejects(readTokenFile(join(dir, "absent")), { reason: "missing" });
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "\n", { mode: 0o600 });
+    await assert.rejects(readTokenFile(empty), { reason: "empty" });
+  });
+
+  test("candidates: ARCHY_DATA_DIR, the user's data dir, and for root the service user's and /var/lib", () => {
+    assert.deepEqual(
+      tokenFileCandidates({ ARCHY_DATA_DIR: "/srv/data" }, { isRoot: false, home: "/home/op" }),
+      ["/srv/data/state/cli-token", "/home/op/.local/share/archipelago/state/cli-token"],
+    );
+    assert.deepEqual(tokenFileCandidates({}, { isRoot: true, home: "/root", serviceHome: "/home/svc" }), [
+      "/root/.local/share/archipelago/state/cli-token",
+      "/home/svc/.local/share/archipelago/state/cli-token",
+      "/var/lib/archipelago/state/cli-token",
+    ]);
+  });
+});
+
+describe("operator CLI: URLs", () => {
+  test("--url wins over ARCHY_URL, which wins over the default; a trailing slash is dropped", () => {
+    assert.equal(resolveUrl(undefined, {}), "http://127.0.0.1:7780");
+    assert.equal(resolveUrl(undefined, { ARCHY_URL: "http://node.lan:7780/" }), "http://node.lan:7780");
+    assert.equal(
+      resolveUrl("https://10.0.0.2:9000/archy/", { ARCHY_URL: "http://x" }),
+      "https://10.0.0.2:9000/archy",
+    );
+  });
+
+  test("anything but an http(s) base URL is a usage error naming where it came from", () => {
+    assert.throws(
+      () => resolveUrl("ftp://host"),
+      (e: unknown) => e instanceof UsageError && /^--url:/.test(e.message),
+    );
+    assert.throws(
+      () => resolveUrl(undefined, { ARCHY_URL: "not a url" }),
+      (e: unknown) => e instanceof UsageError && /^ARCHY_URL:/.test(e.message),
+    );
+    assert.throws(() => resolveUrl("http://user:pw@host"), UsageError);
+  });
+});
+
+describe("operator CLI: talking to something on loopback", () => {
+  let server: Server;
+  let url: string;
+  let dir: string;
+  let tokenFile: string;
+  const seen: Array<{ authorization: string | undefined; body: { method: string; params: unknown } }> = [];
+  let answer: (method: string) => { status?: number; body: string } = () => ({ body: "{}" });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "archy-client-"));
+    tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "secret-token\n", { mode: 0o600 });
+    server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => {
+        text += chunk;
+      });
+      request.on("end", () => {
+        const body = JSON.parse(text);
+        seen.push({ authorization: request.headers.authorization, body });
+        const reply = answer(body.method);
+        response.writeHead(reply.status ?? 200, { "content-type": "application/json" });
+        response.end(reply.body);
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+  after(async () => {
+    await new Promise((done) => server.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const rpcError = (code: number, message: string, data?: unknown) =>
+    JSON.stringify({ jsonrpc: "2.0", id: 1, error: { code, message, data } });
+
+  test("calls carry the token as a bearer and resolve with the result", async () => {
+    answer = () => ({ body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: [{ id: "x" }] }) });
+    const client = new DaemonClient({ url, tokenFile });
+    assert.deepEqual(await client.call("package.list"), [{ id: "x" }]);
+    assert.equal(seen.at(-1)?.authorization, "Bearer secret-token");
+    assert.deepEqual(seen.at(-1)?.body.params, {});
+  });
+
+  test("refusals keep their message and get a hint with the data that explains them", async () => {
+    const client = new DaemonClient({ url, tokenFile });
+    const cases: Array<[number, unknown, RegExp]> = [
+      [-32012, { missing: ["a", "b"] }, /^missing: a, b; install first: archy install a && archy install b$/],
+      [-32013, { dependents: ["c"] }, /^needed by: c; uninstall first: archy uninstall c$/],
+      [-32011, { operation: { id: "op-1", kind: "install" } }, /^in progress: install op-1; wait for it/],
+      [
+        -32014,
+        { installed: "2.0.0", offered: "1.0.0" },
+        /installed 2\.0\.0, offered 1\.0\.0: `archy update app --force`/,
+      ],
+    ];
+    for (const [code, data, hint] of cases) {
+      answer = () => ({ body: rpcError(code, `refused ${code}`, data) });
+      await assert.rejects(client.call("package.x", { id: "app" }), (error: unknown) => {
+        assert.ok(error instanceof RpcFailure);
+        assert.equal(error.message, `refused ${code}`);
+        assert.equal(error.code, code);
+        assert.deepEqual(error.data, data);
+        assert.equal(error.exitCode, EXIT.failed);
+        assert.match(error.hint ?? "", hint);
+        return true;
+      });
+    }
+  });
+
+  test("a rejected token names the file it came from", async () => {
+    answer = () => ({ body: rpcError(-32001, "not logged in") });
+    await assert.rejects(new DaemonClient({ url, tokenFile }).call("package.list"), (error: unknown) => {
+      assert.ok(error instanceof RpcFailure);
+      assert.equal(error.message, `the daemon at ${url} does not accept the CLI token in ${tokenFile}`);
+      return true;
+    });
+  });
+
+  test("something that does not speak JSON-RPC is 'unreachable' (exit 3)", async () => {
+    answer = () => ({ status: 404, body: "<html>not here</html>" });
+    await assert.rejects(new DaemonClient({ url, tokenFile }).call("package.list"), (error: unknown) => {
+      assert.ok(error instanceof DaemonUnreachable);
+      assert.equal(error.exitCode, EXIT.unreachable);
+      assert.match(error.message, /answered HTTP 404, but not as an Archipelago daemon/);
+      return true;
+    });
+  });
+
+  test("a loose token in ARCHY_DATA_DIR is refused, never skipped for another place", async () => {
+    const dataDir = join(dir, "data");
+    mkdirSync(join(dataDir, "state"), { recursive: true });
+    writeFileSync(join(dataDir, "state", "cli-token"), "tok\n");
+    chmodSync(join(dataDir, "state", "cli-token"), 0o644);
+    const client = new DaemonClient({ url, env: { ARCHY_DATA_DIR: dataDir } });
+    const before = seen.length;
+    await assert.rejects(client.call("package.list"), { reason: "loose" });
+    assert.equal(seen.length, before, "nothing was sent");
+  });
+
+  test("no token and no daemon: the daemon being down is reported first", async () => {
+    const closed = await new Promise<number>((done) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address();
+        probe.close(() => done(typeof address === "object" && address ? address.port : 0));
+      });
+    });
+    const client = new DaemonClient({ url: `http://127.0.0.1:${closed}`, tokenFile: join(dir, "absent") });
+    await assert.rejects(client.call("package.list"), DaemonUnreachable);
+    const reachable = new DaemonClient({ url, tokenFile: join(dir, "absent") });
+    answer = () => ({ body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: {} }) });
+    await assert.rejects(reachable.call("package.list"), { reason: "missing" });
+  });
+});
+
+describe("operator CLI: a lifecycle command without live events polls the operation", () => {
+  let server: Server;
+  let url: string;
+  let dir: string;
+  let tokenFile: string;
+  let operationCalls: Array<{ afterSeq: number }> = [];
+  let outcome: "succeeded" | "failed" = "succeeded";
+
+  const logs = [
+    { seq: 1, at: 1, level: "info", message: "creating app/web (podman backend)" },
+    { seq: 2, at: 2, level: "warn", message: "slow image pull" },
+    { seq: 3, at: 3, level: "info", message: "starting app" },
+  ];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "archy-poll-"));
+    tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "t\n", { mode: 0o600 });
+    server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => {
+        text += chunk;
+      });
+      request.on("end", () => {
+        if (request.url !== "/rpc/v1") {
+          response.writeHead(404).end();
+          return;
+        }
+        const { method, params } = JSON.parse(text);
+        let result: unknown;
+        if (method === "package.start")
+          result = { operationId: "op-1", appId: "app", kind: "start", existing: false };
+        else if (method === "operation.get") {
+          // Each poll reveals one more line; the fourth poll finds the operation finished.
+          operationCalls.push({ afterSeq: params.afterSeq });
+          const shown = Math.min(operationCalls.length, logs.length);
+          const done = operationCalls.length > logs.length;
+          result = {
+            id: "op-1",
+            appId: "app",
+            kind: "start",
+            state: done ? outcome : "running",
+            createdAt: 0,
+            finishedAt: done ? 1 : null,
+            error: done && outcome === "failed" ? "it broke" : null,
+            logs: logs.slice(0, shown).filter((l) => l.seq > params.afterSeq),
+          };
+        } else if (method === "package.get")
+          result = {
+            id: "app",
+            version: "1.0.0",
+            phase: operationCalls.length > 1 ? "running" : "starting",
+            desired: "running",
+            reason: null,
+            containers: [],
+            interfaces: [{ name: "ui", url: "http://127.0.0.1:1234/" }],
+          };
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(JSON.stringify({ jsonrpc: "2.0", id: 1, result }));
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = () =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(ARCHY, ["start", "app", "--url", url, "--token-file", tokenFile], (error, stdout, stderr) =>
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      ),
+    );
+
+  test("each log line once, in order, the phase changes, then the outcome and the URL", async () => {
+    operationCalls = [];
+    outcome = "succeeded";
+    const run = await start();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /live events unavailable; polling the operation instead/);
+    assert.deepEqual(run.stdout.split("\n"), [
+      "app: start accepted (operation op-1)",
+      "  phase: starting",
+      "  creating app/web (podman backend)",
+      "  phase: running",
+      "  warning: slow image pull",
+      "  starting app",
+      run.stdout.split("\n")[6],
+      "open http://127.0.0.1:1234/",
+      "",
+    ]);
+    assert.match(run.stdout.split("\n")[6] ?? "", /^done in \S+: app is running$/);
+    assert.deepEqual(
+      operationCalls.map((c) => c.afterSeq),
+      [0, 1, 2, 3],
+      "each poll asks only for the lines after the last one printed",
+    );
+  });
+
+  test("a failed operation exits 1 with its error and what to do next", async () => {
+    operationCalls = [];
+    outcome = "failed";
+    const run = await start();
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^archy: the start of app failed after \S+: it broke$/m);
+    assert.match(run.stderr, /^ {2}hint: `archy status app` shows its state, `archy logs app`/m);
+  });
+});
+
+describe("operator CLI: following logs", () => {
+  const lines = (...texts: string[]) => texts.map((line) => ({ stream: "stdout" as const, line }));
+
+  test("while the output fits the window, what follows the old window is new, exactly", () => {
+    assert.deepEqual(newLines(lines("a", "b"), lines("a", "b", "c", "c")).lines, lines("c", "c"));
+    assert.deepEqual(newLines(lines("x", "x"), lines("x", "x", "x")).lines, lines("x"));
+    assert.deepEqual(newLines([], lines("a")).lines, lines("a"));
+    assert.deepEqual(newLines(lines("a"), lines("a")).lines, []);
+  });
+
+  test("stdout and stderr lines with the same text are different lines", () => {
+    const previous = [{ stream: "stdout" as const, line: "a" }];
+    const next = [{ stream: "stderr" as const, line: "a" }];
+    assert.deepEqual(newLines(previous, next), { lines: next, restarted: true, gap: false });
+  });
+
+  test("a shorter window that does not continue the old one is a new container", () => {
+    assert.deepEqual(newLines(lines("a", "b"), lines("c")), {
+      lines: lines("c"),
+      restarted: true,
+      gap: false,
+    });
+  });
+
+  test("once the window is full, the largest overlap decides; no overlap is a gap", () => {
+    assert.deepEqual(newLines(lines("a", "b", "c"), lines("b", "c", "d"), 3).lines, lines("d"));
+    assert.deepEqual(newLines(lines("a", "b", "c"), lines("c", "d", "e"), 3).lines, lines("d", "e"));
+    assert.deepEqual(newLines(lines("a", "b", "c"), lines("d", "e", "f"), 3), {
+      lines: lines("d", "e", "f"),
+      restarted: false,
+      gap: true,
+    });
+    // The output overflows the window between two polls: still found by overlap.
+    assert.deepEqual(newLines(lines("a", "b"), lines("b", "c", "d"), 3).lines, lines("c", "d"));
+  });
+});
+
+describe("operator CLI: formatting", () => {
+  test("durations and ages", () => {
+    assert.equal(duration(850), "850ms");
+    assert.equal(duration(1500), "1.5s");
+    assert.equal(duration(42_000), "42s");
+    assert.equal(duration(5 * 60_000), "5m");
+    assert.equal(duration(3 * 3600_000), "3h");
+    assert.equal(duration(2 * 86_400_000), "2d");
+    assert.equal(ago(null), "never");
+    assert.equal(ago(1000, 3000), "2s ago");
+  });
+
+  test("tables pad every column but the last", () => {
+    assert.equal(
+      table(
+        ["A", "BB"],
+        [
+          ["xyz", "1"],
+          ["p", "22"],
+        ],
+      ),
+      "A    BB\nxyz  1\np    22",
+    );
+  });
+});
+
+describe("operator CLI: shell completion", () => {
+  test("every command of `archy --help` has a completion spec, and nothing else does", async () => {
+    const help = await archy(["--help"]);
+    const commands = [...help.stdout.matchAll(/^ {2}([a-z][\w-]*) {2,}/gm)].map((m) => m[1]);
+    assert.ok(commands.length >= 15, help.stdout);
+    assert.deepEqual(
+      [...commands].sort(),
+      Object.keys(COMMAND_SPECS).sort(),
+      "add the command (and its options) to COMMAND_SPECS in src/cli/commands/completion.ts",
+    );
+  });
+
+  test("every option completion offers is one the command's --help documents", async () => {
+    for (const [name, spec] of Object.entries(COMMAND_SPECS)) {
+      const help = await archy([name, "--help"]);
+      assert.equal(help.code, 0, `archy ${name} --help: ${help.stderr}`);
+      const specs = [spec, ...Object.values(spec.subcommands ?? {})];
+      for (const option of specs.flatMap((s) => s.options)) {
+        if (option.name === "help") continue;
+        assert.ok(
+          help.stdout.includes(`--${option.name}`),
+          `archy ${name} --help documents --${option.name}`,
+        );
+      }
+    }
+  });
+
+  test("the bash script is valid bash and completes commands and options", async () => {
+    const run = (program: string) =>
+      new Promise<string>((done, fail) =>
+        execFile("bash", ["-c", program], (error, stdout, stderr) =>
+          error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout),
+        ),
+      );
+    const script = bashScript();
+    await run(`set -n\n${script}`);
+    const complete = (...words: string[]) =>
+      run(
+        `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _archy; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      );
+    assert.equal((await complete("archy", "cred")).trim(), "credentials");
+    assert.deepEqual((await complete("archy", "logs", "x", "--")).trim().split("\n").sort(), [
+      "--container",
+      "--follow",
+      "--help",
+      "--tail",
+      "--token-file",
+      "--url",
+    ]);
+    assert.deepEqual((await complete("archy", "app", "")).trim().split("\n").sort(), [
+      "--help",
+      "render",
+      "validate",
+    ]);
+    assert.deepEqual((await complete("archy", "app", "render", "x", "--target", "")).trim().split("\n"), [
+      "quadlet",
+      "podman",
+      "kube",
+    ]);
+    assert.deepEqual((await complete("archy", "completion", "")).trim().split("\n"), ["bash", "zsh"]);
+  });
+
+  test("the zsh script defines _archy and registers it (checked by zsh -n where zsh exists)", async (t) => {
+    const script = zshScript();
+    assert.match(script, /^#compdef archy$/m);
+    assert.match(script, /compdef _archy archy/);
+    for (const name of Object.keys(COMMAND_SPECS)) assert.ok(script.includes(`'${name}:`), name);
+    const zsh = await new Promise<boolean>((done) => execFile("zsh", ["--version"], (error) => done(!error)));
+    if (!zsh) {
+      t.skip("zsh is not installed");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "archy-zsh-"));
+    try {
+      writeFileSync(join(dir, "_archy"), script);
+      await new Promise<void>((done, fail) =>
+        execFile("zsh", ["-n", join(dir, "_archy")], (error, _stdout, stderr) =>
+          error ? fail(new Error(stderr)) : done(),
+        ),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
