@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import semver from "semver";
-import type { Manifest } from "../manifest/schema.ts";
+import type { HookName, Manifest } from "../manifest/schema.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
 import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
 import type { AppRow, IntentChange, Store } from "./store.ts";
@@ -259,7 +259,13 @@ export class Lifecycle {
     const operationId = `op-${randomUUID()}`;
     const superseded = active.map((operation) => operation.id);
     this.#store.recordIntent(
-      { appId, operation: { id: operationId, kind }, ...change, supersede: superseded },
+      {
+        appId,
+        operation: { id: operationId, kind },
+        ...change,
+        supersede: superseded,
+        pendingHook: hookAfter(kind, app?.pendingHook, app === undefined),
+      },
       this.#clock(),
     );
     this.#wake(appId);
@@ -271,4 +277,21 @@ export class Lifecycle {
       ...(superseded.length > 0 ? { superseded } : {}),
     };
   }
+}
+
+/**
+ * The hook due after an operation, given the one already due: a first install's post_install (or an
+ * update's post_update) stays due until the app has run once; uninstall always runs pre_uninstall.
+ */
+export function hookAfter(
+  kind: OperationKind,
+  due: HookName | undefined,
+  firstInstall: boolean,
+): HookName | undefined {
+  if (kind === "uninstall" || kind === "purge") return "pre_uninstall";
+  if (firstInstall) return "post_install";
+  if (due === "post_install" || kind === "install") return due;
+  if (kind === "update") return "post_update";
+  if (kind === "start" || kind === "restart") return due ?? "pre_start";
+  return due === "pre_uninstall" ? undefined : due;
 }

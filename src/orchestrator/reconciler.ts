@@ -7,7 +7,7 @@
  * Podman call.
  */
 import { LABELS } from "../manifest/naming.ts";
-import type { Manifest } from "../manifest/schema.ts";
+import type { HookName, Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
@@ -18,6 +18,7 @@ import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { type Runtime, RuntimeError } from "../runtime/runtime.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
+import { HookError, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -67,6 +68,7 @@ export type ReconcilerOptions = {
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
+  if (error instanceof HookError) return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -472,7 +474,23 @@ export class Reconciler {
           note,
         );
       }
-      if (next.actions.length === 0) return this.#settle(app, next);
+      if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note);
+      const due = app.pendingHook;
+      const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
+      if (
+        (due === "pre_start" && acts("start", "create", "restart")) ||
+        (due === "pre_uninstall" && app.desired === "absent" && acts("stop", "remove"))
+      ) {
+        const running = seen.some((c) => c.state === "running");
+        try {
+          if (due === "pre_uninstall" && !running)
+            note("info", "pre_uninstall hook skipped: no container of the app is running");
+          else await this.#runHook(app, manifest, due, seen, note);
+        } catch (failure) {
+          return this.#fail(app, failure, note);
+        }
+        this.#o.store.setPendingHook(appId, undefined);
+      }
       this.#status(
         app,
         next.phase,
@@ -500,10 +518,38 @@ export class Reconciler {
     this.#later(appId, 1_000);
   }
 
+  async #runHook(
+    app: AppRow,
+    manifest: Manifest,
+    hook: HookName,
+    seen: ObservedContainer[],
+    note: Note,
+  ): Promise<void> {
+    const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
+    const appDir = app.source.startsWith("local:") ? app.source.slice("local:".length) : undefined;
+    await runHook(manifest, hook, { runtime: this.#o.runtime, appDir, containers, note });
+    this.#invalidate();
+  }
+
   /** Nothing to do now: either converged, or waiting for something outside this app. */
-  #settle(app: AppRow, next: Plan): void {
+  async #settle(
+    app: AppRow,
+    manifest: Manifest,
+    next: Plan,
+    seen: ObservedContainer[],
+    note: Note,
+  ): Promise<void> {
     const converged = next.waiting.length === 0 && (next.phase === "running" || next.phase === "stopped");
     const blocked = next.phase === "waiting";
+    const due = app.pendingHook;
+    if (converged && next.phase === "running" && (due === "post_install" || due === "post_update")) {
+      try {
+        await this.#runHook(app, manifest, due, seen, note);
+      } catch (failure) {
+        return this.#fail(app, failure, note);
+      }
+      this.#o.store.setPendingHook(app.id, undefined);
+    }
     if (converged) {
       this.#status(app, next.phase, undefined, {
         phase: next.phase,

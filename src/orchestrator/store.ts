@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { HookName } from "../manifest/schema.ts";
 import type {
   DesiredState,
   Operation,
@@ -38,6 +39,8 @@ export type AppRow = {
   installedAt: number;
   updatedAt: number;
   previousManifestText: string | undefined;
+  /** A lifecycle hook due at the next matching moment (post_install once running, …). */
+  pendingHook: HookName | undefined;
 };
 
 /** Schema migrations, applied in order; the version table records how far a database has come. */
@@ -106,6 +109,7 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE apps ADD COLUMN pending_hook TEXT;`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -133,6 +137,7 @@ function toApp(row: Row): AppRow {
     installedAt: Number(row.installed_at),
     updatedAt: Number(row.updated_at),
     previousManifestText: optional<string>(row.previous_manifest_text),
+    pendingHook: optional<HookName>(row.pending_hook),
   };
 }
 
@@ -183,6 +188,8 @@ export type IntentChange = {
   manifest?: { text: string; hash: string; version: string; source: string };
   /** Reset the failure count and backoff (a retry, or a new intent). */
   resetAttempts?: boolean;
+  /** The hook due once this intent is carried out (undefined: none). */
+  pendingHook?: HookName;
   /** Operations in flight this one replaces: marked failed, in the same transaction. */
   supersede?: string[];
 };
@@ -271,8 +278,8 @@ export class Store {
         if (!manifest) throw new Error(`app ${change.appId} is not installed`);
         this.#db
           .prepare(
-            `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+            `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
           )
           .run(
             change.appId,
@@ -285,6 +292,7 @@ export class Store {
             change.phase,
             now,
             now,
+            change.pendingHook ?? null,
           );
       } else {
         const manifest = change.manifest;
@@ -298,7 +306,8 @@ export class Store {
                next_attempt_at = CASE WHEN ? THEN NULL ELSE next_attempt_at END,
                previous_manifest_text = CASE WHEN ? IS NOT NULL AND ? != manifest_hash THEN manifest_text ELSE previous_manifest_text END,
                manifest_text = COALESCE(?, manifest_text), manifest_hash = COALESCE(?, manifest_hash),
-               version = COALESCE(?, version), source = COALESCE(?, source)
+               version = COALESCE(?, version), source = COALESCE(?, source),
+               pending_hook = ?
              WHERE id = ?`,
           )
           .run(
@@ -316,6 +325,7 @@ export class Store {
             manifest?.hash ?? null,
             manifest?.version ?? null,
             manifest?.source ?? null,
+            change.pendingHook ?? null,
             change.appId,
           );
       }
@@ -373,6 +383,11 @@ export class Store {
       this.#db.prepare("DELETE FROM apps WHERE id = ?").run(id);
       this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(id);
     });
+  }
+
+  /** Marks a hook as due (or, with undefined, as done). */
+  setPendingHook(id: string, hook: HookName | undefined): void {
+    this.#db.prepare("UPDATE apps SET pending_hook = ? WHERE id = ?").run(hook ?? null, id);
   }
 
   // ---- operator credentials and sessions

@@ -267,7 +267,7 @@ describe("real Podman: the lifecycle of every sample app through the orchestrato
     await fullLifecycle([
       {
         app,
-        ui: { port: "web/8080", contains: "<" },
+        ui: { port: "web/8080", contains: "Installed by Archipelago's post-install hook" },
         data: { container: "web", inside: "/data", volume: "content", file: "marker.txt" },
       },
     ]);

@@ -155,8 +155,27 @@ describe("systemd node", { skip: isRoot ? false : "needs root (the node is a pri
     const linger = await node.exec(["loginctl", "show-user", String(NODE_UID), "-P", "Linger"]);
     assert.equal(linger.stdout.trim(), "yes");
 
-    const active = await node.execUser(["systemctl", "--user", "is-active", "hello.service"]);
-    assert.equal(active.stdout.trim(), "active", "hello.service did not start at boot");
+    // The user manager may still be starting units when the node reports it has booted.
+    let state = "";
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      state = (await node.execUser(["systemctl", "--user", "is-active", "hello.service"])).stdout.trim();
+      if (state === "active" || state === "failed") break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (state !== "active") {
+      const journal = await node.execUser([
+        "journalctl",
+        "--user",
+        "-u",
+        "hello.service",
+        "-n",
+        "40",
+        "--no-pager",
+      ]);
+      assert.fail(
+        `hello.service did not start at boot (it is ${state}):\n${journal.stdout}${journal.stderr}`,
+      );
+    }
     const [second, ...others] = await hello();
     assert.equal(others.length, 0);
     assert.ok(second, "no container systemd-hello after the reboot");
