@@ -57,19 +57,18 @@ const METHODS: Record<Method, string> = {
 
 // ---------------------------------------------------------------- options
 
-const { values: args } = parseArgs({
-  options: {
-    containers: { type: "string" },
-    noise: { type: "string" },
-    rounds: { type: "string" },
-    warmup: { type: "string" },
-    concurrency: { type: "string" },
-    prefix: { type: "string" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-  strict: true,
-});
+const OPTIONS = {
+  containers: { type: "string" },
+  noise: { type: "string" },
+  rounds: { type: "string" },
+  warmup: { type: "string" },
+  concurrency: { type: "string" },
+  prefix: { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+// Not strict: bench/run.ts passes the same options to every benchmark; unknown ones are noted, not fatal.
+const { values: args, tokens } = parseArgs({ options: OPTIONS, strict: false, tokens: true });
 if (args.help) {
   process.stdout.write(
     "usage: node bench/observe.bench.ts [--containers N] [--noise N] [--rounds N] [--warmup N]\n" +
@@ -77,16 +76,24 @@ if (args.help) {
   );
   process.exit(EXIT_PASS);
 }
+const unknown = tokens.flatMap((t) => (t.kind === "option" && !(t.name in OPTIONS) ? [t.rawName] : []));
+if (unknown.length > 0) process.stderr.write(`observe-bench: ignoring options ${unknown.join(", ")}\n`);
+for (const name of ["containers", "noise", "rounds", "warmup", "concurrency", "prefix"] as const)
+  if (args[name] === true) {
+    process.stderr.write(`--${name} needs a value\n`);
+    process.exit(EXIT_ERROR);
+  }
+const text = (value: string | boolean | undefined) => (typeof value === "string" ? value : undefined);
 const options = {
-  containers: intOption(args.containers, "containers", 200),
+  containers: intOption(text(args.containers), "containers", 200),
   noise: 0,
-  rounds: intOption(args.rounds, "rounds", 20),
-  warmup: intOption(args.warmup, "warmup", 3, 0),
-  concurrency: intOption(args.concurrency, "concurrency", 6),
-  prefix: args.prefix ?? `archy-bench-${randomBytes(3).toString("hex")}`,
-  json: args.json ?? false,
+  rounds: intOption(text(args.rounds), "rounds", 20),
+  warmup: intOption(text(args.warmup), "warmup", 3, 0),
+  concurrency: intOption(text(args.concurrency), "concurrency", 6),
+  prefix: text(args.prefix) ?? `archy-bench-${randomBytes(3).toString("hex")}`,
+  json: args.json === true,
 };
-options.noise = intOption(args.noise, "noise", Math.round(options.containers / 4), 0);
+options.noise = intOption(text(args.noise), "noise", Math.round(options.containers / 4), 0);
 if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(options.prefix)) {
   process.stderr.write(`--prefix must be lowercase letters, digits and '-' (got '${options.prefix}')\n`);
   process.exit(EXIT_ERROR);

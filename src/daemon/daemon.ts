@@ -3,8 +3,8 @@
  * (connected, or its service started), then the reconciler. A graceful shutdown leaves every
  * container running.
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import pino from "pino";
 import { Auth, type LoginLimiter } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
@@ -43,6 +43,8 @@ export type DaemonOptions = {
   clock?: () => number;
   /** Login rate limiting (tests pass one with their own settings). */
   loginLimiter?: LoginLimiter;
+  /** Sees every event the daemon publishes (tests record them). */
+  onEvent?: (event: ApiEvent) => void;
 };
 
 /** How long to wait before connecting to Podman again after the n-th failed attempt. */
@@ -60,6 +62,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   );
   const stateDir = join(config.dataDir, "state");
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
   const listeners = new Set<(event: ApiEvent) => void>();
   const started = clock();
@@ -72,6 +75,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
           kind: operation.kind,
         });
     }
+    options.onEvent?.(event);
     for (const listener of listeners) listener(event);
   };
 
@@ -230,7 +234,46 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       await server.close();
       keeper?.stop();
       await orchestrator.stop();
+      releaseLock();
       logger.info("stopped; app containers keep running");
     },
   };
+}
+
+/**
+ * One daemon per data directory: two would reconcile the same apps against each other. The lock is
+ * a pid file created exclusively; one left by a daemon that died (its pid is gone) is taken over.
+ */
+export function lockStateDir(stateDir: string): () => void {
+  const path = join(stateDir, "daemon.pid");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(path, "utf8").trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder))
+        throw new Error(
+          `another Archipelago daemon (pid ${holder}) is already using ${dirname(stateDir)}: stop it first, or use another --data-dir`,
+        );
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${stateDir}`);
+}
+
+/** Whether a process runs (a zombie — killed, not yet reaped by its parent — does not). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
 }

@@ -15,6 +15,7 @@ describe("containersConf", () => {
       [
         "[containers]",
         "default_ulimits = []",
+        "keyring = false",
         "[engine]",
         'runtime = "runc"',
         'cgroup_manager = "cgroupfs"',

@@ -11,11 +11,15 @@ export const STORAGE_CONF = "/etc/containers/storage.conf";
  * - cgroup manager and events logger: systemd/journald where systemd runs the machine (user
  *   sessions with linger then exist), cgroupfs/file otherwise (no user systemd to talk to).
  * - netavark networking (the Debian 12 default is CNI when both are present).
+ * - `keyring = false`: no kernel session keyring per container. Each one costs one of the user's
+ *   kernel keys (`kernel.keys.maxkeys`, 200 for a user on Debian), which capped a node at about 200
+ *   running containers; apps do not use the keyring.
  */
 export function containersConf(systemd: boolean): string {
   return [
     "[containers]",
     "default_ulimits = []",
+    "keyring = false",
     "[engine]",
     'runtime = "runc"',
     `cgroup_manager = "${systemd ? "systemd" : "cgroupfs"}"`,
