@@ -10,6 +10,8 @@ import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
 const PHASES = [
   "installing",
   "starting",
+  "updating",
+  "rolling-back",
   "running",
   "restarting",
   "stopping",

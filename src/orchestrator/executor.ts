@@ -6,10 +6,12 @@ import { join } from "node:path";
 import { secretName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { type RenderContext, resolveApp } from "../render/model.ts";
-import { ensureDataDirs, removeDataDir } from "../runtime/data-dirs.ts";
+import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { ensureAppData, volumesOf } from "./adoption.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
+import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
 
 export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -46,6 +48,14 @@ export class Executor {
       case "prepare":
         return this.#prepare(manifest, ctx, note);
       case "create":
+        // Legacy data `prepare` left while a legacy container still used it (see adoption.ts).
+        await ensureAppData(
+          runtime,
+          manifest,
+          volumesOf(resolveApp(manifest, ctx), action.key),
+          "create",
+          note,
+        );
         note("info", `creating ${manifest.id}/${action.key} (${runtime.createWith} backend)`);
         return runtime.create(manifest, action.key, ctx);
       case "start":
@@ -64,15 +74,27 @@ export class Executor {
         note("info", `restarting ${action.container.name}`);
         return runtime.restart(action.container, action.timeoutSeconds);
       case "remove":
-        note("info", `removing container ${action.container.name} (${action.why}); its data stays`);
+        note(
+          "info",
+          action.why === "rollback"
+            ? `removing container ${action.container.name} (rollback)`
+            : `removing container ${action.container.name} (${action.why}); its data stays`,
+        );
         return runtime.remove(action.container, action.timeoutSeconds);
       case "remove-resources":
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
         return runtime.removeAppResources(manifest, ctx);
       case "purge-data": {
         const dir = appDataDir(this.#dataRoot, manifest.id);
-        note("warn", `purging ${manifest.id}: deleting ${dir} and its generated secrets`);
+        note(
+          "warn",
+          `purging ${manifest.id}: deleting ${dir}, its update snapshots and its generated secrets`,
+        );
         await removeDataDir(dir);
+        // Its update snapshots, and what a restore interrupted by a crash may have left beside the data.
+        const work = restoreWorkDirs(this.#dataRoot, manifest.id);
+        for (const other of [snapshotsDir(this.#dataRoot, manifest.id), work.aside, work.restoring])
+          await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
         for (const name of Object.keys(manifest.secrets))
           await runtime.client.secrets.remove(secretName(manifest.id, name));
@@ -85,8 +107,7 @@ export class Executor {
 
   async #prepare(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
     const app = resolveApp(manifest, ctx);
-    const { created } = await ensureDataDirs(app.volumes.map((v) => ({ path: v.hostPath, uid: v.dataUid })));
-    for (const dir of created) note("info", `created data directory ${dir}`);
+    await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     for (const secret of await this.#secrets.ensureAll(manifest)) {
       const podmanName = secretName(manifest.id, secret.name);
       if (secret.created) {

@@ -191,7 +191,10 @@ export class Lifecycle {
     });
   }
 
-  /** Moves the app to a newer manifest version; a downgrade needs `force`. */
+  /**
+   * Moves the app to a newer manifest version; a downgrade needs `force`. The reconciler snapshots
+   * the data first and rolls back to this version and data if the new one is not healthy in time.
+   */
   update(sourced: SourcedManifest, options: { force?: boolean } = {}): Accepted {
     const app = this.#installed(sourced.manifest.id);
     const next = sourced.manifest.version;
@@ -209,9 +212,20 @@ export class Lifecycle {
           offered: next,
         },
       );
+    // An earlier update whose undoing failed (its operation is over): it must be finished first.
+    const unfinished = this.#store.getUpdate(app.id);
+    if (unfinished && this.#store.activeOperations(app.id).length === 0)
+      throw new LifecycleError(
+        "operation-in-progress",
+        `${app.id}: going back from the update to ${unfinished.toVersion} has not finished (${unfinished.stage}); retry ${app.id} to finish it, then update again`,
+        this.#inFlight(app),
+      );
+    // The snapshot, the window and the rollback are the reconciler's (see update.ts); the update is
+    // recorded with the intent, so a crash right after this leaves it to be carried out or undone.
     return this.#record(app, app.id, "update", {
       desired: app.desired === "absent" ? "running" : app.desired,
       phase: "starting",
+      update: true,
       resetAttempts: true,
       manifest: {
         text: sourced.text,

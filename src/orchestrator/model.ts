@@ -10,6 +10,8 @@ export type DesiredState = "running" | "stopped" | "absent";
 export type Phase =
   | "installing"
   | "starting"
+  | "updating"
+  | "rolling-back"
   | "running"
   | "restarting"
   | "stopping"

@@ -29,6 +29,8 @@ export type OrchestratorOptions = {
   onEvent?: (event: ReconcilerEvent) => void;
   /** Fault injection for crash tests: called before every action is performed. */
   beforeAction?: (action: Action) => void;
+  /** Added to the time a new version's health checks need, to make its update window (default 20 s). */
+  updateMarginMs?: number;
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -109,7 +111,9 @@ export class Orchestrator {
       resyncMs: options.resyncMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent ?? (() => {}),
+      ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       health: {
+        detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
         healthOf: (appId, key, container) => {
           const row = this.store.getApp(appId);
           const spec = row ? this.manifests.of(row).manifest?.containers[key]?.health : undefined;

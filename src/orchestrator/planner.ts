@@ -62,7 +62,7 @@ export type Action =
       key: string | undefined;
       container: ContainerTarget;
       timeoutSeconds: number;
-      why: "duplicate" | "outdated" | "uninstall";
+      why: "duplicate" | "outdated" | "uninstall" | "rollback";
     }
   | { kind: "remove-resources" }
   | { kind: "purge-data" }

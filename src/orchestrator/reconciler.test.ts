@@ -4,9 +4,19 @@
  * terminal errors, retry, the sacred stop, crash resume, adoption and dependencies.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, afterEach, describe, test } from "node:test";
 import { LABELS, networkName } from "../manifest/naming.ts";
 import { parseManifest } from "../manifest/parse.ts";
@@ -18,12 +28,13 @@ import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
 import type { BackoffPolicy } from "./backoff.ts";
-import { appDataDir, Executor } from "./executor.ts";
+import { appDataDir, Executor, type Note } from "./executor.ts";
 import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Health } from "./planner.ts";
 import { Reconciler, type ReconcilerEvent } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
+import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import { Store } from "./store.ts";
 
 // ---- a fake Podman
@@ -60,6 +71,14 @@ class FakeRuntime {
   afterMutation: ((method: Mutation) => void) | undefined;
   /** Containers (by name) that exit with code 1 right after they start. */
   crashing = new Set<string>();
+  /** Containers of these images exit with code 1 right after they start. */
+  crashingImages = new Set<string>();
+  /** What `exec` in a container answers (hooks). */
+  execResult: (command: string[]) => { exitCode: number; stdout: string; stderr: string } = () => ({
+    exitCode: 0,
+    stdout: "",
+    stderr: "",
+  });
   /** Simulated daemon crash: the n-th mutation never returns (before or after its effect). */
   crashAt: { n: number; afterEffect: boolean } | undefined;
   crashed: Promise<void>;
@@ -120,8 +139,16 @@ class FakeRuntime {
 
   /** The event subscription the reconciler opened, to push Podman events through. */
   onEvent: ((event: PodmanEvent) => void) | undefined;
+  /** Images that are not on the node (every other image is). */
+  missingImages = new Set<string>();
 
   readonly client = {
+    images: {
+      exists: async (reference: string) => {
+        this.calls.push("image-exists");
+        return !this.missingImages.has(reference);
+      },
+    },
     events: (options: { onEvent: (event: PodmanEvent) => void }) => {
       this.onEvent = options.onEvent;
       return { stop: async () => {} };
@@ -189,6 +216,11 @@ class FakeRuntime {
     return this.#mutate("create", () => {
       const spec = podmanPlan(manifest, ctx).containers.find((c) => c.key === key);
       if (!spec) throw new Error(`no container ${key}`);
+      if (this.missingImages.has(spec.body.image))
+        throw new RuntimeError(
+          "image-missing",
+          `image ${spec.body.image} of ${manifest.id}/${key} is not on this node`,
+        );
       if (this.containers.some((c) => c.name === spec.name))
         throw new RuntimeError("name-conflict", `the container name ${spec.name} is already used`);
       this.containers.push({
@@ -215,7 +247,8 @@ class FakeRuntime {
       const c = this.#find(ref);
       this.starts.push(c.name);
       Object.assign(c, { state: "running", startedAt: this.#clock(), exitCode: 0 });
-      if (this.crashing.has(c.name)) Object.assign(c, { state: "exited", exitCode: 1 });
+      if (this.crashing.has(c.name) || this.crashingImages.has(c.image))
+        Object.assign(c, { state: "exited", exitCode: 1 });
     });
   }
 
@@ -248,6 +281,15 @@ class FakeRuntime {
     });
   }
 
+  async exec(
+    ref: ContainerRef,
+    command: string[],
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    this.calls.push("exec");
+    this.#find(ref);
+    return this.execResult(command);
+  }
+
   /** A node reboot: every container is stopped. */
   reboot(): void {
     for (const c of this.containers) c.state = "exited";
@@ -268,6 +310,12 @@ type AppOptions = {
   stack?: boolean;
   adopt?: string;
   env?: string;
+  /** The web container's image (default nginx:1.27). */
+  image?: string;
+  /** A tcp health check on the web container (interval 1 s, timeout 500 ms, 3 retries, start 1 s). */
+  health?: boolean;
+  /** A post_update hook running this shell command in the web container. */
+  postUpdate?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -297,8 +345,20 @@ function manifestText(id: string, o: AppOptions = {}): string {
       "      cache: started",
     );
   else {
-    lines.push("  web:", "    image: docker.io/library/nginx:1.27");
+    lines.push("  web:", `    image: ${o.image ?? "docker.io/library/nginx:1.27"}`);
     if (o.data) lines.push("    volumes:", "      - name: data", "        path: /data");
+    if (o.health)
+      lines.push(
+        "    ports:",
+        "      - container: 80",
+        "    health:",
+        "      type: tcp",
+        "      port: 80",
+        "      interval: 1s",
+        "      timeout: 500ms",
+        "      retries: 3",
+        "      start_period: 1s",
+      );
     if (o.secret || o.env) lines.push("    environment:");
     if (o.secret) lines.push("      TOKEN:", "        secret: token");
     if (o.env) lines.push(`      NOTE: ${o.env}`);
@@ -310,6 +370,14 @@ function manifestText(id: string, o: AppOptions = {}): string {
       ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
     );
   if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
+  if (o.postUpdate)
+    lines.push(
+      "hooks:",
+      "  post_update:",
+      "    - exec:",
+      "        container: web",
+      `        command: [/bin/sh, -c, ${JSON.stringify(o.postUpdate)}]`,
+    );
   return `${lines.join("\n")}\n`;
 }
 
@@ -328,7 +396,13 @@ afterEach(() => {
   for (const r of reconcilers.splice(0)) void r.stop();
 });
 
-function setup(options: { random?: () => number; backoff?: BackoffPolicy } = {}) {
+function setup(
+  options: {
+    random?: () => number;
+    backoff?: BackoffPolicy;
+    snapshots?: (dataRoot: string) => Snapshots;
+  } = {},
+) {
   // Memory-backed when the host has it: these tests are about the reconciler, not about fsync (the
   // store's own tests run on disk), and 100 apps make thousands of synchronous commits.
   const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "archy-reconciler-test-"));
@@ -341,6 +415,9 @@ function setup(options: { random?: () => number; backoff?: BackoffPolicy } = {})
   const secrets = new SecretFiles(join(dir, "state", "secrets"));
   const dataRoot = join(dir, "data");
   const health = new Map<string, Health>();
+  /** Health by container (e.g. by its image, to tell versions apart); undefined falls back to `health`. */
+  let healthOf: (appId: string, key: string, c: ObservedContainer) => Health | undefined = () => undefined;
+  const snapshots = options.snapshots?.(dataRoot) ?? new DataSnapshots({ dataRoot, userNamespace: false });
   const events: ReconcilerEvent[] = [];
   const listeners: Array<(event: ReconcilerEvent) => void> = [];
   const logs: string[] = [];
@@ -358,8 +435,12 @@ function setup(options: { random?: () => number; backoff?: BackoffPolicy } = {})
       dataRoot,
       health: {
         healthOf: (appId, key, c) =>
-          c?.state === "running" ? (health.get(`${appId}/${key}`) ?? "healthy") : "unknown",
+          c?.state === "running"
+            ? (healthOf(appId, key, c) ?? health.get(`${appId}/${key}`) ?? "healthy")
+            : "unknown",
+        detail: (_appId, _key, c) => (c?.state === "running" ? "probe: connection refused" : undefined),
       },
+      snapshots,
       log,
       clock,
       random: options.random ?? (() => 0.5),
@@ -379,6 +460,10 @@ function setup(options: { random?: () => number; backoff?: BackoffPolicy } = {})
     secrets,
     dataRoot,
     health,
+    setHealth: (fn: typeof healthOf) => {
+      healthOf = fn;
+    },
+    snapshots,
     events,
     listeners,
     logs,
@@ -931,5 +1016,433 @@ describe("reconciler: dependencies", () => {
     w.install("top", { dependencies: [{ id: "base", state: "installed" }] });
     await w.settle();
     runningOnce(w.runtime, "top");
+  });
+});
+
+// ---- update with rollback
+
+/** Every file and directory under `dir` with its mode and content hash (for "exactly as before"). */
+function dataTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (path: string) => {
+    const st = lstatSync(path);
+    const content = st.isFile() ? createHash("sha256").update(readFileSync(path)).digest("hex") : "";
+    out.push(
+      `${relative(dir, path) || "."} ${st.isDirectory() ? "dir" : "file"} ${(st.mode & 0o7777).toString(8)} ${content}`,
+    );
+    if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
+  };
+  walk(dir);
+  return out;
+}
+
+/** The methods of real snapshots, as a plain object a test may override some of. */
+function wrap(real: DataSnapshots): Snapshots {
+  return {
+    dataBytes: (appId) => real.dataBytes(appId),
+    freeBytes: (appId) => real.freeBytes(appId),
+    take: (appId, version, at, note) => real.take(appId, version, at, note),
+    restore: (appId, path, note) => real.restore(appId, path, note),
+    prune: (appId, keep, note) => real.prune(appId, keep, note),
+  };
+}
+
+const V2_IMAGE = "docker.io/library/nginx:2";
+const isV2 = (c: ObservedContainer) => c.image === V2_IMAGE;
+
+describe("reconciler: update with rollback", () => {
+  /** alpha 1.0.0 with data and a health check, running, with a database file in its volume. */
+  async function installed(w: ReturnType<typeof setup>) {
+    w.install("alpha", { data: true, health: true });
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    const dataDir = appDataDir(w.dataRoot, "alpha");
+    writeFileSync(join(dataDir, "volumes", "data", "db.sqlite"), "rows of 1.0.0\n");
+    mkdirSync(join(dataDir, "volumes", "data", "sub"));
+    writeFileSync(join(dataDir, "volumes", "data", "sub", "config"), "setting = 1\n", { mode: 0o600 });
+    return { dataDir, before: dataTree(dataDir), v1: w.runtime.of("alpha")[0] as ObservedContainer };
+  }
+
+  const v2 = (extra: AppOptions = {}) =>
+    sourced("alpha", { version: "2.0.0", data: true, health: true, image: V2_IMAGE, ...extra });
+  const snapshotsOf = (w: ReturnType<typeof setup>) => {
+    const dir = join(w.dataRoot, "snapshots", "alpha");
+    return existsSync(dir) ? readdirSync(dir) : [];
+  };
+  const logOf = (w: ReturnType<typeof setup>, operationId: string) =>
+    w.store.operationLogs(operationId).map((l) => l.message);
+
+  test("a healthy update keeps the data and a snapshot; a second one keeps only the last snapshot", async () => {
+    const w = setup();
+    const { dataDir, before } = await installed(w);
+    const op = w.lifecycle.update(sourced("alpha", { version: "1.1.0", data: true, health: true }));
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded", w.app("alpha")?.reason);
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.1.0", "running"]);
+    runningOnce(w.runtime, "alpha");
+    assert.deepEqual(dataTree(dataDir), before, "the data is kept");
+    assert.equal(w.store.getUpdate("alpha"), undefined, "the update is over");
+    const [snapshot] = snapshotsOf(w);
+    assert.match(snapshot ?? "", /^1\.0\.0-\d{8}T\d{6}\.\d{3}Z$/);
+    assert.deepEqual(dataTree(join(w.dataRoot, "snapshots", "alpha", snapshot as string)), before);
+    const log = logOf(w, op.operationId);
+    for (const expected of [
+      /^updating alpha from 1\.0\.0 to 1\.1\.0$/,
+      /^the images of 1\.1\.0 are on this node/,
+      /^room for the snapshot: the data takes .+ free on /,
+      /^stopping alpha /,
+      /^snapshot of .+ taken at .+ \((reflink copy|plain copy: .+)\)$/,
+      /^starting 1\.1\.0: it must run and be healthy within 25\.5 s .+ or it is rolled back to 1\.0\.0$/,
+      /^creating alpha\/web/,
+      /^update from 1\.0\.0 to 1\.1\.0 succeeded; the snapshot of 1\.0\.0 is kept at /,
+    ])
+      assert.ok(
+        log.some((l) => expected.test(l)),
+        `${expected} in the log:\n${log.join("\n")}`,
+      );
+    // The stop for the snapshot came before the copy, the copy before the new container.
+    const at = (pattern: RegExp) => log.findIndex((l) => pattern.test(l));
+    assert.ok(at(/^stopping alpha/) < at(/^snapshot of/) && at(/^snapshot of/) < at(/^creating/));
+
+    const second = w.lifecycle.update(sourced("alpha", { version: "1.2.0", data: true, health: true }));
+    await w.settle();
+    assert.equal(w.op(second.operationId)?.state, "succeeded");
+    assert.deepEqual(
+      snapshotsOf(w).map((n) => n.split("-")[0]),
+      ["1.1.0"],
+      "only the last snapshot is kept",
+    );
+    assert.ok(logOf(w, second.operationId).some((l) => l.startsWith("deleted the older snapshot")));
+  });
+
+  test("a new version that never gets healthy is rolled back at the end of its window: old version, data exactly as before", async () => {
+    const w = setup();
+    const { dataDir, before, v1 } = await installed(w);
+    w.setHealth((_app, _key, c) => (isV2(c) ? "unhealthy" : undefined));
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    // In its window: the new version runs, unhealthy; the operator sees why and until when.
+    assert.equal(w.app("alpha")?.phase, "updating");
+    assert.match(
+      w.app("alpha")?.reason ?? "",
+      /^updating to 2\.0\.0: web is unhealthy \(probe: connection refused\) \(rolled back to 1\.0\.0 unless healthy within 26 s\)$/,
+    );
+    assert.equal(w.op(op.operationId)?.state, "running");
+    assert.ok(isV2(w.runtime.of("alpha")[0] as ObservedContainer));
+    // The new version writes to the data after the snapshot.
+    writeFileSync(join(dataDir, "volumes", "data", "db.sqlite"), "migrated to 2.0.0\n");
+    writeFileSync(join(dataDir, "volumes", "data", "written-by-2.0.0"), "new\n");
+    w.advance(10_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.app("alpha")?.phase, "updating", "not before the deadline");
+    w.advance(16_000);
+    await w.reconciler.reconcileApp("alpha");
+    await w.settle();
+    const expected =
+      "update to 2.0.0 failed (2.0.0 did not become healthy within its update window of 25.5 s: web is unhealthy (probe: connection refused)): rolled back to 1.0.0";
+    assert.deepEqual([w.op(op.operationId)?.state, w.op(op.operationId)?.error], ["failed", expected]);
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
+    runningOnce(w.runtime, "alpha");
+    const now = w.runtime.of("alpha")[0] as ObservedContainer;
+    assert.equal(now.specHash, v1.specHash, "the old version's container again");
+    assert.notEqual(now.id, v1.id, "recreated");
+    assert.deepEqual(dataTree(dataDir), before, "the data is exactly as before the update");
+    assert.equal(existsSync(join(dataDir, "volumes", "data", "written-by-2.0.0")), false);
+    assert.equal(w.store.getUpdate("alpha"), undefined);
+    assert.equal(w.app("alpha")?.pendingHook, undefined, "no post_update for the old version");
+    assert.equal(w.app("alpha")?.previousManifestText, v2().text, "the failed manifest is the previous one");
+    assert.equal(snapshotsOf(w).length, 1, "the snapshot is kept");
+    const log = logOf(w, op.operationId);
+    const steps = [
+      /^snapshot of .+ taken at /,
+      /^starting 2\.0\.0: /,
+      /^update to 2\.0\.0 failed: 2\.0\.0 did not become healthy .+; rolling back to 1\.0\.0$/,
+      /^stopping alpha /,
+      /^removing container alpha \(rollback\)$/,
+      /^copied snapshot .+ for the restore/,
+      /^moved the current data aside to /,
+      /^restored .+ from snapshot /,
+      /^deleted the set-aside data /,
+      /^the manifest of 1\.0\.0 is in force again; recreating 1\.0\.0$/,
+      /^creating alpha\/web/,
+      /^starting alpha$/,
+      /^update to 2\.0\.0 failed \(.+\): rolled back to 1\.0\.0$/,
+    ];
+    let from = 0;
+    for (const step of steps) {
+      const index = log.findIndex((l, i) => i >= from && step.test(l));
+      assert.ok(index >= 0, `${step} after line ${from} of:\n${log.join("\n")}`);
+      from = index + 1;
+    }
+    assert.ok(
+      w.events.some((e) => e.type === "app" && e.phase === "rolling-back"),
+      "the operator saw the rollback",
+    );
+  });
+
+  test("an image that is not on the node: refused before anything is touched", async () => {
+    const w = setup();
+    const { dataDir, before, v1 } = await installed(w);
+    w.runtime.missingImages.add(V2_IMAGE);
+    const stops = w.runtime.count("stop");
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    assert.deepEqual(
+      [w.op(op.operationId)?.state, w.op(op.operationId)?.error],
+      [
+        "failed",
+        `update to 2.0.0 refused: image ${V2_IMAGE} of 2.0.0 is not on this node; pull or load it, then update again; 1.0.0 left as it was`,
+      ],
+    );
+    assert.equal(w.runtime.count("stop"), stops, "the old version was never stopped");
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => [c.id, c.state]),
+      [[v1.id, "running"]],
+      "the same container, running",
+    );
+    assert.equal(w.runtime.of("alpha")[0]?.startedAt, v1.startedAt, "not even restarted");
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
+    assert.deepEqual(snapshotsOf(w), [], "no snapshot");
+    assert.deepEqual(dataTree(dataDir), before);
+    assert.equal(w.store.getUpdate("alpha"), undefined);
+  });
+
+  test("an image gone after the pre-flight (create fails: image-missing) is rolled back at once", async () => {
+    const w = setup();
+    const { dataDir, before, v1 } = await installed(w);
+    w.runtime.afterMutation = (method) => {
+      if (method === "stop") w.runtime.missingImages.add(V2_IMAGE);
+    };
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    w.runtime.afterMutation = undefined;
+    assert.equal(w.op(op.operationId)?.state, "failed");
+    assert.equal(
+      w.op(op.operationId)?.error,
+      `update to 2.0.0 failed (image ${V2_IMAGE} of alpha/web is not on this node): rolled back to 1.0.0`,
+    );
+    runningOnce(w.runtime, "alpha");
+    assert.equal(w.runtime.of("alpha")[0]?.specHash, v1.specHash);
+    assert.deepEqual(dataTree(dataDir), before);
+  });
+
+  test("not enough room for the snapshot: refused with sizes, the old version left running", async () => {
+    const w = setup({
+      snapshots: (dataRoot) => {
+        const real = new DataSnapshots({ dataRoot, userNamespace: false });
+        return { ...wrap(real), freeBytes: async () => ({ bytes: 1_000_000, where: "/full/disk" }) };
+      },
+    });
+    const { v1 } = await installed(w);
+    const stops = w.runtime.count("stop");
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "failed");
+    assert.match(
+      w.op(op.operationId)?.error ?? "",
+      /^update to 2\.0\.0 refused: not enough free space for a snapshot of the data: it takes .+, 64 MiB needed with the margin, 977 KiB free on \/full\/disk; free some space and update again; 1\.0\.0 left as it was$/,
+    );
+    assert.equal(w.runtime.count("stop"), stops);
+    assert.equal(w.runtime.of("alpha")[0]?.id, v1.id);
+    assert.equal(w.runtime.of("alpha")[0]?.state, "running");
+    assert.equal(w.app("alpha")?.version, "1.0.0");
+  });
+
+  test("a failing post_update hook rolls back, with the hook's output in the reason", async () => {
+    const w = setup();
+    const { dataDir, before } = await installed(w);
+    w.runtime.execResult = (command) =>
+      command.join(" ").includes("migrate")
+        ? { exitCode: 3, stdout: "", stderr: "migration 7 failed: column exists" }
+        : { exitCode: 0, stdout: "", stderr: "" };
+    const op = w.lifecycle.update(v2({ postUpdate: "migrate --to 2" }));
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "failed");
+    assert.match(
+      w.op(op.operationId)?.error ?? "",
+      /^update to 2\.0\.0 failed \(post_update step 1: .*migrate --to 2 exited with 3: migration 7 failed: column exists\): rolled back to 1\.0\.0$/,
+    );
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
+    assert.deepEqual(dataTree(dataDir), before);
+  });
+
+  test("a crash-looping new version is rolled back at its deadline, without waiting out the backoff", async () => {
+    const w = setup();
+    const { dataDir, before } = await installed(w);
+    w.runtime.crashingImages.add(V2_IMAGE);
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    assert.equal(w.app("alpha")?.phase, "retrying");
+    w.advance(26_000); // past the deadline, before the third attempt's delay
+    await w.reconciler.reconcileApp("alpha");
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "failed");
+    assert.match(w.op(op.operationId)?.error ?? "", /web is not running\): rolled back to 1\.0\.0$/);
+    runningOnce(w.runtime, "alpha");
+    assert.deepEqual(dataTree(dataDir), before);
+  });
+
+  test("a stop during the update window supersedes it: the update is undone, the app stopped on 1.0.0", async () => {
+    const w = setup();
+    const { dataDir, before } = await installed(w);
+    w.setHealth((_app, _key, c) => (isV2(c) ? "starting" : undefined));
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    writeFileSync(join(dataDir, "volumes", "data", "written-by-2.0.0"), "new\n");
+    const stop = w.lifecycle.stop("alpha");
+    await w.settle();
+    assert.match(w.op(op.operationId)?.error ?? "", /^superseded by stop/);
+    assert.equal(w.op(stop.operationId)?.state, "succeeded");
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "stopped"]);
+    assert.deepEqual(dataTree(dataDir), before);
+    assert.ok(logOf(w, stop.operationId).some((l) => /rolling back to 1\.0\.0/.test(l)));
+    w.lifecycle.start("alpha");
+    await w.settle();
+    assert.equal(w.runtime.of("alpha")[0]?.image, "docker.io/library/nginx:1.27");
+  });
+
+  test("a rollback that cannot restore the data ends failed (rollback failed too); retry resumes it", async () => {
+    let broken = true;
+    const w = setup({
+      snapshots: (dataRoot) => {
+        const real = new DataSnapshots({ dataRoot, userNamespace: false });
+        return {
+          ...wrap(real),
+          restore: (appId: string, path: string, note: Note) =>
+            broken
+              ? Promise.reject(new Error("cp: No space left on device"))
+              : real.restore(appId, path, note),
+        };
+      },
+    });
+    const { dataDir, before } = await installed(w);
+    w.setHealth((_app, _key, c) => (isV2(c) ? "unhealthy" : undefined));
+    const op = w.lifecycle.update(v2());
+    await w.settle();
+    writeFileSync(join(dataDir, "volumes", "data", "written-by-2.0.0"), "new\n");
+    w.advance(26_000);
+    await w.reconciler.reconcileApp("alpha");
+    for (let attempt = 0; attempt < 4 && w.app("alpha")?.phase !== "failed"; attempt++) {
+      assert.equal(w.app("alpha")?.phase, "retrying", w.app("alpha")?.reason);
+      w.advance(600_000);
+      await w.reconciler.reconcileApp("alpha");
+    }
+    assert.equal(w.app("alpha")?.phase, "failed");
+    const error =
+      "update to 2.0.0 failed (2.0.0 did not become healthy within its update window of 25.5 s: web is unhealthy (probe: connection refused)); going back to 1.0.0 failed too: cp: No space left on device (retry to resume)";
+    assert.deepEqual([w.op(op.operationId)?.state, w.op(op.operationId)?.error], ["failed", error]);
+    assert.equal(w.app("alpha")?.reason, error);
+    assert.deepEqual(w.runtime.of("alpha"), [], "the new version is not left running");
+    assert.throws(
+      () => w.lifecycle.update(sourced("alpha", { version: "3.0.0", data: true })),
+      /going back from the update to 2\.0\.0 has not finished \(rolling-back\); retry alpha to finish it/,
+    );
+    broken = false;
+    const retry = w.lifecycle.retry("alpha");
+    await w.settle();
+    assert.equal(w.op(retry.operationId)?.state, "succeeded");
+    assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
+    assert.deepEqual(dataTree(dataDir), before);
+    assert.equal(w.store.getUpdate("alpha"), undefined);
+  });
+
+  test("purge deletes the app's snapshots with its data", async () => {
+    const w = setup();
+    await installed(w);
+    w.lifecycle.update(sourced("alpha", { version: "1.1.0", data: true, health: true }));
+    await w.settle();
+    assert.equal(snapshotsOf(w).length, 1);
+    w.lifecycle.uninstall("alpha", { purge: true });
+    await w.settle();
+    assert.equal(existsSync(join(w.dataRoot, "snapshots", "alpha")), false);
+    assert.equal(existsSync(appDataDir(w.dataRoot, "alpha")), false);
+  });
+
+  describe("daemon killed during an update", () => {
+    // The mutations of an update to a healthy version: stop (for the snapshot), remove (outdated),
+    // network and volumes (prepare), create, start.
+    const STEPS = ["stop", "remove", "network", "volumes", "create", "start"];
+    for (let step = 1; step <= STEPS.length; step++)
+      for (const afterEffect of [false, true])
+        test(`killed ${afterEffect ? "after" : "before"} ${STEPS[step - 1]}: resumes, the new version runs healthy, data kept`, async () => {
+          const w = setup();
+          const { dataDir, before } = await installed(w);
+          w.runtime.crashAt = { n: w.runtime.mutations + step, afterEffect };
+          const op = w.lifecycle.update(v2());
+          await w.runtime.crashed;
+          assert.ok(w.store.getUpdate("alpha"), "the update is recorded for the next daemon");
+          w.runtime.crashAt = undefined;
+          w.restart();
+          await w.reconciler.syncAll();
+          await w.settle();
+          assert.equal(w.op(op.operationId)?.state, "succeeded", w.app("alpha")?.reason);
+          runningOnce(w.runtime, "alpha");
+          assert.ok(isV2(w.runtime.of("alpha")[0] as ObservedContainer));
+          assert.deepEqual(dataTree(dataDir), before);
+          assert.equal(snapshotsOf(w).length, 1, "one snapshot, even when it was taken twice");
+          assert.equal(w.store.getUpdate("alpha"), undefined);
+        });
+
+    // The mutations of a rollback: stop and remove the new container, then prepare, create, start.
+    const ROLLBACK = ["stop", "remove", "network", "volumes", "create", "start"];
+    for (let step = 1; step <= ROLLBACK.length; step++)
+      test(`killed after the rollback's ${ROLLBACK[step - 1]}: resumes, 1.0.0 runs, data exactly as before`, async () => {
+        const w = setup();
+        const { dataDir, before, v1 } = await installed(w);
+        w.setHealth((_app, _key, c) => (isV2(c) ? "unhealthy" : undefined));
+        const op = w.lifecycle.update(v2());
+        await w.settle();
+        writeFileSync(join(dataDir, "volumes", "data", "written-by-2.0.0"), "new\n");
+        w.advance(26_000);
+        w.runtime.crashAt = { n: w.runtime.mutations + step, afterEffect: true };
+        void w.reconciler.reconcileApp("alpha");
+        await w.runtime.crashed;
+        w.runtime.crashAt = undefined;
+        w.restart();
+        await w.reconciler.syncAll();
+        await w.settle();
+        assert.equal(w.op(op.operationId)?.state, "failed");
+        assert.match(w.op(op.operationId)?.error ?? "", /: rolled back to 1\.0\.0$/);
+        runningOnce(w.runtime, "alpha");
+        assert.equal(w.runtime.of("alpha")[0]?.specHash, v1.specHash);
+        assert.deepEqual(dataTree(dataDir), before);
+        assert.equal(w.store.getUpdate("alpha"), undefined);
+      });
+
+    test("restarted long after the deadline: a healthy new version gets a grace to show it, and is kept", async () => {
+      const w = setup();
+      await installed(w);
+      w.runtime.crashAt = { n: w.runtime.mutations + 6, afterEffect: true }; // after the new start
+      const op = w.lifecycle.update(v2());
+      await w.runtime.crashed;
+      w.runtime.crashAt = undefined;
+      w.advance(3_600_000);
+      w.restart();
+      await w.reconciler.syncAll();
+      await w.settle();
+      assert.equal(w.op(op.operationId)?.state, "succeeded");
+      assert.equal(w.app("alpha")?.version, "2.0.0");
+    });
+
+    test("restarted long after the deadline: an unhealthy new version is rolled back once the grace is over", async () => {
+      const w = setup();
+      await installed(w);
+      w.setHealth((_app, _key, c) => (isV2(c) ? "starting" : undefined));
+      w.runtime.crashAt = { n: w.runtime.mutations + 6, afterEffect: true };
+      const op = w.lifecycle.update(v2());
+      await w.runtime.crashed;
+      w.runtime.crashAt = undefined;
+      w.advance(3_600_000);
+      w.restart();
+      await w.reconciler.syncAll();
+      await w.settle();
+      assert.equal(w.app("alpha")?.phase, "updating", "the grace, not an instant rollback");
+      assert.equal(w.op(op.operationId)?.state, "running");
+      w.advance(25_500);
+      await w.reconciler.reconcileApp("alpha");
+      await w.settle();
+      assert.equal(w.op(op.operationId)?.state, "failed");
+      assert.equal(w.app("alpha")?.version, "1.0.0");
+    });
   });
 });

@@ -22,12 +22,26 @@ import { HookError, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
-import type { AppRow, Store } from "./store.ts";
+import { DataSnapshots, type Snapshots } from "./snapshots.ts";
+import type { AppRow, Store, UpdateRow } from "./store.ts";
+import {
+  DEFAULT_UPDATE_MARGIN_MS,
+  effectiveDeadline,
+  formatBytes,
+  outcomeMessage,
+  rollbackFailedMessage,
+  roomCheck,
+  type UpdateVerdict,
+  updateVerdict,
+  updateWindow,
+} from "./update.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 /** Where the planner learns whether containers are healthy (the daemon's own probes). */
 export interface HealthSource {
   healthOf(appId: string, key: string, container: ObservedContainer | undefined): Health;
+  /** The last probe's output, to explain an unhealthy verdict. */
+  detail?(appId: string, key: string, container: ObservedContainer | undefined): string | undefined;
 }
 
 export type ReconcilerEvent =
@@ -64,6 +78,10 @@ export type ReconcilerOptions = {
   /** How old a shared observation may be before a worker takes a new one. */
   observationMaxAgeMs?: number;
   onEvent?: (event: ReconcilerEvent) => void;
+  /** Snapshots of app data taken before updates (default: copies under the data root). */
+  snapshots?: Snapshots;
+  /** Added to the time the new version's health checks need, to make an update's window. */
+  updateMarginMs?: number;
 };
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
@@ -78,13 +96,18 @@ function isTerminal(error: unknown): boolean {
 }
 
 const MAX_ROUNDS = 40;
+/** Podman's default, for a container the manifest no longer names. */
+const DEFAULT_STOP_TIMEOUT_S = 10;
 
 type Settings = Required<ReconcilerOptions>;
 
 export class Reconciler {
   readonly #o: Settings;
   readonly #queue: WorkQueue;
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Wake-ups due per app (the earliest one wins). */
+  readonly #timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  /** When this reconciler (this daemon run) started: updates resumed after a restart get a grace. */
+  readonly #resumedAt: number;
   #observation: Observation | undefined;
   #last: Observation | undefined;
   #inFlight: { call: Promise<Observation>; epoch: number } | undefined;
@@ -104,8 +127,11 @@ export class Reconciler {
       backoff: DEFAULT_BACKOFF,
       observationMaxAgeMs: 1_000,
       onEvent: () => {},
+      updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
       ...options,
     } as Settings;
+    this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
+    this.#resumedAt = this.#o.clock();
     this.#queue = new WorkQueue({
       concurrency: this.#o.concurrency,
       work: (appId) => this.reconcileApp(appId),
@@ -149,7 +175,7 @@ export class Reconciler {
 
   async stop(): Promise<void> {
     if (this.#resync) clearInterval(this.#resync);
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await this.#queue.stop();
     await this.#events?.stop();
@@ -306,10 +332,12 @@ export class Reconciler {
     };
   }
 
+  /** Log lines of a reconcile go to the operation active when each line is written: one recorded
+   * while the pass was already running gets the lines of the work done for it. */
   #note(app: AppRow): Note {
-    const operation = this.#o.store.activeOperations(app.id).at(-1);
     return (level, message) => {
       this.#o.log[level](`${app.id}: ${message}`);
+      const operation = this.#o.store.activeOperations(app.id).at(-1);
       if (!operation) return;
       const line = this.#o.store.appendLog(operation.id, level, message, this.#o.clock());
       this.#o.onEvent({ type: "log", appId: app.id, line });
@@ -377,13 +405,16 @@ export class Reconciler {
   }
 
   #later(appId: string, delayMs: number): void {
-    if (this.#timers.has(appId)) return;
+    const at = Date.now() + delayMs;
+    const existing = this.#timers.get(appId);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.#timers.delete(appId);
       this.enqueue(appId);
     }, delayMs);
     timer.unref();
-    this.#timers.set(appId, timer);
+    this.#timers.set(appId, { timer, at });
   }
 
   /**
@@ -412,7 +443,10 @@ export class Reconciler {
     if (!app) return;
     const now = this.#o.clock();
     if (app.phase === "failed" && app.observedGeneration >= app.generation) return;
-    if (app.nextAttemptAt !== undefined && now < app.nextAttemptAt)
+    // An update past its deadline does not sit out a backoff delay: it is rolled back now.
+    const pendingUpdate = this.#o.store.getUpdate(appId);
+    const overdue = pendingUpdate?.stage === "applying" && now >= this.#deadlineOf(pendingUpdate);
+    if (!overdue && app.nextAttemptAt !== undefined && now < app.nextAttemptAt)
       return this.#later(appId, app.nextAttemptAt - now);
 
     const { manifest, error } = this.manifestOf(app);
@@ -433,6 +467,14 @@ export class Reconciler {
     }
 
     const note = this.#note(app);
+    if (pendingUpdate && pendingUpdate.stage !== "restoring") {
+      try {
+        if (await this.#advanceUpdate(app, pendingUpdate, manifest, note)) return;
+      } catch (failure) {
+        this.#invalidate();
+        return this.#fail(app, failure, note);
+      }
+    }
     // Containers started by this call: one the plan wants to start again has exited right after its
     // start (a crash loop), which backs off like any failure instead of spinning through the rounds.
     const started = new Set<string>();
@@ -452,17 +494,25 @@ export class Reconciler {
       // The manifest changed under this call (an update): start over with the new one, so that the
       // update's operation never succeeds on the old containers.
       if (app.manifestHash !== manifestHash) return this.enqueue(appId);
+      const update = this.#o.store.getUpdate(appId);
       const seen = await this.#preciseStarts(
         app,
         observation.containers.filter((c) => c.appId === appId),
       );
       this.#storeObservation(app, seen, observation.at);
       let next: Plan;
+      let input: PlanInput;
       try {
-        next = plan(this.#planInput(app, manifest, seen, observation));
+        input = this.#planInput(app, manifest, seen, observation);
+        next = plan(input);
       } catch (failure) {
         return this.#fail(app, failure, note);
       }
+      // An update in its window: done, still going, or out of time (rolled back).
+      const verdict =
+        update?.stage === "applying" ? this.#updateVerdict(app, update, next, input, seen) : undefined;
+      if (verdict?.kind === "rollback" && update)
+        return this.#rollBackOrFail(app, update, verdict.reason, note);
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
@@ -474,7 +524,7 @@ export class Reconciler {
           note,
         );
       }
-      if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note);
+      if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       if (
@@ -493,8 +543,10 @@ export class Reconciler {
       }
       this.#status(
         app,
-        next.phase,
-        next.waiting.length > 0 ? `waiting for ${next.waiting.join("; ")}` : undefined,
+        this.#phaseDuring(update, next.phase),
+        next.waiting.length > 0
+          ? `waiting for ${next.waiting.join("; ")}`
+          : this.#updateReason(update, verdict, next.phase),
       );
       for (const action of next.actions) {
         if (action.kind === "forget") {
@@ -538,9 +590,17 @@ export class Reconciler {
     next: Plan,
     seen: ObservedContainer[],
     note: Note,
+    update: UpdateRow | undefined,
+    verdict: UpdateVerdict | undefined,
   ): Promise<void> {
     const converged = next.waiting.length === 0 && (next.phase === "running" || next.phase === "stopped");
     const blocked = next.phase === "waiting";
+    // The new version runs but is not healthy yet: wait (the deadline wakes this app up in time).
+    if (converged && verdict?.kind === "wait") {
+      this.#status(app, "updating", this.#updateReason(update, verdict, next.phase));
+      this.#later(app.id, Math.min(2_000, verdict.remainingMs));
+      return;
+    }
     const due = app.pendingHook;
     if (converged && next.phase === "running" && (due === "post_install" || due === "post_update")) {
       try {
@@ -551,6 +611,7 @@ export class Reconciler {
       this.#o.store.setPendingHook(app.id, undefined);
     }
     if (converged) {
+      if (update) await this.#endUpdate(app, update, note);
       this.#status(app, next.phase, undefined, {
         phase: next.phase,
         observedGeneration: app.generation,
@@ -561,23 +622,35 @@ export class Reconciler {
       this.#enqueueDependents(app.id);
       return;
     }
-    this.#status(app, next.phase, next.waiting.join("; "));
+    this.#status(app, this.#phaseDuring(update, next.phase), next.waiting.join("; "));
     // Dependencies re-queue their dependents when they settle; containers' health needs a look soon.
     if (!blocked) this.#later(app.id, 2_000);
+    if (update?.stage === "applying")
+      this.#later(app.id, Math.max(0, this.#deadlineOf(update) - this.#o.clock()));
   }
 
-  #fail(app: AppRow, failure: unknown, note: Note): void {
+  async #fail(app: AppRow, failure: unknown, note: Note): Promise<void> {
     const message = (failure as Error)?.message ?? String(failure);
-    const attempts = app.attempts + 1;
-    if (isTerminal(failure) || attempts >= this.#o.backoff.maxAttempts) {
-      note("error", `failed: ${message}`);
-      this.#status(app, "failed", message, {
+    const current = this.#o.store.getApp(app.id) ?? app;
+    const attempts = current.attempts + 1;
+    const terminal = isTerminal(failure) || attempts >= this.#o.backoff.maxAttempts;
+    const update = this.#o.store.getUpdate(app.id);
+    // The new version failed for good: back to the previous one instead of `failed`.
+    if (terminal && update && (update.stage === "pending" || update.stage === "applying"))
+      return this.#rollBackOrFail(current, update, message, note);
+    if (terminal) {
+      const reason =
+        update && (update.stage === "rolling-back" || update.stage === "restoring")
+          ? rollbackFailedMessage(update.fromVersion, update.toVersion, update.reason, message)
+          : message;
+      note("error", `failed: ${reason}`);
+      this.#status(current, "failed", reason, {
         phase: "failed",
-        observedGeneration: app.generation,
+        observedGeneration: current.generation,
         attempts,
         nextAttemptAt: null,
       });
-      this.#finishOperations(app, "failed", message);
+      this.#finishOperations(current, "failed", reason);
       return;
     }
     const delay = backoffDelay(attempts, this.#o.random(), this.#o.backoff);
@@ -585,12 +658,290 @@ export class Reconciler {
       "warn",
       `${message}; attempt ${attempts} of ${this.#o.backoff.maxAttempts}, retrying in ${Math.round(delay / 1000)} s`,
     );
-    this.#status(app, "retrying", `${message} (attempt ${attempts} of ${this.#o.backoff.maxAttempts})`, {
+    this.#status(current, "retrying", `${message} (attempt ${attempts} of ${this.#o.backoff.maxAttempts})`, {
       phase: "retrying",
       attempts,
       nextAttemptAt: this.#o.clock() + delay,
     });
     this.#later(app.id, delay);
+    // An update's window does not wait for the backoff: the deadline wakes the app up too.
+    if (update?.stage === "applying")
+      this.#later(app.id, Math.max(0, this.#deadlineOf(update) - this.#o.clock()));
+  }
+
+  // ---- updates (see update.ts for the stages)
+
+  /** The deadline that counts in this daemon run (a resumed update gets a short grace). */
+  #deadlineOf(update: UpdateRow): number {
+    if (update.deadline === undefined) return Number.POSITIVE_INFINITY;
+    return effectiveDeadline(update.deadline, update.windowMs ?? 0, this.#resumedAt);
+  }
+
+  #phaseDuring(update: UpdateRow | undefined, phase: Phase): Phase {
+    if (!update || !["installing", "starting", "restarting", "waiting"].includes(phase)) return phase;
+    if (update.stage === "pending" || update.stage === "applying") return "updating";
+    return update.outcome === "rolled-back" ? "rolling-back" : phase;
+  }
+
+  #updateReason(
+    update: UpdateRow | undefined,
+    verdict: UpdateVerdict | undefined,
+    phase: Phase,
+  ): string | undefined {
+    if (!update || !["installing", "starting", "restarting", "waiting", "running"].includes(phase))
+      return undefined;
+    if (update.stage === "restoring")
+      return update.outcome === "rolled-back"
+        ? `update to ${update.toVersion} failed: going back to ${update.fromVersion}`
+        : undefined;
+    if (verdict?.kind !== "wait") return `updating from ${update.fromVersion} to ${update.toVersion}`;
+    const left = Math.ceil(verdict.remainingMs / 1000);
+    const what = verdict.waitingFor.length > 0 ? verdict.waitingFor.join("; ") : "starting";
+    return `updating to ${update.toVersion}: ${what} (rolled back to ${update.fromVersion} unless healthy within ${left} s)`;
+  }
+
+  #updateVerdict(
+    app: AppRow,
+    update: UpdateRow,
+    next: Plan,
+    input: PlanInput,
+    seen: ObservedContainer[],
+  ): UpdateVerdict {
+    const details: Record<string, string | undefined> = {};
+    for (const key of Object.keys(input.health))
+      details[key] = this.#o.health.detail?.(
+        app.id,
+        key,
+        seen.find((c) => c.key === key),
+      );
+    return updateVerdict({
+      now: this.#o.clock(),
+      deadline: this.#deadlineOf(update),
+      windowMs: update.windowMs ?? 0,
+      toVersion: update.toVersion,
+      desired: app.desired,
+      converged:
+        next.actions.length === 0 &&
+        next.waiting.length === 0 &&
+        (next.phase === "running" || next.phase === "stopped"),
+      waiting: next.waiting,
+      health: input.health,
+      details,
+    });
+  }
+
+  /**
+   * Carries an update forward from its stage; true when this reconcile must end here (the app is
+   * queued again, with the manifest now in force).
+   */
+  async #advanceUpdate(app: AppRow, update: UpdateRow, manifest: Manifest, note: Note): Promise<boolean> {
+    const active = this.#o.store.activeOperations(app.id).some((o) => o.id === update.operationId);
+    if (update.stage === "rolling-back") {
+      await this.#rollBack(app, update, update.reason ?? "the update failed", note);
+      return true;
+    }
+    if (!active) {
+      // Superseded (a stop, an uninstall): an update that did not finish is undone, whatever ended it.
+      const by = this.#o.store.getOperation(update.operationId)?.error ?? "the update was cancelled";
+      if (update.stage === "pending") {
+        note(
+          "info",
+          `the update to ${update.toVersion} had not started (${by}): ${update.fromVersion} stays`,
+        );
+        this.#o.store.restorePreviousManifest(app.id, this.#o.clock());
+        this.enqueue(app.id);
+        return true;
+      }
+      await this.#rollBack(app, update, by, note);
+      return true;
+    }
+    if (update.stage === "pending") return this.#beginUpdate(app, update, manifest, note);
+    return false;
+  }
+
+  /**
+   * Before the new version runs: its images are here, the disk has room for a snapshot; then the
+   * app's containers are stopped (a consistent copy) and its data copied. A check that fails
+   * refuses the update, which leaves the old version as it was.
+   */
+  async #beginUpdate(app: AppRow, update: UpdateRow, manifest: Manifest, note: Note): Promise<boolean> {
+    const { fromVersion: from, toVersion: to } = update;
+    const snapshots = this.#o.snapshots;
+    this.#status(app, "updating", `updating from ${from} to ${to}: checking images and disk space`);
+    note("info", `updating ${app.id} from ${from} to ${to}`);
+    const ctx = this.#renderContext(manifest);
+    const images = [...new Set(podmanPlan(manifest, ctx).containers.map((c) => c.body.image))];
+    const missing: string[] = [];
+    for (const image of images) if (!(await this.#o.runtime.client.images.exists(image))) missing.push(image);
+    if (missing.length > 0)
+      return this.#refuse(
+        app,
+        update,
+        `${missing.length === 1 ? "image" : "images"} ${missing.join(", ")} of ${to} ${missing.length === 1 ? "is" : "are"} not on this node; pull or load ${missing.length === 1 ? "it" : "them"}, then update again`,
+        note,
+      );
+    note("info", `the images of ${to} are on this node: ${images.join(", ")}`);
+    const bytes = await snapshots.dataBytes(app.id);
+    const free = await snapshots.freeBytes(app.id);
+    const room = roomCheck(bytes, free.bytes, free.where);
+    if (!room.ok) return this.#refuse(app, update, room.message, note);
+    note(
+      "info",
+      `room for the snapshot: the data takes ${formatBytes(bytes)}, ${formatBytes(free.bytes)} free on ${free.where}`,
+    );
+    // Stop every container of the app (dependants first) so that the copy is consistent.
+    const previous = this.#o.manifests.of({
+      id: app.id,
+      manifestText: update.fromManifest.text,
+      manifestHash: update.fromManifest.hash,
+    }).manifest;
+    const observation = await this.#observe(0);
+    const seen = observation.containers.filter((c) => c.appId === app.id);
+    const order = previous ? podmanPlan(previous, this.#renderContext(previous)).containers : [];
+    const timeoutOf = (key: string | undefined) =>
+      order.find((c) => c.key === key)?.body.stop_timeout ?? DEFAULT_STOP_TIMEOUT_S;
+    const rank = (key: string | undefined) => order.findIndex((c) => c.key === key);
+    for (const c of [...seen].sort((a, b) => rank(b.key) - rank(a.key))) {
+      if (c.state !== "running" && c.state !== "paused") continue;
+      await this.#o.executor.run(
+        manifest,
+        { kind: "stop", key: c.key ?? c.name, container: c, timeoutSeconds: timeoutOf(c.key) },
+        ctx,
+        note,
+      );
+    }
+    this.#invalidate();
+    const now = this.#o.clock();
+    let snapshot: { path: string; method: string };
+    try {
+      snapshot = await snapshots.take(app.id, from, now, note);
+    } catch (failure) {
+      return this.#refuse(
+        app,
+        update,
+        `no snapshot of the data could be taken: ${(failure as Error).message}`,
+        note,
+      );
+    }
+    const window = updateWindow(manifest, this.#o.updateMarginMs);
+    const deadline = this.#o.clock() + window.ms;
+    this.#o.store.updateApplying(
+      app.id,
+      { snapshotPath: snapshot.path, snapshotMethod: snapshot.method, windowMs: window.ms, deadline },
+      this.#o.clock(),
+    );
+    note(
+      "info",
+      `starting ${to}: it must run and be healthy within ${window.explanation}, by ${new Date(deadline).toISOString()}, or it is rolled back to ${from}`,
+    );
+    return false;
+  }
+
+  /** Refuses an update before the new version ran: the previous manifest is back, nothing else changed. */
+  #refuse(app: AppRow, update: UpdateRow, reason: string, note: Note): true {
+    note("error", `update to ${update.toVersion} refused: ${reason}`);
+    this.#o.store.restorePreviousManifest(app.id, this.#o.clock(), { reason });
+    this.#invalidate();
+    this.enqueue(app.id);
+    return true;
+  }
+
+  /** Rolls back; if that fails, the failure is handled (retried or final) like any other. */
+  async #rollBackOrFail(app: AppRow, update: UpdateRow, reason: string, note: Note): Promise<void> {
+    if (update.stage === "pending") {
+      this.#refuse(app, update, reason, note);
+      return;
+    }
+    try {
+      await this.#rollBack(app, update, reason, note);
+    } catch (failure) {
+      this.#invalidate();
+      const current = this.#o.store.getApp(app.id);
+      if (current) return this.#fail(current, failure, note);
+    }
+  }
+
+  /**
+   * Undoes an update whose new version ran: its containers are removed, the data is restored from
+   * the snapshot, and the previous manifest put back; the next reconcile recreates the old version.
+   * Every step is safe to repeat (the stage is recorded first).
+   */
+  async #rollBack(app: AppRow, update: UpdateRow, reason: string, note: Note): Promise<void> {
+    const { fromVersion: from, toVersion: to } = update;
+    const going = `update to ${to} failed: going back to ${from}`;
+    if (update.stage !== "rolling-back") {
+      this.#o.store.updateRollingBack(app.id, reason, this.#o.clock());
+      note("error", `update to ${to} failed: ${reason}; rolling back to ${from}`);
+      // The rollback has attempts of its own.
+      this.#status(app, "rolling-back", going, { phase: "rolling-back", attempts: 0, nextAttemptAt: null });
+    } else {
+      note("info", `resuming the rollback of the update to ${to}, back to ${from}`);
+      this.#status(app, "rolling-back", going);
+    }
+    const manifest = this.manifestOf(app).manifest;
+    const ctx = manifest ? this.#renderContext(manifest) : { dataRoot: this.#o.dataRoot, dependencies: {} };
+    const observation = await this.#observe(0);
+    const seen = observation.containers.filter((c) => c.appId === app.id);
+    const order = manifest ? podmanPlan(manifest, ctx).containers : [];
+    const timeoutOf = (key: string | undefined) =>
+      order.find((c) => c.key === key)?.body.stop_timeout ?? DEFAULT_STOP_TIMEOUT_S;
+    const rank = (key: string | undefined) => order.findIndex((c) => c.key === key);
+    for (const c of [...seen].sort((a, b) => rank(b.key) - rank(a.key))) {
+      const timeoutSeconds = timeoutOf(c.key);
+      if (c.state === "running" || c.state === "paused")
+        await this.#o.executor.run(
+          manifest as Manifest,
+          { kind: "stop", key: c.key ?? c.name, container: c, timeoutSeconds },
+          ctx,
+          note,
+        );
+      await this.#o.executor.run(
+        manifest as Manifest,
+        { kind: "remove", key: c.key, container: c, timeoutSeconds, why: "rollback" },
+        ctx,
+        note,
+      );
+    }
+    this.#invalidate();
+    const current = this.#o.store.getApp(app.id) ?? app;
+    if (current.desired === "absent" && current.purge)
+      note("info", "the data is not restored: the app is being purged");
+    else if (update.snapshotPath) await this.#o.snapshots.restore(app.id, update.snapshotPath, note);
+    this.#o.store.restorePreviousManifest(app.id, this.#o.clock());
+    note("info", `the manifest of ${from} is in force again; recreating ${from}`);
+    this.enqueue(app.id);
+  }
+
+  /** The app has converged at the end of an update: commit it, or report how it was undone. */
+  async #endUpdate(app: AppRow, update: UpdateRow, note: Note): Promise<void> {
+    const { fromVersion: from, toVersion: to } = update;
+    if (update.stage === "applying") {
+      const kept = update.snapshotPath;
+      await this.#o.snapshots.prune(app.id, kept, note).catch((failure: Error) => {
+        note("warn", `older snapshots could not be deleted: ${failure.message}`);
+      });
+      this.#o.store.deleteUpdate(app.id);
+      note("info", `update from ${from} to ${to} succeeded; the snapshot of ${from} is kept at ${kept}`);
+      return;
+    }
+    this.#o.store.deleteUpdate(app.id);
+    if (!update.outcome) {
+      note("info", `the unfinished update to ${to} was undone: ${app.id} is on ${from}`);
+      return;
+    }
+    const message = outcomeMessage(update.outcome, from, to, update.reason);
+    const operation = this.#o.store.getOperation(update.operationId);
+    note(update.outcome === "refused" ? "error" : "warn", message);
+    if (operation && (operation.state === "pending" || operation.state === "running")) {
+      this.#o.store.setOperationState(operation.id, "failed", this.#o.clock(), message);
+      this.#o.onEvent({
+        type: "operation",
+        operationId: operation.id,
+        appId: app.id,
+        state: "failed",
+        error: message,
+      });
+    }
   }
 
   #enqueueDependents(appId: string): void {

@@ -18,6 +18,7 @@ import type {
   Phase,
   StoredContainer,
 } from "./model.ts";
+import type { UpdateOutcome, UpdateStage } from "./update.ts";
 
 /** An app as stored; the manifest is its source text (see `AppRecord` for the parsed form). */
 export type AppRow = {
@@ -110,7 +111,45 @@ const MIGRATIONS: string[] = [
      expires_at INTEGER NOT NULL
    );`,
   `ALTER TABLE apps ADD COLUMN pending_hook TEXT;`,
+  // An update in flight (one per app): where it stands, the version and manifest it came from, the
+  // snapshot of the data taken before it, and the deadline of its window. See update.ts.
+  `CREATE TABLE updates (
+     app_id TEXT PRIMARY KEY,
+     operation_id TEXT NOT NULL,
+     from_version TEXT NOT NULL,
+     to_version TEXT NOT NULL,
+     from_manifest_text TEXT NOT NULL,
+     from_manifest_hash TEXT NOT NULL,
+     from_source TEXT NOT NULL,
+     stage TEXT NOT NULL CHECK (stage IN ('pending', 'applying', 'rolling-back', 'restoring')),
+     snapshot_path TEXT,
+     snapshot_method TEXT,
+     window_ms INTEGER,
+     deadline INTEGER,
+     outcome TEXT CHECK (outcome IN ('refused', 'rolled-back')),
+     reason TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
+
+/** An update in flight, as stored (see update.ts for its stages). */
+export type UpdateRow = {
+  appId: string;
+  operationId: string;
+  fromVersion: string;
+  toVersion: string;
+  fromManifest: { text: string; hash: string; version: string; source: string };
+  stage: UpdateStage;
+  snapshotPath: string | undefined;
+  snapshotMethod: string | undefined;
+  windowMs: number | undefined;
+  deadline: number | undefined;
+  outcome: UpdateOutcome | undefined;
+  reason: string | undefined;
+  createdAt: number;
+  updatedAt: number;
+};
 
 type Row = Record<string, SQLInputValue>;
 
@@ -138,6 +177,30 @@ function toApp(row: Row): AppRow {
     updatedAt: Number(row.updated_at),
     previousManifestText: optional<string>(row.previous_manifest_text),
     pendingHook: optional<HookName>(row.pending_hook),
+  };
+}
+
+function toUpdate(row: Row): UpdateRow {
+  return {
+    appId: row.app_id as string,
+    operationId: row.operation_id as string,
+    fromVersion: row.from_version as string,
+    toVersion: row.to_version as string,
+    fromManifest: {
+      text: row.from_manifest_text as string,
+      hash: row.from_manifest_hash as string,
+      version: row.from_version as string,
+      source: row.from_source as string,
+    },
+    stage: row.stage as UpdateStage,
+    snapshotPath: optional<string>(row.snapshot_path),
+    snapshotMethod: optional<string>(row.snapshot_method),
+    windowMs: optional<number>(row.window_ms),
+    deadline: optional<number>(row.deadline),
+    outcome: optional<UpdateOutcome>(row.outcome),
+    reason: optional<string>(row.reason),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
   };
 }
 
@@ -192,6 +255,8 @@ export type IntentChange = {
   pendingHook?: HookName;
   /** Operations in flight this one replaces: marked failed, in the same transaction. */
   supersede?: string[];
+  /** An update: recorded (stage `pending`, from the manifest being replaced) in the same transaction. */
+  update?: boolean;
 };
 
 export class Store {
@@ -296,6 +361,24 @@ export class Store {
           );
       } else {
         const manifest = change.manifest;
+        if (change.update && manifest)
+          this.#db
+            .prepare(
+              `INSERT OR REPLACE INTO updates (app_id, operation_id, from_version, to_version, from_manifest_text,
+                 from_manifest_hash, from_source, stage, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+            )
+            .run(
+              change.appId,
+              change.operation.id,
+              existing.version,
+              manifest.version,
+              existing.manifestText,
+              existing.manifestHash,
+              existing.source,
+              now,
+              now,
+            );
         this.#db
           .prepare(
             `UPDATE apps SET
@@ -382,12 +465,76 @@ export class Store {
     this.transaction(() => {
       this.#db.prepare("DELETE FROM apps WHERE id = ?").run(id);
       this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(id);
+      this.#db.prepare("DELETE FROM updates WHERE app_id = ?").run(id);
     });
   }
 
   /** Marks a hook as due (or, with undefined, as done). */
   setPendingHook(id: string, hook: HookName | undefined): void {
     this.#db.prepare("UPDATE apps SET pending_hook = ? WHERE id = ?").run(hook ?? null, id);
+  }
+
+  // ---- updates in flight
+
+  getUpdate(appId: string): UpdateRow | undefined {
+    const row = this.#db.prepare("SELECT * FROM updates WHERE app_id = ?").get(appId) as Row | undefined;
+    return row ? toUpdate(row) : undefined;
+  }
+
+  /** The snapshot is taken: the new version may start, and must be healthy by `deadline`. */
+  updateApplying(
+    appId: string,
+    applying: { snapshotPath: string; snapshotMethod: string; windowMs: number; deadline: number },
+    now: number,
+  ): void {
+    this.#db
+      .prepare(
+        `UPDATE updates SET stage = 'applying', snapshot_path = ?, snapshot_method = ?, window_ms = ?, deadline = ?,
+           updated_at = ? WHERE app_id = ? AND stage = 'pending'`,
+      )
+      .run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
+  }
+
+  /** The update failed: roll back (remove the new containers, restore the data, then the manifest). */
+  updateRollingBack(appId: string, reason: string, now: number): void {
+    this.#db
+      .prepare(
+        `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
+         WHERE app_id = ? AND stage IN ('pending', 'applying')`,
+      )
+      .run(reason, now, appId);
+  }
+
+  /**
+   * Puts the manifest the update came from back in force (and drops the post_update hook it made
+   * due), in one transaction with the update's move to `restoring`. A refused update comes here
+   * straight from `pending`, with its reason.
+   */
+  restorePreviousManifest(appId: string, now: number, refused?: { reason: string }): void {
+    this.transaction(() => {
+      const update = this.getUpdate(appId);
+      if (!update || update.stage === "restoring") return;
+      const from = update.fromManifest;
+      this.#db
+        .prepare(
+          `UPDATE apps SET previous_manifest_text = CASE WHEN manifest_hash != ? THEN manifest_text ELSE previous_manifest_text END,
+             manifest_text = ?, manifest_hash = ?, version = ?, source = ?, updated_at = ?,
+             pending_hook = CASE WHEN pending_hook = 'post_update' THEN NULL ELSE pending_hook END
+           WHERE id = ?`,
+        )
+        .run(from.hash, from.text, from.hash, from.version, from.source, now, appId);
+      this.#db
+        .prepare(
+          `UPDATE updates SET stage = 'restoring', outcome = COALESCE(?, outcome), reason = COALESCE(?, reason),
+             updated_at = ? WHERE app_id = ?`,
+        )
+        .run(refused ? "refused" : null, refused?.reason ?? null, now, appId);
+    });
+  }
+
+  /** The update is over (committed, or undone and reported). */
+  deleteUpdate(appId: string): void {
+    this.#db.prepare("DELETE FROM updates WHERE app_id = ?").run(appId);
   }
 
   // ---- operator credentials and sessions

@@ -8,6 +8,7 @@
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
+import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
@@ -43,6 +44,9 @@ export type RuntimeOptions = {
 export type ContainerRef = Pick<ObservedContainer, "id" | "name" | "backend" | "unit">;
 
 export type StopOutcome = { via: "systemd" | "api"; wasRunning: boolean };
+
+/** A running container and what it mounts: Podman volumes by name, and host paths (volume mount points too). */
+export type ContainerMounts = { name: string; volumes: string[]; paths: string[] };
 
 /** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
 export function serviceOfUnitFile(file: string): string {
@@ -89,6 +93,31 @@ export class Runtime {
       if (await this.client.volumes.find(volume.Name)) continue;
       await ignoreConflict(this.client.volumes.create(volume));
     }
+  }
+
+  /**
+   * Where a legacy Podman volume (one an earlier installation made) keeps its data, for an app
+   * that takes it over; undefined when no volume has that name. Only inspects it.
+   */
+  async legacyVolumeData(name: string): Promise<VolumeData | undefined> {
+    const volume = await this.client.volumes.find(name);
+    return volume ? volumeDataPath(volume) : undefined;
+  }
+
+  /** The containers among `names` that run (or are paused), with the volumes and host paths they mount. */
+  async runningMounts(names: readonly string[]): Promise<ContainerMounts[]> {
+    const out: ContainerMounts[] = [];
+    for (const name of names) {
+      const c = await this.client.containers.find(name);
+      if (!c || !(c.State.Running || c.State.Status === "paused")) continue;
+      const mounts = c.Mounts ?? [];
+      out.push({
+        name,
+        volumes: mounts.flatMap((m) => (m.Type === "volume" && m.Name ? [m.Name] : [])),
+        paths: mounts.map((m) => m.Source).filter((s) => s !== ""),
+      });
+    }
+    return out;
   }
 
   /** Stores a Podman secret unless one of that name exists; returns whether it was created. */

@@ -11,6 +11,7 @@ export type NetworkInspect = {
 export type VolumeInspect = {
   Name: string;
   Mountpoint: string;
+  Driver?: string;
   Labels: Record<string, string> | null;
   Options?: Record<string, string> | null;
 };
