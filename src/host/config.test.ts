@@ -18,6 +18,7 @@ describe("containersConf", () => {
         "keyring = false",
         "[engine]",
         'runtime = "runc"',
+        "exit_command_delay = 10",
         'cgroup_manager = "cgroupfs"',
         'events_logger = "file"',
         "[network]",

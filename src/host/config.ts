@@ -11,6 +11,8 @@ export const STORAGE_CONF = "/etc/containers/storage.conf";
  * - cgroup manager and events logger: systemd/journald where systemd runs the machine (user
  *   sessions with linger then exist), cgroupfs/file otherwise (no user systemd to talk to).
  * - netavark networking (the Debian 12 default is CNI when both are present).
+ * - `exit_command_delay = 10`: every exec (the daemon's health probes) otherwise leaves conmon
+ *   processes waiting 5 minutes; with probes every few seconds they pile up by the thousand.
  * - `keyring = false`: no kernel session keyring per container. Each one costs one of the user's
  *   kernel keys (`kernel.keys.maxkeys`, 200 for a user on Debian), which capped a node at about 200
  *   running containers; apps do not use the keyring.
@@ -22,6 +24,7 @@ export function containersConf(systemd: boolean): string {
     "keyring = false",
     "[engine]",
     'runtime = "runc"',
+    "exit_command_delay = 10",
     `cgroup_manager = "${systemd ? "systemd" : "cgroupfs"}"`,
     `events_logger = "${systemd ? "journald" : "file"}"`,
     "[network]",

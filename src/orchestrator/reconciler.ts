@@ -96,6 +96,27 @@ function isTerminal(error: unknown): boolean {
 }
 
 const MAX_ROUNDS = 40;
+
+/**
+ * Container events that may change what the planner sees. Health probes run `exec` every few
+ * seconds: their events (and attach/checkpoint chatter) would only discard shared observations.
+ */
+const STATE_CHANGING = new Set([
+  "create",
+  "init",
+  "start",
+  "restart",
+  "stop",
+  "kill",
+  "die",
+  "died",
+  "remove",
+  "cleanup",
+  "pause",
+  "unpause",
+  "oom",
+  "rename",
+]);
 /** Podman's default, for a container the manifest no longer names. */
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
@@ -155,7 +176,8 @@ export class Reconciler {
       labels: [MANAGED_FILTER],
       onEvent: (event) => {
         const appId = event.labels[LABELS.app];
-        if (event.type !== "container" || !appId) return;
+        if (event.type !== "container" || !appId || !STATE_CHANGING.has(event.action)) return;
+        if (!this.#o.store.getApp(appId)) return;
         // The event is news the shared observation may predate: the woken worker must look again.
         this.#invalidate();
         this.enqueue(appId);
