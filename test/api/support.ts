@@ -15,6 +15,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { LoginLimiter } from "../../src/api/auth.ts";
 import type { DaemonConfig } from "../../src/daemon/config.ts";
 import { type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
+import { ScanRecorder } from "../support/secret-scan.ts";
 
 export const PASSWORD = "correct horse battery staple 42";
 
@@ -140,6 +141,12 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
   }
   const podman = await startSilentPodman(dir, setup.podman);
   const logs: string[] = [];
+  // Every log line and event, and the secrets and CLI token it generates, go to the suite's
+  // secrets scan too (test/support/secret-scan.ts).
+  const scan = new ScanRecorder("api-daemon", dir.slice(dir.lastIndexOf("/") + 1), {
+    secretsRoot: join(dataDir, "state", "secrets"),
+    cliTokenFile: join(dataDir, "state", "cli-token"),
+  });
   const config: DaemonConfig = {
     dataDir,
     listen: { host: "127.0.0.1", port: 0 },
@@ -151,7 +158,13 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     logLevel: setup.logLevel ?? "info",
   };
   const daemon = await runDaemon(config, {
-    destination: { write: (line: string) => void logs.push(line) },
+    destination: {
+      write: (line: string) => {
+        logs.push(line);
+        scan.chunk(line);
+      },
+    },
+    onEvent: (event) => scan.event(event),
     clock: setup.clock,
     loginLimiter: setup.loginLimiter,
   });
@@ -172,6 +185,8 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       closed = true;
       await daemon.stop();
       await podman.close();
+      scan.storeRecords(join(dataDir, "state", "store.db"));
+      scan.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

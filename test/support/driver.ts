@@ -35,6 +35,7 @@ import { loadManifest } from "../../src/manifest/load.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
 import { podman, runAsTestUser, testUser, testUserEnv } from "./rootless.ts";
 import { APPS_DIR, freePort, runPrefix } from "./samples.ts";
+import { referencedEnv, ScanRecorder, storedManifest } from "./secret-scan.ts";
 import { stageForTestUser } from "./stage.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -104,11 +105,19 @@ export class Driver {
   #waiters: Array<{ test: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
   #stderr = "";
 
-  constructor(child: ChildProcess) {
+  /**
+   * `observer` sees everything the driver writes (the lab records it for the secrets scan, see
+   * secret-scan.ts): each stdout line with its parsed message, and stderr as it comes.
+   */
+  constructor(
+    child: ChildProcess,
+    observer: { line?: (line: string, message: Message) => void; stderr?: (text: string) => void } = {},
+  ) {
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
     child.stderr?.on("data", (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-8000);
+      observer.stderr?.(chunk.toString());
     });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
       let message: Message;
@@ -117,6 +126,7 @@ export class Driver {
       } catch {
         message = { log: "stdout", message: line };
       }
+      observer.line?.(line, message);
       this.messages.push(message);
       for (const waiter of [...this.#waiters])
         if (waiter.test(message)) {
@@ -279,6 +289,11 @@ export class Lab {
   /** Every driver ever started, alive or not (their output names the services they started). */
   readonly #started: Driver[] = [];
   readonly #staged = stageForTestUser();
+  /** What the drivers produce and the secrets they generate, for the suite's secrets scan. */
+  readonly scan: ScanRecorder;
+  /** `podman inspect` of app containers in flight (see `recordPodmanEnv`). */
+  readonly #inspections = new Set<Promise<void>>();
+  readonly #inspected = new Set<string>();
 
   private constructor(prefix: string, root: string, service: TestPodmanService) {
     this.prefix = prefix;
@@ -288,6 +303,59 @@ export class Lab {
     this.manifestsDir = join(root, "manifests");
     this.hostRoot = join(root, "host");
     this.service = service;
+    this.scan = new ScanRecorder("orchestrator-driver", prefix, {
+      secretsRoot: join(this.stateDir, "secrets"),
+    });
+  }
+
+  /**
+   * Records a driver's stdout line for the secrets scan (events apart from log lines); an app that
+   * reaches `running` has its containers' environment recorded once, as `podman inspect` shows it.
+   */
+  #observe(line: string, message: Message): void {
+    if (message.event) {
+      this.scan.event(line);
+      if (message.event.type === "app" && message.event.phase === "running" && message.event.appId)
+        this.recordPodmanEnv(message.event.appId, join(this.stateDir, "store.db"));
+    } else this.scan.log(line);
+  }
+
+  /**
+   * Records, once per app, the `Config.Env` that `podman inspect` shows for its containers, with
+   * the variables its stored manifest fills from references (see secret-scan.ts). In the
+   * background: `close()` waits for it.
+   */
+  recordPodmanEnv(appId: string, storePath: string, recorder: ScanRecorder = this.scan): void {
+    const key = `${storePath}\0${appId}`;
+    if (this.#inspected.has(key)) return;
+    this.#inspected.add(key);
+    const inspection = (async () => {
+      const ids = (await this.podman(["ps", "-a", "-q", "--filter", `label=io.archipelago.app=${appId}`]))
+        .split("\n")
+        .filter((id) => id.trim() !== "");
+      if (ids.length === 0) return;
+      const version = (await this.podman(["version", "--format", "{{.Client.Version}}"])).trim();
+      const manifest = storedManifest(storePath, appId) ?? "";
+      const raw = JSON.parse(await this.podman(["container", "inspect", ...ids])) as Array<{
+        Name: string;
+        Config: { Env: string[] | null; Labels: Record<string, string> | null };
+      }>;
+      for (const c of raw) {
+        const containerKey = c.Config.Labels?.["io.archipelago.container"] ?? "";
+        recorder.podman({
+          container: c.Name,
+          app: appId,
+          key: containerKey,
+          podmanVersion: version,
+          env: c.Config.Env ?? [],
+          secretEnv: referencedEnv(manifest, containerKey),
+        });
+      }
+    })().catch(() => {
+      // The container went away meanwhile (a test removed it): nothing to record.
+    });
+    this.#inspections.add(inspection);
+    void inspection.then(() => this.#inspections.delete(inspection));
   }
 
   static async create(): Promise<Lab> {
@@ -339,7 +407,10 @@ export class Lab {
     });
     live.add(child);
     child.once("exit", () => live.delete(child));
-    const driver = new Driver(child);
+    const driver = new Driver(child, {
+      line: (line, message) => this.#observe(line, message),
+      stderr: (text) => this.scan.chunk(text),
+    });
     this.drivers.add(driver);
     this.#started.push(driver);
     void driver.exited.then(() => this.drivers.delete(driver));
@@ -570,6 +641,9 @@ export class Lab {
   /** Kills the lab's drivers and removes exactly what it created. */
   async close(): Promise<void> {
     for (const driver of [...this.drivers]) await driver.kill();
+    await Promise.all([...this.#inspections]);
+    this.scan.storeRecords(join(this.stateDir, "store.db"));
+    this.scan.close();
     for (const pid of this.spawnedServices())
       try {
         process.kill(pid, "SIGKILL");
