@@ -139,26 +139,26 @@ export function plan(input: PlanInput): Plan {
   return planRunning(input, current, cleanup);
 }
 
+/** A container to take away: stopped first when it runs (its data stays in its volumes). */
+function stopAndRemove(
+  container: SeenContainer,
+  wanted: WantedContainer,
+  why: "uninstall" | "outdated",
+): Action[] {
+  const common = { key: wanted.key, container: target(container), timeoutSeconds: wanted.stopTimeoutSeconds };
+  return [
+    ...(RUNNING.has(container.state) ? [{ kind: "stop" as const, ...common }] : []),
+    { kind: "remove", ...common, why },
+  ];
+}
+
 function planAbsent(input: PlanInput, current: Map<string, SeenContainer>, cleanup: Action[]): Plan {
   const actions: Action[] = [...cleanup];
   for (const wanted of [...input.wanted].reverse()) {
     const container = current.get(wanted.key);
     if (!container) continue;
     if (TRANSIENT.has(container.state)) continue;
-    if (RUNNING.has(container.state))
-      actions.push({
-        kind: "stop",
-        key: wanted.key,
-        container: target(container),
-        timeoutSeconds: wanted.stopTimeoutSeconds,
-      });
-    actions.push({
-      kind: "remove",
-      key: wanted.key,
-      container: target(container),
-      timeoutSeconds: wanted.stopTimeoutSeconds,
-      why: "uninstall",
-    });
+    actions.push(...stopAndRemove(container, wanted, "uninstall"));
   }
   const busy = [...current.values()].some((c) => TRANSIENT.has(c.state));
   if (actions.length > 0 || busy)
@@ -208,20 +208,7 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
     const container = current.get(wanted.key);
     if (!container || !outdated(container, wanted)) continue;
     if (TRANSIENT.has(container.state)) continue;
-    if (RUNNING.has(container.state))
-      actions.push({
-        kind: "stop",
-        key: wanted.key,
-        container: target(container),
-        timeoutSeconds: wanted.stopTimeoutSeconds,
-      });
-    actions.push({
-      kind: "remove",
-      key: wanted.key,
-      container: target(container),
-      timeoutSeconds: wanted.stopTimeoutSeconds,
-      why: "outdated",
-    });
+    actions.push(...stopAndRemove(container, wanted, "outdated"));
     live.delete(wanted.key);
   }
 
