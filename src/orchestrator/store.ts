@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { HookName } from "../manifest/schema.ts";
 import type {
   DesiredState,
@@ -262,6 +262,8 @@ export type IntentChange = {
 export class Store {
   readonly path: string;
   readonly #db: DatabaseSync;
+  /** Prepared once, reused: preparing a statement cost more than running it (package.list). */
+  readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
 
   constructor(path: string) {
@@ -280,18 +282,27 @@ export class Store {
     }
   }
 
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   close(): void {
     this.#db.close();
   }
 
   get schemaVersion(): number {
-    const row = this.#db.prepare("SELECT version FROM schema_version").get() as Row | undefined;
+    const row = this.#statement("SELECT version FROM schema_version").get() as Row | undefined;
     return Number(row?.version ?? 0);
   }
 
   #migrate(): void {
     this.#db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    if (!this.#db.prepare("SELECT version FROM schema_version").get())
+    if (!this.#statement("SELECT version FROM schema_version").get())
       this.#db.exec("INSERT INTO schema_version (version) VALUES (0)");
     const current = this.schemaVersion;
     if (current > MIGRATIONS.length)
@@ -301,7 +312,7 @@ export class Store {
     for (let version = current; version < MIGRATIONS.length; version++) {
       this.transaction(() => {
         this.#db.exec(MIGRATIONS[version] as string);
-        this.#db.prepare("UPDATE schema_version SET version = ?").run(version + 1);
+        this.#statement("UPDATE schema_version SET version = ?").run(version + 1);
       });
     }
   }
@@ -326,11 +337,11 @@ export class Store {
   // ---- apps
 
   listApps(): AppRow[] {
-    return (this.#db.prepare("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
+    return (this.#statement("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
   }
 
   getApp(id: string): AppRow | undefined {
-    const row = this.#db.prepare("SELECT * FROM apps WHERE id = ?").get(id) as Row | undefined;
+    const row = this.#statement("SELECT * FROM apps WHERE id = ?").get(id) as Row | undefined;
     return row ? toApp(row) : undefined;
   }
 
@@ -341,47 +352,42 @@ export class Store {
       if (!existing) {
         const manifest = change.manifest;
         if (!manifest) throw new Error(`app ${change.appId} is not installed`);
-        this.#db
-          .prepare(
-            `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook)
+        this.#statement(
+          `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook)
              VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
-          )
-          .run(
-            change.appId,
-            manifest.text,
-            manifest.hash,
-            manifest.version,
-            manifest.source,
-            change.desired ?? "running",
-            change.purge ? 1 : 0,
-            change.phase,
-            now,
-            now,
-            change.pendingHook ?? null,
-          );
+        ).run(
+          change.appId,
+          manifest.text,
+          manifest.hash,
+          manifest.version,
+          manifest.source,
+          change.desired ?? "running",
+          change.purge ? 1 : 0,
+          change.phase,
+          now,
+          now,
+          change.pendingHook ?? null,
+        );
       } else {
         const manifest = change.manifest;
         if (change.update && manifest)
-          this.#db
-            .prepare(
-              `INSERT OR REPLACE INTO updates (app_id, operation_id, from_version, to_version, from_manifest_text,
+          this.#statement(
+            `INSERT OR REPLACE INTO updates (app_id, operation_id, from_version, to_version, from_manifest_text,
                  from_manifest_hash, from_source, stage, created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-            )
-            .run(
-              change.appId,
-              change.operation.id,
-              existing.version,
-              manifest.version,
-              existing.manifestText,
-              existing.manifestHash,
-              existing.source,
-              now,
-              now,
-            );
-        this.#db
-          .prepare(
-            `UPDATE apps SET
+          ).run(
+            change.appId,
+            change.operation.id,
+            existing.version,
+            manifest.version,
+            existing.manifestText,
+            existing.manifestHash,
+            existing.source,
+            now,
+            now,
+          );
+        this.#statement(
+          `UPDATE apps SET
                desired = ?, purge = ?, generation = generation + 1, phase = ?, reason = NULL, updated_at = ?,
                restart_requested_at = COALESCE(?, restart_requested_at),
                recreate_requested_at = COALESCE(?, recreate_requested_at),
@@ -392,38 +398,33 @@ export class Store {
                version = COALESCE(?, version), source = COALESCE(?, source),
                pending_hook = ?
              WHERE id = ?`,
-          )
-          .run(
-            change.desired ?? existing.desired,
-            (change.purge ?? existing.purge) ? 1 : 0,
-            change.phase,
-            now,
-            change.restartRequestedAt ?? null,
-            change.recreateRequestedAt ?? null,
-            change.resetAttempts ? 1 : 0,
-            change.resetAttempts ? 1 : 0,
-            manifest?.hash ?? null,
-            manifest?.hash ?? null,
-            manifest?.text ?? null,
-            manifest?.hash ?? null,
-            manifest?.version ?? null,
-            manifest?.source ?? null,
-            change.pendingHook ?? null,
-            change.appId,
-          );
+        ).run(
+          change.desired ?? existing.desired,
+          (change.purge ?? existing.purge) ? 1 : 0,
+          change.phase,
+          now,
+          change.restartRequestedAt ?? null,
+          change.recreateRequestedAt ?? null,
+          change.resetAttempts ? 1 : 0,
+          change.resetAttempts ? 1 : 0,
+          manifest?.hash ?? null,
+          manifest?.hash ?? null,
+          manifest?.text ?? null,
+          manifest?.hash ?? null,
+          manifest?.version ?? null,
+          manifest?.source ?? null,
+          change.pendingHook ?? null,
+          change.appId,
+        );
       }
       const app = this.getApp(change.appId) as AppRow;
       for (const id of change.supersede ?? [])
-        this.#db
-          .prepare(
-            "UPDATE operations SET state = 'failed', finished_at = ?, error = ? WHERE id = ? AND state IN ('pending', 'running')",
-          )
-          .run(now, `superseded by ${change.operation.kind} (operation ${change.operation.id})`, id);
-      this.#db
-        .prepare(
-          "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-        )
-        .run(change.operation.id, change.appId, change.operation.kind, app.generation, now);
+        this.#statement(
+          "UPDATE operations SET state = 'failed', finished_at = ?, error = ? WHERE id = ? AND state IN ('pending', 'running')",
+        ).run(now, `superseded by ${change.operation.kind} (operation ${change.operation.id})`, id);
+      this.#statement(
+        "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+      ).run(change.operation.id, change.appId, change.operation.kind, app.generation, now);
       return app;
     });
   }
@@ -440,44 +441,42 @@ export class Store {
     },
     now: number,
   ): void {
-    this.#db
-      .prepare(
-        `UPDATE apps SET phase = ?, reason = ?, updated_at = ?,
+    this.#statement(
+      `UPDATE apps SET phase = ?, reason = ?, updated_at = ?,
            observed_generation = COALESCE(?, observed_generation),
            attempts = COALESCE(?, attempts),
            next_attempt_at = CASE WHEN ? THEN ? ELSE next_attempt_at END
          WHERE id = ?`,
-      )
-      .run(
-        status.phase,
-        status.reason ?? null,
-        now,
-        status.observedGeneration ?? null,
-        status.attempts ?? null,
-        status.nextAttemptAt !== undefined ? 1 : 0,
-        status.nextAttemptAt ?? null,
-        id,
-      );
+    ).run(
+      status.phase,
+      status.reason ?? null,
+      now,
+      status.observedGeneration ?? null,
+      status.attempts ?? null,
+      status.nextAttemptAt !== undefined ? 1 : 0,
+      status.nextAttemptAt ?? null,
+      id,
+    );
   }
 
   /** Forgets an app once it is removed (its journal stays). */
   deleteApp(id: string): void {
     this.transaction(() => {
-      this.#db.prepare("DELETE FROM apps WHERE id = ?").run(id);
-      this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(id);
-      this.#db.prepare("DELETE FROM updates WHERE app_id = ?").run(id);
+      this.#statement("DELETE FROM apps WHERE id = ?").run(id);
+      this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
+      this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
     });
   }
 
   /** Marks a hook as due (or, with undefined, as done). */
   setPendingHook(id: string, hook: HookName | undefined): void {
-    this.#db.prepare("UPDATE apps SET pending_hook = ? WHERE id = ?").run(hook ?? null, id);
+    this.#statement("UPDATE apps SET pending_hook = ? WHERE id = ?").run(hook ?? null, id);
   }
 
   // ---- updates in flight
 
   getUpdate(appId: string): UpdateRow | undefined {
-    const row = this.#db.prepare("SELECT * FROM updates WHERE app_id = ?").get(appId) as Row | undefined;
+    const row = this.#statement("SELECT * FROM updates WHERE app_id = ?").get(appId) as Row | undefined;
     return row ? toUpdate(row) : undefined;
   }
 
@@ -487,22 +486,18 @@ export class Store {
     applying: { snapshotPath: string; snapshotMethod: string; windowMs: number; deadline: number },
     now: number,
   ): void {
-    this.#db
-      .prepare(
-        `UPDATE updates SET stage = 'applying', snapshot_path = ?, snapshot_method = ?, window_ms = ?, deadline = ?,
+    this.#statement(
+      `UPDATE updates SET stage = 'applying', snapshot_path = ?, snapshot_method = ?, window_ms = ?, deadline = ?,
            updated_at = ? WHERE app_id = ? AND stage = 'pending'`,
-      )
-      .run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
+    ).run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
   }
 
   /** The update failed: roll back (remove the new containers, restore the data, then the manifest). */
   updateRollingBack(appId: string, reason: string, now: number): void {
-    this.#db
-      .prepare(
-        `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
+    this.#statement(
+      `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
          WHERE app_id = ? AND stage IN ('pending', 'applying')`,
-      )
-      .run(reason, now, appId);
+    ).run(reason, now, appId);
   }
 
   /**
@@ -515,59 +510,55 @@ export class Store {
       const update = this.getUpdate(appId);
       if (!update || update.stage === "restoring") return;
       const from = update.fromManifest;
-      this.#db
-        .prepare(
-          `UPDATE apps SET previous_manifest_text = CASE WHEN manifest_hash != ? THEN manifest_text ELSE previous_manifest_text END,
+      this.#statement(
+        `UPDATE apps SET previous_manifest_text = CASE WHEN manifest_hash != ? THEN manifest_text ELSE previous_manifest_text END,
              manifest_text = ?, manifest_hash = ?, version = ?, source = ?, updated_at = ?,
              pending_hook = CASE WHEN pending_hook = 'post_update' THEN NULL ELSE pending_hook END
            WHERE id = ?`,
-        )
-        .run(from.hash, from.text, from.hash, from.version, from.source, now, appId);
-      this.#db
-        .prepare(
-          `UPDATE updates SET stage = 'restoring', outcome = COALESCE(?, outcome), reason = COALESCE(?, reason),
+      ).run(from.hash, from.text, from.hash, from.version, from.source, now, appId);
+      this.#statement(
+        `UPDATE updates SET stage = 'restoring', outcome = COALESCE(?, outcome), reason = COALESCE(?, reason),
              updated_at = ? WHERE app_id = ?`,
-        )
-        .run(refused ? "refused" : null, refused?.reason ?? null, now, appId);
+      ).run(refused ? "refused" : null, refused?.reason ?? null, now, appId);
     });
   }
 
   /** The update is over (committed, or undone and reported). */
   deleteUpdate(appId: string): void {
-    this.#db.prepare("DELETE FROM updates WHERE app_id = ?").run(appId);
+    this.#statement("DELETE FROM updates WHERE app_id = ?").run(appId);
   }
 
   // ---- operator credentials and sessions
 
   operatorPasswordHash(): string | undefined {
-    const row = this.#db.prepare("SELECT password_hash FROM operator WHERE id = 1").get() as Row | undefined;
+    const row = this.#statement("SELECT password_hash FROM operator WHERE id = 1").get() as Row | undefined;
     return optional<string>(row?.password_hash);
   }
 
   /** Sets the first password; returns false (and changes nothing) when one is already set. */
   setOperatorPassword(hash: string, now: number): boolean {
-    const result = this.#db
-      .prepare("INSERT OR IGNORE INTO operator (id, password_hash, created_at) VALUES (1, ?, ?)")
-      .run(hash, now);
+    const result = this.#statement(
+      "INSERT OR IGNORE INTO operator (id, password_hash, created_at) VALUES (1, ?, ?)",
+    ).run(hash, now);
     return Number(result.changes) === 1;
   }
 
   createSession(tokenHash: string, csrfToken: string, now: number, expiresAt: number): void {
-    this.#db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now);
-    this.#db
-      .prepare("INSERT INTO sessions (token_hash, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)")
-      .run(tokenHash, csrfToken, now, expiresAt);
+    this.#statement("DELETE FROM sessions WHERE expires_at <= ?").run(now);
+    this.#statement(
+      "INSERT INTO sessions (token_hash, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)",
+    ).run(tokenHash, csrfToken, now, expiresAt);
   }
 
   findSession(tokenHash: string, now: number): { csrfToken: string; expiresAt: number } | undefined {
-    const row = this.#db
-      .prepare("SELECT csrf_token, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?")
-      .get(tokenHash, now) as Row | undefined;
+    const row = this.#statement(
+      "SELECT csrf_token, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+    ).get(tokenHash, now) as Row | undefined;
     return row ? { csrfToken: row.csrf_token as string, expiresAt: Number(row.expires_at) } : undefined;
   }
 
   deleteSession(tokenHash: string): void {
-    this.#db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
+    this.#statement("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
   }
 
   // ---- observed containers
@@ -575,8 +566,8 @@ export class Store {
   /** Replaces the stored observation of an app's containers (only when it changed). */
   saveObservation(appId: string, containers: StoredContainer[]): void {
     this.transaction(() => {
-      this.#db.prepare("DELETE FROM containers WHERE app_id = ?").run(appId);
-      const insert = this.#db.prepare(
+      this.#statement("DELETE FROM containers WHERE app_id = ?").run(appId);
+      const insert = this.#statement(
         `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, backend, spec_hash, observed_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -599,52 +590,48 @@ export class Store {
 
   /** Marks when the stored observation was last confirmed, without rewriting unchanged rows. */
   touchObservation(appId: string, observedAt: number): void {
-    this.#db.prepare("UPDATE containers SET observed_at = ? WHERE app_id = ?").run(observedAt, appId);
+    this.#statement("UPDATE containers SET observed_at = ? WHERE app_id = ?").run(observedAt, appId);
   }
 
   listContainers(appId?: string): StoredContainer[] {
     const rows = appId
-      ? this.#db.prepare("SELECT * FROM containers WHERE app_id = ? ORDER BY key").all(appId)
-      : this.#db.prepare("SELECT * FROM containers ORDER BY app_id, key").all();
+      ? this.#statement("SELECT * FROM containers WHERE app_id = ? ORDER BY key").all(appId)
+      : this.#statement("SELECT * FROM containers ORDER BY app_id, key").all();
     return (rows as Row[]).map(toContainer);
   }
 
   // ---- operations
 
   getOperation(id: string): Operation | undefined {
-    const row = this.#db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as Row | undefined;
+    const row = this.#statement("SELECT * FROM operations WHERE id = ?").get(id) as Row | undefined;
     return row ? toOperation(row) : undefined;
   }
 
   /** Operations of an app still pending or running, oldest first. */
   activeOperations(appId?: string): Operation[] {
     const rows = appId
-      ? this.#db
-          .prepare(
-            "SELECT * FROM operations WHERE app_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id",
-          )
-          .all(appId)
-      : this.#db
-          .prepare("SELECT * FROM operations WHERE state IN ('pending', 'running') ORDER BY created_at, id")
-          .all();
+      ? this.#statement(
+          "SELECT * FROM operations WHERE app_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id",
+        ).all(appId)
+      : this.#statement(
+          "SELECT * FROM operations WHERE state IN ('pending', 'running') ORDER BY created_at, id",
+        ).all();
     return (rows as Row[]).map(toOperation);
   }
 
   listOperations(appId: string, limit = 50): Operation[] {
     return (
-      this.#db
-        .prepare("SELECT * FROM operations WHERE app_id = ? ORDER BY created_at DESC, id DESC LIMIT ?")
-        .all(appId, limit) as Row[]
+      this.#statement(
+        "SELECT * FROM operations WHERE app_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+      ).all(appId, limit) as Row[]
     ).map(toOperation);
   }
 
   setOperationState(id: string, state: OperationState, now: number, error?: string): void {
     const finished = state === "succeeded" || state === "failed";
-    this.#db
-      .prepare(
-        "UPDATE operations SET state = ?, finished_at = CASE WHEN ? THEN ? ELSE finished_at END, error = COALESCE(?, error) WHERE id = ?",
-      )
-      .run(state, finished ? 1 : 0, now, error ?? null, id);
+    this.#statement(
+      "UPDATE operations SET state = ?, finished_at = CASE WHEN ? THEN ? ELSE finished_at END, error = COALESCE(?, error) WHERE id = ?",
+    ).run(state, finished ? 1 : 0, now, error ?? null, id);
   }
 
   appendLog(
@@ -653,21 +640,22 @@ export class Store {
     message: string,
     now: number,
   ): OperationLogLine {
-    const row = this.#db
-      .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operation_logs WHERE operation_id = ?")
-      .get(operationId) as Row;
+    const row = this.#statement(
+      "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operation_logs WHERE operation_id = ?",
+    ).get(operationId) as Row;
     const seq = Number(row.seq);
-    this.#db
-      .prepare("INSERT INTO operation_logs (operation_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)")
-      .run(operationId, seq, now, level, message);
+    this.#statement(
+      "INSERT INTO operation_logs (operation_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)",
+    ).run(operationId, seq, now, level, message);
     return { operationId, seq, at: now, level, message };
   }
 
   operationLogs(operationId: string, afterSeq = 0): OperationLogLine[] {
     return (
-      this.#db
-        .prepare("SELECT * FROM operation_logs WHERE operation_id = ? AND seq > ? ORDER BY seq")
-        .all(operationId, afterSeq) as Row[]
+      this.#statement("SELECT * FROM operation_logs WHERE operation_id = ? AND seq > ? ORDER BY seq").all(
+        operationId,
+        afterSeq,
+      ) as Row[]
     ).map((row) => ({
       operationId: row.operation_id as string,
       seq: Number(row.seq),
