@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { RPC_CODES } from "../api/rpc/errors.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
 
@@ -18,22 +19,8 @@ export const TOKEN_FILE_NAME = "cli-token";
 /** The exit codes every operator command uses (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
-/** The JSON-RPC error codes the CLI explains (src/api/rpc/errors.ts holds them all). */
-export const CODES = {
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
-  unauthenticated: -32001,
-  rateLimited: -32003,
-  notFound: -32010,
-  operationInProgress: -32011,
-  dependencyMissing: -32012,
-  hasDependents: -32013,
-  notNewer: -32014,
-  beingRemoved: -32015,
-  invalidManifest: -32016,
-  podmanUnavailable: -32017,
-} as const;
+/** The daemon's JSON-RPC error codes: one table, the API's own (a copy here drifted silently). */
+export const CODES = RPC_CODES;
 
 /** A failure the CLI reports as one line plus a hint, with a documented exit code. */
 export class CliError extends Error {
