@@ -1,5 +1,6 @@
 /** The libpod client: one transport, typed resources. The only door from the platform to Podman. */
 import { Containers } from "./containers.ts";
+import { DnsServer, netavarkRunDir } from "./dns-server.ts";
 import { EventStream, type EventStreamOptions } from "./events.ts";
 import { Images } from "./images.ts";
 import { Networks, Secrets, Volumes } from "./networks.ts";
@@ -9,6 +10,7 @@ export type PodmanInfo = {
   version: string;
   apiVersion: string;
   rootless: boolean;
+  runRoot: string;
   cgroupManager: string;
   ociRuntime: string;
   graphDriver: string;
@@ -24,9 +26,11 @@ export class PodmanClient {
 
   constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
     this.transport = new LibpodTransport(socketPath, options);
-    this.containers = new Containers(this.transport);
     this.images = new Images(this.transport);
     this.networks = new Networks(this.transport);
+    const dns = new DnsServer(async () => netavarkRunDir(await this.info()));
+    const dnsEnabled = async (name: string) => (await this.networks.find(name))?.dns_enabled === true;
+    this.containers = new Containers(this.transport, dns, dnsEnabled);
     this.volumes = new Volumes(this.transport);
     this.secrets = new Secrets(this.transport);
   }
@@ -47,7 +51,7 @@ export class PodmanClient {
     type Raw = {
       version: { Version: string; APIVersion: string };
       host: { security: { rootless: boolean }; cgroupManager: string; ociRuntime: { name: string } };
-      store: { graphDriverName: string };
+      store: { graphDriverName: string; runRoot: string };
     };
     const { body } = await this.transport.request<Raw>({
       method: "GET",
@@ -58,6 +62,7 @@ export class PodmanClient {
       version: body.version.Version,
       apiVersion: body.version.APIVersion,
       rootless: body.host.security.rootless,
+      runRoot: body.store.runRoot,
       cgroupManager: body.host.cgroupManager,
       ociRuntime: body.host.ociRuntime.name,
       graphDriver: body.store.graphDriverName,

@@ -1,4 +1,5 @@
 /** Containers through the libpod API: typed results for what the platform uses. */
+import type { DnsServer } from "./dns-server.ts";
 import { isPodmanError } from "./errors.ts";
 import { collectOutput, demultiplex, type OutputChunk } from "./multiplex.ts";
 import type { LibpodTransport } from "./transport.ts";
@@ -44,6 +45,7 @@ export type ContainerInspect = {
   EffectiveCaps?: string[] | null;
   ImageName?: string;
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+  NetworkSettings?: { Networks?: Record<string, unknown> | null };
 };
 
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
@@ -53,8 +55,18 @@ const FOLLOW_HEADERS_GRACE_MS = 2_000;
 
 export class Containers {
   #http: LibpodTransport;
-  constructor(http: LibpodTransport) {
+  #dns: DnsServer | undefined;
+  #dnsEnabled: (network: string) => Promise<boolean>;
+
+  /** `dns` and `dnsEnabled` guard starts against Podman 4.3's DNS server race (see dns-server.ts). */
+  constructor(
+    http: LibpodTransport,
+    dns?: DnsServer,
+    dnsEnabled: (network: string) => Promise<boolean> = async () => false,
+  ) {
     this.#http = http;
+    this.#dns = dns;
+    this.#dnsEnabled = dnsEnabled;
   }
 
   /** All containers (running or not) carrying every given label (`key=value` or `key`). */
@@ -114,14 +126,36 @@ export class Containers {
     return { id: body.Id, warnings: body.Warnings ?? [] };
   }
 
-  /** Starts a container; starting a running one is not an error. */
+  /**
+   * Starts a container; starting a running one is not an error. Where the start left the
+   * container's networks without a DNS server, it is started again once one can be (see
+   * dns-server.ts), so that names resolve when this returns.
+   */
   async start(nameOrId: string): Promise<void> {
+    await this.#dns?.settle();
+    await this.#start(nameOrId);
+    await this.#restoreDns(nameOrId);
+  }
+
+  async #start(nameOrId: string): Promise<void> {
     await this.#http.request({
       method: "POST",
       path: `/containers/${encodeURIComponent(nameOrId)}/start`,
       accept: [304],
       operation: "container.start",
     });
+  }
+
+  async #restoreDns(nameOrId: string): Promise<void> {
+    if (!this.#dns || !(await this.#dns.lost())) return;
+    const container = await this.find(nameOrId);
+    if (!container?.State.Running) return;
+    const networks = Object.keys(container.NetworkSettings?.Networks ?? {});
+    const usesDns = await Promise.all(networks.map((n) => this.#dnsEnabled(n).catch(() => false)));
+    if (!usesDns.includes(true)) return;
+    await this.stop(container.Id, container.Config.StopTimeout ?? 10);
+    await this.#dns.settle();
+    await this.#start(container.Id);
   }
 
   /**
@@ -147,6 +181,7 @@ export class Containers {
       timeoutMs: (timeoutSeconds + 30) * 1000,
       operation: "container.restart",
     });
+    await this.#restoreDns(nameOrId);
   }
 
   async kill(nameOrId: string, signal = "SIGKILL"): Promise<void> {

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { DnsServer, netavarkRunDir, processStateOf } from "./dns-server.ts";
+
+const root = mkdtempSync(join(tmpdir(), "archy-dns-server-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function runDirWithPid(pid: number | string): string {
+  const dir = mkdtempSync(join(root, "run-"));
+  mkdirSync(join(dir, "aardvark-dns"));
+  writeFileSync(join(dir, "aardvark-dns", "aardvark.pid"), String(pid));
+  return dir;
+}
+
+/**
+ * A zombie for about `seconds`: the shell starts a child that exits at once, then becomes `sleep`,
+ * which never reaps it; when `sleep` ends, the zombie is passed to PID 1 and reaped.
+ */
+async function zombie(seconds: number): Promise<{ pid: number; parentExited: Promise<unknown> }> {
+  const parent = spawn("/bin/sh", ["-c", `true & echo $!; exec sleep ${seconds}`], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const parentExited = new Promise((resolve) => parent.on("exit", resolve));
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout.once("data", (chunk) => resolve(Number.parseInt(String(chunk), 10))),
+  );
+  const server = new DnsServer(async () => runDirWithPid(pid));
+  for (let i = 0; i < 100 && (await server.state()) !== "zombie"; i++)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  return { pid, parentExited };
+}
+
+describe("DNS server guard", () => {
+  test("netavark's run directory: under the run root rootless, shared when root", () => {
+    assert.equal(
+      netavarkRunDir({ rootless: true, runRoot: "/run/user/1001/containers" }),
+      "/run/user/1001/containers/networks",
+    );
+    assert.equal(
+      netavarkRunDir({ rootless: false, runRoot: "/run/containers/storage" }),
+      "/run/containers/networks",
+    );
+  });
+
+  test("the process state is read after the command, whatever the command holds", () => {
+    assert.equal(processStateOf("4242 (aardvark-dns) S 1 4242 4242 0 -1"), "S");
+    assert.equal(processStateOf("4242 (odd) name) Z 1 4242"), "Z");
+    assert.equal(processStateOf(""), undefined);
+  });
+
+  test("no pid file, or an unreadable run directory, is no server", async () => {
+    assert.equal(await new DnsServer(async () => join(root, "missing")).state(), "none");
+    assert.equal(await new DnsServer(async () => undefined).state(), "none");
+    assert.equal(
+      await new DnsServer(async () => {
+        throw new Error("Podman unavailable");
+      }).state(),
+      "none",
+    );
+    assert.equal(await new DnsServer(async () => runDirWithPid("garbage")).lost(), false);
+  });
+
+  test("a live server is running; a pid that is gone is a lost server", async () => {
+    const live = new DnsServer(async () => runDirWithPid(process.pid));
+    assert.equal(await live.state(), "running");
+    assert.equal(await live.lost(), false);
+    const exited = spawn("/bin/true");
+    await new Promise((resolve) => exited.on("exit", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const gone = new DnsServer(async () => runDirWithPid(exited.pid as number));
+    assert.equal(await gone.state(), "gone");
+    assert.equal(await gone.lost(), true);
+  });
+
+  test("settle waits while the server is a zombie, and gives up after its time limit", async () => {
+    const { pid, parentExited } = await zombie(1);
+    const server = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 100 });
+    assert.equal(await server.state(), "zombie");
+    assert.equal(await server.lost(), true, "a zombie server answers no query");
+    assert.equal(await server.settle(), "zombie", "the time limit ends the wait");
+
+    const patient = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 30_000 });
+    const settled = await patient.settle();
+    assert.equal(settled, "gone", "the wait ends once the zombie is reaped");
+    await parentExited;
+  });
+});
