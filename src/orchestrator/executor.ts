@@ -7,7 +7,7 @@ import { secretName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { type RenderContext, resolveApp } from "../render/model.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
@@ -119,5 +119,28 @@ export class Executor {
     }
     await this.#runtime.ensureNetwork(manifest, ctx);
     await this.#runtime.ensureVolumes(manifest, ctx);
+  }
+
+  /**
+   * The last lines a container wrote (stdout and stderr, in order), to explain why it failed. The
+   * app's generated secrets are masked: an app that prints its password as it dies must not put it
+   * into the reason the API shows.
+   */
+  async lastLogLines(manifest: Manifest, container: ContainerRef, count: number): Promise<string[]> {
+    let text = "";
+    try {
+      for await (const chunk of await this.#runtime.logs(container, { tail: count })) text += chunk.data;
+    } catch {
+      return [];
+    }
+    for (const secret of Object.keys(manifest.secrets ?? {})) {
+      const value = await this.#secrets.read(manifest.id, secret);
+      if (value) text = text.replaceAll(value, `[secret ${secret}]`);
+    }
+    return text
+      .split("\n")
+      .map((line) => line.trimEnd())
+      .filter(Boolean)
+      .slice(-count);
   }
 }

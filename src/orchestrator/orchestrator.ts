@@ -7,6 +7,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed } from "./health.ts";
+import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Action } from "./planner.ts";
@@ -31,6 +32,8 @@ export type OrchestratorOptions = {
   beforeAction?: (action: Action) => void;
   /** Added to the time a new version's health checks need, to make its update window (default 20 s). */
   updateMarginMs?: number;
+  /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
+  healthRestarts?: HealthRestartPolicy;
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -112,6 +115,7 @@ export class Orchestrator {
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent ?? (() => {}),
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
+      ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       health: {
         detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
         healthOf: (appId, key, container) => {

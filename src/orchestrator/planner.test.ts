@@ -70,6 +70,7 @@ function input(partial: Partial<PlanInput>): PlanInput {
     seen: [],
     health: {},
     restartRequestedAt: undefined,
+    healthRestarts: [],
     recreateRequestedAt: undefined,
     blockedBy: [],
     ...partial,
@@ -331,6 +332,28 @@ describe("plan: desired running", () => {
       plan(input({ wanted: SINGLE, seen: [seen("web", "exited")], restartRequestedAt: at })),
       ["start web@web-exited"],
       "starting",
+    );
+  });
+
+  test("health restarts: exactly the containers named are restarted, running ones only", () => {
+    const health: Record<string, Health> = { ...ALL_HEALTHY, web: "unhealthy" };
+    expectPlan(
+      plan(input({ seen: allRunning(), health, healthRestarts: ["web"] })),
+      ["restart web@web-running t=3"],
+      "restarting",
+    );
+    // Unhealthy but not (yet) due for a restart: nothing to do.
+    expectPlan(plan(input({ seen: allRunning(), health, healthRestarts: [] })), [], "running");
+    // A container that is not running is started, not restarted; a stopped app is never restarted.
+    expectPlan(
+      plan(input({ wanted: SINGLE, seen: [seen("web", "exited")], healthRestarts: ["web"] })),
+      ["start web@web-exited"],
+      "starting",
+    );
+    expectPlan(
+      plan(input({ desired: "stopped", seen: allRunning(), health, healthRestarts: ["web"] })),
+      ["stop web@web-running t=3", "stop db@db-running t=7", "stop cache@cache-running t=5"],
+      "stopping",
     );
   });
 
@@ -797,6 +820,7 @@ function inputOf(s: ScenarioValue, world: World, wanted: WantedContainer[]): Pla
     seen: world.seen(),
     health: world.health(wanted),
     restartRequestedAt: s.restartRequestedAt,
+    healthRestarts: [],
     recreateRequestedAt: s.recreateRequestedAt,
     blockedBy: [],
   };

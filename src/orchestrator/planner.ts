@@ -43,6 +43,8 @@ export type PlanInput = {
   health: Record<string, Health>;
   /** Unix ms of the last restart request; running containers started before it are restarted. */
   restartRequestedAt: number | undefined;
+  /** Running containers to restart because their health checks call them unhealthy (see health-restarts.ts). */
+  healthRestarts: string[];
   /** Unix ms of the last reinstall request: containers created before it are recreated (data kept). */
   recreateRequestedAt: number | undefined;
   /** Unmet requirements on other apps (dependencies), described for the operator; start waits for them. */
@@ -228,7 +230,10 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
     const container = live.get(wanted.key);
     if (container && RUNNING.has(container.state)) {
       const startedAt = container.startedAt ?? 0;
-      if (input.restartRequestedAt !== undefined && startedAt < input.restartRequestedAt) {
+      if (
+        (input.restartRequestedAt !== undefined && startedAt < input.restartRequestedAt) ||
+        input.healthRestarts.includes(wanted.key)
+      ) {
         actions.push({
           kind: "restart",
           key: wanted.key,

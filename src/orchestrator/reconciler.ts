@@ -18,6 +18,16 @@ import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { type Runtime, RuntimeError } from "../runtime/runtime.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
+import {
+  afterRestart,
+  DEFAULT_HEALTH_RESTART_POLICY,
+  delayBeforeRestart,
+  type HealthRestartPolicy,
+  NO_RESTARTS,
+  observeHealth,
+  type RestartHistory,
+  restartDecision,
+} from "./health-restarts.ts";
 import { HookError, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
@@ -82,6 +92,8 @@ export type ReconcilerOptions = {
   snapshots?: Snapshots;
   /** Added to the time the new version's health checks need, to make an update's window. */
   updateMarginMs?: number;
+  /** Delays between restarts of an unhealthy container (default: 10 s doubling to 5 min, reset after 10 min healthy). */
+  healthRestarts?: HealthRestartPolicy;
 };
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
@@ -96,6 +108,8 @@ function isTerminal(error: unknown): boolean {
 }
 
 const MAX_ROUNDS = 40;
+/** How many of its last log lines explain a container that exits as soon as it starts. */
+const CRASH_LOG_LINES = 10;
 
 /**
  * Container events that may change what the planner sees. Health probes run `exec` every few
@@ -129,6 +143,8 @@ export class Reconciler {
   readonly #timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   /** When this reconciler (this daemon run) started: updates resumed after a restart get a grace. */
   readonly #resumedAt: number;
+  /** Restarts for health per app container (`appId/key`); the daemon's memory, reset by a restart of it. */
+  readonly #healthRestarts = new Map<string, RestartHistory>();
   #observation: Observation | undefined;
   #last: Observation | undefined;
   #inFlight: { call: Promise<Observation>; epoch: number } | undefined;
@@ -149,6 +165,7 @@ export class Reconciler {
       observationMaxAgeMs: 1_000,
       onEvent: () => {},
       updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
+      healthRestarts: DEFAULT_HEALTH_RESTART_POLICY,
       ...options,
     } as Settings;
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
@@ -349,9 +366,52 @@ export class Reconciler {
       seen,
       health,
       restartRequestedAt: app.restartRequestedAt,
+      healthRestarts: this.#dueHealthRestarts(app, health, seen),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
     };
+  }
+
+  /**
+   * The running containers of an app desired running that are unhealthy and due for a restart;
+   * one not due yet wakes the app up when it is. An update's window, not this, decides what
+   * happens to a new version that is not healthy.
+   */
+  #dueHealthRestarts(app: AppRow, health: Record<string, Health>, seen: ObservedContainer[]): string[] {
+    const now = this.#o.clock();
+    const policy = this.#o.healthRestarts;
+    const updating = this.#o.store.getUpdate(app.id) !== undefined;
+    const due: string[] = [];
+    for (const [key, verdict] of Object.entries(health)) {
+      const id = `${app.id}/${key}`;
+      const history = observeHealth(this.#healthRestarts.get(id) ?? NO_RESTARTS, verdict, now, policy);
+      this.#healthRestarts.set(id, history);
+      const running = seen.some((c) => c.key === key && c.state === "running");
+      if (app.desired !== "running" || updating || !running) continue;
+      const decision = restartDecision(history, verdict, now, policy);
+      if (decision.kind === "restart") due.push(key);
+      else if (decision.kind === "wait") this.#later(app.id, decision.ms);
+    }
+    return due;
+  }
+
+  /** Counts a health restart about to happen, and says why in the operation log. */
+  #noteHealthRestart(app: AppRow, key: string, seen: ObservedContainer[], note: Note): void {
+    const id = `${app.id}/${key}`;
+    const history = afterRestart(this.#healthRestarts.get(id) ?? NO_RESTARTS, this.#o.clock());
+    this.#healthRestarts.set(id, history);
+    const output = this.#o.health
+      .detail?.(
+        app.id,
+        key,
+        seen.find((c) => c.key === key),
+      )
+      ?.trim();
+    const next = Math.round(delayBeforeRestart(history.restarts, this.#o.healthRestarts) / 1000);
+    note(
+      "warn",
+      `${key} is unhealthy${output ? ` (last probe: ${output.slice(0, 200)})` : ""}: restarting it (restart ${history.restarts} since it was last healthy; another would wait ${next} s)`,
+    );
   }
 
   /** Log lines of a reconcile go to the operation active when each line is written: one recorded
@@ -538,10 +598,12 @@ export class Reconciler {
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
+        const lines = await this.#o.executor.lastLogLines(manifest, again.container, CRASH_LOG_LINES);
+        const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
         return this.#fail(
           app,
           new Error(
-            `${again.container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})`,
+            `${again.container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})${output}`,
           ),
           note,
         );
@@ -579,6 +641,8 @@ export class Reconciler {
           this.#enqueueDependents(appId);
           return;
         }
+        if (action.kind === "restart" && input.healthRestarts.includes(action.key))
+          this.#noteHealthRestart(app, action.key, seen, note);
         try {
           await this.#o.executor.run(manifest, action, this.#renderContext(manifest), note);
         } catch (failure) {

@@ -86,6 +86,10 @@ export type DriverOptions = {
   /** `KIND:N`: the driver SIGKILLs itself before the Nth action of that kind. */
   crashBefore?: string;
   resyncMs?: number;
+  /** The first delay between restarts of an unhealthy container (default: the daemon's). */
+  healthRestartBaseMs?: number;
+  /** The first delay of the per-app backoff after a failure (default: the daemon's). */
+  backoffBaseMs?: number;
   /**
    * Which Podman service: the lab's own (default), or `spawn` to let the driver find or start one
    * itself on `socketPath` (its `--own-socket`), as the real daemon does.
@@ -391,6 +395,9 @@ export class Lab {
     if (podmanChoice.kind === "lab") args.push("--socket", this.service.socketPath);
     else args.push("--own-socket", podmanChoice.socketPath);
     if (options.crashBefore) args.push("--crash-before", options.crashBefore);
+    if (options.healthRestartBaseMs !== undefined)
+      args.push("--health-restart-base-ms", String(options.healthRestartBaseMs));
+    if (options.backoffBaseMs !== undefined) args.push("--backoff-base-ms", String(options.backoffBaseMs));
     const env = testUserEnv();
     const argv = [this.#staged.node, ...args];
     const [file, fileArgs] = isRoot

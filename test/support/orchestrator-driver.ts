@@ -5,6 +5,7 @@
  *
  *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH | --own-socket PATH]
  *                               [--crash-before KIND:N] [--resync-ms MS]
+ *                               [--health-restart-base-ms MS] [--backoff-base-ms MS]
  *   --socket: use exactly this Podman service; --own-socket: where to start one when none answers
  *   stdout, first line: {"ready":true,"apps":[…]} from the store, before any Podman call; then
  *   {"podman":{"socketPath","origin","pid"}} once connected.
@@ -16,6 +17,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { DEFAULT_BACKOFF } from "../../src/orchestrator/backoff.ts";
+import { DEFAULT_HEALTH_RESTART_POLICY } from "../../src/orchestrator/health-restarts.ts";
 import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
 import type { Action } from "../../src/orchestrator/planner.ts";
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     "own-socket": { type: "string" },
     "crash-before": { type: "string" },
     "resync-ms": { type: "string" },
+    "health-restart-base-ms": { type: "string" },
+    "backoff-base-ms": { type: "string" },
   },
 });
 const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -74,6 +79,17 @@ const orchestrator = new Orchestrator({
   runtime,
   log,
   resyncMs: Number(values["resync-ms"] ?? 30_000),
+  ...(values["health-restart-base-ms"]
+    ? {
+        healthRestarts: {
+          ...DEFAULT_HEALTH_RESTART_POLICY,
+          baseDelayMs: Number(values["health-restart-base-ms"]),
+        },
+      }
+    : {}),
+  ...(values["backoff-base-ms"]
+    ? { backoff: { ...DEFAULT_BACKOFF, baseMs: Number(values["backoff-base-ms"]) } }
+    : {}),
   onEvent: (event) => emit({ event }),
   beforeAction,
 });

@@ -28,9 +28,10 @@ export class PodmanClient {
     this.transport = new LibpodTransport(socketPath, options);
     this.images = new Images(this.transport);
     this.networks = new Networks(this.transport);
-    const dns = new DnsServer(async () => netavarkRunDir(await this.info()));
-    const dnsEnabled = async (name: string) => (await this.networks.find(name))?.dns_enabled === true;
-    this.containers = new Containers(this.transport, dns, dnsEnabled);
+    this.containers = new Containers(
+      this.transport,
+      new DnsServer(async () => netavarkRunDir(await this.info())),
+    );
     this.volumes = new Volumes(this.transport);
     this.secrets = new Secrets(this.transport);
   }

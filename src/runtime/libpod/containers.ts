@@ -45,7 +45,6 @@ export type ContainerInspect = {
   EffectiveCaps?: string[] | null;
   ImageName?: string;
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
-  NetworkSettings?: { Networks?: Record<string, unknown> | null };
 };
 
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
@@ -56,17 +55,11 @@ const FOLLOW_HEADERS_GRACE_MS = 2_000;
 export class Containers {
   #http: LibpodTransport;
   #dns: DnsServer | undefined;
-  #dnsEnabled: (network: string) => Promise<boolean>;
 
-  /** `dns` and `dnsEnabled` guard starts against Podman 4.3's DNS server race (see dns-server.ts). */
-  constructor(
-    http: LibpodTransport,
-    dns?: DnsServer,
-    dnsEnabled: (network: string) => Promise<boolean> = async () => false,
-  ) {
+  /** `dns` guards starts against Podman 4.3's DNS server race (see dns-server.ts). */
+  constructor(http: LibpodTransport, dns?: DnsServer) {
     this.#http = http;
     this.#dns = dns;
-    this.#dnsEnabled = dnsEnabled;
   }
 
   /** All containers (running or not) carrying every given label (`key=value` or `key`). */
@@ -127,35 +120,17 @@ export class Containers {
   }
 
   /**
-   * Starts a container; starting a running one is not an error. Where the start left the
-   * container's networks without a DNS server, it is started again once one can be (see
-   * dns-server.ts), so that names resolve when this returns.
+   * Starts a container; starting a running one is not an error. A DNS server that just died is
+   * waited out first, so that the start's network setup starts a new one (see dns-server.ts).
    */
   async start(nameOrId: string): Promise<void> {
     await this.#dns?.settle();
-    await this.#start(nameOrId);
-    await this.#restoreDns(nameOrId);
-  }
-
-  async #start(nameOrId: string): Promise<void> {
     await this.#http.request({
       method: "POST",
       path: `/containers/${encodeURIComponent(nameOrId)}/start`,
       accept: [304],
       operation: "container.start",
     });
-  }
-
-  async #restoreDns(nameOrId: string): Promise<void> {
-    if (!this.#dns || !(await this.#dns.lost())) return;
-    const container = await this.find(nameOrId);
-    if (!container?.State.Running) return;
-    const networks = Object.keys(container.NetworkSettings?.Networks ?? {});
-    const usesDns = await Promise.all(networks.map((n) => this.#dnsEnabled(n).catch(() => false)));
-    if (!usesDns.includes(true)) return;
-    await this.stop(container.Id, container.Config.StopTimeout ?? 10);
-    await this.#dns.settle();
-    await this.#start(container.Id);
   }
 
   /**
@@ -181,7 +156,6 @@ export class Containers {
       timeoutMs: (timeoutSeconds + 30) * 1000,
       operation: "container.restart",
     });
-    await this.#restoreDns(nameOrId);
   }
 
   async kill(nameOrId: string, signal = "SIGKILL"): Promise<void> {

@@ -17,21 +17,27 @@ function runDirWithPid(pid: number | string): string {
 }
 
 /**
- * A zombie for about `seconds`: the shell starts a child that exits at once, then becomes `sleep`,
- * which never reaps it; when `sleep` ends, the zombie is passed to PID 1 and reaped.
+ * A zombie for as long as its parent lives: the shell starts a child that exits at once, then
+ * becomes `sleep`, which never reaps it. Killing the parent hands the zombie to PID 1, which reaps it.
  */
-async function zombie(seconds: number): Promise<{ pid: number; parentExited: Promise<unknown> }> {
-  const parent = spawn("/bin/sh", ["-c", `true & echo $!; exec sleep ${seconds}`], {
+async function zombie(): Promise<{ pid: number; killParent: () => Promise<void> }> {
+  const parent = spawn("/bin/sh", ["-c", "true & echo $!; exec sleep 60"], {
     stdio: ["ignore", "pipe", "ignore"],
   });
-  const parentExited = new Promise((resolve) => parent.on("exit", resolve));
+  const exited = new Promise((resolve) => parent.on("exit", resolve));
   const pid = await new Promise<number>((resolve) =>
     parent.stdout.once("data", (chunk) => resolve(Number.parseInt(String(chunk), 10))),
   );
   const server = new DnsServer(async () => runDirWithPid(pid));
-  for (let i = 0; i < 100 && (await server.state()) !== "zombie"; i++)
+  for (let i = 0; i < 500 && (await server.state()) !== "zombie"; i++)
     await new Promise((resolve) => setTimeout(resolve, 10));
-  return { pid, parentExited };
+  return {
+    pid,
+    killParent: async () => {
+      parent.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 describe("DNS server guard", () => {
@@ -61,31 +67,34 @@ describe("DNS server guard", () => {
       }).state(),
       "none",
     );
-    assert.equal(await new DnsServer(async () => runDirWithPid("garbage")).lost(), false);
+    assert.equal(await new DnsServer(async () => runDirWithPid("garbage")).state(), "none");
   });
 
-  test("a live server is running; a pid that is gone is a lost server", async () => {
+  test("a live server is running; a pid that is gone is gone, and settling does not wait for it", async () => {
     const live = new DnsServer(async () => runDirWithPid(process.pid));
     assert.equal(await live.state(), "running");
-    assert.equal(await live.lost(), false);
+    assert.equal(await live.settle(), "running");
     const exited = spawn("/bin/true");
     await new Promise((resolve) => exited.on("exit", resolve));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const gone = new DnsServer(async () => runDirWithPid(exited.pid as number));
     assert.equal(await gone.state(), "gone");
-    assert.equal(await gone.lost(), true);
+    assert.equal(await gone.settle(), "gone");
   });
 
   test("settle waits while the server is a zombie, and gives up after its time limit", async () => {
-    const { pid, parentExited } = await zombie(1);
-    const server = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 100 });
-    assert.equal(await server.state(), "zombie");
-    assert.equal(await server.lost(), true, "a zombie server answers no query");
-    assert.equal(await server.settle(), "zombie", "the time limit ends the wait");
+    const { pid, killParent } = await zombie();
+    try {
+      const server = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 100 });
+      assert.equal(await server.state(), "zombie");
+      assert.equal(await server.settle(), "zombie", "the time limit ends the wait");
 
-    const patient = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 30_000 });
-    const settled = await patient.settle();
-    assert.equal(settled, "gone", "the wait ends once the zombie is reaped");
-    await parentExited;
+      const patient = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 30_000 });
+      const settled = patient.settle();
+      await killParent();
+      assert.equal(await settled, "gone", "the wait ends once the zombie is reaped");
+    } finally {
+      await killParent();
+    }
   });
 });

@@ -11,8 +11,8 @@
  * unable to find each other.
  *
  * The guard: before a start, wait until a dead server's zombie is gone, so that netavark starts a
- * fresh one; after a start, report whether the server netavark relied on is dead, so that the
- * caller can repair it.
+ * fresh one. What it leaves open is the moment between a server's decision to exit and its exit
+ * (milliseconds, against the seconds of the zombie); Podman 5 no longer has the race.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -41,7 +41,7 @@ export class DnsServer {
   readonly #locate: () => Promise<string | undefined>;
   readonly #reapTimeoutMs: number;
   readonly #pollMs: number;
-  #dir: Promise<string | undefined> | undefined;
+  #dir: string | undefined;
 
   /** `locate` finds netavark's run directory; undefined when it cannot be read from here. */
   constructor(locate: () => Promise<string | undefined>, options: DnsServerOptions = {}) {
@@ -51,8 +51,9 @@ export class DnsServer {
   }
 
   async state(): Promise<DnsServerState> {
-    this.#dir ??= this.#locate().catch(() => undefined);
-    const dir = await this.#dir;
+    // Found once; not found (Podman not answering yet) is asked again next time.
+    this.#dir ??= await this.#locate().catch(() => undefined);
+    const dir = this.#dir;
     if (!dir) return "none";
     const pid = Number.parseInt(await readText(join(dir, "aardvark-dns", "aardvark.pid")), 10);
     if (!Number.isInteger(pid) || pid <= 0) return "none";
@@ -74,12 +75,6 @@ export class DnsServer {
       state = await this.state();
     }
     return state;
-  }
-
-  /** True when a pid file names a server that is no longer running: names do not resolve. */
-  async lost(): Promise<boolean> {
-    const state = await this.state();
-    return state === "zombie" || state === "gone";
   }
 }
 
