@@ -11,7 +11,7 @@ import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Action } from "./planner.ts";
-import { type Logger, Reconciler, type ReconcilerEvent } from "./reconciler.ts";
+import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
 
@@ -34,6 +34,8 @@ export type OrchestratorOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
   healthRestarts?: HealthRestartPolicy;
+  /** The directory of an installed app's package, for its hooks (default: `local:` sources only). */
+  packageDir?: ReconcilerOptions["packageDir"];
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -116,6 +118,7 @@ export class Orchestrator {
       onEvent: options.onEvent ?? (() => {}),
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
+      ...(options.packageDir ? { packageDir: options.packageDir } : {}),
       health: {
         detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
         healthOf: (appId, key, container) => {

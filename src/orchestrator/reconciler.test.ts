@@ -198,6 +198,11 @@ class FakeRuntime {
     });
   }
 
+  /** Every fake network has the same subnet: what matters here is that it is known once it exists. */
+  async networkSubnet(appId: string): Promise<string | undefined> {
+    return this.networks.has(networkName(appId)) ? "10.89.200.0/24" : undefined;
+  }
+
   ensureVolumes(manifest: Manifest, ctx: RenderContext): Promise<void> {
     return this.#mutate("volumes", () => {
       for (const v of podmanPlan(manifest, ctx).volumes) this.volumes.add(v.Name);

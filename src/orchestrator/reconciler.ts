@@ -94,7 +94,14 @@ export type ReconcilerOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (default: 10 s doubling to 5 min, reset after 10 min healthy). */
   healthRestarts?: HealthRestartPolicy;
+  /** The directory of an installed app's package (hooks copy from it); default: `local:` sources only. */
+  packageDir?: (app: Pick<AppRow, "id" | "source" | "version">) => string | undefined;
 };
+
+/** A local app's package is the directory its manifest came from. */
+export function localPackageDir(app: Pick<AppRow, "source">): string | undefined {
+  return app.source.startsWith("local:") ? app.source.slice("local:".length) : undefined;
+}
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
@@ -143,6 +150,8 @@ export class Reconciler {
   readonly #timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   /** When this reconciler (this daemon run) started: updates resumed after a restart get a grace. */
   readonly #resumedAt: number;
+  /** App networks' subnets by app id, as learnt from Podman (see `#learnSubnets`). */
+  readonly #subnets = new Map<string, string>();
   /** Restarts for health per app container (`appId/key`); the daemon's memory, reset by a restart of it. */
   readonly #healthRestarts = new Map<string, RestartHistory>();
   #observation: Observation | undefined;
@@ -166,6 +175,7 @@ export class Reconciler {
       onEvent: () => {},
       updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
       healthRestarts: DEFAULT_HEALTH_RESTART_POLICY,
+      packageDir: localPackageDir,
       ...options,
     } as Settings;
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
@@ -296,7 +306,24 @@ export class Reconciler {
       const parsed = row ? this.manifestOf(row).manifest : undefined;
       if (parsed) dependencies[dependency.id] = parsed;
     }
-    return { dataRoot: this.#o.dataRoot, dependencies };
+    const subnets: Record<string, string> = {};
+    for (const id of [manifest.id, ...Object.keys(dependencies)]) {
+      const subnet = this.#subnets.get(id);
+      if (subnet) subnets[id] = subnet;
+    }
+    return { dataRoot: this.#o.dataRoot, dependencies, subnets };
+  }
+
+  /**
+   * Learns the subnets of the networks of an app and of its dependencies that this daemon does
+   * not know yet (fixed addresses and hosts entries are rendered from them: render/addresses.ts).
+   */
+  async #learnSubnets(manifest: Manifest): Promise<void> {
+    for (const id of [manifest.id, ...manifest.dependencies.map((d) => d.id)]) {
+      if (this.#subnets.has(id)) continue;
+      const subnet = await this.#o.runtime.networkSubnet(id);
+      if (subnet) this.#subnets.set(id, subnet);
+    }
   }
 
   /**
@@ -585,6 +612,7 @@ export class Reconciler {
       let next: Plan;
       let input: PlanInput;
       try {
+        await this.#learnSubnets(manifest);
         input = this.#planInput(app, manifest, seen, observation);
         next = plan(input);
       } catch (failure) {
@@ -645,6 +673,11 @@ export class Reconciler {
           this.#noteHealthRestart(app, action.key, seen, note);
         try {
           await this.#o.executor.run(manifest, action, this.#renderContext(manifest), note);
+          // The network may be new (or gone): what the next actions render depends on its subnet.
+          if (action.kind === "prepare" || action.kind === "remove-resources") {
+            this.#subnets.delete(appId);
+            if (action.kind === "prepare") await this.#learnSubnets(manifest);
+          }
         } catch (failure) {
           this.#invalidate();
           return this.#fail(app, failure, note);
@@ -664,7 +697,7 @@ export class Reconciler {
     note: Note,
   ): Promise<void> {
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
-    const appDir = app.source.startsWith("local:") ? app.source.slice("local:".length) : undefined;
+    const appDir = this.#o.packageDir(app);
     await runHook(manifest, hook, { runtime: this.#o.runtime, appDir, containers, note });
     this.#invalidate();
   }

@@ -17,6 +17,7 @@ import {
   volumeName,
 } from "../manifest/naming.ts";
 import type { ContainerSpec, HealthSpec, Manifest } from "../manifest/schema.ts";
+import { fixedAddress } from "./addresses.ts";
 import { byCodeUnit } from "./canonical.ts";
 
 /** What a renderer needs besides the manifest. */
@@ -25,6 +26,12 @@ export type RenderContext = {
   dataRoot: string;
   /** Manifests of the apps this one consumes exports from, by app id. */
   dependencies: Record<string, Manifest>;
+  /**
+   * The subnets of app networks as they exist, by app id (this app's and its dependencies'): where
+   * known, exported containers get their fixed address and dependents a hosts entry for it (see
+   * addresses.ts).
+   */
+  subnets?: Record<string, string>;
 };
 
 /** One rendered file, its path relative to the output directory. */
@@ -33,8 +40,17 @@ export type RenderedFile = { path: string; content: string };
 /** An environment variable whose value is a Podman secret (this app's or a dependency's). */
 export type EnvSecret = { variable: string; app: string; secret: string; podmanSecret: string };
 
-/** An environment variable holding the DNS name of a dependency's container. */
-export type EnvHost = { variable: string; app: string; container: string; containerName: string };
+/**
+ * An environment variable holding the name of a dependency's container, and the container's fixed
+ * address when known (the dependent gets a hosts entry for it).
+ */
+export type EnvHost = {
+  variable: string;
+  app: string;
+  container: string;
+  containerName: string;
+  address?: string;
+};
 
 /** A generated secret mounted as a file, readable only by the container's user. */
 export type FileSecret = {
@@ -52,7 +68,8 @@ export type Mount =
 
 export type Device = { host: string; path: string; permission: string };
 
-export type NetworkAttachment = { network: string; app: string; aliases: string[] };
+/** A network the container joins; `address` is its fixed address there, if it has one. */
+export type NetworkAttachment = { network: string; app: string; aliases: string[]; address?: string };
 
 export type ResolvedPort = { container: number; host?: number; protocol: "tcp" | "udp"; bind: string };
 
@@ -95,6 +112,8 @@ export type ResolvedApp = {
   version: string;
   name: string;
   network: string;
+  /** The app network's subnet, when it exists (or was chosen for it). */
+  subnet?: string;
   volumes: ResolvedVolume[];
   /** In start order: every container after the ones it depends on. */
   containers: ResolvedContainer[];
@@ -252,6 +271,7 @@ function resolveContainer(
         app: dependency.id,
         container: exported.host,
         containerName: containerName(dependency, exported.host),
+        address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
       });
       dependencyNetworks.add(dependency.id);
     }
@@ -260,7 +280,12 @@ function resolveContainer(
   const name = containerName(manifest, key);
   const ownAliases = sortedUnique([...(key === name ? [] : [key]), ...spec.aliases]);
   const networks: NetworkAttachment[] = [
-    { network: networkName(manifest.id), app: manifest.id, aliases: ownAliases },
+    {
+      network: networkName(manifest.id),
+      app: manifest.id,
+      aliases: ownAliases,
+      address: fixedAddress(manifest, key, ctx.subnets?.[manifest.id]),
+    },
     ...[...dependencyNetworks]
       .sort(byCodeUnit)
       .map((app) => ({ network: networkName(app), app, aliases: [] as string[] })),
@@ -384,6 +409,7 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
     version: manifest.version,
     name: manifest.name,
     network: networkName(manifest.id),
+    subnet: ctx.subnets?.[manifest.id],
     volumes: [...volumes.values()].sort((a, b) => byCodeUnit(a.volume, b.volume)),
     containers,
   };

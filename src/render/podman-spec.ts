@@ -10,7 +10,8 @@
  */
 import { LABELS, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import { prettyJson } from "./canonical.ts";
+import { networkSubnet } from "./addresses.ts";
+import { byCodeUnit, prettyJson } from "./canonical.ts";
 import { healthTest } from "./health.ts";
 import {
   type RenderContext,
@@ -30,6 +31,8 @@ export type NetworkCreateBody = {
   driver: "bridge";
   dns_enabled: true;
   labels: Record<string, string>;
+  /** Set when the platform chose the subnet: Podman leases the lower part, fixed addresses use the top. */
+  subnets?: Array<NonNullable<ReturnType<typeof networkSubnet>>>;
 };
 
 export type VolumeCreateBody = {
@@ -51,7 +54,9 @@ export type ContainerCreateBody = {
   secrets?: Array<{ Source: string; Target: string; UID: number; GID: number; Mode: number }>;
   labels: Record<string, string>;
   netns: { nsmode: "bridge" };
-  Networks: Record<string, { aliases?: string[] }>;
+  Networks: Record<string, { aliases?: string[]; static_ips?: string[] }>;
+  /** `name:address` hosts entries for the dependencies' containers this one reaches (addresses.ts). */
+  hostadd?: string[];
   portmappings?: Array<{ container_port: number; host_port: number; host_ip: string; protocol: string }>;
   volumes?: Array<{ Name: string; Dest: string; Options: string[] }>;
   mounts?: Array<{ destination: string; type: "tmpfs" | "bind"; source: string; options: string[] }>;
@@ -84,6 +89,9 @@ export function appLabels(app: Pick<ResolvedApp, "id">): Record<string, string> 
 export function containerBody(app: ResolvedApp, c: ResolvedContainer): ContainerCreateBody {
   const env = { ...c.env };
   for (const host of c.envHosts) env[host.variable] = host.containerName;
+  const hostEntries = [
+    ...new Set(c.envHosts.flatMap((h) => (h.address ? [`${h.containerName}:${h.address}`] : []))),
+  ].sort(byCodeUnit);
 
   const published = c.ports.filter((p) => p.host !== undefined);
   const volumes = c.mounts.flatMap((m) =>
@@ -145,8 +153,15 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
     },
     netns: { nsmode: "bridge" },
     Networks: Object.fromEntries(
-      c.networks.map((n) => [n.network, n.aliases.length > 0 ? { aliases: n.aliases } : {}]),
+      c.networks.map((n) => [
+        n.network,
+        {
+          ...(n.aliases.length > 0 ? { aliases: n.aliases } : {}),
+          ...(n.address ? { static_ips: [n.address] } : {}),
+        },
+      ]),
     ),
+    hostadd: hostEntries.length > 0 ? hostEntries : undefined,
     portmappings:
       published.length > 0
         ? published.map((p) => ({
@@ -184,8 +199,15 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
 /** Everything the plain backend creates for an app, in creation order. */
 export function podmanPlan(manifest: Manifest, ctx: RenderContext): PodmanPlan {
   const app = resolveApp(manifest, ctx);
+  const subnet = networkSubnet(app.subnet);
   return {
-    network: { name: app.network, driver: "bridge", dns_enabled: true, labels: appLabels(app) },
+    network: {
+      name: app.network,
+      driver: "bridge",
+      dns_enabled: true,
+      labels: appLabels(app),
+      ...(subnet ? { subnets: [subnet] } : {}),
+    },
     volumes: app.volumes.map((v) => ({
       Name: v.podmanVolume,
       Driver: "local",

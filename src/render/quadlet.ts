@@ -9,6 +9,7 @@
  */
 import { LABELS, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { networkSubnet } from "./addresses.ts";
 import { goDuration, healthTest } from "./health.ts";
 import {
   type RenderContext,
@@ -122,17 +123,18 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     ...c.dependsOn.flatMap((d) => [`Requires=${d.name}.service`, `After=${d.name}.service`]),
   ]);
 
-  // Aliases belong to the app network only. NetworkAlias= would add them to every network the
-  // container joins (dependencies' networks too), so with several networks they go per network.
+  // Aliases (and a fixed address) belong to the app network only. NetworkAlias= would add them to
+  // every network the container joins (dependencies' networks too), so they go per network.
+  const ownOptions = [...(own.address ? [`ip=${own.address}`] : []), ...own.aliases.map((a) => `alias=${a}`)];
   const networks =
-    others.length === 0
+    others.length === 0 && !own.address
       ? [`Network=${networkUnitName(app)}`, ...own.aliases.map((a) => k("NetworkAlias", a))]
       : [
           k(
             "Network",
-            own.aliases.length === 0
+            ownOptions.length === 0
               ? networkUnitName(app)
-              : `${networkUnitName(app)}:${own.aliases.map((a) => `alias=${a}`).join(",")}`,
+              : `${networkUnitName(app)}:${ownOptions.join(",")}`,
           ),
           // A dependency's network by name: it exists once the dependency is installed, whichever
           // backend runs it, while its .network unit exists only under Quadlet.
@@ -160,6 +162,7 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
       ),
     ),
     ...networks,
+    ...(body.hostadd ?? []).map((entry) => k("AddHost", entry)),
     ...c.ports
       .filter((p) => p.host !== undefined)
       .map((p) => k("PublishPort", `${hostIp(p.bind)}:${p.host}:${p.container}/${p.protocol}`)),
@@ -214,10 +217,22 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
 }
 
 function networkUnit(app: ResolvedApp): string {
+  const subnet = networkSubnet(app.subnet);
+  const k = (key: string, value: string) => `${key}=${raw(value, key)}`;
   return unitFile(
     header(app, "app network"),
     section("Unit", [description(`${app.name}: app network`)]),
-    section("Network", [`NetworkName=${raw(app.network, "NetworkName")}`, ...appLabelLines(app)]),
+    section("Network", [
+      `NetworkName=${raw(app.network, "NetworkName")}`,
+      ...(subnet
+        ? [
+            k("Subnet", subnet.subnet),
+            k("Gateway", subnet.gateway),
+            k("IPRange", `${subnet.lease_range.start_ip}-${subnet.lease_range.end_ip}`),
+          ]
+        : []),
+      ...appLabelLines(app),
+    ]),
   );
 }
 

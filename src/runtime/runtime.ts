@@ -5,12 +5,15 @@
  * to own them, and every stop is verified — a stop that leaves the container running is an error,
  * never a success (the field failure this platform must not repeat).
  */
+import { networkInterfaces } from "node:os";
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { freeSubnet, parseCidr } from "../render/addresses.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
+import type { NetworkInspect } from "./libpod/networks.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
 import { type LegacyName, type Observation, observe } from "./observe.ts";
@@ -81,10 +84,34 @@ export class Runtime {
   }
 
   /** Creates the app network unless it exists (plain backend; Quadlet creates it from its unit). */
-  async ensureNetwork(manifest: Manifest, ctx: RenderContext): Promise<void> {
-    const { network } = podmanPlan(manifest, ctx);
-    if (await this.client.networks.find(network.name)) return;
-    await ignoreConflict(this.client.networks.create(network));
+  async ensureNetwork(manifest: Manifest, ctx: RenderContext): Promise<string | undefined> {
+    const name = networkName(manifest.id);
+    const existing = await this.client.networks.find(name);
+    if (existing) return ipv4Subnet(existing);
+    // A subnet of the platform's choosing, so that fixed addresses have room Podman never leases
+    // (render/addresses.ts). Another network may take the chosen one first: choose again.
+    const used = [...hostSubnets()];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      for (const network of await this.client.networks.list([]))
+        for (const { subnet } of network.subnets ?? []) used.push(subnet);
+      const subnet = freeSubnet(used);
+      const subnets = subnet ? { ...ctx.subnets, [manifest.id]: subnet } : ctx.subnets;
+      const { network } = podmanPlan(manifest, { ...ctx, subnets });
+      try {
+        return ipv4Subnet(await this.client.networks.create(network));
+      } catch (error) {
+        if (isPodmanError(error, "conflict")) return this.networkSubnet(manifest.id);
+        if (!subnet || !/already used|overlap/i.test((error as Error).message) || attempt === 4) throw error;
+        used.push(subnet);
+      }
+    }
+    return undefined;
+  }
+
+  /** The IPv4 subnet of an app's network; undefined while it does not exist. */
+  async networkSubnet(appId: string): Promise<string | undefined> {
+    const network = await this.client.networks.find(networkName(appId));
+    return network ? ipv4Subnet(network) : undefined;
   }
 
   /** Creates the app's Podman volumes (bound to directories under the data root) unless they exist. */
@@ -342,6 +369,17 @@ export class Runtime {
 
 function isOurs(container: ContainerInspect): boolean {
   return container.Config.Labels?.[LABELS.owner] === OWNER;
+}
+
+function ipv4Subnet(network: NetworkInspect): string | undefined {
+  return network.subnets?.map((s) => s.subnet).find((subnet) => parseCidr(subnet) !== undefined);
+}
+
+/** The subnets of the host's own interfaces: a network there would shadow them. */
+function hostSubnets(): string[] {
+  return Object.values(networkInterfaces()).flatMap((addresses) =>
+    (addresses ?? []).filter((a) => a.family === "IPv4" && a.cidr).map((a) => a.cidr as string),
+  );
 }
 
 async function ignoreConflict<T>(call: Promise<T>): Promise<void> {

@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { LABELS, secretName, volumeHostPath } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
+import { fixedAddress, freeSubnet } from "../../src/render/addresses.ts";
 import { type PodmanPlan, podmanPlan } from "../../src/render/podman-spec.ts";
 import { type ContainerInspect, PodmanService } from "../support/podman-api.ts";
 import { podman, runAsTestUser, testUser } from "../support/rootless.ts";
@@ -31,6 +32,8 @@ let apps: Record<string, Manifest>;
 let ids: Record<string, string>;
 let ports: Map<string, number>;
 const plans = new Map<string, PodmanPlan>();
+/** Each app network's subnet, by app id. */
+const subnets: Record<string, string> = {};
 const secretValues = new Map<string, string>();
 const created = {
   containers: [] as string[],
@@ -118,7 +121,12 @@ before(async () => {
       if (dep.state === "healthy")
         for (const c of plan(Object.keys(ids).find((k) => ids[k] === dep.id) as string).containers)
           await waitHealthy(c.name);
-    const p = podmanPlan(m, contextFor(m, apps, dataRoot));
+    // A subnet chosen as the runtime chooses one, so that the fixed addresses are rendered too.
+    const networks = (await service.ok("GET", "/networks/json")) as Array<{
+      subnets?: Array<{ subnet: string }>;
+    }>;
+    subnets[id] = freeSubnet(networks.flatMap((n) => (n.subnets ?? []).map((x) => x.subnet))) as string;
+    const p = podmanPlan(m, { ...contextFor(m, apps, dataRoot), subnets });
     plans.set(sample, p);
     await service.ok("POST", "/networks/create", p.network);
     created.networks.push(p.network.name);
@@ -260,7 +268,7 @@ describe("real Podman: libpod create bodies", () => {
     );
   });
 
-  test("the explorer reaches mini-node over mini-node's network with the exported credentials", async (t) => {
+  test("the explorer reaches mini-node over mini-node's network with the exported credentials", async () => {
     const explorer = body("mini-explorer", "explorer");
     const node = body("mini-node", "node");
     const nodeNetwork = Object.keys(node.body.Networks)[0] as string;
@@ -288,20 +296,20 @@ describe("real Podman: libpod create bodies", () => {
     ]);
     assert.notEqual(withoutPassword.code, 0, "the node refuses a request without the password");
 
-    // By name: with several networks, Podman lists one aardvark-dns server per network in
-    // resolv.conf, in random order, and each answers only for its own network
-    // (containers/aardvark-dns#403, containers/podman#14262). The name resolves only when the
-    // node's network comes first.
-    const gateway = (await inspect(explorer.name)).NetworkSettings.Networks[nodeNetwork]?.Gateway;
-    const first = (await podman(["exec", explorer.name, "cat", "/etc/resolv.conf"])).match(
-      /^nameserver (\S+)/m,
-    )?.[1];
-    if (first !== gateway) {
-      t.todo(
-        `Podman put ${first} before mini-node's DNS (${gateway}): its name cannot resolve (aardvark-dns#403)`,
-      );
-      return;
-    }
+    // By name: with several networks, Podman lists one DNS server per network in resolv.conf, in
+    // no fixed order, and each answers only for its own network (containers/aardvark-dns#403). So
+    // the node has a fixed address on its network, and the explorer a hosts entry for it.
+    const fixed = fixedAddress(
+      apps[ids["mini-node"] as string] as Manifest,
+      "node",
+      subnets[ids["mini-node"] as string],
+    );
+    assert.ok(fixed, "the exported container has a fixed address");
+    assert.deepEqual(node.body.Networks[nodeNetwork]?.static_ips, [fixed]);
+    assert.equal(nodeIp, fixed, "Podman gave the node its fixed address");
+    assert.deepEqual(explorer.body.hostadd, [`${node.name}:${fixed}`]);
+    const hosts = await podman(["exec", explorer.name, "cat", "/etc/hosts"]);
+    assert.match(hosts, new RegExp(`^${fixed.replaceAll(".", "\\.")}\\s+${node.name}$`, "m"), hosts);
     let explorerPage = { status: 0, body: "" };
     for (let i = 0; i < 30 && explorerPage.status !== 200; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 500));

@@ -199,6 +199,9 @@ describe("Quadlet generator (dry run)", () => {
           Object.keys(c.body.Networks),
           "the app network (and dependencies' networks)",
         );
+        assert.deepEqual(flag(argv, "--add-host"), c.body.hostadd ?? [], "hosts entries for dependencies");
+        const fixed = Object.values(c.body.Networks)[0]?.static_ips?.[0];
+        if (fixed) assert.match(flag(argv, "--network")[0] ?? "", new RegExp(`:(.*,)?ip=${fixed}(,|$)`));
         assert.deepEqual(
           Object.fromEntries(flag(argv, "--env").map((e) => e.split(/=(.*)/s).slice(0, 2))),
           c.body.env,

@@ -31,7 +31,11 @@ export async function loadSamples(): Promise<Record<string, Manifest>> {
   return Object.fromEntries(entries);
 }
 
-/** The render context of `manifest` among `all`: the manifests of the apps it depends on. */
+/**
+ * The render context of `manifest` among `all`: the manifests of the apps it depends on, and a
+ * subnet for each app network (one /24 per app, in the order of `all`), as a node has once the
+ * networks exist.
+ */
 export function contextFor(
   manifest: Manifest,
   all: Record<string, Manifest>,
@@ -42,7 +46,12 @@ export function contextFor(
     const found = all[dep.id];
     if (found) dependencies[dep.id] = found;
   }
-  return { dataRoot, dependencies };
+  const subnets: Record<string, string> = {};
+  for (const [index, id] of Object.values(all)
+    .map((m) => m.id)
+    .entries())
+    if (id === manifest.id || dependencies[id]) subnets[id] = `10.89.${200 + index}.0/24`;
+  return { dataRoot, dependencies, subnets };
 }
 
 /** Apps in an order where each comes after the apps it depends on. */

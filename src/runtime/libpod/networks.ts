@@ -7,6 +7,7 @@ export type NetworkInspect = {
   id: string;
   dns_enabled: boolean;
   labels?: Record<string, string> | null;
+  subnets?: Array<{ subnet: string; gateway?: string }> | null;
 };
 export type VolumeInspect = {
   Name: string;
