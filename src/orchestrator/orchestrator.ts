@@ -43,7 +43,7 @@ type Engine = { runtime: Runtime; reconciler: Reconciler; health: HealthMonitor 
 
 export class Orchestrator {
   readonly store: Store;
-  readonly manifests = new ManifestCache();
+  readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
   readonly #options: OrchestratorOptions;
@@ -56,6 +56,7 @@ export class Orchestrator {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.store = new Store(join(options.stateDir, "store.db"));
+    this.manifests = new ManifestCache(this.store);
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({

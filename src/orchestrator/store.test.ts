@@ -487,3 +487,19 @@ describe("store: observations", () => {
     store.close();
   });
 });
+
+describe("store: parsed manifests", () => {
+  test("kept by key; a put drops the forms no app or update refers to any more", () => {
+    const store = new Store(freshPath());
+    install(store); // manifest hash h1
+    store.putParsedManifest("1.abc:h1", '{"id":"alpha"}');
+    store.putParsedManifest("1.abc:gone", '{"id":"gone"}');
+    assert.equal(store.getParsedManifest("1.abc:h1"), '{"id":"alpha"}');
+    assert.equal(store.getParsedManifest("1.abc:gone"), '{"id":"gone"}', "the form just put stays");
+    store.putParsedManifest("2.def:h1", '{"id":"alpha","v":2}');
+    assert.equal(store.getParsedManifest("1.abc:gone"), undefined, "no app has that manifest");
+    assert.equal(store.getParsedManifest("1.abc:h1"), '{"id":"alpha"}', "an app still has it");
+    assert.equal(store.getParsedManifest("2.def:h1"), '{"id":"alpha","v":2}');
+    store.close();
+  });
+});

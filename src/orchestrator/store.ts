@@ -131,6 +131,12 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  // Stored manifests in their parsed form, by parser version and content hash: a daemon lists its
+  // apps without parsing their YAML again (see manifest-cache.ts).
+  `CREATE TABLE parsed_manifests (
+     key TEXT PRIMARY KEY,
+     json TEXT NOT NULL
+   );`,
 ];
 
 /** An update in flight, as stored (see update.ts for its stages). */
@@ -460,6 +466,25 @@ export class Store {
   }
 
   /** Forgets an app once it is removed (its journal stays). */
+  /** A manifest's parsed form as JSON, by `<parser version>:<content hash>`. */
+  getParsedManifest(key: string): string | undefined {
+    const row = this.#statement("SELECT json FROM parsed_manifests WHERE key = ?").get(key) as
+      | { json: string }
+      | undefined;
+    return row?.json;
+  }
+
+  /** Keeps a parsed form, and drops those of manifests no app or update refers to any more. */
+  putParsedManifest(key: string, json: string): void {
+    this.transaction(() => {
+      this.#statement("INSERT OR REPLACE INTO parsed_manifests (key, json) VALUES (?, ?)").run(key, json);
+      this.#statement(
+        `DELETE FROM parsed_manifests WHERE substr(key, instr(key, ':') + 1) NOT IN
+           (SELECT manifest_hash FROM apps UNION SELECT from_manifest_hash FROM updates) AND key != ?`,
+      ).run(key);
+    });
+  }
+
   deleteApp(id: string): void {
     this.transaction(() => {
       this.#statement("DELETE FROM apps WHERE id = ?").run(id);
