@@ -13,9 +13,9 @@ import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.t
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
-import type { NetworkInspect } from "./libpod/networks.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
+import type { NetworkInspect } from "./libpod/networks.ts";
 import { type LegacyName, type Observation, observe } from "./observe.ts";
 import type { Backend, ObservedContainer } from "./observed.ts";
 import type { SystemdUser, UnitStore } from "./systemd.ts";
