@@ -352,7 +352,8 @@ export function storeSnapshot(storePath: string): Record<string, unknown[]> {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all() as Array<{ name: string }>;
     const snapshot: Record<string, unknown[]> = {};
-    for (const { name } of tables)
+    // Parsed manifests are a cache of the stored texts: a read may fill it, and that changes nothing.
+    for (const { name } of tables.filter((t) => t.name !== "parsed_manifests"))
       snapshot[name] = db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all();
     return snapshot;
   } finally {
