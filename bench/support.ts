@@ -5,6 +5,7 @@
  * with `--json` one JSON object with at least `{ benchmark, pass }`.
  */
 import { cpus, loadavg, release, totalmem } from "node:os";
+import { parseArgs } from "node:util";
 
 export const EXIT_PASS = 0;
 export const EXIT_MISSED = 1;
@@ -74,6 +75,37 @@ export function machine(): Machine {
 }
 
 /** A positive integer option, or the default; exits with a usage error otherwise. */
+/**
+ * A benchmark's command line: its string options (numbers are read with `intOption`), `--json`
+ * and `--help` (prints `usage` and exits). `bench/run.ts` passes the same options to every
+ * benchmark, so the ones meant for others are ignored with a note, never an error.
+ */
+export function benchArgs(
+  names: readonly string[],
+  usage: string,
+  log: (message: string) => void,
+): { values: Record<string, string | undefined>; json: boolean } {
+  const { values, tokens } = parseArgs({
+    options: {
+      ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: false,
+    tokens: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${usage}\n`);
+    process.exit(EXIT_PASS);
+  }
+  const known = new Set([...names, "json", "help"]);
+  const unknown = tokens.flatMap((t) => (t.kind === "option" && !known.has(t.name) ? [t.rawName] : []));
+  if (unknown.length > 0) log(`ignoring options meant for other benchmarks: ${unknown.join(" ")}`);
+  const strings: Record<string, string | undefined> = {};
+  for (const name of names) strings[name] = typeof values[name] === "string" ? values[name] : undefined;
+  return { values: strings, json: values.json === true };
+}
+
 export function intOption(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
