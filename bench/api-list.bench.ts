@@ -26,7 +26,6 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import Fastify from "fastify";
 import pino from "pino";
@@ -38,6 +37,7 @@ import { Lifecycle } from "../src/orchestrator/lifecycle.ts";
 import { ManifestCache } from "../src/orchestrator/manifest-cache.ts";
 import { Store } from "../src/orchestrator/store.ts";
 import {
+  benchArgs,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
   EXIT_MISSED,
@@ -158,56 +158,23 @@ type Result = {
 const log = (message: string) => process.stderr.write(`api-list-bench: ${message}\n`);
 
 function options(): { params: Params; json: boolean } {
-  const { values: args, tokens } = parseArgs({
-    options: {
-      apps: { type: "string" },
-      clients: { type: "string" },
-      requests: { type: "string" },
-      rounds: { type: "string" },
-      warmup: { type: "string" },
-      "target-p50-ms": { type: "string" },
-      "target-p99-ms": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: false,
-    tokens: true,
-  });
-  if (args.help) {
-    process.stdout.write(
-      "usage: node bench/api-list.bench.ts [--apps 100] [--clients 50] [--requests 2000] [--rounds 5]\n" +
-        "                                   [--warmup 1] [--target-p50-ms 250] [--target-p99-ms 1000] [--json]\n",
-    );
-    process.exit(EXIT_PASS);
-  }
-  const known = new Set([
-    "apps",
-    "clients",
-    "requests",
-    "rounds",
-    "warmup",
-    "target-p50-ms",
-    "target-p99-ms",
-    "json",
-    "help",
-  ]);
-  const unknown = tokens.filter((t) => t.kind === "option" && !known.has(t.name));
-  if (unknown.length > 0)
-    log(
-      `ignoring options meant for other benchmarks: ${unknown.map((t) => (t.kind === "option" ? t.rawName : "")).join(" ")}`,
-    );
-  const str = (value: unknown) => (typeof value === "string" ? value : undefined);
+  const { values, json } = benchArgs(
+    ["apps", "clients", "requests", "rounds", "warmup", "target-p50-ms", "target-p99-ms"],
+    "node bench/api-list.bench.ts [--apps 100] [--clients 50] [--requests 2000] [--rounds 5]\n" +
+      "                                   [--warmup 1] [--target-p50-ms 250] [--target-p99-ms 1000] [--json]",
+    log,
+  );
   return {
     params: {
-      apps: intOption(str(args.apps), "apps", 100),
-      clients: intOption(str(args.clients), "clients", 50),
-      requests: intOption(str(args.requests), "requests", 2000),
-      rounds: intOption(str(args.rounds), "rounds", 5),
-      warmup: intOption(str(args.warmup), "warmup", 1, 0),
-      targetP50Ms: intOption(str(args["target-p50-ms"]), "target-p50-ms", 250),
-      targetP99Ms: intOption(str(args["target-p99-ms"]), "target-p99-ms", 1000),
+      apps: intOption(values.apps, "apps", 100),
+      clients: intOption(values.clients, "clients", 50),
+      requests: intOption(values.requests, "requests", 2000),
+      rounds: intOption(values.rounds, "rounds", 5),
+      warmup: intOption(values.warmup, "warmup", 1, 0),
+      targetP50Ms: intOption(values["target-p50-ms"], "target-p50-ms", 250),
+      targetP99Ms: intOption(values["target-p99-ms"], "target-p99-ms", 1000),
     },
-    json: args.json === true,
+    json,
   };
 }
 
