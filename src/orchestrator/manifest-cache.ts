@@ -58,6 +58,11 @@ export class ManifestCache {
     return result;
   }
 
+  /** The parse of a manifest this cache has seen, by content hash. */
+  cached(hash: string): ParsedStoredManifest | undefined {
+    return this.#parsed.get(hash);
+  }
+
   /** Whether `app` declares `dependencyId` among its dependencies. */
   dependsOn(app: AppRow, dependencyId: string): boolean {
     return this.of(app).manifest?.dependencies.some((d) => d.id === dependencyId) ?? false;

@@ -243,7 +243,17 @@ export class Reconciler {
   async syncAll(): Promise<void> {
     this.#passes++;
     await this.#observe(0);
-    for (const app of this.#o.store.listApps()) this.enqueue(app.id);
+    for (const app of this.#o.store.listAppHeads()) this.enqueue(app.id);
+  }
+
+  /** Every installed app's parsed manifest; stored texts are read only for manifests not seen yet. */
+  #installedManifests(): Array<{ id: string; manifest: Manifest | undefined }> {
+    return this.#o.store.listAppHeads().map(({ id, manifestHash }) => {
+      const known = this.#o.manifests.cached(manifestHash);
+      if (known) return { id, manifest: known.manifest };
+      const row = this.#o.store.getApp(id);
+      return { id, manifest: row ? this.manifestOf(row).manifest : undefined };
+    });
   }
 
   manifestOf(app: AppRow): ParsedStoredManifest {
@@ -253,11 +263,9 @@ export class Reconciler {
   /** Legacy container names of installed apps, so adoption finds containers without our labels. */
   #legacyNames(): Map<string, LegacyName> {
     const legacy = new Map<string, LegacyName>();
-    for (const app of this.#o.store.listApps()) {
-      const manifest = this.manifestOf(app).manifest;
+    for (const { id, manifest } of this.#installedManifests())
       for (const [key, names] of Object.entries(manifest?.adoption.containers ?? {}))
-        for (const name of names) legacy.set(name, { appId: app.id, key });
-    }
+        for (const name of names) legacy.set(name, { appId: id, key });
     return legacy;
   }
 
@@ -1064,9 +1072,7 @@ export class Reconciler {
   }
 
   #enqueueDependents(appId: string): void {
-    for (const other of this.#o.store.listApps()) {
-      if (other.id === appId) continue;
-      if (this.#o.manifests.dependsOn(other, appId)) this.enqueue(other.id);
-    }
+    for (const { id, manifest } of this.#installedManifests())
+      if (id !== appId && manifest?.dependencies.some((d) => d.id === appId)) this.enqueue(id);
   }
 }

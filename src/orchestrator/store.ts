@@ -346,6 +346,16 @@ export class Store {
     return (this.#statement("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
   }
 
+  /** Every app's id and manifest hash: what a pass over all apps needs, without the manifest texts. */
+  listAppHeads(): Array<{ id: string; manifestHash: string }> {
+    return (
+      this.#statement("SELECT id, manifest_hash FROM apps ORDER BY id").all() as Array<{
+        id: string;
+        manifest_hash: string;
+      }>
+    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash }));
+  }
+
   getApp(id: string): AppRow | undefined {
     const row = this.#statement("SELECT * FROM apps WHERE id = ?").get(id) as Row | undefined;
     return row ? toApp(row) : undefined;
