@@ -34,8 +34,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import {
+  benchArgs,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
   EXIT_MISSED,
@@ -78,6 +78,8 @@ async function roundChild(dataDir: string, socket: string, apps: number): Promis
       backend: "podman",
       podmanSocket: socket,
       allowedHosts: [],
+      catalogs: [],
+      catalogRefreshMs: 3_600_000,
       resyncMs: 3_600_000,
       logLevel: "info",
     },
@@ -250,7 +252,9 @@ async function seedStore(dataDir: string, apps: number): Promise<void> {
   const { Store } = await import("../src/orchestrator/store.ts");
   const store = new Store(join(dataDir, "state", "store.db"));
   try {
-    const lifecycle = new Lifecycle({ store, manifests: new ManifestCache(), wake: () => {} });
+    // The daemon that installed the apps parsed each manifest once, and kept the parsed form.
+    const manifests = new ManifestCache(store);
+    const lifecycle = new Lifecycle({ store, manifests, wake: () => {} });
     const observedAt = Date.now() - 5 * 60_000;
     for (let i = 1; i <= apps; i++) {
       const id = `boot-app-${String(i).padStart(3, "0")}`;
@@ -258,6 +262,7 @@ async function seedStore(dataDir: string, apps: number): Promise<void> {
       const parsed = parseManifest(text, `${id}/manifest.yml`);
       if (!parsed.ok) throw new Error(`${id}: ${parsed.issues[0]?.message}`);
       const accepted = lifecycle.install({ text, manifest: parsed.manifest, source: `local:/bench/${id}` });
+      manifests.of(store.getApp(id) as NonNullable<ReturnType<typeof store.getApp>>);
       store.setOperationState(accepted.operationId, "succeeded", observedAt);
       store.updateStatus(id, { phase: "running", observedGeneration: 1, attempts: 0 }, observedAt);
       store.saveObservation(id, [
@@ -307,57 +312,24 @@ type Result = {
 };
 
 function options(): { params: Params; json: boolean; child?: { dataDir: string; socket: string } } {
-  const { values: args, tokens } = parseArgs({
-    options: {
-      apps: { type: "string" },
-      rounds: { type: "string" },
-      warmup: { type: "string" },
-      "delay-ms": { type: "string" },
-      "target-ms": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-      // Internal: one round in this process.
-      "round-data-dir": { type: "string" },
-      "round-socket": { type: "string" },
-    },
-    strict: false,
-    tokens: true,
-  });
-  if (args.help) {
-    process.stdout.write(
-      "usage: node bench/boot.bench.ts [--apps 100] [--rounds 10] [--warmup 1] [--delay-ms 30000]\n" +
-        "                                [--target-ms 200] [--json]\n",
-    );
-    process.exit(EXIT_PASS);
-  }
-  const known = new Set([
-    "apps",
-    "rounds",
-    "warmup",
-    "delay-ms",
-    "target-ms",
-    "json",
-    "help",
-    "round-data-dir",
-    "round-socket",
-  ]);
-  const unknown = tokens.filter((t) => t.kind === "option" && !known.has(t.name));
-  if (unknown.length > 0)
-    log(
-      `ignoring options meant for other benchmarks: ${unknown.map((t) => (t.kind === "option" ? t.rawName : "")).join(" ")}`,
-    );
-  const str = (value: unknown) => (typeof value === "string" ? value : undefined);
-  const dataDir = str(args["round-data-dir"]);
-  const socket = str(args["round-socket"]);
+  const { values, json } = benchArgs(
+    // round-data-dir and round-socket are internal: one round in this process.
+    ["apps", "rounds", "warmup", "delay-ms", "target-ms", "round-data-dir", "round-socket"],
+    "node bench/boot.bench.ts [--apps 100] [--rounds 10] [--warmup 1] [--delay-ms 30000]\n" +
+      "                                [--target-ms 200] [--json]",
+    log,
+  );
+  const dataDir = values["round-data-dir"];
+  const socket = values["round-socket"];
   return {
     params: {
-      apps: intOption(str(args.apps), "apps", 100),
-      rounds: intOption(str(args.rounds), "rounds", 10),
-      warmup: intOption(str(args.warmup), "warmup", 1, 0),
-      delayMs: intOption(str(args["delay-ms"]), "delay-ms", 30_000, 0),
-      targetMs: intOption(str(args["target-ms"]), "target-ms", 200),
+      apps: intOption(values.apps, "apps", 100),
+      rounds: intOption(values.rounds, "rounds", 10),
+      warmup: intOption(values.warmup, "warmup", 1, 0),
+      delayMs: intOption(values["delay-ms"], "delay-ms", 30_000, 0),
+      targetMs: intOption(values["target-ms"], "target-ms", 200),
     },
-    json: args.json === true,
+    json,
     ...(dataDir && socket ? { child: { dataDir, socket } } : {}),
   };
 }

@@ -52,6 +52,18 @@ const APP = {
     },
   ],
   interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
+  localOverride: false,
+};
+
+const CATALOG_SOURCE = {
+  name: "official",
+  url: "https://catalog.example.org/",
+  state: "ok",
+  lastAttemptAt: T0,
+  lastSuccessAt: T0,
+  apps: 42,
+  error: null,
+  transferred: { requests: 2, bytes: 611 },
 };
 
 const accepted = (kind: string, extra: Record<string, unknown> = {}) => ({
@@ -92,8 +104,47 @@ export const EXAMPLES: Record<string, MethodExample> = {
         installed: true,
         installedVersion: "1.2.0",
         updateAvailable: true,
+        localOverride: null,
       },
     ],
+    errors: [],
+  },
+  "catalog.sources": { params: {}, result: [CATALOG_SOURCE], errors: [] },
+  "catalog.refresh": {
+    params: { name: "official" },
+    result: [
+      {
+        ...CATALOG_SOURCE,
+        state: "failing",
+        lastAttemptAt: T0 + 3_600_000,
+        transferred: { requests: 2, bytes: 611 },
+        error: {
+          kind: "freeze",
+          message:
+            "the catalog's metadata has expired (freeze attack: old files replayed, or the publisher stopped re-signing): Final timestamp.json is expired",
+          fix: "the publisher must sign and publish the catalog again (archy catalog sign, archy catalog publish): a fresh timestamp at least (archy catalog sign --role timestamp)",
+        },
+      },
+    ],
+    errors: ["notFound"],
+  },
+  "catalog.list": {
+    params: {},
+    result: {
+      apps: [
+        { id: "my-app", version: "1.3.0", name: "My App", source: "catalog:official", localOverride: null },
+        {
+          id: "community.relay",
+          version: "0.4.0",
+          name: "Relay",
+          source: "catalog:official",
+          localOverride: "local:/srv/apps/relay",
+        },
+      ],
+      updates: [{ id: "my-app", installed: "1.2.0", offered: "1.3.0", source: "catalog:official" }],
+      conflicts: [{ id: "my-app", source: "catalog:mirror", offeredBy: "catalog:official" }],
+      rejected: [],
+    },
     errors: [],
   },
   "package.install": {
@@ -108,6 +159,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
     errors: ["notFound", "beingRemoved"],
   },
   "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: LIFECYCLE_ERRORS },
+  "package.reinstall": { params: { id: "my-app" }, result: accepted("reinstall"), errors: LIFECYCLE_ERRORS },
   "package.uninstall": {
     params: { id: "my-app", purge: false },
     result: accepted("uninstall"),

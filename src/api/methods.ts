@@ -3,6 +3,7 @@
  * method declares its params and result schema; `docs/api.md` is generated from these definitions.
  */
 import { z } from "zod";
+import type { Catalogs } from "../catalog/node/catalogs.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
@@ -12,6 +13,7 @@ import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { SourceListing } from "../sources/local.ts";
 import { type Auth, MIN_PASSWORD_LENGTH, type Session } from "./auth.ts";
+import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
@@ -20,6 +22,8 @@ export type ApiContext = {
   orchestrator: Orchestrator;
   auth: Auth;
   sources: () => Promise<SourceListing>;
+  /** The signed catalog sources (their apps are in `sources` too). */
+  catalogs: Catalogs;
   version: string;
   startedAt: number;
   clock: () => number;
@@ -93,6 +97,10 @@ const AppView = z.object({
   observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
   containers: z.array(ContainerView),
   interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
+  localOverride: z.boolean().meta({
+    description:
+      "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
+  }),
 });
 
 const AvailableApp = z.object({
@@ -105,6 +113,9 @@ const AvailableApp = z.object({
   installed: z.boolean(),
   installedVersion: z.string().nullable(),
   updateAvailable: z.boolean(),
+  localOverride: z.string().nullable().meta({
+    description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
+  }),
 });
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
@@ -177,6 +188,7 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
+    localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
   };
 }
 
@@ -286,10 +298,12 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           installed: row !== undefined,
           installedVersion: row?.version ?? null,
           updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
+          localOverride: app.localOverride ?? null,
         };
       });
     },
   }),
+  ...CATALOG_METHODS,
   defineMethod({
     name: "package.install",
     summary:
@@ -329,6 +343,16 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     params: IdParams,
     result: Accepted,
     handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
+  }),
+  defineMethod({
+    name: "package.reinstall",
+    summary:
+      "Recreates an app's containers from its installed manifest (new containers); its data, secrets and credentials are kept.",
+    access: "session",
+    mutates: true,
+    params: IdParams,
+    result: Accepted,
+    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
   }),
   defineMethod({
     name: "package.uninstall",

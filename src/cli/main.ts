@@ -61,6 +61,10 @@ const COMMANDS: Record<string, Command> = {
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
   app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
+  catalog: {
+    summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",
+    load: () => import("./commands/catalog.ts"),
+  },
   daemon: {
     summary: "run the daemon: API, live events, reconciler",
     load: () => import("./commands/daemon.ts"),
@@ -68,6 +72,10 @@ const COMMANDS: Record<string, Command> = {
   doctor: {
     summary: "check (and with --fix, set up) this host for Archipelago",
     load: () => import("./commands/doctor.ts"),
+  },
+  gate: {
+    summary: "the production gate: the lifecycle matrix over apps, verified through Podman",
+    load: () => import("./commands/gate.ts"),
   },
 };
 

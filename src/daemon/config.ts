@@ -4,9 +4,10 @@
  */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import type { SourceConfig } from "../catalog/node/source.ts";
 
 export const DEFAULT_LISTEN = "127.0.0.1:7780";
 
@@ -19,6 +20,21 @@ const ConfigFile = z.strictObject({
   allowedHosts: z.array(z.string().min(1)).optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
+  catalogs: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "must be a short lowercase name such as official"),
+        url: z.string().min(1),
+        root: z.string().min(1),
+      }),
+    )
+    .optional(),
+  catalogRefreshMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .optional(),
 });
 
 export type DaemonConfig = {
@@ -31,6 +47,9 @@ export type DaemonConfig = {
   allowedHosts: string[];
   resyncMs: number;
   logLevel: "trace" | "debug" | "info" | "warn" | "error";
+  /** Signed catalog sources, in order of preference (docs/catalog.md). */
+  catalogs: SourceConfig[];
+  catalogRefreshMs: number;
 };
 
 export type ConfigInput = {
@@ -89,6 +108,8 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
       `${backend.origin}: backend "${backend.value}" is not one of auto, podman, quadlet`,
     );
   return {
+    catalogs: catalogSources(file.catalogs ?? [], configPath),
+    catalogRefreshMs: (file.catalogRefreshMinutes ?? 60) * 60_000,
     dataDir: resolve(dataDir as string),
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,
@@ -102,4 +123,22 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
     resyncMs: (file.resyncSeconds ?? 30) * 1000,
     logLevel: (env.ARCHY_LOG_LEVEL as DaemonConfig["logLevel"]) ?? file.logLevel ?? "info",
   };
+}
+
+/** Catalog sources with their paths (a local catalog directory, the pinned root) relative to the config file. */
+function catalogSources(sources: SourceConfig[], configPath: string | undefined): SourceConfig[] {
+  const base = configPath ? dirname(resolve(configPath)) : process.cwd();
+  const seen = new Set<string>();
+  return sources.map((source) => {
+    if (seen.has(source.name))
+      throw new ConfigError(
+        `config file ${configPath}: catalogs: the name ${source.name} is used twice; give each source its own name`,
+      );
+    seen.add(source.name);
+    return {
+      name: source.name,
+      url: /^(https?|file):/.test(source.url) ? source.url : resolve(base, source.url),
+      root: resolve(base, source.root),
+    };
+  });
 }

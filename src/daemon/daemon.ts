@@ -11,7 +11,9 @@ import type { ApiEvent } from "../api/events.ts";
 import type { ApiContext } from "../api/methods.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import { createServer } from "../api/server.ts";
+import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { localPackageDir } from "../orchestrator/reconciler.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -90,13 +92,30 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
+    // A catalog app's package is its verified files, while the catalog still offers that version.
+    packageDir: (app) =>
+      localPackageDir(app) ??
+      catalogs
+        .merge({ apps: [], rejected: [] })
+        .apps.find((a) => a.id === app.id && a.source === app.source && a.manifest.version === app.version)
+        ?.dir,
   });
   const auth = new Auth({ store: orchestrator.store, clock, limiter: options.loginLimiter });
   const tokenFile = join(stateDir, "cli-token");
   await auth.ensureCliToken(tokenFile);
 
+  const catalogs = new Catalogs({
+    sources: config.catalogs,
+    stateDir: join(config.dataDir, "catalogs"),
+    refreshMs: config.catalogRefreshMs,
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+    clock,
+  });
+  await catalogs.start();
+
   let cached: { at: number; listing: SourceListing } | undefined;
-  const sources = async (): Promise<SourceListing> => {
+  const sources = async (): Promise<SourceListing> => catalogs.merge(await localSources());
+  const localSources = async (): Promise<SourceListing> => {
     if (!config.appsDir) return { apps: [], rejected: [] };
     if (cached && clock() - cached.at < 3_000) return cached.listing;
     const listing = await loadAppsDir(config.appsDir);
@@ -124,6 +143,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       orchestrator,
       auth,
       sources,
+      catalogs,
       version: VERSION,
       startedAt: started,
       clock,
@@ -232,6 +252,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       stopping = true;
       cancelWait?.();
       await server.close();
+      await catalogs.stop();
       keeper?.stop();
       await orchestrator.stop();
       releaseLock();

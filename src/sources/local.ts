@@ -8,7 +8,15 @@ import type { ManifestIssue } from "../manifest/issues.ts";
 import { loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
 import type { Manifest } from "../manifest/schema.ts";
 
-export type SourcedApp = { id: string; text: string; manifest: Manifest; source: string; dir: string };
+export type SourcedApp = {
+  id: string;
+  text: string;
+  manifest: Manifest;
+  source: string;
+  dir: string;
+  /** Set on a catalog app when a local manifest of the same id was set aside for it (its source). */
+  localOverride?: string;
+};
 export type RejectedApp = { dir: string; issues: ManifestIssue[] };
 export type SourceListing = { apps: SourcedApp[]; rejected: RejectedApp[] };
 

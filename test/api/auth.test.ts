@@ -67,7 +67,9 @@ describe("CSRF and cross-origin requests", () => {
   test("the state-changing methods are the ones that need the CSRF token", () => {
     assert.deepEqual(MUTATING_SESSION_METHODS.sort(), [
       "auth.logout",
+      "catalog.refresh",
       "package.install",
+      "package.reinstall",
       "package.restart",
       "package.retry",
       "package.start",

@@ -148,6 +148,27 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(alpha?.installedVersion, "1.0.0");
     },
   },
+  // With catalog sources configured, these are exercised end to end in test/catalog/daemon.test.ts.
+  "catalog.sources": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, [], "no catalog source is configured"),
+  },
+  "catalog.refresh": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, []),
+  },
+  "catalog.list": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      return {};
+    },
+    check: (result) =>
+      assert.deepEqual(
+        result,
+        { apps: [], updates: [], conflicts: [], rejected: [] },
+        "local apps are not catalog apps",
+      ),
+  },
   "package.install": {
     prepare: () => ({ id: "api-alpha" }),
     check: (result, env) => {
@@ -187,6 +208,19 @@ const VALID: Record<string, ValidCase> = {
       return { id: "api-alpha" };
     },
     check: (result) => assert.equal((result as { kind: string }).kind, "restart"),
+  },
+  "package.reinstall": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      return { id: "api-alpha" };
+    },
+    check: (result, env) => {
+      const accepted = result as { kind: string; operationId: string };
+      assert.equal(accepted.kind, "reinstall");
+      const app = env.d.orchestrator.store.getApp("api-alpha");
+      assert.equal(app?.desired, "running", "the app stays wanted running");
+      assert.equal(env.d.orchestrator.store.getOperation(accepted.operationId)?.state, "pending");
+    },
   },
   "package.uninstall": {
     prepare: async (env) => {
@@ -494,7 +528,7 @@ describe("lifecycle refusals carry stable codes and their details, and change no
     };
     assert.equal(again.operationId, first.operationId);
     assert.equal(again.existing, true);
-    for (const method of ["package.start", "package.restart", "package.retry"]) {
+    for (const method of ["package.start", "package.restart", "package.reinstall", "package.retry"]) {
       const error = await refused(method, { id: "api-alpha" }, RPC_CODES.operationInProgress);
       assert.deepEqual(error.data, { operation: { id: first.operationId, kind: "install" } });
     }

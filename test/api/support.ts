@@ -129,6 +129,8 @@ export type DaemonSetup = {
   logLevel?: DaemonConfig["logLevel"];
   /** What the fake Podman answers besides pings (nothing by default). */
   podman?: FakeAnswer;
+  /** Catalog sources (none by default). */
+  catalogs?: DaemonConfig["catalogs"];
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -156,6 +158,8 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     allowedHosts: [],
     resyncMs: 60_000,
     logLevel: setup.logLevel ?? "info",
+    catalogs: setup.catalogs ?? [],
+    catalogRefreshMs: 3_600_000,
   };
   const daemon = await runDaemon(config, {
     destination: {

@@ -117,6 +117,31 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [{ name: "fix", value: "flag", help: "apply the fixes" }, JSON_OPTION, HELP],
     args: "none",
   },
+  gate: {
+    summary: "run the production gate",
+    options: [
+      { name: "iterations", value: "text", help: "how many times the matrix runs" },
+      { name: "apps", value: "text", help: "the apps to gate (A,B)" },
+      { name: "steps", value: "text", help: "the steps to judge (S,T)" },
+      { name: "report", value: "file", help: "write FILE.json and FILE.md" },
+      { name: "destructive", value: "flag", help: "run the purge step" },
+      { name: "chaos", value: "flag", help: "inject faults between steps" },
+      { name: "seed", value: "text", help: "the seed of the faults" },
+      { name: "apps-dir", value: "dir", help: "where the apps are" },
+      { name: "timeout-scale", value: "text", help: "multiply every time limit" },
+      { name: "json", value: "flag", help: "print the JSON report" },
+      { name: "user", value: "text", help: "the daemon's user (root)" },
+      { name: "work-dir", value: "dir", help: "where the sandbox is made" },
+      { name: "keep", value: "flag", help: "leave the sandbox for inspection" },
+      { name: "no-isolate", value: "flag", help: "gate the apps as written" },
+      ...CONNECTION,
+      { name: "podman-socket", value: "file", help: "the daemon's Podman socket" },
+      { name: "data-dir", value: "dir", help: "the daemon's data directory" },
+      { name: "restart-command", value: "text", help: "how to restart the daemon" },
+      HELP,
+    ],
+    args: "none",
+  },
 };
 
 const USAGE = `Usage: archy completion bash|zsh

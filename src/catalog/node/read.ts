@@ -1,0 +1,152 @@
+/**
+ * Reads a catalog out of a refreshed TUF client: every targets role in TUF's preorder (top-level,
+ * then each delegation in order), each verified by the client against its delegator and the
+ * snapshot; the newest version of each app, its files downloaded (or found in the cache) and checked
+ * by length, SHA-256 and BLAKE3; its manifest parsed like any other.
+ *
+ * tuf-js's Updater looks targets up one path at a time and has no listing; a catalog needs every
+ * target, so this module reads the Updater's verified metadata through its trusted set and loads
+ * delegated roles through the Updater's own loader (same verification, same persistence). tuf-js
+ * is pinned to an exact version; `internals` fails loudly if that shape ever changes.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Metadata, TargetFile, Targets } from "@tufjs/models";
+import type { DelegatedRole } from "@tufjs/models/dist/role.js";
+import type { Updater } from "tuf-js";
+import { parseManifest } from "../../manifest/parse.ts";
+import type { Manifest } from "../../manifest/schema.ts";
+import { MANIFEST_TARGET, parseTargetPath } from "../layout.ts";
+import { blake3Problem } from "../targets.ts";
+import { NamespaceError, TamperedTargetError } from "./failure.ts";
+
+type UpdaterInternals = {
+  trustedSet: { targets: Metadata<Targets> | undefined };
+  loadTargets(role: string, parent: string): Promise<Metadata<Targets> | undefined>;
+};
+
+function internals(updater: Updater): UpdaterInternals {
+  const inner = updater as unknown as Partial<UpdaterInternals>;
+  if (typeof inner.loadTargets !== "function" || typeof inner.trustedSet !== "object")
+    throw new Error(
+      "this tuf-js version is not the one the catalog reader was written for (see package.json)",
+    );
+  return inner as UpdaterInternals;
+}
+
+export type TrustedRole = {
+  name: string;
+  metadata: Metadata<Targets>;
+  /** The delegations leading to it (none for the top-level role): its targets must fit them all. */
+  chain: DelegatedRole[];
+};
+
+/** Every targets role, verified, in TUF's preorder; a role that signs outside its delegation fails. */
+export async function trustedRoles(updater: Updater, maxRoles = 64): Promise<TrustedRole[]> {
+  const inner = internals(updater);
+  const top = inner.trustedSet.targets;
+  if (!top) throw new Error("the TUF client has no trusted targets metadata: refresh first");
+  const roles: TrustedRole[] = [];
+  const visit = async (name: string, metadata: Metadata<Targets>, chain: DelegatedRole[]) => {
+    if (roles.some((r) => r.name === name)) return;
+    if (roles.length >= maxRoles) throw new Error(`the catalog has more than ${maxRoles} roles`);
+    for (const path of Object.keys(metadata.signed.targets)) {
+      const outside = chain.find((delegation) => !delegation.isDelegatedPath(path));
+      if (outside)
+        throw new NamespaceError(
+          `role ${name} signed ${path}, outside what ${outside.name} was delegated (${outside.paths?.[0] ?? "no paths"}…)`,
+        );
+    }
+    roles.push({ name, metadata, chain });
+    for (const delegation of Object.values(metadata.signed.delegations?.roles ?? {})) {
+      const child = await inner.loadTargets(delegation.name, name);
+      if (child) await visit(delegation.name, child, [...chain, delegation]);
+    }
+  };
+  await visit("targets", top, []);
+  return roles;
+}
+
+export type CatalogApp = {
+  id: string;
+  version: string;
+  /** The TUF role that signed it: `targets`, or the namespace's delegated role. */
+  role: string;
+  text: string;
+  manifest: Manifest;
+  /** The verified files of this version, as an app directory. */
+  dir: string;
+};
+
+export type RejectedCatalogApp = { id: string; version: string; role: string; reason: string };
+
+/**
+ * The apps of a catalog, their files in `cacheDir/<id>/<version>/`. A file that does not match its
+ * signed hashes fails the whole read (it is an attack or damage); a signed manifest that this node
+ * cannot use (invalid for it, or not matching its path) only rejects that app.
+ */
+export async function readApps(
+  updater: Updater,
+  cacheDir: string,
+  concurrency = 8,
+): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[] }> {
+  // The first role in preorder that has an app answers for it, as TUF resolves a path.
+  const versions = new Map<string, { version: string; role: string; files: TargetFile[] }>();
+  for (const role of await trustedRoles(updater)) {
+    const seen = new Map<string, { version: string; files: TargetFile[] }>();
+    for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
+      const parsed = parseTargetPath(path);
+      if (!parsed || versions.has(parsed.appId)) continue;
+      const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: [] };
+      if (entry.version === parsed.version) entry.files.push(file);
+      seen.set(parsed.appId, entry);
+    }
+    for (const [id, entry] of seen) versions.set(id, { ...entry, role: role.name });
+  }
+  const apps: CatalogApp[] = [];
+  const rejected: RejectedCatalogApp[] = [];
+  const queue = [...versions].sort(([a], [b]) => a.localeCompare(b));
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [id, { version, role, files }] = next;
+      const dir = join(cacheDir, id, version);
+      let text: string | undefined;
+      for (const target of files) {
+        const bytes = await fetchTarget(updater, target, dir);
+        if (parseTargetPath(target.path)?.file === MANIFEST_TARGET) text = bytes.toString("utf8");
+      }
+      const reason = (why: string) => rejected.push({ id, version, role, reason: why });
+      if (text === undefined) {
+        reason(`no ${MANIFEST_TARGET} among its files`);
+        continue;
+      }
+      const parsed = parseManifest(text, `${id}/${version}/${MANIFEST_TARGET}`);
+      if (!parsed.ok) reason(`invalid manifest: ${parsed.issues[0]?.path}: ${parsed.issues[0]?.message}`);
+      else if (parsed.manifest.id !== id || parsed.manifest.version !== version)
+        reason(
+          `its manifest says ${parsed.manifest.id} ${parsed.manifest.version}, its path ${id} ${version}`,
+        );
+      else apps.push({ id, version, role, text, manifest: parsed.manifest, dir });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  apps.sort((a, b) => a.id.localeCompare(b.id));
+  return { apps, rejected };
+}
+
+/** A target from the cache if it is there and intact, else downloaded; checked either way. */
+async function fetchTarget(updater: Updater, target: TargetFile, dir: string): Promise<Buffer> {
+  const file = join(dir, ...(parseTargetPath(target.path)?.file ?? "").split("/"));
+  await mkdir(join(file, ".."), { recursive: true });
+  try {
+    const path =
+      (await updater.findCachedTarget(target, file)) ?? (await updater.downloadTarget(target, file));
+    const bytes = await readFile(path);
+    const problem = blake3Problem(target, bytes);
+    if (problem) throw new TamperedTargetError(problem);
+    return bytes;
+  } catch (error) {
+    if (error instanceof TamperedTargetError) throw error;
+    throw new Error(`target ${target.path}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * One catalog source of a node: a URL (http, https, or a local directory) and the root pinned for it.
+ * A refresh runs the TUF client workflow (tuf-js's Updater: root rotation, timestamp, snapshot,
+ * targets, delegations; byte caps on every file), then reads the apps. Only a refresh that completes
+ * replaces the catalog the node uses; any failure keeps the last good one and records why.
+ *
+ * State, under `<stateDir>/<name>/`: `metadata/` (the TUF client's trusted metadata, starting from
+ * the pinned root), `apps/<id>/<version>/` (verified app files), `last-good.json` (the last complete
+ * catalog, so a restarted node serves it before its first refresh) and `pinned-root.sha256` (a new
+ * pinned root in the configuration restarts trust from it).
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Updater } from "tuf-js";
+import { parseManifest } from "../../manifest/parse.ts";
+import { writeFileAtomic } from "../files.ts";
+import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
+import { explainFailure, type RefreshFailure } from "./failure.ts";
+import { CatalogFetcher, type Transfer } from "./fetcher.ts";
+import { type CatalogApp, type RejectedCatalogApp, readApps } from "./read.ts";
+
+export type SourceConfig = {
+  /** A short name: the source of its apps is `catalog:<name>`. */
+  name: string;
+  /** http(s) URL or local directory of the published catalog (the directory holding metadata/ and targets/). */
+  url: string;
+  /** The root.json to trust first (obtained from the publisher out of band). */
+  root: string;
+};
+
+/** Byte caps per metadata file (targets are capped at their signed length). */
+export const LIMITS = {
+  rootMaxLength: 512 * 1024,
+  timestampMaxLength: 16 * 1024,
+  snapshotMaxLength: 4 * 1024 * 1024,
+  targetsMaxLength: 16 * 1024 * 1024,
+  maxRootRotations: 32,
+  maxDelegations: 32,
+};
+
+export type CatalogListing = {
+  source: string;
+  refreshedAt: number;
+  apps: CatalogApp[];
+  rejected: RejectedCatalogApp[];
+};
+
+export type SourceStatus = {
+  name: string;
+  url: string;
+  /** `ok`: the last refresh completed; `failing`: it did not (the last good catalog is served). */
+  state: "ok" | "failing" | "never-refreshed";
+  lastAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  apps: number;
+  error: RefreshFailure | null;
+  /** What the last refresh downloaded. */
+  transferred: { requests: number; bytes: number; files: Transfer[] };
+};
+
+export class CatalogSource {
+  readonly config: SourceConfig;
+  readonly #dir: string;
+  readonly #clock: () => number;
+  readonly #timeoutMs: number;
+  #listing: CatalogListing | undefined;
+  #status: SourceStatus;
+  #running: Promise<SourceStatus> | undefined;
+
+  constructor(config: SourceConfig, options: { stateDir: string; clock?: () => number; timeoutMs?: number }) {
+    this.config = config;
+    this.#dir = join(options.stateDir, config.name);
+    this.#clock = options.clock ?? Date.now;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#status = {
+      name: config.name,
+      url: config.url,
+      state: "never-refreshed",
+      lastAttemptAt: null,
+      lastSuccessAt: null,
+      apps: 0,
+      error: null,
+      transferred: { requests: 0, bytes: 0, files: [] },
+    };
+  }
+
+  /** The catalog in use: the last one that refreshed completely (undefined before the first). */
+  get listing(): CatalogListing | undefined {
+    return this.#listing;
+  }
+
+  get status(): SourceStatus {
+    return this.#status;
+  }
+
+  /** Serves the last good catalog kept on disk, if any (before the first refresh of this process). */
+  async load(): Promise<void> {
+    const text = await readFile(join(this.#dir, "last-good.json"), "utf8").catch(() => undefined);
+    if (text === undefined) return;
+    const saved = JSON.parse(text) as CatalogListing;
+    const apps: CatalogApp[] = [];
+    for (const app of saved.apps) {
+      const parsed = parseManifest(app.text, `${app.id}/${app.version}/manifest.yml`);
+      if (parsed.ok) apps.push({ ...app, manifest: parsed.manifest });
+    }
+    this.#listing = { ...saved, apps };
+    this.#status = { ...this.#status, lastSuccessAt: saved.refreshedAt, apps: apps.length };
+  }
+
+  /** Resolves once no refresh is in flight. */
+  async idle(): Promise<void> {
+    await this.#running;
+  }
+
+  /** Refreshes once (concurrent calls share the refresh in flight). */
+  refresh(): Promise<SourceStatus> {
+    this.#running ??= this.#refresh().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #refresh(): Promise<SourceStatus> {
+    const fetcher = new CatalogFetcher({ timeoutMs: this.#timeoutMs });
+    const startedAt = this.#clock();
+    let stage: "metadata" | "targets" = "metadata";
+    try {
+      const metadataDir = await this.#trustedMetadataDir();
+      const base = baseUrl(this.config.url);
+      const updater = new Updater({
+        metadataDir,
+        metadataBaseUrl: new URL(`${METADATA_DIR}/`, base).href,
+        targetBaseUrl: new URL(`${TARGETS_DIR}/`, base).href,
+        targetDir: join(this.#dir, "apps"),
+        fetcher,
+        config: { ...LIMITS, fetchTimeout: this.#timeoutMs },
+      });
+      await updater.refresh();
+      stage = "targets";
+      const { apps, rejected } = await readApps(updater, join(this.#dir, "apps"));
+      const listing: CatalogListing = { source: this.config.name, refreshedAt: startedAt, apps, rejected };
+      await writeFileAtomic(
+        join(this.#dir, "last-good.json"),
+        JSON.stringify({ ...listing, apps: apps.map(({ manifest: _, ...rest }) => rest) }),
+      );
+      this.#listing = listing;
+      this.#status = {
+        ...this.#status,
+        state: "ok",
+        lastAttemptAt: startedAt,
+        lastSuccessAt: startedAt,
+        apps: apps.length,
+        error: null,
+        transferred: summarize(fetcher.transfers),
+      };
+    } catch (error) {
+      this.#status = {
+        ...this.#status,
+        state: "failing",
+        lastAttemptAt: startedAt,
+        error: explainFailure(error, stage),
+        transferred: summarize(fetcher.transfers),
+      };
+    }
+    return this.#status;
+  }
+
+  /**
+   * The TUF client's metadata directory, holding the root it trusts: the pinned one at first, the
+   * rotated ones after. Pinning another root in the configuration starts trust over from it.
+   */
+  async #trustedMetadataDir(): Promise<string> {
+    const dir = join(this.#dir, "metadata");
+    const pinned = await readFile(this.config.root).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`the pinned root ${this.config.root} cannot be read: ${error.code ?? error.message}`);
+    });
+    const digest = createHash("sha256").update(pinned).digest("hex");
+    const recordFile = join(this.#dir, "pinned-root.sha256");
+    const recorded = await readFile(recordFile, "utf8").catch(() => undefined);
+    if (recorded?.trim() !== digest) {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeFileAtomic(join(dir, "root.json"), pinned);
+      await writeFileAtomic(recordFile, `${digest}\n`);
+    }
+    return dir;
+  }
+}
+
+/** A source URL as the base of its files: http(s) as given, a directory as a file: URL. */
+export function baseUrl(url: string): URL {
+  if (/^https?:\/\//.test(url)) return new URL(url.endsWith("/") ? url : `${url}/`);
+  if (url.startsWith("file:")) return new URL(url.endsWith("/") ? url : `${url}/`);
+  const path = isAbsolute(url) ? url : resolve(url);
+  return pathToFileURL(path.endsWith("/") ? path : `${path}/`);
+}
+
+function summarize(files: Transfer[]): SourceStatus["transferred"] {
+  return { requests: files.length, bytes: files.reduce((sum, f) => sum + f.bytes, 0), files };
+}

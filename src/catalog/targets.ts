@@ -1,0 +1,39 @@
+/**
+ * Target files: each file of an app version is bound by its length and SHA-256 (what TUF clients
+ * check), with its BLAKE3 in the target's `custom` metadata (SPEC 2.8: content addresses for
+ * mirrors and peers that verify with BLAKE3). Pure.
+ */
+import { createHash } from "node:crypto";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { TargetFile } from "@tufjs/models";
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export function blake3Hex(bytes: Uint8Array): string {
+  return bytesToHex(blake3(bytes));
+}
+
+export function targetFile(path: string, bytes: Uint8Array): TargetFile {
+  return new TargetFile({
+    path,
+    length: bytes.length,
+    hashes: { sha256: sha256Hex(bytes) },
+    unrecognizedFields: { custom: { blake3: blake3Hex(bytes) } },
+  });
+}
+
+/**
+ * Checks the BLAKE3 recorded for a target against bytes that already passed TUF's length and
+ * SHA-256 check: a disagreement means the signed metadata itself is inconsistent.
+ */
+export function blake3Problem(target: TargetFile, bytes: Uint8Array): string | undefined {
+  const recorded = target.custom.blake3;
+  if (typeof recorded !== "string") return `${target.path} has no BLAKE3 in its custom metadata`;
+  const actual = blake3Hex(bytes);
+  return actual === recorded
+    ? undefined
+    : `${target.path}: BLAKE3 ${actual} differs from the signed ${recorded}`;
+}

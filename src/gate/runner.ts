@@ -1,0 +1,846 @@
+/**
+ * The step runner: carries out a planned gate against a daemon, through its JSON-RPC API only (as
+ * an operator would, authenticated like the CLI), and judges every cell by what the daemon says
+ * *and* what Podman shows — a stop is a stop when Podman shows no running container, a daemon
+ * restart survived when Podman shows the same container ids, started at the same time.
+ *
+ * Each cell: the request, the operation followed to its end, then the expected state polled for
+ * until the step's time limit (derived from the manifest), then the checks. A failure keeps its
+ * evidence: expected, observed, the operation's log, the app's last log lines, the daemon's last
+ * warnings. With chaos, the planned faults are injected between steps (and one during an
+ * operation), and the next step must pass anyway.
+ */
+import { createHash } from "node:crypto";
+import {
+  type Accepted,
+  CliError,
+  CODES,
+  type DaemonClient,
+  DaemonUnreachable,
+  RpcFailure,
+} from "../cli/client.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { observe } from "../runtime/observe.ts";
+import type { AppData } from "./app-data.ts";
+import {
+  type ApiFact,
+  allOf,
+  checkDataKept,
+  checkPurged,
+  checkRecreated,
+  checkRemoved,
+  checkRestarted,
+  checkRunning,
+  checkStopped,
+  checkUnchanged,
+  type DataFingerprint,
+  type PodmanFact,
+  type Verdict,
+} from "./checks.ts";
+import type { DaemonControl } from "./daemon-process.ts";
+import { describeFault, type PlannedFault } from "./faults.ts";
+import { type GatePlan, type Phase, STEP_INFO, type StepId } from "./matrix.ts";
+import type { GatePodman } from "./podman-service.ts";
+import { probeAll } from "./probe.ts";
+import type { ReachTarget } from "./reachability.ts";
+import {
+  type Cell,
+  type ContainerFact,
+  type Evidence,
+  type FaultRecord,
+  redact,
+  type SetupRecord,
+} from "./report.ts";
+import { formatMs } from "./stats.ts";
+import type { StepTimeouts } from "./timeouts.ts";
+
+/** One gated app, as the runner needs it. */
+export type GateApp = {
+  /** The id the operator named. */
+  id: string;
+  /** The id the daemon knows it by. */
+  installedAs: string;
+  manifest: Manifest;
+  keys: string[];
+  volumes: string[];
+  targets: ReachTarget[];
+  timeouts: StepTimeouts;
+};
+
+export type RunnerContext = {
+  client: DaemonClient;
+  podman: GatePodman;
+  daemon: DaemonControl;
+  /** The daemon's data directory, for the data checks. */
+  data: AppData;
+  apps: ReadonlyMap<string, GateApp>;
+  plan: GatePlan;
+  faults: readonly PlannedFault[];
+  /** How long a stop or a survived restart must stay as it is before the cell passes. */
+  settleMs: number;
+  progress: (line: string) => void;
+  /** Set to stop after the current cell (Ctrl-C). */
+  interrupted?: () => boolean;
+  /** Leave the apps as the last step left them (no teardown): `--keep`. */
+  keep?: boolean;
+};
+
+export type RunResult = { cells: Cell[]; setup: SetupRecord[]; faults: FaultRecord[]; interrupted: boolean };
+
+const POLL_MS = 500;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const digest = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** A failure of a cell with its verdict (thrown inside a cell, caught by it). */
+class CellFailure extends Error {
+  readonly verdict: Verdict;
+  readonly operationId: string | undefined;
+  constructor(reason: string, verdict: Verdict, operationId?: string) {
+    super(reason);
+    this.verdict = verdict;
+    this.operationId = operationId;
+  }
+}
+
+type OperationView = {
+  id: string;
+  kind: string;
+  state: string;
+  error: string | null;
+  logs: Array<{ message: string; level: string }>;
+};
+
+export class Runner {
+  readonly #ctx: RunnerContext;
+  readonly #cells: Cell[] = [];
+  readonly #setup: SetupRecord[] = [];
+  readonly #faultRecords: FaultRecord[] = [];
+  /** Secret values seen (files, credentials): removed from any text that goes into the report. */
+  readonly #secrets = new Set<string>();
+  /** The data each app had before its latest uninstall (compared at install-again). */
+  readonly #baselines = new Map<string, DataFingerprint>();
+  /** Apps whose setup step failed: their next judged cell fails with that cause. */
+  readonly #blocked = new Map<string, string>();
+
+  constructor(ctx: RunnerContext) {
+    this.#ctx = ctx;
+  }
+
+  async run(): Promise<RunResult> {
+    const { plan } = this.#ctx;
+    let interrupted = false;
+    outer: for (const { iteration, phases } of plan.iterations) {
+      this.#baselines.clear();
+      this.#blocked.clear();
+      for (const [index, phase] of phases.entries()) {
+        if (this.#ctx.interrupted?.()) {
+          interrupted = true;
+          break outer;
+        }
+        const before = this.#ctx.faults.filter(
+          (f) => f.iteration === iteration && f.phaseIndex === index && f.kind !== "daemon-sigkill",
+        );
+        const faultIds = new Map<string, string[]>();
+        for (const fault of before) {
+          const record = await this.#inject(fault);
+          const hit = fault.app ? [fault.app] : phase.order.filter((id) => !(id in phase.skipped));
+          for (const app of hit) faultIds.set(app, [...(faultIds.get(app) ?? []), record.id]);
+        }
+        const during = this.#ctx.faults.filter(
+          (f) => f.iteration === iteration && f.phaseIndex === index && f.kind === "daemon-sigkill",
+        );
+        for (const fault of during)
+          if (fault.app) faultIds.set(fault.app, [...(faultIds.get(fault.app) ?? []), fault.id]);
+        await this.#phase(iteration, phase, faultIds, during);
+      }
+    }
+    if (!interrupted && !this.#ctx.keep)
+      for (const phase of plan.teardown) await this.#phase(plan.iterations.length, phase, new Map(), []);
+    return { cells: this.#cells, setup: this.#setup, faults: this.#faultRecords, interrupted };
+  }
+
+  // ---- Phases and cells ----
+
+  async #phase(
+    iteration: number,
+    phase: Phase,
+    faultIds: Map<string, string[]>,
+    during: readonly PlannedFault[],
+  ) {
+    const info = STEP_INFO[phase.step];
+    const active = phase.order.filter((id) => !(id in phase.skipped));
+    for (const id of phase.order)
+      if (id in phase.skipped)
+        this.#record(iteration, phase, id, { status: "skip", reason: phase.skipped[id] as string });
+    if (active.length === 0) return;
+    if (info.scope === "node") {
+      await this.#nodeStep(iteration, phase, active, faultIds);
+      return;
+    }
+    for (const id of active) {
+      if (this.#ctx.interrupted?.()) return;
+      const app = this.#app(id);
+      const blocked = phase.judged ? this.#blocked.get(id) : undefined;
+      if (blocked) {
+        this.#blocked.delete(id);
+        this.#record(iteration, phase, id, {
+          status: "fail",
+          reason: `precondition not reached: ${blocked}`,
+          durationMs: 0,
+          timeoutMs: app.timeouts[phase.step],
+          evidence: { expected: `the state ${phase.step} starts from`, observed: blocked },
+          faults: faultIds.get(id),
+        });
+        continue;
+      }
+      const fault = during.find((f) => f.app === id);
+      await this.#cell(iteration, phase, app, faultIds.get(id), () =>
+        this.#appStep(phase.step, app, iteration, fault),
+      );
+    }
+  }
+
+  /** Runs one cell: times it, turns a failure into evidence, records it. */
+  async #cell(
+    iteration: number,
+    phase: Phase,
+    app: GateApp,
+    faults: string[] | undefined,
+    work: (deadline: number) => Promise<string>,
+    began = Date.now(),
+  ): Promise<void> {
+    const timeoutMs = app.timeouts[phase.step];
+    const deadline = began + timeoutMs;
+    try {
+      const checked = await work(deadline);
+      const durationMs = Date.now() - began;
+      this.#record(iteration, phase, app.id, {
+        status: "pass",
+        durationMs,
+        timeoutMs,
+        checked: this.#redact(checked),
+        podman: await this.#facts(app),
+        faults,
+      });
+    } catch (error) {
+      const durationMs = Date.now() - began;
+      const failure =
+        error instanceof CellFailure
+          ? error
+          : new CellFailure((error as Error).message, {
+              ok: false,
+              expected: `${phase.step} to succeed`,
+              observed: (error as Error).message,
+            });
+      const evidence = await this.#evidence(app, failure.verdict, failure.operationId);
+      this.#record(iteration, phase, app.id, {
+        status: "fail",
+        reason: this.#redact(failure.message),
+        durationMs,
+        timeoutMs,
+        podman: await this.#facts(app),
+        evidence,
+        faults,
+      });
+    }
+  }
+
+  #record(
+    iteration: number,
+    phase: Phase,
+    app: string,
+    result: Omit<Cell, "iteration" | "app" | "step">,
+  ): void {
+    const tag = `[${iteration}/${this.#ctx.plan.iterations.length}]`;
+    if (!phase.judged) {
+      if (result.status === "skip") return;
+      const ok = result.status === "pass";
+      this.#setup.push({
+        iteration,
+        app,
+        step: phase.step,
+        why: phase.why ?? "",
+        ok,
+        durationMs: result.durationMs ?? 0,
+        ...(result.evidence ? { evidence: result.evidence } : {}),
+      });
+      if (!ok) this.#blocked.set(app, `setup ${phase.step} (${phase.why}) failed: ${result.reason}`);
+      this.#ctx.progress(
+        `${tag} ${`(setup ${phase.step})`.padEnd(16)} ${app.padEnd(16)} ${ok ? "ok" : `FAILED: ${result.reason}`}`,
+      );
+      return;
+    }
+    const cell: Cell = { iteration, app, step: phase.step, ...result };
+    if (!cell.faults || cell.faults.length === 0) delete cell.faults;
+    this.#cells.push(cell);
+    const status = { pass: "pass", fail: "FAIL", skip: "skip" }[cell.status];
+    const detail =
+      cell.status === "skip"
+        ? cell.reason
+        : cell.status === "fail"
+          ? `${formatMs(cell.durationMs)}: ${cell.reason}`
+          : formatMs(cell.durationMs);
+    this.#ctx.progress(
+      `${tag} ${phase.step.padEnd(16)} ${app.padEnd(16)} ${status} ${detail}${cell.faults ? " ⚡" : ""}`,
+    );
+  }
+
+  #app(id: string): GateApp {
+    const app = this.#ctx.apps.get(id);
+    if (!app) throw new Error(`unknown app ${id}`);
+    return app;
+  }
+
+  // ---- Steps ----
+
+  async #appStep(
+    step: StepId,
+    app: GateApp,
+    iteration: number,
+    fault: PlannedFault | undefined,
+  ): Promise<string> {
+    const began = Date.now();
+    const deadline = began + app.timeouts[step];
+    const id = app.installedAs;
+    switch (step) {
+      case "install":
+      case "install-again": {
+        const op = await this.#operation("package.install", { id }, deadline, fault);
+        await this.#until(deadline, () => this.#ready(app), "not running and healthy in time", op);
+        if (step === "install") {
+          await this.#rememberSecrets(app);
+          return `operation ${op} succeeded; ${app.keys.length} container(s) running and healthy in Podman and the daemon`;
+        }
+        const baseline = this.#baselines.get(app.id);
+        if (!baseline) return `operation ${op} succeeded; running (no data baseline: uninstall did not run)`;
+        const now = await this.#fingerprint(app, baseline, true);
+        const kept = checkDataKept(baseline, now, "after installing again");
+        if (!kept.ok)
+          throw new CellFailure("data or credentials changed across uninstall and install", kept, op);
+        return `operation ${op} succeeded; running; ${kept.expected}`;
+      }
+      case "ui": {
+        const verdict = await this.#until(deadline, () => this.#reach(app), "not reachable in time");
+        return verdict.observed;
+      }
+      case "stop": {
+        const op = await this.#operation("package.stop", { id }, deadline, fault);
+        await this.#until(deadline, () => this.#stopped(app), "not stopped in Podman in time", op);
+        await sleep(this.#ctx.settleMs);
+        const still = await this.#stopped(app);
+        if (!still.ok)
+          throw new CellFailure(`started again within ${this.#ctx.settleMs} ms of the stop`, still, op);
+        return `operation ${op} succeeded; no container running in Podman, still none ${formatMs(this.#ctx.settleMs)} later`;
+      }
+      case "start": {
+        const op = await this.#operation("package.start", { id }, deadline, fault);
+        await this.#until(
+          deadline,
+          () => this.#readyAndReachable(app),
+          "not running, healthy and reachable in time",
+          op,
+        );
+        return `operation ${op} succeeded; running, healthy${app.targets.length > 0 ? " and reachable" : ""}`;
+      }
+      case "restart": {
+        await this.#until(deadline, () => this.#ready(app), "not running before the restart");
+        const before = await this.#snapshot(app);
+        const op = await this.#operation("package.restart", { id }, deadline, fault);
+        await this.#until(
+          deadline,
+          async () =>
+            allOf(await this.#readyAndReachable(app), checkRestarted(before, await this.#snapshot(app))),
+          "not restarted in place in time",
+          op,
+        );
+        return `operation ${op} succeeded; same container ids, each started again, healthy`;
+      }
+      case "reinstall": {
+        await this.#until(deadline, () => this.#ready(app), "not running before the reinstall");
+        const before = await this.#snapshot(app);
+        const baseline = await this.#baseline(app, iteration, false);
+        const op = await this.#operation("package.reinstall", { id }, deadline, fault);
+        await this.#until(
+          deadline,
+          async () =>
+            allOf(await this.#readyAndReachable(app), checkRecreated(before, await this.#snapshot(app))),
+          "not recreated and running in time",
+          op,
+        );
+        const kept = checkDataKept(
+          baseline,
+          await this.#fingerprint(app, baseline, false),
+          "after the reinstall",
+        );
+        if (!kept.ok) throw new CellFailure("data changed across the reinstall", kept, op);
+        return `operation ${op} succeeded; new containers, running; ${kept.expected}`;
+      }
+      case "uninstall": {
+        const baseline = await this.#baseline(app, iteration, true);
+        this.#baselines.set(app.id, baseline);
+        const op = await this.#operation("package.uninstall", { id, purge: false }, deadline, fault);
+        await this.#until(deadline, () => this.#removed(app), "not removed in time", op);
+        const kept = checkDataKept(
+          { ...baseline, credentials: undefined },
+          await this.#fingerprint(app, baseline, false),
+          "after the uninstall",
+        );
+        if (!kept.ok) throw new CellFailure("data or secrets lost by the uninstall", kept, op);
+        return `operation ${op} succeeded; no container left; ${kept.expected}`;
+      }
+      case "purge": {
+        const op = await this.#operation("package.uninstall", { id, purge: true }, deadline, fault);
+        await this.#until(deadline, () => this.#removed(app), "not removed in time", op);
+        const purged = checkPurged(
+          await this.#ctx.data.exists(this.#ctx.data.appDir(id)),
+          await this.#ctx.data.exists(this.#ctx.data.secretsDir(id)),
+        );
+        if (!purged.ok) throw new CellFailure("the purge kept data", purged, op);
+        return `operation ${op} succeeded; no container, data directory and secrets deleted`;
+      }
+      default:
+        throw new Error(`${step} is not an app step`);
+    }
+  }
+
+  /** daemon-restart (and reboot): one action for every app, each app judged on its own. */
+  async #nodeStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
+    const began = Date.now();
+    const snapshots = new Map<string, PodmanFact[]>();
+    const preconditions = new Map<string, Error>();
+    for (const id of active) {
+      const app = this.#app(id);
+      try {
+        // Running and reachable before: what breaks afterwards is the restart's doing.
+        await this.#until(
+          began + app.timeouts[phase.step],
+          () => this.#readyAndReachable(app),
+          "not running and reachable before the daemon restart",
+        );
+        snapshots.set(id, await this.#snapshot(app));
+      } catch (error) {
+        preconditions.set(id, error as Error);
+      }
+    }
+    let restartError: Error | undefined;
+    let restarted = "";
+    if (phase.step === "daemon-restart") {
+      try {
+        const { downMs } = await this.#ctx.daemon.restart();
+        restarted = `daemon restarted (${this.#ctx.daemon.restartHow}; answering again after ${formatMs(downMs)})`;
+      } catch (error) {
+        restartError = error as Error;
+      }
+    } else restartError = new Error(`${phase.step} is not supported here`);
+    const restartedAt = Date.now();
+    // Every app is judged at once: each cell's time is the restart's plus its own checks.
+    const cells = active.map((id) => {
+      const app = this.#app(id);
+      return this.#cell(
+        iteration,
+        phase,
+        app,
+        faultIds.get(id),
+        async (deadline) => {
+          const precondition = preconditions.get(id);
+          if (precondition) throw precondition;
+          if (restartError)
+            throw new CellFailure(`the daemon did not come back: ${restartError.message}`, {
+              ok: false,
+              expected: "the daemon answers again, connected to Podman",
+              observed: restartError.message,
+            });
+          const before = snapshots.get(id) as PodmanFact[];
+          // The daemon must have looked at the app again (its observation is newer than the restart).
+          await this.#until(
+            deadline,
+            async () => {
+              const api = await this.#api(app);
+              const fresh =
+                api?.observedAt !== undefined && api?.observedAt !== null && api.observedAt >= restartedAt;
+              return allOf(
+                await this.#readyAndReachable(app),
+                checkUnchanged(before, await this.#snapshot(app)),
+                {
+                  ok: fresh,
+                  expected: "observed by the restarted daemon",
+                  observed: fresh ? "observed after the restart" : "not observed since the restart yet",
+                },
+              );
+            },
+            "not running as before in time",
+          );
+          await sleep(this.#ctx.settleMs);
+          const later = checkUnchanged(before, await this.#snapshot(app));
+          if (!later.ok)
+            throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after the restart`, later);
+          return `${restarted}; same container ids, not restarted, healthy${app.targets.length > 0 ? ", reachable" : ""}`;
+        },
+        began,
+      );
+    });
+    await Promise.all(cells);
+  }
+
+  // ---- Talking to the daemon ----
+
+  /** Asks for an operation (retrying what an operator would retry), then follows it to its end. */
+  async #operation(
+    method: string,
+    params: Record<string, unknown>,
+    deadline: number,
+    fault: PlannedFault | undefined,
+  ): Promise<string> {
+    let accepted: Accepted | undefined;
+    let lastError: Error | undefined;
+    while (!accepted) {
+      try {
+        accepted = await this.#ctx.client.call<Accepted>(method, params);
+      } catch (error) {
+        lastError = error as Error;
+        const retry =
+          error instanceof DaemonUnreachable ||
+          (error instanceof RpcFailure &&
+            (error.code === CODES.operationInProgress || error.code === CODES.podmanUnavailable));
+        if (!retry || Date.now() > deadline)
+          throw new CellFailure(`${method} refused: ${lastError.message}`, {
+            ok: false,
+            expected: `${method} accepted`,
+            observed: `${lastError.message}${error instanceof CliError && error.hint ? ` (${error.hint})` : ""}`,
+          });
+        await sleep(1_000);
+      }
+    }
+    if (fault?.kind === "daemon-sigkill") {
+      await sleep(fault.delayMs ?? 0);
+      const at = Date.now();
+      try {
+        const { downMs } = await this.#ctx.daemon.crash();
+        this.#fault(
+          fault,
+          true,
+          `operation ${accepted.operationId} accepted; daemon SIGKILLed ${fault.delayMs} ms later and started again (${formatMs(downMs)})`,
+          at,
+        );
+      } catch (error) {
+        this.#fault(
+          fault,
+          false,
+          `the daemon could not be crashed and restarted: ${(error as Error).message}`,
+          at,
+        );
+      }
+    }
+    const id = accepted.operationId;
+    for (;;) {
+      let op: OperationView | undefined;
+      try {
+        op = await this.#ctx.client.call<OperationView>("operation.get", { id });
+      } catch {
+        // The daemon restarting: the operation is in its store and resumes.
+      }
+      if (op?.state === "succeeded") return id;
+      if (op?.state === "failed")
+        throw new CellFailure(
+          `operation ${id} failed: ${op.error ?? "no error given"}`,
+          { ok: false, expected: `operation ${op.kind} succeeded`, observed: `failed: ${op.error ?? "?"}` },
+          id,
+        );
+      if (Date.now() > deadline)
+        throw new CellFailure(
+          `operation ${id} still ${op?.state ?? "unknown"} at the time limit`,
+          {
+            ok: false,
+            expected: "the operation finished in time",
+            observed: `still ${op?.state ?? "unknown"}`,
+          },
+          id,
+        );
+      await sleep(300);
+    }
+  }
+
+  /** Polls `check` until it passes or the deadline; throws with the last verdict otherwise. */
+  async #until(
+    deadline: number,
+    check: () => Promise<Verdict>,
+    reason: string,
+    operationId?: string,
+  ): Promise<Verdict> {
+    let last: Verdict = { ok: false, expected: "?", observed: "not checked yet" };
+    for (;;) {
+      try {
+        last = await check();
+      } catch (error) {
+        last = {
+          ok: false,
+          expected: last.expected,
+          observed: `could not observe: ${(error as Error).message}`,
+        };
+      }
+      if (last.ok) return last;
+      if (Date.now() > deadline) throw new CellFailure(reason, last, operationId);
+      await sleep(POLL_MS);
+    }
+  }
+
+  async #api(app: GateApp): Promise<ApiFact> {
+    try {
+      const view = await this.#ctx.client.call<{
+        phase: string;
+        desired: string;
+        reason: string | null;
+        observedAt: number | null;
+        containers: Array<{ key: string; containerId: string; state: string; health: string }>;
+      }>("package.get", { id: app.installedAs });
+      return {
+        phase: view.phase,
+        desired: view.desired,
+        reason: view.reason,
+        observedAt: view.observedAt,
+        containers: view.containers.map((c) => ({
+          key: c.key,
+          containerId: c.containerId,
+          state: c.state,
+          health: c.health,
+        })),
+      };
+    } catch (error) {
+      if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
+      throw error;
+    }
+  }
+
+  // ---- Looking at Podman ----
+
+  /** The app's containers, from one labelled list (states as Podman reports them). */
+  async #podman(app: GateApp): Promise<PodmanFact[]> {
+    const observation = await observe(this.#ctx.podman.client);
+    return observation.containers
+      .filter((c) => c.appId === app.installedAs)
+      .map((c) => ({ id: c.id, name: c.name, key: c.key, state: c.state, startedAt: c.startedAt }));
+  }
+
+  /** The app's containers with their exact start times (inspect: the list rounds to seconds). */
+  async #snapshot(app: GateApp): Promise<PodmanFact[]> {
+    const facts = await this.#podman(app);
+    const out: PodmanFact[] = [];
+    for (const fact of facts) {
+      const inspected = await this.#ctx.podman.client.containers.find(fact.id);
+      if (!inspected) continue;
+      const started = Date.parse(inspected.State.StartedAt);
+      out.push({
+        ...fact,
+        state: inspected.State.Status,
+        startedAt: Number.isNaN(started) || started <= 0 ? undefined : started,
+      });
+    }
+    return out;
+  }
+
+  async #ready(app: GateApp): Promise<Verdict> {
+    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
+    return checkRunning(app.keys, podman, api);
+  }
+
+  async #reach(app: GateApp): Promise<Verdict> {
+    const result = await probeAll(app.targets);
+    return {
+      ok: result.ok,
+      expected: app.targets
+        .map((t) =>
+          t.kind === "tcp"
+            ? `TCP connect to ${t.hostPort}`
+            : `${t.protocol} ${t.hostPort}${t.path} ${t.status ?? "2xx/3xx"}`,
+        )
+        .join("; "),
+      observed: result.observed,
+    };
+  }
+
+  async #readyAndReachable(app: GateApp): Promise<Verdict> {
+    const ready = await this.#ready(app);
+    if (!ready.ok || app.targets.length === 0) return ready;
+    return allOf(ready, await this.#reach(app));
+  }
+
+  async #stopped(app: GateApp): Promise<Verdict> {
+    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
+    return checkStopped(app.keys, podman, api);
+  }
+
+  async #removed(app: GateApp): Promise<Verdict> {
+    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
+    return checkRemoved(podman, api);
+  }
+
+  // ---- Data ----
+
+  async #rememberSecrets(app: GateApp): Promise<void> {
+    const { values } = await this.#ctx.data.secrets(app.installedAs);
+    for (const value of values) this.#secrets.add(value);
+  }
+
+  async #credentialsDigest(app: GateApp): Promise<string | undefined> {
+    try {
+      const credentials = await this.#ctx.client.call<Array<{ password: string | null }>>(
+        "package.credentials",
+        {
+          id: app.installedAs,
+        },
+      );
+      for (const c of credentials) if (c.password) this.#secrets.add(c.password);
+      return digest(JSON.stringify(credentials));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Plants fresh markers in the app's volumes and takes its secrets' (and credentials') digests. */
+  async #baseline(app: GateApp, iteration: number, credentials: boolean): Promise<DataFingerprint> {
+    const markers: Record<string, string> = {};
+    for (const volume of app.volumes)
+      markers[volume] = await this.#ctx.data.plantMarker(app.installedAs, volume, `iteration ${iteration}`);
+    const { digests, values } = await this.#ctx.data.secrets(app.installedAs);
+    for (const value of values) this.#secrets.add(value);
+    return {
+      markers,
+      secrets: digests,
+      ...(credentials ? { credentials: await this.#credentialsDigest(app) } : {}),
+    };
+  }
+
+  async #fingerprint(
+    app: GateApp,
+    baseline: DataFingerprint,
+    credentials: boolean,
+  ): Promise<DataFingerprint> {
+    const markers: Record<string, string | undefined> = {};
+    for (const volume of Object.keys(baseline.markers))
+      markers[volume] = await this.#ctx.data.readMarker(app.installedAs, volume);
+    const { digests } = await this.#ctx.data.secrets(app.installedAs);
+    return {
+      markers,
+      secrets: digests,
+      ...(credentials ? { credentials: await this.#credentialsDigest(app) } : {}),
+    };
+  }
+
+  // ---- Faults ----
+
+  async #inject(fault: PlannedFault): Promise<FaultRecord> {
+    const at = Date.now();
+    this.#ctx.progress(`      chaos: ${describeFault(fault)}`);
+    try {
+      switch (fault.kind) {
+        case "container-kill":
+        case "container-remove": {
+          const app = this.#app(fault.app as string);
+          const target = (await this.#podman(app)).find((c) => c.key === fault.container);
+          if (!target)
+            return this.#fault(
+              fault,
+              false,
+              `no container ${app.id}/${fault.container} in Podman to hit`,
+              at,
+            );
+          if (fault.kind === "container-kill") {
+            if (target.state !== "running")
+              return this.#fault(
+                fault,
+                false,
+                `${target.name} was ${target.state}, not running: nothing to kill`,
+                at,
+              );
+            await this.#ctx.podman.client.containers.kill(target.id, "SIGKILL");
+            return this.#fault(fault, true, `SIGKILL to ${target.name} (${target.id.slice(0, 12)})`, at);
+          }
+          await this.#ctx.podman.client.containers.remove(target.id, { force: true, timeoutSeconds: 0 });
+          return this.#fault(
+            fault,
+            true,
+            `removed ${target.name} (${target.id.slice(0, 12)}, ${target.state})`,
+            at,
+          );
+        }
+        case "podman-restart": {
+          const { downMs } = await this.#ctx.podman.restart();
+          return this.#fault(
+            fault,
+            true,
+            `Podman service on ${this.#ctx.podman.socketPath} stopped and started again (${formatMs(downMs)})`,
+            at,
+          );
+        }
+        case "daemon-sigkill":
+          return this.#fault(fault, false, "injected during the operation, not before", at);
+      }
+    } catch (error) {
+      return this.#fault(fault, false, `could not inject: ${(error as Error).message}`, at);
+    }
+  }
+
+  #fault(fault: PlannedFault, injected: boolean, detail: string, at: number): FaultRecord {
+    const record: FaultRecord = {
+      id: fault.id,
+      kind: fault.kind,
+      iteration: fault.iteration,
+      step: fault.step,
+      ...(fault.app ? { app: fault.app } : {}),
+      ...(fault.container ? { container: fault.container } : {}),
+      detail,
+      injected,
+      at,
+    };
+    this.#faultRecords.push(record);
+    if (!injected) this.#ctx.progress(`      chaos: NOT injected: ${detail}`);
+    return record;
+  }
+
+  // ---- Evidence ----
+
+  /** The app's containers as Podman shows them now (undefined when Podman does not answer). */
+  async #facts(app: GateApp): Promise<ContainerFact[] | undefined> {
+    try {
+      return (await this.#podman(app)).map((c) => ({ key: c.key, name: c.name, id: c.id, state: c.state }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  #redact(text: string): string {
+    return redact(text, [...this.#secrets]);
+  }
+
+  async #evidence(app: GateApp, verdict: Verdict, operationId: string | undefined): Promise<Evidence> {
+    await this.#rememberSecrets(app).catch(() => {});
+    const evidence: Evidence = {
+      expected: this.#redact(verdict.expected),
+      observed: this.#redact(verdict.observed),
+    };
+    if (operationId)
+      try {
+        const op = await this.#ctx.client.call<OperationView>("operation.get", { id: operationId });
+        evidence.operation = {
+          id: op.id,
+          kind: op.kind,
+          state: op.state,
+          error: op.error === null ? null : this.#redact(op.error),
+          log: op.logs.slice(-12).map((l) => this.#redact(`${l.level} ${l.message}`)),
+        };
+      } catch {}
+    try {
+      const lines = await this.#ctx.client.call<Array<{ container: string; stream: string; line: string }>>(
+        "package.logs",
+        {
+          id: app.installedAs,
+          tail: 20,
+        },
+      );
+      evidence.logs = lines.slice(-20).map((l) => this.#redact(`${l.container} ${l.stream}: ${l.line}`));
+    } catch {}
+    const daemonLog = this.#ctx.daemon.logTail(10).map((l) => this.#redact(l));
+    if (daemonLog.length > 0) evidence.daemonLog = daemonLog;
+    return evidence;
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * `archy gate` end to end on the real rootless Podman of the test user: the gate starts its own
+ * sandboxed daemon (as root in CI: as the test user), runs the matrix over the sample apps, and the
+ * report is checked against what Podman itself shows — the containers each cell saw, the final
+ * containers (`--keep` leaves the sandbox as the last step left it), Podman's event log for the
+ * faults injected — and for secrets it must never contain. A sabotaged app shows the gate failing,
+ * with its evidence.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import type { GateReport } from "../../src/gate/report.ts";
+import { TEST_USER } from "../../src/host/layout.ts";
+import { runAsTestUser } from "../support/rootless.ts";
+import { APPS_DIR } from "../support/samples.ts";
+import { REPO_ROOT } from "../support/stage.ts";
+
+const isRoot = process.getuid?.() === 0;
+const ARCHY = join(REPO_ROOT, "bin", "archy");
+const SAMPLES = ["hello-web", "mini-explorer", "mini-node", "notes"];
+const LOG_LINE = "gate test, the app writes this line";
+
+type Run = { code: number; stdout: string; stderr: string; report: GateReport | undefined; dir: string };
+
+/** Runs `archy gate ARGS --keep` with its reports in a temporary directory; parses the JSON report. */
+function gate(args: string[], timeoutMs = 1_500_000): Promise<Run> {
+  const dir = mkdtempSync("/tmp/archy-gate-test-");
+  const base = join(dir, "report");
+  const argv = ["gate", ...(isRoot ? ["--user", TEST_USER] : []), "--keep", "--report", base, ...args];
+  return new Promise((resolve) => {
+    execFile(ARCHY, argv, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      let report: GateReport | undefined;
+      try {
+        report = JSON.parse(readFileSync(`${base}.json`, "utf8")) as GateReport;
+      } catch {}
+      resolve({ code, stdout: String(stdout), stderr: String(stderr), report, dir });
+    });
+  });
+}
+
+const show = (run: Run) =>
+  `exit ${run.code}\n--- stderr (last lines) ---\n${run.stderr.split("\n").slice(-60).join("\n")}`;
+
+async function podman(args: string[]): Promise<string> {
+  const result = await runAsTestUser(["podman", ...args], { timeoutMs: 120_000 });
+  assert.equal(result.code, 0, `podman ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+type PsEntry = { Id: string; Names: string[]; State: string; Labels: Record<string, string> | null };
+
+/** Every container of the sandbox (its app ids carry the run's prefix), as Podman shows it now. */
+async function sandboxContainers(prefix: string): Promise<PsEntry[]> {
+  const all = JSON.parse((await podman(["ps", "-a", "--format", "json"])) || "[]") as PsEntry[];
+  return all.filter((c) => c.Labels?.["io.archipelago.app"]?.startsWith(`${prefix}-`));
+}
+
+/** Removes exactly what a kept sandbox left: its containers, networks, volumes, secrets and directory. */
+async function removeSandbox(report: GateReport | undefined): Promise<void> {
+  const prefix = report?.environment.isolation?.prefix;
+  if (prefix) {
+    const ids = (await sandboxContainers(prefix)).map((c) => c.Id);
+    if (ids.length > 0) await runAsTestUser(["podman", "rm", "-f", "-t", "0", ...ids]);
+    for (const kind of ["network", "volume", "secret"]) {
+      const names = (await podman([kind, "ls", "--format", "{{.Name}}"]))
+        .split("\n")
+        .filter((n) => n.startsWith(`archy-${prefix}-`));
+      if (names.length > 0)
+        await runAsTestUser(["podman", kind, "rm", ...(kind === "secret" ? [] : ["-f"]), ...names]);
+    }
+  }
+  const workDir = report?.environment.workDir;
+  if (workDir?.startsWith("/tmp/archy-gate-")) {
+    if (!isRoot) await runAsTestUser(["podman", "unshare", "rm", "-rf", workDir]);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Every secret value the sandbox's daemon generated (the kept data directory). */
+function generatedSecrets(report: GateReport): string[] {
+  const root = join(report.environment.workDir as string, "data", "state", "secrets");
+  const values: string[] = [];
+  for (const app of readdirSync(root, { withFileTypes: true }))
+    if (app.isDirectory())
+      for (const name of readdirSync(join(root, app.name)))
+        values.push(readFileSync(join(root, app.name, name), "utf8").trim());
+  return values;
+}
+
+/** The report's containers of the last cell of `app` at `step` (the first iteration's). */
+function cellOf(report: GateReport, app: string, step: string) {
+  const cell = report.cells.find((c) => c.app === app && c.step === step && c.iteration === 1);
+  assert.ok(cell, `a ${step} cell for ${app}`);
+  return cell;
+}
+
+describe("real Podman: archy gate over the sample apps (1 iteration, no chaos)", () => {
+  let run: Run;
+  after(async () => {
+    await removeSandbox(run?.report);
+    if (run) rmSync(run.dir, { recursive: true, force: true });
+  });
+
+  test("the gate runs the whole matrix and writes both reports", { timeout: 1_800_000 }, async () => {
+    run = await gate(["--iterations", "1", "--timeout-scale", "0.5"]);
+    assert.ok(run.report, `a JSON report\n${show(run)}`);
+    const report = run.report;
+    assert.equal(report.schema, "archipelago.gate/v1");
+    assert.deepEqual([...report.options.apps].sort(), SAMPLES);
+    assert.equal(report.steps.length, 11, "every step is a column");
+    assert.equal(report.cells.length, SAMPLES.length * 11, "one cell per app and step");
+    assert.equal(report.aborted, undefined, report.aborted);
+    assert.equal(run.code, report.exitCode, "the exit code is the report's");
+    const markdown = readFileSync(join(run.dir, "report.md"), "utf8");
+    assert.equal(run.stdout, markdown, "stdout is the Markdown report");
+    assert.match(
+      markdown,
+      new RegExp(`^# Archipelago production gate: ${report.verdict === "pass" ? "PASS" : "FAIL"}`),
+    );
+  });
+
+  test("skips are honest: reboot (no node), purge (no --destructive), and the UI of an app without one", () => {
+    const report = run.report as GateReport;
+    for (const app of SAMPLES) {
+      const reboot = cellOf(report, app, "reboot");
+      assert.equal(reboot.status, "skip");
+      assert.match(reboot.reason ?? "", /no node to reboot/);
+      assert.match(cellOf(report, app, "purge").reason ?? "", /--destructive/);
+    }
+    assert.equal(cellOf(report, "mini-node", "ui").status, "skip");
+    assert.equal(cellOf(report, "hello-web", "ui").status, "pass");
+    assert.equal(report.environment.reboot.available, false);
+  });
+
+  test("the report matches what Podman shows", async () => {
+    const report = run.report as GateReport;
+    const prefix = report.environment.isolation?.prefix as string;
+    assert.match(prefix, /^g[0-9a-z]{4}$/);
+    const now = await sandboxContainers(prefix);
+    for (const app of report.apps) {
+      assert.equal(app.installedAs, `${prefix}-${app.id}`);
+      // --keep: the apps are as the last step (install again) left them; the report saw them so.
+      const last = cellOf(report, app.id, "install-again");
+      const inPodman = now.filter((c) => c.Labels?.["io.archipelago.app"] === app.installedAs);
+      assert.deepEqual(
+        inPodman.map((c) => c.Id).sort(),
+        (last.podman ?? []).map((c) => c.id).sort(),
+        `${app.id}: the containers Podman shows are the ones the report's last cell saw`,
+      );
+      assert.deepEqual(
+        inPodman.map((c) => c.State),
+        inPodman.map(() => "running"),
+        `${app.id}: running, as the report says`,
+      );
+      if (last.status === "pass")
+        assert.equal((last.podman ?? []).length, app.containers.length, `${app.id}: every container`);
+      // A stop that passed saw no running container; the uninstall that passed saw none at all.
+      const stop = cellOf(report, app.id, "stop");
+      if (stop.status === "pass")
+        assert.ok(
+          (stop.podman ?? []).every((c) => c.state !== "running"),
+          `${app.id}: ${JSON.stringify(stop.podman)}`,
+        );
+      const uninstall = cellOf(report, app.id, "uninstall");
+      if (uninstall.status === "pass") assert.deepEqual(uninstall.podman, []);
+      // Start and stop act on the same containers; a reinstall makes new ones.
+      const start = cellOf(report, app.id, "start");
+      if (stop.status === "pass" && start.status === "pass")
+        assert.deepEqual(
+          (start.podman ?? []).map((c) => c.id).sort(),
+          (stop.podman ?? []).map((c) => c.id).sort(),
+        );
+      const reinstall = cellOf(report, app.id, "reinstall");
+      if (reinstall.status === "pass") {
+        const before = new Set((start.podman ?? []).map((c) => c.id));
+        assert.ok(
+          (reinstall.podman ?? []).every((c) => !before.has(c.id)),
+          `${app.id}: recreated`,
+        );
+      }
+    }
+    // Podman's own history agrees: every container a passing stop cell saw stopped has died since.
+    const events = (
+      await podman([
+        "events",
+        "--stream=false",
+        "--since",
+        report.startedAt,
+        "--format",
+        "{{.ID}} {{.Status}}",
+      ])
+    )
+      .split("\n")
+      .filter(Boolean);
+    for (const app of report.apps) {
+      const stop = cellOf(report, app.id, "stop");
+      if (stop.status !== "pass") continue;
+      for (const c of stop.podman ?? [])
+        assert.ok(
+          events.some((e) => e.startsWith(c.id) && /\b(died|stop)\b/.test(e)),
+          `Podman's events show ${c.name} stopping`,
+        );
+    }
+  });
+
+  test("no generated secret appears in the reports or the daemon's log", () => {
+    const report = run.report as GateReport;
+    const secrets = generatedSecrets(report);
+    assert.ok(secrets.length >= 2, "mini-node and mini-explorer generate secrets");
+    const texts = {
+      json: readFileSync(join(run.dir, "report.json"), "utf8"),
+      markdown: readFileSync(join(run.dir, "report.md"), "utf8"),
+      daemonLog: readFileSync(join(report.environment.workDir as string, "daemon.log"), "utf8"),
+    };
+    for (const secret of secrets)
+      for (const [name, text] of Object.entries(texts))
+        assert.ok(!text.includes(secret), `a secret in the ${name}`);
+  });
+
+  test("every cell passed: the sample apps pass the gate", {
+    todo: "fails until the orchestrator's health verdict and its restart bookkeeping agree on start times (see docs/gate.md, 'Findings')",
+  }, () => {
+    const report = run.report as GateReport;
+    const failures = report.cells
+      .filter((c) => c.status === "fail")
+      .map((c) => `${c.app} ${c.step}: ${c.reason} — ${c.evidence?.observed}`);
+    assert.deepEqual(failures, []);
+    assert.equal(run.code, 0);
+  });
+});
+
+describe("real Podman: archy gate fails with evidence, and survives faults", () => {
+  const runs: Run[] = [];
+  after(async () => {
+    for (const run of runs) {
+      await removeSandbox(run.report);
+      rmSync(run.dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an app whose UI does not answer: exit code 1, the cell fails with expected, observed and logs", {
+    timeout: 900_000,
+  }, async () => {
+    const apps = mkdtempSync("/tmp/archy-gate-apps-");
+    try {
+      cpSync(join(APPS_DIR, "hello-web"), join(apps, "hello-web"), { recursive: true });
+      const path = join(apps, "hello-web", "manifest.yml");
+      const text = readFileSync(path, "utf8");
+      assert.match(text, /interfaces:\n {2}ui:\n {4}container: web\n {4}port: 8080\n {4}path: \//);
+      // The UI's path does not exist (the health check probes another one), and the app says something.
+      const sabotaged = text
+        .replace(
+          /(interfaces:\n {2}ui:\n {4}container: web\n {4}port: 8080\n {4}path: )\//,
+          "$1/missing.html",
+        )
+        .replace("      - mkdir -p /data/www &&", `      - echo "${LOG_LINE}" && mkdir -p /data/www &&`);
+      assert.ok(sabotaged.includes("/missing.html") && sabotaged.includes(LOG_LINE), sabotaged);
+      writeFileSync(path, sabotaged);
+      const run = await gate(["--apps-dir", apps, "--steps", "install,ui"]);
+      runs.push(run);
+      assert.equal(run.code, 1, show(run));
+      const report = run.report as GateReport;
+      assert.ok(report, `a report\n${show(run)}`);
+      assert.equal(report.verdict, "fail");
+      assert.equal(cellOf(report, "hello-web", "install").status, "pass");
+      const ui = cellOf(report, "hello-web", "ui");
+      assert.equal(ui.status, "fail");
+      assert.match(ui.evidence?.expected ?? "", /\/missing\.html 2xx\/3xx/);
+      assert.match(ui.evidence?.observed ?? "", /HTTP 404/);
+      assert.ok(
+        (ui.evidence?.logs ?? []).some((line) => line.includes(LOG_LINE)),
+        `the app's last log lines are in the evidence: ${JSON.stringify(ui.evidence?.logs)}`,
+      );
+      assert.ok(
+        (ui.durationMs ?? 0) >= (ui.timeoutMs ?? Number.POSITIVE_INFINITY),
+        "it waited for its time limit",
+      );
+      const markdown = readFileSync(join(run.dir, "report.md"), "utf8");
+      assert.match(markdown, /### hello-web · UI reachable · iteration 1/);
+      assert.match(markdown, /- Observed: .*HTTP 404/);
+    } finally {
+      rmSync(apps, { recursive: true, force: true });
+    }
+  });
+
+  test("chaos over hello-web: every fault injected, as Podman's events show, and every step passes anyway", {
+    timeout: 900_000,
+  }, async () => {
+    const run = await gate([
+      "--apps",
+      "hello-web",
+      "--steps",
+      "install,ui,stop,start,uninstall,install-again,purge",
+      "--destructive",
+      "--chaos",
+      "--seed",
+      "7",
+    ]);
+    runs.push(run);
+    const report = run.report as GateReport;
+    assert.ok(report, show(run));
+    assert.equal(report.environment.chaos.enabled, true);
+    assert.equal(report.environment.chaos.seed, 7);
+    assert.deepEqual(
+      report.faults.map((f) => f.kind),
+      // Before install-again the app is not installed: no container to hit, the next kind in turn.
+      [
+        "container-kill",
+        "container-remove",
+        "podman-restart",
+        "daemon-sigkill",
+        "podman-restart",
+        "daemon-sigkill",
+      ],
+      "a fault before every step but the first, the kinds in turn",
+    );
+    for (const fault of report.faults) {
+      assert.equal(fault.injected, true, `${fault.id}: ${fault.detail}`);
+      const next = cellOf(report, "hello-web", fault.step);
+      assert.ok(next.faults?.includes(fault.id), `${fault.id} is recorded on the ${fault.step} cell`);
+    }
+    assert.deepEqual(
+      report.cells
+        .filter((c) => c.status !== "pass")
+        .map((c) => `${c.step}: ${c.reason} ${c.evidence?.observed}`),
+      [],
+      "every step passed despite the faults",
+    );
+    assert.equal(run.code, 0, show(run));
+    // Podman saw the container faults happen to the containers the report names.
+    const events = (
+      await podman([
+        "events",
+        "--stream=false",
+        "--since",
+        report.startedAt,
+        "--format",
+        "{{.ID}} {{.Status}}",
+      ])
+    )
+      .split("\n")
+      .filter(Boolean);
+    for (const fault of report.faults.filter(
+      (f) => f.kind === "container-kill" || f.kind === "container-remove",
+    )) {
+      const id = /\(([0-9a-f]{12})/.exec(fault.detail)?.[1];
+      assert.ok(id, fault.detail);
+      const expected = fault.kind === "container-kill" ? /\bdied\b/ : /\bremove\b/;
+      assert.ok(
+        events.some((e) => e.startsWith(id) && expected.test(e)),
+        `Podman's events show ${fault.kind} of ${id}`,
+      );
+    }
+    for (const daemonKill of report.faults.filter((f) => f.kind === "daemon-sigkill"))
+      assert.match(daemonKill.detail, /daemon SIGKILLed \d+ ms later and started again/);
+    // The purge (the daemon killed during it) left nothing: no container, no data, no secrets.
+    const app = report.apps[0];
+    assert.ok(app);
+    assert.deepEqual(await sandboxContainers(report.environment.isolation?.prefix as string), []);
+    const data = join(report.environment.workDir as string, "data");
+    assert.equal(existsSync(join(data, "apps", app.installedAs)), false, "the app's data directory is gone");
+    assert.equal(existsSync(join(data, "state", "secrets", app.installedAs)), false, "its secrets are gone");
+  });
+});
