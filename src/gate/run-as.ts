@@ -5,23 +5,11 @@
  * own (so it can be killed whole, and a Ctrl-C of the gate does not reach it uncontrolled) and a
  * log file. Also: a copy of the code that user can read, when the checkout is private.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import {
-  chmodSync,
-  chownSync,
-  closeSync,
-  copyFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-} from "node:fs";
-import { join } from "node:path";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { parsePasswd } from "../host/users.ts";
 import { exec, type RunAs, userEnv } from "../system/exec.ts";
+import { readableCopy } from "../system/readable-copy.ts";
 
 export const isRoot = () => process.getuid?.() === 0;
 
@@ -137,32 +125,6 @@ const CODE_ENTRIES = ["package.json", "src", "node_modules", "schema"];
  * copies (the originals are never changed). For a checkout the daemon's user cannot read.
  */
 export function stageCode(repoRoot: string, dir: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const entry of CODE_ENTRIES) {
-    if (!existsSync(join(repoRoot, entry))) continue;
-    try {
-      execFileSync("cp", ["-al", join(repoRoot, entry), dir], { stdio: ["ignore", "ignore", "pipe"] });
-    } catch {
-      execFileSync("cp", ["-a", join(repoRoot, entry), dir], { stdio: ["ignore", "ignore", "pipe"] });
-    }
-  }
-  makeReadable(dir);
+  readableCopy(repoRoot, CODE_ENTRIES, dir);
   return dir;
-}
-
-function makeReadable(path: string): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return;
-  if (stat.isDirectory()) {
-    chmodSync(path, 0o755);
-    for (const name of readdirSync(path)) makeReadable(join(path, name));
-    return;
-  }
-  if (!stat.isFile()) return;
-  const executable = (stat.mode & 0o100) !== 0;
-  if ((stat.mode & 0o004) !== 0 && (!executable || (stat.mode & 0o001) !== 0)) return;
-  const temporary = `${path}.gate-copy`;
-  copyFileSync(path, temporary);
-  chmodSync(temporary, executable ? 0o755 : 0o644);
-  renameSync(temporary, path);
 }

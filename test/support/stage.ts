@@ -9,9 +9,9 @@
  * Directories are 0755; a file the test user could not read is replaced by a readable copy (its
  * original is never changed). One copy per test process, removed when the process exits.
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { readableCopy } from "../../src/system/readable-copy.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** What the copy contains, relative to the repository root. */
@@ -43,49 +43,6 @@ export function stageForTestUser(): Staged {
  */
 export function stageTree(root: string, entries: readonly string[], prefix: string): Staged {
   const dir = mkdtempSync(join("/tmp", prefix));
-  chmodSync(dir, 0o755);
-  let method: Staged["method"] = "hardlink";
-  try {
-    for (const entry of entries) copyEntry(root, dir, entry, ["-al"]);
-  } catch {
-    method = "copy";
-    for (const entry of entries) {
-      rmSync(join(dir, entry), { recursive: true, force: true });
-      copyEntry(root, dir, entry, ["-a"]);
-    }
-  }
-  makeReadable(dir);
+  const method = readableCopy(root, entries, dir);
   return { dir, node: join(dir, "node_modules", ".bin", "node"), method };
-}
-
-function copyEntry(root: string, dir: string, entry: string, flags: string[]): void {
-  const parts = entry.split("/");
-  let parent = dir;
-  for (const part of parts.slice(0, -1)) {
-    parent = join(parent, part);
-    execFileSync("mkdir", ["-p", parent]);
-  }
-  execFileSync("cp", [...flags, join(root, entry), parent], { stdio: ["ignore", "ignore", "pipe"] });
-}
-
-/**
- * Directories 0755 (they are new, so this changes nothing in the original); a regular file that
- * others cannot read (a hard link shares its mode with the original) is replaced by a copy that
- * they can (and run, when its owner can). Symbolic links are left as they are: they point inside the copy or to readable places.
- */
-function makeReadable(path: string): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return;
-  if (stat.isDirectory()) {
-    chmodSync(path, 0o755);
-    for (const name of readdirSync(path)) makeReadable(join(path, name));
-    return;
-  }
-  if (!stat.isFile()) return;
-  const executable = (stat.mode & 0o100) !== 0;
-  if ((stat.mode & 0o004) !== 0 && (!executable || (stat.mode & 0o001) !== 0)) return;
-  const temporary = `${path}.stage-copy`;
-  copyFileSync(path, temporary);
-  chmodSync(temporary, executable ? 0o755 : 0o644);
-  renameSync(temporary, path);
 }
