@@ -6,11 +6,8 @@
  * the dependent uses recreates the dependent, one that changes an export it does not use does not.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseDocument, type YAMLMap } from "yaml";
-import { loadManifest } from "../../src/manifest/load.ts";
 import { networkName } from "../../src/manifest/naming.ts";
 import { type Driver, eventually, httpGet, Lab, type TestApp } from "../support/driver.ts";
 
@@ -46,12 +43,7 @@ async function explorerFetchesNode(): Promise<void> {
 /** A new version of mini-node whose exports `edit` changes (its ports kept). */
 async function nodeVersion(version: string, edit: (doc: YAMLMap) => void): Promise<TestApp> {
   const app = await lab.app("mini-node", { variant: `v${version}`, version, ports: node.ports });
-  const path = join(app.dir, "manifest.yml");
-  const doc = parseDocument(readFileSync(path, "utf8"));
-  edit(doc.contents as YAMLMap);
-  writeFileSync(path, doc.toString(), { mode: 0o644 });
-  const loaded = await loadManifest(path);
-  assert.ok(loaded.ok, `the edited manifest is valid: ${JSON.stringify(loaded.ok ? [] : loaded.issues)}`);
+  await lab.editManifest(app, edit);
   return app;
 }
 

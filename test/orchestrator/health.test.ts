@@ -8,11 +8,8 @@
  * Each test has its own lab (Podman service, driver, directories), so they run side by side.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parseDocument, type YAMLMap } from "yaml";
-import { loadManifest } from "../../src/manifest/load.ts";
 import { type Driver, eventually, Lab, sleep, type TestApp } from "../support/driver.ts";
 
 async function inLab(work: (lab: Lab) => Promise<void>): Promise<void> {
@@ -27,12 +24,7 @@ async function inLab(work: (lab: Lab) => Promise<void>): Promise<void> {
 /** hello-web with its web container edited by `edit` (after the lab's test settings). */
 async function helloWith(lab: Lab, edit: (web: YAMLMap) => void): Promise<TestApp> {
   const app = await lab.app("hello-web");
-  const path = join(app.dir, "manifest.yml");
-  const doc = parseDocument(readFileSync(path, "utf8"));
-  edit((doc.get("containers") as YAMLMap).get("web") as YAMLMap);
-  writeFileSync(path, doc.toString(), { mode: 0o644 });
-  const loaded = await loadManifest(path);
-  assert.ok(loaded.ok, `the edited manifest is valid: ${JSON.stringify(loaded.ok ? [] : loaded.issues)}`);
+  await lab.editManifest(app, (doc) => edit(doc.getIn(["containers", "web"]) as YAMLMap));
   return app;
 }
 

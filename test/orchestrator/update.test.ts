@@ -9,11 +9,9 @@
  * Each test has its own lab (Podman service, driver, directories), so they run side by side.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import { loadManifest } from "../../src/manifest/load.ts";
+import type { YAMLMap, YAMLSeq } from "yaml";
 import {
   type Driver,
   eventually,
@@ -65,14 +63,7 @@ async function version(
   edit?: (web: YAMLMap) => void,
 ): Promise<TestApp> {
   const app = await lab.app("hello-web", { variant: `v${value}`, version: value, ports: base.ports });
-  if (edit) {
-    const path = join(app.dir, "manifest.yml");
-    const doc = parseDocument(readFileSync(path, "utf8"));
-    edit((doc.get("containers") as YAMLMap).get("web") as YAMLMap);
-    writeFileSync(path, doc.toString(), { mode: 0o644 });
-    const loaded = await loadManifest(path);
-    assert.ok(loaded.ok, `the edited manifest is valid: ${JSON.stringify(loaded.ok ? [] : loaded.issues)}`);
-  }
+  if (edit) await lab.editManifest(app, (doc) => edit(doc.getIn(["containers", "web"]) as YAMLMap));
   return app;
 }
 

@@ -431,6 +431,16 @@ export class Lab {
     return driver;
   }
 
+  /** Edits a test app's manifest (its YAML document, comments kept), then checks it is still valid. */
+  async editManifest(app: TestApp, edit: (doc: YAMLMap) => void): Promise<void> {
+    const path = join(app.dir, "manifest.yml");
+    const doc = parseDocument(readFileSync(path, "utf8"));
+    edit(doc.contents as YAMLMap);
+    writeFileSync(path, doc.toString(), { mode: 0o644 });
+    const loaded = await loadManifest(path);
+    if (!loaded.ok) throw new Error(`the edited manifest is invalid: ${JSON.stringify(loaded.issues)}`);
+  }
+
   /**
    * Writes a test copy of sample `sample` under the lab's manifest directory and validates it:
    * ids `<prefix>-<id>` (dependencies and references follow), container and legacy names prefixed,
