@@ -139,6 +139,21 @@ describe("real Podman: chaos while apps run", () => {
     for (const app of [hello, notes]) assert.equal((await driver.app(app.id))?.phase, "running");
   });
 
+  test("after the Podman service restarted, a restart of a running app completes (the gate's finding)", async () => {
+    await lab.service.stop();
+    await lab.service.start();
+    await sleep(1_000);
+    for (const app of [hello, notes]) {
+      const before = await lab.inspect(app.names[Object.keys(app.names)[0] as string] as string);
+      const accepted = await driver.call<{ operationId: string }>("restart", { app: app.id });
+      const record = await driver.operationDone(accepted.operationId, 90_000);
+      assert.equal(record.operation?.state, "succeeded", `${record.operation?.error}\n${driver.tail()}`);
+      const after = await lab.inspect(before?.name as string);
+      assert.equal(after?.id, before?.id, "restarted in place");
+      assert.notEqual(after?.startedAt, before?.startedAt, "started again");
+    }
+  });
+
   test("the Podman service killed in the middle of an install: the install still succeeds", async () => {
     const node = await lab.app("mini-node");
     const accepted = await driver.call<{ operationId: string }>("install", { path: node.dir });
