@@ -272,6 +272,15 @@ describe("HealthMonitor", () => {
     assert.equal(h.m.healthOf(container({ startedAt: START + 5_000 }), SPEC), "starting");
   });
 
+  test("the verdict holds when the start time comes at another precision (list: seconds, inspect: ns)", async () => {
+    const second = Math.floor(START / 1000) * 1000;
+    const h = monitor([true]);
+    await h.m.tick([{ appId: "app", key: "web", container: container({ startedAt: second }), spec: SPEC }]);
+    // The reconciler's view of the same start, from an inspect, 601 ms into that second.
+    assert.equal(h.m.healthOf(container({ startedAt: second + 601 }), SPEC), "healthy");
+    assert.equal(h.m.healthOf(container({ startedAt: second + 1_000 }), SPEC), "starting", "a later start");
+  });
+
   test("a probe that throws counts as a failure; containers no longer seen are forgotten", async () => {
     const h = monitor([]);
     const target = {

@@ -36,6 +36,17 @@ export function afterProbe(
   return { ...record, health, consecutiveFailures: failures, lastProbeAt: now, lastOutput: output };
 }
 
+/**
+ * Whether two start times are the same start. Podman's list gives whole seconds, an inspect gives
+ * nanoseconds, and the reconciler uses the inspect's time right after a restart request (to tell a
+ * start before the request from one after it, in the same second): the health records come from the
+ * list. Compared exactly, a container restarted in the second of its restart request stayed
+ * `starting` for ever — the production gate found it.
+ */
+export function sameStart(a: number, b: number): boolean {
+  return Math.floor(a / 1000) === Math.floor(b / 1000);
+}
+
 /** Whether a probe is due. Pure. */
 export function probeDue(record: ProbeRecord | undefined, spec: HealthSpec, now: number): boolean {
   return record?.lastProbeAt === undefined || now - record.lastProbeAt >= spec.interval;
@@ -67,7 +78,7 @@ export class HealthMonitor {
     if (container?.state !== "running") return "unknown";
     if (!spec) return "healthy";
     const record = this.#records.get(container.id);
-    if (!record || record.startedAt !== (container.startedAt ?? 0)) return "starting";
+    if (!record || !sameStart(record.startedAt, container.startedAt ?? 0)) return "starting";
     return record.health;
   }
 
@@ -86,7 +97,7 @@ export class HealthMonitor {
         .map(async (t) => {
           const startedAt = t.container.startedAt ?? 0;
           let record = this.#records.get(t.container.id);
-          if (!record || record.startedAt !== startedAt)
+          if (!record || !sameStart(record.startedAt, startedAt))
             record = {
               containerId: t.container.id,
               startedAt,
