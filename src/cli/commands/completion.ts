@@ -99,6 +99,78 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
       },
     },
   },
+  catalog: {
+    summary: "catalog publisher tools",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      init: {
+        summary: "create a catalog: keys and a signed root",
+        options: [
+          { name: "keys", value: "text", help: "ROLE=N keys of a role" },
+          { name: "threshold", value: "text", help: "ROLE=K signatures a role needs" },
+          { name: "expires", value: "text", help: "ROLE=DAYS a role's lifetime" },
+          { name: "encrypt", value: "flag", help: "seal the keys with a passphrase" },
+          HELP,
+        ],
+        args: "files",
+      },
+      add: {
+        summary: "add app versions",
+        options: [{ name: "role", value: "text", help: "the delegated role to add to" }, HELP],
+        args: "files",
+      },
+      remove: { summary: "remove apps", options: [HELP], args: "files" },
+      sign: {
+        summary: "sign roles",
+        options: [
+          { name: "role", value: "text", help: "a role to sign" },
+          { name: "key", value: "file", help: "a key file" },
+          { name: "keys-dir", value: "dir", help: "where the keys are" },
+          { name: "renew", value: "flag", help: "a new version with a fresh expiry" },
+          HELP,
+        ],
+        args: "files",
+      },
+      publish: { summary: "write the signed catalog as a static tree", options: [HELP], args: "files" },
+      "rotate-root": {
+        summary: "prepare the next root",
+        options: [
+          { name: "role", value: "text", help: "the top-level role to change" },
+          { name: "generate", value: "text", help: "N new keys" },
+          { name: "add-key", value: "text", help: "a public key to add" },
+          { name: "remove-key", value: "text", help: "a key id to remove" },
+          { name: "threshold", value: "text", help: "K signatures" },
+          HELP,
+        ],
+        args: "files",
+      },
+      delegate: {
+        summary: "give a namespace its own keys",
+        options: [
+          { name: "generate", value: "text", help: "N new keys" },
+          { name: "add-key", value: "text", help: "a public key to add" },
+          { name: "threshold", value: "text", help: "K signatures" },
+          HELP,
+        ],
+        args: "files",
+      },
+      keygen: {
+        summary: "make a key file and print its public key",
+        options: [
+          { name: "role", value: "text", help: "the key's name" },
+          { name: "encrypt", value: "flag", help: "seal it with a passphrase" },
+          HELP,
+        ],
+        args: "files",
+      },
+      verify: {
+        summary: "check a published catalog as a node would",
+        options: [{ name: "root", value: "file", help: "the pinned root" }, JSON_OPTION, HELP],
+        args: "files",
+      },
+    },
+  },
   daemon: {
     summary: "run the daemon",
     options: [

@@ -17,11 +17,12 @@ function runDirWithPid(pid: number | string): string {
 }
 
 /**
- * A zombie for as long as its parent lives: the shell starts a child that exits at once, then
- * becomes `sleep`, which never reaps it. Killing the parent hands the zombie to PID 1, which reaps it.
+ * A zombie for as long as its parent lives: the shell starts a child that exits half a second
+ * later, then becomes `sleep`, which never reaps it (the delay keeps the shell from reaping the
+ * child itself before it is replaced). Killing the parent hands the zombie to PID 1, which reaps it.
  */
 async function zombie(): Promise<{ pid: number; killParent: () => Promise<void> }> {
-  const parent = spawn("/bin/sh", ["-c", "true & echo $!; exec sleep 60"], {
+  const parent = spawn("/bin/sh", ["-c", "(sleep 0.5; exit 0) & echo $!; exec sleep 60"], {
     stdio: ["ignore", "pipe", "ignore"],
   });
   const exited = new Promise((resolve) => parent.on("exit", resolve));
