@@ -139,7 +139,7 @@ describe("real Podman: chaos while apps run", () => {
     for (const app of [hello, notes]) assert.equal((await driver.app(app.id))?.phase, "running");
   });
 
-  test("after the Podman service restarted, a restart of a running app completes (the gate's finding)", async () => {
+  test("after the Podman service restarted, a restart of a running app completes in place", async () => {
     await lab.service.stop();
     await lab.service.start();
     await sleep(1_000);
