@@ -121,7 +121,12 @@ describe("real Podman: health without churn", { concurrency: 3 }, () => {
       const gaps = seenAt.slice(1).map((at, i) => at - (seenAt[i] as number));
       assert.ok((gaps[0] as number) < 12_000, `the second restart came without a long wait: ${gaps}`);
       assert.ok((gaps[2] as number) >= 15_000, `the fourth restart waited its 16 s: ${gaps}`);
-      assert.equal((await driver.app(app.id))?.phase, "running", "restarts for health do not fail the app");
+      // It keeps turning unhealthy: between restarts it runs, during one it is restarting; never failed.
+      const phase = (await driver.app(app.id))?.phase;
+      assert.ok(
+        phase === "running" || phase === "restarting",
+        `restarts for health do not fail the app: ${phase}`,
+      );
     });
   });
 
