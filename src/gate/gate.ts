@@ -354,10 +354,14 @@ async function prepareManaged(
         timeouts: gate.timeouts,
         substitutions: substitutions.get(app.id) ?? [],
       });
+      // The sandbox copy's reachability, said with the app's own id.
+      const reachable = reachTargets(manifest).availability;
       planApps.push({
         id: app.id,
         dependsOn: app.manifest.dependencies.map((d) => d.id),
-        reachable: reachTargets(manifest).availability,
+        reachable: reachable.available
+          ? reachable
+          : { available: false, reason: reachable.reason.replaceAll(gate.installedAs, app.id) },
       });
     }
     const info = await podman.client.info().catch(() => undefined);
