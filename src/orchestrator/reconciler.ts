@@ -375,6 +375,7 @@ export class Reconciler {
     manifest: Manifest,
     seen: ObservedContainer[],
     observation: Observation,
+    update: UpdateRow | undefined,
   ): PlanInput {
     const ctx = this.#renderContext(manifest);
     const wanted: WantedContainer[] = podmanPlan(manifest, ctx).containers.map((c) => ({
@@ -401,7 +402,7 @@ export class Reconciler {
       seen,
       health,
       restartRequestedAt: app.restartRequestedAt,
-      healthRestarts: this.#dueHealthRestarts(app, health, seen),
+      healthRestarts: this.#dueHealthRestarts(app, health, seen, update !== undefined),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
     };
@@ -412,10 +413,14 @@ export class Reconciler {
    * one not due yet wakes the app up when it is. An update's window, not this, decides what
    * happens to a new version that is not healthy.
    */
-  #dueHealthRestarts(app: AppRow, health: Record<string, Health>, seen: ObservedContainer[]): string[] {
+  #dueHealthRestarts(
+    app: AppRow,
+    health: Record<string, Health>,
+    seen: ObservedContainer[],
+    updating: boolean,
+  ): string[] {
     const now = this.#o.clock();
     const policy = this.#o.healthRestarts;
-    const updating = this.#o.store.getUpdate(app.id) !== undefined;
     const due: string[] = [];
     for (const [key, verdict] of Object.entries(health)) {
       const id = `${app.id}/${key}`;
@@ -621,7 +626,7 @@ export class Reconciler {
       let input: PlanInput;
       try {
         await this.#learnSubnets(manifest);
-        input = this.#planInput(app, manifest, seen, observation);
+        input = this.#planInput(app, manifest, seen, observation, update);
         next = plan(input);
       } catch (failure) {
         return this.#fail(app, failure, note);
