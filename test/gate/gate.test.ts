@@ -50,6 +50,12 @@ async function podman(args: string[]): Promise<string> {
   return result.stdout;
 }
 
+/** Podman's event log since `since`, one `ID STATUS` line per event. */
+async function eventsSince(since: string): Promise<string[]> {
+  const log = await podman(["events", "--stream=false", "--since", since, "--format", "{{.ID}} {{.Status}}"]);
+  return log.split("\n").filter(Boolean);
+}
+
 type PsEntry = { Id: string; Names: string[]; State: string; Labels: Record<string, string> | null };
 
 /** Every container of the sandbox (its app ids carry the run's prefix), as Podman shows it now. */
@@ -183,18 +189,7 @@ describe("real Podman: archy gate over the sample apps (1 iteration, no chaos)",
       }
     }
     // Podman's own history agrees: every container a passing stop cell saw stopped has died since.
-    const events = (
-      await podman([
-        "events",
-        "--stream=false",
-        "--since",
-        report.startedAt,
-        "--format",
-        "{{.ID}} {{.Status}}",
-      ])
-    )
-      .split("\n")
-      .filter(Boolean);
+    const events = await eventsSince(report.startedAt);
     for (const app of report.apps) {
       const stop = cellOf(report, app.id, "stop");
       if (stop.status !== "pass") continue;
@@ -329,18 +324,7 @@ describe("real Podman: archy gate fails with evidence, and survives faults", () 
     );
     assert.equal(run.code, 0, show(run));
     // Podman saw the container faults happen to the containers the report names.
-    const events = (
-      await podman([
-        "events",
-        "--stream=false",
-        "--since",
-        report.startedAt,
-        "--format",
-        "{{.ID}} {{.Status}}",
-      ])
-    )
-      .split("\n")
-      .filter(Boolean);
+    const events = await eventsSince(report.startedAt);
     for (const fault of report.faults.filter(
       (f) => f.kind === "container-kill" || f.kind === "container-remove",
     )) {
