@@ -148,7 +148,7 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(alpha?.installedVersion, "1.0.0");
     },
   },
-  // With catalog sources configured, these are exercised end to end in test/catalog/daemon.test.ts.
+  // With catalog sources configured, these are exercised end to end in test/catalog/end-to-end.test.ts.
   "catalog.sources": {
     prepare: () => ({}),
     check: (result) => assert.deepEqual(result, [], "no catalog source is configured"),
