@@ -5,7 +5,7 @@
  * is removed at the end unless `--keep`; nothing else on the node is touched.
  */
 import { createSocket } from "node:dgram";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -576,7 +576,13 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
         .map((r) => `${r.dir}: ${r.issues[0]?.message ?? "?"}`)
         .join("\n  ")}`,
     );
-  if (listing.apps.length === 0) throw new GateSetupError(`no apps in ${options.appsDir}`, true);
+  if (listing.apps.length === 0)
+    throw new GateSetupError(
+      existsSync(options.appsDir)
+        ? `--apps-dir ${options.appsDir}: no app in it (an app is a directory with a manifest.yml)`
+        : `--apps-dir ${options.appsDir}: no such directory`,
+      true,
+    );
   const { apps: chosen, added } = selectApps(listing.apps, options.apps);
 
   const incidents: string[] = [];

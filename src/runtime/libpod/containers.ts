@@ -45,21 +45,40 @@ export type ContainerInspect = {
   EffectiveCaps?: string[] | null;
   ImageName?: string;
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+  /** `SandboxKey`: the network namespace of the container's run; empty once Podman cleaned it up. */
+  NetworkSettings?: { SandboxKey?: string };
 };
+
+/** Podman's stop timeout for a container created without one. */
+const DEFAULT_STOP_TIMEOUT_S = 10;
+
+function sandboxOf(container: ContainerInspect): string {
+  return container.NetworkSettings?.SandboxKey ?? "";
+}
 
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
 
 /** How long a followed log waits for Podman's response headers before it returns (see `logs`). */
 const FOLLOW_HEADERS_GRACE_MS = 2_000;
 
+export type ContainersOptions = {
+  /** How long a start waits for Podman to clean up the container's last run (see `start`). */
+  cleanupTimeoutMs?: number;
+  pollMs?: number;
+};
+
 export class Containers {
   #http: LibpodTransport;
   #dns: DnsServer | undefined;
+  #cleanupTimeoutMs: number;
+  #pollMs: number;
 
   /** `dns` guards starts against Podman 4.3's DNS server race (see dns-server.ts). */
-  constructor(http: LibpodTransport, dns?: DnsServer) {
+  constructor(http: LibpodTransport, dns?: DnsServer, options: ContainersOptions = {}) {
     this.#http = http;
     this.#dns = dns;
+    this.#cleanupTimeoutMs = options.cleanupTimeoutMs ?? 10_000;
+    this.#pollMs = options.pollMs ?? 50;
   }
 
   /** All containers (running or not) carrying every given label (`key=value` or `key`). */
@@ -120,10 +139,24 @@ export class Containers {
   }
 
   /**
-   * Starts a container; starting a running one is not an error. A DNS server that just died is
-   * waited out first, so that the start's network setup starts a new one (see dns-server.ts).
+   * Starts a container; starting a running one is not an error. Two races of Podman 4.3 are waited
+   * out first.
+   *
+   * A container that died is waited on until Podman has cleaned up its last run. When it dies,
+   * conmon runs `podman container cleanup`, which tears down its network: namespace and rootless
+   * port forwarder. A start that comes first (a supervisor reacting to the `died` event within
+   * ~150 ms) reuses the old namespace and sets up no forwarder, while the old forwarder exits with
+   * the old conmon: the container runs, its health probe (inside it) passes, and its published
+   * ports refuse every connection; the late cleanup then refuses to touch a running container.
+   * Should the cleanup not come in time, the start goes on, and a run found on its predecessor's
+   * namespace is restarted, which sets its network up anew.
+   *
+   * Then a DNS server that just died is waited out, so that the start's network setup starts a new
+   * one (see dns-server.ts); in this order, as the cleanup of the last container with DNS is what
+   * stops the server.
    */
   async start(nameOrId: string): Promise<void> {
+    const before = await this.#awaitCleanup(nameOrId);
     await this.#dns?.settle();
     await this.#http.request({
       method: "POST",
@@ -131,6 +164,31 @@ export class Containers {
       accept: [304],
       operation: "container.start",
     });
+    const namespace = before && sandboxOf(before);
+    if (!namespace) return;
+    // A run that began on the namespace seen before the start: the cleanup did not come in time,
+    // or the container died between that look and the start.
+    const after = await this.find(nameOrId);
+    if (
+      after?.State.Running &&
+      sandboxOf(after) === namespace &&
+      after.State.StartedAt !== before.State.StartedAt
+    )
+      await this.restart(nameOrId, after.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
+  }
+
+  /**
+   * Waits while a stopped container still holds its last run's network namespace (up to the
+   * cleanup time limit); resolves the container as last seen (undefined when there is none).
+   */
+  async #awaitCleanup(nameOrId: string): Promise<ContainerInspect | undefined> {
+    const deadline = Date.now() + this.#cleanupTimeoutMs;
+    for (;;) {
+      const container = await this.find(nameOrId);
+      const pending = container && !container.State.Running && sandboxOf(container) !== "";
+      if (!pending || Date.now() >= deadline) return container;
+      await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
+    }
   }
 
   /**
