@@ -34,6 +34,11 @@ const COMMANDS: Record<string, Command> = {
   start: { summary: "start an app", group: "operator", load: lifecycle("start") },
   stop: { summary: "stop an app", group: "operator", load: lifecycle("stop") },
   restart: { summary: "restart an app", group: "operator", load: lifecycle("restart") },
+  reinstall: {
+    summary: "recreate an app's containers (data kept)",
+    group: "operator",
+    load: lifecycle("reinstall"),
+  },
   update: { summary: "update an app to the version offered", group: "operator", load: lifecycle("update") },
   uninstall: {
     summary: "uninstall an app (data kept unless --purge)",

@@ -570,6 +570,23 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     );
   });
 
+  test("reinstall recreates the container (new id, running) and keeps the data", async () => {
+    const before = await lab.inspect(helloName());
+    const marker = `kept-${Date.now()}`;
+    await lab.exec(helloName(), `echo ${marker} > /data/reinstall-marker`);
+    const run = await cli(["reinstall", hello.id]);
+    assert.equal(run.code, 0, show(run));
+    assert.match(
+      run.stdout,
+      new RegExp(`${hello.id} is reinstalled \\(new containers, data kept\\) and running`),
+      show(run),
+    );
+    const after = await lab.inspect(helloName());
+    assert.equal(after?.running, true, "podman inspect: running after the reinstall");
+    assert.notEqual(after?.id, before?.id, "a new container");
+    assert.equal((await lab.exec(helloName(), "cat /data/reinstall-marker")).trim(), marker);
+  });
+
   test("uninstall removes the containers and keeps the data; --purge deletes it", async () => {
     const run = await cli(["uninstall", hello.id]);
     assert.equal(run.code, 0, show(run));

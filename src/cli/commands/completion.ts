@@ -52,6 +52,7 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
   start: lifecycle("start an app", "installed"),
   stop: lifecycle("stop an app", "installed"),
   restart: lifecycle("restart an app", "installed"),
+  reinstall: lifecycle("recreate an app's containers", "installed"),
   uninstall: lifecycle("uninstall an app", "installed", [
     { name: "purge", value: "flag", help: "also delete its data" },
   ]),

@@ -1,5 +1,5 @@
 /**
- * `archy install|start|stop|restart|uninstall|update|retry APP`: asks the daemon for the operation,
+ * `archy install|start|stop|restart|reinstall|uninstall|update|retry APP`: asks the daemon for the operation,
  * then shows its progress live (the operation's log lines and the app's phase changes, pushed over
  * /ws/v1, or polled with operation.get when the WebSocket is not available) until it has finished,
  * and ends with the outcome and the app's address.
@@ -34,6 +34,7 @@ export const LIFECYCLE_KINDS = [
   "start",
   "stop",
   "restart",
+  "reinstall",
   "uninstall",
   "update",
   "retry",
@@ -45,6 +46,8 @@ const SUMMARY: Record<LifecycleKind, string> = {
   start: "Starts APP; it stays running across daemon restarts and reboots.",
   stop: "Stops APP; it stays stopped across daemon restarts and reboots until started.",
   restart: "Restarts APP's containers.",
+  reinstall:
+    "Recreates APP's containers from its installed manifest (new containers, same version); its data,\nsecrets and credentials are kept. For containers that were changed or damaged by hand.",
   uninstall:
     "Removes APP's containers. Its data and generated secrets are kept (installing it again finds\nthem) unless --purge is given.",
   update: "Moves APP to the version its source offers now; --force reapplies it or downgrades.",
@@ -56,6 +59,7 @@ const EXTRA_OPTIONS: Record<LifecycleKind, string> = {
   start: "",
   stop: "",
   restart: "",
+  reinstall: "",
   uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
   update: "  --force             apply even when the offered version is not newer\n",
   retry: "",
@@ -239,6 +243,8 @@ function outcome(kind: string, id: string, app: AppView | undefined): string {
       return `${id} ${app?.version ?? ""} is installed and ${state}`.replace("  ", " ");
     case "restart":
       return `${id} restarted and is ${state}`;
+    case "reinstall":
+      return `${id} is reinstalled (new containers, data kept) and ${state}`;
     case "update":
       return `${id} is updated to ${app?.version ?? "?"} and ${state}`;
     case "uninstall":
