@@ -260,12 +260,30 @@ function parseText(text: string, file: string): ParseResult {
   const reserved = removeReservedKeys(data, []);
   const parsed = ManifestSchema.safeParse(data);
   if (!parsed.success) {
-    const findings = parsed.error.issues.flatMap((issue) => explainIssue(issue, data));
+    const findings = withoutEchoes(parsed.error.issues.flatMap((issue) => explainIssue(issue, data)));
     return fail(placeAll([...reserved, ...findings], file, locate));
   }
   const semantic = [...reserved, ...checkSemantics(parsed.data)];
   if (semantic.length > 0) return fail(placeAll(semantic, file, locate));
   return { ok: true, manifest: parsed.data, locate };
+}
+
+/**
+ * Drops what only repeats a finding that says more: an `exec` step in `pre_start` is explained as
+ * such, and the `copy_from_host` the step then lacks is not a second problem.
+ */
+function withoutEchoes(findings: Finding[]): Finding[] {
+  const explained = new Set(
+    findings.filter((f) => f.rule === "hook.pre_start").map((f) => JSON.stringify(f.path.slice(0, -1))),
+  );
+  return findings.filter(
+    (f) =>
+      !(
+        f.path.at(-1) === "copy_from_host" &&
+        f.rule !== "hook.pre_start" &&
+        explained.has(JSON.stringify(f.path.slice(0, -1)))
+      ),
+  );
 }
 
 /**
@@ -622,6 +640,15 @@ function unknownKey(path: PathSegment[], key: string): Finding {
       message: forbidden.message,
       fix: forbidden.fix,
       rule: "security.forbidden-key",
+      at: "key",
+    };
+  if (key === "exec" && path.length === 3 && path[0] === "hooks" && path[1] === "pre_start")
+    return {
+      path: keyPath,
+      message:
+        "an exec step cannot run in pre_start: the app's containers are stopped before a start, and a command needs a running container",
+      fix: "copy files with copy_from_host here (it works on stopped containers); run the command at the start of the container's own command, or in post_install",
+      rule: "hook.pre_start",
       at: "key",
     };
   const allowed = keysAt(path);

@@ -644,7 +644,7 @@ describe("security.text", () => {
         "exports:",
         '  banner: { value: "line one\\nline two" }',
         "hooks:",
-        "  pre_start:",
+        "  post_install:",
         '    - exec: { container: web, command: ["sh", "-c", "a\\nb"] }',
       ),
     );

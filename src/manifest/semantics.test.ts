@@ -139,9 +139,9 @@ describe("ref.container", () => {
   });
 
   test("a hook step", () => {
-    expectIssue(withLines("hooks:", "  pre_start:", "    - exec: { container: wbe, command: [init] }"), {
+    expectIssue(withLines("hooks:", "  post_install:", "    - exec: { container: wbe, command: [init] }"), {
       rule: "ref.container",
-      path: "hooks.pre_start[0].exec.container",
+      path: "hooks.post_install[0].exec.container",
       line: FIRST + 2,
       column: 26,
       fix: 'did you mean "web"?',
@@ -169,11 +169,35 @@ describe("ref.container", () => {
         "interfaces:",
         "  main: { container: web, port: 80 }",
         "hooks:",
-        "  pre_start:",
+        "  post_install:",
         "    - exec: { container: web, command: [init] }",
         "adoption:",
         "  containers:",
         "    web: [old-web]",
+      ),
+    );
+  });
+});
+
+describe("hook.pre_start", () => {
+  test("an exec step, which would need a running container before a start", () => {
+    expectIssue(withLines("hooks:", "  pre_start:", "    - exec: { container: web, command: [init] }"), {
+      rule: "hook.pre_start",
+      path: "hooks.pre_start[0].exec",
+      line: FIRST + 2,
+      column: 7,
+      fix: "copy files with copy_from_host here (it works on stopped containers); run the command at the start of the container's own command, or in post_install",
+    });
+  });
+
+  test("passing: copy_from_host before a start, exec after the install", () => {
+    expectValid(
+      withLines(
+        "hooks:",
+        "  pre_start:",
+        "    - copy_from_host: { from: files/app.conf, container: web, to: /etc/app.conf }",
+        "  post_install:",
+        "    - exec: { container: web, command: [init] }",
       ),
     );
   });

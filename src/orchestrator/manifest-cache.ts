@@ -16,8 +16,8 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  * them together): a parsed form from another version is parsed again, never trusted.
  */
 export const PARSED_FORM = {
-  version: 1,
-  schemaSha256: "b52bce4b8b2b1e3871e1cbb625d998df14addd7be5e986cb90cc94fa1688ae8f",
+  version: 2,
+  schemaSha256: "ada12a46f5691f2e219a4433a17ec39dce5c56b7b973c3610d5cd3b638b6eb83",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */
