@@ -5,10 +5,12 @@ import {
   allOf,
   checkDataKept,
   checkPurged,
+  checkRebooted,
   checkRecreated,
   checkRemoved,
   checkRestarted,
   checkRunning,
+  checkStartOrder,
   checkStopped,
   checkUnchanged,
   describePodman,
@@ -131,6 +133,52 @@ describe("gate checks", () => {
       /db: still bbbbbbbbbbbb/,
     );
     assert.match(checkRecreated(before, after.slice(0, 1)).observed, /db: missing/);
+  });
+
+  test("rebooted: every container back, running, started after the reboot; new ids are fine", () => {
+    const before = podman("running");
+    const after = podman("running").map((c) => ({ ...c, id: c.id.replace(/./g, "c"), startedAt: 9_000 }));
+    const ok = checkRebooted(before, after, 8_000);
+    assert.equal(ok.ok, true, ok.observed);
+    assert.match(ok.observed, /web=running\(cccccccccccc\) started 1970-01-01T00:00:09\.000Z/);
+    // Still the containers of before the reboot: not rebooted.
+    const stale = checkRebooted(before, before, 8_000);
+    assert.equal(stale.ok, false);
+    assert.match(stale.observed, /db: not started since the reboot \(started 1970-01-01T00:00:02\.000Z\)/);
+    assert.match(stale.observed, /web: not started since the reboot/);
+    // One missing, one exited.
+    const broken = checkRebooted(before, [{ ...(after[0] as PodmanFact), state: "exited" }], 8_000);
+    assert.equal(broken.ok, false);
+    assert.match(broken.observed, /db: missing/);
+    assert.match(broken.observed, /web: exited/);
+  });
+
+  test("start order: an app's containers start no earlier than those of the apps it depends on", () => {
+    const node: PodmanFact[] = [
+      { id: ID_DB, name: "mini-node-node", key: "node", state: "running", startedAt: 10_000 },
+    ];
+    const explorer = (startedAt: number | undefined): PodmanFact[] => [
+      { id: ID_WEB, name: "mini-explorer-web", key: "web", state: "running", startedAt },
+    ];
+    const ok = checkStartOrder(explorer(10_500), [{ id: "mini-node", containers: node }]);
+    assert.equal(ok.ok, true, ok.observed);
+    assert.equal(ok.expected, "started after mini-node");
+    assert.equal(checkStartOrder(explorer(10_000), [{ id: "mini-node", containers: node }]).ok, true);
+    const early = checkStartOrder(explorer(9_000), [{ id: "mini-node", containers: node }]);
+    assert.equal(early.ok, false);
+    assert.match(
+      early.observed,
+      /web started at 1970-01-01T00:00:09\.000Z, before mini-node\/node \(1970-01-01T00:00:10\.000Z\)/,
+    );
+    // A dependency with no container, or one never started, is no order at all.
+    assert.equal(checkStartOrder(explorer(10_500), [{ id: "mini-node", containers: [] }]).ok, false);
+    const never = checkStartOrder(explorer(10_500), [
+      { id: "mini-node", containers: [{ ...(node[0] as PodmanFact), startedAt: undefined }] },
+    ]);
+    assert.equal(never.ok, false);
+    assert.match(never.observed, /mini-node\/node: never started/);
+    // No dependency: nothing to check.
+    assert.equal(checkStartOrder(explorer(1), []).ok, true);
   });
 
   test("data kept: markers, secret digests and credentials compared, values never shown", () => {

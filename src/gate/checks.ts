@@ -170,6 +170,76 @@ export function checkRecreated(before: Snapshot, after: Snapshot): Verdict {
 }
 
 /**
+ * Back after a reboot: every container the app had before is there (the ids may differ: Quadlet
+ * recreates containers at boot), running, and started after the reboot began (a container whose
+ * start time is older did not go through the reboot).
+ */
+export function checkRebooted(before: Snapshot, after: Snapshot, rebootAt: number): Verdict {
+  const problems: string[] = [];
+  for (const { key, before: b, after: a } of pairs(before, after)) {
+    if (!a) problems.push(`${key}: missing`);
+    else if (!b) problems.push(`${key}: new, unknown before the reboot`);
+    else if (a.state !== "running") problems.push(`${key}: ${a.state}`);
+    else if (a.startedAt === undefined || a.startedAt <= rebootAt)
+      problems.push(`${key}: not started since the reboot (started ${at(a.startedAt)})`);
+  }
+  return {
+    ok: problems.length === 0,
+    expected: `${describePodman(before)} running again, each started after the reboot at ${at(rebootAt)}`,
+    observed: withProblems(
+      [...after]
+        .sort((x, y) => (x.key ?? x.name).localeCompare(y.key ?? y.name))
+        .map((c) => `${c.key ?? c.name}=${c.state}(${short(c.id)}) started ${at(c.startedAt)}`)
+        .join(", ") || "no container",
+      problems,
+    ),
+  };
+}
+
+/**
+ * Dependency order at boot: every container of the app started no earlier than every container of
+ * each app it depends on (all of them started at all). `dependencies` are the containers of the
+ * apps it depends on, as observed after the boot.
+ */
+export function checkStartOrder(
+  containers: Snapshot,
+  dependencies: ReadonlyArray<{ id: string; containers: Snapshot }>,
+): Verdict {
+  const problems: string[] = [];
+  const name = (c: PodmanFact) => c.key ?? c.name;
+  for (const dep of dependencies) {
+    if (dep.containers.length === 0) problems.push(`${dep.id}: no container`);
+    for (const d of dep.containers) {
+      if (d.startedAt === undefined) {
+        problems.push(`${dep.id}/${name(d)}: never started`);
+        continue;
+      }
+      for (const c of containers)
+        if (c.startedAt === undefined) problems.push(`${name(c)}: never started`);
+        else if (c.startedAt < d.startedAt)
+          problems.push(
+            `${name(c)} started at ${at(c.startedAt)}, before ${dep.id}/${name(d)} (${at(d.startedAt)})`,
+          );
+    }
+  }
+  const started = (id: string, snapshot: Snapshot) =>
+    snapshot.map((c) => `${id === "" ? "" : `${id}/`}${name(c)} ${at(c.startedAt)}`).join(", ");
+  return {
+    ok: problems.length === 0,
+    expected:
+      dependencies.length === 0
+        ? "no dependency to start after"
+        : `started after ${dependencies.map((d) => d.id).join(", ")}`,
+    observed: withProblems(
+      [started("", containers), ...dependencies.map((d) => started(d.id, d.containers))]
+        .filter(Boolean)
+        .join("; ") || "no container",
+      [...new Set(problems)],
+    ),
+  };
+}
+
+/**
  * The data an app keeps across uninstall: files the gate planted in its volumes (name → content) and
  * its secrets (name → digest), compared with what was there before. Never the values themselves.
  */

@@ -23,10 +23,20 @@ export type DaemonControl = {
   readonly restartUnavailable: string | undefined;
   /** Why the gate cannot SIGKILL it mid-operation (chaos), when it cannot. */
   readonly crashUnavailable: string | undefined;
-  /** The daemon-restart step: down and up again; resolves once it answers and is connected to Podman. */
-  restart(): Promise<{ downMs: number }>;
+  /**
+   * The daemon-restart step: down and up again; resolves once it answers and is connected to Podman,
+   * with when the new daemon started (what it observed since then, it observed after the restart).
+   */
+  restart(): Promise<{ downMs: number; bootedAt: number }>;
   /** SIGKILL, then started again at once (as systemd's Restart= would). */
-  crash(): Promise<{ downMs: number }>;
+  crash(): Promise<{ downMs: number; bootedAt: number }>;
+  /** How the reboot step reboots the daemon's node, in words; undefined when it cannot. */
+  readonly rebootHow?: string | undefined;
+  /**
+   * The reboot step: the daemon's node restarted; resolves once the daemon answers again (started
+   * after the reboot began), connected to Podman, with when it started.
+   */
+  reboot?(): Promise<{ downMs: number; bootedAt: number }>;
   /** The daemon's latest warnings and errors (a daemon the gate started), for evidence. */
   logTail(lines: number): string[];
   close(): Promise<void>;
@@ -53,17 +63,20 @@ export async function waitForDaemon(
   url: string,
   timeoutMs: number,
   options: { alive?: () => boolean; bootedAfter?: number; what?: () => string } = {},
-): Promise<DaemonInfo> {
+): Promise<DaemonInfo & { bootedAt: number }> {
   const deadline = Date.now() + timeoutMs;
   let last: DaemonInfo | undefined;
   while (Date.now() < deadline) {
     if (options.alive && !options.alive())
       throw new Error(`the daemon exited while starting${options.what ? `:\n${options.what()}` : ""}`);
+    const asked = Date.now();
     last = await systemInfo(url);
     const fresh =
       options.bootedAfter === undefined ||
       (last && Date.now() - last.uptimeMs >= options.bootedAfter - 1_000);
-    if (last && fresh && last.backend !== "connecting to Podman") return last;
+    // When it started (its uptime counts from before its first look at Podman): at the latest `asked - uptime`.
+    if (last && fresh && last.backend !== "connecting to Podman")
+      return { ...last, bootedAt: asked - last.uptimeMs };
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(
@@ -136,12 +149,17 @@ export async function startManagedDaemon(options: ManagedDaemonOptions): Promise
   };
   let revivals = 0;
   let closed = false;
-  const start = async (): Promise<void> => {
+  const start = async (): Promise<number> => {
     const started = spawnAs(options.user, argv, options.logFile);
     child = started;
     const bootedAfter = Date.now();
+    let bootedAt: number;
     try {
-      await waitForDaemon(url, bootTimeoutMs, { alive: () => !exited(started), bootedAfter, what: tail });
+      ({ bootedAt } = await waitForDaemon(url, bootTimeoutMs, {
+        alive: () => !exited(started),
+        bootedAfter,
+        what: tail,
+      }));
     } catch (error) {
       child = undefined;
       await signalGroup(started, "SIGKILL", 10_000);
@@ -165,6 +183,7 @@ export async function startManagedDaemon(options: ManagedDaemonOptions): Promise
     };
     if (exited(started)) supervise(started.exitCode, started.signalCode);
     else started.once("exit", supervise);
+    return bootedAt;
   };
   const kill = async () => {
     const current = child;
@@ -175,8 +194,8 @@ export async function startManagedDaemon(options: ManagedDaemonOptions): Promise
   const crash = async () => {
     const began = Date.now();
     await kill();
-    await start();
-    return { downMs: Date.now() - began };
+    const bootedAt = await start();
+    return { downMs: Date.now() - began, bootedAt };
   };
   return {
     url,
@@ -203,27 +222,37 @@ export async function startManagedDaemon(options: ManagedDaemonOptions): Promise
   };
 }
 
-/** A daemon the gate did not start: restarted only with the operator's command. */
+/** A daemon the gate did not start: restarted (and its node rebooted) only with the operator's commands. */
 export function existingDaemon(options: {
   url: string;
   tokenFile: string;
   restartCommand?: string;
+  rebootCommand?: string;
 }): DaemonControl {
-  const { url, restartCommand } = options;
+  const { url, restartCommand, rebootCommand } = options;
+  // Runs the operator's command, then waits for a daemon that started after it began.
+  const runAndWait = async (command: string, flag: string, commandMs: number, bootMs: number) => {
+    const began = Date.now();
+    const run = await exec("sh", ["-c", command], { timeoutMs: commandMs });
+    if (run.code !== 0)
+      throw new Error(`${flag} exited ${run.code}: ${(run.stderr || run.stdout).trim().slice(-500)}`);
+    const { bootedAt } = await waitForDaemon(url, bootMs, { bootedAfter: began });
+    return { downMs: Date.now() - began, bootedAt };
+  };
   const restart = async () => {
     if (!restartCommand) throw new Error("no --restart-command");
-    const began = Date.now();
-    const run = await exec("sh", ["-c", restartCommand], { timeoutMs: 300_000 });
-    if (run.code !== 0)
-      throw new Error(
-        `--restart-command exited ${run.code}: ${(run.stderr || run.stdout).trim().slice(-500)}`,
-      );
-    await waitForDaemon(url, 120_000, { bootedAfter: began });
-    return { downMs: Date.now() - began };
+    return runAndWait(restartCommand, "--restart-command", 300_000, 120_000);
   };
   return {
     url,
     tokenFile: options.tokenFile,
+    ...(rebootCommand
+      ? {
+          rebootHow: `\`${rebootCommand}\` (--reboot-command)`,
+          // A node boots within its boot limit (timeouts.ts MARGINS.nodeBootMs), its daemon after.
+          reboot: () => runAndWait(rebootCommand, "--reboot-command", 300_000, 180_000),
+        }
+      : {}),
     restartHow: restartCommand ? `\`${restartCommand}\` (--restart-command)` : undefined,
     restartUnavailable: restartCommand
       ? undefined

@@ -23,6 +23,7 @@ import { FAULT_KINDS, type FaultKind, planFaults } from "./faults.ts";
 import { hostPathsOf, isolateManifest, publishedPorts } from "./isolate.ts";
 import { type Availability, type PlanApp, planGate, STEPS, type StepId } from "./matrix.ts";
 import { connectPodmanSocket, type GatePodman, startPodmanService } from "./podman-service.ts";
+import { imageUses, missingImages, missingImagesMessage } from "./preflight.ts";
 import { reachTargets } from "./reachability.ts";
 import { buildReport, type Environment, type GatedApp, type GateReport } from "./report.ts";
 import { giveTo, isRoot, readableBy, resolveUser, stageCode } from "./run-as.ts";
@@ -51,6 +52,8 @@ export type ExistingMode = {
   url: string;
   tokenFile?: string;
   restartCommand?: string;
+  /** How to reboot the daemon's node for the reboot step (scripts/gate-node gives one). */
+  rebootCommand?: string;
   /** The daemon user's Podman API socket, for the checks. */
   podmanSocket: string;
   /** The daemon's data directory, for the data checks. */
@@ -86,7 +89,9 @@ export class GateSetupError extends Error {
 }
 
 const REBOOT_UNAVAILABLE =
-  "no node to reboot: this gate runs the daemon on this host (rebooting it would end the gate), and running the gate against the systemd test node (scripts/systemd-node) is not implemented yet";
+  "no node to reboot: this gate runs the daemon on this host (rebooting it would end the gate); scripts/gate-node runs the gate against the systemd test node, which it reboots";
+const REBOOT_NO_COMMAND =
+  "the gate has no --reboot-command to reboot this daemon's node with (scripts/gate-node runs the gate against the systemd test node with one)";
 
 /** The Podman networks, volumes and secrets the daemon makes for the gated apps (their containers carry the app label). */
 export function podmanObjects(
@@ -297,6 +302,8 @@ async function prepareManaged(
     throw new GateSetupError(`cannot start a Podman service as ${user.name}: ${(error as Error).message}`);
   });
   const cleanupParts: Array<() => Promise<void>> = [() => podman.close()];
+  // A refusal before the daemon starts leaves nothing worth keeping, even with --keep.
+  let daemonTried = false;
   try {
     if (!mode.isolate) {
       const existing = (await observe(podman.client)).containers.filter(
@@ -311,13 +318,20 @@ async function prepareManaged(
           `refusing to gate the apps as written, they would collide with what runs here:\n  ${conflicts.join("\n  ")}\nrun without --no-isolate (the gate then uses sandbox copies with free ports), or stop what uses them`,
         );
     }
-    const images = new Set<string>();
-    for (const m of manifests.values()) for (const c of Object.values(m.containers)) images.add(c.image);
-    for (const image of images)
-      if (!(await podman.client.images.exists(image).catch(() => true)))
-        notes.push(`image ${image} is not in ${user.name}'s image store: installs will try to pull it`);
+    // Before anything is installed: every image is in the user's store (the daemon never pulls).
+    const missing = await missingImages(imageUses(manifests), (image) => podman.client.images.exists(image));
+    if (missing.length > 0)
+      throw new GateSetupError(
+        missingImagesMessage(missing, {
+          user: user.name,
+          ...(isRoot()
+            ? { runAs: `runuser -u ${user.name} -- env XDG_RUNTIME_DIR=/run/user/${user.uid}` }
+            : {}),
+        }),
+      );
 
     const port = await freePort("tcp", taken);
+    daemonTried = true;
     const daemon = await startManagedDaemon({
       user,
       codeRoot,
@@ -456,7 +470,7 @@ async function prepareManaged(
     return { apps, gated, planApps, daemon, podman, data, environment, cleanup };
   } catch (error) {
     for (const part of cleanupParts) await part().catch(() => {});
-    if (!mode.keep) rmSync(workDir, { recursive: true, force: true });
+    if (!mode.keep || !daemonTried) rmSync(workDir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -498,6 +512,16 @@ async function prepareExisting(
     }
     if (problems.length > 0)
       throw new GateSetupError(`refusing to gate on ${mode.url}:\n  ${problems.join("\n  ")}`);
+    const missing = await missingImages(imageUses(new Map(chosen.map((a) => [a.id, a.manifest]))), (image) =>
+      podman.client.images.exists(image),
+    );
+    if (missing.length > 0)
+      throw new GateSetupError(
+        missingImagesMessage(missing, {
+          user: "the daemon's user",
+          store: `the image store of the Podman at ${mode.podmanSocket}`,
+        }),
+      );
   } catch (error) {
     await podman.close();
     if (error instanceof GateSetupError) throw error;
@@ -508,6 +532,7 @@ async function prepareExisting(
     url: mode.url,
     tokenFile,
     ...(mode.restartCommand ? { restartCommand: mode.restartCommand } : {}),
+    ...(mode.rebootCommand ? { rebootCommand: mode.rebootCommand } : {}),
   });
   const manifests = new Map(chosen.map((a) => [a.id, a.manifest]));
   const apps = new Map<string, GateApp>();
@@ -550,7 +575,9 @@ async function prepareExisting(
           ? "root (rootful Podman!)"
           : `the owner of ${mode.podmanSocket} (gate runs as ${user})`,
       host: hostname(),
-      reboot: { available: false, reason: REBOOT_UNAVAILABLE },
+      reboot: daemon.rebootHow
+        ? { available: true, how: daemon.rebootHow }
+        : { available: false, reason: REBOOT_NO_COMMAND },
       daemonRestart: daemon.restartHow
         ? { available: true, how: daemon.restartHow }
         : { available: false, reason: daemon.restartUnavailable as string },
@@ -615,7 +642,9 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
       ...(options.steps ? { steps: options.steps } : {}),
       destructive: options.destructive,
       daemonRestart,
-      reboot: { available: false, reason: REBOOT_UNAVAILABLE },
+      reboot: environment.reboot.available
+        ? { available: true }
+        : { available: false, reason: environment.reboot.reason ?? REBOOT_UNAVAILABLE },
     });
     const kinds: FaultKind[] = [];
     const unavailable: Record<string, string> = {};

@@ -100,7 +100,7 @@ export function renderMarkdown(report: GateReport): string {
             ? (env.daemonRestart.how ?? "yes")
             : `not possible: ${env.daemonRestart.reason}`,
         ],
-        ["Reboot", env.reboot.available ? "yes" : `not possible: ${env.reboot.reason}`],
+        ["Reboot", env.reboot.available ? (env.reboot.how ?? "yes") : `not possible: ${env.reboot.reason}`],
         ["Podman", `${env.podmanVersion ?? "?"}, rootless as ${env.user}, socket ${env.podmanSocket}`],
         ["Host", env.host],
         ["Chaos", chaos],

@@ -94,7 +94,7 @@ export type Environment = {
   host: string;
   workDir?: string;
   isolation?: { prefix: string };
-  reboot: { available: boolean; reason?: string };
+  reboot: { available: boolean; how?: string; reason?: string };
   daemonRestart: { available: boolean; how?: string; reason?: string };
   chaos: { enabled: boolean; seed?: number; kinds: FaultKind[]; unavailable: Record<string, string> };
   notes: string[];

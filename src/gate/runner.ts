@@ -27,10 +27,12 @@ import {
   allOf,
   checkDataKept,
   checkPurged,
+  checkRebooted,
   checkRecreated,
   checkRemoved,
   checkRestarted,
   checkRunning,
+  checkStartOrder,
   checkStopped,
   checkUnchanged,
   type DataFingerprint,
@@ -174,7 +176,8 @@ export class Runner {
         this.#record(iteration, phase, id, { status: "skip", reason: phase.skipped[id] as string });
     if (active.length === 0) return;
     if (info.scope === "node") {
-      await this.#nodeStep(iteration, phase, active, faultIds);
+      if (phase.step === "reboot") await this.#rebootStep(iteration, phase, active, faultIds);
+      else await this.#daemonRestartStep(iteration, phase, active, faultIds);
       return;
     }
     for (const id of active) {
@@ -403,36 +406,79 @@ export class Runner {
     }
   }
 
-  /** daemon-restart (and reboot): one action for every app, each app judged on its own. */
-  async #nodeStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
-    const began = Date.now();
+  /**
+   * Before a node-wide step: every app running and reachable (what breaks afterwards is the step's
+   * doing) — all at once, each within its own limit, so that an app that never gets there does not
+   * use up the others' time — then its containers as the step finds them. `why` names the step.
+   */
+  async #readyBefore(
+    phase: Phase,
+    active: string[],
+    began: number,
+    why: string,
+  ): Promise<{ snapshots: Map<string, PodmanFact[]>; preconditions: Map<string, Error> }> {
     const snapshots = new Map<string, PodmanFact[]>();
     const preconditions = new Map<string, Error>();
-    for (const id of active) {
-      const app = this.#app(id);
-      try {
-        // Running and reachable before: what breaks afterwards is the restart's doing.
-        await this.#until(
-          began + app.timeouts[phase.step],
-          () => this.#readyAndReachable(app),
-          "not running and reachable before the daemon restart",
-        );
-        snapshots.set(id, await this.#snapshot(app));
-      } catch (error) {
-        preconditions.set(id, error as Error);
-      }
-    }
+    await Promise.all(
+      active.map(async (id) => {
+        const app = this.#app(id);
+        try {
+          await this.#until(
+            began + app.timeouts[phase.step],
+            () => this.#readyAndReachable(app),
+            `not running and reachable before ${why}`,
+          );
+        } catch (error) {
+          preconditions.set(id, error as Error);
+        }
+      }),
+    );
+    // The containers as the step finds them (the wait above may have been long).
+    for (const id of active)
+      if (!preconditions.has(id))
+        try {
+          snapshots.set(id, await this.#snapshot(this.#app(id)));
+        } catch (error) {
+          preconditions.set(id, error as Error);
+        }
+    return { snapshots, preconditions };
+  }
+
+  /** Whether the daemon has looked at the app since `since` (its boot: its first look comes before it answers). */
+  async #observedSince(app: GateApp, since: number, what: string): Promise<Verdict> {
+    const api = await this.#api(app);
+    const fresh = api?.observedAt !== undefined && api?.observedAt !== null && api.observedAt >= since;
+    return {
+      ok: fresh,
+      expected: `observed by the daemon since ${what}`,
+      observed: fresh ? `observed since ${what}` : `not observed since ${what} yet`,
+    };
+  }
+
+  /** daemon-restart: one action for every app, each app judged on its own. */
+  async #daemonRestartStep(
+    iteration: number,
+    phase: Phase,
+    active: string[],
+    faultIds: Map<string, string[]>,
+  ) {
+    const began = Date.now();
+    const { snapshots, preconditions } = await this.#readyBefore(phase, active, began, "the daemon restart");
+    // The cells of the apps that were ready are timed from the restart: the wait for the others is
+    // not theirs (a cell's limit is a daemon boot plus the app's own readiness).
+    const restartBegan = Date.now();
     let restartError: Error | undefined;
     let restarted = "";
-    if (phase.step === "daemon-restart") {
-      try {
-        const { downMs } = await this.#ctx.daemon.restart();
-        restarted = `daemon restarted (${this.#ctx.daemon.restartHow}; answering again after ${formatMs(downMs)})`;
-      } catch (error) {
-        restartError = error as Error;
-      }
-    } else restartError = new Error(`${phase.step} is not supported here`);
-    const restartedAt = Date.now();
+    // What the new daemon observed since it started counts: its first look at the apps comes as it
+    // boots, before it answers; an app that changes nothing is not looked at again until a resync.
+    let bootedAt = restartBegan;
+    try {
+      const restart = await this.#ctx.daemon.restart();
+      bootedAt = Math.max(restartBegan, restart.bootedAt);
+      restarted = `daemon restarted (${this.#ctx.daemon.restartHow}; answering again after ${formatMs(restart.downMs)})`;
+    } catch (error) {
+      restartError = error as Error;
+    }
     // Every app is judged at once: each cell's time is the restart's plus its own checks.
     const cells = active.map((id) => {
       const app = this.#app(id);
@@ -454,20 +500,12 @@ export class Runner {
           // The daemon must have looked at the app again (its observation is newer than the restart).
           await this.#until(
             deadline,
-            async () => {
-              const api = await this.#api(app);
-              const fresh =
-                api?.observedAt !== undefined && api?.observedAt !== null && api.observedAt >= restartedAt;
-              return allOf(
+            async () =>
+              allOf(
                 await this.#readyAndReachable(app),
                 checkUnchanged(before, await this.#snapshot(app)),
-                {
-                  ok: fresh,
-                  expected: "observed by the restarted daemon",
-                  observed: fresh ? "observed after the restart" : "not observed since the restart yet",
-                },
-              );
-            },
+                await this.#observedSince(app, bootedAt, "the restart"),
+              ),
             "not running as before in time",
           );
           await sleep(this.#ctx.settleMs);
@@ -476,7 +514,94 @@ export class Runner {
             throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after the restart`, later);
           return `${restarted}; same container ids, not restarted, healthy${app.targets.length > 0 ? ", reachable" : ""}`;
         },
-        began,
+        preconditions.has(id) ? began : restartBegan,
+      );
+    });
+    await Promise.all(cells);
+  }
+
+  /**
+   * reboot: the daemon's node restarted (--reboot-command). Each app must come back on its own —
+   * running, healthy, reachable, observed by the daemon after the boot, every container started
+   * after the reboot began (Quadlet may recreate them: new ids are fine) and no earlier than the
+   * containers of the apps it depends on — with its data and credentials unchanged.
+   */
+  async #rebootStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
+    const began = Date.now();
+    const { snapshots, preconditions } = await this.#readyBefore(phase, active, began, "the reboot");
+    const baselines = new Map<string, DataFingerprint>();
+    for (const id of snapshots.keys())
+      try {
+        baselines.set(id, await this.#baseline(this.#app(id), iteration, true));
+      } catch (error) {
+        preconditions.set(id, error as Error);
+      }
+    const rebootBegan = Date.now();
+    let rebootError: Error | undefined;
+    let rebooted = "";
+    let bootedAt = rebootBegan;
+    const { daemon } = this.#ctx;
+    if (daemon.reboot)
+      try {
+        const reboot = await daemon.reboot();
+        bootedAt = Math.max(rebootBegan, reboot.bootedAt);
+        rebooted = `node rebooted (${daemon.rebootHow}; the daemon answering again after ${formatMs(reboot.downMs)})`;
+      } catch (error) {
+        rebootError = error as Error;
+      }
+    else rebootError = new Error("the reboot step is not supported here");
+    const cells = active.map((id) => {
+      const app = this.#app(id);
+      return this.#cell(
+        iteration,
+        phase,
+        app,
+        faultIds.get(id),
+        async (deadline) => {
+          const precondition = preconditions.get(id);
+          if (precondition) throw precondition;
+          if (rebootError)
+            throw new CellFailure(`the node did not come back: ${rebootError.message}`, {
+              ok: false,
+              expected: "the node reboots, its daemon answers again, connected to Podman",
+              observed: rebootError.message,
+            });
+          const before = snapshots.get(id) as PodmanFact[];
+          const back = await this.#until(
+            deadline,
+            async () =>
+              allOf(
+                checkRebooted(before, await this.#snapshot(app), rebootBegan),
+                await this.#readyAndReachable(app),
+                await this.#observedSince(app, bootedAt, "the boot"),
+              ),
+            "not back after the reboot in time",
+          );
+          // Dependency order, as Podman shows the app and the apps it depends on once it is back.
+          const after = await this.#snapshot(app);
+          const dependencies = await Promise.all(
+            app.manifest.dependencies.map(async (d) => {
+              const dep = [...this.#ctx.apps.values()].find((a) => a.installedAs === d.id || a.id === d.id);
+              return { id: dep?.id ?? d.id, containers: dep ? await this.#snapshot(dep) : [] };
+            }),
+          );
+          const order = checkStartOrder(after, dependencies);
+          if (!order.ok) throw new CellFailure("started before an app it depends on", order);
+          const baseline = baselines.get(id) as DataFingerprint;
+          const kept = checkDataKept(
+            baseline,
+            await this.#fingerprint(app, baseline, true),
+            "after the reboot",
+          );
+          if (!kept.ok) throw new CellFailure("data or credentials changed across the reboot", kept);
+          await sleep(this.#ctx.settleMs);
+          const later = checkUnchanged(after, await this.#snapshot(app));
+          if (!later.ok)
+            throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after coming back`, later);
+          const started = back.observed.split(" | ")[0] ?? "";
+          return `${rebooted}; back: ${started}; ${order.expected}; healthy${app.targets.length > 0 ? ", reachable" : ""}; ${kept.expected}`;
+        },
+        preconditions.has(id) ? began : rebootBegan,
       );
     });
     await Promise.all(cells);

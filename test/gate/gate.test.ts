@@ -7,83 +7,28 @@
  * with its evidence.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { GateReport } from "../../src/gate/report.ts";
-import { TEST_USER } from "../../src/host/layout.ts";
-import { runAsTestUser } from "../support/rootless.ts";
+import {
+  cellOf,
+  eventsSince,
+  type GateRun,
+  removeSandbox,
+  runGate,
+  sandboxContainers,
+  showRun as show,
+} from "../support/gate-run.ts";
 import { APPS_DIR } from "../support/samples.ts";
-import { REPO_ROOT } from "../support/stage.ts";
 
-const isRoot = process.getuid?.() === 0;
-const ARCHY = join(REPO_ROOT, "bin", "archy");
 const SAMPLES = ["hello-web", "mini-explorer", "mini-node", "notes"];
 const LOG_LINE = "gate test, the app writes this line";
 
-type Run = { code: number; stdout: string; stderr: string; report: GateReport | undefined; dir: string };
+type Run = GateRun;
 
-/** Runs `archy gate ARGS --keep` with its reports in a temporary directory; parses the JSON report. */
-function gate(args: string[], timeoutMs = 1_500_000): Promise<Run> {
-  const dir = mkdtempSync("/tmp/archy-gate-test-");
-  const base = join(dir, "report");
-  const argv = ["gate", ...(isRoot ? ["--user", TEST_USER] : []), "--keep", "--report", base, ...args];
-  return new Promise((resolve) => {
-    execFile(ARCHY, argv, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      let report: GateReport | undefined;
-      try {
-        report = JSON.parse(readFileSync(`${base}.json`, "utf8")) as GateReport;
-      } catch {}
-      resolve({ code, stdout: String(stdout), stderr: String(stderr), report, dir });
-    });
-  });
-}
-
-const show = (run: Run) =>
-  `exit ${run.code}\n--- stderr (last lines) ---\n${run.stderr.split("\n").slice(-60).join("\n")}`;
-
-async function podman(args: string[]): Promise<string> {
-  const result = await runAsTestUser(["podman", ...args], { timeoutMs: 120_000 });
-  assert.equal(result.code, 0, `podman ${args.join(" ")}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Podman's event log since `since`, one `ID STATUS` line per event. */
-async function eventsSince(since: string): Promise<string[]> {
-  const log = await podman(["events", "--stream=false", "--since", since, "--format", "{{.ID}} {{.Status}}"]);
-  return log.split("\n").filter(Boolean);
-}
-
-type PsEntry = { Id: string; Names: string[]; State: string; Labels: Record<string, string> | null };
-
-/** Every container of the sandbox (its app ids carry the run's prefix), as Podman shows it now. */
-async function sandboxContainers(prefix: string): Promise<PsEntry[]> {
-  const all = JSON.parse((await podman(["ps", "-a", "--format", "json"])) || "[]") as PsEntry[];
-  return all.filter((c) => c.Labels?.["io.archipelago.app"]?.startsWith(`${prefix}-`));
-}
-
-/** Removes exactly what a kept sandbox left: its containers, networks, volumes, secrets and directory. */
-async function removeSandbox(report: GateReport | undefined): Promise<void> {
-  const prefix = report?.environment.isolation?.prefix;
-  if (prefix) {
-    const ids = (await sandboxContainers(prefix)).map((c) => c.Id);
-    if (ids.length > 0) await runAsTestUser(["podman", "rm", "-f", "-t", "0", ...ids]);
-    for (const kind of ["network", "volume", "secret"]) {
-      const names = (await podman([kind, "ls", "--format", "{{.Name}}"]))
-        .split("\n")
-        .filter((n) => n.startsWith(`archy-${prefix}-`));
-      if (names.length > 0)
-        await runAsTestUser(["podman", kind, "rm", ...(kind === "secret" ? [] : ["-f"]), ...names]);
-    }
-  }
-  const workDir = report?.environment.workDir;
-  if (workDir?.startsWith("/tmp/archy-gate-")) {
-    if (!isRoot) await runAsTestUser(["podman", "unshare", "rm", "-rf", workDir]);
-    rmSync(workDir, { recursive: true, force: true });
-  }
-}
+/** Runs `archy gate ARGS --keep` (the sandbox left for the checks against Podman). */
+const gate = (args: string[], timeoutMs = 1_500_000): Promise<Run> => runGate(["--keep", ...args], timeoutMs);
 
 /** Every secret value the sandbox's daemon generated (the kept data directory). */
 function generatedSecrets(report: GateReport): string[] {
@@ -94,13 +39,6 @@ function generatedSecrets(report: GateReport): string[] {
       for (const name of readdirSync(join(root, app.name)))
         values.push(readFileSync(join(root, app.name, name), "utf8").trim());
   return values;
-}
-
-/** The report's containers of the last cell of `app` at `step` (the first iteration's). */
-function cellOf(report: GateReport, app: string, step: string) {
-  const cell = report.cells.find((c) => c.app === app && c.step === step && c.iteration === 1);
-  assert.ok(cell, `a ${step} cell for ${app}`);
-  return cell;
 }
 
 describe("real Podman: archy gate over the sample apps (1 iteration, no chaos)", () => {

@@ -17,7 +17,7 @@ const USAGE = `Usage: archy gate [--iterations N] [--apps A,B] [--steps S,T] [--
                   [--chaos [--seed N]] [--apps-dir DIR] [--timeout-scale X] [--json]
                   [--user NAME] [--work-dir DIR] [--keep] [--no-isolate]
                   [--url URL [--token-file FILE] [--podman-socket PATH] [--data-dir DIR]
-                   [--restart-command CMD]]
+                   [--restart-command CMD] [--reboot-command CMD]]
 
 The production gate: for each app and each iteration, install -> UI reachable -> stop -> start ->
 restart -> daemon restart survives -> reboot survives -> reinstall -> uninstall (data kept) ->
@@ -51,7 +51,10 @@ that are installed), and verifies through the Podman socket of the daemon's user
   --podman-socket PATH  the Podman API socket the daemon uses (default: found from the data directory's owner)
   --data-dir DIR        the daemon's data directory (default: the token file's)
   --restart-command CMD how to restart it for the daemon-restart step (e.g. 'systemctl --user restart
-                        archipelago'); without it that step is skipped, saying why`;
+                        archipelago'); without it that step is skipped, saying why
+  --reboot-command CMD  how to reboot the daemon's node for the reboot step; it returns once the node
+                        booted (scripts/gate-node runs the gate against the systemd test node with
+                        one); without it that step is skipped, saying why`;
 
 function positiveInteger(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -99,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
       "podman-socket": { type: "string" },
       "data-dir": { type: "string" },
       "restart-command": { type: "string" },
+      "reboot-command": { type: "string" },
     },
     USAGE,
   );
@@ -128,7 +132,13 @@ export async function run(argv: string[]): Promise<number> {
   if (!(timeoutScale > 0) || !Number.isFinite(timeoutScale))
     throw new UsageError(`--timeout-scale: "${values["timeout-scale"]}" is not a positive number`);
 
-  const existingOnly = ["token-file", "podman-socket", "data-dir", "restart-command"] as const;
+  const existingOnly = [
+    "token-file",
+    "podman-socket",
+    "data-dir",
+    "restart-command",
+    "reboot-command",
+  ] as const;
   const managedOnly = ["user", "work-dir", "keep", "no-isolate"] as const;
   let mode: GateOptions["mode"];
   if (values.url !== undefined) {
@@ -158,6 +168,7 @@ export async function run(argv: string[]): Promise<number> {
       podmanSocket,
       dataDir,
       ...(values["restart-command"] ? { restartCommand: values["restart-command"] } : {}),
+      ...(values["reboot-command"] ? { rebootCommand: values["reboot-command"] } : {}),
     };
   } else {
     for (const flag of existingOnly)
