@@ -414,13 +414,10 @@ const HookList = z.array(HookStep).default([]);
 const Hooks = z
   .strictObject({
     post_install: HookList.meta({ description: "After the first install, once the containers run." }),
-    pre_start: z
-      .array(CopyStep)
-      .default([])
-      .meta({
-        description:
-          "Before every start, while the containers are stopped: `copy_from_host` steps only (a command needs a running container).",
-      }),
+    pre_start: z.array(CopyStep).default([]).meta({
+      description:
+        "Before every start, while the containers are stopped: `copy_from_host` steps only (a command needs a running container).",
+    }),
     post_update: HookList.meta({ description: "After an update, once the containers run." }),
     pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),
   })
