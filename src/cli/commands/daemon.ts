@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
 import { runDaemon } from "../../daemon/daemon.ts";
@@ -117,7 +118,8 @@ async function dropRoot(argv: string[]): Promise<number> {
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1))),
+    // As a shell reports it: 128 + the number of the signal that ended the daemon.
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + osConstants.signals[signal] : 1))),
   );
 }
 
