@@ -98,6 +98,14 @@ function uidOf(manifest: Manifest, key: string): number {
   return spec?.data_uid ?? Number(spec?.user?.split(":")[0] ?? 0);
 }
 
+/** The container keys a hook's steps run in or copy into, in order, each once. */
+export function hookTargets(manifest: Manifest, hook: HookName): string[] {
+  const keys = manifest.hooks[hook].map((step) =>
+    "exec" in step ? step.exec.container : step.copy_from_host.container,
+  );
+  return [...new Set(keys)];
+}
+
 /** Runs every step of one hook, in order; the first failing step fails the hook. */
 export async function runHook(manifest: Manifest, hook: HookName, ctx: HookContext): Promise<void> {
   const steps = manifest.hooks[hook];
@@ -140,6 +148,9 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
         `${where}: no directory to copy from (the app has no package directory, or no host-path permission ${copy.root})`,
       );
     const tree = await readHostTree(root, copy.from);
+    // A stopped container's volumes are mounted only once it is initialized: a copy before that
+    // would land under the mount point, hidden at the start (see Containers.init).
+    await ctx.runtime.client.containers.init(container.id);
     const uid = uidOf(manifest, key);
     const now = Math.floor(Date.now() / 1000);
     const target = posix.normalize(copy.to);

@@ -28,7 +28,7 @@ import {
   type RestartHistory,
   restartDecision,
 } from "./health-restarts.ts";
-import { HookError, runHook } from "./hooks.ts";
+import { HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -652,8 +652,15 @@ export class Reconciler {
       if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
+      // pre_start copies into its containers: one this round creates (a container removed by
+      // hand, say) gets them in a later round, before its start, or once it runs (a Quadlet unit
+      // creates and starts at once: see #settle).
+      const uncreated =
+        due === "pre_start"
+          ? hookTargets(manifest, "pre_start").filter((key) => !seen.some((c) => c.key === key))
+          : [];
       if (
-        (due === "pre_start" && acts("start", "create", "restart")) ||
+        (due === "pre_start" && acts("start", "create", "restart") && uncreated.length === 0) ||
         (due === "pre_uninstall" && app.desired === "absent" && acts("stop", "remove"))
       ) {
         const running = seen.some((c) => c.state === "running");
@@ -665,7 +672,8 @@ export class Reconciler {
           return this.#fail(app, failure, note);
         }
         this.#o.store.setPendingHook(appId, undefined);
-      }
+      } else if (uncreated.length > 0 && acts("create"))
+        note("info", `the pre_start hook waits until ${uncreated.join(", ")} is created`);
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
@@ -734,7 +742,12 @@ export class Reconciler {
       return;
     }
     const due = app.pendingHook;
-    if (converged && next.phase === "running" && (due === "post_install" || due === "post_update")) {
+    // pre_start still due once the app runs: its containers were created and started at once.
+    if (
+      converged &&
+      next.phase === "running" &&
+      (due === "post_install" || due === "post_update" || due === "pre_start")
+    ) {
       try {
         await this.#runHook(app, manifest, due, seen, note);
       } catch (failure) {

@@ -81,6 +81,48 @@ describe("real Podman: chaos while apps run", () => {
     await exactlyOnePerKey(hello);
   });
 
+  test("pre_start copies land in the volume of a stopped container, and of one removed by hand", async () => {
+    const node = await lab.app("mini-node");
+    await driver.call("install", { path: node.dir });
+    await driver.waitPhase(node.id, "running", 90_000);
+    const name = node.names.node as string;
+    const copied = async () =>
+      (await lab.exec(name, "test -s /var/lib/mini-node/node.conf && echo copied || echo missing")).trim();
+    // First a plain stop and start: the copy into the stopped container must land in its volume.
+    await driver.call("stop", { app: node.id });
+    await driver.waitPhase(node.id, "stopped", 60_000);
+    const restarted = await driver.call<{ operationId: string }>("start", { app: node.id });
+    await driver.operationDone(restarted.operationId, 90_000);
+    await driver.waitPhase(node.id, "running", 60_000);
+    assert.equal(await copied(), "copied", "the pre_start copy is in the volume after a start");
+    await lab.exec(name, "rm /var/lib/mini-node/node.conf");
+
+    await driver.call("stop", { app: node.id });
+    await driver.waitPhase(node.id, "stopped", 60_000);
+    const removed = (await lab.inspect(name))?.id;
+    await lab.podman(["rm", "-f", "-t", "0", name]);
+
+    const since = driver.messages.length;
+    const accepted = await driver.call<{ operationId: string }>("start", { app: node.id });
+    const record = await driver.operationDone(accepted.operationId, 90_000);
+    assert.equal(record.operation?.state, "succeeded", `${record.operation?.error}\n${driver.tail()}`);
+    await driver.waitPhase(node.id, "running", 60_000);
+    const recreated = await lab.inspect(name);
+    assert.ok(recreated?.running && recreated.id !== removed, "a new container runs");
+    const lines = driver.messages
+      .slice(since)
+      .map((m) => (m as { message?: string }).message ?? "")
+      .filter((line) => line.startsWith(`${node.id}: `));
+    // The last of each (an observation from before the removal may cost a first, retried attempt).
+    const at = (pattern: RegExp) => lines.findLastIndex((line) => pattern.test(line));
+    assert.ok(at(/the pre_start hook waits until node is created/) >= 0, lines.join("\n"));
+    assert.ok(at(/pre_start step 1: copied files\/node\.conf/) > at(/creating /), lines.join("\n"));
+    assert.ok(at(/starting /) > at(/pre_start step 1: copied/), lines.join("\n"));
+    assert.equal(await copied(), "copied", "the pre_start copy is in the new container's volume");
+    await driver.call("uninstall", { app: node.id, purge: true });
+    await driver.waitPhase(node.id, "removed", 60_000);
+  });
+
   test("a duplicate container carrying an app's labels is removed; the app's own container stays", async () => {
     const cache = notes.names.cache as string;
     const before = await lab.inspect(cache);

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { type ContainerInspect, Containers } from "./containers.ts";
 import type { LibpodTransport, RequestOptions } from "./transport.ts";
 
-type Run = { running: boolean; sandbox: string; startedAt: string };
+type Run = { running: boolean; sandbox: string; startedAt: string; status?: string };
 
 /** A transport answering inspects from a script of states (the last one repeats) and recording calls. */
 function scripted(states: Run[]) {
@@ -19,7 +19,7 @@ function scripted(states: Run[]) {
       Name: "web",
       Created: "",
       State: {
-        Status: run.running ? "running" : "exited",
+        Status: run.status ?? (run.running ? "running" : "exited"),
         Running: run.running,
         ExitCode: 0,
         StartedAt: run.startedAt,
@@ -80,6 +80,21 @@ describe("Containers.start after a run died", () => {
     ]);
     await new Containers(transport, undefined, { cleanupTimeoutMs: 5, pollMs: 10 }).start("web");
     assert.deepEqual(calls, ["inspect", "inspect", "start", "inspect"]);
+  });
+
+  test("an initialized container (a namespace of its own, for this start) is not waited on, nor restarted", async () => {
+    const { transport, calls } = scripted([
+      { running: false, sandbox: "/run/netns/fresh", startedAt: "12:00:00", status: "initialized" },
+      running("/run/netns/fresh", "12:00:09"),
+    ]);
+    await new Containers(transport).start("web");
+    assert.deepEqual(calls, ["inspect", "start"]);
+  });
+
+  test("init waits for a dead run's cleanup too, then initializes", async () => {
+    const { transport, calls } = scripted([dead("/run/netns/old"), dead("")]);
+    await new Containers(transport, undefined, { pollMs: 1 }).init("web");
+    assert.deepEqual(calls, ["inspect", "inspect", "init"]);
   });
 
   test("a running container is not waited on, nor restarted", async () => {

@@ -49,6 +49,8 @@ export type ContainerInspect = {
   NetworkSettings?: { SandboxKey?: string };
 };
 
+/** States of a container whose run has ended (Podman cleans up after it). */
+const ENDED = new Set(["exited", "stopped"]);
 /** Podman's stop timeout for a container created without one. */
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
@@ -164,7 +166,8 @@ export class Containers {
       accept: [304],
       operation: "container.start",
     });
-    const namespace = before && sandboxOf(before);
+    // The namespace of a run (ended, or running at the look); an initialized container's is its own.
+    const namespace = before && before.State.Status !== "initialized" ? sandboxOf(before) : "";
     if (!namespace) return;
     // A run that began on the namespace seen before the start: the cleanup did not come in time,
     // or the container died between that look and the start.
@@ -172,20 +175,40 @@ export class Containers {
     if (
       after?.State.Running &&
       sandboxOf(after) === namespace &&
-      after.State.StartedAt !== before.State.StartedAt
+      after.State.StartedAt !== before?.State.StartedAt
     )
       await this.restart(nameOrId, after.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
   }
 
   /**
+   * Prepares a stopped container for its start without starting it: storage and volumes mounted,
+   * network set up (Podman's "initialized"). A copy into a stopped container needs it: Podman 4.3
+   * writes into a volume only while it is mounted, and the platform's volumes (bind-backed) are
+   * mounted only for an initialized or running container; otherwise the files land under the
+   * mount point, hidden once the volume is mounted. Initializing an initialized or running
+   * container is not an error; the same races as a start's are waited out.
+   */
+  async init(nameOrId: string): Promise<void> {
+    await this.#awaitCleanup(nameOrId);
+    await this.#dns?.settle();
+    await this.#http.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(nameOrId)}/init`,
+      accept: [304],
+      operation: "container.init",
+    });
+  }
+
+  /**
    * Waits while a stopped container still holds its last run's network namespace (up to the
-   * cleanup time limit); resolves the container as last seen (undefined when there is none).
+   * cleanup time limit); resolves the container as last seen (undefined when there is none). An
+   * initialized container holds a namespace of its own, made for its next start: not waited on.
    */
   async #awaitCleanup(nameOrId: string): Promise<ContainerInspect | undefined> {
     const deadline = Date.now() + this.#cleanupTimeoutMs;
     for (;;) {
       const container = await this.find(nameOrId);
-      const pending = container && !container.State.Running && sandboxOf(container) !== "";
+      const pending = container && ENDED.has(container.State.Status) && sandboxOf(container) !== "";
       if (!pending || Date.now() >= deadline) return container;
       await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
     }
