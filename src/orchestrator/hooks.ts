@@ -148,9 +148,10 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
         `${where}: no directory to copy from (the app has no package directory, or no host-path permission ${copy.root})`,
       );
     const tree = await readHostTree(root, copy.from);
-    // A stopped container's volumes are mounted only once it is initialized: a copy before that
-    // would land under the mount point, hidden at the start (see Containers.init).
-    await ctx.runtime.client.containers.init(container.id);
+    // pre_start copies into stopped containers, whose volumes are mounted only once initialized: a
+    // copy before that would land under the mount point, hidden at the start (Containers.init).
+    // The other hooks run in running containers: one that died meanwhile is not revived here.
+    if (hook === "pre_start") await ctx.runtime.client.containers.init(container.id);
     const uid = uidOf(manifest, key);
     const now = Math.floor(Date.now() / 1000);
     const target = posix.normalize(copy.to);
