@@ -112,6 +112,24 @@ type OperationView = {
   logs: Array<{ message: string; level: string }>;
 };
 
+/** What a node-wide step does (see `Runner#nodeWideStep`). */
+type NodeAction = {
+  /** The step, as "not running and reachable before …" names it. */
+  why: string;
+  /** Why every cell fails when the action does, and what was expected of it. */
+  failed: string;
+  expected: string;
+  /** Records what the judgement needs of an app that was ready before the action. */
+  prepare?: (app: GateApp) => Promise<void>;
+  /** Restarts or reboots; resolves when the daemon answers again, with when it booted. */
+  act: () => Promise<{ bootedAt: number; done: string }>;
+  /** Judges one app once the daemon is back; resolves the cell's text. */
+  judge: (
+    app: GateApp,
+    at: { before: PodmanFact[]; actedAt: number; bootedAt: number; done: string; deadline: number },
+  ) => Promise<string>;
+};
+
 export class Runner {
   readonly #ctx: RunnerContext;
   readonly #cells: Cell[] = [];
@@ -455,31 +473,40 @@ export class Runner {
     };
   }
 
-  /** daemon-restart: one action for every app, each app judged on its own. */
-  async #daemonRestartStep(
+  /**
+   * A node-wide step (daemon restart, reboot): one action for every app, each app judged on its
+   * own. Every app must be ready before (`prepare` then records what it needs of a ready one); the
+   * cells of ready apps are timed from the action: the wait for the others is not theirs (a cell's
+   * limit is a boot plus the app's own readiness).
+   */
+  async #nodeWideStep(
     iteration: number,
     phase: Phase,
     active: string[],
     faultIds: Map<string, string[]>,
+    action: NodeAction,
   ) {
     const began = Date.now();
-    const { snapshots, preconditions } = await this.#readyBefore(phase, active, began, "the daemon restart");
-    // The cells of the apps that were ready are timed from the restart: the wait for the others is
-    // not theirs (a cell's limit is a daemon boot plus the app's own readiness).
-    const restartBegan = Date.now();
-    let restartError: Error | undefined;
-    let restarted = "";
-    // What the new daemon observed since it started counts: its first look at the apps comes as it
-    // boots, before it answers; an app that changes nothing is not looked at again until a resync.
-    let bootedAt = restartBegan;
+    const { snapshots, preconditions } = await this.#readyBefore(phase, active, began, action.why);
+    if (action.prepare)
+      for (const id of snapshots.keys())
+        try {
+          await action.prepare(this.#app(id));
+        } catch (error) {
+          preconditions.set(id, error as Error);
+        }
+    const actedAt = Date.now();
+    let outcome: { bootedAt: number; done: string } | undefined;
+    let failure: Error | undefined;
     try {
-      const restart = await this.#ctx.daemon.restart();
-      bootedAt = Math.max(restartBegan, restart.bootedAt);
-      restarted = `daemon restarted (${this.#ctx.daemon.restartHow}; answering again after ${formatMs(restart.downMs)})`;
+      const result = await action.act();
+      // What the daemon observed since it started counts: its first look at the apps comes as it
+      // boots, before it answers; an app that changes nothing is not looked at again until a resync.
+      outcome = { bootedAt: Math.max(actedAt, result.bootedAt), done: result.done };
     } catch (error) {
-      restartError = error as Error;
+      failure = error as Error;
     }
-    // Every app is judged at once: each cell's time is the restart's plus its own checks.
+    // Every app is judged at once: each cell's time is the action's plus its own checks.
     const cells = active.map((id) => {
       const app = this.#app(id);
       return this.#cell(
@@ -490,34 +517,56 @@ export class Runner {
         async (deadline) => {
           const precondition = preconditions.get(id);
           if (precondition) throw precondition;
-          if (restartError)
-            throw new CellFailure(`the daemon did not come back: ${restartError.message}`, {
+          if (!outcome) {
+            const observed = (failure as Error).message;
+            throw new CellFailure(`${action.failed}: ${observed}`, {
               ok: false,
-              expected: "the daemon answers again, connected to Podman",
-              observed: restartError.message,
+              expected: action.expected,
+              observed,
             });
+          }
           const before = snapshots.get(id) as PodmanFact[];
-          // The daemon must have looked at the app again (its observation is newer than the restart).
-          await this.#until(
-            deadline,
-            async () =>
-              allOf(
-                await this.#readyAndReachable(app),
-                checkUnchanged(before, await this.#snapshot(app)),
-                await this.#observedSince(app, bootedAt, "the restart"),
-              ),
-            "not running as before in time",
-          );
-          await sleep(this.#ctx.settleMs);
-          const later = checkUnchanged(before, await this.#snapshot(app));
-          if (!later.ok)
-            throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after the restart`, later);
-          return `${restarted}; same container ids, not restarted, healthy${app.targets.length > 0 ? ", reachable" : ""}`;
+          return action.judge(app, { before, actedAt, ...outcome, deadline });
         },
-        preconditions.has(id) ? began : restartBegan,
+        preconditions.has(id) ? began : actedAt,
       );
     });
     await Promise.all(cells);
+  }
+
+  /** daemon-restart: every app still running as before, same containers, not restarted. */
+  #daemonRestartStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
+    const { daemon } = this.#ctx;
+    return this.#nodeWideStep(iteration, phase, active, faultIds, {
+      why: "the daemon restart",
+      failed: "the daemon did not come back",
+      expected: "the daemon answers again, connected to Podman",
+      act: async () => {
+        const restart = await daemon.restart();
+        return {
+          bootedAt: restart.bootedAt,
+          done: `daemon restarted (${daemon.restartHow}; answering again after ${formatMs(restart.downMs)})`,
+        };
+      },
+      judge: async (app, { before, bootedAt, done, deadline }) => {
+        // The daemon must have looked at the app again (its observation is newer than its boot).
+        await this.#until(
+          deadline,
+          async () =>
+            allOf(
+              await this.#readyAndReachable(app),
+              checkUnchanged(before, await this.#snapshot(app)),
+              await this.#observedSince(app, bootedAt, "the restart"),
+            ),
+          "not running as before in time",
+        );
+        await sleep(this.#ctx.settleMs);
+        const later = checkUnchanged(before, await this.#snapshot(app));
+        if (!later.ok)
+          throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after the restart`, later);
+        return `${done}; same container ids, not restarted, healthy${app.targets.length > 0 ? ", reachable" : ""}`;
+      },
+    });
   }
 
   /**
@@ -526,85 +575,60 @@ export class Runner {
    * after the reboot began (Quadlet may recreate them: new ids are fine) and no earlier than the
    * containers of the apps it depends on — with its data and credentials unchanged.
    */
-  async #rebootStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
-    const began = Date.now();
-    const { snapshots, preconditions } = await this.#readyBefore(phase, active, began, "the reboot");
-    const baselines = new Map<string, DataFingerprint>();
-    for (const id of snapshots.keys())
-      try {
-        baselines.set(id, await this.#baseline(this.#app(id), iteration, true));
-      } catch (error) {
-        preconditions.set(id, error as Error);
-      }
-    const rebootBegan = Date.now();
-    let rebootError: Error | undefined;
-    let rebooted = "";
-    let bootedAt = rebootBegan;
+  #rebootStep(iteration: number, phase: Phase, active: string[], faultIds: Map<string, string[]>) {
     const { daemon } = this.#ctx;
-    if (daemon.reboot)
-      try {
+    const baselines = new Map<string, DataFingerprint>();
+    return this.#nodeWideStep(iteration, phase, active, faultIds, {
+      why: "the reboot",
+      failed: "the node did not come back",
+      expected: "the node reboots, its daemon answers again, connected to Podman",
+      prepare: async (app) => {
+        baselines.set(app.id, await this.#baseline(app, iteration, true));
+      },
+      act: async () => {
+        if (!daemon.reboot) throw new Error("the reboot step is not supported here");
         const reboot = await daemon.reboot();
-        bootedAt = Math.max(rebootBegan, reboot.bootedAt);
-        rebooted = `node rebooted (${daemon.rebootHow}; the daemon answering again after ${formatMs(reboot.downMs)})`;
-      } catch (error) {
-        rebootError = error as Error;
-      }
-    else rebootError = new Error("the reboot step is not supported here");
-    const cells = active.map((id) => {
-      const app = this.#app(id);
-      return this.#cell(
-        iteration,
-        phase,
-        app,
-        faultIds.get(id),
-        async (deadline) => {
-          const precondition = preconditions.get(id);
-          if (precondition) throw precondition;
-          if (rebootError)
-            throw new CellFailure(`the node did not come back: ${rebootError.message}`, {
-              ok: false,
-              expected: "the node reboots, its daemon answers again, connected to Podman",
-              observed: rebootError.message,
-            });
-          const before = snapshots.get(id) as PodmanFact[];
-          const back = await this.#until(
-            deadline,
-            async () =>
-              allOf(
-                checkRebooted(before, await this.#snapshot(app), rebootBegan),
-                await this.#readyAndReachable(app),
-                await this.#observedSince(app, bootedAt, "the boot"),
-              ),
-            "not back after the reboot in time",
-          );
-          // Dependency order, as Podman shows the app and the apps it depends on once it is back.
-          const after = await this.#snapshot(app);
-          const dependencies = await Promise.all(
-            app.manifest.dependencies.map(async (d) => {
-              const dep = [...this.#ctx.apps.values()].find((a) => a.installedAs === d.id || a.id === d.id);
-              return { id: dep?.id ?? d.id, containers: dep ? await this.#snapshot(dep) : [] };
-            }),
-          );
-          const order = checkStartOrder(after, dependencies);
-          if (!order.ok) throw new CellFailure("started before an app it depends on", order);
-          const baseline = baselines.get(id) as DataFingerprint;
-          const kept = checkDataKept(
-            baseline,
-            await this.#fingerprint(app, baseline, true),
-            "after the reboot",
-          );
-          if (!kept.ok) throw new CellFailure("data or credentials changed across the reboot", kept);
-          await sleep(this.#ctx.settleMs);
-          const later = checkUnchanged(after, await this.#snapshot(app));
-          if (!later.ok)
-            throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after coming back`, later);
-          const started = back.observed.split(" | ")[0] ?? "";
-          return `${rebooted}; back: ${started}; ${order.expected}; healthy${app.targets.length > 0 ? ", reachable" : ""}; ${kept.expected}`;
-        },
-        preconditions.has(id) ? began : rebootBegan,
-      );
+        return {
+          bootedAt: reboot.bootedAt,
+          done: `node rebooted (${daemon.rebootHow}; the daemon answering again after ${formatMs(reboot.downMs)})`,
+        };
+      },
+      judge: async (app, { before, actedAt, bootedAt, done, deadline }) => {
+        const back = await this.#until(
+          deadline,
+          async () =>
+            allOf(
+              checkRebooted(before, await this.#snapshot(app), actedAt),
+              await this.#readyAndReachable(app),
+              await this.#observedSince(app, bootedAt, "the boot"),
+            ),
+          "not back after the reboot in time",
+        );
+        // Dependency order, as Podman shows the app and the apps it depends on once it is back.
+        const after = await this.#snapshot(app);
+        const dependencies = await Promise.all(
+          app.manifest.dependencies.map(async (d) => {
+            const dep = [...this.#ctx.apps.values()].find((a) => a.installedAs === d.id || a.id === d.id);
+            return { id: dep?.id ?? d.id, containers: dep ? await this.#snapshot(dep) : [] };
+          }),
+        );
+        const order = checkStartOrder(after, dependencies);
+        if (!order.ok) throw new CellFailure("started before an app it depends on", order);
+        const baseline = baselines.get(app.id) as DataFingerprint;
+        const kept = checkDataKept(
+          baseline,
+          await this.#fingerprint(app, baseline, true),
+          "after the reboot",
+        );
+        if (!kept.ok) throw new CellFailure("data or credentials changed across the reboot", kept);
+        await sleep(this.#ctx.settleMs);
+        const later = checkUnchanged(after, await this.#snapshot(app));
+        if (!later.ok)
+          throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after coming back`, later);
+        const started = back.observed.split(" | ")[0] ?? "";
+        return `${done}; back: ${started}; ${order.expected}; healthy${app.targets.length > 0 ? ", reachable" : ""}; ${kept.expected}`;
+      },
     });
-    await Promise.all(cells);
   }
 
   // ---- Talking to the daemon ----
