@@ -13,9 +13,9 @@ import { after, describe, test } from "node:test";
 import type { GateReport } from "../../src/gate/report.ts";
 import {
   cellOf,
+  discardRun,
   eventsSince,
   type GateRun,
-  removeSandbox,
   runGate,
   sandboxContainers,
   showRun as show,
@@ -44,8 +44,7 @@ function generatedSecrets(report: GateReport): string[] {
 describe("real Podman: archy gate over the sample apps (1 iteration, no chaos)", () => {
   let run: Run;
   after(async () => {
-    await removeSandbox(run?.report);
-    if (run) rmSync(run.dir, { recursive: true, force: true });
+    await discardRun(run);
   });
 
   test("the gate runs the whole matrix and writes both reports", { timeout: 1_800_000 }, async () => {
@@ -167,8 +166,7 @@ describe("real Podman: archy gate fails with evidence, and survives faults", () 
   const runs: Run[] = [];
   after(async () => {
     for (const run of runs) {
-      await removeSandbox(run.report);
-      rmSync(run.dir, { recursive: true, force: true });
+      await discardRun(run);
     }
   });
 

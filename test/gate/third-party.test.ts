@@ -17,11 +17,11 @@ import { volumeHostPath } from "../../src/manifest/naming.ts";
 import {
   cellOf,
   containersWhere,
+  discardRun,
   eventsSince,
   type GateRun,
   isRoot,
   podman,
-  removeSandbox,
   runGate,
   sandboxContainers,
   showRun,
@@ -58,8 +58,7 @@ describe("real Podman: archy gate refuses an app whose image is not in the user'
   let run: GateRun | undefined;
   const apps = mkdtempSync("/tmp/archy-gate-apps-");
   after(async () => {
-    await removeSandbox(run?.report);
-    if (run) rmSync(run.dir, { recursive: true, force: true });
+    await discardRun(run);
     rmSync(apps, { recursive: true, force: true });
   });
 
@@ -116,8 +115,7 @@ describe("real Podman: archy gate refuses an app whose image is not in the user'
 describe("real Podman: archy gate over the third-party fixture apps (1 iteration)", () => {
   let run: GateRun;
   after(async () => {
-    await removeSandbox(run?.report);
-    if (run) rmSync(run.dir, { recursive: true, force: true });
+    await discardRun(run);
   });
 
   test("every cell that ran passed, and the skips say why", { timeout: 900_000 }, async () => {

@@ -103,6 +103,13 @@ export async function removeSandbox(report: GateReport | undefined): Promise<voi
   }
 }
 
+/** Removes everything a gate run left: its sandbox (when kept) and its reports' directory. */
+export async function discardRun(run: GateRun | undefined): Promise<void> {
+  if (!run) return;
+  await removeSandbox(run.report);
+  rmSync(run.dir, { recursive: true, force: true });
+}
+
 /** The cell of `app` at `step` in `iteration` (default the first). */
 export function cellOf(report: GateReport, app: string, step: string, iteration = 1) {
   const cell = report.cells.find((c) => c.app === app && c.step === step && c.iteration === iteration);
