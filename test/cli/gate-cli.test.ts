@@ -43,6 +43,7 @@ const CASES: Array<[string[], RegExp]> = [
   [["--apps-dir", "/nonexistent/apps"], /--apps-dir \/nonexistent\/apps: no such directory/],
   [["--apps-dir", emptyDir], /no app in it \(an app is a directory with a manifest\.yml\)/],
   [["--url", "http://127.0.0.1:9", "--keep"], /--keep is for a daemon the gate starts, not with --url/],
+  [["--reboot-command", "true"], /--reboot-command is for an existing daemon: use it with --url/],
   [["leftover"], /unexpected argument 'leftover'/],
   [["--bogus"], /Unknown option '--bogus'/],
 ];
