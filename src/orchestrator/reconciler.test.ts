@@ -319,6 +319,8 @@ type AppOptions = {
   image?: string;
   /** A tcp health check on the web container (interval 1 s, timeout 500 ms, 3 retries, start 1 s). */
   health?: boolean;
+  /** A post_install hook running this shell command in the web container. */
+  postInstall?: string;
   /** A post_update hook running this shell command in the web container. */
   postUpdate?: string;
 };
@@ -375,14 +377,16 @@ function manifestText(id: string, o: AppOptions = {}): string {
       ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
     );
   if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
-  if (o.postUpdate)
-    lines.push(
-      "hooks:",
-      "  post_update:",
-      "    - exec:",
-      "        container: web",
-      `        command: [/bin/sh, -c, ${JSON.stringify(o.postUpdate)}]`,
-    );
+  const hooks = Object.entries({ post_install: o.postInstall, post_update: o.postUpdate });
+  if (hooks.some(([, command]) => command)) lines.push("hooks:");
+  for (const [hook, command] of hooks)
+    if (command)
+      lines.push(
+        `  ${hook}:`,
+        "    - exec:",
+        "        container: web",
+        `        command: [/bin/sh, -c, ${JSON.stringify(command)}]`,
+      );
   return `${lines.join("\n")}\n`;
 }
 
@@ -817,6 +821,32 @@ describe("reconciler: failures", () => {
     assert.equal(w.runtime.count("start"), 4);
     assert.equal(w.app("alpha")?.phase, "failed");
     assert.match(w.app("alpha")?.reason ?? "", /exited right after it was started/);
+  });
+
+  test("a container that crashes between the look that saw it running and the hook is told as a crash", async () => {
+    const w = setup();
+    // Podman's answer to an exec in a container that has just exited.
+    w.runtime.execResult = () => {
+      for (const c of w.runtime.of("alpha")) Object.assign(c, { state: "exited", exitCode: 3 });
+      throw new Error(
+        "container.exec: can only create exec sessions on running containers: container state improper",
+      );
+    };
+    w.install("alpha", { postInstall: "seed-data" });
+    await w.settle();
+    assert.equal(w.runtime.count("exec"), 1);
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "retrying");
+    assert.match(app?.reason ?? "", /^alpha exited right after it was started \(exit code 3\)/);
+    assert.doesNotMatch(app?.reason ?? "", /post_install/);
+  });
+
+  test("a hook that fails in a container still running is told as the hook's failure", async () => {
+    const w = setup();
+    w.runtime.execResult = () => ({ exitCode: 1, stdout: "", stderr: "no seed file" });
+    w.install("alpha", { postInstall: "seed-data" });
+    await w.settle();
+    assert.match(w.app("alpha")?.reason ?? "", /post_install step 1: .*no seed file/);
   });
 
   test("Podman not answering keeps the last known state, with the reason", async () => {

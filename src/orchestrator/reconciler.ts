@@ -15,7 +15,7 @@ import type { EventStream } from "../runtime/libpod/events.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
-import { type Runtime, RuntimeError } from "../runtime/runtime.ts";
+import { type ContainerRef, type Runtime, RuntimeError } from "../runtime/runtime.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
 import {
@@ -639,15 +639,7 @@ export class Reconciler {
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
-        const lines = await this.#o.executor.lastLogLines(manifest, again.container, CRASH_LOG_LINES);
-        const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
-        return this.#fail(
-          app,
-          new Error(
-            `${again.container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})${output}`,
-          ),
-          note,
-        );
+        return this.#fail(app, await this.#crash(manifest, again.container, exitCode), note);
       }
       if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
@@ -723,6 +715,33 @@ export class Reconciler {
     this.#invalidate();
   }
 
+  /** A container that exited right after this call started it, told with its exit code and last output. */
+  async #crash(manifest: Manifest, container: ContainerRef, exitCode: number | undefined): Promise<Error> {
+    const lines = await this.#o.executor.lastLogLines(manifest, container, CRASH_LOG_LINES);
+    const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
+    return new Error(
+      `${container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})${output}`,
+    );
+  }
+
+  /**
+   * Why a hook failed, when the cause is a container that ran at the look before it and is down
+   * now: it crashed right after its start, before or during the hook's exec, and the crash is what
+   * the operator must fix, not the hook.
+   */
+  async #hookFailure(manifest: Manifest, seen: ObservedContainer[], failure: unknown): Promise<unknown> {
+    const wereRunning = new Set(seen.filter((c) => c.state === "running").map((c) => c.id));
+    this.#invalidate();
+    let observation: Observation;
+    try {
+      observation = await this.#observe(0);
+    } catch {
+      return failure;
+    }
+    const down = observation.containers.find((c) => wereRunning.has(c.id) && c.state !== "running");
+    return down ? this.#crash(manifest, down, down.exitCode) : failure;
+  }
+
   /** Nothing to do now: either converged, or waiting for something outside this app. */
   async #settle(
     app: AppRow,
@@ -751,7 +770,7 @@ export class Reconciler {
       try {
         await this.#runHook(app, manifest, due, seen, note);
       } catch (failure) {
-        return this.#fail(app, failure, note);
+        return this.#fail(app, await this.#hookFailure(manifest, seen, failure), note);
       }
       this.#o.store.setPendingHook(app.id, undefined);
     }
