@@ -5,9 +5,11 @@
  * - `exec`: the manifest's command, run directly (no shell).
  * - `tcp`: a POSIX `sh` loop over /proc/net/tcp{,6} looking for a socket listening on the port. It
  *   uses only shell built-ins, so it works in any image that has `/bin/sh`, even without nc or curl.
- * - `http`: `curl` when the image has it, else `wget` (busybox or GNU), checking the status line for
- *   the expected status. Needs `/bin/sh` and one of the two clients. (Busybox wget's `-T` crashes
- *   with the static busybox of Debian 12, so the probe relies on Podman's own timeout instead.)
+ * - `http`: `curl` when the image has it, else `wget` (busybox or GNU), comparing the status of the
+ *   response to the GET itself with the expected one: a redirect is its 3xx status, never followed
+ *   (curl without -L; wget follows, so the first status line it prints is the one compared). Needs
+ *   `/bin/sh` and one of the two clients. (Busybox wget's `-T` crashes with the static busybox of
+ *   Debian 12, so the probe relies on Podman's own timeout instead.)
  */
 import type { HealthSpec } from "../manifest/schema.ts";
 import { ceilSeconds } from "./model.ts";
@@ -30,9 +32,10 @@ export function probeScript(health: Exclude<HealthSpec, { type: "exec" }>): stri
   const seconds = Math.max(1, ceilSeconds(health.timeout));
   return (
     `u=${url}; if command -v curl >/dev/null 2>&1; ` +
-    `then r="HTTP/1.1 $(curl -s -L -o /dev/null -m ${seconds} -w '%{http_code}' "$u")"; ` +
+    `then r="HTTP/1.1 $(curl -s -o /dev/null -m ${seconds} -w '%{http_code}' "$u")"; ` +
     `else r=$(wget -S -q -O /dev/null "$u" 2>&1); fi; ` +
-    `case "$r" in *"HTTP/1."[01]" ${health.status}"*) exit 0;; esac; exit 1`
+    `case "$r" in *"HTTP/1."[01]" "*) r=\${r#*HTTP/1.[01] };; *) exit 1;; esac; ` +
+    `case "$r" in "${health.status}"|"${health.status} "*) exit 0;; esac; exit 1`
   );
 }
 
