@@ -117,6 +117,11 @@ export type ResolvedApp = {
   volumes: ResolvedVolume[];
   /** In start order: every container after the ones it depends on. */
   containers: ResolvedContainer[];
+  /**
+   * The containers of the apps this one depends on (their names): when a node boots and its
+   * service manager starts every app at once, they start first.
+   */
+  startsAfter: string[];
 };
 
 /** The mounts a read-only container gets, as Podman's `--read-only` (with `--read-only-tmpfs`) does. */
@@ -412,5 +417,9 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
     subnet: ctx.subnets?.[manifest.id],
     volumes: [...volumes.values()].sort((a, b) => byCodeUnit(a.volume, b.volume)),
     containers,
+    startsAfter: manifest.dependencies.flatMap(({ id }) => {
+      const dependency = ctx.dependencies[id];
+      return dependency ? startOrder(dependency).map((key) => containerName(dependency, key)) : [];
+    }),
   };
 }

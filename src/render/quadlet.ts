@@ -121,6 +121,9 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
   const unit = section("Unit", [
     description(`${app.name}: container ${c.key}`),
     ...c.dependsOn.flatMap((d) => [`Requires=${d.name}.service`, `After=${d.name}.service`]),
+    // Order only, no Wants=: at boot both are started and the dependency goes first; a start of
+    // this unit alone must not bring back a dependency its operator stopped.
+    ...app.startsAfter.map((name) => `After=${name}.service`),
   ]);
 
   // Aliases (and a fixed address) belong to the app network only. NetworkAlias= would add them to
