@@ -323,6 +323,8 @@ type AppOptions = {
   postInstall?: string;
   /** A post_update hook running this shell command in the web container. */
   postUpdate?: string;
+  /** A pre_uninstall hook running this shell command in the web container. */
+  preUninstall?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -377,7 +379,11 @@ function manifestText(id: string, o: AppOptions = {}): string {
       ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
     );
   if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
-  const hooks = Object.entries({ post_install: o.postInstall, post_update: o.postUpdate });
+  const hooks = Object.entries({
+    post_install: o.postInstall,
+    post_update: o.postUpdate,
+    pre_uninstall: o.preUninstall,
+  });
   if (hooks.some(([, command]) => command)) lines.push("hooks:");
   for (const [hook, command] of hooks)
     if (command)
@@ -847,6 +853,25 @@ describe("reconciler: failures", () => {
     w.install("alpha", { postInstall: "seed-data" });
     await w.settle();
     assert.match(w.app("alpha")?.reason ?? "", /post_install step 1: .*no seed file/);
+  });
+
+  test("a failing pre_uninstall hook fails an uninstall, and a purge removes the app anyway", async () => {
+    const w = setup();
+    w.install("alpha", { preUninstall: "flush-queue" });
+    await w.settle();
+    w.runtime.execResult = () => ({ exitCode: 1, stdout: "", stderr: "queue broken" });
+    w.lifecycle.uninstall("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.phase, "failed", "a hook that exits non-zero is not retried");
+    assert.match(w.app("alpha")?.reason ?? "", /pre_uninstall step 1: .*queue broken/);
+    assert.equal(w.runtime.of("alpha").length, 1, "the uninstall removed nothing");
+    const purge = w.lifecycle.purge("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha"), undefined);
+    assert.equal(w.runtime.of("alpha").length, 0);
+    assert.equal(w.op(purge.operationId)?.state, "succeeded");
+    const logs = w.store.operationLogs(purge.operationId);
+    assert.ok(logs.some((l) => l.level === "warn" && /queue broken.*purging anyway/.test(l.message)));
   });
 
   test("Podman not answering keeps the last known state, with the reason", async () => {

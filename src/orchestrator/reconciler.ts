@@ -661,7 +661,12 @@ export class Reconciler {
             note("info", "pre_uninstall hook skipped: no container of the app is running");
           else await this.#runHook(app, manifest, due, seen, note);
         } catch (failure) {
-          return this.#fail(app, failure, note);
+          // A purge is the operator's last word: a hook that keeps failing must not keep the app.
+          if (!(due === "pre_uninstall" && app.purge)) return this.#fail(app, failure, note);
+          note(
+            "warn",
+            `${(failure as Error).message}; purging anyway: a purge removes the app whatever its hooks say`,
+          );
         }
         this.#o.store.setPendingHook(appId, undefined);
       } else if (uncreated.length > 0 && acts("create"))
