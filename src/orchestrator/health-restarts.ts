@@ -40,7 +40,20 @@ export function observeHealth(
   now: number,
   policy: HealthRestartPolicy,
 ): RestartHistory {
-  if (health !== "healthy") return { ...history, healthySince: undefined };
+  return observeStretch(history, health === "healthy", now, policy);
+}
+
+/**
+ * The history after a look at the container: `good` is healthy for health restarts, running for
+ * restarts after an exit.
+ */
+export function observeStretch(
+  history: RestartHistory,
+  good: boolean,
+  now: number,
+  policy: HealthRestartPolicy,
+): RestartHistory {
+  if (!good) return { ...history, healthySince: undefined };
   const healthySince = history.healthySince ?? now;
   if (history.restarts > 0 && now - healthySince >= policy.healthyResetMs)
     return { restarts: 0, lastRestartAt: history.lastRestartAt, healthySince };
@@ -63,6 +76,15 @@ export function restartDecision(
   policy: HealthRestartPolicy,
 ): RestartDecision {
   if (health !== "unhealthy") return { kind: "none" };
+  return restartDue(history, now, policy);
+}
+
+/** Whether a container that needs a restart gets it now or waits (and how long). */
+export function restartDue(
+  history: RestartHistory,
+  now: number,
+  policy: HealthRestartPolicy,
+): { kind: "restart" } | { kind: "wait"; ms: number } {
   const dueAt = (history.lastRestartAt ?? 0) + delayBeforeRestart(history.restarts, policy);
   return now >= dueAt ? { kind: "restart" } : { kind: "wait", ms: dueAt - now };
 }

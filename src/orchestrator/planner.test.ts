@@ -71,6 +71,7 @@ function input(partial: Partial<PlanInput>): PlanInput {
     health: {},
     restartRequestedAt: undefined,
     healthRestarts: [],
+    crashHeld: {},
     recreateRequestedAt: undefined,
     blockedBy: [],
     ...partial,
@@ -821,6 +822,7 @@ function inputOf(s: ScenarioValue, world: World, wanted: WantedContainer[]): Pla
     health: world.health(wanted),
     restartRequestedAt: s.restartRequestedAt,
     healthRestarts: [],
+    crashHeld: {},
     recreateRequestedAt: s.recreateRequestedAt,
     blockedBy: [],
   };

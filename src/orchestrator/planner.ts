@@ -45,6 +45,11 @@ export type PlanInput = {
   restartRequestedAt: number | undefined;
   /** Running containers to restart because their health checks call them unhealthy (see health-restarts.ts). */
   healthRestarts: string[];
+  /**
+   * Containers that exited on their own, again, and wait out their delay before they are started
+   * again (see health-restarts.ts): key → when they are due (unix ms).
+   */
+  crashHeld: Record<string, number>;
   /** Unix ms of the last reinstall request: containers created before it are recreated (data kept). */
   recreateRequestedAt: number | undefined;
   /** Unmet requirements on other apps (dependencies), described for the operator; start waits for them. */
@@ -268,7 +273,11 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
       actions.push({ kind: "create", key: wanted.key });
       continue;
     }
-    if (STARTABLE.has(container.state)) {
+    const heldUntil = input.crashHeld[wanted.key];
+    if (STARTABLE.has(container.state) && heldUntil !== undefined) {
+      waiting.push(`${wanted.key} exited again: starting it again at ${new Date(heldUntil).toISOString()}`);
+      restarting = true;
+    } else if (STARTABLE.has(container.state)) {
       actions.push({ kind: "start", key: wanted.key, container: target(container) });
       starting = true;
     }

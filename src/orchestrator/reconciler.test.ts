@@ -696,6 +696,69 @@ describe("reconciler: events", () => {
   });
 });
 
+describe("reconciler: exits on their own", () => {
+  test("a container that exits again and again is started again after growing delays", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const exit = () =>
+      Object.assign(w.runtime.of("alpha")[0] as ObservedContainer, { state: "exited", exitCode: 2 });
+    const passAfter = async (ms: number) => {
+      w.advance(ms);
+      await w.reconciler.reconcileApp("alpha");
+    };
+    exit();
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 2, "the first exit: started again at once");
+    exit();
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 2, "the second waits 10 s");
+    assert.equal(w.app("alpha")?.phase, "restarting");
+    assert.match(w.app("alpha")?.reason ?? "", /web exited again: starting it again at /);
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 3);
+    exit();
+    await passAfter(15_000);
+    assert.equal(w.runtime.count("start"), 3, "the third waits 20 s");
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 4);
+    assert.equal(w.app("alpha")?.phase, "running");
+    // Ten minutes running without a break: the next exit is started again at once.
+    await passAfter(600_000);
+    exit();
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 5);
+    assert.ok(
+      w.logs.some((l) => /web exited on its own \(exit code 2\): starting it again \(start 3 /.test(l)),
+    );
+    // An operator's request starts the count again: the next exit is started again at once.
+    exit();
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 5, "held 10 s");
+    w.lifecycle.restart("alpha");
+    await w.settle();
+    assert.equal(w.runtime.count("start"), 6, "the restart starts it");
+    exit();
+    await passAfter(5_000);
+    assert.equal(w.runtime.count("start"), 7, "and the next exit is started again without a wait");
+  });
+
+  test("an operator's start of a stopped app is not counted as an exit on its own", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    for (let i = 0; i < 3; i++) {
+      w.lifecycle.stop("alpha");
+      await w.settle();
+      w.lifecycle.start("alpha");
+      await w.settle();
+    }
+    assert.equal(w.runtime.count("start"), 4);
+    assert.equal(w.app("alpha")?.phase, "running");
+    assert.ok(!w.logs.some((l) => /exited on its own/.test(l)));
+  });
+});
+
 describe("reconciler: updates", () => {
   test("an update that lands during a reconcile succeeds only once the new containers run", async () => {
     const w = setup();

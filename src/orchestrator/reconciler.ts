@@ -25,8 +25,10 @@ import {
   type HealthRestartPolicy,
   NO_RESTARTS,
   observeHealth,
+  observeStretch,
   type RestartHistory,
   restartDecision,
+  restartDue,
 } from "./health-restarts.ts";
 import { HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
@@ -154,6 +156,11 @@ export class Reconciler {
   readonly #subnets = new Map<string, string>();
   /** Restarts for health per app container (`appId/key`); the daemon's memory, reset by a restart of it. */
   readonly #healthRestarts = new Map<string, RestartHistory>();
+  /**
+   * Starts after an exit on its own, per app container (`appId/key`), likewise; an operator's
+   * request (a new generation of the app) starts the count again.
+   */
+  readonly #crashRestarts = new Map<string, { generation: number; history: RestartHistory }>();
   #observation: Observation | undefined;
   #last: Observation | undefined;
   #inFlight: { call: Promise<Observation>; epoch: number } | undefined;
@@ -403,6 +410,7 @@ export class Reconciler {
       health,
       restartRequestedAt: app.restartRequestedAt,
       healthRestarts: this.#dueHealthRestarts(app, health, seen, update !== undefined),
+      crashHeld: this.#crashHeld(app, seen),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
     };
@@ -433,6 +441,49 @@ export class Reconciler {
       else if (decision.kind === "wait") this.#later(app.id, decision.ms);
     }
     return due;
+  }
+
+  /**
+   * The containers of a running app that exited on their own and are not due to start again yet:
+   * the first exit is started again at once, each later one waits twice as long as the one before
+   * (the health-restart policy), and a container that then runs for a while starts from no delay
+   * again. Without this a container that crashes a few seconds after every start (too late to be
+   * caught as a crash at its start) would be started again at once, forever.
+   */
+  #crashHeld(app: AppRow, seen: ObservedContainer[]): Record<string, number> {
+    const now = this.#o.clock();
+    const policy = this.#o.healthRestarts;
+    const held: Record<string, number> = {};
+    for (const c of seen) {
+      if (c.key === undefined) continue;
+      const id = `${app.id}/${c.key}`;
+      const history = observeStretch(this.#crashHistory(app, id), c.state === "running", now, policy);
+      this.#crashRestarts.set(id, { generation: app.generation, history });
+      if (!exitedOnItsOwn(app, c)) continue;
+      const decision = restartDue(history, now, policy);
+      if (decision.kind === "wait") {
+        held[c.key] = now + decision.ms;
+        this.#later(app.id, decision.ms);
+      }
+    }
+    return held;
+  }
+
+  #crashHistory(app: AppRow, id: string): RestartHistory {
+    const entry = this.#crashRestarts.get(id);
+    return entry && entry.generation === app.generation ? entry.history : NO_RESTARTS;
+  }
+
+  /** Counts a start after an exit on its own, and says so in the operation log. */
+  #noteCrashRestart(app: AppRow, c: ObservedContainer, note: Note): void {
+    const id = `${app.id}/${c.key}`;
+    const history = afterRestart(this.#crashHistory(app, id), this.#o.clock());
+    this.#crashRestarts.set(id, { generation: app.generation, history });
+    const next = Math.round(delayBeforeRestart(history.restarts, this.#o.healthRestarts) / 1000);
+    note(
+      "warn",
+      `${c.key} exited on its own (exit code ${c.exitCode ?? "unknown"}): starting it again (start ${history.restarts} since it last ran without a break; another would wait ${next} s)`,
+    );
   }
 
   /** Counts a health restart about to happen, and says why in the operation log. */
@@ -689,6 +740,8 @@ export class Reconciler {
         }
         if (action.kind === "restart" && input.healthRestarts.includes(action.key))
           this.#noteHealthRestart(app, action.key, seen, note);
+        const exited = action.kind === "start" ? seen.find((c) => c.id === action.container.id) : undefined;
+        if (exited && exitedOnItsOwn(app, exited)) this.#noteCrashRestart(app, exited, note);
         try {
           await this.#o.executor.run(manifest, action, this.#renderContext(manifest), note);
           // The network may be new (or gone): what the next actions render depends on its subnet.
@@ -1117,4 +1170,18 @@ export class Reconciler {
     for (const { id, manifest } of this.#installedManifests())
       if (id !== appId && manifest?.dependencies.some((d) => d.id === appId)) this.enqueue(id);
   }
+}
+
+/**
+ * A container of an app that had reached what its operator last asked (running, or restarting one
+ * of its containers since) and is now exited: it stopped on its own, not by an operator's request
+ * nor while the app was being set up.
+ */
+function exitedOnItsOwn(app: AppRow, c: ObservedContainer): boolean {
+  return (
+    app.desired === "running" &&
+    app.observedGeneration === app.generation &&
+    (app.phase === "running" || app.phase === "restarting") &&
+    c.state === "exited"
+  );
 }
