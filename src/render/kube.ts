@@ -4,29 +4,49 @@
  * volume and, only when the caller passes secret values explicitly (the CLI never does), a Secret.
  * The same file runs on k3s/Kubernetes and with `podman kube play` on a single node.
  *
+ * What Kubernetes cannot express is never dropped silently: `renderKubeWithWarnings` returns a
+ * warning per such manifest field (for the CLI to print), and the file carries the same warnings in
+ * its header and in the Deployment's `io.archipelago.kube-warnings` annotation.
+ *
  * Choices, and what Podman 4.3's `kube play` made necessary (all still valid Kubernetes):
  * - The stack's containers share the pod's network namespace, so their keys, aliases and names are
  *   mapped to 127.0.0.1 with `hostAliases`; a dependency's `host` export becomes its Service name.
- * - The Service lists every declared port (not only published ones): it is how other apps reach this
- *   one in a cluster. Containers list only their published ports, as `hostPort`s: Podman 4.3's
- *   `kube play` publishes every listed container port on the host, hostPort or not.
+ * - The Service lists the ports meant to be reached from outside the app: published ports (the ones
+ *   with a host port) and every port of a container exported as a `host` (dependents reach those).
+ *   A private port of any other container stays out of it, as it stays off the host under Podman;
+ *   Kubernetes does not isolate pods, though (any pod can connect to the pod's address), so each
+ *   private port is a warning. Containers list only their published ports, as `hostPort`s: Podman
+ *   4.3's `kube play` publishes every listed container port on the host, hostPort or not.
  * - PVCs carry `volume.podman.io/*` annotations so that `kube play` binds them to the same data
  *   directory the other backends use; Kubernetes ignores them.
  * - Secret values are never rendered: env secrets are `secretKeyRef`s and file secrets `secret`
- *   volumes of the app's Secret (`<app>-secrets`). Secret volumes say `optional: false`: Podman 4.3
- *   dereferences a missing `optional` and crashes. They are mounted on the target's directory with
- *   `items` (4.3 ignores `subPath`), so a file secret's file name should be its secret's name.
+ *   volumes of the app's Secret (`<app>-secrets`). The header says which Secrets and keys must exist
+ *   and gives the commands that create them (fresh random values of the declared alphabet and
+ *   length, or the node's own files to keep an installed app's values). Secret volumes say
+ *   `optional: false`: Podman 4.3 dereferences a missing `optional` and crashes. They are mounted on
+ *   the target's directory with `items` (4.3 ignores `subPath`), so a file secret's file name
+ *   should be its secret's name.
  * - tmpfs mounts are `emptyDir: {medium: Memory}` volumes with names unique to the app, because 4.3
  *   turns each into a named Podman volume of that name (shared by every pod using the name).
- * - Health checks use native probes (httpGet, tcpSocket, exec). Kubernetes has no expected-status
- *   field (it accepts 200-399), so an http check expecting another status becomes an exec probe.
+ * - Health checks are exec probes running the very command the daemon runs on the other backends
+ *   (`probeCommand`): an http check expects its exact status (an `httpGet` probe would accept any
+ *   200-399) and a tcp check means a listening socket, loopback included (a `tcpSocket` probe
+ *   connects to the pod's address).
+ * - `stop_signal` has no Kubernetes field (only an alpha one from 1.33): a preStop hook sends it to
+ *   PID 1 and waits, as a stop does under Podman. It needs `/bin/sh` in the image (without it
+ *   Kubernetes sends the image's STOPSIGNAL) and `podman kube play` ignores it: a warning says so.
+ * - `depends_on` has no equivalent for the containers of one pod (native sidecars would order them,
+ *   but `podman kube play` would then wait for them to exit): the containers are listed in start
+ *   order, which the kubelet follows without waiting, and a warning says the app must wait itself.
  */
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import YAML from "yaml";
-import { LABELS, OWNER, volumeName } from "../manifest/naming.ts";
+import { LABEL_PREFIX, LABELS, OWNER, volumeName } from "../manifest/naming.ts";
 import type { HealthSpec, Manifest } from "../manifest/schema.ts";
+import { exportedHosts } from "./addresses.ts";
 import { byCodeUnit, canonicalize } from "./canonical.ts";
-import { probeScript } from "./health.ts";
+import { probeCommand, shQuote } from "./health.ts";
 import {
   ceilSeconds,
   type RenderContext,
@@ -42,10 +62,31 @@ export type KubeOptions = {
   secretValues?: Record<string, string>;
 };
 
+/**
+ * A manifest field whose meaning the Kubernetes objects do not keep as the Podman backends do (or
+ * keep only with conditions), and what the user must do about it.
+ */
+export type KubeWarning = {
+  /** The field, as a path in the manifest: `containers.worker.stop_signal`. */
+  field: string;
+  /** What differs under Kubernetes and what to do, in one sentence or two. */
+  message: string;
+};
+
+/** The rendered file, and the warnings the CLI prints (the file carries them too). */
+export type KubeRender = { files: RenderedFile[]; warnings: KubeWarning[] };
+
+/** The Deployment annotation that lists the warnings, one `field: message` per line. */
+export const KUBE_WARNINGS_ANNOTATION = `${LABEL_PREFIX}.kube-warnings`;
+
 type Doc = Record<string, unknown>;
 
 const MAX_NAME = 63;
 const APP_NAME_LABEL = "app.kubernetes.io/name";
+/** Width of the header's prose lines. */
+const COMMENT_WIDTH = 100;
+/** A generated secret's alphabet as a `tr` set, as src/orchestrator/secrets.ts draws from it. */
+const TR_SETS = { alphanumeric: "A-Za-z0-9", hex: "0-9a-f", base64url: "A-Za-z0-9_-" } as const;
 
 function hash8(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 8);
@@ -88,18 +129,33 @@ function metadata(app: ResolvedApp, name: string, extra: Doc = {}): Doc {
   return { name, labels: labels(app), ...extra };
 }
 
+/**
+ * A probe running the health check's own command, as the daemon does on the other backends: the
+ * same status test for http (Kubernetes' `httpGet` takes any 200-399), the same listening-socket
+ * test for tcp.
+ */
 function probe(health: HealthSpec): Doc {
-  const timing = {
+  return {
+    exec: { command: probeCommand(health) },
     initialDelaySeconds: ceilSeconds(health.start_period),
     periodSeconds: Math.max(1, ceilSeconds(health.interval)),
     timeoutSeconds: Math.max(1, ceilSeconds(health.timeout)),
     failureThreshold: health.retries,
   };
-  if (health.type === "exec") return { exec: { command: health.command }, ...timing };
-  if (health.type === "tcp") return { tcpSocket: { port: health.port }, ...timing };
-  if (health.status >= 200 && health.status < 400)
-    return { httpGet: { path: health.path, port: health.port, scheme: "HTTP" }, ...timing };
-  return { exec: { command: ["/bin/sh", "-c", probeScript(health)] }, ...timing };
+}
+
+/**
+ * The preStop command that stands in for a stop signal: it signals PID 1, as Podman's stop does,
+ * then waits for it to exit (the hook dies with the container), so that Kubernetes' own stop
+ * signal comes only if the grace period runs out first. `kill -0` and `kill -N` are shell
+ * built-ins; without `sleep` the hook returns and Kubernetes goes on with its stop.
+ */
+export function stopSignalHook(signal: NonNullable<ResolvedContainer["stopSignal"]>): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    `kill -${signal.number} 1 && while kill -0 1 2>/dev/null; do sleep 1 || break; done`,
+  ];
 }
 
 type PodVolume = { name: string; source: Doc };
@@ -198,10 +254,11 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     resources: c.memoryBytes === undefined ? undefined : { limits: { memory: quantity(c.memoryBytes) } },
     livenessProbe: c.health && probe(c.health),
     readinessProbe: c.health && probe(c.health),
+    lifecycle: c.stopSignal && { preStop: { exec: { command: stopSignalHook(c.stopSignal) } } },
   };
 }
 
-function deployment(app: ResolvedApp): Doc {
+function deployment(app: ResolvedApp, warnings: KubeWarning[]): Doc {
   const volumes: PodVolume[] = [];
   const containers = app.containers.map((c) => containerDoc(app, c, volumes));
   const seen = new Map<string, string>();
@@ -226,7 +283,13 @@ function deployment(app: ResolvedApp): Doc {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: metadata(app, name, { annotations: { [LABELS.version]: app.version } }),
+    metadata: metadata(app, name, {
+      annotations: {
+        [LABELS.version]: app.version,
+        [KUBE_WARNINGS_ANNOTATION]:
+          warnings.length > 0 ? warnings.map((w) => `${w.field}: ${w.message}`).join("\n") : undefined,
+      },
+    }),
     spec: {
       replicas: 1,
       strategy: { type: "Recreate" },
@@ -249,9 +312,18 @@ function deployment(app: ResolvedApp): Doc {
   };
 }
 
-function service(app: ResolvedApp): Doc | undefined {
+/**
+ * The ports other apps and clients are meant to reach: published ones, and every port of a container
+ * a dependent reaches through a `host` export. Private ports of other containers stay in the pod.
+ */
+function servicePorts(manifest: Manifest, c: ResolvedContainer): ResolvedContainer["ports"] {
+  const exported = exportedHosts(manifest).includes(c.key);
+  return c.ports.filter((p) => exported || p.host !== undefined);
+}
+
+function service(manifest: Manifest, app: ResolvedApp): Doc | undefined {
   const ports = app.containers
-    .flatMap((c) => c.ports)
+    .flatMap((c) => servicePorts(manifest, c))
     .sort((a, b) => a.container - b.container || byCodeUnit(a.protocol, b.protocol))
     .map((p) => ({
       name: `${p.protocol}-${p.container}`,
@@ -304,22 +376,253 @@ function secret(manifest: Manifest, app: ResolvedApp, values: Record<string, str
   };
 }
 
-/** The app's Kubernetes objects as one multi-document YAML file, `<app>.yaml`. */
+/** A Secret the pod reads and this file does not hold: the app's own, or a dependency's. */
+type NeededSecret = {
+  name: string;
+  app: string;
+  own: boolean;
+  keys: string[];
+  /** The manifest fields that read a dependency's Secret. */
+  readers: string[];
+};
+
+/**
+ * The Secrets to create before applying: the app's own (every declared secret: dependents read
+ * exported ones from it too) unless its values were given, and each dependency's the app reads.
+ */
+function neededSecrets(manifest: Manifest, app: ResolvedApp, options: KubeOptions): NeededSecret[] {
+  const needed: NeededSecret[] = [];
+  const declared = Object.keys(manifest.secrets).sort(byCodeUnit);
+  if (declared.length > 0 && !options.secretValues)
+    needed.push({
+      name: kubeSecretName(app.id),
+      app: app.id,
+      own: true,
+      keys: declared,
+      readers: [],
+    });
+  const byApp = new Map<string, NeededSecret>();
+  for (const c of app.containers)
+    for (const s of c.envSecrets) {
+      if (s.app === app.id) continue;
+      const found = byApp.get(s.app) ?? {
+        name: kubeSecretName(s.app),
+        app: s.app,
+        own: false,
+        keys: [],
+        readers: [],
+      };
+      byApp.set(s.app, found);
+      if (!found.keys.includes(s.secret)) found.keys.push(s.secret);
+      found.readers.push(`containers.${c.key}.environment.${s.variable}`);
+    }
+  for (const dependency of [...byApp.values()].sort((a, b) => byCodeUnit(a.name, b.name))) {
+    dependency.keys.sort(byCodeUnit);
+    needed.push(dependency);
+  }
+  return needed;
+}
+
+function keyList(secret: NeededSecret): string {
+  return `${secret.keys.length === 1 ? "key" : "keys"} ${secret.keys.join(", ")}`;
+}
+
+/** Everything Kubernetes does not keep as the Podman backends do, field by field. */
+function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret[]): KubeWarning[] {
+  const file = `${kubeName(app.id)}.yaml`;
+  const warnings: KubeWarning[] = [];
+  for (const s of needed)
+    warnings.push(
+      s.own
+        ? {
+            field: "secrets",
+            message:
+              `the Secret ${s.name} (${keyList(s)}) is not rendered, as secret values never are: create it before ` +
+              `applying, with new random values or the values the app has on its node (the commands are at the top of ${file}).`,
+          }
+        : {
+            field: s.readers.join(", "),
+            message:
+              `reads the Secret ${s.name} (${keyList(s)}) of dependency ${s.app}, which this file does not hold: ` +
+              `create it with ${s.app} (its render says how), in the same namespace, before applying.`,
+          },
+    );
+  for (const c of app.containers) {
+    if (c.dependsOn.length > 0) {
+      const waits = c.dependsOn
+        .map((d) => `${d.key} ${d.condition === "healthy" ? "is healthy" : "has started"}`)
+        .join(" and ");
+      warnings.push({
+        field: `containers.${c.key}.depends_on`,
+        message:
+          `Podman starts ${c.key} once ${waits}; Kubernetes starts the containers of a pod without waiting for ` +
+          `one another (only in the listed order). ${c.key} must wait itself: retry until they answer, or exit ` +
+          "and be restarted.",
+      });
+    }
+    if (c.stopSignal) {
+      const { name } = c.stopSignal;
+      warnings.push({
+        field: `containers.${c.key}.stop_signal`,
+        message:
+          `Kubernetes has no stop signal field, so a preStop hook sends ${name} to the container's PID 1 and waits ` +
+          "for it to exit. The hook needs /bin/sh in the image: without it Kubernetes sends the image's STOPSIGNAL " +
+          `(SIGTERM if it has none); podman kube play ignores the hook. Exact everywhere: STOPSIGNAL ${name} in the image.`,
+      });
+    }
+    const hidden = c.ports.filter((p) => p.host === undefined).map((p) => `${p.container}/${p.protocol}`);
+    if (hidden.length > 0) {
+      const [ports, has, it] = [
+        hidden.join(", "),
+        hidden.length === 1 ? "has" : "have",
+        hidden.length === 1 ? "it" : "them",
+      ];
+      warnings.push({
+        field: `containers.${c.key}.ports`,
+        message: exportedHosts(manifest).includes(c.key)
+          ? `${ports} ${has} no host port, but ${c.key} is exported to dependents, so the Service lists ${it}; ` +
+            `Kubernetes does not isolate pods, though: any pod of the cluster can connect to ${it}, not only ` +
+            "dependents, unless a NetworkPolicy restricts it."
+          : `${ports} ${has} no host port, so the Service leaves ${it} out; Kubernetes does not isolate pods, ` +
+            `though: any pod of the cluster can connect to ${it} at the pod's address unless a NetworkPolicy ` +
+            "admits only the Service's ports.",
+      });
+    }
+  }
+  return warnings;
+}
+
+/** `text` without line breaks or other control characters, which would end a comment line. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, "?");
+}
+
+/** `text` as comment lines of at most COMMENT_WIDTH characters: the first after `first`, others after `rest`. */
+function commentLines(text: string, first: string, rest: string): string[] {
+  const lines: string[] = [];
+  let prefix = first;
+  let words: string[] = [];
+  for (const word of oneLine(text).split(" ")) {
+    if (words.length > 0 && `${prefix}${[...words, word].join(" ")}`.length > COMMENT_WIDTH) {
+      lines.push(prefix + words.join(" "));
+      prefix = rest;
+      words = [];
+    }
+    words.push(word);
+  }
+  lines.push(prefix + words.join(" "));
+  return lines;
+}
+
+/** The commands that create the app's own Secret: new random values, or the node's files. */
+function secretCommands(manifest: Manifest, secret: NeededSecret, ctx: RenderContext): string[] {
+  const command = (args: string[]) => [
+    `#     kubectl create secret generic ${secret.name} \\`,
+    ...args.map((arg, i) => `#       ${arg}${i < args.length - 1 ? " \\" : ""}`),
+  ];
+  return [
+    "#   New random values, as the manifest declares them (alphabet and length):",
+    ...command(
+      secret.keys.map((key) => {
+        const { type, length } = manifest.secrets[key] ?? { type: "alphanumeric", length: 32 };
+        return `--from-literal=${key}="$(LC_ALL=C tr -dc '${TR_SETS[type]}' </dev/urandom | head -c ${length})"`;
+      }),
+    ),
+    ...commentLines(
+      `Or the values the app has on an Archipelago node whose data directory is ${ctx.dataRoot} (run there, ` +
+        "as the daemon's user):",
+      "#   ",
+      "#   ",
+    ),
+    ...command(
+      secret.keys.map(
+        (key) =>
+          `--from-file=${key}=${shQuote(oneLine(join(ctx.dataRoot, "state", "secrets", secret.app, key)))}`,
+      ),
+    ),
+  ];
+}
+
+function header(
+  manifest: Manifest,
+  app: ResolvedApp,
+  ctx: RenderContext,
+  needed: NeededSecret[],
+  warnings: KubeWarning[],
+): string {
+  const lines = [
+    `# Rendered by Archipelago from ${app.id} ${app.version}. Do not edit: render it again from the manifest.`,
+  ];
+  if (needed.length > 0) {
+    lines.push(
+      "#",
+      ...commentLines(
+        "Secrets: this file reads Secrets it does not hold (secret values are never rendered). Create them " +
+          "first, in the namespace the app goes to (kubectl create never overwrites an existing Secret):",
+        "# ",
+        "# ",
+      ),
+    );
+    for (const s of needed)
+      if (s.own) lines.push(`# - ${s.name}, with ${keyList(s)}.`, ...secretCommands(manifest, s, ctx));
+      else
+        lines.push(
+          ...commentLines(
+            `${s.name}, with ${keyList(s)}: the Secret of dependency ${s.app}, created with it as its render says.`,
+            "# - ",
+            "#   ",
+          ),
+        );
+  }
+  if (warnings.length > 0) {
+    lines.push(
+      "#",
+      ...commentLines(
+        `What Kubernetes does not keep as the Podman backends do (also in the annotation ${KUBE_WARNINGS_ANNOTATION}):`,
+        "# ",
+        "# ",
+      ),
+    );
+    for (const w of warnings) lines.push(...commentLines(`${w.field}: ${w.message}`, "# - ", "#   "));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The app's Kubernetes objects as one multi-document YAML file, `<app>.yaml`, and a warning for each
+ * manifest field they do not keep as the Podman backends do.
+ */
+export function renderKubeWithWarnings(
+  manifest: Manifest,
+  ctx: RenderContext,
+  options: KubeOptions = {},
+): KubeRender {
+  const app = resolveApp(manifest, ctx);
+  const needed = neededSecrets(manifest, app, options);
+  const warnings = kubeWarnings(manifest, app, needed);
+  const docs: Doc[] = [
+    ...(options.secretValues ? [secret(manifest, app, options.secretValues)] : []),
+    ...claims(app),
+    ...[service(manifest, app)].filter((d): d is Doc => d !== undefined),
+    deployment(app, warnings),
+  ];
+  const body = docs
+    .map((doc) => YAML.stringify(canonicalize(doc), { lineWidth: 0, aliasDuplicateObjects: false }))
+    .join("---\n");
+  return {
+    files: [
+      { path: `${kubeName(app.id)}.yaml`, content: header(manifest, app, ctx, needed, warnings) + body },
+    ],
+    warnings,
+  };
+}
+
+/** The app's Kubernetes objects as one multi-document YAML file, `<app>.yaml` (see renderKubeWithWarnings). */
 export function renderKube(
   manifest: Manifest,
   ctx: RenderContext,
   options: KubeOptions = {},
 ): RenderedFile[] {
-  const app = resolveApp(manifest, ctx);
-  const docs: Doc[] = [
-    ...(options.secretValues ? [secret(manifest, app, options.secretValues)] : []),
-    ...claims(app),
-    ...[service(app)].filter((d): d is Doc => d !== undefined),
-    deployment(app),
-  ];
-  const header = `# Rendered by Archipelago from ${app.id} ${app.version}. Do not edit: render it again from the manifest.\n`;
-  const body = docs
-    .map((doc) => YAML.stringify(canonicalize(doc), { lineWidth: 0, aliasDuplicateObjects: false }))
-    .join("---\n");
-  return [{ path: `${kubeName(app.id)}.yaml`, content: header + body }];
+  return renderKubeWithWarnings(manifest, ctx, options).files;
 }

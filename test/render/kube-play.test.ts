@@ -2,8 +2,10 @@
  * Every sample's Kubernetes YAML, run on a single node with `podman kube play` as the rootless test
  * user (a copy of the samples with unique names and free ports): the Secrets it references are
  * created first with random values, its containers come up, published ports answer over HTTP, the
- * stack's names resolve inside the pod, secrets arrive, and `podman kube play --down` plus removal
- * of the volumes and secrets leaves nothing behind.
+ * stack's names resolve inside the pod, secrets arrive, every probe's command passes inside its
+ * running container (as the kubelet would run it), the preStop hook that stands in for a
+ * `stop_signal` stops a worker that ignores SIGTERM, and `podman kube play --down` plus removal of
+ * the volumes and secrets leaves nothing behind.
  *
  * Podman 4.3 (Debian 12) specifics handled here, not in the renderer:
  * - A Secret that `secretKeyRef` reads must hold a JSON map of base64 values; one a `secret` volume
@@ -13,6 +15,9 @@
  * - On a rootless cgroup v1 host, `kube play` applies memory limits that runc cannot set and the
  *   pod fails, where `podman run` only warns; the limits are removed from the copy played there.
  * - `--down` keeps volumes, including the ones 4.3 makes for emptyDir and secret volumes.
+ * - 4.3 turns an exec probe into a healthcheck by joining its words with spaces (a `sh -c` script
+ *   falls apart) and ignores lifecycle hooks, so probes and hooks are run here with `podman exec`,
+ *   as the kubelet runs them, instead of through Podman's healthcheck or stop.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -129,6 +134,19 @@ async function waitRunning(names: string[], timeoutMs = 40_000): Promise<void> {
   throw new Error(`containers not running: ${JSON.stringify(states)}`);
 }
 
+/** The container's logs once they contain `text`. */
+async function waitLog(container: string, text: string, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let logs = "";
+  while (Date.now() < deadline) {
+    const r = await runAsTestUser(["podman", "logs", container]);
+    logs = r.stdout + r.stderr;
+    if (logs.includes(text)) return logs;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${container}: no "${text}" in its logs:\n${logs}`);
+}
+
 async function httpGet(
   port: number,
   path = "/",
@@ -179,12 +197,32 @@ after(async () => {
   }
 });
 
-/** Plays one app's YAML, runs `check` while it is up, then takes it down and removes what it made. */
+/** Runs the container's probe commands as the kubelet would, until they pass (the app may be starting). */
+async function probesPass(container: string, c: Doc, timeoutMs = 30_000): Promise<void> {
+  for (const probe of [c.livenessProbe, c.readinessProbe]) {
+    if (!probe) continue;
+    assert.ok(probe.exec, `${c.name}: probes are exec probes`);
+    const deadline = Date.now() + timeoutMs;
+    let last = await runAsTestUser(["podman", "exec", container, ...probe.exec.command]);
+    while (last.code !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      last = await runAsTestUser(["podman", "exec", container, ...probe.exec.command]);
+    }
+    assert.equal(last.code, 0, `${c.name}: probe ${JSON.stringify(probe.exec.command)}: ${last.stderr}`);
+  }
+}
+
+/**
+ * Plays one app's YAML (of the sample's manifest, changed by `edit` if given), runs `check` while it
+ * is up, then takes it down and removes what it made.
+ */
 async function playApp(
   sample: string,
   check: (docs: Doc[], names: Record<string, string>) => Promise<void>,
+  edit?: (m: Manifest) => void,
 ): Promise<void> {
-  const m = apps[ids[sample] as string] as Manifest;
+  const m = structuredClone(apps[ids[sample] as string] as Manifest);
+  edit?.(m);
   const [file] = renderKube(m, contextFor(m, apps, dataRoot));
   assert.ok(file);
   const docs = YAML.parseAllDocuments(file.content).map((d) => d.toJS() as Doc);
@@ -231,6 +269,7 @@ async function playApp(
     assert.equal(info.HostConfig.ReadonlyRootfs, c.securityContext.readOnlyRootFilesystem);
   }
   try {
+    for (const c of spec.containers) await probesPass(names[c.name] as string, c);
     await check(docs, names);
   } catch (error) {
     const logs = await Promise.all(
@@ -298,6 +337,37 @@ describe("real Podman: kube play of the rendered YAML", () => {
       const key = secretValues.get(`${kubeName(ids["mini-explorer"] as string)}-secrets`)?.["session-key"];
       assert.equal(await podman(["exec", explorer, "cat", "/run/secrets/session-key"]), key);
     });
+  });
+
+  test("a worker that stops on SIGINT and ignores SIGTERM is stopped by the preStop hook", async () => {
+    await playApp(
+      "hello-web",
+      async (docs, names) => {
+        const web = names.web as string;
+        const c = (docs.find((d) => d.kind === "Deployment") as Doc).spec.template.spec.containers[0];
+        const hook = c.lifecycle.preStop.exec.command as string[];
+        await waitLog(web, "worker started");
+        // The kubelet runs the hook and waits for it; the hook dies with the container's PID 1.
+        const ran = await runAsTestUser(["podman", "exec", web, ...hook], { timeoutMs: 20_000 });
+        const logs = await waitLog(web, "stopped by SIGINT");
+        assert.doesNotMatch(logs, /SIGTERM/, `only SIGINT was sent (hook exit ${ran.code})`);
+      },
+      (m) => {
+        // An app of its own (the hello-web test's volumes are kept by --down), with no volume.
+        m.id = `${m.id}-stop`;
+        const web = m.containers.web as Manifest["containers"][string];
+        web.volumes = [];
+        web.working_dir = undefined;
+        web.entrypoint = ["/bin/sh", "-c"];
+        web.command = [
+          "trap 'echo stopped by SIGINT; exit 0' INT; trap 'echo SIGTERM ignored' TERM; " +
+            "echo worker started; while :; do sleep 1; done",
+        ];
+        web.stop_signal = "SIGINT";
+        web.stop_timeout = 2000;
+        delete web.health;
+      },
+    );
   });
 
   test("every sample was played", () => {
