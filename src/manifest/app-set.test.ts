@@ -35,10 +35,12 @@ type ExpectedSet = {
   fix?: string;
 };
 
-/** The set has exactly one finding of this rule, in this file, at this path and position. */
-function expectSetFinding(apps: App[], expected: ExpectedSet): SetFinding {
+/** The set has exactly one finding of this rule (in `inFile`, when given), in this file, at this path and position. */
+function expectSetFinding(apps: App[], expected: ExpectedSet, inFile?: string): SetFinding {
   const findings = checkAppSet(apps);
-  const matching = findings.filter((f) => f.rule === expected.rule);
+  const matching = findings.filter(
+    (f) => f.rule === expected.rule && (inFile === undefined || f.file === inFile),
+  );
   assert.equal(
     matching.length,
     1,
@@ -88,43 +90,58 @@ describe("set.host-port", () => {
   const port = (host: number, bind = "0.0.0.0", protocol = "tcp") =>
     `    ports: [{ container: 80, host: ${host}, bind: ${bind}, protocol: ${protocol} }]`;
 
-  test("two apps publishing one host port", () => {
-    expectSetFinding([app("one", port(8080)), app("two", port(8080))], {
-      rule: "set.host-port",
-      file: "two/manifest.yml",
-      path: "containers.web.ports[0].host",
-      line: FIRST,
-      column: 36,
-      message: "host port 8080/tcp is also published by app one (one/manifest.yml)",
-      fix: "a host port no other app uses",
-    });
+  /** The set's host-port findings, as `file: message`. */
+  const clashes = (apps: App[]) =>
+    checkAppSet(apps)
+      .filter((f) => f.rule === "set.host-port")
+      .map((f) => `${f.file}: ${f.message}`);
+
+  test("two apps publishing one host port: both are reported, each naming the other", () => {
+    const apps = [app("one", port(8080)), app("two", port(8080))];
+    for (const [file, other] of [
+      ["two/manifest.yml", "one"],
+      ["one/manifest.yml", "two"],
+    ] as const)
+      expectSetFinding(
+        apps,
+        {
+          rule: "set.host-port",
+          file,
+          path: "containers.web.ports[0].host",
+          line: FIRST,
+          column: 36,
+          message: `host port 8080/tcp is also published by app ${other} (${other}/manifest.yml)`,
+          fix: "a host port no other app uses",
+        },
+        file,
+      );
+    assert.deepEqual(clashes(apps), [
+      "one/manifest.yml: host port 8080/tcp is also published by app two (two/manifest.yml)",
+      "two/manifest.yml: host port 8080/tcp is also published by app one (one/manifest.yml)",
+    ]);
   });
 
   test("a wildcard bind overlaps a specific address", () => {
-    expectSetFinding([app("one", port(8080, "127.0.0.1")), app("two", port(8080))], {
-      rule: "set.host-port",
-      file: "two/manifest.yml",
-      path: "containers.web.ports[0].host",
-      line: FIRST,
-      column: 36,
-    });
+    assert.deepEqual(clashes([app("one", port(8080, "127.0.0.1")), app("two", port(8080))]), [
+      "one/manifest.yml: host port 8080/tcp is also published by app two (two/manifest.yml)",
+      "two/manifest.yml: host port 8080/tcp is also published by app one (one/manifest.yml)",
+    ]);
   });
 
-  test("a clash with the second of two apps on distinct addresses is found too", () => {
-    expectSetFinding(
-      [
+  test("three apps on one port: each names every app it clashes with, and only those", () => {
+    assert.deepEqual(
+      clashes([
         app("one", port(8080, "127.0.0.1")),
         app("two", port(8080, "127.0.0.2")),
         app("three", port(8080, "127.0.0.2")),
+        app("four", port(8080)),
+      ]),
+      [
+        "one/manifest.yml: host port 8080/tcp is also published by app four (four/manifest.yml)",
+        "two/manifest.yml: host port 8080/tcp is also published by app three (three/manifest.yml), app four (four/manifest.yml)",
+        "three/manifest.yml: host port 8080/tcp is also published by app two (two/manifest.yml), app four (four/manifest.yml)",
+        "four/manifest.yml: host port 8080/tcp is also published by app one (one/manifest.yml), app two (two/manifest.yml), app three (three/manifest.yml)",
       ],
-      {
-        rule: "set.host-port",
-        file: "three/manifest.yml",
-        path: "containers.web.ports[0].host",
-        line: FIRST,
-        column: 36,
-        message: "also published by app two",
-      },
     );
   });
 

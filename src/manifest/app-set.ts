@@ -27,32 +27,39 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
     else byId.set(member.manifest.id, member);
   }
 
-  // Every publisher of a port is kept: apps on distinct addresses share a port, and a later app may
-  // clash with any of them, not only with the first.
-  const published = new Map<string, Array<{ member: SetMember; path: PathSegment[]; bind: string }>>();
-  const wildcard = (bind: string) => bind === "0.0.0.0" || bind === "::";
-  for (const member of members) {
-    for (const [key, container] of Object.entries(member.manifest.containers)) {
+  // A clash is reported on every app that publishes the port, each naming the others: apps on
+  // distinct addresses share a port, so each publisher is compared with all the others.
+  type Publisher = { member: SetMember; path: PathSegment[]; bind: string };
+  const published = new Map<string, Publisher[]>();
+  for (const member of members)
+    for (const [key, container] of Object.entries(member.manifest.containers))
       for (const [index, port] of container.ports.entries()) {
         if (port.host === undefined) continue;
         const id = `${port.host}/${port.protocol}`;
         const path: PathSegment[] = ["containers", key, "ports", index, "host"];
-        const publishers = published.get(id) ?? [];
-        const other = publishers.find(
-          (p) => p.member !== member && (p.bind === port.bind || wildcard(p.bind) || wildcard(port.bind)),
-        );
-        if (other)
-          findings.push({
-            file: member.file,
-            path,
-            message: `host port ${id} is also published by app ${other.member.manifest.id} (${other.member.file})`,
-            fix: "choose a host port no other app uses",
-            rule: "set.host-port",
-          });
-        else published.set(id, [...publishers, { member, path, bind: port.bind }]);
+        published.set(id, [...(published.get(id) ?? []), { member, path, bind: port.bind }]);
       }
+  const wildcard = (bind: string) => bind === "0.0.0.0" || bind === "::";
+  for (const [id, publishers] of published)
+    for (const publisher of publishers) {
+      const others = new Set(
+        publishers
+          .filter(
+            (p) =>
+              p.member !== publisher.member &&
+              (p.bind === publisher.bind || wildcard(p.bind) || wildcard(publisher.bind)),
+          )
+          .map((p) => p.member),
+      );
+      if (others.size > 0)
+        findings.push({
+          file: publisher.member.file,
+          path: publisher.path,
+          message: `host port ${id} is also published by ${[...others].map((o) => `app ${o.manifest.id} (${o.file})`).join(", ")}`,
+          fix: "choose a host port no other app uses",
+          rule: "set.host-port",
+        });
     }
-  }
 
   for (const member of members) {
     const { manifest } = member;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, test } from "node:test";
-import { MINIMAL } from "../../test/support/manifest-text.ts";
+import { dirname, join } from "node:path";
+import { after, describe, test } from "node:test";
+import { FIRST, MINIMAL, withLines } from "../../test/support/manifest-text.ts";
 import { loadManifest } from "./load.ts";
 import { MAX_MANIFEST_BYTES } from "./parse.ts";
 
@@ -81,4 +81,142 @@ test("yaml.size: a huge file is read only up to the limit, and refused", async (
     loaded.issues.map((i) => [i.rule, i.line]),
     [["yaml.size", 0]],
   );
+});
+
+/** An app directory `name` with a manifest.yml of the minimal manifest plus `lines`, and `files` (path → content). */
+function appDir(
+  name: string,
+  lines: string[],
+  files: Record<string, string> = {},
+  manifest = "manifest.yml",
+): string {
+  const app = join(dir, name);
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, manifest), withLines(...lines));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(app, path)), { recursive: true });
+    writeFileSync(join(app, path), content);
+  }
+  return app;
+}
+
+const copyStep = (from: string) => [
+  "hooks:",
+  "  post_install:",
+  `    - copy_from_host: { from: ${from}, container: web, to: /srv/file }`,
+];
+
+describe("file.app-file", () => {
+  test("an icon that is not in the app directory: its line, and the missing path", async () => {
+    const app = appDir("no-icon", ["icon: assets/icon.svg"]);
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(loaded.issues, [
+      {
+        file: "no-icon/manifest.yml",
+        line: FIRST,
+        column: 7,
+        path: "icon",
+        message: `icon assets/icon.svg does not exist under ${app}`,
+        fix: "put the icon file itself (not a link to a file elsewhere) in the app directory, or use an https URL",
+        rule: "file.app-file",
+      },
+    ]);
+  });
+
+  test("a copy_from_host source that is not in the app directory", async () => {
+    const app = appDir("no-source", copyStep("files/welcome.html"), { "files/other.html": "x" });
+    const loaded = await loadManifest(join(app, "manifest.yml"), dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.rule, i.path, i.line, i.column, i.message]),
+      [
+        [
+          "file.app-file",
+          "hooks.post_install[0].copy_from_host.from",
+          FIRST + 2,
+          31,
+          `copy source files/welcome.html does not exist under ${app}`,
+        ],
+      ],
+    );
+    assert.match(loaded.issues[0]?.fix ?? "", /correct `from`/);
+  });
+
+  test("symbolic links leading outside the app directory: of the file, of a directory on the way, inside a copied directory", async () => {
+    const outside = join(dir, "outside");
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, "secret.txt"), "secret");
+    const app = appDir("links", [...copyStep("files"), "icon: icon.svg"], { "files/ok.txt": "ok" });
+    symlinkSync(join(outside, "secret.txt"), join(app, "icon.svg"));
+    symlinkSync(join(outside, "secret.txt"), join(app, "files", "leak.txt"));
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.rule, i.path, i.message]),
+      [
+        [
+          "file.app-file",
+          "hooks.post_install[0].copy_from_host.from",
+          `copy source files/leak.txt is a link leading outside ${app}: refused`,
+        ],
+        [
+          "file.app-file",
+          "icon",
+          `icon icon.svg resolves to ${join(outside, "secret.txt")}, outside ${app}: refused`,
+        ],
+      ],
+    );
+    const via = appDir("via-dir", copyStep("shared/secret.txt"));
+    symlinkSync(outside, join(via, "shared"));
+    const viaLoaded = await loadManifest(via, dir);
+    assert.ok(!viaLoaded.ok);
+    assert.match(viaLoaded.issues[0]?.message ?? "", /resolves to .*outside .*: refused$/);
+  });
+
+  test("an icon that is a directory", async () => {
+    const app = appDir("icon-dir", ["icon: assets"], { "assets/icon.svg": "<svg/>" });
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.equal(loaded.issues[0]?.message, "icon assets is not a file");
+  });
+
+  test("`..` and absolute paths are refused by the manifest's own rules, before any file is read", async () => {
+    writeFileSync(join(dir, "beside.txt"), "x");
+    const app = appDir("dotdot", [...copyStep("../beside.txt"), "icon: ../beside.txt"]);
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.rule, i.path]),
+      [
+        ["security.path", "hooks.post_install[0].copy_from_host.from"],
+        ["security.path", "icon"],
+      ],
+    );
+  });
+
+  test("passing: the files are there (a link inside the directory is fine); a `root` copy and an https icon are not looked up here", async () => {
+    const app = appDir(
+      "complete",
+      [
+        ...copyStep("files"),
+        "    - copy_from_host: { root: media, from: covers/none.png, container: web, to: /srv/cover.png }",
+        "icon: icon.svg",
+        "permissions:",
+        "  media: { kind: host-path, path: /srv/media, reason: covers }",
+      ],
+      { "files/a.txt": "a", "files/sub/b.txt": "b", "real.svg": "<svg/>" },
+    );
+    symlinkSync("real.svg", join(app, "icon.svg"));
+    symlinkSync("../real.svg", join(app, "files", "link.svg"));
+    const loaded = await loadManifest(app, dir);
+    assert.ok(loaded.ok, loaded.ok ? "" : JSON.stringify(loaded.issues));
+    assert.ok((await loadManifest(appDir("remote-icon", ["icon: https://example.org/icon.svg"]), dir)).ok);
+  });
+
+  test("passing: a manifest file not named manifest.yml stands alone, without an app directory to check", async () => {
+    const app = appDir("lone", ["icon: icon.svg"], {}, "example.yml");
+    assert.ok((await loadManifest(join(app, "example.yml"), dir)).ok);
+  });
 });

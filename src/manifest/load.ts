@@ -3,9 +3,11 @@
  * cap and parses it. Everything after this point works on typed `Manifest` values.
  */
 import { open, realpath, stat } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
-import type { ManifestIssue } from "./issues.ts";
-import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest } from "./parse.ts";
+import { basename, dirname, join, relative } from "node:path";
+import { readHostTree } from "../orchestrator/hooks.ts";
+import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
+import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
+import type { Manifest } from "./schema.ts";
 
 export const MANIFEST_FILE_NAMES = ["manifest.yml", "manifest.yaml"];
 
@@ -40,7 +42,23 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       const display = displayName(file, displayBase);
       const text = buffer.subarray(0, bytesRead).toString("utf8");
-      return { ...parseManifest(text, display), file, dir: dirname(file), text };
+      const parsed = parseManifest(text, display);
+      const dir = dirname(file);
+      // A manifest.yml is its app directory's: the files it names must be there. Another file name
+      // (an example, a test fixture) is a manifest on its own, without an app directory.
+      const missing =
+        parsed.ok && MANIFEST_FILE_NAMES.includes(basename(file))
+          ? await checkAppFiles(parsed.manifest, dir)
+          : [];
+      if (parsed.ok && missing.length > 0)
+        return {
+          ok: false,
+          issues: placeAll(missing, display, parsed.locate).sort(compareIssues),
+          file,
+          dir,
+          text,
+        };
+      return { ...parsed, file, dir, text };
     } finally {
       await handle.close();
     }
@@ -65,4 +83,45 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
 function displayName(file: string, base: string): string {
   const rel = relative(base, file);
   return rel.startsWith("..") ? file : rel;
+}
+
+/**
+ * The files a manifest takes from its app directory, the icon and the sources of `copy_from_host`
+ * steps without a `root`, exist there and stay inside it: checked as the hook that copies them does
+ * (symbolic links resolved, none leading outside the directory).
+ */
+async function checkAppFiles(manifest: Manifest, dir: string): Promise<Finding[]> {
+  const wanted: Array<{ path: PathSegment[]; name: string; what: string; fix: string }> = [];
+  if (manifest.icon !== undefined && !/^https:\/\//.test(manifest.icon))
+    wanted.push({
+      path: ["icon"],
+      name: manifest.icon,
+      what: "icon",
+      fix: "put the icon file itself (not a link to a file elsewhere) in the app directory, or use an https URL",
+    });
+  for (const [hook, steps] of Object.entries(manifest.hooks))
+    for (const [index, step] of steps.entries())
+      if ("copy_from_host" in step && step.copy_from_host.root === undefined)
+        wanted.push({
+          path: ["hooks", hook, index, "copy_from_host", "from"],
+          name: step.copy_from_host.from,
+          what: "copy source",
+          fix: "put the file itself (not a link to a file elsewhere) in the app directory, or correct `from`",
+        });
+  const findings: Finding[] = [];
+  for (const file of wanted) {
+    const problem = await readHostTree(dir, file.name).then(
+      (tree) =>
+        file.what === "icon" && tree.entries[0]?.type !== "file" ? `${file.name} is not a file` : undefined,
+      (error: Error) => error.message.replace(/^copy_from_host: /, ""),
+    );
+    if (problem)
+      findings.push({
+        path: file.path,
+        message: `${file.what} ${problem}`,
+        fix: file.fix,
+        rule: "file.app-file",
+      });
+  }
+  return findings;
 }

@@ -388,8 +388,50 @@ describe("schema.type", () => {
       line: FIRST + 1,
       column: 10,
       message: "a list has none of the accepted forms",
-      fix: "accepted forms: a string; a number; true or false; a mapping",
+      fix: "accepted forms: a string; a number; true or false; { secret: … }; { app: …, export: … }",
     });
+  });
+
+  test("an export that mixes forms says it is exactly one of them", () => {
+    expectIssue(withLines("exports:", "  s: { value: x, host: web }"), {
+      rule: "schema.type",
+      path: "exports.s",
+      line: FIRST + 1,
+      column: 6,
+      message:
+        "`value` and `host` cannot be combined: exports.s is exactly one of `value`, `host` or `secret`",
+      fix: "keep only one of `value` and `host`",
+    });
+  });
+
+  test("an environment reference that mixes forms says which keys go together, and lists every form", () => {
+    const issues = issuesOf(
+      withLines(
+        "    environment:",
+        "      A: { secret: s, app: a, export: e }",
+        "secrets: { s: {} }",
+        "dependencies: [{ id: a }]",
+      ),
+    );
+    assert.equal(issues.length, 1, showIssues(issues));
+    expectIssueIn(issues, {
+      rule: "schema.type",
+      path: "containers.web.environment.A",
+      line: FIRST + 1,
+      column: 10,
+      message: "`secret` cannot be combined with `app` and `export`: they belong to different forms",
+      fix: "keep one form: { secret: … } alone, or { app: …, export: … } together (accepted forms: a string; a number; true or false; { secret: … }; { app: …, export: … })",
+    });
+  });
+
+  test("passing: each form of an export and of an environment value", () => {
+    expectValid(
+      withLines(
+        "    environment: { A: x, B: 1, C: true, D: { secret: s } }",
+        "secrets: { s: {} }",
+        "exports: { v: { value: x }, h: { host: web }, s: { secret: s } }",
+      ),
+    );
   });
 
   test("an address that is neither IPv4 nor IPv6 names both forms", () => {
@@ -412,6 +454,103 @@ describe("schema.type", () => {
         "      B: on",
       ),
     );
+  });
+});
+
+describe("stop_signal", () => {
+  test("a signal number gets the signal's name as the fix (schema.type), in quotes too (schema.format)", () => {
+    expectIssue(withLines("    stop_signal: 15"), {
+      rule: "schema.type",
+      path: "containers.web.stop_signal",
+      line: FIRST,
+      column: 18,
+      message: "number 15 is a signal number: `stop_signal` takes the signal's name (15 is SIGTERM)",
+      fix: "write `stop_signal: SIGTERM`",
+    });
+    expectIssue(withLines('    stop_signal: "15"'), {
+      rule: "schema.format",
+      path: "containers.web.stop_signal",
+      line: FIRST,
+      column: 18,
+      fix: "write `stop_signal: SIGTERM`",
+    });
+    for (const [number, name] of [
+      [1, "SIGHUP"],
+      [2, "SIGINT"],
+      [3, "SIGQUIT"],
+      [6, "SIGABRT"],
+      [10, "SIGUSR1"],
+      [12, "SIGUSR2"],
+      [28, "SIGWINCH"],
+      [29, "SIGIO"],
+      [34, "SIGRTMIN"],
+      [37, "SIGRTMIN+3"],
+      [62, "SIGRTMAX-2"],
+      [64, "SIGRTMAX"],
+    ] as const)
+      expectIssue(withLines(`    stop_signal: ${number}`), {
+        rule: "schema.type",
+        path: "containers.web.stop_signal",
+        line: FIRST,
+        column: 18,
+        fix: `write \`stop_signal: ${name}\``,
+      });
+  });
+
+  test("the number of a signal that cannot be caught gets that reason at once", () => {
+    expectIssue(withLines("    stop_signal: 9"), {
+      rule: "schema.type",
+      path: "containers.web.stop_signal",
+      line: FIRST,
+      column: 18,
+      message: "(9 is SIGKILL); SIGKILL cannot be caught",
+      fix: "stop_timeout",
+    });
+  });
+
+  test("a number that is no signal, a name that is no signal", () => {
+    for (const value of ["0", "65", "99"])
+      expectIssue(withLines(`    stop_signal: ${value}`), {
+        rule: "schema.type",
+        path: "containers.web.stop_signal",
+        line: FIRST,
+        column: 18,
+        message: "is not a Linux signal number",
+        fix: "SIGTERM",
+      });
+    for (const value of [
+      "SIGFOO",
+      "SIGRTMIN+16",
+      "SIGRTMAX-15",
+      "SIGRTMIN+0",
+      "SIGTERM; reboot",
+      "TERMINATE",
+    ])
+      expectIssue(withLines(`    stop_signal: "${value}"`), {
+        rule: "schema.format",
+        path: "containers.web.stop_signal",
+        line: FIRST,
+        column: 18,
+        message: `the string ${JSON.stringify(value)} is not a Linux signal name`,
+      });
+  });
+
+  test("a misspelt name, lower case or without SIG: did you mean", () => {
+    for (const value of ["SIGTREM", "sigterm", "TERM", "term"])
+      expectIssue(withLines(`    stop_signal: ${value}`), {
+        rule: "schema.format",
+        path: "containers.web.stop_signal",
+        line: FIRST,
+        column: 18,
+        fix: "did you mean SIGTERM?",
+      });
+  });
+
+  test("passing: the names Podman accepts, real-time signals included", () => {
+    for (const name of ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGWINCH", "SIGPWR", "SIGIOT"])
+      expectValid(withLines(`    stop_signal: ${name}`));
+    for (const name of ["SIGRTMIN", "SIGRTMIN+1", "SIGRTMIN+15", "SIGRTMAX-14", "SIGRTMAX-1", "SIGRTMAX"])
+      expectValid(withLines(`    stop_signal: ${name}`));
   });
 });
 
@@ -444,6 +583,21 @@ describe("schema.missing", () => {
       line: FIRST,
       column: 5,
       fix: '"http", "tcp", "exec"',
+    });
+  });
+
+  test("a key of a form without its partner: the missing key, not an unknown one", () => {
+    const issues = issuesOf(
+      withLines("    environment:", "      A: { app: a }", "dependencies: [{ id: a }]"),
+    );
+    assert.equal(issues.length, 1, showIssues(issues));
+    expectIssueIn(issues, {
+      rule: "schema.missing",
+      path: "containers.web.environment.A.export",
+      line: FIRST + 1,
+      column: 7,
+      message: "required field `export` is missing",
+      fix: "add `export:` with a string (the form is { app: …, export: … })",
     });
   });
 
@@ -648,7 +802,35 @@ describe("schema.range", () => {
       path: "containers.web.command",
       line: FIRST,
       column: 14,
-      fix: "at least 1 entries",
+      message: "`command` must not be empty",
+      fix: "list at least one entry",
+    });
+  });
+
+  test("an empty string or list says it must not be empty, not that 1 is out of range", () => {
+    const issue = expectIssue(replaceLine(5, 'description: ""'), {
+      rule: "schema.range",
+      path: "description",
+      line: 5,
+      column: 14,
+      message: "`description` must not be empty",
+      fix: "write a non-empty value: what the app does, for the App Store",
+    });
+    assert.doesNotMatch(`${issue.message} ${issue.fix}`, /out of range|1 characters/);
+    expectIssue(withLines("adoption:", "  containers: { web: [] }"), {
+      rule: "schema.range",
+      path: "adoption.containers.web",
+      line: FIRST + 1,
+      column: 22,
+      message: "`web` must not be empty",
+      fix: "list at least one entry",
+    });
+    expectIssue(withLines("adoption:", '  containers: { web: [""] }'), {
+      rule: "schema.range",
+      path: "adoption.containers.web[0]",
+      line: FIRST + 1,
+      column: 23,
+      message: "this entry must not be empty",
     });
   });
 
@@ -783,6 +965,55 @@ describe("schema.unknown-key", () => {
     });
   });
 
+  test("a field of another alternative names the alternative, never itself as a suggestion", () => {
+    const tcp = expectIssue(
+      withLines("    ports: [{ container: 80 }]", "    health: { type: tcp, port: 80, status: 200 }"),
+      {
+        rule: "schema.unknown-key",
+        path: "containers.web.health.status",
+        line: FIRST + 1,
+        column: 36,
+        message: "`status` applies only with `type: http`, and this is `type: tcp`",
+        fix: "remove `status`, or change `type`; allowed here: type, port, interval, timeout, retries, start_period",
+      },
+    );
+    assert.doesNotMatch(tcp.fix, /did you mean/);
+    expectIssue(withLines("    health: { type: exec, command: [check], path: /x }"), {
+      rule: "schema.unknown-key",
+      path: "containers.web.health.path",
+      line: FIRST,
+      column: 45,
+      message: "`path` applies only with `type: http`, and this is `type: exec`",
+    });
+    expectIssue(withLines("    health: { type: exec, command: [check], port: 80 }"), {
+      rule: "schema.unknown-key",
+      path: "containers.web.health.port",
+      line: FIRST,
+      column: 45,
+      message: "`port` applies only with `type: http` or `type: tcp`, and this is `type: exec`",
+    });
+    expectIssue(withLines("permissions:", "  p: { kind: low-port, port: 53, path: /srv, reason: DNS }"), {
+      rule: "schema.unknown-key",
+      path: "permissions.p.path",
+      line: FIRST + 1,
+      column: 34,
+      message: "`path` applies only with `kind: host-path` or `kind: device`, and this is `kind: low-port`",
+    });
+  });
+
+  test("a misspelt field of a tagged alternative is matched against that alternative only", () => {
+    expectIssue(
+      withLines("    ports: [{ container: 80 }]", "    health: { type: tcp, port: 80, intreval: 5s }"),
+      {
+        rule: "schema.unknown-key",
+        path: "containers.web.health.intreval",
+        line: FIRST + 1,
+        column: 36,
+        fix: "did you mean `interval`?",
+      },
+    );
+  });
+
   test("a misspelt hook step", () => {
     expectIssue(withLines("hooks:", "  post_install:", "    - exce: { container: web, command: [init] }"), {
       rule: "schema.unknown-key",
@@ -802,6 +1033,82 @@ describe("schema.unknown-key", () => {
         "    - exec: { container: web, command: [init] }",
       ),
     );
+  });
+});
+
+describe("yaml.literal", () => {
+  test("an environment number whose text YAML changes is refused, with the quoted text as the fix", () => {
+    const issues = issuesOf(
+      withLines(
+        "    environment:",
+        "      MODE: 0755",
+        "      VERSION: 1.10",
+        "      MASK: 0x1F",
+        "      ID: 12345678901234567890",
+        "      OCTAL: 0o17",
+        "      BIG: 1e3",
+        "      PLUS: +1",
+        "      DEBUG: True",
+      ),
+    );
+    const expected = [
+      ["MODE", "0755", "755"],
+      ["VERSION", "1.10", "1.1"],
+      ["MASK", "0x1F", "31"],
+      ["ID", "12345678901234567890", "12345678901234567000"],
+      ["OCTAL", "0o17", "15"],
+      ["BIG", "1e3", "1000"],
+      ["PLUS", "+1", "1"],
+      ["DEBUG", "True", "true"],
+    ];
+    assert.equal(issues.length, expected.length, showIssues(issues));
+    for (const [index, [name, source, printed]] of expected.entries())
+      expectIssueIn(issues, {
+        rule: "yaml.literal",
+        path: `containers.web.environment.${name}`,
+        line: FIRST + 1 + index,
+        column: 9 + String(name).length,
+        message: `as the ${name === "DEBUG" ? "boolean" : "number"} ${printed}, so the container would get "${printed}"`,
+        fix: `quote it: "${source}"`,
+      });
+  });
+
+  test("an export value too (dependents get it as text), alongside schema problems", () => {
+    const issues = issuesOf(withLines("    memory: lots", "exports:", "  mode: { value: 0755 }"));
+    expectIssueIn(issues, {
+      rule: "yaml.literal",
+      path: "exports.mode.value",
+      line: FIRST + 2,
+      column: 18,
+      fix: 'quote it: "0755"',
+    });
+    expectIssueIn(issues, { rule: "schema.format", path: "containers.web.memory", line: FIRST, column: 13 });
+  });
+
+  test("passing: numbers that print as written, and quoted text", () => {
+    const { manifest } = expectValid(
+      withLines(
+        "    environment:",
+        "      PORT: 8080",
+        "      RATIO: 1.5",
+        "      OFFSET: -3",
+        "      ZERO: 0",
+        "      ON: true",
+        '      MODE: "0755"',
+        "      VERSION: '1.10'",
+        "exports:",
+        "  port: { value: 8332 }",
+      ),
+    );
+    assert.deepEqual(manifest.containers.web?.environment, {
+      PORT: 8080,
+      RATIO: 1.5,
+      OFFSET: -3,
+      ZERO: 0,
+      ON: true,
+      MODE: "0755",
+      VERSION: "1.10",
+    });
   });
 });
 

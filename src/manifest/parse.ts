@@ -18,8 +18,8 @@ import {
 } from "yaml";
 import { z } from "zod";
 import { compareIssues, type Finding, formatPath, type ManifestIssue, type PathSegment } from "./issues.ts";
-import { type Manifest, ManifestSchema } from "./schema.ts";
-import { checkSemantics } from "./semantics.ts";
+import { type Manifest, ManifestSchema, SIGNALS } from "./schema.ts";
+import { checkSemantics, uncatchableSignal } from "./semantics.ts";
 import { closest } from "./suggest.ts";
 
 /** Manifests are small; anything bigger is a mistake or an attack. */
@@ -257,7 +257,7 @@ function parseText(text: string, file: string): ParseResult {
     ]);
   }
 
-  const reserved = removeReservedKeys(data, []);
+  const reserved = [...removeReservedKeys(data, []), ...changedLiterals(doc.contents, text)];
   const parsed = ManifestSchema.safeParse(data);
   if (!parsed.success) {
     const findings = withoutEchoes(parsed.error.issues.flatMap((issue) => explainIssue(issue, data)));
@@ -339,6 +339,46 @@ function checkKeys(
       issues.push(...checkKeys(item, [...path, index], file, positionOf));
   }
   return issues;
+}
+
+/**
+ * Environment and export values reach containers as text. A YAML number or boolean whose text is not
+ * how it prints (`0755` is 755, `1.10` is 1.1, `0x1F` is 31, `True` is true, a 20-digit number loses
+ * digits) would change silently: refused, with the quoted text as the fix.
+ */
+function changedLiterals(root: unknown, text: string): Finding[] {
+  const get = (node: unknown, key: string) => (isMap(node) ? node.get(key, true) : undefined);
+  const entries = (node: unknown): Array<[string, unknown]> =>
+    isMap(node)
+      ? node.items.flatMap((pair) => (isScalar(pair.key) ? [[String(pair.key.value), pair.value]] : []))
+      : [];
+  const values: Array<[PathSegment[], unknown]> = [
+    ...entries(get(root, "containers")).flatMap(([key, container]) =>
+      entries(get(container, "environment")).map(([name, value]): [PathSegment[], unknown] => [
+        ["containers", key, "environment", name],
+        value,
+      ]),
+    ),
+    ...entries(get(root, "exports")).map(([name, value]): [PathSegment[], unknown] => [
+      ["exports", name, "value"],
+      get(value, "value"),
+    ]),
+  ];
+  return values.flatMap(([path, node]): Finding[] => {
+    if (!isScalar(node) || !node.range || (typeof node.value !== "number" && typeof node.value !== "boolean"))
+      return [];
+    const source = text.slice(node.range[0], node.range[1]);
+    const printed = String(node.value);
+    if (source === printed) return [];
+    return [
+      {
+        path,
+        message: `YAML reads ${source} as the ${typeof node.value} ${printed}, so the container would get "${printed}"`,
+        fix: `quote it: "${source}"`,
+        rule: "yaml.literal",
+      },
+    ];
+  });
 }
 
 /** Removes (and reports) keys such as `__proto__`, so they can neither pollute objects nor confuse the schema. */
@@ -468,11 +508,46 @@ function unwrap(schema: z.core.$ZodType): z.core.$ZodType[] {
   return [schema];
 }
 
-function keysAt(path: readonly PathSegment[]): string[] {
+type Shape = Record<string, z.core.$ZodType>;
+
+/** The mappings a field accepts: one for a plain mapping, one per alternative for a union of them. */
+function shapesAt(path: readonly PathSegment[]): Shape[] {
   return schemaAt(ManifestSchema, path).flatMap((s) => {
-    const def = s._zod.def as unknown as { type: string; shape?: Record<string, unknown> };
-    return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
+    const def = s._zod.def as unknown as { type: string; shape?: Shape };
+    return def.type === "object" && def.shape ? [def.shape] : [];
   });
+}
+
+/** The tags of a tagged alternative, such as a health check's `type: http`, as `key: value` pairs. */
+function tagsOf(shape: Shape): Array<[string, unknown[]]> {
+  return Object.entries(shape).flatMap(([key, field]): Array<[string, unknown[]]> => {
+    const def = field._zod.def as unknown as { type: string; values?: unknown[] };
+    return def.type === "literal" ? [[key, def.values ?? []]] : [];
+  });
+}
+
+function describeTags(shape: Shape): string {
+  return tagsOf(shape)
+    .map(([key, values]) => `\`${key}: ${values.map(String).join(" | ")}\``)
+    .join(", ");
+}
+
+/** `{ app: …, export: … }`: a mapping alternative, by its required keys (all keys when none is required). */
+function describeShape(shape: Shape): string {
+  const required = Object.keys(shape).filter((key) => shape[key]?._zod.optin !== "optional");
+  return `{ ${(required.length > 0 ? required : Object.keys(shape)).map((k) => `${k}: …`).join(", ")} }`;
+}
+
+/** How an alternative of a union is named in "accepted forms". */
+function describeForm(schema: z.core.$ZodType): string {
+  const def = schema._zod.def as unknown as { type: string; shape?: Shape; format?: string };
+  if (def.type === "object" && def.shape) return describeShape(def.shape);
+  return (def.format && FORMAT_NAMES[def.format]) ?? TYPE_NAMES[def.type] ?? def.type;
+}
+
+function codeList(keys: readonly string[], last = "and"): string {
+  const quoted = keys.map((key) => `\`${key}\``);
+  return quoted.length < 2 ? (quoted[0] ?? "") : `${quoted.slice(0, -1).join(", ")} ${last} ${quoted.at(-1)}`;
 }
 
 function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
@@ -494,6 +569,12 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** The unit of a length bound, singular and plural. */
+const UNITS: Record<string, [string, string]> = {
+  array: ["entry", "entries"],
+  string: ["character", "characters"],
+};
+
 const TYPE_NAMES: Record<string, string> = {
   string: "a string",
   number: "a number",
@@ -510,7 +591,7 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
   const value = valueAt(data, path);
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => unknownKey(path, key));
+      return issue.keys.map((key) => unknownKey(path, key, value));
     case "invalid_type": {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (value === undefined) {
@@ -533,6 +614,7 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
       ];
     }
     case "invalid_value": {
+      if (path.at(-1) === "stop_signal" && value !== undefined) return [explainSignal(path, value)];
       const allowed = issue.values.map((v) => JSON.stringify(v));
       if (value === undefined) {
         const key = String(path.at(-1));
@@ -576,11 +658,27 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
     case "too_small":
     case "too_big": {
       const bound = issue.code === "too_small" ? "at least" : "at most";
-      const what = issue.origin === "array" ? "entries" : issue.origin === "string" ? "characters" : "";
       const limit =
         issue.code === "too_small"
           ? numberBound(issue.minimum, path, "minimum")
           : numberBound(issue.maximum, path, "maximum");
+      const unit = UNITS[issue.origin];
+      if (unit && issue.code === "too_small" && Number(limit) === 1) {
+        const key = path.at(-1);
+        const about = schemaAt(ManifestSchema, path)
+          .map((s) => z.globalRegistry.get(s)?.description)
+          .find((d) => d !== undefined);
+        const what = issue.origin === "array" ? "list at least one entry" : "write a non-empty value";
+        return [
+          {
+            path,
+            message: `${typeof key === "string" ? `\`${key}\`` : "this entry"} must not be empty`,
+            fix: about ? `${what}: ${about[0]?.toLowerCase()}${about.slice(1).replace(/\.$/, "")}` : what,
+            rule: "schema.range",
+          },
+        ];
+      }
+      const what = unit?.[Number(limit) === 1 ? 0 : 1] ?? "";
       return [
         {
           path,
@@ -629,7 +727,7 @@ function numberBound(bound: unknown, path: readonly PathSegment[], side: "minimu
   return bound;
 }
 
-function unknownKey(path: PathSegment[], key: string): Finding {
+function unknownKey(path: PathSegment[], key: string, value: unknown): Finding {
   const keyPath = [...path, key];
   const inContainer = path.length === 2 && path[0] === "containers";
   const forbidden =
@@ -651,7 +749,26 @@ function unknownKey(path: PathSegment[], key: string): Finding {
       rule: "hook.pre_start",
       at: "key",
     };
-  const allowed = keysAt(path);
+  // In a tagged alternative (a health check of `type: tcp`), only that alternative's keys are allowed.
+  const shapes = shapesAt(path);
+  const own = shapes.filter((shape) =>
+    tagsOf(shape).every(([tag, values]) => values.includes((value as Record<string, unknown>)?.[tag])),
+  );
+  const elsewhere = shapes.filter((shape) => !own.includes(shape) && Object.hasOwn(shape, key));
+  if (own.length > 0 && elsewhere.length > 0)
+    return {
+      path: keyPath,
+      message: `\`${key}\` applies only with ${elsewhere.map(describeTags).join(" or ")}, and this is ${own.map(describeTags).join(" or ")}`,
+      fix: `remove \`${key}\`, or change ${codeList(
+        tagsOf(own[0] as Shape).map(([tag]) => tag),
+        "or",
+      )}; allowed here: ${Object.keys(own[0] as Shape).join(", ")}`,
+      rule: "schema.unknown-key",
+      at: "key",
+    };
+  const allowed = [...new Set((own.length > 0 ? own : shapes).flatMap((shape) => Object.keys(shape)))].filter(
+    (name) => name !== key,
+  );
   const guess = closest(key, allowed);
   return {
     path: keyPath,
@@ -663,6 +780,39 @@ function unknownKey(path: PathSegment[], key: string): Finding {
         : "remove it",
     rule: "schema.unknown-key",
     at: "key",
+  };
+}
+
+/**
+ * A stop signal that is not a signal name: a number (Podman would take 15; the manifest wants its
+ * name, SIGTERM), a name in lower case or without `SIG`, a typo, or no signal at all.
+ */
+function explainSignal(path: PathSegment[], value: unknown): Finding {
+  const names = Object.keys(SIGNALS);
+  const text = String(value).trim();
+  const number = /^\d+$/.test(text) ? Number(text) : undefined;
+  const name =
+    number !== undefined
+      ? names.find((n) => SIGNALS[n] === number)
+      : (names.find((n) => n === `SIG${text.toUpperCase().replace(/^SIG/, "")}`) ?? closest(text, names));
+  const uncatchable = name === undefined ? undefined : uncatchableSignal(name);
+  const message =
+    number === undefined
+      ? `${describeValue(value)} is not a Linux signal name`
+      : name === undefined
+        ? `${describeValue(value)} is not a Linux signal number`
+        : `${describeValue(value)} is a signal number: \`stop_signal\` takes the signal's name (${number} is ${name})`;
+  return {
+    path,
+    message: uncatchable ? `${message}; ${uncatchable.message}` : message,
+    fix: uncatchable
+      ? uncatchable.fix
+      : name === undefined
+        ? "write a signal name such as SIGTERM, SIGINT or SIGQUIT (docs/manifest-reference.md lists them all)"
+        : number === undefined
+          ? `did you mean ${name}?`
+          : `write \`stop_signal: ${name}\``,
+    rule: typeof value === "string" ? "schema.format" : "schema.type",
   };
 }
 
@@ -695,51 +845,53 @@ function formatRequirement(issue: z.core.$ZodIssue & { code: "invalid_format" })
 }
 
 /**
- * A union failed: when one alternative matched the value's shape and failed deeper, its findings are
- * the useful ones; otherwise say which shapes are accepted, with a "did you mean" for a misspelt key.
+ * A union failed. For a mapping: unknown keys get a "did you mean"; keys of several alternatives are
+ * named as such; keys that fit one alternative get that alternative's findings (a missing key, a bad
+ * value). Anything else: which forms are accepted.
  */
 function explainUnion(issue: z.core.$ZodIssue & { code: "invalid_union" }, data: unknown): Finding[] {
   const path = issue.path as PathSegment[];
   const value = valueAt(data, path);
   if ("discriminator" in issue && typeof issue.discriminator === "string")
     return explainDiscriminator(path, value);
-  const branches = (issue.errors ?? []) as z.core.$ZodIssue[][];
-  const deep = branches.filter(
-    (branch) =>
-      branch.length > 0 &&
-      branch.every((inner) => inner.path.length > 0 && inner.code !== "unrecognized_keys") &&
-      branch.every(
-        (inner) =>
-          !(inner.code === "invalid_type" && valueAt(value, inner.path as PathSegment[]) === undefined),
-      ),
-  );
-  if (deep.length > 0) {
-    const best = deep.reduce((a, b) => (b.length < a.length ? b : a));
-    const rebased = best.map((inner) => ({ ...inner, path: [...path, ...inner.path] }) as z.core.$ZodIssue);
-    return rebased.flatMap((inner) => explainIssue(inner, data));
-  }
-  const shapes = [...new Set(branches.map(describeBranch).filter((s): s is string => s !== undefined))];
-  const accepted =
-    shapes.length > 0 ? `accepted forms: ${shapes.join("; ")}` : "see docs/manifest.md for this field";
-  const unknown = [
-    ...new Set(
-      branches.flatMap((b) =>
-        b.flatMap((i) => (i.code === "unrecognized_keys" && i.path.length === 0 ? i.keys : [])),
-      ),
-    ),
-  ];
-  if (unknown.length > 0) {
-    const candidates = branches.flatMap(requiredKeys);
-    return unknown.map((key) => {
-      const guess = closest(key, candidates);
-      return {
-        path: [...path, key],
-        message: `unknown field \`${key}\``,
-        fix: guess ? `did you mean \`${guess}\`? (${accepted})` : accepted,
-        rule: "schema.unknown-key",
-        at: "key" as const,
-      };
-    });
+  const forms = schemaAt(ManifestSchema, path);
+  const accepted = `accepted forms: ${[...new Set(forms.map(describeForm))].join("; ")}`;
+  const shapes = shapesAt(path);
+  const isMapping = value !== null && typeof value === "object" && !Array.isArray(value);
+  if (isMapping && shapes.length > 0) {
+    const keys = Object.keys(value);
+    const known = [...new Set(shapes.flatMap((shape) => Object.keys(shape)))];
+    const unknown = keys.filter((key) => !known.includes(key));
+    if (unknown.length > 0)
+      return unknown.map((key) => {
+        const guess = closest(key, known);
+        return {
+          path: [...path, key],
+          message: `unknown field \`${key}\``,
+          fix: guess ? `did you mean \`${guess}\`? (${accepted})` : accepted,
+          rule: "schema.unknown-key",
+          at: "key" as const,
+        };
+      });
+    const fitting = shapes.filter((shape) => keys.every((key) => Object.hasOwn(shape, key)));
+    if (fitting.length === 0) return [mixedForms(path, keys, shapes, accepted)];
+    const branch = ((issue.errors ?? []) as z.core.$ZodIssue[][]).find(
+      (inner) =>
+        inner.length > 0 &&
+        inner.every(
+          (i) => i.path.length > 0 || (i.code !== "unrecognized_keys" && i.code !== "invalid_type"),
+        ),
+    );
+    if (fitting.length === 1 && branch) {
+      const form = describeShape(fitting[0] as Shape);
+      return branch.flatMap((inner) =>
+        explainIssue({ ...inner, path: [...path, ...inner.path] } as z.core.$ZodIssue, data).map((finding) =>
+          finding.rule === "schema.missing" && finding.path.length === path.length + 1
+            ? { ...finding, fix: `${finding.fix} (the form is ${form})` }
+            : finding,
+        ),
+      );
+    }
   }
   return [
     {
@@ -749,6 +901,30 @@ function explainUnion(issue: z.core.$ZodIssue & { code: "invalid_union" }, data:
       rule: "schema.type",
     },
   ];
+}
+
+/** A mapping whose keys belong to different alternatives: `{ value: x, host: web }`. */
+function mixedForms(path: PathSegment[], keys: string[], shapes: Shape[], accepted: string): Finding {
+  if (shapes.every((shape) => Object.keys(shape).length === 1))
+    return {
+      path,
+      message: `${codeList(keys)} cannot be combined: ${formatPath(path)} is exactly one of ${codeList(
+        shapes.flatMap((shape) => Object.keys(shape)),
+        "or",
+      )}`,
+      fix: `keep only one of ${codeList(keys)}`,
+      rule: "schema.type",
+    };
+  const groups = shapes
+    .map((shape) => ({ shape, keys: keys.filter((key) => Object.hasOwn(shape, key)) }))
+    .filter((group) => group.keys.length > 0);
+  const [first, ...rest] = groups.map((group) => codeList(group.keys));
+  return {
+    path,
+    message: `${first} cannot be combined with ${rest.join(" or ")}: they belong to different forms`,
+    fix: `keep one form: ${groups.map((g) => `${describeShape(g.shape)} ${Object.keys(g.shape).length === 1 ? "alone" : "together"}`).join(", or ")} (${accepted})`,
+    rule: "schema.type",
+  };
 }
 
 /** A tagged alternative (such as a health check's `type`) whose tag is missing or unknown. */
@@ -778,21 +954,4 @@ function explainDiscriminator(path: PathSegment[], value: unknown): Finding[] {
       rule: "schema.value",
     },
   ];
-}
-
-/** The keys an object alternative of a union requires, read from its "missing field" issues. */
-function requiredKeys(branch: z.core.$ZodIssue[]): string[] {
-  return branch
-    .filter((inner) => inner.code === "invalid_type" && inner.path.length === 1)
-    .map((inner) => String(inner.path[0]));
-}
-
-function describeBranch(branch: z.core.$ZodIssue[]): string | undefined {
-  const keys = requiredKeys(branch);
-  if (keys.length > 0) return `{ ${keys.map((k) => `${k}: …`).join(", ")} }`;
-  const root = branch.find((inner) => inner.code === "invalid_type" && inner.path.length === 0);
-  if (root && root.code === "invalid_type") return TYPE_NAMES[root.expected] ?? root.expected;
-  const format = branch.find((inner) => inner.code === "invalid_format" && inner.path.length === 0);
-  if (format && format.code === "invalid_format") return FORMAT_NAMES[format.format];
-  return undefined;
 }

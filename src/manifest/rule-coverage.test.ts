@@ -14,11 +14,13 @@ const NOT_RULES = new Set(["alice.relay", "io.archipelago", "manifest.yml", "man
 /** Each rule id and the test file that holds its failing cases (as `rule: "<id>"`). */
 const COVERED: Record<string, string> = {
   "file.read": "load.test.ts",
+  "file.app-file": "load.test.ts",
   "yaml.size": "parse.test.ts",
   "yaml.syntax": "parse.test.ts",
   "yaml.duplicate-key": "parse.test.ts",
   "yaml.aliases": "parse.test.ts",
   "yaml.depth": "parse.test.ts",
+  "yaml.literal": "parse.test.ts",
   "schema.type": "parse.test.ts",
   "schema.missing": "parse.test.ts",
   "schema.value": "parse.test.ts",
@@ -45,6 +47,7 @@ const COVERED: Record<string, string> = {
   "health.port": "semantics.test.ts",
   "limits.memory": "semantics.test.ts",
   "limits.stop-timeout": "semantics.test.ts",
+  "limits.stop-signal": "semantics.test.ts",
   "limits.data-uid": "semantics.test.ts",
   "ref.permission": "security.test.ts",
   "security.host-path": "security.test.ts",

@@ -90,6 +90,55 @@ export const ELEVATED_CAPABILITIES = [
 
 export const ALL_CAPABILITIES: readonly string[] = [...SAFE_CAPABILITIES, ...ELEVATED_CAPABILITIES];
 
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
+
+/**
+ * The Linux signals by name, with their numbers: the names Podman accepts (its signal map), with the
+ * `SIG` prefix. A number has its usual name first (SIGABRT before its alias SIGIOT).
+ */
+export const SIGNALS: Readonly<Record<string, number>> = Object.fromEntries([
+  ...[
+    "HUP",
+    "INT",
+    "QUIT",
+    "ILL",
+    "TRAP",
+    "ABRT",
+    "BUS",
+    "FPE",
+    "KILL",
+    "USR1",
+    "SEGV",
+    "USR2",
+    "PIPE",
+    "ALRM",
+    "TERM",
+    "STKFLT",
+    "CHLD",
+    "CONT",
+    "STOP",
+    "TSTP",
+    "TTIN",
+    "TTOU",
+    "URG",
+    "XCPU",
+    "XFSZ",
+    "VTALRM",
+    "PROF",
+    "WINCH",
+    "IO",
+    "PWR",
+    "SYS",
+  ].map((name, index) => [`SIG${name}`, index + 1]),
+  ["SIGIOT", 6],
+  ["SIGPOLL", 29],
+  ["SIGRTMIN", SIGRTMIN],
+  ...Array.from({ length: 15 }, (_, i) => [`SIGRTMIN+${i + 1}`, SIGRTMIN + i + 1]),
+  ...Array.from({ length: 14 }, (_, i) => [`SIGRTMAX-${14 - i}`, SIGRTMAX - 14 + i]),
+  ["SIGRTMAX", SIGRTMAX],
+]);
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 const UNIT_BYTES = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
 
@@ -228,7 +277,12 @@ const HealthCheck = z
       ...HealthTiming,
     }),
     z.strictObject({
-      type: z.literal("tcp").meta({ description: "Probe by opening a TCP connection." }),
+      type: z
+        .literal("tcp")
+        .meta({
+          description:
+            "Probe by looking for a socket listening on `port` inside the container (/proc/net/tcp).",
+        }),
       port: Port.meta({ description: "The container port to probe." }),
       ...HealthTiming,
     }),
@@ -242,7 +296,7 @@ const HealthCheck = z
   ])
   .meta({
     description:
-      "How the daemon decides that the container is healthy: an HTTP request, a TCP connect or a command.",
+      "How the daemon decides that the container is healthy, by a probe it runs inside the container: an HTTP request, a listening TCP socket or a command.",
     examples: [{ type: "http", port: 8080, path: "/health", status: 200, interval: "10s" }],
   });
 
@@ -301,14 +355,14 @@ export const ContainerSchema = z
       .default([])
       .meta({ description: "Paths mounted as in-memory tmpfs (useful with read_only)." }),
     stop_timeout: Duration.prefault(10).meta({
-      description: "Time allowed to stop before SIGKILL (default 10s).",
+      description: "Time allowed to stop before SIGKILL (default 10s; more than 0, at most 10m).",
     }),
     stop_signal: z
-      .string()
-      .regex(/^SIG[A-Z0-9]+$/, "must be a signal name such as SIGTERM")
+      .enum(Object.keys(SIGNALS) as [string, ...string[]])
       .optional()
       .meta({
-        description: "The signal that asks the process to stop (default: the image's, usually SIGTERM).",
+        description:
+          "The signal that asks the process to stop (default: the image's, usually SIGTERM); not SIGKILL or SIGSTOP, which cannot be caught.",
       }),
     memory: Memory.optional(),
     aliases: z.array(Label).default([]).meta({ description: "Extra DNS names on the app network." }),
@@ -359,7 +413,10 @@ const Export = z
   .union([
     z.strictObject({ value: z.union([z.string(), z.number()]).meta({ description: "A literal value." }) }),
     z.strictObject({
-      host: Label.meta({ description: "A container key: its DNS name on the app network." }),
+      host: Label.meta({
+        description:
+          "A container key: dependents receive its container name, which resolves to it (they join its network).",
+      }),
     }),
     z.strictObject({ secret: Label.meta({ description: "A generated secret of this app." }) }),
   ])
@@ -416,7 +473,7 @@ const Hooks = z
     post_install: HookList.meta({ description: "After the first install, once the containers run." }),
     pre_start: z.array(CopyStep).default([]).meta({
       description:
-        "Before every start, while the containers are stopped: `copy_from_host` steps only (a command needs a running container).",
+        "Before an operator's start or restart (not the first start at install): `copy_from_host` steps only (a command needs a running container).",
     }),
     post_update: HookList.meta({ description: "After an update, once the containers run." }),
     pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),

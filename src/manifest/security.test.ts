@@ -389,16 +389,64 @@ describe("security.low-port", () => {
 
 describe("security.path", () => {
   test("a tmpfs that is not canonical, or is /", () => {
-    for (const path of ["/tmp/../etc", "/", "/tmp/"]) {
+    for (const [path, message] of [
+      ["/tmp/../etc", "is not a canonical absolute path"],
+      ["/tmp/", "is not a canonical absolute path"],
+      ["/", "is the container's root"],
+    ]) {
       expectIssue(withLines(`    tmpfs: [${path}]`), {
         rule: "security.path",
         path: "containers.web.tmpfs[0]",
         line: FIRST,
         column: 13,
-        message: "canonical absolute path other than /",
-        fix: "/tmp",
+        message: `tmpfs path ${path} ${message}`,
+        fix: "such as /tmp",
       });
     }
+  });
+
+  test("any mount at / or where the runtime mounts its own (/proc, /sys, /dev and below)", () => {
+    for (const path of ["/", "/proc", "/proc/sys", "/sys", "/sys/fs/cgroup", "/dev", "/dev/shm"]) {
+      expectIssue(withLines(`    volumes: [{ name: data, path: ${path} }]`), {
+        rule: "security.path",
+        path: "containers.web.volumes[0].path",
+        line: FIRST,
+        column: 35,
+        message: `volume path ${path} `,
+        fix: "such as /data",
+      });
+      if (path !== "/dev/shm")
+        expectIssue(withLines(`    tmpfs: [${path}]`), {
+          rule: "security.path",
+          path: "containers.web.tmpfs[0]",
+          line: FIRST,
+          column: 13,
+        });
+    }
+    // A larger shared-memory area of its own is a common need (databases): tmpfs only.
+    expectValid(withLines("    tmpfs: [/dev/shm]"));
+    expectIssue(withLines("    volumes: [{ name: data, path: /proc/x }]"), {
+      rule: "security.path",
+      path: "containers.web.volumes[0].path",
+      line: FIRST,
+      column: 35,
+      message: "volume path /proc/x is inside /proc, which the runtime mounts for the container itself",
+    });
+    expectIssue(withLines("    volumes: [{ name: data, path: /data/../etc }]"), {
+      rule: "security.path",
+      path: "containers.web.volumes[0].path",
+      line: FIRST,
+      column: 35,
+      message: "is not a canonical absolute path",
+    });
+    expectIssue(withLines("    secrets: [{ secret: key, target: /sys/key }]", "secrets: { key: {} }"), {
+      rule: "security.path",
+      path: "containers.web.secrets[0].target",
+      line: FIRST,
+      column: 38,
+      message: "secret target /sys/key is inside /sys",
+      fix: "such as /run/secrets/key",
+    });
   });
 
   test("an adopted data path under the platform's directory that climbs out of it", () => {
@@ -475,8 +523,17 @@ describe("security.path", () => {
     }
   });
 
-  test("passing: relative files and https URLs", () => {
-    expectValid(withLines("    tmpfs: [/tmp, /run/app]", "icon: assets/icon.svg"));
+  test("passing: relative files and https URLs; mounts beside the runtime's paths", () => {
+    expectValid(
+      withLines("    tmpfs: [/tmp, /run/app, /device, /system, /process]", "icon: assets/icon.svg"),
+    );
+    expectValid(
+      withLines(
+        "    volumes: [{ name: data, path: /data }, { name: dev, path: /srv/dev }]",
+        "    secrets: [{ secret: key, target: /run/secrets/key }]",
+        "secrets: { key: {} }",
+      ),
+    );
     expectValid(withLines("icon: https://example.org/icon.svg"));
     expectValid(copy("files/config.json", "/etc/app/config.json"));
   });

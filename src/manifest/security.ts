@@ -4,7 +4,13 @@
  * some things (system directories, container-engine sockets) never, whatever is declared.
  */
 import type { Finding, PathSegment } from "./issues.ts";
-import { ALL_CAPABILITIES, ELEVATED_CAPABILITIES, type Manifest, type PermissionSpec } from "./schema.ts";
+import {
+  ALL_CAPABILITIES,
+  type ContainerSpec,
+  ELEVATED_CAPABILITIES,
+  type Manifest,
+  type PermissionSpec,
+} from "./schema.ts";
 import { closest } from "./suggest.ts";
 
 /** Host directories no app may mount, even with an approved permission. */
@@ -43,6 +49,48 @@ export function isCanonicalAbsolute(path: string): boolean {
 
 function isUnder(path: string, root: string): boolean {
   return root === "/" ? true : path === root || path.startsWith(`${root}/`);
+}
+
+/** Container paths the runtime mounts itself: a mount of the app's there would hide or break them. */
+const RUNTIME_PATHS = ["/proc", "/sys", "/dev"];
+
+/** What a container mounts (volumes, file secrets, tmpfs): where, the field that says so, and a good example. */
+export function mountPoints(
+  container: ContainerSpec,
+  at: PathSegment[],
+): Array<{ what: string; mountPath: string; path: PathSegment[]; example: string }> {
+  return [
+    ...container.volumes.map((v, i) => ({
+      what: "volume path",
+      mountPath: v.path,
+      path: [...at, "volumes", i, "path"],
+      example: "/data",
+    })),
+    ...container.secrets.map((s, i) => ({
+      what: "secret target",
+      mountPath: s.target,
+      path: [...at, "secrets", i, "target"],
+      example: `/run/secrets/${s.secret}`,
+    })),
+    ...container.tmpfs.map((t, i) => ({
+      what: "tmpfs path",
+      mountPath: t,
+      path: [...at, "tmpfs", i],
+      example: "/tmp",
+    })),
+  ];
+}
+
+/** Why a path inside the container cannot be a mount point (volume, secret, tmpfs), or undefined. */
+function forbiddenMountPath(path: string, what: string): string | undefined {
+  if (!isCanonicalAbsolute(path))
+    return "is not a canonical absolute path (no `.`, `..`, `//` or trailing `/`)";
+  if (path === "/") return "is the container's root: a mount there would hide the image's whole file system";
+  // A tmpfs of its own at /dev/shm is how an app gets a larger shared-memory area (databases do).
+  if (what === "tmpfs path" && path === "/dev/shm") return undefined;
+  const runtime = RUNTIME_PATHS.find((root) => isUnder(path, root));
+  if (runtime) return `is inside ${runtime}, which the runtime mounts for the container itself`;
+  return undefined;
 }
 
 /** Why a host path may never be mounted into an app, or undefined when it may (with a permission). */
@@ -216,6 +264,17 @@ export function checkSecurity(manifest: Manifest): Finding[] {
       }
     }
 
+    for (const { what, mountPath, path, example } of mountPoints(container, at)) {
+      const why = forbiddenMountPath(mountPath, what);
+      if (why)
+        add(
+          path,
+          `${what} ${mountPath} ${why}`,
+          `mount it at a directory of its own, such as ${example}`,
+          "security.path",
+        );
+    }
+
     for (const [index, volume] of container.volumes.entries()) {
       const path = [...at, "volumes", index];
       if ((volume.name === undefined) === (volume.host_path === undefined)) {
@@ -301,16 +360,6 @@ export function checkSecurity(manifest: Manifest): Finding[] {
             "security.low-port",
           );
       }
-    }
-
-    for (const [index, path] of container.tmpfs.entries()) {
-      if (!isCanonicalAbsolute(path) || path === "/")
-        add(
-          [...at, "tmpfs", index],
-          `tmpfs path ${path} must be a canonical absolute path other than /`,
-          "use a path such as /tmp",
-          "security.path",
-        );
     }
   }
 

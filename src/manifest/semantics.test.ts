@@ -679,8 +679,44 @@ describe("limits.stop-timeout", () => {
     });
   });
 
-  test("passing: ten minutes", () => {
+  test("a stop timeout of 0: Podman would SIGKILL at once, never sending the stop signal", () => {
+    for (const value of ["0", "0s", "0ms", '"0m"'])
+      expectIssue(withLines(`    stop_timeout: ${value}`), {
+        rule: "limits.stop-timeout",
+        path: "containers.web.stop_timeout",
+        line: FIRST,
+        column: 19,
+        message: "kills the container at once with SIGKILL, without sending its stop signal",
+        fix: "use at least 1s",
+      });
+  });
+
+  test("passing: ten minutes, one second, half a second (rounded up to 1s by the runtime)", () => {
     expectValid(withLines("    stop_timeout: 10m"));
+    expectValid(withLines("    stop_timeout: 1"));
+    expectValid(withLines("    stop_timeout: 500ms"));
+  });
+});
+
+describe("limits.stop-signal", () => {
+  test("SIGKILL and SIGSTOP cannot be caught: refused, with stop_timeout to bound the wait", () => {
+    for (const [signal, how] of [
+      ["SIGKILL", "it is killed at once"],
+      ["SIGSTOP", "it is frozen"],
+    ] as const)
+      expectIssue(withLines(`    stop_signal: ${signal}`), {
+        rule: "limits.stop-signal",
+        path: "containers.web.stop_signal",
+        line: FIRST,
+        column: 18,
+        message: `${signal} cannot be caught, so the process gets no chance to stop cleanly (${how}`,
+        fix: "`stop_timeout` bounds how long a stop waits before SIGKILL",
+      });
+  });
+
+  test("passing: signals a process can handle", () => {
+    expectValid(withLines("    stop_signal: SIGTERM", "    stop_timeout: 30s"));
+    expectValid(withLines("    stop_signal: SIGQUIT"));
   });
 });
 

@@ -7,7 +7,7 @@ import semver from "semver";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { containerName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
-import { checkSecurity } from "./security.ts";
+import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
@@ -255,15 +255,7 @@ function checkClashes(manifest: Manifest): Finding[] {
     }
 
     const mounts = new Map<string, PathSegment[]>();
-    const mountPoints: Array<[string, PathSegment[]]> = [
-      ...container.volumes.map((v, i): [string, PathSegment[]] => [v.path, [...at, "volumes", i, "path"]]),
-      ...container.secrets.map((s, i): [string, PathSegment[]] => [
-        s.target,
-        [...at, "secrets", i, "target"],
-      ]),
-      ...container.tmpfs.map((t, i): [string, PathSegment[]] => [t, [...at, "tmpfs", i]]),
-    ];
-    for (const [mountPath, path] of mountPoints) {
+    for (const { mountPath, path } of mountPoints(container, at)) {
       const first = mounts.get(mountPath);
       if (first)
         clash(
@@ -361,6 +353,18 @@ function checkHealth(manifest: Manifest): Finding[] {
   return findings;
 }
 
+/**
+ * Why a stop signal is refused: SIGKILL and SIGSTOP cannot be caught, so the process never gets the
+ * chance to stop cleanly that a stop signal is for. Undefined for every other signal.
+ */
+export function uncatchableSignal(name: string): { message: string; fix: string } | undefined {
+  if (name !== "SIGKILL" && name !== "SIGSTOP") return undefined;
+  return {
+    message: `${name} cannot be caught, so the process gets no chance to stop cleanly (${name === "SIGKILL" ? "it is killed at once" : "it is frozen, then killed when stop_timeout runs out"})`,
+    fix: "remove `stop_signal` (the image's own, usually SIGTERM, is sent) or name a signal the process handles, such as SIGTERM or SIGINT; `stop_timeout` bounds how long a stop waits before SIGKILL",
+  };
+}
+
 function checkLimits(manifest: Manifest): Finding[] {
   const findings: Finding[] = [];
   if (Object.keys(manifest.containers).length === 0)
@@ -379,6 +383,18 @@ function checkLimits(manifest: Manifest): Finding[] {
         fix: "use at least 6m",
         rule: "limits.memory",
       });
+    // Podman stops a container with a timeout of 0 by SIGKILL alone: the stop signal is never sent.
+    if (container.stop_timeout === 0)
+      findings.push({
+        path: [...at, "stop_timeout"],
+        message:
+          "a stop timeout of 0 kills the container at once with SIGKILL, without sending its stop signal: the process gets no chance to stop cleanly",
+        fix: "use at least 1s, or remove `stop_timeout` for the default 10s",
+        rule: "limits.stop-timeout",
+      });
+    const uncatchable = container.stop_signal && uncatchableSignal(container.stop_signal);
+    if (uncatchable)
+      findings.push({ path: [...at, "stop_signal"], ...uncatchable, rule: "limits.stop-signal" });
     if (container.stop_timeout > MAX_STOP_TIMEOUT_MS)
       findings.push({
         path: [...at, "stop_timeout"],

@@ -16,8 +16,8 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  * them together): a parsed form from another version is parsed again, never trusted.
  */
 export const PARSED_FORM = {
-  version: 2,
-  schemaSha256: "ada12a46f5691f2e219a4433a17ec39dce5c56b7b973c3610d5cd3b638b6eb83",
+  version: 3,
+  schemaSha256: "1fb3865878a0518c9942852c0d1cd57a9e0050d625f3f1d6462084cf1cd953da",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */

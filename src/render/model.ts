@@ -16,7 +16,7 @@ import {
   volumeHostPath,
   volumeName,
 } from "../manifest/naming.ts";
-import type { ContainerSpec, HealthSpec, Manifest } from "../manifest/schema.ts";
+import { type ContainerSpec, type HealthSpec, type Manifest, SIGNALS } from "../manifest/schema.ts";
 import { fixedAddress } from "./addresses.ts";
 import { byCodeUnit } from "./canonical.ts";
 
@@ -130,42 +130,6 @@ export const READ_ONLY_TMPFS = ["/run", "/tmp", "/var/tmp"];
 export const SECRETS_DIR = "/run/secrets";
 /** Mode of secret files: readable by their owner only. */
 export const SECRET_FILE_MODE = 0o400;
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGIOT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPOLL: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
 
 /** An error in the input of a renderer: the message names the app, the field and the fix. */
 export class RenderError extends Error {

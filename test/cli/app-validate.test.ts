@@ -126,3 +126,105 @@ test("an unknown option: usage and exit 2", async () => {
   assert.equal(run.code, 2);
   assert.match(run.stderr, /Unknown option '--strict'/);
 });
+
+/** An app directory under `dir`: the minimal manifest with this id, and `lines` appended. */
+function writeApp(dir: string, id: string, ...lines: string[]): void {
+  write(`${dir}/${id}/manifest.yml`, `${MINIMAL.replace("id: hello", `id: ${id}`)}${lines.join("\n")}\n`);
+}
+
+test("an app's dependency beside it is looked up as `app render` does: its exports and version are checked", async () => {
+  writeApp("deps", "keyring", "exports:", "  api-path: { value: /api }");
+  writeApp(
+    "deps",
+    "web",
+    "    environment:",
+    "      API: { app: keyring, export: api-pth }",
+    "dependencies:",
+    '  - { id: keyring, version: ">=2.0.0" }',
+  );
+  const run = await archy(["app", "validate", "deps/web"], work);
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(run.stderr, /^error deps\/web\/manifest\.yml: 2 problems$/m);
+  assert.match(
+    run.stderr,
+    /^ {2}deps\/web\/manifest\.yml:10:36: containers\.web\.environment\.API\.export: app keyring has no export "api-pth"\n {4}fix: did you mean "api-path"\?$/m,
+  );
+  assert.match(
+    run.stderr,
+    /^ {2}deps\/web\/manifest\.yml:12:29: dependencies\[0\]\.version: keyring 1\.0\.0 does not satisfy >=2\.0\.0$/m,
+  );
+  // The same lookup as render, which refuses the app for the same reason.
+  const render = await archy(["app", "render", "deps/web", "--target", "podman"], work);
+  assert.equal(render.code, 1);
+  assert.match(render.stderr, /has no export 'api-pth'/);
+});
+
+test("a dependency found nowhere beside the app is a note, not an error (it may come from a catalog)", async () => {
+  writeApp("alone", "web", "dependencies:", "  - { id: elsewhere }");
+  const run = await archy(["app", "validate", "alone/web"], work);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^ok +alone\/web\/manifest\.yml \(web\)$/m);
+  assert.match(
+    run.stdout,
+    /^ {2}note alone\/web\/manifest\.yml:10:11: dependencies\[0\]\.id: dependency elsewhere was not found beside this app \(in alone\): its version and the exports used were not checked$/m,
+  );
+  assert.match(run.stdout, /1 valid, 0 invalid/);
+  const json = await archy(["app", "validate", "--json", "alone/web"], work);
+  const report = JSON.parse(json.stdout) as {
+    valid: boolean;
+    apps: Array<{ notes: Array<{ rule: string }> }>;
+  };
+  assert.equal(report.valid, true);
+  assert.deepEqual(
+    report.apps[0]?.notes.map((n) => n.rule),
+    ["set.dependency-not-found"],
+  );
+});
+
+test("a host port used by two apps validated together is reported on both", async () => {
+  writeApp("ports", "one", "    ports: [{ container: 80, host: 8080 }]");
+  writeApp("ports", "two", "    ports: [{ container: 80, host: 8080 }]");
+  const run = await archy(["app", "validate", "ports"], work);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^ {2}ports\/one\/manifest\.yml:9:36: .*host port 8080\/tcp is also published by app two/m,
+  );
+  assert.match(
+    run.stderr,
+    /^ {2}ports\/two\/manifest\.yml:9:36: .*host port 8080\/tcp is also published by app one/m,
+  );
+  assert.match(run.stdout, /0 valid, 2 invalid/);
+});
+
+test("an app directory whose icon or copied file is missing is refused, with the line and the path", async () => {
+  writeApp(
+    "files",
+    "web",
+    "icon: icon.svg",
+    "hooks:",
+    "  post_install:",
+    "    - copy_from_host: { from: files/index.html, container: web, to: /srv/index.html }",
+  );
+  const run = await archy(["app", "validate", "files/web"], work);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^ {2}files\/web\/manifest\.yml:9:7: icon: icon icon\.svg does not exist under \/.*\/files\/web$/m,
+  );
+  assert.match(
+    run.stderr,
+    /^ {2}files\/web\/manifest\.yml:12:31: hooks\.post_install\[0\]\.copy_from_host\.from: copy source files\/index\.html does not exist under /m,
+  );
+});
+
+test("render --target kube names on stderr what Kubernetes does not keep; other targets lose nothing", async () => {
+  writeApp("kube", "worker", "    stop_signal: SIGINT");
+  const kube = await archy(["app", "render", "kube/worker", "--target", "kube"], work);
+  assert.equal(kube.code, 0, kube.stderr);
+  assert.match(kube.stderr, /^archy: warning: worker: containers\.web\.stop_signal: /m);
+  assert.match(kube.stdout, /# ---- worker\.yaml ----/);
+  const podman = await archy(["app", "render", "kube/worker", "--target", "podman"], work);
+  assert.equal(podman.code, 0, podman.stderr);
+  assert.equal(podman.stderr, "");
+});

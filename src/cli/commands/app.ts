@@ -2,8 +2,14 @@
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { checkAppSet } from "../../manifest/app-set.ts";
-import { formatIssue, formatPath, type ManifestIssue } from "../../manifest/issues.ts";
+import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
+import {
+  compareIssues,
+  type Finding,
+  formatIssue,
+  formatPath,
+  type ManifestIssue,
+} from "../../manifest/issues.ts";
 import { type LoadedManifest, loadManifest, MANIFEST_FILE_NAMES } from "../../manifest/load.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import {
@@ -11,7 +17,7 @@ import {
   RenderError,
   type RenderedFile,
   type RenderTarget,
-  render,
+  renderWithWarnings,
 } from "../../render/index.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
@@ -79,48 +85,94 @@ async function validate(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError(`app validate needs at least one PATH\n\n${USAGE}`);
   const loaded = await Promise.all((await expandPaths(positionals)).map((path) => loadManifest(path)));
   const issuesByFile = new Map<string, ManifestIssue[]>(loaded.map((l) => [l.file, l.ok ? [] : l.issues]));
-  for (const finding of checkAppSet(
-    loaded.flatMap((l) => (l.ok ? [{ manifest: l.manifest, file: l.file }] : [])),
-  )) {
-    const member = loaded.find((l) => l.file === finding.file);
-    const position = member?.ok ? member.locate(finding.path) : { line: 0, column: 0 };
-    issuesByFile.get(finding.file)?.push({
-      file: displayFile(member),
-      ...position,
-      path: formatPath(finding.path),
-      message: finding.message,
-      fix: finding.fix,
-      rule: finding.rule,
-    });
+  const notesByFile = new Map<string, ManifestIssue[]>(loaded.map((l) => [l.file, []]));
+  const valid = loaded.filter((l): l is Loaded => l.ok);
+  const place = (member: Loaded, finding: Finding): ManifestIssue => ({
+    file: displayFile(member),
+    ...member.locate(finding.path, finding.at),
+    path: formatPath(finding.path),
+    message: finding.message,
+    fix: finding.fix,
+    rule: finding.rule,
+  });
+  const { beside, notes } = await dependenciesBeside(valid);
+  for (const [member, note] of notes) notesByFile.get(member.file)?.push(place(member, note));
+  for (const finding of checkAppSet([
+    ...valid.map((l) => ({ manifest: l.manifest, file: l.file })),
+    ...beside,
+  ])) {
+    const member = valid.find((l) => l.file === finding.file);
+    if (member) issuesByFile.get(finding.file)?.push(place(member, finding));
   }
   const report = loaded.map((l) => ({
     file: displayFile(l),
     id: l.ok ? l.manifest.id : undefined,
     valid: (issuesByFile.get(l.file) ?? []).length === 0,
-    issues: issuesByFile.get(l.file) ?? [],
+    issues: (issuesByFile.get(l.file) ?? []).sort(compareIssues),
+    notes: notesByFile.get(l.file) ?? [],
   }));
-  const valid = report.every((r) => r.valid);
+  const allValid = report.every((r) => r.valid);
   if (values.json) {
-    console.log(JSON.stringify({ valid, apps: report }, null, 2));
+    console.log(JSON.stringify({ valid: allValid, apps: report }, null, 2));
   } else {
     for (const entry of report) {
-      if (entry.valid) console.log(`ok    ${entry.file} (${entry.id})`);
+      const print = entry.valid ? console.log : console.error;
+      if (entry.valid) print(`ok    ${entry.file} (${entry.id})`);
       else {
-        console.error(
-          `error ${entry.file}: ${entry.issues.length} problem${entry.issues.length === 1 ? "" : "s"}`,
-        );
-        for (const issue of entry.issues) console.error(`  ${formatIssue(issue)}`);
+        print(`error ${entry.file}: ${entry.issues.length} problem${entry.issues.length === 1 ? "" : "s"}`);
+        for (const issue of entry.issues) print(`  ${formatIssue(issue)}`);
       }
+      for (const note of entry.notes) print(`  note ${formatIssue(note)}`);
     }
     const bad = report.filter((r) => !r.valid).length;
     console.log(`${report.length - bad} valid, ${bad} invalid`);
   }
-  return valid ? 0 : 1;
+  return allValid ? 0 : 1;
 }
 
-function displayFile(loaded: LoadedManifest | undefined): string {
-  if (!loaded) return "?";
+type Loaded = Extract<LoadedManifest, { ok: true }>;
+
+/**
+ * The dependencies of the apps being validated that are not among them, looked up beside each app
+ * as `app render` does: what an app uses of them (versions, exports) is then checked too. They are
+ * context only, without their own dependencies; one not found is a note, for it may come from a
+ * catalog.
+ */
+async function dependenciesBeside(
+  apps: Loaded[],
+): Promise<{ beside: SetMember[]; notes: Array<[Loaded, Finding]> }> {
+  const ids = new Set(apps.map((l) => l.manifest.id));
+  const beside = new Map<string, SetMember>();
+  const notes: Array<[Loaded, Finding]> = [];
+  for (const app of apps) {
+    const outside = app.manifest.dependencies.filter((d) => !ids.has(d.id));
+    if (outside.length === 0) continue;
+    const found = await loadDependencies(app.manifest, dirname(app.dir), []);
+    for (const dependency of outside) {
+      const other = typeof found === "string" ? undefined : found[dependency.id];
+      if (other) beside.set(dependency.id, { ...other, manifest: { ...other.manifest, dependencies: [] } });
+      else
+        notes.push([
+          app,
+          {
+            path: ["dependencies", app.manifest.dependencies.indexOf(dependency), "id"],
+            message: `dependency ${dependency.id} was not found beside this app (in ${displayPath(dirname(app.dir))}): its version and the exports used were not checked`,
+            fix: `if it is not installed from a catalog, validate it together with this app: archy app validate ${displayFile(app)} <directory of ${dependency.id}>`,
+            rule: "set.dependency-not-found",
+          },
+        ]);
+    }
+  }
+  return { beside: [...beside.values()], notes };
+}
+
+function displayFile(loaded: LoadedManifest): string {
   return loaded.ok ? resolveDisplay(loaded.file) : (loaded.issues[0]?.file ?? loaded.file);
+}
+
+/** A path as the user sees it: relative to the working directory when inside it. */
+function displayPath(path: string): string {
+  return path === process.cwd() ? "." : resolveDisplay(path);
 }
 
 function resolveDisplay(file: string): string {
@@ -153,15 +205,19 @@ async function renderCommand(argv: string[]): Promise<number> {
     console.error("archy: the manifest is invalid; nothing was rendered");
     return 1;
   }
-  const dependencies = await loadDependencies(app.manifest, dirname(app.dir), values.with ?? []);
-  if (typeof dependencies === "string") {
-    console.error(`archy: ${dependencies}`);
+  const found = await loadDependencies(app.manifest, dirname(app.dir), values.with ?? []);
+  if (typeof found === "string") {
+    console.error(`archy: ${found}`);
     return 1;
   }
+  const dependencies = Object.fromEntries(Object.entries(found).map(([id, d]) => [id, d.manifest]));
   const dataRoot = resolve(values["data-root"] ?? join(homedir(), ".local/share/archipelago"));
   let files: RenderedFile[];
   try {
-    files = render(app.manifest, target, { dataRoot, dependencies });
+    const rendered = renderWithWarnings(app.manifest, target, { dataRoot, dependencies });
+    files = rendered.files;
+    for (const w of rendered.warnings)
+      console.error(`archy: warning: ${app.manifest.id}: ${w.field}: ${w.message}`);
   } catch (error) {
     if (!(error instanceof RenderError)) throw error;
     console.error(`archy: cannot render ${app.manifest.id} for ${target}: ${error.message}`);
@@ -187,9 +243,9 @@ async function loadDependencies(
   manifest: Manifest,
   siblingsDir: string,
   extra: string[],
-): Promise<Record<string, Manifest> | string> {
+): Promise<Record<string, SetMember> | string> {
   const wanted = new Set(manifest.dependencies.map((d) => d.id));
-  const found: Record<string, Manifest> = {};
+  const found: Record<string, SetMember> = {};
   const candidates = [...extra];
   if (wanted.size > 0) {
     const entries = await readdir(siblingsDir, { withFileTypes: true }).catch(() => []);
@@ -205,7 +261,8 @@ async function loadDependencies(
     )
       continue;
     const loaded = await loadManifest(path);
-    if (loaded.ok && wanted.has(loaded.manifest.id)) found[loaded.manifest.id] = loaded.manifest;
+    if (loaded.ok && wanted.has(loaded.manifest.id))
+      found[loaded.manifest.id] = { manifest: loaded.manifest, file: loaded.file };
     else if (!loaded.ok && extra.includes(path))
       return `dependency manifest ${path} is invalid: ${loaded.issues[0]?.message ?? ""}`;
   }
