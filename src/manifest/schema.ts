@@ -277,12 +277,10 @@ const HealthCheck = z
       ...HealthTiming,
     }),
     z.strictObject({
-      type: z
-        .literal("tcp")
-        .meta({
-          description:
-            "Probe by looking for a socket listening on `port` inside the container (/proc/net/tcp).",
-        }),
+      type: z.literal("tcp").meta({
+        description:
+          "Probe by looking for a socket listening on `port` inside the container (/proc/net/tcp).",
+      }),
       port: Port.meta({ description: "The container port to probe." }),
       ...HealthTiming,
     }),
