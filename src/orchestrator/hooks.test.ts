@@ -3,7 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HookError, readHostTree } from "./hooks.ts";
+import { expectValid, withLines } from "../../test/support/manifest-text.ts";
+import { PodmanError } from "../runtime/libpod/errors.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { HookError, readHostTree, runHook } from "./hooks.ts";
 
 describe("copy_from_host canonicalisation", () => {
   let base: string;
@@ -70,5 +73,72 @@ describe("copy_from_host canonicalisation", () => {
   test("refuses the root itself and a root that does not exist", async () => {
     await assert.rejects(readHostTree(root, "."), HookError);
     await assert.rejects(readHostTree(join(base, "missing"), "x"), /does not exist/);
+  });
+});
+
+describe("copy_from_host into directories that do not exist yet", () => {
+  /** The names in a tar archive (ustar headers: the name is the first 100 bytes of each). */
+  function tarNames(archive: Buffer): string[] {
+    const names: string[] = [];
+    for (let at = 0; at + 512 <= archive.length; ) {
+      const name = archive
+        .subarray(at, at + 100)
+        .toString("utf8")
+        .replace(/\0.*$/s, "");
+      if (!name) break;
+      const size = Number.parseInt(
+        archive
+          .subarray(at + 124, at + 136)
+          .toString("utf8")
+          .trim() || "0",
+        8,
+      );
+      names.push(name);
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    return names;
+  }
+
+  test("only the missing directories are in the archive, put into the deepest one that exists", async () => {
+    const base = mkdtempSync(join(tmpdir(), "archy-hooks-"));
+    try {
+      mkdirSync(join(base, "files"));
+      writeFileSync(join(base, "files", "seed.txt"), "seed\n");
+      const parsed = expectValid(
+        withLines(
+          "hooks:",
+          "  post_install:",
+          "    - copy_from_host: { from: files/seed.txt, container: web, to: /tmp/shared/a/b/seed.txt }",
+        ),
+      );
+      // Podman answers not-found for a path that does not exist; /tmp/shared does (mode 1777, say).
+      const existing = new Set(["/", "/tmp", "/tmp/shared"]);
+      const puts: Array<{ path: string; names: string[] }> = [];
+      const runtime = {
+        client: {
+          containers: {
+            putArchive: async (_id: string, path: string, archive: Buffer) => {
+              if (!existing.has(path))
+                throw new PodmanError("not-found", "container.putArchive", `${path}: no such file`);
+              puts.push({ path, names: tarNames(archive) });
+            },
+          },
+        },
+      } as unknown as Runtime;
+      const lines: string[] = [];
+      await runHook(parsed.manifest, "post_install", {
+        runtime,
+        appDir: base,
+        containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
+        note: (_level, message) => lines.push(message),
+      });
+      assert.deepEqual(puts, [{ path: "/tmp/shared", names: ["a/", "a/b/", "a/b/seed.txt"] }]);
+      assert.ok(
+        lines.includes("post_install step 1: copied files/seed.txt to web:/tmp/shared/a/b/seed.txt"),
+        lines.join("\n"),
+      );
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

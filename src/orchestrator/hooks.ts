@@ -6,7 +6,7 @@
  * Steps may run again after a crash or retry, so manifests must make them idempotent.
  */
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
-import { dirname, join, posix, sep } from "node:path";
+import { join, posix, sep } from "node:path";
 import { containerName } from "../manifest/naming.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
@@ -166,25 +166,35 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
         mtime: now,
         data: e.data,
       }));
-    try {
-      await ctx.runtime.client.containers.putArchive(container.id, posix.dirname(target), tar(toEntries("")));
-    } catch (error) {
-      if (!isPodmanError(error, "not-found"))
-        throw new HookError(
-          `${where}: copying ${copy.from} into ${key}:${target} failed: ${(error as Error).message}`,
-        );
-      // The target's directory does not exist yet: create it along the way, from the root.
-      const parents = dirname(target).split("/").filter(Boolean);
-      const dirs: TarEntry[] = parents.map((_, i) => ({
-        name: parents.slice(0, i + 1).join("/"),
+    // Into the deepest directory of the target's path that exists, creating only the ones below it:
+    // a directory entry in the archive would also reset the mode and owner of an existing one (a
+    // 1777 /tmp, a volume's root).
+    const parents = posix.dirname(target).split("/").filter(Boolean);
+    for (let depth = parents.length; depth >= 0; depth--) {
+      const missing = parents.slice(depth);
+      const dirs: TarEntry[] = missing.map((_, i) => ({
+        name: missing.slice(0, i + 1).join("/"),
         type: "directory",
         mode: 0o755,
         uid,
         gid: uid,
         mtime: now,
       }));
-      const prefix = parents.length > 0 ? `${parents.join("/")}/` : "";
-      await ctx.runtime.client.containers.putArchive(container.id, "/", tar([...dirs, ...toEntries(prefix)]));
+      const prefix = missing.length > 0 ? `${missing.join("/")}/` : "";
+      try {
+        const into = `/${parents.slice(0, depth).join("/")}`;
+        await ctx.runtime.client.containers.putArchive(
+          container.id,
+          into,
+          tar([...dirs, ...toEntries(prefix)]),
+        );
+        break;
+      } catch (error) {
+        if (depth > 0 && isPodmanError(error, "not-found")) continue;
+        throw new HookError(
+          `${where}: copying ${copy.from} into ${key}:${target} failed: ${(error as Error).message}`,
+        );
+      }
     }
     ctx.note("info", `${where}: copied ${copy.from} to ${key}:${target}`);
   }
