@@ -228,3 +228,14 @@ test("render --target kube names on stderr what Kubernetes does not keep; other 
   assert.equal(podman.code, 0, podman.stderr);
   assert.equal(podman.stderr, "");
 });
+
+test("the apps written by strangers from the docs validate together", async () => {
+  const run = await archy([
+    "app",
+    "validate",
+    "test/fixtures/third-party-apps",
+    "test/fixtures/stranger-apps",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^8 valid, 0 invalid$/m);
+});
