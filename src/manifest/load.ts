@@ -4,7 +4,7 @@
  */
 import { open, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { readHostTree } from "../orchestrator/hooks.ts";
+import { readAppTree } from "./app-files.ts";
 import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
 import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
 import type { Manifest } from "./schema.ts";
@@ -110,10 +110,10 @@ async function checkAppFiles(manifest: Manifest, dir: string): Promise<Finding[]
         });
   const findings: Finding[] = [];
   for (const file of wanted) {
-    const problem = await readHostTree(dir, file.name).then(
+    const problem = await readAppTree(dir, file.name).then(
       (tree) =>
         file.what === "icon" && tree.entries[0]?.type !== "file" ? `${file.name} is not a file` : undefined,
-      (error: Error) => error.message.replace(/^copy_from_host: /, ""),
+      (error: Error) => error.message,
     );
     if (problem)
       findings.push({

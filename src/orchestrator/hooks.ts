@@ -5,8 +5,8 @@
  * Output goes to the operation log; a failing step fails the hook with its output as the reason.
  * Steps may run again after a crash or retry, so manifests must make them idempotent.
  */
-import { lstat, readdir, readFile, realpath } from "node:fs/promises";
-import { join, posix, sep } from "node:path";
+import { posix } from "node:path";
+import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
 import { containerName } from "../manifest/naming.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
@@ -21,67 +21,14 @@ export class HookError extends Error {
   }
 }
 
-/** A file or directory tree to copy, read from a canonical location under its root. */
-type HostTree = {
-  entries: Array<{ relative: string; type: "file" | "directory"; mode: number; data?: Buffer }>;
-};
-
-const MAX_COPY_BYTES = 64 * 1024 * 1024;
-
-/**
- * Resolves `relative` under `root` and reads it: every path component is checked after symbolic
- * links are resolved, so no link (of the file, of a directory on the way, or inside a copied tree)
- * can lead outside the root.
- */
-export async function readHostTree(root: string, relative: string): Promise<HostTree> {
-  if (
-    relative.startsWith("/") ||
-    relative.split("/").some((s) => s === ".." || s === "") ||
-    relative.includes("\0")
-  )
-    throw new HookError(`copy_from_host: ${JSON.stringify(relative)} must be a relative path without '..'`);
-  let canonicalRoot: string;
+/** `readAppTree` for a copy_from_host step: its refusals are the hook's failures. */
+export async function readHostTree(root: string, relative: string): Promise<AppTree> {
   try {
-    canonicalRoot = await realpath(root);
-  } catch {
-    throw new HookError(`copy_from_host: the root directory ${root} does not exist`);
+    return await readAppTree(root, relative);
+  } catch (error) {
+    if (error instanceof AppFileError) throw new HookError(`copy_from_host: ${error.message}`);
+    throw error;
   }
-  const inside = (path: string) =>
-    path === canonicalRoot ||
-    path.startsWith(canonicalRoot.endsWith(sep) ? canonicalRoot : `${canonicalRoot}${sep}`);
-  let source: string;
-  try {
-    source = await realpath(join(canonicalRoot, relative));
-  } catch {
-    throw new HookError(`copy_from_host: ${relative} does not exist under ${root}`);
-  }
-  if (!inside(source) || source === canonicalRoot)
-    throw new HookError(`copy_from_host: ${relative} resolves to ${source}, outside ${root}: refused`);
-
-  const entries: HostTree["entries"] = [];
-  let total = 0;
-  const walk = async (path: string, rel: string): Promise<void> => {
-    const info = await lstat(path);
-    if (info.isSymbolicLink()) {
-      const target = await realpath(path).catch(() => undefined);
-      if (!target || !inside(target))
-        throw new HookError(`copy_from_host: ${rel} is a link leading outside ${root}: refused`);
-      return walk(target, rel);
-    }
-    if (info.isDirectory()) {
-      entries.push({ relative: rel, type: "directory", mode: info.mode & 0o777 });
-      for (const name of (await readdir(path)).sort()) await walk(join(path, name), `${rel}/${name}`);
-      return;
-    }
-    if (!info.isFile())
-      throw new HookError(`copy_from_host: ${rel} is neither a file nor a directory: refused`);
-    total += info.size;
-    if (total > MAX_COPY_BYTES)
-      throw new HookError(`copy_from_host: more than ${MAX_COPY_BYTES / 1024 / 1024} MiB to copy: refused`);
-    entries.push({ relative: rel, type: "file", mode: info.mode & 0o777, data: await readFile(path) });
-  };
-  await walk(source, posix.basename(relative));
-  return { entries };
 }
 
 export type HookContext = {
