@@ -471,7 +471,7 @@ const Hooks = z
     post_install: HookList.meta({ description: "After the first install, once the containers run." }),
     pre_start: z.array(CopyStep).default([]).meta({
       description:
-        "Before an operator's start or restart (not the first start at install): `copy_from_host` steps only (a command needs a running container).",
+        "Before an operator's start or restart, and before the first start of a new container: `copy_from_host` steps only (a command needs a running container).",
     }),
     post_update: HookList.meta({ description: "After an update, once the containers run." }),
     pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),

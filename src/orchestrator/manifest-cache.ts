@@ -17,7 +17,7 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  */
 export const PARSED_FORM = {
   version: 3,
-  schemaSha256: "1fb3865878a0518c9942852c0d1cd57a9e0050d625f3f1d6462084cf1cd953da",
+  schemaSha256: "0a30bd7de4c90fb0c5a189054c6d911f6e1c832c324686f4e88bea480371ccaa",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */

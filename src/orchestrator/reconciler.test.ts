@@ -164,6 +164,12 @@ class FakeRuntime {
         }),
     },
     containers: {
+      init: async (_id: string) => {
+        this.calls.push("init");
+      },
+      putArchive: async (_id: string, path: string) => {
+        this.calls.push(`copy into ${path}`);
+      },
       find: async (id: string) => {
         this.calls.push("inspect");
         const c = this.containers.find((x) => x.id === id);
@@ -325,6 +331,8 @@ type AppOptions = {
   postUpdate?: string;
   /** A pre_uninstall hook running this shell command in the web container. */
   preUninstall?: string;
+  /** A pre_start hook copying the package's files/seed.txt to this path in the web container. */
+  preStart?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -384,7 +392,12 @@ function manifestText(id: string, o: AppOptions = {}): string {
     post_update: o.postUpdate,
     pre_uninstall: o.preUninstall,
   });
-  if (hooks.some(([, command]) => command)) lines.push("hooks:");
+  if (o.preStart || hooks.some(([, command]) => command)) lines.push("hooks:");
+  if (o.preStart)
+    lines.push(
+      "  pre_start:",
+      `    - copy_from_host: { from: files/seed.txt, container: web, to: ${o.preStart} }`,
+    );
   for (const [hook, command] of hooks)
     if (command)
       lines.push(
@@ -441,6 +454,10 @@ function setup(
     warn: (m: string) => logs.push(`warn ${m}`),
     error: (m: string) => logs.push(`error ${m}`),
   };
+  // Every app's package: the files its hooks copy.
+  const packageDir = join(dir, "package");
+  mkdirSync(join(packageDir, "files"), { recursive: true });
+  writeFileSync(join(packageDir, "files", "seed.txt"), "seed\n");
   const newReconciler = () => {
     const reconciler = new Reconciler({
       store,
@@ -448,6 +465,7 @@ function setup(
       runtime: runtime as unknown as Runtime,
       executor: new Executor({ runtime: runtime as unknown as Runtime, secrets, dataRoot }),
       dataRoot,
+      packageDir: () => packageDir,
       health: {
         healthOf: (appId, key, c) =>
           c?.state === "running"
@@ -693,6 +711,32 @@ describe("reconciler: events", () => {
     await w.settle();
     runningOnce(w.runtime, "alpha");
     assert.equal(w.runtime.count("start"), 2);
+  });
+});
+
+describe("reconciler: pre_start", () => {
+  test("copies before the first start of a new container, and before an operator's start or restart only", async () => {
+    const w = setup();
+    const copies = () => w.runtime.calls.filter((c) => c === "copy into /data").length;
+    w.install("alpha", { preStart: "/data/seed.txt", data: true });
+    await w.settle();
+    const calls = w.runtime.calls;
+    assert.ok(calls.indexOf("create") < calls.indexOf("copy into /data"), calls.join(", "));
+    assert.ok(calls.indexOf("copy into /data") < calls.indexOf("start"), calls.join(", "));
+    assert.equal(copies(), 1);
+    // The daemon starting again a container that exited on its own: no copy.
+    Object.assign(w.runtime.of("alpha")[0] as ObservedContainer, { state: "exited", exitCode: 1 });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 2);
+    assert.equal(copies(), 1);
+    w.lifecycle.restart("alpha");
+    await w.settle();
+    assert.equal(copies(), 2, "an operator's restart copies again");
+    w.lifecycle.reinstall("alpha");
+    await w.settle();
+    assert.equal(copies(), 3, "a reinstall's new container gets the copy before its first start");
+    runningOnce(w.runtime, "alpha");
   });
 });
 

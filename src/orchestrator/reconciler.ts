@@ -695,25 +695,40 @@ export class Reconciler {
       if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
-      // pre_start copies into its containers: one this round creates (a container removed by
-      // hand, say) gets them in a later round, before its start, or once it runs (a Quadlet unit
-      // creates and starts at once: see #settle).
+      // pre_start copies into its containers before an operator's start or restart, and before
+      // the first start of a new one (install, reinstall, update, one removed by hand): one this
+      // round creates gets them in a later round, before its start, or once it runs (a Quadlet
+      // unit creates and starts at once: see #settle).
+      const preStartTargets = hookTargets(manifest, "pre_start");
+      const firstStart = next.actions.some(
+        (a) =>
+          a.kind === "start" &&
+          preStartTargets.includes(a.key) &&
+          seen.find((c) => c.id === a.container.id)?.state === "created",
+      );
       const uncreated =
-        due === "pre_start"
-          ? hookTargets(manifest, "pre_start").filter((key) => !seen.some((c) => c.key === key))
+        due === "pre_start" || firstStart
+          ? preStartTargets.filter((key) => !seen.some((c) => c.key === key))
           : [];
       if (
-        (due === "pre_start" && acts("start", "create", "restart") && uncreated.length === 0) ||
-        (due === "pre_uninstall" && app.desired === "absent" && acts("stop", "remove"))
+        (due === "pre_start" || firstStart) &&
+        acts("start", "create", "restart") &&
+        uncreated.length === 0
       ) {
-        const running = seen.some((c) => c.state === "running");
         try {
-          if (due === "pre_uninstall" && !running)
+          await this.#runHook(app, manifest, "pre_start", seen, note);
+        } catch (failure) {
+          return this.#fail(app, failure, note);
+        }
+        if (due === "pre_start") this.#o.store.setPendingHook(appId, undefined);
+      } else if (due === "pre_uninstall" && app.desired === "absent" && acts("stop", "remove")) {
+        try {
+          if (!seen.some((c) => c.state === "running"))
             note("info", "pre_uninstall hook skipped: no container of the app is running");
           else await this.#runHook(app, manifest, due, seen, note);
         } catch (failure) {
           // A purge is the operator's last word: a hook that keeps failing must not keep the app.
-          if (!(due === "pre_uninstall" && app.purge)) return this.#fail(app, failure, note);
+          if (!app.purge) return this.#fail(app, failure, note);
           note(
             "warn",
             `${(failure as Error).message}; purging anyway: a purge removes the app whatever its hooks say`,
