@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { connect } from "node:net";
+import { tcpConnect } from "../system/tcp.ts";
 import { describeTarget, type ReachTarget, statusMatches } from "./reachability.ts";
 
 export type ProbeResult = { ok: boolean; observed: string };
@@ -42,23 +42,10 @@ function get(
   });
 }
 
-function tcp(port: number, timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    const done = (result: ProbeResult) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(timeoutMs, () => done({ ok: false, observed: `no connection within ${timeoutMs} ms` }));
-    socket.once("connect", () => done({ ok: true, observed: "connected" }));
-    socket.once("error", (error) => done({ ok: false, observed: error.message }));
-  });
-}
-
 /** One attempt at one target. */
 export async function probeTarget(target: ReachTarget, timeoutMs = 3_000): Promise<ProbeResult> {
   if (target.kind === "tcp") {
-    const result = await tcp(target.hostPort, timeoutMs);
+    const result = await tcpConnect("127.0.0.1", target.hostPort, timeoutMs);
     return { ok: result.ok, observed: `${describeTarget(target)}: ${result.observed}` };
   }
   const result = await get(target.protocol, target.hostPort, target.path, timeoutMs);

@@ -8,7 +8,14 @@ import fc from "fast-check";
 import { parseManifest } from "../manifest/parse.ts";
 import type { HealthSpec } from "../manifest/schema.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
-import { afterProbe, HealthMonitor, type ProbeRecord, probeDue } from "./health.ts";
+import {
+  afterProbe,
+  HealthMonitor,
+  type HostEndpoint,
+  type ProbeRecord,
+  probeDue,
+  publishedEndpoints,
+} from "./health.ts";
 import type { Health } from "./planner.ts";
 
 /** A health check as the manifest parser yields it (durations in ms). */
@@ -227,9 +234,10 @@ describe("HealthMonitor", () => {
     ...extra,
   });
 
-  function monitor(results: boolean[]) {
+  function monitor(results: boolean[], reachable: (e: HostEndpoint) => boolean = () => true) {
     let now = START;
     const probes: string[][] = [];
+    const reached: string[] = [];
     const changes: string[] = [];
     const m = new HealthMonitor({
       clock: () => now,
@@ -240,8 +248,12 @@ describe("HealthMonitor", () => {
         if (ok === undefined) throw new Error("exec failed: container gone");
         return { ok, output: ok ? "fine" : "bad" };
       },
+      reach: async (endpoint) => {
+        reached.push(`${endpoint.address}:${endpoint.port}`);
+        return reachable(endpoint);
+      },
     });
-    return { m, probes, changes, advance: (ms: number) => (now += ms) };
+    return { m, probes, reached, changes, advance: (ms: number) => (now += ms) };
   }
 
   test("verdicts without probing: unknown when not running, healthy without a check, starting before a probe", () => {
@@ -254,7 +266,7 @@ describe("HealthMonitor", () => {
 
   test("probes when due, reports changes, keeps the verdict per container start", async () => {
     const h = monitor([true, false]);
-    const target = { appId: "app", key: "web", container: container(), spec: SPEC };
+    const target = { appId: "app", key: "web", container: container(), spec: SPEC, published: [] };
     await h.m.tick([target]);
     assert.deepEqual(h.probes, [["/bin/true"]]);
     assert.equal(h.m.healthOf(container(), SPEC), "healthy");
@@ -275,7 +287,9 @@ describe("HealthMonitor", () => {
   test("the verdict holds when the start time comes at another precision (list: seconds, inspect: ns)", async () => {
     const second = Math.floor(START / 1000) * 1000;
     const h = monitor([true]);
-    await h.m.tick([{ appId: "app", key: "web", container: container({ startedAt: second }), spec: SPEC }]);
+    await h.m.tick([
+      { appId: "app", key: "web", container: container({ startedAt: second }), spec: SPEC, published: [] },
+    ]);
     // The reconciler's view of the same start, from an inspect, 601 ms into that second.
     assert.equal(h.m.healthOf(container({ startedAt: second + 601 }), SPEC), "healthy");
     assert.equal(h.m.healthOf(container({ startedAt: second + 1_000 }), SPEC), "starting", "a later start");
@@ -288,6 +302,7 @@ describe("HealthMonitor", () => {
       key: "web",
       container: container(),
       spec: spec("retries: 1\nstart_period: 0s"),
+      published: [],
     };
     await h.m.tick([target]);
     assert.equal(h.m.healthOf(container(), target.spec), "unhealthy");
@@ -303,6 +318,7 @@ describe("HealthMonitor", () => {
     const m = new HealthMonitor({
       clock: () => START,
       onChange: () => {},
+      reach: async () => true,
       probe: () => {
         calls++;
         return new Promise((resolve) => {
@@ -310,13 +326,62 @@ describe("HealthMonitor", () => {
         });
       },
     });
-    await m.tick([{ appId: "app", key: "web", container: container({ state: "exited" }), spec: SPEC }]);
+    await m.tick([
+      { appId: "app", key: "web", container: container({ state: "exited" }), spec: SPEC, published: [] },
+    ]);
     assert.equal(calls, 0);
-    const target = { appId: "app", key: "web", container: container(), spec: SPEC };
+    const target = { appId: "app", key: "web", container: container(), spec: SPEC, published: [] };
     const first = m.tick([target]);
     await m.tick([target]);
     assert.equal(calls, 1);
     release?.();
     await first;
+  });
+
+  test("a probe that passes inside is followed by a connect to each published port; a refusal fails it", async () => {
+    const published = [
+      { address: "127.0.0.1", port: 18080 },
+      { address: "10.0.0.5", port: 18443 },
+    ];
+    const h = monitor([true, true, false], (e) => e.port !== 18443);
+    const target = {
+      appId: "app",
+      key: "web",
+      container: container(),
+      spec: spec("retries: 2\nstart_period: 0s\ninterval: 1s\ntimeout: 500ms"),
+      published,
+    };
+    await h.m.tick([target]);
+    assert.deepEqual(h.reached, ["127.0.0.1:18080", "10.0.0.5:18443"]);
+    assert.equal(h.m.healthOf(container(), target.spec), "starting", "one failure of two");
+    assert.match(
+      h.m.lastOutput("c1") ?? "",
+      /passes inside the container, but its published port 10\.0\.0\.5:18443 refuses connections on the host/,
+    );
+    h.advance(1_000);
+    await h.m.tick([target]);
+    assert.equal(h.m.healthOf(container(), target.spec), "unhealthy", "two in a row");
+    // A probe that fails inside: the host is not asked.
+    h.advance(1_000);
+    const asked = h.reached.length;
+    await h.m.tick([target]);
+    assert.equal(h.reached.length, asked);
+  });
+});
+
+describe("publishedEndpoints", () => {
+  test("published TCP ports as a client on the node reaches them; UDP and private ports are left out", () => {
+    const ports = [
+      { container: 80, host: 8080, protocol: "tcp" as const, bind: "0.0.0.0" },
+      { container: 443, host: 8443, protocol: "tcp" as const, bind: "127.0.0.1" },
+      { container: 53, host: 5353, protocol: "udp" as const, bind: "0.0.0.0" },
+      { container: 9000, protocol: "tcp" as const, bind: "0.0.0.0" },
+      { container: 81, host: 8081, protocol: "tcp" as const, bind: "::" },
+    ];
+    assert.deepEqual(publishedEndpoints({ ports }), [
+      { address: "127.0.0.1", port: 8080 },
+      { address: "127.0.0.1", port: 8443 },
+      { address: "::1", port: 8081 },
+    ]);
   });
 });

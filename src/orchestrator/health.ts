@@ -4,8 +4,14 @@
  * verdict has hysteresis: `retries` consecutive failures make a container unhealthy, one success
  * makes it healthy, and failures during its start period do not count — a slow, loaded node does
  * not flap.
+ *
+ * A probe inside the container cannot see what its users see from outside: a published port whose
+ * host side is gone (rootless Podman's port forwarder died, or was never set up: the gate found a
+ * start race that did that) while the process inside serves. So a probe that passes inside is
+ * followed by a TCP connect to each published TCP port on the host; one that refuses fails the
+ * probe, and the usual hysteresis restarts the container, which sets its forwarding up again.
  */
-import type { HealthSpec } from "../manifest/schema.ts";
+import type { ContainerSpec, HealthSpec } from "../manifest/schema.ts";
 import { probeCommand } from "../render/health.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { Health } from "./planner.ts";
@@ -58,19 +64,66 @@ export type ProbeRunner = (
   timeoutMs: number,
 ) => Promise<{ ok: boolean; output: string }>;
 
-export type Probed = { appId: string; key: string; container: ObservedContainer; spec: HealthSpec };
+/** A published TCP port as the host reaches it. */
+export type HostEndpoint = { address: string; port: number };
+
+/**
+ * The host ends of a container's published TCP ports, as a client on the node connects to them
+ * (a wildcard bind is reached on loopback). UDP has no connect to check. Pure.
+ */
+export function publishedEndpoints(spec: Pick<ContainerSpec, "ports">): HostEndpoint[] {
+  return spec.ports.flatMap((p) =>
+    p.host === undefined || p.protocol !== "tcp"
+      ? []
+      : [{ address: p.bind === "0.0.0.0" ? "127.0.0.1" : p.bind === "::" ? "::1" : p.bind, port: p.host }],
+  );
+}
+
+/** Whether something accepts a TCP connection at the endpoint within the time limit. */
+export type HostReach = (endpoint: HostEndpoint, timeoutMs: number) => Promise<boolean>;
+
+export type Probed = {
+  appId: string;
+  key: string;
+  container: ObservedContainer;
+  spec: HealthSpec;
+  /** Checked from the host after a probe that passed inside the container. */
+  published: HostEndpoint[];
+};
 
 export class HealthMonitor {
   readonly #records = new Map<string, ProbeRecord>();
   readonly #running = new Set<string>();
   readonly #probe: ProbeRunner;
+  readonly #reach: HostReach;
   readonly #onChange: (appId: string) => void;
   readonly #clock: () => number;
 
-  constructor(options: { probe: ProbeRunner; onChange: (appId: string) => void; clock?: () => number }) {
+  constructor(options: {
+    probe: ProbeRunner;
+    reach: HostReach;
+    onChange: (appId: string) => void;
+    clock?: () => number;
+  }) {
     this.#probe = options.probe;
+    this.#reach = options.reach;
     this.#onChange = options.onChange;
     this.#clock = options.clock ?? Date.now;
+  }
+
+  /** The in-container probe, then (when it passed) the published ports from the host. */
+  async #check(t: Probed): Promise<{ ok: boolean; output: string }> {
+    const inside = await this.#probe(t.container, probeCommand(t.spec), t.spec.timeout).catch(
+      (error: Error) => ({ ok: false, output: error.message }),
+    );
+    if (!inside.ok) return inside;
+    for (const endpoint of t.published)
+      if (!(await this.#reach(endpoint, t.spec.timeout).catch(() => false)))
+        return {
+          ok: false,
+          output: `the probe passes inside the container, but its published port ${endpoint.address}:${endpoint.port} refuses connections on the host (its port forwarding is gone)`,
+        };
+    return inside;
   }
 
   /** The current verdict: a running container without a health check counts as healthy. */
@@ -110,12 +163,7 @@ export class HealthMonitor {
           if (!probeDue(record, t.spec, now)) return;
           this.#running.add(t.container.id);
           try {
-            const result = await this.#probe(t.container, probeCommand(t.spec), t.spec.timeout).catch(
-              (error: Error) => ({
-                ok: false,
-                output: error.message,
-              }),
-            );
+            const result = await this.#check(t);
             const next = afterProbe(record, result.ok, result.output, t.spec, this.#clock());
             this.#records.set(t.container.id, next);
             if (next.health !== record.health) this.#onChange(t.appId);

@@ -4,9 +4,10 @@
  */
 import { join } from "node:path";
 import type { Runtime } from "../runtime/runtime.ts";
+import { tcpConnect } from "../system/tcp.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
-import { HealthMonitor, type Probed } from "./health.ts";
+import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
@@ -105,6 +106,7 @@ export class Orchestrator {
         const result = await runtime.exec(container, command, timeoutMs);
         return { ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.slice(-2000) };
       },
+      reach: async ({ address, port }, timeoutMs) => (await tcpConnect(address, port, timeoutMs)).ok,
     });
     const reconciler = new Reconciler({
       store: this.store,
@@ -153,8 +155,15 @@ export class Orchestrator {
       for (const container of observation.containers) {
         if (!container.appId || !container.key) continue;
         const row = this.store.getApp(container.appId);
-        const spec = row ? this.manifests.of(row).manifest?.containers[container.key]?.health : undefined;
-        if (spec) targets.push({ appId: container.appId, key: container.key, container, spec });
+        const declared = row ? this.manifests.of(row).manifest?.containers[container.key] : undefined;
+        if (declared?.health)
+          targets.push({
+            appId: container.appId,
+            key: container.key,
+            container,
+            spec: declared.health,
+            published: publishedEndpoints(declared),
+          });
       }
       await engine.health.tick(targets);
     } finally {

@@ -8,8 +8,10 @@
  * Each test has its own lab (Podman service, driver, directories), so they run side by side.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, test } from "node:test";
 import { parseDocument, type YAMLMap } from "yaml";
+import { tcpConnect } from "../../src/system/tcp.ts";
 import { type Driver, eventually, Lab, sleep, type TestApp } from "../support/driver.ts";
 
 async function inLab(work: (lab: Lab) => Promise<void>): Promise<void> {
@@ -40,6 +42,37 @@ function execHealth(web: YAMLMap, script: string, timing = { interval: "1s", tim
     }),
   );
   web.set("health", doc.contents);
+}
+
+/** The process listening on a TCP port of the host (from /proc: no `ss` needed). */
+function listenerPid(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"])
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === "0A" && fields[9]) inodes.add(fields[9]);
+    }
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      const target = (() => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })();
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && inodes.has(inode)) return Number(pid);
+    }
+  }
+  throw new Error(`nothing listens on port ${port}`);
 }
 
 /** The lines the daemon logged about an app matching `pattern`. */
@@ -127,6 +160,34 @@ describe("real Podman: health without churn", { concurrency: 3 }, () => {
       assert.ok(
         phase === "running" || phase === "restarting",
         `restarts for health do not fail the app: ${phase}`,
+      );
+    });
+  });
+
+  test("a published port whose forwarding died is noticed from the host, and the container restarted", async () => {
+    await inLab(async (lab) => {
+      const driver = await lab.driver();
+      const app = await helloWith(lab, (web) => execHealth(web, "true"));
+      const accepted = await driver.call<{ operationId: string }>("install", { path: app.dir });
+      await driver.operationDone(accepted.operationId, 90_000);
+      await driver.waitPhase(app.id, "running", 60_000);
+      const port = app.ports["web/8080"] as number;
+      const before = await lab.inspect(app.names.web as string);
+      assert.ok((await tcpConnect("127.0.0.1", port, 2_000)).ok, "the port answers at first");
+      // Rootless Podman's port forwarder for it dies; the process inside still serves.
+      process.kill(listenerPid(port), "SIGKILL");
+      await eventually("the forwarder is gone", async () => !(await tcpConnect("127.0.0.1", port, 1_000)).ok);
+      await eventually(
+        "the port answers again",
+        async () => (await tcpConnect("127.0.0.1", port, 1_000)).ok,
+        60_000,
+      );
+      const after = await lab.inspect(app.names.web as string);
+      assert.equal(after?.id, before?.id, "the same container");
+      assert.notEqual(after?.startedAt, before?.startedAt, "restarted");
+      assert.ok(
+        logged(driver, app, /refuses connections on the host/).length > 0,
+        driver.messages.join("\n"),
       );
     });
   });
