@@ -26,6 +26,27 @@ import { closest } from "./suggest.ts";
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 const MAX_ALIASES = 50;
 
+export type ManifestParseOptions = {
+  /**
+   * Rules whose findings do not make the manifest invalid (they are dropped). For manifests a node
+   * already runs, validated when they were installed: see `STORED_MANIFEST_TOLERATED_RULES`.
+   */
+  tolerate?: ReadonlySet<string>;
+};
+
+/**
+ * Rules added after apps may have been installed under the rules before them. An installed app that
+ * breaks one keeps running as it did (it was valid, and its containers were made from it); `archy
+ * app validate`, installs and updates enforce them. Without this a platform upgrade would turn such
+ * an app `failed` and leave its containers unmanaged.
+ */
+export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
+  "yaml.literal", // unquoted numbers YAML reads differently (0755 → 755)
+  "limits.stop-signal", // SIGKILL or SIGSTOP as the stop signal
+  "limits.stop-timeout", // stop_timeout: 0
+  "security.path", // mounts at / or in /proc, /sys, /dev
+]);
+
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }
   | { ok: false; issues: ManifestIssue[]; manifest?: undefined };
@@ -97,7 +118,7 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
 /** Keys that name JavaScript object internals: refused everywhere, before the schema sees the data. */
 const RESERVED_KEYS = ["__proto__", "constructor"];
 
-export function parseManifest(text: string, file: string): ParseResult {
+export function parseManifest(text: string, file: string, options: ManifestParseOptions = {}): ParseResult {
   if (Buffer.byteLength(text, "utf8") > MAX_MANIFEST_BYTES) {
     return fail([
       issueAt(
@@ -112,7 +133,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     ]);
   }
   try {
-    return parseText(text, file);
+    return parseText(text, file, options.tolerate ?? new Set());
   } catch (error) {
     // The YAML parser recurses once per nesting level: thousands of `[` exhaust the stack.
     if (!(error instanceof RangeError)) throw error;
@@ -149,7 +170,7 @@ function positionIn(text: string, offset: number): { line: number; column: numbe
   return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
 }
 
-function parseText(text: string, file: string): ParseResult {
+function parseText(text: string, file: string, tolerate: ReadonlySet<string>): ParseResult {
   const chain = INDICATOR_CHAIN.exec(text);
   if (chain) {
     const { line, column } = positionIn(text, chain.index);
@@ -263,7 +284,7 @@ function parseText(text: string, file: string): ParseResult {
     const findings = withoutEchoes(parsed.error.issues.flatMap((issue) => explainIssue(issue, data)));
     return fail(placeAll([...reserved, ...findings], file, locate));
   }
-  const semantic = [...reserved, ...checkSemantics(parsed.data)];
+  const semantic = [...reserved, ...checkSemantics(parsed.data)].filter((f) => !tolerate.has(f.rule));
   if (semantic.length > 0) return fail(placeAll(semantic, file, locate));
   return { ok: true, manifest: parsed.data, locate };
 }

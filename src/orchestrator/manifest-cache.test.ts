@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { MINIMAL } from "../../test/support/manifest-text.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import { ManifestCache, manifestHash, PARSED_FORM, type ParsedManifestStore } from "./manifest-cache.ts";
 
@@ -64,5 +65,31 @@ describe("manifest cache", () => {
     const broken = new ManifestCache(store).of(row("manifest: 1\nid: Not Valid\n"));
     assert.ok(broken.error);
     assert.equal([...store.rows.keys()].filter((k) => k.startsWith(`${PARSED_FORM.version}.`)).length, 1);
+  });
+
+  test("an installed manifest that breaks a rule added since keeps working as it did; a new one is refused", () => {
+    const text = `${MINIMAL.trimEnd()}
+    environment: { UMASK: 022 }
+    stop_timeout: 0
+    tmpfs: [/dev/mqueue]
+`;
+    const strict = parseManifest(text, "new.yml");
+    assert.deepEqual(strict.ok ? [] : strict.issues.map((i) => i.rule).sort(), [
+      "limits.stop-timeout",
+      "security.path",
+      "yaml.literal",
+    ]);
+    const stored = new ManifestCache().of(row(text));
+    assert.equal(stored.error, undefined);
+    assert.equal(stored.manifest?.containers.web?.environment.UMASK, 22, "the value it always had");
+    assert.equal(stored.manifest?.containers.web?.stop_timeout, 0);
+    // Rules an install always enforced still make a stored manifest invalid.
+    assert.ok(
+      new ManifestCache().of(
+        row(`${MINIMAL.trimEnd()}
+    ports: [{ container: 0 }]
+`),
+      ).error,
+    );
   });
 });

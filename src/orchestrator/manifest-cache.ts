@@ -5,7 +5,7 @@
  * form is also kept in the store, where the next daemon reads it back as JSON.
  */
 import { createHash } from "node:crypto";
-import { parseManifest } from "../manifest/parse.ts";
+import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { AppRow } from "./store.ts";
 
@@ -49,7 +49,9 @@ export class ManifestCache {
       this.#parsed.set(app.manifestHash, result);
       return result;
     }
-    const parsed = parseManifest(app.manifestText, `${app.id} (stored manifest)`);
+    const parsed = parseManifest(app.manifestText, `${app.id} (stored manifest)`, {
+      tolerate: STORED_MANIFEST_TOLERATED_RULES,
+    });
     const result = parsed.ok
       ? { manifest: parsed.manifest }
       : { error: parsed.issues.map((i) => `${i.path}: ${i.message}`).join("; ") };
