@@ -155,6 +155,30 @@ describe("set.host-port", () => {
   });
 });
 
+describe("set.dependency-health", () => {
+  test("waiting for a dependency to be healthy when it has no health check", () => {
+    expectSetFinding([app("web", "dependencies:", "  - id: db", "    state: healthy"), app("db")], {
+      rule: "set.dependency-health",
+      file: "web/manifest.yml",
+      path: "dependencies[0].state",
+      line: FIRST + 2,
+      column: 12,
+      message: "db has no health check, so it can only be waited for as running, not healthy",
+      fix: "write `state: running`",
+    });
+  });
+
+  test("passing: a dependency with a health check; running; a dependency outside the set", () => {
+    const checked = app("db", "    ports: [{ container: 5432 }]", "    health: { type: tcp, port: 5432 }");
+    expectNoFindings([
+      app("web", "dependencies:", "  - id: db", "    state: healthy", "  - id: cache", "    state: running"),
+      checked,
+      app("cache"),
+    ]);
+    expectNoFindings([app("web", "dependencies:", "  - id: elsewhere", "    state: healthy")]);
+  });
+});
+
 describe("set.dependency-version", () => {
   test("a dependency whose version is outside the range", () => {
     expectSetFinding(

@@ -77,6 +77,18 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
           fix: `widen the range to include ${target.manifest.version}, or update ${dependency.id}`,
           rule: "set.dependency-version",
         });
+      if (
+        target &&
+        dependency.state === "healthy" &&
+        Object.values(target.manifest.containers).every((c) => !c.health)
+      )
+        findings.push({
+          file: member.file,
+          path: ["dependencies", index, "state"],
+          message: `${dependency.id} has no health check, so it can only be waited for as running, not healthy`,
+          fix: `write \`state: running\`, or give a container of ${dependency.id} a \`health\` check`,
+          rule: "set.dependency-health",
+        });
     }
     for (const [key, container] of Object.entries(manifest.containers)) {
       for (const [variable, value] of Object.entries(container.environment)) {

@@ -60,6 +60,7 @@ const COVERED: Record<string, string> = {
   "security.url": "security.test.ts",
   "set.duplicate-id": "app-set.test.ts",
   "set.host-port": "app-set.test.ts",
+  "set.dependency-health": "app-set.test.ts",
   "set.dependency-version": "app-set.test.ts",
   "set.export": "app-set.test.ts",
   "set.dependency-cycle": "app-set.test.ts",
