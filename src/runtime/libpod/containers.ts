@@ -158,14 +158,7 @@ export class Containers {
    * stops the server.
    */
   async start(nameOrId: string): Promise<void> {
-    const before = await this.#awaitCleanup(nameOrId);
-    await this.#dns?.settle();
-    await this.#http.request({
-      method: "POST",
-      path: `/containers/${encodeURIComponent(nameOrId)}/start`,
-      accept: [304],
-      operation: "container.start",
-    });
+    const before = await this.#afterStartRaces(nameOrId, "start");
     // The namespace of a run (ended, or running at the look); an initialized container's is its own.
     const namespace = before && before.State.Status !== "initialized" ? sandboxOf(before) : "";
     if (!namespace) return;
@@ -189,14 +182,24 @@ export class Containers {
    * container is not an error; the same races as a start's are waited out.
    */
   async init(nameOrId: string): Promise<void> {
-    await this.#awaitCleanup(nameOrId);
+    await this.#afterStartRaces(nameOrId, "init");
+  }
+
+  /**
+   * `start` or `init` once the dead run's cleanup and a dying DNS server are waited out (in that
+   * order: see `start`); 304 (already started or initialized) is not an error. Returns the look
+   * taken before the call.
+   */
+  async #afterStartRaces(nameOrId: string, action: "start" | "init") {
+    const before = await this.#awaitCleanup(nameOrId);
     await this.#dns?.settle();
     await this.#http.request({
       method: "POST",
-      path: `/containers/${encodeURIComponent(nameOrId)}/init`,
+      path: `/containers/${encodeURIComponent(nameOrId)}/${action}`,
       accept: [304],
-      operation: "container.init",
+      operation: `container.${action}`,
     });
+    return before;
   }
 
   /**
