@@ -16,6 +16,7 @@ import {
   discardRun,
   eventsSince,
   type GateRun,
+  keptAsReported,
   runGate,
   sandboxContainers,
   showRun as show,
@@ -84,15 +85,8 @@ describe("real Podman: archy gate over the sample apps (1 iteration, no chaos)",
     assert.match(prefix, /^g[0-9a-z]{4}$/);
     const now = await sandboxContainers(prefix);
     for (const app of report.apps) {
-      assert.equal(app.installedAs, `${prefix}-${app.id}`);
       // --keep: the apps are as the last step (install again) left them; the report saw them so.
-      const last = cellOf(report, app.id, "install-again");
-      const inPodman = now.filter((c) => c.Labels?.["io.archipelago.app"] === app.installedAs);
-      assert.deepEqual(
-        inPodman.map((c) => c.Id).sort(),
-        (last.podman ?? []).map((c) => c.id).sort(),
-        `${app.id}: the containers Podman shows are the ones the report's last cell saw`,
-      );
+      const { last, inPodman } = keptAsReported(report, app, now);
       assert.deepEqual(
         inPodman.map((c) => c.State),
         inPodman.map(() => "running"),

@@ -21,6 +21,7 @@ import {
   eventsSince,
   type GateRun,
   isRoot,
+  keptAsReported,
   podman,
   runGate,
   sandboxContainers,
@@ -148,15 +149,8 @@ describe("real Podman: archy gate over the third-party fixture apps (1 iteration
     const now = await sandboxContainers(prefix);
     const events = await eventsSince(report.startedAt);
     for (const app of report.apps) {
-      assert.equal(app.installedAs, `${prefix}-${app.id}`, "dotted ids keep their namespace in the sandbox");
       // --keep: the apps are as install-again left them, with the containers that cell saw.
-      const last = cellOf(report, app.id, "install-again");
-      const inPodman = now.filter((c) => c.Labels?.["io.archipelago.app"] === app.installedAs);
-      assert.deepEqual(
-        inPodman.map((c) => c.Id).sort(),
-        (last.podman ?? []).map((c) => c.id).sort(),
-        `${app.id}: the containers Podman shows are the ones the report's last cell saw`,
-      );
+      const { inPodman } = keptAsReported(report, app, now);
       assert.deepEqual(
         inPodman.map((c) => c.Labels?.["io.archipelago.container"]).sort(),
         [...app.containers].sort(),

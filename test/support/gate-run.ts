@@ -116,3 +116,21 @@ export function cellOf(report: GateReport, app: string, step: string, iteration 
   assert.ok(cell, `a ${step} cell for ${app}`);
   return cell;
 }
+
+/**
+ * An app of a `--keep` run as Podman shows it now (`now`: the sandbox's containers): installed under
+ * the run's prefix, with exactly the containers the report's last cell (install again) saw. Returns
+ * that cell and those containers for the caller's own checks.
+ */
+export function keptAsReported(report: GateReport, app: GateReport["apps"][number], now: PsEntry[]) {
+  const prefix = report.environment.isolation?.prefix as string;
+  assert.equal(app.installedAs, `${prefix}-${app.id}`, "the sandbox keeps the app's id (dotted ones too)");
+  const last = cellOf(report, app.id, "install-again");
+  const inPodman = now.filter((c) => c.Labels?.["io.archipelago.app"] === app.installedAs);
+  assert.deepEqual(
+    inPodman.map((c) => c.Id).sort(),
+    (last.podman ?? []).map((c) => c.id).sort(),
+    `${app.id}: the containers Podman shows are the ones the report's last cell saw`,
+  );
+  return { last, inPodman };
+}
