@@ -89,6 +89,13 @@ export const EXAMPLES: Record<string, MethodExample> = {
     errors: ["setupState", "rateLimited"],
   },
   "auth.logout": { params: {}, result: { ok: true }, errors: [] },
+  "auth.changePassword": {
+    params: { oldPassword: "correct horse battery staple", newPassword: "another long passphrase" },
+    result: { csrfToken: "Jd8s1Qm4ZbT0xVw7yPq2kLr5nHc9uFa3", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["invalidParams", "rateLimited"],
+  },
+  "auth.logoutAll": { params: {}, result: { revoked: 3 }, errors: [] },
+  "auth.rotateCliToken": { params: {}, result: { ok: true }, errors: [] },
   "package.list": { params: {}, result: [APP], errors: [] },
   "package.get": { params: { id: "my-app" }, result: APP, errors: ["notFound"] },
   "package.available": {
