@@ -366,8 +366,12 @@ const addresses = (count: number, offset = 0) =>
     (_, i) => `127.0.${Math.floor((i + offset) / 250) + 1}.${((i + offset) % 250) + 2}`,
   );
 
-const retryAfterOf = (error: { data?: unknown } | undefined) =>
-  (error?.data as { retryAfterSeconds: number }).retryAfterSeconds;
+/** The wait a rate-limit answer asks for (failing clearly on any other answer). */
+function retryAfterOf(error: { data?: unknown } | undefined): number {
+  const seconds = (error?.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  assert.ok(seconds !== undefined, `a rate-limit answer, not ${JSON.stringify(error)}`);
+  return seconds;
+}
 
 describe("login limits: bounded over every address, and never a lock-out of the operator", () => {
   test("many addresses share one global budget: 20 addresses × 5 guesses check 20 passwords, not 100", async () => {
