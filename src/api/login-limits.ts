@@ -30,9 +30,10 @@ export const LOGIN_LIMITS = {
 const MAX_KEYS = 10_000;
 
 /**
- * Failures per key: the first `freeAttempts - 1` cost nothing; from the last free one on, every
- * failure makes the key wait before its next attempt, 1 s, then twice as long each time (up to
- * `maxDelayMs`). While it waits, every attempt is refused, the right password included.
+ * Failures per key: the first `freeAttempts` may follow each other at once; the last of them and
+ * every later one make the key wait before its next attempt, 1 s, then twice as long each time (up
+ * to `maxDelayMs`). While it waits, every attempt is refused, the right password included. Kept in
+ * memory: a daemon restart starts every budget afresh.
  */
 export class Backoffs {
   readonly #failures = new Map<string, { count: number; blockedUntil: number }>();
