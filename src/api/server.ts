@@ -250,8 +250,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       socket.close(4401, "unauthenticated");
       return;
     }
-    // A session that ends (logout, expiry) ends its stream too; the CLI token stays valid.
-    const stillValid = () => who.cli || options.auth.session(who.token) !== undefined;
+    // A session that ends (logout, expiry, a new password) ends its stream too, and so does a CLI
+    // token replaced by a new one.
+    const token = bearer(request);
+    const stillValid = () =>
+      who.cli ? options.auth.cliTokenMatches(token) : options.auth.session(who.token) !== undefined;
     const unsubscribe = options.subscribe((event) => {
       if (socket.readyState !== socket.OPEN) return;
       if (!stillValid()) {
