@@ -578,6 +578,19 @@ export class Store {
     return Number(result.changes) === 1;
   }
 
+  /** Replaces the password if it still is `expected`; returns false (and changes nothing) otherwise. */
+  replaceOperatorPassword(expected: string, hash: string): boolean {
+    const result = this.#statement(
+      "UPDATE operator SET password_hash = ? WHERE id = 1 AND password_hash = ?",
+    ).run(hash, expected);
+    return Number(result.changes) === 1;
+  }
+
+  /** Revokes every session; returns how many there were (expired ones included). */
+  deleteAllSessions(): number {
+    return Number(this.#statement("DELETE FROM sessions").run().changes);
+  }
+
   createSession(tokenHash: string, csrfToken: string, now: number, expiresAt: number): void {
     this.#statement("DELETE FROM sessions WHERE expires_at <= ?").run(now);
     this.#statement(
