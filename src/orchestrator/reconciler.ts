@@ -690,7 +690,7 @@ export class Reconciler {
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
-        return this.#fail(app, await this.#crash(manifest, again.container, exitCode), note);
+        return this.#fail(app, await this.#crash(again.container, exitCode), note);
       }
       if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
@@ -789,8 +789,8 @@ export class Reconciler {
   }
 
   /** A container that exited right after this call started it, told with its exit code and last output. */
-  async #crash(manifest: Manifest, container: ContainerRef, exitCode: number | undefined): Promise<Error> {
-    const lines = await this.#o.executor.lastLogLines(manifest, container, CRASH_LOG_LINES);
+  async #crash(container: ContainerRef, exitCode: number | undefined): Promise<Error> {
+    const lines = await this.#o.executor.lastLogLines(container, CRASH_LOG_LINES);
     const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
     return new Error(
       `${container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})${output}`,
@@ -802,7 +802,7 @@ export class Reconciler {
    * now: it crashed right after its start, before or during the hook's exec, and the crash is what
    * the operator must fix, not the hook.
    */
-  async #hookFailure(manifest: Manifest, seen: ObservedContainer[], failure: unknown): Promise<unknown> {
+  async #hookFailure(seen: ObservedContainer[], failure: unknown): Promise<unknown> {
     const wereRunning = new Set(seen.filter((c) => c.state === "running").map((c) => c.id));
     this.#invalidate();
     let observation: Observation;
@@ -812,7 +812,7 @@ export class Reconciler {
       return failure;
     }
     const down = observation.containers.find((c) => wereRunning.has(c.id) && c.state !== "running");
-    return down ? this.#crash(manifest, down, down.exitCode) : failure;
+    return down ? this.#crash(down, down.exitCode) : failure;
   }
 
   /** Nothing to do now: either converged, or waiting for something outside this app. */
@@ -843,7 +843,7 @@ export class Reconciler {
       try {
         await this.#runHook(app, manifest, due, seen, note);
       } catch (failure) {
-        return this.#fail(app, await this.#hookFailure(manifest, seen, failure), note);
+        return this.#fail(app, await this.#hookFailure(seen, failure), note);
       }
       this.#o.store.setPendingHook(app.id, undefined);
     }
