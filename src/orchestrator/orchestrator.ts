@@ -40,8 +40,8 @@ export type OrchestratorOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
   healthRestarts?: HealthRestartPolicy;
-  /** The directory of an installed app's package, for its hooks (default: `local:` sources only). */
-  packageDir?: ReconcilerOptions["packageDir"];
+  /** The package of an installed app, for its hooks (default: `local:` sources only). */
+  packageOf?: ReconcilerOptions["packageOf"];
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -137,7 +137,7 @@ export class Orchestrator {
       onEvent: options.onEvent,
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
-      ...(options.packageDir ? { packageDir: options.packageDir } : {}),
+      ...(options.packageOf ? { packageOf: options.packageOf } : {}),
       health: {
         detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
         healthOf: (appId, key, container) => {

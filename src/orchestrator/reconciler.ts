@@ -30,7 +30,7 @@ import {
   restartDecision,
   restartDue,
 } from "./health-restarts.ts";
-import { HookError, hookTargets, runHook } from "./hooks.ts";
+import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -96,13 +96,13 @@ export type ReconcilerOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (default: 10 s doubling to 5 min, reset after 10 min healthy). */
   healthRestarts?: HealthRestartPolicy;
-  /** The directory of an installed app's package (hooks copy from it); default: `local:` sources only. */
-  packageDir?: (app: Pick<AppRow, "id" | "source" | "version">) => string | undefined;
+  /** The package of an installed app (hooks copy from it); default: `local:` sources only. */
+  packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
 };
 
 /** A local app's package is the directory its manifest came from. */
-export function localPackageDir(app: Pick<AppRow, "source">): string | undefined {
-  return app.source.startsWith("local:") ? app.source.slice("local:".length) : undefined;
+export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefined {
+  return app.source.startsWith("local:") ? { dir: app.source.slice("local:".length) } : undefined;
 }
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
@@ -182,7 +182,7 @@ export class Reconciler {
       onEvent: () => {},
       updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
       healthRestarts: DEFAULT_HEALTH_RESTART_POLICY,
-      packageDir: localPackageDir,
+      packageOf: localPackage,
       ...options,
     } as Settings;
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
@@ -783,8 +783,14 @@ export class Reconciler {
     note: Note,
   ): Promise<void> {
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
-    const appDir = this.#o.packageDir(app);
-    await runHook(manifest, hook, { runtime: this.#o.runtime, appDir, containers, note });
+    const pkg = this.#o.packageOf(app);
+    await runHook(manifest, hook, {
+      runtime: this.#o.runtime,
+      appDir: pkg?.dir,
+      verifyCopy: pkg?.verifyCopy,
+      containers,
+      note,
+    });
     this.#invalidate();
   }
 
