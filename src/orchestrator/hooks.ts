@@ -39,7 +39,7 @@ export type HookContext = {
   /** The app's package directory (the default copy root), when its source has one. */
   appDir: string | undefined;
   /** For a catalog app: why what a copy read from `appDir` is not what was signed (it is refused), or undefined. */
-  verifyCopy?: ((from: string, tree: AppTree) => string | undefined) | undefined;
+  verifyCopy?: (from: string, tree: AppTree) => string | undefined;
   /** The app's containers as observed now, by key. */
   containers: ReadonlyMap<string, ContainerRef>;
   note: Note;
