@@ -341,7 +341,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   }),
   defineMethod({
     name: "package.logs",
-    summary: "The last lines of an app's container logs (stdout and stderr).",
+    summary: "The last lines of an app's container logs (stdout and stderr), generated secrets masked.",
     access: "session",
     mutates: false,
     params: z.strictObject({
@@ -363,12 +363,16 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       if (targets.length === 0) return [];
       if (!ctx.orchestrator.started)
         throw new RpcError(RPC_CODES.podmanUnavailable, "Podman is not connected yet: try again in a moment");
+      // The app's own output, yet masked like everything the daemon serves (docs/manifest.md,
+      // "Secrets and credentials"): a secret is shown on explicit request only (package.credentials).
+      const mask = ctx.orchestrator.secrets.mask;
       const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
       for (const target of targets) {
         const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });
         for await (const chunk of chunks)
           for (const line of chunk.data.toString("utf8").split("\n"))
-            if (line !== "") lines.push({ container: target.key, stream: chunk.stream, line });
+            if (line !== "")
+              lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
       }
       return lines;
     },

@@ -16,6 +16,7 @@ const catalogApp = (id: string, version: string): CatalogApp => ({
   version,
   role: "targets",
   dir: `/c/${id}`,
+  files: new Map(),
   ...manifest(id, version),
 });
 const localApp = (id: string, version: string): SourcedApp => ({

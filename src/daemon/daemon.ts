@@ -15,7 +15,7 @@ import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
-import { localPackageDir } from "../orchestrator/reconciler.ts";
+import { localPackage } from "../orchestrator/reconciler.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -96,13 +96,9 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
-    // A catalog app's package is its verified files, while the catalog still offers that version.
-    packageDir: (app) =>
-      localPackageDir(app) ??
-      catalogs
-        .merge({ apps: [], rejected: [] })
-        .apps.find((a) => a.id === app.id && a.source === app.source && a.manifest.version === app.version)
-        ?.dir,
+    // A catalog app's package is its verified files, while the catalog still offers that version;
+    // what hooks copy from it is checked against the signed metadata at every use.
+    packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),
   });
   const auth = new Auth({
     store: orchestrator.store,
