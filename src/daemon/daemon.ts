@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth, type LoginLimiter } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
@@ -20,6 +21,9 @@ import { loadAppsDir, type SourceListing } from "../sources/local.ts";
 import type { DaemonConfig } from "./config.ts";
 
 export const VERSION = "0.1.0";
+
+/** The checkout (or staged copy) the daemon runs from. */
+const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [
@@ -84,6 +88,13 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const orchestrator = new Orchestrator({
     stateDir,
     dataRoot: config.dataDir,
+    // What the daemon trusts besides its data: an app that could write there would run as it.
+    protectedDirs: [
+      ...(config.appsDir
+        ? [{ path: config.appsDir, what: "the apps directory: other apps' manifests and files" }]
+        : []),
+      { path: CODE_ROOT, what: "the platform's own code" },
+    ],
     resyncMs: config.resyncMs,
     log: {
       info: (message) => logger.info(message),

@@ -507,7 +507,9 @@ const Permission = z
       kind: z
         .literal("host-path")
         .meta({ description: "Mount a host directory outside the app's data directory." }),
-      path: AbsolutePath.meta({ description: "The host directory granted." }),
+      path: AbsolutePath.meta({
+        description: "The host directory granted: a directory of its own under /mnt, /media or /srv.",
+      }),
       reason: Reason,
     }),
     z.strictObject({
