@@ -4,6 +4,7 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
+import { fileProblem } from "../system/fs-errors.ts";
 import { AppFileError, type ReadAppTreeOptions, readAppTree, readRegularFile } from "./app-files.ts";
 import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
 import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
@@ -13,21 +14,6 @@ export const MANIFEST_FILE_NAMES = ["manifest.yml", "manifest.yaml"];
 
 /** A parse result with where it came from and the exact text read (what a store keeps). */
 export type LoadedManifest = ParseResult & { file: string; dir: string; text: string };
-
-/** What a failed file system call means, in words, and the path it failed on unless it is `about`. */
-export function fileProblem(error: unknown, about?: string): string {
-  const { code, path, message } = error as NodeJS.ErrnoException;
-  const words: Record<string, string> = {
-    ENOENT: "no such file or directory",
-    EACCES: "permission denied",
-    EPERM: "permission denied",
-    ELOOP: "too many levels of symbolic links",
-    ENOTDIR: "a part of the path is not a directory",
-    ENAMETOOLONG: "the path is too long",
-  };
-  const said = code ? words[code] : undefined;
-  return said ? `${said}${path && path !== about ? ` (${path})` : ""}` : message;
-}
 
 /** An issue about a file as a whole (it cannot be read, it took too long), not about a place in it. */
 export function fileIssue(file: string, message: string, fix: string): ManifestIssue {

@@ -19,7 +19,7 @@ export const PARSED_FORM = {
   // 4: host paths follow the allow-list of manifest/host-paths.ts, which is not tolerated: forms
   // made before it are validated again.
   version: 4,
-  schemaSha256: "dc0fb94bfd077fc0f1213ee24cdcbccf65cde65a5cc2ec7d225c7b9d8193f78b",
+  schemaSha256: "c19d0adb2fbca4bc5cbf03d8cf3171a58143632ba92f7c8c7b85d220cd38098c",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */

@@ -8,8 +8,9 @@ import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ManifestIssue } from "../manifest/issues.ts";
-import { fileIssue, fileProblem, loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
+import { fileIssue, loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { fileProblem } from "../system/fs-errors.ts";
 
 export type SourcedApp = {
   id: string;
