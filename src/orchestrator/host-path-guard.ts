@@ -16,6 +16,7 @@ import {
   SYSTEM_DIRS,
 } from "../manifest/host-paths.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { fileProblem } from "../system/fs-errors.ts";
 
 /**
  * A host path the node will not give an app: `missing` (it does not exist: create it), `refused`
@@ -73,6 +74,9 @@ function kindOf(info: Awaited<ReturnType<typeof stat>>): string {
   return "not a directory or a regular file";
 }
 
+/** The roots and the protected directories of this node now. */
+type Facts = { roots: string[]; protectedDirs: ProtectedDir[] };
+
 const resolves = async (path: string): Promise<string | undefined> => realpath(path).catch(() => undefined);
 
 export class HostPathGuard {
@@ -83,7 +87,7 @@ export class HostPathGuard {
   }
 
   /** The roots and protected directories, each as written and as it resolves now. */
-  async #facts(): Promise<{ roots: string[]; protectedDirs: ProtectedDir[] }> {
+  async #facts(): Promise<Facts> {
     const roots = this.#options.roots ?? HOST_PATH_ROOTS;
     const dirs = [...(this.#options.systemDirs ?? SYSTEM_DIRS), ...(await this.#options.protectedDirs())];
     const resolvedRoots = await Promise.all(roots.map(resolves));
@@ -108,8 +112,11 @@ export class HostPathGuard {
    * names the path, what it is for, why and what to do.
    */
   async resolve(path: string, use: string): Promise<string> {
+    return this.#resolve(path, use, await this.#facts());
+  }
+
+  async #resolve(path: string, use: string, facts: Facts): Promise<string> {
     const what = `host path ${path} (${use})`;
-    const facts = await this.#facts();
     // As written first: a path no app may have is refused whatever is (or is not) there.
     const written = resolvedHostPathProblem({ declared: path, resolved: path, ...facts });
     if (written) throw new HostPathError("refused", `${what} is refused: ${written}; ${HOST_PATH_FIX}`);
@@ -123,11 +130,13 @@ export class HostPathGuard {
           "missing",
           `${what} does not exist${await danglingLink(path)}: create it (or mount the disk there) as the operator, then retry the app`,
         );
-      throw new HostPathError("refused", `${what} cannot be looked up: ${(error as Error).message}`);
+      throw new HostPathError("refused", `${what} cannot be looked up: ${fileProblem(error, path)}`);
     }
     const problem = resolvedHostPathProblem({ declared: path, resolved, ...facts });
     if (problem) throw new HostPathError("refused", `${what} is refused: ${problem}; ${HOST_PATH_FIX}`);
-    const info = await stat(resolved);
+    const info = await stat(resolved).catch((error: unknown) => {
+      throw new HostPathError("refused", `${what} cannot be looked up: ${fileProblem(error, resolved)}`);
+    });
     if (!info.isDirectory() && !info.isFile())
       throw new HostPathError(
         "refused",
@@ -141,12 +150,15 @@ export class HostPathGuard {
    * every problem (`refused` when any path is).
    */
   async check(manifest: Manifest, keys?: readonly string[]): Promise<void> {
+    const uses = hostPathUses(manifest, keys);
+    if (uses.length === 0) return;
+    const facts = await this.#facts();
     const problems: HostPathError[] = [];
     const seen = new Set<string>();
-    for (const { path, use } of hostPathUses(manifest, keys)) {
+    for (const { path, use } of uses) {
       if (seen.has(path)) continue;
       seen.add(path);
-      await this.resolve(path, use).catch((error: unknown) => {
+      await this.#resolve(path, use, facts).catch((error: unknown) => {
         if (!(error instanceof HostPathError)) throw error;
         problems.push(error);
       });
