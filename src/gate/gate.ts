@@ -413,6 +413,7 @@ async function prepareManaged(
       user: user.name,
       host: hostname(),
       workDir,
+      ...(ownHostRoot.length > 0 ? { hostRoot } : {}),
       ...(mode.isolate ? { isolation: { prefix } } : {}),
       reboot: { available: false, reason: REBOOT_UNAVAILABLE },
       daemonRestart: { available: true, how: daemon.restartHow as string },
