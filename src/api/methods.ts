@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
@@ -186,10 +187,20 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
   };
 }
 
+/** The app `id` as its source offers it, once this node can give it the host paths it names. */
 async function sourced(ctx: ApiContext, id: string) {
   const listing = await ctx.sources();
   const app = listing.apps.find((a) => a.id === id);
-  if (app) return app;
+  if (app) {
+    try {
+      await ctx.orchestrator.hostPaths.check(app.manifest);
+    } catch (error) {
+      if (error instanceof HostPathError)
+        throw new RpcError(RPC_CODES.invalidManifest, `${id} cannot be installed here: ${error.message}`);
+      throw error;
+    }
+    return app;
+  }
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
   if (rejected)
     throw new RpcError(

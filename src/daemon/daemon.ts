@@ -3,8 +3,10 @@
  * (connected, or its service started), then the reconciler. A graceful shutdown leaves every
  * container running.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
@@ -19,9 +21,13 @@ import { localPackage } from "../orchestrator/reconciler.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { fileProblem } from "../system/fs-errors.ts";
 import type { DaemonConfig } from "./config.ts";
 
 export const VERSION = "0.1.0";
+
+/** The checkout (or staged copy) the daemon runs from. */
+const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [
@@ -66,8 +72,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     options.destination,
   );
-  const stateDir = join(config.dataDir, "state");
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
   const listeners = new Set<(event: ApiEvent) => void>();
@@ -88,6 +93,13 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const orchestrator = new Orchestrator({
     stateDir,
     dataRoot: config.dataDir,
+    // What the daemon trusts besides its data: an app that could write there would run as it.
+    protectedDirs: [
+      ...(config.appsDir
+        ? [{ path: config.appsDir, what: "the apps directory: other apps' manifests and files" }]
+        : []),
+      { path: CODE_ROOT, what: "the platform's own code" },
+    ],
     resyncMs: config.resyncMs,
     log: {
       info: (message) => logger.info(message),
@@ -267,6 +279,26 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   };
 }
 
+/** The daemon cannot start as configured: the message names what and the fix, in one line. */
+export class DaemonStartError extends Error {
+  override name = "DaemonStartError";
+}
+
+/** The data directory's `state/`, made if need be, once it is known this user can write it. */
+function prepareStateDir(dataDir: string): string {
+  const stateDir = join(dataDir, "state");
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    accessSync(stateDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const user = userInfo().username;
+    throw new DaemonStartError(
+      `the data directory ${dataDir} cannot be used by the user '${user}' the daemon runs as: ${fileProblem(error)}; make it that user's (as root: mkdir -p ${dataDir} && chown -R ${user}: ${dataDir}) or pass a --data-dir it can write (by default ~${user}/.local/share/archipelago)`,
+    );
+  }
+  return stateDir;
+}
+
 /**
  * One daemon per data directory: two would reconcile the same apps against each other. The lock is
  * a pid file created exclusively; one left by a daemon that died (its pid is gone) is taken over.
@@ -281,7 +313,7 @@ export function lockStateDir(stateDir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number(readFileSync(path, "utf8").trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder))
-        throw new Error(
+        throw new DaemonStartError(
           `another Archipelago daemon (pid ${holder}) is already using ${dirname(stateDir)}: stop it first, or use another --data-dir`,
         );
       rmSync(path, { force: true });

@@ -93,6 +93,8 @@ export type Environment = {
   user: string;
   host: string;
   workDir?: string;
+  /** Where the sandbox's host paths are, when not inside `workDir` (host paths live under /mnt, /media or /srv). */
+  hostRoot?: string;
   isolation?: { prefix: string };
   reboot: { available: boolean; how?: string; reason?: string };
   daemonRestart: { available: boolean; how?: string; reason?: string };

@@ -9,6 +9,7 @@ import { type RenderContext, resolveApp } from "../render/model.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
+import type { HostPathGuard } from "./host-path-guard.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
@@ -19,6 +20,8 @@ export type ExecutorOptions = {
   runtime: Runtime;
   secrets: SecretFiles;
   dataRoot: string;
+  /** Checks a container's host paths right before it is created, started or restarted. */
+  hostPaths: HostPathGuard;
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
 };
@@ -32,6 +35,7 @@ export class Executor {
   readonly #runtime: Runtime;
   readonly #secrets: SecretFiles;
   readonly #dataRoot: string;
+  readonly #hostPaths: HostPathGuard;
   readonly #beforeAction: (action: Action) => void;
 
   constructor(options: ExecutorOptions) {
@@ -39,11 +43,18 @@ export class Executor {
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
+    this.#hostPaths = options.hostPaths;
   }
 
   async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
     this.#beforeAction(action);
     const runtime = this.#runtime;
+    // Host paths as they resolve now: all of them before anything of the app is made, a container's
+    // as late as can be, since a bind mount follows links when the container starts (a path that
+    // became a link since the last start is refused).
+    if (action.kind === "prepare") await this.#hostPaths.check(manifest);
+    if (action.kind === "create" || action.kind === "start" || action.kind === "restart")
+      await this.#hostPaths.check(manifest, [action.key]);
     switch (action.kind) {
       case "prepare":
         return this.#prepare(manifest, ctx, note);

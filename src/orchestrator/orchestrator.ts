@@ -7,13 +7,17 @@
  * of every secret the node holds (secret-mask.ts), whatever wrote the text (a hook's output, a
  * probe's, a container's last lines, an error message).
  */
+import { homedir } from "node:os";
 import { join } from "node:path";
+import type { ProtectedDir } from "../manifest/host-paths.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
+import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Action } from "./planner.ts";
@@ -42,6 +46,11 @@ export type OrchestratorOptions = {
   healthRestarts?: HealthRestartPolicy;
   /** The package of an installed app, for its hooks (default: `local:` sources only). */
   packageOf?: ReconcilerOptions["packageOf"];
+  /**
+   * Directories of the node no host path may be, contain or be inside, besides the ones the
+   * orchestrator knows (data, state, home, runtime directory, Podman's): the apps directory, the code.
+   */
+  protectedDirs?: readonly ProtectedDir[];
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -52,6 +61,8 @@ export class Orchestrator {
   readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
+  /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
+  readonly hostPaths: HostPathGuard;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -75,6 +86,7 @@ export class Orchestrator {
     };
     this.store = new Store(join(options.stateDir, "store.db"), { mask: (text) => mask.apply(text) });
     this.manifests = new ManifestCache(this.store);
+    this.hostPaths = new HostPathGuard({ protectedDirs: () => this.#protectedDirs() });
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -82,6 +94,43 @@ export class Orchestrator {
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
+  }
+
+  /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
+  async #protectedDirs(): Promise<ProtectedDir[]> {
+    const { dataRoot, stateDir } = this.#options;
+    const podman = await this.#podmanDirs();
+    return [
+      { path: dataRoot, what: "the daemon's data directory: every app's data" },
+      { path: stateDir, what: "the daemon's state: its store, the apps' secrets, the CLI token" },
+      { path: homedir(), what: "the service user's home" },
+      { path: defaultRuntimeDir(), what: "the service user's runtime directory" },
+      ...podman,
+      ...(this.#options.protectedDirs ?? []),
+    ];
+  }
+
+  #podmanInfo: Promise<ProtectedDir[]> | undefined;
+
+  /** Podman's API socket and storage, once Podman answers (its storage is asked once). */
+  async #podmanDirs(): Promise<ProtectedDir[]> {
+    const runtime = this.#engine?.runtime;
+    if (!runtime) return [];
+    this.#podmanInfo ??= runtime.client.info().then(
+      (info) => [
+        { path: info.graphRoot, what: "Podman's storage: every container's files" },
+        { path: info.volumePath, what: "Podman's volumes" },
+        { path: info.runRoot, what: "Podman's runtime state" },
+      ],
+      () => {
+        this.#podmanInfo = undefined; // asked again next time
+        return [];
+      },
+    );
+    return [
+      { path: runtime.client.socketPath, what: "Podman's API socket" },
+      ...(await this.#podmanInfo).filter((dir) => dir.path !== ""),
+    ];
   }
 
   get started(): boolean {
@@ -113,6 +162,7 @@ export class Orchestrator {
       runtime,
       secrets: this.secrets,
       dataRoot: options.dataRoot,
+      hostPaths: this.hostPaths,
       beforeAction: options.beforeAction,
     });
     const health = new HealthMonitor({
@@ -130,6 +180,7 @@ export class Orchestrator {
       runtime,
       executor,
       dataRoot: options.dataRoot,
+      hostPaths: this.hostPaths,
       log: options.log,
       clock: this.#clock,
       resyncMs: options.resyncMs ?? 30_000,

@@ -30,6 +30,7 @@ import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from 
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
 import type { AppPackage } from "./hooks.ts";
+import { HostPathError, HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Health } from "./planner.ts";
@@ -432,6 +433,7 @@ function setup(
     snapshots?: (dataRoot: string) => Snapshots;
     /** The package's check of what hooks copy from it (a catalog app's; none by default). */
     verifyCopy?: AppPackage["verifyCopy"];
+    hostPaths?: HostPathGuard;
   } = {},
 ) {
   // Memory-backed when the host has it: these tests are about the reconciler, not about fsync (the
@@ -461,13 +463,17 @@ function setup(
   const packageDir = join(dir, "package");
   mkdirSync(join(packageDir, "files"), { recursive: true });
   writeFileSync(join(packageDir, "files", "seed.txt"), "seed\n");
+  const hostPaths =
+    options.hostPaths ??
+    new HostPathGuard({ protectedDirs: () => [{ path: dir, what: "the test's directory" }] });
   const newReconciler = () => {
     const reconciler = new Reconciler({
       store,
       manifests,
       runtime: runtime as unknown as Runtime,
-      executor: new Executor({ runtime: runtime as unknown as Runtime, secrets, dataRoot }),
+      executor: new Executor({ runtime: runtime as unknown as Runtime, secrets, dataRoot, hostPaths }),
       dataRoot,
+      hostPaths,
       packageOf: () => ({ dir: packageDir, verifyCopy: options.verifyCopy }),
       health: {
         healthOf: (appId, key, c) =>
@@ -1023,6 +1029,68 @@ describe("reconciler: failures", () => {
     assert.deepEqual(
       w.store.listContainers("alpha").map((c) => c.state),
       ["running"],
+    );
+  });
+});
+
+/** A guard that refuses every host path once told to (what a link swapped in since looks like). */
+class SwitchableGuard extends HostPathGuard {
+  refusal: string | undefined;
+  constructor() {
+    super({ protectedDirs: () => [] });
+  }
+  override async check(): Promise<void> {
+    if (this.refusal) throw new HostPathError("refused", this.refusal);
+  }
+}
+
+describe("reconciler: host paths", () => {
+  test("no app keeps reading what its host path reaches once it is refused: its containers stop, it fails saying why", async () => {
+    const guard = new SwitchableGuard();
+    const w = setup({ hostPaths: guard });
+    w.install("alpha");
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    guard.refusal =
+      "host path /srv/media (permission media) is refused: through a symbolic link, it resolves to /home/archipelago";
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
+    );
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "failed");
+    assert.match(app?.reason ?? "", /host path \/srv\/media \(permission media\) is refused/);
+    // Retrying does not start it while the path is refused: the start is checked too.
+    w.lifecycle.retry("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.phase, "failed");
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
+    );
+  });
+
+  test("no app keeps running from a stored manifest that today's rules refuse: its containers stop", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    // What an upgrade of the platform finds: a stored manifest that the install accepted.
+    const next = sourced("alpha", { version: "2.0.0" });
+    const text = `${next.text.trimEnd()}
+permissions:
+  home: { kind: host-path, path: /home, reason: reads the daemon's token }
+`;
+    w.lifecycle.update({ ...next, text }, {});
+    await w.settle();
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "failed");
+    assert.match(app?.reason ?? "", /no longer valid: .*host path \/home can never be granted/);
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
     );
   });
 });

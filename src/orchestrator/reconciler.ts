@@ -31,6 +31,7 @@ import {
   restartDue,
 } from "./health-restarts.ts";
 import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
+import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -80,6 +81,8 @@ export type ReconcilerOptions = {
   runtime: Runtime;
   executor: Executor;
   dataRoot: string;
+  /** Checks host paths while containers run and at every hook copy (the executor, at every start). */
+  hostPaths: HostPathGuard;
   health: HealthSource;
   log: Logger;
   clock?: () => number;
@@ -107,7 +110,7 @@ export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefine
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError) return true;
+  if (error instanceof HookError || error instanceof HostPathError) return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -625,11 +628,17 @@ export class Reconciler {
     const { manifest, error } = this.manifestOf(app);
     const manifestHash = app.manifestHash;
     if (!manifest) {
-      this.#status(app, "failed", `the stored manifest is no longer valid: ${error}`, {
-        phase: "failed",
-        observedGeneration: app.generation,
-      });
-      this.#finishOperations(app, "failed", error);
+      // A manifest the platform no longer accepts is not run: an app with a host path that now
+      // reaches the daemon's keys must not keep reading them.
+      let stopFailure = "";
+      try {
+        await this.#stopAll(app, DEFAULT_STOP_TIMEOUT_S, this.#note(app));
+      } catch (failure) {
+        stopFailure = `; stopping its containers failed: ${(failure as Error).message}`;
+      }
+      const reason = `the stored manifest is no longer valid: ${error}${stopFailure}; install a version that validates (archy app validate shows each problem and its fix)`;
+      this.#status(app, "failed", reason, { phase: "failed", observedGeneration: app.generation });
+      this.#finishOperations(app, "failed", reason);
       return;
     }
     for (const operation of this.#o.store.activeOperations(appId)) {
@@ -673,6 +682,13 @@ export class Reconciler {
         observation.containers.filter((c) => c.appId === appId),
       );
       this.#storeObservation(app, seen, observation.at);
+      if (round === 0 && app.desired !== "absent") {
+        const refused = await this.#refusedWhileRunning(manifest, seen);
+        if (refused) {
+          await this.#stopAll(app, DEFAULT_STOP_TIMEOUT_S, note).catch(() => {});
+          return this.#fail(app, refused, note);
+        }
+      }
       let next: Plan;
       let input: PlanInput;
       try {
@@ -775,6 +791,38 @@ export class Reconciler {
     this.#later(appId, 1_000);
   }
 
+  /**
+   * A host path of a running container that is refused now (it became a link to somewhere no app
+   * may go since its start, or its container was started by something other than this daemon).
+   * A path that is only missing now is not: the running container keeps what it mounted.
+   */
+  async #refusedWhileRunning(
+    manifest: Manifest,
+    seen: ObservedContainer[],
+  ): Promise<HostPathError | undefined> {
+    const keys = seen.filter((c) => c.state === "running" && c.key !== undefined).map((c) => c.key as string);
+    if (keys.length === 0) return undefined;
+    try {
+      await this.#o.hostPaths.check(manifest, keys);
+    } catch (error) {
+      if (error instanceof HostPathError && error.kind === "refused") return error;
+      if (!(error instanceof HostPathError)) throw error;
+    }
+    return undefined;
+  }
+
+  /** Stops every running container of the app, as observed now. */
+  async #stopAll(app: AppRow, timeoutSeconds: number, note: Note): Promise<void> {
+    this.#invalidate();
+    const observation = await this.#observe(0);
+    for (const container of observation.containers)
+      if (container.appId === app.id && container.state === "running") {
+        note("warn", `stopping ${container.name}: the app may not run as it is`);
+        await this.#o.runtime.stop(container, timeoutSeconds);
+      }
+    this.#invalidate();
+  }
+
   async #runHook(
     app: AppRow,
     manifest: Manifest,
@@ -790,6 +838,7 @@ export class Reconciler {
       verifyCopy: pkg?.verifyCopy,
       containers,
       note,
+      hostPaths: this.#o.hostPaths,
     });
     this.#invalidate();
   }

@@ -8,7 +8,7 @@ import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmS
 import { constants as osConstants } from "node:os";
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
-import { runDaemon } from "../../daemon/daemon.ts";
+import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
@@ -150,7 +150,14 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const daemon = await runDaemon(config);
+  let daemon: Awaited<ReturnType<typeof runDaemon>>;
+  try {
+    daemon = await runDaemon(config);
+  } catch (error) {
+    if (!(error instanceof DaemonStartError)) throw error;
+    console.error(`archy: ${error.message}`);
+    return 1;
+  }
   console.error(
     `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
   );
