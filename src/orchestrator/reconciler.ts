@@ -413,6 +413,7 @@ export class Reconciler {
       crashHeld: this.#crashHeld(app, seen),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
+      createWith: this.#o.runtime.createWith,
     };
   }
 

@@ -248,7 +248,11 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
     const installed = await units.list();
     for (const file of rendered) assert.ok(installed.includes(file), `${file} is not installed`);
     for (const file of renderQuadlet(hello, ctx))
-      assert.equal(await units.read(file.path), file.content, `${file.path} differs from the rendered file`);
+      assert.equal(
+        (await units.read(file.path))?.content,
+        file.content,
+        `${file.path} differs from the rendered file`,
+      );
 
     assert.equal(await activeState("hello-web.service"), "active");
     assert.equal(await activeState("archy-hello-web-network.service"), "active");
