@@ -80,7 +80,7 @@ export function quadletMissing(facts: QuadletFacts): string[] {
     );
   if (!facts.generator)
     missing.push(
-      `no Quadlet generator where systemd runs user generators (${QUADLET_USER_GENERATOR} in ${USER_GENERATOR_DIRS.join(", ")}): install Podman's Quadlet (Debian's podman package has it from 4.4)`,
+      `systemd has no Quadlet generator to run (no ${QUADLET_USER_GENERATOR} in /usr/lib/systemd/user-generators or another user generator directory): install a Podman that ships Quadlet (Debian's podman from 4.4)`,
     );
   return missing;
 }

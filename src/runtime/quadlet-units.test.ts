@@ -4,7 +4,7 @@
  * its unit, a stop writes the drop-in that keeps it out of the boot even when no container runs,
  * a start takes it out again, units are written and systemd reloaded only when something changed,
  * and a removal leaves no unit or drop-in behind. The same paths run against a real systemd on the
- * systemd test node (test/daemon/quadlet-daemon.test.ts, test/runtime/quadlet-backend.test.ts).
+ * systemd test node (test/ops/quadlet-daemon.test.ts, test/runtime/quadlet-backend.test.ts).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
