@@ -787,6 +787,27 @@ describe("reconciler: exits on their own", () => {
     assert.equal(w.runtime.count("start"), 7, "and the next exit is started again without a wait");
   });
 
+  test("an exit seen after the container went through removing (a Quadlet unit removing it) is an exit on its own", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const web = w.runtime.of("alpha")[0] as ObservedContainer;
+    // What Podman lists while a unit's ExecStopPost removes its dead container: a transient state
+    // the app waits out ("waiting"), before the container is gone (observed from its unit as exited).
+    Object.assign(web, { state: "removing", exitCode: 137 });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 1, "nothing started while it is removed");
+    Object.assign(web, { state: "exited" });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 2);
+    assert.ok(
+      w.logs.some((l) => /web exited on its own \(exit code 137\): starting it again \(start 1 /.test(l)),
+      w.logs.join("\n"),
+    );
+  });
+
   test("an operator's start of a stopped app is not counted as an exit on its own", async () => {
     const w = setup();
     w.install("alpha");

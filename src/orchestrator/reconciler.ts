@@ -1190,14 +1190,15 @@ export class Reconciler {
 
 /**
  * A container of an app that had reached what its operator last asked (running, or restarting one
- * of its containers since) and is now exited: it stopped on its own, not by an operator's request
- * nor while the app was being set up.
+ * of its containers since, or waiting for one in a transient state: a Quadlet unit lists its dead
+ * container as `removing` before it is gone) and is now exited: it stopped on its own, not by an
+ * operator's request nor while the app was being set up.
  */
 function exitedOnItsOwn(app: AppRow, c: ObservedContainer): boolean {
   return (
     app.desired === "running" &&
     app.observedGeneration === app.generation &&
-    (app.phase === "running" || app.phase === "restarting") &&
+    (app.phase === "running" || app.phase === "restarting" || app.phase === "waiting") &&
     c.state === "exited"
   );
 }

@@ -119,12 +119,16 @@ describe("Quadlet containers that are down are observed from their units", () =>
     assert.equal(calls.filter((c) => c.startsWith("show")).length, 1, "one systemctl call for all units");
   });
 
-  test("units starting or stopping are seen as such; a unit with the stop drop-in does not start at boot", async () => {
+  test("units starting are created containers, stopping ones exited; a unit with the stop drop-in does not start at boot", async () => {
     await install(hello);
+    // A unit deactivating after its container died is removing it: the container exited (on its
+    // own, for the reconciler's crash accounting, as a plain container's SIGKILL shows).
     for (const [active, state] of [
       ["activating", "created"],
-      ["deactivating", "stopping"],
+      ["active", "created"],
+      ["deactivating", "exited"],
       ["inactive", "exited"],
+      ["failed", "exited"],
     ] as const) {
       systemdUnits.set("hello-web.service", { active });
       assert.equal((await runtime.observe()).containers[0]?.state, state, active);

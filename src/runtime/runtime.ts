@@ -57,22 +57,20 @@ const UNIT_START_TIMEOUT_MS = 120_000;
 
 /**
  * What planning sees of a Quadlet container that no container stands for (its unit runs it with
- * `--rm`): stopped or failed units as exited containers, units starting as created ones (a start
- * joins the start under way), units stopping as stopping ones.
+ * `--rm`): a unit starting or started as a created container (a start joins the start under way);
+ * any other as an exited one — a unit stopping after its container exited (its `ExecStopPost=`
+ * removing it) is a container that exited, as a plain one would be listed.
  */
 export function unitContainerState(unit: UnitState | undefined): ContainerState {
   switch (unit?.active) {
-    case "inactive":
-    case "failed":
-      return "exited";
     case "activating":
     case "active":
     case "reloading":
       return "created";
-    case "deactivating":
-      return "stopping";
-    default:
+    case undefined:
       return "unknown";
+    default:
+      return "exited";
   }
 }
 
