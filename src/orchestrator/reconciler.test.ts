@@ -37,6 +37,44 @@ import { SecretFiles } from "./secrets.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import { Store } from "./store.ts";
 
+describe("reconciler: pre_start under Quadlet", () => {
+  test("Quadlet containers get the copies once they run again: their unit makes a new container at every start", async () => {
+    const w = setup();
+    w.install("alpha", { preStart: "/data/seed.txt", data: true });
+    await w.settle();
+    // From here on the container runs from a Quadlet unit (as a daemon with that backend makes it).
+    Object.assign(w.runtime.of("alpha")[0] as ObservedContainer, {
+      backend: "quadlet",
+      unit: "alpha.service",
+    });
+    for (const [request, acted] of [
+      [() => w.lifecycle.restart("alpha"), "restart"],
+      [
+        async () => {
+          w.lifecycle.stop("alpha");
+          await w.settle();
+          w.lifecycle.start("alpha");
+        },
+        "start",
+      ],
+    ] as const) {
+      const mark = w.runtime.calls.length;
+      await request();
+      await w.settle();
+      const calls = w.runtime.calls.slice(mark);
+      assert.ok(calls.includes("copy into /data"), `${acted}: no copy (${calls.join(", ")})`);
+      assert.ok(
+        calls.lastIndexOf(acted) < calls.indexOf("copy into /data"),
+        `${acted}: copied before the unit ran the container (${calls.join(", ")})`,
+      );
+    }
+    assert.ok(
+      w.logs.some((l) => /the pre_start hook waits until web runs again from its Quadlet unit/.test(l)),
+    );
+    runningOnce(w.runtime, "alpha");
+  });
+});
+
 // ---- a fake Podman
 
 type Mutation =

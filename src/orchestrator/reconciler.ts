@@ -698,8 +698,9 @@ export class Reconciler {
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       // pre_start copies into its containers before an operator's start or restart, and before
       // the first start of a new one (install, reinstall, update, one removed by hand): one this
-      // round creates gets them in a later round, before its start, or once it runs (a Quadlet
-      // unit creates and starts at once: see #settle).
+      // round creates gets them in a later round, before its start, or once it runs. A Quadlet
+      // unit runs a new container at every start (none while it is down, and a restart replaces
+      // it), so Quadlet containers get them once they run (see #settle).
       const preStartTargets = hookTargets(manifest, "pre_start");
       const firstStart = next.actions.some(
         (a) =>
@@ -711,10 +712,14 @@ export class Reconciler {
         due === "pre_start" || firstStart
           ? preStartTargets.filter((key) => !seen.some((c) => c.key === key))
           : [];
+      const byUnit = preStartTargets.filter((key) =>
+        seen.some((c) => c.key === key && c.backend === "quadlet"),
+      );
       if (
         (due === "pre_start" || firstStart) &&
         acts("start", "create", "restart") &&
-        uncreated.length === 0
+        uncreated.length === 0 &&
+        byUnit.length === 0
       ) {
         try {
           await this.#runHook(app, manifest, "pre_start", seen, note);
@@ -738,6 +743,8 @@ export class Reconciler {
         this.#o.store.setPendingHook(appId, undefined);
       } else if (uncreated.length > 0 && acts("create"))
         note("info", `the pre_start hook waits until ${uncreated.join(", ")} is created`);
+      else if (due === "pre_start" && byUnit.length > 0 && acts("start", "restart"))
+        note("info", `the pre_start hook waits until ${byUnit.join(", ")} runs again from its Quadlet unit`);
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
@@ -835,7 +842,8 @@ export class Reconciler {
       return;
     }
     const due = app.pendingHook;
-    // pre_start still due once the app runs: its containers were created and started at once.
+    // pre_start still due once the app runs: its containers were created and started at once, or
+    // are Quadlet containers, new at every start.
     if (
       converged &&
       next.phase === "running" &&
