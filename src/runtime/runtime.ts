@@ -74,6 +74,11 @@ export function unitContainerState(unit: UnitState | undefined): ContainerState 
   }
 }
 
+/** The `.container` file a container's service is generated from (`web.service` → `web.container`). */
+export function containerFileOf(service: string): string {
+  return `${service.replace(/\.service$/, "")}.container`;
+}
+
 /** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
 export function serviceOfUnitFile(file: string): string {
   if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
@@ -395,7 +400,7 @@ export class Runtime {
       if (await this.#unitLoaded(container.unit))
         await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
       if (this.#units) {
-        const file = `${container.unit.replace(/\.service$/, "")}.container`;
+        const file = containerFileOf(container.unit);
         const present = await this.#units.list();
         const ours = [file, `${file}.d`].filter((name) => present.includes(name));
         for (const name of ours) await this.#units.remove(name);
@@ -462,7 +467,7 @@ export class Runtime {
   async #bootWith(unit: string, enabled: boolean): Promise<void> {
     const units = this.#units;
     if (!units || !this.#systemd) return;
-    const file = `${unit.replace(/\.service$/, "")}.container`;
+    const file = containerFileOf(unit);
     const dropIn = `${file}.d/${STOPPED_DROP_IN}`;
     const present = await units.list();
     if (!present.includes(file)) return;
@@ -483,7 +488,7 @@ export class Runtime {
    */
   async #unitReady(unit: string): Promise<boolean> {
     if (await this.#unitLoaded(unit)) return true;
-    const file = `${unit.replace(/\.service$/, "")}.container`;
+    const file = containerFileOf(unit);
     if (!this.#units || !(await this.#units.list()).includes(file)) return false;
     await this.#systemd?.daemonReload();
     return this.#unitLoaded(unit);
@@ -491,7 +496,7 @@ export class Runtime {
 
   /** How long a start of the unit may take, from its unit file (a unit waiting for health allows more). */
   async #unitStartTimeout(unit: string): Promise<number> {
-    const file = `${unit.replace(/\.service$/, "")}.container`;
+    const file = containerFileOf(unit);
     return startTimeoutMs((await this.#units?.read(file))?.content ?? "");
   }
 
