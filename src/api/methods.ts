@@ -27,6 +27,8 @@ export type ApiContext = {
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
   version: string;
+  /** Why new containers are created with the backend they are (the daemon's choice at start). */
+  backendReason: string;
   startedAt: number;
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
@@ -379,7 +381,16 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       const mask = ctx.orchestrator.secrets.mask;
       const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
       for (const target of targets) {
-        const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });
+        // Through the runtime: a Quadlet container that is down has its output in the journal.
+        const chunks = await ctx.orchestrator.runtime.logs(
+          {
+            id: target.containerId,
+            name: target.name,
+            backend: target.backend === "quadlet" ? "quadlet" : "podman",
+            unit: undefined,
+          },
+          { tail },
+        );
         for await (const chunk of chunks)
           for (const line of chunk.data.toString("utf8").split("\n"))
             if (line !== "")
@@ -485,7 +496,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "system.info",
     summary:
-      "The daemon's version, uptime, backend and whether the operator password is set (public: the login page needs it).",
+      "The daemon's version, uptime, backend (how new containers are created, and why) and whether the operator password is set (public: the login page needs it).",
     access: "public",
     mutates: false,
     params: z.strictObject({}),
@@ -493,7 +504,14 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       version: z.string(),
       uptimeMs: z.number(),
       setUp: z.boolean(),
-      backend: z.string(),
+      backend: z.string().meta({
+        description:
+          "`podman` or `quadlet`: how new containers are created (`connecting to Podman` until then).",
+      }),
+      backendReason: z.string().meta({
+        description:
+          "Why: as configured, or what `auto` found (what Quadlet lacks, when it picked plain Podman).",
+      }),
       apps: z.number(),
     }),
     handler: (_params, ctx) => ({
@@ -501,6 +519,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       uptimeMs: ctx.clock() - ctx.startedAt,
       setUp: ctx.auth.isSetUp,
       backend: ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman",
+      backendReason: ctx.backendReason,
       apps: ctx.orchestrator.store.listApps().length,
     }),
   }),

@@ -4,7 +4,7 @@
  * container running.
  */
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
+import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
@@ -18,8 +18,10 @@ import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
+import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
 import { fileProblem } from "../system/fs-errors.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -72,6 +74,13 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     options.destination,
   );
+  // The backend is decided before anything is created: a daemon told to use Quadlet where it
+  // cannot stops here, with one line saying what is missing (BackendUnavailable).
+  const runtimeDir = defaultRuntimeDir();
+  const systemd = new SystemdUser(localRunner(runtimeDir));
+  const facts = await readQuadletFacts({ user: userInfo().username, systemd });
+  const backend: BackendChoice = chooseBackend(config.backend, facts, config.backendOrigin ?? "backend");
+  logger.info({ backend: backend.backend }, `creating new containers with ${backend.reason}`);
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
@@ -163,6 +172,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       sources,
       catalogs,
       version: VERSION,
+      backendReason: backend.reason,
       startedAt: started,
       clock,
       publish,
@@ -203,7 +213,6 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
-    const runtimeDir = defaultRuntimeDir();
     const connection = await connectPodman({
       runtimeDir,
       socketPath: config.podmanSocket,
@@ -223,13 +232,21 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
           outcome: call.outcome,
         }),
       );
-      const backend = config.backend === "quadlet" ? "quadlet" : "podman";
-      if (config.backend === "auto")
-        logger.info(
-          `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); creating containers with the plain Podman backend`,
-        );
+      logger.info(
+        `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); new containers: ${backend.backend === "quadlet" ? "Quadlet units" : "plain Podman"}`,
+      );
+      // The user's systemd serves every backend: Quadlet containers found on the node (labelled
+      // by their unit) are stopped, started and removed through it, whatever creates new ones.
+      const units = facts.userSystemd.answers
+        ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
+        : {};
       orchestrator.start(
-        new Runtime({ client: connection.client, createWith: backend, log: (m) => logger.info(m) }),
+        new Runtime({
+          client: connection.client,
+          createWith: backend.backend,
+          ...units,
+          log: (m) => logger.info(m),
+        }),
       );
       keeper = attemptKeeper;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);

@@ -703,9 +703,17 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.info", params: {} }),
     })
-      .then((r) => r.json() as Promise<{ result?: { version: string } }>)
+      .then(
+        (r) =>
+          r.json() as Promise<{ result?: { version: string; backend?: string; backendReason?: string } }>,
+      )
       .catch(() => undefined);
     if (info?.result?.version) environment.daemonVersion = info.result.version;
+    if (info?.result?.backend)
+      environment.daemonBackend = {
+        backend: info.result.backend,
+        ...(info.result.backendReason ? { reason: info.result.backendReason } : {}),
+      };
     options.progress(
       `gate: ${plan.apps.length} app(s) × ${plan.steps.length} step(s) × ${options.iterations} iteration(s) against ${prepared.daemon.url}${
         options.chaos ? `, chaos on (seed ${seed}, ${planned.length} faults)` : ""

@@ -87,6 +87,8 @@ export type Environment = {
   mode: "managed" | "existing";
   daemonUrl: string;
   daemonVersion?: string;
+  /** How the daemon creates containers (`system.info`): `quadlet` or `podman`, and why. */
+  daemonBackend?: { backend: string; reason?: string };
   podmanVersion?: string;
   podmanSocket: string;
   /** The user whose rootless Podman runs the apps. */

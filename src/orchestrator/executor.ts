@@ -67,8 +67,8 @@ export class Executor {
           "create",
           note,
         );
-        note("info", `creating ${manifest.id}/${action.key} (${runtime.createWith} backend)`);
-        return runtime.create(manifest, action.key, ctx);
+        note("info", `creating ${manifest.id}/${action.key} (${action.backend} backend)`);
+        return runtime.create(manifest, action.key, ctx, action.backend);
       case "start":
         note("info", `starting ${action.container.name}`);
         return runtime.start(action.container);

@@ -39,6 +39,44 @@ import { SecretFiles } from "./secrets.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import { Store } from "./store.ts";
 
+describe("reconciler: pre_start under Quadlet", () => {
+  test("Quadlet containers get the copies once they run again: their unit makes a new container at every start", async () => {
+    const w = setup();
+    w.install("alpha", { preStart: "/data/seed.txt", data: true });
+    await w.settle();
+    // From here on the container runs from a Quadlet unit (as a daemon with that backend makes it).
+    Object.assign(w.runtime.of("alpha")[0] as ObservedContainer, {
+      backend: "quadlet",
+      unit: "alpha.service",
+    });
+    for (const [request, acted] of [
+      [() => w.lifecycle.restart("alpha"), "restart"],
+      [
+        async () => {
+          w.lifecycle.stop("alpha");
+          await w.settle();
+          w.lifecycle.start("alpha");
+        },
+        "start",
+      ],
+    ] as const) {
+      const mark = w.runtime.calls.length;
+      await request();
+      await w.settle();
+      const calls = w.runtime.calls.slice(mark);
+      assert.ok(calls.includes("copy into /data"), `${acted}: no copy (${calls.join(", ")})`);
+      assert.ok(
+        calls.lastIndexOf(acted) < calls.indexOf("copy into /data"),
+        `${acted}: copied before the unit ran the container (${calls.join(", ")})`,
+      );
+    }
+    assert.ok(
+      w.logs.some((l) => /the pre_start hook waits until web runs again from its Quadlet unit/.test(l)),
+    );
+    runningOnce(w.runtime, "alpha");
+  });
+});
+
 // ---- a fake Podman
 
 type Mutation =
@@ -816,6 +854,27 @@ describe("reconciler: exits on their own", () => {
     exit();
     await passAfter(5_000);
     assert.equal(w.runtime.count("start"), 7, "and the next exit is started again without a wait");
+  });
+
+  test("an exit seen after the container went through removing (a Quadlet unit removing it) is an exit on its own", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const web = w.runtime.of("alpha")[0] as ObservedContainer;
+    // What Podman lists while a unit's ExecStopPost removes its dead container: a transient state
+    // the app waits out ("waiting"), before the container is gone (observed from its unit as exited).
+    Object.assign(web, { state: "removing", exitCode: 137 });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 1, "nothing started while it is removed");
+    Object.assign(web, { state: "exited" });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 2);
+    assert.ok(
+      w.logs.some((l) => /web exited on its own \(exit code 137\): starting it again \(start 1 /.test(l)),
+      w.logs.join("\n"),
+    );
   });
 
   test("an operator's start of a stopped app is not counted as an exit on its own", async () => {

@@ -416,6 +416,7 @@ export class Reconciler {
       crashHeld: this.#crashHeld(app, seen),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
+      createWith: this.#o.runtime.createWith,
     };
   }
 
@@ -713,8 +714,9 @@ export class Reconciler {
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       // pre_start copies into its containers before an operator's start or restart, and before
       // the first start of a new one (install, reinstall, update, one removed by hand): one this
-      // round creates gets them in a later round, before its start, or once it runs (a Quadlet
-      // unit creates and starts at once: see #settle).
+      // round creates gets them in a later round, before its start, or once it runs. A Quadlet
+      // unit runs a new container at every start (none while it is down, and a restart replaces
+      // it), so Quadlet containers get them once they run (see #settle).
       const preStartTargets = hookTargets(manifest, "pre_start");
       const firstStart = next.actions.some(
         (a) =>
@@ -726,10 +728,14 @@ export class Reconciler {
         due === "pre_start" || firstStart
           ? preStartTargets.filter((key) => !seen.some((c) => c.key === key))
           : [];
+      const byUnit = preStartTargets.filter((key) =>
+        seen.some((c) => c.key === key && c.backend === "quadlet"),
+      );
       if (
         (due === "pre_start" || firstStart) &&
         acts("start", "create", "restart") &&
-        uncreated.length === 0
+        uncreated.length === 0 &&
+        byUnit.length === 0
       ) {
         try {
           await this.#runHook(app, manifest, "pre_start", seen, note);
@@ -753,6 +759,8 @@ export class Reconciler {
         this.#o.store.setPendingHook(appId, undefined);
       } else if (uncreated.length > 0 && acts("create"))
         note("info", `the pre_start hook waits until ${uncreated.join(", ")} is created`);
+      else if (due === "pre_start" && byUnit.length > 0 && acts("start", "restart"))
+        note("info", `the pre_start hook waits until ${byUnit.join(", ")} runs again from its Quadlet unit`);
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
@@ -889,7 +897,8 @@ export class Reconciler {
       return;
     }
     const due = app.pendingHook;
-    // pre_start still due once the app runs: its containers were created and started at once.
+    // pre_start still due once the app runs: its containers were created and started at once, or
+    // are Quadlet containers, new at every start.
     if (
       converged &&
       next.phase === "running" &&
@@ -1244,14 +1253,15 @@ export class Reconciler {
 
 /**
  * A container of an app that had reached what its operator last asked (running, or restarting one
- * of its containers since) and is now exited: it stopped on its own, not by an operator's request
- * nor while the app was being set up.
+ * of its containers since, or waiting for one in a transient state: a Quadlet unit lists its dead
+ * container as `removing` before it is gone) and is now exited: it stopped on its own, not by an
+ * operator's request nor while the app was being set up.
  */
 function exitedOnItsOwn(app: AppRow, c: ObservedContainer): boolean {
   return (
     app.desired === "running" &&
     app.observedGeneration === app.generation &&
-    (app.phase === "running" || app.phase === "restarting") &&
+    (app.phase === "running" || app.phase === "restarting" || app.phase === "waiting") &&
     c.state === "exited"
   );
 }
