@@ -37,6 +37,12 @@ export const RPC_CODES = {
   invalidManifest: -32016,
   /** Podman does not answer (yet): the call needs it; try again shortly. */
   podmanUnavailable: -32017,
+  /** A marketplace app whose publisher's trust is below the operator's threshold (`data.trust`): confirm the risk. */
+  trustConfirmationRequired: -32030,
+  /** A marketplace release that does not verify (signature, author, bundle hashes, manifest). */
+  verificationFailed: -32031,
+  /** The app id is installed from another source (`data.installed`): the offered app is another app. */
+  otherSource: -32032,
 } as const;
 
 export type RpcCode = (typeof RPC_CODES)[keyof typeof RPC_CODES];
@@ -78,4 +84,10 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
   beingRemoved: "The app is being uninstalled; install it again once that has finished.",
   invalidManifest: "The app's manifest is invalid (`data.issues`: file, line and the fix).",
   podmanUnavailable: "Podman does not answer yet (the daemon is connecting): try again in a moment.",
+  trustConfirmationRequired:
+    "The marketplace app's publisher is below the operator's trust threshold (`data.trust`: `{score, level, reasons}`, `data.publisher`); the message names the risk. With the operator's explicit confirmation, send `confirmRisk: true`. Nothing was changed.",
+  verificationFailed:
+    "The marketplace release does not verify: a bad signature or author, a bundle whose length, SHA-256 or BLAKE3 is not the signed one on every mirror, a bundle over the byte cap, or a manifest that is invalid or not the signed id and version. The message says which. Nothing was installed or changed.",
+  otherSource:
+    "An app with this id is installed from another source (`data.installed`: its source): the one offered is another app (another publisher). It never replaces or updates the installed one; uninstall that first to install this one. Nothing was changed.",
 };

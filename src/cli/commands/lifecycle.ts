@@ -55,18 +55,27 @@ const SUMMARY: Record<LifecycleKind, string> = {
 };
 
 const EXTRA_OPTIONS: Record<LifecycleKind, string> = {
-  install: "",
+  install:
+    "  --source SOURCE     where from, as `archy available` names it (nostr:npub1… for a marketplace app)\n  --confirm-risk      install a marketplace app whose publisher is below your trust threshold\n",
   start: "",
   stop: "",
   restart: "",
   reinstall: "",
   uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
-  update: "  --force             apply even when the offered version is not newer\n",
+  update:
+    "  --force             apply even when the offered version is not newer\n  --confirm-risk      update a marketplace app whose publisher is now reported or muted\n",
   retry: "",
 };
 
 function usage(kind: LifecycleKind): string {
-  const extra = kind === "uninstall" ? " [--purge]" : kind === "update" ? " [--force]" : "";
+  const extra =
+    kind === "uninstall"
+      ? " [--purge]"
+      : kind === "update"
+        ? " [--force] [--confirm-risk]"
+        : kind === "install"
+          ? " [--source SOURCE] [--confirm-risk]"
+          : "";
   return `Usage: archy ${kind} APP${extra} [--no-wait] [--timeout SECONDS] [--url URL] [--token-file FILE]
 
 ${SUMMARY[kind]}
@@ -220,7 +229,14 @@ export class Follower {
 
 function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
   if (kind === "uninstall") return { id, purge: values.purge === true };
-  if (kind === "update") return { id, force: values.force === true };
+  if (kind === "update")
+    return { id, force: values.force === true, confirmRisk: values["confirm-risk"] === true };
+  if (kind === "install")
+    return {
+      id,
+      ...(values.source ? { source: values.source } : {}),
+      confirmRisk: values["confirm-risk"] === true,
+    };
   return { id };
 }
 
@@ -272,7 +288,8 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
       "no-wait": { type: "boolean" },
       timeout: { type: "string" },
       ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
-      ...(kind === "update" ? { force: { type: "boolean" } } : {}),
+      ...(kind === "update" ? { force: { type: "boolean" }, "confirm-risk": { type: "boolean" } } : {}),
+      ...(kind === "install" ? { source: { type: "string" }, "confirm-risk": { type: "boolean" } } : {}),
     },
     USAGE,
   );
@@ -294,6 +311,14 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
       follower.close();
       if (error instanceof RpcFailure && error.code === CODES.notFound && kind === "install")
         throw await explainUnknown(client, error);
+      if (error instanceof RpcFailure && error.code === CODES.trustConfirmationRequired)
+        throw new RpcFailure(
+          error.method,
+          error.code,
+          error.message,
+          error.data,
+          `if you accept that risk: archy ${kind} ${id}${values.source ? ` --source ${values.source}` : ""} --confirm-risk`,
+        );
       throw error;
     }
     const what = accepted.kind;
