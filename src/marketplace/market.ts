@@ -254,17 +254,21 @@ export class Marketplace {
 
   /** Refreshes from every relay (one refresh at a time); resolves with their statuses, never rejects. */
   refresh(): Promise<RelayStatus[]> {
-    this.#refreshing ??= (async () => {
-      try {
-        for (const url of this.#o.store.marketRelays()) await this.#refreshRelay(url);
-        this.#prune();
-        this.#listing = undefined;
-        return this.relays();
-      } finally {
-        this.#refreshing = undefined;
-      }
+    if (this.#refreshing) return this.#refreshing;
+    const running = (async () => {
+      for (const url of this.#o.store.marketRelays()) await this.#refreshRelay(url);
+      this.#prune();
+      this.#listing = undefined;
+      return this.relays();
     })();
-    return this.#refreshing;
+    this.#refreshing = running;
+    // Cleared once settled (never synchronously: a refresh of no relays settles at once).
+    running
+      .finally(() => {
+        if (this.#refreshing === running) this.#refreshing = undefined;
+      })
+      .catch(() => {});
+    return running;
   }
 
   async #refreshRelay(url: string): Promise<void> {
