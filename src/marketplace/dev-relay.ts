@@ -105,9 +105,19 @@ export async function startDevRelay(options: DevRelayOptions = {}): Promise<DevR
     { defaultLimit: Math.ceil(maxLimit / 10) },
   );
   await repository.init();
+  // NIP-09: relays SHOULD keep serving deletion requests, so that clients which saw the deleted
+  // event learn of its deletion. The library deletes what is asked and drops the request; this
+  // relay keeps it too.
+  const deleteAsked = repository.deleteByDeletionRequest.bind(repository);
+  repository.deleteByDeletionRequest = async (event) => {
+    await deleteAsked(event);
+    await repository.upsert(event);
+  };
   const relay = new core.NostrRelay(repository, {
     logLevel: common.LogLevel.ERROR,
     maxSubscriptionsPerClient: 50,
+    // Every query sees what was published just before it (a developer publishes, then looks).
+    filterResultCacheTtl: 0,
   });
   const validator = new validators.Validator({ maxFilterAuthorsLength: 1000, maxTagValueLength: 4096 });
   const server = createServer((request, response) => {

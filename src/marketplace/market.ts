@@ -283,11 +283,16 @@ export class Marketplace {
       error: null,
     };
     const limits = this.#o.limits ?? DEFAULT_QUERY_LIMITS;
+    // Queries overlap (an installed app's publisher is asked by name and among everyone): an event
+    // is taken in once per refresh.
+    const seen = new Set<string>();
     const run = async (filters: Parameters<typeof query>[1]) => {
       if (filters.length === 0 || status.error) return;
       const result = await query(url, filters, limits);
       this.#account(status, result);
-      status.learnt += this.#ingest(result.events, status.refused);
+      const fresh = result.events.filter((e) => !seen.has(e.id));
+      for (const event of fresh) seen.add(event.id);
+      status.learnt += this.#ingest(fresh, status.refused);
     };
     const operator = this.identity();
     const provider = this.provider();

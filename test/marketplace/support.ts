@@ -8,11 +8,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { finalizeEvent, type EventTemplate } from "nostr-tools/pure";
-import { WebSocketServer, type WebSocket } from "ws";
+import { type EventTemplate, finalizeEvent } from "nostr-tools/pure";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { SignedEvent } from "../../src/marketplace/events.ts";
 import { type DevKey, generateKeyFile, openKeyFile } from "../../src/marketplace/identity.ts";
 import { publishApp } from "../../src/marketplace/publish.ts";
-import type { SignedEvent } from "../../src/marketplace/events.ts";
 
 export function devKey(): DevKey {
   return openKeyFile(JSON.stringify(generateKeyFile()), "test key");
@@ -41,7 +41,12 @@ export function appDir(base: string, id: string, version: string, extra = ""): s
 }
 
 /** Publishes an app directory to a relay, its bundle PUT to the relay's mirror. */
-export function publishDir(key: DevKey, dir: string, relay: { url: string; bundlesUrl: string }, now = Date.now()) {
+export function publishDir(
+  key: DevKey,
+  dir: string,
+  relay: { url: string; bundlesUrl: string },
+  now = Date.now(),
+) {
   return publishApp(key, { dir, relays: [relay.url], putUrls: [relay.bundlesUrl], notes: "", now });
 }
 
