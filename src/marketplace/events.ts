@@ -64,8 +64,14 @@ const RawEvent = z.strictObject({
 
 export type SignedEvent = Event;
 
-/** Why a value a relay sent is not a valid signed event, or the event (a fresh object). */
-export function checkEvent(value: unknown): { event: SignedEvent } | { problem: string } {
+/**
+ * Why a value a relay sent is not a valid signed event, or the event (a fresh object). `asked` (a
+ * cheap check, before the signature's) refuses what was not asked for.
+ */
+export function checkEvent(
+  value: unknown,
+  asked?: (event: SignedEvent) => boolean,
+): { event: SignedEvent } | { problem: string } {
   const parsed = RawEvent.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -77,6 +83,8 @@ export function checkEvent(value: unknown): { event: SignedEvent } | { problem: 
     return {
       problem: `kind ${event.kind} event of ${bytes} bytes, over the ${maxEventBytes(event.kind)} a node takes`,
     };
+  if (asked && !asked(event))
+    return { problem: `event ${event.id.slice(0, 12)}… (kind ${event.kind}) is not what was asked for` };
   // A fresh object (zod copies): nostr-tools caches a verification on the object it checked.
   if (!verifyEvent(event)) return { problem: `event ${event.id.slice(0, 12)}…: bad id or signature` };
   return { event };

@@ -112,6 +112,8 @@ export type MarketplaceOptions = {
   limits?: QueryLimits;
   /** Installed apps (to keep their publishers' events and verify their packages at start). */
   installed: () => AppRow[];
+  /** How many strangers' events are kept (default STRANGER_EVENTS). */
+  strangerEvents?: number;
 };
 
 const parse = (row: MarketEventRow): MarketRecord | undefined => {
@@ -380,11 +382,10 @@ export class Marketplace {
         ...this.#installedPublishers(),
       ]),
     ];
-    const removed = this.#o.store.pruneMarketEvents(keep, STRANGER_EVENTS);
+    const max = this.#o.strangerEvents ?? STRANGER_EVENTS;
+    const removed = this.#o.store.pruneMarketEvents(keep, max);
     if (removed > 0)
-      this.#o.log.info(
-        `marketplace: forgot ${removed} events of strangers (at most ${STRANGER_EVENTS} are kept)`,
-      );
+      this.#o.log.info(`marketplace: forgot ${removed} events of strangers (at most ${max} are kept)`);
   }
 
   #listOf(kind: number, pubkey: string | undefined): string[] {

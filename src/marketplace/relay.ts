@@ -7,17 +7,22 @@
  *   - every message is parsed here once; malformed JSON, a non-event, a bad id or signature, an
  *     oversized event: counted by reason (one example each) and dropped;
  *   - events are checked (checkEvent) as they arrive, one at a time, so a relay sending faster
- *     than they are checked waits on TCP, not in the node's memory.
+ *     than they are checked waits on TCP, not in the node's memory;
+ *   - after MAX_REFUSED refused messages a query stops reading: a flood of forgeries costs a
+ *     bounded number of signature checks.
  * A query opens its own connection and closes it when the relay has sent everything stored (EOSE),
  * a limit is reached, or its time is up.
  */
 import { AbstractRelay } from "nostr-tools/abstract-relay";
-import type { Filter } from "nostr-tools/filter";
+import { type Filter, matchFilters } from "nostr-tools/filter";
 import WebSocket from "ws";
 import { checkEvent, MAX_LIST_EVENT_BYTES, type SignedEvent } from "./events.ts";
 
 /** The largest message a relay may send: the largest event a node takes, in its envelope. */
 export const MAX_MESSAGE_BYTES = MAX_LIST_EVENT_BYTES + 4096;
+
+/** Refused messages after which a query stops reading the relay. */
+export const MAX_REFUSED = 200;
 
 export type QueryLimits = { maxEvents: number; maxBytes: number; timeoutMs: number };
 
@@ -41,10 +46,11 @@ export type QueryResult = {
   error: string | undefined;
 };
 
-function refuse(refused: Refusals, kind: string, example: string): void {
+function refuse(refused: Refusals, kind: string, example: string): number {
   const entry = refused[kind];
   if (entry) entry.count += 1;
   else refused[kind] = { count: 1, example: example.slice(0, 300) };
+  return Object.values(refused).reduce((n, r) => n + r.count, 0);
 }
 
 /** A relay URL the node may connect to: ws:// or wss://, no credentials. */
@@ -65,6 +71,8 @@ export function relayUrlProblem(text: string): string | undefined {
 type Guard = {
   /** The text to hand to nostr-tools, or undefined when the guard took the message (or refused it). */
   take(data: WebSocket.RawData, isBinary: boolean): string | undefined;
+  /** The connection failed (`ws`'s reason: a message over the size limit, …). */
+  failed?(reason: string): void;
 };
 
 /**
@@ -89,7 +97,12 @@ function guardedSocket(guard: Guard): typeof globalThis.WebSocket {
       this.#ws.onopen = handler ? () => handler() : null;
     }
     set onerror(handler: (() => void) | null) {
-      this.#ws.onerror = handler ? () => handler() : null;
+      this.#ws.onerror = handler
+        ? (event) => {
+            guard.failed?.(event.message);
+            handler();
+          }
+        : null;
     }
     set onclose(handler: ((event: { message?: string }) => void) | null) {
       this.#ws.onclose = handler ? (event) => handler({ message: event.reason }) : null;
@@ -138,7 +151,18 @@ export async function query(
     finish();
   };
   let subscriptionId = "";
+  const refused = (kind: string, example: string) => {
+    if (refuse(result.refused, kind, example) >= MAX_REFUSED)
+      stop(`the relay sent ${MAX_REFUSED} messages that were refused: it was not read further`);
+  };
   const guard: Guard = {
+    failed(reason) {
+      stop(
+        /max payload/i.test(reason)
+          ? `the relay sent a message over ${MAX_MESSAGE_BYTES} bytes: the connection was closed`
+          : `the connection failed: ${reason}`,
+      );
+    },
     take(data, isBinary) {
       if (stopped) return undefined;
       const bytes = Array.isArray(data)
@@ -153,7 +177,7 @@ export async function query(
         return undefined;
       }
       if (isBinary) {
-        refuse(result.refused, "binary message", "a binary WebSocket message");
+        refused("binary message", "a binary WebSocket message");
         return undefined;
       }
       const text = Array.isArray(data)
@@ -163,25 +187,26 @@ export async function query(
       try {
         message = JSON.parse(text);
       } catch {
-        refuse(result.refused, "malformed JSON", text.slice(0, 80));
+        refused("malformed JSON", text.slice(0, 80));
         return undefined;
       }
       if (!Array.isArray(message) || typeof message[0] !== "string") {
-        refuse(result.refused, "not a relay message", text.slice(0, 80));
+        refused("not a relay message", text.slice(0, 80));
         return undefined;
       }
       if (message[0] === "EVENT") {
         if (message[1] !== subscriptionId) {
-          refuse(result.refused, "event for another subscription", String(message[1]).slice(0, 40));
+          refused("event for another subscription", String(message[1]).slice(0, 40));
           return undefined;
         }
-        const checked = checkEvent(message[2]);
+        const checked = checkEvent(message[2], (event) => matchFilters(filters, event));
         if ("problem" in checked) {
-          refuse(
-            result.refused,
-            checked.problem.includes("signature") ? "bad signature" : "invalid event",
-            checked.problem,
-          );
+          const kind = checked.problem.includes("signature")
+            ? "bad signature"
+            : checked.problem.includes("not what was asked")
+              ? "not asked for"
+              : "invalid event";
+          refused(kind, checked.problem);
           return undefined;
         }
         result.events.push(checked.event);

@@ -61,7 +61,9 @@ export function sign(key: DevKey, template: Partial<EventTemplate> & { kind: num
  * A relay that answers every REQ with `answer(subscriptionId)`'s messages (raw text, sent as they
  * are), then EOSE unless told not to. Fault injection only: the real relay is dev-relay.ts.
  */
-export async function hostileRelay(answer: (sub: string, socket: WebSocket) => Promise<void> | void) {
+export async function hostileRelay(
+  answer: (sub: string, socket: WebSocket, filters: Array<Record<string, unknown>>) => Promise<void> | void,
+) {
   const server = createServer();
   const sockets = new WebSocketServer({ server, maxPayload: 64 * 1024 * 1024 });
   sockets.on("connection", (socket) => {
@@ -73,7 +75,7 @@ export async function hostileRelay(answer: (sub: string, socket: WebSocket) => P
         return;
       }
       if (Array.isArray(message) && message[0] === "REQ") {
-        await answer(String(message[1]), socket);
+        await answer(String(message[1]), socket, message.slice(2) as Array<Record<string, unknown>>);
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(["EOSE", message[1]]));
       }
     });
