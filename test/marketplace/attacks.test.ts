@@ -89,7 +89,7 @@ test("malformed JSON, non-events and oversized events are refused by reason; the
     content: "x".repeat(40_000),
   });
   const relay = await hostileRelay((sub, socket) => {
-    socket.send('["EVENT", "' + sub + '", {"id": ');
+    socket.send(`["EVENT", "${sub}", {"id": `);
     socket.send("not json at all");
     socket.send(JSON.stringify({ hello: "relay" }));
     socket.send(eventMessage(sub, { id: "zz", kind: "app" }));
