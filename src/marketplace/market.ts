@@ -72,7 +72,7 @@ export const STRANGER_EVENTS = 6000;
 /** How many of the operator's follows have their follow lists read (two hops). */
 export const MAX_FOLLOWS_READ = 500;
 /** How many apps a listing shows at most, the most trusted first. */
-export const MAX_LISTED = 500;
+export const MAX_LISTED = 2000;
 const AUTHORS_PER_FILTER = 500;
 
 const SETTING = { identity: "identity", threshold: "threshold", provider: "nip85-provider" } as const;

@@ -158,14 +158,8 @@ export async function publishApp(key: DevKey, options: PublishOptions): Promise<
     options.now,
   );
   const results: PublishResult[] = [];
-  for (const relay of options.relays) {
-    let outcome: PublishResult = { url: relay, ok: true, message: "accepted" };
-    for (const event of [publication.asset, publication.release, publication.app]) {
-      outcome = await publish(relay, event);
-      if (!outcome.ok) break;
-    }
-    results.push(outcome);
-  }
+  for (const relay of options.relays)
+    results.push(await publish(relay, [publication.asset, publication.release, publication.app]));
   return {
     id: manifest.id,
     version: manifest.version,

@@ -259,8 +259,15 @@ export async function query(
 
 export type PublishResult = { url: string; ok: boolean; message: string };
 
-/** Sends a signed event to a relay and waits for its OK. Never rejects. */
-export async function publish(url: string, event: SignedEvent, timeoutMs = 15_000): Promise<PublishResult> {
+/**
+ * Sends signed events to a relay over one connection, each after the relay said OK to the one
+ * before; stops at the first refusal (its message says why). Never rejects.
+ */
+export async function publish(
+  url: string,
+  events: SignedEvent | readonly SignedEvent[],
+  timeoutMs = 15_000,
+): Promise<PublishResult> {
   const problem = relayUrlProblem(url);
   if (problem) return { url, ok: false, message: problem };
   const guard: Guard = {
@@ -272,10 +279,12 @@ export async function publish(url: string, event: SignedEvent, timeoutMs = 15_00
   });
   relay.onnotice = () => {};
   relay.publishTimeout = timeoutMs;
+  let message = "accepted";
   try {
     await relay.connect({ timeout: Math.min(timeoutMs, 10_000) });
-    const message = await relay.publish(event);
-    return { url, ok: true, message: message || "accepted" };
+    for (const event of Array.isArray(events) ? events : [events])
+      message = (await relay.publish(event)) || "accepted";
+    return { url, ok: true, message };
   } catch (error) {
     return { url, ok: false, message: error instanceof Error ? error.message : String(error) };
   } finally {
