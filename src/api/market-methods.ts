@@ -5,7 +5,7 @@
  */
 import semver from "semver";
 import { z } from "zod";
-import { MarketError, npub } from "../marketplace/identity.ts";
+import { MarketError, npub, parsePublicKey } from "../marketplace/identity.ts";
 import type { OfferView } from "../marketplace/market.ts";
 import { riskOf } from "../marketplace/trust.ts";
 import type { SourcedManifest } from "../orchestrator/lifecycle.ts";
@@ -81,11 +81,15 @@ export function offerView(offer: OfferView): z.input<typeof OfferViewSchema> {
   };
 }
 
-function market<T>(work: () => T): T {
+/** Runs a settings change; a value the marketplace refuses is an invalid params error naming `field`. */
+function market<T>(field: string, work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof MarketError) throw new RpcError(RPC_CODES.invalidParams, error.message);
+    if (error instanceof MarketError)
+      throw new RpcError(RPC_CODES.invalidParams, `invalid params: ${field}: ${error.message}`, {
+        issues: [{ field, problem: error.message }],
+      });
     throw error;
   }
 }
@@ -164,7 +168,7 @@ export const MARKET_METHODS: MethodDefinition<ApiContext>[] = [
     params: z.strictObject({ url: z.string().min(1).max(512) }),
     result: z.object({ added: z.boolean(), relays: z.array(RelayView) }),
     handler: ({ url }, ctx) => {
-      const added = market(() => ctx.market.addRelay(url));
+      const added = market("url", () => ctx.market.addRelay(url));
       return { added, relays: ctx.market.relays() };
     },
   }),
@@ -218,13 +222,15 @@ export const MARKET_METHODS: MethodDefinition<ApiContext>[] = [
       threshold: z.number(),
       provider: z.string().nullable(),
     }),
-    handler: ({ identity, threshold, provider }, ctx) =>
-      market(() => {
-        if (identity !== undefined) ctx.market.setIdentity(identity ?? undefined);
-        if (threshold !== undefined) ctx.market.setThreshold(threshold);
-        if (provider !== undefined) ctx.market.setProvider(provider ?? undefined);
-        return settingsView(ctx);
-      }),
+    handler: ({ identity, threshold, provider }, ctx) => {
+      // Every value is checked before any is kept: a refused one changes nothing.
+      const identityKey = market("identity", () => (identity ? parseKey(identity) : identity));
+      const providerKey = market("provider", () => (provider ? parseKey(provider) : provider));
+      if (identityKey !== undefined) ctx.market.setIdentity(identityKey ?? undefined);
+      if (threshold !== undefined) ctx.market.setThreshold(threshold);
+      if (providerKey !== undefined) ctx.market.setProvider(providerKey ?? undefined);
+      return settingsView(ctx);
+    },
   }),
   defineMethod({
     name: "market.refresh",
@@ -257,6 +263,15 @@ export const MARKET_METHODS: MethodDefinition<ApiContext>[] = [
     }),
   }),
 ];
+
+function parseKey(text: string): string {
+  const key = parsePublicKey(text);
+  if (!key)
+    throw new MarketError(
+      `${JSON.stringify(text)} is not a Nostr public key: give an npub1… (or its 64 hex digits)`,
+    );
+  return key;
+}
 
 function settingsView(ctx: ApiContext) {
   const identity = ctx.market.identity();

@@ -450,6 +450,7 @@ describe("operator CLI: shell completion", () => {
     ]);
     assert.deepEqual((await complete("archy", "app", "")).trim().split("\n").sort(), [
       "--help",
+      "publish",
       "render",
       "validate",
     ]);
