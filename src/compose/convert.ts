@@ -95,7 +95,9 @@ export function convertProject(project: Project, appId: string): Converted {
         "remove from `capabilities` those the app does not need; ping and other raw sockets need a NET_RAW capability permission",
     });
 
-  const { version, versionNote } = versionOf(metadata, project, containers);
+  const mainService =
+    [...keyOf].find(([, key]) => key === interfaces?.container)?.[0] ?? project.services[0]?.name;
+  const { version, versionNote } = versionOf(metadata, containers.get(mainService ?? ""));
   if (versionNote)
     conversion.lines.push({
       level: "info",
@@ -309,8 +311,7 @@ function reportVariables(conversion: Conversion): void {
 /** The manifest's version: the app's own (x-casaos) or the image's tag when it is a version. */
 function versionOf(
   metadata: AppMetadata,
-  project: Project,
-  containers: Map<string, Container>,
+  main: Container | undefined,
 ): { version: string; versionNote?: string } {
   const semver = (text: string | undefined) => {
     const match = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(text ?? "");
@@ -318,7 +319,6 @@ function versionOf(
   };
   const fromMetadata = semver(metadata.version);
   if (fromMetadata) return { version: fromMetadata };
-  const main = containers.get(metadata.ui?.service ?? project.services[0]?.name ?? "");
   const tag = main?.image.replace(/@.*$/, "").split("/").at(-1)?.split(":")[1];
   const fromTag = semver(tag);
   if (fromTag) return { version: fromTag, versionNote: `the app's version ${fromTag} is its image's tag` };
