@@ -291,11 +291,7 @@ function reportVariables(conversion: Conversion): void {
         message: `$${reference.name}: a secret the platform generates at install (${secretName(reference.name)}), kept across reinstalls`,
       });
     else if (platform && reference.value === platform.value(conversion.appId))
-      conversion.lines.push({
-        ...at,
-        message: `$${reference.name}: ${platform.how}`,
-        ...(reference.name === "TZ" ? { action: "write the zone in the manifest (TZ: Europe/Paris)" } : {}),
-      });
+      conversion.lines.push({ ...at, message: `$${reference.name}: ${platform.how}` });
     else if (reference.set)
       conversion.lines.push({ ...at, message: `$${reference.name}: from the project's .env` });
     else if (reference.operator === "")
