@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files write their variables as ${NAME}
 /** The importer's pure parts over small compose projects held in memory. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -4,13 +4,13 @@
  * makes with the manifest validator itself, and writes the app directory: manifest.yml (with the
  * `$schema` line), an icon unless the file names one, README.md and IMPORT.md (the report).
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, visit } from "yaml";
 import type { ManifestIssue } from "../manifest/issues.ts";
 import { parseManifest } from "../manifest/parse.ts";
-import { fillTemplate } from "../scaffold/fill.ts";
+import { fillTemplate, initialsOf } from "../scaffold/fill.ts";
 import { REPOSITORY_ROOT, schemaLine, schemaReference } from "../scaffold/schema-ref.ts";
 import type { AppFile } from "../scaffold/write-app.ts";
 import { fileProblem } from "../system/fs-errors.ts";
@@ -73,6 +73,34 @@ export function readBounded(path: string, max = MAX_COMPOSE_BYTES): FileRead {
   }
 }
 
+/**
+ * A file a compose file names (an env file, a config, an included or extended file), read only
+ * where it resolves inside the project's directory: what it holds may end up in the app directory,
+ * which is published, so a compose file from elsewhere cannot make it take the developer's keys.
+ */
+function readInside(projectDir: string, path: string): FileRead {
+  let root: string;
+  let resolved: string;
+  try {
+    root = realpathSync(projectDir);
+    resolved = realpathSync(path);
+  } catch (error) {
+    return {
+      ok: false,
+      missing: (error as NodeJS.ErrnoException).code === "ENOENT",
+      message: fileProblem(error, path),
+    };
+  }
+  const inside = relative(root, resolved);
+  if (inside.startsWith("..") || isAbsolute(inside))
+    return {
+      ok: false,
+      missing: false,
+      message: `it resolves to ${resolved}, outside the project's directory ${root}: an import reads only the project's own files (copy the file into the project)`,
+    };
+  return readBounded(resolved);
+}
+
 export async function importCompose(options: ImportOptions): Promise<ImportResult> {
   const cwd = options.cwd ?? process.cwd();
   const files = options.files.map((f) => resolve(cwd, f));
@@ -128,7 +156,8 @@ export async function importCompose(options: ImportOptions): Promise<ImportResul
     files,
     profiles: options.profiles ?? [],
     lookup: importLookup(appId, dotenv),
-    read: (path) => (path === main ? first : readBounded(path)),
+    read: (path) =>
+      path === main ? first : files.includes(path) ? readBounded(path) : readInside(dirname(main), path),
     display,
   });
   if (!loaded.ok) return { ok: false, appId, lines: loaded.lines.sort(compareLines), issues: [], files: [] };
@@ -156,19 +185,13 @@ export async function importCompose(options: ImportOptions): Promise<ImportResul
     { path: "README.md", content: readme.ok ? readme.text : "" },
     ...dataFiles,
   ];
-  if (manifest.icon === "icon.svg")
-    appFiles.push({
-      path: "icon.svg",
-      content: await readFile(join(TEMPLATE_DIR, "icon.svg"), "utf8").then((svg) =>
-        svg.replace("{{name}}", "").replace(
-          "{{initials}}",
-          manifest.name
-            .slice(0, 2)
-            .toUpperCase()
-            .replace(/[<>&"]/g, ""),
-        ),
-      ),
+  if (manifest.icon === "icon.svg") {
+    const icon = fillTemplate(await readFile(join(TEMPLATE_DIR, "icon.svg"), "utf8"), {
+      name: manifest.name.replace(/[<>&"]/g, ""),
+      initials: initialsOf(manifest.name).replace(/[<>&"]/g, ""),
     });
+    if (icon.ok) appFiles.push({ path: "icon.svg", content: icon.text });
+  }
   return { ok: issues.length === 0, appId, lines, issues, files: appFiles, target };
 }
 

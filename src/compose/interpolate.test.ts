@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files write their variables as ${NAME}
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { interpolate } from "./interpolate.ts";

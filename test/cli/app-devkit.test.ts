@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files write their variables as ${NAME}
 /**
  * The app developer kit as a developer runs it, through the real bin/archy: `app new` from each
  * template, `app import` of a compose project, `app schema`, `app validate --format` for CI; bad
@@ -15,6 +16,7 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -264,6 +266,31 @@ describe("archy app import", () => {
     );
     const usage = await archy(["app", "import"]);
     assert.equal(usage.code, 2);
+  });
+});
+
+describe("archy app import reads only the project's own files", () => {
+  test("an env file, a config or an include outside the compose file's directory (a path or a link) is refused: nothing of the developer's leaks into the app", async () => {
+    write("outside/secret.env", "TOKEN=the-developers-own\n");
+    const cases: Array<[string, string]> = [
+      ["envfile.yml", "services:\n  web:\n    image: nginx\n    env_file: ../outside/secret.env\n"],
+      [
+        "config.yml",
+        "services:\n  web:\n    image: nginx\n    configs: [c]\nconfigs:\n  c: { file: ../outside/secret.env }\n",
+      ],
+      ["include.yml", "include: [../outside/secret.env]\nservices:\n  web:\n    image: nginx\n"],
+      ["linked.yml", "services:\n  web:\n    image: nginx\n    env_file: linked.env\n"],
+    ];
+    for (const [file, text] of cases) {
+      const dir = `leak-${file.replace(".yml", "")}`;
+      write(`${dir}/${file}`, text);
+      if (file === "linked.yml") symlinkSync(join(work, "outside/secret.env"), join(work, dir, "linked.env"));
+      const run = await archy(["app", "import", join(dir, file), "--out", `${dir}-app`]);
+      assert.equal(run.code, 1, `${file}: ${run.stdout}`);
+      assert.match(run.stderr, /outside the project's directory/, file);
+      assert.doesNotMatch(run.stdout + run.stderr, /the-developers-own/, file);
+      assert.equal(existsSync(join(work, `${dir}-app`)), false, `${file}: nothing written`);
+    }
   });
 });
 
