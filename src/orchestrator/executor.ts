@@ -5,7 +5,8 @@
 import { join } from "node:path";
 import { secretName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import { type RenderContext, resolveApp } from "../render/model.ts";
+import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
+import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
@@ -21,6 +22,11 @@ export type ExecutorOptions = {
   dataRoot: string;
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
+  /**
+   * The names of an app that another installed app also has (`resourceKey`s, see name-clashes.ts):
+   * removing the app never removes those (apps named under scheme 1 may share some).
+   */
+  sharedNames?: (appId: string) => ReadonlySet<string>;
 };
 
 /** The app's own directory under the data root: its volumes live in `volumes/`. */
@@ -33,9 +39,11 @@ export class Executor {
   readonly #secrets: SecretFiles;
   readonly #dataRoot: string;
   readonly #beforeAction: (action: Action) => void;
+  readonly #sharedNames: (appId: string) => ReadonlySet<string>;
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
+    this.#sharedNames = options.sharedNames ?? (() => new Set());
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
@@ -81,9 +89,13 @@ export class Executor {
             : `removing container ${action.container.name} (${action.why}); its data stays`,
         );
         return runtime.remove(action.container, action.timeoutSeconds);
-      case "remove-resources":
+      case "remove-resources": {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
-        return runtime.removeAppResources(manifest, ctx);
+        const shared = this.#sharedNames(manifest.id);
+        for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
+          note("warn", `kept the ${kept}: another installed app has the same name (see its reason)`);
+        return;
+      }
       case "purge-data": {
         const dir = appDataDir(this.#dataRoot, manifest.id);
         note(
@@ -96,8 +108,13 @@ export class Executor {
         for (const other of [snapshotsDir(this.#dataRoot, manifest.id), work.aside, work.restoring])
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
-        for (const name of Object.keys(manifest.secrets))
-          await runtime.client.secrets.remove(secretName(manifest.id, name));
+        const shared = this.#sharedNames(manifest.id);
+        for (const name of Object.keys(manifest.secrets)) {
+          const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
+          if (shared.has(resourceKey("secret", podmanName)))
+            note("warn", `kept the Podman secret ${podmanName}: another installed app has the same name`);
+          else await runtime.client.secrets.remove(podmanName);
+        }
         return;
       }
       case "forget":
@@ -109,7 +126,7 @@ export class Executor {
     const app = resolveApp(manifest, ctx);
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     for (const secret of await this.#secrets.ensureAll(manifest)) {
-      const podmanName = secretName(manifest.id, secret.name);
+      const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
       if (secret.created) {
         note("info", `generated secret ${secret.name}`);
         await this.#runtime.client.secrets.create(podmanName, Buffer.from(secret.value), { replace: true });

@@ -11,6 +11,7 @@ import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
+import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
 import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
@@ -47,6 +48,8 @@ export class Orchestrator {
   readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
+  /** The names installed apps take on the node (see name-clashes.ts). */
+  readonly names: InstalledNames;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -59,10 +62,12 @@ export class Orchestrator {
     this.store = new Store(join(options.stateDir, "store.db"));
     this.manifests = new ManifestCache(this.store);
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
+    this.names = new InstalledNames(this.store, this.manifests);
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
@@ -98,6 +103,10 @@ export class Orchestrator {
       secrets: this.secrets,
       dataRoot: options.dataRoot,
       beforeAction: options.beforeAction,
+      sharedNames: (appId) => {
+        const app = this.store.getApp(appId);
+        return app ? clashingNames(this.names.clashesOf(app)) : new Set();
+      },
     });
     const health = new HealthMonitor({
       clock: this.#clock,
@@ -111,6 +120,7 @@ export class Orchestrator {
     const reconciler = new Reconciler({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       runtime,
       executor,
       dataRoot: options.dataRoot,

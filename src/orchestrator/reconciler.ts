@@ -32,6 +32,7 @@ import {
 } from "./health-restarts.ts";
 import { HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
+import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
@@ -98,6 +99,8 @@ export type ReconcilerOptions = {
   healthRestarts?: HealthRestartPolicy;
   /** The directory of an installed app's package (hooks copy from it); default: `local:` sources only. */
   packageDir?: (app: Pick<AppRow, "id" | "source" | "version">) => string | undefined;
+  /** The names installed apps take on the node (default: from the store and the manifests). */
+  names?: InstalledNames;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -107,7 +110,7 @@ export function localPackageDir(app: Pick<AppRow, "source">): string | undefined
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError) return true;
+  if (error instanceof HookError || error instanceof NameClashError) return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -185,6 +188,7 @@ export class Reconciler {
       packageDir: localPackageDir,
       ...options,
     } as Settings;
+    this.#o.names ??= new InstalledNames(this.#o.store, this.#o.manifests);
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
     this.#resumedAt = this.#o.clock();
     this.#queue = new WorkQueue({
@@ -326,7 +330,12 @@ export class Reconciler {
       const subnet = this.#subnets.get(id);
       if (subnet) subnets[id] = subnet;
     }
-    return { dataRoot: this.#o.dataRoot, dependencies, subnets };
+    const naming: RenderContext["naming"] = {};
+    for (const id of [manifest.id, ...Object.keys(dependencies)]) {
+      const row = this.#o.store.getApp(id);
+      if (row) naming[id] = row.naming;
+    }
+    return { dataRoot: this.#o.dataRoot, dependencies, subnets, naming };
   }
 
   /**
@@ -632,6 +641,9 @@ export class Reconciler {
       this.#finishOperations(app, "failed", error);
       return;
     }
+    // Apps named under scheme 1 may share names (naming.ts): none of them runs on what another holds.
+    const clashes = app.desired === "running" ? this.#o.names.clashesOf(app) : [];
+    if (clashes.length > 0) return this.#fail(app, new NameClashError(appId, clashes), this.#note(app));
     for (const operation of this.#o.store.activeOperations(appId)) {
       if (operation.state === "pending") {
         this.#o.store.setOperationState(operation.id, "running", now);
