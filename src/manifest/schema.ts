@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 
-const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS label: container keys, volume and secret names, and most other names in a manifest. */
+export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** An app id: a DNS label, optionally namespaced for third-party apps (`alice.relay`). */
 export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[a-z0-9])?)?$/;
 const SEMVER =
