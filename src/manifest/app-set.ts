@@ -123,7 +123,7 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
  * both could never be installed together. Only explicit and legacy names can clash (naming.ts).
  */
 function containerNameClashes(members: SetMember[]): SetFinding[] {
-  type Taker = { member: SetMember; path: PathSegment[] };
+  type Taker = { member: SetMember; path: PathSegment[]; at?: "key" };
   const takers = new Map<string, Taker[]>();
   const take = (name: string, taker: Taker) => {
     const list = takers.get(name) ?? [];
@@ -132,10 +132,12 @@ function containerNameClashes(members: SetMember[]): SetFinding[] {
   for (const member of members) {
     const { manifest } = member;
     for (const [key, container] of Object.entries(manifest.containers))
-      take(containerName(manifest, key, CURRENT_NAMING), {
-        member,
-        path: container.container_name ? ["containers", key, "container_name"] : ["containers", key],
-      });
+      take(
+        containerName(manifest, key, CURRENT_NAMING),
+        container.container_name
+          ? { member, path: ["containers", key, "container_name"] }
+          : { member, path: ["containers", key], at: "key" },
+      );
     for (const [key, names] of Object.entries(manifest.adoption.containers))
       for (const [index, name] of names.entries())
         take(name, { member, path: ["adoption", "containers", key, index] });
@@ -151,6 +153,7 @@ function containerNameClashes(members: SetMember[]): SetFinding[] {
           message: `container name ${name} is also taken by ${others.map((o) => `app ${o.member.manifest.id} (${o.member.file})`).join(", ")}`,
           fix: "give the container another container_name (or drop the legacy name): two apps never share a name",
           rule: "set.container-name",
+          ...(taker.at ? { at: taker.at } : {}),
         });
     }
   return findings;
