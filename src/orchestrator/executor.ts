@@ -26,7 +26,7 @@ export type ExecutorOptions = {
    * The names of an app that another installed app also has (`resourceKey`s, see name-clashes.ts):
    * removing the app never removes those (apps named under scheme 1 may share some).
    */
-  sharedNames?: (appId: string) => ReadonlySet<string>;
+  sharedNames: (appId: string) => ReadonlySet<string>;
 };
 
 /** The app's own directory under the data root: its volumes live in `volumes/`. */
@@ -43,7 +43,7 @@ export class Executor {
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
-    this.#sharedNames = options.sharedNames ?? (() => new Set());
+    this.#sharedNames = options.sharedNames;
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
