@@ -131,7 +131,8 @@ describe("set.container-name", () => {
   });
 
   test("passing: generated names never clash, whatever the ids and keys", () => {
-    const stack = (id: string, key: string) => app(id, `  ${key}:`, "    image: docker.io/library/postgres:16");
+    const stack = (id: string, key: string) =>
+      app(id, `  ${key}:`, "    image: docker.io/library/postgres:16");
     expectNoFindings([stack("a-b", "c"), stack("a", "b-c"), app("a-b-c"), app("a-x-b")]);
   });
 });

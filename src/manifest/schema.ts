@@ -318,7 +318,8 @@ export const ContainerSchema = z
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "must be a valid container name")
       .optional()
       .meta({
-        description: "Overrides the container name (default: the app id, or `<app>-<key>` in a stack).",
+        description:
+          "Overrides the container name (default: the app id, or `<app>--<key>` in a stack); not `archy-…`, `archipelago`, nor with `--`, which are the platform's.",
       }),
     entrypoint: Command.optional().meta({ description: "Overrides the image's entrypoint." }),
     command: Command.optional().meta({ description: "Overrides the image's command." }),

@@ -445,7 +445,12 @@ describe("clash.container-name", () => {
   test("an explicit name equal to another container's default name: the key is marked", () => {
     // `hello--db` is db's generated name, and also the form naming.reserved refuses.
     const issues = issuesOf(withLines("    container_name: hello--db", ...DB));
-    expectIssueIn(issues, { rule: "clash.container-name", path: "containers.db", line: FIRST + 1, column: 3 });
+    expectIssueIn(issues, {
+      rule: "clash.container-name",
+      path: "containers.db",
+      line: FIRST + 1,
+      column: 3,
+    });
     expectIssueIn(issues, {
       rule: "naming.reserved",
       path: "containers.web.container_name",

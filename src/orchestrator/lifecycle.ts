@@ -12,8 +12,8 @@ import { randomUUID } from "node:crypto";
 import semver from "semver";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
-import { describeClashes, InstalledNames } from "./name-clashes.ts";
 import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
+import { describeClashes, InstalledNames } from "./name-clashes.ts";
 import type { AppRow, IntentChange, Store } from "./store.ts";
 
 export type LifecycleErrorCode =

@@ -16,8 +16,8 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  * them together): a parsed form from another version is parsed again, never trusted.
  */
 export const PARSED_FORM = {
-  version: 3,
-  schemaSha256: "0a30bd7de4c90fb0c5a189054c6d911f6e1c832c324686f4e88bea480371ccaa",
+  version: 4,
+  schemaSha256: "ab5adc1cb5866b77c0c672415c54472c85198800374176a1ef41fea397331163",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */

@@ -32,8 +32,8 @@ import {
 } from "./health-restarts.ts";
 import { HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
-import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
+import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";

@@ -78,9 +78,15 @@ describe("golden files", () => {
       test(`${target} ${id}, installed under naming scheme 1: the names and renders of earlier releases`, async () => {
         const manifest = samples[id] as Manifest;
         const base = contextFor(manifest, samples);
-        const naming = Object.fromEntries([id, ...Object.keys(base.dependencies)].map((app) => [app, 1 as const]));
+        const naming = Object.fromEntries(
+          [id, ...Object.keys(base.dependencies)].map((app) => [app, 1 as const]),
+        );
         const files = render(manifest, target, { ...base, naming });
-        await compareWithGolden(files, join(GOLDEN, LEGACY_NAMES, target, id), `${LEGACY_NAMES}/${target}/${id}`);
+        await compareWithGolden(
+          files,
+          join(GOLDEN, LEGACY_NAMES, target, id),
+          `${LEGACY_NAMES}/${target}/${id}`,
+        );
       });
 });
 

@@ -220,8 +220,12 @@ describe("real Podman: libpod create bodies", () => {
   });
 
   test("secrets reach the process, as env and as a file owned by the container's user", async () => {
-    const nodePassword = secretValues.get(secretName(ids["mini-node"] as string, "rpc-password", CURRENT_NAMING)) as string;
-    const sessionKey = secretValues.get(secretName(ids["mini-explorer"] as string, "session-key", CURRENT_NAMING)) as string;
+    const nodePassword = secretValues.get(
+      secretName(ids["mini-node"] as string, "rpc-password", CURRENT_NAMING),
+    ) as string;
+    const sessionKey = secretValues.get(
+      secretName(ids["mini-explorer"] as string, "session-key", CURRENT_NAMING),
+    ) as string;
     const node = body("mini-node", "node");
     const explorer = body("mini-explorer", "explorer");
     const printenv = (name: string) => podman(["exec", name, "sh", "-c", 'echo "$RPC_PASSWORD"']);
