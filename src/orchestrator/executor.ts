@@ -3,7 +3,7 @@
  * crash at any point the next reconcile repeats it, or finds it done.
  */
 import { join } from "node:path";
-import { secretName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
 import { resourceKey } from "../render/resources.ts";
@@ -93,7 +93,11 @@ export class Executor {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
         const shared = this.#sharedNames(manifest.id);
         for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
-          note("warn", `kept the ${kept}: another installed app has the same name (see its reason)`);
+          note("warn", `kept the ${kept}: another app has that name`);
+        // Named the earlier way: the next install makes its Podman secrets under the current names
+        // (from the same secret files), so the old ones go now rather than stay forever.
+        if (namingOf(ctx, manifest.id) !== CURRENT_NAMING)
+          await this.#removePodmanSecrets(manifest, ctx, note);
         return;
       }
       case "purge-data": {
@@ -108,17 +112,22 @@ export class Executor {
         for (const other of [snapshotsDir(this.#dataRoot, manifest.id), work.aside, work.restoring])
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
-        const shared = this.#sharedNames(manifest.id);
-        for (const name of Object.keys(manifest.secrets)) {
-          const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
-          if (shared.has(resourceKey("secret", podmanName)))
-            note("warn", `kept the Podman secret ${podmanName}: another installed app has the same name`);
-          else await runtime.client.secrets.remove(podmanName);
-        }
+        await this.#removePodmanSecrets(manifest, ctx, note);
         return;
       }
       case "forget":
         return;
+    }
+  }
+
+  /** Removes the app's Podman secrets, except those another installed app has too. */
+  async #removePodmanSecrets(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
+    const shared = this.#sharedNames(manifest.id);
+    for (const name of Object.keys(manifest.secrets)) {
+      const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
+      if (shared.has(resourceKey("secret", podmanName)))
+        note("warn", `kept the Podman secret ${podmanName}: another app has that name`);
+      else await this.#runtime.client.secrets.remove(podmanName);
     }
   }
 

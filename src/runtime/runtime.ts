@@ -351,8 +351,18 @@ export class Runtime {
       if (ours.length > 0) await this.#systemd.daemonReload();
     }
     if (!keeps("network", plan.network.name)) await this.client.networks.remove(plan.network.name);
-    for (const volume of plan.volumes)
-      if (!keeps("volume", volume.Name)) await this.client.volumes.remove(volume.Name);
+    for (const volume of plan.volumes) {
+      if (keeps("volume", volume.Name)) continue;
+      // Only the app's own: a volume of its name that someone else made is left as it is.
+      const existing = await this.client.volumes.find(volume.Name);
+      if (!existing) continue;
+      if (existing.Labels?.[LABELS.owner] === OWNER && existing.Labels?.[LABELS.app] === manifest.id)
+        await this.client.volumes.remove(volume.Name);
+      else
+        kept.push(
+          `${describeResource({ kind: "volume", name: volume.Name })}, which is not ${manifest.id}'s`,
+        );
+    }
     return kept;
   }
 

@@ -76,7 +76,13 @@ export type Message = {
   podman?: { socketPath: string; origin: string; pid?: number };
 };
 export type Accepted = { operationId: string; appId: string; kind: string; existing: boolean };
-export type StoredContainer = { key: string; name: string; containerId: string; state: string };
+export type StoredContainer = {
+  key: string;
+  name: string;
+  containerId: string;
+  state: string;
+  observedAt: number;
+};
 export type ListedApp = AppSummary & { reason?: string; containers: StoredContainer[] };
 export type OperationRecord = {
   operation: { id: string; kind: string; state: string; error?: string } | undefined;
