@@ -1130,6 +1130,40 @@ describe("reconciler: no two apps share a name", () => {
     assert.ok(w.logs.some((l) => l.includes("kept the Podman volume archy-sx-v-db-data")));
   });
 
+  test("a legacy container two apps installed before both list is adopted by neither, nor removed by either", async () => {
+    const w = setup();
+    w.runtime.containers.push({
+      id: "legacy-1",
+      name: "old-web",
+      appId: undefined,
+      key: undefined,
+      specHash: undefined,
+      image: "docker.io/library/nginx:1.26",
+      state: "running",
+      exitCode: 0,
+      createdAt: 1,
+      startedAt: 2,
+      finishedAt: undefined,
+      backend: "podman",
+      unit: undefined,
+      labels: {},
+    });
+    installedBefore(w, sourced("alpha", { adopt: "old-web" }), sourced("beta", { adopt: "old-web" }));
+    await w.settle();
+    for (const id of ["alpha", "beta"]) {
+      assert.equal(w.app(id)?.phase, "failed");
+      assert.match(w.app(id)?.reason ?? "", /container name old-web is also app (alpha|beta)'s/);
+    }
+    w.lifecycle.uninstall("beta");
+    await w.settle();
+    assert.equal(w.app("beta"), undefined);
+    assert.deepEqual(
+      w.runtime.containers.map((c) => [c.id, c.state]),
+      [["legacy-1", "running"]],
+      "the legacy container is nobody's to remove",
+    );
+  });
+
   test("an install that would take another app's container name is refused, and changes nothing", async () => {
     const w = setup();
     w.install("two");

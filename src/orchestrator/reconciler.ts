@@ -271,12 +271,21 @@ export class Reconciler {
     return this.#o.manifests.of(app);
   }
 
-  /** Legacy container names of installed apps, so adoption finds containers without our labels. */
+  /**
+   * Legacy container names of installed apps, so adoption finds containers without our labels. A
+   * name two apps list (installs refuse that now; earlier ones did not) is adopted by neither.
+   */
   #legacyNames(): Map<string, LegacyName> {
     const legacy = new Map<string, LegacyName>();
+    const ambiguous = new Set<string>();
     for (const { id, manifest } of this.#installedManifests())
       for (const [key, names] of Object.entries(manifest?.adoption.containers ?? {}))
-        for (const name of names) legacy.set(name, { appId: id, key });
+        for (const name of names) {
+          const other = legacy.get(name);
+          if (other && other.appId !== id) ambiguous.add(name);
+          legacy.set(name, { appId: id, key });
+        }
+    for (const name of ambiguous) legacy.delete(name);
     return legacy;
   }
 
