@@ -67,6 +67,9 @@ export function clashingNames(clashes: readonly NameClash[]): Set<string> {
   return new Set(clashes.flatMap((c) => c.resources.map((r) => resourceKey(r.kind, r.name))));
 }
 
+type AppHead = Pick<AppRow, "id" | "naming" | "manifestHash">;
+const cacheKey = (app: AppHead) => `${app.naming}:${app.manifestHash}`;
+
 /** The names of installed apps, from the store (parsed once per manifest and scheme). */
 export class InstalledNames {
   readonly #store: Store;
@@ -79,14 +82,15 @@ export class InstalledNames {
   }
 
   /** The names of an installed app (none while its stored manifest does not parse). */
-  of(app: AppRow): AppNames {
-    const key = `${app.naming}:${app.manifestHash}`;
-    let resources = this.#cache.get(key);
-    if (!resources) {
-      const { manifest } = this.#manifests.of(app);
-      resources = manifest ? appResources(manifest, app.naming) : [];
-      this.#cache.set(key, resources);
-    }
+  of(app: AppHead | AppRow): AppNames {
+    const cached = this.#cache.get(cacheKey(app));
+    if (cached) return { id: app.id, resources: cached };
+    // Only a manifest not seen yet needs its text: passes over many apps read ids and hashes.
+    const row = "manifestText" in app ? app : this.#store.getApp(app.id);
+    if (!row) return { id: app.id, resources: [] };
+    const { manifest } = this.#manifests.of(row);
+    const resources = manifest ? appResources(manifest, row.naming) : [];
+    this.#cache.set(cacheKey(row), resources);
     return { id: app.id, resources };
   }
 
@@ -103,9 +107,9 @@ export class InstalledNames {
 
   /** The other installed apps' names; the cache keeps only the manifests installed now. */
   #others(appId: string): AppNames[] {
-    const apps = this.#store.listApps();
+    const apps = this.#store.listAppHeads();
     const names = apps.map((app) => this.of(app));
-    const current = new Set(apps.map((app) => `${app.naming}:${app.manifestHash}`));
+    const current = new Set(apps.map(cacheKey));
     for (const key of this.#cache.keys()) if (!current.has(key)) this.#cache.delete(key);
     return names.filter((n) => n.id !== appId);
   }

@@ -353,14 +353,15 @@ export class Store {
     return (this.#statement("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
   }
 
-  /** Every app's id and manifest hash: what a pass over all apps needs, without the manifest texts. */
-  listAppHeads(): Array<{ id: string; manifestHash: string }> {
+  /** Every app's id, manifest hash and naming: what a pass over all apps needs, without the manifest texts. */
+  listAppHeads(): Array<{ id: string; manifestHash: string; naming: NamingScheme }> {
     return (
-      this.#statement("SELECT id, manifest_hash FROM apps ORDER BY id").all() as Array<{
+      this.#statement("SELECT id, manifest_hash, naming FROM apps ORDER BY id").all() as Array<{
         id: string;
         manifest_hash: string;
+        naming: number;
       }>
-    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash }));
+    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash, naming: row.naming as NamingScheme }));
   }
 
   getApp(id: string): AppRow | undefined {
