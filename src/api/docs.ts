@@ -161,7 +161,14 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "package.install": {
     params: { id: "my-app" },
     result: accepted("install"),
-    errors: ["notFound", "invalidManifest", "dependencyMissing", "operationInProgress", "beingRemoved"],
+    errors: [
+      "notFound",
+      "invalidManifest",
+      "dependencyMissing",
+      "nameTaken",
+      "operationInProgress",
+      "beingRemoved",
+    ],
   },
   "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: LIFECYCLE_ERRORS },
   "package.stop": {
@@ -179,7 +186,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "package.update": {
     params: { id: "my-app" },
     result: accepted("update"),
-    errors: ["notFound", "notNewer", "invalidManifest", "operationInProgress", "beingRemoved"],
+    errors: ["notFound", "notNewer", "invalidManifest", "nameTaken", "operationInProgress", "beingRemoved"],
   },
   "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: LIFECYCLE_ERRORS },
   "package.logs": {

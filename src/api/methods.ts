@@ -123,6 +123,7 @@ const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "invalid-manifest": RPC_CODES.invalidManifest,
   "not-newer": RPC_CODES.notNewer,
   "being-removed": RPC_CODES.beingRemoved,
+  "name-taken": RPC_CODES.nameTaken,
 };
 
 /**

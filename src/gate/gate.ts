@@ -13,7 +13,7 @@ import { DaemonClient } from "../cli/client.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { hostPathProblem } from "../manifest/host-paths.ts";
 import { loadManifest } from "../manifest/load.ts";
-import { LABELS, networkName, secretName, volumeName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, LABELS, networkName, secretName, volumeName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { observe } from "../runtime/observe.ts";
 import { loadAppsDir, type SourcedApp } from "../sources/local.ts";
@@ -94,7 +94,10 @@ const REBOOT_UNAVAILABLE =
 const REBOOT_NO_COMMAND =
   "the gate has no --reboot-command to reboot this daemon's node with (scripts/gate-node runs the gate against the systemd test node with one)";
 
-/** The Podman networks, volumes and secrets the daemon makes for the gated apps (their containers carry the app label). */
+/**
+ * The Podman networks, volumes and secrets the daemon makes for the gated apps (their containers
+ * carry the app label): the gate's own daemon installs them afresh, under the current naming.
+ */
 export function podmanObjects(
   ids: Record<string, string>,
   manifests: ReadonlyMap<string, Manifest>,
@@ -106,8 +109,8 @@ export function podmanObjects(
     const installedAs = ids[id] as string;
     networks.push(networkName(installedAs));
     for (const c of Object.values(manifest.containers))
-      for (const v of c.volumes) if (v.name) volumes.push(volumeName(installedAs, v.name));
-    for (const s of Object.keys(manifest.secrets)) secrets.push(secretName(installedAs, s));
+      for (const v of c.volumes) if (v.name) volumes.push(volumeName(installedAs, v.name, CURRENT_NAMING));
+    for (const s of Object.keys(manifest.secrets)) secrets.push(secretName(installedAs, s, CURRENT_NAMING));
   }
   return { networks, volumes: [...new Set(volumes)], secrets };
 }

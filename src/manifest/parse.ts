@@ -45,6 +45,7 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "limits.stop-signal", // SIGKILL or SIGSTOP as the stop signal
   "limits.stop-timeout", // stop_timeout: 0
   "security.path", // mounts at / or in /proc, /sys, /dev
+  "naming.reserved", // ids and container names in the platform's own names (naming.ts)
 ]);
 
 export type ParseResult =

@@ -38,6 +38,7 @@ const COVERED: Record<string, string> = {
   "cycle.dependency": "semantics.test.ts",
   "clash.dependency": "semantics.test.ts",
   "clash.container-name": "semantics.test.ts",
+  "naming.reserved": "semantics.test.ts",
   "clash.host-port": "semantics.test.ts",
   "clash.container-port": "semantics.test.ts",
   "clash.alias": "semantics.test.ts",
@@ -65,6 +66,7 @@ const COVERED: Record<string, string> = {
   "set.dependency-version": "app-set.test.ts",
   "set.export": "app-set.test.ts",
   "set.dependency-cycle": "app-set.test.ts",
+  "set.container-name": "app-set.test.ts",
 };
 
 function emittedRules(): Set<string> {

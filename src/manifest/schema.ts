@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 
-const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS label: container keys, volume and secret names, and most other names in a manifest. */
+export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** An app id: a DNS label, optionally namespaced for third-party apps (`alice.relay`). */
 export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[a-z0-9])?)?$/;
 const SEMVER =
@@ -327,7 +328,8 @@ export const ContainerSchema = z
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "must be a valid container name")
       .optional()
       .meta({
-        description: "Overrides the container name (default: the app id, or `<app>-<key>` in a stack).",
+        description:
+          "Overrides the container name (default: the app id, or `<app>--<key>` in a stack); not `archy-…`, `archipelago`, nor with `--`, which are the platform's.",
       }),
     entrypoint: Command.optional().meta({ description: "Overrides the image's entrypoint." }),
     command: Command.optional().meta({ description: "Overrides the image's command." }),

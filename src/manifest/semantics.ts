@@ -5,7 +5,7 @@
  */
 import semver from "semver";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
-import { containerName } from "./naming.ts";
+import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
 import { type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
@@ -17,6 +17,7 @@ const MIN_HOOK_TIMEOUT_MS = 1000;
 export function checkSemantics(manifest: Manifest): Finding[] {
   return [
     ...checkReferences(manifest),
+    ...checkNames(manifest),
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),
     ...checkHealth(manifest),
@@ -169,6 +170,35 @@ function checkReferences(manifest: Manifest): Finding[] {
   return findings;
 }
 
+/**
+ * The app id and explicit container names stay out of what the platform names itself, so that no
+ * app can ever take the name of another app's network, volume, secret or stack container, nor of
+ * their units or the daemon's (see naming.ts).
+ */
+function checkNames(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  const idProblem = reservedNameProblem(manifest.id, "id");
+  if (idProblem)
+    findings.push({
+      path: ["id"],
+      message: `the id ${manifest.id} cannot be used: ${idProblem}`,
+      fix: "choose another id",
+      rule: "naming.reserved",
+    });
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const explicit = container.container_name;
+    const problem = explicit === undefined ? undefined : reservedNameProblem(explicit, "container_name");
+    if (problem)
+      findings.push({
+        path: ["containers", key, "container_name"],
+        message: `the container name ${explicit} cannot be used: ${problem}`,
+        fix: "choose another container_name, or leave it out to get the generated one",
+        rule: "naming.reserved",
+      });
+  }
+  return findings;
+}
+
 function checkClashes(manifest: Manifest): Finding[] {
   const findings: Finding[] = [];
   const hostPorts = new Map<string, PathSegment[]>();
@@ -181,7 +211,7 @@ function checkClashes(manifest: Manifest): Finding[] {
   // Names first, then legacy names: a legacy name clashes whichever container comes first.
   for (const [key, container] of Object.entries(manifest.containers)) {
     const at: PathSegment[] = ["containers", key];
-    const name = containerName(manifest, key);
+    const name = containerName(manifest, key, CURRENT_NAMING);
     const previous = names.get(name);
     // Point at the explicit `container_name` when there is one, else at the container's key.
     const where: PathSegment[] = container.container_name ? [...at, "container_name"] : at;

@@ -3,9 +3,10 @@
  * crash at any point the next reconcile repeats it, or finds it done.
  */
 import { join } from "node:path";
-import { secretName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH } from "../manifest/schema.ts";
-import { type RenderContext, resolveApp } from "../render/model.ts";
+import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
+import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
@@ -24,6 +25,11 @@ export type ExecutorOptions = {
   hostPaths: HostPathGuard;
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
+  /**
+   * The names of an app that another installed app also has (`resourceKey`s, see name-clashes.ts):
+   * removing the app never removes those (apps named under scheme 1 may share some).
+   */
+  sharedNames: (appId: string) => ReadonlySet<string>;
 };
 
 /** The app's own directory under the data root: its volumes live in `volumes/`. */
@@ -37,9 +43,11 @@ export class Executor {
   readonly #dataRoot: string;
   readonly #hostPaths: HostPathGuard;
   readonly #beforeAction: (action: Action) => void;
+  readonly #sharedNames: (appId: string) => ReadonlySet<string>;
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
+    this.#sharedNames = options.sharedNames;
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
@@ -92,9 +100,17 @@ export class Executor {
             : `removing container ${action.container.name} (${action.why}); its data stays`,
         );
         return runtime.remove(action.container, action.timeoutSeconds);
-      case "remove-resources":
+      case "remove-resources": {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
-        return runtime.removeAppResources(manifest, ctx);
+        const shared = this.#sharedNames(manifest.id);
+        for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
+          note("warn", `kept the ${kept}: another app has that name`);
+        // Named the earlier way: the next install makes its Podman secrets under the current names
+        // (from the same secret files), so the old ones go now rather than stay forever.
+        if (namingOf(ctx, manifest.id) !== CURRENT_NAMING)
+          await this.#removePodmanSecrets(manifest, ctx, note);
+        return;
+      }
       case "purge-data": {
         const dir = appDataDir(this.#dataRoot, manifest.id);
         note(
@@ -107,8 +123,7 @@ export class Executor {
         for (const other of [snapshotsDir(this.#dataRoot, manifest.id), work.aside, work.restoring])
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
-        for (const name of Object.keys(manifest.secrets))
-          await runtime.client.secrets.remove(secretName(manifest.id, name));
+        await this.#removePodmanSecrets(manifest, ctx, note);
         return;
       }
       case "forget":
@@ -116,11 +131,22 @@ export class Executor {
     }
   }
 
+  /** Removes the app's Podman secrets, except those another installed app has too. */
+  async #removePodmanSecrets(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
+    const shared = this.#sharedNames(manifest.id);
+    for (const name of Object.keys(manifest.secrets)) {
+      const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
+      if (shared.has(resourceKey("secret", podmanName)))
+        note("warn", `kept the Podman secret ${podmanName}: another app has that name`);
+      else await this.#runtime.client.secrets.remove(podmanName);
+    }
+  }
+
   async #prepare(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
     const app = resolveApp(manifest, ctx);
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     for (const secret of await this.#secrets.ensureAll(manifest)) {
-      const podmanName = secretName(manifest.id, secret.name);
+      const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
       if (!secret.masked)
         note(
           "warn",

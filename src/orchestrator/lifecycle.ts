@@ -13,6 +13,7 @@ import semver from "semver";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
 import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
+import { describeClashes, InstalledNames } from "./name-clashes.ts";
 import type { AppRow, IntentChange, Store } from "./store.ts";
 
 export type LifecycleErrorCode =
@@ -22,7 +23,8 @@ export type LifecycleErrorCode =
   | "has-dependents"
   | "invalid-manifest"
   | "not-newer"
-  | "being-removed";
+  | "being-removed"
+  | "name-taken";
 
 export class LifecycleError extends Error {
   readonly code: LifecycleErrorCode;
@@ -54,6 +56,8 @@ const SUPERSEDING: ReadonlySet<OperationKind> = new Set(["stop", "uninstall", "p
 export type LifecycleOptions = {
   store: Store;
   manifests: ManifestCache;
+  /** The names installed apps take on the node (default: from the store and the manifests). */
+  names?: InstalledNames;
   /** Called after an intent is recorded, so the reconciler wakes up. */
   wake: (appId: string) => void;
   clock?: () => number;
@@ -62,12 +66,14 @@ export type LifecycleOptions = {
 export class Lifecycle {
   readonly #store: Store;
   readonly #manifests: ManifestCache;
+  readonly #names: InstalledNames;
   readonly #wake: (appId: string) => void;
   readonly #clock: () => number;
 
   constructor(options: LifecycleOptions) {
     this.#store = options.store;
     this.#manifests = options.manifests;
+    this.#names = options.names ?? new InstalledNames(options.store, options.manifests);
     this.#wake = options.wake;
     this.#clock = options.clock ?? Date.now;
   }
@@ -93,6 +99,7 @@ export class Lifecycle {
         { missing: ids },
       );
     }
+    if (!existing) this.#checkNames(manifest, undefined, "installed");
     return this.#record(existing, manifest.id, "install", {
       desired: "running",
       phase: existing ? (existing.phase === "failed" ? "installing" : existing.phase) : "installing",
@@ -165,6 +172,7 @@ export class Lifecycle {
   /** Recreates the app's containers from its manifest; data, secrets and credentials are kept. */
   reinstall(appId: string, sourced?: SourcedManifest): Accepted {
     const app = this.#installed(appId);
+    if (sourced) this.#checkNames(sourced.manifest, app, "reinstalled");
     return this.#record(app, appId, "reinstall", {
       desired: "running",
       phase: "installing",
@@ -220,6 +228,7 @@ export class Lifecycle {
         `${app.id}: going back from the update to ${unfinished.toVersion} has not finished (${unfinished.stage}); retry ${app.id} to finish it, then update again`,
         this.#inFlight(app),
       );
+    this.#checkNames(sourced.manifest, app, "updated");
     // The snapshot, the window and the rollback are the reconciler's (see update.ts); the update is
     // recorded with the intent, so a crash right after this leaves it to be carried out or undone.
     return this.#record(app, app.id, "update", {
@@ -234,6 +243,26 @@ export class Lifecycle {
         source: sourced.source,
       },
     });
+  }
+
+  /**
+   * Refuses a manifest that would take a name another installed app (or the platform) has: under
+   * the current naming only an explicit `container_name` or a legacy name to adopt can.
+   */
+  #checkNames(manifest: Manifest, app: AppRow | undefined, what: string): void {
+    const clashes = this.#names.clashesIfInstalled(manifest, app);
+    if (clashes.length === 0) return;
+    throw new LifecycleError(
+      "name-taken",
+      `${manifest.id} cannot be ${what}: ${describeClashes(clashes)}; two apps never share a name. ` +
+        "Give its container another container_name (or drop the legacy name from adoption), or remove the other app first",
+      {
+        clashes: clashes.map((c) => ({
+          app: c.with ?? null,
+          resources: c.resources.map((r) => ({ kind: r.kind, name: r.name })),
+        })),
+      },
+    );
   }
 
   #installed(appId: string): AppRow {

@@ -20,6 +20,7 @@ import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
+import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
 import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
@@ -63,6 +64,8 @@ export class Orchestrator {
   readonly secrets: SecretFiles;
   /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
   readonly hostPaths: HostPathGuard;
+  /** The names installed apps take on the node (see name-clashes.ts). */
+  readonly names: InstalledNames;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -87,10 +90,12 @@ export class Orchestrator {
     this.store = new Store(join(options.stateDir, "store.db"), { mask: (text) => mask.apply(text) });
     this.manifests = new ManifestCache(this.store);
     this.hostPaths = new HostPathGuard({ protectedDirs: () => this.#protectedDirs() });
+    this.names = new InstalledNames(this.store, this.manifests);
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
@@ -164,6 +169,10 @@ export class Orchestrator {
       dataRoot: options.dataRoot,
       hostPaths: this.hostPaths,
       beforeAction: options.beforeAction,
+      sharedNames: (appId) => {
+        const app = this.store.getApp(appId);
+        return app ? clashingNames(this.names.clashesOf(app)) : new Set();
+      },
     });
     const health = new HealthMonitor({
       clock: this.#clock,
@@ -177,6 +186,7 @@ export class Orchestrator {
     const reconciler = new Reconciler({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       runtime,
       executor,
       dataRoot: options.dataRoot,

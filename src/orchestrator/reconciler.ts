@@ -34,6 +34,7 @@ import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
+import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
@@ -101,6 +102,8 @@ export type ReconcilerOptions = {
   healthRestarts?: HealthRestartPolicy;
   /** The package of an installed app (hooks copy from it); default: `local:` sources only. */
   packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
+  /** The names installed apps take on the node (default: from the store and the manifests). */
+  names?: InstalledNames;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -110,7 +113,8 @@ export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefine
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError || error instanceof HostPathError) return true;
+  if (error instanceof HookError || error instanceof HostPathError || error instanceof NameClashError)
+    return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -188,6 +192,7 @@ export class Reconciler {
       packageOf: localPackage,
       ...options,
     } as Settings;
+    this.#o.names ??= new InstalledNames(this.#o.store, this.#o.manifests);
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
     this.#resumedAt = this.#o.clock();
     this.#queue = new WorkQueue({
@@ -270,12 +275,21 @@ export class Reconciler {
     return this.#o.manifests.of(app);
   }
 
-  /** Legacy container names of installed apps, so adoption finds containers without our labels. */
+  /**
+   * Legacy container names of installed apps, so adoption finds containers without our labels. A
+   * name two apps list (installs refuse that now; earlier ones did not) is adopted by neither.
+   */
   #legacyNames(): Map<string, LegacyName> {
     const legacy = new Map<string, LegacyName>();
+    const ambiguous = new Set<string>();
     for (const { id, manifest } of this.#installedManifests())
       for (const [key, names] of Object.entries(manifest?.adoption.containers ?? {}))
-        for (const name of names) legacy.set(name, { appId: id, key });
+        for (const name of names) {
+          const other = legacy.get(name);
+          if (other && other.appId !== id) ambiguous.add(name);
+          legacy.set(name, { appId: id, key });
+        }
+    for (const name of ambiguous) legacy.delete(name);
     return legacy;
   }
 
@@ -329,7 +343,12 @@ export class Reconciler {
       const subnet = this.#subnets.get(id);
       if (subnet) subnets[id] = subnet;
     }
-    return { dataRoot: this.#o.dataRoot, dependencies, subnets };
+    const naming: RenderContext["naming"] = {};
+    for (const id of [manifest.id, ...Object.keys(dependencies)]) {
+      const row = this.#o.store.getApp(id);
+      if (row) naming[id] = row.naming;
+    }
+    return { dataRoot: this.#o.dataRoot, dependencies, subnets, naming };
   }
 
   /**
@@ -642,6 +661,9 @@ export class Reconciler {
       this.#finishOperations(app, "failed", reason);
       return;
     }
+    // Apps named under scheme 1 may share names (naming.ts): none of them runs on what another holds.
+    const clashes = app.desired === "running" ? this.#o.names.clashesOf(app) : [];
+    if (clashes.length > 0) return this.#fail(app, new NameClashError(appId, clashes), this.#note(app));
     for (const operation of this.#o.store.activeOperations(appId)) {
       if (operation.state === "pending") {
         this.#o.store.setOperationState(operation.id, "running", now);

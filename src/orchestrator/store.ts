@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
 import type {
   DesiredState,
@@ -42,6 +43,8 @@ export type AppRow = {
   previousManifestText: string | undefined;
   /** A lifecycle hook due at the next matching moment (post_install once running, …). */
   pendingHook: HookName | undefined;
+  /** How its resources are named (naming.ts): the scheme it was installed with, kept until it is removed. */
+  naming: NamingScheme;
 };
 
 /** Schema migrations, applied in order; the version table records how far a database has come. */
@@ -137,6 +140,9 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      json TEXT NOT NULL
    );`,
+  // The naming scheme of each app's resources (naming.ts). Apps installed before it existed have
+  // scheme 1's names on the node and keep them; new rows say which scheme they were installed with.
+  `ALTER TABLE apps ADD COLUMN naming INTEGER NOT NULL DEFAULT 1 CHECK (naming IN (1, 2));`,
 ];
 
 /** An update in flight, as stored (see update.ts for its stages). */
@@ -183,6 +189,7 @@ function toApp(row: Row): AppRow {
     updatedAt: Number(row.updated_at),
     previousManifestText: optional<string>(row.previous_manifest_text),
     pendingHook: optional<HookName>(row.pending_hook),
+    naming: Number(row.naming) as NamingScheme,
   };
 }
 
@@ -357,14 +364,15 @@ export class Store {
     return (this.#statement("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
   }
 
-  /** Every app's id and manifest hash: what a pass over all apps needs, without the manifest texts. */
-  listAppHeads(): Array<{ id: string; manifestHash: string }> {
+  /** Every app's id, manifest hash and naming: what a pass over all apps needs, without the manifest texts. */
+  listAppHeads(): Array<{ id: string; manifestHash: string; naming: NamingScheme }> {
     return (
-      this.#statement("SELECT id, manifest_hash FROM apps ORDER BY id").all() as Array<{
+      this.#statement("SELECT id, manifest_hash, naming FROM apps ORDER BY id").all() as Array<{
         id: string;
         manifest_hash: string;
+        naming: number;
       }>
-    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash }));
+    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash, naming: row.naming as NamingScheme }));
   }
 
   getApp(id: string): AppRow | undefined {
@@ -380,8 +388,8 @@ export class Store {
         const manifest = change.manifest;
         if (!manifest) throw new Error(`app ${change.appId} is not installed`);
         this.#statement(
-          `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+          `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook, naming)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`,
         ).run(
           change.appId,
           manifest.text,
@@ -394,6 +402,7 @@ export class Store {
           now,
           now,
           change.pendingHook ?? null,
+          CURRENT_NAMING,
         );
       } else {
         const manifest = change.manifest;

@@ -275,14 +275,14 @@ describe("secrets", () => {
     const r = render(keyring(), bare);
     assert.ok(!r.docs.some((d) => d.kind === "Secret"));
     assert.ok(
-      r.content.includes("# - globex-keyring-secrets, with keys api-token, db-password, signing-key.\n"),
+      r.content.includes("# - globex--keyring-secrets, with keys api-token, db-password, signing-key.\n"),
     );
     const warning = warningOf(r.warnings, "secrets");
     assert.match(
       warning.message,
-      /^the Secret globex-keyring-secrets \(keys api-token, db-password, signing-key\)/,
+      /^the Secret globex--keyring-secrets \(keys api-token, db-password, signing-key\)/,
     );
-    assert.match(warning.message, /at the top of globex-keyring\.yaml/);
+    assert.match(warning.message, /at the top of globex--keyring\.yaml/);
     assertCarried(r, warning);
   });
 
@@ -298,7 +298,7 @@ describe("secrets", () => {
     assert.match(generated["api-token"] as string, /^[0-9a-f]{64}$/);
     assert.match(generated["db-password"] as string, /^[A-Za-z0-9]{32}$/);
     assert.match(generated["signing-key"] as string, /^[A-Za-z0-9_-]{43}$/);
-    assert.match(content, /^# {5}kubectl create secret generic globex-keyring-secrets \\$/m);
+    assert.match(content, /^# {5}kubectl create secret generic globex--keyring-secrets \\$/m);
   });
 
   test("the header also says how to keep the values an installed app has, from the node's files", () => {

@@ -42,7 +42,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import YAML from "yaml";
-import { LABEL_PREFIX, LABELS, OWNER, volumeName } from "../manifest/naming.ts";
+import { ID_SEPARATOR, LABEL_PREFIX, LABELS, OWNER, PLATFORM_PREFIX } from "../manifest/naming.ts";
 import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { exportedHosts } from "./addresses.ts";
 import { byCodeUnit, canonicalize } from "./canonical.ts";
@@ -100,9 +100,20 @@ function dnsLabel(text: string): string {
     : `${label.slice(0, MAX_NAME - 9).replace(/-+$/, "")}-${hash8(text)}`;
 }
 
-/** The name of the app's Deployment and Service: its id as a DNS label (`alice.relay` → `alice-relay`). */
+/**
+ * The name of the app's Deployment and Service: its id as a DNS label, a namespaced id's dot made
+ * `--`, which no id contains (`alice.relay` → `alice--relay`, never `alice-relay`'s name).
+ */
 export function kubeName(appId: string): string {
-  return dnsLabel(appId);
+  return dnsLabel(appId.replace(".", ID_SEPARATOR));
+}
+
+/**
+ * The name of an app volume's PersistentVolumeClaim: `archy-<app>.<volume>` (a DNS subdomain; a
+ * volume name has no dot, so the last one ends the id). `podman kube play` makes it a Podman volume.
+ */
+export function kubeVolumeName(appId: string, volume: string): string {
+  return `${PLATFORM_PREFIX}${appId}.${volume}`;
 }
 
 /** The name of the app's Secret, whose keys are the app's generated secrets. */
@@ -178,7 +189,7 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
   for (const m of c.mounts) {
     if (m.kind === "volume") {
       const name = dnsLabel(`data-${m.volume}`);
-      addVolume(name, { persistentVolumeClaim: { claimName: m.podmanVolume } });
+      addVolume(name, { persistentVolumeClaim: { claimName: kubeVolumeName(app.id, m.volume) } });
       mounts.push({ name, mountPath: m.path, readOnly: m.readOnly || undefined });
     } else {
       const name = dnsLabel(`host-${c.key}-${index++}`);
@@ -345,7 +356,7 @@ function claims(app: ResolvedApp): Doc[] {
   return app.volumes.map((v) => ({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: metadata(app, volumeName(app.id, v.volume), {
+    metadata: metadata(app, kubeVolumeName(app.id, v.volume), {
       annotations: {
         "volume.podman.io/device": v.hostPath,
         "volume.podman.io/type": "none",

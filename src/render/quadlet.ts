@@ -150,6 +150,14 @@ export function volumeUnitName(podmanVolume: string): string {
   return `${podmanVolume}.volume`;
 }
 
+/** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
+export function serviceOfUnitFile(file: string): string {
+  if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
+  if (file.endsWith(".network")) return `${file.slice(0, -".network".length)}-network.service`;
+  if (file.endsWith(".volume")) return `${file.slice(0, -".volume".length)}-volume.service`;
+  throw new Error(`not a Quadlet unit file: ${file}`);
+}
+
 function hostIp(bind: string): string {
   return bind.includes(":") ? `[${bind}]` : bind;
 }

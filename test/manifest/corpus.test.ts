@@ -25,7 +25,7 @@ const VALID_FULL = readFileSync(new URL("../fixtures/manifests/valid-full.yml", 
 const SEED = 20240611;
 const MUTATIONS_PER_KIND = 20;
 
-const RULE = /^(yaml|schema|security|ref|clash|cycle|health|limits|file)\.[a-z]+(-[a-z]+)*$/;
+const RULE = /^(yaml|schema|security|ref|clash|cycle|health|limits|file|naming)\.[a-z]+(-[a-z]+)*$/;
 /** Issues not tied to a place in the file. */
 const UNPLACED = new Set(["yaml.size", "file.read"]);
 

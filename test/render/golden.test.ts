@@ -14,7 +14,7 @@ import YAML from "yaml";
 import { LABELS } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { canonicalJson } from "../../src/render/canonical.ts";
-import { RENDER_TARGETS, RenderError, render } from "../../src/render/index.ts";
+import { RENDER_TARGETS, RenderError, type RenderedFile, render } from "../../src/render/index.ts";
 import { kubeSecretName, renderKube } from "../../src/render/kube.ts";
 import { podmanPlan } from "../../src/render/podman-spec.ts";
 import { specHash } from "../../src/render/spec-hash.ts";
@@ -36,31 +36,57 @@ async function listFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** Renders of apps installed under naming scheme 1 (their names on nodes that had them): see below. */
+const LEGACY_NAMES = "legacy-names";
+
+/** The golden files of one render: rewritten with UPDATE_GOLDEN=1, else compared byte for byte. */
+async function compareWithGolden(files: RenderedFile[], dir: string, what: string): Promise<void> {
+  if (UPDATE) {
+    await rm(dir, { recursive: true, force: true });
+    for (const file of files) {
+      await mkdir(dirname(join(dir, file.path)), { recursive: true });
+      await writeFile(join(dir, file.path), file.content);
+    }
+  }
+  assert.deepEqual(
+    files.map((f) => f.path).sort(),
+    await listFiles(dir),
+    `the rendered file set differs from ${dir} (UPDATE_GOLDEN=1 rewrites it)`,
+  );
+  for (const file of files)
+    assert.equal(
+      file.content,
+      await readFile(join(dir, file.path), "utf8"),
+      `${what}/${file.path} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`,
+    );
+}
+
 describe("golden files", () => {
   for (const target of RENDER_TARGETS)
     for (const id of SAMPLE_IDS)
       test(`${target} ${id}`, async () => {
         const manifest = samples[id] as Manifest;
         const files = render(manifest, target, contextFor(manifest, samples));
-        const dir = join(GOLDEN, target, id);
-        if (UPDATE) {
-          await rm(dir, { recursive: true, force: true });
-          for (const file of files) {
-            await mkdir(dirname(join(dir, file.path)), { recursive: true });
-            await writeFile(join(dir, file.path), file.content);
-          }
-        }
-        assert.deepEqual(
-          files.map((f) => f.path).sort(),
-          await listFiles(dir),
-          `the rendered file set differs from ${dir} (UPDATE_GOLDEN=1 rewrites it)`,
+        await compareWithGolden(files, join(GOLDEN, target, id), `${target}/${id}`);
+      });
+
+  // An app installed before naming scheme 2 keeps its names, so its containers keep their spec
+  // hashes and a daemon upgrade recreates none of them: these files were the golden files of the
+  // release before scheme 2 (byte for byte), and only a change of the renders themselves may change them.
+  for (const target of ["podman", "quadlet"] as const)
+    for (const id of SAMPLE_IDS)
+      test(`${target} ${id}, installed under naming scheme 1: the names and renders of earlier releases`, async () => {
+        const manifest = samples[id] as Manifest;
+        const base = contextFor(manifest, samples);
+        const naming = Object.fromEntries(
+          [id, ...Object.keys(base.dependencies)].map((app) => [app, 1 as const]),
         );
-        for (const file of files)
-          assert.equal(
-            file.content,
-            await readFile(join(dir, file.path), "utf8"),
-            `${target}/${id}/${file.path} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`,
-          );
+        const files = render(manifest, target, { ...base, naming });
+        await compareWithGolden(
+          files,
+          join(GOLDEN, LEGACY_NAMES, target, id),
+          `${LEGACY_NAMES}/${target}/${id}`,
+        );
       });
 });
 
@@ -212,10 +238,10 @@ describe("secrets", () => {
     const [body] = podmanPlan(m, ctx).containers.map((c) => c.body);
     assert.ok(body);
     assert.equal(body.env.RPC_PASSWORD, undefined, "secret env must not be plain env");
-    assert.deepEqual(body.secret_env, { RPC_PASSWORD: "archy-mini-node-rpc-password" });
+    assert.deepEqual(body.secret_env, { RPC_PASSWORD: "archy-mini-node_rpc-password" });
     assert.deepEqual(body.secrets, [
       {
-        Source: "archy-mini-explorer-session-key",
+        Source: "archy-mini-explorer_session-key",
         Target: "/run/secrets/session-key",
         UID: 1000,
         GID: 1000,
@@ -223,7 +249,7 @@ describe("secrets", () => {
       },
     ]);
     const unit = render(m, "quadlet", ctx).find((f) => f.path.endsWith(".container"))?.content ?? "";
-    assert.match(unit, /^Secret=archy-mini-node-rpc-password,type=env,target=RPC_PASSWORD$/m);
+    assert.match(unit, /^Secret=archy-mini-node_rpc-password,type=env,target=RPC_PASSWORD$/m);
     assert.doesNotMatch(unit, /^Environment=.*RPC_PASSWORD/m);
     const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
     assert.ok(!docs.some((d) => d.kind === "Secret"), "no Secret document unless values are passed");
@@ -293,7 +319,7 @@ describe("edge cases", () => {
       body?.mounts?.filter((x) => x.type === "tmpfs").map((x) => x.destination),
       ["/run", "/tmp", "/var/tmp"],
     );
-    const unit = render(m, "quadlet", ctx).find((f) => f.path === "notes-cache.container")?.content ?? "";
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "notes--cache.container")?.content ?? "";
     assert.deepEqual(unit.match(/^Tmpfs=.*$/gm), [
       "Tmpfs=/run:rw,nosuid,nodev",
       "Tmpfs=/tmp:rw,nosuid,nodev",
@@ -301,11 +327,17 @@ describe("edge cases", () => {
     ]);
   });
 
-  test("a namespaced app id becomes a DNS label in Kubernetes names", () => {
-    const m = hello();
-    m.id = "alice.hello";
-    const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
-    assert.equal(docs.find((d) => d.kind === "Deployment").metadata.name, "alice-hello");
-    assert.equal(docs.find((d) => d.kind === "Service").metadata.name, "alice-hello");
+  test("a namespaced app id becomes a DNS label in Kubernetes names, never another id's", () => {
+    const kubeNames = (id: string) => {
+      const m = hello();
+      m.id = id;
+      const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
+      return ["Deployment", "Service", "PersistentVolumeClaim"].map(
+        (kind) => docs.find((d) => d.kind === kind).metadata.name,
+      );
+    };
+    assert.deepEqual(kubeNames("alice.hello"), ["alice--hello", "alice--hello", "archy-alice.hello.content"]);
+    // Both ids used to be `alice-hello` in Kubernetes: one app's objects were the other's.
+    assert.deepEqual(kubeNames("alice-hello"), ["alice-hello", "alice-hello", "archy-alice-hello.content"]);
   });
 });

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LABELS, secretName, volumeHostPath } from "../../src/manifest/naming.ts";
+import { CURRENT_NAMING, LABELS, secretName, volumeHostPath } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { fixedAddress, freeSubnet } from "../../src/render/addresses.ts";
 import { type PodmanPlan, podmanPlan } from "../../src/render/podman-spec.ts";
@@ -106,7 +106,7 @@ before(async () => {
 
   for (const m of Object.values(apps))
     for (const secret of Object.keys(m.secrets)) {
-      const name = secretName(m.id, secret);
+      const name = secretName(m.id, secret, CURRENT_NAMING);
       const value = randomBytes(18).toString("hex");
       await service.ok("POST", `/secrets/create?name=${name}`, value);
       created.secrets.push(name);
@@ -220,8 +220,12 @@ describe("real Podman: libpod create bodies", () => {
   });
 
   test("secrets reach the process, as env and as a file owned by the container's user", async () => {
-    const nodePassword = secretValues.get(secretName(ids["mini-node"] as string, "rpc-password")) as string;
-    const sessionKey = secretValues.get(secretName(ids["mini-explorer"] as string, "session-key")) as string;
+    const nodePassword = secretValues.get(
+      secretName(ids["mini-node"] as string, "rpc-password", CURRENT_NAMING),
+    ) as string;
+    const sessionKey = secretValues.get(
+      secretName(ids["mini-explorer"] as string, "session-key", CURRENT_NAMING),
+    ) as string;
     const node = body("mini-node", "node");
     const explorer = body("mini-explorer", "explorer");
     const printenv = (name: string) => podman(["exec", name, "sh", "-c", 'echo "$RPC_PASSWORD"']);

@@ -41,7 +41,7 @@ function runGenerator(dir: string): Promise<Generated> {
   });
 }
 
-/** The generated units by name (`notes-web.service`): section name to its lines. */
+/** The generated units by name (`notes--web.service`): section name to its lines. */
 function parseUnits(stdout: string): Map<string, Map<string, string[]>> {
   const units = new Map<string, Map<string, string[]>>();
   let sections: Map<string, string[]> | undefined;
@@ -305,7 +305,7 @@ describe("Quadlet escaping", () => {
         tricky,
       );
       assert.deepEqual(argv.slice(argv.lastIndexOf(web.image) + 1), web.command);
-      const volume = execStart(parseUnits(result.stdout).get("archy-hello-web-content-volume.service"));
+      const volume = execStart(parseUnits(result.stdout).get("archy-hello-web_content-volume.service"));
       assert.ok(volume.includes("device=/srv/100% data/$x/apps/hello-web/volumes/content"));
     } finally {
       await rm(own, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
-import { secretName } from "../../src/manifest/naming.ts";
+import { CURRENT_NAMING, secretName } from "../../src/manifest/naming.ts";
 import type { LegacyName } from "../../src/runtime/observe.ts";
 import { Runtime } from "../../src/runtime/runtime.ts";
 import { podman } from "../support/rootless.ts";
@@ -32,7 +32,7 @@ before(async () => {
       assert.equal(
         // Text, as generated secrets are: an environment value cannot hold every byte (NUL).
         await runtime.ensureSecret(
-          secretName(app.manifest.id, secret),
+          secretName(app.manifest.id, secret, CURRENT_NAMING),
           Buffer.from(randomBytes(24).toString("hex")),
         ),
         true,

@@ -242,7 +242,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
     const rendered = renderQuadlet(hello, ctx).map((f) => f.path);
     assert.deepEqual(rendered, [
       "archy-hello-web.network",
-      "archy-hello-web-content.volume",
+      "archy-hello-web_content.volume",
       "hello-web.container",
     ]);
     const installed = await units.list();
@@ -256,7 +256,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
 
     assert.equal(await activeState("hello-web.service"), "active");
     assert.equal(await activeState("archy-hello-web-network.service"), "active");
-    assert.equal(await activeState("archy-hello-web-content-volume.service"), "active");
+    assert.equal(await activeState("archy-hello-web_content-volume.service"), "active");
     const web = await mustObserve("hello-web");
     assertManaged(web, hello, "web", "hello-web.service");
     assert.equal((await mustRun("hello-web")).Id, web.id);
@@ -276,7 +276,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
 
   test("notes: three containers started in depends_on order; web reaches db and cache by alias", async (t) => {
     const order = podmanPlan(notes, ctx).containers.map((c) => c.name);
-    assert.deepEqual(order, ["notes-cache", "notes-database", "notes-web"]);
+    assert.deepEqual(order, ["notes--cache", "notes-database", "notes--web"]);
     for (const c of podmanPlan(notes, ctx).containers) t.diagnostic(await install(notes, c.key));
     const observation = await runtime.observe();
     const byName = new Map(observation.containers.map((c) => [c.name, c]));
@@ -291,21 +291,21 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
       "healthy",
     );
 
-    const webRef = byName.get("notes-web") as ObservedContainer;
+    const webRef = byName.get("notes--web") as ObservedContainer;
     // Through the API (exec), by the aliases on the app network (aardvark-dns).
     for (const alias of ["database", "postgres"]) {
       const reach = await runtime.exec(webRef, ["sh", "-c", `nc -w 3 ${alias} 5432 </dev/null`], 10_000);
       assert.equal(
         `${reach.exitCode} ${reach.stdout.trim()}`,
         "0 ok",
-        `notes-web -> ${alias}:5432: ${reach.stderr}`,
+        `notes--web -> ${alias}:5432: ${reach.stderr}`,
       );
     }
     // (busybox 1.35's wget crashes with -T: timeout(1) bounds it instead)
     const cache = await runtime.exec(webRef, ["timeout", "5", "wget", "-qO-", "http://redis:6379/"], 10_000);
-    assert.match(cache.stdout, /archipelago test image works/, `notes-web -> redis:6379: ${cache.stderr}`);
+    assert.match(cache.stdout, /archipelago test image works/, `notes--web -> redis:6379: ${cache.stderr}`);
     let body = "";
-    await waitFor("notes-web serves its page", async () => {
+    await waitFor("notes--web serves its page", async () => {
       const run = await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"]);
       body = run.stdout;
       return run.code === 0;
@@ -342,10 +342,10 @@ describe("systemd node: Runtime stop, start and restart reach Quadlet containers
   });
 
   test("restart: a new container under the same unit", async () => {
-    const before = await mustObserve("notes-cache");
+    const before = await mustObserve("notes--cache");
     await runtime.restart(before, 5);
-    const after = await observeRunning("notes-cache");
-    assertManaged(after, notes, "cache", "notes-cache.service");
+    const after = await observeRunning("notes--cache");
+    assertManaged(after, notes, "cache", "notes--cache.service");
     assert.notEqual(after.id, before.id);
   });
 
@@ -353,15 +353,15 @@ describe("systemd node: Runtime stop, start and restart reach Quadlet containers
     const db = await mustObserve("notes-database");
     const outcome = await runtime.stop(db, 5);
     assert.equal(outcome.via, "systemd");
-    // notes-web.service Requires= notes-database.service: systemd stops it with its dependency.
+    // notes--web.service Requires= notes-database.service: systemd stops it with its dependency.
     assert.equal(await activeState("notes-database.service"), "inactive");
-    assert.equal(await activeState("notes-web.service"), "inactive");
+    assert.equal(await activeState("notes--web.service"), "inactive");
     await mustBeDown("notes-database");
-    await mustBeDown("notes-web");
+    await mustBeDown("notes--web");
     // Starting the dependent starts its dependency first (Requires= + After=).
-    await runtime.start(goneRef("notes-web"));
+    await runtime.start(goneRef("notes--web"));
     await mustRun("notes-database");
-    await mustRun("notes-web");
+    await mustRun("notes--web");
   });
 });
 
@@ -505,7 +505,7 @@ describe("systemd node: the seed's field failure (a stop that never reached the 
 
 describe("systemd node: a reboot brings the units' containers back by themselves", { skip }, () => {
   test("after `podman restart` of the node: every unit's container runs again, stopped ones stay stopped", async (t) => {
-    const quadlet = ["hello-web", "notes-cache", "notes-database", "notes-web", HANDMADE_QUADLET];
+    const quadlet = ["hello-web", "notes--cache", "notes-database", "notes--web", HANDMADE_QUADLET];
     const before = new Map<string, string>();
     for (const name of quadlet) before.set(name, (await mustRun(name)).Id);
     await mustRun(HANDMADE_PLAIN);
@@ -522,13 +522,13 @@ describe("systemd node: a reboot brings the units' containers back by themselves
     }
     for (const [manifest, key, name] of [
       [hello, "web", "hello-web"],
-      [notes, "web", "notes-web"],
+      [notes, "web", "notes--web"],
       [notes, "db", "notes-database"],
     ] as const)
       assertManaged(await mustObserve(name), manifest, key, `${name}.service`);
     assert.match(await page(18080), /archipelago test image works/);
     await waitFor(
-      "notes-web serves its page",
+      "notes--web serves its page",
       async () =>
         (await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"])).code === 0,
       60_000,
@@ -586,7 +586,7 @@ describe("systemd node: Runtime.remove reaches containers of both styles", { ski
     const left = await units.list();
     for (const file of renderQuadlet(hello, ctx))
       assert.ok(!left.includes(file.path), `${file.path} is still installed`);
-    assert.equal(await client.volumes.find("archy-hello-web-content"), undefined);
+    assert.equal(await client.volumes.find("archy-hello-web_content"), undefined);
     assert.equal(await client.networks.find("archy-hello-web"), undefined);
     const onDisk = await node.mustUser(["cat", `${DATA_ROOT}/apps/hello-web/volumes/content/marker.txt`]);
     assert.equal(onDisk, "kept\n");

@@ -32,6 +32,7 @@ import { createInterface } from "node:readline";
 import { parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { makeHostRoot } from "./host-root.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
 import { podman, runAsTestUser, testUser, testUserEnv } from "./rootless.ts";
@@ -76,7 +77,13 @@ export type Message = {
   podman?: { socketPath: string; origin: string; pid?: number };
 };
 export type Accepted = { operationId: string; appId: string; kind: string; existing: boolean };
-export type StoredContainer = { key: string; name: string; containerId: string; state: string };
+export type StoredContainer = {
+  key: string;
+  name: string;
+  containerId: string;
+  state: string;
+  observedAt: number;
+};
 export type ListedApp = AppSummary & { reason?: string; containers: StoredContainer[] };
 export type OperationRecord = {
   operation: { id: string; kind: string; state: string; error?: string } | undefined;
@@ -471,8 +478,6 @@ export class Lab {
       const c = containers.get(key) as YAMLMap;
       const explicit = c.get("container_name");
       if (explicit !== undefined) c.set("container_name", `${this.prefix}-${explicit}`);
-      names[key] =
-        explicit !== undefined ? `${this.prefix}-${explicit}` : keys.length === 1 ? id : `${id}-${key}`;
       const environment = c.get("environment");
       if (environment instanceof YAMLMap) {
         for (const pair of environment.items) {
@@ -542,6 +547,8 @@ export class Lab {
       throw new Error(
         `the test copy of ${sample} is invalid:\n${loaded.issues.map((i) => `  ${i.line}:${i.column} ${i.message}`).join("\n")}\n${doc.toString()}`,
       );
+    // The names a fresh install gives (the driver's store is new: the current naming).
+    for (const key of keys) names[key] = containerName(loaded.manifest, key, CURRENT_NAMING);
     return { sample, id, dir, ports, names };
   }
 
