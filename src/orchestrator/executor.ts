@@ -9,6 +9,7 @@ import { type RenderContext, resolveApp } from "../render/model.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
+import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
@@ -19,6 +20,8 @@ export type ExecutorOptions = {
   runtime: Runtime;
   secrets: SecretFiles;
   dataRoot: string;
+  /** The operator's approvals of an app's permissions (the store's). */
+  approvals: (appId: string) => Approval[];
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
 };
@@ -33,9 +36,11 @@ export class Executor {
   readonly #secrets: SecretFiles;
   readonly #dataRoot: string;
   readonly #beforeAction: (action: Action) => void;
+  readonly #approvals: (appId: string) => Approval[];
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
+    this.#approvals = options.approvals;
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
@@ -43,6 +48,11 @@ export class Executor {
 
   async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
     this.#beforeAction(action);
+    // Whatever planned it: no container runs with a permission the operator has not approved.
+    if (action.kind === "create" || action.kind === "start" || action.kind === "restart") {
+      const missing = unapprovedOf(manifest, this.#approvals(manifest.id));
+      if (missing.length > 0) throw new NotApprovedError(manifest.id, missing);
+    }
     const runtime = this.#runtime;
     switch (action.kind) {
       case "prepare":

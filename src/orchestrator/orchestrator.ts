@@ -2,9 +2,12 @@
  * The orchestrator assembled: store, manifest cache, lifecycle operations, reconciler and health
  * monitor over one runtime. The daemon (and the tests) create one of these.
  */
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { tcpConnect } from "../system/tcp.ts";
+import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
@@ -66,6 +69,44 @@ export class Orchestrator {
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
+    if (this.store.installedPermissionsToApprove) this.#approveInstalledPermissions();
+  }
+
+  /**
+   * The first start over a store of apps installed before the operator approved permissions:
+   * their manifests granted them, so the apps keep them, recorded as approved by the upgrade (the
+   * daemon's log and each app's operation log say which), and revocable like any approval.
+   */
+  #approveInstalledPermissions(): void {
+    const entries: Array<Parameters<Store["recordUpgradeApprovals"]>[0][number]> = [];
+    for (const app of this.store.listApps()) {
+      // The manifest in force, and the one an update in flight may go back to.
+      const update = this.store.getUpdate(app.id);
+      const manifests = [
+        this.manifests.of(app).manifest,
+        update
+          ? this.manifests.of({
+              id: app.id,
+              manifestText: update.fromManifest.text,
+              manifestHash: update.fromManifest.hash,
+            }).manifest
+          : undefined,
+      ];
+      const granted = new Map<string, PermissionRequest>();
+      for (const manifest of manifests)
+        for (const request of manifest ? requestedPermissions(manifest) : [])
+          granted.set(`${request.name}\n${request.content}`, request);
+      if (granted.size === 0) continue;
+      const requests = [...granted.values()];
+      entries.push({
+        appId: app.id,
+        approvals: requests.map(({ name, content }) => ({ name, content })),
+        operationId: `op-${randomUUID()}`,
+        message: `recorded as approved by the upgrade to operator approval of permissions (${app.id} was installed with them, granted by its manifest): ${listPermissions(requests)}; \`archy revoke ${app.id} NAME\` withdraws one`,
+      });
+    }
+    this.store.recordUpgradeApprovals(entries, this.#clock());
+    for (const entry of entries) this.#options.log.info(`${entry.appId}: permissions ${entry.message}`);
   }
 
   get started(): boolean {
@@ -97,6 +138,7 @@ export class Orchestrator {
       runtime,
       secrets: this.secrets,
       dataRoot: options.dataRoot,
+      approvals: (appId) => this.store.approvals(appId),
       beforeAction: options.beforeAction,
     });
     const health = new HealthMonitor({
