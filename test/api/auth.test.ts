@@ -68,10 +68,12 @@ describe("CSRF and cross-origin requests", () => {
     assert.deepEqual(MUTATING_SESSION_METHODS.sort(), [
       "auth.logout",
       "catalog.refresh",
+      "package.approve",
       "package.install",
       "package.reinstall",
       "package.restart",
       "package.retry",
+      "package.revoke",
       "package.start",
       "package.stop",
       "package.uninstall",
