@@ -4,6 +4,11 @@
  * snapshot; the newest version of each app, its files downloaded (or found in the cache) and checked
  * by length, SHA-256 and BLAKE3; its manifest parsed like any other.
  *
+ * A delegated role that fails (its metadata does not verify, it signs outside what it was
+ * delegated, or a target it signs does not match) hides what it signs and nothing else: TUF looks
+ * each target up on its own, and a lookup only fails when its search reaches a failing role
+ * (lookup.ts). The top-level role failing fails the read: that is the whole catalog.
+ *
  * tuf-js's Updater looks targets up one path at a time and has no listing; a catalog needs every
  * target, so this module reads the Updater's verified metadata through its trusted set and loads
  * delegated roles through the Updater's own loader (same verification, same persistence). tuf-js
@@ -18,16 +23,22 @@ import { parseManifest } from "../../manifest/parse.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { MANIFEST_TARGET, parseTargetPath } from "../layout.ts";
 import { blake3Problem } from "../targets.ts";
-import { NamespaceError, TamperedTargetError } from "./failure.ts";
+import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
+import { lookUp } from "./lookup.ts";
 
 type UpdaterInternals = {
   trustedSet: { targets: Metadata<Targets> | undefined };
   loadTargets(role: string, parent: string): Promise<Metadata<Targets> | undefined>;
+  config: { maxDelegations: number };
 };
 
 function internals(updater: Updater): UpdaterInternals {
   const inner = updater as unknown as Partial<UpdaterInternals>;
-  if (typeof inner.loadTargets !== "function" || typeof inner.trustedSet !== "object")
+  if (
+    typeof inner.loadTargets !== "function" ||
+    typeof inner.trustedSet !== "object" ||
+    typeof inner.config?.maxDelegations !== "number"
+  )
     throw new Error(
       "this tuf-js version is not the one the catalog reader was written for (see package.json)",
     );
@@ -41,30 +52,68 @@ export type TrustedRole = {
   chain: DelegatedRole[];
 };
 
-/** Every targets role, verified, in TUF's preorder; a role that signs outside its delegation fails. */
-export async function trustedRoles(updater: Updater, maxRoles = 64): Promise<TrustedRole[]> {
+/** A delegated role whose apps are hidden, and why (the same words as a failed refresh). */
+export type FailedRole = { role: string } & RefreshFailure;
+
+function failedRole(role: string, error: unknown, stage: "metadata" | "targets"): FailedRole {
+  const failure = explainFailure(error, stage);
+  return { role, ...failure, message: `namespace ${role}: ${failure.message}` };
+}
+
+/**
+ * Every targets role in TUF's preorder: those that verify, and the delegated ones that do not (a
+ * role that signs outside its delegation is one of those; what it delegates is not visited).
+ */
+export async function trustedRoles(
+  updater: Updater,
+  maxRoles = 64,
+): Promise<{ roles: TrustedRole[]; failed: FailedRole[] }> {
   const inner = internals(updater);
   const top = inner.trustedSet.targets;
   if (!top) throw new Error("the TUF client has no trusted targets metadata: refresh first");
   const roles: TrustedRole[] = [];
+  const failed: FailedRole[] = [];
+  const known = (name: string) => roles.some((r) => r.name === name) || failed.some((f) => f.role === name);
   const visit = async (name: string, metadata: Metadata<Targets>, chain: DelegatedRole[]) => {
-    if (roles.some((r) => r.name === name)) return;
-    if (roles.length >= maxRoles) throw new Error(`the catalog has more than ${maxRoles} roles`);
+    if (roles.length + failed.length >= maxRoles)
+      throw new Error(`the catalog has more than ${maxRoles} roles`);
     for (const path of Object.keys(metadata.signed.targets)) {
       const outside = chain.find((delegation) => !delegation.isDelegatedPath(path));
-      if (outside)
-        throw new NamespaceError(
+      if (outside) {
+        const error = new NamespaceError(
           `role ${name} signed ${path}, outside what ${outside.name} was delegated (${outside.paths?.[0] ?? "no paths"}…)`,
         );
+        failed.push(failedRole(name, error, "metadata"));
+        return;
+      }
     }
     roles.push({ name, metadata, chain });
     for (const delegation of Object.values(metadata.signed.delegations?.roles ?? {})) {
-      const child = await inner.loadTargets(delegation.name, name);
+      if (known(delegation.name)) continue;
+      let child: Metadata<Targets> | undefined;
+      try {
+        child = await inner.loadTargets(delegation.name, name);
+      } catch (error) {
+        failed.push(failedRole(delegation.name, error, "metadata"));
+        continue;
+      }
       if (child) await visit(delegation.name, child, [...chain, delegation]);
     }
   };
   await visit("targets", top, []);
-  return roles;
+  return { roles, failed };
+}
+
+/**
+ * Who signs an app within its catalog: the top-level role (whose keys only a root rotation
+ * changes, which the node follows under TUF's rules), or a delegated role with its threshold and
+ * keys, so that an update signed by other keys is told apart (sources/provenance.ts).
+ */
+export function publisherOf(role: TrustedRole): string {
+  const delegation = role.chain.at(-1);
+  if (!delegation) return "targets";
+  const keys = [...delegation.keyIDs].sort();
+  return `${role.name} (${delegation.threshold} of keys ${keys.join(", ")})`;
 }
 
 export type CatalogApp = {
@@ -72,6 +121,8 @@ export type CatalogApp = {
   version: string;
   /** The TUF role that signed it: `targets`, or the namespace's delegated role. */
   role: string;
+  /** That role as `publisherOf` names it. */
+  publisher: string;
   text: string;
   manifest: Manifest;
   /** The verified files of this version, as an app directory. */
@@ -80,42 +131,61 @@ export type CatalogApp = {
 
 export type RejectedCatalogApp = { id: string; version: string; role: string; reason: string };
 
+type Candidate = { version: string; role: TrustedRole; files: TargetFile[] };
+
 /**
  * The apps of a catalog, their files in `cacheDir/<id>/<version>/`. A file that does not match its
- * signed hashes fails the whole read (it is an attack or damage); a signed manifest that this node
- * cannot use (invalid for it, or not matching its path) only rejects that app.
+ * signed hashes fails the whole read when the top-level role signs it (an attack on the catalog,
+ * or damage), and hides the apps of the delegated role that signs it otherwise; a signed manifest
+ * that this node cannot use (invalid for it, or not matching its path) only rejects that app.
  */
 export async function readApps(
   updater: Updater,
   cacheDir: string,
   concurrency = 8,
-): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[] }> {
-  // The first role in preorder that has an app answers for it, as TUF resolves a path.
-  const versions = new Map<string, { version: string; role: string; files: TargetFile[] }>();
-  for (const role of await trustedRoles(updater)) {
+): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; failed: FailedRole[] }> {
+  const { roles, failed } = await trustedRoles(updater);
+  const signed = new Map(roles.map((r) => [r.name, r.metadata.signed]));
+  const failedNames = new Set(failed.map((f) => f.role));
+  const maxDelegations = internals(updater).config.maxDelegations;
+  // The first role in preorder that has an app answers for it, as TUF resolves a path, and only
+  // with the paths TUF's lookup gives it.
+  const versions = new Map<string, Candidate>();
+  for (const role of roles) {
     const seen = new Map<string, { version: string; files: TargetFile[] }>();
     for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
       const parsed = parseTargetPath(path);
       if (!parsed || versions.has(parsed.appId)) continue;
+      const answer = lookUp(path, signed, failedNames, maxDelegations);
+      if (!answer || !("role" in answer) || answer.role !== role.name) continue;
       const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: [] };
       if (entry.version === parsed.version) entry.files.push(file);
       seen.set(parsed.appId, entry);
     }
-    for (const [id, entry] of seen) versions.set(id, { ...entry, role: role.name });
+    for (const [id, entry] of seen) versions.set(id, { ...entry, role });
   }
   const apps: CatalogApp[] = [];
   const rejected: RejectedCatalogApp[] = [];
+  /** Delegated roles whose targets failed, by name: the first failure says why. */
+  const targetFailures = new Map<string, FailedRole>();
   const queue = [...versions].sort(([a], [b]) => a.localeCompare(b));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const [id, { version, role, files }] = next;
       const dir = join(cacheDir, id, version);
       let text: string | undefined;
-      for (const target of files) {
-        const bytes = await fetchTarget(updater, target, dir);
-        if (parseTargetPath(target.path)?.file === MANIFEST_TARGET) text = bytes.toString("utf8");
+      try {
+        for (const target of files) {
+          const bytes = await fetchTarget(updater, target, dir);
+          if (parseTargetPath(target.path)?.file === MANIFEST_TARGET) text = bytes.toString("utf8");
+        }
+      } catch (error) {
+        if (role.chain.length === 0) throw error;
+        if (!targetFailures.has(role.name))
+          targetFailures.set(role.name, failedRole(role.name, error, "targets"));
+        continue;
       }
-      const reason = (why: string) => rejected.push({ id, version, role, reason: why });
+      const reason = (why: string) => rejected.push({ id, version, role: role.name, reason: why });
       if (text === undefined) {
         reason(`no ${MANIFEST_TARGET} among its files`);
         continue;
@@ -126,12 +196,25 @@ export async function readApps(
         reason(
           `its manifest says ${parsed.manifest.id} ${parsed.manifest.version}, its path ${id} ${version}`,
         );
-      else apps.push({ id, version, role, text, manifest: parsed.manifest, dir });
+      else
+        apps.push({
+          id,
+          version,
+          role: role.name,
+          publisher: publisherOf(role),
+          text,
+          manifest: parsed.manifest,
+          dir,
+        });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-  apps.sort((a, b) => a.id.localeCompare(b.id));
-  return { apps, rejected };
+  const usable = (entry: { role: string }) => !targetFailures.has(entry.role);
+  return {
+    apps: apps.filter(usable).sort((a, b) => a.id.localeCompare(b.id)),
+    rejected: rejected.filter(usable),
+    failed: [...failed, ...targetFailures.values()].sort((a, b) => a.role.localeCompare(b.role)),
+  };
 }
 
 /** A target from the cache if it is there and intact, else downloaded; checked either way. */

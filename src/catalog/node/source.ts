@@ -19,7 +19,7 @@ import { writeFileAtomic } from "../files.ts";
 import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
 import { explainFailure, type RefreshFailure } from "./failure.ts";
 import { CatalogFetcher, type Transfer } from "./fetcher.ts";
-import { type CatalogApp, type RejectedCatalogApp, readApps } from "./read.ts";
+import { type CatalogApp, type FailedRole, type RejectedCatalogApp, readApps } from "./read.ts";
 
 export type SourceConfig = {
   /** A short name: the source of its apps is `catalog:<name>`. */
@@ -45,17 +45,24 @@ export type CatalogListing = {
   refreshedAt: number;
   apps: CatalogApp[];
   rejected: RejectedCatalogApp[];
+  /** Delegated roles (namespaces) that failed: their apps are left out, the rest is served. */
+  failedRoles: FailedRole[];
 };
 
 export type SourceStatus = {
   name: string;
   url: string;
-  /** `ok`: the last refresh completed; `failing`: it did not (the last good catalog is served). */
-  state: "ok" | "failing" | "never-refreshed";
+  /**
+   * `ok`: the last refresh completed; `partial`: it completed without the namespaces in
+   * `failedRoles`, whose apps are hidden; `failing`: it did not (the last good catalog is served).
+   */
+  state: "ok" | "partial" | "failing" | "never-refreshed";
   lastAttemptAt: number | null;
   lastSuccessAt: number | null;
   apps: number;
   error: RefreshFailure | null;
+  /** The delegated roles of the catalog served that failed, each with why. */
+  failedRoles: FailedRole[];
   /** What the last refresh downloaded. */
   transferred: { requests: number; bytes: number; files: Transfer[] };
 };
@@ -82,6 +89,7 @@ export class CatalogSource {
       lastSuccessAt: null,
       apps: 0,
       error: null,
+      failedRoles: [],
       transferred: { requests: 0, bytes: 0, files: [] },
     };
   }
@@ -103,10 +111,14 @@ export class CatalogSource {
     const apps: CatalogApp[] = [];
     for (const app of saved.apps) {
       const parsed = parseManifest(app.text, `${app.id}/${app.version}/manifest.yml`);
-      if (parsed.ok) apps.push({ ...app, manifest: parsed.manifest });
+      // Saved before publishers were: the top-level role is one; a namespace's keys are unknown
+      // (an update from it then asks for consent until the next refresh says who signs it).
+      const publisher = app.publisher ?? (app.role === "targets" ? "targets" : undefined);
+      if (parsed.ok) apps.push({ ...app, ...(publisher ? { publisher } : {}), manifest: parsed.manifest });
     }
-    this.#listing = { ...saved, apps };
-    this.#status = { ...this.#status, lastSuccessAt: saved.refreshedAt, apps: apps.length };
+    const failedRoles = saved.failedRoles ?? [];
+    this.#listing = { ...saved, apps, failedRoles };
+    this.#status = { ...this.#status, lastSuccessAt: saved.refreshedAt, apps: apps.length, failedRoles };
   }
 
   /** Resolves once no refresh is in flight. */
@@ -139,8 +151,14 @@ export class CatalogSource {
       });
       await updater.refresh();
       stage = "targets";
-      const { apps, rejected } = await readApps(updater, join(this.#dir, "apps"));
-      const listing: CatalogListing = { source: this.config.name, refreshedAt: startedAt, apps, rejected };
+      const { apps, rejected, failed } = await readApps(updater, join(this.#dir, "apps"));
+      const listing: CatalogListing = {
+        source: this.config.name,
+        refreshedAt: startedAt,
+        apps,
+        rejected,
+        failedRoles: failed,
+      };
       await writeFileAtomic(
         join(this.#dir, "last-good.json"),
         JSON.stringify({ ...listing, apps: apps.map(({ manifest: _, ...rest }) => rest) }),
@@ -148,11 +166,12 @@ export class CatalogSource {
       this.#listing = listing;
       this.#status = {
         ...this.#status,
-        state: "ok",
+        state: failed.length > 0 ? "partial" : "ok",
         lastAttemptAt: startedAt,
         lastSuccessAt: startedAt,
         apps: apps.length,
         error: null,
+        failedRoles: failed,
         transferred: summarize(fetcher.transfers),
       };
     } catch (error) {
