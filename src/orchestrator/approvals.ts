@@ -27,6 +27,14 @@ export function unapproved(
   return requested.filter((request) => !approved.some((a) => same(a, request)));
 }
 
+/**
+ * The approval of everything a manifest requests, as given by whoever chose to run that app
+ * knowing what it asks for: the gate for the apps it is given, a test driver for its fixtures.
+ */
+export function approvalOfAll(manifest: Manifest): Approval[] {
+  return requestedPermissions(manifest).map(({ name, content }) => ({ name, content }));
+}
+
 /** What `manifest` requests that the approvals do not cover. */
 export function unapprovedOf(manifest: Manifest, approved: readonly Approval[]): PermissionRequest[] {
   return unapproved(requestedPermissions(manifest), approved);

@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseManifest } from "../manifest/parse.ts";
-import { requestedPermissions } from "../manifest/permissions.ts";
-import type { Approval } from "./approvals.ts";
+import { type Approval, approvalOfAll } from "./approvals.ts";
 import { Lifecycle, LifecycleError, type LifecycleErrorCode, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { OperationKind } from "./model.ts";
@@ -72,9 +71,7 @@ function sourced(
 }
 
 /** The operator's approval of everything a manifest requests, as shown to them. */
-function approveAll(app: SourcedManifest): Approval[] {
-  return requestedPermissions(app.manifest).map(({ name, content }) => ({ name, content }));
-}
+const approveAll = (app: SourcedManifest): Approval[] => approvalOfAll(app.manifest);
 
 function install(lifecycle: Lifecycle, app: SourcedManifest) {
   return lifecycle.install(app, { approve: approveAll(app) });

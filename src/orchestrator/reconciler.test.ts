@@ -20,7 +20,6 @@ import { join, relative } from "node:path";
 import { after, afterEach, describe, test } from "node:test";
 import { LABELS, networkName } from "../manifest/naming.ts";
 import { parseManifest } from "../manifest/parse.ts";
-import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
@@ -28,7 +27,7 @@ import type { PodmanEvent } from "../runtime/libpod/events.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
-import { NotApprovedError } from "./approvals.ts";
+import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
 import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
@@ -526,8 +525,7 @@ function setup(
     /** Installs `id`, the operator approving every permission it asks for. */
     install: (id: string, o: AppOptions = {}) => {
       const app = sourced(id, o);
-      const approve = requestedPermissions(app.manifest).map(({ name, content }) => ({ name, content }));
-      return world.lifecycle.install(app, { approve });
+      return world.lifecycle.install(app, { approve: approvalOfAll(app.manifest) });
     },
     /** Lets the queue run until nothing is left to do. */
     settle: async () => {
