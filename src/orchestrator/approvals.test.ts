@@ -123,13 +123,13 @@ describe("approvals: the upgrade keeps installed apps working", () => {
       ],
     );
     assert.equal(unapproved(requestedPermissions(parsed()), approvals).length, 0, "nothing holds the app");
-    const line = logs.find((l) => l.startsWith("radio: permissions recorded as approved by the upgrade"));
+    const line = logs.find((l) => l.startsWith("radio: permissions recorded as approved at the upgrade"));
     assert.ok(line, `the daemon log says so: ${JSON.stringify(logs)}`);
     assert.match(line, /archive \(host-path \/srv\/radio\).*stick \(device \/dev\/ttyUSB0\).*vpn/);
     const [latest] = first.store.listOperations("radio", 1);
     assert.deepEqual([latest?.kind, latest?.state], ["approve", "succeeded"]);
     const [logLine] = first.store.operationLogs(latest?.id ?? "");
-    assert.match(logLine?.message ?? "", /^recorded as approved by the upgrade.*archy revoke radio NAME/);
+    assert.match(logLine?.message ?? "", /^recorded as approved at the upgrade.*archy revoke radio NAME/);
     await first.stop();
 
     // A revoke after the upgrade sticks: the next start records nothing again.

@@ -102,7 +102,7 @@ export class Orchestrator {
         appId: app.id,
         approvals: requests.map(({ name, content }) => ({ name, content })),
         operationId: `op-${randomUUID()}`,
-        message: `recorded as approved by the upgrade to operator approval of permissions (${app.id} was installed with them, granted by its manifest): ${listPermissions(requests)}; \`archy revoke ${app.id} NAME\` withdraws one`,
+        message: `recorded as approved at the upgrade (${app.id} was installed before the operator approved permissions: its manifest granted them): ${listPermissions(requests)}; \`archy revoke ${app.id} NAME\` withdraws one`,
       });
     }
     this.store.recordUpgradeApprovals(entries, this.#clock());
