@@ -5,13 +5,15 @@
  * operator CLI's daemon, the API tests' in-process daemons) collect what it produced into the run's
  * scan directory (`$ARCHY_SCAN_DIR`, see test/support/secret-scan.ts). scripts/test runs this file
  * alone after every other test file has finished; here every collected secret value — as is,
- * URL-encoded, base64/base64url at any alignment — is searched for in every collected log line and
- * event, and in the containers' environment as `podman inspect` shows it.
+ * JSON-escaped, URL-encoded, hex, base64/base64url at any alignment — is searched for in every
+ * collected log line and event, and in the containers' environment as `podman inspect` shows it.
  *
  * It cannot pass vacuously: it requires at least ARCHY_SCAN_MIN_LINES log lines and events (1000),
  * ARCHY_SCAN_MIN_SECRETS generated secrets (4), and lines, events and generated secrets from every
  * harness (the API daemons generate no app secrets: their fake Podman never lets an install run; their
- * CLI tokens are scanned instead).
+ * CLI tokens are scanned instead), and lines where the daemon masked a secret: hooks that echo their
+ * app's secrets and a dependency's (test/orchestrator/hook-secrets.test.ts) ran, and their output
+ * was scanned.
  *
  * Podman before 5.3 shows the value of a `type=env` secret in `podman inspect` (`Config.Env`,
  * containers/podman#23788; this host runs 4.3): there, exactly `VAR=<value>` of a variable the
@@ -44,7 +46,8 @@ describe("the suite's secrets scan", {
       `# scanned ${total} lines (${SOURCE_KINDS.map((k) => `${k}: ${r.lines[k].logs} log + ${r.lines[k].events} event`).join(", ")}) ` +
         `in ${r.files.logs + r.files.events} files for ${r.secrets.generated} generated secrets ` +
         `(${SOURCE_KINDS.map((k) => `${k}: ${r.secrets.bySource[k]}`).join(", ")}) and ${r.secrets.cliTokens} CLI tokens; ` +
-        `${r.podman.containers} containers inspected (Podman ${r.podman.versions.join(", ") || "-"})\n`,
+        `${r.podman.containers} containers inspected (Podman ${r.podman.versions.join(", ") || "-"}); ` +
+        `${SOURCE_KINDS.reduce((sum, k) => sum + r.masked[k], 0)} lines with a masked secret\n`,
     );
     assert.ok(total >= minLines, `only ${total} log lines and events collected (at least ${minLines})`);
     assert.ok(
@@ -59,6 +62,10 @@ describe("the suite's secrets scan", {
     assert.ok(r.secrets.bySource["cli-daemon"] > 0, "no secret from the operator CLI's daemon");
     assert.ok(r.secrets.cliTokens > 0, "no CLI token collected");
     assert.ok(r.podman.containers > 0, "no container's environment recorded");
+    assert.ok(
+      r.masked["orchestrator-driver"] > 0,
+      "no line where a secret was masked: the output of an app that prints its secrets (test/orchestrator/hook-secrets.test.ts) was not scanned",
+    );
   });
 
   test("no secret value in any log line or event", () => {

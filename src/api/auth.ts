@@ -1,40 +1,20 @@
 /**
- * Operator authentication: one password set at first run (argon2id, Node's own implementation),
- * sessions stored hashed with a CSRF token each, login attempts rate-limited with a growing delay,
- * and a local CLI token in a 0600 file. Sessions are always issued fresh at login (no fixation).
+ * Operator authentication: one password set at first run (argon2id, computed off the event loop
+ * under one global bound: password-work.ts), sessions stored hashed with a CSRF token each, login
+ * attempts limited per address, globally and per device (login-limits.ts), and a local CLI token in
+ * a 0600 file, new at every daemon start and on request. Sessions are always issued fresh (no
+ * fixation); changing the password revokes every session.
  */
-import { argon2Sync, createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmod, open, readFile, rename, stat } from "node:fs/promises";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Store } from "../orchestrator/store.ts";
+import { deviceOf, issueDeviceCookie } from "./device-cookie.ts";
+import { type Guesser, LoginLimits } from "./login-limits.ts";
+import { type Argon2, PasswordWork } from "./password-work.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
 
-/** OWASP's minimum argon2id configuration (19 MiB, 2 passes, 1 lane). */
-const ARGON2 = { memory: 19_456, passes: 2, parallelism: 1, tagLength: 32 } as const;
 export const MIN_PASSWORD_LENGTH = 10;
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-
-export function hashPassword(password: string): string {
-  const salt = randomBytes(16);
-  const hash = argon2Sync("argon2id", { message: password, nonce: salt, ...ARGON2 });
-  return `$argon2id$v=19$m=${ARGON2.memory},t=${ARGON2.passes},p=${ARGON2.parallelism}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
-}
-
-export function verifyPassword(password: string, encoded: string): boolean {
-  const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(
-    encoded,
-  );
-  if (!match) return false;
-  const expected = Buffer.from(match[5] as string, "base64url");
-  const actual = argon2Sync("argon2id", {
-    message: password,
-    nonce: Buffer.from(match[4] as string, "base64url"),
-    memory: Number(match[1]),
-    passes: Number(match[2]),
-    parallelism: Number(match[3]),
-    tagLength: expected.length,
-  });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
@@ -44,59 +24,40 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/**
- * Failed logins per client: the first few (`freeAttempts`, 5) cost nothing; from the last of them
- * on, every failure makes the client wait before its next attempt, 1 s, then twice as long each time
- * (up to `maxDelayMs`). While it waits, every attempt is refused, the right password included.
- */
-export class LoginLimiter {
-  readonly #failures = new Map<string, { count: number; blockedUntil: number }>();
-  readonly #free: number;
-  readonly #maxDelayMs: number;
-  constructor(options: { freeAttempts?: number; maxDelayMs?: number } = {}) {
-    this.#free = options.freeAttempts ?? 5;
-    this.#maxDelayMs = options.maxDelayMs ?? 15 * 60_000;
-  }
+/** A new session, and the device cookie that goes with it (login-limits.ts). */
+export type Session = { token: string; csrfToken: string; expiresAt: number; device: string };
 
-  /** Throws `rateLimited` while the client must wait. */
-  check(client: string, now: number): void {
-    const entry = this.#failures.get(client);
-    if (entry && entry.blockedUntil > now) {
-      const retryAfterSeconds = Math.ceil((entry.blockedUntil - now) / 1000);
-      throw new RpcError(
-        RPC_CODES.rateLimited,
-        `too many failed logins: try again in ${retryAfterSeconds} s`,
-        { retryAfterSeconds },
-      );
-    }
-  }
+/** Who tries a password: the source address and the device cookie the request carried. */
+export type PasswordCaller = { address: string; deviceCookie: string | undefined };
 
-  failed(client: string, now: number): void {
-    // Forget clients quiet for longer than the longest delay, so the map cannot grow without bound.
-    if (this.#failures.size >= 10_000)
-      for (const [key, entry] of this.#failures)
-        if (entry.blockedUntil + this.#maxDelayMs < now) this.#failures.delete(key);
-    const count = (this.#failures.get(client)?.count ?? 0) + 1;
-    const delay = count < this.#free ? 0 : Math.min(this.#maxDelayMs, 1000 * 2 ** (count - this.#free));
-    this.#failures.set(client, { count, blockedUntil: now + delay });
-  }
-
-  succeeded(client: string): void {
-    this.#failures.delete(client);
-  }
+function tooShort(field: string): RpcError {
+  return new RpcError(
+    RPC_CODES.invalidParams,
+    `invalid params: ${field}: the password must have at least ${MIN_PASSWORD_LENGTH} characters`,
+    { issues: [{ field, problem: `at least ${MIN_PASSWORD_LENGTH} characters` }] },
+  );
 }
-
-export type Session = { token: string; csrfToken: string; expiresAt: number };
 
 export class Auth {
   readonly #store: Store;
-  readonly #limiter: LoginLimiter;
+  readonly #limits: LoginLimits;
+  readonly #work: PasswordWork;
   readonly #clock: () => number;
+  readonly #cliTokenFile: string;
   #cliToken: string | undefined;
 
-  constructor(options: { store: Store; limiter?: LoginLimiter; clock?: () => number }) {
+  constructor(options: {
+    store: Store;
+    /** Where the local CLI's token is written (0600). */
+    cliTokenFile: string;
+    limits?: LoginLimits;
+    work?: PasswordWork;
+    clock?: () => number;
+  }) {
     this.#store = options.store;
-    this.#limiter = options.limiter ?? new LoginLimiter();
+    this.#cliTokenFile = options.cliTokenFile;
+    this.#limits = options.limits ?? new LoginLimits();
+    this.#work = options.work ?? new PasswordWork();
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -104,40 +65,72 @@ export class Auth {
     return this.#store.operatorPasswordHash() !== undefined;
   }
 
-  /** Sets the first operator password and logs in. Refused once a password exists. */
-  setup(password: string): Session {
-    if (password.length < MIN_PASSWORD_LENGTH)
-      throw new RpcError(
-        RPC_CODES.invalidParams,
-        `the password must have at least ${MIN_PASSWORD_LENGTH} characters`,
-        {
-          issues: [{ field: "password", problem: `at least ${MIN_PASSWORD_LENGTH} characters` }],
-        },
-      );
-    if (!this.#store.setOperatorPassword(hashPassword(password), this.#clock()))
-      throw new RpcError(
-        RPC_CODES.setupState,
-        "the operator password is already set: log in with auth.login",
-      );
-    return this.#newSession();
+  /**
+   * Sets the first operator password and logs in. Refused once a password exists — checked first,
+   * so that a refused call costs no argon2 computation.
+   */
+  async setup(password: string): Promise<Session> {
+    const alreadySet = () =>
+      new RpcError(RPC_CODES.setupState, "the operator password is already set: log in with auth.login");
+    if (this.isSetUp) throw alreadySet();
+    if (password.length < MIN_PASSWORD_LENGTH) throw tooShort("password");
+    const hash = await this.#work.run((argon) => argon.hash(password));
+    // Two setups at once both got here: the store keeps the first.
+    if (!this.#store.setOperatorPassword(hash, this.#clock())) throw alreadySet();
+    return this.#newSession(hash);
   }
 
-  login(password: string, client: string): Session {
-    const now = this.#clock();
-    this.#limiter.check(client, now);
-    const hash = this.#store.operatorPasswordHash();
-    if (!hash)
-      throw new RpcError(RPC_CODES.setupState, "no operator password is set yet: call auth.setup first");
-    if (!verifyPassword(password, hash)) {
-      this.#limiter.failed(client, now);
+  async login(password: string, caller: PasswordCaller): Promise<Session> {
+    const hash = this.#passwordHash("auth.setup first");
+    const guesser = this.#guesser(caller, hash);
+    if (!(await this.#check(guesser, (argon) => argon.verify(password, hash))))
       throw new RpcError(RPC_CODES.unauthenticated, "wrong password");
-    }
-    this.#limiter.succeeded(client);
-    return this.#newSession();
+    // The check took a while: a password changed meanwhile must not let the old one in.
+    if (this.#store.operatorPasswordHash() !== hash)
+      throw new RpcError(
+        RPC_CODES.unauthenticated,
+        "the operator password was changed meanwhile: use the new one",
+      );
+    return this.#newSession(hash);
+  }
+
+  /**
+   * Replaces the password; the old one is required and its check counts as a login attempt (a stolen
+   * session cannot guess through it), except with the CLI token (its holder can read the hash). Every
+   * session is revoked, the caller's too: it gets a new one.
+   */
+  async changePassword(
+    oldPassword: string,
+    newPassword: string,
+    caller: PasswordCaller & { cliToken: boolean },
+  ): Promise<Session> {
+    if (newPassword.length < MIN_PASSWORD_LENGTH) throw tooShort("newPassword");
+    const hash = this.#passwordHash("auth.setup instead");
+    const guesser = caller.cliToken ? undefined : this.#guesser(caller, hash);
+    const newHash = await this.#check(guesser, async (argon) =>
+      (await argon.verify(oldPassword, hash)) ? argon.hash(newPassword) : undefined,
+    );
+    const notCurrent = (problem: string) =>
+      new RpcError(RPC_CODES.invalidParams, `invalid params: oldPassword: ${problem}`, {
+        issues: [{ field: "oldPassword", problem }],
+      });
+    if (newHash === undefined) throw notCurrent("not the current password");
+    const replaced = this.#store.transaction(() => {
+      if (!this.#store.replaceOperatorPassword(hash, newHash)) return false;
+      this.#store.deleteAllSessions();
+      return true;
+    });
+    if (!replaced) throw notCurrent("no longer the current password: another call changed it meanwhile");
+    return this.#newSession(newHash);
   }
 
   logout(token: string | undefined): void {
     if (token) this.#store.deleteSession(sha256(token));
+  }
+
+  /** Revokes every session; returns how many there were. */
+  logoutAll(): number {
+    return this.#store.deleteAllSessions();
   }
 
   /** The session a cookie token names, if it is valid and not expired. */
@@ -150,24 +143,22 @@ export class Auth {
     return session !== undefined && header !== undefined && safeEqual(session.csrfToken, header);
   }
 
-  /** Creates (once) the local CLI's token file, 0600 in the daemon's state directory. */
-  async ensureCliToken(path: string): Promise<void> {
-    const existing = await readFile(path, "utf8").catch(() => undefined);
-    if (existing && existing.trim().length >= 32) {
-      await chmod(path, 0o600);
-      this.#cliToken = existing.trim();
-      return;
-    }
+  /**
+   * Writes a new CLI token (0600, atomically): at every daemon start, and on request. The previous
+   * one stops working at once; the CLI reads the file again when its token is refused.
+   */
+  async rotateCliToken(): Promise<void> {
     const token = randomBytes(32).toString("base64url");
-    const temporary = `${path}.tmp-${process.pid}`;
-    const handle = await open(temporary, "w", 0o600);
+    const temporary = `${this.#cliTokenFile}.tmp-${process.pid}`;
+    await rm(temporary, { force: true });
+    const handle = await open(temporary, "wx", 0o600);
     try {
       await handle.writeFile(`${token}\n`);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename(temporary, path);
+    await rename(temporary, this.#cliTokenFile);
     this.#cliToken = token;
   }
 
@@ -175,13 +166,39 @@ export class Auth {
     return this.#cliToken !== undefined && bearer !== undefined && safeEqual(this.#cliToken, bearer);
   }
 
-  #newSession(): Session {
+  #passwordHash(otherwise: string): string {
+    const hash = this.#store.operatorPasswordHash();
+    if (!hash) throw new RpcError(RPC_CODES.setupState, `no operator password is set yet: call ${otherwise}`);
+    return hash;
+  }
+
+  #guesser(caller: PasswordCaller, hash: string): Guesser {
+    const device = deviceOf(caller.deviceCookie, hash, this.#clock());
+    return device === undefined ? { address: caller.address } : { address: caller.address, device };
+  }
+
+  /**
+   * One password check, cheapest refusals first: the guesser's budgets (no argon2 at all), then a
+   * place in the bounded argon2 queue. Only then is the attempt counted, and the job run; a result
+   * that is not undefined or false is the right password, and clears the guesser's budgets.
+   */
+  async #check<T>(guesser: Guesser | undefined, job: (argon: Argon2) => Promise<T>): Promise<T> {
+    const now = this.#clock();
+    if (guesser) this.#limits.check(guesser, now);
+    const result = this.#work.run(job);
+    if (guesser) this.#limits.attempted(guesser, now);
+    const value = await result;
+    if (guesser && value !== undefined && value !== false) this.#limits.succeeded(guesser);
+    return value;
+  }
+
+  #newSession(passwordHash: string): Session {
     const token = randomBytes(32).toString("base64url");
     const csrfToken = randomBytes(24).toString("base64url");
     const now = this.#clock();
     const expiresAt = now + SESSION_TTL_MS;
     this.#store.createSession(sha256(token), csrfToken, now, expiresAt);
-    return { token, csrfToken, expiresAt };
+    return { token, csrfToken, expiresAt, device: issueDeviceCookie(passwordHash, now) };
   }
 }
 

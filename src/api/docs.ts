@@ -7,9 +7,13 @@
 import { z } from "zod";
 import { fieldRows } from "../manifest/reference.ts";
 import { MIN_PASSWORD_LENGTH, SESSION_TTL_MS } from "./auth.ts";
+import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
 import { EVENT_SCHEMAS } from "./events.ts";
+import { LOGIN_LIMITS } from "./login-limits.ts";
 import { METHODS } from "./methods.ts";
 import { GAUGES, Metrics } from "./metrics.ts";
+import { PASSWORD_WORK } from "./password-work.ts";
+import { MAX_JSON_DEPTH } from "./rpc/body.ts";
 import { MAX_BATCH } from "./rpc/dispatch.ts";
 import { RPC_CODE_MEANINGS, RPC_CODES } from "./rpc/errors.ts";
 import { MAX_BODY_BYTES, SESSION_COOKIE } from "./server.ts";
@@ -102,6 +106,13 @@ export const EXAMPLES: Record<string, MethodExample> = {
     errors: ["setupState", "rateLimited"],
   },
   "auth.logout": { params: {}, result: { ok: true }, errors: [] },
+  "auth.changePassword": {
+    params: { oldPassword: "correct horse battery staple", newPassword: "another long passphrase" },
+    result: { csrfToken: "Jd8s1Qm4ZbT0xVw7yPq2kLr5nHc9uFa3", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["invalidParams", "rateLimited"],
+  },
+  "auth.logoutAll": { params: {}, result: { revoked: 3 }, errors: [] },
+  "auth.rotateCliToken": { params: {}, result: { ok: true }, errors: [] },
   "package.list": { params: {}, result: [APP], errors: [] },
   "package.get": { params: { id: "my-app" }, result: APP, errors: ["notFound"] },
   "package.available": {
@@ -465,12 +476,18 @@ export function apiDocsMarkdown(): string {
     "## Protocol",
     "",
     "- Send `Content-Type: application/json`; the body is one request or a batch (an array) of at most",
-    `  ${MAX_BATCH} requests, at most ${MAX_BODY_BYTES / 1024 / 1024} MiB (larger: HTTP 413 with an \`invalidRequest\` error).`,
+    `  ${MAX_BATCH} requests, at most ${MAX_BODY_BYTES / 1024 / 1024} MiB (larger: HTTP 413 with an \`invalidRequest\` error), with arrays`,
+    `  and objects nested at most ${MAX_JSON_DEPTH} levels deep (checked on the raw text before it is parsed; deeper:`,
+    "  an `invalidRequest` error).",
     '- A request is `{"jsonrpc": "2.0", "id": <string, number or null>, "method": <string>, "params": <object>}`;',
     "  `params` may be left out when a method takes none. A request without `id` is a notification: it",
     "  is performed and gets no response (a body of only notifications gets HTTP 204).",
     "- A batch is answered with an array in request order, notifications left out. An empty or too large",
-    "  batch is one `invalidRequest` error.",
+    "  batch is one `invalidRequest` error, and so is a batch from a caller without a session or the CLI",
+    "  token (the only methods it may call are `system.info` and the password methods). The password",
+    `  methods (${METHODS.filter((m) => m.alone)
+      .map((m) => `\`${m.name}\``)
+      .join(", ")}) are never batched: in a batch each is an \`invalidRequest\` error.`,
     "- Malformed JSON is a `parseError` (HTTP 200, `id` null). Errors are `{code, message, data?}` with",
     "  the [stable codes](#errors) below; `message` is for humans, `code` and `data` for programs.",
     "",
@@ -490,14 +507,39 @@ export function apiDocsMarkdown(): string {
     "3. **Calls.** Send the cookie; state-changing calls also send the token in the `X-CSRF-Token` header.",
     "   A browser request whose `Origin` does not match `Host` is refused for every state-changing",
     "   call, `auth.login` and `auth.setup` included (`csrfRejected`, -32002).",
-    "4. **Logout.** `auth.logout` revokes the session at once (the cookie is cleared too).",
-    "5. **Rate limiting.** Failed logins are counted per client address: after the 5th failure in a",
-    "   row each attempt must wait (1 s, then twice as long after every further failure, up to 15 min);",
-    "   until then every attempt, with the right password too, gets `rateLimited` (-32003) with",
-    "   `data.retryAfterSeconds`. A successful login clears the count.",
+    "4. **Logout.** `auth.logout` revokes the session at once (the cookie is cleared too);",
+    "   `auth.logoutAll` revokes every session (`archy auth logout-all` from the node's shell).",
+    "   `auth.changePassword {oldPassword, newPassword}` needs the current password, revokes every",
+    "   session, the caller's too, and logs the caller in again: the answer is a new session (new cookie,",
+    "   new CSRF token).",
+    `5. **Rate limiting.** Password checks (\`auth.login\`, and \`auth.changePassword\` with a session) count`,
+    "   against budgets; each gives some failures for free, then makes every attempt wait, 1 s after the",
+    "   last free failure and twice as long after every further one, up to a longest wait. While it waits,",
+    "   every attempt, with the right password too, gets `rateLimited` (-32003) with `data.retryAfterSeconds`.",
+    "",
+    "   | Budget | Whose attempts | Free failures | Longest wait |",
+    "   | --- | --- | --- | --- |",
+    `   | per address | from one client address, without a device cookie | ${LOGIN_LIMITS.perAddress.freeAttempts} | ${LOGIN_LIMITS.perAddress.maxDelayMs / 60_000} min |`,
+    `   | global | from every address together, without a device cookie | ${LOGIN_LIMITS.global.freeAttempts} | ${LOGIN_LIMITS.global.maxDelayMs / 1000} s |`,
+    `   | per device | from a browser with a valid device cookie, instead of the two above | ${LOGIN_LIMITS.perDevice.freeAttempts} | ${LOGIN_LIMITS.perDevice.maxDelayMs / 60_000} min |`,
+    "",
+    `   An attacker spreading guesses over many addresses gets ${LOGIN_LIMITS.global.freeAttempts} of them, then at most one every`,
+    `   ${LOGIN_LIMITS.global.maxDelayMs / 1000} s for the whole node. A successful login clears the budgets it counted against, its`,
+    "   address's and the global one. Every successful login (and setup) also sets a **device cookie**",
+    `   (\`${DEVICE_COOKIE}\`, HttpOnly, SameSite=Strict, ${DEVICE_TTL_MS / 86_400_000} days, signed with the password's hash; it is no session):`,
+    "   that browser's later attempts count only against its own budget, which nobody else can spend, so",
+    "   neither a local user failing from 127.0.0.1 nor a flood from many addresses can lock the",
+    "   operator's browser out. A browser without one shares the address and global budgets; the CLI",
+    "   token is never limited. Changing the password voids every device cookie. The budgets are kept in",
+    "   memory: a daemon restart starts them afresh.",
+    `   Password hashing (argon2id) runs off the event loop, at most ${PASSWORD_WORK.concurrency} at a time with ${PASSWORD_WORK.queue} more`,
+    "   waiting; beyond that a password call is refused at once with `rateLimited`, `data.busy: true` and",
+    "   `retryAfterSeconds: 1`. A refused call (`auth.setup` once set up, a limited login) computes nothing.",
     "6. **Local CLI.** The daemon writes a token to `<data-dir>/state/cli-token` (mode 0600; the CLI",
     "   refuses a file others can read). `Authorization: Bearer <token>` authenticates every call, without",
-    "   CSRF token (it is not a cookie: a browser never sends it by itself).",
+    "   CSRF token (it is not a cookie: a browser never sends it by itself). The daemon writes a **new**",
+    "   token at every start, and on request (`auth.rotateCliToken`, `archy auth rotate-token`): the previous",
+    "   one stops working at once. The CLI reads the file again when its token is refused.",
     "",
     "```sh",
     "# with curl, as the predecessor's gate scripts did",

@@ -15,7 +15,8 @@ import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { SourceListing } from "../sources/local.ts";
 import { provenanceChange } from "../sources/provenance.ts";
-import { type Auth, MIN_PASSWORD_LENGTH, type Session } from "./auth.ts";
+import type { Auth, Session } from "./auth.ts";
+import { AUTH_METHODS } from "./auth-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
 import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
@@ -37,6 +38,10 @@ export type ApiContext = {
   call: {
     client: string;
     sessionToken: string | undefined;
+    /** The device cookie the request carried (auth's login budgets, device-cookie.ts). */
+    deviceCookie: string | undefined;
+    /** Authenticated with the CLI token. */
+    cliToken: boolean;
     /** Host name the caller used to reach the daemon, for app links. */
     host: string;
     setSession: (session: Session | undefined) => void;
@@ -49,17 +54,6 @@ const AppId = z
   .max(100)
   .meta({ description: "An app id (a DNS label, namespaced for third-party apps: `alice.my-app`)." });
 const IdParams = z.strictObject({ id: AppId });
-const Password = z
-  .string()
-  .min(1)
-  .max(1024)
-  .meta({
-    description: `The operator password (\`auth.setup\` wants at least ${MIN_PASSWORD_LENGTH} characters).`,
-  });
-const SessionResult = z.object({
-  csrfToken: z.string().meta({ description: "Send it in the X-CSRF-Token header of state-changing calls." }),
-  expiresAt: z.number().meta({ description: "When the session ends (unix ms)." }),
-});
 const Accepted = z.object({
   operationId: z.string().meta({ description: "Follow it with operation.get or the WebSocket." }),
   appId: z.string(),
@@ -239,48 +233,7 @@ function installed(ctx: ApiContext, id: string): AppRow {
 }
 
 export const METHODS: MethodDefinition<ApiContext>[] = [
-  defineMethod({
-    name: "auth.setup",
-    summary: "Sets the operator password on first run and logs in (sets the session cookie).",
-    access: "public",
-    mutates: true,
-    params: z.strictObject({ password: Password }),
-    result: SessionResult,
-    handler: ({ password }, ctx) => {
-      const session = ctx.auth.setup(password);
-      ctx.call.setSession(session);
-      return { csrfToken: session.csrfToken, expiresAt: session.expiresAt };
-    },
-  }),
-  defineMethod({
-    name: "auth.login",
-    summary:
-      "Logs in with the operator password: sets an HttpOnly session cookie and returns the CSRF token.",
-    access: "public",
-    mutates: true,
-    params: z.strictObject({ password: Password }),
-    result: SessionResult,
-    handler: ({ password }, ctx) => {
-      const session = ctx.auth.login(password, ctx.call.client);
-      // Always a fresh session (never the one the request carried), and that one ends.
-      ctx.auth.logout(ctx.call.sessionToken);
-      ctx.call.setSession(session);
-      return { csrfToken: session.csrfToken, expiresAt: session.expiresAt };
-    },
-  }),
-  defineMethod({
-    name: "auth.logout",
-    summary: "Ends the session: the cookie stops working at once.",
-    access: "session",
-    mutates: true,
-    params: z.strictObject({}),
-    result: z.object({ ok: z.literal(true) }),
-    handler: (_params, ctx) => {
-      ctx.auth.logout(ctx.call.sessionToken);
-      ctx.call.setSession(undefined);
-      return { ok: true as const };
-    },
-  }),
+  ...AUTH_METHODS,
   defineMethod({
     name: "package.list",
     summary:
@@ -459,7 +412,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   }),
   defineMethod({
     name: "package.logs",
-    summary: "The last lines of an app's container logs (stdout and stderr).",
+    summary: "The last lines of an app's container logs (stdout and stderr), generated secrets masked.",
     access: "session",
     mutates: false,
     params: z.strictObject({
@@ -481,12 +434,16 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       if (targets.length === 0) return [];
       if (!ctx.orchestrator.started)
         throw new RpcError(RPC_CODES.podmanUnavailable, "Podman is not connected yet: try again in a moment");
+      // The app's own output, yet masked like everything the daemon serves (docs/manifest.md,
+      // "Secrets and credentials"): a secret is shown on explicit request only (package.credentials).
+      const mask = ctx.orchestrator.secrets.mask;
       const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
       for (const target of targets) {
         const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });
         for await (const chunk of chunks)
           for (const line of chunk.data.toString("utf8").split("\n"))
-            if (line !== "") lines.push({ container: target.key, stream: chunk.stream, line });
+            if (line !== "")
+              lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
       }
       return lines;
     },

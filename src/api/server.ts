@@ -7,9 +7,11 @@ import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Auth, Session } from "./auth.ts";
+import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
 import type { ApiEvent } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
+import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
 import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 
@@ -87,11 +89,19 @@ function originOk(request: FastifyRequest): boolean {
   }
 }
 
-function sessionCookie(session: Session | undefined, tls: boolean, now: number): string {
-  const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(tls ? ["Secure"] : [])];
-  if (!session) return `${SESSION_COOKIE}=; Max-Age=0; ${attributes.join("; ")}`;
+/**
+ * The Set-Cookie headers of a new session (its cookie, and the device cookie that keeps the
+ * browser's own login budget), or of a logout (the session cookie cleared; the device cookie stays:
+ * it is no credential).
+ */
+function sessionCookies(session: Session | undefined, tls: boolean, now: number): string[] {
+  const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(tls ? ["Secure"] : [])].join("; ");
+  if (!session) return [`${SESSION_COOKIE}=; Max-Age=0; ${attributes}`];
   const maxAge = Math.max(0, Math.floor((session.expiresAt - now) / 1000));
-  return `${SESSION_COOKIE}=${session.token}; Max-Age=${maxAge}; ${attributes.join("; ")}`;
+  return [
+    `${SESSION_COOKIE}=${session.token}; Max-Age=${maxAge}; ${attributes}`,
+    `${DEVICE_COOKIE}=${session.device}; Max-Age=${DEVICE_TTL_MS / 1000}; ${attributes}`,
+  ];
 }
 
 /** Who is calling: a valid session cookie or the CLI token. */
@@ -117,10 +127,24 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // No per-request lines: they would carry headers (cookies, tokens) and say little.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  // Fastify's own JSON parser (it refuses __proto__ and constructor keys), behind a nesting bound
+  // checked on the raw text: a body nested too deeply is never parsed (rpc/body.ts).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string", bodyLimit: MAX_BODY_BYTES },
+    depthBounded(app.getDefaultJsonParser("error", "error") as Parameters<typeof depthBounded>[0]),
+  );
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   // Malformed JSON is a JSON-RPC parse error, not an HTML 400 page.
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof JsonTooDeep)
+      return reply.code(200).send({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: RPC_CODES.invalidRequest, message: `invalid request: ${error.message}` },
+      });
     if (
       error.code === "FST_ERR_CTP_INVALID_JSON_BODY" ||
       error instanceof SyntaxError ||
@@ -180,6 +204,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const ctx = options.context({
       client: request.ip,
       sessionToken: who.token,
+      deviceCookie: cookie(request, DEVICE_COOKIE),
+      cliToken: who.cli,
       host: (request.headers.host ?? "localhost").replace(/:\d+$/, ""),
       setSession: (session) => {
         newSession = session;
@@ -209,7 +235,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         else options.logger.debug(entry, `${method}: ${call.outcome}`);
       },
     });
-    if (newSession !== null) reply.header("set-cookie", sessionCookie(newSession, options.tls, clock()));
+    if (newSession !== null) reply.header("set-cookie", sessionCookies(newSession, options.tls, clock()));
     reply.header("cache-control", "no-store");
     if (response === undefined) return reply.code(204).send();
     return response satisfies RpcResponse | RpcResponse[];
@@ -224,8 +250,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       socket.close(4401, "unauthenticated");
       return;
     }
-    // A session that ends (logout, expiry) ends its stream too; the CLI token stays valid.
-    const stillValid = () => who.cli || options.auth.session(who.token) !== undefined;
+    // A session that ends (logout, expiry, a new password) ends its stream too, and so does a CLI
+    // token replaced by a new one.
+    const token = bearer(request);
+    const stillValid = () =>
+      who.cli ? options.auth.cliTokenMatches(token) : options.auth.session(who.token) !== undefined;
     const unsubscribe = options.subscribe((event) => {
       if (socket.readyState !== socket.OPEN) return;
       if (!stillValid()) {

@@ -17,6 +17,7 @@ const catalogApp = (id: string, version: string): CatalogApp => ({
   role: "targets",
   publisher: "targets",
   dir: `/c/${id}`,
+  files: new Map(),
   ...manifest(id, version),
 });
 const localApp = (id: string, version: string): SourcedApp => ({

@@ -37,3 +37,21 @@ export function blake3Problem(target: TargetFile, bytes: Uint8Array): string | u
     ? undefined
     : `${target.path}: BLAKE3 ${actual} differs from the signed ${recorded}`;
 }
+
+/**
+ * Why bytes are not what a target signs, or undefined: their length, then each hash the target
+ * lists (what a TUF client checks). Cheap enough to run at every use of a cached file.
+ */
+export function signedProblem(target: TargetFile, bytes: Uint8Array): string | undefined {
+  if (bytes.length !== target.length) return `${bytes.length} bytes where ${target.length} are signed`;
+  for (const [algorithm, signed] of Object.entries(target.hashes)) {
+    let actual: string;
+    try {
+      actual = createHash(algorithm).update(bytes).digest("hex");
+    } catch {
+      return `its signed ${algorithm} hash cannot be checked (unknown algorithm)`;
+    }
+    if (actual !== signed) return `${algorithm} ${actual} where ${signed} is signed`;
+  }
+  return undefined;
+}

@@ -371,18 +371,24 @@ export class DaemonClient {
         await this.#request("system.info", {}, undefined, Math.min(5_000, this.#timeoutMs));
       throw error;
     }
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     try {
-      return await this.#request<T>(method, params, credentials.token, options.timeoutMs ?? this.#timeoutMs);
+      return await this.#request<T>(method, params, credentials.token, timeoutMs);
     } catch (error) {
-      if (error instanceof RpcFailure && error.code === CODES.unauthenticated)
-        throw new RpcFailure(
-          method,
-          error.code,
-          `the daemon at ${this.url} does not accept the CLI token in ${credentials.path}`,
-          error.data,
-          error.hint,
-        );
-      throw error;
+      if (!(error instanceof RpcFailure && error.code === CODES.unauthenticated)) throw error;
+      // The daemon writes a new token at every start and on request: read the file again, and
+      // try once more with a token that changed (a refused call did nothing).
+      this.#token = undefined;
+      const fresh = await this.#credentials().catch(() => undefined);
+      if (fresh && fresh.token !== credentials.token)
+        return this.#request<T>(method, params, fresh.token, timeoutMs);
+      throw new RpcFailure(
+        method,
+        error.code,
+        `the daemon at ${this.url} does not accept the CLI token in ${credentials.path}`,
+        error.data,
+        error.hint,
+      );
     }
   }
 

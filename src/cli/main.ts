@@ -66,6 +66,11 @@ const COMMANDS: Record<string, Command> = {
     group: "operator",
     load: () => import("./commands/credentials.ts"),
   },
+  auth: {
+    summary: "rotate-token: a new CLI token; logout-all: revoke every web session",
+    group: "operator",
+    load: () => import("./commands/auth.ts"),
+  },
   completion: {
     summary: "print a bash or zsh completion script",
     load: () => import("./commands/completion.ts"),

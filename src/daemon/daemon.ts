@@ -6,14 +6,16 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import pino from "pino";
-import { Auth, type LoginLimiter } from "../api/auth.ts";
+import { Auth } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
+import type { LoginLimits } from "../api/login-limits.ts";
 import type { ApiContext } from "../api/methods.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
+import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
-import { localPackageDir } from "../orchestrator/reconciler.ts";
+import { localPackage } from "../orchestrator/reconciler.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -44,7 +46,9 @@ export type DaemonOptions = {
   /** The time of sessions, login back-off and observation ages (tests move it). */
   clock?: () => number;
   /** Login rate limiting (tests pass one with their own settings). */
-  loginLimiter?: LoginLimiter;
+  loginLimits?: LoginLimits;
+  /** The bound on argon2 work (tests pass one to count what it did). */
+  passwordWork?: PasswordWork;
   /** Sees every event the daemon publishes (tests record them). */
   onEvent?: (event: ApiEvent) => void;
 };
@@ -92,17 +96,19 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
-    // A catalog app's package is its verified files, while the catalog still offers that version.
-    packageDir: (app) =>
-      localPackageDir(app) ??
-      catalogs
-        .merge({ apps: [], rejected: [] })
-        .apps.find((a) => a.id === app.id && a.source === app.source && a.manifest.version === app.version)
-        ?.dir,
+    // A catalog app's package is its verified files, while the catalog still offers that version;
+    // what hooks copy from it is checked against the signed metadata at every use.
+    packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),
   });
-  const auth = new Auth({ store: orchestrator.store, clock, limiter: options.loginLimiter });
-  const tokenFile = join(stateDir, "cli-token");
-  await auth.ensureCliToken(tokenFile);
+  const auth = new Auth({
+    store: orchestrator.store,
+    cliTokenFile: join(stateDir, "cli-token"),
+    clock,
+    limits: options.loginLimits,
+    work: options.passwordWork,
+  });
+  // A new CLI token at every start: one that leaked stops working with the next restart.
+  await auth.rotateCliToken();
 
   const catalogs = new Catalogs({
     sources: config.catalogs,

@@ -382,13 +382,22 @@ const Dependency = z
   })
   .meta({ description: "Another app that must be installed (and running or healthy) for this one to work." });
 
+/** The shortest generated secret: long enough that masking it in output never catches ordinary text. */
+export const MIN_SECRET_LENGTH = 12;
+
 const GeneratedSecret = z
   .strictObject({
     type: z
       .enum(["alphanumeric", "hex", "base64url"])
       .default("alphanumeric")
       .meta({ description: "The alphabet." }),
-    length: z.number().int().min(12).max(256).default(32).meta({ description: "The number of characters." }),
+    length: z
+      .number()
+      .int()
+      .min(MIN_SECRET_LENGTH)
+      .max(256)
+      .default(32)
+      .meta({ description: "The number of characters." }),
   })
   .meta({
     description: "A secret generated once, at first install, and kept across uninstall and reinstall.",

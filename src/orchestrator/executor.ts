@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { secretName } from "../manifest/naming.ts";
-import type { Manifest } from "../manifest/schema.ts";
+import { type Manifest, MIN_SECRET_LENGTH } from "../manifest/schema.ts";
 import { type RenderContext, resolveApp } from "../render/model.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
@@ -120,6 +120,11 @@ export class Executor {
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     for (const secret of await this.#secrets.ensureAll(manifest)) {
       const podmanName = secretName(manifest.id, secret.name);
+      if (!secret.masked)
+        note(
+          "warn",
+          `secret ${secret.name} is ${secret.value.length} characters, shorter than the ${MIN_SECRET_LENGTH} a generated one has: it is not masked in logs; delete ${join(this.#secrets.dirOf(manifest.id), secret.name)} to have a new one generated`,
+        );
       if (secret.created) {
         note("info", `generated secret ${secret.name}`);
         await this.#runtime.client.secrets.create(podmanName, Buffer.from(secret.value), { replace: true });
@@ -133,19 +138,15 @@ export class Executor {
 
   /**
    * The last lines a container wrote (stdout and stderr, in order), to explain why it failed. The
-   * app's generated secrets are masked: an app that prints its password as it dies must not put it
-   * into the reason the API shows.
+   * reason it becomes is masked like every line the orchestrator records (secret-mask.ts): an app
+   * that prints its password as it dies does not put it into the reason the API shows.
    */
-  async lastLogLines(manifest: Manifest, container: ContainerRef, count: number): Promise<string[]> {
+  async lastLogLines(container: ContainerRef, count: number): Promise<string[]> {
     let text = "";
     try {
       for await (const chunk of await this.#runtime.logs(container, { tail: count })) text += chunk.data;
     } catch {
       return [];
-    }
-    for (const secret of Object.keys(manifest.secrets ?? {})) {
-      const value = await this.#secrets.read(manifest.id, secret);
-      if (value) text = text.replaceAll(value, `[secret ${secret}]`);
     }
     return text
       .split("\n")

@@ -142,3 +142,53 @@ describe("copy_from_host into directories that do not exist yet", () => {
     }
   });
 });
+
+describe("copy_from_host from a catalog app's package", () => {
+  test("verified at use: a copy its package's check refuses fails the hook, and nothing is copied", async () => {
+    const base = mkdtempSync(join(tmpdir(), "archy-hooks-"));
+    try {
+      mkdirSync(join(base, "files"));
+      writeFileSync(join(base, "files", "seed.txt"), "changed on disk\n");
+      const parsed = expectValid(
+        withLines(
+          "hooks:",
+          "  post_install:",
+          "    - copy_from_host: { from: files/seed.txt, container: web, to: /data/seed.txt }",
+        ),
+      );
+      const puts: string[] = [];
+      const runtime = {
+        client: { containers: { putArchive: async (_id: string, path: string) => void puts.push(path) } },
+      } as unknown as Runtime;
+      const checked: Array<[string, string[]]> = [];
+      await assert.rejects(
+        runHook(parsed.manifest, "post_install", {
+          runtime,
+          appDir: base,
+          verifyCopy: (from, tree) => {
+            checked.push([from, tree.entries.map((e) => `${e.relative}=${e.data?.toString()}`)]);
+            return "files/seed.txt does not match its signed length and hashes";
+          },
+          containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
+          note: () => {},
+        }),
+        (error: Error) => {
+          assert.ok(error instanceof HookError, String(error));
+          assert.equal(
+            error.message,
+            "post_install step 1: files/seed.txt does not match its signed length and hashes",
+          );
+          return true;
+        },
+      );
+      assert.deepEqual(
+        checked,
+        [["files/seed.txt", ["seed.txt=changed on disk\n"]]],
+        "the bytes copied are checked",
+      );
+      assert.deepEqual(puts, [], "nothing reached the container");
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});

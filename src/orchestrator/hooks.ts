@@ -31,10 +31,15 @@ export async function readHostTree(root: string, relative: string): Promise<AppT
   }
 }
 
+/** An app's package as hooks use it: its directory, and for a catalog app the check of every copy. */
+export type AppPackage = { dir: string; verifyCopy?: HookContext["verifyCopy"] };
+
 export type HookContext = {
   runtime: Runtime;
   /** The app's package directory (the default copy root), when its source has one. */
   appDir: string | undefined;
+  /** For a catalog app: why what a copy read from `appDir` is not what was signed (it is refused), or undefined. */
+  verifyCopy?: (from: string, tree: AppTree) => string | undefined;
   /** The app's containers as observed now, by key. */
   containers: ReadonlyMap<string, ContainerRef>;
   note: Note;
@@ -95,6 +100,8 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
         `${where}: no directory to copy from (the app has no package directory, or no host-path permission ${copy.root})`,
       );
     const tree = await readHostTree(root, copy.from);
+    const unsigned = copy.root === undefined ? ctx.verifyCopy?.(copy.from, tree) : undefined;
+    if (unsigned) throw new HookError(`${where}: ${unsigned}`);
     // pre_start copies into stopped containers, whose volumes are mounted only once initialized: a
     // copy before that would land under the mount point, hidden at the start (Containers.init).
     // The other hooks run in running containers: one that died meanwhile is not revived here.

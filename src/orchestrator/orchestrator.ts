@@ -1,6 +1,11 @@
 /**
  * The orchestrator assembled: store, manifest cache, lifecycle operations, reconciler and health
  * monitor over one runtime. The daemon (and the tests) create one of these.
+ *
+ * Nothing it records or forwards carries a generated secret: the three ways its text leaves it —
+ * the store (operation logs, reasons, errors), its log and its events — each pass through the mask
+ * of every secret the node holds (secret-mask.ts), whatever wrote the text (a hook's output, a
+ * probe's, a container's last lines, an error message).
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -38,8 +43,8 @@ export type OrchestratorOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
   healthRestarts?: HealthRestartPolicy;
-  /** The directory of an installed app's package, for its hooks (default: `local:` sources only). */
-  packageDir?: ReconcilerOptions["packageDir"];
+  /** The package of an installed app, for its hooks (default: `local:` sources only). */
+  packageOf?: ReconcilerOptions["packageOf"];
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -57,11 +62,22 @@ export class Orchestrator {
   #ticking = false;
 
   constructor(options: OrchestratorOptions) {
-    this.#options = options;
     this.#clock = options.clock ?? Date.now;
-    this.store = new Store(join(options.stateDir, "store.db"));
-    this.manifests = new ManifestCache(this.store);
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
+    this.secrets.learnExisting();
+    const mask = this.secrets.mask;
+    const onEvent = options.onEvent ?? (() => {});
+    this.#options = {
+      ...options,
+      log: {
+        info: (message) => options.log.info(mask.apply(message)),
+        warn: (message) => options.log.warn(mask.apply(message)),
+        error: (message) => options.log.error(mask.apply(message)),
+      },
+      onEvent: (event) => onEvent(mask.applyDeep(event)),
+    };
+    this.store = new Store(join(options.stateDir, "store.db"), { mask: (text) => mask.apply(text) });
+    this.manifests = new ManifestCache(this.store);
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -160,10 +176,10 @@ export class Orchestrator {
       clock: this.#clock,
       resyncMs: options.resyncMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
-      onEvent: options.onEvent ?? (() => {}),
+      onEvent: options.onEvent,
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
-      ...(options.packageDir ? { packageDir: options.packageDir } : {}),
+      ...(options.packageOf ? { packageOf: options.packageOf } : {}),
       health: {
         detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
         healthOf: (appId, key, container) => {

@@ -30,6 +30,7 @@ import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from 
 import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
+import type { AppPackage } from "./hooks.ts";
 import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache, manifestHash } from "./manifest-cache.ts";
 import type { Health } from "./planner.ts";
@@ -435,6 +436,8 @@ function setup(
     random?: () => number;
     backoff?: BackoffPolicy;
     snapshots?: (dataRoot: string) => Snapshots;
+    /** The package's check of what hooks copy from it (a catalog app's; none by default). */
+    verifyCopy?: AppPackage["verifyCopy"];
   } = {},
 ) {
   // Memory-backed when the host has it: these tests are about the reconciler, not about fsync (the
@@ -476,7 +479,7 @@ function setup(
         approvals: (appId) => store.approvals(appId),
       }),
       dataRoot,
-      packageDir: () => packageDir,
+      packageOf: () => ({ dir: packageDir, verifyCopy: options.verifyCopy }),
       health: {
         healthOf: (appId, key, c) =>
           c?.state === "running"
@@ -752,6 +755,28 @@ describe("reconciler: pre_start", () => {
     await w.settle();
     assert.equal(copies(), 3, "a reinstall's new container gets the copy before its first start");
     runningOnce(w.runtime, "alpha");
+  });
+});
+
+describe("reconciler: a catalog app's package is verified at use", () => {
+  test("a pre_start copy its package's check refuses fails the app with the reason; nothing is copied or started", async () => {
+    const checked: string[] = [];
+    const w = setup({
+      verifyCopy: (from) => {
+        checked.push(from);
+        return "files/seed.txt does not match its signed length and hashes";
+      },
+    });
+    w.install("alpha", { preStart: "/data/seed.txt", data: true });
+    await w.settle();
+    assert.deepEqual(checked, ["files/seed.txt"]);
+    assert.equal(w.app("alpha")?.phase, "failed");
+    assert.match(
+      w.app("alpha")?.reason ?? "",
+      /pre_start step 1: files\/seed\.txt does not match its signed/,
+    );
+    assert.equal(w.runtime.calls.filter((c) => c === "copy into /data").length, 0);
+    assert.equal(w.runtime.count("start"), 0);
   });
 });
 

@@ -32,7 +32,7 @@ import {
   restartDecision,
   restartDue,
 } from "./health-restarts.ts";
-import { HookError, hookTargets, runHook } from "./hooks.ts";
+import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -98,13 +98,13 @@ export type ReconcilerOptions = {
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (default: 10 s doubling to 5 min, reset after 10 min healthy). */
   healthRestarts?: HealthRestartPolicy;
-  /** The directory of an installed app's package (hooks copy from it); default: `local:` sources only. */
-  packageDir?: (app: Pick<AppRow, "id" | "source" | "version">) => string | undefined;
+  /** The package of an installed app (hooks copy from it); default: `local:` sources only. */
+  packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
 };
 
 /** A local app's package is the directory its manifest came from. */
-export function localPackageDir(app: Pick<AppRow, "source">): string | undefined {
-  return app.source.startsWith("local:") ? app.source.slice("local:".length) : undefined;
+export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefined {
+  return app.source.startsWith("local:") ? { dir: app.source.slice("local:".length) } : undefined;
 }
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
@@ -184,7 +184,7 @@ export class Reconciler {
       onEvent: () => {},
       updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
       healthRestarts: DEFAULT_HEALTH_RESTART_POLICY,
-      packageDir: localPackageDir,
+      packageOf: localPackage,
       ...options,
     } as Settings;
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
@@ -697,7 +697,7 @@ export class Reconciler {
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
-        return this.#fail(app, await this.#crash(manifest, again.container, exitCode), note);
+        return this.#fail(app, await this.#crash(again.container, exitCode), note);
       }
       if (next.actions.length === 0)
         return planned !== app
@@ -839,14 +839,20 @@ export class Reconciler {
       return;
     }
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
-    const appDir = this.#o.packageDir(app);
-    await runHook(manifest, hook, { runtime: this.#o.runtime, appDir, containers, note });
+    const pkg = this.#o.packageOf(app);
+    await runHook(manifest, hook, {
+      runtime: this.#o.runtime,
+      appDir: pkg?.dir,
+      verifyCopy: pkg?.verifyCopy,
+      containers,
+      note,
+    });
     this.#invalidate();
   }
 
   /** A container that exited right after this call started it, told with its exit code and last output. */
-  async #crash(manifest: Manifest, container: ContainerRef, exitCode: number | undefined): Promise<Error> {
-    const lines = await this.#o.executor.lastLogLines(manifest, container, CRASH_LOG_LINES);
+  async #crash(container: ContainerRef, exitCode: number | undefined): Promise<Error> {
+    const lines = await this.#o.executor.lastLogLines(container, CRASH_LOG_LINES);
     const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
     return new Error(
       `${container.name} exited right after it was started (exit code ${exitCode ?? "unknown"})${output}`,
@@ -858,7 +864,7 @@ export class Reconciler {
    * now: it crashed right after its start, before or during the hook's exec, and the crash is what
    * the operator must fix, not the hook.
    */
-  async #hookFailure(manifest: Manifest, seen: ObservedContainer[], failure: unknown): Promise<unknown> {
+  async #hookFailure(seen: ObservedContainer[], failure: unknown): Promise<unknown> {
     const wereRunning = new Set(seen.filter((c) => c.state === "running").map((c) => c.id));
     this.#invalidate();
     let observation: Observation;
@@ -868,7 +874,7 @@ export class Reconciler {
       return failure;
     }
     const down = observation.containers.find((c) => wereRunning.has(c.id) && c.state !== "running");
-    return down ? this.#crash(manifest, down, down.exitCode) : failure;
+    return down ? this.#crash(down, down.exitCode) : failure;
   }
 
   /** Nothing to do now: either converged, or waiting for something outside this app. */
@@ -899,7 +905,7 @@ export class Reconciler {
       try {
         await this.#runHook(app, manifest, due, seen, note);
       } catch (failure) {
-        return this.#fail(app, await this.#hookFailure(manifest, seen, failure), note);
+        return this.#fail(app, await this.#hookFailure(seen, failure), note);
       }
       this.#o.store.setPendingHook(app.id, undefined);
     }

@@ -1,6 +1,7 @@
 /**
  * Generated secrets (SPEC invariant 4): 0600 files in 0700 directories, from the declared alphabet
- * and length, generated once and never again while present, recreated when missing, removed by purge.
+ * and length, generated once and never again while present, recreated when missing, removed by purge;
+ * every value held is masked in what the daemon records.
  */
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
@@ -146,6 +147,31 @@ describe("SecretFiles", () => {
     assert.equal(mode(secrets.root), 0o700);
     assert.equal(mode(secrets.dirOf("alpha")), 0o700);
     assert.equal(mode(join(secrets.dirOf("alpha"), "key")), 0o600);
+  });
+
+  test("every secret value it holds is masked: those on disk at start, generated, read", async () => {
+    const first = fresh();
+    const [password, key] = await first.ensureAll(manifest("alpha"));
+    const secrets = new SecretFiles(first.root);
+    const line = () => `pw=${password?.value} key=${key?.value}`;
+    assert.equal(secrets.mask.apply(line()), line(), "nothing known before it looks");
+    secrets.learnExisting();
+    assert.equal(secrets.mask.apply(line()), "pw=[secret alpha/password] key=[secret alpha/key]");
+    const beta = await secrets.ensureAll(manifest("beta"));
+    assert.ok(beta.every((s) => s.masked));
+    assert.equal(secrets.mask.apply(`t=${beta[2]?.value}`), "t=[secret beta/token]");
+    const other = new SecretFiles(first.root);
+    await other.read("beta", "key");
+    assert.equal(other.mask.apply(`k=${beta[1]?.value}`), "k=[secret beta/key]");
+  });
+
+  test("a file shortened by hand below 12 characters is used, and reported as not masked", async () => {
+    const secrets = fresh();
+    await secrets.ensureAll(manifest("alpha"));
+    writeFileSync(join(secrets.dirOf("alpha"), "password"), "1234");
+    const [password] = await secrets.ensureAll(manifest("alpha"));
+    assert.deepEqual([password?.value, password?.created, password?.masked], ["1234", false, false]);
+    assert.equal(secrets.mask.apply("took 1234 ms"), "took 1234 ms");
   });
 
   test("purge removes one app's secrets only; reading a missing secret gives undefined", async () => {

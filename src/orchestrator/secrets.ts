@@ -2,11 +2,16 @@
  * Generated secrets (SPEC invariant 4): generated once from a cryptographic source, stored as files
  * readable only by the daemon user (0600 in a 0700 directory), never regenerated while present,
  * recreated when missing, kept across uninstall and reinstall; deleted only by purge.
+ *
+ * Every value the daemon holds passes through here, so here it learns what to mask: the files
+ * present at start, and each secret generated or read since (`mask`, see secret-mask.ts).
  */
 import { randomInt } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Manifest } from "../manifest/schema.ts";
+import { SecretMask } from "./secret-mask.ts";
 
 const ALPHABETS = {
   alphanumeric: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -22,12 +27,46 @@ export function generateSecret(type: keyof typeof ALPHABETS, length: number): st
   return out;
 }
 
-export type EnsuredSecret = { name: string; value: string; created: boolean };
+/** `masked`: false for a value too short to mask (a file shortened by hand). */
+export type EnsuredSecret = { name: string; value: string; created: boolean; masked: boolean };
+
+/** A file being written (see `ensureAll`), not a secret. */
+const isTemporary = (name: string) => name.includes(".tmp-");
 
 export class SecretFiles {
   readonly root: string;
+  /** Every secret value this daemon has seen, of every app, masked wherever it records or forwards text. */
+  readonly mask = new SecretMask();
+
   constructor(root: string) {
     this.root = root;
+  }
+
+  /**
+   * Learns the values of the secret files present now (at start: a dependency's exported secret
+   * must be masked in its dependents' output before anything reads it again).
+   */
+  learnExisting(): void {
+    const list = (dir: string) => {
+      try {
+        return readdirSync(dir);
+      } catch {
+        return [];
+      }
+    };
+    for (const appId of list(this.root))
+      for (const name of list(this.dirOf(appId))) {
+        if (isTemporary(name)) continue;
+        try {
+          this.#learn(appId, name, readFileSync(join(this.dirOf(appId), name), "utf8"));
+        } catch {
+          // Unreadable or not a file: nothing to mask; ensureAll reports what it cannot use.
+        }
+      }
+  }
+
+  #learn(appId: string, name: string, value: string): boolean {
+    return this.mask.add(`${appId}/${name}`, value);
   }
 
   dirOf(appId: string): string {
@@ -46,7 +85,8 @@ export class SecretFiles {
       const existing = await readFile(path, "utf8").catch(() => undefined);
       if (existing !== undefined && existing.length > 0) {
         await chmod(path, 0o600);
-        ensured.push({ name, value: existing, created: false });
+        const masked = this.#learn(manifest.id, name, existing);
+        ensured.push({ name, value: existing, created: false, masked });
         continue;
       }
       const value = generateSecret(spec.type, spec.length);
@@ -59,13 +99,15 @@ export class SecretFiles {
         await handle.close();
       }
       await rename(temporary, path);
-      ensured.push({ name, value, created: true });
+      ensured.push({ name, value, created: true, masked: this.#learn(manifest.id, name, value) });
     }
     return ensured;
   }
 
   async read(appId: string, name: string): Promise<string | undefined> {
-    return readFile(join(this.dirOf(appId), name), "utf8").catch(() => undefined);
+    const value = await readFile(join(this.dirOf(appId), name), "utf8").catch(() => undefined);
+    if (value !== undefined) this.#learn(appId, name, value);
+    return value;
   }
 
   /** Deletes an app's secrets: purge only. */

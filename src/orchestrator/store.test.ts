@@ -347,6 +347,49 @@ describe("store: intents are atomic", () => {
 });
 
 describe("store: operations and logs", () => {
+  test("secrets never reach the store: every free text it records passes its mask", () => {
+    const store = new Store(freshPath(), { mask: (text) => text.replaceAll("s3cr3t", "[secret]") });
+    install(store);
+    const line = store.appendLog("op-install-alpha", "info", "hook said s3cr3t", 1);
+    assert.equal(line.message, "hook said [secret]", "the line returned (and sent as an event)");
+    store.updateStatus("alpha", { phase: "failed", reason: "exited: s3cr3t" }, 2);
+    assert.equal(store.getApp("alpha")?.reason, "exited: [secret]");
+    store.setOperationState("op-install-alpha", "failed", 3, "failed: s3cr3t");
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-update", kind: "update" },
+        phase: "updating",
+        manifest: { ...MANIFEST, hash: "h2", version: "2.0.0" },
+        update: true,
+      },
+      4,
+    );
+    store.updateRollingBack("alpha", "unhealthy: s3cr3t", 5);
+    assert.equal(store.getUpdate("alpha")?.reason, "unhealthy: [secret]");
+    store.restorePreviousManifest("alpha", 6, { reason: "refused: s3cr3t" });
+    const db = new DatabaseSync(store.path, { readOnly: true });
+    const stored = (
+      db
+        .prepare(
+          `SELECT message AS text FROM operation_logs UNION ALL SELECT error FROM operations
+             UNION ALL SELECT reason FROM apps UNION ALL SELECT reason FROM updates`,
+        )
+        .all() as Array<{ text: string | null }>
+    ).map((r) => r.text);
+    db.close();
+    assert.ok(
+      stored.includes("hook said [secret]") && stored.includes("failed: [secret]"),
+      stored.join("\n"),
+    );
+    assert.ok(stored.includes("refused: [secret]"), stored.join("\n"));
+    assert.deepEqual(
+      stored.filter((text) => text?.includes("s3cr3t")),
+      [],
+    );
+    store.close();
+  });
+
   test("log lines are numbered per operation, in order, and can be read from a position", () => {
     const store = new Store(freshPath());
     install(store);

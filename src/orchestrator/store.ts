@@ -302,15 +302,26 @@ export type IntentChange = {
   update?: boolean;
 };
 
+export type StoreOptions = {
+  /**
+   * Masks secrets in the free text the store records (operation log lines, phase reasons, operation
+   * errors, update reasons): what `operation.get`, `package.list` and the events read back.
+   */
+  mask?: (text: string) => string;
+};
+
 export class Store {
   readonly path: string;
   readonly #db: DatabaseSync;
   /** Prepared once, reused: preparing a statement cost more than running it (package.list). */
   readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
+  /** Applied to every free text the store records (log lines, reasons, errors): see StoreOptions. */
+  readonly #recorded: (text: string) => string;
 
-  constructor(path: string) {
+  constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
+    this.#recorded = options.mask ?? ((text) => text);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#db = new DatabaseSync(path);
     this.#db.exec(
@@ -517,7 +528,7 @@ export class Store {
          WHERE id = ?`,
     ).run(
       status.phase,
-      status.reason ?? null,
+      status.reason === undefined ? null : this.#recorded(status.reason),
       now,
       status.observedGeneration ?? null,
       status.attempts ?? null,
@@ -646,7 +657,7 @@ export class Store {
     this.#statement(
       `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
          WHERE app_id = ? AND stage IN ('pending', 'applying')`,
-    ).run(reason, now, appId);
+    ).run(this.#recorded(reason), now, appId);
   }
 
   /**
@@ -668,7 +679,7 @@ export class Store {
       this.#statement(
         `UPDATE updates SET stage = 'restoring', outcome = COALESCE(?, outcome), reason = COALESCE(?, reason),
              updated_at = ? WHERE app_id = ?`,
-      ).run(refused ? "refused" : null, refused?.reason ?? null, now, appId);
+      ).run(refused ? "refused" : null, refused ? this.#recorded(refused.reason) : null, now, appId);
     });
   }
 
@@ -690,6 +701,19 @@ export class Store {
       "INSERT OR IGNORE INTO operator (id, password_hash, created_at) VALUES (1, ?, ?)",
     ).run(hash, now);
     return Number(result.changes) === 1;
+  }
+
+  /** Replaces the password if it still is `expected`; returns false (and changes nothing) otherwise. */
+  replaceOperatorPassword(expected: string, hash: string): boolean {
+    const result = this.#statement(
+      "UPDATE operator SET password_hash = ? WHERE id = 1 AND password_hash = ?",
+    ).run(hash, expected);
+    return Number(result.changes) === 1;
+  }
+
+  /** Revokes every session; returns how many there were (expired ones included). */
+  deleteAllSessions(): number {
+    return Number(this.#statement("DELETE FROM sessions").run().changes);
   }
 
   createSession(tokenHash: string, csrfToken: string, now: number, expiresAt: number): void {
@@ -780,7 +804,7 @@ export class Store {
     const finished = state === "succeeded" || state === "failed";
     this.#statement(
       "UPDATE operations SET state = ?, finished_at = CASE WHEN ? THEN ? ELSE finished_at END, error = COALESCE(?, error) WHERE id = ?",
-    ).run(state, finished ? 1 : 0, now, error ?? null, id);
+    ).run(state, finished ? 1 : 0, now, error === undefined ? null : this.#recorded(error), id);
   }
 
   appendLog(
@@ -793,10 +817,11 @@ export class Store {
       "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operation_logs WHERE operation_id = ?",
     ).get(operationId) as Row;
     const seq = Number(row.seq);
+    const recorded = this.#recorded(message);
     this.#statement(
       "INSERT INTO operation_logs (operation_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)",
-    ).run(operationId, seq, now, level, message);
-    return { operationId, seq, at: now, level, message };
+    ).run(operationId, seq, now, level, recorded);
+    return { operationId, seq, at: now, level, message: recorded };
   }
 
   operationLogs(operationId: string, afterSeq = 0): OperationLogLine[] {

@@ -1,22 +1,28 @@
 /**
  * Attack tests of the daemon's authentication: CSRF (missing, wrong, another session's), cross-origin
- * requests, session fixation, logout and expiry, login brute force, first-run setup, the session
- * cookie's attributes, and the CLI's bearer token and its file. Every refused call must change
- * nothing in the store.
+ * requests, session fixation, logout and expiry, login brute force (per address, over many
+ * addresses, and never a lock-out of the operator's browser), first-run setup, changing the
+ * password and revoking sessions, the session and device cookies' attributes, and the CLI's bearer
+ * token, its file and its rotation. Every refused call must change nothing in the store.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Auth, readCliToken, SESSION_TTL_MS } from "../../src/api/auth.ts";
+import { readCliToken, SESSION_TTL_MS } from "../../src/api/auth.ts";
+import { DEVICE_TTL_MS } from "../../src/api/device-cookie.ts";
 import { EXAMPLES } from "../../src/api/docs.ts";
+import { LOGIN_LIMITS } from "../../src/api/login-limits.ts";
 import { METHODS } from "../../src/api/methods.ts";
+import { PasswordWork } from "../../src/api/password-work.ts";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
 import { hostAllowed } from "../../src/api/server.ts";
-import { Store } from "../../src/orchestrator/store.ts";
+import { DaemonClient } from "../../src/cli/client.ts";
 import {
   type Caller,
+  deviceCookieOf,
   fails,
   headersOf,
   http,
@@ -24,6 +30,7 @@ import {
   manualClock,
   ok,
   PASSWORD,
+  post,
   rpc,
   type Session,
   sessionCookieOf,
@@ -33,6 +40,19 @@ import {
   storeSnapshot,
   type TestDaemon,
 } from "./support.ts";
+
+const ARCHY = resolve(import.meta.dirname, "../../bin/archy");
+
+function archy(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) =>
+    execFile(ARCHY, args, { env, timeout: 60_000 }, (error, stdout, stderr) =>
+      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+}
 
 const EVIL = "http://evil.example";
 const MUTATING_SESSION_METHODS = METHODS.filter((m) => m.mutates && m.access === "session").map(
@@ -66,7 +86,10 @@ describe("CSRF and cross-origin requests", () => {
 
   test("the state-changing methods are the ones that need the CSRF token", () => {
     assert.deepEqual(MUTATING_SESSION_METHODS.sort(), [
+      "auth.changePassword",
       "auth.logout",
+      "auth.logoutAll",
+      "auth.rotateCliToken",
       "catalog.refresh",
       "package.approve",
       "package.install",
@@ -338,6 +361,355 @@ test("parallel first-run setups: exactly one sets the password", async () => {
   }
 });
 
+/** Distinct loopback source addresses (Linux routes all of 127.0.0.0/8 to lo). */
+const addresses = (count: number, offset = 0) =>
+  Array.from(
+    { length: count },
+    (_, i) => `127.0.${Math.floor((i + offset) / 250) + 1}.${((i + offset) % 250) + 2}`,
+  );
+
+/** The wait a rate-limit answer asks for (failing clearly on any other answer). */
+function retryAfterOf(error: { data?: unknown } | undefined): number {
+  const seconds = (error?.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  assert.ok(seconds !== undefined, `a rate-limit answer, not ${JSON.stringify(error)}`);
+  return seconds;
+}
+
+describe("login limits: bounded over every address, and never a lock-out of the operator", () => {
+  test("many addresses share one global budget: 20 addresses × 5 guesses check 20 passwords, not 100", async () => {
+    const work = new PasswordWork();
+    const d = await startDaemon({ passwordWork: work });
+    try {
+      await setup(d.port);
+      const computedBefore = work.stats.computed;
+      const codes: Array<number | undefined> = [];
+      for (let guess = 0; guess < 5; guess++)
+        for (const from of addresses(20)) {
+          const reply = await rpc(
+            d.port,
+            "auth.login",
+            { password: `guess ${guess} from ${from}` },
+            { from },
+          );
+          codes.push(reply.error?.code);
+        }
+      const checked = codes.filter((c) => c === RPC_CODES.unauthenticated).length;
+      assert.equal(checked, LOGIN_LIMITS.global.freeAttempts, JSON.stringify(codes));
+      assert.equal(codes.filter((c) => c === RPC_CODES.rateLimited).length, 100 - checked);
+      assert.equal(work.stats.computed - computedBefore, checked, "a refused guess computes no hash");
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("the global slow-down doubles up to 60 s and is never a lock-out: the right password gets in after the wait, and resets it", async () => {
+    const clock = manualClock();
+    const d = await startDaemon({ clock: clock.now });
+    try {
+      await setup(d.port);
+      const fresh = addresses(200);
+      const next = () => fresh.shift() as string;
+      for (let i = 0; i < LOGIN_LIMITS.global.freeAttempts; i++)
+        await fails(d.port, "auth.login", { password: "wrong" }, { from: next() }, RPC_CODES.unauthenticated);
+      const delays: number[] = [];
+      for (let round = 0; round < 9; round++) {
+        const limited = await fails(
+          d.port,
+          "auth.login",
+          { password: PASSWORD },
+          { from: next() },
+          RPC_CODES.rateLimited,
+        );
+        delays.push(retryAfterOf(limited));
+        clock.advance(retryAfterOf(limited) * 1000);
+        await fails(d.port, "auth.login", { password: "wrong" }, { from: next() }, RPC_CODES.unauthenticated);
+      }
+      assert.deepEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60], "doubling, then one guess a minute at most");
+      const limited = await fails(
+        d.port,
+        "auth.login",
+        { password: PASSWORD },
+        { from: next() },
+        RPC_CODES.rateLimited,
+      );
+      clock.advance(retryAfterOf(limited) * 1000);
+      await login(d.port, PASSWORD, { from: next() });
+      // The operator's login ended the slow-down: the next guess, from anywhere, is checked.
+      await fails(d.port, "auth.login", { password: "wrong" }, { from: next() }, RPC_CODES.unauthenticated);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("a local user failing from 127.0.0.1 never locks the operator's browser out: its device cookie has its own budget", async () => {
+    const clock = manualClock();
+    const d = await startDaemon({ clock: clock.now });
+    try {
+      const operator = await setup(d.port);
+      await ok(d.port, "auth.logout", {}, operator);
+      // The local user keeps 127.0.0.1 at the longest delay.
+      for (let failures = 0; failures < 15; ) {
+        const reply = await rpc(d.port, "auth.login", { password: "local guess" });
+        if (reply.error?.code === RPC_CODES.unauthenticated) failures++;
+        else clock.advance(retryAfterOf(reply.error) * 1000);
+      }
+      const limited = await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+      assert.ok(retryAfterOf(limited) >= (60 * 60) / 4, `127.0.0.1 waits ${retryAfterOf(limited)} s`);
+      // The operator's browser, from the same address, gets in at once.
+      const back = await login(d.port, PASSWORD, { cookie: operator.device });
+      await ok(d.port, "package.list", {}, back);
+      // That success cleared 127.0.0.1's count: the next guess from there is checked again.
+      await fails(d.port, "auth.login", { password: "local guess" }, {}, RPC_CODES.unauthenticated);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("guesses with a device cookie spend only that device's budget, not the address's or the global one", async () => {
+    const d = await startDaemon();
+    try {
+      const operator = await setup(d.port);
+      for (let i = 0; i < LOGIN_LIMITS.perDevice.freeAttempts; i++)
+        await fails(
+          d.port,
+          "auth.login",
+          { password: "typo" },
+          { cookie: operator.device },
+          RPC_CODES.unauthenticated,
+        );
+      await fails(
+        d.port,
+        "auth.login",
+        { password: PASSWORD },
+        { cookie: operator.device },
+        RPC_CODES.rateLimited,
+      );
+      await login(d.port); // without the cookie, from the same address: its budget is untouched
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("a forged, altered, foreign or expired device cookie counts as none", async () => {
+    const clock = manualClock();
+    const d = await startDaemon({ clock: clock.now });
+    const other = await startDaemon();
+    try {
+      const operator = await setup(d.port);
+      const foreign = (await setup(other.port, "another daemon's password")).device;
+      for (let i = 0; i < LOGIN_LIMITS.perAddress.freeAttempts; i++)
+        await fails(d.port, "auth.login", { password: "wrong" }, {}, RPC_CODES.unauthenticated);
+      const value = operator.device.slice("archy_device=".length);
+      const [issued, id, signature] = value.split(".") as [string, string, string];
+      const flip = (text: string) => `${text.slice(0, -1)}${text.endsWith("A") ? "B" : "A"}`;
+      for (const cookie of [
+        `archy_device=${issued}.${id}.${flip(signature)}`,
+        `archy_device=${issued}.${flip(id)}.${signature}`,
+        `archy_device=${(Number.parseInt(issued, 36) - 1).toString(36)}.${id}.${signature}`,
+        `archy_device=${issued}.${"A".repeat(22)}.${signature}`,
+        foreign,
+        "archy_device=",
+        `archy_device=${value}.extra`,
+      ])
+        await fails(d.port, "auth.login", { password: PASSWORD }, { cookie }, RPC_CODES.rateLimited);
+      clock.advance(DEVICE_TTL_MS);
+      await fails(d.port, "auth.login", { password: "wrong" }, {}, RPC_CODES.unauthenticated); // blocked again
+      await fails(
+        d.port,
+        "auth.login",
+        { password: PASSWORD },
+        { cookie: operator.device },
+        RPC_CODES.rateLimited,
+      );
+    } finally {
+      await d.close();
+      await other.close();
+    }
+  });
+
+  test("the device cookie is HttpOnly, SameSite=Strict, lives a year, and is no session", async () => {
+    const d = await startDaemon();
+    try {
+      const reply = await rpc(d.port, "auth.setup", { password: PASSWORD });
+      const header = reply.http.headers["set-cookie"] as string[];
+      const line = header.find((l) => l.startsWith("archy_device=")) as string;
+      assert.match(
+        line,
+        new RegExp(
+          `^archy_device=[0-9a-z]+\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}; Max-Age=${DEVICE_TTL_MS / 1000}; Path=/; HttpOnly; SameSite=Strict$`,
+        ),
+      );
+      const device = deviceCookieOf(reply.http);
+      await fails(d.port, "package.list", {}, { cookie: device }, RPC_CODES.unauthenticated);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("the CLI token is never rate-limited", async () => {
+    const d = await startDaemon();
+    try {
+      await setup(d.port);
+      for (let i = 0; i < 30; i++) await rpc(d.port, "auth.login", { password: "wrong" });
+      await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.rateLimited);
+      await ok(
+        d.port,
+        "package.install",
+        { id: "api-alpha" },
+        { bearer: readFileSync(d.tokenFile, "utf8").trim() },
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("password methods are never batched: one request carries one guess", async () => {
+    const work = new PasswordWork();
+    const d = await startDaemon({ passwordWork: work });
+    try {
+      const session = await setup(d.port);
+      const computed = work.stats.computed;
+      const bearer = readFileSync(d.tokenFile, "utf8").trim();
+      const guesses = Array.from({ length: 10 }, (_, i) => ({
+        jsonrpc: "2.0",
+        id: i,
+        method: "auth.login",
+        params: { password: i === 9 ? PASSWORD : `guess ${i}` },
+      }));
+      for (const caller of [{ bearer }, session]) {
+        const response = await post(
+          d.port,
+          [...guesses, { jsonrpc: "2.0", id: 99, method: "system.info" }],
+          caller,
+        );
+        const replies = response.body as Array<{ id: number; error?: { code: number; message: string } }>;
+        assert.equal(replies.length, 11);
+        for (const reply of replies.slice(0, 10)) {
+          assert.equal(reply.error?.code, RPC_CODES.invalidRequest);
+          assert.match(reply.error?.message ?? "", /send auth\.login alone/);
+        }
+        assert.equal(replies[10]?.error, undefined, "the rest of the batch is answered");
+        assert.equal(response.headers["set-cookie"], undefined, "no session");
+      }
+      assert.equal(work.stats.computed, computed, "no password was checked");
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe("changing the password and revoking sessions", () => {
+  let d: TestDaemon;
+  let bearer: string;
+  const NEW = "a brand new operator password";
+  before(async () => {
+    d = await startDaemon();
+    await setup(d.port);
+    bearer = readFileSync(d.tokenFile, "utf8").trim();
+  });
+  after(() => d.close());
+
+  test("a wrong current password or a short new one is refused naming the field, and changes nothing", async () => {
+    const session = await login(d.port);
+    const wrong = await refusedUnchanged(
+      d,
+      "auth.changePassword",
+      { oldPassword: "not the password", newPassword: NEW },
+      session,
+      RPC_CODES.invalidParams,
+    );
+    assert.deepEqual((wrong.data as { issues: unknown[] }).issues, [
+      { field: "oldPassword", problem: "not the current password" },
+    ]);
+    const short = await refusedUnchanged(
+      d,
+      "auth.changePassword",
+      { oldPassword: PASSWORD, newPassword: "short" },
+      session,
+      RPC_CODES.invalidParams,
+    );
+    assert.equal((short.data as { issues: Array<{ field: string }> }).issues[0]?.field, "newPassword");
+    await ok(d.port, "package.list", {}, session);
+  });
+
+  test("guessing through auth.changePassword with a stolen session is rate-limited like a login", async () => {
+    const session = await login(d.port);
+    const stolen = { cookie: session.cookie, csrf: session.csrf }; // no device cookie
+    for (let i = 0; i < LOGIN_LIMITS.perAddress.freeAttempts - 1; i++)
+      await fails(
+        d.port,
+        "auth.changePassword",
+        { oldPassword: `guess ${i}`, newPassword: NEW },
+        stolen,
+        RPC_CODES.invalidParams,
+      );
+    await fails(
+      d.port,
+      "auth.changePassword",
+      { oldPassword: "last guess", newPassword: NEW },
+      stolen,
+      RPC_CODES.invalidParams,
+    );
+    await fails(
+      d.port,
+      "auth.changePassword",
+      { oldPassword: PASSWORD, newPassword: NEW },
+      stolen,
+      RPC_CODES.rateLimited,
+    );
+    await login(d.port, PASSWORD, { cookie: session.device }); // the operator's browser: unaffected, and it resets the address
+  });
+
+  test("a new password: every session is revoked, the caller gets a new one; the old password and device cookies stop working", async () => {
+    const caller = await login(d.port);
+    const other = await login(d.port);
+    const reply = await rpc(
+      d.port,
+      "auth.changePassword",
+      { oldPassword: PASSWORD, newPassword: NEW },
+      caller,
+    );
+    assert.equal(reply.error, undefined, JSON.stringify(reply.error));
+    const renewed = sessionCookieOf(reply.http);
+    assert.notEqual(renewed.token, caller.token, "a new session for the caller");
+    const csrf = (reply.result as { csrfToken: string }).csrfToken;
+    await fails(d.port, "package.list", {}, caller, RPC_CODES.unauthenticated);
+    await fails(d.port, "package.list", {}, other, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { cookie: renewed.pair, csrf });
+    await fails(d.port, "auth.login", { password: PASSWORD }, {}, RPC_CODES.unauthenticated);
+    await login(d.port, NEW);
+    await ok(d.port, "package.list", {}, { bearer });
+    // A device cookie signed under the old password is no device any more.
+    for (let i = 0; i < LOGIN_LIMITS.perAddress.freeAttempts; i++)
+      await fails(d.port, "auth.login", { password: "wrong" }, {}, RPC_CODES.unauthenticated);
+    await fails(d.port, "auth.login", { password: NEW }, { cookie: caller.device }, RPC_CODES.rateLimited);
+    await login(d.port, NEW, { cookie: deviceCookieOf(reply.http) });
+  });
+
+  test("with the CLI token: the current password is still required", async () => {
+    await fails(
+      d.port,
+      "auth.changePassword",
+      { oldPassword: PASSWORD, newPassword: NEW },
+      { bearer },
+      RPC_CODES.invalidParams,
+    );
+    await ok(d.port, "auth.changePassword", { oldPassword: NEW, newPassword: PASSWORD }, { bearer });
+    await login(d.port, PASSWORD);
+  });
+
+  test("auth.logoutAll revokes every session, the caller's too, and clears its cookie; the CLI token stays", async () => {
+    const sessions = [await login(d.port), await login(d.port), await login(d.port)];
+    const reply = await rpc(d.port, "auth.logoutAll", {}, sessions[0]);
+    assert.ok(((reply.result as { revoked: number }).revoked ?? 0) >= 3, JSON.stringify(reply.result));
+    assert.match(String(reply.http.headers["set-cookie"]), /^archy_session=; Max-Age=0;/);
+    for (const session of sessions)
+      await fails(d.port, "package.list", {}, session, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { bearer });
+    assert.deepEqual(await ok(d.port, "auth.logoutAll", {}, { bearer }), { revoked: 0 });
+  });
+});
+
 describe("first-run setup", () => {
   let d: TestDaemon;
   before(async () => {
@@ -420,25 +792,66 @@ describe("the CLI token", () => {
     }
   });
 
-  test("a daemon restart keeps the token and makes a loosened file 0600 again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "archy-token-"));
-    const store = new Store(join(dir, "store.db"));
-    try {
-      const path = join(dir, "cli-token");
-      const first = new Auth({ store });
-      await first.ensureCliToken(path);
-      const written = readFileSync(path, "utf8").trim();
-      assert.equal(statSync(path).mode & 0o777, 0o600);
-      chmodSync(path, 0o644);
-      const second = new Auth({ store });
-      await second.ensureCliToken(path);
-      assert.equal(statSync(path).mode & 0o777, 0o600);
-      assert.ok(second.cliTokenMatches(written), "the same token");
-      assert.ok(!second.cliTokenMatches(undefined));
-    } finally {
-      store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+  test("every daemon start writes a new token, 0600: the previous one stops working at once", async () => {
+    chmodSync(d.tokenFile, 0o644); // a file someone loosened is replaced, not reused
+    writeFileSync(`${d.tokenFile}.tmp-${process.pid}`, "left over\n", { mode: 0o644 });
+    await d.restart();
+    const rotated = readFileSync(d.tokenFile, "utf8").trim();
+    assert.match(rotated, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(rotated, token, "a new token");
+    assert.equal(statSync(d.tokenFile).mode & 0o777, 0o600);
+    await refusedUnchanged(d, "package.list", {}, { bearer: token }, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { bearer: rotated });
+    token = rotated;
+  });
+
+  test("auth.rotateCliToken writes a new token on request; the old one stops working at once", async () => {
+    assert.deepEqual(await ok(d.port, "auth.rotateCliToken", {}, { bearer: token }), { ok: true });
+    const rotated = readFileSync(d.tokenFile, "utf8").trim();
+    assert.notEqual(rotated, token);
+    assert.equal(statSync(d.tokenFile).mode & 0o777, 0o600);
+    await fails(d.port, "package.list", {}, { bearer: token }, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { bearer: rotated });
+    token = rotated;
+  });
+
+  test("a CLI client made before a rotation or a daemon restart reads the token file again (the gate restarts the daemon)", async () => {
+    const client = new DaemonClient({ url: d.url, tokenFile: d.tokenFile });
+    await client.call("package.list");
+    await d.restart();
+    const restarted = new DaemonClient({ url: d.url, tokenFile: d.tokenFile });
+    await restarted.call("package.list");
+    await restarted.call("auth.rotateCliToken");
+    await restarted.call("package.list");
+    // A wrong token file is still reported as such, once read again.
+    const wrong = join(d.dir, "other-token");
+    writeFileSync(wrong, "x".repeat(43), { mode: 0o600 });
+    await assert.rejects(
+      new DaemonClient({ url: d.url, tokenFile: wrong }).call("package.list"),
+      (error: Error) => {
+        assert.match(error.message, /does not accept the CLI token in .*other-token/);
+        return true;
+      },
+    );
+    token = readFileSync(d.tokenFile, "utf8").trim();
+  });
+
+  test("`archy auth rotate-token` and `archy auth logout-all` work with the CLI token alone", async () => {
+    const browser = await login(d.port);
+    const env = { ...process.env, ARCHY_URL: d.url, ARCHY_TOKEN_FILE: d.tokenFile };
+    const rotate = await archy(["auth", "rotate-token"], env);
+    assert.equal(rotate.code, 0, rotate.stderr);
+    assert.match(rotate.stdout, /a new CLI token is in .*cli-token; the previous one no longer works/);
+    await fails(d.port, "package.list", {}, { bearer: token }, RPC_CODES.unauthenticated);
+    token = readFileSync(d.tokenFile, "utf8").trim();
+    const logoutAll = await archy(["auth", "logout-all"], env);
+    assert.equal(logoutAll.code, 0, logoutAll.stderr);
+    assert.match(logoutAll.stdout, /^[1-9]\d* sessions? revoked; every browser must log in again$/m);
+    await fails(d.port, "package.list", {}, browser, RPC_CODES.unauthenticated);
+    await ok(d.port, "package.list", {}, { bearer: token });
+    const unknown = await archy(["auth", "rotate"], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown subcommand 'auth rotate'/);
   });
 });
 

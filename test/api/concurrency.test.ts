@@ -2,13 +2,26 @@
  * Concurrent requests: many parallel reads all answer with complete lists; parallel conflicting
  * lifecycle requests on one app record exactly one operation (identical requests share it), the
  * others are refused with -32011, and the store stays consistent: one operation in flight, and the
- * app's state is the one the accepted request asked for.
+ * app's state is the one the accepted request asked for. Floods of anonymous password calls cannot
+ * stall the daemon: argon2 work is bounded for the whole daemon and done off the event loop, and
+ * refusals are decided before any of it (counted, not timed: bench/auth-flood.bench.ts times it).
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { RPC_CODES } from "../../src/api/rpc/errors.ts";
-import { type Caller, rpc, type Session, settle, setup, startDaemon, type TestDaemon } from "./support.ts";
+import { LOGIN_LIMITS } from "../../src/api/login-limits.ts";
+import { PASSWORD_WORK, PasswordWork } from "../../src/api/password-work.ts";
+import { RPC_CODES, type RpcError } from "../../src/api/rpc/errors.ts";
+import {
+  type Caller,
+  manualClock,
+  rpc,
+  type Session,
+  settle,
+  setup,
+  startDaemon,
+  type TestDaemon,
+} from "./support.ts";
 
 const APP_COUNT = 30;
 
@@ -167,5 +180,135 @@ describe("concurrent API calls", () => {
     for (const operation of journal)
       if (operation.id !== current.id)
         assert.notEqual(operation.state, "pending", "superseded ones are closed");
+  });
+});
+
+describe("anonymous password calls cannot stall the daemon", () => {
+  test("argon2 work is bounded: at most `concurrency` jobs run, `queue` more wait in order, beyond that one is refused at once", async () => {
+    const work = new PasswordWork({ concurrency: 2, queue: 3 });
+    const started: number[] = [];
+    const releases = new Map<number, () => void>();
+    const job = (i: number) => () =>
+      new Promise<number>((resolve) => {
+        started.push(i);
+        releases.set(i, () => resolve(i));
+      });
+    const jobs = [0, 1, 2, 3, 4].map((i) => work.run(job(i)));
+    assert.throws(
+      () => work.run(job(5)),
+      (error: RpcError) => {
+        assert.equal(error.code, RPC_CODES.rateLimited);
+        assert.match(error.message, /busy checking other passwords: try again/);
+        assert.deepEqual(error.data, { retryAfterSeconds: 1, busy: true });
+        return true;
+      },
+    );
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    await turn();
+    assert.deepEqual(started, [0, 1], "two run, three wait");
+    releases.get(1)?.();
+    await turn();
+    assert.deepEqual(started, [0, 1, 2], "the first waiting one takes the free place");
+    for (const i of [0, 2, 3, 4]) {
+      releases.get(i)?.();
+      await turn();
+    }
+    assert.deepEqual(await Promise.all(jobs), [0, 1, 2, 3, 4]);
+    assert.deepEqual(work.stats, { computed: 0, refused: 1, maxActive: 2 });
+    await work.run(async () => {}); // places are given back
+  });
+
+  test("a password check leaves the event loop free: other callbacks run while argon2 computes", async () => {
+    const work = new PasswordWork();
+    let turns = 0;
+    let hashing = true;
+    const tick = () => {
+      if (!hashing) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const hash = await work.run((argon) => argon.hash("a password of the test"));
+    hashing = false;
+    assert.match(hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    assert.ok(turns >= 1, `the event loop turned ${turns} times during the computation`);
+    assert.equal(await work.run((argon) => argon.verify("a password of the test", hash)), true);
+    assert.equal(await work.run((argon) => argon.verify("another password", hash)), false);
+    assert.equal(work.stats.computed, 3);
+  });
+
+  test("a flood of anonymous setups and logins: refused setups hash nothing, logins check at most the global budget, two at a time; the operator's calls are answered", async (t) => {
+    const work = new PasswordWork();
+    // A clock that stands still: the global budget's delays do not run out during the flood.
+    const d = await startDaemon({ passwordWork: work, clock: manualClock().now });
+    try {
+      const session = await setup(d.port);
+      const bearer = readFileSync(d.tokenFile, "utf8").trim();
+      await rpc(d.port, "package.install", { id: "api-alpha" }, { bearer });
+      const computedAfterSetup = work.stats.computed;
+      const from = (i: number) => `127.0.1.${(i % 20) + 2}`;
+      const [setups, logins, lists] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            rpc(d.port, "auth.setup", { password: `attacker password ${i}` }, { from: from(i) }),
+          ),
+        ),
+        Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            rpc(d.port, "auth.login", { password: `guess number ${i}` }, { from: from(i) }),
+          ),
+        ),
+        Promise.all(
+          Array.from({ length: 20 }, (_, i) => rpc(d.port, "package.list", {}, i % 2 ? session : { bearer })),
+        ),
+      ]);
+      for (const reply of setups)
+        assert.equal(reply.error?.code, RPC_CODES.setupState, JSON.stringify(reply.error));
+      const checked = logins.filter((r) => r.error?.code === RPC_CODES.unauthenticated).length;
+      const refused = logins.filter((r) => r.error?.code === RPC_CODES.rateLimited).length;
+      assert.equal(checked + refused, logins.length, "every login was checked or refused");
+      assert.ok(checked <= LOGIN_LIMITS.global.freeAttempts, `${checked} guesses were checked`);
+      assert.equal(
+        work.stats.computed - computedAfterSetup,
+        checked,
+        "one argon2 computation per checked guess, none for a refused setup",
+      );
+      assert.ok(work.stats.maxActive <= PASSWORD_WORK.concurrency, `${work.stats.maxActive} at once`);
+      t.diagnostic(
+        `300 setups, 200 logins: ${work.stats.computed - computedAfterSetup} argon2 computations, ${checked} guesses checked, ${refused} refused (${work.stats.refused} of them busy), at most ${work.stats.maxActive} at once`,
+      );
+      for (const reply of lists) {
+        assert.equal(reply.error, undefined, JSON.stringify(reply.error));
+        assert.deepEqual(
+          (reply.result as Array<{ id: string }>).map((a) => a.id),
+          ["api-alpha"],
+        );
+      }
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("first-run setups in a flood: the queue is bounded, one password is set, the rest refused; never more than two hashes at once", async (t) => {
+    const work = new PasswordWork();
+    const d = await startDaemon({ passwordWork: work });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => rpc(d.port, "auth.setup", { password: `first password ${i}` })),
+      );
+      const set = replies.filter((r) => r.error === undefined);
+      const busy = replies.filter((r) => (r.error?.data as { busy?: boolean } | undefined)?.busy === true);
+      const already = replies.filter((r) => r.error?.code === RPC_CODES.setupState);
+      assert.equal(set.length, 1, "one password is set");
+      assert.equal(set.length + busy.length + already.length, replies.length, "nothing else happened");
+      assert.equal(busy.length, work.stats.refused);
+      assert.ok(work.stats.computed <= replies.length - busy.length, "a refused setup computes nothing");
+      assert.ok(work.stats.maxActive <= PASSWORD_WORK.concurrency, `${work.stats.maxActive} at once`);
+      t.diagnostic(
+        `100 setups: ${work.stats.computed} argon2 computations, ${busy.length} refused as busy, ${already.length} as already set, at most ${work.stats.maxActive} at once`,
+      );
+    } finally {
+      await d.close();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020.js";
 import { EXAMPLES, paramsJsonSchema, resultJsonSchema } from "../../src/api/docs.ts";
 import { METHOD_TABLE, METHODS } from "../../src/api/methods.ts";
+import { depthBounded, MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/api/rpc/body.ts";
 import { MAX_BATCH } from "../../src/api/rpc/dispatch.ts";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
 import {
@@ -114,6 +115,32 @@ const VALID: Record<string, ValidCase> = {
     check: async (result, env) => {
       assert.deepEqual(result, { ok: true });
       await fails(env.d.port, "package.list", {}, env.browser, RPC_CODES.unauthenticated);
+    },
+  },
+  "auth.changePassword": {
+    prepare: (env) => ({
+      oldPassword: readFileSync(join(env.d.dir, "password"), "utf8"),
+      newPassword: "the operator's new password",
+    }),
+    check: async (result, env) => {
+      assert.notEqual((result as { csrfToken: string }).csrfToken, env.session.csrf, "a new session");
+      await fails(env.d.port, "package.list", {}, env.browser, RPC_CODES.unauthenticated);
+      await ok(env.d.port, "auth.login", { password: "the operator's new password" }, {});
+    },
+  },
+  "auth.logoutAll": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      assert.deepEqual(result, { revoked: 1 });
+      await fails(env.d.port, "package.list", {}, env.browser, RPC_CODES.unauthenticated);
+    },
+  },
+  "auth.rotateCliToken": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      assert.deepEqual(result, { ok: true });
+      await fails(env.d.port, "package.list", {}, env.cli, RPC_CODES.unauthenticated);
+      await ok(env.d.port, "package.list", {}, { bearer: readFileSync(env.d.tokenFile, "utf8").trim() });
     },
   },
   "package.list": {
@@ -372,7 +399,7 @@ async function environment(fresh: boolean): Promise<Env> {
   const d = await startDaemon();
   const password = "the operator's password";
   writeFileSync(join(d.dir, "password"), password);
-  const session = fresh ? { cookie: "", csrf: "", token: "" } : await setup(d.port, password);
+  const session = fresh ? { cookie: "", csrf: "", token: "", device: "" } : await setup(d.port, password);
   const cli = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
   return { d, session, browser: { cookie: session.cookie, csrf: session.csrf }, cli };
 }
@@ -858,14 +885,44 @@ describe("the JSON-RPC 2.0 protocol", () => {
   });
 
   test("a batch checks each request's authentication on its own", async () => {
-    const response = await post(env.d.port, [
-      { jsonrpc: "2.0", id: 1, method: "system.info" },
-      { jsonrpc: "2.0", id: 2, method: "package.list" },
-    ]);
+    const response = await post(
+      env.d.port,
+      [
+        { jsonrpc: "2.0", id: 1, method: "package.list" },
+        { jsonrpc: "2.0", id: 2, method: "package.stop", params: { id: "api-alpha" } },
+      ],
+      { cookie: env.session.cookie }, // a session, without the CSRF token
+    );
     const replies = response.body as Array<{ id: unknown; error?: { code: number } }>;
     assert.deepEqual(
       replies.map((r) => r.error?.code ?? "ok"),
-      ["ok", RPC_CODES.unauthenticated],
+      ["ok", RPC_CODES.csrfRejected],
+    );
+  });
+
+  test("a caller without a session or the CLI token sends no batch: refused as a whole, nothing in it runs", async () => {
+    const before = storeSnapshot(env.d.storePath);
+    const logged = env.d.logs.length;
+    for (const body of [
+      [
+        { jsonrpc: "2.0", id: 1, method: "system.info" },
+        { jsonrpc: "2.0", id: 2, method: "package.list" },
+      ],
+      Array.from({ length: MAX_BATCH }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "package.list" })),
+      [{ jsonrpc: "2.0", id: 1, method: "auth.login", params: { password: "a guess at it" } }],
+      [],
+    ]) {
+      const response = await post(env.d.port, body, { cookie: "archy_session=forged" });
+      assert.ok(!Array.isArray(response.body), "one error, not an answer per request");
+      assert.equal(errorOf(response.body).code, RPC_CODES.invalidRequest);
+      assert.match(errorOf(response.body).message, /batches need a session or the CLI token/);
+      assert.equal(response.headers["set-cookie"], undefined);
+    }
+    assert.deepEqual(storeSnapshot(env.d.storePath), before);
+    assert.deepEqual(
+      env.d.logs.slice(logged).filter((line) => line.includes('"rpc"')),
+      [],
+      "no request in them was dispatched (a refused package.list or login is logged)",
     );
   });
 
@@ -931,6 +988,56 @@ describe("the JSON-RPC 2.0 protocol", () => {
     });
     assert.equal(form.status, 415);
     assert.equal(errorOf(form.body).code, RPC_CODES.invalidRequest);
+  });
+
+  test("a body nested deeper than 16 levels is refused as an invalid request, and never parsed", async () => {
+    const before = storeSnapshot(env.d.storePath);
+    const deep = `${"[".repeat(450_000)}${"]".repeat(450_000)}`;
+    const objects = `{"jsonrpc":"2.0","id":1,"method":"package.install","params":{"id":"api-alpha","x":${'{"a":'.repeat(20)}1${"}".repeat(20)}}}`;
+    for (const body of [deep, objects, `${"[".repeat(MAX_JSON_DEPTH + 1)}`]) {
+      const response = await post(env.d.port, body, env.cli);
+      assert.equal(response.status, 200);
+      assert.equal(errorOf(response.body).code, RPC_CODES.invalidRequest, body.slice(0, 80));
+      assert.match(errorOf(response.body).message, /nested too deeply: at most 16 levels/);
+    }
+    assert.deepEqual(storeSnapshot(env.d.storePath), before);
+    // Brackets inside strings are text, not nesting: such a body is parsed and answered.
+    const text = "[{".repeat(100);
+    const answered = await post(
+      env.d.port,
+      { jsonrpc: "2.0", id: 7, method: "package.get", params: { id: text } },
+      env.cli,
+    );
+    assert.equal(errorOf(answered.body).code, RPC_CODES.invalidParams);
+  });
+
+  test("the depth bound is checked on the raw text: the JSON parser is never called for a body too deep", () => {
+    const parsed: string[] = [];
+    const parser = depthBounded((_request, body, done) => {
+      parsed.push(body);
+      done(null, JSON.parse(body));
+    });
+    const answers: Array<{ error: Error | null; body?: unknown }> = [];
+    const done = (error: Error | null, body?: unknown) => answers.push({ error, body });
+    const atLimit = `${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}`;
+    parser(undefined, atLimit, done);
+    assert.deepEqual(parsed, [atLimit], "16 levels are parsed");
+    parser(undefined, `[${atLimit}]`, done);
+    parser(undefined, `${'{"a":'.repeat(MAX_JSON_DEPTH + 1)}1${"}".repeat(MAX_JSON_DEPTH + 1)}`, done);
+    parser(undefined, "[".repeat(450_000), done);
+    assert.deepEqual(parsed, [atLimit], "nothing deeper reached the parser");
+    assert.deepEqual(
+      answers.map((a) => a.error?.message ?? "parsed"),
+      [
+        "parsed",
+        ...Array(3).fill(`request nested too deeply: at most ${MAX_JSON_DEPTH} levels of arrays and objects`),
+      ],
+    );
+    // Strings do not count, escaped quotes and backslashes included.
+    const inStrings = String.raw`["\\", "[[[[[[[[[[[[[[[[[[[[\"[[[[", {"k": "{{{{{{{{{{{{{{{{{{{{"}]`;
+    assert.deepEqual(JSON.parse(inStrings)[0], "\\", "a string of one backslash");
+    assert.equal(nestsDeeperThan(inStrings, 2), false);
+    assert.equal(nestsDeeperThan(String.raw`[[["\\"]]]`, 2), true);
   });
 
   test("bodies that try to pollute prototypes are refused before any method runs", async () => {

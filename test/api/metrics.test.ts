@@ -179,7 +179,7 @@ describe("/metrics", () => {
     const bearer = readFileSync(d.tokenFile, "utf8").trim();
     const names = ["made.up.1", "made.up.2", 'quote"and\nnewline', "__proto__"];
     for (const method of names) await rpc(d.port, method, {}, { bearer });
-    await post(d.port, [{ jsonrpc: "2.0", id: 1, method: "system.info" }, { nonsense: true }]);
+    await post(d.port, [{ jsonrpc: "2.0", id: 1, method: "system.info" }, { nonsense: true }], { bearer });
     const families = await scrape();
     const methods = new Set(families.get("archy_rpc_calls_total")?.samples.map((s) => s.labels.method));
     for (const method of names) assert.ok(!methods.has(method), `no series for ${JSON.stringify(method)}`);

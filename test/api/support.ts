@@ -12,7 +12,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { LoginLimiter } from "../../src/api/auth.ts";
+import type { LoginLimits } from "../../src/api/login-limits.ts";
+import type { PasswordWork } from "../../src/api/password-work.ts";
 import type { DaemonConfig } from "../../src/daemon/config.ts";
 import { type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
 import { ScanRecorder } from "../support/secret-scan.ts";
@@ -130,6 +131,8 @@ export type TestDaemon = RunningDaemon & {
   /** Every log line the daemon wrote, as written. */
   logs: string[];
   podman: FakePodman;
+  /** Stops the daemon and starts it again on the same data (a new port: `port` and `url` follow). */
+  restart: () => Promise<void>;
   /** Stops the daemon and removes its directories. */
   close: () => Promise<void>;
 };
@@ -137,7 +140,9 @@ export type TestDaemon = RunningDaemon & {
 export type DaemonSetup = {
   apps?: Record<string, string>;
   clock?: () => number;
-  loginLimiter?: LoginLimiter;
+  loginLimits?: LoginLimits;
+  /** The bound on argon2 work, to count what it did. */
+  passwordWork?: PasswordWork;
   logLevel?: DaemonConfig["logLevel"];
   /** What the fake Podman answers besides pings (nothing by default). */
   podman?: FakeAnswer;
@@ -173,22 +178,24 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     catalogs: setup.catalogs ?? [],
     catalogRefreshMs: 3_600_000,
   };
-  const daemon = await runDaemon(config, {
-    destination: {
-      write: (line: string) => {
-        logs.push(line);
-        scan.chunk(line);
+  const boot = () =>
+    runDaemon(config, {
+      destination: {
+        write: (line: string) => {
+          logs.push(line);
+          scan.chunk(line);
+        },
       },
-    },
-    onEvent: (event) => scan.event(event),
-    clock: setup.clock,
-    loginLimiter: setup.loginLimiter,
-  });
-  const port = Number(new URL(daemon.url).port);
+      onEvent: (event) => scan.event(event),
+      clock: setup.clock,
+      loginLimits: setup.loginLimits,
+      passwordWork: setup.passwordWork,
+    });
+  const daemon = await boot();
   let closed = false;
-  return {
+  const test: TestDaemon = {
     ...daemon,
-    port,
+    port: Number(new URL(daemon.url).port),
     dir,
     dataDir,
     appsDir,
@@ -196,16 +203,22 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     tokenFile: join(dataDir, "state", "cli-token"),
     logs,
     podman,
+    restart: async () => {
+      await test.stop();
+      const again = await boot();
+      Object.assign(test, { ...again, port: Number(new URL(again.url).port) });
+    },
     close: async () => {
       if (closed) return;
       closed = true;
-      await daemon.stop();
+      await test.stop();
       await podman.close();
       scan.storeRecords(join(dataDir, "state", "store.db"));
       scan.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return test;
 }
 
 export type HttpResponse = {
@@ -219,13 +232,21 @@ export type HttpResponse = {
 /** A raw HTTP request to the daemon on 127.0.0.1, with exactly the headers given (Host by default). */
 export function http(
   port: number,
-  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer },
+  options: {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    /** The source address (any of 127.0.0.0/8): the daemon sees the call coming from there. */
+    localAddress?: string;
+  },
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: "127.0.0.1",
         port,
+        localAddress: options.localAddress,
         method: options.method ?? "GET",
         path: options.path ?? "/",
         headers: { host: `127.0.0.1:${port}`, ...options.headers },
@@ -258,6 +279,8 @@ export type Caller = {
   bearer?: string;
   origin?: string;
   headers?: Record<string, string>;
+  /** The source address the call comes from (127.0.0.1 by default). */
+  from?: string;
 };
 
 export function headersOf(caller: Caller = {}): Record<string, string> {
@@ -278,6 +301,7 @@ export function post(port: number, body: unknown, caller: Caller = {}): Promise<
     path: "/rpc/v1",
     headers: headersOf(caller),
     body: typeof body === "string" ? body : JSON.stringify(body),
+    localAddress: caller.from,
   });
 }
 
@@ -343,21 +367,37 @@ export function sessionCookieOf(response: HttpResponse): {
   return { pair, token: pair.slice("archy_session=".length), attributes };
 }
 
-export type Session = { cookie: string; csrf: string; token: string };
+/** A login's session (its cookie pair, CSRF token and token) and its device cookie pair. */
+export type Session = { cookie: string; csrf: string; token: string; device: string };
+
+/** The `archy_device=…` pair a login's response sets. */
+export function deviceCookieOf(response: HttpResponse): string {
+  const header = response.headers["set-cookie"];
+  const pair = (Array.isArray(header) ? header : [header ?? ""])
+    .map((line) => line.split(";")[0]?.trim() ?? "")
+    .find((p) => p.startsWith("archy_device="));
+  assert.ok(pair, `the response sets a device cookie: ${JSON.stringify(header)}`);
+  return pair;
+}
+
+function sessionOf(reply: RpcReply & { http: HttpResponse }): Session {
+  assert.equal(reply.error, undefined, JSON.stringify(reply.error));
+  const { pair, token } = sessionCookieOf(reply.http);
+  return {
+    cookie: pair,
+    csrf: (reply.result as { csrfToken: string }).csrfToken,
+    token,
+    device: deviceCookieOf(reply.http),
+  };
+}
 
 /** auth.setup with PASSWORD: the operator's first session. */
 export async function setup(port: number, password = PASSWORD): Promise<Session> {
-  const reply = await rpc(port, "auth.setup", { password });
-  assert.equal(reply.error, undefined, JSON.stringify(reply.error));
-  const { pair, token } = sessionCookieOf(reply.http);
-  return { cookie: pair, csrf: (reply.result as { csrfToken: string }).csrfToken, token };
+  return sessionOf(await rpc(port, "auth.setup", { password }));
 }
 
 export async function login(port: number, password = PASSWORD, caller: Caller = {}): Promise<Session> {
-  const reply = await rpc(port, "auth.login", { password }, caller);
-  assert.equal(reply.error, undefined, JSON.stringify(reply.error));
-  const { pair, token } = sessionCookieOf(reply.http);
-  return { cookie: pair, csrf: (reply.result as { csrfToken: string }).csrfToken, token };
+  return sessionOf(await rpc(port, "auth.login", { password }, caller));
 }
 
 /** Every row of every table of the store, for before/after comparisons. */

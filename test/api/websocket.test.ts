@@ -2,7 +2,8 @@
  * The live event stream at /ws/v1: refused without a session and from another origin (an `error`
  * message, then close code 4401, and no event ever); an authenticated client (session cookie or CLI
  * token) receives the events of operations recorded through the API, each one fitting the documented
- * message schemas; a session that ends (logout) ends its stream.
+ * message schemas; a session that ends (logout, every session revoked) ends its stream, and so does a
+ * CLI token that was replaced.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -158,5 +159,32 @@ describe("the event stream", () => {
     assert.equal(code, 4401);
     assert.equal(client.messages.at(-1)?.type, "error");
     assert.ok(!client.messages.some((m) => m.type === "operation"), "no event after the logout");
+  });
+
+  test("revoking every session or rotating the CLI token ends their streams at the next event", async () => {
+    const other = await login(d.port);
+    const browser = connect(d, { cookie: other.cookie });
+    const cli = connect(d, { authorization: `Bearer ${token}` });
+    await browser.next((m) => m.type === "hello");
+    await cli.next((m) => m.type === "hello");
+    await ok(d.port, "auth.logoutAll", {}, { bearer: token });
+    await ok(d.port, "auth.rotateCliToken", {}, { bearer: token });
+    token = readFileSync(d.tokenFile, "utf8").trim();
+    settle(d, "api-alpha");
+    await ok(d.port, "package.restart", { id: "api-alpha" }, { bearer: token });
+    for (const client of [browser, cli]) {
+      const { code } = await Promise.race([
+        client.closed,
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () =>
+              reject(new Error(`the stream is still open after 10 s: ${JSON.stringify(client.messages)}`)),
+            10_000,
+          ).unref(),
+        ),
+      ]);
+      assert.equal(code, 4401);
+      assert.ok(!client.messages.some((m) => m.type === "operation"), "no event after the revocation");
+    }
   });
 });

@@ -114,13 +114,27 @@ describe("a node refuses every TUF attack and keeps its last good catalog", () =
     assert.ok(performance.now() - started < 5_000, "cut off at once, not after a download");
   });
 
-  test("endless data in a target: cut off at the target's signed length", async () => {
+  test("endless data in a target: cut off at the target's signed length, and reported as tampered", async () => {
     await start();
     await env.release(env.app("alpha", "1.1.0"));
     const dir = join(env.out, "targets", "apps", "alpha", "1.1.0");
     const [file] = readdirSync(dir).filter((n) => n.endsWith(".manifest.yml"));
     server.overrides.set(`/targets/apps/alpha/1.1.0/${file}`, endless);
-    await refused("endless-data", /manifest\.yml sent more than \d+ bytes/);
+    // Not a server failing to stop: a file longer than the one signed is not the signed file.
+    await refused(
+      "tampered",
+      /alpha\/1\.1\.0\/manifest\.yml: longer than its signed length of \d+ bytes \(.*sent more than \d+ bytes/,
+    );
+  });
+
+  test("a target with a few bytes more than signed is tampered, not endless data", async () => {
+    await start();
+    await env.release(env.app("alpha", "1.1.0"));
+    const dir = join(env.out, "targets", "apps", "alpha", "1.1.0");
+    const [file] = readdirSync(dir).filter((n) => n.endsWith(".manifest.yml"));
+    const path = join(dir, file as string);
+    writeFileSync(path, `${readFileSync(path, "utf8")}# one more line\n`);
+    await refused("tampered", /alpha\/1\.1\.0\/manifest\.yml: longer than its signed length/);
   });
 
   test("a delegated key signing outside its namespace: never accepted; only that namespace is hidden", async () => {

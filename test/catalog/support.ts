@@ -36,8 +36,11 @@ export type Lab = {
   app: (id: string, version: string, extra?: Record<string, string>) => string;
   /** add + sign (with every key in the catalog's key directory) + publish. */
   release: (...apps: string[]) => Promise<void>;
-  /** A node's source for the published catalog, over HTTP when `server` is given. */
-  source: (url?: string) => CatalogSource;
+  /**
+   * A node's source for the published catalog, over HTTP when a URL is given; `stateDir` again for
+   * the same node after a restart (by default, a new node).
+   */
+  source: (url?: string, stateDir?: string) => CatalogSource;
   close: () => void;
 };
 
@@ -72,10 +75,10 @@ export async function lab(init: Partial<Parameters<typeof initCatalog>[1]> = {})
       await signCatalog(repo, { roles: [], keyFiles: [], renew: false, now });
       await publishCatalog(repo, out, now);
     },
-    source: (url = out) =>
+    source: (url = out, stateDir = join(dir, `node-${++sources}`)) =>
       new CatalogSource(
         { name: "official", url, root: join(out, "metadata", "1.root.json") },
-        { stateDir: join(dir, `node-${++sources}`), timeoutMs: 10_000 },
+        { stateDir, timeoutMs: 10_000 },
       ),
     close: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -120,6 +120,16 @@ function addMarker(app: TestApp, key: string): void {
   writeFileSync(path, doc.toString(), { mode: 0o644 });
 }
 
+/** Makes a container print the value of a variable (a secret) as it starts. */
+function printAtStart(app: TestApp, key: string, variable: string): void {
+  const path = join(app.dir, "manifest.yml");
+  const doc = parseDocument(readFileSync(path, "utf8"));
+  const command = (doc.get("containers") as YAMLMap).getIn([key, "command"]) as YAMLSeq;
+  const first = String((command.items[0] as { value: unknown }).value ?? command.items[0]);
+  command.items[0] = doc.createNode(`echo "my ${variable}: $${variable}" && ${first}`);
+  writeFileSync(path, doc.toString(), { mode: 0o644 });
+}
+
 describe("real Podman: the operator CLI drives a daemon through a full lifecycle", () => {
   let lab: Lab;
   let daemon: DaemonProcess;
@@ -174,6 +184,7 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     hello = await lab.app("hello-web");
     addMarker(hello, "web");
     node = await lab.app("mini-node");
+    printAtStart(node, "node", "RPC_PASSWORD");
     explorer = await lab.app("mini-explorer");
     dataDir = join(lab.root, "daemon");
     mkdirSync(dataDir, { mode: 0o700 });
@@ -530,6 +541,17 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
       show(approve),
     );
     assert.equal((await lab.inspect(nodeName))?.running, true, "podman inspect: running again");
+  });
+
+  test("logs shows a secret the app prints masked; only credentials shows it (SPEC invariant 4)", async () => {
+    const password = readFileSync(join(dataDir, "state", "secrets", node.id, "rpc-password"), "utf8").trim();
+    const run = await cli(["logs", node.id]);
+    assert.equal(run.code, 0, show(run));
+    assert.ok(
+      run.stdout.split("\n").includes(`my RPC_PASSWORD: [secret ${node.id}/rpc-password]`),
+      `the line is there, masked\n${show(run)}`,
+    );
+    assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), show(run));
   });
 
   test("the test user finds its token in ARCHY_DATA_DIR without --token-file", async () => {

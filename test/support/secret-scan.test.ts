@@ -1,8 +1,9 @@
 /**
  * The secrets scan's own machinery (test/support/secret-scan.ts), on a scan directory of its own: a
  * recorder collects lines, events and secret files; the scan finds a planted secret in each form it
- * claims to (plain, URL-encoded, base64 and base64url inside larger documents at any alignment),
- * finds nothing in clean output, and judges `podman inspect` environments by the Podman version.
+ * claims to (plain, URL-encoded, hex, base64 and base64url inside larger documents at any
+ * alignment, a piece of 12 characters of one), finds nothing in clean output, counts the lines where the platform masked a secret,
+ * and judges `podman inspect` environments by the Podman version.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -46,9 +47,27 @@ describe("secret scan machinery", () => {
     assert.deepEqual(result.hits, []);
   });
 
+  test("lines where the platform masked a secret are counted, by harness", () => {
+    const { dir, scan } = recorder();
+    scan.log('{"msg":"post_install step 1: [secret app-a/password]"}');
+    scan.log('{"msg":"a [secret] that names no app is not the mask"}');
+    scan.event({ type: "log", line: { message: "pw [secret app-b/key] and [secret app-a/password]" } });
+    scan.close();
+    const result = scanCollected(dir);
+    assert.equal(result.masked["orchestrator-driver"], 2);
+    assert.equal(result.masked["cli-daemon"], 0);
+    assert.deepEqual(result.hits, []);
+  });
+
   const leaks: Array<[string, (secret: string) => string]> = [
     ["plain", (s) => `{"level":30,"msg":"generated secret password = ${s}"}`],
     ["url-encoded in a query", (s) => `GET /rpc?x=1&password=${encodeURIComponent(`${s}/`)}`],
+    ["hex", (s) => `dump ${Buffer.from(`\x00${s}`).toString("hex")}`],
+    ["upper-case hex", (s) => `DUMP ${Buffer.from(s).toString("hex").toUpperCase()}`],
+    [
+      "a piece of its base64 (a line of wrapped output)",
+      (s) => Buffer.from(s).toString("base64").slice(0, 16),
+    ],
     ...[0, 1, 2, 3, 4, 5].map((prefix): [string, (secret: string) => string] => [
       `base64 at byte offset ${prefix}`,
       (s) => `auth ${Buffer.from(`${"u".repeat(prefix)}:${s}:tail`).toString("base64")}`,

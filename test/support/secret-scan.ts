@@ -19,9 +19,13 @@
  *   <dir>/secrets/<kind>.<pid>.<n>.<label>.jsonl {"kind":"secret"|"cli-token","app","name","value","source"}
  *   <dir>/podman/<kind>.<pid>.<n>.<label>.jsonl  {"container","app","key","podmanVersion","env":[…],"secretEnv":[…]}
  *
- * Scanning (`scanCollected`) looks for every secret value — as is, URL-encoded, and base64/base64url
- * at each of the three byte alignments (so a secret inside a larger encoded blob is found too) — in
- * every collected log line and event, and in the containers' `Config.Env`.
+ * Scanning (`scanCollected`) looks for every secret value — as is, JSON-escaped, URL-encoded, hex,
+ * and base64/base64url at each of the three byte alignments (so a secret inside a larger encoded
+ * blob is found too) — in every collected log line and event, any run of MIN_SECRET_LENGTH
+ * characters of these forms counting (`base64` wraps long values over several lines), and in the
+ * containers' `Config.Env`.
+ * It also counts the lines where the daemon masked a secret (`[secret APP/NAME]`): the run must
+ * include output that carried a secret (test/orchestrator/hook-secrets.test.ts echoes them in hooks).
  */
 import {
   appendFileSync,
@@ -347,12 +351,17 @@ export function podmanMasksEnvSecrets(version: string): boolean {
 export type Needle = { text: string; form: string; secret: SecretRecord };
 
 /**
- * The forms of a value to look for: itself, URL-encoded (component and form), and base64 and
- * base64url at byte offsets 0, 1 and 2 inside a larger blob (the characters that depend on the
- * value alone), so a secret encoded on its own or inside an encoded document is found.
+ * The forms of a value to look for: itself, JSON-escaped, URL-encoded (component and form), hex
+ * (either case), and base64 and base64url at byte offsets 0, 1 and 2 inside a larger blob (the
+ * characters that depend on the value alone), so a secret encoded on its own or inside an encoded
+ * document is found.
  */
 export function encodedForms(value: string): Array<{ form: string; text: string }> {
   const forms: Array<{ form: string; text: string }> = [{ form: "plain", text: value }];
+  const json = JSON.stringify(value).slice(1, -1);
+  if (json !== value) forms.push({ form: "json-escaped", text: json });
+  const hex = Buffer.from(value, "utf8").toString("hex");
+  forms.push({ form: "hex", text: hex }, { form: "upper-case hex", text: hex.toUpperCase() });
   const url = encodeURIComponent(value);
   if (url !== value) forms.push({ form: "url-encoded", text: url });
   const formEncoded = new URLSearchParams({ x: value }).toString().slice(2);
@@ -376,6 +385,17 @@ export function encodedForms(value: string): Array<{ form: string; text: string 
   return forms;
 }
 
+/** The forms of `value` (see encodedForms) of which a run of MIN_SECRET_LENGTH characters is in `text`. */
+export function formsIn(text: string, value: string): string[] {
+  return encodedForms(value)
+    .filter(({ text: form }) => {
+      for (let at = 0; at + MIN_SECRET_LENGTH <= form.length; at++)
+        if (text.includes(form.slice(at, at + MIN_SECRET_LENGTH))) return true;
+      return false;
+    })
+    .map(({ form }) => form);
+}
+
 export type Hit = { file: string; line: number; secret: string; form: string; excerpt: string };
 export type PodmanHit = { container: string; variable: string; secret: string; accepted: boolean };
 
@@ -385,7 +405,12 @@ export type ScanResult = {
   secrets: { generated: number; cliTokens: number; bySource: Record<SourceKind, number>; tooShort: number };
   podman: { containers: number; versions: string[]; hits: PodmanHit[] };
   hits: Hit[];
+  /** Lines and events in which the platform masked a secret (`[secret APP/NAME]`), by harness. */
+  masked: Record<SourceKind, number>;
 };
+
+/** What the daemon writes in place of a secret (src/orchestrator/secret-mask.ts). */
+const MASKED = /\[secret [^\]\s]+\/[^\]\s]+\]/;
 
 /** A secret for a failure message: its owner and the first characters of its value. */
 export function describeSecret(secret: SecretRecord): string {
@@ -420,6 +445,7 @@ export function scanCollected(dir: string): ScanResult {
     },
     podman: { containers: 0, versions: [], hits: [] },
     hits: [],
+    masked: Object.fromEntries(SOURCE_KINDS.map((kind) => [kind, 0])) as Record<SourceKind, number>,
   };
 
   // The secrets, one entry per distinct value.
@@ -440,6 +466,13 @@ export function scanCollected(dir: string): ScanResult {
   const needles: Needle[] = [];
   for (const secret of byValue.values())
     for (const { form, text } of encodedForms(secret.value)) needles.push({ text, form, secret });
+  /** Every run of MIN_SECRET_LENGTH characters of every needle. */
+  const runs = new Map<string, Needle>();
+  for (const needle of needles)
+    for (let at = 0; at + MIN_SECRET_LENGTH <= needle.text.length; at++) {
+      const run = needle.text.slice(at, at + MIN_SECRET_LENGTH);
+      if (!runs.has(run)) runs.set(run, needle);
+    }
 
   // Every log line and event.
   for (const category of ["logs", "events"] as const) {
@@ -448,21 +481,33 @@ export function scanCollected(dir: string): ScanResult {
       const text = safeRead(join(categoryDir, file)) ?? "";
       result.files[category]++;
       const kind = kindOf(file);
-      const count = text.split("\n").filter((line) => line !== "").length;
-      if (kind) result.lines[kind][category] += count;
-      for (const needle of needles) {
-        for (let at = text.indexOf(needle.text); at !== -1; at = text.indexOf(needle.text, at + 1)) {
-          const lineStart = text.lastIndexOf("\n", at) + 1;
-          const lineEnd = text.indexOf("\n", at);
-          const line = text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
-          result.hits.push({
-            file: `${category}/${file}`,
-            line: text.slice(0, at).split("\n").length,
-            secret: describeSecret(needle.secret),
-            form: needle.form,
-            excerpt: line.replaceAll(needle.text, "<SECRET>").slice(0, 400),
-          });
+      const lines = text.split("\n").filter((line) => line !== "");
+      if (kind) {
+        result.lines[kind][category] += lines.length;
+        result.masked[kind] += lines.filter((line) => MASKED.test(line)).length;
+      }
+      // Any run of MIN_SECRET_LENGTH characters of a form is a leak (base64 wraps long values over
+      // lines); a stretch of such runs is one hit.
+      for (let at = 0; at + MIN_SECRET_LENGTH <= text.length; ) {
+        const needle = runs.get(text.slice(at, at + MIN_SECRET_LENGTH));
+        if (!needle) {
+          at++;
+          continue;
         }
+        let end = at + MIN_SECRET_LENGTH;
+        for (let next = at + 1; next <= end && next + MIN_SECRET_LENGTH <= text.length; next++)
+          if (runs.has(text.slice(next, next + MIN_SECRET_LENGTH))) end = next + MIN_SECRET_LENGTH;
+        const lineStart = text.lastIndexOf("\n", at) + 1;
+        const lineEnd = text.indexOf("\n", at);
+        const line = text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
+        result.hits.push({
+          file: `${category}/${file}`,
+          line: text.slice(0, at).split("\n").length,
+          secret: describeSecret(needle.secret),
+          form: needle.form,
+          excerpt: `${line.slice(0, at - lineStart)}<SECRET>${line.slice(end - lineStart)}`.slice(0, 400),
+        });
+        at = end;
       }
     }
   }

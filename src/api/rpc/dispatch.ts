@@ -21,6 +21,11 @@ export type MethodDefinition<Ctx, P extends z.ZodType = z.ZodType, R extends z.Z
   access: MethodAccess;
   /** Changes state: needs the CSRF token with a session. */
   mutates: boolean;
+  /**
+   * Only ever sent alone, never in a batch: it checks the operator password (argon2, rate-limited),
+   * and a batch would let one request carry many guesses.
+   */
+  alone?: true;
   handler: (params: z.output<P>, ctx: Ctx) => Promise<z.input<R>> | z.input<R>;
 };
 
@@ -82,6 +87,7 @@ function describeIssues(issues: z.core.$ZodIssue[]): { message: string; data: un
 async function answer<Ctx>(
   request: unknown,
   options: DispatchOptions<Ctx>,
+  inBatch: boolean,
 ): Promise<{ response: RpcResponse; method?: string; notification: boolean }> {
   if (typeof request !== "object" || request === null || Array.isArray(request))
     return {
@@ -107,6 +113,10 @@ async function answer<Ctx>(
   const respond = (response: RpcResponse) => ({ response, method, notification: isNotification });
   const definition = options.methods.get(method);
   if (!definition) return respond(failure(replyId, RPC_CODES.methodNotFound, `method not found: ${method}`));
+  if (inBatch && definition.alone)
+    return respond(
+      failure(replyId, RPC_CODES.invalidRequest, `invalid request: send ${method} alone, not in a batch`),
+    );
   if (definition.access === "session" && !options.auth.authenticated)
     return respond(
       failure(
@@ -164,9 +174,10 @@ async function answer<Ctx>(
 async function dispatchOne<Ctx>(
   request: unknown,
   options: DispatchOptions<Ctx>,
+  inBatch: boolean,
 ): Promise<RpcResponse | undefined> {
   const started = performance.now();
-  const { response, method, notification } = await answer(request, options);
+  const { response, method, notification } = await answer(request, options, inBatch);
   options.onCall?.({
     method,
     outcome: "error" in response ? response.error.code : "ok",
@@ -176,12 +187,23 @@ async function dispatchOne<Ctx>(
   return notification ? undefined : response;
 }
 
-/** Dispatches a parsed body: one request, or a batch (answered in order, notifications omitted). */
+/**
+ * Dispatches a parsed body: one request, or a batch (answered in order, notifications omitted). A
+ * caller without a session or the CLI token sends no batch at all: the only methods it may call
+ * are `system.info` and the password methods, which are never batched (`alone`), so a batch could
+ * only multiply its refusals and their log lines.
+ */
 export async function dispatch<Ctx>(
   body: unknown,
   options: DispatchOptions<Ctx>,
 ): Promise<RpcResponse | RpcResponse[] | undefined> {
   if (Array.isArray(body)) {
+    if (!options.auth.authenticated)
+      return failure(
+        null,
+        RPC_CODES.invalidRequest,
+        "invalid request: batches need a session or the CLI token: send each request alone, or log in first",
+      );
     if (body.length === 0) return failure(null, RPC_CODES.invalidRequest, "invalid request: empty batch");
     if (body.length > MAX_BATCH)
       return failure(
@@ -191,10 +213,10 @@ export async function dispatch<Ctx>(
       );
     const responses: RpcResponse[] = [];
     for (const request of body) {
-      const response = await dispatchOne(request, options);
+      const response = await dispatchOne(request, options, true);
       if (response) responses.push(response);
     }
     return responses.length > 0 ? responses : undefined;
   }
-  return dispatchOne(body, options);
+  return dispatchOne(body, options, false);
 }

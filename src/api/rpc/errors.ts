@@ -2,6 +2,8 @@
  * JSON-RPC errors with stable codes. The standard range (-32700…-32600) is JSON-RPC's own; the
  * platform's codes are in -32000…-32099 and never change meaning, so clients can rely on them.
  */
+import { MAX_JSON_DEPTH } from "./body.ts";
+
 export const RPC_CODES = {
   parseError: -32700,
   invalidRequest: -32600,
@@ -12,7 +14,10 @@ export const RPC_CODES = {
   unauthenticated: -32001,
   /** A state-changing call without the session's CSRF token, or from another origin. */
   csrfRejected: -32002,
-  /** Too many failed logins: wait the number of seconds in `data.retryAfterSeconds`. */
+  /**
+   * Too many failed logins, or too many password checks at once (`data.busy`): wait the number of
+   * seconds in `data.retryAfterSeconds`.
+   */
   rateLimited: -32003,
   /** The operator password is already set (auth.setup) or not yet set (auth.login). */
   setupState: -32004,
@@ -54,8 +59,7 @@ export class RpcError extends Error {
 /** What each code means and what to do about it, for `docs/api.md` (every code must have one). */
 export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
   parseError: "The body is not valid JSON.",
-  invalidRequest:
-    'Not a JSON-RPC 2.0 request: `jsonrpc` is not `"2.0"`, `method` is not a string, `id` is not a string, number or null; or an empty or too large batch, or a body over 1 MiB.',
+  invalidRequest: `Not a JSON-RPC 2.0 request: \`jsonrpc\` is not \`"2.0"\`, \`method\` is not a string, \`id\` is not a string, number or null; or an empty or too large batch, a batch without a session or the CLI token, a password method in a batch, a body over 1 MiB or nested deeper than ${MAX_JSON_DEPTH} levels.`,
   methodNotFound: "No method of that name.",
   invalidParams:
     "The params do not match the method's schema (`data.issues`: `[{field, problem}]`, one per problem; an unknown key is named as the field). Nothing was changed.",
@@ -65,7 +69,7 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
   csrfRejected:
     "A state-changing call without the session's CSRF token in `X-CSRF-Token`, or from another origin (`Origin` does not match `Host`). Nothing was changed.",
   rateLimited:
-    "Too many failed logins: wait `data.retryAfterSeconds` seconds; every attempt before is refused.",
+    "Too many failed logins: wait `data.retryAfterSeconds` seconds; every attempt before is refused. Or, with `data.busy: true`, too many password checks at once: try again in `data.retryAfterSeconds` (1) seconds.",
   setupState: "`auth.setup` when the operator password is already set, or `auth.login` before it is.",
   notFound: "The app (or operation, or container) is unknown: not installed, or not in any source.",
   operationInProgress:

@@ -3,10 +3,12 @@
  * refreshes in the background at start and then periodically, or when asked. A failing source keeps
  * serving its last good catalog, and its status says why it fails.
  */
+import type { AppTree } from "../../manifest/app-files.ts";
 import type { SourceListing } from "../../sources/local.ts";
-import { type Conflict, type MergedListing, mergeSources } from "../merge.ts";
+import { type Conflict, catalogSource, type MergedListing, mergeSources } from "../merge.ts";
 import type { RejectedCatalogApp } from "./read.ts";
 import { CatalogSource, type SourceConfig, type SourceStatus } from "./source.ts";
+import { unsignedCopyProblem } from "./verify-files.ts";
 
 export type CatalogsOptions = {
   sources: SourceConfig[];
@@ -84,6 +86,35 @@ export class Catalogs {
     return this.sources.flatMap((s) =>
       (s.listing?.rejected ?? []).map((r) => ({ source: s.config.name, ...r })),
     );
+  }
+
+  /**
+   * The package of an installed catalog app, while its source still offers that version: the
+   * node's verified copy of its files, and the check every copy from it passes at the moment of use
+   * (verify-files.ts). A copy that fails it is refused, and the source refreshed: the refresh
+   * downloads the damaged files again (and removes unsigned ones).
+   */
+  packageOf(app: {
+    id: string;
+    source: string;
+    version: string;
+  }): { dir: string; verifyCopy: (from: string, tree: AppTree) => string | undefined } | undefined {
+    const source = this.sources.find((s) => catalogSource(s.config.name) === app.source);
+    const offered = source?.listing?.apps.find((a) => a.id === app.id && a.version === app.version);
+    if (!source || !offered) return undefined;
+    const name = source.config.name;
+    return {
+      dir: offered.dir,
+      verifyCopy: (from, tree) => {
+        const problem = unsignedCopyProblem(offered.files, from, tree);
+        if (!problem) return undefined;
+        this.#options.log.warn(
+          `catalog ${name}: the node's copy of ${app.id} ${app.version} changed on disk: ${problem}; downloading the catalog again`,
+        );
+        void this.refresh(name);
+        return `the node's copy of ${app.id} ${app.version} (catalog ${name}) is not what the catalog signed: ${problem}: refused; the catalog is being downloaded again, retry once it is (archy retry ${app.id})`;
+      },
+    };
   }
 
   /** The catalogs' apps merged with the local ones, in the configured order of the sources. */

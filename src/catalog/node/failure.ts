@@ -112,3 +112,15 @@ export function explainFailure(error: unknown, stage: "metadata" | "targets"): R
     fix: "check the source's URL and pinned root (a root of another catalog cannot verify this one); tell the catalog publisher",
   };
 }
+
+/**
+ * The node's own copy of the last good catalog does not verify against the signed metadata saved
+ * with it: it is not served, and the catalog is downloaded again.
+ */
+export function savedCatalogFailure(file: string, problem: string): RefreshFailure {
+  return {
+    kind: "tampered",
+    message: `the node's saved catalog ${file} does not match the signed metadata it was saved with (changed on disk, or damaged): ${problem}`,
+    fix: "nothing to do if the next refresh succeeds: the node does not serve that copy and downloads the catalog again; if this comes back, find what else writes to the node's data directory",
+  };
+}

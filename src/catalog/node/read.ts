@@ -2,7 +2,9 @@
  * Reads a catalog out of a refreshed TUF client: every targets role in TUF's preorder (top-level,
  * then each delegation in order), each verified by the client against its delegator and the
  * snapshot; the newest version of each app, its files downloaded (or found in the cache) and checked
- * by length, SHA-256 and BLAKE3; its manifest parsed like any other.
+ * by length, SHA-256 and BLAKE3 (anything else in its cache directory removed); its manifest parsed
+ * like any other. The signed lengths and hashes stay with each app, to check its files at every use
+ * (verify-files.ts).
  *
  * A delegated role that fails (its metadata does not verify, it signs outside what it was
  * delegated, or a target it signs does not match) hides what it signs and nothing else: TUF looks
@@ -14,8 +16,8 @@
  * delegated roles through the Updater's own loader (same verification, same persistence). tuf-js
  * is pinned to an exact version; `internals` fails loudly if that shape ever changes.
  */
-import { mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
 import type { Metadata, TargetFile, Targets } from "@tufjs/models";
 import type { DelegatedRole } from "@tufjs/models/dist/role.js";
 import type { Updater } from "tuf-js";
@@ -24,21 +26,18 @@ import type { Manifest } from "../../manifest/schema.ts";
 import { MANIFEST_TARGET, parseTargetPath } from "../layout.ts";
 import { blake3Problem } from "../targets.ts";
 import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
+import { TooLargeError } from "./fetcher.ts";
 import { lookUp } from "./lookup.ts";
+import { holdsSignedFile } from "./verify-files.ts";
 
 type UpdaterInternals = {
   trustedSet: { targets: Metadata<Targets> | undefined };
   loadTargets(role: string, parent: string): Promise<Metadata<Targets> | undefined>;
-  config: { maxDelegations: number };
 };
 
 function internals(updater: Updater): UpdaterInternals {
   const inner = updater as unknown as Partial<UpdaterInternals>;
-  if (
-    typeof inner.loadTargets !== "function" ||
-    typeof inner.trustedSet !== "object" ||
-    typeof inner.config?.maxDelegations !== "number"
-  )
+  if (typeof inner.loadTargets !== "function" || typeof inner.trustedSet !== "object")
     throw new Error(
       "this tuf-js version is not the one the catalog reader was written for (see package.json)",
     );
@@ -52,6 +51,23 @@ export type TrustedRole = {
   chain: DelegatedRole[];
 };
 
+/**
+ * Where verified targets roles come from: the top-level one, and a loader that verifies a delegated
+ * role against its delegator (the refreshed TUF client, or a saved catalog's metadata).
+ */
+export type RoleLoader = {
+  top: Metadata<Targets>;
+  load(role: string, delegator: string): Promise<Metadata<Targets> | undefined>;
+};
+
+/** The roles of a refreshed TUF client, loaded through the client's own loader. */
+export function updaterRoles(updater: Updater): RoleLoader {
+  const inner = internals(updater);
+  const top = inner.trustedSet.targets;
+  if (!top) throw new Error("the TUF client has no trusted targets metadata: refresh first");
+  return { top, load: (role, delegator) => inner.loadTargets(role, delegator) };
+}
+
 /** A delegated role whose apps are hidden, and why (the same words as a failed refresh). */
 export type FailedRole = { role: string } & RefreshFailure;
 
@@ -60,17 +76,14 @@ function failedRole(role: string, error: unknown, stage: "metadata" | "targets")
   return { role, ...failure, message: `namespace ${role}: ${failure.message}` };
 }
 
+/** The roles of a catalog: those that verify, and the delegated ones that do not. */
+export type CatalogRoles = { roles: TrustedRole[]; failed: FailedRole[] };
+
 /**
  * Every targets role in TUF's preorder: those that verify, and the delegated ones that do not (a
  * role that signs outside its delegation is one of those; what it delegates is not visited).
  */
-export async function trustedRoles(
-  updater: Updater,
-  maxRoles = 64,
-): Promise<{ roles: TrustedRole[]; failed: FailedRole[] }> {
-  const inner = internals(updater);
-  const top = inner.trustedSet.targets;
-  if (!top) throw new Error("the TUF client has no trusted targets metadata: refresh first");
+export async function trustedRoles(loader: RoleLoader, maxRoles = 64): Promise<CatalogRoles> {
   const roles: TrustedRole[] = [];
   const failed: FailedRole[] = [];
   const known = (name: string) => roles.some((r) => r.name === name) || failed.some((f) => f.role === name);
@@ -92,7 +105,7 @@ export async function trustedRoles(
       if (known(delegation.name)) continue;
       let child: Metadata<Targets> | undefined;
       try {
-        child = await inner.loadTargets(delegation.name, name);
+        child = await loader.load(delegation.name, name);
       } catch (error) {
         failed.push(failedRole(delegation.name, error, "metadata"));
         continue;
@@ -100,7 +113,7 @@ export async function trustedRoles(
       if (child) await visit(delegation.name, child, [...chain, delegation]);
     }
   };
-  await visit("targets", top, []);
+  await visit("targets", loader.top, []);
   return { roles, failed };
 }
 
@@ -116,6 +129,43 @@ export function publisherOf(role: TrustedRole): string {
   return `${role.name} (${delegation.threshold} of keys ${keys.join(", ")})`;
 }
 
+/** The signed files of an app version, by their path in its directory (`manifest.yml`, `files/a`). */
+export type SignedFiles = ReadonlyMap<string, TargetFile>;
+
+export type SignedApp = {
+  id: string;
+  version: string;
+  role: string;
+  /** The role as `publisherOf` names it. */
+  publisher: string;
+  files: SignedFiles;
+};
+
+/**
+ * The app versions the roles sign: for each id, the first role in preorder that has it answers, as
+ * TUF resolves a path, and only with the paths TUF's lookup gives it (never beyond a failed role).
+ */
+export function signedApps({ roles, failed }: CatalogRoles): Map<string, SignedApp> {
+  const signed = new Map(roles.map((r) => [r.name, r.metadata.signed]));
+  const failedNames = new Set(failed.map((f) => f.role));
+  const apps = new Map<string, SignedApp>();
+  for (const role of roles) {
+    const seen = new Map<string, { version: string; files: Map<string, TargetFile> }>();
+    for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
+      const parsed = parseTargetPath(path);
+      if (!parsed || apps.has(parsed.appId)) continue;
+      const answer = lookUp(path, signed, failedNames);
+      if (!answer || !("role" in answer) || answer.role !== role.name) continue;
+      const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: new Map() };
+      if (entry.version === parsed.version) entry.files.set(parsed.file, file);
+      seen.set(parsed.appId, entry);
+    }
+    for (const [id, entry] of seen)
+      apps.set(id, { id, ...entry, role: role.name, publisher: publisherOf(role) });
+  }
+  return apps;
+}
+
 export type CatalogApp = {
   id: string;
   version: string;
@@ -127,85 +177,49 @@ export type CatalogApp = {
   manifest: Manifest;
   /** The verified files of this version, as an app directory. */
   dir: string;
+  /** What its metadata signs for each file: the bytes of `dir` are checked against it at every use. */
+  files: SignedFiles;
 };
 
 export type RejectedCatalogApp = { id: string; version: string; role: string; reason: string };
 
-type Candidate = { version: string; role: TrustedRole; files: TargetFile[] };
-
 /**
  * The apps of a catalog, their files in `cacheDir/<id>/<version>/`. A file that does not match its
- * signed hashes fails the whole read when the top-level role signs it (an attack on the catalog,
- * or damage), and hides the apps of the delegated role that signs it otherwise; a signed manifest
- * that this node cannot use (invalid for it, or not matching its path) only rejects that app.
+ * signed hashes fails the whole read when the top-level role signs it (an attack on the catalog, or
+ * damage), and hides the apps of the delegated role that signs it otherwise; a signed manifest that
+ * this node cannot use (invalid for it, or not matching its path) only rejects that app. `roles`:
+ * the roles that verified (their metadata is what the last good catalog is saved with).
  */
 export async function readApps(
   updater: Updater,
   cacheDir: string,
   concurrency = 8,
-): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; failed: FailedRole[] }> {
-  const { roles, failed } = await trustedRoles(updater);
-  const signed = new Map(roles.map((r) => [r.name, r.metadata.signed]));
-  const failedNames = new Set(failed.map((f) => f.role));
-  const maxDelegations = internals(updater).config.maxDelegations;
-  // The first role in preorder that has an app answers for it, as TUF resolves a path, and only
-  // with the paths TUF's lookup gives it.
-  const versions = new Map<string, Candidate>();
-  for (const role of roles) {
-    const seen = new Map<string, { version: string; files: TargetFile[] }>();
-    for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
-      const parsed = parseTargetPath(path);
-      if (!parsed || versions.has(parsed.appId)) continue;
-      const answer = lookUp(path, signed, failedNames, maxDelegations);
-      if (!answer || !("role" in answer) || answer.role !== role.name) continue;
-      const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: [] };
-      if (entry.version === parsed.version) entry.files.push(file);
-      seen.set(parsed.appId, entry);
-    }
-    for (const [id, entry] of seen) versions.set(id, { ...entry, role });
-  }
+): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; roles: string[]; failed: FailedRole[] }> {
+  const catalog = await trustedRoles(updaterRoles(updater));
   const apps: CatalogApp[] = [];
   const rejected: RejectedCatalogApp[] = [];
   /** Delegated roles whose targets failed, by name: the first failure says why. */
   const targetFailures = new Map<string, FailedRole>();
-  const queue = [...versions].sort(([a], [b]) => a.localeCompare(b));
+  const queue = [...signedApps(catalog).values()].sort((a, b) => a.id.localeCompare(b.id));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
-      const [id, { version, role, files }] = next;
+      const { id, version, role, files } = next;
       const dir = join(cacheDir, id, version);
+      await pruneUnsigned(dir, files);
       let text: string | undefined;
       try {
-        for (const target of files) {
-          const bytes = await fetchTarget(updater, target, dir);
-          if (parseTargetPath(target.path)?.file === MANIFEST_TARGET) text = bytes.toString("utf8");
+        for (const [name, target] of files) {
+          const bytes = await fetchTarget(updater, target, join(dir, ...name.split("/")));
+          if (name === MANIFEST_TARGET) text = bytes.toString("utf8");
         }
       } catch (error) {
-        if (role.chain.length === 0) throw error;
-        if (!targetFailures.has(role.name))
-          targetFailures.set(role.name, failedRole(role.name, error, "targets"));
+        if (role === "targets") throw error;
+        if (!targetFailures.has(role)) targetFailures.set(role, failedRole(role, error, "targets"));
         continue;
       }
-      const reason = (why: string) => rejected.push({ id, version, role: role.name, reason: why });
-      if (text === undefined) {
-        reason(`no ${MANIFEST_TARGET} among its files`);
-        continue;
-      }
-      const parsed = parseManifest(text, `${id}/${version}/${MANIFEST_TARGET}`);
-      if (!parsed.ok) reason(`invalid manifest: ${parsed.issues[0]?.path}: ${parsed.issues[0]?.message}`);
-      else if (parsed.manifest.id !== id || parsed.manifest.version !== version)
-        reason(
-          `its manifest says ${parsed.manifest.id} ${parsed.manifest.version}, its path ${id} ${version}`,
-        );
-      else
-        apps.push({
-          id,
-          version,
-          role: role.name,
-          publisher: publisherOf(role),
-          text,
-          manifest: parsed.manifest,
-          dir,
-        });
+      const app = appOf(next, text, dir);
+      if ("reason" in app) rejected.push(app);
+      else apps.push(app);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
@@ -213,13 +227,46 @@ export async function readApps(
   return {
     apps: apps.filter(usable).sort((a, b) => a.id.localeCompare(b.id)),
     rejected: rejected.filter(usable),
-    failed: [...failed, ...targetFailures.values()].sort((a, b) => a.role.localeCompare(b.role)),
+    roles: catalog.roles.map((r) => r.name),
+    failed: [...catalog.failed, ...targetFailures.values()].sort((a, b) => a.role.localeCompare(b.role)),
   };
 }
 
+/** A signed app version with its manifest's text: offered, or rejected with the reason. */
+export function appOf(
+  signed: SignedApp,
+  text: string | undefined,
+  dir: string,
+): CatalogApp | RejectedCatalogApp {
+  const { id, version, role, publisher, files } = signed;
+  const reason = (why: string) => ({ id, version, role, reason: why });
+  if (text === undefined) return reason(`no ${MANIFEST_TARGET} among its files`);
+  const parsed = parseManifest(text, `${id}/${version}/${MANIFEST_TARGET}`);
+  if (!parsed.ok) return reason(`invalid manifest: ${parsed.issues[0]?.path}: ${parsed.issues[0]?.message}`);
+  if (parsed.manifest.id !== id || parsed.manifest.version !== version)
+    return reason(
+      `its manifest says ${parsed.manifest.id} ${parsed.manifest.version}, its path ${id} ${version}`,
+    );
+  return { id, version, role, publisher, text, manifest: parsed.manifest, dir, files };
+}
+
+/**
+ * Removes from an app version's cache directory whatever is not one of its signed files (a file
+ * added there, a link, a special file), so that a refresh repairs the copy hooks use
+ * (verify-files.ts refuses anything unsigned).
+ */
+async function pruneUnsigned(dir: string, files: SignedFiles): Promise<void> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const path = join(entry.parentPath, entry.name);
+    const name = relative(dir, path).split(sep).join("/");
+    const signed = entry.isDirectory() ? holdsSignedFile(files, name) : entry.isFile() && files.has(name);
+    if (!signed) await rm(path, { recursive: true, force: true });
+  }
+}
+
 /** A target from the cache if it is there and intact, else downloaded; checked either way. */
-async function fetchTarget(updater: Updater, target: TargetFile, dir: string): Promise<Buffer> {
-  const file = join(dir, ...(parseTargetPath(target.path)?.file ?? "").split("/"));
+async function fetchTarget(updater: Updater, target: TargetFile, file: string): Promise<Buffer> {
   await mkdir(join(file, ".."), { recursive: true });
   try {
     const path =
@@ -230,6 +277,11 @@ async function fetchTarget(updater: Updater, target: TargetFile, dir: string): P
     return bytes;
   } catch (error) {
     if (error instanceof TamperedTargetError) throw error;
+    // More bytes than the target's signed length: the file is not the one signed, whoever serves it.
+    if (error instanceof TooLargeError)
+      throw new TamperedTargetError(
+        `target ${target.path}: longer than its signed length of ${target.length} bytes (${error.message})`,
+      );
     throw new Error(`target ${target.path}: ${(error as Error).message}`);
   }
 }

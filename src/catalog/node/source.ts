@@ -5,21 +5,23 @@
  * replaces the catalog the node uses; any failure keeps the last good one and records why.
  *
  * State, under `<stateDir>/<name>/`: `metadata/` (the TUF client's trusted metadata, starting from
- * the pinned root), `apps/<id>/<version>/` (verified app files), `last-good.json` (the last complete
- * catalog, so a restarted node serves it before its first refresh) and `pinned-root.sha256` (a new
- * pinned root in the configuration restarts trust from it).
+ * the pinned root), `apps/<id>/<version>/` (verified app files, checked again at every use:
+ * verify-files.ts), `last-good.json` (the last complete catalog with the metadata that verified it,
+ * so a restarted node serves it before its first refresh: last-good.ts) and `pinned-root.sha256` (a
+ * new pinned root in the configuration restarts trust from it).
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Updater } from "tuf-js";
-import { parseManifest } from "../../manifest/parse.ts";
 import { writeFileAtomic } from "../files.ts";
 import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
-import { explainFailure, type RefreshFailure } from "./failure.ts";
+import { explainFailure, type RefreshFailure, savedCatalogFailure } from "./failure.ts";
 import { CatalogFetcher, type Transfer } from "./fetcher.ts";
-import { type CatalogApp, type FailedRole, type RejectedCatalogApp, readApps } from "./read.ts";
+import { type CatalogListing, loadLastGood, saveLastGood } from "./last-good.ts";
+import { MAX_DELEGATIONS } from "./lookup.ts";
+import { type FailedRole, readApps } from "./read.ts";
 
 export type SourceConfig = {
   /** A short name: the source of its apps is `catalog:<name>`. */
@@ -37,17 +39,10 @@ export const LIMITS = {
   snapshotMaxLength: 4 * 1024 * 1024,
   targetsMaxLength: 16 * 1024 * 1024,
   maxRootRotations: 32,
-  maxDelegations: 32,
+  maxDelegations: MAX_DELEGATIONS,
 };
 
-export type CatalogListing = {
-  source: string;
-  refreshedAt: number;
-  apps: CatalogApp[];
-  rejected: RejectedCatalogApp[];
-  /** Delegated roles (namespaces) that failed: their apps are left out, the rest is served. */
-  failedRoles: FailedRole[];
-};
+export type { CatalogListing };
 
 export type SourceStatus = {
   name: string;
@@ -103,22 +98,37 @@ export class CatalogSource {
     return this.#status;
   }
 
-  /** Serves the last good catalog kept on disk, if any (before the first refresh of this process). */
+  /**
+   * Serves the last good catalog kept on disk, if any and if it verifies against the signed
+   * metadata saved with it (before the first refresh of this process). One that does not is not
+   * served: the status says why, and the next refresh (at once, in the daemon) downloads it again.
+   */
   async load(): Promise<void> {
-    const text = await readFile(join(this.#dir, "last-good.json"), "utf8").catch(() => undefined);
-    if (text === undefined) return;
-    const saved = JSON.parse(text) as CatalogListing;
-    const apps: CatalogApp[] = [];
-    for (const app of saved.apps) {
-      const parsed = parseManifest(app.text, `${app.id}/${app.version}/manifest.yml`);
-      // Saved before publishers were: the top-level role is one; a namespace's keys are unknown
-      // (an update from it then asks for consent until the next refresh says who signs it).
-      const publisher = app.publisher ?? (app.role === "targets" ? "targets" : undefined);
-      if (parsed.ok) apps.push({ ...app, ...(publisher ? { publisher } : {}), manifest: parsed.manifest });
+    const loaded = await loadLastGood(this.#dir, this.#metadataDir, this.#cacheDir);
+    if (loaded.kind === "none") return;
+    if (loaded.kind === "refused") {
+      this.#status = {
+        ...this.#status,
+        state: "failing",
+        error: savedCatalogFailure(loaded.file, loaded.problem),
+      };
+      return;
     }
-    const failedRoles = saved.failedRoles ?? [];
-    this.#listing = { ...saved, apps, failedRoles };
-    this.#status = { ...this.#status, lastSuccessAt: saved.refreshedAt, apps: apps.length, failedRoles };
+    this.#listing = loaded.listing;
+    this.#status = {
+      ...this.#status,
+      lastSuccessAt: loaded.listing.refreshedAt,
+      apps: loaded.listing.apps.length,
+      failedRoles: loaded.listing.failedRoles,
+    };
+  }
+
+  get #metadataDir(): string {
+    return join(this.#dir, "metadata");
+  }
+
+  get #cacheDir(): string {
+    return join(this.#dir, "apps");
   }
 
   /** Resolves once no refresh is in flight. */
@@ -145,13 +155,13 @@ export class CatalogSource {
         metadataDir,
         metadataBaseUrl: new URL(`${METADATA_DIR}/`, base).href,
         targetBaseUrl: new URL(`${TARGETS_DIR}/`, base).href,
-        targetDir: join(this.#dir, "apps"),
+        targetDir: this.#cacheDir,
         fetcher,
         config: { ...LIMITS, fetchTimeout: this.#timeoutMs },
       });
       await updater.refresh();
       stage = "targets";
-      const { apps, rejected, failed } = await readApps(updater, join(this.#dir, "apps"));
+      const { apps, rejected, roles, failed } = await readApps(updater, this.#cacheDir);
       const listing: CatalogListing = {
         source: this.config.name,
         refreshedAt: startedAt,
@@ -159,10 +169,7 @@ export class CatalogSource {
         rejected,
         failedRoles: failed,
       };
-      await writeFileAtomic(
-        join(this.#dir, "last-good.json"),
-        JSON.stringify({ ...listing, apps: apps.map(({ manifest: _, ...rest }) => rest) }),
-      );
+      await saveLastGood(this.#dir, metadataDir, listing, roles);
       this.#listing = listing;
       this.#status = {
         ...this.#status,
@@ -191,7 +198,7 @@ export class CatalogSource {
    * rotated ones after. Pinning another root in the configuration starts trust over from it.
    */
   async #trustedMetadataDir(): Promise<string> {
-    const dir = join(this.#dir, "metadata");
+    const dir = this.#metadataDir;
     const pinned = await readFile(this.config.root).catch((error: NodeJS.ErrnoException) => {
       throw new Error(`the pinned root ${this.config.root} cannot be read: ${error.code ?? error.message}`);
     });

@@ -88,6 +88,15 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [JSON_OPTION, ...CONNECTION, HELP],
     args: "installed",
   },
+  auth: {
+    summary: "the operator's credentials",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      "rotate-token": { summary: "write a new CLI token", options: [...CONNECTION, HELP], args: "none" },
+      "logout-all": { summary: "revoke every web session", options: [...CONNECTION, HELP], args: "none" },
+    },
+  },
   completion: {
     summary: "print a shell completion script",
     options: [HELP],

@@ -1,0 +1,54 @@
+/**
+ * `archy auth rotate-token|logout-all`: the operator's credentials, from the node's shell. The CLI
+ * token needs no password, so these work even while a browser cannot log in.
+ */
+import { UsageError } from "../args.ts";
+import {
+  CONNECTION_USAGE,
+  clientFor,
+  EXIT_CODES_USAGE,
+  noArguments,
+  operator,
+  parseOperator,
+} from "../operator.ts";
+
+const USAGE = `Usage:
+  archy auth rotate-token [--url URL] [--token-file FILE]
+      Write a new CLI token into the daemon's token file; the previous one stops working at once.
+      (The daemon also writes a new one every time it starts.)
+  archy auth logout-all [--url URL] [--token-file FILE]
+      Revoke every session of the web API (every browser must log in again); the CLI token stays.
+
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}`;
+
+const SUBCOMMANDS: Record<string, (client: ReturnType<typeof clientFor>) => Promise<number>> = {
+  "rotate-token": async (client) => {
+    await client.call("auth.rotateCliToken");
+    console.log(`a new CLI token is in ${await client.tokenPath()}; the previous one no longer works`);
+    return 0;
+  },
+  "logout-all": async (client) => {
+    const { revoked } = await client.call<{ revoked: number }>("auth.logoutAll");
+    console.log(`${revoked} session${revoked === 1 ? "" : "s"} revoked; every browser must log in again`);
+    return 0;
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h") {
+    console.log(USAGE);
+    return sub === undefined ? 2 : 0;
+  }
+  const command = SUBCOMMANDS[sub];
+  if (!command) throw new UsageError(`unknown subcommand 'auth ${sub}'\n\n${USAGE}`);
+  const { values, positionals } = parseOperator(rest, {}, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  noArguments(positionals, USAGE);
+  return operator(() => command(clientFor(values)));
+}
