@@ -13,11 +13,14 @@ import type { Targets } from "@tufjs/models";
 
 export type Lookup = { role: string } | { failed: string } | undefined;
 
+/** How many delegated roles a lookup visits at most (the TUF client's limit too: source.ts). */
+export const MAX_DELEGATIONS = 32;
+
 export function lookUp(
   path: string,
   roles: ReadonlyMap<string, Targets>,
   failed: ReadonlySet<string>,
-  maxDelegations: number,
+  maxDelegations = MAX_DELEGATIONS,
 ): Lookup {
   const toVisit = ["targets"];
   const visited = new Set<string>();

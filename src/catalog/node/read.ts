@@ -29,16 +29,11 @@ import { lookUp } from "./lookup.ts";
 type UpdaterInternals = {
   trustedSet: { targets: Metadata<Targets> | undefined };
   loadTargets(role: string, parent: string): Promise<Metadata<Targets> | undefined>;
-  config: { maxDelegations: number };
 };
 
 function internals(updater: Updater): UpdaterInternals {
   const inner = updater as unknown as Partial<UpdaterInternals>;
-  if (
-    typeof inner.loadTargets !== "function" ||
-    typeof inner.trustedSet !== "object" ||
-    typeof inner.config?.maxDelegations !== "number"
-  )
+  if (typeof inner.loadTargets !== "function" || typeof inner.trustedSet !== "object")
     throw new Error(
       "this tuf-js version is not the one the catalog reader was written for (see package.json)",
     );
@@ -147,7 +142,6 @@ export async function readApps(
   const { roles, failed } = await trustedRoles(updater);
   const signed = new Map(roles.map((r) => [r.name, r.metadata.signed]));
   const failedNames = new Set(failed.map((f) => f.role));
-  const maxDelegations = internals(updater).config.maxDelegations;
   // The first role in preorder that has an app answers for it, as TUF resolves a path, and only
   // with the paths TUF's lookup gives it.
   const versions = new Map<string, Candidate>();
@@ -156,7 +150,7 @@ export async function readApps(
     for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
       const parsed = parseTargetPath(path);
       if (!parsed || versions.has(parsed.appId)) continue;
-      const answer = lookUp(path, signed, failedNames, maxDelegations);
+      const answer = lookUp(path, signed, failedNames);
       if (!answer || !("role" in answer) || answer.role !== role.name) continue;
       const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: [] };
       if (entry.version === parsed.version) entry.files.push(file);

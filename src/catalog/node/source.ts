@@ -19,6 +19,7 @@ import { writeFileAtomic } from "../files.ts";
 import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
 import { explainFailure, type RefreshFailure } from "./failure.ts";
 import { CatalogFetcher, type Transfer } from "./fetcher.ts";
+import { MAX_DELEGATIONS } from "./lookup.ts";
 import { type CatalogApp, type FailedRole, type RejectedCatalogApp, readApps } from "./read.ts";
 
 export type SourceConfig = {
@@ -37,7 +38,7 @@ export const LIMITS = {
   snapshotMaxLength: 4 * 1024 * 1024,
   targetsMaxLength: 16 * 1024 * 1024,
   maxRootRotations: 32,
-  maxDelegations: 32,
+  maxDelegations: MAX_DELEGATIONS,
 };
 
 export type CatalogListing = {
