@@ -23,7 +23,7 @@ export function parseApprove(value: string | undefined, usage: string): ApproveC
 }
 
 /** The permissions, one per line with what they grant and why, for the operator. */
-export function describePermissions(permissions: readonly PermissionView[]): string {
+function describePermissions(permissions: readonly PermissionView[]): string {
   const width = Math.max(...permissions.map((p) => p.name.length));
   return permissions
     .map((p) => `  ${p.name.padEnd(width)}  ${p.description}\n  ${"".padEnd(width)}  why: ${p.reason}`)
@@ -35,7 +35,7 @@ export function describePermissions(permissions: readonly PermissionView[]): str
  * those named. A name the app does not ask for, or one it asks for and the choice leaves out, is
  * refused: the operator approves what the app asks for, no more and no less.
  */
-export function chosen(appId: string, needed: readonly PermissionView[], choice: ApproveChoice): Approval[] {
+function chosen(appId: string, needed: readonly PermissionView[], choice: ApproveChoice): Approval[] {
   const names = needed.map((p) => p.name);
   if (choice !== "all") {
     const unknown = choice.filter((name) => !names.includes(name));
@@ -54,7 +54,7 @@ export function chosen(appId: string, needed: readonly PermissionView[], choice:
 }
 
 /** Whether both ends are a terminal: only then is the operator asked. */
-export function interactive(): boolean {
+function interactive(): boolean {
   return process.stdin.isTTY === true && process.stdout.isTTY === true;
 }
 

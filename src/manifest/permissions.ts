@@ -19,7 +19,7 @@ export type PermissionRequest = {
 };
 
 /** The canonical content of a permission: its kind and what it names, nothing else. */
-export function permissionContent(permission: PermissionSpec): string {
+function permissionContent(permission: PermissionSpec): string {
   switch (permission.kind) {
     case "host-path":
     case "device":

@@ -122,7 +122,7 @@ export async function trustedRoles(loader: RoleLoader, maxRoles = 64): Promise<C
  * changes, which the node follows under TUF's rules), or a delegated role with its threshold and
  * keys, so that an update signed by other keys is told apart (sources/provenance.ts).
  */
-export function publisherOf(role: TrustedRole): string {
+function publisherOf(role: TrustedRole): string {
   const delegation = role.chain.at(-1);
   if (!delegation) return "targets";
   const keys = [...delegation.keyIDs].sort();
