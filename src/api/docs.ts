@@ -283,7 +283,15 @@ export const EXAMPLES: Record<string, MethodExample> = {
   },
   "system.info": {
     params: {},
-    result: { version: "0.1.0", uptimeMs: 3_600_000, setUp: true, backend: "podman", apps: 1 },
+    result: {
+      version: "0.1.0",
+      uptimeMs: 3_600_000,
+      setUp: true,
+      backend: "quadlet",
+      backendReason:
+        "Quadlet, chosen by auto: Podman 5.4.2, archipelago's systemd running with linger, generator /usr/lib/systemd/user-generators/podman-user-generator",
+      apps: 1,
+    },
     errors: [],
   },
 };

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
+import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
@@ -30,6 +31,8 @@ export type ApiContext = {
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
   version: string;
+  /** Why new containers are created with the backend they are (the daemon's choice at start). */
+  backendReason: string;
   startedAt: number;
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
@@ -210,10 +213,20 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
   };
 }
 
+/** The app `id` as its source offers it, once this node can give it the host paths it names. */
 async function sourced(ctx: ApiContext, id: string) {
   const listing = await ctx.sources();
   const app = listing.apps.find((a) => a.id === id);
-  if (app) return app;
+  if (app) {
+    try {
+      await ctx.orchestrator.hostPaths.check(app.manifest);
+    } catch (error) {
+      if (error instanceof HostPathError)
+        throw new RpcError(RPC_CODES.invalidManifest, `${id} cannot be installed here: ${error.message}`);
+      throw error;
+    }
+    return app;
+  }
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
   if (rejected)
     throw new RpcError(
@@ -439,7 +452,16 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       const mask = ctx.orchestrator.secrets.mask;
       const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
       for (const target of targets) {
-        const chunks = await ctx.orchestrator.runtime.client.containers.logs(target.containerId, { tail });
+        // Through the runtime: a Quadlet container that is down has its output in the journal.
+        const chunks = await ctx.orchestrator.runtime.logs(
+          {
+            id: target.containerId,
+            name: target.name,
+            backend: target.backend === "quadlet" ? "quadlet" : "podman",
+            unit: undefined,
+          },
+          { tail },
+        );
         for await (const chunk of chunks)
           for (const line of chunk.data.toString("utf8").split("\n"))
             if (line !== "")
@@ -545,7 +567,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "system.info",
     summary:
-      "The daemon's version, uptime, backend and whether the operator password is set (public: the login page needs it).",
+      "The daemon's version, uptime, backend (how new containers are created, and why) and whether the operator password is set (public: the login page needs it).",
     access: "public",
     mutates: false,
     params: z.strictObject({}),
@@ -553,7 +575,14 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       version: z.string(),
       uptimeMs: z.number(),
       setUp: z.boolean(),
-      backend: z.string(),
+      backend: z.string().meta({
+        description:
+          "`podman` or `quadlet`: how new containers are created (`connecting to Podman` until then).",
+      }),
+      backendReason: z.string().meta({
+        description:
+          "Why: as configured, or what `auto` found (what Quadlet lacks, when it picked plain Podman).",
+      }),
       apps: z.number(),
     }),
     handler: (_params, ctx) => ({
@@ -561,6 +590,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       uptimeMs: ctx.clock() - ctx.startedAt,
       setUp: ctx.auth.isSetUp,
       backend: ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman",
+      backendReason: ctx.backendReason,
       apps: ctx.orchestrator.store.listApps().length,
     }),
   }),

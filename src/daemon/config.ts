@@ -42,6 +42,8 @@ export type DaemonConfig = {
   listen: { host: string; port: number };
   appsDir: string | undefined;
   backend: "auto" | "podman" | "quadlet";
+  /** Where the backend setting came from, for messages (`--backend quadlet`, `the default (auto)`). */
+  backendOrigin?: string;
   podmanSocket: string | undefined;
   /** Host names the API answers to besides IP literals and localhost (DNS rebinding defence). */
   allowedHosts: string[];
@@ -114,6 +116,14 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,
     backend: backend.value as DaemonConfig["backend"],
+    backendOrigin:
+      backend.origin === "default"
+        ? "the default (auto)"
+        : backend.origin === "--backend"
+          ? `--backend ${backend.value}`
+          : backend.origin === "ARCHY_BACKEND"
+            ? `ARCHY_BACKEND=${backend.value}`
+            : `${backend.origin}: backend ${backend.value}`,
     podmanSocket: pick("podman-socket", "ARCHY_PODMAN_SOCKET", file.podmanSocket)?.value,
     allowedHosts: env.ARCHY_ALLOWED_HOSTS
       ? env.ARCHY_ALLOWED_HOSTS.split(",")

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { lockStateDir } from "./daemon.ts";
+import { DaemonStartError, lockStateDir, runDaemon } from "./daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "archy-lock-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,4 +36,37 @@ test("a lock left by a daemon that died is taken over, and released on stop", as
   assert.equal(readFileSync(join(state, "daemon.pid"), "utf8").trim(), String(process.pid));
   release();
   assert.equal(existsSync(join(state, "daemon.pid")), false);
+});
+
+test("a data directory the daemon cannot create is one line naming it and the fix, and nothing starts", async () => {
+  // Root may write anywhere: a file on the way fails the same way as a directory of another user.
+  const blocker = join(dir, "a-file");
+  writeFileSync(blocker, "");
+  const dataDir = join(blocker, "data");
+  const error = await runDaemon({
+    dataDir,
+    listen: { host: "127.0.0.1", port: 0 },
+    appsDir: undefined,
+    backend: "podman",
+    podmanSocket: join(dir, "no-podman.sock"),
+    allowedHosts: [],
+    resyncMs: 60_000,
+    logLevel: "error",
+    catalogs: [],
+    catalogRefreshMs: 3_600_000,
+  }).then(
+    async (daemon) => {
+      await daemon.stop();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DaemonStartError, String(error));
+  assert.match(
+    error.message,
+    new RegExp(
+      `^the data directory ${dataDir} cannot be used by the user '[^']+' the daemon runs as: a part of the path is not a directory .* pass a --data-dir it can write`,
+    ),
+  );
+  assert.doesNotMatch(error.message, /\n/);
 });

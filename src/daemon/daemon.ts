@@ -3,8 +3,10 @@
  * (connected, or its service started), then the reconciler. A graceful shutdown leaves every
  * container running.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
@@ -16,12 +18,18 @@ import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
+import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { fileProblem } from "../system/fs-errors.ts";
 import type { DaemonConfig } from "./config.ts";
 
 export const VERSION = "0.1.0";
+
+/** The checkout (or staged copy) the daemon runs from. */
+const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [
@@ -66,8 +74,14 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     options.destination,
   );
-  const stateDir = join(config.dataDir, "state");
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // The backend is decided before anything is created: a daemon told to use Quadlet where it
+  // cannot stops here, with one line saying what is missing (BackendUnavailable).
+  const runtimeDir = defaultRuntimeDir();
+  const systemd = new SystemdUser(localRunner(runtimeDir));
+  const facts = await readQuadletFacts({ user: userInfo().username, systemd });
+  const backend: BackendChoice = chooseBackend(config.backend, facts, config.backendOrigin ?? "backend");
+  logger.info({ backend: backend.backend }, `creating new containers with ${backend.reason}`);
+  const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
   const listeners = new Set<(event: ApiEvent) => void>();
@@ -88,6 +102,13 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const orchestrator = new Orchestrator({
     stateDir,
     dataRoot: config.dataDir,
+    // What the daemon trusts besides its data: an app that could write there would run as it.
+    protectedDirs: [
+      ...(config.appsDir
+        ? [{ path: config.appsDir, what: "the apps directory: other apps' manifests and files" }]
+        : []),
+      { path: CODE_ROOT, what: "the platform's own code" },
+    ],
     resyncMs: config.resyncMs,
     log: {
       info: (message) => logger.info(message),
@@ -151,6 +172,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       sources,
       catalogs,
       version: VERSION,
+      backendReason: backend.reason,
       startedAt: started,
       clock,
       publish,
@@ -191,7 +213,6 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
-    const runtimeDir = defaultRuntimeDir();
     const connection = await connectPodman({
       runtimeDir,
       socketPath: config.podmanSocket,
@@ -211,13 +232,21 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
           outcome: call.outcome,
         }),
       );
-      const backend = config.backend === "quadlet" ? "quadlet" : "podman";
-      if (config.backend === "auto")
-        logger.info(
-          `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); creating containers with the plain Podman backend`,
-        );
+      logger.info(
+        `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); new containers: ${backend.backend === "quadlet" ? "Quadlet units" : "plain Podman"}`,
+      );
+      // The user's systemd serves every backend: Quadlet containers found on the node (labelled
+      // by their unit) are stopped, started and removed through it, whatever creates new ones.
+      const units = facts.userSystemd.answers
+        ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
+        : {};
       orchestrator.start(
-        new Runtime({ client: connection.client, createWith: backend, log: (m) => logger.info(m) }),
+        new Runtime({
+          client: connection.client,
+          createWith: backend.backend,
+          ...units,
+          log: (m) => logger.info(m),
+        }),
       );
       keeper = attemptKeeper;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
@@ -267,6 +296,26 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   };
 }
 
+/** The daemon cannot start as configured: the message names what and the fix, in one line. */
+export class DaemonStartError extends Error {
+  override name = "DaemonStartError";
+}
+
+/** The data directory's `state/`, made if need be, once it is known this user can write it. */
+function prepareStateDir(dataDir: string): string {
+  const stateDir = join(dataDir, "state");
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    accessSync(stateDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const user = userInfo().username;
+    throw new DaemonStartError(
+      `the data directory ${dataDir} cannot be used by the user '${user}' the daemon runs as: ${fileProblem(error)}; make it that user's (as root: mkdir -p ${dataDir} && chown -R ${user}: ${dataDir}) or pass a --data-dir it can write (by default ~${user}/.local/share/archipelago)`,
+    );
+  }
+  return stateDir;
+}
+
 /**
  * One daemon per data directory: two would reconcile the same apps against each other. The lock is
  * a pid file created exclusively; one left by a daemon that died (its pid is gone) is taken over.
@@ -281,7 +330,7 @@ export function lockStateDir(stateDir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number(readFileSync(path, "utf8").trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder))
-        throw new Error(
+        throw new DaemonStartError(
           `another Archipelago daemon (pid ${holder}) is already using ${dirname(stateDir)}: stop it first, or use another --data-dir`,
         );
       rmSync(path, { force: true });

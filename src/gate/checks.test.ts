@@ -124,6 +124,23 @@ describe("gate checks", () => {
     );
   });
 
+  test("restarted under Quadlet: each unit ran a new container, started after the old one", () => {
+    const before = podman("running").map((c) => ({ ...c, backend: "quadlet" as const }));
+    const after = before.map((c, i) => ({ ...c, id: String(i).repeat(64), startedAt: 50_000 }));
+    const verdict = checkRestarted(before, after);
+    assert.equal(verdict.ok, true, verdict.observed);
+    assert.match(verdict.expected, /its unit's new one \(Quadlet\)/);
+    // A new container that started no later than the old one is not the restart.
+    assert.match(
+      checkRestarted(
+        before,
+        after.map((c) => ({ ...c, startedAt: 1_000 })),
+      ).observed,
+      /web: not started again/,
+    );
+    assert.match(checkRestarted(before, after.slice(1)).observed, /web: gone/);
+  });
+
   test("recreated: every container new", () => {
     const before = podman("running");
     const after = before.map((c, i) => ({ ...c, id: String(i).repeat(64) }));

@@ -13,6 +13,8 @@ export type PodmanFact = {
   state: string;
   /** Unix ms; undefined when never started. */
   startedAt: number | undefined;
+  /** Who runs it: `quadlet` when a systemd unit does (its `PODMAN_SYSTEMD_UNIT` label). */
+  backend?: "podman" | "quadlet";
 };
 
 /** The daemon's view of an app (`package.get`); undefined when the daemon says it is not installed. */
@@ -138,19 +140,23 @@ export function checkUnchanged(before: Snapshot, after: Snapshot): Verdict {
   };
 }
 
-/** Restarted in place: the same container ids, each started again after `since`. */
+/**
+ * Restarted: each container started again after its last start — in place (the same id) for a
+ * plain container; a Quadlet unit runs a new container at each start (`--rm`), so there a new id
+ * started later is the restart.
+ */
 export function checkRestarted(before: Snapshot, after: Snapshot): Verdict {
   const problems: string[] = [];
   for (const { key, before: b, after: a } of pairs(before, after)) {
     if (!b || !a) problems.push(`${key}: ${b ? "gone" : "new"}`);
-    else if (a.id !== b.id)
+    else if (a.id !== b.id && b.backend !== "quadlet")
       problems.push(`${key}: recreated (${short(b.id)} -> ${short(a.id)}), not restarted`);
     else if ((a.startedAt ?? 0) <= (b.startedAt ?? 0))
       problems.push(`${key}: not started again (started ${at(a.startedAt)})`);
   }
   return {
     ok: problems.length === 0,
-    expected: "the same container ids, each started again",
+    expected: "each container started again: the same id (plain Podman) or its unit's new one (Quadlet)",
     observed: withProblems(describePodman(after), problems),
   };
 }

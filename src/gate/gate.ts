@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { DaemonClient } from "../cli/client.ts";
 import { SERVICE_USER } from "../host/layout.ts";
+import { hostPathProblem } from "../manifest/host-paths.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { LABELS, networkName, secretName, volumeName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -217,6 +218,26 @@ function gateApp(
   };
 }
 
+/**
+ * Where the sandbox's stand-ins of the apps' host paths go. Host paths may only be under /mnt,
+ * /media or /srv (manifest/host-paths.ts): inside the work directory when it is under one of them,
+ * else in a directory of their own under /srv.
+ */
+function sandboxHostRoot(workDir: string): string {
+  const inside = join(workDir, "host");
+  if (hostPathProblem(join(inside, "app")) === undefined) return inside;
+  try {
+    const dir = mkdtempSync("/srv/archy-gate-");
+    chmodSync(dir, 0o755);
+    return dir;
+  } catch (error) {
+    throw new GateSetupError(
+      `the apps' host paths need a directory under /mnt, /media or /srv, and ${workDir} is not under one; creating one under /srv failed (${(error as Error).message}): run the gate as root, or pass --work-dir under /srv or /mnt`,
+      true,
+    );
+  }
+}
+
 /** The sandbox: a work directory, the apps' copies, a Podman service and `archy daemon`, as the user. */
 async function prepareManaged(
   options: GateOptions,
@@ -241,7 +262,12 @@ async function prepareManaged(
   const runDir = join(workDir, "run");
   const dataDir = join(workDir, "data");
   const appsDir = join(workDir, "apps");
-  const hostRoot = join(workDir, "host");
+  const needsHostPaths =
+    mode.isolate &&
+    chosen.some((a) => Object.values(a.manifest.permissions).some((p) => p.kind === "host-path"));
+  const hostRoot = needsHostPaths ? sandboxHostRoot(workDir) : join(workDir, "host");
+  /** The host root when it is not inside the work directory: removed with it. */
+  const ownHostRoot = hostRoot.startsWith(`${workDir}/`) ? [] : [hostRoot];
   for (const dir of [runDir, dataDir]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     giveTo(user, dir);
@@ -387,6 +413,7 @@ async function prepareManaged(
       user: user.name,
       host: hostname(),
       workDir,
+      ...(ownHostRoot.length > 0 ? { hostRoot } : {}),
       ...(mode.isolate ? { isolation: { prefix } } : {}),
       reboot: { available: false, reason: REBOOT_UNAVAILABLE },
       daemonRestart: { available: true, how: daemon.restartHow as string },
@@ -409,7 +436,7 @@ async function prepareManaged(
           ...(objects.secrets.length > 0 ? [`podman secret rm ${objects.secrets.join(" ")}`] : []),
         ];
         return [
-          `kept: the work directory ${workDir} (daemon.log, data/) and the apps as the last step left them. To remove them, as ${user.name}: ${podmanCommands.join("; ")}; then, as root: rm -rf ${workDir}`,
+          `kept: the work directory ${workDir} (daemon.log, data/) and the apps as the last step left them. To remove them, as ${user.name}: ${podmanCommands.join("; ")}; then, as root: rm -rf ${[workDir, ...ownHostRoot].join(" ")}`,
         ];
       }
       const client = new DaemonClient({ url: daemon.url, tokenFile: daemon.tokenFile });
@@ -460,17 +487,19 @@ async function prepareManaged(
       // Files written by container uids belong to subordinate ids: only root, or the user's namespace, deletes them.
       if (!isRoot())
         await exec("podman", ["unshare", "rm", "-rf", "--one-file-system", dataDir], { timeoutMs: 120_000 });
-      try {
-        rmSync(workDir, { recursive: true, force: true });
-      } catch (error) {
-        problems.push(`work directory ${workDir}: ${(error as Error).message}`);
-      }
+      for (const dir of [workDir, ...ownHostRoot])
+        try {
+          rmSync(dir, { recursive: true, force: true });
+        } catch (error) {
+          problems.push(`work directory ${dir}: ${(error as Error).message}`);
+        }
       return problems;
     };
     return { apps, gated, planApps, daemon, podman, data, environment, cleanup };
   } catch (error) {
     for (const part of cleanupParts) await part().catch(() => {});
-    if (!mode.keep || !daemonTried) rmSync(workDir, { recursive: true, force: true });
+    if (!mode.keep || !daemonTried)
+      for (const dir of [workDir, ...ownHostRoot]) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -674,9 +703,17 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.info", params: {} }),
     })
-      .then((r) => r.json() as Promise<{ result?: { version: string } }>)
+      .then(
+        (r) =>
+          r.json() as Promise<{ result?: { version: string; backend?: string; backendReason?: string } }>,
+      )
       .catch(() => undefined);
     if (info?.result?.version) environment.daemonVersion = info.result.version;
+    if (info?.result?.backend)
+      environment.daemonBackend = {
+        backend: info.result.backend,
+        ...(info.result.backendReason ? { reason: info.result.backendReason } : {}),
+      };
     options.progress(
       `gate: ${plan.apps.length} app(s) × ${plan.steps.length} step(s) × ${options.iterations} iteration(s) against ${prepared.daemon.url}${
         options.chaos ? `, chaos on (seed ${seed}, ${planned.length} faults)` : ""

@@ -20,7 +20,7 @@ const isolation: Isolation = {
     "node/8333/udp": 41003,
     "explorer/8080/tcp": 41004,
   },
-  hostRoot: "/tmp/sandbox/host",
+  hostRoot: "/srv/archy-gate-sandbox",
   device: "/dev/zero",
 };
 
@@ -86,17 +86,17 @@ describe("sandbox copies of the apps", () => {
     const copy = isolateManifest(text("mini-node"), isolation);
     const m = parsed(copy.text);
     const volume = m.containers.node?.volumes.find((v) => v.host_path);
-    assert.equal(volume?.host_path, "/tmp/sandbox/host/srv/mini-node/bootstrap");
+    assert.equal(volume?.host_path, "/srv/archy-gate-sandbox/srv/mini-node/bootstrap");
     assert.deepEqual(m.permissions.bootstrap, {
       kind: "host-path",
-      path: "/tmp/sandbox/host/srv/mini-node",
+      path: "/srv/archy-gate-sandbox/srv/mini-node",
       reason: m.permissions.bootstrap?.reason,
     });
     assert.equal(m.permissions.hwrng?.kind === "device" && m.permissions.hwrng.path, "/dev/zero");
     assert.deepEqual(m.containers.node?.devices, [{ permission: "hwrng", path: "/dev/hwrng" }]);
     assert.ok(copy.substitutions.some((s) => s.startsWith("device /dev/hwrng -> /dev/zero")));
-    assert.deepEqual(hostPathsOf(text("mini-node"), "/tmp/sandbox/host"), [
-      "/tmp/sandbox/host/srv/mini-node/bootstrap",
+    assert.deepEqual(hostPathsOf(text("mini-node"), "/srv/archy-gate-sandbox"), [
+      "/srv/archy-gate-sandbox/srv/mini-node/bootstrap",
     ]);
   });
 
@@ -104,7 +104,7 @@ describe("sandbox copies of the apps", () => {
     const m = parsed(isolateManifest(text("hello-web"), isolation).text);
     assert.deepEqual(m.adoption.containers.web, ["g1a2b-hello", "g1a2b-hello-web-legacy"]);
     assert.equal(m.adoption.volumes.content, "g1a2b-hello-web-data");
-    assert.equal(m.adoption.data_paths.content, "/tmp/sandbox/host/srv/hello-web");
+    assert.equal(m.adoption.data_paths.content, "/srv/archy-gate-sandbox/srv/hello-web");
   });
 
   test("comments and layout are kept; a port without a sandbox port is an error", () => {

@@ -94,6 +94,14 @@ export function renderMarkdown(report: GateReport): string {
             env.daemonVersion ? ` (version ${env.daemonVersion})` : ""
           }`,
         ],
+        ...(env.daemonBackend
+          ? [
+              [
+                "Backend",
+                `${env.daemonBackend.backend}${env.daemonBackend.reason ? ` (${env.daemonBackend.reason})` : ""}`,
+              ],
+            ]
+          : []),
         [
           "Daemon restart",
           env.daemonRestart.available

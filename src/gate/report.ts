@@ -87,12 +87,16 @@ export type Environment = {
   mode: "managed" | "existing";
   daemonUrl: string;
   daemonVersion?: string;
+  /** How the daemon creates containers (`system.info`): `quadlet` or `podman`, and why. */
+  daemonBackend?: { backend: string; reason?: string };
   podmanVersion?: string;
   podmanSocket: string;
   /** The user whose rootless Podman runs the apps. */
   user: string;
   host: string;
   workDir?: string;
+  /** Where the sandbox's host paths are, when not inside `workDir` (host paths live under /mnt, /media or /srv). */
+  hostRoot?: string;
   isolation?: { prefix: string };
   reboot: { available: boolean; how?: string; reason?: string };
   daemonRestart: { available: boolean; how?: string; reason?: string };

@@ -374,10 +374,10 @@ export class Runner {
           deadline,
           async () =>
             allOf(await this.#readyAndReachable(app), checkRestarted(before, await this.#snapshot(app))),
-          "not restarted in place in time",
+          "not restarted in time",
           op,
         );
-        return `operation ${op} succeeded; same container ids, each started again, healthy`;
+        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy`;
       }
       case "reinstall": {
         await this.#until(deadline, () => this.#ready(app), "not running before the reinstall");
@@ -770,7 +770,14 @@ export class Runner {
     const observation = await observe(this.#ctx.podman.client);
     return observation.containers
       .filter((c) => c.appId === app.installedAs)
-      .map((c) => ({ id: c.id, name: c.name, key: c.key, state: c.state, startedAt: c.startedAt }));
+      .map((c) => ({
+        id: c.id,
+        name: c.name,
+        key: c.key,
+        state: c.state,
+        startedAt: c.startedAt,
+        backend: c.backend,
+      }));
   }
 
   /** The app's containers with their exact start times (inspect: the list rounds to seconds). */

@@ -78,3 +78,17 @@ test("every sample references the published schema for editor completion", () =>
     assert.equal(first, "# yaml-language-server: $schema=../../schema/manifest-v1.json", file);
   }
 });
+
+test("every numeric bound is inclusive, so a range message's `use at least N` names a value that is allowed", () => {
+  const exclusive: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) for (const [i, item] of node.entries()) walk(item, `${at}[${i}]`);
+    else if (node !== null && typeof node === "object")
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "exclusiveMinimum" || key === "exclusiveMaximum") exclusive.push(`${at}.${key}`);
+        walk(value, `${at}.${key}`);
+      }
+  };
+  walk(manifestJsonSchema(), "$");
+  assert.deepEqual(exclusive, [], "use min()/max() (inclusive), not positive()/gt()/lt()");
+});

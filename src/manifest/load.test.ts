@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -80,6 +81,45 @@ test("yaml.size: a huge file is read only up to the limit, and refused", async (
   assert.deepEqual(
     loaded.issues.map((i) => [i.rule, i.line]),
     [["yaml.size", 0]],
+  );
+});
+
+test("file.read: a named pipe given as the manifest is refused, never opened to wait for a writer", {
+  timeout: 60_000,
+}, async () => {
+  const fifo = join(dir, "pipe.yml");
+  execFileSync("mkfifo", [fifo]);
+  const loaded = await loadManifest(fifo, dir);
+  assert.ok(!loaded.ok);
+  assert.equal(loaded.issues[0]?.rule, "file.read");
+  assert.match(
+    loaded.issues[0]?.message ?? "",
+    /cannot read the manifest: .*pipe\.yml is a named pipe, not a file/,
+  );
+});
+
+test("file.read: a directory this user may not enter is one issue saying so", async () => {
+  // Root enters any directory: a file in place of a directory on the way fails the same way.
+  const blocked = join(dir, "blocked");
+  writeFileSync(blocked, "not a directory\n");
+  const loaded = await loadManifest(join(blocked, "manifest.yml"), dir);
+  assert.ok(!loaded.ok);
+  assert.match(
+    loaded.issues[0]?.message ?? "",
+    /cannot read the manifest: a part of the path is not a directory/,
+  );
+});
+
+test("file.read: a copy source with a loop of links is refused with the reason, not read forever", {
+  timeout: 60_000,
+}, async () => {
+  const app = appDir("loop", copyStep("files/d"), { "files/d/a.txt": "a\n" });
+  symlinkSync(".", join(app, "files/d/self"));
+  const loaded = await loadManifest(app, dir);
+  assert.ok(!loaded.ok);
+  assert.match(
+    loaded.issues[0]?.message ?? "",
+    /copy source d\/self leads back into a directory that holds it/,
   );
 });
 

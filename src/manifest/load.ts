@@ -2,9 +2,10 @@
  * The I/O edge of manifests: finds `manifest.yml` for a path given by a user, reads it with a size
  * cap and parses it. Everything after this point works on typed `Manifest` values.
  */
-import { open, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { readAppTree } from "./app-files.ts";
+import { fileProblem } from "../system/fs-errors.ts";
+import { AppFileError, type ReadAppTreeOptions, readAppTree, readRegularFile } from "./app-files.ts";
 import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
 import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
 import type { Manifest } from "./schema.ts";
@@ -14,68 +15,71 @@ export const MANIFEST_FILE_NAMES = ["manifest.yml", "manifest.yaml"];
 /** A parse result with where it came from and the exact text read (what a store keeps). */
 export type LoadedManifest = ParseResult & { file: string; dir: string; text: string };
 
+/** An issue about a file as a whole (it cannot be read, it took too long), not about a place in it. */
+export function fileIssue(file: string, message: string, fix: string): ManifestIssue {
+  return { file, line: 0, column: 0, path: "(file)", message, fix, rule: "file.read" };
+}
+
 /** The manifest file for a path that names either the file or the app directory holding it. */
 async function resolveManifestFile(path: string): Promise<string> {
   const info = await stat(path);
   if (!info.isDirectory()) return path;
   for (const name of MANIFEST_FILE_NAMES) {
     const candidate = join(path, name);
-    if (
-      await stat(candidate).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return candidate;
+    const found = await stat(candidate).then(
+      (s) => s.isFile(),
+      (error: NodeJS.ErrnoException) => {
+        // Missing is the question asked; anything else (a directory it may not enter) is the answer.
+        if (error.code === "ENOENT" || error.code === "ENOTDIR") return false;
+        throw error;
+      },
+    );
+    if (found) return candidate;
   }
   throw new Error(`no manifest.yml in directory ${path}`);
 }
 
-/** Loads and validates one manifest; problems reading it become issues, never exceptions. */
-export async function loadManifest(path: string, displayBase = process.cwd()): Promise<LoadedManifest> {
+/**
+ * Loads and validates one manifest; problems reading it become issues, never exceptions. Only a
+ * regular file is read (a named pipe would block the reader forever), and at most one byte more
+ * than a manifest may have.
+ */
+export async function loadManifest(
+  path: string,
+  displayBase = process.cwd(),
+  options: ReadAppTreeOptions = {},
+): Promise<LoadedManifest> {
   let file = path;
   try {
     file = await realpath(await resolveManifestFile(path));
-    const handle = await open(file, "r");
-    try {
-      const buffer = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      const display = displayName(file, displayBase);
-      const text = buffer.subarray(0, bytesRead).toString("utf8");
-      const parsed = parseManifest(text, display);
-      const dir = dirname(file);
-      // A manifest.yml is its app directory's: the files it names must be there. Another file name
-      // (an example, a test fixture) is a manifest on its own, without an app directory.
-      const missing =
-        parsed.ok && MANIFEST_FILE_NAMES.includes(basename(file))
-          ? await checkAppFiles(parsed.manifest, dir)
-          : [];
-      if (parsed.ok && missing.length > 0)
-        return {
-          ok: false,
-          issues: placeAll(missing, display, parsed.locate).sort(compareIssues),
-          file,
-          dir,
-          text,
-        };
-      return { ...parsed, file, dir, text };
-    } finally {
-      await handle.close();
-    }
+    const display = displayName(file, displayBase);
+    const { data } = await readRegularFile(file, file, MAX_MANIFEST_BYTES + 1);
+    const text = data.toString("utf8");
+    const parsed = parseManifest(text, display);
+    const dir = dirname(file);
+    // A manifest.yml is its app directory's: the files it names must be there. Another file name
+    // (an example, a test fixture) is a manifest on its own, without an app directory.
+    const missing =
+      parsed.ok && MANIFEST_FILE_NAMES.includes(basename(file))
+        ? await checkAppFiles(parsed.manifest, dir, options)
+        : [];
+    if (parsed.ok && missing.length > 0)
+      return {
+        ok: false,
+        issues: placeAll(missing, display, parsed.locate).sort(compareIssues),
+        file,
+        dir,
+        text,
+      };
+    return { ...parsed, file, dir, text };
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === "ENOENT"
-        ? "no such file or directory"
-        : (error as Error).message;
-    const issue: ManifestIssue = {
-      file: path,
-      line: 0,
-      column: 0,
-      path: "(file)",
-      message: `cannot read the manifest: ${reason}`,
-      fix: "pass a manifest.yml file or an app directory that contains one",
-      rule: "file.read",
-    };
+    const issue = fileIssue(
+      path,
+      `cannot read the manifest: ${fileProblem(error, path)}`,
+      (error as NodeJS.ErrnoException).code === "EACCES"
+        ? "make the file (and the directories above it) readable by this user, or run as a user who can read it"
+        : "pass a manifest.yml file or an app directory that contains one",
+    );
     return { ok: false, issues: [issue], file, dir: dirname(file), text: "" };
   }
 }
@@ -90,7 +94,11 @@ function displayName(file: string, base: string): string {
  * steps without a `root`, exist there and stay inside it: checked as the hook that copies them does
  * (symbolic links resolved, none leading outside the directory).
  */
-async function checkAppFiles(manifest: Manifest, dir: string): Promise<Finding[]> {
+async function checkAppFiles(
+  manifest: Manifest,
+  dir: string,
+  options: ReadAppTreeOptions,
+): Promise<Finding[]> {
   const wanted: Array<{ path: PathSegment[]; name: string; what: string; fix: string }> = [];
   if (manifest.icon !== undefined && !/^https:\/\//.test(manifest.icon))
     wanted.push({
@@ -110,10 +118,14 @@ async function checkAppFiles(manifest: Manifest, dir: string): Promise<Finding[]
         });
   const findings: Finding[] = [];
   for (const file of wanted) {
-    const problem = await readAppTree(dir, file.name).then(
+    options.signal?.throwIfAborted();
+    const problem = await readAppTree(dir, file.name, options).then(
       (tree) =>
         file.what === "icon" && tree.entries[0]?.type !== "file" ? `${file.name} is not a file` : undefined,
-      (error: Error) => error.message,
+      (error: unknown) => {
+        if (error instanceof AppFileError) return error.message;
+        throw error; // aborted by the caller's time limit
+      },
     );
     if (problem)
       findings.push({

@@ -772,6 +772,18 @@ describe("schema.range", () => {
     });
   });
 
+  test("memory: 0 names the smallest limit that starts a container, not a bound that is itself refused", () => {
+    for (const value of ["0", "-1", "1000"])
+      expectIssue(withLines(`    memory: ${value}`), {
+        rule: "schema.range",
+        path: "containers.web.memory",
+        line: FIRST,
+        column: 13,
+        fix: "use at least 6m",
+      });
+    expectValid(withLines(`    memory: ${6 * 1024 * 1024}`));
+  });
+
   test("a negative duration", () => {
     expectIssue(withLines("    stop_timeout: -5"), {
       rule: "schema.range",

@@ -18,7 +18,7 @@ import {
 } from "yaml";
 import { z } from "zod";
 import { compareIssues, type Finding, formatPath, type ManifestIssue, type PathSegment } from "./issues.ts";
-import { type Manifest, ManifestSchema, SIGNALS } from "./schema.ts";
+import { type Manifest, ManifestSchema, MemoryBytes, memorySize, SIGNALS } from "./schema.ts";
 import { checkSemantics, uncatchableSignal } from "./semantics.ts";
 import { closest } from "./suggest.ts";
 
@@ -678,11 +678,14 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
       ];
     case "too_small":
     case "too_big": {
-      const bound = issue.code === "too_small" ? "at least" : "at most";
-      const limit =
-        issue.code === "too_small"
-          ? numberBound(issue.minimum, path, "minimum")
-          : numberBound(issue.maximum, path, "maximum");
+      // Every bound of the schema is inclusive (json-schema.test.ts): "at least N" allows N.
+      const small = issue.code === "too_small";
+      const bound = small ? "at least" : "at most";
+      let limit = small
+        ? numberBound(issue.minimum, path, "minimum")
+        : numberBound(issue.maximum, path, "maximum");
+      if (schemaAt(ManifestSchema, path).includes(MemoryBytes) && typeof limit === "number")
+        limit = memorySize(limit);
       const unit = UNITS[issue.origin];
       if (unit && issue.code === "too_small" && Number(limit) === 1) {
         const key = path.at(-1);

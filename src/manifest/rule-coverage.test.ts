@@ -49,6 +49,7 @@ const COVERED: Record<string, string> = {
   "limits.stop-timeout": "semantics.test.ts",
   "limits.stop-signal": "semantics.test.ts",
   "limits.data-uid": "semantics.test.ts",
+  "limits.hook-timeout": "semantics.test.ts",
   "ref.permission": "security.test.ts",
   "security.host-path": "security.test.ts",
   "security.device": "security.test.ts",

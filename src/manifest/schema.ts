@@ -155,11 +155,21 @@ export const Duration = z
   })
   .meta({ description: "A duration: seconds as a number, or a string such as 500ms, 30s, 2m or 1h." });
 
+/** The smallest memory limit a container starts with (crun and runc need about 6 MiB). */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
+/** A number of bytes as a manifest writes a size: `6m`, `512k`, `2g`, else bytes. */
+export function memorySize(bytes: number): string {
+  for (const [unit, size] of Object.entries(UNIT_BYTES).reverse())
+    if (bytes % size === 0 && bytes >= size) return `${bytes / size}${unit}`;
+  return String(bytes);
+}
+
+/** A memory limit written as a number of bytes (messages about it speak in sizes). */
+export const MemoryBytes = z.number().int().min(MIN_MEMORY_BYTES);
+
 const Memory = z
-  .union([
-    z.number().int().positive(),
-    z.string().regex(MEMORY, "must be a size such as 512m or 2g (k, m, g suffixes)"),
-  ])
+  .union([MemoryBytes, z.string().regex(MEMORY, "must be a size such as 512m or 2g (k, m, g suffixes)")])
   .transform((value) => {
     if (typeof value === "number") return value;
     const unit = value.at(-1)?.toLowerCase() as keyof typeof UNIT_BYTES;
@@ -516,7 +526,9 @@ const Permission = z
       kind: z
         .literal("host-path")
         .meta({ description: "Mount a host directory outside the app's data directory." }),
-      path: AbsolutePath.meta({ description: "The host directory granted." }),
+      path: AbsolutePath.meta({
+        description: "The host directory granted: a directory of its own under /mnt, /media or /srv.",
+      }),
       reason: Reason,
     }),
     z.strictObject({

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { expectIssue, expectValid, FIRST, replaceLine, withLines } from "../../test/support/manifest-text.ts";
-import { forbiddenHostPath, isCanonicalAbsolute } from "./security.ts";
+import { isCanonicalAbsolute } from "./host-paths.ts";
+import { forbiddenLegacyPath } from "./security.ts";
 
 /** A permission entry under `permissions:`, as a line. */
 const permission = (name: string, body: string) => `  ${name}: { ${body}, reason: needed for the test }`;
@@ -28,7 +29,7 @@ describe("isCanonicalAbsolute", () => {
   });
 });
 
-describe("forbiddenHostPath", () => {
+describe("forbiddenLegacyPath", () => {
   const engineSockets = [
     "/var/run/docker.sock",
     "/run/docker.sock",
@@ -43,7 +44,7 @@ describe("forbiddenHostPath", () => {
   ];
   for (const path of engineSockets)
     test(`an engine socket: ${path}`, () =>
-      assert.match(forbiddenHostPath(path) ?? "", /socket|system directory/));
+      assert.match(forbiddenLegacyPath(path) ?? "", /socket|system directory/));
 
   for (const path of [
     "//var/run/docker.sock",
@@ -53,7 +54,7 @@ describe("forbiddenHostPath", () => {
     "/srv/../etc",
   ])
     test(`a non-canonical spelling: ${path}`, () =>
-      assert.match(forbiddenHostPath(path) ?? "", /not a canonical/));
+      assert.match(forbiddenLegacyPath(path) ?? "", /not a canonical/));
 
   for (const path of [
     "/",
@@ -68,11 +69,11 @@ describe("forbiddenHostPath", () => {
     "/var/lib/archipelago",
   ])
     test(`a system directory: ${path}`, () =>
-      assert.match(forbiddenHostPath(path) ?? "", /system directory/));
+      assert.match(forbiddenLegacyPath(path) ?? "", /system directory/));
 
   for (const path of ["/home/alice", "/home/alice/.ssh", "/srv/alice/.gnupg/keys", "/data/.config"])
     test(`a home or private configuration: ${path}`, () =>
-      assert.match(forbiddenHostPath(path) ?? "", /home or private/));
+      assert.match(forbiddenLegacyPath(path) ?? "", /home or private/));
 
   test("data directories may be granted", () => {
     for (const path of [
@@ -83,7 +84,7 @@ describe("forbiddenHostPath", () => {
       "/etcetera",
       "/data",
     ])
-      assert.equal(forbiddenHostPath(path), undefined, path);
+      assert.equal(forbiddenLegacyPath(path), undefined, path);
   });
 });
 
@@ -94,7 +95,7 @@ describe("security.host-path", () => {
       path: "permissions.etc.path",
       line: FIRST + 1,
       column: 33,
-      message: "host path /etc can never be granted: it is inside the system directory /etc",
+      message: "host path /etc can never be granted: it is /etc (the system's configuration)",
       fix: "/srv/media",
     });
   });
@@ -107,6 +108,45 @@ describe("security.host-path", () => {
       column: 33,
       message: "can never be granted",
     });
+  });
+
+  // Each of these holds the daemon's data directory, its CLI token or other apps' secrets on some node.
+  for (const path of [
+    "/home",
+    "/home/archipelago/.local/share/archipelago/state",
+    "/var",
+    "/var/lib",
+    "/tmp",
+    "/opt/app",
+    "/data",
+    "/srv",
+  ])
+    test(`no host-path permission reaches the daemon's keys or other apps: ${path} is refused`, () => {
+      expectIssue(withLines("permissions:", permission("p", `kind: host-path, path: ${path}`)), {
+        rule: "security.host-path",
+        path: "permissions.p.path",
+        line: FIRST + 1,
+        column: 31,
+        message: `host path ${path} can never be granted`,
+        fix: "under /mnt, /media or /srv",
+      });
+    });
+
+  test("a host volume under a refused permission is refused too", () => {
+    expectIssue(
+      withLines(
+        "    volumes: [{ host_path: /home/archipelago, permission: home, path: /h }]",
+        "permissions:",
+        permission("home", "kind: host-path, path: /home"),
+      ),
+      {
+        rule: "security.host-path",
+        path: "containers.web.volumes[0].host_path",
+        line: FIRST,
+        column: 28,
+        message: "host path /home/archipelago can never be mounted: it is inside /home",
+      },
+    );
   });
 
   const sockets = [

@@ -3,6 +3,8 @@
  * paths, devices, low ports or elevated capabilities unless a named permission declares them, and
  * some things (system directories, container-engine sockets) never, whatever is declared.
  */
+
+import { ENGINE_SOCKET, HOST_PATH_FIX, hostPathProblem, isCanonicalAbsolute } from "./host-paths.ts";
 import type { Finding, PathSegment } from "./issues.ts";
 import {
   ALL_CAPABILITIES,
@@ -13,7 +15,7 @@ import {
 } from "./schema.ts";
 import { closest } from "./suggest.ts";
 
-/** Host directories no app may mount, even with an approved permission. */
+/** Host directories no legacy data path may be in (host paths have their own rule: host-paths.ts). */
 const SYSTEM_PATHS = [
   "/",
   "/bin",
@@ -34,18 +36,7 @@ const SYSTEM_PATHS = [
   "/var/lib/docker",
   "/var/lib/archipelago",
 ];
-const ENGINE_SOCKET = /(^|\/)(docker|podman|containerd|crio)(\.sock)?($|\/)|\.sock$/;
 const FORBIDDEN_DEVICES = ["/dev/mem", "/dev/kmem", "/dev/port", "/dev/kvm", "/dev/fuse", "/dev/net/tun"];
-
-/** A path is canonical when it has no `.`/`..` segments, no empty segments and no trailing slash. */
-export function isCanonicalAbsolute(path: string): boolean {
-  if (!path.startsWith("/") || path.includes("\0")) return false;
-  if (path === "/") return true;
-  return path
-    .slice(1)
-    .split("/")
-    .every((segment) => segment !== "" && segment !== "." && segment !== "..");
-}
 
 function isUnder(path: string, root: string): boolean {
   return root === "/" ? true : path === root || path.startsWith(`${root}/`);
@@ -93,8 +84,11 @@ function forbiddenMountPath(path: string, what: string): string | undefined {
   return undefined;
 }
 
-/** Why a host path may never be mounted into an app, or undefined when it may (with a permission). */
-export function forbiddenHostPath(path: string): string | undefined {
+/**
+ * Why a legacy data path (`adoption.data_paths`, only read, once) may never be taken over, or
+ * undefined when it may. Host paths given to an app follow the stricter `hostPathProblem`.
+ */
+export function forbiddenLegacyPath(path: string): string | undefined {
   if (!isCanonicalAbsolute(path))
     return "it is not a canonical absolute path (no `.`, `..`, `//` or trailing `/`)";
   if (ENGINE_SOCKET.test(path))
@@ -192,12 +186,12 @@ export function checkSecurity(manifest: Manifest): Finding[] {
   for (const [name, permission] of Object.entries(manifest.permissions)) {
     const at: PathSegment[] = ["permissions", name];
     if (permission.kind === "host-path") {
-      const why = forbiddenHostPath(permission.path);
+      const why = hostPathProblem(permission.path);
       if (why)
         add(
           [...at, "path"],
           `host path ${permission.path} can never be granted: ${why}`,
-          "use a dedicated data directory such as /srv/media or /mnt/<disk>",
+          HOST_PATH_FIX,
           "security.host-path",
         );
     } else if (permission.kind === "device") {
@@ -296,7 +290,7 @@ export function checkSecurity(manifest: Manifest): Finding[] {
           );
         continue;
       }
-      const why = forbiddenHostPath(volume.host_path);
+      const why = hostPathProblem(volume.host_path);
       if (why) {
         add(
           [...path, "host_path"],
@@ -364,7 +358,7 @@ export function checkSecurity(manifest: Manifest): Finding[] {
   }
 
   for (const [volume, path] of Object.entries(manifest.adoption.data_paths)) {
-    const why = forbiddenHostPath(path);
+    const why = forbiddenLegacyPath(path);
     if (why && !path.startsWith("/var/lib/archipelago/"))
       add(
         ["adoption", "data_paths", volume],

@@ -652,6 +652,36 @@ describe("health.port", () => {
   });
 });
 
+describe("limits.hook-timeout", () => {
+  test("a hook step whose timeout ends it before it can start", () => {
+    expectIssue(
+      withLines(
+        "hooks:",
+        "  post_install:",
+        "    - exec: { container: web, command: [/bin/true], timeout: 0 }",
+      ),
+      {
+        rule: "limits.hook-timeout",
+        path: "hooks.post_install[0].exec.timeout",
+        line: FIRST + 2,
+        column: 62,
+        fix: "use at least 1s",
+      },
+    );
+  });
+
+  test("passing: 1s, and the default", () => {
+    expectValid(
+      withLines(
+        "hooks:",
+        "  post_install:",
+        "    - exec: { container: web, command: [/bin/true], timeout: 1s }",
+        "    - exec: { container: web, command: [/bin/true] }",
+      ),
+    );
+  });
+});
+
 describe("limits.memory", () => {
   test("a memory limit too small to start", () => {
     expectIssue(withLines("    memory: 1m"), {

@@ -6,12 +6,13 @@
 import semver from "semver";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { containerName } from "./naming.ts";
-import type { Manifest } from "./schema.ts";
+import { type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 
-const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 const MAX_STOP_TIMEOUT_MS = 10 * 60 * 1000;
+/** Starting a command in a container alone can take this long: a hook step must be given at least it. */
+const MIN_HOOK_TIMEOUT_MS = 1000;
 
 export function checkSemantics(manifest: Manifest): Finding[] {
   return [
@@ -380,7 +381,7 @@ function checkLimits(manifest: Manifest): Finding[] {
       findings.push({
         path: [...at, "memory"],
         message: "a memory limit below 6 MiB cannot start a container",
-        fix: "use at least 6m",
+        fix: `use at least ${memorySize(MIN_MEMORY_BYTES)}`,
         rule: "limits.memory",
       });
     // Podman stops a container with a timeout of 0 by SIGKILL alone: the stop signal is never sent.
@@ -410,5 +411,14 @@ function checkLimits(manifest: Manifest): Finding[] {
         rule: "limits.data-uid",
       });
   }
+  for (const [hook, steps] of Object.entries(manifest.hooks))
+    for (const [index, step] of steps.entries())
+      if ("exec" in step && step.exec.timeout < MIN_HOOK_TIMEOUT_MS)
+        findings.push({
+          path: ["hooks", hook, index, "exec", "timeout"],
+          message: `a timeout of ${step.exec.timeout} ms ends the command before it can start: the step would always fail`,
+          fix: "use at least 1s, or remove `timeout` for the default 60s",
+          rule: "limits.hook-timeout",
+        });
   return findings;
 }

@@ -10,6 +10,7 @@ import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
 import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
+import type { HostPathGuard } from "./host-path-guard.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
@@ -22,6 +23,8 @@ export type ExecutorOptions = {
   dataRoot: string;
   /** The operator's approvals of an app's permissions (the store's). */
   approvals: (appId: string) => Approval[];
+  /** Checks a container's host paths right before it is created, started or restarted. */
+  hostPaths: HostPathGuard;
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
 };
@@ -35,6 +38,7 @@ export class Executor {
   readonly #runtime: Runtime;
   readonly #secrets: SecretFiles;
   readonly #dataRoot: string;
+  readonly #hostPaths: HostPathGuard;
   readonly #beforeAction: (action: Action) => void;
   readonly #approvals: (appId: string) => Approval[];
 
@@ -44,6 +48,7 @@ export class Executor {
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
+    this.#hostPaths = options.hostPaths;
   }
 
   async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
@@ -54,6 +59,12 @@ export class Executor {
       if (missing.length > 0) throw new NotApprovedError(manifest.id, missing);
     }
     const runtime = this.#runtime;
+    // Host paths as they resolve now: all of them before anything of the app is made, a container's
+    // as late as can be, since a bind mount follows links when the container starts (a path that
+    // became a link since the last start is refused).
+    if (action.kind === "prepare") await this.#hostPaths.check(manifest);
+    if (action.kind === "create" || action.kind === "start" || action.kind === "restart")
+      await this.#hostPaths.check(manifest, [action.key]);
     switch (action.kind) {
       case "prepare":
         return this.#prepare(manifest, ctx, note);
@@ -66,8 +77,8 @@ export class Executor {
           "create",
           note,
         );
-        note("info", `creating ${manifest.id}/${action.key} (${runtime.createWith} backend)`);
-        return runtime.create(manifest, action.key, ctx);
+        note("info", `creating ${manifest.id}/${action.key} (${action.backend} backend)`);
+        return runtime.create(manifest, action.key, ctx, action.backend);
       case "start":
         note("info", `starting ${action.container.name}`);
         return runtime.start(action.container);

@@ -7,6 +7,7 @@ import { expectValid, withLines } from "../../test/support/manifest-text.ts";
 import { PodmanError } from "../runtime/libpod/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { HookError, readHostTree, runHook } from "./hooks.ts";
+import { HostPathGuard } from "./host-path-guard.ts";
 
 describe("copy_from_host canonicalisation", () => {
   let base: string;
@@ -131,6 +132,7 @@ describe("copy_from_host into directories that do not exist yet", () => {
         appDir: base,
         containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
         note: (_level, message) => lines.push(message),
+        hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
       });
       assert.deepEqual(puts, [{ path: "/tmp/shared", names: ["a/", "a/b/", "a/b/seed.txt"] }]);
       assert.ok(
@@ -171,6 +173,7 @@ describe("copy_from_host from a catalog app's package", () => {
           },
           containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
           note: () => {},
+          hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
         }),
         (error: Error) => {
           assert.ok(error instanceof HookError, String(error));

@@ -13,6 +13,7 @@ import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { type TarEntry, tar } from "../runtime/tar.ts";
 import type { Note } from "./executor.ts";
+import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 
 export class HookError extends Error {
   constructor(message: string) {
@@ -43,6 +44,8 @@ export type HookContext = {
   /** The app's containers as observed now, by key. */
   containers: ReadonlyMap<string, ContainerRef>;
   note: Note;
+  /** Checks a host-path root as it resolves now, before anything is read from it. */
+  hostPaths: HostPathGuard;
 };
 
 function uidOf(manifest: Manifest, key: string): number {
@@ -56,6 +59,17 @@ export function hookTargets(manifest: Manifest, hook: HookName): string[] {
     "exec" in step ? step.exec.container : step.copy_from_host.container,
   );
   return [...new Set(keys)];
+}
+
+/** The directory of the host-path permission `name`, as it resolves now and once it is allowed. */
+async function copyRoot(
+  manifest: Manifest,
+  name: string,
+  hostPaths: HostPathGuard,
+): Promise<string | undefined> {
+  const permission = manifest.permissions[name];
+  if (permission?.kind !== "host-path") return undefined;
+  return hostPaths.resolve(permission.path, `copy_from_host root ${name}`);
 }
 
 /** Runs every step of one hook, in order; the first failing step fails the hook. */
@@ -92,9 +106,10 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
     const root =
       copy.root === undefined
         ? ctx.appDir
-        : manifest.permissions[copy.root]?.kind === "host-path"
-          ? (manifest.permissions[copy.root] as { path: string }).path
-          : undefined;
+        : await copyRoot(manifest, copy.root, ctx.hostPaths).catch((error: unknown) => {
+            if (error instanceof HostPathError) throw new HookError(`${where}: ${error.message}`);
+            throw error;
+          });
     if (!root)
       throw new HookError(
         `${where}: no directory to copy from (the app has no package directory, or no host-path permission ${copy.root})`,

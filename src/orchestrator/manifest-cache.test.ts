@@ -83,6 +83,16 @@ describe("manifest cache", () => {
     assert.equal(stored.error, undefined);
     assert.equal(stored.manifest?.containers.web?.environment.UMASK, 22, "the value it always had");
     assert.equal(stored.manifest?.containers.web?.stop_timeout, 0);
+    // Security rules are never tolerated: an installed app whose host path reaches the daemon's
+    // keys must not keep running from its stored manifest.
+    const home = new ManifestCache().of(
+      row(`${MINIMAL.trimEnd()}
+    volumes: [{ host_path: /home/archipelago, permission: home, path: /h }]
+permissions:
+  home: { kind: host-path, path: /home, reason: reads the home }
+`),
+    );
+    assert.match(home.error ?? "", /host path \/home can never be granted: it is \/home/);
     // Rules an install always enforced still make a stored manifest invalid.
     assert.ok(
       new ManifestCache().of(

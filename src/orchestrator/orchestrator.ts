@@ -8,15 +8,19 @@
  * probe's, a container's last lines, an error message).
  */
 import { randomUUID } from "node:crypto";
+import { homedir } from "node:os";
 import { join } from "node:path";
+import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
 import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
+import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Action } from "./planner.ts";
@@ -45,6 +49,11 @@ export type OrchestratorOptions = {
   healthRestarts?: HealthRestartPolicy;
   /** The package of an installed app, for its hooks (default: `local:` sources only). */
   packageOf?: ReconcilerOptions["packageOf"];
+  /**
+   * Directories of the node no host path may be, contain or be inside, besides the ones the
+   * orchestrator knows (data, state, home, runtime directory, Podman's): the apps directory, the code.
+   */
+  protectedDirs?: readonly ProtectedDir[];
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -55,6 +64,8 @@ export class Orchestrator {
   readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
+  /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
+  readonly hostPaths: HostPathGuard;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -78,6 +89,7 @@ export class Orchestrator {
     };
     this.store = new Store(join(options.stateDir, "store.db"), { mask: (text) => mask.apply(text) });
     this.manifests = new ManifestCache(this.store);
+    this.hostPaths = new HostPathGuard({ protectedDirs: () => this.#protectedDirs() });
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -125,6 +137,43 @@ export class Orchestrator {
     for (const entry of entries) this.#options.log.info(`${entry.appId}: permissions ${entry.message}`);
   }
 
+  /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
+  async #protectedDirs(): Promise<ProtectedDir[]> {
+    const { dataRoot, stateDir } = this.#options;
+    const podman = await this.#podmanDirs();
+    return [
+      { path: dataRoot, what: "the daemon's data directory: every app's data" },
+      { path: stateDir, what: "the daemon's state: its store, the apps' secrets, the CLI token" },
+      { path: homedir(), what: "the service user's home" },
+      { path: defaultRuntimeDir(), what: "the service user's runtime directory" },
+      ...podman,
+      ...(this.#options.protectedDirs ?? []),
+    ];
+  }
+
+  #podmanInfo: Promise<ProtectedDir[]> | undefined;
+
+  /** Podman's API socket and storage, once Podman answers (its storage is asked once). */
+  async #podmanDirs(): Promise<ProtectedDir[]> {
+    const runtime = this.#engine?.runtime;
+    if (!runtime) return [];
+    this.#podmanInfo ??= runtime.client.info().then(
+      (info) => [
+        { path: info.graphRoot, what: "Podman's storage: every container's files" },
+        { path: info.volumePath, what: "Podman's volumes" },
+        { path: info.runRoot, what: "Podman's runtime state" },
+      ],
+      () => {
+        this.#podmanInfo = undefined; // asked again next time
+        return [];
+      },
+    );
+    return [
+      { path: runtime.client.socketPath, what: "Podman's API socket" },
+      ...(await this.#podmanInfo).filter((dir) => dir.path !== ""),
+    ];
+  }
+
   get started(): boolean {
     return this.#engine !== undefined;
   }
@@ -155,6 +204,7 @@ export class Orchestrator {
       secrets: this.secrets,
       dataRoot: options.dataRoot,
       approvals: (appId) => this.store.approvals(appId),
+      hostPaths: this.hostPaths,
       beforeAction: options.beforeAction,
     });
     const health = new HealthMonitor({
@@ -172,6 +222,7 @@ export class Orchestrator {
       runtime,
       executor,
       dataRoot: options.dataRoot,
+      hostPaths: this.hostPaths,
       log: options.log,
       clock: this.#clock,
       resyncMs: options.resyncMs ?? 30_000,

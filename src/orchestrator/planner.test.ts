@@ -74,6 +74,7 @@ function input(partial: Partial<PlanInput>): PlanInput {
     crashHeld: {},
     recreateRequestedAt: undefined,
     blockedBy: [],
+    createWith: "podman",
     ...partial,
   };
 }
@@ -425,6 +426,48 @@ describe("plan: desired running", () => {
 
 // ---- desired stopped
 
+describe("plan: the backend of new containers", () => {
+  const backendOf = (partial: Partial<PlanInput>) =>
+    plan(input({ wanted: SINGLE.concat(want("worker", 3)), ...partial }))
+      .actions.flatMap((a) => (a.kind === "create" ? [`${a.key}:${a.backend}`] : []))
+      .join(" ");
+  const quadlet = { backend: "quadlet" as const, unit: "x.service" };
+
+  test("an app with no container takes the daemon's backend", () => {
+    assert.equal(backendOf({ createWith: "quadlet" }), "web:quadlet worker:quadlet");
+    assert.equal(backendOf({ createWith: "podman" }), "web:podman worker:podman");
+  });
+
+  test("an app keeps the backend of the containers it keeps: a plain one stays plain under a Quadlet daemon", () => {
+    // A Quadlet unit requires its dependencies' units: a plain container has none.
+    assert.equal(backendOf({ createWith: "quadlet", seen: [running("web")] }), "worker:podman");
+    assert.equal(backendOf({ createWith: "podman", seen: [running("web", quadlet)] }), "worker:quadlet");
+    assert.equal(
+      backendOf({
+        createWith: "quadlet",
+        seen: [running("web", quadlet), running("worker-x", { key: undefined })],
+      }),
+      "worker:quadlet",
+    );
+  });
+
+  test("a reinstall recreates the whole app: it moves to the daemon's backend", () => {
+    const old = running("web", { createdAt: 1_000 });
+    const result = plan(
+      input({ wanted: SINGLE, createWith: "quadlet", seen: [old], recreateRequestedAt: 5_000 }),
+    );
+    expectPlan(
+      result,
+      ["prepare", "stop web@web-running t=3", "remove web@web-running (outdated) t=3", "create web"],
+      "starting",
+    );
+    assert.deepEqual(
+      result.actions.filter((a) => a.kind === "create").map((a) => a.kind === "create" && a.backend),
+      ["quadlet"],
+    );
+  });
+});
+
 describe("plan: desired stopped", () => {
   const stopped = (partial: Partial<PlanInput>) => plan(input({ desired: "stopped", ...partial }));
 
@@ -448,6 +491,17 @@ describe("plan: desired stopped", () => {
       [],
       "stopped",
     );
+  });
+
+  test("a Quadlet container already down but still started at boot is stopped (its unit taken out of the boot)", () => {
+    const down = (key: string, startsAtBoot: boolean) =>
+      seen(key, "exited", { id: `${key}.service`, backend: "quadlet", unit: `${key}.service`, startsAtBoot });
+    expectPlan(
+      stopped({ seen: [down("cache", true), down("db", false), running("web", { backend: "quadlet" })] }),
+      ["stop web@web-running t=3", "stop cache@cache.service t=5"],
+      "stopping",
+    );
+    expectPlan(stopped({ seen: [down("cache", false), down("db", false)] }), [], "stopped");
   });
 
   test("transient containers keep the phase at stopping until Podman is done", () => {
@@ -825,6 +879,7 @@ function inputOf(s: ScenarioValue, world: World, wanted: WantedContainer[]): Pla
     crashHeld: {},
     recreateRequestedAt: s.recreateRequestedAt,
     blockedBy: [],
+    createWith: "podman",
   };
 }
 

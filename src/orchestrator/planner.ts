@@ -18,9 +18,14 @@ export type SeenContainer = {
   state: string;
   createdAt: number | undefined;
   startedAt: number | undefined;
-  backend: "podman" | "quadlet";
+  backend: Backend;
   unit: string | undefined;
+  /** A Quadlet container that is down: whether its unit would start it at boot (see `ObservedContainer`). */
+  startsAtBoot?: boolean;
 };
+
+/** How a container is created and run: plain Podman, or a Quadlet unit of the user's systemd. */
+export type Backend = "podman" | "quadlet";
 
 /** What the manifest says one container must be. */
 export type WantedContainer = {
@@ -54,13 +59,15 @@ export type PlanInput = {
   recreateRequestedAt: number | undefined;
   /** Unmet requirements on other apps (dependencies), described for the operator; start waits for them. */
   blockedBy: string[];
+  /** The backend the daemon creates new containers with (an app with containers keeps theirs). */
+  createWith: Backend;
 };
 
 export type ContainerTarget = Pick<SeenContainer, "id" | "name" | "backend" | "unit">;
 
 export type Action =
   | { kind: "prepare" }
-  | { kind: "create"; key: string }
+  | { kind: "create"; key: string; backend: Backend }
   | { kind: "start"; key: string; container: ContainerTarget }
   | { kind: "restart"; key: string; container: ContainerTarget; timeoutSeconds: number }
   | { kind: "stop"; key: string; container: ContainerTarget; timeoutSeconds: number }
@@ -185,7 +192,9 @@ function planStopped(input: PlanInput, current: Map<string, SeenContainer>, clea
   const actions: Action[] = [...cleanup];
   for (const wanted of [...input.wanted].reverse()) {
     const container = current.get(wanted.key);
-    if (container && RUNNING.has(container.state))
+    // A Quadlet container that went down on its own before the stop would still start at boot:
+    // its stop takes it out of the boot.
+    if (container && (RUNNING.has(container.state) || container.startsAtBoot === true))
       actions.push({
         kind: "stop",
         key: wanted.key,
@@ -195,6 +204,17 @@ function planStopped(input: PlanInput, current: Map<string, SeenContainer>, clea
   }
   const busy = [...current.values()].some((c) => TRANSIENT.has(c.state));
   return { actions, phase: actions.length > 0 || busy ? "stopping" : "stopped", waiting: [] };
+}
+
+/**
+ * The backend of a container about to be created: the app's, while it keeps containers (a Quadlet
+ * unit names its dependencies' units in `Requires=`, which a plain container has none of, so an app
+ * with any plain container stays plain until it is recreated as a whole), else the daemon's.
+ */
+export function creationBackend(kept: readonly SeenContainer[], createWith: Backend): Backend {
+  if (kept.some((c) => c.backend === "podman")) return "podman";
+  if (kept.some((c) => c.backend === "quadlet")) return "quadlet";
+  return createWith;
 }
 
 function planRunning(input: PlanInput, current: Map<string, SeenContainer>, cleanup: Action[]): Plan {
@@ -230,6 +250,7 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
     return condition === "started" || input.health[key] === "healthy";
   };
 
+  const backend = creationBackend([...live.values()], input.createWith);
   let needsPrepare = false;
   for (const wanted of input.wanted) {
     const container = live.get(wanted.key);
@@ -270,7 +291,7 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
     if (!container) {
       needsPrepare = true;
       creating = true;
-      actions.push({ kind: "create", key: wanted.key });
+      actions.push({ kind: "create", key: wanted.key, backend });
       continue;
     }
     const heldUntil = input.crashHeld[wanted.key];

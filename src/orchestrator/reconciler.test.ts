@@ -31,6 +31,7 @@ import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
 import type { AppPackage } from "./hooks.ts";
+import { HostPathError, HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache, manifestHash } from "./manifest-cache.ts";
 import type { Health } from "./planner.ts";
@@ -38,6 +39,44 @@ import { Reconciler, type ReconcilerEvent } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import { Store } from "./store.ts";
+
+describe("reconciler: pre_start under Quadlet", () => {
+  test("Quadlet containers get the copies once they run again: their unit makes a new container at every start", async () => {
+    const w = setup();
+    w.install("alpha", { preStart: "/data/seed.txt", data: true });
+    await w.settle();
+    // From here on the container runs from a Quadlet unit (as a daemon with that backend makes it).
+    Object.assign(w.runtime.of("alpha")[0] as ObservedContainer, {
+      backend: "quadlet",
+      unit: "alpha.service",
+    });
+    for (const [request, acted] of [
+      [() => w.lifecycle.restart("alpha"), "restart"],
+      [
+        async () => {
+          w.lifecycle.stop("alpha");
+          await w.settle();
+          w.lifecycle.start("alpha");
+        },
+        "start",
+      ],
+    ] as const) {
+      const mark = w.runtime.calls.length;
+      await request();
+      await w.settle();
+      const calls = w.runtime.calls.slice(mark);
+      assert.ok(calls.includes("copy into /data"), `${acted}: no copy (${calls.join(", ")})`);
+      assert.ok(
+        calls.lastIndexOf(acted) < calls.indexOf("copy into /data"),
+        `${acted}: copied before the unit ran the container (${calls.join(", ")})`,
+      );
+    }
+    assert.ok(
+      w.logs.some((l) => /the pre_start hook waits until web runs again from its Quadlet unit/.test(l)),
+    );
+    runningOnce(w.runtime, "alpha");
+  });
+});
 
 // ---- a fake Podman
 
@@ -438,6 +477,7 @@ function setup(
     snapshots?: (dataRoot: string) => Snapshots;
     /** The package's check of what hooks copy from it (a catalog app's; none by default). */
     verifyCopy?: AppPackage["verifyCopy"];
+    hostPaths?: HostPathGuard;
   } = {},
 ) {
   // Memory-backed when the host has it: these tests are about the reconciler, not about fsync (the
@@ -467,6 +507,9 @@ function setup(
   const packageDir = join(dir, "package");
   mkdirSync(join(packageDir, "files"), { recursive: true });
   writeFileSync(join(packageDir, "files", "seed.txt"), "seed\n");
+  const hostPaths =
+    options.hostPaths ??
+    new HostPathGuard({ protectedDirs: () => [{ path: dir, what: "the test's directory" }] });
   const newReconciler = () => {
     const reconciler = new Reconciler({
       store,
@@ -476,9 +519,11 @@ function setup(
         runtime: runtime as unknown as Runtime,
         secrets,
         dataRoot,
+        hostPaths,
         approvals: (appId) => store.approvals(appId),
       }),
       dataRoot,
+      hostPaths,
       packageOf: () => ({ dir: packageDir, verifyCopy: options.verifyCopy }),
       health: {
         healthOf: (appId, key, c) =>
@@ -827,6 +872,27 @@ describe("reconciler: exits on their own", () => {
     assert.equal(w.runtime.count("start"), 7, "and the next exit is started again without a wait");
   });
 
+  test("an exit seen after the container went through removing (a Quadlet unit removing it) is an exit on its own", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const web = w.runtime.of("alpha")[0] as ObservedContainer;
+    // What Podman lists while a unit's ExecStopPost removes its dead container: a transient state
+    // the app waits out ("waiting"), before the container is gone (observed from its unit as exited).
+    Object.assign(web, { state: "removing", exitCode: 137 });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 1, "nothing started while it is removed");
+    Object.assign(web, { state: "exited" });
+    w.advance(5_000);
+    await w.reconciler.reconcileApp("alpha");
+    assert.equal(w.runtime.count("start"), 2);
+    assert.ok(
+      w.logs.some((l) => /web exited on its own \(exit code 137\): starting it again \(start 1 /.test(l)),
+      w.logs.join("\n"),
+    );
+  });
+
   test("an operator's start of a stopped app is not counted as an exit on its own", async () => {
     const w = setup();
     w.install("alpha");
@@ -1038,6 +1104,68 @@ describe("reconciler: failures", () => {
     assert.deepEqual(
       w.store.listContainers("alpha").map((c) => c.state),
       ["running"],
+    );
+  });
+});
+
+/** A guard that refuses every host path once told to (what a link swapped in since looks like). */
+class SwitchableGuard extends HostPathGuard {
+  refusal: string | undefined;
+  constructor() {
+    super({ protectedDirs: () => [] });
+  }
+  override async check(): Promise<void> {
+    if (this.refusal) throw new HostPathError("refused", this.refusal);
+  }
+}
+
+describe("reconciler: host paths", () => {
+  test("no app keeps reading what its host path reaches once it is refused: its containers stop, it fails saying why", async () => {
+    const guard = new SwitchableGuard();
+    const w = setup({ hostPaths: guard });
+    w.install("alpha");
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    guard.refusal =
+      "host path /srv/media (permission media) is refused: through a symbolic link, it resolves to /home/archipelago";
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
+    );
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "failed");
+    assert.match(app?.reason ?? "", /host path \/srv\/media \(permission media\) is refused/);
+    // Retrying does not start it while the path is refused: the start is checked too.
+    w.lifecycle.retry("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.phase, "failed");
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
+    );
+  });
+
+  test("no app keeps running from a stored manifest that today's rules refuse: its containers stop", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    runningOnce(w.runtime, "alpha");
+    // What an upgrade of the platform finds: a stored manifest that the install accepted.
+    const next = sourced("alpha", { version: "2.0.0" });
+    const text = `${next.text.trimEnd()}
+permissions:
+  home: { kind: host-path, path: /home, reason: reads the daemon's token }
+`;
+    w.lifecycle.update({ ...next, text }, {});
+    await w.settle();
+    const app = w.app("alpha");
+    assert.equal(app?.phase, "failed");
+    assert.match(app?.reason ?? "", /no longer valid: .*host path \/home can never be granted/);
+    assert.deepEqual(
+      w.runtime.of("alpha").map((c) => c.state),
+      ["exited"],
     );
   });
 });
@@ -1744,11 +1872,12 @@ describe("reconciler: no container runs with a permission the operator has not a
       secrets: w.secrets,
       dataRoot: w.dataRoot,
       approvals: () => [{ name: "radio", content: "device /dev/ttyUSB1" }],
+      hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
     });
     const ctx = { dataRoot: w.dataRoot, dependencies: {} };
     const container = { id: "c1", name: "alpha", backend: "podman" as const, unit: undefined };
     for (const action of [
-      { kind: "create" as const, key: "web" },
+      { kind: "create" as const, key: "web", backend: "podman" as const },
       { kind: "start" as const, key: "web", container },
       { kind: "restart" as const, key: "web", container, timeoutSeconds: 10 },
     ])

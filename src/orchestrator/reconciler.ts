@@ -33,6 +33,7 @@ import {
   restartDue,
 } from "./health-restarts.ts";
 import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
+import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
@@ -82,6 +83,8 @@ export type ReconcilerOptions = {
   runtime: Runtime;
   executor: Executor;
   dataRoot: string;
+  /** Checks host paths while containers run and at every hook copy (the executor, at every start). */
+  hostPaths: HostPathGuard;
   health: HealthSource;
   log: Logger;
   clock?: () => number;
@@ -109,7 +112,8 @@ export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefine
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError || error instanceof NotApprovedError) return true;
+  if (error instanceof HookError || error instanceof NotApprovedError || error instanceof HostPathError)
+    return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -415,6 +419,7 @@ export class Reconciler {
       crashHeld: this.#crashHeld(app, seen),
       recreateRequestedAt: app.recreateRequestedAt,
       blockedBy: app.desired === "running" ? this.#blockedBy(manifest, observation) : [],
+      createWith: this.#o.runtime.createWith,
     };
   }
 
@@ -627,11 +632,17 @@ export class Reconciler {
     const { manifest, error } = this.manifestOf(app);
     const manifestHash = app.manifestHash;
     if (!manifest) {
-      this.#status(app, "failed", `the stored manifest is no longer valid: ${error}`, {
-        phase: "failed",
-        observedGeneration: app.generation,
-      });
-      this.#finishOperations(app, "failed", error);
+      // A manifest the platform no longer accepts is not run: an app with a host path that now
+      // reaches the daemon's keys must not keep reading them.
+      let stopFailure = "";
+      try {
+        await this.#stopAll(app, DEFAULT_STOP_TIMEOUT_S, this.#note(app));
+      } catch (failure) {
+        stopFailure = `; stopping its containers failed: ${(failure as Error).message}`;
+      }
+      const reason = `the stored manifest is no longer valid: ${error}${stopFailure}; install a version that validates (archy app validate shows each problem and its fix)`;
+      this.#status(app, "failed", reason, { phase: "failed", observedGeneration: app.generation });
+      this.#finishOperations(app, "failed", reason);
       return;
     }
     for (const operation of this.#o.store.activeOperations(appId)) {
@@ -675,6 +686,13 @@ export class Reconciler {
         observation.containers.filter((c) => c.appId === appId),
       );
       this.#storeObservation(app, seen, observation.at);
+      if (round === 0 && app.desired !== "absent") {
+        const refused = await this.#refusedWhileRunning(manifest, seen);
+        if (refused) {
+          await this.#stopAll(app, DEFAULT_STOP_TIMEOUT_S, note).catch(() => {});
+          return this.#fail(app, refused, note);
+        }
+      }
       // An app wanted running with a permission the operator has not approved (revoked, or never
       // approved: a path around the lifecycle's check) is held stopped until it is approved.
       const held = this.#unapproved(app, manifest);
@@ -707,8 +725,9 @@ export class Reconciler {
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       // pre_start copies into its containers before an operator's start or restart, and before
       // the first start of a new one (install, reinstall, update, one removed by hand): one this
-      // round creates gets them in a later round, before its start, or once it runs (a Quadlet
-      // unit creates and starts at once: see #settle).
+      // round creates gets them in a later round, before its start, or once it runs. A Quadlet
+      // unit runs a new container at every start (none while it is down, and a restart replaces
+      // it), so Quadlet containers get them once they run (see #settle).
       const preStartTargets = hookTargets(manifest, "pre_start");
       const firstStart = next.actions.some(
         (a) =>
@@ -720,10 +739,14 @@ export class Reconciler {
         due === "pre_start" || firstStart
           ? preStartTargets.filter((key) => !seen.some((c) => c.key === key))
           : [];
+      const byUnit = preStartTargets.filter((key) =>
+        seen.some((c) => c.key === key && c.backend === "quadlet"),
+      );
       if (
         (due === "pre_start" || firstStart) &&
         acts("start", "create", "restart") &&
-        uncreated.length === 0
+        uncreated.length === 0 &&
+        byUnit.length === 0
       ) {
         try {
           await this.#runHook(app, manifest, "pre_start", seen, note);
@@ -747,6 +770,8 @@ export class Reconciler {
         this.#o.store.setPendingHook(appId, undefined);
       } else if (uncreated.length > 0 && acts("create"))
         note("info", `the pre_start hook waits until ${uncreated.join(", ")} is created`);
+      else if (due === "pre_start" && byUnit.length > 0 && acts("start", "restart"))
+        note("info", `the pre_start hook waits until ${byUnit.join(", ")} runs again from its Quadlet unit`);
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
@@ -825,6 +850,38 @@ export class Reconciler {
     this.#enqueueDependents(app.id);
   }
 
+  /**
+   * A host path of a running container that is refused now (it became a link to somewhere no app
+   * may go since its start, or its container was started by something other than this daemon).
+   * A path that is only missing now is not: the running container keeps what it mounted.
+   */
+  async #refusedWhileRunning(
+    manifest: Manifest,
+    seen: ObservedContainer[],
+  ): Promise<HostPathError | undefined> {
+    const keys = seen.filter((c) => c.state === "running" && c.key !== undefined).map((c) => c.key as string);
+    if (keys.length === 0) return undefined;
+    try {
+      await this.#o.hostPaths.check(manifest, keys);
+    } catch (error) {
+      if (error instanceof HostPathError && error.kind === "refused") return error;
+      if (!(error instanceof HostPathError)) throw error;
+    }
+    return undefined;
+  }
+
+  /** Stops every running container of the app, as observed now. */
+  async #stopAll(app: AppRow, timeoutSeconds: number, note: Note): Promise<void> {
+    this.#invalidate();
+    const observation = await this.#observe(0);
+    for (const container of observation.containers)
+      if (container.appId === app.id && container.state === "running") {
+        note("warn", `stopping ${container.name}: the app may not run as it is`);
+        await this.#o.runtime.stop(container, timeoutSeconds);
+      }
+    this.#invalidate();
+  }
+
   async #runHook(
     app: AppRow,
     manifest: Manifest,
@@ -846,6 +903,7 @@ export class Reconciler {
       verifyCopy: pkg?.verifyCopy,
       containers,
       note,
+      hostPaths: this.#o.hostPaths,
     });
     this.#invalidate();
   }
@@ -896,7 +954,8 @@ export class Reconciler {
       return;
     }
     const due = app.pendingHook;
-    // pre_start still due once the app runs: its containers were created and started at once.
+    // pre_start still due once the app runs: its containers were created and started at once, or
+    // are Quadlet containers, new at every start.
     if (
       converged &&
       next.phase === "running" &&
@@ -1262,14 +1321,15 @@ export class Reconciler {
 
 /**
  * A container of an app that had reached what its operator last asked (running, or restarting one
- * of its containers since) and is now exited: it stopped on its own, not by an operator's request
- * nor while the app was being set up.
+ * of its containers since, or waiting for one in a transient state: a Quadlet unit lists its dead
+ * container as `removing` before it is gone) and is now exited: it stopped on its own, not by an
+ * operator's request nor while the app was being set up.
  */
 function exitedOnItsOwn(app: AppRow, c: ObservedContainer): boolean {
   return (
     app.desired === "running" &&
     app.observedGeneration === app.generation &&
-    (app.phase === "running" || app.phase === "restarting") &&
+    (app.phase === "running" || app.phase === "restarting" || app.phase === "waiting") &&
     c.state === "exited"
   );
 }

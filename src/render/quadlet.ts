@@ -56,6 +56,60 @@ export function quadletWord(value: string): string {
   return `"${unitEscape(quoted)}"`;
 }
 
+/** Undoes `unitEscape`: `%%` and `$$` back to one character. */
+function unitUnescape(value: string): string {
+  return value.replace(/%%|\$\$/g, (pair) => pair[0] as string);
+}
+
+/** Reads back one word `quadletWord` wrote (quoted or not). */
+export function readQuadletWord(word: string): string {
+  const value = unitUnescape(word);
+  if (!(value.length >= 2 && value.startsWith('"') && value.endsWith('"'))) return value;
+  return value
+    .slice(1, -1)
+    .replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, escaped: string) =>
+      escaped === "n"
+        ? "\n"
+        : escaped === "t"
+          ? "\t"
+          : escaped.startsWith("x") && escaped.length === 3
+            ? String.fromCharCode(Number.parseInt(escaped.slice(1), 16))
+            : escaped,
+    );
+}
+
+/**
+ * What a `.container` unit says of its container: its name (Quadlet's default, `systemd-<unit>`,
+ * when it sets none), image and labels. Enough to recognise the platform's own units (their
+ * labels are the container's: app, key, spec hash) when no container runs from them.
+ */
+export function readContainerUnit(
+  unitFile: string,
+  content: string,
+): { containerName: string; image: string | undefined; labels: Record<string, string> } {
+  let section = "";
+  let containerName = `systemd-${unitFile.replace(/\.container$/, "")}`;
+  let image: string | undefined;
+  const labels: Record<string, string> = {};
+  for (const raw of content.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("[") && line.endsWith("]")) section = line;
+    if (section !== "[Container]") continue;
+    const at = line.indexOf("=");
+    if (at <= 0) continue;
+    const key = line.slice(0, at);
+    const value = line.slice(at + 1);
+    if (key === "ContainerName") containerName = unitUnescape(value);
+    else if (key === "Image") image = unitUnescape(value);
+    else if (key === "Label") {
+      const label = readQuadletWord(value);
+      const eq = label.indexOf("=");
+      if (eq > 0) labels[label.slice(0, eq)] = label.slice(eq + 1);
+    }
+  }
+  return { containerName, image, labels };
+}
+
 /** A [Unit] Description=: plain text in which systemd expands only `%` specifiers. */
 function description(text: string): string {
   return `Description=${raw(text, "Description").replace(/\$\$/g, "$")}`;

@@ -38,6 +38,11 @@ export type ObservedContainer = {
   /** The systemd unit that runs it, for the Quadlet backend. */
   unit: string | undefined;
   labels: Record<string, string>;
+  /**
+   * Known only for a Quadlet container that is down (observed from its unit): whether its unit
+   * starts it at boot (no stop drop-in). A stopped app's must not.
+   */
+  startsAtBoot?: boolean;
 };
 
 const KNOWN_STATES: ContainerState[] = ["created", "running", "paused", "stopping", "exited", "removing"];

@@ -10,6 +10,7 @@ import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { freeSubnet, parseCidr } from "../render/addresses.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
+import { readContainerUnit } from "../render/quadlet.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
@@ -17,8 +18,8 @@ import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
 import { type LegacyName, type Observation, observe } from "./observe.ts";
-import type { Backend, ObservedContainer } from "./observed.ts";
-import type { SystemdUser, UnitStore } from "./systemd.ts";
+import { type Backend, type ContainerState, type ObservedContainer, SYSTEMD_UNIT_LABEL } from "./observed.ts";
+import type { SystemdUser, UnitState, UnitStore } from "./systemd.ts";
 
 export type RuntimeErrorKind = "stop-ineffective" | "name-conflict" | "image-missing" | "backend-unavailable";
 
@@ -51,6 +52,33 @@ export type StopOutcome = { via: "systemd" | "api"; wasRunning: boolean };
 /** A running container and what it mounts: Podman volumes by name, and host paths (volume mount points too). */
 export type ContainerMounts = { name: string; volumes: string[]; paths: string[] };
 
+/** How long `systemctl start` of a unit may take unless the unit allows more (`TimeoutStartSec=`). */
+const UNIT_START_TIMEOUT_MS = 120_000;
+
+/**
+ * What planning sees of a Quadlet container that no container stands for (its unit runs it with
+ * `--rm`): a unit starting or started as a created container (a start joins the start under way);
+ * any other as an exited one — a unit stopping after its container exited (its `ExecStopPost=`
+ * removing it) is a container that exited, as a plain one would be listed.
+ */
+export function unitContainerState(unit: UnitState | undefined): ContainerState {
+  switch (unit?.active) {
+    case "activating":
+    case "active":
+    case "reloading":
+      return "created";
+    case undefined:
+      return "unknown";
+    default:
+      return "exited";
+  }
+}
+
+/** The `.container` file a container's service is generated from (`web.service` → `web.container`). */
+export function containerFileOf(service: string): string {
+  return `${service.replace(/\.service$/, "")}.container`;
+}
+
 /** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
 export function serviceOfUnitFile(file: string): string {
   if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
@@ -79,8 +107,66 @@ export class Runtime {
       );
   }
 
-  observe(legacy?: ReadonlyMap<string, LegacyName>): Promise<Observation> {
-    return observe(this.client, legacy);
+  /**
+   * Every container the platform manages, from one Podman list; plus, with the Quadlet backend
+   * wired, the platform's Quadlet containers that are down. A unit runs its container with `--rm`,
+   * so one stopped, crashed or not started yet leaves only its unit: it is observed from the unit
+   * (the unit's name as its id, the state systemd gives it) so that planning sees it as it sees a
+   * stopped plain container, to start again, keep stopped or remove. Converged running apps cost
+   * no more than the list and a directory read.
+   */
+  async observe(legacy?: ReadonlyMap<string, LegacyName>): Promise<Observation> {
+    const observation = await observe(this.client, legacy);
+    const down = await this.#downUnits(observation.containers);
+    return down.length === 0
+      ? observation
+      : { ...observation, containers: [...observation.containers, ...down] };
+  }
+
+  async #downUnits(present: readonly ObservedContainer[]): Promise<ObservedContainer[]> {
+    const units = this.#units;
+    const systemd = this.#systemd;
+    if (!units || !systemd) return [];
+    const names = new Set(present.map((c) => c.name));
+    const found: Array<
+      { file: string; service: string; modifiedAt: number } & ReturnType<typeof readContainerUnit>
+    > = [];
+    for (const file of await units.list()) {
+      // The platform names its unit files after their containers: a running one needs no read.
+      if (!file.endsWith(".container") || names.has(file.slice(0, -".container".length))) continue;
+      const read = await units.read(file);
+      if (!read) continue;
+      const unit = readContainerUnit(file, read.content);
+      if (unit.labels[LABELS.owner] !== OWNER || !unit.labels[LABELS.app] || names.has(unit.containerName))
+        continue;
+      found.push({ file, service: serviceOfUnitFile(file), modifiedAt: read.modifiedAt, ...unit });
+    }
+    if (found.length === 0) return [];
+    const states = await systemd.states(found.map((f) => f.service));
+    const out: ObservedContainer[] = [];
+    for (const f of found) {
+      const state = states.get(f.service);
+      const stopped = (await units.list(`${f.file}.d`)).includes(STOPPED_DROP_IN);
+      out.push({
+        id: f.service,
+        name: f.containerName,
+        appId: f.labels[LABELS.app],
+        key: f.labels[LABELS.container],
+        specHash: f.labels[LABELS.specHash],
+        image: f.image ?? "",
+        state: unitContainerState(state),
+        exitCode: state?.exitStatus ?? 0,
+        // The unit was written when its container was (re)created: a reinstall asked after it is done.
+        createdAt: f.modifiedAt,
+        startedAt: undefined,
+        finishedAt: undefined,
+        backend: "quadlet",
+        unit: f.service,
+        labels: { ...f.labels, [SYSTEMD_UNIT_LABEL]: f.service },
+        startsAtBoot: !stopped,
+      });
+    }
+    return out;
   }
 
   /** Creates the app network unless it exists (plain backend; Quadlet creates it from its unit). */
@@ -155,12 +241,18 @@ export class Runtime {
   }
 
   /**
-   * Creates one container of an app with the configured backend. Plain Podman: the container is
-   * created, not started. Quadlet: its units are installed and its service started, which creates
-   * and starts the container. A name held by a container the platform does not manage is a
-   * `name-conflict`, never overwritten.
+   * Creates one container of an app, with the configured backend unless the planner chose one (an
+   * app keeps the backend its containers have). Plain Podman: the container is created, not
+   * started. Quadlet: its units are installed (the user's systemd reloaded when they changed) and
+   * its service started, which creates and starts the container. A name held by a container the
+   * platform does not manage is a `name-conflict`, never overwritten.
    */
-  async create(manifest: Manifest, key: string, ctx: RenderContext): Promise<void> {
+  async create(
+    manifest: Manifest,
+    key: string,
+    ctx: RenderContext,
+    backend: Backend = this.createWith,
+  ): Promise<void> {
     const plan = podmanPlan(manifest, ctx);
     const container = plan.containers.find((c) => c.key === key);
     if (!container) throw new Error(`app ${manifest.id} has no container ${key}`);
@@ -169,7 +261,7 @@ export class Runtime {
         "image-missing",
         `image ${container.body.image} of ${manifest.id}/${key} is not on this node`,
       );
-    if (this.createWith === "podman") {
+    if (backend === "podman") {
       try {
         await this.client.containers.create(container.body as unknown as Record<string, unknown>);
       } catch (error) {
@@ -178,18 +270,33 @@ export class Runtime {
       }
       return;
     }
-    const systemd = this.#systemd as SystemdUser;
-    const units = this.#units as UnitStore;
+    const systemd = this.#systemd;
+    const units = this.#units;
+    if (!systemd || !units)
+      throw new RuntimeError(
+        "backend-unavailable",
+        `${manifest.id}/${key} runs under Quadlet (its other containers do), but this daemon has no user systemd to run units: start the daemon where the user's systemd answers`,
+      );
     const existing = await this.client.containers.find(container.name);
     if (existing && !isOurs(existing)) throw await this.#conflict(container.name);
-    const files = renderQuadlet(manifest, ctx);
-    const wanted = files.filter(
-      (f) => !f.path.endsWith(".container") || f.path === `${container.name}.container`,
+    const file = `${container.name}.container`;
+    const wanted = renderQuadlet(manifest, ctx).filter(
+      (f) => !f.path.endsWith(".container") || f.path === file,
     );
-    for (const file of wanted) await units.write(file.path, file.content);
-    await units.remove(`${container.name}.container.d/${STOPPED_DROP_IN}`);
-    await systemd.daemonReload();
-    await systemd.start(serviceOfUnitFile(`${container.name}.container`));
+    let changed = false;
+    for (const unitFile of wanted) {
+      if ((await units.read(unitFile.path))?.content === unitFile.content) continue;
+      await units.write(unitFile.path, unitFile.content);
+      changed = true;
+    }
+    if ((await units.list(`${file}.d`)).includes(STOPPED_DROP_IN)) {
+      await units.remove(`${file}.d/${STOPPED_DROP_IN}`);
+      changed = true;
+    }
+    const service = serviceOfUnitFile(file);
+    if (changed || (await systemd.state(service)).load !== "loaded") await systemd.daemonReload();
+    const content = wanted.find((f) => f.path === file)?.content ?? "";
+    await systemd.start(service, startTimeoutMs(content));
   }
 
   async #conflict(name: string, cause?: unknown): Promise<RuntimeError> {
@@ -206,21 +313,29 @@ export class Runtime {
     );
   }
 
+  /**
+   * Starts a container through the backend that owns it. A Quadlet container is started by its
+   * unit (which runs a new container under the same name, and is put back into the boot); the API
+   * is used only when the unit is gone, or left an existing container stopped.
+   */
   async start(container: ContainerRef): Promise<void> {
     if (
       container.backend === "quadlet" &&
       container.unit &&
       this.#systemd &&
-      (await this.#unitLoaded(container.unit))
+      (await this.#unitReady(container.unit))
     ) {
-      await this.#bootWith(container.unit, true);
-      await this.#systemd.start(container.unit);
-      // The unit may have replaced the container (same name, new id): check by name. A unit that
-      // "started" without a container running under that name did not reach it: use the API.
-      if (await this.#running(container.name)) return;
-      this.#log(
-        `systemctl --user start ${container.unit} left ${container.name} stopped; starting it through the API`,
-      );
+      const unit = container.unit;
+      await this.#bootWith(unit, true);
+      // A unit that failed (its container exited on its own) may also have hit its start limit.
+      if ((await this.#systemd.state(unit)).active === "failed") await this.#systemd.resetFailed(unit);
+      await this.#systemd.start(unit, await this.#unitStartTimeout(unit));
+      // The unit may have replaced the container (same name, new id): check by name. A container
+      // that exits right after its start is the next observation's to see (a crash, told with its output).
+      if (await this.#settledRunning(container.name)) return;
+      const left = await this.client.containers.find(container.id);
+      if (!left || left.State.Running) return;
+      this.#log(`systemctl --user start ${unit} left ${container.name} stopped; starting it through the API`);
     }
     await this.client.containers.start(container.id);
   }
@@ -232,22 +347,20 @@ export class Runtime {
    */
   async stop(container: ContainerRef, timeoutSeconds: number): Promise<StopOutcome> {
     const before = await this.client.containers.find(container.id);
-    if (!before) return { via: "api", wasRunning: false };
-    const wasRunning = before.State.Running;
-    if (
-      container.backend === "quadlet" &&
-      container.unit &&
-      this.#systemd &&
-      (await this.#unitLoaded(container.unit))
-    ) {
-      // A stop by the operator must survive a reboot: take the unit out of default.target first.
+    const wasRunning = before?.State.Running === true;
+    if (container.backend === "quadlet" && container.unit && this.#systemd) {
+      // A stop by the operator must survive a reboot: take the unit out of default.target first,
+      // whether or not a container runs from it now.
       await this.#bootWith(container.unit, false);
-      const result = await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
-      if (result.code === 0 && !(await this.#running(container.id))) return { via: "systemd", wasRunning };
-      this.#log(
-        `systemctl --user stop ${container.unit} left ${container.name} running (${result.stderr.trim() || `exit ${result.code}`}); stopping it through the API`,
-      );
+      if (await this.#unitLoaded(container.unit)) {
+        const result = await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
+        if (result.code === 0 && !(await this.#running(container.id))) return { via: "systemd", wasRunning };
+        this.#log(
+          `systemctl --user stop ${container.unit} left ${container.name} running (${result.stderr.trim() || `exit ${result.code}`}); stopping it through the API`,
+        );
+      }
     }
+    if (!before) return { via: "api", wasRunning: false };
     if (wasRunning || before.State.Status !== "exited")
       await this.client.containers.stop(container.id, timeoutSeconds);
     if (await this.#running(container.id))
@@ -287,11 +400,11 @@ export class Runtime {
       if (await this.#unitLoaded(container.unit))
         await this.#systemd.stop(container.unit, (timeoutSeconds + 60) * 1000);
       if (this.#units) {
-        const file = `${container.unit.replace(/\.service$/, "")}.container`;
-        if ((await this.#units.list()).includes(file)) {
-          await this.#units.remove(file);
-          await this.#systemd.daemonReload();
-        }
+        const file = containerFileOf(container.unit);
+        const present = await this.#units.list();
+        const ours = [file, `${file}.d`].filter((name) => present.includes(name));
+        for (const name of ours) await this.#units.remove(name);
+        if (ours.length > 0) await this.#systemd.daemonReload();
       }
     }
     try {
@@ -306,16 +419,18 @@ export class Runtime {
     const plan = podmanPlan(manifest, ctx);
     if (this.#units && this.#systemd) {
       const present = await this.#units.list();
-      const ours = renderQuadlet(manifest, ctx)
-        .map((f) => f.path)
-        .filter((p) => present.includes(p));
+      const rendered = renderQuadlet(manifest, ctx).map((f) => f.path);
+      const ours = rendered.filter((p) => present.includes(p));
       // The .network and .volume services are oneshots that remain active after they ran. Left
       // active, they would outlive their unit files (as "not-found active") and, at the next
       // install, satisfy the new container unit's Requires= without running again: the network
       // removed below would never be recreated ("network not found"). Stop them first.
       for (const file of ours) await this.#systemd.stop(serviceOfUnitFile(file));
-      for (const file of ours) await this.#units.remove(file);
-      if (ours.length > 0) await this.#systemd.daemonReload();
+      // With the stop drop-ins of its units (those already removed too): a later install under
+      // the same names starts at boot again.
+      const dropIns = rendered.map((file) => `${file}.d`).filter((dir) => present.includes(dir));
+      for (const file of [...ours, ...dropIns]) await this.#units.remove(file);
+      if (ours.length > 0 || dropIns.length > 0) await this.#systemd.daemonReload();
     }
     await this.client.networks.remove(networkName(manifest.id));
     for (const volume of plan.volumes) await this.client.volumes.remove(volume.Name);
@@ -325,10 +440,21 @@ export class Runtime {
     return this.client.containers.exec(container.id, command, { timeoutMs });
   }
 
-  logs(
+  /**
+   * A container's output. A Quadlet container that is down (its unit removed it) keeps its output
+   * in the user's journal (Podman's journald log driver): its last lines come from there.
+   */
+  async logs(
     container: ContainerRef,
     options: { follow?: boolean; tail?: number; signal?: AbortSignal },
   ): Promise<AsyncIterable<OutputChunk>> {
+    const systemd = this.#systemd;
+    if (container.backend === "quadlet" && systemd && !(await this.client.containers.find(container.id))) {
+      const text = await systemd.containerJournal(container.name, options.tail ?? 100);
+      return (async function* () {
+        if (text !== "") yield { stream: "stdout" as const, data: Buffer.from(text) };
+      })();
+    }
     return this.client.containers.logs(container.id, options);
   }
 
@@ -341,7 +467,7 @@ export class Runtime {
   async #bootWith(unit: string, enabled: boolean): Promise<void> {
     const units = this.#units;
     if (!units || !this.#systemd) return;
-    const file = `${unit.replace(/\.service$/, "")}.container`;
+    const file = containerFileOf(unit);
     const dropIn = `${file}.d/${STOPPED_DROP_IN}`;
     const present = await units.list();
     if (!present.includes(file)) return;
@@ -356,6 +482,40 @@ export class Runtime {
     await this.#systemd.daemonReload();
   }
 
+  /**
+   * Whether a unit can be started by systemd: loaded, or one of the platform's unit files that
+   * systemd has not read yet (written just before a crash of the daemon): then it is read now.
+   */
+  async #unitReady(unit: string): Promise<boolean> {
+    if (await this.#unitLoaded(unit)) return true;
+    const file = containerFileOf(unit);
+    if (!this.#units || !(await this.#units.list()).includes(file)) return false;
+    await this.#systemd?.daemonReload();
+    return this.#unitLoaded(unit);
+  }
+
+  /** How long a start of the unit may take, from its unit file (a unit waiting for health allows more). */
+  async #unitStartTimeout(unit: string): Promise<number> {
+    const file = containerFileOf(unit);
+    return startTimeoutMs((await this.#units?.read(file))?.content ?? "");
+  }
+
+  /**
+   * Whether the container runs, once Podman is done starting it: a unit's start returns when
+   * conmon reports the container started, a moment before Podman lists it running (still
+   * "created"). That state alone is waited out, for at most 10 s.
+   */
+  async #settledRunning(name: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const found = await this.client.containers.find(name);
+      if (!found) return false;
+      if (found.State.Running) return true;
+      if (!["created", "configured", "initialized"].includes(found.State.Status)) return false;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return false;
+  }
+
   async #unitLoaded(unit: string): Promise<boolean> {
     const state = await this.#systemd?.state(unit);
     return state?.load === "loaded";
@@ -365,6 +525,14 @@ export class Runtime {
     const after: ContainerInspect | undefined = await this.client.containers.find(id);
     return after?.State.Running === true;
   }
+}
+
+/** The time a unit's start may take: its `TimeoutStartSec=` and a margin, or the default. */
+function startTimeoutMs(content: string): number {
+  const seconds = Number(/^TimeoutStartSec=(\d+)$/m.exec(content)?.[1]);
+  return Number.isFinite(seconds)
+    ? Math.max(UNIT_START_TIMEOUT_MS, (seconds + 30) * 1000)
+    : UNIT_START_TIMEOUT_MS;
 }
 
 function isOurs(container: ContainerInspect): boolean {

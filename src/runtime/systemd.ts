@@ -2,7 +2,7 @@
  * The user's systemd, for the Quadlet backend: `systemctl --user` through a command runner (local
  * by default; the tests run it inside the systemd test node) and the Quadlet unit directory.
  */
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type ExecResult, exec } from "../system/exec.ts";
 
@@ -17,7 +17,52 @@ export function localRunner(runtimeDir: string): CommandRunner {
   return ([file, ...args], options = {}) => exec(file as string, args, { ...options, env });
 }
 
-export type UnitState = { load: string; active: string; sub: string };
+export type UnitState = {
+  load: string;
+  active: string;
+  sub: string;
+  /** How the unit's last run ended (`success`, `exit-code`, `signal`…). */
+  result: string;
+  /** The exit status of its main process: for a Quadlet unit, conmon's, which is the container's. */
+  exitStatus: number | undefined;
+};
+
+const UNKNOWN_STATE: UnitState = {
+  load: "unknown",
+  active: "unknown",
+  sub: "unknown",
+  result: "unknown",
+  exitStatus: undefined,
+};
+const SHOWN = ["Id", "LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus"];
+
+/**
+ * `systemctl show` of several units: one block of `Key=value` lines per unit, in the order asked,
+ * separated by empty lines (the properties within a block come in systemd's order).
+ */
+export function parseShow(units: readonly string[], stdout: string): Map<string, UnitState> {
+  const out = new Map<string, UnitState>();
+  const blocks = stdout.trim() === "" ? [] : stdout.trim().split(/\n\s*\n/);
+  blocks.forEach((block, index) => {
+    const values = new Map<string, string>();
+    for (const line of block.split("\n")) {
+      const at = line.indexOf("=");
+      if (at > 0) values.set(line.slice(0, at), line.slice(at + 1));
+    }
+    const id = values.get("Id");
+    const unit = id !== undefined && units.includes(id) ? id : units[index];
+    if (unit === undefined) return;
+    const status = Number(values.get("ExecMainStatus"));
+    out.set(unit, {
+      load: values.get("LoadState") ?? "unknown",
+      active: values.get("ActiveState") ?? "unknown",
+      sub: values.get("SubState") ?? "unknown",
+      result: values.get("Result") ?? "unknown",
+      exitStatus: values.has("ExecMainStatus") && Number.isInteger(status) ? status : undefined,
+    });
+  });
+  return out;
+}
 
 export class SystemdUser {
   readonly #run: CommandRunner;
@@ -29,10 +74,14 @@ export class SystemdUser {
     return this.#run(["systemctl", "--user", ...args], { timeoutMs });
   }
 
-  /** Whether a user systemd answers (a session or linger), i.e. whether Quadlet units can run. */
-  async available(): Promise<boolean> {
+  /**
+   * Whether the user's systemd manager answers (a session, or linger) and what it says of itself
+   * (`running`, `degraded`, `starting`…, or why it could not be reached).
+   */
+  async systemState(): Promise<{ answers: boolean; said: string }> {
     const result = await this.#systemctl(["is-system-running"], 10_000);
-    return ["running", "degraded", "starting"].includes(result.stdout.trim());
+    const said = result.stdout.trim() || result.stderr.trim().split("\n")[0] || `exit ${result.code}`;
+    return { answers: ["running", "degraded", "starting"].includes(result.stdout.trim()), said };
   }
 
   async daemonReload(): Promise<void> {
@@ -40,18 +89,40 @@ export class SystemdUser {
   }
 
   async state(unit: string): Promise<UnitState> {
-    const result = await this.#systemctl(["show", "--property=LoadState,ActiveState,SubState", unit]);
-    const values = Object.fromEntries(
-      result.stdout
-        .trim()
-        .split("\n")
-        .map((line) => line.split("=", 2) as [string, string]),
+    return (await this.states([unit])).get(unit) ?? UNKNOWN_STATE;
+  }
+
+  /** The states of several units, in one call. */
+  async states(units: readonly string[]): Promise<Map<string, UnitState>> {
+    if (units.length === 0) return new Map();
+    const result = await this.#systemctl(["show", `--property=${SHOWN.join(",")}`, "--", ...units]);
+    return parseShow(units, result.stdout);
+  }
+
+  /** Forgets a failed unit's failure (and its start rate limit), so that a start is not refused. */
+  async resetFailed(unit: string): Promise<void> {
+    await this.#systemctl(["reset-failed", unit]);
+  }
+
+  /**
+   * The last lines a container wrote, from the user's journal (Podman's journald log driver keeps
+   * them after a Quadlet unit removed the container); empty when there are none.
+   */
+  async containerJournal(containerName: string, lines: number): Promise<string> {
+    const result = await this.#run(
+      [
+        "journalctl",
+        "--user",
+        "--no-pager",
+        "-o",
+        "cat",
+        "-n",
+        String(lines),
+        `CONTAINER_NAME=${containerName}`,
+      ],
+      { timeoutMs: 30_000 },
     );
-    return {
-      load: values.LoadState ?? "unknown",
-      active: values.ActiveState ?? "unknown",
-      sub: values.SubState ?? "unknown",
-    };
+    return result.code === 0 ? result.stdout : "";
   }
 
   /** Starts a unit and waits for the job: for a Quadlet container, until Podman has started it. */
@@ -83,6 +154,9 @@ export function quadletUserDir(home: string): string {
  */
 export interface UnitStore {
   write(name: string, content: string): Promise<void>;
+  /** The content of a file and when it was last written (unix ms); undefined when there is none. */
+  read(name: string): Promise<{ content: string; modifiedAt: number } | undefined>;
+  /** Removes a file, or a unit's drop-in directory (`name.container.d`) with what it holds. */
   remove(name: string): Promise<void>;
   /** The files of the directory, or of one of its subdirectories (a unit's drop-ins). */
   list(subdir?: string): Promise<string[]>;
@@ -102,8 +176,18 @@ export class LocalUnitStore implements UnitStore {
     await rename(temporary, path);
   }
 
+  async read(name: string): Promise<{ content: string; modifiedAt: number } | undefined> {
+    const path = join(this.dir, name);
+    try {
+      const [content, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+      return { content, modifiedAt: info.mtimeMs };
+    } catch {
+      return undefined;
+    }
+  }
+
   async remove(name: string): Promise<void> {
-    await rm(join(this.dir, name), { force: true });
+    await rm(join(this.dir, name), { force: true, recursive: name.endsWith(".d") });
   }
 
   async list(subdir?: string): Promise<string[]> {

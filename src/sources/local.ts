@@ -1,12 +1,16 @@
 /**
  * Local app sources: a directory of app directories (`--apps-dir`), each with a `manifest.yml`.
- * Every manifest is validated on load; invalid ones are reported, never offered for install.
+ * Every manifest is validated on load; invalid ones are reported, never offered for install. Each
+ * app is read within a time limit, so one bad app directory (a slow or hung file system) never
+ * keeps the others from being offered.
  */
+import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ManifestIssue } from "../manifest/issues.ts";
-import { loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
+import { fileIssue, loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { fileProblem } from "../system/fs-errors.ts";
 
 export type SourcedApp = {
   id: string;
@@ -22,18 +26,58 @@ export type SourcedApp = {
 export type RejectedApp = { dir: string; issues: ManifestIssue[] };
 export type SourceListing = { apps: SourcedApp[]; rejected: RejectedApp[] };
 
-export async function loadAppsDir(dir: string): Promise<SourceListing> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return [];
-    throw error;
-  });
+/** How long reading one app directory may take (its files are bounded: see APP_TREE_LIMITS). */
+export const APP_READ_LIMIT_MS = 10_000;
+
+export type LoadAppsOptions = {
+  timeLimitMs?: number;
+  /** Reads one app (default `loadManifest`); fault injection in tests. */
+  load?: typeof loadManifest;
+};
+
+export async function loadAppsDir(dir: string, options: LoadAppsOptions = {}): Promise<SourceListing> {
+  const limit = options.timeLimitMs ?? APP_READ_LIMIT_MS;
+  const load = options.load ?? loadManifest;
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { apps: [], rejected: [] };
+    const issue = fileIssue(
+      dir,
+      `cannot read the apps directory: ${fileProblem(error, dir)}`,
+      "make it readable by the daemon's user, or point --apps-dir at another directory",
+    );
+    return { apps: [], rejected: [{ dir, issues: [issue] }] };
+  }
   const apps: SourcedApp[] = [];
   const rejected: RejectedApp[] = [];
   for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     const appDir = join(dir, entry.name);
     const names = await readdir(appDir).catch(() => [] as string[]);
     if (!names.some((name) => MANIFEST_FILE_NAMES.includes(name))) continue;
-    const loaded = await loadManifest(appDir, dir);
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), limit);
+    });
+    const loaded = await Promise.race([load(appDir, dir, { signal: stop.signal }), late]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (loaded === "late") {
+      stop.abort(); // what it still reads stops at its next file
+      rejected.push({
+        dir: appDir,
+        issues: [
+          fileIssue(
+            appDir,
+            `reading the app directory took longer than ${limit / 1000} s: it was left out so the other apps are offered`,
+            "check the directory (a hung network file system, files that cannot be read); it is read again at the next listing",
+          ),
+        ],
+      });
+      continue;
+    }
     if (!loaded.ok) {
       rejected.push({ dir: appDir, issues: loaded.issues });
       continue;

@@ -148,6 +148,8 @@ export type DaemonSetup = {
   podman?: FakeAnswer;
   /** Catalog sources (none by default). */
   catalogs?: DaemonConfig["catalogs"];
+  /** How new containers are created (plain Podman by default). */
+  backend?: DaemonConfig["backend"];
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -170,7 +172,8 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     dataDir,
     listen: { host: "127.0.0.1", port: 0 },
     appsDir,
-    backend: "podman",
+    backend: setup.backend ?? "podman",
+    backendOrigin: setup.backend ? `--backend ${setup.backend}` : undefined,
     podmanSocket: podman.path,
     allowedHosts: [],
     resyncMs: 60_000,

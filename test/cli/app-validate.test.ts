@@ -1,12 +1,14 @@
 /** `archy app validate` as a user runs it: the real bin/archy in a child process. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MINIMAL } from "../support/manifest-text.ts";
+import { runAsTestUser } from "../support/rootless.ts";
+import { stageForTestUser } from "../support/stage.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ARCHY = join(ROOT, "bin/archy");
@@ -112,6 +114,51 @@ test("a missing path: a clear error and exit 1", async () => {
     /no\/such\/manifest\.yml: \(file\): cannot read the manifest: no such file or directory/,
   );
   assert.match(run.stderr, /fix: pass a manifest\.yml file or an app directory/);
+});
+
+test("a directory the user may not read, a named pipe, a loop of links: one clear line each, no stack trace", {
+  timeout: 120_000,
+}, async () => {
+  // As the unprivileged test user: root reads any directory.
+  const base = mkdtempSync("/tmp/archy-validate-user-");
+  try {
+    chmodSync(base, 0o755);
+    mkdirSync(join(base, "closed/app"), { recursive: true });
+    writeFileSync(join(base, "closed/app/manifest.yml"), MINIMAL);
+    chmodSync(join(base, "closed"), 0o000);
+    execFileSync("mkfifo", [join(base, "pipe.yml")]);
+    chmodSync(join(base, "pipe.yml"), 0o644);
+    writeApp(
+      "user-loop",
+      "loop",
+      "hooks:",
+      "  post_install:",
+      "    - copy_from_host: { from: files/d, container: web, to: /data/d }",
+    );
+    mkdirSync(join(work, "user-loop/loop/files/d"), { recursive: true });
+    symlinkSync(".", join(work, "user-loop/loop/files/d/self"));
+    execFileSync("cp", ["-r", join(work, "user-loop"), base]);
+    execFileSync("chmod", ["-R", "a+rX", join(base, "user-loop")]);
+    const staged = stageForTestUser();
+    const run = await runAsTestUser([
+      staged.node,
+      join(staged.dir, "src/cli/main.ts"),
+      "app",
+      "validate",
+      join(base, "closed"),
+      join(base, "pipe.yml"),
+      join(base, "user-loop/loop"),
+    ]);
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    assert.doesNotMatch(run.stderr, /\bat \S+:\d+:\d+|EACCES/, "no stack trace, no raw error code");
+    assert.match(run.stderr, /closed: \(file\): cannot read the manifest: permission denied/);
+    assert.match(run.stderr, /pipe\.yml: \(file\): cannot read the manifest: .*is a named pipe, not a file/);
+    assert.match(run.stderr, /copy source d\/self leads back into a directory that holds it/);
+    assert.match(run.stdout, /0 valid, 3 invalid/);
+  } finally {
+    chmodSync(join(base, "closed"), 0o755);
+    rmSync(base, { recursive: true, force: true });
+  }
 });
 
 test("no path: usage and exit 2", async () => {

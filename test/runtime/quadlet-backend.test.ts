@@ -248,7 +248,11 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
     const installed = await units.list();
     for (const file of rendered) assert.ok(installed.includes(file), `${file} is not installed`);
     for (const file of renderQuadlet(hello, ctx))
-      assert.equal(await units.read(file.path), file.content, `${file.path} differs from the rendered file`);
+      assert.equal(
+        (await units.read(file.path))?.content,
+        file.content,
+        `${file.path} differs from the rendered file`,
+      );
 
     assert.equal(await activeState("hello-web.service"), "active");
     assert.equal(await activeState("archy-hello-web-network.service"), "active");
@@ -320,7 +324,13 @@ describe("systemd node: Runtime stop, start and restart reach Quadlet containers
     assert.equal(await activeState("hello-web.service"), "inactive");
     // Quadlet runs containers with --rm: a stopped unit leaves no container behind.
     assert.equal(await ps("hello-web"), undefined);
-    assert.equal(await observed("hello-web"), undefined);
+    // The platform still sees it, from its unit: down, and kept out of the boot by the stop.
+    const down = await observed("hello-web");
+    assert.equal(down?.id, "hello-web.service");
+    assert.equal(down?.state, "exited");
+    assert.equal(down?.backend, "quadlet");
+    assert.equal(down?.key, "web");
+    assert.equal(down?.startsAtBoot, false);
 
     // The platform starts it from what it last observed (the unit), not from a container.
     await runtime.start(web);

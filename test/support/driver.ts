@@ -32,6 +32,7 @@ import { createInterface } from "node:readline";
 import { parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { makeHostRoot } from "./host-root.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
 import { podman, runAsTestUser, testUser, testUserEnv } from "./rootless.ts";
 import { APPS_DIR, freePort, runPrefix } from "./samples.ts";
@@ -299,13 +300,13 @@ export class Lab {
   readonly #inspections = new Set<Promise<void>>();
   readonly #inspected = new Set<string>();
 
-  private constructor(prefix: string, root: string, service: TestPodmanService) {
+  private constructor(prefix: string, root: string, hostRoot: string, service: TestPodmanService) {
     this.prefix = prefix;
     this.root = root;
     this.stateDir = join(root, "state");
     this.dataDir = join(root, "data");
     this.manifestsDir = join(root, "manifests");
-    this.hostRoot = join(root, "host");
+    this.hostRoot = hostRoot;
     this.service = service;
     this.scan = new ScanRecorder("orchestrator-driver", prefix, {
       secretsRoot: join(this.stateDir, "secrets"),
@@ -365,11 +366,12 @@ export class Lab {
   static async create(): Promise<Lab> {
     const prefix = runPrefix();
     const root = mkdtempSync(`/tmp/archy-orch-${prefix}-`);
+    const hostRoot = makeHostRoot(`orch-${prefix}`);
     const service = await startPodmanService(`orch-${prefix}`).catch((error) => {
-      rmSync(root, { recursive: true, force: true });
+      for (const dir of [root, hostRoot]) rmSync(dir, { recursive: true, force: true });
       throw error;
     });
-    const lab = new Lab(prefix, root, service);
+    const lab = new Lab(prefix, root, hostRoot, service);
     for (const dir of [lab.stateDir, lab.dataDir, lab.hostRoot]) mkdirSync(dir, { recursive: true });
     mkdirSync(lab.manifestsDir, { recursive: true, mode: 0o755 });
     // The stand-in for the bootstrap directory mini-node may read (a host-path permission).
@@ -697,8 +699,10 @@ export class Lab {
     await attempt("service", () => this.service.close());
     await attempt("directory", async () => {
       // Files written by container uids belong to subordinate ids: delete inside the user namespace.
-      if (!isRoot) await runAsTestUser(["podman", "unshare", "rm", "-rf", this.root]);
-      rmSync(this.root, { recursive: true, force: true });
+      for (const dir of [this.root, this.hostRoot]) {
+        if (!isRoot) await runAsTestUser(["podman", "unshare", "rm", "-rf", dir]);
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
     if (errors.length > 0) process.stderr.write(`lab ${this.prefix} cleanup: ${errors.join("; ")}\n`);
   }

@@ -96,11 +96,12 @@ export async function removeSandbox(report: GateReport | undefined): Promise<voi
         await runAsTestUser(["podman", kind, "rm", ...(kind === "secret" ? [] : ["-f"]), ...names]);
     }
   }
-  const workDir = report?.environment.workDir;
+  const { workDir, hostRoot } = report?.environment ?? {};
   if (workDir?.startsWith("/tmp/archy-gate-")) {
     if (!isRoot) await runAsTestUser(["podman", "unshare", "rm", "-rf", workDir]);
     rmSync(workDir, { recursive: true, force: true });
   }
+  if (hostRoot?.startsWith("/srv/archy-gate-")) rmSync(hostRoot, { recursive: true, force: true });
 }
 
 /** Removes everything a gate run left: its sandbox (when kept) and its reports' directory. */

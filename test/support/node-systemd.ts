@@ -18,8 +18,10 @@ export function nodeRunner(node: SystemdNode): CommandRunner {
   return (argv, options = {}) => node.execUser(argv, options);
 }
 
-/** A unit file name: no directories, no hidden files (temporary files start with a dot). */
-/** A unit file, or a drop-in of one (`name.container.d/NN-what.conf`). */
+/**
+ * A unit file, a drop-in of one (`name.container.d/NN-what.conf`) or a drop-in directory: no other
+ * directories, no hidden files (temporary files start with a dot).
+ */
 const UNIT_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_.@:-]*(\.d\/[A-Za-z0-9_@][A-Za-z0-9_.@:-]*\.conf)?$/;
 
 function checkName(name: string): void {
@@ -53,7 +55,8 @@ export class CommandUnitStore implements UnitStore {
 
   async remove(name: string): Promise<void> {
     checkName(name);
-    mustSucceed(`removing ${this.dir}/${name}`, await this.#run(["rm", "-f", "--", `${this.dir}/${name}`]));
+    const flags = name.endsWith(".d") ? "-rf" : "-f";
+    mustSucceed(`removing ${this.dir}/${name}`, await this.#run(["rm", flags, "--", `${this.dir}/${name}`]));
   }
 
   async list(subdir?: string): Promise<string[]> {
@@ -65,10 +68,16 @@ export class CommandUnitStore implements UnitStore {
     return result.stdout.split("\n").filter((line) => line !== "");
   }
 
-  /** The content of a unit file, or undefined when there is none (for tests). */
-  async read(name: string): Promise<string | undefined> {
+  /** The content of a unit file and when it was written, or undefined when there is none. */
+  async read(name: string): Promise<{ content: string; modifiedAt: number } | undefined> {
     checkName(name);
-    const result = await this.#run(["cat", "--", `${this.dir}/${name}`]);
-    return result.code === 0 ? result.stdout : undefined;
+    const script = '[ -f "$1" ] || exit 3; stat -c %Y "$1"; cat -- "$1"';
+    const result = await this.#run(["sh", "-c", script, "sh", `${this.dir}/${name}`]);
+    if (result.code !== 0) return undefined;
+    const newline = result.stdout.indexOf("\n");
+    return {
+      modifiedAt: Number(result.stdout.slice(0, newline)) * 1000,
+      content: result.stdout.slice(newline + 1),
+    };
   }
 }

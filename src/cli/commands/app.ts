@@ -57,9 +57,13 @@ async function expandPaths(paths: string[]): Promise<string[]> {
       expanded.push(path);
       continue;
     }
-    const children = (await readdir(path, { withFileTypes: true }))
-      .filter((e) => e.isDirectory())
-      .map((e) => join(path, e.name));
+    // A directory that cannot be listed is validated as it is: its one issue says why.
+    const listed = await readdir(path, { withFileTypes: true }).catch(() => undefined);
+    if (!listed) {
+      expanded.push(path);
+      continue;
+    }
+    const children = listed.filter((e) => e.isDirectory()).map((e) => join(path, e.name));
     const apps = [];
     for (const child of children.sort()) if (await hasManifest(child)) apps.push(child);
     expanded.push(...(apps.length > 0 ? apps : [path]));

@@ -8,8 +8,9 @@ import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmS
 import { constants as osConstants } from "node:os";
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
-import { runDaemon } from "../../daemon/daemon.ts";
+import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
+import { BackendUnavailable } from "../../runtime/backend-choice.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
@@ -23,7 +24,11 @@ Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v
   --apps-dir DIR       local app manifests offered for install (ARCHY_APPS_DIR)
   --config FILE        a YAML/JSON file with dataDir, listen, appsDir, backend, podmanSocket,
                        resyncSeconds, logLevel (ARCHY_CONFIG)
-  --backend            how new containers are created (ARCHY_BACKEND; default auto)
+  --backend            how new containers are created (ARCHY_BACKEND; default auto): quadlet
+                       (units of the user's systemd, which start them at boot), podman (plain
+                       containers the daemon starts), or auto: Quadlet where the user's systemd
+                       (with linger) and Podman 4.4+ with its Quadlet generator are there, plain
+                       Podman elsewhere (the log and system.info say why)
   --podman-socket PATH use this Podman API socket; never start a service (ARCHY_PODMAN_SOCKET)
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
@@ -150,7 +155,16 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const daemon = await runDaemon(config);
+  let daemon: Awaited<ReturnType<typeof runDaemon>>;
+  try {
+    daemon = await runDaemon(config);
+  } catch (error) {
+    // A backend that cannot run here is a setting to change: one line, no stack.
+    if (error instanceof BackendUnavailable) throw new UsageError(error.message);
+    if (!(error instanceof DaemonStartError)) throw error;
+    console.error(`archy: ${error.message}`);
+    return 1;
+  }
   console.error(
     `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
   );

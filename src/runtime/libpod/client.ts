@@ -11,6 +11,9 @@ export type PodmanInfo = {
   apiVersion: string;
   rootless: boolean;
   runRoot: string;
+  /** Where images, containers' files (and by default volumes) are kept. */
+  graphRoot: string;
+  volumePath: string;
   cgroupManager: string;
   ociRuntime: string;
   graphDriver: string;
@@ -52,7 +55,7 @@ export class PodmanClient {
     type Raw = {
       version: { Version: string; APIVersion: string };
       host: { security: { rootless: boolean }; cgroupManager: string; ociRuntime: { name: string } };
-      store: { graphDriverName: string; runRoot: string };
+      store: { graphDriverName: string; runRoot: string; graphRoot: string; volumePath?: string };
     };
     const { body } = await this.transport.request<Raw>({
       method: "GET",
@@ -64,6 +67,8 @@ export class PodmanClient {
       apiVersion: body.version.APIVersion,
       rootless: body.host.security.rootless,
       runRoot: body.store.runRoot,
+      graphRoot: body.store.graphRoot,
+      volumePath: body.store.volumePath ?? "",
       cgroupManager: body.host.cgroupManager,
       ociRuntime: body.host.ociRuntime.name,
       graphDriver: body.store.graphDriverName,
