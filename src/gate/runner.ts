@@ -20,6 +20,7 @@ import {
   RpcFailure,
 } from "../cli/client.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { approvalOfAll } from "../orchestrator/approvals.ts";
 import { observe } from "../runtime/observe.ts";
 import type { AppData } from "./app-data.ts";
 import {
@@ -326,7 +327,9 @@ export class Runner {
     switch (step) {
       case "install":
       case "install-again": {
-        const op = await this.#operation("package.install", { id }, deadline, fault);
+        // The gate runs the apps the operator chose: approving what they ask for is its job.
+        const approve = approvalOfAll(app.manifest);
+        const op = await this.#operation("package.install", { id, approve }, deadline, fault);
         await this.#until(deadline, () => this.#ready(app), "not running and healthy in time", op);
         if (step === "install") {
           await this.#rememberSecrets(app);

@@ -10,6 +10,7 @@ import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
+import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
@@ -21,6 +22,8 @@ export type ExecutorOptions = {
   runtime: Runtime;
   secrets: SecretFiles;
   dataRoot: string;
+  /** The operator's approvals of an app's permissions (the store's). */
+  approvals: (appId: string) => Approval[];
   /** Checks a container's host paths right before it is created, started or restarted. */
   hostPaths: HostPathGuard;
   /** Fault injection for crash tests: called before every action. */
@@ -44,10 +47,12 @@ export class Executor {
   readonly #hostPaths: HostPathGuard;
   readonly #beforeAction: (action: Action) => void;
   readonly #sharedNames: (appId: string) => ReadonlySet<string>;
+  readonly #approvals: (appId: string) => Approval[];
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
     this.#sharedNames = options.sharedNames;
+    this.#approvals = options.approvals;
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
@@ -56,6 +61,11 @@ export class Executor {
 
   async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
     this.#beforeAction(action);
+    // Whatever planned it: no container runs with a permission the operator has not approved.
+    if (action.kind === "create" || action.kind === "start" || action.kind === "restart") {
+      const missing = unapprovedOf(manifest, this.#approvals(manifest.id));
+      if (missing.length > 0) throw new NotApprovedError(manifest.id, missing);
+    }
     const runtime = this.#runtime;
     // Host paths as they resolve now: all of them before anything of the app is made, a container's
     // as late as can be, since a bind mount follows links when the container starts (a path that

@@ -7,12 +7,15 @@
  * of every secret the node holds (secret-mask.ts), whatever wrote the text (a hook's output, a
  * probe's, a container's last lines, an error message).
  */
+import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
+import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
@@ -99,6 +102,44 @@ export class Orchestrator {
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
+    if (this.store.installedPermissionsToApprove) this.#approveInstalledPermissions();
+  }
+
+  /**
+   * The first start over a store of apps installed before the operator approved permissions:
+   * their manifests granted them, so the apps keep them, recorded as approved by the upgrade (the
+   * daemon's log and each app's operation log say which), and revocable like any approval.
+   */
+  #approveInstalledPermissions(): void {
+    const entries: Array<Parameters<Store["recordUpgradeApprovals"]>[0][number]> = [];
+    for (const app of this.store.listApps()) {
+      // The manifest in force, and the one an update in flight may go back to.
+      const update = this.store.getUpdate(app.id);
+      const manifests = [
+        this.manifests.of(app).manifest,
+        update
+          ? this.manifests.of({
+              id: app.id,
+              manifestText: update.fromManifest.text,
+              manifestHash: update.fromManifest.hash,
+            }).manifest
+          : undefined,
+      ];
+      const granted = new Map<string, PermissionRequest>();
+      for (const manifest of manifests)
+        for (const request of manifest ? requestedPermissions(manifest) : [])
+          granted.set(`${request.name}\n${request.content}`, request);
+      if (granted.size === 0) continue;
+      const requests = [...granted.values()];
+      entries.push({
+        appId: app.id,
+        approvals: requests.map(({ name, content }) => ({ name, content })),
+        operationId: `op-${randomUUID()}`,
+        message: `recorded as approved at the upgrade (${app.id} was installed before the operator approved permissions: its manifest granted them): ${listPermissions(requests)}; \`archy revoke ${app.id} NAME\` withdraws one`,
+      });
+    }
+    this.store.recordUpgradeApprovals(entries, this.#clock());
+    for (const entry of entries) this.#options.log.info(`${entry.appId}: permissions ${entry.message}`);
   }
 
   /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
@@ -167,6 +208,7 @@ export class Orchestrator {
       runtime,
       secrets: this.secrets,
       dataRoot: options.dataRoot,
+      approvals: (appId) => this.store.approvals(appId),
       hostPaths: this.hostPaths,
       beforeAction: options.beforeAction,
       sharedNames: (appId) => {

@@ -29,6 +29,7 @@ import type { PodmanEvent } from "../runtime/libpod/events.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
+import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
 import type { AppPackage } from "./hooks.ts";
@@ -384,6 +385,8 @@ type AppOptions = {
   preUninstall?: string;
   /** A pre_start hook copying the package's files/seed.txt to this path in the web container. */
   preStart?: string;
+  /** A device on the web container, granted by a `radio` permission naming this host device. */
+  device?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -427,6 +430,7 @@ function manifestText(id: string, o: AppOptions = {}): string {
         "      retries: 3",
         "      start_period: 1s",
       );
+    if (o.device) lines.push("    devices: [{ permission: radio }]");
     if (o.secret || o.env) lines.push("    environment:");
     if (o.secret) lines.push("      TOKEN:", "        secret: token");
     if (o.env) lines.push(`      NOTE: ${o.env}`);
@@ -438,6 +442,8 @@ function manifestText(id: string, o: AppOptions = {}): string {
       ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
     );
   if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
+  if (o.device)
+    lines.push("permissions:", `  radio: { kind: device, path: ${o.device}, reason: Talks to the radio }`);
   const hooks = Object.entries({
     post_install: o.postInstall,
     post_update: o.postUpdate,
@@ -526,6 +532,7 @@ function setup(
         secrets,
         dataRoot,
         hostPaths,
+        approvals: (appId) => store.approvals(appId),
         sharedNames: (appId) => {
           const app = store.getApp(appId);
           return app ? clashingNames(names.clashesOf(app)) : new Set();
@@ -580,7 +587,11 @@ function setup(
       world.reconciler = newReconciler();
       return world.reconciler;
     },
-    install: (id: string, o: AppOptions = {}) => world.lifecycle.install(sourced(id, o)),
+    /** Installs `id`, the operator approving every permission it asks for. */
+    install: (id: string, o: AppOptions = {}) => {
+      const app = sourced(id, o);
+      return world.lifecycle.install(app, { approve: approvalOfAll(app.manifest) });
+    },
     /** Lets the queue run until nothing is left to do. */
     settle: async () => {
       await world.reconciler.idle();
@@ -1956,5 +1967,113 @@ describe("reconciler: update with rollback", () => {
       assert.equal(w.op(op.operationId)?.state, "failed");
       assert.equal(w.app("alpha")?.version, "1.0.0");
     });
+  });
+});
+
+describe("reconciler: no container runs with a permission the operator has not approved", () => {
+  const RADIO = { device: "/dev/ttyUSB0" };
+  const running = (w: ReturnType<typeof setup>) =>
+    w.runtime
+      .of("alpha")
+      .filter((c) => c.state === "running")
+      .map((c) => c.key);
+
+  test("a revoke stops the app, which stays stopped across resyncs until the operator approves again", async () => {
+    const w = setup();
+    w.install("alpha", RADIO);
+    await w.settle();
+    assert.deepEqual(running(w), ["web"]);
+    const revoke = w.lifecycle.revoke("alpha", "radio");
+    await w.settle();
+    assert.deepEqual(running(w), [], "stopped");
+    const app = w.app("alpha");
+    assert.deepEqual([app?.desired, app?.phase], ["running", "stopped"]);
+    assert.match(app?.reason ?? "", /waiting for the operator to approve radio \(device \/dev\/ttyUSB0\)/);
+    assert.equal(w.op(revoke.operationId)?.state, "succeeded", "the revoke reached its goal");
+    const starts = w.runtime.count("start");
+    for (let pass = 0; pass < 3; pass++) {
+      w.advance(30_000);
+      await w.reconciler.syncAll();
+      await w.settle();
+    }
+    assert.equal(w.runtime.count("start"), starts, "no resync starts it");
+    assert.deepEqual(running(w), []);
+    const approve = w.lifecycle.approve("alpha", [{ name: "radio", content: "device /dev/ttyUSB0" }]);
+    await w.settle();
+    assert.deepEqual(running(w), ["web"]);
+    assert.equal(w.op(approve.operationId)?.state, "succeeded");
+    assert.equal(w.app("alpha")?.phase, "running");
+  });
+
+  test("an intent recorded around the lifecycle's check is held: nothing is created, the request fails with why", async () => {
+    const w = setup();
+    const app = sourced("alpha", RADIO);
+    // What a path around package.install would leave: the intent, no approval.
+    w.store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-sneaky", kind: "install" },
+        desired: "running",
+        phase: "installing",
+        manifest: { text: app.text, hash: manifestHash(app.text), version: "1.0.0", source: "test" },
+      },
+      w.clock(),
+    );
+    w.reconciler.enqueue("alpha");
+    await w.settle();
+    assert.equal(w.runtime.count("create"), 0, "no container was created");
+    assert.equal(w.runtime.count("start"), 0);
+    assert.equal(w.app("alpha")?.phase, "stopped");
+    assert.equal(w.op("op-sneaky")?.state, "failed");
+    assert.match(w.op("op-sneaky")?.error ?? "", /waiting for the operator to approve radio/);
+  });
+
+  test("an update whose new version asks for more is refused by the reconciler if it got past the lifecycle", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const next = sourced("alpha", { ...RADIO, version: "2.0.0" });
+    w.store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-update", kind: "update" },
+        desired: "running",
+        phase: "starting",
+        update: true,
+        manifest: { text: next.text, hash: manifestHash(next.text), version: "2.0.0", source: "test" },
+      },
+      w.clock(),
+    );
+    w.reconciler.enqueue("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.version, "1.0.0", "the previous version is back");
+    assert.deepEqual(running(w), ["web"]);
+    assert.equal(w.op("op-update")?.state, "failed");
+    assert.match(w.op("op-update")?.error ?? "", /asks for permissions the operator has not approved: radio/);
+  });
+
+  test("the executor refuses to create, start or restart with an unapproved permission, whatever planned it", async () => {
+    const w = setup();
+    const { manifest } = sourced("alpha", RADIO);
+    const executor = new Executor({
+      runtime: w.runtime as unknown as Runtime,
+      secrets: w.secrets,
+      dataRoot: w.dataRoot,
+      approvals: () => [{ name: "radio", content: "device /dev/ttyUSB1" }],
+      hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+      sharedNames: () => new Set(),
+    });
+    const ctx = { dataRoot: w.dataRoot, dependencies: {} };
+    const container = { id: "c1", name: "alpha", backend: "podman" as const, unit: undefined };
+    for (const action of [
+      { kind: "create" as const, key: "web", backend: "podman" as const },
+      { kind: "start" as const, key: "web", container },
+      { kind: "restart" as const, key: "web", container, timeoutSeconds: 10 },
+    ])
+      await assert.rejects(
+        executor.run(manifest, action, ctx, () => {}),
+        NotApprovedError,
+      );
+    assert.equal(w.runtime.count(), 0, "nothing reached Podman");
   });
 });

@@ -7,6 +7,7 @@
  * Podman call.
  */
 import { LABELS } from "../manifest/naming.ts";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
@@ -16,6 +17,7 @@ import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError } from "../runtime/runtime.ts";
+import { awaitingApproval, listPermissions, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
 import {
@@ -113,7 +115,12 @@ export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefine
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError || error instanceof HostPathError || error instanceof NameClashError)
+  if (
+    error instanceof HookError ||
+    error instanceof NotApprovedError ||
+    error instanceof HostPathError ||
+    error instanceof NameClashError
+  )
     return true;
   if (error instanceof RuntimeError)
     return (
@@ -712,11 +719,16 @@ export class Reconciler {
           return this.#fail(app, refused, note);
         }
       }
+      // An app wanted running with a permission the operator has not approved (revoked, or never
+      // approved: a path around the lifecycle's check) is held stopped until it is approved.
+      const held = this.#unapproved(app, manifest);
+      const planned: AppRow =
+        held.length > 0 && app.desired === "running" ? { ...app, desired: "stopped" } : app;
       let next: Plan;
       let input: PlanInput;
       try {
         await this.#learnSubnets(manifest);
-        input = this.#planInput(app, manifest, seen, observation, update);
+        input = this.#planInput(planned, manifest, seen, observation, update);
         next = plan(input);
       } catch (failure) {
         return this.#fail(app, failure, note);
@@ -731,7 +743,10 @@ export class Reconciler {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
         return this.#fail(app, await this.#crash(again.container, exitCode), note);
       }
-      if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
+      if (next.actions.length === 0)
+        return planned !== app
+          ? this.#hold(app, held, note, update)
+          : this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       // pre_start copies into its containers before an operator's start or restart, and before
@@ -786,9 +801,11 @@ export class Reconciler {
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
-        next.waiting.length > 0
-          ? `waiting for ${next.waiting.join("; ")}`
-          : this.#updateReason(update, verdict, next.phase),
+        planned !== app
+          ? awaitingApproval(app.id, held)
+          : next.waiting.length > 0
+            ? `waiting for ${next.waiting.join("; ")}`
+            : this.#updateReason(update, verdict, next.phase),
       );
       for (const action of next.actions) {
         if (action.kind === "forget") {
@@ -819,6 +836,44 @@ export class Reconciler {
       this.#invalidate();
     }
     this.#later(appId, 1_000);
+  }
+
+  /** The permissions `manifest` requests that the operator has not approved for `app`. */
+  #unapproved(app: AppRow, manifest: Manifest): PermissionRequest[] {
+    return unapprovedOf(manifest, this.#o.store.approvals(app.id));
+  }
+
+  /**
+   * An app held for want of approvals has stopped: that is where it stays, with the reason, until
+   * the operator approves. Requests to stop it (a stop, the revoke) have reached their goal; any
+   * other request in flight has not, and fails with the reason.
+   */
+  async #hold(
+    app: AppRow,
+    missing: PermissionRequest[],
+    note: Note,
+    update: UpdateRow | undefined,
+  ): Promise<void> {
+    // An update undone (a revoke supersedes one) is over: its outcome is reported now.
+    if (update?.stage === "restoring") await this.#endUpdate(app, update, note);
+    const reason = awaitingApproval(app.id, missing);
+    if (app.reason !== reason)
+      note("warn", `${app.id} is stopped until the operator approves ${listPermissions(missing)}`);
+    this.#status(app, "stopped", reason, {
+      phase: "stopped",
+      observedGeneration: app.generation,
+      attempts: 0,
+      nextAttemptAt: null,
+    });
+    for (const operation of this.#o.store.activeOperations(app.id)) {
+      if (operation.generation > app.generation) continue;
+      const reached = operation.kind === "stop" || operation.kind === "revoke";
+      const state = reached ? "succeeded" : "failed";
+      const error = reached ? undefined : reason;
+      this.#o.store.setOperationState(operation.id, state, this.#o.clock(), error);
+      this.#o.onEvent({ type: "operation", operationId: operation.id, appId: app.id, state, error });
+    }
+    this.#enqueueDependents(app.id);
   }
 
   /**
@@ -860,6 +915,12 @@ export class Reconciler {
     seen: ObservedContainer[],
     note: Note,
   ): Promise<void> {
+    // A hook may copy from a host-path permission: never one the operator has not approved.
+    const missing = this.#unapproved(app, manifest);
+    if (missing.length > 0) {
+      note("warn", `${hook} hook skipped: ${awaitingApproval(app.id, missing)}`);
+      return;
+    }
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
     const pkg = this.#o.packageOf(app);
     await runHook(manifest, hook, {
@@ -1090,6 +1151,14 @@ export class Reconciler {
   async #beginUpdate(app: AppRow, update: UpdateRow, manifest: Manifest, note: Note): Promise<boolean> {
     const { fromVersion: from, toVersion: to } = update;
     const snapshots = this.#o.snapshots;
+    const notApproved = this.#unapproved(app, manifest);
+    if (notApproved.length > 0)
+      return this.#refuse(
+        app,
+        update,
+        `${to} asks for permissions the operator has not approved: ${listPermissions(notApproved)}; update again approving them`,
+        note,
+      );
     this.#status(app, "updating", `updating from ${from} to ${to}: checking images and disk space`);
     note("info", `updating ${app.id} from ${from} to ${to}`);
     const ctx = this.#renderContext(manifest);
@@ -1238,6 +1307,9 @@ export class Reconciler {
   /** The app has converged at the end of an update: commit it, or report how it was undone. */
   async #endUpdate(app: AppRow, update: UpdateRow, note: Note): Promise<void> {
     const { fromVersion: from, toVersion: to } = update;
+    // The version in force is settled: approvals of what only the other version asked for go.
+    const manifest = this.manifestOf(app).manifest;
+    if (manifest) this.#o.store.keepApprovals(app.id, requestedPermissions(manifest));
     if (update.stage === "applying") {
       const kept = update.snapshotPath;
       await this.#o.snapshots.prune(app.id, kept, note).catch((failure: Error) => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, test } from "node:test";
+import { rewindStore } from "../../test/support/earlier-store.ts";
 import { CURRENT_NAMING } from "../manifest/naming.ts";
 import type { StoredContainer } from "./model.ts";
 import { type IntentChange, Store } from "./store.ts";
@@ -119,7 +120,7 @@ describe("store: schema and migrations", () => {
     before.close();
     // The database as the release before the naming column left it.
     const raw = new DatabaseSync(path);
-    raw.exec(`ALTER TABLE apps DROP COLUMN naming; UPDATE schema_version SET version = ${CURRENT - 1}`);
+    rewindStore(path, 5); // before the naming column
     raw.close();
     const store = new Store(path);
     assert.equal(store.schemaVersion, CURRENT);

@@ -30,7 +30,10 @@ containers:
     image: localhost/archy-test/busybox:1
 ${extra}`;
 
-/** The test apps: a plain one, one depending on it, one with a displayed credential, an invalid one. */
+/**
+ * The test apps: a plain one, one depending on it, one with a displayed credential, one asking for
+ * permissions (a device, an elevated capability), an invalid one.
+ */
 export const TEST_APPS: Record<string, string> = {
   "api-alpha": manifest("api-alpha"),
   "api-beta": manifest(
@@ -45,6 +48,15 @@ export const TEST_APPS: Record<string, string> = {
   admin-password: { type: alphanumeric, length: 24 }
 credentials:
   - { label: Admin login, username: admin, secret: admin-password }
+`,
+  ),
+  "api-delta": manifest(
+    "api-delta",
+    `    devices: [{ permission: radio }]
+    capabilities: [SYS_ADMIN]
+permissions:
+  radio: { kind: device, path: /dev/ttyUSB0, reason: Talks to the radio }
+  admin: { kind: capability, capability: SYS_ADMIN, reason: Mounts its own file systems }
 `,
   ),
   "api-broken": `manifest: 1

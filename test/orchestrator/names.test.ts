@@ -10,13 +10,13 @@
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
 import { manifestHash } from "../../src/orchestrator/manifest-cache.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { type Driver, eventually, Lab } from "../support/driver.ts";
+import { rewindStore } from "../support/earlier-store.ts";
 import { testUser } from "../support/rootless.ts";
 
 let lab: Lab;
@@ -201,9 +201,7 @@ describe("real Podman: apps installed with the names of earlier releases", () =>
       );
     }
     store.close();
-    const raw = new DatabaseSync(path);
-    raw.exec(`ALTER TABLE apps DROP COLUMN naming; UPDATE schema_version SET version = ${version - 1}`);
-    raw.close();
+    rewindStore(path, 5); // before the naming column
     if (isRoot)
       for (const suffix of ["", "-wal", "-shm"])
         if (existsSync(`${path}${suffix}`)) chownSync(`${path}${suffix}`, testUser.uid, testUser.gid);
