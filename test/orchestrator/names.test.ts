@@ -179,7 +179,6 @@ describe("real Podman: apps installed with the names of earlier releases", () =>
     const path = join(lab.stateDir, "store.db");
     assert.equal(existsSync(path), false, "a new store");
     const store = new Store(path);
-    const version = store.schemaVersion;
     for (const app of apps) {
       const loaded = await loadManifest(join(app.dir, "manifest.yml"));
       assert.ok(loaded.ok);
