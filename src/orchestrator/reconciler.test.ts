@@ -602,12 +602,11 @@ describe("reconciler: convergence", () => {
     for (let pass = 0; pass < 3; pass++) {
       w.advance(30_000);
       w.runtime.calls = [];
-      const started = performance.now();
       await w.reconciler.syncAll();
       await w.settle();
-      const ms = performance.now() - started;
+      // The work is bounded by the calls; the time a pass takes is the lifecycle benchmark's
+      // (bench/lifecycle.bench.ts), not a unit test's: it measures the machine.
       assert.deepEqual(w.runtime.calls, ["observe"], `pass ${pass}: ${w.runtime.calls.join(", ")}`);
-      assert.ok(ms < 2_000, `a pass over 100 apps took ${ms} ms`);
     }
     // The stored observation is confirmed, not rewritten.
     assert.ok(w.store.listContainers().every((c) => c.observedAt === w.clock()));

@@ -59,7 +59,13 @@ containers: {}
  * A unix socket that answers `/_ping` like Podman and leaves every other request hanging, unless
  * `answer` gives a response for it (a status and a JSON body).
  */
-export type FakePodman = { path: string; requests: string[]; close: () => Promise<void> };
+export type FakePodman = {
+  path: string;
+  requests: string[];
+  /** Requests left hanging whose client is still waiting (its connection open): what is in flight. */
+  unanswered: () => string[];
+  close: () => Promise<void>;
+};
 export type FakeAnswer = (target: string) => { status: number; body: unknown } | undefined;
 
 export async function startSilentPodman(
@@ -69,9 +75,13 @@ export async function startSilentPodman(
   const path = join(dir, "podman.sock");
   const sockets = new Set<Socket>();
   const requests: string[] = [];
+  const hanging = new Map<Socket, string[]>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      hanging.delete(socket);
+    });
     socket.on("error", () => {});
     let buffered = "";
     socket.on("data", (chunk) => {
@@ -83,6 +93,7 @@ export async function startSilentPodman(
         const target = head.split(" ")[1] ?? "";
         requests.push(target);
         const answered = target.endsWith("/_ping") ? { status: 200, body: "OK" } : answer(target);
+        if (!answered) hanging.set(socket, [...(hanging.get(socket) ?? []), target]);
         if (answered) {
           const body = Buffer.from(
             typeof answered.body === "string" ? answered.body : JSON.stringify(answered.body),
@@ -100,6 +111,7 @@ export async function startSilentPodman(
   return {
     path,
     requests,
+    unanswered: () => [...hanging.values()].flat(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -174,8 +186,14 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
   });
   const port = Number(new URL(daemon.url).port);
   let closed = false;
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= daemon.stop();
+    return stopped;
+  };
   return {
     ...daemon,
+    stop,
     port,
     dir,
     dataDir,
@@ -187,7 +205,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     close: async () => {
       if (closed) return;
       closed = true;
-      await daemon.stop();
+      await stop();
       await podman.close();
       scan.storeRecords(join(dataDir, "state", "store.db"));
       scan.close();
