@@ -146,6 +146,48 @@ describe("real Podman: libpod client", () => {
     await rejectsWith(lab.client.containers.exec(`${lab.prefix}-absent`, ["true"]), "not-found");
   });
 
+  test("containers: a probe tells an exit, a time-out and a probe Podman never ran apart", async () => {
+    const probed = `${lab.prefix}-probed`;
+    await lab.client.containers.create(serveSpec(probed));
+    await lab.client.containers.start(probed);
+    try {
+      assert.deepEqual(
+        await lab.client.containers.probe(probed, ["/bin/sh", "-c", "echo up; exit 0"], 30_000),
+        {
+          kind: "exited",
+          exitCode: 0,
+          output: "up\n",
+        },
+      );
+      const failed = await lab.client.containers.probe(
+        probed,
+        ["/bin/sh", "-c", "echo down >&2; exit 3"],
+        30_000,
+      );
+      assert.deepEqual(failed, { kind: "exited", exitCode: 3, output: "down\n" });
+      // Ran, and still running after its limit counted from when it was seen running: the app's fault.
+      const slow = await lab.client.containers.probe(probed, ["sleep", "30"], 500);
+      assert.equal(slow.kind, "timed-out", JSON.stringify(slow));
+      // A start call that gives up at once is judged by what Podman then shows: `true` ran (exit
+      // 0), or Podman failed it for the lost attach (exit 125, Podman's own error: not run). Never
+      // a failure of the app. (Podman too slow to start it at all: src/runtime/libpod/containers.test.ts.)
+      const hasty = await lab.client.containers.probe(probed, ["true"], 1);
+      assert.ok(
+        (hasty.kind === "exited" && hasty.exitCode === 0) || hasty.kind === "not-run",
+        JSON.stringify(hasty),
+      );
+      // No container to run in, or one that is not running: no verdict on the app either.
+      const absent = await lab.client.containers.probe(`${lab.prefix}-absent`, ["true"], 30_000);
+      assert.equal(absent.kind, "not-run", JSON.stringify(absent));
+      await lab.client.containers.stop(probed, 5);
+      const stopped = await lab.client.containers.probe(probed, ["true"], 30_000);
+      assert.equal(stopped.kind, "not-run", JSON.stringify(stopped));
+      assert.match(stopped.kind === "not-run" ? stopped.reason : "", /running|improper/);
+    } finally {
+      await lab.client.containers.remove(probed, { force: true, timeoutSeconds: 0 });
+    }
+  });
+
   test("containers: logs, and a followed log shows a line as it is written", async () => {
     // A container that has written nothing yet: Podman 4.3 holds the headers of a followed log
     // back until the first line, which must not hold the caller.
