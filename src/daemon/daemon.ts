@@ -92,6 +92,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
+    onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version.
     packageDir: (app) =>
       localPackageDir(app) ??

@@ -802,6 +802,34 @@ describe("reconciler: exits on their own", () => {
   });
 });
 
+describe("reconciler: restarts for health", () => {
+  test("an unhealthy container waiting out the delay before its next restart: the reason says until when", async () => {
+    const w = setup();
+    w.install("alpha", { health: true });
+    await w.settle();
+    const passAfter = async (ms: number) => {
+      w.advance(ms);
+      await w.reconciler.reconcileApp("alpha");
+    };
+    w.health.set("alpha/web", "unhealthy");
+    await passAfter(1_000);
+    assert.equal(w.runtime.count("restart"), 1, "the first time: restarted at once");
+    await passAfter(4_000);
+    assert.equal(w.runtime.count("restart"), 1, "the second waits 10 s");
+    const due = new Date(w.clock() + 6_000).toISOString();
+    assert.deepEqual(
+      [w.app("alpha")?.phase, w.app("alpha")?.reason],
+      ["running", `web is unhealthy: restarting it at ${due} (restart 2 since it was last healthy)`],
+    );
+    await passAfter(6_000);
+    assert.equal(w.runtime.count("restart"), 2);
+    // Healthy again: nothing to wait for, nothing to say.
+    w.health.set("alpha/web", "healthy");
+    await passAfter(1_000);
+    assert.deepEqual([w.app("alpha")?.phase, w.app("alpha")?.reason], ["running", undefined]);
+  });
+});
+
 describe("reconciler: updates", () => {
   test("an update that lands during a reconcile succeeds only once the new containers run", async () => {
     const w = setup();
