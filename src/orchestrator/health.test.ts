@@ -196,7 +196,10 @@ describe("afterProbe", () => {
         ),
         (steps) => {
           let t = 0;
-          const probes = steps.map(({ gap, result }): [number, Result] => [(t += gap), result]);
+          const probes = steps.map(({ gap, result }): [number, Result] => {
+            t += gap;
+            return [t, result];
+          });
           const ran = probes.filter(([, result]) => result !== "not-run");
           const withGaps = run(probes);
           const without = run(ran);
