@@ -237,6 +237,7 @@ export class Runner {
       const durationMs = Date.now() - began;
       this.#record(iteration, phase, app.id, {
         status: "pass",
+        startedAt: began,
         durationMs,
         timeoutMs,
         checked: this.#redact(checked),
@@ -257,6 +258,7 @@ export class Runner {
       this.#record(iteration, phase, app.id, {
         status: "fail",
         reason: this.#redact(failure.message),
+        startedAt: began,
         durationMs,
         timeoutMs,
         podman: await this.#facts(app),
@@ -282,6 +284,7 @@ export class Runner {
         step: phase.step,
         why: phase.why ?? "",
         ok,
+        ...(result.startedAt !== undefined ? { startedAt: result.startedAt } : {}),
         durationMs: result.durationMs ?? 0,
         ...(result.evidence ? { evidence: result.evidence } : {}),
       });

@@ -637,8 +637,15 @@ export class Lab {
   }
 
   /** Runs a shell command in a container (as its user); returns stdout. */
-  exec(container: string, script: string): Promise<string> {
-    return this.podman(["exec", container, "/bin/sh", "-c", script]);
+  /** Runs a shell script in a running container; a failure says what state the container was in. */
+  async exec(container: string, script: string): Promise<string> {
+    try {
+      return await this.podman(["exec", container, "/bin/sh", "-c", script]);
+    } catch (error) {
+      const facts = await this.inspect(container).catch(() => undefined);
+      const state = facts ? `${facts.status}, started at ${facts.startedAt}` : "not there";
+      throw new Error(`${(error as Error).message}\n(${container} is ${state} now)`);
+    }
   }
 
   /** Podman secrets of this lab, by name. */
