@@ -145,8 +145,8 @@ describe("real Podman: operator stop and daemon restarts", () => {
     const ready = await driver.ready;
     assert.equal(ready.apps?.length, 2, "both apps listed at once");
     await sleep(3_000);
-    await driver.waitPhase(hello.id, "running", 10_000);
-    await driver.waitPhase(notes.id, "running", 10_000);
+    await driver.waitPhase(hello.id, "running", 60_000);
+    await driver.waitPhase(notes.id, "running", 60_000);
     const after = { ...(await facts(hello)), ...(await facts(notes)) };
     assert.deepEqual(after, before, "the same container ids, started at the same time");
     const log = driver.messages.filter((m) =>
