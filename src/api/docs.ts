@@ -414,13 +414,11 @@ function methodSection(method: (typeof METHODS)[number]): string[] {
 
 function metricsSection(): string[] {
   const metrics = new Metrics();
-  const series = [
-    metrics.operations,
-    metrics.operationSeconds,
-    metrics.reconcilePasses,
-    metrics.podmanCalls,
-    metrics.rpcCalls,
-  ].map((m) => ({ name: m.name, type: "bounds" in m ? "histogram" : "counter", help: m.help }));
+  const series = metrics.series.map((m) => ({
+    name: m.name,
+    type: "bounds" in m ? "histogram" : "counter",
+    help: m.help,
+  }));
   for (const gauge of Object.values(GAUGES)) series.push({ ...gauge, type: "gauge" });
   return [
     "## Metrics: `GET /metrics`",
@@ -428,7 +426,10 @@ function metricsSection(): string[] {
     "Prometheus text format (version 0.0.4), without authentication (bind the daemon to a trusted",
     "interface, or filter `/metrics` in a reverse proxy). Labels: `kind` and `outcome` (`succeeded`,",
     "`failed`) on operations, `operation` and `outcome` on Podman calls, `method` (a known method name,",
-    "`batch` or `unknown`) and `outcome` (`ok` or the error code) on RPC calls, `phase` on apps.",
+    "`batch` or `unknown`) and `outcome` (`ok` or the error code) on RPC calls, `outcome` (`pass`,",
+    "`fail`, `not-run`) on health probes, `phase` on apps. A probe `not-run` is one Podman could not",
+    "run (not answering, the container not running, the process not started in time on a busy node):",
+    "no verdict on the app, never a step towards a restart.",
     "",
     "| Series | Type | Meaning |",
     "| --- | --- | --- |",

@@ -238,6 +238,7 @@ export class Runner {
       const durationMs = Date.now() - began;
       this.#record(iteration, phase, app.id, {
         status: "pass",
+        startedAt: began,
         durationMs,
         timeoutMs,
         checked: this.#redact(checked),
@@ -258,6 +259,7 @@ export class Runner {
       this.#record(iteration, phase, app.id, {
         status: "fail",
         reason: this.#redact(failure.message),
+        startedAt: began,
         durationMs,
         timeoutMs,
         podman: await this.#facts(app),
@@ -283,6 +285,7 @@ export class Runner {
         step: phase.step,
         why: phase.why ?? "",
         ok,
+        ...(result.startedAt !== undefined ? { startedAt: result.startedAt } : {}),
         durationMs: result.durationMs ?? 0,
         ...(result.evidence ? { evidence: result.evidence } : {}),
       });

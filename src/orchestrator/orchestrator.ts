@@ -18,7 +18,7 @@ import { tcpConnect } from "../system/tcp.ts";
 import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
-import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
+import { HealthMonitor, type Probed, type ProbeOutcome, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -55,6 +55,8 @@ export type OrchestratorOptions = {
    * orchestrator knows (data, state, home, runtime directory, Podman's): the apps directory, the code.
    */
   protectedDirs?: readonly ProtectedDir[];
+  /** Sees the outcome of every health probe (metrics). */
+  onProbe?: (outcome: ProbeOutcome["outcome"]) => void;
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -220,9 +222,12 @@ export class Orchestrator {
       clock: this.#clock,
       onChange: (appId) => this.#engine?.reconciler.enqueue(appId),
       probe: async (container, command, timeoutMs) => {
-        const result = await runtime.exec(container, command, timeoutMs);
-        return { ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.slice(-2000) };
+        const run = await runtime.probe(container, command, timeoutMs);
+        if (run.kind === "not-run") return { outcome: "not-run", output: run.reason };
+        const passed = run.kind === "exited" && run.exitCode === 0;
+        return { outcome: passed ? "pass" : "fail", output: run.output.slice(-2000) };
       },
+      onProbe: options.onProbe,
       reach: async ({ address, port }, timeoutMs) => (await tcpConnect(address, port, timeoutMs)).ok,
     });
     const reconciler = new Reconciler({
@@ -242,7 +247,13 @@ export class Orchestrator {
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),
       health: {
-        detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
+        detail: (_appId, _key, container) => {
+          if (!container) return undefined;
+          const notRun = health.notRun(container.id);
+          return notRun
+            ? `its last ${notRun.count} probes could not run, no verdict: ${notRun.reason}`
+            : health.lastOutput(container.id);
+        },
         healthOf: (appId, key, container) => {
           const row = this.store.getApp(appId);
           const spec = row ? this.manifests.of(row).manifest?.containers[key]?.health : undefined;

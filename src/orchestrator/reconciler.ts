@@ -170,6 +170,8 @@ export class Reconciler {
   readonly #subnets = new Map<string, string>();
   /** Restarts for health per app container (`appId/key`); the daemon's memory, reset by a restart of it. */
   readonly #healthRestarts = new Map<string, RestartHistory>();
+  /** Per app, its unhealthy containers that wait for their next restart, said for the operator. */
+  readonly #healthWaits = new Map<string, string[]>();
   /**
    * Starts after an exit on its own, per app container (`appId/key`), likewise; an operator's
    * request (a new generation of the app) starts the count again.
@@ -460,6 +462,7 @@ export class Reconciler {
     const now = this.#o.clock();
     const policy = this.#o.healthRestarts;
     const due: string[] = [];
+    const waits: string[] = [];
     for (const [key, verdict] of Object.entries(health)) {
       const id = `${app.id}/${key}`;
       const history = observeHealth(this.#healthRestarts.get(id) ?? NO_RESTARTS, verdict, now, policy);
@@ -468,8 +471,15 @@ export class Reconciler {
       if (app.desired !== "running" || updating || !running) continue;
       const decision = restartDecision(history, verdict, now, policy);
       if (decision.kind === "restart") due.push(key);
-      else if (decision.kind === "wait") this.#later(app.id, decision.ms);
+      else if (decision.kind === "wait") {
+        this.#later(app.id, decision.ms);
+        waits.push(
+          `${key} is unhealthy: restarting it at ${new Date(now + decision.ms).toISOString()} (restart ${history.restarts + 1} since it was last healthy)`,
+        );
+      }
     }
+    if (waits.length > 0) this.#healthWaits.set(app.id, waits);
+    else this.#healthWaits.delete(app.id);
     return due;
   }
 
@@ -810,6 +820,7 @@ export class Reconciler {
       for (const action of next.actions) {
         if (action.kind === "forget") {
           this.#o.store.deleteApp(appId);
+          this.#healthWaits.delete(appId);
           this.#finishOperations(app, "succeeded");
           this.#o.onEvent({ type: "app-removed", appId });
           note("info", `${appId} removed`);
@@ -996,7 +1007,9 @@ export class Reconciler {
     }
     if (converged) {
       if (update) await this.#endUpdate(app, update, note);
-      this.#status(app, next.phase, undefined, {
+      // Running, but a container waits out the delay before its next restart for health: say until when.
+      const waits = this.#healthWaits.get(app.id);
+      this.#status(app, next.phase, waits?.join("; "), {
         phase: next.phase,
         observedGeneration: app.generation,
         attempts: 0,

@@ -14,7 +14,7 @@ import { readContainerUnit, serviceOfUnitFile } from "../render/quadlet.ts";
 import { describeResource, type ResourceKind, resourceKey } from "../render/resources.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
-import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
+import type { ContainerInspect, ExecResult, ProbeRun } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
@@ -486,6 +486,11 @@ export class Runtime {
 
   exec(container: ContainerRef, command: string[], timeoutMs: number): Promise<ExecResult> {
     return this.client.containers.exec(container.id, command, { timeoutMs });
+  }
+
+  /** A health probe: exited, timed out, or not run by Podman (see `Containers.probe`). */
+  probe(container: ContainerRef, command: string[], timeoutMs: number): Promise<ProbeRun> {
+    return this.client.containers.probe(container.id, command, timeoutMs);
   }
 
   /**

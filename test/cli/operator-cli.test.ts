@@ -346,7 +346,7 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     });
     follower.stderr.on("data", () => {});
     try {
-      await eventually("the follower prints the last line", async () => followed.includes(MARKER), 15_000);
+      await eventually("the follower prints the last line", async () => followed.includes(MARKER));
       const restart = await cli(["restart", hello.id]);
       assert.equal(restart.code, 0, show(restart));
       await eventually(
@@ -463,9 +463,9 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
         30_000,
       );
       await daemon.stop();
-      await eventually("the follower notices", async () => stderr.includes("lost the daemon"), 15_000);
+      await eventually("the follower notices", async () => stderr.includes("lost the daemon"));
       daemon = await startDaemon();
-      await eventually("the follower is back", async () => stderr.includes("the daemon is back"), 15_000);
+      await eventually("the follower is back", async () => stderr.includes("the daemon is back"));
       const start = await cli(["start", node.id]);
       assert.equal(start.code, 0, show(start));
       const code = await Promise.race([exited, sleep(90_000).then(() => "timeout")]);

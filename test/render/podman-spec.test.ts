@@ -21,6 +21,7 @@ import { type PodmanPlan, podmanPlan } from "../../src/render/podman-spec.ts";
 import { type ContainerInspect, PodmanService } from "../support/podman-api.ts";
 import { podman, runAsTestUser, testUser } from "../support/rootless.ts";
 import { contextFor, dependencyOrder, isolate, loadSamples, runPrefix } from "../support/samples.ts";
+import { waitFor } from "../support/wait.ts";
 
 const prefix = runPrefix();
 const isRoot = process.getuid?.() === 0;
@@ -50,18 +51,23 @@ function userDir(path: string): void {
     chownSync(dir, testUser.uid, testUser.gid);
 }
 
-async function waitHealthy(name: string, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitHealthy(name: string): Promise<void> {
   let last = "";
-  while (Date.now() < deadline) {
-    const run = await service.request("GET", `/containers/${name}/healthcheck`);
-    const status = (run.body as { Status?: string } | undefined)?.Status;
-    if (run.status === 200 && status === "healthy") return;
-    last = run.text.trim().slice(-500);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const logs = await runAsTestUser(["podman", "logs", "--tail", "20", name]);
-  throw new Error(`${name} did not become healthy: ${last}\nlogs:\n${logs.stdout}${logs.stderr}`);
+  await waitFor(
+    async () => {
+      const run = await service.request("GET", `/containers/${name}/healthcheck`);
+      last = run.text.trim().slice(-500);
+      return run.status === 200 && (run.body as { Status?: string } | undefined)?.Status === "healthy";
+    },
+    {
+      what: `${name} to be healthy`,
+      intervalMs: 500,
+      seen: async () => {
+        const logs = await runAsTestUser(["podman", "logs", "--tail", "20", name]);
+        return `${last}\nlogs:\n${logs.stdout}${logs.stderr}`;
+      },
+    },
+  );
 }
 
 async function inspect(name: string): Promise<ContainerInspect> {

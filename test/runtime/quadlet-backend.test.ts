@@ -25,6 +25,7 @@ import { SystemdUser } from "../../src/runtime/systemd.ts";
 import { CommandUnitStore, NODE_QUADLET_DIR, nodeRunner } from "../support/node-systemd.ts";
 import { loadSample } from "../support/samples.ts";
 import { NODE_UID, NODE_USER, type SystemdNode, startNode } from "../support/systemd-node.ts";
+import { waitFor } from "../support/wait.ts";
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root (the node is a privileged container)";
@@ -137,15 +138,16 @@ async function ps(name: string): Promise<PsEntry | undefined> {
 
 /**
  * The container, running. A container whose unit has just been started may still be listed as
- * "created" for a moment (see `install`): that state alone is waited out, for at most 10 s.
+ * "created" for a moment (see `install`): that state alone is waited out.
  */
 async function mustRun(name: string): Promise<PsEntry> {
-  let entry = await ps(name);
-  const deadline = Date.now() + 10_000;
-  while (entry?.State === "created" && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    entry = await ps(name);
-  }
+  const { entry } = await waitFor(
+    async () => {
+      const entry = await ps(name);
+      return entry?.State !== "created" && { entry };
+    },
+    { what: `${name} to leave the state created`, intervalMs: 100 },
+  );
   assert.equal(entry?.State, "running", `${name} is ${entry ? entry.State : "not there"}, not running`);
   return entry as PsEntry;
 }
@@ -175,14 +177,6 @@ async function page(port: number): Promise<string> {
   return run.stdout;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /**
  * `Runtime.create` of one container, then a wait until Podman reports it running: `systemctl start`
  * of a Quadlet unit returns once conmon reported the container started (Type=notify), which can be
@@ -194,7 +188,10 @@ async function install(manifest: Manifest, key: string): Promise<string> {
   const created = Date.now() - begun;
   const name = podmanPlan(manifest, ctx).containers.find((c) => c.key === key)?.name as string;
   const first = (await observed(name))?.state;
-  await waitFor(`${name} is running`, async () => (await observed(name))?.state === "running", 10_000);
+  await waitFor(async () => (await observed(name))?.state === "running", {
+    what: `${name} to run`,
+    seen: async () => (await observed(name))?.state ?? "not there",
+  });
   return `Runtime.create(${manifest.id}/${key}) in ${created} ms; observed right after: ${first}, running after ${Date.now() - begun} ms`;
 }
 
@@ -305,11 +302,14 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
     const cache = await runtime.exec(webRef, ["timeout", "5", "wget", "-qO-", "http://redis:6379/"], 10_000);
     assert.match(cache.stdout, /archipelago test image works/, `notes--web -> redis:6379: ${cache.stderr}`);
     let body = "";
-    await waitFor("notes--web serves its page", async () => {
-      const run = await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"]);
-      body = run.stdout;
-      return run.code === 0;
-    });
+    await waitFor(
+      async () => {
+        const run = await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"]);
+        body = run.stdout;
+        return run.code === 0;
+      },
+      { what: "notes--web to serve its page" },
+    );
     assert.match(body, /database says: ok/);
   });
 });
@@ -438,11 +438,9 @@ describe("systemd node: containers created by hand are observed and reached", { 
 
     // Started through the API, its conmon does not live in the API service: the service exits
     // when idle (socket activation) and the container keeps running.
-    await waitFor(
-      "the node user's API service exits when idle",
-      async () => (await activeState("archy-host-podman.service")) === "inactive",
-      30_000,
-    );
+    await waitFor(async () => (await activeState("archy-host-podman.service")) === "inactive", {
+      what: "the node user's API service to exit when idle",
+    });
     t.diagnostic("archy-host-podman.service exited while idle");
     await mustRun(HANDMADE_PLAIN);
   });
@@ -515,7 +513,7 @@ describe("systemd node: a reboot brings the units' containers back by themselves
     await client.ping(10_000);
 
     for (const name of quadlet) {
-      await waitFor(`${name} runs again`, async () => (await ps(name))?.State === "running", 60_000);
+      await waitFor(async () => (await ps(name))?.State === "running", { what: `${name} to run again` });
       const c = await mustObserve(name);
       assert.notEqual(c.id, before.get(name), `${name}: the same container, not started again at boot`);
       assert.equal(c.backend, "quadlet");
@@ -528,10 +526,9 @@ describe("systemd node: a reboot brings the units' containers back by themselves
       assertManaged(await mustObserve(name), manifest, key, `${name}.service`);
     assert.match(await page(18080), /archipelago test image works/);
     await waitFor(
-      "notes--web serves its page",
       async () =>
         (await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"])).code === 0,
-      60_000,
+      { what: "notes--web to serve its page" },
     );
     // Stopped through the API before the reboot, run by no unit: still stopped.
     assert.equal((await ps(GHOST))?.State, "exited");
@@ -601,7 +598,9 @@ describe("systemd node: Runtime.remove reaches containers of both styles", { ski
   test("after another reboot the removed unit stays gone and the reinstalled app is back", async (t) => {
     const ms = await node.reboot();
     t.diagnostic(`reboot in ${(ms / 1000).toFixed(1)} s`);
-    await waitFor("hello-web runs again", async () => (await ps("hello-web"))?.State === "running", 60_000);
+    await waitFor(async () => (await ps("hello-web"))?.State === "running", {
+      what: "hello-web to run again",
+    });
     assert.equal(await ps(HANDMADE_QUADLET), undefined);
     assert.equal(await ps(HANDMADE_PLAIN), undefined);
     assert.equal((await systemd.state("handmade.service")).load, "not-found");
