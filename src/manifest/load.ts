@@ -2,7 +2,7 @@
  * The I/O edge of manifests: finds `manifest.yml` for a path given by a user, reads it with a size
  * cap and parses it. Everything after this point works on typed `Manifest` values.
  */
-import { open, realpath, stat } from "node:fs/promises";
+import { type FileHandle, open, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { readAppTree } from "./app-files.ts";
 import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
@@ -38,10 +38,8 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
     file = await realpath(await resolveManifestFile(path));
     const handle = await open(file, "r");
     try {
-      const buffer = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       const display = displayName(file, displayBase);
-      const text = buffer.subarray(0, bytesRead).toString("utf8");
+      const text = (await readCapped(handle, MAX_MANIFEST_BYTES)).toString("utf8");
       const parsed = parseManifest(text, display);
       const dir = dirname(file);
       // A manifest.yml is its app directory's: the files it names must be there. Another file name
@@ -78,6 +76,26 @@ export async function loadManifest(path: string, displayBase = process.cwd()): P
     };
     return { ok: false, issues: [issue], file, dir: dirname(file), text: "" };
   }
+}
+
+/** Bytes read at a time: a manifest is usually a few KiB, so few reads need more than one. */
+const READ_CHUNK = 16 * 1024;
+
+/**
+ * The file's bytes, but never more than `cap + 1` (one more than allowed tells the parser the file
+ * is too large): memory follows the file's size, not the cap, when many files are read at once.
+ */
+async function readCapped(handle: FileHandle, cap: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  while (total <= cap) {
+    const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, cap + 1 - total));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, total);
+    if (bytesRead === 0) break;
+    chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function displayName(file: string, base: string): string {
