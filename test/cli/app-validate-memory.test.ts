@@ -19,7 +19,7 @@ const APPS = 5000;
 const MAX_RSS_KIB = 500 * 1024;
 /** Prints the process's peak RSS (KiB) as its last line of stderr. */
 const REPORT_RSS =
-  'data:text/javascript,process.on("exit",()=>process.stderr.write(`maxrss ${process.resourceUsage().maxRSS}\\n`))';
+  'data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss "+process.resourceUsage().maxRSS+"\\n"))';
 
 const work = mkdtempSync(join(tmpdir(), "archy-validate-many-"));
 after(() => rmSync(work, { recursive: true, force: true }));
