@@ -306,14 +306,47 @@ describe("yaml.aliases", () => {
 });
 
 describe("yaml.depth", () => {
-  test("thousands of nested brackets are refused, not a stack overflow", () => {
+  test("thousands of nested brackets are refused before parsing, at the one too deep", () => {
+    // Parsing them took seconds, and the parser's stack overflow surfaced as a RangeError or, at
+    // some depths of the caller's stack, as a SyntaxError that crashed the validator.
     expectIssue(withLines(`    command: ${"[".repeat(20_000)}${"]".repeat(20_000)}`), {
       rule: "yaml.depth",
       path: "(document)",
-      line: 1,
-      column: 1,
+      line: FIRST,
+      column: 14 + 100,
+      message: "more than 100 `[` or `{` collections inside one another",
+    });
+    expectIssue(withLines(`    environment: ${"{a: ".repeat(5000)}b${"}".repeat(5000)}`), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 18 + 4 * 100,
       message: "nested too deeply",
     });
+  });
+
+  test("an alias inside the value it names is refused at the alias, without converting the document", () => {
+    // Converting `&a [*a]` recursed until the stack ran out: a second for a few bytes.
+    expectIssue(withLines("    command: &a [x, [*a]]"), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 22,
+      message: "the alias *a is inside the value it names",
+    });
+  });
+
+  test("passing: brackets in quoted values, plain words and comments are not nesting", () => {
+    const many = "[".repeat(150);
+    expectValid(
+      withLines(
+        `    command: ["${many}", '${many}', 'it''s ${many}']`,
+        "    environment:",
+        `      A: a${many}`,
+        `      B: "\\" ${many}"  # ${many}`,
+        `# ${many}`,
+      ),
+    );
   });
 
   test("a long chain of block indicators on one line (quadratic for the lexer)", () => {

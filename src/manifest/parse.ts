@@ -3,6 +3,8 @@
  * placed at its line and column. Pure: the caller reads the file.
  */
 import {
+  type Alias,
+  type Document,
   type DocumentOptions,
   isMap,
   isPair,
@@ -14,6 +16,7 @@ import {
   type ParseOptions,
   parseDocument,
   type SchemaOptions,
+  visit,
   type YAMLMap,
 } from "yaml";
 import { z } from "zod";
@@ -136,7 +139,7 @@ export function parseManifest(text: string, file: string, options: ManifestParse
     return parseText(text, file, options.tolerate ?? new Set());
   } catch (error) {
     // The YAML parser recurses once per nesting level: thousands of `[` exhaust the stack.
-    if (!(error instanceof RangeError)) throw error;
+    if (!isStackOverflow(error)) throw error;
     return fail([
       issueAt(
         file,
@@ -152,6 +155,18 @@ export function parseManifest(text: string, file: string, options: ManifestParse
 }
 
 /**
+ * Whether `error` is the stack running out. V8 says so with a RangeError, or with a SyntaxError when
+ * it runs out while compiling one of the parser's regular expressions (it depends on how deep the
+ * stack already was: the same document can give either).
+ */
+function isStackOverflow(error: unknown): boolean {
+  return (
+    error instanceof RangeError ||
+    (error instanceof SyntaxError && /Maximum call stack size exceeded/.test(error.message))
+  );
+}
+
+/**
  * Bytes a text file does not hold: C0 controls other than tab and line breaks, DEL, and U+FFFD,
  * which stands for a byte sequence that is not UTF-8. The YAML parser would let some through.
  */
@@ -164,6 +179,49 @@ const NOT_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
  * never needs more than a handful.
  */
 const INDICATOR_CHAIN = /(?:[-?:][ \t]+){100}/;
+
+/**
+ * Flow collections (`[`, `{`) nested deeper than this are refused before parsing: the parser
+ * recurses once per level, so thousands of them take seconds and then exhaust the stack. A manifest
+ * never needs more than a handful.
+ */
+const MAX_FLOW_DEPTH = 100;
+
+/** The offset of the quote that closes the quoted scalar opening at `start` (or the text's end). */
+function quotedEnd(text: string, start: number): number {
+  const quote = text[start];
+  for (let i = start + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === "\\") i++;
+    else if (text[i] === quote) {
+      if (quote === "'" && text[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return text.length;
+}
+
+/**
+ * Where flow collections first nest deeper than MAX_FLOW_DEPTH, or -1. Quoted scalars and comments
+ * are skipped, and a bracket counts only where a collection can start (not inside a plain word), so
+ * brackets in values never count; a closing bracket in a plain word can only make the count lower.
+ */
+function deepFlowAt(text: string): number {
+  let depth = 0;
+  let opened = -2; // where the last collection opened: a token can start right after it
+  const startsToken = (i: number) =>
+    i === 0 || i - 1 === opened || " \t\r\n,:-?".includes(text[i - 1] as string);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ((c === '"' || c === "'") && startsToken(i)) i = quotedEnd(text, i);
+    else if (c === "#" && (i === 0 || " \t\r\n".includes(text[i - 1] as string))) {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if ((c === "[" || c === "{") && startsToken(i)) {
+      opened = i;
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) depth--;
+  }
+  return -1;
+}
 
 function positionIn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split("\n");
@@ -182,6 +240,21 @@ function parseText(text: string, file: string, tolerate: ReadonlySet<string>): P
         [],
         "the document is nested too deeply: a hundred or more `-`, `?` or `:` indicators in a row",
         "a manifest needs only a few levels of nesting; remove the repeated indicators",
+        "yaml.depth",
+      ),
+    ]);
+  }
+  const deep = deepFlowAt(text);
+  if (deep >= 0) {
+    const { line, column } = positionIn(text, deep);
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        `the document is nested too deeply: more than ${MAX_FLOW_DEPTH} \`[\` or \`{\` collections inside one another`,
+        "a manifest needs only a few levels of nesting; remove the deeply nested value",
         "yaml.depth",
       ),
     ]);
@@ -245,13 +318,28 @@ function parseText(text: string, file: string, tolerate: ReadonlySet<string>): P
   });
   syntax.push(...checkKeys(doc.contents, [], file, positionOf));
   if (syntax.length > 0) return fail(syntax);
+  const cycle = selfReference(doc);
+  if (cycle) {
+    const { line, column } = positionOf(cycle.range?.[0] ?? 0);
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        `the alias *${cycle.source} is inside the value it names, which makes the document infinitely deep`,
+        "remove the alias, or write the value out",
+        "yaml.depth",
+      ),
+    ]);
+  }
 
   const locate = makeLocator(doc.contents as Node | null, positionOf);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (error) {
-    if (error instanceof RangeError) throw error;
+    if (isStackOverflow(error)) throw error;
     return fail([
       issueAt(
         file,
@@ -305,6 +393,25 @@ function withoutEchoes(findings: Finding[]): Finding[] {
         explained.has(JSON.stringify(f.path.slice(0, -1)))
       ),
   );
+}
+
+/**
+ * An alias inside the very value its anchor names (`&a [*a]`), or undefined. Converting such a
+ * document recurses until the stack runs out, which takes a second for a few bytes.
+ */
+function selfReference(doc: Document): Alias | undefined {
+  let found: Alias | undefined;
+  visit(doc, {
+    Alias(_, alias, path) {
+      const target = alias.resolve(doc);
+      if (target && path.includes(target)) {
+        found = alias;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 /**
