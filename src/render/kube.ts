@@ -100,6 +100,33 @@ function dnsLabel(text: string): string {
     : `${label.slice(0, MAX_NAME - 9).replace(/-+$/, "")}-${hash8(text)}`;
 }
 
+/** A DNS subdomain (dot-separated DNS labels, as most object names are): `text` if it is one, else a label. */
+function dnsSubdomain(text: string): string {
+  const labels = text.split(".");
+  return labels.every((label) => label.length <= MAX_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(label))
+    ? text
+    : dnsLabel(text);
+}
+
+/**
+ * A container's name as a host name of the pod (lower case: /etc/hosts lookups ignore case), or
+ * undefined when it cannot be one (a `_`, say): Kubernetes takes only DNS subdomains there.
+ */
+function podHostname(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return dnsSubdomain(lower) === lower ? lower : undefined;
+}
+
+/** A label value (at most 63 characters): `text`, shortened with a hash suffix when longer. */
+function labelValue(text: string): string {
+  return text.length <= MAX_NAME ? text : dnsLabel(text);
+}
+
+/** The claim of an app volume: the Podman volume's name, the one `podman kube play` creates, when valid. */
+function claimName(podmanVolume: string): string {
+  return dnsSubdomain(podmanVolume);
+}
+
 /** The name of the app's Deployment and Service: its id as a DNS label (`alice.relay` → `alice-relay`). */
 export function kubeName(appId: string): string {
   return dnsLabel(appId);
@@ -122,7 +149,7 @@ export function quantity(bytes: number): string {
 }
 
 function labels(app: ResolvedApp): Record<string, string> {
-  return { [APP_NAME_LABEL]: kubeName(app.id), [LABELS.owner]: OWNER, [LABELS.app]: app.id };
+  return { [APP_NAME_LABEL]: kubeName(app.id), [LABELS.owner]: OWNER, [LABELS.app]: labelValue(app.id) };
 }
 
 function metadata(app: ResolvedApp, name: string, extra: Doc = {}): Doc {
@@ -178,7 +205,7 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
   for (const m of c.mounts) {
     if (m.kind === "volume") {
       const name = dnsLabel(`data-${m.volume}`);
-      addVolume(name, { persistentVolumeClaim: { claimName: m.podmanVolume } });
+      addVolume(name, { persistentVolumeClaim: { claimName: claimName(m.podmanVolume) } });
       mounts.push({ name, mountPath: m.path, readOnly: m.readOnly || undefined });
     } else {
       const name = dnsLabel(`host-${c.key}-${index++}`);
@@ -261,23 +288,10 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
 function deployment(app: ResolvedApp, warnings: KubeWarning[]): Doc {
   const volumes: PodVolume[] = [];
   const containers = app.containers.map((c) => containerDoc(app, c, volumes));
-  const seen = new Map<string, string>();
-  for (const c of app.containers)
-    for (const p of c.ports) {
-      const id = `${p.container}/${p.protocol}`;
-      const other = seen.get(id);
-      if (other && other !== c.key)
-        throw new RenderError(
-          `${app.id}: containers ${other} and ${c.key} both listen on ${id}; in a Kubernetes pod they share one network namespace`,
-        );
-      seen.set(id, c.key);
-    }
   const hostnames = new Set<string>();
-  for (const c of app.containers) {
-    hostnames.add(c.key);
-    hostnames.add(c.name);
-    for (const alias of c.networks[0]?.aliases ?? []) hostnames.add(alias);
-  }
+  for (const c of app.containers)
+    for (const hostname of [c.key, c.name, ...(c.networks[0]?.aliases ?? [])].map(podHostname))
+      if (hostname !== undefined) hostnames.add(hostname);
   hostnames.delete("localhost");
   const name = kubeName(app.id);
   return {
@@ -322,8 +336,11 @@ function servicePorts(manifest: Manifest, c: ResolvedContainer): ResolvedContain
 }
 
 function service(manifest: Manifest, app: ResolvedApp): Doc | undefined {
-  const ports = app.containers
-    .flatMap((c) => servicePorts(manifest, c))
+  // Two containers listening on one port are one port of the pod (see sharedPorts).
+  const unique = new Map(
+    app.containers.flatMap((c) => servicePorts(manifest, c)).map((p) => [`${p.protocol}-${p.container}`, p]),
+  );
+  const ports = [...unique.values()]
     .sort((a, b) => a.container - b.container || byCodeUnit(a.protocol, b.protocol))
     .map((p) => ({
       name: `${p.protocol}-${p.container}`,
@@ -345,7 +362,7 @@ function claims(app: ResolvedApp): Doc[] {
   return app.volumes.map((v) => ({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: metadata(app, volumeName(app.id, v.volume), {
+    metadata: metadata(app, claimName(volumeName(app.id, v.volume)), {
       annotations: {
         "volume.podman.io/device": v.hostPath,
         "volume.podman.io/type": "none",
@@ -447,7 +464,28 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
               `create it with ${s.app} (its render says how), in the same namespace, before applying.`,
           },
     );
+  const listening = new Map<string, string>();
   for (const c of app.containers) {
+    const shared = c.ports.flatMap((p) => {
+      const port = `${p.container}/${p.protocol}`;
+      const first = listening.get(port);
+      if (first === undefined) listening.set(port, c.key);
+      return first === undefined ? [] : [`${port} (as ${first} does)`];
+    });
+    if (shared.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.ports`,
+        message:
+          `${c.key} listens on ${shared.join(", ")}, and the containers of a Kubernetes pod share one network ` +
+          "namespace: only one of them can bind each port. Configure one of them to listen on another port for Kubernetes.",
+      });
+    if (podHostname(c.name) === undefined)
+      warnings.push({
+        field: `containers.${c.key}.container_name`,
+        message:
+          `${c.name} cannot be a host name in Kubernetes (lower-case letters, digits, '-' and '.' only), so the ` +
+          `other containers of the pod cannot reach ${c.key} by that name; they reach it as ${c.key}.`,
+      });
     if (c.dependsOn.length > 0) {
       const waits = c.dependsOn
         .map((d) => `${d.key} ${d.condition === "healthy" ? "is healthy" : "has started"}`)
