@@ -191,6 +191,20 @@ describe("ids, numbers and lengths Podman and Kubernetes take", () => {
     });
   });
 
+  test("a secret whose Podman secret name would be longer than Podman takes (64 characters)", () => {
+    const id = `publisher-${"x".repeat(20)}.app-${"y".repeat(20)}`;
+    const text = withLines("secrets:", `  database-password-for-the-app: {}`).replace("id: hello", `id: ${id}`);
+    expectIssue(text, {
+      rule: "limits.name",
+      path: "secrets.database-password-for-the-app",
+      line: FIRST + 1,
+      column: 3,
+      message: `its Podman secret would be named archy-${id}-database-password-for-the-app, 91 characters`,
+      fix: "shorten the secret's name to at most 2 characters",
+    });
+    expectValid(withLines("secrets:", "  pw: {}").replace("id: hello", `id: ${id}`));
+  });
+
   test("an empty program", () => {
     expectIssue(withLines('    command: ["", x]'), {
       rule: "schema.value",

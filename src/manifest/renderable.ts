@@ -16,6 +16,7 @@
  * Pure: a manifest in, findings out.
  */
 import type { Finding, PathSegment } from "./issues.ts";
+import { secretName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
 import { mountPoints } from "./security.ts";
 
@@ -33,6 +34,9 @@ const MAX_HEALTH_DURATION_MS = 24 * 60 * 60 * 1000;
 const MAX_ARGUMENT_BYTES = 32 * 1024;
 /** The longest entrypoint or health command as a whole: each is one JSON argument of `podman run`. */
 const MAX_LIST_BYTES = 64 * 1024;
+
+/** The longest name of a Podman secret. */
+const MAX_SECRET_NAME = 64;
 
 /** A character a path may hold: letters and digits of any script, `. _ - + @ ~`, and `/`. */
 const PATH_CHARACTER = /^[\p{L}\p{M}\p{N}._\-+@~/]$/u;
@@ -299,8 +303,30 @@ function checkHealthCommands(manifest: Manifest): Finding[] {
   return findings;
 }
 
+/** The names the platform gives the app's resources fit Podman's limits (a secret's: 64 characters). */
+function checkNames(manifest: Manifest): Finding[] {
+  return Object.keys(manifest.secrets).flatMap((name): Finding[] => {
+    const podman = secretName(manifest.id, name);
+    if (podman.length <= MAX_SECRET_NAME) return [];
+    const room = MAX_SECRET_NAME - (podman.length - name.length);
+    return [
+      {
+        path: ["secrets", name],
+        message: `its Podman secret would be named ${podman}, ${podman.length} characters, and Podman takes at most ${MAX_SECRET_NAME}`,
+        fix:
+          room > 0
+            ? `shorten the secret's name to at most ${room} characters`
+            : "shorten the app's id: with it, no secret name fits",
+        rule: "limits.name",
+        at: "key",
+      },
+    ];
+  });
+}
+
 export function checkRenderable(manifest: Manifest): Finding[] {
   return [
+    ...checkNames(manifest),
     ...checkPaths(manifest),
     ...checkIds(manifest),
     ...checkNumbers(manifest),

@@ -50,6 +50,7 @@ const COVERED: Record<string, string> = {
   "limits.stop-signal": "semantics.test.ts",
   "limits.data-uid": "semantics.test.ts",
   "limits.user": "renderable.test.ts",
+  "limits.name": "renderable.test.ts",
   "limits.argument": "renderable.test.ts",
   "health.command": "renderable.test.ts",
   "ref.permission": "security.test.ts",

@@ -21,9 +21,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import fc from "fast-check";
 import YAML from "yaml";
-import { type ParseResult, parseManifest } from "../../src/manifest/parse.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { healthTest } from "../../src/render/health.ts";
 import { type RenderedFile, render } from "../../src/render/index.ts";
@@ -34,7 +32,7 @@ import {
   resolveApp,
 } from "../../src/render/model.ts";
 import { type ContainerCreateBody, podmanPlan } from "../../src/render/podman-spec.ts";
-import { hostileManifest } from "../support/hostile-manifests.ts";
+import { type HostileCase, hostileCases } from "../support/hostile-manifests.ts";
 import { bySource, podmanHealthTest, podmanSecret } from "../support/podman-cli.ts";
 import {
   complaints,
@@ -52,18 +50,9 @@ const RUNS = Number(process.env.ARCHY_RENDER_FUZZ_RUNS ?? 250);
 const MIN_VALID_SHARE = 0.25;
 const ctx: RenderContext = { dataRoot: "/var/lib/archipelago", dependencies: {} };
 
-type Case = { index: number; text: string; result: ParseResult };
-type Valid = Case & { manifest: Manifest; app: ResolvedApp };
+type Valid = HostileCase & { manifest: Manifest; app: ResolvedApp };
 
-const cases: Case[] = fc.sample(hostileManifest, { seed: SEED, numRuns: RUNS }).map((data, index) => {
-  // Every manifest's units share one directory: ids and explicit container names are made unique.
-  for (const spec of Object.values(data.containers) as Array<{ container_name?: string }>)
-    if (spec.container_name) spec.container_name += `-${index}`;
-  // Some ids as long as an id can be, to reach the length limits of names and labels.
-  const id = index % 5 === 0 ? `pub-${"x".repeat(35)}.app-${"y".repeat(30)}${index}` : `fz${index}`;
-  const text = YAML.stringify({ ...data, id });
-  return { index, text, result: parseManifest(text, `fuzz-${index}.yml`) };
-});
+const cases = hostileCases(SEED, RUNS);
 const valid: Valid[] = cases.flatMap((c) =>
   c.result.ok ? [{ ...c, manifest: c.result.manifest, app: resolveApp(c.result.manifest, ctx) }] : [],
 );

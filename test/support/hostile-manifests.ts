@@ -6,6 +6,8 @@
  * Most values stay ordinary, so that a good share of the manifests is valid and gets rendered.
  */
 import fc from "fast-check";
+import YAML from "yaml";
+import { type ParseResult, parseManifest } from "../../src/manifest/parse.ts";
 
 /** Characters that mean something to YAML, systemd, Quadlet, Podman's option syntax or a shell. */
 const SPECIAL = [
@@ -302,3 +304,23 @@ export const hostileManifest = fc
     secrets: { s1: {}, s2: { type: "hex", length: 16 } },
     ...parts,
   }));
+
+/** A drawn manifest as the YAML text a file holds, and what the validator says of it. */
+export type HostileCase = { index: number; text: string; result: ParseResult };
+
+/**
+ * `runs` manifests drawn with `seed`, as YAML validated by the real parser. Ids and explicit
+ * container names are unique across them and carry `tag` (a run's own prefix keeps them apart from
+ * other runs'), so that their units and containers can live side by side; every fifth id is as
+ * long as an id can be.
+ */
+export function hostileCases(seed: number, runs: number, tag = "fz"): HostileCase[] {
+  return fc.sample(hostileManifest, { seed, numRuns: runs }).map((data, index) => {
+    for (const spec of Object.values(data.containers) as Array<{ container_name?: string }>)
+      if (spec.container_name) spec.container_name += `-${tag}${index}`;
+    const long = `${tag}-${"y".repeat(40)}`.slice(0, 40 - String(index).length);
+    const id = index % 5 === 0 ? `pub-${"x".repeat(36)}.${long}${index}` : `${tag}${index}`;
+    const text = YAML.stringify({ ...data, id });
+    return { index, text, result: parseManifest(text, `fuzz-${index}.yml`) };
+  });
+}
