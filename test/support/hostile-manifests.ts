@@ -69,7 +69,7 @@ const CONTAINER_KEYS = ["web", "db", "worker"];
  * hostile one: drawing that weight first gives nearly clean manifests (most of them valid, so the
  * renderers get exercised) as well as thoroughly hostile ones.
  */
-function arbitraries(ordinary: number) {
+function arbitraries(ordinary: number, withSecrets: boolean) {
   /** An ordinary value, or a hostile one once in `ordinary + 1` draws. */
   const sometimesHostile = <T>(plain: fc.Arbitrary<T>, hostile: fc.Arbitrary<T | string> = hostileText) =>
     fc.oneof({ weight: ordinary, arbitrary: plain }, { weight: 1, arbitrary: hostile });
@@ -151,7 +151,7 @@ function arbitraries(ordinary: number) {
       { weight: 6, arbitrary: hostileText },
       { weight: 1, arbitrary: fc.integer() },
       { weight: 1, arbitrary: fc.boolean() },
-      { weight: 1, arbitrary: fc.constant({ secret: "s1" }) },
+      { weight: withSecrets ? 1 : 0, arbitrary: fc.constant({ secret: "s1" }) },
     ),
     { maxKeys: 4 },
   );
@@ -219,7 +219,7 @@ function arbitraries(ordinary: number) {
               .map((file) =>
                 file.target === "/run/secrets/" ? { ...file, target: `/run/secrets/${file.secret}` } : file,
               ),
-            { maxLength: 2, selector: (file) => file.secret },
+            { maxLength: withSecrets ? 2 : 0, selector: (file) => file.secret },
           ),
           devices: fc.array(
             fc.record(
@@ -269,10 +269,12 @@ export const hostileManifest = fc
   .tuple(
     fc.constantFrom(3, 10, 40),
     fc.uniqueArray(fc.constantFrom(...CONTAINER_KEYS), { minLength: 1, maxLength: 3 }),
+    fc.boolean(),
   )
-  .chain(([ordinary, keys]) => {
-    const { sometimesHostile, hostilePath, container } = arbitraries(ordinary);
+  .chain(([ordinary, keys, withSecrets]) => {
+    const { sometimesHostile, hostilePath, container } = arbitraries(ordinary, withSecrets);
     return fc.record({
+      secrets: fc.constant(withSecrets ? { s1: {}, s2: { type: "hex", length: 16 } } : {}),
       name: sometimesHostile(fc.constantFrom("App", "My app")),
       containers: fc
         .tuple(...keys.map((key, i) => container(key, keys.slice(0, i), i)))
@@ -301,7 +303,6 @@ export const hostileManifest = fc
     manifest: 1,
     version: "1.0.0",
     description: "Hostile values here and there",
-    secrets: { s1: {}, s2: { type: "hex", length: 16 } },
     ...parts,
   }));
 
