@@ -193,7 +193,10 @@ describe("ids, numbers and lengths Podman and Kubernetes take", () => {
 
   test("a secret whose Podman secret name would be longer than Podman takes (64 characters)", () => {
     const id = `publisher-${"x".repeat(20)}.app-${"y".repeat(20)}`;
-    const text = withLines("secrets:", `  database-password-for-the-app: {}`).replace("id: hello", `id: ${id}`);
+    const text = withLines("secrets:", `  database-password-for-the-app: {}`).replace(
+      "id: hello",
+      `id: ${id}`,
+    );
     expectIssue(text, {
       rule: "limits.name",
       path: "secrets.database-password-for-the-app",

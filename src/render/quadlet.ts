@@ -57,6 +57,14 @@ export function quadletWord(value: string): string {
   return `"${unitEscape(quoted)}"`;
 }
 
+/**
+ * Image=: Quadlet reads a name ending in `.image` or `.build` as one of its own image units, so such
+ * a name (which has no tag then) gets Podman's default tag, `latest`, which is the same image.
+ */
+export function quadletImage(image: string): string {
+  return /\.(image|build)$/.test(image) ? `${image}:latest` : image;
+}
+
 /** A [Unit] Description=: plain text in which systemd expands only `%` specifiers. */
 function description(text: string): string {
   return `Description=${raw(text, "Description").replace(/\$\$/g, "$")}`;
@@ -169,7 +177,7 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
   const health = c.health;
   const container = section("Container", [
     k("ContainerName", c.name),
-    k("Image", c.image),
+    k("Image", quadletImage(c.image)),
     c.entrypoint && k("Entrypoint", JSON.stringify(c.entrypoint)),
     c.command && `Exec=${execWords(c.command)}`,
     c.workingDir && k("WorkingDir", c.workingDir),

@@ -268,6 +268,14 @@ describe("edge cases", () => {
     assert.equal(podmanPlan(m, ctx).containers[0]?.body.portmappings?.[0]?.host_ip, "::1");
   });
 
+  test("an image named like a Quadlet image unit (.image, .build) gets Podman's default tag in Image=", () => {
+    const m = hello();
+    web(m).image = "registry.example.org/team/app.image";
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "hello-web.container")?.content ?? "";
+    assert.match(unit, /^Image=registry\.example\.org\/team\/app\.image:latest$/m);
+    assert.equal(podmanPlan(m, ctx).containers[0]?.body.image, "registry.example.org/team/app.image");
+  });
+
   test("the data root is used as given, without a doubled slash", () => {
     assert.equal(podmanPlan(hello(), ctx).volumes[0]?.Options.device, "/data/apps/hello-web/volumes/content");
   });

@@ -199,7 +199,12 @@ function arbitraries(ordinary: number, withSecrets: boolean) {
     return fc
       .record(
         {
-          image: fc.constantFrom("localhost/archy-test/busybox:1", "docker.io/library/nginx:1.27"),
+          image: fc.constantFrom(
+            "localhost/archy-test/busybox:1",
+            "docker.io/library/nginx:1.27",
+            "registry.example.org/team/app.image",
+            "app.build",
+          ),
           container_name: fc.constantFrom(`My_${key}`, `${key}.1`, `x-${key}`),
           entrypoint: commandWords,
           command: commandWords,
