@@ -17,13 +17,13 @@ import { NODE_USER, type SystemdNode, startNode } from "../support/systemd-node.
 const isRoot = process.getuid?.() === 0;
 const APP = "hostile-words";
 
-// biome-ignore lint/suspicious/noTemplateCurlyInString: literal ${...} that systemd must not expand
 const ARGUMENTS = [
   "",
   ";",
   "%h",
   "%%",
   "$HOME",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${...} that systemd must not expand
   "${PATH}",
   "$$",
   "a b",
