@@ -112,6 +112,42 @@ describe("paths carry no separator of Podman's options and nothing systemd split
     }
   });
 
+  test("a device at a path where something else is mounted, or where another device is", () => {
+    const permissions = [
+      "permissions:",
+      "  serial: { kind: device, path: /dev/ttyUSB0, reason: a serial port }",
+      "  other: { kind: device, path: /dev/ttyACM0, reason: another port }",
+    ];
+    expectIssue(
+      withLines(
+        "    volumes: [{ name: data, path: /data }]",
+        "    devices: [{ permission: serial, path: /data }]",
+        ...permissions,
+      ),
+      {
+        rule: "clash.mount",
+        path: "containers.web.devices[0].path",
+        line: FIRST + 1,
+        column: 43,
+        message: "the device would appear at /data, where containers.web.volumes[0].path is mounted too",
+        fix: "give the device a path of its own",
+      },
+    );
+    expectIssue(
+      withLines(
+        "    devices: [{ permission: serial, path: /dev/ttyACM0 }, { permission: other }]",
+        ...permissions,
+      ),
+      {
+        rule: "clash.mount",
+        path: "containers.web.devices[1].permission",
+        line: FIRST,
+        column: 73,
+        message: "at /dev/ttyACM0, where containers.web.devices[0] is mounted too",
+      },
+    );
+  });
+
   test("letters of any script, digits and . _ - + @ ~ are paths", () => {
     expectValid(
       withLines(

@@ -15,7 +15,7 @@
  *
  * Pure: a manifest in, findings out.
  */
-import type { Finding, PathSegment } from "./issues.ts";
+import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { secretName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
 import { mountPoints } from "./security.ts";
@@ -324,9 +324,37 @@ function checkNames(manifest: Manifest): Finding[] {
   });
 }
 
+/**
+ * A device appears at a path of its own: not where a volume, a secret or a tmpfs is mounted, nor
+ * where another device is (Podman takes both and one hides the other; a Kubernetes pod takes neither).
+ */
+function checkDevicePaths(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const at: PathSegment[] = ["containers", key];
+    const taken = new Map(mountPoints(container, at).map((m) => [m.mountPath, m.path]));
+    for (const [index, device] of container.devices.entries()) {
+      const permission = manifest.permissions[device.permission];
+      const path = device.path ?? (permission?.kind === "device" ? permission.path : undefined);
+      if (path === undefined) continue;
+      const first = taken.get(path);
+      if (first)
+        findings.push({
+          path: [...at, "devices", index, device.path === undefined ? "permission" : "path"],
+          message: `the device would appear at ${path}, where ${formatPath(first)} is mounted too`,
+          fix: "give the device a path of its own in the container (`path:`)",
+          rule: "clash.mount",
+        });
+      else taken.set(path, [...at, "devices", index]);
+    }
+  }
+  return findings;
+}
+
 export function checkRenderable(manifest: Manifest): Finding[] {
   return [
     ...checkNames(manifest),
+    ...checkDevicePaths(manifest),
     ...checkPaths(manifest),
     ...checkIds(manifest),
     ...checkNumbers(manifest),

@@ -187,6 +187,25 @@ export function stopSignalHook(signal: NonNullable<ResolvedContainer["stopSignal
 
 type PodVolume = { name: string; source: Doc };
 
+/**
+ * A container's file secrets by directory. Each directory is a secret volume mounted there, except
+ * the root and a directory another mount of the container takes (a volume, a host path, a device):
+ * there each file is mounted by itself (`subPath`), as Kubernetes takes each mount path once.
+ */
+function secretDirectories(
+  c: ResolvedContainer,
+): Map<string, { secrets: ResolvedContainer["fileSecrets"]; fileByFile: boolean }> {
+  const taken = new Set([...c.mounts.map((m) => m.path), ...c.devices.map((d) => d.path)]);
+  const dirs = new Map<string, { secrets: ResolvedContainer["fileSecrets"]; fileByFile: boolean }>();
+  for (const s of c.fileSecrets) {
+    const dir = s.target.slice(0, s.target.lastIndexOf("/")) || "/";
+    const found = dirs.get(dir) ?? { secrets: [], fileByFile: dir === "/" || taken.has(dir) };
+    found.secrets.push(s);
+    dirs.set(dir, found);
+  }
+  return dirs;
+}
+
 function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume[]): Doc {
   const env: Doc[] = [
     ...Object.keys(c.env).map((name) => ({ name, value: c.env[name] })),
@@ -218,11 +237,7 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     addVolume(name, { hostPath: { path: d.host, type: "CharDevice" } });
     mounts.push({ name, mountPath: d.path });
   }
-  const secretDirs = new Map<string, typeof c.fileSecrets>();
-  for (const s of c.fileSecrets) {
-    const dir = s.target.slice(0, s.target.lastIndexOf("/")) || "/";
-    secretDirs.set(dir, [...(secretDirs.get(dir) ?? []), s]);
-  }
+  const secretDirs = secretDirectories(c);
   for (const path of c.tmpfs) {
     // The model's tmpfs on a secrets directory is for Podman's own secret mounts; here the secret
     // volume itself is mounted there.
@@ -231,22 +246,20 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     addVolume(name, { emptyDir: { medium: "Memory" } });
     mounts.push({ name, mountPath: path });
   }
-  for (const [dir, secrets] of [...secretDirs].sort(([a], [b]) => byCodeUnit(a, b))) {
+  for (const [dir, { secrets, fileByFile }] of [...secretDirs].sort(([a], [b]) => byCodeUnit(a, b))) {
     const name = `secrets-${hash8(`${app.id}/${c.key}/${dir}`)}`;
-    addVolume(name, {
-      secret: {
-        secretName: kubeSecretName(app.id),
-        optional: false,
-        items: secrets.map((s) => ({
-          key: s.secret,
-          path: s.target.slice(dir.length + 1),
-          // Kubernetes cannot give a volume's files an owner: a container that is not root gets
-          // a file it can read instead of one only root could.
-          mode: c.user === undefined || c.user.uid === 0 ? s.mode : 0o444,
-        })),
-      },
-    });
-    mounts.push({ name, mountPath: dir, readOnly: true });
+    const items = secrets.map((s) => ({
+      key: s.secret,
+      path: s.target.slice(dir === "/" ? 1 : dir.length + 1),
+      // Kubernetes cannot give a volume's files an owner: a container that is not root gets
+      // a file it can read instead of one only root could.
+      mode: c.user === undefined || c.user.uid === 0 ? s.mode : 0o444,
+    }));
+    addVolume(name, { secret: { secretName: kubeSecretName(app.id), optional: false, items } });
+    if (fileByFile)
+      for (const [i, item] of items.entries())
+        mounts.push({ name, mountPath: secrets[i]?.target, subPath: item.path, readOnly: true });
+    else mounts.push({ name, mountPath: dir, readOnly: true });
   }
   mounts.sort((a, b) => byCodeUnit(a.mountPath as string, b.mountPath as string));
 
@@ -478,6 +491,15 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
         message:
           `${c.key} listens on ${shared.join(", ")}, and the containers of a Kubernetes pod share one network ` +
           "namespace: only one of them can bind each port. Configure one of them to listen on another port for Kubernetes.",
+      });
+    const alone = [...secretDirectories(c)].filter(([, d]) => d.fileByFile).map(([dir]) => dir);
+    if (alone.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.secrets`,
+        message:
+          `the secret files in ${alone.join(", ")} are mounted one by one (subPath), as another mount takes that ` +
+          "directory (or it is the root): Kubernetes does not update such a file when the Secret changes, and " +
+          "podman kube play ignores subPath.",
       });
     if (podHostname(c.name) === undefined)
       warnings.push({

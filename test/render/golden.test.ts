@@ -313,6 +313,32 @@ describe("edge cases", () => {
     );
   });
 
+  test("a secret file whose directory another mount takes (or the root) is mounted by itself in Kubernetes", () => {
+    const m = hello();
+    m.secrets = { pw: { type: "alphanumeric", length: 16 }, key: { type: "hex", length: 16 } };
+    web(m).volumes = [{ name: "secrets", path: "/run/secrets", read_only: false }];
+    web(m).secrets = [
+      { secret: "pw", target: "/pw" },
+      { secret: "key", target: "/run/secrets/key" },
+    ];
+    const { files, warnings } = renderKubeWithWarnings(m, ctx);
+    const container = YAML.parseAllDocuments(files[0]?.content ?? "")
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Deployment").spec.template.spec.containers[0];
+    const mounts = container.volumeMounts
+      .map((v: { mountPath: string; subPath?: string }) => [v.mountPath, v.subPath])
+      .filter(([path]: [string]) => /^\/(pw|run\/secrets)/.test(path));
+    assert.deepEqual(mounts, [
+      ["/pw", "pw"],
+      ["/run/secrets", undefined],
+      ["/run/secrets/key", "key"],
+    ]);
+    assert.match(
+      warnings.find((w) => w.field === "containers.web.secrets")?.message ?? "",
+      /the secret files in \/, \/run\/secrets are mounted one by one \(subPath\)/,
+    );
+  });
+
   test("a container name that cannot be a host name in Kubernetes is left out of hostAliases, with a warning", () => {
     const m = hello();
     web(m).container_name = "Hello_Web";

@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { after, before, describe, test } from "node:test";
 import YAML from "yaml";
 import type { Manifest } from "../../src/manifest/schema.ts";
@@ -323,7 +323,7 @@ type KubeContainer = {
   args?: string[];
   workingDir?: string;
   env?: Array<{ name: string; value?: string }>;
-  volumeMounts?: Array<{ name: string; mountPath: string }>;
+  volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string }>;
   securityContext: { runAsUser?: number; runAsGroup?: number };
 };
 
@@ -341,7 +341,7 @@ test("Kubernetes: the YAML parses into objects Kubernetes accepts, with the mani
           metadata: Record<string, unknown>;
           spec: {
             containers: KubeContainer[];
-            volumes?: Array<{ name: string }>;
+            volumes?: Array<{ name: string; secret?: { items: Array<{ key: string; path: string }> } }>;
             hostAliases: Array<{ hostnames: string[] }>;
           };
         };
@@ -351,7 +351,14 @@ test("Kubernetes: the YAML parses into objects Kubernetes accepts, with the mani
     assertMetadata({ name: "pod", ...deployment.spec.template.metadata }, "Pod");
     for (const alias of pod.hostAliases)
       for (const host of alias.hostnames) assertSubdomain(host, "hostAliases hostname");
-    for (const volume of pod.volumes ?? []) assertDnsLabel(volume.name, "volume name");
+    for (const volume of pod.volumes ?? []) {
+      assertDnsLabel(volume.name, "volume name");
+      for (const item of volume.secret?.items ?? [])
+        assert.ok(
+          item.path !== "" && !item.path.startsWith("/") && !item.path.split("/").includes(".."),
+          `secret item path ${JSON.stringify(item.path)}`,
+        );
+    }
     const volumes = new Set((pod.volumes ?? []).map((v) => v.name));
     assert.equal(pod.containers.length, c.app.containers.length);
     for (const [i, container] of c.app.containers.entries()) {
@@ -369,6 +376,18 @@ test("Kubernetes: the YAML parses into objects Kubernetes accepts, with the mani
       assert.equal(new Set(paths).size, paths.length, `mount paths are unique: ${paths.join(", ")}`);
       for (const mount of k.volumeMounts ?? [])
         assert.ok(volumes.has(mount.name), `mount of volume ${mount.name}`);
+      for (const secret of container.fileSecrets) {
+        // The file appears at its target: a secret volume mounted on its directory, or the file alone.
+        const file = (k.volumeMounts ?? []).flatMap((m) => {
+          const items = pod.volumes?.find((v) => v.name === m.name)?.secret?.items ?? [];
+          const path = m.subPath ?? posix.relative(m.mountPath, secret.target);
+          const at = m.subPath === undefined ? posix.join(m.mountPath, path) : m.mountPath;
+          return at === secret.target && items.some((i) => i.key === secret.secret && i.path === path)
+            ? [m]
+            : [];
+        });
+        assert.equal(file.length, 1, `secret ${secret.secret} appears at ${secret.target}`);
+      }
     }
   });
 });

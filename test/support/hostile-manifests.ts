@@ -170,7 +170,15 @@ function arbitraries(ordinary: number, withSecrets: boolean) {
 
   const volume = fc.oneof(
     fc.record(
-      { name: fc.constantFrom("data", "cache"), path: hostilePath, read_only: fc.boolean() },
+      {
+        name: fc.constantFrom("data", "cache"),
+        // Sometimes the directory of the secrets' files: two mounts there cannot share it in a pod.
+        path: fc.oneof(
+          { weight: 5, arbitrary: hostilePath },
+          { weight: 1, arbitrary: fc.constant("/run/secrets") },
+        ),
+        read_only: fc.boolean(),
+      },
       { requiredKeys: ["name", "path"] },
     ),
     fc.record({
@@ -219,10 +227,11 @@ function arbitraries(ordinary: number, withSecrets: boolean) {
             fc
               .record({
                 secret: fc.constantFrom("s1", "s2"),
-                target: sometimesHostile(fc.constant("/run/secrets/"), hostilePath),
+                // A directory to complete with the secret's name, or any path.
+                target: sometimesHostile(fc.constantFrom("/run/secrets/", "/"), hostilePath),
               })
               .map((file) =>
-                file.target === "/run/secrets/" ? { ...file, target: `/run/secrets/${file.secret}` } : file,
+                file.target.endsWith("/") ? { ...file, target: `${file.target}${file.secret}` } : file,
               ),
             { maxLength: withSecrets ? 2 : 0, selector: (file) => file.secret },
           ),
