@@ -47,7 +47,9 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "yaml.literal", // unquoted numbers YAML reads differently (0755 → 755)
   "limits.stop-signal", // SIGKILL or SIGSTOP as the stop signal
   "limits.stop-timeout", // stop_timeout: 0
-  "security.path", // mounts at / or in /proc, /sys, /dev
+  "security.path", // mounts at / or in /proc, /sys, /dev; characters Podman and systemd read as more
+  "limits.argument", // an argument or environment value over 32 KiB (Linux takes up to 128 KiB)
+  "health.command", // a one-word health command with blanks: run literally by the plain backend
 ]);
 
 export type ParseResult =

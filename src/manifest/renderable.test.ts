@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { expectIssue, expectValid, FIRST, issuesOf, withLines } from "../../test/support/manifest-text.ts";
+import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "./parse.ts";
 import { healthCommandForm } from "./renderable.ts";
 
 const SECRET = ["secrets:", "  s: {}"];
@@ -291,6 +292,32 @@ describe("health commands reach Podman's --health-cmd whole", () => {
   test("spaces are fine in a list Podman takes as it is, and a one-word command without blanks", () => {
     expectValid(withLines('    health: { type: exec, command: [/bin/sh, -c, "pg_isready -U app"] }'));
     expectValid(withLines("    health: { type: exec, command: [/healthcheck] }"));
+  });
+});
+
+describe("an installed app keeps running across the upgrade that brought these rules", () => {
+  test("its stored manifest still loads when it breaks only rules its containers ran with", () => {
+    const text = withLines(
+      `    environment: { BIG: ${"x".repeat(40 * 1024)} }`,
+      '    health: { type: exec, command: ["pg_isready -U app"] }',
+      "    tmpfs: [/cache:exec]",
+    );
+    assert.ok(!parseManifest(text, "stored.yml").ok, "installs and updates refuse it");
+    assert.ok(parseManifest(text, "stored.yml", { tolerate: STORED_MANIFEST_TOLERATED_RULES }).ok);
+  });
+
+  test("but not one that breaks rules whose values Podman refused or misread (a uid, a device path)", () => {
+    const text = withLines(
+      '    user: "4294967295"',
+      "    devices: [{ permission: serial, path: /dev/x:rwm }]",
+      "permissions:",
+      "  serial: { kind: device, path: /dev/ttyUSB0, reason: a serial port }",
+    );
+    const stored = parseManifest(text, "stored.yml", { tolerate: STORED_MANIFEST_TOLERATED_RULES });
+    assert.deepEqual(stored.ok ? [] : stored.issues.map((i) => i.rule).sort(), [
+      "limits.user",
+      "security.device",
+    ]);
   });
 });
 
