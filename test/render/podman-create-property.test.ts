@@ -18,7 +18,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
-import { secretName, volumeHostPath } from "../../src/manifest/naming.ts";
 import { type PodmanPlan, podmanPlan } from "../../src/render/podman-spec.ts";
 import { hostileCases } from "../support/hostile-manifests.ts";
 import { PodmanService } from "../support/podman-api.ts";
@@ -95,15 +94,21 @@ before(async () => {
   for (const m of apps) {
     const plan = podmanPlan(m, { dataRoot, dependencies: {} });
     plans.push(plan);
-    for (const secret of Object.keys(m.secrets)) {
-      const name = secretName(m.id, secret);
+    // The Podman secrets the containers reference, by the names the plan gives them.
+    const secrets = new Set(
+      plan.containers.flatMap((c) => [
+        ...(c.body.secrets ?? []).map((s) => s.Source),
+        ...Object.values(c.body.secret_env ?? {}),
+      ]),
+    );
+    for (const name of secrets) {
       await service.ok("POST", `/secrets/create?name=${name}`, "not-a-real-secret");
       created.secrets.push(name);
     }
     await service.ok("POST", "/networks/create", plan.network);
     created.networks.push(plan.network.name);
     for (const v of plan.volumes) {
-      userDir(volumeHostPath(dataRoot, m.id, v.Name.slice(`archy-${m.id}-`.length)));
+      userDir(v.Options.device);
       await service.ok("POST", "/volumes/create", v);
       created.volumes.push(v.Name);
     }
