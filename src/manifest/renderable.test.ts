@@ -239,7 +239,8 @@ describe("ids, numbers and lengths Podman and Kubernetes take", () => {
       path: "secrets.database-password-for-the-app",
       line: FIRST + 1,
       column: 3,
-      message: `its Podman secret would be named archy-${id}-database-password-for-the-app, 91 characters`,
+      // Whatever joins the id and the secret's name (the naming scheme's separator).
+      message: new RegExp(`its Podman secret would be named archy-${id}.database-password-for-the-app, 91 characters`),
       fix: "shorten the secret's name to at most 2 characters",
     });
     expectValid(withLines("secrets:", "  pw: {}").replace("id: hello", `id: ${id}`));
