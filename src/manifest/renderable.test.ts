@@ -240,7 +240,9 @@ describe("ids, numbers and lengths Podman and Kubernetes take", () => {
       line: FIRST + 1,
       column: 3,
       // Whatever joins the id and the secret's name (the naming scheme's separator).
-      message: new RegExp(`its Podman secret would be named archy-${id}.database-password-for-the-app, 91 characters`),
+      message: new RegExp(
+        `its Podman secret would be named archy-${id}.database-password-for-the-app, 91 characters`,
+      ),
       fix: "shorten the secret's name to at most 2 characters",
     });
     expectValid(withLines("secrets:", "  pw: {}").replace("id: hello", `id: ${id}`));
