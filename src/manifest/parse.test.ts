@@ -968,6 +968,22 @@ describe("schema.unknown-key", () => {
     });
   });
 
+  test("the first 100 unknown keys of a mapping get a suggestion, the rest the allowed keys (bounded work)", () => {
+    const letters = "abcdefghijklmnopqrstuvwxyz";
+    const keys = Array.from(
+      { length: 150 },
+      (_, i) => `image${letters[Math.floor(i / 26)]}${letters[i % 26]}`,
+    );
+    const issues = issuesOf(withLines(...keys.map((key) => `    ${key}: x`)));
+    const unknown = issues.filter((i) => i.rule === "schema.unknown-key");
+    assert.equal(unknown.length, 150);
+    assert.deepEqual(
+      unknown.map((i) => i.fix.startsWith("did you mean `image`?")),
+      keys.map((_, i) => i < 100),
+    );
+    assert.match(unknown[149]?.fix ?? "", /^remove it; allowed here: image, container_name/);
+  });
+
   test("a misspelt top-level field", () => {
     expectIssue(withLines("lisence: MIT"), {
       rule: "schema.unknown-key",

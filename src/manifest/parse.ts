@@ -721,7 +721,7 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
   const value = valueAt(data, path);
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => unknownKey(path, key, value));
+      return issue.keys.map((key, index) => unknownKey(path, key, value, index < MAX_SUGGESTED_KEYS));
     case "invalid_type": {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (value === undefined) {
@@ -857,7 +857,13 @@ function numberBound(bound: unknown, path: readonly PathSegment[], side: "minimu
   return bound;
 }
 
-function unknownKey(path: PathSegment[], key: string, value: unknown): Finding {
+/**
+ * Unknown keys of one mapping that get a "did you mean": each costs an edit distance per allowed
+ * key, and a file of nothing but unknown keys holds tens of thousands of them.
+ */
+const MAX_SUGGESTED_KEYS = 100;
+
+function unknownKey(path: PathSegment[], key: string, value: unknown, suggest = true): Finding {
   const keyPath = [...path, key];
   const inContainer = path.length === 2 && path[0] === "containers";
   const forbidden =
@@ -899,7 +905,7 @@ function unknownKey(path: PathSegment[], key: string, value: unknown): Finding {
   const allowed = [...new Set((own.length > 0 ? own : shapes).flatMap((shape) => Object.keys(shape)))].filter(
     (name) => name !== key,
   );
-  const guess = closest(key, allowed);
+  const guess = suggest ? closest(key, allowed) : undefined;
   return {
     path: keyPath,
     message: `unknown field \`${key}\``,
