@@ -4,6 +4,7 @@
  * app consumes from a dependency in the set exists there.
  */
 import semver from "semver";
+import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
@@ -40,16 +41,11 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
         const path: PathSegment[] = ["containers", key, "ports", index, "host"];
         published.set(id, [...(published.get(id) ?? []), { member, path, bind: port.bind }]);
       }
-  const wildcard = (bind: string) => bind === "0.0.0.0" || bind === "::";
   for (const [id, publishers] of published)
     for (const publisher of publishers) {
       const others = new Set(
         publishers
-          .filter(
-            (p) =>
-              p.member !== publisher.member &&
-              (p.bind === publisher.bind || wildcard(p.bind) || wildcard(publisher.bind)),
-          )
+          .filter((p) => p.member !== publisher.member && bindsOverlap(p.bind, publisher.bind))
           .map((p) => p.member),
       );
       if (others.size > 0)

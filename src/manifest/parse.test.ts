@@ -310,12 +310,21 @@ describe("yaml.aliases", () => {
 });
 
 describe("yaml.depth", () => {
-  test("thousands of nested brackets are refused, not a stack overflow", () => {
+  test("thousands of nested brackets are refused before parsing, at the one too deep", () => {
+    // Parsing them took seconds, and the parser's stack overflow surfaced as a RangeError or, at
+    // some depths of the caller's stack, as a SyntaxError that crashed the validator.
     expectIssue(withLines(`    command: ${"[".repeat(20_000)}${"]".repeat(20_000)}`), {
       rule: "yaml.depth",
       path: "(document)",
-      line: 1,
-      column: 1,
+      line: FIRST,
+      column: 14 + 100,
+      message: "more than 100 `[` or `{` collections inside one another",
+    });
+    expectIssue(withLines(`    environment: ${"{a: ".repeat(5000)}b${"}".repeat(5000)}`), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 18 + 4 * 100,
       message: "nested too deeply",
     });
   });
@@ -345,6 +354,30 @@ describe("yaml.depth", () => {
       ),
     );
     assert.deepEqual(manifest.containers.worker?.environment, { A: "x", B: "y", C: "y" });
+  });
+
+  test("an alias inside the value it names is refused at the alias, without converting the document", () => {
+    // Converting `&a [*a]` recursed until the stack ran out: a second for a few bytes.
+    expectIssue(withLines("    command: &a [x, [*a]]"), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 22,
+      message: "the alias *a is inside the value of its own anchor &a",
+    });
+  });
+
+  test("passing: brackets in quoted values, plain words and comments are not nesting", () => {
+    const many = "[".repeat(150);
+    expectValid(
+      withLines(
+        `    command: ["${many}", '${many}', 'it''s ${many}']`,
+        "    environment:",
+        `      A: a${many}`,
+        `      B: "\\" ${many}"  # ${many}`,
+        `# ${many}`,
+      ),
+    );
   });
 
   test("a long chain of block indicators on one line (quadratic for the lexer)", () => {
@@ -976,6 +1009,22 @@ describe("schema.unknown-key", () => {
       column: 5,
       fix: "did you mean `image`?",
     });
+  });
+
+  test("the first 100 unknown keys of a mapping get a suggestion, the rest the allowed keys (bounded work)", () => {
+    const letters = "abcdefghijklmnopqrstuvwxyz";
+    const keys = Array.from(
+      { length: 150 },
+      (_, i) => `image${letters[Math.floor(i / 26)]}${letters[i % 26]}`,
+    );
+    const issues = issuesOf(withLines(...keys.map((key) => `    ${key}: x`)));
+    const unknown = issues.filter((i) => i.rule === "schema.unknown-key");
+    assert.equal(unknown.length, 150);
+    assert.deepEqual(
+      unknown.map((i) => i.fix.startsWith("did you mean `image`?")),
+      keys.map((_, i) => i < 100),
+    );
+    assert.match(unknown[149]?.fix ?? "", /^remove it; allowed here: image, container_name/);
   });
 
   test("a misspelt top-level field", () => {

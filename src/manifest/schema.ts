@@ -7,6 +7,7 @@
  * cycles, security policy) live in `semantics.ts`, because JSON Schema cannot express them.
  */
 import { z } from "zod";
+import { canonicalIp } from "./ip-address.ts";
 
 /** A DNS label: container keys, volume and secret names, and most other names in a manifest. */
 export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -214,6 +215,9 @@ const PortMapping = z
     bind: z
       .union([z.ipv4(), z.ipv6()])
       .default("0.0.0.0")
+      // One spelling per address, so that clashes are found whatever the spelling (`0:0:0:0:0:0:0:0`
+      // is `::`) and every part of the platform compares the same text.
+      .overwrite(canonicalIp)
       .meta({ description: "The host address to bind; 127.0.0.1 keeps the port local to the node." }),
   })
   .meta({

@@ -4,8 +4,10 @@
  * holds. Pure: a manifest in, findings out.
  */
 import semver from "semver";
+import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
+import { checkRenderable } from "./renderable.ts";
 import { type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
@@ -23,6 +25,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkHealth(manifest),
     ...checkLimits(manifest),
     ...checkSecurity(manifest),
+    ...checkRenderable(manifest),
   ];
 }
 
@@ -244,11 +247,13 @@ function checkClashes(manifest: Manifest): Finding[] {
     const at: PathSegment[] = ["containers", key];
     for (const [index, port] of container.ports.entries()) {
       if (port.host === undefined) continue;
-      const wildcard = port.bind === "0.0.0.0" || port.bind === "::";
       for (const [other, otherPath] of hostPorts) {
         const [otherPort, otherProtocol, otherBind] = other.split("|");
-        const overlaps = otherBind === port.bind || wildcard || otherBind === "0.0.0.0" || otherBind === "::";
-        if (otherPort === String(port.host) && otherProtocol === port.protocol && overlaps)
+        if (
+          otherPort === String(port.host) &&
+          otherProtocol === port.protocol &&
+          bindsOverlap(otherBind as string, port.bind)
+        )
           clash(
             [...at, "ports", index, "host"],
             `host port ${port.host}/${port.protocol} is published twice`,
