@@ -4,6 +4,8 @@
  */
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import { requestedPermissions } from "../manifest/permissions.ts";
+import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
@@ -13,10 +15,12 @@ import {
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { SourceListing } from "../sources/local.ts";
+import { provenanceChange } from "../sources/provenance.ts";
 import type { Auth, Session } from "./auth.ts";
 import { AUTH_METHODS } from "./auth-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
+import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -82,6 +86,9 @@ const AppView = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   desired: z.enum(["running", "stopped", "absent"]),
   phase: z.string().meta({
     description: "What the app is doing: installing, running, stopped, waiting, retrying, failed, …",
@@ -98,6 +105,7 @@ const AppView = z.object({
     description:
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
+  permissions: PermissionStatuses,
 });
 
 const AvailableApp = z.object({
@@ -107,12 +115,20 @@ const AvailableApp = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   installed: z.boolean(),
   installedVersion: z.string().nullable(),
   updateAvailable: z.boolean(),
+  sourceChange: z.string().nullable().meta({
+    description:
+      "Installed from another source or signer: what updating to this one would change (`package.update` needs `switchSource`).",
+  }),
   localOverride: z.string().nullable().meta({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
+  permissions: RequestedPermissions,
 });
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
@@ -123,6 +139,10 @@ const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "invalid-manifest": RPC_CODES.invalidManifest,
   "not-newer": RPC_CODES.notNewer,
   "being-removed": RPC_CODES.beingRemoved,
+  "name-taken": RPC_CODES.nameTaken,
+  "approval-required": RPC_CODES.approvalRequired,
+  "source-change": RPC_CODES.sourceChange,
+  "unknown-permission": RPC_CODES.notFound,
 };
 
 /**
@@ -178,6 +198,7 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     description: manifest?.description ?? "",
     category: manifest?.category ?? "other",
     source: row.source,
+    publisher: row.publisher ?? null,
     desired: row.desired,
     phase: row.phase,
     reason: row.reason ?? null,
@@ -186,6 +207,10 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
+    permissions: permissionStatus(
+      manifest ? requestedPermissions(manifest) : [],
+      orchestrator.store.approvals(row.id),
+    ),
   };
 }
 
@@ -261,10 +286,13 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           description: app.manifest.description,
           category: app.manifest.category,
           source: app.source,
+          publisher: app.publisher ?? null,
           installed: row !== undefined,
           installedVersion: row?.version ?? null,
           updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
+          sourceChange: (row && provenanceChange(row, app)) ?? null,
           localOverride: app.localOverride ?? null,
+          permissions: requestedPermissions(app.manifest),
         };
       });
     },
@@ -273,15 +301,48 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "package.install",
     summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything).",
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`.",
     access: "session",
     mutates: true,
-    params: IdParams,
+    params: z.strictObject({
+      id: AppId,
+      approve: Approvals.default([]).meta({
+        description:
+          "The operator's approval of each permission the manifest requests (`package.available` lists them; a refusal's `data.permissions` too).",
+      }),
+    }),
     result: Accepted,
-    handler: async ({ id }, ctx) => {
+    handler: async ({ id, approve }, ctx) => {
       const app = await sourced(ctx, id);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
     },
+  }),
+  defineMethod({
+    name: "package.approve",
+    summary:
+      "Approves the permissions an installed app's manifest requests and are not approved (after a revoke): the app goes back to its desired state.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      approve: Approvals.min(1).meta({ description: "Each permission approved, as `package.get` shows it." }),
+    }),
+    result: Accepted,
+    handler: ({ id, approve }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),
+  }),
+  defineMethod({
+    name: "package.revoke",
+    summary:
+      "Withdraws the approval of one of an app's permissions: the app stops, and starts again only once it is approved again.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+    }),
+    result: Accepted,
+    handler: ({ id, permission }, ctx) =>
+      lifecycle(ctx, () => ctx.orchestrator.lifecycle.revoke(id, permission)),
   }),
   defineMethod({
     name: "package.start",
@@ -332,15 +393,26 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   }),
   defineMethod({
     name: "package.update",
-    summary: "Moves an app to the version its source offers now; a downgrade needs `force`.",
+    summary:
+      "Moves an app to the version its sources offer now; a downgrade needs `force`, another source or signer `switchSource`, new permissions `approve`.",
     access: "session",
     mutates: true,
-    params: z.strictObject({ id: AppId, force: z.boolean().default(false) }),
+    params: z.strictObject({
+      id: AppId,
+      force: z.boolean().default(false),
+      switchSource: z.boolean().default(false).meta({
+        description:
+          "Consent to an update from another source (a catalog's manifest for a local one) or another signer (`package.available` says so in `sourceChange`).",
+      }),
+      approve: Approvals.default([]).meta({
+        description: "Approvals of the permissions the new version requests that are not approved yet.",
+      }),
+    }),
     result: Accepted,
-    handler: async ({ id, force }, ctx) => {
+    handler: async ({ id, force, switchSource, approve }, ctx) => {
       installed(ctx, id);
       const app = await sourced(ctx, id);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
     },
   }),
   defineMethod({

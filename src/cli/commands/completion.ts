@@ -29,6 +29,12 @@ const WAIT: Option[] = [
   { name: "timeout", value: "text", help: "stop waiting after SECONDS" },
 ];
 
+const APPROVE: Option = {
+  name: "approve",
+  value: "text",
+  help: "all, or NAME,NAME: the permissions approved",
+};
+
 const lifecycle = (summary: string, args: Args, extra: Option[] = []): CommandSpec => ({
   summary,
   options: [...extra, ...WAIT, ...CONNECTION, HELP],
@@ -48,7 +54,7 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [JSON_OPTION, ...CONNECTION, HELP],
     args: "installed",
   },
-  install: lifecycle("install an app", "available"),
+  install: lifecycle("install an app", "available", [APPROVE]),
   start: lifecycle("start an app", "installed"),
   stop: lifecycle("stop an app", "installed"),
   restart: lifecycle("restart an app", "installed"),
@@ -58,8 +64,14 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
   ]),
   update: lifecycle("update an app", "installed", [
     { name: "force", value: "flag", help: "reapply or downgrade" },
+    { name: "switch-source", value: "flag", help: "consent to another source or signer" },
+    APPROVE,
   ]),
   retry: lifecycle("retry a failed app", "installed"),
+  approve: lifecycle("approve an app's permissions", "installed", [
+    { name: "all", value: "flag", help: "every permission not approved" },
+  ]),
+  revoke: lifecycle("withdraw approval of a permission", "installed"),
   logs: {
     summary: "show an app's container output",
     options: [

@@ -1,0 +1,21 @@
+/**
+ * Where an app comes from, and whether an update would change it: another source (a local manifest
+ * replaced by a catalog's, one catalog by another) or, within a catalog, another signer (another
+ * namespace role, or the same namespace with other keys). Such an update is never applied
+ * silently: the operator consents to it (`switchSource`). Pure.
+ */
+
+/** An app's source (`local:<dir>`, `catalog:<name>`) and, for a catalog app, who signed it there. */
+export type Provenance = { source: string; publisher?: string | undefined };
+
+/** What an update from `installed` to `offered` would change of its provenance, in words; undefined: nothing. */
+export function provenanceChange(installed: Provenance, offered: Provenance): string | undefined {
+  if (installed.source !== offered.source)
+    return `switch its source from ${installed.source} to ${offered.source}${
+      offered.publisher ? ` (signed by ${offered.publisher})` : ""
+    }`;
+  // An app installed before publishers were recorded has none: its first update records one.
+  if (installed.publisher !== undefined && installed.publisher !== offered.publisher)
+    return `change who signs it in ${offered.source}, from ${installed.publisher} to ${offered.publisher ?? "nobody"}`;
+  return undefined;
+}
