@@ -5,6 +5,7 @@
  */
 import { posix } from "node:path";
 import { isCanonicalAbsolute } from "../manifest/host-paths.ts";
+import { pathProblem } from "../manifest/renderable.ts";
 import { type Conversion, toLabel } from "./convert-context.ts";
 import type { ProjectService } from "./project.ts";
 import { hasMarker } from "./variables.ts";
@@ -47,12 +48,12 @@ export function convertConfigs(
       );
       continue;
     }
-    if (!isCanonicalAbsolute(target) || target === "/") {
+    if (!isCanonicalAbsolute(target) || target === "/" || pathProblem(target)) {
       conversion.note(
         "decide",
         service,
         sub,
-        `not carried over: the target ${target} is not an absolute file path`,
+        `not carried over: the target ${target} is not an absolute file path of letters, digits and . _ - + @ ~`,
         "write where the file goes in the container",
       );
       continue;

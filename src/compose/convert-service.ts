@@ -4,6 +4,8 @@
  * a permission), limits, health check and the order of start. Mounts and ports are
  * convert-storage.ts's and convert-network.ts's. Pure.
  */
+
+import { pathProblem } from "../manifest/renderable.ts";
 import {
   ALL_CAPABILITIES,
   ELEVATED_CAPABILITIES,
@@ -94,14 +96,14 @@ export function convertService(
   if (command) container.command = command;
 
   if (spec.working_dir !== undefined) {
-    if (spec.working_dir.startsWith("/") && !hasMarker(spec.working_dir))
+    if (spec.working_dir.startsWith("/") && !hasMarker(spec.working_dir) && !pathProblem(spec.working_dir))
       container.working_dir = spec.working_dir;
     else
       note(
         "decide",
         service,
         ["working_dir"],
-        `not carried over: ${conversion.restore(spec.working_dir)} is not an absolute path`,
+        `not carried over: ${conversion.restore(spec.working_dir)} is not an absolute path of letters, digits and . _ - + @ ~`,
         "write the absolute path",
       );
   }

@@ -7,6 +7,7 @@
  */
 import { posix } from "node:path";
 import { ENGINE_SOCKET, hostPathProblem, isCanonicalAbsolute } from "../manifest/host-paths.ts";
+import { pathProblem } from "../manifest/renderable.ts";
 import { type Conversion, toLabel } from "./convert-context.ts";
 import type { ProjectService } from "./project.ts";
 import { composeBool, type LongVolume, type VolumeEntry } from "./spec.ts";
@@ -95,6 +96,15 @@ export function convertMounts(
         sub,
         `not mounted: the container path ${conversion.restore(mount.target)} is not an absolute path`,
         "mount it at an absolute path",
+      );
+      continue;
+    }
+    const targetProblem = pathProblem(target);
+    if (targetProblem) {
+      decide(
+        sub,
+        `not mounted: the container path ${JSON.stringify(target)} ${targetProblem}`,
+        "mount it at a path of letters, digits and . _ - + @ ~",
       );
       continue;
     }
@@ -189,13 +199,20 @@ export function convertMounts(
       continue;
     }
     const shared = CASAOS_SHARED.exec(path);
-    const hostPath = shared ? `/srv/${shared[1]}` : path;
-    const why = hostPathProblem(hostPath);
-    if (why) {
+    // CasaOS's shared data is asked under /srv, with a name the node can mount (no blanks or
+    // separators): the operator provides it there either way.
+    const hostPath = shared ? `/srv/${(shared[1] as string).replace(/[^A-Za-z0-9._+@~/-]/g, "-")}` : path;
+    const refused = hostPathProblem(hostPath);
+    const unrenderable = refused ? undefined : pathProblem(hostPath);
+    if (refused || unrenderable) {
       decide(
         sub,
-        `not mounted: the host path ${path} ${why.replace(/^it /, "")}`,
-        `use an app volume (\`name:\`) for the app's own data; for data shared with others, a directory under /mnt, /media or /srv (bind-mount ${path} there) with a host-path permission`,
+        refused
+          ? `not mounted: the host path ${path} ${refused.replace(/^it /, "")}`
+          : `not mounted: the host path ${JSON.stringify(hostPath)} ${unrenderable}`,
+        refused
+          ? `use an app volume (\`name:\`) for the app's own data; for data shared with others, a directory under /mnt, /media or /srv (bind-mount ${path} there) with a host-path permission`
+          : "bind-mount it at a path of letters, digits and . _ - + @ ~ (such as /srv/media/tv-shows) and mount that",
       );
       continue;
     }

@@ -218,6 +218,26 @@ describe("compose import: services become containers", () => {
     );
   });
 
+  test("a host path the node cannot mount (a space, where systemd splits values) is renamed under /srv for CasaOS's shared data, reported elsewhere", () => {
+    const result = ok({
+      "compose.yml":
+        "services:\n  tv:\n    image: sonarr\n    volumes: ['/DATA/Media/TV Shows:/tv', '/mnt/my disk:/disk', './data:/in container']\n",
+    });
+    assert.deepEqual(container(result, "tv").volumes, [
+      { host_path: "/srv/Media/TV-Shows", permission: "tv-shows", path: "/tv" },
+    ]);
+    assert.match(
+      lines(result, "review").join("\n"),
+      /CasaOS's shared data \/DATA\/Media\/TV Shows is asked as the host path \/srv\/Media\/TV-Shows/,
+    );
+    const decided = lines(result, "decide").join("\n");
+    assert.match(
+      decided,
+      /volumes\[1\]: not mounted: the host path "\/mnt\/my disk" holds a space, where Quadlet and systemd split values/,
+    );
+    assert.match(decided, /volumes\[2\]: not mounted: the container path "\/in container" holds a space/);
+  });
+
   test("privileged, host network, namespaces and capabilities: permissions where they exist, the report where they do not", () => {
     const result = ok({
       "compose.yml": [
