@@ -80,7 +80,10 @@ const COMMANDS: Record<string, Command> = {
     group: "hidden",
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
-  app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
+  app: {
+    summary: "app developer tools: new, import, schema, validate, render",
+    load: () => import("./commands/app.ts"),
+  },
   catalog: {
     summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",
     load: () => import("./commands/catalog.ts"),
