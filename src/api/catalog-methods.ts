@@ -9,8 +9,9 @@ import { RPC_CODES, RpcError } from "./rpc/errors.ts";
 const SourceStatusView = z.object({
   name: z.string(),
   url: z.string(),
-  state: z.enum(["ok", "failing", "never-refreshed"]).meta({
-    description: "`failing`: the last refresh did not complete; the last good catalog is still served.",
+  state: z.enum(["ok", "partial", "failing", "never-refreshed"]).meta({
+    description:
+      "`partial`: the last refresh completed, but the delegated namespaces in `failedRoles` failed and their apps are hidden; `failing`: the last refresh did not complete, and the last good catalog is still served.",
   }),
   lastAttemptAt: z.number().nullable(),
   lastSuccessAt: z.number().nullable(),
@@ -26,6 +27,19 @@ const SourceStatusView = z.object({
     })
     .nullable()
     .meta({ description: "Why the last refresh failed." }),
+  failedRoles: z
+    .array(
+      z.object({
+        role: z.string().meta({ description: "The delegated role: the namespace whose apps are hidden." }),
+        kind: z.string(),
+        message: z.string(),
+        fix: z.string(),
+      }),
+    )
+    .meta({
+      description:
+        "Delegated namespaces of the catalog served that failed to verify (or whose files did not match): their apps are hidden, every other app is served.",
+    }),
   transferred: z.object({ requests: z.number(), bytes: z.number() }).meta({
     description: "What the last refresh downloaded.",
   }),
@@ -80,7 +94,16 @@ export const CATALOG_METHODS: MethodDefinition<ApiContext>[] = [
         }),
       ),
       updates: z.array(
-        z.object({ id: z.string(), installed: z.string(), offered: z.string(), source: z.string() }),
+        z.object({
+          id: z.string(),
+          installed: z.string(),
+          offered: z.string(),
+          source: z.string(),
+          sourceChange: z.string().nullable().meta({
+            description:
+              "What the update would change of the app's source or signer (it needs `switchSource`).",
+          }),
+        }),
       ),
       conflicts: z.array(z.object({ id: z.string(), source: z.string(), offeredBy: z.string() })).meta({
         description: "Apps a later source offers too; the first source's is offered.",

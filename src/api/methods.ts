@@ -4,8 +4,10 @@
  */
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { Marketplace } from "../marketplace/market.ts";
+import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
@@ -15,11 +17,13 @@ import {
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { SourceListing } from "../sources/local.ts";
+import { provenanceChange } from "../sources/provenance.ts";
 import type { Auth, Session } from "./auth.ts";
 import { AUTH_METHODS } from "./auth-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
 import { MARKET_METHODS, marketSourced, offerView, TrustView } from "./market-methods.ts";
+import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -87,6 +91,9 @@ const AppView = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   desired: z.enum(["running", "stopped", "absent"]),
   phase: z.string().meta({
     description: "What the app is doing: installing, running, stopped, waiting, retrying, failed, …",
@@ -103,6 +110,7 @@ const AppView = z.object({
     description:
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
+  permissions: PermissionStatuses,
   flags: z.array(z.string()).meta({
     description:
       "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
@@ -116,15 +124,22 @@ const AvailableApp = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   installed: z.boolean(),
   installedVersion: z.string().nullable(),
   updateAvailable: z.boolean(),
+  sourceChange: z.string().nullable().meta({
+    description:
+      "Installed from another source or signer: what updating to this one would change (`package.update` needs `switchSource`).",
+  }),
   localOverride: z.string().nullable().meta({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
-  publisher: z.string().nullable().meta({
+  permissions: RequestedPermissions.meta({
     description:
-      "A marketplace app's publisher (npub): with the id, its identity. The same id by several publishers is listed once per publisher.",
+      "The permissions its manifest requests. For a marketplace app: empty until its bundle is verified, at install (an install that needs approval says which).",
   }),
   trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
 });
@@ -137,6 +152,10 @@ const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "invalid-manifest": RPC_CODES.invalidManifest,
   "not-newer": RPC_CODES.notNewer,
   "being-removed": RPC_CODES.beingRemoved,
+  "name-taken": RPC_CODES.nameTaken,
+  "approval-required": RPC_CODES.approvalRequired,
+  "source-change": RPC_CODES.sourceChange,
+  "unknown-permission": RPC_CODES.notFound,
 };
 
 /**
@@ -192,6 +211,7 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     description: manifest?.description ?? "",
     category: manifest?.category ?? "other",
     source: row.source,
+    publisher: row.publisher ?? null,
     desired: row.desired,
     phase: row.phase,
     reason: row.reason ?? null,
@@ -200,6 +220,10 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
+    permissions: permissionStatus(
+      manifest ? requestedPermissions(manifest) : [],
+      orchestrator.store.approvals(row.id),
+    ),
     flags: ctx.market.flagsOf(row),
   };
 }
@@ -294,11 +318,13 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           description: app.manifest.description,
           category: app.manifest.category,
           source: app.source,
+          publisher: app.publisher ?? null,
           installed: mine !== undefined,
           installedVersion: mine?.version ?? null,
           updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+          sourceChange: (mine && provenanceChange(mine, app)) ?? null,
           localOverride: app.localOverride ?? null,
-          publisher: null,
+          permissions: requestedPermissions(app.manifest),
           trust: null,
         };
       });
@@ -311,11 +337,15 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           description: view.description,
           category: view.category,
           source: view.source,
+          publisher: view.publisher,
           installed: view.installedVersion !== null,
           installedVersion: view.installedVersion,
           updateAvailable: view.updateAvailable,
+          // Another key's release is never an update (market.list names the installed app's source).
+          sourceChange: null,
           localOverride: null,
-          publisher: view.publisher,
+          // Known once the bundle is verified, at install: an install that needs approval says which.
+          permissions: [],
           trust: view.trust,
         };
       });
@@ -327,7 +357,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "package.install",
     summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). A marketplace app is chosen by its source (`nostr:<npub>`) when it is not the only app of that id; its release and bundle are verified first.",
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`. A marketplace app is chosen by its source (`nostr:<npub>`) when it is not the only app of that id; its release and bundle are verified first.",
     access: "session",
     mutates: true,
     params: z.strictObject({
@@ -340,16 +370,47 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
         description:
           "The operator confirms installing a marketplace app whose publisher is below their trust threshold (the refusal names the risk).",
       }),
+      approve: Approvals.default([]).meta({
+        description:
+          "The operator's approval of each permission the manifest requests (`package.available` lists them; a refusal's `data.permissions` too).",
+      }),
     }),
     result: Accepted,
-    handler: async ({ id, source, confirmRisk }, ctx) => {
+    handler: async ({ id, source, confirmRisk, approve }, ctx) => {
       const app =
         source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
           ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
           : await sourced(ctx, id, source);
       await checkHostPaths(ctx, app);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
     },
+  }),
+  defineMethod({
+    name: "package.approve",
+    summary:
+      "Approves the permissions an installed app's manifest requests and are not approved (after a revoke): the app goes back to its desired state.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      approve: Approvals.min(1).meta({ description: "Each permission approved, as `package.get` shows it." }),
+    }),
+    result: Accepted,
+    handler: ({ id, approve }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),
+  }),
+  defineMethod({
+    name: "package.revoke",
+    summary:
+      "Withdraws the approval of one of an app's permissions: the app stops, and starts again only once it is approved again.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+    }),
+    result: Accepted,
+    handler: ({ id, permission }, ctx) =>
+      lifecycle(ctx, () => ctx.orchestrator.lifecycle.revoke(id, permission)),
   }),
   defineMethod({
     name: "package.start",
@@ -400,26 +461,34 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   }),
   defineMethod({
     name: "package.update",
-    summary: "Moves an app to the version its source offers now; a downgrade needs `force`.",
+    summary:
+      "Moves an app to the version its sources offer now; a downgrade needs `force`, another source or signer `switchSource`, new permissions `approve`.",
     access: "session",
     mutates: true,
     params: z.strictObject({
       id: AppId,
       force: z.boolean().default(false),
+      switchSource: z.boolean().default(false).meta({
+        description:
+          "Consent to an update from another source (a catalog's manifest for a local one) or another signer (`package.available` says so in `sourceChange`).",
+      }),
+      approve: Approvals.default([]).meta({
+        description: "Approvals of the permissions the new version requests that are not approved yet.",
+      }),
       confirmRisk: z.boolean().default(false).meta({
         description:
           "For a marketplace app whose publisher is now reported or muted: the operator confirms the risk.",
       }),
     }),
     result: Accepted,
-    handler: async ({ id, force, confirmRisk }, ctx) => {
+    handler: async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
       const row = installed(ctx, id);
       // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
       const app = row.source.startsWith("nostr:")
         ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
         : await sourced(ctx, id);
       await checkHostPaths(ctx, app);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
     },
   }),
   defineMethod({

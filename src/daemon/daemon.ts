@@ -119,6 +119,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
+    onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version;
     // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
     // against what was signed at every use.

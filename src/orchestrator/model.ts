@@ -31,7 +31,11 @@ export type OperationKind =
   | "purge"
   | "reinstall"
   | "retry"
-  | "update";
+  | "update"
+  /** The operator approves permissions the app's manifest requests. */
+  | "approve"
+  /** The operator withdraws a permission's approval: the app stops until it is approved again. */
+  | "revoke";
 export type OperationState = "pending" | "running" | "succeeded" | "failed";
 
 export type Operation = {
