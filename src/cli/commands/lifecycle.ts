@@ -236,6 +236,10 @@ export class Follower {
   }
 }
 
+/** The operator's confirmation of a marketplace app's risk, sent only when given. */
+const confirmRisk = (values: Record<string, unknown>) =>
+  values["confirm-risk"] === true ? { confirmRisk: true } : {};
+
 function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
   if (kind === "uninstall") return { id, purge: values.purge === true };
   if (kind === "update")
@@ -243,14 +247,10 @@ function params(kind: LifecycleKind, id: string, values: Record<string, unknown>
       id,
       force: values.force === true,
       switchSource: values["switch-source"] === true,
-      confirmRisk: values["confirm-risk"] === true,
+      ...confirmRisk(values),
     };
   if (kind === "install")
-    return {
-      id,
-      ...(values.source ? { source: values.source } : {}),
-      confirmRisk: values["confirm-risk"] === true,
-    };
+    return { id, ...(values.source ? { source: values.source } : {}), ...confirmRisk(values) };
   return { id };
 }
 
