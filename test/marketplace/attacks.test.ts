@@ -4,12 +4,13 @@
  * hostile relays here are fault injection (support.ts); the honest one is the real relay.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { schnorr } from "@noble/curves/secp256k1";
 import { getEventHash } from "nostr-tools/pure";
+import { readAppTree } from "../../src/manifest/app-files.ts";
 import { startDevRelay } from "../../src/marketplace/dev-relay.ts";
 import {
   BUNDLE_MIME,
@@ -22,7 +23,7 @@ import { npub } from "../../src/marketplace/identity.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { MAX_MESSAGE_BYTES, MAX_REFUSED, publish } from "../../src/marketplace/relay.ts";
 import { Store } from "../../src/orchestrator/store.ts";
-import { devKey, hostileRelay, sign } from "./support.ts";
+import { appDir, devKey, hostileRelay, publishDir, sign } from "./support.ts";
 
 function node(options: Partial<ConstructorParameters<typeof Marketplace>[0]> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "archy-market-attacks-"));
@@ -275,3 +276,60 @@ test("spam-proof: 10,000 junk apps from 100 unknown keys cost bounded events and
     close();
   }
 });
+
+test("verified at use: a file of an installed marketplace app's package changed on disk is refused, and the package is unpacked again from the verified bundle", async () => {
+  const relay = await startDevRelay({ bundlesDir: mkdtempSync(join(tmpdir(), "archy-market-mirror-")) });
+  const { market, close } = node();
+  const base = mkdtempSync(join(tmpdir(), "archy-market-apps-"));
+  try {
+    const key = devKey();
+    const report = await publishDir(key, appDir(base, "alice.notes", "1.0.0"), relay);
+    assert.deepEqual(
+      report.relays.map((r) => r.ok),
+      [true],
+    );
+    market.addRelay(relay.url);
+    await market.refresh();
+    const offer = market.offersOf("alice.notes")[0];
+    assert.ok(offer);
+    const prepared = await market.prepare(offer);
+    const app = { id: "alice.notes", version: "1.0.0", source: prepared.source };
+    const pkg = market.packageOf(app);
+    assert.ok(pkg?.verifyCopy, "the package checks every copy");
+    assert.equal(
+      pkg.verifyCopy("files/index.html", await readAppTree(pkg.dir, "files/index.html")),
+      undefined,
+    );
+    writeFileSync(join(pkg.dir, "files", "index.html"), "<h1>changed on disk</h1>\n");
+    writeFileSync(join(pkg.dir, "files", "extra.sh"), "#!/bin/sh\n");
+    const refused = pkg.verifyCopy("files/index.html", await readAppTree(pkg.dir, "files/index.html"));
+    assert.match(
+      refused ?? "",
+      /is not its signed bundle: files\/index\.html does not match its signed length and hashes.*refused/,
+    );
+    const again = await waitFor(() => market.packageOf(app));
+    assert.equal(
+      readFileSync(join(again.dir, "files", "index.html"), "utf8"),
+      "<h1>alice.notes 1.0.0</h1>\n",
+      "unpacked again",
+    );
+    const added = again.verifyCopy?.(
+      "files",
+      await readAppTree(again.dir, "files").catch(() => ({ entries: [] })),
+    );
+    assert.equal(added, undefined, "the unsigned file added is gone with the new unpacking");
+  } finally {
+    await relay.close();
+    rmSync(base, { recursive: true, force: true });
+    close();
+  }
+});
+
+async function waitFor<T>(look: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const found = look();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error("the package was not unpacked again within 5 s");
+}
