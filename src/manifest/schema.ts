@@ -257,9 +257,19 @@ const Device = z
   })
   .meta({ description: "A host device passed into the container, granted by a `device` permission." });
 
+/** The default health check interval and probe timeout, when neither is written (ms). */
+const HEALTH_INTERVAL_MS = 10_000;
+const HEALTH_TIMEOUT_MS = 5_000;
+
 const HealthTiming = {
-  interval: Duration.prefault(10).meta({ description: "Time between probes (default 10s)." }),
-  timeout: Duration.prefault(5).meta({ description: "How long one probe may take (default 5s)." }),
+  interval: Duration.optional().meta({
+    description:
+      "Time between probes (default 10s, or twice `timeout` when that is written and longer than 5s).",
+  }),
+  timeout: Duration.optional().meta({
+    description:
+      "How long one probe may take (default 5s, or half of `interval` when that is written and shorter than 10s).",
+  }),
   retries: z
     .number()
     .int()
@@ -311,7 +321,20 @@ const HealthCheck = z
     description:
       "How the daemon decides that the container is healthy, by a probe it runs inside the container: an HTTP request, a listening TCP socket or a command.",
     examples: [{ type: "http", port: 8080, path: "/health", status: 200, interval: "10s" }],
-  });
+  })
+  .transform(withHealthTimingDefaults);
+
+/**
+ * Fills in the interval and the timeout an author left out so that they follow the one written: an
+ * `interval: 5s` alone gets a 2.5s timeout, not the 5s default that would not be shorter than it.
+ */
+function withHealthTimingDefaults<T extends { interval?: number; timeout?: number }>(
+  health: T,
+): T & { interval: number; timeout: number } {
+  const interval = health.interval ?? Math.max(HEALTH_INTERVAL_MS, 2 * (health.timeout ?? 0));
+  const timeout = health.timeout ?? Math.min(HEALTH_TIMEOUT_MS, Math.floor(interval / 2));
+  return { ...health, interval, timeout };
+}
 
 const DependsOn = z.record(Label, z.enum(["started", "healthy"])).meta({
   description: "Containers of this app that must be started (or healthy) before this one starts.",

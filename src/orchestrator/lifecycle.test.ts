@@ -412,7 +412,12 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
         "not-newer",
         (error) => {
           assert.deepEqual(error.data, { installed: "1.5.0", offered: version });
-          assert.match(error.message, /is not newer than the installed 1\.5\.0; pass force/);
+          assert.match(
+            error.message,
+            /is not newer than the installed 1\.5\.0; to downgrade or reapply, force it/,
+          );
+          // The message reaches the CLI as is: it names the CLI's flag, not only the API's parameter.
+          assert.match(error.message, /`archy update alpha --force`/);
         },
       );
     const forced = ctx.lifecycle.update(sourced("alpha", { version: "1.4.9" }), { force: true });

@@ -264,7 +264,7 @@ export class Lifecycle {
     if (!options.force && !semver.gt(next, app.version))
       throw new LifecycleError(
         "not-newer",
-        `${app.id} ${next} is not newer than the installed ${app.version}; pass force to downgrade or reapply`,
+        `${app.id} ${next} is not newer than the installed ${app.version}; to downgrade or reapply, force it: \`archy update ${app.id} --force\` (\`force: true\` in package.update)`,
         {
           installed: app.version,
           offered: next,
