@@ -1810,7 +1810,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.op(op.operationId)?.state, "failed");
     assert.match(
       w.op(op.operationId)?.error ?? "",
-      /^update to 2\.0\.0 failed \(post_update step 1: .*migrate --to 2 exited with 3: migration 7 failed: column exists\): rolled back to 1\.0\.0$/,
+      /^update to 2\.0\.0 failed \(post_update step 1: .*migrate --to 2` exited with 3; its last lines: migration 7 failed: column exists\): rolled back to 1\.0\.0$/,
     );
     assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
     assert.deepEqual(dataTree(dataDir), before);
