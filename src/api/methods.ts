@@ -70,6 +70,10 @@ const Accepted = z.object({
   superseded: z.array(z.string()).optional().meta({
     description: "Operations this one replaced (marked failed): only stop, uninstall and purge do.",
   }),
+  runningDependents: z.array(z.string()).optional().meta({
+    description:
+      "For a stop: apps that depend on this one and keep running (they are not stopped with it, and lose it until it starts again).",
+  }),
 });
 
 const ContainerView = z.object({

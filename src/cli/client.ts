@@ -136,6 +136,7 @@ export type Accepted = {
   kind: string;
   existing: boolean;
   superseded?: string[];
+  runningDependents?: string[];
 };
 
 export type OperationLog = { seq: number; at: number; level: string; message: string };

@@ -402,6 +402,24 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
     assert.equal(ctx.lifecycle.uninstall("alpha").kind, "uninstall");
   });
 
+  test("a stop of an app that running apps depend on is accepted and names them; stopped dependents are not named", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.installed("beta", { dependencies: ["alpha"] });
+    ctx.installed("gamma", { dependencies: ["alpha"] });
+    ctx.installed("delta");
+    ctx.finish(ctx.lifecycle.stop("gamma").operationId);
+    const stop = ctx.lifecycle.stop("alpha");
+    assert.equal(stop.kind, "stop");
+    assert.deepEqual(stop.runningDependents, ["beta"]);
+    assert.equal(
+      ctx.store.getApp("beta")?.desired,
+      "running",
+      "a dependent is not stopped without being named",
+    );
+    assert.equal(ctx.lifecycle.stop("delta").runningDependents, undefined);
+  });
+
   test("update to a version that is not newer: not-newer, unless forced", () => {
     const ctx = setup();
     ctx.installed("alpha", { version: "1.5.0" });
