@@ -16,6 +16,7 @@ import {
 } from "../orchestrator/lifecycle.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { outputLines } from "../runtime/libpod/multiplex.ts";
 import type { SourceListing } from "../sources/local.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import type { Auth, Session } from "./auth.ts";
@@ -543,10 +544,8 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           },
           { tail },
         );
-        for await (const chunk of chunks)
-          for (const line of chunk.data.toString("utf8").split("\n"))
-            if (line !== "")
-              lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
+        for await (const { stream, line } of outputLines(chunks))
+          lines.push({ container: target.key, stream, line: mask.apply(line) });
       }
       return lines;
     },

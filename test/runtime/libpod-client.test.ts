@@ -10,6 +10,8 @@ import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import { isPodmanError, PodmanError } from "../../src/runtime/libpod/errors.ts";
 import type { PodmanEvent } from "../../src/runtime/libpod/events.ts";
+import { outputLines } from "../../src/runtime/libpod/multiplex.ts";
+import { runAsTestUser } from "../support/rootless.ts";
 import { eventually, type LabSample, RuntimeLab, sleep } from "../support/runtime-lab.ts";
 import { freePort } from "../support/samples.ts";
 import { within } from "../support/wait.ts";
@@ -229,6 +231,30 @@ describe("real Podman: libpod client", () => {
     assert.deepEqual(all.sort(), [`stderr:${marker}-err\n`, `stdout:${marker}\n`]);
     await rejectsWith(lab.client.containers.logs(`${lab.prefix}-absent`, { follow: true }), "not-found");
     await lab.client.containers.remove(quiet, { force: true, timeoutSeconds: 0 });
+  });
+
+  test("containers: output lines are exactly what podman logs shows (pieces joined, blank lines kept)", async () => {
+    const writer = `${lab.prefix}-pieces`;
+    await lab.client.containers.create(
+      serveSpec(writer, {
+        command: [
+          "sh",
+          "-c",
+          "printf 'step one ... '; sleep 1; echo ok; echo; echo; echo after-blank; printf 'no newline at end'",
+        ],
+      }),
+    );
+    await lab.client.containers.start(writer);
+    await eventually("the writer to exit", async () =>
+      (await lab.client.containers.inspect(writer)).State.Running ? undefined : true,
+    );
+    const lines: string[] = [];
+    for await (const { line } of outputLines(await lab.client.containers.logs(writer))) lines.push(line);
+    const cli = await runAsTestUser(["podman", "logs", writer]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(lines, cli.stdout.split("\n"), `podman logs shows:\n${cli.stdout}`);
+    assert.deepEqual(lines, ["step one ... ok", "", "", "after-blank", "no newline at end"]);
+    await lab.client.containers.remove(writer, { force: true, timeoutSeconds: 0 });
   });
 
   test("containers: remove (force), then the container is not found", async () => {
