@@ -111,6 +111,21 @@ const AppView = z.object({
   observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
   containers: z.array(ContainerView),
   interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
+  memoryLimits: z
+    .array(
+      z.object({
+        container: z.string(),
+        bytes: z.number(),
+        enforced: z.boolean().nullable().meta({
+          description: "Whether Podman enforces it on this node (null until Podman is connected).",
+        }),
+        why: z
+          .string()
+          .nullable()
+          .meta({ description: "When not enforced: why, and what would make it so." }),
+      }),
+    )
+    .meta({ description: "The memory limits its manifest sets, and whether this node enforces them." }),
   localOverride: z.boolean().meta({
     description:
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
@@ -194,6 +209,26 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
+/** The memory limits of an app's manifest, with whether the node's Podman enforces them. */
+function memoryLimitsView(
+  ctx: ApiContext,
+  manifest: Manifest | undefined,
+): z.input<typeof AppView>["memoryLimits"] {
+  const limits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
+  return Object.entries(manifest?.containers ?? {}).flatMap(([container, spec]) =>
+    spec.memory === undefined
+      ? []
+      : [
+          {
+            container,
+            bytes: spec.memory,
+            enforced: limits?.enforced ?? null,
+            why: limits && !limits.enforced ? limits.why : null,
+          },
+        ],
+  );
+}
+
 function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
@@ -224,6 +259,7 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
     observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
+    memoryLimits: memoryLimitsView(ctx, manifest),
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
     permissions: permissionStatus(
       manifest ? requestedPermissions(manifest) : [],

@@ -112,6 +112,8 @@ export type AppView = {
   observedAgeMs: number | null;
   containers: ContainerView[];
   interfaces: Array<{ name: string; url: string | null }>;
+  /** Absent from daemons before it was added. */
+  memoryLimits?: Array<{ container: string; bytes: number; enforced: boolean | null; why: string | null }>;
   permissions: PermissionStatus[];
 };
 

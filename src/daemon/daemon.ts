@@ -3,6 +3,7 @@
  * (connected, or its service started), then the reconciler. A graceful shutdown leaves every
  * container running.
  */
+
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
@@ -21,6 +22,7 @@ import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
+import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
@@ -251,6 +253,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       logger.info(
         `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); new containers: ${backend.backend === "quadlet" ? "Quadlet units" : "plain Podman"}`,
       );
+      const memoryLimits = memoryLimitsOf(info);
+      if (!memoryLimits.enforced) logger.warn(`memory limits of apps are not enforced: ${memoryLimits.why}`);
       // The user's systemd serves every backend: Quadlet containers found on the node (labelled
       // by their unit) are stopped, started and removed through it, whatever creates new ones.
       const units = facts.userSystemd.answers
@@ -260,6 +264,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         new Runtime({
           client: connection.client,
           createWith: backend.backend,
+          memoryLimits,
           ...units,
           log: (m) => logger.info(m),
         }),

@@ -3,6 +3,7 @@
  * simulated crashes) and a real store: convergence, one Podman call per pass, backoff to `failed`,
  * terminal errors, retry, the sacred stop, crash resume, adoption and dependencies.
  */
+
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
@@ -26,6 +27,7 @@ import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { resourceKey } from "../render/resources.ts";
 import type { PodmanEvent } from "../runtime/libpod/events.ts";
+import type { MemoryLimits } from "../runtime/memory-limits.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
@@ -97,6 +99,7 @@ type Mutation =
 /** An in-memory Podman behind the methods the executor and reconciler call. */
 class FakeRuntime {
   readonly createWith = "podman" as const;
+  memoryLimits: MemoryLimits = { enforced: true };
   containers: ObservedContainer[] = [];
   networks = new Set<string>();
   volumes = new Set<string>();
@@ -387,6 +390,8 @@ type AppOptions = {
   preStart?: string;
   /** A device on the web container, granted by a `radio` permission naming this host device. */
   device?: string;
+  /** The web container's memory limit (`256m`). */
+  memory?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -431,6 +436,7 @@ function manifestText(id: string, o: AppOptions = {}): string {
         "      start_period: 1s",
       );
     if (o.device) lines.push("    devices: [{ permission: radio }]");
+    if (o.memory) lines.push(`    memory: ${o.memory}`);
     if (o.secret || o.env) lines.push("    environment:");
     if (o.secret) lines.push("      TOKEN:", "        secret: token");
     if (o.env) lines.push(`      NOTE: ${o.env}`);
@@ -652,6 +658,28 @@ describe("reconciler: convergence", () => {
     assert.deepEqual(
       w.events.filter((e) => e.type === "operation").map((e) => (e as { state: string }).state),
       ["running", "succeeded"],
+    );
+  });
+
+  test("install says per container that a memory limit is not enforced where Podman cannot enforce it", async () => {
+    const w = setup();
+    w.runtime.memoryLimits = { enforced: false, why: "rootless Podman on cgroup v1 ignores resource limits" };
+    const op = w.install("alpha", { memory: "256m" });
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+    const warnings = w.store
+      .operationLogs(op.operationId)
+      .filter((l) => l.level === "warn")
+      .map((l) => l.message);
+    assert.deepEqual(warnings, [
+      "the memory limit of alpha/web (256m) is not enforced on this host: rootless Podman on cgroup v1 ignores resource limits",
+    ]);
+    const enforced = setup();
+    const quiet = enforced.install("alpha", { memory: "256m" });
+    await enforced.settle();
+    assert.deepEqual(
+      enforced.store.operationLogs(quiet.operationId).filter((l) => l.level === "warn"),
+      [],
     );
   });
 

@@ -5,6 +5,7 @@
  * to own them, and every stop is verified — a stop that leaves the container running is an error,
  * never a success (the field failure this platform must not repeat).
  */
+
 import { networkInterfaces } from "node:os";
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -18,6 +19,7 @@ import type { ContainerInspect, ExecResult, ProbeRun } from "./libpod/containers
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
+import type { MemoryLimits } from "./memory-limits.ts";
 import { type LegacyName, type Observation, observe } from "./observe.ts";
 import { type Backend, type ContainerState, type ObservedContainer, SYSTEMD_UNIT_LABEL } from "./observed.ts";
 import type { SystemdUser, UnitState, UnitStore } from "./systemd.ts";
@@ -43,6 +45,8 @@ export type RuntimeOptions = {
   systemd?: SystemdUser;
   units?: UnitStore;
   log?: (message: string) => void;
+  /** Whether Podman enforces memory limits here (from `podman info`; default: it does). */
+  memoryLimits?: MemoryLimits;
 };
 
 /** A container to act on: what an observation reported (id, name, backend, unit). */
@@ -83,6 +87,7 @@ export function containerFileOf(service: string): string {
 export class Runtime {
   readonly client: PodmanClient;
   readonly createWith: Backend;
+  readonly memoryLimits: MemoryLimits;
   readonly #systemd: SystemdUser | undefined;
   readonly #units: UnitStore | undefined;
   readonly #log: (message: string) => void;
@@ -90,6 +95,7 @@ export class Runtime {
   constructor(options: RuntimeOptions) {
     this.client = options.client;
     this.createWith = options.createWith;
+    this.memoryLimits = options.memoryLimits ?? { enforced: true };
     this.#systemd = options.systemd;
     this.#units = options.units;
     this.#log = options.log ?? (() => {});

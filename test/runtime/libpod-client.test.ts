@@ -11,6 +11,7 @@ import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import { isPodmanError, PodmanError } from "../../src/runtime/libpod/errors.ts";
 import type { PodmanEvent } from "../../src/runtime/libpod/events.ts";
 import { outputLines } from "../../src/runtime/libpod/multiplex.ts";
+import { memoryLimitsOf } from "../../src/runtime/memory-limits.ts";
 import { runAsTestUser } from "../support/rootless.ts";
 import { eventually, type LabSample, RuntimeLab, sleep } from "../support/runtime-lab.ts";
 import { freePort } from "../support/samples.ts";
@@ -255,6 +256,19 @@ describe("real Podman: libpod client", () => {
     assert.deepEqual(lines, cli.stdout.split("\n"), `podman logs shows:\n${cli.stdout}`);
     assert.deepEqual(lines, ["step one ... ok", "", "", "after-blank", "no newline at end"]);
     await lab.client.containers.remove(writer, { force: true, timeoutSeconds: 0 });
+  });
+
+  test("containers: a memory limit is in HostConfig.Memory exactly where podman info says it can be enforced", async () => {
+    const limited = `${lab.prefix}-memory`;
+    const limit = 64 * 1024 * 1024;
+    await lab.client.containers.create(serveSpec(limited, { resource_limits: { memory: { limit } } }));
+    const inspected = (await lab.client.containers.inspect(limited)) as unknown as {
+      HostConfig: { Memory: number };
+    };
+    const limits = memoryLimitsOf(await lab.client.info());
+    // On this project's CI host (rootless, cgroup v1) Podman drops the limit: the daemon must say so.
+    assert.equal(inspected.HostConfig.Memory, limits.enforced ? limit : 0, JSON.stringify(limits));
+    await lab.client.containers.remove(limited, { force: true, timeoutSeconds: 0 });
   });
 
   test("containers: remove (force), then the container is not found", async () => {
