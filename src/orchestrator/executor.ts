@@ -123,7 +123,7 @@ export class Executor {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
         const shared = this.#sharedNames(manifest.id);
         for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
-          note("warn", `kept the ${kept}: another app has that name`);
+          note("warn", `kept the ${kept}`);
         // Named the earlier way: the next install makes its Podman secrets under the current names
         // (from the same secret files), so the old ones go now rather than stay forever.
         if (namingOf(ctx, manifest.id) !== CURRENT_NAMING)

@@ -341,7 +341,8 @@ class FakeRuntime {
       const kept: string[] = [];
       this.networks.delete(networkName(manifest.id));
       for (const v of podmanPlan(manifest, ctx).volumes)
-        if (keep.has(resourceKey("volume", v.Name))) kept.push(`Podman volume ${v.Name}`);
+        if (keep.has(resourceKey("volume", v.Name)))
+          kept.push(`Podman volume ${v.Name}: another app has that name`);
         else this.volumes.delete(v.Name);
       return kept;
     });
