@@ -387,6 +387,10 @@ export const ContainerSchema = z
       description: "Capabilities added to the empty set every container starts with (cap-drop ALL).",
     }),
     read_only: z.boolean().default(false).meta({ description: "Mount the root filesystem read-only." }),
+    init: z.boolean().default(false).meta({
+      description:
+        "Run a tiny init (catatonit) as PID 1 that forwards signals to the program and reaps zombies: for programs that ignore SIGTERM as PID 1.",
+    }),
     tmpfs: z
       .array(AbsolutePath)
       .default([])

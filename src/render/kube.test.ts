@@ -197,6 +197,16 @@ describe("stop_signal", () => {
   });
 });
 
+describe("init", () => {
+  test("no Kubernetes equivalent: a warning naming the container and the exact fix", () => {
+    const r = render(app({ init: true }), bare);
+    const warning = warningOf(r.warnings, "containers.worker.init");
+    assert.match(warning.message, /worker runs as PID 1 without it/);
+    assertCarried(r, warning);
+    assert.ok(!render(app({}), bare).warnings.some((w) => w.field.endsWith(".init")));
+  });
+});
+
 describe("hooks", () => {
   test("every hook with steps is a warning naming its steps and what to do instead; none is dropped silently", () => {
     const withHooks = app(

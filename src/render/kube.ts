@@ -526,6 +526,13 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
           "and be restarted.",
       });
     }
+    if (c.init)
+      warnings.push({
+        field: `containers.${c.key}.init`,
+        message:
+          `Kubernetes has no init for one container, so ${c.key} runs as PID 1 without it: a program that ignores ` +
+          "SIGTERM there is killed at the end of the grace period. Exact everywhere: an init (tini, catatonit) as the image's entrypoint.",
+      });
     if (c.stopSignal) {
       const { name } = c.stopSignal;
       warnings.push({

@@ -271,6 +271,28 @@ describe("real Podman: libpod client", () => {
     await lab.client.containers.remove(limited, { force: true, timeoutSeconds: 0 });
   });
 
+  test("containers: the init field the render sets for init: true makes a tiny init PID 1, and the stop signal reaches a program that ignores it as PID 1", async () => {
+    const stubborn = `${lab.prefix}-init`;
+    // `sh` as PID 1 ignores SIGTERM; under the init it is PID 2 and dies of it.
+    await lab.client.containers.create(
+      serveSpec(stubborn, { command: ["sh", "-c", "sleep 600 & wait"], init: true, stop_timeout: 60 }),
+    );
+    await lab.client.containers.start(stubborn);
+    const pid1 = await lab.client.containers.exec(stubborn, ["cat", "/proc/1/cmdline"]);
+    assert.match(
+      pid1.stdout,
+      /^\/run\/podman-init\0--\0sh\0/,
+      "PID 1 is the init (catatonit, mounted as /run/podman-init), the program under it",
+    );
+    await lab.client.containers.stop(stubborn, 60);
+    const stopped = (await lab.client.containers.inspect(stubborn)) as unknown as {
+      State: { ExitCode: number };
+    };
+    // 143 = 128 + SIGTERM: stopped by the signal, not by the SIGKILL at the end of stop_timeout (137).
+    assert.equal(stopped.State.ExitCode, 143);
+    await lab.client.containers.remove(stubborn, { force: true, timeoutSeconds: 0 });
+  });
+
   test("containers: remove (force), then the container is not found", async () => {
     await lab.client.containers.remove(cache, { force: true, timeoutSeconds: 0 });
     assert.equal(await lab.client.containers.find(cache), undefined);
