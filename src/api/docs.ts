@@ -6,8 +6,9 @@
  */
 import { z } from "zod";
 import { fieldRows } from "../manifest/reference.ts";
-import { MIN_PASSWORD_LENGTH, SESSION_TTL_MS } from "./auth.ts";
+import { SESSION_TTL_MS } from "./auth.ts";
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
+import { EVENTS_KEPT } from "./event-log.ts";
 import { EVENT_SCHEMAS } from "./events.ts";
 import { LOGIN_LIMITS } from "./login-limits.ts";
 import { METHODS } from "./methods.ts";
@@ -17,6 +18,7 @@ import { MAX_JSON_DEPTH } from "./rpc/body.ts";
 import { MAX_BATCH } from "./rpc/dispatch.ts";
 import { RPC_CODE_MEANINGS, RPC_CODES } from "./rpc/errors.ts";
 import { MAX_BODY_BYTES, SESSION_COOKIE } from "./server.ts";
+import { MIN_PASSWORD_LENGTH } from "./views.ts";
 
 type CodeName = keyof typeof RPC_CODES;
 
@@ -91,6 +93,11 @@ export const EXAMPLES: Record<string, MethodExample> = {
     params: { password: "correct horse battery staple" },
     result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
     errors: ["setupState", "rateLimited"],
+  },
+  "auth.session": {
+    params: {},
+    result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["notFound"],
   },
   "auth.logout": { params: {}, result: { ok: true }, errors: [] },
   "auth.changePassword": {
@@ -248,21 +255,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
 };
 
 export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
-  hello: { type: "hello" },
+  hello: { type: "hello", stream: "q3Xw9bT1", seq: 41, resumed: false },
   error: { type: "error", message: "not logged in (or cross-origin): log in first" },
-  app: { type: "app", appId: "my-app", phase: "installing" },
-  "app-removed": { type: "app-removed", appId: "my-app" },
+  app: { type: "app", appId: "my-app", phase: "installing", seq: 42 },
+  "app-removed": { type: "app-removed", appId: "my-app", seq: 57 },
   operation: {
     type: "operation",
     operationId: OPERATION,
     appId: "my-app",
     kind: "install",
     state: "pending",
+    seq: 43,
   },
   log: {
     type: "log",
     appId: "my-app",
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
+    seq: 44,
   },
 };
 
@@ -398,6 +407,13 @@ function eventsSection(): string[] {
     "code 4401; so is an open one whose session ends (logout, expiry). An operation recorded through",
     "the API is announced at once (`app` with the new phase, `operation` with `pending`); the reconciler",
     "then sends the phases, the operation's `running`/`succeeded`/`failed` and its log lines.",
+    "",
+    "Every event carries `seq`, its place in the stream; `hello` names the stream (`stream`, new at",
+    "every daemon start) and its last `seq`. A client that lost its connection reconnects with",
+    "`GET /ws/v1?stream=<stream>&after=<last seq it saw>`: `hello` then says `resumed: true` and every",
+    `event since follows, in order, before the live ones (the daemon keeps the last ${EVENTS_KEPT}), or`,
+    "`resumed: false` when some are gone or the daemon restarted: read the state again (`package.list`,",
+    "and `operation.get` with `afterSeq` for the log lines of an operation being followed).",
     "",
     "| Message | When |",
     "| --- | --- |",

@@ -1,119 +1,22 @@
 /**
- * The JSON-RPC methods of API v1, with the predecessor's names so its clients keep working. Every
- * method declares its params and result schema; `docs/api.md` is generated from these definitions.
+ * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
+ * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
-import { z } from "zod";
-import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
-import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
-import type { SourceListing } from "../sources/local.ts";
-import type { Auth, Session } from "./auth.ts";
-import { AUTH_METHODS } from "./auth-methods.ts";
-import { CATALOG_METHODS } from "./catalog-methods.ts";
-import type { ApiEvent } from "./events.ts";
-import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
+import { AUTH_HANDLERS } from "./auth-methods.ts";
+import { CATALOG_HANDLERS } from "./catalog-methods.ts";
+import type { ApiContext, ApiHandlers } from "./context.ts";
+import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
+import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
-export type ApiContext = {
-  orchestrator: Orchestrator;
-  auth: Auth;
-  sources: () => Promise<SourceListing>;
-  /** The signed catalog sources (their apps are in `sources` too). */
-  catalogs: Catalogs;
-  version: string;
-  /** Why new containers are created with the backend they are (the daemon's choice at start). */
-  backendReason: string;
-  startedAt: number;
-  clock: () => number;
-  /** Pushes an event to the live event stream's subscribers. */
-  publish: (event: ApiEvent) => void;
-  /** The caller, as the transport saw it. */
-  call: {
-    client: string;
-    sessionToken: string | undefined;
-    /** The device cookie the request carried (auth's login budgets, device-cookie.ts). */
-    deviceCookie: string | undefined;
-    /** Authenticated with the CLI token. */
-    cliToken: boolean;
-    /** Host name the caller used to reach the daemon, for app links. */
-    host: string;
-    setSession: (session: Session | undefined) => void;
-  };
-};
-
-const AppId = z
-  .string()
-  .min(1)
-  .max(100)
-  .meta({ description: "An app id (a DNS label, namespaced for third-party apps: `alice.my-app`)." });
-const IdParams = z.strictObject({ id: AppId });
-const Accepted = z.object({
-  operationId: z.string().meta({ description: "Follow it with operation.get or the WebSocket." }),
-  appId: z.string(),
-  kind: z.string(),
-  existing: z.boolean().meta({ description: "True when an identical operation was already in flight." }),
-  superseded: z.array(z.string()).optional().meta({
-    description: "Operations this one replaced (marked failed): only stop, uninstall and purge do.",
-  }),
-});
-
-const ContainerView = z.object({
-  key: z.string(),
-  name: z.string(),
-  containerId: z.string(),
-  state: z.string(),
-  health: z.string(),
-  exitCode: z.number(),
-  startedAt: z.number().nullable(),
-  backend: z.string(),
-  observedAt: z.number(),
-});
-
-const AppView = z.object({
-  id: z.string(),
-  name: z.string(),
-  version: z.string(),
-  description: z.string(),
-  category: z.string(),
-  source: z.string(),
-  desired: z.enum(["running", "stopped", "absent"]),
-  phase: z.string().meta({
-    description: "What the app is doing: installing, running, stopped, waiting, retrying, failed, …",
-  }),
-  reason: z.string().nullable().meta({ description: "Why: what it waits for, the last error." }),
-  observedAt: z
-    .number()
-    .nullable()
-    .meta({ description: "When its containers were last observed (unix ms)." }),
-  observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
-  containers: z.array(ContainerView),
-  interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
-  localOverride: z.boolean().meta({
-    description:
-      "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
-  }),
-});
-
-const AvailableApp = z.object({
-  id: z.string(),
-  name: z.string(),
-  version: z.string(),
-  description: z.string(),
-  category: z.string(),
-  source: z.string(),
-  installed: z.boolean(),
-  installedVersion: z.string().nullable(),
-  updateAvailable: z.boolean(),
-  localOverride: z.string().nullable().meta({
-    description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
-  }),
-});
+export type { ApiContext } from "./context.ts";
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "not-installed": RPC_CODES.notFound,
@@ -156,7 +59,7 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
+function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
@@ -221,309 +124,135 @@ function installed(ctx: ApiContext, id: string): AppRow {
   return row;
 }
 
-export const METHODS: MethodDefinition<ApiContext>[] = [
-  ...AUTH_METHODS,
-  defineMethod({
-    name: "package.list",
-    summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({}),
-    result: z.array(AppView),
-    handler: (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
-  }),
-  defineMethod({
-    name: "package.get",
-    summary: "One installed app, as in package.list.",
-    access: "session",
-    mutates: false,
-    params: IdParams,
-    result: AppView,
-    handler: ({ id }, ctx) => appView(ctx, installed(ctx, id)),
-  }),
-  defineMethod({
-    name: "package.available",
-    summary: "Apps that can be installed from the configured sources, with update availability.",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({}),
-    result: z.array(AvailableApp),
-    handler: async (_params, ctx) => {
-      const { apps } = await ctx.sources();
-      const { default: semver } = await import("semver");
-      return apps.map((app) => {
-        const row = ctx.orchestrator.store.getApp(app.id);
-        return {
-          id: app.id,
-          name: app.manifest.name,
-          version: app.manifest.version,
-          description: app.manifest.description,
-          category: app.manifest.category,
-          source: app.source,
-          installed: row !== undefined,
-          installedVersion: row?.version ?? null,
-          updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
-          localOverride: app.localOverride ?? null,
-        };
-      });
-    },
-  }),
-  ...CATALOG_METHODS,
-  defineMethod({
-    name: "package.install",
-    summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything).",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: async ({ id }, ctx) => {
-      const app = await sourced(ctx, id);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
-    },
-  }),
-  defineMethod({
-    name: "package.start",
-    summary: "Starts an installed app (its desired state becomes running).",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.start(id)),
-  }),
-  defineMethod({
-    name: "package.stop",
-    summary: "Stops an app; it stays stopped across resyncs, daemon restarts and reboots until started.",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
-  }),
-  defineMethod({
-    name: "package.restart",
-    summary: "Restarts an app's containers.",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
-  }),
-  defineMethod({
-    name: "package.reinstall",
-    summary:
-      "Recreates an app's containers from its installed manifest (new containers); its data, secrets and credentials are kept.",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
-  }),
-  defineMethod({
-    name: "package.uninstall",
-    summary: "Removes an app's containers. Data and secrets are kept unless `purge` is true.",
-    access: "session",
-    mutates: true,
-    params: z.strictObject({ id: AppId, purge: z.boolean().default(false) }),
-    result: Accepted,
-    handler: ({ id, purge }, ctx) =>
-      lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
-  }),
-  defineMethod({
-    name: "package.update",
-    summary: "Moves an app to the version its source offers now; a downgrade needs `force`.",
-    access: "session",
-    mutates: true,
-    params: z.strictObject({ id: AppId, force: z.boolean().default(false) }),
-    result: Accepted,
-    handler: async ({ id, force }, ctx) => {
-      installed(ctx, id);
-      const app = await sourced(ctx, id);
-      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
-    },
-  }),
-  defineMethod({
-    name: "package.retry",
-    summary: "Retries an app in the failed phase from the first attempt.",
-    access: "session",
-    mutates: true,
-    params: IdParams,
-    result: Accepted,
-    handler: ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
-  }),
-  defineMethod({
-    name: "package.logs",
-    summary: "The last lines of an app's container logs (stdout and stderr), generated secrets masked.",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({
-      id: AppId,
-      container: z.string().optional(),
-      tail: z.number().int().min(1).max(5000).default(200),
-    }),
-    result: z.array(
-      z.object({ container: z.string(), stream: z.enum(["stdout", "stderr"]), line: z.string() }),
-    ),
-    handler: async ({ id, container, tail }, ctx) => {
-      installed(ctx, id);
-      const targets = ctx.orchestrator.store
-        .listContainers(id)
-        .filter((c) => container === undefined || c.key === container);
-      if (container !== undefined && targets.length === 0)
-        throw new RpcError(RPC_CODES.notFound, `${id} has no container ${container}`);
-      // No container yet (or any more): no logs, whether Podman answers or not.
-      if (targets.length === 0) return [];
-      if (!ctx.orchestrator.started)
-        throw new RpcError(RPC_CODES.podmanUnavailable, "Podman is not connected yet: try again in a moment");
-      // The app's own output, yet masked like everything the daemon serves (docs/manifest.md,
-      // "Secrets and credentials"): a secret is shown on explicit request only (package.credentials).
-      const mask = ctx.orchestrator.secrets.mask;
-      const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
-      for (const target of targets) {
-        // Through the runtime: a Quadlet container that is down has its output in the journal.
-        const chunks = await ctx.orchestrator.runtime.logs(
-          {
-            id: target.containerId,
-            name: target.name,
-            backend: target.backend === "quadlet" ? "quadlet" : "podman",
-            unit: undefined,
-          },
-          { tail },
-        );
-        for await (const chunk of chunks)
-          for (const line of chunk.data.toString("utf8").split("\n"))
-            if (line !== "")
-              lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
-      }
-      return lines;
-    },
-  }),
-  defineMethod({
-    name: "package.credentials",
-    summary:
-      "The logins an app's manifest marks for display, with their generated passwords (explicit request only).",
-    access: "session",
-    mutates: false,
-    params: IdParams,
-    result: z.array(
-      z.object({ label: z.string(), username: z.string().nullable(), password: z.string().nullable() }),
-    ),
-    handler: async ({ id }, ctx) => {
-      const row = installed(ctx, id);
-      const manifest = ctx.orchestrator.manifests.of(row).manifest;
-      const credentials = [];
-      for (const credential of manifest?.credentials ?? [])
-        credentials.push({
-          label: credential.label,
-          username: credential.username ?? null,
-          password: (await ctx.orchestrator.secrets.read(id, credential.secret)) ?? null,
-        });
-      return credentials;
-    },
-  }),
-  defineMethod({
-    name: "container-list",
-    summary: "Every managed container with its last observed state and the time of that observation.",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({}),
-    result: z.array(ContainerView.extend({ appId: z.string(), observedAgeMs: z.number() })),
-    handler: (_params, ctx) =>
-      ctx.orchestrator.store.listContainers().map((c) => ({
-        ...c,
-        startedAt: c.startedAt ?? null,
-        observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
-      })),
-  }),
-  defineMethod({
-    name: "operation.list",
-    summary: "An app's most recent operations, newest first (their log lines: operation.get).",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({ appId: AppId, limit: z.number().int().min(1).max(50).default(10) }),
-    result: z.array(
-      z.object({
-        id: z.string(),
-        appId: z.string(),
-        kind: z.string(),
-        state: z.enum(["pending", "running", "succeeded", "failed"]),
-        createdAt: z.number(),
-        finishedAt: z.number().nullable(),
-        error: z.string().nullable(),
-      }),
-    ),
-    handler: ({ appId, limit }, ctx) =>
-      ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
-        id: o.id,
-        appId: o.appId,
-        kind: o.kind,
-        state: o.state,
-        createdAt: o.createdAt,
-        finishedAt: o.finishedAt ?? null,
-        error: o.error ?? null,
-      })),
-  }),
-  defineMethod({
-    name: "operation.get",
-    summary: "An operation's state and its log lines (optionally only those after `afterSeq`).",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({ id: z.string().min(1).max(100), afterSeq: z.number().int().min(0).default(0) }),
-    result: z.object({
-      id: z.string(),
-      appId: z.string(),
-      kind: z.string(),
-      state: z.enum(["pending", "running", "succeeded", "failed"]),
-      createdAt: z.number(),
-      finishedAt: z.number().nullable(),
-      error: z.string().nullable(),
-      logs: z.array(z.object({ seq: z.number(), at: z.number(), level: z.string(), message: z.string() })),
-    }),
-    handler: ({ id, afterSeq }, ctx) => {
-      const operation = ctx.orchestrator.store.getOperation(id);
-      if (!operation) throw new RpcError(RPC_CODES.notFound, `no operation ${id}`);
+const PACKAGE_HANDLERS: ApiHandlers<
+  Exclude<MethodName, keyof typeof AUTH_HANDLERS | keyof typeof CATALOG_HANDLERS>
+> = {
+  "package.list": (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
+  "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
+  "package.available": async (_params, ctx) => {
+    const { apps } = await ctx.sources();
+    const { default: semver } = await import("semver");
+    return apps.map((app) => {
+      const row = ctx.orchestrator.store.getApp(app.id);
       return {
-        ...operation,
-        finishedAt: operation.finishedAt ?? null,
-        error: operation.error ?? null,
-        logs: ctx.orchestrator.store
-          .operationLogs(id, afterSeq)
-          .map(({ seq, at, level, message }) => ({ seq, at, level, message })),
+        id: app.id,
+        name: app.manifest.name,
+        version: app.manifest.version,
+        description: app.manifest.description,
+        category: app.manifest.category,
+        source: app.source,
+        installed: row !== undefined,
+        installedVersion: row?.version ?? null,
+        updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
+        localOverride: app.localOverride ?? null,
       };
-    },
+    });
+  },
+  "package.install": async ({ id }, ctx) => {
+    const app = await sourced(ctx, id);
+    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
+  },
+  "package.start": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.start(id)),
+  "package.stop": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
+  "package.restart": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
+  "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
+  "package.uninstall": ({ id, purge }, ctx) =>
+    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
+  "package.update": async ({ id, force }, ctx) => {
+    installed(ctx, id);
+    const app = await sourced(ctx, id);
+    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
+  },
+  "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
+  "package.logs": async ({ id, container, tail }, ctx) => {
+    installed(ctx, id);
+    const targets = ctx.orchestrator.store
+      .listContainers(id)
+      .filter((c) => container === undefined || c.key === container);
+    if (container !== undefined && targets.length === 0)
+      throw new RpcError(RPC_CODES.notFound, `${id} has no container ${container}`);
+    // No container yet (or any more): no logs, whether Podman answers or not.
+    if (targets.length === 0) return [];
+    if (!ctx.orchestrator.started)
+      throw new RpcError(RPC_CODES.podmanUnavailable, "Podman is not connected yet: try again in a moment");
+    // The app's own output, yet masked like everything the daemon serves (docs/manifest.md,
+    // "Secrets and credentials"): a secret is shown on explicit request only (package.credentials).
+    const mask = ctx.orchestrator.secrets.mask;
+    const lines: Array<{ container: string; stream: "stdout" | "stderr"; line: string }> = [];
+    for (const target of targets) {
+      // Through the runtime: a Quadlet container that is down has its output in the journal.
+      const chunks = await ctx.orchestrator.runtime.logs(
+        {
+          id: target.containerId,
+          name: target.name,
+          backend: target.backend === "quadlet" ? "quadlet" : "podman",
+          unit: undefined,
+        },
+        { tail },
+      );
+      for await (const chunk of chunks)
+        for (const line of chunk.data.toString("utf8").split("\n"))
+          if (line !== "")
+            lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
+    }
+    return lines;
+  },
+  "package.credentials": async ({ id }, ctx) => {
+    const row = installed(ctx, id);
+    const manifest = ctx.orchestrator.manifests.of(row).manifest;
+    const credentials = [];
+    for (const credential of manifest?.credentials ?? [])
+      credentials.push({
+        label: credential.label,
+        username: credential.username ?? null,
+        password: (await ctx.orchestrator.secrets.read(id, credential.secret)) ?? null,
+      });
+    return credentials;
+  },
+  "container-list": (_params, ctx) =>
+    ctx.orchestrator.store.listContainers().map((c) => ({
+      ...c,
+      startedAt: c.startedAt ?? null,
+      observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
+    })),
+  "operation.list": ({ appId, limit }, ctx) =>
+    ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
+      id: o.id,
+      appId: o.appId,
+      kind: o.kind,
+      state: o.state,
+      createdAt: o.createdAt,
+      finishedAt: o.finishedAt ?? null,
+      error: o.error ?? null,
+    })),
+  "operation.get": ({ id, afterSeq }, ctx) => {
+    const operation = ctx.orchestrator.store.getOperation(id);
+    if (!operation) throw new RpcError(RPC_CODES.notFound, `no operation ${id}`);
+    return {
+      ...operation,
+      finishedAt: operation.finishedAt ?? null,
+      error: operation.error ?? null,
+      logs: ctx.orchestrator.store
+        .operationLogs(id, afterSeq)
+        .map(({ seq, at, level, message }) => ({ seq, at, level, message })),
+    };
+  },
+  "system.info": (_params, ctx) => ({
+    version: ctx.version,
+    uptimeMs: ctx.clock() - ctx.startedAt,
+    setUp: ctx.auth.isSetUp,
+    backend: ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman",
+    backendReason: ctx.backendReason,
+    apps: ctx.orchestrator.store.listApps().length,
   }),
-  defineMethod({
-    name: "system.info",
-    summary:
-      "The daemon's version, uptime, backend (how new containers are created, and why) and whether the operator password is set (public: the login page needs it).",
-    access: "public",
-    mutates: false,
-    params: z.strictObject({}),
-    result: z.object({
-      version: z.string(),
-      uptimeMs: z.number(),
-      setUp: z.boolean(),
-      backend: z.string().meta({
-        description:
-          "`podman` or `quadlet`: how new containers are created (`connecting to Podman` until then).",
-      }),
-      backendReason: z.string().meta({
-        description:
-          "Why: as configured, or what `auto` found (what Quadlet lacks, when it picked plain Podman).",
-      }),
-      apps: z.number(),
-    }),
-    handler: (_params, ctx) => ({
-      version: ctx.version,
-      uptimeMs: ctx.clock() - ctx.startedAt,
-      setUp: ctx.auth.isSetUp,
-      backend: ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman",
-      backendReason: ctx.backendReason,
-      apps: ctx.orchestrator.store.listApps().length,
-    }),
-  }),
-];
+};
+
+/** Every method of the contract with its handler, in the contract's order. */
+export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(CONTRACT, {
+  ...AUTH_HANDLERS,
+  ...CATALOG_HANDLERS,
+  ...PACKAGE_HANDLERS,
+});
 
 export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(
   METHODS.map((m) => [m.name, m]),

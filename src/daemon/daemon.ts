@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import type { ApiContext } from "../api/methods.ts";
@@ -84,7 +85,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
-  const listeners = new Set<(event: ApiEvent) => void>();
+  const events = new EventLog();
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -96,7 +97,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         });
     }
     options.onEvent?.(event);
-    for (const listener of listeners) listener(event);
+    events.append(event);
   };
 
   const orchestrator = new Orchestrator({
@@ -162,10 +163,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     tls: false,
     clock,
     allowedHosts: config.allowedHosts,
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    events,
+    webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
       orchestrator,
       auth,

@@ -99,6 +99,17 @@ const VALID: Record<string, ValidCase> = {
     check: (result, env) =>
       assert.notEqual((result as { csrfToken: string }).csrfToken, env.session.csrf, "a new session"),
   },
+  "auth.session": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      // A reloaded page gets its session's CSRF token back, and with it may change things.
+      assert.equal((result as { csrfToken: string }).csrfToken, env.session.csrf);
+      assert.ok((result as { expiresAt: number }).expiresAt > Date.now());
+      // The CLI token has no session: nothing to give.
+      const token = readFileSync(env.d.tokenFile, "utf8").trim();
+      await fails(env.d.port, "auth.session", {}, { bearer: token }, RPC_CODES.notFound);
+    },
+  },
   "auth.logout": {
     prepare: () => ({}),
     check: async (result, env) => {
