@@ -37,7 +37,7 @@ export type ClientOptions = {
 
 /** The params argument: optional when the method takes none (or only fields with defaults). */
 export type ParamsArg<M extends MethodName> =
-  {} extends Params<M> ? [params?: Params<M>] : [params: Params<M>];
+  Record<never, never> extends Params<M> ? [params?: Params<M>] : [params: Params<M>];
 
 /** Methods whose result is a new session: the client keeps its CSRF token. */
 const SESSION_RESULTS: ReadonlySet<MethodName> = new Set([
