@@ -12,6 +12,7 @@
 import { z } from "zod";
 import {
   Accepted,
+  AppDescription,
   AppId,
   AppView,
   AvailableApp,
@@ -129,6 +130,14 @@ export const CONTRACT = {
     mutates: false,
     params: None,
     result: z.array(AvailableApp),
+  }),
+  "package.describe": method({
+    summary:
+      "What an app the sources offer is and asks of the node, in plain words, for the operator to read before installing it: the apps it needs (installed or not, offered or not), the ports it opens, where it keeps data, the host folders and devices it reaches.",
+    access: "session",
+    mutates: false,
+    params: IdParams,
+    result: AppDescription,
   }),
   "catalog.sources": method({
     summary:

@@ -165,6 +165,28 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: [],
   },
+  "package.describe": {
+    params: { id: "my-app" },
+    result: {
+      id: "my-app",
+      name: "My App",
+      version: "1.2.0",
+      description: "An example app",
+      category: "utilities",
+      source: "catalog:main",
+      license: "MIT",
+      links: { homepage: "https://example.org/my-app" },
+      needs: [
+        { kind: "dependency", text: "Needs the app my-db ^2.0.0, running" },
+        { kind: "port", text: "Opens port 8080/tcp to this node only" },
+        { kind: "storage", text: 'Keeps its data in the volume "data", kept when it is uninstalled' },
+      ],
+      dependencies: [{ id: "my-db", version: "^2.0.0", installed: false, offered: true }],
+      interfaces: ["ui"],
+      credentials: ["Admin login"],
+    },
+    errors: ["notFound"],
+  },
   "package.install": {
     params: { id: "my-app" },
     result: accepted("install"),

@@ -2,6 +2,7 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
+import { describeNeeds } from "../manifest/needs.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
@@ -147,6 +148,33 @@ const PACKAGE_HANDLERS: ApiHandlers<
         localOverride: app.localOverride ?? null,
       };
     });
+  },
+  "package.describe": async ({ id }, ctx) => {
+    const { apps } = await ctx.sources();
+    const app = apps.find((a) => a.id === id);
+    if (!app) throw new RpcError(RPC_CODES.notFound, `no app ${id} in any source: see package.available`);
+    const { manifest } = app;
+    return {
+      id,
+      name: manifest.name,
+      version: manifest.version,
+      description: manifest.description,
+      category: manifest.category,
+      source: app.source,
+      license: manifest.license ?? null,
+      links: Object.fromEntries(
+        Object.entries(manifest.links).filter(([, url]) => url !== undefined),
+      ) as Record<string, string>,
+      needs: describeNeeds(manifest),
+      dependencies: manifest.dependencies.map((dependency) => ({
+        id: dependency.id,
+        version: dependency.version,
+        installed: ctx.orchestrator.store.getApp(dependency.id) !== undefined,
+        offered: apps.some((a) => a.id === dependency.id),
+      })),
+      interfaces: Object.keys(manifest.interfaces),
+      credentials: manifest.credentials.map((credential) => credential.label),
+    };
   },
   "package.install": async ({ id }, ctx) => {
     const app = await sourced(ctx, id);

@@ -7,6 +7,7 @@
  * Browser-safe: this module imports only zod and the orchestrator's pure vocabulary (model.ts).
  */
 import { z } from "zod";
+import { NEED_KINDS } from "../manifest/needs.ts";
 import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
 
 /** The shortest operator password auth.setup and auth.changePassword accept. */
@@ -139,4 +140,30 @@ export const SourceStatusView = z.object({
   transferred: z.object({ requests: z.number(), bytes: z.number() }).meta({
     description: "What the last refresh downloaded.",
   }),
+});
+
+export const AppDescription = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  license: z.string().nullable(),
+  links: z.record(z.string(), z.string()).meta({ description: "homepage, source, docs, support." }),
+  needs: z.array(z.object({ kind: z.enum(NEED_KINDS), text: z.string() })).meta({
+    description: "What it asks of the node, one plain sentence each.",
+  }),
+  dependencies: z.array(
+    z.object({
+      id: z.string(),
+      version: z.string().meta({ description: "The semver range it accepts (`*`: any)." }),
+      installed: z.boolean(),
+      offered: z
+        .boolean()
+        .meta({ description: "Whether a source offers it (so it can be installed first)." }),
+    }),
+  ),
+  interfaces: z.array(z.string()).meta({ description: "Its web interfaces, by name." }),
+  credentials: z.array(z.string()).meta({ description: "The logins it shows once installed, by label." }),
 });

@@ -170,6 +170,20 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(app.observedAt, null, "never observed yet");
     },
   },
+  "package.describe": {
+    prepare: () => ({ id: "api-beta" }),
+    check: async (result, env) => {
+      const described = result as {
+        needs: Array<{ kind: string; text: string }>;
+        dependencies: Array<{ id: string; installed: boolean; offered: boolean }>;
+      };
+      assert.deepEqual(described.dependencies, [
+        { id: "api-alpha", version: "*", installed: false, offered: true },
+      ]);
+      assert.deepEqual(described.needs[0], { kind: "dependency", text: "Needs the app api-alpha, running" });
+      await fails(env.d.port, "package.describe", { id: "api-broken" }, env.browser, RPC_CODES.notFound);
+    },
+  },
   "package.available": {
     prepare: async (env) => {
       await install(env, "api-alpha");
