@@ -10,9 +10,9 @@ import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Store } from "../orchestrator/store.ts";
 import { deviceOf, issueDeviceCookie } from "./device-cookie.ts";
 import { type Guesser, LoginLimits } from "./login-limits.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { type Argon2, PasswordWork } from "./password-work.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
-import { MIN_PASSWORD_LENGTH } from "./views.ts";
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 

@@ -21,6 +21,10 @@ export type ApiContext = {
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;
   startedAt: number;
+  /** The data directory (settings show it). */
+  dataDir: string;
+  /** Podman's version, once connected. */
+  podmanVersion: () => string | undefined;
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
   publish: (event: ApiEvent) => void;

@@ -315,6 +315,29 @@ export const CONTRACT = {
       apps: z.number(),
     }),
   }),
+  "system.node": method({
+    summary:
+      "The node as the operator's settings show it: the daemon's version, Podman's, the backend and why, the data directory and the free space where it is.",
+    access: "session",
+    mutates: false,
+    params: None,
+    result: z.object({
+      version: z.string(),
+      uptimeMs: z.number(),
+      podmanVersion: z
+        .string()
+        .nullable()
+        .meta({ description: "Podman's version; null until the daemon is connected to it." }),
+      backend: z.string(),
+      backendReason: z.string(),
+      dataDir: z.string(),
+      disk: z
+        .object({ freeBytes: z.number(), totalBytes: z.number() })
+        .nullable()
+        .meta({ description: "The file system of the data directory (null when it cannot be read)." }),
+      apps: z.number(),
+    }),
+  }),
 } as const;
 
 export type Contract = typeof CONTRACT;

@@ -13,12 +13,12 @@ import { EVENT_SCHEMAS } from "./events.ts";
 import { LOGIN_LIMITS } from "./login-limits.ts";
 import { METHODS } from "./methods.ts";
 import { GAUGES, Metrics } from "./metrics.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { PASSWORD_WORK } from "./password-work.ts";
 import { MAX_JSON_DEPTH } from "./rpc/body.ts";
 import { MAX_BATCH } from "./rpc/dispatch.ts";
 import { RPC_CODE_MEANINGS, RPC_CODES } from "./rpc/errors.ts";
 import { MAX_BODY_BYTES, SESSION_COOKIE } from "./server.ts";
-import { MIN_PASSWORD_LENGTH } from "./views.ts";
 
 type CodeName = keyof typeof RPC_CODES;
 
@@ -259,6 +259,20 @@ export const EXAMPLES: Record<string, MethodExample> = {
         error: null,
       },
     ],
+    errors: [],
+  },
+  "system.node": {
+    params: {},
+    result: {
+      version: "0.1.0",
+      uptimeMs: 3_600_000,
+      podmanVersion: "5.4.2",
+      backend: "quadlet",
+      backendReason: "Quadlet, chosen by auto: Podman 5.4.2, archipelago's systemd running with linger",
+      dataDir: "/home/archipelago/.local/share/archipelago",
+      disk: { freeBytes: 52_000_000_000, totalBytes: 250_000_000_000 },
+      apps: 3,
+    },
     errors: [],
   },
   "system.info": {

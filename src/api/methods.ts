@@ -2,6 +2,7 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
+import { statfs } from "node:fs/promises";
 import { describeNeeds } from "../manifest/needs.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
@@ -18,6 +19,10 @@ import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
 export type { ApiContext } from "./context.ts";
+
+/** The backend as system.info and system.node say it. */
+const backendOf = (ctx: ApiContext) =>
+  ctx.orchestrator.started ? ctx.orchestrator.runtime.createWith : "connecting to Podman";
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "not-installed": RPC_CODES.notFound,
@@ -263,6 +268,23 @@ const PACKAGE_HANDLERS: ApiHandlers<
       logs: ctx.orchestrator.store
         .operationLogs(id, afterSeq)
         .map(({ seq, at, level, message }) => ({ seq, at, level, message })),
+    };
+  },
+  "system.node": async (_params, ctx) => {
+    let disk: { freeBytes: number; totalBytes: number } | null = null;
+    try {
+      const stats = await statfs(ctx.dataDir);
+      disk = { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
+    } catch {}
+    return {
+      version: ctx.version,
+      uptimeMs: ctx.clock() - ctx.startedAt,
+      podmanVersion: ctx.podmanVersion() ?? null,
+      backend: backendOf(ctx),
+      backendReason: ctx.backendReason,
+      dataDir: ctx.dataDir,
+      disk,
+      apps: ctx.orchestrator.store.listApps().length,
     };
   },
   "system.info": (_params, ctx) => ({

@@ -9,9 +9,7 @@
 import { z } from "zod";
 import { NEED_KINDS } from "../manifest/needs.ts";
 import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
-
-/** The shortest operator password auth.setup and auth.changePassword accept. */
-export const MIN_PASSWORD_LENGTH = 10;
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 
 export const Password = z
   .string()

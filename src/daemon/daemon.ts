@@ -173,6 +173,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
+      dataDir: config.dataDir,
+      podmanVersion: () => podmanVersion,
       clock,
       publish,
       call,
@@ -209,6 +211,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
   // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
+  let podmanVersion: string | undefined;
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
@@ -248,6 +251,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         }),
       );
       keeper = attemptKeeper;
+      podmanVersion = info.version;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
     } catch (error) {
       attemptKeeper.stop();

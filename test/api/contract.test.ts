@@ -352,6 +352,15 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(latest?.kind, "install");
     },
   },
+  "system.node": {
+    prepare: () => ({}),
+    check: (result, env) => {
+      const node = result as { dataDir: string; podmanVersion: string | null; disk: { freeBytes: number } };
+      assert.equal(node.dataDir, env.d.dataDir);
+      assert.equal(node.podmanVersion, null, "the fake Podman never answered info: not connected");
+      assert.ok(node.disk.freeBytes > 0);
+    },
+  },
   "system.info": {
     prepare: () => ({}),
     check: (result) => {
