@@ -5,7 +5,7 @@
  * Hashes, not times: a fresh clone has new times and the same content.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { Plugin } from "vite";
 
@@ -46,9 +46,16 @@ export function recordInputs(): Plugin {
         files.add(relative(REPO_ROOT, path));
       }
       const record = Object.fromEntries(
-        [...files].sort().filter((f) => existsSync(join(REPO_ROOT, f))).map((f) => [f, sha256(join(REPO_ROOT, f))]),
+        [...files]
+          .sort()
+          .filter((f) => existsSync(join(REPO_ROOT, f)))
+          .map((f) => [f, sha256(join(REPO_ROOT, f))]),
       );
-      this.emitFile({ type: "asset", fileName: ".build-inputs.json", source: `${JSON.stringify(record, null, 1)}\n` });
+      this.emitFile({
+        type: "asset",
+        fileName: ".build-inputs.json",
+        source: `${JSON.stringify(record, null, 1)}\n`,
+      });
     },
   };
 }

@@ -22,6 +22,12 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     sourcemap: false,
     reportCompressedSize: false,
+    rolldownOptions: {
+      // React Query marks its modules "use client" for server components; there are none here.
+      onLog: (level, log, handler) => {
+        if (log.code !== "MODULE_LEVEL_DIRECTIVE") handler(level, log);
+      },
+    },
   },
   plugins: [recordInputs()],
 });

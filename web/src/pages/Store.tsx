@@ -1,0 +1,281 @@
+/**
+ * The App Store: every app the sources offer (the local apps folder, each signed catalog), with
+ * where it comes from and how far to trust it, searchable and by category; and an app's page, saying
+ * what it asks of the node in plain words before the one-click install. A missing dependency is
+ * offered for install first.
+ */
+import { useMutation } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { Link, useLocation } from "wouter";
+import { followOperation } from "../../../src/client/operations.ts";
+import { client, isRpcError, stream } from "../api.ts";
+import { AppTile } from "../components/AppTile.tsx";
+import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Icon } from "../components/Icon.tsx";
+import { categoryName, sourceLabel } from "../format.ts";
+import { queryClient, useCall } from "../queries.ts";
+
+function TrustChip({ source }: { source: string }) {
+  const { label, trust } = sourceLabel(source);
+  return (
+    <span className={`chip chip-${trust}`} title={source}>
+      <Icon name={trust === "signed" ? "shield" : "folder"} size={14} />
+      {label}
+    </span>
+  );
+}
+
+export function Store() {
+  const apps = useCall("package.available");
+  const [search, setSearch] = useState("");
+  const [category, setCategory] = useState<string | undefined>();
+  const categories = useMemo(
+    () => [...new Set((apps.data ?? []).map((a) => a.category))].sort(),
+    [apps.data],
+  );
+  const needle = search.trim().toLowerCase();
+  const shown = (apps.data ?? []).filter(
+    (a) =>
+      (!category || a.category === category) &&
+      (!needle || `${a.name} ${a.id} ${a.description}`.toLowerCase().includes(needle)),
+  );
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1>App Store</h1>
+          <p className="muted">
+            Apps offered by this node's sources: its local apps folder and its signed catalogs.
+          </p>
+        </div>
+      </header>
+      <div className="filters">
+        <label className="inline-field search-field grow">
+          <Icon name="search" size={16} />
+          <span className="visually-hidden">Search apps</span>
+          <input
+            type="search"
+            placeholder="Search apps"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+          />
+        </label>
+        <fieldset className="chips" aria-label="Categories">
+          <legend className="visually-hidden">Category</legend>
+          <button
+            type="button"
+            className={`chip-button${category ? "" : " active"}`}
+            aria-pressed={!category}
+            onClick={() => setCategory(undefined)}
+          >
+            All
+          </button>
+          {categories.map((c) => (
+            <button
+              type="button"
+              key={c}
+              className={`chip-button${category === c ? " active" : ""}`}
+              aria-pressed={category === c}
+              onClick={() => setCategory(category === c ? undefined : c)}
+            >
+              {categoryName(c)}
+            </button>
+          ))}
+        </fieldset>
+      </div>
+      {apps.error && <ErrorNote error={apps.error} title="Could not read the sources" />}
+      {apps.isPending && <p className="muted">Loading…</p>}
+      {apps.data && shown.length === 0 && <p className="muted">No app matches.</p>}
+      <ul className="grid" aria-label="Apps offered">
+        {shown.map((app) => (
+          <li key={app.id} className="card store-card" data-app={app.id}>
+            <div className="app-card-head">
+              <AppTile id={app.id} name={app.name} />
+              <div className="app-card-title">
+                <h2>
+                  <Link href={`/store/${encodeURIComponent(app.id)}`} className="stretched">
+                    {app.name}
+                  </Link>
+                </h2>
+                <p className="muted small">
+                  {app.version} · {categoryName(app.category)}
+                </p>
+              </div>
+              {app.installed && (
+                <span className={`chip ${app.updateAvailable ? "chip-accent" : "chip-good"}`}>
+                  {app.updateAvailable ? "Update" : "Installed"}
+                </span>
+              )}
+            </div>
+            <p className="description clamp">{app.description}</p>
+            <div className="app-card-foot">
+              <TrustChip source={app.source} />
+            </div>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Installs `ids` one after the other, each once the one before has finished. */
+async function installInOrder(ids: string[], onStep: (text: string) => void): Promise<string> {
+  let last = "";
+  for (const id of ids) {
+    onStep(`Installing ${id}…`);
+    const accepted = await client.call("package.install", { id });
+    last = accepted.operationId;
+    if (id !== ids.at(-1)) {
+      const done = await followOperation(client, stream, accepted.operationId);
+      if (done.state === "failed")
+        throw new Error(`${id} could not be installed: ${done.error ?? "see its page"}`);
+    }
+  }
+  return last;
+}
+
+export function StoreApp({ id }: { id: string }) {
+  const [, navigate] = useLocation();
+  const app = useCall("package.describe", { id }, { retry: false });
+  const available = useCall("package.available");
+  const offered = available.data?.find((a) => a.id === id);
+  const [step, setStep] = useState<string | undefined>();
+  const missing = (app.data?.dependencies ?? []).filter((d) => !d.installed);
+  const install = useMutation({
+    mutationFn: (ids: string[]) => installInOrder(ids, setStep),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["package.list"] });
+      void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+      navigate(`/apps/${encodeURIComponent(id)}`);
+    },
+    onSettled: () => setStep(undefined),
+  });
+  // The daemon's own word on missing dependencies (it may know more than this page did).
+  const refusedFor = isRpcError(install.error, "dependencyMissing")
+    ? ((install.error.data as { missing?: string[] } | undefined)?.missing ?? [])
+    : [];
+  if (app.error)
+    return (
+      <div className="page">
+        <Link href="/store" className="back">
+          <Icon name="back" size={16} /> App Store
+        </Link>
+        <ErrorNote error={app.error} />
+      </div>
+    );
+  if (!app.data)
+    return (
+      <div className="page">
+        <p className="muted">Loading…</p>
+      </div>
+    );
+  const view = app.data;
+  const installable = missing.every((d) => d.offered);
+  const order = [...missing.map((d) => d.id), id];
+  return (
+    <div className="page narrow">
+      <Link href="/store" className="back">
+        <Icon name="back" size={16} /> App Store
+      </Link>
+      <header className="app-head">
+        <AppTile id={view.id} name={view.name} size="lg" />
+        <div className="app-head-text">
+          <h1>{view.name}</h1>
+          <p className="muted">
+            {view.version} · {categoryName(view.category)}
+            {view.license ? ` · ${view.license}` : ""}
+          </p>
+          <TrustChip source={view.source} />
+        </div>
+        <div className="app-head-actions">
+          {offered?.installed ? (
+            <Link href={`/apps/${encodeURIComponent(id)}`} className="button button-primary">
+              Installed: manage
+            </Link>
+          ) : (
+            <button
+              type="button"
+              className="button button-primary button-large"
+              disabled={install.isPending || !installable}
+              onClick={() => install.mutate(missing.length > 0 ? order : [id])}
+            >
+              {install.isPending
+                ? (step ?? "Installing…")
+                : missing.length > 0
+                  ? `Install ${missing.map((d) => d.id).join(", ")} and ${view.name}`
+                  : "Install"}
+            </button>
+          )}
+        </div>
+      </header>
+      <p className="description">{view.description}</p>
+      {missing.length > 0 && !offered?.installed && (
+        <div className="note note-warn" role="note">
+          <Icon name="alert" />
+          <p className="note-text">
+            {view.name} needs {missing.map((d) => d.id).join(", ")}, not installed yet.{" "}
+            {installable
+              ? "Install installs it first, then this app."
+              : `No source offers ${missing
+                  .filter((d) => !d.offered)
+                  .map((d) => d.id)
+                  .join(", ")}: add a source that does.`}
+          </p>
+        </div>
+      )}
+      <ErrorNote error={install.error} title="Not installed" />
+      {refusedFor.length > 0 && (
+        <button
+          type="button"
+          className="button button-primary"
+          onClick={() => install.mutate([...refusedFor, id])}
+        >
+          Install {refusedFor.join(", ")} first, then {view.name}
+        </button>
+      )}
+      <section className="section" aria-labelledby="needs-title">
+        <h2 id="needs-title">What it needs</h2>
+        {view.needs.length === 0 ? (
+          <p className="muted">
+            Nothing beyond its own containers: no port opened, no host folder, no device.
+          </p>
+        ) : (
+          <ul className="needs">
+            {view.needs.map((need) => (
+              <li key={need.text} className={`need need-${need.kind}`}>
+                {need.text}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      {(view.interfaces.length > 0 || view.credentials.length > 0) && (
+        <section className="section" aria-labelledby="gets-title">
+          <h2 id="gets-title">What you get</h2>
+          <ul className="needs">
+            {view.interfaces.map((name) => (
+              <li key={name}>A web interface{name !== "ui" ? ` (${name})` : ""}, opened from My Apps</li>
+            ))}
+            {view.credentials.map((label) => (
+              <li key={label}>{label}: generated at install, shown on request</li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {Object.keys(view.links).length > 0 && (
+        <section className="section" aria-labelledby="links-title">
+          <h2 id="links-title">Links</h2>
+          <ul className="links">
+            {Object.entries(view.links).map(([name, url]) => (
+              <li key={name}>
+                <a href={url} target="_blank" rel="noreferrer noopener">
+                  {name} <Icon name="external" size={14} />
+                </a>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
