@@ -55,7 +55,6 @@ function ChangePassword() {
             autoComplete="new-password"
             value={next}
             onChange={(e) => setNext(e.target.value)}
-            minLength={MIN_PASSWORD_LENGTH}
             required
             aria-describedby="new-password-rule"
           />

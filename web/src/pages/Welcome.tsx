@@ -56,7 +56,6 @@ export function Setup() {
             autoComplete="new-password"
             value={password}
             onChange={(e) => setPassword(e.target.value)}
-            minLength={MIN_PASSWORD_LENGTH}
             required
             aria-describedby="password-rule"
           />
