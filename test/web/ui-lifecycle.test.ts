@@ -24,7 +24,6 @@ import {
   ensureWebBuilt,
   firstRun,
   launch,
-  logIn,
   openPage,
   type TestBrowser,
   type WatchedPage,
@@ -192,7 +191,7 @@ describe("real Podman, real browser: the operator's console", () => {
     await page.getByLabel("Search the logs").fill(marker);
     await eventually(
       "only the matching line is shown",
-      async () => (await page.getByTestId("logs").innerText()).trim() === marker,
+      async () => (await page.getByTestId("logs").textContent())?.trim() === marker,
       STEP_MS,
     );
     await page.getByLabel("Search the logs").fill("");
@@ -207,7 +206,7 @@ describe("real Podman, real browser: the operator's console", () => {
     const expected = (await api.call("package.credentials", { id: node.id }))[0]?.password;
     assert.ok(expected);
     const secret = page.getByTestId("secret").first();
-    assert.equal(await secret.innerText(), "••••••••••••", "masked until asked");
+    assert.equal(await secret.textContent(), "••••••••••••", "masked until asked");
     assert.ok(!(await page.content()).includes(expected), "the password is not in the page before Reveal");
     await page.getByRole("button", { name: "Reveal the password of RPC login" }).click();
     await secret.getByText(expected).waitFor();
@@ -215,7 +214,7 @@ describe("real Podman, real browser: the operator's console", () => {
     await page.getByRole("button", { name: "Copy the password of RPC login" }).getByText("Copied").waitFor();
     assert.equal(await page.evaluate<string>("navigator.clipboard.readText()"), expected);
     await page.getByRole("button", { name: "Hide the password of RPC login" }).click();
-    assert.equal(await secret.innerText(), "••••••••••••");
+    assert.equal(await secret.textContent(), "••••••••••••");
   });
 
   test("a failing app shows the daemon's reason; Retry works once the cause is gone", async () => {
@@ -223,10 +222,10 @@ describe("real Podman, real browser: the operator's console", () => {
     await page.goto("/");
     const card = page.locator(`[data-app="${broken.id}"]`);
     await card.locator('[data-phase="failed"]').waitFor();
-    const reason = await card.getByTestId("reason").innerText();
+    const reason = await card.getByTestId("reason").textContent();
     const stored = await api.call("package.get", { id: broken.id });
     assert.equal(reason, stored.reason, "the reason as the daemon words it");
-    assert.match(reason, /missing/);
+    assert.match(reason ?? "", /missing/);
     await lab.podman(["tag", "localhost/archy-test/busybox:1", missingImage]);
     await card.getByRole("button", { name: `Retry ${broken.id}` }).click();
     await card.locator('[data-phase="running"]').waitFor();

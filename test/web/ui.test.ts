@@ -280,7 +280,7 @@ describe("every page, for everyone", () => {
       ["api-alpha", "api-beta", "api-gamma"],
     );
     assert.match(
-      await page.locator('[data-app="api-alpha"] [data-testid="age"]').innerText(),
+      (await page.locator('[data-app="api-alpha"] [data-testid="age"]').textContent()) ?? "",
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
