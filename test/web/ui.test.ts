@@ -131,7 +131,7 @@ describe("first run, login, logout and a session that ends", () => {
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("heading", { name: "My Apps" }).waitFor();
-    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("button", { name: "Log out", exact: true }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     // The session is gone for the daemon too: a reload stays on the login.
     await page.reload();

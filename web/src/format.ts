@@ -70,7 +70,7 @@ const CATEGORY_NAMES: Record<string, string> = {
 export const categoryName = (category: string) =>
   CATEGORY_NAMES[category] ?? category.charAt(0).toUpperCase() + category.slice(1);
 
-/** A stable hue for an app's monogram tile. */
+/** A stable number for an app (its monogram tile's colour). */
 export function hueOf(id: string): number {
   let hash = 0;
   for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;

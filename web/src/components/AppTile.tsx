@@ -5,7 +5,7 @@ export function AppTile({ id, name, size = "md" }: { id: string; name: string; s
   const words = name.split(/[\s-]+/).filter(Boolean);
   const initials = (words.length > 1 ? `${words[0]?.[0]}${words[1]?.[0]}` : name.slice(0, 2)).toUpperCase();
   return (
-    <span className={`tile tile-${size} hue-${Math.round(hueOf(id) / 30) % 12}`} aria-hidden="true">
+    <span className={`tile tile-${size} hue-${hueOf(id) % 12}`} aria-hidden="true">
       {initials}
     </span>
   );

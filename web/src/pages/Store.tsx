@@ -118,6 +118,40 @@ export function Store() {
   );
 }
 
+type PermissionRequest = { name: string; content: string; description: string; reason: string };
+
+/**
+ * The permissions a refusal asks the operator to approve (`data.permissions`), in plain words and
+ * with the app's reason for each, or none.
+ */
+export function permissionsToApprove(error: unknown): PermissionRequest[] {
+  const permissions = isRpcError(error)
+    ? (error.data as { permissions?: unknown } | undefined)?.permissions
+    : undefined;
+  return Array.isArray(permissions)
+    ? permissions.filter(
+        (p): p is PermissionRequest =>
+          typeof p === "object" && p !== null && typeof (p as PermissionRequest).description === "string",
+      )
+    : [];
+}
+
+function PermissionList({ permissions }: { permissions: PermissionRequest[] }) {
+  return (
+    <section className="section" aria-labelledby="approve-title">
+      <h2 id="approve-title">It asks for your approval</h2>
+      <ul className="needs">
+        {permissions.map((p) => (
+          <li key={p.name} className="need need-capability">
+            <strong>{p.description}</strong>
+            <span className="muted block small">{p.reason}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 /** Installs `ids` one after the other, each once the one before has finished. */
 async function installInOrder(ids: string[], onStep: (text: string) => void): Promise<string> {
   let last = "";
@@ -224,6 +258,9 @@ export function StoreApp({ id }: { id: string }) {
         </div>
       )}
       <ErrorNote error={install.error} title="Not installed" />
+      {permissionsToApprove(install.error).length > 0 && (
+        <PermissionList permissions={permissionsToApprove(install.error)} />
+      )}
       {refusedFor.length > 0 && (
         <button
           type="button"
@@ -254,10 +291,14 @@ export function StoreApp({ id }: { id: string }) {
           <h2 id="gets-title">What you get</h2>
           <ul className="needs">
             {view.interfaces.map((name) => (
-              <li key={name}>A web interface{name !== "ui" ? ` (${name})` : ""}, opened from My Apps</li>
+              <li key={name} className="need">
+                A web interface{name !== "ui" ? ` (${name})` : ""}, opened from My Apps
+              </li>
             ))}
             {view.credentials.map((label) => (
-              <li key={label}>{label}: generated at install, shown on request</li>
+              <li key={label} className="need">
+                {label}: generated at install, shown on request
+              </li>
             ))}
           </ul>
         </section>
