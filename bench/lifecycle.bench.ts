@@ -29,7 +29,7 @@
  * on SIGINT/SIGTERM (a second one exits at once).
  *
  *   node bench/lifecycle.bench.ts [--rounds 10] [--warmup 1] [--apps 10,50,100] [--passes 10]
- *                                 [--prefix archy-bench-…] [--json]
+ *                                 [--prefix bench-…] [--json]
  *   --apps 0 skips the reconcile pass part.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -104,13 +104,19 @@ const options = {
   warmup: intOption(text(args.warmup), "warmup", 1, 0),
   apps: [...new Set(appSizes)],
   passes: intOption(text(args.passes), "passes", 10),
-  prefix: text(args.prefix) ?? `archy-bench-${randomBytes(3).toString("hex")}`,
+  prefix: text(args.prefix) ?? `bench-${randomBytes(3).toString("hex")}`,
   json: args.json === true,
 };
-// App ids are `<prefix>-a123` and must stay valid app ids (at most 40 characters per label).
-if (!/^[a-z][a-z0-9-]{0,30}$/.test(options.prefix) || options.prefix.endsWith("-")) {
+// App ids are `<prefix>-a123` and must stay valid app ids (at most 40 characters per label, no
+// `--`, not the platform's own `archy-` names: see manifest/naming.ts).
+if (
+  !/^[a-z][a-z0-9-]{0,30}$/.test(options.prefix) ||
+  options.prefix.endsWith("-") ||
+  options.prefix.includes("--") ||
+  options.prefix.startsWith("archy-")
+) {
   process.stderr.write(
-    `--prefix must start with a letter and be at most 31 lowercase letters, digits and '-' (got '${options.prefix}')\n`,
+    `--prefix must start with a letter, not with archy-, and be at most 31 lowercase letters, digits and single '-' (got '${options.prefix}')\n`,
   );
   process.exit(EXIT_ERROR);
 }

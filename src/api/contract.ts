@@ -10,6 +10,7 @@
  * Browser-safe: imports only zod and schema modules (a browser bundle may import it).
  */
 import { z } from "zod";
+import { Approvals } from "./permission-views.ts";
 import {
   Accepted,
   AppDescription,
@@ -171,7 +172,16 @@ export const CONTRACT = {
         }),
       ),
       updates: z.array(
-        z.object({ id: z.string(), installed: z.string(), offered: z.string(), source: z.string() }),
+        z.object({
+          id: z.string(),
+          installed: z.string(),
+          offered: z.string(),
+          source: z.string(),
+          sourceChange: z.string().nullable().meta({
+            description:
+              "What the update would change of the app's source or signer (it needs `switchSource`).",
+          }),
+        }),
       ),
       conflicts: z
         .array(z.object({ id: z.string(), source: z.string(), offeredBy: z.string() }))
@@ -191,10 +201,38 @@ export const CONTRACT = {
   }),
   "package.install": method({
     summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything).",
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`.",
     access: "session",
     mutates: true,
-    params: IdParams,
+    params: z.strictObject({
+      id: AppId,
+      approve: Approvals.default([]).meta({
+        description:
+          "The operator's approval of each permission the manifest requests (`package.available` lists them; a refusal's `data.permissions` too).",
+      }),
+    }),
+    result: Accepted,
+  }),
+  "package.approve": method({
+    summary:
+      "Approves the permissions an installed app's manifest requests and are not approved (after a revoke): the app goes back to its desired state.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      approve: Approvals.min(1).meta({ description: "Each permission approved, as `package.get` shows it." }),
+    }),
+    result: Accepted,
+  }),
+  "package.revoke": method({
+    summary:
+      "Withdraws the approval of one of an app's permissions: the app stops, and starts again only once it is approved again.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+    }),
     result: Accepted,
   }),
   "package.start": method({
@@ -234,10 +272,21 @@ export const CONTRACT = {
     result: Accepted,
   }),
   "package.update": method({
-    summary: "Moves an app to the version its source offers now; a downgrade needs `force`.",
+    summary:
+      "Moves an app to the version its sources offer now; a downgrade needs `force`, another source or signer `switchSource`, new permissions `approve`.",
     access: "session",
     mutates: true,
-    params: z.strictObject({ id: AppId, force: z.boolean().default(false) }),
+    params: z.strictObject({
+      id: AppId,
+      force: z.boolean().default(false),
+      switchSource: z.boolean().default(false).meta({
+        description:
+          "Consent to an update from another source (a catalog's manifest for a local one) or another signer (`package.available` says so in `sourceChange`).",
+      }),
+      approve: Approvals.default([]).meta({
+        description: "Approvals of the permissions the new version requests that are not approved yet.",
+      }),
+    }),
     result: Accepted,
   }),
   "package.retry": method({

@@ -32,6 +32,14 @@ export type MethodExample = {
 const T0 = 1_767_225_600_000;
 const OPERATION = "op-5f0c8d2e-4b7a-4c39-9e51-2d6f1a0b7c44";
 
+const MEDIA_PERMISSION = {
+  name: "media",
+  kind: "host-path",
+  content: "host-path /srv/media",
+  description: "read the host directory /srv/media and everything in it",
+  reason: "Shows your photo collection",
+};
+
 const APP = {
   id: "my-app",
   name: "My App",
@@ -39,6 +47,7 @@ const APP = {
   description: "A web app with one container.",
   category: "utilities",
   source: "local:/srv/apps/my-app",
+  publisher: null,
   desired: "running",
   phase: "running",
   reason: null,
@@ -59,6 +68,7 @@ const APP = {
   ],
   interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
   localOverride: false,
+  permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
 };
 
 const CATALOG_SOURCE = {
@@ -69,6 +79,7 @@ const CATALOG_SOURCE = {
   lastSuccessAt: T0,
   apps: 42,
   error: null,
+  failedRoles: [],
   transferred: { requests: 2, bytes: 611 },
 };
 
@@ -81,6 +92,8 @@ const accepted = (kind: string, extra: Record<string, unknown> = {}) => ({
 });
 
 const LIFECYCLE_ERRORS: CodeName[] = ["notFound", "operationInProgress", "beingRemoved"];
+/** Start, restart, retry, reinstall: an app whose approval was revoked is refused until approved again. */
+const RUNNING_ERRORS: CodeName[] = [...LIFECYCLE_ERRORS, "approvalRequired"];
 
 /** One example per method (a test checks that every method has one and that it fits the schemas). */
 export const EXAMPLES: Record<string, MethodExample> = {
@@ -118,11 +131,14 @@ export const EXAMPLES: Record<string, MethodExample> = {
         version: "1.3.0",
         description: "A web app with one container.",
         category: "utilities",
-        source: "local:/srv/apps/my-app",
+        source: "catalog:official",
+        publisher: "targets",
         installed: true,
         installedVersion: "1.2.0",
         updateAvailable: true,
-        localOverride: null,
+        sourceChange: "switch its source from local:/srv/apps/my-app to catalog:official (signed by targets)",
+        localOverride: "local:/srv/apps/my-app",
+        permissions: [MEDIA_PERMISSION],
       },
     ],
     errors: [],
@@ -159,7 +175,15 @@ export const EXAMPLES: Record<string, MethodExample> = {
           localOverride: "local:/srv/apps/relay",
         },
       ],
-      updates: [{ id: "my-app", installed: "1.2.0", offered: "1.3.0", source: "catalog:official" }],
+      updates: [
+        {
+          id: "my-app",
+          installed: "1.2.0",
+          offered: "1.3.0",
+          source: "catalog:official",
+          sourceChange: null,
+        },
+      ],
       conflicts: [{ id: "my-app", source: "catalog:mirror", offeredBy: "catalog:official" }],
       rejected: [],
     },
@@ -188,29 +212,56 @@ export const EXAMPLES: Record<string, MethodExample> = {
     errors: ["notFound"],
   },
   "package.install": {
-    params: { id: "my-app" },
+    params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
     result: accepted("install"),
-    errors: ["notFound", "invalidManifest", "dependencyMissing", "operationInProgress", "beingRemoved"],
+    errors: [
+      "notFound",
+      "invalidManifest",
+      "dependencyMissing",
+      "nameTaken",
+      "approvalRequired",
+      "operationInProgress",
+      "beingRemoved",
+    ],
   },
-  "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: LIFECYCLE_ERRORS },
+  "package.approve": {
+    params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
+    result: accepted("approve"),
+    errors: ["notFound", "approvalRequired", "operationInProgress", "beingRemoved"],
+  },
+  "package.revoke": {
+    params: { id: "my-app", permission: "media" },
+    result: accepted("revoke"),
+    errors: ["notFound", "beingRemoved"],
+  },
+  "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: RUNNING_ERRORS },
   "package.stop": {
     params: { id: "my-app" },
     result: accepted("stop", { superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"] }),
     errors: ["notFound", "beingRemoved"],
   },
-  "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: LIFECYCLE_ERRORS },
-  "package.reinstall": { params: { id: "my-app" }, result: accepted("reinstall"), errors: LIFECYCLE_ERRORS },
+  "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: RUNNING_ERRORS },
+  "package.reinstall": { params: { id: "my-app" }, result: accepted("reinstall"), errors: RUNNING_ERRORS },
   "package.uninstall": {
     params: { id: "my-app", purge: false },
     result: accepted("uninstall"),
     errors: ["notFound", "hasDependents", "beingRemoved"],
   },
   "package.update": {
-    params: { id: "my-app" },
+    params: { id: "my-app", switchSource: true },
     result: accepted("update"),
-    errors: ["notFound", "notNewer", "invalidManifest", "operationInProgress", "beingRemoved"],
+    errors: [
+      "notFound",
+      "notNewer",
+      "sourceChange",
+      "approvalRequired",
+      "invalidManifest",
+      "nameTaken",
+      "operationInProgress",
+      "beingRemoved",
+    ],
   },
-  "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: LIFECYCLE_ERRORS },
+  "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: RUNNING_ERRORS },
   "package.logs": {
     params: { id: "my-app", tail: 2 },
     result: [
@@ -408,13 +459,11 @@ function methodSection(method: (typeof METHODS)[number]): string[] {
 
 function metricsSection(): string[] {
   const metrics = new Metrics();
-  const series = [
-    metrics.operations,
-    metrics.operationSeconds,
-    metrics.reconcilePasses,
-    metrics.podmanCalls,
-    metrics.rpcCalls,
-  ].map((m) => ({ name: m.name, type: "bounds" in m ? "histogram" : "counter", help: m.help }));
+  const series = metrics.series.map((m) => ({
+    name: m.name,
+    type: "bounds" in m ? "histogram" : "counter",
+    help: m.help,
+  }));
   for (const gauge of Object.values(GAUGES)) series.push({ ...gauge, type: "gauge" });
   return [
     "## Metrics: `GET /metrics`",
@@ -422,7 +471,10 @@ function metricsSection(): string[] {
     "Prometheus text format (version 0.0.4), without authentication (bind the daemon to a trusted",
     "interface, or filter `/metrics` in a reverse proxy). Labels: `kind` and `outcome` (`succeeded`,",
     "`failed`) on operations, `operation` and `outcome` on Podman calls, `method` (a known method name,",
-    "`batch` or `unknown`) and `outcome` (`ok` or the error code) on RPC calls, `phase` on apps.",
+    "`batch` or `unknown`) and `outcome` (`ok` or the error code) on RPC calls, `outcome` (`pass`,",
+    "`fail`, `not-run`) on health probes, `phase` on apps. A probe `not-run` is one Podman could not",
+    "run (not answering, the container not running, the process not started in time on a busy node):",
+    "no verdict on the app, never a step towards a restart.",
     "",
     "| Series | Type | Meaning |",
     "| --- | --- | --- |",
@@ -574,11 +626,27 @@ export function apiDocsMarkdown(): string {
         `| [\`${m.name}\`](#${anchor(m.name)}) | ${m.access} | ${m.mutates && m.access === "session" ? "yes" : ""} | ${cell(m.summary)} |`,
     ),
     "",
-    "Lifecycle methods (`package.install`, `start`, `stop`, `restart`, `uninstall`, `update`, `retry`)",
-    "record the operator's intent and return at once with an operation id; the reconciler does the",
-    "work. Follow it with `operation.get` or the event stream. An identical request while the same",
-    "operation is in flight returns that operation (`existing: true`); a different one is refused with",
-    "`operationInProgress`, except `stop` and `uninstall`, which supersede what is in flight.",
+    "Lifecycle methods (`package.install`, `start`, `stop`, `restart`, `uninstall`, `update`, `retry`,",
+    "`approve`, `revoke`) record the operator's intent and return at once with an operation id; the",
+    "reconciler does the work. Follow it with `operation.get` or the event stream. An identical request",
+    "while the same operation is in flight returns that operation (`existing: true`); a different one is",
+    "refused with `operationInProgress`, except `stop`, `uninstall` and `revoke`, which supersede what is",
+    "in flight.",
+    "",
+    "**Permissions are the operator's to approve.** A manifest's `permissions` (a host directory, a",
+    "device, a low port, an elevated capability) are never granted by the manifest: `package.install`",
+    "and `package.update` carry the operator's approval of each one the manifest requests, as",
+    "`approve: [{name, content}]`, with the `content` the daemon showed (`package.available`, or the",
+    "`approvalRequired` refusal's `data.permissions`). An approval is bound to that content: a manifest",
+    "that later gives the name another meaning needs approval again. `package.get` shows each",
+    "permission and whether it is approved; `package.revoke` withdraws one (the app stops and stays",
+    "stopped), `package.approve` approves again. The daemon checks before any container is created or",
+    "started, not only here.",
+    "",
+    "**A change of source is never silent.** `package.update` to a version from another source (a",
+    "catalog's manifest for a local one) or another signer (another namespace, other keys) is refused",
+    "with `sourceChange` unless it carries `switchSource: true`; `package.available` says what would",
+    "change in `sourceChange`.",
     "",
   ];
   for (const method of METHODS) lines.push(...methodSection(method));

@@ -4,6 +4,8 @@
  */
 import { statfs } from "node:fs/promises";
 import { describeNeeds } from "../manifest/needs.ts";
+import { requestedPermissions } from "../manifest/permissions.ts";
+import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
@@ -11,6 +13,7 @@ import {
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { provenanceChange } from "../sources/provenance.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
@@ -32,6 +35,10 @@ const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
   "invalid-manifest": RPC_CODES.invalidManifest,
   "not-newer": RPC_CODES.notNewer,
   "being-removed": RPC_CODES.beingRemoved,
+  "name-taken": RPC_CODES.nameTaken,
+  "approval-required": RPC_CODES.approvalRequired,
+  "source-change": RPC_CODES.sourceChange,
+  "unknown-permission": RPC_CODES.notFound,
 };
 
 /**
@@ -87,6 +94,7 @@ function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
     description: manifest?.description ?? "",
     category: manifest?.category ?? "other",
     source: row.source,
+    publisher: row.publisher ?? null,
     desired: row.desired,
     phase: row.phase,
     reason: row.reason ?? null,
@@ -95,6 +103,10 @@ function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
+    permissions: permissionStatus(
+      manifest ? requestedPermissions(manifest) : [],
+      orchestrator.store.approvals(row.id),
+    ),
   };
 }
 
@@ -147,10 +159,13 @@ const PACKAGE_HANDLERS: ApiHandlers<
         description: app.manifest.description,
         category: app.manifest.category,
         source: app.source,
+        publisher: app.publisher ?? null,
         installed: row !== undefined,
         installedVersion: row?.version ?? null,
         updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
+        sourceChange: (row && provenanceChange(row, app)) ?? null,
         localOverride: app.localOverride ?? null,
+        permissions: requestedPermissions(app.manifest),
       };
     });
   },
@@ -181,20 +196,24 @@ const PACKAGE_HANDLERS: ApiHandlers<
       credentials: manifest.credentials.map((credential) => credential.label),
     };
   },
-  "package.install": async ({ id }, ctx) => {
+  "package.install": async ({ id, approve }, ctx) => {
     const app = await sourced(ctx, id);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app));
+    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
   },
+  "package.approve": ({ id, approve }, ctx) =>
+    lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),
+  "package.revoke": ({ id, permission }, ctx) =>
+    lifecycle(ctx, () => ctx.orchestrator.lifecycle.revoke(id, permission)),
   "package.start": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.start(id)),
   "package.stop": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
   "package.restart": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
   "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
   "package.uninstall": ({ id, purge }, ctx) =>
     lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
-  "package.update": async ({ id, force }, ctx) => {
+  "package.update": async ({ id, force, switchSource, approve }, ctx) => {
     installed(ctx, id);
     const app = await sourced(ctx, id);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force }));
+    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
   },
   "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
   "package.logs": async ({ id, container, tail }, ctx) => {

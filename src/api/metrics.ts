@@ -89,17 +89,27 @@ export class Metrics {
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   );
   readonly rpcCalls = new Counter("archy_rpc_calls_total", "JSON-RPC calls, by method and outcome.");
+  readonly healthProbes = new Counter(
+    "archy_health_probes_total",
+    "Health probes the daemon ran, by outcome: pass, fail, or not-run (Podman could not run it).",
+  );
 
-  render(
-    gauges: Array<{ name: string; help: string; values: Array<{ labels: Labels; value: number }> }>,
-  ): string {
-    const parts = [
+  /** Every counter and histogram, in the order they are rendered (and documented). */
+  get series(): Array<Counter | Histogram> {
+    return [
       this.operations,
       this.operationSeconds,
       this.reconcilePasses,
       this.podmanCalls,
       this.rpcCalls,
-    ].map((m) => m.render());
+      this.healthProbes,
+    ];
+  }
+
+  render(
+    gauges: Array<{ name: string; help: string; values: Array<{ labels: Labels; value: number }> }>,
+  ): string {
+    const parts = this.series.map((m) => m.render());
     for (const gauge of gauges) {
       const lines = [`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`];
       for (const { labels, value } of gauge.values) {

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { NEED_KINDS } from "../manifest/needs.ts";
 import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
 import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
+import { PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 
 export const Password = z
   .string()
@@ -67,6 +68,9 @@ export const AppView = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   desired: z.enum(DESIRED_STATES),
   phase: PhaseSchema,
   reason: z.string().nullable().meta({ description: "Why: what it waits for, the last error." }),
@@ -81,6 +85,7 @@ export const AppView = z.object({
     description:
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
+  permissions: PermissionStatuses,
 });
 
 export const AvailableApp = z.object({
@@ -90,12 +95,20 @@ export const AvailableApp = z.object({
   description: z.string(),
   category: z.string(),
   source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
   installed: z.boolean(),
   installedVersion: z.string().nullable(),
   updateAvailable: z.boolean(),
+  sourceChange: z.string().nullable().meta({
+    description:
+      "Installed from another source or signer: what updating to this one would change (`package.update` needs `switchSource`).",
+  }),
   localOverride: z.string().nullable().meta({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
+  permissions: RequestedPermissions,
 });
 
 export const OperationSummary = z.object({
@@ -118,8 +131,9 @@ export const OperationLogLine = z.object({
 export const SourceStatusView = z.object({
   name: z.string(),
   url: z.string(),
-  state: z.enum(["ok", "failing", "never-refreshed"]).meta({
-    description: "`failing`: the last refresh did not complete; the last good catalog is still served.",
+  state: z.enum(["ok", "partial", "failing", "never-refreshed"]).meta({
+    description:
+      "`partial`: the last refresh completed, but the delegated namespaces in `failedRoles` failed and their apps are hidden; `failing`: the last refresh did not complete, and the last good catalog is still served.",
   }),
   lastAttemptAt: z.number().nullable(),
   lastSuccessAt: z.number().nullable(),
@@ -135,6 +149,19 @@ export const SourceStatusView = z.object({
     })
     .nullable()
     .meta({ description: "Why the last refresh failed." }),
+  failedRoles: z
+    .array(
+      z.object({
+        role: z.string().meta({ description: "The delegated role: the namespace whose apps are hidden." }),
+        kind: z.string(),
+        message: z.string(),
+        fix: z.string(),
+      }),
+    )
+    .meta({
+      description:
+        "Delegated namespaces of the catalog served that failed to verify (or whose files did not match): their apps are hidden, every other app is served.",
+    }),
   transferred: z.object({ requests: z.number(), bytes: z.number() }).meta({
     description: "What the last refresh downloaded.",
   }),

@@ -15,6 +15,7 @@ const catalogApp = (id: string, version: string): CatalogApp => ({
   id,
   version,
   role: "targets",
+  publisher: "targets",
   dir: `/c/${id}`,
   files: new Map(),
   ...manifest(id, version),
@@ -64,14 +65,41 @@ describe("merging catalog sources with local apps", () => {
       catalogApp("beta", "2.0.0"),
       catalogApp("gamma", "1.0.0"),
     ].map((a) => ({ ...a, source: "catalog:official" }));
+    const installed = (id: string, version: string) => ({
+      id,
+      version,
+      source: "catalog:official",
+      publisher: "targets",
+    });
     assert.deepEqual(
       updatesOffered(offered, [
-        { id: "alpha", version: "1.0.0" },
-        { id: "beta", version: "2.0.0" },
-        { id: "gamma", version: "1.2.0" },
-        { id: "delta", version: "1.0.0" },
+        installed("alpha", "1.0.0"),
+        installed("beta", "2.0.0"),
+        installed("gamma", "1.2.0"),
+        installed("delta", "1.0.0"),
       ]),
-      [{ id: "alpha", installed: "1.0.0", offered: "1.1.0", source: "catalog:official" }],
+      [{ id: "alpha", installed: "1.0.0", offered: "1.1.0", source: "catalog:official", sourceChange: null }],
+    );
+  });
+
+  test("an update from another source or signer says so: it is never a silent switch", () => {
+    const offered = [
+      { ...catalogApp("alpha", "2.0.0"), source: "catalog:official" },
+      { ...catalogApp("beta", "2.0.0"), source: "catalog:official", publisher: "community (1 of keys b2)" },
+    ];
+    const updates = updatesOffered(offered, [
+      { id: "alpha", version: "1.0.0", source: "local:/apps/alpha" },
+      { id: "beta", version: "1.0.0", source: "catalog:official", publisher: "community (1 of keys a1)" },
+    ]);
+    assert.deepEqual(
+      updates.map((u) => [u.id, u.sourceChange]),
+      [
+        ["alpha", "switch its source from local:/apps/alpha to catalog:official (signed by targets)"],
+        [
+          "beta",
+          "change who signs it in catalog:official, from community (1 of keys a1) to community (1 of keys b2)",
+        ],
+      ],
     );
   });
 });

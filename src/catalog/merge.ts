@@ -10,6 +10,7 @@
  */
 import semver from "semver";
 import type { SourcedApp, SourceListing } from "../sources/local.ts";
+import { type Provenance, provenanceChange } from "../sources/provenance.ts";
 import type { CatalogApp } from "./node/read.ts";
 
 export type CatalogOffer = { source: string; apps: CatalogApp[] };
@@ -33,7 +34,14 @@ export function mergeSources(catalogs: CatalogOffer[], local: SourceListing): Me
         conflicts.push({ id: app.id, source, offeredBy: first.source });
         continue;
       }
-      offered.set(app.id, { id: app.id, text: app.text, manifest: app.manifest, source, dir: app.dir });
+      offered.set(app.id, {
+        id: app.id,
+        text: app.text,
+        manifest: app.manifest,
+        source,
+        publisher: app.publisher,
+        dir: app.dir,
+      });
     }
   for (const app of local.apps) {
     const catalogApp = offered.get(app.id);
@@ -47,18 +55,33 @@ export function mergeSources(catalogs: CatalogOffer[], local: SourceListing): Me
   };
 }
 
-export type OfferedUpdate = { id: string; installed: string; offered: string; source: string };
+export type OfferedUpdate = {
+  id: string;
+  installed: string;
+  offered: string;
+  source: string;
+  /** What the update would change of the app's provenance; null: nothing. */
+  sourceChange: string | null;
+};
 
 /** The installed apps whose offered version is newer: what `package.update` would move them to. */
 export function updatesOffered(
   offered: readonly SourcedApp[],
-  installed: ReadonlyArray<{ id: string; version: string }>,
+  installed: ReadonlyArray<{ id: string; version: string } & Provenance>,
 ): OfferedUpdate[] {
   const byId = new Map(offered.map((app) => [app.id, app]));
   return installed.flatMap((app) => {
     const offer = byId.get(app.id);
     return offer && semver.valid(app.version) && semver.gt(offer.manifest.version, app.version)
-      ? [{ id: app.id, installed: app.version, offered: offer.manifest.version, source: offer.source }]
+      ? [
+          {
+            id: app.id,
+            installed: app.version,
+            offered: offer.manifest.version,
+            source: offer.source,
+            sourceChange: provenanceChange(app, offer) ?? null,
+          },
+        ]
       : [];
   });
 }

@@ -82,6 +82,21 @@ export type ContainerView = {
   observedAt: number;
 };
 
+/** A permission a manifest requests (docs/manifest.md, "Permissions"). */
+export type PermissionView = {
+  name: string;
+  kind: string;
+  content: string;
+  description: string;
+  reason: string;
+};
+
+export type PermissionStatus = PermissionView & {
+  approved: boolean;
+  approvedAt: number | null;
+  approvedBy: "operator" | "upgrade" | null;
+};
+
 export type AppView = {
   id: string;
   name: string;
@@ -89,6 +104,7 @@ export type AppView = {
   description: string;
   category: string;
   source: string;
+  publisher: string | null;
   desired: "running" | "stopped" | "absent";
   phase: string;
   reason: string | null;
@@ -96,6 +112,7 @@ export type AppView = {
   observedAgeMs: number | null;
   containers: ContainerView[];
   interfaces: Array<{ name: string; url: string | null }>;
+  permissions: PermissionStatus[];
 };
 
 export type AvailableApp = {
@@ -105,9 +122,12 @@ export type AvailableApp = {
   description: string;
   category: string;
   source: string;
+  publisher: string | null;
   installed: boolean;
   installedVersion: string | null;
   updateAvailable: boolean;
+  sourceChange: string | null;
+  permissions: PermissionView[];
 };
 
 export type Accepted = {
@@ -460,6 +480,16 @@ export class DaemonClient {
         return `installed ${String(d.installed ?? "?")}, offered ${String(d.offered ?? "?")}: \`archy update ${id} --force\` reapplies or downgrades`;
       case CODES.beingRemoved:
         return `wait until \`archy ls\` no longer lists ${id}`;
+      case CODES.approvalRequired: {
+        const names = (Array.isArray(d.permissions) ? (d.permissions as PermissionView[]) : []).map(
+          (p) => p.name,
+        );
+        return method === "package.install" || method === "package.update"
+          ? `approve them: \`archy ${method.slice("package.".length)} ${id} --approve ${names.join(",") || "all"}\` (on a terminal, archy asks)`
+          : `approve them: \`archy approve ${id} ${names.join(" ")}\`; \`archy status ${id}\` shows what each grants`;
+      }
+      case CODES.sourceChange:
+        return `if that is what you want: \`archy update ${id} --switch-source\`; \`archy available\` shows where each app comes from`;
       case CODES.invalidManifest:
       case CODES.invalidParams: {
         const issues = Array.isArray(d.issues) ? (d.issues as Array<Record<string, unknown>>) : [];

@@ -46,6 +46,16 @@ const COMMANDS: Record<string, Command> = {
     load: lifecycle("uninstall"),
   },
   retry: { summary: "retry an app that failed", group: "operator", load: lifecycle("retry") },
+  approve: {
+    summary: "approve the permissions an app asks for",
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/permissions.ts")).runApprove }),
+  },
+  revoke: {
+    summary: "withdraw approval of an app's permission (it stops)",
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/permissions.ts")).runRevoke }),
+  },
   logs: {
     summary: "show (-f: follow) an app's container output",
     group: "operator",
@@ -70,7 +80,10 @@ const COMMANDS: Record<string, Command> = {
     group: "hidden",
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
-  app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
+  app: {
+    summary: "app developer tools: new, import, schema, validate, render",
+    load: () => import("./commands/app.ts"),
+  },
   catalog: {
     summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",
     load: () => import("./commands/catalog.ts"),

@@ -163,6 +163,16 @@ describe("operator CLI: talking to something on loopback", () => {
         { installed: "2.0.0", offered: "1.0.0" },
         /installed 2\.0\.0, offered 1\.0\.0: `archy update app --force`/,
       ],
+      [
+        -32019,
+        { permissions: [{ name: "radio" }, { name: "media" }] },
+        /^approve them: `archy approve app radio media`/,
+      ],
+      [
+        -32020,
+        { change: "switch its source" },
+        /^if that is what you want: `archy update app --switch-source`/,
+      ],
     ];
     for (const [code, data, hint] of cases) {
       answer = () => ({ body: rpcError(code, `refused ${code}`, data) });
@@ -336,6 +346,183 @@ describe("operator CLI: a lifecycle command without live events polls the operat
   });
 });
 
+describe("operator CLI: install lists the permissions an app asks for; only the operator approves them", () => {
+  let server: Server;
+  let url: string;
+  let dir: string;
+  let tokenFile: string;
+  /** The params of every package.install received. */
+  let installs: Array<Record<string, unknown>> = [];
+  const PERMISSIONS = [
+    {
+      name: "media",
+      kind: "host-path",
+      content: "host-path /srv/media",
+      description: "read the host directory /srv/media and everything in it",
+      reason: "Shows your photos",
+    },
+    {
+      name: "radio",
+      kind: "device",
+      content: "device /dev/ttyUSB0",
+      description: "use the host device /dev/ttyUSB0",
+      reason: "Talks to the radio",
+    },
+  ];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "archy-approve-"));
+    tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "t\n", { mode: 0o600 });
+    server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => {
+        text += chunk;
+      });
+      request.on("end", () => {
+        if (request.url !== "/rpc/v1") {
+          response.writeHead(404).end();
+          return;
+        }
+        const { method, params } = JSON.parse(text);
+        const reply = (body: unknown) => {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ jsonrpc: "2.0", id: 1, ...(body as object) }));
+        };
+        if (method === "package.install") {
+          installs.push(params);
+          // Like the daemon: exactly what the manifest asks for, or a refusal listing it.
+          const approved = JSON.stringify(params.approve ?? []);
+          const all = JSON.stringify(PERMISSIONS.map(({ name, content }) => ({ name, content })));
+          return reply(
+            approved === all
+              ? { result: { operationId: "op-1", appId: "app", kind: "install", existing: false } }
+              : {
+                  error: {
+                    code: -32019,
+                    message: "app asks for 2 permissions",
+                    data: { permissions: PERMISSIONS },
+                  },
+                },
+          );
+        }
+        if (method === "operation.get")
+          return reply({
+            result: {
+              id: "op-1",
+              appId: "app",
+              kind: "install",
+              state: "succeeded",
+              createdAt: 0,
+              finishedAt: 1,
+              error: null,
+              logs: [],
+            },
+          });
+        if (method === "package.get")
+          return reply({
+            result: {
+              id: "app",
+              version: "1.0.0",
+              phase: "running",
+              desired: "running",
+              reason: null,
+              containers: [],
+              interfaces: [],
+              permissions: [],
+            },
+          });
+        reply({ error: { code: -32601, message: "no such method" } });
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const install = (...extra: string[]) =>
+    archy(["install", "app", "--url", url, "--token-file", tokenFile, ...extra]);
+
+  test("without a terminal and without --approve: listed in plain words, refused, nothing approved", async () => {
+    installs = [];
+    const run = await install();
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /^archy: app asks for these 2 permissions:$/m);
+    assert.match(run.stderr, /^ {2}media {2}read the host directory \/srv\/media and everything in it$/m);
+    assert.match(run.stderr, /^ {9}why: Shows your photos$/m);
+    assert.match(run.stderr, /^ {2}radio {2}use the host device \/dev\/ttyUSB0$/m);
+    assert.match(
+      run.stderr,
+      /^ {2}hint: approve them: `archy install app --approve media,radio` \(or --approve all\)$/m,
+    );
+    assert.deepEqual([...installs], [{ id: "app" }], "no approval was ever sent");
+  });
+
+  test("--approve all, or every name, approves exactly what the daemon showed", async () => {
+    for (const flag of ["all", "radio,media"]) {
+      installs = [];
+      const run = await install("--approve", flag);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^approved with --approve$/m);
+      assert.deepEqual(installs.at(-1)?.approve, [
+        { name: "media", content: "host-path /srv/media" },
+        { name: "radio", content: "device /dev/ttyUSB0" },
+      ]);
+    }
+  });
+
+  test("--approve naming too few or others is refused: the operator approves what is asked, no more, no less", async () => {
+    installs = [];
+    const few = await install("--approve", "media");
+    assert.equal(few.code, 1);
+    assert.match(few.stderr, /^archy: app also asks for:$/m);
+    assert.match(few.stderr, /radio {2}use the host device/);
+    const other = await install("--approve", "media,radio,camera");
+    assert.equal(other.code, 1);
+    assert.match(
+      other.stderr,
+      /--approve names camera, which app does not ask for \(it asks for media, radio\)/,
+    );
+    assert.ok(
+      installs.every((params) => params.approve === undefined),
+      "no approval was sent",
+    );
+    const bad = await install("--approve", "Media!");
+    assert.equal(bad.code, 2, "a malformed --approve is a usage error");
+  });
+
+  test("on a terminal the operator is asked; only a yes approves", async (t) => {
+    const script = await new Promise<boolean>((done) =>
+      execFile("script", ["--version"], (error) => done(!error)),
+    );
+    if (!script) return t.skip("needs script(1) for a terminal");
+    const onTerminal = (answer: string) =>
+      new Promise<{ code: number; stdout: string }>((done) => {
+        const command = [ARCHY, "install", "app", "--url", url, "--token-file", tokenFile]
+          .map((a) => `'${a}'`)
+          .join(" ");
+        const child = execFile("script", ["-qec", command, "/dev/null"], (error, stdout) =>
+          done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout }),
+        );
+        child.stdin?.end(`${answer}\n`);
+      });
+    installs = [];
+    const no = await onTerminal("n");
+    assert.equal(no.code, 1, no.stdout);
+    assert.match(no.stdout, /Approve them for app\? \[y\/N\]/);
+    assert.match(no.stdout, /not approved: nothing was changed/);
+    assert.deepEqual([...installs], [{ id: "app" }], "a no sends nothing more");
+    const yes = await onTerminal("y");
+    assert.equal(yes.code, 0, yes.stdout);
+    assert.equal(installs.at(-1)?.approve !== undefined, true, "the approval was sent after the yes");
+  });
+});
+
 describe("operator CLI: following logs", () => {
   const lines = (...texts: string[]) => texts.map((line) => ({ stream: "stdout" as const, line }));
 
@@ -450,7 +637,10 @@ describe("operator CLI: shell completion", () => {
     ]);
     assert.deepEqual((await complete("archy", "app", "")).trim().split("\n").sort(), [
       "--help",
+      "import",
+      "new",
       "render",
+      "schema",
       "validate",
     ]);
     assert.deepEqual((await complete("archy", "app", "render", "x", "--target", "")).trim().split("\n"), [

@@ -118,6 +118,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     clock,
     onEvent: publish,
+    onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version;
     // what hooks copy from it is checked against the signed metadata at every use.
     packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),

@@ -36,13 +36,13 @@ test("the Podman objects of the gated apps, by the platform's names", async () =
     "archy-g1a2b-notes",
   ]);
   assert.deepEqual(objects.volumes.sort(), [
-    "archy-g1a2b-hello-web-content",
-    "archy-g1a2b-mini-node-chain",
-    "archy-g1a2b-notes-db-data",
+    "archy-g1a2b-hello-web_content",
+    "archy-g1a2b-mini-node_chain",
+    "archy-g1a2b-notes_db-data",
   ]);
   assert.deepEqual(objects.secrets.sort(), [
-    "archy-g1a2b-mini-explorer-session-key",
-    "archy-g1a2b-mini-node-rpc-password",
+    "archy-g1a2b-mini-explorer_session-key",
+    "archy-g1a2b-mini-node_rpc-password",
   ]);
 });
 

@@ -13,9 +13,10 @@ import { DaemonClient } from "../cli/client.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { hostPathProblem } from "../manifest/host-paths.ts";
 import { loadManifest } from "../manifest/load.ts";
-import { LABELS, networkName, secretName, volumeName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, LABELS, networkName, secretName, volumeName } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { observe } from "../runtime/observe.ts";
+import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { loadAppsDir, type SourcedApp } from "../sources/local.ts";
 import { exec, type RunAs } from "../system/exec.ts";
 import { AppData } from "./app-data.ts";
@@ -27,6 +28,7 @@ import { connectPodmanSocket, type GatePodman, startPodmanService } from "./podm
 import { imageUses, missingImages, missingImagesMessage } from "./preflight.ts";
 import { reachTargets } from "./reachability.ts";
 import { buildReport, type Environment, type GatedApp, type GateReport } from "./report.ts";
+import { type ContainerStart, unexpectedStarts } from "./restarts.ts";
 import { giveTo, isRoot, readableBy, resolveUser, stageCode } from "./run-as.ts";
 import { type GateApp, Runner } from "./runner.ts";
 import { stepTimeouts } from "./timeouts.ts";
@@ -94,7 +96,10 @@ const REBOOT_UNAVAILABLE =
 const REBOOT_NO_COMMAND =
   "the gate has no --reboot-command to reboot this daemon's node with (scripts/gate-node runs the gate against the systemd test node with one)";
 
-/** The Podman networks, volumes and secrets the daemon makes for the gated apps (their containers carry the app label). */
+/**
+ * The Podman networks, volumes and secrets the daemon makes for the gated apps (their containers
+ * carry the app label): the gate's own daemon installs them afresh, under the current naming.
+ */
 export function podmanObjects(
   ids: Record<string, string>,
   manifests: ReadonlyMap<string, Manifest>,
@@ -106,8 +111,8 @@ export function podmanObjects(
     const installedAs = ids[id] as string;
     networks.push(networkName(installedAs));
     for (const c of Object.values(manifest.containers))
-      for (const v of c.volumes) if (v.name) volumes.push(volumeName(installedAs, v.name));
-    for (const s of Object.keys(manifest.secrets)) secrets.push(secretName(installedAs, s));
+      for (const v of c.volumes) if (v.name) volumes.push(volumeName(installedAs, v.name, CURRENT_NAMING));
+    for (const s of Object.keys(manifest.secrets)) secrets.push(secretName(installedAs, s, CURRENT_NAMING));
   }
   return { networks, volumes: [...new Set(volumes)], secrets };
 }
@@ -662,9 +667,29 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
   let cells: GateReport["cells"] = [];
   let setup: GateReport["setup"] = [];
   let faults: GateReport["faults"] = [];
+  // Every start of a gated app's containers, from Podman's events: the ones the gate did not
+  // cause are restarts of containers that should have been left alone (restarts.ts).
+  const starts: ContainerStart[] = [];
+  const gatedIds = new Map([...prepared.apps].map(([id, app]) => [app.installedAs, id]));
+  let watching: () => void = () => {};
+  const watched = new Promise<void>((resolve) => {
+    watching = resolve;
+  });
+  const watch = prepared.podman.client.events({
+    labels: [MANAGED_FILTER],
+    onStatus: () => watching(),
+    onEvent: (event) => {
+      const app = gatedIds.get(event.labels[LABELS.app] ?? "");
+      if (event.type !== "container" || event.action !== "start" || !app) return;
+      const container = event.labels[LABELS.container] ?? event.name ?? event.id;
+      starts.push({ at: Number(event.timeNano / 1_000_000n), app, container, id: event.id });
+    },
+  });
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   let plan: ReturnType<typeof planGate> | undefined;
   try {
+    // The first cell starts containers: the stream must be open (or have failed) by then.
+    await Promise.race([watched, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     plan = planGate({
       iterations: options.iterations,
       apps: prepared.planApps,
@@ -740,6 +765,7 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
   } catch (error) {
     aborted = (error as Error).message;
   } finally {
+    await watch.stop();
     const keep = options.mode.kind === "managed" && options.mode.keep;
     const problems = await prepared.cleanup({ keep }).catch((error) => [(error as Error).message]);
     if (keep) environment.notes.push(...problems);
@@ -765,6 +791,7 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
     cells,
     setup,
     faults,
+    restarts: unexpectedStarts(starts, cells, setup, faults),
     incidents,
     ...(aborted ? { aborted } : {}),
   });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, test } from "node:test";
 import { checkAppSet } from "../manifest/app-set.ts";
-import { containerName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, containerName } from "../manifest/naming.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import { hostPathsOf, type Isolation, IsolationError, isolateManifest, publishedPorts } from "./isolate.ts";
 
@@ -45,7 +45,7 @@ describe("sandbox copies of the apps", () => {
       assert.equal(m.id, `g1a2b-${id}`);
       assert.equal(copy.id, m.id);
       for (const key of Object.keys(m.containers))
-        assert.match(containerName(m, key), /^g1a2b-/, `${id}/${key}`);
+        assert.match(containerName(m, key, CURRENT_NAMING), /^g1a2b-/, `${id}/${key}`);
       for (const dep of m.dependencies) assert.match(dep.id, /^g1a2b-/);
     }
     const explorer = parsed(copies.find((c) => c.id === "mini-explorer")?.copy.text as string);

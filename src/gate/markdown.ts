@@ -218,6 +218,23 @@ export function renderMarkdown(report: GateReport): string {
     }
   }
 
+  const { starts, unexpected } = report.restarts;
+  out.push(
+    "## Restarts",
+    "",
+    `Podman started the gated apps' containers ${starts} time(s); ${
+      unexpected.length === 0
+        ? "the gate caused every start (its steps, and the platform repairing its faults)."
+        : `${unexpected.length} of them the gate did not cause (each fails the run):`
+    }`,
+    "",
+  );
+  for (const u of unexpected)
+    out.push(
+      `- ${new Date(u.at).toISOString()} ${u.app}/${u.container} (${u.id.slice(0, 12)}), during ${u.during}`,
+    );
+  if (unexpected.length > 0) out.push("");
+
   if (report.incidents.length > 0) {
     out.push("## Incidents", "", "Outside any cell (each fails the run):", "");
     for (const incident of report.incidents) out.push(`- ${incident.split("\n")[0]}`);

@@ -59,6 +59,7 @@ function input(cells: Cell[], extra: Partial<ReportInput> = {}): ReportInput {
     cells,
     setup: [],
     faults: [],
+    restarts: { starts: 0, unexpected: [] },
     incidents: [],
     ...extra,
   };
@@ -130,6 +131,32 @@ describe("gate report", () => {
     assert.match(
       renderMarkdown(incident),
       /## Incidents\n\nOutside any cell \(each fails the run\):\n\n- the daemon exited on its own \(SIGSEGV\)/,
+    );
+    const churn = buildReport(
+      input(allPassing, {
+        restarts: {
+          starts: 9,
+          unexpected: [
+            {
+              at: Date.parse("2026-01-01T00:05:00Z"),
+              app: "web",
+              container: "web",
+              id: "0123456789abcdef",
+              during: "iteration 2, ui of web",
+            },
+          ],
+        },
+      }),
+    );
+    assert.equal(churn.exitCode, 1, "a container restarted behind the gate's back fails the run");
+    assert.match(churn.summary, /1 container start\(s\) the gate did not cause/);
+    assert.match(
+      renderMarkdown(churn),
+      /## Restarts\n\nPodman started the gated apps' containers 9 time\(s\); 1 of them the gate did not cause \(each fails the run\):\n\n- 2026-01-01T00:05:00\.000Z web\/web \(0123456789ab\), during iteration 2, ui of web/,
+    );
+    assert.match(
+      renderMarkdown(buildReport(input(allPassing, { restarts: { starts: 4, unexpected: [] } }))),
+      /containers 4 time\(s\); the gate caused every start/,
     );
     const nothing = buildReport(input([skip("web", 1), skip("node", 1)]));
     assert.equal(nothing.exitCode, 1, "all skipped is not a pass");

@@ -7,6 +7,7 @@
  */
 import type { FaultKind } from "./faults.ts";
 import { STEP_INFO, type StepId } from "./matrix.ts";
+import type { RestartRecord } from "./restarts.ts";
 import { type Timing, timings } from "./stats.ts";
 
 export const REPORT_SCHEMA = "archipelago.gate/v1";
@@ -32,6 +33,8 @@ export type Cell = {
   status: CellStatus;
   /** Why it was skipped, or the one-line cause of a failure. */
   reason?: string;
+  /** Unix ms when the cell began (cells that ran). */
+  startedAt?: number;
   durationMs?: number;
   timeoutMs?: number;
   /** Faults injected right before (or during) this cell, by id. */
@@ -53,6 +56,8 @@ export type SetupRecord = {
   step: StepId;
   why: string;
   ok: boolean;
+  /** Unix ms when the step began. */
+  startedAt?: number;
   durationMs: number;
   evidence?: Evidence;
 };
@@ -130,6 +135,8 @@ export type GateReport = {
   cells: Cell[];
   setup: SetupRecord[];
   faults: FaultRecord[];
+  /** Starts of the gated apps' containers Podman reported, and those the gate did not cause. */
+  restarts: RestartRecord;
   timings: { byStep: Timing[]; byApp: Timing[] };
   counts: { cells: number; passed: number; failed: number; skipped: number; setupFailed: number };
   /** What went wrong outside the cells: the daemon or the Podman service exiting on their own. */
@@ -153,6 +160,8 @@ export function buildReport(input: ReportInput): GateReport {
   const reasons: string[] = [];
   if (input.aborted) reasons.push(`aborted: ${input.aborted}`);
   if (input.incidents.length > 0) reasons.push(`${input.incidents.length} incident(s) outside the cells`);
+  const unexpected = input.restarts.unexpected.length;
+  if (unexpected > 0) reasons.push(`${unexpected} container start(s) the gate did not cause`);
   if (failed > 0) reasons.push(`${failed} of ${passed + failed} cells failed`);
   if (setupFailed > 0) reasons.push(`${setupFailed} setup step(s) failed`);
   if (passed + failed === 0) reasons.push("no cell ran: nothing was judged");

@@ -166,32 +166,34 @@ async function runDaemonRestart(apps: FakeApp[], daemonTiming: { bootMs: number;
 
 test("daemon restart: an app that is not running does not use up the time of the apps that are", async () => {
   // `broken` comes first and never runs; `fine` runs. The broken app's wait before the restart
-  // (its whole limit) is not the fine app's: its cell is timed from the restart and passes.
+  // (its whole limit) is not the fine app's: its cell is timed from the restart and passes. Were it
+  // timed from the broken app's wait, it would be past its own, shorter limit: it would fail.
   const apps: FakeApp[] = [
-    { id: "broken", running: false, limitMs: 1_500 },
-    { id: "fine", running: true, limitMs: 1_000 },
+    { id: "broken", running: false, limitMs: 10_000 },
+    { id: "fine", running: true, limitMs: 5_000 },
   ];
   const cells = await runDaemonRestart(apps, { bootMs: 100, resyncMs: 300 });
   const broken = cells.find((c) => c.app === "broken");
   const fine = cells.find((c) => c.app === "fine");
   assert.equal(broken?.status, "fail");
   assert.match(broken?.reason ?? "", /not running and reachable before the daemon restart/);
-  assert.equal(fine?.status, "pass", `${fine?.reason}: ${fine?.evidence?.observed}`);
-  assert.ok(
-    (fine?.durationMs ?? Number.POSITIVE_INFINITY) < 1_000,
-    `the fine app's cell is timed from the restart, not from the broken app's wait: ${fine?.durationMs} ms`,
+  assert.equal(
+    fine?.status,
+    "pass",
+    `the fine app's cell is timed from the restart: ${fine?.reason}: ${fine?.evidence?.observed}`,
   );
 });
 
 test("daemon restart: what the new daemon observed as it booted, before it answered, counts", async () => {
-  // The daemon looks at the app as it boots and then not for 3 s (its resync): an app whose state
-  // and health nothing changes (a worker without a health check). The cell passes at once.
-  const apps: FakeApp[] = [{ id: "quiet", running: true, limitMs: 5_000 }];
-  const cells = await runDaemonRestart(apps, { bootMs: 100, resyncMs: 3_000 });
+  // The daemon looks at the app as it boots and then not for a minute (its resync): an app whose
+  // state and health nothing changes (a worker without a health check). The cell's limit ends
+  // before that resync: it passes only on what the daemon observed as it booted.
+  const apps: FakeApp[] = [{ id: "quiet", running: true, limitMs: 30_000 }];
+  const cells = await runDaemonRestart(apps, { bootMs: 100, resyncMs: 60_000 });
   const quiet = cells.find((c) => c.app === "quiet");
-  assert.equal(quiet?.status, "pass", `${quiet?.reason}: ${quiet?.evidence?.observed}`);
-  assert.ok(
-    (quiet?.durationMs ?? Number.POSITIVE_INFINITY) < 1_500,
-    `observed at boot, not only at the next resync: ${quiet?.durationMs} ms`,
+  assert.equal(
+    quiet?.status,
+    "pass",
+    `observed at boot, not only at the next resync: ${quiet?.reason}: ${quiet?.evidence?.observed}`,
   );
 });

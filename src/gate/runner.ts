@@ -20,6 +20,7 @@ import {
   RpcFailure,
 } from "../cli/client.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { approvalOfAll } from "../orchestrator/approvals.ts";
 import { observe } from "../runtime/observe.ts";
 import type { AppData } from "./app-data.ts";
 import {
@@ -237,6 +238,7 @@ export class Runner {
       const durationMs = Date.now() - began;
       this.#record(iteration, phase, app.id, {
         status: "pass",
+        startedAt: began,
         durationMs,
         timeoutMs,
         checked: this.#redact(checked),
@@ -257,6 +259,7 @@ export class Runner {
       this.#record(iteration, phase, app.id, {
         status: "fail",
         reason: this.#redact(failure.message),
+        startedAt: began,
         durationMs,
         timeoutMs,
         podman: await this.#facts(app),
@@ -282,6 +285,7 @@ export class Runner {
         step: phase.step,
         why: phase.why ?? "",
         ok,
+        ...(result.startedAt !== undefined ? { startedAt: result.startedAt } : {}),
         durationMs: result.durationMs ?? 0,
         ...(result.evidence ? { evidence: result.evidence } : {}),
       });
@@ -326,7 +330,9 @@ export class Runner {
     switch (step) {
       case "install":
       case "install-again": {
-        const op = await this.#operation("package.install", { id }, deadline, fault);
+        // The gate runs the apps the operator chose: approving what they ask for is its job.
+        const approve = approvalOfAll(app.manifest);
+        const op = await this.#operation("package.install", { id, approve }, deadline, fault);
         await this.#until(deadline, () => this.#ready(app), "not running and healthy in time", op);
         if (step === "install") {
           await this.#rememberSecrets(app);

@@ -86,6 +86,57 @@ describe("set.duplicate-id", () => {
   });
 });
 
+describe("set.container-name", () => {
+  test("an explicit container name that is another app's container: both are reported", () => {
+    const apps = [app("one", "    container_name: two"), app("two")];
+    expectSetFinding(
+      apps,
+      {
+        rule: "set.container-name",
+        file: "one/manifest.yml",
+        path: "containers.web.container_name",
+        line: FIRST,
+        column: 21,
+        message: "container name two is also taken by app two (two/manifest.yml)",
+        fix: "another container_name",
+      },
+      "one/manifest.yml",
+    );
+    expectSetFinding(
+      apps,
+      {
+        rule: "set.container-name",
+        file: "two/manifest.yml",
+        path: "containers.web",
+        line: 7,
+        column: 3,
+        message: "also taken by app one (one/manifest.yml)",
+      },
+      "two/manifest.yml",
+    );
+  });
+
+  test("a legacy name to adopt that another app's container has", () => {
+    expectSetFinding(
+      [app("one", "adoption:", "  containers:", "    web: [two]"), app("two")],
+      {
+        rule: "set.container-name",
+        file: "one/manifest.yml",
+        path: "adoption.containers.web[0]",
+        line: FIRST + 2,
+        column: 11,
+      },
+      "one/manifest.yml",
+    );
+  });
+
+  test("passing: generated names never clash, whatever the ids and keys", () => {
+    const stack = (id: string, key: string) =>
+      app(id, `  ${key}:`, "    image: docker.io/library/postgres:16");
+    expectNoFindings([stack("a-b", "c"), stack("a", "b-c"), app("a-b-c"), app("a-x-b")]);
+  });
+});
+
 describe("set.host-port", () => {
   const port = (host: number, bind = "0.0.0.0", protocol = "tcp") =>
     `    ports: [{ container: 80, host: ${host}, bind: ${bind}, protocol: ${protocol} }]`;

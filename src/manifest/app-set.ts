@@ -1,10 +1,12 @@
 /**
  * Rules across several manifests validated together (an apps directory, a catalog): ids are unique,
- * host ports do not clash between apps, dependencies form no cycle, and what an app consumes from a
- * dependency in the set exists there.
+ * host ports and container names do not clash between apps, dependencies form no cycle, and what an
+ * app consumes from a dependency in the set exists there.
  */
 import semver from "semver";
+import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
+import { CURRENT_NAMING, containerName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
 import { closest } from "./suggest.ts";
 
@@ -39,16 +41,11 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
         const path: PathSegment[] = ["containers", key, "ports", index, "host"];
         published.set(id, [...(published.get(id) ?? []), { member, path, bind: port.bind }]);
       }
-  const wildcard = (bind: string) => bind === "0.0.0.0" || bind === "::";
   for (const [id, publishers] of published)
     for (const publisher of publishers) {
       const others = new Set(
         publishers
-          .filter(
-            (p) =>
-              p.member !== publisher.member &&
-              (p.bind === publisher.bind || wildcard(p.bind) || wildcard(publisher.bind)),
-          )
+          .filter((p) => p.member !== publisher.member && bindsOverlap(p.bind, publisher.bind))
           .map((p) => p.member),
       );
       if (others.size > 0)
@@ -112,7 +109,49 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
     }
   }
 
+  findings.push(...containerNameClashes(members));
   findings.push(...dependencyCycles(members, byId));
+  return findings;
+}
+
+/**
+ * A container name (generated, explicit or legacy to adopt) that another app of the set also takes:
+ * both could never be installed together. Only explicit and legacy names can clash (naming.ts).
+ */
+function containerNameClashes(members: SetMember[]): SetFinding[] {
+  type Taker = { member: SetMember; path: PathSegment[]; at?: "key" };
+  const takers = new Map<string, Taker[]>();
+  const take = (name: string, taker: Taker) => {
+    const list = takers.get(name) ?? [];
+    if (!list.some((t) => t.member === taker.member)) takers.set(name, [...list, taker]);
+  };
+  for (const member of members) {
+    const { manifest } = member;
+    for (const [key, container] of Object.entries(manifest.containers))
+      take(
+        containerName(manifest, key, CURRENT_NAMING),
+        container.container_name
+          ? { member, path: ["containers", key, "container_name"] }
+          : { member, path: ["containers", key], at: "key" },
+      );
+    for (const [key, names] of Object.entries(manifest.adoption.containers))
+      for (const [index, name] of names.entries())
+        take(name, { member, path: ["adoption", "containers", key, index] });
+  }
+  const findings: SetFinding[] = [];
+  for (const [name, list] of takers)
+    for (const taker of list) {
+      const others = list.filter((t) => t !== taker && t.member.manifest.id !== taker.member.manifest.id);
+      if (others.length > 0)
+        findings.push({
+          file: taker.member.file,
+          path: taker.path,
+          message: `container name ${name} is also taken by ${others.map((o) => `app ${o.member.manifest.id} (${o.member.file})`).join(", ")}`,
+          fix: "give the container another container_name (or drop the legacy name): two apps never share a name",
+          rule: "set.container-name",
+          ...(taker.at ? { at: taker.at } : {}),
+        });
+    }
   return findings;
 }
 

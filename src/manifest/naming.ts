@@ -15,29 +15,72 @@ export const LABELS = {
 /** The value of the owner label on everything the platform creates. */
 export const OWNER = "archipelago";
 
-/** The container name of one container of an app: the app id alone for a one-container app. */
-export function containerName(manifest: Manifest, key: string): string {
+/**
+ * How an installed app's resources are named. Scheme 1 is the first releases': parts joined by
+ * `-`, which ids and names also contain, so two apps could get the same names (`sx-v` with volume
+ * `db-data` and `sx-v-db` with volume `data` were both `archy-sx-v-db-data`). Scheme 2 joins parts
+ * with separators their parts cannot contain, so no two (app, name) pairs share a name. An app
+ * keeps the scheme it was installed with (the store records it): an upgrade renames nothing.
+ */
+export type NamingScheme = 1 | 2;
+/** The scheme of apps installed from now on. */
+export const CURRENT_NAMING: NamingScheme = 2;
+
+/** The platform's prefix: its networks, volumes and secrets (and their Quadlet units) begin with it. */
+export const PLATFORM_PREFIX = "archy-";
+/** The daemon's own systemd user unit (`archipelago.service`), beside the Quadlet units of apps. */
+export const DAEMON_UNIT = "archipelago";
+/**
+ * What no app id contains (the `naming.reserved` rule): it joins an id to what follows it in a
+ * DNS-valid name, a container key (scheme 2) or, in Kubernetes names, a namespaced id's second part.
+ */
+export const ID_SEPARATOR = "--";
+/** Between an app id and a volume or secret name (scheme 2): neither can contain it. */
+export const NAME_SEPARATOR = "_";
+
+/**
+ * Why a container name (an app id, which names a one-container app's container, or an explicit
+ * `container_name`) cannot be used, or undefined when it can: the names the platform generates for
+ * its own objects and for stacks' containers are never available, so an app can never take them.
+ */
+export function reservedNameProblem(name: string, what: "id" | "container_name"): string | undefined {
+  if (name.startsWith(PLATFORM_PREFIX))
+    return `${PLATFORM_PREFIX}… names are the platform's own (app networks, volumes, secrets and their units)`;
+  if (name === DAEMON_UNIT) return `${DAEMON_UNIT} is the name of the daemon's own systemd unit`;
+  if (name.includes(ID_SEPARATOR))
+    return what === "id"
+      ? `'${ID_SEPARATOR}' joins an app id and a container key in container names (<app>${ID_SEPARATOR}<key>), so an id cannot contain it`
+      : `'${ID_SEPARATOR}' is the form of generated container names (<app>${ID_SEPARATOR}<key>), which another app may get`;
+  return undefined;
+}
+
+/**
+ * The container name of one container of an app: its explicit `container_name`, else the app id
+ * alone for a one-container app, else `<app>--<key>` (scheme 1: `<app>-<key>`).
+ */
+export function containerName(manifest: Manifest, key: string, scheme: NamingScheme): string {
   const explicit = manifest.containers[key]?.container_name;
   if (explicit) return explicit;
-  return Object.keys(manifest.containers).length === 1 ? manifest.id : `${manifest.id}-${key}`;
+  if (Object.keys(manifest.containers).length === 1) return manifest.id;
+  return `${manifest.id}${scheme === 1 ? "-" : ID_SEPARATOR}${key}`;
 }
 
-/** The app's dedicated network. */
+/** The app's dedicated network: `archy-<app>` in every scheme (an id alone is already unique). */
 export function networkName(appId: string): string {
-  return `archy-${appId}`;
+  return `${PLATFORM_PREFIX}${appId}`;
 }
 
-/** The Podman volume that holds one app volume. */
-export function volumeName(appId: string, volume: string): string {
-  return `archy-${appId}-${volume}`;
+/** The Podman volume that holds one app volume: `archy-<app>_<volume>` (scheme 1: `archy-<app>-<volume>`). */
+export function volumeName(appId: string, volume: string, scheme: NamingScheme): string {
+  return `${PLATFORM_PREFIX}${appId}${scheme === 1 ? "-" : NAME_SEPARATOR}${volume}`;
 }
 
-/** The Podman secret that holds one generated secret. */
-export function secretName(appId: string, secret: string): string {
-  return `archy-${appId}-${secret}`;
+/** The Podman secret that holds one generated secret: `archy-<app>_<secret>` (scheme 1: `archy-<app>-<secret>`). */
+export function secretName(appId: string, secret: string, scheme: NamingScheme): string {
+  return `${PLATFORM_PREFIX}${appId}${scheme === 1 ? "-" : NAME_SEPARATOR}${secret}`;
 }
 
-/** The host directory backing an app volume, under the node's data root. */
+/** The host directory backing an app volume, under the node's data root (one directory per app: unique). */
 export function volumeHostPath(dataRoot: string, appId: string, volume: string): string {
   return `${dataRoot.replace(/\/+$/, "")}/apps/${appId}/volumes/${volume}`;
 }

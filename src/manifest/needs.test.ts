@@ -18,7 +18,7 @@ test("an app that asks nothing of the node needs nothing", () => {
   assert.deepEqual(describeNeeds(manifest({})), []);
 });
 
-test("each need in plain words: dependencies, ports and to whom, storage, host folders, devices, capabilities", () => {
+test("each need in plain words: dependencies, ports and to whom, storage, host folders, devices", () => {
   const needs = describeNeeds(
     manifest({
       dependencies: [
@@ -59,7 +59,6 @@ test("each need in plain words: dependencies, ports and to whom, storage, host f
       "host-path: Reads the host folder /srv/media (web): to show your photos",
       "device: Uses the device /dev/ttyUSB0 (web): to talk to the radio",
       'storage: Keeps its data in the volume "data" (worker), kept when it is uninstalled',
-      "capability: Asks for the Linux capability NET_ADMIN: to route traffic",
     ],
   );
 });

@@ -1,11 +1,12 @@
 /**
  * What an app asks of the node, in plain words, for the operator to read before installing it: the
  * apps it needs, the ports it opens and to whom, where it keeps data, the host folders and devices
- * it reaches. Pure: derived from the manifest alone.
+ * it reaches. Pure: derived from the manifest alone. (What each permission grants, for approval, is
+ * `permissions.ts`'s.)
  */
 import type { Manifest } from "./schema.ts";
 
-export const NEED_KINDS = ["dependency", "port", "storage", "host-path", "device", "capability"] as const;
+export const NEED_KINDS = ["dependency", "port", "storage", "host-path", "device"] as const;
 export type NeedKind = (typeof NEED_KINDS)[number];
 export type Need = { kind: NeedKind; text: string };
 
@@ -53,18 +54,6 @@ export function describeNeeds(manifest: Manifest): Need[] {
         text: `Uses the device ${path}${where}${permission ? `: ${permission.reason}` : ""}`,
       });
     }
-  }
-  for (const permission of Object.values(manifest.permissions)) {
-    if (permission.kind === "capability")
-      needs.push({
-        kind: "capability",
-        text: `Asks for the Linux capability ${permission.capability}: ${permission.reason}`,
-      });
-    else if (permission.kind === "low-port")
-      needs.push({
-        kind: "port",
-        text: `Publishes port ${permission.port}, below 1024: ${permission.reason}`,
-      });
   }
   // Storage once per volume name, whichever containers mount it.
   return needs.filter(

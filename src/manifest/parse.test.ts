@@ -6,9 +6,11 @@ import {
   expectIssue,
   expectIssueIn,
   expectValid,
+  FILE,
   FIRST,
   issuesOf,
   MINIMAL,
+  parseCostRatio,
   replaceLine,
   showIssues,
   withLines,
@@ -288,15 +290,17 @@ describe("yaml.aliases", () => {
   ];
 
   test("a billion laughs is stopped before it expands", () => {
-    const started = performance.now();
-    expectIssue(withLines(...laughs), {
+    const text = withLines(...laughs);
+    expectIssue(text, {
       rule: "yaml.aliases",
       path: "(document)",
       line: 1,
       column: 1,
       message: /alias/i,
     });
-    assert.ok(performance.now() - started < 1000);
+    // Expanded, it costs about 30 times a benign manifest of 4 KiB; stopped, less than one.
+    const cost = parseCostRatio(text, FILE);
+    assert.ok(cost.ratio <= 5, `it costs ${cost.ratio.toFixed(1)} times a benign manifest`);
   });
 
   test("passing: a few aliases are fine", () => {
@@ -306,14 +310,74 @@ describe("yaml.aliases", () => {
 });
 
 describe("yaml.depth", () => {
-  test("thousands of nested brackets are refused, not a stack overflow", () => {
+  test("thousands of nested brackets are refused before parsing, at the one too deep", () => {
+    // Parsing them took seconds, and the parser's stack overflow surfaced as a RangeError or, at
+    // some depths of the caller's stack, as a SyntaxError that crashed the validator.
     expectIssue(withLines(`    command: ${"[".repeat(20_000)}${"]".repeat(20_000)}`), {
       rule: "yaml.depth",
       path: "(document)",
-      line: 1,
-      column: 1,
+      line: FIRST,
+      column: 14 + 100,
+      message: "more than 100 `[` or `{` collections inside one another",
+    });
+    expectIssue(withLines(`    environment: ${"{a: ".repeat(5000)}b${"}".repeat(5000)}`), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 18 + 4 * 100,
       message: "nested too deeply",
     });
+  });
+
+  test("an anchor whose value holds its own alias is refused at the alias, without walking the cycle", () => {
+    const text = withLines("icon: &a [x, *a]");
+    expectIssue(text, {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 14,
+      message: "the alias *a is inside the value of its own anchor &a",
+      fix: "replace *a with the value itself",
+    });
+    // Walking the cycle until the stack ran out cost a hundred times a benign manifest.
+    const cost = parseCostRatio(text, FILE);
+    assert.ok(cost.ratio <= 5, `it costs ${cost.ratio.toFixed(1)} times a benign manifest`);
+  });
+
+  test("passing: aliases beside their anchor, also inside a mapping that holds the anchor", () => {
+    const { manifest } = expectValid(
+      withLines(
+        "    environment: &env { A: x, B: &b y, C: *b }",
+        "  worker:",
+        "    image: docker.io/library/nginx:1.27",
+        "    environment: *env",
+      ),
+    );
+    assert.deepEqual(manifest.containers.worker?.environment, { A: "x", B: "y", C: "y" });
+  });
+
+  test("an alias inside the value it names is refused at the alias, without converting the document", () => {
+    // Converting `&a [*a]` recursed until the stack ran out: a second for a few bytes.
+    expectIssue(withLines("    command: &a [x, [*a]]"), {
+      rule: "yaml.depth",
+      path: "(document)",
+      line: FIRST,
+      column: 22,
+      message: "the alias *a is inside the value of its own anchor &a",
+    });
+  });
+
+  test("passing: brackets in quoted values, plain words and comments are not nesting", () => {
+    const many = "[".repeat(150);
+    expectValid(
+      withLines(
+        `    command: ["${many}", '${many}', 'it''s ${many}']`,
+        "    environment:",
+        `      A: a${many}`,
+        `      B: "\\" ${many}"  # ${many}`,
+        `# ${many}`,
+      ),
+    );
   });
 
   test("a long chain of block indicators on one line (quadratic for the lexer)", () => {
@@ -945,6 +1009,22 @@ describe("schema.unknown-key", () => {
       column: 5,
       fix: "did you mean `image`?",
     });
+  });
+
+  test("the first 100 unknown keys of a mapping get a suggestion, the rest the allowed keys (bounded work)", () => {
+    const letters = "abcdefghijklmnopqrstuvwxyz";
+    const keys = Array.from(
+      { length: 150 },
+      (_, i) => `image${letters[Math.floor(i / 26)]}${letters[i % 26]}`,
+    );
+    const issues = issuesOf(withLines(...keys.map((key) => `    ${key}: x`)));
+    const unknown = issues.filter((i) => i.rule === "schema.unknown-key");
+    assert.equal(unknown.length, 150);
+    assert.deepEqual(
+      unknown.map((i) => i.fix.startsWith("did you mean `image`?")),
+      keys.map((_, i) => i < 100),
+    );
+    assert.match(unknown[149]?.fix ?? "", /^remove it; allowed here: image, container_name/);
   });
 
   test("a misspelt top-level field", () => {

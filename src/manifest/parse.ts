@@ -3,7 +3,9 @@
  * placed at its line and column. Pure: the caller reads the file.
  */
 import {
+  type Document,
   type DocumentOptions,
+  isAlias,
   isMap,
   isPair,
   isScalar,
@@ -14,6 +16,7 @@ import {
   type ParseOptions,
   parseDocument,
   type SchemaOptions,
+  visit,
   type YAMLMap,
 } from "yaml";
 import { z } from "zod";
@@ -44,7 +47,10 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "yaml.literal", // unquoted numbers YAML reads differently (0755 → 755)
   "limits.stop-signal", // SIGKILL or SIGSTOP as the stop signal
   "limits.stop-timeout", // stop_timeout: 0
-  "security.path", // mounts at / or in /proc, /sys, /dev
+  "security.path", // mounts at / or in /proc, /sys, /dev; characters Podman and systemd read as more
+  "naming.reserved", // ids and container names in the platform's own names (naming.ts)
+  "limits.argument", // an argument or environment value over 32 KiB (Linux takes up to 128 KiB)
+  "health.command", // a one-word health command with blanks: run literally by the plain backend
 ]);
 
 export type ParseResult =
@@ -136,7 +142,7 @@ export function parseManifest(text: string, file: string, options: ManifestParse
     return parseText(text, file, options.tolerate ?? new Set());
   } catch (error) {
     // The YAML parser recurses once per nesting level: thousands of `[` exhaust the stack.
-    if (!(error instanceof RangeError)) throw error;
+    if (!isStackOverflow(error)) throw error;
     return fail([
       issueAt(
         file,
@@ -152,6 +158,18 @@ export function parseManifest(text: string, file: string, options: ManifestParse
 }
 
 /**
+ * Whether `error` is the stack running out. V8 says so with a RangeError, or with a SyntaxError when
+ * it runs out while compiling one of the parser's regular expressions (it depends on how deep the
+ * stack already was: the same document can give either).
+ */
+function isStackOverflow(error: unknown): boolean {
+  return (
+    error instanceof RangeError ||
+    (error instanceof SyntaxError && /Maximum call stack size exceeded/.test(error.message))
+  );
+}
+
+/**
  * Bytes a text file does not hold: C0 controls other than tab and line breaks, DEL, and U+FFFD,
  * which stands for a byte sequence that is not UTF-8. The YAML parser would let some through.
  */
@@ -164,6 +182,49 @@ const NOT_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
  * never needs more than a handful.
  */
 const INDICATOR_CHAIN = /(?:[-?:][ \t]+){100}/;
+
+/**
+ * Flow collections (`[`, `{`) nested deeper than this are refused before parsing: the parser
+ * recurses once per level, so thousands of them take seconds and then exhaust the stack. A manifest
+ * never needs more than a handful.
+ */
+const MAX_FLOW_DEPTH = 100;
+
+/** The offset of the quote that closes the quoted scalar opening at `start` (or the text's end). */
+function quotedEnd(text: string, start: number): number {
+  const quote = text[start];
+  for (let i = start + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === "\\") i++;
+    else if (text[i] === quote) {
+      if (quote === "'" && text[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return text.length;
+}
+
+/**
+ * Where flow collections first nest deeper than MAX_FLOW_DEPTH, or -1. Quoted scalars and comments
+ * are skipped, and a bracket counts only where a collection can start (not inside a plain word), so
+ * brackets in values never count; a closing bracket in a plain word can only make the count lower.
+ */
+function deepFlowAt(text: string): number {
+  let depth = 0;
+  let opened = -2; // where the last collection opened: a token can start right after it
+  const startsToken = (i: number) =>
+    i === 0 || i - 1 === opened || " \t\r\n,:-?".includes(text[i - 1] as string);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ((c === '"' || c === "'") && startsToken(i)) i = quotedEnd(text, i);
+    else if (c === "#" && (i === 0 || " \t\r\n".includes(text[i - 1] as string))) {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if ((c === "[" || c === "{") && startsToken(i)) {
+      opened = i;
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) depth--;
+  }
+  return -1;
+}
 
 function positionIn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split("\n");
@@ -182,6 +243,21 @@ function parseText(text: string, file: string, tolerate: ReadonlySet<string>): P
         [],
         "the document is nested too deeply: a hundred or more `-`, `?` or `:` indicators in a row",
         "a manifest needs only a few levels of nesting; remove the repeated indicators",
+        "yaml.depth",
+      ),
+    ]);
+  }
+  const deep = deepFlowAt(text);
+  if (deep >= 0) {
+    const { line, column } = positionIn(text, deep);
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        `the document is nested too deeply: more than ${MAX_FLOW_DEPTH} \`[\` or \`{\` collections inside one another`,
+        "a manifest needs only a few levels of nesting; remove the deeply nested value",
         "yaml.depth",
       ),
     ]);
@@ -246,12 +322,27 @@ function parseText(text: string, file: string, tolerate: ReadonlySet<string>): P
   syntax.push(...checkKeys(doc.contents, [], file, positionOf));
   if (syntax.length > 0) return fail(syntax);
 
+  const looped = aliasInsideItsAnchor(doc);
+  if (looped) {
+    const { line, column } = positionOf(looped.offset);
+    return fail([
+      issueAt(
+        file,
+        line,
+        column,
+        [],
+        `the alias *${looped.anchor} is inside the value of its own anchor &${looped.anchor}: the value would never end`,
+        `replace *${looped.anchor} with the value itself, or remove the anchor`,
+        "yaml.depth",
+      ),
+    ]);
+  }
   const locate = makeLocator(doc.contents as Node | null, positionOf);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (error) {
-    if (error instanceof RangeError) throw error;
+    if (isStackOverflow(error)) throw error;
     return fail([
       issueAt(
         file,
@@ -305,6 +396,31 @@ function withoutEchoes(findings: Finding[]): Finding[] {
         explained.has(JSON.stringify(f.path.slice(0, -1)))
       ),
   );
+}
+
+/**
+ * An alias inside the value its anchor names (`icon: &a [*a]`) makes a value that contains itself.
+ * The YAML library builds it as a cycle, and every later walk over the data recursed until the
+ * stack ran out: a 200-byte file cost a quarter of a second of CPU (seconds on a busy node). One
+ * walk of the document finds it: the anchor an alias names is the last one before it in document
+ * order, and it loops when that node is one of the alias's ancestors.
+ */
+function aliasInsideItsAnchor(doc: Document): { anchor: string; offset: number } | undefined {
+  const anchored = new Map<string, unknown>();
+  let found: { anchor: string; offset: number } | undefined;
+  visit(doc, {
+    Node(_key, node, path) {
+      if (isAlias(node)) {
+        const target = anchored.get(node.source);
+        if (target !== undefined && path.includes(target as never)) {
+          found = { anchor: node.source, offset: node.range?.[0] ?? 0 };
+          return visit.BREAK;
+        }
+      } else if (node.anchor) anchored.set(node.anchor, node);
+      return undefined;
+    },
+  });
+  return found;
 }
 
 /**
@@ -456,7 +572,7 @@ function issueAt(
   return { file, line, column, path: formatPath(path), message, fix, rule };
 }
 
-function makeLocator(
+export function makeLocator(
   root: Node | null,
   positionOf: (offset: number) => { line: number; column: number },
 ): Locator {
@@ -612,7 +728,7 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] {
   const value = valueAt(data, path);
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => unknownKey(path, key, value));
+      return issue.keys.map((key, index) => unknownKey(path, key, value, index < MAX_SUGGESTED_KEYS));
     case "invalid_type": {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (value === undefined) {
@@ -751,7 +867,13 @@ function numberBound(bound: unknown, path: readonly PathSegment[], side: "minimu
   return bound;
 }
 
-function unknownKey(path: PathSegment[], key: string, value: unknown): Finding {
+/**
+ * Unknown keys of one mapping that get a "did you mean": each costs an edit distance per allowed
+ * key, and a file of nothing but unknown keys holds tens of thousands of them.
+ */
+const MAX_SUGGESTED_KEYS = 100;
+
+function unknownKey(path: PathSegment[], key: string, value: unknown, suggest = true): Finding {
   const keyPath = [...path, key];
   const inContainer = path.length === 2 && path[0] === "containers";
   const forbidden =
@@ -793,7 +915,7 @@ function unknownKey(path: PathSegment[], key: string, value: unknown): Finding {
   const allowed = [...new Set((own.length > 0 ? own : shapes).flatMap((shape) => Object.keys(shape)))].filter(
     (name) => name !== key,
   );
-  const guess = closest(key, allowed);
+  const guess = suggest ? closest(key, allowed) : undefined;
   return {
     path: keyPath,
     message: `unknown field \`${key}\``,

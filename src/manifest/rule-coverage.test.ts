@@ -38,6 +38,7 @@ const COVERED: Record<string, string> = {
   "cycle.dependency": "semantics.test.ts",
   "clash.dependency": "semantics.test.ts",
   "clash.container-name": "semantics.test.ts",
+  "naming.reserved": "semantics.test.ts",
   "clash.host-port": "semantics.test.ts",
   "clash.container-port": "semantics.test.ts",
   "clash.alias": "semantics.test.ts",
@@ -50,6 +51,10 @@ const COVERED: Record<string, string> = {
   "limits.stop-signal": "semantics.test.ts",
   "limits.data-uid": "semantics.test.ts",
   "limits.hook-timeout": "semantics.test.ts",
+  "limits.user": "renderable.test.ts",
+  "limits.name": "renderable.test.ts",
+  "limits.argument": "renderable.test.ts",
+  "health.command": "renderable.test.ts",
   "ref.permission": "security.test.ts",
   "security.host-path": "security.test.ts",
   "security.device": "security.test.ts",
@@ -65,6 +70,7 @@ const COVERED: Record<string, string> = {
   "set.dependency-version": "app-set.test.ts",
   "set.export": "app-set.test.ts",
   "set.dependency-cycle": "app-set.test.ts",
+  "set.container-name": "app-set.test.ts",
 };
 
 function emittedRules(): Set<string> {

@@ -7,8 +7,10 @@
  * cycles, security policy) live in `semantics.ts`, because JSON Schema cannot express them.
  */
 import { z } from "zod";
+import { canonicalIp } from "./ip-address.ts";
 
-const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS label: container keys, volume and secret names, and most other names in a manifest. */
+export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** An app id: a DNS label, optionally namespaced for third-party apps (`alice.relay`). */
 export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[a-z0-9])?)?$/;
 const SEMVER =
@@ -213,6 +215,9 @@ const PortMapping = z
     bind: z
       .union([z.ipv4(), z.ipv6()])
       .default("0.0.0.0")
+      // One spelling per address, so that clashes are found whatever the spelling (`0:0:0:0:0:0:0:0`
+      // is `::`) and every part of the platform compares the same text.
+      .overwrite(canonicalIp)
       .meta({ description: "The host address to bind; 127.0.0.1 keeps the port local to the node." }),
   })
   .meta({
@@ -327,7 +332,8 @@ export const ContainerSchema = z
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "must be a valid container name")
       .optional()
       .meta({
-        description: "Overrides the container name (default: the app id, or `<app>-<key>` in a stack).",
+        description:
+          "Overrides the container name (default: the app id, or `<app>--<key>` in a stack); not `archy-…`, `archipelago`, nor with `--`, which are the platform's.",
       }),
     entrypoint: Command.optional().meta({ description: "Overrides the image's entrypoint." }),
     command: Command.optional().meta({ description: "Overrides the image's command." }),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   expectIssue,
+  expectIssueIn,
   expectValid,
   FIRST,
   issuesOf,
@@ -9,6 +10,7 @@ import {
   showIssues,
   withLines,
 } from "../../test/support/manifest-text.ts";
+import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "./parse.ts";
 import { checkSemantics } from "./semantics.ts";
 
 /** A second container, `db`, as lines to append after containers.web. */
@@ -373,6 +375,61 @@ describe("clash.dependency", () => {
   });
 });
 
+describe("naming.reserved", () => {
+  test("an explicit container name in the platform's own names: its network unit", () => {
+    expectIssue(withLines("    container_name: archy-fz-network"), {
+      rule: "naming.reserved",
+      path: "containers.web.container_name",
+      line: FIRST,
+      column: 21,
+      message: "the container name archy-fz-network cannot be used: archy-… names are the platform's own",
+      fix: "choose another container_name",
+    });
+  });
+
+  test("an explicit container name of the daemon's own unit, or of a stack's generated form", () => {
+    expectIssue(withLines("    container_name: archipelago"), {
+      rule: "naming.reserved",
+      path: "containers.web.container_name",
+      line: FIRST,
+      column: 21,
+      message: "daemon's own systemd unit",
+    });
+    expectIssue(withLines("    container_name: other--web"), {
+      rule: "naming.reserved",
+      path: "containers.web.container_name",
+      line: FIRST,
+      column: 21,
+      message: "form of generated container names",
+    });
+  });
+
+  test("an id with '--', or in the platform's names", () => {
+    expectIssue(MINIMAL.replace("id: hello", "id: hello--x"), {
+      rule: "naming.reserved",
+      path: "id",
+      line: 2,
+      column: 5,
+      message: "an id cannot contain it",
+      fix: "choose another id",
+    });
+    expectIssue(MINIMAL.replace("id: hello", "id: archy-hello"), {
+      rule: "naming.reserved",
+      path: "id",
+      line: 2,
+      column: 5,
+    });
+  });
+
+  test("passing: ordinary names, and a stored manifest that predates the rule", () => {
+    expectValid(withLines("    container_name: hello-web_1.x"));
+    const stored = parseManifest(withLines("    container_name: archy-old"), "stored", {
+      tolerate: STORED_MANIFEST_TOLERATED_RULES,
+    });
+    assert.ok(stored.ok, "an installed app keeps working after an upgrade that adds the rule");
+  });
+});
+
 describe("clash.container-name", () => {
   test("two containers with the same container_name: the second name is marked", () => {
     expectIssue(withLines("    container_name: app", ...DB, "    container_name: app"), {
@@ -386,11 +443,19 @@ describe("clash.container-name", () => {
   });
 
   test("an explicit name equal to another container's default name: the key is marked", () => {
-    expectIssue(withLines("    container_name: hello-db", ...DB), {
+    // `hello--db` is db's generated name, and also the form naming.reserved refuses.
+    const issues = issuesOf(withLines("    container_name: hello--db", ...DB));
+    expectIssueIn(issues, {
       rule: "clash.container-name",
       path: "containers.db",
       line: FIRST + 1,
       column: 3,
+    });
+    expectIssueIn(issues, {
+      rule: "naming.reserved",
+      path: "containers.web.container_name",
+      line: FIRST,
+      column: 21,
     });
   });
 
@@ -402,7 +467,7 @@ describe("clash.container-name", () => {
       column: 10,
       fix: "remove the legacy name",
     });
-    expectIssue(withLines(...DB, "adoption:", "  containers:", "    web: [hello-db]"), {
+    expectIssue(withLines(...DB, "adoption:", "  containers:", "    web: [hello--db]"), {
       rule: "clash.container-name",
       path: "adoption.containers.web[0]",
       line: FIRST + 4,

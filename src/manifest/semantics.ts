@@ -4,8 +4,10 @@
  * holds. Pure: a manifest in, findings out.
  */
 import semver from "semver";
+import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
-import { containerName } from "./naming.ts";
+import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
+import { checkRenderable } from "./renderable.ts";
 import { type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
@@ -17,11 +19,13 @@ const MIN_HOOK_TIMEOUT_MS = 1000;
 export function checkSemantics(manifest: Manifest): Finding[] {
   return [
     ...checkReferences(manifest),
+    ...checkNames(manifest),
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),
     ...checkHealth(manifest),
     ...checkLimits(manifest),
     ...checkSecurity(manifest),
+    ...checkRenderable(manifest),
   ];
 }
 
@@ -169,6 +173,35 @@ function checkReferences(manifest: Manifest): Finding[] {
   return findings;
 }
 
+/**
+ * The app id and explicit container names stay out of what the platform names itself, so that no
+ * app can ever take the name of another app's network, volume, secret or stack container, nor of
+ * their units or the daemon's (see naming.ts).
+ */
+function checkNames(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  const idProblem = reservedNameProblem(manifest.id, "id");
+  if (idProblem)
+    findings.push({
+      path: ["id"],
+      message: `the id ${manifest.id} cannot be used: ${idProblem}`,
+      fix: "choose another id",
+      rule: "naming.reserved",
+    });
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    const explicit = container.container_name;
+    const problem = explicit === undefined ? undefined : reservedNameProblem(explicit, "container_name");
+    if (problem)
+      findings.push({
+        path: ["containers", key, "container_name"],
+        message: `the container name ${explicit} cannot be used: ${problem}`,
+        fix: "choose another container_name, or leave it out to get the generated one",
+        rule: "naming.reserved",
+      });
+  }
+  return findings;
+}
+
 function checkClashes(manifest: Manifest): Finding[] {
   const findings: Finding[] = [];
   const hostPorts = new Map<string, PathSegment[]>();
@@ -181,7 +214,7 @@ function checkClashes(manifest: Manifest): Finding[] {
   // Names first, then legacy names: a legacy name clashes whichever container comes first.
   for (const [key, container] of Object.entries(manifest.containers)) {
     const at: PathSegment[] = ["containers", key];
-    const name = containerName(manifest, key);
+    const name = containerName(manifest, key, CURRENT_NAMING);
     const previous = names.get(name);
     // Point at the explicit `container_name` when there is one, else at the container's key.
     const where: PathSegment[] = container.container_name ? [...at, "container_name"] : at;
@@ -214,11 +247,13 @@ function checkClashes(manifest: Manifest): Finding[] {
     const at: PathSegment[] = ["containers", key];
     for (const [index, port] of container.ports.entries()) {
       if (port.host === undefined) continue;
-      const wildcard = port.bind === "0.0.0.0" || port.bind === "::";
       for (const [other, otherPath] of hostPorts) {
         const [otherPort, otherProtocol, otherBind] = other.split("|");
-        const overlaps = otherBind === port.bind || wildcard || otherBind === "0.0.0.0" || otherBind === "::";
-        if (otherPort === String(port.host) && otherProtocol === port.protocol && overlaps)
+        if (
+          otherPort === String(port.host) &&
+          otherProtocol === port.protocol &&
+          bindsOverlap(otherBind as string, port.bind)
+        )
           clash(
             [...at, "ports", index, "host"],
             `host port ${port.host}/${port.protocol} is published twice`,

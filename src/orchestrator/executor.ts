@@ -3,12 +3,14 @@
  * crash at any point the next reconcile repeats it, or finds it done.
  */
 import { join } from "node:path";
-import { secretName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH } from "../manifest/schema.ts";
-import { type RenderContext, resolveApp } from "../render/model.ts";
+import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
+import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
+import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
@@ -20,10 +22,17 @@ export type ExecutorOptions = {
   runtime: Runtime;
   secrets: SecretFiles;
   dataRoot: string;
+  /** The operator's approvals of an app's permissions (the store's). */
+  approvals: (appId: string) => Approval[];
   /** Checks a container's host paths right before it is created, started or restarted. */
   hostPaths: HostPathGuard;
   /** Fault injection for crash tests: called before every action. */
   beforeAction?: (action: Action) => void;
+  /**
+   * The names of an app that another installed app also has (`resourceKey`s, see name-clashes.ts):
+   * removing the app never removes those (apps named under scheme 1 may share some).
+   */
+  sharedNames: (appId: string) => ReadonlySet<string>;
 };
 
 /** The app's own directory under the data root: its volumes live in `volumes/`. */
@@ -37,9 +46,13 @@ export class Executor {
   readonly #dataRoot: string;
   readonly #hostPaths: HostPathGuard;
   readonly #beforeAction: (action: Action) => void;
+  readonly #sharedNames: (appId: string) => ReadonlySet<string>;
+  readonly #approvals: (appId: string) => Approval[];
 
   constructor(options: ExecutorOptions) {
     this.#beforeAction = options.beforeAction ?? (() => {});
+    this.#sharedNames = options.sharedNames;
+    this.#approvals = options.approvals;
     this.#runtime = options.runtime;
     this.#secrets = options.secrets;
     this.#dataRoot = options.dataRoot;
@@ -48,6 +61,11 @@ export class Executor {
 
   async run(manifest: Manifest, action: Action, ctx: RenderContext, note: Note): Promise<void> {
     this.#beforeAction(action);
+    // Whatever planned it: no container runs with a permission the operator has not approved.
+    if (action.kind === "create" || action.kind === "start" || action.kind === "restart") {
+      const missing = unapprovedOf(manifest, this.#approvals(manifest.id));
+      if (missing.length > 0) throw new NotApprovedError(manifest.id, missing);
+    }
     const runtime = this.#runtime;
     // Host paths as they resolve now: all of them before anything of the app is made, a container's
     // as late as can be, since a bind mount follows links when the container starts (a path that
@@ -92,9 +110,17 @@ export class Executor {
             : `removing container ${action.container.name} (${action.why}); its data stays`,
         );
         return runtime.remove(action.container, action.timeoutSeconds);
-      case "remove-resources":
+      case "remove-resources": {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
-        return runtime.removeAppResources(manifest, ctx);
+        const shared = this.#sharedNames(manifest.id);
+        for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
+          note("warn", `kept the ${kept}: another app has that name`);
+        // Named the earlier way: the next install makes its Podman secrets under the current names
+        // (from the same secret files), so the old ones go now rather than stay forever.
+        if (namingOf(ctx, manifest.id) !== CURRENT_NAMING)
+          await this.#removePodmanSecrets(manifest, ctx, note);
+        return;
+      }
       case "purge-data": {
         const dir = appDataDir(this.#dataRoot, manifest.id);
         note(
@@ -107,8 +133,7 @@ export class Executor {
         for (const other of [snapshotsDir(this.#dataRoot, manifest.id), work.aside, work.restoring])
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
-        for (const name of Object.keys(manifest.secrets))
-          await runtime.client.secrets.remove(secretName(manifest.id, name));
+        await this.#removePodmanSecrets(manifest, ctx, note);
         return;
       }
       case "forget":
@@ -116,11 +141,22 @@ export class Executor {
     }
   }
 
+  /** Removes the app's Podman secrets, except those another installed app has too. */
+  async #removePodmanSecrets(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
+    const shared = this.#sharedNames(manifest.id);
+    for (const name of Object.keys(manifest.secrets)) {
+      const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
+      if (shared.has(resourceKey("secret", podmanName)))
+        note("warn", `kept the Podman secret ${podmanName}: another app has that name`);
+      else await this.#runtime.client.secrets.remove(podmanName);
+    }
+  }
+
   async #prepare(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
     const app = resolveApp(manifest, ctx);
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     for (const secret of await this.#secrets.ensureAll(manifest)) {
-      const podmanName = secretName(manifest.id, secret.name);
+      const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
       if (!secret.masked)
         note(
           "warn",

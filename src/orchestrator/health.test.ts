@@ -12,6 +12,7 @@ import {
   afterProbe,
   HealthMonitor,
   type HostEndpoint,
+  type ProbeOutcome,
   type ProbeRecord,
   probeDue,
   publishedEndpoints,
@@ -51,14 +52,24 @@ const fresh = (): ProbeRecord => ({
   consecutiveFailures: 0,
   lastProbeAt: undefined,
   lastOutput: undefined,
+  notRun: 0,
+  lastNotRun: undefined,
 });
 
-/** Runs probes (time offset from the start, ok) and returns the verdict after each. */
-function run(probes: Array<[number, boolean]>, s: HealthSpec = SPEC, start = fresh()): ProbeRecord[] {
+/** A probe's result as a test writes it: passed, failed, or could not run. */
+type Result = boolean | "not-run";
+
+const outcomeOf = (result: Result): ProbeOutcome =>
+  result === "not-run"
+    ? { outcome: "not-run", output: "Podman is not answering" }
+    : { outcome: result ? "pass" : "fail", output: result ? "ok" : "fail" };
+
+/** Runs probes (time offset from the start, result) and returns the verdict after each. */
+function run(probes: Array<[number, Result]>, s: HealthSpec = SPEC, start = fresh()): ProbeRecord[] {
   const out: ProbeRecord[] = [];
   let record = start;
-  for (const [offset, ok] of probes) {
-    record = afterProbe(record, ok, ok ? "ok" : "fail", s, START + offset);
+  for (const [offset, result] of probes) {
+    record = afterProbe(record, outcomeOf(result), s, START + offset);
     out.push(record);
   }
   return out;
@@ -142,6 +153,62 @@ describe("afterProbe", () => {
     assert.deepEqual(
       [records[3]?.health, records[3]?.consecutiveFailures, records[3]?.lastOutput],
       ["healthy", 0, "ok"],
+    );
+  });
+
+  test("a probe that could not run is no verdict: the count of failures and the verdict stay as they were", () => {
+    // Healthy, two failures, then Podman away for ten intervals (a restart on a busy node), then one
+    // more failure: that third failure, not the probes that could not run, makes it unhealthy.
+    const probes: Array<[number, Result]> = [
+      [11_000, true],
+      [12_000, false],
+      [13_000, false],
+      ...Array.from({ length: 10 }, (_, i): [number, Result] => [14_000 + i * 1_000, "not-run"]),
+      [24_000, false],
+    ];
+    const records = run(probes);
+    assert.deepEqual(verdicts(records.slice(0, 13)), Array(13).fill("healthy"));
+    assert.deepEqual(
+      records.map((r) => r.consecutiveFailures),
+      [0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3],
+    );
+    assert.equal(records.at(-1)?.health, "unhealthy");
+    const away = records[12] as ProbeRecord;
+    assert.deepEqual(
+      [away.notRun, away.lastNotRun, away.lastOutput, away.lastProbeAt],
+      [10, "Podman is not answering", "fail", START + 23_000],
+      "counted apart, the last real output kept, and the next probe after the interval",
+    );
+    assert.equal(records.at(-1)?.notRun, 0, "a probe that ran ends the stretch");
+  });
+
+  test("property: probes that could not run, anywhere among the others, change no verdict", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 4_000 }),
+            result: fc.constantFrom<Result>(true, false, "not-run"),
+          }),
+          {
+            maxLength: 40,
+          },
+        ),
+        (steps) => {
+          let t = 0;
+          const probes = steps.map(({ gap, result }): [number, Result] => {
+            t += gap;
+            return [t, result];
+          });
+          const ran = probes.filter(([, result]) => result !== "not-run");
+          const withGaps = run(probes);
+          const without = run(ran);
+          // After each probe that ran, the same verdict as if the others had not happened.
+          const after = withGaps.filter((_, i) => probes[i]?.[1] !== "not-run");
+          assert.deepEqual(verdicts(after), verdicts(without));
+        },
+      ),
+      { numRuns: 1_000 },
     );
   });
 
@@ -234,26 +301,29 @@ describe("HealthMonitor", () => {
     ...extra,
   });
 
-  function monitor(results: boolean[], reachable: (e: HostEndpoint) => boolean = () => true) {
+  function monitor(results: Result[], reachable: (e: HostEndpoint) => boolean = () => true) {
     let now = START;
     const probes: string[][] = [];
     const reached: string[] = [];
     const changes: string[] = [];
+    const outcomes: string[] = [];
     const m = new HealthMonitor({
       clock: () => now,
       onChange: (appId) => changes.push(appId),
+      onProbe: (outcome) => outcomes.push(outcome),
       probe: async (_c, command) => {
         probes.push(command);
-        const ok = results.shift();
-        if (ok === undefined) throw new Error("exec failed: container gone");
-        return { ok, output: ok ? "fine" : "bad" };
+        const result = results.shift();
+        if (result === undefined) throw new Error("Podman did not answer");
+        if (result === "not-run") return { outcome: "not-run", output: "the container is not running" };
+        return { outcome: result ? "pass" : "fail", output: result ? "fine" : "bad" };
       },
       reach: async (endpoint) => {
         reached.push(`${endpoint.address}:${endpoint.port}`);
         return reachable(endpoint);
       },
     });
-    return { m, probes, reached, changes, advance: (ms: number) => (now += ms) };
+    return { m, probes, reached, changes, outcomes, advance: (ms: number) => (now += ms) };
   }
 
   test("verdicts without probing: unknown when not running, healthy without a check, starting before a probe", () => {
@@ -295,20 +365,30 @@ describe("HealthMonitor", () => {
     assert.equal(h.m.healthOf(container({ startedAt: second + 1_000 }), SPEC), "starting", "a later start");
   });
 
-  test("a probe that throws counts as a failure; containers no longer seen are forgotten", async () => {
-    const h = monitor([]);
+  test("a probe that could not run, or whose runner threw, is no verdict; containers no longer seen are forgotten", async () => {
+    // retries 1: a single failure would make it unhealthy at once.
+    const h = monitor([true, "not-run"]);
     const target = {
       appId: "app",
       key: "web",
       container: container(),
-      spec: spec("retries: 1\nstart_period: 0s"),
+      spec: spec("retries: 1\nstart_period: 0s\ninterval: 1s\ntimeout: 500ms"),
       published: [],
     };
     await h.m.tick([target]);
-    assert.equal(h.m.healthOf(container(), target.spec), "unhealthy");
-    assert.equal(h.m.lastOutput("c1"), "exec failed: container gone");
+    for (let i = 0; i < 5; i++) {
+      h.advance(1_000);
+      await h.m.tick([target]); // not run, then thrown (no results left)
+    }
+    assert.equal(h.probes.length, 6, "probed once per interval all along");
+    assert.equal(h.m.healthOf(container(), target.spec), "healthy");
+    assert.deepEqual(h.changes, ["app"], "only the first verdict woke the app up");
+    assert.deepEqual(h.outcomes, ["pass", "not-run", "not-run", "not-run", "not-run", "not-run"]);
+    assert.deepEqual(h.m.notRun("c1"), { count: 5, reason: "Podman did not answer" });
+    assert.equal(h.m.lastOutput("c1"), "fine", "the last real output is kept");
     await h.m.tick([]);
     assert.equal(h.m.lastOutput("c1"), undefined);
+    assert.equal(h.m.notRun("c1"), undefined);
     assert.equal(h.m.healthOf(container(), target.spec), "starting");
   });
 
@@ -322,7 +402,7 @@ describe("HealthMonitor", () => {
       probe: () => {
         calls++;
         return new Promise((resolve) => {
-          release = () => resolve({ ok: true, output: "" });
+          release = () => resolve({ outcome: "pass", output: "" });
         });
       },
     });

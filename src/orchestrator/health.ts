@@ -10,6 +10,16 @@
  * start race that did that) while the process inside serves. So a probe that passes inside is
  * followed by a TCP connect to each published TCP port on the host; one that refuses fails the
  * probe, and the usual hysteresis restarts the container, which sets its forwarding up again.
+ *
+ * A probe Podman could not run is no verdict on the app: Podman not answering (restarting, or the
+ * daemon's last observation is older than a container's stop), or the process not even started
+ * within the probe's time limit on an overloaded node. Counted as failures, those turned healthy
+ * containers unhealthy on a busy node (load ~35 in the field; a Podman restart of a few seconds in
+ * the chaos tests) and the reconciler restarted them, which loads the node more. So such a probe
+ * leaves the verdict and the count of failures as they were, and the next one comes after the
+ * interval as usual. The time limit is the app's own from the moment its probe runs (see
+ * `Containers.probe`); it is not stretched by the node's load average, which would also delay
+ * finding a hung app on a node that is busy all the time.
  */
 import type { ContainerSpec, HealthSpec } from "../manifest/schema.ts";
 import { probeCommand } from "../render/health.ts";
@@ -23,23 +33,30 @@ export type ProbeRecord = {
   consecutiveFailures: number;
   lastProbeAt: number | undefined;
   lastOutput: string | undefined;
+  /** Probes in a row that Podman could not run, and why the last one could not. */
+  notRun: number;
+  lastNotRun: string | undefined;
 };
+
+/** What one probe showed: the app passed or failed it, or it could not run (no verdict). */
+export type ProbeOutcome = { outcome: "pass" | "fail" | "not-run"; output: string };
 
 /** The verdict after one probe. Pure. */
 export function afterProbe(
   record: ProbeRecord,
-  ok: boolean,
-  output: string,
+  { outcome, output }: ProbeOutcome,
   spec: HealthSpec,
   now: number,
 ): ProbeRecord {
-  if (ok)
-    return { ...record, health: "healthy", consecutiveFailures: 0, lastProbeAt: now, lastOutput: output };
+  if (outcome === "not-run")
+    return { ...record, lastProbeAt: now, notRun: record.notRun + 1, lastNotRun: output };
+  const ran = { lastProbeAt: now, lastOutput: output, notRun: 0, lastNotRun: undefined };
+  if (outcome === "pass") return { ...record, ...ran, health: "healthy", consecutiveFailures: 0 };
   const inStartPeriod = now - record.startedAt < spec.start_period;
   const failures = inStartPeriod ? 0 : record.consecutiveFailures + 1;
   const health: Health =
     failures >= spec.retries ? "unhealthy" : record.health === "healthy" ? "healthy" : "starting";
-  return { ...record, health, consecutiveFailures: failures, lastProbeAt: now, lastOutput: output };
+  return { ...record, ...ran, health, consecutiveFailures: failures };
 }
 
 /**
@@ -62,7 +79,7 @@ export type ProbeRunner = (
   container: ObservedContainer,
   command: string[],
   timeoutMs: number,
-) => Promise<{ ok: boolean; output: string }>;
+) => Promise<ProbeOutcome>;
 
 /** A published TCP port as the host reaches it. */
 export type HostEndpoint = { address: string; port: number };
@@ -97,30 +114,34 @@ export class HealthMonitor {
   readonly #probe: ProbeRunner;
   readonly #reach: HostReach;
   readonly #onChange: (appId: string) => void;
+  readonly #onProbe: (outcome: ProbeOutcome["outcome"]) => void;
   readonly #clock: () => number;
 
   constructor(options: {
     probe: ProbeRunner;
     reach: HostReach;
     onChange: (appId: string) => void;
+    /** Sees the outcome of every probe (metrics). */
+    onProbe?: (outcome: ProbeOutcome["outcome"]) => void;
     clock?: () => number;
   }) {
     this.#probe = options.probe;
     this.#reach = options.reach;
     this.#onChange = options.onChange;
+    this.#onProbe = options.onProbe ?? (() => {});
     this.#clock = options.clock ?? Date.now;
   }
 
   /** The in-container probe, then (when it passed) the published ports from the host. */
-  async #check(t: Probed): Promise<{ ok: boolean; output: string }> {
+  async #check(t: Probed): Promise<ProbeOutcome> {
     const inside = await this.#probe(t.container, probeCommand(t.spec), t.spec.timeout).catch(
-      (error: Error) => ({ ok: false, output: error.message }),
+      (error: Error): ProbeOutcome => ({ outcome: "not-run", output: error.message }),
     );
-    if (!inside.ok) return inside;
+    if (inside.outcome !== "pass") return inside;
     for (const endpoint of t.published)
       if (!(await this.#reach(endpoint, t.spec.timeout).catch(() => false)))
         return {
-          ok: false,
+          outcome: "fail",
           output: `the probe passes inside the container, but its published port ${endpoint.address}:${endpoint.port} refuses connections on the host (its port forwarding is gone)`,
         };
     return inside;
@@ -137,6 +158,12 @@ export class HealthMonitor {
 
   lastOutput(containerId: string): string | undefined {
     return this.#records.get(containerId)?.lastOutput;
+  }
+
+  /** Why the container's probes could not run lately (none ran since), if so. */
+  notRun(containerId: string): { count: number; reason: string } | undefined {
+    const record = this.#records.get(containerId);
+    return record?.notRun ? { count: record.notRun, reason: record.lastNotRun ?? "" } : undefined;
   }
 
   /** Probes every due container (each at most once at a time); forgets containers no longer seen. */
@@ -158,13 +185,16 @@ export class HealthMonitor {
               consecutiveFailures: 0,
               lastProbeAt: undefined,
               lastOutput: undefined,
+              notRun: 0,
+              lastNotRun: undefined,
             };
           this.#records.set(t.container.id, record);
           if (!probeDue(record, t.spec, now)) return;
           this.#running.add(t.container.id);
           try {
             const result = await this.#check(t);
-            const next = afterProbe(record, result.ok, result.output, t.spec, this.#clock());
+            this.#onProbe(result.outcome);
+            const next = afterProbe(record, result, t.spec, this.#clock());
             this.#records.set(t.container.id, next);
             if (next.health !== record.health) this.#onChange(t.appId);
           } finally {

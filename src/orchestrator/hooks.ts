@@ -7,7 +7,6 @@
  */
 import { posix } from "node:path";
 import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
-import { containerName } from "../manifest/naming.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
@@ -82,7 +81,7 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
     const key = "exec" in step ? step.exec.container : step.copy_from_host.container;
     const container = ctx.containers.get(key);
     if (!container)
-      throw new HookError(`${where}: container ${containerName(manifest, key)} is not there to run in`);
+      throw new HookError(`${where}: container ${key} of ${manifest.id} is not there to run in`);
     if ("exec" in step) {
       const { command, timeout } = step.exec;
       let result: Awaited<ReturnType<Runtime["exec"]>>;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseManifest } from "../manifest/parse.ts";
+import { type Approval, approvalOfAll } from "./approvals.ts";
 import { Lifecycle, LifecycleError, type LifecycleErrorCode, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { OperationKind } from "./model.ts";
@@ -20,11 +21,23 @@ const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "a
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
+/** Every test app reads a host directory (`library`, a permission), unless `library: null`. */
 function manifestText(
   id: string,
-  options: { version?: string; dependencies?: string[]; note?: string } = {},
+  options: {
+    version?: string;
+    dependencies?: string[];
+    note?: string;
+    library?: string | null;
+    extraPermission?: string;
+  } = {},
 ) {
   const deps = options.dependencies ?? [];
+  const library = options.library === undefined ? "/srv/library" : options.library;
+  const permissions = [
+    ...(library ? [`  library: { kind: host-path, path: ${library}, reason: Reads the library }`] : []),
+    ...(options.extraPermission ? [`  ${options.extraPermission}`] : []),
+  ];
   return [
     "manifest: 1",
     `id: ${id}`,
@@ -34,16 +47,34 @@ function manifestText(
     "containers:",
     "  web:",
     "    image: docker.io/library/nginx:1.27",
+    ...(library ? [`    volumes: [{ host_path: ${library}, permission: library, path: /library }]`] : []),
     ...(deps.length > 0 ? ["dependencies:", ...deps.map((d) => `  - id: ${d}`)] : []),
+    ...(permissions.length > 0 ? ["permissions:", ...permissions] : []),
     "",
   ].join("\n");
 }
 
-function sourced(id: string, options: Parameters<typeof manifestText>[1] = {}): SourcedManifest {
+function sourced(
+  id: string,
+  options: Parameters<typeof manifestText>[1] = {},
+  from: { source?: string; publisher?: string } = {},
+): SourcedManifest {
   const text = manifestText(id, options);
   const parsed = parseManifest(text, `${id}.yml`);
   assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
-  return { text, manifest: parsed.manifest, source: "test" };
+  return {
+    text,
+    manifest: parsed.manifest,
+    source: from.source ?? "test",
+    ...(from.publisher ? { publisher: from.publisher } : {}),
+  };
+}
+
+/** The operator's approval of everything a manifest requests, as shown to them. */
+const approveAll = (app: SourcedManifest): Approval[] => approvalOfAll(app.manifest);
+
+function install(lifecycle: Lifecycle, app: SourcedManifest) {
+  return lifecycle.install(app, { approve: approveAll(app) });
 }
 
 type Wake = { appId: string; recorded: Array<{ id: string; state: string }>; desired: string | undefined };
@@ -67,7 +98,7 @@ function setup() {
   const finish = (operationId: string) => store.setOperationState(operationId, "succeeded", now);
   /** Installs `id` and lets its install finish. */
   const installed = (id: string, options: Parameters<typeof manifestText>[1] = {}) => {
-    const accepted = lifecycle.install(sourced(id, options));
+    const accepted = install(lifecycle, sourced(id, options));
     finish(accepted.operationId);
     return accepted;
   };
@@ -84,6 +115,7 @@ function snapshot(store: Store) {
   return {
     apps,
     operations: [...ids].map((id) => store.listOperations(id, 1000)),
+    approvals: [...ids].map((id) => store.approvals(id)),
     containers: store.listContainers(),
   };
 }
@@ -108,7 +140,7 @@ function expectRefused(
 
 /** Requests by kind, against an installed `alpha` (update offers a newer version). */
 const REQUEST: Record<OperationKind, (l: Lifecycle) => unknown> = {
-  install: (l) => l.install(sourced("alpha")),
+  install: (l) => install(l, sourced("alpha")),
   start: (l) => l.start("alpha"),
   stop: (l) => l.stop("alpha"),
   restart: (l) => l.restart("alpha"),
@@ -117,13 +149,15 @@ const REQUEST: Record<OperationKind, (l: Lifecycle) => unknown> = {
   reinstall: (l) => l.reinstall("alpha"),
   retry: (l) => l.retry("alpha"),
   update: (l) => l.update(sourced("alpha", { version: "2.0.0" })),
+  approve: (l) => l.approve("alpha", approveAll(sourced("alpha"))),
+  revoke: (l) => l.revoke("alpha", "library"),
 };
 const KINDS = Object.keys(REQUEST) as OperationKind[];
 
 describe("lifecycle: intent first", () => {
   test("install records the app and a pending operation, then wakes the reconciler", () => {
     const ctx = setup();
-    const accepted = ctx.lifecycle.install(sourced("alpha"));
+    const accepted = install(ctx.lifecycle, sourced("alpha"));
     assert.match(accepted.operationId, /^op-[0-9a-f-]{36}$/);
     assert.deepEqual(
       { ...accepted, operationId: "" },
@@ -168,6 +202,13 @@ describe("lifecycle: intent first", () => {
     },
     uninstall: { desired: "absent", phase: "removing", purge: false },
     purge: { desired: "absent", phase: "removing", purge: true },
+    // Nothing was held: the app keeps its phase (the failed one this case starts from).
+    approve: { desired: "running", phase: "failed" },
+    revoke: {
+      desired: "running",
+      phase: "stopping",
+      check: (ctx) => assert.deepEqual(ctx.store.approvals("alpha"), [], "the approval is gone"),
+    },
   };
 
   for (const [kind, expected] of Object.entries(EXPECT)) {
@@ -215,7 +256,7 @@ describe("lifecycle: intent first", () => {
 });
 
 describe("lifecycle: idempotent repeats", () => {
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => k !== "approve" && k !== "revoke")) {
     test(`a repeated ${kind} while the first is in flight returns the same operation and changes nothing`, () => {
       const ctx = setup();
       if (kind !== "install") ctx.installed("alpha");
@@ -256,7 +297,7 @@ describe("lifecycle: idempotent repeats", () => {
 });
 
 describe("lifecycle: conflicts", () => {
-  const SUPERSEDING = new Set<OperationKind>(["stop", "uninstall", "purge"]);
+  const SUPERSEDING = new Set<OperationKind>(["stop", "uninstall", "purge", "revoke"]);
   for (const inFlight of KINDS) {
     for (const requested of KINDS) {
       if (requested === inFlight) continue;
@@ -301,9 +342,9 @@ describe("lifecycle: conflicts", () => {
   test("an app waiting forever for a dependency can still be stopped and uninstalled", () => {
     const ctx = setup();
     ctx.installed("alpha");
-    const install = ctx.lifecycle.install(sourced("beta", { dependencies: ["alpha"] }));
+    const accepted = install(ctx.lifecycle, sourced("beta", { dependencies: ["alpha"] }));
     // The reconciler would keep beta's install running while alpha is down; the operator still decides.
-    ctx.store.setOperationState(install.operationId, "running", ctx.now());
+    ctx.store.setOperationState(accepted.operationId, "running", ctx.now());
     const stop = ctx.lifecycle.stop("beta");
     assert.equal(ctx.store.getApp("beta")?.desired, "stopped");
     const uninstall = ctx.lifecycle.uninstall("beta");
@@ -410,5 +451,189 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
     ])
       expectRefused(ctx, request, "being-removed");
     assert.equal(ctx.lifecycle.purge("alpha").kind, "purge");
+  });
+});
+
+describe("lifecycle: a permission runs only once the operator approved it, by name and content", () => {
+  test("install without the approval is refused, listing what needs it in plain words, and changes nothing", () => {
+    const ctx = setup();
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.install(sourced("alpha")),
+      "approval-required",
+      (error) => {
+        assert.match(error.message, /alpha asks for a permission the operator has not approved: library/);
+        assert.deepEqual(error.data.permissions, [
+          {
+            name: "library",
+            kind: "host-path",
+            content: "host-path /srv/library",
+            description: "read and write the host directory /srv/library and everything in it",
+            reason: "Reads the library",
+          },
+        ]);
+      },
+    );
+  });
+
+  test("an approval of other content, or of a permission not asked for, is refused, not ignored", () => {
+    const ctx = setup();
+    const app = sourced("alpha");
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.install(app, { approve: [{ name: "library", content: "host-path /srv" }] }),
+      "approval-required",
+      (e) =>
+        assert.match(
+          e.message,
+          /approval of library is for "host-path \/srv", but alpha asks for "host-path \/srv\/library"/,
+        ),
+    );
+    expectRefused(
+      ctx,
+      () =>
+        ctx.lifecycle.install(app, {
+          approve: [...approveAll(app), { name: "camera", content: "device /dev/video0" }],
+        }),
+      "approval-required",
+      (e) => assert.match(e.message, /alpha asks for no permission named camera \(it asks for library\)/),
+    );
+  });
+
+  test("the approval is recorded with the intent; a repeat of the install in flight needs none", () => {
+    const ctx = setup();
+    const first = install(ctx.lifecycle, sourced("alpha"));
+    assert.deepEqual(
+      ctx.store.approvals("alpha").map(({ name, content, approvedBy }) => [name, content, approvedBy]),
+      [["library", "host-path /srv/library", "operator"]],
+    );
+    assert.equal(ctx.lifecycle.install(sourced("alpha")).operationId, first.operationId);
+  });
+
+  test("an update that asks for more, or gives a name another meaning, needs approval of exactly that", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const more = sourced("alpha", {
+      version: "2.0.0",
+      extraPermission: "radio: { kind: device, path: /dev/ttyUSB0, reason: Talks to the radio }",
+    });
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.update(more),
+      "approval-required",
+      (e) =>
+        assert.deepEqual(
+          (e.data.permissions as Array<{ name: string }>).map((p) => p.name),
+          ["radio"],
+          "only what is new needs approval",
+        ),
+    );
+    const moved = sourced("alpha", { version: "2.0.0", library: "/srv/elsewhere" });
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.update(moved),
+      "approval-required",
+      (e) =>
+        assert.deepEqual(
+          (e.data.permissions as Array<{ content: string }>).map((p) => p.content),
+          ["host-path /srv/elsewhere"],
+          "the same name with another path is another permission",
+        ),
+    );
+    ctx.lifecycle.update(more, { approve: [{ name: "radio", content: "device /dev/ttyUSB0" }] });
+    assert.deepEqual(
+      ctx.store.approvals("alpha").map((a) => a.name),
+      ["library", "radio"],
+    );
+  });
+
+  test("a reinstall from a changed manifest needs its approval too", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const moved = sourced("alpha", { library: "/srv/elsewhere" });
+    expectRefused(ctx, () => ctx.lifecycle.reinstall("alpha", moved), "approval-required");
+    assert.equal(ctx.lifecycle.reinstall("alpha", moved, { approve: approveAll(moved) }).kind, "reinstall");
+  });
+
+  test("after a revoke, start, restart and retry are refused until the operator approves again", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.finish(ctx.lifecycle.revoke("alpha", "library").operationId);
+    for (const request of [
+      () => ctx.lifecycle.start("alpha"),
+      () => ctx.lifecycle.restart("alpha"),
+      () => ctx.lifecycle.retry("alpha"),
+      () => ctx.lifecycle.reinstall("alpha"),
+      () => ctx.lifecycle.install(sourced("alpha")),
+    ])
+      expectRefused(ctx, request, "approval-required");
+    // Stopping and removing need no approval.
+    ctx.finish(ctx.lifecycle.stop("alpha").operationId);
+    const approved = ctx.lifecycle.approve("alpha", approveAll(sourced("alpha")));
+    assert.equal(approved.kind, "approve");
+    assert.equal(ctx.store.approvals("alpha").length, 1);
+    ctx.finish(approved.operationId);
+    assert.equal(ctx.lifecycle.start("alpha").kind, "start");
+  });
+
+  test("a revoke of a permission the app was not approved: unknown-permission, naming those it has", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.revoke("alpha", "camera"),
+      "unknown-permission",
+      (e) => {
+        assert.match(e.message, /alpha has no approved permission named camera \(approved: library\)/);
+        assert.deepEqual(e.data, { approved: ["library"] });
+      },
+    );
+  });
+});
+
+describe("lifecycle: a change of source or signer is never silent", () => {
+  test("an update from another source needs switchSource; the source is then recorded", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const catalog = sourced(
+      "alpha",
+      { version: "2.0.0" },
+      { source: "catalog:official", publisher: "targets" },
+    );
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.update(catalog),
+      "source-change",
+      (error) => {
+        assert.match(
+          error.message,
+          /updating alpha to 2\.0\.0 would switch its source from test to catalog:official \(signed by targets\); pass switchSource/,
+        );
+        assert.deepEqual(error.data.installed, { source: "test", publisher: null });
+        assert.deepEqual(error.data.offered, { source: "catalog:official", publisher: "targets" });
+      },
+    );
+    ctx.lifecycle.update(catalog, { switchSource: true });
+    const app = ctx.store.getApp("alpha");
+    assert.deepEqual([app?.source, app?.publisher], ["catalog:official", "targets"]);
+  });
+
+  test("an update of the same source signed by other keys needs switchSource too", () => {
+    const ctx = setup();
+    const from = { source: "catalog:official", publisher: "acme (1 of keys aa11)" };
+    ctx.finish(install(ctx.lifecycle, sourced("alpha", {}, from)).operationId);
+    const rekeyed = sourced("alpha", { version: "2.0.0" }, { ...from, publisher: "acme (1 of keys bb22)" });
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.update(rekeyed),
+      "source-change",
+      (e) =>
+        assert.match(
+          String(e.data.change),
+          /change who signs it in catalog:official, from acme \(1 of keys aa11\) to acme \(1 of keys bb22\)/,
+        ),
+    );
+    // The same signer: an ordinary update.
+    assert.equal(ctx.lifecycle.update(sourced("alpha", { version: "2.0.0" }, from)).kind, "update");
   });
 });

@@ -10,10 +10,14 @@
  */
 import { randomUUID } from "node:crypto";
 import semver from "semver";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
+import { provenanceChange } from "../sources/provenance.ts";
+import { type Approval, decideApprovals, unapproved } from "./approvals.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
 import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
-import type { AppRow, IntentChange, Store } from "./store.ts";
+import { describeClashes, InstalledNames } from "./name-clashes.ts";
+import type { AppRow, IntentChange, ManifestRecord, Store } from "./store.ts";
 
 export type LifecycleErrorCode =
   | "not-installed"
@@ -22,7 +26,14 @@ export type LifecycleErrorCode =
   | "has-dependents"
   | "invalid-manifest"
   | "not-newer"
-  | "being-removed";
+  | "being-removed"
+  | "name-taken"
+  /** The manifest requests permissions the operator has not approved (`data.permissions`). */
+  | "approval-required"
+  /** An update would change the app's source or signer (`data.installed`, `data.offered`). */
+  | "source-change"
+  /** No approved permission of that name (`data.approved`). */
+  | "unknown-permission";
 
 export class LifecycleError extends Error {
   readonly code: LifecycleErrorCode;
@@ -36,8 +47,14 @@ export class LifecycleError extends Error {
   }
 }
 
-/** A manifest as found in an app source: its text (stored) and the parsed value (checked). */
-export type SourcedManifest = { text: string; manifest: Manifest; source: string };
+/** A manifest as found in an app source: its text (stored), the parsed value (checked), and who signed it. */
+export type SourcedManifest = { text: string; manifest: Manifest; source: string; publisher?: string };
+
+/** The operator's approvals a request carries (see approvals.ts). */
+export type ApprovalOptions = { approve?: Approval[] };
+
+/** What a request leads to run, and the approvals it carries: checked once it is not a repeat. */
+type Approving = { manifest: Manifest | undefined; offered?: Approval[] | undefined };
 
 export type Accepted = {
   operationId: string;
@@ -48,12 +65,33 @@ export type Accepted = {
   superseded?: string[];
 };
 
-/** Operator requests that always get through: they supersede an operation in flight. */
-const SUPERSEDING: ReadonlySet<OperationKind> = new Set(["stop", "uninstall", "purge"]);
+/**
+ * Operator requests that always get through: they supersede an operation in flight. A revoke is
+ * one: withdrawing a permission must not wait for an install or update that uses it.
+ */
+const SUPERSEDING: ReadonlySet<OperationKind> = new Set(["stop", "uninstall", "purge", "revoke"]);
+/** Requests whose payload is not in the operation: two of them are never the same request. */
+const CARRYING: ReadonlySet<OperationKind> = new Set(["approve", "revoke"]);
+
+/** What a manifest requests (nothing, for a stored manifest no longer valid: the reconciler fails it). */
+const requestsOf = (manifest: Manifest | undefined): PermissionRequest[] =>
+  manifest ? requestedPermissions(manifest) : [];
+
+function record(sourced: SourcedManifest): ManifestRecord {
+  return {
+    text: sourced.text,
+    hash: manifestHash(sourced.text),
+    version: sourced.manifest.version,
+    source: sourced.source,
+    publisher: sourced.publisher,
+  };
+}
 
 export type LifecycleOptions = {
   store: Store;
   manifests: ManifestCache;
+  /** The names installed apps take on the node (default: from the store and the manifests). */
+  names?: InstalledNames;
   /** Called after an intent is recorded, so the reconciler wakes up. */
   wake: (appId: string) => void;
   clock?: () => number;
@@ -62,17 +100,19 @@ export type LifecycleOptions = {
 export class Lifecycle {
   readonly #store: Store;
   readonly #manifests: ManifestCache;
+  readonly #names: InstalledNames;
   readonly #wake: (appId: string) => void;
   readonly #clock: () => number;
 
   constructor(options: LifecycleOptions) {
     this.#store = options.store;
     this.#manifests = options.manifests;
+    this.#names = options.names ?? new InstalledNames(options.store, options.manifests);
     this.#wake = options.wake;
     this.#clock = options.clock ?? Date.now;
   }
 
-  install(sourced: SourcedManifest): Accepted {
+  install(sourced: SourcedManifest, options: ApprovalOptions = {}): Accepted {
     const { manifest } = sourced;
     const existing = this.#store.getApp(manifest.id);
     if (existing?.desired === "absent")
@@ -93,27 +133,31 @@ export class Lifecycle {
         { missing: ids },
       );
     }
-    return this.#record(existing, manifest.id, "install", {
-      desired: "running",
-      phase: existing ? (existing.phase === "failed" ? "installing" : existing.phase) : "installing",
-      resetAttempts: true,
-      manifest: existing
-        ? undefined
-        : {
-            text: sourced.text,
-            hash: manifestHash(sourced.text),
-            version: manifest.version,
-            source: sourced.source,
-          },
-    });
+    if (!existing) this.#checkNames(manifest, undefined, "installed");
+    return this.#record(
+      existing,
+      manifest.id,
+      "install",
+      {
+        desired: "running",
+        phase: existing ? (existing.phase === "failed" ? "installing" : existing.phase) : "installing",
+        resetAttempts: true,
+        manifest: existing ? undefined : record(sourced),
+      },
+      // Installing an installed app starts it with the manifest it has.
+      { manifest: existing ? this.#manifestOf(existing) : manifest, offered: options.approve },
+    );
   }
 
   start(appId: string): Accepted {
-    return this.#record(this.#installed(appId), appId, "start", {
-      desired: "running",
-      phase: "starting",
-      resetAttempts: true,
-    });
+    const app = this.#installed(appId);
+    return this.#record(
+      app,
+      appId,
+      "start",
+      { desired: "running", phase: "starting", resetAttempts: true },
+      { manifest: this.#manifestOf(app) },
+    );
   }
 
   /** Stop is sacred: nothing but another operator request starts the app again. */
@@ -126,12 +170,14 @@ export class Lifecycle {
   }
 
   restart(appId: string): Accepted {
-    return this.#record(this.#installed(appId), appId, "restart", {
-      desired: "running",
-      phase: "restarting",
-      restartRequestedAt: this.#clock(),
-      resetAttempts: true,
-    });
+    const app = this.#installed(appId);
+    return this.#record(
+      app,
+      appId,
+      "restart",
+      { desired: "running", phase: "restarting", restartRequestedAt: this.#clock(), resetAttempts: true },
+      { manifest: this.#manifestOf(app) },
+    );
   }
 
   /** Removes the app's containers; its data and secrets stay unless `purge`. */
@@ -162,40 +208,52 @@ export class Lifecycle {
     return this.uninstall(appId, { purge: true });
   }
 
-  /** Recreates the app's containers from its manifest; data, secrets and credentials are kept. */
-  reinstall(appId: string, sourced?: SourcedManifest): Accepted {
+  /**
+   * Recreates the app's containers from its manifest (or from `sourced`, a changed one, whose
+   * permissions are approved like an update's); data, secrets and credentials are kept.
+   */
+  reinstall(appId: string, sourced?: SourcedManifest, options: ApprovalOptions = {}): Accepted {
     const app = this.#installed(appId);
-    return this.#record(app, appId, "reinstall", {
-      desired: "running",
-      phase: "installing",
-      recreateRequestedAt: this.#clock(),
-      resetAttempts: true,
-      manifest: sourced
-        ? {
-            text: sourced.text,
-            hash: manifestHash(sourced.text),
-            version: sourced.manifest.version,
-            source: sourced.source,
-          }
-        : undefined,
-    });
+    if (sourced) this.#checkNames(sourced.manifest, app, "reinstalled");
+    return this.#record(
+      app,
+      appId,
+      "reinstall",
+      {
+        desired: "running",
+        phase: "installing",
+        recreateRequestedAt: this.#clock(),
+        resetAttempts: true,
+        manifest: sourced ? record(sourced) : undefined,
+      },
+      { manifest: sourced?.manifest ?? this.#manifestOf(app), offered: options.approve },
+    );
   }
 
   /** After a `failed` phase: try again from the first attempt. */
   retry(appId: string): Accepted {
     const app = this.#installed(appId);
-    return this.#record(app, appId, "retry", {
-      desired: app.desired,
-      phase: app.desired === "stopped" ? "stopping" : "starting",
-      resetAttempts: true,
-    });
+    return this.#record(
+      app,
+      appId,
+      "retry",
+      {
+        desired: app.desired,
+        phase: app.desired === "stopped" ? "stopping" : "starting",
+        resetAttempts: true,
+      },
+      app.desired === "running" ? { manifest: this.#manifestOf(app) } : undefined,
+    );
   }
 
   /**
    * Moves the app to a newer manifest version; a downgrade needs `force`. The reconciler snapshots
    * the data first and rolls back to this version and data if the new one is not healthy in time.
    */
-  update(sourced: SourcedManifest, options: { force?: boolean } = {}): Accepted {
+  update(
+    sourced: SourcedManifest,
+    options: ApprovalOptions & { force?: boolean; switchSource?: boolean } = {},
+  ): Accepted {
     const app = this.#installed(sourced.manifest.id);
     const next = sourced.manifest.version;
     const hash = manifestHash(sourced.text);
@@ -220,20 +278,119 @@ export class Lifecycle {
         `${app.id}: going back from the update to ${unfinished.toVersion} has not finished (${unfinished.stage}); retry ${app.id} to finish it, then update again`,
         this.#inFlight(app),
       );
+    this.#checkNames(sourced.manifest, app, "updated");
+    const change = provenanceChange(app, sourced);
+    if (change && !options.switchSource)
+      throw new LifecycleError(
+        "source-change",
+        `updating ${app.id} to ${next} would ${change}; pass switchSource to consent`,
+        {
+          installed: { source: app.source, publisher: app.publisher ?? null },
+          offered: { source: sourced.source, publisher: sourced.publisher ?? null },
+          change,
+        },
+      );
     // The snapshot, the window and the rollback are the reconciler's (see update.ts); the update is
     // recorded with the intent, so a crash right after this leaves it to be carried out or undone.
-    return this.#record(app, app.id, "update", {
-      desired: app.desired === "absent" ? "running" : app.desired,
-      phase: "starting",
-      update: true,
-      resetAttempts: true,
-      manifest: {
-        text: sourced.text,
-        hash,
-        version: next,
-        source: sourced.source,
+    return this.#record(
+      app,
+      app.id,
+      "update",
+      {
+        desired: app.desired === "absent" ? "running" : app.desired,
+        phase: "starting",
+        update: true,
+        resetAttempts: true,
+        manifest: record(sourced),
       },
+      { manifest: sourced.manifest, offered: options.approve },
+    );
+  }
+
+  /**
+   * Approves permissions the app's manifest requests: all those not approved yet, with the content
+   * the manifest gives them now. An app held for want of them goes back to what the operator asked.
+   */
+  approve(appId: string, approve: Approval[]): Accepted {
+    const app = this.#installed(appId);
+    const held = unapproved(this.#requested(app), this.#store.approvals(appId)).length > 0;
+    return this.#record(
+      app,
+      appId,
+      "approve",
+      {
+        desired: app.desired,
+        phase: held && app.desired === "running" ? "starting" : app.phase,
+        resetAttempts: true,
+      },
+      { manifest: this.#manifestOf(app), offered: approve },
+    );
+  }
+
+  /**
+   * Withdraws the approval of a permission (whatever content it was approved with). The app stops
+   * if its manifest requests it, and does not start again until it is approved again.
+   */
+  revoke(appId: string, name: string): Accepted {
+    const app = this.#installed(appId);
+    const approved = this.#store.approvals(appId);
+    if (!approved.some((a) => a.name === name)) {
+      const names = [...new Set(approved.map((a) => a.name))];
+      throw new LifecycleError(
+        "unknown-permission",
+        `${appId} has no approved permission named ${name}${names.length > 0 ? ` (approved: ${names.join(", ")})` : " (none is approved)"}`,
+        { approved: names },
+      );
+    }
+    const needed = this.#requested(app).some((r) => r.name === name);
+    return this.#record(app, appId, "revoke", {
+      desired: app.desired,
+      phase: needed && app.desired === "running" ? "stopping" : app.phase,
+      resetAttempts: true,
+      revoke: name,
     });
+  }
+
+  /**
+   * Refuses a manifest that would take a name another installed app (or the platform) has: under
+   * the current naming only an explicit `container_name` or a legacy name to adopt can.
+   */
+  #checkNames(manifest: Manifest, app: AppRow | undefined, what: string): void {
+    const clashes = this.#names.clashesIfInstalled(manifest, app);
+    if (clashes.length === 0) return;
+    throw new LifecycleError(
+      "name-taken",
+      `${manifest.id} cannot be ${what}: ${describeClashes(clashes)}; two apps never share a name. ` +
+        "Give its container another container_name (or drop the legacy name from adoption), or remove the other app first",
+      {
+        clashes: clashes.map((c) => ({
+          app: c.with ?? null,
+          resources: c.resources.map((r) => ({ kind: r.kind, name: r.name })),
+        })),
+      },
+    );
+  }
+
+  /**
+   * The approvals to record with a request that leads to `manifest` running: every permission it
+   * requests must be approved already or by `offered`; else the request is refused with the
+   * permissions that need approval (nothing is recorded).
+   */
+  #approved(appId: string, { manifest, offered = [] }: Approving): Approval[] {
+    const decision = decideApprovals(appId, requestsOf(manifest), this.#store.approvals(appId), offered);
+    if (decision.ok) return decision.record;
+    throw new LifecycleError("approval-required", decision.message, {
+      permissions: decision.needed,
+    });
+  }
+
+  #requested(app: AppRow): PermissionRequest[] {
+    return requestsOf(this.#manifestOf(app));
+  }
+
+  /** The manifest an installed app runs (undefined if it is no longer valid: the reconciler says so). */
+  #manifestOf(app: AppRow): Manifest | undefined {
+    return this.#manifests.of(app).manifest;
   }
 
   #installed(appId: string): AppRow {
@@ -251,13 +408,16 @@ export class Lifecycle {
     app: AppRow | undefined,
     appId: string,
     kind: OperationKind,
-    change: Omit<IntentChange, "appId" | "operation"> & { desired: DesiredState; phase: Phase },
+    change: Omit<IntentChange, "appId" | "operation" | "approve"> & { desired: DesiredState; phase: Phase },
+    approving?: Approving,
   ): Accepted {
     const active = app ? this.#store.activeOperations(appId) : [];
     // Identical: the same kind, and for requests that carry a manifest, the same manifest.
     const same = active.find(
       (operation) =>
-        operation.kind === kind && (!change.manifest || change.manifest.hash === app?.manifestHash),
+        operation.kind === kind &&
+        !CARRYING.has(kind) &&
+        (!change.manifest || change.manifest.hash === app?.manifestHash),
     );
     if (same) return { operationId: same.id, appId, kind, existing: true };
     const removing = app?.desired === "absent" && kind !== "purge";
@@ -270,6 +430,7 @@ export class Lifecycle {
       );
     if (removing)
       throw new LifecycleError("being-removed", `${appId} is being uninstalled`, this.#inFlight(app));
+    const approve = approving ? this.#approved(appId, approving) : undefined;
     const operationId = `op-${randomUUID()}`;
     const superseded = active.map((operation) => operation.id);
     this.#store.recordIntent(
@@ -277,6 +438,7 @@ export class Lifecycle {
         appId,
         operation: { id: operationId, kind },
         ...change,
+        ...(approve ? { approve } : {}),
         supersede: superseded,
         pendingHook: hookAfter(kind, app?.pendingHook, app === undefined),
       },

@@ -16,10 +16,11 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  * them together): a parsed form from another version is parsed again, never trusted.
  */
 export const PARSED_FORM = {
-  // 4: host paths follow the allow-list of manifest/host-paths.ts, which is not tolerated: forms
-  // made before it are validated again.
-  version: 4,
-  schemaSha256: "c19d0adb2fbca4bc5cbf03d8cf3171a58143632ba92f7c8c7b85d220cd38098c",
+  // 5: host paths follow the allow-list of manifest/host-paths.ts, which is not tolerated, and ids
+  // and container names keep out of the platform's names (naming.ts): forms made before are
+  // validated again.
+  version: 5,
+  schemaSha256: "10c8a07b3ad9c5939612f42f0f92452a7b75165f1bdb8320b0f3650eba5dfab3",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */

@@ -39,6 +39,10 @@ export const OPERATION_KINDS = [
   "reinstall",
   "retry",
   "update",
+  /** The operator approves permissions the app's manifest requests. */
+  "approve",
+  /** The operator withdraws a permission's approval: the app stops until it is approved again. */
+  "revoke",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OPERATION_STATES = ["pending", "running", "succeeded", "failed"] as const;

@@ -7,19 +7,23 @@
  * of every secret the node holds (secret-mask.ts), whatever wrote the text (a hook's output, a
  * probe's, a container's last lines, an error message).
  */
+import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
+import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { Executor } from "./executor.ts";
-import { HealthMonitor, type Probed, publishedEndpoints } from "./health.ts";
+import { HealthMonitor, type Probed, type ProbeOutcome, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
+import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
 import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
@@ -51,6 +55,8 @@ export type OrchestratorOptions = {
    * orchestrator knows (data, state, home, runtime directory, Podman's): the apps directory, the code.
    */
   protectedDirs?: readonly ProtectedDir[];
+  /** Sees the outcome of every health probe (metrics). */
+  onProbe?: (outcome: ProbeOutcome["outcome"]) => void;
 };
 
 /** The parts that act on Podman, assembled once a runtime is there. */
@@ -63,6 +69,8 @@ export class Orchestrator {
   readonly secrets: SecretFiles;
   /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
   readonly hostPaths: HostPathGuard;
+  /** The names installed apps take on the node (see name-clashes.ts). */
+  readonly names: InstalledNames;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -87,13 +95,53 @@ export class Orchestrator {
     this.store = new Store(join(options.stateDir, "store.db"), { mask: (text) => mask.apply(text) });
     this.manifests = new ManifestCache(this.store);
     this.hostPaths = new HostPathGuard({ protectedDirs: () => this.#protectedDirs() });
+    this.names = new InstalledNames(this.store, this.manifests);
     // Intents recorded before the engine runs are picked up by its first pass.
     this.lifecycle = new Lifecycle({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       clock: this.#clock,
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
+    if (this.store.installedPermissionsToApprove) this.#approveInstalledPermissions();
+  }
+
+  /**
+   * The first start over a store of apps installed before the operator approved permissions:
+   * their manifests granted them, so the apps keep them, recorded as approved by the upgrade (the
+   * daemon's log and each app's operation log say which), and revocable like any approval.
+   */
+  #approveInstalledPermissions(): void {
+    const entries: Array<Parameters<Store["recordUpgradeApprovals"]>[0][number]> = [];
+    for (const app of this.store.listApps()) {
+      // The manifest in force, and the one an update in flight may go back to.
+      const update = this.store.getUpdate(app.id);
+      const manifests = [
+        this.manifests.of(app).manifest,
+        update
+          ? this.manifests.of({
+              id: app.id,
+              manifestText: update.fromManifest.text,
+              manifestHash: update.fromManifest.hash,
+            }).manifest
+          : undefined,
+      ];
+      const granted = new Map<string, PermissionRequest>();
+      for (const manifest of manifests)
+        for (const request of manifest ? requestedPermissions(manifest) : [])
+          granted.set(`${request.name}\n${request.content}`, request);
+      if (granted.size === 0) continue;
+      const requests = [...granted.values()];
+      entries.push({
+        appId: app.id,
+        approvals: requests.map(({ name, content }) => ({ name, content })),
+        operationId: `op-${randomUUID()}`,
+        message: `recorded as approved at the upgrade (${app.id} was installed before the operator approved permissions: its manifest granted them): ${listPermissions(requests)}; \`archy revoke ${app.id} NAME\` withdraws one`,
+      });
+    }
+    this.store.recordUpgradeApprovals(entries, this.#clock());
+    for (const entry of entries) this.#options.log.info(`${entry.appId}: permissions ${entry.message}`);
   }
 
   /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
@@ -162,21 +210,30 @@ export class Orchestrator {
       runtime,
       secrets: this.secrets,
       dataRoot: options.dataRoot,
+      approvals: (appId) => this.store.approvals(appId),
       hostPaths: this.hostPaths,
       beforeAction: options.beforeAction,
+      sharedNames: (appId) => {
+        const app = this.store.getApp(appId);
+        return app ? clashingNames(this.names.clashesOf(app)) : new Set();
+      },
     });
     const health = new HealthMonitor({
       clock: this.#clock,
       onChange: (appId) => this.#engine?.reconciler.enqueue(appId),
       probe: async (container, command, timeoutMs) => {
-        const result = await runtime.exec(container, command, timeoutMs);
-        return { ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.slice(-2000) };
+        const run = await runtime.probe(container, command, timeoutMs);
+        if (run.kind === "not-run") return { outcome: "not-run", output: run.reason };
+        const passed = run.kind === "exited" && run.exitCode === 0;
+        return { outcome: passed ? "pass" : "fail", output: run.output.slice(-2000) };
       },
+      onProbe: options.onProbe,
       reach: async ({ address, port }, timeoutMs) => (await tcpConnect(address, port, timeoutMs)).ok,
     });
     const reconciler = new Reconciler({
       store: this.store,
       manifests: this.manifests,
+      names: this.names,
       runtime,
       executor,
       dataRoot: options.dataRoot,
@@ -190,7 +247,13 @@ export class Orchestrator {
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),
       health: {
-        detail: (_appId, _key, container) => (container ? health.lastOutput(container.id) : undefined),
+        detail: (_appId, _key, container) => {
+          if (!container) return undefined;
+          const notRun = health.notRun(container.id);
+          return notRun
+            ? `its last ${notRun.count} probes could not run, no verdict: ${notRun.reason}`
+            : health.lastOutput(container.id);
+        },
         healthOf: (appId, key, container) => {
           const row = this.store.getApp(appId);
           const spec = row ? this.manifests.of(row).manifest?.containers[key]?.health : undefined;

@@ -17,22 +17,26 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, afterEach, describe, test } from "node:test";
 import { LABELS, networkName } from "../manifest/naming.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
+import { resourceKey } from "../render/resources.ts";
 import type { PodmanEvent } from "../runtime/libpod/events.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
+import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { appDataDir, Executor, type Note } from "./executor.ts";
 import type { AppPackage } from "./hooks.ts";
 import { HostPathError, HostPathGuard } from "./host-path-guard.ts";
-import { Lifecycle, type SourcedManifest } from "./lifecycle.ts";
-import { ManifestCache } from "./manifest-cache.ts";
+import { Lifecycle, type LifecycleError, type SourcedManifest } from "./lifecycle.ts";
+import { ManifestCache, manifestHash } from "./manifest-cache.ts";
+import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Health } from "./planner.ts";
 import { Reconciler, type ReconcilerEvent } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
@@ -325,10 +329,18 @@ class FakeRuntime {
     });
   }
 
-  removeAppResources(manifest: Manifest, ctx: RenderContext): Promise<void> {
+  removeAppResources(
+    manifest: Manifest,
+    ctx: RenderContext,
+    keep: ReadonlySet<string> = new Set(),
+  ): Promise<string[]> {
     return this.#mutate("resources", () => {
+      const kept: string[] = [];
       this.networks.delete(networkName(manifest.id));
-      for (const v of podmanPlan(manifest, ctx).volumes) this.volumes.delete(v.Name);
+      for (const v of podmanPlan(manifest, ctx).volumes)
+        if (keep.has(resourceKey("volume", v.Name))) kept.push(`Podman volume ${v.Name}`);
+        else this.volumes.delete(v.Name);
+      return kept;
     });
   }
 
@@ -373,6 +385,8 @@ type AppOptions = {
   preUninstall?: string;
   /** A pre_start hook copying the package's files/seed.txt to this path in the web container. */
   preStart?: string;
+  /** A device on the web container, granted by a `radio` permission naming this host device. */
+  device?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -416,6 +430,7 @@ function manifestText(id: string, o: AppOptions = {}): string {
         "      retries: 3",
         "      start_period: 1s",
       );
+    if (o.device) lines.push("    devices: [{ permission: radio }]");
     if (o.secret || o.env) lines.push("    environment:");
     if (o.secret) lines.push("      TOKEN:", "        secret: token");
     if (o.env) lines.push(`      NOTE: ${o.env}`);
@@ -427,6 +442,8 @@ function manifestText(id: string, o: AppOptions = {}): string {
       ...o.dependencies.flatMap((d) => [`  - id: ${d.id}`, `    state: ${d.state ?? "running"}`]),
     );
   if (o.adopt) lines.push("adoption:", "  containers:", `    web: [${o.adopt}]`);
+  if (o.device)
+    lines.push("permissions:", `  radio: { kind: device, path: ${o.device}, reason: Talks to the radio }`);
   const hooks = Object.entries({
     post_install: o.postInstall,
     post_update: o.postUpdate,
@@ -482,6 +499,7 @@ function setup(
   const clock = () => now;
   const store = new Store(join(dir, "state", "store.db"));
   const manifests = new ManifestCache();
+  const names = new InstalledNames(store, manifests);
   const runtime = new FakeRuntime(clock);
   const secrets = new SecretFiles(join(dir, "state", "secrets"));
   const dataRoot = join(dir, "data");
@@ -509,7 +527,18 @@ function setup(
       store,
       manifests,
       runtime: runtime as unknown as Runtime,
-      executor: new Executor({ runtime: runtime as unknown as Runtime, secrets, dataRoot, hostPaths }),
+      executor: new Executor({
+        runtime: runtime as unknown as Runtime,
+        secrets,
+        dataRoot,
+        hostPaths,
+        approvals: (appId) => store.approvals(appId),
+        sharedNames: (appId) => {
+          const app = store.getApp(appId);
+          return app ? clashingNames(names.clashesOf(app)) : new Set();
+        },
+      }),
+      names,
       dataRoot,
       hostPaths,
       packageOf: () => ({ dir: packageDir, verifyCopy: options.verifyCopy }),
@@ -558,7 +587,11 @@ function setup(
       world.reconciler = newReconciler();
       return world.reconciler;
     },
-    install: (id: string, o: AppOptions = {}) => world.lifecycle.install(sourced(id, o)),
+    /** Installs `id`, the operator approving every permission it asks for. */
+    install: (id: string, o: AppOptions = {}) => {
+      const app = sourced(id, o);
+      return world.lifecycle.install(app, { approve: approvalOfAll(app.manifest) });
+    },
     /** Lets the queue run until nothing is left to do. */
     settle: async () => {
       await world.reconciler.idle();
@@ -602,11 +635,11 @@ describe("reconciler: convergence", () => {
     );
     assert.equal(w.op(op.operationId)?.state, "succeeded");
     assert.ok(w.runtime.networks.has("archy-alpha"));
-    assert.ok(w.runtime.volumes.has("archy-alpha-data"));
+    assert.ok(w.runtime.volumes.has("archy-alpha_data"));
     assert.ok(existsSync(join(appDataDir(w.dataRoot, "alpha"), "volumes", "data")));
     const token = await w.secrets.read("alpha", "token");
     assert.match(token ?? "", /^[0-9a-f]{32}$/);
-    assert.equal(w.runtime.secrets.get("archy-alpha-token"), token);
+    assert.equal(w.runtime.secrets.get("archy-alpha_token"), token);
     // The last observation is in the store, and the journal tells the story without the secret.
     assert.deepEqual(
       w.store.listContainers("alpha").map((c) => [c.key, c.state]),
@@ -627,13 +660,13 @@ describe("reconciler: convergence", () => {
     w.health.set("alpha/db", "starting");
     w.install("alpha", { stack: true });
     await w.settle();
-    assert.deepEqual(w.runtime.starts, ["alpha-cache", "alpha-db"]);
+    assert.deepEqual(w.runtime.starts, ["alpha--cache", "alpha--db"]);
     assert.equal(w.app("alpha")?.phase, "starting");
     assert.match(w.app("alpha")?.reason ?? "", /web waits for db to be healthy/);
     w.health.set("alpha/db", "healthy");
     w.reconciler.enqueue("alpha");
     await w.settle();
-    assert.deepEqual(w.runtime.starts, ["alpha-cache", "alpha-db", "alpha-web"]);
+    assert.deepEqual(w.runtime.starts, ["alpha--cache", "alpha--db", "alpha--web"]);
     runningOnce(w.runtime, "alpha", ["cache", "db", "web"]);
     assert.equal(w.app("alpha")?.phase, "running");
   });
@@ -649,12 +682,11 @@ describe("reconciler: convergence", () => {
     for (let pass = 0; pass < 3; pass++) {
       w.advance(30_000);
       w.runtime.calls = [];
-      const started = performance.now();
       await w.reconciler.syncAll();
       await w.settle();
-      const ms = performance.now() - started;
+      // The work is bounded by the calls; the time a pass takes is the lifecycle benchmark's
+      // (bench/lifecycle.bench.ts), not a unit test's: it measures the machine.
       assert.deepEqual(w.runtime.calls, ["observe"], `pass ${pass}: ${w.runtime.calls.join(", ")}`);
-      assert.ok(ms < 2_000, `a pass over 100 apps took ${ms} ms`);
     }
     // The stored observation is confirmed, not rewritten.
     assert.ok(w.store.listContainers().every((c) => c.observedAt === w.clock()));
@@ -890,6 +922,34 @@ describe("reconciler: exits on their own", () => {
     assert.equal(w.runtime.count("start"), 4);
     assert.equal(w.app("alpha")?.phase, "running");
     assert.ok(!w.logs.some((l) => /exited on its own/.test(l)));
+  });
+});
+
+describe("reconciler: restarts for health", () => {
+  test("an unhealthy container waiting out the delay before its next restart: the reason says until when", async () => {
+    const w = setup();
+    w.install("alpha", { health: true });
+    await w.settle();
+    const passAfter = async (ms: number) => {
+      w.advance(ms);
+      await w.reconciler.reconcileApp("alpha");
+    };
+    w.health.set("alpha/web", "unhealthy");
+    await passAfter(1_000);
+    assert.equal(w.runtime.count("restart"), 1, "the first time: restarted at once");
+    await passAfter(4_000);
+    assert.equal(w.runtime.count("restart"), 1, "the second waits 10 s");
+    const due = new Date(w.clock() + 6_000).toISOString();
+    assert.deepEqual(
+      [w.app("alpha")?.phase, w.app("alpha")?.reason],
+      ["running", `web is unhealthy: restarting it at ${due} (restart 2 since it was last healthy)`],
+    );
+    await passAfter(6_000);
+    assert.equal(w.runtime.count("restart"), 2);
+    // Healthy again: nothing to wait for, nothing to say.
+    w.health.set("alpha/web", "healthy");
+    await passAfter(1_000);
+    assert.deepEqual([w.app("alpha")?.phase, w.app("alpha")?.reason], ["running", undefined]);
   });
 });
 
@@ -1154,6 +1214,177 @@ permissions:
   });
 });
 
+describe("reconciler: no two apps share a name", () => {
+  /** `sx-v` (container db, volume db-data, secret db-pass) and `sx-v-db` (volume data, secret pass). */
+  const clashing = (id: "sx-v" | "sx-v-db"): SourcedManifest => {
+    const [key, volume, secret] = id === "sx-v" ? ["db", "db-data", "db-pass"] : ["web", "data", "pass"];
+    const text = [
+      "manifest: 1",
+      `id: ${id}`,
+      "version: 1.0.0",
+      `name: ${id}`,
+      "description: A test app",
+      "containers:",
+      `  ${key}:`,
+      "    image: docker.io/library/nginx:1.27",
+      "    volumes:",
+      `      - { name: ${volume}, path: /data }`,
+      "    environment:",
+      `      PASS: { secret: ${secret} }`,
+      "secrets:",
+      `  ${secret}: { type: hex, length: 32 }`,
+      "",
+    ].join("\n");
+    const parsed = parseManifest(text, `${id}.yml`);
+    assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
+    return { text, manifest: parsed.manifest, source: "test" };
+  };
+  /**
+   * Installs an app as a release before naming scheme 2 left it: its intent recorded, its row at
+   * scheme 1 (what the store's migration gives such rows), then the reconciler woken.
+   */
+  const installedBefore = (w: ReturnType<typeof setup>, ...apps: SourcedManifest[]) => {
+    for (const app of apps) recordBefore(w, app);
+    for (const app of apps) w.reconciler.enqueue(app.manifest.id);
+  };
+  const recordBefore = (w: ReturnType<typeof setup>, app: SourcedManifest) => {
+    const { id, version } = app.manifest;
+    w.store.recordIntent(
+      {
+        appId: id,
+        operation: { id: `op-install-${id}`, kind: "install" },
+        desired: "running",
+        phase: "installing",
+        manifest: { text: app.text, hash: manifestHash(app.text), version, source: app.source },
+        pendingHook: "post_install",
+      },
+      w.clock(),
+    );
+    const db = new DatabaseSync(w.store.path);
+    db.prepare("UPDATE apps SET naming = 1 WHERE id = ?").run(id);
+    db.close();
+  };
+
+  test("invariant: installed under scheme 1 with clashing names, neither app runs on the other's volume or secrets", async () => {
+    const w = setup();
+    installedBefore(w, clashing("sx-v"), clashing("sx-v-db"));
+    await w.settle();
+    for (const id of ["sx-v", "sx-v-db"]) {
+      const app = w.app(id);
+      assert.equal(app?.phase, "failed", `${id}: ${app?.reason}`);
+      assert.match(
+        app?.reason ?? "",
+        /Podman secret archy-sx-v-db-pass, systemd unit archy-sx-v-db-data-volume\.service, Podman volume archy-sx-v-db-data are also app sx-v(-db)?.s/,
+      );
+      assert.match(app?.reason ?? "", /uninstall sx-v(-db)? and sx-v(-db)? and install each again/);
+    }
+    assert.deepEqual([...w.runtime.volumes], [], "nothing was made for either");
+    assert.deepEqual([...w.runtime.secrets.keys()], []);
+    assert.deepEqual(w.runtime.containers, []);
+
+    // The way out the reason gives: installed again, an app gets the current names, which never clash.
+    w.lifecycle.uninstall("sx-v-db");
+    await w.settle();
+    assert.equal(w.app("sx-v-db"), undefined);
+    w.lifecycle.install(clashing("sx-v-db"));
+    await w.settle();
+    assert.equal(w.app("sx-v-db")?.naming, 2);
+    assert.equal(w.app("sx-v-db")?.phase, "running");
+    w.lifecycle.retry("sx-v");
+    await w.settle();
+    assert.equal(w.app("sx-v")?.phase, "running", w.app("sx-v")?.reason);
+    assert.deepEqual([...w.runtime.volumes].sort(), ["archy-sx-v-db-data", "archy-sx-v-db_data"]);
+    assert.deepEqual([...w.runtime.secrets.keys()].sort(), ["archy-sx-v-db-pass", "archy-sx-v-db_pass"]);
+    assert.equal(
+      w.runtime.secrets.get("archy-sx-v-db-pass"),
+      await w.secrets.read("sx-v", "db-pass"),
+      "each Podman secret holds its own app's value",
+    );
+    assert.equal(w.runtime.secrets.get("archy-sx-v-db_pass"), await w.secrets.read("sx-v-db", "pass"));
+  });
+
+  test("uninstalling one of two apps that share a volume keeps the volume the other uses", async () => {
+    const w = setup();
+    installedBefore(w, clashing("sx-v"));
+    await w.settle();
+    assert.equal(w.app("sx-v")?.phase, "running");
+    assert.ok(w.runtime.volumes.has("archy-sx-v-db-data"));
+    // Another app that predates naming scheme 2 and has that volume's name too (as on an upgraded node).
+    installedBefore(w, clashing("sx-v-db"));
+    await w.settle();
+    assert.equal(w.app("sx-v-db")?.phase, "failed");
+    w.lifecycle.uninstall("sx-v-db", { purge: true });
+    await w.settle();
+    assert.equal(w.app("sx-v-db"), undefined, "removed");
+    assert.ok(w.runtime.volumes.has("archy-sx-v-db-data"), "the volume of sx-v is kept");
+    assert.ok(w.runtime.secrets.has("archy-sx-v-db-pass"), "the Podman secret of sx-v is kept");
+    assert.ok(w.logs.some((l) => l.includes("kept the Podman volume archy-sx-v-db-data")));
+  });
+
+  test("a legacy container two apps installed before both list is adopted by neither, nor removed by either", async () => {
+    const w = setup();
+    w.runtime.containers.push({
+      id: "legacy-1",
+      name: "old-web",
+      appId: undefined,
+      key: undefined,
+      specHash: undefined,
+      image: "docker.io/library/nginx:1.26",
+      state: "running",
+      exitCode: 0,
+      createdAt: 1,
+      startedAt: 2,
+      finishedAt: undefined,
+      backend: "podman",
+      unit: undefined,
+      labels: {},
+    });
+    installedBefore(w, sourced("alpha", { adopt: "old-web" }), sourced("beta", { adopt: "old-web" }));
+    await w.settle();
+    for (const id of ["alpha", "beta"]) {
+      assert.equal(w.app(id)?.phase, "failed");
+      assert.match(w.app(id)?.reason ?? "", /container name old-web is also app (alpha|beta)'s/);
+    }
+    w.lifecycle.uninstall("beta");
+    await w.settle();
+    assert.equal(w.app("beta"), undefined);
+    assert.deepEqual(
+      w.runtime.containers.map((c) => [c.id, c.state]),
+      [["legacy-1", "running"]],
+      "the legacy container is nobody's to remove",
+    );
+  });
+
+  test("an install that would take another app's container name is refused, and changes nothing", async () => {
+    const w = setup();
+    w.install("two");
+    await w.settle();
+    const taker = sourced("one");
+    (taker.manifest.containers.web as { container_name?: string }).container_name = "two";
+    assert.throws(
+      () => w.lifecycle.install(taker),
+      (error: LifecycleError) => {
+        assert.equal(error.code, "name-taken");
+        assert.match(
+          error.message,
+          /one cannot be installed: container name two, systemd unit two.service are also app two's/,
+        );
+        assert.deepEqual(error.data.clashes, [
+          {
+            app: "two",
+            resources: [
+              { kind: "container", name: "two" },
+              { kind: "unit", name: "two.service" },
+            ],
+          },
+        ]);
+        return true;
+      },
+    );
+    assert.equal(w.app("one"), undefined);
+  });
+});
+
 describe("reconciler: a stop is sacred", () => {
   test("a stop is never undone by passes, a daemon restart or a reboot", async () => {
     const w = setup();
@@ -1234,7 +1465,7 @@ describe("reconciler: crash resume", () => {
         // A secret generated before the crash is the one in use after it.
         const now = await w.secrets.read("alpha", "token");
         if (secret !== undefined) assert.equal(now, secret);
-        assert.equal(w.runtime.secrets.get("archy-alpha-token"), now);
+        assert.equal(w.runtime.secrets.get("archy-alpha_token"), now);
       });
     }
   }
@@ -1264,7 +1495,7 @@ describe("reconciler: crash resume", () => {
         assert.equal(w.runtime.networks.size, 0);
         assert.equal(existsSync(dataDir), !purge);
         assert.equal(await w.secrets.read("alpha", "token"), purge ? undefined : secret);
-        assert.equal(w.runtime.secrets.has("archy-alpha-token"), !purge);
+        assert.equal(w.runtime.secrets.has("archy-alpha_token"), !purge);
       });
     }
   }
@@ -1763,5 +1994,113 @@ describe("reconciler: update with rollback", () => {
       assert.equal(w.op(op.operationId)?.state, "failed");
       assert.equal(w.app("alpha")?.version, "1.0.0");
     });
+  });
+});
+
+describe("reconciler: no container runs with a permission the operator has not approved", () => {
+  const RADIO = { device: "/dev/ttyUSB0" };
+  const running = (w: ReturnType<typeof setup>) =>
+    w.runtime
+      .of("alpha")
+      .filter((c) => c.state === "running")
+      .map((c) => c.key);
+
+  test("a revoke stops the app, which stays stopped across resyncs until the operator approves again", async () => {
+    const w = setup();
+    w.install("alpha", RADIO);
+    await w.settle();
+    assert.deepEqual(running(w), ["web"]);
+    const revoke = w.lifecycle.revoke("alpha", "radio");
+    await w.settle();
+    assert.deepEqual(running(w), [], "stopped");
+    const app = w.app("alpha");
+    assert.deepEqual([app?.desired, app?.phase], ["running", "stopped"]);
+    assert.match(app?.reason ?? "", /waiting for the operator to approve radio \(device \/dev\/ttyUSB0\)/);
+    assert.equal(w.op(revoke.operationId)?.state, "succeeded", "the revoke reached its goal");
+    const starts = w.runtime.count("start");
+    for (let pass = 0; pass < 3; pass++) {
+      w.advance(30_000);
+      await w.reconciler.syncAll();
+      await w.settle();
+    }
+    assert.equal(w.runtime.count("start"), starts, "no resync starts it");
+    assert.deepEqual(running(w), []);
+    const approve = w.lifecycle.approve("alpha", [{ name: "radio", content: "device /dev/ttyUSB0" }]);
+    await w.settle();
+    assert.deepEqual(running(w), ["web"]);
+    assert.equal(w.op(approve.operationId)?.state, "succeeded");
+    assert.equal(w.app("alpha")?.phase, "running");
+  });
+
+  test("an intent recorded around the lifecycle's check is held: nothing is created, the request fails with why", async () => {
+    const w = setup();
+    const app = sourced("alpha", RADIO);
+    // What a path around package.install would leave: the intent, no approval.
+    w.store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-sneaky", kind: "install" },
+        desired: "running",
+        phase: "installing",
+        manifest: { text: app.text, hash: manifestHash(app.text), version: "1.0.0", source: "test" },
+      },
+      w.clock(),
+    );
+    w.reconciler.enqueue("alpha");
+    await w.settle();
+    assert.equal(w.runtime.count("create"), 0, "no container was created");
+    assert.equal(w.runtime.count("start"), 0);
+    assert.equal(w.app("alpha")?.phase, "stopped");
+    assert.equal(w.op("op-sneaky")?.state, "failed");
+    assert.match(w.op("op-sneaky")?.error ?? "", /waiting for the operator to approve radio/);
+  });
+
+  test("an update whose new version asks for more is refused by the reconciler if it got past the lifecycle", async () => {
+    const w = setup();
+    w.install("alpha");
+    await w.settle();
+    const next = sourced("alpha", { ...RADIO, version: "2.0.0" });
+    w.store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-update", kind: "update" },
+        desired: "running",
+        phase: "starting",
+        update: true,
+        manifest: { text: next.text, hash: manifestHash(next.text), version: "2.0.0", source: "test" },
+      },
+      w.clock(),
+    );
+    w.reconciler.enqueue("alpha");
+    await w.settle();
+    assert.equal(w.app("alpha")?.version, "1.0.0", "the previous version is back");
+    assert.deepEqual(running(w), ["web"]);
+    assert.equal(w.op("op-update")?.state, "failed");
+    assert.match(w.op("op-update")?.error ?? "", /asks for permissions the operator has not approved: radio/);
+  });
+
+  test("the executor refuses to create, start or restart with an unapproved permission, whatever planned it", async () => {
+    const w = setup();
+    const { manifest } = sourced("alpha", RADIO);
+    const executor = new Executor({
+      runtime: w.runtime as unknown as Runtime,
+      secrets: w.secrets,
+      dataRoot: w.dataRoot,
+      approvals: () => [{ name: "radio", content: "device /dev/ttyUSB1" }],
+      hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+      sharedNames: () => new Set(),
+    });
+    const ctx = { dataRoot: w.dataRoot, dependencies: {} };
+    const container = { id: "c1", name: "alpha", backend: "podman" as const, unit: undefined };
+    for (const action of [
+      { kind: "create" as const, key: "web", backend: "podman" as const },
+      { kind: "start" as const, key: "web", container },
+      { kind: "restart" as const, key: "web", container, timeoutSeconds: 10 },
+    ])
+      await assert.rejects(
+        executor.run(manifest, action, ctx, () => {}),
+        NotApprovedError,
+      );
+    assert.equal(w.runtime.count(), 0, "nothing reached Podman");
   });
 });

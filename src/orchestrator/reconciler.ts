@@ -7,6 +7,7 @@
  * Podman call.
  */
 import { LABELS } from "../manifest/naming.ts";
+import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
@@ -16,6 +17,7 @@ import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { type ContainerRef, type Runtime, RuntimeError } from "../runtime/runtime.ts";
+import { awaitingApproval, listPermissions, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
 import {
@@ -34,6 +36,7 @@ import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
+import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
@@ -101,6 +104,8 @@ export type ReconcilerOptions = {
   healthRestarts?: HealthRestartPolicy;
   /** The package of an installed app (hooks copy from it); default: `local:` sources only. */
   packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
+  /** The names installed apps take on the node (default: from the store and the manifests). */
+  names?: InstalledNames;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -110,7 +115,13 @@ export function localPackage(app: Pick<AppRow, "source">): AppPackage | undefine
 
 /** Errors that retrying cannot fix: the operator must act (or retry explicitly). */
 function isTerminal(error: unknown): boolean {
-  if (error instanceof HookError || error instanceof HostPathError) return true;
+  if (
+    error instanceof HookError ||
+    error instanceof NotApprovedError ||
+    error instanceof HostPathError ||
+    error instanceof NameClashError
+  )
+    return true;
   if (error instanceof RuntimeError)
     return (
       error.kind === "image-missing" || error.kind === "name-conflict" || error.kind === "backend-unavailable"
@@ -159,6 +170,8 @@ export class Reconciler {
   readonly #subnets = new Map<string, string>();
   /** Restarts for health per app container (`appId/key`); the daemon's memory, reset by a restart of it. */
   readonly #healthRestarts = new Map<string, RestartHistory>();
+  /** Per app, its unhealthy containers that wait for their next restart, said for the operator. */
+  readonly #healthWaits = new Map<string, string[]>();
   /**
    * Starts after an exit on its own, per app container (`appId/key`), likewise; an operator's
    * request (a new generation of the app) starts the count again.
@@ -188,6 +201,7 @@ export class Reconciler {
       packageOf: localPackage,
       ...options,
     } as Settings;
+    this.#o.names ??= new InstalledNames(this.#o.store, this.#o.manifests);
     this.#o.snapshots ??= new DataSnapshots({ dataRoot: this.#o.dataRoot });
     this.#resumedAt = this.#o.clock();
     this.#queue = new WorkQueue({
@@ -270,12 +284,21 @@ export class Reconciler {
     return this.#o.manifests.of(app);
   }
 
-  /** Legacy container names of installed apps, so adoption finds containers without our labels. */
+  /**
+   * Legacy container names of installed apps, so adoption finds containers without our labels. A
+   * name two apps list (installs refuse that now; earlier ones did not) is adopted by neither.
+   */
   #legacyNames(): Map<string, LegacyName> {
     const legacy = new Map<string, LegacyName>();
+    const ambiguous = new Set<string>();
     for (const { id, manifest } of this.#installedManifests())
       for (const [key, names] of Object.entries(manifest?.adoption.containers ?? {}))
-        for (const name of names) legacy.set(name, { appId: id, key });
+        for (const name of names) {
+          const other = legacy.get(name);
+          if (other && other.appId !== id) ambiguous.add(name);
+          legacy.set(name, { appId: id, key });
+        }
+    for (const name of ambiguous) legacy.delete(name);
     return legacy;
   }
 
@@ -329,7 +352,12 @@ export class Reconciler {
       const subnet = this.#subnets.get(id);
       if (subnet) subnets[id] = subnet;
     }
-    return { dataRoot: this.#o.dataRoot, dependencies, subnets };
+    const naming: RenderContext["naming"] = {};
+    for (const id of [manifest.id, ...Object.keys(dependencies)]) {
+      const row = this.#o.store.getApp(id);
+      if (row) naming[id] = row.naming;
+    }
+    return { dataRoot: this.#o.dataRoot, dependencies, subnets, naming };
   }
 
   /**
@@ -434,6 +462,7 @@ export class Reconciler {
     const now = this.#o.clock();
     const policy = this.#o.healthRestarts;
     const due: string[] = [];
+    const waits: string[] = [];
     for (const [key, verdict] of Object.entries(health)) {
       const id = `${app.id}/${key}`;
       const history = observeHealth(this.#healthRestarts.get(id) ?? NO_RESTARTS, verdict, now, policy);
@@ -442,8 +471,15 @@ export class Reconciler {
       if (app.desired !== "running" || updating || !running) continue;
       const decision = restartDecision(history, verdict, now, policy);
       if (decision.kind === "restart") due.push(key);
-      else if (decision.kind === "wait") this.#later(app.id, decision.ms);
+      else if (decision.kind === "wait") {
+        this.#later(app.id, decision.ms);
+        waits.push(
+          `${key} is unhealthy: restarting it at ${new Date(now + decision.ms).toISOString()} (restart ${history.restarts + 1} since it was last healthy)`,
+        );
+      }
     }
+    if (waits.length > 0) this.#healthWaits.set(app.id, waits);
+    else this.#healthWaits.delete(app.id);
     return due;
   }
 
@@ -642,6 +678,9 @@ export class Reconciler {
       this.#finishOperations(app, "failed", reason);
       return;
     }
+    // Apps named under scheme 1 may share names (naming.ts): none of them runs on what another holds.
+    const clashes = app.desired === "running" ? this.#o.names.clashesOf(app) : [];
+    if (clashes.length > 0) return this.#fail(app, new NameClashError(appId, clashes), this.#note(app));
     for (const operation of this.#o.store.activeOperations(appId)) {
       if (operation.state === "pending") {
         this.#o.store.setOperationState(operation.id, "running", now);
@@ -690,11 +729,16 @@ export class Reconciler {
           return this.#fail(app, refused, note);
         }
       }
+      // An app wanted running with a permission the operator has not approved (revoked, or never
+      // approved: a path around the lifecycle's check) is held stopped until it is approved.
+      const held = this.#unapproved(app, manifest);
+      const planned: AppRow =
+        held.length > 0 && app.desired === "running" ? { ...app, desired: "stopped" } : app;
       let next: Plan;
       let input: PlanInput;
       try {
         await this.#learnSubnets(manifest);
-        input = this.#planInput(app, manifest, seen, observation, update);
+        input = this.#planInput(planned, manifest, seen, observation, update);
         next = plan(input);
       } catch (failure) {
         return this.#fail(app, failure, note);
@@ -709,7 +753,10 @@ export class Reconciler {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
         return this.#fail(app, await this.#crash(again.container, exitCode), note);
       }
-      if (next.actions.length === 0) return this.#settle(app, manifest, next, seen, note, update, verdict);
+      if (next.actions.length === 0)
+        return planned !== app
+          ? this.#hold(app, held, note, update)
+          : this.#settle(app, manifest, next, seen, note, update, verdict);
       const due = app.pendingHook;
       const acts = (...kinds: string[]) => next.actions.some((a) => kinds.includes(a.kind));
       // pre_start copies into its containers before an operator's start or restart, and before
@@ -764,13 +811,16 @@ export class Reconciler {
       this.#status(
         app,
         this.#phaseDuring(update, next.phase),
-        next.waiting.length > 0
-          ? `waiting for ${next.waiting.join("; ")}`
-          : this.#updateReason(update, verdict, next.phase),
+        planned !== app
+          ? awaitingApproval(app.id, held)
+          : next.waiting.length > 0
+            ? `waiting for ${next.waiting.join("; ")}`
+            : this.#updateReason(update, verdict, next.phase),
       );
       for (const action of next.actions) {
         if (action.kind === "forget") {
           this.#o.store.deleteApp(appId);
+          this.#healthWaits.delete(appId);
           this.#finishOperations(app, "succeeded");
           this.#o.onEvent({ type: "app-removed", appId });
           note("info", `${appId} removed`);
@@ -797,6 +847,44 @@ export class Reconciler {
       this.#invalidate();
     }
     this.#later(appId, 1_000);
+  }
+
+  /** The permissions `manifest` requests that the operator has not approved for `app`. */
+  #unapproved(app: AppRow, manifest: Manifest): PermissionRequest[] {
+    return unapprovedOf(manifest, this.#o.store.approvals(app.id));
+  }
+
+  /**
+   * An app held for want of approvals has stopped: that is where it stays, with the reason, until
+   * the operator approves. Requests to stop it (a stop, the revoke) have reached their goal; any
+   * other request in flight has not, and fails with the reason.
+   */
+  async #hold(
+    app: AppRow,
+    missing: PermissionRequest[],
+    note: Note,
+    update: UpdateRow | undefined,
+  ): Promise<void> {
+    // An update undone (a revoke supersedes one) is over: its outcome is reported now.
+    if (update?.stage === "restoring") await this.#endUpdate(app, update, note);
+    const reason = awaitingApproval(app.id, missing);
+    if (app.reason !== reason)
+      note("warn", `${app.id} is stopped until the operator approves ${listPermissions(missing)}`);
+    this.#status(app, "stopped", reason, {
+      phase: "stopped",
+      observedGeneration: app.generation,
+      attempts: 0,
+      nextAttemptAt: null,
+    });
+    for (const operation of this.#o.store.activeOperations(app.id)) {
+      if (operation.generation > app.generation) continue;
+      const reached = operation.kind === "stop" || operation.kind === "revoke";
+      const state = reached ? "succeeded" : "failed";
+      const error = reached ? undefined : reason;
+      this.#o.store.setOperationState(operation.id, state, this.#o.clock(), error);
+      this.#o.onEvent({ type: "operation", operationId: operation.id, appId: app.id, state, error });
+    }
+    this.#enqueueDependents(app.id);
   }
 
   /**
@@ -838,6 +926,12 @@ export class Reconciler {
     seen: ObservedContainer[],
     note: Note,
   ): Promise<void> {
+    // A hook may copy from a host-path permission: never one the operator has not approved.
+    const missing = this.#unapproved(app, manifest);
+    if (missing.length > 0) {
+      note("warn", `${hook} hook skipped: ${awaitingApproval(app.id, missing)}`);
+      return;
+    }
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
     const pkg = this.#o.packageOf(app);
     await runHook(manifest, hook, {
@@ -913,7 +1007,9 @@ export class Reconciler {
     }
     if (converged) {
       if (update) await this.#endUpdate(app, update, note);
-      this.#status(app, next.phase, undefined, {
+      // Running, but a container waits out the delay before its next restart for health: say until when.
+      const waits = this.#healthWaits.get(app.id);
+      this.#status(app, next.phase, waits?.join("; "), {
         phase: next.phase,
         observedGeneration: app.generation,
         attempts: 0,
@@ -1068,6 +1164,14 @@ export class Reconciler {
   async #beginUpdate(app: AppRow, update: UpdateRow, manifest: Manifest, note: Note): Promise<boolean> {
     const { fromVersion: from, toVersion: to } = update;
     const snapshots = this.#o.snapshots;
+    const notApproved = this.#unapproved(app, manifest);
+    if (notApproved.length > 0)
+      return this.#refuse(
+        app,
+        update,
+        `${to} asks for permissions the operator has not approved: ${listPermissions(notApproved)}; update again approving them`,
+        note,
+      );
     this.#status(app, "updating", `updating from ${from} to ${to}: checking images and disk space`);
     note("info", `updating ${app.id} from ${from} to ${to}`);
     const ctx = this.#renderContext(manifest);
@@ -1216,6 +1320,9 @@ export class Reconciler {
   /** The app has converged at the end of an update: commit it, or report how it was undone. */
   async #endUpdate(app: AppRow, update: UpdateRow, note: Note): Promise<void> {
     const { fromVersion: from, toVersion: to } = update;
+    // The version in force is settled: approvals of what only the other version asked for go.
+    const manifest = this.manifestOf(app).manifest;
+    if (manifest) this.#o.store.keepApprovals(app.id, requestedPermissions(manifest));
     if (update.stage === "applying") {
       const kept = update.snapshotPath;
       await this.#o.snapshots.prune(app.id, kept, note).catch((failure: Error) => {

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, test } from "node:test";
+import { rewindStore } from "../../test/support/earlier-store.ts";
+import { CURRENT_NAMING } from "../manifest/naming.ts";
 import type { StoredContainer } from "./model.ts";
 import { type IntentChange, Store } from "./store.ts";
 
@@ -109,6 +111,41 @@ describe("store: schema and migrations", () => {
     const raw = new DatabaseSync(path);
     assert.equal((raw.prepare("SELECT COUNT(*) AS n FROM schema_version").get() as { n: number }).n, 1);
     raw.close();
+  });
+
+  test("apps installed before naming schemes were recorded keep scheme 1, their names on the node; new installs get the current one", () => {
+    const path = freshPath();
+    const before = new Store(path);
+    install(before);
+    before.close();
+    // The database as the release before the naming column left it.
+    const raw = new DatabaseSync(path);
+    rewindStore(path, 5); // before the naming column
+    raw.close();
+    const store = new Store(path);
+    assert.equal(store.schemaVersion, CURRENT);
+    assert.equal(store.getApp("alpha")?.naming, 1);
+    install(store, "beta");
+    assert.equal(store.getApp("beta")?.naming, CURRENT_NAMING);
+    assert.equal(CURRENT_NAMING, 2);
+    // A change of intent or of manifest never renames: the scheme stays until the app is removed.
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-update", kind: "update" },
+        desired: "running",
+        phase: "starting",
+        manifest: { ...MANIFEST, hash: "h2", version: "2.0.0" },
+        recreateRequestedAt: 2_000,
+        update: true,
+      },
+      2_000,
+    );
+    assert.equal(store.getApp("alpha")?.naming, 1);
+    store.deleteApp("alpha");
+    install(store, "alpha", "op-install-again");
+    assert.equal(store.getApp("alpha")?.naming, CURRENT_NAMING, "installed again: the current naming");
+    store.close();
   });
 
   test("a database with a newer schema is refused with a clear message, and left as it was", () => {

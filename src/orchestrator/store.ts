@@ -8,7 +8,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
+import type { Approval, StoredApproval } from "./approvals.ts";
 import type {
   DesiredState,
   Operation,
@@ -27,6 +29,8 @@ export type AppRow = {
   manifestHash: string;
   version: string;
   source: string;
+  /** Who signed it within its source (catalog apps: see catalog/node/read.ts); undefined for local apps. */
+  publisher: string | undefined;
   desired: DesiredState;
   purge: boolean;
   generation: number;
@@ -42,6 +46,8 @@ export type AppRow = {
   previousManifestText: string | undefined;
   /** A lifecycle hook due at the next matching moment (post_install once running, …). */
   pendingHook: HookName | undefined;
+  /** How its resources are named (naming.ts): the scheme it was installed with, kept until it is removed. */
+  naming: NamingScheme;
 };
 
 /** Schema migrations, applied in order; the version table records how far a database has come. */
@@ -137,7 +143,29 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      json TEXT NOT NULL
    );`,
+  // The naming scheme of each app's resources (naming.ts). Apps installed before it existed have
+  // scheme 1's names on the node and keep them; new rows say which scheme they were installed with.
+  `ALTER TABLE apps ADD COLUMN naming INTEGER NOT NULL DEFAULT 1 CHECK (naming IN (1, 2));`,
+  // The operator's approvals of each app's permissions, by name and content (see approvals.ts).
+  // Apps installed before approvals existed had their permissions granted by their manifest: the
+  // note asks the daemon to record those as approved at its first start (orchestrator.ts).
+  `CREATE TABLE approvals (
+     app_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     content TEXT NOT NULL,
+     approved_at INTEGER NOT NULL,
+     approved_by TEXT NOT NULL CHECK (approved_by IN ('operator', 'upgrade')),
+     PRIMARY KEY (app_id, name, content)
+   );
+   CREATE TABLE upgrade_notes (note TEXT PRIMARY KEY);
+   INSERT INTO upgrade_notes (note) SELECT 'approve-installed-permissions' WHERE EXISTS (SELECT 1 FROM apps);`,
+  // Who signed an app within its source, so that an update by someone else is never silent.
+  `ALTER TABLE apps ADD COLUMN publisher TEXT;
+   ALTER TABLE updates ADD COLUMN from_publisher TEXT;`,
 ];
+
+/** What the migration of approvals leaves for the daemon's first start (see `recordUpgradeApprovals`). */
+const APPROVE_INSTALLED = "approve-installed-permissions";
 
 /** An update in flight, as stored (see update.ts for its stages). */
 export type UpdateRow = {
@@ -145,7 +173,7 @@ export type UpdateRow = {
   operationId: string;
   fromVersion: string;
   toVersion: string;
-  fromManifest: { text: string; hash: string; version: string; source: string };
+  fromManifest: ManifestRecord;
   stage: UpdateStage;
   snapshotPath: string | undefined;
   snapshotMethod: string | undefined;
@@ -169,6 +197,7 @@ function toApp(row: Row): AppRow {
     manifestHash: row.manifest_hash as string,
     version: row.version as string,
     source: row.source as string,
+    publisher: optional<string>(row.publisher),
     desired: row.desired as DesiredState,
     purge: row.purge === 1,
     generation: Number(row.generation),
@@ -183,6 +212,7 @@ function toApp(row: Row): AppRow {
     updatedAt: Number(row.updated_at),
     previousManifestText: optional<string>(row.previous_manifest_text),
     pendingHook: optional<HookName>(row.pending_hook),
+    naming: Number(row.naming) as NamingScheme,
   };
 }
 
@@ -197,6 +227,7 @@ function toUpdate(row: Row): UpdateRow {
       hash: row.from_manifest_hash as string,
       version: row.from_version as string,
       source: row.from_source as string,
+      publisher: optional<string>(row.from_publisher),
     },
     stage: row.stage as UpdateStage,
     snapshotPath: optional<string>(row.snapshot_path),
@@ -239,6 +270,15 @@ function toContainer(row: Row): StoredContainer {
   };
 }
 
+/** A manifest as an intent records it: its text, and where it came from. */
+export type ManifestRecord = {
+  text: string;
+  hash: string;
+  version: string;
+  source: string;
+  publisher?: string | undefined;
+};
+
 export type NewApp = Pick<
   AppRow,
   "id" | "manifestText" | "manifestHash" | "version" | "source" | "desired" | "phase"
@@ -254,7 +294,11 @@ export type IntentChange = {
   restartRequestedAt?: number;
   recreateRequestedAt?: number;
   /** Replace the manifest (install of a new app, update); the old one is kept for rollback. */
-  manifest?: { text: string; hash: string; version: string; source: string };
+  manifest?: ManifestRecord;
+  /** Permissions the operator approves with this intent. */
+  approve?: Approval[];
+  /** A permission whose approval the operator withdraws with this intent (every content of that name). */
+  revoke?: string;
   /** Reset the failure count and backoff (a retry, or a new intent). */
   resetAttempts?: boolean;
   /** The hook due once this intent is carried out (undefined: none). */
@@ -357,14 +401,15 @@ export class Store {
     return (this.#statement("SELECT * FROM apps ORDER BY id").all() as Row[]).map(toApp);
   }
 
-  /** Every app's id and manifest hash: what a pass over all apps needs, without the manifest texts. */
-  listAppHeads(): Array<{ id: string; manifestHash: string }> {
+  /** Every app's id, manifest hash and naming: what a pass over all apps needs, without the manifest texts. */
+  listAppHeads(): Array<{ id: string; manifestHash: string; naming: NamingScheme }> {
     return (
-      this.#statement("SELECT id, manifest_hash FROM apps ORDER BY id").all() as Array<{
+      this.#statement("SELECT id, manifest_hash, naming FROM apps ORDER BY id").all() as Array<{
         id: string;
         manifest_hash: string;
+        naming: number;
       }>
-    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash }));
+    ).map((row) => ({ id: row.id, manifestHash: row.manifest_hash, naming: row.naming as NamingScheme }));
   }
 
   getApp(id: string): AppRow | undefined {
@@ -380,28 +425,30 @@ export class Store {
         const manifest = change.manifest;
         if (!manifest) throw new Error(`app ${change.appId} is not installed`);
         this.#statement(
-          `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, desired, purge, generation, phase, installed_at, updated_at, pending_hook)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+          `INSERT INTO apps (id, manifest_text, manifest_hash, version, source, publisher, desired, purge, generation, phase, installed_at, updated_at, pending_hook, naming)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`,
         ).run(
           change.appId,
           manifest.text,
           manifest.hash,
           manifest.version,
           manifest.source,
+          manifest.publisher ?? null,
           change.desired ?? "running",
           change.purge ? 1 : 0,
           change.phase,
           now,
           now,
           change.pendingHook ?? null,
+          CURRENT_NAMING,
         );
       } else {
         const manifest = change.manifest;
         if (change.update && manifest)
           this.#statement(
             `INSERT OR REPLACE INTO updates (app_id, operation_id, from_version, to_version, from_manifest_text,
-                 from_manifest_hash, from_source, stage, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+                 from_manifest_hash, from_source, from_publisher, stage, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
           ).run(
             change.appId,
             change.operation.id,
@@ -410,6 +457,7 @@ export class Store {
             existing.manifestText,
             existing.manifestHash,
             existing.source,
+            existing.publisher ?? null,
             now,
             now,
           );
@@ -423,6 +471,7 @@ export class Store {
                previous_manifest_text = CASE WHEN ? IS NOT NULL AND ? != manifest_hash THEN manifest_text ELSE previous_manifest_text END,
                manifest_text = COALESCE(?, manifest_text), manifest_hash = COALESCE(?, manifest_hash),
                version = COALESCE(?, version), source = COALESCE(?, source),
+               publisher = CASE WHEN ? IS NOT NULL THEN ? ELSE publisher END,
                pending_hook = ?
              WHERE id = ?`,
         ).run(
@@ -440,10 +489,22 @@ export class Store {
           manifest?.hash ?? null,
           manifest?.version ?? null,
           manifest?.source ?? null,
+          manifest ? 1 : null,
+          manifest?.publisher ?? null,
           change.pendingHook ?? null,
           change.appId,
         );
       }
+      if (change.revoke !== undefined)
+        this.#statement("DELETE FROM approvals WHERE app_id = ? AND name = ?").run(
+          change.appId,
+          change.revoke,
+        );
+      for (const approval of change.approve ?? [])
+        this.#statement(
+          `INSERT OR IGNORE INTO approvals (app_id, name, content, approved_at, approved_by)
+             VALUES (?, ?, ?, ?, 'operator')`,
+        ).run(change.appId, approval.name, approval.content, now);
       const app = this.getApp(change.appId) as AppRow;
       for (const id of change.supersede ?? [])
         this.#statement(
@@ -486,7 +547,6 @@ export class Store {
     );
   }
 
-  /** Forgets an app once it is removed (its journal stays). */
   /** A manifest's parsed form as JSON, by `<parser version>:<content hash>`. */
   getParsedManifest(key: string): string | undefined {
     const row = this.#statement("SELECT json FROM parsed_manifests WHERE key = ?").get(key) as
@@ -506,11 +566,74 @@ export class Store {
     });
   }
 
+  /** Forgets an app once it is removed (its journal stays). */
   deleteApp(id: string): void {
     this.transaction(() => {
       this.#statement("DELETE FROM apps WHERE id = ?").run(id);
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
+      this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
+    });
+  }
+
+  // ---- approvals of permissions
+
+  approvals(appId: string): StoredApproval[] {
+    return (
+      this.#statement("SELECT * FROM approvals WHERE app_id = ? ORDER BY name, approved_at").all(
+        appId,
+      ) as Row[]
+    ).map((row) => ({
+      name: row.name as string,
+      content: row.content as string,
+      approvedAt: Number(row.approved_at),
+      approvedBy: row.approved_by as StoredApproval["approvedBy"],
+    }));
+  }
+
+  /** Forgets the approvals of what the app's manifest no longer requests (an update is over). */
+  keepApprovals(appId: string, keep: readonly Approval[]): void {
+    this.transaction(() => {
+      for (const approval of this.approvals(appId))
+        if (!keep.some((k) => k.name === approval.name && k.content === approval.content))
+          this.#statement("DELETE FROM approvals WHERE app_id = ? AND name = ? AND content = ?").run(
+            appId,
+            approval.name,
+            approval.content,
+          );
+    });
+  }
+
+  /** Whether this store was migrated over installed apps whose permissions are still to be recorded. */
+  get installedPermissionsToApprove(): boolean {
+    return this.#statement("SELECT 1 FROM upgrade_notes WHERE note = ?").get(APPROVE_INSTALLED) !== undefined;
+  }
+
+  /**
+   * Records the permissions apps were installed with before approvals existed as approved (by the
+   * upgrade), each with a finished `approve` operation whose log line says so, and clears the note:
+   * all in one transaction, so a crash leaves it to be done again, never half done.
+   */
+  recordUpgradeApprovals(
+    apps: ReadonlyArray<{ appId: string; approvals: Approval[]; operationId: string; message: string }>,
+    now: number,
+  ): void {
+    this.transaction(() => {
+      for (const { appId, approvals, operationId, message } of apps) {
+        const app = this.getApp(appId);
+        if (!app) continue;
+        for (const approval of approvals)
+          this.#statement(
+            `INSERT OR IGNORE INTO approvals (app_id, name, content, approved_at, approved_by)
+               VALUES (?, ?, ?, ?, 'upgrade')`,
+          ).run(appId, approval.name, approval.content, now);
+        this.#statement(
+          `INSERT INTO operations (id, app_id, kind, generation, state, created_at, finished_at)
+             VALUES (?, ?, 'approve', ?, 'succeeded', ?, ?)`,
+        ).run(operationId, appId, app.generation, now, now);
+        this.appendLog(operationId, "info", message, now);
+      }
+      this.#statement("DELETE FROM upgrade_notes WHERE note = ?").run(APPROVE_INSTALLED);
     });
   }
 
@@ -558,10 +681,10 @@ export class Store {
       const from = update.fromManifest;
       this.#statement(
         `UPDATE apps SET previous_manifest_text = CASE WHEN manifest_hash != ? THEN manifest_text ELSE previous_manifest_text END,
-             manifest_text = ?, manifest_hash = ?, version = ?, source = ?, updated_at = ?,
+             manifest_text = ?, manifest_hash = ?, version = ?, source = ?, publisher = ?, updated_at = ?,
              pending_hook = CASE WHEN pending_hook = 'post_update' THEN NULL ELSE pending_hook END
            WHERE id = ?`,
-      ).run(from.hash, from.text, from.hash, from.version, from.source, now, appId);
+      ).run(from.hash, from.text, from.hash, from.version, from.source, from.publisher ?? null, now, appId);
       this.#statement(
         `UPDATE updates SET stage = 'restoring', outcome = COALESCE(?, outcome), reason = COALESCE(?, reason),
              updated_at = ? WHERE app_id = ?`,

@@ -42,7 +42,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import YAML from "yaml";
-import { LABEL_PREFIX, LABELS, OWNER, volumeName } from "../manifest/naming.ts";
+import { ID_SEPARATOR, LABEL_PREFIX, LABELS, OWNER, PLATFORM_PREFIX } from "../manifest/naming.ts";
 import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { exportedHosts } from "./addresses.ts";
 import { byCodeUnit, canonicalize } from "./canonical.ts";
@@ -100,9 +100,42 @@ function dnsLabel(text: string): string {
     : `${label.slice(0, MAX_NAME - 9).replace(/-+$/, "")}-${hash8(text)}`;
 }
 
-/** The name of the app's Deployment and Service: its id as a DNS label (`alice.relay` → `alice-relay`). */
+/** A DNS subdomain (dot-separated DNS labels, as most object names are): `text` if it is one, else a label. */
+function dnsSubdomain(text: string): string {
+  const labels = text.split(".");
+  return labels.every((label) => label.length <= MAX_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(label))
+    ? text
+    : dnsLabel(text);
+}
+
+/**
+ * A container's name as a host name of the pod (lower case: /etc/hosts lookups ignore case), or
+ * undefined when it cannot be one (a `_`, say): Kubernetes takes only DNS subdomains there.
+ */
+function podHostname(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return dnsSubdomain(lower) === lower ? lower : undefined;
+}
+
+/** A label value (at most 63 characters): `text`, shortened with a hash suffix when longer. */
+function labelValue(text: string): string {
+  return text.length <= MAX_NAME ? text : dnsLabel(text);
+}
+
+/**
+ * The name of the app's Deployment and Service: its id as a DNS label, a namespaced id's dot made
+ * `--`, which no id contains (`alice.relay` → `alice--relay`, never `alice-relay`'s name).
+ */
 export function kubeName(appId: string): string {
-  return dnsLabel(appId);
+  return dnsLabel(appId.replace(".", ID_SEPARATOR));
+}
+
+/**
+ * The name of an app volume's PersistentVolumeClaim: `archy-<app>.<volume>` (a DNS subdomain; a
+ * volume name has no dot, so the last one ends the id). `podman kube play` makes it a Podman volume.
+ */
+export function kubeVolumeName(appId: string, volume: string): string {
+  return `${PLATFORM_PREFIX}${appId}.${volume}`;
 }
 
 /** The name of the app's Secret, whose keys are the app's generated secrets. */
@@ -122,7 +155,7 @@ export function quantity(bytes: number): string {
 }
 
 function labels(app: ResolvedApp): Record<string, string> {
-  return { [APP_NAME_LABEL]: kubeName(app.id), [LABELS.owner]: OWNER, [LABELS.app]: app.id };
+  return { [APP_NAME_LABEL]: kubeName(app.id), [LABELS.owner]: OWNER, [LABELS.app]: labelValue(app.id) };
 }
 
 function metadata(app: ResolvedApp, name: string, extra: Doc = {}): Doc {
@@ -160,6 +193,25 @@ export function stopSignalHook(signal: NonNullable<ResolvedContainer["stopSignal
 
 type PodVolume = { name: string; source: Doc };
 
+/**
+ * A container's file secrets by directory. Each directory is a secret volume mounted there, except
+ * the root and a directory another mount of the container takes (a volume, a host path, a device):
+ * there each file is mounted by itself (`subPath`), as Kubernetes takes each mount path once.
+ */
+function secretDirectories(
+  c: ResolvedContainer,
+): Map<string, { secrets: ResolvedContainer["fileSecrets"]; fileByFile: boolean }> {
+  const taken = new Set([...c.mounts.map((m) => m.path), ...c.devices.map((d) => d.path)]);
+  const dirs = new Map<string, { secrets: ResolvedContainer["fileSecrets"]; fileByFile: boolean }>();
+  for (const s of c.fileSecrets) {
+    const dir = s.target.slice(0, s.target.lastIndexOf("/")) || "/";
+    const found = dirs.get(dir) ?? { secrets: [], fileByFile: dir === "/" || taken.has(dir) };
+    found.secrets.push(s);
+    dirs.set(dir, found);
+  }
+  return dirs;
+}
+
 function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume[]): Doc {
   const env: Doc[] = [
     ...Object.keys(c.env).map((name) => ({ name, value: c.env[name] })),
@@ -178,7 +230,7 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
   for (const m of c.mounts) {
     if (m.kind === "volume") {
       const name = dnsLabel(`data-${m.volume}`);
-      addVolume(name, { persistentVolumeClaim: { claimName: m.podmanVolume } });
+      addVolume(name, { persistentVolumeClaim: { claimName: kubeVolumeName(app.id, m.volume) } });
       mounts.push({ name, mountPath: m.path, readOnly: m.readOnly || undefined });
     } else {
       const name = dnsLabel(`host-${c.key}-${index++}`);
@@ -191,11 +243,7 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     addVolume(name, { hostPath: { path: d.host, type: "CharDevice" } });
     mounts.push({ name, mountPath: d.path });
   }
-  const secretDirs = new Map<string, typeof c.fileSecrets>();
-  for (const s of c.fileSecrets) {
-    const dir = s.target.slice(0, s.target.lastIndexOf("/")) || "/";
-    secretDirs.set(dir, [...(secretDirs.get(dir) ?? []), s]);
-  }
+  const secretDirs = secretDirectories(c);
   for (const path of c.tmpfs) {
     // The model's tmpfs on a secrets directory is for Podman's own secret mounts; here the secret
     // volume itself is mounted there.
@@ -204,22 +252,20 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     addVolume(name, { emptyDir: { medium: "Memory" } });
     mounts.push({ name, mountPath: path });
   }
-  for (const [dir, secrets] of [...secretDirs].sort(([a], [b]) => byCodeUnit(a, b))) {
+  for (const [dir, { secrets, fileByFile }] of [...secretDirs].sort(([a], [b]) => byCodeUnit(a, b))) {
     const name = `secrets-${hash8(`${app.id}/${c.key}/${dir}`)}`;
-    addVolume(name, {
-      secret: {
-        secretName: kubeSecretName(app.id),
-        optional: false,
-        items: secrets.map((s) => ({
-          key: s.secret,
-          path: s.target.slice(dir.length + 1),
-          // Kubernetes cannot give a volume's files an owner: a container that is not root gets
-          // a file it can read instead of one only root could.
-          mode: c.user === undefined || c.user.uid === 0 ? s.mode : 0o444,
-        })),
-      },
-    });
-    mounts.push({ name, mountPath: dir, readOnly: true });
+    const items = secrets.map((s) => ({
+      key: s.secret,
+      path: s.target.slice(dir === "/" ? 1 : dir.length + 1),
+      // Kubernetes cannot give a volume's files an owner: a container that is not root gets
+      // a file it can read instead of one only root could.
+      mode: c.user === undefined || c.user.uid === 0 ? s.mode : 0o444,
+    }));
+    addVolume(name, { secret: { secretName: kubeSecretName(app.id), optional: false, items } });
+    if (fileByFile)
+      for (const [i, item] of items.entries())
+        mounts.push({ name, mountPath: secrets[i]?.target, subPath: item.path, readOnly: true });
+    else mounts.push({ name, mountPath: dir, readOnly: true });
   }
   mounts.sort((a, b) => byCodeUnit(a.mountPath as string, b.mountPath as string));
 
@@ -261,23 +307,10 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
 function deployment(app: ResolvedApp, warnings: KubeWarning[]): Doc {
   const volumes: PodVolume[] = [];
   const containers = app.containers.map((c) => containerDoc(app, c, volumes));
-  const seen = new Map<string, string>();
-  for (const c of app.containers)
-    for (const p of c.ports) {
-      const id = `${p.container}/${p.protocol}`;
-      const other = seen.get(id);
-      if (other && other !== c.key)
-        throw new RenderError(
-          `${app.id}: containers ${other} and ${c.key} both listen on ${id}; in a Kubernetes pod they share one network namespace`,
-        );
-      seen.set(id, c.key);
-    }
   const hostnames = new Set<string>();
-  for (const c of app.containers) {
-    hostnames.add(c.key);
-    hostnames.add(c.name);
-    for (const alias of c.networks[0]?.aliases ?? []) hostnames.add(alias);
-  }
+  for (const c of app.containers)
+    for (const hostname of [c.key, c.name, ...(c.networks[0]?.aliases ?? [])].map(podHostname))
+      if (hostname !== undefined) hostnames.add(hostname);
   hostnames.delete("localhost");
   const name = kubeName(app.id);
   return {
@@ -322,8 +355,11 @@ function servicePorts(manifest: Manifest, c: ResolvedContainer): ResolvedContain
 }
 
 function service(manifest: Manifest, app: ResolvedApp): Doc | undefined {
-  const ports = app.containers
-    .flatMap((c) => servicePorts(manifest, c))
+  // Two containers listening on one port are one port of the pod (see sharedPorts).
+  const unique = new Map(
+    app.containers.flatMap((c) => servicePorts(manifest, c)).map((p) => [`${p.protocol}-${p.container}`, p]),
+  );
+  const ports = [...unique.values()]
     .sort((a, b) => a.container - b.container || byCodeUnit(a.protocol, b.protocol))
     .map((p) => ({
       name: `${p.protocol}-${p.container}`,
@@ -345,7 +381,7 @@ function claims(app: ResolvedApp): Doc[] {
   return app.volumes.map((v) => ({
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: metadata(app, volumeName(app.id, v.volume), {
+    metadata: metadata(app, kubeVolumeName(app.id, v.volume), {
       annotations: {
         "volume.podman.io/device": v.hostPath,
         "volume.podman.io/type": "none",
@@ -447,7 +483,37 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
               `create it with ${s.app} (its render says how), in the same namespace, before applying.`,
           },
     );
+  const listening = new Map<string, string>();
   for (const c of app.containers) {
+    const shared = c.ports.flatMap((p) => {
+      const port = `${p.container}/${p.protocol}`;
+      const first = listening.get(port);
+      if (first === undefined) listening.set(port, c.key);
+      return first === undefined ? [] : [`${port} (as ${first} does)`];
+    });
+    if (shared.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.ports`,
+        message:
+          `${c.key} listens on ${shared.join(", ")}, and the containers of a Kubernetes pod share one network ` +
+          "namespace: only one of them can bind each port. Configure one of them to listen on another port for Kubernetes.",
+      });
+    const alone = [...secretDirectories(c)].filter(([, d]) => d.fileByFile).map(([dir]) => dir);
+    if (alone.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.secrets`,
+        message:
+          `the secret files in ${alone.join(", ")} are mounted one by one (subPath), as another mount takes that ` +
+          "directory (or it is the root): Kubernetes does not update such a file when the Secret changes, and " +
+          "podman kube play ignores subPath.",
+      });
+    if (podHostname(c.name) === undefined)
+      warnings.push({
+        field: `containers.${c.key}.container_name`,
+        message:
+          `${c.name} cannot be a host name in Kubernetes (lower-case letters, digits, '-' and '.' only), so the ` +
+          `other containers of the pod cannot reach ${c.key} by that name; they reach it as ${c.key}.`,
+      });
     if (c.dependsOn.length > 0) {
       const waits = c.dependsOn
         .map((d) => `${d.key} ${d.condition === "healthy" ? "is healthy" : "has started"}`)

@@ -9,7 +9,9 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import {
+  CURRENT_NAMING,
   containerName,
+  type NamingScheme,
   networkName,
   secretName,
   startOrder,
@@ -32,7 +34,17 @@ export type RenderContext = {
    * addresses.ts).
    */
   subnets?: Record<string, string>;
+  /**
+   * The naming scheme of this app and of its dependencies as installed on the node, by app id
+   * (see naming.ts); an app not listed gets the current one, as a new install would.
+   */
+  naming?: Record<string, NamingScheme>;
 };
+
+/** The naming scheme of an app in a render context. */
+export function namingOf(ctx: Pick<RenderContext, "naming">, appId: string): NamingScheme {
+  return ctx.naming?.[appId] ?? CURRENT_NAMING;
+}
 
 /** One rendered file, its path relative to the output directory. */
 export type RenderedFile = { path: string; content: string };
@@ -185,6 +197,7 @@ function resolveContainer(
 ): ResolvedContainer {
   const spec = manifest.containers[key] as ContainerSpec;
   const where = `${manifest.id}: containers.${key}`;
+  const scheme = namingOf(ctx, manifest.id);
   const user = parseUser(spec.user);
   const env: Record<string, string> = {};
   const envHosts: EnvHost[] = [];
@@ -206,7 +219,7 @@ function resolveContainer(
         variable,
         app: manifest.id,
         secret: value.secret,
-        podmanSecret: secretName(manifest.id, value.secret),
+        podmanSecret: secretName(manifest.id, value.secret, scheme),
       });
       continue;
     }
@@ -228,7 +241,7 @@ function resolveContainer(
         variable,
         app: dependency.id,
         secret: exported.secret,
-        podmanSecret: secretName(dependency.id, exported.secret),
+        podmanSecret: secretName(dependency.id, exported.secret, namingOf(ctx, dependency.id)),
       });
     else {
       if (!dependency.containers[exported.host])
@@ -239,14 +252,14 @@ function resolveContainer(
         variable,
         app: dependency.id,
         container: exported.host,
-        containerName: containerName(dependency, exported.host),
+        containerName: containerName(dependency, exported.host, namingOf(ctx, dependency.id)),
         address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
       });
       dependencyNetworks.add(dependency.id);
     }
   }
 
-  const name = containerName(manifest, key);
+  const name = containerName(manifest, key, scheme);
   const ownAliases = sortedUnique([...(key === name ? [] : [key]), ...spec.aliases]);
   const networks: NetworkAttachment[] = [
     {
@@ -266,7 +279,7 @@ function resolveContainer(
         return {
           kind: "volume",
           volume: volume.name,
-          podmanVolume: volumeName(manifest.id, volume.name),
+          podmanVolume: volumeName(manifest.id, volume.name, scheme),
           path: volume.path,
           readOnly: volume.read_only,
         };
@@ -297,7 +310,7 @@ function resolveContainer(
         throw new RenderError(`${where}.secrets: secret '${file.secret}' is not declared under secrets`);
       return {
         secret: file.secret,
-        podmanSecret: secretName(manifest.id, file.secret),
+        podmanSecret: secretName(manifest.id, file.secret, scheme),
         target: file.target,
         uid: user?.uid ?? 0,
         gid: user?.gid ?? 0,
@@ -314,7 +327,7 @@ function resolveContainer(
     .sort(byCodeUnit)
     .map((dep) => ({
       key: dep,
-      name: containerName(manifest, dep),
+      name: containerName(manifest, dep, scheme),
       condition: spec.depends_on[dep] as "started" | "healthy",
     }));
 
@@ -383,7 +396,9 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
     containers,
     startsAfter: manifest.dependencies.flatMap(({ id }) => {
       const dependency = ctx.dependencies[id];
-      return dependency ? startOrder(dependency).map((key) => containerName(dependency, key)) : [];
+      return dependency
+        ? startOrder(dependency).map((key) => containerName(dependency, key, namingOf(ctx, id)))
+        : [];
     }),
   };
 }

@@ -8,7 +8,8 @@
  * `$` variables, so both are doubled in every value; values Quadlet splits into words are quoted.
  */
 import { LABELS, OWNER } from "../manifest/naming.ts";
-import type { Manifest } from "../manifest/schema.ts";
+import { healthCommandForm } from "../manifest/renderable.ts";
+import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { networkSubnet } from "./addresses.ts";
 import { goDuration, healthTest } from "./health.ts";
 import {
@@ -110,6 +111,14 @@ export function readContainerUnit(
   return { containerName, image, labels };
 }
 
+/**
+ * Image=: Quadlet reads a name ending in `.image` or `.build` as one of its own image units, so such
+ * a name (which has no tag then) gets Podman's default tag, `latest`, which is the same image.
+ */
+export function quadletImage(image: string): string {
+  return /\.(image|build)$/.test(image) ? `${image}:latest` : image;
+}
+
 /** A [Unit] Description=: plain text in which systemd expands only `%` specifiers. */
 function description(text: string): string {
   return `Description=${raw(text, "Description").replace(/\$\$/g, "$")}`;
@@ -150,20 +159,49 @@ export function volumeUnitName(podmanVolume: string): string {
   return `${podmanVolume}.volume`;
 }
 
+/** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
+export function serviceOfUnitFile(file: string): string {
+  if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
+  if (file.endsWith(".network")) return `${file.slice(0, -".network".length)}-network.service`;
+  if (file.endsWith(".volume")) return `${file.slice(0, -".volume".length)}-volume.service`;
+  throw new Error(`not a Quadlet unit file: ${file}`);
+}
+
 function hostIp(bind: string): string {
   return bind.includes(":") ? `[${bind}]` : bind;
 }
 
-/** Exec=: the command as words. Quadlet (Podman 5.4) silently drops an empty word and all after it. */
-function execWords(app: ResolvedApp, c: ResolvedContainer): string {
-  const command = c.command ?? [];
-  const empty = command.indexOf("");
-  if (empty >= 0)
-    throw new RenderError(
-      `${app.id}: containers.${c.key}.command[${empty}] is an empty argument, which Quadlet drops together with every argument after it; ` +
-        "remove it, or pass the command through a shell (`[/bin/sh, -c, ...]`)",
-    );
-  return command.map(quadletWord).join(" ");
+/**
+ * Command words Quadlet cannot pass on as they are, and the variables that stand in for them:
+ * Quadlet drops an empty word (and every word after it), and writes `;` unquoted into ExecStart=,
+ * where systemd reads a lone `;` as the start of a second command. systemd replaces a `${NAME}`
+ * word by the variable's value as exactly one argument; the service section sets the variables.
+ */
+const STAND_INS: Readonly<Record<string, string>> = { "": "ARCHY_EMPTY", ";": "ARCHY_SEMICOLON" };
+
+/** Exec=: the command as words, each quoted and escaped, or its stand-in. */
+function execWords(command: readonly string[]): string {
+  return command
+    .map((word) => (Object.hasOwn(STAND_INS, word) ? `\${${STAND_INS[word]}}` : quadletWord(word)))
+    .join(" ");
+}
+
+/** The [Service] Environment= lines that define the stand-ins `command` uses. */
+function standInLines(command: readonly string[]): string[] {
+  return Object.entries(STAND_INS)
+    .filter(([word]) => command.includes(word))
+    .map(([word, variable]) => `Environment=${variable}=${word}`);
+}
+
+/**
+ * HealthCmd=: a command as Podman's --health-cmd takes it whole (see healthCommandForm): a JSON
+ * list, or `CMD` and the words; a shell probe as its script.
+ */
+function healthCmd(health: HealthSpec): string {
+  if (health.type !== "exec") return healthTest(health)[1] as string;
+  return healthCommandForm(health.command) === "list"
+    ? JSON.stringify(health.command)
+    : ["CMD", ...health.command].join(" ");
 }
 
 function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
@@ -201,9 +239,9 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
   const health = c.health;
   const container = section("Container", [
     k("ContainerName", c.name),
-    k("Image", c.image),
+    k("Image", quadletImage(c.image)),
     c.entrypoint && k("Entrypoint", JSON.stringify(c.entrypoint)),
-    c.command && `Exec=${execWords(app, c)}`,
+    c.command && `Exec=${execWords(c.command)}`,
     c.workingDir && k("WorkingDir", c.workingDir),
     c.user && k("User", String(c.user.uid)),
     c.user?.gid !== undefined && k("Group", String(c.user.gid)),
@@ -211,12 +249,13 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     ...Object.keys(body.env)
       .sort()
       .map((name) => `Environment=${quadletWord(`${name}=${body.env[name]}`)}`),
-    ...c.envSecrets.map((s) => k("Secret", `${s.podmanSecret},type=env,target=${s.variable}`)),
-    ...c.fileSecrets.map((s) =>
-      k(
-        "Secret",
-        `${s.podmanSecret},type=mount,target=${s.target},uid=${s.uid},gid=${s.gid},mode=0${s.mode.toString(8)}`,
-      ),
+    // Secret= is split into words (quoted words stay whole), then by Podman at each ','.
+    ...c.envSecrets.map((s) => `Secret=${quadletWord(`${s.podmanSecret},type=env,target=${s.variable}`)}`),
+    ...c.fileSecrets.map(
+      (s) =>
+        `Secret=${quadletWord(
+          `${s.podmanSecret},type=mount,target=${s.target},uid=${s.uid},gid=${s.gid},mode=0${s.mode.toString(8)}`,
+        )}`,
     ),
     ...networks,
     ...(body.hostadd ?? []).map((entry) => k("AddHost", entry)),
@@ -244,10 +283,7 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     ...(health === undefined
       ? []
       : [
-          k(
-            "HealthCmd",
-            health.type === "exec" ? JSON.stringify(health.command) : (healthTest(health)[1] as string),
-          ),
+          k("HealthCmd", healthCmd(health)),
           k("HealthInterval", goDuration(health.interval)),
           k("HealthTimeout", goDuration(health.timeout)),
           k("HealthRetries", String(health.retries)),
@@ -267,6 +303,7 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     "# the operator's stop intent). systemd restarting on its own would race the daemon's reconciler",
     "# and bring back containers the operator stopped.",
     `TimeoutStopSec=${c.stopTimeoutSeconds + STOP_MARGIN_SECONDS}`,
+    ...standInLines(c.command ?? []),
     c.awaitedHealthy && startSeconds !== undefined && `TimeoutStartSec=${startSeconds}`,
   ]);
   const install = section("Install", ["WantedBy=default.target"]);

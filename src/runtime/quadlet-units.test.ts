@@ -62,7 +62,7 @@ function fakePodman(listed: ContainerSummary[] = []): PodmanClient {
     },
     images: { exists: async () => true },
     networks: { remove: async () => {} },
-    volumes: { remove: async () => {} },
+    volumes: { find: async () => undefined, remove: async () => {} },
   } as unknown as PodmanClient;
 }
 

@@ -10,10 +10,11 @@ import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { freeSubnet, parseCidr } from "../render/addresses.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
-import { readContainerUnit } from "../render/quadlet.ts";
+import { readContainerUnit, serviceOfUnitFile } from "../render/quadlet.ts";
+import { describeResource, type ResourceKind, resourceKey } from "../render/resources.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
-import type { ContainerInspect, ExecResult } from "./libpod/containers.ts";
+import type { ContainerInspect, ExecResult, ProbeRun } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import type { OutputChunk } from "./libpod/multiplex.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
@@ -77,14 +78,6 @@ export function unitContainerState(unit: UnitState | undefined): ContainerState 
 /** The `.container` file a container's service is generated from (`web.service` → `web.container`). */
 export function containerFileOf(service: string): string {
   return `${service.replace(/\.service$/, "")}.container`;
-}
-
-/** The unit Quadlet generates for a `.container`, `.network` or `.volume` file. */
-export function serviceOfUnitFile(file: string): string {
-  if (file.endsWith(".container")) return `${file.slice(0, -".container".length)}.service`;
-  if (file.endsWith(".network")) return `${file.slice(0, -".network".length)}-network.service`;
-  if (file.endsWith(".volume")) return `${file.slice(0, -".volume".length)}-volume.service`;
-  throw new Error(`not a Quadlet unit file: ${file}`);
 }
 
 export class Runtime {
@@ -203,8 +196,26 @@ export class Runtime {
   /** Creates the app's Podman volumes (bound to directories under the data root) unless they exist. */
   async ensureVolumes(manifest: Manifest, ctx: RenderContext): Promise<void> {
     for (const volume of podmanPlan(manifest, ctx).volumes) {
-      if (await this.client.volumes.find(volume.Name)) continue;
-      await ignoreConflict(this.client.volumes.create(volume));
+      let existing = await this.client.volumes.find(volume.Name);
+      if (!existing)
+        try {
+          await this.client.volumes.create(volume);
+          continue;
+        } catch (error) {
+          if (!isPodmanError(error, "conflict")) throw error;
+          existing = await this.client.volumes.find(volume.Name);
+        }
+      // A volume of that name that is not this app's holds someone else's data: never mounted.
+      const labels = existing?.Labels ?? {};
+      if (existing && (labels[LABELS.owner] !== OWNER || labels[LABELS.app] !== manifest.id))
+        throw new RuntimeError(
+          "name-conflict",
+          `the Podman volume ${volume.Name} exists and is not ${manifest.id}'s (${
+            labels[LABELS.owner] === OWNER
+              ? `it is app ${labels[LABELS.app] ?? "unknown"}'s`
+              : "the platform did not make it"
+          }): its data is never given to another app; remove or rename it if it is not needed`,
+        );
     }
   }
 
@@ -265,7 +276,7 @@ export class Runtime {
       try {
         await this.client.containers.create(container.body as unknown as Record<string, unknown>);
       } catch (error) {
-        if (isPodmanError(error, "conflict")) throw await this.#conflict(container.name, error);
+        if (isPodmanError(error, "conflict")) throw await this.#conflict(container.name, manifest.id, error);
         throw error;
       }
       return;
@@ -277,8 +288,9 @@ export class Runtime {
         "backend-unavailable",
         `${manifest.id}/${key} runs under Quadlet (its other containers do), but this daemon has no user systemd to run units: start the daemon where the user's systemd answers`,
       );
+    // The unit replaces a container of its name: only ever one of this very app.
     const existing = await this.client.containers.find(container.name);
-    if (existing && !isOurs(existing)) throw await this.#conflict(container.name);
+    if (existing && appOf(existing) !== manifest.id) throw await this.#conflict(container.name, manifest.id);
     const file = `${container.name}.container`;
     const wanted = renderQuadlet(manifest, ctx).filter(
       (f) => !f.path.endsWith(".container") || f.path === file,
@@ -299,16 +311,22 @@ export class Runtime {
     await systemd.start(service, startTimeoutMs(content));
   }
 
-  async #conflict(name: string, cause?: unknown): Promise<RuntimeError> {
+  async #conflict(name: string, appId: string, cause?: unknown): Promise<RuntimeError> {
     const holder = await this.client.containers.find(name).catch(() => undefined);
     const owner = holder
       ? isOurs(holder)
-        ? "another app of this platform"
+        ? appOf(holder) === appId
+          ? `an earlier container of ${appId}`
+          : `app ${appOf(holder) ?? "unknown"}`
         : "a container the platform does not manage"
       : "another container";
     return new RuntimeError(
       "name-conflict",
-      `the container name ${name} is already used by ${owner}; rename or remove it, or declare it under adoption`,
+      `the container name ${name} is already used by ${owner}; ${
+        holder && isOurs(holder) && appOf(holder) !== appId
+          ? "it is never taken from another app: give this app's container another container_name"
+          : "rename or remove it, or declare it under adoption"
+      }`,
       { cause },
     );
   }
@@ -414,13 +432,27 @@ export class Runtime {
     }
   }
 
-  /** Removes the units and Podman objects an app's network and volumes were created from (never the data). */
-  async removeAppResources(manifest: Manifest, ctx: RenderContext): Promise<void> {
+  /**
+   * Removes the units and Podman objects an app's network and volumes were created from (never the
+   * data), except those named in `keep` (`resourceKey`s: names another installed app has too).
+   * Returns what it kept, in words.
+   */
+  async removeAppResources(
+    manifest: Manifest,
+    ctx: RenderContext,
+    keep: ReadonlySet<string> = new Set(),
+  ): Promise<string[]> {
     const plan = podmanPlan(manifest, ctx);
+    const kept: string[] = [];
+    const keeps = (kind: ResourceKind, name: string) => {
+      if (!keep.has(resourceKey(kind, name))) return false;
+      kept.push(describeResource({ kind, name }));
+      return true;
+    };
     if (this.#units && this.#systemd) {
       const present = await this.#units.list();
       const rendered = renderQuadlet(manifest, ctx).map((f) => f.path);
-      const ours = rendered.filter((p) => present.includes(p));
+      const ours = rendered.filter((p) => present.includes(p) && !keeps("unit", serviceOfUnitFile(p)));
       // The .network and .volume services are oneshots that remain active after they ran. Left
       // active, they would outlive their unit files (as "not-found active") and, at the next
       // install, satisfy the new container unit's Requires= without running again: the network
@@ -428,16 +460,37 @@ export class Runtime {
       for (const file of ours) await this.#systemd.stop(serviceOfUnitFile(file));
       // With the stop drop-ins of its units (those already removed too): a later install under
       // the same names starts at boot again.
-      const dropIns = rendered.map((file) => `${file}.d`).filter((dir) => present.includes(dir));
+      // (A unit another app shares keeps its drop-ins too.)
+      const dropIns = rendered
+        .filter((file) => ours.includes(file) || !present.includes(file))
+        .map((file) => `${file}.d`)
+        .filter((dir) => present.includes(dir));
       for (const file of [...ours, ...dropIns]) await this.#units.remove(file);
       if (ours.length > 0 || dropIns.length > 0) await this.#systemd.daemonReload();
     }
-    await this.client.networks.remove(networkName(manifest.id));
-    for (const volume of plan.volumes) await this.client.volumes.remove(volume.Name);
+    if (!keeps("network", plan.network.name)) await this.client.networks.remove(plan.network.name);
+    for (const volume of plan.volumes) {
+      if (keeps("volume", volume.Name)) continue;
+      // Only the app's own: a volume of its name that someone else made is left as it is.
+      const existing = await this.client.volumes.find(volume.Name);
+      if (!existing) continue;
+      if (existing.Labels?.[LABELS.owner] === OWNER && existing.Labels?.[LABELS.app] === manifest.id)
+        await this.client.volumes.remove(volume.Name);
+      else
+        kept.push(
+          `${describeResource({ kind: "volume", name: volume.Name })}, which is not ${manifest.id}'s`,
+        );
+    }
+    return kept;
   }
 
   exec(container: ContainerRef, command: string[], timeoutMs: number): Promise<ExecResult> {
     return this.client.containers.exec(container.id, command, { timeoutMs });
+  }
+
+  /** A health probe: exited, timed out, or not run by Podman (see `Containers.probe`). */
+  probe(container: ContainerRef, command: string[], timeoutMs: number): Promise<ProbeRun> {
+    return this.client.containers.probe(container.id, command, timeoutMs);
   }
 
   /**
@@ -537,6 +590,11 @@ function startTimeoutMs(content: string): number {
 
 function isOurs(container: ContainerInspect): boolean {
   return container.Config.Labels?.[LABELS.owner] === OWNER;
+}
+
+/** The app a container of the platform belongs to, from its labels. */
+function appOf(container: ContainerInspect): string | undefined {
+  return isOurs(container) ? container.Config.Labels?.[LABELS.app] : undefined;
 }
 
 function ipv4Subnet(network: NetworkInspect): string | undefined {

@@ -17,6 +17,8 @@ export type SourcedApp = {
   text: string;
   manifest: Manifest;
   source: string;
+  /** Who signed it in its catalog (see catalog/node/read.ts); undefined for a local manifest. */
+  publisher?: string;
   dir: string;
   /** Set on a catalog app when a local manifest of the same id was set aside for it (its source). */
   localOverride?: string;

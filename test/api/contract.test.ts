@@ -47,8 +47,19 @@ function assertFitsSchema(method: string, result: unknown): void {
 
 type Env = { d: TestDaemon; session: Session; browser: Caller; cli: Caller };
 
+/** The operator's approval of everything the test apps ask for. */
+const APPROVALS: Record<string, Array<{ name: string; content: string }>> = {
+  "api-delta": [
+    { name: "admin", content: "capability SYS_ADMIN" },
+    { name: "radio", content: "device /dev/ttyUSB0" },
+  ],
+};
+
 async function install(env: Env, id: string): Promise<string> {
-  const result = (await ok(env.d.port, "package.install", { id }, env.browser)) as { operationId: string };
+  const approve = APPROVALS[id] ?? [];
+  const result = (await ok(env.d.port, "package.install", { id, approve }, env.browser)) as {
+    operationId: string;
+  };
   return result.operationId;
 }
 
@@ -192,12 +203,29 @@ const VALID: Record<string, ValidCase> = {
     check: (result) => {
       assert.deepEqual(
         ids(result),
-        ["api-alpha", "api-beta", "api-gamma"],
+        ["api-alpha", "api-beta", "api-delta", "api-gamma"],
         "the invalid manifest is left out",
       );
-      const alpha = (result as Array<{ installed: boolean; installedVersion: string | null }>)[0];
+      const apps = result as Array<{
+        installed: boolean;
+        installedVersion: string | null;
+        source: string;
+        sourceChange: string | null;
+        permissions: Array<{ name: string; content: string }>;
+      }>;
+      const alpha = apps[0];
       assert.equal(alpha?.installed, true);
       assert.equal(alpha?.installedVersion, "1.0.0");
+      assert.match(alpha?.source ?? "", /^local:\/.*\/api-alpha$/);
+      assert.equal(alpha?.sourceChange, null);
+      assert.deepEqual(
+        apps[2]?.permissions.map((p) => [p.name, p.content]),
+        [
+          ["admin", "capability SYS_ADMIN"],
+          ["radio", "device /dev/ttyUSB0"],
+        ],
+        "what each app asks for, before install",
+      );
     },
   },
   // With catalog sources configured, these are exercised end to end in test/catalog/end-to-end.test.ts.
@@ -230,6 +258,36 @@ const VALID: Record<string, ValidCase> = {
       const app = env.d.orchestrator.store.getApp("api-alpha");
       assert.equal(app?.desired, "running", "the intent is in the store");
       assert.equal(env.d.orchestrator.store.getOperation(accepted.operationId)?.state, "pending");
+    },
+  },
+  "package.approve": {
+    prepare: async (env) => {
+      await installed(env, "api-delta");
+      await ok(env.d.port, "package.revoke", { id: "api-delta", permission: "admin" }, env.browser);
+      settle(env.d, "api-delta");
+      return { id: "api-delta", approve: [{ name: "admin", content: "capability SYS_ADMIN" }] };
+    },
+    check: (result, env) => {
+      assert.equal((result as { kind: string }).kind, "approve");
+      assert.deepEqual(
+        env.d.orchestrator.store.approvals("api-delta").map((a) => a.name),
+        ["admin", "radio"],
+      );
+    },
+  },
+  "package.revoke": {
+    prepare: async (env) => {
+      await installed(env, "api-delta");
+      return { id: "api-delta", permission: "radio" };
+    },
+    check: (result, env) => {
+      assert.equal((result as { kind: string }).kind, "revoke");
+      assert.deepEqual(
+        env.d.orchestrator.store.approvals("api-delta").map((a) => a.name),
+        ["admin"],
+        "the approval is withdrawn with the intent",
+      );
+      assert.equal(env.d.orchestrator.store.getApp("api-delta")?.phase, "stopping");
     },
   },
   "package.start": {
@@ -627,6 +685,121 @@ describe("lifecycle refusals carry stable codes and their details, and change no
     };
     assert.equal(accepted.kind, "update");
     assert.equal(env.d.orchestrator.store.getApp("api-alpha")?.version, "1.1.0");
+    settle(env.d, "api-alpha");
+  });
+
+  test("permissions the operator has not approved: -32019 listing each in plain words; nothing runs", async () => {
+    const error = await refused("package.install", { id: "api-delta" }, RPC_CODES.approvalRequired);
+    assert.match(error.message, /api-delta asks for 2 permissions the operator has not approved/);
+    assert.deepEqual(error.data, {
+      permissions: [
+        {
+          name: "admin",
+          kind: "capability",
+          content: "capability SYS_ADMIN",
+          description: "hold the elevated Linux capability SYS_ADMIN",
+          reason: "Mounts its own file systems",
+        },
+        {
+          name: "radio",
+          kind: "device",
+          content: "device /dev/ttyUSB0",
+          description: "use the host device /dev/ttyUSB0",
+          reason: "Talks to the radio",
+        },
+      ],
+    });
+    // Approving only some, or other content, is refused the same way.
+    await refused(
+      "package.install",
+      { id: "api-delta", approve: [{ name: "radio", content: "device /dev/ttyUSB0" }] },
+      RPC_CODES.approvalRequired,
+    );
+    await refused(
+      "package.install",
+      {
+        id: "api-delta",
+        approve: [
+          { name: "radio", content: "device /dev/ttyUSB0" },
+          { name: "admin", content: "capability NET_ADMIN" },
+        ],
+      },
+      RPC_CODES.approvalRequired,
+    );
+    await ok(
+      env.d.port,
+      "package.install",
+      {
+        id: "api-delta",
+        approve: [
+          { name: "radio", content: "device /dev/ttyUSB0" },
+          { name: "admin", content: "capability SYS_ADMIN" },
+        ],
+      },
+      env.browser,
+    );
+    settle(env.d, "api-delta");
+    const app = (await ok(env.d.port, "package.get", { id: "api-delta" }, env.browser)) as {
+      permissions: Array<{ name: string; approved: boolean; approvedBy: string }>;
+    };
+    assert.deepEqual(
+      app.permissions.map((p) => [p.name, p.approved, p.approvedBy]),
+      [
+        ["admin", true, "operator"],
+        ["radio", true, "operator"],
+      ],
+    );
+    // Revoked: starting it again is refused until it is approved again.
+    await ok(env.d.port, "package.revoke", { id: "api-delta", permission: "radio" }, env.browser);
+    settle(env.d, "api-delta");
+    await refused("package.start", { id: "api-delta" }, RPC_CODES.approvalRequired);
+    await refused("package.revoke", { id: "api-delta", permission: "radio" }, RPC_CODES.notFound);
+  });
+
+  test("an update from another source needs switchSource: -32020 naming the change", async () => {
+    // No catalog is configured here: the app is recorded as installed from one, and the node's own
+    // apps directory now offers a newer version (local directories are all the operator's origin).
+    const row = env.d.orchestrator.store.getApp("api-alpha");
+    assert.ok(row);
+    env.d.orchestrator.store.deleteUpdate("api-alpha"); // the earlier update is over
+    env.d.orchestrator.store.transaction(() => {
+      env.d.orchestrator.store.recordIntent(
+        {
+          appId: "api-alpha",
+          operation: { id: "op-moved", kind: "reinstall" },
+          phase: "running",
+          manifest: {
+            text: row.manifestText,
+            hash: row.manifestHash,
+            version: row.version,
+            source: "catalog:official",
+          },
+        },
+        clock.now(),
+      );
+      env.d.orchestrator.store.setOperationState("op-moved", "succeeded", clock.now());
+    });
+    writeFileSync(
+      join(env.d.appsDir, "api-alpha", "manifest.yml"),
+      (TEST_APPS["api-alpha"] as string).replace("version: 1.0.0", "version: 1.2.0"),
+    );
+    clock.advance(10_000); // past the sources cache
+    const available = (await ok(env.d.port, "package.available", {}, env.browser)) as Array<{
+      id: string;
+      sourceChange: string | null;
+    }>;
+    assert.match(
+      available.find((a) => a.id === "api-alpha")?.sourceChange ?? "",
+      /^switch its source from catalog:official to local:\//,
+    );
+    const error = await refused("package.update", { id: "api-alpha" }, RPC_CODES.sourceChange);
+    assert.match(error.message, /updating api-alpha to 1\.2\.0 would switch its source/);
+    assert.deepEqual((error.data as { installed: unknown }).installed, {
+      source: "catalog:official",
+      publisher: null,
+    });
+    await ok(env.d.port, "package.update", { id: "api-alpha", switchSource: true }, env.browser);
+    assert.match(env.d.orchestrator.store.getApp("api-alpha")?.source ?? "", /^local:\/.*\/apps\/api-alpha$/);
     settle(env.d, "api-alpha");
   });
 

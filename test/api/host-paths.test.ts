@@ -80,7 +80,11 @@ describe("no host path reaches the daemon's data: install refuses it, changing n
   });
 
   test("passing: a directory of its own under /srv is installed", async () => {
-    const accepted = (await ok(d.port, "package.install", { id: "hp-fine" }, session)) as { appId: string };
+    // The operator approves the host path it asks for (docs/manifest.md, Permissions).
+    const approve = [{ name: "files", content: `host-path ${join(hostRoot, "photos")}` }];
+    const accepted = (await ok(d.port, "package.install", { id: "hp-fine", approve }, session)) as {
+      appId: string;
+    };
     assert.equal(accepted.appId, "hp-fine");
   });
 });

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { waitFor } from "../support/wait.ts";
 import { http, ok, setup, startDaemon } from "./support.ts";
 
 const INFO = {
@@ -13,28 +14,36 @@ const INFO = {
   store: { graphDriverName: "overlay" },
 };
 
+// Not by the clock: the fake Podman never answers `/info`, so the daemon's first connection attempt
+// hangs until its own 30 s limit. What was answered while that call was still in flight did not
+// wait for Podman.
 test("while Podman hangs, the API answers from the store and a stop is prompt", async () => {
   const d = await startDaemon();
   try {
     const session = await setup(d.port);
     await ok(d.port, "package.install", { id: "api-alpha" }, session);
-    const started = performance.now();
     const apps = (await ok(d.port, "package.list", {}, session)) as Array<{ id: string; phase: string }>;
     assert.deepEqual(
       apps.map((a) => [a.id, a.phase]),
       [["api-alpha", "installing"]],
     );
-    assert.ok(performance.now() - started < 1_000, "answered without waiting for Podman");
     const info = (await ok(d.port, "system.info", {}, {})) as { backend: string };
     assert.equal(info.backend, "connecting to Podman");
+    assert.ok(
+      d.podman.unanswered().some((target) => target.endsWith("/info")),
+      `answered while the daemon's first call to Podman was still waiting: ${JSON.stringify(d.podman.requests)}`,
+    );
     assert.ok(
       d.podman.requests.some((target) => target.endsWith("/info")),
       "the daemon reached the fake Podman, never another one",
     );
+    await d.stop();
+    assert.ok(
+      d.podman.unanswered().some((target) => target.endsWith("/info")),
+      "the stop did not wait for the connection attempt: its call to Podman is still waiting",
+    );
   } finally {
-    const stopping = performance.now();
     await d.close();
-    assert.ok(performance.now() - stopping < 2_000, "the stop did not wait for Podman");
   }
 });
 
@@ -50,13 +59,13 @@ test("a Podman that fails at first is connected on a later attempt", async () =>
     },
   });
   try {
-    const deadline = Date.now() + 10_000;
-    let backend = "";
-    while (Date.now() < deadline) {
-      backend = ((await ok(d.port, "system.info", {}, {})) as { backend: string }).backend;
-      if (backend !== "connecting to Podman") break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const backend = await waitFor(
+      async () => {
+        const { backend } = (await ok(d.port, "system.info", {}, {})) as { backend: string };
+        return backend !== "connecting to Podman" && backend;
+      },
+      { what: "system.info to show a connected backend", seen: () => d.logs.slice(-5) },
+    );
     assert.equal(backend, "podman");
     assert.ok(infoCalls >= 2, "connected on a later attempt");
     assert.ok(

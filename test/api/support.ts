@@ -30,7 +30,10 @@ containers:
     image: localhost/archy-test/busybox:1
 ${extra}`;
 
-/** The test apps: a plain one, one depending on it, one with a displayed credential, an invalid one. */
+/**
+ * The test apps: a plain one, one depending on it, one with a displayed credential, one asking for
+ * permissions (a device, an elevated capability), an invalid one.
+ */
 export const TEST_APPS: Record<string, string> = {
   "api-alpha": manifest("api-alpha"),
   "api-beta": manifest(
@@ -47,6 +50,15 @@ credentials:
   - { label: Admin login, username: admin, secret: admin-password }
 `,
   ),
+  "api-delta": manifest(
+    "api-delta",
+    `    devices: [{ permission: radio }]
+    capabilities: [SYS_ADMIN]
+permissions:
+  radio: { kind: device, path: /dev/ttyUSB0, reason: Talks to the radio }
+  admin: { kind: capability, capability: SYS_ADMIN, reason: Mounts its own file systems }
+`,
+  ),
   "api-broken": `manifest: 1
 id: api-broken
 version: not-a-version
@@ -60,7 +72,13 @@ containers: {}
  * A unix socket that answers `/_ping` like Podman and leaves every other request hanging, unless
  * `answer` gives a response for it (a status and a JSON body).
  */
-export type FakePodman = { path: string; requests: string[]; close: () => Promise<void> };
+export type FakePodman = {
+  path: string;
+  requests: string[];
+  /** Requests left hanging whose client is still waiting (its connection open): what is in flight. */
+  unanswered: () => string[];
+  close: () => Promise<void>;
+};
 export type FakeAnswer = (target: string) => { status: number; body: unknown } | undefined;
 
 export async function startSilentPodman(
@@ -70,9 +88,13 @@ export async function startSilentPodman(
   const path = join(dir, "podman.sock");
   const sockets = new Set<Socket>();
   const requests: string[] = [];
+  const hanging = new Map<Socket, string[]>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      hanging.delete(socket);
+    });
     socket.on("error", () => {});
     let buffered = "";
     socket.on("data", (chunk) => {
@@ -84,6 +106,7 @@ export async function startSilentPodman(
         const target = head.split(" ")[1] ?? "";
         requests.push(target);
         const answered = target.endsWith("/_ping") ? { status: 200, body: "OK" } : answer(target);
+        if (!answered) hanging.set(socket, [...(hanging.get(socket) ?? []), target]);
         if (answered) {
           const body = Buffer.from(
             typeof answered.body === "string" ? answered.body : JSON.stringify(answered.body),
@@ -101,6 +124,7 @@ export async function startSilentPodman(
   return {
     path,
     requests,
+    unanswered: () => [...hanging.values()].flat(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -182,10 +206,15 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       loginLimits: setup.loginLimits,
       passwordWork: setup.passwordWork,
     });
+  /** A test's own stop and then `close` stop the daemon once. */
+  const stopsOnce = <D extends { stop: () => Promise<void> }>(running: D): D => {
+    let stopped: Promise<void> | undefined;
+    return { ...running, stop: () => (stopped ??= running.stop()) };
+  };
   const daemon = await boot();
   let closed = false;
   const test: TestDaemon = {
-    ...daemon,
+    ...stopsOnce(daemon),
     port: Number(new URL(daemon.url).port),
     dir,
     dataDir,
@@ -196,7 +225,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     podman,
     restart: async () => {
       await test.stop();
-      const again = await boot();
+      const again = stopsOnce(await boot());
       Object.assign(test, { ...again, port: Number(new URL(again.url).port) });
     },
     close: async () => {

@@ -77,7 +77,7 @@ type BenchJson = {
 
 describe("lifecycle benchmark", () => {
   it("runs at a tiny size through bench/run.ts and cleans up", { timeout: 300_000 }, async () => {
-    const prefix = `archy-bench-l${process.pid}`;
+    const prefix = `bench-l${process.pid}`;
     const run = await runBench("bench/run.ts", [
       "lifecycle",
       "--rounds",
@@ -123,7 +123,7 @@ describe("lifecycle benchmark", () => {
   });
 
   it("cleans up when interrupted with Ctrl-C while measuring", { timeout: 300_000 }, async () => {
-    const prefix = `archy-bench-m${process.pid}`;
+    const prefix = `bench-m${process.pid}`;
     let sent = false;
     const run = await runBench(
       "bench/lifecycle.bench.ts",

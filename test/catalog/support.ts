@@ -134,22 +134,33 @@ export async function serve(root: string): Promise<StaticServer> {
   };
 }
 
-/** Answers with bytes for as long as the client reads (bounded, so the test always ends). */
-export function endless(response: ServerResponse): void {
-  response.writeHead(200, { "content-type": "application/json" });
-  const chunk = Buffer.alloc(64 * 1024, 0x20);
-  let sent = 0;
-  const push = () => {
-    while (sent < 256 * 1024 * 1024) {
-      sent += chunk.length;
-      if (!response.write(chunk)) return void response.once("drain", push);
-    }
-    response.end();
+/** What `endless` offers a client that keeps reading (bounded, so the test always ends). */
+export const ENDLESS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An answer with bytes for as long as the client reads; `written()` tells how many the server
+ * handed to the connection before the client hung up (socket buffers included: a few MiB at most
+ * for a client that stops at once).
+ */
+export function endless(): Override & { written: () => number } {
+  let written = 0;
+  const override = (response: ServerResponse) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let closed = false;
+    const push = () => {
+      while (!closed && written < ENDLESS_BYTES) {
+        written += chunk.length;
+        if (!response.write(chunk)) return void response.once("drain", push);
+      }
+      response.end();
+    };
+    response.on("close", () => {
+      closed = true;
+    });
+    push();
   };
-  response.on("close", () => {
-    sent = Number.POSITIVE_INFINITY;
-  });
-  push();
+  return Object.assign(override, { written: () => written });
 }
 
 /** The ids and versions a node serves. */

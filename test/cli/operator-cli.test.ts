@@ -202,10 +202,10 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     const table = await cli(["ls"]);
     assert.equal(table.code, 0, show(table));
     const [header, ...rows] = table.stdout.trimEnd().split("\n");
-    assert.match(header ?? "", /^APP\s+VERSION\s+PHASE\s+DESIRED\s+CONTAINERS\s+OBSERVED\s+URL$/);
+    assert.match(header ?? "", /^APP\s+VERSION\s+PHASE\s+DESIRED\s+CONTAINERS\s+OBSERVED\s+SOURCE\s+URL$/);
     const row = rows.find((r) => r.startsWith(`${hello.id} `));
     assert.ok(row, show(table));
-    assert.match(row, /\srunning\s+running\s+1\/1\s+\S+ ago\s+http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(row, /\srunning\s+running\s+1\/1\s+\S+ ago\s+local\s+http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 
   test("status shows containers, health, URL and (--json) the API result", async () => {
@@ -284,7 +284,7 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     });
     follower.stderr.on("data", () => {});
     try {
-      await eventually("the follower prints the last line", async () => followed.includes(MARKER), 15_000);
+      await eventually("the follower prints the last line", async () => followed.includes(MARKER));
       const restart = await cli(["restart", hello.id]);
       assert.equal(restart.code, 0, show(restart));
       await eventually(
@@ -328,7 +328,20 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
       new RegExp(`^ {2}hint: missing: ${node.id}; install first: archy install ${node.id}$`, "m"),
     );
 
-    const install = await cli(["install", node.id]);
+    // mini-node asks for a host directory, a device and a capability: nothing runs until approved.
+    const unapproved = await cli(["install", node.id]);
+    assert.equal(unapproved.code, 1, show(unapproved));
+    assert.match(unapproved.stderr, new RegExp(`^archy: ${node.id} asks for these 3 permissions:$`, "m"));
+    assert.match(unapproved.stderr, /^ {2}hwrng {6}use the host device /m, show(unapproved));
+    assert.match(unapproved.stderr, /^ {2}mlock {6}hold the elevated Linux capability IPC_LOCK$/m);
+    assert.match(
+      unapproved.stderr,
+      /^ {2}hint: approve them: `archy install \S+ --approve bootstrap,hwrng,mlock`/m,
+    );
+    const listed = JSON.parse((await cli(["ls", "--json"])).stdout) as Array<{ id: string }>;
+    assert.ok(!listed.some((a) => a.id === node.id), "nothing was installed");
+
+    const install = await cli(["install", node.id, "--approve", "all"]);
     assert.equal(install.code, 0, show(install));
     const stop = await cli(["stop", node.id]);
     assert.equal(stop.code, 0, show(stop));
@@ -388,9 +401,9 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
         30_000,
       );
       await daemon.stop();
-      await eventually("the follower notices", async () => stderr.includes("lost the daemon"), 15_000);
+      await eventually("the follower notices", async () => stderr.includes("lost the daemon"));
       daemon = await startDaemon();
-      await eventually("the follower is back", async () => stderr.includes("the daemon is back"), 15_000);
+      await eventually("the follower is back", async () => stderr.includes("the daemon is back"));
       const start = await cli(["start", node.id]);
       assert.equal(start.code, 0, show(start));
       const code = await Promise.race([exited, sleep(90_000).then(() => "timeout")]);
@@ -419,6 +432,53 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     const none = await cli(["credentials", hello.id]);
     assert.equal(none.code, 0, show(none));
     assert.match(none.stdout, /has no credentials to show/);
+  });
+
+  test("revoke stops the app (podman inspect) until the operator approves again; status shows each approval", async () => {
+    const nodeName = node.names.node as string;
+    const status = await cli(["status", node.id]);
+    assert.equal(status.code, 0, show(status));
+    assert.match(status.stdout, /^permissions:$/m, show(status));
+    assert.match(status.stdout, /^ {2}hwrng {6}use the host device \/dev\/zero$/m, show(status));
+    assert.match(status.stdout, /^ {13}approved \S+ ago; why: Seeds key generation/m, show(status));
+
+    const revoke = await cli(["revoke", node.id, "hwrng"]);
+    assert.equal(revoke.code, 0, show(revoke));
+    assert.match(
+      revoke.stdout,
+      new RegExp(
+        `done in .*: ${node.id} is stopped \\(desired: running\\); it runs again only once approved`,
+      ),
+      show(revoke),
+    );
+    assert.equal((await lab.inspect(nodeName))?.running, false, "podman inspect: stopped by the revoke");
+
+    const start = await cli(["start", node.id]);
+    assert.equal(start.code, 1, show(start));
+    assert.match(
+      start.stderr,
+      new RegExp(`^archy: ${node.id} asks for a permission the operator has not approved: hwrng`),
+      show(start),
+    );
+    assert.match(
+      start.stderr,
+      new RegExp(`^ {2}hint: approve them: \`archy approve ${node.id} hwrng\``, "m"),
+    );
+    const held = await cli(["status", node.id]);
+    assert.match(held.stdout, /NOT APPROVED: \S+ does not run until it is/, show(held));
+    assert.equal((await lab.inspect(nodeName))?.running, false, "still stopped");
+
+    const notOnTerminal = await cli(["approve", node.id]);
+    assert.equal(notOnTerminal.code, 1, show(notOnTerminal));
+    assert.match(notOnTerminal.stderr, new RegExp(`^archy: ${node.id} asks for this permission:$`, "m"));
+    const approve = await cli(["approve", node.id, "hwrng"]);
+    assert.equal(approve.code, 0, show(approve));
+    assert.match(
+      approve.stdout,
+      new RegExp(`${node.id}'s permissions are approved and it is running`),
+      show(approve),
+    );
+    assert.equal((await lab.inspect(nodeName))?.running, true, "podman inspect: running again");
   });
 
   test("logs shows a secret the app prints masked; only credentials shows it (SPEC invariant 4)", async () => {

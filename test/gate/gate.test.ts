@@ -255,6 +255,16 @@ describe("real Podman: archy gate fails with evidence, and survives faults", () 
     assert.equal(run.code, 0, show(run));
     // Podman saw the container faults happen to the containers the report names.
     const events = await eventsSince(report.startedAt);
+    // Every start of the app's containers in Podman's log is in the report, and the gate caused
+    // each one: its steps, and the platform repairing a kill or a removal (no restart behind its back).
+    const ids = new Set(report.cells.flatMap((c) => (c.podman ?? []).map((f) => f.id)));
+    for (const fault of report.faults) {
+      const id = /\(([0-9a-f]{12})/.exec(fault.detail)?.[1];
+      for (const line of events) if (id && line.startsWith(id)) ids.add(line.split(" ")[0] as string);
+    }
+    const started = events.filter((e) => / start$/.test(e) && ids.has(e.split(" ")[0] as string));
+    assert.equal(report.restarts.starts, started.length, started.join("\n"));
+    assert.deepEqual(report.restarts.unexpected, [], "no start the gate did not cause");
     for (const fault of report.faults.filter(
       (f) => f.kind === "container-kill" || f.kind === "container-remove",
     )) {

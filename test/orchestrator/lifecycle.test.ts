@@ -249,7 +249,7 @@ async function fullLifecycle(apps: Probe[]): Promise<void> {
       `${probe.app.id}: purge deletes the secrets`,
     );
     assert.deepEqual(
-      podmanSecrets.filter((s) => s.startsWith(`archy-${probe.app.id}-`)),
+      podmanSecrets.filter((s) => s.startsWith(`archy-${probe.app.id}_`)),
       [],
       `${probe.app.id}: purge deletes its Podman secrets`,
     );

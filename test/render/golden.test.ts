@@ -14,8 +14,8 @@ import YAML from "yaml";
 import { LABELS } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { canonicalJson } from "../../src/render/canonical.ts";
-import { RENDER_TARGETS, RenderError, render } from "../../src/render/index.ts";
-import { kubeSecretName, renderKube } from "../../src/render/kube.ts";
+import { RENDER_TARGETS, RenderError, type RenderedFile, render } from "../../src/render/index.ts";
+import { kubeSecretName, renderKube, renderKubeWithWarnings } from "../../src/render/kube.ts";
 import { podmanPlan } from "../../src/render/podman-spec.ts";
 import { specHash } from "../../src/render/spec-hash.ts";
 import { contextFor, loadSamples, SAMPLE_IDS } from "../support/samples.ts";
@@ -36,31 +36,57 @@ async function listFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** Renders of apps installed under naming scheme 1 (their names on nodes that had them): see below. */
+const LEGACY_NAMES = "legacy-names";
+
+/** The golden files of one render: rewritten with UPDATE_GOLDEN=1, else compared byte for byte. */
+async function compareWithGolden(files: RenderedFile[], dir: string, what: string): Promise<void> {
+  if (UPDATE) {
+    await rm(dir, { recursive: true, force: true });
+    for (const file of files) {
+      await mkdir(dirname(join(dir, file.path)), { recursive: true });
+      await writeFile(join(dir, file.path), file.content);
+    }
+  }
+  assert.deepEqual(
+    files.map((f) => f.path).sort(),
+    await listFiles(dir),
+    `the rendered file set differs from ${dir} (UPDATE_GOLDEN=1 rewrites it)`,
+  );
+  for (const file of files)
+    assert.equal(
+      file.content,
+      await readFile(join(dir, file.path), "utf8"),
+      `${what}/${file.path} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`,
+    );
+}
+
 describe("golden files", () => {
   for (const target of RENDER_TARGETS)
     for (const id of SAMPLE_IDS)
       test(`${target} ${id}`, async () => {
         const manifest = samples[id] as Manifest;
         const files = render(manifest, target, contextFor(manifest, samples));
-        const dir = join(GOLDEN, target, id);
-        if (UPDATE) {
-          await rm(dir, { recursive: true, force: true });
-          for (const file of files) {
-            await mkdir(dirname(join(dir, file.path)), { recursive: true });
-            await writeFile(join(dir, file.path), file.content);
-          }
-        }
-        assert.deepEqual(
-          files.map((f) => f.path).sort(),
-          await listFiles(dir),
-          `the rendered file set differs from ${dir} (UPDATE_GOLDEN=1 rewrites it)`,
+        await compareWithGolden(files, join(GOLDEN, target, id), `${target}/${id}`);
+      });
+
+  // An app installed before naming scheme 2 keeps its names, so its containers keep their spec
+  // hashes and a daemon upgrade recreates none of them: these files were the golden files of the
+  // release before scheme 2 (byte for byte), and only a change of the renders themselves may change them.
+  for (const target of ["podman", "quadlet"] as const)
+    for (const id of SAMPLE_IDS)
+      test(`${target} ${id}, installed under naming scheme 1: the names and renders of earlier releases`, async () => {
+        const manifest = samples[id] as Manifest;
+        const base = contextFor(manifest, samples);
+        const naming = Object.fromEntries(
+          [id, ...Object.keys(base.dependencies)].map((app) => [app, 1 as const]),
         );
-        for (const file of files)
-          assert.equal(
-            file.content,
-            await readFile(join(dir, file.path), "utf8"),
-            `${target}/${id}/${file.path} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`,
-          );
+        const files = render(manifest, target, { ...base, naming });
+        await compareWithGolden(
+          files,
+          join(GOLDEN, LEGACY_NAMES, target, id),
+          `${LEGACY_NAMES}/${target}/${id}`,
+        );
       });
 });
 
@@ -212,10 +238,10 @@ describe("secrets", () => {
     const [body] = podmanPlan(m, ctx).containers.map((c) => c.body);
     assert.ok(body);
     assert.equal(body.env.RPC_PASSWORD, undefined, "secret env must not be plain env");
-    assert.deepEqual(body.secret_env, { RPC_PASSWORD: "archy-mini-node-rpc-password" });
+    assert.deepEqual(body.secret_env, { RPC_PASSWORD: "archy-mini-node_rpc-password" });
     assert.deepEqual(body.secrets, [
       {
-        Source: "archy-mini-explorer-session-key",
+        Source: "archy-mini-explorer_session-key",
         Target: "/run/secrets/session-key",
         UID: 1000,
         GID: 1000,
@@ -223,7 +249,7 @@ describe("secrets", () => {
       },
     ]);
     const unit = render(m, "quadlet", ctx).find((f) => f.path.endsWith(".container"))?.content ?? "";
-    assert.match(unit, /^Secret=archy-mini-node-rpc-password,type=env,target=RPC_PASSWORD$/m);
+    assert.match(unit, /^Secret=archy-mini-node_rpc-password,type=env,target=RPC_PASSWORD$/m);
     assert.doesNotMatch(unit, /^Environment=.*RPC_PASSWORD/m);
     const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
     assert.ok(!docs.some((d) => d.kind === "Secret"), "no Secret document unless values are passed");
@@ -268,6 +294,14 @@ describe("edge cases", () => {
     assert.equal(podmanPlan(m, ctx).containers[0]?.body.portmappings?.[0]?.host_ip, "::1");
   });
 
+  test("an image named like a Quadlet image unit (.image, .build) gets Podman's default tag in Image=", () => {
+    const m = hello();
+    web(m).image = "registry.example.org/team/app.image";
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "hello-web.container")?.content ?? "";
+    assert.match(unit, /^Image=registry\.example\.org\/team\/app\.image:latest$/m);
+    assert.equal(podmanPlan(m, ctx).containers[0]?.body.image, "registry.example.org/team/app.image");
+  });
+
   test("the data root is used as given, without a doubled slash", () => {
     assert.equal(podmanPlan(hello(), ctx).volumes[0]?.Options.device, "/data/apps/hello-web/volumes/content");
   });
@@ -278,12 +312,102 @@ describe("edge cases", () => {
     assert.throws(() => render(m, "podman", ctx), /containers\.web\.stop_signal: unknown signal SIGBOGUS/);
   });
 
-  test("two containers of a stack on the same port cannot share a Kubernetes pod", () => {
+  test("two containers of a stack on the same port render for Kubernetes, with a warning that only one can bind it", () => {
     const m = structuredClone(samples.notes as Manifest);
+    // Published on two host ports, so that the Service lists the port (once).
     (m.containers.cache as Manifest["containers"][string]).ports = [
-      { container: 5432, protocol: "tcp", bind: "0.0.0.0" },
+      { container: 5432, host: 15432, protocol: "tcp", bind: "127.0.0.1" },
     ];
-    assert.throws(() => render(m, "kube", ctx), /both listen on 5432\/tcp/);
+    (m.containers.db as Manifest["containers"][string]).ports = [
+      { container: 5432, host: 15433, protocol: "tcp", bind: "127.0.0.1" },
+    ];
+    const { files, warnings } = renderKubeWithWarnings(m, ctx);
+    const shared = warnings.filter((w) => /only one of them can bind/.test(w.message));
+    assert.deepEqual(
+      shared.map((w) => w.field),
+      ["containers.db.ports"],
+      "one warning, on the container that comes second in start order",
+    );
+    assert.match(shared[0]?.message ?? "", /listens on 5432\/tcp \(as cache does\)/);
+    const service = YAML.parseAllDocuments(files[0]?.content ?? "")
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Service");
+    assert.deepEqual(
+      service?.spec.ports.map((p: { name: string }) => p.name),
+      ["tcp-80", "tcp-5432"],
+      "the port is the pod's once",
+    );
+  });
+
+  test("a secret file whose directory another mount takes (or the root) is mounted by itself in Kubernetes", () => {
+    const m = hello();
+    m.secrets = { pw: { type: "alphanumeric", length: 16 }, key: { type: "hex", length: 16 } };
+    web(m).volumes = [{ name: "secrets", path: "/run/secrets", read_only: false }];
+    web(m).secrets = [
+      { secret: "pw", target: "/pw" },
+      { secret: "key", target: "/run/secrets/key" },
+    ];
+    const { files, warnings } = renderKubeWithWarnings(m, ctx);
+    const container = YAML.parseAllDocuments(files[0]?.content ?? "")
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Deployment").spec.template.spec.containers[0];
+    const mounts = container.volumeMounts
+      .map((v: { mountPath: string; subPath?: string }) => [v.mountPath, v.subPath])
+      .filter(([path]: [string]) => /^\/(pw|run\/secrets)/.test(path));
+    assert.deepEqual(mounts, [
+      ["/pw", "pw"],
+      ["/run/secrets", undefined],
+      ["/run/secrets/key", "key"],
+    ]);
+    assert.match(
+      warnings.find((w) => w.field === "containers.web.secrets")?.message ?? "",
+      /the secret files in \/, \/run\/secrets are mounted one by one \(subPath\)/,
+    );
+  });
+
+  test("a container name that cannot be a host name in Kubernetes is left out of hostAliases, with a warning", () => {
+    const m = hello();
+    web(m).container_name = "Hello_Web";
+    const { files, warnings } = renderKubeWithWarnings(m, ctx);
+    const pod = YAML.parseAllDocuments(files[0]?.content ?? "")
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Deployment").spec.template.spec;
+    assert.deepEqual(pod.hostAliases, [{ ip: "127.0.0.1", hostnames: ["web"] }]);
+    assert.match(
+      warnings.find((w) => w.field === "containers.web.container_name")?.message ?? "",
+      /Hello_Web cannot be a host name in Kubernetes/,
+    );
+    web(m).container_name = "Hello-Web";
+    const lower = YAML.parseAllDocuments(renderKube(m, ctx)[0]?.content ?? "")
+      .map((d) => d.toJS())
+      .find((d) => d.kind === "Deployment").spec.template.spec;
+    assert.deepEqual(
+      lower.hostAliases,
+      [{ ip: "127.0.0.1", hostnames: ["hello-web", "web"] }],
+      "lower case resolves alike",
+    );
+  });
+
+  test("an app id longer than a Kubernetes label value is shortened there, and its claims are valid names", () => {
+    const m = hello();
+    m.id = `publisher-${"x".repeat(30)}.app-${"y".repeat(35)}`;
+    const docs = YAML.parseAllDocuments(renderKube(m, ctx)[0]?.content ?? "").map((d) => d.toJS());
+    for (const doc of docs) {
+      const value = doc.metadata.labels[LABELS.app] as string;
+      assert.ok(value.length <= 63 && value.startsWith("publisher-"), value);
+    }
+    const claim = docs.find((d) => d.kind === "PersistentVolumeClaim").metadata.name as string;
+    assert.ok(
+      claim.split(".").every((label) => label.length <= 63),
+      claim,
+    );
+    const mounted = docs.find((d) => d.kind === "Deployment").spec.template.spec.volumes;
+    assert.ok(
+      mounted.some(
+        (v: { persistentVolumeClaim?: { claimName: string } }) =>
+          v.persistentVolumeClaim?.claimName === claim,
+      ),
+    );
   });
 
   test("a read-only container gets writable /run, /tmp and /var/tmp on every backend", () => {
@@ -293,7 +417,7 @@ describe("edge cases", () => {
       body?.mounts?.filter((x) => x.type === "tmpfs").map((x) => x.destination),
       ["/run", "/tmp", "/var/tmp"],
     );
-    const unit = render(m, "quadlet", ctx).find((f) => f.path === "notes-cache.container")?.content ?? "";
+    const unit = render(m, "quadlet", ctx).find((f) => f.path === "notes--cache.container")?.content ?? "";
     assert.deepEqual(unit.match(/^Tmpfs=.*$/gm), [
       "Tmpfs=/run:rw,nosuid,nodev",
       "Tmpfs=/tmp:rw,nosuid,nodev",
@@ -301,11 +425,17 @@ describe("edge cases", () => {
     ]);
   });
 
-  test("a namespaced app id becomes a DNS label in Kubernetes names", () => {
-    const m = hello();
-    m.id = "alice.hello";
-    const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
-    assert.equal(docs.find((d) => d.kind === "Deployment").metadata.name, "alice-hello");
-    assert.equal(docs.find((d) => d.kind === "Service").metadata.name, "alice-hello");
+  test("a namespaced app id becomes a DNS label in Kubernetes names, never another id's", () => {
+    const kubeNames = (id: string) => {
+      const m = hello();
+      m.id = id;
+      const docs = YAML.parseAllDocuments(render(m, "kube", ctx)[0]?.content ?? "").map((d) => d.toJS());
+      return ["Deployment", "Service", "PersistentVolumeClaim"].map(
+        (kind) => docs.find((d) => d.kind === kind).metadata.name,
+      );
+    };
+    assert.deepEqual(kubeNames("alice.hello"), ["alice--hello", "alice--hello", "archy-alice.hello.content"]);
+    // Both ids used to be `alice-hello` in Kubernetes: one app's objects were the other's.
+    assert.deepEqual(kubeNames("alice-hello"), ["alice-hello", "alice-hello", "archy-alice-hello.content"]);
   });
 });

@@ -32,6 +32,7 @@ import type { Manifest } from "../../src/manifest/schema.ts";
 import { kubeName, renderKube } from "../../src/render/kube.ts";
 import { podman, runAsTestUser, testUser } from "../support/rootless.ts";
 import { contextFor, isolate, loadSamples, runPrefix, SAMPLE_IDS } from "../support/samples.ts";
+import { waitFor } from "../support/wait.ts";
 
 const prefix = runPrefix();
 const isRoot = process.getuid?.() === 0;
@@ -117,53 +118,50 @@ async function createSecret(
   await rm(file, { force: true });
 }
 
-async function waitRunning(names: string[], timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitRunning(names: string[]): Promise<void> {
   let states: Record<string, string> = {};
-  while (Date.now() < deadline) {
-    const list = JSON.parse(await podman(["ps", "-a", "--format", "json"])) as Array<{
-      Names: string[];
-      State: string;
-    }>;
-    states = Object.fromEntries(
-      names.map((n) => [n, list.find((c) => c.Names.includes(n))?.State ?? "missing"]),
-    );
-    if (Object.values(states).every((s) => s === "running")) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`containers not running: ${JSON.stringify(states)}`);
+  await waitFor(
+    async () => {
+      const list = JSON.parse(await podman(["ps", "-a", "--format", "json"])) as Array<{
+        Names: string[];
+        State: string;
+      }>;
+      states = Object.fromEntries(
+        names.map((n) => [n, list.find((c) => c.Names.includes(n))?.State ?? "missing"]),
+      );
+      return Object.values(states).every((s) => s === "running");
+    },
+    { what: `${names.join(", ")} to run`, intervalMs: 500, seen: () => states },
+  );
 }
 
 /** The container's logs once they contain `text`. */
-async function waitLog(container: string, text: string, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
+async function waitLog(container: string, text: string): Promise<string> {
   let logs = "";
-  while (Date.now() < deadline) {
-    const r = await runAsTestUser(["podman", "logs", container]);
-    logs = r.stdout + r.stderr;
-    if (logs.includes(text)) return logs;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${container}: no "${text}" in its logs:\n${logs}`);
+  return waitFor(
+    async () => {
+      const r = await runAsTestUser(["podman", "logs", container]);
+      logs = r.stdout + r.stderr;
+      return logs.includes(text) && logs;
+    },
+    { what: `"${text}" in the logs of ${container}`, intervalMs: 300, seen: () => logs },
+  );
 }
 
-async function httpGet(
-  port: number,
-  path = "/",
-  expect = "",
-  timeoutMs = 30_000,
-): Promise<{ status: number; body: string }> {
-  const deadline = Date.now() + timeoutMs;
+/** The first answer with status 200 and `expect` in its body; the last answer if none came in time. */
+async function httpGet(port: number, path = "/", expect = ""): Promise<{ status: number; body: string }> {
   let last = { status: 0, body: "" };
-  while (Date.now() < deadline) {
-    try {
+  return waitFor(
+    async () => {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
       last = { status: response.status, body: await response.text() };
-      if (last.status === 200 && last.body.includes(expect)) return last;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return last;
+      return last.status === 200 && last.body.includes(expect) && last;
+    },
+    {
+      what: `http://127.0.0.1:${port}${path} to answer 200${expect ? ` with "${expect}"` : ""}`,
+      intervalMs: 500,
+    },
+  ).catch(() => last);
 }
 
 before(async () => {
@@ -198,17 +196,19 @@ after(async () => {
 });
 
 /** Runs the container's probe commands as the kubelet would, until they pass (the app may be starting). */
-async function probesPass(container: string, c: Doc, timeoutMs = 30_000): Promise<void> {
+async function probesPass(container: string, c: Doc): Promise<void> {
   for (const probe of [c.livenessProbe, c.readinessProbe]) {
     if (!probe) continue;
     assert.ok(probe.exec, `${c.name}: probes are exec probes`);
-    const deadline = Date.now() + timeoutMs;
-    let last = await runAsTestUser(["podman", "exec", container, ...probe.exec.command]);
-    while (last.code !== 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      last = await runAsTestUser(["podman", "exec", container, ...probe.exec.command]);
-    }
-    assert.equal(last.code, 0, `${c.name}: probe ${JSON.stringify(probe.exec.command)}: ${last.stderr}`);
+    const command = probe.exec.command;
+    let last = { code: -1, stderr: "" };
+    await waitFor(
+      async () => {
+        last = await runAsTestUser(["podman", "exec", container, ...command]);
+        return last.code === 0;
+      },
+      { what: `${c.name}: probe ${JSON.stringify(command)} to pass`, intervalMs: 1000, seen: () => last },
+    );
   }
 }
 

@@ -14,13 +14,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LABELS, secretName, volumeHostPath } from "../../src/manifest/naming.ts";
+import { CURRENT_NAMING, LABELS, secretName, volumeHostPath } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { fixedAddress, freeSubnet } from "../../src/render/addresses.ts";
 import { type PodmanPlan, podmanPlan } from "../../src/render/podman-spec.ts";
 import { type ContainerInspect, PodmanService } from "../support/podman-api.ts";
 import { podman, runAsTestUser, testUser } from "../support/rootless.ts";
 import { contextFor, dependencyOrder, isolate, loadSamples, runPrefix } from "../support/samples.ts";
+import { waitFor } from "../support/wait.ts";
 
 const prefix = runPrefix();
 const isRoot = process.getuid?.() === 0;
@@ -50,18 +51,23 @@ function userDir(path: string): void {
     chownSync(dir, testUser.uid, testUser.gid);
 }
 
-async function waitHealthy(name: string, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitHealthy(name: string): Promise<void> {
   let last = "";
-  while (Date.now() < deadline) {
-    const run = await service.request("GET", `/containers/${name}/healthcheck`);
-    const status = (run.body as { Status?: string } | undefined)?.Status;
-    if (run.status === 200 && status === "healthy") return;
-    last = run.text.trim().slice(-500);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const logs = await runAsTestUser(["podman", "logs", "--tail", "20", name]);
-  throw new Error(`${name} did not become healthy: ${last}\nlogs:\n${logs.stdout}${logs.stderr}`);
+  await waitFor(
+    async () => {
+      const run = await service.request("GET", `/containers/${name}/healthcheck`);
+      last = run.text.trim().slice(-500);
+      return run.status === 200 && (run.body as { Status?: string } | undefined)?.Status === "healthy";
+    },
+    {
+      what: `${name} to be healthy`,
+      intervalMs: 500,
+      seen: async () => {
+        const logs = await runAsTestUser(["podman", "logs", "--tail", "20", name]);
+        return `${last}\nlogs:\n${logs.stdout}${logs.stderr}`;
+      },
+    },
+  );
 }
 
 async function inspect(name: string): Promise<ContainerInspect> {
@@ -106,7 +112,7 @@ before(async () => {
 
   for (const m of Object.values(apps))
     for (const secret of Object.keys(m.secrets)) {
-      const name = secretName(m.id, secret);
+      const name = secretName(m.id, secret, CURRENT_NAMING);
       const value = randomBytes(18).toString("hex");
       await service.ok("POST", `/secrets/create?name=${name}`, value);
       created.secrets.push(name);
@@ -220,8 +226,12 @@ describe("real Podman: libpod create bodies", () => {
   });
 
   test("secrets reach the process, as env and as a file owned by the container's user", async () => {
-    const nodePassword = secretValues.get(secretName(ids["mini-node"] as string, "rpc-password")) as string;
-    const sessionKey = secretValues.get(secretName(ids["mini-explorer"] as string, "session-key")) as string;
+    const nodePassword = secretValues.get(
+      secretName(ids["mini-node"] as string, "rpc-password", CURRENT_NAMING),
+    ) as string;
+    const sessionKey = secretValues.get(
+      secretName(ids["mini-explorer"] as string, "session-key", CURRENT_NAMING),
+    ) as string;
     const node = body("mini-node", "node");
     const explorer = body("mini-explorer", "explorer");
     const printenv = (name: string) => podman(["exec", name, "sh", "-c", 'echo "$RPC_PASSWORD"']);

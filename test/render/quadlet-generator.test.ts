@@ -5,138 +5,31 @@
  * values survive the trip through Quadlet and systemd exactly (`$`, `%`, quotes, spaces, newlines).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { QUADLET_GENERATOR } from "../../src/host/layout.ts";
 import { LABELS } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { healthTest } from "../../src/render/health.ts";
 import { podmanPlan } from "../../src/render/podman-spec.ts";
 import { renderQuadlet } from "../../src/render/quadlet.ts";
+import { podmanHealthTest } from "../support/podman-cli.ts";
+import {
+  complaints,
+  execStart,
+  flag,
+  type Generated,
+  parseUnits,
+  runGenerator,
+  type Unit,
+} from "../support/quadlet.ts";
 import { contextFor, loadSamples, SAMPLE_IDS } from "../support/samples.ts";
-
-/** Until host setup installs the generator, the copy unpacked from Debian 13's package. */
-const FALLBACK_GENERATOR = "/var/cache/archipelago/apt-trixie/root/usr/libexec/podman/quadlet";
-const generator = [QUADLET_GENERATOR, FALLBACK_GENERATOR].find((path) => existsSync(path));
-
-type Generated = { stdout: string; stderr: string; code: number };
-
-function runGenerator(dir: string): Promise<Generated> {
-  if (!generator)
-    throw new Error(
-      `no Quadlet generator at ${QUADLET_GENERATOR} (or ${FALLBACK_GENERATOR}): run \`archy doctor --fix\``,
-    );
-  return new Promise((resolve) => {
-    execFile(
-      generator,
-      ["-dryrun"],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", QUADLET_UNIT_DIRS: dir }, timeout: 30_000 },
-      (error, stdout, stderr) =>
-        resolve({ stdout, stderr, code: error ? (typeof error.code === "number" ? error.code : 1) : 0 }),
-    );
-  });
-}
-
-/** The generated units by name (`notes-web.service`): section name to its lines. */
-function parseUnits(stdout: string): Map<string, Map<string, string[]>> {
-  const units = new Map<string, Map<string, string[]>>();
-  let sections: Map<string, string[]> | undefined;
-  let current: string[] | undefined;
-  for (const line of stdout.split("\n")) {
-    const header = /^---(.+)---$/.exec(line);
-    if (header) {
-      sections = new Map();
-      current = undefined;
-      units.set(header[1] as string, sections);
-      continue;
-    }
-    const section = /^\[(.+)\]$/.exec(line);
-    if (section && sections) {
-      current = [];
-      sections.set(section[1] as string, current);
-    } else if (line !== "" && !line.startsWith("#") && current) current.push(line);
-  }
-  return units;
-}
-
-const CUNESCAPE: Record<string, string> = {
-  n: "\n",
-  t: "\t",
-  r: "\r",
-  "\\": "\\",
-  '"': '"',
-  "'": "'",
-  " ": " ",
-};
-
-/**
- * Splits an ExecStart= value into argv as systemd does: specifiers (`%%`) first, then words with
- * quotes and C escapes, then `$$` → `$` in each word. Fails on an unescaped `$` reference, which
- * systemd would expand.
- */
-export function systemdArgv(value: string): string[] {
-  const line = value.replace(/%%/g, "\uE000");
-  const words: string[] = [];
-  let i = 0;
-  while (i < line.length) {
-    while (line[i] === " ") i++;
-    if (i >= line.length) break;
-    let word = "";
-    let quote: string | undefined;
-    for (; i < line.length; i++) {
-      const c = line[i] as string;
-      if (quote === undefined && c === " ") break;
-      if (c === '"' || c === "'") {
-        if (quote === undefined) quote = c;
-        else if (quote === c) quote = undefined;
-        else word += c;
-        continue;
-      }
-      if (c === "\\") {
-        const next = line[++i] as string;
-        if (next === "x") {
-          word += String.fromCharCode(Number.parseInt(line.slice(i + 1, i + 3), 16));
-          i += 2;
-        } else word += CUNESCAPE[next] ?? next;
-        continue;
-      }
-      word += c;
-    }
-    assert.equal(quote, undefined, `unterminated quote in ${value}`);
-    assert.doesNotMatch(
-      word.replace(/\$\$/g, ""),
-      /\$[{A-Za-z_]/,
-      `systemd would expand a variable in ${word}`,
-    );
-    words.push(word.replace(/\$\$/g, "$").replace(/\uE000/g, "%"));
-  }
-  return words;
-}
-
-/** Values of `--flag value` and `--flag=value` in argv. */
-function flag(argv: string[], name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === name) values.push(argv[++i] as string);
-    else if (argv[i]?.startsWith(`${name}=`)) values.push((argv[i] as string).slice(name.length + 1));
-  }
-  return values;
-}
-
-function execStart(unit: Map<string, string[]> | undefined): string[] {
-  const line = unit?.get("Service")?.find((l) => l.startsWith("ExecStart="));
-  assert.ok(line, "the generated service has an ExecStart=");
-  return systemdArgv(line.slice("ExecStart=".length));
-}
 
 let samples: Record<string, Manifest>;
 let dir: string;
 let generated: Generated;
-let units: Map<string, Map<string, string[]>>;
+let units: Map<string, Unit>;
 
 before(async () => {
   samples = await loadSamples();
@@ -157,10 +50,7 @@ after(async () => {
 describe("Quadlet generator (dry run)", () => {
   test("accepts every unit without error or warning", () => {
     assert.equal(generated.code, 0, generated.stderr);
-    const complaints = generated.stderr
-      .split("\n")
-      .filter((l) => l.trim() !== "" && !/Loading source unit file /.test(l));
-    assert.deepEqual(complaints, [], "the generator printed errors or warnings");
+    assert.deepEqual(complaints(generated), [], "the generator printed errors or warnings");
     assert.doesNotMatch(generated.stdout + generated.stderr, /unsupported key|converting "/);
   });
 
@@ -291,8 +181,7 @@ describe("Quadlet escaping", () => {
     const base = structuredClone((await loadSamples())["hello-web"] as Manifest);
     const web = base.containers.web as Manifest["containers"][string];
     web.environment = { ...tricky };
-    // Quadlet drops an empty Exec= word and everything after it, so the renderer refuses those.
-    web.command = Object.values(tricky).filter((word) => word !== "");
+    web.command = Object.values(tricky);
     const own = await mkdtemp(join(tmpdir(), "archy-quadlet-escape-"));
     try {
       for (const file of renderQuadlet(base, { dataRoot: "/srv/100% data/$x", dependencies: {} }))
@@ -305,19 +194,54 @@ describe("Quadlet escaping", () => {
         tricky,
       );
       assert.deepEqual(argv.slice(argv.lastIndexOf(web.image) + 1), web.command);
-      const volume = execStart(parseUnits(result.stdout).get("archy-hello-web-content-volume.service"));
+      const volume = execStart(parseUnits(result.stdout).get("archy-hello-web_content-volume.service"));
       assert.ok(volume.includes("device=/srv/100% data/$x/apps/hello-web/volumes/content"));
     } finally {
       await rm(own, { recursive: true, force: true });
     }
   });
 
-  test("an empty command argument is refused: Quadlet would drop it and every argument after it", async () => {
+  test("an empty argument and a lone ; reach podman whole, through variables systemd expands to one argument each", async () => {
     const m = structuredClone((await loadSamples())["hello-web"] as Manifest);
-    (m.containers.web as Manifest["containers"][string]).command = ["echo", "", "after"];
-    assert.throws(
-      () => renderQuadlet(m, { dataRoot: "/data", dependencies: {} }),
-      /containers\.web\.command\[1\] is an empty argument/,
-    );
+    // Quadlet would drop the empty word and every one after it; systemd would start a second command at the `;`.
+    const command = ["find", "/data", "-name", "", "-exec", "rm", "{}", ";"];
+    (m.containers.web as Manifest["containers"][string]).command = command;
+    const own = await mkdtemp(join(tmpdir(), "archy-quadlet-stand-in-"));
+    try {
+      const files = renderQuadlet(m, { dataRoot: "/data", dependencies: {} });
+      const unit = files.find((f) => f.path === "hello-web.container")?.content ?? "";
+      assert.match(unit, /^Exec=find \/data -name \$\{ARCHY_EMPTY\} -exec rm "\{\}" \$\{ARCHY_SEMICOLON\}$/m);
+      assert.match(unit, /^Environment=ARCHY_EMPTY=$/m);
+      assert.match(unit, /^Environment=ARCHY_SEMICOLON=;$/m);
+      for (const file of files) await writeFile(join(own, file.path), file.content);
+      const result = await runGenerator(own);
+      assert.deepEqual(complaints(result), []);
+      const argv = execStart(parseUnits(result.stdout).get("hello-web.service"));
+      assert.deepEqual(argv.slice(argv.lastIndexOf("localhost/archy-test/busybox:1") + 1), command);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
+  test("a health command Podman would misread as a list (one word, or a first word CMD, CMD-SHELL or NONE) reaches it as an exec check", async () => {
+    const m = structuredClone((await loadSamples())["hello-web"] as Manifest);
+    const web = m.containers.web as Manifest["containers"][string];
+    const own = await mkdtemp(join(tmpdir(), "archy-quadlet-health-"));
+    try {
+      for (const command of [["/healthcheck"], ["NONE"], ["cmd-shell", "-x"], ["pg_isready", "-U", "a b"]]) {
+        web.health = { type: "exec", command, interval: 10_000, timeout: 5000, retries: 3, start_period: 0 };
+        for (const file of renderQuadlet(m, { dataRoot: "/data", dependencies: {} }))
+          await writeFile(join(own, file.path), file.content);
+        const result = await runGenerator(own);
+        const argv = execStart(parseUnits(result.stdout).get("hello-web.service"));
+        assert.deepEqual(
+          flag(argv, "--health-cmd").map(podmanHealthTest),
+          [["CMD", ...command]],
+          command.join(" "),
+        );
+      }
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
   });
 });

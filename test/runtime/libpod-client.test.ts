@@ -12,6 +12,7 @@ import { isPodmanError, PodmanError } from "../../src/runtime/libpod/errors.ts";
 import type { PodmanEvent } from "../../src/runtime/libpod/events.ts";
 import { eventually, type LabSample, RuntimeLab, sleep } from "../support/runtime-lab.ts";
 import { freePort } from "../support/samples.ts";
+import { within } from "../support/wait.ts";
 
 let lab: RuntimeLab;
 let notes: LabSample;
@@ -145,6 +146,48 @@ describe("real Podman: libpod client", () => {
     await rejectsWith(lab.client.containers.exec(`${lab.prefix}-absent`, ["true"]), "not-found");
   });
 
+  test("containers: a probe tells an exit, a time-out and a probe Podman never ran apart", async () => {
+    const probed = `${lab.prefix}-probed`;
+    await lab.client.containers.create(serveSpec(probed));
+    await lab.client.containers.start(probed);
+    try {
+      assert.deepEqual(
+        await lab.client.containers.probe(probed, ["/bin/sh", "-c", "echo up; exit 0"], 30_000),
+        {
+          kind: "exited",
+          exitCode: 0,
+          output: "up\n",
+        },
+      );
+      const failed = await lab.client.containers.probe(
+        probed,
+        ["/bin/sh", "-c", "echo down >&2; exit 3"],
+        30_000,
+      );
+      assert.deepEqual(failed, { kind: "exited", exitCode: 3, output: "down\n" });
+      // Ran, and still running after its limit counted from when it was seen running: the app's fault.
+      const slow = await lab.client.containers.probe(probed, ["sleep", "30"], 500);
+      assert.equal(slow.kind, "timed-out", JSON.stringify(slow));
+      // A start call that gives up at once is judged by what Podman then shows: `true` ran (exit
+      // 0), or Podman failed it for the lost attach (exit 125, Podman's own error: not run). Never
+      // a failure of the app. (Podman too slow to start it at all: src/runtime/libpod/containers.test.ts.)
+      const hasty = await lab.client.containers.probe(probed, ["true"], 1);
+      assert.ok(
+        (hasty.kind === "exited" && hasty.exitCode === 0) || hasty.kind === "not-run",
+        JSON.stringify(hasty),
+      );
+      // No container to run in, or one that is not running: no verdict on the app either.
+      const absent = await lab.client.containers.probe(`${lab.prefix}-absent`, ["true"], 30_000);
+      assert.equal(absent.kind, "not-run", JSON.stringify(absent));
+      await lab.client.containers.stop(probed, 5);
+      const stopped = await lab.client.containers.probe(probed, ["true"], 30_000);
+      assert.equal(stopped.kind, "not-run", JSON.stringify(stopped));
+      assert.match(stopped.kind === "not-run" ? stopped.reason : "", /running|improper/);
+    } finally {
+      await lab.client.containers.remove(probed, { force: true, timeoutSeconds: 0 });
+    }
+  });
+
   test("containers: logs, and a followed log shows a line as it is written", async () => {
     // A container that has written nothing yet: Podman 4.3 holds the headers of a followed log
     // back until the first line, which must not hold the caller.
@@ -152,9 +195,13 @@ describe("real Podman: libpod client", () => {
     await lab.client.containers.create(serveSpec(quiet));
     await lab.client.containers.start(quiet);
     const controller = new AbortController();
-    const began = Date.now();
-    const stream = await lab.client.containers.logs(quiet, { follow: true, signal: controller.signal });
-    assert.ok(Date.now() - began < 10_000, "logs() returned while the container was quiet");
+    // Returning at all proves it: the container writes its first line only after this, below.
+    const stream = await within(
+      lab.client.containers.logs(quiet, { follow: true, signal: controller.signal }),
+      {
+        what: "logs() to return while the container is quiet",
+      },
+    );
     const lines: string[] = [];
     const reading = (async () => {
       try {
@@ -191,14 +238,15 @@ describe("real Podman: libpod client", () => {
   });
 
   test("images: exists is true or false within its bound, inspect and list", async () => {
-    let began = Date.now();
-    assert.equal(await lab.client.images.exists(TEST_IMAGE, 5_000), true);
-    assert.equal(await lab.client.images.exists(`localhost/archy-test/${lab.prefix}-absent:1`, 5_000), false);
-    assert.ok(Date.now() - began < 5_000);
+    // Past its bound, exists() throws a timeout instead of answering.
+    assert.equal(await lab.client.images.exists(TEST_IMAGE, 30_000), true);
+    assert.equal(
+      await lab.client.images.exists(`localhost/archy-test/${lab.prefix}-absent:1`, 30_000),
+      false,
+    );
     const image = await lab.client.images.inspect(TEST_IMAGE);
     assert.match(image.Id, /^(sha256:)?[0-9a-f]{64}$/);
     assert.ok(image.RepoTags?.includes(TEST_IMAGE), JSON.stringify(image.RepoTags));
-    began = Date.now();
     await rejectsWith(lab.client.images.inspect(`localhost/archy-test/${lab.prefix}-absent:1`), "not-found");
     const listed = await lab.client.images.list();
     assert.ok(
@@ -207,20 +255,21 @@ describe("real Podman: libpod client", () => {
     );
   });
 
-  test("images: a pull that cannot reach a registry fails with a typed error, quickly", async () => {
+  test("images: a pull that cannot reach a registry fails with a typed error, without hanging", async () => {
     // No registry is reachable here; a loopback port nobody listens on refuses at once.
     const reference = `127.0.0.1:${await freePort()}/archy/${lab.prefix}:1`;
     const progress: string[] = [];
-    const began = Date.now();
     await assert.rejects(
-      lab.client.images.pull(reference, (p) => progress.push(p.stream ?? p.status ?? "")),
+      within(
+        lab.client.images.pull(reference, (p) => progress.push(p.stream ?? p.status ?? "")),
+        { what: `the pull of ${reference} to fail`, seen: () => progress },
+      ),
       (error: unknown) => {
         assert.ok(isPodmanError(error), String(error));
         assert.match(error.message, /connection refused|pinging container registry/);
         return true;
       },
     );
-    assert.ok(Date.now() - began < 30_000, `the pull failed after ${Date.now() - began} ms`);
     assert.ok(
       progress.some((line) => line.includes("Trying to pull")),
       `progress was reported: ${progress}`,

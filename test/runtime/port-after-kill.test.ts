@@ -15,6 +15,7 @@ import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import { eventually, RuntimeLab } from "../support/runtime-lab.ts";
 import { freePort } from "../support/samples.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ROUNDS = 16;
 
@@ -76,18 +77,16 @@ async function killAndStartRounds(): Promise<string[]> {
     await containers.start(name);
     await kill.catch(() => {}); // a kill that landed after the start's own check leaves it stopped
     if (!(await lab.client.containers.inspect(name)).State.Running) await containers.start(name);
-    const answered = await eventually(
-      `round ${round}: ${name} running`,
-      async () => ((await lab.client.containers.inspect(name)).State.Running ? true : undefined),
-      5_000,
-    ).then(async () => {
-      const deadline = Date.now() + 5_000;
-      while (Date.now() < deadline) {
-        if (await accepts(port)) return true;
-        await sleep(100);
-      }
-      return false;
-    });
+    await eventually(`round ${round}: ${name} running`, async () =>
+      (await lab.client.containers.inspect(name)).State.Running ? true : undefined,
+    );
+    // A dead port never answers again (nothing listens on the host side any more): a ceiling this
+    // generous costs time only when the port is dead, and a busy machine cannot pass for one.
+    const answered = await waitFor(() => accepts(port), {
+      what: `round ${round}: port ${port} to answer`,
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    }).catch(() => false);
     if (!answered) dead.push(`round ${round} (start ${delayMs} ms after the kill)`);
   }
   return dead;

@@ -25,6 +25,7 @@ import { SystemdUser } from "../../src/runtime/systemd.ts";
 import { CommandUnitStore, NODE_QUADLET_DIR, nodeRunner } from "../support/node-systemd.ts";
 import { loadSample } from "../support/samples.ts";
 import { NODE_UID, NODE_USER, type SystemdNode, startNode } from "../support/systemd-node.ts";
+import { waitFor } from "../support/wait.ts";
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root (the node is a privileged container)";
@@ -137,15 +138,16 @@ async function ps(name: string): Promise<PsEntry | undefined> {
 
 /**
  * The container, running. A container whose unit has just been started may still be listed as
- * "created" for a moment (see `install`): that state alone is waited out, for at most 10 s.
+ * "created" for a moment (see `install`): that state alone is waited out.
  */
 async function mustRun(name: string): Promise<PsEntry> {
-  let entry = await ps(name);
-  const deadline = Date.now() + 10_000;
-  while (entry?.State === "created" && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    entry = await ps(name);
-  }
+  const { entry } = await waitFor(
+    async () => {
+      const entry = await ps(name);
+      return entry?.State !== "created" && { entry };
+    },
+    { what: `${name} to leave the state created`, intervalMs: 100 },
+  );
   assert.equal(entry?.State, "running", `${name} is ${entry ? entry.State : "not there"}, not running`);
   return entry as PsEntry;
 }
@@ -175,14 +177,6 @@ async function page(port: number): Promise<string> {
   return run.stdout;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /**
  * `Runtime.create` of one container, then a wait until Podman reports it running: `systemctl start`
  * of a Quadlet unit returns once conmon reported the container started (Type=notify), which can be
@@ -194,7 +188,10 @@ async function install(manifest: Manifest, key: string): Promise<string> {
   const created = Date.now() - begun;
   const name = podmanPlan(manifest, ctx).containers.find((c) => c.key === key)?.name as string;
   const first = (await observed(name))?.state;
-  await waitFor(`${name} is running`, async () => (await observed(name))?.state === "running", 10_000);
+  await waitFor(async () => (await observed(name))?.state === "running", {
+    what: `${name} to run`,
+    seen: async () => (await observed(name))?.state ?? "not there",
+  });
   return `Runtime.create(${manifest.id}/${key}) in ${created} ms; observed right after: ${first}, running after ${Date.now() - begun} ms`;
 }
 
@@ -242,7 +239,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
     const rendered = renderQuadlet(hello, ctx).map((f) => f.path);
     assert.deepEqual(rendered, [
       "archy-hello-web.network",
-      "archy-hello-web-content.volume",
+      "archy-hello-web_content.volume",
       "hello-web.container",
     ]);
     const installed = await units.list();
@@ -256,7 +253,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
 
     assert.equal(await activeState("hello-web.service"), "active");
     assert.equal(await activeState("archy-hello-web-network.service"), "active");
-    assert.equal(await activeState("archy-hello-web-content-volume.service"), "active");
+    assert.equal(await activeState("archy-hello-web_content-volume.service"), "active");
     const web = await mustObserve("hello-web");
     assertManaged(web, hello, "web", "hello-web.service");
     assert.equal((await mustRun("hello-web")).Id, web.id);
@@ -276,7 +273,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
 
   test("notes: three containers started in depends_on order; web reaches db and cache by alias", async (t) => {
     const order = podmanPlan(notes, ctx).containers.map((c) => c.name);
-    assert.deepEqual(order, ["notes-cache", "notes-database", "notes-web"]);
+    assert.deepEqual(order, ["notes--cache", "notes-database", "notes--web"]);
     for (const c of podmanPlan(notes, ctx).containers) t.diagnostic(await install(notes, c.key));
     const observation = await runtime.observe();
     const byName = new Map(observation.containers.map((c) => [c.name, c]));
@@ -291,25 +288,28 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
       "healthy",
     );
 
-    const webRef = byName.get("notes-web") as ObservedContainer;
+    const webRef = byName.get("notes--web") as ObservedContainer;
     // Through the API (exec), by the aliases on the app network (aardvark-dns).
     for (const alias of ["database", "postgres"]) {
       const reach = await runtime.exec(webRef, ["sh", "-c", `nc -w 3 ${alias} 5432 </dev/null`], 10_000);
       assert.equal(
         `${reach.exitCode} ${reach.stdout.trim()}`,
         "0 ok",
-        `notes-web -> ${alias}:5432: ${reach.stderr}`,
+        `notes--web -> ${alias}:5432: ${reach.stderr}`,
       );
     }
     // (busybox 1.35's wget crashes with -T: timeout(1) bounds it instead)
     const cache = await runtime.exec(webRef, ["timeout", "5", "wget", "-qO-", "http://redis:6379/"], 10_000);
-    assert.match(cache.stdout, /archipelago test image works/, `notes-web -> redis:6379: ${cache.stderr}`);
+    assert.match(cache.stdout, /archipelago test image works/, `notes--web -> redis:6379: ${cache.stderr}`);
     let body = "";
-    await waitFor("notes-web serves its page", async () => {
-      const run = await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"]);
-      body = run.stdout;
-      return run.code === 0;
-    });
+    await waitFor(
+      async () => {
+        const run = await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"]);
+        body = run.stdout;
+        return run.code === 0;
+      },
+      { what: "notes--web to serve its page" },
+    );
     assert.match(body, /database says: ok/);
   });
 });
@@ -342,10 +342,10 @@ describe("systemd node: Runtime stop, start and restart reach Quadlet containers
   });
 
   test("restart: a new container under the same unit", async () => {
-    const before = await mustObserve("notes-cache");
+    const before = await mustObserve("notes--cache");
     await runtime.restart(before, 5);
-    const after = await observeRunning("notes-cache");
-    assertManaged(after, notes, "cache", "notes-cache.service");
+    const after = await observeRunning("notes--cache");
+    assertManaged(after, notes, "cache", "notes--cache.service");
     assert.notEqual(after.id, before.id);
   });
 
@@ -353,15 +353,15 @@ describe("systemd node: Runtime stop, start and restart reach Quadlet containers
     const db = await mustObserve("notes-database");
     const outcome = await runtime.stop(db, 5);
     assert.equal(outcome.via, "systemd");
-    // notes-web.service Requires= notes-database.service: systemd stops it with its dependency.
+    // notes--web.service Requires= notes-database.service: systemd stops it with its dependency.
     assert.equal(await activeState("notes-database.service"), "inactive");
-    assert.equal(await activeState("notes-web.service"), "inactive");
+    assert.equal(await activeState("notes--web.service"), "inactive");
     await mustBeDown("notes-database");
-    await mustBeDown("notes-web");
+    await mustBeDown("notes--web");
     // Starting the dependent starts its dependency first (Requires= + After=).
-    await runtime.start(goneRef("notes-web"));
+    await runtime.start(goneRef("notes--web"));
     await mustRun("notes-database");
-    await mustRun("notes-web");
+    await mustRun("notes--web");
   });
 });
 
@@ -438,11 +438,9 @@ describe("systemd node: containers created by hand are observed and reached", { 
 
     // Started through the API, its conmon does not live in the API service: the service exits
     // when idle (socket activation) and the container keeps running.
-    await waitFor(
-      "the node user's API service exits when idle",
-      async () => (await activeState("archy-host-podman.service")) === "inactive",
-      30_000,
-    );
+    await waitFor(async () => (await activeState("archy-host-podman.service")) === "inactive", {
+      what: "the node user's API service to exit when idle",
+    });
     t.diagnostic("archy-host-podman.service exited while idle");
     await mustRun(HANDMADE_PLAIN);
   });
@@ -505,7 +503,7 @@ describe("systemd node: the seed's field failure (a stop that never reached the 
 
 describe("systemd node: a reboot brings the units' containers back by themselves", { skip }, () => {
   test("after `podman restart` of the node: every unit's container runs again, stopped ones stay stopped", async (t) => {
-    const quadlet = ["hello-web", "notes-cache", "notes-database", "notes-web", HANDMADE_QUADLET];
+    const quadlet = ["hello-web", "notes--cache", "notes-database", "notes--web", HANDMADE_QUADLET];
     const before = new Map<string, string>();
     for (const name of quadlet) before.set(name, (await mustRun(name)).Id);
     await mustRun(HANDMADE_PLAIN);
@@ -515,23 +513,22 @@ describe("systemd node: a reboot brings the units' containers back by themselves
     await client.ping(10_000);
 
     for (const name of quadlet) {
-      await waitFor(`${name} runs again`, async () => (await ps(name))?.State === "running", 60_000);
+      await waitFor(async () => (await ps(name))?.State === "running", { what: `${name} to run again` });
       const c = await mustObserve(name);
       assert.notEqual(c.id, before.get(name), `${name}: the same container, not started again at boot`);
       assert.equal(c.backend, "quadlet");
     }
     for (const [manifest, key, name] of [
       [hello, "web", "hello-web"],
-      [notes, "web", "notes-web"],
+      [notes, "web", "notes--web"],
       [notes, "db", "notes-database"],
     ] as const)
       assertManaged(await mustObserve(name), manifest, key, `${name}.service`);
     assert.match(await page(18080), /archipelago test image works/);
     await waitFor(
-      "notes-web serves its page",
       async () =>
         (await node.exec(["curl", "-fsS", "--max-time", "3", "http://127.0.0.1:18081/"])).code === 0,
-      60_000,
+      { what: "notes--web to serve its page" },
     );
     // Stopped through the API before the reboot, run by no unit: still stopped.
     assert.equal((await ps(GHOST))?.State, "exited");
@@ -586,7 +583,7 @@ describe("systemd node: Runtime.remove reaches containers of both styles", { ski
     const left = await units.list();
     for (const file of renderQuadlet(hello, ctx))
       assert.ok(!left.includes(file.path), `${file.path} is still installed`);
-    assert.equal(await client.volumes.find("archy-hello-web-content"), undefined);
+    assert.equal(await client.volumes.find("archy-hello-web_content"), undefined);
     assert.equal(await client.networks.find("archy-hello-web"), undefined);
     const onDisk = await node.mustUser(["cat", `${DATA_ROOT}/apps/hello-web/volumes/content/marker.txt`]);
     assert.equal(onDisk, "kept\n");
@@ -601,7 +598,9 @@ describe("systemd node: Runtime.remove reaches containers of both styles", { ski
   test("after another reboot the removed unit stays gone and the reinstalled app is back", async (t) => {
     const ms = await node.reboot();
     t.diagnostic(`reboot in ${(ms / 1000).toFixed(1)} s`);
-    await waitFor("hello-web runs again", async () => (await ps("hello-web"))?.State === "running", 60_000);
+    await waitFor(async () => (await ps("hello-web"))?.State === "running", {
+      what: "hello-web to run again",
+    });
     assert.equal(await ps(HANDMADE_QUADLET), undefined);
     assert.equal(await ps(HANDMADE_PLAIN), undefined);
     assert.equal((await systemd.state("handmade.service")).load, "not-found");

@@ -177,7 +177,7 @@ describe("real Podman: service lifecycle", () => {
     const before = await eventually("hello-web to serve", () => page().catch(() => undefined), 30_000);
 
     await killGroup(child, report.driverPgid);
-    await eventually("the driver to be gone", () => (alive(report.driverPid) ? undefined : true), 5_000);
+    await eventually("the driver to be gone", () => (alive(report.driverPid) ? undefined : true));
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
     const inspected = await lab.client.containers.inspect(hello.name("web"));

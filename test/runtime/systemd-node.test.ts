@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { exec } from "../../src/system/exec.ts";
 import { NODE_UID, type SystemdNode, startNode } from "../support/systemd-node.ts";
+import { waitFor } from "../support/wait.ts";
 
 const isRoot = process.getuid?.() === 0;
 const buildTestImages = fileURLToPath(new URL("../../scripts/build-test-images", import.meta.url));
@@ -156,12 +157,15 @@ describe("systemd node", { skip: isRoot ? false : "needs root (the node is a pri
     assert.equal(linger.stdout.trim(), "yes");
 
     // The user manager may still be starting units when the node reports it has booted.
-    let state = "";
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      state = (await node.execUser(["systemctl", "--user", "is-active", "hello.service"])).stdout.trim();
-      if (state === "active" || state === "failed") break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    const state = await waitFor(
+      async () => {
+        const now = (
+          await node.execUser(["systemctl", "--user", "is-active", "hello.service"])
+        ).stdout.trim();
+        return (now === "active" || now === "failed") && now;
+      },
+      { what: "hello.service to be active (or failed) after the boot", intervalMs: 500 },
+    ).catch((error: Error) => error.message);
     if (state !== "active") {
       const journal = await node.execUser([
         "journalctl",

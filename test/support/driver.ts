@@ -32,12 +32,16 @@ import { createInterface } from "node:readline";
 import { parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { makeHostRoot } from "./host-root.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
 import { podman, runAsTestUser, testUser, testUserEnv } from "./rootless.ts";
 import { APPS_DIR, freePort, runPrefix } from "./samples.ts";
 import { referencedEnv, ScanRecorder, storedManifest } from "./secret-scan.ts";
 import { stageForTestUser } from "./stage.ts";
+import { sleep, waitFor } from "./wait.ts";
+
+export { sleep };
 
 const isRoot = process.getuid?.() === 0;
 
@@ -76,11 +80,17 @@ export type Message = {
   podman?: { socketPath: string; origin: string; pid?: number };
 };
 export type Accepted = { operationId: string; appId: string; kind: string; existing: boolean };
-export type StoredContainer = { key: string; name: string; containerId: string; state: string };
+export type StoredContainer = {
+  key: string;
+  name: string;
+  containerId: string;
+  state: string;
+  observedAt: number;
+};
 export type ListedApp = AppSummary & { reason?: string; containers: StoredContainer[] };
 export type OperationRecord = {
   operation: { id: string; kind: string; state: string; error?: string } | undefined;
-  logs: Array<{ level: string; message: string }>;
+  logs: Array<{ level: string; message: string; at: number }>;
 };
 
 export type DriverOptions = {
@@ -279,6 +289,8 @@ export type TestAppOptions = {
   variant?: string;
   /** Legacy container names to adopt, by container key (replaces the sample's own; not prefixed). */
   adopt?: Record<string, string[]>;
+  /** An app directory to copy instead of the sample's (an app made by `archy app new` or `import`). */
+  source?: string;
 };
 
 /** One test file's private world on the test user's Podman. */
@@ -453,7 +465,7 @@ export class Lab {
     const id = this.id(sample);
     const dir = join(this.manifestsDir, options.variant ? `${id}-${options.variant}` : id);
     rmSync(dir, { recursive: true, force: true });
-    cpSync(join(APPS_DIR, sample), dir, { recursive: true });
+    cpSync(options.source ?? join(APPS_DIR, sample), dir, { recursive: true });
     readableByAll(dir); // the checkout's modes may keep the test user out (CI's umask)
     const path = join(dir, "manifest.yml");
     const doc = parseDocument(readFileSync(path, "utf8"));
@@ -471,8 +483,6 @@ export class Lab {
       const c = containers.get(key) as YAMLMap;
       const explicit = c.get("container_name");
       if (explicit !== undefined) c.set("container_name", `${this.prefix}-${explicit}`);
-      names[key] =
-        explicit !== undefined ? `${this.prefix}-${explicit}` : keys.length === 1 ? id : `${id}-${key}`;
       const environment = c.get("environment");
       if (environment instanceof YAMLMap) {
         for (const pair of environment.items) {
@@ -542,6 +552,8 @@ export class Lab {
       throw new Error(
         `the test copy of ${sample} is invalid:\n${loaded.issues.map((i) => `  ${i.line}:${i.column} ${i.message}`).join("\n")}\n${doc.toString()}`,
       );
+    // The names a fresh install gives (the driver's store is new: the current naming).
+    for (const key of keys) names[key] = containerName(loaded.manifest, key, CURRENT_NAMING);
     return { sample, id, dir, ports, names };
   }
 
@@ -636,8 +648,15 @@ export class Lab {
   }
 
   /** Runs a shell command in a container (as its user); returns stdout. */
-  exec(container: string, script: string): Promise<string> {
-    return this.podman(["exec", container, "/bin/sh", "-c", script]);
+  /** Runs a shell script in a running container; a failure says what state the container was in. */
+  async exec(container: string, script: string): Promise<string> {
+    try {
+      return await this.podman(["exec", container, "/bin/sh", "-c", script]);
+    } catch (error) {
+      const facts = await this.inspect(container).catch(() => undefined);
+      const state = facts ? `${facts.status}, started at ${facts.startedAt}` : "not there";
+      throw new Error(`${(error as Error).message}\n(${container} is ${state} now)`);
+    }
   }
 
   /** Podman secrets of this lab, by name. */
@@ -734,32 +753,14 @@ function readableByAll(path: string): void {
   if (stat.isDirectory()) for (const name of readdirSync(path)) readableByAll(join(path, name));
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function eventually<T>(
+/** `waitFor` with positional arguments (the ceiling defaults to waitFor's, 60 s). */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  intervalMs = 250,
+  timeoutMs?: number,
+  intervalMs?: number,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ""}`,
-      );
-    await sleep(intervalMs);
-  }
+  return waitFor(check, { what, timeoutMs, intervalMs });
 }
 
 /** GET http://127.0.0.1:<port><path> (loopback only); the status and body, or undefined when nothing answers. */

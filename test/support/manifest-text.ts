@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { ManifestIssue } from "../../src/manifest/issues.ts";
-import { type ParseResult, parseManifest } from "../../src/manifest/parse.ts";
+import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest } from "../../src/manifest/parse.ts";
+import { type CostRatio, cpuTimeMs, ratioOf } from "./cpu-time.ts";
 
 export const FILE = "test.yml";
 
@@ -117,4 +118,49 @@ export function showIssues(issues: readonly ManifestIssue[]): string {
   return issues
     .map((i) => `  ${i.line}:${i.column} ${i.rule} ${i.path}: ${i.message} (fix: ${i.fix})`)
     .join("\n");
+}
+
+/**
+ * A valid manifest of at least `bytes` bytes (and at least 4 KiB, the size of a real one): the
+ * minimal one with as many plain environment variables as it takes. The cost of reading it is what
+ * a manifest of that size should cost.
+ */
+export function benignManifest(bytes: number): string {
+  const lines = [MINIMAL, "    environment:\n"];
+  let size = lines.join("").length;
+  for (let i = 0; size < Math.max(bytes, 4096); i++) {
+    const line = `      VARIABLE_${i}: value-${i}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return lines.join("");
+}
+
+/** Benign costs by size class (a power of two), measured once per test process. */
+const benignCostMs = new Map<number, number>();
+
+/**
+ * How many times the CPU cost of parsing a benign manifest of its size (rounded up to a power of
+ * two, at least 4 KiB, at most the size limit) parsing `text` costs. A hostile manifest that makes the validator do more
+ * than linear work (quadratic key handling, expanding aliases, recursing without end) costs tens to
+ * thousands of times more; today's worst hostile file costs under 7 times a benign one.
+ */
+export function parseCostRatio(text: string, file: string): CostRatio {
+  // The largest benign manifest is one line short of the size limit (a larger text is refused unread).
+  const size = Math.min(
+    2 ** Math.ceil(Math.log2(Math.max(4096, Buffer.byteLength(text, "utf8")))),
+    MAX_MANIFEST_BYTES - 64,
+  );
+  let baselineMs = benignCostMs.get(size);
+  if (baselineMs === undefined) {
+    const benign = benignManifest(size);
+    assert.ok(parseManifest(benign, "benign.yml").ok, "the benign manifest is valid");
+    // The validator's code is compiled by then: the first parses of a process cost several times more.
+    baselineMs = cpuTimeMs(() => parseManifest(benign, "benign.yml"), 5, 5);
+    benignCostMs.set(size, baselineMs);
+  }
+  return ratioOf(
+    cpuTimeMs(() => parseManifest(text, file)),
+    baselineMs,
+  );
 }

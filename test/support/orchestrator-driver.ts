@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { approvalOfAll } from "../../src/orchestrator/approvals.ts";
 import { DEFAULT_BACKOFF } from "../../src/orchestrator/backoff.ts";
 import { DEFAULT_HEALTH_RESTART_POLICY } from "../../src/orchestrator/health-restarts.ts";
 import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
@@ -109,9 +110,12 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         manifest: loaded.manifest,
         source: `local:${loaded.dir}`,
       };
-      if (command.op === "install") return lifecycle.install(sourced);
-      if (command.op === "update") return lifecycle.update(sourced, { force: command.force === true });
-      return lifecycle.reinstall(loaded.manifest.id, sourced);
+      // The driver stands for the operator who chose these sample apps: it approves what they ask.
+      const approve = approvalOfAll(loaded.manifest);
+      if (command.op === "install") return lifecycle.install(sourced, { approve });
+      if (command.op === "update")
+        return lifecycle.update(sourced, { force: command.force === true, approve });
+      return lifecycle.reinstall(loaded.manifest.id, sourced, { approve });
     }
     case "start":
       return lifecycle.start(app);

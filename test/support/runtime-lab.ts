@@ -18,6 +18,9 @@ import type { ContainerRef } from "../../src/runtime/runtime.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
 import { podman, runAsTestUser, testUser } from "./rootless.ts";
 import { isolate, loadSample, runPrefix } from "./samples.ts";
+import { sleep, waitFor } from "./wait.ts";
+
+export { sleep };
 
 const isRoot = process.getuid?.() === 0;
 
@@ -133,20 +136,12 @@ export function refOf(
   return { id: name, name, backend, unit };
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
+/** `waitFor` with positional arguments (the ceiling defaults to waitFor's, 60 s). */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-  intervalMs = 100,
+  timeoutMs?: number,
+  intervalMs?: number,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return waitFor(check, { what, timeoutMs, intervalMs });
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

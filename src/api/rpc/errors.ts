@@ -37,6 +37,12 @@ export const RPC_CODES = {
   invalidManifest: -32016,
   /** Podman does not answer (yet): the call needs it; try again shortly. */
   podmanUnavailable: -32017,
+  /** The app would take a name another installed app has (`data.clashes`). */
+  nameTaken: -32018,
+  /** The manifest requests permissions the operator has not approved (`data.permissions`). */
+  approvalRequired: -32019,
+  /** An update from another source or signer, without `switchSource` (`data.installed`, `data.offered`). */
+  sourceChange: -32020,
 } as const;
 
 export type RpcCode = (typeof RPC_CODES)[keyof typeof RPC_CODES];
@@ -78,4 +84,10 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
   beingRemoved: "The app is being uninstalled; install it again once that has finished.",
   invalidManifest: "The app's manifest is invalid (`data.issues`: file, line and the fix).",
   podmanUnavailable: "Podman does not answer yet (the daemon is connecting): try again in a moment.",
+  nameTaken:
+    "The app would take a name another installed app (or the platform) has: an explicit `container_name` or a legacy name to adopt (`data.clashes`: `[{app, resources: [{kind, name}]}]`, `app` null for the platform's own). Nothing was changed: give the container another name, or remove the other app first.",
+  approvalRequired:
+    "The app's manifest requests permissions the operator has not approved (`data.permissions`: each with `name`, `kind`, `content`, `description`, `reason`): show them to the operator and send their approval (`approve: [{name, content}]` with install or update, or `package.approve`). Nothing was changed.",
+  sourceChange:
+    "The update would switch the app to another source or signer (`data.installed`, `data.offered`: `{source, publisher}`; `data.change` in words): with the operator's consent, send `switchSource: true`. Nothing was changed.",
 };

@@ -55,7 +55,13 @@ export class Catalogs {
           this.#options.log.warn(
             `catalog ${source.config.name}: refresh failed (${status.error.kind}): ${status.error.message}; serving the last good catalog (${status.apps} apps); fix: ${status.error.fix}`,
           );
-        else this.#options.log.info(`catalog ${source.config.name}: ${status.apps} apps`);
+        else {
+          this.#options.log.info(`catalog ${source.config.name}: ${status.apps} apps`);
+          for (const failed of status.failedRoles)
+            this.#options.log.warn(
+              `catalog ${source.config.name}: the apps of namespace ${failed.role} are hidden (${failed.kind}): ${failed.message}; fix: ${failed.fix}`,
+            );
+        }
         return status;
       }),
     );

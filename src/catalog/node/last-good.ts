@@ -19,7 +19,14 @@ import { TrustedMetadataStore } from "tuf-js/dist/store.js";
 import { writeFileAtomic } from "../files.ts";
 import { MANIFEST_TARGET } from "../layout.ts";
 import { signedProblem } from "../targets.ts";
-import { appOf, type CatalogApp, type RejectedCatalogApp, signedApps, trustedRoles } from "./read.ts";
+import {
+  appOf,
+  type CatalogApp,
+  type FailedRole,
+  type RejectedCatalogApp,
+  signedApps,
+  trustedRoles,
+} from "./read.ts";
 
 export const LAST_GOOD_FILE = "last-good.json";
 
@@ -28,6 +35,8 @@ export type CatalogListing = {
   refreshedAt: number;
   apps: CatalogApp[];
   rejected: RejectedCatalogApp[];
+  /** Delegated roles (namespaces) that failed: their apps are left out, the rest is served. */
+  failedRoles: FailedRole[];
 };
 
 /** The file: the listing's facts that are not in the metadata, and the metadata, as published. */
@@ -36,6 +45,8 @@ type Saved = {
   refreshedAt: number;
   apps: Array<{ id: string; version: string; text: string }>;
   rejected: RejectedCatalogApp[];
+  /** Why namespaces were hidden (what the operator is told; trust comes from `metadata` alone). */
+  failedRoles?: FailedRole[];
   /** Role name → the metadata file's text. */
   metadata: Record<string, string>;
 };
@@ -61,6 +72,7 @@ export async function saveLastGood(
     refreshedAt: listing.refreshedAt,
     apps: listing.apps.map(({ id, version, text }) => ({ id, version, text })),
     rejected: listing.rejected,
+    failedRoles: listing.failedRoles,
     metadata,
   };
   await writeFileAtomic(join(dir, LAST_GOOD_FILE), JSON.stringify(saved));
@@ -113,14 +125,15 @@ export async function loadLastGood(
     const trust = savedTrust(saved.metadata);
     const top = trust.targets;
     if (!top) return refused("it has no targets metadata");
-    const roles = await trustedRoles({
+    // A namespace hidden at the refresh has no metadata saved: it fails here again, and stays hidden.
+    const catalog = await trustedRoles({
       top,
       load: async (role, delegator) => {
         trust.updateDelegatedTargets(savedRole(saved.metadata, role), role, delegator);
         return trust.getRole(role);
       },
     });
-    const signed = signedApps(roles);
+    const signed = signedApps(catalog);
     const apps: CatalogApp[] = [];
     for (const { id, version, text: manifest } of saved.apps) {
       const app = signed.get(id);
@@ -135,7 +148,13 @@ export async function loadLastGood(
     }
     return {
       kind: "ok",
-      listing: { source: saved.source, refreshedAt: saved.refreshedAt, apps, rejected: saved.rejected ?? [] },
+      listing: {
+        source: saved.source,
+        refreshedAt: saved.refreshedAt,
+        apps,
+        rejected: saved.rejected ?? [],
+        failedRoles: saved.failedRoles ?? [],
+      },
     };
   } catch (error) {
     return refused((error as Error).message);

@@ -6,6 +6,11 @@
  * like any other. The signed lengths and hashes stay with each app, to check its files at every use
  * (verify-files.ts).
  *
+ * A delegated role that fails (its metadata does not verify, it signs outside what it was
+ * delegated, or a target it signs does not match) hides what it signs and nothing else: TUF looks
+ * each target up on its own, and a lookup only fails when its search reaches a failing role
+ * (lookup.ts). The top-level role failing fails the read: that is the whole catalog.
+ *
  * tuf-js's Updater looks targets up one path at a time and has no listing; a catalog needs every
  * target, so this module reads the Updater's verified metadata through its trusted set and loads
  * delegated roles through the Updater's own loader (same verification, same persistence). tuf-js
@@ -20,8 +25,9 @@ import { parseManifest } from "../../manifest/parse.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import { MANIFEST_TARGET, parseTargetPath } from "../layout.ts";
 import { blake3Problem } from "../targets.ts";
-import { NamespaceError, TamperedTargetError } from "./failure.ts";
+import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
 import { TooLargeError } from "./fetcher.ts";
+import { lookUp } from "./lookup.ts";
 import { holdsSignedFile } from "./verify-files.ts";
 
 type UpdaterInternals = {
@@ -62,47 +68,100 @@ export function updaterRoles(updater: Updater): RoleLoader {
   return { top, load: (role, delegator) => inner.loadTargets(role, delegator) };
 }
 
-/** Every targets role, verified, in TUF's preorder; a role that signs outside its delegation fails. */
-export async function trustedRoles(loader: RoleLoader, maxRoles = 64): Promise<TrustedRole[]> {
+/** A delegated role whose apps are hidden, and why (the same words as a failed refresh). */
+export type FailedRole = { role: string } & RefreshFailure;
+
+function failedRole(role: string, error: unknown, stage: "metadata" | "targets"): FailedRole {
+  const failure = explainFailure(error, stage);
+  return { role, ...failure, message: `namespace ${role}: ${failure.message}` };
+}
+
+/** The roles of a catalog: those that verify, and the delegated ones that do not. */
+export type CatalogRoles = { roles: TrustedRole[]; failed: FailedRole[] };
+
+/**
+ * Every targets role in TUF's preorder: those that verify, and the delegated ones that do not (a
+ * role that signs outside its delegation is one of those; what it delegates is not visited).
+ */
+export async function trustedRoles(loader: RoleLoader, maxRoles = 64): Promise<CatalogRoles> {
   const roles: TrustedRole[] = [];
+  const failed: FailedRole[] = [];
+  const known = (name: string) => roles.some((r) => r.name === name) || failed.some((f) => f.role === name);
   const visit = async (name: string, metadata: Metadata<Targets>, chain: DelegatedRole[]) => {
-    if (roles.some((r) => r.name === name)) return;
-    if (roles.length >= maxRoles) throw new Error(`the catalog has more than ${maxRoles} roles`);
+    if (roles.length + failed.length >= maxRoles)
+      throw new Error(`the catalog has more than ${maxRoles} roles`);
     for (const path of Object.keys(metadata.signed.targets)) {
       const outside = chain.find((delegation) => !delegation.isDelegatedPath(path));
-      if (outside)
-        throw new NamespaceError(
+      if (outside) {
+        const error = new NamespaceError(
           `role ${name} signed ${path}, outside what ${outside.name} was delegated (${outside.paths?.[0] ?? "no paths"}…)`,
         );
+        failed.push(failedRole(name, error, "metadata"));
+        return;
+      }
     }
     roles.push({ name, metadata, chain });
     for (const delegation of Object.values(metadata.signed.delegations?.roles ?? {})) {
-      const child = await loader.load(delegation.name, name);
+      if (known(delegation.name)) continue;
+      let child: Metadata<Targets> | undefined;
+      try {
+        child = await loader.load(delegation.name, name);
+      } catch (error) {
+        failed.push(failedRole(delegation.name, error, "metadata"));
+        continue;
+      }
       if (child) await visit(delegation.name, child, [...chain, delegation]);
     }
   };
   await visit("targets", loader.top, []);
-  return roles;
+  return { roles, failed };
+}
+
+/**
+ * Who signs an app within its catalog: the top-level role (whose keys only a root rotation
+ * changes, which the node follows under TUF's rules), or a delegated role with its threshold and
+ * keys, so that an update signed by other keys is told apart (sources/provenance.ts).
+ */
+function publisherOf(role: TrustedRole): string {
+  const delegation = role.chain.at(-1);
+  if (!delegation) return "targets";
+  const keys = [...delegation.keyIDs].sort();
+  return `${role.name} (${delegation.threshold} of keys ${keys.join(", ")})`;
 }
 
 /** The signed files of an app version, by their path in its directory (`manifest.yml`, `files/a`). */
 export type SignedFiles = ReadonlyMap<string, TargetFile>;
 
-export type SignedApp = { id: string; version: string; role: string; files: SignedFiles };
+export type SignedApp = {
+  id: string;
+  version: string;
+  role: string;
+  /** The role as `publisherOf` names it. */
+  publisher: string;
+  files: SignedFiles;
+};
 
-/** The app versions the roles sign: for each id, the first role in preorder that has it answers, as TUF resolves a path. */
-export function signedApps(roles: readonly TrustedRole[]): Map<string, SignedApp> {
+/**
+ * The app versions the roles sign: for each id, the first role in preorder that has it answers, as
+ * TUF resolves a path, and only with the paths TUF's lookup gives it (never beyond a failed role).
+ */
+export function signedApps({ roles, failed }: CatalogRoles): Map<string, SignedApp> {
+  const signed = new Map(roles.map((r) => [r.name, r.metadata.signed]));
+  const failedNames = new Set(failed.map((f) => f.role));
   const apps = new Map<string, SignedApp>();
   for (const role of roles) {
     const seen = new Map<string, { version: string; files: Map<string, TargetFile> }>();
     for (const [path, file] of Object.entries(role.metadata.signed.targets)) {
       const parsed = parseTargetPath(path);
       if (!parsed || apps.has(parsed.appId)) continue;
+      const answer = lookUp(path, signed, failedNames);
+      if (!answer || !("role" in answer) || answer.role !== role.name) continue;
       const entry = seen.get(parsed.appId) ?? { version: parsed.version, files: new Map() };
       if (entry.version === parsed.version) entry.files.set(parsed.file, file);
       seen.set(parsed.appId, entry);
     }
-    for (const [id, entry] of seen) apps.set(id, { id, ...entry, role: role.name });
+    for (const [id, entry] of seen)
+      apps.set(id, { id, ...entry, role: role.name, publisher: publisherOf(role) });
   }
   return apps;
 }
@@ -112,6 +171,8 @@ export type CatalogApp = {
   version: string;
   /** The TUF role that signed it: `targets`, or the namespace's delegated role. */
   role: string;
+  /** That role as `publisherOf` names it. */
+  publisher: string;
   text: string;
   manifest: Manifest;
   /** The verified files of this version, as an app directory. */
@@ -124,36 +185,51 @@ export type RejectedCatalogApp = { id: string; version: string; role: string; re
 
 /**
  * The apps of a catalog, their files in `cacheDir/<id>/<version>/`. A file that does not match its
- * signed hashes fails the whole read (it is an attack or damage); a signed manifest that this node
- * cannot use (invalid for it, or not matching its path) only rejects that app.
+ * signed hashes fails the whole read when the top-level role signs it (an attack on the catalog, or
+ * damage), and hides the apps of the delegated role that signs it otherwise; a signed manifest that
+ * this node cannot use (invalid for it, or not matching its path) only rejects that app. `roles`:
+ * the roles that verified (their metadata is what the last good catalog is saved with).
  */
 export async function readApps(
   updater: Updater,
   cacheDir: string,
   concurrency = 8,
-): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; roles: string[] }> {
-  const roles = await trustedRoles(updaterRoles(updater));
+): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; roles: string[]; failed: FailedRole[] }> {
+  const catalog = await trustedRoles(updaterRoles(updater));
   const apps: CatalogApp[] = [];
   const rejected: RejectedCatalogApp[] = [];
-  const queue = [...signedApps(roles).values()].sort((a, b) => a.id.localeCompare(b.id));
+  /** Delegated roles whose targets failed, by name: the first failure says why. */
+  const targetFailures = new Map<string, FailedRole>();
+  const queue = [...signedApps(catalog).values()].sort((a, b) => a.id.localeCompare(b.id));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const { id, version, role, files } = next;
       const dir = join(cacheDir, id, version);
       await pruneUnsigned(dir, files);
       let text: string | undefined;
-      for (const [name, target] of files) {
-        const bytes = await fetchTarget(updater, target, join(dir, ...name.split("/")));
-        if (name === MANIFEST_TARGET) text = bytes.toString("utf8");
+      try {
+        for (const [name, target] of files) {
+          const bytes = await fetchTarget(updater, target, join(dir, ...name.split("/")));
+          if (name === MANIFEST_TARGET) text = bytes.toString("utf8");
+        }
+      } catch (error) {
+        if (role === "targets") throw error;
+        if (!targetFailures.has(role)) targetFailures.set(role, failedRole(role, error, "targets"));
+        continue;
       }
-      const app = appOf({ id, version, role, files }, text, dir);
+      const app = appOf(next, text, dir);
       if ("reason" in app) rejected.push(app);
       else apps.push(app);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-  apps.sort((a, b) => a.id.localeCompare(b.id));
-  return { apps, rejected, roles: roles.map((r) => r.name) };
+  const usable = (entry: { role: string }) => !targetFailures.has(entry.role);
+  return {
+    apps: apps.filter(usable).sort((a, b) => a.id.localeCompare(b.id)),
+    rejected: rejected.filter(usable),
+    roles: catalog.roles.map((r) => r.name),
+    failed: [...catalog.failed, ...targetFailures.values()].sort((a, b) => a.role.localeCompare(b.role)),
+  };
 }
 
 /** A signed app version with its manifest's text: offered, or rejected with the reason. */
@@ -162,7 +238,7 @@ export function appOf(
   text: string | undefined,
   dir: string,
 ): CatalogApp | RejectedCatalogApp {
-  const { id, version, role, files } = signed;
+  const { id, version, role, publisher, files } = signed;
   const reason = (why: string) => ({ id, version, role, reason: why });
   if (text === undefined) return reason(`no ${MANIFEST_TARGET} among its files`);
   const parsed = parseManifest(text, `${id}/${version}/${MANIFEST_TARGET}`);
@@ -171,7 +247,7 @@ export function appOf(
     return reason(
       `its manifest says ${parsed.manifest.id} ${parsed.manifest.version}, its path ${id} ${version}`,
     );
-  return { id, version, role, text, manifest: parsed.manifest, dir, files };
+  return { id, version, role, publisher, text, manifest: parsed.manifest, dir, files };
 }
 
 /**

@@ -20,7 +20,8 @@ import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
 import { explainFailure, type RefreshFailure, savedCatalogFailure } from "./failure.ts";
 import { CatalogFetcher, type Transfer } from "./fetcher.ts";
 import { type CatalogListing, loadLastGood, saveLastGood } from "./last-good.ts";
-import { readApps } from "./read.ts";
+import { MAX_DELEGATIONS } from "./lookup.ts";
+import { type FailedRole, readApps } from "./read.ts";
 
 export type SourceConfig = {
   /** A short name: the source of its apps is `catalog:<name>`. */
@@ -38,7 +39,7 @@ export const LIMITS = {
   snapshotMaxLength: 4 * 1024 * 1024,
   targetsMaxLength: 16 * 1024 * 1024,
   maxRootRotations: 32,
-  maxDelegations: 32,
+  maxDelegations: MAX_DELEGATIONS,
 };
 
 export type { CatalogListing };
@@ -46,12 +47,17 @@ export type { CatalogListing };
 export type SourceStatus = {
   name: string;
   url: string;
-  /** `ok`: the last refresh completed; `failing`: it did not (the last good catalog is served). */
-  state: "ok" | "failing" | "never-refreshed";
+  /**
+   * `ok`: the last refresh completed; `partial`: it completed without the namespaces in
+   * `failedRoles`, whose apps are hidden; `failing`: it did not (the last good catalog is served).
+   */
+  state: "ok" | "partial" | "failing" | "never-refreshed";
   lastAttemptAt: number | null;
   lastSuccessAt: number | null;
   apps: number;
   error: RefreshFailure | null;
+  /** The delegated roles of the catalog served that failed, each with why. */
+  failedRoles: FailedRole[];
   /** What the last refresh downloaded. */
   transferred: { requests: number; bytes: number; files: Transfer[] };
 };
@@ -78,6 +84,7 @@ export class CatalogSource {
       lastSuccessAt: null,
       apps: 0,
       error: null,
+      failedRoles: [],
       transferred: { requests: 0, bytes: 0, files: [] },
     };
   }
@@ -112,6 +119,7 @@ export class CatalogSource {
       ...this.#status,
       lastSuccessAt: loaded.listing.refreshedAt,
       apps: loaded.listing.apps.length,
+      failedRoles: loaded.listing.failedRoles,
     };
   }
 
@@ -153,17 +161,24 @@ export class CatalogSource {
       });
       await updater.refresh();
       stage = "targets";
-      const { apps, rejected, roles } = await readApps(updater, this.#cacheDir);
-      const listing: CatalogListing = { source: this.config.name, refreshedAt: startedAt, apps, rejected };
+      const { apps, rejected, roles, failed } = await readApps(updater, this.#cacheDir);
+      const listing: CatalogListing = {
+        source: this.config.name,
+        refreshedAt: startedAt,
+        apps,
+        rejected,
+        failedRoles: failed,
+      };
       await saveLastGood(this.#dir, metadataDir, listing, roles);
       this.#listing = listing;
       this.#status = {
         ...this.#status,
-        state: "ok",
+        state: failed.length > 0 ? "partial" : "ok",
         lastAttemptAt: startedAt,
         lastSuccessAt: startedAt,
         apps: apps.length,
         error: null,
+        failedRoles: failed,
         transferred: summarize(fetcher.transfers),
       };
     } catch (error) {

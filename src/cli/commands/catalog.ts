@@ -340,8 +340,11 @@ async function verify(argv: string[]): Promise<number> {
         ),
       );
       for (const r of listing?.rejected ?? []) console.log(`rejected ${r.id} ${r.version}: ${r.reason}`);
+      // A namespace that fails hides its apps on nodes: the catalog is not valid as published.
+      for (const f of status.failedRoles)
+        console.error(`archy: ${f.message} (${f.kind}); its apps are hidden\n    fix: ${f.fix}`);
       console.log(
-        `valid: ${listing?.apps.length ?? 0} apps, ${status.transferred.requests} files, ${status.transferred.bytes} bytes checked`,
+        `${status.failedRoles.length > 0 ? "not valid" : "valid"}: ${listing?.apps.length ?? 0} apps, ${status.transferred.requests} files, ${status.transferred.bytes} bytes checked`,
       );
     }
     return status.state === "ok" && (listing?.rejected.length ?? 0) === 0 ? 0 : 1;

@@ -29,6 +29,12 @@ const WAIT: Option[] = [
   { name: "timeout", value: "text", help: "stop waiting after SECONDS" },
 ];
 
+const APPROVE: Option = {
+  name: "approve",
+  value: "text",
+  help: "all, or NAME,NAME: the permissions approved",
+};
+
 const lifecycle = (summary: string, args: Args, extra: Option[] = []): CommandSpec => ({
   summary,
   options: [...extra, ...WAIT, ...CONNECTION, HELP],
@@ -48,7 +54,7 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [JSON_OPTION, ...CONNECTION, HELP],
     args: "installed",
   },
-  install: lifecycle("install an app", "available"),
+  install: lifecycle("install an app", "available", [APPROVE]),
   start: lifecycle("start an app", "installed"),
   stop: lifecycle("stop an app", "installed"),
   restart: lifecycle("restart an app", "installed"),
@@ -58,8 +64,14 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
   ]),
   update: lifecycle("update an app", "installed", [
     { name: "force", value: "flag", help: "reapply or downgrade" },
+    { name: "switch-source", value: "flag", help: "consent to another source or signer" },
+    APPROVE,
   ]),
   retry: lifecycle("retry a failed app", "installed"),
+  approve: lifecycle("approve an app's permissions", "installed", [
+    { name: "all", value: "flag", help: "every permission not approved" },
+  ]),
+  revoke: lifecycle("withdraw approval of a permission", "installed"),
   logs: {
     summary: "show an app's container output",
     options: [
@@ -95,7 +107,41 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [HELP],
     args: "none",
     subcommands: {
-      validate: { summary: "validate manifests", options: [JSON_OPTION, HELP], args: "files" },
+      new: {
+        summary: "create an app from a template",
+        options: [
+          { name: "template", short: "t", value: ["web", "stack", "worker"], help: "the kind of app" },
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "name", value: "text", help: "the display name" },
+          { name: "port", value: "text", help: "the host port of its web page" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          HELP,
+        ],
+        args: "none",
+      },
+      import: {
+        summary: "convert a docker-compose project into an app",
+        options: [
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "id", value: "text", help: "the app id" },
+          { name: "profile", value: "text", help: "a compose profile to include" },
+          { name: "env-file", value: "file", help: "the interpolation variables" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          { name: "json", value: "flag", help: "print the report as JSON" },
+          HELP,
+        ],
+        args: "files",
+      },
+      schema: { summary: "print the manifest's JSON Schema", options: [HELP], args: "none" },
+      validate: {
+        summary: "validate manifests",
+        options: [
+          { name: "format", value: ["text", "json", "github", "sarif"], help: "the output format" },
+          JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
       render: {
         summary: "render an app for a backend",
         options: [

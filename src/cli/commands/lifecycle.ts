@@ -4,6 +4,7 @@
  * /ws/v1, or polled with operation.get when the WebSocket is not available) until it has finished,
  * and ends with the outcome and the app's address.
  */
+import { type ApproveChoice, approvalsFor, parseApprove } from "../approvals.ts";
 import { UsageError } from "../args.ts";
 import {
   type Accepted,
@@ -16,6 +17,7 @@ import {
   DaemonUnreachable,
   EXIT,
   type OperationView,
+  type PermissionView,
   RpcFailure,
   type Subscription,
 } from "../client.ts";
@@ -42,7 +44,8 @@ export const LIFECYCLE_KINDS = [
 export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
 
 const SUMMARY: Record<LifecycleKind, string> = {
-  install: "Installs APP from the daemon's sources (`archy available` lists them) and starts it.",
+  install:
+    "Installs APP from the daemon's sources (`archy available` lists them) and starts it. The\npermissions it asks for (a host directory, a device, a low port, a capability) are listed\nand need your approval: asked on a terminal, or given with --approve.",
   start: "Starts APP; it stays running across daemon restarts and reboots.",
   stop: "Stops APP; it stays stopped across daemon restarts and reboots until started.",
   restart: "Restarts APP's containers.",
@@ -50,30 +53,40 @@ const SUMMARY: Record<LifecycleKind, string> = {
     "Recreates APP's containers from its installed manifest (new containers, same version); its data,\nsecrets and credentials are kept. For containers that were changed or damaged by hand.",
   uninstall:
     "Removes APP's containers. Its data and generated secrets are kept (installing it again finds\nthem) unless --purge is given.",
-  update: "Moves APP to the version its source offers now; --force reapplies it or downgrades.",
+  update:
+    "Moves APP to the version its source offers now; --force reapplies it or downgrades. New\npermissions need approval as for install; a version from another source or signer needs\n--switch-source (`archy available` says so).",
   retry: "Tries APP again from the first attempt after it failed.",
 };
 
+const APPROVE_OPTION =
+  "  --approve all|NAME,NAME  approve the permissions it asks for without a question (all, or\n                      exactly those named); without it, archy asks on a terminal\n";
+
 const EXTRA_OPTIONS: Record<LifecycleKind, string> = {
-  install: "",
+  install: APPROVE_OPTION,
   start: "",
   stop: "",
   restart: "",
   reinstall: "",
   uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
-  update: "  --force             apply even when the offered version is not newer\n",
+  update: `  --force             apply even when the offered version is not newer\n  --switch-source     consent to a version from another source or signer\n${APPROVE_OPTION}`,
   retry: "",
 };
 
 function usage(kind: LifecycleKind): string {
-  const extra = kind === "uninstall" ? " [--purge]" : kind === "update" ? " [--force]" : "";
+  const extra =
+    kind === "uninstall"
+      ? " [--purge]"
+      : kind === "update"
+        ? " [--force] [--switch-source] [--approve all|NAME,…]"
+        : kind === "install"
+          ? " [--approve all|NAME,…]"
+          : "";
   return `Usage: archy ${kind} APP${extra} [--no-wait] [--timeout SECONDS] [--url URL] [--token-file FILE]
 
 ${SUMMARY[kind]}
 Shows the operation's progress as it happens and waits until it has finished.
 
-${EXTRA_OPTIONS[kind]}  --no-wait           return once the daemon has accepted the request
-  --timeout SECONDS   stop waiting after this long (the operation goes on in the daemon)
+${EXTRA_OPTIONS[kind]}${FOLLOW_USAGE}
 ${CONNECTION_USAGE}
 
 ${EXIT_CODES_USAGE}`;
@@ -220,8 +233,34 @@ export class Follower {
 
 function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
   if (kind === "uninstall") return { id, purge: values.purge === true };
-  if (kind === "update") return { id, force: values.force === true };
+  if (kind === "update")
+    return { id, force: values.force === true, switchSource: values["switch-source"] === true };
   return { id };
+}
+
+/**
+ * Sends the request; when the daemon answers that permissions need the operator's approval (an
+ * install, an update that asks for more), lists them, gets the approval (`--approve`, or a
+ * question on a terminal) and sends it again with exactly what was shown.
+ */
+async function request(
+  client: DaemonClient,
+  kind: LifecycleKind,
+  id: string,
+  values: Record<string, unknown>,
+  approve: ApproveChoice | undefined,
+): Promise<Accepted> {
+  const method = `package.${kind}`;
+  try {
+    return await client.call<Accepted>(method, params(kind, id, values));
+  } catch (error) {
+    const approving = kind === "install" || kind === "update";
+    if (!(error instanceof RpcFailure) || error.code !== CODES.approvalRequired || !approving) throw error;
+    const needed = (error.data as { permissions?: PermissionView[] } | undefined)?.permissions ?? [];
+    const retry = `archy ${kind} ${id}${kind === "update" && values["switch-source"] ? " --switch-source" : ""}`;
+    const approvals = await approvalsFor(id, needed, approve, retry);
+    return client.call<Accepted>(method, { ...params(kind, id, values), approve: approvals });
+  }
 }
 
 /** A refusal to install an unknown app names the apps there are. */
@@ -251,16 +290,26 @@ function outcome(kind: string, id: string, app: AppView | undefined): string {
       return `${id} is uninstalled; its data and secrets are kept (\`archy install ${id}\` finds them again, \`archy uninstall ${id} --purge\` deletes them)`;
     case "purge":
       return `${id} is uninstalled and its data and secrets are deleted`;
+    case "approve":
+      return `${id}'s permissions are approved and it is ${state}`;
+    case "revoke":
+      return `${id} is ${state}; it runs again only once approved (\`archy approve ${id}\`)`;
     default:
       return `${id} is ${state}`;
   }
 }
 
-function parseTimeout(value: string | undefined, kind: LifecycleKind): number | undefined {
+/** The options of every command that follows an operation. */
+export const FOLLOW_OPTIONS = { "no-wait": { type: "boolean" }, timeout: { type: "string" } } as const;
+
+export const FOLLOW_USAGE = `  --no-wait           return once the daemon has accepted the request
+  --timeout SECONDS   stop waiting after this long (the operation goes on in the daemon)`;
+
+export function parseTimeout(value: string | undefined, usage: string): number | undefined {
   if (value === undefined) return undefined;
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0)
-    throw new UsageError(`--timeout: "${value}" is not a number of seconds\n\n${usage(kind)}`);
+    throw new UsageError(`--timeout: "${value}" is not a number of seconds\n\n${usage}`);
   return seconds * 1000;
 }
 
@@ -269,10 +318,10 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
   const { values, positionals } = parseOperator(
     argv,
     {
-      "no-wait": { type: "boolean" },
-      timeout: { type: "string" },
+      ...FOLLOW_OPTIONS,
       ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
-      ...(kind === "update" ? { force: { type: "boolean" } } : {}),
+      ...(kind === "update" ? { force: { type: "boolean" }, "switch-source": { type: "boolean" } } : {}),
+      ...(kind === "install" || kind === "update" ? { approve: { type: "string" } } : {}),
     },
     USAGE,
   );
@@ -281,7 +330,8 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     return 0;
   }
   const id = oneApp(positionals, USAGE);
-  const timeoutMs = parseTimeout(values.timeout as string | undefined, kind);
+  const timeoutMs = parseTimeout(values.timeout as string | undefined, USAGE);
+  const approve = parseApprove(values.approve as string | undefined, USAGE);
   return operator(async () => {
     const client = clientFor(values);
     const wait = values["no-wait"] !== true;
@@ -289,59 +339,70 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     if (wait) await follower.connect();
     let accepted: Accepted;
     try {
-      accepted = await client.call<Accepted>(`package.${kind}`, params(kind, id, values));
+      accepted = await request(client, kind, id, values, approve);
     } catch (error) {
       follower.close();
       if (error instanceof RpcFailure && error.code === CODES.notFound && kind === "install")
         throw await explainUnknown(client, error);
       throw error;
     }
-    const what = accepted.kind;
-    if (accepted.existing)
-      out(`${id}: the same ${what} is already in progress (operation ${accepted.operationId}); following it`);
-    else
-      out(
-        `${id}: ${what} accepted (operation ${accepted.operationId})${
-          accepted.superseded?.length ? `; it supersedes ${accepted.superseded.join(", ")}` : ""
-        }`,
-      );
-    if (!wait) {
-      out(`not waiting: \`archy status ${id}\` shows how it goes`);
-      return EXIT.ok;
-    }
-    if (!follower.live) console.error("archy: live events unavailable; polling the operation instead");
-    const started = Date.now();
-    const interrupt = () => {
-      follower.close();
-      console.error(`\narchy: stopped following; the ${what} goes on in the daemon (\`archy status ${id}\`)`);
-      process.exit(130);
-    };
-    process.once("SIGINT", interrupt);
-    let operation: OperationView;
-    try {
-      operation = await follower.follow(
-        accepted.operationId,
-        timeoutMs === undefined ? undefined : started + timeoutMs,
-      );
-    } finally {
-      process.off("SIGINT", interrupt);
-      follower.close();
-    }
-    const took = duration(Date.now() - started);
-    if (operation.state === "failed")
-      throw new CliError(
-        `the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`,
-        {
-          hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
-        },
-      );
-    const app =
-      what === "uninstall" || what === "purge"
-        ? undefined
-        : await client.call<AppView>("package.get", { id }).catch(() => undefined);
-    out(`done in ${took}: ${outcome(what, id, app)}`);
-    const url = app?.interfaces.find((i) => i.url)?.url;
-    if (url && app?.phase === "running") out(`open ${url}`);
-    return EXIT.ok;
+    return followAccepted(client, follower, id, accepted, { wait, timeoutMs });
   });
+}
+
+/**
+ * Follows an accepted operation until it has finished (unless `wait` is off): its log lines and
+ * phases as they come, then the outcome and the app's address. Exit code 0 when it succeeded.
+ */
+export async function followAccepted(
+  client: DaemonClient,
+  follower: Follower,
+  id: string,
+  accepted: Accepted,
+  { wait, timeoutMs }: { wait: boolean; timeoutMs: number | undefined },
+): Promise<number> {
+  const what = accepted.kind;
+  if (accepted.existing)
+    out(`${id}: the same ${what} is already in progress (operation ${accepted.operationId}); following it`);
+  else
+    out(
+      `${id}: ${what} accepted (operation ${accepted.operationId})${
+        accepted.superseded?.length ? `; it supersedes ${accepted.superseded.join(", ")}` : ""
+      }`,
+    );
+  if (!wait) {
+    out(`not waiting: \`archy status ${id}\` shows how it goes`);
+    return EXIT.ok;
+  }
+  if (!follower.live) console.error("archy: live events unavailable; polling the operation instead");
+  const started = Date.now();
+  const interrupt = () => {
+    follower.close();
+    console.error(`\narchy: stopped following; the ${what} goes on in the daemon (\`archy status ${id}\`)`);
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupt);
+  let operation: OperationView;
+  try {
+    operation = await follower.follow(
+      accepted.operationId,
+      timeoutMs === undefined ? undefined : started + timeoutMs,
+    );
+  } finally {
+    process.off("SIGINT", interrupt);
+    follower.close();
+  }
+  const took = duration(Date.now() - started);
+  if (operation.state === "failed")
+    throw new CliError(`the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`, {
+      hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
+    });
+  const app =
+    what === "uninstall" || what === "purge"
+      ? undefined
+      : await client.call<AppView>("package.get", { id }).catch(() => undefined);
+  out(`done in ${took}: ${outcome(what, id, app)}`);
+  const url = app?.interfaces.find((i) => i.url)?.url;
+  if (url && app?.phase === "running") out(`open ${url}`);
+  return EXIT.ok;
 }

@@ -15,7 +15,8 @@ import {
 const USAGE = `Usage: archy ls [--json] [--url URL] [--token-file FILE]
 
 Lists the installed apps: version, phase (what the app is doing), desired state (what the operator
-asked for), containers running of all, how old the last observation is, and the app's UI address.
+asked for), containers running of all, how old the last observation is, where the app comes from
+(a catalog, or a local manifest) and its UI address.
 Apps with a reason (what they wait for, the last error) get it on a line below the table.
 
   --json              print the API's package.list result
@@ -25,6 +26,11 @@ ${EXIT_CODES_USAGE}`;
 
 export function firstUrl(app: AppView): string {
   return app.interfaces.find((i) => i.url)?.url ?? "-";
+}
+
+/** Where an app comes from, short: `catalog:official`, or `local` (the directory is in `status`). */
+export function sourceName(source: string): string {
+  return source.startsWith("local:") ? "local" : source;
 }
 
 export function containersUp(app: AppView): string {
@@ -52,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     const sorted = [...apps].sort((a, b) => a.id.localeCompare(b.id));
     console.log(
       table(
-        ["APP", "VERSION", "PHASE", "DESIRED", "CONTAINERS", "OBSERVED", "URL"],
+        ["APP", "VERSION", "PHASE", "DESIRED", "CONTAINERS", "OBSERVED", "SOURCE", "URL"],
         sorted.map((app) => [
           app.id,
           app.version,
@@ -60,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
           app.desired,
           containersUp(app),
           app.observedAgeMs === null ? "never" : ago(now - app.observedAgeMs, now),
+          sourceName(app.source),
           firstUrl(app),
         ]),
       ),

@@ -16,8 +16,9 @@ import {
 const USAGE = `Usage: archy status APP [--json] [--url URL] [--token-file FILE]
 
 Shows one installed app: its phase and desired state, the reason (what it waits for, the last
-error), how old the last observation is, its UI addresses, each container (state, health, start,
-exit code) and its recent operations.
+error), how old the last observation is, its UI addresses, where it comes from (source, and who
+signed it), the permissions it asks for and whether each is approved, each container (state,
+health, start, exit code) and its recent operations.
 
   --json              print the API's package.get result (with "operations" when the daemon lists them)
 ${CONNECTION_USAGE}
@@ -53,7 +54,20 @@ export function describeApp(app: AppView, operations: OperationView[] | undefine
   field("observed", app.observedAgeMs === null ? "never" : ago(now - app.observedAgeMs, now));
   for (const ui of app.interfaces)
     field(ui.name === "ui" ? "url" : `url ${ui.name}`, ui.url ?? "(not published)");
-  field("source", app.source);
+  field("source", app.publisher ? `${app.source}, signed by ${app.publisher}` : app.source);
+  if (app.permissions.length > 0) {
+    lines.push("", "permissions:");
+    const width = Math.max(...app.permissions.map((p) => p.name.length));
+    for (const p of app.permissions)
+      lines.push(
+        `  ${p.name.padEnd(width)}  ${p.description}`,
+        `  ${"".padEnd(width)}  ${
+          p.approved
+            ? `approved ${p.approvedBy === "upgrade" ? "(granted before approvals existed, kept at the upgrade) " : ""}${ago(p.approvedAt, now)}`
+            : `NOT APPROVED: ${app.id} does not run until it is (\`archy approve ${app.id}\`)`
+        }; why: ${p.reason}`,
+      );
+  }
   lines.push("");
   if (app.containers.length === 0) lines.push("containers: none observed");
   else

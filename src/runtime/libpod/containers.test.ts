@@ -1,10 +1,12 @@
 /**
- * How a start treats a container whose last run Podman has not cleaned up yet, against a scripted
- * transport (the race itself, on real Podman: test/runtime/port-after-kill.test.ts).
+ * How a start treats a container whose last run Podman has not cleaned up yet, and how a health
+ * probe is judged when Podman is slow or away, against a scripted transport (the start race on real
+ * Podman: test/runtime/port-after-kill.test.ts; probes: test/runtime/libpod-client.test.ts).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type ContainerInspect, Containers } from "./containers.ts";
+import { PodmanError } from "./errors.ts";
 import type { LibpodTransport, RequestOptions } from "./transport.ts";
 
 type Run = { running: boolean; sandbox: string; startedAt: string; status?: string };
@@ -110,5 +112,90 @@ describe("Containers.start after a run died", () => {
     ]);
     await new Containers(transport).start("web");
     assert.deepEqual(calls, ["inspect", "start", "inspect", "restart t=3"]);
+  });
+});
+
+type Session = { Running: boolean; CanRemove: boolean; ExitCode: number };
+const created: Session = { Running: false, CanRemove: false, ExitCode: 0 };
+const busy: Session = { Running: true, CanRemove: false, ExitCode: 0 };
+const ended = (code: number): Session => ({ Running: false, CanRemove: true, ExitCode: code });
+
+/** A transport for exec sessions: create answers an id, start throws or answers, inspects follow a script. */
+function execScript(start: PodmanError | undefined, sessions: Session[], createError?: PodmanError) {
+  const calls: string[] = [];
+  let next = 0;
+  const transport = {
+    defaultTimeoutMs: 30_000,
+    async request(options: RequestOptions) {
+      const verb = options.path.split("/").pop() as string;
+      calls.push(verb === "exec" ? "create" : verb === "json" ? "inspect" : verb);
+      if (verb === "exec") {
+        if (createError) throw createError;
+        return { status: 201, body: { Id: "s1" } };
+      }
+      if (verb === "start") {
+        if (start) throw start;
+        return { status: 200, body: Buffer.alloc(0) };
+      }
+      return { status: 200, body: sessions[Math.min(next++, sessions.length - 1)] };
+    },
+  } as unknown as LibpodTransport;
+  return { transport, calls };
+}
+
+const startTimedOut = new PodmanError("timeout", "container.exec", "Podman did not answer within 2000 ms");
+
+describe("Containers.probe when Podman is slow or away", () => {
+  test("a probe whose process Podman did not start within the limit was not run: no verdict", async () => {
+    const { transport, calls } = execScript(startTimedOut, [created]);
+    const run = await new Containers(transport).probe("web", ["true"], 2_000);
+    assert.deepEqual(run, {
+      kind: "not-run",
+      reason: "Podman did not start the probe within 2000 ms (the node is too busy to tell)",
+    });
+    assert.deepEqual(calls, ["create", "start", "inspect"]);
+  });
+
+  test("a process that started late gets its whole limit from then: an exit within it is judged by its code", async () => {
+    const { transport } = execScript(startTimedOut, [busy, ended(0)]);
+    assert.deepEqual(await new Containers(transport).probe("web", ["true"], 2_000), {
+      kind: "exited",
+      exitCode: 0,
+      output: "",
+    });
+    const failing = execScript(startTimedOut, [busy, ended(1)]);
+    assert.deepEqual(await new Containers(failing.transport).probe("web", ["false"], 2_000), {
+      kind: "exited",
+      exitCode: 1,
+      output: "",
+    });
+  });
+
+  test("a process still running after its whole limit timed out: that is the app's", async () => {
+    const { transport } = execScript(startTimedOut, [busy]);
+    const run = await new Containers(transport).probe("web", ["sleep", "60"], 10);
+    assert.equal(run.kind, "timed-out");
+  });
+
+  test("Podman away, the container not running, or Podman's own exit code 125: not run", async () => {
+    const away = new PodmanError(
+      "unavailable",
+      "container.exec",
+      "the Podman service is not answering (ECONNREFUSED)",
+    );
+    const gone = execScript(undefined, [], away);
+    assert.deepEqual(await new Containers(gone.transport).probe("web", ["true"], 2_000), {
+      kind: "not-run",
+      reason: away.message,
+    });
+    const improper = new PodmanError("conflict", "container.exec", "container state improper");
+    const stopped = execScript(improper, []);
+    assert.deepEqual(await new Containers(stopped.transport).probe("web", ["true"], 2_000), {
+      kind: "not-run",
+      reason: improper.message,
+    });
+    const podmanFailed = execScript(undefined, [ended(125)]);
+    const run = await new Containers(podmanFailed.transport).probe("web", ["true"], 2_000);
+    assert.equal(run.kind, "not-run", JSON.stringify(run));
   });
 });

@@ -60,6 +60,32 @@ function sandboxOf(container: ContainerInspect): string {
 
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
 
+/** How a health probe went (see `Containers.probe`): only the first two are verdicts on the app. */
+export type ProbeRun =
+  | { kind: "exited"; exitCode: number; output: string }
+  | { kind: "timed-out"; output: string }
+  | { kind: "not-run"; reason: string };
+
+/**
+ * Exit code 125 is Podman's own error (it could not run the command: the exec failed to start,
+ * its attach was lost), never the probe's verdict: the generated probes exit 0 or 1.
+ */
+const PODMAN_FAILED = 125;
+
+function exited(exitCode: number, output: string): ProbeRun {
+  if (exitCode === PODMAN_FAILED)
+    return {
+      kind: "not-run",
+      reason: `Podman could not run the probe (exit code 125, its own error)${output ? `: ${output.trim().slice(-200)}` : ""}`,
+    };
+  return { kind: "exited", exitCode, output };
+}
+
+/** A probe's output is kept to explain a verdict: its end is enough. */
+const PROBE_OUTPUT_BYTES = 64 * 1024;
+/** How often a probe found running past its start call is looked at again. */
+const PROBE_POLL_MS = 200;
+
 /** How long a followed log waits for Podman's response headers before it returns (see `logs`). */
 const FOLLOW_HEADERS_GRACE_MS = 2_000;
 
@@ -298,28 +324,89 @@ export class Containers {
     command: string[],
     options: { timeoutMs?: number; maxOutputBytes?: number } = {},
   ): Promise<ExecResult> {
-    const timeoutMs = options.timeoutMs ?? this.#http.defaultTimeoutMs;
-    const { body: created } = await this.#http.request<{ Id: string }>({
+    const session = await this.#execCreate(nameOrId, command);
+    const output = await this.#execStart(session, options.timeoutMs, options.maxOutputBytes);
+    return { exitCode: (await this.#execState(session)).ExitCode, ...output };
+  }
+
+  /**
+   * Runs a health probe inside a running container and tells apart what `exec` cannot: a command
+   * that ran and exited (with its code), one that ran out of its time, and one Podman never ran —
+   * the container was not running, Podman did not answer, or it could not even start the process
+   * within the time limit (runc, conmon and the process start are slow on an overloaded node).
+   * The last is no verdict on the app. A command found running when its start call timed out is
+   * given its whole time limit from then, so Podman's slowness in starting it never counts
+   * against the app either.
+   */
+  async probe(nameOrId: string, command: string[], timeoutMs: number): Promise<ProbeRun> {
+    let session: string;
+    try {
+      session = await this.#execCreate(nameOrId, command);
+    } catch (error) {
+      if (isPodmanError(error)) return { kind: "not-run", reason: error.message };
+      throw error;
+    }
+    try {
+      const output = await this.#execStart(session, timeoutMs, PROBE_OUTPUT_BYTES);
+      return exited((await this.#execState(session)).ExitCode, `${output.stdout}${output.stderr}`);
+    } catch (error) {
+      if (!isPodmanError(error)) throw error;
+      if (error.kind !== "timeout") return { kind: "not-run", reason: error.message };
+    }
+    try {
+      let state = await this.#execState(session);
+      if (!state.Running && !state.CanRemove)
+        return {
+          kind: "not-run",
+          reason: `Podman did not start the probe within ${timeoutMs} ms (the node is too busy to tell)`,
+        };
+      const deadline = Date.now() + timeoutMs;
+      while (state.Running && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, PROBE_POLL_MS));
+        state = await this.#execState(session);
+      }
+      if (!state.Running) return exited(state.ExitCode, "");
+      return { kind: "timed-out", output: `the probe was still running ${timeoutMs} ms after it started` };
+    } catch (error) {
+      if (isPodmanError(error)) return { kind: "not-run", reason: error.message };
+      throw error;
+    }
+  }
+
+  async #execCreate(nameOrId: string, command: string[]): Promise<string> {
+    const { body } = await this.#http.request<{ Id: string }>({
       method: "POST",
       path: `/containers/${encodeURIComponent(nameOrId)}/exec`,
       body: { Cmd: command, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false },
       operation: "container.exec",
     });
+    return body.Id;
+  }
+
+  async #execStart(
+    session: string,
+    timeoutMs = this.#http.defaultTimeoutMs,
+    maxOutputBytes = 1024 * 1024,
+  ): Promise<{ stdout: string; stderr: string }> {
     const { body: raw } = await this.#http.request<Buffer>({
       method: "POST",
-      path: `/exec/${created.Id}/start`,
+      path: `/exec/${session}/start`,
       body: { Detach: false, Tty: false },
       timeoutMs,
       binary: true,
       operation: "container.exec",
     });
-    const output = collectOutput(raw, options.maxOutputBytes ?? 1024 * 1024);
-    const { body: state } = await this.#http.request<{ ExitCode: number; Running: boolean }>({
+    return collectOutput(raw, maxOutputBytes);
+  }
+
+  /** An exec session: never started (not running, not removable), running, or ended (removable). */
+  async #execState(session: string): Promise<{ ExitCode: number; Running: boolean; CanRemove: boolean }> {
+    const { body } = await this.#http.request<{ ExitCode: number; Running: boolean; CanRemove: boolean }>({
       method: "GET",
-      path: `/exec/${created.Id}/json`,
+      path: `/exec/${session}/json`,
       operation: "container.exec",
     });
-    return { exitCode: state.ExitCode, ...output };
+    return body;
   }
 
   /**

@@ -8,7 +8,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useLocation } from "wouter";
 import { followOperation } from "../../../src/client/operations.ts";
-import { client, isRpcError, stream } from "../api.ts";
+import { client, isRpcError, type Result, stream } from "../api.ts";
 import { AppTile } from "../components/AppTile.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
@@ -118,31 +118,30 @@ export function Store() {
   );
 }
 
-type PermissionRequest = { name: string; content: string; description: string; reason: string };
+type PermissionRequest = Result<"package.available">[number]["permissions"][number];
+type Approvals = Record<string, Array<{ name: string; content: string }>>;
 
 /**
- * The permissions a refusal asks the operator to approve (`data.permissions`), in plain words and
- * with the app's reason for each, or none.
+ * The permissions a refusal asks the operator to approve (`approvalRequired`, `data.permissions`:
+ * the manifest may have changed since the page showed it), or none.
  */
 export function permissionsToApprove(error: unknown): PermissionRequest[] {
-  const permissions = isRpcError(error)
-    ? (error.data as { permissions?: unknown } | undefined)?.permissions
-    : undefined;
-  return Array.isArray(permissions)
-    ? permissions.filter(
-        (p): p is PermissionRequest =>
-          typeof p === "object" && p !== null && typeof (p as PermissionRequest).description === "string",
-      )
-    : [];
+  if (!isRpcError(error, "approvalRequired")) return [];
+  const permissions = (error.data as { permissions?: unknown } | undefined)?.permissions;
+  return Array.isArray(permissions) ? (permissions as PermissionRequest[]) : [];
 }
 
-function PermissionList({ permissions }: { permissions: PermissionRequest[] }) {
+function PermissionList({ permissions, names }: { permissions: PermissionRequest[]; names?: string[] }) {
   return (
     <section className="section" aria-labelledby="approve-title">
       <h2 id="approve-title">It asks for your approval</h2>
-      <ul className="needs">
+      <p className="muted small">
+        Installing approves these{names && names.length > 1 ? ` for ${names.join(" and ")}` : ""}; you can
+        withdraw an approval later (the app then stops).
+      </p>
+      <ul className="needs" aria-label="Permissions to approve">
         {permissions.map((p) => (
-          <li key={p.name} className="need need-capability">
+          <li key={`${p.name} ${p.content}`} className="need need-capability">
             <strong>{p.description}</strong>
             <span className="muted block small">{p.reason}</span>
           </li>
@@ -152,12 +151,19 @@ function PermissionList({ permissions }: { permissions: PermissionRequest[] }) {
   );
 }
 
-/** Installs `ids` one after the other, each once the one before has finished. */
-async function installInOrder(ids: string[], onStep: (text: string) => void): Promise<string> {
+/**
+ * Installs `ids` one after the other, each once the one before has finished, each with the
+ * approvals of the permissions the operator was shown for it.
+ */
+async function installInOrder(
+  ids: string[],
+  approvals: Approvals,
+  onStep: (text: string) => void,
+): Promise<string> {
   let last = "";
   for (const id of ids) {
     onStep(`Installing ${id}…`);
-    const accepted = await client.call("package.install", { id });
+    const accepted = await client.call("package.install", { id, approve: approvals[id] ?? [] });
     last = accepted.operationId;
     if (id !== ids.at(-1)) {
       const done = await followOperation(client, stream, accepted.operationId);
@@ -175,8 +181,21 @@ export function StoreApp({ id }: { id: string }) {
   const offered = available.data?.find((a) => a.id === id);
   const [step, setStep] = useState<string | undefined>();
   const missing = (app.data?.dependencies ?? []).filter((d) => !d.installed);
+  // The permissions of the app and of the apps it needs first, as the operator is shown them.
+  const approvalsFor = (ids: string[], extra: PermissionRequest[] = []): Approvals =>
+    Object.fromEntries(
+      ids.map((appId) => [
+        appId,
+        // After a refusal: what the daemon says it asks now (the manifest may have changed).
+        (appId === id && extra.length > 0
+          ? extra
+          : (available.data?.find((a) => a.id === appId)?.permissions ?? [])
+        ).map(({ name, content }) => ({ name, content })),
+      ]),
+    );
   const install = useMutation({
-    mutationFn: (ids: string[]) => installInOrder(ids, setStep),
+    mutationFn: ({ ids, approvals }: { ids: string[]; approvals: Approvals }) =>
+      installInOrder(ids, approvals, setStep),
     onSuccess: () => {
       void queryClient.invalidateQueries({ queryKey: ["package.list"] });
       void queryClient.invalidateQueries({ queryKey: ["package.available"] });
@@ -206,6 +225,8 @@ export function StoreApp({ id }: { id: string }) {
   const view = app.data;
   const installable = missing.every((d) => d.offered);
   const order = [...missing.map((d) => d.id), id];
+  const toApprove = order.flatMap((appId) => available.data?.find((a) => a.id === appId)?.permissions ?? []);
+  const refusedPermissions = permissionsToApprove(install.error);
   return (
     <div className="page narrow">
       <Link href="/store" className="back">
@@ -231,13 +252,15 @@ export function StoreApp({ id }: { id: string }) {
               type="button"
               className="button button-primary button-large"
               disabled={install.isPending || !installable}
-              onClick={() => install.mutate(missing.length > 0 ? order : [id])}
+              onClick={() => install.mutate({ ids: order, approvals: approvalsFor(order) })}
             >
               {install.isPending
                 ? (step ?? "Installing…")
                 : missing.length > 0
                   ? `Install ${missing.map((d) => d.id).join(", ")} and ${view.name}`
-                  : "Install"}
+                  : toApprove.length > 0
+                    ? "Approve and install"
+                    : "Install"}
             </button>
           )}
         </div>
@@ -258,17 +281,31 @@ export function StoreApp({ id }: { id: string }) {
         </div>
       )}
       <ErrorNote error={install.error} title="Not installed" />
-      {permissionsToApprove(install.error).length > 0 && (
-        <PermissionList permissions={permissionsToApprove(install.error)} />
+      {refusedPermissions.length > 0 && (
+        <button
+          type="button"
+          className="button button-primary"
+          onClick={() => install.mutate({ ids: [id], approvals: approvalsFor([id], refusedPermissions) })}
+        >
+          Approve what it asks now and install
+        </button>
       )}
       {refusedFor.length > 0 && (
         <button
           type="button"
           className="button button-primary"
-          onClick={() => install.mutate([...refusedFor, id])}
+          onClick={() =>
+            install.mutate({ ids: [...refusedFor, id], approvals: approvalsFor([...refusedFor, id]) })
+          }
         >
           Install {refusedFor.join(", ")} first, then {view.name}
         </button>
+      )}
+      {(refusedPermissions.length > 0 || (toApprove.length > 0 && !offered?.installed)) && (
+        <PermissionList
+          permissions={refusedPermissions.length > 0 ? refusedPermissions : toApprove}
+          names={order.length > 1 ? order : undefined}
+        />
       )}
       <section className="section" aria-labelledby="needs-title">
         <h2 id="needs-title">What it needs</h2>
