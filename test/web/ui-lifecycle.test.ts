@@ -13,6 +13,8 @@ import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import type { YAMLMap } from "yaml";
 import { ApiClient } from "../../src/client/rpc.ts";
+import { loadManifest } from "../../src/manifest/load.ts";
+import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { PASSWORD } from "../api/support.ts";
 import { DaemonProcess, daemonConnected } from "../support/daemon-process.ts";
 import { eventually, httpGet, Lab, type TestApp } from "../support/driver.ts";
@@ -75,7 +77,13 @@ describe("real Podman, real browser: the operator's console", () => {
       doc.delete("adoption");
       ((doc.get("containers") as YAMLMap).get("web") as YAMLMap).set("image", missingImage);
     });
-    broken = { ...broken, id: `${lab.prefix}-broken`, names: { web: `${lab.prefix}-broken` } };
+    const renamed = await loadManifest(join(broken.dir, "manifest.yml"));
+    assert.ok(renamed.ok);
+    broken = {
+      ...broken,
+      id: `${lab.prefix}-broken`,
+      names: { web: containerName(renamed.manifest, "web", CURRENT_NAMING) },
+    };
     dataDir = join(lab.root, "daemon");
     mkdirSync(dataDir, { mode: 0o700 });
     if (isRoot) chownSync(dataDir, testUser.uid, testUser.gid);
@@ -175,18 +183,22 @@ describe("real Podman, real browser: the operator's console", () => {
     await phaseShown("stopped");
     await eventually(
       "podman inspect: not running",
-      async () => (await lab.inspect(hello.id))?.running === false,
+      async () => (await lab.inspect(hello.names.web as string))?.running === false,
       STEP_MS,
     );
     await page.getByRole("button", { name: "Start", exact: true }).click();
     await phaseShown("running");
-    assert.equal((await lab.inspect(hello.id))?.running, true, "podman inspect: running again");
+    assert.equal(
+      (await lab.inspect(hello.names.web as string))?.running,
+      true,
+      "podman inspect: running again",
+    );
   });
 
   test("logs: followed live, searchable", async () => {
     const marker = `ui-log-marker-${Date.now()}`;
     await page.getByTestId("logs").waitFor();
-    await lab.exec(hello.id, `echo ${marker} > /proc/1/fd/1`);
+    await lab.exec(hello.names.web as string, `echo ${marker} > /proc/1/fd/1`);
     await page.getByTestId("logs").getByText(marker).waitFor();
     await page.getByLabel("Search the logs").fill(marker);
     await eventually(
@@ -197,12 +209,26 @@ describe("real Podman, real browser: the operator's console", () => {
     await page.getByLabel("Search the logs").fill("");
   });
 
-  test("credentials: masked, revealed and copied on request", async () => {
+  test("an app that asks for permissions shows them before install; credentials masked, revealed, copied", async () => {
     await page.goto("/store");
     await page.getByRole("link", { name: "Mini Node", exact: true }).click();
-    await page.getByRole("button", { name: "Install", exact: true }).click();
+    // Its permissions are shown in plain words before anything is installed, and approved by the
+    // click that installs it.
+    const asked = page.getByRole("list", { name: "Permissions to approve" });
+    await asked.getByText("Seeds key generation from the host's hardware random number generator.").waitFor();
+    assert.equal(await asked.getByRole("listitem").count(), 3, "a host folder, a device, a capability");
+    await page.getByRole("button", { name: "Approve and install", exact: true }).click();
     await page.waitForURL(new RegExp(`/apps/${node.id}$`));
     await phaseShown("running");
+    const approved = (await api.call("package.get", { id: node.id })).permissions;
+    assert.deepEqual(
+      approved.map((p) => [p.name, p.approved, p.approvedBy]),
+      [
+        ["bootstrap", true, "operator"],
+        ["hwrng", true, "operator"],
+        ["mlock", true, "operator"],
+      ],
+    );
     const expected = (await api.call("package.credentials", { id: node.id }))[0]?.password;
     assert.ok(expected);
     const secret = page.getByTestId("secret").first();
@@ -229,7 +255,7 @@ describe("real Podman, real browser: the operator's console", () => {
     await lab.podman(["tag", "localhost/archy-test/busybox:1", missingImage]);
     await card.getByRole("button", { name: `Retry ${broken.id}` }).click();
     await card.locator('[data-phase="running"]').waitFor();
-    assert.equal((await lab.inspect(broken.id))?.running, true);
+    assert.equal((await lab.inspect(broken.names.web as string))?.running, true);
   });
 
   test("a reload in the middle of an install catches up: every step once, in order, to the end", async () => {
@@ -306,7 +332,7 @@ describe("real Podman, real browser: the operator's console", () => {
     await keep.getByRole("button", { name: "Uninstall, keep data" }).click();
     await page.getByRole("heading", { name: `${hello.id} is not installed` }).waitFor();
     assert.ok(await lab.exists(appData), "the data stays after an uninstall");
-    assert.equal(await lab.inspect(hello.id), undefined, "no container left");
+    assert.equal(await lab.inspect(hello.names.web as string), undefined, "no container left");
 
     await page.getByRole("link", { name: "See it in the App Store" }).click();
     await page.getByRole("button", { name: "Install", exact: true }).click();
