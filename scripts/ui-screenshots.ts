@@ -62,6 +62,14 @@ try {
   });
   const shoot = (page: Page, name: string) =>
     page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+  /** Installs through the API, approving what the app asks for (as the store's button does). */
+  const install = async (id: string) => {
+    const offered = (await api.call("package.available")).find((a) => a.id === id);
+    await api.call("package.install", {
+      id,
+      approve: (offered?.permissions ?? []).map(({ name, content }) => ({ name, content })),
+    });
+  };
   const running = (id: string) =>
     eventually(
       `${id} running`,
@@ -93,11 +101,11 @@ try {
   await page.locator(".step[data-seq]").nth(2).waitFor();
   await shoot(page, "installing");
   await running(hello.id);
-  await api.call("package.install", { id: node.id });
+  await install(node.id);
   await running(node.id);
-  await api.call("package.install", { id: explorer.id });
+  await install(explorer.id);
   await running(explorer.id);
-  await api.call("package.install", { id: `${lab.prefix}-photos` });
+  await install(`${lab.prefix}-photos`);
   await eventually(
     "the photo frame failed",
     async () => (await api.call("package.get", { id: `${lab.prefix}-photos` })).phase === "failed",

@@ -257,7 +257,7 @@ export function StoreApp({ id }: { id: string }) {
               {install.isPending
                 ? (step ?? "Installing…")
                 : missing.length > 0
-                  ? `Install ${missing.map((d) => d.id).join(", ")} and ${view.name}`
+                  ? `${toApprove.length > 0 ? "Approve and install" : "Install"} ${missing.map((d) => d.id).join(", ")} and ${view.name}`
                   : toApprove.length > 0
                     ? "Approve and install"
                     : "Install"}
