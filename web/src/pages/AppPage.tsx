@@ -65,8 +65,21 @@ function Credentials({ id }: { id: string }) {
     gcTime: 0,
   });
   const labels = useCall("package.describe", { id }, { retry: false });
+  // The labels come from the sources; an app they no longer offer gets a button that asks for them.
+  if (labels.error && !credentials.data)
+    return (
+      <section className="section" aria-labelledby="credentials-title">
+        <h2 id="credentials-title">Credentials</h2>
+        <div>
+          <button type="button" className="button button-small" onClick={() => void credentials.refetch()}>
+            <Icon name="eye" size={16} /> Show credentials
+          </button>
+        </div>
+        {credentials.error && <ErrorNote error={credentials.error} />}
+      </section>
+    );
   const count = labels.data?.credentials.length ?? credentials.data?.length ?? 0;
-  if (count === 0 && !credentials.data) return null;
+  if (count === 0 && !credentials.data?.length) return null;
   const reveal = async (index: number) => {
     if (!credentials.data) await credentials.refetch();
     setShown((s) => ({ ...s, [index]: !s[index] }));

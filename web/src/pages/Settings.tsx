@@ -165,7 +165,7 @@ function Sources() {
                 <p className="muted small break">{s.url}</p>
               </div>
               <span
-                className={`chip chip-${s.state === "ok" ? "good" : s.state === "failing" ? "bad" : "idle"}`}
+                className={`chip chip-${s.state === "ok" ? "good" : s.state === "failing" ? "bad" : s.state === "partial" ? "warn" : "idle"}`}
               >
                 {s.state}
               </span>
@@ -178,6 +178,13 @@ function Sources() {
                 : ""}
             </p>
             {s.error && <ErrorNote error={{ message: s.error.message, hint: s.error.fix }} />}
+            {s.failedRoles.map((failed) => (
+              <ErrorNote
+                key={failed.role}
+                title={`Namespace ${failed.role}: its apps are hidden`}
+                error={{ message: failed.message, hint: failed.fix }}
+              />
+            ))}
             <button
               type="button"
               className="button button-small"
