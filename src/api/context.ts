@@ -4,6 +4,7 @@
  * catalog-methods.ts) share it without importing one another.
  */
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import type { Marketplace } from "../marketplace/market.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { SourceListing } from "../sources/local.ts";
 import type { Auth, Session } from "./auth.ts";
@@ -17,6 +18,8 @@ export type ApiContext = {
   sources: () => Promise<SourceListing>;
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
+  /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
+  market: Marketplace;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;

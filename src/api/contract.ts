@@ -10,6 +10,7 @@
  * Browser-safe: imports only zod and schema modules (a browser bundle may import it).
  */
 import { z } from "zod";
+import { OfferViewSchema, RelayView } from "./market-views.ts";
 import { Approvals } from "./permission-views.ts";
 import {
   Accepted,
@@ -199,13 +200,97 @@ export const CONTRACT = {
         .meta({ description: "Signed apps this node cannot use (an invalid manifest, for instance)." }),
     }),
   }),
+  "market.relays": method({
+    summary: "The Nostr relays the marketplace learns from, and how their last refresh went.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.array(RelayView),
+  }),
+  "market.relays.add": method({
+    summary: "Adds a relay (ws:// or wss://); none is configured by default.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ url: z.string().min(1).max(512) }),
+    result: z.object({ added: z.boolean(), relays: z.array(RelayView) }),
+  }),
+  "market.relays.remove": method({
+    summary: "Removes a relay (what was learnt from it stays until forgotten).",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ url: z.string().min(1).max(512) }),
+    result: z.object({ removed: z.boolean(), relays: z.array(RelayView) }),
+  }),
+  "market.settings": method({
+    summary:
+      "The operator's own Nostr identity (trust is computed from it), the trust threshold and the NIP-85 provider.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.object({
+      identity: z
+        .string()
+        .nullable()
+        .meta({ description: "The operator's npub; null: not set (every publisher is unknown)." }),
+      threshold: z
+        .number()
+        .meta({ description: "Installs below this trust score need confirmRisk (default 50)." }),
+      provider: z
+        .string()
+        .nullable()
+        .meta({ description: "The NIP-85 provider whose ranks count (npub), if chosen." }),
+    }),
+  }),
+  "market.settings.set": method({
+    summary: "Sets the operator's npub, the trust threshold or the NIP-85 provider (null clears one).",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      identity: z.string().max(200).nullable().optional(),
+      threshold: z.number().int().min(0).max(100).optional(),
+      provider: z.string().max(200).nullable().optional(),
+    }),
+    result: z.object({
+      identity: z.string().nullable(),
+      threshold: z.number(),
+      provider: z.string().nullable(),
+    }),
+  }),
+  "market.refresh": method({
+    summary: "Learns from the relays now; answers when done, with their status.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({}),
+    result: z.array(RelayView),
+  }),
+  "market.list": method({
+    summary:
+      "The marketplace's apps, the most trusted first: each is its publisher's key plus its id (the same id by another key is another app), with trust and its reasons, flags, and the flags of installed marketplace apps (deleted or reported releases).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.object({
+      apps: z.array(OfferViewSchema),
+      installed: z.array(
+        z.object({ id: z.string(), version: z.string(), source: z.string(), flags: z.array(z.string()) }),
+      ),
+    }),
+  }),
   "package.install": method({
     summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`.",
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`. A marketplace app is chosen by its source (`nostr:<npub>`) when it is not the only app of that id; its release and bundle are verified first.",
     access: "session",
     mutates: true,
     params: z.strictObject({
       id: AppId,
+      source: z.string().min(1).max(600).optional().meta({
+        description:
+          "Where to install it from, as package.available names it: `nostr:<npub>` for a marketplace app. Without it: the catalogs' or local app of that id, else the one marketplace app of that id.",
+      }),
+      confirmRisk: z.boolean().default(false).meta({
+        description:
+          "The operator confirms installing a marketplace app whose publisher is below their trust threshold (the refusal names the risk).",
+      }),
       approve: Approvals.default([]).meta({
         description:
           "The operator's approval of each permission the manifest requests (`package.available` lists them; a refusal's `data.permissions` too).",
@@ -285,6 +370,10 @@ export const CONTRACT = {
       }),
       approve: Approvals.default([]).meta({
         description: "Approvals of the permissions the new version requests that are not approved yet.",
+      }),
+      confirmRisk: z.boolean().default(false).meta({
+        description:
+          "For a marketplace app whose publisher is now reported or muted: the operator confirms the risk.",
       }),
     }),
     result: Accepted,

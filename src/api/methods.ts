@@ -5,6 +5,7 @@
 import { statfs } from "node:fs/promises";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
@@ -18,6 +19,7 @@ import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
+import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -107,23 +109,35 @@ function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
       manifest ? requestedPermissions(manifest) : [],
       orchestrator.store.approvals(row.id),
     ),
+    flags: ctx.market.flagsOf(row),
   };
 }
 
-/** The app `id` as its source offers it, once this node can give it the host paths it names. */
-async function sourced(ctx: ApiContext, id: string) {
+/** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
+async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
   const listing = await ctx.sources();
-  const app = listing.apps.find((a) => a.id === id);
-  if (app) {
-    try {
-      await ctx.orchestrator.hostPaths.check(app.manifest);
-    } catch (error) {
-      if (error instanceof HostPathError)
-        throw new RpcError(RPC_CODES.invalidManifest, `${id} cannot be installed here: ${error.message}`);
-      throw error;
-    }
-    return app;
+  return listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
+}
+
+/** Refuses an app whose host paths this node cannot give it. */
+async function checkHostPaths(ctx: ApiContext, app: { manifest: Manifest }): Promise<void> {
+  try {
+    await ctx.orchestrator.hostPaths.check(app.manifest);
+  } catch (error) {
+    if (error instanceof HostPathError)
+      throw new RpcError(
+        RPC_CODES.invalidManifest,
+        `${app.manifest.id} cannot be installed here: ${error.message}`,
+      );
+    throw error;
   }
+}
+
+/** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
+async function sourced(ctx: ApiContext, id: string, source?: string) {
+  const listing = await ctx.sources();
+  const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
+  if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
   if (rejected)
     throw new RpcError(
@@ -133,7 +147,12 @@ async function sourced(ctx: ApiContext, id: string) {
         issues: rejected.issues,
       },
     );
-  throw new RpcError(RPC_CODES.notFound, `no app ${id} in any source: see package.available`);
+  throw new RpcError(
+    RPC_CODES.notFound,
+    source === undefined
+      ? `no app ${id} in any source: see package.available`
+      : `${source} offers no app ${id}: see package.available`,
+  );
 }
 
 function installed(ctx: ApiContext, id: string): AppRow {
@@ -143,15 +162,20 @@ function installed(ctx: ApiContext, id: string): AppRow {
 }
 
 const PACKAGE_HANDLERS: ApiHandlers<
-  Exclude<MethodName, keyof typeof AUTH_HANDLERS | keyof typeof CATALOG_HANDLERS>
+  Exclude<
+    MethodName,
+    keyof typeof AUTH_HANDLERS | keyof typeof CATALOG_HANDLERS | keyof typeof MARKET_HANDLERS
+  >
 > = {
   "package.list": (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
     const { default: semver } = await import("semver");
-    return apps.map((app) => {
+    const sourcedApps = apps.map((app) => {
       const row = ctx.orchestrator.store.getApp(app.id);
+      // The same id installed from the marketplace is another app: not this one installed.
+      const mine = row !== undefined && !row.source.startsWith("nostr:") ? row : undefined;
       return {
         id: app.id,
         name: app.manifest.name,
@@ -160,14 +184,37 @@ const PACKAGE_HANDLERS: ApiHandlers<
         category: app.manifest.category,
         source: app.source,
         publisher: app.publisher ?? null,
-        installed: row !== undefined,
-        installedVersion: row?.version ?? null,
-        updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
-        sourceChange: (row && provenanceChange(row, app)) ?? null,
+        installed: mine !== undefined,
+        installedVersion: mine?.version ?? null,
+        updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+        sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),
+        trust: null,
       };
     });
+    const offered = ctx.market.listing().map((offer) => {
+      const view = offerView(offer);
+      return {
+        id: view.id,
+        name: view.name,
+        version: view.version,
+        description: view.description,
+        category: view.category,
+        source: view.source,
+        publisher: view.publisher,
+        installed: view.installedVersion !== null,
+        installedVersion: view.installedVersion,
+        updateAvailable: view.updateAvailable,
+        // Another key's release is never an update (market.list names the installed app's source).
+        sourceChange: null,
+        localOverride: null,
+        // Known once the bundle is verified, at install: an install that needs approval says which.
+        permissions: [],
+        trust: view.trust,
+      };
+    });
+    return [...sourcedApps, ...offered];
   },
   "package.describe": async ({ id }, ctx) => {
     const { apps } = await ctx.sources();
@@ -196,8 +243,12 @@ const PACKAGE_HANDLERS: ApiHandlers<
       credentials: manifest.credentials.map((credential) => credential.label),
     };
   },
-  "package.install": async ({ id, approve }, ctx) => {
-    const app = await sourced(ctx, id);
+  "package.install": async ({ id, source, confirmRisk, approve }, ctx) => {
+    const app =
+      source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
+        ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
+        : await sourced(ctx, id, source);
+    await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
   },
   "package.approve": ({ id, approve }, ctx) =>
@@ -210,9 +261,13 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
   "package.uninstall": ({ id, purge }, ctx) =>
     lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
-  "package.update": async ({ id, force, switchSource, approve }, ctx) => {
-    installed(ctx, id);
-    const app = await sourced(ctx, id);
+  "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
+    const row = installed(ctx, id);
+    // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
+    const app = row.source.startsWith("nostr:")
+      ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
+      : await sourced(ctx, id);
+    await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
   },
   "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
@@ -320,6 +375,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
 export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(CONTRACT, {
   ...AUTH_HANDLERS,
   ...CATALOG_HANDLERS,
+  ...MARKET_HANDLERS,
   ...PACKAGE_HANDLERS,
 });
 

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { NEED_KINDS } from "../manifest/needs.ts";
 import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
+import { TrustView } from "./market-views.ts";
 import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 
@@ -86,6 +87,10 @@ export const AppView = z.object({
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
   permissions: PermissionStatuses,
+  flags: z.array(z.string()).meta({
+    description:
+      "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
+  }),
 });
 
 export const AvailableApp = z.object({
@@ -108,7 +113,11 @@ export const AvailableApp = z.object({
   localOverride: z.string().nullable().meta({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
-  permissions: RequestedPermissions,
+  permissions: RequestedPermissions.meta({
+    description:
+      "The permissions its manifest requests. For a marketplace app: empty until its bundle is verified, at install (an install that needs approval says which).",
+  }),
+  trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
 });
 
 export const OperationSummary = z.object({

@@ -18,35 +18,15 @@ import {
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import { DaemonProcess } from "../support/daemon-process.ts";
+import { ARCHY, archy, DaemonProcess, show } from "../support/daemon-process.ts";
 import { eventually, httpGet, Lab, sleep, type TestApp } from "../support/driver.ts";
 import { runAsTestUser, testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
 import { recordEventStream, ScanRecorder } from "../support/secret-scan.ts";
-import { REPO_ROOT, stageForTestUser } from "../support/stage.ts";
+import { stageForTestUser } from "../support/stage.ts";
 
 const isRoot = process.getuid?.() === 0;
-const ARCHY = join(REPO_ROOT, "bin", "archy");
 const MARKER = "operator-cli marker";
-
-type Run = { code: number; stdout: string; stderr: string };
-
-/** Runs `bin/archy ARGS` (as root in CI: it reads the test user's token file like an operator's sudo). */
-function archy(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      ARCHY,
-      args,
-      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-const show = (run: Run) => `exit ${run.code}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
 
 /** Adds an echo of MARKER (to stdout) before the container's command, so its logs have a known line. */
 function addMarker(app: TestApp, key: string): void {

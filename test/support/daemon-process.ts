@@ -1,15 +1,15 @@
 /**
- * `archy daemon` as a separate process, run as the unprivileged test user from a copy of the code
- * that user can read (test/support/stage.ts): what the operator CLI's and the web UI's end-to-end
- * tests drive, over a Podman service of their lab's own.
+ * A real daemon process for tests: `archy daemon` as the unprivileged test user, from a copy of the
+ * code that user can read (CI runs as root from a folder it may not), its output kept (and recorded
+ * for the suite's secrets scan when given a recorder).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { sleep } from "./driver.ts";
 import { testUserEnv } from "./rootless.ts";
 import type { recordEventStream, ScanRecorder } from "./secret-scan.ts";
-import { stageForTestUser } from "./stage.ts";
+import { REPO_ROOT, stageForTestUser } from "./stage.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -74,6 +74,28 @@ export class DaemonProcess {
     }
   }
 }
+
+export const ARCHY = join(REPO_ROOT, "bin", "archy");
+
+export type Run = { code: number; stdout: string; stderr: string };
+
+/** Runs `bin/archy ARGS` (as root in CI: it reads the test user's token file like an operator's sudo). */
+export function archy(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      ARCHY,
+      args,
+      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
+
+export const show = (run: Run) =>
+  `exit ${run.code}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
 
 /** Waits until the daemon at `url` answers and is connected to Podman; says what it saw otherwise. */
 export async function daemonConnected(url: string, daemon: DaemonProcess, timeoutMs = 90_000): Promise<void> {
