@@ -3,14 +3,21 @@
  * a Podman that never answers (test/api/support.ts): what does not need containers. How the daemon
  * serves the UI (same origin, strict CSP, files by exact name only); the first run, the login, a
  * session that ends; every page accessible (axe: no serious or critical violation), in light and
- * dark, on a phone's 375 px; keyboard-only use; My Apps never empty while Podman does not answer.
+ * dark, on a phone's 375 px; keyboard-only use; My Apps never empty while Podman does not answer;
+ * the App Store listing marketplace apps (a real relay on loopback) with their publisher's trust.
  * The lifecycle against real Podman: ui-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { CONTENT_SECURITY_POLICY } from "../../src/api/web-ui.ts";
-import { http, manualClock, PASSWORD, setup, startDaemon, type TestDaemon } from "../api/support.ts";
+import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
+import { npub } from "../../src/marketplace/identity.ts";
+import { http, manualClock, ok, PASSWORD, setup, startDaemon, type TestDaemon } from "../api/support.ts";
+import { appDir, devKey, publishDir } from "../marketplace/support.ts";
 import {
   assertAccessible,
   ensureWebBuilt,
@@ -284,6 +291,63 @@ describe("every page, for everyone", () => {
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
+    await page.context().close();
+  });
+});
+
+describe("the App Store and the marketplace", () => {
+  let d: TestDaemon;
+  let relay: DevRelay;
+  let base: string;
+  const alice = devKey();
+  const bob = devKey();
+  before(async () => {
+    base = mkdtempSync(join(tmpdir(), "archy-ui-market-"));
+    relay = await startDevRelay({ bundlesDir: join(base, "mirror") });
+    d = await startDaemon();
+    await setup(d.port);
+    const caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    await ok(d.port, "market.relays.add", { url: relay.url }, caller);
+    // Two publishers offer an app of the same id: two apps, each its publisher's.
+    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0"), relay);
+    const statuses = (await ok(d.port, "market.refresh", {}, caller)) as Array<{ error: string | null }>;
+    assert.equal(statuses[0]?.error, null, JSON.stringify(statuses));
+  });
+  after(async () => {
+    await d?.close();
+    await relay?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url, {
+      viewport: { width: 375, height: 740 },
+    });
+    await page.goto("/store");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "App Store", level: 1 }).waitFor();
+    const market = page.locator('[data-app="alice.notes"]');
+    await market.nth(1).waitFor();
+    assert.deepEqual(
+      (await market.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-source")))).sort(),
+      [`nostr:${npub(alice.pubkey)}`, `nostr:${npub(bob.pubkey)}`].sort(),
+    );
+    for (const key of [alice, bob]) {
+      const card = page.locator(`[data-source="nostr:${npub(key.pubkey)}"]`);
+      assert.equal(await card.getByTestId("trust").textContent(), "Trust 0/100 · unknown");
+      assert.notEqual((await card.getByTestId("trust-reasons").textContent()) ?? "", "");
+      assert.match((await card.getByText(/^Marketplace: npub1/).getAttribute("title")) ?? "", /^nostr:npub1/);
+      // Listed only: its page before install is a source app's (what it asks is known at install).
+      assert.equal(await card.getByRole("link").count(), 0);
+    }
+    // A source's app keeps its page, and shows no marketplace trust.
+    const local = page.locator('[data-app="api-alpha"]');
+    assert.equal(await local.getByRole("link", { name: "api-alpha" }).count(), 1);
+    assert.equal(await local.getByTestId("trust").count(), 0);
+    await assertAccessible(page, "App Store with marketplace apps at 375 px");
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
+    assertClean();
     await page.context().close();
   });
 });

@@ -57,10 +57,37 @@ export function bytes(n: number): string {
 }
 
 /** Where an app comes from, and how far to trust it, in words. */
-export function sourceLabel(source: string): { label: string; trust: "signed" | "local" | "other" } {
+export function sourceLabel(source: string): {
+  label: string;
+  trust: "signed" | "local" | "market" | "other";
+} {
   if (source.startsWith("catalog:")) return { label: `Signed catalog “${source.slice(8)}”`, trust: "signed" };
   if (source.startsWith("local:")) return { label: "Local apps folder", trust: "local" };
+  if (source.startsWith("nostr:"))
+    return { label: `Marketplace: ${shortKey(source.slice(6))}`, trust: "market" };
   return { label: source, trust: "other" };
+}
+
+/** An npub as people read it: its start and its end (the whole key is in the element's title). */
+export const shortKey = (npub: string) =>
+  npub.length > 20 ? `${npub.slice(0, 12)}…${npub.slice(-6)}` : npub;
+
+type TrustLevel = NonNullable<Result<"package.available">[number]["trust"]>["level"];
+
+/** The tone of a marketplace publisher's trust level: what colour its chip takes. */
+export function trustTone(level: TrustLevel): "good" | "idle" | "warn" | "bad" {
+  switch (level) {
+    case "yours":
+    case "trusted":
+      return "good";
+    case "known":
+      return "idle";
+    case "unknown":
+      return "warn";
+    case "reported":
+    case "muted":
+      return "bad";
+  }
 }
 
 const CATEGORY_NAMES: Record<string, string> = {

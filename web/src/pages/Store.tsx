@@ -1,8 +1,10 @@
 /**
- * The App Store: every app the sources offer (the local apps folder, each signed catalog), with
- * where it comes from and how far to trust it, searchable and by category; and an app's page, saying
- * what it asks of the node in plain words before the one-click install. A missing dependency is
- * offered for install first.
+ * The App Store: every app the sources offer (the local apps folder, each signed catalog) and the
+ * marketplace's relays, with where it comes from and how far to trust it (a marketplace publisher's
+ * trust score, computed on the node, with its reasons), searchable and by category; and the page of a
+ * source's app, saying what it asks of the node in plain words before the one-click install. A
+ * missing dependency is offered for install first. Marketplace apps are listed only: what one asks
+ * is known once its bundle is verified, at install, which the CLI does (docs/marketplace.md).
  */
 import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
@@ -12,16 +14,34 @@ import { client, isRpcError, type Result, stream } from "../api.ts";
 import { AppTile } from "../components/AppTile.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
-import { categoryName, sourceLabel } from "../format.ts";
+import { categoryName, sourceLabel, trustTone } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
+
+type Offered = Result<"package.available">[number];
 
 function TrustChip({ source }: { source: string }) {
   const { label, trust } = sourceLabel(source);
   return (
     <span className={`chip chip-${trust}`} title={source}>
-      <Icon name={trust === "signed" ? "shield" : "folder"} size={14} />
+      <Icon name={trust === "local" ? "folder" : "shield"} size={14} />
       {label}
     </span>
+  );
+}
+
+/** A marketplace publisher's trust: its score and level, and why (the node's own reasons). */
+function PublisherTrust({ trust }: { trust: NonNullable<Offered["trust"]> }) {
+  return (
+    <>
+      <span className={`chip chip-${trustTone(trust.level)}`} data-testid="trust">
+        Trust {trust.score}/100 · {trust.level}
+      </span>
+      {trust.reasons.length > 0 && (
+        <p className="muted small block" data-testid="trust-reasons">
+          {trust.reasons.join("; ")}
+        </p>
+      )}
+    </>
   );
 }
 
@@ -45,7 +65,8 @@ export function Store() {
         <div>
           <h1>App Store</h1>
           <p className="muted">
-            Apps offered by this node's sources: its local apps folder and its signed catalogs.
+            Apps offered by this node's sources: its local apps folder, its signed catalogs and the
+            marketplace's relays.
           </p>
         </div>
       </header>
@@ -88,14 +109,24 @@ export function Store() {
       {apps.data && shown.length === 0 && <p className="muted">No app matches.</p>}
       <ul className="grid" aria-label="Apps offered">
         {shown.map((app) => (
-          <li key={app.id} className="card store-card" data-app={app.id}>
+          // The same id from two publishers is two apps: one card each.
+          <li
+            key={`${app.source} ${app.id}`}
+            className="card store-card"
+            data-app={app.id}
+            data-source={app.source}
+          >
             <div className="app-card-head">
               <AppTile id={app.id} name={app.name} />
               <div className="app-card-title">
                 <h2>
-                  <Link href={`/store/${encodeURIComponent(app.id)}`} className="stretched">
-                    {app.name}
-                  </Link>
+                  {app.trust === null ? (
+                    <Link href={`/store/${encodeURIComponent(app.id)}`} className="stretched">
+                      {app.name}
+                    </Link>
+                  ) : (
+                    app.name
+                  )}
                 </h2>
                 <p className="muted small">
                   {app.version} · {categoryName(app.category)}
@@ -110,7 +141,16 @@ export function Store() {
             <p className="description clamp">{app.description}</p>
             <div className="app-card-foot">
               <TrustChip source={app.source} />
+              {app.trust && <PublisherTrust trust={app.trust} />}
             </div>
+            {app.trust && (
+              <p className="muted small">
+                Install it with{" "}
+                <code>
+                  archy install {app.id} --source {app.source}
+                </code>
+              </p>
+            )}
           </li>
         ))}
       </ul>
@@ -118,7 +158,7 @@ export function Store() {
   );
 }
 
-type PermissionRequest = Result<"package.available">[number]["permissions"][number];
+type PermissionRequest = Offered["permissions"][number];
 type Approvals = Record<string, Array<{ name: string; content: string }>>;
 
 /**
@@ -178,7 +218,9 @@ export function StoreApp({ id }: { id: string }) {
   const [, navigate] = useLocation();
   const app = useCall("package.describe", { id }, { retry: false });
   const available = useCall("package.available");
-  const offered = available.data?.find((a) => a.id === id);
+  // The sources' apps: a marketplace app of the same id is another app (its own publisher's).
+  const sourced = available.data?.filter((a) => a.trust === null);
+  const offered = sourced?.find((a) => a.id === id);
   const [step, setStep] = useState<string | undefined>();
   const missing = (app.data?.dependencies ?? []).filter((d) => !d.installed);
   // The permissions of the app and of the apps it needs first, as the operator is shown them.
@@ -189,7 +231,7 @@ export function StoreApp({ id }: { id: string }) {
         // After a refusal: what the daemon says it asks now (the manifest may have changed).
         (appId === id && extra.length > 0
           ? extra
-          : (available.data?.find((a) => a.id === appId)?.permissions ?? [])
+          : (sourced?.find((a) => a.id === appId)?.permissions ?? [])
         ).map(({ name, content }) => ({ name, content })),
       ]),
     );
@@ -225,7 +267,7 @@ export function StoreApp({ id }: { id: string }) {
   const view = app.data;
   const installable = missing.every((d) => d.offered);
   const order = [...missing.map((d) => d.id), id];
-  const toApprove = order.flatMap((appId) => available.data?.find((a) => a.id === appId)?.permissions ?? []);
+  const toApprove = order.flatMap((appId) => sourced?.find((a) => a.id === appId)?.permissions ?? []);
   const refusedPermissions = permissionsToApprove(install.error);
   return (
     <div className="page narrow">
