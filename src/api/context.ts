@@ -1,7 +1,7 @@
 /**
  * What every API handler works with: the orchestrator, auth, the sources, and the caller as the
  * transport saw it. Its own module, so that the handler modules (methods.ts, auth-methods.ts,
- * catalog-methods.ts) share it without importing one another.
+ * catalog-methods.ts, market-methods.ts) share it without importing one another.
  */
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import type { Marketplace } from "../marketplace/market.ts";
