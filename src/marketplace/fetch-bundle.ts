@@ -4,7 +4,8 @@
  * and what it sent counts only once its length, SHA-256 and BLAKE3 are the signed ones. The first
  * mirror whose bytes verify wins; the others' problems are kept, to say why when none does.
  */
-import { request } from "undici";
+import { type Dispatcher, request } from "undici";
+import { publicOnlyDispatcher, type ReachPolicy, refusedUrl } from "../system/public-address.ts";
 import { digestProblem, MAX_BUNDLE_BYTES } from "./bundle.ts";
 import type { BundleDigest } from "./events.ts";
 
@@ -14,10 +15,16 @@ async function fromMirror(
   url: string,
   signed: BundleDigest,
   timeoutMs: number,
+  dispatcher: Dispatcher | undefined,
 ): Promise<Uint8Array | string> {
   let response: Awaited<ReturnType<typeof request>>;
   try {
-    response = await request(url, { method: "GET", headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    response = await request(url, {
+      method: "GET",
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      ...(dispatcher ? { dispatcher } : {}),
+    });
   } catch (error) {
     return `cannot download: ${(error as Error).message}`;
   }
@@ -45,11 +52,16 @@ async function fromMirror(
   }
 }
 
+/**
+ * `reach`: where a node may connect (mirrors are strangers' URLs: public addresses only, but for the
+ * hosts of the operator's own relays); none for a developer reading back their own upload.
+ */
 export async function fetchBundle(
   urls: readonly string[],
   signed: BundleDigest,
-  timeoutMs = 60_000,
+  options: { timeoutMs?: number; reach?: ReachPolicy } = {},
 ): Promise<FetchOutcome> {
+  const { timeoutMs = 60_000, reach } = options;
   if (signed.size > MAX_BUNDLE_BYTES)
     return {
       problems: [
@@ -57,10 +69,16 @@ export async function fetchBundle(
       ],
     };
   const problems: string[] = [];
-  for (const url of urls) {
-    const outcome = await fromMirror(url, signed, timeoutMs);
-    if (typeof outcome === "string") problems.push(`${url}: ${outcome}`);
-    else return { bytes: outcome, url, problems };
+  const dispatcher = reach ? publicOnlyDispatcher(reach) : undefined;
+  try {
+    for (const url of urls) {
+      const refused = reach ? refusedUrl(new URL(url), reach) : undefined;
+      const outcome = refused ?? (await fromMirror(url, signed, timeoutMs, dispatcher));
+      if (typeof outcome === "string") problems.push(`${url}: ${outcome}`);
+      else return { bytes: outcome, url, problems };
+    }
+    return { problems };
+  } finally {
+    await dispatcher?.close();
   }
-  return { problems };
 }

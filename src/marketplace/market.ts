@@ -591,7 +591,11 @@ export class Marketplace {
       const cached = await readFile(file).catch(() => undefined);
       if (cached && !digestProblem(cached, asset.bundle)) return cached;
     }
-    const outcome = await fetchBundle(asset.urls, asset.bundle);
+    // Mirrors are strangers' URLs: public addresses only, but for the hosts of the operator's relays.
+    const trustedHosts = new Set(
+      this.#o.store.marketRelays().map((relay) => new URL(relay).hostname.replace(/^\[(.*)\]$/, "$1")),
+    );
+    const outcome = await fetchBundle(asset.urls, asset.bundle, { reach: { trustedHosts } });
     if (!("bytes" in outcome))
       throw new MarketError(
         `no mirror of ${asset.appId} ${asset.version} served the signed bundle: ${outcome.problems.join("; ")}; nothing was installed`,

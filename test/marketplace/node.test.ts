@@ -257,6 +257,48 @@ describe("a node discovers, verifies and installs marketplace apps", () => {
     }
   });
 
+  test("invariant: a release's mirrors never make the node reach its own or its LAN's services (request forgery); the relay's host stays usable", async () => {
+    const frank = devKey();
+    const report = await publishDir(frank, appDir(base, "frank.notes", "1.0.0"), relay);
+    const internal = await serveBytes(() => Buffer.from("an internal service's answer"));
+    try {
+      const port = new URL(internal.url).port;
+      const forging = buildPublication(
+        frank,
+        { id: "frank.notes", name: "Notes", description: "d", category: "other" },
+        {
+          version: "1.0.1",
+          notes: "",
+          bundle: report.bundle,
+          // Loopback by another name, another loopback address, a cloud metadata address.
+          urls: [
+            `http://localhost:${port}/b.tar`,
+            `http://127.0.0.2:${port}/b.tar`,
+            "http://169.254.169.254/b.tar",
+          ],
+        },
+        Date.now(),
+      );
+      for (const event of [forging.asset, forging.release, forging.app]) await publish(relay.url, event);
+      await refresh();
+      const before = storeSnapshot(daemon.storePath).apps;
+      const refused = await fails(
+        daemon.port,
+        "package.install",
+        { id: "frank.notes", confirmRisk: true },
+        caller,
+        RPC_CODES.verificationFailed,
+      );
+      assert.match(refused.message, /localhost resolves to no public address/);
+      assert.match(refused.message, /127\.0\.0\.2 is not a public address/);
+      assert.match(refused.message, /169\.254\.169\.254 is not a public address/);
+      assert.equal(internal.requests(), 0, "no request reached the internal service");
+      assert.deepEqual(storeSnapshot(daemon.storePath).apps, before, "nothing is installed");
+    } finally {
+      await internal.close();
+    }
+  });
+
   test("a release pointing at a 10 GB bundle is refused before anything is downloaded (byte cap); a mirror sending more than signed is cut off", async () => {
     const dave = devKey();
     const endless = await serveBytes(() => Buffer.alloc(1024 * 1024, 0x42), { endless: true });
