@@ -19,7 +19,7 @@ import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
-import { Runtime } from "../runtime/runtime.ts";
+import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -242,7 +242,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
         : {};
       orchestrator.start(
-        new Runtime({
+        new PodmanRuntime({
           client: connection.client,
           createWith: backend.backend,
           ...units,

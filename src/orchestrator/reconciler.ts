@@ -6,17 +6,20 @@
  * a new intent. Observations are shared between workers, so a pass over many unchanged apps costs one
  * Podman call.
  */
-import { LABELS } from "../manifest/naming.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { HookName, Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
-import type { EventStream } from "../runtime/libpod/events.ts";
-import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
-import { MANAGED_FILTER } from "../runtime/observed.ts";
-import { type ContainerRef, type Runtime, RuntimeError } from "../runtime/runtime.ts";
+import {
+  type ContainerRef,
+  type LegacyName,
+  type Observation,
+  type Runtime,
+  RuntimeError,
+  type Watch,
+} from "../runtime/runtime.ts";
 import { awaitingApproval, listPermissions, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Executor, Note } from "./executor.ts";
@@ -134,26 +137,6 @@ const MAX_ROUNDS = 40;
 /** How many of its last log lines explain a container that exits as soon as it starts. */
 const CRASH_LOG_LINES = 10;
 
-/**
- * Container events that may change what the planner sees. Health probes run `exec` every few
- * seconds: their events (and attach/checkpoint chatter) would only discard shared observations.
- */
-const STATE_CHANGING = new Set([
-  "create",
-  "init",
-  "start",
-  "restart",
-  "stop",
-  "kill",
-  "die",
-  "died",
-  "remove",
-  "cleanup",
-  "pause",
-  "unpause",
-  "oom",
-  "rename",
-]);
 /** Podman's default, for a container the manifest no longer names. */
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
@@ -184,7 +167,7 @@ export class Reconciler {
   /** The legacy names the current observation looked for. */
   #legacySeen = "";
   #resync: NodeJS.Timeout | undefined;
-  #events: EventStream | undefined;
+  #watch: Watch | undefined;
   #passes = 0;
 
   constructor(options: ReconcilerOptions) {
@@ -223,11 +206,8 @@ export class Reconciler {
 
   /** Starts the periodic resync and the event subscription; runs a first pass at once. */
   start(): void {
-    this.#events = this.#o.runtime.client.events({
-      labels: [MANAGED_FILTER],
-      onEvent: (event) => {
-        const appId = event.labels[LABELS.app];
-        if (event.type !== "container" || !appId || !STATE_CHANGING.has(event.action)) return;
+    this.#watch = this.#o.runtime.watch({
+      onChange: (appId) => {
         if (!this.#o.store.getApp(appId)) return;
         // The event is news the shared observation may predate: the woken worker must look again.
         this.#invalidate();
@@ -251,7 +231,7 @@ export class Reconciler {
     for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await this.#queue.stop();
-    await this.#events?.stop();
+    await this.#watch?.stop();
   }
 
   enqueue(appId: string): void {
@@ -643,9 +623,8 @@ export class Reconciler {
     return Promise.all(
       seen.map(async (c) => {
         if (c.state !== "running" || c.startedAt !== second) return c;
-        const inspect = await this.#o.runtime.client.containers.find(c.id).catch(() => undefined);
-        const precise = inspect ? Date.parse(inspect.State.StartedAt) : Number.NaN;
-        return Number.isNaN(precise) ? c : { ...c, startedAt: precise };
+        const precise = await this.#o.runtime.startedAt(c);
+        return precise === undefined ? c : { ...c, startedAt: precise };
       }),
     );
   }
@@ -1177,7 +1156,7 @@ export class Reconciler {
     const ctx = this.#renderContext(manifest);
     const images = [...new Set(podmanPlan(manifest, ctx).containers.map((c) => c.body.image))];
     const missing: string[] = [];
-    for (const image of images) if (!(await this.#o.runtime.client.images.exists(image))) missing.push(image);
+    for (const image of images) if (!(await this.#o.runtime.imagePresent(image))) missing.push(image);
     if (missing.length > 0)
       return this.#refuse(
         app,

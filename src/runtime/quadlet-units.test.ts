@@ -17,7 +17,7 @@ import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.t
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerSummary } from "./libpod/containers.ts";
 import type { ObservedContainer } from "./observed.ts";
-import { Runtime, STOPPED_DROP_IN } from "./runtime.ts";
+import { PodmanRuntime, STOPPED_DROP_IN } from "./podman-runtime.ts";
 import { type CommandRunner, LocalUnitStore, SystemdUser } from "./systemd.ts";
 
 const ctx: RenderContext = { dataRoot: "/var/lib/archipelago", dependencies: {} };
@@ -71,10 +71,10 @@ let dir: string;
 let unitStore: LocalUnitStore;
 let systemdUnits: Map<string, UnitFacts>;
 let calls: string[];
-let runtime: Runtime;
+let runtime: PodmanRuntime;
 
-function runtimeWith(listed: ContainerSummary[] = []): Runtime {
-  return new Runtime({
+function runtimeWith(listed: ContainerSummary[] = []): PodmanRuntime {
+  return new PodmanRuntime({
     client: fakePodman(listed),
     createWith: "quadlet",
     systemd: recordingSystemd(systemdUnits, calls),
@@ -163,7 +163,7 @@ describe("Quadlet containers that are down are observed from their units", () =>
 
   test("without a user systemd wired, nothing but Podman is looked at", async () => {
     await install(hello);
-    const plain = new Runtime({ client: fakePodman(), createWith: "podman" });
+    const plain = new PodmanRuntime({ client: fakePodman(), createWith: "podman" });
     assert.deepEqual((await plain.observe()).containers, []);
   });
 });
