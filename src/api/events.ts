@@ -5,7 +5,7 @@
  * sees the new phase and the pending operation at once, even before Podman answers).
  */
 import { z } from "zod";
-import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
+import type { ReconcilerEvent } from "../orchestrator/model.ts";
 
 const PHASES = [
   "installing",

@@ -35,7 +35,7 @@ import {
   type TakeOverInput,
   volumesOf,
 } from "./adoption.ts";
-import type { Note } from "./executor.ts";
+import type { Note } from "./model.ts";
 
 const root = mkdtempSync(join(tmpdir(), "archy-adoption-test-"));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import type { Manifest } from "../manifest/schema.ts";
 import type { ResolvedApp, ResolvedVolume } from "../render/model.ts";
 import { copyIntoDataDir, type DataCopy, ensureDataDirs } from "../runtime/data-dirs.ts";
 import type { ContainerMounts, Runtime } from "../runtime/runtime.ts";
-import type { Note } from "./executor.ts";
+import type { Note } from "./model.ts";
 
 /** A legacy source of one app volume, as the manifest declares it. */
 export type LegacyRef = { kind: "data-path"; path: string } | { kind: "volume"; name: string };

@@ -12,11 +12,10 @@ import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
 import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
+import type { Note } from "./model.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
-
-export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
 export type ExecutorOptions = {
   runtime: Runtime;

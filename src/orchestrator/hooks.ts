@@ -11,8 +11,8 @@ import type { HookName, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { ContainerRef, ExecResult, Runtime } from "../runtime/runtime.ts";
 import { type TarEntry, tar } from "../runtime/tar.ts";
-import type { Note } from "./executor.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
+import type { Note } from "./model.ts";
 
 export class HookError extends Error {
   constructor(message: string) {

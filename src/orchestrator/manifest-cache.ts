@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import type { AppRow } from "./store.ts";
+import type { AppRow, Store } from "./store.ts";
 
 export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
 
@@ -66,6 +66,18 @@ export class ManifestCache {
   /** The parse of a manifest this cache has seen, by content hash. */
   cached(hash: string): ParsedStoredManifest | undefined {
     return this.#parsed.get(hash);
+  }
+
+  /** Every installed app's parsed manifest; stored texts are read only for manifests not seen yet. */
+  installed(
+    store: Pick<Store, "listAppHeads" | "getApp">,
+  ): Array<{ id: string; manifest: Manifest | undefined }> {
+    return store.listAppHeads().map(({ id, manifestHash }) => {
+      const known = this.cached(manifestHash);
+      if (known) return { id, manifest: known.manifest };
+      const row = store.getApp(id);
+      return { id, manifest: row ? this.of(row).manifest : undefined };
+    });
   }
 
   /** Whether `app` declares `dependencyId` among its dependencies. */
