@@ -10,9 +10,10 @@ import type { Manifest } from "../manifest/schema.ts";
 import type { ContainerSummary } from "../runtime/libpod/containers.ts";
 import type { AppData } from "./app-data.ts";
 import type { DaemonControl } from "./daemon-process.ts";
+import type { GateApp } from "./gate-app.ts";
 import { type GatePlan, STEPS, type StepId } from "./matrix.ts";
 import type { GatePodman } from "./podman-service.ts";
-import { type GateApp, Runner } from "./runner.ts";
+import { Runner } from "./runner.ts";
 
 type FakeApp = { id: string; running: boolean; limitMs: number };
 
