@@ -52,6 +52,16 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "health.command", // a one-word health command with blanks: run literally by the plain backend
 ]);
 
+/**
+ * The version of the rules that live in code rather than in the schema: the second level
+ * (semantics.ts, security.ts, renderable.ts, host-paths.ts, naming.ts), parse.ts's own checks and
+ * the transforms that normalise a manifest. Bump it when a change to one of them changes what
+ * validates or what a manifest parses to: parsed forms kept in the store (manifest-cache.ts) made
+ * under other rules are then parsed again, never trusted. A change to the schema itself, or to
+ * `STORED_MANIFEST_TOLERATED_RULES`, needs no bump: the cache's key is derived from both.
+ */
+export const MANIFEST_RULES_VERSION = 6;
+
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }
   | { ok: false; issues: ManifestIssue[]; manifest?: undefined };
