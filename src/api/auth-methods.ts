@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { MIN_PASSWORD_LENGTH, type Session } from "./auth.ts";
-import type { ApiContext } from "./methods.ts";
+import type { ApiContext } from "./context.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 
 const Password = z

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { updatesOffered } from "../catalog/merge.ts";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
-import type { ApiContext } from "./methods.ts";
+import type { ApiContext } from "./context.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
 

@@ -3,7 +3,6 @@
  * method declares its params and result schema; `docs/api.md` is generated from these definitions.
  */
 import { z } from "zod";
-import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
@@ -12,44 +11,14 @@ import {
   LifecycleError,
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
-import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { AppRow } from "../orchestrator/store.ts";
-import type { SourceListing } from "../sources/local.ts";
 import { provenanceChange } from "../sources/provenance.ts";
-import type { Auth, Session } from "./auth.ts";
 import { AUTH_METHODS } from "./auth-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
-import type { ApiEvent } from "./events.ts";
+import type { ApiContext } from "./context.ts";
 import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
-
-export type ApiContext = {
-  orchestrator: Orchestrator;
-  auth: Auth;
-  sources: () => Promise<SourceListing>;
-  /** The signed catalog sources (their apps are in `sources` too). */
-  catalogs: Catalogs;
-  version: string;
-  /** Why new containers are created with the backend they are (the daemon's choice at start). */
-  backendReason: string;
-  startedAt: number;
-  clock: () => number;
-  /** Pushes an event to the live event stream's subscribers. */
-  publish: (event: ApiEvent) => void;
-  /** The caller, as the transport saw it. */
-  call: {
-    client: string;
-    sessionToken: string | undefined;
-    /** The device cookie the request carried (auth's login budgets, device-cookie.ts). */
-    deviceCookie: string | undefined;
-    /** Authenticated with the CLI token. */
-    cliToken: boolean;
-    /** Host name the caller used to reach the daemon, for app links. */
-    host: string;
-    setSession: (session: Session | undefined) => void;
-  };
-};
 
 const AppId = z
   .string()

@@ -28,8 +28,14 @@ import { type Availability, type PlanApp, planGate, STEPS, type StepId } from ".
 import { connectPodmanSocket, type GatePodman, startPodmanService } from "./podman-service.ts";
 import { imageUses, missingImages, missingImagesMessage } from "./preflight.ts";
 import { reachTargets } from "./reachability.ts";
-import { buildReport, type Environment, type GatedApp, type GateReport } from "./report.ts";
-import { type ContainerStart, unexpectedStarts } from "./restarts.ts";
+import {
+  buildReport,
+  type ContainerStart,
+  type Environment,
+  type GatedApp,
+  type GateReport,
+} from "./report.ts";
+import { unexpectedStarts } from "./restarts.ts";
 import { giveTo, isRoot, readableBy, resolveUser, stageCode } from "./run-as.ts";
 import { Runner } from "./runner.ts";
 import { stepTimeouts } from "./timeouts.ts";

@@ -1,0 +1,36 @@
+/**
+ * What every API method is given: the daemon's parts it may use and the caller as the transport
+ * saw it. Methods are declared in methods.ts, auth-methods.ts and catalog-methods.ts.
+ */
+import type { Catalogs } from "../catalog/node/catalogs.ts";
+import type { Orchestrator } from "../orchestrator/orchestrator.ts";
+import type { SourceListing } from "../sources/local.ts";
+import type { Auth, Session } from "./auth.ts";
+import type { ApiEvent } from "./events.ts";
+
+export type ApiContext = {
+  orchestrator: Orchestrator;
+  auth: Auth;
+  sources: () => Promise<SourceListing>;
+  /** The signed catalog sources (their apps are in `sources` too). */
+  catalogs: Catalogs;
+  version: string;
+  /** Why new containers are created with the backend they are (the daemon's choice at start). */
+  backendReason: string;
+  startedAt: number;
+  clock: () => number;
+  /** Pushes an event to the live event stream's subscribers. */
+  publish: (event: ApiEvent) => void;
+  /** The caller, as the transport saw it. */
+  call: {
+    client: string;
+    sessionToken: string | undefined;
+    /** The device cookie the request carried (auth's login budgets, device-cookie.ts). */
+    deviceCookie: string | undefined;
+    /** Authenticated with the CLI token. */
+    cliToken: boolean;
+    /** Host name the caller used to reach the daemon, for app links. */
+    host: string;
+    setSession: (session: Session | undefined) => void;
+  };
+};
