@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
+import { fakePodmanClient } from "../../test/support/fake-podman-client.ts";
 import { loadSample } from "../../test/support/samples.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
@@ -53,7 +54,7 @@ function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): Syste
 
 /** A Podman with the given containers listed (and nothing to find by id). */
 function fakePodman(listed: ContainerSummary[] = []): PodmanClient {
-  return {
+  return fakePodmanClient({
     containers: {
       list: async () => listed,
       listByName: async () => [],
@@ -63,7 +64,7 @@ function fakePodman(listed: ContainerSummary[] = []): PodmanClient {
     images: { exists: async () => true },
     networks: { remove: async () => {} },
     volumes: { find: async () => undefined, remove: async () => {} },
-  } as unknown as PodmanClient;
+  });
 }
 
 let hello: Manifest;

@@ -10,13 +10,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
-import type { PodmanClient } from "../../src/runtime/libpod/client.ts";
 import type { ContainerInspect } from "../../src/runtime/libpod/containers.ts";
 import type { ObservedContainer } from "../../src/runtime/observed.ts";
 import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
 import type { LegacyName } from "../../src/runtime/runtime.ts";
 import { RuntimeError } from "../../src/runtime/runtime.ts";
 import { type CommandRunner, SystemdUser } from "../../src/runtime/systemd.ts";
+import { fakePodmanClient } from "../support/fake-podman-client.ts";
 import { podman, runAsTestUser } from "../support/rootless.ts";
 import { eventually, RuntimeLab, refOf, sleep } from "../support/runtime-lab.ts";
 
@@ -207,7 +207,7 @@ describe("real Podman: stop reaches every container", () => {
       Config: { Labels: {} },
       HostConfig: {},
     };
-    const fake = {
+    const fake = fakePodmanClient({
       containers: {
         find: async () => running,
         inspect: async () => running,
@@ -215,7 +215,7 @@ describe("real Podman: stop reaches every container", () => {
           stops.push(id); // "succeeds" without any effect
         },
       },
-    } as unknown as PodmanClient;
+    });
     for (const systemd of [undefined, lyingSystemd([])]) {
       const runtime = new PodmanRuntime({ client: fake, createWith: "podman", systemd });
       await assert.rejects(
