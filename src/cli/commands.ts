@@ -179,11 +179,45 @@ export const COMMANDS: Record<string, Command> = {
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
   app: {
-    summary: "app developer tools: validate, render",
+    summary: "app developer tools: new, import, schema, validate, render",
     options: [HELP],
     args: "none",
     subcommands: {
-      validate: { summary: "validate manifests", options: [JSON_OPTION, HELP], args: "files" },
+      new: {
+        summary: "create an app from a template",
+        options: [
+          { name: "template", short: "t", value: ["web", "stack", "worker"], help: "the kind of app" },
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "name", value: "text", help: "the display name" },
+          { name: "port", value: "text", help: "the host port of its web page" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          HELP,
+        ],
+        args: "none",
+      },
+      import: {
+        summary: "convert a docker-compose project into an app",
+        options: [
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "id", value: "text", help: "the app id" },
+          { name: "profile", value: "text", help: "a compose profile to include" },
+          { name: "env-file", value: "file", help: "the interpolation variables" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          { name: "json", value: "flag", help: "print the report as JSON" },
+          HELP,
+        ],
+        args: "files",
+      },
+      schema: { summary: "print the manifest's JSON Schema", options: [HELP], args: "none" },
+      validate: {
+        summary: "validate manifests",
+        options: [
+          { name: "format", value: ["text", "json", "github", "sarif"], help: "the output format" },
+          JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
       render: {
         summary: "render an app for a backend",
         options: [
