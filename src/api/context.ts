@@ -1,8 +1,9 @@
 /**
  * What every API method is given: the daemon's parts it may use and the caller as the transport
- * saw it. Methods are declared in methods.ts, auth-methods.ts and catalog-methods.ts.
+ * saw it. Methods are declared in methods.ts, auth-methods.ts, catalog-methods.ts and market-methods.ts.
  */
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import type { Marketplace } from "../marketplace/market.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { SourceListing } from "../sources/local.ts";
 import type { Auth, Session } from "./auth.ts";
@@ -14,6 +15,8 @@ export type ApiContext = {
   sources: () => Promise<SourceListing>;
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
+  /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
+  market: Marketplace;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;

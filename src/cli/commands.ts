@@ -77,7 +77,11 @@ export const COMMANDS: Record<string, Command> = {
     load: () => import("./commands/status.ts"),
   },
   install: {
-    ...lifecycleSpec("install an app and start it", "available", [APPROVE]),
+    ...lifecycleSpec("install an app and start it", "available", [
+      APPROVE,
+      { name: "source", value: "text", help: "where from (nostr:NPUB for a marketplace app)" },
+      { name: "confirm-risk", value: "flag", help: "install below your trust threshold" },
+    ]),
     group: "operator",
     load: lifecycle("install"),
   },
@@ -106,6 +110,7 @@ export const COMMANDS: Record<string, Command> = {
       { name: "force", value: "flag", help: "reapply or downgrade" },
       { name: "switch-source", value: "flag", help: "consent to another source or signer" },
       APPROVE,
+      { name: "confirm-risk", value: "flag", help: "update a reported or muted publisher's app" },
     ]),
     group: "operator",
     load: lifecycle("update"),
@@ -178,8 +183,49 @@ export const COMMANDS: Record<string, Command> = {
     group: "hidden",
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
+  market: {
+    summary: "the Nostr marketplace: relays, your identity, trust settings, apps offered",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      relays: {
+        summary: "list, add or remove relays",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: { words: ["ls", "add", "remove"] },
+      },
+      identity: {
+        summary: "show or set your own npub",
+        options: [{ name: "clear", value: "flag", help: "unset it" }, ...CONNECTION, HELP],
+        args: "none",
+      },
+      settings: {
+        summary: "the trust threshold and NIP-85 provider",
+        options: [
+          { name: "threshold", value: "text", help: "score below which installs need --confirm-risk" },
+          { name: "provider", value: "text", help: "a NIP-85 rank provider (npub)" },
+          { name: "no-provider", value: "flag", help: "no rank provider" },
+          JSON_OPTION,
+          ...CONNECTION,
+          HELP,
+        ],
+        args: "none",
+      },
+      refresh: {
+        summary: "learn from the relays now",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      ls: {
+        summary: "the marketplace's apps with trust",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+    },
+    group: "operator",
+    load: () => import("./commands/market.ts"),
+  },
   app: {
-    summary: "app developer tools: new, import, schema, validate, render",
+    summary: "app developer tools: new, import, schema, validate, render, publish",
     options: [HELP],
     args: "none",
     subcommands: {
@@ -229,8 +275,55 @@ export const COMMANDS: Record<string, Command> = {
         ],
         args: "files",
       },
+      publish: {
+        summary: "sign and publish a release over Nostr",
+        options: [
+          { name: "relay", value: "text", help: "a relay (ws:// or wss://)" },
+          { name: "bundle-url", value: "text", help: "an HTTP PUT target for the bundle" },
+          { name: "bundle-dir", value: "dir", help: "a directory for the bundle" },
+          { name: "public-url", value: "text", help: "where --bundle-dir is served" },
+          { name: "key", value: "file", help: "your key file" },
+          { name: "notes", value: "text", help: "release notes" },
+          JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
     },
     load: () => import("./commands/app.ts"),
+  },
+  dev: {
+    summary: "marketplace developer tools: keygen, whoami, a local relay",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      keygen: {
+        summary: "create your Nostr key",
+        options: [
+          { name: "key", value: "file", help: "the key file" },
+          { name: "nip05", value: "text", help: "your NIP-05 handle" },
+          { name: "encrypt", value: "flag", help: "seal it with ARCHY_DEV_PASSPHRASE" },
+          HELP,
+        ],
+        args: "none",
+      },
+      whoami: {
+        summary: "show a key file's identity",
+        options: [{ name: "key", value: "file", help: "the key file" }, JSON_OPTION, HELP],
+        args: "none",
+      },
+      relay: {
+        summary: "run a local relay",
+        options: [
+          { name: "listen", value: "text", help: "HOST:PORT" },
+          { name: "db", value: "file", help: "keep events in this file" },
+          { name: "bundles", value: "dir", help: "serve a bundle mirror from DIR" },
+          HELP,
+        ],
+        args: "none",
+      },
+    },
+    load: () => import("./commands/dev.ts"),
   },
   catalog: {
     summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",

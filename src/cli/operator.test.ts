@@ -639,6 +639,7 @@ describe("operator CLI: shell completion", () => {
       "--help",
       "import",
       "new",
+      "publish",
       "render",
       "schema",
       "validate",

@@ -16,6 +16,8 @@ import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
+import { Marketplace } from "../marketplace/market.ts";
+import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
@@ -119,8 +121,10 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version;
-    // what hooks copy from it is checked against the signed metadata at every use.
-    packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),
+    // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
+    // against what was signed at every use.
+    packageOf: (app): AppPackage | undefined =>
+      localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
   const auth = new Auth({
     store: orchestrator.store,
@@ -140,6 +144,16 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
   });
   await catalogs.start();
+
+  const market: Marketplace = new Marketplace({
+    store: orchestrator.store,
+    dir: join(config.dataDir, "marketplace"),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+    clock,
+    refreshMs: config.marketRefreshMs,
+    installed: () => orchestrator.store.listApps(),
+  });
+  await market.start();
 
   let cached: { at: number; listing: SourceListing } | undefined;
   const sources = async (): Promise<SourceListing> => catalogs.merge(await localSources());
@@ -172,6 +186,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       auth,
       sources,
       catalogs,
+      market,
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
@@ -289,6 +304,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       cancelWait?.();
       await server.close();
       await catalogs.stop();
+      await market.stop();
       keeper?.stop();
       await orchestrator.stop();
       releaseLock();

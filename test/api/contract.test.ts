@@ -224,6 +224,38 @@ const VALID: Record<string, ValidCase> = {
         "local apps are not catalog apps",
       ),
   },
+  // With a relay configured, these are exercised end to end in test/marketplace/.
+  "market.relays": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, [], "no relay is configured by default"),
+  },
+  "market.relays.add": {
+    prepare: () => ({ url: "ws://127.0.0.1:9/" }),
+    check: (result) => assert.equal((result as { added: boolean }).added, true),
+  },
+  "market.relays.remove": {
+    prepare: async (env) => {
+      await ok(env.d.port, "market.relays.add", { url: "ws://127.0.0.1:9/" }, env.cli);
+      return { url: "ws://127.0.0.1:9/" };
+    },
+    check: (result) => assert.deepEqual(result, { removed: true, relays: [] }),
+  },
+  "market.settings": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { identity: null, threshold: 50, provider: null }),
+  },
+  "market.settings.set": {
+    prepare: () => ({ threshold: 70 }),
+    check: (result) => assert.equal((result as { threshold: number }).threshold, 70),
+  },
+  "market.refresh": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, []),
+  },
+  "market.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { apps: [], installed: [] }),
+  },
   "package.install": {
     prepare: () => ({ id: "api-alpha" }),
     check: (result, env) => {

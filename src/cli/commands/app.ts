@@ -39,7 +39,10 @@ const USAGE = `Usage:
       Exit 0 when all are valid, 1 otherwise.
   archy app render PATH --target quadlet|podman|kube [--out DIR] [--data-root DIR] [--with PATH]...
       Render an app for a backend. Without --out, files are printed to standard output.
-      Dependencies whose exports the app consumes are looked up beside it, or given with --with.`;
+      Dependencies whose exports the app consumes are looked up beside it, or given with --with.
+  archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
+                    [--key FILE] [--notes TEXT] [--json]
+      Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -47,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === "render") return renderCommand(rest);
   if (sub === "new" || sub === "import" || sub === "schema")
     return (await import("./app-devkit.ts")).run(sub, rest, USAGE);
+  if (sub === "publish") return (await import("./publish.ts")).run(rest);
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(USAGE);
     return sub === undefined ? 2 : 0;
