@@ -3,7 +3,7 @@
  * hash differs from its manifest's render (planner.ts): a change to a renderer, a default or the
  * canonical form that alters the hash of an *unchanged* manifest recreates every such container on
  * every node at its next daemon start. So the hashes of the sample apps and the fixtures, under
- * both naming schemes, are pinned in spec-hashes.json with the render generation they belong to.
+ * every naming scheme (NAMING_SCHEMES: an app keeps the one it was installed with), are pinned in spec-hashes.json with the render generation they belong to.
  *
  * A change that alters one is refused here unless it is deliberate: rewrite them with
  *   UPDATE_SPEC_HASHES=1 node_modules/.bin/node --test test/render/spec-hashes.test.ts
@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { before, describe, test } from "node:test";
 import { loadManifest } from "../../src/manifest/load.ts";
-import type { NamingScheme } from "../../src/manifest/naming.ts";
+import { CURRENT_NAMING, NAMING_SCHEMES } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import type { RenderContext } from "../../src/render/model.ts";
 import { podmanPlan } from "../../src/render/podman-spec.ts";
@@ -50,10 +50,10 @@ function subnetOf(appId: string): string {
   return `10.${90 + (byte >> 6)}.${byte}.0/24`;
 }
 
-/** `scheme/app/container` → spec hash, for every container of every app under naming schemes 1 and 2. */
+/** `scheme/app/container` → spec hash, for every container of every app under every naming scheme. */
 function specHashes(apps: Record<string, Manifest>): Record<string, string> {
   const hashes: Record<string, string> = {};
-  for (const scheme of [1, 2] as NamingScheme[])
+  for (const scheme of NAMING_SCHEMES)
     for (const id of Object.keys(apps).sort()) {
       const manifest = apps[id] as Manifest;
       const related = [id, ...manifest.dependencies.map((d) => d.id)];
@@ -83,10 +83,14 @@ before(async () => {
 });
 
 describe("spec hashes of unchanged manifests", () => {
-  test("every pinned app renders, under both naming schemes (the list is not silently empty)", () => {
+  test("every pinned app renders, under every naming scheme an installed app can have (the list is not silently empty)", () => {
+    assert.ok(
+      NAMING_SCHEMES.includes(CURRENT_NAMING),
+      "new apps are installed with one of the schemes pinned here",
+    );
     const hashes = specHashes(apps);
     for (const id of Object.keys(apps))
-      for (const scheme of [1, 2])
+      for (const scheme of NAMING_SCHEMES)
         assert.ok(
           Object.keys(hashes).some((key) => key.startsWith(`${scheme}/${id}/`)),
           `${id} under scheme ${scheme}`,
