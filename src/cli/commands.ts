@@ -54,7 +54,7 @@ const lifecycle =
     return { run: (argv) => module.run(kind, argv) };
   };
 
-export const COMMANDS: Record<string, Command> = {
+const TABLE = {
   ls: {
     summary: "list installed apps",
     options: [JSON_OPTION, ...CONNECTION, HELP],
@@ -444,4 +444,17 @@ export const COMMANDS: Record<string, Command> = {
     args: "none",
     load: () => import("./commands/gate.ts"),
   },
-};
+} satisfies Record<string, Command>;
+
+export const COMMANDS: Readonly<Record<string, Command>> = TABLE;
+
+/**
+ * The subcommands the table declares for `command`. A module that dispatches subcommands keys its
+ * handlers by exactly these (`Record<SubcommandName<"market">, …>`), so tsc refuses a subcommand
+ * that is dispatched but not declared (no help, no completion) or declared but not dispatched.
+ */
+export type SubcommandName<C extends keyof typeof TABLE> = (typeof TABLE)[C] extends {
+  subcommands: infer S;
+}
+  ? Extract<keyof S, string>
+  : never;

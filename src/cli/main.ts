@@ -31,7 +31,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  // Own names only: `archy toString` is not a command.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     console.error(`archy: unknown command '${name}'\n\n${usage()}`);
     return 2;

@@ -613,6 +613,27 @@ describe("operator CLI: shell completion", () => {
     }
   });
 
+  test("every subcommand the command table declares is dispatched: `archy CMD SUB --help` prints its usage and exits 0", async () => {
+    const declared = Object.entries(COMMAND_SPECS).flatMap(([name, spec]) =>
+      Object.keys(spec.subcommands ?? {}).map((sub) => [name, sub] as const),
+    );
+    assert.ok(declared.length >= 20, `only ${declared.length} subcommands declared`);
+    for (const [name, sub] of declared) {
+      const help = await archy([name, sub, "--help"]);
+      assert.equal(help.code, 0, `archy ${name} ${sub} --help: ${help.stderr}`);
+      assert.match(help.stdout, /Usage/, `archy ${name} ${sub} --help prints a usage`);
+    }
+  });
+
+  test("bad input: a command or subcommand named like an object's property (toString, constructor) is unknown (exit 2, the usage, no stack trace)", async () => {
+    for (const args of [["toString"], ["constructor"], ["catalog", "constructor"], ["market", "toString"]]) {
+      const result = await archy(args);
+      assert.equal(result.code, 2, `archy ${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /unknown (sub)?command/, `archy ${args.join(" ")}`);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, `archy ${args.join(" ")} prints no stack trace`);
+    }
+  });
+
   test("the bash script is valid bash and completes commands and options", async () => {
     const run = (program: string) =>
       new Promise<string>((done, fail) =>

@@ -8,7 +8,7 @@ import { type AppView, type AvailableApp, DaemonClient } from "../client.ts";
 import { type Args, COMMANDS, type CommandSpec, type Option } from "../commands.ts";
 
 /** The commands completion offers: every one but the hidden ones, as the command table declares them. */
-export const COMMAND_SPECS: Record<string, CommandSpec> = Object.fromEntries(
+export const COMMAND_SPECS: Readonly<Record<string, CommandSpec>> = Object.fromEntries(
   Object.entries(COMMANDS).filter(([, command]) => command.group !== "hidden"),
 );
 
