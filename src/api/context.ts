@@ -1,13 +1,16 @@
 /**
- * What every API method is given: the daemon's parts it may use and the caller as the transport
- * saw it. Methods are declared in methods.ts, auth-methods.ts, catalog-methods.ts and market-methods.ts.
+ * What every API handler works with: the orchestrator, auth, the sources, and the caller as the
+ * transport saw it. Its own module, so that the handler modules (methods.ts, auth-methods.ts,
+ * catalog-methods.ts, market-methods.ts) share it without importing one another.
  */
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import type { Marketplace } from "../marketplace/market.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { SourceListing } from "../sources/local.ts";
 import type { Auth, Session } from "./auth.ts";
+import type { Contract, MethodName } from "./contract.ts";
 import type { ApiEvent } from "./events.ts";
+import type { Handlers } from "./rpc/dispatch.ts";
 
 export type ApiContext = {
   orchestrator: Orchestrator;
@@ -21,6 +24,10 @@ export type ApiContext = {
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;
   startedAt: number;
+  /** The data directory (settings show it). */
+  dataDir: string;
+  /** Podman's version, once connected. */
+  podmanVersion: () => string | undefined;
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
   publish: (event: ApiEvent) => void;
@@ -37,3 +44,6 @@ export type ApiContext = {
     setSession: (session: Session | undefined) => void;
   };
 };
+
+/** The handlers of some of the contract's methods (each module answers its own). */
+export type ApiHandlers<M extends MethodName> = Pick<Handlers<Contract, ApiContext>, M>;
