@@ -60,7 +60,8 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
  * under other rules are then parsed again, never trusted. A change to the schema itself, or to
  * `STORED_MANIFEST_TOLERATED_RULES`, needs no bump: the cache's key is derived from both.
  */
-export const MANIFEST_RULES_VERSION = 6;
+// 7: legacy data paths follow the allow-list of host-paths.ts (legacyDataPathProblem).
+export const MANIFEST_RULES_VERSION = 7;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }
