@@ -9,10 +9,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
-import type { ApiContext } from "../api/methods.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
@@ -22,7 +22,7 @@ import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
-import { Runtime } from "../runtime/runtime.ts";
+import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -259,7 +259,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
         : {};
       orchestrator.start(
-        new Runtime({
+        new PodmanRuntime({
           client: connection.client,
           createWith: backend.backend,
           ...units,

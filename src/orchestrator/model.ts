@@ -60,6 +60,9 @@ export type Operation = {
   error: string | undefined;
 };
 
+/** Says something about the work on an app: to the daemon's log and the operation in progress. */
+export type Note = (level: "info" | "warn" | "error", message: string) => void;
+
 export type OperationLogLine = {
   operationId: string;
   seq: number;
@@ -81,4 +84,23 @@ export type StoredContainer = {
   backend: string;
   specHash: string | undefined;
   observedAt: number;
+};
+
+/** What the reconciler tells the rest of the daemon (the API's events). */
+export type ReconcilerEvent =
+  | { type: "app"; appId: string; phase: Phase; reason: string | undefined }
+  | { type: "app-removed"; appId: string }
+  | {
+      type: "operation";
+      operationId: string;
+      appId: string;
+      state: "running" | "succeeded" | "failed";
+      error?: string;
+    }
+  | { type: "log"; appId: string; line: OperationLogLine };
+
+export type Logger = {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 };
