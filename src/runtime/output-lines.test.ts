@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type OutputChunk, type OutputLine, outputLines } from "./multiplex.ts";
+import { type OutputLine, outputLines } from "./output-lines.ts";
+import type { OutputChunk } from "./runtime.ts";
 
 async function linesOf(chunks: Array<[OutputChunk["stream"], string | Buffer]>): Promise<string[]> {
   const lines: OutputLine[] = [];
