@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
@@ -37,6 +38,8 @@ export type ApiContext = {
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
   publish: (event: ApiEvent) => void;
+  /** Where a browser opens an app's interface through the node (proxy/app-access.ts), or null when it cannot. */
+  interfaceUrl: (appId: string, manifest: Manifest, name: string) => string | null;
   /** The caller, as the transport saw it. */
   call: {
     client: string;
@@ -45,8 +48,6 @@ export type ApiContext = {
     deviceCookie: string | undefined;
     /** Authenticated with the CLI token. */
     cliToken: boolean;
-    /** Host name the caller used to reach the daemon, for app links. */
-    host: string;
     setSession: (session: Session | undefined) => void;
   };
 };
@@ -181,16 +182,10 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
   const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
-  const interfaces = Object.entries(manifest?.interfaces ?? {}).map(([name, ui]) => {
-    const port = manifest?.containers[ui.container]?.ports.find(
-      (p) => p.container === ui.port && p.host !== undefined,
-    );
-    const host =
-      port?.bind === "127.0.0.1" || port?.bind === "0.0.0.0" || port?.bind === "::"
-        ? ctx.call.host
-        : port?.bind;
-    return { name, url: port ? `${ui.protocol}://${host}:${port.host}${ui.path}` : null };
-  });
+  const interfaces = Object.keys(manifest?.interfaces ?? {}).map((name) => ({
+    name,
+    url: manifest ? ctx.interfaceUrl(row.id, manifest, name) : null,
+  }));
   return {
     id: row.id,
     name: manifest?.name ?? row.id,

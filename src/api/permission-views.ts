@@ -7,10 +7,13 @@ import { z } from "zod";
 
 const PermissionRequestView = z.object({
   name: z.string().meta({ description: "The permission's name in the manifest." }),
-  kind: z.enum(["host-path", "device", "low-port", "capability"]),
+  kind: z.enum(["host-path", "device", "low-port", "capability", "open-interface", "public-paths"]).meta({
+    description:
+      "A named permission of the manifest, or what an interface opens to everyone who reaches the node (`open-interface`: `auth: none`; `public-paths`), named `interface.<name>`.",
+  }),
   content: z.string().meta({
     description:
-      "What it grants, canonical (`host-path /srv/media`, `device /dev/ttyUSB0`, `low-port 53`, `capability NET_ADMIN`): an approval names it.",
+      "What it grants, canonical (`host-path /srv/media`, `device /dev/ttyUSB0`, `low-port 53`, `capability NET_ADMIN`, `open-interface admin`, `public-paths ui /.well-known/`): an approval names it.",
   }),
   description: z.string().meta({ description: "The same in plain words." }),
   reason: z.string().meta({ description: "Why the app needs it, in its manifest's words." }),
