@@ -16,11 +16,10 @@ export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
  * them together): a parsed form from another version is parsed again, never trusted.
  */
 export const PARSED_FORM = {
-  // 5: host paths follow the allow-list of manifest/host-paths.ts, which is not tolerated, and ids
-  // and container names keep out of the platform's names (naming.ts): forms made before are
-  // validated again.
-  version: 5,
-  schemaSha256: "10c8a07b3ad9c5939612f42f0f92452a7b75165f1bdb8320b0f3650eba5dfab3",
+  // 6: a port's `bind` is no longer filled in (an interface's port defaults to 127.0.0.1, any other
+  // to 0.0.0.0: manifest/access.ts), and interfaces have `auth` and `public_paths`.
+  version: 6,
+  schemaSha256: "84fc8f11738fdda71d6bd595e6f1d59f8b8ab5f7b8115dca5681a23bf3d4432e",
 } as const;
 
 /** Where parsed forms outlive the daemon (the store). */
