@@ -12,7 +12,7 @@ import { SESSION_COOKIE, sessionCookies } from "../api/server.ts";
 import { TICKET_PATH } from "./app-proxy.ts";
 import { cookieValue } from "./headers.ts";
 import { parseHost, type RouteTable } from "./hosts.ts";
-import { hopPage, loginPage, messagePage, PAGE_HEADERS } from "./pages.ts";
+import { hopPage, loginPage, messagePage, PAGE_HEADERS, pageHeaders } from "./pages.ts";
 import { defaultPort, type ReturnTarget, returnTarget } from "./return-url.ts";
 import type { AppSessions } from "./sessions.ts";
 
@@ -70,7 +70,7 @@ export function registerLoginRoutes(app: FastifyInstance, options: LoginRoutesOp
         .headers(PAGE_HEADERS)
         .send(hopPage(`${LOGIN_PATH}?to=${encodeURIComponent(query.to ?? "")}&hop=1`));
     return reply
-      .headers(PAGE_HEADERS)
+      .headers(pageHeaders(to.origin))
       .send(loginPage({ appName: appName(to), returnUrl: query.to ?? "", setUp: options.auth.isSetUp }));
   });
 
@@ -98,7 +98,7 @@ export function registerLoginRoutes(app: FastifyInstance, options: LoginRoutesOp
       } catch (error) {
         if (!(error instanceof RpcError)) throw error;
         request.log.warn(`app login from ${request.ip} refused: ${error.message}`);
-        return reply.code(401).headers(PAGE_HEADERS).send(page(error.message));
+        return reply.code(401).headers(pageHeaders(to.origin)).send(page(error.message));
       }
       // Always a fresh session, as auth.login does: the one the request carried ends.
       options.auth.logout(cookieValue(request.headers.cookie, SESSION_COOKIE));

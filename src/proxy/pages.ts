@@ -13,10 +13,24 @@ button{font:inherit;padding:.55rem;border:0;border-radius:.3rem;background:#2451
 
 const STYLE_HASH = createHash("sha256").update(STYLE).digest("base64");
 
-/** The headers of every page: only its own style, no framing, no referrer (a ticket never leaks). */
+/**
+ * The headers of a page with the login form: only its own style, no framing; a form
+ * may post only to this host, and the redirects that follow it (a browser checks them against
+ * `form-action` too) go only to `formTarget`, the app the login is for.
+ */
+export function pageHeaders(formTarget?: string): Record<string, string> {
+  return {
+    ...PAGE_HEADERS,
+    "content-security-policy": `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'${formTarget ? ` ${formTarget}` : ""}; frame-ancestors 'none'; base-uri 'none'`,
+    // The form's post must carry its Origin (checked): with no-referrer a browser sends `null`.
+    "referrer-policy": "same-origin",
+  };
+}
+
+/** The headers of every page without a form. */
 export const PAGE_HEADERS: Record<string, string> = {
   "content-type": "text/html; charset=utf-8",
-  "content-security-policy": `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  "content-security-policy": `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`,
   "x-frame-options": "DENY",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
