@@ -153,7 +153,9 @@ describe("real apps through the proxy", () => {
     );
     peak = Math.max(peak, rssBytes(pid));
     assert.equal(received, 1024 * MiB, "every byte arrived");
-    t.diagnostic(`daemon RSS ${(baseline / MiB).toFixed(1)} MiB, peak +${((peak - baseline) / MiB).toFixed(1)} MiB`);
+    t.diagnostic(
+      `daemon RSS ${(baseline / MiB).toFixed(1)} MiB, peak +${((peak - baseline) / MiB).toFixed(1)} MiB`,
+    );
     assert.ok(
       peak - baseline < 50 * MiB,
       `the daemon grew by ${((peak - baseline) / MiB).toFixed(1)} MiB (from ${(baseline / MiB).toFixed(1)} MiB)`,
