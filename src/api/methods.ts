@@ -4,6 +4,8 @@
  */
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import { accessWarnings } from "../manifest/access.ts";
+import { formatPath } from "../manifest/issues.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
@@ -51,6 +53,15 @@ export type ApiContext = {
     setSession: (session: Session | undefined) => void;
   };
 };
+
+const AccessWarnings = z.array(z.string()).meta({
+  description:
+    "What the operator should know before running it: an interface its manifest publishes beyond the node, reached there without the node's login (docs/app-access.md).",
+});
+
+/** The warnings of a manifest, one line each, with where in the manifest. */
+const warningsOf = (manifest: Manifest) =>
+  accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
 
 const AppId = z
   .string()
@@ -107,6 +118,7 @@ const AppView = z.object({
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
   permissions: PermissionStatuses,
+  warnings: AccessWarnings,
 });
 
 const AvailableApp = z.object({
@@ -130,6 +142,7 @@ const AvailableApp = z.object({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
   permissions: RequestedPermissions,
+  warnings: AccessWarnings,
 });
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
@@ -206,6 +219,7 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
       manifest ? requestedPermissions(manifest) : [],
       orchestrator.store.approvals(row.id),
     ),
+    warnings: manifest ? warningsOf(manifest) : [],
   };
 }
 
@@ -288,6 +302,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           sourceChange: (row && provenanceChange(row, app)) ?? null,
           localOverride: app.localOverride ?? null,
           permissions: requestedPermissions(app.manifest),
+          warnings: warningsOf(app.manifest),
         };
       });
     },

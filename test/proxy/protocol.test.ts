@@ -32,6 +32,7 @@ ${interfaces}
 
 const MAIN = "px-main";
 const OPEN = "px-open";
+const EXPOSED = "px-exposed";
 const HOST = `${MAIN}.localhost`;
 const HOOKS_HOST = `hooks.${MAIN}.localhost`;
 const OPEN_HOST = `${OPEN}.localhost`;
@@ -81,6 +82,10 @@ before(async () => {
   hooks: { container: web, port: 8080, public_paths: [/.well-known/, /webhook] }`,
       ),
       [OPEN]: manifest(OPEN, open.port, "  ui: { container: web, port: 8080, auth: none }"),
+      [EXPOSED]: manifest(EXPOSED, await freePort(), "  ui: { container: web, port: 8080 }").replace(
+        "host: ",
+        "bind: 0.0.0.0, host: ",
+      ),
     },
   });
   ca = nodeCa(daemon.dataDir);
@@ -111,6 +116,20 @@ after(async () => {
 });
 
 describe("names and URLs", () => {
+  test("an interface the manifest publishes beyond the node is a warning the operator sees before install", async () => {
+    const available = (await ok(daemon.port, "package.available", {}, { bearer })) as Array<{
+      id: string;
+      warnings: string[];
+    }>;
+    const warnings = Object.fromEntries(available.map((a) => [a.id, a.warnings]));
+    assert.deepEqual(warnings[MAIN], []);
+    assert.equal(warnings[EXPOSED]?.length, 1);
+    assert.match(
+      warnings[EXPOSED]?.[0] ?? "",
+      /^containers\.web\.ports\[0\]\.bind: .*0\.0\.0\.0.*without the node's login/,
+    );
+  });
+
   test("package.list shows each interface at its host name under the node's, over HTTPS on the daemon's port", async () => {
     const apps = (await ok(daemon.port, "package.list", {}, { bearer })) as Array<{
       id: string;
