@@ -68,7 +68,24 @@ const APP = {
   localOverride: false,
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
   warnings: [],
+  flags: [],
 };
+
+const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
+const PUBKEY = "73db3b11d85439c0e3a46d615428748a3566b93e6356fc8dce76caab1c7218aa";
+
+const RELAY = {
+  url: "wss://relay.example.org/",
+  state: "ok",
+  lastAttemptAt: T0,
+  lastSuccessAt: T0,
+  learnt: 312,
+  received: { messages: 1_204, bytes: 801_344 },
+  refused: { "bad signature": { count: 2, example: "event 36a105a3470d…: bad id or signature" } },
+  error: null,
+};
+
+const MARKET_SETTINGS = { identity: NPUB, threshold: 50, provider: null };
 
 const CATALOG_SOURCE = {
   name: "official",
@@ -136,6 +153,24 @@ export const EXAMPLES: Record<string, MethodExample> = {
         warnings: [
           "containers.web.ports[1].bind: port 9090 serves an interface and is published on 0.0.0.0:19090: anyone who reaches that address gets the app without the node's login or TLS",
         ],
+        trust: null,
+      },
+      {
+        id: "alice.notes",
+        name: "Notes",
+        version: "2.0.1",
+        description: "Notes in your browser.",
+        category: "productivity",
+        source: `nostr:${NPUB}`,
+        publisher: NPUB,
+        installed: false,
+        installedVersion: null,
+        updateAvailable: false,
+        sourceChange: null,
+        localOverride: null,
+        permissions: [],
+        warnings: [],
+        trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
       },
     ],
     errors: [],
@@ -197,7 +232,73 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "approvalRequired",
       "operationInProgress",
       "beingRemoved",
+      "trustConfirmationRequired",
+      "verificationFailed",
+      "otherSource",
     ],
+  },
+  "market.relays": { params: {}, result: [RELAY], errors: [] },
+  "market.relays.add": {
+    params: { url: "wss://relay.example.org" },
+    result: {
+      added: true,
+      relays: [
+        {
+          ...RELAY,
+          state: "never-refreshed",
+          lastAttemptAt: null,
+          lastSuccessAt: null,
+          learnt: 0,
+          received: { messages: 0, bytes: 0 },
+          refused: {},
+        },
+      ],
+    },
+    errors: [],
+  },
+  "market.relays.remove": {
+    params: { url: "wss://relay.example.org/" },
+    result: { removed: true, relays: [] },
+    errors: ["notFound"],
+  },
+  "market.settings": { params: {}, result: MARKET_SETTINGS, errors: [] },
+  "market.settings.set": {
+    params: { identity: NPUB, threshold: 60 },
+    result: { ...MARKET_SETTINGS, threshold: 60 },
+    errors: [],
+  },
+  "market.refresh": { params: {}, result: [RELAY], errors: [] },
+  "market.list": {
+    params: {},
+    result: {
+      apps: [
+        {
+          id: "alice.notes",
+          address: `32267:${PUBKEY}:alice.notes`,
+          name: "Notes",
+          description: "Notes in your browser.",
+          category: "productivity",
+          version: "2.0.1",
+          source: `nostr:${NPUB}`,
+          publisher: NPUB,
+          trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
+          flags: [],
+          installedVersion: "2.0.0",
+          updateAvailable: true,
+          otherSource: null,
+          bundle: {
+            size: 3584,
+            sha256: "5d1c0f0e9c3b6a2f4e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221",
+            blake3: "9a0e1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100",
+            urls: [
+              "https://mirror.example.org/bundles/5d1c0f0e9c3b6a2f4e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221.tar",
+            ],
+          },
+        },
+      ],
+      installed: [{ id: "alice.notes", version: "2.0.0", source: `nostr:${NPUB}`, flags: [] }],
+    },
+    errors: [],
   },
   "package.approve": {
     params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
@@ -234,6 +335,9 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "nameTaken",
       "operationInProgress",
       "beingRemoved",
+      "trustConfirmationRequired",
+      "verificationFailed",
+      "otherSource",
     ],
   },
   "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: RUNNING_ERRORS },

@@ -8,6 +8,7 @@ import { accessWarnings } from "../manifest/access.ts";
 import { formatPath } from "../manifest/issues.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import type { Marketplace } from "../marketplace/market.ts";
 import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
@@ -23,7 +24,8 @@ import type { Auth, Session } from "./auth.ts";
 import { AUTH_METHODS } from "./auth-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
-import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
+import { MARKET_METHODS, marketSourced, offerView, TrustView } from "./market-methods.ts";
+import { Approvals, PermissionName, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -33,6 +35,8 @@ export type ApiContext = {
   sources: () => Promise<SourceListing>;
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
+  /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
+  market: Marketplace;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;
@@ -119,6 +123,10 @@ const AppView = z.object({
   }),
   permissions: PermissionStatuses,
   warnings: AccessWarnings,
+  flags: z.array(z.string()).meta({
+    description:
+      "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
+  }),
 });
 
 const AvailableApp = z.object({
@@ -141,8 +149,12 @@ const AvailableApp = z.object({
   localOverride: z.string().nullable().meta({
     description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
   }),
-  permissions: RequestedPermissions,
+  permissions: RequestedPermissions.meta({
+    description:
+      "The permissions its manifest requests. For a marketplace app: empty until its bundle is verified, at install (an install that needs approval says which).",
+  }),
   warnings: AccessWarnings,
+  trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
 });
 
 const LIFECYCLE_CODES: Record<LifecycleErrorCode, RpcCode> = {
@@ -220,23 +232,35 @@ function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
       orchestrator.store.approvals(row.id),
     ),
     warnings: manifest ? warningsOf(manifest) : [],
+    flags: ctx.market.flagsOf(row),
   };
 }
 
-/** The app `id` as its source offers it, once this node can give it the host paths it names. */
-async function sourced(ctx: ApiContext, id: string) {
+/** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
+async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
   const listing = await ctx.sources();
-  const app = listing.apps.find((a) => a.id === id);
-  if (app) {
-    try {
-      await ctx.orchestrator.hostPaths.check(app.manifest);
-    } catch (error) {
-      if (error instanceof HostPathError)
-        throw new RpcError(RPC_CODES.invalidManifest, `${id} cannot be installed here: ${error.message}`);
-      throw error;
-    }
-    return app;
+  return listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
+}
+
+/** Refuses an app whose host paths this node cannot give it. */
+async function checkHostPaths(ctx: ApiContext, app: { manifest: Manifest }): Promise<void> {
+  try {
+    await ctx.orchestrator.hostPaths.check(app.manifest);
+  } catch (error) {
+    if (error instanceof HostPathError)
+      throw new RpcError(
+        RPC_CODES.invalidManifest,
+        `${app.manifest.id} cannot be installed here: ${error.message}`,
+      );
+    throw error;
   }
+}
+
+/** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
+async function sourced(ctx: ApiContext, id: string, source?: string) {
+  const listing = await ctx.sources();
+  const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
+  if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
   if (rejected)
     throw new RpcError(
@@ -246,7 +270,12 @@ async function sourced(ctx: ApiContext, id: string) {
         issues: rejected.issues,
       },
     );
-  throw new RpcError(RPC_CODES.notFound, `no app ${id} in any source: see package.available`);
+  throw new RpcError(
+    RPC_CODES.notFound,
+    source === undefined
+      ? `no app ${id} in any source: see package.available`
+      : `${source} offers no app ${id}: see package.available`,
+  );
 }
 
 function installed(ctx: ApiContext, id: string): AppRow {
@@ -286,8 +315,10 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     handler: async (_params, ctx) => {
       const { apps } = await ctx.sources();
       const { default: semver } = await import("semver");
-      return apps.map((app) => {
+      const sourced = apps.map((app) => {
         const row = ctx.orchestrator.store.getApp(app.id);
+        // The same id installed from the marketplace is another app: not this one installed.
+        const mine = row !== undefined && !row.source.startsWith("nostr:") ? row : undefined;
         return {
           id: app.id,
           name: app.manifest.name,
@@ -296,34 +327,72 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
           category: app.manifest.category,
           source: app.source,
           publisher: app.publisher ?? null,
-          installed: row !== undefined,
-          installedVersion: row?.version ?? null,
-          updateAvailable: row !== undefined && semver.gt(app.manifest.version, row.version),
-          sourceChange: (row && provenanceChange(row, app)) ?? null,
+          installed: mine !== undefined,
+          installedVersion: mine?.version ?? null,
+          updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+          sourceChange: (mine && provenanceChange(mine, app)) ?? null,
           localOverride: app.localOverride ?? null,
           permissions: requestedPermissions(app.manifest),
           warnings: warningsOf(app.manifest),
+          trust: null,
         };
       });
+      const offered = ctx.market.listing().map((offer) => {
+        const view = offerView(offer);
+        return {
+          id: view.id,
+          name: view.name,
+          version: view.version,
+          description: view.description,
+          category: view.category,
+          source: view.source,
+          publisher: view.publisher,
+          installed: view.installedVersion !== null,
+          installedVersion: view.installedVersion,
+          updateAvailable: view.updateAvailable,
+          // Another key's release is never an update (market.list names the installed app's source).
+          sourceChange: null,
+          localOverride: null,
+          // Known once the bundle is verified, at install: an install that needs approval or carries
+          // a warning says which.
+          permissions: [],
+          warnings: [],
+          trust: view.trust,
+        };
+      });
+      return [...sourced, ...offered];
     },
   }),
   ...CATALOG_METHODS,
+  ...MARKET_METHODS,
   defineMethod({
     name: "package.install",
     summary:
-      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`.",
+      "Installs an app from the sources by id (no image is ever needed: the manifest says everything). The permissions its manifest requests need the operator's approval, in `approve`. A marketplace app is chosen by its source (`nostr:<npub>`) when it is not the only app of that id; its release and bundle are verified first.",
     access: "session",
     mutates: true,
     params: z.strictObject({
       id: AppId,
+      source: z.string().min(1).max(600).optional().meta({
+        description:
+          "Where to install it from, as package.available names it: `nostr:<npub>` for a marketplace app. Without it: the catalogs' or local app of that id, else the one marketplace app of that id.",
+      }),
+      confirmRisk: z.boolean().default(false).meta({
+        description:
+          "The operator confirms installing a marketplace app whose publisher is below their trust threshold (the refusal names the risk).",
+      }),
       approve: Approvals.default([]).meta({
         description:
           "The operator's approval of each permission the manifest requests (`package.available` lists them; a refusal's `data.permissions` too).",
       }),
     }),
     result: Accepted,
-    handler: async ({ id, approve }, ctx) => {
-      const app = await sourced(ctx, id);
+    handler: async ({ id, source, confirmRisk, approve }, ctx) => {
+      const app =
+        source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
+          ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
+          : await sourced(ctx, id, source);
+      await checkHostPaths(ctx, app);
       return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
     },
   }),
@@ -348,7 +417,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+      permission: PermissionName,
     }),
     result: Accepted,
     handler: ({ id, permission }, ctx) =>
@@ -417,11 +486,19 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
       approve: Approvals.default([]).meta({
         description: "Approvals of the permissions the new version requests that are not approved yet.",
       }),
+      confirmRisk: z.boolean().default(false).meta({
+        description:
+          "For a marketplace app whose publisher is now reported or muted: the operator confirms the risk.",
+      }),
     }),
     result: Accepted,
-    handler: async ({ id, force, switchSource, approve }, ctx) => {
-      installed(ctx, id);
-      const app = await sourced(ctx, id);
+    handler: async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
+      const row = installed(ctx, id);
+      // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
+      const app = row.source.startsWith("nostr:")
+        ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
+        : await sourced(ctx, id);
+      await checkHostPaths(ctx, app);
       return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
     },
   }),

@@ -39,10 +39,20 @@ export const PermissionStatuses = z
   )
   .meta({ description: "The permissions its manifest requests, each with whether it is approved." });
 
+/**
+ * A permission's name (a DNS label, at most 63 characters), or `interface.<name>` for what an
+ * interface opens to everyone (its name a DNS label too): at most 73 characters.
+ */
+export const PermissionName = z
+  .string()
+  .min(1)
+  .max("interface.".length + 63)
+  .meta({ description: "The permission's name, or `interface.<name>` for what an interface opens." });
+
 export const Approvals = z
   .array(
     z.strictObject({
-      name: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+      name: PermissionName,
       content: z.string().min(1).max(4096).meta({
         description:
           "What it grants, as the API showed it (`content`): an approval of other content is refused, so a manifest that changed meanwhile is approved only once seen.",

@@ -18,7 +18,7 @@ export function parseApprove(value: string | undefined, usage: string): ApproveC
   // A permission's name, or `interface.<name>` for what an interface opens (manifest/access.ts).
   if (names.some((name) => !/^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)?$/.test(name)))
     throw new UsageError(
-      `--approve: "${value}" is not \`all\` nor permission names separated by commas (e.g. --approve media,radio)\n\n${usage}`,
+      `--approve: "${value}" is not \`all\` nor permission names separated by commas (e.g. --approve media,radio or --approve interface.admin)\n\n${usage}`,
     );
   return names;
 }

@@ -40,6 +40,12 @@ const ConfigFile = z.strictObject({
     .min(1)
     .max(7 * 24 * 60)
     .optional(),
+  marketRefreshMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .optional(),
 });
 
 export type DaemonConfig = {
@@ -59,6 +65,8 @@ export type DaemonConfig = {
   catalogRefreshMs: number;
   /** How apps are reached (docs/app-access.md); defaults apply when absent (see `accessDefaults`). */
   access?: AccessConfig;
+  /** How often the marketplace learns from its relays (docs/marketplace.md). */
+  marketRefreshMs?: number;
 };
 
 /** App access: the node's name, TLS and its certificate. */
@@ -150,6 +158,7 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
   return {
     catalogs: catalogSources(file.catalogs ?? [], configPath),
     catalogRefreshMs: (file.catalogRefreshMinutes ?? 60) * 60_000,
+    marketRefreshMs: (file.marketRefreshMinutes ?? 15) * 60_000,
     dataDir: resolve(dataDir as string),
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,

@@ -16,7 +16,9 @@ import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
+import { Marketplace } from "../marketplace/market.ts";
 import { unapprovedOf } from "../orchestrator/approvals.ts";
+import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { AppAccess } from "../proxy/app-access.ts";
@@ -131,8 +133,10 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version;
-    // what hooks copy from it is checked against the signed metadata at every use.
-    packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),
+    // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
+    // against what was signed at every use.
+    packageOf: (app): AppPackage | undefined =>
+      localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
   const auth = new Auth({
     store: orchestrator.store,
@@ -171,6 +175,16 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   });
   await catalogs.start();
 
+  const market: Marketplace = new Marketplace({
+    store: orchestrator.store,
+    dir: join(config.dataDir, "marketplace"),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+    clock,
+    refreshMs: config.marketRefreshMs,
+    installed: () => orchestrator.store.listApps(),
+  });
+  await market.start();
+
   let cached: { at: number; listing: SourceListing } | undefined;
   const sources = async (): Promise<SourceListing> => catalogs.merge(await localSources());
   const localSources = async (): Promise<SourceListing> => {
@@ -204,6 +218,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       auth,
       sources,
       catalogs,
+      market,
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
@@ -332,6 +347,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       await appAccess.close();
       await server.close();
       await catalogs.stop();
+      await market.stop();
       keeper?.stop();
       await orchestrator.stop();
       releaseLock();

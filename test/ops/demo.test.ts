@@ -106,7 +106,11 @@ describe("the demo (npm run demo)", { skip: isRoot ? false : "needs root (it set
     assert.ok(out.includes(`https://<app>.localhost:${port}/`), out);
     assert.ok(out.includes(`trust ${url}/ca.crt`), out);
     const ca = await fetch(`${url}/ca.crt`);
-    assert.match(await ca.text(), /^-----BEGIN CERTIFICATE-----/, "the node's authority is where the banner says");
+    assert.match(
+      await ca.text(),
+      /^-----BEGIN CERTIFICATE-----/,
+      "the node's authority is where the banner says",
+    );
 
     // What the banner says works: the samples are offered, the data is where it says, the
     // service user owns it, and the password can be set with the printed call.
