@@ -12,27 +12,26 @@
  * The app is a small Node server in a process of its own (bench/proxy-upstream.ts). The daemon runs
  * in-process (`runDaemon`) with the app installed through the API (the reconciler never starts: no
  * Podman answers), with TLS off so that both paths speak plain HTTP and the ratio is the proxy's
- * alone (TLS is the browser's price for either). The clients run in a worker thread: their work does
- * not share the daemon's event loop. The proxy's requests carry an app session got through the
- * login, as a browser's do.
+ * alone (TLS is the browser's price for either). The clients run in a process of their own (this
+ * file again, with --clients-process): their work shares neither the daemon's event loop nor its
+ * memory. The proxy's requests carry an app session got through the login, as a browser's do.
  *
  *   node bench/proxy.bench.ts [--clients 20] [--requests 2000] [--download-mb 100] [--downloads 3]
- *                             [--messages 500] [--rounds 3] [--json]
+ *                             [--messages 500] [--rounds 3] [--max-rss-growth-mb 50] [--json]
  *
  * Targets (issue 16): through the proxy, throughput at least 0.8 of the direct one and p99 at most
  * 1.5 times it, for the small GET and the download; WebSocket round trip p99 at most 1.5 times; and
- * memory bounded: the process's RSS (daemon and clients; the app is another process) grows by at
- * most `--max-rss-growth-mb` (50, the bound of the real-app test) above where it was before the
- * downloads while they stream through the proxy, sampled every 20 ms (the same growth of the direct
- * downloads, the clients' own share, is shown beside it).
+ * memory bounded: the daemon's RSS (this process: the app and the clients are others) grows by at
+ * most `--max-rss-growth-mb` (50, the bound of the real-app test) above where it was before each
+ * download while downloads stream through the proxy, sampled every 20 ms (its growth while downloads
+ * go straight to the app, which the daemon does not see, is shown beside it: the noise floor).
  * Options it does not know are ignored with a note on stderr.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Pool, request } from "undici";
 import WebSocket from "ws";
 import { runDaemon } from "../src/daemon/daemon.ts";
@@ -54,14 +53,18 @@ const MiB = 1024 * 1024;
 type Path = "direct" | "proxy";
 type Kind = "small" | "download" | "ws";
 type Endpoint = { origin: string; host: string; cookie: string };
-type WorkerSetup = { clients: number; endpoints: Record<Path, Endpoint> };
+type ClientsSetup = { clients: number; endpoints: Record<Path, Endpoint> };
 type PhaseRequest = { kind: Kind; path: Path; count: number; bytes: number };
 type PhaseResult = { latenciesMs: number[]; wallMs: number; bytes: number };
 
-// ================================================================ the clients (worker thread)
+// ================================================================ the clients (a process of their own)
 
-if (!isMainThread) {
-  const setup = workerData as WorkerSetup;
+/** The argument that makes this file the clients' process. */
+const CLIENTS = "--clients-process";
+const isClients = process.argv.includes(CLIENTS);
+
+if (isClients) {
+  const setup = JSON.parse(process.env.PROXY_BENCH_SETUP ?? "{}") as ClientsSetup;
   const pools: Record<Path, Pool> = {
     direct: new Pool(setup.endpoints.direct.origin, { connections: setup.clients }),
     proxy: new Pool(setup.endpoints.proxy.origin, { connections: setup.clients }),
@@ -127,14 +130,14 @@ if (!isMainThread) {
       return { latenciesMs, wallMs: performance.now() - started, bytes: 0 };
     },
   };
-  parentPort?.on("message", (message: PhaseRequest | "close") => {
+  process.on("message", (message: PhaseRequest | "close") => {
     if (message === "close") {
-      void Promise.all([pools.direct.close(), pools.proxy.close()]).then(() => parentPort?.close());
+      void Promise.all([pools.direct.close(), pools.proxy.close()]).then(() => process.exit(0));
       return;
     }
     phases[message.kind](message).then(
-      (result) => parentPort?.postMessage(result),
-      (error: Error) => parentPort?.postMessage({ error: error.message }),
+      (result) => process.send?.(result),
+      (error: Error) => process.send?.({ error: error.message }),
     );
   });
 }
@@ -240,7 +243,7 @@ async function benchmark(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "archy-bench-proxy-"));
   let upstream: ChildProcess | undefined;
   let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
-  let worker: Worker | undefined;
+  let clients: ChildProcess | undefined;
   try {
     const started = await startUpstream();
     upstream = started.child;
@@ -296,24 +299,31 @@ interfaces:
     const cookie = await appCookie(port, password);
     log(`the app listens on 127.0.0.1:${started.port}; the proxy on ${daemon.url} as ${APP}.localhost`);
 
-    const setup: WorkerSetup = {
+    const setup: ClientsSetup = {
       clients: params.clients,
       endpoints: {
         direct: { origin: `http://127.0.0.1:${started.port}`, host: `127.0.0.1:${started.port}`, cookie: "" },
         proxy: { origin: `http://127.0.0.1:${port}`, host: `${APP}.localhost:${port}`, cookie },
       },
     };
-    const running = new Worker(fileURLToPath(import.meta.url), { workerData: setup });
-    worker = running;
+    const running = fork(fileURLToPath(import.meta.url), [CLIENTS], {
+      env: { ...process.env, PROXY_BENCH_SETUP: JSON.stringify(setup) },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    clients = running;
     const phase = (request: PhaseRequest) =>
       new Promise<PhaseResult>((resolve, reject) => {
-        running.once("message", (message: PhaseResult | { error: string }) =>
-          "error" in message ? reject(new Error(message.error)) : resolve(message),
-        );
-        running.postMessage(request);
+        const died = (code: number | null) => reject(new Error(`the clients' process exited (${code})`));
+        running.once("exit", died);
+        running.once("message", (message: PhaseResult | { error: string }) => {
+          running.off("exit", died);
+          if ("error" in message) reject(new Error(message.error));
+          else resolve(message);
+        });
+        running.send(request);
       });
     // The highest RSS seen while downloads stream, against the RSS right before each; the direct
-    // path's growth is the clients' own share (they run in this process), for reference.
+    // path's growth (the daemon idle meanwhile) is the noise floor, for reference.
     const rssGrowth: Record<Path, number> = { direct: 0, proxy: 0 };
     const sampled = async (request: PhaseRequest) => {
       if (request.kind !== "download") return phase(request);
@@ -413,9 +423,10 @@ interfaces:
     );
     return result.pass ? EXIT_PASS : EXIT_MISSED;
   } finally {
-    if (worker) {
-      worker.postMessage("close");
-      await worker.terminate();
+    if (clients && clients.exitCode === null) {
+      const exited = new Promise((resolve) => clients?.once("exit", resolve));
+      clients.send("close");
+      await exited;
     }
     await daemon?.stop();
     upstream?.kill("SIGTERM");
@@ -423,7 +434,7 @@ interfaces:
   }
 }
 
-if (isMainThread)
+if (!isClients)
   benchmark().then(
     (code) => process.exit(code),
     (error: Error) => {
