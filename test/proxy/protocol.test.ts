@@ -33,6 +33,9 @@ ${interfaces}
 const MAIN = "px-main";
 const OPEN = "px-open";
 const EXPOSED = "px-exposed";
+/** An app whose interface has the longest name a manifest allows (a DNS label: 63 characters). */
+const LONG = "px-long";
+const LONG_INTERFACE = "i".repeat(63);
 const HOST = `${MAIN}.localhost`;
 const HOOKS_HOST = `hooks.${MAIN}.localhost`;
 const OPEN_HOST = `${OPEN}.localhost`;
@@ -85,6 +88,11 @@ before(async () => {
       [EXPOSED]: manifest(EXPOSED, await freePort(), "  ui: { container: web, port: 8080 }").replace(
         "host: ",
         "bind: 0.0.0.0, host: ",
+      ),
+      [LONG]: manifest(
+        LONG,
+        await freePort(),
+        `  ${LONG_INTERFACE}: { container: web, port: 8080, auth: none }`,
       ),
     },
   });
@@ -418,6 +426,29 @@ describe("identity headers and public parts", () => {
     assert.equal(reply.status, 200);
     const seen = JSON.parse(reply.text) as { headers: Record<string, string> };
     assert.equal(seen.headers["x-archipelago-user"], undefined);
+  });
+
+  test("an opening of the longest interface name (interface.<63 characters>) is approved and revoked by its name", async () => {
+    const name = `interface.${LONG_INTERFACE}`;
+    await ok(
+      daemon.port,
+      "package.install",
+      { id: LONG, approve: [{ name, content: `open-interface ${LONG_INTERFACE}` }] },
+      { bearer },
+    );
+    const approved = (await ok(daemon.port, "package.get", { id: LONG }, { bearer })) as {
+      permissions: Array<{ name: string; approved: boolean }>;
+    };
+    assert.deepEqual(
+      approved.permissions.map((p) => [p.name, p.approved]),
+      [[name, true]],
+    );
+    await ok(daemon.port, "package.revoke", { id: LONG, permission: name }, { bearer });
+    const revoked = (await ok(daemon.port, "package.get", { id: LONG }, { bearer })) as typeof approved;
+    assert.deepEqual(
+      revoked.permissions.map((p) => [p.name, p.approved]),
+      [[name, false]],
+    );
   });
 
   test("an opening the operator has not approved (revoked) stays closed", async () => {
