@@ -161,7 +161,7 @@ export class AppAccess {
       sessions: this.#sessions,
       suffixes: this.#suffixes,
       routes: () => this.routes(),
-      authority: authority ? () => authority.pem : undefined,
+      authority: authority ? () => ({ pem: authority.pem, fingerprint: authority.fingerprint }) : undefined,
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
     });
   }

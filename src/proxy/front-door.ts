@@ -43,8 +43,11 @@ export type FrontDoorOptions = {
   redirectHttp: boolean;
 };
 
-/** Paths of the node that stay on plain HTTP whatever `redirectHttp` says: tools, not browsers, use them. */
-const TOOL_PATHS = new Set(["/rpc/v1", "/ws/v1", "/metrics", "/healthz", "/ca.crt"]);
+/**
+ * Paths of the node that stay on plain HTTP whatever `redirectHttp` says: tools use them, and a
+ * browser that does not trust the node yet needs the authority and how to trust it.
+ */
+const TOOL_PATHS = new Set(["/rpc/v1", "/ws/v1", "/metrics", "/healthz", "/ca.crt", "/trust"]);
 
 type ApiHandler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -2,7 +2,7 @@
  * The node host's side of app access (docs/app-access.md#login): `/app-login?to=URL` sends a
  * logged-in operator on to the app host with a one-time ticket, and shows anyone else the login
  * (a plain form: it works without the web UI and without script); `/ca.crt` hands out the node's
- * authority certificate (public by nature) to trust.
+ * authority certificate (public by nature) to trust, and `/trust` says how, per system.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Auth } from "../api/auth.ts";
@@ -12,12 +12,13 @@ import { SESSION_COOKIE, sessionCookies } from "../api/server.ts";
 import { TICKET_PATH } from "./app-proxy.ts";
 import { cookieValue } from "./headers.ts";
 import { parseHost, type RouteTable } from "./hosts.ts";
-import { hopPage, loginPage, messagePage, PAGE_HEADERS, pageHeaders } from "./pages.ts";
+import { hopPage, loginPage, messagePage, PAGE_HEADERS, pageHeaders, trustPage } from "./pages.ts";
 import { defaultPort, type ReturnTarget, returnTarget } from "./return-url.ts";
 import type { AppSessions } from "./sessions.ts";
 
 export const LOGIN_PATH = "/app-login";
 export const CA_PATH = "/ca.crt";
+export const TRUST_PATH = "/trust";
 /** A login form is a password and an address: nothing bigger is read. */
 const MAX_FORM_BYTES = 8 * 1024;
 
@@ -26,8 +27,8 @@ export type LoginRoutesOptions = {
   sessions: AppSessions;
   suffixes: readonly string[];
   routes: () => RouteTable;
-  /** The node's authority certificate (PEM), when the node serves TLS with its own. */
-  authority: (() => string) | undefined;
+  /** The node's authority certificate (PEM) and its fingerprint, when the node serves TLS with its own. */
+  authority: (() => { pem: string; fingerprint: string }) | undefined;
   clock?: () => number;
 };
 
@@ -108,16 +109,23 @@ export function registerLoginRoutes(app: FastifyInstance, options: LoginRoutesOp
     });
   });
 
+  const noAuthority = (reply: FastifyReply) =>
+    reply
+      .code(404)
+      .headers(PAGE_HEADERS)
+      .send(messagePage("No node authority", "this node serves its operator's own certificate"));
   app.get(CA_PATH, async (_request, reply) => {
-    if (!options.authority)
-      return reply
-        .code(404)
-        .headers(PAGE_HEADERS)
-        .send(messagePage("No node authority", "this node serves its operator's own certificate"));
+    if (!options.authority) return noAuthority(reply);
     return reply
       .header("content-type", "application/x-x509-ca-cert")
       .header("content-disposition", 'attachment; filename="archipelago-node-ca.crt"')
       .header("cache-control", "no-cache")
-      .send(options.authority());
+      .send(options.authority().pem);
+  });
+  app.get(TRUST_PATH, async (_request, reply) => {
+    if (!options.authority) return noAuthority(reply);
+    return reply
+      .headers(PAGE_HEADERS)
+      .send(trustPage({ fingerprint: options.authority().fingerprint, caPath: CA_PATH }));
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The few pages the proxy itself answers with: the login in front of apps, the hop that lets the
- * browser send the operator's SameSite=Strict cookie, and errors (an app not running, a refused
- * return address). Plain HTML, no script, a style allowed by its hash only. Pure.
+ * browser send the operator's SameSite=Strict cookie, how to trust the node's authority, and errors
+ * (an app not running, a refused return address). Plain HTML, no script, a style allowed by its
+ * hash only. Pure.
  */
 import { createHash } from "node:crypto";
 
@@ -74,7 +75,48 @@ ${options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p
 <label for="password">Operator password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button>
-</form>`,
+</form>
+<p><a href="/trust">Trust this node on your devices</a> (its certificate, per system).</p>`,
+  );
+}
+
+/** How to trust the node's authority (docs/app-access.md#trusting-the-nodes-authority), per system. */
+export function trustPage(options: { fingerprint: string; caPath: string }): string {
+  const download = `<a href="${escapeHtml(options.caPath)}" download>archipelago-node-ca.crt</a>`;
+  const steps: Array<[string, string]> = [
+    [
+      "Debian, Ubuntu",
+      "<code>sudo cp archipelago-node-ca.crt /usr/local/share/ca-certificates/ &amp;&amp; sudo update-ca-certificates</code>; Chromium: Settings → Privacy and security → Security → Manage certificates → Authorities → Import",
+    ],
+    ["Fedora, Arch", "<code>sudo trust anchor --store archipelago-node-ca.crt</code>"],
+    [
+      "macOS",
+      "<code>sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain archipelago-node-ca.crt</code>, or open it in Keychain Access and set Always Trust",
+    ],
+    [
+      "Windows",
+      "<code>certutil -addstore -f Root archipelago-node-ca.crt</code> as administrator, or open it → Install Certificate → Local Machine → Trusted Root Certification Authorities",
+    ],
+    [
+      "Firefox",
+      "Settings → Privacy &amp; Security → Certificates → View Certificates → Authorities → Import, tick websites",
+    ],
+    [
+      "Android",
+      "Settings → Security → Encryption &amp; credentials → Install a certificate → CA certificate",
+    ],
+    [
+      "iOS, iPadOS",
+      "open the file, install it in Settings → General → VPN &amp; Device Management, then turn it on in Settings → General → About → Certificate Trust Settings",
+    ],
+  ];
+  return page(
+    "Trust this node",
+    `<h1>Trust this node</h1>
+<p>This node serves its apps over HTTPS with certificates of its own authority. Download it (${download}),
+check that its SHA-256 fingerprint is the one the node's log gives, then trust it:</p>
+<p><code>${escapeHtml(options.fingerprint)}</code></p>
+<dl>${steps.map(([system, how]) => `<dt>${system}</dt><dd>${how}</dd>`).join("")}</dl>`,
   );
 }
 

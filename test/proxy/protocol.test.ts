@@ -172,6 +172,32 @@ describe("names and URLs", () => {
     );
   });
 
+  test("the node's authority is downloadable, and /trust gives its fingerprint and how to trust it per system, over HTTP too", async () => {
+    const { X509Certificate } = await import("node:crypto");
+    const fingerprint = new X509Certificate(ca).fingerprint256;
+    for (const scheme of ["http", "https"] as const) {
+      const download = await call(daemon.port, "localhost", "/ca.crt", { scheme, ca });
+      assert.equal(download.status, 200);
+      assert.equal(new X509Certificate(download.text).fingerprint256, fingerprint);
+      const trust = await call(daemon.port, "localhost", "/trust", { scheme, ca });
+      assert.equal(trust.status, 200, trust.text);
+      assert.match(String(trust.headers["content-type"]), /^text\/html/);
+      assert.ok(trust.text.includes(fingerprint), "the page shows the authority's fingerprint");
+      assert.match(trust.text, /href="\/ca\.crt"/);
+      for (const system of ["Debian", "macOS", "Windows", "Firefox", "Android", "iOS"])
+        assert.ok(trust.text.includes(system), `steps for ${system}`);
+    }
+    const login = await call(
+      daemon.port,
+      "localhost",
+      `/app-login?to=${encodeURIComponent(`https://${HOST}:${daemon.port}/`)}`,
+      {
+        ca,
+      },
+    );
+    assert.match(login.text, /href="\/trust"/, "the login page links to it");
+  });
+
   test("a name under the node's that no app has is a 404 of the proxy, another name the API's refusal", async () => {
     const none = await call(daemon.port, "nobody.localhost", "/", { scheme: "http" });
     assert.equal(none.status, 308);
