@@ -41,6 +41,8 @@ const HOOKS_HOST = `hooks.${MAIN}.localhost`;
 const OPEN_HOST = `${OPEN}.localhost`;
 
 let daemon: TestDaemon;
+/** The requests the main stand-in app has seen for its webhook so far. */
+const hooksSeen = () => main.seen.filter((r) => r.url.startsWith("/webhook")).map((r) => r.url);
 let main: Upstream;
 let open: Upstream;
 let ca: string;
@@ -614,6 +616,37 @@ describe("what an app needs through the proxy", () => {
   test("an absolute-form request target cannot name another upstream", async () => {
     const reply = await call(daemon.port, HOST, "http://evil.example/", { ca, headers: { cookie } });
     assert.ok(reply.status >= 400 && reply.status < 500, `${reply.status}`);
+  });
+
+  test("request smuggling: ambiguous framing (CL+TE, two lengths, a folded or spaced header) is refused before any app sees it", async () => {
+    const { connect } = await import("node:tls");
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: daemon.port, servername: HOOKS_HOST, ca }, () =>
+          socket.end(request),
+        );
+        let answer = "";
+        socket.on("data", (chunk: Buffer) => {
+          answer += chunk.toString("latin1");
+        });
+        socket.on("close", () => resolve(answer));
+        socket.on("error", reject);
+      });
+    const host = `Host: ${HOOKS_HOST}:${daemon.port}\r\n`;
+    const smuggled = "GET /webhook?smuggled=1 HTTP/1.1\r\n" + host + "\r\n";
+    const attempts = {
+      "CL and TE": `POST /webhook HTTP/1.1\r\n${host}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      "two lengths": `POST /webhook HTTP/1.1\r\n${host}Content-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+      "TE obfuscated": `POST /webhook HTTP/1.1\r\n${host}Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+      "space before the colon": `POST /webhook HTTP/1.1\r\n${host}Content-Length : ${smuggled.length}\r\n\r\n${smuggled}`,
+      "folded header": `POST /webhook HTTP/1.1\r\n${host}X-A: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    };
+    const before = hooksSeen();
+    for (const [name, request] of Object.entries(attempts)) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 400 /, `${name}: ${JSON.stringify(answer.slice(0, 200))}`);
+    }
+    assert.deepEqual(hooksSeen().slice(before.length), [], "the app saw none of these requests");
   });
 });
 
