@@ -23,7 +23,7 @@
  * 1.5 times it, for the small GET and the download; WebSocket round trip p99 at most 1.5 times; and
  * memory bounded: the daemon's RSS (this process: the app and the clients are others) grows by at
  * most `--max-rss-growth-mb` (50, the bound of the real-app test) above where it was before each
- * download while downloads stream through the proxy, sampled every 20 ms (its growth while downloads
+ * measured download while downloads stream through the proxy, sampled every 20 ms (its growth while downloads
  * go straight to the app, which the daemon does not see, is shown beside it: the noise floor).
  * Options it does not know are ignored with a note on stderr.
  */
@@ -322,8 +322,10 @@ interfaces:
         });
         running.send(request);
       });
-    // The highest RSS seen while downloads stream, against the RSS right before each; the direct
-    // path's growth (the daemon idle meanwhile) is the noise floor, for reference.
+    // The highest RSS seen while downloads of the measured rounds stream, against the RSS right
+    // before each (the warm-up's download sized V8's young generation once: it grows to its maximum
+    // under steady allocation, then never again); the direct path's growth (the daemon idle
+    // meanwhile) is the noise floor, for reference.
     const rssGrowth: Record<Path, number> = { direct: 0, proxy: 0 };
     const sampled = async (request: PhaseRequest) => {
       if (request.kind !== "download") return phase(request);
@@ -356,13 +358,9 @@ interfaces:
       for (const kind of ["small", "download", "ws"] as const) {
         const order: Path[] = roundIndex % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
         for (const path of order) {
-          const result = await sampled({
-            kind,
-            path,
-            count: roundIndex === 0 ? Math.ceil(counts[kind] / 4) : counts[kind],
-            bytes,
-          });
-          if (roundIndex > 0) results[kind][path].push(result);
+          const request = { kind, path, count: counts[kind], bytes };
+          if (roundIndex === 0) await phase({ ...request, count: Math.ceil(counts[kind] / 4) });
+          else results[kind][path].push(await sampled(request));
         }
         if (roundIndex === 0) log(`warm-up of ${kind} done`);
       }
