@@ -633,7 +633,7 @@ describe("what an app needs through the proxy", () => {
         socket.on("error", reject);
       });
     const host = `Host: ${HOOKS_HOST}:${daemon.port}\r\n`;
-    const smuggled = "GET /webhook?smuggled=1 HTTP/1.1\r\n" + host + "\r\n";
+    const smuggled = `GET /webhook?smuggled=1 HTTP/1.1\r\n${host}\r\n`;
     const attempts = {
       "CL and TE": `POST /webhook HTTP/1.1\r\n${host}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
       "two lengths": `POST /webhook HTTP/1.1\r\n${host}Content-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
