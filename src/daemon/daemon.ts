@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import type { ApiContext } from "../api/methods.ts";
@@ -95,7 +96,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
-  const listeners = new Set<(event: ApiEvent) => void>();
+  const events = new EventLog();
   let access: AppAccess | undefined;
   const started = clock();
   const publish = (event: ApiEvent) => {
@@ -110,7 +111,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     // An app that changed may route differently (installed, removed, its approvals changed).
     if (event.type === "app") access?.invalidate();
     options.onEvent?.(event);
-    for (const listener of listeners) listener(event);
+    events.append(event);
   };
 
   const orchestrator = new Orchestrator({
@@ -209,10 +210,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     // The node's own name is always its own (app hosts never reach the API: the front door routes them).
     allowedHosts: [...config.allowedHosts, accessConfig.nodeName],
     front: { serverFactory: appAccess.front.serverFactory, upgrades: appAccess.front.apiUpgrades },
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    events,
+    webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
       orchestrator,
       auth,
@@ -222,6 +221,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
+      dataDir: config.dataDir,
+      podmanVersion: () => podmanVersion,
       clock,
       publish,
       interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
@@ -267,6 +268,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
   // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
+  let podmanVersion: string | undefined;
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
@@ -306,6 +308,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         }),
       );
       keeper = attemptKeeper;
+      podmanVersion = info.version;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
     } catch (error) {
       attemptKeeper.stop();
