@@ -22,6 +22,7 @@ import { type DaemonControl, startManagedDaemon } from "../../src/gate/daemon-pr
 import { isolateManifest } from "../../src/gate/isolate.ts";
 import { TEST_IMAGE, TEST_USER } from "../../src/host/layout.ts";
 import { PASSWORD } from "../api/support.ts";
+import { makeHostRoot } from "../support/host-root.ts";
 import { startPodmanService, type TestPodmanService } from "../support/podman-service.ts";
 import { podman, testUser } from "../support/rootless.ts";
 import { APPS_DIR, freePort, runPrefix } from "../support/samples.ts";
@@ -175,7 +176,9 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
     mkdirSync(join(appsDir, id), { recursive: true, mode: 0o755 });
     writeFileSync(join(appsDir, id, "manifest.yml"), text, { mode: 0o644 });
   };
-  write(ids.hello, helloApp(prefix, ids.hello, ports[ids.hello] as number, join(root, "host")));
+  // hello-web takes over legacy data: a host path, which may only be under /mnt, /media or /srv.
+  const hostRoot = makeHostRoot(`px-${prefix}`);
+  write(ids.hello, helloApp(prefix, ids.hello, ports[ids.hello] as number, hostRoot));
   cpSync(join(APPS_DIR, "hello-web", "files"), join(appsDir, ids.hello, "files"), { recursive: true });
   cpSync(join(APPS_DIR, "hello-web", "icon.svg"), join(appsDir, ids.hello, "icon.svg"));
   write(ids.echo, echoApp(ids.echo, ports[ids.echo] as number));
@@ -247,7 +250,7 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
         await running.close();
         await cleanup();
         await service.close();
-        rmSync(root, { recursive: true, force: true });
+        for (const dir of [root, hostRoot]) rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
@@ -261,7 +264,7 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
     await daemon?.close();
     await cleanup();
     await service.close();
-    rmSync(root, { recursive: true, force: true });
+    for (const dir of [root, hostRoot]) rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(error as Error).message}\ndaemon log:\n${log}`);
   }
 }
