@@ -190,7 +190,7 @@ export class AppAccess {
     return this.#authority?.fingerprint;
   }
 
-  /** Where a browser opens an interface (`https://hello-web.localhost:7780/`), or null when the proxy cannot reach it. */
+  /** Where a browser opens an interface (`https://my-app.localhost:7780/`), or null when the proxy cannot reach it. */
   interfaceUrl(appId: string, manifest: Manifest, name: string): string | null {
     const ui = manifest.interfaces[name];
     if (!ui || !interfaceUpstream(manifest, name).ok) return null;

@@ -83,7 +83,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export type Origins = {
   /** `http://127.0.0.1:18080` (every spelling the app may use for itself is tried: see `rewriteLocation`). */
   upstream: { protocol: string; address: string; port: number };
-  /** `https://hello-web.localhost:7780`. */
+  /** `https://my-app.localhost:7780`. */
   public: string;
 };
 

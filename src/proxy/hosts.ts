@@ -30,7 +30,7 @@ export type RoutedApp = {
   unapproved: ReadonlySet<string>;
 };
 
-/** Routes by the part of the host name before the node's name: `hello-web`, `admin.hello-web`. */
+/** Routes by the part of the host name before the node's name: `my-app`, `admin.my-app`. */
 export type RouteTable = ReadonlyMap<string, AppRoute>;
 
 /** The names the node answers to as a suffix of app hosts: its configured name, then `localhost`. */

@@ -1,7 +1,7 @@
 /**
  * Where a login may send the browser back to (docs/app-access.md#login): only to an interface of an
  * app installed on this node, on the scheme and port the login itself was reached with. Everything
- * else — another site, a look-alike host (`hello-web.localhost.evil.example`), credentials in the
+ * else — another site, a look-alike host (`my-app.localhost.evil.example`), credentials in the
  * URL, another scheme or port, the node's own host, a name nobody installed — is refused, and what
  * is kept is rebuilt from its checked parts, never echoed. Pure.
  */
@@ -13,9 +13,9 @@ export type LoginOrigin = { scheme: "http" | "https"; port: number };
 export type ReturnTarget =
   | {
       ok: true;
-      /** `hello-web.localhost:7780`: what tickets are bound to (see `hostKey`). */
+      /** `my-app.localhost:7780`: what tickets are bound to (see `hostKey`). */
       host: string;
-      /** `https://hello-web.localhost:7780`. */
+      /** `https://my-app.localhost:7780`. */
       origin: string;
       /** The path and query to land on. */
       path: string;

@@ -4,7 +4,7 @@
  * one per app host, issued on first use through SNI for the hosts of installed apps only (a name
  * nobody installed costs no signature) and cached. Browsers do not accept a wildcard under a
  * top-level name such as `*.localhost`, and one wildcard covers one level only
- * (`admin.hello-web.<node>` is two), hence a certificate per host. Certificates live 90 days and
+ * (`admin.my-app.<node>` is two), hence a certificate per host. Certificates live 90 days and
  * are replaced once 30 are left, checked at every handshake and hourly; the leaf key is made at
  * each start and never written down. With the operator's own certificate, that one serves every
  * name.
