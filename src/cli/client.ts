@@ -300,7 +300,51 @@ export type ClientOptions = {
   timeoutMs?: number;
 };
 
-/** Why a fetch failed, in a few words (`connect ECONNREFUSED 127.0.0.1:7780`). */
+class RequestTimeout extends Error {}
+
+/**
+ * One POST of a JSON body; the status and the body's text. Through node:http rather than fetch:
+ * fetch loads Node's bundled undici on first use, which costs a command ~17 MB and ~0.2 s of its
+ * start (docs/architecture.md, "Starting fast").
+ */
+async function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  const { request } = url.startsWith("https:") ? await import("node:https") : await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers: {
+          ...headers,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+        );
+        response.on("error", reject);
+      },
+    );
+    // The whole exchange, not only silence on the socket, is bounded.
+    const timer = setTimeout(() => req.destroy(new RequestTimeout()), timeoutMs);
+    req.on("timeout", () => req.destroy(new RequestTimeout()));
+    req.on("error", reject);
+    req.on("close", () => clearTimeout(timer));
+    req.end(body);
+  });
+}
+
+/** Why a request failed, in a few words (`connect ECONNREFUSED 127.0.0.1:7780`). */
 function networkCause(error: unknown): string {
   let cause = error as { cause?: unknown; code?: string; message?: string } | undefined;
   for (let depth = 0; depth < 4 && cause?.cause; depth++) cause = cause.cause as typeof cause;
@@ -407,19 +451,14 @@ export class DaemonClient {
     let status: number;
     let text: string;
     try {
-      const response = await fetch(endpoint, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = response.status;
-      text = await response.text();
+      ({ status, text } = await postJson(
+        endpoint,
+        JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
+        token ? { authorization: `Bearer ${token}` } : {},
+        timeoutMs,
+      ));
     } catch (error) {
-      if ((error as Error)?.name === "TimeoutError")
+      if (error instanceof RequestTimeout)
         throw new DaemonUnreachable(
           `the daemon at ${this.url} did not answer ${method} within ${Math.round(timeoutMs / 1000)} s`,
           "it may be overloaded or stuck: see the daemon's log",

@@ -6,7 +6,6 @@
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
 import type { ApiEvent } from "../api/events.ts";
@@ -23,13 +22,11 @@ import { Runtime } from "../runtime/runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { fileProblem } from "../system/fs-errors.ts";
 import type { DaemonConfig } from "./config.ts";
 
 export const VERSION = "0.1.0";
-
-/** The checkout (or staged copy) the daemon runs from. */
-const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [

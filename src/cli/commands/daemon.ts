@@ -6,11 +6,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
 import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
 import { BackendUnavailable } from "../../runtime/backend-choice.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
@@ -33,7 +34,7 @@ Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
-const REPO_ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..", "..");
+const REPO_ROOT = CODE_ROOT;
 
 type Passwd = { uid: number; gid: number; home: string };
 
