@@ -179,6 +179,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     gauges: () => {
       // The reconciler counts its passes; the counter takes that count at scrape time.
       metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
+      metrics.storeWrites.set(orchestrator.store.writes);
       const byPhase = new Map<string, number>();
       for (const app of orchestrator.store.listApps())
         byPhase.set(app.phase, (byPhase.get(app.phase) ?? 0) + 1);

@@ -323,6 +323,8 @@ export class Store {
   /** Prepared once, reused: preparing a statement cost more than running it (package.list). */
   readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
+  /** Statements run that write (INSERT, UPDATE, DELETE): `archy_store_writes_total`, benchmarks. */
+  writes = 0;
   /** Applied to every free text the store records (log lines, reasons, errors): see StoreOptions. */
   readonly #recorded: (text: string) => string;
 
@@ -347,6 +349,10 @@ export class Store {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);
+      if (/^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql)) {
+        const run = statement.run.bind(statement);
+        statement.run = ((...args: Parameters<typeof run>) => (this.writes++, run(...args))) as typeof run;
+      }
       this.#statements.set(sql, statement);
     }
     return statement;

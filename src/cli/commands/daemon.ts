@@ -55,11 +55,13 @@ function readableCodeRoot(user: Passwd): string {
   const staged = "/opt/archipelago/current";
   rmSync(staged, { recursive: true, force: true });
   mkdirSync(staged, { recursive: true, mode: 0o755 });
-  for (const part of ["package.json", "bin", "src", "node_modules", "schema"])
+  // The build (dist, a link into .build/) is copied as what it links to; timestamps are kept so
+  // that bin/archy still finds it newer than the sources.
+  for (const part of ["package.json", "package-lock.json", "bin", "src", "node_modules", "schema", "dist"])
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,
-        dereference: false,
+        dereference: part === "dist",
         preserveTimestamps: true,
       });
   return staged;
@@ -88,6 +90,8 @@ async function dropRoot(argv: string[]): Promise<number> {
   spawnSync("chown", [`${user.uid}:${user.gid}`, runtimeDir]);
   const root = readableCodeRoot(user);
   const node = join(root, "node_modules", "node", "bin", "node");
+  // bin/archy: the build (or the sources, where the build is stale), with the daemon's Node flags.
+  const archy = join(root, "bin", "archy");
   try {
     accessSync(node, constants.X_OK);
   } catch {
@@ -108,18 +112,7 @@ async function dropRoot(argv: string[]): Promise<number> {
   };
   const child = spawn(
     "setpriv",
-    [
-      "--reuid",
-      String(user.uid),
-      "--regid",
-      String(user.gid),
-      "--init-groups",
-      node,
-      "--disable-warning=ExperimentalWarning",
-      join(root, "src", "cli", "main.ts"),
-      "daemon",
-      ...argv,
-    ],
+    ["--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", archy, "daemon", ...argv],
     { stdio: "inherit", env, cwd: "/" },
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
