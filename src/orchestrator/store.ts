@@ -351,7 +351,10 @@ export class Store {
       statement = this.#db.prepare(sql);
       if (/^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql)) {
         const run = statement.run.bind(statement);
-        statement.run = ((...args: Parameters<typeof run>) => (this.writes++, run(...args))) as typeof run;
+        statement.run = ((...args: Parameters<typeof run>) => {
+          this.writes++;
+          return run(...args);
+        }) as typeof run;
       }
       this.#statements.set(sql, statement);
     }
