@@ -70,6 +70,10 @@ export async function buildCli(): Promise<string> {
     banner: {
       js: 'import { createRequire as __archyRequire } from "node:module"; const require = __archyRequire(import.meta.url);',
     },
+    // Minified, names kept (stack traces and error names stay readable): the daemon keeps every
+    // loaded module's source text in memory, 4.7 MB unminified, 2.4 MB minified (~7 MB of RSS).
+    minify: true,
+    keepNames: true,
     logLevel: "warning",
   });
   writeFileSync(join(out, STAMP), `${new Date().toISOString()}\n`);
