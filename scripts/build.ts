@@ -19,7 +19,7 @@
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { CODE_ROOT } from "../src/system/code-root.ts";
 
 const BUILDS = join(CODE_ROOT, ".build");
@@ -52,6 +52,28 @@ export function isStale(): boolean {
   return newest(sources) > built.mtimeMs;
 }
 
+/**
+ * Node's own modules through `require`, not `import`: an ESM import of a built-in evaluates every
+ * export it has, and Node's `fs`, `util` and `http` have lazy ones that load streams, readline,
+ * worker threads, TLS, HTTP/2 and undici (~100 internal modules, ~40 ms of a CLI command's start,
+ * for `import { parseArgs } from "node:util"` and `import { readFileSync } from "node:fs"`). Through
+ * `require` each export is read when the code uses it, as in CommonJS.
+ */
+const builtinsOnUse: Plugin = {
+  name: "builtins-on-use",
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === "builtin"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "builtin" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
 export async function buildCli(): Promise<string> {
   const id = `${Date.now().toString(36)}-${process.pid}`;
   const out = join(BUILDS, id);
@@ -64,6 +86,7 @@ export async function buildCli(): Promise<string> {
     format: "esm",
     platform: "node",
     target: "node24",
+    plugins: [builtinsOnUse],
     sourcemap: "linked",
     sourcesContent: false,
     // Bundled CommonJS dependencies (fastify, pino) call require for Node's own modules.

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { RPC_CODES } from "../api/rpc/errors.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
+import { NotHttp, postJson, RequestTimeout } from "./http1.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:7780";
 export const TOKEN_FILE_NAME = "cli-token";
@@ -300,50 +301,6 @@ export type ClientOptions = {
   timeoutMs?: number;
 };
 
-class RequestTimeout extends Error {}
-
-/**
- * One POST of a JSON body; the status and the body's text. Through node:http rather than fetch:
- * fetch loads Node's bundled undici on first use, which costs a command ~17 MB and ~0.2 s of its
- * start (docs/architecture.md, "Starting fast").
- */
-async function postJson(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<{ status: number; text: string }> {
-  const { request } = url.startsWith("https:") ? await import("node:https") : await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        headers: {
-          ...headers,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-        timeout: timeoutMs,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
-        );
-        response.on("error", reject);
-      },
-    );
-    // The whole exchange, not only silence on the socket, is bounded.
-    const timer = setTimeout(() => req.destroy(new RequestTimeout()), timeoutMs);
-    req.on("timeout", () => req.destroy(new RequestTimeout()));
-    req.on("error", reject);
-    req.on("close", () => clearTimeout(timer));
-    req.end(body);
-  });
-}
-
 /** Why a request failed, in a few words (`connect ECONNREFUSED 127.0.0.1:7780`). */
 function networkCause(error: unknown): string {
   let cause = error as { cause?: unknown; code?: string; message?: string } | undefined;
@@ -452,12 +409,17 @@ export class DaemonClient {
     let text: string;
     try {
       ({ status, text } = await postJson(
-        endpoint,
+        new URL(endpoint),
         JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
         token ? { authorization: `Bearer ${token}` } : {},
         timeoutMs,
       ));
     } catch (error) {
+      if (error instanceof NotHttp)
+        throw new DaemonUnreachable(
+          `${this.url} did not answer as an HTTP server`,
+          "check --url or ARCHY_URL: it should name the daemon's --listen address",
+        );
       if (error instanceof RequestTimeout)
         throw new DaemonUnreachable(
           `the daemon at ${this.url} did not answer ${method} within ${Math.round(timeoutMs / 1000)} s`,
