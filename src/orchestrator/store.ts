@@ -606,7 +606,7 @@ export class Store {
 
   /** Forgets an app once it is removed (its journal stays). */
   deleteApp(id: string): void {
-    this.#confirmed.delete(id);
+    this.#forgetConfirmed(id);
     this.transaction(() => {
       this.#statement("DELETE FROM apps WHERE id = ?").run(id);
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
@@ -786,7 +786,7 @@ export class Store {
 
   /** Replaces the stored observation of an app's containers (only when it changed). */
   saveObservation(appId: string, containers: StoredContainer[]): void {
-    this.#confirmed.delete(appId);
+    this.#forgetConfirmed(appId);
     this.transaction(() => {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(appId);
       const insert = this.#statement(
@@ -822,6 +822,12 @@ export class Store {
       this.flushObservations();
     this.#confirmed.set(appId, observedAt);
     this.#confirmedSince ??= observedAt;
+  }
+
+  /** An app's confirmed time, superseded by a write (or its removal). */
+  #forgetConfirmed(appId: string): void {
+    this.#confirmed.delete(appId);
+    if (this.#confirmed.size === 0) this.#confirmedSince = undefined;
   }
 
   /** Writes the confirmed times kept in memory: one statement per distinct time (a pass shares one). */
