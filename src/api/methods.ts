@@ -176,7 +176,48 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-function appView(ctx: ApiContext, row: AppRow): z.input<typeof AppView> {
+type AppViewInput = z.input<typeof AppView>;
+
+/**
+ * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
+ * revision: any write, any observation time confirmed) and the catalogs' listings (which apps they
+ * offer), by the host the caller used (app links name it). Without it a list read every app's row,
+ * containers and approvals again, three queries an app, for every caller under load.
+ */
+type ListView = { revision: number; listings: unknown[]; byHost: Map<string, AppViewInput[]> };
+const listViews = new WeakMap<object, ListView>();
+/** Hosts whose views are kept at once (a node is reached by a few names; more start over). */
+const LIST_VIEW_HOSTS = 8;
+
+function listedApps(ctx: ApiContext): AppViewInput[] {
+  const { store } = ctx.orchestrator;
+  const listings = ctx.catalogs.sources.map((s) => s.listing);
+  let view = listViews.get(store);
+  if (
+    !view ||
+    view.revision !== store.revision ||
+    view.listings.length !== listings.length ||
+    view.listings.some((listing, i) => listing !== listings[i]) ||
+    (!view.byHost.has(ctx.call.host) && view.byHost.size >= LIST_VIEW_HOSTS)
+  ) {
+    view = { revision: store.revision, listings, byHost: new Map() };
+    listViews.set(store, view);
+  }
+  let apps = view.byHost.get(ctx.call.host);
+  if (!apps) {
+    apps = store.listApps().map((row) => appView(ctx, row));
+    // Building reads the store (its manifest cache may write a parsed form): keyed after that.
+    view.revision = store.revision;
+    view.byHost.set(ctx.call.host, apps);
+  }
+  const now = ctx.clock();
+  return apps.map((app) => ({
+    ...app,
+    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+  }));
+}
+
+function appView(ctx: ApiContext, row: AppRow): AppViewInput {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
@@ -251,12 +292,12 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "package.list",
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes).",
     access: "session",
     mutates: false,
     params: z.strictObject({}),
     result: z.array(AppView),
-    handler: (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
+    handler: (_params, ctx) => listedApps(ctx),
   }),
   defineMethod({
     name: "package.get",

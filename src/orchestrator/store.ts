@@ -338,6 +338,8 @@ export class Store {
   readonly #confirmed = new Map<string, number>();
   /** When the oldest of those was confirmed (undefined: none waiting). */
   #confirmedSince: number | undefined;
+  /** Confirmations kept in memory: with `writes`, every change a reader could see (`revision`). */
+  #confirmations = 0;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -370,6 +372,14 @@ export class Store {
       this.#statements.set(sql, statement);
     }
     return statement;
+  }
+
+  /**
+   * Grows whenever what the store answers may have changed (a write, an observation's time
+   * confirmed in memory): a view derived from the store is current while this has not moved.
+   */
+  get revision(): number {
+    return this.writes + this.#confirmations;
   }
 
   close(): void {
@@ -822,6 +832,7 @@ export class Store {
       this.flushObservations();
     this.#confirmed.set(appId, observedAt);
     this.#confirmedSince ??= observedAt;
+    this.#confirmations++;
   }
 
   /** An app's confirmed time, superseded by a write (or its removal). */

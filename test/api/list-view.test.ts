@@ -1,0 +1,102 @@
+/**
+ * `package.list` is answered from a view kept between calls: repeated lists read the store's apps,
+ * containers and approvals once, not three queries an app per call (what made the list 50x slower
+ * than a static answer of its size under 50 clients); and the view never shows a stale state: any
+ * write to the store, an observation time confirmed in memory, or another host name in the request
+ * gives the next call a fresh one, while the observation's age follows the clock at every call. The
+ * daemon runs in-process on a real store, with a Podman that never answers.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { benchManifest } from "../../bench/daemon-fixture.ts";
+import type { Store } from "../../src/orchestrator/store.ts";
+import { type Caller, manualClock, ok, settle, startDaemon, TEST_APPS, type TestDaemon } from "./support.ts";
+
+type Listed = {
+  id: string;
+  desired: string;
+  observedAt: number | null;
+  observedAgeMs: number | null;
+  interfaces: Array<{ name: string; url: string | null }>;
+};
+
+const clock = manualClock(1_800_000_000_000);
+let d: TestDaemon;
+let cli: Caller;
+/** Store reads made by package.list's views, counted on the daemon's own store. */
+const reads = { listApps: 0, listContainers: 0, approvals: 0 };
+
+before(async () => {
+  // api-web has a web interface on a published port: its link names the host the caller used.
+  d = await startDaemon({
+    clock: clock.now,
+    apps: { ...TEST_APPS, "api-web": benchManifest("api-web", 1, false) },
+  });
+  cli = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+  for (const id of ["api-alpha", "api-gamma", "api-web"]) {
+    await ok(d.port, "package.install", { id }, cli);
+    settle(d, id);
+  }
+  const store = d.orchestrator.store as Store & Record<keyof typeof reads, (...args: never[]) => unknown>;
+  for (const name of Object.keys(reads) as Array<keyof typeof reads>) {
+    const read = store[name].bind(store) as (...args: unknown[]) => unknown;
+    store[name] = ((...args: unknown[]) => {
+      reads[name]++;
+      return read(...args);
+    }) as never;
+  }
+  d.orchestrator.store.saveObservation("api-alpha", [
+    {
+      appId: "api-alpha",
+      key: "web",
+      name: "api-alpha",
+      containerId: "api-alpha-0123456789ab",
+      state: "running",
+      health: "healthy",
+      exitCode: 0,
+      startedAt: clock.now() - 5_000,
+      backend: "podman",
+      specHash: "sha256:test",
+      observedAt: clock.now() - 1_000,
+    },
+  ]);
+});
+after(() => d?.close());
+
+const list = async (caller = cli) => (await ok(d.port, "package.list", {}, caller)) as Listed[];
+const alpha = (apps: Listed[]) => apps.find((a) => a.id === "api-alpha") as Listed;
+
+test("repeated lists read the store once; any change shows at the next list; the age follows the clock", async () => {
+  const first = await list();
+  assert.deepEqual(
+    first.map((a) => a.id),
+    ["api-alpha", "api-gamma", "api-web"],
+  );
+  const once = { ...reads };
+  for (let i = 0; i < 20; i++) await list();
+  assert.deepEqual(reads, once, "store reads for 20 more lists of an unchanged node");
+
+  // The age is the clock's, at every call, from the view kept.
+  clock.advance(5_000);
+  assert.equal(alpha(await list()).observedAgeMs, 6_000);
+  assert.deepEqual(reads, once, "no store read for a moved clock");
+
+  // A write (the operator's stop) shows at once.
+  await ok(d.port, "package.stop", { id: "api-alpha" }, cli);
+  assert.equal(alpha(await list()).desired, "stopped");
+
+  // So does an observation confirmed unchanged, kept in memory only.
+  d.orchestrator.store.touchObservation("api-alpha", clock.now());
+  const confirmed = alpha(await list());
+  assert.deepEqual([confirmed.observedAt, confirmed.observedAgeMs], [clock.now(), 0]);
+});
+
+test("each host name the list is asked under gets its own links", async () => {
+  const web = (apps: Listed[]) => apps.find((a) => a.id === "api-web")?.interfaces[0]?.url;
+  const local = web(await list());
+  const other = web(await list({ ...cli, headers: { host: `192.0.2.7:${d.port}` } }));
+  assert.equal(local, "http://127.0.0.1:21001/");
+  assert.equal(other, "http://192.0.2.7:21001/");
+  assert.equal(web(await list()), local, "the first host's view is still its own");
+});
