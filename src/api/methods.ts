@@ -2,6 +2,7 @@
  * The JSON-RPC methods of API v1, with the predecessor's names so its clients keep working. Every
  * method declares its params and result schema; `docs/api.md` is generated from these definitions.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
@@ -184,13 +185,22 @@ type AppViewInput = z.input<typeof AppView>;
  * offer), by the host the caller used (app links name it). Without it a list read every app's row,
  * containers and approvals again, three queries an app, for every caller under load.
  */
-type ListView = { revision: number; listings: unknown[]; byHost: Map<string, AppViewInput[]> };
+type ListView = {
+  /** Which views these are, in this daemon's life: part of their ETag. */
+  generation: number;
+  revision: number;
+  listings: unknown[];
+  byHost: Map<string, AppViewInput[]>;
+};
 const listViews = new WeakMap<object, ListView>();
+let listGenerations = 0;
 /** Hosts whose views are kept at once (a node is reached by a few names; more start over). */
 const LIST_VIEW_HOSTS = 8;
 
-function listedApps(ctx: ApiContext): AppViewInput[] {
+/** The current views for the caller's host, and their version (the list's ETag). */
+function listView(ctx: ApiContext): { apps: AppViewInput[]; version: string } {
   const { store } = ctx.orchestrator;
+  const host = ctx.call.host;
   const listings = ctx.catalogs.sources.map((s) => s.listing);
   let view = listViews.get(store);
   if (
@@ -198,20 +208,30 @@ function listedApps(ctx: ApiContext): AppViewInput[] {
     view.revision !== store.revision ||
     view.listings.length !== listings.length ||
     view.listings.some((listing, i) => listing !== listings[i]) ||
-    (!view.byHost.has(ctx.call.host) && view.byHost.size >= LIST_VIEW_HOSTS)
+    (!view.byHost.has(host) && view.byHost.size >= LIST_VIEW_HOSTS)
   ) {
-    view = { revision: store.revision, listings, byHost: new Map() };
+    view = { generation: ++listGenerations, revision: store.revision, listings, byHost: new Map() };
     listViews.set(store, view);
   }
-  let apps = view.byHost.get(ctx.call.host);
+  let apps = view.byHost.get(host);
   if (!apps) {
     apps = store.listApps().map((row) => appView(ctx, row));
     // Building reads the store (its manifest cache may write a parsed form): keyed after that.
     view.revision = store.revision;
-    view.byHost.set(ctx.call.host, apps);
+    view.byHost.set(host, apps);
   }
+  // A restarted daemon starts counting again: its start time keeps an old tag from matching.
+  const version = createHash("sha256")
+    .update(`${ctx.startedAt}\0${view.generation}\0${host}`)
+    .digest("base64url")
+    .slice(0, 22);
+  return { apps, version };
+}
+
+/** The listed apps, with the age of their observation now. */
+function listedApps(ctx: ApiContext): AppViewInput[] {
   const now = ctx.clock();
-  return apps.map((app) => ({
+  return listView(ctx).apps.map((app) => ({
     ...app,
     observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
   }));
@@ -292,11 +312,12 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   defineMethod({
     name: "package.list",
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes).",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
     access: "session",
     mutates: false,
     params: z.strictObject({}),
     result: z.array(AppView),
+    version: (_params, ctx) => listView(ctx).version,
     handler: (_params, ctx) => listedApps(ctx),
   }),
   defineMethod({

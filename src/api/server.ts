@@ -12,7 +12,7 @@ import type { ApiEvent } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
-import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
+import { type Conditional, dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 
 export const SESSION_COOKIE = "archy_session";
@@ -211,8 +211,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         newSession = session;
       },
     });
+    const ifNoneMatch = request.headers["if-none-match"];
+    const conditional: Conditional = {
+      ifNoneMatch: Array.isArray(ifNoneMatch) ? ifNoneMatch.join(",") : ifNoneMatch,
+    };
     const response = await dispatch(request.body, {
       methods: METHOD_TABLE,
+      conditional,
       auth: who,
       ctx,
       onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
@@ -237,6 +242,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     });
     if (newSession !== null) reply.header("set-cookie", sessionCookies(newSession, options.tls, clock()));
     reply.header("cache-control", "no-store");
+    if (conditional.etag) reply.header("etag", conditional.etag);
+    if (conditional.notModified) return reply.code(304).send();
     if (response === undefined) return reply.code(204).send();
     return response satisfies RpcResponse | RpcResponse[];
   });

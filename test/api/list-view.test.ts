@@ -3,15 +3,26 @@
  * containers and approvals once, not three queries an app per call (what made the list 50x slower
  * than a static answer of its size under 50 clients); and the view never shows a stale state: any
  * write to the store, an observation time confirmed in memory, or another host name in the request
- * gives the next call a fresh one, while the observation's age follows the clock at every call. The
- * daemon runs in-process on a real store, with a Podman that never answers.
+ * gives the next call a fresh one, while the observation's age follows the clock at every call. A
+ * list sent again with its ETag costs a 304 without a body until something changed. The daemon runs
+ * in-process on a real store, with a Podman that never answers.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { benchManifest } from "../../bench/daemon-fixture.ts";
+import { RPC_CODES } from "../../src/api/rpc/errors.ts";
 import type { Store } from "../../src/orchestrator/store.ts";
-import { type Caller, manualClock, ok, settle, startDaemon, TEST_APPS, type TestDaemon } from "./support.ts";
+import {
+  type Caller,
+  manualClock,
+  ok,
+  post,
+  settle,
+  startDaemon,
+  TEST_APPS,
+  type TestDaemon,
+} from "./support.ts";
 
 type Listed = {
   id: string;
@@ -99,4 +110,31 @@ test("each host name the list is asked under gets its own links", async () => {
   assert.equal(local, "http://127.0.0.1:21001/");
   assert.equal(other, "http://192.0.2.7:21001/");
   assert.equal(web(await list()), local, "the first host's view is still its own");
+});
+
+test("a list sent again with its ETag gets 304 without a body while nothing changed, the new list once it did", async () => {
+  const call = { jsonrpc: "2.0", id: 1, method: "package.list", params: {} };
+  const first = await post(d.port, call, cli);
+  assert.equal(first.status, 200);
+  const etag = String(first.headers.etag);
+  assert.match(etag, /^W\/"[A-Za-z0-9_-]+"$/);
+  const again = await post(d.port, call, { ...cli, headers: { "if-none-match": etag } });
+  assert.deepEqual([again.status, again.text, again.headers.etag], [304, "", etag]);
+  // Authentication comes first: without credentials the tag gets the refusal, not a 304.
+  const anonymous = await post(d.port, call, { headers: { "if-none-match": etag } });
+  assert.equal((anonymous.body as { error?: { code: number } }).error?.code, RPC_CODES.unauthenticated);
+  // A batch carries no tag and is always answered in full.
+  const batch = await post(d.port, [call], { ...cli, headers: { "if-none-match": etag } });
+  assert.deepEqual([batch.status, batch.headers.etag], [200, undefined]);
+  // Another host's links differ: so does its tag.
+  const other = await post(d.port, call, { ...cli, headers: { host: `192.0.2.7:${d.port}` } });
+  assert.notEqual(other.headers.etag, etag);
+  // A change: the old tag no longer matches; the answer is the new list with a new tag.
+  settle(d, "api-alpha");
+  await ok(d.port, "package.start", { id: "api-alpha" }, cli);
+  const changed = await post(d.port, call, { ...cli, headers: { "if-none-match": etag } });
+  assert.equal(changed.status, 200);
+  assert.notEqual(changed.headers.etag, etag);
+  const apps = (changed.body as { result: Listed[] }).result;
+  assert.equal(alpha(apps).desired, "running");
 });
