@@ -6,12 +6,14 @@
  */
 import { z } from "zod";
 import { fieldRows } from "../manifest/reference.ts";
-import { MIN_PASSWORD_LENGTH, SESSION_TTL_MS } from "./auth.ts";
+import { SESSION_TTL_MS } from "./auth.ts";
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
+import { EVENTS_KEPT } from "./event-log.ts";
 import { EVENT_SCHEMAS } from "./events.ts";
 import { LOGIN_LIMITS } from "./login-limits.ts";
 import { METHODS } from "./methods.ts";
 import { GAUGES, Metrics } from "./metrics.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { PASSWORD_WORK } from "./password-work.ts";
 import { MAX_JSON_DEPTH } from "./rpc/body.ts";
 import { MAX_BATCH } from "./rpc/dispatch.ts";
@@ -67,7 +69,24 @@ const APP = {
   interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
   localOverride: false,
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
+  flags: [],
 };
+
+const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
+const PUBKEY = "73db3b11d85439c0e3a46d615428748a3566b93e6356fc8dce76caab1c7218aa";
+
+const RELAY = {
+  url: "wss://relay.example.org/",
+  state: "ok",
+  lastAttemptAt: T0,
+  lastSuccessAt: T0,
+  learnt: 312,
+  received: { messages: 1_204, bytes: 801_344 },
+  refused: { "bad signature": { count: 2, example: "event 36a105a3470d…: bad id or signature" } },
+  error: null,
+};
+
+const MARKET_SETTINGS = { identity: NPUB, threshold: 50, provider: null };
 
 const CATALOG_SOURCE = {
   name: "official",
@@ -105,6 +124,11 @@ export const EXAMPLES: Record<string, MethodExample> = {
     result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
     errors: ["setupState", "rateLimited"],
   },
+  "auth.session": {
+    params: {},
+    result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["notFound"],
+  },
   "auth.logout": { params: {}, result: { ok: true }, errors: [] },
   "auth.changePassword": {
     params: { oldPassword: "correct horse battery staple", newPassword: "another long passphrase" },
@@ -132,6 +156,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
         sourceChange: "switch its source from local:/srv/apps/my-app to catalog:official (signed by targets)",
         localOverride: "local:/srv/apps/my-app",
         permissions: [MEDIA_PERMISSION],
+        trust: null,
+      },
+      {
+        id: "alice.notes",
+        name: "Notes",
+        version: "2.0.1",
+        description: "Notes in your browser.",
+        category: "productivity",
+        source: `nostr:${NPUB}`,
+        publisher: NPUB,
+        installed: false,
+        installedVersion: null,
+        updateAvailable: false,
+        sourceChange: null,
+        localOverride: null,
+        permissions: [],
+        trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
       },
     ],
     errors: [],
@@ -182,6 +223,28 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: [],
   },
+  "package.describe": {
+    params: { id: "my-app" },
+    result: {
+      id: "my-app",
+      name: "My App",
+      version: "1.2.0",
+      description: "An example app",
+      category: "utilities",
+      source: "catalog:main",
+      license: "MIT",
+      links: { homepage: "https://example.org/my-app" },
+      needs: [
+        { kind: "dependency", text: "Needs the app my-db ^2.0.0, running" },
+        { kind: "port", text: "Opens port 8080/tcp to this node only" },
+        { kind: "storage", text: 'Keeps its data in the volume "data", kept when it is uninstalled' },
+      ],
+      dependencies: [{ id: "my-db", version: "^2.0.0", installed: false, offered: true }],
+      interfaces: ["ui"],
+      credentials: ["Admin login"],
+    },
+    errors: ["notFound"],
+  },
   "package.install": {
     params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
     result: accepted("install"),
@@ -193,7 +256,73 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "approvalRequired",
       "operationInProgress",
       "beingRemoved",
+      "trustConfirmationRequired",
+      "verificationFailed",
+      "otherSource",
     ],
+  },
+  "market.relays": { params: {}, result: [RELAY], errors: [] },
+  "market.relays.add": {
+    params: { url: "wss://relay.example.org" },
+    result: {
+      added: true,
+      relays: [
+        {
+          ...RELAY,
+          state: "never-refreshed",
+          lastAttemptAt: null,
+          lastSuccessAt: null,
+          learnt: 0,
+          received: { messages: 0, bytes: 0 },
+          refused: {},
+        },
+      ],
+    },
+    errors: [],
+  },
+  "market.relays.remove": {
+    params: { url: "wss://relay.example.org/" },
+    result: { removed: true, relays: [] },
+    errors: ["notFound"],
+  },
+  "market.settings": { params: {}, result: MARKET_SETTINGS, errors: [] },
+  "market.settings.set": {
+    params: { identity: NPUB, threshold: 60 },
+    result: { ...MARKET_SETTINGS, threshold: 60 },
+    errors: [],
+  },
+  "market.refresh": { params: {}, result: [RELAY], errors: [] },
+  "market.list": {
+    params: {},
+    result: {
+      apps: [
+        {
+          id: "alice.notes",
+          address: `32267:${PUBKEY}:alice.notes`,
+          name: "Notes",
+          description: "Notes in your browser.",
+          category: "productivity",
+          version: "2.0.1",
+          source: `nostr:${NPUB}`,
+          publisher: NPUB,
+          trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
+          flags: [],
+          installedVersion: "2.0.0",
+          updateAvailable: true,
+          otherSource: null,
+          bundle: {
+            size: 3584,
+            sha256: "5d1c0f0e9c3b6a2f4e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221",
+            blake3: "9a0e1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100",
+            urls: [
+              "https://mirror.example.org/bundles/5d1c0f0e9c3b6a2f4e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221.tar",
+            ],
+          },
+        },
+      ],
+      installed: [{ id: "alice.notes", version: "2.0.0", source: `nostr:${NPUB}`, flags: [] }],
+    },
+    errors: [],
   },
   "package.approve": {
     params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
@@ -230,6 +359,9 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "nameTaken",
       "operationInProgress",
       "beingRemoved",
+      "trustConfirmationRequired",
+      "verificationFailed",
+      "otherSource",
     ],
   },
   "package.retry": { params: { id: "my-app" }, result: accepted("retry"), errors: RUNNING_ERRORS },
@@ -283,6 +415,20 @@ export const EXAMPLES: Record<string, MethodExample> = {
     ],
     errors: [],
   },
+  "system.node": {
+    params: {},
+    result: {
+      version: "0.1.0",
+      uptimeMs: 3_600_000,
+      podmanVersion: "5.4.2",
+      backend: "quadlet",
+      backendReason: "Quadlet, chosen by auto: Podman 5.4.2, archipelago's systemd running with linger",
+      dataDir: "/home/archipelago/.local/share/archipelago",
+      disk: { freeBytes: 52_000_000_000, totalBytes: 250_000_000_000 },
+      apps: 3,
+    },
+    errors: [],
+  },
   "system.info": {
     params: {},
     result: {
@@ -299,21 +445,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
 };
 
 export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
-  hello: { type: "hello" },
+  hello: { type: "hello", stream: "q3Xw9bT1", seq: 41, resumed: false },
   error: { type: "error", message: "not logged in (or cross-origin): log in first" },
-  app: { type: "app", appId: "my-app", phase: "installing" },
-  "app-removed": { type: "app-removed", appId: "my-app" },
+  app: { type: "app", appId: "my-app", phase: "installing", seq: 42 },
+  "app-removed": { type: "app-removed", appId: "my-app", seq: 57 },
   operation: {
     type: "operation",
     operationId: OPERATION,
     appId: "my-app",
     kind: "install",
     state: "pending",
+    seq: 43,
   },
   log: {
     type: "log",
     appId: "my-app",
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
+    seq: 44,
   },
 };
 
@@ -450,6 +598,13 @@ function eventsSection(): string[] {
     "code 4401; so is an open one whose session ends (logout, expiry). An operation recorded through",
     "the API is announced at once (`app` with the new phase, `operation` with `pending`); the reconciler",
     "then sends the phases, the operation's `running`/`succeeded`/`failed` and its log lines.",
+    "",
+    "Every event carries `seq`, its place in the stream; `hello` names the stream (`stream`, new at",
+    "every daemon start) and its last `seq`. A client that lost its connection reconnects with",
+    "`GET /ws/v1?stream=<stream>&after=<last seq it saw>`: `hello` then says `resumed: true` and every",
+    `event since follows, in order, before the live ones (the daemon keeps the last ${EVENTS_KEPT}), or`,
+    "`resumed: false` when some are gone or the daemon restarted: read the state again (`package.list`,",
+    "and `operation.get` with `afterSeq` for the log lines of an operation being followed).",
     "",
     "| Message | When |",
     "| --- | --- |",

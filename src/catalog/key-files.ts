@@ -3,8 +3,9 @@
  * key id in a key directory. The passphrase of sealed keys comes from the environment, never from
  * the command line (where `ps` and shell history would keep it), and is never printed.
  */
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PrivateFileError, readPrivateFile } from "../system/private-file.ts";
 import { CatalogError } from "./errors.ts";
 import {
   generateKey,
@@ -35,17 +36,12 @@ export async function createKeyFile(
 }
 
 async function readKeyText(file: string): Promise<string> {
-  let info: Awaited<ReturnType<typeof stat>>;
   try {
-    info = await stat(file);
-  } catch {
-    throw new CatalogError(`key file ${file} does not exist`);
+    return await readPrivateFile(file);
+  } catch (error) {
+    if (error instanceof PrivateFileError) throw new CatalogError(error.message);
+    throw error;
   }
-  if ((info.mode & 0o077) !== 0)
-    throw new CatalogError(
-      `key file ${file} can be read by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 ${file}`,
-    );
-  return readFile(file, "utf8");
 }
 
 export async function readSigningKey(file: string, passphrase = passphraseFromEnv()): Promise<SigningKey> {

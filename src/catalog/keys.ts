@@ -1,40 +1,23 @@
 /**
  * Signing keys of a catalog: Ed25519 key pairs, their TUF key ids, signers, and the key file format
- * (the private key in PKCS#8 PEM, or sealed with a passphrase: scrypt, then AES-256-GCM). No I/O:
+ * (the private key in PKCS#8 PEM, or sealed with a passphrase: system/sealed-secret.ts). No I/O:
  * `key-files.ts` reads and writes the files.
  */
 import {
-  createCipheriv,
-  createDecipheriv,
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
-  randomBytes,
-  scryptSync,
   sign,
 } from "node:crypto";
 import { Key, Signature } from "@tufjs/models";
+import { openSealedSecret, type SealedSecret, sealSecret } from "../system/sealed-secret.ts";
 import { CatalogError } from "./errors.ts";
 
 export const KEY_FILE_FORMAT = "archipelago-catalog-key/1";
 
-/** scrypt cost: ~0.1 s and 32 MiB per unlock, so guessing passphrases is slow. */
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1 };
-const SCRYPT_MAXMEM = 64 * 1024 * 1024;
-
 type PlainPrivate = { encoding: "pkcs8-pem"; pem: string };
-type SealedPrivate = {
-  encoding: "scrypt-aes-256-gcm";
-  salt: string;
-  N: number;
-  r: number;
-  p: number;
-  iv: string;
-  tag: string;
-  data: string;
-};
 
 /** What a key file holds (JSON). `role` only says what the key was made for, as a reminder. */
 export type KeyFileContent = {
@@ -44,7 +27,7 @@ export type KeyFileContent = {
   keytype: "ed25519";
   scheme: "ed25519";
   public: string;
-  private: PlainPrivate | SealedPrivate;
+  private: PlainPrivate | SealedSecret;
 };
 
 /** A key ready to sign: its TUF public key and the private key. Never serialised as is. */
@@ -78,23 +61,7 @@ export function generateKey(role: string, passphrase?: string): KeyFileContent {
     keytype: "ed25519",
     scheme: "ed25519",
     public: publicHex,
-    private: passphrase === undefined ? { encoding: "pkcs8-pem", pem } : seal(pem, passphrase),
-  };
-}
-
-function seal(pem: string, passphrase: string): SealedPrivate {
-  const salt = randomBytes(16);
-  const iv = randomBytes(12);
-  const key = scryptSync(passphrase, salt, 32, { ...SCRYPT, maxmem: SCRYPT_MAXMEM });
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  const data = Buffer.concat([cipher.update(pem, "utf8"), cipher.final()]);
-  return {
-    encoding: "scrypt-aes-256-gcm",
-    salt: salt.toString("base64"),
-    ...SCRYPT,
-    iv: iv.toString("base64"),
-    tag: cipher.getAuthTag().toString("base64"),
-    data: data.toString("base64"),
+    private: passphrase === undefined ? { encoding: "pkcs8-pem", pem } : sealSecret(pem, passphrase),
   };
 }
 
@@ -115,24 +82,12 @@ export function openKey(text: string, origin: string, passphrase?: string): Sign
       throw new CatalogError(
         `${origin} is encrypted: set its passphrase in the environment variable ARCHY_CATALOG_PASSPHRASE`,
       );
-    const sealed = content.private;
-    try {
-      const key = scryptSync(passphrase, Buffer.from(sealed.salt, "base64"), 32, {
-        N: sealed.N,
-        r: sealed.r,
-        p: sealed.p,
-        maxmem: SCRYPT_MAXMEM,
-      });
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"));
-      decipher.setAuthTag(Buffer.from(sealed.tag, "base64"));
-      pem = Buffer.concat([decipher.update(Buffer.from(sealed.data, "base64")), decipher.final()]).toString(
-        "utf8",
-      );
-    } catch {
+    const opened = openSealedSecret(content.private, passphrase);
+    if (opened === undefined)
       throw new CatalogError(
         `${origin}: wrong passphrase (or a damaged file): check ARCHY_CATALOG_PASSPHRASE`,
       );
-    }
+    pem = opened;
   }
   let privateKey: KeyObject;
   try {

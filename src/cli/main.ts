@@ -80,7 +80,19 @@ const COMMANDS: Record<string, Command> = {
     group: "hidden",
     load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
   },
-  app: { summary: "app developer tools: validate, render", load: () => import("./commands/app.ts") },
+  market: {
+    summary: "the Nostr marketplace: relays, your identity, trust settings, apps offered",
+    group: "operator",
+    load: () => import("./commands/market.ts"),
+  },
+  app: {
+    summary: "app developer tools: new, import, schema, validate, render, publish",
+    load: () => import("./commands/app.ts"),
+  },
+  dev: {
+    summary: "marketplace developer tools: keygen, whoami, a local relay",
+    load: () => import("./commands/dev.ts"),
+  },
   catalog: {
     summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",
     load: () => import("./commands/catalog.ts"),

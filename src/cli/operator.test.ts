@@ -637,7 +637,11 @@ describe("operator CLI: shell completion", () => {
     ]);
     assert.deepEqual((await complete("archy", "app", "")).trim().split("\n").sort(), [
       "--help",
+      "import",
+      "new",
+      "publish",
       "render",
+      "schema",
       "validate",
     ]);
     assert.deepEqual((await complete("archy", "app", "render", "x", "--target", "")).trim().split("\n"), [

@@ -35,6 +35,12 @@ const ConfigFile = z.strictObject({
     .min(1)
     .max(7 * 24 * 60)
     .optional(),
+  marketRefreshMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .optional(),
 });
 
 export type DaemonConfig = {
@@ -52,6 +58,8 @@ export type DaemonConfig = {
   /** Signed catalog sources, in order of preference (docs/catalog.md). */
   catalogs: SourceConfig[];
   catalogRefreshMs: number;
+  /** How often the marketplace learns from its relays (docs/marketplace.md). */
+  marketRefreshMs?: number;
 };
 
 export type ConfigInput = {
@@ -112,6 +120,7 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
   return {
     catalogs: catalogSources(file.catalogs ?? [], configPath),
     catalogRefreshMs: (file.catalogRefreshMinutes ?? 60) * 60_000,
+    marketRefreshMs: (file.marketRefreshMinutes ?? 15) * 60_000,
     dataDir: resolve(dataDir as string),
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,

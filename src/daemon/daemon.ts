@@ -8,6 +8,7 @@ import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import type { ApiContext } from "../api/methods.ts";
@@ -15,6 +16,8 @@ import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
+import { Marketplace } from "../marketplace/market.ts";
+import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
@@ -81,7 +84,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
-  const listeners = new Set<(event: ApiEvent) => void>();
+  const events = new EventLog();
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -93,7 +96,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         });
     }
     options.onEvent?.(event);
-    for (const listener of listeners) listener(event);
+    events.append(event);
   };
 
   const orchestrator = new Orchestrator({
@@ -116,8 +119,10 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     // A catalog app's package is its verified files, while the catalog still offers that version;
-    // what hooks copy from it is checked against the signed metadata at every use.
-    packageOf: (app) => localPackage(app) ?? catalogs.packageOf(app),
+    // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
+    // against what was signed at every use.
+    packageOf: (app): AppPackage | undefined =>
+      localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
   const auth = new Auth({
     store: orchestrator.store,
@@ -137,6 +142,16 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
   });
   await catalogs.start();
+
+  const market: Marketplace = new Marketplace({
+    store: orchestrator.store,
+    dir: join(config.dataDir, "marketplace"),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+    clock,
+    refreshMs: config.marketRefreshMs,
+    installed: () => orchestrator.store.listApps(),
+  });
+  await market.start();
 
   let cached: { at: number; listing: SourceListing } | undefined;
   const sources = async (): Promise<SourceListing> => catalogs.merge(await localSources());
@@ -160,18 +175,19 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     tls: false,
     clock,
     allowedHosts: config.allowedHosts,
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    events,
+    webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
       orchestrator,
       auth,
       sources,
       catalogs,
+      market,
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
+      dataDir: config.dataDir,
+      podmanVersion: () => podmanVersion,
       clock,
       publish,
       call,
@@ -209,6 +225,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
   // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
+  let podmanVersion: string | undefined;
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
@@ -248,6 +265,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         }),
       );
       keeper = attemptKeeper;
+      podmanVersion = info.version;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
     } catch (error) {
       attemptKeeper.stop();
@@ -287,6 +305,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       cancelWait?.();
       await server.close();
       await catalogs.stop();
+      await market.stop();
       keeper?.stop();
       await orchestrator.stop();
       releaseLock();

@@ -309,12 +309,18 @@ function podmanCheck(host: Host, name: string): Check {
       if (!user) return { ok: false, detail: `no user ${name} (see its check above)` };
       const result = await execAs(user, ["podman", "info", "--format", "json"], { timeoutMs: 60_000 });
       const status = podmanInfoStatus(result.code, result.stdout, result.stderr);
-      if (status.ok || !status.needsReset) return { ok: status.ok, detail: status.detail };
-      const steps = [commandAs(user, ["podman", "system", "reset", "-f"])];
+      if (status.ok || status.repair === null) return { ok: status.ok, detail: status.detail };
+      if (status.repair === "migrate") {
+        return {
+          ok: false,
+          detail: `${status.detail} (its pause process died; migrate keeps its containers and images)`,
+          fix: fixOf([commandAs(user, ["podman", "system", "migrate"])], host.isRoot),
+        };
+      }
       return {
         ok: false,
         detail: `${status.detail} (reset deletes its containers and images)`,
-        fix: fixOf(steps, host.isRoot),
+        fix: fixOf([commandAs(user, ["podman", "system", "reset", "-f"])], host.isRoot),
       };
     },
   };

@@ -17,7 +17,7 @@ describe("podmanInfoStatus", () => {
     assert.deepEqual(podmanInfoStatus(0, info("overlay", "runc"), ""), {
       ok: true,
       detail: "driver overlay, runtime runc",
-      needsReset: false,
+      repair: null,
     });
   });
 
@@ -25,7 +25,7 @@ describe("podmanInfoStatus", () => {
     const status = podmanInfoStatus(0, info("vfs", "crun"), "");
     assert.equal(status.ok, false);
     assert.equal(status.detail, "driver is vfs, want overlay; runtime is crun, want runc");
-    assert.equal(status.needsReset, false);
+    assert.equal(status.repair, null);
   });
 
   it("wants a reset when storage made with vfs overrides a configured overlay (Podman 4.3's message)", () => {
@@ -33,7 +33,7 @@ describe("podmanInfoStatus", () => {
       'time="2026-11-27T17:20:42Z" level=error msg="User-selected graph driver \\"overlay\\" overwritten by graph driver \\"vfs\\" from database - delete libpod local files to resolve.  May prevent use of images created by other tools"\n';
     const status = podmanInfoStatus(0, info("vfs", "runc"), stderr);
     assert.equal(status.ok, false);
-    assert.equal(status.needsReset, true);
+    assert.equal(status.repair, "reset");
     assert.match(status.detail, /initialised with vfs, configured driver is overlay/);
   });
 
@@ -42,7 +42,7 @@ describe("podmanInfoStatus", () => {
       'msg="User-selected graph driver \\"vfs\\" overwritten by graph driver \\"overlay\\" from database"';
     const status = podmanInfoStatus(0, info("overlay", "runc"), stderr);
     assert.equal(status.ok, false);
-    assert.equal(status.needsReset, false);
+    assert.equal(status.repair, null);
   });
 
   it("reports Podman's last words when it fails", () => {
@@ -50,9 +50,18 @@ describe("podmanInfoStatus", () => {
     assert.deepEqual(status, {
       ok: false,
       detail: "podman info failed: Error: cannot set up namespace",
-      needsReset: false,
+      repair: null,
     });
     assert.equal(podmanInfoStatus(0, "not json", "").ok, false);
+  });
+
+  it("wants a migrate, which keeps containers and images, when the pause process died (Podman 4.3's message)", () => {
+    const stderr =
+      'time="2026-12-07T13:40:35Z" level=error msg="invalid internal status, try resetting the pause process with \\"podman system migrate\\": could not find any running process: no such process"\n';
+    const status = podmanInfoStatus(125, "", stderr);
+    assert.equal(status.ok, false);
+    assert.equal(status.repair, "migrate");
+    assert.match(status.detail, /invalid internal status/);
   });
 });
 

@@ -1,5 +1,7 @@
 /** Pure logic deciding, from what Podman and the system printed, whether a node is set up. */
 
+import { PAUSE_PROCESS_GONE } from "../runtime/pause-process.ts";
+
 export type Status = { ok: boolean; detail: string };
 
 /**
@@ -9,21 +11,30 @@ export type Status = { ok: boolean; detail: string };
  */
 const DRIVER_OVERWRITTEN = /graph driver \\?"(\w*)\\?" overwritten by graph driver \\?"(\w*)\\?"/i;
 
-export type PodmanInfoStatus = Status & { needsReset: boolean };
+/**
+ * How a broken rootless Podman is repaired: `migrate` restarts the pause process and keeps every
+ * container and image; `reset` deletes them (the only way off storage made with another driver).
+ */
+export type PodmanRepair = "migrate" | "reset" | null;
+
+export type PodmanInfoStatus = Status & { repair: PodmanRepair };
 
 /**
  * Evaluates `podman info --format json` (exit code, stdout, stderr): rootless Podman works with the
- * overlay driver and runc. `needsReset` when the user's storage was created with another driver
- * (only `podman system reset` gets it onto overlay).
+ * overlay driver and runc, and says which repair fixes it when it does not.
  */
 export function podmanInfoStatus(code: number, stdout: string, stderr: string): PodmanInfoStatus {
   const overwritten = DRIVER_OVERWRITTEN.exec(stderr);
   const [, configured, stored] = overwritten ?? [];
   // Only when overlay is configured is a reset the fix; otherwise the configuration is wrong.
-  const needsReset = configured === "overlay";
+  const repair: PodmanRepair = PAUSE_PROCESS_GONE.test(stderr)
+    ? "migrate"
+    : configured === "overlay"
+      ? "reset"
+      : null;
   if (code !== 0) {
     const message = stderr.trim().split("\n").slice(-3).join(" / ") || `exit code ${code}`;
-    return { ok: false, detail: `podman info failed: ${message}`, needsReset };
+    return { ok: false, detail: `podman info failed: ${message}`, repair };
   }
   let info: {
     store?: { graphDriverName?: string };
@@ -32,7 +43,7 @@ export function podmanInfoStatus(code: number, stdout: string, stderr: string): 
   try {
     info = JSON.parse(stdout);
   } catch {
-    return { ok: false, detail: "podman info printed no JSON", needsReset };
+    return { ok: false, detail: "podman info printed no JSON", repair };
   }
   const driver = info.store?.graphDriverName ?? "unknown";
   const runtime = info.host?.ociRuntime?.name ?? "unknown";
@@ -43,8 +54,8 @@ export function podmanInfoStatus(code: number, stdout: string, stderr: string): 
   if (overwritten)
     problems.push(`storage was initialised with ${stored}, configured driver is ${configured}`);
   return problems.length > 0
-    ? { ok: false, detail: problems.join("; "), needsReset }
-    : { ok: true, detail, needsReset };
+    ? { ok: false, detail: problems.join("; "), repair }
+    : { ok: true, detail, repair };
 }
 
 /** The label the test image carries: a hash of its build script and busybox binary. */

@@ -572,7 +572,7 @@ function issueAt(
   return { file, line, column, path: formatPath(path), message, fix, rule };
 }
 
-function makeLocator(
+export function makeLocator(
   root: Node | null,
   positionOf: (offset: number) => { line: number; column: number },
 ): Locator {

@@ -61,7 +61,7 @@ function codePoint(char: string): string {
 }
 
 /** What is wrong with a path's characters, as the end of a sentence, or undefined when nothing is. */
-function pathProblem(path: string): string | undefined {
+export function pathProblem(path: string): string | undefined {
   const char = [...path].find((c) => !PATH_CHARACTER.test(c));
   if (char === undefined) return undefined;
   if (char === ":") return "holds ':', which Podman reads as the start of the mount's or device's options";

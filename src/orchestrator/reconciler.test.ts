@@ -709,12 +709,17 @@ describe("reconciler: convergence", () => {
         `pass ${pass}: observedAt`,
       );
     }
-    // Statements that write, per pass: the last-seen times of all 20 apps go in one statement, in the
-    // first pass a minute after the first time kept in memory only.
-    assert.deepEqual(
-      writesPerPass,
-      [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1],
+    // Statements that write, per pass: none, but for the last-seen times of all 20 apps, in one
+    // statement, in the first pass a minute after the first time kept in memory only.
+    const flushes = writesPerPass.flatMap((writes, pass) => (writes > 0 ? [pass] : []));
+    assert.ok(
+      writesPerPass.every((writes) => writes <= 1),
       `writes per pass: ${writesPerPass}`,
+    );
+    assert.ok(flushes.length >= 1 && flushes.length <= 2, `writes per pass: ${writesPerPass}`);
+    assert.ok(
+      flushes.every((pass, i) => i === 0 || pass - (flushes[i - 1] as number) >= 6),
+      `a minute between flushes: ${writesPerPass}`,
     );
     assert.ok(w.store.listApps().every((a) => a.phase === "running"));
   });

@@ -162,7 +162,38 @@ const MIGRATIONS: string[] = [
   // Who signed an app within its source, so that an update by someone else is never silent.
   `ALTER TABLE apps ADD COLUMN publisher TEXT;
    ALTER TABLE updates ADD COLUMN from_publisher TEXT;`,
+  // The marketplace (src/marketplace/): the relays the operator chose, its settings (the operator's
+  // own public key, the trust threshold), and the verified Nostr events learnt from relays, one
+  // per address (`kind:pubkey:d` for replaceable events, the id for the others).
+  `CREATE TABLE market_relays (
+     url TEXT PRIMARY KEY,
+     added_at INTEGER NOT NULL
+   );
+   CREATE TABLE market_settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );
+   CREATE TABLE market_events (
+     id TEXT PRIMARY KEY,
+     kind INTEGER NOT NULL,
+     pubkey TEXT NOT NULL,
+     address TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     json TEXT NOT NULL
+   );
+   CREATE INDEX market_events_by_kind ON market_events (kind, pubkey);`,
 ];
+
+/** A verified Nostr event as the marketplace keeps it (see src/marketplace/market.ts). */
+export type MarketEventRow = {
+  id: string;
+  kind: number;
+  pubkey: string;
+  address: string;
+  createdAt: number;
+  json: string;
+};
 
 /** What the migration of approvals leaves for the daemon's first start (see `recordUpgradeApprovals`). */
 const APPROVE_INSTALLED = "approve-installed-permissions";
@@ -932,4 +963,143 @@ export class Store {
       message: row.message as string,
     }));
   }
+
+  // ---- marketplace: relays, settings, verified events
+
+  marketRelays(): string[] {
+    return (this.#statement("SELECT url FROM market_relays ORDER BY added_at, url").all() as Row[]).map(
+      (row) => row.url as string,
+    );
+  }
+
+  /** Adds a relay; false when it was there already. */
+  addMarketRelay(url: string, now: number): boolean {
+    return (
+      Number(
+        this.#statement("INSERT OR IGNORE INTO market_relays (url, added_at) VALUES (?, ?)").run(url, now)
+          .changes,
+      ) === 1
+    );
+  }
+
+  /** Removes a relay; false when it was not there. */
+  removeMarketRelay(url: string): boolean {
+    return Number(this.#statement("DELETE FROM market_relays WHERE url = ?").run(url).changes) === 1;
+  }
+
+  marketSetting(key: string): string | undefined {
+    const row = this.#statement("SELECT value FROM market_settings WHERE key = ?").get(key) as
+      | Row
+      | undefined;
+    return optional<string>(row?.value);
+  }
+
+  setMarketSetting(key: string, value: string | undefined): void {
+    if (value === undefined) this.#statement("DELETE FROM market_settings WHERE key = ?").run(key);
+    else
+      this.#statement(
+        "INSERT INTO market_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(key, value);
+  }
+
+  /**
+   * Keeps verified events, in one transaction. `replace` says, per event, whether a newer event at
+   * the same address replaces the one kept (NIP-01's newest wins: later, or as old with the lower
+   * id); otherwise the first one kept stays. Returns the events that were written.
+   */
+  putMarketEvents(
+    rows: readonly MarketEventRow[],
+    replace: (row: MarketEventRow) => boolean,
+    now: number,
+  ): MarketEventRow[] {
+    const written: MarketEventRow[] = [];
+    this.transaction(() => {
+      const existing = this.#statement("SELECT id, created_at FROM market_events WHERE address = ?");
+      const remove = this.#statement("DELETE FROM market_events WHERE address = ?");
+      const insert = this.#statement(
+        `INSERT OR IGNORE INTO market_events (id, kind, pubkey, address, created_at, received_at, json)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const row of rows) {
+        const kept = existing.get(row.address) as Row | undefined;
+        if (kept) {
+          const newer =
+            row.createdAt !== Number(kept.created_at)
+              ? row.createdAt > Number(kept.created_at)
+              : row.id < (kept.id as string);
+          if (kept.id === row.id || !replace(row) || !newer) continue;
+          remove.run(row.address);
+        }
+        if (
+          Number(
+            insert.run(row.id, row.kind, row.pubkey, row.address, row.createdAt, now, row.json).changes,
+          ) === 1
+        )
+          written.push(row);
+      }
+    });
+    return written;
+  }
+
+  /** The kept event at an address. */
+  marketEventAt(address: string): MarketEventRow | undefined {
+    const row = this.#statement("SELECT * FROM market_events WHERE address = ?").get(address) as
+      | Row
+      | undefined;
+    return row ? toMarketEvent(row) : undefined;
+  }
+
+  /** Kept events of some kinds (and authors), newest first, at most `limit`. */
+  marketEvents(
+    kinds: readonly number[],
+    options: { pubkeys?: readonly string[]; limit?: number } = {},
+  ): MarketEventRow[] {
+    const rows = options.pubkeys
+      ? this.#statement(
+          `SELECT * FROM market_events WHERE kind IN (SELECT value FROM json_each(?))
+             AND pubkey IN (SELECT value FROM json_each(?)) ORDER BY created_at DESC, id LIMIT ?`,
+        ).all(JSON.stringify(kinds), JSON.stringify(options.pubkeys), options.limit ?? -1)
+      : this.#statement(
+          `SELECT * FROM market_events WHERE kind IN (SELECT value FROM json_each(?))
+             ORDER BY created_at DESC, id LIMIT ?`,
+        ).all(JSON.stringify(kinds), options.limit ?? -1);
+    return (rows as Row[]).map(toMarketEvent);
+  }
+
+  /** Kept events one at a time (follow lists can be large: they are never all in memory). */
+  *iterateMarketEvents(kind: number, pubkeys: readonly string[]): Generator<MarketEventRow> {
+    const statement = this.#db.prepare(
+      "SELECT * FROM market_events WHERE kind = ? AND pubkey IN (SELECT value FROM json_each(?))",
+    );
+    for (const row of statement.iterate(kind, JSON.stringify(pubkeys))) yield toMarketEvent(row as Row);
+  }
+
+  /**
+   * Bounds what strangers cost: of the events whose author is not in `keep`, only the `max` most
+   * recently received stay. Returns how many were removed.
+   */
+  pruneMarketEvents(keep: readonly string[], max: number): number {
+    return Number(
+      this.#statement(
+        `DELETE FROM market_events WHERE id IN (
+           SELECT id FROM market_events WHERE pubkey NOT IN (SELECT value FROM json_each(?))
+             ORDER BY received_at DESC, created_at DESC LIMIT -1 OFFSET ?)`,
+      ).run(JSON.stringify(keep), max).changes,
+    );
+  }
+
+  marketEventCount(): number {
+    return Number((this.#statement("SELECT COUNT(*) AS n FROM market_events").get() as Row).n);
+  }
+}
+
+function toMarketEvent(row: Row): MarketEventRow {
+  return {
+    id: row.id as string,
+    kind: Number(row.kind),
+    pubkey: row.pubkey as string,
+    address: row.address as string,
+    createdAt: Number(row.created_at),
+    json: row.json as string,
+  };
 }

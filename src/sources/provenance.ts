@@ -8,9 +8,17 @@
 /** An app's source (`local:<dir>`, `catalog:<name>`) and, for a catalog app, who signed it there. */
 export type Provenance = { source: string; publisher?: string | undefined };
 
+/**
+ * Who an app's manifests come from: a catalog by its name; for local manifests, the node's operator,
+ * whichever directory holds them (a new version is often a new directory, the operator's own choice).
+ */
+function originOf(source: string): string {
+  return source.startsWith("local:") ? "local" : source;
+}
+
 /** What an update from `installed` to `offered` would change of its provenance, in words; undefined: nothing. */
 export function provenanceChange(installed: Provenance, offered: Provenance): string | undefined {
-  if (installed.source !== offered.source)
+  if (originOf(installed.source) !== originOf(offered.source))
     return `switch its source from ${installed.source} to ${offered.source}${
       offered.publisher ? ` (signed by ${offered.publisher})` : ""
     }`;

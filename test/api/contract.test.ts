@@ -110,6 +110,17 @@ const VALID: Record<string, ValidCase> = {
     check: (result, env) =>
       assert.notEqual((result as { csrfToken: string }).csrfToken, env.session.csrf, "a new session"),
   },
+  "auth.session": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      // A reloaded page gets its session's CSRF token back, and with it may change things.
+      assert.equal((result as { csrfToken: string }).csrfToken, env.session.csrf);
+      assert.ok((result as { expiresAt: number }).expiresAt > Date.now());
+      // The CLI token has no session: nothing to give.
+      const token = readFileSync(env.d.tokenFile, "utf8").trim();
+      await fails(env.d.port, "auth.session", {}, { bearer: token }, RPC_CODES.notFound);
+    },
+  },
   "auth.logout": {
     prepare: () => ({}),
     check: async (result, env) => {
@@ -170,6 +181,20 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(app.observedAt, null, "never observed yet");
     },
   },
+  "package.describe": {
+    prepare: () => ({ id: "api-beta" }),
+    check: async (result, env) => {
+      const described = result as {
+        needs: Array<{ kind: string; text: string }>;
+        dependencies: Array<{ id: string; installed: boolean; offered: boolean }>;
+      };
+      assert.deepEqual(described.dependencies, [
+        { id: "api-alpha", version: "*", installed: false, offered: true },
+      ]);
+      assert.deepEqual(described.needs[0], { kind: "dependency", text: "Needs the app api-alpha, running" });
+      await fails(env.d.port, "package.describe", { id: "api-broken" }, env.browser, RPC_CODES.notFound);
+    },
+  },
   "package.available": {
     prepare: async (env) => {
       await install(env, "api-alpha");
@@ -223,6 +248,38 @@ const VALID: Record<string, ValidCase> = {
         { apps: [], updates: [], conflicts: [], rejected: [] },
         "local apps are not catalog apps",
       ),
+  },
+  // With a relay configured, these are exercised end to end in test/marketplace/.
+  "market.relays": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, [], "no relay is configured by default"),
+  },
+  "market.relays.add": {
+    prepare: () => ({ url: "ws://127.0.0.1:9/" }),
+    check: (result) => assert.equal((result as { added: boolean }).added, true),
+  },
+  "market.relays.remove": {
+    prepare: async (env) => {
+      await ok(env.d.port, "market.relays.add", { url: "ws://127.0.0.1:9/" }, env.cli);
+      return { url: "ws://127.0.0.1:9/" };
+    },
+    check: (result) => assert.deepEqual(result, { removed: true, relays: [] }),
+  },
+  "market.settings": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { identity: null, threshold: 50, provider: null }),
+  },
+  "market.settings.set": {
+    prepare: () => ({ threshold: 70 }),
+    check: (result) => assert.equal((result as { threshold: number }).threshold, 70),
+  },
+  "market.refresh": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, []),
+  },
+  "market.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { apps: [], installed: [] }),
   },
   "package.install": {
     prepare: () => ({ id: "api-alpha" }),
@@ -383,6 +440,15 @@ const VALID: Record<string, ValidCase> = {
       const [latest] = result as Array<{ appId: string; kind: string; state: string }>;
       assert.equal(latest?.appId, "api-alpha");
       assert.equal(latest?.kind, "install");
+    },
+  },
+  "system.node": {
+    prepare: () => ({}),
+    check: (result, env) => {
+      const node = result as { dataDir: string; podmanVersion: string | null; disk: { freeBytes: number } };
+      assert.equal(node.dataDir, env.d.dataDir);
+      assert.equal(node.podmanVersion, null, "the fake Podman never answered info: not connected");
+      assert.ok(node.disk.freeBytes > 0);
     },
   },
   "system.info": {
@@ -723,7 +789,8 @@ describe("lifecycle refusals carry stable codes and their details, and change no
   });
 
   test("an update from another source needs switchSource: -32020 naming the change", async () => {
-    // A catalog is not configured here: the change of source is the app's local directory moving.
+    // No catalog is configured here: the app is recorded as installed from one, and the node's own
+    // apps directory now offers a newer version (local directories are all the operator's origin).
     const row = env.d.orchestrator.store.getApp("api-alpha");
     assert.ok(row);
     env.d.orchestrator.store.deleteUpdate("api-alpha"); // the earlier update is over
@@ -737,7 +804,7 @@ describe("lifecycle refusals carry stable codes and their details, and change no
             text: row.manifestText,
             hash: row.manifestHash,
             version: row.version,
-            source: "local:/somewhere/else/api-alpha",
+            source: "catalog:official",
           },
         },
         clock.now(),
@@ -755,12 +822,12 @@ describe("lifecycle refusals carry stable codes and their details, and change no
     }>;
     assert.match(
       available.find((a) => a.id === "api-alpha")?.sourceChange ?? "",
-      /^switch its source from local:\/somewhere\/else\/api-alpha to local:\//,
+      /^switch its source from catalog:official to local:\//,
     );
     const error = await refused("package.update", { id: "api-alpha" }, RPC_CODES.sourceChange);
     assert.match(error.message, /updating api-alpha to 1\.2\.0 would switch its source/);
     assert.deepEqual((error.data as { installed: unknown }).installed, {
-      source: "local:/somewhere/else/api-alpha",
+      source: "catalog:official",
       publisher: null,
     });
     await ok(env.d.port, "package.update", { id: "api-alpha", switchSource: true }, env.browser);

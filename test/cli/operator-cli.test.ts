@@ -5,7 +5,7 @@
  * code, its output and what Podman says.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -18,97 +18,15 @@ import {
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import { TEST_USER } from "../../src/host/layout.ts";
+import { ARCHY, archy, DaemonProcess, show } from "../support/daemon-process.ts";
 import { eventually, httpGet, Lab, sleep, type TestApp } from "../support/driver.ts";
-import { runAsTestUser, testUser, testUserEnv } from "../support/rootless.ts";
+import { runAsTestUser, testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
 import { recordEventStream, ScanRecorder } from "../support/secret-scan.ts";
-import { REPO_ROOT, stageForTestUser } from "../support/stage.ts";
+import { stageForTestUser } from "../support/stage.ts";
 
 const isRoot = process.getuid?.() === 0;
-const ARCHY = join(REPO_ROOT, "bin", "archy");
 const MARKER = "operator-cli marker";
-
-type Run = { code: number; stdout: string; stderr: string };
-
-/** The daemon process: `archy daemon` as the test user, from a copy of the code that user can read. */
-class DaemonProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  /** Its event stream, recorded for the secrets scan once it answers. */
-  events: ReturnType<typeof recordEventStream> | undefined;
-  #output = "";
-
-  /** `scan` records its output (and, through `events`, its events) for the suite's secrets scan. */
-  constructor(args: string[], scan?: ScanRecorder) {
-    const staged = stageForTestUser();
-    const argv = [
-      staged.node,
-      "--disable-warning=ExperimentalWarning",
-      join(staged.dir, "src", "cli", "main.ts"),
-      "daemon",
-      ...args,
-    ];
-    const env = testUserEnv();
-    const [file, fileArgs] = isRoot
-      ? [
-          "runuser",
-          ["-u", TEST_USER, "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv],
-        ]
-      : [argv[0] as string, argv.slice(1)];
-    this.child = spawn(file as string, fileArgs as string[], {
-      cwd: "/tmp",
-      env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const keep = (chunk: Buffer) => {
-      this.#output = (this.#output + chunk.toString()).slice(-20_000);
-      scan?.chunk(chunk.toString());
-    };
-    this.child.stdout?.on("data", keep);
-    this.child.stderr?.on("data", keep);
-    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
-  }
-
-  get output(): string {
-    return this.#output;
-  }
-
-  /** SIGTERM to the process group (runuser and the daemon); SIGKILL if it has not exited in 15 s. */
-  async stop(): Promise<void> {
-    await this.events?.close();
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        process.kill(-(this.child.pid as number), name);
-      } catch {}
-    };
-    signal("SIGTERM");
-    const done = await Promise.race([this.exited.then(() => true), sleep(15_000).then(() => false)]);
-    if (!done) {
-      signal("SIGKILL");
-      await this.exited;
-    }
-  }
-}
-
-/** Runs `bin/archy ARGS` (as root in CI: it reads the test user's token file like an operator's sudo). */
-function archy(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      ARCHY,
-      args,
-      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-const show = (run: Run) => `exit ${run.code}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
 
 /** Adds an echo of MARKER (to stdout) before the container's command, so its logs have a known line. */
 function addMarker(app: TestApp, key: string): void {

@@ -348,10 +348,10 @@ describe("systemd node: the daemon with the Quadlet backend", {
       return c.StartedAt;
     };
     // notes--web requires the database healthy and the cache started (its unit's Requires=/After=).
-    assert.ok(started("notes--database") <= started("notes--web"));
+    assert.ok(started("notes-database") <= started("notes--web"));
     assert.ok(started("notes--cache") <= started("notes--web"));
     // Wanted by default.target: systemd starts them at boot, whether or not the daemon is up.
-    for (const name of ["hello-web", "notes--web", "notes--database", "notes--cache"])
+    for (const name of ["hello-web", "notes--web", "notes-database", "notes--cache"])
       assert.equal(await exists(`${GENERATED_WANTS}/${name}.service`), true, name);
   });
 });

@@ -289,6 +289,8 @@ export type TestAppOptions = {
   variant?: string;
   /** Legacy container names to adopt, by container key (replaces the sample's own; not prefixed). */
   adopt?: Record<string, string[]>;
+  /** An app directory to copy instead of the sample's (an app made by `archy app new` or `import`). */
+  source?: string;
 };
 
 /** One test file's private world on the test user's Podman. */
@@ -463,7 +465,7 @@ export class Lab {
     const id = this.id(sample);
     const dir = join(this.manifestsDir, options.variant ? `${id}-${options.variant}` : id);
     rmSync(dir, { recursive: true, force: true });
-    cpSync(join(APPS_DIR, sample), dir, { recursive: true });
+    cpSync(options.source ?? join(APPS_DIR, sample), dir, { recursive: true });
     readableByAll(dir); // the checkout's modes may keep the test user out (CI's umask)
     const path = join(dir, "manifest.yml");
     const doc = parseDocument(readFileSync(path, "utf8"));

@@ -43,6 +43,12 @@ export const RPC_CODES = {
   approvalRequired: -32019,
   /** An update from another source or signer, without `switchSource` (`data.installed`, `data.offered`). */
   sourceChange: -32020,
+  /** A marketplace app whose publisher's trust is below the operator's threshold (`data.trust`): confirm the risk. */
+  trustConfirmationRequired: -32030,
+  /** A marketplace release that does not verify (signature, author, bundle hashes, manifest). */
+  verificationFailed: -32031,
+  /** The app id is installed from another source (`data.installed`): the offered app is another app. */
+  otherSource: -32032,
 } as const;
 
 export type RpcCode = (typeof RPC_CODES)[keyof typeof RPC_CODES];
@@ -90,4 +96,10 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
     "The app's manifest requests permissions the operator has not approved (`data.permissions`: each with `name`, `kind`, `content`, `description`, `reason`): show them to the operator and send their approval (`approve: [{name, content}]` with install or update, or `package.approve`). Nothing was changed.",
   sourceChange:
     "The update would switch the app to another source or signer (`data.installed`, `data.offered`: `{source, publisher}`; `data.change` in words): with the operator's consent, send `switchSource: true`. Nothing was changed.",
+  trustConfirmationRequired:
+    "The marketplace app's publisher is below the operator's trust threshold (`data.trust`: `{score, level, reasons}`, `data.publisher`); the message names the risk. With the operator's explicit confirmation, send `confirmRisk: true`. Nothing was changed.",
+  verificationFailed:
+    "The marketplace release does not verify: a bad signature or author, a bundle whose length, SHA-256 or BLAKE3 is not the signed one on every mirror, a bundle over the byte cap, or a manifest that is invalid or not the signed id and version. The message says which. Nothing was installed or changed.",
+  otherSource:
+    "An app with this id is installed from another source (`data.installed`: its source): the one offered is another app (another publisher). It never replaces or updates the installed one; uninstall that first to install this one. Nothing was changed.",
 };

@@ -1,8 +1,12 @@
-/** `archy app validate|render`: the app developer's tools. */
-import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+/**
+ * `archy app validate|render`: the app developer's tools; `new`, `import` and `schema` live in
+ * app-devkit.ts.
+ */
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
+import { githubAnnotations, sarifLog } from "../../manifest/issue-formats.ts";
 import {
   compareIssues,
   type Finding,
@@ -10,6 +14,7 @@ import {
   formatPath,
   type ManifestIssue,
 } from "../../manifest/issues.ts";
+import { SCHEMA_ID } from "../../manifest/json-schema.ts";
 import { type LoadedManifest, loadManifest, MANIFEST_FILE_NAMES } from "../../manifest/load.ts";
 import type { Manifest } from "../../manifest/schema.ts";
 import {
@@ -22,17 +27,30 @@ import {
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage:
-  archy app validate PATH... [--json]
+  archy app new ID [--template web|stack|worker] [--out DIR] [--name NAME] [--port N] [--schema REF]
+      Create an app directory that validates and installs as it is (see --template).
+  archy app import COMPOSE.yml [MORE.yml]... [--out DIR] [--id ID] [--profile NAME]... [--env-file FILE] [--schema REF] [--json]
+      Convert a docker-compose project into an app directory, with IMPORT.md: what to check.
+  archy app schema
+      Print the manifest's JSON Schema (for editors: archy app schema > manifest-v1.json).
+  archy app validate PATH... [--format text|json|github|sarif] [--json]
       Validate manifests (a manifest.yml, an app directory, or a directory of app directories).
+      --format github prints GitHub Actions annotations, sarif a SARIF 2.1.0 log; --json = --format json.
       Exit 0 when all are valid, 1 otherwise.
   archy app render PATH --target quadlet|podman|kube [--out DIR] [--data-root DIR] [--with PATH]...
       Render an app for a backend. Without --out, files are printed to standard output.
-      Dependencies whose exports the app consumes are looked up beside it, or given with --with.`;
+      Dependencies whose exports the app consumes are looked up beside it, or given with --with.
+  archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
+                    [--key FILE] [--notes TEXT] [--json]
+      Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "validate") return validate(rest);
   if (sub === "render") return renderCommand(rest);
+  if (sub === "new" || sub === "import" || sub === "schema")
+    return (await import("./app-devkit.ts")).run(sub, rest, USAGE);
+  if (sub === "publish") return (await import("./publish.ts")).run(rest);
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(USAGE);
     return sub === undefined ? 2 : 0;
@@ -101,9 +119,18 @@ async function loadAll(paths: string[]): Promise<LoadedManifest[]> {
 }
 
 async function validate(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { json: { type: "boolean" } }, USAGE);
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { json: { type: "boolean" }, format: { type: "string" } },
+    USAGE,
+  );
   if (values.help) return printUsage();
   if (positionals.length === 0) throw new UsageError(`app validate needs at least one PATH\n\n${USAGE}`);
+  const format = values.format ?? (values.json ? "json" : "text");
+  if (!VALIDATE_FORMATS.includes(format as ValidateFormat) || (values.json && format !== "json"))
+    throw new UsageError(
+      `--format must be one of ${VALIDATE_FORMATS.join(", ")}${values.format ? ` (got '${values.format}'${values.json ? " with --json" : ""})` : ""}`,
+    );
   const loaded = await loadAll(await expandPaths(positionals));
   const issuesByFile = new Map<string, ManifestIssue[]>(loaded.map((l) => [l.file, l.ok ? [] : l.issues]));
   const notesByFile = new Map<string, ManifestIssue[]>(loaded.map((l) => [l.file, []]));
@@ -133,8 +160,14 @@ async function validate(argv: string[]): Promise<number> {
     notes: notesByFile.get(l.file) ?? [],
   }));
   const allValid = report.every((r) => r.valid);
-  if (values.json) {
+  if (format === "json") {
     console.log(JSON.stringify({ valid: allValid, apps: report }, null, 2));
+  } else if (format === "github") {
+    for (const line of githubAnnotations(report)) console.log(line);
+    const bad = report.filter((r) => !r.valid).length;
+    console.log(`${report.length - bad} valid, ${bad} invalid`);
+  } else if (format === "sarif") {
+    console.log(JSON.stringify(sarifLog(report, await toolInfo()), null, 2));
   } else {
     for (const entry of report) {
       const print = entry.valid ? console.log : console.error;
@@ -152,6 +185,17 @@ async function validate(argv: string[]): Promise<number> {
 }
 
 type Loaded = Extract<LoadedManifest, { ok: true }>;
+
+const VALIDATE_FORMATS = ["text", "json", "github", "sarif"] as const;
+type ValidateFormat = (typeof VALIDATE_FORMATS)[number];
+
+/** The version and home of the tool, for SARIF's driver. */
+async function toolInfo(): Promise<{ version: string; informationUri: string }> {
+  const manifest = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return { version: manifest.version, informationUri: SCHEMA_ID.replace(/\/schema\/.*$/, "/") };
+}
 
 /**
  * The dependencies of the apps being validated that are not among them, looked up beside each app

@@ -54,7 +54,11 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [JSON_OPTION, ...CONNECTION, HELP],
     args: "installed",
   },
-  install: lifecycle("install an app", "available", [APPROVE]),
+  install: lifecycle("install an app", "available", [
+    APPROVE,
+    { name: "source", value: "text", help: "where from (nostr:NPUB for a marketplace app)" },
+    { name: "confirm-risk", value: "flag", help: "install below your trust threshold" },
+  ]),
   start: lifecycle("start an app", "installed"),
   stop: lifecycle("stop an app", "installed"),
   restart: lifecycle("restart an app", "installed"),
@@ -66,6 +70,7 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     { name: "force", value: "flag", help: "reapply or downgrade" },
     { name: "switch-source", value: "flag", help: "consent to another source or signer" },
     APPROVE,
+    { name: "confirm-risk", value: "flag", help: "update a reported or muted publisher's app" },
   ]),
   retry: lifecycle("retry a failed app", "installed"),
   approve: lifecycle("approve an app's permissions", "installed", [
@@ -107,7 +112,41 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     options: [HELP],
     args: "none",
     subcommands: {
-      validate: { summary: "validate manifests", options: [JSON_OPTION, HELP], args: "files" },
+      new: {
+        summary: "create an app from a template",
+        options: [
+          { name: "template", short: "t", value: ["web", "stack", "worker"], help: "the kind of app" },
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "name", value: "text", help: "the display name" },
+          { name: "port", value: "text", help: "the host port of its web page" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          HELP,
+        ],
+        args: "none",
+      },
+      import: {
+        summary: "convert a docker-compose project into an app",
+        options: [
+          { name: "out", short: "o", value: "dir", help: "the app directory to create" },
+          { name: "id", value: "text", help: "the app id" },
+          { name: "profile", value: "text", help: "a compose profile to include" },
+          { name: "env-file", value: "file", help: "the interpolation variables" },
+          { name: "schema", value: "text", help: "the $schema reference" },
+          { name: "json", value: "flag", help: "print the report as JSON" },
+          HELP,
+        ],
+        args: "files",
+      },
+      schema: { summary: "print the manifest's JSON Schema", options: [HELP], args: "none" },
+      validate: {
+        summary: "validate manifests",
+        options: [
+          { name: "format", value: ["text", "json", "github", "sarif"], help: "the output format" },
+          JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
       render: {
         summary: "render an app for a backend",
         options: [
@@ -118,6 +157,91 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
           HELP,
         ],
         args: "files",
+      },
+      publish: {
+        summary: "sign and publish a release over Nostr",
+        options: [
+          { name: "relay", value: "text", help: "a relay (ws:// or wss://)" },
+          { name: "bundle-url", value: "text", help: "an HTTP PUT target for the bundle" },
+          { name: "bundle-dir", value: "dir", help: "a directory for the bundle" },
+          { name: "public-url", value: "text", help: "where --bundle-dir is served" },
+          { name: "key", value: "file", help: "your key file" },
+          { name: "notes", value: "text", help: "release notes" },
+          JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
+    },
+  },
+  market: {
+    summary: "the Nostr marketplace",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      relays: {
+        summary: "list, add or remove relays",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: { words: ["ls", "add", "remove"] },
+      },
+      identity: {
+        summary: "show or set your own npub",
+        options: [{ name: "clear", value: "flag", help: "unset it" }, ...CONNECTION, HELP],
+        args: "none",
+      },
+      settings: {
+        summary: "the trust threshold and NIP-85 provider",
+        options: [
+          { name: "threshold", value: "text", help: "score below which installs need --confirm-risk" },
+          { name: "provider", value: "text", help: "a NIP-85 rank provider (npub)" },
+          { name: "no-provider", value: "flag", help: "no rank provider" },
+          JSON_OPTION,
+          ...CONNECTION,
+          HELP,
+        ],
+        args: "none",
+      },
+      refresh: {
+        summary: "learn from the relays now",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      ls: {
+        summary: "the marketplace's apps with trust",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+    },
+  },
+  dev: {
+    summary: "marketplace developer tools",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      keygen: {
+        summary: "create your Nostr key",
+        options: [
+          { name: "key", value: "file", help: "the key file" },
+          { name: "nip05", value: "text", help: "your NIP-05 handle" },
+          { name: "encrypt", value: "flag", help: "seal it with ARCHY_DEV_PASSPHRASE" },
+          HELP,
+        ],
+        args: "none",
+      },
+      whoami: {
+        summary: "show a key file's identity",
+        options: [{ name: "key", value: "file", help: "the key file" }, JSON_OPTION, HELP],
+        args: "none",
+      },
+      relay: {
+        summary: "run a local relay",
+        options: [
+          { name: "listen", value: "text", help: "HOST:PORT" },
+          { name: "db", value: "file", help: "keep events in this file" },
+          { name: "bundles", value: "dir", help: "serve a bundle mirror from DIR" },
+          HELP,
+        ],
+        args: "none",
       },
     },
   },

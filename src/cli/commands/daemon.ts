@@ -57,7 +57,16 @@ function readableCodeRoot(user: Passwd): string {
   mkdirSync(staged, { recursive: true, mode: 0o755 });
   // The build (dist, a link into .build/) is copied as what it links to; timestamps are kept so
   // that bin/archy still finds it newer than the sources.
-  for (const part of ["package.json", "package-lock.json", "bin", "src", "node_modules", "schema", "dist"])
+  for (const part of [
+    "package.json",
+    "package-lock.json",
+    "bin",
+    "src",
+    "node_modules",
+    "schema",
+    "dist",
+    "web/dist",
+  ])
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,

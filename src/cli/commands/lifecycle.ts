@@ -62,13 +62,18 @@ const APPROVE_OPTION =
   "  --approve all|NAME,NAME  approve the permissions it asks for without a question (all, or\n                      exactly those named); without it, archy asks on a terminal\n";
 
 const EXTRA_OPTIONS: Record<LifecycleKind, string> = {
-  install: APPROVE_OPTION,
+  install: `  --source SOURCE     where from, as \`archy available\` names it (nostr:npub1… for a marketplace app)
+  --confirm-risk      install a marketplace app whose publisher is below your trust threshold
+${APPROVE_OPTION}`,
   start: "",
   stop: "",
   restart: "",
   reinstall: "",
   uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
-  update: `  --force             apply even when the offered version is not newer\n  --switch-source     consent to a version from another source or signer\n${APPROVE_OPTION}`,
+  update: `  --force             apply even when the offered version is not newer
+  --switch-source     consent to a version from another source or signer
+  --confirm-risk      update a marketplace app whose publisher is now reported or muted
+${APPROVE_OPTION}`,
   retry: "",
 };
 
@@ -77,9 +82,9 @@ function usage(kind: LifecycleKind): string {
     kind === "uninstall"
       ? " [--purge]"
       : kind === "update"
-        ? " [--force] [--switch-source] [--approve all|NAME,…]"
+        ? " [--force] [--switch-source] [--confirm-risk] [--approve all|NAME,…]"
         : kind === "install"
-          ? " [--approve all|NAME,…]"
+          ? " [--source SOURCE] [--confirm-risk] [--approve all|NAME,…]"
           : "";
   return `Usage: archy ${kind} APP${extra} [--no-wait] [--timeout SECONDS] [--url URL] [--token-file FILE]
 
@@ -275,10 +280,21 @@ export class Follower {
   }
 }
 
+/** The operator's confirmation of a marketplace app's risk, sent only when given. */
+const confirmRisk = (values: Record<string, unknown>) =>
+  values["confirm-risk"] === true ? { confirmRisk: true } : {};
+
 function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
   if (kind === "uninstall") return { id, purge: values.purge === true };
   if (kind === "update")
-    return { id, force: values.force === true, switchSource: values["switch-source"] === true };
+    return {
+      id,
+      force: values.force === true,
+      switchSource: values["switch-source"] === true,
+      ...confirmRisk(values),
+    };
+  if (kind === "install")
+    return { id, ...(values.source ? { source: values.source } : {}), ...confirmRisk(values) };
   return { id };
 }
 
@@ -367,7 +383,14 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     {
       ...FOLLOW_OPTIONS,
       ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
-      ...(kind === "update" ? { force: { type: "boolean" }, "switch-source": { type: "boolean" } } : {}),
+      ...(kind === "update"
+        ? {
+            force: { type: "boolean" },
+            "switch-source": { type: "boolean" },
+            "confirm-risk": { type: "boolean" },
+          }
+        : {}),
+      ...(kind === "install" ? { source: { type: "string" }, "confirm-risk": { type: "boolean" } } : {}),
       ...(kind === "install" || kind === "update" ? { approve: { type: "string" } } : {}),
     },
     USAGE,
@@ -391,6 +414,14 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
       follower.close();
       if (error instanceof RpcFailure && error.code === CODES.notFound && kind === "install")
         throw await explainUnknown(client, error);
+      if (error instanceof RpcFailure && error.code === CODES.trustConfirmationRequired)
+        throw new RpcFailure(
+          error.method,
+          error.code,
+          error.message,
+          error.data,
+          `if you accept that risk: archy ${kind} ${id}${values.source ? ` --source ${values.source}` : ""} --confirm-risk`,
+        );
       throw error;
     }
     return followAccepted(client, follower, id, accepted, { wait, timeoutMs });
