@@ -113,7 +113,7 @@ export const CONTRACT = {
   }),
   "package.list": method({
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
     access: "session",
     mutates: false,
     params: None,

@@ -659,6 +659,12 @@ export function apiDocsMarkdown(): string {
     `  methods (${METHODS.filter((m) => m.alone)
       .map((m) => `\`${m.name}\``)
       .join(", ")}) are never batched: in a batch each is an \`invalidRequest\` error.`,
+    `- Conditional reads: a call sent alone to ${METHODS.filter((m) => m.version)
+      .map((m) => `\`${m.name}\``)
+      .join(", ")} is answered with a weak \`ETag\`; sent again with that tag in`,
+    "  `If-None-Match`, it gets HTTP 304 without a body while its answer is unchanged (checks and",
+    "  authentication first, as for any call). The tag covers everything but the observation ages",
+    "  (`observedAgeMs`), which a client keeping its copy computes from `observedAt`. A batch carries no tag.",
     "- Malformed JSON is a `parseError` (HTTP 200, `id` null). Errors are `{code, message, data?}` with",
     "  the [stable codes](#errors) below; `message` is for humans, `code` and `data` for programs.",
     "",

@@ -2,6 +2,7 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
+import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
 import { accessWarnings } from "../manifest/access.ts";
 import { formatPath } from "../manifest/issues.ts";
@@ -80,7 +81,59 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
 const warningsOf = (manifest: Manifest) =>
   accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
 
-function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
+type AppViewResult = HandlerResult<"package.get">;
+
+/**
+ * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
+ * revision: any write, any observation time confirmed; the marketplace's events and settings are
+ * in it too) and the catalogs' listings (which apps they offer). App links are the node's own
+ * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
+ * and approvals again, three queries an app, for every caller under load.
+ */
+type ListView = {
+  /** Which views these are, in this daemon's life: part of their ETag. */
+  generation: number;
+  revision: number;
+  listings: unknown[];
+  apps: AppViewResult[];
+};
+const listViews = new WeakMap<object, ListView>();
+let listGenerations = 0;
+
+/** The current views, and their version (the list's ETag). */
+function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
+  const { store } = ctx.orchestrator;
+  const listings = ctx.catalogs.sources.map((s) => s.listing);
+  let view = listViews.get(store);
+  if (
+    !view ||
+    view.revision !== store.revision ||
+    view.listings.length !== listings.length ||
+    view.listings.some((listing, i) => listing !== listings[i])
+  ) {
+    const apps = store.listApps().map((row) => appView(ctx, row));
+    // Building reads the store (its manifest cache may write a parsed form): keyed after that.
+    view = { generation: ++listGenerations, revision: store.revision, listings, apps };
+    listViews.set(store, view);
+  }
+  // A restarted daemon starts counting again: its start time keeps an old tag from matching.
+  const version = createHash("sha256")
+    .update(`${ctx.startedAt}\0${view.generation}`)
+    .digest("base64url")
+    .slice(0, 22);
+  return { apps: view.apps, version };
+}
+
+/** The listed apps, with the age of their observation now. */
+function listedApps(ctx: ApiContext): AppViewResult[] {
+  const now = ctx.clock();
+  return listView(ctx).apps.map((app) => ({
+    ...app,
+    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+  }));
+}
+
+function appView(ctx: ApiContext, row: AppRow): AppViewResult {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
@@ -168,7 +221,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     keyof typeof AUTH_HANDLERS | keyof typeof CATALOG_HANDLERS | keyof typeof MARKET_HANDLERS
   >
 > = {
-  "package.list": (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
+  "package.list": (_params, ctx) => listedApps(ctx),
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
@@ -376,12 +429,16 @@ const PACKAGE_HANDLERS: ApiHandlers<
 };
 
 /** Every method of the contract with its handler, in the contract's order. */
-export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(CONTRACT, {
-  ...AUTH_HANDLERS,
-  ...CATALOG_HANDLERS,
-  ...MARKET_HANDLERS,
-  ...PACKAGE_HANDLERS,
-});
+export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
+  CONTRACT,
+  {
+    ...AUTH_HANDLERS,
+    ...CATALOG_HANDLERS,
+    ...MARKET_HANDLERS,
+    ...PACKAGE_HANDLERS,
+  },
+  { "package.list": (_params, ctx) => listView(ctx).version },
+);
 
 export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(
   METHODS.map((m) => [m.name, m]),

@@ -17,7 +17,7 @@ import type { WsMessage } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
-import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
+import { type Conditional, dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 import { webUiHandler } from "./web-ui.ts";
 
@@ -234,8 +234,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         newSession = session;
       },
     });
+    const ifNoneMatch = request.headers["if-none-match"];
+    const conditional: Conditional = {
+      ifNoneMatch: Array.isArray(ifNoneMatch) ? ifNoneMatch.join(",") : ifNoneMatch,
+    };
     const response = await dispatch(request.body, {
       methods: METHOD_TABLE,
+      conditional,
       auth: who,
       ctx,
       onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
@@ -264,6 +269,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         sessionCookies(newSession, options.tls || request.protocol === "https", clock()),
       );
     reply.header("cache-control", "no-store");
+    if (conditional.etag) reply.header("etag", conditional.etag);
+    if (conditional.notModified) return reply.code(304).send();
     if (response === undefined) return reply.code(204).send();
     return response satisfies RpcResponse | RpcResponse[];
   });

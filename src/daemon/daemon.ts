@@ -6,7 +6,6 @@
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
@@ -28,13 +27,11 @@ import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { fileProblem } from "../system/fs-errors.ts";
 import { type DaemonConfig, DEFAULT_ACCESS } from "./config.ts";
 
 export const VERSION = "0.1.0";
-
-/** The checkout (or staged copy) the daemon runs from. */
-const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [
@@ -231,6 +228,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     gauges: () => {
       // The reconciler counts its passes; the counter takes that count at scrape time.
       metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
+      metrics.storeWrites.set(orchestrator.store.writes);
       const byPhase = new Map<string, number>();
       for (const app of orchestrator.store.listApps())
         byPhase.set(app.phase, (byPhase.get(app.phase) ?? 0) + 1);

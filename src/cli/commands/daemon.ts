@@ -6,11 +6,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
 import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
 import { BackendUnavailable } from "../../runtime/backend-choice.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
@@ -41,7 +42,7 @@ reconciler that keeps every app in the state its operator asked for.
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
-const REPO_ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..", "..");
+const REPO_ROOT = CODE_ROOT;
 
 type Passwd = { uid: number; gid: number; home: string };
 
@@ -62,11 +63,22 @@ function readableCodeRoot(user: Passwd): string {
   const staged = "/opt/archipelago/current";
   rmSync(staged, { recursive: true, force: true });
   mkdirSync(staged, { recursive: true, mode: 0o755 });
-  for (const part of ["package.json", "bin", "src", "node_modules", "schema", "web/dist"])
+  // The build (dist, a link into .build/) is copied as what it links to; timestamps are kept so
+  // that bin/archy still finds it newer than the sources.
+  for (const part of [
+    "package.json",
+    "package-lock.json",
+    "bin",
+    "src",
+    "node_modules",
+    "schema",
+    "dist",
+    "web/dist",
+  ])
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,
-        dereference: false,
+        dereference: part === "dist",
         preserveTimestamps: true,
       });
   return staged;
@@ -95,6 +107,8 @@ async function dropRoot(argv: string[]): Promise<number> {
   spawnSync("chown", [`${user.uid}:${user.gid}`, runtimeDir]);
   const root = readableCodeRoot(user);
   const node = join(root, "node_modules", "node", "bin", "node");
+  // bin/archy: the build (or the sources, where the build is stale), with the daemon's Node flags.
+  const archy = join(root, "bin", "archy");
   try {
     accessSync(node, constants.X_OK);
   } catch {
@@ -115,18 +129,7 @@ async function dropRoot(argv: string[]): Promise<number> {
   };
   const child = spawn(
     "setpriv",
-    [
-      "--reuid",
-      String(user.uid),
-      "--regid",
-      String(user.gid),
-      "--init-groups",
-      node,
-      "--disable-warning=ExperimentalWarning",
-      join(root, "src", "cli", "main.ts"),
-      "daemon",
-      ...argv,
-    ],
+    ["--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", archy, "daemon", ...argv],
     { stdio: "inherit", env, cwd: "/" },
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
