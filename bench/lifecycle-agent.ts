@@ -311,6 +311,7 @@ async function pass() {
   if (notRunning.length > 0)
     throw new Error(`not converged: ${notRunning.map((a) => appReason(a.id)).join("; ")}`);
   const rec = record(undefined);
+  const writesBefore = orchestrator.store.writes;
   await orchestrator.reconciler.syncAll();
   const enqueuedAt = performance.now() - rec.t0;
   await orchestrator.reconciler.idle();
@@ -326,6 +327,7 @@ async function pass() {
     events: rec.events,
     eventKinds: rec.eventKinds,
     store: rec.store,
+    writes: orchestrator.store.writes - writesBefore,
     changed: changed.map((a) => a.id),
   };
 }

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { OfferViewSchema, RelayView } from "./market-views.ts";
-import { Approvals } from "./permission-views.ts";
+import { Approvals, PermissionName } from "./permission-views.ts";
 import {
   Accepted,
   AppDescription,
@@ -113,7 +113,7 @@ export const CONTRACT = {
   }),
   "package.list": method({
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
     access: "session",
     mutates: false,
     params: None,
@@ -316,7 +316,7 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+      permission: PermissionName,
     }),
     result: Accepted,
   }),

@@ -18,6 +18,7 @@ import type { Manifest } from "../manifest/schema.ts";
 import { observe } from "../runtime/observe.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { loadAppsDir, type SourcedApp } from "../sources/local.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { exec, type RunAs } from "../system/exec.ts";
 import { AppData } from "./app-data.ts";
 import { type DaemonControl, existingDaemon, startManagedDaemon } from "./daemon-process.ts";
@@ -40,7 +41,7 @@ import { giveTo, isRoot, readableBy, resolveUser, stageCode } from "./run-as.ts"
 import { Runner } from "./runner.ts";
 import { stepTimeouts } from "./timeouts.ts";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "..", "..");
+export const REPO_ROOT = CODE_ROOT;
 export const SAMPLE_APPS_DIR = join(REPO_ROOT, "apps");
 /** What stands in for every device an app asks for, in the sandbox. */
 export const STAND_IN_DEVICE = "/dev/zero";

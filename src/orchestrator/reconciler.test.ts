@@ -431,6 +431,38 @@ describe("reconciler: convergence", () => {
     assert.ok(w.store.listContainers().every((c) => c.observedAt === w.clock()));
   });
 
+  test("passes over converged apps write nothing to the store; when they were last seen is written once a minute", async () => {
+    const w = setup();
+    for (let i = 0; i < 20; i++) w.install(`app-${i}`);
+    await w.settle();
+    const writesPerPass: number[] = [];
+    // A pass every 10 s, as the daemon's resync runs them, for two minutes.
+    for (let pass = 0; pass < 12; pass++) {
+      w.advance(10_000);
+      const before = w.store.writes;
+      await w.reconciler.syncAll();
+      await w.settle();
+      writesPerPass.push(w.store.writes - before);
+      assert.ok(
+        w.store.listContainers().every((c) => c.observedAt === w.clock()),
+        `pass ${pass}: observedAt`,
+      );
+    }
+    // Statements that write, per pass: none, but for the last-seen times of all 20 apps, in one
+    // statement, in the first pass a minute after the first time kept in memory only.
+    const flushes = writesPerPass.flatMap((writes, pass) => (writes > 0 ? [pass] : []));
+    assert.ok(
+      writesPerPass.every((writes) => writes <= 1),
+      `writes per pass: ${writesPerPass}`,
+    );
+    assert.ok(flushes.length >= 1 && flushes.length <= 2, `writes per pass: ${writesPerPass}`);
+    assert.ok(
+      flushes.every((pass, i) => i === 0 || pass - (flushes[i - 1] as number) >= 6),
+      `a minute between flushes: ${writesPerPass}`,
+    );
+    assert.ok(w.store.listApps().every((a) => a.phase === "running"));
+  });
+
   test("concurrent workers never act on a list taken before their own last action (no double create)", async () => {
     const w = setup();
     w.runtime.observeLatencyMs = 3;

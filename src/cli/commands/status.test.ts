@@ -19,6 +19,7 @@ const APP: AppView = {
   containers: [],
   interfaces: [],
   permissions: [],
+  warnings: [],
 };
 
 test("status shows each memory limit, and says when this node does not enforce it", () => {
