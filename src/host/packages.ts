@@ -1,6 +1,9 @@
 /** Pure logic about the Debian packages a node needs. */
 
-/** Everything rootless Podman needs on Debian 12, plus tools host setup and the tests use. */
+/**
+ * Everything rootless Podman needs on Debian 12, restic (the backup engine, see src/backup/restic.ts),
+ * plus tools host setup and the tests use.
+ */
 export const REQUIRED_PACKAGES = [
   "podman",
   "runc",
@@ -15,6 +18,7 @@ export const REQUIRED_PACKAGES = [
   "dbus-user-session",
   "debootstrap",
   "curl",
+  "restic",
 ] as const;
 
 /** The `dpkg-query` format `missingPackages` parses: name, status abbreviation, version. */
