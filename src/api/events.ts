@@ -65,6 +65,19 @@ export const EVENT_SCHEMAS = {
       }),
     })
     .meta({ description: "A line of an operation's log (install progress, image pulls, hooks)." }),
+  "backup-progress": z
+    .object({
+      type: z.literal("backup-progress"),
+      operationId: z.string(),
+      appId: z.string(),
+      percent: z.number(),
+      filesDone: z.number(),
+      totalFiles: z.number(),
+      bytesDone: z.number(),
+      totalBytes: z.number(),
+      secondsRemaining: z.number().optional().meta({ description: "restic's estimate of the time left." }),
+    })
+    .meta({ description: "How far a backup has got (about once a second): files, bytes, time left." }),
 } as const;
 
 export const ApiEventSchema = z.discriminatedUnion("type", [
@@ -72,6 +85,7 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 
 /** An event pushed to subscribers: the reconciler's own, or one the API adds. */
@@ -85,6 +99,7 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 
 // The reconciler's events must stay within the documented shapes.

@@ -3,6 +3,7 @@
  * method declares its params and result schema; `docs/api.md` is generated from these definitions.
  */
 import { z } from "zod";
+import type { Backups } from "../backup/service.ts";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -20,6 +21,7 @@ import type { SourceListing } from "../sources/local.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import type { Auth, Session } from "./auth.ts";
 import { AUTH_METHODS } from "./auth-methods.ts";
+import { BACKUP_METHODS } from "./backup-methods.ts";
 import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
 import { MARKET_METHODS, marketSourced, offerView, TrustView } from "./market-methods.ts";
@@ -35,6 +37,8 @@ export type ApiContext = {
   catalogs: Catalogs;
   /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
   market: Marketplace;
+  /** Backups and restores (src/backup/). */
+  backups: Backups;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;
@@ -353,6 +357,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
     },
   }),
   ...CATALOG_METHODS,
+  ...BACKUP_METHODS,
   ...MARKET_METHODS,
   defineMethod({
     name: "package.install",

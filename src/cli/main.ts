@@ -61,6 +61,21 @@ const COMMANDS: Record<string, Command> = {
     group: "operator",
     load: () => import("./commands/logs.ts"),
   },
+  backup: {
+    summary: "back up an app (or --all) to a target; targets add|remove|check",
+    group: "operator",
+    load: () => import("./commands/backup.ts"),
+  },
+  backups: {
+    summary: "list the snapshots on a backup target",
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/backup.ts")).runBackups }),
+  },
+  restore: {
+    summary: "restore an app from a backup (over it, or onto a new node)",
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/backup.ts")).runRestore }),
+  },
   credentials: {
     summary: "show an app's logins and passwords",
     group: "operator",

@@ -8,7 +8,7 @@
  */
 import { LABELS } from "../manifest/naming.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
@@ -32,10 +32,10 @@ import {
   restartDecision,
   restartDue,
 } from "./health-restarts.ts";
-import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
+import { type AppPackage, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
-import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
+import { HOLDING_KINDS, type OperationLogLine, type Phase, type StoredContainer } from "./model.ts";
 import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
@@ -98,6 +98,11 @@ export type ReconcilerOptions = {
   onEvent?: (event: ReconcilerEvent) => void;
   /** Snapshots of app data taken before updates (default: copies under the data root). */
   snapshots?: Snapshots;
+  /**
+   * Why the app is held stopped now (a backup or restore in flight, src/backup/), or undefined:
+   * then its desired state counts as stopped, and it runs again once the hold ends.
+   */
+  holdsStopped?: (appId: string) => string | undefined;
   /** Added to the time the new version's health checks need, to make an update's window. */
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (default: 10 s doubling to 5 min, reset after 10 min healthy). */
@@ -571,7 +576,7 @@ export class Reconciler {
 
   #finishOperations(app: AppRow, state: "succeeded" | "failed", error?: string): void {
     for (const operation of this.#o.store.activeOperations(app.id)) {
-      if (operation.generation > app.generation) continue;
+      if (operation.generation > app.generation || HOLDING_KINDS.has(operation.kind)) continue;
       this.#o.store.setOperationState(operation.id, state, this.#o.clock(), error);
       this.#o.onEvent({ type: "operation", operationId: operation.id, appId: app.id, state, error });
     }
@@ -732,8 +737,10 @@ export class Reconciler {
       // An app wanted running with a permission the operator has not approved (revoked, or never
       // approved: a path around the lifecycle's check) is held stopped until it is approved.
       const held = this.#unapproved(app, manifest);
+      // A backup that stops the app, or a restore, holds it stopped until it ends (then it runs again).
+      const holding = this.#o.holdsStopped?.(appId);
       const planned: AppRow =
-        held.length > 0 && app.desired === "running" ? { ...app, desired: "stopped" } : app;
+        (held.length > 0 || holding) && app.desired === "running" ? { ...app, desired: "stopped" } : app;
       let next: Plan;
       let input: PlanInput;
       try {
@@ -753,6 +760,8 @@ export class Reconciler {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
         return this.#fail(app, await this.#crash(again.container, exitCode), note);
       }
+      if (next.actions.length === 0 && holding && planned !== app)
+        return this.#status(app, "stopped", holding);
       if (next.actions.length === 0)
         return planned !== app
           ? this.#hold(app, held, note, update)
@@ -812,7 +821,7 @@ export class Reconciler {
         app,
         this.#phaseDuring(update, next.phase),
         planned !== app
-          ? awaitingApproval(app.id, held)
+          ? (holding ?? awaitingApproval(app.id, held))
           : next.waiting.length > 0
             ? `waiting for ${next.waiting.join("; ")}`
             : this.#updateReason(update, verdict, next.phase),
@@ -877,7 +886,7 @@ export class Reconciler {
       nextAttemptAt: null,
     });
     for (const operation of this.#o.store.activeOperations(app.id)) {
-      if (operation.generation > app.generation) continue;
+      if (operation.generation > app.generation || HOLDING_KINDS.has(operation.kind)) continue;
       const reached = operation.kind === "stop" || operation.kind === "revoke";
       const state = reached ? "succeeded" : "failed";
       const error = reached ? undefined : reason;
@@ -939,6 +948,35 @@ export class Reconciler {
       appDir: pkg?.dir,
       verifyCopy: pkg?.verifyCopy,
       containers,
+      note,
+      hostPaths: this.#o.hostPaths,
+    });
+    this.#invalidate();
+  }
+
+  /** The app's containers as Podman shows them now (a fresh observation). */
+  async containersOf(appId: string): Promise<ObservedContainer[]> {
+    const observation = await this.#observe(0);
+    return observation.containers.filter((c) => c.appId === appId);
+  }
+
+  /** Runs a backup's hook steps in the app's running containers (src/backup/). */
+  async runBackupHook(
+    appId: string,
+    hook: "pre_backup" | "post_backup",
+    steps: readonly HookStepSpec[],
+    note: Note,
+  ): Promise<void> {
+    const app = this.#o.store.getApp(appId);
+    const { manifest } = app ? this.manifestOf(app) : { manifest: undefined };
+    if (!app || !manifest) throw new HookError(`${appId} is not installed with a valid manifest`);
+    const seen = await this.containersOf(appId);
+    const pkg = this.#o.packageOf(app);
+    await runSteps(manifest, hook, steps, {
+      runtime: this.#o.runtime,
+      appDir: pkg?.dir,
+      verifyCopy: pkg?.verifyCopy,
+      containers: new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c])),
       note,
       hostPaths: this.#o.hostPaths,
     });
