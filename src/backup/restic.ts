@@ -9,7 +9,7 @@
  * inside the user namespace (`podman unshare`) when the daemon is not root: it reads every file,
  * and a restore gives each file its owner back.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { Dirent } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -191,6 +191,8 @@ export class Restic {
   readonly #cacheLimit: number;
   readonly #inNamespace: boolean;
   readonly #host: string;
+  /** restic processes running now, so that a daemon that stops ends them (`stopAll`). */
+  readonly #children = new Set<ChildProcess>();
 
   constructor(options: ResticOptions) {
     this.#cacheDir = options.cacheDir;
@@ -247,6 +249,14 @@ export class Restic {
       await rm(this.#cacheDir, { recursive: true, force: true });
   }
 
+  /**
+   * Ends every restic process (a daemon stopping). restic is interrupted safely: what it wrote is
+   * never a snapshot until its last step, and its lock is stale once it is gone.
+   */
+  stopAll(): void {
+    for (const child of this.#children) child.kill("SIGTERM");
+  }
+
   async #ok(repository: Repository, what: string, args: string[]): Promise<RunResult> {
     const result = await this.#run(repository, args);
     if (result.code !== 0)
@@ -263,6 +273,8 @@ export class Restic {
         env,
         stdio: ["ignore", "pipe", "pipe"],
       });
+      this.#children.add(child);
+      child.on("close", () => this.#children.delete(child));
       let stdout = "";
       let stderr = "";
       let pending = "";

@@ -106,6 +106,9 @@ export class Backups {
   readonly #clock: () => number;
   /** Apps with a backup or restore running in this daemon. */
   readonly #running = new Set<string>();
+  /** The work of the operations in flight, for `stop`. */
+  readonly #inFlight = new Set<Promise<void>>();
+  #stopping = false;
 
   constructor(options: BackupsOptions) {
     this.#o = options;
@@ -145,6 +148,30 @@ export class Backups {
       "delete restore work",
     );
     await this.targets.learnExisting();
+  }
+
+  /**
+   * The daemon stops: restic is ended and the operations in flight fail where they are (a restore
+   * puts a volume it had set aside back first); what they left is failed at the next start.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#restic.stopAll();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Runs an operation's work to its end, recorded; never a rejection left unhandled. */
+  #track(operationId: string, appId: string, work: () => Promise<unknown>): void {
+    const done: Promise<void> = work()
+      .then(
+        () => this.#end(operationId, appId),
+        (error: unknown) => this.#end(operationId, appId, error),
+      )
+      .catch(() => {
+        // The store is closed (the daemon stopped): the next start fails the operation (recover).
+      })
+      .finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
   }
 
   #volumeDir(appId: string, volume: string): string {
@@ -219,6 +246,7 @@ export class Backups {
 
   #begin(appId: string, kind: "backup" | "restore"): string {
     const { store } = this.#o.orchestrator;
+    if (this.#stopping) throw new BackupError("busy", "the daemon is stopping");
     if (this.#running.has(appId))
       throw new BackupError("busy", `${appId} has a backup or restore in progress; wait for it to finish`);
     const active = store.activeOperations(appId).at(-1);
@@ -271,10 +299,7 @@ export class Backups {
     const target = await this.targets.resolve(targetName).catch(asBackupError);
     const operationId = this.#begin(appId, "backup");
     const note = this.#note(operationId, appId);
-    void this.#runBackup(operationId, appId, manifest, target.name, note).then(
-      () => this.#end(operationId, appId),
-      (error: unknown) => this.#end(operationId, appId, error),
-    );
+    this.#track(operationId, appId, () => this.#runBackup(operationId, appId, manifest, target.name, note));
     return { operationId, appId, kind: "backup", existing: false };
   }
 
@@ -383,7 +408,7 @@ export class Backups {
     orchestrator.reconciler.enqueue(appId);
     const deadline = this.#clock() + (this.#o.stopWaitMs ?? 300_000);
     let seen: Array<{ name: string; state: string }> = [];
-    while (this.#clock() < deadline) {
+    while (this.#clock() < deadline && !this.#stopping) {
       seen = await orchestrator.reconciler.containersOf(appId);
       if (!seen.some((c) => c.state === "running" || c.state === "paused" || c.state === "stopping")) {
         note("info", `${appId} is stopped`);
@@ -391,6 +416,7 @@ export class Backups {
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    if (this.#stopping) throw new Error("the daemon is stopping");
     throw new Error(
       `${appId}'s containers did not stop in time (${seen.map((c) => `${c.name}: ${c.state}`).join(", ")}); nothing was backed up`,
     );
@@ -425,10 +451,7 @@ export class Backups {
     if ("error" in chosen) throw new BackupError("not-found", `${chosen.error} (target ${target.name})`);
     const operationId = this.#begin(appId, "restore");
     const note = this.#note(operationId, appId);
-    void this.#runRestore(operationId, appId, repository, chosen, note).then(
-      () => this.#end(operationId, appId),
-      (error: unknown) => this.#end(operationId, appId, error),
-    );
+    this.#track(operationId, appId, () => this.#runRestore(operationId, appId, repository, chosen, note));
     return { operationId, appId, kind: "restore", existing: false };
   }
 

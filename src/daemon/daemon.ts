@@ -311,6 +311,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       await catalogs.stop();
       await market.stop();
       keeper?.stop();
+      await backups.stop();
       await orchestrator.stop();
       releaseLock();
       logger.info("stopped; app containers keep running");

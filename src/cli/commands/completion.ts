@@ -88,6 +88,47 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
     ],
     args: "installed",
   },
+  backup: {
+    summary: "back up an app to a target",
+    options: [
+      { name: "all", value: "flag", help: "every installed app" },
+      { name: "target", value: "text", help: "the target's name" },
+      ...WAIT,
+      ...CONNECTION,
+      HELP,
+    ],
+    args: "installed",
+    subcommands: {
+      targets: {
+        summary: "the backup targets",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+        subcommands: {
+          add: {
+            summary: "add a target (a directory or a restic URL)",
+            options: [
+              { name: "key-file", value: "file", help: "the key of an existing repository" },
+              { name: "credentials-file", value: "file", help: "NAME=VALUE credentials (s3, b2)" },
+              ...CONNECTION,
+              HELP,
+            ],
+            args: "files",
+          },
+          remove: { summary: "forget a target", options: [...CONNECTION, HELP], args: "none" },
+          check: { summary: "open and verify a target", options: [...CONNECTION, HELP], args: "none" },
+        },
+      },
+    },
+  },
+  backups: {
+    summary: "list the snapshots on a target",
+    options: [JSON_OPTION, { name: "target", value: "text", help: "the target's name" }, ...CONNECTION, HELP],
+    args: "installed",
+  },
+  restore: lifecycle("restore an app from a backup", "installed", [
+    { name: "snapshot", value: "text", help: "the snapshot id (8+ digits)" },
+    { name: "target", value: "text", help: "the target's name" },
+  ]),
   credentials: {
     summary: "show an app's logins",
     options: [JSON_OPTION, ...CONNECTION, HELP],
