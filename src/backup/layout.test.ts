@@ -20,7 +20,7 @@ containers:
 ${backup}`,
     "m.yml",
   );
-  assert.ok(parsed.ok, JSON.stringify(parsed.issues));
+  assert.ok(parsed.ok, parsed.ok ? "" : JSON.stringify(parsed.issues));
   return parsed.manifest;
 };
 
