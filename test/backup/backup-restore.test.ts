@@ -27,6 +27,8 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   let env: Record<string, string>;
   let key = "";
   let password = "";
+  /** What the daemons before the running one wrote. */
+  let earlierOutput = "";
   const cli = (args: string[], timeoutMs?: number) => archy(args, env, timeoutMs);
   const container = () => app.names.web as string;
   const mine = (path: string) => {
@@ -62,7 +64,12 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     app = await lab.app("backup-app", { source: FIXTURE });
     dataDir = mine(join(lab.root, "daemon"));
     url = `http://127.0.0.1:${await freePort()}`;
-    daemon = new DaemonProcess([
+    env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
+    daemon = await startDaemon();
+  });
+
+  async function startDaemon(): Promise<DaemonProcess> {
+    const started = new DaemonProcess([
       "--data-dir",
       dataDir,
       "--listen",
@@ -72,7 +79,6 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
       "--podman-socket",
       lab.service.socketPath,
     ]);
-    env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
     await eventually(
       "the daemon answers and is connected to Podman",
       async () => {
@@ -81,9 +87,10 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
       },
       90_000,
     ).catch((error) => {
-      throw new Error(`${(error as Error).message}\n--- daemon ---\n${daemon.output}`);
+      throw new Error(`${(error as Error).message}\n--- daemon ---\n${started.output}`);
     });
-  });
+    return started;
+  }
 
   after(async () => {
     await daemon?.stop();
@@ -208,6 +215,36 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     assert.equal(facts?.startedAt, started, "never stopped");
   });
 
+  test("SIGKILL of the daemon while a backup holds the app stopped: it runs again, a new backup succeeds, the repository checks", async () => {
+    // Enough data that restic is still at work when the daemon is killed.
+    await lab.exec(container(), "head -c 150000000 /dev/urandom > /data/big.bin");
+    const started = await cli(["backup", app.id, "--target", "usb", "--no-wait"]);
+    assert.equal(started.code, 0, show(started));
+    const operationId = /operation (op-[0-9a-f-]+)/.exec(started.stdout)?.[1];
+    assert.ok(operationId, show(started));
+    await eventually("the app stopped for its backup", async () =>
+      (await lab.inspect(container()))?.running === false ? true : undefined,
+    );
+    process.kill(-(daemon.child.pid as number), "SIGKILL");
+    await daemon.exited;
+    earlierOutput += daemon.output;
+    daemon = await startDaemon();
+    await running();
+    const operation = await cli(["status", app.id, "--json"]);
+    const ops = (
+      JSON.parse(operation.stdout) as { operations?: Array<{ id: string; state: string; error?: string }> }
+    ).operations;
+    const killed = ops?.find((o) => o.id === operationId);
+    assert.ok(killed, `the backup is among the app's operations: ${operation.stdout}`);
+    assert.equal(killed.state, "failed", JSON.stringify(killed));
+    assert.match(killed.error ?? "", /interrupted: the daemon stopped during this backup/);
+    const again = await cli(["backup", app.id, "--target", "usb"]);
+    assert.equal(again.code, 0, show(again));
+    await running();
+    const check = await cli(["backup", "targets", "check", "usb"]);
+    assert.equal(check.code, 0, show(check));
+  });
+
   test("no repository key nor generated secret in the daemon's output or the operation logs", async () => {
     const db = new DatabaseSync(join(dataDir, "state", "store.db"), { readOnly: true });
     const logs = (db.prepare("SELECT message FROM operation_logs").all() as Array<{ message: string }>)
@@ -224,7 +261,10 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
       ["repository key", key],
       ["generated secret", password],
     ] as const) {
-      assert.ok(!daemon.output.includes(value), `the ${what} is not in the daemon's output`);
+      assert.ok(
+        !`${earlierOutput}${daemon.output}`.includes(value),
+        `the ${what} is not in the daemon's output`,
+      );
       assert.ok(!logs.includes(value), `the ${what} is not in the operation logs`);
       assert.ok(!errors.includes(value), `the ${what} is not in the operation errors`);
     }
