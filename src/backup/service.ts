@@ -12,8 +12,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import { dirname, join } from "node:path";
 import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import type { Note } from "../orchestrator/executor.ts";
-import type { OperationKind } from "../orchestrator/model.ts";
+import type { Note, OperationKind } from "../orchestrator/model.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { exec } from "../system/exec.ts";
 import {
@@ -47,7 +46,7 @@ export type BackupEvent =
       type: "operation";
       operationId: string;
       appId: string;
-      kind?: string;
+      kind?: OperationKind;
       state: "pending" | "running" | "succeeded" | "failed";
       error?: string;
     }

@@ -9,9 +9,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import type { ApiContext } from "../api/context.ts";
+import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
-import type { ApiContext } from "../api/methods.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
@@ -22,7 +23,7 @@ import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
-import { Runtime } from "../runtime/runtime.ts";
+import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
@@ -87,7 +88,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
-  const listeners = new Set<(event: ApiEvent) => void>();
+  const events = new EventLog();
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -99,7 +100,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         });
     }
     options.onEvent?.(event);
-    for (const listener of listeners) listener(event);
+    events.append(event);
   };
 
   const orchestrator = new Orchestrator({
@@ -181,10 +182,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     tls: false,
     clock,
     allowedHosts: config.allowedHosts,
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    events,
+    webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
       orchestrator,
       auth,
@@ -195,6 +194,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
+      dataDir: config.dataDir,
+      podmanVersion: () => podmanVersion,
       clock,
       publish,
       call,
@@ -231,6 +232,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
   // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
+  let podmanVersion: string | undefined;
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
@@ -262,7 +264,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
         : {};
       orchestrator.start(
-        new Runtime({
+        new PodmanRuntime({
           client: connection.client,
           createWith: backend.backend,
           ...units,
@@ -270,6 +272,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         }),
       );
       keeper = attemptKeeper;
+      podmanVersion = info.version;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
     } catch (error) {
       attemptKeeper.stop();

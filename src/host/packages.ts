@@ -19,6 +19,10 @@ export const REQUIRED_PACKAGES = [
   "debootstrap",
   "curl",
   "restic",
+  // The web UI's browser tests drive Debian's Chromium (Playwright's own download is not used), and
+  // it needs one font to draw text.
+  "chromium",
+  "fonts-dejavu-core",
 ] as const;
 
 /** The `dpkg-query` format `missingPackages` parses: name, status abbreviation, version. */

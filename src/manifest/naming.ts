@@ -22,7 +22,8 @@ export const OWNER = "archipelago";
  * with separators their parts cannot contain, so no two (app, name) pairs share a name. An app
  * keeps the scheme it was installed with (the store records it): an upgrade renames nothing.
  */
-export type NamingScheme = 1 | 2;
+export const NAMING_SCHEMES = [1, 2] as const;
+export type NamingScheme = (typeof NAMING_SCHEMES)[number];
 /** The scheme of apps installed from now on. */
 export const CURRENT_NAMING: NamingScheme = 2;
 

@@ -656,16 +656,9 @@ export const ManifestSchema = z
       "Declares an app for Archipelago: its containers, dependencies, secrets, interfaces and hooks.",
   });
 
-export type ManifestInput = z.input<typeof ManifestSchema>;
 export type Manifest = z.output<typeof ManifestSchema>;
 export type ContainerSpec = Manifest["containers"][string];
-export type PortSpec = ContainerSpec["ports"][number];
-export type VolumeSpec = ContainerSpec["volumes"][number];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
-export type EnvValueSpec = ContainerSpec["environment"][string];
-export type HookStepSpec = Manifest["hooks"]["post_install"][number];
 export type HookName = keyof Manifest["hooks"];
-export type BackupSpec = Manifest["backup"];
+export type HookStepSpec = Manifest["hooks"]["post_install"][number];
 export type PermissionSpec = Manifest["permissions"][string];
-export type DependencySpec = Manifest["dependencies"][number];
-export type ExportSpec = Manifest["exports"][string];

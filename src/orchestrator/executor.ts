@@ -12,11 +12,10 @@ import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
 import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
+import type { Note } from "./model.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
-
-export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
 export type ExecutorOptions = {
   runtime: Runtime;
@@ -70,6 +69,7 @@ export class Executor {
     // Host paths as they resolve now: all of them before anything of the app is made, a container's
     // as late as can be, since a bind mount follows links when the container starts (a path that
     // became a link since the last start is refused).
+    if (action.kind === "prepare" || action.kind === "create") await this.#hostPaths.checkLegacy(manifest);
     if (action.kind === "prepare") await this.#hostPaths.check(manifest);
     if (action.kind === "create" || action.kind === "start" || action.kind === "restart")
       await this.#hostPaths.check(manifest, [action.key]);
@@ -148,7 +148,7 @@ export class Executor {
       const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
       if (shared.has(resourceKey("secret", podmanName)))
         note("warn", `kept the Podman secret ${podmanName}: another app has that name`);
-      else await this.#runtime.client.secrets.remove(podmanName);
+      else await this.#runtime.removeSecret(podmanName);
     }
   }
 
@@ -164,7 +164,7 @@ export class Executor {
         );
       if (secret.created) {
         note("info", `generated secret ${secret.name}`);
-        await this.#runtime.client.secrets.create(podmanName, Buffer.from(secret.value), { replace: true });
+        await this.#runtime.replaceSecret(podmanName, Buffer.from(secret.value));
       } else if (await this.#runtime.ensureSecret(podmanName, Buffer.from(secret.value))) {
         note("info", `stored secret ${secret.name} in Podman`);
       }

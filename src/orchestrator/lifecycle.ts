@@ -11,9 +11,10 @@
 import { randomUUID } from "node:crypto";
 import semver from "semver";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { type Approval, decideApprovals, unapproved } from "./approvals.ts";
+import { hookAfter } from "./hook-schedule.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
 import { type DesiredState, HOLDING_KINDS, type Operation, type OperationKind, type Phase } from "./model.ts";
 import { describeClashes, InstalledNames } from "./name-clashes.ts";
@@ -461,21 +462,4 @@ export class Lifecycle {
       ...(superseded.length > 0 ? { superseded } : {}),
     };
   }
-}
-
-/**
- * The hook due after an operation, given the one already due: a first install's post_install (or an
- * update's post_update) stays due until the app has run once; uninstall always runs pre_uninstall.
- */
-export function hookAfter(
-  kind: OperationKind,
-  due: HookName | undefined,
-  firstInstall: boolean,
-): HookName | undefined {
-  if (kind === "uninstall" || kind === "purge") return "pre_uninstall";
-  if (firstInstall) return "post_install";
-  if (due === "post_install" || kind === "install") return due;
-  if (kind === "update") return "post_update";
-  if (kind === "start" || kind === "restart") return due ?? "pre_start";
-  return due === "pre_uninstall" ? undefined : due;
 }

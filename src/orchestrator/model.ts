@@ -4,42 +4,53 @@
  * two apart the same way); operations are the journal of what was asked.
  */
 /** What the operator wants an app to be. `absent` with `purge` also deletes its data. */
-export type DesiredState = "running" | "stopped" | "absent";
+export const DESIRED_STATES = ["running", "stopped", "absent"] as const;
+export type DesiredState = (typeof DESIRED_STATES)[number];
 
-/** What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry. */
-export type Phase =
-  | "installing"
-  | "starting"
-  | "updating"
-  | "rolling-back"
-  | "running"
-  | "restarting"
-  | "stopping"
-  | "stopped"
-  | "removing"
-  | "removed"
-  | "waiting"
-  | "retrying"
-  | "failed";
+/**
+ * What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry.
+ * The one list of phases: the API's schemas, the events and the web UI take it from here (this
+ * module imports nothing, so a browser bundle may import it too).
+ */
+export const PHASES = [
+  "installing",
+  "starting",
+  "updating",
+  "rolling-back",
+  "running",
+  "restarting",
+  "stopping",
+  "stopped",
+  "removing",
+  "removed",
+  "waiting",
+  "retrying",
+  "failed",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
-export type OperationKind =
-  | "install"
-  | "start"
-  | "stop"
-  | "restart"
-  | "uninstall"
-  | "purge"
-  | "reinstall"
-  | "retry"
-  | "update"
+export const OPERATION_KINDS = [
+  "install",
+  "start",
+  "stop",
+  "restart",
+  "uninstall",
+  "purge",
+  "reinstall",
+  "retry",
+  "update",
   /** The operator approves permissions the app's manifest requests. */
-  | "approve"
+  "approve",
   /** The operator withdraws a permission's approval: the app stops until it is approved again. */
-  | "revoke"
+  "revoke",
   /** A backup of the app's data, manifest and secrets (src/backup/): it holds the app meanwhile. */
-  | "backup"
+  "backup",
   /** A restore of the app from a backup: it holds the app meanwhile. */
-  | "restore";
+  "restore",
+] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+export const OPERATION_STATES = ["pending", "running", "succeeded", "failed"] as const;
+export type OperationState = (typeof OPERATION_STATES)[number];
 
 /**
  * Operations the backup service runs, not the reconciler. While one is in flight it holds its app:
@@ -48,7 +59,6 @@ export type OperationKind =
  * starts it again, as the app's desired state never changed).
  */
 export const HOLDING_KINDS: ReadonlySet<OperationKind> = new Set(["backup", "restore"]);
-export type OperationState = "pending" | "running" | "succeeded" | "failed";
 
 export type Operation = {
   id: string;
@@ -61,6 +71,9 @@ export type Operation = {
   finishedAt: number | undefined;
   error: string | undefined;
 };
+
+/** Says something about the work on an app: to the daemon's log and the operation in progress. */
+export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
 export type OperationLogLine = {
   operationId: string;
@@ -83,4 +96,23 @@ export type StoredContainer = {
   backend: string;
   specHash: string | undefined;
   observedAt: number;
+};
+
+/** What the reconciler tells the rest of the daemon (the API's events). */
+export type ReconcilerEvent =
+  | { type: "app"; appId: string; phase: Phase; reason: string | undefined }
+  | { type: "app-removed"; appId: string }
+  | {
+      type: "operation";
+      operationId: string;
+      appId: string;
+      state: "running" | "succeeded" | "failed";
+      error?: string;
+    }
+  | { type: "log"; appId: string; line: OperationLogLine };
+
+export type Logger = {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 };

@@ -23,9 +23,10 @@ import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
+import type { Logger, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
-import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
+import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
 
@@ -153,37 +154,14 @@ export class Orchestrator {
   /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
   async #protectedDirs(): Promise<ProtectedDir[]> {
     const { dataRoot, stateDir } = this.#options;
-    const podman = await this.#podmanDirs();
+    const engine = (await this.#engine?.runtime.engineDirs()) ?? [];
     return [
       { path: dataRoot, what: "the daemon's data directory: every app's data" },
       { path: stateDir, what: "the daemon's state: its store, the apps' secrets, the CLI token" },
       { path: homedir(), what: "the service user's home" },
       { path: defaultRuntimeDir(), what: "the service user's runtime directory" },
-      ...podman,
+      ...engine,
       ...(this.#options.protectedDirs ?? []),
-    ];
-  }
-
-  #podmanInfo: Promise<ProtectedDir[]> | undefined;
-
-  /** Podman's API socket and storage, once Podman answers (its storage is asked once). */
-  async #podmanDirs(): Promise<ProtectedDir[]> {
-    const runtime = this.#engine?.runtime;
-    if (!runtime) return [];
-    this.#podmanInfo ??= runtime.client.info().then(
-      (info) => [
-        { path: info.graphRoot, what: "Podman's storage: every container's files" },
-        { path: info.volumePath, what: "Podman's volumes" },
-        { path: info.runRoot, what: "Podman's runtime state" },
-      ],
-      () => {
-        this.#podmanInfo = undefined; // asked again next time
-        return [];
-      },
-    );
-    return [
-      { path: runtime.client.socketPath, what: "Podman's API socket" },
-      ...(await this.#podmanInfo).filter((dir) => dir.path !== ""),
     ];
   }
 

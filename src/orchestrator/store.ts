@@ -310,11 +310,6 @@ export type ManifestRecord = {
   publisher?: string | undefined;
 };
 
-export type NewApp = Pick<
-  AppRow,
-  "id" | "manifestText" | "manifestHash" | "version" | "source" | "desired" | "phase"
->;
-
 /** What a change of intent writes: the app's new desired state plus the operation that asked for it. */
 export type IntentChange = {
   appId: string;

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { STOPPED_DROP_IN } from "../../src/runtime/runtime.ts";
+import { STOPPED_DROP_IN } from "../../src/runtime/podman-runtime.ts";
 import { exec, shellJoin } from "../../src/system/exec.ts";
 import { NODE_QUADLET_DIR } from "../support/node-systemd.ts";
 import { NODE_UID, NODE_USER, type SystemdNode, startNode } from "../support/systemd-node.ts";

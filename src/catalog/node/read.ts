@@ -28,7 +28,7 @@ import { blake3Problem } from "../targets.ts";
 import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
 import { TooLargeError } from "./fetcher.ts";
 import { lookUp } from "./lookup.ts";
-import { holdsSignedFile } from "./verify-files.ts";
+import { holdsSignedFile, type SignedFiles } from "./verify-files.ts";
 
 type UpdaterInternals = {
   trustedSet: { targets: Metadata<Targets> | undefined };
@@ -128,9 +128,6 @@ function publisherOf(role: TrustedRole): string {
   const keys = [...delegation.keyIDs].sort();
   return `${role.name} (${delegation.threshold} of keys ${keys.join(", ")})`;
 }
-
-/** The signed files of an app version, by their path in its directory (`manifest.yml`, `files/a`). */
-export type SignedFiles = ReadonlyMap<string, TargetFile>;
 
 export type SignedApp = {
   id: string;

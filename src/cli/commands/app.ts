@@ -24,7 +24,8 @@ import {
   type RenderTarget,
   renderWithWarnings,
 } from "../../render/index.ts";
-import { parseCommandLine, UsageError } from "../args.ts";
+import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 
 const USAGE = `Usage:
   archy app new ID [--template web|stack|worker] [--out DIR] [--name NAME] [--port N] [--schema REF]
@@ -44,18 +45,22 @@ const USAGE = `Usage:
                     [--key FILE] [--notes TEXT] [--json]
       Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "validate") return validate(rest);
-  if (sub === "render") return renderCommand(rest);
-  if (sub === "new" || sub === "import" || sub === "schema")
-    return (await import("./app-devkit.ts")).run(sub, rest, USAGE);
-  if (sub === "publish") return (await import("./publish.ts")).run(rest);
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown subcommand 'app ${sub}'\n\n${USAGE}`);
+const devkit =
+  (sub: "new" | "import" | "schema") =>
+  async (argv: string[]): Promise<number> =>
+    (await import("./app-devkit.ts")).run(sub, argv, USAGE);
+
+const SUBCOMMANDS: Record<SubcommandName<"app">, (argv: string[]) => Promise<number>> = {
+  new: devkit("new"),
+  import: devkit("import"),
+  schema: devkit("schema"),
+  validate,
+  render: renderCommand,
+  publish: async (argv) => (await import("./publish.ts")).run(argv),
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("app", SUBCOMMANDS, argv, USAGE);
 }
 
 function printUsage(): number {

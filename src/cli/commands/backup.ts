@@ -108,6 +108,10 @@ async function targets(argv: string[]): Promise<number> {
     { json: { type: "boolean" }, "key-file": { type: "string" }, "credentials-file": { type: "string" } },
     BACKUP_USAGE,
   );
+  if (values.help) {
+    console.log(BACKUP_USAGE);
+    return 0;
+  }
   const [action, name, location, ...rest] = positionals;
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'\n\n${BACKUP_USAGE}`);
   return operator(async () => {
