@@ -17,6 +17,7 @@ import { freePort } from "../support/samples.ts";
 
 const isRoot = process.getuid?.() === 0;
 const FIXTURE = new URL("../fixtures/backup-app/", import.meta.url).pathname;
+const DUMP_FIXTURE = new URL("../fixtures/backup-dump-app/", import.meta.url).pathname;
 
 describe("real restic and Podman: back up, purge, restore, undo; faults leave the app running", () => {
   let lab: Lab;
@@ -24,6 +25,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   let dataDir: string;
   let url: string;
   let app: TestApp;
+  let dumping: TestApp;
   let env: Record<string, string>;
   let key = "";
   let password = "";
@@ -62,6 +64,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   before(async () => {
     lab = await Lab.create();
     app = await lab.app("backup-app", { source: FIXTURE });
+    dumping = await lab.app("backup-dump-app", { source: DUMP_FIXTURE });
     dataDir = mine(join(lab.root, "daemon"));
     url = `http://127.0.0.1:${await freePort()}`;
     env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
@@ -213,6 +216,37 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     const facts = await lab.inspect(container());
     assert.equal(facts?.running, true);
     assert.equal(facts?.startedAt, started, "never stopped");
+  });
+
+  test("consistency hooks: the app keeps running, its pre_backup dump is in the snapshot, post_backup cleans up", async () => {
+    const install = await cli(["install", dumping.id]);
+    assert.equal(install.code, 0, show(install));
+    const db = dumping.names.db as string;
+    await lab.exec(db, "echo 'row 1' > /data/live.db");
+    const started = (await lab.inspect(db))?.startedAt;
+    const backup = await cli(["backup", dumping.id, "--target", "usb"]);
+    assert.equal(backup.code, 0, show(backup));
+    assert.match(backup.stdout, /running the pre_backup hook/, show(backup));
+    const facts = await lab.inspect(db);
+    assert.equal(facts?.running, true);
+    assert.equal(facts?.startedAt, started, "never stopped");
+    assert.equal(
+      await lab.exec(db, "test -e /data/dump.sql && echo there || echo gone"),
+      "gone\n",
+      "post_backup ran",
+    );
+    const purge = await cli(["uninstall", dumping.id, "--purge"]);
+    assert.equal(purge.code, 0, show(purge));
+    const restore = await cli(["restore", dumping.id, "--target", "usb"]);
+    assert.equal(restore.code, 0, show(restore));
+    await eventually("the restored app runs", async () =>
+      (await lab.inspect(db))?.running === true ? true : undefined,
+    );
+    assert.equal(
+      await lab.exec(db, "cat /data/dump.sql"),
+      "row 1\n",
+      "the dump the hook made is in the snapshot",
+    );
   });
 
   test("SIGKILL of the daemon while a backup holds the app stopped: it runs again, a new backup succeeds, the repository checks", async () => {
