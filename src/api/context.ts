@@ -5,6 +5,7 @@
  */
 import type { Backups } from "../backup/service.ts";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import type { Marketplace } from "../marketplace/market.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { SourceListing } from "../sources/local.ts";
@@ -34,6 +35,8 @@ export type ApiContext = {
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
   publish: (event: ApiEvent) => void;
+  /** Where a browser opens an app's interface through the node (proxy/app-access.ts), or null when it cannot. */
+  interfaceUrl: (appId: string, manifest: Manifest, name: string) => string | null;
   /** The caller, as the transport saw it. */
   call: {
     client: string;
@@ -42,8 +45,6 @@ export type ApiContext = {
     deviceCookie: string | undefined;
     /** Authenticated with the CLI token. */
     cliToken: boolean;
-    /** Host name the caller used to reach the daemon, for app links. */
-    host: string;
     setSession: (session: Session | undefined) => void;
   };
 };

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { OfferViewSchema, RelayView } from "./market-views.ts";
-import { Approvals } from "./permission-views.ts";
+import { Approvals, PermissionName } from "./permission-views.ts";
 import {
   Accepted,
   AppDescription,
@@ -414,7 +414,7 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+      permission: PermissionName,
     }),
     result: Accepted,
   }),

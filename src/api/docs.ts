@@ -66,9 +66,10 @@ const APP = {
       observedAt: T0,
     },
   ],
-  interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
+  interfaces: [{ name: "ui", url: "https://my-app.node.lan:7780/" }],
   localOverride: false,
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
+  warnings: [],
   flags: [],
 };
 
@@ -156,6 +157,9 @@ export const EXAMPLES: Record<string, MethodExample> = {
         sourceChange: "switch its source from local:/srv/apps/my-app to catalog:official (signed by targets)",
         localOverride: "local:/srv/apps/my-app",
         permissions: [MEDIA_PERMISSION],
+        warnings: [
+          "containers.web.ports[1].bind: port 9090 serves an interface and is published on 0.0.0.0:19090: anyone who reaches that address gets the app without the node's login or TLS",
+        ],
         trust: null,
       },
       {
@@ -172,6 +176,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
         sourceChange: null,
         localOverride: null,
         permissions: [],
+        warnings: [],
         trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
       },
     ],

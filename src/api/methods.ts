@@ -3,6 +3,8 @@
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
 import { statfs } from "node:fs/promises";
+import { accessWarnings } from "../manifest/access.ts";
+import { formatPath } from "../manifest/issues.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -75,21 +77,19 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
+/** The warnings of a manifest, one line each, with where in the manifest. */
+const warningsOf = (manifest: Manifest) =>
+  accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
+
 function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
   const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
-  const interfaces = Object.entries(manifest?.interfaces ?? {}).map(([name, ui]) => {
-    const port = manifest?.containers[ui.container]?.ports.find(
-      (p) => p.container === ui.port && p.host !== undefined,
-    );
-    const host =
-      port?.bind === "127.0.0.1" || port?.bind === "0.0.0.0" || port?.bind === "::"
-        ? ctx.call.host
-        : port?.bind;
-    return { name, url: port ? `${ui.protocol}://${host}:${port.host}${ui.path}` : null };
-  });
+  const interfaces = Object.keys(manifest?.interfaces ?? {}).map((name) => ({
+    name,
+    url: manifest ? ctx.interfaceUrl(row.id, manifest, name) : null,
+  }));
   return {
     id: row.id,
     name: manifest?.name ?? row.id,
@@ -110,6 +110,7 @@ function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
       manifest ? requestedPermissions(manifest) : [],
       orchestrator.store.approvals(row.id),
     ),
+    warnings: manifest ? warningsOf(manifest) : [],
     flags: ctx.market.flagsOf(row),
   };
 }
@@ -194,6 +195,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),
+        warnings: warningsOf(app.manifest),
         trust: null,
       };
     });
@@ -213,8 +215,10 @@ const PACKAGE_HANDLERS: ApiHandlers<
         // Another key's release is never an update (market.list names the installed app's source).
         sourceChange: null,
         localOverride: null,
-        // Known once the bundle is verified, at install: an install that needs approval says which.
+        // Known once the bundle is verified, at install: an install that needs approval or carries
+        // a warning says which.
         permissions: [],
+        warnings: [],
         trust: view.trust,
       };
     });

@@ -113,6 +113,7 @@ export type AppView = {
   containers: ContainerView[];
   interfaces: Array<{ name: string; url: string | null }>;
   permissions: PermissionStatus[];
+  warnings: string[];
 };
 
 export type AvailableApp = {
@@ -128,6 +129,7 @@ export type AvailableApp = {
   updateAvailable: boolean;
   sourceChange: string | null;
   permissions: PermissionView[];
+  warnings: string[];
 };
 
 export type Accepted = {

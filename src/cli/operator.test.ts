@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseApprove } from "./approvals.ts";
 import { UsageError } from "./args.ts";
 import {
   DaemonClient,
@@ -520,6 +521,14 @@ describe("operator CLI: install lists the permissions an app asks for; only the 
     const yes = await onTerminal("y");
     assert.equal(yes.code, 0, yes.stdout);
     assert.equal(installs.at(-1)?.approve !== undefined, true, "the approval was sent after the yes");
+  });
+});
+
+describe("operator CLI: --approve names", () => {
+  test("permission names and what an interface opens (interface.<name>); nothing else", () => {
+    assert.deepEqual(parseApprove("media,interface.ui", "usage"), ["media", "interface.ui"]);
+    for (const bad of ["Media!", "interface.", ".ui", "a.b.c", "interface..ui"])
+      assert.throws(() => parseApprove(bad, "usage"), UsageError, bad);
   });
 });
 

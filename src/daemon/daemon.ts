@@ -19,16 +19,18 @@ import { createServer } from "../api/server.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Marketplace } from "../marketplace/market.ts";
+import { unapprovedOf } from "../orchestrator/approvals.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import { AppAccess } from "../proxy/app-access.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
 import { fileProblem } from "../system/fs-errors.ts";
-import type { DaemonConfig } from "./config.ts";
+import { type DaemonConfig, DEFAULT_ACCESS } from "./config.ts";
 
 export const VERSION = "0.1.0";
 
@@ -50,7 +52,14 @@ export const REDACTED_PATHS = [
   'req.headers["x-csrf-token"]',
 ];
 
-export type RunningDaemon = { url: string; stop: () => Promise<void>; orchestrator: Orchestrator };
+export type RunningDaemon = {
+  /** Where tools reach the API (plain HTTP on the listener). */
+  url: string;
+  /** Where browsers open the node (HTTPS when the node serves it, under its name). */
+  browserUrl: string;
+  stop: () => Promise<void>;
+  orchestrator: Orchestrator;
+};
 
 export type DaemonOptions = {
   /** Where the JSON log lines go (standard output by default). */
@@ -89,6 +98,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
   const events = new EventLog();
+  let access: AppAccess | undefined;
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -99,6 +109,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
           kind: operation.kind,
         });
     }
+    // An app that changed may route differently (installed, removed, its approvals changed).
+    if (event.type === "app") access?.invalidate();
     options.onEvent?.(event);
     events.append(event);
   };
@@ -141,6 +153,24 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // A new CLI token at every start: one that leaked stops working with the next restart.
   await auth.rotateCliToken();
 
+  const accessConfig = config.access ?? DEFAULT_ACCESS;
+  const appAccess = await AppAccess.create({
+    config: accessConfig,
+    stateDir,
+    auth,
+    apps: () =>
+      orchestrator.store.listApps().flatMap((row) => {
+        const manifest = orchestrator.manifests.of(row).manifest;
+        if (!manifest) return [];
+        const unapproved = unapprovedOf(manifest, orchestrator.store.approvals(row.id));
+        return [{ id: row.id, manifest, unapproved: new Set(unapproved.map((p) => p.name)) }];
+      }),
+    extraNames: config.allowedHosts,
+    logger,
+    clock,
+  });
+  access = appAccess;
+
   const catalogs = new Catalogs({
     sources: config.catalogs,
     stateDir: join(config.dataDir, "catalogs"),
@@ -181,7 +211,9 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     logger,
     tls: false,
     clock,
-    allowedHosts: config.allowedHosts,
+    // The node's own name is always its own (app hosts never reach the API: the front door routes them).
+    allowedHosts: [...config.allowedHosts, accessConfig.nodeName],
+    front: { serverFactory: appAccess.front.serverFactory, upgrades: appAccess.front.apiUpgrades },
     events,
     webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
@@ -198,6 +230,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       podmanVersion: () => podmanVersion,
       clock,
       publish,
+      interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
       call,
     }),
     gauges: () => {
@@ -218,13 +251,21 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       ];
     },
   });
-  await server.listen({ host: config.listen.host, port: config.listen.port });
-  const address = server.server.address();
-  const port = typeof address === "object" && address ? address.port : config.listen.port;
+  appAccess.registerRoutes(server);
+  await server.ready();
+  await appAccess.start();
+  const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+  const browserUrl = appAccess.nodeUrl;
   logger.info(
-    { url, dataDir: config.dataDir, appsDir: config.appsDir, apps: orchestrator.store.listApps().length },
-    `listening on ${url}`,
+    {
+      url,
+      browserUrl,
+      dataDir: config.dataDir,
+      appsDir: config.appsDir,
+      apps: orchestrator.store.listApps().length,
+    },
+    `listening on ${url}${accessConfig.tls ? " (HTTP and HTTPS)" : ""}; browsers open ${browserUrl}, apps at ${appAccess.scheme}://<app>.${accessConfig.nodeName}:${port}/`,
   );
 
   // Podman: connect (or start its service), then reconcile. Until then, and whenever an attempt
@@ -306,10 +347,12 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
 
   return {
     url,
+    browserUrl,
     orchestrator,
     stop: async () => {
       stopping = true;
       cancelWait?.();
+      await appAccess.close();
       await server.close();
       await catalogs.stop();
       await market.stop();

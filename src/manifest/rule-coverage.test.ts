@@ -72,6 +72,9 @@ const COVERED: Record<string, string> = {
   "set.export": "app-set.test.ts",
   "set.dependency-cycle": "app-set.test.ts",
   "set.container-name": "app-set.test.ts",
+  "access.public-path": "access.test.ts",
+  "access.public-paths": "access.test.ts",
+  "access.exposed-interface": "access.test.ts",
 };
 
 function emittedRules(): Set<string> {

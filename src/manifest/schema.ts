@@ -19,6 +19,8 @@ const SEMVER =
 export const IMAGE_REF =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A public path of an interface: RFC 3986 path characters, no percent-encoding (see access.ts). */
+export const PUBLIC_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
 const MEMORY = /^\d+(\.\d+)?[kmgKMG]$/;
 
@@ -214,11 +216,14 @@ const PortMapping = z
     protocol: z.enum(["tcp", "udp"]).default("tcp").meta({ description: "The transport protocol." }),
     bind: z
       .union([z.ipv4(), z.ipv6()])
-      .default("0.0.0.0")
       // One spelling per address, so that clashes are found whatever the spelling (`0:0:0:0:0:0:0:0`
       // is `::`) and every part of the platform compares the same text.
       .overwrite(canonicalIp)
-      .meta({ description: "The host address to bind; 127.0.0.1 keeps the port local to the node." }),
+      .optional()
+      .meta({
+        description:
+          "The host address to bind. Default: 127.0.0.1 for a port an interface serves (the node's proxy is the way in), 0.0.0.0 for any other.",
+      }),
   })
   .meta({
     description: "A port the container listens on, optionally published on the host.",
@@ -457,8 +462,32 @@ const Interface = z
       .default("/")
       .meta({ description: "The path of the page." }),
     protocol: z.enum(["http", "https"]).default("http").meta({ description: "The protocol it speaks." }),
+    auth: z.enum(["login", "none"]).default("login").meta({
+      description:
+        "`login`: only the node's operator, logged in, reaches it (the default). `none`: anyone who reaches the node does (the app has its own login); needs the operator's approval.",
+    }),
+    public_paths: z
+      .array(
+        z
+          .string()
+          .max(200)
+          .regex(
+            PUBLIC_PATH,
+            "must be a path such as /.well-known/ or /webhook: letters, digits and -._~!$&'()*+,;=:@/",
+          ),
+      )
+      .max(32)
+      .default([])
+      .meta({
+        description:
+          "Paths reached without the node's login (a webhook, `/.well-known/…`): a path ending in `/` covers everything below it, any other only itself. Needs the operator's approval.",
+        examples: [["/.well-known/", "/hooks/deploy"]],
+      }),
   })
-  .meta({ description: "A web interface the platform links (and can proxy) to." });
+  .meta({
+    description:
+      "A web interface, reached through the node's proxy at `<app>.<node>` behind the node's login.",
+  });
 
 const ExecStep = z.strictObject({
   exec: z
@@ -658,6 +687,7 @@ export const ManifestSchema = z
 
 export type Manifest = z.output<typeof ManifestSchema>;
 export type ContainerSpec = Manifest["containers"][string];
+export type PortSpec = ContainerSpec["ports"][number];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
 export type HookName = keyof Manifest["hooks"];
 export type HookStepSpec = Manifest["hooks"]["post_install"][number];

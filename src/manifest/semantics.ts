@@ -4,6 +4,7 @@
  * holds. Pure: a manifest in, findings out.
  */
 import semver from "semver";
+import { checkAccess, publishedBind } from "./access.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
@@ -26,6 +27,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkLimits(manifest),
     ...checkSecurity(manifest),
     ...checkRenderable(manifest),
+    ...checkAccess(manifest),
   ];
 }
 
@@ -269,12 +271,13 @@ function checkClashes(manifest: Manifest): Finding[] {
     const at: PathSegment[] = ["containers", key];
     for (const [index, port] of container.ports.entries()) {
       if (port.host === undefined) continue;
+      const bind = publishedBind(manifest, key, port);
       for (const [other, otherPath] of hostPorts) {
         const [otherPort, otherProtocol, otherBind] = other.split("|");
         if (
           otherPort === String(port.host) &&
           otherProtocol === port.protocol &&
-          bindsOverlap(otherBind as string, port.bind)
+          bindsOverlap(otherBind as string, bind)
         )
           clash(
             [...at, "ports", index, "host"],
@@ -284,7 +287,7 @@ function checkClashes(manifest: Manifest): Finding[] {
             "clash.host-port",
           );
       }
-      hostPorts.set(`${port.host}|${port.protocol}|${port.bind}`, [...at, "ports", index]);
+      hostPorts.set(`${port.host}|${port.protocol}|${bind}`, [...at, "ports", index]);
     }
     const seenContainerPorts = new Set<string>();
     for (const [index, port] of container.ports.entries()) {

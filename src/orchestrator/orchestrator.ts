@@ -270,14 +270,15 @@ export class Orchestrator {
       for (const container of observation.containers) {
         if (!container.appId || !container.key) continue;
         const row = this.store.getApp(container.appId);
-        const declared = row ? this.manifests.of(row).manifest?.containers[container.key] : undefined;
-        if (declared?.health)
+        const manifest = row ? this.manifests.of(row).manifest : undefined;
+        const declared = manifest?.containers[container.key];
+        if (manifest && declared?.health)
           targets.push({
             appId: container.appId,
             key: container.key,
             container,
             spec: declared.health,
-            published: publishedEndpoints(declared),
+            published: publishedEndpoints(manifest, container.key),
           });
       }
       await engine.health.tick(targets);

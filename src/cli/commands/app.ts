@@ -5,6 +5,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { accessWarnings } from "../../manifest/access.ts";
 import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
 import { githubAnnotations, sarifLog } from "../../manifest/issue-formats.ts";
 import {
@@ -163,6 +164,8 @@ async function validate(argv: string[]): Promise<number> {
     valid: (issuesByFile.get(l.file) ?? []).length === 0,
     issues: (issuesByFile.get(l.file) ?? []).sort(compareIssues),
     notes: notesByFile.get(l.file) ?? [],
+    // Valid, but the operator is told too (docs/app-access.md): an interface published beyond the node.
+    warnings: l.ok ? accessWarnings(l.manifest).map((warning) => place(l, warning)) : [],
   }));
   const allValid = report.every((r) => r.valid);
   if (format === "json") {
@@ -181,6 +184,7 @@ async function validate(argv: string[]): Promise<number> {
         print(`error ${entry.file}: ${entry.issues.length} problem${entry.issues.length === 1 ? "" : "s"}`);
         for (const issue of entry.issues) print(`  ${formatIssue(issue)}`);
       }
+      for (const warning of entry.warnings) print(`  warning ${formatIssue(warning)}`);
       for (const note of entry.notes) print(`  note ${formatIssue(note)}`);
     }
     const bad = report.filter((r) => !r.valid).length;

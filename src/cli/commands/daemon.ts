@@ -15,9 +15,11 @@ import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
                     [--backend auto|podman|quadlet] [--podman-socket PATH]
+                    [--node-name NAME] [--tls on|off] [--tls-cert FILE --tls-key FILE]
 
 Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v1) and metrics
-(/metrics), and the reconciler that keeps every app in the state its operator asked for.
+(/metrics), every app's interfaces at <app>.<node name> behind the operator's login, and the
+reconciler that keeps every app in the state its operator asked for.
 
   --data-dir DIR       state and app data (ARCHY_DATA_DIR; default ~/.local/share/archipelago)
   --listen HOST:PORT   where the API listens (ARCHY_LISTEN; default 127.0.0.1:7780)
@@ -30,6 +32,12 @@ Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v
                        (with linger) and Podman 4.4+ with its Quadlet generator are there, plain
                        Podman elsewhere (the log and system.info say why)
   --podman-socket PATH use this Podman API socket; never start a service (ARCHY_PODMAN_SOCKET)
+  --node-name NAME     the name apps are reached under, <app>.NAME (ARCHY_NODE_NAME; default
+                       localhost, which browsers on the node itself resolve; docs/app-access.md)
+  --tls on|off         HTTPS besides HTTP on the same port, with certificates of the node's own
+                       authority (ARCHY_TLS; default on; its certificate is served at /ca.crt)
+  --tls-cert FILE      serve this certificate chain (PEM) instead, with --tls-key FILE its key
+                       (ARCHY_TLS_CERT, ARCHY_TLS_KEY); it must cover NAME and *.NAME
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
@@ -138,6 +146,10 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: "string" },
       backend: { type: "string" },
       "podman-socket": { type: "string" },
+      "node-name": { type: "string" },
+      tls: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
     },
     USAGE,
   );
@@ -166,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   console.error(
-    `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
+    `archy: the daemon listens on ${daemon.url}; browsers open ${daemon.browserUrl} (data in ${config.dataDir}); stop it with Ctrl-C`,
   );
   await new Promise<void>((resolve) => {
     // The handlers stay installed: a second signal while stopping is ignored, not fatal. Ctrl-C in

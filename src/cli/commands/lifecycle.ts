@@ -279,6 +279,13 @@ async function request(
   }
 }
 
+/** What the operator should know before an install (an interface reachable without the login), on stderr. */
+async function warnBefore(client: DaemonClient, id: string): Promise<void> {
+  const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
+  for (const warning of available?.find((a) => a.id === id)?.warnings ?? [])
+    process.stderr.write(`warning: ${id}: ${warning}\n`);
+}
+
 /** A refusal to install an unknown app names the apps there are. */
 async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<RpcFailure> {
   const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
@@ -360,6 +367,7 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     const wait = values["no-wait"] !== true;
     const follower = new Follower(client, id);
     if (wait) await follower.connect();
+    if (kind === "install") await warnBefore(client, id);
     let accepted: Accepted;
     try {
       accepted = await request(client, kind, id, values, approve);
