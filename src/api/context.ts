@@ -3,6 +3,7 @@
  * transport saw it. Its own module, so that the handler modules (methods.ts, auth-methods.ts,
  * catalog-methods.ts, market-methods.ts) share it without importing one another.
  */
+import type { Backups } from "../backup/service.ts";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { Marketplace } from "../marketplace/market.ts";
@@ -21,6 +22,8 @@ export type ApiContext = {
   catalogs: Catalogs;
   /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
   market: Marketplace;
+  /** Backups and restores (src/backup/). */
+  backups: Backups;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;

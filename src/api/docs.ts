@@ -182,6 +182,53 @@ export const EXAMPLES: Record<string, MethodExample> = {
     ],
     errors: [],
   },
+  "backup.targets.list": {
+    params: {},
+    result: { targets: [{ name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 }] },
+    errors: [],
+  },
+  "backup.targets.add": {
+    params: { name: "usb", location: "/mnt/usb/archy" },
+    result: {
+      target: { name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 },
+      key: "q3Zx0VbPz2m7kq1pJ9cTt0dQe6yHcW4s8nLrXaUoF2g",
+      keyFile: "/home/archipelago/.local/share/archipelago/backup/targets/usb/key",
+    },
+    errors: ["invalidParams", "backupTargetUnusable"],
+  },
+  "backup.targets.remove": { params: { name: "usb" }, result: { removed: "usb" }, errors: ["notFound"] },
+  "backup.targets.check": {
+    params: { name: "usb" },
+    result: { name: "usb", snapshots: 12 },
+    errors: ["notFound", "backupTargetUnusable"],
+  },
+  "backup.run": {
+    params: { id: "my-app", target: "usb" },
+    result: { operationId: OPERATION, appId: "my-app", kind: "backup", existing: false },
+    errors: ["notFound", "operationInProgress", "backupTargetUnusable"],
+  },
+  "backup.snapshots": {
+    params: { id: "my-app" },
+    result: {
+      target: "usb",
+      snapshots: [
+        {
+          id: "642b06fe35d54e8b10ffa7cf22d483164f0cdf82678922f0b8fc225687652d4c",
+          shortId: "642b06fe",
+          time: "2026-12-07T13:50:36.194854696Z",
+          appId: "my-app",
+          version: "1.3.0",
+          preRestore: false,
+        },
+      ],
+    },
+    errors: ["notFound", "backupTargetUnusable"],
+  },
+  "backup.restore": {
+    params: { id: "my-app", snapshot: "642b06fe" },
+    result: { operationId: OPERATION, appId: "my-app", kind: "restore", existing: false },
+    errors: ["notFound", "operationInProgress", "backupTargetUnusable"],
+  },
   "catalog.sources": { params: {}, result: [CATALOG_SOURCE], errors: [] },
   "catalog.refresh": {
     params: { name: "official" },
@@ -470,6 +517,18 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     appId: "my-app",
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
     seq: 44,
+  },
+  "backup-progress": {
+    type: "backup-progress",
+    operationId: OPERATION,
+    appId: "my-app",
+    percent: 42.5,
+    filesDone: 120,
+    totalFiles: 300,
+    bytesDone: 45_000_000,
+    totalBytes: 105_000_000,
+    secondsRemaining: 12,
+    seq: 45,
   },
 };
 

@@ -53,6 +53,19 @@ const EVENT_BODIES = {
       }),
     })
     .meta({ description: "A line of an operation's log (install progress, image pulls, hooks)." }),
+  "backup-progress": z
+    .object({
+      type: z.literal("backup-progress"),
+      operationId: z.string(),
+      appId: z.string(),
+      percent: z.number(),
+      filesDone: z.number(),
+      totalFiles: z.number(),
+      bytesDone: z.number(),
+      totalBytes: z.number(),
+      secondsRemaining: z.number().optional().meta({ description: "restic's estimate of the time left." }),
+    })
+    .meta({ description: "How far a backup has got (about once a second): files, bytes, time left." }),
 } as const;
 
 const Seq = z.number().int().min(1).meta({
@@ -86,6 +99,9 @@ export const EVENT_SCHEMAS = {
     .extend({ seq: Seq })
     .meta({ description: EVENT_BODIES.operation.description }),
   log: EVENT_BODIES.log.extend({ seq: Seq }).meta({ description: EVENT_BODIES.log.description }),
+  "backup-progress": EVENT_BODIES["backup-progress"]
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES["backup-progress"].description }),
 } as const;
 
 export const ApiEventSchema = z.discriminatedUnion("type", [
@@ -93,6 +109,7 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_BODIES["app-removed"],
   EVENT_BODIES.operation,
   EVENT_BODIES.log,
+  EVENT_BODIES["backup-progress"],
 ]);
 
 /** An event pushed to subscribers: the reconciler's own, or one the API adds. */
@@ -103,6 +120,7 @@ export const StreamEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 
 /** An event as the stream sends it: with its place in the stream. */
@@ -116,5 +134,6 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 export type WsMessage = z.infer<typeof WsMessageSchema>;

@@ -20,6 +20,7 @@ import type { AppRow } from "../orchestrator/store.ts";
 import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
+import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
@@ -240,7 +241,10 @@ function installed(ctx: ApiContext, id: string): AppRow {
 const PACKAGE_HANDLERS: ApiHandlers<
   Exclude<
     MethodName,
-    keyof typeof AUTH_HANDLERS | keyof typeof CATALOG_HANDLERS | keyof typeof MARKET_HANDLERS
+    | keyof typeof AUTH_HANDLERS
+    | keyof typeof BACKUP_HANDLERS
+    | keyof typeof CATALOG_HANDLERS
+    | keyof typeof MARKET_HANDLERS
   >
 > = {
   "package.list": (_params, ctx) => listedApps(ctx),
@@ -453,6 +457,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
   CONTRACT,
   {
     ...AUTH_HANDLERS,
+    ...BACKUP_HANDLERS,
     ...CATALOG_HANDLERS,
     ...MARKET_HANDLERS,
     ...PACKAGE_HANDLERS,

@@ -152,6 +152,55 @@ const TABLE = {
     group: "operator",
     load: () => import("./commands/logs.ts"),
   },
+  backup: {
+    summary: "back up an app (or --all) to a target; targets add|remove|check",
+    options: [
+      { name: "all", value: "flag", help: "every installed app" },
+      { name: "target", value: "text", help: "the target's name" },
+      ...WAIT,
+      ...CONNECTION,
+      HELP,
+    ],
+    args: "installed",
+    subcommands: {
+      targets: {
+        summary: "the backup targets",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+        subcommands: {
+          add: {
+            summary: "add a target (a directory or a restic URL)",
+            options: [
+              { name: "key-file", value: "file", help: "the key of an existing repository" },
+              { name: "credentials-file", value: "file", help: "NAME=VALUE credentials (s3, b2)" },
+              ...CONNECTION,
+              HELP,
+            ],
+            args: "files",
+          },
+          remove: { summary: "forget a target", options: [...CONNECTION, HELP], args: "none" },
+          check: { summary: "open and verify a target", options: [...CONNECTION, HELP], args: "none" },
+        },
+      },
+    },
+    group: "operator",
+    load: () => import("./commands/backup.ts"),
+  },
+  backups: {
+    summary: "list the snapshots on a backup target",
+    options: [JSON_OPTION, { name: "target", value: "text", help: "the target's name" }, ...CONNECTION, HELP],
+    args: "installed",
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/backup.ts")).runBackups }),
+  },
+  restore: {
+    ...lifecycleSpec("restore an app from a backup (over it, or onto a new node)", "installed", [
+      { name: "snapshot", value: "text", help: "the snapshot id (8+ digits)" },
+      { name: "target", value: "text", help: "the target's name" },
+    ]),
+    group: "operator",
+    load: async () => ({ run: (await import("./commands/backup.ts")).runRestore }),
+  },
   credentials: {
     summary: "show an app's logins and passwords",
     options: [JSON_OPTION, ...CONNECTION, HELP],

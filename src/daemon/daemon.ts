@@ -15,6 +15,7 @@ import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
+import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Marketplace } from "../marketplace/market.ts";
 import { unapprovedOf } from "../orchestrator/approvals.ts";
@@ -137,6 +138,9 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     packageOf: (app): AppPackage | undefined =>
       localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
+  const backups = new Backups({ orchestrator, dataRoot: config.dataDir, publish, clock });
+  // Before the API serves: a backup a dead daemon left running is failed, its app runs again.
+  await backups.recover();
   const auth = new Auth({
     store: orchestrator.store,
     cliTokenFile: join(stateDir, "cli-token"),
@@ -216,6 +220,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       sources,
       catalogs,
       market,
+      backups,
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
@@ -354,6 +359,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       await catalogs.stop();
       await market.stop();
       keeper?.stop();
+      await backups.stop();
       await orchestrator.stop();
       releaseLock();
       logger.info("stopped; app containers keep running");

@@ -145,7 +145,7 @@ async function lookupUser(name: string): Promise<RunAs | null> {
 function packagesCheck(): Check {
   return {
     id: "packages",
-    title: "Debian packages for rootless Podman",
+    title: "Debian packages for rootless Podman and backups",
     async check() {
       const result = await exec("dpkg-query", ["-W", "-f", DPKG_QUERY_FORMAT, ...REQUIRED_PACKAGES]);
       const noDpkg = result.code === 127;

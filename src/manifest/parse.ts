@@ -63,7 +63,8 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // 7: legacy data paths follow the allow-list of host-paths.ts (legacyDataPathProblem).
 // 8: a port's `bind` is no longer filled in (an interface's port defaults to 127.0.0.1, any other
 // to 0.0.0.0: manifest/access.ts), and interfaces have `auth` and `public_paths`.
-export const MANIFEST_RULES_VERSION = 8;
+// 9: a manifest's `backup` section is checked against its volumes, containers and hooks.
+export const MANIFEST_RULES_VERSION = 9;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

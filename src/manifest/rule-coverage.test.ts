@@ -34,6 +34,7 @@ const COVERED: Record<string, string> = {
   "ref.dependency": "semantics.test.ts",
   "ref.port": "semantics.test.ts",
   "ref.volume": "semantics.test.ts",
+  "ref.backup-hook": "semantics.test.ts",
   "cycle.depends-on": "semantics.test.ts",
   "cycle.dependency": "semantics.test.ts",
   "clash.dependency": "semantics.test.ts",

@@ -559,6 +559,39 @@ const Hooks = z
   })
   .meta({ description: "Steps run at points of the app's lifecycle; each step must be idempotent." });
 
+const BackupHook = z.array(ExecStep).default([]).meta({
+  description: "`exec` steps (a command in a running container), e.g. a database dump into a volume.",
+});
+
+const Backup = z
+  .strictObject({
+    volumes: z
+      .array(Label)
+      .min(1)
+      .optional()
+      .meta({
+        description: "The app volumes backed up, by name (default: every volume of the app).",
+        examples: [["db-data"]],
+      }),
+    exclude: z
+      .array(z.string().min(1).max(200))
+      .default([])
+      .meta({
+        description: "Files left out, as globs (restic's `--exclude` syntax), e.g. caches.",
+        examples: [["*.tmp", "cache/**"]],
+      }),
+    consistency: z.enum(["stop", "hooks"]).default("stop").meta({
+      description:
+        "How the copy is made consistent: `stop` (the default) stops the app, backs up and starts it again, even when the backup fails; `hooks` keeps it running and runs `pre_backup` before and `post_backup` after.",
+    }),
+    pre_backup: BackupHook,
+    post_backup: BackupHook,
+  })
+  .meta({
+    description:
+      "How the app is backed up. Its installed manifest and generated secrets always go into the snapshot too.",
+  });
+
 const Adoption = z
   .strictObject({
     containers: z
@@ -666,6 +699,7 @@ export const ManifestSchema = z
       .default({})
       .meta({ description: "Web interfaces, by name (`ui` is the main one)." }),
     hooks: Hooks.default({ post_install: [], pre_start: [], post_update: [], pre_uninstall: [] }),
+    backup: Backup.default({ exclude: [], consistency: "stop", pre_backup: [], post_backup: [] }),
     adoption: Adoption.default({ containers: {}, volumes: {}, data_paths: {} }),
     permissions: z
       .record(Label, Permission)
@@ -683,4 +717,5 @@ export type ContainerSpec = Manifest["containers"][string];
 export type PortSpec = ContainerSpec["ports"][number];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
 export type HookName = keyof Manifest["hooks"];
+export type HookStepSpec = Manifest["hooks"]["post_install"][number];
 export type PermissionSpec = Manifest["permissions"][string];

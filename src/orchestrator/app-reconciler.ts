@@ -5,7 +5,7 @@
  * restarts counted by restart-trackers.ts, hooks scheduled by hook-schedule.ts.
  */
 import type { PermissionRequest } from "../manifest/permissions.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { ContainerRef, Observation, Runtime } from "../runtime/runtime.ts";
@@ -13,7 +13,7 @@ import type { AppReport } from "./app-report.ts";
 import { awaitingApproval, listPermissions, unapprovedOf } from "./approvals.ts";
 import type { Executor } from "./executor.ts";
 import { hookDue, hookDueOnceRunning } from "./hook-schedule.ts";
-import { type AppPackage, hookTargets, runHook } from "./hooks.ts";
+import { type AppPackage, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Note, StoredContainer } from "./model.ts";
@@ -59,6 +59,8 @@ export type AppReconcilerOptions = {
   crashRestarts: CrashRestarts;
   /** Wakes another app (a dependent of one that settled or went). */
   wake: (appId: string) => void;
+  /** Why the app is held stopped now (a backup or restore in flight), or undefined. */
+  holdsStopped: (appId: string) => string | undefined;
 };
 
 export class AppReconciler {
@@ -146,8 +148,10 @@ export class AppReconciler {
       // An app wanted running with a permission the operator has not approved (revoked, or never
       // approved: a path around the lifecycle's check) is held stopped until it is approved.
       const held = unapprovedOf(manifest, store.approvals(app.id));
+      // A backup that stops the app, or a restore, holds it stopped until it ends (then it runs again).
+      const holding = this.#o.holdsStopped(appId);
       const planned: AppRow =
-        held.length > 0 && app.desired === "running" ? { ...app, desired: "stopped" } : app;
+        (held.length > 0 || holding) && app.desired === "running" ? { ...app, desired: "stopped" } : app;
       let next: Plan;
       let input: PlanInput;
       try {
@@ -166,6 +170,10 @@ export class AppReconciler {
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
         return failed(await this.#crash(again.container, exitCode));
+      }
+      if (next.actions.length === 0 && holding && planned !== app) {
+        report.status(app, "stopped", holding);
+        return DONE;
       }
       if (next.actions.length === 0)
         return planned !== app
@@ -204,7 +212,7 @@ export class AppReconciler {
         app,
         updates.phaseDuring(update, next.phase),
         planned !== app
-          ? awaitingApproval(app.id, held)
+          ? (holding ?? awaitingApproval(app.id, held))
           : next.waiting.length > 0
             ? `waiting for ${next.waiting.join("; ")}`
             : updates.reason(update, verdict, next.phase),
@@ -451,6 +459,29 @@ export class AppReconciler {
         await this.#o.runtime.stop(container, DEFAULT_STOP_TIMEOUT_S);
       }
     observations.invalidate();
+  }
+
+  /** Runs a backup's hook steps in the app's running containers (src/backup/). */
+  async runBackupHook(
+    appId: string,
+    hook: "pre_backup" | "post_backup",
+    steps: readonly HookStepSpec[],
+    note: Note,
+  ): Promise<void> {
+    const app = this.#o.store.getApp(appId);
+    const manifest = app ? this.#o.manifests.of(app).manifest : undefined;
+    if (!app || !manifest) throw new HookError(`${appId} is not installed with a valid manifest`);
+    const seen = (await this.#o.observations.get(0)).containers.filter((c) => c.appId === appId);
+    const pkg = this.#o.packageOf(app);
+    await runSteps(manifest, hook, steps, {
+      runtime: this.#o.runtime,
+      appDir: pkg?.dir,
+      verifyCopy: pkg?.verifyCopy,
+      containers: new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c])),
+      note,
+      hostPaths: this.#o.hostPaths,
+    });
+    this.#o.observations.invalidate();
   }
 
   async #runHook(

@@ -3,7 +3,7 @@
  * (an event when either changed), lines in the daemon's log and the operation in progress, and
  * operations finished.
  */
-import type { Logger, Note, Phase, ReconcilerEvent } from "./model.ts";
+import { HOLDING_KINDS, type Logger, type Note, type Phase, type ReconcilerEvent } from "./model.ts";
 import type { AppRow, Store } from "./store.ts";
 
 export class AppReport {
@@ -69,7 +69,8 @@ export class AppReport {
     error?: string,
   ): void {
     for (const operation of this.#store.activeOperations(app.id)) {
-      if (operation.generation > app.generation) continue;
+      // A backup or restore is ended by the backup service, never by a reconcile.
+      if (operation.generation > app.generation || HOLDING_KINDS.has(operation.kind)) continue;
       this.endOperation(app, operation.id, state, error);
     }
   }

@@ -7,7 +7,7 @@
  */
 import { posix } from "node:path";
 import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { ContainerRef, ExecResult, Runtime } from "../runtime/runtime.ts";
 import { type TarEntry, tar } from "../runtime/tar.ts";
@@ -90,7 +90,16 @@ function commandSummary(command: readonly string[]): string {
 
 /** Runs every step of one hook, in order; the first failing step fails the hook. */
 export async function runHook(manifest: Manifest, hook: HookName, ctx: HookContext): Promise<void> {
-  const steps = manifest.hooks[hook];
+  await runSteps(manifest, hook, manifest.hooks[hook], ctx);
+}
+
+/** Runs `steps` of the hook named `hook` (a lifecycle hook, or a backup's), in order. */
+export async function runSteps(
+  manifest: Manifest,
+  hook: HookName | "pre_backup" | "post_backup",
+  steps: readonly HookStepSpec[],
+  ctx: HookContext,
+): Promise<void> {
   if (steps.length === 0) return;
   ctx.note("info", `running the ${hook} hook (${steps.length} step${steps.length === 1 ? "" : "s"})`);
   for (const [index, step] of steps.entries()) {

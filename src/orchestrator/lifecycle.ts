@@ -16,7 +16,7 @@ import { provenanceChange } from "../sources/provenance.ts";
 import { type Approval, decideApprovals, unapproved } from "./approvals.ts";
 import { hookAfter } from "./hook-schedule.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
-import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
+import { type DesiredState, HOLDING_KINDS, type Operation, type OperationKind, type Phase } from "./model.ts";
 import { describeClashes, InstalledNames } from "./name-clashes.ts";
 import type { AppRow, IntentChange, ManifestRecord, Store } from "./store.ts";
 
@@ -432,6 +432,14 @@ export class Lifecycle {
     if (same) return { operationId: same.id, appId, kind, existing: true };
     const removing = app?.desired === "absent" && kind !== "purge";
     const other = active.at(-1);
+    // A backup or restore is never superseded: it ends by itself (and starts the app again).
+    const holding = active.find((operation) => HOLDING_KINDS.has(operation.kind));
+    if (holding)
+      throw new LifecycleError(
+        "operation-in-progress",
+        `${appId} has a ${holding.kind} in progress (operation ${holding.id}); wait for it to finish (it starts the app again), then ${kind} again`,
+        { operation: { id: holding.id, kind: holding.kind } },
+      );
     if (other && (!SUPERSEDING.has(kind) || removing))
       throw new LifecycleError(
         "operation-in-progress",

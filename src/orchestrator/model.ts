@@ -43,10 +43,22 @@ export const OPERATION_KINDS = [
   "approve",
   /** The operator withdraws a permission's approval: the app stops until it is approved again. */
   "revoke",
+  /** A backup of the app's data, manifest and secrets (src/backup/): it holds the app meanwhile. */
+  "backup",
+  /** A restore of the app from a backup: it holds the app meanwhile. */
+  "restore",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OPERATION_STATES = ["pending", "running", "succeeded", "failed"] as const;
 export type OperationState = (typeof OPERATION_STATES)[number];
+
+/**
+ * Operations the backup service runs, not the reconciler. While one is in flight it holds its app:
+ * every other request is refused (a backup and an update or uninstall never run at once), and for a
+ * `stop` backup or a restore the reconciler keeps the app stopped until the operation ends (then it
+ * starts it again, as the app's desired state never changed).
+ */
+export const HOLDING_KINDS: ReadonlySet<OperationKind> = new Set(["backup", "restore"]);
 
 export type Operation = {
   id: string;

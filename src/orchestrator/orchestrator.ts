@@ -68,6 +68,12 @@ export class Orchestrator {
   readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
+  /**
+   * Apps held stopped, with why (a backup or restore in flight, src/backup/): the reconciler keeps
+   * them stopped until the hold is lifted. In memory: a daemon that dies lifts every hold, so an app
+   * is never left stopped by an operation that no longer runs.
+   */
+  readonly holds = new Map<string, string>();
   /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
   readonly hostPaths: HostPathGuard;
   /** The names installed apps take on the node (see name-clashes.ts). */
@@ -224,6 +230,7 @@ export class Orchestrator {
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),
+      holdsStopped: (appId) => this.holds.get(appId),
       health: {
         detail: (_appId, _key, container) => {
           if (!container) return undefined;

@@ -8,6 +8,9 @@
  * Reconcile → Result, the same way). Observations are shared between workers
  * (observation-cache.ts), so a pass over many unchanged apps costs one engine call.
  */
+
+import type { HookStepSpec } from "../manifest/schema.ts";
+import type { ObservedContainer } from "../runtime/observed.ts";
 import type { Observation, Runtime, Watch } from "../runtime/runtime.ts";
 import { AppReconciler, type HealthSource } from "./app-reconciler.ts";
 import { AppReport } from "./app-report.ts";
@@ -17,7 +20,7 @@ import { DEFAULT_HEALTH_RESTART_POLICY, type HealthRestartPolicy } from "./healt
 import type { AppPackage } from "./hooks.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
-import type { Logger, ReconcilerEvent } from "./model.ts";
+import type { Logger, Note, ReconcilerEvent } from "./model.ts";
 import { InstalledNames } from "./name-clashes.ts";
 import { legacyNamesOf, ObservationCache } from "./observation-cache.ts";
 import type { ReconcileOutcome } from "./reconcile-outcome.ts";
@@ -57,6 +60,11 @@ export type ReconcilerOptions = {
   packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
   /** The names installed apps take on the node (default: from the store and the manifests). */
   names?: InstalledNames;
+  /**
+   * Why the app is held stopped now (a backup or restore in flight, src/backup/), or undefined:
+   * then its desired state counts as stopped, and it runs again once the hold ends.
+   */
+  holdsStopped?: (appId: string) => string | undefined;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -134,6 +142,7 @@ export class Reconciler {
       healthRestarts: new HealthRestarts(restartPolicy, clock),
       crashRestarts: new CrashRestarts(restartPolicy, clock),
       wake: (appId) => this.enqueue(appId),
+      holdsStopped: options.holdsStopped ?? (() => undefined),
     });
     this.#queue = new WorkQueue({
       concurrency: options.concurrency ?? 4,
@@ -141,6 +150,21 @@ export class Reconciler {
       onError: (appId, error) =>
         this.#log.error(`reconcile of ${appId} crashed: ${(error as Error)?.stack ?? String(error)}`),
     });
+  }
+
+  /** The app's containers as Podman shows them now (a fresh observation). */
+  async containersOf(appId: string): Promise<ObservedContainer[]> {
+    return (await this.#observations.get(0)).containers.filter((c) => c.appId === appId);
+  }
+
+  /** Runs a backup's hook steps in the app's running containers (src/backup/). */
+  runBackupHook(
+    appId: string,
+    hook: "pre_backup" | "post_backup",
+    steps: readonly HookStepSpec[],
+    note: Note,
+  ): Promise<void> {
+    return this.#apps.runBackupHook(appId, hook, steps, note);
   }
 
   /** The most recent observation, shared with the health monitor. */

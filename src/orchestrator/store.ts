@@ -912,6 +912,17 @@ export class Store {
     return (rows as Row[]).map(toOperation);
   }
 
+  /**
+   * Records an operation that changes no intent (a backup, a restore): running at once, run by its
+   * own service. `holdStopped`: the reconciler keeps the app stopped while it is in flight.
+   */
+  recordHoldingOperation(operation: { id: string; appId: string; kind: OperationKind }, now: number): void {
+    const app = this.getApp(operation.appId);
+    this.#statement(
+      "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'running', ?)",
+    ).run(operation.id, operation.appId, operation.kind, app?.generation ?? 0, now);
+  }
+
   listOperations(appId: string, limit = 50): Operation[] {
     return (
       this.#statement(

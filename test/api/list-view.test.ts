@@ -34,7 +34,7 @@ type Listed = {
 const clock = manualClock(1_800_000_000_000);
 let d: TestDaemon;
 let cli: Caller;
-/** Store reads made by package.list's views, counted on the daemon's own store. */
+/** Store reads made answering API calls, counted on the daemon's own store. */
 const reads = { listApps: 0, listContainers: 0, approvals: 0 };
 
 before(async () => {
@@ -52,7 +52,8 @@ before(async () => {
   for (const name of Object.keys(reads) as Array<keyof typeof reads>) {
     const read = store[name].bind(store) as (...args: unknown[]) => unknown;
     store[name] = ((...args: unknown[]) => {
-      reads[name]++;
+      // Only reads made answering an API call: the reconciler's passes read the store meanwhile too.
+      if (/\banswer \(.*rpc\/dispatch\.ts/.test(new Error().stack ?? "")) reads[name]++;
       return read(...args);
     }) as never;
   }
@@ -84,6 +85,10 @@ test("repeated lists read the store once; any change shows at the next list; the
     ["api-alpha", "api-gamma", "api-web"],
   );
   const once = { ...reads };
+  assert.ok(
+    once.listApps > 0 && once.listContainers > 0,
+    `the first list read the store: ${JSON.stringify(once)}`,
+  );
   for (let i = 0; i < 20; i++) await list();
   assert.deepEqual(reads, once, "store reads for 20 more lists of an unchanged node");
 
