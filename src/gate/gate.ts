@@ -232,8 +232,8 @@ function gateApp(
 }
 
 /**
- * Where the sandbox's stand-ins of the apps' host paths go. Host paths may only be under /mnt,
- * /media or /srv (manifest/host-paths.ts): inside the work directory when it is under one of them,
+ * Where the sandbox's stand-ins of the apps' host paths and legacy data paths go. Both may only be
+ * under /mnt, /media or /srv (manifest/host-paths.ts): inside the work directory when it is under one of them,
  * else in a directory of their own under /srv.
  */
 function sandboxHostRoot(workDir: string): string {
@@ -275,9 +275,14 @@ async function prepareManaged(
   const runDir = join(workDir, "run");
   const dataDir = join(workDir, "data");
   const appsDir = join(workDir, "apps");
+  // Legacy data paths follow host paths' allow-list too (manifest/host-paths.ts).
   const needsHostPaths =
     mode.isolate &&
-    chosen.some((a) => Object.values(a.manifest.permissions).some((p) => p.kind === "host-path"));
+    chosen.some(
+      (a) =>
+        Object.values(a.manifest.permissions).some((p) => p.kind === "host-path") ||
+        Object.keys(a.manifest.adoption.data_paths).length > 0,
+    );
   const hostRoot = needsHostPaths ? sandboxHostRoot(workDir) : join(workDir, "host");
   /** The host root when it is not inside the work directory: removed with it. */
   const ownHostRoot = hostRoot.startsWith(`${workDir}/`) ? [] : [hostRoot];
