@@ -389,7 +389,10 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: RUNNING_ERRORS },
   "package.stop": {
     params: { id: "my-app" },
-    result: accepted("stop", { superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"] }),
+    result: accepted("stop", {
+      superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"],
+      runningDependents: ["my-dashboard"],
+    }),
     errors: ["notFound", "beingRemoved"],
   },
   "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: RUNNING_ERRORS },

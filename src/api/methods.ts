@@ -17,6 +17,7 @@ import {
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { BACKUP_HANDLERS } from "./backup-methods.ts";
@@ -76,6 +77,26 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
     ctx.publish({ type: "operation", operationId, appId, kind, state: "pending" });
   }
   return accepted;
+}
+
+/** The memory limits of an app's manifest, with whether the node's Podman enforces them. */
+function memoryLimitsView(
+  ctx: ApiContext,
+  manifest: Manifest | undefined,
+): HandlerResult<"package.get">["memoryLimits"] {
+  const limits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
+  return Object.entries(manifest?.containers ?? {}).flatMap(([container, spec]) =>
+    spec.memory === undefined
+      ? []
+      : [
+          {
+            container,
+            bytes: spec.memory,
+            enforced: limits?.enforced ?? null,
+            why: limits && !limits.enforced ? limits.why : null,
+          },
+        ],
+  );
 }
 
 /** The warnings of a manifest, one line each, with where in the manifest. */
@@ -158,6 +179,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
+    memoryLimits: memoryLimitsView(ctx, manifest),
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
     permissions: permissionStatus(
       manifest ? requestedPermissions(manifest) : [],
@@ -358,10 +380,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
         },
         { tail },
       );
-      for await (const chunk of chunks)
-        for (const line of chunk.data.toString("utf8").split("\n"))
-          if (line !== "")
-            lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
+      for await (const { stream, line } of outputLines(chunks))
+        lines.push({ container: target.key, stream, line: mask.apply(line) });
     }
     return lines;
   },

@@ -113,6 +113,8 @@ export type AppView = {
   observedAgeMs: number | null;
   containers: ContainerView[];
   interfaces: Array<{ name: string; url: string | null }>;
+  /** Absent from daemons before it was added. */
+  memoryLimits?: Array<{ container: string; bytes: number; enforced: boolean | null; why: string | null }>;
   permissions: PermissionStatus[];
   warnings: string[];
 };
@@ -139,6 +141,7 @@ export type Accepted = {
   kind: string;
   existing: boolean;
   superseded?: string[];
+  runningDependents?: string[];
 };
 
 export type OperationLog = { seq: number; at: number; level: string; message: string };

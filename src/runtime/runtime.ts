@@ -11,10 +11,12 @@
  * failures with a `kind` (`not-found`, `conflict`, `timeout`, `unavailable`, `bad-request`,
  * `server`: libpod/errors.ts) that callers decide on, never on message text.
  */
+
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import type { VolumeData } from "./data-dirs.ts";
+import type { MemoryLimits } from "./memory-limits.ts";
 import type { Backend, ObservedContainer } from "./observed.ts";
 
 export type RuntimeErrorKind = "stop-ineffective" | "name-conflict" | "image-missing" | "backend-unavailable";
@@ -73,6 +75,8 @@ export type Watch = { stop(): Promise<void> };
 export interface Runtime {
   /** How new containers are created. Existing ones are always handled by their observed backend. */
   readonly createWith: Backend;
+  /** Whether Podman enforces a container's memory limit on this host (see memory-limits.ts). */
+  readonly memoryLimits: MemoryLimits;
 
   // ---- observation
 

@@ -277,7 +277,7 @@ describe("real Podman: update with rollback", { concurrency: 3 }, () => {
       assert.equal(refused.code, "not-newer");
       assert.match(
         refused.error ?? "",
-        /0\.9\.0 is not newer than the installed 1\.0\.0; pass force to downgrade/,
+        /0\.9\.0 is not newer than the installed 1\.0\.0; to downgrade or reapply, force it: `archy update [^`]+ --force`/,
       );
       const unchanged = await web(lab, app);
       assert.deepEqual([unchanged.id, unchanged.startedAt], [old.id, old.startedAt], "nothing was touched");

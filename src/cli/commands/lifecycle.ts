@@ -456,6 +456,12 @@ export async function followAccepted(
         accepted.superseded?.length ? `; it supersedes ${accepted.superseded.join(", ")}` : ""
       }`,
     );
+  const dependents = accepted.runningDependents ?? [];
+  if (dependents.length > 0)
+    console.error(
+      `archy: warning: ${dependents.join(", ")} depend${dependents.length === 1 ? "s" : ""} on ${id} and keep${dependents.length === 1 ? "s" : ""} running without it (requests to it fail until \`archy start ${id}\`); ` +
+        `they are not stopped with it, since you named only ${id}: to stop them too, ${dependents.map((d) => `archy stop ${d}`).join(" && ")}`,
+    );
   if (!wait) {
     out(`not waiting: \`archy status ${id}\` shows how it goes`);
     return EXIT.ok;
