@@ -108,7 +108,8 @@ type AppViewResult = HandlerResult<"package.get">;
 /**
  * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
  * revision: any write, any observation time confirmed; the marketplace's events and settings are
- * in it too) and the catalogs' listings (which apps they offer). App links are the node's own
+ * in it too), the catalogs' listings (which apps they offer) and what the runtime found of the
+ * host once Podman answered (memory limits). App links are the node's own
  * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
  * and approvals again, three queries an app, for every caller under load.
  */
@@ -117,6 +118,8 @@ type ListView = {
   generation: number;
   revision: number;
   listings: unknown[];
+  /** What the runtime found of the host (memory limits), known once Podman answered. */
+  memoryLimits: unknown;
   apps: AppViewResult[];
 };
 const listViews = new WeakMap<object, ListView>();
@@ -126,16 +129,18 @@ let listGenerations = 0;
 function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
   const { store } = ctx.orchestrator;
   const listings = ctx.catalogs.sources.map((s) => s.listing);
+  const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
   let view = listViews.get(store);
   if (
     !view ||
     view.revision !== store.revision ||
+    view.memoryLimits !== memoryLimits ||
     view.listings.length !== listings.length ||
     view.listings.some((listing, i) => listing !== listings[i])
   ) {
     const apps = store.listApps().map((row) => appView(ctx, row));
     // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, apps };
+    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, apps };
     listViews.set(store, view);
   }
   // A restarted daemon starts counting again: its start time keeps an old tag from matching.
