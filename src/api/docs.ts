@@ -71,6 +71,7 @@ const APP = {
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
   warnings: [],
   flags: [],
+  memoryLimits: [{ container: "web", bytes: 268_435_456, enforced: true, why: null }],
 };
 
 const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
