@@ -418,6 +418,17 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     appId: "my-app",
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
   },
+  pull: {
+    type: "pull",
+    appId: "my-app",
+    operationId: OPERATION,
+    image:
+      "registry.example.org/my-app/web:1.2@sha256:9f2c1e0b7a6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b",
+    layer: "e62f15541f10",
+    status: "downloading",
+    current: 5242880,
+    total: 20971520,
+  },
 };
 
 type Json = Parameters<typeof fieldRows>[0];

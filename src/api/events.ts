@@ -65,6 +65,21 @@ export const EVENT_SCHEMAS = {
       }),
     })
     .meta({ description: "A line of an operation's log (install progress, image pulls, hooks)." }),
+  pull: z
+    .object({
+      type: z.literal("pull"),
+      appId: z.string(),
+      operationId: z.string(),
+      image: z.string().meta({ description: "The image as the manifest names it." }),
+      layer: z.string().meta({ description: "The blob: the first 12 hex digits of its digest." }),
+      status: z.enum(["waiting", "downloading", "present", "done"]),
+      current: z.number().optional().meta({ description: "Bytes of the blob received so far." }),
+      total: z.number().optional().meta({ description: "The blob's size in bytes." }),
+    })
+    .meta({
+      description:
+        "Progress of one layer of an image an install or update pulls (every update Podman reports; the operation log has a line per quarter).",
+    }),
 } as const;
 
 export const ApiEventSchema = z.discriminatedUnion("type", [
@@ -72,6 +87,7 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS.pull,
 ]);
 
 /** An event pushed to subscribers: the reconciler's own, or one the API adds. */
@@ -85,6 +101,7 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS.pull,
 ]);
 
 // The reconciler's events must stay within the documented shapes.

@@ -15,7 +15,19 @@ export const REQUIRED_PACKAGES = [
   "dbus-user-session",
   "debootstrap",
   "curl",
+  // The tests' own image registry (TLS, basic auth) and the tool that pushes images into it
+  // (test/support/registry.ts, scripts/test-registry); openssl makes its test CA.
+  "docker-registry",
+  "skopeo",
+  "openssl",
 ] as const;
+
+/**
+ * Services Debian starts when their package is installed that a node must not run: the registry
+ * serves the tests (started by them, on loopback, with TLS and auth), never the package's own
+ * unauthenticated one on port 5000.
+ */
+export const UNWANTED_SERVICES = ["docker-registry.service"] as const;
 
 /** The `dpkg-query` format `missingPackages` parses: name, status abbreviation, version. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} syntax
@@ -35,9 +47,13 @@ export function missingPackages(dpkgQueryOutput: string, wanted: readonly string
   return wanted.filter((name) => !installed.has(name));
 }
 
-/** The commands that install `missing` without prompts or recommended extras. */
-export function installCommands(missing: readonly string[]): string[][] {
+/**
+ * The commands that install `missing` without prompts or recommended extras; with systemd, then
+ * stop and disable the services those packages started that a node must not run.
+ */
+export function installCommands(missing: readonly string[], systemd = false): string[][] {
   if (missing.length === 0) return [];
+  const unwanted = UNWANTED_SERVICES.filter((unit) => missing.includes(unit.replace(/\.service$/, "")));
   return [
     ["apt-get", "update"],
     [
@@ -49,5 +65,6 @@ export function installCommands(missing: readonly string[]): string[][] {
       "--no-install-recommends",
       ...missing,
     ],
+    ...(systemd && unwanted.length > 0 ? [["systemctl", "disable", "--now", ...unwanted]] : []),
   ];
 }

@@ -25,6 +25,7 @@ import type { Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { resourceKey } from "../render/resources.ts";
+import { PodmanError } from "../runtime/libpod/errors.ts";
 import type { PodmanEvent } from "../runtime/libpod/events.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
@@ -191,6 +192,15 @@ class FakeRuntime {
       exists: async (reference: string) => {
         this.calls.push("image-exists");
         return !this.missingImages.has(reference);
+      },
+      /** A registry that has none of the missing images (as Podman's compatible pull says so). */
+      pull: async (reference: string) => {
+        this.calls.push("image-pull");
+        throw new PodmanError(
+          "not-found",
+          "image.pull",
+          `initializing source docker://${reference}: reading manifest in ${reference}: manifest unknown: manifest unknown`,
+        );
       },
     },
     events: (options: { onEvent: (event: PodmanEvent) => void }) => {
@@ -1730,7 +1740,7 @@ describe("reconciler: update with rollback", () => {
     );
   });
 
-  test("an image that is not on the node: refused before anything is touched", async () => {
+  test("an image that is not on the node and cannot be pulled: refused before anything is touched", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.missingImages.add(V2_IMAGE);
@@ -1741,9 +1751,10 @@ describe("reconciler: update with rollback", () => {
       [w.op(op.operationId)?.state, w.op(op.operationId)?.error],
       [
         "failed",
-        `update to 2.0.0 refused: image ${V2_IMAGE} of 2.0.0 is not on this node; pull or load it, then update again; 1.0.0 left as it was`,
+        `update to 2.0.0 refused: image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference; 1.0.0 left as it was`,
       ],
     );
+    assert.equal(w.runtime.calls.filter((c) => c === "image-pull").length, 1, "one pull, not retried");
     assert.equal(w.runtime.count("stop"), stops, "the old version was never stopped");
     assert.deepEqual(
       w.runtime.of("alpha").map((c) => [c.id, c.state]),
@@ -1757,7 +1768,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.store.getUpdate("alpha"), undefined);
   });
 
-  test("an image gone after the pre-flight (create fails: image-missing) is rolled back at once", async () => {
+  test("an image gone after the pre-flight (and not pullable) is rolled back at once", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.afterMutation = (method) => {
@@ -1769,7 +1780,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.op(op.operationId)?.state, "failed");
     assert.equal(
       w.op(op.operationId)?.error,
-      `update to 2.0.0 failed (image ${V2_IMAGE} of alpha/web is not on this node): rolled back to 1.0.0`,
+      `update to 2.0.0 failed (image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference): rolled back to 1.0.0`,
     );
     runningOnce(w.runtime, "alpha");
     assert.equal(w.runtime.of("alpha")[0]?.specHash, v1.specHash);

@@ -13,6 +13,7 @@ import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { EventStream } from "../runtime/libpod/events.ts";
+import type { RegistryAuth } from "../runtime/libpod/images.ts";
 import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
@@ -34,10 +35,12 @@ import {
 } from "./health-restarts.ts";
 import { type AppPackage, HookError, hookTargets, runHook } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
+import { ImagePullError, type LayerProgress, type PullPolicy, pullMissing } from "./image-pulls.ts";
 import type { ManifestCache, ParsedStoredManifest } from "./manifest-cache.ts";
 import type { OperationLogLine, Phase, StoredContainer } from "./model.ts";
 import { InstalledNames, NameClashError } from "./name-clashes.ts";
 import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
+import { registryOf } from "./registry-credentials.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
 import {
@@ -70,7 +73,8 @@ export type ReconcilerEvent =
       state: "running" | "succeeded" | "failed";
       error?: string;
     }
-  | { type: "log"; appId: string; line: OperationLogLine };
+  | { type: "log"; appId: string; line: OperationLogLine }
+  | ({ type: "pull"; appId: string; operationId: string } & LayerProgress);
 
 export type Logger = {
   info(message: string): void;
@@ -106,6 +110,10 @@ export type ReconcilerOptions = {
   packageOf?: (app: Pick<AppRow, "id" | "source" | "version">) => AppPackage | undefined;
   /** The names installed apps take on the node (default: from the store and the manifests). */
   names?: InstalledNames;
+  /** The credentials for the registry of an image (default: none). */
+  registryAuth?: (image: string) => RegistryAuth | undefined;
+  /** Retries of a pull whose registry cannot be reached (default: image-pulls.ts). */
+  pullPolicy?: PullPolicy;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -119,7 +127,8 @@ function isTerminal(error: unknown): boolean {
     error instanceof HookError ||
     error instanceof NotApprovedError ||
     error instanceof HostPathError ||
-    error instanceof NameClashError
+    error instanceof NameClashError ||
+    error instanceof ImagePullError
   )
     return true;
   if (error instanceof RuntimeError)
@@ -199,6 +208,8 @@ export class Reconciler {
       updateMarginMs: DEFAULT_UPDATE_MARGIN_MS,
       healthRestarts: DEFAULT_HEALTH_RESTART_POLICY,
       packageOf: localPackage,
+      registryAuth: () => undefined,
+      pullPolicy: undefined,
       ...options,
     } as Settings;
     this.#o.names ??= new InstalledNames(this.#o.store, this.#o.manifests);
@@ -817,6 +828,13 @@ export class Reconciler {
             ? `waiting for ${next.waiting.join("; ")}`
             : this.#updateReason(update, verdict, next.phase),
       );
+      // Every image is on the node before anything is created or replaced (install, reinstall).
+      if (next.actions.some((a) => a.kind === "create" || (a.kind === "remove" && a.why === "outdated")))
+        try {
+          await this.#pullImages(app, manifest, note);
+        } catch (failure) {
+          return this.#fail(app, failure, note);
+        }
       for (const action of next.actions) {
         if (action.kind === "forget") {
           this.#o.store.deleteApp(appId);
@@ -847,6 +865,22 @@ export class Reconciler {
       this.#invalidate();
     }
     this.#later(appId, 1_000);
+  }
+
+  /** Pulls the images of `manifest` that are not on the node, progress going to the active operation. */
+  async #pullImages(app: AppRow, manifest: Manifest, note: Note): Promise<void> {
+    const images = podmanPlan(manifest, this.#renderContext(manifest)).containers.map((c) => c.body.image);
+    await pullMissing(images, registryOf, {
+      images: this.#o.runtime.client.images,
+      credentialsFor: this.#o.registryAuth,
+      note,
+      policy: this.#o.pullPolicy,
+      onProgress: (progress) => {
+        const operation = this.#o.store.activeOperations(app.id).at(-1);
+        if (operation)
+          this.#o.onEvent({ type: "pull", appId: app.id, operationId: operation.id, ...progress });
+      },
+    });
   }
 
   /** The permissions `manifest` requests that the operator has not approved for `app`. */
@@ -1176,15 +1210,12 @@ export class Reconciler {
     note("info", `updating ${app.id} from ${from} to ${to}`);
     const ctx = this.#renderContext(manifest);
     const images = [...new Set(podmanPlan(manifest, ctx).containers.map((c) => c.body.image))];
-    const missing: string[] = [];
-    for (const image of images) if (!(await this.#o.runtime.client.images.exists(image))) missing.push(image);
-    if (missing.length > 0)
-      return this.#refuse(
-        app,
-        update,
-        `${missing.length === 1 ? "image" : "images"} ${missing.join(", ")} of ${to} ${missing.length === 1 ? "is" : "are"} not on this node; pull or load ${missing.length === 1 ? "it" : "them"}, then update again`,
-        note,
-      );
+    try {
+      await this.#pullImages(app, manifest, note);
+    } catch (failure) {
+      if (!(failure instanceof ImagePullError)) throw failure;
+      return this.#refuse(app, update, failure.message, note);
+    }
     note("info", `the images of ${to} are on this node: ${images.join(", ")}`);
     const bytes = await snapshots.dataBytes(app.id);
     const free = await snapshots.freeBytes(app.id);

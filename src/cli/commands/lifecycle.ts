@@ -147,6 +147,8 @@ export class Follower {
       if (this.#operationId) this.#phase(event.phase, event.reason);
       else this.#pendingPhase = { phase: event.phase, reason: event.reason };
     }
+    // A pull's byte progress comes as many events; the log has a line per quarter, which is shown.
+    if (event.type === "pull") return;
     if (event.type === "log" && this.#operationId && event.line.operationId !== this.#operationId) return;
     if (event.type === "operation" && this.#operationId && event.operationId !== this.#operationId) return;
     this.#woken = true;
