@@ -251,6 +251,13 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: [],
   },
+  "registry.list": { params: {}, result: [{ host: "registry.example.org", username: "ops" }], errors: [] },
+  "registry.login": {
+    params: { host: "registry.example.org", username: "ops", password: "the registry's password" },
+    result: [{ host: "registry.example.org", username: "ops" }],
+    errors: ["invalidParams"],
+  },
+  "registry.logout": { params: { host: "registry.example.org" }, result: [], errors: ["notFound"] },
   "market.relays.remove": {
     params: { url: "wss://relay.example.org/" },
     result: { removed: true, relays: [] },

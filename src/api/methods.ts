@@ -24,6 +24,7 @@ import { CATALOG_METHODS } from "./catalog-methods.ts";
 import type { ApiEvent } from "./events.ts";
 import { MARKET_METHODS, marketSourced, offerView, TrustView } from "./market-methods.ts";
 import { Approvals, PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
+import { REGISTRY_METHODS } from "./registry-methods.ts";
 import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -354,6 +355,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = [
   }),
   ...CATALOG_METHODS,
   ...MARKET_METHODS,
+  ...REGISTRY_METHODS,
   defineMethod({
     name: "package.install",
     summary:

@@ -85,6 +85,11 @@ const COMMANDS: Record<string, Command> = {
     group: "operator",
     load: () => import("./commands/market.ts"),
   },
+  registry: {
+    summary: "credentials for the image registries apps pull from: ls, login, logout",
+    group: "operator",
+    load: () => import("./commands/registry.ts"),
+  },
   app: {
     summary: "app developer tools: new, import, schema, validate, render, publish",
     load: () => import("./commands/app.ts"),

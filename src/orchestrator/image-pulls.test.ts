@@ -39,7 +39,7 @@ function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryA
   return { done, lines, sleeps, events };
 }
 
-const IMAGE = "registry.example.org/app/web:1@sha256:" + "a".repeat(64);
+const IMAGE = `registry.example.org/app/web:1@sha256:${"a".repeat(64)}`;
 
 describe("pullMissing", () => {
   test("an image on the node is not pulled (one targeted check, no pull)", async () => {
@@ -135,7 +135,7 @@ describe("registryOf", () => {
     assert.equal(registryOf("nginx:1"), "docker.io");
     assert.equal(registryOf("library/nginx"), "docker.io");
     assert.equal(registryOf("ghcr.io/o/r:1"), "ghcr.io");
-    assert.equal(registryOf("127.0.0.1:5000/a/b@sha256:" + "0".repeat(64)), "127.0.0.1:5000");
+    assert.equal(registryOf(`127.0.0.1:5000/a/b@sha256:${"0".repeat(64)}`), "127.0.0.1:5000");
     assert.equal(registryOf("localhost/x:1"), "localhost");
   });
 });

@@ -174,6 +174,24 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
       },
     },
   },
+  registry: {
+    summary: "credentials for image registries",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      ls: {
+        summary: "the registries with credentials",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      login: {
+        summary: "store credentials (password on stdin)",
+        options: [{ name: "username", value: "text", help: "the registry user" }, ...CONNECTION, HELP],
+        args: "none",
+      },
+      logout: { summary: "forget the credentials", options: [...CONNECTION, HELP], args: "none" },
+    },
+  },
   market: {
     summary: "the Nostr marketplace",
     options: [HELP],
