@@ -167,6 +167,7 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
           { name: "public-url", value: "text", help: "where --bundle-dir is served" },
           { name: "key", value: "file", help: "your key file" },
           { name: "notes", value: "text", help: "release notes" },
+          { name: "allow-unpinned", value: "flag", help: "let images by tag through (development only)" },
           JSON_OPTION,
           HELP,
         ],
@@ -281,7 +282,11 @@ export const COMMAND_SPECS: Record<string, CommandSpec> = {
       },
       add: {
         summary: "add app versions",
-        options: [{ name: "role", value: "text", help: "the delegated role to add to" }, HELP],
+        options: [
+          { name: "role", value: "text", help: "the delegated role to add to" },
+          { name: "allow-unpinned", value: "flag", help: "let images by tag through (development catalogs)" },
+          HELP,
+        ],
         args: "files",
       },
       remove: { summary: "remove apps", options: [HELP], args: "files" },
