@@ -21,7 +21,6 @@
  * once, half of them have their list within a quarter of a second, nearly all within a second. Options it does not know (bench/run.ts passes the same
  * options to every benchmark) are ignored with a note on stderr.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,10 +31,7 @@ import pino from "pino";
 import { Pool } from "undici";
 import { loadConfig } from "../src/daemon/config.ts";
 import { runDaemon } from "../src/daemon/daemon.ts";
-import { parseManifest } from "../src/manifest/parse.ts";
-import { Lifecycle } from "../src/orchestrator/lifecycle.ts";
-import { ManifestCache } from "../src/orchestrator/manifest-cache.ts";
-import { Store } from "../src/orchestrator/store.ts";
+import { seedApps } from "./seed-apps.ts";
 import {
   benchArgs,
   EXIT_ERROR,
@@ -49,7 +45,6 @@ import {
   table,
 } from "./support.ts";
 
-const SAMPLE_MANIFEST = fileURLToPath(new URL("../apps/hello-web/manifest.yml", import.meta.url));
 const STATIC_PATH = "/static/package-list.json";
 const LIST_BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "package.list", params: {} });
 
@@ -194,7 +189,7 @@ async function benchmark(): Promise<number> {
   let worker: Worker | undefined;
   try {
     // ---- the store: N apps, as installed and observed running
-    seedStore(dataDir, params.apps);
+    seedApps(dataDir, params.apps);
     log(`recorded ${params.apps} apps in ${join(dataDir, "state", "store.db")}`);
 
     // ---- the daemon, in-process; Podman never answers, so nothing but the API runs
@@ -335,47 +330,6 @@ async function benchmark(): Promise<number> {
     await baseline?.close();
     await daemon?.stop();
     rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-/** N apps in the store, recorded as `package.install` records them, then observed running. */
-function seedStore(dataDir: string, apps: number): void {
-  const template = readFileSync(SAMPLE_MANIFEST, "utf8")
-    // Legacy names are claims on containers: 100 apps cannot all adopt the same ones.
-    .replace(/\nadoption:[\s\S]*$/, "\n");
-  const store = new Store(join(dataDir, "state", "store.db"));
-  try {
-    const lifecycle = new Lifecycle({ store, manifests: new ManifestCache(), wake: () => {} });
-    const now = Date.now();
-    for (let i = 1; i <= apps; i++) {
-      const id = `bench-app-${String(i).padStart(3, "0")}`;
-      const text = template
-        .replace(/^id: hello-web$/m, `id: ${id}`)
-        .replace(/^name: Hello Web$/m, `name: Bench App ${i}`)
-        .replace(/host: 18080/, `host: ${20000 + i}`);
-      const parsed = parseManifest(text, `${id}/manifest.yml`);
-      if (!parsed.ok) throw new Error(`${id}: ${parsed.issues[0]?.message}`);
-      const accepted = lifecycle.install({ text, manifest: parsed.manifest, source: `local:/bench/${id}` });
-      store.setOperationState(accepted.operationId, "succeeded", now);
-      store.updateStatus(id, { phase: "running", observedGeneration: 1, attempts: 0 }, now);
-      store.saveObservation(id, [
-        {
-          appId: id,
-          key: "web",
-          name: id,
-          containerId: randomBytes(32).toString("hex"),
-          state: "running",
-          health: "healthy",
-          exitCode: 0,
-          startedAt: now - 60_000,
-          backend: "podman",
-          specHash: randomBytes(16).toString("hex"),
-          observedAt: now,
-        },
-      ]);
-    }
-  } finally {
-    store.close();
   }
 }
 

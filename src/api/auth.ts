@@ -10,10 +10,10 @@ import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Store } from "../orchestrator/store.ts";
 import { deviceOf, issueDeviceCookie } from "./device-cookie.ts";
 import { type Guesser, LoginLimits } from "./login-limits.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { type Argon2, PasswordWork } from "./password-work.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
 
-export const MIN_PASSWORD_LENGTH = 10;
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
@@ -134,7 +134,7 @@ export class Auth {
   }
 
   /** The session a cookie token names, if it is valid and not expired. */
-  session(token: string | undefined): { csrfToken: string } | undefined {
+  session(token: string | undefined): { csrfToken: string; expiresAt: number } | undefined {
     if (!token || token.length > 200) return undefined;
     return this.#store.findSession(sha256(token), this.#clock());
   }

@@ -6,12 +6,14 @@
  */
 import { z } from "zod";
 import { fieldRows } from "../manifest/reference.ts";
-import { MIN_PASSWORD_LENGTH, SESSION_TTL_MS } from "./auth.ts";
+import { SESSION_TTL_MS } from "./auth.ts";
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
+import { EVENTS_KEPT } from "./event-log.ts";
 import { EVENT_SCHEMAS } from "./events.ts";
 import { LOGIN_LIMITS } from "./login-limits.ts";
 import { METHODS } from "./methods.ts";
 import { GAUGES, Metrics } from "./metrics.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { PASSWORD_WORK } from "./password-work.ts";
 import { MAX_JSON_DEPTH } from "./rpc/body.ts";
 import { MAX_BATCH } from "./rpc/dispatch.ts";
@@ -122,6 +124,11 @@ export const EXAMPLES: Record<string, MethodExample> = {
     result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
     errors: ["setupState", "rateLimited"],
   },
+  "auth.session": {
+    params: {},
+    result: { csrfToken: "kq3V0m9yqkJ8Xc2lHq1p6dZr0wT4uN5b", expiresAt: T0 + SESSION_TTL_MS },
+    errors: ["notFound"],
+  },
   "auth.logout": { params: {}, result: { ok: true }, errors: [] },
   "auth.changePassword": {
     params: { oldPassword: "correct horse battery staple", newPassword: "another long passphrase" },
@@ -215,6 +222,28 @@ export const EXAMPLES: Record<string, MethodExample> = {
       rejected: [],
     },
     errors: [],
+  },
+  "package.describe": {
+    params: { id: "my-app" },
+    result: {
+      id: "my-app",
+      name: "My App",
+      version: "1.2.0",
+      description: "An example app",
+      category: "utilities",
+      source: "catalog:main",
+      license: "MIT",
+      links: { homepage: "https://example.org/my-app" },
+      needs: [
+        { kind: "dependency", text: "Needs the app my-db ^2.0.0, running" },
+        { kind: "port", text: "Opens port 8080/tcp to this node only" },
+        { kind: "storage", text: 'Keeps its data in the volume "data", kept when it is uninstalled' },
+      ],
+      dependencies: [{ id: "my-db", version: "^2.0.0", installed: false, offered: true }],
+      interfaces: ["ui"],
+      credentials: ["Admin login"],
+    },
+    errors: ["notFound"],
   },
   "package.install": {
     params: { id: "my-app", approve: [{ name: "media", content: "host-path /srv/media" }] },
@@ -393,6 +422,20 @@ export const EXAMPLES: Record<string, MethodExample> = {
     ],
     errors: [],
   },
+  "system.node": {
+    params: {},
+    result: {
+      version: "0.1.0",
+      uptimeMs: 3_600_000,
+      podmanVersion: "5.4.2",
+      backend: "quadlet",
+      backendReason: "Quadlet, chosen by auto: Podman 5.4.2, archipelago's systemd running with linger",
+      dataDir: "/home/archipelago/.local/share/archipelago",
+      disk: { freeBytes: 52_000_000_000, totalBytes: 250_000_000_000 },
+      apps: 3,
+    },
+    errors: [],
+  },
   "system.info": {
     params: {},
     result: {
@@ -409,21 +452,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
 };
 
 export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
-  hello: { type: "hello" },
+  hello: { type: "hello", stream: "q3Xw9bT1", seq: 41, resumed: false },
   error: { type: "error", message: "not logged in (or cross-origin): log in first" },
-  app: { type: "app", appId: "my-app", phase: "installing" },
-  "app-removed": { type: "app-removed", appId: "my-app" },
+  app: { type: "app", appId: "my-app", phase: "installing", seq: 42 },
+  "app-removed": { type: "app-removed", appId: "my-app", seq: 57 },
   operation: {
     type: "operation",
     operationId: OPERATION,
     appId: "my-app",
     kind: "install",
     state: "pending",
+    seq: 43,
   },
   log: {
     type: "log",
     appId: "my-app",
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
+    seq: 44,
   },
   pull: {
     type: "pull",
@@ -435,6 +480,7 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     status: "downloading",
     current: 5242880,
     total: 20971520,
+    seq: 45,
   },
 };
 
@@ -571,6 +617,13 @@ function eventsSection(): string[] {
     "code 4401; so is an open one whose session ends (logout, expiry). An operation recorded through",
     "the API is announced at once (`app` with the new phase, `operation` with `pending`); the reconciler",
     "then sends the phases, the operation's `running`/`succeeded`/`failed` and its log lines.",
+    "",
+    "Every event carries `seq`, its place in the stream; `hello` names the stream (`stream`, new at",
+    "every daemon start) and its last `seq`. A client that lost its connection reconnects with",
+    "`GET /ws/v1?stream=<stream>&after=<last seq it saw>`: `hello` then says `resumed: true` and every",
+    `event since follows, in order, before the live ones (the daemon keeps the last ${EVENTS_KEPT}), or`,
+    "`resumed: false` when some are gone or the daemon restarted: read the state again (`package.list`,",
+    "and `operation.get` with `afterSeq` for the log lines of an operation being followed).",
     "",
     "| Message | When |",
     "| --- | --- |",

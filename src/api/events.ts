@@ -1,36 +1,21 @@
 /**
  * The messages of the live event stream (`GET /ws/v1`), as schemas: `docs/api.md` documents them
- * from here and the tests check every message a client receives against them. The reconciler's
- * events are sent as they are; the API adds the events of an operation it records (so a client
- * sees the new phase and the pending operation at once, even before Podman answers).
+ * from here, clients (src/client/) infer their types from them, and the tests check every message a
+ * client receives against them. The reconciler's events are sent as they are; the API adds the
+ * events of an operation it records (so a client sees the new phase and the pending operation at
+ * once, even before Podman answers).
+ *
+ * Every event carries `seq`, its place in the daemon's stream (`stream` in `hello` names that
+ * stream: it changes when the daemon restarts). A client that reconnects with the last `stream` and
+ * `seq` it saw gets what it missed (`resumed: true`), or is told to read the state again.
+ *
+ * Browser-safe: imports only zod and the orchestrator's pure vocabulary.
  */
 import { z } from "zod";
-import type { ReconcilerEvent } from "../orchestrator/reconciler.ts";
+import { OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
 
-const PHASES = [
-  "installing",
-  "starting",
-  "updating",
-  "rolling-back",
-  "running",
-  "restarting",
-  "stopping",
-  "stopped",
-  "removing",
-  "removed",
-  "waiting",
-  "retrying",
-  "failed",
-] as const;
-
-export const EVENT_SCHEMAS = {
-  hello: z
-    .object({ type: z.literal("hello") })
-    .meta({ description: "Sent once the connection is accepted; events follow." }),
-  error: z.object({ type: z.literal("error"), message: z.string() }).meta({
-    description:
-      "Sent before the server closes a connection it refuses (close code 4401: not logged in, logged out, expired or cross-origin).",
-  }),
+/** What the orchestrator and the API publish; the stream adds `seq` (EVENT_SCHEMAS). */
+const EVENT_BODIES = {
   app: z
     .object({
       type: z.literal("app"),
@@ -47,8 +32,11 @@ export const EVENT_SCHEMAS = {
       type: z.literal("operation"),
       operationId: z.string(),
       appId: z.string(),
-      kind: z.string().optional().meta({ description: "Sent with `pending` (the operation was recorded)." }),
-      state: z.enum(["pending", "running", "succeeded", "failed"]),
+      kind: z
+        .enum(OPERATION_KINDS)
+        .optional()
+        .meta({ description: "Sent with `pending` (the operation was recorded)." }),
+      state: z.enum(OPERATION_STATES),
       error: z.string().optional(),
     })
     .meta({ description: "An operation was recorded, started, or finished." }),
@@ -58,7 +46,7 @@ export const EVENT_SCHEMAS = {
       appId: z.string(),
       line: z.object({
         operationId: z.string(),
-        seq: z.number(),
+        seq: z.number().meta({ description: "The line's place in its operation's log (operation.get)." }),
         at: z.number(),
         level: z.enum(["info", "warn", "error"]),
         message: z.string(),
@@ -82,7 +70,52 @@ export const EVENT_SCHEMAS = {
     }),
 } as const;
 
+const Seq = z.number().int().min(1).meta({
+  description: "The event's place in the stream (1, 2, …): reconnect with `?stream=…&after=<seq>`.",
+});
+
+export const EVENT_SCHEMAS = {
+  hello: z
+    .object({
+      type: z.literal("hello"),
+      stream: z.string().meta({ description: "This daemon run's stream; a restart starts a new one." }),
+      seq: z.number().int().min(0).meta({ description: "The last event sent on the stream so far." }),
+      resumed: z.boolean().meta({
+        description:
+          "True when the events after the `after` the client asked for follow, every one of them; false when some are gone (or the stream is another one): read the state again (package.list, operation.get).",
+      }),
+    })
+    .meta({
+      description:
+        "Sent once the connection is accepted; the missed events (when resumed) and live ones follow.",
+    }),
+  error: z.object({ type: z.literal("error"), message: z.string() }).meta({
+    description:
+      "Sent before the server closes a connection it refuses (close code 4401: not logged in, logged out, expired or cross-origin).",
+  }),
+  app: EVENT_BODIES.app.extend({ seq: Seq }).meta({ description: EVENT_BODIES.app.description }),
+  "app-removed": EVENT_BODIES["app-removed"]
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES["app-removed"].description }),
+  operation: EVENT_BODIES.operation
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES.operation.description }),
+  log: EVENT_BODIES.log.extend({ seq: Seq }).meta({ description: EVENT_BODIES.log.description }),
+  pull: EVENT_BODIES.pull.extend({ seq: Seq }).meta({ description: EVENT_BODIES.pull.description }),
+} as const;
+
 export const ApiEventSchema = z.discriminatedUnion("type", [
+  EVENT_BODIES.app,
+  EVENT_BODIES["app-removed"],
+  EVENT_BODIES.operation,
+  EVENT_BODIES.log,
+  EVENT_BODIES.pull,
+]);
+
+/** An event pushed to subscribers: the reconciler's own, or one the API adds. */
+export type ApiEvent = z.infer<typeof ApiEventSchema>;
+
+export const StreamEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.app,
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
@@ -90,8 +123,8 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.pull,
 ]);
 
-/** An event pushed to subscribers: the reconciler's own, or one the API adds. */
-export type ApiEvent = z.infer<typeof ApiEventSchema>;
+/** An event as the stream sends it: with its place in the stream. */
+export type StreamEvent = z.infer<typeof StreamEventSchema>;
 
 /** Any message the server sends on /ws/v1. */
 export const WsMessageSchema = z.discriminatedUnion("type", [
@@ -103,7 +136,4 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.log,
   EVENT_SCHEMAS.pull,
 ]);
-
-// The reconciler's events must stay within the documented shapes.
-const _reconcilerEventsAreApiEvents = (event: ReconcilerEvent): ApiEvent => event;
-void _reconcilerEventsAreApiEvents;
+export type WsMessage = z.infer<typeof WsMessageSchema>;

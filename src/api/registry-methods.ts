@@ -1,20 +1,11 @@
 /**
- * Credentials for image registries (docs/images.md): the node pulls an app's images with the
- * credentials stored for their registry. Passwords go in and never come out: lists show hosts and
- * user names only.
+ * The handlers of the image registries' credentials (docs/images.md): the node pulls an app's
+ * images with the credentials stored for their registry. Passwords go in and never come out: lists
+ * show hosts and user names only. Their schemas are in contract.ts.
  */
-import { z } from "zod";
 import { RegistryCredentialsError } from "../orchestrator/registry-credentials.ts";
-import type { ApiContext } from "./methods.ts";
-import { defineMethod, type MethodDefinition } from "./rpc/dispatch.ts";
+import type { ApiContext, ApiHandlers } from "./context.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
-
-const RegistryView = z.object({
-  host: z
-    .string()
-    .meta({ description: "As image references name it: `registry.example.org`, `127.0.0.1:5000`." }),
-  username: z.string(),
-});
 
 /** A refused host or user name, as every invalid param: `data.issues` names the field. */
 function invalid(error: RegistryCredentialsError): RpcError {
@@ -24,7 +15,7 @@ function invalid(error: RegistryCredentialsError): RpcError {
   });
 }
 
-function list(ctx: ApiContext): Array<z.infer<typeof RegistryView>> {
+function list(ctx: ApiContext): Array<{ host: string; username: string }> {
   const registries = ctx.orchestrator.registries;
   return registries.hosts().flatMap((host) => {
     const username = registries.usernameOf(host);
@@ -32,55 +23,26 @@ function list(ctx: ApiContext): Array<z.infer<typeof RegistryView>> {
   });
 }
 
-export const REGISTRY_METHODS: MethodDefinition<ApiContext>[] = [
-  defineMethod({
-    name: "registry.list",
-    summary: "The registries the node has credentials for (hosts and user names; never passwords).",
-    access: "session",
-    mutates: false,
-    params: z.strictObject({}),
-    result: z.array(RegistryView),
-    handler: (_params, ctx) => list(ctx),
-  }),
-  defineMethod({
-    name: "registry.login",
-    summary:
-      "Stores the credentials the node pulls images from a registry with (replacing earlier ones); the password is kept like an app secret and masked in every log.",
-    access: "session",
-    mutates: true,
-    params: z.strictObject({
-      host: z.string().min(1).max(255),
-      username: z.string().min(1).max(255),
-      password: z.string().min(1).max(4096),
-    }),
-    result: z.array(RegistryView),
-    handler: async ({ host, username, password }, ctx) => {
-      try {
-        await ctx.orchestrator.registries.set(host, username, password);
-      } catch (error) {
-        if (error instanceof RegistryCredentialsError) throw invalid(error);
-        throw error;
-      }
-      return list(ctx);
-    },
-  }),
-  defineMethod({
-    name: "registry.logout",
-    summary: "Forgets the credentials for a registry.",
-    access: "session",
-    mutates: true,
-    params: z.strictObject({ host: z.string().min(1).max(255) }),
-    result: z.array(RegistryView),
-    handler: async ({ host }, ctx) => {
-      let removed: boolean;
-      try {
-        removed = await ctx.orchestrator.registries.remove(host);
-      } catch (error) {
-        if (error instanceof RegistryCredentialsError) throw invalid(error);
-        throw error;
-      }
-      if (!removed) throw new RpcError(RPC_CODES.notFound, `no credentials for ${host}: see registry.list`);
-      return list(ctx);
-    },
-  }),
-];
+export const REGISTRY_HANDLERS: ApiHandlers<"registry.list" | "registry.login" | "registry.logout"> = {
+  "registry.list": (_params, ctx) => list(ctx),
+  "registry.login": async ({ host, username, password }, ctx) => {
+    try {
+      await ctx.orchestrator.registries.set(host, username, password);
+    } catch (error) {
+      if (error instanceof RegistryCredentialsError) throw invalid(error);
+      throw error;
+    }
+    return list(ctx);
+  },
+  "registry.logout": async ({ host }, ctx) => {
+    let removed: boolean;
+    try {
+      removed = await ctx.orchestrator.registries.remove(host);
+    } catch (error) {
+      if (error instanceof RegistryCredentialsError) throw invalid(error);
+      throw error;
+    }
+    if (!removed) throw new RpcError(RPC_CODES.notFound, `no credentials for ${host}: see registry.list`);
+    return list(ctx);
+  },
+};

@@ -1,19 +1,22 @@
 /**
  * The daemon's HTTP surface (Fastify): JSON-RPC 2.0 at POST /rpc/v1, live events over WebSocket at
- * /ws/v1, Prometheus metrics at /metrics and a liveness probe at /healthz. Authentication: the
- * session cookie (browsers, with the CSRF header on state-changing calls) or the CLI's bearer token.
+ * /ws/v1, Prometheus metrics at /metrics, a liveness probe at /healthz and the web UI at / (web-ui.ts).
+ * Authentication: the session cookie (browsers, with the CSRF header on state-changing calls) or the
+ * CLI's bearer token.
  */
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Auth, Session } from "./auth.ts";
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from "./device-cookie.ts";
-import type { ApiEvent } from "./events.ts";
+import type { EventLog } from "./event-log.ts";
+import type { WsMessage } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
 import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
+import { webUiHandler } from "./web-ui.ts";
 
 export const SESSION_COOKIE = "archy_session";
 /** Refusals worth a warning in the log: failed logins, missing CSRF tokens, rate limiting, setup. */
@@ -34,8 +37,10 @@ export type ServerOptions = {
   context: (call: ApiContext["call"]) => ApiContext;
   /** Gauges computed at scrape time (apps by phase…). */
   gauges: () => Parameters<Metrics["render"]>[0];
-  /** Subscribes to orchestrator events; returns the unsubscribe function. */
-  subscribe: (listener: (event: ApiEvent) => void) => () => void;
+  /** The live event stream: every published event, numbered, the last ones kept for reconnects. */
+  events: EventLog;
+  /** The built web UI (web/dist); a page saying how to build it is served while it is missing. */
+  webRoot?: string;
   tls: boolean;
   /** The clock sessions are issued with (the cookie's Max-Age counts from it). */
   clock?: () => number;
@@ -242,11 +247,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   app.get("/ws/v1", { websocket: true }, (socket, request) => {
+    const send = (message: WsMessage) => socket.send(JSON.stringify(message));
     const who = identify(request, options.auth);
     if (!who.authenticated || !who.originOk) {
-      socket.send(
-        JSON.stringify({ type: "error", message: "not logged in (or cross-origin): log in first" }),
-      );
+      send({ type: "error", message: "not logged in (or cross-origin): log in first" });
       socket.close(4401, "unauthenticated");
       return;
     }
@@ -255,18 +259,32 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const token = bearer(request);
     const stillValid = () =>
       who.cli ? options.auth.cliTokenMatches(token) : options.auth.session(who.token) !== undefined;
-    const unsubscribe = options.subscribe((event) => {
+    // A client coming back after a lost connection names the stream and the last event it saw: it
+    // gets every event since, in order, before the live ones (all of this runs in one turn of the
+    // event loop, so none is sent twice or lost in between), or is told to read the state again.
+    const query = request.query as Record<string, string | undefined>;
+    const after = query.after === undefined ? Number.NaN : Number(query.after);
+    const missed = options.events.since(query.stream, after);
+    send({
+      type: "hello",
+      stream: options.events.stream,
+      seq: options.events.seq,
+      resumed: missed !== undefined,
+    });
+    for (const event of missed ?? []) send(event);
+    const unsubscribe = options.events.subscribe((event) => {
       if (socket.readyState !== socket.OPEN) return;
       if (!stillValid()) {
-        socket.send(JSON.stringify({ type: "error", message: "the session has ended: log in again" }));
+        send({ type: "error", message: "the session has ended: log in again" });
         socket.close(4401, "session ended");
         return;
       }
-      socket.send(JSON.stringify(event));
+      send(event);
     });
-    socket.send(JSON.stringify({ type: "hello" }));
     socket.on("close", unsubscribe);
   });
+
+  if (options.webRoot !== undefined) app.get("/*", webUiHandler(options.webRoot));
 
   return app as unknown as FastifyInstance;
 }

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import type { ApiContext } from "../api/methods.ts";
@@ -86,7 +87,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const stateDir = prepareStateDir(config.dataDir);
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
-  const listeners = new Set<(event: ApiEvent) => void>();
+  const events = new EventLog();
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -98,7 +99,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         });
     }
     options.onEvent?.(event);
-    for (const listener of listeners) listener(event);
+    events.append(event);
   };
 
   const orchestrator = new Orchestrator({
@@ -177,10 +178,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     tls: false,
     clock,
     allowedHosts: config.allowedHosts,
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    events,
+    webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
       orchestrator,
       auth,
@@ -190,6 +189,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
+      dataDir: config.dataDir,
+      podmanVersion: () => podmanVersion,
       clock,
       publish,
       call,
@@ -226,6 +227,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   // stop does not wait for an attempt in flight (a Podman that does not answer must not hold up
   // shutdown): the attempt sees `stopping` and lets go of what it got.
   let keeper: ReturnType<typeof keepServiceAlive> | undefined;
+  let podmanVersion: string | undefined;
   let stopping = false;
   let cancelWait: (() => void) | undefined;
   const connectOnce = async (): Promise<void> => {
@@ -265,6 +267,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         }),
       );
       keeper = attemptKeeper;
+      podmanVersion = info.version;
       logger.info(`connected to Podman on ${connection.socketPath} (${connection.origin}); reconciling`);
     } catch (error) {
       attemptKeeper.stop();

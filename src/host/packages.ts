@@ -16,10 +16,14 @@ export const REQUIRED_PACKAGES = [
   "debootstrap",
   "curl",
   // The tests' own image registry (TLS, basic auth) and the tool that pushes images into it
-  // (test/support/registry.ts, scripts/test-registry); openssl makes its test CA.
+  // (test/support/registry.ts, scripts/test-registry.ts); openssl makes its test CA.
   "docker-registry",
   "skopeo",
   "openssl",
+  // The web UI's browser tests drive Debian's Chromium (Playwright's own download is not used), and
+  // it needs one font to draw text.
+  "chromium",
+  "fonts-dejavu-core",
 ] as const;
 
 /**

@@ -1,5 +1,7 @@
 /** Pure logic deciding, from what Podman and the system printed, whether a node is set up. */
 
+import { PAUSE_PROCESS_GONE } from "../runtime/pause-process.ts";
+
 export type Status = { ok: boolean; detail: string };
 
 /**
@@ -8,12 +10,6 @@ export type Status = { ok: boolean; detail: string };
  * quotes arrive escaped in logrus' `msg="..."` form).
  */
 const DRIVER_OVERWRITTEN = /graph driver \\?"(\w*)\\?" overwritten by graph driver \\?"(\w*)\\?"/i;
-
-/**
- * Podman's error when the user's pause process (which holds the rootless user namespace) died
- * without its pid file going: every command fails until `podman system migrate` starts a new one.
- */
-const PAUSE_PROCESS_GONE = /invalid internal status, try resetting the pause process/;
 
 /**
  * How a broken rootless Podman is repaired: `migrate` restarts the pause process and keeps every

@@ -102,6 +102,62 @@ export function hostPathProblem(path: string): string | undefined {
   });
 }
 
+/**
+ * Where the platform this one replaces kept each app's data (`/var/lib/archipelago/<app>`): legacy
+ * data (`adoption.data_paths`) is taken over from a directory of its own there, or from one a host
+ * path could be.
+ */
+export const LEGACY_DATA_ROOT = "/var/lib/archipelago";
+
+/** What the earlier platform kept under its data root that is no app's data. */
+const LEGACY_PROTECTED: readonly ProtectedDir[] = [
+  { path: `${LEGACY_DATA_ROOT}/secrets`, what: "the earlier platform's secrets of every app" },
+];
+
+const LEGACY_ROOTS_TEXT = `${LEGACY_DATA_ROOT}, ${ROOTS_TEXT}`;
+
+/** What to do about a refused legacy data path, for messages. */
+export const LEGACY_DATA_FIX = `take over only the app's own legacy data directory, such as ${LEGACY_DATA_ROOT}/<app> or a directory of its own under ${ROOTS_TEXT}`;
+
+/**
+ * Why a legacy data directory (copied once into the app's volume, read only) can never be taken
+ * over; undefined when it may. An allow-list like host paths': a directory of its own under the
+ * earlier platform's data root or under a host path root, never being, containing or inside a
+ * protected directory — the system's, the earlier platform's secrets, and `nodeDirs` (the node's
+ * own, known only on the node).
+ */
+export function legacyDataPathProblem(
+  path: string,
+  nodeDirs: readonly ProtectedDir[] = [],
+  places: { legacyRoot: string; roots: readonly string[]; systemDirs: readonly ProtectedDir[] } = {
+    legacyRoot: LEGACY_DATA_ROOT,
+    roots: HOST_PATH_ROOTS,
+    systemDirs: SYSTEM_DIRS,
+  },
+): string | undefined {
+  const { legacyRoot, roots, systemDirs } = places;
+  if (!isCanonicalAbsolute(path))
+    return "it is not a canonical absolute path (no `.`, `..`, `//` or trailing `/`)";
+  if (ENGINE_SOCKET.test(path))
+    return "it is or contains a container engine socket, which would hand the app the whole host";
+  if (relation(path, legacyRoot) === "inside") {
+    const secrets = LEGACY_PROTECTED.map((dir) => ({
+      ...dir,
+      path: dir.path.replace(LEGACY_DATA_ROOT, legacyRoot),
+    }));
+    const found = protectedProblem(path, [...secrets, ...nodeDirs]);
+    return found && `it ${found}`;
+  }
+  if (!roots.some((root) => relation(path, root) === "inside"))
+    return `it is not a directory of its own under ${LEGACY_ROOTS_TEXT}, the only places legacy data is taken over from`;
+  return resolvedHostPathProblem({
+    declared: path,
+    resolved: path,
+    roots,
+    protectedDirs: [...systemDirs, ...nodeDirs],
+  });
+}
+
 /** What the node found of a host path, and what it protects. */
 export type ResolvedHostPath = {
   /** The path as the manifest writes it. */

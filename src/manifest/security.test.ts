@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { expectIssue, expectValid, FIRST, replaceLine, withLines } from "../../test/support/manifest-text.ts";
-import { isCanonicalAbsolute } from "./host-paths.ts";
-import { forbiddenLegacyPath } from "./security.ts";
+import { isCanonicalAbsolute, legacyDataPathProblem } from "./host-paths.ts";
 
 /** A permission entry under `permissions:`, as a line. */
 const permission = (name: string, body: string) => `  ${name}: { ${body}, reason: needed for the test }`;
@@ -29,62 +28,70 @@ describe("isCanonicalAbsolute", () => {
   });
 });
 
-describe("forbiddenLegacyPath", () => {
+describe("legacyDataPathProblem: legacy data is taken over only from the app's own directory (an app never copies out the node's or another app's data)", () => {
   const engineSockets = [
     "/var/run/docker.sock",
-    "/run/docker.sock",
     "/run/podman/podman.sock",
-    "/run/user/1000/podman/podman.sock",
-    "/run/containerd/containerd.sock",
-    "/var/run/crio/crio.sock",
     "/srv/podman.sock",
     "/srv/docker",
     "/mnt/Docker.sock",
     "/srv/app/control.sock",
+    "/var/lib/archipelago/docker.sock",
   ];
   for (const path of engineSockets)
-    test(`an engine socket: ${path}`, () =>
-      assert.match(forbiddenLegacyPath(path) ?? "", /socket|system directory/));
+    test(`an engine socket: ${path}`, () => assert.match(legacyDataPathProblem(path) ?? "", /socket/));
 
   for (const path of [
     "//var/run/docker.sock",
-    "/var/run/./docker.sock",
-    "/var/run/../run/docker.sock",
-    "/var/run/docker.sock/",
+    "/var/lib/archipelago/./app",
+    "/var/lib/archipelago/app/../../../../etc",
+    "/var/lib/archipelago/app/",
     "/srv/../etc",
   ])
     test(`a non-canonical spelling: ${path}`, () =>
-      assert.match(forbiddenLegacyPath(path) ?? "", /not a canonical/));
+      assert.match(legacyDataPathProblem(path) ?? "", /not a canonical/));
 
+  // Anywhere but the allowed places: the whole class (homes, /var, /tmp, a data dir put elsewhere).
   for (const path of [
     "/",
     "/etc",
-    "/etc/ssl",
-    "/proc/1/root",
-    "/sys/kernel",
-    "/usr/bin",
     "/root",
-    "/boot",
+    "/home/alice",
+    "/home/alice/Music",
+    "/home/archipelago/.local/share/archipelago/state",
+    "/var/lib/media",
     "/var/lib/containers/storage",
     "/var/lib/archipelago",
+    "/tmp/x",
+    "/data",
+    "/srv",
+    "/mnt",
   ])
-    test(`a system directory: ${path}`, () =>
-      assert.match(forbiddenLegacyPath(path) ?? "", /system directory/));
+    test(`not a directory of its own in an allowed place: ${path}`, () =>
+      assert.match(legacyDataPathProblem(path) ?? "", /not a directory of its own|itself/));
 
-  for (const path of ["/home/alice", "/home/alice/.ssh", "/srv/alice/.gnupg/keys", "/data/.config"])
-    test(`a home or private configuration: ${path}`, () =>
-      assert.match(forbiddenLegacyPath(path) ?? "", /home or private/));
+  test("the earlier platform's secrets are nobody's app data, nor is a directory holding them", () => {
+    assert.match(legacyDataPathProblem("/var/lib/archipelago/secrets") ?? "", /is .*secrets/);
+    assert.match(legacyDataPathProblem("/var/lib/archipelago/secrets/app") ?? "", /inside .*secrets/);
+  });
 
-  test("data directories may be granted", () => {
+  test("the node's own directories, wherever the operator put them, are refused in every relation", () => {
+    const node = [{ path: "/srv/archy", what: "the daemon's data directory" }];
+    assert.match(legacyDataPathProblem("/srv/archy", node) ?? "", /is \/srv\/archy/);
+    assert.match(legacyDataPathProblem("/srv/archy/state", node) ?? "", /inside \/srv\/archy/);
+    const underLegacy = [{ path: "/var/lib/archipelago/new/state", what: "the daemon's state" }];
+    assert.match(legacyDataPathProblem("/var/lib/archipelago/new", underLegacy) ?? "", /contains/);
+  });
+
+  test("the app's own legacy directory, and one of its own under /mnt, /media or /srv, may be taken over", () => {
     for (const path of [
+      "/var/lib/archipelago/electrumx",
+      "/var/lib/archipelago/legacy/media/pgdata",
       "/srv/media",
-      "/mnt/disk1",
-      "/home/alice/Music",
-      "/var/lib/media",
-      "/etcetera",
-      "/data",
+      "/mnt/disk1/old-app",
+      "/media/usb/app",
     ])
-      assert.equal(forbiddenLegacyPath(path), undefined, path);
+      assert.equal(legacyDataPathProblem(path), undefined, path);
   });
 });
 
@@ -208,8 +215,9 @@ describe("security.host-path", () => {
         path: "adoption.data_paths.data",
         line: FIRST + 3,
         column: 11,
-        message: "legacy data path /etc cannot be adopted",
-        fix: "adopt only the app's own legacy data directory",
+        message:
+          "legacy data path /etc cannot be taken over: it is not a directory of its own under /var/lib/archipelago",
+        fix: "take over only the app's own legacy data directory",
       },
     );
   });
@@ -502,8 +510,8 @@ describe("security.path", () => {
         path: "adoption.data_paths.data",
         line: FIRST + 3,
         column: 11,
-        message: "is not canonical",
-        fix: "remove `.`, `..`",
+        message: "is not a canonical absolute path",
+        fix: "take over only the app's own legacy data directory",
       },
     );
   });

@@ -4,7 +4,13 @@
  * some things (system directories, container-engine sockets) never, whatever is declared.
  */
 
-import { ENGINE_SOCKET, HOST_PATH_FIX, hostPathProblem, isCanonicalAbsolute } from "./host-paths.ts";
+import {
+  HOST_PATH_FIX,
+  hostPathProblem,
+  isCanonicalAbsolute,
+  LEGACY_DATA_FIX,
+  legacyDataPathProblem,
+} from "./host-paths.ts";
 import type { Finding, PathSegment } from "./issues.ts";
 import {
   ALL_CAPABILITIES,
@@ -15,27 +21,6 @@ import {
 } from "./schema.ts";
 import { closest } from "./suggest.ts";
 
-/** Host directories no legacy data path may be in (host paths have their own rule: host-paths.ts). */
-const SYSTEM_PATHS = [
-  "/",
-  "/bin",
-  "/boot",
-  "/dev",
-  "/etc",
-  "/lib",
-  "/lib32",
-  "/lib64",
-  "/proc",
-  "/root",
-  "/run",
-  "/sbin",
-  "/sys",
-  "/usr",
-  "/var/run",
-  "/var/lib/containers",
-  "/var/lib/docker",
-  "/var/lib/archipelago",
-];
 const FORBIDDEN_DEVICES = ["/dev/mem", "/dev/kmem", "/dev/port", "/dev/kvm", "/dev/fuse", "/dev/net/tun"];
 
 function isUnder(path: string, root: string): boolean {
@@ -81,22 +66,6 @@ function forbiddenMountPath(path: string, what: string): string | undefined {
   if (what === "tmpfs path" && path === "/dev/shm") return undefined;
   const runtime = RUNTIME_PATHS.find((root) => isUnder(path, root));
   if (runtime) return `is inside ${runtime}, which the runtime mounts for the container itself`;
-  return undefined;
-}
-
-/**
- * Why a legacy data path (`adoption.data_paths`, only read, once) may never be taken over, or
- * undefined when it may. Host paths given to an app follow the stricter `hostPathProblem`.
- */
-export function forbiddenLegacyPath(path: string): string | undefined {
-  if (!isCanonicalAbsolute(path))
-    return "it is not a canonical absolute path (no `.`, `..`, `//` or trailing `/`)";
-  if (ENGINE_SOCKET.test(path))
-    return "it is or contains a container engine socket, which would hand the app the whole host";
-  const system = SYSTEM_PATHS.find((root) => (root === "/" ? path === "/" : isUnder(path, root)));
-  if (system) return `it is inside the system directory ${system}`;
-  if (/^\/home\/[^/]+\/?$/.test(path) || /\/\.(ssh|gnupg|config|local)(\/|$)/.test(path))
-    return "it exposes a user's home or private configuration";
   return undefined;
 }
 
@@ -358,20 +327,13 @@ export function checkSecurity(manifest: Manifest): Finding[] {
   }
 
   for (const [volume, path] of Object.entries(manifest.adoption.data_paths)) {
-    const why = forbiddenLegacyPath(path);
-    if (why && !path.startsWith("/var/lib/archipelago/"))
+    const why = legacyDataPathProblem(path);
+    if (why)
       add(
         ["adoption", "data_paths", volume],
-        `legacy data path ${path} cannot be adopted: ${why}`,
-        "adopt only the app's own legacy data directory",
-        "security.host-path",
-      );
-    else if (!isCanonicalAbsolute(path))
-      add(
-        ["adoption", "data_paths", volume],
-        `legacy data path ${path} is not canonical`,
-        "remove `.`, `..` and trailing `/`",
-        "security.path",
+        `legacy data path ${path} cannot be taken over: ${why}`,
+        LEGACY_DATA_FIX,
+        isCanonicalAbsolute(path) ? "security.host-path" : "security.path",
       );
   }
 

@@ -5,19 +5,11 @@
  * is run on temporary directories with a fake runtime (real Podman: test/orchestrator/adoption-data.test.ts).
  */
 import assert from "node:assert/strict";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
+import { makeHostRoot } from "../../test/support/host-root.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { resolveApp } from "../render/model.ts";
@@ -37,7 +29,8 @@ import {
 } from "./adoption.ts";
 import type { Note } from "./executor.ts";
 
-const root = mkdtempSync(join(tmpdir(), "archy-adoption-test-"));
+// Legacy data is only taken over from allowed places (/srv among them): the cases live there.
+const root = makeHostRoot("adoption");
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 

@@ -70,6 +70,7 @@ export class Executor {
     // Host paths as they resolve now: all of them before anything of the app is made, a container's
     // as late as can be, since a bind mount follows links when the container starts (a path that
     // became a link since the last start is refused).
+    if (action.kind === "prepare" || action.kind === "create") await this.#hostPaths.checkLegacy(manifest);
     if (action.kind === "prepare") await this.#hostPaths.check(manifest);
     if (action.kind === "create" || action.kind === "start" || action.kind === "restart")
       await this.#hostPaths.check(manifest, [action.key]);

@@ -170,3 +170,67 @@ describe("host paths as they resolve on the node", () => {
       assert.ok(error.message.includes(`(${use})`), `${use} not named in: ${error.message}`);
   });
 });
+
+describe("legacy data taken over on the node: the copy, made with the daemon's rights, never reads the node's own data", () => {
+  const legacyRoot = at("var/lib/archipelago");
+  const legacy = new HostPathGuard({
+    roots: [srv, at("mnt")],
+    systemDirs: SYSTEM,
+    legacyRoot,
+    protectedDirs: () => NODE,
+  });
+  const base = expectValid(withLines("    volumes: [{ name: data, path: /data }]")).manifest;
+  const adopting = (path: string) => ({
+    ...base,
+    adoption: { ...base.adoption, data_paths: { data: path } },
+  });
+  const legacyRefusal = async (guardOf: HostPathGuard, path: string): Promise<HostPathError> => {
+    const error = await guardOf.checkLegacy(adopting(path)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof HostPathError, `legacy data path ${path} was not refused`);
+    assert.equal(error.kind, "refused");
+    return error;
+  };
+
+  before(() => {
+    mkdirSync(join(legacyRoot, "oldapp"), { recursive: true });
+    symlinkSync(at("srv/node/archipelago"), join(legacyRoot, "linked"));
+  });
+
+  test("the app's own legacy directory, and one that does not exist (a fresh start), pass", async () => {
+    await legacy.checkLegacy(adopting(join(legacyRoot, "oldapp")));
+    await legacy.checkLegacy(adopting(join(legacyRoot, "gone")));
+  });
+
+  test("a legacy directory that became a link to the daemon's data is refused where it leads", async () => {
+    const error = await legacyRefusal(legacy, join(legacyRoot, "linked"));
+    assert.match(
+      error.message,
+      /resolves to .*srv\/node\/archipelago\).*is .*a data directory the operator put under \/srv/,
+    );
+  });
+
+  test("the daemon's data where the operator put it under /srv is no legacy data, nor anything holding it", async () => {
+    for (const path of [at("srv/node"), at("srv/node/archipelago/inside")])
+      assert.match(
+        (await legacyRefusal(legacy, path)).message,
+        /a data directory the operator put under \/srv/,
+      );
+  });
+
+  test("a node whose data directory is the legacy root keeps legacy data beside its state, never in it", async () => {
+    const shared = new HostPathGuard({
+      roots: [srv],
+      systemDirs: SYSTEM,
+      legacyRoot,
+      protectedDirs: () => [
+        { path: legacyRoot, what: "the daemon's data directory" },
+        { path: join(legacyRoot, "state"), what: "the daemon's state" },
+      ],
+    });
+    await shared.checkLegacy(adopting(join(legacyRoot, "oldapp")));
+    assert.match((await legacyRefusal(shared, join(legacyRoot, "state"))).message, /is .*the daemon's state/);
+  });
+});

@@ -11,6 +11,9 @@ import { lstat, realpath, stat } from "node:fs/promises";
 import {
   HOST_PATH_FIX,
   HOST_PATH_ROOTS,
+  LEGACY_DATA_FIX,
+  LEGACY_DATA_ROOT,
+  legacyDataPathProblem,
   type ProtectedDir,
   resolvedHostPathProblem,
   SYSTEM_DIRS,
@@ -38,6 +41,8 @@ export type HostPathGuardOptions = {
   roots?: readonly string[];
   /** The system directories (default `SYSTEM_DIRS`); tests use a sandbox of their own. */
   systemDirs?: readonly ProtectedDir[];
+  /** Where the earlier platform kept app data (default `LEGACY_DATA_ROOT`); tests use a sandbox. */
+  legacyRoot?: string;
 };
 
 /** A host path an app uses, and for what (told in messages). */
@@ -168,6 +173,36 @@ export class HostPathGuard {
       problems.some((p) => p.kind === "refused") ? "refused" : "missing",
       problems.map((p) => p.message).join("; "),
     );
+  }
+
+  /**
+   * Checks the legacy data directories the manifest takes over (`adoption.data_paths`), as written
+   * and as they resolve now, against the node's own directories: the copy reads them with the
+   * daemon's rights, so one holding the daemon's data, state or Podman's storage would hand it to
+   * the app. One that does not exist is the adoption's business (a fresh start), not a refusal.
+   */
+  async checkLegacy(manifest: Manifest): Promise<void> {
+    const paths = Object.values(manifest.adoption.data_paths);
+    if (paths.length === 0) return;
+    const { roots, protectedDirs } = await this.#facts();
+    const legacyRoot = this.#options.legacyRoot ?? LEGACY_DATA_ROOT;
+    // A node whose data directory is the earlier platform's root keeps legacy data beside its own:
+    // there its parts are protected (its state here, its apps' data and snapshots in adoption.ts).
+    const systemDirs = this.#options.systemDirs ?? SYSTEM_DIRS;
+    const nodeDirs = protectedDirs.filter((dir) => !systemDirs.includes(dir) && dir.path !== legacyRoot);
+    const places = { legacyRoot, roots, systemDirs };
+    const problems: string[] = [];
+    for (const path of paths) {
+      const resolved = await resolves(path);
+      for (const seen of resolved === undefined || resolved === path ? [path] : [path, resolved]) {
+        const problem = legacyDataPathProblem(seen, nodeDirs, places);
+        if (!problem) continue;
+        const how = seen === path ? "" : ` (through a symbolic link, it resolves to ${seen})`;
+        problems.push(`legacy data path ${path}${how} cannot be taken over: ${problem}`);
+        break;
+      }
+    }
+    if (problems.length > 0) throw new HostPathError("refused", `${problems.join("; ")}; ${LEGACY_DATA_FIX}`);
   }
 }
 

@@ -4,39 +4,49 @@
  * two apart the same way); operations are the journal of what was asked.
  */
 /** What the operator wants an app to be. `absent` with `purge` also deletes its data. */
-export type DesiredState = "running" | "stopped" | "absent";
+export const DESIRED_STATES = ["running", "stopped", "absent"] as const;
+export type DesiredState = (typeof DESIRED_STATES)[number];
 
-/** What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry. */
-export type Phase =
-  | "installing"
-  | "starting"
-  | "updating"
-  | "rolling-back"
-  | "running"
-  | "restarting"
-  | "stopping"
-  | "stopped"
-  | "removing"
-  | "removed"
-  | "waiting"
-  | "retrying"
-  | "failed";
+/**
+ * What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry.
+ * The one list of phases: the API's schemas, the events and the web UI take it from here (this
+ * module imports nothing, so a browser bundle may import it too).
+ */
+export const PHASES = [
+  "installing",
+  "starting",
+  "updating",
+  "rolling-back",
+  "running",
+  "restarting",
+  "stopping",
+  "stopped",
+  "removing",
+  "removed",
+  "waiting",
+  "retrying",
+  "failed",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
-export type OperationKind =
-  | "install"
-  | "start"
-  | "stop"
-  | "restart"
-  | "uninstall"
-  | "purge"
-  | "reinstall"
-  | "retry"
-  | "update"
+export const OPERATION_KINDS = [
+  "install",
+  "start",
+  "stop",
+  "restart",
+  "uninstall",
+  "purge",
+  "reinstall",
+  "retry",
+  "update",
   /** The operator approves permissions the app's manifest requests. */
-  | "approve"
+  "approve",
   /** The operator withdraws a permission's approval: the app stops until it is approved again. */
-  | "revoke";
-export type OperationState = "pending" | "running" | "succeeded" | "failed";
+  "revoke",
+] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+export const OPERATION_STATES = ["pending", "running", "succeeded", "failed"] as const;
+export type OperationState = (typeof OPERATION_STATES)[number];
 
 export type Operation = {
   id: string;

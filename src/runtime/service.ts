@@ -7,10 +7,11 @@
  * the service — or the conmon processes of app containers — with it.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { exec } from "../system/exec.ts";
 import { PodmanClient } from "./libpod/client.ts";
+import { PAUSE_PROCESS_GONE } from "./pause-process.ts";
 
 export type ServiceOrigin = "configured" | "systemd-socket" | "existing" | "spawned";
 
@@ -48,9 +49,13 @@ async function answers(socketPath: string): Promise<PodmanClient | undefined> {
   }
 }
 
-async function waitForSocket(socketPath: string, timeoutMs: number): Promise<PodmanClient | undefined> {
+async function waitForSocket(
+  socketPath: string,
+  timeoutMs: number,
+  gaveUp: () => boolean = () => false,
+): Promise<PodmanClient | undefined> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !gaveUp()) {
     const client = await answers(socketPath);
     if (client) return client;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -88,21 +93,60 @@ export async function connectPodman(options: ServiceOptions): Promise<PodmanConn
     }
   }
 
-  const pid = spawnService(options, ownSocket);
-  const client = await waitForSocket(ownSocket, timeoutMs);
-  if (!client) throw new Error(`podman system service did not answer on ${ownSocket} within ${timeoutMs} ms`);
+  const { client, pid } = await startService(options, ownSocket, timeoutMs);
   return { client, socketPath: ownSocket, origin: "spawned", pid };
+}
+
+/**
+ * Spawns a service on `socketPath` and waits until it answers. A service that exits first because
+ * the user's pause process died (it holds the rootless user namespace; Podman then refuses every
+ * command) is started once more after `podman system migrate`, which starts a new pause process and
+ * keeps every container and image. Any other early exit is an error quoting the service's last words.
+ */
+async function startService(
+  options: ServiceOptions,
+  socketPath: string,
+  timeoutMs: number,
+): Promise<{ client: PodmanClient; pid: number | undefined }> {
+  for (let attempt = 1; ; attempt++) {
+    const service = spawnService(options, socketPath);
+    const client = await waitForSocket(socketPath, timeoutMs, () => service.exited);
+    if (client) return { client, pid: service.pid };
+    const output = service.output();
+    if (!service.exited)
+      throw new Error(`podman system service did not answer on ${socketPath} within ${timeoutMs} ms`);
+    const lastWords = output.trim().split("\n").slice(-3).join(" / ") || "no output";
+    if (attempt === 1 && PAUSE_PROCESS_GONE.test(output)) {
+      options.log?.(
+        "the Podman service exited: the user's pause process is gone; running `podman system migrate` (keeps containers and images)",
+      );
+      const migrate = await exec(options.podmanPath ?? "podman", ["system", "migrate"], {
+        env: { XDG_RUNTIME_DIR: options.runtimeDir },
+        timeoutMs: 60_000,
+      });
+      if (migrate.code === 0) continue;
+      throw new Error(
+        `podman system service exited (${lastWords}) and \`podman system migrate\` failed: ${migrate.stderr.trim() || `exit code ${migrate.code}`}`,
+      );
+    }
+    throw new Error(`podman system service exited before answering on ${socketPath}: ${lastWords}`);
+  }
 }
 
 function ownSocketOf(options: ServiceOptions): string {
   return options.ownSocketPath ?? join(options.runtimeDir, "archipelago", "podman.sock");
 }
 
-/** Starts `podman system service` on `socketPath` in a session of its own; returns its pid. */
-function spawnService(options: ServiceOptions, socketPath: string): number | undefined {
+/** A service this process started: its pid, whether it exited, and what it printed since. */
+type SpawnedService = { pid: number | undefined; readonly exited: boolean; output(): string };
+
+/** Starts `podman system service` on `socketPath` in a session of its own. */
+function spawnService(options: ServiceOptions, socketPath: string): SpawnedService {
   const dir = dirname(socketPath);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const logFile = openSync(join(dir, "podman-service.log"), "a", 0o600);
+  const logPath = join(dir, "podman-service.log");
+  const logFile = openSync(logPath, "a", 0o600);
+  const from = statSync(logPath).size;
   const child = spawn(
     options.podmanPath ?? "podman",
     ["system", "service", "--time=0", `unix://${socketPath}`],
@@ -115,11 +159,29 @@ function spawnService(options: ServiceOptions, socketPath: string): number | und
   );
   closeSync(logFile);
   child.unref();
-  child.on("error", () => {});
+  let exited = false;
+  child.on("error", () => {
+    exited = true;
+  });
+  child.on("exit", () => {
+    exited = true;
+  });
   options.log?.(
     `started podman system service (pid ${child.pid}) on ${socketPath}, in its own session so it outlives the daemon`,
   );
-  return child.pid;
+  return {
+    pid: child.pid,
+    get exited() {
+      return exited;
+    },
+    output: () => {
+      try {
+        return readFileSync(logPath).subarray(from).toString("utf8");
+      } catch {
+        return "";
+      }
+    },
+  };
 }
 
 export type ServiceKeeper = {
@@ -165,7 +227,16 @@ export function keepServiceAlive(
         await exec("systemctl", ["--user", "start", "podman.socket"], { env, timeoutMs: 10_000 });
       } else {
         log(`the Podman service on ${connection.socketPath} is gone: starting it again`);
-        pid = spawnService({ ...options, log }, connection.socketPath);
+        const started = await startService(
+          { ...options, log },
+          connection.socketPath,
+          options.timeoutMs ?? 20_000,
+        );
+        pid = started.pid;
+        await started.client.close();
+        revivals++;
+        log(`the Podman service answers again on ${connection.socketPath}`);
+        return;
       }
       if (
         await waitForSocket(connection.socketPath, options.timeoutMs ?? 20_000).then((c) =>

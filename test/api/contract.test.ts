@@ -110,6 +110,17 @@ const VALID: Record<string, ValidCase> = {
     check: (result, env) =>
       assert.notEqual((result as { csrfToken: string }).csrfToken, env.session.csrf, "a new session"),
   },
+  "auth.session": {
+    prepare: () => ({}),
+    check: async (result, env) => {
+      // A reloaded page gets its session's CSRF token back, and with it may change things.
+      assert.equal((result as { csrfToken: string }).csrfToken, env.session.csrf);
+      assert.ok((result as { expiresAt: number }).expiresAt > Date.now());
+      // The CLI token has no session: nothing to give.
+      const token = readFileSync(env.d.tokenFile, "utf8").trim();
+      await fails(env.d.port, "auth.session", {}, { bearer: token }, RPC_CODES.notFound);
+    },
+  },
   "auth.logout": {
     prepare: () => ({}),
     check: async (result, env) => {
@@ -168,6 +179,20 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(app.id, "api-alpha");
       assert.equal(app.desired, "running");
       assert.equal(app.observedAt, null, "never observed yet");
+    },
+  },
+  "package.describe": {
+    prepare: () => ({ id: "api-beta" }),
+    check: async (result, env) => {
+      const described = result as {
+        needs: Array<{ kind: string; text: string }>;
+        dependencies: Array<{ id: string; installed: boolean; offered: boolean }>;
+      };
+      assert.deepEqual(described.dependencies, [
+        { id: "api-alpha", version: "*", installed: false, offered: true },
+      ]);
+      assert.deepEqual(described.needs[0], { kind: "dependency", text: "Needs the app api-alpha, running" });
+      await fails(env.d.port, "package.describe", { id: "api-broken" }, env.browser, RPC_CODES.notFound);
     },
   },
   "package.available": {
@@ -437,6 +462,15 @@ const VALID: Record<string, ValidCase> = {
       const [latest] = result as Array<{ appId: string; kind: string; state: string }>;
       assert.equal(latest?.appId, "api-alpha");
       assert.equal(latest?.kind, "install");
+    },
+  },
+  "system.node": {
+    prepare: () => ({}),
+    check: (result, env) => {
+      const node = result as { dataDir: string; podmanVersion: string | null; disk: { freeBytes: number } };
+      assert.equal(node.dataDir, env.d.dataDir);
+      assert.equal(node.podmanVersion, null, "the fake Podman never answered info: not connected");
+      assert.ok(node.disk.freeBytes > 0);
     },
   },
   "system.info": {

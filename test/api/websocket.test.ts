@@ -23,8 +23,9 @@ type Client = {
   next: (match: (message: Message) => boolean, timeoutMs?: number) => Promise<Message>;
 };
 
-function connect(d: TestDaemon, headers: Record<string, string>): Client {
-  const socket = new WebSocket(`ws://127.0.0.1:${d.port}/ws/v1`, { headers });
+/** Opens /ws/v1 (or `headers.path`, a query included) with the headers given. */
+function connect(d: TestDaemon, { path = "/ws/v1", ...headers }: Record<string, string>): Client {
+  const socket = new WebSocket(`ws://127.0.0.1:${d.port}${path}`, { headers });
   const messages: Message[] = [];
   const waiters = new Set<() => void>();
   socket.on("message", (data) => {
@@ -105,7 +106,9 @@ describe("the event stream", () => {
     const operation = await client.next(
       (m) => m.type === "operation" && m.operationId === accepted.operationId,
     );
-    assert.deepEqual(operation, {
+    const { seq, ...event } = operation;
+    assert.ok(typeof seq === "number" && seq > (phase.seq as number), "numbered after the phase");
+    assert.deepEqual(event, {
       type: "operation",
       operationId: accepted.operationId,
       appId: "api-alpha",
@@ -147,6 +150,69 @@ describe("the event stream", () => {
     cli.socket.close();
     browser.socket.close();
     settle(d, "api-alpha");
+  });
+
+  test("a client that comes back with its stream and last seq gets every event it missed, in order", async () => {
+    const first = connect(d, { cookie: session.cookie });
+    const hello = await first.next((m) => m.type === "hello");
+    assert.equal(hello.resumed, false, "a first connection asks for nothing");
+    const accepted = (await ok(d.port, "package.restart", { id: "api-alpha" }, session)) as {
+      operationId: string;
+    };
+    const seen = await first.next((m) => m.type === "operation" && m.operationId === accepted.operationId);
+    first.socket.close();
+    await first.closed;
+    // While it is away: a stop's events, and a start's.
+    await ok(d.port, "package.stop", { id: "api-alpha" }, session);
+    settle(d, "api-alpha");
+    const live = connect(d, { cookie: session.cookie });
+    await live.next((m) => m.type === "hello");
+    await ok(d.port, "package.start", { id: "api-alpha" }, session);
+    const last = await live.next((m) => m.type === "operation" && m.kind === "start");
+    const missed = live.messages.filter((m) => m.type !== "hello");
+    live.socket.close();
+
+    const back = connect(d, {
+      cookie: session.cookie,
+      path: `/ws/v1?stream=${hello.stream}&after=${seen.seq}`,
+    } as Record<string, string>);
+    const resumed = await back.next((m) => m.type === "hello");
+    assert.equal(resumed.resumed, true);
+    await back.next((m) => m.seq === last.seq);
+    const replayed = back.messages.filter((m) => m.type !== "hello");
+    const seqs = replayed.map((m) => m.seq as number);
+    assert.deepEqual(
+      seqs,
+      Array.from(
+        { length: (last.seq as number) - (seen.seq as number) },
+        (_, i) => (seen.seq as number) + 1 + i,
+      ),
+      "every event after the last one seen, each once, in order",
+    );
+    assert.ok(
+      replayed.some((m) => m.type === "operation" && m.kind === "stop"),
+      "the stop made while away",
+    );
+    assert.deepEqual(
+      replayed.filter((m) => m.seq !== undefined && (m.seq as number) >= (missed[0]?.seq as number)),
+      missed,
+      "the same events as a client that stayed",
+    );
+    back.socket.close();
+    settle(d, "api-alpha");
+  });
+
+  test("a client of another stream, or asking past what the daemon has, is told to read the state again", async () => {
+    for (const path of [
+      "/ws/v1?stream=another-run&after=1",
+      "/ws/v1?stream=x&after=abc",
+      "/ws/v1?after=999999",
+    ]) {
+      const client = connect(d, { cookie: session.cookie, path } as Record<string, string>);
+      const hello = await client.next((m) => m.type === "hello");
+      assert.equal(hello.resumed, false, path);
+      client.socket.close();
+    }
   });
 
   test("a logged-out session's stream ends at the next event", async () => {

@@ -1,7 +1,8 @@
 /**
  * SPEC invariant 2: install, run, update and uninstall need only the manifest. No sample app id may
  * appear in the platform's own source (tests, golden files, fixtures and the samples are exempt).
- * An id that is an ordinary word counts only as a string literal: `const notes = []` is not the app.
+ * An id that is an ordinary word counts only as a string literal: `const notes = []` is not the app,
+ * nor is a command-line option of that name (`{ name: "notes", … }` declares `--notes`).
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -36,8 +37,9 @@ test("no sample app id appears in the platform's source", () => {
       const escaped = id.replace(/[.]/g, "\\.");
       // An id that is also an ordinary word (`notes`) counts only as a string of its own; an id
       // like `hello-web` counts wherever it stands.
+      // A command-line option's declared name (`{ name: "notes", … }`, `--notes`) is that word.
       const pattern = /^[a-z]+$/.test(id)
-        ? new RegExp(`(["'\`])${escaped}\\1`)
+        ? new RegExp(`(?<!\\bname: )(["'\`])${escaped}\\1`)
         : new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`);
       if (pattern.test(text)) hits.push(`${relative(root, file)}: ${id}`);
     }

@@ -99,13 +99,19 @@ describe("the demo (npm run demo)", { skip: isRoot ? false : "needs root (it set
     assert.match(out, new RegExp(`as the '${SERVICE_USER}' user`), out);
     assert.match(out, /Apps {7}hello-web mini-explorer mini-node notes/, out);
     assert.ok(out.includes(`Archipelago is running at ${url}`), out);
-    assert.match(out, /FIRST STEP: set the operator password/, out);
+    assert.ok(out.includes(`OPEN ${url}/ in a browser: set the operator password there`), out);
+    assert.match(out, /web UI: (up to date|built into)/, out);
     assert.ok(out.includes(`"method":"auth.setup"`), out);
     assert.ok(out.includes(`${dataDir}/state/cli-token`), out);
     assert.match(out, /npx archy install hello-web/, out);
 
-    // What the banner says works: the samples are offered, the data is where it says, the
-    // service user owns it, and the password can be set with the printed call.
+    // What the banner says works: the web UI answers at the URL (served from the copy of the code
+    // the service user runs), the samples are offered, the data is where it says, the service user
+    // owns it, and the password can be set with the printed call.
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<div id="root"><\/div>/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
     assert.equal(statSync(join(dataDir, "state", "cli-token")).mode & 0o777, 0o600);
     const rpc = async (method: string, params: object, headers: Record<string, string> = {}) => {
       const response = await fetch(`${url}/rpc/v1`, {

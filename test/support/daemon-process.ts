@@ -102,3 +102,29 @@ export function archy(
 
 export const show = (run: Run) =>
   `exit ${run.code}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
+
+/** Waits until the daemon at `url` answers and is connected to Podman; says what it saw otherwise. */
+export async function daemonConnected(url: string, daemon: DaemonProcess, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = "nothing";
+  while (Date.now() < deadline) {
+    if (daemon.child.exitCode !== null) break;
+    try {
+      const response = await fetch(`${url}/rpc/v1`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.info", params: {} }),
+        signal: AbortSignal.timeout(2_000),
+      });
+      const body = (await response.json()) as { result?: { backend: string } };
+      seen = `backend: ${body.result?.backend}`;
+      if (body.result && body.result.backend !== "connecting to Podman") return;
+    } catch (error) {
+      seen = (error as Error).message;
+    }
+    await sleep(200);
+  }
+  throw new Error(
+    `the daemon at ${url} is not connected to Podman (last: ${seen})\n--- daemon ---\n${daemon.output}`,
+  );
+}

@@ -4,6 +4,7 @@
  * the handler runs, and its result is checked against the result schema before it leaves.
  */
 import type { z } from "zod";
+import type { MethodSpec } from "../contract.ts";
 import { RPC_CODES, RpcError } from "./errors.ts";
 
 export type RpcId = string | number | null;
@@ -11,28 +12,36 @@ export type RpcResponse =
   | { jsonrpc: "2.0"; id: RpcId; result: unknown }
   | { jsonrpc: "2.0"; id: RpcId; error: { code: number; message: string; data?: unknown } };
 
-export type MethodAccess = "public" | "session";
-
-export type MethodDefinition<Ctx, P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> = {
+/** A method of the contract with the handler that answers it. */
+export type MethodDefinition<Ctx> = MethodSpec & {
   name: string;
-  summary: string;
-  params: P;
-  result: R;
-  access: MethodAccess;
-  /** Changes state: needs the CSRF token with a session. */
-  mutates: boolean;
-  /**
-   * Only ever sent alone, never in a batch: it checks the operator password (argon2, rate-limited),
-   * and a batch would let one request carry many guesses.
-   */
-  alone?: true;
-  handler: (params: z.output<P>, ctx: Ctx) => Promise<z.input<R>> | z.input<R>;
+  handler: (params: unknown, ctx: Ctx) => Promise<unknown> | unknown;
 };
 
-export function defineMethod<Ctx, P extends z.ZodType, R extends z.ZodType>(
-  definition: MethodDefinition<Ctx, P, R>,
-): MethodDefinition<Ctx> {
-  return definition as unknown as MethodDefinition<Ctx>;
+type AnyContract = Record<string, MethodSpec>;
+
+/** One handler per method of a contract, typed by its schemas: what it gets, what it may answer. */
+export type Handlers<C extends AnyContract, Ctx> = {
+  [M in keyof C]: (
+    params: z.output<C[M]["params"]>,
+    ctx: Ctx,
+  ) => Promise<z.input<C[M]["result"]>> | z.input<C[M]["result"]>;
+};
+
+/**
+ * Binds handlers to the contract's methods, in the contract's order. The contract stays the only
+ * declaration of names and schemas: a handler for a method it lacks, or a method without a
+ * handler, is a compile error.
+ */
+export function bindMethods<C extends AnyContract, Ctx>(
+  contract: C,
+  handlers: Handlers<C, Ctx>,
+): MethodDefinition<Ctx>[] {
+  return Object.entries(contract).map(([name, spec]) => ({
+    ...spec,
+    name,
+    handler: handlers[name as keyof C] as MethodDefinition<Ctx>["handler"],
+  }));
 }
 
 /**

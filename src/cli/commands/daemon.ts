@@ -54,7 +54,7 @@ function readableCodeRoot(user: Passwd): string {
   const staged = "/opt/archipelago/current";
   rmSync(staged, { recursive: true, force: true });
   mkdirSync(staged, { recursive: true, mode: 0o755 });
-  for (const part of ["package.json", "bin", "src", "node_modules", "schema"])
+  for (const part of ["package.json", "bin", "src", "node_modules", "schema", "web/dist"])
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,

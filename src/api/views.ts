@@ -1,0 +1,203 @@
+/**
+ * The shapes the API speaks in, as zod schemas: an app as the operator sees it, a container, an app
+ * a source offers, an accepted operation, a catalog source's status, a session. The contract
+ * (contract.ts) builds every method's params and result from these; the daemon checks what it sends
+ * against them and clients (the CLI, the web UI) infer their types from them.
+ *
+ * Browser-safe: this module imports only zod and the orchestrator's pure vocabulary (model.ts).
+ */
+import { z } from "zod";
+import { NEED_KINDS } from "../manifest/needs.ts";
+import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
+import { TrustView } from "./market-views.ts";
+import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
+import { PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
+
+export const Password = z
+  .string()
+  .min(1)
+  .max(1024)
+  .meta({
+    description: `The operator password (a new one needs at least ${MIN_PASSWORD_LENGTH} characters).`,
+  });
+
+export const SessionResult = z.object({
+  csrfToken: z.string().meta({ description: "Send it in the X-CSRF-Token header of state-changing calls." }),
+  expiresAt: z.number().meta({ description: "When the session ends (unix ms)." }),
+});
+
+export const AppId = z
+  .string()
+  .min(1)
+  .max(100)
+  .meta({ description: "An app id (a DNS label, namespaced for third-party apps: `alice.my-app`)." });
+
+export const IdParams = z.strictObject({ id: AppId });
+
+export const PhaseSchema = z.enum(PHASES).meta({
+  description: "What the app is doing: installing, running, stopped, waiting, retrying, failed, …",
+});
+export const OperationKindSchema = z.enum(OPERATION_KINDS);
+export const OperationStateSchema = z.enum(OPERATION_STATES);
+
+export const Accepted = z.object({
+  operationId: z.string().meta({ description: "Follow it with operation.get or the WebSocket." }),
+  appId: z.string(),
+  kind: OperationKindSchema,
+  existing: z.boolean().meta({ description: "True when an identical operation was already in flight." }),
+  superseded: z.array(z.string()).optional().meta({
+    description: "Operations this one replaced (marked failed): only stop, uninstall and purge do.",
+  }),
+});
+
+export const ContainerView = z.object({
+  key: z.string(),
+  name: z.string(),
+  containerId: z.string(),
+  state: z.string(),
+  health: z.string(),
+  exitCode: z.number(),
+  startedAt: z.number().nullable(),
+  backend: z.string(),
+  observedAt: z.number(),
+});
+
+export const AppView = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
+  desired: z.enum(DESIRED_STATES),
+  phase: PhaseSchema,
+  reason: z.string().nullable().meta({ description: "Why: what it waits for, the last error." }),
+  observedAt: z
+    .number()
+    .nullable()
+    .meta({ description: "When its containers were last observed (unix ms)." }),
+  observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
+  containers: z.array(ContainerView),
+  interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
+  localOverride: z.boolean().meta({
+    description:
+      "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
+  }),
+  permissions: PermissionStatuses,
+  flags: z.array(z.string()).meta({
+    description:
+      "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
+  }),
+});
+
+export const AvailableApp = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  publisher: z.string().nullable().meta({
+    description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
+  }),
+  installed: z.boolean(),
+  installedVersion: z.string().nullable(),
+  updateAvailable: z.boolean(),
+  sourceChange: z.string().nullable().meta({
+    description:
+      "Installed from another source or signer: what updating to this one would change (`package.update` needs `switchSource`).",
+  }),
+  localOverride: z.string().nullable().meta({
+    description: "A catalog app that set aside a local manifest of the same id: where that manifest is.",
+  }),
+  permissions: RequestedPermissions.meta({
+    description:
+      "The permissions its manifest requests. For a marketplace app: empty until its bundle is verified, at install (an install that needs approval says which).",
+  }),
+  trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
+});
+
+export const OperationSummary = z.object({
+  id: z.string(),
+  appId: z.string(),
+  kind: OperationKindSchema,
+  state: OperationStateSchema,
+  createdAt: z.number(),
+  finishedAt: z.number().nullable(),
+  error: z.string().nullable(),
+});
+
+export const OperationLogLine = z.object({
+  seq: z.number(),
+  at: z.number(),
+  level: z.enum(["info", "warn", "error"]),
+  message: z.string(),
+});
+
+export const SourceStatusView = z.object({
+  name: z.string(),
+  url: z.string(),
+  state: z.enum(["ok", "partial", "failing", "never-refreshed"]).meta({
+    description:
+      "`partial`: the last refresh completed, but the delegated namespaces in `failedRoles` failed and their apps are hidden; `failing`: the last refresh did not complete, and the last good catalog is still served.",
+  }),
+  lastAttemptAt: z.number().nullable(),
+  lastSuccessAt: z.number().nullable(),
+  apps: z.number().meta({ description: "Apps in the catalog served (the last good one)." }),
+  error: z
+    .object({
+      kind: z.string().meta({
+        description:
+          "rollback, freeze, mix-and-match, below-threshold, endless-data, tampered, namespace, unreachable or invalid.",
+      }),
+      message: z.string(),
+      fix: z.string(),
+    })
+    .nullable()
+    .meta({ description: "Why the last refresh failed." }),
+  failedRoles: z
+    .array(
+      z.object({
+        role: z.string().meta({ description: "The delegated role: the namespace whose apps are hidden." }),
+        kind: z.string(),
+        message: z.string(),
+        fix: z.string(),
+      }),
+    )
+    .meta({
+      description:
+        "Delegated namespaces of the catalog served that failed to verify (or whose files did not match): their apps are hidden, every other app is served.",
+    }),
+  transferred: z.object({ requests: z.number(), bytes: z.number() }).meta({
+    description: "What the last refresh downloaded.",
+  }),
+});
+
+export const AppDescription = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  category: z.string(),
+  source: z.string(),
+  license: z.string().nullable(),
+  links: z.record(z.string(), z.string()).meta({ description: "homepage, source, docs, support." }),
+  needs: z.array(z.object({ kind: z.enum(NEED_KINDS), text: z.string() })).meta({
+    description: "What it asks of the node, one plain sentence each.",
+  }),
+  dependencies: z.array(
+    z.object({
+      id: z.string(),
+      version: z.string().meta({ description: "The semver range it accepts (`*`: any)." }),
+      installed: z.boolean(),
+      offered: z
+        .boolean()
+        .meta({ description: "Whether a source offers it (so it can be installed first)." }),
+    }),
+  ),
+  interfaces: z.array(z.string()).meta({ description: "Its web interfaces, by name." }),
+  credentials: z.array(z.string()).meta({ description: "The logins it shows once installed, by label." }),
+});

@@ -1,0 +1,353 @@
+/**
+ * The web UI against a real daemon (in-process, on a free loopback port) and a real Chromium, with
+ * a Podman that never answers (test/api/support.ts): what does not need containers. How the daemon
+ * serves the UI (same origin, strict CSP, files by exact name only); the first run, the login, a
+ * session that ends; every page accessible (axe: no serious or critical violation), in light and
+ * dark, on a phone's 375 px; keyboard-only use; My Apps never empty while Podman does not answer;
+ * the App Store listing marketplace apps (a real relay on loopback) with their publisher's trust.
+ * The lifecycle against real Podman: ui-lifecycle.test.ts.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { CONTENT_SECURITY_POLICY } from "../../src/api/web-ui.ts";
+import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
+import { npub } from "../../src/marketplace/identity.ts";
+import { http, manualClock, ok, PASSWORD, setup, startDaemon, type TestDaemon } from "../api/support.ts";
+import { appDir, devKey, publishDir } from "../marketplace/support.ts";
+import {
+  assertAccessible,
+  ensureWebBuilt,
+  firstRun,
+  launch,
+  logIn,
+  openPage,
+  type TestBrowser,
+} from "./browser.ts";
+
+let chromium: TestBrowser;
+before(async () => {
+  ensureWebBuilt();
+  chromium = await launch();
+});
+after(() => chromium?.close());
+
+/** Presses Tab until the focused element has this accessible name (at most `limit` times). */
+async function tabTo(page: Page, name: RegExp, limit = 40): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press("Tab");
+    // The focused element's name: its aria-label, its label's text, or its own text.
+    const focused = await page.evaluate<string>(`(() => {
+      const element = document.activeElement;
+      if (!element) return "";
+      const label = element.labels && element.labels[0] ? element.labels[0].textContent : null;
+      return (element.getAttribute("aria-label") ?? label ?? element.textContent ?? "").trim();
+    })()`);
+    seen.push(focused);
+    if (name.test(focused)) return;
+  }
+  assert.fail(`Tab never reached ${name}; focus went through: ${seen.join(" | ")}`);
+}
+
+describe("how the daemon serves the UI", () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(() => d.close());
+
+  test("the page and its files come with a strict CSP that forbids inline script and framing", async () => {
+    const page = await http(d.port, { path: "/" });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers["content-type"]), /^text\/html/);
+    assert.equal(page.headers["content-security-policy"], CONTENT_SECURITY_POLICY);
+    assert.match(CONTENT_SECURITY_POLICY, /script-src 'self';/);
+    assert.match(CONTENT_SECURITY_POLICY, /frame-ancestors 'none'/);
+    assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe-inline|unsafe-eval|https?:|\*/);
+    assert.equal(page.headers["x-frame-options"], "DENY");
+    assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script in the page");
+    assert.doesNotMatch(page.text, /https?:\/\//, "the page names no other origin");
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(page.text)?.[1];
+    assert.ok(script, page.text);
+    const js = await http(d.port, { path: script, headers: { "accept-encoding": "gzip, br" } });
+    assert.equal(js.status, 200);
+    assert.equal(js.headers["content-encoding"], "gzip");
+    assert.match(String(js.headers["cache-control"]), /immutable/);
+    assert.equal(js.headers["content-security-policy"], CONTENT_SECURITY_POLICY);
+  });
+
+  test("every route of the UI gets the page; a path is never a file path", async () => {
+    for (const path of ["/login", "/setup", "/store", "/store/api-alpha", "/settings", "/apps/api-alpha"]) {
+      const response = await http(d.port, { path });
+      assert.equal(response.status, 200, path);
+      assert.match(response.text, /<div id="root">/, path);
+    }
+    for (const path of [
+      "/assets/../package.json",
+      "/%2e%2e/package.json",
+      "/assets/..%2f..%2fpackage.json",
+      "/src/api/auth.ts",
+      "/.build-inputs.json",
+      "/assets/nope.js",
+      "/web/dist/index.html",
+    ]) {
+      const response = await http(d.port, { path });
+      assert.ok(response.status === 404 || response.status === 400, `${path}: ${response.status}`);
+      assert.doesNotMatch(response.text, /"name": "archipelago"|import |sha256|"src\//, path);
+    }
+    const foreign = await http(d.port, { path: "/", headers: { host: "evil.example" } });
+    assert.equal(foreign.status, 403, "a page asked for under another name is refused (DNS rebinding)");
+  });
+});
+
+describe("first run, login, logout and a session that ends", () => {
+  const clock = manualClock();
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon({ clock: clock.now });
+  });
+  after(() => d.close());
+
+  test("a node without a password asks for one, and the operator lands on My Apps", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/store");
+    await page.getByRole("heading", { name: "Set your password" }).waitFor();
+    await assertAccessible(page, "first run");
+    await page.getByLabel("New password").fill("too short");
+    await page.getByLabel("Repeat it").fill("too short");
+    await page.getByRole("button", { name: "Set password and continue" }).click();
+    // The daemon's own words, not the page's.
+    await page.getByRole("alert").getByText("the password must have at least 10 characters").waitFor();
+    await firstRun(page, PASSWORD);
+    await page.getByText("No apps installed yet.").waitFor();
+    await assertAccessible(page, "My Apps, empty");
+    assertClean();
+    await page.context().close();
+  });
+
+  test("logout leads to the login; a wrong password is refused in the daemon's words; the right one enters", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/");
+    await logIn(page, "not the password at all");
+    await page.getByRole("alert").getByText("wrong password").waitFor();
+    await assertAccessible(page, "login with an error");
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "My Apps" }).waitFor();
+    await page.getByRole("button", { name: "Log out", exact: true }).click();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    // The session is gone for the daemon too: a reload stays on the login.
+    await page.reload();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    assertClean([/401|Failed to load resource/]);
+    await page.context().close();
+  });
+
+  test("a session that expires sends to the login with the page kept, and back to it after logging in", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/settings");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/settings", "back where the operator was going");
+    clock.advance(13 * 60 * 60 * 1000); // sessions last 12 h
+    await page.getByRole("link", { name: "App Store" }).click();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    await page.getByText("Your session has ended").waitFor();
+    assert.equal(
+      new URL(page.url()).searchParams.get("next"),
+      "/store",
+      "what the operator was doing is kept",
+    );
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "App Store" }).waitFor();
+    assertClean([/401|Failed to load resource/]);
+    await page.context().close();
+  });
+});
+
+describe("every page, for everyone", () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon();
+    const session = await setup(d.port);
+    for (const id of ["api-alpha", "api-gamma"]) {
+      const response = await fetch(`${d.url}/rpc/v1`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: session.cookie, "x-csrf-token": session.csrf },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "package.install", params: { id } }),
+      });
+      assert.ok(((await response.json()) as { result?: unknown }).result);
+    }
+  });
+  after(() => d.close());
+
+  const PAGES: Array<[string, string]> = [
+    ["/", "My Apps"],
+    ["/store", "App Store"],
+    ["/store/api-beta", "api-beta"],
+    ["/apps/api-gamma", "api-gamma"],
+    ["/settings", "Settings"],
+  ];
+
+  for (const [viewport, scheme] of [
+    [{ width: 1280, height: 820 }, "light"],
+    [{ width: 375, height: 740 }, "dark"],
+  ] as const)
+    test(`no serious accessibility violation, nothing wider than the screen: ${viewport.width} px, ${scheme}`, async () => {
+      const { page, assertClean } = await openPage(chromium.browser, d.url, {
+        viewport,
+        colorScheme: scheme,
+      });
+      await page.goto("/");
+      await logIn(page, PASSWORD);
+      await page.getByRole("heading", { name: "My Apps" }).waitFor();
+      for (const [path, heading] of PAGES) {
+        await page.goto(path);
+        await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
+        await page.waitForLoadState("networkidle");
+        await assertAccessible(page, `${path} at ${viewport.width} px, ${scheme}`);
+        const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+        assert.ok(
+          width <= viewport.width,
+          `${path}: the page is ${width} px wide on a ${viewport.width} px screen`,
+        );
+      }
+      // Phone: the navigation is at hand at the bottom of the screen.
+      if (viewport.width === 375) {
+        const nav = await page.getByRole("navigation", { name: "Main" }).boundingBox();
+        assert.ok(
+          nav && nav.y + nav.height <= viewport.height && nav.y > viewport.height / 2,
+          JSON.stringify(nav),
+        );
+      }
+      assertClean([/Failed to load resource.*503|podman/i]);
+      await page.context().close();
+    });
+
+  test("keyboard only: log in, go to the App Store, open an app, install it", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/");
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    await tabTo(page, /^Password$/);
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "My Apps" }).waitFor();
+    await tabTo(page, /^App Store$/);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "App Store", level: 1 }).waitFor();
+    await tabTo(page, /^api-beta$/);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "api-beta", level: 1 }).waitFor();
+    // api-beta needs api-alpha, installed already: one Install.
+    await tabTo(page, /^Install$/);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/apps\/api-beta$/);
+    await page.getByRole("status").getByText("Installing…").waitFor();
+    // A destructive action's confirmation is answered by keyboard too, and Escape cancels it.
+    await tabTo(page, /^Delete$/);
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Uninstall and delete data api-beta?" });
+    await dialog.waitFor();
+    await dialog.getByText("cannot be undone").waitFor();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    assertClean();
+    await page.context().close();
+  });
+
+  test("while Podman does not answer, My Apps lists every app with the age of what it shows", async () => {
+    // The last observation is ten minutes old; Podman has answered nothing since.
+    const observedAt = Date.now() - 10 * 60 * 1000;
+    d.orchestrator.store.saveObservation("api-alpha", [
+      {
+        appId: "api-alpha",
+        key: "web",
+        name: "api-alpha-web",
+        containerId: "0123456789ab",
+        state: "running",
+        health: "healthy",
+        exitCode: 0,
+        startedAt: observedAt - 60_000,
+        backend: "podman",
+        specHash: undefined,
+        observedAt,
+      },
+    ]);
+    const { page } = await openPage(chromium.browser, d.url);
+    await page.goto("/");
+    await logIn(page, PASSWORD);
+    const cards = page.getByRole("list", { name: "Installed apps" }).getByRole("listitem");
+    await page.locator('[data-app="api-beta"]').waitFor();
+    assert.deepEqual(
+      (await cards.evaluateAll((items) => items.map((i) => i.getAttribute("data-app")))).sort(),
+      ["api-alpha", "api-beta", "api-gamma"],
+    );
+    assert.match(
+      (await page.locator('[data-app="api-alpha"] [data-testid="age"]').textContent()) ?? "",
+      /^as of 10 min ago$/,
+    );
+    await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
+    await page.context().close();
+  });
+});
+
+describe("the App Store and the marketplace", () => {
+  let d: TestDaemon;
+  let relay: DevRelay;
+  let base: string;
+  const alice = devKey();
+  const bob = devKey();
+  before(async () => {
+    base = mkdtempSync(join(tmpdir(), "archy-ui-market-"));
+    relay = await startDevRelay({ bundlesDir: join(base, "mirror") });
+    d = await startDaemon();
+    await setup(d.port);
+    const caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    await ok(d.port, "market.relays.add", { url: relay.url }, caller);
+    // Two publishers offer an app of the same id: two apps, each its publisher's.
+    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0"), relay);
+    const statuses = (await ok(d.port, "market.refresh", {}, caller)) as Array<{ error: string | null }>;
+    assert.equal(statuses[0]?.error, null, JSON.stringify(statuses));
+  });
+  after(async () => {
+    await d?.close();
+    await relay?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url, {
+      viewport: { width: 375, height: 740 },
+    });
+    await page.goto("/store");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "App Store", level: 1 }).waitFor();
+    const market = page.locator('[data-app="alice.notes"]');
+    await market.nth(1).waitFor();
+    assert.deepEqual(
+      (await market.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-source")))).sort(),
+      [`nostr:${npub(alice.pubkey)}`, `nostr:${npub(bob.pubkey)}`].sort(),
+    );
+    for (const key of [alice, bob]) {
+      const card = page.locator(`[data-source="nostr:${npub(key.pubkey)}"]`);
+      assert.equal(await card.getByTestId("trust").textContent(), "Trust 0/100 · unknown");
+      assert.notEqual((await card.getByTestId("trust-reasons").textContent()) ?? "", "");
+      assert.match((await card.getByText(/^Marketplace: npub1/).getAttribute("title")) ?? "", /^nostr:npub1/);
+      // Listed only: its page before install is a source app's (what it asks is known at install).
+      assert.equal(await card.getByRole("link").count(), 0);
+    }
+    // A source's app keeps its page, and shows no marketplace trust.
+    const local = page.locator('[data-app="api-alpha"]');
+    assert.equal(await local.getByRole("link", { name: "api-alpha" }).count(), 1);
+    assert.equal(await local.getByTestId("trust").count(), 0);
+    await assertAccessible(page, "App Store with marketplace apps at 375 px");
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
+    assertClean();
+    await page.context().close();
+  });
+});
