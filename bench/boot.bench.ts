@@ -27,13 +27,11 @@
  * options to every benchmark) are ignored with a note on stderr.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type FakePodman, listCall, seedStore, startFakePodman } from "./daemon-fixture.ts";
 import {
   benchArgs,
   EXIT_ERROR,
@@ -110,180 +108,6 @@ async function roundChild(dataDir: string, socket: string, apps: number): Promis
   // The connection attempt to the slow Podman is still waiting: a stop does not wait for it.
   await daemon.stop();
   process.exit(0);
-}
-
-/** One `package.list` call on loopback with the CLI token; the response body. */
-function listCall(port: number, token: string): Promise<string> {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "package.list", params: {} });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        method: "POST",
-        path: "/rpc/v1",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-// ================================================================ the fake Podman
-
-type FakePodman = {
-  path: string;
-  /** Requests received and answered so far. */
-  received: () => number;
-  answered: () => number;
-  close: () => Promise<void>;
-};
-
-const INFO = {
-  version: { Version: "4.3.1", APIVersion: "4.3.1" },
-  host: { security: { rootless: true }, cgroupManager: "cgroupfs", ociRuntime: { name: "runc" } },
-  store: { graphDriverName: "overlay" },
-};
-
-/**
- * A unix socket that answers like Podman, but only `delayMs` after each request: `_ping`, `info`,
- * an empty container list, an event stream that stays open; anything else a 500 error.
- */
-async function startFakePodman(dir: string, delayMs: number): Promise<FakePodman> {
-  const path = join(dir, "podman.sock");
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  let received = 0;
-  let answered = 0;
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    let buffered = "";
-    socket.on("data", (chunk) => {
-      buffered += chunk.toString("latin1");
-      for (let end = buffered.indexOf("\r\n\r\n"); end !== -1; end = buffered.indexOf("\r\n\r\n")) {
-        const head = buffered.slice(0, end);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buffered.length < end + 4 + length) break;
-        buffered = buffered.slice(end + 4 + length);
-        const target = (head.split(" ")[1] ?? "").split("?")[0] ?? "";
-        received++;
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          if (socket.destroyed) return;
-          answered++;
-          answer(socket, target);
-        }, delayMs);
-        timers.add(timer);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  return {
-    path,
-    received: () => received,
-    answered: () => answered,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function answer(socket: Socket, target: string): void {
-  const send = (status: number, body: unknown) => {
-    const text = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
-    socket.write(
-      `HTTP/1.1 ${status} X\r\nContent-Type: ${typeof body === "string" ? "text/plain" : "application/json"}\r\nContent-Length: ${text.length}\r\n\r\n`,
-    );
-    socket.write(text);
-  };
-  if (target.endsWith("/_ping")) send(200, "OK");
-  else if (target.endsWith("/info")) send(200, INFO);
-  else if (target.endsWith("/containers/json")) send(200, []);
-  else if (target.endsWith("/events"))
-    socket.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
-  else
-    send(500, { cause: "benchmark", message: "the benchmark's Podman answers nothing else", response: 500 });
-}
-
-// ================================================================ the store
-
-/** A small manifest on the test image (renamed per app). */
-const manifest = (id: string, n: number) => `manifest: 1
-id: ${id}
-version: 1.0.${n % 10}
-name: Boot App ${n}
-description: An app of the boot benchmark
-category: other
-containers:
-  web:
-    image: localhost/archy-test/busybox:1
-    command: [httpd, -f, -p, "8080"]
-    ports:
-      - container: 8080
-        host: ${21000 + n}
-    health:
-      type: tcp
-      port: 8080
-interfaces:
-  ui: { container: web, port: 8080, path: / }
-`;
-
-/** N apps recorded as `package.install` records them, then observed running five minutes ago. */
-async function seedStore(dataDir: string, apps: number): Promise<void> {
-  const { parseManifest } = await import("../src/manifest/parse.ts");
-  const { Lifecycle } = await import("../src/orchestrator/lifecycle.ts");
-  const { ManifestCache } = await import("../src/orchestrator/manifest-cache.ts");
-  const { Store } = await import("../src/orchestrator/store.ts");
-  const store = new Store(join(dataDir, "state", "store.db"));
-  try {
-    // The daemon that installed the apps parsed each manifest once, and kept the parsed form.
-    const manifests = new ManifestCache(store);
-    const lifecycle = new Lifecycle({ store, manifests, wake: () => {} });
-    const observedAt = Date.now() - 5 * 60_000;
-    for (let i = 1; i <= apps; i++) {
-      const id = `boot-app-${String(i).padStart(3, "0")}`;
-      const text = manifest(id, i);
-      const parsed = parseManifest(text, `${id}/manifest.yml`);
-      if (!parsed.ok) throw new Error(`${id}: ${parsed.issues[0]?.message}`);
-      const accepted = lifecycle.install({ text, manifest: parsed.manifest, source: `local:/bench/${id}` });
-      manifests.of(store.getApp(id) as NonNullable<ReturnType<typeof store.getApp>>);
-      store.setOperationState(accepted.operationId, "succeeded", observedAt);
-      store.updateStatus(id, { phase: "running", observedGeneration: 1, attempts: 0 }, observedAt);
-      store.saveObservation(id, [
-        {
-          appId: id,
-          key: "web",
-          name: id,
-          containerId: randomBytes(32).toString("hex"),
-          state: "running",
-          health: "healthy",
-          exitCode: 0,
-          startedAt: observedAt - 3_600_000,
-          backend: "podman",
-          specHash: randomBytes(16).toString("hex"),
-          observedAt,
-        },
-      ]);
-    }
-  } finally {
-    store.close();
-  }
 }
 
 // ================================================================ the benchmark
@@ -409,7 +233,7 @@ async function benchmark(): Promise<number> {
         // A fresh fake per round: nothing left waiting from the round before.
         const dir = join(root, `${mode}-${i}`);
         mkdirSync(dir, { recursive: true });
-        const podman = await startFakePodman(dir, delayMs);
+        const podman = await startFakePodman(dir, { delayMs });
         fakes.push(podman);
         try {
           const result = await runRound(template, dir, podman, params.apps);

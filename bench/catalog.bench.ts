@@ -7,10 +7,14 @@
  *   and parsed: the full verification of the catalog;
  * - no-change refresh: the same node again, nothing published in between.
  *
- * Target: a no-change refresh transfers only `timestamp.json` (besides the TUF client's probe for
- * the next root version, which the server answers 404 with no body). Times are reported, not judged.
+ * Then one node refreshes `--refreshes` (100) more times with nothing published, and its memory is
+ * read before and after (heap after a full collection, and RSS).
  *
- *   node bench/catalog.bench.ts [--apps 1000] [--rounds 5] [--json]
+ * Targets: a no-change refresh transfers only `timestamp.json` (besides the TUF client's probe for
+ * the next root version, which the server answers 404 with no body), and the heap grows by at most
+ * `--max-growth-mb` (2) over the no-change refreshes. Times are reported, not judged.
+ *
+ *   node bench/catalog.bench.ts [--apps 1000] [--rounds 5] [--refreshes 100] [--max-growth-mb 2] [--json]
  *
  * The catalog is built once with the publisher's library (what `archy catalog add/sign/publish`
  * run), in a temporary directory removed at the end, also on failure and on Ctrl-C.
@@ -18,6 +22,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { CatalogSource } from "../src/catalog/node/source.ts";
 import { addApps, initCatalog, publishCatalog, signCatalog } from "../src/catalog/publisher.ts";
 // The tests' static server: a plain node:http file server on 127.0.0.1, as a web server would serve it.
@@ -41,12 +47,17 @@ type Refresh = { ms: number; requests: number; bytes: number; fetched: string[] 
 
 function options() {
   const { values, json } = benchArgs(
-    ["apps", "rounds"],
-    "node bench/catalog.bench.ts [--apps 1000] [--rounds 5] [--json]",
+    ["apps", "rounds", "refreshes", "max-growth-mb"],
+    "node bench/catalog.bench.ts [--apps 1000] [--rounds 5] [--refreshes 100] [--max-growth-mb 2] [--json]",
     log,
   );
   return {
-    params: { apps: intOption(values.apps, "apps", 1000), rounds: intOption(values.rounds, "rounds", 5) },
+    params: {
+      apps: intOption(values.apps, "apps", 1000),
+      rounds: intOption(values.rounds, "rounds", 5),
+      refreshes: intOption(values.refreshes, "refreshes", 100),
+      maxGrowthMb: intOption(values["max-growth-mb"], "max-growth-mb", 2),
+    },
     json,
   };
 }
@@ -104,9 +115,24 @@ async function benchmark(): Promise<number> {
       );
     }
     if (interrupted) return EXIT_INTERRUPTED;
-    const onlyTimestamp = unchanged.every(
-      (r) => r.fetched.length === 1 && r.fetched[0]?.endsWith("/metadata/timestamp.json"),
+
+    // ---- memory over many no-change refreshes of one node (already refreshed once)
+    const node = new CatalogSource(
+      { name: "bench", url: server.url, root: join(out, "metadata", "1.root.json") },
+      { stateDir: join(dir, "node-memory") },
     );
+    await timed(node, params.apps);
+    await timed(node, params.apps);
+    const memBefore = memory();
+    const repeated: Refresh[] = [];
+    for (let i = 0; i < params.refreshes && !interrupted; i++) repeated.push(await timed(node, params.apps));
+    if (interrupted) return EXIT_INTERRUPTED;
+    const memAfter = memory();
+    const heapGrowthMb = round(memAfter.heapMb - memBefore.heapMb);
+    log(
+      `${params.refreshes} no-change refreshes: heap ${round(memBefore.heapMb)} -> ${round(memAfter.heapMb)} MB, RSS ${round(memBefore.rssMb)} -> ${round(memAfter.rssMb)} MB`,
+    );
+    const onlyTimestamp = unchanged.every(onlyTimestampFetched);
     const summary = (rounds: Refresh[]) => {
       const stats = summarize(rounds.map((r) => r.ms));
       return {
@@ -125,7 +151,14 @@ async function benchmark(): Promise<number> {
       buildMs: round(buildMs),
       firstRefresh: summary(first),
       noChangeRefresh: { ...summary(unchanged), files: unchanged[0]?.fetched ?? [] },
-      pass: onlyTimestamp,
+      repeated: {
+        refreshes: repeated.length,
+        p50Ms: round(summarize(repeated.map((r) => r.ms)).p50),
+        onlyTimestamp: repeated.every(onlyTimestampFetched),
+        heapMb: { before: round(memBefore.heapMb), after: round(memAfter.heapMb), growth: heapGrowthMb },
+        rssMb: { before: round(memBefore.rssMb), after: round(memAfter.rssMb) },
+      },
+      pass: onlyTimestamp && repeated.every(onlyTimestampFetched) && heapGrowthMb <= params.maxGrowthMb,
     };
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else
@@ -151,7 +184,8 @@ async function benchmark(): Promise<number> {
           ),
           "",
           `no-change refresh fetched: ${result.noChangeRefresh.files.join(", ") || "nothing"} (plus ${result.noChangeRefresh.requests - result.noChangeRefresh.fetched} request(s) answered 404: the next root version)`,
-          `target: a no-change refresh transfers only timestamp.json: ${result.pass ? "PASS" : "FAIL"}`,
+          `${result.repeated.refreshes} more no-change refreshes of one node: p50 ${result.repeated.p50Ms} ms; heap after a full collection ${result.repeated.heapMb.before} -> ${result.repeated.heapMb.after} MB (growth ${result.repeated.heapMb.growth} MB), RSS ${result.repeated.rssMb.before} -> ${result.repeated.rssMb.after} MB`,
+          `targets: a no-change refresh transfers only timestamp.json; the heap grows by at most ${params.maxGrowthMb} MB over the no-change refreshes: ${result.pass ? "PASS" : "FAIL"}`,
         ]
           .join("\n")
           .concat("\n"),
@@ -161,6 +195,18 @@ async function benchmark(): Promise<number> {
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const onlyTimestampFetched = (r: Refresh) =>
+  r.fetched.length === 1 && r.fetched[0]?.endsWith("/metadata/timestamp.json") === true;
+
+/** The heap after a full collection, and the resident memory, in MB. */
+function memory(): { heapMb: number; rssMb: number } {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  const usage = process.memoryUsage();
+  return { heapMb: usage.heapUsed / 2 ** 20, rssMb: usage.rss / 2 ** 20 };
 }
 
 /** One refresh: its time, and what it transferred (files fetched: the answers with a body). */

@@ -25,12 +25,12 @@ import { createInterface } from "node:readline";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { loadManifest } from "../src/manifest/load.ts";
+import type { ReconcilerEvent } from "../src/orchestrator/model.ts";
 import { Orchestrator } from "../src/orchestrator/orchestrator.ts";
 import type { Action } from "../src/orchestrator/planner.ts";
-import type { ReconcilerEvent } from "../src/orchestrator/reconciler.ts";
 import { Store } from "../src/orchestrator/store.ts";
 import { PodmanClient } from "../src/runtime/libpod/client.ts";
-import { Runtime } from "../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../src/runtime/podman-runtime.ts";
 
 const { values } = parseArgs({
   options: {
@@ -104,7 +104,7 @@ const log = {
   warn: (m: string) => process.stderr.write(`agent warn: ${m}\n`),
   error: (m: string) => process.stderr.write(`agent error: ${m}\n`),
 };
-const runtime = new Runtime({ client, createWith: "podman" });
+const runtime = new PodmanRuntime({ client, createWith: "podman" });
 const orchestrator = new Orchestrator({
   stateDir: values.state,
   dataRoot: values.data,
@@ -311,6 +311,7 @@ async function pass() {
   if (notRunning.length > 0)
     throw new Error(`not converged: ${notRunning.map((a) => appReason(a.id)).join("; ")}`);
   const rec = record(undefined);
+  const writesBefore = orchestrator.store.writes;
   await orchestrator.reconciler.syncAll();
   const enqueuedAt = performance.now() - rec.t0;
   await orchestrator.reconciler.idle();
@@ -326,6 +327,7 @@ async function pass() {
     events: rec.events,
     eventKinds: rec.eventKinds,
     store: rec.store,
+    writes: orchestrator.store.writes - writesBefore,
     changed: changed.map((a) => a.id),
   };
 }

@@ -681,6 +681,8 @@ type PassResult = {
   enqueuedMs: number;
   calls: Call[];
   store: StoreUse;
+  /** Store statements that wrote during the pass (nothing changed: none; see Store.writes). */
+  writes: number;
   actions: Array<{ kind: string; at: number }>;
   events: number;
   eventKinds: Record<string, number>;
@@ -842,6 +844,8 @@ type Result = {
     passes: number;
     callsPerPass: { min: number; p50: number; max: number };
     listCallsPerPass: { min: number; p50: number; max: number };
+    /** Store statements that wrote, per pass (the last-seen times are written once a minute). */
+    writesPerPass: { min: number; p50: number; max: number };
     byOperation: Record<string, number>;
     /** Passes during which Podman events arrived (from any user of this Podman). */
     passesWithEvents: number;
@@ -874,7 +878,12 @@ type Result = {
     "install" | "stop",
     { listCalls: number; listMs: number; p50: number; ratio: number }
   >;
-  verdicts: { install: boolean; stop: boolean; reconcileCallsConstant: boolean | null };
+  verdicts: {
+    install: boolean;
+    stop: boolean;
+    reconcileCallsConstant: boolean | null;
+    reconcileWritesNone: boolean | null;
+  };
   pass: boolean;
 };
 
@@ -1025,6 +1034,11 @@ function summarizeResult(
       passes: size.passes.length,
       callsPerPass: { min: Math.min(...calls), p50: median(calls), max: Math.max(...calls) },
       listCallsPerPass: { min: Math.min(...lists), p50: median(lists), max: Math.max(...lists) },
+      writesPerPass: {
+        min: Math.min(...size.passes.map((p) => p.writes)),
+        p50: median(size.passes.map((p) => p.writes)),
+        max: Math.max(...size.passes.map((p) => p.writes)),
+      },
       byOperation: Object.fromEntries(
         [...ops]
           .sort()
@@ -1069,6 +1083,12 @@ function summarizeResult(
     install: ratioInstall <= TARGET_INSTALL,
     stop: ratioStop <= TARGET_STOP,
     reconcileCallsConstant: constant,
+    // Nothing changed, nothing written: passes write nothing, but for one a minute that writes the
+    // apps' last-seen times (a statement per distinct time, one when the pass shared its list).
+    reconcileWritesNone:
+      reconcile.length === 0
+        ? null
+        : reconcile.every((r) => r.writesPerPass.min === 0 && r.writesPerPass.max <= 1),
   };
   return {
     benchmark: "lifecycle",
@@ -1117,7 +1137,11 @@ function summarizeResult(
       stop: appListEstimate(rounds.stop.orchestrator, rounds.lists.app, stop.bare.p50),
     },
     verdicts,
-    pass: verdicts.install && verdicts.stop && verdicts.reconcileCallsConstant !== false,
+    pass:
+      verdicts.install &&
+      verdicts.stop &&
+      verdicts.reconcileCallsConstant !== false &&
+      verdicts.reconcileWritesNone !== false,
   };
 }
 
@@ -1195,6 +1219,8 @@ function report(result: Result): string {
           "calls p50",
           "max",
           "list calls",
+          "writes p50",
+          "max",
           "ms p50",
           "p90",
           "max",
@@ -1206,6 +1232,8 @@ function report(result: Result): string {
           String(r.callsPerPass.p50),
           String(r.callsPerPass.max),
           String(r.listCallsPerPass.p50),
+          String(r.writesPerPass.p50),
+          String(r.writesPerPass.max),
           ms(r.ms.p50),
           ms(r.ms.p90),
           ms(r.ms.max),
@@ -1215,6 +1243,7 @@ function report(result: Result): string {
       ),
       "",
       `Podman calls per pass constant from ${result.reconcile[0]?.apps} to ${result.reconcile.at(-1)?.apps} apps: ${verdict(result.verdicts.reconcileCallsConstant === true)}`,
+      `store writes per pass none (one statement a minute at most) at every size: ${verdict(result.verdicts.reconcileWritesNone === true)}`,
       "",
       "where a pass's time goes (medians): time with a Podman call in flight; time in the store (SQLite: calls × and ms by method);",
       "the rest is planning and rendering (the workers run 4 at a time, so store time may overlap a call in flight)",

@@ -139,6 +139,22 @@ export class Auth {
     return this.#store.findSession(sha256(token), this.#clock());
   }
 
+  /**
+   * The key the store knows a valid session by (the hash of its token), and when it ends: what an
+   * app host's session hangs on (proxy/sessions.ts), never the token itself.
+   */
+  sessionKey(token: string | undefined): { key: string; expiresAt: number } | undefined {
+    if (!token || token.length > 200) return undefined;
+    const key = sha256(token);
+    const session = this.#store.findSession(key, this.#clock());
+    return session ? { key, expiresAt: session.expiresAt } : undefined;
+  }
+
+  /** Whether the session with this key is still valid (not logged out, expired or revoked). */
+  sessionKeyValid(key: string): boolean {
+    return this.#store.findSession(key, this.#clock()) !== undefined;
+  }
+
   csrfMatches(session: { csrfToken: string } | undefined, header: string | undefined): boolean {
     return session !== undefined && header !== undefined && safeEqual(session.csrfToken, header);
   }

@@ -3,7 +3,9 @@
  * transport saw it. Its own module, so that the handler modules (methods.ts, auth-methods.ts,
  * catalog-methods.ts, market-methods.ts) share it without importing one another.
  */
+import type { Backups } from "../backup/service.ts";
 import type { Catalogs } from "../catalog/node/catalogs.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import type { Marketplace } from "../marketplace/market.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import type { SourceListing } from "../sources/local.ts";
@@ -20,6 +22,8 @@ export type ApiContext = {
   catalogs: Catalogs;
   /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */
   market: Marketplace;
+  /** Backups and restores (src/backup/). */
+  backups: Backups;
   version: string;
   /** Why new containers are created with the backend they are (the daemon's choice at start). */
   backendReason: string;
@@ -31,6 +35,8 @@ export type ApiContext = {
   clock: () => number;
   /** Pushes an event to the live event stream's subscribers. */
   publish: (event: ApiEvent) => void;
+  /** Where a browser opens an app's interface through the node (proxy/app-access.ts), or null when it cannot. */
+  interfaceUrl: (appId: string, manifest: Manifest, name: string) => string | null;
   /** The caller, as the transport saw it. */
   call: {
     client: string;
@@ -39,8 +45,6 @@ export type ApiContext = {
     deviceCookie: string | undefined;
     /** Authenticated with the CLI token. */
     cliToken: boolean;
-    /** Host name the caller used to reach the daemon, for app links. */
-    host: string;
     setSession: (session: Session | undefined) => void;
   };
 };

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { OfferViewSchema, RelayView } from "./market-views.ts";
-import { Approvals } from "./permission-views.ts";
+import { Approvals, PermissionName } from "./permission-views.ts";
 import {
   Accepted,
   AppDescription,
@@ -61,6 +61,14 @@ const method = <P extends z.ZodType, R extends z.ZodType, A extends MethodAccess
 ): MethodSpec<P, R, A> => spec;
 
 const None = z.strictObject({});
+
+const BackupTargetName = z.string().min(1).max(32).meta({ description: "A target's name (a-z, 0-9, '-')." });
+const BackupTargetView = z.object({
+  name: z.string(),
+  kind: z.string().meta({ description: "`local`, `sftp`, `rest`, `s3` or `b2`." }),
+  location: z.string().meta({ description: "Where the repository is; a login inside a URL is masked." }),
+  createdAt: z.number(),
+});
 
 export const CONTRACT = {
   "auth.setup": method({
@@ -121,7 +129,7 @@ export const CONTRACT = {
   }),
   "package.list": method({
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman).",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
     access: "session",
     mutates: false,
     params: None,
@@ -148,6 +156,96 @@ export const CONTRACT = {
     mutates: false,
     params: IdParams,
     result: AppDescription,
+  }),
+  "backup.targets.list": method({
+    summary: "The backup targets of this node (restic repositories).",
+    access: "session",
+    mutates: false,
+    params: None,
+    result: z.object({ targets: z.array(BackupTargetView) }),
+  }),
+  "backup.targets.add": method({
+    summary:
+      "Adds a target and makes its repository, encrypted with a key the node generates and returns here, once: the operator must save it (without it the backups cannot be read). With `key`, opens an existing repository instead (a fresh node restoring another's backups).",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      name: BackupTargetName,
+      location: z
+        .string()
+        .min(1)
+        .max(2000)
+        .meta({ description: "An absolute directory, or a restic URL (sftp:, rest:, s3:, b2:)." }),
+      key: z.string().min(8).max(1000).optional().meta({ description: "The key of an existing repository." }),
+      credentials: z.record(z.string(), z.string()).optional().meta({
+        description: "For s3 and b2: the access key variables restic reads (AWS_ACCESS_KEY_ID, …).",
+      }),
+    }),
+    result: z.object({
+      target: BackupTargetView,
+      key: z.string().nullable().meta({
+        description: "The new repository key, shown this once (null when the operator gave the key).",
+      }),
+      keyFile: z.string().meta({ description: "Where the node keeps the key (mode 0600)." }),
+    }),
+  }),
+  "backup.targets.remove": method({
+    summary: "Forgets a target; its repository and snapshots stay where they are.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ name: BackupTargetName }),
+    result: z.object({ removed: z.string() }),
+  }),
+  "backup.targets.check": method({
+    summary: "Opens a target's repository with the node's key and verifies its structure (`restic check`).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({ name: BackupTargetName }),
+    result: z.object({ name: z.string(), snapshots: z.number() }),
+  }),
+  "backup.run": method({
+    summary:
+      "Backs up an app (its volumes, installed manifest and generated secrets) to a target: an operation, with `backup-progress` events. While it runs, every other request for the app is refused.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      target: BackupTargetName.optional().meta({ description: "Default: the node's only target." }),
+    }),
+    result: Accepted,
+  }),
+  "backup.snapshots": method({
+    summary: "The snapshots on a target, of one app or of all.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({ id: AppId.optional(), target: BackupTargetName.optional() }),
+    result: z.object({
+      target: z.string(),
+      snapshots: z.array(
+        z.object({
+          id: z.string(),
+          shortId: z.string(),
+          time: z.string(),
+          appId: z.string(),
+          version: z.string().optional(),
+          preRestore: z
+            .boolean()
+            .meta({ description: "Taken by a restore of the data it replaced (its undo)." }),
+        }),
+      ),
+    }),
+  }),
+  "backup.restore": method({
+    summary:
+      "Restores an app from a snapshot (default: its newest): over the installed app, after backing up its current data (tagged pre-restore, to undo the restore), or installing it from the snapshot's manifest with the same secrets.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      id: AppId,
+      snapshot: z.string().min(8).max(64).optional(),
+      target: BackupTargetName.optional(),
+    }),
+    result: Accepted,
   }),
   "catalog.sources": method({
     summary:
@@ -350,7 +448,7 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      permission: z.string().min(1).max(63).meta({ description: "The permission's name." }),
+      permission: PermissionName,
     }),
     result: Accepted,
   }),

@@ -66,9 +66,10 @@ const APP = {
       observedAt: T0,
     },
   ],
-  interfaces: [{ name: "ui", url: "http://192.168.1.20:18080/" }],
+  interfaces: [{ name: "ui", url: "https://my-app.node.lan:7780/" }],
   localOverride: false,
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
+  warnings: [],
   flags: [],
 };
 
@@ -156,6 +157,9 @@ export const EXAMPLES: Record<string, MethodExample> = {
         sourceChange: "switch its source from local:/srv/apps/my-app to catalog:official (signed by targets)",
         localOverride: "local:/srv/apps/my-app",
         permissions: [MEDIA_PERMISSION],
+        warnings: [
+          "containers.web.ports[1].bind: port 9090 serves an interface and is published on 0.0.0.0:19090: anyone who reaches that address gets the app without the node's login or TLS",
+        ],
         trust: null,
       },
       {
@@ -172,10 +176,58 @@ export const EXAMPLES: Record<string, MethodExample> = {
         sourceChange: null,
         localOverride: null,
         permissions: [],
+        warnings: [],
         trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
       },
     ],
     errors: [],
+  },
+  "backup.targets.list": {
+    params: {},
+    result: { targets: [{ name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 }] },
+    errors: [],
+  },
+  "backup.targets.add": {
+    params: { name: "usb", location: "/mnt/usb/archy" },
+    result: {
+      target: { name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 },
+      key: "q3Zx0VbPz2m7kq1pJ9cTt0dQe6yHcW4s8nLrXaUoF2g",
+      keyFile: "/home/archipelago/.local/share/archipelago/backup/targets/usb/key",
+    },
+    errors: ["invalidParams", "backupTargetUnusable"],
+  },
+  "backup.targets.remove": { params: { name: "usb" }, result: { removed: "usb" }, errors: ["notFound"] },
+  "backup.targets.check": {
+    params: { name: "usb" },
+    result: { name: "usb", snapshots: 12 },
+    errors: ["notFound", "backupTargetUnusable"],
+  },
+  "backup.run": {
+    params: { id: "my-app", target: "usb" },
+    result: { operationId: OPERATION, appId: "my-app", kind: "backup", existing: false },
+    errors: ["notFound", "operationInProgress", "backupTargetUnusable"],
+  },
+  "backup.snapshots": {
+    params: { id: "my-app" },
+    result: {
+      target: "usb",
+      snapshots: [
+        {
+          id: "642b06fe35d54e8b10ffa7cf22d483164f0cdf82678922f0b8fc225687652d4c",
+          shortId: "642b06fe",
+          time: "2026-12-07T13:50:36.194854696Z",
+          appId: "my-app",
+          version: "1.3.0",
+          preRestore: false,
+        },
+      ],
+    },
+    errors: ["notFound", "backupTargetUnusable"],
+  },
+  "backup.restore": {
+    params: { id: "my-app", snapshot: "642b06fe" },
+    result: { operationId: OPERATION, appId: "my-app", kind: "restore", existing: false },
+    errors: ["notFound", "operationInProgress", "backupTargetUnusable"],
   },
   "catalog.sources": { params: {}, result: [CATALOG_SOURCE], errors: [] },
   "catalog.refresh": {
@@ -482,6 +534,18 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     total: 20971520,
     seq: 45,
   },
+  "backup-progress": {
+    type: "backup-progress",
+    operationId: OPERATION,
+    appId: "my-app",
+    percent: 42.5,
+    filesDone: 120,
+    totalFiles: 300,
+    bytesDone: 45_000_000,
+    totalBytes: 105_000_000,
+    secondsRemaining: 12,
+    seq: 46,
+  },
 };
 
 type Json = Parameters<typeof fieldRows>[0];
@@ -673,6 +737,12 @@ export function apiDocsMarkdown(): string {
     `  methods (${METHODS.filter((m) => m.alone)
       .map((m) => `\`${m.name}\``)
       .join(", ")}) are never batched: in a batch each is an \`invalidRequest\` error.`,
+    `- Conditional reads: a call sent alone to ${METHODS.filter((m) => m.version)
+      .map((m) => `\`${m.name}\``)
+      .join(", ")} is answered with a weak \`ETag\`; sent again with that tag in`,
+    "  `If-None-Match`, it gets HTTP 304 without a body while its answer is unchanged (checks and",
+    "  authentication first, as for any call). The tag covers everything but the observation ages",
+    "  (`observedAgeMs`), which a client keeping its copy computes from `observedAt`. A batch carries no tag.",
     "- Malformed JSON is a `parseError` (HTTP 200, `id` null). Errors are `{code, message, data?}` with",
     "  the [stable codes](#errors) below; `message` is for humans, `code` and `data` for programs.",
     "",

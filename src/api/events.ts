@@ -68,6 +68,19 @@ const EVENT_BODIES = {
       description:
         "Progress of one layer of an image an install or update pulls (every update Podman reports; the operation log has a line per quarter).",
     }),
+  "backup-progress": z
+    .object({
+      type: z.literal("backup-progress"),
+      operationId: z.string(),
+      appId: z.string(),
+      percent: z.number(),
+      filesDone: z.number(),
+      totalFiles: z.number(),
+      bytesDone: z.number(),
+      totalBytes: z.number(),
+      secondsRemaining: z.number().optional().meta({ description: "restic's estimate of the time left." }),
+    })
+    .meta({ description: "How far a backup has got (about once a second): files, bytes, time left." }),
 } as const;
 
 const Seq = z.number().int().min(1).meta({
@@ -102,6 +115,9 @@ export const EVENT_SCHEMAS = {
     .meta({ description: EVENT_BODIES.operation.description }),
   log: EVENT_BODIES.log.extend({ seq: Seq }).meta({ description: EVENT_BODIES.log.description }),
   pull: EVENT_BODIES.pull.extend({ seq: Seq }).meta({ description: EVENT_BODIES.pull.description }),
+  "backup-progress": EVENT_BODIES["backup-progress"]
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES["backup-progress"].description }),
 } as const;
 
 export const ApiEventSchema = z.discriminatedUnion("type", [
@@ -110,6 +126,7 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_BODIES.operation,
   EVENT_BODIES.log,
   EVENT_BODIES.pull,
+  EVENT_BODIES["backup-progress"],
 ]);
 
 /** An event pushed to subscribers: the reconciler's own, or one the API adds. */
@@ -121,6 +138,7 @@ export const StreamEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
   EVENT_SCHEMAS.pull,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 
 /** An event as the stream sends it: with its place in the stream. */
@@ -135,5 +153,6 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
   EVENT_SCHEMAS.pull,
+  EVENT_SCHEMAS["backup-progress"],
 ]);
 export type WsMessage = z.infer<typeof WsMessageSchema>;

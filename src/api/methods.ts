@@ -2,7 +2,10 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
+import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
+import { accessWarnings } from "../manifest/access.ts";
+import { formatPath } from "../manifest/issues.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -16,6 +19,7 @@ import {
 import type { AppRow } from "../orchestrator/store.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
+import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
@@ -75,21 +79,71 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
+/** The warnings of a manifest, one line each, with where in the manifest. */
+const warningsOf = (manifest: Manifest) =>
+  accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
+
+type AppViewResult = HandlerResult<"package.get">;
+
+/**
+ * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
+ * revision: any write, any observation time confirmed; the marketplace's events and settings are
+ * in it too) and the catalogs' listings (which apps they offer). App links are the node's own
+ * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
+ * and approvals again, three queries an app, for every caller under load.
+ */
+type ListView = {
+  /** Which views these are, in this daemon's life: part of their ETag. */
+  generation: number;
+  revision: number;
+  listings: unknown[];
+  apps: AppViewResult[];
+};
+const listViews = new WeakMap<object, ListView>();
+let listGenerations = 0;
+
+/** The current views, and their version (the list's ETag). */
+function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
+  const { store } = ctx.orchestrator;
+  const listings = ctx.catalogs.sources.map((s) => s.listing);
+  let view = listViews.get(store);
+  if (
+    !view ||
+    view.revision !== store.revision ||
+    view.listings.length !== listings.length ||
+    view.listings.some((listing, i) => listing !== listings[i])
+  ) {
+    const apps = store.listApps().map((row) => appView(ctx, row));
+    // Building reads the store (its manifest cache may write a parsed form): keyed after that.
+    view = { generation: ++listGenerations, revision: store.revision, listings, apps };
+    listViews.set(store, view);
+  }
+  // A restarted daemon starts counting again: its start time keeps an old tag from matching.
+  const version = createHash("sha256")
+    .update(`${ctx.startedAt}\0${view.generation}`)
+    .digest("base64url")
+    .slice(0, 22);
+  return { apps: view.apps, version };
+}
+
+/** The listed apps, with the age of their observation now. */
+function listedApps(ctx: ApiContext): AppViewResult[] {
+  const now = ctx.clock();
+  return listView(ctx).apps.map((app) => ({
+    ...app,
+    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+  }));
+}
+
+function appView(ctx: ApiContext, row: AppRow): AppViewResult {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
   const containers = orchestrator.store.listContainers(row.id);
   const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
-  const interfaces = Object.entries(manifest?.interfaces ?? {}).map(([name, ui]) => {
-    const port = manifest?.containers[ui.container]?.ports.find(
-      (p) => p.container === ui.port && p.host !== undefined,
-    );
-    const host =
-      port?.bind === "127.0.0.1" || port?.bind === "0.0.0.0" || port?.bind === "::"
-        ? ctx.call.host
-        : port?.bind;
-    return { name, url: port ? `${ui.protocol}://${host}:${port.host}${ui.path}` : null };
-  });
+  const interfaces = Object.keys(manifest?.interfaces ?? {}).map((name) => ({
+    name,
+    url: manifest ? ctx.interfaceUrl(row.id, manifest, name) : null,
+  }));
   return {
     id: row.id,
     name: manifest?.name ?? row.id,
@@ -110,6 +164,7 @@ function appView(ctx: ApiContext, row: AppRow): HandlerResult<"package.get"> {
       manifest ? requestedPermissions(manifest) : [],
       orchestrator.store.approvals(row.id),
     ),
+    warnings: manifest ? warningsOf(manifest) : [],
     flags: ctx.market.flagsOf(row),
   };
 }
@@ -166,12 +221,13 @@ const PACKAGE_HANDLERS: ApiHandlers<
   Exclude<
     MethodName,
     | keyof typeof AUTH_HANDLERS
+    | keyof typeof BACKUP_HANDLERS
     | keyof typeof CATALOG_HANDLERS
     | keyof typeof MARKET_HANDLERS
     | keyof typeof REGISTRY_HANDLERS
   >
 > = {
-  "package.list": (_params, ctx) => ctx.orchestrator.store.listApps().map((row) => appView(ctx, row)),
+  "package.list": (_params, ctx) => listedApps(ctx),
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
@@ -194,6 +250,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),
+        warnings: warningsOf(app.manifest),
         trust: null,
       };
     });
@@ -213,8 +270,10 @@ const PACKAGE_HANDLERS: ApiHandlers<
         // Another key's release is never an update (market.list names the installed app's source).
         sourceChange: null,
         localOverride: null,
-        // Known once the bundle is verified, at install: an install that needs approval says which.
+        // Known once the bundle is verified, at install: an install that needs approval or carries
+        // a warning says which.
         permissions: [],
+        warnings: [],
         trust: view.trust,
       };
     });
@@ -376,13 +435,18 @@ const PACKAGE_HANDLERS: ApiHandlers<
 };
 
 /** Every method of the contract with its handler, in the contract's order. */
-export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(CONTRACT, {
-  ...AUTH_HANDLERS,
-  ...CATALOG_HANDLERS,
-  ...MARKET_HANDLERS,
-  ...REGISTRY_HANDLERS,
-  ...PACKAGE_HANDLERS,
-});
+export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
+  CONTRACT,
+  {
+    ...AUTH_HANDLERS,
+    ...BACKUP_HANDLERS,
+    ...CATALOG_HANDLERS,
+    ...MARKET_HANDLERS,
+    ...REGISTRY_HANDLERS,
+    ...PACKAGE_HANDLERS,
+  },
+  { "package.list": (_params, ctx) => listView(ctx).version },
+);
 
 export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(
   METHODS.map((m) => [m.name, m]),

@@ -83,6 +83,10 @@ export class Metrics {
     [0.5, 1, 2, 5, 10, 30, 60, 120, 300],
   );
   readonly reconcilePasses = new Counter("archy_reconcile_passes_total", "Full reconcile passes (resyncs).");
+  readonly storeWrites = new Counter(
+    "archy_store_writes_total",
+    "Store statements run that write (INSERT, UPDATE, DELETE); each commits to disk unless inside a transaction.",
+  );
   readonly podmanCalls = new Histogram(
     "archy_podman_call_duration_seconds",
     "Latency of Podman API calls, by operation and outcome.",
@@ -100,6 +104,7 @@ export class Metrics {
       this.operations,
       this.operationSeconds,
       this.reconcilePasses,
+      this.storeWrites,
       this.podmanCalls,
       this.rpcCalls,
       this.healthProbes,

@@ -4,6 +4,9 @@
  * Authentication: the session cookie (browsers, with the CSRF header on state-changing calls) or the
  * CLI's bearer token.
  */
+
+import type { EventEmitter } from "node:events";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
@@ -14,7 +17,7 @@ import type { WsMessage } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
-import { dispatch, type RpcResponse } from "./rpc/dispatch.ts";
+import { type Conditional, dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 import { webUiHandler } from "./web-ui.ts";
 
@@ -41,7 +44,16 @@ export type ServerOptions = {
   events: EventLog;
   /** The built web UI (web/dist); a page saying how to build it is served while it is missing. */
   webRoot?: string;
+  /** Whether every request comes over TLS (cookies are then Secure); else each request says. */
   tls: boolean;
+  /**
+   * Who owns the listener (proxy/front-door.ts): Fastify gets its handler through this factory and
+   * hears upgrades on `upgrades`; without it, Fastify makes and listens on its own server.
+   */
+  front?: {
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+    upgrades: EventEmitter;
+  };
   /** The clock sessions are issued with (the cookie's Max-Age counts from it). */
   clock?: () => number;
   /** Host names (besides IP literals and localhost) the API answers to; see `hostAllowed`. */
@@ -99,7 +111,7 @@ function originOk(request: FastifyRequest): boolean {
  * browser's own login budget), or of a logout (the session cookie cleared; the device cookie stays:
  * it is no credential).
  */
-function sessionCookies(session: Session | undefined, tls: boolean, now: number): string[] {
+export function sessionCookies(session: Session | undefined, tls: boolean, now: number): string[] {
   const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(tls ? ["Secure"] : [])].join("; ");
   if (!session) return [`${SESSION_COOKIE}=; Max-Age=0; ${attributes}`];
   const maxAge = Math.max(0, Math.floor((session.expiresAt - now) / 1000));
@@ -131,6 +143,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     bodyLimit: MAX_BODY_BYTES,
     // No per-request lines: they would carry headers (cookies, tokens) and say little.
     logController: new LogController({ disableRequestLogging: true }),
+    ...(options.front ? { serverFactory: options.front.serverFactory } : {}),
   });
   // Fastify's own JSON parser (it refuses __proto__ and constructor keys), behind a nesting bound
   // checked on the raw text: a body nested too deeply is never parsed (rpc/body.ts).
@@ -140,7 +153,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     { parseAs: "string", bodyLimit: MAX_BODY_BYTES },
     depthBounded(app.getDefaultJsonParser("error", "error") as Parameters<typeof depthBounded>[0]),
   );
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      // @fastify/websocket listens for upgrades on this emitter when given (the front door's).
+      ...(options.front ? { server: options.front.upgrades as unknown as Server } : {}),
+    },
+  });
 
   // Malformed JSON is a JSON-RPC parse error, not an HTML 400 page.
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -211,13 +230,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       sessionToken: who.token,
       deviceCookie: cookie(request, DEVICE_COOKIE),
       cliToken: who.cli,
-      host: (request.headers.host ?? "localhost").replace(/:\d+$/, ""),
       setSession: (session) => {
         newSession = session;
       },
     });
+    const ifNoneMatch = request.headers["if-none-match"];
+    const conditional: Conditional = {
+      ifNoneMatch: Array.isArray(ifNoneMatch) ? ifNoneMatch.join(",") : ifNoneMatch,
+    };
     const response = await dispatch(request.body, {
       methods: METHOD_TABLE,
+      conditional,
       auth: who,
       ctx,
       onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
@@ -240,8 +263,14 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         else options.logger.debug(entry, `${method}: ${call.outcome}`);
       },
     });
-    if (newSession !== null) reply.header("set-cookie", sessionCookies(newSession, options.tls, clock()));
+    if (newSession !== null)
+      reply.header(
+        "set-cookie",
+        sessionCookies(newSession, options.tls || request.protocol === "https", clock()),
+      );
     reply.header("cache-control", "no-store");
+    if (conditional.etag) reply.header("etag", conditional.etag);
+    if (conditional.notModified) return reply.code(304).send();
     if (response === undefined) return reply.code(204).send();
     return response satisfies RpcResponse | RpcResponse[];
   });

@@ -62,6 +62,11 @@ export const ContainerView = z.object({
   observedAt: z.number(),
 });
 
+const AccessWarnings = z.array(z.string()).meta({
+  description:
+    "What the operator should know before running it: an interface its manifest publishes beyond the node, reached there without the node's login (docs/app-access.md).",
+});
+
 export const AppView = z.object({
   id: z.string(),
   name: z.string(),
@@ -87,6 +92,7 @@ export const AppView = z.object({
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",
   }),
   permissions: PermissionStatuses,
+  warnings: AccessWarnings,
   flags: z.array(z.string()).meta({
     description:
       "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
@@ -117,6 +123,7 @@ export const AvailableApp = z.object({
     description:
       "The permissions its manifest requests. For a marketplace app: empty until its bundle is verified, at install (an install that needs approval says which).",
   }),
+  warnings: AccessWarnings,
   trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
 });
 

@@ -15,9 +15,10 @@ export function parseApprove(value: string | undefined, usage: string): ApproveC
   if (value === undefined) return undefined;
   if (value === "all") return "all";
   const names = value.split(",").map((name) => name.trim());
-  if (names.some((name) => !/^[a-z0-9][a-z0-9-]*$/.test(name)))
+  // A permission's name, or `interface.<name>` for what an interface opens (manifest/access.ts).
+  if (names.some((name) => !/^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)?$/.test(name)))
     throw new UsageError(
-      `--approve: "${value}" is not \`all\` nor permission names separated by commas (e.g. --approve media,radio)\n\n${usage}`,
+      `--approve: "${value}" is not \`all\` nor permission names separated by commas (e.g. --approve media,radio or --approve interface.admin)\n\n${usage}`,
     );
   return names;
 }

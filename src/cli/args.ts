@@ -4,6 +4,27 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 /** Bad command-line input: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
+/**
+ * Runs the subcommand `argv` begins with: usage (exit 2) without one, usage (exit 0) for --help,
+ * a usage error naming an unknown one. `command` is the command it belongs to (`market`).
+ */
+export function runSubcommand(
+  command: string,
+  handlers: Readonly<Record<string, (argv: string[]) => Promise<number>>>,
+  argv: string[],
+  usage: string,
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h") {
+    console.log(usage);
+    return Promise.resolve(sub === undefined ? 2 : 0);
+  }
+  // Own names only: `archy market toString` is not a subcommand.
+  const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
+  if (!handler) throw new UsageError(`unknown subcommand '${command} ${sub}'\n\n${usage}`);
+  return handler(rest);
+}
+
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export function parseCommandLine<T extends Options>(argv: string[], options: T, usage: string) {

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { RPC_CODES } from "../api/rpc/errors.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
+import { NotHttp, postJson, RequestTimeout } from "./http1.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:7780";
 export const TOKEN_FILE_NAME = "cli-token";
@@ -113,6 +114,7 @@ export type AppView = {
   containers: ContainerView[];
   interfaces: Array<{ name: string; url: string | null }>;
   permissions: PermissionStatus[];
+  warnings: string[];
 };
 
 export type AvailableApp = {
@@ -128,6 +130,7 @@ export type AvailableApp = {
   updateAvailable: boolean;
   sourceChange: string | null;
   permissions: PermissionView[];
+  warnings: string[];
 };
 
 export type Accepted = {
@@ -301,7 +304,7 @@ export type ClientOptions = {
   timeoutMs?: number;
 };
 
-/** Why a fetch failed, in a few words (`connect ECONNREFUSED 127.0.0.1:7780`). */
+/** Why a request failed, in a few words (`connect ECONNREFUSED 127.0.0.1:7780`). */
 function networkCause(error: unknown): string {
   let cause = error as { cause?: unknown; code?: string; message?: string } | undefined;
   for (let depth = 0; depth < 4 && cause?.cause; depth++) cause = cause.cause as typeof cause;
@@ -408,19 +411,19 @@ export class DaemonClient {
     let status: number;
     let text: string;
     try {
-      const response = await fetch(endpoint, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = response.status;
-      text = await response.text();
+      ({ status, text } = await postJson(
+        new URL(endpoint),
+        JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
+        token ? { authorization: `Bearer ${token}` } : {},
+        timeoutMs,
+      ));
     } catch (error) {
-      if ((error as Error)?.name === "TimeoutError")
+      if (error instanceof NotHttp)
+        throw new DaemonUnreachable(
+          `${this.url} did not answer as an HTTP server`,
+          "check --url or ARCHY_URL: it should name the daemon's --listen address",
+        );
+      if (error instanceof RequestTimeout)
         throw new DaemonUnreachable(
           `the daemon at ${this.url} did not answer ${method} within ${Math.round(timeoutMs / 1000)} s`,
           "it may be overloaded or stuck: see the daemon's log",

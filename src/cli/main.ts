@@ -1,120 +1,9 @@
 /**
- * The `archy` command line: a table of commands, each in its own module under `commands/`,
- * loaded only when used so that `archy app validate` does not pay for the daemon's imports.
+ * The `archy` command line: dispatch and help from the table of commands (commands.ts), each in
+ * its own module under `commands/`, loaded only when used.
  */
 import { UsageError } from "./args.ts";
-
-type CommandModule = { run(argv: string[]): Promise<number> };
-type Command = {
-  summary: string;
-  load: () => Promise<CommandModule>;
-  /** Operator commands talk to the daemon; hidden ones serve shell completion. */
-  group?: "operator" | "hidden";
-};
-
-const lifecycle =
-  (kind: import("./commands/lifecycle.ts").LifecycleKind) => async (): Promise<CommandModule> => {
-    const module = await import("./commands/lifecycle.ts");
-    return { run: (argv) => module.run(kind, argv) };
-  };
-
-const COMMANDS: Record<string, Command> = {
-  ls: { summary: "list installed apps", group: "operator", load: () => import("./commands/ls.ts") },
-  available: {
-    summary: "list apps that can be installed",
-    group: "operator",
-    load: () => import("./commands/available.ts"),
-  },
-  status: {
-    summary: "show an app: containers, health, reason, URL, operations",
-    group: "operator",
-    load: () => import("./commands/status.ts"),
-  },
-  install: { summary: "install an app and start it", group: "operator", load: lifecycle("install") },
-  start: { summary: "start an app", group: "operator", load: lifecycle("start") },
-  stop: { summary: "stop an app", group: "operator", load: lifecycle("stop") },
-  restart: { summary: "restart an app", group: "operator", load: lifecycle("restart") },
-  reinstall: {
-    summary: "recreate an app's containers (data kept)",
-    group: "operator",
-    load: lifecycle("reinstall"),
-  },
-  update: { summary: "update an app to the version offered", group: "operator", load: lifecycle("update") },
-  uninstall: {
-    summary: "uninstall an app (data kept unless --purge)",
-    group: "operator",
-    load: lifecycle("uninstall"),
-  },
-  retry: { summary: "retry an app that failed", group: "operator", load: lifecycle("retry") },
-  approve: {
-    summary: "approve the permissions an app asks for",
-    group: "operator",
-    load: async () => ({ run: (await import("./commands/permissions.ts")).runApprove }),
-  },
-  revoke: {
-    summary: "withdraw approval of an app's permission (it stops)",
-    group: "operator",
-    load: async () => ({ run: (await import("./commands/permissions.ts")).runRevoke }),
-  },
-  logs: {
-    summary: "show (-f: follow) an app's container output",
-    group: "operator",
-    load: () => import("./commands/logs.ts"),
-  },
-  credentials: {
-    summary: "show an app's logins and passwords",
-    group: "operator",
-    load: () => import("./commands/credentials.ts"),
-  },
-  auth: {
-    summary: "rotate-token: a new CLI token; logout-all: revoke every web session",
-    group: "operator",
-    load: () => import("./commands/auth.ts"),
-  },
-  completion: {
-    summary: "print a bash or zsh completion script",
-    load: () => import("./commands/completion.ts"),
-  },
-  __complete: {
-    summary: "app ids for shell completion",
-    group: "hidden",
-    load: async () => ({ run: (await import("./commands/completion.ts")).runComplete }),
-  },
-  market: {
-    summary: "the Nostr marketplace: relays, your identity, trust settings, apps offered",
-    group: "operator",
-    load: () => import("./commands/market.ts"),
-  },
-  registry: {
-    summary: "credentials for the image registries apps pull from: ls, login, logout",
-    group: "operator",
-    load: () => import("./commands/registry.ts"),
-  },
-  app: {
-    summary: "app developer tools: new, import, schema, validate, render, publish",
-    load: () => import("./commands/app.ts"),
-  },
-  dev: {
-    summary: "marketplace developer tools: keygen, whoami, a local relay",
-    load: () => import("./commands/dev.ts"),
-  },
-  catalog: {
-    summary: "catalog publisher tools: init, add, sign, publish, rotate-root, delegate, verify",
-    load: () => import("./commands/catalog.ts"),
-  },
-  daemon: {
-    summary: "run the daemon: API, live events, reconciler",
-    load: () => import("./commands/daemon.ts"),
-  },
-  doctor: {
-    summary: "check (and with --fix, set up) this host for Archipelago",
-    load: () => import("./commands/doctor.ts"),
-  },
-  gate: {
-    summary: "the production gate: the lifecycle matrix over apps, verified through Podman",
-    load: () => import("./commands/gate.ts"),
-  },
-};
+import { COMMANDS, type Command } from "./commands.ts";
 
 function usage(): string {
   const visible = Object.entries(COMMANDS).filter(([, c]) => c.group !== "hidden");
@@ -142,7 +31,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  // Own names only: `archy toString` is not a command.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     console.error(`archy: unknown command '${name}'\n\n${usage()}`);
     return 2;

@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseApprove } from "./approvals.ts";
 import { UsageError } from "./args.ts";
 import {
   DaemonClient,
@@ -523,6 +524,14 @@ describe("operator CLI: install lists the permissions an app asks for; only the 
   });
 });
 
+describe("operator CLI: --approve names", () => {
+  test("permission names and what an interface opens (interface.<name>); nothing else", () => {
+    assert.deepEqual(parseApprove("media,interface.ui", "usage"), ["media", "interface.ui"]);
+    for (const bad of ["Media!", "interface.", ".ui", "a.b.c", "interface..ui"])
+      assert.throws(() => parseApprove(bad, "usage"), UsageError, bad);
+  });
+});
+
 describe("operator CLI: following logs", () => {
   const lines = (...texts: string[]) => texts.map((line) => ({ stream: "stdout" as const, line }));
 
@@ -587,14 +596,14 @@ describe("operator CLI: formatting", () => {
 });
 
 describe("operator CLI: shell completion", () => {
-  test("every command of `archy --help` has a completion spec, and nothing else does", async () => {
+  test("`archy --help` and completion list the same commands: those of the command table but the hidden ones", async () => {
     const help = await archy(["--help"]);
     const commands = [...help.stdout.matchAll(/^ {2}([a-z][\w-]*) {2,}/gm)].map((m) => m[1]);
     assert.ok(commands.length >= 15, help.stdout);
     assert.deepEqual(
       [...commands].sort(),
       Object.keys(COMMAND_SPECS).sort(),
-      "add the command (and its options) to COMMAND_SPECS in src/cli/commands/completion.ts",
+      "help and completion both come from COMMANDS in src/cli/commands.ts",
     );
   });
 
@@ -610,6 +619,27 @@ describe("operator CLI: shell completion", () => {
           `archy ${name} --help documents --${option.name}`,
         );
       }
+    }
+  });
+
+  test("every subcommand the command table declares is dispatched: `archy CMD SUB --help` prints its usage and exits 0", async () => {
+    const declared = Object.entries(COMMAND_SPECS).flatMap(([name, spec]) =>
+      Object.keys(spec.subcommands ?? {}).map((sub) => [name, sub] as const),
+    );
+    assert.ok(declared.length >= 20, `only ${declared.length} subcommands declared`);
+    for (const [name, sub] of declared) {
+      const help = await archy([name, sub, "--help"]);
+      assert.equal(help.code, 0, `archy ${name} ${sub} --help: ${help.stderr}`);
+      assert.match(help.stdout, /Usage/, `archy ${name} ${sub} --help prints a usage`);
+    }
+  });
+
+  test("bad input: a command or subcommand named like an object's property (toString, constructor) is unknown (exit 2, the usage, no stack trace)", async () => {
+    for (const args of [["toString"], ["constructor"], ["catalog", "constructor"], ["market", "toString"]]) {
+      const result = await archy(args);
+      assert.equal(result.code, 2, `archy ${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /unknown (sub)?command/, `archy ${args.join(" ")}`);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, `archy ${args.join(" ")} prints no stack trace`);
     }
   });
 

@@ -18,6 +18,11 @@ const ConfigFile = z.strictObject({
   backend: z.enum(["auto", "podman", "quadlet"]).optional(),
   podmanSocket: z.string().min(1).optional(),
   allowedHosts: z.array(z.string().min(1)).optional(),
+  nodeName: z.string().min(1).optional(),
+  tls: z.boolean().optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  redirectHttp: z.boolean().optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
   catalogs: z
@@ -58,12 +63,45 @@ export type DaemonConfig = {
   /** Signed catalog sources, in order of preference (docs/catalog.md). */
   catalogs: SourceConfig[];
   catalogRefreshMs: number;
+  /** How apps are reached (docs/app-access.md); defaults apply when absent (see `accessDefaults`). */
+  access?: AccessConfig;
   /** How often the marketplace learns from its relays (docs/marketplace.md). */
   marketRefreshMs?: number;
 };
 
+/** App access: the node's name, TLS and its certificate. */
+export type AccessConfig = {
+  /** The name app hosts hang under (`<app>.<nodeName>`); `localhost` works on the node itself. */
+  nodeName: string;
+  /** Whether the listener also speaks HTTPS (the same port), with the node's authority or `certificate`. */
+  tls: boolean;
+  /** The operator's own certificate chain and key (PEM files), instead of the node's authority. */
+  certificate?: { cert: string; key: string };
+  /** Whether browsers asking for the node's pages over HTTP are sent to HTTPS (the API stays on both). */
+  redirectHttp: boolean;
+};
+
+export const DEFAULT_ACCESS: AccessConfig = { nodeName: "localhost", tls: true, redirectHttp: false };
+
+/** A node name: a DNS name of one or more labels (an address cannot carry app hosts under it). */
+const NODE_NAME = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 export type ConfigInput = {
-  flags: Partial<Record<"data-dir" | "listen" | "apps-dir" | "config" | "backend" | "podman-socket", string>>;
+  flags: Partial<
+    Record<
+      | "data-dir"
+      | "listen"
+      | "apps-dir"
+      | "config"
+      | "backend"
+      | "podman-socket"
+      | "node-name"
+      | "tls"
+      | "tls-cert"
+      | "tls-key",
+      string
+    >
+  >;
   env: NodeJS.ProcessEnv;
 };
 
@@ -139,8 +177,48 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
           .map((h) => h.trim())
           .filter(Boolean)
       : (file.allowedHosts ?? []),
+    access: accessConfig(pick, env, file, configPath),
     resyncMs: (file.resyncSeconds ?? 30) * 1000,
     logLevel: (env.ARCHY_LOG_LEVEL as DaemonConfig["logLevel"]) ?? file.logLevel ?? "info",
+  };
+}
+
+type Pick = (
+  flag: keyof ConfigInput["flags"],
+  variable: string,
+  fromFile: string | undefined,
+) => { value: string | undefined; origin: string } | undefined;
+
+/** The access settings: the node's name, TLS on or off, the operator's own certificate. */
+function accessConfig(
+  pick: Pick,
+  env: NodeJS.ProcessEnv,
+  file: z.infer<typeof ConfigFile>,
+  configPath: string | undefined,
+): AccessConfig {
+  const name = pick("node-name", "ARCHY_NODE_NAME", file.nodeName);
+  const nodeName = (name?.value ?? DEFAULT_ACCESS.nodeName).toLowerCase().replace(/\.$/, "");
+  if (!NODE_NAME.test(nodeName) || /^[0-9.]+$/.test(nodeName))
+    throw new ConfigError(
+      `${name?.origin}: node name "${name?.value}" is not a DNS name; use e.g. localhost, archy.lan or node.example.org (apps are then reached at <app>.<name>)`,
+    );
+  const tls = pick("tls", "ARCHY_TLS", file.tls === undefined ? undefined : file.tls ? "on" : "off");
+  if (tls && !["on", "off"].includes(tls.value ?? ""))
+    throw new ConfigError(`${tls.origin}: tls "${tls.value}" is not on or off`);
+  const cert = pick("tls-cert", "ARCHY_TLS_CERT", file.tlsCert);
+  const key = pick("tls-key", "ARCHY_TLS_KEY", file.tlsKey);
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError(
+      `${(cert ?? key)?.origin}: give both the certificate (--tls-cert) and its key (--tls-key), or neither`,
+    );
+  const base = configPath ? dirname(resolve(configPath)) : process.cwd();
+  return {
+    nodeName,
+    tls: (tls?.value ?? "on") === "on",
+    ...(cert?.value && key?.value
+      ? { certificate: { cert: resolve(base, cert.value), key: resolve(base, key.value) } }
+      : {}),
+    redirectHttp: env.ARCHY_REDIRECT_HTTP ? env.ARCHY_REDIRECT_HTTP === "1" : (file.redirectHttp ?? false),
   };
 }
 

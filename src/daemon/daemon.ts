@@ -6,33 +6,33 @@
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { Auth } from "../api/auth.ts";
+import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
-import type { ApiContext } from "../api/methods.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
+import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Marketplace } from "../marketplace/market.ts";
+import { unapprovedOf } from "../orchestrator/approvals.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import { AppAccess } from "../proxy/app-access.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
-import { Runtime } from "../runtime/runtime.ts";
+import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
 import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { fileProblem } from "../system/fs-errors.ts";
-import type { DaemonConfig } from "./config.ts";
+import { type DaemonConfig, DEFAULT_ACCESS } from "./config.ts";
 
 export const VERSION = "0.1.0";
-
-/** The checkout (or staged copy) the daemon runs from. */
-const CODE_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 /** Log fields that may carry credentials; their values never reach the log. */
 export const REDACTED_PATHS = [
@@ -49,7 +49,14 @@ export const REDACTED_PATHS = [
   'req.headers["x-csrf-token"]',
 ];
 
-export type RunningDaemon = { url: string; stop: () => Promise<void>; orchestrator: Orchestrator };
+export type RunningDaemon = {
+  /** Where tools reach the API (plain HTTP on the listener). */
+  url: string;
+  /** Where browsers open the node (HTTPS when the node serves it, under its name). */
+  browserUrl: string;
+  stop: () => Promise<void>;
+  orchestrator: Orchestrator;
+};
 
 export type DaemonOptions = {
   /** Where the JSON log lines go (standard output by default). */
@@ -88,6 +95,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   const releaseLock = lockStateDir(stateDir);
   const metrics = new Metrics();
   const events = new EventLog();
+  let access: AppAccess | undefined;
   const started = clock();
   const publish = (event: ApiEvent) => {
     if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed")) {
@@ -98,6 +106,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
           kind: operation.kind,
         });
     }
+    // An app that changed may route differently (installed, removed, its approvals changed).
+    if (event.type === "app") access?.invalidate();
     options.onEvent?.(event);
     events.append(event);
   };
@@ -127,6 +137,9 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     packageOf: (app): AppPackage | undefined =>
       localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
+  const backups = new Backups({ orchestrator, dataRoot: config.dataDir, publish, clock });
+  // Before the API serves: a backup a dead daemon left running is failed, its app runs again.
+  await backups.recover();
   const auth = new Auth({
     store: orchestrator.store,
     cliTokenFile: join(stateDir, "cli-token"),
@@ -136,6 +149,24 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   });
   // A new CLI token at every start: one that leaked stops working with the next restart.
   await auth.rotateCliToken();
+
+  const accessConfig = config.access ?? DEFAULT_ACCESS;
+  const appAccess = await AppAccess.create({
+    config: accessConfig,
+    stateDir,
+    auth,
+    apps: () =>
+      orchestrator.store.listApps().flatMap((row) => {
+        const manifest = orchestrator.manifests.of(row).manifest;
+        if (!manifest) return [];
+        const unapproved = unapprovedOf(manifest, orchestrator.store.approvals(row.id));
+        return [{ id: row.id, manifest, unapproved: new Set(unapproved.map((p) => p.name)) }];
+      }),
+    extraNames: config.allowedHosts,
+    logger,
+    clock,
+  });
+  access = appAccess;
 
   const catalogs = new Catalogs({
     sources: config.catalogs,
@@ -177,7 +208,9 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     logger,
     tls: false,
     clock,
-    allowedHosts: config.allowedHosts,
+    // The node's own name is always its own (app hosts never reach the API: the front door routes them).
+    allowedHosts: [...config.allowedHosts, accessConfig.nodeName],
+    front: { serverFactory: appAccess.front.serverFactory, upgrades: appAccess.front.apiUpgrades },
     events,
     webRoot: join(CODE_ROOT, "web", "dist"),
     context: (call): ApiContext => ({
@@ -186,6 +219,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       sources,
       catalogs,
       market,
+      backups,
       version: VERSION,
       backendReason: backend.reason,
       startedAt: started,
@@ -193,11 +227,13 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       podmanVersion: () => podmanVersion,
       clock,
       publish,
+      interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
       call,
     }),
     gauges: () => {
       // The reconciler counts its passes; the counter takes that count at scrape time.
       metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
+      metrics.storeWrites.set(orchestrator.store.writes);
       const byPhase = new Map<string, number>();
       for (const app of orchestrator.store.listApps())
         byPhase.set(app.phase, (byPhase.get(app.phase) ?? 0) + 1);
@@ -213,13 +249,21 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       ];
     },
   });
-  await server.listen({ host: config.listen.host, port: config.listen.port });
-  const address = server.server.address();
-  const port = typeof address === "object" && address ? address.port : config.listen.port;
+  appAccess.registerRoutes(server);
+  await server.ready();
+  await appAccess.start();
+  const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+  const browserUrl = appAccess.nodeUrl;
   logger.info(
-    { url, dataDir: config.dataDir, appsDir: config.appsDir, apps: orchestrator.store.listApps().length },
-    `listening on ${url}`,
+    {
+      url,
+      browserUrl,
+      dataDir: config.dataDir,
+      appsDir: config.appsDir,
+      apps: orchestrator.store.listApps().length,
+    },
+    `listening on ${url}${accessConfig.tls ? " (HTTP and HTTPS)" : ""}; browsers open ${browserUrl}, apps at ${appAccess.scheme}://<app>.${accessConfig.nodeName}:${port}/`,
   );
 
   // Podman: connect (or start its service), then reconcile. Until then, and whenever an attempt
@@ -259,7 +303,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         ? { systemd, units: new LocalUnitStore(quadletUserDir(homedir())) }
         : {};
       orchestrator.start(
-        new Runtime({
+        new PodmanRuntime({
           client: connection.client,
           createWith: backend.backend,
           ...units,
@@ -301,14 +345,17 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
 
   return {
     url,
+    browserUrl,
     orchestrator,
     stop: async () => {
       stopping = true;
       cancelWait?.();
+      await appAccess.close();
       await server.close();
       await catalogs.stop();
       await market.stop();
       keeper?.stop();
+      await backups.stop();
       await orchestrator.stop();
       releaseLock();
       logger.info("stopped; app containers keep running");

@@ -105,7 +105,7 @@ export function logWarnings(text: string, lines: number): string[] {
 
 export type ManagedDaemonOptions = {
   user: RunAs;
-  /** A copy of the code the user can read: `<root>/src/cli/main.ts`, `<root>/node_modules/node/bin/node`. */
+  /** A copy of the code the user can read: `<root>/bin/archy` with the build, the sources and `node_modules`. */
   codeRoot: string;
   dataDir: string;
   appsDir: string;
@@ -124,11 +124,9 @@ export type ManagedDaemonOptions = {
 export async function startManagedDaemon(options: ManagedDaemonOptions): Promise<DaemonControl> {
   const url = `http://${options.listen.host}:${options.listen.port}`;
   const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
-  const node = join(options.codeRoot, "node_modules", "node", "bin", "node");
+  // bin/archy, as the service runs it: the build, with the daemon's Node flags.
   const argv = [
-    node,
-    "--disable-warning=ExperimentalWarning",
-    join(options.codeRoot, "src", "cli", "main.ts"),
+    join(options.codeRoot, "bin", "archy"),
     "daemon",
     "--data-dir",
     options.dataDir,

@@ -18,22 +18,30 @@ import type { Manifest } from "../manifest/schema.ts";
 import { observe } from "../runtime/observe.ts";
 import { MANAGED_FILTER } from "../runtime/observed.ts";
 import { loadAppsDir, type SourcedApp } from "../sources/local.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { exec, type RunAs } from "../system/exec.ts";
 import { AppData } from "./app-data.ts";
 import { type DaemonControl, existingDaemon, startManagedDaemon } from "./daemon-process.ts";
 import { FAULT_KINDS, type FaultKind, planFaults } from "./faults.ts";
+import type { GateApp } from "./gate-app.ts";
 import { hostPathsOf, isolateManifest, publishedPorts } from "./isolate.ts";
 import { type Availability, type PlanApp, planGate, STEPS, type StepId } from "./matrix.ts";
 import { connectPodmanSocket, type GatePodman, startPodmanService } from "./podman-service.ts";
 import { imageUses, missingImages, missingImagesMessage } from "./preflight.ts";
 import { reachTargets } from "./reachability.ts";
-import { buildReport, type Environment, type GatedApp, type GateReport } from "./report.ts";
-import { type ContainerStart, unexpectedStarts } from "./restarts.ts";
+import {
+  buildReport,
+  type ContainerStart,
+  type Environment,
+  type GatedApp,
+  type GateReport,
+} from "./report.ts";
+import { unexpectedStarts } from "./restarts.ts";
 import { giveTo, isRoot, readableBy, resolveUser, stageCode } from "./run-as.ts";
-import { type GateApp, Runner } from "./runner.ts";
+import { Runner } from "./runner.ts";
 import { stepTimeouts } from "./timeouts.ts";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "..", "..");
+export const REPO_ROOT = CODE_ROOT;
 export const SAMPLE_APPS_DIR = join(REPO_ROOT, "apps");
 /** What stands in for every device an app asks for, in the sandbox. */
 export const STAND_IN_DEVICE = "/dev/zero";

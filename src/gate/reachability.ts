@@ -4,6 +4,7 @@
  * any success or redirect), else the published TCP ports its health checks probe (a TCP connect).
  * Only the loopback address is ever used: a port bound to another address is not probed.
  */
+import { publishedBind } from "../manifest/access.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { Availability } from "./matrix.ts";
 
@@ -34,8 +35,9 @@ export function reachTargets(manifest: Manifest): { targets: ReachTarget[]; avai
       notes.push(`interface ${name} (${ui.container}:${ui.port}) is not published on the host`);
       continue;
     }
-    if (!LOOPBACK_REACHABLE.has(port.bind)) {
-      notes.push(`interface ${name} is bound to ${port.bind}, not reachable on loopback`);
+    const bind = publishedBind(manifest, ui.container, port);
+    if (!LOOPBACK_REACHABLE.has(bind)) {
+      notes.push(`interface ${name} is bound to ${bind}, not reachable on loopback`);
       continue;
     }
     const health = container.health;
@@ -58,7 +60,7 @@ export function reachTargets(manifest: Manifest): { targets: ReachTarget[]; avai
       const health = container.health;
       if (health?.type !== "tcp") continue;
       const port = container.ports.find((p) => p.container === health.port && p.protocol === "tcp");
-      if (port?.host === undefined || !LOOPBACK_REACHABLE.has(port.bind)) continue;
+      if (port?.host === undefined || !LOOPBACK_REACHABLE.has(publishedBind(manifest, key, port))) continue;
       targets.push({ kind: "tcp", name: `${key}:${health.port}`, container: key, hostPort: port.host });
     }
   if (targets.length > 0) return { targets, availability: { available: true } };

@@ -7,8 +7,28 @@
  */
 import type { FaultKind } from "./faults.ts";
 import { STEP_INFO, type StepId } from "./matrix.ts";
-import type { RestartRecord } from "./restarts.ts";
 import { type Timing, timings } from "./stats.ts";
+
+/** A container of a gated app that Podman started, as its events tell. */
+export type ContainerStart = {
+  /** Unix ms, Podman's time of the start. */
+  at: number;
+  /** The gated app (the id the operator named). */
+  app: string;
+  /** The container's key in the manifest. */
+  container: string;
+  /** Podman's container id. */
+  id: string;
+};
+
+/** A start the gate did not cause, with what the gate was doing at the time. */
+export type UnexpectedStart = ContainerStart & { during: string };
+
+export type RestartRecord = {
+  /** Starts of the gated apps' containers Podman reported during the run. */
+  starts: number;
+  unexpected: UnexpectedStart[];
+};
 
 export const REPORT_SCHEMA = "archipelago.gate/v1";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Cell, FaultRecord, SetupRecord } from "./report.ts";
-import { type ContainerStart, expectedStarts, unexpectedStarts } from "./restarts.ts";
+import type { Cell, ContainerStart, FaultRecord, SetupRecord } from "./report.ts";
+import { expectedStarts, unexpectedStarts } from "./restarts.ts";
 
 const T = 1_800_000_000_000;
 

@@ -7,28 +7,7 @@
  * false-failed on a busy node: the field failure) or by the app crashing — and fails the run. Pure.
  */
 import type { StepId } from "./matrix.ts";
-import type { Cell, FaultRecord, SetupRecord } from "./report.ts";
-
-/** A container of a gated app that Podman started, as its events tell. */
-export type ContainerStart = {
-  /** Unix ms, Podman's time of the start. */
-  at: number;
-  /** The gated app (the id the operator named). */
-  app: string;
-  /** The container's key in the manifest. */
-  container: string;
-  /** Podman's container id. */
-  id: string;
-};
-
-/** A start the gate did not cause, with what the gate was doing at the time. */
-export type UnexpectedStart = ContainerStart & { during: string };
-
-export type RestartRecord = {
-  /** Starts of the gated apps' containers Podman reported during the run. */
-  starts: number;
-  unexpected: UnexpectedStart[];
-};
+import type { Cell, ContainerStart, FaultRecord, RestartRecord, SetupRecord } from "./report.ts";
 
 /** Steps whose cells (and setup steps) start the app's containers. */
 export const STARTING_STEPS: ReadonlySet<StepId> = new Set([

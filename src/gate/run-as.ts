@@ -116,8 +116,17 @@ export async function readableBy(user: RunAs, path: string): Promise<boolean> {
   return probe.code === 0;
 }
 
-/** What running `src/cli/main.ts` with the pinned Node needs. */
-const CODE_ENTRIES = ["package.json", "src", "node_modules", "schema"];
+/** What running `bin/archy` needs: the build (`dist`, a link into `.build/`), the sources, the pinned Node. */
+const CODE_ENTRIES = [
+  "package.json",
+  "package-lock.json",
+  "bin",
+  "dist",
+  ".build",
+  "src",
+  "node_modules",
+  "schema",
+];
 
 /**
  * A copy of the code under `dir` that every user can read: hard links where the file system allows

@@ -4,15 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { fakePodmanClient } from "../../test/support/fake-podman-client.ts";
 import type { DaemonClient } from "../cli/client.ts";
 import { LABELS, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { ContainerSummary } from "../runtime/libpod/containers.ts";
 import type { AppData } from "./app-data.ts";
 import type { DaemonControl } from "./daemon-process.ts";
+import type { GateApp } from "./gate-app.ts";
 import { type GatePlan, STEPS, type StepId } from "./matrix.ts";
 import type { GatePodman } from "./podman-service.ts";
-import { type GateApp, Runner } from "./runner.ts";
+import { Runner } from "./runner.ts";
 
 type FakeApp = { id: string; running: boolean; limitMs: number };
 
@@ -63,10 +65,10 @@ function fakes(apps: FakeApp[], { bootMs, resyncMs }: { bootMs: number; resyncMs
     ExitCode: 0,
     Pid: 1,
   });
-  const podman = {
+  const podman: GatePodman = {
     socketPath: "/fake/podman.sock",
     restartUnavailable: undefined,
-    client: {
+    client: fakePodmanClient({
       containers: {
         list: async () => apps.map(summary),
         listByName: async () => [],
@@ -82,14 +84,18 @@ function fakes(apps: FakeApp[], { bootMs, resyncMs }: { bootMs: number; resyncMs
               Running: app.running,
               ExitCode: 0,
               StartedAt: new Date(started).toISOString(),
+              FinishedAt: "",
+              Pid: app.running ? 1 : 0,
             },
+            Config: { Labels: {} },
+            HostConfig: {},
           };
         },
       },
-    },
+    }),
     restart: async () => ({ downMs: 0 }),
     close: async () => {},
-  } as unknown as GatePodman;
+  };
   const daemon: DaemonControl = {
     url: "http://127.0.0.1:1",
     tokenFile: "/fake/token",

@@ -8,9 +8,9 @@
  * until the step's time limit (derived from the manifest), then the checks. A failure keeps its
  * evidence: expected, observed, the operation's log, the app's last log lines, the daemon's last
  * warnings. With chaos, the planned faults are injected between steps (and one during an
- * operation), and the next step must pass anyway.
+ * operation), and the next step must pass anyway. What the runner sees is witness.ts's, what it
+ * keeps (data fingerprints, evidence) evidence.ts's, and the faults it injects chaos.ts's.
  */
-import { createHash } from "node:crypto";
 import {
   type Accepted,
   CliError,
@@ -19,56 +19,30 @@ import {
   DaemonUnreachable,
   RpcFailure,
 } from "../cli/client.ts";
-import type { Manifest } from "../manifest/schema.ts";
 import { approvalOfAll } from "../orchestrator/approvals.ts";
-import { observe } from "../runtime/observe.ts";
 import type { AppData } from "./app-data.ts";
+import { Chaos } from "./chaos.ts";
 import {
-  type ApiFact,
   allOf,
   checkDataKept,
   checkPurged,
   checkRebooted,
   checkRecreated,
-  checkRemoved,
   checkRestarted,
-  checkRunning,
   checkStartOrder,
-  checkStopped,
   checkUnchanged,
   type DataFingerprint,
   type PodmanFact,
-  type Verdict,
 } from "./checks.ts";
 import type { DaemonControl } from "./daemon-process.ts";
-import { describeFault, type PlannedFault } from "./faults.ts";
+import { EvidenceKeeper, type OperationView } from "./evidence.ts";
+import type { PlannedFault } from "./faults.ts";
+import type { GateApp } from "./gate-app.ts";
 import { type GatePlan, type Phase, STEP_INFO, type StepId } from "./matrix.ts";
 import type { GatePodman } from "./podman-service.ts";
-import { probeAll } from "./probe.ts";
-import type { ReachTarget } from "./reachability.ts";
-import {
-  type Cell,
-  type ContainerFact,
-  type Evidence,
-  type FaultRecord,
-  redact,
-  type SetupRecord,
-} from "./report.ts";
+import type { Cell, FaultRecord, SetupRecord } from "./report.ts";
 import { formatMs } from "./stats.ts";
-import type { StepTimeouts } from "./timeouts.ts";
-
-/** One gated app, as the runner needs it. */
-export type GateApp = {
-  /** The id the operator named. */
-  id: string;
-  /** The id the daemon knows it by. */
-  installedAs: string;
-  manifest: Manifest;
-  keys: string[];
-  volumes: string[];
-  targets: ReachTarget[];
-  timeouts: StepTimeouts;
-};
+import { CellFailure, sleep, Witness } from "./witness.ts";
 
 export type RunnerContext = {
   client: DaemonClient;
@@ -89,29 +63,6 @@ export type RunnerContext = {
 };
 
 export type RunResult = { cells: Cell[]; setup: SetupRecord[]; faults: FaultRecord[]; interrupted: boolean };
-
-const POLL_MS = 500;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const digest = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** A failure of a cell with its verdict (thrown inside a cell, caught by it). */
-class CellFailure extends Error {
-  readonly verdict: Verdict;
-  readonly operationId: string | undefined;
-  constructor(reason: string, verdict: Verdict, operationId?: string) {
-    super(reason);
-    this.verdict = verdict;
-    this.operationId = operationId;
-  }
-}
-
-type OperationView = {
-  id: string;
-  kind: string;
-  state: string;
-  error: string | null;
-  logs: Array<{ message: string; level: string }>;
-};
 
 /** What a node-wide step does (see `Runner#nodeWideStep`). */
 type NodeAction = {
@@ -135,9 +86,9 @@ export class Runner {
   readonly #ctx: RunnerContext;
   readonly #cells: Cell[] = [];
   readonly #setup: SetupRecord[] = [];
-  readonly #faultRecords: FaultRecord[] = [];
-  /** Secret values seen (files, credentials): removed from any text that goes into the report. */
-  readonly #secrets = new Set<string>();
+  readonly #witness: Witness;
+  readonly #keeper: EvidenceKeeper;
+  readonly #chaos: Chaos;
   /** The data each app had before its latest uninstall (compared at install-again). */
   readonly #baselines = new Map<string, DataFingerprint>();
   /** Apps whose setup step failed: their next judged cell fails with that cause. */
@@ -145,6 +96,20 @@ export class Runner {
 
   constructor(ctx: RunnerContext) {
     this.#ctx = ctx;
+    this.#witness = new Witness(ctx.client, ctx.podman);
+    this.#keeper = new EvidenceKeeper({
+      client: ctx.client,
+      daemon: ctx.daemon,
+      data: ctx.data,
+      witness: this.#witness,
+    });
+    this.#chaos = new Chaos({
+      podman: ctx.podman,
+      daemon: ctx.daemon,
+      witness: this.#witness,
+      app: (id) => this.#app(id),
+      progress: ctx.progress,
+    });
   }
 
   async run(): Promise<RunResult> {
@@ -163,7 +128,7 @@ export class Runner {
         );
         const faultIds = new Map<string, string[]>();
         for (const fault of before) {
-          const record = await this.#inject(fault);
+          const record = await this.#chaos.inject(fault);
           const hit = fault.app ? [fault.app] : phase.order.filter((id) => !(id in phase.skipped));
           for (const app of hit) faultIds.set(app, [...(faultIds.get(app) ?? []), record.id]);
         }
@@ -177,7 +142,7 @@ export class Runner {
     }
     if (!interrupted && !this.#ctx.keep)
       for (const phase of plan.teardown) await this.#phase(plan.iterations.length, phase, new Map(), []);
-    return { cells: this.#cells, setup: this.#setup, faults: this.#faultRecords, interrupted };
+    return { cells: this.#cells, setup: this.#setup, faults: this.#chaos.records, interrupted };
   }
 
   // ---- Phases and cells ----
@@ -241,8 +206,8 @@ export class Runner {
         startedAt: began,
         durationMs,
         timeoutMs,
-        checked: this.#redact(checked),
-        podman: await this.#facts(app),
+        checked: this.#keeper.redact(checked),
+        podman: await this.#keeper.facts(app),
         faults,
       });
     } catch (error) {
@@ -255,14 +220,14 @@ export class Runner {
               expected: `${phase.step} to succeed`,
               observed: (error as Error).message,
             });
-      const evidence = await this.#evidence(app, failure.verdict, failure.operationId);
+      const evidence = await this.#keeper.of(app, failure.verdict, failure.operationId);
       this.#record(iteration, phase, app.id, {
         status: "fail",
-        reason: this.#redact(failure.message),
+        reason: this.#keeper.redact(failure.message),
         startedAt: began,
         durationMs,
         timeoutMs,
-        podman: await this.#facts(app),
+        podman: await this.#keeper.facts(app),
         evidence,
         faults,
       });
@@ -333,83 +298,107 @@ export class Runner {
         // The gate runs the apps the operator chose: approving what they ask for is its job.
         const approve = approvalOfAll(app.manifest);
         const op = await this.#operation("package.install", { id, approve }, deadline, fault);
-        await this.#until(deadline, () => this.#ready(app), "not running and healthy in time", op);
+        await this.#witness.until(
+          deadline,
+          () => this.#witness.ready(app),
+          "not running and healthy in time",
+          op,
+        );
         if (step === "install") {
-          await this.#rememberSecrets(app);
+          await this.#keeper.rememberSecrets(app);
           return `operation ${op} succeeded; ${app.keys.length} container(s) running and healthy in Podman and the daemon`;
         }
         const baseline = this.#baselines.get(app.id);
         if (!baseline) return `operation ${op} succeeded; running (no data baseline: uninstall did not run)`;
-        const now = await this.#fingerprint(app, baseline, true);
+        const now = await this.#keeper.fingerprint(app, baseline, true);
         const kept = checkDataKept(baseline, now, "after installing again");
         if (!kept.ok)
           throw new CellFailure("data or credentials changed across uninstall and install", kept, op);
         return `operation ${op} succeeded; running; ${kept.expected}`;
       }
       case "ui": {
-        const verdict = await this.#until(deadline, () => this.#reach(app), "not reachable in time");
+        const verdict = await this.#witness.until(
+          deadline,
+          () => this.#witness.reach(app),
+          "not reachable in time",
+        );
         return verdict.observed;
       }
       case "stop": {
         const op = await this.#operation("package.stop", { id }, deadline, fault);
-        await this.#until(deadline, () => this.#stopped(app), "not stopped in Podman in time", op);
+        await this.#witness.until(
+          deadline,
+          () => this.#witness.stopped(app),
+          "not stopped in Podman in time",
+          op,
+        );
         await sleep(this.#ctx.settleMs);
-        const still = await this.#stopped(app);
+        const still = await this.#witness.stopped(app);
         if (!still.ok)
           throw new CellFailure(`started again within ${this.#ctx.settleMs} ms of the stop`, still, op);
         return `operation ${op} succeeded; no container running in Podman, still none ${formatMs(this.#ctx.settleMs)} later`;
       }
       case "start": {
         const op = await this.#operation("package.start", { id }, deadline, fault);
-        await this.#until(
+        await this.#witness.until(
           deadline,
-          () => this.#readyAndReachable(app),
+          () => this.#witness.readyAndReachable(app),
           "not running, healthy and reachable in time",
           op,
         );
         return `operation ${op} succeeded; running, healthy${app.targets.length > 0 ? " and reachable" : ""}`;
       }
       case "restart": {
-        await this.#until(deadline, () => this.#ready(app), "not running before the restart");
-        const before = await this.#snapshot(app);
+        await this.#witness.until(deadline, () => this.#witness.ready(app), "not running before the restart");
+        const before = await this.#witness.snapshot(app);
         const op = await this.#operation("package.restart", { id }, deadline, fault);
-        await this.#until(
+        await this.#witness.until(
           deadline,
           async () =>
-            allOf(await this.#readyAndReachable(app), checkRestarted(before, await this.#snapshot(app))),
+            allOf(
+              await this.#witness.readyAndReachable(app),
+              checkRestarted(before, await this.#witness.snapshot(app)),
+            ),
           "not restarted in time",
           op,
         );
         return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy`;
       }
       case "reinstall": {
-        await this.#until(deadline, () => this.#ready(app), "not running before the reinstall");
-        const before = await this.#snapshot(app);
-        const baseline = await this.#baseline(app, iteration, false);
+        await this.#witness.until(
+          deadline,
+          () => this.#witness.ready(app),
+          "not running before the reinstall",
+        );
+        const before = await this.#witness.snapshot(app);
+        const baseline = await this.#keeper.baseline(app, iteration, false);
         const op = await this.#operation("package.reinstall", { id }, deadline, fault);
-        await this.#until(
+        await this.#witness.until(
           deadline,
           async () =>
-            allOf(await this.#readyAndReachable(app), checkRecreated(before, await this.#snapshot(app))),
+            allOf(
+              await this.#witness.readyAndReachable(app),
+              checkRecreated(before, await this.#witness.snapshot(app)),
+            ),
           "not recreated and running in time",
           op,
         );
         const kept = checkDataKept(
           baseline,
-          await this.#fingerprint(app, baseline, false),
+          await this.#keeper.fingerprint(app, baseline, false),
           "after the reinstall",
         );
         if (!kept.ok) throw new CellFailure("data changed across the reinstall", kept, op);
         return `operation ${op} succeeded; new containers, running; ${kept.expected}`;
       }
       case "uninstall": {
-        const baseline = await this.#baseline(app, iteration, true);
+        const baseline = await this.#keeper.baseline(app, iteration, true);
         this.#baselines.set(app.id, baseline);
         const op = await this.#operation("package.uninstall", { id, purge: false }, deadline, fault);
-        await this.#until(deadline, () => this.#removed(app), "not removed in time", op);
+        await this.#witness.until(deadline, () => this.#witness.removed(app), "not removed in time", op);
         const kept = checkDataKept(
           { ...baseline, credentials: undefined },
-          await this.#fingerprint(app, baseline, false),
+          await this.#keeper.fingerprint(app, baseline, false),
           "after the uninstall",
         );
         if (!kept.ok) throw new CellFailure("data or secrets lost by the uninstall", kept, op);
@@ -417,7 +406,7 @@ export class Runner {
       }
       case "purge": {
         const op = await this.#operation("package.uninstall", { id, purge: true }, deadline, fault);
-        await this.#until(deadline, () => this.#removed(app), "not removed in time", op);
+        await this.#witness.until(deadline, () => this.#witness.removed(app), "not removed in time", op);
         const purged = checkPurged(
           await this.#ctx.data.exists(this.#ctx.data.appDir(id)),
           await this.#ctx.data.exists(this.#ctx.data.secretsDir(id)),
@@ -447,9 +436,9 @@ export class Runner {
       active.map(async (id) => {
         const app = this.#app(id);
         try {
-          await this.#until(
+          await this.#witness.until(
             began + app.timeouts[phase.step],
-            () => this.#readyAndReachable(app),
+            () => this.#witness.readyAndReachable(app),
             `not running and reachable before ${why}`,
           );
         } catch (error) {
@@ -461,22 +450,11 @@ export class Runner {
     for (const id of active)
       if (!preconditions.has(id))
         try {
-          snapshots.set(id, await this.#snapshot(this.#app(id)));
+          snapshots.set(id, await this.#witness.snapshot(this.#app(id)));
         } catch (error) {
           preconditions.set(id, error as Error);
         }
     return { snapshots, preconditions };
-  }
-
-  /** Whether the daemon has looked at the app since `since` (its boot: its first look comes before it answers). */
-  async #observedSince(app: GateApp, since: number, what: string): Promise<Verdict> {
-    const api = await this.#api(app);
-    const fresh = api?.observedAt !== undefined && api?.observedAt !== null && api.observedAt >= since;
-    return {
-      ok: fresh,
-      expected: `observed by the daemon since ${what}`,
-      observed: fresh ? `observed since ${what}` : `not observed since ${what} yet`,
-    };
   }
 
   /**
@@ -556,18 +534,18 @@ export class Runner {
       },
       judge: async (app, { before, bootedAt, done, deadline }) => {
         // The daemon must have looked at the app again (its observation is newer than its boot).
-        await this.#until(
+        await this.#witness.until(
           deadline,
           async () =>
             allOf(
-              await this.#readyAndReachable(app),
-              checkUnchanged(before, await this.#snapshot(app)),
-              await this.#observedSince(app, bootedAt, "the restart"),
+              await this.#witness.readyAndReachable(app),
+              checkUnchanged(before, await this.#witness.snapshot(app)),
+              await this.#witness.observedSince(app, bootedAt, "the restart"),
             ),
           "not running as before in time",
         );
         await sleep(this.#ctx.settleMs);
-        const later = checkUnchanged(before, await this.#snapshot(app));
+        const later = checkUnchanged(before, await this.#witness.snapshot(app));
         if (!later.ok)
           throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after the restart`, later);
         return `${done}; same container ids, not restarted, healthy${app.targets.length > 0 ? ", reachable" : ""}`;
@@ -589,7 +567,7 @@ export class Runner {
       failed: "the node did not come back",
       expected: "the node reboots, its daemon answers again, connected to Podman",
       prepare: async (app) => {
-        baselines.set(app.id, await this.#baseline(app, iteration, true));
+        baselines.set(app.id, await this.#keeper.baseline(app, iteration, true));
       },
       act: async () => {
         if (!daemon.reboot) throw new Error("the reboot step is not supported here");
@@ -600,22 +578,22 @@ export class Runner {
         };
       },
       judge: async (app, { before, actedAt, bootedAt, done, deadline }) => {
-        const back = await this.#until(
+        const back = await this.#witness.until(
           deadline,
           async () =>
             allOf(
-              checkRebooted(before, await this.#snapshot(app), actedAt),
-              await this.#readyAndReachable(app),
-              await this.#observedSince(app, bootedAt, "the boot"),
+              checkRebooted(before, await this.#witness.snapshot(app), actedAt),
+              await this.#witness.readyAndReachable(app),
+              await this.#witness.observedSince(app, bootedAt, "the boot"),
             ),
           "not back after the reboot in time",
         );
         // Dependency order, as Podman shows the app and the apps it depends on once it is back.
-        const after = await this.#snapshot(app);
+        const after = await this.#witness.snapshot(app);
         const dependencies = await Promise.all(
           app.manifest.dependencies.map(async (d) => {
             const dep = [...this.#ctx.apps.values()].find((a) => a.installedAs === d.id || a.id === d.id);
-            return { id: dep?.id ?? d.id, containers: dep ? await this.#snapshot(dep) : [] };
+            return { id: dep?.id ?? d.id, containers: dep ? await this.#witness.snapshot(dep) : [] };
           }),
         );
         const order = checkStartOrder(after, dependencies);
@@ -623,12 +601,12 @@ export class Runner {
         const baseline = baselines.get(app.id) as DataFingerprint;
         const kept = checkDataKept(
           baseline,
-          await this.#fingerprint(app, baseline, true),
+          await this.#keeper.fingerprint(app, baseline, true),
           "after the reboot",
         );
         if (!kept.ok) throw new CellFailure("data or credentials changed across the reboot", kept);
         await sleep(this.#ctx.settleMs);
-        const later = checkUnchanged(after, await this.#snapshot(app));
+        const later = checkUnchanged(after, await this.#witness.snapshot(app));
         if (!later.ok)
           throw new CellFailure(`changed within ${this.#ctx.settleMs} ms after coming back`, later);
         const started = back.observed.split(" | ")[0] ?? "";
@@ -666,26 +644,7 @@ export class Runner {
         await sleep(1_000);
       }
     }
-    if (fault?.kind === "daemon-sigkill") {
-      await sleep(fault.delayMs ?? 0);
-      const at = Date.now();
-      try {
-        const { downMs } = await this.#ctx.daemon.crash();
-        this.#fault(
-          fault,
-          true,
-          `operation ${accepted.operationId} accepted; daemon SIGKILLed ${fault.delayMs} ms later and started again (${formatMs(downMs)})`,
-          at,
-        );
-      } catch (error) {
-        this.#fault(
-          fault,
-          false,
-          `the daemon could not be crashed and restarted: ${(error as Error).message}`,
-          at,
-        );
-      }
-    }
+    if (fault?.kind === "daemon-sigkill") await this.#chaos.crashDuring(fault, accepted.operationId);
     const id = accepted.operationId;
     for (;;) {
       let op: OperationView | undefined;
@@ -713,296 +672,5 @@ export class Runner {
         );
       await sleep(300);
     }
-  }
-
-  /** Polls `check` until it passes or the deadline; throws with the last verdict otherwise. */
-  async #until(
-    deadline: number,
-    check: () => Promise<Verdict>,
-    reason: string,
-    operationId?: string,
-  ): Promise<Verdict> {
-    let last: Verdict = { ok: false, expected: "?", observed: "not checked yet" };
-    for (;;) {
-      try {
-        last = await check();
-      } catch (error) {
-        last = {
-          ok: false,
-          expected: last.expected,
-          observed: `could not observe: ${(error as Error).message}`,
-        };
-      }
-      if (last.ok) return last;
-      if (Date.now() > deadline) throw new CellFailure(reason, last, operationId);
-      await sleep(POLL_MS);
-    }
-  }
-
-  async #api(app: GateApp): Promise<ApiFact> {
-    try {
-      const view = await this.#ctx.client.call<{
-        phase: string;
-        desired: string;
-        reason: string | null;
-        observedAt: number | null;
-        containers: Array<{ key: string; containerId: string; state: string; health: string }>;
-      }>("package.get", { id: app.installedAs });
-      return {
-        phase: view.phase,
-        desired: view.desired,
-        reason: view.reason,
-        observedAt: view.observedAt,
-        containers: view.containers.map((c) => ({
-          key: c.key,
-          containerId: c.containerId,
-          state: c.state,
-          health: c.health,
-        })),
-      };
-    } catch (error) {
-      if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
-      throw error;
-    }
-  }
-
-  // ---- Looking at Podman ----
-
-  /** The app's containers, from one labelled list (states as Podman reports them). */
-  async #podman(app: GateApp): Promise<PodmanFact[]> {
-    const observation = await observe(this.#ctx.podman.client);
-    return observation.containers
-      .filter((c) => c.appId === app.installedAs)
-      .map((c) => ({
-        id: c.id,
-        name: c.name,
-        key: c.key,
-        state: c.state,
-        startedAt: c.startedAt,
-        backend: c.backend,
-      }));
-  }
-
-  /** The app's containers with their exact start times (inspect: the list rounds to seconds). */
-  async #snapshot(app: GateApp): Promise<PodmanFact[]> {
-    const facts = await this.#podman(app);
-    const out: PodmanFact[] = [];
-    for (const fact of facts) {
-      const inspected = await this.#ctx.podman.client.containers.find(fact.id);
-      if (!inspected) continue;
-      const started = Date.parse(inspected.State.StartedAt);
-      out.push({
-        ...fact,
-        state: inspected.State.Status,
-        startedAt: Number.isNaN(started) || started <= 0 ? undefined : started,
-      });
-    }
-    return out;
-  }
-
-  async #ready(app: GateApp): Promise<Verdict> {
-    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
-    return checkRunning(app.keys, podman, api);
-  }
-
-  async #reach(app: GateApp): Promise<Verdict> {
-    const result = await probeAll(app.targets);
-    return {
-      ok: result.ok,
-      expected: app.targets
-        .map((t) =>
-          t.kind === "tcp"
-            ? `TCP connect to ${t.hostPort}`
-            : `${t.protocol} ${t.hostPort}${t.path} ${t.status ?? "2xx/3xx"}`,
-        )
-        .join("; "),
-      observed: result.observed,
-    };
-  }
-
-  async #readyAndReachable(app: GateApp): Promise<Verdict> {
-    const ready = await this.#ready(app);
-    if (!ready.ok || app.targets.length === 0) return ready;
-    return allOf(ready, await this.#reach(app));
-  }
-
-  async #stopped(app: GateApp): Promise<Verdict> {
-    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
-    return checkStopped(app.keys, podman, api);
-  }
-
-  async #removed(app: GateApp): Promise<Verdict> {
-    const [api, podman] = await Promise.all([this.#api(app), this.#podman(app)]);
-    return checkRemoved(podman, api);
-  }
-
-  // ---- Data ----
-
-  async #rememberSecrets(app: GateApp): Promise<void> {
-    const { values } = await this.#ctx.data.secrets(app.installedAs);
-    for (const value of values) this.#secrets.add(value);
-  }
-
-  async #credentialsDigest(app: GateApp): Promise<string | undefined> {
-    try {
-      const credentials = await this.#ctx.client.call<Array<{ password: string | null }>>(
-        "package.credentials",
-        {
-          id: app.installedAs,
-        },
-      );
-      for (const c of credentials) if (c.password) this.#secrets.add(c.password);
-      return digest(JSON.stringify(credentials));
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Plants fresh markers in the app's volumes and takes its secrets' (and credentials') digests. */
-  async #baseline(app: GateApp, iteration: number, credentials: boolean): Promise<DataFingerprint> {
-    const markers: Record<string, string> = {};
-    for (const volume of app.volumes)
-      markers[volume] = await this.#ctx.data.plantMarker(app.installedAs, volume, `iteration ${iteration}`);
-    const { digests, values } = await this.#ctx.data.secrets(app.installedAs);
-    for (const value of values) this.#secrets.add(value);
-    return {
-      markers,
-      secrets: digests,
-      ...(credentials ? { credentials: await this.#credentialsDigest(app) } : {}),
-    };
-  }
-
-  async #fingerprint(
-    app: GateApp,
-    baseline: DataFingerprint,
-    credentials: boolean,
-  ): Promise<DataFingerprint> {
-    const markers: Record<string, string | undefined> = {};
-    for (const volume of Object.keys(baseline.markers))
-      markers[volume] = await this.#ctx.data.readMarker(app.installedAs, volume);
-    const { digests } = await this.#ctx.data.secrets(app.installedAs);
-    return {
-      markers,
-      secrets: digests,
-      ...(credentials ? { credentials: await this.#credentialsDigest(app) } : {}),
-    };
-  }
-
-  // ---- Faults ----
-
-  async #inject(fault: PlannedFault): Promise<FaultRecord> {
-    const at = Date.now();
-    this.#ctx.progress(`      chaos: ${describeFault(fault)}`);
-    try {
-      switch (fault.kind) {
-        case "container-kill":
-        case "container-remove": {
-          const app = this.#app(fault.app as string);
-          const target = (await this.#podman(app)).find((c) => c.key === fault.container);
-          if (!target)
-            return this.#fault(
-              fault,
-              false,
-              `no container ${app.id}/${fault.container} in Podman to hit`,
-              at,
-            );
-          if (fault.kind === "container-kill") {
-            if (target.state !== "running")
-              return this.#fault(
-                fault,
-                false,
-                `${target.name} was ${target.state}, not running: nothing to kill`,
-                at,
-              );
-            await this.#ctx.podman.client.containers.kill(target.id, "SIGKILL");
-            return this.#fault(fault, true, `SIGKILL to ${target.name} (${target.id.slice(0, 12)})`, at);
-          }
-          await this.#ctx.podman.client.containers.remove(target.id, { force: true, timeoutSeconds: 0 });
-          return this.#fault(
-            fault,
-            true,
-            `removed ${target.name} (${target.id.slice(0, 12)}, ${target.state})`,
-            at,
-          );
-        }
-        case "podman-restart": {
-          const { downMs } = await this.#ctx.podman.restart();
-          return this.#fault(
-            fault,
-            true,
-            `Podman service on ${this.#ctx.podman.socketPath} stopped and started again (${formatMs(downMs)})`,
-            at,
-          );
-        }
-        case "daemon-sigkill":
-          return this.#fault(fault, false, "injected during the operation, not before", at);
-      }
-    } catch (error) {
-      return this.#fault(fault, false, `could not inject: ${(error as Error).message}`, at);
-    }
-  }
-
-  #fault(fault: PlannedFault, injected: boolean, detail: string, at: number): FaultRecord {
-    const record: FaultRecord = {
-      id: fault.id,
-      kind: fault.kind,
-      iteration: fault.iteration,
-      step: fault.step,
-      ...(fault.app ? { app: fault.app } : {}),
-      ...(fault.container ? { container: fault.container } : {}),
-      detail,
-      injected,
-      at,
-    };
-    this.#faultRecords.push(record);
-    if (!injected) this.#ctx.progress(`      chaos: NOT injected: ${detail}`);
-    return record;
-  }
-
-  // ---- Evidence ----
-
-  /** The app's containers as Podman shows them now (undefined when Podman does not answer). */
-  async #facts(app: GateApp): Promise<ContainerFact[] | undefined> {
-    try {
-      return (await this.#podman(app)).map((c) => ({ key: c.key, name: c.name, id: c.id, state: c.state }));
-    } catch {
-      return undefined;
-    }
-  }
-
-  #redact(text: string): string {
-    return redact(text, [...this.#secrets]);
-  }
-
-  async #evidence(app: GateApp, verdict: Verdict, operationId: string | undefined): Promise<Evidence> {
-    await this.#rememberSecrets(app).catch(() => {});
-    const evidence: Evidence = {
-      expected: this.#redact(verdict.expected),
-      observed: this.#redact(verdict.observed),
-    };
-    if (operationId)
-      try {
-        const op = await this.#ctx.client.call<OperationView>("operation.get", { id: operationId });
-        evidence.operation = {
-          id: op.id,
-          kind: op.kind,
-          state: op.state,
-          error: op.error === null ? null : this.#redact(op.error),
-          log: op.logs.slice(-12).map((l) => this.#redact(`${l.level} ${l.message}`)),
-        };
-      } catch {}
-    try {
-      const lines = await this.#ctx.client.call<Array<{ container: string; stream: string; line: string }>>(
-        "package.logs",
-        {
-          id: app.installedAs,
-          tail: 20,
-        },
-      );
-      evidence.logs = lines.slice(-20).map((l) => this.#redact(`${l.container} ${l.stream}: ${l.line}`));
-    } catch {}
-    const daemonLog = this.#ctx.daemon.logTail(10).map((l) => this.#redact(l));
-    if (daemonLog.length > 0) evidence.daemonLog = daemonLog;
-    return evidence;
   }
 }

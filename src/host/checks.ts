@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { CODE_ROOT } from "../system/code-root.ts";
 import {
   asUserArgv,
   type ExecOptions,
@@ -62,7 +62,7 @@ export function detectHost(): Host {
   };
 }
 
-const BUILD_TEST_IMAGES = fileURLToPath(new URL("../../scripts/build-test-images", import.meta.url));
+const BUILD_TEST_IMAGES = join(CODE_ROOT, "scripts", "build-test-images");
 const QUADLET_ROOT = QUADLET_GENERATOR.replace(/\/usr\/libexec\/podman\/quadlet$/, "");
 const TRIXIE_APT = "/var/cache/archipelago/apt-trixie";
 
@@ -145,7 +145,7 @@ async function lookupUser(name: string): Promise<RunAs | null> {
 function packagesCheck(host: Host): Check {
   return {
     id: "packages",
-    title: "Debian packages for rootless Podman",
+    title: "Debian packages for rootless Podman and backups",
     async check() {
       const result = await exec("dpkg-query", ["-W", "-f", DPKG_QUERY_FORMAT, ...REQUIRED_PACKAGES]);
       const noDpkg = result.code === 127;

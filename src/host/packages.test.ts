@@ -54,6 +54,10 @@ describe("installCommands", () => {
 });
 
 describe("REQUIRED_PACKAGES", () => {
+  it("has restic, the backup engine, so backups work on a node set up by the doctor alone", () => {
+    assert.ok((REQUIRED_PACKAGES as readonly string[]).includes("restic"));
+  });
+
   it("has runc (crun fails on hybrid cgroups) and never crun", () => {
     assert.ok(REQUIRED_PACKAGES.includes("runc"));
     assert.ok(!(REQUIRED_PACKAGES as readonly string[]).includes("crun"));

@@ -1,6 +1,9 @@
 /** Pure logic about the Debian packages a node needs. */
 
-/** Everything rootless Podman needs on Debian 12, plus tools host setup and the tests use. */
+/**
+ * Everything rootless Podman needs on Debian 12, restic (the backup engine, see src/backup/restic.ts),
+ * plus tools host setup and the tests use.
+ */
 export const REQUIRED_PACKAGES = [
   "podman",
   "runc",
@@ -20,6 +23,7 @@ export const REQUIRED_PACKAGES = [
   "docker-registry",
   "skopeo",
   "openssl",
+  "restic",
   // The web UI's browser tests drive Debian's Chromium (Playwright's own download is not used), and
   // it needs one font to draw text.
   "chromium",

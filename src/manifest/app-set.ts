@@ -4,6 +4,7 @@
  * app consumes from a dependency in the set exists there.
  */
 import semver from "semver";
+import { publishedBind } from "./access.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName } from "./naming.ts";
@@ -39,7 +40,8 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
         if (port.host === undefined) continue;
         const id = `${port.host}/${port.protocol}`;
         const path: PathSegment[] = ["containers", key, "ports", index, "host"];
-        published.set(id, [...(published.get(id) ?? []), { member, path, bind: port.bind }]);
+        const bind = publishedBind(member.manifest, key, port);
+        published.set(id, [...(published.get(id) ?? []), { member, path, bind }]);
       }
   for (const [id, publishers] of published)
     for (const publisher of publishers) {

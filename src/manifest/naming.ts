@@ -2,6 +2,7 @@
  * How an app's resources are named and labelled on the node. Every renderer and the runtime use
  * these functions, so a container created by one backend is recognised by every other part.
  */
+import { createHash } from "node:crypto";
 import type { Manifest } from "./schema.ts";
 
 export const LABEL_PREFIX = "io.archipelago";
@@ -22,7 +23,8 @@ export const OWNER = "archipelago";
  * with separators their parts cannot contain, so no two (app, name) pairs share a name. An app
  * keeps the scheme it was installed with (the store records it): an upgrade renames nothing.
  */
-export type NamingScheme = 1 | 2;
+export const NAMING_SCHEMES = [1, 2] as const;
+export type NamingScheme = (typeof NAMING_SCHEMES)[number];
 /** The scheme of apps installed from now on. */
 export const CURRENT_NAMING: NamingScheme = 2;
 
@@ -78,6 +80,32 @@ export function volumeName(appId: string, volume: string, scheme: NamingScheme):
 /** The Podman secret that holds one generated secret: `archy-<app>_<secret>` (scheme 1: `archy-<app>-<secret>`). */
 export function secretName(appId: string, secret: string, scheme: NamingScheme): string {
   return `${PLATFORM_PREFIX}${appId}${scheme === 1 ? "-" : NAME_SEPARATOR}${secret}`;
+}
+
+/** The longest DNS label (RFC 1035); Kubernetes takes it as the longest object name too. */
+export const MAX_DNS_LABEL = 63;
+
+/** The first 8 hex digits of the SHA-256 of `text`: a short suffix that keeps shortened names apart. */
+export function hash8(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 8);
+}
+
+/** A DNS label (at most 63 characters), shortened with a hash suffix when needed. */
+export function dnsLabel(text: string): string {
+  const label = text.replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
+  return label.length <= MAX_DNS_LABEL
+    ? label
+    : `${label.slice(0, MAX_DNS_LABEL - 9).replace(/-+$/, "")}-${hash8(text)}`;
+}
+
+/**
+ * An app id as one DNS label, a namespaced id's dot made `--`, which no id contains (`alice.relay`
+ * → `alice--relay`, never `alice-relay`'s label); a label over 63 characters is shortened with a
+ * hash. Kubernetes names the app's objects with it and the node names the app's host with it
+ * (`<label>.<node>`, docs/app-access.md).
+ */
+export function appDnsLabel(appId: string): string {
+  return dnsLabel(appId.replace(".", ID_SEPARATOR));
 }
 
 /** The host directory backing an app volume, under the node's data root (one directory per app: unique). */

@@ -62,3 +62,16 @@ test("each need in plain words: dependencies, ports and to whom, storage, host f
     ],
   );
 });
+
+test("an interface's port without a bind is published to this node only (the node's proxy is the way in)", () => {
+  const needs = describeNeeds(
+    manifest({
+      containers: { web: { image: "localhost/x:1", ports: [{ container: 80, host: 8080 }] } },
+      interfaces: { ui: { container: "web", port: 80 } },
+    }),
+  );
+  assert.deepEqual(
+    needs.map((n) => n.text),
+    ["Opens port 8080/tcp to this node only"],
+  );
+});

@@ -4,6 +4,7 @@
  * it reaches. Pure: derived from the manifest alone. (What each permission grants, for approval, is
  * `permissions.ts`'s.)
  */
+import { publishedBind } from "./access.ts";
 import type { Manifest } from "./schema.ts";
 
 export const NEED_KINDS = ["dependency", "port", "storage", "host-path", "device"] as const;
@@ -25,11 +26,13 @@ export function describeNeeds(manifest: Manifest): Need[] {
     const where = several ? ` (${key})` : "";
     for (const port of container.ports) {
       if (port.host === undefined) continue;
-      const to = LOCAL_BINDS.has(port.bind)
+      // An interface's port is on loopback unless the manifest binds it elsewhere (access.ts).
+      const bind = publishedBind(manifest, key, port);
+      const to = LOCAL_BINDS.has(bind)
         ? "to this node only"
-        : port.bind === "0.0.0.0" || port.bind === "::"
+        : bind === "0.0.0.0" || bind === "::"
           ? "to your network"
-          : `on the address ${port.bind}`;
+          : `on the address ${bind}`;
       needs.push({ kind: "port", text: `Opens port ${port.host}/${port.protocol} ${to}${where}` });
     }
     for (const volume of container.volumes) {

@@ -55,7 +55,7 @@ describe("a valid manifest", () => {
       start_period: 60_000,
     });
     assert.equal(worker.health?.timeout, 500);
-    assert.deepEqual(web.ports[3], { container: 9090, protocol: "tcp", bind: "0.0.0.0" });
+    assert.deepEqual(web.ports[3], { container: 9090, protocol: "tcp" });
     assert.deepEqual(web.environment.DB_PASSWORD, { secret: "db-password" });
     assert.equal(manifest.secrets.session?.length, 32);
     assert.equal(manifest.dependencies[1]?.version, "*");

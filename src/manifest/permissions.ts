@@ -4,12 +4,16 @@
  * Pure. The reason is the app's explanation, shown beside it, and not part of the content: a new
  * reason for the same grant needs no new approval, a new path under the same name does.
  */
+import { accessRequestName } from "./access.ts";
 import type { Manifest, PermissionSpec } from "./schema.ts";
+
+/** What an operator approves: a named permission, or what an interface opens to everyone (access.ts). */
+export type RequestKind = PermissionSpec["kind"] | "open-interface" | "public-paths";
 
 export type PermissionRequest = {
   /** The permission's name in the manifest. */
   name: string;
-  kind: PermissionSpec["kind"];
+  kind: RequestKind;
   /** What is granted, canonical: `host-path /srv/media`, `device /dev/ttyUSB0`, `low-port 53`, `capability NET_ADMIN`. */
   content: string;
   /** The same in plain words, for the operator. */
@@ -53,15 +57,49 @@ function describe(manifest: Manifest, name: string, permission: PermissionSpec):
   }
 }
 
-/** Every permission the manifest requests, by name. */
+/**
+ * What an app's interfaces open to everyone who reaches the node (docs/app-access.md): an `auth:
+ * none` interface, or an interface's public paths. The content names exactly what is opened, so an
+ * update that opens more asks again.
+ */
+function accessRequests(manifest: Manifest): PermissionRequest[] {
+  const requests: PermissionRequest[] = [];
+  for (const [name, ui] of Object.entries(manifest.interfaces)) {
+    if (ui.auth === "none")
+      requests.push({
+        name: accessRequestName(name),
+        kind: "open-interface",
+        content: `open-interface ${name}`,
+        description: `let anyone who reaches the node open its ${name} interface without the node's login (the app has its own login)`,
+        reason: "its manifest declares `auth: none` for this interface",
+      });
+    else if (ui.public_paths.length > 0)
+      requests.push({
+        name: accessRequestName(name),
+        kind: "public-paths",
+        content: `public-paths ${name} ${[...ui.public_paths].sort().join(" ")}`,
+        description: `let anyone who reaches the node use ${ui.public_paths.join(", ")} of its ${name} interface without the node's login`,
+        reason: "its manifest declares these `public_paths` for this interface",
+      });
+  }
+  return requests;
+}
+
+/**
+ * Every permission the manifest requests, by name, then what its interfaces open to everyone
+ * (named `interface.<name>`: no permission name has a dot).
+ */
 export function requestedPermissions(manifest: Manifest): PermissionRequest[] {
-  return Object.entries(manifest.permissions)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, permission]) => ({
-      name,
-      kind: permission.kind,
-      content: permissionContent(permission),
-      description: describe(manifest, name, permission),
-      reason: permission.reason,
-    }));
+  return [
+    ...Object.entries(manifest.permissions)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, permission]) => ({
+        name,
+        kind: permission.kind,
+        content: permissionContent(permission),
+        description: describe(manifest, name, permission),
+        reason: permission.reason,
+      })),
+    ...accessRequests(manifest),
+  ];
 }

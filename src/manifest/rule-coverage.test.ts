@@ -34,6 +34,7 @@ const COVERED: Record<string, string> = {
   "ref.dependency": "semantics.test.ts",
   "ref.port": "semantics.test.ts",
   "ref.volume": "semantics.test.ts",
+  "ref.backup-hook": "semantics.test.ts",
   "cycle.depends-on": "semantics.test.ts",
   "cycle.dependency": "semantics.test.ts",
   "clash.dependency": "semantics.test.ts",
@@ -71,6 +72,9 @@ const COVERED: Record<string, string> = {
   "set.export": "app-set.test.ts",
   "set.dependency-cycle": "app-set.test.ts",
   "set.container-name": "app-set.test.ts",
+  "access.public-path": "access.test.ts",
+  "access.public-paths": "access.test.ts",
+  "access.exposed-interface": "access.test.ts",
 };
 
 function emittedRules(): Set<string> {

@@ -19,6 +19,8 @@ const SEMVER =
 export const IMAGE_REF =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A public path of an interface: RFC 3986 path characters, no percent-encoding (see access.ts). */
+export const PUBLIC_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
 const MEMORY = /^\d+(\.\d+)?[kmgKMG]$/;
 
@@ -214,11 +216,14 @@ const PortMapping = z
     protocol: z.enum(["tcp", "udp"]).default("tcp").meta({ description: "The transport protocol." }),
     bind: z
       .union([z.ipv4(), z.ipv6()])
-      .default("0.0.0.0")
       // One spelling per address, so that clashes are found whatever the spelling (`0:0:0:0:0:0:0:0`
       // is `::`) and every part of the platform compares the same text.
       .overwrite(canonicalIp)
-      .meta({ description: "The host address to bind; 127.0.0.1 keeps the port local to the node." }),
+      .optional()
+      .meta({
+        description:
+          "The host address to bind. Default: 127.0.0.1 for a port an interface serves (the node's proxy is the way in), 0.0.0.0 for any other.",
+      }),
   })
   .meta({
     description: "A port the container listens on, optionally published on the host.",
@@ -457,8 +462,32 @@ const Interface = z
       .default("/")
       .meta({ description: "The path of the page." }),
     protocol: z.enum(["http", "https"]).default("http").meta({ description: "The protocol it speaks." }),
+    auth: z.enum(["login", "none"]).default("login").meta({
+      description:
+        "`login`: only the node's operator, logged in, reaches it (the default). `none`: anyone who reaches the node does (the app has its own login); needs the operator's approval.",
+    }),
+    public_paths: z
+      .array(
+        z
+          .string()
+          .max(200)
+          .regex(
+            PUBLIC_PATH,
+            "must be a path such as /.well-known/ or /webhook: letters, digits and -._~!$&'()*+,;=:@/",
+          ),
+      )
+      .max(32)
+      .default([])
+      .meta({
+        description:
+          "Paths reached without the node's login (a webhook, `/.well-known/…`): a path ending in `/` covers everything below it, any other only itself. Needs the operator's approval.",
+        examples: [["/.well-known/", "/hooks/deploy"]],
+      }),
   })
-  .meta({ description: "A web interface the platform links (and can proxy) to." });
+  .meta({
+    description:
+      "A web interface, reached through the node's proxy at `<app>.<node>` behind the node's login.",
+  });
 
 const ExecStep = z.strictObject({
   exec: z
@@ -502,6 +531,39 @@ const Hooks = z
     pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),
   })
   .meta({ description: "Steps run at points of the app's lifecycle; each step must be idempotent." });
+
+const BackupHook = z.array(ExecStep).default([]).meta({
+  description: "`exec` steps (a command in a running container), e.g. a database dump into a volume.",
+});
+
+const Backup = z
+  .strictObject({
+    volumes: z
+      .array(Label)
+      .min(1)
+      .optional()
+      .meta({
+        description: "The app volumes backed up, by name (default: every volume of the app).",
+        examples: [["db-data"]],
+      }),
+    exclude: z
+      .array(z.string().min(1).max(200))
+      .default([])
+      .meta({
+        description: "Files left out, as globs (restic's `--exclude` syntax), e.g. caches.",
+        examples: [["*.tmp", "cache/**"]],
+      }),
+    consistency: z.enum(["stop", "hooks"]).default("stop").meta({
+      description:
+        "How the copy is made consistent: `stop` (the default) stops the app, backs up and starts it again, even when the backup fails; `hooks` keeps it running and runs `pre_backup` before and `post_backup` after.",
+    }),
+    pre_backup: BackupHook,
+    post_backup: BackupHook,
+  })
+  .meta({
+    description:
+      "How the app is backed up. Its installed manifest and generated secrets always go into the snapshot too.",
+  });
 
 const Adoption = z
   .strictObject({
@@ -610,6 +672,7 @@ export const ManifestSchema = z
       .default({})
       .meta({ description: "Web interfaces, by name (`ui` is the main one)." }),
     hooks: Hooks.default({ post_install: [], pre_start: [], post_update: [], pre_uninstall: [] }),
+    backup: Backup.default({ exclude: [], consistency: "stop", pre_backup: [], post_backup: [] }),
     adoption: Adoption.default({ containers: {}, volumes: {}, data_paths: {} }),
     permissions: z
       .record(Label, Permission)
@@ -622,15 +685,10 @@ export const ManifestSchema = z
       "Declares an app for Archipelago: its containers, dependencies, secrets, interfaces and hooks.",
   });
 
-export type ManifestInput = z.input<typeof ManifestSchema>;
 export type Manifest = z.output<typeof ManifestSchema>;
 export type ContainerSpec = Manifest["containers"][string];
 export type PortSpec = ContainerSpec["ports"][number];
-export type VolumeSpec = ContainerSpec["volumes"][number];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
-export type EnvValueSpec = ContainerSpec["environment"][string];
-export type HookStepSpec = Manifest["hooks"]["post_install"][number];
 export type HookName = keyof Manifest["hooks"];
+export type HookStepSpec = Manifest["hooks"]["post_install"][number];
 export type PermissionSpec = Manifest["permissions"][string];
-export type DependencySpec = Manifest["dependencies"][number];
-export type ExportSpec = Manifest["exports"][string];

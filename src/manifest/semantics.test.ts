@@ -267,6 +267,51 @@ describe("ref.port", () => {
   });
 });
 
+describe("backup section", () => {
+  test("backing up a volume no container mounts: the name is marked", () => {
+    expectIssue(withLines("    volumes: [{ name: data, path: /data }]", "backup:", "  volumes: [dat]"), {
+      rule: "ref.volume",
+      path: "backup.volumes[0]",
+      line: FIRST + 2,
+      column: 13,
+      message: 'app volume "dat" is not declared',
+    });
+  });
+
+  test("a pre_backup step in a container the app does not have", () => {
+    expectIssue(withLines("backup:", "  pre_backup:", "    - exec: { container: db, command: [pg_dump] }"), {
+      rule: "ref.container",
+      path: "backup.pre_backup[0].exec.container",
+      line: FIRST + 2,
+      column: 26,
+    });
+  });
+
+  test("consistency hooks without a pre_backup step", () => {
+    expectIssue(withLines("backup:", "  consistency: hooks"), {
+      rule: "ref.backup-hook",
+      path: "backup.consistency",
+      line: FIRST + 1,
+      column: 16,
+      fix: "add a pre_backup exec step",
+    });
+  });
+
+  test("passing: a volume, an exclude and a dump hook", () => {
+    expectValid(
+      withLines(
+        "    volumes: [{ name: data, path: /data }]",
+        "backup:",
+        "  volumes: [data]",
+        "  exclude: ['*.tmp']",
+        "  consistency: hooks",
+        "  pre_backup:",
+        "    - exec: { container: web, command: [sh, -c, 'cp /data/db /data/db.dump'] }",
+      ),
+    );
+  });
+});
+
 describe("ref.volume", () => {
   test("adopting a volume no container mounts: the key is marked", () => {
     expectIssue(

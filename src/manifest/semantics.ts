@@ -4,11 +4,12 @@
  * holds. Pure: a manifest in, findings out.
  */
 import semver from "semver";
+import { checkAccess, publishedBind } from "./access.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
 import { checkRenderable } from "./renderable.ts";
-import { type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
+import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 
@@ -26,6 +27,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkLimits(manifest),
     ...checkSecurity(manifest),
     ...checkRenderable(manifest),
+    ...checkAccess(manifest),
   ];
 }
 
@@ -144,6 +146,28 @@ function checkReferences(manifest: Manifest): Finding[] {
         });
     }
   }
+  for (const [index, volume] of (manifest.backup.volumes ?? []).entries())
+    if (!volumes.has(volume))
+      findings.push(
+        missing(
+          ["backup", "volumes", index],
+          "app volume",
+          volume,
+          [...volumes],
+          "name a volume mounted with this `name` in a container",
+          "ref.volume",
+        ),
+      );
+  for (const hook of ["pre_backup", "post_backup"] as const)
+    for (const [index, step] of manifest.backup[hook].entries())
+      containerRef(["backup", hook, index, "exec", "container"], step.exec.container);
+  if (manifest.backup.consistency === "hooks" && manifest.backup.pre_backup.length === 0)
+    findings.push({
+      path: ["backup", "consistency"],
+      message: "consistency `hooks` needs a `pre_backup` step that makes the data consistent",
+      fix: "add a pre_backup exec step (e.g. a database dump into a volume), or use consistency: stop",
+      rule: "ref.backup-hook",
+    });
   const seenDeps = new Set<string>();
   for (const [index, dependency] of manifest.dependencies.entries()) {
     const at: PathSegment[] = ["dependencies", index];
@@ -247,12 +271,13 @@ function checkClashes(manifest: Manifest): Finding[] {
     const at: PathSegment[] = ["containers", key];
     for (const [index, port] of container.ports.entries()) {
       if (port.host === undefined) continue;
+      const bind = publishedBind(manifest, key, port);
       for (const [other, otherPath] of hostPorts) {
         const [otherPort, otherProtocol, otherBind] = other.split("|");
         if (
           otherPort === String(port.host) &&
           otherProtocol === port.protocol &&
-          bindsOverlap(otherBind as string, port.bind)
+          bindsOverlap(otherBind as string, bind)
         )
           clash(
             [...at, "ports", index, "host"],
@@ -262,7 +287,7 @@ function checkClashes(manifest: Manifest): Finding[] {
             "clash.host-port",
           );
       }
-      hostPorts.set(`${port.host}|${port.protocol}|${port.bind}`, [...at, "ports", index]);
+      hostPorts.set(`${port.host}|${port.protocol}|${bind}`, [...at, "ports", index]);
     }
     const seenContainerPorts = new Set<string>();
     for (const [index, port] of container.ports.entries()) {
@@ -446,11 +471,19 @@ function checkLimits(manifest: Manifest): Finding[] {
         rule: "limits.data-uid",
       });
   }
-  for (const [hook, steps] of Object.entries(manifest.hooks))
+  const hookLists: Array<[PathSegment[], HookStepSpec[]]> = [
+    ...Object.entries(manifest.hooks).map(([hook, steps]): [PathSegment[], HookStepSpec[]] => [
+      ["hooks", hook],
+      steps,
+    ]),
+    [["backup", "pre_backup"], manifest.backup.pre_backup],
+    [["backup", "post_backup"], manifest.backup.post_backup],
+  ];
+  for (const [at, steps] of hookLists)
     for (const [index, step] of steps.entries())
       if ("exec" in step && step.exec.timeout < MIN_HOOK_TIMEOUT_MS)
         findings.push({
-          path: ["hooks", hook, index, "exec", "timeout"],
+          path: [...at, index, "exec", "timeout"],
           message: `a timeout of ${step.exec.timeout} ms ends the command before it can start: the step would always fail`,
           fix: "use at least 1s, or remove `timeout` for the default 60s",
           rule: "limits.hook-timeout",

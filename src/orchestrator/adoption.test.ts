@@ -27,7 +27,7 @@ import {
   type TakeOverInput,
   volumesOf,
 } from "./adoption.ts";
-import type { Note } from "./executor.ts";
+import type { Note } from "./model.ts";
 
 // Legacy data is only taken over from allowed places (/srv among them): the cases live there.
 const root = makeHostRoot("adoption");

@@ -15,9 +15,9 @@
 import { lstat, realpath, stat } from "node:fs/promises";
 import type { Manifest } from "../manifest/schema.ts";
 import type { ResolvedApp, ResolvedVolume } from "../render/model.ts";
-import { copyIntoDataDir, type DataCopy, ensureDataDirs, type VolumeData } from "../runtime/data-dirs.ts";
-import type { ContainerMounts } from "../runtime/runtime.ts";
-import type { Note } from "./executor.ts";
+import { copyIntoDataDir, type DataCopy, ensureDataDirs } from "../runtime/data-dirs.ts";
+import type { ContainerMounts, Runtime } from "../runtime/runtime.ts";
+import type { Note } from "./model.ts";
 
 /** A legacy source of one app volume, as the manifest declares it. */
 export type LegacyRef = { kind: "data-path"; path: string } | { kind: "volume"; name: string };
@@ -138,10 +138,7 @@ export function decideTakeOver(input: TakeOverInput): TakeOverDecision {
 }
 
 /** What the adoption needs from the runtime (a fake in unit tests). */
-export type AdoptionRuntime = {
-  legacyVolumeData(name: string): Promise<VolumeData | undefined>;
-  runningMounts(names: readonly string[]): Promise<ContainerMounts[]>;
-};
+export type AdoptionRuntime = Pick<Runtime, "legacyVolumeData" | "runningMounts">;
 
 export type AdoptionOptions = {
   /** Copies a legacy directory into place (default `copyIntoDataDir`). */

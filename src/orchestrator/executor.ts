@@ -12,11 +12,10 @@ import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
 import { ensureAppData, volumesOf } from "./adoption.ts";
 import { type Approval, NotApprovedError, unapprovedOf } from "./approvals.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
+import type { Note } from "./model.ts";
 import type { Action } from "./planner.ts";
 import type { SecretFiles } from "./secrets.ts";
 import { restoreWorkDirs, snapshotsDir } from "./snapshots.ts";
-
-export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
 export type ExecutorOptions = {
   runtime: Runtime;
@@ -149,7 +148,7 @@ export class Executor {
       const podmanName = secretName(manifest.id, name, namingOf(ctx, manifest.id));
       if (shared.has(resourceKey("secret", podmanName)))
         note("warn", `kept the Podman secret ${podmanName}: another app has that name`);
-      else await this.#runtime.client.secrets.remove(podmanName);
+      else await this.#runtime.removeSecret(podmanName);
     }
   }
 
@@ -165,7 +164,7 @@ export class Executor {
         );
       if (secret.created) {
         note("info", `generated secret ${secret.name}`);
-        await this.#runtime.client.secrets.create(podmanName, Buffer.from(secret.value), { replace: true });
+        await this.#runtime.replaceSecret(podmanName, Buffer.from(secret.value));
       } else if (await this.#runtime.ensureSecret(podmanName, Buffer.from(secret.value))) {
         note("info", `stored secret ${secret.name} in Podman`);
       }

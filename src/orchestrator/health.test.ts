@@ -450,18 +450,34 @@ describe("HealthMonitor", () => {
 });
 
 describe("publishedEndpoints", () => {
-  test("published TCP ports as a client on the node reaches them; UDP and private ports are left out", () => {
-    const ports = [
-      { container: 80, host: 8080, protocol: "tcp" as const, bind: "0.0.0.0" },
-      { container: 443, host: 8443, protocol: "tcp" as const, bind: "127.0.0.1" },
-      { container: 53, host: 5353, protocol: "udp" as const, bind: "0.0.0.0" },
-      { container: 9000, protocol: "tcp" as const, bind: "0.0.0.0" },
-      { container: 81, host: 8081, protocol: "tcp" as const, bind: "::" },
-    ];
-    assert.deepEqual(publishedEndpoints({ ports }), [
+  test("published TCP ports as a client on the node reaches them; an interface's on loopback; UDP and private ports left out", () => {
+    const parsed = parseManifest(
+      `manifest: 1
+id: ports-test
+version: 1.0.0
+name: Ports test
+description: A test app
+containers:
+  web:
+    image: localhost/archy-test/busybox:1
+    ports:
+      - { container: 80, host: 8080 }
+      - { container: 443, host: 8443, bind: 127.0.0.1 }
+      - { container: 53, host: 5353, protocol: udp }
+      - { container: 9000 }
+      - { container: 81, host: 8081, bind: "::" }
+      - { container: 3000, host: 13000 }
+interfaces:
+  ui: { container: web, port: 3000 }
+`,
+      "ports.yml",
+    );
+    assert.ok(parsed.ok);
+    assert.deepEqual(publishedEndpoints(parsed.manifest, "web"), [
       { address: "127.0.0.1", port: 8080 },
       { address: "127.0.0.1", port: 8443 },
       { address: "::1", port: 8081 },
+      { address: "127.0.0.1", port: 13000 },
     ]);
   });
 });

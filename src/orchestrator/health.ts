@@ -21,7 +21,8 @@
  * `Containers.probe`); it is not stretched by the node's load average, which would also delay
  * finding a hung app on a node that is busy all the time.
  */
-import type { ContainerSpec, HealthSpec } from "../manifest/schema.ts";
+import { connectAddress, publishedBind } from "../manifest/access.ts";
+import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { probeCommand } from "../render/health.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { Health } from "./planner.ts";
@@ -85,14 +86,14 @@ export type ProbeRunner = (
 export type HostEndpoint = { address: string; port: number };
 
 /**
- * The host ends of a container's published TCP ports, as a client on the node connects to them
+ * The host ends of container `key`'s published TCP ports, as a client on the node connects to them
  * (a wildcard bind is reached on loopback). UDP has no connect to check. Pure.
  */
-export function publishedEndpoints(spec: Pick<ContainerSpec, "ports">): HostEndpoint[] {
-  return spec.ports.flatMap((p) =>
+export function publishedEndpoints(manifest: Manifest, key: string): HostEndpoint[] {
+  return (manifest.containers[key]?.ports ?? []).flatMap((p) =>
     p.host === undefined || p.protocol !== "tcp"
       ? []
-      : [{ address: p.bind === "0.0.0.0" ? "127.0.0.1" : p.bind === "::" ? "::1" : p.bind, port: p.host }],
+      : [{ address: connectAddress(publishedBind(manifest, key, p)), port: p.host }],
   );
 }
 

@@ -3,9 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { FakeRuntime } from "../../test/support/fake-runtime.ts";
 import { expectValid, withLines } from "../../test/support/manifest-text.ts";
-import { PodmanError } from "../runtime/libpod/errors.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import { HookError, readHostTree, runHook } from "./hooks.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 
@@ -113,19 +112,8 @@ describe("copy_from_host into directories that do not exist yet", () => {
         ),
       );
       // Podman answers not-found for a path that does not exist; /tmp/shared does (mode 1777, say).
-      const existing = new Set(["/", "/tmp", "/tmp/shared"]);
-      const puts: Array<{ path: string; names: string[] }> = [];
-      const runtime = {
-        client: {
-          containers: {
-            putArchive: async (_id: string, path: string, archive: Buffer) => {
-              if (!existing.has(path))
-                throw new PodmanError("not-found", "container.putArchive", `${path}: no such file`);
-              puts.push({ path, names: tarNames(archive) });
-            },
-          },
-        },
-      } as unknown as Runtime;
+      const runtime = new FakeRuntime();
+      runtime.directories = new Set(["/", "/tmp", "/tmp/shared"]);
       const lines: string[] = [];
       await runHook(parsed.manifest, "post_install", {
         runtime,
@@ -134,7 +122,10 @@ describe("copy_from_host into directories that do not exist yet", () => {
         note: (_level, message) => lines.push(message),
         hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
       });
-      assert.deepEqual(puts, [{ path: "/tmp/shared", names: ["a/", "a/b/", "a/b/seed.txt"] }]);
+      assert.deepEqual(
+        runtime.copies.map((c) => ({ path: c.directory, names: tarNames(Buffer.from(c.archive)) })),
+        [{ path: "/tmp/shared", names: ["a/", "a/b/", "a/b/seed.txt"] }],
+      );
       assert.ok(
         lines.includes("post_install step 1: copied files/seed.txt to web:/tmp/shared/a/b/seed.txt"),
         lines.join("\n"),
@@ -158,10 +149,7 @@ describe("copy_from_host from a catalog app's package", () => {
           "    - copy_from_host: { from: files/seed.txt, container: web, to: /data/seed.txt }",
         ),
       );
-      const puts: string[] = [];
-      const runtime = {
-        client: { containers: { putArchive: async (_id: string, path: string) => void puts.push(path) } },
-      } as unknown as Runtime;
+      const runtime = new FakeRuntime();
       const checked: Array<[string, string[]]> = [];
       await assert.rejects(
         runHook(parsed.manifest, "post_install", {
@@ -189,7 +177,7 @@ describe("copy_from_host from a catalog app's package", () => {
         [["files/seed.txt", ["seed.txt=changed on disk\n"]]],
         "the bytes copied are checked",
       );
-      assert.deepEqual(puts, [], "nothing reached the container");
+      assert.deepEqual(runtime.calls, [], "nothing reached the container");
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

@@ -7,12 +7,12 @@
  */
 import { posix } from "node:path";
 import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
-import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
+import type { ContainerRef, ExecResult, Runtime } from "../runtime/runtime.ts";
 import { type TarEntry, tar } from "../runtime/tar.ts";
-import type { Note } from "./executor.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
+import type { Note } from "./model.ts";
 
 export class HookError extends Error {
   constructor(message: string) {
@@ -73,7 +73,16 @@ async function copyRoot(
 
 /** Runs every step of one hook, in order; the first failing step fails the hook. */
 export async function runHook(manifest: Manifest, hook: HookName, ctx: HookContext): Promise<void> {
-  const steps = manifest.hooks[hook];
+  await runSteps(manifest, hook, manifest.hooks[hook], ctx);
+}
+
+/** Runs `steps` of the hook named `hook` (a lifecycle hook, or a backup's), in order. */
+export async function runSteps(
+  manifest: Manifest,
+  hook: HookName | "pre_backup" | "post_backup",
+  steps: readonly HookStepSpec[],
+  ctx: HookContext,
+): Promise<void> {
   if (steps.length === 0) return;
   ctx.note("info", `running the ${hook} hook (${steps.length} step${steps.length === 1 ? "" : "s"})`);
   for (const [index, step] of steps.entries()) {
@@ -84,7 +93,7 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
       throw new HookError(`${where}: container ${key} of ${manifest.id} is not there to run in`);
     if ("exec" in step) {
       const { command, timeout } = step.exec;
-      let result: Awaited<ReturnType<Runtime["exec"]>>;
+      let result: ExecResult;
       try {
         result = await ctx.runtime.exec(container, command, timeout);
       } catch (error) {
@@ -119,7 +128,7 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
     // pre_start copies into stopped containers, whose volumes are mounted only once initialized: a
     // copy before that would land under the mount point, hidden at the start (Containers.init).
     // The other hooks run in running containers: one that died meanwhile is not revived here.
-    if (hook === "pre_start") await ctx.runtime.client.containers.init(container.id);
+    if (hook === "pre_start") await ctx.runtime.init(container);
     const uid = uidOf(manifest, key);
     const now = Math.floor(Date.now() / 1000);
     const target = posix.normalize(copy.to);
@@ -151,11 +160,7 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
       const prefix = missing.length > 0 ? `${missing.join("/")}/` : "";
       try {
         const into = `/${parents.slice(0, depth).join("/")}`;
-        await ctx.runtime.client.containers.putArchive(
-          container.id,
-          into,
-          tar([...dirs, ...toEntries(prefix)]),
-        );
+        await ctx.runtime.copyInto(container, into, tar([...dirs, ...toEntries(prefix)]));
         break;
       } catch (error) {
         if (depth > 0 && isPodmanError(error, "not-found")) continue;

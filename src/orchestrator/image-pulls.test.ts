@@ -1,21 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { PodmanError } from "../runtime/libpod/errors.ts";
-import type { PullProgress, RegistryAuth } from "../runtime/libpod/images.ts";
+import { pullErrorKind } from "../runtime/libpod/images.ts";
+import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
 import { ImagePullError, pullMissing } from "./image-pulls.ts";
 import { registryOf } from "./registry-credentials.ts";
 
-/** A Podman whose pulls fail with `failures` in turn, then succeed reporting `progress`. */
+/**
+ * A runtime whose pulls fail with Podman's messages `failures` in turn (classified as PodmanRuntime
+ * does), then succeed reporting `progress`.
+ */
 function door(present: string[], failures: string[], progress: PullProgress[] = []) {
   const have = new Set(present);
   const calls: Array<{ image: string; auth?: RegistryAuth }> = [];
   return {
     calls,
-    exists: async (image: string) => have.has(image),
-    pull: async (image: string, options: { auth?: RegistryAuth; onProgress?: (p: PullProgress) => void }) => {
+    imagePresent: async (image: string) => have.has(image),
+    pullImage: async (image: string, options: PullOptions = {}) => {
       calls.push({ image, auth: options.auth });
       const failure = failures.shift();
-      if (failure) throw new PodmanError("server", "image.pull", failure);
+      if (failure) throw new PullFailure(pullErrorKind(failure), failure);
       for (const p of progress) options.onProgress?.(p);
       have.add(image);
     },
@@ -27,7 +30,7 @@ function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryA
   const sleeps: number[] = [];
   const events: PullProgress[] = [];
   const done = pullMissing(images, registryOf, {
-    images: podman,
+    runtime: podman,
     credentialsFor: () => auth,
     note: (level, message) => lines.push(`${level}: ${message}`),
     onProgress: (p) => events.push(p),

@@ -6,12 +6,21 @@
  * image that does not exist (404, manifest unknown) or bytes that do not match their digest are
  * not: they fail at once, naming the image and what to do.
  */
-import { isPodmanError } from "../runtime/libpod/errors.ts";
-import { type PullProgress, pullErrorKind, type RegistryAuth } from "../runtime/libpod/images.ts";
-import type { Note } from "./executor.ts";
-import { formatBytes } from "./update.ts";
 
-export type PullFailureKind = ReturnType<typeof pullErrorKind>;
+import type { Manifest } from "../manifest/schema.ts";
+import { podmanPlan } from "../render/podman-spec.ts";
+import {
+  PullFailure,
+  type PullFailureKind,
+  type PullProgress,
+  type RegistryAuth,
+  type Runtime,
+} from "../runtime/runtime.ts";
+import type { LayerProgress, Note, ReconcilerEvent } from "./model.ts";
+import { registryOf } from "./registry-credentials.ts";
+import type { RenderContexts } from "./render-contexts.ts";
+import type { AppRow, Store } from "./store.ts";
+import { formatBytes } from "./update.ts";
 
 export class ImagePullError extends Error {
   override name = "ImagePullError";
@@ -24,17 +33,8 @@ export class ImagePullError extends Error {
   }
 }
 
-/** One layer's progress, for the operation's events. */
-export type LayerProgress = PullProgress & { image: string };
-
-/** What the pull step needs of Podman (a `PodmanClient`'s images fit). */
-export type ImageDoor = {
-  exists(reference: string): Promise<boolean>;
-  pull(
-    reference: string,
-    options: { auth?: RegistryAuth; onProgress?: (progress: PullProgress) => void },
-  ): Promise<void>;
-};
+/** What the pull step needs of the runtime. */
+export type ImageDoor = Pick<Runtime, "imagePresent" | "pullImage">;
 
 export type PullPolicy = {
   /** Tries of an image whose registry cannot be reached, in all. */
@@ -45,8 +45,8 @@ export type PullPolicy = {
 
 export const DEFAULT_PULL_POLICY: PullPolicy = { attempts: 4, baseDelayMs: 2_000 };
 
-export type PullOptions = {
-  images: ImageDoor;
+export type PullStepOptions = {
+  runtime: ImageDoor;
   credentialsFor: (image: string) => RegistryAuth | undefined;
   note: Note;
   onProgress?: (progress: LayerProgress) => void;
@@ -99,12 +99,12 @@ function progressNotes(image: string, note: Note): (progress: PullProgress) => v
 export async function pullMissing(
   images: readonly string[],
   registryOf: (image: string) => string,
-  options: PullOptions,
+  options: PullStepOptions,
 ): Promise<void> {
   const policy = options.policy ?? DEFAULT_PULL_POLICY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (const image of [...new Set(images)]) {
-    if (await options.images.exists(image)) continue;
+    if (await options.runtime.imagePresent(image)) continue;
     const registry = registryOf(image);
     // Podman's name for images built or loaded on the node: no registry has them.
     if (registry === "localhost")
@@ -121,7 +121,7 @@ export async function pullMissing(
     const toLog = progressNotes(image, options.note);
     for (let attempt = 1; ; attempt++) {
       try {
-        await options.images.pull(image, {
+        await options.runtime.pullImage(image, {
           auth,
           onProgress: (progress) => {
             toLog(progress);
@@ -130,12 +130,10 @@ export async function pullMissing(
         });
         break;
       } catch (error) {
-        if (!isPodmanError(error)) throw error;
-        // A Podman that is not answering is the reconciler's to wait out, like every Podman call.
-        if (error.operation !== "image.pull" || error.kind === "unavailable" || error.kind === "timeout")
-          throw error;
-        const kind = pullErrorKind(error.message);
-        const reason = error.message.replace(/^image\.pull: /, "");
+        // Only what the registry failed is the pull step's; an engine that does not answer is the
+        // reconciler's to wait out, like every engine call.
+        if (!(error instanceof PullFailure)) throw error;
+        const { kind, reason } = error;
         if (kind !== "unreachable" || attempt >= policy.attempts)
           throw new ImagePullError(
             kind,
@@ -151,8 +149,52 @@ export async function pullMissing(
       }
     }
     // Present now: a pull that ended without an error but left no image is a failure too.
-    if (!(await options.images.exists(image)))
+    if (!(await options.runtime.imagePresent(image)))
       throw new ImagePullError("not-found", image, `image ${image} is not on the node after its pull`);
     options.note("info", `pulled ${image}`);
+  }
+}
+
+export type AppImagePullsOptions = {
+  runtime: ImageDoor;
+  store: Store;
+  contexts: RenderContexts;
+  credentialsFor: (image: string) => RegistryAuth | undefined;
+  onEvent: (event: ReconcilerEvent) => void;
+  policy?: PullPolicy;
+};
+
+/**
+ * The pull step of an app: the per-app reconcile takes it before anything is created or replaced,
+ * an update's pre-flight before the old version is stopped. Progress goes to the app's active
+ * operation (its log and its `pull` events).
+ */
+export class AppImagePulls {
+  readonly #o: AppImagePullsOptions;
+
+  constructor(options: AppImagePullsOptions) {
+    this.#o = options;
+  }
+
+  /** The images `manifest` names, each once. */
+  imagesOf(manifest: Manifest): string[] {
+    return [
+      ...new Set(podmanPlan(manifest, this.#o.contexts.of(manifest)).containers.map((c) => c.body.image)),
+    ];
+  }
+
+  /** Pulls the images of `manifest` that are not on the node; an ImagePullError names the first that cannot be. */
+  async pull(app: AppRow, manifest: Manifest, note: Note): Promise<void> {
+    await pullMissing(this.imagesOf(manifest), registryOf, {
+      runtime: this.#o.runtime,
+      credentialsFor: this.#o.credentialsFor,
+      note,
+      ...(this.#o.policy ? { policy: this.#o.policy } : {}),
+      onProgress: (progress) => {
+        const operation = this.#o.store.activeOperations(app.id).at(-1);
+        if (operation)
+          this.#o.onEvent({ type: "pull", appId: app.id, operationId: operation.id, ...progress });
+      },
+    });
   }
 }

@@ -138,8 +138,11 @@ function expectRefused(
   assert.equal(ctx.wakes.length, wakes, "a refused request wakes nobody");
 }
 
+/** Operator requests: every kind but the backup service's own (backup, restore). */
+type RequestKind = Exclude<OperationKind, "backup" | "restore">;
+
 /** Requests by kind, against an installed `alpha` (update offers a newer version). */
-const REQUEST: Record<OperationKind, (l: Lifecycle) => unknown> = {
+const REQUEST: Record<RequestKind, (l: Lifecycle) => unknown> = {
   install: (l) => install(l, sourced("alpha")),
   start: (l) => l.start("alpha"),
   stop: (l) => l.stop("alpha"),
@@ -152,7 +155,7 @@ const REQUEST: Record<OperationKind, (l: Lifecycle) => unknown> = {
   approve: (l) => l.approve("alpha", approveAll(sourced("alpha"))),
   revoke: (l) => l.revoke("alpha", "library"),
 };
-const KINDS = Object.keys(REQUEST) as OperationKind[];
+const KINDS = Object.keys(REQUEST) as RequestKind[];
 
 describe("lifecycle: intent first", () => {
   test("install records the app and a pending operation, then wakes the reconciler", () => {
@@ -175,7 +178,7 @@ describe("lifecycle: intent first", () => {
   });
 
   const EXPECT: Record<
-    Exclude<OperationKind, "install">,
+    Exclude<RequestKind, "install">,
     { desired: string; phase: string; purge?: boolean; check?: (ctx: ReturnType<typeof setup>) => void }
   > = {
     start: { desired: "running", phase: "starting" },
@@ -221,7 +224,7 @@ describe("lifecycle: intent first", () => {
         1,
       );
       ctx.tick();
-      const accepted = REQUEST[kind as OperationKind](ctx.lifecycle) as { operationId: string; kind: string };
+      const accepted = REQUEST[kind as RequestKind](ctx.lifecycle) as { operationId: string; kind: string };
       assert.equal(accepted.kind, kind);
       const operation = ctx.store.getOperation(accepted.operationId);
       assert.deepEqual(
@@ -294,6 +297,25 @@ describe("lifecycle: idempotent repeats", () => {
     );
     assert.equal(ctx.lifecycle.update(sourced("alpha", { version: "2.0.0" })).operationId, first.operationId);
   });
+});
+
+describe("lifecycle: a backup or restore in flight holds the app", () => {
+  for (const holding of ["backup", "restore"] as const)
+    for (const requested of KINDS)
+      test(`${requested} while a ${holding} is in flight: refused, even a stop or purge (it would cut the ${holding} short)`, () => {
+        const ctx = setup();
+        ctx.installed("alpha");
+        ctx.store.recordHoldingOperation({ id: `op-${holding}`, appId: "alpha", kind: holding }, 1);
+        expectRefused(
+          ctx,
+          () => REQUEST[requested](ctx.lifecycle),
+          "operation-in-progress",
+          (error) => {
+            assert.deepEqual(error.data.operation, { id: `op-${holding}`, kind: holding });
+            assert.match(error.message, new RegExp(`has a ${holding} in progress .*it starts the app again`));
+          },
+        );
+      });
 });
 
 describe("lifecycle: conflicts", () => {

@@ -11,11 +11,12 @@
 import { randomUUID } from "node:crypto";
 import semver from "semver";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
-import type { HookName, Manifest } from "../manifest/schema.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { type Approval, decideApprovals, unapproved } from "./approvals.ts";
+import { hookAfter } from "./hook-schedule.ts";
 import { type ManifestCache, manifestHash } from "./manifest-cache.ts";
-import type { DesiredState, Operation, OperationKind, Phase } from "./model.ts";
+import { type DesiredState, HOLDING_KINDS, type Operation, type OperationKind, type Phase } from "./model.ts";
 import { describeClashes, InstalledNames } from "./name-clashes.ts";
 import type { AppRow, IntentChange, ManifestRecord, Store } from "./store.ts";
 
@@ -422,6 +423,14 @@ export class Lifecycle {
     if (same) return { operationId: same.id, appId, kind, existing: true };
     const removing = app?.desired === "absent" && kind !== "purge";
     const other = active.at(-1);
+    // A backup or restore is never superseded: it ends by itself (and starts the app again).
+    const holding = active.find((operation) => HOLDING_KINDS.has(operation.kind));
+    if (holding)
+      throw new LifecycleError(
+        "operation-in-progress",
+        `${appId} has a ${holding.kind} in progress (operation ${holding.id}); wait for it to finish (it starts the app again), then ${kind} again`,
+        { operation: { id: holding.id, kind: holding.kind } },
+      );
     if (other && (!SUPERSEDING.has(kind) || removing))
       throw new LifecycleError(
         "operation-in-progress",
@@ -453,21 +462,4 @@ export class Lifecycle {
       ...(superseded.length > 0 ? { superseded } : {}),
     };
   }
-}
-
-/**
- * The hook due after an operation, given the one already due: a first install's post_install (or an
- * update's post_update) stays due until the app has run once; uninstall always runs pre_uninstall.
- */
-export function hookAfter(
-  kind: OperationKind,
-  due: HookName | undefined,
-  firstInstall: boolean,
-): HookName | undefined {
-  if (kind === "uninstall" || kind === "purge") return "pre_uninstall";
-  if (firstInstall) return "post_install";
-  if (due === "post_install" || kind === "install") return due;
-  if (kind === "update") return "post_update";
-  if (kind === "start" || kind === "restart") return due ?? "pre_start";
-  return due === "pre_uninstall" ? undefined : due;
 }

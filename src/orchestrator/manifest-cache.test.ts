@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { MINIMAL } from "../../test/support/manifest-text.ts";
-import { parseManifest } from "../manifest/parse.ts";
-import { ManifestCache, manifestHash, PARSED_FORM, type ParsedManifestStore } from "./manifest-cache.ts";
+import { manifestJsonSchema } from "../manifest/json-schema.ts";
+import { MANIFEST_RULES_VERSION, parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
+import {
+  currentParsedFormKey,
+  ManifestCache,
+  manifestHash,
+  type ParsedManifestStore,
+  parsedFormKey,
+} from "./manifest-cache.ts";
 
 const SAMPLES = ["hello-web", "notes", "mini-node", "mini-explorer"].map((id) =>
   readFileSync(new URL(`../../apps/${id}/manifest.yml`, import.meta.url), "utf8"),
@@ -30,13 +36,27 @@ describe("manifest cache", () => {
     }
   });
 
-  test("the parsed form's version names the schema it was made with: change one, bump the other", () => {
-    const schema = readFileSync(new URL("../../schema/manifest-v1.json", import.meta.url));
-    assert.equal(
-      createHash("sha256").update(schema).digest("hex"),
-      PARSED_FORM.schemaSha256,
-      "schema/manifest-v1.json changed: bump PARSED_FORM.version and set its schemaSha256",
-    );
+  test("the parsed form's key is derived from the rules: any change to the schema, the tolerated rules or the rules' version makes another key", () => {
+    const rules = {
+      version: MANIFEST_RULES_VERSION,
+      jsonSchema: manifestJsonSchema(),
+      tolerated: STORED_MANIFEST_TOLERATED_RULES,
+    };
+    const key = parsedFormKey(rules);
+    assert.equal(currentParsedFormKey(), key, "the daemon's key is the one of the schema in the code");
+    assert.match(key, new RegExp(`^${MANIFEST_RULES_VERSION}\\.[0-9a-f]{12}$`));
+    assert.equal(parsedFormKey({ ...rules, jsonSchema: manifestJsonSchema() }), key, "stable across runs");
+    const schema = rules.jsonSchema as { properties: Record<string, unknown> };
+    const changed = [
+      { ...rules, version: rules.version + 1 },
+      {
+        ...rules,
+        jsonSchema: { ...schema, properties: { ...schema.properties, extra: { type: "string" } } },
+      },
+      { ...rules, tolerated: new Set([...rules.tolerated, "limits.new-rule"]) },
+      { ...rules, tolerated: new Set([...rules.tolerated].slice(1)) },
+    ].map(parsedFormKey);
+    assert.equal(new Set([key, ...changed]).size, 1 + changed.length, changed.join(", "));
   });
 
   test("a parse is kept in the store, and the next cache reads it back instead of parsing", () => {
@@ -45,10 +65,7 @@ describe("manifest cache", () => {
     assert.ok(first.manifest);
     assert.equal(store.rows.size, 1);
     const [key, json] = [...store.rows][0] as [string, string];
-    assert.match(
-      key,
-      new RegExp(`^${PARSED_FORM.version}\\.[0-9a-f]{12}:${manifestHash(SAMPLES[0] as string)}$`),
-    );
+    assert.match(key, new RegExp(`^${currentParsedFormKey()}:${manifestHash(SAMPLES[0] as string)}$`));
     // Proof that the next daemon reads the stored form: a marked copy comes back.
     store.rows.set(key, JSON.stringify({ ...JSON.parse(json), name: "read from the store" }));
     assert.equal(
@@ -64,7 +81,7 @@ describe("manifest cache", () => {
     assert.notEqual(new ManifestCache(store).of(row(text)).manifest?.name, "stale");
     const broken = new ManifestCache(store).of(row("manifest: 1\nid: Not Valid\n"));
     assert.ok(broken.error);
-    assert.equal([...store.rows.keys()].filter((k) => k.startsWith(`${PARSED_FORM.version}.`)).length, 1);
+    assert.equal([...store.rows.keys()].filter((k) => k.startsWith(`${currentParsedFormKey()}:`)).length, 1);
   });
 
   test("an installed manifest that breaks a rule added since keeps working as it did; a new one is refused", () => {

@@ -5,23 +5,46 @@
  * form is also kept in the store, where the next daemon reads it back as JSON.
  */
 import { createHash } from "node:crypto";
-import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
+import { manifestJsonSchema } from "../manifest/json-schema.ts";
+import { MANIFEST_RULES_VERSION, parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import type { AppRow } from "./store.ts";
+import type { AppRow, Store } from "./store.ts";
 
 export type ParsedStoredManifest = { manifest?: Manifest; error?: string };
 
 /**
- * The version of the parsed form, and the hash of the JSON Schema it was made with (a test keeps
- * them together): a parsed form from another version is parsed again, never trusted.
+ * What a stored parsed form was made under, derived from the rules themselves: the version of the
+ * rules in code (`MANIFEST_RULES_VERSION`, bumped by hand), and a hash of the JSON Schema generated
+ * from the zod schema and of the rules tolerated in stored manifests. A parsed form made under
+ * anything else is parsed again, never trusted.
  */
-export const PARSED_FORM = {
-  // 5: host paths follow the allow-list of manifest/host-paths.ts, which is not tolerated, and ids
-  // and container names keep out of the platform's names (naming.ts): forms made before are
-  // validated again.
-  version: 5,
-  schemaSha256: "10c8a07b3ad9c5939612f42f0f92452a7b75165f1bdb8320b0f3650eba5dfab3",
-} as const;
+export function parsedFormKey(rules: {
+  version: number;
+  jsonSchema: unknown;
+  tolerated: ReadonlySet<string>;
+}): string {
+  const hash = createHash("sha256")
+    .update(JSON.stringify(rules.jsonSchema))
+    .update("\n")
+    .update([...rules.tolerated].sort().join("\n"))
+    .digest("hex");
+  return `${rules.version}.${hash.slice(0, 12)}`;
+}
+
+let current: string | undefined;
+
+/**
+ * The key of this code's parsed forms, computed on first use (generating the JSON Schema takes a
+ * few milliseconds, once per daemon run; a daemon without apps never pays it).
+ */
+export function currentParsedFormKey(): string {
+  current ??= parsedFormKey({
+    version: MANIFEST_RULES_VERSION,
+    jsonSchema: manifestJsonSchema(),
+    tolerated: STORED_MANIFEST_TOLERATED_RULES,
+  });
+  return current;
+}
 
 /** Where parsed forms outlive the daemon (the store). */
 export type ParsedManifestStore = {
@@ -45,7 +68,7 @@ export class ManifestCache {
   of(app: Pick<AppRow, "id" | "manifestText" | "manifestHash">): ParsedStoredManifest {
     const cached = this.#parsed.get(app.manifestHash);
     if (cached) return cached;
-    const key = `${PARSED_FORM.version}.${PARSED_FORM.schemaSha256.slice(0, 12)}:${app.manifestHash}`;
+    const key = `${currentParsedFormKey()}:${app.manifestHash}`;
     const json = this.#persisted?.getParsedManifest(key);
     if (json !== undefined) {
       const result = { manifest: JSON.parse(json) as Manifest };
@@ -66,6 +89,18 @@ export class ManifestCache {
   /** The parse of a manifest this cache has seen, by content hash. */
   cached(hash: string): ParsedStoredManifest | undefined {
     return this.#parsed.get(hash);
+  }
+
+  /** Every installed app's parsed manifest; stored texts are read only for manifests not seen yet. */
+  installed(
+    store: Pick<Store, "listAppHeads" | "getApp">,
+  ): Array<{ id: string; manifest: Manifest | undefined }> {
+    return store.listAppHeads().map(({ id, manifestHash }) => {
+      const known = this.cached(manifestHash);
+      if (known) return { id, manifest: known.manifest };
+      const row = store.getApp(id);
+      return { id, manifest: row ? this.of(row).manifest : undefined };
+    });
   }
 
   /** Whether `app` declares `dependencyId` among its dependencies. */

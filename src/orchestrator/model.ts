@@ -3,6 +3,8 @@
  * operator sees, derived from desired state, observation and the work in flight (StartOS keeps the
  * two apart the same way); operations are the journal of what was asked.
  */
+import type { PullProgress } from "../runtime/runtime.ts";
+
 /** What the operator wants an app to be. `absent` with `purge` also deletes its data. */
 export const DESIRED_STATES = ["running", "stopped", "absent"] as const;
 export type DesiredState = (typeof DESIRED_STATES)[number];
@@ -43,10 +45,22 @@ export const OPERATION_KINDS = [
   "approve",
   /** The operator withdraws a permission's approval: the app stops until it is approved again. */
   "revoke",
+  /** A backup of the app's data, manifest and secrets (src/backup/): it holds the app meanwhile. */
+  "backup",
+  /** A restore of the app from a backup: it holds the app meanwhile. */
+  "restore",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OPERATION_STATES = ["pending", "running", "succeeded", "failed"] as const;
 export type OperationState = (typeof OPERATION_STATES)[number];
+
+/**
+ * Operations the backup service runs, not the reconciler. While one is in flight it holds its app:
+ * every other request is refused (a backup and an update or uninstall never run at once), and for a
+ * `stop` backup or a restore the reconciler keeps the app stopped until the operation ends (then it
+ * starts it again, as the app's desired state never changed).
+ */
+export const HOLDING_KINDS: ReadonlySet<OperationKind> = new Set(["backup", "restore"]);
 
 export type Operation = {
   id: string;
@@ -59,6 +73,9 @@ export type Operation = {
   finishedAt: number | undefined;
   error: string | undefined;
 };
+
+/** Says something about the work on an app: to the daemon's log and the operation in progress. */
+export type Note = (level: "info" | "warn" | "error", message: string) => void;
 
 export type OperationLogLine = {
   operationId: string;
@@ -81,4 +98,27 @@ export type StoredContainer = {
   backend: string;
   specHash: string | undefined;
   observedAt: number;
+};
+
+/** What the reconciler tells the rest of the daemon (the API's events). */
+export type ReconcilerEvent =
+  | { type: "app"; appId: string; phase: Phase; reason: string | undefined }
+  | { type: "app-removed"; appId: string }
+  | {
+      type: "operation";
+      operationId: string;
+      appId: string;
+      state: "running" | "succeeded" | "failed";
+      error?: string;
+    }
+  | { type: "log"; appId: string; line: OperationLogLine }
+  | ({ type: "pull"; appId: string; operationId: string } & LayerProgress);
+
+/** One blob of an image's pull, for the operation's events. */
+export type LayerProgress = PullProgress & { image: string };
+
+export type Logger = {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 };

@@ -24,9 +24,10 @@ import { HostPathGuard } from "./host-path-guard.ts";
 import type { PullPolicy } from "./image-pulls.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
+import type { Logger, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
-import { type Logger, Reconciler, type ReconcilerEvent, type ReconcilerOptions } from "./reconciler.ts";
+import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { RegistryCredentials, registryOf } from "./registry-credentials.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
@@ -73,6 +74,12 @@ export class Orchestrator {
   readonly secrets: SecretFiles;
   /** Credentials for image registries, by host (`<state>/registries/`). */
   readonly registries: RegistryCredentials;
+  /**
+   * Apps held stopped, with why (a backup or restore in flight, src/backup/): the reconciler keeps
+   * them stopped until the hold is lifted. In memory: a daemon that dies lifts every hold, so an app
+   * is never left stopped by an operation that no longer runs.
+   */
+  readonly holds = new Map<string, string>();
   /** Checks the host paths apps use, at install and at every use (see host-path-guard.ts). */
   readonly hostPaths: HostPathGuard;
   /** The names installed apps take on the node (see name-clashes.ts). */
@@ -155,37 +162,14 @@ export class Orchestrator {
   /** The node's own directories: what the daemon keeps and trusts, and Podman's storage and socket. */
   async #protectedDirs(): Promise<ProtectedDir[]> {
     const { dataRoot, stateDir } = this.#options;
-    const podman = await this.#podmanDirs();
+    const engine = (await this.#engine?.runtime.engineDirs()) ?? [];
     return [
       { path: dataRoot, what: "the daemon's data directory: every app's data" },
       { path: stateDir, what: "the daemon's state: its store, the apps' secrets, the CLI token" },
       { path: homedir(), what: "the service user's home" },
       { path: defaultRuntimeDir(), what: "the service user's runtime directory" },
-      ...podman,
+      ...engine,
       ...(this.#options.protectedDirs ?? []),
-    ];
-  }
-
-  #podmanInfo: Promise<ProtectedDir[]> | undefined;
-
-  /** Podman's API socket and storage, once Podman answers (its storage is asked once). */
-  async #podmanDirs(): Promise<ProtectedDir[]> {
-    const runtime = this.#engine?.runtime;
-    if (!runtime) return [];
-    this.#podmanInfo ??= runtime.client.info().then(
-      (info) => [
-        { path: info.graphRoot, what: "Podman's storage: every container's files" },
-        { path: info.volumePath, what: "Podman's volumes" },
-        { path: info.runRoot, what: "Podman's runtime state" },
-      ],
-      () => {
-        this.#podmanInfo = undefined; // asked again next time
-        return [];
-      },
-    );
-    return [
-      { path: runtime.client.socketPath, what: "Podman's API socket" },
-      ...(await this.#podmanInfo).filter((dir) => dir.path !== ""),
     ];
   }
 
@@ -256,6 +240,7 @@ export class Orchestrator {
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),
+      holdsStopped: (appId) => this.holds.get(appId),
       health: {
         detail: (_appId, _key, container) => {
           if (!container) return undefined;
@@ -295,14 +280,15 @@ export class Orchestrator {
       for (const container of observation.containers) {
         if (!container.appId || !container.key) continue;
         const row = this.store.getApp(container.appId);
-        const declared = row ? this.manifests.of(row).manifest?.containers[container.key] : undefined;
-        if (declared?.health)
+        const manifest = row ? this.manifests.of(row).manifest : undefined;
+        const declared = manifest?.containers[container.key];
+        if (manifest && declared?.health)
           targets.push({
             appId: container.appId,
             key: container.key,
             container,
             spec: declared.health,
-            published: publishedEndpoints(declared),
+            published: publishedEndpoints(manifest, container.key),
           });
       }
       await engine.health.tick(targets);

@@ -19,27 +19,22 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, afterEach, describe, test } from "node:test";
-import { LABELS, networkName } from "../manifest/naming.ts";
+import { FakeRuntime } from "../../test/support/fake-runtime.ts";
 import { parseManifest } from "../manifest/parse.ts";
-import type { Manifest } from "../manifest/schema.ts";
-import type { RenderContext } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
-import { resourceKey } from "../render/resources.ts";
-import { PodmanError } from "../runtime/libpod/errors.ts";
-import type { PodmanEvent } from "../runtime/libpod/events.ts";
-import type { LegacyName, Observation } from "../runtime/observe.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
-import { type ContainerRef, type Runtime, RuntimeError, type StopOutcome } from "../runtime/runtime.ts";
+import { RuntimeError } from "../runtime/runtime.ts";
 import { approvalOfAll, NotApprovedError } from "./approvals.ts";
 import type { BackoffPolicy } from "./backoff.ts";
-import { appDataDir, Executor, type Note } from "./executor.ts";
+import { appDataDir, Executor } from "./executor.ts";
 import type { AppPackage } from "./hooks.ts";
 import { HostPathError, HostPathGuard } from "./host-path-guard.ts";
 import { Lifecycle, type LifecycleError, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache, manifestHash } from "./manifest-cache.ts";
+import type { Note, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Health } from "./planner.ts";
-import { Reconciler, type ReconcilerEvent } from "./reconciler.ts";
+import { Reconciler } from "./reconciler.ts";
 import { SecretFiles } from "./secrets.ts";
 import { DataSnapshots, type Snapshots } from "./snapshots.ts";
 import { Store } from "./store.ts";
@@ -81,297 +76,6 @@ describe("reconciler: pre_start under Quadlet", () => {
     runningOnce(w.runtime, "alpha");
   });
 });
-
-// ---- a fake Podman
-
-type Mutation =
-  | "network"
-  | "volumes"
-  | "secret"
-  | "create"
-  | "start"
-  | "stop"
-  | "restart"
-  | "remove"
-  | "resources";
-
-/** An in-memory Podman behind the methods the executor and reconciler call. */
-class FakeRuntime {
-  readonly createWith = "podman" as const;
-  containers: ObservedContainer[] = [];
-  networks = new Set<string>();
-  volumes = new Set<string>();
-  secrets = new Map<string, string>();
-  /** Every call by method name; `observe` is the only read the reconciler makes per pass. */
-  calls: string[] = [];
-  /** Order in which containers were started (by name). */
-  starts: string[] = [];
-  #ids = 0;
-  #mutations = 0;
-  readonly #clock: () => number;
-  /** Errors to throw from a method, the next `times` calls. */
-  #faults: Array<{ method: Mutation; error: () => Error; times: number }> = [];
-  observeLatencyMs = 0;
-  /** Called after every mutation took effect (to make things happen "during" a reconcile). */
-  afterMutation: ((method: Mutation) => void) | undefined;
-  /** Containers (by name) that exit with code 1 right after they start. */
-  crashing = new Set<string>();
-  /** Containers of these images exit with code 1 right after they start. */
-  crashingImages = new Set<string>();
-  /** What `exec` in a container answers (hooks). */
-  execResult: (command: string[]) => { exitCode: number; stdout: string; stderr: string } = () => ({
-    exitCode: 0,
-    stdout: "",
-    stderr: "",
-  });
-  /** Simulated daemon crash: the n-th mutation never returns (before or after its effect). */
-  crashAt: { n: number; afterEffect: boolean } | undefined;
-  crashed: Promise<void>;
-  #onCrash: () => void = () => {};
-
-  constructor(clock: () => number) {
-    this.#clock = clock;
-    this.crashed = new Promise((resolve) => {
-      this.#onCrash = resolve;
-    });
-  }
-
-  fail(method: Mutation, error: () => Error, times = Number.POSITIVE_INFINITY): void {
-    this.#faults.push({ method, error, times });
-  }
-
-  heal(): void {
-    this.#faults = [];
-    this.crashing.clear();
-  }
-
-  /** Mutations performed so far (crash points are counted in these). */
-  get mutations(): number {
-    return this.#mutations;
-  }
-
-  count(method?: string): number {
-    return method ? this.calls.filter((c) => c === method).length : this.calls.length;
-  }
-
-  /** Every mutation goes through here: counted, maybe failed, maybe the daemon "dies" around it. */
-  async #mutate<T>(method: Mutation, effect: () => T): Promise<T> {
-    this.calls.push(method);
-    const fault = this.#faults.find((f) => f.method === method && f.times > 0);
-    if (fault) {
-      fault.times--;
-      throw fault.error();
-    }
-    this.#mutations++;
-    const crash = this.crashAt && this.crashAt.n === this.#mutations;
-    if (crash && !this.crashAt?.afterEffect) return this.#hang();
-    const result = effect();
-    this.afterMutation?.(method);
-    if (crash) return this.#hang();
-    return result;
-  }
-
-  #hang<T>(): Promise<T> {
-    this.#onCrash();
-    return new Promise<T>(() => {});
-  }
-
-  #find(ref: ContainerRef): ObservedContainer {
-    const c = this.containers.find((x) => x.id === ref.id);
-    if (!c) throw new Error(`no such container ${ref.id}`);
-    return c;
-  }
-
-  /** The event subscription the reconciler opened, to push Podman events through. */
-  onEvent: ((event: PodmanEvent) => void) | undefined;
-  /** Images that are not on the node (every other image is). */
-  missingImages = new Set<string>();
-
-  readonly client = {
-    images: {
-      exists: async (reference: string) => {
-        this.calls.push("image-exists");
-        return !this.missingImages.has(reference);
-      },
-      /** A registry that has none of the missing images (as Podman's compatible pull says so). */
-      pull: async (reference: string) => {
-        this.calls.push("image-pull");
-        throw new PodmanError(
-          "not-found",
-          "image.pull",
-          `initializing source docker://${reference}: reading manifest in ${reference}: manifest unknown: manifest unknown`,
-        );
-      },
-    },
-    events: (options: { onEvent: (event: PodmanEvent) => void }) => {
-      this.onEvent = options.onEvent;
-      return { stop: async () => {} };
-    },
-    secrets: {
-      create: (name: string, value: Uint8Array) =>
-        this.#mutate("secret", () => {
-          this.secrets.set(name, Buffer.from(value).toString());
-        }),
-      remove: (name: string) =>
-        this.#mutate("secret", () => {
-          this.secrets.delete(name);
-        }),
-    },
-    containers: {
-      init: async (_id: string) => {
-        this.calls.push("init");
-      },
-      putArchive: async (_id: string, path: string) => {
-        this.calls.push(`copy into ${path}`);
-      },
-      find: async (id: string) => {
-        this.calls.push("inspect");
-        const c = this.containers.find((x) => x.id === id);
-        return (
-          c && {
-            State: { Running: c.state === "running", StartedAt: new Date(c.startedAt ?? 0).toISOString() },
-          }
-        );
-      },
-    },
-  };
-
-  async observe(legacy: ReadonlyMap<string, LegacyName> = new Map()): Promise<Observation> {
-    this.calls.push("observe");
-    // Like Podman, the list is taken when the call arrives and answered a moment later.
-    const at = this.#clock();
-    const containers: ObservedContainer[] = [];
-    for (const c of this.containers) {
-      if (c.appId) containers.push({ ...c });
-      else {
-        const owner = legacy.get(c.name);
-        if (owner) containers.push({ ...c, appId: owner.appId, key: owner.key });
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, this.observeLatencyMs));
-    return { at, containers, calls: 1 };
-  }
-
-  ensureNetwork(manifest: Manifest): Promise<void> {
-    return this.#mutate("network", () => {
-      this.networks.add(networkName(manifest.id));
-    });
-  }
-
-  /** Every fake network has the same subnet: what matters here is that it is known once it exists. */
-  async networkSubnet(appId: string): Promise<string | undefined> {
-    return this.networks.has(networkName(appId)) ? "10.89.200.0/24" : undefined;
-  }
-
-  ensureVolumes(manifest: Manifest, ctx: RenderContext): Promise<void> {
-    return this.#mutate("volumes", () => {
-      for (const v of podmanPlan(manifest, ctx).volumes) this.volumes.add(v.Name);
-    });
-  }
-
-  ensureSecret(name: string, value: Uint8Array): Promise<boolean> {
-    return this.#mutate("secret", () => {
-      if (this.secrets.has(name)) return false;
-      this.secrets.set(name, Buffer.from(value).toString());
-      return true;
-    });
-  }
-
-  create(manifest: Manifest, key: string, ctx: RenderContext): Promise<void> {
-    return this.#mutate("create", () => {
-      const spec = podmanPlan(manifest, ctx).containers.find((c) => c.key === key);
-      if (!spec) throw new Error(`no container ${key}`);
-      if (this.missingImages.has(spec.body.image))
-        throw new RuntimeError(
-          "image-missing",
-          `image ${spec.body.image} of ${manifest.id}/${key} is not on this node`,
-        );
-      if (this.containers.some((c) => c.name === spec.name))
-        throw new RuntimeError("name-conflict", `the container name ${spec.name} is already used`);
-      this.containers.push({
-        id: `c${++this.#ids}`,
-        name: spec.name,
-        appId: manifest.id,
-        key,
-        specHash: spec.hash,
-        image: spec.body.image,
-        state: "created",
-        exitCode: 0,
-        createdAt: this.#clock(),
-        startedAt: undefined,
-        finishedAt: undefined,
-        backend: "podman",
-        unit: undefined,
-        labels: {},
-      });
-    });
-  }
-
-  start(ref: ContainerRef): Promise<void> {
-    return this.#mutate("start", () => {
-      const c = this.#find(ref);
-      this.starts.push(c.name);
-      Object.assign(c, { state: "running", startedAt: this.#clock(), exitCode: 0 });
-      if (this.crashing.has(c.name) || this.crashingImages.has(c.image))
-        Object.assign(c, { state: "exited", exitCode: 1 });
-    });
-  }
-
-  stop(ref: ContainerRef): Promise<StopOutcome> {
-    return this.#mutate("stop", () => {
-      const c = this.containers.find((x) => x.id === ref.id);
-      if (!c) return { via: "api" as const, wasRunning: false };
-      const wasRunning = c.state === "running";
-      c.state = "exited";
-      return { via: "api" as const, wasRunning };
-    });
-  }
-
-  restart(ref: ContainerRef): Promise<void> {
-    return this.#mutate("restart", () => {
-      Object.assign(this.#find(ref), { state: "running", startedAt: this.#clock() });
-    });
-  }
-
-  remove(ref: ContainerRef): Promise<void> {
-    return this.#mutate("remove", () => {
-      this.containers = this.containers.filter((c) => c.id !== ref.id);
-    });
-  }
-
-  removeAppResources(
-    manifest: Manifest,
-    ctx: RenderContext,
-    keep: ReadonlySet<string> = new Set(),
-  ): Promise<string[]> {
-    return this.#mutate("resources", () => {
-      const kept: string[] = [];
-      this.networks.delete(networkName(manifest.id));
-      for (const v of podmanPlan(manifest, ctx).volumes)
-        if (keep.has(resourceKey("volume", v.Name))) kept.push(`Podman volume ${v.Name}`);
-        else this.volumes.delete(v.Name);
-      return kept;
-    });
-  }
-
-  async exec(
-    ref: ContainerRef,
-    command: string[],
-  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    this.calls.push("exec");
-    this.#find(ref);
-    return this.execResult(command);
-  }
-
-  /** A node reboot: every container is stopped. */
-  reboot(): void {
-    for (const c of this.containers) c.state = "exited";
-  }
-
-  of(appId: string): ObservedContainer[] {
-    return this.containers.filter((c) => c.appId === appId);
-  }
-}
 
 // ---- manifests
 
@@ -536,9 +240,9 @@ function setup(
     const reconciler = new Reconciler({
       store,
       manifests,
-      runtime: runtime as unknown as Runtime,
+      runtime,
       executor: new Executor({
-        runtime: runtime as unknown as Runtime,
+        runtime,
         secrets,
         dataRoot,
         hostPaths,
@@ -702,6 +406,38 @@ describe("reconciler: convergence", () => {
     assert.ok(w.store.listContainers().every((c) => c.observedAt === w.clock()));
   });
 
+  test("passes over converged apps write nothing to the store; when they were last seen is written once a minute", async () => {
+    const w = setup();
+    for (let i = 0; i < 20; i++) w.install(`app-${i}`);
+    await w.settle();
+    const writesPerPass: number[] = [];
+    // A pass every 10 s, as the daemon's resync runs them, for two minutes.
+    for (let pass = 0; pass < 12; pass++) {
+      w.advance(10_000);
+      const before = w.store.writes;
+      await w.reconciler.syncAll();
+      await w.settle();
+      writesPerPass.push(w.store.writes - before);
+      assert.ok(
+        w.store.listContainers().every((c) => c.observedAt === w.clock()),
+        `pass ${pass}: observedAt`,
+      );
+    }
+    // Statements that write, per pass: none, but for the last-seen times of all 20 apps, in one
+    // statement, in the first pass a minute after the first time kept in memory only.
+    const flushes = writesPerPass.flatMap((writes, pass) => (writes > 0 ? [pass] : []));
+    assert.ok(
+      writesPerPass.every((writes) => writes <= 1),
+      `writes per pass: ${writesPerPass}`,
+    );
+    assert.ok(flushes.length >= 1 && flushes.length <= 2, `writes per pass: ${writesPerPass}`);
+    assert.ok(
+      flushes.every((pass, i) => i === 0 || pass - (flushes[i - 1] as number) >= 6),
+      `a minute between flushes: ${writesPerPass}`,
+    );
+    assert.ok(w.store.listApps().every((a) => a.phase === "running"));
+  });
+
   test("concurrent workers never act on a list taken before their own last action (no double create)", async () => {
     const w = setup();
     w.runtime.observeLatencyMs = 3;
@@ -789,14 +525,7 @@ describe("reconciler: events", () => {
     // Killed right after an observation was taken: the event is news that observation lacks.
     const container = w.runtime.of("alpha")[0] as ObservedContainer;
     Object.assign(container, { state: "exited", exitCode: 137 });
-    w.runtime.onEvent?.({
-      type: "container",
-      action: "died",
-      id: container.id,
-      name: container.name,
-      labels: { [LABELS.app]: "alpha" },
-      timeNano: 0n,
-    });
+    w.runtime.onChange?.("alpha");
     await w.settle();
     runningOnce(w.runtime, "alpha");
     assert.equal(w.runtime.count("start"), 2);
@@ -1145,8 +874,7 @@ describe("reconciler: failures", () => {
     const w = setup();
     w.install("alpha");
     await w.settle();
-    const runtime = w.runtime as unknown as { observe: () => Promise<Observation> };
-    runtime.observe = async () => {
+    w.runtime.observe = async () => {
       throw new Error("connect ENOENT podman.sock");
     };
     w.advance(60_000);
@@ -2094,7 +1822,7 @@ describe("reconciler: no container runs with a permission the operator has not a
     const w = setup();
     const { manifest } = sourced("alpha", RADIO);
     const executor = new Executor({
-      runtime: w.runtime as unknown as Runtime,
+      runtime: w.runtime,
       secrets: w.secrets,
       dataRoot: w.dataRoot,
       approvals: () => [{ name: "radio", content: "device /dev/ttyUSB1" }],

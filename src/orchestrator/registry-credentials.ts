@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { RegistryAuth } from "../runtime/libpod/images.ts";
+import type { RegistryAuth } from "../runtime/runtime.ts";
 import type { SecretMask } from "./secret-mask.ts";
 
 /** A registry host as image references name it: `name[.domain][:port]`, lower case. */

@@ -11,7 +11,7 @@
 import { mkdir, readdir, rename, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { type ExecResult, exec } from "../system/exec.ts";
-import type { Note } from "./executor.ts";
+import type { Note } from "./model.ts";
 import { snapshotName } from "./update.ts";
 
 export type CopyMethod = "reflink" | "copy" | "empty";

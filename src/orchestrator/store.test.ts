@@ -508,6 +508,28 @@ describe("store: operations and logs", () => {
     store.close();
   });
 
+  test("updateStatus: a status equal to the stored one writes nothing (an SD card is not rewritten every pass)", () => {
+    const store = new Store(freshPath());
+    install(store);
+    const status = {
+      phase: "running",
+      reason: "ok",
+      observedGeneration: 1,
+      attempts: 0,
+      nextAttemptAt: null,
+    } as const;
+    assert.equal(store.updateStatus("alpha", status, 2), true);
+    const writes = store.writes;
+    for (let now = 3; now < 10; now++) assert.equal(store.updateStatus("alpha", status, now), false);
+    assert.equal(store.updateStatus("alpha", { phase: "running", reason: "ok" }, 10), false);
+    assert.equal(store.writes, writes, "statements that write, for statuses equal to the stored one");
+    assert.equal(store.getApp("alpha")?.updatedAt, 2, "the status last changed at 2");
+    assert.equal(store.updateStatus("alpha", { ...status, reason: "other" }, 11), true);
+    assert.equal(store.writes, writes + 1);
+    assert.equal(store.getApp("alpha")?.reason, "other");
+    store.close();
+  });
+
   test("deleteApp forgets the app and its observation but keeps its journal", () => {
     const store = new Store(freshPath());
     install(store);
@@ -558,6 +580,46 @@ describe("store: observations", () => {
     ]);
     assert.equal(store.listContainers("beta")[0]?.observedAt, 6_000);
     store.close();
+  });
+
+  test("confirmed observation times are kept in memory, written a minute later in one statement, and at close", () => {
+    const path = freshPath();
+    const store = new Store(path);
+    store.saveObservation("alpha", [container("web"), container("db")]);
+    store.saveObservation("beta", [container("web", { appId: "beta" })]);
+    const writes = store.writes;
+    // Passes every 10 s for 50 s: nothing is written, and readers see the times all the same.
+    for (let at = 10_000; at <= 60_000; at += 10_000) {
+      store.touchObservation("alpha", at);
+      store.touchObservation("beta", at);
+    }
+    assert.equal(store.writes, writes, "statements that write within the first minute");
+    assert.deepEqual(
+      store.listContainers().map((c) => c.observedAt),
+      [60_000, 60_000, 60_000],
+    );
+    const onDisk = () => {
+      const db = new DatabaseSync(path, { readOnly: true });
+      const rows = db.prepare("SELECT observed_at FROM containers ORDER BY app_id, key").all();
+      db.close();
+      return rows.map((r) => Number(r.observed_at));
+    };
+    assert.deepEqual(onDisk(), [6_000, 6_000, 6_000]);
+    // A minute after the first unwritten confirmation: both apps' times go in one statement.
+    store.touchObservation("alpha", 70_000);
+    store.touchObservation("beta", 70_000);
+    assert.equal(store.writes, writes + 1, "the previous pass's time, for both apps");
+    assert.deepEqual(onDisk(), [60_000, 60_000, 60_000]);
+    assert.deepEqual(
+      store.listContainers().map((c) => c.observedAt),
+      [70_000, 70_000, 70_000],
+    );
+    // A change is written at once and replaces the time kept in memory.
+    store.saveObservation("beta", [container("web", { appId: "beta", state: "exited", observedAt: 80_000 })]);
+    store.touchObservation("alpha", 80_000);
+    assert.deepEqual(onDisk(), [60_000, 60_000, 80_000]);
+    store.close();
+    assert.deepEqual(onDisk(), [80_000, 80_000, 80_000], "closing writes what memory held");
   });
 
   test("a legacy container without spec hash is stored and read back as such", () => {

@@ -218,6 +218,13 @@ export type UpdateRow = {
 
 type Row = Record<string, SQLInputValue>;
 
+/**
+ * How long a confirmed observation's time may stay in memory only. A pass over converged apps
+ * changes nothing but when they were last seen: rewriting that every pass (every ~10 s, per app)
+ * is what wears an SD card out; losing up to a minute of it in a crash costs nothing.
+ */
+export const OBSERVED_AT_FLUSH_MS = 60_000;
+
 const optional = <T>(value: unknown): T | undefined =>
   value === null || value === undefined ? undefined : (value as T);
 
@@ -310,11 +317,6 @@ export type ManifestRecord = {
   publisher?: string | undefined;
 };
 
-export type NewApp = Pick<
-  AppRow,
-  "id" | "manifestText" | "manifestHash" | "version" | "source" | "desired" | "phase"
->;
-
 /** What a change of intent writes: the app's new desired state plus the operation that asked for it. */
 export type IntentChange = {
   appId: string;
@@ -354,8 +356,16 @@ export class Store {
   /** Prepared once, reused: preparing a statement cost more than running it (package.list). */
   readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
+  /** Statements run that write (INSERT, UPDATE, DELETE): `archy_store_writes_total`, benchmarks. */
+  writes = 0;
   /** Applied to every free text the store records (log lines, reasons, errors): see StoreOptions. */
   readonly #recorded: (text: string) => string;
+  /** Observations confirmed unchanged and not written yet: app id -> when last seen. */
+  readonly #confirmed = new Map<string, number>();
+  /** When the oldest of those was confirmed (undefined: none waiting). */
+  #confirmedSince: number | undefined;
+  /** Confirmations kept in memory: with `writes`, every change a reader could see (`revision`). */
+  #confirmations = 0;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -378,12 +388,28 @@ export class Store {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);
+      if (/^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql)) {
+        const run = statement.run.bind(statement);
+        statement.run = ((...args: Parameters<typeof run>) => {
+          this.writes++;
+          return run(...args);
+        }) as typeof run;
+      }
       this.#statements.set(sql, statement);
     }
     return statement;
   }
 
+  /**
+   * Grows whenever what the store answers may have changed (a write, an observation's time
+   * confirmed in memory): a view derived from the store is current while this has not moved.
+   */
+  get revision(): number {
+    return this.writes + this.#confirmations;
+  }
+
   close(): void {
+    if (this.#db.isOpen) this.flushObservations();
     this.#db.close();
   }
 
@@ -549,6 +575,7 @@ export class Store {
   }
 
   /** What the reconciler learnt about an app: its phase, why, and which generation has converged. */
+  /** Records an app's status; a status equal to the stored one writes nothing. Whether it changed. */
   updateStatus(
     id: string,
     status: {
@@ -559,7 +586,22 @@ export class Store {
       nextAttemptAt?: number | null;
     },
     now: number,
-  ): void {
+  ): boolean {
+    const reason = status.reason === undefined ? null : this.#recorded(status.reason);
+    const current = this.#statement(
+      "SELECT phase, reason, observed_generation, attempts, next_attempt_at FROM apps WHERE id = ?",
+    ).get(id) as Row | undefined;
+    if (
+      !current ||
+      (current.phase === status.phase &&
+        current.reason === reason &&
+        (status.observedGeneration === undefined ||
+          Number(current.observed_generation) === status.observedGeneration) &&
+        (status.attempts === undefined || Number(current.attempts) === status.attempts) &&
+        (status.nextAttemptAt === undefined ||
+          (optional<number>(current.next_attempt_at) ?? null) === status.nextAttemptAt))
+    )
+      return false;
     this.#statement(
       `UPDATE apps SET phase = ?, reason = ?, updated_at = ?,
            observed_generation = COALESCE(?, observed_generation),
@@ -568,7 +610,7 @@ export class Store {
          WHERE id = ?`,
     ).run(
       status.phase,
-      status.reason === undefined ? null : this.#recorded(status.reason),
+      reason,
       now,
       status.observedGeneration ?? null,
       status.attempts ?? null,
@@ -576,6 +618,7 @@ export class Store {
       status.nextAttemptAt ?? null,
       id,
     );
+    return true;
   }
 
   /** A manifest's parsed form as JSON, by `<parser version>:<content hash>`. */
@@ -599,6 +642,7 @@ export class Store {
 
   /** Forgets an app once it is removed (its journal stays). */
   deleteApp(id: string): void {
+    this.#forgetConfirmed(id);
     this.transaction(() => {
       this.#statement("DELETE FROM apps WHERE id = ?").run(id);
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
@@ -778,6 +822,7 @@ export class Store {
 
   /** Replaces the stored observation of an app's containers (only when it changed). */
   saveObservation(appId: string, containers: StoredContainer[]): void {
+    this.#forgetConfirmed(appId);
     this.transaction(() => {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(appId);
       const insert = this.#statement(
@@ -801,16 +846,51 @@ export class Store {
     });
   }
 
-  /** Marks when the stored observation was last confirmed, without rewriting unchanged rows. */
+  /**
+   * Marks when the stored observation was last confirmed unchanged: kept in memory (what
+   * `listContainers` reads) and written with the others once the oldest has waited
+   * OBSERVED_AT_FLUSH_MS (by the observations' clock), or when the store closes: at most a
+   * minute of them is lost in a crash, which shows the app observed that much earlier.
+   */
   touchObservation(appId: string, observedAt: number): void {
-    this.#statement("UPDATE containers SET observed_at = ? WHERE app_id = ?").run(observedAt, appId);
+    // Written before this one is kept: the earlier pass's times, typically one time for every app.
+    if (this.#confirmedSince !== undefined && observedAt - this.#confirmedSince >= OBSERVED_AT_FLUSH_MS)
+      this.flushObservations();
+    this.#confirmed.set(appId, observedAt);
+    this.#confirmedSince ??= observedAt;
+    this.#confirmations++;
+  }
+
+  /** An app's confirmed time, superseded by a write (or its removal). */
+  #forgetConfirmed(appId: string): void {
+    this.#confirmed.delete(appId);
+    if (this.#confirmed.size === 0) this.#confirmedSince = undefined;
+  }
+
+  /** Writes the confirmed times kept in memory: one statement per distinct time (a pass shares one). */
+  flushObservations(): void {
+    if (this.#confirmed.size === 0) return;
+    const byTime = new Map<number, string[]>();
+    for (const [appId, at] of this.#confirmed) byTime.set(at, [...(byTime.get(at) ?? []), appId]);
+    this.transaction(() => {
+      for (const [at, appIds] of byTime)
+        this.#statement(
+          "UPDATE containers SET observed_at = ? WHERE app_id IN (SELECT value FROM json_each(?))",
+        ).run(at, JSON.stringify(appIds));
+    });
+    this.#confirmed.clear();
+    this.#confirmedSince = undefined;
   }
 
   listContainers(appId?: string): StoredContainer[] {
     const rows = appId
       ? this.#statement("SELECT * FROM containers WHERE app_id = ? ORDER BY key").all(appId)
       : this.#statement("SELECT * FROM containers ORDER BY app_id, key").all();
-    return (rows as Row[]).map(toContainer);
+    return (rows as Row[]).map((row) => {
+      const container = toContainer(row);
+      const confirmed = this.#confirmed.get(container.appId);
+      return confirmed === undefined ? container : { ...container, observedAt: confirmed };
+    });
   }
 
   // ---- operations
@@ -830,6 +910,17 @@ export class Store {
           "SELECT * FROM operations WHERE state IN ('pending', 'running') ORDER BY created_at, id",
         ).all();
     return (rows as Row[]).map(toOperation);
+  }
+
+  /**
+   * Records an operation that changes no intent (a backup, a restore): running at once, run by its
+   * own service. `holdStopped`: the reconciler keeps the app stopped while it is in flight.
+   */
+  recordHoldingOperation(operation: { id: string; appId: string; kind: OperationKind }, now: number): void {
+    const app = this.getApp(operation.appId);
+    this.#statement(
+      "INSERT INTO operations (id, app_id, kind, generation, state, created_at) VALUES (?, ?, ?, ?, 'running', ?)",
+    ).run(operation.id, operation.appId, operation.kind, app?.generation ?? 0, now);
   }
 
   listOperations(appId: string, limit = 50): Operation[] {

@@ -39,10 +39,18 @@
  *   but `podman kube play` would then wait for them to exit): the containers are listed in start
  *   order, which the kubelet follows without waiting, and a warning says the app must wait itself.
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import YAML from "yaml";
-import { ID_SEPARATOR, LABEL_PREFIX, LABELS, OWNER, PLATFORM_PREFIX } from "../manifest/naming.ts";
+import {
+  appDnsLabel,
+  dnsLabel,
+  hash8,
+  LABEL_PREFIX,
+  LABELS,
+  MAX_DNS_LABEL,
+  OWNER,
+  PLATFORM_PREFIX,
+} from "../manifest/naming.ts";
 import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { exportedHosts } from "./addresses.ts";
 import { byCodeUnit, canonicalize } from "./canonical.ts";
@@ -81,24 +89,12 @@ export const KUBE_WARNINGS_ANNOTATION = `${LABEL_PREFIX}.kube-warnings`;
 
 type Doc = Record<string, unknown>;
 
-const MAX_NAME = 63;
+const MAX_NAME = MAX_DNS_LABEL;
 const APP_NAME_LABEL = "app.kubernetes.io/name";
 /** Width of the header's prose lines. */
 const COMMENT_WIDTH = 100;
 /** A generated secret's alphabet as a `tr` set, as src/orchestrator/secrets.ts draws from it. */
 const TR_SETS = { alphanumeric: "A-Za-z0-9", hex: "0-9a-f", base64url: "A-Za-z0-9_-" } as const;
-
-function hash8(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 8);
-}
-
-/** A DNS label (at most 63 characters), shortened with a hash suffix when needed. */
-function dnsLabel(text: string): string {
-  const label = text.replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
-  return label.length <= MAX_NAME
-    ? label
-    : `${label.slice(0, MAX_NAME - 9).replace(/-+$/, "")}-${hash8(text)}`;
-}
 
 /** A DNS subdomain (dot-separated DNS labels, as most object names are): `text` if it is one, else a label. */
 function dnsSubdomain(text: string): string {
@@ -127,7 +123,7 @@ function labelValue(text: string): string {
  * `--`, which no id contains (`alice.relay` → `alice--relay`, never `alice-relay`'s name).
  */
 export function kubeName(appId: string): string {
-  return dnsLabel(appId.replace(".", ID_SEPARATOR));
+  return appDnsLabel(appId);
 }
 
 /**

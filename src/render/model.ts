@@ -8,6 +8,7 @@
  * Secret values never enter the model: a secret is always a reference to a Podman secret (or, for
  * Kubernetes, to a key of the app's Secret object).
  */
+import { publishedBind } from "../manifest/access.ts";
 import {
   CURRENT_NAMING,
   containerName,
@@ -320,7 +321,14 @@ function resolveContainer(
     .sort((a, b) => byCodeUnit(a.target, b.target));
 
   const ports = spec.ports
-    .map((p): ResolvedPort => ({ container: p.container, host: p.host, protocol: p.protocol, bind: p.bind }))
+    .map(
+      (p): ResolvedPort => ({
+        container: p.container,
+        host: p.host,
+        protocol: p.protocol,
+        bind: publishedBind(manifest, key, p),
+      }),
+    )
     .sort((a, b) => a.container - b.container || byCodeUnit(a.protocol, b.protocol));
 
   const dependsOn = Object.keys(spec.depends_on)

@@ -5,16 +5,7 @@
  */
 import type { PodmanClient } from "./libpod/client.ts";
 import { fromSummary, MANAGED_FILTER, type ObservedContainer } from "./observed.ts";
-
-export type LegacyName = { appId: string; key: string };
-
-export type Observation = {
-  /** Unix milliseconds when the observation was taken. */
-  at: number;
-  containers: ObservedContainer[];
-  /** Podman calls made, for metrics and the benchmark. */
-  calls: number;
-};
+import type { LegacyName, Observation } from "./runtime.ts";
 
 export async function observe(
   client: PodmanClient,

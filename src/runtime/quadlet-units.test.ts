@@ -11,13 +11,14 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
+import { fakePodmanClient } from "../../test/support/fake-podman-client.ts";
 import { loadSample } from "../../test/support/samples.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerSummary } from "./libpod/containers.ts";
 import type { ObservedContainer } from "./observed.ts";
-import { Runtime, STOPPED_DROP_IN } from "./runtime.ts";
+import { PodmanRuntime, STOPPED_DROP_IN } from "./podman-runtime.ts";
 import { type CommandRunner, LocalUnitStore, SystemdUser } from "./systemd.ts";
 
 const ctx: RenderContext = { dataRoot: "/var/lib/archipelago", dependencies: {} };
@@ -53,7 +54,7 @@ function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): Syste
 
 /** A Podman with the given containers listed (and nothing to find by id). */
 function fakePodman(listed: ContainerSummary[] = []): PodmanClient {
-  return {
+  return fakePodmanClient({
     containers: {
       list: async () => listed,
       listByName: async () => [],
@@ -63,7 +64,7 @@ function fakePodman(listed: ContainerSummary[] = []): PodmanClient {
     images: { exists: async () => true },
     networks: { remove: async () => {} },
     volumes: { find: async () => undefined, remove: async () => {} },
-  } as unknown as PodmanClient;
+  });
 }
 
 let hello: Manifest;
@@ -71,10 +72,10 @@ let dir: string;
 let unitStore: LocalUnitStore;
 let systemdUnits: Map<string, UnitFacts>;
 let calls: string[];
-let runtime: Runtime;
+let runtime: PodmanRuntime;
 
-function runtimeWith(listed: ContainerSummary[] = []): Runtime {
-  return new Runtime({
+function runtimeWith(listed: ContainerSummary[] = []): PodmanRuntime {
+  return new PodmanRuntime({
     client: fakePodman(listed),
     createWith: "quadlet",
     systemd: recordingSystemd(systemdUnits, calls),
@@ -163,7 +164,7 @@ describe("Quadlet containers that are down are observed from their units", () =>
 
   test("without a user systemd wired, nothing but Podman is looked at", async () => {
     await install(hello);
-    const plain = new Runtime({ client: fakePodman(), createWith: "podman" });
+    const plain = new PodmanRuntime({ client: fakePodman(), createWith: "podman" });
     assert.deepEqual((await plain.observe()).containers, []);
   });
 });

@@ -16,6 +16,7 @@ import { METHOD_TABLE, METHODS } from "../../src/api/methods.ts";
 import { depthBounded, MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/api/rpc/body.ts";
 import { MAX_BATCH } from "../../src/api/rpc/dispatch.ts";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
+import { exec } from "../../src/system/exec.ts";
 import {
   type Caller,
   fails,
@@ -227,6 +228,86 @@ const VALID: Record<string, ValidCase> = {
         "what each app asks for, before install",
       );
     },
+  },
+  // Backups with real restic and Podman: test/backup/backup-restore.test.ts. Here: the refusals a
+  // node without targets gives, and a target on a directory of the test's own.
+  "backup.targets.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { targets: [] }),
+  },
+  "backup.targets.add": {
+    prepare: (env) => ({ name: "here", location: join(env.d.dataDir, "backup-target") }),
+    check: (result) => {
+      const added = result as { target: { kind: string }; key: string | null };
+      assert.equal(added.target.kind, "local");
+      assert.equal(added.key?.length, 43, "the new key, shown once");
+    },
+  },
+  "backup.targets.remove": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "backup.targets.add",
+        { name: "gone", location: join(env.d.dataDir, "gone") },
+        env.cli,
+      );
+      return { name: "gone" };
+    },
+    check: (result) => assert.deepEqual(result, { removed: "gone" }),
+  },
+  "backup.targets.check": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "backup.targets.add",
+        { name: "sound", location: join(env.d.dataDir, "sound") },
+        env.cli,
+      );
+      return { name: "sound" };
+    },
+    check: (result) => assert.deepEqual(result, { name: "sound", snapshots: 0 }),
+  },
+  "backup.snapshots": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "backup.targets.add",
+        { name: "empty", location: join(env.d.dataDir, "empty") },
+        env.cli,
+      );
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.deepEqual(result, { target: "empty", snapshots: [] }),
+  },
+  "backup.run": {
+    prepare: async (env) => {
+      await installed(env, "api-alpha");
+      await ok(
+        env.d.port,
+        "backup.targets.add",
+        { name: "run", location: join(env.d.dataDir, "run") },
+        env.cli,
+      );
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "backup"),
+  },
+  "backup.restore": {
+    prepare: async (env) => {
+      const location = join(env.d.dataDir, "restore");
+      await ok(env.d.port, "backup.targets.add", { name: "restore", location }, env.cli);
+      // A snapshot of the app on the target, made by restic itself with the node's key.
+      const made = await exec("restic", ["backup", "--json", "--tag", "app:api-alpha", "--", env.d.dataDir], {
+        env: {
+          RESTIC_REPOSITORY: location,
+          RESTIC_PASSWORD_FILE: join(env.d.dataDir, "backup", "targets", "restore", "key"),
+          RESTIC_CACHE_DIR: join(env.d.dataDir, "backup", "cache"),
+        },
+      });
+      assert.equal(made.code, 0, made.stderr);
+      return { id: "api-alpha" };
+    },
+    check: (result) => assert.equal((result as { kind: string }).kind, "restore"),
   },
   // With catalog sources configured, these are exercised end to end in test/catalog/end-to-end.test.ts.
   "catalog.sources": {

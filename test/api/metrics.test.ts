@@ -137,6 +137,7 @@ describe("/metrics", () => {
       archy_operations_total: "counter",
       archy_operation_duration_seconds: "histogram",
       archy_reconcile_passes_total: "counter",
+      archy_store_writes_total: "counter",
       archy_podman_call_duration_seconds: "histogram",
       archy_rpc_calls_total: "counter",
       archy_apps: "gauge",
@@ -188,6 +189,22 @@ describe("/metrics", () => {
       names.length,
     );
     assert.ok((value(families, "archy_rpc_calls_total", { method: "invalid", outcome: "-32600" }) ?? 0) >= 1);
+  });
+
+  test("counts the store's writes: a recorded operation writes, reading the list does not", async () => {
+    // The first list after an install keeps the parsed manifests in the store (once per manifest).
+    await ok(d.port, "package.list", {}, session);
+    const start = value(await scrape(), "archy_store_writes_total");
+    assert.equal(typeof start, "number");
+    for (let i = 0; i < 3; i++) await ok(d.port, "package.list", {}, session);
+    const afterReads = value(await scrape(), "archy_store_writes_total");
+    assert.equal(afterReads, start, "package.list and /metrics wrote nothing");
+    await ok(d.port, "package.stop", { id: "api-gamma" }, session);
+    const afterStop = value(await scrape(), "archy_store_writes_total") ?? 0;
+    assert.ok(
+      afterStop > (afterReads ?? 0),
+      `a stop recorded its intent and operation (${afterReads} -> ${afterStop})`,
+    );
   });
 
   test("/healthz answers while Podman does not", async () => {

@@ -162,6 +162,8 @@ export type DaemonSetup = {
   catalogs?: DaemonConfig["catalogs"];
   /** How new containers are created (plain Podman by default). */
   backend?: DaemonConfig["backend"];
+  /** App access: the node's name, TLS (the defaults by default). */
+  access?: DaemonConfig["access"];
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -192,6 +194,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
     logLevel: setup.logLevel ?? "info",
     catalogs: setup.catalogs ?? [],
     catalogRefreshMs: 3_600_000,
+    ...(setup.access ? { access: setup.access } : {}),
   };
   const boot = () =>
     runDaemon(config, {

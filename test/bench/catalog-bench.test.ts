@@ -20,7 +20,7 @@ test("catalog benchmark: runs at a tiny size through bench/run.ts and cleans up"
   const before = leftovers();
   const run = spawnSync(
     process.execPath,
-    ["bench/run.ts", "catalog", "--apps", "5", "--rounds", "2", "--json"],
+    ["bench/run.ts", "catalog", "--apps", "5", "--rounds", "2", "--refreshes", "5", "--json"],
     {
       cwd: root,
       encoding: "utf8",
@@ -33,6 +33,7 @@ test("catalog benchmark: runs at a tiny size through bench/run.ts and cleans up"
       pass: boolean;
       firstRefresh: { fetched: number; bytes: number };
       noChangeRefresh: { files: string[]; bytes: number };
+      repeated: { refreshes: number; onlyTimestamp: boolean; heapMb: { growth: number } };
     }>;
   };
   const [bench] = output.benchmarks;
@@ -44,6 +45,9 @@ test("catalog benchmark: runs at a tiny size through bench/run.ts and cleans up"
   );
   assert.deepEqual(bench?.noChangeRefresh.files, ["/metadata/timestamp.json"]);
   assert.ok((bench?.noChangeRefresh.bytes ?? 0) < (bench?.firstRefresh.bytes ?? 0));
+  assert.equal(bench?.repeated.refreshes, 5);
+  assert.equal(bench?.repeated.onlyTimestamp, true);
+  assert.equal(typeof bench?.repeated.heapMb.growth, "number");
   assert.deepEqual(
     [...leftovers()].filter((name) => !before.has(name)),
     [],

@@ -53,6 +53,26 @@ test("an invalid manifest: exit 1, every problem on stderr as file:line:col with
   assert.match(run.stdout, /0 valid, 1 invalid/);
 });
 
+test("an interface published beyond the node: valid (exit 0), with a warning at its place and the fix", async () => {
+  write(
+    "exposed.yml",
+    `${MINIMAL}    ports:\n      - { container: 8080, host: 18080, bind: 0.0.0.0 }\ninterfaces:\n  ui: { container: web, port: 8080 }\n`,
+  );
+  const run = await archy(["app", "validate", "exposed.yml"], work);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /^ {2}warning exposed\.yml:10:47: containers\.web\.ports\[0\]\.bind: port 8080 serves an interface and is published on 0\.0\.0\.0:18080: anyone who reaches that address gets the app without the node's login or TLS$/m,
+  );
+  assert.match(run.stdout, /fix: remove `bind`/);
+  const json = await archy(["app", "validate", "exposed.yml", "--json"], work);
+  const report = JSON.parse(json.stdout) as { apps: Array<{ warnings: Array<{ rule: string }> }> };
+  assert.deepEqual(
+    report.apps[0]?.warnings.map((w) => w.rule),
+    ["access.exposed-interface"],
+  );
+});
+
 test("a hostile manifest is refused with its position", async () => {
   const run = await archy(["app", "validate", "test/fixtures/hostile/docker-sock.yml"]);
   assert.equal(run.code, 1);

@@ -53,6 +53,8 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
   let daemon: DaemonProcess;
   let dataDir: string;
   let url: string;
+  /** Where hello-web opens: its host under the node's name (localhost) on the daemon's port. */
+  const appUrl = () => `https://${hello.id}.localhost:${new URL(url).port}/`;
   let tokenFile: string;
   let hello: TestApp;
   let node: TestApp;
@@ -149,7 +151,8 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     assert.ok(lines.includes("  phase: running"), `phase changes are shown\n${show(run)}`);
     const port = hello.ports["web/8080"] as number;
     assert.match(run.stdout, new RegExp(`done in .*: ${hello.id} \\S+ is installed and running`), show(run));
-    assert.ok(lines.includes(`open http://127.0.0.1:${port}/`), `the URL ends the output\n${show(run)}`);
+    // The app's address is its host under the node's name, on the daemon's port (docs/app-access.md).
+    assert.ok(lines.includes(`open ${appUrl()}`), `the URL ends the output\n${show(run)}`);
     const page = await eventually("the app's UI answers", async () => {
       const answer = await httpGet(port);
       return answer?.status === 200 ? answer : undefined;
@@ -177,7 +180,7 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
       ["running"],
     );
     assert.equal(typeof app.observedAgeMs, "number");
-    assert.equal(app.interfaces[0]?.url, `http://127.0.0.1:${hello.ports["web/8080"]}/`);
+    assert.equal(app.interfaces[0]?.url, appUrl());
 
     const table = await cli(["ls"]);
     assert.equal(table.code, 0, show(table));
@@ -185,17 +188,15 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     assert.match(header ?? "", /^APP\s+VERSION\s+PHASE\s+DESIRED\s+CONTAINERS\s+OBSERVED\s+SOURCE\s+URL$/);
     const row = rows.find((r) => r.startsWith(`${hello.id} `));
     assert.ok(row, show(table));
-    assert.match(row, /\srunning\s+running\s+1\/1\s+\S+ ago\s+local\s+http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(row, /\srunning\s+running\s+1\/1\s+\S+ ago\s+local\s+https:\/\//);
+    assert.ok(row.endsWith(` ${appUrl()}`), row);
   });
 
   test("status shows containers, health, URL and (--json) the API result", async () => {
     const run = await cli(["status", hello.id]);
     assert.equal(run.code, 0, show(run));
     assert.match(run.stdout, /^ {2}phase: {5}running$/m, show(run));
-    assert.match(
-      run.stdout,
-      new RegExp(`^ {2}url: {7}http://127\\.0\\.0\\.1:${hello.ports["web/8080"]}/$`, "m"),
-    );
+    assert.match(run.stdout, new RegExp(`^ {2}url: {7}${appUrl().replaceAll(".", "\\.")}$`, "m"));
     assert.match(run.stdout, /^containers:$/m);
     assert.match(
       run.stdout,

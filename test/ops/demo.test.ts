@@ -104,6 +104,14 @@ describe("the demo (npm run demo)", { skip: isRoot ? false : "needs root (it set
     assert.ok(out.includes(`"method":"auth.setup"`), out);
     assert.ok(out.includes(`${dataDir}/state/cli-token`), out);
     assert.match(out, /npx archy install hello-web/, out);
+    assert.ok(out.includes(`https://<app>.localhost:${port}/`), out);
+    assert.ok(out.includes(`trust ${url}/ca.crt`), out);
+    const ca = await fetch(`${url}/ca.crt`);
+    assert.match(
+      await ca.text(),
+      /^-----BEGIN CERTIFICATE-----/,
+      "the node's authority is where the banner says",
+    );
 
     // What the banner says works: the web UI answers at the URL (served from the copy of the code
     // the service user runs), the samples are offered, the data is where it says, the service user

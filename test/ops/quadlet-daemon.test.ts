@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { STOPPED_DROP_IN } from "../../src/runtime/runtime.ts";
+import { STOPPED_DROP_IN } from "../../src/runtime/podman-runtime.ts";
 import { exec, shellJoin } from "../../src/system/exec.ts";
 import { NODE_QUADLET_DIR } from "../support/node-systemd.ts";
 import { NODE_UID, NODE_USER, type SystemdNode, startNode } from "../support/systemd-node.ts";
@@ -249,7 +249,13 @@ describe("systemd node: the daemon with the Quadlet backend", {
     const journal = await sh(
       `journalctl _SYSTEMD_USER_UNIT=archipelago.service _UID=${NODE_UID} -o cat --no-pager`,
     );
-    assert.match(journal, /hello-web: web exited on its own \(exit code 137\): starting it again/);
+    if (!/hello-web: web exited on its own \(exit code 137\): starting it again/.test(journal)) {
+      // What the daemon thought of the app when it started the container again without saying why.
+      const app = await rpc<AppView>("package.get", { id: "hello-web" });
+      assert.fail(
+        `the daemon started hello-web again without saying it exited on its own; the app now: ${JSON.stringify(app)}; its journal:\n${journal.split("\n").slice(-25).join("\n")}`,
+      );
+    }
     await phase("hello-web", "running");
     await answers(HELLO_UI);
   });

@@ -12,18 +12,19 @@ import { LABELS } from "../../src/manifest/naming.ts";
 import { PodmanClient } from "../../src/runtime/libpod/client.ts";
 import { isPodmanError, type PodmanError } from "../../src/runtime/libpod/errors.ts";
 import type { EventStreamStatus, PodmanEvent } from "../../src/runtime/libpod/events.ts";
-import { Runtime, RuntimeError } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
+import { RuntimeError } from "../../src/runtime/runtime.ts";
 import { podman } from "../support/rootless.ts";
 import { eventually, type LabSample, RuntimeLab, refOf, sleep } from "../support/runtime-lab.ts";
 import { within } from "../support/wait.ts";
 
 let lab: RuntimeLab;
-let runtime: Runtime;
+let runtime: PodmanRuntime;
 let notes: LabSample;
 
 before(async () => {
   lab = await RuntimeLab.open();
-  runtime = new Runtime({ client: lab.client, createWith: "podman" });
+  runtime = new PodmanRuntime({ client: lab.client, createWith: "podman" });
   notes = await lab.sample("notes");
   await runtime.ensureNetwork(notes.manifest, notes.ctx);
 });

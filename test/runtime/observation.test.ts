@@ -1,5 +1,5 @@
 /**
- * Observation on the real rootless Podman: sample apps installed through the Runtime (network,
+ * Observation on the real rootless Podman: sample apps installed through the PodmanRuntime (network,
  * volumes, secrets with random values, containers created and started in order) are all reported
  * by one labelled list call, with app id, container key, spec hash, state, start time and backend;
  * adopting legacy containers by name costs exactly one more call.
@@ -9,20 +9,20 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { CURRENT_NAMING, secretName } from "../../src/manifest/naming.ts";
-import type { LegacyName } from "../../src/runtime/observe.ts";
-import { Runtime } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
+import type { LegacyName } from "../../src/runtime/runtime.ts";
 import { podman } from "../support/rootless.ts";
 import { type LabSample, RuntimeLab, refOf } from "../support/runtime-lab.ts";
 
 let lab: RuntimeLab;
-let runtime: Runtime;
+let runtime: PodmanRuntime;
 const installed: LabSample[] = [];
 let startedFrom = 0;
 let startedUntil = 0;
 
 before(async () => {
   lab = await RuntimeLab.open();
-  runtime = new Runtime({ client: lab.client, createWith: "podman" });
+  runtime = new PodmanRuntime({ client: lab.client, createWith: "podman" });
   startedFrom = Date.now();
   for (const id of ["notes", "mini-node"]) {
     const app = await lab.sample(id);

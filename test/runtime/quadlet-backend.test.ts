@@ -18,9 +18,9 @@ import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../../src/render/index.ts";
 import { PodmanClient } from "../../src/runtime/libpod/client.ts";
-import type { LegacyName } from "../../src/runtime/observe.ts";
 import { type ObservedContainer, SYSTEMD_UNIT_LABEL } from "../../src/runtime/observed.ts";
-import { Runtime } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
+import type { LegacyName } from "../../src/runtime/runtime.ts";
 import { SystemdUser } from "../../src/runtime/systemd.ts";
 import { CommandUnitStore, NODE_QUADLET_DIR, nodeRunner } from "../support/node-systemd.ts";
 import { loadSample } from "../support/samples.ts";
@@ -57,7 +57,7 @@ let node: SystemdNode;
 let client: PodmanClient;
 let systemd: SystemdUser;
 let units: CommandUnitStore;
-let runtime: Runtime;
+let runtime: PodmanRuntime;
 let hello: Manifest;
 let notes: Manifest;
 const runtimeLog: string[] = [];
@@ -77,7 +77,7 @@ before(
     const run = nodeRunner(node);
     systemd = new SystemdUser(run);
     units = new CommandUnitStore(run, NODE_QUADLET_DIR);
-    runtime = new Runtime({
+    runtime = new PodmanRuntime({
       createWith: "quadlet",
       client,
       systemd,
@@ -178,7 +178,7 @@ async function page(port: number): Promise<string> {
 }
 
 /**
- * `Runtime.create` of one container, then a wait until Podman reports it running: `systemctl start`
+ * `PodmanRuntime.create` of one container, then a wait until Podman reports it running: `systemctl start`
  * of a Quadlet unit returns once conmon reported the container started (Type=notify), which can be
  * a moment before Podman records the state "running" (it still lists "created").
  */
@@ -192,7 +192,7 @@ async function install(manifest: Manifest, key: string): Promise<string> {
     what: `${name} to run`,
     seen: async () => (await observed(name))?.state ?? "not there",
   });
-  return `Runtime.create(${manifest.id}/${key}) in ${created} ms; observed right after: ${first}, running after ${Date.now() - begun} ms`;
+  return `PodmanRuntime.create(${manifest.id}/${key}) in ${created} ms; observed right after: ${first}, running after ${Date.now() - begun} ms`;
 }
 
 function specHashOf(manifest: Manifest, key: string): string {
@@ -314,7 +314,7 @@ describe("systemd node: Quadlet backend installs and runs the samples", { skip }
   });
 });
 
-describe("systemd node: Runtime stop, start and restart reach Quadlet containers through systemd", {
+describe("systemd node: PodmanRuntime stop, start and restart reach Quadlet containers through systemd", {
   skip,
 }, () => {
   test("stop: the unit is inactive and the container gone; start: running again", async () => {
@@ -447,7 +447,7 @@ describe("systemd node: containers created by hand are observed and reached", { 
 });
 
 describe("systemd node: the seed's field failure (a stop that never reached the container)", { skip }, () => {
-  test("PODMAN_SYSTEMD_UNIT names a unit that is not loaded: systemctl cannot stop it, Runtime.stop does", async () => {
+  test("PODMAN_SYSTEMD_UNIT names a unit that is not loaded: systemctl cannot stop it, PodmanRuntime.stop does", async () => {
     await node.mustUser([
       "podman",
       "run",
@@ -475,7 +475,7 @@ describe("systemd node: the seed's field failure (a stop that never reached the 
     assert.equal((await ps(GHOST))?.State, "exited", "the restart policy brought it back");
   });
 
-  test("a Quadlet unit whose stop leaves the container running: Runtime.stop stops it through the API", async () => {
+  test("a Quadlet unit whose stop leaves the container running: PodmanRuntime.stop stops it through the API", async () => {
     // A systemd drop-in (Quadlet itself refuses KillMode=none) makes `systemctl stop` succeed
     // without reaching any process: no ExecStop, no signal. systemd marks the unit inactive and
     // logs "Unit process … (conmon) remains running after unit stopped".
@@ -555,7 +555,7 @@ describe("systemd node: a reboot brings the units' containers back by themselves
   });
 });
 
-describe("systemd node: Runtime.remove reaches containers of both styles", { skip }, () => {
+describe("systemd node: PodmanRuntime.remove reaches containers of both styles", { skip }, () => {
   test("the hand-written Quadlet container and its unit file are removed", async () => {
     const c = await mustObserve(HANDMADE_QUADLET);
     await runtime.remove(c, 10);

@@ -2,20 +2,21 @@
  * The seed's field failure, on the real rootless Podman: a stop that returned "stopping" while the
  * container kept running. Containers created by hand — one that looks like Quadlet's (a
  * `PODMAN_SYSTEMD_UNIT` label) but whose unit does not exist, one plain `podman run
- * --restart=unless-stopped` — are adopted by name, and the Runtime's stop must really stop them
+ * --restart=unless-stopped` — are adopted by name, and the PodmanRuntime's stop must really stop them
  * (and keep them stopped against their restart policy), whatever the user's systemd says. This host
- * has no user systemd: the Runtime is given one whose commands fail, one that claims a stop worked
+ * has no user systemd: the PodmanRuntime is given one whose commands fail, one that claims a stop worked
  * when it did nothing, or none at all. A fake client shows that an ineffective stop is an error.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
-import type { PodmanClient } from "../../src/runtime/libpod/client.ts";
 import type { ContainerInspect } from "../../src/runtime/libpod/containers.ts";
-import type { LegacyName } from "../../src/runtime/observe.ts";
 import type { ObservedContainer } from "../../src/runtime/observed.ts";
-import { Runtime, RuntimeError } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
+import type { LegacyName } from "../../src/runtime/runtime.ts";
+import { RuntimeError } from "../../src/runtime/runtime.ts";
 import { type CommandRunner, SystemdUser } from "../../src/runtime/systemd.ts";
+import { fakePodmanClient } from "../support/fake-podman-client.ts";
 import { podman, runAsTestUser } from "../support/rootless.ts";
 import { eventually, RuntimeLab, refOf, sleep } from "../support/runtime-lab.ts";
 
@@ -71,7 +72,7 @@ async function inspect(name: string): Promise<ContainerInspect> {
   return lab.client.containers.inspect(name);
 }
 
-async function adopt(runtime: Runtime, name: string): Promise<ObservedContainer> {
+async function adopt(runtime: PodmanRuntime, name: string): Promise<ObservedContainer> {
   const legacy = new Map<string, LegacyName>([[name, { appId: `${lab.prefix}-legacy-app`, key: "main" }]]);
   const found = (await runtime.observe(legacy)).containers.find((c) => c.name === name);
   assert.ok(found, `${name} is observed by name`);
@@ -110,7 +111,7 @@ describe("real Podman: stop reaches every container", () => {
     variants.push(["no user systemd", undefined, []]);
     for (const [what, systemd, calls] of variants) {
       const logs: string[] = [];
-      const runtime = new Runtime({
+      const runtime = new PodmanRuntime({
         client: lab.client,
         createWith: "podman",
         systemd,
@@ -150,7 +151,7 @@ describe("real Podman: stop reaches every container", () => {
           logs.join("\n"),
         );
     }
-    const plain = new Runtime({ client: lab.client, createWith: "podman" });
+    const plain = new PodmanRuntime({ client: lab.client, createWith: "podman" });
     await plain.remove(await adopt(plain, name), 5);
     assert.equal(await lab.client.containers.find(name), undefined);
   });
@@ -158,7 +159,7 @@ describe("real Podman: stop reaches every container", () => {
   test("a plain `podman run --restart=unless-stopped` container adopted by name: stop, start, restart, remove reach it", async () => {
     const name = `${lab.prefix}-plain`;
     await runByHand(name, []);
-    const runtime = new Runtime({
+    const runtime = new PodmanRuntime({
       client: lab.client,
       createWith: "podman",
       systemd: unreachableSystemd([]),
@@ -206,7 +207,7 @@ describe("real Podman: stop reaches every container", () => {
       Config: { Labels: {} },
       HostConfig: {},
     };
-    const fake = {
+    const fake = fakePodmanClient({
       containers: {
         find: async () => running,
         inspect: async () => running,
@@ -214,9 +215,9 @@ describe("real Podman: stop reaches every container", () => {
           stops.push(id); // "succeeds" without any effect
         },
       },
-    } as unknown as PodmanClient;
+    });
     for (const systemd of [undefined, lyingSystemd([])]) {
-      const runtime = new Runtime({ client: fake, createWith: "podman", systemd });
+      const runtime = new PodmanRuntime({ client: fake, createWith: "podman", systemd });
       await assert.rejects(
         runtime.stop(refOf("stubborn", "quadlet", "stubborn.service"), 5),
         (error: unknown) => {

@@ -25,7 +25,7 @@ import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
 import type { Action } from "../../src/orchestrator/planner.ts";
 import { Store } from "../../src/orchestrator/store.ts";
-import { Runtime } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../../src/runtime/service.ts";
 
 const { values } = parseArgs({
@@ -75,7 +75,7 @@ const connection = await connectPodman(serviceOptions);
 emit({ podman: { socketPath: connection.socketPath, origin: connection.origin, pid: connection.pid } });
 // A Podman service that goes away (crash, restart) is started again on the same socket.
 keepServiceAlive(connection, { ...serviceOptions, log: log.warn });
-const runtime = new Runtime({ client: connection.client, createWith: "podman", log: log.info });
+const runtime = new PodmanRuntime({ client: connection.client, createWith: "podman", log: log.info });
 const orchestrator = new Orchestrator({
   stateDir: values.state as string,
   dataRoot: values.data as string,

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import type { RenderContext } from "../../src/render/index.ts";
 import { podmanPlan } from "../../src/render/podman-spec.ts";
-import { Runtime } from "../../src/runtime/runtime.ts";
+import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir } from "../../src/runtime/service.ts";
 
 const { values } = parseArgs({
@@ -33,7 +33,7 @@ if (values.app) {
     ctx: RenderContext;
     key: string;
   };
-  const runtime = new Runtime({ client: connection.client, createWith: "podman" });
+  const runtime = new PodmanRuntime({ client: connection.client, createWith: "podman" });
   await runtime.ensureNetwork(manifest, ctx);
   await runtime.ensureVolumes(manifest, ctx);
   await runtime.create(manifest, key, ctx);

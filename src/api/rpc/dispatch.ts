@@ -16,6 +16,12 @@ export type RpcResponse =
 export type MethodDefinition<Ctx> = MethodSpec & {
   name: string;
   handler: (params: unknown, ctx: Ctx) => Promise<unknown> | unknown;
+  /**
+   * The version of the answer the handler would give now (a read that is costly to send): a call
+   * alone whose If-None-Match names it is answered 304 Not Modified, without a body; otherwise the
+   * answer carries it as its ETag. Computed after the checks, in the same turn as the handler.
+   */
+  version?: (params: unknown, ctx: Ctx) => string;
 };
 
 type AnyContract = Record<string, MethodSpec>;
@@ -36,11 +42,13 @@ export type Handlers<C extends AnyContract, Ctx> = {
 export function bindMethods<C extends AnyContract, Ctx>(
   contract: C,
   handlers: Handlers<C, Ctx>,
+  versions: { [M in keyof C]?: (params: z.output<C[M]["params"]>, ctx: Ctx) => string } = {},
 ): MethodDefinition<Ctx>[] {
   return Object.entries(contract).map(([name, spec]) => ({
     ...spec,
     name,
     handler: handlers[name as keyof C] as MethodDefinition<Ctx>["handler"],
+    version: versions[name as keyof C] as MethodDefinition<Ctx>["version"],
   }));
 }
 
@@ -51,8 +59,15 @@ export function bindMethods<C extends AnyContract, Ctx>(
  */
 export type CallAuth = { authenticated: boolean; csrfValid: boolean; originOk: boolean };
 
+/**
+ * HTTP's conditional request, for a call sent alone: the If-None-Match the caller sent; dispatch
+ * fills in the answer's ETag, and `notModified` when the caller's copy is current (no body then).
+ */
+export type Conditional = { ifNoneMatch: string | undefined; etag?: string; notModified?: boolean };
+
 export type DispatchOptions<Ctx> = {
   methods: ReadonlyMap<string, MethodDefinition<Ctx>>;
+  conditional?: Conditional;
   auth: CallAuth;
   ctx: Ctx;
   onError?: (method: string, error: unknown) => void;
@@ -156,6 +171,16 @@ async function answer<Ctx>(
     return respond(failure(replyId, RPC_CODES.invalidParams, message, data));
   }
   try {
+    const conditional = inBatch || isNotification ? undefined : options.conditional;
+    if (conditional && definition.version) {
+      const etag = `W/"${definition.version(parsed.data, options.ctx)}"`;
+      conditional.etag = etag;
+      const tags = conditional.ifNoneMatch?.split(",").map((tag) => tag.trim()) ?? [];
+      if (tags.includes(etag) || tags.includes("*")) {
+        conditional.notModified = true;
+        return respond({ jsonrpc: "2.0", id: replyId, result: null });
+      }
+    }
     const result = await definition.handler(parsed.data, options.ctx);
     const checked = definition.result.safeParse(result);
     if (!checked.success) {

@@ -49,6 +49,8 @@ export const RPC_CODES = {
   verificationFailed: -32031,
   /** The app id is installed from another source (`data.installed`): the offered app is another app. */
   otherSource: -32032,
+  /** A backup target's repository cannot be opened: missing, unreachable, or not this key's. */
+  backupTargetUnusable: -32040,
 } as const;
 
 export type RpcCode = (typeof RPC_CODES)[keyof typeof RPC_CODES];
@@ -102,4 +104,6 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
     "The marketplace release does not verify: a bad signature or author, a bundle whose length, SHA-256 or BLAKE3 is not the signed one on every mirror, a bundle over the byte cap, or a manifest that is invalid or not the signed id and version. The message says which. Nothing was installed or changed.",
   otherSource:
     "An app with this id is installed from another source (`data.installed`: its source): the one offered is another app (another publisher). It never replaces or updates the installed one; uninstall that first to install this one. Nothing was changed.",
+  backupTargetUnusable:
+    "A backup target's repository cannot be opened: its directory is missing (a disk not mounted), its server is unreachable, or the key the node holds is not the repository's (the message says which). Nothing was changed and the app keeps running.",
 };

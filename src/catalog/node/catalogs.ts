@@ -111,6 +111,7 @@ export class Catalogs {
         this.#options.log.warn(
           `catalog ${name}: the node's copy of ${app.id} ${app.version} changed on disk: ${problem}; downloading the catalog again`,
         );
+        source.distrust(app.id);
         void this.refresh(name);
         return `the node's copy of ${app.id} ${app.version} (catalog ${name}) is not what the catalog signed: ${problem}: refused; the catalog is being downloaded again, retry once it is (archy retry ${app.id})`;
       },

@@ -18,7 +18,7 @@
  */
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import type { Metadata, TargetFile, Targets } from "@tufjs/models";
+import type { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from "@tufjs/models";
 import type { DelegatedRole } from "@tufjs/models/dist/role.js";
 import type { Updater } from "tuf-js";
 import { parseManifest } from "../../manifest/parse.ts";
@@ -28,16 +28,29 @@ import { blake3Problem } from "../targets.ts";
 import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
 import { TooLargeError } from "./fetcher.ts";
 import { lookUp } from "./lookup.ts";
-import { holdsSignedFile } from "./verify-files.ts";
+import { holdsSignedFile, type SignedFiles } from "./verify-files.ts";
 
 type UpdaterInternals = {
-  trustedSet: { targets: Metadata<Targets> | undefined };
+  trustedSet: {
+    root: Metadata<Root>;
+    timestamp: Metadata<Timestamp> | undefined;
+    snapshot: Metadata<Snapshot> | undefined;
+    targets: Metadata<Targets> | undefined;
+    checkFinalTimestamp(): void;
+  };
+  loadRoot(): Promise<void>;
+  loadTimestamp(): Promise<void>;
+  loadSnapshot(): Promise<void>;
   loadTargets(role: string, parent: string): Promise<Metadata<Targets> | undefined>;
 };
 
 function internals(updater: Updater): UpdaterInternals {
   const inner = updater as unknown as Partial<UpdaterInternals>;
-  if (typeof inner.loadTargets !== "function" || typeof inner.trustedSet !== "object")
+  const steps = [inner.loadRoot, inner.loadTimestamp, inner.loadSnapshot, inner.loadTargets];
+  if (
+    steps.some((step) => typeof step !== "function") ||
+    typeof inner.trustedSet?.checkFinalTimestamp !== "function"
+  )
     throw new Error(
       "this tuf-js version is not the one the catalog reader was written for (see package.json)",
     );
@@ -59,6 +72,39 @@ export type RoleLoader = {
   top: Metadata<Targets>;
   load(role: string, delegator: string): Promise<Metadata<Targets> | undefined>;
 };
+
+/** What a fresh timestamp says: the root it verified under, and the snapshot it names. */
+export type TimestampView = { rootVersion: number; snapshot: MetaFile; expires: number };
+
+/**
+ * The TUF client workflow up to the timestamp (Updater.refresh's first steps: every newer root,
+ * then the timestamp, each verified). What it says decides whether the rest is needed.
+ */
+export async function refreshToTimestamp(updater: Updater): Promise<TimestampView> {
+  const inner = internals(updater);
+  await inner.loadRoot();
+  await inner.loadTimestamp();
+  // A timestamp equal to the trusted one is kept without a check; the full workflow checks its
+  // expiry at the snapshot step, which a refresh that stops here never reaches (a freeze attack).
+  inner.trustedSet.checkFinalTimestamp();
+  const timestamp = inner.trustedSet.timestamp;
+  if (!timestamp) throw new Error("the TUF client has no trusted timestamp after loading it");
+  return {
+    rootVersion: inner.trustedSet.root.signed.version,
+    snapshot: timestamp.signed.snapshotMeta,
+    expires: Date.parse(inner.trustedSet.root.signed.expires),
+  };
+}
+
+/** The rest of Updater.refresh after `refreshToTimestamp`: the snapshot, then the top-level targets. */
+export async function refreshFromTimestamp(updater: Updater): Promise<{ expires: number }> {
+  const inner = internals(updater);
+  await inner.loadSnapshot();
+  await inner.loadTargets("targets", "root");
+  const snapshot = inner.trustedSet.snapshot;
+  if (!snapshot) throw new Error("the TUF client has no trusted snapshot after loading it");
+  return { expires: Date.parse(snapshot.signed.expires) };
+}
 
 /** The roles of a refreshed TUF client, loaded through the client's own loader. */
 export function updaterRoles(updater: Updater): RoleLoader {
@@ -129,9 +175,6 @@ function publisherOf(role: TrustedRole): string {
   return `${role.name} (${delegation.threshold} of keys ${keys.join(", ")})`;
 }
 
-/** The signed files of an app version, by their path in its directory (`manifest.yml`, `files/a`). */
-export type SignedFiles = ReadonlyMap<string, TargetFile>;
-
 export type SignedApp = {
   id: string;
   version: string;
@@ -183,19 +226,44 @@ export type CatalogApp = {
 
 export type RejectedCatalogApp = { id: string; version: string; role: string; reason: string };
 
+/** Whether two signed apps are the same files signed the same way (same bytes, by hashes and lengths). */
+function sameSigned(a: SignedApp, b: CatalogApp): boolean {
+  if (a.version !== b.version || a.role !== b.role || a.publisher !== b.publisher) return false;
+  if (a.files.size !== b.files.size) return false;
+  for (const [name, file] of a.files) {
+    const other = b.files.get(name);
+    if (!other || !file.equals(other)) return false;
+  }
+  return true;
+}
+
 /**
  * The apps of a catalog, their files in `cacheDir/<id>/<version>/`. A file that does not match its
  * signed hashes fails the whole read when the top-level role signs it (an attack on the catalog, or
  * damage), and hides the apps of the delegated role that signs it otherwise; a signed manifest that
  * this node cannot use (invalid for it, or not matching its path) only rejects that app. `roles`:
- * the roles that verified (their metadata is what the last good catalog is saved with).
+ * the roles that verified (their metadata is what the last good catalog is saved with); `expires`:
+ * when the first of them expires.
+ *
+ * `known`: the apps of the previous read. An app whose files the metadata still signs with the same
+ * lengths and hashes is those bytes again: it is kept as read then (its files were verified then,
+ * and are verified again at every use), so that a manifest is checked and parsed once per version,
+ * not at every refresh.
  */
 export async function readApps(
   updater: Updater,
   cacheDir: string,
+  known: readonly CatalogApp[] = [],
   concurrency = 8,
-): Promise<{ apps: CatalogApp[]; rejected: RejectedCatalogApp[]; roles: string[]; failed: FailedRole[] }> {
+): Promise<{
+  apps: CatalogApp[];
+  rejected: RejectedCatalogApp[];
+  roles: string[];
+  failed: FailedRole[];
+  expires: number;
+}> {
   const catalog = await trustedRoles(updaterRoles(updater));
+  const previous = new Map(known.map((app) => [app.id, app]));
   const apps: CatalogApp[] = [];
   const rejected: RejectedCatalogApp[] = [];
   /** Delegated roles whose targets failed, by name: the first failure says why. */
@@ -204,6 +272,11 @@ export async function readApps(
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const { id, version, role, files } = next;
+      const same = previous.get(id);
+      if (same && sameSigned(next, same)) {
+        apps.push(same);
+        continue;
+      }
       const dir = join(cacheDir, id, version);
       await pruneUnsigned(dir, files);
       let text: string | undefined;
@@ -229,6 +302,7 @@ export async function readApps(
     rejected: rejected.filter(usable),
     roles: catalog.roles.map((r) => r.name),
     failed: [...catalog.failed, ...targetFailures.values()].sort((a, b) => a.role.localeCompare(b.role)),
+    expires: Math.min(...catalog.roles.map((r) => Date.parse(r.metadata.signed.expires))),
   };
 }
 

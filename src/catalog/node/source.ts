@@ -1,7 +1,8 @@
 /**
  * One catalog source of a node: a URL (http, https, or a local directory) and the root pinned for it.
  * A refresh runs the TUF client workflow (tuf-js's Updater: root rotation, timestamp, snapshot,
- * targets, delegations; byte caps on every file), then reads the apps. Only a refresh that completes
+ * targets, delegations; byte caps on every file), then reads the apps; when the fresh timestamp
+ * names the snapshot the catalog in use was read under, it stops after the timestamp. Only a refresh that completes
  * replaces the catalog the node uses; any failure keeps the last good one and records why.
  *
  * State, under `<stateDir>/<name>/`: `metadata/` (the TUF client's trusted metadata, starting from
@@ -21,7 +22,13 @@ import { explainFailure, type RefreshFailure, savedCatalogFailure } from "./fail
 import { CatalogFetcher, type Transfer } from "./fetcher.ts";
 import { type CatalogListing, loadLastGood, saveLastGood } from "./last-good.ts";
 import { MAX_DELEGATIONS } from "./lookup.ts";
-import { type FailedRole, readApps } from "./read.ts";
+import {
+  type FailedRole,
+  readApps,
+  refreshFromTimestamp,
+  refreshToTimestamp,
+  type TimestampView,
+} from "./read.ts";
 
 export type SourceConfig = {
   /** A short name: the source of its apps is `catalog:<name>`. */
@@ -68,6 +75,15 @@ export class CatalogSource {
   readonly #clock: () => number;
   readonly #timeoutMs: number;
   #listing: CatalogListing | undefined;
+  /**
+   * The root and snapshot the listing was read under, and when the first metadata it rests on
+   * expires. A refresh whose fresh timestamp names the same snapshot, under the same root, before
+   * then, has nothing new to read and stops there: the snapshot names the version of every targets
+   * role, and those sign every app file by length and hashes.
+   */
+  #readUnder: { rootVersion: number; snapshot: TimestampView["snapshot"]; expires: number } | undefined;
+  /** Apps whose copy on disk was found changed: the next refresh reads them again from the catalog. */
+  readonly #distrusted = new Set<string>();
   #status: SourceStatus;
   #running: Promise<SourceStatus> | undefined;
 
@@ -131,6 +147,15 @@ export class CatalogSource {
     return join(this.#dir, "apps");
   }
 
+  /**
+   * The node's copy of this app's files changed on disk (found at a use): the next refresh reads the
+   * catalog again, fetches its files anew and removes what is not signed.
+   */
+  distrust(appId: string): void {
+    this.#distrusted.add(appId);
+    this.#readUnder = undefined;
+  }
+
   /** Resolves once no refresh is in flight. */
   async idle(): Promise<void> {
     await this.#running;
@@ -159,9 +184,26 @@ export class CatalogSource {
         fetcher,
         config: { ...LIMITS, fetchTimeout: this.#timeoutMs },
       });
-      await updater.refresh();
+      const timestamp = await refreshToTimestamp(updater);
+      if (this.#listing && this.#unchanged(timestamp, startedAt)) {
+        this.#status = {
+          ...this.#status,
+          state: this.#listing.failedRoles.length > 0 ? "partial" : "ok",
+          lastAttemptAt: startedAt,
+          lastSuccessAt: startedAt,
+          error: null,
+          transferred: summarize(fetcher.transfers),
+        };
+        return this.#status;
+      }
+      const snapshot = await refreshFromTimestamp(updater);
       stage = "targets";
-      const { apps, rejected, roles, failed } = await readApps(updater, this.#cacheDir);
+      const distrusted = new Set(this.#distrusted);
+      const { apps, rejected, roles, failed, expires } = await readApps(
+        updater,
+        this.#cacheDir,
+        this.#listing?.apps.filter((app) => !distrusted.has(app.id)),
+      );
       const listing: CatalogListing = {
         source: this.config.name,
         refreshedAt: startedAt,
@@ -171,6 +213,17 @@ export class CatalogSource {
       };
       await saveLastGood(this.#dir, metadataDir, listing, roles);
       this.#listing = listing;
+      // A role that failed may work at the next try (a download cut short): only a complete read
+      // is kept as the answer for an unchanged snapshot.
+      this.#readUnder =
+        failed.length === 0
+          ? {
+              rootVersion: timestamp.rootVersion,
+              snapshot: timestamp.snapshot,
+              expires: Math.min(expires, snapshot.expires, timestamp.expires),
+            }
+          : undefined;
+      for (const id of distrusted) this.#distrusted.delete(id);
       this.#status = {
         ...this.#status,
         state: failed.length > 0 ? "partial" : "ok",
@@ -191,6 +244,17 @@ export class CatalogSource {
       };
     }
     return this.#status;
+  }
+
+  /** Whether the listing was read under this root and snapshot, and nothing it rests on has expired. */
+  #unchanged(timestamp: TimestampView, now: number): boolean {
+    const read = this.#readUnder;
+    return (
+      read !== undefined &&
+      read.rootVersion === timestamp.rootVersion &&
+      read.snapshot.equals(timestamp.snapshot) &&
+      now < read.expires
+    );
   }
 
   /**

@@ -5,6 +5,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { accessWarnings } from "../../manifest/access.ts";
 import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
 import { githubAnnotations, sarifLog } from "../../manifest/issue-formats.ts";
 import {
@@ -24,7 +25,8 @@ import {
   type RenderTarget,
   renderWithWarnings,
 } from "../../render/index.ts";
-import { parseCommandLine, UsageError } from "../args.ts";
+import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 
 const USAGE = `Usage:
   archy app new ID [--template web|stack|worker] [--out DIR] [--name NAME] [--port N] [--schema REF]
@@ -44,18 +46,22 @@ const USAGE = `Usage:
                     [--key FILE] [--notes TEXT] [--allow-unpinned] [--json]
       Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "validate") return validate(rest);
-  if (sub === "render") return renderCommand(rest);
-  if (sub === "new" || sub === "import" || sub === "schema")
-    return (await import("./app-devkit.ts")).run(sub, rest, USAGE);
-  if (sub === "publish") return (await import("./publish.ts")).run(rest);
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown subcommand 'app ${sub}'\n\n${USAGE}`);
+const devkit =
+  (sub: "new" | "import" | "schema") =>
+  async (argv: string[]): Promise<number> =>
+    (await import("./app-devkit.ts")).run(sub, argv, USAGE);
+
+const SUBCOMMANDS: Record<SubcommandName<"app">, (argv: string[]) => Promise<number>> = {
+  new: devkit("new"),
+  import: devkit("import"),
+  schema: devkit("schema"),
+  validate,
+  render: renderCommand,
+  publish: async (argv) => (await import("./publish.ts")).run(argv),
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("app", SUBCOMMANDS, argv, USAGE);
 }
 
 function printUsage(): number {
@@ -158,6 +164,8 @@ async function validate(argv: string[]): Promise<number> {
     valid: (issuesByFile.get(l.file) ?? []).length === 0,
     issues: (issuesByFile.get(l.file) ?? []).sort(compareIssues),
     notes: notesByFile.get(l.file) ?? [],
+    // Valid, but the operator is told too (docs/app-access.md): an interface published beyond the node.
+    warnings: l.ok ? accessWarnings(l.manifest).map((warning) => place(l, warning)) : [],
   }));
   const allValid = report.every((r) => r.valid);
   if (format === "json") {
@@ -176,6 +184,7 @@ async function validate(argv: string[]): Promise<number> {
         print(`error ${entry.file}: ${entry.issues.length} problem${entry.issues.length === 1 ? "" : "s"}`);
         for (const issue of entry.issues) print(`  ${formatIssue(issue)}`);
       }
+      for (const warning of entry.warnings) print(`  warning ${formatIssue(warning)}`);
       for (const note of entry.notes) print(`  note ${formatIssue(note)}`);
     }
     const bad = report.filter((r) => !r.valid).length;

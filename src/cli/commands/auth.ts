@@ -2,7 +2,8 @@
  * `archy auth rotate-token|logout-all`: the operator's credentials, from the node's shell. The CLI
  * token needs no password, so these work even while a browser cannot log in.
  */
-import { UsageError } from "../args.ts";
+import { runSubcommand } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -23,32 +24,32 @@ ${CONNECTION_USAGE}
 
 ${EXIT_CODES_USAGE}`;
 
-const SUBCOMMANDS: Record<string, (client: ReturnType<typeof clientFor>) => Promise<number>> = {
-  "rotate-token": async (client) => {
+/** An action of the daemon's, with the connection options every one of them takes. */
+const withConnection =
+  (action: (client: ReturnType<typeof clientFor>) => Promise<number>) =>
+  async (argv: string[]): Promise<number> => {
+    const { values, positionals } = parseOperator(argv, {}, USAGE);
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    noArguments(positionals, USAGE);
+    return operator(() => action(clientFor(values)));
+  };
+
+const SUBCOMMANDS: Record<SubcommandName<"auth">, (argv: string[]) => Promise<number>> = {
+  "rotate-token": withConnection(async (client) => {
     await client.call("auth.rotateCliToken");
     console.log(`a new CLI token is in ${await client.tokenPath()}; the previous one no longer works`);
     return 0;
-  },
-  "logout-all": async (client) => {
+  }),
+  "logout-all": withConnection(async (client) => {
     const { revoked } = await client.call<{ revoked: number }>("auth.logoutAll");
     console.log(`${revoked} session${revoked === 1 ? "" : "s"} revoked; every browser must log in again`);
     return 0;
-  },
+  }),
 };
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  const command = SUBCOMMANDS[sub];
-  if (!command) throw new UsageError(`unknown subcommand 'auth ${sub}'\n\n${USAGE}`);
-  const { values, positionals } = parseOperator(rest, {}, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  noArguments(positionals, USAGE);
-  return operator(() => command(clientFor(values)));
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("auth", SUBCOMMANDS, argv, USAGE);
 }

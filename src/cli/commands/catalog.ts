@@ -17,7 +17,8 @@ import {
   signCatalog,
 } from "../../catalog/publisher.ts";
 import { DEFAULT_LIFETIMES, type Lifetimes, type RoleStatus } from "../../catalog/repository.ts";
-import { parseCommandLine, UsageError } from "../args.ts";
+import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 import { printJson, table } from "../operator.ts";
 
 const USAGE = `Usage: archy catalog <command> DIR …   (DIR: the catalog's working directory)
@@ -53,27 +54,21 @@ const USAGE = `Usage: archy catalog <command> DIR …   (DIR: the catalog's work
       Check a published catalog (a directory or an http(s) URL) as a node would, from the pinned
       root FILE (default: SOURCE's metadata/1.root.json); list its apps. Exit 0 when it is valid.`;
 
+const SUBCOMMANDS: Record<SubcommandName<"catalog">, (argv: string[]) => Promise<number>> = {
+  init,
+  add,
+  remove,
+  sign,
+  publish,
+  "rotate-root": rotate,
+  delegate: delegateCommand,
+  keygen,
+  verify,
+};
+
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  const commands: Record<string, (args: string[]) => Promise<number>> = {
-    init,
-    add,
-    remove,
-    sign,
-    publish,
-    "rotate-root": rotate,
-    delegate: delegateCommand,
-    keygen,
-    verify,
-  };
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  const command = commands[sub];
-  if (!command) throw new UsageError(`unknown subcommand 'catalog ${sub}'\n\n${USAGE}`);
   try {
-    return await command(rest);
+    return await runSubcommand("catalog", SUBCOMMANDS, argv, USAGE);
   } catch (error) {
     if (!(error instanceof CatalogError)) throw error;
     console.error(`archy: ${error.message}`);

@@ -6,18 +6,21 @@
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../daemon/config.ts";
 import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
 import { BackendUnavailable } from "../../runtime/backend-choice.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
                     [--backend auto|podman|quadlet] [--podman-socket PATH]
+                    [--node-name NAME] [--tls on|off] [--tls-cert FILE --tls-key FILE]
 
 Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v1) and metrics
-(/metrics), and the reconciler that keeps every app in the state its operator asked for.
+(/metrics), every app's interfaces at <app>.<node name> behind the operator's login, and the
+reconciler that keeps every app in the state its operator asked for.
 
   --data-dir DIR       state and app data (ARCHY_DATA_DIR; default ~/.local/share/archipelago)
   --listen HOST:PORT   where the API listens (ARCHY_LISTEN; default 127.0.0.1:7780)
@@ -30,10 +33,16 @@ Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v
                        (with linger) and Podman 4.4+ with its Quadlet generator are there, plain
                        Podman elsewhere (the log and system.info say why)
   --podman-socket PATH use this Podman API socket; never start a service (ARCHY_PODMAN_SOCKET)
+  --node-name NAME     the name apps are reached under, <app>.NAME (ARCHY_NODE_NAME; default
+                       localhost, which browsers on the node itself resolve; docs/app-access.md)
+  --tls on|off         HTTPS besides HTTP on the same port, with certificates of the node's own
+                       authority (ARCHY_TLS; default on; its certificate is served at /ca.crt)
+  --tls-cert FILE      serve this certificate chain (PEM) instead, with --tls-key FILE its key
+                       (ARCHY_TLS_CERT, ARCHY_TLS_KEY); it must cover NAME and *.NAME
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
-const REPO_ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..", "..");
+const REPO_ROOT = CODE_ROOT;
 
 type Passwd = { uid: number; gid: number; home: string };
 
@@ -54,11 +63,22 @@ function readableCodeRoot(user: Passwd): string {
   const staged = "/opt/archipelago/current";
   rmSync(staged, { recursive: true, force: true });
   mkdirSync(staged, { recursive: true, mode: 0o755 });
-  for (const part of ["package.json", "bin", "src", "node_modules", "schema", "web/dist"])
+  // The build (dist, a link into .build/) is copied as what it links to; timestamps are kept so
+  // that bin/archy still finds it newer than the sources.
+  for (const part of [
+    "package.json",
+    "package-lock.json",
+    "bin",
+    "src",
+    "node_modules",
+    "schema",
+    "dist",
+    "web/dist",
+  ])
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,
-        dereference: false,
+        dereference: part === "dist",
         preserveTimestamps: true,
       });
   return staged;
@@ -87,6 +107,8 @@ async function dropRoot(argv: string[]): Promise<number> {
   spawnSync("chown", [`${user.uid}:${user.gid}`, runtimeDir]);
   const root = readableCodeRoot(user);
   const node = join(root, "node_modules", "node", "bin", "node");
+  // bin/archy: the build (or the sources, where the build is stale), with the daemon's Node flags.
+  const archy = join(root, "bin", "archy");
   try {
     accessSync(node, constants.X_OK);
   } catch {
@@ -107,18 +129,7 @@ async function dropRoot(argv: string[]): Promise<number> {
   };
   const child = spawn(
     "setpriv",
-    [
-      "--reuid",
-      String(user.uid),
-      "--regid",
-      String(user.gid),
-      "--init-groups",
-      node,
-      "--disable-warning=ExperimentalWarning",
-      join(root, "src", "cli", "main.ts"),
-      "daemon",
-      ...argv,
-    ],
+    ["--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", archy, "daemon", ...argv],
     { stdio: "inherit", env, cwd: "/" },
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
@@ -138,6 +149,10 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: "string" },
       backend: { type: "string" },
       "podman-socket": { type: "string" },
+      "node-name": { type: "string" },
+      tls: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
     },
     USAGE,
   );
@@ -166,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   console.error(
-    `archy: the daemon listens on ${daemon.url} (data in ${config.dataDir}); stop it with Ctrl-C`,
+    `archy: the daemon listens on ${daemon.url}; browsers open ${daemon.browserUrl} (data in ${config.dataDir}); stop it with Ctrl-C`,
   );
   await new Promise<void>((resolve) => {
     // The handlers stay installed: a second signal while stopping is ignored, not fatal. Ctrl-C in

@@ -1,7 +1,8 @@
 /** `archy dev keygen|whoami|relay`: the marketplace developer's identity and local relay (docs/marketplace.md). */
 import { MarketError, NIP05, PASSPHRASE_VARIABLE } from "../../marketplace/identity.ts";
 import { createKeyFile, defaultKeyFile, passphraseFromEnv, readKeyFile } from "../../marketplace/key-file.ts";
-import { parseCommandLine, UsageError } from "../args.ts";
+import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 import { printJson } from "../operator.ts";
 
 const USAGE = `Usage: archy dev <command>
@@ -16,16 +17,14 @@ const USAGE = `Usage: archy dev <command>
       Run a local Nostr relay (default 127.0.0.1:7777, events in memory or in --db) with a bundle
       mirror at /bundles/ (GET and PUT) when --bundles is given, until Ctrl-C.`;
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "keygen") return keygen(rest);
-  if (sub === "whoami") return whoami(rest);
-  if (sub === "relay") return relay(rest);
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown subcommand 'dev ${sub}'\n\n${USAGE}`);
+const SUBCOMMANDS: Record<SubcommandName<"dev">, (argv: string[]) => Promise<number>> = {
+  keygen,
+  whoami,
+  relay,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("dev", SUBCOMMANDS, argv, USAGE);
 }
 
 function reported(work: () => Promise<number>): Promise<number> {

@@ -105,7 +105,19 @@ const POLL_WITHOUT_EVENTS_MS = 500;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Follows one operation of one app: prints its log lines once each, in order, and phase changes. */
+type LogEvent = Extract<DaemonEvent, { type: "log" }>["line"];
+/** How an operation ended, from its final event or from operation.get. */
+type Finished = { state: "succeeded" | "failed"; error: string | null };
+
+const isFinished = (state: string): state is Finished["state"] => state === "succeeded" || state === "failed";
+
+/**
+ * Follows one operation of one app: prints its log lines once each, in order, and phase changes.
+ * With live events it asks the daemon nothing more: log lines, phases and the operation's end all
+ * arrive as events (subscribed before the request, so none is missed), and it returns as soon as the
+ * final one does; operation.get only fills in history (an operation already in progress), stands in
+ * when no event came for a while, and carries the polling without events.
+ */
 export class Follower {
   readonly #client: DaemonClient;
   readonly #appId: string;
@@ -113,7 +125,11 @@ export class Follower {
   #operationId: string | undefined;
   #lastSeq = 0;
   #lastStatus: string | undefined;
+  #lastPhase: string | undefined;
   #pendingPhase: { phase: string; reason: string | undefined } | undefined;
+  /** Log lines of this app that came before the request was answered (the operation unknown yet). */
+  #pendingLines: LogEvent[] = [];
+  #finished: Finished | undefined;
   #woken = false;
   #wake: (() => void) | undefined;
   #unreachableSince: number | undefined;
@@ -140,6 +156,11 @@ export class Follower {
     this.#subscription = undefined;
   }
 
+  /** The app's phase as the last event or look said (undefined before any). */
+  get lastPhase(): string | undefined {
+    return this.#lastPhase;
+  }
+
   #onEvent(event: DaemonEvent): void {
     if (!("appId" in event) || event.appId !== this.#appId) return;
     if (event.type === "app") {
@@ -149,33 +170,51 @@ export class Follower {
     }
     // A pull's byte progress comes as many events; the log has a line per quarter, which is shown.
     if (event.type === "pull") return;
-    if (event.type === "log" && this.#operationId && event.line.operationId !== this.#operationId) return;
-    if (event.type === "operation" && this.#operationId && event.operationId !== this.#operationId) return;
+    if (event.type === "log") {
+      if (!this.#operationId) this.#pendingLines.push(event.line);
+      else if (event.line.operationId === this.#operationId) this.#print(event.line);
+      else return;
+    }
+    if (event.type === "operation") {
+      if (this.#operationId && event.operationId !== this.#operationId) return;
+      if (this.#operationId && isFinished(event.state))
+        this.#finished = { state: event.state, error: event.error ?? null };
+    }
     this.#woken = true;
     this.#wake?.();
   }
 
+  #print(line: { seq: number; level: string; message: string }): void {
+    if (line.seq <= this.#lastSeq) return;
+    this.#lastSeq = line.seq;
+    out(
+      `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
+    );
+  }
+
   #phase(phase: string, reason: string | null | undefined): void {
+    this.#lastPhase = phase;
     const status = reason ? `${phase} (${reason})` : phase;
     if (status === this.#lastStatus) return;
     this.#lastStatus = status;
     out(`  phase: ${status}`);
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Sleeps up to `ms`; true when an event ended it. */
+  #sleep(ms: number): Promise<boolean> {
     if (this.#woken) {
       this.#woken = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const finish = () => {
+      const finish = (woken: boolean) => {
         clearTimeout(timer);
         this.#wake = undefined;
         this.#woken = false;
-        resolve();
+        resolve(woken);
       };
-      const timer = setTimeout(finish, ms);
-      this.#wake = finish;
+      const timer = setTimeout(() => finish(false), ms);
+      this.#wake = () => finish(true);
     });
   }
 
@@ -208,23 +247,23 @@ export class Follower {
       console.error("archy: the daemon is back");
       if (!this.live) await this.connect();
     }
-    for (const line of operation.logs ?? []) {
-      if (line.seq <= this.#lastSeq) continue;
-      this.#lastSeq = line.seq;
-      out(
-        `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
-      );
-    }
+    for (const line of operation.logs ?? []) this.#print(line);
     return operation;
   }
 
-  /** Waits until the operation has finished; returns it (succeeded or failed). */
-  async follow(operationId: string, deadline: number | undefined): Promise<OperationView> {
+  /**
+   * Waits until the operation has finished; returns how. `history`: the operation began before this
+   * follower subscribed (its earlier lines are fetched once).
+   */
+  async follow(operationId: string, deadline: number | undefined, history = false): Promise<Finished> {
     this.#operationId = operationId;
     if (this.#pendingPhase) this.#phase(this.#pendingPhase.phase, this.#pendingPhase.reason);
+    for (const line of this.#pendingLines.splice(0)) if (line.operationId === operationId) this.#print(line);
+    let look = !this.live || history;
     for (;;) {
-      const operation = await this.#sync();
-      if (operation && (operation.state === "succeeded" || operation.state === "failed")) return operation;
+      const operation = look ? await this.#sync() : undefined;
+      if (operation && isFinished(operation.state)) return { state: operation.state, error: operation.error };
+      if (this.#finished) return this.#finished;
       if (deadline !== undefined && Date.now() >= deadline)
         throw new CliError(
           `still ${operation?.state ?? "waiting"} after the --timeout; it goes on in the daemon`,
@@ -233,7 +272,12 @@ export class Follower {
           },
         );
       const pause = this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS;
-      await this.#sleep(deadline === undefined ? pause : Math.max(0, Math.min(pause, deadline - Date.now())));
+      const woken = await this.#sleep(
+        deadline === undefined ? pause : Math.max(0, Math.min(pause, deadline - Date.now())),
+      );
+      if (this.#finished) return this.#finished;
+      // Events carry everything while they come; a look when none came for a while, or without them.
+      look = !this.live || !woken;
     }
   }
 }
@@ -281,6 +325,13 @@ async function request(
   }
 }
 
+/** What the operator should know before an install (an interface reachable without the login), on stderr. */
+async function warnBefore(client: DaemonClient, id: string): Promise<void> {
+  const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
+  for (const warning of available?.find((a) => a.id === id)?.warnings ?? [])
+    process.stderr.write(`warning: ${id}: ${warning}\n`);
+}
+
 /** A refusal to install an unknown app names the apps there are. */
 async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<RpcFailure> {
   const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
@@ -293,7 +344,10 @@ async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<
   return new RpcFailure(error.method, error.code, error.message, error.data, hint);
 }
 
-function outcome(kind: string, id: string, app: AppView | undefined): string {
+/** What the outcome line says of the app. */
+type AppOutcome = Pick<AppView, "phase" | "desired"> & { version?: string };
+
+function outcome(kind: string, id: string, app: AppOutcome | undefined): string {
   const state = app ? (app.phase === app.desired ? app.phase : `${app.phase} (desired: ${app.desired})`) : "";
   switch (kind) {
     case "install":
@@ -362,6 +416,7 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     const wait = values["no-wait"] !== true;
     const follower = new Follower(client, id);
     if (wait) await follower.connect();
+    if (kind === "install") await warnBefore(client, id);
     let accepted: Accepted;
     try {
       accepted = await request(client, kind, id, values, approve);
@@ -415,11 +470,12 @@ export async function followAccepted(
     process.exit(130);
   };
   process.once("SIGINT", interrupt);
-  let operation: OperationView;
+  let operation: Finished;
   try {
     operation = await follower.follow(
       accepted.operationId,
       timeoutMs === undefined ? undefined : started + timeoutMs,
+      accepted.existing === true,
     );
   } finally {
     process.off("SIGINT", interrupt);
@@ -430,6 +486,12 @@ export async function followAccepted(
     throw new CliError(`the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`, {
       hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
     });
+  // The outcome line needs the app's version and address, except after a stop, whose phase the
+  // events have said, and once the app is gone.
+  if (what === "stop" && follower.lastPhase === "stopped") {
+    out(`done in ${took}: ${outcome(what, id, { phase: "stopped", desired: "stopped" })}`);
+    return EXIT.ok;
+  }
   const app =
     what === "uninstall" || what === "purge"
       ? undefined

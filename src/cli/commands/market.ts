@@ -1,5 +1,6 @@
 /** `archy market …`: the operator's side of the Nostr marketplace (docs/marketplace.md). */
-import { UsageError } from "../args.ts";
+import { runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 import {
   ago,
   CONNECTION_USAGE,
@@ -52,22 +53,16 @@ type Offer = {
   otherSource: string | null;
 };
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  const commands: Record<string, (args: string[]) => Promise<number>> = {
-    relays,
-    identity,
-    settings,
-    refresh,
-    ls,
-  };
-  const command = commands[sub];
-  if (!command) throw new UsageError(`unknown subcommand 'market ${sub}'\n\n${USAGE}`);
-  return command(rest);
+const SUBCOMMANDS: Record<SubcommandName<"market">, (argv: string[]) => Promise<number>> = {
+  relays,
+  identity,
+  settings,
+  refresh,
+  ls,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("market", SUBCOMMANDS, argv, USAGE);
 }
 
 const short = (npub: string) => `${npub.slice(0, 12)}…${npub.slice(-6)}`;
@@ -94,11 +89,11 @@ function printRelays(list: Relay[]): void {
 }
 
 async function relays(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  const { values, positionals } = parseOperator(rest, { json: { type: "boolean" } }, USAGE);
+  const { values, positionals: words } = parseOperator(argv, { json: { type: "boolean" } }, USAGE);
+  const [action, ...positionals] = words;
   if (values.help || action === undefined) {
     console.log(USAGE);
-    return action === undefined ? 2 : 0;
+    return values.help ? 0 : 2;
   }
   return operator(async () => {
     const client = clientFor(values);

@@ -1,5 +1,6 @@
 /** `archy registry …`: the credentials the node pulls images with, per registry (docs/images.md). */
-import { UsageError } from "../args.ts";
+import { runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -49,42 +50,70 @@ function print(list: Registry[]): void {
     );
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  const { values, positionals } = parseOperator(
-    rest,
-    { json: { type: "boolean" }, username: { type: "string" } },
-    USAGE,
-  );
+const SUBCOMMANDS: Record<SubcommandName<"registry">, (argv: string[]) => Promise<number>> = {
+  ls,
+  login,
+  logout,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("registry", SUBCOMMANDS, argv, USAGE);
+}
+
+function parse(argv: string[]) {
+  return parseOperator(argv, { json: { type: "boolean" }, username: { type: "string" } }, USAGE);
+}
+
+/** The one registry host a subcommand acts on. */
+function hostOf(positionals: string[]): string {
+  if (positionals.length !== 1) throw new UsageError(`give one registry host\n\n${USAGE}`);
+  return positionals[0] as string;
+}
+
+async function ls(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   return operator(async () => {
-    const client = clientFor(values);
-    if (sub === "ls") {
-      noArguments(positionals, USAGE);
-      const list = await client.call<Registry[]>("registry.list");
-      if (values.json) printJson(list);
-      else print(list);
-      return 0;
-    }
-    if (sub !== "login" && sub !== "logout")
-      throw new UsageError(`unknown subcommand 'registry ${sub}'\n\n${USAGE}`);
-    if (positionals.length !== 1) throw new UsageError(`give one registry host\n\n${USAGE}`);
-    const host = positionals[0] as string;
-    if (sub === "logout") {
-      await client.call("registry.logout", { host });
-      console.log(`forgot the credentials for ${host}`);
-      return 0;
-    }
+    noArguments(positionals, USAGE);
+    const list = await clientFor(values).call<Registry[]>("registry.list");
+    if (values.json) printJson(list);
+    else print(list);
+    return 0;
+  });
+}
+
+async function login(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    const host = hostOf(positionals);
     if (typeof values.username !== "string") throw new UsageError(`--username is required\n\n${USAGE}`);
-    await client.call("registry.login", { host, username: values.username, password: await readPassword() });
+    await clientFor(values).call("registry.login", {
+      host,
+      username: values.username,
+      password: await readPassword(),
+    });
     console.log(`stored the credentials of ${values.username} for ${host}`);
+    return 0;
+  });
+}
+
+async function logout(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    const host = hostOf(positionals);
+    await clientFor(values).call("registry.logout", { host });
+    console.log(`forgot the credentials for ${host}`);
     return 0;
   });
 }

@@ -1,5 +1,6 @@
 /** Images through the libpod API: bounded existence checks, pulls with progress, local images. */
 import { createInterface } from "node:readline";
+import type { PullFailureKind, PullOptions, PullProgress } from "../runtime.ts";
 import { isPodmanError, PodmanError } from "./errors.ts";
 import type { LibpodTransport } from "./transport.ts";
 
@@ -10,18 +11,6 @@ export type ImageSummary = {
   Size: number;
   Created: number;
 };
-/** One line of a pull's progress: a layer (or config) blob, by the first 12 hex digits of its digest. */
-export type PullProgress = {
-  layer: string;
-  status: "waiting" | "downloading" | "present" | "done";
-  /** Bytes of the blob received so far, and its size, while downloading. */
-  current?: number;
-  total?: number;
-};
-
-/** Credentials for the registry an image comes from (sent as Podman's X-Registry-Auth header). */
-export type RegistryAuth = { username: string; password: string; serveraddress: string };
-
 /** Docker's JSON progress line, as Podman's compatible pull writes it. */
 type CompatLine = {
   status?: string;
@@ -41,7 +30,7 @@ const STATUSES: Record<string, PullProgress["status"]> = {
  * What kind of failure a pull's error message is (Podman passes the registry's and the image
  * library's text on): the caller decides on these, retrying only what may pass.
  */
-export function pullErrorKind(message: string): "denied" | "not-found" | "corrupt" | "unreachable" {
+export function pullErrorKind(message: string): PullFailureKind {
   if (/unauthori[sz]ed|authentication required|denied|forbidden|\b40[13]\b/i.test(message)) return "denied";
   if (/manifest unknown|name unknown|not found|\b404\b/i.test(message)) return "not-found";
   if (/digest|checksum|verif|does not match|invalid .*blob/i.test(message)) return "corrupt";
@@ -96,14 +85,7 @@ export class Images {
    * says which blob it copies but not how far it is. Podman reports a failure as an `error` line
    * after a 200, which becomes a PodmanError here whose message is Podman's (kind: `pullErrorKind`).
    */
-  async pull(
-    reference: string,
-    options: {
-      auth?: RegistryAuth;
-      onProgress?: (progress: PullProgress) => void;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<void> {
+  async pull(reference: string, options: PullOptions = {}): Promise<void> {
     const stream = await this.#http.stream({
       method: "POST",
       path: "/images/create",

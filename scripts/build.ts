@@ -1,0 +1,120 @@
+/**
+ * Builds the `archy` command line (and so the daemon, which it runs) into JavaScript: one esbuild
+ * bundle of `src/cli/main.ts` with its dependencies, split at each lazily loaded command, so that a
+ * start loads a few files instead of ~950 modules and Node never strips TypeScript types (which
+ * loads a WebAssembly compiler of ~17 MB). `docs/architecture.md` ("Starting fast") has the figures.
+ *
+ *   node scripts/build.ts            build now
+ *   node scripts/build.ts --if-stale build only when a source is newer than the build (bin/archy)
+ *
+ * Every build goes to a directory of its own, `.build/<id>/`, and `dist` is then switched to it at
+ * once (a symbolic link, renamed over): a process that started from the previous build keeps
+ * loading its lazily imported chunks from its own directory. The three newest builds are kept.
+ * `dist/BUILT` is written last: bin/archy runs the build only while that file is newer than every
+ * file under `src/`, `package-lock.json` and this script, and otherwise builds again or runs the
+ * sources. Source maps (`*.js.map`, without the sources) let `--enable-source-maps` put `.ts` files
+ * and lines in stack traces; bin/archy turns that on for every command but the daemon.
+ *
+ * Runs with the Node that `npm ci` installs (npm's `prepare` builds after every `npm ci`).
+ */
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { build, type Plugin } from "esbuild";
+import { CODE_ROOT } from "../src/system/code-root.ts";
+
+const BUILDS = join(CODE_ROOT, ".build");
+const DIST = join(CODE_ROOT, "dist");
+const STAMP = "BUILT";
+const KEEP = 3;
+
+/** The newest modification time under the given paths (files and directories, recursively). */
+function newest(paths: string[]): number {
+  let latest = 0;
+  const visit = (path: string) => {
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (!info) return;
+    latest = Math.max(latest, info.mtimeMs);
+    if (info.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
+  };
+  for (const path of paths) visit(path);
+  return latest;
+}
+
+/** Whether the build in `dist` is missing or older than what it is built from. */
+export function isStale(): boolean {
+  const built = statSync(join(DIST, STAMP), { throwIfNoEntry: false });
+  if (!built) return true;
+  const sources = [
+    join(CODE_ROOT, "src"),
+    join(CODE_ROOT, "package-lock.json"),
+    join(CODE_ROOT, "scripts", "build.ts"),
+  ];
+  return newest(sources) > built.mtimeMs;
+}
+
+/**
+ * Node's own modules through `require`, not `import`: an ESM import of a built-in evaluates every
+ * export it has, and Node's `fs`, `util` and `http` have lazy ones that load streams, readline,
+ * worker threads, TLS, HTTP/2 and undici (~100 internal modules, ~40 ms of a CLI command's start,
+ * for `import { parseArgs } from "node:util"` and `import { readFileSync } from "node:fs"`). Through
+ * `require` each export is read when the code uses it, as in CommonJS.
+ */
+const builtinsOnUse: Plugin = {
+  name: "builtins-on-use",
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === "builtin"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "builtin" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
+export async function buildCli(): Promise<string> {
+  const id = `${Date.now().toString(36)}-${process.pid}`;
+  const out = join(BUILDS, id);
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [join(CODE_ROOT, "src", "cli", "main.ts")],
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node24",
+    plugins: [builtinsOnUse],
+    sourcemap: "linked",
+    sourcesContent: false,
+    // Bundled CommonJS dependencies (fastify, pino) call require for Node's own modules.
+    banner: {
+      js: 'import { createRequire as __archyRequire } from "node:module"; const require = __archyRequire(import.meta.url);',
+    },
+    // Minified, names kept (stack traces and error names stay readable): the daemon keeps every
+    // loaded module's source text in memory, 4.7 MB unminified, 2.4 MB minified (~7 MB of RSS).
+    minify: true,
+    keepNames: true,
+    logLevel: "warning",
+  });
+  writeFileSync(join(out, STAMP), `${new Date().toISOString()}\n`);
+  // Switch `dist` in one step: a link made beside it, renamed over it.
+  const link = join(CODE_ROOT, `.dist-${id}`);
+  symlinkSync(join(".build", id), link);
+  renameSync(link, DIST);
+  for (const old of readdirSync(BUILDS).sort().reverse().slice(KEEP))
+    rmSync(join(BUILDS, old), { recursive: true, force: true });
+  return out;
+}
+
+if (import.meta.main) {
+  const ifStale = process.argv.includes("--if-stale");
+  if (!ifStale || isStale()) {
+    const started = performance.now();
+    const out = await buildCli();
+    if (!ifStale)
+      console.log(`built ${out} in ${Math.round(performance.now() - started)} ms; dist -> .build/`);
+  }
+}

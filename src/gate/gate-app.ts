@@ -1,0 +1,16 @@
+import type { Manifest } from "../manifest/schema.ts";
+import type { ReachTarget } from "./reachability.ts";
+import type { StepTimeouts } from "./timeouts.ts";
+
+/** One gated app, as the runner needs it. */
+export type GateApp = {
+  /** The id the operator named. */
+  id: string;
+  /** The id the daemon knows it by. */
+  installedAs: string;
+  manifest: Manifest;
+  keys: string[];
+  volumes: string[];
+  targets: ReachTarget[];
+  timeouts: StepTimeouts;
+};

@@ -1,0 +1,217 @@
+/**
+ * App access assembled (docs/app-access.md): the routes of installed apps, the app-host sessions,
+ * TLS with the node's authority (or the operator's certificate), the proxy and the front door that
+ * owns the daemon's port. The daemon builds it once; the API's Fastify plugs into the front door.
+ */
+import { readFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Auth } from "../api/auth.ts";
+import { DEVICE_COOKIE } from "../api/device-cookie.ts";
+import { SESSION_COOKIE } from "../api/server.ts";
+import type { AccessConfig } from "../daemon/config.ts";
+import { interfaceUpstream } from "../manifest/access.ts";
+import type { Manifest } from "../manifest/schema.ts";
+import { loadAuthority, type NodeAuthority } from "../tls/authority.ts";
+import { NodeCertificates } from "../tls/contexts.ts";
+import { APP_COOKIE, AppProxy } from "./app-proxy.ts";
+import { FrontDoor, type TlsSetup } from "./front-door.ts";
+import {
+  interfaceHost,
+  nodeSuffixes,
+  parseHost,
+  type RoutedApp,
+  type RouteTable,
+  routeHost,
+  routeTable,
+} from "./hosts.ts";
+import { LOGIN_PATH, registerLoginRoutes } from "./login-routes.ts";
+import { defaultPort, originOf } from "./return-url.ts";
+import { AppSessions } from "./sessions.ts";
+
+/** How long a route table is reused before the installed apps are read again. */
+export const ROUTES_TTL_MS = 1_000;
+
+export type AppAccessOptions = {
+  config: AccessConfig;
+  /** The daemon's state directory (the authority lives in `tls/`). */
+  stateDir: string;
+  auth: Auth;
+  /** The installed apps with their manifests and the names of their unapproved requests. */
+  apps: () => RoutedApp[];
+  /** Extra names the node answers to (the allowed hosts), for its certificate. */
+  extraNames: readonly string[];
+  logger: Logger;
+  clock?: () => number;
+};
+
+export class AppAccess {
+  readonly front: FrontDoor;
+  readonly #options: AppAccessOptions;
+  readonly #suffixes: string[];
+  readonly #proxy: AppProxy;
+  readonly #sessions: AppSessions;
+  readonly #authority: NodeAuthority | undefined;
+  readonly #certificates: NodeCertificates | undefined;
+  readonly #renewal: NodeJS.Timeout | undefined;
+  #routes: { at: number; table: RouteTable } | undefined;
+  #port = 0;
+
+  private constructor(
+    options: AppAccessOptions,
+    tls: { authority?: NodeAuthority; certificates?: NodeCertificates; setup?: TlsSetup },
+  ) {
+    this.#options = options;
+    this.#suffixes = nodeSuffixes(options.config.nodeName);
+    this.#authority = tls.authority;
+    this.#certificates = tls.certificates;
+    const clock = options.clock ?? Date.now;
+    this.#sessions = new AppSessions({ clock, operatorValid: (key) => options.auth.sessionKeyValid(key) });
+    this.#proxy = new AppProxy({
+      sessions: this.#sessions,
+      logger: options.logger,
+      nodeCookies: [APP_COOKIE, SESSION_COOKIE, DEVICE_COOKIE],
+      loginUrl: (request, returnUrl) =>
+        `${originOf(request.scheme, request.target.suffix, request.port)}${LOGIN_PATH}?to=${encodeURIComponent(returnUrl)}`,
+    });
+    this.front = new FrontDoor({
+      suffixes: this.#suffixes,
+      routes: () => this.routes(),
+      proxy: this.#proxy,
+      redirectHttp: options.config.redirectHttp,
+      ...(tls.setup ? { tls: tls.setup } : {}),
+    });
+    const certificates = tls.certificates;
+    if (certificates) {
+      this.#renewal = setInterval(
+        () =>
+          void certificates.refresh().then(
+            (renewed) => renewed && this.front.updateCertificate(),
+            (error: Error) => options.logger.error({ err: error }, "renewing the node's certificate failed"),
+          ),
+        60 * 60_000,
+      );
+      this.#renewal.unref();
+    }
+  }
+
+  static async create(options: AppAccessOptions): Promise<AppAccess> {
+    const { config, logger } = options;
+    if (!config.tls) return new AppAccess(options, {});
+    if (config.certificate) {
+      const [cert, key] = await Promise.all([
+        readFile(config.certificate.cert, "utf8"),
+        readFile(config.certificate.key, "utf8"),
+      ]);
+      logger.info(`serving TLS with the certificate ${config.certificate.cert}`);
+      return new AppAccess(options, { setup: { defaults: () => ({ cert, key }) } });
+    }
+    const authority = await loadAuthority(
+      join(options.stateDir, "tls"),
+      config.nodeName,
+      (options.clock ?? Date.now)(),
+      (message) => logger.warn(message),
+    );
+    if (authority.created)
+      logger.info(
+        { fingerprint: authority.fingerprint },
+        `made the node's certificate authority (SHA-256 ${authority.fingerprint}); browsers trust it once it is installed from /ca.crt (docs/app-access.md#https)`,
+      );
+    let access: AppAccess | undefined;
+    const certificates = await NodeCertificates.create(
+      authority,
+      {
+        node: () => nodeNames(config.nodeName, options.extraNames),
+        isAppHost: (name) => access?.isAppHost(name) ?? false,
+      },
+      options.clock,
+    );
+    access = new AppAccess(options, {
+      authority,
+      certificates,
+      setup: { defaults: () => certificates.nodeCertificate, SNICallback: certificates.sniCallback },
+    });
+    return access;
+  }
+
+  /** The routes of the installed apps, read again at most once a second (or after `invalidate`). */
+  routes(): RouteTable {
+    const now = (this.#options.clock ?? Date.now)();
+    if (!this.#routes || now - this.#routes.at >= ROUTES_TTL_MS)
+      this.#routes = { at: now, table: routeTable(this.#options.apps()) };
+    return this.#routes.table;
+  }
+
+  /** An app was installed, changed or removed: the next request reads the routes again. */
+  invalidate(): void {
+    this.#routes = undefined;
+  }
+
+  isAppHost(name: string): boolean {
+    return routeHost(parseHost(name)?.hostname ?? "", this.#suffixes, this.routes()).kind === "app";
+  }
+
+  /** The node-host routes of app access (the login, the authority certificate) on the API's server. */
+  registerRoutes(app: FastifyInstance): void {
+    const authority = this.#authority;
+    registerLoginRoutes(app, {
+      auth: this.#options.auth,
+      sessions: this.#sessions,
+      suffixes: this.#suffixes,
+      routes: () => this.routes(),
+      authority: authority ? () => ({ pem: authority.pem, fingerprint: authority.fingerprint }) : undefined,
+      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#proxy.start();
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    this.#port = await this.front.listen(host, port);
+    return this.#port;
+  }
+
+  /** The scheme browsers use: HTTPS whenever the node serves it. */
+  get scheme(): "http" | "https" {
+    return this.#options.config.tls ? "https" : "http";
+  }
+
+  /** The node's own address for browsers (`https://localhost:7780`). */
+  get nodeUrl(): string {
+    return originOf(this.scheme, this.#options.config.nodeName, this.#port);
+  }
+
+  /** The SHA-256 fingerprint of the node's authority, when it serves TLS with its own. */
+  get authorityFingerprint(): string | undefined {
+    return this.#authority?.fingerprint;
+  }
+
+  /** Where a browser opens an interface (`https://my-app.localhost:7780/`), or null when the proxy cannot reach it. */
+  interfaceUrl(appId: string, manifest: Manifest, name: string): string | null {
+    const ui = manifest.interfaces[name];
+    if (!ui || !interfaceUpstream(manifest, name).ok) return null;
+    const host = interfaceHost(appId, manifest, name, this.#options.config.nodeName);
+    return `${originOf(this.scheme, host, this.#port || defaultPort(this.scheme))}${ui.path}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.#renewal) clearInterval(this.#renewal);
+    await this.front.close();
+    await this.#proxy.close();
+  }
+}
+
+/** The names and addresses of the node's own certificate: its name, localhost, its addresses. */
+export function nodeNames(nodeName: string, extra: readonly string[]): { dns: string[]; ips: string[] } {
+  const ips = new Set(["127.0.0.1", "::1"]);
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const address of addresses ?? [])
+      if (!address.internal) ips.add(address.address.split("%")[0] as string);
+  const dns = new Set([nodeName, "localhost"]);
+  for (const name of extra) if (!/^[0-9.:[\]]+$/.test(name)) dns.add(name.toLowerCase());
+  return { dns: [...dns], ips: [...ips] };
+}

@@ -1,0 +1,139 @@
+/**
+ * Tickets and app-host sessions: one-time, per host, short-lived, tied to the operator session
+ * they came from, bounded in number. And the header rules between a browser and an app.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { hostOnlyCookie, rewriteLocation, upstreamRequestHeaders, withoutCookies } from "./headers.ts";
+import { AppSessions, MAX_APP_SESSIONS, MAX_TICKETS, TICKET_TTL_MS } from "./sessions.ts";
+
+function world() {
+  let now = 1_000_000;
+  const live = new Set(["op-1"]);
+  const sessions = new AppSessions({ clock: () => now, operatorValid: (key) => live.has(key) });
+  const operator = { key: "op-1", expiresAt: now + 3_600_000 };
+  return { sessions, operator, live, advance: (ms: number) => (now += ms) };
+}
+
+describe("tickets", () => {
+  test("a ticket is traded once, on its host, for a session of that host only", () => {
+    const { sessions, operator } = world();
+    const ticket = sessions.issueTicket("a.localhost:7780", "/x", operator);
+    const redeemed = sessions.redeem(ticket, "a.localhost:7780");
+    assert.ok(redeemed.ok);
+    assert.equal(redeemed.path, "/x");
+    assert.equal(sessions.redeem(ticket, "a.localhost:7780").ok, false, "replay");
+    assert.ok(sessions.valid(redeemed.token, "a.localhost:7780"));
+    assert.ok(!sessions.valid(redeemed.token, "b.localhost:7780"), "another host");
+    const other = sessions.issueTicket("a.localhost:7780", "/", operator);
+    assert.equal(sessions.redeem(other, "b.localhost:7780").ok, false, "redeemed elsewhere");
+    assert.equal(sessions.redeem(other, "a.localhost:7780").ok, false, "and gone");
+  });
+
+  test("a ticket expires; an unknown, empty or huge one is refused", () => {
+    const { sessions, operator, advance } = world();
+    const ticket = sessions.issueTicket("a.localhost:7780", "/", operator);
+    advance(TICKET_TTL_MS);
+    assert.equal(sessions.redeem(ticket, "a.localhost:7780").ok, false);
+    for (const bad of [undefined, "", "x".repeat(101), "unknown"])
+      assert.equal(sessions.redeem(bad, "a.localhost:7780").ok, false);
+  });
+
+  test("the operator session's end (logout, expiry) ends every app-host session and voids waiting tickets", () => {
+    const { sessions, operator, live, advance } = world();
+    const ticket = sessions.issueTicket("a.localhost:7780", "/", operator);
+    const redeemed = sessions.redeem(
+      sessions.issueTicket("a.localhost:7780", "/", operator),
+      "a.localhost:7780",
+    );
+    assert.ok(redeemed.ok);
+    live.delete("op-1");
+    assert.ok(!sessions.valid(redeemed.token, "a.localhost:7780"));
+    assert.equal(sessions.redeem(ticket, "a.localhost:7780").ok, false);
+    live.add("op-1");
+    const again = sessions.redeem(
+      sessions.issueTicket("a.localhost:7780", "/", operator),
+      "a.localhost:7780",
+    );
+    assert.ok(again.ok);
+    advance(3_600_000);
+    assert.ok(!sessions.valid(again.token, "a.localhost:7780"), "past the operator session's end");
+  });
+
+  test("tickets and sessions are bounded: a flood pushes out the oldest", () => {
+    const { sessions, operator } = world();
+    for (let i = 0; i < MAX_TICKETS + 50; i++) sessions.issueTicket("a.localhost:7780", "/", operator);
+    assert.equal(sessions.size.tickets, MAX_TICKETS);
+    for (let i = 0; i < MAX_APP_SESSIONS + 10; i++)
+      sessions.redeem(sessions.issueTicket("a.localhost:7780", "/", operator), "a.localhost:7780");
+    assert.equal(sessions.size.sessions, MAX_APP_SESSIONS);
+  });
+});
+
+describe("headers", () => {
+  const forwarding = {
+    client: "192.168.1.9",
+    proto: "https" as const,
+    host: "app.localhost:7780",
+    port: 7780,
+    operator: false,
+    nodeCookies: ["archy_app", "archy_session"],
+  };
+
+  test("identity and forwarding headers a client sends are dropped, then set by the proxy", () => {
+    const out = upstreamRequestHeaders(
+      {
+        "x-archipelago-user": "admin",
+        "x-archipelago-anything": "x",
+        "x-forwarded-for": "1.2.3.4",
+        forwarded: "for=1.2.3.4",
+        host: "app.localhost:7780",
+        accept: "text/html",
+      },
+      forwarding,
+    );
+    assert.deepEqual(out, {
+      host: "app.localhost:7780",
+      accept: "text/html",
+      "x-forwarded-for": "192.168.1.9",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "app.localhost:7780",
+      "x-forwarded-port": "7780",
+    });
+    assert.equal(
+      upstreamRequestHeaders({}, { ...forwarding, operator: true })["x-archipelago-user"],
+      "operator",
+    );
+  });
+
+  test("the node's cookies are taken out of the Cookie header, the app's kept", () => {
+    assert.equal(
+      withoutCookies("archy_app=1; theirs=2; archy_session=3", ["archy_app", "archy_session"]),
+      "theirs=2",
+    );
+    assert.equal(withoutCookies("archy_app=1", ["archy_app"]), undefined);
+    assert.equal(withoutCookies("archy_application=1", ["archy_app"]), "archy_application=1");
+  });
+
+  test("redirects to the app's loopback address come back public; others are left alone", () => {
+    const origins = {
+      upstream: { protocol: "http", address: "127.0.0.1", port: 18080 },
+      public: "https://app.localhost:7780",
+    };
+    assert.equal(
+      rewriteLocation("http://127.0.0.1:18080/x?y#z", origins),
+      "https://app.localhost:7780/x?y#z",
+    );
+    assert.equal(rewriteLocation("http://localhost:18080/", origins), "https://app.localhost:7780/");
+    assert.equal(rewriteLocation("http://app.localhost:7780/in", origins), "https://app.localhost:7780/in");
+    assert.equal(rewriteLocation("/relative", origins), "/relative");
+    assert.equal(rewriteLocation("https://example.org/", origins), "https://example.org/");
+    assert.equal(rewriteLocation("http://127.0.0.1:18081/", origins), "http://127.0.0.1:18081/");
+  });
+
+  test("an app's cookie never gets a Domain: it stays on the app's host", () => {
+    assert.equal(hostOnlyCookie("a=1; Domain=localhost; Path=/"), "a=1; Path=/");
+    assert.equal(hostOnlyCookie("a=1;domain=.node.lan;Secure"), "a=1;Secure");
+    assert.equal(hostOnlyCookie("domain=1; Path=/"), "domain=1; Path=/", "a cookie named domain is kept");
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * A stand-in app on a loopback port, for protocol-level tests and the benchmark (the real apps in
+ * containers are test/proxy/apps.test.ts): it says what it received (headers, bytes), redirects,
+ * sets cookies, streams server-sent events and large bodies, answers long polls and echoes
+ * WebSocket messages.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { WebSocketServer } from "ws";
+
+export type Upstream = {
+  port: number;
+  /** The headers of every request, in order. */
+  seen: Array<{ url: string; headers: IncomingHttpHeaders }>;
+  close: () => Promise<void>;
+};
+
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+/** Writes `bytes` bytes of `a`, waiting for the reader (back-pressure), then ends. */
+function stream(res: import("node:http").ServerResponse, bytes: number): void {
+  let left = bytes;
+  const pump = () => {
+    while (left > 0) {
+      const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+      left -= piece.length;
+      if (!res.write(piece)) {
+        res.once("drain", pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
+}
+
+export async function startUpstream(port = 0): Promise<Upstream> {
+  const seen: Upstream["seen"] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
+    seen.push({ url: req.url ?? "", headers: req.headers });
+    const url = new URL(req.url ?? "/", "http://upstream");
+    switch (url.pathname) {
+      case "/redirect":
+        res.writeHead(302, { location: `http://127.0.0.1:${address()}/landed` }).end();
+        return;
+      case "/cookie":
+        res
+          .writeHead(200, {
+            "set-cookie": ["theirs=1; Domain=localhost; Path=/; HttpOnly", "plain=2; Path=/"],
+          })
+          .end("cookies\n");
+        return;
+      case "/sse": {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+        res.write("data: first\n\n");
+        // The second event only once the client has seen the first (it asks for /sse-next).
+        sseWaiters.push(() => res.end("data: second\n\n"));
+        return;
+      }
+      case "/sse-next":
+        for (const waiter of sseWaiters.splice(0)) waiter();
+        res.end("ok\n");
+        return;
+      case "/bytes":
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-length": Number(url.searchParams.get("n")),
+        });
+        stream(res, Number(url.searchParams.get("n")));
+        return;
+      case "/upload": {
+        let received = 0;
+        req.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+        });
+        req.on("end", () => res.end(JSON.stringify({ received })));
+        return;
+      }
+      case "/poll":
+        setTimeout(() => res.end("polled\n"), Number(url.searchParams.get("ms") ?? 1000));
+        return;
+      case "/big-header":
+        res.writeHead(200, { "x-big": "b".repeat(Number(url.searchParams.get("n"))) }).end("big\n");
+        return;
+      default:
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+    }
+  });
+  const sseWaiters: Array<() => void> = [];
+  const wss = new WebSocketServer({ server });
+  wss.on("connection", (socket, req) => {
+    seen.push({ url: req.url ?? "", headers: req.headers });
+    socket.on("message", (data, binary) => socket.send(data, { binary }));
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const address = () => {
+    const a = server.address();
+    return typeof a === "object" && a ? a.port : 0;
+  };
+  return {
+    port: address(),
+    seen,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
