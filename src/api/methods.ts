@@ -25,6 +25,7 @@ import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
 import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
+import { REGISTRY_HANDLERS } from "./registry-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -250,6 +251,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     | keyof typeof BACKUP_HANDLERS
     | keyof typeof CATALOG_HANDLERS
     | keyof typeof MARKET_HANDLERS
+    | keyof typeof REGISTRY_HANDLERS
   >
 > = {
   "package.list": (_params, ctx) => listedApps(ctx),
@@ -465,6 +467,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...BACKUP_HANDLERS,
     ...CATALOG_HANDLERS,
     ...MARKET_HANDLERS,
+    ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },
   { "package.list": (_params, ctx) => listView(ctx).version },

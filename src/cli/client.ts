@@ -172,7 +172,8 @@ export type DaemonEvent =
       type: "log";
       appId: string;
       line: { operationId: string; seq: number; at: number; level: string; message: string };
-    };
+    }
+  | { type: "pull"; appId: string; operationId: string; image: string; layer: string; status: string };
 
 export type Subscription = {
   /** Resolves when the connection has closed (by either side). */

@@ -1493,7 +1493,7 @@ describe("reconciler: update with rollback", () => {
     );
   });
 
-  test("an image that is not on the node: refused before anything is touched", async () => {
+  test("an image that is not on the node and cannot be pulled: refused before anything is touched", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.missingImages.add(V2_IMAGE);
@@ -1504,9 +1504,10 @@ describe("reconciler: update with rollback", () => {
       [w.op(op.operationId)?.state, w.op(op.operationId)?.error],
       [
         "failed",
-        `update to 2.0.0 refused: image ${V2_IMAGE} of 2.0.0 is not on this node; pull or load it, then update again; 1.0.0 left as it was`,
+        `update to 2.0.0 refused: image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference; 1.0.0 left as it was`,
       ],
     );
+    assert.equal(w.runtime.calls.filter((c) => c === "image-pull").length, 1, "one pull, not retried");
     assert.equal(w.runtime.count("stop"), stops, "the old version was never stopped");
     assert.deepEqual(
       w.runtime.of("alpha").map((c) => [c.id, c.state]),
@@ -1520,7 +1521,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.store.getUpdate("alpha"), undefined);
   });
 
-  test("an image gone after the pre-flight (create fails: image-missing) is rolled back at once", async () => {
+  test("an image gone after the pre-flight (and not pullable) is rolled back at once", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.afterMutation = (method) => {
@@ -1532,7 +1533,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.op(op.operationId)?.state, "failed");
     assert.equal(
       w.op(op.operationId)?.error,
-      `update to 2.0.0 failed (image ${V2_IMAGE} of alpha/web is not on this node): rolled back to 1.0.0`,
+      `update to 2.0.0 failed (image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference): rolled back to 1.0.0`,
     );
     runningOnce(w.runtime, "alpha");
     assert.equal(w.runtime.of("alpha")[0]?.specHash, v1.specHash);

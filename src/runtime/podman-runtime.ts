@@ -18,6 +18,7 @@ import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
+import { pullErrorKind } from "./libpod/images.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
 import type { MemoryLimits } from "./memory-limits.ts";
 import { observe } from "./observe.ts";
@@ -37,6 +38,8 @@ import {
   type Observation,
   type OutputChunk,
   type ProbeRun,
+  PullFailure,
+  type PullOptions,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -180,6 +183,24 @@ export class PodmanRuntime implements Runtime {
 
   imagePresent(reference: string): Promise<boolean> {
     return this.#client.images.exists(reference);
+  }
+
+  async pullImage(reference: string, options: PullOptions = {}): Promise<void> {
+    try {
+      await this.#client.images.pull(reference, options);
+    } catch (error) {
+      // A Podman that is not answering is the caller's to wait out, like every Podman call.
+      if (
+        !isPodmanError(error) ||
+        error.operation !== "image.pull" ||
+        error.kind === "unavailable" ||
+        error.kind === "timeout"
+      )
+        throw error;
+      throw new PullFailure(pullErrorKind(error.message), error.message.replace(/^image\.pull: /, ""), {
+        cause: error,
+      });
+    }
   }
 
   #storageDirs: Promise<ProtectedDir[]> | undefined;

@@ -23,6 +23,7 @@ import {
   type Observation,
   type OutputChunk,
   type ProbeRun,
+  PullFailure,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -161,6 +162,15 @@ export class FakeRuntime implements Runtime {
   async imagePresent(reference: string): Promise<boolean> {
     this.calls.push("image-exists");
     return !this.missingImages.has(reference);
+  }
+
+  /** A registry that has none of the missing images (in the words Podman's compatible pull says so). */
+  async pullImage(reference: string): Promise<void> {
+    this.calls.push("image-pull");
+    throw new PullFailure(
+      "not-found",
+      `initializing source docker://${reference}: reading manifest in ${reference}: manifest unknown: manifest unknown`,
+    );
   }
 
   async engineDirs(): Promise<Array<{ path: string; what: string }>> {

@@ -44,7 +44,7 @@ const USAGE = `Usage:
       Render an app for a backend. Without --out, files are printed to standard output.
       Dependencies whose exports the app consumes are looked up beside it, or given with --with.
   archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
-                    [--key FILE] [--notes TEXT] [--json]
+                    [--key FILE] [--notes TEXT] [--allow-unpinned] [--json]
       Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
 const devkit =

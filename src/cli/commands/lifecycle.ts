@@ -168,6 +168,8 @@ export class Follower {
       if (this.#operationId) this.#phase(event.phase, event.reason);
       else this.#pendingPhase = { phase: event.phase, reason: event.reason };
     }
+    // A pull's byte progress comes as many events; the log has a line per quarter, which is shown.
+    if (event.type === "pull") return;
     if (event.type === "log") {
       if (!this.#operationId) this.#pendingLines.push(event.line);
       else if (event.line.operationId === this.#operationId) this.#print(event.line);
