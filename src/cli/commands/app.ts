@@ -26,6 +26,7 @@ import {
   type RenderTarget,
   renderWithWarnings,
 } from "../../render/index.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
 import type { SubcommandName } from "../commands.ts";
 
@@ -201,7 +202,7 @@ type ValidateFormat = (typeof VALIDATE_FORMATS)[number];
 
 /** The version and home of the tool, for SARIF's driver. */
 async function toolInfo(): Promise<{ version: string; informationUri: string }> {
-  const manifest = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as {
+  const manifest = JSON.parse(await readFile(join(CODE_ROOT, "package.json"), "utf8")) as {
     version: string;
   };
   return { version: manifest.version, informationUri: SCHEMA_ID.replace(/\/schema\/.*$/, "/") };
