@@ -177,7 +177,7 @@ describe("operator CLI: talking to something on loopback", () => {
     ];
     for (const [code, data, hint] of cases) {
       answer = () => ({ body: rpcError(code, `refused ${code}`, data) });
-      await assert.rejects(client.call("package.x", { id: "app" }), (error: unknown) => {
+      await assert.rejects(client.call("package.start", { id: "app" }), (error: unknown) => {
         assert.ok(error instanceof RpcFailure);
         assert.equal(error.message, `refused ${code}`);
         assert.equal(error.code, code);
