@@ -80,7 +80,7 @@ async function relays(argv: string[]): Promise<number> {
     const client = clientFor(values);
     if (action === "ls") {
       noArguments(positionals, USAGE);
-    const list = await client.call("market.relays");
+      const list = await client.call("market.relays");
       if (values.json) printJson(list);
       else printRelays(list);
       return 0;
