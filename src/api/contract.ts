@@ -27,6 +27,14 @@ import {
   SourceStatusView,
 } from "./views.ts";
 
+/** A registry the node has credentials for: never its password. */
+const RegistryView = z.object({
+  host: z
+    .string()
+    .meta({ description: "As image references name it: `registry.example.org`, `127.0.0.1:5000`." }),
+  username: z.string(),
+});
+
 export type MethodAccess = "public" | "session";
 
 export type MethodSpec<
@@ -297,6 +305,32 @@ export const CONTRACT = {
         )
         .meta({ description: "Signed apps this node cannot use (an invalid manifest, for instance)." }),
     }),
+  }),
+  "registry.list": method({
+    summary: "The registries the node has credentials for (hosts and user names; never passwords).",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: z.array(RegistryView),
+  }),
+  "registry.login": method({
+    summary:
+      "Stores the credentials the node pulls images from a registry with (replacing earlier ones); the password is kept like an app secret and masked in every log.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      host: z.string().min(1).max(255),
+      username: z.string().min(1).max(255),
+      password: z.string().min(1).max(4096),
+    }),
+    result: z.array(RegistryView),
+  }),
+  "registry.logout": method({
+    summary: "Forgets the credentials for a registry.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ host: z.string().min(1).max(255) }),
+    result: z.array(RegistryView),
   }),
   "market.relays": method({
     summary: "The Nostr relays the marketplace learns from, and how their last refresh went.",

@@ -71,6 +71,7 @@ const APP = {
   permissions: [{ ...MEDIA_PERMISSION, approved: true, approvedAt: T0 - 86_400_000, approvedBy: "operator" }],
   warnings: [],
   flags: [],
+  memoryLimits: [{ container: "web", bytes: 268_435_456, enforced: true, why: null }],
 };
 
 const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
@@ -332,6 +333,13 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: [],
   },
+  "registry.list": { params: {}, result: [{ host: "registry.example.org", username: "ops" }], errors: [] },
+  "registry.login": {
+    params: { host: "registry.example.org", username: "ops", password: "the registry's password" },
+    result: [{ host: "registry.example.org", username: "ops" }],
+    errors: ["invalidParams"],
+  },
+  "registry.logout": { params: { host: "registry.example.org" }, result: [], errors: ["notFound"] },
   "market.relays.remove": {
     params: { url: "wss://relay.example.org/" },
     result: { removed: true, relays: [] },
@@ -389,7 +397,10 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "package.start": { params: { id: "my-app" }, result: accepted("start"), errors: RUNNING_ERRORS },
   "package.stop": {
     params: { id: "my-app" },
-    result: accepted("stop", { superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"] }),
+    result: accepted("stop", {
+      superseded: ["op-0b1c2d3e-0000-4000-8000-000000000001"],
+      runningDependents: ["my-dashboard"],
+    }),
     errors: ["notFound", "beingRemoved"],
   },
   "package.restart": { params: { id: "my-app" }, result: accepted("restart"), errors: RUNNING_ERRORS },
@@ -515,6 +526,18 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     line: { operationId: OPERATION, seq: 1, at: T0 + 100, level: "info", message: "pulling image" },
     seq: 44,
   },
+  pull: {
+    type: "pull",
+    appId: "my-app",
+    operationId: OPERATION,
+    image:
+      "registry.example.org/my-app/web:1.2@sha256:9f2c1e0b7a6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b",
+    layer: "e62f15541f10",
+    status: "downloading",
+    current: 5242880,
+    total: 20971520,
+    seq: 45,
+  },
   "backup-progress": {
     type: "backup-progress",
     operationId: OPERATION,
@@ -525,7 +548,7 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
     bytesDone: 45_000_000,
     totalBytes: 105_000_000,
     secondsRemaining: 12,
-    seq: 45,
+    seq: 46,
   },
 };
 

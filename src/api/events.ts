@@ -53,6 +53,21 @@ const EVENT_BODIES = {
       }),
     })
     .meta({ description: "A line of an operation's log (install progress, image pulls, hooks)." }),
+  pull: z
+    .object({
+      type: z.literal("pull"),
+      appId: z.string(),
+      operationId: z.string(),
+      image: z.string().meta({ description: "The image as the manifest names it." }),
+      layer: z.string().meta({ description: "The blob: the first 12 hex digits of its digest." }),
+      status: z.enum(["waiting", "downloading", "present", "done"]),
+      current: z.number().optional().meta({ description: "Bytes of the blob received so far." }),
+      total: z.number().optional().meta({ description: "The blob's size in bytes." }),
+    })
+    .meta({
+      description:
+        "Progress of one layer of an image an install or update pulls (every update Podman reports; the operation log has a line per quarter).",
+    }),
   "backup-progress": z
     .object({
       type: z.literal("backup-progress"),
@@ -99,6 +114,7 @@ export const EVENT_SCHEMAS = {
     .extend({ seq: Seq })
     .meta({ description: EVENT_BODIES.operation.description }),
   log: EVENT_BODIES.log.extend({ seq: Seq }).meta({ description: EVENT_BODIES.log.description }),
+  pull: EVENT_BODIES.pull.extend({ seq: Seq }).meta({ description: EVENT_BODIES.pull.description }),
   "backup-progress": EVENT_BODIES["backup-progress"]
     .extend({ seq: Seq })
     .meta({ description: EVENT_BODIES["backup-progress"].description }),
@@ -109,6 +125,7 @@ export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_BODIES["app-removed"],
   EVENT_BODIES.operation,
   EVENT_BODIES.log,
+  EVENT_BODIES.pull,
   EVENT_BODIES["backup-progress"],
 ]);
 
@@ -120,6 +137,7 @@ export const StreamEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS.pull,
   EVENT_SCHEMAS["backup-progress"],
 ]);
 
@@ -134,6 +152,7 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS["app-removed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
+  EVENT_SCHEMAS.pull,
   EVENT_SCHEMAS["backup-progress"],
 ]);
 export type WsMessage = z.infer<typeof WsMessageSchema>;

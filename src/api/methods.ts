@@ -17,6 +17,7 @@ import {
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { BACKUP_HANDLERS } from "./backup-methods.ts";
@@ -24,6 +25,7 @@ import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
 import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
+import { REGISTRY_HANDLERS } from "./registry-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
 
@@ -78,6 +80,26 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
+/** The memory limits of an app's manifest, with whether the node's Podman enforces them. */
+function memoryLimitsView(
+  ctx: ApiContext,
+  manifest: Manifest | undefined,
+): HandlerResult<"package.get">["memoryLimits"] {
+  const limits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
+  return Object.entries(manifest?.containers ?? {}).flatMap(([container, spec]) =>
+    spec.memory === undefined
+      ? []
+      : [
+          {
+            container,
+            bytes: spec.memory,
+            enforced: limits?.enforced ?? null,
+            why: limits && !limits.enforced ? limits.why : null,
+          },
+        ],
+  );
+}
+
 /** The warnings of a manifest, one line each, with where in the manifest. */
 const warningsOf = (manifest: Manifest) =>
   accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
@@ -87,7 +109,8 @@ type AppViewResult = HandlerResult<"package.get">;
 /**
  * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
  * revision: any write, any observation time confirmed; the marketplace's events and settings are
- * in it too) and the catalogs' listings (which apps they offer). App links are the node's own
+ * in it too), the catalogs' listings (which apps they offer) and what the runtime found of the
+ * host once Podman answered (memory limits). App links are the node's own
  * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
  * and approvals again, three queries an app, for every caller under load.
  */
@@ -96,6 +119,8 @@ type ListView = {
   generation: number;
   revision: number;
   listings: unknown[];
+  /** What the runtime found of the host (memory limits), known once Podman answered. */
+  memoryLimits: unknown;
   apps: AppViewResult[];
 };
 const listViews = new WeakMap<object, ListView>();
@@ -105,16 +130,18 @@ let listGenerations = 0;
 function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
   const { store } = ctx.orchestrator;
   const listings = ctx.catalogs.sources.map((s) => s.listing);
+  const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
   let view = listViews.get(store);
   if (
     !view ||
     view.revision !== store.revision ||
+    view.memoryLimits !== memoryLimits ||
     view.listings.length !== listings.length ||
     view.listings.some((listing, i) => listing !== listings[i])
   ) {
     const apps = store.listApps().map((row) => appView(ctx, row));
     // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, apps };
+    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, apps };
     listViews.set(store, view);
   }
   // A restarted daemon starts counting again: its start time keeps an old tag from matching.
@@ -158,6 +185,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
     containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
     interfaces,
+    memoryLimits: memoryLimitsView(ctx, manifest),
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
     permissions: permissionStatus(
       manifest ? requestedPermissions(manifest) : [],
@@ -223,6 +251,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     | keyof typeof BACKUP_HANDLERS
     | keyof typeof CATALOG_HANDLERS
     | keyof typeof MARKET_HANDLERS
+    | keyof typeof REGISTRY_HANDLERS
   >
 > = {
   "package.list": (_params, ctx) => listedApps(ctx),
@@ -358,10 +387,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
         },
         { tail },
       );
-      for await (const chunk of chunks)
-        for (const line of chunk.data.toString("utf8").split("\n"))
-          if (line !== "")
-            lines.push({ container: target.key, stream: chunk.stream, line: mask.apply(line) });
+      for await (const { stream, line } of outputLines(chunks))
+        lines.push({ container: target.key, stream, line: mask.apply(line) });
     }
     return lines;
   },
@@ -440,6 +467,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...BACKUP_HANDLERS,
     ...CATALOG_HANDLERS,
     ...MARKET_HANDLERS,
+    ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },
   { "package.list": (_params, ctx) => listView(ctx).version },

@@ -48,6 +48,10 @@ export const Accepted = z.object({
   superseded: z.array(z.string()).optional().meta({
     description: "Operations this one replaced (marked failed): only stop, uninstall and purge do.",
   }),
+  runningDependents: z.array(z.string()).optional().meta({
+    description:
+      "For a stop: apps that depend on this one and keep running (they are not stopped with it, and lose it until it starts again).",
+  }),
 });
 
 export const ContainerView = z.object({
@@ -87,6 +91,21 @@ export const AppView = z.object({
   observedAgeMs: z.number().nullable().meta({ description: "How old that observation is, in ms." }),
   containers: z.array(ContainerView),
   interfaces: z.array(z.object({ name: z.string(), url: z.string().nullable() })),
+  memoryLimits: z
+    .array(
+      z.object({
+        container: z.string(),
+        bytes: z.number(),
+        enforced: z.boolean().nullable().meta({
+          description: "Whether Podman enforces it on this node (null until Podman is connected).",
+        }),
+        why: z
+          .string()
+          .nullable()
+          .meta({ description: "When not enforced: why, and what would make it so." }),
+      }),
+    )
+    .meta({ description: "The memory limits its manifest sets, and whether this node enforces them." }),
   localOverride: z.boolean().meta({
     description:
       "Installed from a local manifest although a catalog offers this app (the catalog's is offered).",

@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import type { Key } from "@tufjs/models";
 import { formatIssue } from "../manifest/issues.ts";
 import { loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { CatalogError } from "./errors.ts";
 import { createKeyFile, findSigningKeys, readSigningKey } from "./key-files.ts";
 import { publicKey, type SigningKey } from "./keys.ts";
@@ -83,7 +84,7 @@ export async function initCatalog(dir: string, options: InitOptions): Promise<{ 
 }
 
 /** Reads an app directory (or manifest file) as an app version: the validated manifest and its files. */
-export async function readAppVersion(path: string): Promise<AppVersion> {
+export async function readAppVersion(path: string): Promise<AppVersion & { manifest: Manifest }> {
   const loaded = await loadManifest(path);
   if (!loaded.ok)
     throw new CatalogError(
@@ -131,13 +132,32 @@ export async function readAppVersion(path: string): Promise<AppVersion> {
     throw new CatalogError(
       `${loaded.file}: icon ${manifest.icon} is not a file in ${loaded.dir}: add the file or fix \`icon\``,
     );
-  return { id: manifest.id, version: manifest.version, files };
+  return { id: manifest.id, version: manifest.version, files, manifest };
+}
+
+/**
+ * The containers of an app version whose image a node would pull by tag: what a registry says the
+ * tag is at install time, not what was published. `localhost/` images are never pulled (built or
+ * loaded on the node, for development and tests) and are not counted.
+ */
+export function unpinnedImages(manifest: Manifest): Array<{ key: string; image: string }> {
+  return Object.entries(manifest.containers)
+    .filter(([, c]) => !/@sha256:[0-9a-f]{64}$/.test(c.image) && !c.image.startsWith("localhost/"))
+    .map(([key, c]) => ({ key, image: c.image }));
+}
+
+/** Why an app version may not be published as it is (images by tag), or undefined. */
+export function unpinnedProblem(path: string, manifest: Manifest): string | undefined {
+  const unpinned = unpinnedImages(manifest);
+  if (unpinned.length === 0) return undefined;
+  const one = unpinned.length === 1;
+  return `${path}: ${unpinned.map((u) => `containers.${u.key}.image ${u.image}`).join(", ")} ${one ? "is" : "are"} not pinned by digest: pin ${one ? "it" : "them"} (image: NAME:TAG@sha256:<digest>, e.g. from \`skopeo inspect --format '{{.Digest}}' docker://NAME:TAG\`), or pass --allow-unpinned for development only`;
 }
 
 export async function addApps(
   dir: string,
   paths: string[],
-  options: { role?: string; now: number },
+  options: { role?: string; now: number; allowUnpinned?: boolean },
 ): Promise<Array<{ id: string; version: string; role: string; files: number }>> {
   const workspace = await loadWorkspace(dir);
   let repo = workspace.repo;
@@ -145,6 +165,8 @@ export async function addApps(
   const report: Array<{ id: string; version: string; role: string; files: number }> = [];
   for (const path of paths) {
     const app = await readAppVersion(path);
+    const unpinned = options.allowUnpinned ? undefined : unpinnedProblem(path, app.manifest);
+    if (unpinned) throw new CatalogError(`${unpinned}; nothing was added`);
     repo = addApp(repo, app, { role: options.role, now: options.now, lifetimes: workspace.lifetimes });
     for (const file of app.files) added.set(targetPath(app.id, app.version, file.path), file.bytes);
     const role = listApps(repo).find((a) => a.id === app.id)?.role ?? "targets";

@@ -273,6 +273,26 @@ const TABLE = {
     group: "operator",
     load: () => import("./commands/market.ts"),
   },
+  registry: {
+    summary: "credentials for the image registries apps pull from: ls, login, logout",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      ls: {
+        summary: "the registries with credentials",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      login: {
+        summary: "store credentials (password on stdin)",
+        options: [{ name: "username", value: "text", help: "the registry user" }, ...CONNECTION, HELP],
+        args: "none",
+      },
+      logout: { summary: "forget the credentials", options: [...CONNECTION, HELP], args: "none" },
+    },
+    group: "operator",
+    load: () => import("./commands/registry.ts"),
+  },
   app: {
     summary: "app developer tools: new, import, schema, validate, render, publish",
     options: [HELP],
@@ -333,6 +353,7 @@ const TABLE = {
           { name: "public-url", value: "text", help: "where --bundle-dir is served" },
           { name: "key", value: "file", help: "your key file" },
           { name: "notes", value: "text", help: "release notes" },
+          { name: "allow-unpinned", value: "flag", help: "let images by tag through (development only)" },
           JSON_OPTION,
           HELP,
         ],
@@ -392,7 +413,11 @@ const TABLE = {
       },
       add: {
         summary: "add app versions",
-        options: [{ name: "role", value: "text", help: "the delegated role to add to" }, HELP],
+        options: [
+          { name: "role", value: "text", help: "the delegated role to add to" },
+          { name: "allow-unpinned", value: "flag", help: "let images by tag through (development catalogs)" },
+          HELP,
+        ],
         args: "files",
       },
       remove: { summary: "remove apps", options: [HELP], args: "files" },

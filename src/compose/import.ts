@@ -11,8 +11,9 @@ import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, visit } f
 import type { ManifestIssue } from "../manifest/issues.ts";
 import { parseManifest } from "../manifest/parse.ts";
 import { fillTemplate, initialsOf } from "../scaffold/fill.ts";
-import { REPOSITORY_ROOT, schemaLine, schemaReference } from "../scaffold/schema-ref.ts";
+import { schemaLine, schemaReference } from "../scaffold/schema-ref.ts";
 import type { AppFile } from "../scaffold/write-app.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { fileProblem } from "../system/fs-errors.ts";
 import { appIdFrom, convertProject, type ManifestData } from "./convert.ts";
 import { parseEnvFile } from "./dotenv.ts";
@@ -44,7 +45,7 @@ export type ImportResult = {
   target?: string;
 };
 
-const TEMPLATE_DIR = join(REPOSITORY_ROOT, "templates/import");
+const TEMPLATE_DIR = join(CODE_ROOT, "templates/import");
 
 /** Reads a file without following it into a named pipe or a device, at most `max` bytes. */
 export function readBounded(path: string, max = MAX_COMPOSE_BYTES): FileRead {

@@ -24,6 +24,7 @@ import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import { AppAccess } from "../proxy/app-access.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
+import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
@@ -297,6 +298,8 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       logger.info(
         `Podman ${info.version} (${info.ociRuntime}, ${info.graphDriver}); new containers: ${backend.backend === "quadlet" ? "Quadlet units" : "plain Podman"}`,
       );
+      const memoryLimits = memoryLimitsOf(info);
+      if (!memoryLimits.enforced) logger.warn(`memory limits of apps are not enforced: ${memoryLimits.why}`);
       // The user's systemd serves every backend: Quadlet containers found on the node (labelled
       // by their unit) are stopped, started and removed through it, whatever creates new ones.
       const units = facts.userSystemd.answers
@@ -306,6 +309,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
         new PodmanRuntime({
           client: connection.client,
           createWith: backend.backend,
+          memoryLimits,
           ...units,
           log: (m) => logger.info(m),
         }),

@@ -142,7 +142,7 @@ async function lookupUser(name: string): Promise<RunAs | null> {
   return entry ? { name, uid: entry.uid, gid: entry.gid, home: entry.home } : null;
 }
 
-function packagesCheck(): Check {
+function packagesCheck(host: Host): Check {
   return {
     id: "packages",
     title: "Debian packages for rootless Podman and backups",
@@ -151,7 +151,7 @@ function packagesCheck(): Check {
       const noDpkg = result.code === 127;
       const missing = noDpkg ? [...REQUIRED_PACKAGES] : missingPackages(result.stdout, REQUIRED_PACKAGES);
       if (missing.length === 0) return { ok: true, detail: `all ${REQUIRED_PACKAGES.length} installed` };
-      const steps = installCommands(missing).map((argv) => command(argv));
+      const steps = installCommands(missing, host.systemd).map((argv) => command(argv));
       const detail = noDpkg ? "no dpkg-query: not a Debian system" : `missing: ${missing.join(" ")}`;
       return { ok: false, detail, fix: fixOf(steps) };
     },
@@ -411,7 +411,7 @@ function testImageCheck(host: Host, owner: string): Check {
 /** Every check, in the order fixes must be applied (packages before config before users before Podman). */
 export function hostChecks(host: Host): Check[] {
   return [
-    packagesCheck(),
+    packagesCheck(host),
     containersConfCheck(host),
     storageConfCheck(),
     tunCheck(),

@@ -44,6 +44,13 @@ describe("installCommands", () => {
       ],
     ]);
   });
+
+  it("with systemd, stops and disables the registry service Debian starts at install (a node never serves an open registry on port 5000)", () => {
+    const commands = installCommands(["skopeo", "docker-registry"], true);
+    assert.deepEqual(commands.at(-1), ["systemctl", "disable", "--now", "docker-registry.service"]);
+    assert.equal(installCommands(["skopeo", "docker-registry"], false).length, 2);
+    assert.equal(installCommands(["skopeo"], true).length, 2);
+  });
 });
 
 describe("REQUIRED_PACKAGES", () => {

@@ -18,12 +18,24 @@ export const REQUIRED_PACKAGES = [
   "dbus-user-session",
   "debootstrap",
   "curl",
+  // The tests' own image registry (TLS, basic auth) and the tool that pushes images into it
+  // (test/support/registry.ts, scripts/test-registry.ts); openssl makes its test CA.
+  "docker-registry",
+  "skopeo",
+  "openssl",
   "restic",
   // The web UI's browser tests drive Debian's Chromium (Playwright's own download is not used), and
   // it needs one font to draw text.
   "chromium",
   "fonts-dejavu-core",
 ] as const;
+
+/**
+ * Services Debian starts when their package is installed that a node must not run: the registry
+ * serves the tests (started by them, on loopback, with TLS and auth), never the package's own
+ * unauthenticated one on port 5000.
+ */
+export const UNWANTED_SERVICES = ["docker-registry.service"] as const;
 
 /** The `dpkg-query` format `missingPackages` parses: name, status abbreviation, version. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} syntax
@@ -43,9 +55,13 @@ export function missingPackages(dpkgQueryOutput: string, wanted: readonly string
   return wanted.filter((name) => !installed.has(name));
 }
 
-/** The commands that install `missing` without prompts or recommended extras. */
-export function installCommands(missing: readonly string[]): string[][] {
+/**
+ * The commands that install `missing` without prompts or recommended extras; with systemd, then
+ * stop and disable the services those packages started that a node must not run.
+ */
+export function installCommands(missing: readonly string[], systemd = false): string[][] {
   if (missing.length === 0) return [];
+  const unwanted = UNWANTED_SERVICES.filter((unit) => missing.includes(unit.replace(/\.service$/, "")));
   return [
     ["apt-get", "update"],
     [
@@ -57,5 +73,6 @@ export function installCommands(missing: readonly string[]): string[][] {
       "--no-install-recommends",
       ...missing,
     ],
+    ...(systemd && unwanted.length > 0 ? [["systemctl", "disable", "--now", ...unwanted]] : []),
   ];
 }

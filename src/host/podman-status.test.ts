@@ -9,16 +9,36 @@ import {
   worldReadWritable,
 } from "./podman-status.ts";
 
-const info = (driver: string, runtime: string) =>
-  JSON.stringify({ host: { ociRuntime: { name: runtime } }, store: { graphDriverName: driver } });
+const info = (
+  driver: string,
+  runtime: string,
+  cgroup = { cgroupVersion: "v2", cgroupControllers: ["memory"] },
+) =>
+  JSON.stringify({
+    host: { ociRuntime: { name: runtime }, security: { rootless: true }, ...cgroup },
+    store: { graphDriverName: driver },
+  });
 
 describe("podmanInfoStatus", () => {
   it("passes with overlay and runc", () => {
     assert.deepEqual(podmanInfoStatus(0, info("overlay", "runc"), ""), {
       ok: true,
-      detail: "driver overlay, runtime runc",
+      detail: "driver overlay, runtime runc; memory limits enforced",
       repair: null,
     });
+  });
+
+  it("says that memory limits are not enforced for rootless Podman on cgroup v1 (this passes: apps run)", () => {
+    const status = podmanInfoStatus(
+      0,
+      info("overlay", "runc", { cgroupVersion: "v1", cgroupControllers: [] }),
+      "",
+    );
+    assert.equal(status.ok, true);
+    assert.match(
+      status.detail,
+      /^driver overlay, runtime runc; memory limits NOT enforced: rootless Podman on cgroup v1 ignores resource limits/,
+    );
   });
 
   it("names the wrong driver and runtime", () => {

@@ -1,5 +1,6 @@
 /** Pure logic deciding, from what Podman and the system printed, whether a node is set up. */
 
+import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { PAUSE_PROCESS_GONE } from "../runtime/pause-process.ts";
 
 export type Status = { ok: boolean; detail: string };
@@ -38,7 +39,12 @@ export function podmanInfoStatus(code: number, stdout: string, stderr: string): 
   }
   let info: {
     store?: { graphDriverName?: string };
-    host?: { ociRuntime?: { name?: string }; security?: { rootless?: boolean } };
+    host?: {
+      ociRuntime?: { name?: string };
+      security?: { rootless?: boolean };
+      cgroupVersion?: string;
+      cgroupControllers?: string[] | null;
+    };
   };
   try {
     info = JSON.parse(stdout);
@@ -47,7 +53,13 @@ export function podmanInfoStatus(code: number, stdout: string, stderr: string): 
   }
   const driver = info.store?.graphDriverName ?? "unknown";
   const runtime = info.host?.ociRuntime?.name ?? "unknown";
-  const detail = `driver ${driver}, runtime ${runtime}`;
+  const limits = memoryLimitsOf({
+    rootless: info.host?.security?.rootless ?? true,
+    cgroupVersion: info.host?.cgroupVersion ?? "unknown",
+    cgroupControllers: info.host?.cgroupControllers ?? [],
+  });
+  // Not a failure: apps run, but a manifest's `memory` is not applied (installs and status say so).
+  const detail = `driver ${driver}, runtime ${runtime}; memory limits ${limits.enforced ? "enforced" : `NOT enforced: ${limits.why}`}`;
   const problems: string[] = [];
   if (driver !== "overlay") problems.push(`driver is ${driver}, want overlay`);
   if (runtime !== "runc") problems.push(`runtime is ${runtime}, want runc`);

@@ -64,7 +64,8 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // 8: a port's `bind` is no longer filled in (an interface's port defaults to 127.0.0.1, any other
 // to 0.0.0.0: manifest/access.ts), and interfaces have `auth` and `public_paths`.
 // 9: a manifest's `backup` section is checked against its volumes, containers and hooks.
-export const MANIFEST_RULES_VERSION = 9;
+// 10: a health check's `interval` or `timeout` written alone sets the other's default.
+export const MANIFEST_RULES_VERSION = 10;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

@@ -262,9 +262,19 @@ const Device = z
   })
   .meta({ description: "A host device passed into the container, granted by a `device` permission." });
 
+/** The default health check interval and probe timeout, when neither is written (ms). */
+const HEALTH_INTERVAL_MS = 10_000;
+const HEALTH_TIMEOUT_MS = 5_000;
+
 const HealthTiming = {
-  interval: Duration.prefault(10).meta({ description: "Time between probes (default 10s)." }),
-  timeout: Duration.prefault(5).meta({ description: "How long one probe may take (default 5s)." }),
+  interval: Duration.optional().meta({
+    description:
+      "Time between probes (default 10s, or twice `timeout` when that is written and longer than 5s).",
+  }),
+  timeout: Duration.optional().meta({
+    description:
+      "How long one probe may take (default 5s, or half of `interval` when that is written and shorter than 10s).",
+  }),
   retries: z
     .number()
     .int()
@@ -316,7 +326,20 @@ const HealthCheck = z
     description:
       "How the daemon decides that the container is healthy, by a probe it runs inside the container: an HTTP request, a listening TCP socket or a command.",
     examples: [{ type: "http", port: 8080, path: "/health", status: 200, interval: "10s" }],
-  });
+  })
+  .transform(withHealthTimingDefaults);
+
+/**
+ * Fills in the interval and the timeout an author left out so that they follow the one written: an
+ * `interval: 5s` alone gets a 2.5s timeout, not the 5s default that would not be shorter than it.
+ */
+function withHealthTimingDefaults<T extends { interval?: number; timeout?: number }>(
+  health: T,
+): T & { interval: number; timeout: number } {
+  const interval = health.interval ?? Math.max(HEALTH_INTERVAL_MS, 2 * (health.timeout ?? 0));
+  const timeout = health.timeout ?? Math.min(HEALTH_TIMEOUT_MS, Math.floor(interval / 2));
+  return { ...health, interval, timeout };
+}
 
 const DependsOn = z.record(Label, z.enum(["started", "healthy"])).meta({
   description: "Containers of this app that must be started (or healthy) before this one starts.",
@@ -369,6 +392,10 @@ export const ContainerSchema = z
       description: "Capabilities added to the empty set every container starts with (cap-drop ALL).",
     }),
     read_only: z.boolean().default(false).meta({ description: "Mount the root filesystem read-only." }),
+    init: z.boolean().default(false).meta({
+      description:
+        "Run a tiny init (catatonit) as PID 1 that forwards signals to the program and reaps zombies: for programs that ignore SIGTERM as PID 1.",
+    }),
     tmpfs: z
       .array(AbsolutePath)
       .default([])

@@ -733,6 +733,19 @@ describe("health.timing", () => {
     });
   });
 
+  test("an interval or a timeout written alone: the default of the other follows it", () => {
+    const timing = (written: string) => {
+      const container = expectValid(health(written)).manifest.containers.web;
+      return { interval: container?.health?.interval, timeout: container?.health?.timeout };
+    };
+    assert.deepEqual(timing("interval: 5s"), { interval: 5000, timeout: 2500 });
+    assert.deepEqual(timing("interval: 1s"), { interval: 1000, timeout: 500 });
+    assert.deepEqual(timing("timeout: 20s"), { interval: 40_000, timeout: 20_000 });
+    assert.deepEqual(timing("interval: 30s"), { interval: 30_000, timeout: 5000 });
+    assert.deepEqual(timing("timeout: 2s"), { interval: 10_000, timeout: 2000 });
+    assert.deepEqual(timing("start_period: 1s"), { interval: 10_000, timeout: 5000 });
+  });
+
   test("passing: sensible timing", () => {
     expectValid(health(TIMING));
     expectValid(health("interval: 1s, timeout: 100ms"));

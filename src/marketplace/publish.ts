@@ -11,7 +11,7 @@ import semver from "semver";
 import { request } from "undici";
 import { CatalogError } from "../catalog/errors.ts";
 import { writeFileAtomic } from "../catalog/files.ts";
-import { readAppVersion } from "../catalog/publisher.ts";
+import { readAppVersion, unpinnedProblem } from "../catalog/publisher.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { digestOf, packBundle } from "./bundle.ts";
 import { type BundleDigest, buildPublication, KINDS, recordOf } from "./events.ts";
@@ -29,6 +29,8 @@ export type PublishOptions = {
   publicUrl?: string | undefined;
   notes: string;
   now: number;
+  /** Lets images by tag through (development only); by default every registry image is pinned. */
+  allowUnpinned?: boolean;
 };
 
 export type PublishReport = {
@@ -117,6 +119,8 @@ export async function publishApp(key: DevKey, options: PublishOptions): Promise<
   if (!loaded.ok)
     throw new MarketError(`the manifest of ${options.dir} is invalid: run archy app validate ${options.dir}`);
   const { manifest } = loaded;
+  const unpinned = options.allowUnpinned ? undefined : unpinnedProblem(options.dir, manifest);
+  if (unpinned) throw new MarketError(`${unpinned}; nothing was published`);
   const last = await lastPublished(options.relays, key.pubkey, app.id);
   if (last && !semver.gt(app.version, last.version))
     throw new MarketError(

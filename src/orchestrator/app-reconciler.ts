@@ -15,6 +15,7 @@ import type { Executor } from "./executor.ts";
 import { hookDue, hookDueOnceRunning } from "./hook-schedule.ts";
 import { type AppPackage, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
+import type { AppImagePulls } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Note, StoredContainer } from "./model.ts";
 import { type InstalledNames, NameClashError } from "./name-clashes.ts";
@@ -53,6 +54,8 @@ export type AppReconcilerOptions = {
   names: InstalledNames;
   observations: ObservationCache;
   contexts: RenderContexts;
+  /** The pull step, before anything of the app is created or replaced. */
+  pulls: AppImagePulls;
   report: AppReport;
   updates: UpdateController;
   healthRestarts: HealthRestarts;
@@ -217,6 +220,13 @@ export class AppReconciler {
             ? `waiting for ${next.waiting.join("; ")}`
             : updates.reason(update, verdict, next.phase),
       );
+      // Every image is on the node before anything is created or replaced (install, reinstall).
+      if (next.actions.some((a) => a.kind === "create" || (a.kind === "remove" && a.why === "outdated")))
+        try {
+          await this.#o.pulls.pull(app, manifest, note);
+        } catch (failure) {
+          return failed(failure);
+        }
       for (const action of next.actions) {
         if (action.kind === "forget") {
           store.deleteApp(appId);

@@ -2,9 +2,10 @@
  * The executor performs one planned action through the runtime. Every action is idempotent: after a
  * crash at any point the next reconcile repeats it, or finds it done.
  */
+
 import { join } from "node:path";
 import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
-import { type Manifest, MIN_SECRET_LENGTH } from "../manifest/schema.ts";
+import { type Manifest, MIN_SECRET_LENGTH, memorySize } from "../manifest/schema.ts";
 import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
 import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
@@ -86,6 +87,14 @@ export class Executor {
           note,
         );
         note("info", `creating ${manifest.id}/${action.key} (${action.backend} backend)`);
+        {
+          const memory = manifest.containers[action.key]?.memory;
+          if (memory !== undefined && !runtime.memoryLimits.enforced)
+            note(
+              "warn",
+              `the memory limit of ${manifest.id}/${action.key} (${memorySize(memory)}) is not enforced on this host: ${runtime.memoryLimits.why}`,
+            );
+        }
         return runtime.create(manifest, action.key, ctx, action.backend);
       case "start":
         note("info", `starting ${action.container.name}`);
@@ -114,7 +123,7 @@ export class Executor {
         note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
         const shared = this.#sharedNames(manifest.id);
         for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
-          note("warn", `kept the ${kept}: another app has that name`);
+          note("warn", `kept the ${kept}`);
         // Named the earlier way: the next install makes its Podman secrets under the current names
         // (from the same secret files), so the old ones go now rather than stay forever.
         if (namingOf(ctx, manifest.id) !== CURRENT_NAMING)

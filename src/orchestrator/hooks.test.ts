@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FakeRuntime } from "../../test/support/fake-runtime.ts";
 import { expectValid, withLines } from "../../test/support/manifest-text.ts";
+import type { Runtime } from "../runtime/runtime.ts";
 import { HookError, readHostTree, runHook } from "./hooks.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
 
@@ -181,5 +182,65 @@ describe("copy_from_host from a catalog app's package", () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a failing exec step", () => {
+  /** A database-init script as packagers write them: many lines, the failing command among them. */
+  const SCRIPT = [
+    "set -e",
+    "echo creating the role",
+    "psql -c 'CREATE DATABASE wiki' # and the rest of a long script that must not become the reason",
+    "echo done",
+  ].join("\n");
+  const manifest = () =>
+    expectValid(
+      withLines(
+        "hooks:",
+        "  post_install:",
+        `    - exec: { container: web, command: ["sh", "-c", ${JSON.stringify(SCRIPT)}] }`,
+      ),
+    ).manifest;
+  const run = (result: { exitCode: number; stdout: string; stderr: string }) => {
+    const notes: Array<[string, string]> = [];
+    const hook = runHook(manifest(), "post_install", {
+      runtime: { exec: async () => result } as unknown as Runtime,
+      appDir: undefined,
+      containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
+      note: (level, message) => notes.push([level, message]),
+      hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+    });
+    return { hook, notes };
+  };
+
+  test("the reason names the exit code and the last output lines, not the script; output is logged as output", async () => {
+    const { hook, notes } = run({
+      exitCode: 2,
+      stdout: "creating the role\n\n",
+      stderr: 'psql: error: connection refused\n\tIs the server running on host "db"?\n',
+    });
+    await assert.rejects(hook, (error: Error) => {
+      assert.ok(error instanceof HookError, String(error));
+      assert.equal(
+        error.message,
+        'post_install step 1: `sh -c set -e…` exited with 2; its last lines: creating the role | psql: error: connection refused | \tIs the server running on host "db"?',
+      );
+      assert.doesNotMatch(error.message, /CREATE DATABASE/);
+      return true;
+    });
+    // What the program printed is its output, not an error of the platform's: the failure is one line.
+    assert.deepEqual(
+      notes.filter(([level]) => level !== "info"),
+      [],
+    );
+    assert.ok(
+      notes.some(([, message]) => message === "post_install step 1: psql: error: connection refused"),
+    );
+  });
+
+  test("a step that fails silently says it printed nothing", async () => {
+    await assert.rejects(run({ exitCode: 1, stdout: "", stderr: "" }).hook, {
+      message: "post_install step 1: `sh -c set -e…` exited with 1 and printed nothing",
+    });
   });
 });

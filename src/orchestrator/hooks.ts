@@ -71,6 +71,23 @@ async function copyRoot(
   return hostPaths.resolve(permission.path, `copy_from_host root ${name}`);
 }
 
+/** How many of a failing step's last output lines its reason repeats. */
+const FAILURE_LINES = 5;
+/** The longest a command is shown in a reason: a script is the manifest's to show, not the reason's. */
+const COMMAND_SHOWN = 60;
+
+/**
+ * A command as a reason names it: whole when short and on one line, else its first line cut short
+ * (`sh -c 'set -e…'`), so that a hook's script does not become the app's reason and the operation's
+ * error.
+ */
+function commandSummary(command: readonly string[]): string {
+  const whole = command.join(" ");
+  const firstLine = whole.split("\n")[0] as string;
+  if (firstLine === whole && whole.length <= COMMAND_SHOWN) return `\`${whole}\``;
+  return `\`${firstLine.slice(0, COMMAND_SHOWN).trimEnd()}…\``;
+}
+
 /** Runs every step of one hook, in order; the first failing step fails the hook. */
 export async function runHook(manifest: Manifest, hook: HookName, ctx: HookContext): Promise<void> {
   await runSteps(manifest, hook, manifest.hooks[hook], ctx);
@@ -98,15 +115,20 @@ export async function runSteps(
         result = await ctx.runtime.exec(container, command, timeout);
       } catch (error) {
         if (isPodmanError(error, "timeout"))
-          throw new HookError(`${where}: ${command.join(" ")} did not finish within ${timeout / 1000} s`);
-        throw new HookError(`${where}: ${command.join(" ")} could not run: ${(error as Error).message}`);
+          throw new HookError(
+            `${where}: ${commandSummary(command)} did not finish within ${timeout / 1000} s`,
+          );
+        throw new HookError(
+          `${where}: ${commandSummary(command)} could not run: ${(error as Error).message}`,
+        );
       }
-      const output = `${result.stdout}${result.stderr}`.trim();
-      for (const line of output.split("\n").slice(-50))
-        if (line) ctx.note(result.exitCode === 0 ? "info" : "error", `${where}: ${line}`);
+      // The output is the program's, whatever its exit code: logged as information, its last lines
+      // repeated in the failure's reason.
+      const lines = `${result.stdout}${result.stderr}`.split("\n").filter((line) => line.trim() !== "");
+      for (const line of lines.slice(-50)) ctx.note("info", `${where}: ${line}`);
       if (result.exitCode !== 0)
         throw new HookError(
-          `${where}: ${command.join(" ")} exited with ${result.exitCode}${output ? `: ${output.split("\n").slice(-5).join(" | ")}` : ""}`,
+          `${where}: ${commandSummary(command)} exited with ${result.exitCode}${lines.length > 0 ? `; its last lines: ${lines.slice(-FAILURE_LINES).join(" | ")}` : " and printed nothing"}`,
         );
       continue;
     }

@@ -424,6 +424,24 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
     assert.equal(ctx.lifecycle.uninstall("alpha").kind, "uninstall");
   });
 
+  test("a stop of an app that running apps depend on is accepted and names them; stopped dependents are not named", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.installed("beta", { dependencies: ["alpha"] });
+    ctx.installed("gamma", { dependencies: ["alpha"] });
+    ctx.installed("delta");
+    ctx.finish(ctx.lifecycle.stop("gamma").operationId);
+    const stop = ctx.lifecycle.stop("alpha");
+    assert.equal(stop.kind, "stop");
+    assert.deepEqual(stop.runningDependents, ["beta"]);
+    assert.equal(
+      ctx.store.getApp("beta")?.desired,
+      "running",
+      "a dependent is not stopped without being named",
+    );
+    assert.equal(ctx.lifecycle.stop("delta").runningDependents, undefined);
+  });
+
   test("update to a version that is not newer: not-newer, unless forced", () => {
     const ctx = setup();
     ctx.installed("alpha", { version: "1.5.0" });
@@ -434,7 +452,12 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
         "not-newer",
         (error) => {
           assert.deepEqual(error.data, { installed: "1.5.0", offered: version });
-          assert.match(error.message, /is not newer than the installed 1\.5\.0; pass force/);
+          assert.match(
+            error.message,
+            /is not newer than the installed 1\.5\.0; to downgrade or reapply, force it/,
+          );
+          // The message reaches the CLI as is: it names the CLI's flag, not only the API's parameter.
+          assert.match(error.message, /`archy update alpha --force`/);
         },
       );
     const forced = ctx.lifecycle.update(sourced("alpha", { version: "1.4.9" }), { force: true });

@@ -64,6 +64,11 @@ export type Accepted = {
   existing: boolean;
   /** Operations this one superseded (marked failed): only stop, uninstall and purge do that. */
   superseded?: string[];
+  /**
+   * For a stop: the apps that depend on this one and are to keep running. They are not stopped with
+   * it (the operator named one app), so the caller is told that they lose it until it starts again.
+   */
+  runningDependents?: string[];
 };
 
 /**
@@ -163,11 +168,21 @@ export class Lifecycle {
 
   /** Stop is sacred: nothing but another operator request starts the app again. */
   stop(appId: string): Accepted {
-    return this.#record(this.#installed(appId), appId, "stop", {
+    const accepted = this.#record(this.#installed(appId), appId, "stop", {
       desired: "stopped",
       phase: "stopping",
       resetAttempts: true,
     });
+    const runningDependents = this.#dependents(appId, (other) => other.desired === "running");
+    return runningDependents.length > 0 ? { ...accepted, runningDependents } : accepted;
+  }
+
+  /** The other installed apps that depend on `appId` and pass `which`, by id. */
+  #dependents(appId: string, which: (other: AppRow) => boolean): string[] {
+    return this.#store
+      .listApps()
+      .filter((other) => other.id !== appId && which(other) && this.#manifests.dependsOn(other, appId))
+      .map((other) => other.id);
   }
 
   restart(appId: string): Accepted {
@@ -184,13 +199,7 @@ export class Lifecycle {
   /** Removes the app's containers; its data and secrets stay unless `purge`. */
   uninstall(appId: string, options: { purge?: boolean } = {}): Accepted {
     const app = this.#installed(appId);
-    const dependents = this.#store
-      .listApps()
-      .filter(
-        (other) =>
-          other.id !== appId && other.desired !== "absent" && this.#manifests.dependsOn(other, appId),
-      )
-      .map((other) => other.id);
+    const dependents = this.#dependents(appId, (other) => other.desired !== "absent");
     if (dependents.length > 0)
       throw new LifecycleError(
         "has-dependents",
@@ -265,7 +274,7 @@ export class Lifecycle {
     if (!options.force && !semver.gt(next, app.version))
       throw new LifecycleError(
         "not-newer",
-        `${app.id} ${next} is not newer than the installed ${app.version}; pass force to downgrade or reapply`,
+        `${app.id} ${next} is not newer than the installed ${app.version}; to downgrade or reapply, force it: \`archy update ${app.id} --force\` (\`force: true\` in package.update)`,
         {
           installed: app.version,
           offered: next,

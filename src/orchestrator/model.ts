@@ -3,6 +3,8 @@
  * operator sees, derived from desired state, observation and the work in flight (StartOS keeps the
  * two apart the same way); operations are the journal of what was asked.
  */
+import type { PullProgress } from "../runtime/runtime.ts";
+
 /** What the operator wants an app to be. `absent` with `purge` also deletes its data. */
 export const DESIRED_STATES = ["running", "stopped", "absent"] as const;
 export type DesiredState = (typeof DESIRED_STATES)[number];
@@ -109,7 +111,11 @@ export type ReconcilerEvent =
       state: "running" | "succeeded" | "failed";
       error?: string;
     }
-  | { type: "log"; appId: string; line: OperationLogLine };
+  | { type: "log"; appId: string; line: OperationLogLine }
+  | ({ type: "pull"; appId: string; operationId: string } & LayerProgress);
+
+/** One blob of an image's pull, for the operation's events. */
+export type LayerProgress = PullProgress & { image: string };
 
 export type Logger = {
   info(message: string): void;

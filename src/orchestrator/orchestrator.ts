@@ -21,12 +21,14 @@ import { Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, type ProbeOutcome, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
+import type { PullPolicy } from "./image-pulls.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
 import type { Logger, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
 import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
+import { RegistryCredentials, registryOf } from "./registry-credentials.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
 
@@ -45,6 +47,8 @@ export type OrchestratorOptions = {
   onEvent?: (event: ReconcilerEvent) => void;
   /** Fault injection for crash tests: called before every action is performed. */
   beforeAction?: (action: Action) => void;
+  /** Retries of image pulls whose registry cannot be reached (default: image-pulls.ts). */
+  pullPolicy?: PullPolicy;
   /** Added to the time a new version's health checks need, to make its update window (default 20 s). */
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
@@ -68,6 +72,8 @@ export class Orchestrator {
   readonly manifests: ManifestCache;
   readonly lifecycle: Lifecycle;
   readonly secrets: SecretFiles;
+  /** Credentials for image registries, by host (`<state>/registries/`). */
+  readonly registries: RegistryCredentials;
   /**
    * Apps held stopped, with why (a backup or restore in flight, src/backup/): the reconciler keeps
    * them stopped until the hold is lifted. In memory: a daemon that dies lifts every hold, so an app
@@ -89,6 +95,8 @@ export class Orchestrator {
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
     this.secrets.learnExisting();
     const mask = this.secrets.mask;
+    this.registries = new RegistryCredentials(join(options.stateDir, "registries"), mask);
+    this.registries.learnExisting();
     const onEvent = options.onEvent ?? (() => {});
     this.#options = {
       ...options,
@@ -227,6 +235,8 @@ export class Orchestrator {
       resyncMs: options.resyncMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent,
+      registryAuth: (image) => this.registries.get(registryOf(image)),
+      ...(options.pullPolicy ? { pullPolicy: options.pullPolicy } : {}),
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),

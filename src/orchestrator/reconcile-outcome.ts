@@ -8,6 +8,7 @@ import { RuntimeError } from "../runtime/runtime.ts";
 import { NotApprovedError } from "./approvals.ts";
 import { HookError } from "./hooks.ts";
 import { HostPathError } from "./host-path-guard.ts";
+import { ImagePullError } from "./image-pulls.ts";
 import { NameClashError } from "./name-clashes.ts";
 
 export type ReconcileOutcome =
@@ -34,7 +35,8 @@ export function isTerminal(error: unknown): boolean {
     error instanceof HookError ||
     error instanceof NotApprovedError ||
     error instanceof HostPathError ||
-    error instanceof NameClashError
+    error instanceof NameClashError ||
+    error instanceof ImagePullError
   )
     return true;
   if (error instanceof RuntimeError)

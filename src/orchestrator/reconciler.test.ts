@@ -101,6 +101,8 @@ type AppOptions = {
   preStart?: string;
   /** A device on the web container, granted by a `radio` permission naming this host device. */
   device?: string;
+  /** The web container's memory limit (`256m`). */
+  memory?: string;
 };
 
 function manifestText(id: string, o: AppOptions = {}): string {
@@ -145,6 +147,7 @@ function manifestText(id: string, o: AppOptions = {}): string {
         "      start_period: 1s",
       );
     if (o.device) lines.push("    devices: [{ permission: radio }]");
+    if (o.memory) lines.push(`    memory: ${o.memory}`);
     if (o.secret || o.env) lines.push("    environment:");
     if (o.secret) lines.push("      TOKEN:", "        secret: token");
     if (o.env) lines.push(`      NOTE: ${o.env}`);
@@ -366,6 +369,28 @@ describe("reconciler: convergence", () => {
     assert.deepEqual(
       w.events.filter((e) => e.type === "operation").map((e) => (e as { state: string }).state),
       ["running", "succeeded"],
+    );
+  });
+
+  test("install says per container that a memory limit is not enforced where Podman cannot enforce it", async () => {
+    const w = setup();
+    w.runtime.memoryLimits = { enforced: false, why: "rootless Podman on cgroup v1 ignores resource limits" };
+    const op = w.install("alpha", { memory: "256m" });
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded");
+    const warnings = w.store
+      .operationLogs(op.operationId)
+      .filter((l) => l.level === "warn")
+      .map((l) => l.message);
+    assert.deepEqual(warnings, [
+      "the memory limit of alpha/web (256m) is not enforced on this host: rootless Podman on cgroup v1 ignores resource limits",
+    ]);
+    const enforced = setup();
+    const quiet = enforced.install("alpha", { memory: "256m" });
+    await enforced.settle();
+    assert.deepEqual(
+      enforced.store.operationLogs(quiet.operationId).filter((l) => l.level === "warn"),
+      [],
     );
   });
 
@@ -1468,7 +1493,7 @@ describe("reconciler: update with rollback", () => {
     );
   });
 
-  test("an image that is not on the node: refused before anything is touched", async () => {
+  test("an image that is not on the node and cannot be pulled: refused before anything is touched", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.missingImages.add(V2_IMAGE);
@@ -1479,9 +1504,10 @@ describe("reconciler: update with rollback", () => {
       [w.op(op.operationId)?.state, w.op(op.operationId)?.error],
       [
         "failed",
-        `update to 2.0.0 refused: image ${V2_IMAGE} of 2.0.0 is not on this node; pull or load it, then update again; 1.0.0 left as it was`,
+        `update to 2.0.0 refused: image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference; 1.0.0 left as it was`,
       ],
     );
+    assert.equal(w.runtime.calls.filter((c) => c === "image-pull").length, 1, "one pull, not retried");
     assert.equal(w.runtime.count("stop"), stops, "the old version was never stopped");
     assert.deepEqual(
       w.runtime.of("alpha").map((c) => [c.id, c.state]),
@@ -1495,7 +1521,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.store.getUpdate("alpha"), undefined);
   });
 
-  test("an image gone after the pre-flight (create fails: image-missing) is rolled back at once", async () => {
+  test("an image gone after the pre-flight (and not pullable) is rolled back at once", async () => {
     const w = setup();
     const { dataDir, before, v1 } = await installed(w);
     w.runtime.afterMutation = (method) => {
@@ -1507,7 +1533,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.op(op.operationId)?.state, "failed");
     assert.equal(
       w.op(op.operationId)?.error,
-      `update to 2.0.0 failed (image ${V2_IMAGE} of alpha/web is not on this node): rolled back to 1.0.0`,
+      `update to 2.0.0 failed (image ${V2_IMAGE} could not be pulled: initializing source docker://${V2_IMAGE}: reading manifest in ${V2_IMAGE}: manifest unknown: manifest unknown; the registry docker.io has no such image or digest: check the manifest's image reference): rolled back to 1.0.0`,
     );
     runningOnce(w.runtime, "alpha");
     assert.equal(w.runtime.of("alpha")[0]?.specHash, v1.specHash);
@@ -1548,7 +1574,7 @@ describe("reconciler: update with rollback", () => {
     assert.equal(w.op(op.operationId)?.state, "failed");
     assert.match(
       w.op(op.operationId)?.error ?? "",
-      /^update to 2\.0\.0 failed \(post_update step 1: .*migrate --to 2 exited with 3: migration 7 failed: column exists\): rolled back to 1\.0\.0$/,
+      /^update to 2\.0\.0 failed \(post_update step 1: .*migrate --to 2` exited with 3; its last lines: migration 7 failed: column exists\): rolled back to 1\.0\.0$/,
     );
     assert.deepEqual([w.app("alpha")?.version, w.app("alpha")?.phase], ["1.0.0", "running"]);
     assert.deepEqual(dataTree(dataDir), before);

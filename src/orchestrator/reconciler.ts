@@ -11,7 +11,7 @@
 
 import type { HookStepSpec } from "../manifest/schema.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
-import type { Observation, Runtime, Watch } from "../runtime/runtime.ts";
+import type { Observation, RegistryAuth, Runtime, Watch } from "../runtime/runtime.ts";
 import { AppReconciler, type HealthSource } from "./app-reconciler.ts";
 import { AppReport } from "./app-report.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
@@ -19,6 +19,7 @@ import type { Executor } from "./executor.ts";
 import { DEFAULT_HEALTH_RESTART_POLICY, type HealthRestartPolicy } from "./health-restarts.ts";
 import type { AppPackage } from "./hooks.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
+import { AppImagePulls, type PullPolicy } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Logger, Note, ReconcilerEvent } from "./model.ts";
 import { InstalledNames } from "./name-clashes.ts";
@@ -65,6 +66,10 @@ export type ReconcilerOptions = {
    * then its desired state counts as stopped, and it runs again once the hold ends.
    */
   holdsStopped?: (appId: string) => string | undefined;
+  /** The credentials for the registry of an image (default: none). */
+  registryAuth?: (image: string) => RegistryAuth | undefined;
+  /** Retries of a pull whose registry cannot be reached (default: image-pulls.ts). */
+  pullPolicy?: PullPolicy;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -108,6 +113,14 @@ export class Reconciler {
       legacyNames: () => legacyNamesOf(manifests.installed(store)),
     });
     const contexts = new RenderContexts({ store, manifests, runtime, dataRoot });
+    const pulls = new AppImagePulls({
+      runtime,
+      store,
+      contexts,
+      credentialsFor: options.registryAuth ?? (() => undefined),
+      onEvent: options.onEvent ?? (() => {}),
+      ...(options.pullPolicy ? { policy: options.pullPolicy } : {}),
+    });
     const detail: HealthSource["detail"] = (appId, key, container) =>
       options.health.detail?.(appId, key, container);
     this.#updates = new UpdateController({
@@ -118,6 +131,7 @@ export class Reconciler {
       snapshots: options.snapshots ?? new DataSnapshots({ dataRoot }),
       observations: this.#observations,
       contexts,
+      pulls,
       report: this.#report,
       clock,
       updateMarginMs: options.updateMarginMs ?? DEFAULT_UPDATE_MARGIN_MS,
@@ -137,6 +151,7 @@ export class Reconciler {
       names: options.names ?? new InstalledNames(store, manifests),
       observations: this.#observations,
       contexts,
+      pulls,
       report: this.#report,
       updates: this.#updates,
       healthRestarts: new HealthRestarts(restartPolicy, clock),

@@ -14,6 +14,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import type { AppReport } from "./app-report.ts";
 import { listPermissions, unapprovedOf } from "./approvals.ts";
 import type { Executor } from "./executor.ts";
+import { type AppImagePulls, ImagePullError } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Note, Phase } from "./model.ts";
 import type { ObservationCache } from "./observation-cache.ts";
@@ -47,6 +48,8 @@ export type UpdateControllerOptions = {
   snapshots: Snapshots;
   observations: ObservationCache;
   contexts: RenderContexts;
+  /** The pull step: the new version's images are on the node before the old one is stopped. */
+  pulls: AppImagePulls;
   report: AppReport;
   clock: () => number;
   /** Added to the time the new version's health checks need, to make an update's window. */
@@ -183,16 +186,13 @@ export class UpdateController {
     this.#o.report.status(app, "updating", `updating from ${from} to ${to}: checking images and disk space`);
     note("info", `updating ${app.id} from ${from} to ${to}`);
     const ctx = this.#o.contexts.of(manifest);
-    const images = [...new Set(podmanPlan(manifest, ctx).containers.map((c) => c.body.image))];
-    const missing: string[] = [];
-    for (const image of images) if (!(await this.#o.runtime.imagePresent(image))) missing.push(image);
-    if (missing.length > 0)
-      return this.#refuse(
-        app,
-        update,
-        `${missing.length === 1 ? "image" : "images"} ${missing.join(", ")} of ${to} ${missing.length === 1 ? "is" : "are"} not on this node; pull or load ${missing.length === 1 ? "it" : "them"}, then update again`,
-        note,
-      );
+    const images = this.#o.pulls.imagesOf(manifest);
+    try {
+      await this.#o.pulls.pull(app, manifest, note);
+    } catch (failure) {
+      if (!(failure instanceof ImagePullError)) throw failure;
+      return this.#refuse(app, update, failure.message, note);
+    }
     note("info", `the images of ${to} are on this node: ${images.join(", ")}`);
     const bytes = await snapshots.dataBytes(app.id);
     const free = await snapshots.freeBytes(app.id);

@@ -197,6 +197,53 @@ describe("stop_signal", () => {
   });
 });
 
+describe("init", () => {
+  test("no Kubernetes equivalent: a warning naming the container and the exact fix", () => {
+    const r = render(app({ init: true }), bare);
+    const warning = warningOf(r.warnings, "containers.worker.init");
+    assert.match(warning.message, /worker runs as PID 1 without it/);
+    assertCarried(r, warning);
+    assert.ok(!render(app({}), bare).warnings.some((w) => w.field.endsWith(".init")));
+  });
+});
+
+describe("hooks", () => {
+  test("every hook with steps is a warning naming its steps and what to do instead; none is dropped silently", () => {
+    const withHooks = app(
+      {},
+      {
+        hooks: {
+          pre_start: [
+            {
+              copy_from_host: {
+                from: "files/keyring.conf",
+                container: "worker",
+                to: "/etc/keyring/keyring.conf",
+              },
+            },
+          ],
+          post_install: [{ exec: { container: "worker", command: ["keyring", "init"] } }],
+        },
+      },
+    );
+    const r = render(withHooks, bare);
+    const preStart = warningOf(r.warnings, "hooks.pre_start");
+    assert.match(preStart.message, /^not rendered: the daemon runs pre_start before/);
+    assert.match(
+      preStart.message,
+      /Step 1 copies files\/keyring\.conf to worker:\/etc\/keyring\/keyring\.conf/,
+    );
+    assert.match(preStart.message, /ConfigMap/);
+    const postInstall = warningOf(r.warnings, "hooks.post_install");
+    assert.match(
+      postInstall.message,
+      /Step 1 runs \["keyring","init"\] in worker \(by hand: kubectl exec deployment\/globex--keyring -c worker -- …\)/,
+    );
+    for (const warning of [preStart, postInstall]) assertCarried(r, warning);
+    assert.ok(!render(app({}), bare).warnings.some((w) => w.field.startsWith("hooks")));
+  });
+});
+
 describe("depends_on", () => {
   test("containers are listed in start order, and the lost waiting is a warning naming each condition", () => {
     const r = render(samples.notes as Manifest);

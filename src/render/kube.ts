@@ -51,7 +51,7 @@ import {
   OWNER,
   PLATFORM_PREFIX,
 } from "../manifest/naming.ts";
-import type { HealthSpec, Manifest } from "../manifest/schema.ts";
+import type { HealthSpec, HookName, Manifest } from "../manifest/schema.ts";
 import { exportedHosts } from "./addresses.ts";
 import { byCodeUnit, canonicalize } from "./canonical.ts";
 import { probeCommand, shQuote } from "./health.ts";
@@ -522,6 +522,13 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
           "and be restarted.",
       });
     }
+    if (c.init)
+      warnings.push({
+        field: `containers.${c.key}.init`,
+        message:
+          `Kubernetes has no init for one container, so ${c.key} runs as PID 1 without it: a program that ignores ` +
+          "SIGTERM there is killed at the end of the grace period. Exact everywhere: an init (tini, catatonit) as the image's entrypoint.",
+      });
     if (c.stopSignal) {
       const { name } = c.stopSignal;
       warnings.push({
@@ -551,7 +558,54 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
       });
     }
   }
+  warnings.push(...hookWarnings(manifest, app));
   return warnings;
+}
+
+/** When each hook runs under the daemon, and what takes its place in Kubernetes. */
+const HOOK_MOMENTS: Record<HookName, { when: string; instead: string }> = {
+  post_install: {
+    when: "once the containers of a first install run",
+    instead: "run it once after the first apply",
+  },
+  pre_start: {
+    when: "before a container's first start and every operator start or restart",
+    instead:
+      "bake a copied file into the image or mount it from a ConfigMap, and make a command an init container or part of the entrypoint",
+  },
+  post_update: {
+    when: "after an update, once the new containers run",
+    instead: "run it after applying the new version",
+  },
+  pre_uninstall: {
+    when: "before the app's containers are removed",
+    instead: "run it before deleting the Deployment",
+  },
+};
+
+/**
+ * Hooks are the daemon's: Kubernetes has no moment for them, so none is rendered, and each hook
+ * that has steps is a warning naming its steps and what to do instead (as the docs promise: said,
+ * not dropped).
+ */
+function hookWarnings(manifest: Manifest, app: ResolvedApp): KubeWarning[] {
+  const deployment = `deployment/${kubeName(app.id)}`;
+  return (Object.keys(HOOK_MOMENTS) as HookName[]).flatMap((hook) => {
+    const steps = manifest.hooks[hook];
+    if (steps.length === 0) return [];
+    const described = steps.map((step, i) =>
+      "exec" in step
+        ? `${i === 0 ? "Step" : "step"} ${i + 1} runs ${JSON.stringify(step.exec.command)} in ${step.exec.container} (by hand: kubectl exec ${deployment} -c ${step.exec.container} -- …)`
+        : `${i === 0 ? "Step" : "step"} ${i + 1} copies ${step.copy_from_host.from} to ${step.copy_from_host.container}:${step.copy_from_host.to}`,
+    );
+    const { when, instead } = HOOK_MOMENTS[hook];
+    return [
+      {
+        field: `hooks.${hook}`,
+        message: `not rendered: the daemon runs ${hook} ${when}, Kubernetes has no such moment. ${described.join("; ")}. Instead, ${instead}.`,
+      },
+    ];
+  });
 }
 
 /** `text` without line breaks or other control characters, which would end a comment line. */

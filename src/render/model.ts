@@ -104,6 +104,8 @@ export type ResolvedContainer = {
   devices: Device[];
   capAdd: string[];
   readOnly: boolean;
+  /** A tiny init runs as PID 1, the program under it. */
+  init: boolean;
   /** Every tmpfs mount, declared or implied (see `effectiveTmpfs`). */
   tmpfs: string[];
   stopTimeoutSeconds: number;
@@ -356,6 +358,7 @@ function resolveContainer(
     devices,
     capAdd: sortedUnique(spec.capabilities.map((c) => c.toUpperCase().replace(/^CAP_/, ""))),
     readOnly: spec.read_only,
+    init: spec.init,
     tmpfs: effectiveTmpfs(spec),
     stopTimeoutSeconds: ceilSeconds(spec.stop_timeout),
     stopSignal: signal(spec.stop_signal, where),

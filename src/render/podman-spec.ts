@@ -65,6 +65,7 @@ export type ContainerCreateBody = {
   cap_add?: string[];
   no_new_privileges: true;
   read_only_filesystem: boolean;
+  init?: boolean;
   stop_timeout: number;
   stop_signal?: number;
   resource_limits?: { memory: { limit: number } };
@@ -178,6 +179,8 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
     cap_add: c.capAdd.length > 0 ? c.capAdd : undefined,
     no_new_privileges: true,
     read_only_filesystem: c.readOnly,
+    // Absent unless asked for: the spec hash of every container without it stays as it was.
+    init: c.init || undefined,
     stop_timeout: c.stopTimeoutSeconds,
     stop_signal: c.stopSignal?.number,
     resource_limits: c.memoryBytes === undefined ? undefined : { memory: { limit: c.memoryBytes } },

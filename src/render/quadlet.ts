@@ -273,6 +273,7 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     c.capAdd.length > 0 && `AddCapability=${c.capAdd.join(" ")}`,
     "NoNewPrivileges=true",
     c.readOnly && "ReadOnly=true",
+    c.init && "RunInit=true",
     // The tmpfs mounts a read-only root needs are listed explicitly below, as in the plain backend.
     c.readOnly && "ReadOnlyTmpfs=false",
     ...c.tmpfs.map((path) => k("Tmpfs", `${path}:${TMPFS_OPTIONS.join(",")}`)),

@@ -5,6 +5,7 @@
  * *observed* to own them, and every stop is verified — a stop that leaves the container running is
  * an error, never a success (the field failure this platform must not repeat).
  */
+
 import { networkInterfaces } from "node:os";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
@@ -17,7 +18,9 @@ import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
 import type { PodmanClient } from "./libpod/client.ts";
 import type { ContainerInspect } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
+import { pullErrorKind } from "./libpod/images.ts";
 import type { NetworkInspect } from "./libpod/networks.ts";
+import type { MemoryLimits } from "./memory-limits.ts";
 import { observe } from "./observe.ts";
 import {
   type Backend,
@@ -35,6 +38,8 @@ import {
   type Observation,
   type OutputChunk,
   type ProbeRun,
+  PullFailure,
+  type PullOptions,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -53,6 +58,8 @@ export type PodmanRuntimeOptions = {
   systemd?: SystemdUser;
   units?: UnitStore;
   log?: (message: string) => void;
+  /** Whether Podman enforces memory limits here (from `podman info`; default: it does). */
+  memoryLimits?: MemoryLimits;
 };
 
 /**
@@ -103,9 +110,24 @@ export function containerFileOf(service: string): string {
   return `${service.replace(/\.service$/, "")}.container`;
 }
 
+/**
+ * Where an existing volume of an app's name keeps its data, when that is not `planned` (the app's
+ * data directory its bind points at); undefined when it is there.
+ */
+function dataElsewhere(
+  volume: { Mountpoint: string; Options?: Record<string, string> | null },
+  planned: string,
+): string | undefined {
+  const options = volume.Options ?? {};
+  const bind = (options.o ?? "").split(",").some((o) => o === "bind" || o === "rbind");
+  const where = bind && options.device ? options.device : volume.Mountpoint;
+  return where === planned ? undefined : where;
+}
+
 export class PodmanRuntime implements Runtime {
   readonly #client: PodmanClient;
   readonly createWith: Backend;
+  readonly memoryLimits: MemoryLimits;
   readonly #systemd: SystemdUser | undefined;
   readonly #units: UnitStore | undefined;
   readonly #log: (message: string) => void;
@@ -113,6 +135,7 @@ export class PodmanRuntime implements Runtime {
   constructor(options: PodmanRuntimeOptions) {
     this.#client = options.client;
     this.createWith = options.createWith;
+    this.memoryLimits = options.memoryLimits ?? { enforced: true };
     this.#systemd = options.systemd;
     this.#units = options.units;
     this.#log = options.log ?? (() => {});
@@ -160,6 +183,24 @@ export class PodmanRuntime implements Runtime {
 
   imagePresent(reference: string): Promise<boolean> {
     return this.#client.images.exists(reference);
+  }
+
+  async pullImage(reference: string, options: PullOptions = {}): Promise<void> {
+    try {
+      await this.#client.images.pull(reference, options);
+    } catch (error) {
+      // A Podman that is not answering is the caller's to wait out, like every Podman call.
+      if (
+        !isPodmanError(error) ||
+        error.operation !== "image.pull" ||
+        error.kind === "unavailable" ||
+        error.kind === "timeout"
+      )
+        throw error;
+      throw new PullFailure(pullErrorKind(error.message), error.message.replace(/^image\.pull: /, ""), {
+        cause: error,
+      });
+    }
   }
 
   #storageDirs: Promise<ProtectedDir[]> | undefined;
@@ -282,6 +323,15 @@ export class PodmanRuntime implements Runtime {
               ? `it is app ${labels[LABELS.app] ?? "unknown"}'s`
               : "the platform did not make it"
           }): its data is never given to another app; remove or rename it if it is not needed`,
+        );
+      // Ours by its labels, yet its data elsewhere (a volume `podman kube play` of the render made,
+      // labelled as the app's): mounting it would split the app's data between two places.
+      const elsewhere = existing ? dataElsewhere(existing, volume.Options.device) : undefined;
+      if (elsewhere !== undefined)
+        throw new RuntimeError(
+          "name-conflict",
+          `the Podman volume ${volume.Name} is labelled as ${manifest.id}'s but keeps its data in ${elsewhere}, not in the app's data directory ${volume.Options.device}: it is not used. ` +
+            `If its data is needed, copy it into ${volume.Options.device}; then remove the volume (podman volume rm ${volume.Name}) and retry`,
         );
     }
   }
@@ -517,7 +567,7 @@ export class PodmanRuntime implements Runtime {
     const kept: string[] = [];
     const keeps = (kind: ResourceKind, name: string) => {
       if (!keep.has(resourceKey(kind, name))) return false;
-      kept.push(describeResource({ kind, name }));
+      kept.push(`${describeResource({ kind, name })}: another app has that name`);
       return true;
     };
     if (this.#units && this.#systemd) {
@@ -545,11 +595,16 @@ export class PodmanRuntime implements Runtime {
       // Only the app's own: a volume of its name that someone else made is left as it is.
       const existing = await this.#client.volumes.find(volume.Name);
       if (!existing) continue;
-      if (existing.Labels?.[LABELS.owner] === OWNER && existing.Labels?.[LABELS.app] === manifest.id)
+      const elsewhere = dataElsewhere(existing, volume.Options.device);
+      if (elsewhere !== undefined)
+        kept.push(
+          `${describeResource({ kind: "volume", name: volume.Name })}, whose data is in ${elsewhere}, not in the app's data directory: that data was not deleted`,
+        );
+      else if (existing.Labels?.[LABELS.owner] === OWNER && existing.Labels?.[LABELS.app] === manifest.id)
         await this.#client.volumes.remove(volume.Name);
       else
         kept.push(
-          `${describeResource({ kind: "volume", name: volume.Name })}, which is not ${manifest.id}'s`,
+          `${describeResource({ kind: "volume", name: volume.Name })}, which is not ${manifest.id}'s: another app has that name`,
         );
     }
     return kept;

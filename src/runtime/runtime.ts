@@ -11,10 +11,12 @@
  * failures with a `kind` (`not-found`, `conflict`, `timeout`, `unavailable`, `bad-request`,
  * `server`: libpod/errors.ts) that callers decide on, never on message text.
  */
+
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { RenderContext } from "../render/model.ts";
 import type { VolumeData } from "./data-dirs.ts";
+import type { MemoryLimits } from "./memory-limits.ts";
 import type { Backend, ObservedContainer } from "./observed.ts";
 
 export type RuntimeErrorKind = "stop-ineffective" | "name-conflict" | "image-missing" | "backend-unavailable";
@@ -41,6 +43,43 @@ export type Observation = {
   containers: ObservedContainer[];
   /** Engine calls made, for metrics and the benchmark. */
   calls: number;
+};
+
+/** One blob of an image pull (a layer or the config), by the first 12 hex digits of its digest. */
+export type PullProgress = {
+  layer: string;
+  status: "waiting" | "downloading" | "present" | "done";
+  /** Bytes of the blob received so far, and its size, while downloading. */
+  current?: number;
+  total?: number;
+};
+
+/** Credentials for the registry an image comes from (never logged, never in errors). */
+export type RegistryAuth = { username: string; password: string; serveraddress: string };
+
+/**
+ * Why a registry did not give an image: it refused the credentials (`denied`), has no such image
+ * or digest (`not-found`), sent bytes that do not match the digest (`corrupt`), or could not be
+ * reached (`unreachable`, the only kind worth another try).
+ */
+export type PullFailureKind = "denied" | "not-found" | "corrupt" | "unreachable";
+
+/** A pull the registry (not the engine) failed; `reason` is the registry's and the engine's own words. */
+export class PullFailure extends Error {
+  readonly kind: PullFailureKind;
+  readonly reason: string;
+  constructor(kind: PullFailureKind, reason: string, options: { cause?: unknown } = {}) {
+    super(reason, options);
+    this.name = "PullFailure";
+    this.kind = kind;
+    this.reason = reason;
+  }
+}
+
+export type PullOptions = {
+  auth?: RegistryAuth;
+  onProgress?: (progress: PullProgress) => void;
+  signal?: AbortSignal;
 };
 
 export type StopOutcome = { via: "systemd" | "api"; wasRunning: boolean };
@@ -73,6 +112,8 @@ export type Watch = { stop(): Promise<void> };
 export interface Runtime {
   /** How new containers are created. Existing ones are always handled by their observed backend. */
   readonly createWith: Backend;
+  /** Whether Podman enforces a container's memory limit on this host (see memory-limits.ts). */
+  readonly memoryLimits: MemoryLimits;
 
   // ---- observation
 
@@ -87,6 +128,12 @@ export interface Runtime {
   startedAt(container: ContainerRef): Promise<number | undefined>;
   /** Whether an image is present on the node (nothing is pulled). */
   imagePresent(reference: string): Promise<boolean>;
+  /**
+   * Pulls an image from its registry (a digest in the reference is verified against what arrives),
+   * reporting each blob's progress. What the registry failed is a `PullFailure`; an engine that
+   * does not answer fails as any other call does.
+   */
+  pullImage(reference: string, options?: PullOptions): Promise<void>;
   /** The directories the engine keeps (its storage, its socket): no app may mount them. */
   engineDirs(): Promise<ProtectedDir[]>;
 

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseManifest } from "../manifest/parse.ts";
+import { CODE_ROOT } from "../system/code-root.ts";
 import { fillTemplate, initialsOf, titleOf } from "./fill.ts";
-import { REPOSITORY_ROOT } from "./schema-ref.ts";
 
 test("placeholders are filled in one pass; one nobody fills is an error, never left in an app", () => {
   assert.deepEqual(fillTemplate("id: {{id}} ({{name}})", { id: "a", name: "{{id}}" }), {
@@ -19,7 +19,7 @@ test("placeholders are filled in one pass; one nobody fills is an error, never l
 });
 
 test("every template, filled, is a valid manifest (a formatter that touched a placeholder breaks it)", () => {
-  const templates = join(REPOSITORY_ROOT, "templates/apps");
+  const templates = join(CODE_ROOT, "templates/apps");
   const names = readdirSync(templates);
   assert.ok(names.length >= 3, names.join(", "));
   for (const name of names) {

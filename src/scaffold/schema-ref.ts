@@ -7,14 +7,14 @@
  * URL, such as a copy made with `archy app schema > manifest-v1.json`) overrides both.
  */
 import { isAbsolute, relative, resolve } from "node:path";
+import { CODE_ROOT } from "../system/code-root.ts";
 
-export const REPOSITORY_ROOT = resolve(import.meta.dirname, "../..");
-export const SCHEMA_FILE = resolve(REPOSITORY_ROOT, "schema/manifest-v1.json");
+export const SCHEMA_FILE = resolve(CODE_ROOT, "schema/manifest-v1.json");
 
 export function schemaReference(appDir: string, override?: string): string {
   if (override !== undefined) return override;
   const fromApp = relative(resolve(appDir), SCHEMA_FILE);
-  const insideCheckout = !relative(REPOSITORY_ROOT, resolve(appDir)).startsWith("..");
+  const insideCheckout = !relative(CODE_ROOT, resolve(appDir)).startsWith("..");
   return insideCheckout && !isAbsolute(fromApp) ? fromApp : SCHEMA_FILE;
 }
 

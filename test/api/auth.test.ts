@@ -90,6 +90,10 @@ describe("CSRF and cross-origin requests", () => {
       "auth.logout",
       "auth.logoutAll",
       "auth.rotateCliToken",
+      "backup.restore",
+      "backup.run",
+      "backup.targets.add",
+      "backup.targets.remove",
       "catalog.refresh",
       "market.refresh",
       "market.relays.add",
@@ -105,6 +109,8 @@ describe("CSRF and cross-origin requests", () => {
       "package.stop",
       "package.uninstall",
       "package.update",
+      "registry.login",
+      "registry.logout",
     ]);
   });
 

@@ -346,6 +346,28 @@ const VALID: Record<string, ValidCase> = {
     },
     check: (result) => assert.deepEqual(result, { removed: true, relays: [] }),
   },
+  "registry.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, [], "no registry credentials by default"),
+  },
+  "registry.login": {
+    prepare: () => ({ host: "127.0.0.1:5000", username: "ops", password: "a-registry-password-0123456789" }),
+    check: (result) =>
+      assert.deepEqual(result, [{ host: "127.0.0.1:5000", username: "ops" }], "never the password"),
+  },
+  "registry.logout": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "registry.login",
+        { host: "127.0.0.1:5001", username: "ops", password: "a-registry-password-0123456789" },
+        env.cli,
+      );
+      return { host: "127.0.0.1:5001" };
+    },
+    check: (result) =>
+      assert.ok(!(result as Array<{ host: string }>).some((r) => r.host === "127.0.0.1:5001")),
+  },
   "market.settings": {
     prepare: () => ({}),
     check: (result) => assert.deepEqual(result, { identity: null, threshold: 50, provider: null }),

@@ -248,6 +248,23 @@ test("a dependency found nowhere beside the app is a note, not an error (it may 
   );
 });
 
+test("a dependency beside the app that is there but invalid is said to be invalid, not missing", async () => {
+  writeApp("broken", "keyring", "    memory: lots");
+  writeApp("broken", "web", "dependencies:", "  - { id: keyring }");
+  const run = await archy(["app", "validate", "broken/web"], work);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /^ {2}note broken\/web\/manifest\.yml:10:11: dependencies\[0\]\.id: dependency keyring beside this app \(broken\/keyring\/manifest\.yml\) is invalid \(containers\.web\.memory: .*\): its version and the exports used were not checked\n {4}fix: archy app validate broken\/keyring lists what to fix in it$/m,
+  );
+  assert.doesNotMatch(run.stdout, /was not found/);
+  const render = await archy(["app", "render", "broken/web", "--target", "podman"], work);
+  assert.match(
+    render.stderr,
+    /warning: dependency keyring beside this app \(broken\/keyring\/manifest\.yml\) is invalid/,
+  );
+});
+
 test("a host port used by two apps validated together is reported on both", async () => {
   writeApp("ports", "one", "    ports: [{ container: 80, host: 8080 }]");
   writeApp("ports", "two", "    ports: [{ container: 80, host: 8080 }]");

@@ -398,6 +398,35 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
     assert.equal(uninstall.code, 0, show(uninstall));
   });
 
+  test("registry login reads the password from stdin; ls shows host and user, never the password; logout forgets", async () => {
+    const password = "a-registry-password-0123456789";
+    const login = await archy(
+      ["registry", "login", "127.0.0.1:5000", "--username", "ops"],
+      env,
+      undefined,
+      `${password}\n`,
+    );
+    assert.equal(login.code, 0, show(login));
+    assert.ok(!login.stdout.includes(password) && !login.stderr.includes(password), show(login));
+    const ls = await cli(["registry", "ls"]);
+    assert.equal(ls.code, 0, show(ls));
+    assert.match(ls.stdout, /^REGISTRY\s+USER\n127\.0\.0\.1:5000\s+ops\n$/);
+    assert.deepEqual(JSON.parse((await cli(["registry", "ls", "--json"])).stdout), [
+      { host: "127.0.0.1:5000", username: "ops" },
+    ]);
+    const bad = await archy(
+      ["registry", "login", "../etc", "--username", "ops"],
+      env,
+      undefined,
+      `${password}\n`,
+    );
+    assert.equal(bad.code, 1, show(bad));
+    assert.match(bad.stderr, /registry: '\.\.\/etc' is not a registry host/);
+    const logout = await cli(["registry", "logout", "127.0.0.1:5000"]);
+    assert.equal(logout.code, 0, show(logout));
+    assert.match((await cli(["registry", "ls"])).stdout, /no registry credentials/);
+  });
+
   test("credentials prints the displayed login with its generated password", async () => {
     const start = await cli(["start", node.id]);
     assert.equal(start.code, 0, show(start));

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
+import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import { manifestHash } from "../../src/orchestrator/manifest-cache.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { type Driver, eventually, Lab } from "../support/driver.ts";
@@ -154,6 +155,50 @@ describe("real Podman: no two apps share a name", () => {
       true,
     );
     await lab.podman(["volume", "rm", squatter]);
+    await driver.exit();
+    driver = undefined;
+  });
+
+  test("a volume labelled as the app's whose data is elsewhere (kube play) is never mounted, and purge never says it deleted that data", async () => {
+    driver = await lab.driver();
+    const app = await writeApp("played", ["web"], "data", "pass");
+    const played = `archy-${app.id}_data`;
+    // As `podman kube play` of the render leaves one: the app's labels, its data in Podman's storage.
+    await lab.podman([
+      "volume",
+      "create",
+      "--label",
+      `${LABELS.owner}=${OWNER}`,
+      "--label",
+      `${LABELS.app}=${app.id}`,
+      played,
+    ]);
+    const mountpoint = (
+      await lab.podman(["volume", "inspect", played, "--format", "{{.Mountpoint}}"])
+    ).trim();
+    await driver.call("install", { path: app.dir });
+    await driver.waitPhase(app.id, "failed", 60_000);
+    assert.match(
+      (await driver.app(app.id))?.reason ?? "",
+      new RegExp(
+        `the Podman volume ${played} is labelled as ${app.id}'s but keeps its data in ${mountpoint}, not in the app's data directory ${lab.volumeDir(app.id, "data")}: it is not used`,
+      ),
+    );
+    assert.equal(await lab.inspect(app.id), undefined, "no container was made on it");
+    const purge = await driver.call<{ operationId: string }>("uninstall", { app: app.id, purge: true });
+    await driver.waitPhase(app.id, "removed", 60_000);
+    const logs = (await driver.operationDone(purge.operationId)).logs.map((l) => l.message);
+    assert.ok(
+      logs.includes(
+        `kept the Podman volume ${played}, whose data is in ${mountpoint}, not in the app's data directory: that data was not deleted`,
+      ),
+      logs.join("\n"),
+    );
+    assert.ok(
+      (await names(["volume", "ls", "--format", "{{.Name}}"])).includes(played),
+      "the volume is kept",
+    );
+    await lab.podman(["volume", "rm", played]);
     await driver.exit();
     driver = undefined;
   });

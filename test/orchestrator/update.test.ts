@@ -254,7 +254,7 @@ describe("real Podman: update with rollback", { concurrency: 3 }, () => {
       assert.equal(record.operation?.state, "failed");
       assert.equal(
         record.operation?.error,
-        `update to 2.0.0 refused: image ${missing} of 2.0.0 is not on this node; pull or load it, then update again; 1.0.0 left as it was`,
+        `update to 2.0.0 refused: image ${missing} is not on this node, and localhost/ images are never pulled: build or load it (podman load), then retry; 1.0.0 left as it was`,
       );
       await driver.waitPhase(app.id, "running", 30_000);
       const now = await web(lab, app);
@@ -277,7 +277,7 @@ describe("real Podman: update with rollback", { concurrency: 3 }, () => {
       assert.equal(refused.code, "not-newer");
       assert.match(
         refused.error ?? "",
-        /0\.9\.0 is not newer than the installed 1\.0\.0; pass force to downgrade/,
+        /0\.9\.0 is not newer than the installed 1\.0\.0; to downgrade or reapply, force it: `archy update [^`]+ --force`/,
       );
       const unchanged = await web(lab, app);
       assert.deepEqual([unchanged.id, unchanged.startedAt], [old.id, old.startedAt], "nothing was touched");

@@ -10,6 +10,10 @@ import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { LABELS, OWNER } from "../../src/manifest/naming.ts";
 import { isPodmanError, PodmanError } from "../../src/runtime/libpod/errors.ts";
 import type { PodmanEvent } from "../../src/runtime/libpod/events.ts";
+import { pullErrorKind } from "../../src/runtime/libpod/images.ts";
+import { memoryLimitsOf } from "../../src/runtime/memory-limits.ts";
+import { outputLines } from "../../src/runtime/output-lines.ts";
+import { runAsTestUser } from "../support/rootless.ts";
 import { eventually, type LabSample, RuntimeLab, sleep } from "../support/runtime-lab.ts";
 import { freePort } from "../support/samples.ts";
 import { within } from "../support/wait.ts";
@@ -231,6 +235,65 @@ describe("real Podman: libpod client", () => {
     await lab.client.containers.remove(quiet, { force: true, timeoutSeconds: 0 });
   });
 
+  test("containers: output lines are exactly what podman logs shows (pieces joined, blank lines kept)", async () => {
+    const writer = `${lab.prefix}-pieces`;
+    await lab.client.containers.create(
+      serveSpec(writer, {
+        command: [
+          "sh",
+          "-c",
+          "printf 'step one ... '; sleep 1; echo ok; echo; echo; echo after-blank; printf 'no newline at end'",
+        ],
+      }),
+    );
+    await lab.client.containers.start(writer);
+    await eventually("the writer to exit", async () =>
+      (await lab.client.containers.inspect(writer)).State.Running ? undefined : true,
+    );
+    const lines: string[] = [];
+    for await (const { line } of outputLines(await lab.client.containers.logs(writer))) lines.push(line);
+    const cli = await runAsTestUser(["podman", "logs", writer]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(lines, cli.stdout.split("\n"), `podman logs shows:\n${cli.stdout}`);
+    assert.deepEqual(lines, ["step one ... ok", "", "", "after-blank", "no newline at end"]);
+    await lab.client.containers.remove(writer, { force: true, timeoutSeconds: 0 });
+  });
+
+  test("containers: a memory limit is in HostConfig.Memory exactly where podman info says it can be enforced", async () => {
+    const limited = `${lab.prefix}-memory`;
+    const limit = 64 * 1024 * 1024;
+    await lab.client.containers.create(serveSpec(limited, { resource_limits: { memory: { limit } } }));
+    const inspected = (await lab.client.containers.inspect(limited)) as unknown as {
+      HostConfig: { Memory: number };
+    };
+    const limits = memoryLimitsOf(await lab.client.info());
+    // On this project's CI host (rootless, cgroup v1) Podman drops the limit: the daemon must say so.
+    assert.equal(inspected.HostConfig.Memory, limits.enforced ? limit : 0, JSON.stringify(limits));
+    await lab.client.containers.remove(limited, { force: true, timeoutSeconds: 0 });
+  });
+
+  test("containers: the init field the render sets for init: true makes a tiny init PID 1, and the stop signal reaches a program that ignores it as PID 1", async () => {
+    const stubborn = `${lab.prefix}-init`;
+    // `sh` as PID 1 ignores SIGTERM; under the init it is PID 2 and dies of it.
+    await lab.client.containers.create(
+      serveSpec(stubborn, { command: ["sh", "-c", "sleep 600 & wait"], init: true, stop_timeout: 60 }),
+    );
+    await lab.client.containers.start(stubborn);
+    const pid1 = await lab.client.containers.exec(stubborn, ["cat", "/proc/1/cmdline"]);
+    assert.match(
+      pid1.stdout,
+      /^\/run\/podman-init\0--\0sh\0/,
+      "PID 1 is the init (catatonit, mounted as /run/podman-init), the program under it",
+    );
+    await lab.client.containers.stop(stubborn, 60);
+    const stopped = (await lab.client.containers.inspect(stubborn)) as unknown as {
+      State: { ExitCode: number };
+    };
+    // 143 = 128 + SIGTERM: stopped by the signal, not by the SIGKILL at the end of stop_timeout (137).
+    assert.equal(stopped.State.ExitCode, 143);
+    await lab.client.containers.remove(stubborn, { force: true, timeoutSeconds: 0 });
+  });
+
   test("containers: remove (force), then the container is not found", async () => {
     await lab.client.containers.remove(cache, { force: true, timeoutSeconds: 0 });
     assert.equal(await lab.client.containers.find(cache), undefined);
@@ -258,21 +321,14 @@ describe("real Podman: libpod client", () => {
   test("images: a pull that cannot reach a registry fails with a typed error, without hanging", async () => {
     // No registry is reachable here; a loopback port nobody listens on refuses at once.
     const reference = `127.0.0.1:${await freePort()}/archy/${lab.prefix}:1`;
-    const progress: string[] = [];
     await assert.rejects(
-      within(
-        lab.client.images.pull(reference, (p) => progress.push(p.stream ?? p.status ?? "")),
-        { what: `the pull of ${reference} to fail`, seen: () => progress },
-      ),
+      within(lab.client.images.pull(reference), { what: `the pull of ${reference} to fail` }),
       (error: unknown) => {
         assert.ok(isPodmanError(error), String(error));
         assert.match(error.message, /connection refused|pinging container registry/);
+        assert.equal(pullErrorKind(error.message), "unreachable");
         return true;
       },
-    );
-    assert.ok(
-      progress.some((line) => line.includes("Trying to pull")),
-      `progress was reported: ${progress}`,
     );
     assert.equal(await lab.client.images.exists(reference), false);
   });
@@ -378,6 +434,44 @@ describe("real Podman: libpod client", () => {
     await lab.client.secrets.remove(name);
     assert.equal(await lab.client.secrets.find(name), undefined);
     await lab.client.secrets.remove(name); // already gone: not an error
+  });
+
+  test("secrets: podman inspect shows a file secret's value never, an environment secret's as docs/manifest.md says for this Podman", async () => {
+    const name = `archy-${lab.prefix}-env-secret`;
+    const value = randomBytes(24).toString("hex");
+    await lab.client.secrets.create(name, new TextEncoder().encode(value));
+    const holder = `${lab.prefix}-env-secret-holder`;
+    await lab.client.containers.create(
+      serveSpec(holder, {
+        secret_env: { DB_PASSWORD: name },
+        secrets: [{ Source: name, Target: "/run/secrets/db-password", UID: 0, GID: 0, Mode: 0o400 }],
+      }),
+    );
+    await lab.client.containers.start(holder);
+    const read = await lab.client.containers.exec(holder, ["sh", "-c", 'printf %s "$DB_PASSWORD"']);
+    assert.equal(read.stdout, value, "the variable holds the value");
+    const inspected = JSON.stringify(await lab.client.containers.inspect(holder));
+    // docs/manifest.md: Podman before 5.3 (podman#23959) lists an environment secret's value in
+    // Config.Env, as this project's hosts (Debian 12, Podman 4.3) do; later ones mask it.
+    const [major = 0, minor = 0] = (await lab.client.info()).version.split(".").map(Number);
+    const shownByThisPodman = major < 5 || (major === 5 && minor < 3);
+    assert.equal(
+      inspected.includes(`DB_PASSWORD=${value}`),
+      shownByThisPodman,
+      `Podman ${major}.${minor}: inspect ${shownByThisPodman ? "should" : "should not"} show the variable's value`,
+    );
+    await lab.client.containers.remove(holder, { force: true, timeoutSeconds: 0 });
+    // A file secret alone: its value is nowhere in inspect, on every version.
+    const fileOnly = `${lab.prefix}-file-secret-holder`;
+    await lab.client.containers.create(
+      serveSpec(fileOnly, {
+        secrets: [{ Source: name, Target: "/run/secrets/db-password", UID: 0, GID: 0, Mode: 0o400 }],
+      }),
+    );
+    await lab.client.containers.start(fileOnly);
+    assert.ok(!JSON.stringify(await lab.client.containers.inspect(fileOnly)).includes(value));
+    await lab.client.containers.remove(fileOnly, { force: true, timeoutSeconds: 0 });
+    await lab.client.secrets.remove(name);
   });
 
   test("events: a start and a stop produce events carrying our labels", async () => {

@@ -80,9 +80,14 @@ export const ARCHY = join(REPO_ROOT, "bin", "archy");
 export type Run = { code: number; stdout: string; stderr: string };
 
 /** Runs `bin/archy ARGS` (as root in CI: it reads the test user's token file like an operator's sudo). */
-export function archy(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<Run> {
+export function archy(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+  input?: string,
+): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       ARCHY,
       args,
       { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
@@ -91,6 +96,7 @@ export function archy(args: string[], env: Record<string, string> = {}, timeoutM
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       },
     );
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 

@@ -101,6 +101,8 @@ export type DriverOptions = {
   healthRestartBaseMs?: number;
   /** The first delay of the per-app backoff after a failure (default: the daemon's). */
   backoffBaseMs?: number;
+  /** The wait before a pull whose registry cannot be reached is tried again (3 tries in all). */
+  pullBaseMs?: number;
   /**
    * Which Podman service: the lab's own (default), or `spawn` to let the driver find or start one
    * itself on `socketPath` (its `--own-socket`), as the real daemon does.
@@ -412,6 +414,7 @@ export class Lab {
     if (options.healthRestartBaseMs !== undefined)
       args.push("--health-restart-base-ms", String(options.healthRestartBaseMs));
     if (options.backoffBaseMs !== undefined) args.push("--backoff-base-ms", String(options.backoffBaseMs));
+    if (options.pullBaseMs !== undefined) args.push("--pull-base-ms", String(options.pullBaseMs));
     const env = testUserEnv();
     const argv = [this.#staged.node, ...args];
     const [file, fileArgs] = isRoot

@@ -5,6 +5,7 @@
  * can only call what the orchestrator can; what Podman really does is proven by the tests under
  * test/runtime and test/orchestrator, against real rootless Podman.
  */
+
 import { networkName } from "../../src/manifest/naming.ts";
 import type { Manifest } from "../../src/manifest/schema.ts";
 import type { RenderContext } from "../../src/render/model.ts";
@@ -12,6 +13,7 @@ import { podmanPlan } from "../../src/render/podman-spec.ts";
 import { resourceKey } from "../../src/render/resources.ts";
 import type { VolumeData } from "../../src/runtime/data-dirs.ts";
 import { PodmanError } from "../../src/runtime/libpod/errors.ts";
+import type { MemoryLimits } from "../../src/runtime/memory-limits.ts";
 import type { ObservedContainer } from "../../src/runtime/observed.ts";
 import {
   type ContainerMounts,
@@ -21,6 +23,7 @@ import {
   type Observation,
   type OutputChunk,
   type ProbeRun,
+  PullFailure,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -41,6 +44,7 @@ export type Mutation =
 
 export class FakeRuntime implements Runtime {
   readonly createWith = "podman" as const;
+  memoryLimits: MemoryLimits = { enforced: true };
   containers: ObservedContainer[] = [];
   networks = new Set<string>();
   volumes = new Set<string>();
@@ -160,6 +164,15 @@ export class FakeRuntime implements Runtime {
     return !this.missingImages.has(reference);
   }
 
+  /** A registry that has none of the missing images (in the words Podman's compatible pull says so). */
+  async pullImage(reference: string): Promise<void> {
+    this.calls.push("image-pull");
+    throw new PullFailure(
+      "not-found",
+      `initializing source docker://${reference}: reading manifest in ${reference}: manifest unknown: manifest unknown`,
+    );
+  }
+
   async engineDirs(): Promise<Array<{ path: string; what: string }>> {
     return [];
   }
@@ -211,7 +224,8 @@ export class FakeRuntime implements Runtime {
       const kept: string[] = [];
       this.networks.delete(networkName(manifest.id));
       for (const v of podmanPlan(manifest, ctx).volumes)
-        if (keep.has(resourceKey("volume", v.Name))) kept.push(`Podman volume ${v.Name}`);
+        if (keep.has(resourceKey("volume", v.Name)))
+          kept.push(`Podman volume ${v.Name}: another app has that name`);
         else this.volumes.delete(v.Name);
       return kept;
     });

@@ -5,11 +5,12 @@
  *
  *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH | --own-socket PATH]
  *                               [--crash-before KIND:N] [--resync-ms MS]
- *                               [--health-restart-base-ms MS] [--backoff-base-ms MS]
+ *                               [--health-restart-base-ms MS] [--backoff-base-ms MS] [--pull-base-ms MS]
  *   --socket: use exactly this Podman service; --own-socket: where to start one when none answers
  *   stdout, first line: {"ready":true,"apps":[…]} from the store, before any Podman call; then
  *   {"podman":{"socketPath","origin","pid"}} once connected.
  *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
+ *           {"id":5,"op":"registry-login","host":"127.0.0.1:5000","username":"u","password":"p"}
  *           {"id":3,"op":"list"} | {"id":4,"op":"wait","app":"x","phase":"running","timeoutMs":60000}
  *   stdout: {"reply":1,"ok":true,"result":…} | {"event":{…}}
  */
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "resync-ms": { type: "string" },
     "health-restart-base-ms": { type: "string" },
     "backoff-base-ms": { type: "string" },
+    "pull-base-ms": { type: "string" },
   },
 });
 const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -92,6 +94,9 @@ const orchestrator = new Orchestrator({
     ? { backoff: { ...DEFAULT_BACKOFF, baseMs: Number(values["backoff-base-ms"]) } }
     : {}),
   onEvent: (event) => emit({ event }),
+  ...(values["pull-base-ms"]
+    ? { pullPolicy: { attempts: 3, baseDelayMs: Number(values["pull-base-ms"]) } }
+    : {}),
   beforeAction,
 });
 orchestrator.start();
@@ -117,6 +122,12 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         return lifecycle.update(sourced, { force: command.force === true, approve });
       return lifecycle.reinstall(loaded.manifest.id, sourced, { approve });
     }
+    case "registry-login":
+      return orchestrator.registries.set(
+        command.host as string,
+        command.username as string,
+        command.password as string,
+      );
     case "start":
       return lifecycle.start(app);
     case "stop":

@@ -11,11 +11,12 @@ import { manifestJsonSchemaText } from "../../manifest/json-schema.ts";
 import { loadManifest } from "../../manifest/load.ts";
 import { APP_ID } from "../../manifest/schema.ts";
 import { fillTemplate, initialsOf, titleOf } from "../../scaffold/fill.ts";
-import { REPOSITORY_ROOT, schemaReference } from "../../scaffold/schema-ref.ts";
+import { schemaReference } from "../../scaffold/schema-ref.ts";
 import { type AppFile, TargetError, writeAppDirectory } from "../../scaffold/write-app.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
-const TEMPLATES = join(REPOSITORY_ROOT, "templates/apps");
+const TEMPLATES = join(CODE_ROOT, "templates/apps");
 
 export async function run(sub: "new" | "import" | "schema", argv: string[], usage: string): Promise<number> {
   if (sub === "schema") {

@@ -4,7 +4,8 @@
  */
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { accessWarnings } from "../../manifest/access.ts";
 import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
 import { githubAnnotations, sarifLog } from "../../manifest/issue-formats.ts";
@@ -25,6 +26,7 @@ import {
   type RenderTarget,
   renderWithWarnings,
 } from "../../render/index.ts";
+import { CODE_ROOT } from "../../system/code-root.ts";
 import { parseCommandLine, runSubcommand, UsageError } from "../args.ts";
 import type { SubcommandName } from "../commands.ts";
 
@@ -43,7 +45,7 @@ const USAGE = `Usage:
       Render an app for a backend. Without --out, files are printed to standard output.
       Dependencies whose exports the app consumes are looked up beside it, or given with --with.
   archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
-                    [--key FILE] [--notes TEXT] [--json]
+                    [--key FILE] [--notes TEXT] [--allow-unpinned] [--json]
       Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
 
 const devkit =
@@ -200,7 +202,7 @@ type ValidateFormat = (typeof VALIDATE_FORMATS)[number];
 
 /** The version and home of the tool, for SARIF's driver. */
 async function toolInfo(): Promise<{ version: string; informationUri: string }> {
-  const manifest = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as {
+  const manifest = JSON.parse(await readFile(join(CODE_ROOT, "package.json"), "utf8")) as {
     version: string;
   };
   return { version: manifest.version, informationUri: SCHEMA_ID.replace(/\/schema\/.*$/, "/") };
@@ -221,15 +223,27 @@ async function dependenciesBeside(
   for (const app of apps) {
     const outside = app.manifest.dependencies.filter((d) => !ids.has(d.id));
     if (outside.length === 0) continue;
-    const found = await loadDependencies(app.manifest, dirname(app.dir), []);
+    const loaded = await loadDependencies(app.manifest, dirname(app.dir), []);
     for (const dependency of outside) {
-      const other = typeof found === "string" ? undefined : found[dependency.id];
+      const other = typeof loaded === "string" ? undefined : loaded.found[dependency.id];
+      const invalid = typeof loaded === "string" ? undefined : loaded.invalid[dependency.id];
+      const path = ["dependencies", app.manifest.dependencies.indexOf(dependency), "id"];
       if (other) beside.set(dependency.id, { ...other, manifest: { ...other.manifest, dependencies: [] } });
+      else if (invalid)
+        notes.push([
+          app,
+          {
+            path,
+            message: `dependency ${dependency.id} beside this app (${displayFile(invalid)}) is invalid (${invalidSummary(invalid)}): its version and the exports used were not checked`,
+            fix: `archy app validate ${displayPath(invalid.dir)} lists what to fix in it`,
+            rule: "set.dependency-invalid",
+          },
+        ]);
       else
         notes.push([
           app,
           {
-            path: ["dependencies", app.manifest.dependencies.indexOf(dependency), "id"],
+            path,
             message: `dependency ${dependency.id} was not found beside this app (in ${displayPath(dirname(app.dir))}): its version and the exports used were not checked`,
             fix: `if it is not installed from a catalog, validate it together with this app: archy app validate ${displayFile(app)} <directory of ${dependency.id}>`,
             rule: "set.dependency-not-found",
@@ -279,12 +293,17 @@ async function renderCommand(argv: string[]): Promise<number> {
     console.error("archy: the manifest is invalid; nothing was rendered");
     return 1;
   }
-  const found = await loadDependencies(app.manifest, dirname(app.dir), values.with ?? []);
-  if (typeof found === "string") {
-    console.error(`archy: ${found}`);
+  const loaded = await loadDependencies(app.manifest, dirname(app.dir), values.with ?? []);
+  if (typeof loaded === "string") {
+    console.error(`archy: ${loaded}`);
     return 1;
   }
-  const dependencies = Object.fromEntries(Object.entries(found).map(([id, d]) => [id, d.manifest]));
+  for (const [id, invalid] of Object.entries(loaded.invalid))
+    if (!loaded.found[id])
+      console.error(
+        `archy: warning: dependency ${id} beside this app (${displayFile(invalid)}) is invalid (${invalidSummary(invalid)}): fix it, or name a valid one with --with`,
+      );
+  const dependencies = Object.fromEntries(Object.entries(loaded.found).map(([id, d]) => [id, d.manifest]));
   const dataRoot = resolve(values["data-root"] ?? join(homedir(), ".local/share/archipelago"));
   let files: RenderedFile[];
   try {
@@ -312,14 +331,40 @@ async function renderCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Finds the manifests of the apps this one depends on: given with --with, or beside the app. */
+type InvalidManifest = Extract<LoadedManifest, { ok: false }>;
+
+/** The first problem of an invalid manifest and how many more there are, for a one-line mention. */
+function invalidSummary(invalid: InvalidManifest): string {
+  const [first] = invalid.issues;
+  const more = invalid.issues.length - 1;
+  return `${first ? `${first.path}: ${first.message}` : "unreadable"}${more > 0 ? `, and ${more} more` : ""}`;
+}
+
+/**
+ * The app id an invalid manifest was meant to declare: its `id` when that much can be read, else its
+ * directory's name (apps live in directories named after them).
+ */
+function intendedId(invalid: InvalidManifest): string {
+  try {
+    const id = (parseYaml(invalid.text) as { id?: unknown } | null)?.id;
+    if (typeof id === "string") return id;
+  } catch {}
+  return basename(invalid.dir);
+}
+
+/**
+ * Finds the manifests of the apps this one depends on: given with --with, or beside the app. A
+ * manifest beside it meant as one of them but invalid is returned apart (`invalid`), so that the
+ * dependency is said to be invalid, not missing.
+ */
 async function loadDependencies(
   manifest: Manifest,
   siblingsDir: string,
   extra: string[],
-): Promise<Record<string, SetMember> | string> {
+): Promise<{ found: Record<string, SetMember>; invalid: Record<string, InvalidManifest> } | string> {
   const wanted = new Set(manifest.dependencies.map((d) => d.id));
   const found: Record<string, SetMember> = {};
+  const invalid: Record<string, InvalidManifest> = {};
   const candidates = [...extra];
   if (wanted.size > 0) {
     const entries = await readdir(siblingsDir, { withFileTypes: true }).catch(() => []);
@@ -339,6 +384,7 @@ async function loadDependencies(
       found[loaded.manifest.id] = { manifest: loaded.manifest, file: loaded.file };
     else if (!loaded.ok && extra.includes(path))
       return `dependency manifest ${path} is invalid: ${loaded.issues[0]?.message ?? ""}`;
+    else if (!loaded.ok && wanted.has(intendedId(loaded))) invalid[intendedId(loaded)] = loaded;
   }
-  return found;
+  return { found, invalid };
 }

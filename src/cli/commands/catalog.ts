@@ -27,9 +27,11 @@ const USAGE = `Usage: archy catalog <command> DIR …   (DIR: the catalog's work
       Create a catalog: keys for root, targets, snapshot and timestamp (DIR/keys, files 0600;
       --encrypt seals them with the passphrase in ${PASSPHRASE_VARIABLE}), every role signed.
       Defaults: 1 key per role, threshold 1; expiry root 365, targets 90, snapshot 7, timestamp 1 days.
-  add DIR PATH... [--role ROLE]
+  add DIR PATH... [--role ROLE] [--allow-unpinned]
       Add app versions (an app directory: its manifest, icon and files). The manifest must be valid
-      and its version newer than the catalog's. Apps of a delegated namespace go to its role.
+      and its version newer than the catalog's. Apps of a delegated namespace go to its role. Every
+      image from a registry must be pinned by digest (NAME:TAG@sha256:…); --allow-unpinned lets
+      tags through, for a development catalog only.
   remove DIR ID...
       Remove apps from the catalog.
   sign DIR [--role ROLE]... [--key FILE]... [--keys-dir DIR] [--renew]
@@ -145,10 +147,18 @@ async function init(argv: string[]): Promise<number> {
 }
 
 async function add(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { role: { type: "string" } }, [2, Number.POSITIVE_INFINITY]);
+  const { values, positionals } = parse(
+    argv,
+    { role: { type: "string" }, "allow-unpinned": { type: "boolean" } },
+    [2, Number.POSITIVE_INFINITY],
+  );
   if (values.help) return help();
   const [dir, ...paths] = positionals as [string, ...string[]];
-  const added = await addApps(dir, paths, { role: values.role, now: Date.now() });
+  const added = await addApps(dir, paths, {
+    role: values.role,
+    now: Date.now(),
+    allowUnpinned: values["allow-unpinned"] === true,
+  });
   for (const app of added)
     console.log(
       `added ${app.id} ${app.version} (${app.files} file${app.files === 1 ? "" : "s"}, role ${app.role})`,

@@ -168,6 +168,8 @@ export class Follower {
       if (this.#operationId) this.#phase(event.phase, event.reason);
       else this.#pendingPhase = { phase: event.phase, reason: event.reason };
     }
+    // A pull's byte progress comes as many events; the log has a line per quarter, which is shown.
+    if (event.type === "pull") return;
     if (event.type === "log") {
       if (!this.#operationId) this.#pendingLines.push(event.line);
       else if (event.line.operationId === this.#operationId) this.#print(event.line);
@@ -472,6 +474,12 @@ export async function followAccepted(
       `${id}: ${what} accepted (operation ${accepted.operationId})${
         accepted.superseded?.length ? `; it supersedes ${accepted.superseded.join(", ")}` : ""
       }`,
+    );
+  const dependents = accepted.runningDependents ?? [];
+  if (dependents.length > 0)
+    console.error(
+      `archy: warning: ${dependents.join(", ")} depend${dependents.length === 1 ? "s" : ""} on ${id} and keep${dependents.length === 1 ? "s" : ""} running without it (requests to it fail until \`archy start ${id}\`); ` +
+        `they are not stopped with it, since you named only ${id}: to stop them too, ${dependents.map((d) => `archy stop ${d}`).join(" && ")}`,
     );
   if (!wait) {
     out(`not waiting: \`archy status ${id}\` shows how it goes`);

@@ -6,7 +6,7 @@ import { parseCommandLine, UsageError } from "../args.ts";
 import { printJson } from "../operator.ts";
 
 const USAGE = `Usage: archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
-                         [--key FILE] [--notes TEXT] [--json]
+                         [--key FILE] [--notes TEXT] [--allow-unpinned] [--json]
 
 Validates the app in DIR (as archy app validate does), packs its manifest and files in a bundle,
 puts the bundle on its mirrors — an HTTP PUT target (--bundle-url; a URL ending in / gets the
@@ -20,6 +20,8 @@ there is refused. Nothing is sent to a relay unless every mirror serves the sign
   --bundle-dir DIR    a directory for the bundle, with --public-url (where it is served)
   --key FILE          your key file (default ~/.config/archipelago/nostr-key.json or ARCHY_DEV_KEY)
   --notes TEXT        release notes
+  --allow-unpinned    let images by tag through (development only): every image from a registry
+                      must otherwise be pinned by digest (NAME:TAG@sha256:…)
   --json              print the report as JSON
 
 Exit codes: 0 published to every relay, 1 refused or failed (message printed), 2 bad usage.`;
@@ -34,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       "public-url": { type: "string" },
       key: { type: "string" },
       notes: { type: "string" },
+      "allow-unpinned": { type: "boolean" },
       json: { type: "boolean" },
     },
     USAGE,
@@ -53,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       publicUrl: values["public-url"],
       notes: values.notes ?? "",
       now: Date.now(),
+      allowUnpinned: values["allow-unpinned"] === true,
     });
     if (values.json) printJson(report);
     else {

@@ -1,4 +1,5 @@
 /** `archy status APP`: one app in detail: containers, health, reason, URLs, recent operations. */
+import { memorySize } from "../../manifest/schema.ts";
 import { type AppView, CODES, type DaemonClient, type OperationSummary, RpcFailure } from "../client.ts";
 import {
   ago,
@@ -52,13 +53,18 @@ export function describeApp(
 ): string {
   const lines: string[] = [];
   lines.push(`${app.id} ${app.version}${app.name && app.name !== app.id ? ` (${app.name})` : ""}`);
-  const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(11)}${value}`);
+  const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(10)} ${value}`);
   field("phase", app.phase === app.desired ? app.phase : `${app.phase} (desired: ${app.desired})`);
   if (app.reason) field("reason", app.reason);
   field("observed", app.observedAgeMs === null ? "never" : ago(now - app.observedAgeMs, now));
   for (const ui of app.interfaces)
     field(ui.name === "ui" ? "url" : `url ${ui.name}`, ui.url ?? "(not published)");
   field("source", app.publisher ? `${app.source}, signed by ${app.publisher}` : app.source);
+  for (const limit of app.memoryLimits ?? [])
+    field(
+      `memory ${limit.container}`,
+      `${memorySize(limit.bytes)}${limit.enforced === false ? ` (limit not enforced: ${limit.why})` : limit.enforced === null ? " (not known yet whether it is enforced: Podman is not connected)" : ""}`,
+    );
   if (app.permissions.length > 0) {
     lines.push("", "permissions:");
     const width = Math.max(...app.permissions.map((p) => p.name.length));

@@ -15,6 +15,10 @@ export type PodmanInfo = {
   graphRoot: string;
   volumePath: string;
   cgroupManager: string;
+  /** `v1` or `v2`. */
+  cgroupVersion: string;
+  /** The cgroup controllers this Podman can use (on v2 rootless: those delegated to the user). */
+  cgroupControllers: string[];
   ociRuntime: string;
   graphDriver: string;
 };
@@ -54,7 +58,13 @@ export class PodmanClient {
   async info(): Promise<PodmanInfo> {
     type Raw = {
       version: { Version: string; APIVersion: string };
-      host: { security: { rootless: boolean }; cgroupManager: string; ociRuntime: { name: string } };
+      host: {
+        security: { rootless: boolean };
+        cgroupManager: string;
+        cgroupVersion?: string;
+        cgroupControllers?: string[] | null;
+        ociRuntime: { name: string };
+      };
       store: { graphDriverName: string; runRoot: string; graphRoot: string; volumePath?: string };
     };
     const { body } = await this.transport.request<Raw>({
@@ -70,6 +80,8 @@ export class PodmanClient {
       graphRoot: body.store.graphRoot,
       volumePath: body.store.volumePath ?? "",
       cgroupManager: body.host.cgroupManager,
+      cgroupVersion: body.host.cgroupVersion ?? "unknown",
+      cgroupControllers: body.host.cgroupControllers ?? [],
       ociRuntime: body.host.ociRuntime.name,
       graphDriver: body.store.graphDriverName,
     };

@@ -32,6 +32,13 @@ export type RequestOptions = {
   operation: string;
   /** Return the body as raw bytes (framed exec output) instead of parsed JSON or text. */
   binary?: boolean;
+  /**
+   * A call of Podman's Docker-compatible API (same socket, same service), for what its libpod
+   * twin does not give: byte progress of image pulls (images.ts).
+   */
+  compat?: boolean;
+  /** Request headers (registry credentials: never logged, never in errors). */
+  headers?: Record<string, string>;
 };
 
 export type Response<T> = { status: number; body: T };
@@ -108,8 +115,8 @@ export class LibpodTransport {
       const response = await untilAborted(
         this.#client.request({
           method: options.method,
-          path: buildPath(options.path, options.query),
-          ...encodeBody(options.body),
+          path: buildPath(options.path, options.query, options.compat),
+          ...withHeaders(encodeBody(options.body), options.headers),
           signal: controller.signal,
           headersTimeout: timeoutMs,
           bodyTimeout: 0,
@@ -167,12 +174,19 @@ function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function buildPath(path: string, query: Query | undefined): string {
+function buildPath(path: string, query: Query | undefined, compat = false): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {}))
     if (value !== undefined) params.set(key, String(value));
   const search = params.toString();
-  return `/${API_VERSION}/libpod${path}${search ? `?${search}` : ""}`;
+  return `/${API_VERSION}${compat ? "" : "/libpod"}${path}${search ? `?${search}` : ""}`;
+}
+
+function withHeaders(
+  encoded: { body?: string | Uint8Array; headers?: Record<string, string> },
+  headers: Record<string, string> | undefined,
+): { body?: string | Uint8Array; headers?: Record<string, string> } {
+  return headers ? { ...encoded, headers: { ...encoded.headers, ...headers } } : encoded;
 }
 
 function encodeBody(body: unknown): { body?: string | Uint8Array; headers?: Record<string, string> } {

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { AppView } from "../client.ts";
+import { describeApp } from "./status.ts";
+
+const APP: AppView = {
+  id: "wiki",
+  name: "Wiki",
+  version: "1.0.0",
+  description: "",
+  category: "other",
+  source: "local:/apps/wiki",
+  publisher: null,
+  desired: "running",
+  phase: "running",
+  reason: null,
+  observedAt: 0,
+  observedAgeMs: 0,
+  containers: [],
+  interfaces: [],
+  memoryLimits: [],
+  permissions: [],
+  warnings: [],
+  localOverride: false,
+  flags: [],
+};
+
+test("status shows each memory limit, and says when this node does not enforce it", () => {
+  const text = describeApp(
+    {
+      ...APP,
+      memoryLimits: [
+        {
+          container: "db",
+          bytes: 256 * 1024 ** 2,
+          enforced: false,
+          why: "rootless Podman on cgroup v1 ignores resource limits",
+        },
+        { container: "web", bytes: 1024 ** 3, enforced: true, why: null },
+      ],
+    },
+    undefined,
+    0,
+  );
+  assert.match(
+    text,
+    /^ {2}memory db: 256m \(limit not enforced: rootless Podman on cgroup v1 ignores resource limits\)$/m,
+  );
+  assert.match(text, /^ {2}memory web: 1g$/m);
+});

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { pullErrorKind } from "../runtime/libpod/images.ts";
+import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
+import { ImagePullError, pullMissing } from "./image-pulls.ts";
+import { registryOf } from "./registry-credentials.ts";
+
+/**
+ * A runtime whose pulls fail with Podman's messages `failures` in turn (classified as PodmanRuntime
+ * does), then succeed reporting `progress`.
+ */
+function door(present: string[], failures: string[], progress: PullProgress[] = []) {
+  const have = new Set(present);
+  const calls: Array<{ image: string; auth?: RegistryAuth }> = [];
+  return {
+    calls,
+    imagePresent: async (image: string) => have.has(image),
+    pullImage: async (image: string, options: PullOptions = {}) => {
+      calls.push({ image, auth: options.auth });
+      const failure = failures.shift();
+      if (failure) throw new PullFailure(pullErrorKind(failure), failure);
+      for (const p of progress) options.onProgress?.(p);
+      have.add(image);
+    },
+  };
+}
+
+function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryAuth) {
+  const lines: string[] = [];
+  const sleeps: number[] = [];
+  const events: PullProgress[] = [];
+  const done = pullMissing(images, registryOf, {
+    runtime: podman,
+    credentialsFor: () => auth,
+    note: (level, message) => lines.push(`${level}: ${message}`),
+    onProgress: (p) => events.push(p),
+    policy: { attempts: 3, baseDelayMs: 1_000 },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+  });
+  return { done, lines, sleeps, events };
+}
+
+const IMAGE = `registry.example.org/app/web:1@sha256:${"a".repeat(64)}`;
+
+describe("pullMissing", () => {
+  test("an image on the node is not pulled (one targeted check, no pull)", async () => {
+    const podman = door([IMAGE], []);
+    await run([IMAGE, IMAGE], podman).done;
+    assert.equal(podman.calls.length, 0);
+  });
+
+  test("a registry that cannot be reached is tried again after 1 s, then 2 s, then given up, naming the image", async () => {
+    const podman = door([], ["dial tcp: connection refused", "connection reset by peer", "i/o timeout"]);
+    const { done, sleeps } = run([IMAGE], podman);
+    await assert.rejects(done, (error: unknown) => {
+      assert.ok(error instanceof ImagePullError);
+      assert.equal(error.kind, "unreachable");
+      assert.match(
+        error.message,
+        /^image registry\.example\.org\/app\/web:1@sha256:a+ could not be pulled \(3 tries\): i\/o timeout; the registry registry\.example\.org could not be reached/,
+      );
+      return true;
+    });
+    assert.deepEqual(sleeps, [1_000, 2_000]);
+    assert.equal(podman.calls.length, 3);
+  });
+
+  test("a transient failure then success: pulled, with the retry said in the log", async () => {
+    const podman = door([], ["connection refused"]);
+    const { done, lines } = run([IMAGE], podman);
+    await done;
+    assert.equal(podman.calls.length, 2);
+    assert.ok(lines.some((l) => l.startsWith("warn: pulling") && l.includes("trying again in 1 s")));
+    assert.ok(lines.includes(`info: pulled ${IMAGE}`));
+  });
+
+  for (const [message, kind] of [
+    ["reading manifest: unauthorized: authentication required", "denied"],
+    ["requested access to the resource is denied", "denied"],
+    ["reading manifest 1 in x/y: manifest unknown: manifest unknown", "not-found"],
+    ["writing blob: happened during read: Digest did not match, expected sha256:1, got sha256:2", "corrupt"],
+  ] as const)
+    test(`'${message}' is a ${kind} failure, never retried`, async () => {
+      const podman = door([], [message, message]);
+      const { done, sleeps } = run([IMAGE], podman);
+      await assert.rejects(done, (error: unknown) => error instanceof ImagePullError && error.kind === kind);
+      assert.equal(podman.calls.length, 1);
+      assert.deepEqual(sleeps, []);
+    });
+
+  test("progress: a log line per quarter of a layer's bytes, every update as an event", async () => {
+    const total = 4_000_000;
+    const progress: PullProgress[] = [
+      { layer: "aaa", status: "present" },
+      { layer: "bbb", status: "waiting" },
+      ...[1, 500_000, 900_000, 1_100_000, 2_100_000, 2_200_000, 3_900_000, total].map(
+        (current): PullProgress => ({ layer: "bbb", status: "downloading", current, total }),
+      ),
+      { layer: "bbb", status: "done" },
+    ];
+    const { done, lines, events } = run([IMAGE], door([], [], progress));
+    await done;
+    assert.equal(events.length, progress.length);
+    assert.deepEqual(
+      lines.filter((l) => l.includes(" layer ")).map((l) => l.slice(l.indexOf(" layer ") + 1)),
+      [
+        "layer aaa: already on this node",
+        "layer bbb: 1 B of 3.8 MiB (0%)",
+        "layer bbb: 1.0 MiB of 3.8 MiB (27%)",
+        "layer bbb: 2.0 MiB of 3.8 MiB (52%)",
+        "layer bbb: 3.7 MiB of 3.8 MiB (97%)",
+        "layer bbb: 3.8 MiB of 3.8 MiB (100%)",
+      ],
+    );
+  });
+
+  test("the registry's credentials go to Podman; only the user name is said", async () => {
+    const podman = door([], []);
+    const auth = { username: "ops", password: "a-registry-password-0123456789", serveraddress: "x" };
+    const { done, lines } = run([IMAGE], podman, auth);
+    await done;
+    assert.deepEqual(podman.calls[0]?.auth, auth);
+    assert.ok(lines.includes(`info: pulling ${IMAGE} from registry.example.org as ops`));
+    assert.ok(lines.every((l) => !l.includes(auth.password)));
+  });
+
+  test("a localhost/ image that is not on the node is not pulled: built or loaded images come from no registry", async () => {
+    const podman = door([], []);
+    await assert.rejects(run(["localhost/archy-test/x:1"], podman).done, /never pulled: build or load it/);
+    assert.equal(podman.calls.length, 0);
+  });
+});
+
+describe("registryOf", () => {
+  test("the first part when it names a host, else Docker Hub", () => {
+    assert.equal(registryOf("nginx:1"), "docker.io");
+    assert.equal(registryOf("library/nginx"), "docker.io");
+    assert.equal(registryOf("ghcr.io/o/r:1"), "ghcr.io");
+    assert.equal(registryOf(`127.0.0.1:5000/a/b@sha256:${"0".repeat(64)}`), "127.0.0.1:5000");
+    assert.equal(registryOf("localhost/x:1"), "localhost");
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * Pulling an app's images, the step before anything of it is created, stopped or replaced: each
+ * image the manifest names that is not on the node (a targeted, bounded inspect; never a walk of
+ * the store) is pulled with the credentials stored for its registry, its progress reported per
+ * layer. A registry that cannot be reached is tried again with backoff; a refusal (401/403), an
+ * image that does not exist (404, manifest unknown) or bytes that do not match their digest are
+ * not: they fail at once, naming the image and what to do.
+ */
+
+import type { Manifest } from "../manifest/schema.ts";
+import { podmanPlan } from "../render/podman-spec.ts";
+import {
+  PullFailure,
+  type PullFailureKind,
+  type PullProgress,
+  type RegistryAuth,
+  type Runtime,
+} from "../runtime/runtime.ts";
+import type { LayerProgress, Note, ReconcilerEvent } from "./model.ts";
+import { registryOf } from "./registry-credentials.ts";
+import type { RenderContexts } from "./render-contexts.ts";
+import type { AppRow, Store } from "./store.ts";
+import { formatBytes } from "./update.ts";
+
+export class ImagePullError extends Error {
+  override name = "ImagePullError";
+  readonly kind: PullFailureKind;
+  readonly image: string;
+  constructor(kind: PullFailureKind, image: string, message: string) {
+    super(message);
+    this.kind = kind;
+    this.image = image;
+  }
+}
+
+/** What the pull step needs of the runtime. */
+export type ImageDoor = Pick<Runtime, "imagePresent" | "pullImage">;
+
+export type PullPolicy = {
+  /** Tries of an image whose registry cannot be reached, in all. */
+  attempts: number;
+  /** The wait before the second try; doubled before each further one. */
+  baseDelayMs: number;
+};
+
+export const DEFAULT_PULL_POLICY: PullPolicy = { attempts: 4, baseDelayMs: 2_000 };
+
+export type PullStepOptions = {
+  runtime: ImageDoor;
+  credentialsFor: (image: string) => RegistryAuth | undefined;
+  note: Note;
+  onProgress?: (progress: LayerProgress) => void;
+  policy?: PullPolicy;
+  sleep?: (ms: number) => Promise<void>;
+};
+
+/** The advice that goes with each kind of failure. */
+function advice(kind: PullFailureKind, registry: string): string {
+  switch (kind) {
+    case "denied":
+      return `the registry ${registry} refused the credentials (or has none for this image): give the node its credentials with \`archy registry login ${registry}\`, then retry`;
+    case "not-found":
+      return `the registry ${registry} has no such image or digest: check the manifest's image reference`;
+    case "corrupt":
+      return `what ${registry} sent does not match the image's digest: nothing of it was kept; the registry serves other bytes than the ones pinned, report it to its operator`;
+    case "unreachable":
+      return `the registry ${registry} could not be reached: check the node's network and the registry, then retry`;
+  }
+}
+
+/**
+ * A line per layer in the operation log: when it starts, at each quarter of its bytes, and when it
+ * is done (the events carry every update; the log stays readable).
+ */
+function progressNotes(image: string, note: Note): (progress: PullProgress) => void {
+  const quarters = new Map<string, number>();
+  return (progress) => {
+    const layer = `${image} layer ${progress.layer}`;
+    if (progress.status === "present") note("info", `${layer}: already on this node`);
+    else if (progress.status === "done" && quarters.get(progress.layer) !== 4) {
+      quarters.set(progress.layer, 4);
+      note("info", `${layer}: downloaded`);
+    } else if (progress.status === "downloading" && progress.total && progress.current !== undefined) {
+      const quarter = Math.floor((4 * progress.current) / progress.total);
+      if (quarter <= (quarters.get(progress.layer) ?? -1)) return;
+      quarters.set(progress.layer, quarter);
+      note(
+        "info",
+        `${layer}: ${formatBytes(progress.current)} of ${formatBytes(progress.total)} (${Math.floor((100 * progress.current) / progress.total)}%)`,
+      );
+    }
+  };
+}
+
+/**
+ * Pulls every image of `images` that is not on the node, in order; resolves when all are here.
+ * Throws an ImagePullError naming the first image that could not be pulled.
+ */
+export async function pullMissing(
+  images: readonly string[],
+  registryOf: (image: string) => string,
+  options: PullStepOptions,
+): Promise<void> {
+  const policy = options.policy ?? DEFAULT_PULL_POLICY;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (const image of [...new Set(images)]) {
+    if (await options.runtime.imagePresent(image)) continue;
+    const registry = registryOf(image);
+    // Podman's name for images built or loaded on the node: no registry has them.
+    if (registry === "localhost")
+      throw new ImagePullError(
+        "not-found",
+        image,
+        `image ${image} is not on this node, and localhost/ images are never pulled: build or load it (podman load), then retry`,
+      );
+    const auth = options.credentialsFor(image);
+    options.note(
+      "info",
+      `pulling ${image} from ${registry}${auth ? ` as ${auth.username}` : " (no credentials stored)"}`,
+    );
+    const toLog = progressNotes(image, options.note);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.runtime.pullImage(image, {
+          auth,
+          onProgress: (progress) => {
+            toLog(progress);
+            options.onProgress?.({ ...progress, image });
+          },
+        });
+        break;
+      } catch (error) {
+        // Only what the registry failed is the pull step's; an engine that does not answer is the
+        // reconciler's to wait out, like every engine call.
+        if (!(error instanceof PullFailure)) throw error;
+        const { kind, reason } = error;
+        if (kind !== "unreachable" || attempt >= policy.attempts)
+          throw new ImagePullError(
+            kind,
+            image,
+            `image ${image} could not be pulled${kind === "unreachable" ? ` (${attempt} tries)` : ""}: ${reason}; ${advice(kind, registry)}`,
+          );
+        const delay = policy.baseDelayMs * 2 ** (attempt - 1);
+        options.note(
+          "warn",
+          `pulling ${image} failed (try ${attempt} of ${policy.attempts}): ${reason}; trying again in ${Math.round(delay / 1000)} s`,
+        );
+        await sleep(delay);
+      }
+    }
+    // Present now: a pull that ended without an error but left no image is a failure too.
+    if (!(await options.runtime.imagePresent(image)))
+      throw new ImagePullError("not-found", image, `image ${image} is not on the node after its pull`);
+    options.note("info", `pulled ${image}`);
+  }
+}
+
+export type AppImagePullsOptions = {
+  runtime: ImageDoor;
+  store: Store;
+  contexts: RenderContexts;
+  credentialsFor: (image: string) => RegistryAuth | undefined;
+  onEvent: (event: ReconcilerEvent) => void;
+  policy?: PullPolicy;
+};
+
+/**
+ * The pull step of an app: the per-app reconcile takes it before anything is created or replaced,
+ * an update's pre-flight before the old version is stopped. Progress goes to the app's active
+ * operation (its log and its `pull` events).
+ */
+export class AppImagePulls {
+  readonly #o: AppImagePullsOptions;
+
+  constructor(options: AppImagePullsOptions) {
+    this.#o = options;
+  }
+
+  /** The images `manifest` names, each once. */
+  imagesOf(manifest: Manifest): string[] {
+    return [
+      ...new Set(podmanPlan(manifest, this.#o.contexts.of(manifest)).containers.map((c) => c.body.image)),
+    ];
+  }
+
+  /** Pulls the images of `manifest` that are not on the node; an ImagePullError names the first that cannot be. */
+  async pull(app: AppRow, manifest: Manifest, note: Note): Promise<void> {
+    await pullMissing(this.imagesOf(manifest), registryOf, {
+      runtime: this.#o.runtime,
+      credentialsFor: this.#o.credentialsFor,
+      note,
+      ...(this.#o.policy ? { policy: this.#o.policy } : {}),
+      onProgress: (progress) => {
+        const operation = this.#o.store.activeOperations(app.id).at(-1);
+        if (operation)
+          this.#o.onEvent({ type: "pull", appId: app.id, operationId: operation.id, ...progress });
+      },
+    });
+  }
+}
