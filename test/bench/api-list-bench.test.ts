@@ -4,13 +4,10 @@
  * directory. Timing is not asserted: this machine is shared and small.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type Target = {
   requests: number;
@@ -32,32 +29,18 @@ const leftovers = () => new Set(readdirSync(tmpdir()).filter((name) => name.star
 describe("api-list benchmark", () => {
   it("runs at a tiny size through bench/run.ts and cleans up", { timeout: 180_000 }, async () => {
     const before = leftovers();
-    const args = ["bench/run.ts", "api-list", "--apps", "5", "--clients", "3", "--requests", "30"];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, [...args, "--rounds", "2", "--warmup", "0", "--json"], {
-          cwd: root,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: target met, 1: missed. Either is fine here; 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { pass: boolean; benchmarks: BenchJson[] };
-    assert.equal(output.benchmarks.length, 1);
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "api-list");
-    assert.equal(run.code, bench.pass ? 0 : 1);
+    const { bench } = await runTinyBench<BenchJson>("api-list", [
+      "--apps",
+      "5",
+      "--clients",
+      "3",
+      "--requests",
+      "30",
+      "--rounds",
+      "2",
+      "--warmup",
+      "0",
+    ]);
     assert.equal(bench.params.apps, 5);
     for (const target of [bench.targets.list, bench.targets.static]) {
       assert.equal(target.requests, 60);

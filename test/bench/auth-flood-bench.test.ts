@@ -5,14 +5,11 @@
  * is not asserted: this machine is shared and small.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type Phase = {
   requests: number;
@@ -36,28 +33,7 @@ const leftovers = () => new Set(readdirSync(tmpdir()).filter((name) => name.star
 describe("auth-flood benchmark", () => {
   it("runs at a tiny size through bench/run.ts and cleans up", { timeout: 180_000 }, async () => {
     const before = leftovers();
-    const args = ["bench/run.ts", "auth-flood", "--requests", "20", "--attackers", "4", "--json"];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: target met, 1: missed. Either is fine here; 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { benchmarks: BenchJson[] };
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "auth-flood");
-    assert.equal(run.code, bench.pass ? 0 : 1);
+    const { bench } = await runTinyBench<BenchJson>("auth-flood", ["--requests", "20", "--attackers", "4"]);
     const { quiet, flood, unlimited } = bench.phases;
     for (const phase of [quiet, flood, unlimited]) {
       assert.equal(phase.requests, 20);

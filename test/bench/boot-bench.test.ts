@@ -5,13 +5,10 @@
  * shared and small.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type Mode = {
   podmanDelayMs: number;
@@ -35,29 +32,14 @@ const leftovers = () => new Set(readdirSync(tmpdir()).filter((name) => name.star
 describe("boot benchmark", () => {
   it("runs at a tiny size through bench/run.ts and cleans up", { timeout: 180_000 }, async () => {
     const before = leftovers();
-    const args = ["bench/run.ts", "boot", "--apps", "5", "--rounds", "2", "--warmup", "0", "--json"];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: target met, 1: missed. Either is fine here; 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { pass: boolean; benchmarks: BenchJson[] };
-    assert.equal(output.benchmarks.length, 1);
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "boot");
-    assert.equal(run.code, bench.pass ? 0 : 1);
+    const { bench } = await runTinyBench<BenchJson>("boot", [
+      "--apps",
+      "5",
+      "--rounds",
+      "2",
+      "--warmup",
+      "0",
+    ]);
     assert.deepEqual(
       [bench.params.apps, bench.params.rounds, bench.params.delayMs, bench.params.targetMs],
       [5, 2, 30_000, 200],

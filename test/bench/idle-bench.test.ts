@@ -6,13 +6,10 @@
  * asserted: this machine is shared and small.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type Size = {
   apps: number;
@@ -36,37 +33,14 @@ const leftovers = () => new Set(readdirSync(tmpdir()).filter((name) => name.star
 describe("idle benchmark", () => {
   it("runs at a tiny size through bench/run.ts and cleans up", { timeout: 240_000 }, async () => {
     const before = leftovers();
-    const args = [
-      "bench/run.ts",
-      "idle",
+    const { bench } = await runTinyBench<BenchJson>("idle", [
       "--apps",
       "0,3",
       "--idle-seconds",
       "2",
       "--settle-seconds",
       "1",
-      "--json",
-    ];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: targets met, 1: missed. Either is fine here; 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { benchmarks: BenchJson[] };
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "idle");
+    ]);
     assert.equal(bench.params.from, "build");
     assert.deepEqual(
       bench.sizes.map((s) => s.apps),

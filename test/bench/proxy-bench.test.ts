@@ -6,13 +6,10 @@
  * and its temporary directory removed. Timing is not asserted: this machine is shared and small.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type Measured = { p50: number; p99: number; throughput: number; samples: number };
 type Row = {
@@ -38,9 +35,7 @@ describe("proxy benchmark", () => {
     timeout: 180_000,
   }, async () => {
     const before = leftovers();
-    const args = [
-      "bench/run.ts",
-      "proxy",
+    const { bench } = await runTinyBench<BenchJson>("proxy", [
       "--clients",
       "2",
       "--requests",
@@ -53,29 +48,7 @@ describe("proxy benchmark", () => {
       "10",
       "--rounds",
       "1",
-      "--json",
-    ];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: targets met, 1: missed. Either is fine here; 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { benchmarks: BenchJson[] };
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "proxy");
-    assert.equal(run.code, bench.pass ? 0 : 1);
+    ]);
     assert.deepEqual(
       bench.rows.map((r) => r.kind),
       ["small", "download", "ws"],

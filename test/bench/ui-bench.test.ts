@@ -4,13 +4,10 @@
  * is not asserted (this machine is shared and small); the weight is: it is a count of bytes.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { runTinyBench } from "../support/bench-run.ts";
 
 type BenchJson = {
   benchmark: string;
@@ -33,9 +30,7 @@ describe("ui benchmark", () => {
     timeout: 300_000,
   }, async () => {
     const before = leftovers();
-    const args = [
-      "bench/run.ts",
-      "ui",
+    const { bench } = await runTinyBench<BenchJson>("ui", [
       "--apps",
       "5",
       "--rounds",
@@ -44,29 +39,7 @@ describe("ui benchmark", () => {
       "2",
       "--rate",
       "10",
-      "--json",
-    ];
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk;
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      },
-    );
-    // 0: targets met, 1: one missed (timings on a busy machine). 2 would be an error.
-    assert.ok(run.code === 0 || run.code === 1, `exit ${run.code}\n${run.stderr}`);
-    const output = JSON.parse(run.stdout) as { pass: boolean; benchmarks: BenchJson[] };
-    const bench = output.benchmarks[0] as BenchJson;
-    assert.equal(bench.benchmark, "ui");
-    assert.equal(run.code, bench.pass ? 0 : 1);
+    ]);
     assert.equal(bench.params.apps, 5);
     assert.deepEqual(
       bench.weight.files.map((f) => f.path.replace(/-[\w-]+\./, ".")),
