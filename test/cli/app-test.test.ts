@@ -5,7 +5,7 @@
  * output says what was expected, what was observed, and shows the app's own last log lines.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,7 +68,8 @@ const cellLine = (run: Run, step: string) =>
   run.stdout.split("\n").find((l) => l.slice(6).startsWith(`${step} `));
 
 const SERVED = `    command:
-      - mkdir -p /data/www && echo served > /data/www/index.html && echo "app test: serving" && exec httpd -f -p 8080 -h /data/www
+      - |-
+        mkdir -p /data/www && echo served > /data/www/index.html && echo "app test: serving" && exec httpd -f -p 8080 -h /data/www
     ports:
       - container: 8080
         host: 18591
@@ -115,7 +116,8 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
     const deaf = app(
       "apptest-deaf",
       `    command:
-      - echo "app test: listening on nothing"; trap 'exit 0' TERM; while true; do sleep 1; done
+      - |-
+        echo "app test: listening on nothing"; trap 'exit 0' TERM; while true; do sleep 1; done
     ports:
       - container: 8080
         host: 18592`,
@@ -158,5 +160,44 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
     const missing = await appTest([join(work, "no-such-app")]);
     assert.equal(missing.code, 2, show(missing));
     assert.match(missing.stderr, /no-such-app is not a directory/);
+  });
+});
+
+describe("archy app test --watch", () => {
+  test("runs again when a file in DIR changes (a burst of writes is one run), and Ctrl-C stops it", {
+    timeout: 120_000,
+  }, async () => {
+    // An invalid manifest: each run ends at validation, so this needs no Podman.
+    const dir = join(work, "apptest-watched");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "manifest.yml"), "manifest: 1\nid: Not_An_Id\n");
+    const child = spawn(ARCHY, ["app", "test", dir, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const seen = (pattern: RegExp, count: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if ((stderr.match(pattern) ?? []).length >= count) resolve();
+        };
+        const ceiling = setTimeout(
+          () => reject(new Error(`waited for ${count} × ${pattern}; stderr:\n${stderr}`)),
+          60_000,
+        );
+        child.stderr.on("data", (chunk) => {
+          stderr += String(chunk);
+          check();
+          if ((stderr.match(pattern) ?? []).length >= count) clearTimeout(ceiling);
+        });
+        check();
+      });
+    const runs = /nothing was tested/g;
+    const waits = /watching .*\(Ctrl-C stops\)/g;
+    await seen(waits, 1);
+    assert.equal((stderr.match(runs) ?? []).length, 1, stderr);
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, "manifest.yml"), `manifest: 1\nid: Still_Bad_${i}\n`);
+    await seen(waits, 2);
+    assert.equal((stderr.match(runs) ?? []).length, 2, `one run for the burst of writes\n${stderr}`);
+    child.kill("SIGINT");
+    assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
   });
 });
