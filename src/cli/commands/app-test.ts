@@ -6,7 +6,7 @@
  * service user, or --user). It prints each cell and, for a failure, what was expected, what was
  * observed and the app's last log lines; `--watch` runs it again when a file in DIR changes.
  */
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync, watch } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { GateSetupError, runGate } from "../../gate/gate.ts";
@@ -77,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
+    let tested = treeState(dir);
     let code = await testOnce(options, () => interrupted);
     if (!values.watch) return code;
     let changed = false;
@@ -94,6 +95,10 @@ export async function run(argv: string[]): Promise<number> {
           await new Promise((r) => setTimeout(r, WATCH_DEBOUNCE_MS));
         }
         if (interrupted) break;
+        // The watcher reports some changes twice, late: run again only when the files did change.
+        const now = treeState(dir);
+        if (now === tested) continue;
+        tested = now;
         code = await testOnce(options, () => interrupted);
       }
     } finally {
@@ -104,6 +109,19 @@ export async function run(argv: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** Every file under `dir` with its size and modification time: equal when nothing changed. */
+function treeState(dir: string): string {
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .map((e) => join(e.parentPath, e.name))
+    .sort()
+    .map((path) => {
+      const s = statSync(path, { throwIfNoEntry: false });
+      return `${path} ${s?.size ?? "-"} ${s?.mtimeMs ?? "-"}`;
+    })
+    .join("\n");
 }
 
 type TestOptions = { dir: string; json: boolean; timeoutScale: number; user: string | undefined };
