@@ -9,7 +9,10 @@ import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import type { MethodName, PublicMethodName, Result } from "../api/contract.ts";
+import type { WsMessage } from "../api/events.ts";
 import { RPC_CODES } from "../api/rpc/errors.ts";
+import type { ParamsArg } from "../client/rpc.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
 import { NotHttp, postJson, RequestTimeout } from "./http1.ts";
@@ -69,111 +72,29 @@ export class RpcFailure extends CliError {
   }
 }
 
-// ---- The API's shapes, as the CLI reads them (docs/api.md has the full schemas) ----
+// ---- The API's shapes, as the CLI reads them: derived from the contract, never declared here ----
 
-export type ContainerView = {
-  key: string;
-  name: string;
-  containerId: string;
-  state: string;
-  health: string;
-  exitCode: number;
-  startedAt: number | null;
-  backend: string;
-  observedAt: number;
-};
-
+export type AppView = Result<"package.get">;
+export type ContainerView = AppView["containers"][number];
+export type PermissionStatus = AppView["permissions"][number];
+export type AvailableApp = Result<"package.available">[number];
 /** A permission a manifest requests (docs/manifest.md, "Permissions"). */
-export type PermissionView = {
-  name: string;
-  kind: string;
-  content: string;
-  description: string;
-  reason: string;
-};
+export type PermissionView = AvailableApp["permissions"][number];
+export type Accepted = Result<"package.install">;
+export type OperationView = Result<"operation.get">;
+/** An operation as `operation.list` lists it (without its log). */
+export type OperationSummary = Result<"operation.list">[number];
+export type LogLine = Result<"package.logs">[number];
+export type Credential = Result<"package.credentials">[number];
+/** The methods that start an operation (their answer names it, to follow). */
+export type OperationMethod = {
+  [M in MethodName]: Result<M> extends Accepted ? M : never;
+}[MethodName];
+/** What `/ws/v1` pushes (src/api/events.ts). */
+export type DaemonEvent = WsMessage;
 
-export type PermissionStatus = PermissionView & {
-  approved: boolean;
-  approvedAt: number | null;
-  approvedBy: "operator" | "upgrade" | null;
-};
-
-export type AppView = {
-  id: string;
-  name: string;
-  version: string;
-  description: string;
-  category: string;
-  source: string;
-  publisher: string | null;
-  desired: "running" | "stopped" | "absent";
-  phase: string;
-  reason: string | null;
-  observedAt: number | null;
-  observedAgeMs: number | null;
-  containers: ContainerView[];
-  interfaces: Array<{ name: string; url: string | null }>;
-  /** Absent from daemons before it was added. */
-  memoryLimits?: Array<{ container: string; bytes: number; enforced: boolean | null; why: string | null }>;
-  permissions: PermissionStatus[];
-  warnings: string[];
-};
-
-export type AvailableApp = {
-  id: string;
-  name: string;
-  version: string;
-  description: string;
-  category: string;
-  source: string;
-  publisher: string | null;
-  installed: boolean;
-  installedVersion: string | null;
-  updateAvailable: boolean;
-  sourceChange: string | null;
-  permissions: PermissionView[];
-  warnings: string[];
-};
-
-export type Accepted = {
-  operationId: string;
-  appId: string;
-  kind: string;
-  existing: boolean;
-  superseded?: string[];
-  runningDependents?: string[];
-};
-
-export type OperationLog = { seq: number; at: number; level: string; message: string };
-
-export type OperationView = {
-  id: string;
-  appId: string;
-  kind: string;
-  state: "pending" | "running" | "succeeded" | "failed";
-  createdAt: number;
-  finishedAt: number | null;
-  error: string | null;
-  logs?: OperationLog[];
-};
-
-export type LogLine = { container: string; stream: "stdout" | "stderr"; line: string };
-
-export type Credential = { label: string; username: string | null; password: string | null };
-
-/** What `/ws/v1` pushes (the orchestrator's events, src/orchestrator/reconciler.ts). */
-export type DaemonEvent =
-  | { type: "hello" }
-  | { type: "error"; message: string }
-  | { type: "app"; appId: string; phase: string; reason?: string }
-  | { type: "app-removed"; appId: string }
-  | { type: "operation"; operationId: string; appId: string; kind?: string; state: string; error?: string }
-  | {
-      type: "log";
-      appId: string;
-      line: { operationId: string; seq: number; at: number; level: string; message: string };
-    }
-  | { type: "pull"; appId: string; operationId: string; image: string; layer: string; status: string };
+/** The params and options of a call: params may be left out when the method needs none. */
+export type CallArgs<M extends MethodName> = [...ParamsArg<M>, options?: { timeoutMs?: number }];
 
 export type Subscription = {
   /** Resolves when the connection has closed (by either side). */
@@ -368,7 +289,8 @@ export class DaemonClient {
   }
 
   /** Calls a method; resolves with its result or throws a CliError. */
-  async call<T>(method: string, params: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}) {
+  async call<M extends MethodName>(method: M, ...args: CallArgs<M>): Promise<Result<M>> {
+    const [params = {}, options = {}] = args as unknown as [object?, { timeoutMs?: number }?];
     let credentials: { token: string; path: string };
     try {
       credentials = await this.#credentials();
@@ -380,7 +302,7 @@ export class DaemonClient {
     }
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     try {
-      return await this.#request<T>(method, params, credentials.token, timeoutMs);
+      return (await this.#request(method, params, credentials.token, timeoutMs)) as Result<M>;
     } catch (error) {
       if (!(error instanceof RpcFailure && error.code === CODES.unauthenticated)) throw error;
       // The daemon writes a new token at every start and on request: read the file again, and
@@ -388,7 +310,7 @@ export class DaemonClient {
       this.#token = undefined;
       const fresh = await this.#credentials().catch(() => undefined);
       if (fresh && fresh.token !== credentials.token)
-        return this.#request<T>(method, params, fresh.token, timeoutMs);
+        return (await this.#request(method, params, fresh.token, timeoutMs)) as Result<M>;
       throw new RpcFailure(
         method,
         error.code,
@@ -400,16 +322,17 @@ export class DaemonClient {
   }
 
   /** A public call that needs no token (e.g. system.info). */
-  callPublic<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    return this.#request<T>(method, params, undefined, this.#timeoutMs);
+  callPublic<M extends PublicMethodName>(method: M, ...[params]: ParamsArg<M>): Promise<Result<M>> {
+    return this.#request(method, params ?? {}, undefined, this.#timeoutMs) as Promise<Result<M>>;
   }
 
-  async #request<T>(
-    method: string,
-    params: Record<string, unknown>,
+  /** Sends one call; its params and result are typed by `call` and `callPublic`, the only callers. */
+  async #request(
+    method: MethodName,
+    params: object,
     token: string | undefined,
     timeoutMs: number,
-  ): Promise<T> {
+  ): Promise<unknown> {
     const endpoint = `${this.url}/rpc/v1`;
     let status: number;
     let text: string;
@@ -454,11 +377,11 @@ export class DaemonClient {
         `${this.url} answered ${method} without a JSON-RPC result`,
         "check --url or ARCHY_URL: it should name the daemon's --listen address",
       );
-    return body.result as T;
+    return body.result;
   }
 
-  #hint(method: string, code: number, params: Record<string, unknown>, data: unknown): string | undefined {
-    const id = typeof params.id === "string" ? params.id : "APP";
+  #hint(method: MethodName, code: number, params: object, data: unknown): string | undefined {
+    const id = "id" in params && typeof params.id === "string" ? params.id : "APP";
     const d = (data ?? {}) as Record<string, unknown>;
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
     switch (code) {

@@ -194,6 +194,35 @@ export function convertPorts(
   return out;
 }
 
+/**
+ * What replaces the host's network: the app's own network with the service's ports published on
+ * the same host ports. Where the file names those ports, that is the whole of what most such apps
+ * use the host's network for (being reachable on fixed ports), and what is left is a check; where
+ * it names none, the app would be unreachable, and the developer must say which ports it serves.
+ */
+export function hostNetworkNote(conversion: Conversion, service: ProjectService, ports: PortOut[]): void {
+  if (ports.length === 0) {
+    conversion.note(
+      "decide",
+      service,
+      ["network_mode"],
+      "host networking is never given, and the file names no port the container serves: on the app's own network it would be unreachable",
+      "list the ports it listens on under `ports` (they are published on the same host ports)",
+    );
+    return;
+  }
+  const published = ports
+    .map((p) => `${p.host ?? p.container}${p.protocol === "udp" ? "/udp" : ""}`)
+    .join(", ");
+  conversion.note(
+    "review",
+    service,
+    ["network_mode"],
+    `host networking is never given: the container gets the app's own network, with ports ${published} published on the same host ports`,
+    "check that the app needs nothing else of the host's network (discovery by broadcast or mDNS, DHCP, managing interfaces do not work)",
+  );
+}
+
 function lowPort(
   conversion: Conversion,
   service: ProjectService,
@@ -213,7 +242,7 @@ function lowPort(
   );
 }
 
-/** Whether the service asks for the host's network (reported), and its aliases on the app network. */
+/** Whether the service asks for the host's network, and its aliases on the app network. */
 export function convertNetwork(
   conversion: Conversion,
   service: ProjectService,
@@ -222,16 +251,9 @@ export function convertNetwork(
   const aliases: string[] = [];
   const mode = spec.network_mode;
   let hostNetwork = false;
-  if (mode === "host") {
-    hostNetwork = true;
-    conversion.note(
-      "decide",
-      service,
-      ["network_mode"],
-      "host networking is never given: the container gets the app's own network, with its ports published on the same host ports",
-      "check that the app works without the host's network (discovery by broadcast or mDNS, DHCP, managing interfaces do not)",
-    );
-  } else if (mode === "none")
+  // Reported once its ports are known, the web page's included (hostNetworkNote).
+  if (mode === "host") hostNetwork = true;
+  else if (mode === "none")
     conversion.note(
       "review",
       service,

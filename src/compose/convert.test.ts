@@ -276,12 +276,52 @@ describe("compose import: services become containers", () => {
       decided,
       /compose\.yml:4 services\.vpn\.privileged: not carried over: privileged containers are never allowed/,
     );
-    assert.match(decided, /compose\.yml:5 services\.vpn\.network_mode: host networking is never given/);
+    // Its ports are known: published on the same host ports, what is left is a check.
+    assert.match(
+      lines(result, "review").join("\n"),
+      /compose\.yml:5 services\.vpn\.network_mode: host networking is never given: .* ports 51820\/udp published on the same host ports/,
+    );
+    assert.doesNotMatch(decided, /host networking/);
     assert.match(
       decided,
       /compose\.yml:6 services\.vpn\.pid: not carried over: containers never share a PID namespace/,
     );
     assert.match(decided, /cap_add\[3\]: not carried over: all capabilities are never given/);
+  });
+
+  test("host networking without a known port is a decision; x-casaos's page port of the only service is published", () => {
+    const silent = ok({
+      "compose.yml": [
+        "services:",
+        "  updater:",
+        "    image: example/ddns:1",
+        "    network_mode: host",
+        "",
+      ].join("\n"),
+    });
+    assert.equal(container(silent, "updater").ports, undefined, "no ports in the manifest");
+    assert.match(
+      lines(silent, "decide").join("\n"),
+      /compose\.yml:4 services\.updater\.network_mode: host networking is never given, and the file names no port the container serves/,
+    );
+    const paged = ok({
+      "compose.yml": [
+        "services:",
+        "  hub:",
+        "    image: example/hub:2",
+        "    network_mode: host",
+        "x-casaos:",
+        "  port_map: '8123'",
+        "",
+      ].join("\n"),
+    });
+    assert.deepEqual(container(paged, "hub").ports, [{ container: 8123, host: 8123 }]);
+    assert.deepEqual(paged.manifest.interfaces?.ui, { container: "hub", port: 8123 });
+    assert.deepEqual(lines(paged, "decide"), []);
+    assert.match(
+      lines(paged, "review").join("\n"),
+      /network_mode: host networking is never given: .* ports 8123 published/,
+    );
   });
 
   test("program, user, limits, stop settings and health checks", () => {

@@ -8,6 +8,7 @@ import { APP_ID } from "../manifest/schema.ts";
 import { type AppMetadata, readMetadata } from "./casaos.ts";
 import { type AppDataFile, type CopyStep, convertConfigs } from "./convert-configs.ts";
 import { Conversion, type PermissionRequest, toLabel } from "./convert-context.ts";
+import { hostNetworkNote } from "./convert-network.ts";
 import { type Container, convertService, literalSecretsOf } from "./convert-service.ts";
 import type { Project, ProjectService } from "./project.ts";
 import { compareLines, type ReportLine } from "./report.ts";
@@ -83,6 +84,9 @@ export function convertProject(project: Project, appId: string): Converted {
     convertConfigs(conversion, s, keyOf.get(s.name) as string, configFiles),
   );
   const interfaces = ui(conversion, metadata, keyOf, containers);
+  for (const service of project.services)
+    if (service.spec.network_mode === "host")
+      hostNetworkNote(conversion, service, (containers.get(service.name) as Container).ports);
   reportVariables(conversion);
   if (project.services.length > 0)
     conversion.lines.push({
@@ -235,7 +239,9 @@ function ui(
       found = { service, port: match.container };
       break;
     }
-    if (hostPort !== undefined && candidates.includes(service) && service.spec.network_mode === "host") {
+    // The page's service: the one x-casaos names, or the only one there is.
+    const pageService = candidates.length > 0 ? candidates.includes(service) : services.length === 1;
+    if (hostPort !== undefined && pageService && service.spec.network_mode === "host") {
       // Host networking: the program listens on the node's port itself; publish it on the same one.
       container.ports.push({ container: hostPort, host: hostPort });
       found = { service, port: hostPort };

@@ -15,15 +15,6 @@ import type { Witness } from "./witness.ts";
 
 const digest = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** An operation as `operation.get` answers it. */
-export type OperationView = {
-  id: string;
-  kind: string;
-  state: string;
-  error: string | null;
-  logs: Array<{ message: string; level: string }>;
-};
-
 export class EvidenceKeeper {
   readonly #client: DaemonClient;
   readonly #daemon: DaemonControl;
@@ -50,7 +41,7 @@ export class EvidenceKeeper {
 
   async #credentialsDigest(app: GateApp): Promise<string | undefined> {
     try {
-      const credentials = await this.#client.call<Array<{ password: string | null }>>("package.credentials", {
+      const credentials = await this.#client.call("package.credentials", {
         id: app.installedAs,
       });
       for (const c of credentials) if (c.password) this.#secrets.add(c.password);
@@ -109,7 +100,7 @@ export class EvidenceKeeper {
     };
     if (operationId)
       try {
-        const op = await this.#client.call<OperationView>("operation.get", { id: operationId });
+        const op = await this.#client.call("operation.get", { id: operationId });
         evidence.operation = {
           id: op.id,
           kind: op.kind,
@@ -119,13 +110,10 @@ export class EvidenceKeeper {
         };
       } catch {}
     try {
-      const lines = await this.#client.call<Array<{ container: string; stream: string; line: string }>>(
-        "package.logs",
-        {
-          id: app.installedAs,
-          tail: 20,
-        },
-      );
+      const lines = await this.#client.call("package.logs", {
+        id: app.installedAs,
+        tail: 20,
+      });
       evidence.logs = lines.slice(-20).map((l) => this.redact(`${l.container} ${l.stream}: ${l.line}`));
     } catch {}
     const daemonLog = this.#daemon.logTail(10).map((l) => this.redact(l));

@@ -539,8 +539,7 @@ async function prepareExisting(
   });
   const client = new DaemonClient({ url: mode.url, tokenFile: mode.tokenFile });
   try {
-    const available =
-      await client.call<Array<{ id: string; version: string; installed: boolean }>>("package.available");
+    const available = await client.call("package.available");
     const problems: string[] = [];
     for (const app of chosen) {
       const offered = available.find((a) => a.id === app.id);

@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { parsePasswd } from "../host/users.ts";
+import { RUNNABLE_ENTRIES } from "../system/code-root.ts";
 import { exec, type RunAs, userEnv } from "../system/exec.ts";
 import { readableCopy } from "../system/readable-copy.ts";
 
@@ -116,24 +117,12 @@ export async function readableBy(user: RunAs, path: string): Promise<boolean> {
   return probe.code === 0;
 }
 
-/** What running `bin/archy` needs: the build (`dist`, a link into `.build/`), the sources, the pinned Node. */
-const CODE_ENTRIES = [
-  "package.json",
-  "package-lock.json",
-  "bin",
-  "dist",
-  ".build",
-  "src",
-  "node_modules",
-  "schema",
-];
-
 /**
  * A copy of the code under `dir` that every user can read: hard links where the file system allows
  * (instant), copies otherwise; directories 0755, and files others cannot read replaced by readable
  * copies (the originals are never changed). For a checkout the daemon's user cannot read.
  */
 export function stageCode(repoRoot: string, dir: string): string {
-  readableCopy(repoRoot, CODE_ENTRIES, dir);
+  readableCopy(repoRoot, RUNNABLE_ENTRIES, dir);
   return dir;
 }

@@ -11,12 +11,16 @@
  * operation), and the next step must pass anyway. What the runner sees is witness.ts's, what it
  * keeps (data fingerprints, evidence) evidence.ts's, and the faults it injects chaos.ts's.
  */
+import type { Params } from "../api/contract.ts";
 import {
   type Accepted,
+  type CallArgs,
   CliError,
   CODES,
   type DaemonClient,
   DaemonUnreachable,
+  type OperationMethod,
+  type OperationView,
   RpcFailure,
 } from "../cli/client.ts";
 import { approvalOfAll } from "../orchestrator/approvals.ts";
@@ -35,7 +39,7 @@ import {
   type PodmanFact,
 } from "./checks.ts";
 import type { DaemonControl } from "./daemon-process.ts";
-import { EvidenceKeeper, type OperationView } from "./evidence.ts";
+import { EvidenceKeeper } from "./evidence.ts";
 import type { PlannedFault } from "./faults.ts";
 import type { GateApp } from "./gate-app.ts";
 import { type GatePlan, type Phase, STEP_INFO, type StepId } from "./matrix.ts";
@@ -618,9 +622,9 @@ export class Runner {
   // ---- Talking to the daemon ----
 
   /** Asks for an operation (retrying what an operator would retry), then follows it to its end. */
-  async #operation(
-    method: string,
-    params: Record<string, unknown>,
+  async #operation<M extends OperationMethod>(
+    method: M,
+    params: Params<M>,
     deadline: number,
     fault: PlannedFault | undefined,
   ): Promise<string> {
@@ -628,7 +632,8 @@ export class Runner {
     let lastError: Error | undefined;
     while (!accepted) {
       try {
-        accepted = await this.#ctx.client.call<Accepted>(method, params);
+        // TypeScript cannot see that `[Params<M>]` fits CallArgs<M> while M is open; callers are checked.
+        accepted = await this.#ctx.client.call(method, ...([params] as unknown as CallArgs<M>));
       } catch (error) {
         lastError = error as Error;
         const retry =
@@ -649,7 +654,7 @@ export class Runner {
     for (;;) {
       let op: OperationView | undefined;
       try {
-        op = await this.#ctx.client.call<OperationView>("operation.get", { id });
+        op = await this.#ctx.client.call("operation.get", { id });
       } catch {
         // The daemon restarting: the operation is in its store and resumes.
       }

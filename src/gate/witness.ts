@@ -70,13 +70,7 @@ export class Witness {
   /** The app as the daemon says it is; undefined when the daemon does not know it. */
   async api(app: GateApp): Promise<ApiFact> {
     try {
-      const view = await this.#client.call<{
-        phase: string;
-        desired: string;
-        reason: string | null;
-        observedAt: number | null;
-        containers: Array<{ key: string; containerId: string; state: string; health: string }>;
-      }>("package.get", { id: app.installedAs });
+      const view = await this.#client.call("package.get", { id: app.installedAs });
       return {
         phase: view.phase,
         desired: view.desired,

@@ -15,3 +15,22 @@ function findCodeRoot(from: string): string {
 }
 
 export const CODE_ROOT = findCodeRoot(import.meta.dirname);
+
+/**
+ * What running `bin/archy` from a copy of the code root needs: the build (`dist`, a link into
+ * `.build/`), the sources (bin/archy builds again when one is newer than the build), the pinned
+ * Node, and what is read at run time (the manifest schema, app templates, the web UI). Copies made
+ * for another user (the gate's, the service's, the tests') take these.
+ */
+export const RUNNABLE_ENTRIES = [
+  "package.json",
+  "package-lock.json",
+  "bin",
+  "dist",
+  ".build",
+  "src",
+  "node_modules",
+  "schema",
+  "templates",
+  "web/dist",
+] as const;

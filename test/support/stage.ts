@@ -3,19 +3,20 @@
  * clone in a folder that user may not be able to enter; tests that run platform code *as* that user
  * (the Podman service lifecycle, later the daemon) run it from this copy instead.
  *
- * The copy holds what running `src/**\/*.ts` with the pinned Node needs: package.json, src/,
- * node_modules/, test/support/ (drivers the tests start) and the built web UI (web/dist/). Files are hard links (`cp -al` into a
+ * The copy holds what running `bin/archy` needs (`RUNNABLE_ENTRIES`: the build, the sources, the
+ * pinned Node, the web UI) and test/support/ (drivers the tests start). Files are hard links (`cp -al` into a
  * fresh directory under /tmp, same filesystem: instant) or, where linking fails, a plain copy.
  * Directories are 0755; a file the test user could not read is replaced by a readable copy (its
  * original is never changed). One copy per test process, removed when the process exits.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { RUNNABLE_ENTRIES } from "../../src/system/code-root.ts";
 import { readableCopy } from "../../src/system/readable-copy.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** What the copy contains, relative to the repository root. */
-export const STAGED_ENTRIES = ["package.json", "src", "node_modules", "test/support", "web/dist"] as const;
+export const STAGED_ENTRIES = [...RUNNABLE_ENTRIES, "test/support"] as const;
 
 export type Staged = {
   /** The copy's root: run `<dir>/node_modules/.bin/node <dir>/src/...` as the test user. */

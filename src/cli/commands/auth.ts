@@ -44,7 +44,7 @@ const SUBCOMMANDS: Record<SubcommandName<"auth">, (argv: string[]) => Promise<nu
     return 0;
   }),
   "logout-all": withConnection(async (client) => {
-    const { revoked } = await client.call<{ revoked: number }>("auth.logoutAll");
+    const { revoked } = await client.call("auth.logoutAll");
     console.log(`${revoked} session${revoked === 1 ? "" : "s"} revoked; every browser must log in again`);
     return 0;
   }),

@@ -1,5 +1,3 @@
-/** `archy available`: the apps the daemon's sources offer for install, with update availability. */
-import type { AvailableApp } from "../client.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -33,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   noArguments(positionals, USAGE);
   return operator(async () => {
-    const apps = await clientFor(values).call<AvailableApp[]>("package.available");
+    const apps = await clientFor(values).call("package.available");
     if (values.json) {
       printJson(apps);
       return 0;

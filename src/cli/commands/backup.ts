@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../args.ts";
-import { type Accepted, type AppView, CliError, type DaemonClient, EXIT } from "../client.ts";
+import { type Accepted, CliError, type DaemonClient, EXIT } from "../client.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -83,8 +83,7 @@ export function parseCredentials(text: string, file: string): Record<string, str
 async function follow(
   client: DaemonClient,
   id: string,
-  method: string,
-  params: Record<string, unknown>,
+  start: () => Promise<Accepted>,
   values: Record<string, unknown>,
   usage: string,
 ) {
@@ -94,7 +93,7 @@ async function follow(
   if (wait) await follower.connect();
   let accepted: Accepted;
   try {
-    accepted = await client.call<Accepted>(method, params);
+    accepted = await start();
   } catch (error) {
     follower.close();
     throw error;
@@ -117,9 +116,7 @@ async function targets(argv: string[]): Promise<number> {
   return operator(async () => {
     const client = clientFor(values);
     if (action === undefined) {
-      const result = await client.call<{ targets: Array<{ name: string; kind: string; location: string }> }>(
-        "backup.targets.list",
-      );
+      const result = await client.call("backup.targets.list");
       if (values.json) printJson(result);
       else if (result.targets.length === 0)
         out("no backup target yet: archy backup targets add NAME DIRECTORY");
@@ -141,11 +138,7 @@ async function targets(argv: string[]): Promise<number> {
       const credentials = credentialsFile
         ? parseCredentials(await readFile(credentialsFile, "utf8"), credentialsFile)
         : undefined;
-      const result = await client.call<{
-        target: { name: string; location: string };
-        key: string | null;
-        keyFile: string;
-      }>("backup.targets.add", {
+      const result = await client.call("backup.targets.add", {
         name,
         location,
         ...(key ? { key } : {}),
@@ -174,7 +167,7 @@ async function targets(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (action === "check") {
-      const result = await client.call<{ snapshots: number }>("backup.targets.check", { name });
+      const result = await client.call("backup.targets.check", { name });
       out(
         `target ${name} is sound: its key opens it, restic check found no errors, ${result.snapshots} snapshots`,
       );
@@ -201,15 +194,14 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--all backs up every app: give no APP\n\n${BACKUP_USAGE}`);
     return operator(async () => {
       const client = clientFor(values);
-      const apps = await client.call<AppView[]>("package.list");
+      const apps = await client.call("package.list");
       let failed = 0;
       for (const app of apps) {
         try {
           await follow(
             client,
             app.id,
-            "backup.run",
-            { id: app.id, ...(target ? { target } : {}) },
+            () => client.call("backup.run", { id: app.id, ...(target ? { target } : {}) }),
             values,
             BACKUP_USAGE,
           );
@@ -223,9 +215,16 @@ export async function run(argv: string[]): Promise<number> {
     });
   }
   const id = oneApp(positionals, BACKUP_USAGE);
-  return operator(async () =>
-    follow(clientFor(values), id, "backup.run", { id, ...(target ? { target } : {}) }, values, BACKUP_USAGE),
-  );
+  return operator(async () => {
+    const client = clientFor(values);
+    return follow(
+      client,
+      id,
+      () => client.call("backup.run", { id, ...(target ? { target } : {}) }),
+      values,
+      BACKUP_USAGE,
+    );
+  });
 }
 
 export async function runBackups(argv: string[]): Promise<number> {
@@ -243,16 +242,10 @@ export async function runBackups(argv: string[]): Promise<number> {
   const id = positionals[0];
   const target = values.target as string | undefined;
   return operator(async () => {
-    const result = await clientFor(values).call<{
-      target: string;
-      snapshots: Array<{
-        shortId: string;
-        time: string;
-        appId: string;
-        version?: string;
-        preRestore: boolean;
-      }>;
-    }>("backup.snapshots", { ...(id ? { id } : {}), ...(target ? { target } : {}) });
+    const result = await clientFor(values).call("backup.snapshots", {
+      ...(id ? { id } : {}),
+      ...(target ? { target } : {}),
+    });
     if (values.json) printJson(result);
     else if (result.snapshots.length === 0)
       out(`no snapshots${id ? ` of ${id}` : ""} on target ${result.target}`);
@@ -286,14 +279,19 @@ export async function runRestore(argv: string[]): Promise<number> {
   const id = oneApp(positionals, RESTORE_USAGE);
   const snapshot = values.snapshot as string | undefined;
   const target = values.target as string | undefined;
-  return operator(async () =>
-    follow(
-      clientFor(values),
+  return operator(async () => {
+    const client = clientFor(values);
+    return follow(
+      client,
       id,
-      "backup.restore",
-      { id, ...(snapshot ? { snapshot } : {}), ...(target ? { target } : {}) },
+      () =>
+        client.call("backup.restore", {
+          id,
+          ...(snapshot ? { snapshot } : {}),
+          ...(target ? { target } : {}),
+        }),
       values,
       RESTORE_USAGE,
-    ),
-  );
+    );
+  });
 }

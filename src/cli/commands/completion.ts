@@ -4,7 +4,7 @@
  * available`, which prints nothing when the daemon cannot answer within a second).
  */
 import { UsageError } from "../args.ts";
-import { type AppView, type AvailableApp, DaemonClient } from "../client.ts";
+import { DaemonClient } from "../client.ts";
 import { type Args, COMMANDS, type CommandSpec, type Option } from "../commands.ts";
 
 /** The commands completion offers: every one but the hidden ones, as the command table declares them. */
@@ -208,9 +208,7 @@ export async function runComplete(argv: string[]): Promise<number> {
   try {
     const client = new DaemonClient({ timeoutMs: 1_500 });
     const apps =
-      what === "available"
-        ? await client.call<AvailableApp[]>("package.available")
-        : await client.call<AppView[]>("package.list");
+      what === "available" ? await client.call("package.available") : await client.call("package.list");
     process.stdout.write(apps.map((a) => `${a.id}\n`).join(""));
   } catch {
     // Completion never prints errors.

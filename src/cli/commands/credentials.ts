@@ -1,5 +1,3 @@
-/** `archy credentials APP`: the logins an app's manifest marks for display, with their passwords. */
-import type { Credential } from "../client.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -29,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const id = oneApp(positionals, USAGE);
   return operator(async () => {
-    const credentials = await clientFor(values).call<Credential[]>("package.credentials", { id });
+    const credentials = await clientFor(values).call("package.credentials", { id });
     if (values.json) {
       printJson(credentials);
       return 0;

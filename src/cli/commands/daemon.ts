@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from "../../daemon/config.ts";
 import { DaemonStartError, runDaemon } from "../../daemon/daemon.ts";
 import { SERVICE_USER } from "../../host/layout.ts";
 import { BackendUnavailable } from "../../runtime/backend-choice.ts";
-import { CODE_ROOT } from "../../system/code-root.ts";
+import { CODE_ROOT, RUNNABLE_ENTRIES } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
@@ -65,16 +65,8 @@ function readableCodeRoot(user: Passwd): string {
   mkdirSync(staged, { recursive: true, mode: 0o755 });
   // The build (dist, a link into .build/) is copied as what it links to; timestamps are kept so
   // that bin/archy still finds it newer than the sources.
-  for (const part of [
-    "package.json",
-    "package-lock.json",
-    "bin",
-    "src",
-    "node_modules",
-    "schema",
-    "dist",
-    "web/dist",
-  ])
+  // `.build` itself is not copied: `dist` is, as what it links to.
+  for (const part of RUNNABLE_ENTRIES.filter((entry) => entry !== ".build"))
     if (existsSync(join(REPO_ROOT, part)))
       cpSync(join(REPO_ROOT, part), join(staged, part), {
         recursive: true,

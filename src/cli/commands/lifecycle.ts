@@ -4,12 +4,12 @@
  * /ws/v1, or polled with operation.get when the WebSocket is not available) until it has finished,
  * and ends with the outcome and the app's address.
  */
+import type { Params } from "../../api/contract.ts";
 import { type ApproveChoice, approvalsFor, parseApprove } from "../approvals.ts";
 import { UsageError } from "../args.ts";
 import {
   type Accepted,
   type AppView,
-  type AvailableApp,
   CliError,
   CODES,
   type DaemonClient,
@@ -223,9 +223,9 @@ export class Follower {
     const id = this.#operationId as string;
     let operation: OperationView;
     try {
-      operation = await this.#client.call<OperationView>("operation.get", { id, afterSeq: this.#lastSeq });
+      operation = await this.#client.call("operation.get", { id, afterSeq: this.#lastSeq });
       if (!this.live) {
-        const app = await this.#client.call<AppView>("package.get", { id: this.#appId }).catch((error) => {
+        const app = await this.#client.call("package.get", { id: this.#appId }).catch((error) => {
           if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
           throw error;
         });
@@ -286,18 +286,36 @@ export class Follower {
 const confirmRisk = (values: Record<string, unknown>) =>
   values["confirm-risk"] === true ? { confirmRisk: true } : {};
 
-function params(kind: LifecycleKind, id: string, values: Record<string, unknown>): Record<string, unknown> {
-  if (kind === "uninstall") return { id, purge: values.purge === true };
-  if (kind === "update")
-    return {
-      id,
-      force: values.force === true,
-      switchSource: values["switch-source"] === true,
-      ...confirmRisk(values),
-    };
-  if (kind === "install")
-    return { id, ...(values.source ? { source: values.source } : {}), ...confirmRisk(values) };
-  return { id };
+/** Sends one lifecycle request, with the operator's approvals when there are some. */
+function send(
+  client: DaemonClient,
+  kind: LifecycleKind,
+  id: string,
+  values: Record<string, unknown>,
+  approve?: Params<"package.install">["approve"],
+): Promise<Accepted> {
+  const approval = approve ? { approve } : {};
+  switch (kind) {
+    case "uninstall":
+      return client.call("package.uninstall", { id, purge: values.purge === true });
+    case "update":
+      return client.call("package.update", {
+        id,
+        force: values.force === true,
+        switchSource: values["switch-source"] === true,
+        ...confirmRisk(values),
+        ...approval,
+      });
+    case "install":
+      return client.call("package.install", {
+        id,
+        ...(values.source ? { source: values.source as string } : {}),
+        ...confirmRisk(values),
+        ...approval,
+      });
+    default:
+      return client.call(`package.${kind}`, { id });
+  }
 }
 
 /**
@@ -312,29 +330,28 @@ async function request(
   values: Record<string, unknown>,
   approve: ApproveChoice | undefined,
 ): Promise<Accepted> {
-  const method = `package.${kind}`;
   try {
-    return await client.call<Accepted>(method, params(kind, id, values));
+    return await send(client, kind, id, values);
   } catch (error) {
     const approving = kind === "install" || kind === "update";
     if (!(error instanceof RpcFailure) || error.code !== CODES.approvalRequired || !approving) throw error;
     const needed = (error.data as { permissions?: PermissionView[] } | undefined)?.permissions ?? [];
     const retry = `archy ${kind} ${id}${kind === "update" && values["switch-source"] ? " --switch-source" : ""}`;
     const approvals = await approvalsFor(id, needed, approve, retry);
-    return client.call<Accepted>(method, { ...params(kind, id, values), approve: approvals });
+    return send(client, kind, id, values, approvals);
   }
 }
 
 /** What the operator should know before an install (an interface reachable without the login), on stderr. */
 async function warnBefore(client: DaemonClient, id: string): Promise<void> {
-  const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
+  const available = await client.call("package.available").catch(() => undefined);
   for (const warning of available?.find((a) => a.id === id)?.warnings ?? [])
     process.stderr.write(`warning: ${id}: ${warning}\n`);
 }
 
 /** A refusal to install an unknown app names the apps there are. */
 async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<RpcFailure> {
-  const available = await client.call<AvailableApp[]>("package.available").catch(() => undefined);
+  const available = await client.call("package.available").catch(() => undefined);
   if (!available) return error;
   const ids = available.map((a) => a.id).sort();
   const hint =
@@ -501,7 +518,7 @@ export async function followAccepted(
   const app =
     what === "uninstall" || what === "purge"
       ? undefined
-      : await client.call<AppView>("package.get", { id }).catch(() => undefined);
+      : await client.call("package.get", { id }).catch(() => undefined);
   out(`done in ${took}: ${outcome(what, id, app)}`);
   const url = app?.interfaces.find((i) => i.url)?.url;
   if (url && app?.phase === "running") out(`open ${url}`);

@@ -3,14 +3,7 @@
  * what is new since the last poll; see `newLines` for how "new" is decided exactly.
  */
 import { UsageError } from "../args.ts";
-import {
-  type AppView,
-  CODES,
-  type DaemonClient,
-  DaemonUnreachable,
-  type LogLine,
-  RpcFailure,
-} from "../client.ts";
+import { CODES, type DaemonClient, DaemonUnreachable, type LogLine, RpcFailure } from "../client.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -117,7 +110,7 @@ async function follow(
   for (;;) {
     let fetched: LogLine[];
     try {
-      fetched = await client.call<LogLine[]>("package.logs", params, { timeoutMs: 60_000 });
+      fetched = await client.call("package.logs", params, { timeoutMs: 60_000 });
       if (unreachableSince !== undefined) console.error(`archy: the daemon is back; following ${id} again`);
       unreachableSince = undefined;
     } catch (error) {
@@ -185,10 +178,10 @@ export async function run(argv: string[]): Promise<number> {
   const container = values.container as string | undefined;
   return operator(async () => {
     const client = clientFor(values);
-    const app = await client.call<AppView>("package.get", { id });
+    const app = await client.call("package.get", { id });
     const print = printer(container === undefined && app.containers.length > 1);
     if (values.follow) return follow(client, id, container, tail, print);
-    const lines = await client.call<LogLine[]>(
+    const lines = await client.call(
       "package.logs",
       { id, tail, ...(container ? { container } : {}) },
       { timeoutMs: 60_000 },

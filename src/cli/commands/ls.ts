@@ -45,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   noArguments(positionals, USAGE);
   return operator(async () => {
-    const apps = await clientFor(values).call<AppView[]>("package.list");
+    const apps = await clientFor(values).call("package.list");
     if (values.json) {
       printJson(apps);
       return 0;

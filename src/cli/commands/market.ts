@@ -1,4 +1,5 @@
 /** `archy market …`: the operator's side of the Nostr marketplace (docs/marketplace.md). */
+import type { Result } from "../../api/contract.ts";
 import { runSubcommand, UsageError } from "../args.ts";
 import type { SubcommandName } from "../commands.ts";
 import {
@@ -31,27 +32,7 @@ ${CONNECTION_USAGE}
 
 ${EXIT_CODES_USAGE}`;
 
-type Relay = {
-  url: string;
-  state: string;
-  lastAttemptAt: number | null;
-  learnt: number;
-  refused: Record<string, { count: number; example: string }>;
-  error: string | null;
-};
-type Settings = { identity: string | null; threshold: number; provider: string | null };
-type Offer = {
-  id: string;
-  name: string;
-  version: string;
-  source: string;
-  publisher: string;
-  trust: { score: number; level: string; reasons: string[] };
-  flags: string[];
-  installedVersion: string | null;
-  updateAvailable: boolean;
-  otherSource: string | null;
-};
+type Relay = Result<"market.relays">[number];
 
 const SUBCOMMANDS: Record<SubcommandName<"market">, (argv: string[]) => Promise<number>> = {
   relays,
@@ -99,7 +80,7 @@ async function relays(argv: string[]): Promise<number> {
     const client = clientFor(values);
     if (action === "ls") {
       noArguments(positionals, USAGE);
-      const list = await client.call<Relay[]>("market.relays");
+      const list = await client.call("market.relays");
       if (values.json) printJson(list);
       else printRelays(list);
       return 0;
@@ -107,12 +88,14 @@ async function relays(argv: string[]): Promise<number> {
     if (action !== "add" && action !== "remove")
       throw new UsageError(`unknown action 'relays ${action}'\n\n${USAGE}`);
     if (positionals.length !== 1) throw new UsageError(`give one relay URL\n\n${USAGE}`);
-    const result = await client.call<{ added?: boolean; relays: Relay[] }>(`market.relays.${action}`, {
-      url: positionals[0],
-    });
-    if (action === "add")
-      console.log(result.added ? `added ${positionals[0]}` : `${positionals[0]} was there already`);
-    else console.log(`removed ${positionals[0]}`);
+    const url = positionals[0] as string;
+    if (action === "add") {
+      const { added } = await client.call("market.relays.add", { url });
+      console.log(added ? `added ${url}` : `${url} was there already`);
+    } else {
+      await client.call("market.relays.remove", { url });
+      console.log(`removed ${url}`);
+    }
     return 0;
   });
 }
@@ -132,8 +115,8 @@ async function identity(argv: string[]): Promise<number> {
         ? { identity: positionals[0] }
         : undefined;
     const result = change
-      ? await client.call<Settings>("market.settings.set", change)
-      : await client.call<Settings>("market.settings");
+      ? await client.call("market.settings.set", change)
+      : await client.call("market.settings");
     console.log(
       result.identity
         ? `your identity: ${result.identity} (trust is computed from the people it follows)`
@@ -170,8 +153,8 @@ async function settings(argv: string[]): Promise<number> {
     };
     const result =
       Object.keys(change).length > 0
-        ? await client.call<Settings>("market.settings.set", change)
-        : await client.call<Settings>("market.settings");
+        ? await client.call("market.settings.set", change)
+        : await client.call("market.settings");
     if (values.json) printJson(result);
     else {
       console.log(`identity:  ${result.identity ?? "(not set)"}`);
@@ -190,7 +173,7 @@ async function refresh(argv: string[]): Promise<number> {
   }
   noArguments(positionals, USAGE);
   return operator(async () => {
-    const list = await clientFor(values).call<Relay[]>("market.refresh", {}, { timeoutMs: 600_000 });
+    const list = await clientFor(values).call("market.refresh", {}, { timeoutMs: 600_000 });
     if (values.json) printJson(list);
     else printRelays(list);
     return list.some((r) => r.error) ? 1 : 0;
@@ -205,10 +188,7 @@ async function ls(argv: string[]): Promise<number> {
   }
   noArguments(positionals, USAGE);
   return operator(async () => {
-    const result = await clientFor(values).call<{
-      apps: Offer[];
-      installed: Array<{ id: string; version: string; source: string; flags: string[] }>;
-    }>("market.list");
+    const result = await clientFor(values).call("market.list");
     if (values.json) {
       printJson(result);
       return 0;

@@ -5,7 +5,7 @@
  */
 import { type ApproveChoice, approvalsFor } from "../approvals.ts";
 import { UsageError } from "../args.ts";
-import type { Accepted, AppView } from "../client.ts";
+import type { Accepted } from "../client.ts";
 import {
   CONNECTION_USAGE,
   clientFor,
@@ -81,7 +81,7 @@ export async function runApprove(argv: string[]): Promise<number> {
     throw new UsageError(`give PERMISSION names or --all, not both\n\n${APPROVE_USAGE}`);
   const choice: ApproveChoice | undefined = values.all ? "all" : names.length > 0 ? names : undefined;
   return send(values, id, APPROVE_USAGE, async (client) => {
-    const app = await client.call<AppView>("package.get", { id });
+    const app = await client.call("package.get", { id });
     const needed = app.permissions.filter((p) => !p.approved);
     if (needed.length === 0) {
       out(
@@ -90,7 +90,7 @@ export async function runApprove(argv: string[]): Promise<number> {
       return undefined;
     }
     const approve = await approvalsFor(id, needed, choice, `archy approve ${id}`);
-    return client.call<Accepted>("package.approve", { id, approve });
+    return client.call("package.approve", { id, approve });
   });
 }
 
@@ -106,7 +106,5 @@ export async function runRevoke(argv: string[]): Promise<number> {
     );
   const [first, permission] = positionals as [string, string];
   const id = oneApp([first], REVOKE_USAGE);
-  return send(values, id, REVOKE_USAGE, (client) =>
-    client.call<Accepted>("package.revoke", { id, permission }),
-  );
+  return send(values, id, REVOKE_USAGE, (client) => client.call("package.revoke", { id, permission }));
 }

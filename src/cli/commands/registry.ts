@@ -1,4 +1,5 @@
 /** `archy registry …`: the credentials the node pulls images with, per registry (docs/images.md). */
+import type { Result } from "../../api/contract.ts";
 import { runSubcommand, UsageError } from "../args.ts";
 import type { SubcommandName } from "../commands.ts";
 import {
@@ -24,7 +25,7 @@ ${CONNECTION_USAGE}
 
 ${EXIT_CODES_USAGE}`;
 
-type Registry = { host: string; username: string };
+type Registry = Result<"registry.list">[number];
 
 async function readPassword(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write("password (input is shown; pipe it to hide it): ");
@@ -78,7 +79,7 @@ async function ls(argv: string[]): Promise<number> {
   }
   return operator(async () => {
     noArguments(positionals, USAGE);
-    const list = await clientFor(values).call<Registry[]>("registry.list");
+    const list = await clientFor(values).call("registry.list");
     if (values.json) printJson(list);
     else print(list);
     return 0;

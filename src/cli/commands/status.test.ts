@@ -18,8 +18,11 @@ const APP: AppView = {
   observedAgeMs: 0,
   containers: [],
   interfaces: [],
+  memoryLimits: [],
   permissions: [],
   warnings: [],
+  localOverride: false,
+  flags: [],
 };
 
 test("status shows each memory limit, and says when this node does not enforce it", () => {

@@ -1,6 +1,6 @@
 /** `archy status APP`: one app in detail: containers, health, reason, URLs, recent operations. */
 import { memorySize } from "../../manifest/schema.ts";
-import { type AppView, CODES, type DaemonClient, type OperationView, RpcFailure } from "../client.ts";
+import { type AppView, CODES, type DaemonClient, type OperationSummary, RpcFailure } from "../client.ts";
 import {
   ago,
   CONNECTION_USAGE,
@@ -33,9 +33,9 @@ export async function recentOperations(
   client: DaemonClient,
   id: string,
   limit = RECENT_OPERATIONS,
-): Promise<OperationView[] | undefined> {
+): Promise<OperationSummary[] | undefined> {
   try {
-    return await client.call<OperationView[]>("operation.list", { appId: id, limit });
+    return await client.call("operation.list", { appId: id, limit });
   } catch (error) {
     if (
       error instanceof RpcFailure &&
@@ -46,7 +46,11 @@ export async function recentOperations(
   }
 }
 
-export function describeApp(app: AppView, operations: OperationView[] | undefined, now = Date.now()): string {
+export function describeApp(
+  app: AppView,
+  operations: OperationSummary[] | undefined,
+  now = Date.now(),
+): string {
   const lines: string[] = [];
   lines.push(`${app.id} ${app.version}${app.name && app.name !== app.id ? ` (${app.name})` : ""}`);
   const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(10)} ${value}`);
@@ -131,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
   const id = oneApp(positionals, USAGE);
   return operator(async () => {
     const client = clientFor(values);
-    const app = await client.call<AppView>("package.get", { id });
+    const app = await client.call("package.get", { id });
     const operations = await recentOperations(client, id);
     if (values.json) printJson(operations ? { ...app, operations } : app);
     else console.log(describeApp(app, operations));
