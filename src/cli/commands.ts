@@ -294,7 +294,7 @@ const TABLE = {
     load: () => import("./commands/registry.ts"),
   },
   app: {
-    summary: "app developer tools: new, import, schema, validate, render, publish",
+    summary: "app developer tools: new, import, schema, validate, render, test, publish",
     options: [HELP],
     args: "none",
     subcommands: {
@@ -355,6 +355,17 @@ const TABLE = {
           { name: "notes", value: "text", help: "release notes" },
           { name: "allow-unpinned", value: "flag", help: "let images by tag through (development only)" },
           JSON_OPTION,
+          HELP,
+        ],
+        args: "files",
+      },
+      test: {
+        summary: "the production gate on one app directory",
+        options: [
+          { name: "watch", value: "flag", help: "run again when a file changes" },
+          { name: "json", value: "flag", help: "print the gate's JSON report" },
+          { name: "user", value: "text", help: "the daemon's user (root)" },
+          { name: "timeout-scale", value: "text", help: "multiply every time limit" },
           HELP,
         ],
         args: "files",

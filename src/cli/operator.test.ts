@@ -672,6 +672,7 @@ describe("operator CLI: shell completion", () => {
       "publish",
       "render",
       "schema",
+      "test",
       "validate",
     ]);
     assert.deepEqual((await complete("archy", "app", "render", "x", "--target", "")).trim().split("\n"), [

@@ -46,7 +46,11 @@ const USAGE = `Usage:
       Dependencies whose exports the app consumes are looked up beside it, or given with --with.
   archy app publish DIR --relay URL... (--bundle-url URL... | --bundle-dir DIR --public-url URL)
                     [--key FILE] [--notes TEXT] [--allow-unpinned] [--json]
-      Sign and publish a release to the Nostr marketplace (archy app publish --help).`;
+      Sign and publish a release to the Nostr marketplace (archy app publish --help).
+  archy app test DIR [--watch] [--json] [--user NAME] [--timeout-scale X]
+      The production gate on one app directory, with a sandboxed daemon: each lifecycle step
+      verified through Podman, the app's logs for a failure; --watch runs it again on change
+      (archy app test --help). Exit 0 only when every step passes.`;
 
 const devkit =
   (sub: "new" | "import" | "schema") =>
@@ -60,6 +64,7 @@ const SUBCOMMANDS: Record<SubcommandName<"app">, (argv: string[]) => Promise<num
   validate,
   render: renderCommand,
   publish: async (argv) => (await import("./publish.ts")).run(argv),
+  test: async (argv) => (await import("./app-test.ts")).run(argv),
 };
 
 export function run(argv: string[]): Promise<number> {
@@ -357,7 +362,7 @@ function intendedId(invalid: InvalidManifest): string {
  * manifest beside it meant as one of them but invalid is returned apart (`invalid`), so that the
  * dependency is said to be invalid, not missing.
  */
-async function loadDependencies(
+export async function loadDependencies(
   manifest: Manifest,
   siblingsDir: string,
   extra: string[],

@@ -1,0 +1,204 @@
+/**
+ * `archy app test DIR` end to end on the real rootless Podman of the test user (as root: `--user`
+ * the test user): the production gate on one app directory, once, without chaos. A good app passes
+ * every cell (exit 0); broken apps fail on the cell that catches what is wrong with them, and the
+ * output says what was expected, what was observed, and shows the app's own last log lines.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { TEST_USER } from "../../src/host/layout.ts";
+import { isRoot } from "../support/gate-run.ts";
+import { REPO_ROOT } from "../support/stage.ts";
+
+const ARCHY = join(REPO_ROOT, "bin", "archy");
+const work = mkdtempSync(join(tmpdir(), "archy-app-test-test-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+type Run = { code: number; stdout: string; stderr: string };
+
+/** `archy app test ARGS` (as root: as the test user); a generous ceiling: the gate waits for its time limits. */
+function appTest(args: string[]): Promise<Run> {
+  const argv = ["app", "test", ...args, ...(isRoot ? ["--user", TEST_USER] : [])];
+  return new Promise((resolve) => {
+    execFile(
+      ARCHY,
+      argv,
+      { cwd: work, timeout: 900_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
+
+const show = (run: Run) =>
+  `exit ${run.code}\n--- stdout ---\n${run.stdout}\n--- stderr (last lines) ---\n${run.stderr.split("\n").slice(-30).join("\n")}`;
+
+/** An app directory named `id` in the work directory, on the test image, with one container `web`. */
+function app(id: string, web: string, more = ""): string {
+  const dir = join(work, id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "manifest.yml"),
+    `manifest: 1
+id: ${id}
+version: 1.0.0
+name: ${id}
+description: An app for archy app test.
+category: utilities
+license: MIT
+containers:
+  web:
+    image: localhost/archy-test/busybox:1
+    entrypoint: [/bin/sh, -c]
+${web}
+    stop_timeout: 5s
+${more}`,
+  );
+  return id;
+}
+
+/** The line the summary prints for a cell. */
+const cellLine = (run: Run, step: string) =>
+  run.stdout.split("\n").find((l) => l.slice(6).startsWith(`${step} `));
+
+const SERVED = `    command:
+      - |-
+        mkdir -p /data/www && echo served > /data/www/index.html && echo "app test: serving" && exec httpd -f -p 8080 -h /data/www
+    ports:
+      - container: 8080
+        host: 18591
+    volumes:
+      - name: content
+        path: /data
+    health:
+      type: http
+      port: 8080
+      path: /
+      interval: 2s
+      timeout: 1s
+      retries: 3`;
+const UI = `interfaces:
+  ui:
+    container: web
+    port: 8080
+    path: /
+`;
+
+describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no chaos)", () => {
+  test("a good app passes every cell, exit code 0", { timeout: 1_000_000 }, async () => {
+    const run = await appTest([app("apptest-good", SERVED, UI)]);
+    assert.equal(run.code, 0, show(run));
+    for (const step of [
+      "install",
+      "ui",
+      "stop",
+      "start",
+      "restart",
+      "daemon-restart",
+      "reinstall",
+      "uninstall",
+      "install-again",
+      "purge",
+    ])
+      assert.match(cellLine(run, step) ?? "", /^pass {2}/, `${step} passed\n${show(run)}`);
+    assert.match(run.stdout, /^PASS: every cell that ran passed \(10 passed, 0 skipped\)$/m, show(run));
+  });
+
+  test("an app whose UI never answers fails on 'ui', saying what was expected and observed, exit code 1", {
+    timeout: 1_000_000,
+  }, async () => {
+    const deaf = app(
+      "apptest-deaf",
+      `    command:
+      - |-
+        echo "app test: listening on nothing"; trap 'exit 0' TERM; while true; do sleep 1; done
+    ports:
+      - container: 8080
+        host: 18592`,
+      UI,
+    );
+    const run = await appTest([deaf, "--timeout-scale", "0.3"]);
+    assert.equal(run.code, 1, show(run));
+    assert.match(cellLine(run, "install") ?? "", /^pass {2}/, `the app installs and runs\n${show(run)}`);
+    assert.match(cellLine(run, "ui") ?? "", /^FAIL {2}/, `the UI cell fails\n${show(run)}`);
+    const evidence = run.stdout.slice(run.stdout.indexOf(cellLine(run, "ui") as string));
+    assert.match(evidence, /^ {6}expected: http \d+\/ 2xx\/3xx$/m, show(run));
+    assert.match(evidence, /^ {6}observed: http:\/\/127\.0\.0\.1:\d+\/: /m, show(run));
+    assert.match(evidence, /the app's last log lines:\n.*app test: listening on nothing/, show(run));
+    assert.match(run.stdout, /^FAIL: /m, show(run));
+  });
+
+  test("an app that wipes its volume when it starts fails on 'reinstall': its data did not survive", {
+    timeout: 1_000_000,
+  }, async () => {
+    const forgetful = app(
+      "apptest-forgetful",
+      SERVED.replace("mkdir -p /data/www", "rm -rf /data/* /data/.[!.]*; mkdir -p /data/www").replace(
+        "18591",
+        "18593",
+      ),
+      UI,
+    );
+    const run = await appTest([forgetful]);
+    assert.equal(run.code, 1, show(run));
+    for (const step of ["install", "ui", "stop", "start", "restart", "daemon-restart"])
+      assert.match(cellLine(run, step) ?? "", /^pass {2}/, `${step} passes: the app runs fine\n${show(run)}`);
+    assert.match(cellLine(run, "reinstall") ?? "", /^FAIL {2}.*data changed across the reinstall/, show(run));
+    assert.match(run.stdout, /observed: .*volume content: the marker file is gone/, show(run));
+  });
+
+  test("bad usage exits 2 and changes nothing: no directory, a path that is not one", async () => {
+    const none = await appTest([]);
+    assert.equal(none.code, 2, show(none));
+    assert.match(none.stderr, /app test needs exactly one app directory/);
+    const missing = await appTest([join(work, "no-such-app")]);
+    assert.equal(missing.code, 2, show(missing));
+    assert.match(missing.stderr, /no-such-app is not a directory/);
+  });
+});
+
+describe("archy app test --watch", () => {
+  test("runs again when a file in DIR changes, and Ctrl-C stops it", {
+    timeout: 120_000,
+  }, async () => {
+    // An invalid manifest: each run ends at validation, so this needs no Podman.
+    const dir = join(work, "apptest-watched");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "manifest.yml"), "manifest: 1\nid: Not_An_Id\n");
+    const child = spawn(ARCHY, ["app", "test", dir, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const seen = (pattern: RegExp, count: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if ((stderr.match(pattern) ?? []).length >= count) resolve();
+        };
+        const ceiling = setTimeout(
+          () => reject(new Error(`waited for ${count} × ${pattern}; stderr:\n${stderr}`)),
+          60_000,
+        );
+        child.stderr.on("data", (chunk) => {
+          stderr += String(chunk);
+          check();
+          if ((stderr.match(pattern) ?? []).length >= count) clearTimeout(ceiling);
+        });
+        check();
+      });
+    const runs = /nothing was tested/g;
+    const waits = /watching .*\(Ctrl-C stops\)/g;
+    await seen(waits, 1);
+    assert.equal((stderr.match(runs) ?? []).length, 1, stderr);
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, "manifest.yml"), `manifest: 1\nid: Still_Bad_${i}\n`);
+    await seen(waits, 2);
+    assert.ok((stderr.match(runs) ?? []).length >= 2, `a run after the writes\n${stderr}`);
+    assert.match(stderr, /"Still_Bad_2" is not valid/, `the run read the last write\n${stderr}`);
+    child.kill("SIGINT");
+    assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
+  });
+});
