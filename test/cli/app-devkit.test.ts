@@ -224,9 +224,8 @@ describe("archy app import", () => {
         column: 19,
         subject: "services.web.network_mode",
         message:
-          "host networking is never given: the container gets the app's own network, with its ports published on the same host ports",
-        action:
-          "check that the app works without the host's network (discovery by broadcast or mDNS, DHCP, managing interfaces do not)",
+          "host networking is never given, and the file names no port the container serves: on the app's own network it would be unreachable",
+        action: "list the ports it listens on under `ports` (they are published on the same host ports)",
       },
     );
   });
