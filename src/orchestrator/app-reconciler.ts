@@ -229,10 +229,8 @@ export class AppReconciler {
         }
       for (const action of next.actions) {
         if (action.kind === "forget") {
-          store.deleteApp(appId);
+          if (!report.removed(app)) return requeue(0);
           this.#o.healthRestarts.forget(appId);
-          report.finishOperations(app, "succeeded");
-          report.removed(appId);
           note("info", `${appId} removed`);
           this.#wakeDependents(appId);
           return DONE;

@@ -48,9 +48,17 @@ export class AppReport {
       this.#onEvent({ type: "app", appId: app.id, phase, reason });
   }
 
-  /** The app is gone from the store. */
-  removed(appId: string): void {
-    this.#onEvent({ type: "app-removed", appId });
+  /**
+   * The app's removal is over: it is forgotten and the operations that removed it succeed, at once
+   * (see `Store.forgetApp`). False, and nothing changed, if its intent moved on meanwhile.
+   */
+  removed(app: Pick<AppRow, "id" | "generation">): boolean {
+    const ended = this.#store.forgetApp(app.id, app.generation, this.#clock());
+    if (!ended) return false;
+    for (const operation of ended)
+      this.#onEvent({ type: "operation", operationId: operation.id, appId: app.id, state: "succeeded" });
+    this.#onEvent({ type: "app-removed", appId: app.id });
+    return true;
   }
 
   /** The pending operations of an app are taken up by this pass. */

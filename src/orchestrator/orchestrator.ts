@@ -120,6 +120,12 @@ export class Orchestrator {
       wake: (appId) => this.#engine?.reconciler.enqueue(appId),
     });
     if (this.store.installedPermissionsToApprove) this.#approveInstalledPermissions();
+    // A daemon that stopped between forgetting an app and ending its removal (before both were one
+    // transaction) left that operation in flight, refusing every later request for the id.
+    for (const operation of this.store.endOperationsOfRemovedApps(this.#clock()))
+      this.#options.log.info(
+        `${operation.appId}: its ${operation.kind} (operation ${operation.id}) ended with its removal; recorded now`,
+      );
   }
 
   /**

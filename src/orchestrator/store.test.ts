@@ -142,7 +142,7 @@ describe("store: schema and migrations", () => {
       2_000,
     );
     assert.equal(store.getApp("alpha")?.naming, 1);
-    store.deleteApp("alpha");
+    store.forgetApp("alpha", store.getApp("alpha")?.generation ?? 0, 3_000);
     install(store, "alpha", "op-install-again");
     assert.equal(store.getApp("alpha")?.naming, CURRENT_NAMING, "installed again: the current naming");
     store.close();
@@ -530,16 +530,104 @@ describe("store: operations and logs", () => {
     store.close();
   });
 
-  test("deleteApp forgets the app and its observation but keeps its journal", () => {
+  test("forgetApp forgets the app and its observation, ends its removal, and keeps its journal", () => {
     const store = new Store(freshPath());
     install(store);
     store.saveObservation("alpha", [container("web")]);
     store.appendLog("op-install-alpha", "info", "x", 1);
-    store.deleteApp("alpha");
+    const removing = store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-uninstall", kind: "uninstall" },
+        desired: "absent",
+        phase: "removing",
+      },
+      2_000,
+    );
+    const ended = store.forgetApp("alpha", removing.generation, 3_000);
+    assert.deepEqual(
+      ended?.map((o) => o.id),
+      ["op-install-alpha", "op-uninstall"],
+    );
     assert.equal(store.getApp("alpha"), undefined);
     assert.deepEqual(store.listContainers("alpha"), []);
+    assert.deepEqual(store.activeOperations("alpha"), [], "nothing of alpha is left in flight");
+    assert.equal(store.getOperation("op-uninstall")?.state, "succeeded");
+    assert.equal(store.getOperation("op-uninstall")?.finishedAt, 3_000);
     assert.equal(store.getOperation("op-install-alpha")?.kind, "install");
     assert.equal(store.operationLogs("op-install-alpha").length, 1);
+    store.close();
+  });
+
+  test("forgetApp changes nothing once the intent moved on (a purge recorded during the removal)", () => {
+    const store = new Store(freshPath());
+    install(store);
+    const removing = store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-uninstall", kind: "uninstall" },
+        desired: "absent",
+        phase: "removing",
+        supersede: ["op-install-alpha"],
+      },
+      2_000,
+    );
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-purge", kind: "purge" },
+        desired: "absent",
+        purge: true,
+        phase: "removing",
+        supersede: ["op-uninstall"],
+      },
+      2_500,
+    );
+    assert.equal(store.forgetApp("alpha", removing.generation, 3_000), undefined);
+    assert.equal(store.getApp("alpha")?.purge, true, "the purge is still to be carried out");
+    assert.deepEqual(
+      store.activeOperations("alpha").map((o) => o.id),
+      ["op-purge"],
+    );
+    store.close();
+  });
+
+  test("operations left in flight for an app that is gone end, whatever their kind but backups, once", () => {
+    const path = freshPath();
+    const store = new Store(path);
+    install(store);
+    // A store as an earlier daemon left it, killed between forgetting the app and ending its
+    // removal: the uninstall still running, and a backup of the app interrupted too.
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-uninstall", kind: "uninstall" },
+        desired: "absent",
+        phase: "removing",
+      },
+      2_000,
+    );
+    store.recordHoldingOperation({ id: "op-backup", appId: "alpha", kind: "backup" }, 2_100);
+    const raw = new DatabaseSync(path);
+    raw.exec("DELETE FROM apps WHERE id = 'alpha'");
+    raw.close();
+    assert.deepEqual(
+      store.endOperationsOfRemovedApps(4_000).map((o) => o.id),
+      ["op-install-alpha", "op-uninstall"],
+    );
+    assert.equal(store.getOperation("op-uninstall")?.state, "succeeded");
+    assert.match(
+      store.operationLogs("op-uninstall").at(-1)?.message ?? "",
+      /alpha was removed; this uninstall ended with it/,
+    );
+    assert.equal(store.getOperation("op-backup")?.state, "running", "the backup service's to end");
+    assert.deepEqual(store.endOperationsOfRemovedApps(5_000), [], "once");
+    // Installing the id again is a fresh install: nothing of the old one stands in its way.
+    install(store, "alpha", "op-install-again", 6_000);
+    assert.deepEqual(
+      store.activeOperations("alpha").map((o) => o.id),
+      ["op-backup", "op-install-again"],
+    );
     store.close();
   });
 });

@@ -11,14 +11,15 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
 import type { Approval, StoredApproval } from "./approvals.ts";
-import type {
-  DesiredState,
-  Operation,
-  OperationKind,
-  OperationLogLine,
-  OperationState,
-  Phase,
-  StoredContainer,
+import {
+  type DesiredState,
+  HOLDING_KINDS,
+  type Operation,
+  type OperationKind,
+  type OperationLogLine,
+  type OperationState,
+  type Phase,
+  type StoredContainer,
 } from "./model.ts";
 import type { UpdateOutcome, UpdateStage } from "./update.ts";
 
@@ -640,14 +641,56 @@ export class Store {
     });
   }
 
-  /** Forgets an app once it is removed (its journal stays). */
-  deleteApp(id: string): void {
+  /**
+   * Forgets an app once it is removed (its journal stays) and ends the operations that asked for
+   * the removal, in one transaction: a crash between the two once left an uninstall running for an
+   * app that was gone, and every later request for that id was refused as `operation-in-progress`.
+   * Nothing happens if the app's intent changed since `generation` (a purge recorded meanwhile):
+   * returns undefined, and the caller plans again. Else the operations it ended, for their events.
+   */
+  forgetApp(id: string, generation: number, now: number): Operation[] | undefined {
     this.#forgetConfirmed(id);
-    this.transaction(() => {
-      this.#statement("DELETE FROM apps WHERE id = ?").run(id);
+    return this.transaction(() => {
+      if (
+        this.#statement("DELETE FROM apps WHERE id = ? AND generation = ?").run(id, generation).changes === 0
+      )
+        return undefined;
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
+      const ended = this.activeOperations(id).filter(
+        (operation) => operation.generation <= generation && !HOLDING_KINDS.has(operation.kind),
+      );
+      for (const operation of ended) this.setOperationState(operation.id, "succeeded", now);
+      return ended;
+    });
+  }
+
+  /**
+   * Ends the operations left in flight for apps that are gone (a store written before `forgetApp`
+   * ended them in the same transaction): they ended with the app's removal. Backups and restores
+   * are the backup service's to end. Returns them.
+   */
+  endOperationsOfRemovedApps(now: number): Operation[] {
+    return this.transaction(() => {
+      const orphans = (
+        this.#statement(
+          `SELECT * FROM operations WHERE state IN ('pending', 'running')
+             AND app_id NOT IN (SELECT id FROM apps) ORDER BY created_at, id`,
+        ).all() as Row[]
+      )
+        .map(toOperation)
+        .filter((operation) => !HOLDING_KINDS.has(operation.kind));
+      for (const operation of orphans) {
+        this.setOperationState(operation.id, "succeeded", now);
+        this.appendLog(
+          operation.id,
+          "info",
+          `${operation.appId} was removed; this ${operation.kind} ended with it`,
+          now,
+        );
+      }
+      return orphans;
     });
   }
 

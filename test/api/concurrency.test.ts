@@ -143,7 +143,10 @@ describe("concurrent API calls", () => {
     settle(d, appId);
     await rpc(d.port, "package.uninstall", { id: appId }, cli);
     settle(d, appId);
-    d.orchestrator.store.deleteApp(appId); // the reconciler's last step of an uninstall
+    // The reconciler's last step of an uninstall.
+    const removing = d.orchestrator.store.getApp(appId);
+    assert.ok(removing, `${appId} is still listed, being removed`);
+    d.orchestrator.store.forgetApp(appId, removing.generation, Date.now());
 
     const installs = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
