@@ -2,12 +2,20 @@
  * Following an operation: the lines already logged (read) and the ones streamed are each delivered
  * once, in order, whichever way they came; a line past a gap or a stream that could not resume makes
  * it read the store again; the end comes from the stream and the operation is read once more for its
- * last lines. The daemon is scripted here (pure logic); the web UI's tests follow real installs.
+ * last lines. Without a stream it polls, tries failed reads again when told to, and gives up at its
+ * time limit. The daemon is scripted here (pure logic); the web UI's, the CLI's and the gate's tests
+ * follow real operations.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EventStream, type WebSocketLike } from "./events.ts";
-import { followOperation, type OperationLine, type OperationView } from "./operations.ts";
+import {
+  FollowTimeout,
+  followOperation,
+  type OperationLine,
+  type OperationReader,
+  type OperationView,
+} from "./operations.ts";
 import type { ApiClient } from "./rpc.ts";
 
 function scripted() {
@@ -102,3 +110,141 @@ test("a stream that could not resume makes it read again; a failed read rejects"
   assert.equal(calls, 2);
   stream.close();
 });
+
+/** An operation in a store that the test writes to, read as operation.get reads it. */
+function store(id: string) {
+  const operation: OperationView = {
+    id,
+    appId: "a",
+    kind: "install",
+    state: "running",
+    createdAt: 0,
+    finishedAt: null,
+    error: null,
+    logs: [],
+  };
+  const reads: number[] = [];
+  const client: OperationReader = {
+    call: async (_method, params) => {
+      reads.push(params.afterSeq ?? 0);
+      return { ...operation, logs: operation.logs.filter((l) => l.seq > (params.afterSeq ?? 0)) };
+    },
+  };
+  return { operation, reads, client };
+}
+
+test("no line is missed across a reconnect the daemon could not resume: the store gives what the stream lost", async () => {
+  const { operation, client } = store("op-3");
+  const sockets: WebSocketLike[] = [];
+  const stream = new EventStream({
+    url: "ws://x/ws/v1",
+    backoff: { baseMs: 1, maxMs: 1 },
+    connect: () => {
+      const socket: WebSocketLike = {
+        onopen: null,
+        onmessage: null,
+        onclose: null,
+        onerror: null,
+        close: () => {},
+      };
+      sockets.push(socket);
+      return socket;
+    },
+  }).start();
+  const socket = () => sockets.at(-1) as WebSocketLike;
+  const send = (message: object) => socket().onmessage?.({ data: JSON.stringify(message) });
+  send({ type: "hello", stream: "s1", seq: 0, resumed: false });
+  let seq = 0;
+  const log = (n: number) => {
+    operation.logs.push(line(n));
+    send({ type: "log", appId: "a", line: { operationId: "op-3", ...line(n) }, seq: ++seq });
+  };
+  const seen: number[] = [];
+  const done = followOperation(client, stream, "op-3", { onLine: (l) => seen.push(l.seq) });
+  await new Promise((resolve) => setImmediate(resolve));
+  log(1);
+  log(2);
+  // The connection is lost; lines 3 and 4 are written meanwhile, never streamed.
+  socket().onclose?.({ code: 1006, reason: "" });
+  operation.logs.push(line(3), line(4));
+  await waitFor("the stream to connect again", () => sockets.length === 2);
+  // A restarted daemon: a new stream that cannot replay what was missed.
+  send({ type: "hello", stream: "s2", seq: 0, resumed: false });
+  await waitFor(
+    "lines 3 and 4 read from the store",
+    () => seen.length === 4,
+    () => `seen ${seen}`,
+  );
+  seq = 0;
+  log(5);
+  Object.assign(operation, { state: "succeeded", finishedAt: 9 });
+  send({ type: "operation", operationId: "op-3", appId: "a", state: "succeeded", seq: ++seq });
+  const result = await done;
+  assert.deepEqual(seen, [1, 2, 3, 4, 5], "every line once, in order, across the reconnect");
+  assert.deepEqual(
+    result.logs.map((l) => l.seq),
+    [1, 2, 3, 4, 5],
+  );
+  stream.close();
+});
+
+test("without a stream it polls: the answer's hook before its lines, failed reads tried again when told to", async () => {
+  const { operation, reads, client } = store("op-4");
+  let calls = 0;
+  const flaky: OperationReader = {
+    call: async (method, params) => {
+      // The second call finds the daemon away (restarting); each answer is followed by a new line.
+      if (++calls === 2) throw new Error("daemon away");
+      const answer = await client.call(method, params);
+      operation.logs.push(line(operation.logs.length + 1));
+      if (reads.length === 3) Object.assign(operation, { state: "failed", error: "it broke", finishedAt: 9 });
+      return answer;
+    },
+  };
+  const events: string[] = [];
+  const result = await followOperation(flaky, undefined, "op-4", {
+    pollMs: 1,
+    retryRead: (error) => (error as Error).message === "daemon away",
+    onRead: (view) => {
+      events.push(`read ${view.logs.map((l) => l.seq).join(",")}`);
+    },
+    onLine: (l) => events.push(`line ${l.seq}`),
+  });
+  assert.equal(result.state, "failed");
+  assert.equal(result.error, "it broke");
+  assert.equal(calls, 5, "four answers and the failure between the first two");
+  assert.deepEqual(reads, [0, 0, 1, 2], "each read asks only for the lines after the last one delivered");
+  assert.deepEqual(events, ["read ", "read 1", "line 1", "read 2", "line 2", "read 3", "line 3"]);
+});
+
+test("a read that fails and is not to be tried again ends the follow with its error", async () => {
+  const client: OperationReader = {
+    call: async () => {
+      throw new Error("no such operation");
+    },
+  };
+  await assert.rejects(followOperation(client, undefined, "op-5", { pollMs: 1 }), /no such operation/);
+});
+
+test("at the time limit it gives up with the state it last saw; a read under way when the time is up still counts", async () => {
+  const { client } = store("op-6");
+  const timedOut = followOperation(client, undefined, "op-6", { pollMs: 1, timeoutMs: 20 });
+  await assert.rejects(timedOut, (error: unknown) => {
+    assert.ok(error instanceof FollowTimeout);
+    assert.equal(error.state, "running");
+    assert.equal(error.operationId, "op-6");
+    return true;
+  });
+
+  let answer: (view: OperationView) => void = () => {};
+  const slow: OperationReader = { call: () => new Promise((resolve) => (answer = resolve)) };
+  const ending = followOperation(slow, undefined, "op-7", { pollMs: 1, timeoutMs: 0 });
+  await new Promise((resolve) => setTimeout(resolve, 5)); // the limit has come, the read is under way
+  answer({ ...store("op-7").operation, state: "succeeded", finishedAt: 1 });
+  assert.equal((await ending).state, "succeeded");
+});
+
+async function waitFor(what: string, ready: () => boolean, saw: () => string = () => ""): Promise<void> {
+  for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+  assert.ok(ready(), `waited for ${what}; ${saw()}`);
+}
