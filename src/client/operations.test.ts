@@ -16,59 +16,85 @@ import {
   type OperationReader,
   type OperationView,
 } from "./operations.ts";
-import type { ApiClient } from "./rpc.ts";
 
+/** A daemon's event stream, scripted: events are numbered in order; a hello starts the numbering again. */
 function scripted() {
-  let socket: WebSocketLike | undefined;
+  const sockets: WebSocketLike[] = [];
   const stream = new EventStream({
     url: "ws://x/ws/v1",
+    backoff: { baseMs: 1, maxMs: 1 },
     connect: () => {
-      socket = { onopen: null, onmessage: null, onclose: null, onerror: null, close: () => {} };
+      const socket: WebSocketLike = {
+        onopen: null,
+        onmessage: null,
+        onclose: null,
+        onerror: null,
+        close: () => {},
+      };
+      sockets.push(socket);
       return socket;
     },
   }).start();
-  const send = (message: object) => socket?.onmessage?.({ data: JSON.stringify(message) });
+  let seq = 0;
+  const send = (message: { type: string } & Record<string, unknown>) => {
+    if (message.type === "hello") seq = message.seq as number;
+    const numbered = message.type === "hello" ? message : { ...message, seq: ++seq };
+    sockets.at(-1)?.onmessage?.({ data: JSON.stringify(numbered) });
+  };
   send({ type: "hello", stream: "s", seq: 0, resumed: false });
-  return { stream, send };
+  return { stream, send, sockets };
 }
 
 const line = (seq: number): OperationLine => ({ seq, at: seq, level: "info", message: `line ${seq}` });
 
-test("every line once, in order, from the store and the stream; the end read once more", async () => {
-  const stored: OperationView = {
-    id: "op-1",
+/** An operation in a store that the test writes to, read as operation.get reads it. */
+function store(id: string, logs: OperationLine[] = []) {
+  const operation: OperationView = {
+    id,
     appId: "a",
     kind: "install",
     state: "running",
     createdAt: 0,
     finishedAt: null,
     error: null,
-    logs: [line(1), line(2)],
+    logs,
   };
   const reads: number[] = [];
-  const client = {
-    call: async (_method: string, params: { afterSeq: number }) => {
-      reads.push(params.afterSeq);
-      return { ...stored, logs: stored.logs.filter((l) => l.seq > params.afterSeq) };
+  const client: OperationReader = {
+    call: async (_method, params) => {
+      reads.push(params.afterSeq ?? 0);
+      return { ...operation, logs: operation.logs.filter((l) => l.seq > (params.afterSeq ?? 0)) };
     },
-  } as unknown as ApiClient;
-  const { stream, send } = scripted();
-  let seq = 0;
-  const log = (n: number) => {
-    stored.logs.push(line(n));
-    send({ type: "log", appId: "a", line: { operationId: "op-1", ...line(n) }, seq: ++seq });
   };
+  return { operation, reads, client };
+}
+
+/** The daemon writes line n of the operation and streams it. */
+function logged(operation: OperationView, send: ReturnType<typeof scripted>["send"], n: number): void {
+  operation.logs.push(line(n));
+  send({ type: "log", appId: "a", line: { operationId: operation.id, ...line(n) } });
+}
+
+/** The operation succeeds and the stream says so. */
+function succeeded(operation: OperationView, send: ReturnType<typeof scripted>["send"]): void {
+  Object.assign(operation, { state: "succeeded", finishedAt: 9 });
+  send({ type: "operation", operationId: operation.id, appId: "a", state: "succeeded" });
+}
+
+test("every line once, in order, from the store and the stream; the end read once more", async () => {
+  const { operation: stored, reads, client } = store("op-1", [line(1), line(2)]);
+  const { stream, send } = scripted();
   const seen: number[] = [];
   const done = followOperation(client, stream, "op-1", { onLine: (l) => seen.push(l.seq) });
-  log(2); // before the first read answered: taken from the stream or the read, once
+  // Line 2 streamed before the first read answered: taken from the stream or the read, once.
+  send({ type: "log", appId: "a", line: { operationId: "op-1", ...line(2) } });
   await new Promise((resolve) => setImmediate(resolve));
-  log(3);
+  logged(stored, send, 3);
   stored.logs.push(line(4)); // stored, never streamed: the next line's gap brings it
-  log(5);
+  logged(stored, send, 5);
   await new Promise((resolve) => setImmediate(resolve));
   stored.logs.push(line(6));
-  Object.assign(stored, { state: "succeeded", finishedAt: 9 });
-  send({ type: "operation", operationId: "op-1", appId: "a", state: "succeeded", seq: ++seq });
+  succeeded(stored, send);
   const operation = await done;
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
   assert.equal(operation.state, "succeeded");
@@ -86,22 +112,14 @@ test("every line once, in order, from the store and the stream; the end read onc
 
 test("a stream that could not resume makes it read again; a failed read rejects", async () => {
   let calls = 0;
-  const client = {
-    call: async () => {
+  const { client: stored } = store("op-2");
+  const client: OperationReader = {
+    call: async (method, params) => {
       calls++;
       if (calls === 2) throw new Error("daemon gone");
-      return {
-        id: "op-2",
-        appId: "a",
-        kind: "stop",
-        state: "running",
-        createdAt: 0,
-        finishedAt: null,
-        error: null,
-        logs: [],
-      };
+      return stored.call(method, params);
     },
-  } as unknown as ApiClient;
+  };
   const { stream, send } = scripted();
   const done = followOperation(client, stream, "op-2");
   await new Promise((resolve) => setImmediate(resolve));
@@ -111,61 +129,16 @@ test("a stream that could not resume makes it read again; a failed read rejects"
   stream.close();
 });
 
-/** An operation in a store that the test writes to, read as operation.get reads it. */
-function store(id: string) {
-  const operation: OperationView = {
-    id,
-    appId: "a",
-    kind: "install",
-    state: "running",
-    createdAt: 0,
-    finishedAt: null,
-    error: null,
-    logs: [],
-  };
-  const reads: number[] = [];
-  const client: OperationReader = {
-    call: async (_method, params) => {
-      reads.push(params.afterSeq ?? 0);
-      return { ...operation, logs: operation.logs.filter((l) => l.seq > (params.afterSeq ?? 0)) };
-    },
-  };
-  return { operation, reads, client };
-}
-
 test("no line is missed across a reconnect the daemon could not resume: the store gives what the stream lost", async () => {
   const { operation, client } = store("op-3");
-  const sockets: WebSocketLike[] = [];
-  const stream = new EventStream({
-    url: "ws://x/ws/v1",
-    backoff: { baseMs: 1, maxMs: 1 },
-    connect: () => {
-      const socket: WebSocketLike = {
-        onopen: null,
-        onmessage: null,
-        onclose: null,
-        onerror: null,
-        close: () => {},
-      };
-      sockets.push(socket);
-      return socket;
-    },
-  }).start();
-  const socket = () => sockets.at(-1) as WebSocketLike;
-  const send = (message: object) => socket().onmessage?.({ data: JSON.stringify(message) });
-  send({ type: "hello", stream: "s1", seq: 0, resumed: false });
-  let seq = 0;
-  const log = (n: number) => {
-    operation.logs.push(line(n));
-    send({ type: "log", appId: "a", line: { operationId: "op-3", ...line(n) }, seq: ++seq });
-  };
+  const { stream, send, sockets } = scripted();
   const seen: number[] = [];
   const done = followOperation(client, stream, "op-3", { onLine: (l) => seen.push(l.seq) });
   await new Promise((resolve) => setImmediate(resolve));
-  log(1);
-  log(2);
+  logged(operation, send, 1);
+  logged(operation, send, 2);
   // The connection is lost; lines 3 and 4 are written meanwhile, never streamed.
-  socket().onclose?.({ code: 1006, reason: "" });
+  sockets.at(-1)?.onclose?.({ code: 1006, reason: "" });
   operation.logs.push(line(3), line(4));
   await waitFor("the stream to connect again", () => sockets.length === 2);
   // A restarted daemon: a new stream that cannot replay what was missed.
@@ -175,10 +148,8 @@ test("no line is missed across a reconnect the daemon could not resume: the stor
     () => seen.length === 4,
     () => `seen ${seen}`,
   );
-  seq = 0;
-  log(5);
-  Object.assign(operation, { state: "succeeded", finishedAt: 9 });
-  send({ type: "operation", operationId: "op-3", appId: "a", state: "succeeded", seq: ++seq });
+  logged(operation, send, 5);
+  succeeded(operation, send);
   const result = await done;
   assert.deepEqual(seen, [1, 2, 3, 4, 5], "every line once, in order, across the reconnect");
   assert.deepEqual(
