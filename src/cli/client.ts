@@ -81,7 +81,7 @@ export type AvailableApp = Result<"package.available">[number];
 /** A permission a manifest requests (docs/manifest.md, "Permissions"). */
 export type PermissionView = AvailableApp["permissions"][number];
 export type Accepted = Result<"package.install">;
-export type OperationView = Result<"operation.get">;
+export type { OperationView } from "../client/operations.ts";
 /** An operation as `operation.list` lists it (without its log). */
 export type OperationSummary = Result<"operation.list">[number];
 export type LogLine = Result<"package.logs">[number];

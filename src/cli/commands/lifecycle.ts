@@ -105,6 +105,12 @@ const POLL_WITHOUT_EVENTS_MS = 500;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/** An operation's log line as the follower shows it: indented, its level said unless it is info. */
+const printLine = (line: OperationLine) =>
+  out(
+    `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
+  );
+
 /**
  * Shows one operation of one app as it goes: its log lines once each, in order, and the app's phase
  * changes; the following itself is the client's (src/client/operations.ts). Listens to the live
@@ -150,12 +156,6 @@ export class Follower {
   /** The app's phase as the last event or look said (undefined before any). */
   get lastPhase(): string | undefined {
     return this.#lastPhase;
-  }
-
-  #print(line: OperationLine): void {
-    out(
-      `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
-    );
   }
 
   #phase(phase: string, reason: string | null | undefined): void {
@@ -205,7 +205,7 @@ export class Follower {
       return await followOperation(this.#client, this.#stream, operationId, {
         pollMs: this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS,
         timeoutMs,
-        onLine: (line) => this.#print(line),
+        onLine: printLine,
         onRead: () => this.#looked(),
         retryRead: (error) => this.#unreachable(error),
       });
