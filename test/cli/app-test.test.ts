@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -164,41 +164,56 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
 });
 
 describe("archy app test --watch", () => {
-  test("runs again when a file in DIR changes, and Ctrl-C stops it", {
-    timeout: 120_000,
+  test("one change, one run: a plain write and an editor's safe save (a new file renamed over the old, twice) each run it once, and Ctrl-C stops it", {
+    timeout: 180_000,
   }, async () => {
     // An invalid manifest: each run ends at validation, so this needs no Podman.
     const dir = join(work, "apptest-watched");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "manifest.yml"), "manifest: 1\nid: Not_An_Id\n");
+    const manifest = join(dir, "manifest.yml");
+    writeFileSync(manifest, "manifest: 1\nid: Not_An_Id\n");
     const child = spawn(ARCHY, ["app", "test", dir, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const seen = (pattern: RegExp, count: number) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if ((stderr.match(pattern) ?? []).length >= count) resolve();
-        };
-        const ceiling = setTimeout(
-          () => reject(new Error(`waited for ${count} × ${pattern}; stderr:\n${stderr}`)),
-          60_000,
-        );
-        child.stderr.on("data", (chunk) => {
-          stderr += String(chunk);
-          check();
-          if ((stderr.match(pattern) ?? []).length >= count) clearTimeout(ceiling);
-        });
-        check();
-      });
-    const runs = /nothing was tested/g;
+    const count = (pattern: RegExp) => (stderr.match(pattern) ?? []).length;
     const waits = /watching .*\(Ctrl-C stops\)/g;
-    await seen(waits, 1);
-    assert.equal((stderr.match(runs) ?? []).length, 1, stderr);
-    for (let i = 0; i < 3; i++) writeFileSync(join(dir, "manifest.yml"), `manifest: 1\nid: Still_Bad_${i}\n`);
-    await seen(waits, 2);
-    assert.ok((stderr.match(runs) ?? []).length >= 2, `a run after the writes\n${stderr}`);
-    assert.match(stderr, /"Still_Bad_2" is not valid/, `the run read the last write\n${stderr}`);
-    child.kill("SIGINT");
-    assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
+    const runs = /nothing was tested/g;
+    /** Waits for the watch's `n`th wait: run `n` is over; a ceiling that says what it saw. */
+    const nthWait = async (n: number) => {
+      const deadline = Date.now() + 60_000;
+      while (count(waits) < n) {
+        if (Date.now() > deadline) throw new Error(`waited for wait number ${n}; stderr:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    /** An editor's safe save: the new text in a file beside, renamed over the manifest. */
+    const safeSave = (text: string) => {
+      writeFileSync(join(dir, ".manifest.yml.tmp"), text);
+      renameSync(join(dir, ".manifest.yml.tmp"), manifest);
+    };
+    try {
+      await nthWait(1);
+      assert.equal(count(runs), 1, stderr);
+      writeFileSync(manifest, "manifest: 1\nid: Bad_1\n");
+      await nthWait(2);
+      safeSave("manifest: 1\nid: Bad_2\n");
+      await nthWait(3);
+      safeSave("manifest: 1\nid: Bad_3\n");
+      await nthWait(4);
+      child.kill("SIGINT");
+      assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
+      assert.equal(count(runs), 4, `one run at the start and one per change, no more\n${stderr}`);
+      const order = [...stderr.matchAll(/"(Not_An_Id|Bad_\d)" is not valid/g)].map((m) => m[1]);
+      assert.deepEqual(
+        order,
+        ["Not_An_Id", "Bad_1", "Bad_2", "Bad_3"],
+        `each run read its change\n${stderr}`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
