@@ -153,6 +153,55 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
     assert.match(run.stdout, /observed: .*volume content: the marker file is gone/, show(run));
   });
 
+  test("a crash-looping app fails on 'install' with its own last words, said once with their count; its later cells are skipped, not waited for", {
+    timeout: 1_000_000,
+  }, async () => {
+    const crashing = app(
+      "apptest-crashloop",
+      `    command:
+      - |-
+        echo "app test: cannot read /data/config.yml, exiting"; exit 3
+    ports:
+      - container: 8080
+        host: 18594
+    volumes:
+      - name: content
+        path: /data`,
+      UI,
+    );
+    const run = await appTest([crashing, "--timeout-scale", "0.3"]);
+    assert.equal(run.code, 1, show(run));
+    assert.match(cellLine(run, "install") ?? "", /^FAIL {2}.*not running and healthy in time/, show(run));
+    const evidence = run.stdout.slice(run.stdout.indexOf(cellLine(run, "install") as string));
+    assert.match(
+      evidence,
+      /^ {6}observed: .*web: exited/m,
+      `Podman's word: the container exited\n${show(run)}`,
+    );
+    assert.match(
+      evidence,
+      /the app's last log lines:\n {8}web stdout: app test: cannot read \/data\/config\.yml, exiting {2}\(\d+ times\)$/m,
+      `the app's own words, once, with how often it said them\n${show(run)}`,
+    );
+    for (const step of [
+      "ui",
+      "stop",
+      "start",
+      "restart",
+      "daemon-restart",
+      "reinstall",
+      "uninstall",
+      "install-again",
+      "purge",
+    ])
+      assert.match(
+        cellLine(run, step) ?? "",
+        /^skip {2}\S+ +not run: install failed first$/,
+        `${step} skipped\n${show(run)}`,
+      );
+    assert.match(run.stdout, /^FAIL: /m, show(run));
+  });
+
   test("bad usage exits 2 and changes nothing: no directory, a path that is not one", async () => {
     const none = await appTest([]);
     assert.equal(none.code, 2, show(none));

@@ -178,6 +178,7 @@ async function testOnce(options: TestOptions, interrupted: () => boolean): Promi
       steps: [...APP_TEST_STEPS],
       destructive: true,
       chaos: false,
+      stopAtFailure: true,
       timeoutScale: options.timeoutScale,
       appsDir: stage,
       mode: {
@@ -224,10 +225,30 @@ function cellLines(cell: Cell, dependency: boolean): string[] {
   const lines = [`FAIL  ${name}${time}  ${cell.reason ?? ""}`];
   const evidence = cell.evidence;
   if (evidence) {
-    lines.push(`      expected: ${evidence.expected}`, `      observed: ${evidence.observed}`);
-    if (evidence.operation?.error) lines.push(`      operation error: ${evidence.operation.error}`);
+    lines.push(`      expected: ${evidence.expected}`, ...labelled("observed", evidence.observed));
+    if (evidence.operation?.error) lines.push(...labelled("operation error", evidence.operation.error));
     if (evidence.logs?.length)
-      lines.push("      the app's last log lines:", ...evidence.logs.map((l) => `        ${l}`));
+      lines.push(
+        "      the app's last log lines:",
+        ...collapseRepeats(evidence.logs).map((l) => `        ${l}`),
+      );
   }
   return lines;
+}
+
+/** `label: text`, a text of several lines (a daemon's reason quotes the app's output) indented under it. */
+function labelled(label: string, text: string): string[] {
+  const [first, ...rest] = collapseRepeats(text.split("\n"));
+  return [`      ${label}: ${first}`, ...rest.map((l) => `        ${l}`)];
+}
+
+/** Consecutive equal lines as one, with how many there were: a crash loop prints the same line per start. */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const out: Array<{ line: string; count: number }> = [];
+  for (const line of lines) {
+    const last = out.at(-1);
+    if (last?.line === line) last.count++;
+    else out.push({ line, count: 1 });
+  }
+  return out.map(({ line, count }) => (count > 1 ? `${line}  (${count} times)` : line));
 }
