@@ -370,6 +370,8 @@ export class Runner {
       case "restart": {
         await this.#witness.until(deadline, () => this.#witness.ready(app), "not running before the restart");
         const before = await this.#witness.snapshot(app);
+        // A restart keeps the data: an app that empties its volumes when it starts loses it here.
+        const baseline = await this.#keeper.baseline(app, iteration, false);
         const op = await this.#operation("package.restart", { id }, deadline, fault);
         await this.#witness.until(
           deadline,
@@ -381,7 +383,13 @@ export class Runner {
           "not restarted in time",
           op,
         );
-        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy`;
+        const kept = checkDataKept(
+          baseline,
+          await this.#keeper.fingerprint(app, baseline, false),
+          "after the restart",
+        );
+        if (!kept.ok) throw new CellFailure("data changed across the restart", kept, op);
+        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy; ${kept.expected}`;
       }
       case "reinstall": {
         await this.#witness.until(
