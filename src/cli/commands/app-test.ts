@@ -204,6 +204,9 @@ async function testOnce(options: TestOptions, interrupted: () => boolean): Promi
   }
 }
 
+/** How many of an unfinished operation's last log lines a failure shows (what it was doing when time ran out). */
+const OPERATION_STEPS_SHOWN = 5;
+
 /** The cells of one run as a developer reads them: one line each, the evidence under a failure. */
 export function summary(report: GateReport, appId: string): string {
   const lines: string[] = [];
@@ -226,7 +229,13 @@ function cellLines(cell: Cell, dependency: boolean): string[] {
   const evidence = cell.evidence;
   if (evidence) {
     lines.push(`      expected: ${evidence.expected}`, ...labelled("observed", evidence.observed));
-    if (evidence.operation?.error) lines.push(...labelled("operation error", evidence.operation.error));
+    const operation = evidence.operation;
+    if (operation?.error) lines.push(...labelled("operation error", operation.error));
+    else if (operation && operation.state !== "succeeded" && operation.log.length > 0)
+      lines.push(
+        `      the ${operation.kind}'s last steps (${operation.state}):`,
+        ...collapseRepeats(operation.log.slice(-OPERATION_STEPS_SHOWN)).map((l) => `        ${l}`),
+      );
     if (evidence.logs?.length)
       lines.push(
         "      the app's last log lines:",
