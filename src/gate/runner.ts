@@ -23,6 +23,7 @@ import {
   type OperationView,
   RpcFailure,
 } from "../cli/client.ts";
+import { FollowTimeout, followOperation } from "../client/operations.ts";
 import { approvalOfAll } from "../orchestrator/approvals.ts";
 import type { AppData } from "./app-data.ts";
 import { Chaos } from "./chaos.ts";
@@ -674,31 +675,32 @@ export class Runner {
     }
     if (fault?.kind === "daemon-sigkill") await this.#chaos.crashDuring(fault, accepted.operationId);
     const id = accepted.operationId;
-    for (;;) {
-      let op: OperationView | undefined;
-      try {
-        op = await this.#ctx.client.call("operation.get", { id });
-      } catch {
+    let op: OperationView;
+    try {
+      op = await followOperation(this.#ctx.client, undefined, id, {
+        pollMs: 300,
         // The daemon restarting: the operation is in its store and resumes.
-      }
-      if (op?.state === "succeeded") return id;
-      if (op?.state === "failed")
-        throw new CellFailure(
-          `operation ${id} failed: ${op.error ?? "no error given"}`,
-          { ok: false, expected: `operation ${op.kind} succeeded`, observed: `failed: ${op.error ?? "?"}` },
-          id,
-        );
-      if (Date.now() > deadline)
-        throw new CellFailure(
-          `operation ${id} still ${op?.state ?? "unknown"} at the time limit`,
-          {
-            ok: false,
-            expected: "the operation finished in time",
-            observed: `still ${op?.state ?? "unknown"}`,
-          },
-          id,
-        );
-      await sleep(300);
+        retryRead: () => true,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+      });
+    } catch (error) {
+      if (!(error instanceof FollowTimeout)) throw error;
+      throw new CellFailure(
+        `operation ${id} still ${error.state ?? "unknown"} at the time limit`,
+        {
+          ok: false,
+          expected: "the operation finished in time",
+          observed: `still ${error.state ?? "unknown"}`,
+        },
+        id,
+      );
     }
+    if (op.state === "failed")
+      throw new CellFailure(
+        `operation ${id} failed: ${op.error ?? "no error given"}`,
+        { ok: false, expected: `operation ${op.kind} succeeded`, observed: `failed: ${op.error ?? "?"}` },
+        id,
+      );
+    return id;
   }
 }
