@@ -152,13 +152,29 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
   return { apps: view.apps, version };
 }
 
-/** The listed apps, with the age of their observation now. */
+/**
+ * The listed apps, with the age of their observation and their alerts now (an overdue backup is an
+ * alert because time passed, not because anything was written).
+ */
 function listedApps(ctx: ApiContext): AppViewResult[] {
   const now = ctx.clock();
+  const alerts = ctx.backups.alerts(now);
   return listView(ctx).apps.map((app) => ({
     ...app,
     observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+    alerts: alerts.filter((alert) => alert.appId === app.id),
   }));
+}
+
+/** The list's ETag: its views' version and the alerts now (they change without a store write). */
+function listVersion(ctx: ApiContext): string {
+  const alerts = ctx.backups
+    .alerts()
+    .map((a) => `${a.kind}\0${a.target}\0${a.appId}\0${a.since}`)
+    .join("\n");
+  return alerts
+    ? `${listView(ctx).version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
+    : listView(ctx).version;
 }
 
 function appView(ctx: ApiContext, row: AppRow): AppViewResult {
@@ -193,6 +209,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     ),
     warnings: manifest ? warningsOf(manifest) : [],
     flags: ctx.market.flagsOf(row),
+    alerts: ctx.backups.alerts().filter((alert) => alert.appId === row.id),
   };
 }
 
@@ -447,6 +464,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
       dataDir: ctx.dataDir,
       disk,
       apps: ctx.orchestrator.store.listApps().length,
+      alerts: ctx.backups.alerts(),
     };
   },
   "system.info": (_params, ctx) => ({
@@ -470,7 +488,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },
-  { "package.list": (_params, ctx) => listView(ctx).version },
+  { "package.list": (_params, ctx) => listVersion(ctx) },
 );
 
 export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(

@@ -49,13 +49,18 @@ test("a schedule that does not parse names the field and the forms", () => {
     assert.throws(
       () => parseSchedule(text, "--schedule", 1000),
       (error: unknown) =>
-        error instanceof ScheduleError && error.message.startsWith("--schedule: ") && says.test(error.message),
+        error instanceof ScheduleError &&
+        error.message.startsWith("--schedule: ") &&
+        says.test(error.message),
       text,
     );
 });
 
 test("every is bounded below by what the node allows", () => {
-  assert.throws(() => parseSchedule("every 30s", "schedule", MIN), /more often than this node allows \(at least 60 s/);
+  assert.throws(
+    () => parseSchedule("every 30s", "schedule", MIN),
+    /more often than this node allows \(at least 60 s/,
+  );
   assert.equal(parseSchedule("every 1m", "schedule", MIN).kind, "every");
 });
 
@@ -159,6 +164,11 @@ test("a failed backup is an alert until a later success", () => {
     [],
     "cleared by the next success",
   );
+  assert.deepEqual(
+    appAlerts({ ...base, installedAt: 2001, record: { lastFailure: { at: 2000, error: "x" } } }),
+    [],
+    "a failure of an earlier install is not the reinstalled app's",
+  );
 });
 
 test("overdue: more than one period past the slot that expected a backup, counted from the last success", () => {
@@ -182,12 +192,21 @@ test("overdue: more than one period past the slot that expected a backup, counte
   );
   // An app installed after the schedule was set: counted from its install.
   assert.deepEqual(
-    appAlerts({ ...input, installedAt: local(2026, 3, 20, 1), record: undefined, now: local(2026, 3, 21, 3) }),
+    appAlerts({
+      ...input,
+      installedAt: local(2026, 3, 20, 1),
+      record: undefined,
+      now: local(2026, 3, 21, 3),
+    }),
     [],
   );
   assert.equal(
-    appAlerts({ ...input, installedAt: local(2026, 3, 20, 1), record: undefined, now: local(2026, 3, 21, 3, 1) })
-      .length,
+    appAlerts({
+      ...input,
+      installedAt: local(2026, 3, 20, 1),
+      record: undefined,
+      now: local(2026, 3, 21, 3, 1),
+    }).length,
     1,
   );
   // A failure and an overdue schedule: both.

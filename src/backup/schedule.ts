@@ -173,7 +173,7 @@ function unresolved(record: RunRecord | undefined): { at: number; error: string 
 /**
  * An app's alerts about one target: its last backup there failed (until one succeeds), or its
  * schedule expected a backup more than one period ago and none succeeded since. An app installed
- * after the schedule was set is counted from its install.
+ * after the schedule was set is counted from its install, and its earlier installs' failures are not its own.
  */
 export function appAlerts(input: {
   target: string;
@@ -186,7 +186,8 @@ export function appAlerts(input: {
   const { target, appId, schedule, record, now } = input;
   const alerts: Alert[] = [];
   const failure = unresolved(record);
-  if (failure)
+  // A failure of an earlier install of the app (purged and installed again) is not this one's.
+  if (failure && failure.at >= input.installedAt)
     alerts.push({
       kind: "backup-failed",
       target,
