@@ -10,6 +10,7 @@
  * Browser-safe: imports only zod and schema modules (a browser bundle may import it).
  */
 import { z } from "zod";
+import { parseSchedule } from "../backup/schedule.ts";
 import { OfferViewSchema, RelayView } from "./market-views.ts";
 import { Approvals, PermissionName } from "./permission-views.ts";
 import {
@@ -64,9 +65,21 @@ const method = <P extends z.ZodType, R extends z.ZodType, A extends MethodAccess
 const None = z.strictObject({});
 
 const BackupTargetName = z.string().min(1).max(32).meta({ description: "A target's name (a-z, 0-9, '-')." });
-const ScheduleText = z.string().min(1).max(100).meta({
-  description: "`every 6h` (s, m, h, d), `daily 03:00` or `weekly sun 04:00` (the node's local time).",
-});
+/** A schedule in the operator's words; its form is checked here, the node's minimum interval by the daemon. */
+const ScheduleText = z
+  .string()
+  .min(1)
+  .max(100)
+  .superRefine((text, ctx) => {
+    try {
+      parseSchedule(text, "schedule", 0);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message.replace(/^schedule: /, "") });
+    }
+  })
+  .meta({
+    description: "`every 6h` (s, m, h, d), `daily 03:00` or `weekly sun 04:00` (the node's local time).",
+  });
 const KeepView = z
   .object({
     last: z.number().int().min(0).max(10_000).optional(),

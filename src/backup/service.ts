@@ -252,7 +252,10 @@ export class Backups {
       if (spec === undefined) return current[field];
       if (spec === null) return null;
       try {
-        const canonical = formatSchedule(parseSchedule(spec, field, this.#o.minIntervalMs ?? 60_000));
+        const canonical = formatSchedule(
+          // Named as the API names it: `schedule` (when to back up) and `check`.
+          parseSchedule(spec, field === "backup" ? "schedule" : "check", this.#o.minIntervalMs ?? 60_000),
+        );
         return current[field]?.spec === canonical ? current[field] : { spec: canonical, since: now };
       } catch (error) {
         if (error instanceof ScheduleError) throw new BackupError("invalid", error.message);
