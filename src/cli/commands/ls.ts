@@ -67,6 +67,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (apps.length === 0) {
       console.log("no apps installed: `archy available` lists what can be, `archy install APP` installs one");
+      // A target's own alert (a failed check) is news even on a node without apps.
+      for (const line of alertLines([], (await client.call("system.node")).alerts)) console.log(line);
       return 0;
     }
     const now = Date.now();
