@@ -10,6 +10,7 @@ import {
   nextSlot,
   parseSchedule,
   ScheduleError,
+  storedSchedule,
 } from "./schedule.ts";
 
 const MIN = 60_000;
@@ -229,4 +230,10 @@ test("a failed check is the target's alert until a check succeeds", () => {
   );
   assert.match(failed[0]?.message ?? "", /last check of usb failed .*pack abc is damaged/);
   assert.deepEqual(checkAlerts("usb", { lastSuccess: 6, lastFailure: { at: 5, error: "x" } }), []);
+});
+
+test("a stored schedule that no longer parses is no schedule, never an exception", () => {
+  assert.equal(storedSchedule(null), undefined);
+  assert.equal(storedSchedule({ spec: "fortnightly", since: 0 }), undefined);
+  assert.deepEqual(storedSchedule({ spec: "every 2s", since: 0 }), { kind: "every", ms: 2000 });
 });

@@ -109,6 +109,19 @@ export function nextSlot(schedule: Schedule, after: number, anchor: number): num
 export type ScheduleSetting = { spec: string; since: number };
 
 /**
+ * A stored schedule, read again: undefined when it no longer parses (a hand-edited target.json),
+ * so that one bad file never breaks the app list or the other targets' schedules.
+ */
+export function storedSchedule(setting: ScheduleSetting | null): Schedule | undefined {
+  if (!setting) return undefined;
+  try {
+    return parseSchedule(setting.spec, "schedule", 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * When the next run is due: the first slot after the last run (or after the schedule was set, if
  * that is later). A run that is due now and is then made moves the next one past now: one catch-up
  * run after any downtime.

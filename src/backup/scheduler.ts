@@ -5,7 +5,7 @@
  * restart keeps it, and a daemon that was down owes one run, not one per missed slot.
  */
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
-import { dueAt, parseSchedule } from "./schedule.ts";
+import { dueAt, storedSchedule } from "./schedule.ts";
 import type { Backups } from "./service.ts";
 
 export type SchedulerOptions = {
@@ -58,21 +58,31 @@ export class BackupScheduler {
     if (!orchestrator.started) return;
     for (const [target, plan] of [...backups.plans()]) {
       if (this.#stopped) return;
-      if (plan.check) {
-        const schedule = parseSchedule(plan.check.spec, "check", 0);
+      for (const [what, setting] of [
+        ["backup", plan.backup],
+        ["check", plan.check],
+      ] as const)
+        if (setting && !storedSchedule(setting))
+          this.#o.log(
+            "warn",
+            `backup target ${target}: its stored ${what} schedule "${setting.spec}" does not parse; set it again (archy backup targets schedule ${target})`,
+          );
+      const checks = storedSchedule(plan.check);
+      if (checks && plan.check) {
         const now = clock();
-        if (now >= dueAt(schedule, plan.check, backups.runs.check(target)?.lastScheduled)) {
+        if (now >= dueAt(checks, plan.check, backups.runs.check(target)?.lastScheduled)) {
           await backups.runs.checkScheduled(target, now);
           this.#o.log("info", `scheduled check of backup target ${target}`);
           // The outcome, success or failure, is recorded by checkTarget (a failure is an alert).
           await backups.checkTarget(target).catch(() => {});
         }
       }
-      if (!plan.backup) continue;
-      const schedule = parseSchedule(plan.backup.spec, "backup", 0);
+      const backupsDue = storedSchedule(plan.backup);
+      if (!backupsDue || !plan.backup) continue;
       for (const app of orchestrator.store.listApps()) {
         if (this.#stopped || app.desired === "absent") continue;
-        if (clock() < dueAt(schedule, plan.backup, backups.runs.app(target, app.id)?.lastScheduled)) continue;
+        if (clock() < dueAt(backupsDue, plan.backup, backups.runs.app(target, app.id)?.lastScheduled))
+          continue;
         // "busy": another operation holds the app; the next tick asks again (overdue is an alert).
         await backups.scheduledBackup(app.id, target);
       }

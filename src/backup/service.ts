@@ -38,6 +38,7 @@ import {
   type Keep,
   parseSchedule,
   ScheduleError,
+  storedSchedule,
 } from "./schedule.ts";
 import { NO_PLAN, TargetError, type TargetPlan, Targets } from "./targets.ts";
 
@@ -299,9 +300,8 @@ export class Backups {
     const apps = this.#o.orchestrator.store.listApps().filter((app) => app.desired !== "absent");
     const alerts: Alert[] = [];
     for (const [target, plan] of [...this.#plans].sort(([a], [b]) => a.localeCompare(b))) {
-      const schedule = plan.backup
-        ? { schedule: parseSchedule(plan.backup.spec, "backup", 0), setting: plan.backup }
-        : undefined;
+      const stored = storedSchedule(plan.backup);
+      const schedule = stored && plan.backup ? { schedule: stored, setting: plan.backup } : undefined;
       for (const app of apps)
         alerts.push(
           ...appAlerts({
