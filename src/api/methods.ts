@@ -121,13 +121,15 @@ type ListView = {
   listings: unknown[];
   /** What the runtime found of the host (memory limits), known once Podman answered. */
   memoryLimits: unknown;
+  /** The rows the views were made from (the alerts are derived from them at every call). */
+  rows: AppRow[];
   apps: AppViewResult[];
 };
 const listViews = new WeakMap<object, ListView>();
 let listGenerations = 0;
 
 /** The current views, and their version (the list's ETag). */
-function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
+function listView(ctx: ApiContext): { apps: AppViewResult[]; rows: AppRow[]; version: string } {
   const { store } = ctx.orchestrator;
   const listings = ctx.catalogs.sources.map((s) => s.listing);
   const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
@@ -139,9 +141,10 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
     view.listings.length !== listings.length ||
     view.listings.some((listing, i) => listing !== listings[i])
   ) {
-    const apps = store.listApps().map((row) => appView(ctx, row));
+    const rows = store.listApps();
+    const apps = rows.map((row) => appView(ctx, row));
     // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, apps };
+    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, rows, apps };
     listViews.set(store, view);
   }
   // A restarted daemon starts counting again: its start time keeps an old tag from matching.
@@ -149,7 +152,7 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
     .update(`${ctx.startedAt}\0${view.generation}`)
     .digest("base64url")
     .slice(0, 22);
-  return { apps: view.apps, version };
+  return { apps: view.apps, rows: view.rows, version };
 }
 
 /**
@@ -158,8 +161,9 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
  */
 function listedApps(ctx: ApiContext): AppViewResult[] {
   const now = ctx.clock();
-  const alerts = ctx.backups.alerts(now);
-  return listView(ctx).apps.map((app) => ({
+  const { apps, rows } = listView(ctx);
+  const alerts = ctx.backups.alerts(rows, now);
+  return apps.map((app) => ({
     ...app,
     observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
     alerts: alerts.filter((alert) => alert.appId === app.id),
@@ -168,13 +172,14 @@ function listedApps(ctx: ApiContext): AppViewResult[] {
 
 /** The list's ETag: its views' version and the alerts now (they change without a store write). */
 function listVersion(ctx: ApiContext): string {
+  const { rows, version } = listView(ctx);
   const alerts = ctx.backups
-    .alerts()
+    .alerts(rows)
     .map((a) => `${a.kind}\0${a.target}\0${a.appId}\0${a.since}`)
     .join("\n");
   return alerts
-    ? `${listView(ctx).version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
-    : listView(ctx).version;
+    ? `${version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
+    : version;
 }
 
 function appView(ctx: ApiContext, row: AppRow): AppViewResult {
@@ -209,7 +214,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     ),
     warnings: manifest ? warningsOf(manifest) : [],
     flags: ctx.market.flagsOf(row),
-    alerts: ctx.backups.alerts().filter((alert) => alert.appId === row.id),
+    alerts: ctx.backups.alerts([row]).filter((alert) => alert.appId === row.id),
   };
 }
 
@@ -464,7 +469,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
       dataDir: ctx.dataDir,
       disk,
       apps: ctx.orchestrator.store.listApps().length,
-      alerts: ctx.backups.alerts(),
+      alerts: ctx.backups.alerts(ctx.orchestrator.store.listApps()),
     };
   },
   "system.info": (_params, ctx) => ({

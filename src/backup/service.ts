@@ -293,11 +293,15 @@ export class Backups {
   }
 
   /**
-   * The alerts the operator sees: each installed app's failed or overdue backups on each target
-   * that has a schedule or a record of it, and each target's failed check. Read from memory.
+   * The alerts the operator sees: each of these apps' failed or overdue backups on each target,
+   * and each target's failed check. Read from memory: the caller gives the apps (the app list
+   * passes its kept rows, so a list reads the store no more for its alerts).
    */
-  alerts(now = this.#clock()): Alert[] {
-    const apps = this.#o.orchestrator.store.listApps().filter((app) => app.desired !== "absent");
+  alerts(
+    installed: ReadonlyArray<{ id: string; installedAt: number; desired: string }>,
+    now = this.#clock(),
+  ): Alert[] {
+    const apps = installed.filter((app) => app.desired !== "absent");
     const alerts: Alert[] = [];
     for (const [target, plan] of [...this.#plans].sort(([a], [b]) => a.localeCompare(b))) {
       const stored = storedSchedule(plan.backup);

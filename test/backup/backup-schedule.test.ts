@@ -29,6 +29,8 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
   let app: TestApp;
   let env: Record<string, string>;
   let configFile: string;
+  /** Puts the unplugged repository back (the next test does too, should the one that unplugged it fail). */
+  let plugBack = () => {};
   const cli = (args: string[], timeoutMs?: number) => archy(args, env, timeoutMs);
   const mine = (path: string) => {
     mkdirSync(path, { recursive: true, mode: 0o700 });
@@ -149,6 +151,7 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
     const add = await cli(["backup", "targets", "add", "flaky", repo]);
     assert.equal(add.code, 0, show(add));
     renameSync(repo, `${repo}.unplugged`);
+    plugBack = () => renameSync(`${repo}.unplugged`, repo);
     const set = await cli([
       "backup",
       "targets",
@@ -160,11 +163,13 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
       "every 2s",
     ]);
     assert.equal(set.code, 0, show(set));
+    // With no success for more than one period (2 s), the backup is overdue too.
     const ls = await eventually(
-      "archy ls shows the failed backup and the failed check",
+      "archy ls shows the failed backup, the overdue backup and the failed check",
       async () => {
         const run = await cli(["ls"]);
         return /ALERT .*the last backup to flaky failed/.test(run.stdout) &&
+          /ALERT .*backup to flaky overdue: none has succeeded yet/.test(run.stdout) &&
           /ALERT target flaky: the last check of flaky failed/.test(run.stdout)
           ? run
           : undefined;
@@ -177,10 +182,14 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
     const view = JSON.parse((await cli(["status", app.id, "--json"])).stdout) as { alerts: Alert[] };
     assert.deepEqual(
       view.alerts.map((a) => [a.kind, a.target, a.appId]),
-      [["backup-failed", "flaky", app.id]],
-      "package.get carries the app's alert",
+      [
+        ["backup-failed", "flaky", app.id],
+        ["backup-overdue", "flaky", app.id],
+      ],
+      "package.get carries the app's alerts",
     );
-    renameSync(`${repo}.unplugged`, repo);
+    plugBack();
+    plugBack = () => {};
     await eventually(
       "the next scheduled backup and check succeed and the alerts clear",
       async () => {
@@ -194,6 +203,7 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
   });
 
   test("a daemon restart keeps the schedules and the scheduler runs them again", async () => {
+    plugBack();
     const before = scheduledRuns().succeeded;
     await daemon.stop();
     daemon = await startDaemon();
