@@ -45,6 +45,7 @@ const COVERED: Record<string, string> = {
   "clash.alias": "semantics.test.ts",
   "clash.mount": "semantics.test.ts",
   "health.depends-on": "semantics.test.ts",
+  "health.hook-wait": "semantics.test.ts",
   "health.timing": "semantics.test.ts",
   "health.port": "semantics.test.ts",
   "limits.memory": "semantics.test.ts",

@@ -698,6 +698,31 @@ describe("health.depends-on", () => {
   });
 });
 
+describe("health.hook-wait", () => {
+  test("a hook step waiting for a container without a health check", () => {
+    expectIssue(withLines("hooks:", "  post_install:", "    - wait: { container: web }"), {
+      rule: "health.hook-wait",
+      path: "hooks.post_install[0].wait.container",
+      line: FIRST + 2,
+      column: 26,
+      message: "waits for web to be healthy, but web has no health check",
+      fix: "add a `health` check to containers.web",
+    });
+  });
+
+  test("passing: the container has a health check", () => {
+    expectValid(
+      withLines(
+        "    ports: [{ container: 80 }]",
+        `    health: { type: tcp, port: 80, ${TIMING} }`,
+        "hooks:",
+        "  pre_purge:",
+        "    - wait: { container: web, until: healthy, timeout: 2m }",
+      ),
+    );
+  });
+});
+
 describe("health.timing", () => {
   const health = (timing: string) =>
     withLines("    ports: [{ container: 80 }]", `    health: { type: tcp, port: 80, ${timing} }`);

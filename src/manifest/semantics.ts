@@ -9,7 +9,7 @@ import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
 import { checkRenderable } from "./renderable.ts";
-import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
+import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize, stepContainer, stepKind } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 
@@ -119,8 +119,15 @@ function checkReferences(manifest: Manifest): Finding[] {
   }
   for (const [hook, steps] of Object.entries(manifest.hooks)) {
     for (const [index, step] of steps.entries()) {
-      const target = "exec" in step ? step.exec.container : step.copy_from_host.container;
-      containerRef(["hooks", hook, index, "exec" in step ? "exec" : "copy_from_host", "container"], target);
+      containerRef(["hooks", hook, index, stepKind(step), "container"], stepContainer(step));
+      const waited = "wait" in step ? manifest.containers[step.wait.container] : undefined;
+      if ("wait" in step && waited && !waited.health)
+        findings.push({
+          path: ["hooks", hook, index, "wait", "container"],
+          message: `waits for ${step.wait.container} to be healthy, but ${step.wait.container} has no health check`,
+          fix: `add a \`health\` check to containers.${step.wait.container}`,
+          rule: "health.hook-wait",
+        });
     }
   }
   const volumes = new Set(

@@ -13,7 +13,7 @@ import type { AppReport } from "./app-report.ts";
 import { awaitingApproval, listPermissions, unapprovedOf } from "./approvals.ts";
 import type { Executor } from "./executor.ts";
 import { hookDue, hookDueOnceRunning } from "./hook-schedule.ts";
-import { type AppPackage, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
+import { type AppPackage, HookError, type HookContext, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { AppImagePulls } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
@@ -33,6 +33,17 @@ export interface HealthSource {
   healthOf(appId: string, key: string, container: ObservedContainer | undefined): Health;
   /** The last probe's output, to explain an unhealthy verdict. */
   detail?(appId: string, key: string, container: ObservedContainer | undefined): string | undefined;
+}
+
+/**
+ * A pre_purge hook that failed, with the way forward: the purge stopped before anything was
+ * removed, so purging again runs the hook again, and `--force` purges without it.
+ */
+function purgeStopped(appId: string, failure: unknown): HookError {
+  const cause = failure instanceof Error ? failure.message : String(failure);
+  return new HookError(
+    `${cause}; the purge stopped before anything was removed: fix the cause and purge again (\`archy uninstall ${appId} --purge\`), or purge without the pre_purge hook (\`archy uninstall ${appId} --purge --force\`, \`force: true\` in package.uninstall)`,
+  );
 }
 
 /** Rounds of observe-plan-execute in one reconcile before it yields to the other apps. */
@@ -196,6 +207,15 @@ export class AppReconciler {
           return failed(failure);
         }
         if (hook.clearsDue) store.setPendingHook(appId, undefined);
+      } else if (hook.kind === "pre_purge") {
+        try {
+          await this.#runPrePurge(app, manifest, seen, note);
+        } catch (failure) {
+          return failed(purgeStopped(appId, failure));
+        }
+        // pre_uninstall is next, at the next look (nothing was stopped or removed yet).
+        store.setPendingHook(appId, "pre_uninstall");
+        continue;
       } else if (hook.kind === "pre_uninstall") {
         try {
           if (!seen.some((c) => c.state === "running"))
@@ -480,15 +500,7 @@ export class AppReconciler {
     const manifest = app ? this.#o.manifests.of(app).manifest : undefined;
     if (!app || !manifest) throw new HookError(`${appId} is not installed with a valid manifest`);
     const seen = (await this.#o.observations.get(0)).containers.filter((c) => c.appId === appId);
-    const pkg = this.#o.packageOf(app);
-    await runSteps(manifest, hook, steps, {
-      runtime: this.#o.runtime,
-      appDir: pkg?.dir,
-      verifyCopy: pkg?.verifyCopy,
-      containers: new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c])),
-      note,
-      hostPaths: this.#o.hostPaths,
-    });
+    await runSteps(manifest, hook, steps, this.#hookContext(app, seen, note));
     this.#o.observations.invalidate();
   }
 
@@ -505,17 +517,42 @@ export class AppReconciler {
       note("warn", `${hook} hook skipped: ${awaitingApproval(app.id, missing)}`);
       return;
     }
+    await runHook(manifest, hook, this.#hookContext(app, seen, note));
+    this.#o.observations.invalidate();
+  }
+
+  /** What a hook of `app` runs with: its package, its containers as `seen`, their health as probed now. */
+  #hookContext(app: AppRow, seen: ObservedContainer[], note: Note): HookContext {
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
     const pkg = this.#o.packageOf(app);
-    await runHook(manifest, hook, {
+    return {
       runtime: this.#o.runtime,
       appDir: pkg?.dir,
       verifyCopy: pkg?.verifyCopy,
       containers,
       note,
       hostPaths: this.#o.hostPaths,
-    });
-    this.#o.observations.invalidate();
+      healthOf: (key) => ({
+        health: this.#o.health.healthOf(app.id, key, containers.get(key)),
+        detail: this.#o.health.detail?.(app.id, key, containers.get(key)),
+      }),
+    };
+  }
+
+  /**
+   * The pre_purge hook: its steps act on the app's data where it lives (a dependent's tables in its
+   * dependency), so they need their containers running; a hook that cannot run fails like one that
+   * fails, and the purge stops before anything is removed.
+   */
+  async #runPrePurge(app: AppRow, manifest: Manifest, seen: ObservedContainer[], note: Note): Promise<void> {
+    const down = hookTargets(manifest, "pre_purge").filter(
+      (key) => !seen.some((c) => c.key === key && c.state === "running"),
+    );
+    if (down.length > 0)
+      throw new HookError(
+        `the pre_purge hook runs in ${down.join(", ")}, which ${down.length === 1 ? "is" : "are"} not running`,
+      );
+    await this.#runHook(app, manifest, "pre_purge", seen, note);
   }
 
   /** A container that exited right after this call started it, told with its exit code and last output. */

@@ -581,6 +581,10 @@ const HOOK_MOMENTS: Record<HookName, { when: string; instead: string }> = {
     when: "before the app's containers are removed",
     instead: "run it before deleting the Deployment",
   },
+  pre_purge: {
+    when: "before a purge deletes the app's data",
+    instead: "run it before deleting the Deployment and its PersistentVolumeClaims",
+  },
 };
 
 /**
@@ -596,7 +600,9 @@ function hookWarnings(manifest: Manifest, app: ResolvedApp): KubeWarning[] {
     const described = steps.map((step, i) =>
       "exec" in step
         ? `${i === 0 ? "Step" : "step"} ${i + 1} runs ${JSON.stringify(step.exec.command)} in ${step.exec.container} (by hand: kubectl exec ${deployment} -c ${step.exec.container} -- …)`
-        : `${i === 0 ? "Step" : "step"} ${i + 1} copies ${step.copy_from_host.from} to ${step.copy_from_host.container}:${step.copy_from_host.to}`,
+        : "wait" in step
+          ? `${i === 0 ? "Step" : "step"} ${i + 1} waits until ${step.wait.container} is ${step.wait.until}`
+          : `${i === 0 ? "Step" : "step"} ${i + 1} copies ${step.copy_from_host.from} to ${step.copy_from_host.container}:${step.copy_from_host.to}`,
     );
     const { when, instead } = HOOK_MOMENTS[hook];
     return [
