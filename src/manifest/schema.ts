@@ -720,7 +720,13 @@ export const ManifestSchema = z
       .record(Label, Interface)
       .default({})
       .meta({ description: "Web interfaces, by name (`ui` is the main one)." }),
-    hooks: Hooks.default({ post_install: [], pre_start: [], post_update: [], pre_uninstall: [], pre_purge: [] }),
+    hooks: Hooks.default({
+      post_install: [],
+      pre_start: [],
+      post_update: [],
+      pre_uninstall: [],
+      pre_purge: [],
+    }),
     backup: Backup.default({ exclude: [], consistency: "stop", pre_backup: [], post_backup: [] }),
     adoption: Adoption.default({ containers: {}, volumes: {}, data_paths: {} }),
     permissions: z
@@ -748,6 +754,10 @@ export function stepKind(step: HookStepSpec): "exec" | "copy_from_host" | "wait"
 
 /** The container a hook step runs in, copies into or waits for. */
 export function stepContainer(step: HookStepSpec): string {
-  return "exec" in step ? step.exec.container : "copy_from_host" in step ? step.copy_from_host.container : step.wait.container;
+  return "exec" in step
+    ? step.exec.container
+    : "copy_from_host" in step
+      ? step.copy_from_host.container
+      : step.wait.container;
 }
 export type PermissionSpec = Manifest["permissions"][string];

@@ -9,7 +9,14 @@ import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
 import { checkRenderable } from "./renderable.ts";
-import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize, stepContainer, stepKind } from "./schema.ts";
+import {
+  type HookStepSpec,
+  type Manifest,
+  MIN_MEMORY_BYTES,
+  memorySize,
+  stepContainer,
+  stepKind,
+} from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 

@@ -13,7 +13,7 @@ import type { AppReport } from "./app-report.ts";
 import { awaitingApproval, listPermissions, unapprovedOf } from "./approvals.ts";
 import type { Executor } from "./executor.ts";
 import { hookDue, hookDueOnceRunning } from "./hook-schedule.ts";
-import { type AppPackage, HookError, type HookContext, hookTargets, runHook, runSteps } from "./hooks.ts";
+import { type AppPackage, type HookContext, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { AppImagePulls } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";

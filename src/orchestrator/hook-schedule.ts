@@ -71,7 +71,11 @@ export function hookDue(round: HookRound): HookStep {
   const byUnit = preStartTargets.filter((key) => seen.some((c) => c.key === key && c.backend === "quadlet"));
   if (preStart && acts("start", "create", "restart") && uncreated.length === 0 && byUnit.length === 0)
     return { kind: "pre_start", clearsDue: due === "pre_start" };
-  if ((due === "pre_uninstall" || due === "pre_purge") && round.desired === "absent" && acts("stop", "remove"))
+  if (
+    (due === "pre_uninstall" || due === "pre_purge") &&
+    round.desired === "absent" &&
+    acts("stop", "remove")
+  )
     return { kind: due };
   if (uncreated.length > 0 && acts("create"))
     return { kind: "wait", message: `the pre_start hook waits until ${uncreated.join(", ")} is created` };

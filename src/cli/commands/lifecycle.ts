@@ -298,7 +298,11 @@ function send(
   const approval = approve ? { approve } : {};
   switch (kind) {
     case "uninstall":
-      return client.call("package.uninstall", { id, purge: values.purge === true, force: values.force === true });
+      return client.call("package.uninstall", {
+        id,
+        purge: values.purge === true,
+        force: values.force === true,
+      });
     case "update":
       return client.call("package.update", {
         id,
