@@ -341,9 +341,10 @@ function withHealthTimingDefaults<T extends { interval?: number; timeout?: numbe
   return { ...health, interval, timeout };
 }
 
-const DependsOn = z.record(Label, z.enum(["started", "healthy"])).meta({
-  description: "Containers of this app that must be started (or healthy) before this one starts.",
-  examples: [{ db: "healthy" }],
+const DependsOn = z.record(Label, z.enum(["started", "healthy", "completed"])).meta({
+  description:
+    "Containers of this app that must be started (or healthy, or for a `job`, completed successfully) before this one starts.",
+  examples: [{ db: "healthy", migrate: "completed" }],
 });
 
 export const ContainerSchema = z
@@ -414,6 +415,10 @@ export const ContainerSchema = z
     aliases: z.array(Label).default([]).meta({ description: "Extra DNS names on the app network." }),
     depends_on: DependsOn.default({}),
     health: HealthCheck.optional(),
+    job: z.boolean().default(false).meta({
+      description:
+        "A one-shot job (a migration, an init step): it runs to completion when it is created (install, update, reinstall), not at every start; containers that `depends_on` it as `completed` start once it exited 0, and a non-zero exit fails the operation with its exit code and last output. Never restarted once completed.",
+    }),
   })
   .meta({ description: "One container of the app." });
 
@@ -743,6 +748,8 @@ export const ManifestSchema = z
 export type Manifest = z.output<typeof ManifestSchema>;
 export type ContainerSpec = Manifest["containers"][string];
 export type PortSpec = ContainerSpec["ports"][number];
+/** What a container waits for of another before it starts. */
+export type DependsCondition = ContainerSpec["depends_on"][string];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
 export type HookName = keyof Manifest["hooks"];
 export type HookStepSpec = Manifest["hooks"]["post_install"][number];

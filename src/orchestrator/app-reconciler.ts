@@ -20,7 +20,16 @@ import type { ManifestCache } from "./manifest-cache.ts";
 import type { Note, StoredContainer } from "./model.ts";
 import { type InstalledNames, NameClashError } from "./name-clashes.ts";
 import type { ObservationCache } from "./observation-cache.ts";
-import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
+import {
+  type FailedJob,
+  type Health,
+  JobError,
+  jobCompleted,
+  type Plan,
+  type PlanInput,
+  plan,
+  type WantedContainer,
+} from "./planner.ts";
 import { DONE, failed, type ReconcileOutcome, requeue, Wakeups, withWakeup } from "./reconcile-outcome.ts";
 import type { RenderContexts } from "./render-contexts.ts";
 import { type CrashRestarts, exitedOnItsOwn, type HealthRestarts } from "./restart-trackers.ts";
@@ -180,6 +189,8 @@ export class AppReconciler {
         update?.stage === "applying" ? updates.verdict(app, update, next, input, seen) : undefined;
       if (verdict?.kind === "rollback" && update)
         return updates.rollBackOrFail(app, update, verdict.reason, note);
+      const failedJob = next.failedJobs?.[0];
+      if (failedJob) return failed(await this.#jobFailed(manifest, failedJob, note));
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
@@ -298,10 +309,18 @@ export class AppReconciler {
         continue;
       }
       if (dependency.state === "installed") continue;
-      const containers = observation.containers.filter(
-        (c) => c.appId === dependency.id && c.key !== undefined,
+      // A dependency's completed jobs count as up; its other containers must run.
+      const jobs = new Set(
+        Object.entries(this.#o.manifests.of(row).manifest?.containers ?? {})
+          .filter(([, spec]) => spec.job)
+          .map(([key]) => key),
       );
-      const down = containers.length === 0 || containers.some((c) => c.state !== "running");
+      const all = observation.containers.filter((c) => c.appId === dependency.id && c.key !== undefined);
+      const containers = all.filter((c) => !jobs.has(c.key as string));
+      const down =
+        all.length === 0 ||
+        containers.some((c) => c.state !== "running") ||
+        all.some((c) => jobs.has(c.key as string) && !jobCompleted(c));
       const unhealthy =
         dependency.state === "healthy" &&
         containers.some((c) => this.#o.health.healthOf(dependency.id, c.key as string, c) !== "healthy");
@@ -338,9 +357,11 @@ export class AppReconciler {
         key,
         condition,
       })),
+      job: manifest.containers[c.key]?.job ?? false,
     }));
+    // A job has no health: it is not restarted for it, and an update does not wait for it to be healthy.
     const health: Record<string, Health> = {};
-    for (const w of wanted)
+    for (const w of wanted.filter((w) => !w.job))
       health[w.key] = this.#o.health.healthOf(
         app.id,
         w.key,
@@ -553,6 +574,33 @@ export class AppReconciler {
         `the pre_purge hook runs in ${down.join(", ")}, which ${down.length === 1 ? "is" : "are"} not running`,
       );
     await this.#runHook(app, manifest, "pre_purge", seen, note);
+  }
+
+  /**
+   * A job that exited non-zero: told with its exit code and last output, then removed, so that
+   * the next attempt (a retry, an update, a reinstall) runs it again from the beginning.
+   */
+  async #jobFailed(manifest: Manifest, job: FailedJob, note: Note): Promise<JobError> {
+    const lines = await this.#o.executor.lastLogLines(job.container, CRASH_LOG_LINES);
+    const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
+    const error = new JobError(`job ${job.key} failed with exit code ${job.exitCode ?? "unknown"}${output}`);
+    try {
+      await this.#o.executor.run(
+        manifest,
+        {
+          kind: "remove",
+          key: job.key,
+          container: job.container,
+          timeoutSeconds: DEFAULT_STOP_TIMEOUT_S,
+          why: "job-failed",
+        },
+        this.#o.contexts.of(manifest),
+        note,
+      );
+    } finally {
+      this.#o.observations.invalidate();
+    }
+    return error;
   }
 
   /** A container that exited right after this call started it, told with its exit code and last output. */
