@@ -64,6 +64,11 @@ export type RunnerContext = {
   interrupted?: () => boolean;
   /** Leave the apps as the last step left them (no teardown): `--keep`. */
   keep?: boolean;
+  /**
+   * Skip an app's later cells once one has failed (`archy app test`): an app already known broken
+   * would make each of them wait its whole time limit and repeat the first failure's evidence.
+   */
+  stopAtFailure?: boolean;
 };
 
 export type RunResult = { cells: Cell[]; setup: SetupRecord[]; faults: FaultRecord[]; interrupted: boolean };
@@ -97,6 +102,8 @@ export class Runner {
   readonly #baselines = new Map<string, DataFingerprint>();
   /** Apps whose setup step failed: their next judged cell fails with that cause. */
   readonly #blocked = new Map<string, string>();
+  /** With `stopAtFailure`: each app's first failed cell, by app. */
+  readonly #failedAt = new Map<string, StepId>();
 
   constructor(ctx: RunnerContext) {
     this.#ctx = ctx;
@@ -158,10 +165,16 @@ export class Runner {
     during: readonly PlannedFault[],
   ) {
     const info = STEP_INFO[phase.step];
-    const active = phase.order.filter((id) => !(id in phase.skipped));
+    const stopped = (id: string) => this.#failedAt.has(id);
+    const active = phase.order.filter((id) => !(id in phase.skipped) && !stopped(id));
     for (const id of phase.order)
       if (id in phase.skipped)
         this.#record(iteration, phase, id, { status: "skip", reason: phase.skipped[id] as string });
+      else if (stopped(id))
+        this.#record(iteration, phase, id, {
+          status: "skip",
+          reason: `not run: ${this.#failedAt.get(id)} failed first`,
+        });
     if (active.length === 0) return;
     if (info.scope === "node") {
       if (phase.step === "reboot") await this.#rebootStep(iteration, phase, active, faultIds);
@@ -265,6 +278,8 @@ export class Runner {
       return;
     }
     const cell: Cell = { iteration, app, step: phase.step, ...result };
+    if (cell.status === "fail" && this.#ctx.stopAtFailure && !this.#failedAt.has(app))
+      this.#failedAt.set(app, phase.step);
     if (!cell.faults || cell.faults.length === 0) delete cell.faults;
     this.#cells.push(cell);
     const status = { pass: "pass", fail: "FAIL", skip: "skip" }[cell.status];
@@ -355,6 +370,8 @@ export class Runner {
       case "restart": {
         await this.#witness.until(deadline, () => this.#witness.ready(app), "not running before the restart");
         const before = await this.#witness.snapshot(app);
+        // A restart keeps the data: an app that empties its volumes when it starts loses it here.
+        const baseline = await this.#keeper.baseline(app, iteration, false);
         const op = await this.#operation("package.restart", { id }, deadline, fault);
         await this.#witness.until(
           deadline,
@@ -366,7 +383,13 @@ export class Runner {
           "not restarted in time",
           op,
         );
-        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy`;
+        const kept = checkDataKept(
+          baseline,
+          await this.#keeper.fingerprint(app, baseline, false),
+          "after the restart",
+        );
+        if (!kept.ok) throw new CellFailure("data changed across the restart", kept, op);
+        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy; ${kept.expected}`;
       }
       case "reinstall": {
         await this.#witness.until(
