@@ -533,7 +533,14 @@ export const CONTRACT = {
     summary: "Removes an app's containers. Data and secrets are kept unless `purge` is true.",
     access: "session",
     mutates: true,
-    params: z.strictObject({ id: AppId, purge: z.boolean().default(false) }),
+    params: z.strictObject({
+      id: AppId,
+      purge: z.boolean().default(false),
+      force: z.boolean().default(false).meta({
+        description:
+          "With `purge`: purge without running the app's `pre_purge` hook (whose failure otherwise stops the purge).",
+      }),
+    }),
     result: Accepted,
   }),
   "package.update": method({

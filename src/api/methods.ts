@@ -371,8 +371,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.stop": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
   "package.restart": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
   "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
-  "package.uninstall": ({ id, purge }, ctx) =>
-    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
+  "package.uninstall": ({ id, purge, force }, ctx) =>
+    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge, force })),
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.

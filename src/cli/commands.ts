@@ -118,6 +118,7 @@ const TABLE = {
   uninstall: {
     ...lifecycleSpec("uninstall an app (data kept unless --purge)", "installed", [
       { name: "purge", value: "flag", help: "also delete its data" },
+      { name: "force", value: "flag", help: "with --purge: skip the app's pre_purge hook" },
     ]),
     group: "operator",
     load: lifecycle("uninstall"),

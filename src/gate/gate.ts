@@ -226,7 +226,9 @@ function gateApp(
     id,
     installedAs,
     manifest,
-    keys: Object.keys(manifest.containers).sort(),
+    keys: Object.keys(manifest.containers)
+      .filter((key) => !manifest.containers[key]?.job)
+      .sort(),
     volumes: [...volumes].sort(),
     targets: reachTargets(manifest).targets,
     timeouts: stepTimeouts(manifest, dependencies, scale),

@@ -69,7 +69,8 @@ ${APPROVE_OPTION}`,
   stop: "",
   restart: "",
   reinstall: "",
-  uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
+  uninstall:
+    "  --purge             also delete its data and secrets (cannot be undone)\n  --force             with --purge: skip the app's pre_purge hook (its failure stops a purge)\n",
   update: `  --force             apply even when the offered version is not newer
   --switch-source     consent to a version from another source or signer
   --confirm-risk      update a marketplace app whose publisher is now reported or muted
@@ -80,7 +81,7 @@ ${APPROVE_OPTION}`,
 function usage(kind: LifecycleKind): string {
   const extra =
     kind === "uninstall"
-      ? " [--purge]"
+      ? " [--purge [--force]]"
       : kind === "update"
         ? " [--force] [--switch-source] [--confirm-risk] [--approve all|NAME,…]"
         : kind === "install"
@@ -233,7 +234,11 @@ function send(
   const approval = approve ? { approve } : {};
   switch (kind) {
     case "uninstall":
-      return client.call("package.uninstall", { id, purge: values.purge === true });
+      return client.call("package.uninstall", {
+        id,
+        purge: values.purge === true,
+        force: values.force === true,
+      });
     case "update":
       return client.call("package.update", {
         id,
@@ -344,7 +349,7 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     argv,
     {
       ...FOLLOW_OPTIONS,
-      ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
+      ...(kind === "uninstall" ? { purge: { type: "boolean" }, force: { type: "boolean" } } : {}),
       ...(kind === "update"
         ? {
             force: { type: "boolean" },
@@ -362,6 +367,10 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     return 0;
   }
   const id = oneApp(positionals, USAGE);
+  if (kind === "uninstall" && values.force === true && values.purge !== true)
+    throw new UsageError(
+      `--force only skips a purge's pre_purge hook: use it with --purge (archy uninstall ${id} --purge --force)\n\n${USAGE}`,
+    );
   const timeoutMs = parseTimeout(values.timeout as string | undefined, USAGE);
   const approve = parseApprove(values.approve as string | undefined, USAGE);
   return operator(async () => {
@@ -439,7 +448,7 @@ export async function followAccepted(
   const took = duration(Date.now() - started);
   if (operation.state === "failed")
     throw new CliError(`the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`, {
-      hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
+      hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; ${what === "purge" ? `\`archy uninstall ${id} --purge\`` : `\`archy retry ${id}\``} tries again`,
     });
   // The outcome line needs the app's version and address, except after a stop, whose phase the
   // events have said, and once the app is gone.
