@@ -93,9 +93,11 @@ const UNIT_START_TIMEOUT_MS = 120_000;
  * exited and `--rm` removed it before systemd saw the exit (or it started after Podman listed
  * containers), and starting it then would neither say that it exited nor with what code; any other
  * as an exited one — a unit stopping after its container exited (its `ExecStopPost=` removing it)
- * is a container that exited, as a plain one would be listed.
+ * is a container that exited, as a plain one would be listed. A unit that never ran since it was
+ * loaded is a created one too: its exit status 0 is no completion (a job's).
  */
 export function unitContainerState(unit: UnitState | undefined): ContainerState {
+  if (unit && !unit.ran && unit.active === "inactive") return "created";
   switch (unit?.active) {
     case "activating":
       return "created";
