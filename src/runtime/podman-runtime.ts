@@ -88,18 +88,22 @@ const UNIT_START_TIMEOUT_MS = 120_000;
 
 /**
  * What planning sees of a Quadlet container that no container stands for (its unit runs it with
- * `--rm`): a unit starting or started as a created container (a start joins the start under way);
- * any other as an exited one — a unit stopping after its container exited (its `ExecStopPost=`
- * removing it) is a container that exited, as a plain one would be listed. A unit that never ran
- * since it was loaded is a created one too: its exit status 0 is no completion (a job's).
+ * `--rm`): a unit starting as a created container (a start joins the start under way); a unit
+ * that systemd still counts as up as a container stopping, to be looked at again — its container
+ * exited and `--rm` removed it before systemd saw the exit (or it started after Podman listed
+ * containers), and starting it then would neither say that it exited nor with what code; any other
+ * as an exited one — a unit stopping after its container exited (its `ExecStopPost=` removing it)
+ * is a container that exited, as a plain one would be listed. A unit that never ran since it was
+ * loaded is a created one too: its exit status 0 is no completion (a job's).
  */
 export function unitContainerState(unit: UnitState | undefined): ContainerState {
   if (unit && !unit.ran && unit.active === "inactive") return "created";
   switch (unit?.active) {
     case "activating":
+      return "created";
     case "active":
     case "reloading":
-      return "created";
+      return "stopping";
     case undefined:
       return "unknown";
     default:
@@ -246,6 +250,11 @@ export class PodmanRuntime implements Runtime {
     }
     if (found.length === 0) return [];
     const states = await systemd.states(found.map((f) => f.service));
+    // A unit systemd said nothing of (it did not answer) is not a container in an unknown state,
+    // which planning would start without knowing whether, or why, it went down: the observation failed.
+    const unsaid = found.filter((f) => !states.has(f.service)).map((f) => f.service);
+    if (unsaid.length > 0)
+      throw new Error(`the user's systemd did not say the state of ${unsaid.join(", ")}`);
     const out: ObservedContainer[] = [];
     for (const f of found) {
       const state = states.get(f.service);

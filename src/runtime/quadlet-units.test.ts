@@ -125,10 +125,13 @@ describe("Quadlet containers that are down are observed from their units", () =>
   test("units starting are created containers, stopping ones exited; a unit with the stop drop-in does not start at boot", async () => {
     await install(hello);
     // A unit deactivating after its container died is removing it: the container exited (on its
-    // own, for the reconciler's crash accounting, as a plain container's SIGKILL shows).
+    // own, for the reconciler's crash accounting, as a plain container's SIGKILL shows). A unit
+    // still active without its container is one whose exit systemd has not seen yet (`--rm` was
+    // quicker): stopping, looked at again, never started as if it had merely been created.
     for (const [active, state] of [
       ["activating", "created"],
-      ["active", "created"],
+      ["active", "stopping"],
+      ["reloading", "stopping"],
       ["deactivating", "exited"],
       ["inactive", "exited"],
       ["failed", "exited"],
@@ -141,6 +144,17 @@ describe("Quadlet containers that are down are observed from their units", () =>
     assert.equal((await runtime.observe()).containers[0]?.state, "created", "inactive, never ran");
     await unitStore.write(`hello-web.container.d/${STOPPED_DROP_IN}`, "[Install]\nWantedBy=\n");
     assert.equal((await runtime.observe()).containers[0]?.startsAtBoot, false);
+  });
+
+  test("a unit systemd says nothing of fails the observation: it is never planned from a guessed state", async () => {
+    await install(hello);
+    const silent = new PodmanRuntime({
+      client: fakePodman(),
+      createWith: "quadlet",
+      systemd: new SystemdUser(async () => ({ code: 1, stdout: "", stderr: "Failed to connect to bus" })),
+      units: unitStore,
+    });
+    await assert.rejects(silent.observe(), /the user's systemd did not say the state of hello-web\.service/);
   });
 
   test("a unit whose container Podman lists costs no read and no systemctl call", async () => {

@@ -11,7 +11,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:https";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 import WebSocket from "ws";
 import { appDnsLabel } from "../../src/manifest/naming.ts";
@@ -33,6 +33,12 @@ before(async () => {
 });
 after(async () => {
   await node?.close();
+});
+// A test that lost the daemon says how it ended (its signal or exit code, its last words), not
+// only the ECONNRESET and ECONNREFUSED that follow.
+afterEach(() => {
+  const lost = node?.incidents.splice(0) ?? [];
+  assert.deepEqual(lost, [], "the daemon exited on its own during this test");
 });
 
 /** The daemon's resident memory, from /proc. */

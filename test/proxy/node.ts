@@ -48,6 +48,12 @@ export type TestNode = {
   api: (method: string, params?: unknown) => Promise<unknown>;
   /** The daemon's process id, for its memory. */
   pid: () => number;
+  /**
+   * Each time the daemon exited without the test asking (then it is started again, as systemd
+   * would): how it ended (its signal or exit code) and its last words. A test that loses the
+   * daemon says this, not only ECONNREFUSED.
+   */
+  incidents: string[];
   close: () => Promise<void>;
 };
 
@@ -193,6 +199,7 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
   const port = await freePort();
   const user = { name: TEST_USER, uid: testUser.uid, gid: testUser.gid, home: testUser.home };
   let daemon: DaemonControl | undefined;
+  const incidents: string[] = [];
   const cleanup = async () => {
     for (const id of Object.values(ids)) {
       const containers = (
@@ -218,6 +225,10 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
       podmanSocket: service.socketPath,
       logFile: join(root, "daemon.log"),
       bootTimeoutMs: 120_000,
+      onIncident: (message) => {
+        incidents.push(message);
+        console.error(`test node ${prefix}: ${message}`);
+      },
     });
     assert.equal(Number(new URL(daemon.url).port), port);
     const bearer = readFileSync(join(dataDir, "state", "cli-token"), "utf8").trim();
@@ -246,6 +257,7 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
       controlPort,
       api,
       pid: () => Number(readFileSync(join(dataDir, "state", "daemon.pid"), "utf8").trim()),
+      incidents,
       close: async () => {
         await running.close();
         await cleanup();

@@ -601,6 +601,130 @@ describe("what an app needs through the proxy", () => {
     assert.equal(download.body.length, size);
   });
 
+  /**
+   * Opens `path` on the main app's host over a TCP connection of the test's own (`raw`, under the
+   * TLS one), reads `before` bytes of the answer, then hands the still-open response over (paused,
+   * nothing more read) with what was read so far.
+   */
+  const readThenPause = async (path: string, before: number) => {
+    const { request } = await import("node:https");
+    const { connect: tlsConnect } = await import("node:tls");
+    const { connect } = await import("node:net");
+    const raw = connect(daemon.port, "127.0.0.1");
+    raw.on("error", () => {});
+    return new Promise<{
+      res: import("node:http").IncomingMessage;
+      raw: import("node:net").Socket;
+      received: number;
+    }>((resolve, reject) => {
+      const req = request(
+        {
+          path,
+          createConnection: () => tlsConnect({ socket: raw, servername: HOST, ca }),
+          headers: { host: `${HOST}:${daemon.port}`, cookie },
+        },
+        (res) => {
+          let received = 0;
+          const onData = (chunk: Buffer) => {
+            received += chunk.length;
+            if (received < before) return;
+            res.off("data", onData);
+            res.pause();
+            resolve({ res, raw, received });
+          };
+          res.on("data", onData);
+          res.on("error", () => {});
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  };
+
+  /** Waits until the app has handed nothing more to its connections for 20 looks in a row (50 ms apart). */
+  const appStopsSending = async (ceilingMs: number) => {
+    const deadline = Date.now() + ceilingMs;
+    let last = main.sent();
+    let still = 0;
+    while (still < 20) {
+      if (Date.now() > deadline)
+        throw new Error(`the app was still sending after ${ceilingMs} ms: ${last} bytes`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = main.sent();
+      still = now === last ? still + 1 : 0;
+      last = now;
+    }
+    return last;
+  };
+
+  test("invariant: a reader that stops reading stops the app's sending — the proxy holds a bounded number of bytes of a 1 GiB download, not the rest", async (t) => {
+    const GiB = 1024 * 1024 * 1024;
+    const MiB = 1024 * 1024;
+    const from = main.sent();
+    const { res, received } = await readThenPause(`/bytes?n=${GiB}`, 8 * MiB);
+    try {
+      const sent = (await appStopsSending(120_000)) - from;
+      t.diagnostic(
+        `the app handed over ${(sent / MiB).toFixed(1)} MiB, the reader read ${(received / MiB).toFixed(1)} MiB`,
+      );
+      // Between the app and the paused reader: socket buffers on both legs (the kernel's, up to its
+      // tcp_rmem/tcp_wmem maxima) and a few stream buffers. A proxy that read on regardless would
+      // have taken the whole gigabyte from the app.
+      assert.ok(
+        sent - received < 96 * MiB,
+        `the app handed over ${(sent / MiB).toFixed(1)} MiB while the reader had read ${(received / MiB).toFixed(1)} MiB`,
+      );
+    } finally {
+      res.destroy();
+    }
+  });
+
+  test("an app that breaks its connection mid-body ends that download only; the daemon serves on", async () => {
+    const MiB = 1024 * 1024;
+    const cut = await new Promise<{ received: number; error: string }>((resolve) => {
+      void import("node:https").then(({ request }) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: daemon.port,
+            path: `/bytes?n=${64 * MiB}&cut=${4 * MiB}`,
+            servername: HOST,
+            ca,
+            agent: false,
+            headers: { host: `${HOST}:${daemon.port}`, cookie },
+          },
+          (res) => {
+            let received = 0;
+            res.on("data", (chunk: Buffer) => {
+              received += chunk.length;
+            });
+            res.on("error", (error) => resolve({ received, error: error.message }));
+            res.on("end", () => resolve({ received, error: "" }));
+          },
+        );
+        req.on("error", (error) => resolve({ received: 0, error: error.message }));
+        req.end();
+      });
+    });
+    assert.ok(cut.received < 64 * MiB, `the broken download did not look whole: ${JSON.stringify(cut)}`);
+    const next = await call(daemon.port, HOST, "/after-a-cut", { ca, headers: { cookie } });
+    assert.equal(next.status, 200, "the daemon still answers");
+  });
+
+  test("a reader that resets its connection mid-download ends the app's sending too; the daemon serves on", async () => {
+    const MiB = 1024 * 1024;
+    const from = main.sent();
+    const { raw } = await readThenPause(`/bytes?n=${1024 * MiB}`, 4 * MiB);
+    raw.resetAndDestroy();
+    const sent = (await appStopsSending(120_000)) - from;
+    assert.ok(
+      sent < 256 * MiB,
+      `the app went on sending to a reader that is gone: ${(sent / MiB).toFixed(1)} MiB`,
+    );
+    const next = await call(daemon.port, HOST, "/after-a-reset", { ca, headers: { cookie } });
+    assert.equal(next.status, 200, "the daemon still answers");
+  });
+
   test("large headers pass both ways (32 KiB)", async () => {
     const big = "c".repeat(32 * 1024);
     const reply = await call(daemon.port, HOST, "/big-header?n=32768", {

@@ -12,18 +12,36 @@ export type Upstream = {
   port: number;
   /** The headers of every request, in order. */
   seen: Array<{ url: string; headers: IncomingHttpHeaders }>;
+  /** The bytes `/bytes` has handed to its connections so far (all requests together). */
+  sent: () => number;
   close: () => Promise<void>;
 };
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
-/** Writes `bytes` bytes of `a`, waiting for the reader (back-pressure), then ends. */
-function stream(res: import("node:http").ServerResponse, bytes: number): void {
+/**
+ * Writes `bytes` bytes of `a`, waiting for the reader (back-pressure), then ends; with `cutAfter`,
+ * breaks the connection once that many are written instead (an app dying mid-body). `onSent`
+ * counts what was handed to the connection.
+ */
+function stream(
+  res: import("node:http").ServerResponse,
+  bytes: number,
+  onSent: (n: number) => void,
+  cutAfter = Number.POSITIVE_INFINITY,
+): void {
   let left = bytes;
+  let written = 0;
   const pump = () => {
     while (left > 0) {
+      if (written >= cutAfter) {
+        res.socket?.destroy();
+        return;
+      }
       const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
       left -= piece.length;
+      written += piece.length;
+      onSent(piece.length);
       if (!res.write(piece)) {
         res.once("drain", pump);
         return;
@@ -36,6 +54,7 @@ function stream(res: import("node:http").ServerResponse, bytes: number): void {
 
 export async function startUpstream(port = 0): Promise<Upstream> {
   const seen: Upstream["seen"] = [];
+  let sent = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     seen.push({ url: req.url ?? "", headers: req.headers });
@@ -67,7 +86,14 @@ export async function startUpstream(port = 0): Promise<Upstream> {
           "content-type": "application/octet-stream",
           "content-length": Number(url.searchParams.get("n")),
         });
-        stream(res, Number(url.searchParams.get("n")));
+        stream(
+          res,
+          Number(url.searchParams.get("n")),
+          (n) => {
+            sent += n;
+          },
+          url.searchParams.has("cut") ? Number(url.searchParams.get("cut")) : undefined,
+        );
         return;
       case "/upload": {
         let received = 0;
@@ -106,6 +132,7 @@ export async function startUpstream(port = 0): Promise<Upstream> {
   return {
     port: address(),
     seen,
+    sent: () => sent,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       wss.close();

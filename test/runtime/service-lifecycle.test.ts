@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { PodmanClient } from "../../src/runtime/libpod/client.ts";
+import { podmanServicesOn } from "../support/processes.ts";
 import { testUserEnv } from "../support/rootless.ts";
 import { eventually, type LabSample, RuntimeLab } from "../support/runtime-lab.ts";
 import { stageForTestUser } from "../support/stage.ts";
@@ -35,7 +36,6 @@ let ownDir: string;
 let ownSocket: string;
 let appFile: string;
 const drivers: ChildProcess[] = [];
-const servicePids = new Set<number>();
 
 /** Starts the driver as the test user, in a process group of its own; resolves with its report. */
 async function startDriver(args: string[]): Promise<{ child: ChildProcess; report: DriverReport }> {
@@ -78,7 +78,6 @@ async function startDriver(args: string[]): Promise<{ child: ChildProcess; repor
       reject(new Error(`the driver exited (${code}) before reporting:\n${stderr}`));
     });
   });
-  if (report.servicePid) servicePids.add(report.servicePid);
   return { child, report };
 }
 
@@ -90,19 +89,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The processes whose command line names `socket`: the Podman services listening there. */
-function servicesOn(socket: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (argv.includes("service") && argv.includes(`unix://${socket}`)) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
 }
 
 async function killGroup(child: ChildProcess, pgid: number): Promise<void> {
@@ -140,15 +126,17 @@ after(async () => {
       try {
         process.kill(-child.pid, "SIGKILL");
       } catch {}
-  // The service the first driver spawned: by its pid (SIGTERM lets it remove its socket).
-  for (const pid of new Set([...servicePids, ...(ownSocket ? servicesOn(ownSocket) : [])])) {
+  // The services the drivers spawned, found on their socket (SIGTERM lets one remove its socket).
+  // Never by a pid remembered from a report: that service may be gone and its pid another's now.
+  for (const pid of ownSocket ? podmanServicesOn(ownSocket) : []) {
     try {
       process.kill(pid, "SIGTERM");
     } catch {}
     await eventually(`service ${pid} to exit`, () => (alive(pid) ? undefined : true), 10_000).catch(() => {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
+      if (podmanServicesOn(ownSocket).includes(pid))
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
     });
   }
   if (ownDir) rmSync(ownDir, { recursive: true, force: true });
@@ -166,7 +154,7 @@ describe("real Podman: service lifecycle", () => {
     assert.ok(report.servicePid && alive(report.servicePid), "the spawned service runs");
     assert.equal(report.container, hello.name("web"));
     assert.notEqual(report.driverPgid, process.pid);
-    assert.deepEqual(servicesOn(ownSocket), [report.servicePid]);
+    assert.deepEqual(podmanServicesOn(ownSocket), [report.servicePid]);
 
     const port = hello.ports.get("hello-web/web/8080/tcp");
     assert.ok(port);
@@ -193,7 +181,7 @@ describe("real Podman: service lifecycle", () => {
     assert.equal(report.origin, "existing", JSON.stringify(report));
     assert.equal(report.socketPath, ownSocket);
     assert.equal(report.servicePid, undefined);
-    assert.deepEqual(servicesOn(ownSocket), [first.servicePid], "still exactly one service");
+    assert.deepEqual(podmanServicesOn(ownSocket), [first.servicePid], "still exactly one service");
     await killGroup(child, report.driverPgid);
     assert.ok(existsSync(ownSocket));
   });

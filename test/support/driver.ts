@@ -35,6 +35,7 @@ import { loadManifest } from "../../src/manifest/load.ts";
 import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { makeHostRoot } from "./host-root.ts";
 import { startPodmanService, type TestPodmanService } from "./podman-service.ts";
+import { podmanServicesOn } from "./processes.ts";
 import { podman, runAsTestUser, testUser, testUserEnv } from "./rootless.ts";
 import { APPS_DIR, freePort, runPrefix } from "./samples.ts";
 import { referencedEnv, ScanRecorder, storedManifest } from "./secret-scan.ts";
@@ -668,15 +669,19 @@ export class Lab {
     return out.split("\n").filter((n) => n.startsWith(`archy-${this.prefix}-`));
   }
 
-  /** Pids of Podman services that drivers started on sockets inside the lab's directory. */
+  /**
+   * The Podman services that drivers started on sockets inside the lab's directory and that still
+   * listen there: found by their command line, never by the pid a driver reported (a service killed
+   * or restarted since has left its pid to whatever process started next).
+   */
   spawnedServices(): number[] {
-    const pids: number[] = [];
+    const sockets = new Set<string>();
     for (const driver of this.#started)
       for (const m of driver.messages) {
-        const found = /started podman system service \(pid (\d+)\) on (\S+?),/.exec(m.message ?? "");
-        if (found?.[2]?.startsWith(`${this.root}/`)) pids.push(Number(found[1]));
+        const found = /started podman system service \(pid \d+\) on (\S+?),/.exec(m.message ?? "");
+        if (found?.[1]?.startsWith(`${this.root}/`)) sockets.add(found[1]);
       }
-    return pids;
+    return [...sockets].flatMap((socket) => podmanServicesOn(socket));
   }
 
   /** Kills the lab's drivers and removes exactly what it created. */
