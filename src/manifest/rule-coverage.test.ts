@@ -30,6 +30,7 @@ const COVERED: Record<string, string> = {
   "schema.unknown-key": "parse.test.ts",
   "security.forbidden-key": "parse.test.ts",
   "ref.secret": "semantics.test.ts",
+  "interp.syntax": "interpolation.test.ts",
   "ref.container": "semantics.test.ts",
   "ref.dependency": "semantics.test.ts",
   "ref.port": "semantics.test.ts",

@@ -5,6 +5,7 @@
  */
 import semver from "semver";
 import { checkAccess, publishedBind } from "./access.ts";
+import { checkTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
@@ -20,6 +21,7 @@ const MIN_HOOK_TIMEOUT_MS = 1000;
 export function checkSemantics(manifest: Manifest): Finding[] {
   return [
     ...checkReferences(manifest),
+    ...checkTemplates(manifest),
     ...checkNames(manifest),
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),

@@ -57,6 +57,7 @@ import { byCodeUnit, canonicalize } from "./canonical.ts";
 import { probeCommand, shQuote } from "./health.ts";
 import {
   ceilSeconds,
+  type EnvTemplate,
   type RenderContext,
   RenderError,
   type RenderedFile,
@@ -208,6 +209,39 @@ function secretDirectories(
   return dirs;
 }
 
+/** The variable that carries a secret into values composed from it (see kubeTemplateValue). */
+function templateSecretVariable(s: { app: string; secret: string }): string {
+  return `ARCHY_SECRET_${`${s.app}_${s.secret}`.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+function templateSecretVariables(c: ResolvedContainer): Doc[] {
+  const byName = new Map<string, Doc>();
+  for (const t of c.envTemplates)
+    for (const p of t.pieces)
+      if (p.kind === "secret")
+        byName.set(templateSecretVariable(p), {
+          name: templateSecretVariable(p),
+          valueFrom: { secretKeyRef: { name: kubeSecretName(p.app), key: p.secret } },
+        });
+  return [...byName.values()].sort((a, b) => byCodeUnit(a.name as string, b.name as string));
+}
+
+/**
+ * An interpolated value in Kubernetes' terms: a host is the dependency's Service, a secret the
+ * `$(NAME)` of the variable that carries it; a literal `$(` is escaped as `$$(`.
+ */
+function kubeTemplateValue(t: EnvTemplate): string {
+  return t.pieces
+    .map((p) =>
+      p.kind === "text"
+        ? p.text.replaceAll("$(", () => "$$(")
+        : p.kind === "host"
+          ? kubeName(p.app)
+          : `$(${templateSecretVariable(p)})`,
+    )
+    .join("");
+}
+
 function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume[]): Doc {
   const env: Doc[] = [
     ...Object.keys(c.env).map((name) => ({ name, value: c.env[name] })),
@@ -216,7 +250,11 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
       name: s.variable,
       valueFrom: { secretKeyRef: { name: kubeSecretName(s.app), key: s.secret } },
     })),
+    ...c.envTemplates.map((t) => ({ name: t.variable, value: kubeTemplateValue(t) })),
   ].sort((a, b) => byCodeUnit(a.name as string, b.name as string));
+  // Kubernetes composes a value with a secret in it from variables defined before it, `$(NAME)`:
+  // each secret such a value uses is one such variable, listed first.
+  env.unshift(...templateSecretVariables(c));
 
   const mounts: Doc[] = [];
   const addVolume = (name: string, source: Doc) => {
@@ -435,7 +473,12 @@ function neededSecrets(manifest: Manifest, app: ResolvedApp, options: KubeOption
     });
   const byApp = new Map<string, NeededSecret>();
   for (const c of app.containers)
-    for (const s of c.envSecrets) {
+    for (const s of [
+      ...c.envSecrets,
+      ...c.envTemplates.flatMap((t) =>
+        t.pieces.flatMap((p) => (p.kind === "secret" ? [{ ...p, variable: t.variable }] : [])),
+      ),
+    ]) {
       if (s.app === app.id) continue;
       const found = byApp.get(s.app) ?? {
         name: kubeSecretName(s.app),
