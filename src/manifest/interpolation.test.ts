@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: manifests write their references as ${namespace:name}
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { expectIssue, expectValid, FIRST, withLines } from "../../test/support/manifest-text.ts";
@@ -5,14 +6,17 @@ import { parseTemplate, templateSource } from "./interpolation.ts";
 
 describe("parseTemplate", () => {
   test("text and references in order; a value without ${ is one text", () => {
-    assert.deepEqual(parseTemplate("postgres://u:${secret:db-password}@${export:rw-postgres/host}/${app:id}"), [
-      { kind: "text", text: "postgres://u:" },
-      { kind: "secret", secret: "db-password" },
-      { kind: "text", text: "@" },
-      { kind: "export", app: "rw-postgres", export: "host" },
-      { kind: "text", text: "/" },
-      { kind: "app", field: "id" },
-    ]);
+    assert.deepEqual(
+      parseTemplate("postgres://u:${secret:db-password}@${export:rw-postgres/host}/${app:id}"),
+      [
+        { kind: "text", text: "postgres://u:" },
+        { kind: "secret", secret: "db-password" },
+        { kind: "text", text: "@" },
+        { kind: "export", app: "rw-postgres", export: "host" },
+        { kind: "text", text: "/" },
+        { kind: "app", field: "id" },
+      ],
+    );
     assert.deepEqual(parseTemplate("$HOME and $1 and {x}"), [{ kind: "text", text: "$HOME and $1 and {x}" }]);
     assert.deepEqual(parseTemplate(""), []);
   });
@@ -110,7 +114,10 @@ describe("interpolation in manifests", () => {
   test("limits.name: an id too long for the rendered value's Podman secret", () => {
     const long = `${"a".repeat(40)}.${"b".repeat(10)}`;
     expectIssue(
-      withLines("    environment:", '      URL: "${secret:db-password}"', ...deps).replace("id: hello", `id: ${long}`),
+      withLines("    environment:", '      URL: "${secret:db-password}"', ...deps).replace(
+        "id: hello",
+        `id: ${long}`,
+      ),
       {
         rule: "limits.name",
         path: "containers.web.environment.URL",

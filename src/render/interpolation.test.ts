@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: manifests write their references as ${namespace:name}
 /**
  * Interpolated environment values in every render: a value with a secret in it is a reference to
  * a Podman secret of its own (never the value), one without is text; the daemon's rendering of

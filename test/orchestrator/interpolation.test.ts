@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: manifests write their references as ${namespace:name}
 /**
  * Interpolated environment values on the real rootless Podman, through the stand-in daemon: a
  * container sees `DATABASE_URL` with the app's generated secret and its dependency's exports in
