@@ -412,6 +412,7 @@ describe("compose import: variables map to what the platform provides", () => {
         "      DB_PASSWORD: ${DB_PASSWORD}",
         "      DB_URL: postgres://app:${DB_PASSWORD}@db/app",
         "      EMPTY: $NOT_SET_ANYWHERE",
+        "      LITERAL: $${KEEP} costs $$5",
         "    volumes: ['${APP_DATA_DIR}/config:/config']",
         "  db:",
         "    image: postgres",
@@ -424,8 +425,9 @@ describe("compose import: variables map to what the platform provides", () => {
       PGID: "1000",
       TZ: "Etc/UTC",
       DB_PASSWORD: { secret: "db-password" },
-      DB_URL: "postgres://app:${DB_PASSWORD}@db/app",
+      DB_URL: "postgres://app:${secret:db-password}@db/app",
       EMPTY: "",
+      LITERAL: "$${KEEP} costs $5",
     });
     assert.equal(app.data_uid, 1000);
     assert.deepEqual(container(result, "db").environment, { POSTGRES_PASSWORD: { secret: "db-password" } });
@@ -435,9 +437,10 @@ describe("compose import: variables map to what the platform provides", () => {
     assert.match(info, /\$TZ: Etc\/UTC/);
     assert.match(info, /\$DB_PASSWORD: a secret the platform generates at install \(db-password\)/);
     assert.match(
-      lines(result, "decide").join("\n"),
-      /environment\.DB_URL: DB_URL is postgres:\/\/app:\$\{DB_PASSWORD\}@db\/app: \$\{DB_PASSWORD\} cannot stand inside a value/,
+      info,
+      /environment\.DB_URL: DB_URL is postgres:\/\/app:\$\{DB_PASSWORD\}@db\/app: written postgres:\/\/app:\$\{secret:db-password\}@db\/app, the node renders it with the generated db-password in it/,
     );
+    assert.doesNotMatch(lines(result, "decide").join("\n"), /DB_URL/);
     assert.match(
       lines(result, "review").join("\n"),
       /\$NOT_SET_ANYWHERE is not set: as Compose does, it became the empty string/,
