@@ -370,7 +370,7 @@ export const ContainerSchema = z
       .record(z.string().regex(ENV_NAME, "must be a valid environment variable name"), EnvValue)
       .default({})
       .meta({
-        description: "Environment variables: literals, or references to secrets and dependencies' exports.",
+        description: `Environment variables: literals, or references to secrets and dependencies' exports; a string may hold \${secret:NAME}, \${export:APP/NAME} and \${app:id|version} references, rendered by the daemon ($\${ is a literal \${).`,
       }),
     ports: z.array(PortMapping).default([]).meta({ description: "Ports the container listens on." }),
     volumes: z.array(Volume).default([]).meta({ description: "Volumes mounted into the container." }),
