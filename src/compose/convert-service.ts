@@ -15,6 +15,7 @@ import {
   SIGNALS,
 } from "../manifest/schema.ts";
 import { type Conversion, toLabel } from "./convert-context.ts";
+import { convertProcessLimits } from "./convert-limits.ts";
 import { convertNetwork, convertPorts, type PortOut } from "./convert-network.ts";
 import { convertMounts, type Mounts } from "./convert-storage.ts";
 import type { ProjectService } from "./project.ts";
@@ -49,6 +50,8 @@ export type Container = {
   read_only?: boolean;
   tmpfs: string[];
   memory?: string;
+  shm_size?: number | string;
+  ulimits?: Record<string, number | { soft: number; hard: number }>;
   stop_timeout?: number;
   stop_signal?: string;
   aliases: string[];
@@ -143,6 +146,10 @@ export function convertService(
       );
     } else container.memory = memorySize(Math.ceil(bytes / 1024 / 1024) * 1024 * 1024);
   }
+  Object.assign(container, convertProcessLimits(conversion, service));
+  // A sized /dev/shm is that size: a tmpfs of its own there too would be a second mount.
+  if (container.shm_size !== undefined)
+    container.tmpfs = container.tmpfs.filter((path) => path !== "/dev/shm");
   const deploy = spec.deploy ?? {};
   if (deploy.resources?.reservations)
     note(

@@ -183,6 +183,7 @@ describe("compose import: services become containers", () => {
         "      - ./settings.yml:/app/settings.yml",
         "    tmpfs: ['/run:size=64m']",
         "    shm_size: 1g",
+        "    ulimits: { nofile: { soft: 20000, hard: 40000 }, nproc: 4096, memlock: -1, nofiles: 5 }",
         "    devices: ['/dev/dri:/dev/dri', '/dev/kvm']",
         "volumes:",
         "  db: {}",
@@ -200,7 +201,17 @@ describe("compose import: services become containers", () => {
       { host_path: "/srv/Media", permission: "media", path: "/media" },
       { host_path: "/mnt/disk1/photos", permission: "photos", path: "/photos", read_only: true },
     ]);
-    assert.deepEqual(web.tmpfs, ["/scratch", "/run", "/dev/shm"]);
+    assert.deepEqual(web.tmpfs, ["/scratch", "/run"]);
+    assert.equal(web.shm_size, "1g");
+    assert.deepEqual(web.ulimits, { nofile: { soft: 20000, hard: 40000 }, nproc: 4096 });
+    assert.match(
+      lines(result, "review").join("\n"),
+      /ulimits\.memlock: not carried over: memlock unlimited \(-1\) cannot be given to a rootless container/,
+    );
+    assert.match(
+      lines(result, "decide").join("\n"),
+      /ulimits\.nofiles: not carried over: nofiles is not a resource limit of Linux/,
+    );
     assert.deepEqual(web.devices, [{ permission: "dri" }]);
     assert.deepEqual(result.manifest.adoption, { volumes: { legacy: "old-data" } });
     assert.equal(result.manifest.permissions?.media?.kind, "host-path");

@@ -31,6 +31,8 @@ const COVERED: Record<string, string> = {
   "security.forbidden-key": "parse.test.ts",
   "ref.secret": "semantics.test.ts",
   "interp.syntax": "interpolation.test.ts",
+  "limits.ulimit": "process-limits.test.ts",
+  "limits.shm-size": "process-limits.test.ts",
   "ref.container": "semantics.test.ts",
   "ref.dependency": "semantics.test.ts",
   "ref.port": "semantics.test.ts",

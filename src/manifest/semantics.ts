@@ -9,6 +9,7 @@ import { checkTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
+import { checkProcessLimits } from "./process-limits.ts";
 import { checkRenderable } from "./renderable.ts";
 import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
@@ -27,6 +28,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkStackOrder(manifest),
     ...checkHealth(manifest),
     ...checkLimits(manifest),
+    ...checkProcessLimits(manifest),
     ...checkSecurity(manifest),
     ...checkRenderable(manifest),
     ...checkAccess(manifest),

@@ -277,6 +277,12 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     addVolume(name, { hostPath: { path: d.host, type: "CharDevice" } });
     mounts.push({ name, mountPath: d.path });
   }
+  if (c.shmBytes !== undefined) {
+    // A pod's /dev/shm is the runtime's 64m; a memory-backed emptyDir there is the usual larger one.
+    const name = `shm-${hash8(`${app.id}/${c.key}`)}`;
+    addVolume(name, { emptyDir: { medium: "Memory", sizeLimit: quantity(c.shmBytes) } });
+    mounts.push({ name, mountPath: "/dev/shm" });
+  }
   const secretDirs = secretDirectories(c);
   for (const path of c.tmpfs) {
     // The model's tmpfs on a secrets directory is for Podman's own secret mounts; here the secret
@@ -565,6 +571,13 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
           "and be restarted.",
       });
     }
+    if (c.ulimits.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.ulimits`,
+        message:
+          `Kubernetes has no per-container resource limits (${c.ulimits.map((u) => `${u.name} ${u.soft}:${u.hard}`).join(", ")}): ` +
+          `${c.key} gets the node's container runtime defaults. Set them in the runtime's configuration, or raise the soft limit in the image's entrypoint (ulimit -S) up to the node's hard one.`,
+      });
     if (c.init)
       warnings.push({
         field: `containers.${c.key}.init`,

@@ -162,6 +162,10 @@ export type ResolvedContainer = {
   stopTimeoutSeconds: number;
   stopSignal?: { name: string; number: number };
   memoryBytes?: number;
+  /** The size of /dev/shm, when the manifest gives one. */
+  shmBytes?: number;
+  /** Resource limits (setrlimit), sorted by name. */
+  ulimits: Array<{ name: string; soft: number; hard: number }>;
   /** The app network first, then the networks of dependencies whose hosts this container uses. */
   networks: NetworkAttachment[];
   dependsOn: Array<{ key: string; name: string; condition: "started" | "healthy" }>;
@@ -476,6 +480,10 @@ function resolveContainer(
     stopTimeoutSeconds: ceilSeconds(spec.stop_timeout),
     stopSignal: signal(spec.stop_signal, where),
     memoryBytes: spec.memory,
+    shmBytes: spec.shm_size,
+    ulimits: Object.entries(spec.ulimits)
+      .flatMap(([name, limit]) => (limit ? [{ name, ...limit }] : []))
+      .sort((a, b) => byCodeUnit(a.name, b.name)),
     networks,
     dependsOn,
     awaitedHealthy: awaited.has(key),

@@ -70,6 +70,9 @@ export type ContainerCreateBody = {
   stop_timeout: number;
   stop_signal?: number;
   resource_limits?: { memory: { limit: number } };
+  shm_size?: number;
+  /** Resource limits by Podman's lower-case names (`nofile`), which it prefixes with `RLIMIT_`. */
+  r_limits?: Array<{ type: string; soft: number; hard: number }>;
   healthconfig?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
 };
 
@@ -190,6 +193,10 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
     stop_timeout: c.stopTimeoutSeconds,
     stop_signal: c.stopSignal?.number,
     resource_limits: c.memoryBytes === undefined ? undefined : { memory: { limit: c.memoryBytes } },
+    // Both absent unless asked for: the spec hash of every container without them stays as it was.
+    shm_size: c.shmBytes,
+    r_limits:
+      c.ulimits.length > 0 ? c.ulimits.map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })) : undefined,
     healthconfig:
       c.health === undefined
         ? undefined

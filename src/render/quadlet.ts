@@ -292,6 +292,10 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     c.stopSignal && k("StopSignal", c.stopSignal.name),
     // Quadlet (Podman 5.4) has no Memory= key.
     c.memoryBytes !== undefined && `PodmanArgs=${quadletWord(`--memory=${c.memoryBytes}`)}`,
+    // As arguments, like the memory limit: every Quadlet version passes them on (ShmSize= and
+    // Ulimit= keys came later than PodmanArgs=).
+    c.shmBytes !== undefined && `PodmanArgs=${quadletWord(`--shm-size=${c.shmBytes}`)}`,
+    ...c.ulimits.map((u) => `PodmanArgs=${quadletWord(`--ulimit=${u.name}=${u.soft}:${u.hard}`)}`),
     ...(health === undefined
       ? []
       : [

@@ -180,7 +180,10 @@ describe("Quadlet escaping", () => {
   test("values with $, %, quotes, backslashes and line breaks reach podman unchanged", async () => {
     const base = structuredClone((await loadSamples())["hello-web"] as Manifest);
     const web = base.containers.web as Manifest["containers"][string];
-    web.environment = { ...tricky };
+    // A manifest writes a literal ${ as $${ (interpolation.ts); the process sees ${.
+    web.environment = Object.fromEntries(
+      Object.entries(tricky).map(([name, value]) => [name, value.replaceAll("${", () => "$${")]),
+    );
     web.command = Object.values(tricky);
     const own = await mkdtemp(join(tmpdir(), "archy-quadlet-escape-"));
     try {
