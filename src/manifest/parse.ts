@@ -50,6 +50,7 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "naming.reserved", // ids and container names in the platform's own names (naming.ts)
   "limits.argument", // an argument or environment value over 32 KiB (Linux takes up to 128 KiB)
   "health.command", // a one-word health command with blanks: run literally by the plain backend
+  "interp.syntax", // an environment value with a ${ that is no reference: rendered as the literal it was
 ]);
 
 /**

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { expectValid } from "../../test/support/manifest-text.ts";
+import { expectValid, withLines } from "../../test/support/manifest-text.ts";
+import { parseManifest, STORED_MANIFEST_TOLERATED_RULES } from "../manifest/parse.ts";
 import { renderKube } from "./kube.ts";
 import { type RenderContext, renderTemplateValue, resolveApp } from "./model.ts";
 import { podmanPlan } from "./podman-spec.ts";
@@ -104,5 +105,14 @@ describe("interpolated environment values", () => {
     );
     // The carriers come first: Kubernetes expands only variables defined before.
     assert.ok(yaml.indexOf("ARCHY_SECRET_WIKI_DB_PASSWORD") < yaml.indexOf("name: DATABASE_URL"));
+  });
+
+  test("an app installed before references keeps a ${ that is none as the literal its containers have", () => {
+    const text = withLines("    environment:", '      PREFIX: "${HOME}/x and $${y}"');
+    assert.ok(!parseManifest(text, "new.yml").ok, "refused for a new install (interp.syntax)");
+    const stored = parseManifest(text, "stored", { tolerate: STORED_MANIFEST_TOLERATED_RULES });
+    assert.ok(stored.ok, "an installed app keeps working after the upgrade");
+    const body = podmanPlan(stored.manifest, { dataRoot: "/d", dependencies: {} }).containers[0]?.body;
+    assert.equal(body?.env.PREFIX, "${HOME}/x and $${y}");
   });
 });

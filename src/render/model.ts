@@ -352,8 +352,12 @@ function resolveContainer(
       continue;
     }
     const parts = parseTemplate(value);
-    if ("message" in parts)
-      throw new RenderError(`${where}.environment.${variable}: ${parts.message}; ${parts.fix}`);
+    if ("message" in parts) {
+      // Refused at validation (interp.syntax), so only an app installed before references existed
+      // has it: it keeps the literal value its containers were made with.
+      env[variable] = value;
+      continue;
+    }
     const pieces = mergeText(parts.map((part) => pieceOf(variable, part)));
     if (pieces.every((p) => p.kind === "text")) {
       env[variable] = pieces.map((p) => (p.kind === "text" ? p.text : "")).join("");
