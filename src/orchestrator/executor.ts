@@ -4,13 +4,12 @@
  */
 
 import { join } from "node:path";
-import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, renderedSecretPrefix, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH, memorySize } from "../manifest/schema.ts";
 import {
   namingOf,
   type RenderContext,
   type ResolvedApp,
-  type ResolvedContainer,
   renderTemplateValue,
   resolveApp,
 } from "../render/model.ts";
@@ -150,7 +149,7 @@ export class Executor {
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
         await this.#removePodmanSecrets(manifest, ctx, note);
-        await this.#removeRenderedSecrets(manifest, ctx, note);
+        await this.#removeRenderedSecrets(manifest);
         return;
       }
       case "forget":
@@ -159,21 +158,12 @@ export class Executor {
   }
 
   /**
-   * Removes the Podman secrets of the app's rendered environment values (`archy-<app>_env.…`, the
-   * app's alone: naming.ts), as its manifest names them: a dependency gone since leaves them
-   * unnamed, and they stay, which the operation log says.
+   * Removes the Podman secrets of the app's rendered environment values, `archy-<app>_env.…`: the
+   * app's alone (naming.ts), those of values it had before included.
    */
-  async #removeRenderedSecrets(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
-    let containers: ResolvedContainer[];
-    try {
-      containers = resolveApp(manifest, ctx).containers;
-    } catch (error) {
-      note("warn", `kept the Podman secrets of rendered environment values: ${(error as Error).message}`);
-      return;
-    }
-    for (const container of containers)
-      for (const template of container.envTemplates)
-        if (template.podmanSecret) await this.#runtime.removeSecret(template.podmanSecret);
+  async #removeRenderedSecrets(manifest: Manifest): Promise<void> {
+    for (const name of await this.#runtime.secretNames(renderedSecretPrefix(manifest.id)))
+      await this.#runtime.removeSecret(name);
   }
 
   /** Removes the app's Podman secrets, except those another installed app has too. */

@@ -6,7 +6,8 @@
  * app shows only references; purge removes that Podman secret with the app's others.
  */
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { archy, show } from "../support/daemon-process.ts";
 import { type Driver, Lab, type TestApp } from "../support/driver.ts";
@@ -80,7 +81,11 @@ describe("real Podman: interpolated environment values", () => {
     assert.equal(dirname(explorer.dir), dirname(node.dir), "render finds the dependency beside the app");
   });
 
-  test("purge removes the Podman secrets of rendered values", async () => {
+  test("purge removes the Podman secrets of rendered values, those of earlier values included", async () => {
+    // A stand-in for the secret of a value the app had before an update (another hash).
+    const earlier = join(lab.root, "earlier-value");
+    writeFileSync(earlier, "postgres://old", { mode: 0o644 });
+    await lab.podman(["secret", "create", `archy-${explorer.id}_env.00000000`, earlier]);
     await driver.call("uninstall", { app: explorer.id, purge: true });
     await driver.waitPhase(explorer.id, "removed", 60_000);
     const names = await lab.podmanSecrets();
