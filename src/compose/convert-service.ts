@@ -16,6 +16,7 @@ import {
   SIGNALS,
 } from "../manifest/schema.ts";
 import { type Conversion, toLabel } from "./convert-context.ts";
+import { convertProcessLimits } from "./convert-limits.ts";
 import { convertNetwork, convertPorts, type PortOut } from "./convert-network.ts";
 import { convertMounts, type Mounts } from "./convert-storage.ts";
 import type { ProjectService } from "./project.ts";
@@ -23,7 +24,7 @@ import { SERVICE_KEY_HANDLING } from "./service-keys.ts";
 import { splitShellWords } from "./shell-words.ts";
 import { composeBool, type HealthcheckSpec } from "./spec.ts";
 import { durationMs, sizeBytes } from "./units.ts";
-import { APP_UID, hasMarker, MARKER, PLATFORM_VARIABLES, secretName } from "./variables.ts";
+import { APP_DATA_MARKER, APP_UID, hasMarker, MARKER, PLATFORM_VARIABLES, secretName } from "./variables.ts";
 
 export type EnvValue = string | { secret: string };
 export type Health = {
@@ -50,6 +51,8 @@ export type Container = {
   read_only?: boolean;
   tmpfs: string[];
   memory?: string;
+  shm_size?: number | string;
+  ulimits?: Record<string, number | { soft: number; hard: number }>;
   stop_timeout?: number;
   stop_signal?: string;
   aliases: string[];
@@ -145,6 +148,10 @@ export function convertService(
       );
     } else container.memory = memorySize(Math.ceil(bytes / 1024 / 1024) * 1024 * 1024);
   }
+  Object.assign(container, convertProcessLimits(conversion, service));
+  // A sized /dev/shm is that size: a tmpfs of its own there too would be a second mount.
+  if (container.shm_size !== undefined)
+    container.tmpfs = container.tmpfs.filter((path) => path !== "/dev/shm");
   const deploy = spec.deploy ?? {};
   if (deploy.resources?.reservations)
     note(
@@ -358,17 +365,32 @@ function environment(
       out[name] = { secret: whole[1] as string };
       continue;
     }
+    if (hasMarker(value) && !value.includes(APP_DATA_MARKER)) {
+      // Generated secrets inside a value: references the daemon renders (manifest interpolation).
+      const names: string[] = [];
+      out[name] = literalValue(value).replace(MARKER, (_, marker: string) => {
+        const secret = marker.slice("secret:".length);
+        conversion.secrets.set(secret, { type: "alphanumeric", length: 32 });
+        names.push(secret);
+        return `\${secret:${secret}}`;
+      });
+      conversion.note(
+        "info",
+        service,
+        sub,
+        `${name} is ${conversion.restore(value)}: written ${out[name]}, the node renders it with the generated ${[...new Set(names)].join(", ")} in it`,
+      );
+      continue;
+    }
     if (hasMarker(value)) {
       conversion.note(
         "decide",
         service,
         sub,
         `${name} is ${conversion.restore(value)}: ${describeMarkers(conversion, value)} cannot stand inside a value (a value is a literal or a whole secret)`,
-        value.includes("\uE000app-data")
-          ? "write the path inside the container where the app volume is mounted"
-          : "pass the secret in a variable of its own and have the app build the value",
+        "write the path inside the container where the app volume is mounted",
       );
-      out[name] = conversion.restore(value);
+      out[name] = literalValue(conversion.restore(value));
       continue;
     }
     if (isPassword(name, value)) {
@@ -393,9 +415,14 @@ function environment(
         "declare a generated secret and use it wherever the password is written, or have the app's users change it",
       );
     }
-    out[name] = value;
+    out[name] = literalValue(value);
   }
   return out;
+}
+
+/** Text as a manifest's environment value: a `${` in it is literal (`$${`), never a reference. */
+function literalValue(text: string): string {
+  return text.replaceAll("${", () => "$${");
 }
 
 function user(conversion: Conversion, service: ProjectService, container: Container): void {

@@ -264,16 +264,6 @@ export function convertMounts(
       out.tmpfs.push(path);
     }
   }
-  if (spec.shm_size !== undefined && !targets.has("/dev/shm")) {
-    targets.add("/dev/shm");
-    out.tmpfs.push("/dev/shm");
-    conversion.note(
-      "info",
-      service,
-      ["shm_size"],
-      "a tmpfs of its own at /dev/shm gives the larger shared memory (its size is the kernel's default, half the memory, not the size written)",
-    );
-  }
 
   for (const [index, entry] of (spec.devices ?? []).entries()) {
     const sub = ["devices", index];

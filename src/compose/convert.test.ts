@@ -183,6 +183,7 @@ describe("compose import: services become containers", () => {
         "      - ./settings.yml:/app/settings.yml",
         "    tmpfs: ['/run:size=64m']",
         "    shm_size: 1g",
+        "    ulimits: { nofile: { soft: 20000, hard: 40000 }, nproc: 4096, memlock: -1, nofiles: 5 }",
         "    devices: ['/dev/dri:/dev/dri', '/dev/kvm']",
         "volumes:",
         "  db: {}",
@@ -200,7 +201,17 @@ describe("compose import: services become containers", () => {
       { host_path: "/srv/Media", permission: "media", path: "/media" },
       { host_path: "/mnt/disk1/photos", permission: "photos", path: "/photos", read_only: true },
     ]);
-    assert.deepEqual(web.tmpfs, ["/scratch", "/run", "/dev/shm"]);
+    assert.deepEqual(web.tmpfs, ["/scratch", "/run"]);
+    assert.equal(web.shm_size, "1g");
+    assert.deepEqual(web.ulimits, { nofile: { soft: 20000, hard: 40000 }, nproc: 4096 });
+    assert.match(
+      lines(result, "review").join("\n"),
+      /ulimits\.memlock: not carried over: memlock unlimited \(-1\) cannot be given to a rootless container/,
+    );
+    assert.match(
+      lines(result, "decide").join("\n"),
+      /ulimits\.nofiles: not carried over: nofiles is not a resource limit of Linux/,
+    );
     assert.deepEqual(web.devices, [{ permission: "dri" }]);
     assert.deepEqual(result.manifest.adoption, { volumes: { legacy: "old-data" } });
     assert.equal(result.manifest.permissions?.media?.kind, "host-path");
@@ -438,6 +449,7 @@ describe("compose import: variables map to what the platform provides", () => {
         "      DB_PASSWORD: ${DB_PASSWORD}",
         "      DB_URL: postgres://app:${DB_PASSWORD}@db/app",
         "      EMPTY: $NOT_SET_ANYWHERE",
+        "      LITERAL: $${KEEP} costs $$5",
         "    volumes: ['${APP_DATA_DIR}/config:/config']",
         "  db:",
         "    image: postgres",
@@ -450,8 +462,9 @@ describe("compose import: variables map to what the platform provides", () => {
       PGID: "1000",
       TZ: "Etc/UTC",
       DB_PASSWORD: { secret: "db-password" },
-      DB_URL: "postgres://app:${DB_PASSWORD}@db/app",
+      DB_URL: "postgres://app:${secret:db-password}@db/app",
       EMPTY: "",
+      LITERAL: "$${KEEP} costs $5",
     });
     assert.equal(app.data_uid, 1000);
     assert.deepEqual(container(result, "db").environment, { POSTGRES_PASSWORD: { secret: "db-password" } });
@@ -461,9 +474,10 @@ describe("compose import: variables map to what the platform provides", () => {
     assert.match(info, /\$TZ: Etc\/UTC/);
     assert.match(info, /\$DB_PASSWORD: a secret the platform generates at install \(db-password\)/);
     assert.match(
-      lines(result, "decide").join("\n"),
-      /environment\.DB_URL: DB_URL is postgres:\/\/app:\$\{DB_PASSWORD\}@db\/app: \$\{DB_PASSWORD\} cannot stand inside a value/,
+      info,
+      /environment\.DB_URL: DB_URL is postgres:\/\/app:\$\{DB_PASSWORD\}@db\/app: written postgres:\/\/app:\$\{secret:db-password\}@db\/app, the node renders it with the generated db-password in it/,
     );
+    assert.doesNotMatch(lines(result, "decide").join("\n"), /DB_URL/);
     assert.match(
       lines(result, "review").join("\n"),
       /\$NOT_SET_ANYWHERE is not set: as Compose does, it became the empty string/,

@@ -423,6 +423,8 @@ function containerData(c: Container): Record<string, unknown> {
     ["read_only", c.read_only],
     ["tmpfs", c.tmpfs.length > 0 ? c.tmpfs : undefined],
     ["memory", c.memory],
+    ["shm_size", c.shm_size],
+    ["ulimits", c.ulimits],
     ["stop_timeout", c.stop_timeout],
     ["stop_signal", c.stop_signal],
     ["aliases", c.aliases.length > 0 ? c.aliases : undefined],

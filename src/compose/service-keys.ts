@@ -30,6 +30,7 @@ export const SERVICE_KEY_HANDLING: Record<string, KeyHandling> = {
   volumes: "converted",
   tmpfs: "converted",
   shm_size: "converted",
+  ulimits: "converted",
   depends_on: "converted",
   healthcheck: "converted",
   user: "converted",
@@ -101,12 +102,6 @@ export const SERVICE_KEY_HANDLING: Record<string, KeyHandling> = {
     level: "review",
     message: "not carried over: the image's own program runs as process 1, with no init in front of it",
     action: "if the program starts children and does not reap them, add an init (tini) to the image",
-  },
-  ulimits: {
-    level: "review",
-    message: "not carried over: the container gets the node's default limits",
-    action:
-      "check that the app starts without them (databases and search engines sometimes ask for more open files)",
   },
   dns: {
     level: "review",

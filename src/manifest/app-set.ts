@@ -5,6 +5,7 @@
  */
 import semver from "semver";
 import { publishedBind } from "./access.ts";
+import { environmentTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName } from "./naming.ts";
@@ -89,25 +90,36 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
           rule: "set.dependency-health",
         });
     }
-    for (const [key, container] of Object.entries(manifest.containers)) {
-      for (const [variable, value] of Object.entries(container.environment)) {
-        if (typeof value !== "object" || !("export" in value)) continue;
-        const target = byId.get(value.app);
-        if (!target || target.manifest.exports[value.export]) continue;
-        const known = Object.keys(target.manifest.exports);
-        const guess = closest(value.export, known);
-        findings.push({
-          file: member.file,
-          path: ["containers", key, "environment", variable, "export"],
-          message: `app ${value.app} has no export ${JSON.stringify(value.export)}`,
-          fix: guess
-            ? `did you mean ${JSON.stringify(guess)}?`
-            : known.length
-              ? `use one of: ${known.join(", ")}`
-              : `${value.app} exports nothing`,
-          rule: "set.export",
-        });
-      }
+    const exportRefs = [
+      ...Object.entries(manifest.containers).flatMap(([key, container]) =>
+        Object.entries(container.environment).flatMap(([variable, value]) =>
+          typeof value === "object" && "export" in value
+            ? [{ path: ["containers", key, "environment", variable, "export"] as PathSegment[], ...value }]
+            : [],
+        ),
+      ),
+      ...environmentTemplates(manifest).flatMap(({ path, parsed }) =>
+        "message" in parsed
+          ? []
+          : parsed.flatMap((p) => (p.kind === "export" ? [{ path, app: p.app, export: p.export }] : [])),
+      ),
+    ];
+    for (const value of exportRefs) {
+      const target = byId.get(value.app);
+      if (!target || target.manifest.exports[value.export]) continue;
+      const known = Object.keys(target.manifest.exports);
+      const guess = closest(value.export, known);
+      findings.push({
+        file: member.file,
+        path: value.path,
+        message: `app ${value.app} has no export ${JSON.stringify(value.export)}`,
+        fix: guess
+          ? `did you mean ${JSON.stringify(guess)}?`
+          : known.length
+            ? `use one of: ${known.join(", ")}`
+            : `${value.app} exports nothing`,
+        rule: "set.export",
+      });
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
-import { ManifestSchema, MemoryBytes, memorySize, SIGNALS } from "./schema.ts";
+import { ManifestSchema, MemoryBytes, memorySize, SIGNALS, ULIMIT_NAMES } from "./schema.ts";
 import { uncatchableSignal } from "./semantics.ts";
 import { closest } from "./suggest.ts";
 
@@ -266,6 +266,18 @@ export function explainIssue(issue: z.core.$ZodIssue, data: unknown): Finding[] 
     }
     case "invalid_key": {
       const env = path.at(-2) === "environment";
+      if (path.at(-2) === "ulimits") {
+        const guess = closest(String(path.at(-1)), [...ULIMIT_NAMES]);
+        return [
+          {
+            path,
+            message: `${JSON.stringify(path.at(-1))} is not a resource limit`,
+            fix: `${guess ? `did you mean ${JSON.stringify(guess)}? ` : ""}use one of ${ULIMIT_NAMES.join(", ")}`,
+            rule: "schema.key",
+            at: "key",
+          },
+        ];
+      }
       return [
         {
           path,

@@ -82,6 +82,23 @@ export function secretName(appId: string, secret: string, scheme: NamingScheme):
   return `${PLATFORM_PREFIX}${appId}${scheme === 1 ? "-" : NAME_SEPARATOR}${secret}`;
 }
 
+/**
+ * The Podman secret that holds an environment value the daemon renders from a template with a
+ * secret in it: `archy-<app>_env.<hash>`. Secret names are DNS labels, so no generated secret has
+ * this name. `template` is the value with its references resolved to names (never to values): a
+ * changed template, or a reference to other things, is a secret of another name, so the spec that
+ * names it changes and the container is recreated, while the container made from the old one
+ * keeps a secret of its own until purge, which removes every name of the app's prefix.
+ */
+export function renderedSecretName(appId: string, key: string, variable: string, template: string): string {
+  return `${renderedSecretPrefix(appId)}${hash8(`${key}\0${variable}\0${template}`)}`;
+}
+
+/** What the names of an app's rendered environment values, and no other secret's, start with. */
+export function renderedSecretPrefix(appId: string): string {
+  return `${PLATFORM_PREFIX}${appId}${NAME_SEPARATOR}env.`;
+}
+
 /** The longest DNS label (RFC 1035); Kubernetes takes it as the longest object name too. */
 export const MAX_DNS_LABEL = 63;
 

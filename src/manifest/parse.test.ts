@@ -50,6 +50,8 @@ describe("a valid manifest", () => {
     assert.ok(web && db && worker);
     assert.equal(web.memory, 512 * 1024 ** 2);
     assert.equal(db.memory, 1073741824);
+    assert.equal(db.shm_size, 256 * 1024 ** 2);
+    assert.deepEqual(db.ulimits, { nofile: { soft: 1024, hard: 4096 }, nproc: { soft: 512, hard: 512 } });
     assert.equal(web.stop_timeout, 30_000);
     assert.equal(db.stop_timeout, 60_000);
     assert.deepEqual(web.health, {
@@ -71,8 +73,8 @@ describe("a valid manifest", () => {
     const migrate = manifest.hooks.post_update[1];
     assert.ok(migrate && "exec" in migrate);
     assert.equal(migrate.exec.timeout, 300_000);
-    assert.deepEqual(locate(["containers", "web", "memory"]), { line: 47, column: 13 });
-    assert.deepEqual(locate(["containers", "web", "memory"], "key"), { line: 47, column: 5 });
+    assert.deepEqual(locate(["containers", "web", "memory"]), { line: 48, column: 13 });
+    assert.deepEqual(locate(["containers", "web", "memory"], "key"), { line: 48, column: 5 });
   });
 
   // Regression: zod 4's `.default()` returns its value as the *output*, skipping the Duration

@@ -50,6 +50,7 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
   "naming.reserved", // ids and container names in the platform's own names (naming.ts)
   "limits.argument", // an argument or environment value over 32 KiB (Linux takes up to 128 KiB)
   "health.command", // a one-word health command with blanks: run literally by the plain backend
+  "interp.syntax", // an environment value with a ${ that is no reference: rendered as the literal it was
 ]);
 
 /**
@@ -67,7 +68,8 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // 10: a health check's `interval` or `timeout` written alone sets the other's default.
 // 11: a hook's `wait` step needs a container with a health check (health.hook-wait); jobs are
 // waited for as `completed` only, with no health, interface or hook step (job.*).
-export const MANIFEST_RULES_VERSION = 11;
+// 12: `${…}` references in environment values are checked (interpolation.ts), and `$${` is `${`.
+export const MANIFEST_RULES_VERSION = 12;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

@@ -15,8 +15,10 @@
  *
  * Pure: a manifest in, findings out.
  */
+
+import { environmentTemplates } from "./interpolation.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
-import { CURRENT_NAMING, secretName } from "./naming.ts";
+import { CURRENT_NAMING, renderedSecretName, secretName } from "./naming.ts";
 import type { Manifest } from "./schema.ts";
 import { mountPoints } from "./security.ts";
 
@@ -305,23 +307,41 @@ function checkHealthCommands(manifest: Manifest): Finding[] {
 
 /** The names the platform gives the app's resources fit Podman's limits (a secret's: 64 characters). */
 function checkNames(manifest: Manifest): Finding[] {
-  return Object.keys(manifest.secrets).flatMap((name): Finding[] => {
-    const podman = secretName(manifest.id, name, CURRENT_NAMING);
-    if (podman.length <= MAX_SECRET_NAME) return [];
-    const room = MAX_SECRET_NAME - (podman.length - name.length);
-    return [
-      {
-        path: ["secrets", name],
-        message: `its Podman secret would be named ${podman}, ${podman.length} characters, and Podman takes at most ${MAX_SECRET_NAME}`,
-        fix:
-          room > 0
-            ? `shorten the secret's name to at most ${room} characters`
-            : "shorten the app's id: with it, no secret name fits",
-        rule: "limits.name",
-        at: "key",
-      },
-    ];
-  });
+  // A value with a secret in it is rendered into a Podman secret `archy-<app>_env.<8 hex>`.
+  const rendered = renderedSecretName(manifest.id, "", "", "");
+  const templated = environmentTemplates(manifest).find(
+    ({ parsed }) => !("message" in parsed) && parsed.some((p) => p.kind === "secret" || p.kind === "export"),
+  );
+  const renderedFinding: Finding[] =
+    templated && rendered.length > MAX_SECRET_NAME
+      ? [
+          {
+            path: templated.path,
+            message: `a value with a reference is stored in a Podman secret named like ${rendered}, ${rendered.length} characters, and Podman takes at most ${MAX_SECRET_NAME}`,
+            fix: `shorten the app's id to at most ${manifest.id.length - (rendered.length - MAX_SECRET_NAME)} characters, or pass the secret as { secret: NAME } or as a file`,
+            rule: "limits.name",
+          },
+        ]
+      : [];
+  return renderedFinding.concat(
+    Object.keys(manifest.secrets).flatMap((name): Finding[] => {
+      const podman = secretName(manifest.id, name, CURRENT_NAMING);
+      if (podman.length <= MAX_SECRET_NAME) return [];
+      const room = MAX_SECRET_NAME - (podman.length - name.length);
+      return [
+        {
+          path: ["secrets", name],
+          message: `its Podman secret would be named ${podman}, ${podman.length} characters, and Podman takes at most ${MAX_SECRET_NAME}`,
+          fix:
+            room > 0
+              ? `shorten the secret's name to at most ${room} characters`
+              : "shorten the app's id: with it, no secret name fits",
+          rule: "limits.name",
+          at: "key",
+        },
+      ];
+    }),
+  );
 }
 
 /**

@@ -181,6 +181,73 @@ const Memory = z
   })
   .meta({ description: "A memory limit: bytes as a number, or a size such as 512m or 2g." });
 
+/** A size in bytes: a number, or a string with a k, m or g suffix. */
+function sizeBytes(value: number | string): number {
+  if (typeof value === "number") return value;
+  const unit = value.at(-1)?.toLowerCase() as keyof typeof UNIT_BYTES;
+  return Math.round(Number(value.slice(0, -1)) * UNIT_BYTES[unit]);
+}
+
+/** The largest `/dev/shm` a container gets. */
+export const MAX_SHM_BYTES = 1024 * UNIT_BYTES.g;
+
+const ShmSize = z
+  .union([
+    z.number().int().min(1).max(MAX_SHM_BYTES),
+    z.string().regex(MEMORY, "must be a size such as 64m or 1g (k, m, g suffixes)"),
+  ])
+  .transform(sizeBytes)
+  .meta({
+    description:
+      "The size of the container's /dev/shm (default Podman's, 64m): bytes as a number, or a size such as 256m or 1g.",
+  });
+
+/** The resource limits (setrlimit) a container can ask for, by the names Podman and Compose use. */
+export const ULIMIT_NAMES = [
+  "as",
+  "core",
+  "cpu",
+  "data",
+  "fsize",
+  "locks",
+  "memlock",
+  "msgqueue",
+  "nice",
+  "nofile",
+  "nproc",
+  "rss",
+  "rtprio",
+  "rttime",
+  "sigpending",
+  "stack",
+] as const;
+const UlimitValue = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Ulimits = z
+  .partialRecord(
+    z.enum(ULIMIT_NAMES),
+    z.union([
+      UlimitValue,
+      z.strictObject({
+        soft: UlimitValue.meta({ description: "The limit the process starts with." }),
+        hard: UlimitValue.meta({ description: "The most the process may raise it to." }),
+      }),
+    ]),
+  )
+  .transform(
+    (limits) =>
+      Object.fromEntries(
+        Object.entries(limits).map(([name, limit]) => [
+          name,
+          typeof limit === "number" ? { soft: limit, hard: limit } : limit,
+        ]),
+      ) as Partial<Record<(typeof ULIMIT_NAMES)[number], { soft: number; hard: number }>>,
+  )
+  .meta({
+    description:
+      "Resource limits of the container's processes, by name (nofile, nproc, memlock…): one number for both, or { soft, hard }.",
+    examples: [{ nofile: { soft: 20000, hard: 40000 } }],
+  });
+
 const Label = z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and '-'");
 const Port = z.number().int().min(1).max(65535);
 const AbsolutePath = z.string().startsWith("/", "must be an absolute path starting with '/'");
@@ -371,7 +438,7 @@ export const ContainerSchema = z
       .record(z.string().regex(ENV_NAME, "must be a valid environment variable name"), EnvValue)
       .default({})
       .meta({
-        description: "Environment variables: literals, or references to secrets and dependencies' exports.",
+        description: `Environment variables: literals, or references to secrets and dependencies' exports; a string may hold \${secret:NAME}, \${export:APP/NAME} and \${app:id|version} references, rendered by the daemon ($\${ is a literal \${).`,
       }),
     ports: z.array(PortMapping).default([]).meta({ description: "Ports the container listens on." }),
     volumes: z.array(Volume).default([]).meta({ description: "Volumes mounted into the container." }),
@@ -412,6 +479,8 @@ export const ContainerSchema = z
           "The signal that asks the process to stop (default: the image's, usually SIGTERM); not SIGKILL or SIGSTOP, which cannot be caught.",
       }),
     memory: Memory.optional(),
+    shm_size: ShmSize.optional(),
+    ulimits: Ulimits.default({}),
     aliases: z.array(Label).default([]).meta({ description: "Extra DNS names on the app network." }),
     depends_on: DependsOn.default({}),
     health: HealthCheck.optional(),

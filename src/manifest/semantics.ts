@@ -5,9 +5,11 @@
  */
 import semver from "semver";
 import { checkAccess, publishedBind } from "./access.ts";
+import { checkTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
+import { checkProcessLimits } from "./process-limits.ts";
 import { checkRenderable } from "./renderable.ts";
 import {
   type HookStepSpec,
@@ -27,12 +29,14 @@ const MIN_HOOK_TIMEOUT_MS = 1000;
 export function checkSemantics(manifest: Manifest): Finding[] {
   return [
     ...checkReferences(manifest),
+    ...checkTemplates(manifest),
     ...checkNames(manifest),
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),
     ...checkHealth(manifest),
     ...checkJobs(manifest),
     ...checkLimits(manifest),
+    ...checkProcessLimits(manifest),
     ...checkSecurity(manifest),
     ...checkRenderable(manifest),
     ...checkAccess(manifest),

@@ -4,9 +4,15 @@
  */
 
 import { join } from "node:path";
-import { CURRENT_NAMING, secretName } from "../manifest/naming.ts";
+import { CURRENT_NAMING, renderedSecretPrefix, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH, memorySize } from "../manifest/schema.ts";
-import { namingOf, type RenderContext, resolveApp } from "../render/model.ts";
+import {
+  namingOf,
+  type RenderContext,
+  type ResolvedApp,
+  renderTemplateValue,
+  resolveApp,
+} from "../render/model.ts";
 import { resourceKey } from "../render/resources.ts";
 import { removeDataDir } from "../runtime/data-dirs.ts";
 import type { ContainerRef, Runtime } from "../runtime/runtime.ts";
@@ -143,11 +149,21 @@ export class Executor {
           await removeDataDir(other);
         await this.#secrets.purge(manifest.id);
         await this.#removePodmanSecrets(manifest, ctx, note);
+        await this.#removeRenderedSecrets(manifest);
         return;
       }
       case "forget":
         return;
     }
+  }
+
+  /**
+   * Removes the Podman secrets of the app's rendered environment values, `archy-<app>_env.…`: the
+   * app's alone (naming.ts), those of values it had before included.
+   */
+  async #removeRenderedSecrets(manifest: Manifest): Promise<void> {
+    for (const name of await this.#runtime.secretNames(renderedSecretPrefix(manifest.id)))
+      await this.#runtime.removeSecret(name);
   }
 
   /** Removes the app's Podman secrets, except those another installed app has too. */
@@ -164,7 +180,9 @@ export class Executor {
   async #prepare(manifest: Manifest, ctx: RenderContext, note: Note): Promise<void> {
     const app = resolveApp(manifest, ctx);
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
+    const ownValues = new Map<string, string>();
     for (const secret of await this.#secrets.ensureAll(manifest)) {
+      ownValues.set(secret.name, secret.value);
       const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
       if (!secret.masked)
         note(
@@ -178,8 +196,39 @@ export class Executor {
         note("info", `stored secret ${secret.name} in Podman`);
       }
     }
+    await this.#renderTemplates(app, ownValues, note);
     await this.#runtime.ensureNetwork(manifest, ctx);
     await this.#runtime.ensureVolumes(manifest, ctx);
+  }
+
+  /**
+   * Stores each environment value with a secret in it (`${secret:…}`, a dependency's secret
+   * export) as a Podman secret of its own, rendered here from the secret files, so that the value
+   * is in no spec, unit or render. Stored again at every prepare: a secret file recreated since
+   * gives its new value to the containers created next, as a plain secret does.
+   */
+  async #renderTemplates(app: ResolvedApp, own: ReadonlyMap<string, string>, note: Note): Promise<void> {
+    for (const container of app.containers)
+      for (const template of container.envTemplates) {
+        if (!template.podmanSecret) continue;
+        const values = new Map<string, string>();
+        for (const piece of template.pieces) {
+          if (piece.kind !== "secret") continue;
+          const value =
+            piece.app === app.id ? own.get(piece.secret) : await this.#secrets.read(piece.app, piece.secret);
+          if (value === undefined)
+            throw new Error(
+              `containers.${container.key}.environment.${template.variable} uses the secret ${piece.secret} of ${piece.app}, which the node does not have: install or repair ${piece.app} first`,
+            );
+          values.set(`${piece.app}/${piece.secret}`, value);
+        }
+        const rendered = renderTemplateValue(template, (a, s) => values.get(`${a}/${s}`) as string);
+        await this.#runtime.replaceSecret(template.podmanSecret, Buffer.from(rendered));
+        note(
+          "info",
+          `rendered ${template.variable} of ${container.name} into Podman secret ${template.podmanSecret}`,
+        );
+      }
   }
 
   /**

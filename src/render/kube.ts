@@ -59,6 +59,7 @@ import { byCodeUnit, canonicalize } from "./canonical.ts";
 import { probeCommand, shQuote } from "./health.ts";
 import {
   ceilSeconds,
+  type EnvTemplate,
   type RenderContext,
   RenderError,
   type RenderedFile,
@@ -210,6 +211,39 @@ function secretDirectories(
   return dirs;
 }
 
+/** The variable that carries a secret into values composed from it (see kubeTemplateValue). */
+function templateSecretVariable(s: { app: string; secret: string }): string {
+  return `ARCHY_SECRET_${`${s.app}_${s.secret}`.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+function templateSecretVariables(c: ResolvedContainer): Doc[] {
+  const byName = new Map<string, Doc>();
+  for (const t of c.envTemplates)
+    for (const p of t.pieces)
+      if (p.kind === "secret")
+        byName.set(templateSecretVariable(p), {
+          name: templateSecretVariable(p),
+          valueFrom: { secretKeyRef: { name: kubeSecretName(p.app), key: p.secret } },
+        });
+  return [...byName.values()].sort((a, b) => byCodeUnit(a.name as string, b.name as string));
+}
+
+/**
+ * An interpolated value in Kubernetes' terms: a host is the dependency's Service, a secret the
+ * `$(NAME)` of the variable that carries it; a literal `$(` is escaped as `$$(`.
+ */
+function kubeTemplateValue(t: EnvTemplate): string {
+  return t.pieces
+    .map((p) =>
+      p.kind === "text"
+        ? p.text.replaceAll("$(", () => "$$(")
+        : p.kind === "host"
+          ? kubeName(p.app)
+          : `$(${templateSecretVariable(p)})`,
+    )
+    .join("");
+}
+
 function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume[]): Doc {
   const env: Doc[] = [
     ...Object.keys(c.env).map((name) => ({ name, value: c.env[name] })),
@@ -218,7 +252,11 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
       name: s.variable,
       valueFrom: { secretKeyRef: { name: kubeSecretName(s.app), key: s.secret } },
     })),
+    ...c.envTemplates.map((t) => ({ name: t.variable, value: kubeTemplateValue(t) })),
   ].sort((a, b) => byCodeUnit(a.name as string, b.name as string));
+  // Kubernetes composes a value with a secret in it from variables defined before it, `$(NAME)`:
+  // each secret such a value uses is one such variable, listed first.
+  env.unshift(...templateSecretVariables(c));
 
   const mounts: Doc[] = [];
   const addVolume = (name: string, source: Doc) => {
@@ -240,6 +278,12 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
     const name = dnsLabel(`dev-${c.key}-${i}`);
     addVolume(name, { hostPath: { path: d.host, type: "CharDevice" } });
     mounts.push({ name, mountPath: d.path });
+  }
+  if (c.shmBytes !== undefined) {
+    // A pod's /dev/shm is the runtime's 64m; a memory-backed emptyDir there is the usual larger one.
+    const name = `shm-${hash8(`${app.id}/${c.key}`)}`;
+    addVolume(name, { emptyDir: { medium: "Memory", sizeLimit: quantity(c.shmBytes) } });
+    mounts.push({ name, mountPath: "/dev/shm" });
   }
   const secretDirs = secretDirectories(c);
   for (const path of c.tmpfs) {
@@ -440,7 +484,12 @@ function neededSecrets(manifest: Manifest, app: ResolvedApp, options: KubeOption
     });
   const byApp = new Map<string, NeededSecret>();
   for (const c of app.containers)
-    for (const s of c.envSecrets) {
+    for (const s of [
+      ...c.envSecrets,
+      ...c.envTemplates.flatMap((t) =>
+        t.pieces.flatMap((p) => (p.kind === "secret" ? [{ ...p, variable: t.variable }] : [])),
+      ),
+    ]) {
       if (s.app === app.id) continue;
       const found = byApp.get(s.app) ?? {
         name: kubeSecretName(s.app),
@@ -543,6 +592,13 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
         message:
           `${c.key} is an init container: Kubernetes runs it again at every start of the pod, where the daemon ` +
           "runs a job once per install, update or reinstall. It must be idempotent (a migration is).",
+      });
+    if (c.ulimits.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.ulimits`,
+        message:
+          `Kubernetes has no per-container resource limits (${c.ulimits.map((u) => `${u.name} ${u.soft}:${u.hard}`).join(", ")}): ` +
+          `${c.key} gets the node's container runtime defaults. Set them in the runtime's configuration, or raise the soft limit in the image's entrypoint (ulimit -S) up to the node's hard one.`,
       });
     if (c.init)
       warnings.push({

@@ -9,11 +9,13 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import { publishedBind } from "../manifest/access.ts";
+import { parseTemplate, type TemplatePart, templateSource } from "../manifest/interpolation.ts";
 import {
   CURRENT_NAMING,
   containerName,
   type NamingScheme,
   networkName,
+  renderedSecretName,
   secretName,
   startOrder,
   volumeHostPath,
@@ -71,6 +73,53 @@ export type EnvHost = {
   address?: string;
 };
 
+/** A part of a rendered environment value: text, a dependency's container name, or a secret. */
+export type TemplatePiece =
+  | { kind: "text"; text: string }
+  | ({ kind: "host" } & Omit<EnvHost, "variable">)
+  | ({ kind: "secret" } & Omit<EnvSecret, "variable">);
+
+/**
+ * An environment value with `${…}` references that the platform renders (interpolation.ts), where
+ * a reference is a dependency's host or a secret; references to the app's own facts and to literal
+ * exports are resolved into the text. With a secret among its pieces, the daemon renders the value
+ * into a Podman secret of its own, `podmanSecret`, so that no value is part of a spec or a unit.
+ */
+export type EnvTemplate = {
+  variable: string;
+  /** The value as written (references, never values): what renders show for it. */
+  source: string;
+  pieces: TemplatePiece[];
+  /** Set when a piece is a secret. */
+  podmanSecret?: string;
+};
+
+/** The text of a template without secrets, a host written as `hostText` gives it. */
+export function templateText(t: EnvTemplate, hostText: (h: Omit<EnvHost, "variable">) => string): string {
+  return t.pieces
+    .map((p) => {
+      if (p.kind === "secret")
+        throw new RenderError(`${t.variable}: a value with a secret is never rendered`);
+      return p.kind === "text" ? p.text : hostText(p);
+    })
+    .join("");
+}
+
+/**
+ * The value the daemon stores in a template's Podman secret: hosts by container name, secrets by
+ * their values (`secretValue`, the daemon's secret files). Never rendered anywhere else.
+ */
+export function renderTemplateValue(
+  t: EnvTemplate,
+  secretValue: (app: string, secret: string) => string,
+): string {
+  return t.pieces
+    .map((p) =>
+      p.kind === "text" ? p.text : p.kind === "host" ? p.containerName : secretValue(p.app, p.secret),
+    )
+    .join("");
+}
+
 /** A generated secret mounted as a file, readable only by the container's user. */
 export type FileSecret = {
   secret: string;
@@ -104,6 +153,8 @@ export type ResolvedContainer = {
   env: Record<string, string>;
   envHosts: EnvHost[];
   envSecrets: EnvSecret[];
+  /** Values with `${…}` references to hosts or secrets; sorted by variable. */
+  envTemplates: EnvTemplate[];
   fileSecrets: FileSecret[];
   ports: ResolvedPort[];
   mounts: Mount[];
@@ -117,6 +168,10 @@ export type ResolvedContainer = {
   stopTimeoutSeconds: number;
   stopSignal?: { name: string; number: number };
   memoryBytes?: number;
+  /** The size of /dev/shm, when the manifest gives one. */
+  shmBytes?: number;
+  /** Resource limits (setrlimit), sorted by name. */
+  ulimits: Array<{ name: string; soft: number; hard: number }>;
   /** The app network first, then the networks of dependencies whose hosts this container uses. */
   networks: NetworkAttachment[];
   dependsOn: Array<{ key: string; name: string; condition: DependsCondition }>;
@@ -168,6 +223,22 @@ function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort(byCodeUnit);
 }
 
+function withoutKind<T extends { kind: string }>(piece: T): Omit<T, "kind"> {
+  const { kind: _, ...rest } = piece;
+  return rest;
+}
+
+/** Adjacent text pieces as one (a literal export beside text). */
+function mergeText(pieces: TemplatePiece[]): TemplatePiece[] {
+  const out: TemplatePiece[] = [];
+  for (const piece of pieces) {
+    const last = out.at(-1);
+    if (piece.kind === "text" && last?.kind === "text") last.text += piece.text;
+    else out.push(piece.kind === "text" ? { ...piece } : piece);
+  }
+  return out;
+}
+
 function parseUser(user: string | undefined): { uid: number; gid?: number } | undefined {
   if (user === undefined) return undefined;
   const [uid, gid] = user.split(":");
@@ -213,61 +284,110 @@ function resolveContainer(
   const env: Record<string, string> = {};
   const envHosts: EnvHost[] = [];
   const envSecrets: EnvSecret[] = [];
+
+  const envTemplates: EnvTemplate[] = [];
   const dependencyNetworks = new Set<string>();
 
-  for (const variable of Object.keys(spec.environment).sort(byCodeUnit)) {
-    const value = spec.environment[variable];
-    if (typeof value !== "object") {
-      env[variable] = String(value);
-      continue;
-    }
-    if ("secret" in value) {
-      if (!manifest.secrets[value.secret])
-        throw new RenderError(
-          `${where}.environment.${variable}: secret '${value.secret}' is not declared under secrets`,
-        );
-      envSecrets.push({
-        variable,
-        app: manifest.id,
-        secret: value.secret,
-        podmanSecret: secretName(manifest.id, value.secret, scheme),
-      });
-      continue;
-    }
-    const dependency = ctx.dependencies[value.app];
+  const ownSecret = (variable: string, secret: string): Omit<EnvSecret, "variable"> => {
+    if (!manifest.secrets[secret])
+      throw new RenderError(
+        `${where}.environment.${variable}: secret '${secret}' is not declared under secrets`,
+      );
+    return { app: manifest.id, secret, podmanSecret: secretName(manifest.id, secret, scheme) };
+  };
+  /** What a dependency's export is: literal text, a secret of the dependency, or one of its containers. */
+  const exportOf = (variable: string, app: string, name: string): TemplatePiece => {
+    const dependency = ctx.dependencies[app];
     if (!dependency)
       throw new RenderError(
-        `${where}.environment.${variable} uses the export '${value.export}' of app '${value.app}', but the manifest of ` +
-          `'${value.app}' was not given: pass it in the render context's dependencies (archy app render --with PATH)`,
+        `${where}.environment.${variable} uses the export '${name}' of app '${app}', but the manifest of ` +
+          `'${app}' was not given: pass it in the render context's dependencies (archy app render --with PATH)`,
       );
-    const exported = dependency.exports[value.export];
+    const exported = dependency.exports[name];
     if (!exported)
       throw new RenderError(
-        `${where}.environment.${variable}: app '${value.app}' has no export '${value.export}'` +
+        `${where}.environment.${variable}: app '${app}' has no export '${name}'` +
           ` (it exports: ${Object.keys(dependency.exports).sort(byCodeUnit).join(", ") || "nothing"})`,
       );
-    if ("value" in exported) env[variable] = String(exported.value);
-    else if ("secret" in exported)
-      envSecrets.push({
-        variable,
+    if ("value" in exported) return { kind: "text", text: String(exported.value) };
+    if ("secret" in exported)
+      return {
+        kind: "secret",
         app: dependency.id,
         secret: exported.secret,
         podmanSecret: secretName(dependency.id, exported.secret, namingOf(ctx, dependency.id)),
-      });
-    else {
-      if (!dependency.containers[exported.host])
-        throw new RenderError(
-          `${where}.environment.${variable}: export '${value.export}' of '${value.app}' names container '${exported.host}', which that app does not have`,
-        );
-      envHosts.push({
-        variable,
-        app: dependency.id,
-        container: exported.host,
-        containerName: containerName(dependency, exported.host, namingOf(ctx, dependency.id)),
-        address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
-      });
-      dependencyNetworks.add(dependency.id);
+      };
+    if (!dependency.containers[exported.host])
+      throw new RenderError(
+        `${where}.environment.${variable}: export '${name}' of '${app}' names container '${exported.host}', which that app does not have`,
+      );
+    dependencyNetworks.add(dependency.id);
+    return {
+      kind: "host",
+      app: dependency.id,
+      container: exported.host,
+      containerName: containerName(dependency, exported.host, namingOf(ctx, dependency.id)),
+      address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
+    };
+  };
+  const pieceOf = (variable: string, part: TemplatePart): TemplatePiece => {
+    switch (part.kind) {
+      case "text":
+        return part;
+      case "app":
+        return { kind: "text", text: part.field === "id" ? manifest.id : manifest.version };
+      case "secret":
+        return { kind: "secret", ...ownSecret(variable, part.secret) };
+      case "export":
+        return exportOf(variable, part.app, part.export);
     }
+  };
+
+  for (const variable of Object.keys(spec.environment).sort(byCodeUnit)) {
+    const value = spec.environment[variable];
+    if (typeof value === "object") {
+      const piece =
+        "secret" in value
+          ? { kind: "secret" as const, ...ownSecret(variable, value.secret) }
+          : exportOf(variable, value.app, value.export);
+      if (piece.kind === "text") env[variable] = piece.text;
+      else if (piece.kind === "secret") envSecrets.push({ variable, ...withoutKind(piece) });
+      else envHosts.push({ variable, ...withoutKind(piece) });
+      continue;
+    }
+    if (typeof value !== "string") {
+      env[variable] = String(value);
+      continue;
+    }
+    const parts = parseTemplate(value);
+    if ("message" in parts) {
+      // Refused at validation (interp.syntax), so only an app installed before references existed
+      // has it: it keeps the literal value its containers were made with.
+      env[variable] = value;
+      continue;
+    }
+    const pieces = mergeText(parts.map((part) => pieceOf(variable, part)));
+    if (pieces.every((p) => p.kind === "text")) {
+      env[variable] = pieces.map((p) => (p.kind === "text" ? p.text : "")).join("");
+      continue;
+    }
+    const resolved = JSON.stringify(
+      pieces.map((p) =>
+        p.kind === "text"
+          ? p.text
+          : p.kind === "host"
+            ? { host: p.containerName }
+            : { secret: p.podmanSecret },
+      ),
+    );
+    envTemplates.push({
+      variable,
+      source: templateSource(parts),
+      pieces,
+      podmanSecret: pieces.some((p) => p.kind === "secret")
+        ? renderedSecretName(manifest.id, key, variable, resolved)
+        : undefined,
+    });
   }
 
   const name = containerName(manifest, key, scheme);
@@ -360,6 +480,7 @@ function resolveContainer(
     env,
     envHosts,
     envSecrets,
+    envTemplates,
     fileSecrets,
     ports,
     mounts,
@@ -371,6 +492,10 @@ function resolveContainer(
     stopTimeoutSeconds: ceilSeconds(spec.stop_timeout),
     stopSignal: signal(spec.stop_signal, where),
     memoryBytes: spec.memory,
+    shmBytes: spec.shm_size,
+    ulimits: Object.entries(spec.ulimits)
+      .flatMap(([name, limit]) => (limit ? [{ name, ...limit }] : []))
+      .sort((a, b) => byCodeUnit(a.name, b.name)),
     networks,
     dependsOn,
     awaitedHealthy: awaited.has(key),

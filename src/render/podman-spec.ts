@@ -19,6 +19,7 @@ import {
   type ResolvedApp,
   type ResolvedContainer,
   resolveApp,
+  templateText,
 } from "./model.ts";
 import { specHash } from "./spec-hash.ts";
 
@@ -69,6 +70,9 @@ export type ContainerCreateBody = {
   stop_timeout: number;
   stop_signal?: number;
   resource_limits?: { memory: { limit: number } };
+  shm_size?: number;
+  /** Resource limits by Podman's lower-case names (`nofile`), which it prefixes with `RLIMIT_`. */
+  r_limits?: Array<{ type: string; soft: number; hard: number }>;
   healthconfig?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
 };
 
@@ -90,8 +94,16 @@ export function appLabels(app: Pick<ResolvedApp, "id">): Record<string, string> 
 export function containerBody(app: ResolvedApp, c: ResolvedContainer): ContainerCreateBody {
   const env = { ...c.env };
   for (const host of c.envHosts) env[host.variable] = host.containerName;
+  const secretEnv = Object.fromEntries(c.envSecrets.map((s) => [s.variable, s.podmanSecret]));
+  for (const t of c.envTemplates)
+    if (t.podmanSecret) secretEnv[t.variable] = t.podmanSecret;
+    else env[t.variable] = templateText(t, (h) => h.containerName);
   const hostEntries = [
-    ...new Set(c.envHosts.flatMap((h) => (h.address ? [`${h.containerName}:${h.address}`] : []))),
+    ...new Set(
+      [...c.envHosts, ...c.envTemplates.flatMap((t) => t.pieces.filter((p) => p.kind === "host"))].flatMap(
+        (h) => (h.address ? [`${h.containerName}:${h.address}`] : []),
+      ),
+    ),
   ].sort(byCodeUnit);
 
   const published = c.ports.filter((p) => p.host !== undefined);
@@ -132,10 +144,7 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
           ? `${c.user.uid}`
           : `${c.user.uid}:${c.user.gid}`,
     env,
-    secret_env:
-      c.envSecrets.length > 0
-        ? Object.fromEntries(c.envSecrets.map((s) => [s.variable, s.podmanSecret]))
-        : undefined,
+    secret_env: Object.keys(secretEnv).length > 0 ? secretEnv : undefined,
     secrets:
       c.fileSecrets.length > 0
         ? c.fileSecrets.map((s) => ({
@@ -184,6 +193,10 @@ export function containerBody(app: ResolvedApp, c: ResolvedContainer): Container
     stop_timeout: c.stopTimeoutSeconds,
     stop_signal: c.stopSignal?.number,
     resource_limits: c.memoryBytes === undefined ? undefined : { memory: { limit: c.memoryBytes } },
+    // Both absent unless asked for: the spec hash of every container without them stays as it was.
+    shm_size: c.shmBytes,
+    r_limits:
+      c.ulimits.length > 0 ? c.ulimits.map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })) : undefined,
     healthconfig:
       c.health === undefined
         ? undefined

@@ -11,6 +11,7 @@ import { LABELS, OWNER } from "../manifest/naming.ts";
 import { healthCommandForm } from "../manifest/renderable.ts";
 import type { HealthSpec, Manifest } from "../manifest/schema.ts";
 import { networkSubnet } from "./addresses.ts";
+import { byCodeUnit } from "./canonical.ts";
 import { goDuration, healthTest } from "./health.ts";
 import {
   type RenderContext,
@@ -255,7 +256,17 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
       .sort()
       .map((name) => `Environment=${quadletWord(`${name}=${body.env[name]}`)}`),
     // Secret= is split into words (quoted words stay whole), then by Podman at each ','.
-    ...c.envSecrets.map((s) => `Secret=${quadletWord(`${s.podmanSecret},type=env,target=${s.variable}`)}`),
+    ...[
+      ...c.envSecrets,
+      ...c.envTemplates.flatMap((t) => (t.podmanSecret ? [{ ...t, podmanSecret: t.podmanSecret }] : [])),
+    ]
+      .sort((a, b) => byCodeUnit(a.variable, b.variable))
+      .flatMap((s) => [
+        // The daemon renders a value with a secret in it into a Podman secret of its own: the
+        // comment says what it holds, in references.
+        ...("source" in s ? [`# ${s.variable}=${s.source.replaceAll("\n", "\\n")}`] : []),
+        `Secret=${quadletWord(`${s.podmanSecret},type=env,target=${s.variable}`)}`,
+      ]),
     ...c.fileSecrets.map(
       (s) =>
         `Secret=${quadletWord(
@@ -286,6 +297,10 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     c.stopSignal && k("StopSignal", c.stopSignal.name),
     // Quadlet (Podman 5.4) has no Memory= key.
     c.memoryBytes !== undefined && `PodmanArgs=${quadletWord(`--memory=${c.memoryBytes}`)}`,
+    // As arguments, like the memory limit: every Quadlet version passes them on (ShmSize= and
+    // Ulimit= keys came later than PodmanArgs=).
+    c.shmBytes !== undefined && `PodmanArgs=${quadletWord(`--shm-size=${c.shmBytes}`)}`,
+    ...c.ulimits.map((u) => `PodmanArgs=${quadletWord(`--ulimit=${u.name}=${u.soft}:${u.hard}`)}`),
     ...(health === undefined
       ? []
       : [

@@ -387,6 +387,13 @@ export class PodmanRuntime implements Runtime {
     return this.#client.secrets.remove(name);
   }
 
+  async secretNames(prefix: string): Promise<string[]> {
+    return (await this.#client.secrets.list())
+      .map((s) => s.Spec.Name)
+      .filter((name) => name.startsWith(prefix))
+      .sort();
+  }
+
   /**
    * Creates one container of an app, with the configured backend unless the planner chose one (an
    * app keeps the backend its containers have). Plain Podman: the container is created, not

@@ -151,6 +151,8 @@ export interface Runtime {
   replaceSecret(name: string, value: Uint8Array): Promise<void>;
   /** Removes a secret; one that does not exist is not an error. */
   removeSecret(name: string): Promise<void>;
+  /** The names of the secrets that start with `prefix`, sorted. */
+  secretNames(prefix: string): Promise<string[]>;
   /**
    * Removes what an app's network and volumes were made from (never the data), except the names in
    * `keep` (`resourceKey`s another app has too); returns what it kept, in words.

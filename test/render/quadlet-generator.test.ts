@@ -180,7 +180,10 @@ describe("Quadlet escaping", () => {
   test("values with $, %, quotes, backslashes and line breaks reach podman unchanged", async () => {
     const base = structuredClone((await loadSamples())["hello-web"] as Manifest);
     const web = base.containers.web as Manifest["containers"][string];
-    web.environment = { ...tricky };
+    // A manifest writes a literal ${ as $${ (interpolation.ts); the process sees ${.
+    web.environment = Object.fromEntries(
+      Object.entries(tricky).map(([name, value]) => [name, value.replaceAll("${", () => "$${")]),
+    );
     web.command = Object.values(tricky);
     const own = await mkdtemp(join(tmpdir(), "archy-quadlet-escape-"));
     try {
@@ -240,6 +243,35 @@ describe("Quadlet escaping", () => {
           command.join(" "),
         );
       }
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
+  test("shm_size, ulimits and a value with a secret in it reach podman run as the plain backend's spec has them", async () => {
+    const m = structuredClone((await loadSamples())["hello-web"] as Manifest);
+    const web = m.containers.web as Manifest["containers"][string];
+    web.shm_size = 96 * 1024 * 1024;
+    web.ulimits = { nofile: { soft: 512, hard: 1024 }, core: { soft: 0, hard: 0 } };
+    m.secrets = { token: { type: "hex", length: 32 } };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a manifest's reference
+    web.environment = { ...web.environment, URL: "https://u:${secret:token}@example.org/" };
+    const own = await mkdtemp(join(tmpdir(), "archy-quadlet-limits-"));
+    try {
+      const ctx = { dataRoot: "/data", dependencies: {} };
+      for (const file of renderQuadlet(m, ctx)) await writeFile(join(own, file.path), file.content);
+      const result = await runGenerator(own);
+      assert.equal(result.code, 0, result.stderr);
+      const argv = execStart(parseUnits(result.stdout).get("hello-web.service"));
+      assert.ok(argv.includes("--shm-size=100663296"), argv.join(" "));
+      assert.ok(
+        argv.includes("--ulimit=core=0:0") && argv.includes("--ulimit=nofile=512:1024"),
+        argv.join(" "),
+      );
+      const secret = podmanPlan(m, ctx).containers[0]?.body.secret_env?.URL;
+      assert.match(secret ?? "", /^archy-hello-web_env\.[0-9a-f]{8}$/);
+      assert.ok(flag(argv, "--secret").includes(`${secret},type=env,target=URL`), argv.join(" "));
+      assert.ok(!argv.some((word) => word.includes("example.org")), "the value is not on the command line");
     } finally {
       await rm(own, { recursive: true, force: true });
     }

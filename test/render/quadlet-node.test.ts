@@ -64,7 +64,8 @@ describe("systemd node: a Quadlet unit runs hostile words as written", {
       "  main:",
       `    image: ${TEST_IMAGE}`,
       `    command: ${JSON.stringify(["/bin/sh", "-c", SCRIPT, "sh", ...ARGUMENTS])}`,
-      `    environment: { TRICKY: ${JSON.stringify(VALUE)} }`,
+      // A manifest writes a literal ${ as $${ (interpolation.ts); the process sees ${.
+      `    environment: { TRICKY: ${JSON.stringify(VALUE.replaceAll("${", () => "$${"))} }`,
       "",
     ].join("\n");
     const parsed = parseManifest(text, "hostile-words.yml");

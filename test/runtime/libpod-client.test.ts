@@ -402,13 +402,20 @@ describe("real Podman: libpod client", () => {
     await lab.client.volumes.remove(name); // already gone: not an error
   });
 
-  test("secrets: create, find, replace, remove; the value is never returned", async () => {
+  test("secrets: create, find, list, replace, remove; the value is never returned", async () => {
     const name = `archy-${lab.prefix}-secret`;
     const value = randomBytes(24).toString("hex");
     await lab.client.secrets.create(name, new TextEncoder().encode(value));
     const found = await lab.client.secrets.find(name);
     assert.equal(found?.Spec.Name, name);
     assert.ok(!JSON.stringify(found).includes(value), "inspect does not return the value");
+    const listed = await lab.client.secrets.list();
+    assert.deepEqual(
+      listed.filter((s) => s.Spec.Name === name).map((s) => s.ID),
+      [found?.ID],
+      "the list names it",
+    );
+    assert.ok(!JSON.stringify(listed).includes(value), "the list does not return the value");
     await rejectsWith(lab.client.secrets.create(name, new TextEncoder().encode(value)), "conflict");
 
     const replaced = randomBytes(24).toString("hex");

@@ -209,6 +209,10 @@ export class FakeRuntime implements Runtime {
     });
   }
 
+  async secretNames(prefix: string): Promise<string[]> {
+    return [...this.secrets.keys()].filter((name) => name.startsWith(prefix)).sort();
+  }
+
   removeSecret(name: string): Promise<void> {
     return this.#mutate("secret", () => {
       this.secrets.delete(name);

@@ -41,6 +41,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import WebSocket from "ws";
 import { parse as parseYaml } from "yaml";
+import { parseTemplate } from "../../src/manifest/interpolation.ts";
 
 export const SCAN_DIR_ENV = "ARCHY_SCAN_DIR";
 /** Where the recorders of the harnesses come from: the scan asserts each one contributed. */
@@ -82,7 +83,10 @@ export type PodmanRecord = {
   key?: string;
   podmanVersion: string;
   env: string[];
-  /** Variables the app's manifest fills with a reference (`{secret}` or `{app, export}`). */
+  /**
+   * Variables the app's manifest fills with a reference (`{secret}` or `{app, export}`), and
+   * values with `${…}` references in them, which the daemon renders into a secret of their own.
+   */
   secretEnv: string[];
 };
 
@@ -305,6 +309,13 @@ export function recordEventStream(
   };
 }
 
+/** A value with a `${secret:…}` or `${export:…}` in it (interpolation.ts). */
+function isTemplate(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  const parts = parseTemplate(value);
+  return Array.isArray(parts) && parts.some((p) => p.kind === "secret" || p.kind === "export");
+}
+
 /**
  * The environment variables of a stored manifest's container that the platform fills from a
  * reference (a generated secret or another app's export): on Podman before 5.3 these are the
@@ -317,7 +328,7 @@ export function referencedEnv(manifestText: string, containerKey: string): strin
     };
     const environment = doc.containers?.[containerKey]?.environment ?? {};
     return Object.entries(environment)
-      .filter(([, value]) => typeof value === "object" && value !== null)
+      .filter(([, value]) => (typeof value === "object" && value !== null) || isTemplate(value))
       .map(([name]) => name);
   } catch {
     return [];
@@ -523,12 +534,13 @@ export function scanCollected(dir: string): ScanResult {
       const value = entry.slice(entry.indexOf("=") + 1);
       for (const needle of needles) {
         if (!entry.includes(needle.text)) continue;
-        // Podman before 5.3 shows a `type=env` secret's value in clear: exactly the whole value of
-        // a variable the manifest fills from a reference. Anything else is a leak on any version.
+        // Podman before 5.3 shows a `type=env` secret's value in clear: the value of a variable
+        // the manifest fills from a reference (the whole of it, or, rendered from a `${…}`
+        // template, inside it). Anything else is a leak on any version.
         const accepted =
           !masks &&
           needle.form === "plain" &&
-          value === needle.secret.value &&
+          value.includes(needle.secret.value) &&
           record.secretEnv.includes(variable);
         result.podman.hits.push({
           container: record.container,

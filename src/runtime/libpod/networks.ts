@@ -145,6 +145,16 @@ export class Secrets {
     });
   }
 
+  /** Every secret (names and ids only: libpod never lists values). */
+  async list(): Promise<SecretInspect[]> {
+    const response = await this.#http.request<SecretInspect[] | null>({
+      method: "GET",
+      path: "/secrets/json",
+      operation: "secret.list",
+    });
+    return response.body ?? [];
+  }
+
   find(name: string): Promise<SecretInspect | undefined> {
     return notFoundAsUndefined(
       this.#http
