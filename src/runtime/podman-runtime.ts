@@ -6,10 +6,12 @@
  * an error, never a success (the field failure this platform must not repeat).
  */
 
+import { statfs } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { imageCompressedBytes } from "../registry/image-size.ts";
 import { freeSubnet, parseCidr } from "../render/addresses.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
 import { readContainerUnit, serviceOfUnitFile } from "../render/quadlet.ts";
@@ -40,6 +42,7 @@ import {
   type ProbeRun,
   PullFailure,
   type PullOptions,
+  type RegistryAuth,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -201,6 +204,16 @@ export class PodmanRuntime implements Runtime {
         cause: error,
       });
     }
+  }
+
+  imageDownloadBytes(reference: string, auth?: RegistryAuth): Promise<number> {
+    return imageCompressedBytes(reference, auth);
+  }
+
+  async imageStorageSpace(): Promise<{ path: string; freeBytes: number }> {
+    const { graphRoot } = await this.#client.info();
+    const fs = await statfs(graphRoot);
+    return { path: graphRoot, freeBytes: Number(fs.bavail) * Number(fs.bsize) };
   }
 
   #storageDirs: Promise<ProtectedDir[]> | undefined;
