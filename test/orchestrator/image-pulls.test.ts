@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { YAMLMap } from "yaml";
+import { LABELS } from "../../src/manifest/naming.ts";
 import { formatBytes } from "../../src/orchestrator/update.ts";
 import { type Driver, Lab, type Message, type OperationRecord, type TestApp } from "../support/driver.ts";
 import {
@@ -203,6 +204,42 @@ describe("image pulls from a registry with TLS and auth", { concurrency: false }
       "the registry password is in no log line",
     );
     await driver.waitPhase(app.id, "running", 60_000);
+    await removeApp(app);
+  });
+
+  test("the daemon SIGKILLed in the middle of a pull: nothing of the app is left half made, and when it comes back the install completes", async (t) => {
+    const pushedImage = await newImage("killed");
+    // About six seconds for the layer: the daemon dies with most of it still to come.
+    const slow = await registry.throttled(LAYER_BYTES / 6);
+    after(() => slow.close());
+    const image = { ...pushedImage, pinned: pushedImage.pinned.replace(registry.host, slow.host) };
+    pushed.push(image);
+    await login(slow.host);
+    const app = await appOn("killed", image.pinned);
+    const { operationId } = await driver.call<{ operationId: string }>("install", { path: app.dir });
+    await driver.waitFor(
+      (m) => {
+        const event = m.event as Record<string, unknown> | undefined;
+        return event?.type === "pull" && event.status === "downloading" && (event.current as number) > 0;
+      },
+      120_000,
+      "a pull event with the layer's first bytes",
+    );
+    await driver.kill();
+    assert.deepEqual(
+      (await lab.podman(["ps", "-a", "--filter", `label=${LABELS.app}=${app.id}`, "-q"])).trim(),
+      "",
+      "no container of the app",
+    );
+    driver = await lab.driver({ pullBaseMs: 200, backoffBaseMs: 60_000 });
+    const record = await driver.operationDone(operationId, 180_000);
+    assert.equal(record.operation?.state, "succeeded", JSON.stringify(record.logs));
+    await driver.waitPhase(app.id, "running", 60_000);
+    await lab.podman(["image", "exists", image.pinned]);
+    // Whether Podman finished the pull on its own after its client died, or the new daemon pulled again.
+    t.diagnostic(
+      `pulls started: ${record.logs.filter((l) => l.message.startsWith(`pulling ${image.pinned}`)).length}`,
+    );
     await removeApp(app);
   });
 
