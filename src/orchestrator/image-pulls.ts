@@ -169,19 +169,23 @@ function progressNotes(image: string, note: Note): (progress: PullProgress & Lay
  * reports what is wrong) against the storage's free space.
  */
 async function checkRoom(images: readonly string[], options: PullStepOptions): Promise<void> {
-  let downloadBytes = 0;
-  for (const image of images) {
-    try {
-      downloadBytes += await options.runtime.imageDownloadBytes(image, options.credentialsFor(image));
-    } catch (error) {
-      options.note(
-        "warn",
-        `the size of ${image} is unknown (${(error as Error).message}): the free space is not checked for it`,
-      );
-    }
-  }
+  // All at once: each is a round trip (to a registry, to Podman) and the pull waits for them.
+  const [sizes, space] = await Promise.all([
+    Promise.all(
+      images.map((image) =>
+        options.runtime.imageDownloadBytes(image, options.credentialsFor(image)).catch((error: Error) => {
+          options.note(
+            "warn",
+            `the size of ${image} is unknown (${error.message}): the free space is not checked for it`,
+          );
+          return 0;
+        }),
+      ),
+    ),
+    options.runtime.imageStorageSpace(),
+  ]);
+  const downloadBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
   if (downloadBytes === 0) return;
-  const space = await options.runtime.imageStorageSpace();
   const room = imageRoomCheck(downloadBytes, space.freeBytes, space.path);
   if (!room.ok) throw new ImagePullError("no-space", images.join(", "), room.message);
   options.note(

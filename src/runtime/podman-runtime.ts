@@ -17,7 +17,7 @@ import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.t
 import { readContainerUnit, serviceOfUnitFile } from "../render/quadlet.ts";
 import { describeResource, type ResourceKind, resourceKey } from "../render/resources.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
-import type { PodmanClient } from "./libpod/client.ts";
+import type { PodmanClient, PodmanInfo } from "./libpod/client.ts";
 import type { ContainerInspect } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import { pullErrorKind } from "./libpod/images.ts";
@@ -127,6 +127,9 @@ function dataElsewhere(
   return where === planned ? undefined : where;
 }
 
+/** Where Podman keeps images and containers' files, volumes and its state. */
+type StoreDirs = Pick<PodmanInfo, "graphRoot" | "volumePath" | "runRoot">;
+
 export class PodmanRuntime implements Runtime {
   readonly #client: PodmanClient;
   readonly createWith: Backend;
@@ -211,29 +214,39 @@ export class PodmanRuntime implements Runtime {
   }
 
   async imageStorageSpace(): Promise<{ path: string; freeBytes: number }> {
-    const { graphRoot } = await this.#client.info();
+    const graphRoot = (await this.#storeDirs())?.graphRoot;
+    if (!graphRoot) throw new Error("Podman did not say where it keeps images (podman info)");
     const fs = await statfs(graphRoot);
     return { path: graphRoot, freeBytes: Number(fs.bavail) * Number(fs.bsize) };
   }
 
-  #storageDirs: Promise<ProtectedDir[]> | undefined;
+  #storeInfo: Promise<StoreDirs | undefined> | undefined;
 
-  /** Podman's API socket, and its storage (asked once, again after a failure). */
-  async engineDirs(): Promise<ProtectedDir[]> {
-    this.#storageDirs ??= this.#client.info().then(
-      (info) => [
-        { path: info.graphRoot, what: "Podman's storage: every container's files" },
-        { path: info.volumePath, what: "Podman's volumes" },
-        { path: info.runRoot, what: "Podman's runtime state" },
-      ],
+  /** Where Podman keeps its storage, volumes and state: asked once (a slow call), again after a failure. */
+  #storeDirs(): Promise<StoreDirs | undefined> {
+    this.#storeInfo ??= this.#client.info().then(
+      ({ graphRoot, volumePath, runRoot }) => ({ graphRoot, volumePath, runRoot }),
       () => {
-        this.#storageDirs = undefined; // asked again next time
-        return [];
+        this.#storeInfo = undefined; // asked again next time
+        return undefined;
       },
     );
+    return this.#storeInfo;
+  }
+
+  /** Podman's API socket, and its storage. */
+  async engineDirs(): Promise<ProtectedDir[]> {
+    const info = await this.#storeDirs();
+    const storage = info
+      ? [
+          { path: info.graphRoot, what: "Podman's storage: every container's files" },
+          { path: info.volumePath, what: "Podman's volumes" },
+          { path: info.runRoot, what: "Podman's runtime state" },
+        ]
+      : [];
     return [
       { path: this.#client.socketPath, what: "Podman's API socket" },
-      ...(await this.#storageDirs).filter((dir) => dir.path !== ""),
+      ...storage.filter((dir) => dir.path !== ""),
     ];
   }
 
