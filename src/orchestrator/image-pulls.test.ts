@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { registryOf } from "../registry/reference.ts";
 import { pullErrorKind } from "../runtime/libpod/images.ts";
 import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
 import { ImagePullError, pullMissing } from "./image-pulls.ts";
 import type { LayerProgress } from "./model.ts";
-import { registryOf } from "./registry-credentials.ts";
 
 const MiB = 1024 * 1024;
 
@@ -205,15 +205,5 @@ describe("pullMissing", () => {
     const podman = door([], []);
     await assert.rejects(run(["localhost/archy-test/x:1"], podman).done, /never pulled: build or load it/);
     assert.equal(podman.calls.length, 0);
-  });
-});
-
-describe("registryOf", () => {
-  test("the first part when it names a host, else Docker Hub", () => {
-    assert.equal(registryOf("nginx:1"), "docker.io");
-    assert.equal(registryOf("library/nginx"), "docker.io");
-    assert.equal(registryOf("ghcr.io/o/r:1"), "ghcr.io");
-    assert.equal(registryOf(`127.0.0.1:5000/a/b@sha256:${"0".repeat(64)}`), "127.0.0.1:5000");
-    assert.equal(registryOf("localhost/x:1"), "localhost");
   });
 });

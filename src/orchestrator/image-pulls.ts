@@ -10,6 +10,7 @@
  */
 
 import type { Manifest } from "../manifest/schema.ts";
+import { registryOf } from "../registry/reference.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import {
   PullFailure,
@@ -19,7 +20,6 @@ import {
   type Runtime,
 } from "../runtime/runtime.ts";
 import type { LayerProgress, LayerRate, Note, ReconcilerEvent } from "./model.ts";
-import { registryOf } from "./registry-credentials.ts";
 import type { RenderContexts } from "./render-contexts.ts";
 import type { AppRow, Store } from "./store.ts";
 import { formatBytes, type RoomCheck } from "./update.ts";
@@ -97,7 +97,7 @@ function advice(kind: PullFailureKind, registry: string): string {
 }
 
 /** `current` of `total` bytes received, and, once there is a rate, how fast and how long still. */
-export function describeLayerBytes(progress: LayerRate & { current: number; total: number }): string {
+function describeLayerBytes(progress: LayerRate & { current: number; total: number }): string {
   const base = `${formatBytes(progress.current)} of ${formatBytes(progress.total)} (${Math.floor((100 * progress.current) / progress.total)}%)`;
   if (progress.bytesPerSecond === undefined) return base;
   const left = progress.secondsLeft === undefined ? "" : `, ${formatSeconds(progress.secondsLeft)} left`;
@@ -116,7 +116,7 @@ function formatSeconds(seconds: number): string {
  * Adds each layer's download rate (its bytes since its first report over the time since) and the
  * time its remaining bytes take at that rate to the progress Podman reports.
  */
-export function layerRates(clock: () => number): (progress: PullProgress) => PullProgress & LayerRate {
+function layerRates(clock: () => number): (progress: PullProgress) => PullProgress & LayerRate {
   const firstSeen = new Map<string, { at: number; bytes: number }>();
   return (progress) => {
     if (progress.status !== "downloading" || progress.current === undefined) return progress;

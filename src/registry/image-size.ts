@@ -10,36 +10,8 @@ import { request } from "node:https";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
-import { DEFAULT_REGISTRY, registryOf } from "../orchestrator/registry-credentials.ts";
 import type { RegistryAuth } from "../runtime/runtime.ts";
-
-/** An image reference split for the registry API. */
-export type ImageLocation = {
-  /** The registry as references name it (`docker.io`, `127.0.0.1:5000`). */
-  registry: string;
-  /** The host its API answers on (Docker Hub's differs from its name). */
-  apiHost: string;
-  repository: string;
-  /** The digest when the reference pins one, else the tag (`latest` when it names none). */
-  reference: string;
-};
-
-export function locateImage(image: string): ImageLocation {
-  const registry = registryOf(image);
-  const named = image.toLowerCase().startsWith(`${registry}/`) ? image.slice(registry.length + 1) : image;
-  const at = named.indexOf("@");
-  const withTag = at < 0 ? named : named.slice(0, at);
-  const colon = withTag.lastIndexOf(":");
-  const tagged = colon > withTag.lastIndexOf("/");
-  const repository = tagged ? withTag.slice(0, colon) : withTag;
-  return {
-    registry,
-    apiHost: registry === DEFAULT_REGISTRY ? "registry-1.docker.io" : registry,
-    repository:
-      registry === DEFAULT_REGISTRY && !repository.includes("/") ? `library/${repository}` : repository,
-    reference: at >= 0 ? named.slice(at + 1) : tagged ? withTag.slice(colon + 1) : "latest",
-  };
-}
+import { type ImageLocation, locateImage } from "./reference.ts";
 
 const INDEX_TYPES = [
   "application/vnd.oci.image.index.v1+json",
