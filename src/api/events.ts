@@ -64,6 +64,14 @@ const EVENT_BODIES = {
       status: z.enum(["waiting", "downloading", "present", "done"]),
       current: z.number().optional().meta({ description: "Bytes of the blob received so far." }),
       total: z.number().optional().meta({ description: "The blob's size in bytes." }),
+      bytesPerSecond: z.number().optional().meta({
+        description:
+          "The blob's download rate so far (its bytes since its first report over the time since).",
+      }),
+      secondsLeft: z
+        .number()
+        .optional()
+        .meta({ description: "Seconds until the blob is downloaded at that rate." }),
     })
     .meta({
       description:

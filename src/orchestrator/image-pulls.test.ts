@@ -1,20 +1,34 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { registryOf } from "../registry/reference.ts";
 import { pullErrorKind } from "../runtime/libpod/images.ts";
 import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
 import { ImagePullError, pullMissing } from "./image-pulls.ts";
-import { registryOf } from "./registry-credentials.ts";
+import type { LayerProgress } from "./model.ts";
+
+const MiB = 1024 * 1024;
 
 /**
  * A runtime whose pulls fail with Podman's messages `failures` in turn (classified as PodmanRuntime
- * does), then succeed reporting `progress`.
+ * does), then succeed reporting `progress`; its registry lists each image at `space.imageBytes`
+ * (an Error: it cannot say), its storage has `space.freeBytes` free.
  */
-function door(present: string[], failures: string[], progress: PullProgress[] = []) {
+function door(
+  present: string[],
+  failures: string[],
+  progress: PullProgress[] = [],
+  space: { imageBytes: number | Error; freeBytes: number } = { imageBytes: 10 * MiB, freeBytes: 1024 * MiB },
+) {
   const have = new Set(present);
   const calls: Array<{ image: string; auth?: RegistryAuth }> = [];
   return {
     calls,
     imagePresent: async (image: string) => have.has(image),
+    imageDownloadBytes: async () => {
+      if (space.imageBytes instanceof Error) throw space.imageBytes;
+      return space.imageBytes;
+    },
+    imageStorageSpace: async () => ({ path: "/srv/podman/storage", freeBytes: space.freeBytes }),
     pullImage: async (image: string, options: PullOptions = {}) => {
       calls.push({ image, auth: options.auth });
       const failure = failures.shift();
@@ -29,7 +43,10 @@ function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryA
   const lines: string[] = [];
   const sleeps: number[] = [];
   const events: PullProgress[] = [];
+  let now = 0;
   const done = pullMissing(images, registryOf, {
+    // Every reading of the clock is a second later.
+    clock: () => (now += 1_000),
     runtime: podman,
     credentialsFor: () => auth,
     note: (level, message) => lines.push(`${level}: ${message}`),
@@ -81,6 +98,10 @@ describe("pullMissing", () => {
     ["requested access to the resource is denied", "denied"],
     ["reading manifest 1 in x/y: manifest unknown: manifest unknown", "not-found"],
     ["writing blob: happened during read: Digest did not match, expected sha256:1, got sha256:2", "corrupt"],
+    [
+      'writing blob: storing blob to file "/var/tmp/storage1/1": write /var/tmp/storage1/1: no space left on device',
+      "no-space",
+    ],
   ] as const)
     test(`'${message}' is a ${kind} failure, never retried`, async () => {
       const podman = door([], [message, message]);
@@ -90,7 +111,7 @@ describe("pullMissing", () => {
       assert.deepEqual(sleeps, []);
     });
 
-  test("progress: a log line per quarter of a layer's bytes, every update as an event", async () => {
+  test("progress: a log line per quarter of a layer's bytes with its rate and time left, every update as an event", async () => {
     const total = 4_000_000;
     const progress: PullProgress[] = [
       { layer: "aaa", status: "present" },
@@ -108,11 +129,65 @@ describe("pullMissing", () => {
       [
         "layer aaa: already on this node",
         "layer bbb: 1 B of 3.8 MiB (0%)",
-        "layer bbb: 1.0 MiB of 3.8 MiB (27%)",
-        "layer bbb: 2.0 MiB of 3.8 MiB (52%)",
-        "layer bbb: 3.7 MiB of 3.8 MiB (97%)",
-        "layer bbb: 3.8 MiB of 3.8 MiB (100%)",
+        "layer bbb: 1.0 MiB of 3.8 MiB (27%) at 358 KiB/s, 8 s left",
+        "layer bbb: 2.0 MiB of 3.8 MiB (52%) at 513 KiB/s, 4 s left",
+        "layer bbb: 3.7 MiB of 3.8 MiB (97%) at 635 KiB/s, 1 s left",
+        "layer bbb: 3.8 MiB of 3.8 MiB (100%) at 558 KiB/s, 0 s left",
       ],
+    );
+    const rated = events.filter((e) => (e as LayerProgress).bytesPerSecond !== undefined) as LayerProgress[];
+    assert.equal(rated.length, 7, "every download report after the layer's first has a rate");
+    assert.deepEqual(
+      rated.map((e) => e.secondsLeft),
+      // The bytes left over the rate from the layer's first report (a second a report), rounded up.
+      [8, 7, 8, 4, 5, 1, 0],
+    );
+  });
+
+  test("images that do not fit in Podman's storage are refused before any pull, with both figures and what to free", async () => {
+    const other = `registry.example.org/app/db:1@sha256:${"b".repeat(64)}`;
+    const podman = door([], [], [], { imageBytes: 40 * MiB, freeBytes: 200 * MiB });
+    const { done } = run([IMAGE, other], podman);
+    await assert.rejects(done, (error: unknown) => {
+      assert.ok(error instanceof ImagePullError);
+      assert.equal(error.kind, "no-space");
+      assert.equal(
+        error.message,
+        "not enough free space for the images: they download 80 MiB, about 240 MiB in Podman's storage once unpacked (3× what they download), and /srv/podman/storage has 200 MiB free; free at least 40 MiB there (`podman image prune` as the daemon's user removes the images no container uses, `podman system df` shows what takes the space), then retry",
+      );
+      return true;
+    });
+    assert.equal(podman.calls.length, 0, "nothing was pulled");
+  });
+
+  test("images that fit are pulled, their size and the free space in the log; images on the node are not counted", async () => {
+    const podman = door([IMAGE], [], [], { imageBytes: 40 * MiB, freeBytes: 120 * MiB });
+    const other = `registry.example.org/app/db:1@sha256:${"b".repeat(64)}`;
+    const { done, lines } = run([IMAGE, other], podman);
+    await done;
+    assert.deepEqual(
+      podman.calls.map((c) => c.image),
+      [other],
+    );
+    assert.ok(
+      lines.includes("info: the image downloads 40 MiB; 120 MiB free in /srv/podman/storage"),
+      lines.join("\n"),
+    );
+  });
+
+  test("an image whose size its registry cannot say is pulled, the unchecked space said in the log", async () => {
+    const podman = door([], [], [], {
+      imageBytes: new Error("registry.example.org answered 500"),
+      freeBytes: 0,
+    });
+    const { done, lines } = run([IMAGE], podman);
+    await done;
+    assert.equal(podman.calls.length, 1);
+    assert.ok(
+      lines.includes(
+        `warn: the size of ${IMAGE} is unknown (registry.example.org answered 500): the free space is not checked for it`,
+      ),
+      lines.join("\n"),
     );
   });
 
@@ -130,15 +205,5 @@ describe("pullMissing", () => {
     const podman = door([], []);
     await assert.rejects(run(["localhost/archy-test/x:1"], podman).done, /never pulled: build or load it/);
     assert.equal(podman.calls.length, 0);
-  });
-});
-
-describe("registryOf", () => {
-  test("the first part when it names a host, else Docker Hub", () => {
-    assert.equal(registryOf("nginx:1"), "docker.io");
-    assert.equal(registryOf("library/nginx"), "docker.io");
-    assert.equal(registryOf("ghcr.io/o/r:1"), "ghcr.io");
-    assert.equal(registryOf(`127.0.0.1:5000/a/b@sha256:${"0".repeat(64)}`), "127.0.0.1:5000");
-    assert.equal(registryOf("localhost/x:1"), "localhost");
   });
 });

@@ -4,10 +4,13 @@
  * the store) is pulled with the credentials stored for its registry, its progress reported per
  * layer. A registry that cannot be reached is tried again with backoff; a refusal (401/403), an
  * image that does not exist (404, manifest unknown) or bytes that do not match their digest are
- * not: they fail at once, naming the image and what to do.
+ * not: they fail at once, naming the image and what to do. Before the first byte is downloaded,
+ * the images' size (as their registries list it) is checked against the free space of Podman's
+ * storage: images that cannot fit are refused, with both figures and what to free.
  */
 
 import type { Manifest } from "../manifest/schema.ts";
+import { registryOf } from "../registry/reference.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import {
   PullFailure,
@@ -16,11 +19,10 @@ import {
   type RegistryAuth,
   type Runtime,
 } from "../runtime/runtime.ts";
-import type { LayerProgress, Note, ReconcilerEvent } from "./model.ts";
-import { registryOf } from "./registry-credentials.ts";
+import type { LayerProgress, LayerRate, Note, ReconcilerEvent } from "./model.ts";
 import type { RenderContexts } from "./render-contexts.ts";
 import type { AppRow, Store } from "./store.ts";
-import { formatBytes } from "./update.ts";
+import { formatBytes, type RoomCheck } from "./update.ts";
 
 export class ImagePullError extends Error {
   override name = "ImagePullError";
@@ -34,7 +36,10 @@ export class ImagePullError extends Error {
 }
 
 /** What the pull step needs of the runtime. */
-export type ImageDoor = Pick<Runtime, "imagePresent" | "pullImage">;
+export type ImageDoor = Pick<
+  Runtime,
+  "imagePresent" | "pullImage" | "imageDownloadBytes" | "imageStorageSpace"
+>;
 
 export type PullPolicy = {
   /** Tries of an image whose registry cannot be reached, in all. */
@@ -52,7 +57,28 @@ export type PullStepOptions = {
   onProgress?: (progress: LayerProgress) => void;
   policy?: PullPolicy;
   sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds, for the download rates (default Date.now). */
+  clock?: () => number;
 };
+
+/**
+ * What an image takes in Podman's storage, in times the bytes its pull downloads: the compressed
+ * blobs while they are unpacked, and the layers unpacked, which are about twice their compressed
+ * size for most images (more for code and text, less for media). Registries list only the
+ * compressed sizes.
+ */
+export const IMAGE_ROOM_FACTOR = 3;
+
+/** Whether images that download `downloadBytes` fit in `freeBytes` of the storage at `where`. */
+export function imageRoomCheck(downloadBytes: number, freeBytes: number, where: string): RoomCheck {
+  const neededBytes = downloadBytes * IMAGE_ROOM_FACTOR;
+  if (freeBytes >= neededBytes) return { ok: true, neededBytes };
+  return {
+    ok: false,
+    neededBytes,
+    message: `not enough free space for the images: they download ${formatBytes(downloadBytes)}, about ${formatBytes(neededBytes)} in Podman's storage once unpacked (${IMAGE_ROOM_FACTOR}× what they download), and ${where} has ${formatBytes(freeBytes)} free; free at least ${formatBytes(neededBytes - freeBytes)} there (\`podman image prune\` as the daemon's user removes the images no container uses, \`podman system df\` shows what takes the space), then retry`,
+  };
+}
 
 /** The advice that goes with each kind of failure. */
 function advice(kind: PullFailureKind, registry: string): string {
@@ -65,14 +91,59 @@ function advice(kind: PullFailureKind, registry: string): string {
       return `what ${registry} sent does not match the image's digest: nothing of it was kept; the registry serves other bytes than the ones pinned, report it to its operator`;
     case "unreachable":
       return `the registry ${registry} could not be reached: check the node's network and the registry, then retry`;
+    case "no-space":
+      return "Podman's storage is full: free space there (`podman image prune` as the daemon's user removes the images no container uses), then retry";
   }
+}
+
+/** `current` of `total` bytes received, and, once there is a rate, how fast and how long still. */
+function describeLayerBytes(progress: LayerRate & { current: number; total: number }): string {
+  const base = `${formatBytes(progress.current)} of ${formatBytes(progress.total)} (${Math.floor((100 * progress.current) / progress.total)}%)`;
+  if (progress.bytesPerSecond === undefined) return base;
+  const left = progress.secondsLeft === undefined ? "" : `, ${formatSeconds(progress.secondsLeft)} left`;
+  return `${base} at ${formatBytes(Math.round(progress.bytesPerSecond))}/s${left}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes} min ${seconds % 60} s`
+    : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/**
+ * Adds each layer's download rate (its bytes since its first report over the time since) and the
+ * time its remaining bytes take at that rate to the progress Podman reports.
+ */
+function layerRates(clock: () => number): (progress: PullProgress) => PullProgress & LayerRate {
+  const firstSeen = new Map<string, { at: number; bytes: number }>();
+  return (progress) => {
+    if (progress.status !== "downloading" || progress.current === undefined) return progress;
+    const now = clock();
+    const first = firstSeen.get(progress.layer);
+    if (!first) {
+      firstSeen.set(progress.layer, { at: now, bytes: progress.current });
+      return progress;
+    }
+    const received = progress.current - first.bytes;
+    if (now <= first.at || received <= 0) return progress;
+    const bytesPerSecond = (1000 * received) / (now - first.at);
+    return {
+      ...progress,
+      bytesPerSecond,
+      ...(progress.total !== undefined
+        ? { secondsLeft: Math.ceil(Math.max(0, progress.total - progress.current) / bytesPerSecond) }
+        : {}),
+    };
+  };
 }
 
 /**
  * A line per layer in the operation log: when it starts, at each quarter of its bytes, and when it
  * is done (the events carry every update; the log stays readable).
  */
-function progressNotes(image: string, note: Note): (progress: PullProgress) => void {
+function progressNotes(image: string, note: Note): (progress: PullProgress & LayerRate) => void {
   const quarters = new Map<string, number>();
   return (progress) => {
     const layer = `${image} layer ${progress.layer}`;
@@ -86,15 +157,47 @@ function progressNotes(image: string, note: Note): (progress: PullProgress) => v
       quarters.set(progress.layer, quarter);
       note(
         "info",
-        `${layer}: ${formatBytes(progress.current)} of ${formatBytes(progress.total)} (${Math.floor((100 * progress.current) / progress.total)}%)`,
+        `${layer}: ${describeLayerBytes({ ...progress, current: progress.current, total: progress.total })}`,
       );
     }
   };
 }
 
 /**
+ * Refuses, before anything is downloaded, images that do not fit in Podman's storage: what their
+ * registries list (an image whose size its registry cannot say is noted and not counted; its pull
+ * reports what is wrong) against the storage's free space.
+ */
+async function checkRoom(images: readonly string[], options: PullStepOptions): Promise<void> {
+  // All at once: each is a round trip (to a registry, to Podman) and the pull waits for them.
+  const [sizes, space] = await Promise.all([
+    Promise.all(
+      images.map((image) =>
+        options.runtime.imageDownloadBytes(image, options.credentialsFor(image)).catch((error: Error) => {
+          options.note(
+            "warn",
+            `the size of ${image} is unknown (${error.message}): the free space is not checked for it`,
+          );
+          return 0;
+        }),
+      ),
+    ),
+    options.runtime.imageStorageSpace(),
+  ]);
+  const downloadBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
+  if (downloadBytes === 0) return;
+  const room = imageRoomCheck(downloadBytes, space.freeBytes, space.path);
+  if (!room.ok) throw new ImagePullError("no-space", images.join(", "), room.message);
+  options.note(
+    "info",
+    `${images.length === 1 ? "the image downloads" : `${images.length} images download`} ${formatBytes(downloadBytes)}; ${formatBytes(space.freeBytes)} free in ${space.path}`,
+  );
+}
+
+/**
  * Pulls every image of `images` that is not on the node, in order; resolves when all are here.
- * Throws an ImagePullError naming the first image that could not be pulled.
+ * Throws an ImagePullError naming the first image that could not be pulled, or (before any pull)
+ * the images when they do not fit.
  */
 export async function pullMissing(
   images: readonly string[],
@@ -103,27 +206,34 @@ export async function pullMissing(
 ): Promise<void> {
   const policy = options.policy ?? DEFAULT_PULL_POLICY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (const image of [...new Set(images)]) {
+  const missing: string[] = [];
+  for (const image of new Set(images)) {
     if (await options.runtime.imagePresent(image)) continue;
-    const registry = registryOf(image);
     // Podman's name for images built or loaded on the node: no registry has them.
-    if (registry === "localhost")
+    if (registryOf(image) === "localhost")
       throw new ImagePullError(
         "not-found",
         image,
         `image ${image} is not on this node, and localhost/ images are never pulled: build or load it (podman load), then retry`,
       );
+    missing.push(image);
+  }
+  if (missing.length > 0) await checkRoom(missing, options);
+  for (const image of missing) {
+    const registry = registryOf(image);
     const auth = options.credentialsFor(image);
     options.note(
       "info",
       `pulling ${image} from ${registry}${auth ? ` as ${auth.username}` : " (no credentials stored)"}`,
     );
     const toLog = progressNotes(image, options.note);
+    const rated = layerRates(options.clock ?? Date.now);
     for (let attempt = 1; ; attempt++) {
       try {
         await options.runtime.pullImage(image, {
           auth,
-          onProgress: (progress) => {
+          onProgress: (reported) => {
+            const progress = rated(reported);
             toLog(progress);
             options.onProgress?.({ ...progress, image });
           },
@@ -162,6 +272,7 @@ export type AppImagePullsOptions = {
   credentialsFor: (image: string) => RegistryAuth | undefined;
   onEvent: (event: ReconcilerEvent) => void;
   policy?: PullPolicy;
+  clock?: () => number;
 };
 
 /**
@@ -190,6 +301,7 @@ export class AppImagePulls {
       credentialsFor: this.#o.credentialsFor,
       note,
       ...(this.#o.policy ? { policy: this.#o.policy } : {}),
+      ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       onProgress: (progress) => {
         const operation = this.#o.store.activeOperations(app.id).at(-1);
         if (operation)

@@ -115,8 +115,11 @@ export type ReconcilerEvent =
   | { type: "log"; appId: string; line: OperationLogLine }
   | ({ type: "pull"; appId: string; operationId: string } & LayerProgress);
 
+/** How fast a blob downloads, once that is known: bytes a second, and seconds until it is done. */
+export type LayerRate = { bytesPerSecond?: number; secondsLeft?: number };
+
 /** One blob of an image's pull, for the operation's events. */
-export type LayerProgress = PullProgress & { image: string };
+export type LayerProgress = PullProgress & LayerRate & { image: string };
 
 export type Logger = {
   info(message: string): void;

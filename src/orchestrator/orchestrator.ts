@@ -12,6 +12,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
+import { registryOf } from "../registry/reference.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
@@ -28,7 +29,7 @@ import type { Logger, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
 import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
-import { RegistryCredentials, registryOf } from "./registry-credentials.ts";
+import { RegistryCredentials } from "./registry-credentials.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
 

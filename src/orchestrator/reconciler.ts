@@ -120,6 +120,7 @@ export class Reconciler {
       credentialsFor: options.registryAuth ?? (() => undefined),
       onEvent: options.onEvent ?? (() => {}),
       ...(options.pullPolicy ? { policy: options.pullPolicy } : {}),
+      clock,
     });
     const detail: HealthSource["detail"] = (appId, key, container) =>
       options.health.detail?.(appId, key, container);

@@ -15,19 +15,6 @@ import type { SecretMask } from "./secret-mask.ts";
 const REGISTRY_HOST =
   /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
 
-/** Docker Hub's host, for references that name no registry (`nginx:1`, `library/nginx`). */
-export const DEFAULT_REGISTRY = "docker.io";
-
-/** The registry an image reference pulls from: its first part when that names a host. */
-export function registryOf(reference: string): string {
-  const slash = reference.indexOf("/");
-  if (slash < 0) return DEFAULT_REGISTRY;
-  const first = reference.slice(0, slash);
-  return first.includes(".") || first.includes(":") || first === "localhost"
-    ? first.toLowerCase()
-    : DEFAULT_REGISTRY;
-}
-
 export class RegistryCredentialsError extends Error {
   override name = "RegistryCredentialsError";
 }

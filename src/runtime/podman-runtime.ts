@@ -6,16 +6,18 @@
  * an error, never a success (the field failure this platform must not repeat).
  */
 
+import { statfs } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { LABELS, networkName, OWNER } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
+import { imageCompressedBytes } from "../registry/image-size.ts";
 import { freeSubnet, parseCidr } from "../render/addresses.ts";
 import { podmanPlan, type RenderContext, renderQuadlet } from "../render/index.ts";
 import { readContainerUnit, serviceOfUnitFile } from "../render/quadlet.ts";
 import { describeResource, type ResourceKind, resourceKey } from "../render/resources.ts";
 import { type VolumeData, volumeDataPath } from "./data-dirs.ts";
-import type { PodmanClient } from "./libpod/client.ts";
+import type { PodmanClient, PodmanInfo } from "./libpod/client.ts";
 import type { ContainerInspect } from "./libpod/containers.ts";
 import { isPodmanError, PodmanError } from "./libpod/errors.ts";
 import { pullErrorKind } from "./libpod/images.ts";
@@ -40,6 +42,7 @@ import {
   type ProbeRun,
   PullFailure,
   type PullOptions,
+  type RegistryAuth,
   type Runtime,
   RuntimeError,
   type StopOutcome,
@@ -130,6 +133,9 @@ function dataElsewhere(
   return where === planned ? undefined : where;
 }
 
+/** Where Podman keeps images and containers' files, volumes and its state. */
+type StoreDirs = Pick<PodmanInfo, "graphRoot" | "volumePath" | "runRoot">;
+
 export class PodmanRuntime implements Runtime {
   readonly #client: PodmanClient;
   readonly createWith: Backend;
@@ -209,24 +215,44 @@ export class PodmanRuntime implements Runtime {
     }
   }
 
-  #storageDirs: Promise<ProtectedDir[]> | undefined;
+  imageDownloadBytes(reference: string, auth?: RegistryAuth): Promise<number> {
+    return imageCompressedBytes(reference, auth);
+  }
 
-  /** Podman's API socket, and its storage (asked once, again after a failure). */
-  async engineDirs(): Promise<ProtectedDir[]> {
-    this.#storageDirs ??= this.#client.info().then(
-      (info) => [
-        { path: info.graphRoot, what: "Podman's storage: every container's files" },
-        { path: info.volumePath, what: "Podman's volumes" },
-        { path: info.runRoot, what: "Podman's runtime state" },
-      ],
+  async imageStorageSpace(): Promise<{ path: string; freeBytes: number }> {
+    const graphRoot = (await this.#storeDirs())?.graphRoot;
+    if (!graphRoot) throw new Error("Podman did not say where it keeps images (podman info)");
+    const fs = await statfs(graphRoot);
+    return { path: graphRoot, freeBytes: Number(fs.bavail) * Number(fs.bsize) };
+  }
+
+  #storeInfo: Promise<StoreDirs | undefined> | undefined;
+
+  /** Where Podman keeps its storage, volumes and state: asked once (a slow call), again after a failure. */
+  #storeDirs(): Promise<StoreDirs | undefined> {
+    this.#storeInfo ??= this.#client.info().then(
+      ({ graphRoot, volumePath, runRoot }) => ({ graphRoot, volumePath, runRoot }),
       () => {
-        this.#storageDirs = undefined; // asked again next time
-        return [];
+        this.#storeInfo = undefined; // asked again next time
+        return undefined;
       },
     );
+    return this.#storeInfo;
+  }
+
+  /** Podman's API socket, and its storage. */
+  async engineDirs(): Promise<ProtectedDir[]> {
+    const info = await this.#storeDirs();
+    const storage = info
+      ? [
+          { path: info.graphRoot, what: "Podman's storage: every container's files" },
+          { path: info.volumePath, what: "Podman's volumes" },
+          { path: info.runRoot, what: "Podman's runtime state" },
+        ]
+      : [];
     return [
       { path: this.#client.socketPath, what: "Podman's API socket" },
-      ...(await this.#storageDirs).filter((dir) => dir.path !== ""),
+      ...storage.filter((dir) => dir.path !== ""),
     ];
   }
 

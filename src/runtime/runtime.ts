@@ -59,10 +59,11 @@ export type RegistryAuth = { username: string; password: string; serveraddress: 
 
 /**
  * Why a registry did not give an image: it refused the credentials (`denied`), has no such image
- * or digest (`not-found`), sent bytes that do not match the digest (`corrupt`), or could not be
- * reached (`unreachable`, the only kind worth another try).
+ * or digest (`not-found`), sent bytes that do not match the digest (`corrupt`), could not be
+ * reached (`unreachable`, the only kind worth another try), or the image does not fit in the
+ * engine's storage (`no-space`).
  */
-export type PullFailureKind = "denied" | "not-found" | "corrupt" | "unreachable";
+export type PullFailureKind = "denied" | "not-found" | "corrupt" | "unreachable" | "no-space";
 
 /** A pull the registry (not the engine) failed; `reason` is the registry's and the engine's own words. */
 export class PullFailure extends Error {
@@ -134,6 +135,13 @@ export interface Runtime {
    * does not answer fails as any other call does.
    */
   pullImage(reference: string, options?: PullOptions): Promise<void>;
+  /**
+   * The bytes an image's pull downloads (its config and layers, compressed), as its registry lists
+   * them; rejects with the reason when the registry cannot say.
+   */
+  imageDownloadBytes(reference: string, auth?: RegistryAuth): Promise<number>;
+  /** Where the engine keeps images and how many bytes are free there. */
+  imageStorageSpace(): Promise<{ path: string; freeBytes: number }>;
   /** The directories the engine keeps (its storage, its socket): no app may mount them. */
   engineDirs(): Promise<ProtectedDir[]>;
 

@@ -13,6 +13,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { YAMLMap } from "yaml";
+import { LABELS } from "../../src/manifest/naming.ts";
+import { formatBytes } from "../../src/orchestrator/update.ts";
 import { type Driver, Lab, type Message, type OperationRecord, type TestApp } from "../support/driver.ts";
 import {
   buildUniqueImage,
@@ -67,6 +69,17 @@ async function installFails(app: TestApp): Promise<OperationRecord> {
   return record;
 }
 
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** The bytes a pull of `image` downloads: its config and layers as the registry stores its manifest. */
+function registryBytes(image: PushedImage): number {
+  const manifest = JSON.parse(readFileSync(registry.blobFile(image.digest), "utf8")) as {
+    config: { size: number };
+    layers: Array<{ size: number }>;
+  };
+  return manifest.layers.reduce((sum, layer) => sum + layer.size, manifest.config.size);
+}
+
 const events = (type: string, operationId: string) =>
   driver.messages
     .map((m: Message) => m.event as (Record<string, unknown> & { type: string }) | undefined)
@@ -93,13 +106,38 @@ describe("image pulls from a registry with TLS and auth", { concurrency: false }
     assert.match(
       record.operation?.error ?? "",
       new RegExp(
-        `image ${image.pinned.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} could not be pulled: .*unauthorized.*archy registry login ${registry.host}`,
+        `image ${literal(image.pinned)} could not be pulled: .*unauthorized.*archy registry login ${registry.host}`,
       ),
     );
     assert.ok(!record.logs.some((l) => l.message.includes("trying again")), "a refusal is not retried");
   });
 
-  test("install pulls the image pinned by digest, with per-layer bytes in events and log, and runs it", async () => {
+  test("an image that does not fit in Podman's storage: the install is refused before any byte is pulled, naming both figures; nothing is created", async () => {
+    const image = await newImage("full");
+    await login();
+    await driver.exit();
+    // The registry's real figures against a disk that says it has one layer's bytes free.
+    driver = await lab.driver({ pullBaseMs: 200, backoffBaseMs: 60_000, storageFreeBytes: LAYER_BYTES });
+    try {
+      const record = await installFails(await appOn("full", image.pinned));
+      assert.match(
+        record.operation?.error ?? "",
+        new RegExp(
+          `^not enough free space for the images: they download ${literal(formatBytes(registryBytes(image)))}, about ${literal(formatBytes(3 * registryBytes(image)))} in Podman's storage once unpacked \\(3× what they download\\), and /.+ has 3\\.0 MiB free; free at least .+ there \\(\`podman image prune\`.*then retry$`,
+        ),
+      );
+      assert.ok(!record.logs.some((l) => l.message.startsWith("pulling ")), "no pull was started");
+      await assert.rejects(
+        lab.podman(["image", "exists", image.pinned]),
+        "nothing of the image is on the node",
+      );
+    } finally {
+      await driver.exit();
+      driver = await lab.driver({ pullBaseMs: 200, backoffBaseMs: 60_000 });
+    }
+  });
+
+  test("install pulls the image pinned by digest, with per-layer bytes, rate and time left in events and log, and runs it", async () => {
     const pushedImage = await newImage("ok");
     // Slow enough for Podman's once-a-second progress to see the layer's bytes go by.
     const slow = await registry.throttled(LAYER_BYTES / 3);
@@ -131,7 +169,27 @@ describe("image pulls from a registry with TLS and auth", { concurrency: false }
       progress.some((e) => e.status === "done"),
       "the layer is reported done",
     );
+    const rated = downloading.filter((e) => (e.bytesPerSecond as number) > 0);
+    assert.ok(
+      rated.length > 0,
+      `the layer's rate is known after its first report: ${JSON.stringify(downloading)}`,
+    );
+    assert.ok(
+      rated.every((e) => typeof e.secondsLeft === "number" && e.secondsLeft >= 0),
+      "with the time its bytes still take",
+    );
     const lines = record.logs.map((l) => l.message);
+    assert.ok(
+      lines.some((l) => l.startsWith(`the image downloads ${formatBytes(registryBytes(image))}; `)),
+      `the registry's size of the image, before the pull: ${lines.join("\n")}`,
+    );
+    assert.ok(
+      lines.some(
+        (l) =>
+          l.startsWith(`${image.pinned} layer ${short}: `) && / at [\d.]+ [KMG]?i?B\/s, .+ left$/.test(l),
+      ),
+      lines.join("\n"),
+    );
     assert.ok(
       lines.some((l) => l === `pulling ${image.pinned} from ${slow.host} as ${registry.username}`),
       lines.join("\n"),
@@ -146,6 +204,42 @@ describe("image pulls from a registry with TLS and auth", { concurrency: false }
       "the registry password is in no log line",
     );
     await driver.waitPhase(app.id, "running", 60_000);
+    await removeApp(app);
+  });
+
+  test("the daemon SIGKILLed in the middle of a pull: nothing of the app is left half made, and when it comes back the install completes", async (t) => {
+    const pushedImage = await newImage("killed");
+    // About six seconds for the layer: the daemon dies with most of it still to come.
+    const slow = await registry.throttled(LAYER_BYTES / 6);
+    after(() => slow.close());
+    const image = { ...pushedImage, pinned: pushedImage.pinned.replace(registry.host, slow.host) };
+    pushed.push(image);
+    await login(slow.host);
+    const app = await appOn("killed", image.pinned);
+    const { operationId } = await driver.call<{ operationId: string }>("install", { path: app.dir });
+    await driver.waitFor(
+      (m) => {
+        const event = m.event as Record<string, unknown> | undefined;
+        return event?.type === "pull" && event.status === "downloading" && (event.current as number) > 0;
+      },
+      120_000,
+      "a pull event with the layer's first bytes",
+    );
+    await driver.kill();
+    assert.deepEqual(
+      (await lab.podman(["ps", "-a", "--filter", `label=${LABELS.app}=${app.id}`, "-q"])).trim(),
+      "",
+      "no container of the app",
+    );
+    driver = await lab.driver({ pullBaseMs: 200, backoffBaseMs: 60_000 });
+    const record = await driver.operationDone(operationId, 180_000);
+    assert.equal(record.operation?.state, "succeeded", JSON.stringify(record.logs));
+    await driver.waitPhase(app.id, "running", 60_000);
+    await lab.podman(["image", "exists", image.pinned]);
+    // Whether Podman finished the pull on its own after its client died, or the new daemon pulled again.
+    t.diagnostic(
+      `pulls started: ${record.logs.filter((l) => l.message.startsWith(`pulling ${image.pinned}`)).length}`,
+    );
     await removeApp(app);
   });
 

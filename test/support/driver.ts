@@ -104,6 +104,8 @@ export type DriverOptions = {
   backoffBaseMs?: number;
   /** The wait before a pull whose registry cannot be reached is tried again (3 tries in all). */
   pullBaseMs?: number;
+  /** What Podman's image storage says it has free, in bytes (a full disk without filling one). */
+  storageFreeBytes?: number;
   /**
    * Which Podman service: the lab's own (default), or `spawn` to let the driver find or start one
    * itself on `socketPath` (its `--own-socket`), as the real daemon does.
@@ -416,6 +418,8 @@ export class Lab {
       args.push("--health-restart-base-ms", String(options.healthRestartBaseMs));
     if (options.backoffBaseMs !== undefined) args.push("--backoff-base-ms", String(options.backoffBaseMs));
     if (options.pullBaseMs !== undefined) args.push("--pull-base-ms", String(options.pullBaseMs));
+    if (options.storageFreeBytes !== undefined)
+      args.push("--storage-free-bytes", String(options.storageFreeBytes));
     const env = testUserEnv();
     const argv = [this.#staged.node, ...args];
     const [file, fileArgs] = isRoot

@@ -173,6 +173,18 @@ export class FakeRuntime implements Runtime {
     );
   }
 
+  /** What the registry lists for the missing images, and what the storage has free. */
+  imageBytes = 0;
+  storageFreeBytes = Number.MAX_SAFE_INTEGER;
+
+  async imageDownloadBytes(): Promise<number> {
+    return this.imageBytes;
+  }
+
+  async imageStorageSpace(): Promise<{ path: string; freeBytes: number }> {
+    return { path: "/fake/storage", freeBytes: this.storageFreeBytes };
+  }
+
   async engineDirs(): Promise<Array<{ path: string; what: string }>> {
     return [];
   }

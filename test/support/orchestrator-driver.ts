@@ -6,7 +6,9 @@
  *   node orchestrator-driver.ts --state DIR --data DIR [--socket PATH | --own-socket PATH]
  *                               [--crash-before KIND:N] [--resync-ms MS]
  *                               [--health-restart-base-ms MS] [--backoff-base-ms MS] [--pull-base-ms MS]
+ *                               [--storage-free-bytes N]
  *   --socket: use exactly this Podman service; --own-socket: where to start one when none answers
+ *   --storage-free-bytes: Podman's image storage says it has N bytes free (a full disk without filling one)
  *   stdout, first line: {"ready":true,"apps":[…]} from the store, before any Podman call; then
  *   {"podman":{"socketPath","origin","pid"}} once connected.
  *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     "health-restart-base-ms": { type: "string" },
     "backoff-base-ms": { type: "string" },
     "pull-base-ms": { type: "string" },
+    "storage-free-bytes": { type: "string" },
   },
 });
 const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -76,6 +79,11 @@ emit({ podman: { socketPath: connection.socketPath, origin: connection.origin, p
 // A Podman service that goes away (crash, restart) is started again on the same socket.
 keepServiceAlive(connection, { ...serviceOptions, log: log.warn });
 const runtime = new PodmanRuntime({ client: connection.client, createWith: "podman", log: log.info });
+const storageFree = values["storage-free-bytes"];
+if (storageFree !== undefined) {
+  const real = runtime.imageStorageSpace.bind(runtime);
+  runtime.imageStorageSpace = async () => ({ ...(await real()), freeBytes: Number(storageFree) });
+}
 const orchestrator = new Orchestrator({
   stateDir: values.state as string,
   dataRoot: values.data as string,

@@ -31,6 +31,8 @@ const STATUSES: Record<string, PullProgress["status"]> = {
  * library's text on): the caller decides on these, retrying only what may pass.
  */
 export function pullErrorKind(message: string): PullFailureKind {
+  // First: the words of a full disk can name a blob's digest too.
+  if (/no space left on device|disk quota exceeded/i.test(message)) return "no-space";
   if (/unauthori[sz]ed|authentication required|denied|forbidden|\b40[13]\b/i.test(message)) return "denied";
   if (/manifest unknown|name unknown|not found|\b404\b/i.test(message)) return "not-found";
   if (/digest|checksum|verif|does not match|invalid .*blob/i.test(message)) return "corrupt";
