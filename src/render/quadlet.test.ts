@@ -47,6 +47,7 @@ describe("reading Quadlet units back", () => {
       containerName: "systemd-handmade",
       image: "busybox",
       labels: { a: "1", b: "two words" },
+      oneShot: false,
     });
   });
 });
@@ -67,6 +68,8 @@ describe("jobs", () => {
     const units = renderQuadlet(manifest, { dataRoot: "/var/lib/archipelago", dependencies: {} });
     const unit = (name: string) => units.find((u) => u.path === `${name}.container`)?.content ?? "";
     assert.ok(!unit("keyring--migrate").includes("[Install]"), unit("keyring--migrate"));
+    assert.equal(readContainerUnit("keyring--migrate.container", unit("keyring--migrate")).oneShot, true);
+    assert.equal(readContainerUnit("keyring--worker.container", unit("keyring--worker")).oneShot, false);
     const worker = unit("keyring--worker");
     assert.match(worker, /^After=keyring--migrate\.service$/m);
     assert.doesNotMatch(worker, /^Requires=keyring--migrate/m);

@@ -88,14 +88,16 @@ export function readQuadletWord(word: string): string {
 export function readContainerUnit(
   unitFile: string,
   content: string,
-): { containerName: string; image: string | undefined; labels: Record<string, string> } {
+): { containerName: string; image: string | undefined; labels: Record<string, string>; oneShot: boolean } {
   let section = "";
   let containerName = `systemd-${unitFile.replace(/\.container$/, "")}`;
   let image: string | undefined;
+  let oneShot = false;
   const labels: Record<string, string> = {};
   for (const raw of content.split("\n")) {
     const line = raw.trim();
     if (line.startsWith("[") && line.endsWith("]")) section = line;
+    if (section === "[Service]" && line === ONE_SHOT_SERVICE_LINE) oneShot = true;
     if (section !== "[Container]") continue;
     const at = line.indexOf("=");
     if (at <= 0) continue;
@@ -109,8 +111,11 @@ export function readContainerUnit(
       if (eq > 0) labels[label.slice(0, eq)] = label.slice(eq + 1);
     }
   }
-  return { containerName, image, labels };
+  return { containerName, image, labels, oneShot };
 }
+
+/** What makes a container's unit a job's (see `containerUnit`): it stays active once its run ended. */
+export const ONE_SHOT_SERVICE_LINE = "RemainAfterExit=yes";
 
 /**
  * Image=: Quadlet reads a name ending in `.image` or `.build` as one of its own image units, so such
@@ -326,6 +331,9 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     `TimeoutStopSec=${c.stopTimeoutSeconds + STOP_MARGIN_SECONDS}`,
     ...standInLines(c.command ?? []),
     c.awaitedHealthy && startSeconds !== undefined && `TimeoutStartSec=${startSeconds}`,
+    // A job's completion is its unit staying active (exited) with its exit status: an inactive unit
+    // loses both when systemd unloads it or reloads, and would look like a job never run.
+    c.job && ONE_SHOT_SERVICE_LINE,
   ]);
   // A job runs once per creation, when the daemon starts it: not at every boot.
   const install = c.job ? [] : [section("Install", ["WantedBy=default.target"])];

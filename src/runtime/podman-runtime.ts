@@ -96,11 +96,14 @@ const UNIT_START_TIMEOUT_MS = 120_000;
  * exited and `--rm` removed it before systemd saw the exit (or it started after Podman listed
  * containers), and starting it then would neither say that it exited nor with what code; any other
  * as an exited one — a unit stopping after its container exited (its `ExecStopPost=` removing it)
- * is a container that exited, as a plain one would be listed. A unit that never ran since it was
- * loaded is a created one too: its exit status 0 is no completion (a job's).
+ * is a container that exited, as a plain one would be listed. A job's unit (`oneShot`) stays active
+ * (exited) once its run ended, which is its completion; inactive and never run since it was loaded,
+ * it is a created one: its exit status 0 is no completion. Only a job's: any other unit loses that
+ * fact when systemd unloads or reloads it, and a stopped app's container is exited, not created.
  */
-export function unitContainerState(unit: UnitState | undefined): ContainerState {
-  if (unit && !unit.ran && unit.active === "inactive") return "created";
+export function unitContainerState(unit: UnitState | undefined, oneShot: boolean): ContainerState {
+  if (oneShot && unit?.active === "active" && unit.sub === "exited") return "exited";
+  if (oneShot && unit?.active === "inactive" && !unit.ran) return "created";
   switch (unit?.active) {
     case "activating":
       return "created";
@@ -292,7 +295,7 @@ export class PodmanRuntime implements Runtime {
         key: f.labels[LABELS.container],
         specHash: f.labels[LABELS.specHash],
         image: f.image ?? "",
-        state: unitContainerState(state),
+        state: unitContainerState(state, f.oneShot),
         exitCode: state?.exitStatus ?? 0,
         // The unit was written when its container was (re)created: a reinstall asked after it is done.
         createdAt: f.modifiedAt,

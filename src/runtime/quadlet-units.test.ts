@@ -26,7 +26,7 @@ const root = mkdtempSync(join(tmpdir(), "archy-quadlet-units-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** A unit's state; `ran: false` for one whose process never ran since it was loaded. */
-type UnitFacts = { active: string; result?: string; status?: number; ran?: boolean };
+type UnitFacts = { active: string; sub?: string; result?: string; status?: number; ran?: boolean };
 
 /** A `systemctl --user` that records what it is asked and answers `show` from `units`. */
 function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): SystemdUser {
@@ -41,7 +41,7 @@ function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): Syste
           `Id=${name}`,
           `LoadState=${unit ? "loaded" : "not-found"}`,
           `ActiveState=${unit?.active ?? "inactive"}`,
-          "SubState=dead",
+          `SubState=${unit?.sub ?? "dead"}`,
           `Result=${unit?.result ?? "success"}`,
           `ExecMainStatus=${unit?.status ?? 0}`,
           `ExecMainStartTimestampMonotonic=${unit && unit.ran !== false ? 81234567 : 0}`,
@@ -139,11 +139,31 @@ describe("Quadlet containers that are down are observed from their units", () =>
       systemdUnits.set("hello-web.service", { active });
       assert.equal((await runtime.observe()).containers[0]?.state, state, active);
     }
-    // Written and never run (a job's unit, before its first start): exit status 0 is no completion.
+    // Not run since systemd loaded it (it unloads inactive units, and reloads them with a drop-in):
+    // a stopped app's container, exited, never one merely created.
     systemdUnits.set("hello-web.service", { active: "inactive", ran: false });
-    assert.equal((await runtime.observe()).containers[0]?.state, "created", "inactive, never ran");
+    assert.equal((await runtime.observe()).containers[0]?.state, "exited", "inactive, not run since loaded");
     await unitStore.write(`hello-web.container.d/${STOPPED_DROP_IN}`, "[Install]\nWantedBy=\n");
     assert.equal((await runtime.observe()).containers[0]?.startsAtBoot, false);
+  });
+
+  test("a job's unit stays active (exited) once it ran, its completion; never run, it is created", async () => {
+    const web = hello.containers.web;
+    assert.ok(web);
+    const job: Manifest = { ...hello, containers: { web: { ...web, job: true, health: undefined } } };
+    const unit = renderQuadlet(job, ctx).find((f) => f.path === "hello-web.container");
+    assert.match(unit?.content ?? "", /^RemainAfterExit=yes$/m, "the job's unit remains after its run");
+    assert.doesNotMatch(unit?.content ?? "", /^\[Install\]/m, "and is not started at boot");
+    await install(job);
+    for (const [facts, state, exitCode] of [
+      [{ active: "active", sub: "exited", status: 0 }, "exited", 0],
+      [{ active: "failed", result: "exit-code", status: 5 }, "exited", 5],
+      [{ active: "inactive", ran: false }, "created", 0],
+    ] as const) {
+      systemdUnits.set("hello-web.service", facts);
+      const seen = (await runtime.observe()).containers[0];
+      assert.deepEqual([seen?.state, seen?.exitCode], [state, exitCode], JSON.stringify(facts));
+    }
   });
 
   test("a unit systemd says nothing of fails the observation: it is never planned from a guessed state", async () => {
