@@ -118,3 +118,12 @@ export async function logIn(page: Page, password: string): Promise<void> {
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
 }
+
+/**
+ * Waits until what the page shows is current: its live stream open and no read in flight (the
+ * shell's `data-freshness`). A test that changes the daemon behind the page's back (moves its
+ * clock, stops its Podman) does it from there, not while the page is still reading.
+ */
+export async function atRest(page: Page): Promise<void> {
+  await page.locator('main[data-freshness="current"]').waitFor();
+}

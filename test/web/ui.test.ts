@@ -20,6 +20,7 @@ import { http, manualClock, ok, PASSWORD, setup, startDaemon, type TestDaemon } 
 import { appDir, devKey, publishDir } from "../marketplace/support.ts";
 import {
   assertAccessible,
+  atRest,
   ensureWebBuilt,
   firstRun,
   launch,
@@ -153,6 +154,9 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     assert.equal(new URL(page.url()).pathname, "/settings", "back where the operator was going");
+    // The page reads its settings, and again once its live stream says hello: the session must
+    // expire after that, or a read the page makes on its own meets the expiry before the click.
+    await atRest(page);
     clock.advance(13 * 60 * 60 * 1000); // sessions last 12 h
     await page.getByRole("link", { name: "App Store" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
