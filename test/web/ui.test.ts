@@ -21,6 +21,7 @@ import { appDir, devKey, publishDir } from "../marketplace/support.ts";
 import {
   assertAccessible,
   atRest,
+  describedAs,
   ensureWebBuilt,
   firstRun,
   launch,
@@ -52,6 +53,19 @@ async function tabTo(page: Page, name: RegExp, limit = 40): Promise<void> {
     if (name.test(focused)) return;
   }
   assert.fail(`Tab never reached ${name}; focus went through: ${seen.join(" | ")}`);
+}
+
+/**
+ * A repeated password that differs is named to the field itself (its description), and submitting
+ * waits for it to match. The page's new password field holds "too short" or is empty.
+ */
+async function assertMismatchDescribed(page: Page): Promise<void> {
+  const repeat = page.getByLabel("Repeat the new password");
+  assert.equal(await describedAs(repeat), "", "no mismatch while nothing differs");
+  await repeat.fill("something else");
+  assert.equal(await describedAs(repeat), "The two passwords differ.");
+  assert.equal(await repeat.getAttribute("aria-invalid"), "true");
+  await repeat.fill("");
 }
 
 describe("how the daemon serves the UI", () => {
@@ -118,8 +132,9 @@ describe("first run, login, logout and a session that ends", () => {
     await page.goto("/store");
     await page.getByRole("heading", { name: "Set your password" }).waitFor();
     await assertAccessible(page, "first run");
-    await page.getByLabel("New password").fill("too short");
-    await page.getByLabel("Repeat it").fill("too short");
+    await page.getByLabel("New password", { exact: true }).fill("too short");
+    await assertMismatchDescribed(page);
+    await page.getByLabel("Repeat the new password").fill("too short");
     await page.getByRole("button", { name: "Set password and continue" }).click();
     // The daemon's own words, not the page's.
     await page.getByRole("alert").getByText("the password must have at least 10 characters").waitFor();
@@ -169,6 +184,27 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "App Store" }).waitFor();
     assertClean([/401|Failed to load resource/]);
+    await page.context().close();
+  });
+
+  test("Settings changes the password with the old one, naming a repeat that differs to its field", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/settings");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    await assertMismatchDescribed(page);
+    await assertAccessible(page, "Settings with a repeated password that differs");
+    const changed = `${PASSWORD} and more`;
+    await page.getByLabel("Current password").fill(PASSWORD);
+    await page.getByLabel("New password", { exact: true }).fill(changed);
+    await page.getByLabel("Repeat the new password").fill(changed);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByRole("status").getByText("Password changed.").waitFor();
+    // The new one is the password now.
+    await page.getByRole("button", { name: "Log out", exact: true }).click();
+    await logIn(page, changed);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    assertClean();
     await page.context().close();
   });
 });

@@ -3,11 +3,11 @@
  */
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { MIN_PASSWORD_LENGTH } from "../../../src/api/password-rule.ts";
 import { client } from "../api.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
+import { NewPasswordFields, passwordsDiffer } from "../components/NewPasswordFields.tsx";
 import { useNow } from "../components/useNow.ts";
 import { ago, bytes, duration } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
@@ -27,7 +27,7 @@ function ChangePassword() {
       setDone(true);
     },
   });
-  const mismatch = again !== "" && again !== next;
+  const mismatch = passwordsDiffer(next, again);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setDone(false);
@@ -48,32 +48,7 @@ function ChangePassword() {
             required
           />
         </label>
-        <label className="field">
-          <span>New password</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-            required
-            aria-describedby="new-password-rule"
-          />
-          <small id="new-password-rule" className="muted">
-            At least {MIN_PASSWORD_LENGTH} characters.
-          </small>
-        </label>
-        <label className="field">
-          <span>Repeat the new password</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={again}
-            onChange={(e) => setAgain(e.target.value)}
-            required
-            aria-invalid={mismatch}
-          />
-          {mismatch && <small className="field-error">The two passwords differ.</small>}
-        </label>
+        <NewPasswordFields password={next} repeat={again} onPassword={setNext} onRepeat={setAgain} />
         <ErrorNote error={change.error} />
         {done && (
           <p className="note note-good" role="status">
