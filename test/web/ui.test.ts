@@ -341,15 +341,21 @@ describe("the App Store and the marketplace", () => {
   let base: string;
   const alice = devKey();
   const bob = devKey();
+  let caller: { bearer: string };
   before(async () => {
     base = mkdtempSync(join(tmpdir(), "archy-ui-market-"));
     relay = await startDevRelay({ bundlesDir: join(base, "mirror") });
     d = await startDaemon();
     await setup(d.port);
-    const caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
     await ok(d.port, "market.relays.add", { url: relay.url }, caller);
     // Two publishers offer an app of the same id: two apps, each its publisher's.
-    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0"), relay);
+    // It asks for a permission: the marketplace install asks the operator, as a catalog app's does.
+    const asks = `    capabilities: [SYS_ADMIN]
+permissions:
+  admin: { kind: capability, capability: SYS_ADMIN, reason: Mounts its own file systems }
+`;
+    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0", asks), relay);
     const statuses = (await ok(d.port, "market.refresh", {}, caller)) as Array<{ error: string | null }>;
     assert.equal(statuses[0]?.error, null, JSON.stringify(statuses));
   });
@@ -387,6 +393,43 @@ describe("the App Store and the marketplace", () => {
     await assertAccessible(page, "App Store with marketplace apps at 375 px");
     const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
+    assertClean();
+    await page.context().close();
+  });
+
+  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/store");
+    await logIn(page, PASSWORD);
+    const alicesKey = npub(alice.pubkey);
+    const card = page.locator(`[data-source="nostr:${alicesKey}"]`);
+    await card.getByRole("button", { name: /^Install App alice\.notes from Marketplace: npub1/ }).click();
+    const dialog = page.getByRole("dialog", { name: "Install App alice.notes from the marketplace?" });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByTestId("publisher").textContent(), alicesKey);
+    assert.equal(await dialog.getByTestId("trust").textContent(), "Trust 0/100 · unknown");
+    await dialog.getByRole("button", { name: "Install", exact: true }).click();
+    // Below the threshold: the daemon's words name the risk, and nothing is installed until confirmed.
+    await dialog
+      .getByRole("alert")
+      .getByText(/install it only if you trust it/)
+      .waitFor();
+    await assertAccessible(page, "a marketplace install asking to confirm the risk");
+    await dialog.getByRole("button", { name: "I trust this publisher: install" }).click();
+    // Verified, it asks for what its manifest requests, as a catalog app does.
+    await dialog
+      .getByRole("list", { name: "Permissions to approve" })
+      .getByText(/SYS_ADMIN/)
+      .waitFor();
+    assert.deepEqual(
+      await ok(d.port, "package.list", {}, caller),
+      [],
+      "nothing installed before the approval",
+    );
+    await dialog.getByRole("button", { name: "Approve and install" }).click();
+    await page.waitForURL(/\/apps\/alice\.notes$/);
+    const installed = (await ok(d.port, "package.get", { id: "alice.notes" }, caller)) as { source: string };
+    assert.equal(installed.source, `nostr:${alicesKey}`, "Alice's app, not Bob's of the same id");
     assertClean();
     await page.context().close();
   });
