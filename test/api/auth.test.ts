@@ -95,6 +95,8 @@ describe("CSRF and cross-origin requests", () => {
       "backup.targets.add",
       "backup.targets.remove",
       "catalog.refresh",
+      "catalog.sources.add",
+      "catalog.sources.remove",
       "market.refresh",
       "market.relays.add",
       "market.relays.remove",
