@@ -17,6 +17,7 @@ import { CONTENT_SECURITY_POLICY } from "../../src/api/web-ui.ts";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
 import { npub } from "../../src/marketplace/identity.ts";
 import { http, manualClock, ok, PASSWORD, setup, startDaemon, type TestDaemon } from "../api/support.ts";
+import { type Lab, lab } from "../catalog/support.ts";
 import { appDir, devKey, publishDir } from "../marketplace/support.ts";
 import {
   assertAccessible,
@@ -331,6 +332,65 @@ describe("every page, for everyone", () => {
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
+    await page.context().close();
+  });
+});
+
+describe("catalog sources in Settings", () => {
+  let d: TestDaemon;
+  let published: Lab;
+  let other: Lab;
+  before(async () => {
+    d = await startDaemon();
+    await setup(d.port);
+    published = await lab();
+    await published.release(published.app("cat-one", "1.0.0"));
+    other = await lab(); // another publisher's catalog: its root pins nothing of the first
+    await other.release();
+  });
+  after(async () => {
+    await d?.close();
+    published?.close();
+    other?.close();
+  });
+
+  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/settings");
+    await logIn(page, PASSWORD);
+    await page.getByText("No signed catalog is configured.").waitFor();
+    const rootOf = (catalog: Lab) => readFileSync(join(catalog.out, "metadata", "1.root.json"), "utf8");
+    await page.getByLabel("Name", { exact: true }).fill("community");
+    await page.getByLabel("Where it is published").fill(published.out);
+    // A root that is not the catalog's: refused in the daemon's words, nothing added.
+    await page.getByLabel("Its root.json, from the publisher").fill(rootOf(other));
+    await page.getByRole("button", { name: "Verify and add" }).click();
+    await page
+      .getByRole("alert")
+      .getByText(/^catalog community was not added: /)
+      .waitFor();
+    assert.deepEqual(
+      await ok(d.port, "catalog.sources", {}, { bearer: readFileSync(d.tokenFile, "utf8").trim() }),
+      [],
+    );
+    await page.getByLabel("Its root.json, from the publisher").fill(rootOf(published));
+    await page.getByRole("button", { name: "Verify and add" }).click();
+    const source = page.locator('[data-source="community"]');
+    await source.getByText(/^1 app · refreshed /).waitFor();
+    assert.equal(await source.locator(".chip").textContent(), "ok");
+    await assertAccessible(page, "Settings with an added catalog");
+    await page.getByRole("link", { name: "App Store" }).click();
+    await page.locator('[data-app="cat-one"]').getByText("Signed catalog “community”").waitFor();
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("button", { name: "Remove community" }).click();
+    const dialog = page.getByRole("dialog", { name: "Remove the catalog community?" });
+    await dialog.getByRole("button", { name: "Remove" }).click();
+    await page.getByText("No signed catalog is configured.").waitFor();
+    assert.deepEqual(
+      await ok(d.port, "catalog.sources", {}, { bearer: readFileSync(d.tokenFile, "utf8").trim() }),
+      [],
+    );
+    assertClean([/Failed to load resource/]);
     await page.context().close();
   });
 });

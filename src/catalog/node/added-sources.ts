@@ -1,7 +1,8 @@
 /**
  * The catalog sources the operator added through the API (beside the configuration file's): kept in
- * `<state dir>/added-sources.json` with each pinned root in `<state dir>/added-roots/<name>.json`,
- * both written atomically, so that they survive a restart exactly as added. A file that does not
+ * `<state dir>/_added-sources.json` with each pinned root in `<state dir>/_added-roots/<name>.json`,
+ * both written atomically (a source's own directory is `<state dir>/<name>`, and no name starts
+ * with `_`), so that they survive a restart exactly as added. A file that does not
  * parse is an error naming it, never an empty list (that would drop the operator's sources silently).
  */
 import { readFile, rm } from "node:fs/promises";
@@ -12,9 +13,9 @@ import type { SourceConfig } from "./source.ts";
 
 const AddedFile = z.array(z.strictObject({ name: z.string(), url: z.string() }));
 
-const listFile = (stateDir: string) => join(stateDir, "added-sources.json");
+const listFile = (stateDir: string) => join(stateDir, "_added-sources.json");
 export const addedRootFile = (stateDir: string, name: string) =>
-  join(stateDir, "added-roots", `${name}.json`);
+  join(stateDir, "_added-roots", `${name}.json`);
 
 export async function readAddedSources(stateDir: string): Promise<SourceConfig[]> {
   const text = await readFile(listFile(stateDir), "utf8").catch((error: NodeJS.ErrnoException) => {
