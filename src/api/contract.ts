@@ -10,10 +10,12 @@
  * Browser-safe: imports only zod and schema modules (a browser bundle may import it).
  */
 import { z } from "zod";
+import { parseSchedule } from "../backup/schedule.ts";
 import { OfferViewSchema, RelayView } from "./market-views.ts";
 import { Approvals, PermissionName } from "./permission-views.ts";
 import {
   Accepted,
+  AlertView,
   AppDescription,
   AppId,
   AppView,
@@ -63,11 +65,44 @@ const method = <P extends z.ZodType, R extends z.ZodType, A extends MethodAccess
 const None = z.strictObject({});
 
 const BackupTargetName = z.string().min(1).max(32).meta({ description: "A target's name (a-z, 0-9, '-')." });
+/** A schedule in the operator's words; its form is checked here, the node's minimum interval by the daemon. */
+const ScheduleText = z
+  .string()
+  .min(1)
+  .max(100)
+  .superRefine((text, ctx) => {
+    try {
+      parseSchedule(text, "schedule", 0);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message.replace(/^schedule: /, "") });
+    }
+  })
+  .meta({
+    description: "`every 6h` (s, m, h, d), `daily 03:00` or `weekly sun 04:00` (the node's local time).",
+  });
+const KeepView = z
+  .object({
+    last: z.number().int().min(0).max(10_000).optional(),
+    daily: z.number().int().min(0).max(10_000).optional(),
+    weekly: z.number().int().min(0).max(10_000).optional(),
+    monthly: z.number().int().min(0).max(10_000).optional(),
+  })
+  .meta({
+    description:
+      "How many snapshots of each app retention keeps after a scheduled backup (restic forget --keep-last/-daily/-weekly/-monthly, then prune); none set: every snapshot is kept.",
+  });
 const BackupTargetView = z.object({
   name: z.string(),
   kind: z.string().meta({ description: "`local`, `sftp`, `rest`, `s3` or `b2`." }),
   location: z.string().meta({ description: "Where the repository is; a login inside a URL is masked." }),
   createdAt: z.number(),
+  schedule: ScheduleText.nullable().meta({
+    description: "When every installed app is backed up there; null: only on request.",
+  }),
+  check: ScheduleText.nullable().meta({
+    description: "When the repository is verified (`restic check`); null: only on request.",
+  }),
+  keep: KeepView,
 });
 
 export const CONTRACT = {
@@ -195,6 +230,19 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({ name: BackupTargetName }),
     result: z.object({ removed: z.string() }),
+  }),
+  "backup.targets.schedule": method({
+    summary:
+      "Sets when a target backs up every installed app and checks its repository, and the retention applied after each scheduled backup. A field left out is kept; null removes a schedule. A changed schedule counts from now; after downtime one run catches up, not one per missed slot.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      name: BackupTargetName,
+      schedule: ScheduleText.nullable().optional(),
+      check: ScheduleText.nullable().optional(),
+      keep: KeepView.optional().meta({ description: "Replaces the retention as a whole." }),
+    }),
+    result: BackupTargetView,
   }),
   "backup.targets.check": method({
     summary: "Opens a target's repository with the node's key and verifies its structure (`restic check`).",
@@ -514,7 +562,14 @@ export const CONTRACT = {
     summary: "Removes an app's containers. Data and secrets are kept unless `purge` is true.",
     access: "session",
     mutates: true,
-    params: z.strictObject({ id: AppId, purge: z.boolean().default(false) }),
+    params: z.strictObject({
+      id: AppId,
+      purge: z.boolean().default(false),
+      force: z.boolean().default(false).meta({
+        description:
+          "With `purge`: purge without running the app's `pre_purge` hook (whose failure otherwise stops the purge).",
+      }),
+    }),
     result: Accepted,
   }),
   "package.update": method({
@@ -635,6 +690,10 @@ export const CONTRACT = {
         .nullable()
         .meta({ description: "The file system of the data directory (null when it cannot be read)." }),
       apps: z.number(),
+      alerts: z.array(AlertView).meta({
+        description:
+          "Every alert of the node: the apps' failed or overdue backups and the targets' failed checks.",
+      }),
     }),
   }),
 } as const;

@@ -72,6 +72,16 @@ const APP = {
   warnings: [],
   flags: [],
   memoryLimits: [{ container: "web", bytes: 268_435_456, enforced: true, why: null }],
+  alerts: [
+    {
+      kind: "backup-overdue",
+      target: "usb",
+      appId: "my-app",
+      since: T0 - 86_400_000,
+      message:
+        "backup to usb overdue: the last one succeeded 2026-12-05T03:00:12Z; daily 03:00 expected one by 2026-12-06T03:00:00Z",
+    },
+  ],
 };
 
 const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
@@ -186,13 +196,33 @@ export const EXAMPLES: Record<string, MethodExample> = {
   },
   "backup.targets.list": {
     params: {},
-    result: { targets: [{ name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 }] },
+    result: {
+      targets: [
+        {
+          name: "usb",
+          kind: "local",
+          location: "/mnt/usb/archy",
+          createdAt: T0,
+          schedule: "daily 03:00",
+          check: "weekly sun 04:00",
+          keep: { daily: 7, weekly: 4, monthly: 12 },
+        },
+      ],
+    },
     errors: [],
   },
   "backup.targets.add": {
     params: { name: "usb", location: "/mnt/usb/archy" },
     result: {
-      target: { name: "usb", kind: "local", location: "/mnt/usb/archy", createdAt: T0 },
+      target: {
+        name: "usb",
+        kind: "local",
+        location: "/mnt/usb/archy",
+        createdAt: T0,
+        schedule: null,
+        check: null,
+        keep: {},
+      },
       key: "q3Zx0VbPz2m7kq1pJ9cTt0dQe6yHcW4s8nLrXaUoF2g",
       keyFile: "/home/archipelago/.local/share/archipelago/backup/targets/usb/key",
     },
@@ -203,6 +233,24 @@ export const EXAMPLES: Record<string, MethodExample> = {
     params: { name: "usb" },
     result: { name: "usb", snapshots: 12 },
     errors: ["notFound", "backupTargetUnusable"],
+  },
+  "backup.targets.schedule": {
+    params: {
+      name: "usb",
+      schedule: "daily 03:00",
+      check: "weekly sun 04:00",
+      keep: { daily: 7, weekly: 4, monthly: 12 },
+    },
+    result: {
+      name: "usb",
+      kind: "local",
+      location: "/mnt/usb/archy",
+      createdAt: T0,
+      schedule: "daily 03:00",
+      check: "weekly sun 04:00",
+      keep: { daily: 7, weekly: 4, monthly: 12 },
+    },
+    errors: ["notFound", "invalidParams"],
   },
   "backup.run": {
     params: { id: "my-app", target: "usb" },
@@ -513,6 +561,16 @@ export const EXAMPLES: Record<string, MethodExample> = {
       dataDir: "/home/archipelago/.local/share/archipelago",
       disk: { freeBytes: 52_000_000_000, totalBytes: 250_000_000_000 },
       apps: 3,
+      alerts: [
+        {
+          kind: "check-failed",
+          target: "usb",
+          appId: null,
+          since: T0,
+          message:
+            "the last check of usb failed (2026-12-07T04:00:00Z): restic check failed: pack 5c1f… is damaged",
+        },
+      ],
     },
     errors: [],
   },

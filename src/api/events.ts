@@ -24,9 +24,10 @@ const EVENT_BODIES = {
       reason: z.string().optional().meta({ description: "Why: what it waits for, the last error." }),
     })
     .meta({ description: "An app's phase (or its reason) changed." }),
-  "app-removed": z
-    .object({ type: z.literal("app-removed"), appId: z.string() })
-    .meta({ description: "An uninstalled app is gone from the store." }),
+  "app-removed": z.object({ type: z.literal("app-removed"), appId: z.string() }).meta({
+    description:
+      "An uninstalled app is gone from the store: its last event (there is no phase after `removing`; package.get answers not-found).",
+  }),
   operation: z
     .object({
       type: z.literal("operation"),

@@ -121,13 +121,15 @@ type ListView = {
   listings: unknown[];
   /** What the runtime found of the host (memory limits), known once Podman answered. */
   memoryLimits: unknown;
+  /** The rows the views were made from (the alerts are derived from them at every call). */
+  rows: AppRow[];
   apps: AppViewResult[];
 };
 const listViews = new WeakMap<object, ListView>();
 let listGenerations = 0;
 
 /** The current views, and their version (the list's ETag). */
-function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
+function listView(ctx: ApiContext): { apps: AppViewResult[]; rows: AppRow[]; version: string } {
   const { store } = ctx.orchestrator;
   const listings = ctx.catalogs.sources.map((s) => s.listing);
   const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
@@ -139,9 +141,10 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
     view.listings.length !== listings.length ||
     view.listings.some((listing, i) => listing !== listings[i])
   ) {
-    const apps = store.listApps().map((row) => appView(ctx, row));
+    const rows = store.listApps();
+    const apps = rows.map((row) => appView(ctx, row));
     // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, apps };
+    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, rows, apps };
     listViews.set(store, view);
   }
   // A restarted daemon starts counting again: its start time keeps an old tag from matching.
@@ -149,16 +152,34 @@ function listView(ctx: ApiContext): { apps: AppViewResult[]; version: string } {
     .update(`${ctx.startedAt}\0${view.generation}`)
     .digest("base64url")
     .slice(0, 22);
-  return { apps: view.apps, version };
+  return { apps: view.apps, rows: view.rows, version };
 }
 
-/** The listed apps, with the age of their observation now. */
+/**
+ * The listed apps, with the age of their observation and their alerts now (an overdue backup is an
+ * alert because time passed, not because anything was written).
+ */
 function listedApps(ctx: ApiContext): AppViewResult[] {
   const now = ctx.clock();
-  return listView(ctx).apps.map((app) => ({
+  const { apps, rows } = listView(ctx);
+  const alerts = ctx.backups.alerts(rows, now);
+  return apps.map((app) => ({
     ...app,
     observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+    alerts: alerts.filter((alert) => alert.appId === app.id),
   }));
+}
+
+/** The list's ETag: its views' version and the alerts now (they change without a store write). */
+function listVersion(ctx: ApiContext): string {
+  const { rows, version } = listView(ctx);
+  const alerts = ctx.backups
+    .alerts(rows)
+    .map((a) => `${a.kind}\0${a.target}\0${a.appId}\0${a.since}`)
+    .join("\n");
+  return alerts
+    ? `${version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
+    : version;
 }
 
 function appView(ctx: ApiContext, row: AppRow): AppViewResult {
@@ -193,6 +214,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     ),
     warnings: manifest ? warningsOf(manifest) : [],
     flags: ctx.market.flagsOf(row),
+    alerts: ctx.backups.alerts([row]).filter((alert) => alert.appId === row.id),
   };
 }
 
@@ -349,8 +371,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.stop": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
   "package.restart": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
   "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
-  "package.uninstall": ({ id, purge }, ctx) =>
-    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge })),
+  "package.uninstall": ({ id, purge, force }, ctx) =>
+    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge, force })),
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
@@ -447,6 +469,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
       dataDir: ctx.dataDir,
       disk,
       apps: ctx.orchestrator.store.listApps().length,
+      alerts: ctx.backups.alerts(ctx.orchestrator.store.listApps()),
     };
   },
   "system.info": (_params, ctx) => ({
@@ -470,7 +493,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },
-  { "package.list": (_params, ctx) => listView(ctx).version },
+  { "package.list": (_params, ctx) => listVersion(ctx) },
 );
 
 export const METHOD_TABLE: ReadonlyMap<string, MethodDefinition<ApiContext>> = new Map(

@@ -71,6 +71,18 @@ const AccessWarnings = z.array(z.string()).meta({
     "What the operator should know before running it: an interface its manifest publishes beyond the node, reached there without the node's login (docs/app-access.md).",
 });
 
+/** Something the operator must see and act on (docs/backups.md#alerts), until it clears itself. */
+export const AlertView = z.object({
+  kind: z.enum(["backup-failed", "backup-overdue", "check-failed"]).meta({
+    description:
+      "`backup-failed`: the app's last backup to the target failed (cleared by a success); `backup-overdue`: its schedule expected a backup more than one period ago; `check-failed`: the target's last `restic check` failed.",
+  }),
+  target: z.string().meta({ description: "The backup target it is about." }),
+  appId: z.string().nullable().meta({ description: "The app it is about; null for a target's own alert." }),
+  since: z.number().meta({ description: "Since when (unix ms): the failure, or the slot that was missed." }),
+  message: z.string().meta({ description: "What happened, in words (credentials masked)." }),
+});
+
 export const AppView = z.object({
   id: z.string(),
   name: z.string(),
@@ -115,6 +127,9 @@ export const AppView = z.object({
   flags: z.array(z.string()).meta({
     description:
       "For a marketplace app: its installed release was deleted by its publisher (NIP-09) or reported by the operator's network.",
+  }),
+  alerts: z.array(AlertView).meta({
+    description: "Its failed or overdue backups, per target, until a backup there succeeds.",
   }),
 });
 

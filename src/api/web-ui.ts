@@ -76,7 +76,7 @@ export function loadAssets(root: string): Map<string, Asset> | undefined {
 }
 
 /** Client-side routes of the UI: a reload on any of them gets the page. */
-const PAGE = /^\/(?:|login|setup|store|settings|apps)(?:\/[^.]*)?$/;
+const PAGE = /^\/(?:|login|setup|store|settings|apps|backups)(?:\/[^.]*)?$/;
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Archipelago</title></head>
 <body><h1>The web UI is not built</h1><p>Run <code>scripts/build-web</code> in the checkout (<code>npm run demo</code>

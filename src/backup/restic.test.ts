@@ -4,6 +4,7 @@ import {
   backupArgs,
   lastWords,
   parseBackupLine,
+  parseForget,
   parseSnapshots,
   progressOf,
   ResticError,
@@ -87,6 +88,17 @@ describe("restic's JSON output", () => {
     assert.equal(list[0]?.id, id);
     assert.deepEqual(parseSnapshots("null"), []);
     assert.throws(() => parseSnapshots('[{"id":"../x","short_id":"x","time":"t","paths":[]}]'), ResticError);
+  });
+
+  test("forget: the removed snapshots are counted from its JSON line, prune's text after it ignored", () => {
+    const out = `[{"host":"archipelago","keep":[{"id":"k"}],"remove":[{"id":"a"},{"id":"b"}]},{"host":"h","keep":[],"remove":null}]
+loading indexes...
+[0:00] 100.00%  1 / 1 snapshots
+done
+`;
+    assert.equal(parseForget(out), 2);
+    assert.throws(() => parseForget("loading indexes...\n"), /did not print its JSON summary/);
+    assert.throws(() => parseForget('[{"remove":"all"}]\n'), /unexpected summary/);
   });
 
   test("restic's reason for failing is its Fatal line", () => {

@@ -131,6 +131,23 @@ export function parseSnapshots(stdout: string): ResticSnapshot[] {
   return parsed.data ?? [];
 }
 
+/** What `restic forget --json` says of each group: the snapshots it removed (the first line of its output). */
+const ForgetGroups = z.array(z.looseObject({ remove: z.array(z.looseObject({ id: z.string() })).nullish() }));
+
+/** How many snapshots `restic forget --json [--prune]` removed: its JSON is the first line; prune's text follows it. */
+export function parseForget(stdout: string): number {
+  const first = stdout.split("\n").find((line) => line.startsWith("["));
+  let value: unknown;
+  try {
+    value = JSON.parse(first ?? "");
+  } catch {
+    throw new ResticError("restic forget did not print its JSON summary", 0);
+  }
+  const parsed = ForgetGroups.safeParse(value);
+  if (!parsed.success) throw new ResticError("restic forget printed an unexpected summary", 0);
+  return parsed.data.reduce((sum, group) => sum + (group.remove?.length ?? 0), 0);
+}
+
 /** The environment restic gets: the repository, its key file, the cache, credentials; never the key. */
 export function resticEnv(repository: Repository, cacheDir: string): Record<string, string> {
   return {
@@ -209,6 +226,11 @@ export class Restic {
   /** Opens the repository with its key and verifies its structure (`restic check`). */
   async check(repository: Repository): Promise<void> {
     await this.#ok(repository, "check", ["check", "--no-lock"]);
+  }
+
+  /** Applies a retention policy (`args`: schedule.ts's forgetArgs); returns how many snapshots went. */
+  async forget(repository: Repository, args: string[]): Promise<number> {
+    return parseForget((await this.#ok(repository, "forget", args)).stdout);
   }
 
   /** Whether a repository exists at the location (its config file opens with the key). */

@@ -27,7 +27,20 @@ import {
   restoredPath,
 } from "./layout.ts";
 import { type BackupProgress, type Repository, Restic, ResticError, type ResticSnapshot } from "./restic.ts";
-import { TargetError, Targets } from "./targets.ts";
+import { RunLog } from "./runs.ts";
+import {
+  type Alert,
+  appAlerts,
+  checkAlerts,
+  forgetArgs,
+  formatSchedule,
+  hasRetention,
+  type Keep,
+  parseSchedule,
+  ScheduleError,
+  storedSchedule,
+} from "./schedule.ts";
+import { NO_PLAN, TargetError, type TargetPlan, Targets } from "./targets.ts";
 
 /** A request the service refuses before recording anything; `code` maps to an RPC code. */
 export class BackupError extends Error {
@@ -79,7 +92,12 @@ export type BackupsOptions = {
   clock?: () => number;
   /** How long the app's containers may take to stop before the backup gives up (default 5 min). */
   stopWaitMs?: number;
+  /** The shortest interval an `every` schedule may have (default 1 min). */
+  minIntervalMs?: number;
 };
+
+/** A schedule change: a field given replaces it (null: no schedule), a field left out is kept. */
+export type PlanChange = { backup?: string | null; check?: string | null; keep?: Keep };
 
 const inNamespace = process.getuid?.() !== 0;
 
@@ -100,6 +118,12 @@ const exists = (path: string) =>
 export class Backups {
   readonly targets: Targets;
   readonly dirs: BackupDirs;
+  /** What became of each target's backups and checks (alerts, the schedules' place). */
+  readonly runs: RunLog;
+  /** Each target's plan, known in memory: alerts are read on every app list, without I/O. */
+  readonly #plans = new Map<string, TargetPlan>();
+  /** The target of each backup in flight, to record its outcome there. */
+  readonly #backupTargets = new Map<string, string>();
   readonly #o: BackupsOptions;
   readonly #restic: Restic;
   readonly #clock: () => number;
@@ -116,6 +140,7 @@ export class Backups {
     const mask = options.orchestrator.secrets.mask;
     this.targets = new Targets(this.dirs.targets, (name, value) => mask.add(name, value));
     this.#restic = new Restic({ cacheDir: this.dirs.cache });
+    this.runs = new RunLog(this.dirs.targets);
   }
 
   /**
@@ -147,6 +172,9 @@ export class Backups {
       "delete restore work",
     );
     await this.targets.learnExisting();
+    const targets = await this.targets.list();
+    for (const target of targets) this.#plans.set(target.name, target.plan ?? NO_PLAN);
+    await this.runs.load(targets.map((t) => t.name));
   }
 
   /**
@@ -160,7 +188,7 @@ export class Backups {
   }
 
   /** Runs an operation's work to its end, recorded; never a rejection left unhandled. */
-  #track(operationId: string, appId: string, work: () => Promise<unknown>): void {
+  #track(operationId: string, appId: string, work: () => Promise<unknown>): Promise<void> {
     const done: Promise<void> = work()
       .then(
         () => this.#end(operationId, appId),
@@ -171,6 +199,7 @@ export class Backups {
       })
       .finally(() => this.#inFlight.delete(done));
     this.#inFlight.add(done);
+    return done;
   }
 
   #volumeDir(appId: string, volume: string): string {
@@ -200,19 +229,102 @@ export class Backups {
       await this.targets.remove(added.record.name).catch(() => {});
       throw this.#targetFailure(added.record.name, error);
     }
+    this.#plans.set(added.record.name, NO_PLAN);
     return added;
   }
 
-  /** Opens the target's repository with its key and checks its structure (`restic check`). */
+  async removeTarget(name: string) {
+    const removed = await this.targets.remove(name);
+    this.#plans.delete(removed.name);
+    this.runs.forgetTarget(removed.name);
+    return removed;
+  }
+
+  /**
+   * Sets a target's schedules and retention. A schedule that changes counts its slots from now;
+   * bad input is refused naming the field, and nothing changes.
+   */
+  async setPlan(name: string, change: PlanChange) {
+    const record = await this.targets.resolve(name).catch(asBackupError);
+    const current = record.plan ?? NO_PLAN;
+    const now = this.#clock();
+    const setting = (field: "backup" | "check") => {
+      const spec = change[field];
+      if (spec === undefined) return current[field];
+      if (spec === null) return null;
+      try {
+        const canonical = formatSchedule(
+          // Named as the API names it: `schedule` (when to back up) and `check`.
+          parseSchedule(spec, field === "backup" ? "schedule" : "check", this.#o.minIntervalMs ?? 60_000),
+        );
+        return current[field]?.spec === canonical ? current[field] : { spec: canonical, since: now };
+      } catch (error) {
+        if (error instanceof ScheduleError) throw new BackupError("invalid", error.message);
+        throw error;
+      }
+    };
+    const plan: TargetPlan = {
+      backup: setting("backup"),
+      check: setting("check"),
+      keep: change.keep ?? current.keep,
+    };
+    const saved = await this.targets.setPlan(record.name, plan);
+    this.#plans.set(record.name, plan);
+    return saved;
+  }
+
+  /** Opens the target's repository with its key and checks its structure (`restic check`); the outcome is recorded. */
   async checkTarget(name: string): Promise<{ name: string; snapshots: number }> {
     const record = await this.targets.resolve(name);
     const repository = await this.targets.repository(record.name);
     try {
       await this.#restic.check(repository);
-      return { name: record.name, snapshots: (await this.#restic.snapshots(repository)).length };
+      const snapshots = (await this.#restic.snapshots(repository)).length;
+      await this.runs.checked(record.name, { at: this.#clock() });
+      return { name: record.name, snapshots };
     } catch (error) {
-      throw this.#targetFailure(record.name, error);
+      const failure = this.#targetFailure(record.name, error);
+      await this.runs.checked(record.name, {
+        at: this.#clock(),
+        error: this.#o.orchestrator.secrets.mask.apply(failure.message),
+      });
+      throw failure;
     }
+  }
+
+  /**
+   * The alerts the operator sees: each of these apps' failed or overdue backups on each target,
+   * and each target's failed check. Read from memory: the caller gives the apps (the app list
+   * passes its kept rows, so a list reads the store no more for its alerts).
+   */
+  alerts(
+    installed: ReadonlyArray<{ id: string; installedAt: number; desired: string }>,
+    now = this.#clock(),
+  ): Alert[] {
+    const apps = installed.filter((app) => app.desired !== "absent");
+    const alerts: Alert[] = [];
+    for (const [target, plan] of [...this.#plans].sort(([a], [b]) => a.localeCompare(b))) {
+      const stored = storedSchedule(plan.backup);
+      const schedule = stored && plan.backup ? { schedule: stored, setting: plan.backup } : undefined;
+      for (const app of apps)
+        alerts.push(
+          ...appAlerts({
+            target,
+            appId: app.id,
+            installedAt: app.installedAt,
+            schedule,
+            record: this.runs.app(target, app.id),
+            now,
+          }),
+        );
+      alerts.push(...checkAlerts(target, this.runs.check(target)));
+    }
+    return alerts;
+  }
+
+  /** The plans the scheduler follows, by target. */
+  plans(): ReadonlyMap<string, TargetPlan> {
+    return this.#plans;
   }
 
   #targetFailure(name: string, error: unknown): Error {
@@ -269,12 +381,21 @@ export class Backups {
     };
   }
 
-  #end(operationId: string, appId: string, error?: unknown): void {
+  async #end(operationId: string, appId: string, error?: unknown): Promise<void> {
     this.#running.delete(appId);
     const state = error === undefined ? "succeeded" : "failed";
     const message = error === undefined ? undefined : (error as Error).message;
     this.#o.orchestrator.store.setOperationState(operationId, state, this.#clock(), message);
     const recorded = this.#o.orchestrator.store.getOperation(operationId)?.error;
+    const target = this.#backupTargets.get(operationId);
+    this.#backupTargets.delete(operationId);
+    if (target !== undefined)
+      await this.runs
+        .backedUp(target, appId, {
+          at: this.#clock(),
+          error: state === "failed" ? (recorded ?? "failed") : undefined,
+        })
+        .catch(() => {});
     this.#o.publish({
       type: "operation",
       operationId,
@@ -286,6 +407,38 @@ export class Backups {
 
   /** Starts a backup of an installed app; resolves once it is recorded (the work goes on). */
   async backup(appId: string, targetName: string | undefined): Promise<BackupAccepted> {
+    return (await this.#startBackup(appId, targetName, {})).accepted;
+  }
+
+  /**
+   * A backup the scheduler asked for, to its end: the schedule's place is recorded once it is
+   * accepted, and after a snapshot the target's retention is applied (`restic forget --prune`).
+   * `busy`: another operation holds the app; nothing was recorded (the next tick asks again).
+   */
+  async scheduledBackup(appId: string, target: string): Promise<"done" | "busy"> {
+    const keep = this.#plans.get(target)?.keep ?? {};
+    let started: { accepted: BackupAccepted; done: Promise<void> };
+    try {
+      started = await this.#startBackup(appId, target, { keep, scheduledAt: this.#clock() });
+    } catch (error) {
+      if (error instanceof BackupError && error.code === "busy") return "busy";
+      const at = this.#clock();
+      await this.runs.scheduled(target, appId, at);
+      await this.runs.backedUp(target, appId, {
+        at,
+        error: this.#o.orchestrator.secrets.mask.apply((error as Error).message),
+      });
+      return "done";
+    }
+    await started.done;
+    return "done";
+  }
+
+  async #startBackup(
+    appId: string,
+    targetName: string | undefined,
+    options: { keep?: Keep; scheduledAt?: number },
+  ): Promise<{ accepted: BackupAccepted; done: Promise<void> }> {
     const { store, manifests } = this.#o.orchestrator;
     const app = store.getApp(appId);
     if (!app || app.desired === "absent") throw new BackupError("not-found", `${appId} is not installed`);
@@ -297,9 +450,38 @@ export class Backups {
       );
     const target = await this.targets.resolve(targetName).catch(asBackupError);
     const operationId = this.#begin(appId, "backup");
+    this.#backupTargets.set(operationId, target.name);
+    if (options.scheduledAt !== undefined) await this.runs.scheduled(target.name, appId, options.scheduledAt);
     const note = this.#note(operationId, appId);
-    this.#track(operationId, appId, () => this.#runBackup(operationId, appId, manifest, target.name, note));
-    return { operationId, appId, kind: "backup", existing: false };
+    if (options.scheduledAt !== undefined) note("info", `scheduled backup to ${target.name}`);
+    const done = this.#track(operationId, appId, async () => {
+      const snapshot = await this.#runBackup(operationId, appId, manifest, target.name, note);
+      if (options.keep && hasRetention(options.keep))
+        await this.#applyRetention(target.name, appId, options.keep, snapshot, note);
+    });
+    return { accepted: { operationId, appId, kind: "backup", existing: false }, done };
+  }
+
+  /** After a scheduled snapshot (the app running again): the target's retention, for this app. */
+  async #applyRetention(
+    target: string,
+    appId: string,
+    keep: Keep,
+    snapshot: string,
+    note: Note,
+  ): Promise<void> {
+    const repository = await this.targets.repository(target);
+    try {
+      const removed = await this.#restic.forget(repository, forgetArgs(appTag(appId), keep));
+      note(
+        "info",
+        `retention applied: ${removed} older snapshot${removed === 1 ? "" : "s"} of ${appId} forgotten and pruned`,
+      );
+    } catch (error) {
+      throw new Error(
+        `snapshot ${snapshot.slice(0, 8)} was made, but applying the retention failed: ${(error as Error).message}`,
+      );
+    }
   }
 
   async #open(target: string, note: Note): Promise<Repository> {

@@ -85,16 +85,36 @@ export function checkCredentials(
   return credentials;
 }
 
+/** Writes a 0600 file under a temporary name and renames it over `path`: a crash leaves the old or the new. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const partial = `${path}.partial`;
+  await writeFile(partial, text, { mode: 0o600 });
+  await rename(partial, path);
+}
+
 /** A new repository key: 32 random bytes, base64url (43 characters). */
 export function generateKey(): string {
   return randomBytes(32).toString("base64url");
 }
+
+const ScheduleSettingRecord = z.strictObject({ spec: z.string().min(1), since: z.number() });
+const KeepCount = z.number().int().min(0).max(10_000).optional();
+
+/** A target's schedules (scheduler.ts) and the retention applied after each scheduled backup. */
+export const TargetPlan = z.strictObject({
+  backup: ScheduleSettingRecord.nullable(),
+  check: ScheduleSettingRecord.nullable(),
+  keep: z.strictObject({ last: KeepCount, daily: KeepCount, weekly: KeepCount, monthly: KeepCount }),
+});
+export type TargetPlan = z.infer<typeof TargetPlan>;
+export const NO_PLAN: TargetPlan = { backup: null, check: null, keep: {} };
 
 const TargetRecord = z.strictObject({
   name: z.string().regex(TARGET_NAME),
   kind: z.enum(["local", ...(Object.keys(REMOTE_KINDS) as Array<keyof typeof REMOTE_KINDS>)]),
   location: z.string().min(1),
   createdAt: z.number(),
+  plan: TargetPlan.optional(),
 });
 export type TargetRecord = z.infer<typeof TargetRecord>;
 export type TargetView = Omit<TargetRecord, "location"> & { location: string };
@@ -225,6 +245,13 @@ export class Targets {
     await writeFile(join(partial, "target.json"), JSON.stringify(record), { mode: 0o600 });
     await rename(partial, this.#dir(request.name));
     return { record, key, generated: request.key === undefined };
+  }
+
+  /** Replaces a target's plan (schedules, retention): written aside and renamed over, never half. */
+  async setPlan(name: string, plan: TargetPlan): Promise<TargetRecord> {
+    const record = { ...(await this.resolve(name)), plan };
+    await writeFileAtomic(join(this.#dir(record.name), "target.json"), JSON.stringify(record));
+    return record;
   }
 
   /** Forgets a target (its repository and snapshots stay where they are). */

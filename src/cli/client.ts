@@ -10,8 +10,8 @@ import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { MethodName, PublicMethodName, Result } from "../api/contract.ts";
-import type { WsMessage } from "../api/events.ts";
 import { RPC_CODES } from "../api/rpc/errors.ts";
+import { EventStream, streamUrl, type WebSocketLike } from "../client/events.ts";
 import type { ParamsArg } from "../client/rpc.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
@@ -81,7 +81,7 @@ export type AvailableApp = Result<"package.available">[number];
 /** A permission a manifest requests (docs/manifest.md, "Permissions"). */
 export type PermissionView = AvailableApp["permissions"][number];
 export type Accepted = Result<"package.install">;
-export type OperationView = Result<"operation.get">;
+export type { OperationView } from "../client/operations.ts";
 /** An operation as `operation.list` lists it (without its log). */
 export type OperationSummary = Result<"operation.list">[number];
 export type LogLine = Result<"package.logs">[number];
@@ -90,17 +90,9 @@ export type Credential = Result<"package.credentials">[number];
 export type OperationMethod = {
   [M in MethodName]: Result<M> extends Accepted ? M : never;
 }[MethodName];
-/** What `/ws/v1` pushes (src/api/events.ts). */
-export type DaemonEvent = WsMessage;
 
 /** The params and options of a call: params may be left out when the method needs none. */
 export type CallArgs<M extends MethodName> = [...ParamsArg<M>, options?: { timeoutMs?: number }];
-
-export type Subscription = {
-  /** Resolves when the connection has closed (by either side). */
-  readonly closed: Promise<void>;
-  close(): void;
-};
 
 // ---- Where the daemon is, and its token ----
 
@@ -447,57 +439,48 @@ export class DaemonClient {
   }
 
   /**
-   * Subscribes to the daemon's live events. Resolves once the daemon has greeted the connection, or
-   * with undefined when that does not happen within `timeoutMs` (the caller then polls instead).
+   * Opens the daemon's live event stream (src/client/events.ts: it connects again when the
+   * connection is lost and asks for what it missed). A refusal of the token reads the token file
+   * again and connects with a new one (the daemon writes one at every start). Resolves once the
+   * daemon has greeted it, or with undefined when the first try fails or no greeting comes within
+   * `timeoutMs` (the caller then polls instead).
    */
-  async subscribe(
-    onEvent: (event: DaemonEvent) => void,
-    timeoutMs = 5_000,
-  ): Promise<Subscription | undefined> {
-    const { token } = await this.#credentials();
-    const wsUrl = `${this.url.replace(/^http/, "ws")}/ws/v1`;
-    return new Promise((resolveSubscription) => {
-      let socket: WebSocket;
-      try {
-        socket = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
-      } catch {
-        resolveSubscription(undefined);
-        return;
-      }
+  async events(timeoutMs = 5_000): Promise<EventStream | undefined> {
+    let token = (await this.#credentials()).token;
+    const stream = new EventStream({
+      url: streamUrl(this.url),
+      connect: (url) =>
+        new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike,
+    });
+    const renewToken = async () => {
+      this.#token = undefined;
+      const fresh = await this.#credentials().catch(() => undefined);
+      if (!fresh || fresh.token === token) return;
+      token = fresh.token;
+      stream.reconnect();
+    };
+    return new Promise((resolveStream) => {
+      let settled = false;
       let greeted = false;
-      let markClosed: () => void = () => {};
-      const closed = new Promise<void>((done) => {
-        markClosed = done;
-      });
-      const timer = setTimeout(() => {
-        if (greeted) return;
-        socket.close();
-        resolveSubscription(undefined);
-      }, timeoutMs);
-      socket.addEventListener("message", (message) => {
-        let event: DaemonEvent;
-        try {
-          event = JSON.parse(String(message.data)) as DaemonEvent;
-        } catch {
-          return;
-        }
-        if (!greeted) {
-          if (event.type !== "hello") return;
-          greeted = true;
-          clearTimeout(timer);
-          resolveSubscription({ closed, close: () => socket.close() });
-          return;
-        }
-        onEvent(event);
-      });
-      socket.addEventListener("close", () => {
+      const settle = (open: boolean) => {
+        if (settled) return;
+        settled = true;
+        greeted = open;
         clearTimeout(timer);
-        markClosed();
-        if (!greeted) resolveSubscription(undefined);
+        if (!open) {
+          stopWatching();
+          stream.close();
+        }
+        resolveStream(open ? stream : undefined);
+      };
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const stopWatching = stream.onStatus(({ status, attempt }) => {
+        if (greeted) {
+          if (status === "unauthenticated") void renewToken();
+        } else if (status === "open") settle(true);
+        else if (status === "unauthenticated" || (status === "connecting" && attempt > 0)) settle(false);
       });
-      socket.addEventListener("error", () => {
-        // A close event follows.
-      });
+      stream.start();
     });
   }
 }

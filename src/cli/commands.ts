@@ -118,6 +118,7 @@ const TABLE = {
   uninstall: {
     ...lifecycleSpec("uninstall an app (data kept unless --purge)", "installed", [
       { name: "purge", value: "flag", help: "also delete its data" },
+      { name: "force", value: "flag", help: "with --purge: skip the app's pre_purge hook" },
     ]),
     group: "operator",
     load: lifecycle("uninstall"),
@@ -153,7 +154,7 @@ const TABLE = {
     load: () => import("./commands/logs.ts"),
   },
   backup: {
-    summary: "back up an app (or --all) to a target; targets add|remove|check",
+    summary: "back up an app (or --all) to a target; targets add|remove|check|schedule",
     options: [
       { name: "all", value: "flag", help: "every installed app" },
       { name: "target", value: "text", help: "the target's name" },
@@ -180,6 +181,20 @@ const TABLE = {
           },
           remove: { summary: "forget a target", options: [...CONNECTION, HELP], args: "none" },
           check: { summary: "open and verify a target", options: [...CONNECTION, HELP], args: "none" },
+          schedule: {
+            summary: "back up every app and check the target on a schedule, with retention",
+            options: [
+              { name: "every", value: "text", help: '"daily 03:00", "weekly sun 04:00", "every 6h" or off' },
+              { name: "check", value: "text", help: "when to verify the repository (restic check), or off" },
+              { name: "keep-last", value: "text", help: "keep the N newest snapshots of each app" },
+              { name: "keep-daily", value: "text", help: "keep one a day for N days" },
+              { name: "keep-weekly", value: "text", help: "keep one a week for N weeks" },
+              { name: "keep-monthly", value: "text", help: "keep one a month for N months" },
+              ...CONNECTION,
+              HELP,
+            ],
+            args: "none",
+          },
         },
       },
     },

@@ -8,6 +8,7 @@
 import { pathProblem } from "../manifest/renderable.ts";
 import {
   ALL_CAPABILITIES,
+  type DependsCondition,
   ELEVATED_CAPABILITIES,
   MIN_MEMORY_BYTES,
   memorySize,
@@ -52,8 +53,9 @@ export type Container = {
   stop_timeout?: number;
   stop_signal?: string;
   aliases: string[];
-  depends_on: Record<string, "started" | "healthy">;
+  depends_on: Record<string, DependsCondition>;
   health?: Health;
+  job?: boolean;
 };
 
 /** Literal values of secret-like variables that become generated secrets (value → secret name). */

@@ -378,7 +378,7 @@ describe("compose import: services become containers", () => {
     ]);
   });
 
-  test("depends_on a service without a check, or on a job, waits for it to start, and says so", () => {
+  test("depends_on a service without a check waits for it to start, and says so; on a job, for it to complete", () => {
     const result = ok({
       "compose.yml": [
         "services:",
@@ -391,10 +391,36 @@ describe("compose import: services become containers", () => {
         "  migrate: { image: app, command: migrate }",
       ].join("\n"),
     });
-    assert.deepEqual(container(result, "web").depends_on, { db: "started", migrate: "started" });
+    assert.deepEqual(container(result, "web").depends_on, { db: "started", migrate: "completed" });
+    assert.equal(container(result, "migrate").job, true);
     const decided = lines(result, "decide").join("\n");
     assert.match(decided, /depends_on\.db: db must be healthy first, but it has no health check/);
-    assert.match(decided, /depends_on\.migrate: migrate is a job that must finish first/);
+    assert.match(
+      lines(result, "review").join("\n"),
+      /depends_on\.migrate: migrate became a job \(`job: true`\): it runs to completion before web starts/,
+    );
+  });
+
+  test("a service waited for both as completed and as started stays a running container, and says so", () => {
+    const result = ok({
+      "compose.yml": [
+        "services:",
+        "  web:",
+        "    image: nginx",
+        "    depends_on:",
+        "      migrate: { condition: service_completed_successfully }",
+        "  worker:",
+        "    image: app",
+        "    depends_on: [migrate]",
+        "  migrate: { image: app, command: migrate }",
+      ].join("\n"),
+    });
+    assert.deepEqual(container(result, "web").depends_on, { migrate: "started" });
+    assert.equal(container(result, "migrate").job, undefined);
+    assert.match(
+      lines(result, "decide").join("\n"),
+      /depends_on\.migrate: migrate must finish first, but it is also waited for as started/,
+    );
   });
 });
 

@@ -173,6 +173,22 @@ function dependsOn(
   keyOf: Map<string, string>,
   containers: Map<string, Container>,
 ): void {
+  // A service others wait for with service_completed_successfully, and only so, is a job (a
+  // migration): it runs to completion before them. One also waited for as started or healthy
+  // cannot be both.
+  const conditions = new Map<string, Set<string>>();
+  for (const service of conversion.project.services) {
+    const written = service.spec.depends_on;
+    if (written === undefined) continue;
+    const pairs = Array.isArray(written)
+      ? written.map((name) => [name, "service_started"] as const)
+      : Object.entries(written).map(([name, settings]) => [name, settings.condition] as const);
+    for (const [target, condition] of pairs)
+      conditions.set(target, new Set([...(conditions.get(target) ?? []), condition]));
+  }
+  const isJob = (target: string) =>
+    [...(conditions.get(target) ?? [])].every((c) => c === "service_completed_successfully") &&
+    containers.get(target)?.health === undefined;
   for (const service of conversion.project.services) {
     const written = service.spec.depends_on;
     if (written === undefined) continue;
@@ -195,13 +211,24 @@ function dependsOn(
         continue;
       }
       const other = containers.get(target) as Container;
+      if (settings.condition === "service_completed_successfully" && isJob(target)) {
+        other.job = true;
+        container.depends_on[key] = "completed";
+        conversion.note(
+          "review",
+          service,
+          sub,
+          `${target} became a job (\`job: true\`): it runs to completion before ${service.name} starts, once per install, update or reinstall`,
+        );
+        continue;
+      }
       if (settings.condition === "service_completed_successfully")
         conversion.note(
           "decide",
           service,
           sub,
-          `${target} is a job that must finish first; the platform keeps every container running, so it waits for ${target} to start only`,
-          `run ${target}'s work in a post_install exec hook, or at the start of ${target === service.name ? "its" : "this container's"} command`,
+          `${target} must finish first, but it is also waited for as started or healthy (or has a health check), so it stays a container that keeps running and ${service.name} waits for it to start only`,
+          `make ${target} a job (\`job: true\`, waited for as \`completed\` everywhere), or run its work in a post_install exec hook`,
         );
       if (settings.condition === "service_healthy" && other.health === undefined)
         conversion.note(
@@ -382,6 +409,7 @@ function credentialsOf(
 function containerData(c: Container): Record<string, unknown> {
   const entries: Array<[string, unknown]> = [
     ["image", c.image],
+    ["job", c.job],
     ["entrypoint", c.entrypoint],
     ["command", c.command],
     ["working_dir", c.working_dir],

@@ -46,6 +46,7 @@ const ConfigFile = z.strictObject({
     .min(1)
     .max(7 * 24 * 60)
     .optional(),
+  backupMinIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
 });
 
 export type DaemonConfig = {
@@ -67,6 +68,8 @@ export type DaemonConfig = {
   access?: AccessConfig;
   /** How often the marketplace learns from its relays (docs/marketplace.md). */
   marketRefreshMs?: number;
+  /** The shortest interval of an `every` backup schedule (docs/backups.md); the scheduler looks at least this often. */
+  backupMinIntervalMs?: number;
 };
 
 /** App access: the node's name, TLS and its certificate. */
@@ -159,6 +162,7 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
     catalogs: catalogSources(file.catalogs ?? [], configPath),
     catalogRefreshMs: (file.catalogRefreshMinutes ?? 60) * 60_000,
     marketRefreshMs: (file.marketRefreshMinutes ?? 15) * 60_000,
+    backupMinIntervalMs: (file.backupMinIntervalSeconds ?? 60) * 1000,
     dataDir: resolve(dataDir as string),
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,

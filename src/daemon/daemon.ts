@@ -15,6 +15,7 @@ import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
 import { createServer } from "../api/server.ts";
+import { BackupScheduler } from "../backup/scheduler.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
 import { Marketplace } from "../marketplace/market.ts";
@@ -138,9 +139,24 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     packageOf: (app): AppPackage | undefined =>
       localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
   });
-  const backups = new Backups({ orchestrator, dataRoot: config.dataDir, publish, clock });
+  const backupMinIntervalMs = config.backupMinIntervalMs ?? 60_000;
+  const backups = new Backups({
+    orchestrator,
+    dataRoot: config.dataDir,
+    publish,
+    clock,
+    minIntervalMs: backupMinIntervalMs,
+  });
   // Before the API serves: a backup a dead daemon left running is failed, its app runs again.
   await backups.recover();
+  const backupScheduler = new BackupScheduler({
+    backups,
+    orchestrator,
+    clock,
+    tickMs: Math.min(30_000, backupMinIntervalMs),
+    log: (level, message) => logger[level](message),
+  });
+  backupScheduler.start();
   const auth = new Auth({
     store: orchestrator.store,
     cliTokenFile: join(stateDir, "cli-token"),
@@ -359,7 +375,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       await catalogs.stop();
       await market.stop();
       keeper?.stop();
-      await backups.stop();
+      await Promise.all([backupScheduler.stop(), backups.stop()]);
       await orchestrator.stop();
       releaseLock();
       logger.info("stopped; app containers keep running");

@@ -9,6 +9,7 @@ export type GateApp = {
   /** The id the daemon knows it by. */
   installedAs: string;
   manifest: Manifest;
+  /** The containers that keep running: a job's, once completed, does not (it is not checked as one). */
   keys: string[];
   volumes: string[];
   targets: ReachTarget[];

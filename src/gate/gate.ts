@@ -86,6 +86,8 @@ export type GateOptions = {
   mode: ManagedMode | ExistingMode;
   progress: (line: string) => void;
   interrupted?: () => boolean;
+  /** Skip an app's later cells after its first failure (`archy app test`, see RunnerContext). */
+  stopAtFailure?: boolean;
   /** Set by runGate: where incidents (a daemon that exited on its own) are collected. */
   onIncident?: (message: string) => void;
 };
@@ -224,7 +226,9 @@ function gateApp(
     id,
     installedAs,
     manifest,
-    keys: Object.keys(manifest.containers).sort(),
+    keys: Object.keys(manifest.containers)
+      .filter((key) => !manifest.containers[key]?.job)
+      .sort(),
     volumes: [...volumes].sort(),
     targets: reachTargets(manifest).targets,
     timeouts: stepTimeouts(manifest, dependencies, scale),
@@ -768,6 +772,7 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
       progress: options.progress,
       ...(options.interrupted ? { interrupted: options.interrupted } : {}),
       keep: options.mode.kind === "managed" && options.mode.keep,
+      stopAtFailure: options.stopAtFailure === true,
     });
     const result = await runner.run();
     cells = result.cells;

@@ -130,30 +130,28 @@ function gateApp(app: FakeApp): GateApp {
   };
 }
 
-/** One judged daemon-restart phase over `apps`, in that order. */
-function daemonRestartPlan(apps: FakeApp[]): GatePlan {
+/** `phases` judged daemon-restart phases over `apps`, in that order. */
+function daemonRestartPlan(apps: FakeApp[], phases = 1): GatePlan {
+  const phase = {
+    step: "daemon-restart" as const,
+    judged: true,
+    order: apps.map((a) => a.id),
+    skipped: {},
+    before: Object.fromEntries(apps.map((a) => [a.id, "running" as const])),
+  };
   return {
     steps: ["daemon-restart"],
     apps: apps.map((a) => a.id),
-    iterations: [
-      {
-        iteration: 1,
-        phases: [
-          {
-            step: "daemon-restart",
-            judged: true,
-            order: apps.map((a) => a.id),
-            skipped: {},
-            before: Object.fromEntries(apps.map((a) => [a.id, "running" as const])),
-          },
-        ],
-      },
-    ],
+    iterations: [{ iteration: 1, phases: Array.from({ length: phases }, () => ({ ...phase })) }],
     teardown: [],
   };
 }
 
-async function runDaemonRestart(apps: FakeApp[], daemonTiming: { bootMs: number; resyncMs: number }) {
+async function runDaemonRestart(
+  apps: FakeApp[],
+  daemonTiming: { bootMs: number; resyncMs: number },
+  { phases = 1, stopAtFailure = false } = {},
+) {
   const { client, podman, daemon, data } = fakes(apps, daemonTiming);
   const runner = new Runner({
     client,
@@ -161,14 +159,31 @@ async function runDaemonRestart(apps: FakeApp[], daemonTiming: { bootMs: number;
     daemon,
     data,
     apps: new Map(apps.map((a) => [a.id, gateApp(a)])),
-    plan: daemonRestartPlan(apps),
+    plan: daemonRestartPlan(apps, phases),
     faults: [],
     settleMs: 50,
     progress: () => {},
     keep: true,
+    stopAtFailure,
   });
   return (await runner.run()).cells;
 }
+
+test("stopAtFailure (app test): an app's cells after its first failure are skipped, saying which failed; other apps go on", async () => {
+  const apps: FakeApp[] = [
+    { id: "broken", running: false, limitMs: 300 },
+    { id: "fine", running: true, limitMs: 5_000 },
+  ];
+  const timing = { bootMs: 50, resyncMs: 100 };
+  const stopped = await runDaemonRestart(apps, timing, { phases: 2, stopAtFailure: true });
+  const of = (cells: typeof stopped, app: string) => cells.filter((c) => c.app === app).map((c) => c.status);
+  assert.deepEqual(of(stopped, "broken"), ["fail", "skip"]);
+  assert.equal(stopped.filter((c) => c.app === "broken")[1]?.reason, "not run: daemon-restart failed first");
+  assert.deepEqual(of(stopped, "fine"), ["pass", "pass"]);
+  // Without it (archy gate), every cell of the broken app is judged: it fails each.
+  const judged = await runDaemonRestart(apps, timing, { phases: 2 });
+  assert.deepEqual(of(judged, "broken"), ["fail", "fail"]);
+});
 
 test("daemon restart: an app that is not running does not use up the time of the apps that are", async () => {
   // `broken` comes first and never runs; `fine` runs. The broken app's wait before the restart

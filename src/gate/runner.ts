@@ -23,6 +23,7 @@ import {
   type OperationView,
   RpcFailure,
 } from "../cli/client.ts";
+import { FollowTimeout, followOperation } from "../client/operations.ts";
 import { approvalOfAll } from "../orchestrator/approvals.ts";
 import type { AppData } from "./app-data.ts";
 import { Chaos } from "./chaos.ts";
@@ -64,6 +65,11 @@ export type RunnerContext = {
   interrupted?: () => boolean;
   /** Leave the apps as the last step left them (no teardown): `--keep`. */
   keep?: boolean;
+  /**
+   * Skip an app's later cells once one has failed (`archy app test`): an app already known broken
+   * would make each of them wait its whole time limit and repeat the first failure's evidence.
+   */
+  stopAtFailure?: boolean;
 };
 
 export type RunResult = { cells: Cell[]; setup: SetupRecord[]; faults: FaultRecord[]; interrupted: boolean };
@@ -97,6 +103,8 @@ export class Runner {
   readonly #baselines = new Map<string, DataFingerprint>();
   /** Apps whose setup step failed: their next judged cell fails with that cause. */
   readonly #blocked = new Map<string, string>();
+  /** With `stopAtFailure`: each app's first failed cell, by app. */
+  readonly #failedAt = new Map<string, StepId>();
 
   constructor(ctx: RunnerContext) {
     this.#ctx = ctx;
@@ -158,10 +166,16 @@ export class Runner {
     during: readonly PlannedFault[],
   ) {
     const info = STEP_INFO[phase.step];
-    const active = phase.order.filter((id) => !(id in phase.skipped));
+    const stopped = (id: string) => this.#failedAt.has(id);
+    const active = phase.order.filter((id) => !(id in phase.skipped) && !stopped(id));
     for (const id of phase.order)
       if (id in phase.skipped)
         this.#record(iteration, phase, id, { status: "skip", reason: phase.skipped[id] as string });
+      else if (stopped(id))
+        this.#record(iteration, phase, id, {
+          status: "skip",
+          reason: `not run: ${this.#failedAt.get(id)} failed first`,
+        });
     if (active.length === 0) return;
     if (info.scope === "node") {
       if (phase.step === "reboot") await this.#rebootStep(iteration, phase, active, faultIds);
@@ -265,6 +279,8 @@ export class Runner {
       return;
     }
     const cell: Cell = { iteration, app, step: phase.step, ...result };
+    if (cell.status === "fail" && this.#ctx.stopAtFailure && !this.#failedAt.has(app))
+      this.#failedAt.set(app, phase.step);
     if (!cell.faults || cell.faults.length === 0) delete cell.faults;
     this.#cells.push(cell);
     const status = { pass: "pass", fail: "FAIL", skip: "skip" }[cell.status];
@@ -355,6 +371,8 @@ export class Runner {
       case "restart": {
         await this.#witness.until(deadline, () => this.#witness.ready(app), "not running before the restart");
         const before = await this.#witness.snapshot(app);
+        // A restart keeps the data: an app that empties its volumes when it starts loses it here.
+        const baseline = await this.#keeper.baseline(app, iteration, false);
         const op = await this.#operation("package.restart", { id }, deadline, fault);
         await this.#witness.until(
           deadline,
@@ -366,7 +384,13 @@ export class Runner {
           "not restarted in time",
           op,
         );
-        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy`;
+        const kept = checkDataKept(
+          baseline,
+          await this.#keeper.fingerprint(app, baseline, false),
+          "after the restart",
+        );
+        if (!kept.ok) throw new CellFailure("data changed across the restart", kept, op);
+        return `operation ${op} succeeded; each container started again (${before.some((c) => c.backend === "quadlet") ? "new ones from their Quadlet units" : "same ids"}), healthy; ${kept.expected}`;
       }
       case "reinstall": {
         await this.#witness.until(
@@ -651,31 +675,32 @@ export class Runner {
     }
     if (fault?.kind === "daemon-sigkill") await this.#chaos.crashDuring(fault, accepted.operationId);
     const id = accepted.operationId;
-    for (;;) {
-      let op: OperationView | undefined;
-      try {
-        op = await this.#ctx.client.call("operation.get", { id });
-      } catch {
+    let op: OperationView;
+    try {
+      op = await followOperation(this.#ctx.client, undefined, id, {
+        pollMs: 300,
         // The daemon restarting: the operation is in its store and resumes.
-      }
-      if (op?.state === "succeeded") return id;
-      if (op?.state === "failed")
-        throw new CellFailure(
-          `operation ${id} failed: ${op.error ?? "no error given"}`,
-          { ok: false, expected: `operation ${op.kind} succeeded`, observed: `failed: ${op.error ?? "?"}` },
-          id,
-        );
-      if (Date.now() > deadline)
-        throw new CellFailure(
-          `operation ${id} still ${op?.state ?? "unknown"} at the time limit`,
-          {
-            ok: false,
-            expected: "the operation finished in time",
-            observed: `still ${op?.state ?? "unknown"}`,
-          },
-          id,
-        );
-      await sleep(300);
+        retryRead: () => true,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+      });
+    } catch (error) {
+      if (!(error instanceof FollowTimeout)) throw error;
+      throw new CellFailure(
+        `operation ${id} still ${error.state ?? "unknown"} at the time limit`,
+        {
+          ok: false,
+          expected: "the operation finished in time",
+          observed: `still ${error.state ?? "unknown"}`,
+        },
+        id,
+      );
     }
+    if (op.state === "failed")
+      throw new CellFailure(
+        `operation ${id} failed: ${op.error ?? "no error given"}`,
+        { ok: false, expected: `operation ${op.kind} succeeded`, observed: `failed: ${op.error ?? "?"}` },
+        id,
+      );
+    return id;
   }
 }

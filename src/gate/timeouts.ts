@@ -42,7 +42,10 @@ export function stopMs(manifest: Manifest): number {
 
 /** The time limits of a hook's steps (`copy_from_host` steps are bounded by the operation margin). */
 function hookMs(manifest: Manifest, hook: keyof Manifest["hooks"]): number {
-  return manifest.hooks[hook].reduce((sum, step) => sum + ("exec" in step ? step.exec.timeout : 0), 0);
+  return manifest.hooks[hook].reduce(
+    (sum, step) => sum + ("exec" in step ? step.exec.timeout : "wait" in step ? step.wait.timeout : 0),
+    0,
+  );
 }
 
 export type StepTimeouts = Record<StepId, number>;
@@ -74,7 +77,7 @@ export function stepTimeouts(
     reinstall: stop + install,
     uninstall,
     "install-again": install,
-    purge: uninstall,
+    purge: uninstall + hookMs(manifest, "pre_purge"),
   };
   const factor = scale > 0 && Number.isFinite(scale) ? scale : 1;
   return Object.fromEntries(

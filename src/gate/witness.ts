@@ -104,9 +104,12 @@ export class Witness {
       }));
   }
 
-  /** The app's containers with their exact start times (inspect: the list rounds to seconds). */
+  /**
+   * The app's containers that keep running (not its completed jobs), with their exact start times
+   * (inspect: the list rounds to seconds).
+   */
   async snapshot(app: GateApp): Promise<PodmanFact[]> {
-    const facts = await this.podman(app);
+    const facts = (await this.podman(app)).filter((c) => c.key === undefined || app.keys.includes(c.key));
     const out: PodmanFact[] = [];
     for (const fact of facts) {
       const inspected = await this.#podman.client.containers.find(fact.id);

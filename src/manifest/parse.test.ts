@@ -31,13 +31,21 @@ describe("a valid manifest", () => {
     assert.ok(web);
     assert.equal(web.read_only, false);
     assert.deepEqual(web.ports, []);
-    assert.deepEqual(manifest.hooks, { post_install: [], pre_start: [], post_update: [], pre_uninstall: [] });
+    assert.equal(web.job, false);
+    assert.deepEqual(manifest.hooks, {
+      post_install: [],
+      pre_start: [],
+      post_update: [],
+      pre_uninstall: [],
+      pre_purge: [],
+    });
   });
 
   test("the full fixture parses and is normalised (durations in ms, memory in bytes)", () => {
     const { manifest, locate } = expectValid(readFileSync(FULL, "utf8"));
     assert.equal(manifest.id, "alice.media-stack");
-    assert.deepEqual(Object.keys(manifest.containers), ["web", "db", "worker"]);
+    assert.deepEqual(Object.keys(manifest.containers), ["web", "db", "worker", "migrate"]);
+    assert.equal(manifest.containers.migrate?.job, true);
     const { web, db, worker } = manifest.containers;
     assert.ok(web && db && worker);
     assert.equal(web.memory, 512 * 1024 ** 2);
@@ -60,7 +68,7 @@ describe("a valid manifest", () => {
     assert.equal(manifest.secrets.session?.length, 32);
     assert.equal(manifest.dependencies[1]?.version, "*");
     assert.equal(manifest.dependencies[1]?.state, "running");
-    const migrate = manifest.hooks.post_update[0];
+    const migrate = manifest.hooks.post_update[1];
     assert.ok(migrate && "exec" in migrate);
     assert.equal(migrate.exec.timeout, 300_000);
     assert.deepEqual(locate(["containers", "web", "memory"]), { line: 47, column: 13 });

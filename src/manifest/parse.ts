@@ -65,7 +65,9 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // to 0.0.0.0: manifest/access.ts), and interfaces have `auth` and `public_paths`.
 // 9: a manifest's `backup` section is checked against its volumes, containers and hooks.
 // 10: a health check's `interval` or `timeout` written alone sets the other's default.
-export const MANIFEST_RULES_VERSION = 10;
+// 11: a hook's `wait` step needs a container with a health check (health.hook-wait); jobs are
+// waited for as `completed` only, with no health, interface or hook step (job.*).
+export const MANIFEST_RULES_VERSION = 11;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

@@ -341,9 +341,10 @@ function withHealthTimingDefaults<T extends { interval?: number; timeout?: numbe
   return { ...health, interval, timeout };
 }
 
-const DependsOn = z.record(Label, z.enum(["started", "healthy"])).meta({
-  description: "Containers of this app that must be started (or healthy) before this one starts.",
-  examples: [{ db: "healthy" }],
+const DependsOn = z.record(Label, z.enum(["started", "healthy", "completed"])).meta({
+  description:
+    "Containers of this app that must be started (or healthy, or for a `job`, completed successfully) before this one starts.",
+  examples: [{ db: "healthy", migrate: "completed" }],
 });
 
 export const ContainerSchema = z
@@ -414,6 +415,10 @@ export const ContainerSchema = z
     aliases: z.array(Label).default([]).meta({ description: "Extra DNS names on the app network." }),
     depends_on: DependsOn.default({}),
     health: HealthCheck.optional(),
+    job: z.boolean().default(false).meta({
+      description:
+        "A one-shot job (a migration, an init step): it runs to completion when it is created (install, update, reinstall), not at every start; containers that `depends_on` it as `completed` start once it exited 0, and a non-zero exit fails the operation with its exit code and last output. Never restarted once completed.",
+    }),
   })
   .meta({ description: "One container of the app." });
 
@@ -542,9 +547,27 @@ const CopyStep = z.strictObject({
     .meta({ description: "Copy a file from an allowlisted host directory into an app container." }),
 });
 
+const WaitStep = z.strictObject({
+  wait: z
+    .strictObject({
+      container: Label.meta({ description: "The container waited for; it needs a `health` check." }),
+      until: z.enum(["healthy"]).default("healthy").meta({
+        description: "What the step waits for: `healthy`, the container's health check passing.",
+      }),
+      timeout: Duration.prefault(60).meta({
+        description: "How long it may take (default 60s); the step fails after it.",
+      }),
+    })
+    .meta({
+      description:
+        "Wait until an app container is healthy (its health check, as the daemon probes it): a database a later step initialises, without a wait loop of the hook's own.",
+      examples: [{ container: "db", until: "healthy", timeout: "60s" }],
+    }),
+});
+
 const HookStep = z
-  .union([ExecStep, CopyStep])
-  .meta({ description: "One hook step: `exec` or `copy_from_host`." });
+  .union([ExecStep, CopyStep, WaitStep])
+  .meta({ description: "One hook step: `exec`, `copy_from_host` or `wait`." });
 const HookList = z.array(HookStep).default([]);
 
 const Hooks = z
@@ -556,6 +579,10 @@ const Hooks = z
     }),
     post_update: HookList.meta({ description: "After an update, once the containers run." }),
     pre_uninstall: HookList.meta({ description: "Before uninstall (data is kept)." }),
+    pre_purge: HookList.meta({
+      description:
+        "Before a purge deletes the app's data, while its containers still run, before pre_uninstall: e.g. drop this app's tables in a dependency. Its failure stops the purge before anything is removed.",
+    }),
   })
   .meta({ description: "Steps run at points of the app's lifecycle; each step must be idempotent." });
 
@@ -698,7 +725,13 @@ export const ManifestSchema = z
       .record(Label, Interface)
       .default({})
       .meta({ description: "Web interfaces, by name (`ui` is the main one)." }),
-    hooks: Hooks.default({ post_install: [], pre_start: [], post_update: [], pre_uninstall: [] }),
+    hooks: Hooks.default({
+      post_install: [],
+      pre_start: [],
+      post_update: [],
+      pre_uninstall: [],
+      pre_purge: [],
+    }),
     backup: Backup.default({ exclude: [], consistency: "stop", pre_backup: [], post_backup: [] }),
     adoption: Adoption.default({ containers: {}, volumes: {}, data_paths: {} }),
     permissions: z
@@ -715,7 +748,23 @@ export const ManifestSchema = z
 export type Manifest = z.output<typeof ManifestSchema>;
 export type ContainerSpec = Manifest["containers"][string];
 export type PortSpec = ContainerSpec["ports"][number];
+/** What a container waits for of another before it starts. */
+export type DependsCondition = ContainerSpec["depends_on"][string];
 export type HealthSpec = NonNullable<ContainerSpec["health"]>;
 export type HookName = keyof Manifest["hooks"];
 export type HookStepSpec = Manifest["hooks"]["post_install"][number];
+
+/** The kind of a hook step: its one key. */
+export function stepKind(step: HookStepSpec): "exec" | "copy_from_host" | "wait" {
+  return "exec" in step ? "exec" : "copy_from_host" in step ? "copy_from_host" : "wait";
+}
+
+/** The container a hook step runs in, copies into or waits for. */
+export function stepContainer(step: HookStepSpec): string {
+  return "exec" in step
+    ? step.exec.container
+    : "copy_from_host" in step
+      ? step.copy_from_host.container
+      : step.wait.container;
+}
 export type PermissionSpec = Manifest["permissions"][string];

@@ -698,6 +698,100 @@ describe("health.depends-on", () => {
   });
 });
 
+describe("health.hook-wait", () => {
+  test("a hook step waiting for a container without a health check", () => {
+    expectIssue(withLines("hooks:", "  post_install:", "    - wait: { container: web }"), {
+      rule: "health.hook-wait",
+      path: "hooks.post_install[0].wait.container",
+      line: FIRST + 2,
+      column: 26,
+      message: "waits for web to be healthy, but web has no health check",
+      fix: "add a `health` check to containers.web",
+    });
+  });
+
+  test("passing: the container has a health check", () => {
+    expectValid(
+      withLines(
+        "    ports: [{ container: 80 }]",
+        `    health: { type: tcp, port: 80, ${TIMING} }`,
+        "hooks:",
+        "  pre_purge:",
+        "    - wait: { container: web, until: healthy, timeout: 2m }",
+      ),
+    );
+  });
+});
+
+describe("jobs", () => {
+  const MIGRATE = ["  migrate:", "    image: docker.io/library/postgres:16", "    job: true"];
+
+  test("passing: a container waits for a job to complete", () => {
+    expectValid(withLines("    depends_on: { migrate: completed }", ...MIGRATE));
+  });
+
+  test("job.depends-on: waiting for a container that is not a job to complete", () => {
+    expectIssue(withLines("    depends_on: { db: completed }", ...DB), {
+      rule: "job.depends-on",
+      path: "containers.web.depends_on.db",
+      line: FIRST,
+      column: 19,
+      message: "waits for db to complete, but db is not a job (it runs until stopped)",
+      fix: "add `job: true` to containers.db, or use `started` or `healthy`",
+    });
+  });
+
+  test("job.depends-on: waiting for a job to be running", () => {
+    expectIssue(withLines("    depends_on: { migrate: started }", ...MIGRATE), {
+      rule: "job.depends-on",
+      path: "containers.web.depends_on.migrate",
+      line: FIRST,
+      column: 19,
+      message: "migrate is a job: it exits once done, so being running is no state to wait for",
+      fix: "use `migrate: completed`",
+    });
+  });
+
+  test("job.health: a job with a health check", () => {
+    expectIssue(withLines(...MIGRATE, '    health: { type: exec, command: ["true"] }'), {
+      rule: "job.health",
+      path: "containers.migrate.health",
+      line: FIRST + 3,
+      column: 5,
+      message: "migrate is a job: it exits once done, so it has no health to probe",
+      fix: "remove containers.migrate.health (containers that need it done use `depends_on: { migrate: completed }`)",
+    });
+  });
+
+  test("job.serves: an interface or a hook's exec step in a job", () => {
+    const text = withLines(
+      ...MIGRATE,
+      "    ports: [{ container: 80 }]",
+      "interfaces:",
+      "  ui: { container: migrate, port: 80 }",
+      "hooks:",
+      "  post_install:",
+      '    - exec: { container: migrate, command: ["true"] }',
+    );
+    expectIssue(text, {
+      rule: "job.serves",
+      path: "interfaces.ui.container",
+      line: FIRST + 5,
+      column: 20,
+      message: "migrate is a job: it exits once done, so it cannot serve an interface",
+      fix: "serve the interface from a container that keeps running",
+    });
+    expectIssue(text, {
+      rule: "job.serves",
+      path: "hooks.post_install[0].exec.container",
+      line: FIRST + 8,
+      column: 26,
+      message: "migrate is a job: it is not running once done, so a hook step cannot run in it",
+      fix: "run the step in a container that keeps running, or make it part of the job's command",
+    });
+  });
+});
+
 describe("health.timing", () => {
   const health = (timing: string) =>
     withLines("    ports: [{ container: 80 }]", `    health: { type: tcp, port: 80, ${timing} }`);

@@ -9,7 +9,14 @@ import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
 import { CURRENT_NAMING, containerName, reservedNameProblem } from "./naming.ts";
 import { checkRenderable } from "./renderable.ts";
-import { type HookStepSpec, type Manifest, MIN_MEMORY_BYTES, memorySize } from "./schema.ts";
+import {
+  type HookStepSpec,
+  type Manifest,
+  MIN_MEMORY_BYTES,
+  memorySize,
+  stepContainer,
+  stepKind,
+} from "./schema.ts";
 import { checkSecurity, mountPoints } from "./security.ts";
 import { closest } from "./suggest.ts";
 
@@ -24,6 +31,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),
     ...checkHealth(manifest),
+    ...checkJobs(manifest),
     ...checkLimits(manifest),
     ...checkSecurity(manifest),
     ...checkRenderable(manifest),
@@ -119,8 +127,15 @@ function checkReferences(manifest: Manifest): Finding[] {
   }
   for (const [hook, steps] of Object.entries(manifest.hooks)) {
     for (const [index, step] of steps.entries()) {
-      const target = "exec" in step ? step.exec.container : step.copy_from_host.container;
-      containerRef(["hooks", hook, index, "exec" in step ? "exec" : "copy_from_host", "container"], target);
+      containerRef(["hooks", hook, index, stepKind(step), "container"], stepContainer(step));
+      const waited = "wait" in step ? manifest.containers[step.wait.container] : undefined;
+      if ("wait" in step && waited && !waited.health)
+        findings.push({
+          path: ["hooks", hook, index, "wait", "container"],
+          message: `waits for ${step.wait.container} to be healthy, but ${step.wait.container} has no health check`,
+          fix: `add a \`health\` check to containers.${step.wait.container}`,
+          rule: "health.hook-wait",
+        });
     }
   }
   const volumes = new Set(
@@ -369,6 +384,58 @@ function checkStackOrder(manifest: Manifest): Finding[] {
           at: "key",
         });
     }
+  }
+  return findings;
+}
+
+/**
+ * One-shot jobs: what waits for one waits for its completion (and only a job completes); a job is
+ * not up once it completed, so nothing probes it, serves through it or runs a hook step in it.
+ */
+function checkJobs(manifest: Manifest): Finding[] {
+  const findings: Finding[] = [];
+  for (const [key, container] of Object.entries(manifest.containers)) {
+    for (const [dep, condition] of Object.entries(container.depends_on)) {
+      const job = manifest.containers[dep]?.job;
+      if (job === undefined || job === (condition === "completed")) continue;
+      findings.push({
+        path: ["containers", key, "depends_on", dep],
+        message: job
+          ? `${dep} is a job: it exits once done, so being ${condition === "healthy" ? "healthy" : "running"} is no state to wait for`
+          : `waits for ${dep} to complete, but ${dep} is not a job (it runs until stopped)`,
+        fix: job
+          ? `use \`${dep}: completed\``
+          : `add \`job: true\` to containers.${dep}, or use \`started\` or \`healthy\``,
+        rule: "job.depends-on",
+        at: "key",
+      });
+    }
+    if (!container.job) continue;
+    if (container.health)
+      findings.push({
+        path: ["containers", key, "health"],
+        message: `${key} is a job: it exits once done, so it has no health to probe`,
+        fix: `remove containers.${key}.health (containers that need it done use \`depends_on: { ${key}: completed }\`)`,
+        rule: "job.health",
+        at: "key",
+      });
+    for (const [name, ui] of Object.entries(manifest.interfaces))
+      if (ui.container === key)
+        findings.push({
+          path: ["interfaces", name, "container"],
+          message: `${key} is a job: it exits once done, so it cannot serve an interface`,
+          fix: "serve the interface from a container that keeps running",
+          rule: "job.serves",
+        });
+    for (const [hook, steps] of Object.entries(manifest.hooks))
+      for (const [index, step] of steps.entries())
+        if (stepContainer(step) === key && !("copy_from_host" in step))
+          findings.push({
+            path: ["hooks", hook, index, stepKind(step), "container"],
+            message: `${key} is a job: it is not running once done, so a hook step cannot ${"exec" in step ? "run in" : "wait for"} it`,
+            fix: "run the step in a container that keeps running, or make it part of the job's command",
+            rule: "job.serves",
+          });
   }
   return findings;
 }

@@ -13,14 +13,23 @@ import type { AppReport } from "./app-report.ts";
 import { awaitingApproval, listPermissions, unapprovedOf } from "./approvals.ts";
 import type { Executor } from "./executor.ts";
 import { hookDue, hookDueOnceRunning } from "./hook-schedule.ts";
-import { type AppPackage, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
+import { type AppPackage, type HookContext, HookError, hookTargets, runHook, runSteps } from "./hooks.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { AppImagePulls } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Note, StoredContainer } from "./model.ts";
 import { type InstalledNames, NameClashError } from "./name-clashes.ts";
 import type { ObservationCache } from "./observation-cache.ts";
-import { type Health, type Plan, type PlanInput, plan, type WantedContainer } from "./planner.ts";
+import {
+  type FailedJob,
+  type Health,
+  JobError,
+  jobCompleted,
+  type Plan,
+  type PlanInput,
+  plan,
+  type WantedContainer,
+} from "./planner.ts";
 import { DONE, failed, type ReconcileOutcome, requeue, Wakeups, withWakeup } from "./reconcile-outcome.ts";
 import type { RenderContexts } from "./render-contexts.ts";
 import { type CrashRestarts, exitedOnItsOwn, type HealthRestarts } from "./restart-trackers.ts";
@@ -33,6 +42,17 @@ export interface HealthSource {
   healthOf(appId: string, key: string, container: ObservedContainer | undefined): Health;
   /** The last probe's output, to explain an unhealthy verdict. */
   detail?(appId: string, key: string, container: ObservedContainer | undefined): string | undefined;
+}
+
+/**
+ * A pre_purge hook that failed, with the way forward: the purge stopped before anything was
+ * removed, so purging again runs the hook again, and `--force` purges without it.
+ */
+function purgeStopped(appId: string, failure: unknown): HookError {
+  const cause = failure instanceof Error ? failure.message : String(failure);
+  return new HookError(
+    `${cause}; the purge stopped before anything was removed: fix the cause and purge again (\`archy uninstall ${appId} --purge\`), or purge without the pre_purge hook (\`archy uninstall ${appId} --purge --force\`, \`force: true\` in package.uninstall)`,
+  );
 }
 
 /** Rounds of observe-plan-execute in one reconcile before it yields to the other apps. */
@@ -169,6 +189,8 @@ export class AppReconciler {
         update?.stage === "applying" ? updates.verdict(app, update, next, input, seen) : undefined;
       if (verdict?.kind === "rollback" && update)
         return updates.rollBackOrFail(app, update, verdict.reason, note);
+      const failedJob = next.failedJobs?.[0];
+      if (failedJob) return failed(await this.#jobFailed(manifest, failedJob, note));
       const again = next.actions.find((a) => a.kind === "start" && started.has(a.container.id));
       if (again?.kind === "start") {
         const exitCode = seen.find((c) => c.id === again.container.id)?.exitCode;
@@ -196,6 +218,15 @@ export class AppReconciler {
           return failed(failure);
         }
         if (hook.clearsDue) store.setPendingHook(appId, undefined);
+      } else if (hook.kind === "pre_purge") {
+        try {
+          await this.#runPrePurge(app, manifest, seen, note);
+        } catch (failure) {
+          return failed(purgeStopped(appId, failure));
+        }
+        // pre_uninstall is next, at the next look (nothing was stopped or removed yet).
+        store.setPendingHook(appId, "pre_uninstall");
+        continue;
       } else if (hook.kind === "pre_uninstall") {
         try {
           if (!seen.some((c) => c.state === "running"))
@@ -278,10 +309,18 @@ export class AppReconciler {
         continue;
       }
       if (dependency.state === "installed") continue;
-      const containers = observation.containers.filter(
-        (c) => c.appId === dependency.id && c.key !== undefined,
+      // A dependency's completed jobs count as up; its other containers must run.
+      const jobs = new Set(
+        Object.entries(this.#o.manifests.of(row).manifest?.containers ?? {})
+          .filter(([, spec]) => spec.job)
+          .map(([key]) => key),
       );
-      const down = containers.length === 0 || containers.some((c) => c.state !== "running");
+      const all = observation.containers.filter((c) => c.appId === dependency.id && c.key !== undefined);
+      const containers = all.filter((c) => !jobs.has(c.key as string));
+      const down =
+        all.length === 0 ||
+        containers.some((c) => c.state !== "running") ||
+        all.some((c) => jobs.has(c.key as string) && !jobCompleted(c));
       const unhealthy =
         dependency.state === "healthy" &&
         containers.some((c) => this.#o.health.healthOf(dependency.id, c.key as string, c) !== "healthy");
@@ -318,9 +357,11 @@ export class AppReconciler {
         key,
         condition,
       })),
+      job: manifest.containers[c.key]?.job ?? false,
     }));
+    // A job has no health: it is not restarted for it, and an update does not wait for it to be healthy.
     const health: Record<string, Health> = {};
-    for (const w of wanted)
+    for (const w of wanted.filter((w) => !w.job))
       health[w.key] = this.#o.health.healthOf(
         app.id,
         w.key,
@@ -480,15 +521,7 @@ export class AppReconciler {
     const manifest = app ? this.#o.manifests.of(app).manifest : undefined;
     if (!app || !manifest) throw new HookError(`${appId} is not installed with a valid manifest`);
     const seen = (await this.#o.observations.get(0)).containers.filter((c) => c.appId === appId);
-    const pkg = this.#o.packageOf(app);
-    await runSteps(manifest, hook, steps, {
-      runtime: this.#o.runtime,
-      appDir: pkg?.dir,
-      verifyCopy: pkg?.verifyCopy,
-      containers: new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c])),
-      note,
-      hostPaths: this.#o.hostPaths,
-    });
+    await runSteps(manifest, hook, steps, this.#hookContext(app, seen, note));
     this.#o.observations.invalidate();
   }
 
@@ -505,17 +538,69 @@ export class AppReconciler {
       note("warn", `${hook} hook skipped: ${awaitingApproval(app.id, missing)}`);
       return;
     }
+    await runHook(manifest, hook, this.#hookContext(app, seen, note));
+    this.#o.observations.invalidate();
+  }
+
+  /** What a hook of `app` runs with: its package, its containers as `seen`, their health as probed now. */
+  #hookContext(app: AppRow, seen: ObservedContainer[], note: Note): HookContext {
     const containers = new Map(seen.filter((c) => c.key !== undefined).map((c) => [c.key as string, c]));
     const pkg = this.#o.packageOf(app);
-    await runHook(manifest, hook, {
+    return {
       runtime: this.#o.runtime,
       appDir: pkg?.dir,
       verifyCopy: pkg?.verifyCopy,
       containers,
       note,
       hostPaths: this.#o.hostPaths,
-    });
-    this.#o.observations.invalidate();
+      healthOf: (key) => ({
+        health: this.#o.health.healthOf(app.id, key, containers.get(key)),
+        detail: this.#o.health.detail?.(app.id, key, containers.get(key)),
+      }),
+    };
+  }
+
+  /**
+   * The pre_purge hook: its steps act on the app's data where it lives (a dependent's tables in its
+   * dependency), so they need their containers running; a hook that cannot run fails like one that
+   * fails, and the purge stops before anything is removed.
+   */
+  async #runPrePurge(app: AppRow, manifest: Manifest, seen: ObservedContainer[], note: Note): Promise<void> {
+    const down = hookTargets(manifest, "pre_purge").filter(
+      (key) => !seen.some((c) => c.key === key && c.state === "running"),
+    );
+    if (down.length > 0)
+      throw new HookError(
+        `the pre_purge hook runs in ${down.join(", ")}, which ${down.length === 1 ? "is" : "are"} not running`,
+      );
+    await this.#runHook(app, manifest, "pre_purge", seen, note);
+  }
+
+  /**
+   * A job that exited non-zero: told with its exit code and last output, then removed, so that
+   * the next attempt (a retry, an update, a reinstall) runs it again from the beginning.
+   */
+  async #jobFailed(manifest: Manifest, job: FailedJob, note: Note): Promise<JobError> {
+    const lines = await this.#o.executor.lastLogLines(job.container, CRASH_LOG_LINES);
+    const output = lines.length > 0 ? `; its last output:\n${lines.join("\n")}` : "; it wrote no output";
+    const error = new JobError(`job ${job.key} failed with exit code ${job.exitCode ?? "unknown"}${output}`);
+    try {
+      await this.#o.executor.run(
+        manifest,
+        {
+          kind: "remove",
+          key: job.key,
+          container: job.container,
+          timeoutSeconds: DEFAULT_STOP_TIMEOUT_S,
+          why: "job-failed",
+        },
+        this.#o.contexts.of(manifest),
+        note,
+      );
+    } finally {
+      this.#o.observations.invalidate();
+    }
+    return error;
   }
 
   /** A container that exited right after this call started it, told with its exit code and last output. */

@@ -10,19 +10,21 @@ import type { Action } from "./planner.ts";
 
 /**
  * The hook due after an operation, given the one already due: a first install's post_install (or an
- * update's post_update) stays due until the app has run once; uninstall always runs pre_uninstall.
+ * update's post_update) stays due until the app has run once; uninstall always runs pre_uninstall,
+ * purge pre_purge first (then pre_uninstall).
  */
 export function hookAfter(
   kind: OperationKind,
   due: HookName | undefined,
   firstInstall: boolean,
 ): HookName | undefined {
-  if (kind === "uninstall" || kind === "purge") return "pre_uninstall";
+  if (kind === "uninstall") return "pre_uninstall";
+  if (kind === "purge") return "pre_purge";
   if (firstInstall) return "post_install";
   if (due === "post_install" || kind === "install") return due;
   if (kind === "update") return "post_update";
   if (kind === "start" || kind === "restart") return due ?? "pre_start";
-  return due === "pre_uninstall" ? undefined : due;
+  return due === "pre_uninstall" || due === "pre_purge" ? undefined : due;
 }
 
 /** What to do about hooks before a round's actions run. */
@@ -31,6 +33,8 @@ export type HookStep =
   | { kind: "pre_start"; clearsDue: boolean }
   /** Run pre_uninstall now (the app is going). */
   | { kind: "pre_uninstall" }
+  /** Run pre_purge now, then pre_uninstall (the app and its data are going). */
+  | { kind: "pre_purge" }
   /** pre_start cannot run yet: why, for the operation log. */
   | { kind: "wait"; message: string }
   | { kind: "none" };
@@ -50,8 +54,8 @@ export type HookRound = {
  * first start of a new one (install, reinstall, update, one removed by hand): one this round
  * creates gets them in a later round, before its start, or once it runs. A Quadlet unit runs a new
  * container at every start (none while it is down, and a restart replaces it), so Quadlet
- * containers get them once they run (`hookDueOnceRunning`). pre_uninstall runs before an
- * uninstall stops or removes anything.
+ * containers get them once they run (`hookDueOnceRunning`). pre_uninstall (a purge's pre_purge
+ * first) runs before an uninstall stops or removes anything.
  */
 export function hookDue(round: HookRound): HookStep {
   const { due, preStartTargets, actions, seen } = round;
@@ -67,8 +71,12 @@ export function hookDue(round: HookRound): HookStep {
   const byUnit = preStartTargets.filter((key) => seen.some((c) => c.key === key && c.backend === "quadlet"));
   if (preStart && acts("start", "create", "restart") && uncreated.length === 0 && byUnit.length === 0)
     return { kind: "pre_start", clearsDue: due === "pre_start" };
-  if (due === "pre_uninstall" && round.desired === "absent" && acts("stop", "remove"))
-    return { kind: "pre_uninstall" };
+  if (
+    (due === "pre_uninstall" || due === "pre_purge") &&
+    round.desired === "absent" &&
+    acts("stop", "remove")
+  )
+    return { kind: due };
   if (uncreated.length > 0 && acts("create"))
     return { kind: "wait", message: `the pre_start hook waits until ${uncreated.join(", ")} is created` };
   if (due === "pre_start" && byUnit.length > 0 && acts("start", "restart"))

@@ -8,6 +8,12 @@ import { expectValid, withLines } from "../../test/support/manifest-text.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { HookError, readHostTree, runHook } from "./hooks.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
+import type { Health } from "./planner.ts";
+
+/** For hooks without a `wait` step: no container's health is ever asked. */
+const unprobed = (): never => {
+  throw new Error("no wait step here asks for health");
+};
 
 describe("copy_from_host canonicalisation", () => {
   let base: string;
@@ -122,6 +128,7 @@ describe("copy_from_host into directories that do not exist yet", () => {
         containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
         note: (_level, message) => lines.push(message),
         hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+        healthOf: unprobed,
       });
       assert.deepEqual(
         runtime.copies.map((c) => ({ path: c.directory, names: tarNames(Buffer.from(c.archive)) })),
@@ -162,6 +169,7 @@ describe("copy_from_host from a catalog app's package", () => {
           },
           containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
           note: () => {},
+          healthOf: unprobed,
           hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
         }),
         (error: Error) => {
@@ -209,6 +217,7 @@ describe("a failing exec step", () => {
       containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
       note: (level, message) => notes.push([level, message]),
       hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+      healthOf: unprobed,
     });
     return { hook, notes };
   };
@@ -242,5 +251,63 @@ describe("a failing exec step", () => {
     await assert.rejects(run({ exitCode: 1, stdout: "", stderr: "" }).hook, {
       message: "post_install step 1: `sh -c set -e…` exited with 1 and printed nothing",
     });
+  });
+});
+
+describe("a wait step", () => {
+  const manifest = (timeout: string) =>
+    expectValid(
+      withLines(
+        "    ports: [{ container: 8080 }]",
+        "    health: { type: tcp, port: 8080, interval: 1s }",
+        "hooks:",
+        "  post_install:",
+        `    - wait: { container: web, timeout: ${timeout} }`,
+        '    - exec: { container: web, command: ["init-db"] }',
+      ),
+    ).manifest;
+  const run = (verdicts: Health[], timeout: string) => {
+    const execs: string[][] = [];
+    const notes: string[] = [];
+    let asked = 0;
+    const hook = runHook(manifest(timeout), "post_install", {
+      runtime: {
+        exec: async (_c: unknown, command: string[]) => {
+          execs.push(command);
+          return { exitCode: 0, stdout: "", stderr: "" };
+        },
+      } as unknown as Runtime,
+      appDir: undefined,
+      containers: new Map([["web", { id: "c1", name: "hello", backend: "podman", unit: undefined }]]),
+      note: (_level, message) => notes.push(message),
+      hostPaths: new HostPathGuard({ protectedDirs: () => [] }),
+      healthOf: () => {
+        const health = verdicts[Math.min(asked, verdicts.length - 1)] as Health;
+        asked++;
+        return { health, detail: "connection refused\n" };
+      },
+    });
+    return { hook, execs, notes, asked: () => asked };
+  };
+
+  test("the next step runs only once the container is called healthy", async () => {
+    const { hook, execs, notes, asked } = run(["starting", "starting", "healthy"], "60s");
+    await hook;
+    assert.equal(asked(), 3, "asked until the verdict was healthy, not after");
+    assert.deepEqual(execs, [["init-db"]]);
+    assert.ok(notes.includes("post_install step 1: web is healthy"), notes.join("\n"));
+  });
+
+  test("a container never healthy fails the step with its verdict and last probe, and later steps do not run", async () => {
+    const { hook, execs } = run(["unhealthy"], "0.3s");
+    await assert.rejects(hook, (error: Error) => {
+      assert.ok(error instanceof HookError);
+      assert.equal(
+        error.message,
+        "post_install step 1: web was not healthy within 0.3 s (it is unhealthy; its last probe said: connection refused)",
+      );
+      return true;
+    });
+    assert.deepEqual(execs, []);
   });
 });

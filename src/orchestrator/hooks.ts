@@ -6,13 +6,15 @@
  * Steps may run again after a crash or retry, so manifests must make them idempotent.
  */
 import { posix } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
-import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
+import { type HookName, type HookStepSpec, type Manifest, stepContainer } from "../manifest/schema.ts";
 import { isPodmanError } from "../runtime/libpod/errors.ts";
 import type { ContainerRef, ExecResult, Runtime } from "../runtime/runtime.ts";
 import { type TarEntry, tar } from "../runtime/tar.ts";
 import { HostPathError, type HostPathGuard } from "./host-path-guard.ts";
 import type { Note } from "./model.ts";
+import type { Health } from "./planner.ts";
 
 export class HookError extends Error {
   constructor(message: string) {
@@ -45,7 +47,12 @@ export type HookContext = {
   note: Note;
   /** Checks a host-path root as it resolves now, before anything is read from it. */
   hostPaths: HostPathGuard;
+  /** A container's health as the daemon's probes call it now, and their last output (for `wait`). */
+  healthOf: (key: string) => { health: Health; detail: string | undefined };
 };
+
+/** How often a `wait` step looks at the container's health (the probes run on their own interval). */
+const WAIT_POLL_MS = 250;
 
 function uidOf(manifest: Manifest, key: string): number {
   const spec = manifest.containers[key];
@@ -54,10 +61,7 @@ function uidOf(manifest: Manifest, key: string): number {
 
 /** The container keys a hook's steps run in or copy into, in order, each once. */
 export function hookTargets(manifest: Manifest, hook: HookName): string[] {
-  const keys = manifest.hooks[hook].map((step) =>
-    "exec" in step ? step.exec.container : step.copy_from_host.container,
-  );
-  return [...new Set(keys)];
+  return [...new Set(manifest.hooks[hook].map(stepContainer))];
 }
 
 /** The directory of the host-path permission `name`, as it resolves now and once it is allowed. */
@@ -104,7 +108,7 @@ export async function runSteps(
   ctx.note("info", `running the ${hook} hook (${steps.length} step${steps.length === 1 ? "" : "s"})`);
   for (const [index, step] of steps.entries()) {
     const where = `${hook} step ${index + 1}`;
-    const key = "exec" in step ? step.exec.container : step.copy_from_host.container;
+    const key = stepContainer(step);
     const container = ctx.containers.get(key);
     if (!container)
       throw new HookError(`${where}: container ${key} of ${manifest.id} is not there to run in`);
@@ -130,6 +134,10 @@ export async function runSteps(
         throw new HookError(
           `${where}: ${commandSummary(command)} exited with ${result.exitCode}${lines.length > 0 ? `; its last lines: ${lines.slice(-FAILURE_LINES).join(" | ")}` : " and printed nothing"}`,
         );
+      continue;
+    }
+    if ("wait" in step) {
+      await waitHealthy(where, key, step.wait.timeout, ctx);
       continue;
     }
     const copy = step.copy_from_host;
@@ -193,4 +201,22 @@ export async function runSteps(
     }
     ctx.note("info", `${where}: copied ${copy.from} to ${key}:${target}`);
   }
+}
+
+/**
+ * A `wait` step: until the daemon's probes call the container healthy, looking again every
+ * WAIT_POLL_MS; after `timeoutMs` the step fails with the last verdict and the probe's output.
+ */
+async function waitHealthy(where: string, key: string, timeoutMs: number, ctx: HookContext): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = ctx.healthOf(key);
+  while (seen.health !== "healthy") {
+    if (Date.now() >= deadline)
+      throw new HookError(
+        `${where}: ${key} was not healthy within ${timeoutMs / 1000} s (it is ${seen.health}${seen.detail ? `; its last probe said: ${seen.detail.trim().split("\n").slice(-FAILURE_LINES).join(" | ")}` : ""})`,
+      );
+    await sleep(Math.min(WAIT_POLL_MS, Math.max(0, deadline - Date.now())));
+    seen = ctx.healthOf(key);
+  }
+  ctx.note("info", `${where}: ${key} is healthy`);
 }

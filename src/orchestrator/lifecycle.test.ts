@@ -497,6 +497,23 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
       expectRefused(ctx, request, "being-removed");
     assert.equal(ctx.lifecycle.purge("alpha").kind, "purge");
   });
+
+  test("a purge leaves pre_purge due; a forced one pre_uninstall, and supersedes the purge in flight", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    const purge = ctx.lifecycle.purge("alpha");
+    assert.equal(ctx.store.getApp("alpha")?.pendingHook, "pre_purge");
+    assert.equal(
+      ctx.lifecycle.purge("alpha").operationId,
+      purge.operationId,
+      "the same purge again is that one",
+    );
+    const forced = ctx.lifecycle.uninstall("alpha", { purge: true, force: true });
+    assert.notEqual(forced.operationId, purge.operationId);
+    assert.deepEqual(forced.superseded, [purge.operationId]);
+    assert.equal(ctx.store.getApp("alpha")?.pendingHook, "pre_uninstall");
+    assert.equal(ctx.store.getApp("alpha")?.purge, true);
+  });
 });
 
 describe("lifecycle: a permission runs only once the operator approved it, by name and content", () => {

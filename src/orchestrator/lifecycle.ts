@@ -196,8 +196,11 @@ export class Lifecycle {
     );
   }
 
-  /** Removes the app's containers; its data and secrets stay unless `purge`. */
-  uninstall(appId: string, options: { purge?: boolean } = {}): Accepted {
+  /**
+   * Removes the app's containers; its data and secrets stay unless `purge`. A purge runs the
+   * pre_purge hook first, whose failure stops it; `force` purges without it.
+   */
+  uninstall(appId: string, options: { purge?: boolean; force?: boolean } = {}): Accepted {
     const app = this.#installed(appId);
     const dependents = this.#dependents(appId, (other) => other.desired !== "absent");
     if (dependents.length > 0)
@@ -211,11 +214,12 @@ export class Lifecycle {
       purge: options.purge ?? false,
       phase: "removing",
       resetAttempts: true,
+      ...(options.purge && options.force ? { pendingHook: "pre_uninstall" as const } : {}),
     });
   }
 
-  purge(appId: string): Accepted {
-    return this.uninstall(appId, { purge: true });
+  purge(appId: string, options: { force?: boolean } = {}): Accepted {
+    return this.uninstall(appId, { purge: true, ...options });
   }
 
   /**
@@ -422,11 +426,13 @@ export class Lifecycle {
     approving?: Approving,
   ): Accepted {
     const active = app ? this.#store.activeOperations(appId) : [];
-    // Identical: the same kind, and for requests that carry a manifest, the same manifest.
+    // Identical: the same kind, and for requests that carry a manifest, the same manifest. One that
+    // says which hook it leaves due (a purge forced past pre_purge) is a request of its own.
     const same = active.find(
       (operation) =>
         operation.kind === kind &&
         !CARRYING.has(kind) &&
+        change.pendingHook === undefined &&
         (!change.manifest || change.manifest.hash === app?.manifestHash),
     );
     if (same) return { operationId: same.id, appId, kind, existing: true };
@@ -458,7 +464,7 @@ export class Lifecycle {
         ...change,
         ...(approve ? { approve } : {}),
         supersede: superseded,
-        pendingHook: hookAfter(kind, app?.pendingHook, app === undefined),
+        pendingHook: change.pendingHook ?? hookAfter(kind, app?.pendingHook, app === undefined),
       },
       this.#clock(),
     );

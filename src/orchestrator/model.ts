@@ -11,6 +11,8 @@ export type DesiredState = (typeof DESIRED_STATES)[number];
 
 /**
  * What the operator sees. In-between phases always resolve: to the goal, to `failed`, or by retry.
+ * An uninstall ends with no phase at all: the app is gone (`package.get` answers not-found) and the
+ * stream says `app-removed`.
  * The one list of phases: the API's schemas, the events and the web UI take it from here (this
  * module imports nothing, so a browser bundle may import it too).
  */
@@ -24,7 +26,6 @@ export const PHASES = [
   "stopping",
   "stopped",
   "removing",
-  "removed",
   "waiting",
   "retrying",
   "failed",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import type { DependsCondition } from "../manifest/schema.ts";
 import type { DesiredState } from "./model.ts";
 import {
   type Action,
@@ -25,7 +26,8 @@ const hashOf = (key: string) => `hash-${key}-v2`;
 function want(
   key: string,
   stopTimeoutSeconds: number,
-  dependsOn: Record<string, "started" | "healthy"> = {},
+  dependsOn: Record<string, DependsCondition> = {},
+  job = false,
 ): WantedContainer {
   return {
     key,
@@ -33,6 +35,7 @@ function want(
     specHash: hashOf(key),
     stopTimeoutSeconds,
     dependsOn: Object.entries(dependsOn).map(([k, condition]) => ({ key: k, condition })),
+    job,
   };
 }
 
@@ -425,6 +428,140 @@ describe("plan: desired running", () => {
 });
 
 // ---- desired stopped
+
+describe("plan: one-shot jobs", () => {
+  /** migrate is a job; web starts once it completed. */
+  const JOBS: WantedContainer[] = [want("migrate", 4, {}, true), want("web", 3, { migrate: "completed" })];
+  const exited = (key: string, exitCode: number, extra: Partial<SeenContainer> = {}) =>
+    seen(key, "exited", { exitCode, ...extra });
+
+  test("install: the job is created first, its dependant waits for it to complete", () => {
+    expectPlan(plan(input({ wanted: JOBS })), ["prepare", "create migrate"], "installing", [
+      "web waits for migrate to complete",
+    ]);
+  });
+
+  test("a job created and not started yet is started", () => {
+    expectPlan(
+      plan(input({ wanted: JOBS, seen: [seen("migrate", "created")] })),
+      ["prepare", "start migrate@migrate-created"],
+      "starting",
+      ["web waits for migrate to complete"],
+    );
+  });
+
+  test("a job running to completion: nothing starts after it, it is not restarted, the app is starting", () => {
+    expectPlan(
+      plan(input({ wanted: JOBS, seen: [running("migrate")], restartRequestedAt: 5_000 })),
+      ["prepare"],
+      "starting",
+      ["web waits for migrate to complete"],
+    );
+  });
+
+  test("a job that exited 0 let its dependant start", () => {
+    expectPlan(
+      plan(input({ wanted: JOBS, seen: [exited("migrate", 0)] })),
+      ["prepare", "create web"],
+      "starting",
+    );
+  });
+
+  test("a completed job is never started again: not for a restart, nor as a crash, nor by a start", () => {
+    const result = plan(
+      input({
+        wanted: JOBS,
+        seen: [exited("migrate", 0), running("web")],
+        restartRequestedAt: 5_000,
+        crashHeld: { migrate: 9_000 },
+      }),
+    );
+    expectPlan(result, ["restart web@web-running t=3"], "restarting");
+    expectPlan(plan(input({ wanted: JOBS, seen: [exited("migrate", 0), running("web")] })), [], "running");
+    assert.equal(
+      plan(input({ wanted: JOBS, seen: [exited("migrate", 0), running("web")] })).failedJobs,
+      undefined,
+    );
+  });
+
+  test("a job that exited non-zero is reported with its exit code, not started again, and nothing waits on it starts", () => {
+    const result = plan(input({ wanted: JOBS, seen: [exited("migrate", 3)] }));
+    expectPlan(result, ["prepare"], "starting", ["web waits for migrate to complete"]);
+    assert.deepEqual(result.failedJobs, [
+      {
+        key: "migrate",
+        container: { id: "migrate-exited", name: "app-migrate", backend: "podman", unit: undefined },
+        exitCode: 3,
+      },
+    ]);
+  });
+
+  test("a job that never ran on a Quadlet node (its unit is down, seen as created) is started, not taken as completed", () => {
+    expectPlan(
+      plan(
+        input({
+          wanted: JOBS,
+          seen: [
+            seen("migrate", "created", { backend: "quadlet", unit: "app-migrate.service", exitCode: 0 }),
+          ],
+        }),
+      ),
+      ["prepare", "start migrate@migrate-created"],
+      "starting",
+      ["web waits for migrate to complete"],
+    );
+  });
+
+  test("an update or a reinstall runs the job again: an outdated or older one is replaced first", () => {
+    expectPlan(
+      plan(
+        input({
+          wanted: JOBS,
+          seen: [exited("migrate", 0, { specHash: "old" }), running("web", { specHash: "old" })],
+        }),
+      ),
+      [
+        "prepare",
+        "stop web@web-running t=3",
+        "remove web@web-running (outdated) t=3",
+        "remove migrate@migrate-exited (outdated) t=4",
+        "create migrate",
+      ],
+      "starting",
+      ["web waits for migrate to complete"],
+    );
+    expectPlan(
+      plan(input({ wanted: JOBS, seen: [exited("migrate", 0), running("web")], recreateRequestedAt: 1_500 })),
+      [
+        "prepare",
+        "stop web@web-running t=3",
+        "remove web@web-running (outdated) t=3",
+        "remove migrate@migrate-exited (outdated) t=4",
+        "create migrate",
+      ],
+      "starting",
+      ["web waits for migrate to complete"],
+    );
+  });
+
+  test("a stop interrupts a running job and removes it (it runs again at the next start); a completed one stays", () => {
+    expectPlan(
+      plan(input({ desired: "stopped", wanted: JOBS, seen: [running("migrate")] })),
+      ["stop migrate@migrate-running t=4", "remove migrate@migrate-running (job-interrupted) t=4"],
+      "stopping",
+    );
+    expectPlan(
+      plan(input({ desired: "stopped", wanted: JOBS, seen: [exited("migrate", 0), running("web")] })),
+      ["stop web@web-running t=3"],
+      "stopping",
+    );
+    expectPlan(
+      plan(input({ desired: "stopped", wanted: JOBS, seen: [exited("migrate", 0)] })),
+      [],
+      "stopped",
+    );
+  });
+});
 
 describe("plan: the backend of new containers", () => {
   const backendOf = (partial: Partial<PlanInput>) =>

@@ -7,6 +7,7 @@
  * repeat after a crash at any point. Data is never touched except by `purge-data`, which only an
  * app desired absent with `purge` gets.
  */
+import type { DependsCondition } from "../manifest/schema.ts";
 import type { DesiredState, Phase } from "./model.ts";
 
 /** A container as the planner needs to see it (an `ObservedContainer` fits). */
@@ -22,6 +23,8 @@ export type SeenContainer = {
   unit: string | undefined;
   /** A Quadlet container that is down: whether its unit would start it at boot (see `ObservedContainer`). */
   startsAtBoot?: boolean;
+  /** How an exited container ended (a job's verdict). */
+  exitCode?: number | undefined;
 };
 
 /** How a container is created and run: plain Podman, or a Quadlet unit of the user's systemd. */
@@ -33,7 +36,13 @@ export type WantedContainer = {
   name: string;
   specHash: string;
   stopTimeoutSeconds: number;
-  dependsOn: Array<{ key: string; condition: "started" | "healthy" }>;
+  dependsOn: Array<{ key: string; condition: DependsCondition }>;
+  /**
+   * A one-shot job: started once per creation, never again once it exited 0 (completed); a
+   * non-zero exit is a failure the plan reports; stopped before it completed, it is removed, so
+   * that the next start runs it again from the beginning.
+   */
+  job: boolean;
 };
 
 export type Health = "healthy" | "unhealthy" | "starting" | "unknown";
@@ -76,13 +85,29 @@ export type Action =
       key: string | undefined;
       container: ContainerTarget;
       timeoutSeconds: number;
-      why: "duplicate" | "outdated" | "uninstall" | "rollback";
+      why: "duplicate" | "outdated" | "uninstall" | "rollback" | "job-interrupted" | "job-failed";
     }
   | { kind: "remove-resources" }
   | { kind: "purge-data" }
   | { kind: "forget" };
 
-export type Plan = { actions: Action[]; phase: Phase; waiting: string[] };
+/** A job that exited non-zero on its own: the operation fails with it (app-reconciler.ts). */
+export type FailedJob = { key: string; container: ContainerTarget; exitCode: number | undefined };
+
+export type Plan = { actions: Action[]; phase: Phase; waiting: string[]; failedJobs?: FailedJob[] };
+
+/** A job that failed: the operator must fix it and retry (it runs again then). */
+export class JobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JobError";
+  }
+}
+
+/** Whether a job's container ran to completion: it exited 0. */
+export function jobCompleted(c: Pick<SeenContainer, "state" | "exitCode">): boolean {
+  return c.state === "exited" && c.exitCode === 0;
+}
 
 const RUNNING = new Set(["running"]);
 /** States in which a container exists but does not run, and can be started. */
@@ -157,7 +182,7 @@ export function plan(input: PlanInput): Plan {
 function stopAndRemove(
   container: SeenContainer,
   wanted: WantedContainer,
-  why: "uninstall" | "outdated",
+  why: "uninstall" | "outdated" | "job-interrupted",
 ): Action[] {
   const common = { key: wanted.key, container: target(container), timeoutSeconds: wanted.stopTimeoutSeconds };
   return [
@@ -192,6 +217,11 @@ function planStopped(input: PlanInput, current: Map<string, SeenContainer>, clea
   const actions: Action[] = [...cleanup];
   for (const wanted of [...input.wanted].reverse()) {
     const container = current.get(wanted.key);
+    // A job stopped before it completed would count as failed: it goes, and runs again at the next start.
+    if (container && wanted.job && RUNNING.has(container.state)) {
+      actions.push(...stopAndRemove(container, wanted, "job-interrupted"));
+      continue;
+    }
     // A Quadlet container that went down on its own before the stop would still start at boot:
     // its stop takes it out of the boot.
     if (container && (RUNNING.has(container.state) || container.startsAtBoot === true))
@@ -244,16 +274,29 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
     if (!anyRunning) return { actions, phase: "waiting", waiting: [...input.blockedBy] };
   }
 
-  const satisfied = (key: string, condition: "started" | "healthy"): boolean => {
+  const satisfied = (key: string, condition: DependsCondition): boolean => {
     const container = live.get(key);
+    if (condition === "completed") return container !== undefined && jobCompleted(container);
     if (!container || !RUNNING.has(container.state)) return false;
     return condition === "started" || input.health[key] === "healthy";
   };
+  const failedJobs: FailedJob[] = [];
 
   const backend = creationBackend([...live.values()], input.createWith);
   let needsPrepare = false;
   for (const wanted of input.wanted) {
     const container = live.get(wanted.key);
+    // A job runs to completion (the app is starting meanwhile), is left alone once completed, and
+    // one that failed is reported, never started again here.
+    if (wanted.job && container && RUNNING.has(container.state)) {
+      starting = true;
+      continue;
+    }
+    if (wanted.job && container && jobCompleted(container)) continue;
+    if (wanted.job && container?.state === "exited") {
+      failedJobs.push({ key: wanted.key, container: target(container), exitCode: container.exitCode });
+      continue;
+    }
     if (container && RUNNING.has(container.state)) {
       const startedAt = container.startedAt ?? 0;
       if (
@@ -279,7 +322,7 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
       waiting.push(
         ...unmet.map(
           (d) =>
-            `${wanted.key} waits for ${d.key} to be ${d.condition === "healthy" ? "healthy" : "running"}`,
+            `${wanted.key} waits for ${d.key} ${d.condition === "completed" ? "to complete" : `to be ${d.condition === "healthy" ? "healthy" : "running"}`}`,
         ),
       );
       if (!container) {
@@ -316,5 +359,5 @@ function planRunning(input: PlanInput, current: Map<string, SeenContainer>, clea
         : waiting.length > 0
           ? "waiting"
           : "running";
-  return { actions, phase, waiting };
+  return { actions, phase, waiting, ...(failedJobs.length > 0 ? { failedJobs } : {}) };
 }

@@ -10,6 +10,7 @@ import { HookError } from "./hooks.ts";
 import { HostPathError } from "./host-path-guard.ts";
 import { ImagePullError } from "./image-pulls.ts";
 import { NameClashError } from "./name-clashes.ts";
+import { JobError } from "./planner.ts";
 
 export type ReconcileOutcome =
   /** Nothing to do until something changes: an operation, an event, a dependency settling, the resync. */
@@ -36,7 +37,8 @@ export function isTerminal(error: unknown): boolean {
     error instanceof NotApprovedError ||
     error instanceof HostPathError ||
     error instanceof NameClashError ||
-    error instanceof ImagePullError
+    error instanceof ImagePullError ||
+    error instanceof JobError
   )
     return true;
   if (error instanceof RuntimeError)

@@ -264,6 +264,43 @@ describe("depends_on", () => {
   });
 });
 
+describe("jobs", () => {
+  test("a job is an init container: its dependant waits for it exactly (no warning), its rerun at every pod start is a warning", () => {
+    const manifest = ManifestSchema.parse({
+      manifest: 1,
+      id: "globex.keyring",
+      version: "1.0.0",
+      name: "Keyring",
+      description: "A test app.",
+      containers: {
+        migrate: {
+          image: "registry.example.org/globex/keyring:1",
+          job: true,
+          command: ["keyring", "migrate"],
+        },
+        worker: { image: "registry.example.org/globex/keyring:1", depends_on: { migrate: "completed" } },
+      },
+    });
+    const r = render(manifest, bare);
+    const init = r.deployment.spec.template.spec.initContainers as Doc[];
+    assert.deepEqual(
+      init.map((c) => [c.name, c.args ?? c.command]),
+      [["migrate", ["keyring", "migrate"]]],
+    );
+    assert.deepEqual(
+      r.containers.map((c) => c.name),
+      ["worker"],
+    );
+    assert.ok(
+      !r.warnings.some((w) => w.field === "containers.worker.depends_on"),
+      JSON.stringify(r.warnings),
+    );
+    const warning = warningOf(r.warnings, "containers.migrate.job");
+    assert.match(warning.message, /runs it again at every start of the pod/);
+    assertCarried(r, warning);
+  });
+});
+
 describe("ports", () => {
   test("the Service offers published ports and the exported containers' ports, not private ones", () => {
     const servicePorts = (m: Manifest) =>

@@ -38,6 +38,8 @@
  * - `depends_on` has no equivalent for the containers of one pod (native sidecars would order them,
  *   but `podman kube play` would then wait for them to exit): the containers are listed in start
  *   order, which the kubelet follows without waiting, and a warning says the app must wait itself.
+ *   A `job` is an init container, which is what waiting for it to complete means there; it runs
+ *   again at every start of the pod, which a warning says.
  */
 import { join } from "node:path";
 import YAML from "yaml";
@@ -302,7 +304,9 @@ function containerDoc(app: ResolvedApp, c: ResolvedContainer, volumes: PodVolume
 
 function deployment(app: ResolvedApp, warnings: KubeWarning[]): Doc {
   const volumes: PodVolume[] = [];
-  const containers = app.containers.map((c) => containerDoc(app, c, volumes));
+  // Jobs are init containers: each runs to completion, in order, before the others start.
+  const initContainers = app.containers.filter((c) => c.job).map((c) => containerDoc(app, c, volumes));
+  const containers = app.containers.filter((c) => !c.job).map((c) => containerDoc(app, c, volumes));
   const hostnames = new Set<string>();
   for (const c of app.containers)
     for (const hostname of [c.key, c.name, ...(c.networks[0]?.aliases ?? [])].map(podHostname))
@@ -330,6 +334,7 @@ function deployment(app: ResolvedApp, warnings: KubeWarning[]): Doc {
           enableServiceLinks: false,
           terminationGracePeriodSeconds: Math.max(...app.containers.map((c) => c.stopTimeoutSeconds)),
           hostAliases: [{ ip: "127.0.0.1", hostnames: [...hostnames].sort(byCodeUnit) }],
+          initContainers: initContainers.length > 0 ? initContainers : undefined,
           containers,
           volumes:
             volumes.length > 0
@@ -510,8 +515,18 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
           `${c.name} cannot be a host name in Kubernetes (lower-case letters, digits, '-' and '.' only), so the ` +
           `other containers of the pod cannot reach ${c.key} by that name; they reach it as ${c.key}.`,
       });
-    if (c.dependsOn.length > 0) {
-      const waits = c.dependsOn
+    // Waiting for a job to complete is what an init container does: exact, no warning.
+    const awaited = c.dependsOn.filter((d) => d.condition !== "completed");
+    if (c.job && awaited.length > 0)
+      warnings.push({
+        field: `containers.${c.key}.depends_on`,
+        message:
+          `${c.key} is a job, rendered as an init container: Kubernetes runs it before every other container of ` +
+          `the pod, so ${awaited.map((d) => d.key).join(" and ")} cannot be up for it. Make it wait itself, or move ` +
+          "what it needs into the job.",
+      });
+    else if (awaited.length > 0) {
+      const waits = awaited
         .map((d) => `${d.key} ${d.condition === "healthy" ? "is healthy" : "has started"}`)
         .join(" and ");
       warnings.push({
@@ -522,6 +537,13 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
           "and be restarted.",
       });
     }
+    if (c.job)
+      warnings.push({
+        field: `containers.${c.key}.job`,
+        message:
+          `${c.key} is an init container: Kubernetes runs it again at every start of the pod, where the daemon ` +
+          "runs a job once per install, update or reinstall. It must be idempotent (a migration is).",
+      });
     if (c.init)
       warnings.push({
         field: `containers.${c.key}.init`,
@@ -581,6 +603,10 @@ const HOOK_MOMENTS: Record<HookName, { when: string; instead: string }> = {
     when: "before the app's containers are removed",
     instead: "run it before deleting the Deployment",
   },
+  pre_purge: {
+    when: "before a purge deletes the app's data",
+    instead: "run it before deleting the Deployment and its PersistentVolumeClaims",
+  },
 };
 
 /**
@@ -596,7 +622,9 @@ function hookWarnings(manifest: Manifest, app: ResolvedApp): KubeWarning[] {
     const described = steps.map((step, i) =>
       "exec" in step
         ? `${i === 0 ? "Step" : "step"} ${i + 1} runs ${JSON.stringify(step.exec.command)} in ${step.exec.container} (by hand: kubectl exec ${deployment} -c ${step.exec.container} -- …)`
-        : `${i === 0 ? "Step" : "step"} ${i + 1} copies ${step.copy_from_host.from} to ${step.copy_from_host.container}:${step.copy_from_host.to}`,
+        : "wait" in step
+          ? `${i === 0 ? "Step" : "step"} ${i + 1} waits until ${step.wait.container} is ${step.wait.until}`
+          : `${i === 0 ? "Step" : "step"} ${i + 1} copies ${step.copy_from_host.from} to ${step.copy_from_host.container}:${step.copy_from_host.to}`,
     );
     const { when, instead } = HOOK_MOMENTS[hook];
     return [

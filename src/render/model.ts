@@ -19,7 +19,13 @@ import {
   volumeHostPath,
   volumeName,
 } from "../manifest/naming.ts";
-import { type ContainerSpec, type HealthSpec, type Manifest, SIGNALS } from "../manifest/schema.ts";
+import {
+  type ContainerSpec,
+  type DependsCondition,
+  type HealthSpec,
+  type Manifest,
+  SIGNALS,
+} from "../manifest/schema.ts";
 import { fixedAddress } from "./addresses.ts";
 import { byCodeUnit } from "./canonical.ts";
 
@@ -113,11 +119,13 @@ export type ResolvedContainer = {
   memoryBytes?: number;
   /** The app network first, then the networks of dependencies whose hosts this container uses. */
   networks: NetworkAttachment[];
-  dependsOn: Array<{ key: string; name: string; condition: "started" | "healthy" }>;
+  dependsOn: Array<{ key: string; name: string; condition: DependsCondition }>;
   /** True when another container of the app waits for this one to be healthy. */
   awaitedHealthy: boolean;
   health?: HealthSpec;
   dataUid?: number;
+  /** A one-shot job: it runs to completion once per creation, the daemon decides when. */
+  job: boolean;
 };
 
 export type ResolvedVolume = { volume: string; podmanVolume: string; hostPath: string; dataUid?: number };
@@ -338,7 +346,7 @@ function resolveContainer(
     .map((dep) => ({
       key: dep,
       name: containerName(manifest, dep, scheme),
-      condition: spec.depends_on[dep] as "started" | "healthy",
+      condition: spec.depends_on[dep] as DependsCondition,
     }));
 
   return {
@@ -368,6 +376,7 @@ function resolveContainer(
     awaitedHealthy: awaited.has(key),
     health: spec.health,
     dataUid: spec.data_uid,
+    job: spec.job,
   };
 }
 

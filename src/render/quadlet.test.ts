@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { loadSample } from "../../test/support/samples.ts";
+import { ManifestSchema } from "../manifest/schema.ts";
 import { podmanPlan } from "./podman-spec.ts";
 import { quadletWord, readContainerUnit, readQuadletWord, renderQuadlet } from "./quadlet.ts";
 
@@ -47,5 +48,28 @@ describe("reading Quadlet units back", () => {
       image: "busybox",
       labels: { a: "1", b: "two words" },
     });
+  });
+});
+
+describe("jobs", () => {
+  test("a job's unit does not start at boot, and its dependant is ordered after it without requiring it (no rerun at boot)", () => {
+    const manifest = ManifestSchema.parse({
+      manifest: 1,
+      id: "keyring",
+      version: "1.0.0",
+      name: "Keyring",
+      description: "A test app.",
+      containers: {
+        migrate: { image: "registry.example.org/keyring:1", job: true },
+        worker: { image: "registry.example.org/keyring:1", depends_on: { migrate: "completed" } },
+      },
+    });
+    const units = renderQuadlet(manifest, { dataRoot: "/var/lib/archipelago", dependencies: {} });
+    const unit = (name: string) => units.find((u) => u.path === `${name}.container`)?.content ?? "";
+    assert.ok(!unit("keyring--migrate").includes("[Install]"), unit("keyring--migrate"));
+    const worker = unit("keyring--worker");
+    assert.match(worker, /^After=keyring--migrate\.service$/m);
+    assert.doesNotMatch(worker, /^Requires=keyring--migrate/m);
+    assert.match(worker, /^WantedBy=default\.target$/m);
   });
 });

@@ -212,7 +212,12 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
 
   const unit = section("Unit", [
     description(`${app.name}: container ${c.key}`),
-    ...c.dependsOn.flatMap((d) => [`Requires=${d.name}.service`, `After=${d.name}.service`]),
+    // A job that must have completed is ordered only: Requires= would run it again at every boot.
+    ...c.dependsOn.flatMap((d) =>
+      d.condition === "completed"
+        ? [`After=${d.name}.service`]
+        : [`Requires=${d.name}.service`, `After=${d.name}.service`],
+    ),
     // Order only, no Wants=: at boot both are started and the dependency goes first; a start of
     // this unit alone must not bring back a dependency its operator stopped.
     ...app.startsAfter.map((name) => `After=${name}.service`),
@@ -307,8 +312,9 @@ function containerUnit(app: ResolvedApp, c: ResolvedContainer): string {
     ...standInLines(c.command ?? []),
     c.awaitedHealthy && startSeconds !== undefined && `TimeoutStartSec=${startSeconds}`,
   ]);
-  const install = section("Install", ["WantedBy=default.target"]);
-  return unitFile(header(app, `container ${c.key}`), unit, container, service, install);
+  // A job runs once per creation, when the daemon starts it: not at every boot.
+  const install = c.job ? [] : [section("Install", ["WantedBy=default.target"])];
+  return unitFile(header(app, `container ${c.key}`), unit, container, service, ...install);
 }
 
 function networkUnit(app: ResolvedApp): string {

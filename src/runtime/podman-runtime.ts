@@ -90,9 +90,11 @@ const UNIT_START_TIMEOUT_MS = 120_000;
  * What planning sees of a Quadlet container that no container stands for (its unit runs it with
  * `--rm`): a unit starting or started as a created container (a start joins the start under way);
  * any other as an exited one — a unit stopping after its container exited (its `ExecStopPost=`
- * removing it) is a container that exited, as a plain one would be listed.
+ * removing it) is a container that exited, as a plain one would be listed. A unit that never ran
+ * since it was loaded is a created one too: its exit status 0 is no completion (a job's).
  */
 export function unitContainerState(unit: UnitState | undefined): ContainerState {
+  if (unit && !unit.ran && unit.active === "inactive") return "created";
   switch (unit?.active) {
     case "activating":
     case "active":

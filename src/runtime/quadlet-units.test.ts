@@ -25,7 +25,8 @@ const ctx: RenderContext = { dataRoot: "/var/lib/archipelago", dependencies: {} 
 const root = mkdtempSync(join(tmpdir(), "archy-quadlet-units-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-type UnitFacts = { active: string; result?: string; status?: number };
+/** A unit's state; `ran: false` for one whose process never ran since it was loaded. */
+type UnitFacts = { active: string; result?: string; status?: number; ran?: boolean };
 
 /** A `systemctl --user` that records what it is asked and answers `show` from `units`. */
 function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): SystemdUser {
@@ -43,6 +44,7 @@ function recordingSystemd(units: Map<string, UnitFacts>, calls: string[]): Syste
           "SubState=dead",
           `Result=${unit?.result ?? "success"}`,
           `ExecMainStatus=${unit?.status ?? 0}`,
+          `ExecMainStartTimestampMonotonic=${unit && unit.ran !== false ? 81234567 : 0}`,
         ].join("\n");
       });
       return { code: 0, stdout: `${blocks.join("\n\n")}\n`, stderr: "" };
@@ -134,6 +136,9 @@ describe("Quadlet containers that are down are observed from their units", () =>
       systemdUnits.set("hello-web.service", { active });
       assert.equal((await runtime.observe()).containers[0]?.state, state, active);
     }
+    // Written and never run (a job's unit, before its first start): exit status 0 is no completion.
+    systemdUnits.set("hello-web.service", { active: "inactive", ran: false });
+    assert.equal((await runtime.observe()).containers[0]?.state, "created", "inactive, never ran");
     await unitStore.write(`hello-web.container.d/${STOPPED_DROP_IN}`, "[Install]\nWantedBy=\n");
     assert.equal((await runtime.observe()).containers[0]?.startsAtBoot, false);
   });

@@ -7,6 +7,7 @@ test("systemctl show of several units: one state per unit, by its Id", () => {
   const stdout = [
     "Result=exit-code",
     "ExecMainStatus=3",
+    "ExecMainStartTimestampMonotonic=81234567",
     "Id=web.service",
     "LoadState=loaded",
     "ActiveState=failed",
@@ -26,6 +27,7 @@ test("systemctl show of several units: one state per unit, by its Id", () => {
     sub: "failed",
     result: "exit-code",
     exitStatus: 3,
+    ran: true,
   });
   assert.deepEqual(states.get("gone.service"), {
     load: "not-found",
@@ -33,6 +35,7 @@ test("systemctl show of several units: one state per unit, by its Id", () => {
     sub: "dead",
     result: "success",
     exitStatus: undefined,
+    ran: false,
   });
   assert.equal(parseShow(["a.service"], "").size, 0);
 });

@@ -25,6 +25,8 @@ export type UnitState = {
   result: string;
   /** The exit status of its main process: for a Quadlet unit, conmon's, which is the container's. */
   exitStatus: number | undefined;
+  /** Whether its main process ran since the unit was loaded (else `exitStatus` 0 means nothing). */
+  ran: boolean;
 };
 
 const UNKNOWN_STATE: UnitState = {
@@ -33,8 +35,17 @@ const UNKNOWN_STATE: UnitState = {
   sub: "unknown",
   result: "unknown",
   exitStatus: undefined,
+  ran: false,
 };
-const SHOWN = ["Id", "LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus"];
+const SHOWN = [
+  "Id",
+  "LoadState",
+  "ActiveState",
+  "SubState",
+  "Result",
+  "ExecMainStatus",
+  "ExecMainStartTimestampMonotonic",
+];
 
 /**
  * `systemctl show` of several units: one block of `Key=value` lines per unit, in the order asked,
@@ -59,6 +70,7 @@ export function parseShow(units: readonly string[], stdout: string): Map<string,
       sub: values.get("SubState") ?? "unknown",
       result: values.get("Result") ?? "unknown",
       exitStatus: values.has("ExecMainStatus") && Number.isInteger(status) ? status : undefined,
+      ran: Number(values.get("ExecMainStartTimestampMonotonic") ?? 0) > 0,
     });
   });
   return out;

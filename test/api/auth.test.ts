@@ -94,6 +94,7 @@ describe("CSRF and cross-origin requests", () => {
       "backup.run",
       "backup.targets.add",
       "backup.targets.remove",
+      "backup.targets.schedule",
       "catalog.refresh",
       "catalog.sources.add",
       "catalog.sources.remove",

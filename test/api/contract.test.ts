@@ -279,6 +279,59 @@ const VALID: Record<string, ValidCase> = {
     },
     check: (result) => assert.deepEqual(result, { name: "sound", snapshots: 0 }),
   },
+  "backup.targets.schedule": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "backup.targets.add",
+        { name: "nightly", location: join(env.d.dataDir, "nightly") },
+        env.cli,
+      );
+      // A schedule that does not parse is refused naming its field, and nothing is set.
+      const refused = await fails(
+        env.d.port,
+        "backup.targets.schedule",
+        { name: "nightly", schedule: "daily 25:00" },
+        env.cli,
+        RPC_CODES.invalidParams,
+      );
+      assert.match(refused.message, /^invalid params: schedule: "25:00" is not a time of day; use HH:MM/);
+      const tooOften = await fails(
+        env.d.port,
+        "backup.targets.schedule",
+        { name: "nightly", schedule: "every 5s" },
+        env.cli,
+        RPC_CODES.invalidParams,
+      );
+      assert.match(
+        tooOften.message,
+        /^schedule: every 5s is more often than this node allows \(at least 60 s/,
+      );
+      const untouched = (await ok(env.d.port, "backup.targets.list", {}, env.cli)) as {
+        targets: Array<{ schedule: string | null }>;
+      };
+      assert.equal(untouched.targets[0]?.schedule, null, "nothing was set");
+      return { name: "nightly", schedule: "Daily 3:00", keep: { daily: 7, weekly: 4 } };
+    },
+    check: async (result, env) => {
+      assert.deepEqual(
+        { ...(result as object), createdAt: 0 },
+        {
+          name: "nightly",
+          kind: "local",
+          location: join(env.d.dataDir, "nightly"),
+          createdAt: 0,
+          schedule: "daily 03:00",
+          check: null,
+          keep: { daily: 7, weekly: 4 },
+        },
+      );
+      const listed = (await ok(env.d.port, "backup.targets.list", {}, env.cli)) as {
+        targets: Array<{ schedule: string | null }>;
+      };
+      assert.equal(listed.targets[0]?.schedule, "daily 03:00", "kept");
+    },
+  },
   "backup.snapshots": {
     prepare: async (env) => {
       await ok(

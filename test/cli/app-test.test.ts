@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -134,7 +134,7 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
     assert.match(run.stdout, /^FAIL: /m, show(run));
   });
 
-  test("an app that wipes its volume when it starts fails on 'reinstall': its data did not survive", {
+  test("an app that wipes its volume when it starts fails on 'restart': its data did not survive", {
     timeout: 1_000_000,
   }, async () => {
     const forgetful = app(
@@ -147,10 +147,60 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
     );
     const run = await appTest([forgetful]);
     assert.equal(run.code, 1, show(run));
-    for (const step of ["install", "ui", "stop", "start", "restart", "daemon-restart"])
+    for (const step of ["install", "ui", "stop", "start"])
       assert.match(cellLine(run, step) ?? "", /^pass {2}/, `${step} passes: the app runs fine\n${show(run)}`);
-    assert.match(cellLine(run, "reinstall") ?? "", /^FAIL {2}.*data changed across the reinstall/, show(run));
+    assert.match(cellLine(run, "restart") ?? "", /^FAIL {2}.*data changed across the restart/, show(run));
     assert.match(run.stdout, /observed: .*volume content: the marker file is gone/, show(run));
+    assert.match(cellLine(run, "reinstall") ?? "", /^skip {2}.*not run: restart failed first$/, show(run));
+  });
+
+  test("a crash-looping app fails on 'install' with its own last words, said once with their count; its later cells are skipped, not waited for", {
+    timeout: 1_000_000,
+  }, async () => {
+    const crashing = app(
+      "apptest-crashloop",
+      `    command:
+      - |-
+        echo "app test: cannot read /data/config.yml, exiting"; exit 3
+    ports:
+      - container: 8080
+        host: 18594
+    volumes:
+      - name: content
+        path: /data`,
+      UI,
+    );
+    const run = await appTest([crashing, "--timeout-scale", "0.3"]);
+    assert.equal(run.code, 1, show(run));
+    // Not running in time, or (on a loaded machine) the install still retrying the container then.
+    assert.match(
+      cellLine(run, "install") ?? "",
+      /^FAIL {2}.*(not running and healthy in time|still running at the time limit)/,
+      show(run),
+    );
+    const evidence = run.stdout.slice(run.stdout.indexOf(cellLine(run, "install") as string));
+    assert.match(
+      evidence,
+      /the app's last log lines:\n {8}web stdout: app test: cannot read \/data\/config\.yml, exiting {2}\(\d+ times\)$/m,
+      `the app's own words, once, with how often it said them\n${show(run)}`,
+    );
+    for (const step of [
+      "ui",
+      "stop",
+      "start",
+      "restart",
+      "daemon-restart",
+      "reinstall",
+      "uninstall",
+      "install-again",
+      "purge",
+    ])
+      assert.match(
+        cellLine(run, step) ?? "",
+        /^skip {2}\S+ +not run: install failed first$/,
+        `${step} skipped\n${show(run)}`,
+      );
+    assert.match(run.stdout, /^FAIL: /m, show(run));
   });
 
   test("bad usage exits 2 and changes nothing: no directory, a path that is not one", async () => {
@@ -164,41 +214,56 @@ describe("real Podman: archy app test DIR (the gate on one app, 1 iteration, no 
 });
 
 describe("archy app test --watch", () => {
-  test("runs again when a file in DIR changes, and Ctrl-C stops it", {
-    timeout: 120_000,
+  test("one change, one run: a plain write and an editor's safe save (a new file renamed over the old, twice) each run it once, and Ctrl-C stops it", {
+    timeout: 180_000,
   }, async () => {
     // An invalid manifest: each run ends at validation, so this needs no Podman.
     const dir = join(work, "apptest-watched");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "manifest.yml"), "manifest: 1\nid: Not_An_Id\n");
+    const manifest = join(dir, "manifest.yml");
+    writeFileSync(manifest, "manifest: 1\nid: Not_An_Id\n");
     const child = spawn(ARCHY, ["app", "test", dir, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const seen = (pattern: RegExp, count: number) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if ((stderr.match(pattern) ?? []).length >= count) resolve();
-        };
-        const ceiling = setTimeout(
-          () => reject(new Error(`waited for ${count} × ${pattern}; stderr:\n${stderr}`)),
-          60_000,
-        );
-        child.stderr.on("data", (chunk) => {
-          stderr += String(chunk);
-          check();
-          if ((stderr.match(pattern) ?? []).length >= count) clearTimeout(ceiling);
-        });
-        check();
-      });
-    const runs = /nothing was tested/g;
+    const count = (pattern: RegExp) => (stderr.match(pattern) ?? []).length;
     const waits = /watching .*\(Ctrl-C stops\)/g;
-    await seen(waits, 1);
-    assert.equal((stderr.match(runs) ?? []).length, 1, stderr);
-    for (let i = 0; i < 3; i++) writeFileSync(join(dir, "manifest.yml"), `manifest: 1\nid: Still_Bad_${i}\n`);
-    await seen(waits, 2);
-    assert.ok((stderr.match(runs) ?? []).length >= 2, `a run after the writes\n${stderr}`);
-    assert.match(stderr, /"Still_Bad_2" is not valid/, `the run read the last write\n${stderr}`);
-    child.kill("SIGINT");
-    assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
+    const runs = /nothing was tested/g;
+    /** Waits for the watch's `n`th wait: run `n` is over; a ceiling that says what it saw. */
+    const nthWait = async (n: number) => {
+      const deadline = Date.now() + 60_000;
+      while (count(waits) < n) {
+        if (Date.now() > deadline) throw new Error(`waited for wait number ${n}; stderr:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    /** An editor's safe save: the new text in a file beside, renamed over the manifest. */
+    const safeSave = (text: string) => {
+      writeFileSync(join(dir, ".manifest.yml.tmp"), text);
+      renameSync(join(dir, ".manifest.yml.tmp"), manifest);
+    };
+    try {
+      await nthWait(1);
+      assert.equal(count(runs), 1, stderr);
+      writeFileSync(manifest, "manifest: 1\nid: Bad_1\n");
+      await nthWait(2);
+      safeSave("manifest: 1\nid: Bad_2\n");
+      await nthWait(3);
+      safeSave("manifest: 1\nid: Bad_3\n");
+      await nthWait(4);
+      child.kill("SIGINT");
+      assert.equal(await exited, 1, `Ctrl-C ends the watch with the last run's exit code\n${stderr}`);
+      assert.equal(count(runs), 4, `one run at the start and one per change, no more\n${stderr}`);
+      const order = [...stderr.matchAll(/"(Not_An_Id|Bad_\d)" is not valid/g)].map((m) => m[1]);
+      assert.deepEqual(
+        order,
+        ["Not_An_Id", "Bad_1", "Bad_2", "Bad_3"],
+        `each run read its change\n${stderr}`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });

@@ -226,8 +226,11 @@ describe("libpod transport faults", () => {
       return true;
     });
     const took = Date.now() - began;
+    // Timers count from the event loop's cached time, taken when the current turn began: on a busy
+    // machine that is tens of ms before `began` (CI saw 537 ms for a limit of 600). A fifth of the
+    // limit as slack still tells the call's own limit from any shorter one.
     if (limitMs !== undefined)
-      assert.ok(took >= limitMs - 50, `not before its limit (${took} ms, limit ${limitMs} ms)`);
+      assert.ok(took >= limitMs * 0.8, `not before its limit (${took} ms, limit ${limitMs} ms)`);
   }
 
   test("a call that hangs fails with kind timeout within its limit", async () => {

@@ -212,7 +212,7 @@ export class Driver {
   }
 
   /** Waits (inside the driver) until `app` reaches `phase`; `removed` means gone from the store. */
-  async waitPhase(app: string, phase: Phase, timeoutMs = 60_000): Promise<void> {
+  async waitPhase(app: string, phase: Phase | "removed", timeoutMs = 60_000): Promise<void> {
     await this.call("wait", { app, phase, timeoutMs }, timeoutMs + 10_000);
   }
 

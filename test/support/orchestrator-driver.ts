@@ -135,7 +135,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
     case "restart":
       return lifecycle.restart(app);
     case "uninstall":
-      return lifecycle.uninstall(app, { purge: command.purge === true });
+      return lifecycle.uninstall(app, { purge: command.purge === true, force: command.force === true });
     case "retry":
       return lifecycle.retry(app);
     case "list":

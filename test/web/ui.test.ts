@@ -97,7 +97,15 @@ describe("how the daemon serves the UI", () => {
   });
 
   test("every route of the UI gets the page; a path is never a file path", async () => {
-    for (const path of ["/login", "/setup", "/store", "/store/api-alpha", "/settings", "/apps/api-alpha"]) {
+    for (const path of [
+      "/login",
+      "/setup",
+      "/store",
+      "/store/api-alpha",
+      "/settings",
+      "/backups",
+      "/apps/api-alpha",
+    ]) {
       const response = await http(d.port, { path });
       assert.equal(response.status, 200, path);
       assert.match(response.text, /<div id="root">/, path);
@@ -232,6 +240,7 @@ describe("every page, for everyone", () => {
     ["/store/api-beta", "api-beta"],
     ["/apps/api-gamma", "api-gamma"],
     ["/settings", "Settings"],
+    ["/backups", "Backups"],
   ];
 
   for (const [viewport, scheme] of [
@@ -490,6 +499,70 @@ permissions:
     await page.waitForURL(/\/apps\/alice\.notes$/);
     const installed = (await ok(d.port, "package.get", { id: "alice.notes" }, caller)) as { source: string };
     assert.equal(installed.source, `nostr:${alicesKey}`, "Alice's app, not Bob's of the same id");
+    assertClean();
+    await page.context().close();
+  });
+});
+
+describe("the Backups page", () => {
+  let d: TestDaemon;
+  let base: string;
+  before(async () => {
+    d = await startDaemon();
+    const session = await setup(d.port);
+    base = mkdtempSync(join(tmpdir(), "archy-ui-backups-"));
+    await ok(d.port, "backup.targets.add", { name: "usb", location: join(base, "usb") }, session);
+  });
+  after(async () => {
+    await d?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test("a target's schedule and retention are set from the page, a bad one refused in the daemon's words; Check now verifies it", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/backups");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "Backups", level: 1 }).waitFor();
+    await page.getByText("No alert: every backup and check went well.").waitFor();
+    const card = page.locator('[data-target="usb"]');
+    assert.equal(await card.locator("dd").first().textContent(), "only when asked");
+    const form = card.getByRole("form", { name: "Schedule of usb" });
+    await form.getByLabel("Back up every app").fill("daily 25:00");
+    await form.getByRole("button", { name: "Save the schedule of usb" }).click();
+    await form
+      .getByRole("alert")
+      .getByText(/schedule: "25:00" is not a time of day/)
+      .waitFor();
+    await form.getByLabel("Back up every app").fill("daily 03:00");
+    await form.getByLabel("Keep daily").fill("7");
+    await form.getByLabel("Keep weekly").fill("4");
+    await form.getByLabel("Check the repository").fill("weekly sun 04:00");
+    await form.getByRole("button", { name: "Save the schedule of usb" }).click();
+    await form.getByText("Saved.").waitFor();
+    await card.getByText("7 daily, 4 weekly").waitFor();
+    assert.deepEqual(await card.locator("dd").allTextContents(), [
+      "daily 03:00",
+      "7 daily, 4 weekly",
+      "weekly sun 04:00",
+    ]);
+    const listed = (await ok(
+      d.port,
+      "backup.targets.list",
+      {},
+      { bearer: readFileSync(d.tokenFile, "utf8").trim() },
+    )) as {
+      targets: Array<{ schedule: string | null; keep: object; check: string | null }>;
+    };
+    assert.deepEqual(listed.targets[0], {
+      ...listed.targets[0],
+      schedule: "daily 03:00",
+      keep: { daily: 7, weekly: 4 },
+      check: "weekly sun 04:00",
+    });
+    await card.getByRole("button", { name: "Check now" }).click();
+    await card.getByText("Sound: 0 snapshots.").waitFor();
+    await card.getByText("No snapshot yet.").waitFor();
+    await assertAccessible(page, "Backups with a target");
     assertClean();
     await page.context().close();
   });

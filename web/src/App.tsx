@@ -4,6 +4,7 @@ import { useEffect } from "react";
 import { Route, Switch, useLocation } from "wouter";
 import { Shell } from "./components/Shell.tsx";
 import { AppPage } from "./pages/AppPage.tsx";
+import { Backups } from "./pages/Backups.tsx";
 import { MyApps } from "./pages/MyApps.tsx";
 import { Settings } from "./pages/Settings.tsx";
 import { Store, StoreApp } from "./pages/Store.tsx";
@@ -16,6 +17,7 @@ const TITLES: Array<[RegExp, string]> = [
   [/^\/store\/./, "App Store"],
   [/^\/store/, "App Store"],
   [/^\/settings/, "Settings"],
+  [/^\/backups/, "Backups"],
   [/^\/login/, "Log in"],
   [/^\/setup/, "Set your password"],
 ];
@@ -57,6 +59,7 @@ export function App() {
           {(params) => <StoreApp key={params.id} id={decodeURIComponent(params.id)} />}
         </Route>
         <Route path="/settings">{() => <Settings />}</Route>
+        <Route path="/backups">{() => <Backups />}</Route>
         <Route path="/login">{() => <Redirect />}</Route>
         <Route path="/setup">{() => <Redirect />}</Route>
         <Route>

@@ -10,7 +10,6 @@ export function phaseTone(phase: Phase): "good" | "idle" | "busy" | "warn" | "ba
     case "running":
       return "good";
     case "stopped":
-    case "removed":
       return "idle";
     case "failed":
       return "bad";

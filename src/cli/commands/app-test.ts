@@ -6,7 +6,7 @@
  * service user, or --user). It prints each cell and, for a failure, what was expected, what was
  * observed and the app's last log lines; `--watch` runs it again when a file in DIR changes.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { GateSetupError, runGate } from "../../gate/gate.ts";
@@ -33,8 +33,16 @@ Exit code 0 only when every cell passes; 1 otherwise; 2 for bad usage.
 /** Every step but the reboot, which needs the systemd test node (scripts/gate-node). */
 const APP_TEST_STEPS = STEPS.filter((s) => s !== "reboot");
 
-/** How long DIR must be quiet after a change before the next run starts. */
-const WATCH_DEBOUNCE_MS = 500;
+/**
+ * --watch looks at DIR's files every WATCH_POLL_MS and runs again once they differ from what the
+ * last run tested and have stayed the same for WATCH_QUIET_MS (an editor saves in bursts). It does
+ * not use fs.watch: on Linux, Node's recursive watch is one inotify watch per file, so one write
+ * is reported twice or more (truncate, then write), and a save that renames a new file over the
+ * old one (sed -i, "safe write" editors) leaves it watching the gone file: it never reports that
+ * path again. What the files are, not what a watcher says about them, decides a run.
+ */
+const WATCH_POLL_MS = 250;
+const WATCH_QUIET_MS = 500;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(
@@ -80,35 +88,53 @@ export async function run(argv: string[]): Promise<number> {
     let tested = treeState(dir);
     let code = await testOnce(options, () => interrupted);
     if (!values.watch) return code;
-    let changed = false;
-    const watcher = watch(dir, { recursive: true }, () => {
-      changed = true;
-      wake();
-    });
-    try {
-      while (!interrupted) {
-        console.error(`archy app test: watching ${dir} (Ctrl-C stops)`);
-        // Wait for a change, then for DIR to be quiet for a moment (an editor saves in bursts).
-        while (!changed && !interrupted) await new Promise<void>((r) => (wake = r));
-        while (changed && !interrupted) {
-          changed = false;
-          await new Promise((r) => setTimeout(r, WATCH_DEBOUNCE_MS));
-        }
-        if (interrupted) break;
-        // The watcher reports some changes twice, late: run again only when the files did change.
-        const now = treeState(dir);
-        if (now === tested) continue;
-        tested = now;
-        code = await testOnce(options, () => interrupted);
-      }
-    } finally {
-      watcher.close();
+    while (!interrupted) {
+      console.error(`archy app test: watching ${dir} (Ctrl-C stops)`);
+      const changed = await nextChange(
+        dir,
+        tested,
+        () => interrupted,
+        (w) => (wake = w),
+      );
+      if (changed === undefined) break;
+      tested = changed;
+      code = await testOnce(options, () => interrupted);
     }
     return code;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * Waits until DIR's files differ from `tested` and have stayed the same for WATCH_QUIET_MS; their
+ * state then, or undefined when interrupted.
+ */
+async function nextChange(
+  dir: string,
+  tested: string,
+  interrupted: () => boolean,
+  onWake: (wake: () => void) => void,
+): Promise<string | undefined> {
+  let seen = tested;
+  let stableSince = Date.now();
+  while (!interrupted()) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, WATCH_POLL_MS);
+      onWake(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (interrupted()) break;
+    const now = treeState(dir);
+    if (now !== seen) {
+      seen = now;
+      stableSince = Date.now();
+    } else if (now !== tested && Date.now() - stableSince >= WATCH_QUIET_MS) return now;
+  }
+  return undefined;
 }
 
 /** Every file under `dir` with its size and modification time: equal when nothing changed. */
@@ -152,6 +178,7 @@ async function testOnce(options: TestOptions, interrupted: () => boolean): Promi
       steps: [...APP_TEST_STEPS],
       destructive: true,
       chaos: false,
+      stopAtFailure: true,
       timeoutScale: options.timeoutScale,
       appsDir: stage,
       mode: {
@@ -177,6 +204,9 @@ async function testOnce(options: TestOptions, interrupted: () => boolean): Promi
   }
 }
 
+/** How many of an unfinished operation's last log lines a failure shows (what it was doing when time ran out). */
+const OPERATION_STEPS_SHOWN = 5;
+
 /** The cells of one run as a developer reads them: one line each, the evidence under a failure. */
 export function summary(report: GateReport, appId: string): string {
   const lines: string[] = [];
@@ -198,10 +228,36 @@ function cellLines(cell: Cell, dependency: boolean): string[] {
   const lines = [`FAIL  ${name}${time}  ${cell.reason ?? ""}`];
   const evidence = cell.evidence;
   if (evidence) {
-    lines.push(`      expected: ${evidence.expected}`, `      observed: ${evidence.observed}`);
-    if (evidence.operation?.error) lines.push(`      operation error: ${evidence.operation.error}`);
+    lines.push(`      expected: ${evidence.expected}`, ...labelled("observed", evidence.observed));
+    const operation = evidence.operation;
+    if (operation?.error) lines.push(...labelled("operation error", operation.error));
+    else if (operation && operation.state !== "succeeded" && operation.log.length > 0)
+      lines.push(
+        `      the ${operation.kind}'s last steps (${operation.state}):`,
+        ...collapseRepeats(operation.log.slice(-OPERATION_STEPS_SHOWN)).map((l) => `        ${l}`),
+      );
     if (evidence.logs?.length)
-      lines.push("      the app's last log lines:", ...evidence.logs.map((l) => `        ${l}`));
+      lines.push(
+        "      the app's last log lines:",
+        ...collapseRepeats(evidence.logs).map((l) => `        ${l}`),
+      );
   }
   return lines;
+}
+
+/** `label: text`, a text of several lines (a daemon's reason quotes the app's output) indented under it. */
+function labelled(label: string, text: string): string[] {
+  const [first, ...rest] = collapseRepeats(text.split("\n"));
+  return [`      ${label}: ${first}`, ...rest.map((l) => `        ${l}`)];
+}
+
+/** Consecutive equal lines as one, with how many there were: a crash loop prints the same line per start. */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const out: Array<{ line: string; count: number }> = [];
+  for (const line of lines) {
+    const last = out.at(-1);
+    if (last?.line === line) last.count++;
+    else out.push({ line, count: 1 });
+  }
+  return out.map(({ line, count }) => (count > 1 ? `${line}  (${count} times)` : line));
 }

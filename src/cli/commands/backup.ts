@@ -3,6 +3,7 @@
  * `archy backups [APP]` and `archy restore APP [--snapshot ID] [--target NAME]` (docs/backups.md).
  */
 import { readFile } from "node:fs/promises";
+import { KEEP_KINDS, type Keep } from "../../backup/schedule.ts";
 import { UsageError } from "../args.ts";
 import { type Accepted, CliError, type DaemonClient, EXIT } from "../client.ts";
 import {
@@ -22,6 +23,8 @@ const BACKUP_USAGE = `Usage: archy backup APP|--all [--target NAME] [--no-wait] 
        archy backup targets add NAME DIRECTORY|URL [--key-file FILE] [--credentials-file FILE]
        archy backup targets remove NAME
        archy backup targets check NAME
+       archy backup targets schedule NAME [--every WHEN|off] [--check WHEN|off]
+                                          [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
 
 Backs up APP (or every installed app, one after the other) to a target: its volumes, its installed
 manifest and its generated secrets, encrypted and deduplicated by restic. An app whose manifest says
@@ -32,6 +35,12 @@ targets add makes a new repository at DIRECTORY (or a restic URL: sftp:, rest:, 
 prints its key ONCE: save it somewhere else than this node — without it the backups cannot be read.
 With --key-file, it opens an existing repository with that key instead (restoring on a new node).
 --credentials-file holds NAME=VALUE lines (AWS_ACCESS_KEY_ID=…) for s3 and b2 targets.
+
+targets schedule backs up every installed app to the target at WHEN ("daily 03:00",
+"weekly sun 04:00" in the node's local time, or "every 6h"), then forgets and prunes the snapshots
+the --keep-* counts do not keep (any --keep-* given replaces the retention as a whole; none set:
+every snapshot is kept). --check WHEN verifies the repository (restic check) on its own schedule.
+"off" removes a schedule. A failed or overdue backup and a failed check are alerts in archy ls.
 
   --all               back up every installed app
   --target NAME       the target (default: the node's only one)
@@ -80,6 +89,40 @@ export function parseCredentials(text: string, file: string): Record<string, str
   return credentials;
 }
 
+/** A retention as the operator reads it: `7 daily, 4 weekly`, or `all` when none is set. */
+export function keepText(keep: Keep): string {
+  const parts = KEEP_KINDS.flatMap((kind) => ((keep[kind] ?? 0) > 0 ? [`${keep[kind]} ${kind}`] : []));
+  return parts.length > 0 ? parts.join(", ") : "all";
+}
+
+/** What `targets schedule` changes: `off` removes a schedule; any --keep-* replaces the retention. */
+export function scheduleChange(values: Record<string, unknown>): {
+  schedule?: string | null;
+  check?: string | null;
+  keep?: Keep;
+} {
+  const when = (option: "every" | "check") => {
+    const value = values[option] as string | undefined;
+    return value === undefined ? undefined : value.trim() === "off" ? null : value;
+  };
+  const every = when("every");
+  const check = when("check");
+  const counts = KEEP_KINDS.flatMap((kind) => {
+    const value = values[`keep-${kind}`] as string | undefined;
+    if (value === undefined) return [];
+    if (!/^\d{1,5}$/.test(value))
+      throw new UsageError(
+        `--keep-${kind}: "${value}" is not a count; give a whole number such as 7 (0: none)`,
+      );
+    return [[kind, Number(value)] as const];
+  });
+  return {
+    ...(every !== undefined ? { schedule: every } : {}),
+    ...(check !== undefined ? { check } : {}),
+    ...(counts.length > 0 ? { keep: Object.fromEntries(counts) as Keep } : {}),
+  };
+}
+
 async function follow(
   client: DaemonClient,
   id: string,
@@ -104,7 +147,14 @@ async function follow(
 async function targets(argv: string[]): Promise<number> {
   const { values, positionals } = parseOperator(
     argv,
-    { json: { type: "boolean" }, "key-file": { type: "string" }, "credentials-file": { type: "string" } },
+    {
+      json: { type: "boolean" },
+      "key-file": { type: "string" },
+      "credentials-file": { type: "string" },
+      every: { type: "string" },
+      check: { type: "string" },
+      ...Object.fromEntries(KEEP_KINDS.map((kind) => [`keep-${kind}`, { type: "string" as const }])),
+    },
     BACKUP_USAGE,
   );
   if (values.help) {
@@ -123,8 +173,15 @@ async function targets(argv: string[]): Promise<number> {
       else
         out(
           table(
-            ["NAME", "KIND", "LOCATION"],
-            result.targets.map((t) => [t.name, t.kind, t.location]),
+            ["NAME", "KIND", "LOCATION", "SCHEDULE", "KEEP", "CHECK"],
+            result.targets.map((t) => [
+              t.name,
+              t.kind,
+              t.location,
+              t.schedule ?? "-",
+              keepText(t.keep),
+              t.check ?? "-",
+            ]),
           ),
         );
       return EXIT.ok;
@@ -166,6 +223,16 @@ async function targets(argv: string[]): Promise<number> {
       out(`target ${name} removed from this node; its repository and snapshots are still where they were`);
       return EXIT.ok;
     }
+    if (action === "schedule") {
+      const change = scheduleChange(values);
+      if (Object.keys(change).length === 0)
+        throw new UsageError(`what to change? give --every, --check or a --keep-* count\n\n${BACKUP_USAGE}`);
+      const result = await client.call("backup.targets.schedule", { name, ...change });
+      out(
+        `target ${result.name}: backups ${result.schedule ?? "only on request"}, keep ${keepText(result.keep)}, checks ${result.check ?? "only on request"}`,
+      );
+      return EXIT.ok;
+    }
     if (action === "check") {
       const result = await client.call("backup.targets.check", { name });
       out(
@@ -173,7 +240,7 @@ async function targets(argv: string[]): Promise<number> {
       );
       return EXIT.ok;
     }
-    throw new UsageError(`unknown action '${action}': add, remove or check\n\n${BACKUP_USAGE}`);
+    throw new UsageError(`unknown action '${action}': add, remove, check or schedule\n\n${BACKUP_USAGE}`);
   });
 }
 

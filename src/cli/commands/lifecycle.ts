@@ -5,6 +5,8 @@
  * and ends with the outcome and the app's address.
  */
 import type { Params } from "../../api/contract.ts";
+import type { EventStream } from "../../client/events.ts";
+import { FollowTimeout, followOperation, type OperationLine } from "../../client/operations.ts";
 import { type ApproveChoice, approvalsFor, parseApprove } from "../approvals.ts";
 import { UsageError } from "../args.ts";
 import {
@@ -13,13 +15,11 @@ import {
   CliError,
   CODES,
   type DaemonClient,
-  type DaemonEvent,
   DaemonUnreachable,
   EXIT,
   type OperationView,
   type PermissionView,
   RpcFailure,
-  type Subscription,
 } from "../client.ts";
 import {
   CONNECTION_USAGE,
@@ -69,7 +69,8 @@ ${APPROVE_OPTION}`,
   stop: "",
   restart: "",
   reinstall: "",
-  uninstall: "  --purge             also delete its data and secrets (cannot be undone)\n",
+  uninstall:
+    "  --purge             also delete its data and secrets (cannot be undone)\n  --force             with --purge: skip the app's pre_purge hook (its failure stops a purge)\n",
   update: `  --force             apply even when the offered version is not newer
   --switch-source     consent to a version from another source or signer
   --confirm-risk      update a marketplace app whose publisher is now reported or muted
@@ -80,7 +81,7 @@ ${APPROVE_OPTION}`,
 function usage(kind: LifecycleKind): string {
   const extra =
     kind === "uninstall"
-      ? " [--purge]"
+      ? " [--purge [--force]]"
       : kind === "update"
         ? " [--force] [--switch-source] [--confirm-risk] [--approve all|NAME,…]"
         : kind === "install"
@@ -99,39 +100,34 @@ ${EXIT_CODES_USAGE}`;
 
 /** How long a follower waits for a daemon that went away (restarting) before it gives up. */
 const UNREACHABLE_GRACE_MS = 60_000;
-/** Polling intervals: a safety net beside the WebSocket, and the whole mechanism without it. */
+/** Reads of the operation: a safety net beside the live events, and the whole mechanism without them. */
 const POLL_WITH_EVENTS_MS = 2_000;
 const POLL_WITHOUT_EVENTS_MS = 500;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-type LogEvent = Extract<DaemonEvent, { type: "log" }>["line"];
-/** How an operation ended, from its final event or from operation.get. */
-type Finished = { state: "succeeded" | "failed"; error: string | null };
-
-const isFinished = (state: string): state is Finished["state"] => state === "succeeded" || state === "failed";
+/** An operation's log line as the follower shows it: indented, its level said unless it is info. */
+const printLine = (line: OperationLine) =>
+  out(
+    `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
+  );
 
 /**
- * Follows one operation of one app: prints its log lines once each, in order, and phase changes.
- * With live events it asks the daemon nothing more: log lines, phases and the operation's end all
- * arrive as events (subscribed before the request, so none is missed), and it returns as soon as the
- * final one does; operation.get only fills in history (an operation already in progress), stands in
- * when no event came for a while, and carries the polling without events.
+ * Shows one operation of one app as it goes: its log lines once each, in order, and the app's phase
+ * changes; the following itself is the client's (src/client/operations.ts). Listens to the live
+ * events from before the request is sent (the first phase is not missed); without them, it polls
+ * and reads the app's phase with each look at the operation. A daemon that goes away (restarting)
+ * is waited for, up to a grace period.
  */
 export class Follower {
   readonly #client: DaemonClient;
   readonly #appId: string;
-  #subscription: Subscription | undefined;
-  #operationId: string | undefined;
-  #lastSeq = 0;
+  #stream: EventStream | undefined;
+  #following = false;
   #lastStatus: string | undefined;
   #lastPhase: string | undefined;
-  #pendingPhase: { phase: string; reason: string | undefined } | undefined;
-  /** Log lines of this app that came before the request was answered (the operation unknown yet). */
-  #pendingLines: LogEvent[] = [];
-  #finished: Finished | undefined;
-  #woken = false;
-  #wake: (() => void) | undefined;
+  /** The app's phase as said before the request was answered (shown once the operation is). */
+  #pendingPhase: { phase: string; reason: string | null | undefined } | undefined;
   #unreachableSince: number | undefined;
 
   constructor(client: DaemonClient, appId: string) {
@@ -140,56 +136,27 @@ export class Follower {
   }
 
   get live(): boolean {
-    return this.#subscription !== undefined;
+    return this.#stream !== undefined;
   }
 
-  /** Subscribes to live events before the request is sent, so that none is missed. */
+  /** Opens the live events before the request is sent, so that none is missed. */
   async connect(): Promise<void> {
-    this.#subscription = await this.#client.subscribe((event) => this.#onEvent(event)).catch(() => undefined);
-    void this.#subscription?.closed.then(() => {
-      this.#subscription = undefined;
+    this.#stream = await this.#client.events().catch(() => undefined);
+    this.#stream?.onEvent((event) => {
+      if (event.type !== "app" || event.appId !== this.#appId) return;
+      if (this.#following) this.#phase(event.phase, event.reason);
+      else this.#pendingPhase = { phase: event.phase, reason: event.reason };
     });
   }
 
   close(): void {
-    this.#subscription?.close();
-    this.#subscription = undefined;
+    this.#stream?.close();
+    this.#stream = undefined;
   }
 
   /** The app's phase as the last event or look said (undefined before any). */
   get lastPhase(): string | undefined {
     return this.#lastPhase;
-  }
-
-  #onEvent(event: DaemonEvent): void {
-    if (!("appId" in event) || event.appId !== this.#appId) return;
-    if (event.type === "app") {
-      // Before the request is answered, the phase waits for the line that names the operation.
-      if (this.#operationId) this.#phase(event.phase, event.reason);
-      else this.#pendingPhase = { phase: event.phase, reason: event.reason };
-    }
-    // A pull's byte progress comes as many events; the log has a line per quarter, which is shown.
-    if (event.type === "pull") return;
-    if (event.type === "log") {
-      if (!this.#operationId) this.#pendingLines.push(event.line);
-      else if (event.line.operationId === this.#operationId) this.#print(event.line);
-      else return;
-    }
-    if (event.type === "operation") {
-      if (this.#operationId && event.operationId !== this.#operationId) return;
-      if (this.#operationId && isFinished(event.state))
-        this.#finished = { state: event.state, error: event.error ?? null };
-    }
-    this.#woken = true;
-    this.#wake?.();
-  }
-
-  #print(line: { seq: number; level: string; message: string }): void {
-    if (line.seq <= this.#lastSeq) return;
-    this.#lastSeq = line.seq;
-    out(
-      `  ${line.level === "info" ? "" : `${line.level === "warn" ? "warning" : line.level}: `}${line.message}`,
-    );
   }
 
   #phase(phase: string, reason: string | null | undefined): void {
@@ -200,84 +167,54 @@ export class Follower {
     out(`  phase: ${status}`);
   }
 
-  /** Sleeps up to `ms`; true when an event ended it. */
-  #sleep(ms: number): Promise<boolean> {
-    if (this.#woken) {
-      this.#woken = false;
-      return Promise.resolve(true);
+  /** A read of the operation failed: whether to try again (the daemon away, within the grace period). */
+  #unreachable(error: unknown): boolean {
+    if (!(error instanceof DaemonUnreachable)) return false;
+    const now = Date.now();
+    if (this.#unreachableSince === undefined) {
+      this.#unreachableSince = now;
+      console.error(
+        `archy: lost the daemon at ${this.#client.url}; waiting up to ${UNREACHABLE_GRACE_MS / 1000} s for it to come back`,
+      );
+      return true;
     }
-    return new Promise((resolve) => {
-      const finish = (woken: boolean) => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        this.#woken = false;
-        resolve(woken);
-      };
-      const timer = setTimeout(() => finish(false), ms);
-      this.#wake = () => finish(true);
-    });
+    return now - this.#unreachableSince <= UNREACHABLE_GRACE_MS;
   }
 
-  /** One look at the operation: prints its new log lines; undefined while the daemon is away. */
-  async #sync(): Promise<OperationView | undefined> {
-    const id = this.#operationId as string;
-    let operation: OperationView;
-    try {
-      operation = await this.#client.call("operation.get", { id, afterSeq: this.#lastSeq });
-      if (!this.live) {
-        const app = await this.#client.call("package.get", { id: this.#appId }).catch((error) => {
-          if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
-          throw error;
-        });
-        if (app) this.#phase(app.phase, app.reason);
-      }
-    } catch (error) {
-      if (!(error instanceof DaemonUnreachable)) throw error;
-      const now = Date.now();
-      if (this.#unreachableSince === undefined) {
-        this.#unreachableSince = now;
-        console.error(
-          `archy: lost the daemon at ${this.#client.url}; waiting up to ${UNREACHABLE_GRACE_MS / 1000} s for it to come back`,
-        );
-      } else if (now - this.#unreachableSince > UNREACHABLE_GRACE_MS) throw error;
-      return undefined;
+  /** A read of the operation answered: the daemon is (back) there; without events, its phase is read too. */
+  async #looked(): Promise<void> {
+    if (!this.live) {
+      const app = await this.#client.call("package.get", { id: this.#appId }).catch((error) => {
+        if (error instanceof RpcFailure && error.code === CODES.notFound) return undefined;
+        throw error;
+      });
+      if (app) this.#phase(app.phase, app.reason);
     }
     if (this.#unreachableSince !== undefined) {
       this.#unreachableSince = undefined;
       console.error("archy: the daemon is back");
-      if (!this.live) await this.connect();
+      // Its stream may be waiting out a long backoff: connect now.
+      if (this.#stream && this.#stream.status !== "open") this.#stream.reconnect();
     }
-    for (const line of operation.logs ?? []) this.#print(line);
-    return operation;
   }
 
-  /**
-   * Waits until the operation has finished; returns how. `history`: the operation began before this
-   * follower subscribed (its earlier lines are fetched once).
-   */
-  async follow(operationId: string, deadline: number | undefined, history = false): Promise<Finished> {
-    this.#operationId = operationId;
+  /** Waits until the operation has finished (each of its lines shown once); returns it. */
+  async follow(operationId: string, timeoutMs: number | undefined): Promise<OperationView> {
+    this.#following = true;
     if (this.#pendingPhase) this.#phase(this.#pendingPhase.phase, this.#pendingPhase.reason);
-    for (const line of this.#pendingLines.splice(0)) if (line.operationId === operationId) this.#print(line);
-    let look = !this.live || history;
-    for (;;) {
-      const operation = look ? await this.#sync() : undefined;
-      if (operation && isFinished(operation.state)) return { state: operation.state, error: operation.error };
-      if (this.#finished) return this.#finished;
-      if (deadline !== undefined && Date.now() >= deadline)
-        throw new CliError(
-          `still ${operation?.state ?? "waiting"} after the --timeout; it goes on in the daemon`,
-          {
-            hint: `\`archy status ${this.#appId}\` shows how it is doing`,
-          },
-        );
-      const pause = this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS;
-      const woken = await this.#sleep(
-        deadline === undefined ? pause : Math.max(0, Math.min(pause, deadline - Date.now())),
-      );
-      if (this.#finished) return this.#finished;
-      // Events carry everything while they come; a look when none came for a while, or without them.
-      look = !this.live || !woken;
+    try {
+      return await followOperation(this.#client, this.#stream, operationId, {
+        pollMs: this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS,
+        timeoutMs,
+        onLine: printLine,
+        onRead: () => this.#looked(),
+        retryRead: (error) => this.#unreachable(error),
+      });
+    } catch (error) {
+      if (!(error instanceof FollowTimeout)) throw error;
+      throw new CliError(`still ${error.state ?? "waiting"} after the --timeout; it goes on in the daemon`, {
+        hint: `\`archy status ${this.#appId}\` shows how it is doing`,
+      });
     }
   }
 }
@@ -297,7 +234,11 @@ function send(
   const approval = approve ? { approve } : {};
   switch (kind) {
     case "uninstall":
-      return client.call("package.uninstall", { id, purge: values.purge === true });
+      return client.call("package.uninstall", {
+        id,
+        purge: values.purge === true,
+        force: values.force === true,
+      });
     case "update":
       return client.call("package.update", {
         id,
@@ -408,7 +349,7 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     argv,
     {
       ...FOLLOW_OPTIONS,
-      ...(kind === "uninstall" ? { purge: { type: "boolean" } } : {}),
+      ...(kind === "uninstall" ? { purge: { type: "boolean" }, force: { type: "boolean" } } : {}),
       ...(kind === "update"
         ? {
             force: { type: "boolean" },
@@ -426,6 +367,10 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     return 0;
   }
   const id = oneApp(positionals, USAGE);
+  if (kind === "uninstall" && values.force === true && values.purge !== true)
+    throw new UsageError(
+      `--force only skips a purge's pre_purge hook: use it with --purge (archy uninstall ${id} --purge --force)\n\n${USAGE}`,
+    );
   const timeoutMs = parseTimeout(values.timeout as string | undefined, USAGE);
   const approve = parseApprove(values.approve as string | undefined, USAGE);
   return operator(async () => {
@@ -493,13 +438,9 @@ export async function followAccepted(
     process.exit(130);
   };
   process.once("SIGINT", interrupt);
-  let operation: Finished;
+  let operation: OperationView;
   try {
-    operation = await follower.follow(
-      accepted.operationId,
-      timeoutMs === undefined ? undefined : started + timeoutMs,
-      accepted.existing === true,
-    );
+    operation = await follower.follow(accepted.operationId, timeoutMs);
   } finally {
     process.off("SIGINT", interrupt);
     follower.close();
@@ -507,7 +448,7 @@ export async function followAccepted(
   const took = duration(Date.now() - started);
   if (operation.state === "failed")
     throw new CliError(`the ${what} of ${id} failed after ${took}: ${operation.error ?? "no reason given"}`, {
-      hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; \`archy retry ${id}\` tries again`,
+      hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; ${what === "purge" ? `\`archy uninstall ${id} --purge\`` : `\`archy retry ${id}\``} tries again`,
     });
   // The outcome line needs the app's version and address, except after a stop, whose phase the
   // events have said, and once the app is gone.

@@ -23,6 +23,7 @@ const APP: AppView = {
   warnings: [],
   localOverride: false,
   flags: [],
+  alerts: [],
 };
 
 test("status shows each memory limit, and says when this node does not enforce it", () => {
@@ -47,4 +48,24 @@ test("status shows each memory limit, and says when this node does not enforce i
     /^ {2}memory db: 256m \(limit not enforced: rootless Podman on cgroup v1 ignores resource limits\)$/m,
   );
   assert.match(text, /^ {2}memory web: 1g$/m);
+});
+
+test("status shows the app's alerts, each with its words", () => {
+  const text = describeApp(
+    {
+      ...APP,
+      alerts: [
+        {
+          kind: "backup-failed",
+          target: "usb",
+          appId: "wiki",
+          since: 0,
+          message: "the last backup to usb failed (2026-12-07T03:00:00Z): target usb: no such file",
+        },
+      ],
+    },
+    [],
+    0,
+  );
+  assert.match(text, /^ {2}ALERT: {5}the last backup to usb failed .*no such file$/m);
 });

@@ -18,7 +18,7 @@ const USAGE = `Usage: archy status APP [--json] [--url URL] [--token-file FILE]
 
 Shows one installed app: its phase and desired state, the reason (what it waits for, the last
 error), how old the last observation is, its UI addresses, where it comes from (source, and who
-signed it), the permissions it asks for and whether each is approved, each container (state,
+signed it), its alerts (a failed or overdue backup), the permissions it asks for and whether each is approved, each container (state,
 health, start, exit code) and its recent operations.
 
   --json              print the API's package.get result (with "operations" when the daemon lists them)
@@ -56,6 +56,7 @@ export function describeApp(
   const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(10)} ${value}`);
   field("phase", app.phase === app.desired ? app.phase : `${app.phase} (desired: ${app.desired})`);
   if (app.reason) field("reason", app.reason);
+  for (const alert of app.alerts ?? []) field("ALERT", alert.message);
   field("observed", app.observedAgeMs === null ? "never" : ago(now - app.observedAgeMs, now));
   for (const ui of app.interfaces)
     field(ui.name === "ui" ? "url" : `url ${ui.name}`, ui.url ?? "(not published)");

@@ -12,6 +12,7 @@ import { Icon, type IconName } from "./Icon.tsx";
 const NAV: Array<{ href: string; label: string; icon: IconName; match: (path: string) => boolean }> = [
   { href: "/", label: "My Apps", icon: "apps", match: (p) => p === "/" || p.startsWith("/apps") },
   { href: "/store", label: "App Store", icon: "store", match: (p) => p.startsWith("/store") },
+  { href: "/backups", label: "Backups", icon: "shield", match: (p) => p.startsWith("/backups") },
   { href: "/settings", label: "Settings", icon: "settings", match: (p) => p.startsWith("/settings") },
 ];
 

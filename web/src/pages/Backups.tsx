@@ -1,0 +1,210 @@
+/**
+ * Backups: the node's alerts (failed or overdue backups, failed checks), each target with its
+ * schedule, retention and check, a form to change them, and its snapshots (docs/backups.md).
+ * Adding a target stays on the command line: its key is shown once and must be saved off the node.
+ */
+import { useMutation } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { client, type Result } from "../api.ts";
+import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Icon } from "../components/Icon.tsx";
+import { useNow } from "../components/useNow.ts";
+import { ago } from "../format.ts";
+import { queryClient, useCall } from "../queries.ts";
+
+type Target = Result<"backup.targets.list">["targets"][number];
+const KEEP_KINDS = ["last", "daily", "weekly", "monthly"] as const;
+
+function keepText(keep: Target["keep"]): string {
+  const parts = KEEP_KINDS.flatMap((kind) => ((keep[kind] ?? 0) > 0 ? [`${keep[kind]} ${kind}`] : []));
+  return parts.length > 0 ? parts.join(", ") : "every snapshot";
+}
+
+function Alerts() {
+  const now = useNow();
+  const node = useCall("system.node");
+  const alerts = node.data?.alerts ?? [];
+  return (
+    <section className="section card" aria-labelledby="alerts-title">
+      <h2 id="alerts-title">Alerts</h2>
+      {node.error && <ErrorNote error={node.error} />}
+      {node.data && alerts.length === 0 && (
+        <p className="note note-good" role="status">
+          <Icon name="check" /> No alert: every backup and check went well.
+        </p>
+      )}
+      {alerts.map((alert) => (
+        <ErrorNote
+          key={`${alert.kind}/${alert.target}/${alert.appId}`}
+          title={`${alert.appId ?? `Target ${alert.target}`}: ${alert.kind.replace("-", " ")} (${ago(now - alert.since)})`}
+          error={{ message: alert.message }}
+        />
+      ))}
+    </section>
+  );
+}
+
+function ScheduleForm({ target }: { target: Target }) {
+  const [schedule, setSchedule] = useState(target.schedule ?? "");
+  const [check, setCheck] = useState(target.check ?? "");
+  const [keep, setKeep] = useState<Record<string, string>>(
+    Object.fromEntries(KEEP_KINDS.map((kind) => [kind, String(target.keep[kind] ?? "")])),
+  );
+  const save = useMutation({
+    mutationFn: () =>
+      client.call("backup.targets.schedule", {
+        name: target.name,
+        schedule: schedule.trim() === "" ? null : schedule.trim(),
+        check: check.trim() === "" ? null : check.trim(),
+        keep: Object.fromEntries(
+          KEEP_KINDS.flatMap((kind) => (keep[kind]?.trim() ? [[kind, Number(keep[kind])]] : [])),
+        ),
+      }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["backup.targets.list"] });
+      void queryClient.invalidateQueries({ queryKey: ["system.node"] });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate();
+  };
+  const id = `schedule-${target.name}`;
+  return (
+    <form className="form" onSubmit={submit} aria-label={`Schedule of ${target.name}`}>
+      <label className="field">
+        <span>Back up every app</span>
+        <input
+          value={schedule}
+          onChange={(e) => setSchedule(e.target.value)}
+          placeholder="daily 03:00"
+          aria-describedby={`${id}-when`}
+        />
+        <small id={`${id}-when`} className="muted">
+          “daily 03:00”, “weekly sun 04:00” (this node's time) or “every 6h”; empty: only when asked.
+        </small>
+      </label>
+      {KEEP_KINDS.map((kind) => (
+        <label className="field" key={kind}>
+          <span>Keep {kind}</span>
+          <input
+            inputMode="numeric"
+            pattern="[0-9]*"
+            value={keep[kind] ?? ""}
+            onChange={(e) => setKeep({ ...keep, [kind]: e.target.value })}
+          />
+        </label>
+      ))}
+      <label className="field">
+        <span>Check the repository</span>
+        <input value={check} onChange={(e) => setCheck(e.target.value)} placeholder="weekly sun 04:00" />
+      </label>
+      <ErrorNote error={save.error} />
+      {save.isSuccess && (
+        <p className="note note-good" role="status">
+          <Icon name="check" /> Saved.
+        </p>
+      )}
+      <div>
+        <button type="submit" className="button button-primary" disabled={save.isPending}>
+          Save the schedule of {target.name}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Snapshots({ target }: { target: string }) {
+  const snapshots = useCall("backup.snapshots", { target });
+  const list = snapshots.data?.snapshots ?? [];
+  return (
+    <div>
+      <h3>Snapshots</h3>
+      {snapshots.error && <ErrorNote error={snapshots.error} />}
+      {snapshots.data && list.length === 0 && <p className="muted">No snapshot yet.</p>}
+      {list.length > 0 && (
+        <ul className="sources">
+          {[...list].reverse().map((s) => (
+            <li key={s.id} className="small">
+              <code>{s.shortId}</code> {s.appId} {s.version ?? ""} · {s.time.replace(/\.\d+/, "")}
+              {s.preRestore ? " · taken before a restore" : ""}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function TargetCard({ target }: { target: Target }) {
+  const check = useMutation({
+    mutationFn: () => client.call("backup.targets.check", { name: target.name }),
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: ["system.node"] }),
+  });
+  return (
+    <section className="section card" aria-labelledby={`target-${target.name}`} data-target={target.name}>
+      <div className="section-head">
+        <h2 id={`target-${target.name}`}>{target.name}</h2>
+        <button
+          type="button"
+          className="button button-small"
+          onClick={() => check.mutate()}
+          disabled={check.isPending}
+        >
+          <Icon name="shield" size={16} /> {check.isPending ? "Checking…" : "Check now"}
+        </button>
+      </div>
+      <p className="muted small break">
+        {target.kind} · {target.location}
+      </p>
+      <dl className="facts">
+        <dt>Backups</dt>
+        <dd>{target.schedule ?? "only when asked"}</dd>
+        <dt>Keeps</dt>
+        <dd>{keepText(target.keep)}</dd>
+        <dt>Checks</dt>
+        <dd>{target.check ?? "only when asked"}</dd>
+      </dl>
+      <ErrorNote error={check.error} />
+      {check.data && (
+        <p className="note note-good" role="status">
+          <Icon name="check" /> Sound: {check.data.snapshots} snapshots.
+        </p>
+      )}
+      <ScheduleForm target={target} />
+      <Snapshots target={target.name} />
+    </section>
+  );
+}
+
+export function Backups() {
+  const targets = useCall("backup.targets.list");
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1>Backups</h1>
+          <p className="muted">
+            Where the apps are backed up, when, how many snapshots are kept, and what needs your attention.
+          </p>
+        </div>
+      </header>
+      <div className="settings-grid">
+        <Alerts />
+        {targets.error && <ErrorNote error={targets.error} />}
+        {targets.data?.targets.length === 0 && (
+          <section className="section card" aria-labelledby="no-target-title">
+            <h2 id="no-target-title">No backup target yet</h2>
+            <p className="muted">
+              Add one on the node: <code>archy backup targets add NAME DIRECTORY</code>. It prints the
+              repository's key once: save it away from this node.
+            </p>
+          </section>
+        )}
+        {targets.data?.targets.map((target) => (
+          <TargetCard key={target.name} target={target} />
+        ))}
+      </div>
+    </div>
+  );
+}
