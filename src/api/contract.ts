@@ -310,6 +310,35 @@ export const CONTRACT = {
     params: z.strictObject({ name: z.string().min(1).max(40).optional() }),
     result: z.array(SourceStatusView),
   }),
+  "catalog.sources.add": method({
+    summary:
+      "Adds a signed catalog source with the root the operator pins for it (its root.json, obtained from the publisher out of band), once a first refresh has verified the catalog under that root; kept across restarts. A source that does not verify is refused and nothing of it kept. Answers with every source's status.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      name: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,39}$/, "must be a short lowercase name such as community")
+        .meta({ description: "Its apps' source is `catalog:<name>`." }),
+      url: z.string().min(1).max(2048).meta({
+        description: "The published catalog: an http(s) URL, or an absolute directory on the node.",
+      }),
+      root: z
+        .string()
+        .min(2)
+        .max(512 * 1024)
+        .meta({ description: "The text of the root.json to trust first." }),
+    }),
+    result: z.array(SourceStatusView),
+  }),
+  "catalog.sources.remove": method({
+    summary:
+      "Removes a catalog source added through the API: its apps are no longer offered. Refused while installed apps come from it (`data.dependents`). Answers with every source's status.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ name: z.string().min(1).max(40) }),
+    result: z.array(SourceStatusView),
+  }),
   "catalog.list": method({
     summary:
       "The apps the catalogs offer (merged: first source wins; a catalog app wins over a local manifest), the updates they offer for installed apps, and what was set aside.",

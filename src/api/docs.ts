@@ -103,6 +103,7 @@ const MARKET_SETTINGS = { identity: NPUB, threshold: 50, provider: null };
 const CATALOG_SOURCE = {
   name: "official",
   url: "https://catalog.example.org/",
+  removable: false,
   state: "ok",
   lastAttemptAt: T0,
   lastSuccessAt: T0,
@@ -296,6 +297,29 @@ export const EXAMPLES: Record<string, MethodExample> = {
       },
     ],
     errors: ["notFound"],
+  },
+  "catalog.sources.add": {
+    params: {
+      name: "community",
+      url: "https://community.example.org/catalog/",
+      root: '{"signed":{"_type":"root","spec_version":"1.0.31","version":1,…},"signatures":[…]}',
+    },
+    result: [
+      CATALOG_SOURCE,
+      {
+        ...CATALOG_SOURCE,
+        name: "community",
+        url: "https://community.example.org/catalog/",
+        removable: true,
+        apps: 7,
+      },
+    ],
+    errors: ["invalidParams"],
+  },
+  "catalog.sources.remove": {
+    params: { name: "community" },
+    result: [CATALOG_SOURCE],
+    errors: ["invalidParams", "hasDependents"],
   },
   "catalog.list": {
     params: {},

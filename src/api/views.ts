@@ -181,6 +181,10 @@ export const OperationLogLine = z.object({
 export const SourceStatusView = z.object({
   name: z.string(),
   url: z.string(),
+  removable: z.boolean().meta({
+    description:
+      "Added through the API (`catalog.sources.add`), so `catalog.sources.remove` removes it; the configuration file's sources are removed there.",
+  }),
   state: z.enum(["ok", "partial", "failing", "never-refreshed"]).meta({
     description:
       "`partial`: the last refresh completed, but the delegated namespaces in `failedRoles` failed and their apps are hidden; `failing`: the last refresh did not complete, and the last good catalog is still served.",

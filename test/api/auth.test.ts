@@ -96,6 +96,8 @@ describe("CSRF and cross-origin requests", () => {
       "backup.targets.remove",
       "backup.targets.schedule",
       "catalog.refresh",
+      "catalog.sources.add",
+      "catalog.sources.remove",
       "market.refresh",
       "market.relays.add",
       "market.relays.remove",

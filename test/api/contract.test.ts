@@ -17,6 +17,7 @@ import { depthBounded, MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/api/rpc
 import { MAX_BATCH } from "../../src/api/rpc/dispatch.ts";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
 import { exec } from "../../src/system/exec.ts";
+import { lab } from "../catalog/support.ts";
 import {
   type Caller,
   fails,
@@ -97,6 +98,17 @@ type ValidCase = {
   /** auth.setup runs on a daemon with no password yet. */
   fresh?: boolean;
 };
+
+/** A catalog with one app, published to a directory: the params that add it as "community". */
+async function publishedCatalog(): Promise<{ name: string; url: string; root: string }> {
+  const catalog = await lab();
+  await catalog.release(catalog.app("cat-one", "1.0.0"));
+  return {
+    name: "community",
+    url: catalog.out,
+    root: readFileSync(join(catalog.out, "metadata", "1.root.json"), "utf8"),
+  };
+}
 
 const ids = (list: unknown) => (list as Array<{ id: string }>).map((a) => a.id);
 
@@ -370,6 +382,24 @@ const VALID: Record<string, ValidCase> = {
   "catalog.refresh": {
     prepare: () => ({}),
     check: (result) => assert.deepEqual(result, []),
+  },
+  // A real catalog published to a directory (test/catalog/support.ts), its root pinned as given.
+  "catalog.sources.add": {
+    prepare: async () => publishedCatalog(),
+    check: (result) => {
+      const added = (result as Array<{ name: string; removable: boolean; apps: number; state: string }>)[0];
+      assert.deepEqual(
+        { name: added?.name, removable: added?.removable, apps: added?.apps, state: added?.state },
+        { name: "community", removable: true, apps: 1, state: "ok" },
+      );
+    },
+  },
+  "catalog.sources.remove": {
+    prepare: async (env) => {
+      await ok(env.d.port, "catalog.sources.add", await publishedCatalog(), env.cli);
+      return { name: "community" };
+    },
+    check: (result) => assert.deepEqual(result, [], "the source is gone"),
   },
   "catalog.list": {
     prepare: async (env) => {

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { REPO_ROOT } from "../support/stage.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -104,11 +104,22 @@ export async function assertAccessible(page: Page, what: string): Promise<void> 
   );
 }
 
+/** What a screen reader reads as a field's description: the texts its aria-describedby names. */
+export async function describedAs(field: Locator): Promise<string> {
+  return field.evaluate((element) =>
+    (element.getAttribute("aria-describedby") ?? "")
+      .split(/\s+/)
+      .map((id: string) => element.ownerDocument.getElementById(id)?.textContent ?? "")
+      .join(" ")
+      .trim(),
+  );
+}
+
 /** Sets the operator password through the first-run page; ends on My Apps. */
 export async function firstRun(page: Page, password: string): Promise<void> {
   await page.getByRole("heading", { name: "Set your password" }).waitFor();
-  await page.getByLabel("New password").fill(password);
-  await page.getByLabel("Repeat it").fill(password);
+  await page.getByLabel("New password", { exact: true }).fill(password);
+  await page.getByLabel("Repeat the new password").fill(password);
   await page.getByRole("button", { name: "Set password and continue" }).click();
   await page.getByRole("heading", { name: "My Apps" }).waitFor();
 }
@@ -117,4 +128,13 @@ export async function logIn(page: Page, password: string): Promise<void> {
   await page.getByRole("heading", { name: "Log in" }).waitFor();
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/**
+ * Waits until what the page shows is current: its live stream open and no read in flight (the
+ * shell's `data-freshness`). A test that changes the daemon behind the page's back (moves its
+ * clock, stops its Podman) does it from there, not while the page is still reading.
+ */
+export async function atRest(page: Page): Promise<void> {
+  await page.locator('main[data-freshness="current"]').waitFor();
 }

@@ -17,9 +17,12 @@ import { CONTENT_SECURITY_POLICY } from "../../src/api/web-ui.ts";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
 import { npub } from "../../src/marketplace/identity.ts";
 import { http, manualClock, ok, PASSWORD, setup, startDaemon, type TestDaemon } from "../api/support.ts";
+import { type Lab, lab } from "../catalog/support.ts";
 import { appDir, devKey, publishDir } from "../marketplace/support.ts";
 import {
   assertAccessible,
+  atRest,
+  describedAs,
   ensureWebBuilt,
   firstRun,
   launch,
@@ -51,6 +54,19 @@ async function tabTo(page: Page, name: RegExp, limit = 40): Promise<void> {
     if (name.test(focused)) return;
   }
   assert.fail(`Tab never reached ${name}; focus went through: ${seen.join(" | ")}`);
+}
+
+/**
+ * A repeated password that differs is named to the field itself (its description), and submitting
+ * waits for it to match. The page's new password field holds "too short" or is empty.
+ */
+async function assertMismatchDescribed(page: Page): Promise<void> {
+  const repeat = page.getByLabel("Repeat the new password");
+  assert.equal(await describedAs(repeat), "", "no mismatch while nothing differs");
+  await repeat.fill("something else");
+  assert.equal(await describedAs(repeat), "The two passwords differ.");
+  assert.equal(await repeat.getAttribute("aria-invalid"), "true");
+  await repeat.fill("");
 }
 
 describe("how the daemon serves the UI", () => {
@@ -125,8 +141,9 @@ describe("first run, login, logout and a session that ends", () => {
     await page.goto("/store");
     await page.getByRole("heading", { name: "Set your password" }).waitFor();
     await assertAccessible(page, "first run");
-    await page.getByLabel("New password").fill("too short");
-    await page.getByLabel("Repeat it").fill("too short");
+    await page.getByLabel("New password", { exact: true }).fill("too short");
+    await assertMismatchDescribed(page);
+    await page.getByLabel("Repeat the new password").fill("too short");
     await page.getByRole("button", { name: "Set password and continue" }).click();
     // The daemon's own words, not the page's.
     await page.getByRole("alert").getByText("the password must have at least 10 characters").waitFor();
@@ -161,6 +178,9 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     assert.equal(new URL(page.url()).pathname, "/settings", "back where the operator was going");
+    // The page reads its settings, and again once its live stream says hello: the session must
+    // expire after that, or a read the page makes on its own meets the expiry before the click.
+    await atRest(page);
     clock.advance(13 * 60 * 60 * 1000); // sessions last 12 h
     await page.getByRole("link", { name: "App Store" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
@@ -173,6 +193,27 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "App Store" }).waitFor();
     assertClean([/401|Failed to load resource/]);
+    await page.context().close();
+  });
+
+  test("Settings changes the password with the old one, naming a repeat that differs to its field", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/settings");
+    await logIn(page, PASSWORD);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    await assertMismatchDescribed(page);
+    await assertAccessible(page, "Settings with a repeated password that differs");
+    const changed = `${PASSWORD} and more`;
+    await page.getByLabel("Current password").fill(PASSWORD);
+    await page.getByLabel("New password", { exact: true }).fill(changed);
+    await page.getByLabel("Repeat the new password").fill(changed);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByRole("status").getByText("Password changed.").waitFor();
+    // The new one is the password now.
+    await page.getByRole("button", { name: "Log out", exact: true }).click();
+    await logIn(page, changed);
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    assertClean();
     await page.context().close();
   });
 });
@@ -304,21 +345,86 @@ describe("every page, for everyone", () => {
   });
 });
 
+describe("catalog sources in Settings", () => {
+  let d: TestDaemon;
+  let published: Lab;
+  let other: Lab;
+  before(async () => {
+    d = await startDaemon();
+    await setup(d.port);
+    published = await lab();
+    await published.release(published.app("cat-one", "1.0.0"));
+    other = await lab(); // another publisher's catalog: its root pins nothing of the first
+    await other.release();
+  });
+  after(async () => {
+    await d?.close();
+    published?.close();
+    other?.close();
+  });
+
+  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/settings");
+    await logIn(page, PASSWORD);
+    await page.getByText("No signed catalog is configured.").waitFor();
+    const rootOf = (catalog: Lab) => readFileSync(join(catalog.out, "metadata", "1.root.json"), "utf8");
+    await page.getByLabel("Name", { exact: true }).fill("community");
+    await page.getByLabel("Where it is published").fill(published.out);
+    // A root that is not the catalog's: refused in the daemon's words, nothing added.
+    await page.getByLabel("Its root.json, from the publisher").fill(rootOf(other));
+    await page.getByRole("button", { name: "Verify and add" }).click();
+    await page
+      .getByRole("alert")
+      .getByText(/^catalog community was not added: /)
+      .waitFor();
+    assert.deepEqual(
+      await ok(d.port, "catalog.sources", {}, { bearer: readFileSync(d.tokenFile, "utf8").trim() }),
+      [],
+    );
+    await page.getByLabel("Its root.json, from the publisher").fill(rootOf(published));
+    await page.getByRole("button", { name: "Verify and add" }).click();
+    const source = page.locator('[data-source="community"]');
+    await source.getByText(/^1 app · refreshed /).waitFor();
+    assert.equal(await source.locator(".chip").textContent(), "ok");
+    await assertAccessible(page, "Settings with an added catalog");
+    await page.getByRole("link", { name: "App Store" }).click();
+    await page.locator('[data-app="cat-one"]').getByText("Signed catalog “community”").waitFor();
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("button", { name: "Remove community" }).click();
+    const dialog = page.getByRole("dialog", { name: "Remove the catalog community?" });
+    await dialog.getByRole("button", { name: "Remove" }).click();
+    await page.getByText("No signed catalog is configured.").waitFor();
+    assert.deepEqual(
+      await ok(d.port, "catalog.sources", {}, { bearer: readFileSync(d.tokenFile, "utf8").trim() }),
+      [],
+    );
+    assertClean([/Failed to load resource/]);
+    await page.context().close();
+  });
+});
+
 describe("the App Store and the marketplace", () => {
   let d: TestDaemon;
   let relay: DevRelay;
   let base: string;
   const alice = devKey();
   const bob = devKey();
+  let caller: { bearer: string };
   before(async () => {
     base = mkdtempSync(join(tmpdir(), "archy-ui-market-"));
     relay = await startDevRelay({ bundlesDir: join(base, "mirror") });
     d = await startDaemon();
     await setup(d.port);
-    const caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    caller = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
     await ok(d.port, "market.relays.add", { url: relay.url }, caller);
     // Two publishers offer an app of the same id: two apps, each its publisher's.
-    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0"), relay);
+    // It asks for a permission: the marketplace install asks the operator, as a catalog app's does.
+    const asks = `    capabilities: [SYS_ADMIN]
+permissions:
+  admin: { kind: capability, capability: SYS_ADMIN, reason: Mounts its own file systems }
+`;
+    for (const key of [alice, bob]) await publishDir(key, appDir(base, "alice.notes", "1.0.0", asks), relay);
     const statuses = (await ok(d.port, "market.refresh", {}, caller)) as Array<{ error: string | null }>;
     assert.equal(statuses[0]?.error, null, JSON.stringify(statuses));
   });
@@ -356,6 +462,43 @@ describe("the App Store and the marketplace", () => {
     await assertAccessible(page, "App Store with marketplace apps at 375 px");
     const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
+    assertClean();
+    await page.context().close();
+  });
+
+  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async () => {
+    const { page, assertClean } = await openPage(chromium.browser, d.url);
+    await page.goto("/store");
+    await logIn(page, PASSWORD);
+    const alicesKey = npub(alice.pubkey);
+    const card = page.locator(`[data-source="nostr:${alicesKey}"]`);
+    await card.getByRole("button", { name: /^Install App alice\.notes from Marketplace: npub1/ }).click();
+    const dialog = page.getByRole("dialog", { name: "Install App alice.notes from the marketplace?" });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByTestId("publisher").textContent(), alicesKey);
+    assert.equal(await dialog.getByTestId("trust").textContent(), "Trust 0/100 · unknown");
+    await dialog.getByRole("button", { name: "Install", exact: true }).click();
+    // Below the threshold: the daemon's words name the risk, and nothing is installed until confirmed.
+    await dialog
+      .getByRole("alert")
+      .getByText(/install it only if you trust it/)
+      .waitFor();
+    await assertAccessible(page, "a marketplace install asking to confirm the risk");
+    await dialog.getByRole("button", { name: "I trust this publisher: install" }).click();
+    // Verified, it asks for what its manifest requests, as a catalog app does.
+    await dialog
+      .getByRole("list", { name: "Permissions to approve" })
+      .getByText(/SYS_ADMIN/)
+      .waitFor();
+    assert.deepEqual(
+      await ok(d.port, "package.list", {}, caller),
+      [],
+      "nothing installed before the approval",
+    );
+    await dialog.getByRole("button", { name: "Approve and install" }).click();
+    await page.waitForURL(/\/apps\/alice\.notes$/);
+    const installed = (await ok(d.port, "package.get", { id: "alice.notes" }, caller)) as { source: string };
+    assert.equal(installed.source, `nostr:${alicesKey}`, "Alice's app, not Bob's of the same id");
     assertClean();
     await page.context().close();
   });

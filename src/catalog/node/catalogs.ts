@@ -1,11 +1,16 @@
 /**
  * The catalog sources of a daemon: each serves its last good catalog from the start (kept on disk),
  * refreshes in the background at start and then periodically, or when asked. A failing source keeps
- * serving its last good catalog, and its status says why it fails.
+ * serving its last good catalog, and its status says why it fails. Besides the configuration file's
+ * sources, the operator adds and removes sources at run time (added-sources.ts keeps them).
  */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { AppTree } from "../../manifest/app-files.ts";
 import type { SourceListing } from "../../sources/local.ts";
+import { writeFileAtomic } from "../files.ts";
 import { type Conflict, catalogSource, type MergedListing, mergeSources } from "../merge.ts";
+import { addedRootFile, forgetAddedRoot, readAddedSources, writeAddedSources } from "./added-sources.ts";
 import type { RejectedCatalogApp } from "./read.ts";
 import { CatalogSource, type SourceConfig, type SourceStatus } from "./source.ts";
 import { unsignedCopyProblem } from "./verify-files.ts";
@@ -18,25 +23,122 @@ export type CatalogsOptions = {
   clock?: () => number;
 };
 
+/** A source the operator asked to add or remove that cannot be: `field` names what to change. */
+export class SourceChangeRefused extends Error {
+  readonly field: "name" | "url" | "root";
+  constructor(field: "name" | "url" | "root", message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
 export class Catalogs {
+  /** The configured sources first, in their order, then the added ones, in the order added. */
   readonly sources: CatalogSource[];
   readonly #options: CatalogsOptions;
+  readonly #added = new Set<string>();
+  /** Adds and removes one at a time (each reads and writes the list of added sources). */
+  #changes: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: CatalogsOptions) {
     this.#options = options;
-    this.sources = options.sources.map(
-      (config) => new CatalogSource(config, { stateDir: options.stateDir, clock: options.clock }),
-    );
+    this.sources = options.sources.map((config) => this.#source(config));
+  }
+
+  #source(config: SourceConfig): CatalogSource {
+    return new CatalogSource(config, { stateDir: this.#options.stateDir, clock: this.#options.clock });
   }
 
   /** Loads the last good catalogs, then refreshes in the background, now and every `refreshMs`. */
   async start(): Promise<void> {
+    for (const config of await readAddedSources(this.#options.stateDir)) {
+      if (this.sources.some((s) => s.config.name === config.name)) {
+        this.#options.log.warn(
+          `catalog ${config.name}: the configuration file has a source of that name now; the one added through the API is set aside (remove it there: archy's catalog.sources.remove)`,
+        );
+        continue;
+      }
+      this.sources.push(this.#source(config));
+      this.#added.add(config.name);
+    }
     await Promise.all(this.sources.map((source) => source.load()));
-    if (this.sources.length === 0) return;
-    void this.refresh();
+    if (this.sources.length > 0) void this.refresh();
     this.#timer = setInterval(() => void this.refresh(), this.#options.refreshMs);
     this.#timer.unref();
+  }
+
+  /** Whether the operator added this source (and may remove it); configured ones are the file's. */
+  added(name: string): boolean {
+    return this.#added.has(name);
+  }
+
+  /**
+   * Adds a source with the root the operator pinned for it (root.json's text), once a first refresh
+   * under that root has verified its catalog: a source that does not verify is refused, and nothing
+   * of it is kept.
+   */
+  add(name: string, url: string, rootText: string): Promise<SourceStatus> {
+    return this.#serially(async () => {
+      if (this.sources.some((s) => s.config.name === name))
+        throw new SourceChangeRefused(
+          "name",
+          `there is a catalog source ${name} already: choose another name`,
+        );
+      const stateDir = this.#options.stateDir;
+      const source = this.#source({ name, url, root: addedRootFile(stateDir, name) });
+      // A source of this name removed earlier left nothing behind, but be sure: trust starts here.
+      await rm(join(stateDir, name), { recursive: true, force: true });
+      await writeFileAtomic(addedRootFile(stateDir, name), rootText);
+      const status = await source.refresh();
+      if (status.error) {
+        await forgetAddedRoot(stateDir, name);
+        await rm(join(stateDir, name), { recursive: true, force: true });
+        throw new SourceChangeRefused(
+          status.error.kind === "unreachable" ? "url" : "root",
+          `catalog ${name} was not added: ${status.error.message}; fix: ${status.error.fix}`,
+        );
+      }
+      this.sources.push(source);
+      this.#added.add(name);
+      await this.#saveAdded();
+      this.#options.log.info(`catalog ${name}: added (${url}), ${status.apps} apps`);
+      return status;
+    });
+  }
+
+  /** Removes a source the operator added; its apps are no longer offered. */
+  remove(name: string): Promise<void> {
+    return this.#serially(async () => {
+      const index = this.sources.findIndex((s) => s.config.name === name);
+      const source = this.sources[index];
+      if (!source) throw new SourceChangeRefused("name", `no catalog source ${name}: see catalog.sources`);
+      if (!this.#added.has(name))
+        throw new SourceChangeRefused(
+          "name",
+          `catalog ${name} comes from the daemon's configuration file: remove it there and restart the daemon`,
+        );
+      await source.idle();
+      this.sources.splice(index, 1);
+      this.#added.delete(name);
+      await this.#saveAdded();
+      await forgetAddedRoot(this.#options.stateDir, name);
+      await rm(join(this.#options.stateDir, name), { recursive: true, force: true });
+      this.#options.log.info(`catalog ${name}: removed`);
+    });
+  }
+
+  #saveAdded(): Promise<void> {
+    return writeAddedSources(
+      this.#options.stateDir,
+      this.sources.filter((s) => this.#added.has(s.config.name)).map((s) => s.config),
+    );
+  }
+
+  #serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#changes.then(change, change);
+    this.#changes = run.catch(() => {});
+    return run;
   }
 
   /** Stops refreshing; waits for a refresh in flight (bounded by the fetch time limit). */

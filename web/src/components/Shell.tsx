@@ -2,9 +2,10 @@
  * The console's frame: the navigation (a side bar on a desktop, a tab bar at the bottom of a phone),
  * the connection's state when it is not live, and the page.
  */
-import { type ReactNode, useEffect, useState } from "react";
+import { type ReactNode, useEffect, useState, useSyncExternalStore } from "react";
 import { Link, useLocation } from "wouter";
 import { stream } from "../api.ts";
+import { queryClient } from "../queries.ts";
 import { useSession } from "../session.tsx";
 import { Icon, type IconName } from "./Icon.tsx";
 
@@ -22,11 +23,33 @@ function useConnection() {
   return state;
 }
 
+/**
+ * Whether what the page shows is current: "connecting" until the live stream is open, "reading"
+ * while a read is in flight (the first reads, or the ones the stream's hello asks for again), then
+ * "current". Read at render time from the stream and the cache themselves, so it never says
+ * "current" between the stream opening and the re-reads its hello starts (both happen in one turn).
+ */
+function useFreshness(): "connecting" | "reading" | "current" {
+  return useSyncExternalStore(subscribeFreshness, () =>
+    stream.status !== "open" ? "connecting" : queryClient.isFetching() > 0 ? "reading" : "current",
+  );
+}
+
+function subscribeFreshness(changed: () => void): () => void {
+  const offStatus = stream.onStatus(changed);
+  const offCache = queryClient.getQueryCache().subscribe(changed);
+  return () => {
+    offStatus();
+    offCache();
+  };
+}
+
 export function Shell({ children }: { children: ReactNode }) {
   const [path] = useLocation();
   const { logout } = useSession();
   const connection = useConnection();
   const lost = connection.status === "connecting" && connection.attempt > 0;
+  const freshness = useFreshness();
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -55,7 +78,7 @@ export function Shell({ children }: { children: ReactNode }) {
           <span>Log out</span>
         </button>
       </header>
-      <main id="main" className="main" tabIndex={-1}>
+      <main id="main" className="main" tabIndex={-1} data-freshness={freshness}>
         {lost && (
           <div className="banner banner-warn" role="status">
             <Icon name="wifiOff" />

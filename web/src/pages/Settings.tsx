@@ -3,11 +3,11 @@
  */
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { MIN_PASSWORD_LENGTH } from "../../../src/api/password-rule.ts";
-import { client } from "../api.ts";
+import { client, type Result } from "../api.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
+import { NewPasswordFields, passwordsDiffer } from "../components/NewPasswordFields.tsx";
 import { useNow } from "../components/useNow.ts";
 import { ago, bytes, duration } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
@@ -27,7 +27,7 @@ function ChangePassword() {
       setDone(true);
     },
   });
-  const mismatch = again !== "" && again !== next;
+  const mismatch = passwordsDiffer(next, again);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setDone(false);
@@ -48,32 +48,7 @@ function ChangePassword() {
             required
           />
         </label>
-        <label className="field">
-          <span>New password</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-            required
-            aria-describedby="new-password-rule"
-          />
-          <small id="new-password-rule" className="muted">
-            At least {MIN_PASSWORD_LENGTH} characters.
-          </small>
-        </label>
-        <label className="field">
-          <span>Repeat the new password</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={again}
-            onChange={(e) => setAgain(e.target.value)}
-            required
-            aria-invalid={mismatch}
-          />
-          {mismatch && <small className="field-error">The two passwords differ.</small>}
-        </label>
+        <NewPasswordFields password={next} repeat={again} onPassword={setNext} onRepeat={setAgain} />
         <ErrorNote error={change.error} />
         {done && (
           <p className="note note-good" role="status">
@@ -124,9 +99,87 @@ function Sessions() {
   );
 }
 
+type SourceStatuses = Result<"catalog.sources">;
+
+/** Adds a signed catalog: its name, where it is published, and the root.json to pin (pasted or a file). */
+function AddSource() {
+  const [name, setName] = useState("");
+  const [url, setUrl] = useState("");
+  const [root, setRoot] = useState("");
+  const add = useMutation({
+    mutationFn: () => client.call("catalog.sources.add", { name, url, root }),
+    onSuccess: (statuses) => {
+      queryClient.setQueryData<SourceStatuses>(["catalog.sources"], statuses);
+      void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+      setName("");
+      setUrl("");
+      setRoot("");
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    add.mutate();
+  };
+  return (
+    <form className="form" onSubmit={submit} aria-labelledby="add-source-title">
+      <h3 id="add-source-title">Add a catalog</h3>
+      <label className="field">
+        <span>Name</span>
+        <input value={name} onChange={(e) => setName(e.target.value)} required placeholder="community" />
+      </label>
+      <label className="field">
+        <span>Where it is published</span>
+        <input
+          value={url}
+          onChange={(e) => setUrl(e.target.value)}
+          required
+          placeholder="https://catalog.example.org/"
+        />
+      </label>
+      <div className="field">
+        <label htmlFor="add-source-root">Its root.json, from the publisher</label>
+        <textarea
+          id="add-source-root"
+          value={root}
+          onChange={(e) => setRoot(e.target.value)}
+          required
+          rows={4}
+          spellCheck={false}
+          aria-describedby="add-source-root-why"
+        />
+        <small id="add-source-root-why" className="muted">
+          Pinned: every version of the catalog must verify from this root. Get it from the publisher directly,
+          not from the catalog's own address.
+        </small>
+        <input
+          type="file"
+          accept="application/json,.json"
+          aria-label="Read the root.json from a file"
+          onChange={(e) => void e.target.files?.[0]?.text().then(setRoot)}
+        />
+      </div>
+      <ErrorNote error={add.error} title="Not added" />
+      <div>
+        <button type="submit" className="button button-primary" disabled={add.isPending}>
+          {add.isPending ? "Verifying the catalog…" : "Verify and add"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
 function Sources() {
   const now = useNow();
   const sources = useCall("catalog.sources");
+  const [removing, setRemoving] = useState<string | undefined>();
+  const remove = useMutation({
+    mutationFn: (name: string) => client.call("catalog.sources.remove", { name }),
+    onSuccess: (statuses) => {
+      queryClient.setQueryData<SourceStatuses>(["catalog.sources"], statuses);
+      void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+      setRemoving(undefined);
+    },
+  });
   const refresh = useMutation({
     mutationFn: (name?: string) => client.call("catalog.refresh", name ? { name } : {}),
     onSuccess: (statuses) => {
@@ -150,9 +203,9 @@ function Sources() {
         )}
       </div>
       <p className="muted small">
-        Signed catalogs this node installs apps from, verified with their pinned root keys. They are
-        configured in the daemon's configuration (docs/catalog.md); the local apps folder is always offered
-        too.
+        Signed catalogs this node installs apps from, verified with their pinned root keys: the daemon's
+        configuration file's (docs/catalog.md) and the ones added here. The local apps folder is always
+        offered too.
       </p>
       {sources.error && <ErrorNote error={sources.error} />}
       {sources.data?.length === 0 && <p className="muted">No signed catalog is configured.</p>}
@@ -185,19 +238,50 @@ function Sources() {
                 error={{ message: failed.message, hint: failed.fix }}
               />
             ))}
-            <button
-              type="button"
-              className="button button-small"
-              onClick={() => refresh.mutate(s.name)}
-              disabled={refresh.isPending}
-              aria-label={`Refresh ${s.name} now`}
-            >
-              <Icon name="refresh" size={16} /> Refresh now
-            </button>
+            <div className="row-actions">
+              <button
+                type="button"
+                className="button button-small"
+                onClick={() => refresh.mutate(s.name)}
+                disabled={refresh.isPending}
+                aria-label={`Refresh now: ${s.name}`}
+              >
+                <Icon name="refresh" size={16} /> Refresh now
+              </button>
+              {s.removable && (
+                <button
+                  type="button"
+                  className="button button-small"
+                  onClick={() => {
+                    remove.reset();
+                    setRemoving(s.name);
+                  }}
+                  aria-label={`Remove ${s.name}`}
+                >
+                  <Icon name="trash" size={16} /> Remove
+                </button>
+              )}
+            </div>
           </li>
         ))}
       </ul>
       <ErrorNote error={refresh.error} />
+      <AddSource />
+      <ConfirmDialog
+        open={removing !== undefined}
+        title={`Remove the catalog ${removing ?? ""}?`}
+        confirm="Remove"
+        danger
+        busy={remove.isPending}
+        onCancel={() => setRemoving(undefined)}
+        onConfirm={() => removing && remove.mutate(removing)}
+      >
+        <p>
+          Its apps are no longer offered, and its pinned root is forgotten: adding it again needs the root
+          again. A catalog apps are installed from stays until they are uninstalled.
+        </p>
+        <ErrorNote error={remove.error} title="Not removed" />
+      </ConfirmDialog>
     </section>
   );
 }

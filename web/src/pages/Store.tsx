@@ -3,8 +3,8 @@
  * marketplace's relays, with where it comes from and how far to trust it (a marketplace publisher's
  * trust score, computed on the node, with its reasons), searchable and by category; and the page of a
  * source's app, saying what it asks of the node in plain words before the one-click install. A
- * missing dependency is offered for install first. Marketplace apps are listed only: what one asks
- * is known once its bundle is verified, at install, which the CLI does (docs/marketplace.md).
+ * missing dependency is offered for install first. A marketplace app installs from its card
+ * (MarketInstall.tsx): what it asks is known once its bundle is verified, at install.
  */
 import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
@@ -14,8 +14,15 @@ import { client, isRpcError, type Result, stream } from "../api.ts";
 import { AppTile } from "../components/AppTile.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
-import { categoryName, sourceLabel, trustTone } from "../format.ts";
+import {
+  PermissionList,
+  type PermissionRequest,
+  permissionsToApprove,
+} from "../components/PermissionList.tsx";
+import { PublisherTrust } from "../components/PublisherTrust.tsx";
+import { categoryName, sourceLabel } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
+import { MarketInstall } from "./MarketInstall.tsx";
 
 type Offered = Result<"package.available">[number];
 
@@ -29,26 +36,11 @@ function TrustChip({ source }: { source: string }) {
   );
 }
 
-/** A marketplace publisher's trust: its score and level, and why (the node's own reasons). */
-function PublisherTrust({ trust }: { trust: NonNullable<Offered["trust"]> }) {
-  return (
-    <>
-      <span className={`chip chip-${trustTone(trust.level)}`} data-testid="trust">
-        Trust {trust.score}/100 · {trust.level}
-      </span>
-      {trust.reasons.length > 0 && (
-        <p className="muted small block" data-testid="trust-reasons">
-          {trust.reasons.join("; ")}
-        </p>
-      )}
-    </>
-  );
-}
-
 export function Store() {
   const apps = useCall("package.available");
   const [search, setSearch] = useState("");
   const [category, setCategory] = useState<string | undefined>();
+  const [fromMarket, setFromMarket] = useState<Offered | undefined>();
   const categories = useMemo(
     () => [...new Set((apps.data ?? []).map((a) => a.category))].sort(),
     [apps.data],
@@ -143,53 +135,27 @@ export function Store() {
               <TrustChip source={app.source} />
               {app.trust && <PublisherTrust trust={app.trust} />}
             </div>
-            {app.trust && (
-              <p className="muted small">
-                Install it with{" "}
-                <code>
-                  archy install {app.id} --source {app.source}
-                </code>
-              </p>
+            {app.trust && !app.installed && (
+              <div>
+                <button
+                  type="button"
+                  className="button button-small"
+                  onClick={() => setFromMarket(app)}
+                  aria-label={`Install ${app.name} from ${sourceLabel(app.source).label}`}
+                >
+                  Install
+                </button>
+              </div>
             )}
           </li>
         ))}
       </ul>
+      <MarketInstall app={fromMarket} onClose={() => setFromMarket(undefined)} />
     </div>
   );
 }
 
-type PermissionRequest = Offered["permissions"][number];
 type Approvals = Record<string, Array<{ name: string; content: string }>>;
-
-/**
- * The permissions a refusal asks the operator to approve (`approvalRequired`, `data.permissions`:
- * the manifest may have changed since the page showed it), or none.
- */
-export function permissionsToApprove(error: unknown): PermissionRequest[] {
-  if (!isRpcError(error, "approvalRequired")) return [];
-  const permissions = (error.data as { permissions?: unknown } | undefined)?.permissions;
-  return Array.isArray(permissions) ? (permissions as PermissionRequest[]) : [];
-}
-
-function PermissionList({ permissions, names }: { permissions: PermissionRequest[]; names?: string[] }) {
-  return (
-    <section className="section" aria-labelledby="approve-title">
-      <h2 id="approve-title">It asks for your approval</h2>
-      <p className="muted small">
-        Installing approves these{names && names.length > 1 ? ` for ${names.join(" and ")}` : ""}; you can
-        withdraw an approval later (the app then stops).
-      </p>
-      <ul className="needs" aria-label="Permissions to approve">
-        {permissions.map((p) => (
-          <li key={`${p.name} ${p.content}`} className="need need-capability">
-            <strong>{p.description}</strong>
-            <span className="muted block small">{p.reason}</span>
-          </li>
-        ))}
-      </ul>
-    </section>
-  );
-}
 
 /**
  * Installs `ids` one after the other, each once the one before has finished, each with the

@@ -1,8 +1,8 @@
 /** The first run (set the operator password) and the login. */
 import { type FormEvent, useState } from "react";
-import { MIN_PASSWORD_LENGTH } from "../../../src/api/password-rule.ts";
 import { client } from "../api.ts";
 import { ErrorNote } from "../components/ErrorNote.tsx";
+import { NewPasswordFields, passwordsDiffer } from "../components/NewPasswordFields.tsx";
 import { useSession } from "../session.tsx";
 
 function Card({ title, lead, children }: { title: string; lead: string; children: React.ReactNode }) {
@@ -27,7 +27,7 @@ export function Setup() {
   const [again, setAgain] = useState("");
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const mismatch = again !== "" && again !== password;
+  const mismatch = passwordsDiffer(password, again);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (mismatch) return;
@@ -49,37 +49,7 @@ export function Setup() {
     >
       <form className="form" onSubmit={submit}>
         <input type="text" name="username" autoComplete="username" value="operator" readOnly hidden />
-        <label className="field">
-          <span>New password</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            required
-            aria-describedby="password-rule"
-          />
-          <small id="password-rule" className="muted">
-            At least {MIN_PASSWORD_LENGTH} characters. A few unrelated words make a good one.
-          </small>
-        </label>
-        <label className="field">
-          <span>Repeat it</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={again}
-            onChange={(e) => setAgain(e.target.value)}
-            required
-            aria-invalid={mismatch}
-            aria-describedby={mismatch ? "password-mismatch" : undefined}
-          />
-          {mismatch && (
-            <small id="password-mismatch" className="field-error">
-              The two passwords differ.
-            </small>
-          )}
-        </label>
+        <NewPasswordFields password={password} repeat={again} onPassword={setPassword} onRepeat={setAgain} />
         <ErrorNote error={error} />
         <button type="submit" className="button button-primary button-wide" disabled={busy || mismatch}>
           {busy ? "Setting the password…" : "Set password and continue"}
