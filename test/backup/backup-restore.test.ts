@@ -10,7 +10,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
-import { archy, DaemonProcess, show } from "../support/daemon-process.ts";
+import { archy, DaemonProcess, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp } from "../support/driver.ts";
 import { testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
@@ -72,16 +72,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   });
 
   async function startDaemon(): Promise<DaemonProcess> {
-    const started = new DaemonProcess([
-      "--data-dir",
-      dataDir,
-      "--listen",
-      url.slice("http://".length),
-      "--apps-dir",
-      lab.manifestsDir,
-      "--podman-socket",
-      lab.service.socketPath,
-    ]);
+    const started = new DaemonProcess(labDaemonArgs(lab, dataDir, url));
     await eventually(
       "the daemon answers and is connected to Podman",
       async () => {

@@ -11,7 +11,7 @@ import { chownSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
-import { archy, DaemonProcess, show } from "../support/daemon-process.ts";
+import { archy, DaemonProcess, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp } from "../support/driver.ts";
 import { testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
@@ -66,18 +66,7 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
   }
 
   async function startDaemon(): Promise<DaemonProcess> {
-    const started = new DaemonProcess([
-      "--data-dir",
-      dataDir,
-      "--listen",
-      url.slice("http://".length),
-      "--apps-dir",
-      lab.manifestsDir,
-      "--podman-socket",
-      lab.service.socketPath,
-      "--config",
-      configFile,
-    ]);
+    const started = new DaemonProcess([...labDaemonArgs(lab, dataDir, url), "--config", configFile]);
     await eventually(
       "the daemon answers and is connected to Podman",
       async () => ((await cli(["ls", "--json"], 10_000)).code === 0 ? true : undefined),

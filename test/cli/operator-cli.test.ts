@@ -18,7 +18,7 @@ import {
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import { ARCHY, archy, DaemonProcess, show } from "../support/daemon-process.ts";
+import { ARCHY, archy, DaemonProcess, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, httpGet, Lab, sleep, type TestApp } from "../support/driver.ts";
 import { runAsTestUser, testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
@@ -114,16 +114,7 @@ describe("real Podman: the operator CLI drives a daemon through a full lifecycle
       cliTokenFile: join(dataDir, "state", "cli-token"),
     });
     url = `http://127.0.0.1:${await freePort()}`;
-    daemonArgs = [
-      "--data-dir",
-      dataDir,
-      "--listen",
-      url.slice("http://".length),
-      "--apps-dir",
-      lab.manifestsDir,
-      "--podman-socket",
-      lab.service.socketPath,
-    ];
+    daemonArgs = labDaemonArgs(lab, dataDir, url);
     daemon = await startDaemon();
     tokenFile = join(dataDir, "state", "cli-token");
     env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: tokenFile };

@@ -75,6 +75,24 @@ export class DaemonProcess {
   }
 }
 
+/** The arguments of a daemon over a lab's apps and Podman service, its data in `dataDir`, on `url`. */
+export function labDaemonArgs(
+  lab: { manifestsDir: string; service: { socketPath: string } },
+  dataDir: string,
+  url: string,
+): string[] {
+  return [
+    "--data-dir",
+    dataDir,
+    "--listen",
+    url.slice("http://".length),
+    "--apps-dir",
+    lab.manifestsDir,
+    "--podman-socket",
+    lab.service.socketPath,
+  ];
+}
+
 export const ARCHY = join(REPO_ROOT, "bin", "archy");
 
 export type Run = { code: number; stdout: string; stderr: string };
