@@ -288,6 +288,35 @@ const TABLE = {
     group: "operator",
     load: () => import("./commands/market.ts"),
   },
+  sources: {
+    summary: "the signed catalogs apps are installed from: ls, refresh, add, remove",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      ls: {
+        summary: "the sources and how their last refresh went",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      refresh: {
+        summary: "refresh them now (or the one named)",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      add: {
+        summary: "add a signed catalog with its pinned root",
+        options: [
+          { name: "root", value: "file", help: "the catalog's root.json to trust" },
+          ...CONNECTION,
+          HELP,
+        ],
+        args: "none",
+      },
+      remove: { summary: "remove a source added with add", options: [...CONNECTION, HELP], args: "none" },
+    },
+    group: "operator",
+    load: () => import("./commands/sources.ts"),
+  },
   registry: {
     summary: "credentials for the image registries apps pull from: ls, login, logout",
     options: [HELP],
