@@ -64,6 +64,7 @@ const APP = {
       startedAt: T0 - 60_000,
       backend: "podman",
       observedAt: T0,
+      job: false,
     },
   ],
   interfaces: [{ name: "ui", url: "https://my-app.node.lan:7780/" }],

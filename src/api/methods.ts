@@ -16,6 +16,7 @@ import {
   LifecycleError,
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
+import type { StoredContainer } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
@@ -182,6 +183,15 @@ function listVersion(ctx: ApiContext): string {
     : version;
 }
 
+/** A container as the API shows it; whether it is a job comes from its app's manifest. */
+function containerView(container: StoredContainer, manifest: Manifest | undefined) {
+  return {
+    ...container,
+    startedAt: container.startedAt ?? null,
+    job: manifest?.containers[container.key]?.job ?? false,
+  };
+}
+
 function appView(ctx: ApiContext, row: AppRow): AppViewResult {
   const { orchestrator } = ctx;
   const manifest = orchestrator.manifests.of(row).manifest;
@@ -204,7 +214,7 @@ function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     reason: row.reason ?? null,
     observedAt,
     observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
-    containers: containers.map((c) => ({ ...c, startedAt: c.startedAt ?? null })),
+    containers: containers.map((c) => containerView(c, manifest)),
     interfaces,
     memoryLimits: memoryLimitsView(ctx, manifest),
     localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
@@ -426,12 +436,20 @@ const PACKAGE_HANDLERS: ApiHandlers<
       });
     return credentials;
   },
-  "container-list": (_params, ctx) =>
-    ctx.orchestrator.store.listContainers().map((c) => ({
-      ...c,
-      startedAt: c.startedAt ?? null,
-      observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
-    })),
+  "container-list": (_params, ctx) => {
+    const { store, manifests } = ctx.orchestrator;
+    const manifestOf = new Map<string, Manifest | undefined>();
+    return store.listContainers().map((c) => {
+      if (!manifestOf.has(c.appId)) {
+        const row = store.getApp(c.appId);
+        manifestOf.set(c.appId, row ? manifests.of(row).manifest : undefined);
+      }
+      return {
+        ...containerView(c, manifestOf.get(c.appId)),
+        observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
+      };
+    });
+  },
   "operation.list": ({ appId, limit }, ctx) =>
     ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
       id: o.id,

@@ -64,6 +64,10 @@ export const ContainerView = z.object({
   startedAt: z.number().nullable(),
   backend: z.string(),
   observedAt: z.number(),
+  job: z.boolean().meta({
+    description:
+      "A one-shot job (manifest `job: true`): it runs to completion, `exited` with code 0 once done.",
+  }),
 });
 
 const AccessWarnings = z.array(z.string()).meta({

@@ -18,7 +18,7 @@ import {
 const USAGE = `Usage: archy ls [--json] [--url URL] [--token-file FILE]
 
 Lists the installed apps: version, phase (what the app is doing), desired state (what the operator
-asked for), containers running of all, how old the last observation is, where the app comes from
+asked for), containers up of all (a job run to completion counts as up), how old the last observation is, where the app comes from
 (a catalog, or a local manifest) and its UI address.
 Apps with a reason (what they wait for, the last error) get it on a line below the table, and
 every alert (a failed or overdue backup, a failed check of a backup target) a line starting ALERT.
@@ -37,8 +37,11 @@ export function sourceName(source: string): string {
   return source.startsWith("local:") ? "local" : source;
 }
 
+/** Containers running of those that keep running; a job that has run to completion counts as up. */
 export function containersUp(app: AppView): string {
-  return `${app.containers.filter((c) => c.state === "running").length}/${app.containers.length}`;
+  const done = (c: AppView["containers"][number]) => c.job && c.state === "exited" && c.exitCode === 0;
+  const up = app.containers.filter((c) => c.state === "running" || done(c)).length;
+  return `${up}/${app.containers.length}`;
 }
 
 /** The alerts under the table: each app's, then the targets' own (a failed check). */
