@@ -402,7 +402,7 @@ export function AppPage({ id }: { id: string }) {
                       <span className="muted small block">{c.name}</span>
                     </th>
                     <td>
-                      {c.state}
+                      {c.job && c.state === "exited" && c.exitCode === 0 ? "completed (job)" : c.state}
                       {c.state === "exited" && c.exitCode !== 0 ? ` (exit ${c.exitCode})` : ""}
                     </td>
                     <td>{c.health}</td>
