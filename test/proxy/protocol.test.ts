@@ -711,6 +711,50 @@ describe("what an app needs through the proxy", () => {
     assert.equal(next.status, 200, "the daemon still answers");
   });
 
+  test("invariant: an app that closes its connection after a body a slow reader is still reading cannot take the daemon down (undici 7's assert(!this.paused) at the socket's end)", async () => {
+    const MiB = 1024 * 1024;
+    const { request } = await import("node:https");
+    const slowly = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: daemon.port,
+            path,
+            servername: HOST,
+            ca,
+            agent: false,
+            headers: { host: `${HOST}:${daemon.port}`, cookie },
+          },
+          (res) => {
+            let received = 0;
+            let paused = false;
+            // A reader that stops for a while once it has 1 MiB: the app writes its last bytes and
+            // its FIN meanwhile, while back-pressure holds the proxy's upstream parser paused.
+            res.on("data", (chunk: Buffer) => {
+              received += chunk.length;
+              if (paused || received < MiB) return;
+              paused = true;
+              res.pause();
+              setTimeout(() => res.resume(), 1_000);
+            });
+            res.on("end", () => resolve(received));
+            res.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    for (let round = 0; round < 4; round++)
+      assert.equal(
+        await slowly(`/bytes?n=${16 * MiB}&close=1`),
+        16 * MiB,
+        `round ${round}: every byte arrived`,
+      );
+    const next = await call(daemon.port, HOST, "/after-slow-reads", { ca, headers: { cookie } });
+    assert.equal(next.status, 200, "the daemon still answers");
+  });
+
   test("a reader that resets its connection mid-download ends the app's sending too; the daemon serves on", async () => {
     const MiB = 1024 * 1024;
     const from = main.sent();

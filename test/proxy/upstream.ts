@@ -82,9 +82,11 @@ export async function startUpstream(port = 0): Promise<Upstream> {
         res.end("ok\n");
         return;
       case "/bytes":
+        // `close`: the app closes its connection after the body, as HTTP/1.0 servers do (busybox httpd).
         res.writeHead(200, {
           "content-type": "application/octet-stream",
           "content-length": Number(url.searchParams.get("n")),
+          ...(url.searchParams.has("close") ? { connection: "close" } : {}),
         });
         stream(
           res,
