@@ -127,14 +127,26 @@ before(async () => {
       if (dep.state === "healthy")
         for (const c of plan(Object.keys(ids).find((k) => ids[k] === dep.id) as string).containers)
           await waitHealthy(c.name);
-    // A subnet chosen as the runtime chooses one, so that the fixed addresses are rendered too.
-    const networks = (await service.ok("GET", "/networks/json")) as Array<{
-      subnets?: Array<{ subnet: string }>;
-    }>;
-    subnets[id] = freeSubnet(networks.flatMap((n) => (n.subnets ?? []).map((x) => x.subnet))) as string;
-    const p = podmanPlan(m, { ...contextFor(m, apps, dataRoot), subnets });
+    // A subnet chosen as the runtime chooses one, so that the fixed addresses are rendered too;
+    // and, as the runtime does, chosen again when another test's network took it first.
+    let p: ReturnType<typeof podmanPlan> | undefined;
+    const taken: string[] = [];
+    for (let attempt = 0; !p; attempt++) {
+      const networks = (await service.ok("GET", "/networks/json")) as Array<{
+        subnets?: Array<{ subnet: string }>;
+      }>;
+      taken.push(...networks.flatMap((n) => (n.subnets ?? []).map((x) => x.subnet)));
+      subnets[id] = freeSubnet(taken) as string;
+      const planned = podmanPlan(m, { ...contextFor(m, apps, dataRoot), subnets });
+      try {
+        await service.ok("POST", "/networks/create", planned.network);
+        p = planned;
+      } catch (error) {
+        if (attempt === 4 || !/already used/.test((error as Error).message)) throw error;
+        taken.push(subnets[id] as string);
+      }
+    }
     plans.set(sample, p);
-    await service.ok("POST", "/networks/create", p.network);
     created.networks.push(p.network.name);
     for (const v of p.volumes) {
       await service.ok("POST", "/volumes/create", v);
