@@ -649,8 +649,7 @@ export class Store {
    * returns undefined, and the caller plans again. Else the operations it ended, for their events.
    */
   forgetApp(id: string, generation: number, now: number): Operation[] | undefined {
-    this.#forgetConfirmed(id);
-    return this.transaction(() => {
+    const ended = this.transaction(() => {
       if (
         this.#statement("DELETE FROM apps WHERE id = ? AND generation = ?").run(id, generation).changes === 0
       )
@@ -658,12 +657,15 @@ export class Store {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
-      const ended = this.activeOperations(id).filter(
+      const finished = this.activeOperations(id).filter(
         (operation) => operation.generation <= generation && !HOLDING_KINDS.has(operation.kind),
       );
-      for (const operation of ended) this.setOperationState(operation.id, "succeeded", now);
-      return ended;
+      for (const operation of finished) this.setOperationState(operation.id, "succeeded", now);
+      return finished;
     });
+    // Its observation's time kept in memory goes with it; an app still there keeps it.
+    if (ended) this.#forgetConfirmed(id);
+    return ended;
   }
 
   /**
