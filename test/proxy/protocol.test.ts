@@ -606,6 +606,23 @@ describe("what an app needs through the proxy", () => {
    * TLS one), reads `before` bytes of the answer, then hands the still-open response over (paused,
    * nothing more read) with what was read so far.
    */
+  /** A request for `path` on the app's host through the daemon, on a connection of its own. */
+  const appRequest = async (path: string, onResponse: (res: import("node:http").IncomingMessage) => void) => {
+    const { request } = await import("node:https");
+    return request(
+      {
+        host: "127.0.0.1",
+        port: daemon.port,
+        path,
+        servername: HOST,
+        ca,
+        agent: false,
+        headers: { host: `${HOST}:${daemon.port}`, cookie },
+      },
+      onResponse,
+    );
+  };
+
   const readThenPause = async (path: string, before: number) => {
     const { request } = await import("node:https");
     const { connect: tlsConnect } = await import("node:tls");
@@ -682,26 +699,14 @@ describe("what an app needs through the proxy", () => {
   test("an app that breaks its connection mid-body ends that download only; the daemon serves on", async () => {
     const MiB = 1024 * 1024;
     const cut = await new Promise<{ received: number; error: string }>((resolve) => {
-      void import("node:https").then(({ request }) => {
-        const req = request(
-          {
-            host: "127.0.0.1",
-            port: daemon.port,
-            path: `/bytes?n=${64 * MiB}&cut=${4 * MiB}`,
-            servername: HOST,
-            ca,
-            agent: false,
-            headers: { host: `${HOST}:${daemon.port}`, cookie },
-          },
-          (res) => {
-            let received = 0;
-            res.on("data", (chunk: Buffer) => {
-              received += chunk.length;
-            });
-            res.on("error", (error) => resolve({ received, error: error.message }));
-            res.on("end", () => resolve({ received, error: "" }));
-          },
-        );
+      void appRequest(`/bytes?n=${64 * MiB}&cut=${4 * MiB}`, (res) => {
+        let received = 0;
+        res.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+        });
+        res.on("error", (error) => resolve({ received, error: error.message }));
+        res.on("end", () => resolve({ received, error: "" }));
+      }).then((req) => {
         req.on("error", (error) => resolve({ received: 0, error: error.message }));
         req.end();
       });
@@ -713,37 +718,26 @@ describe("what an app needs through the proxy", () => {
 
   test("invariant: an app that closes its connection after a body a slow reader is still reading cannot take the daemon down (undici 7's assert(!this.paused) at the socket's end)", async () => {
     const MiB = 1024 * 1024;
-    const { request } = await import("node:https");
     const slowly = (path: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = request(
-          {
-            host: "127.0.0.1",
-            port: daemon.port,
-            path,
-            servername: HOST,
-            ca,
-            agent: false,
-            headers: { host: `${HOST}:${daemon.port}`, cookie },
-          },
-          (res) => {
-            let received = 0;
-            let paused = false;
-            // A reader that stops for a while once it has 1 MiB: the app writes its last bytes and
-            // its FIN meanwhile, while back-pressure holds the proxy's upstream parser paused.
-            res.on("data", (chunk: Buffer) => {
-              received += chunk.length;
-              if (paused || received < MiB) return;
-              paused = true;
-              res.pause();
-              setTimeout(() => res.resume(), 1_000);
-            });
-            res.on("end", () => resolve(received));
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end();
+        void appRequest(path, (res) => {
+          let received = 0;
+          let paused = false;
+          // A reader that stops for a while once it has 1 MiB: the app writes its last bytes and
+          // its FIN meanwhile, while back-pressure holds the proxy's upstream parser paused.
+          res.on("data", (chunk: Buffer) => {
+            received += chunk.length;
+            if (paused || received < MiB) return;
+            paused = true;
+            res.pause();
+            setTimeout(() => res.resume(), 1_000);
+          });
+          res.on("end", () => resolve(received));
+          res.on("error", reject);
+        }).then((req) => {
+          req.on("error", reject);
+          req.end();
+        });
       });
     for (let round = 0; round < 4; round++)
       assert.equal(
