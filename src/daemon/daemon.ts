@@ -268,7 +268,6 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   });
   appAccess.registerRoutes(server);
   await server.ready();
-  await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
   const browserUrl = appAccess.nodeUrl;

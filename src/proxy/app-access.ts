@@ -166,10 +166,6 @@ export class AppAccess {
     });
   }
 
-  async start(): Promise<void> {
-    await this.#proxy.start();
-  }
-
   async listen(host: string, port: number): Promise<number> {
     this.#port = await this.front.listen(host, port);
     return this.#port;
