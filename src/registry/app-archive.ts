@@ -6,7 +6,7 @@
  * unless every image of the app is in it, whole and unaltered, then copies the images into
  * Podman's store by digest and unpacks the bundle as the app's package, ready to install.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { MANIFEST_TARGET } from "../catalog/layout.ts";
@@ -32,12 +32,14 @@ export function archiveImages(manifest: Manifest): string[] {
 }
 
 /**
- * Writes the archive of the app in `dir` (its package: manifest and files) to `out`. Every image
- * must be pinned by digest; each is copied from its registry with `credentialsFor`'s credentials.
+ * Writes the archive of the app in `dir` (its package: manifest and files) to the stream `open`
+ * gives, opened once every image is copied (a failure before says so instead of cutting an
+ * archive short). Every image must be pinned by digest; each is copied from its registry with
+ * `credentialsFor`'s credentials.
  */
 export async function exportAppArchive(
   dir: string,
-  out: Writable,
+  open: () => Writable,
   options: { credentialsFor: (image: string) => RegistryAuth | undefined; workDir: string },
 ): Promise<{ id: string; version: string; images: string[] }> {
   const app = await readAppVersion(dir);
@@ -66,7 +68,7 @@ export async function exportAppArchive(
         );
       }
     }
-    await writeArchive(layout, packBundle(app.files), out);
+    await writeArchive(layout, packBundle(app.files), open());
     return { id: app.id, version: app.version, images };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -86,12 +88,16 @@ export type ImportedApp = {
 /**
  * Imports the archive `file`: verifies it whole (refusing, with nothing changed, an archive that
  * lacks an image of the app or whose bytes are not what their digests say, naming the image), then
- * copies the images that are not on the node into Podman's store and unpacks the app's package
- * under `packagesDir/<id>-<version>`.
+ * copies the images that are not on the node into Podman's store and unpacks the app's package in
+ * the directory `placeOf` names for it (refused, before anything changes, when it is there).
  */
 export async function importAppArchive(
   file: string,
-  options: { workDir: string; packagesDir: string; imagePresent: (image: string) => Promise<boolean> },
+  options: {
+    workDir: string;
+    placeOf: (id: string, version: string) => string;
+    imagePresent: (image: string) => Promise<boolean>;
+  },
 ): Promise<ImportedApp> {
   await mkdir(options.workDir, { recursive: true });
   const work = await mkdtemp(join(options.workDir, "import-"));
@@ -126,6 +132,11 @@ export async function importAppArchive(
       ),
     );
     if (problems.length > 0) throw refuse(problems.join("; "));
+    const dir = options.placeOf(manifest.id, manifest.version);
+    if (await stat(dir).catch(() => undefined))
+      throw refuse(
+        `${dir} is there already: remove it (or move it away) to import ${manifest.id} ${manifest.version} there`,
+      );
     const loaded: string[] = [];
     for (const image of images) {
       if (await options.imagePresent(image)) continue;
@@ -139,8 +150,6 @@ export async function importAppArchive(
       }
       loaded.push(image);
     }
-    const dir = join(options.packagesDir, `${manifest.id}-${manifest.version}`);
-    await rm(dir, { recursive: true, force: true });
     for (const f of files) {
       const path = join(dir, ...f.path.split("/"));
       await mkdir(dirname(path), { recursive: true });

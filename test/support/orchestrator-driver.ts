@@ -145,7 +145,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
       if (!source.startsWith("local:")) throw new Error(`${app} is not installed from a local directory`);
       const out = createWriteStream(command.file as string, { mode: 0o600 });
       try {
-        return await exportAppArchive(source.slice("local:".length), out, {
+        return await exportAppArchive(source.slice("local:".length), () => out, {
           credentialsFor: (image) => orchestrator.registries.get(registryOf(image)),
           workDir: join(values.state as string, "image-archives"),
         });
@@ -156,7 +156,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
     case "image-import":
       return importAppArchive(command.file as string, {
         workDir: join(values.state as string, "image-archives"),
-        packagesDir: join(values.state as string, "imported"),
+        placeOf: (id, version) => join(values.state as string, "imported", `${id}-${version}`),
         imagePresent: (image) => runtime.imagePresent(image),
       });
     case "start":
