@@ -2,15 +2,18 @@
  * The CLI's streamed exchanges with the daemon (image archives, hundreds of MiB: JSON-RPC carries
  * 1 MiB at most): a body sent from a stream, an answer written to a stream when the daemon says
  * 200, read as text (its JSON refusal) otherwise. No time limit: an export copies every image from
- * its registry before its first byte. Through `node:http(s)`, loaded only for these commands.
+ * its registry before its first byte. Through `node:http(s)`, which the CLI's bundle loads only
+ * when these commands use them (scripts/build.ts).
  */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CliError, DaemonUnreachable } from "./client.ts";
 
 export type TransferAnswer = { status: number; text: string };
 
-export async function transfer(
+export function transfer(
   url: URL,
   options: {
     method: "GET" | "POST";
@@ -19,7 +22,7 @@ export async function transfer(
     out?: Writable;
   },
 ): Promise<TransferAnswer> {
-  const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
