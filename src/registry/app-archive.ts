@@ -18,6 +18,7 @@ import type { RegistryAuth } from "../runtime/runtime.ts";
 import {
   BUNDLE_ENTRY,
   ImageArchiveError,
+  layoutBlobs,
   layoutName,
   layoutProblems,
   pinnedDigest,
@@ -68,6 +69,13 @@ export async function exportAppArchive(
         );
       }
     }
+    // What skopeo wrote must be what the import will check: every image whole under its digest.
+    const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests?: [] };
+    const problems = await layoutProblems(images, index, new Set(), layoutBlobs(layout));
+    if (problems.length > 0)
+      throw new ImageArchiveError(
+        `the copied images are not whole: ${problems.join("; ")}; nothing was exported`,
+      );
     await writeArchive(layout, packBundle(app.files), open());
     return { id: app.id, version: app.version, images };
   } finally {
@@ -126,11 +134,7 @@ export async function importAppArchive(
     } catch {
       throw refuse("its index.json is not JSON");
     }
-    const problems = await layoutProblems(images, index, unpacked.badBlobs, (digest) =>
-      readFile(join(unpacked.layout, "blobs", "sha256", digest.replace(/^sha256:/, ""))).catch(
-        () => undefined,
-      ),
-    );
+    const problems = await layoutProblems(images, index, unpacked.badBlobs, layoutBlobs(unpacked.layout));
     if (problems.length > 0) throw refuse(problems.join("; "));
     const dir = options.placeOf(manifest.id, manifest.version);
     if (await stat(dir).catch(() => undefined))

@@ -8,6 +8,7 @@ import { tar } from "../runtime/tar.ts";
 import {
   BUNDLE_ENTRY,
   ImageArchiveError,
+  layoutBlobs,
   layoutName,
   layoutProblems,
   unpackArchive,
@@ -82,13 +83,7 @@ async function problems(path: string, images: string[]): Promise<string[]> {
   const into = mkdtempSync(join(dir, "into-"));
   const unpacked = await unpackArchive(path, into);
   const index = JSON.parse(readFileSync(join(unpacked.layout, "index.json"), "utf8"));
-  return layoutProblems(images, index, unpacked.badBlobs, async (digest) => {
-    try {
-      return readFileSync(join(unpacked.layout, "blobs", "sha256", digest.slice(7)));
-    } catch {
-      return undefined;
-    }
-  });
+  return layoutProblems(images, index, unpacked.badBlobs, layoutBlobs(unpacked.layout));
 }
 
 test("a whole archive carries its pinned image: no problems", async () => {

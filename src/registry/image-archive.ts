@@ -73,7 +73,7 @@ export async function writeArchive(layout: string, bundle: Uint8Array, out: Writ
     const file = join(blobs, hex);
     const { size } = await stat(file);
     await write(tarHeader(entry(`blobs/sha256/${hex}`), size));
-    await pipeline(createReadStream(file), out, { end: false });
+    for await (const chunk of createReadStream(file)) await write(chunk as Buffer);
     await write(tarPadding(size));
   }
   await small(BUNDLE_ENTRY, bundle);
@@ -167,6 +167,15 @@ export async function unpackArchive(file: string, into: string): Promise<Unpacke
   return { layout, badBlobs, bundle: bundle as Uint8Array };
 }
 
+/** Reads and checks the blobs of an OCI layout directory. */
+export function layoutBlobs(layout: string): Parameters<typeof layoutProblems>[3] {
+  const path = (digest: string) => join(layout, "blobs", "sha256", digest.replace(/^sha256:/, ""));
+  return {
+    has: async (digest) => (await stat(path(digest)).catch(() => undefined))?.isFile() === true,
+    read: (digest) => readFile(path(digest)),
+  };
+}
+
 /** The reference name an image has in the layout: `host/repository@sha256:…` (tags are for people). */
 export function layoutName(image: string, digest: string): string {
   const at = image.indexOf("@");
@@ -182,13 +191,14 @@ export function pinnedDigest(image: string): string | undefined {
 
 /**
  * Why the layout does not carry `images` whole (one line per image, naming it), or an empty list.
- * `readBlob` gives a blob's bytes (already checked against its digest unless it is in `badBlobs`).
+ * `blobs` says whether a blob is there and reads one (only manifests and indexes are read); their
+ * bytes were checked against their digests unless they are in `badBlobs`.
  */
 export async function layoutProblems(
   images: readonly string[],
   index: { manifests?: Descriptor[] },
   badBlobs: ReadonlySet<string>,
-  readBlob: (digest: string) => Promise<Uint8Array | undefined>,
+  blobs: { has: (digest: string) => Promise<boolean>; read: (digest: string) => Promise<Uint8Array> },
 ): Promise<string[]> {
   const problems: string[] = [];
   for (const image of images) {
@@ -206,12 +216,11 @@ export async function layoutProblems(
     const corrupt: string[] = [];
     const walk = async (blob: string, isManifest: boolean): Promise<void> => {
       if (badBlobs.has(blob)) return void corrupt.push(blob);
-      const bytes = await readBlob(blob);
-      if (!bytes) return void missing.push(blob);
+      if (!/^sha256:[0-9a-f]{64}$/.test(blob) || !(await blobs.has(blob))) return void missing.push(blob);
       if (!isManifest) return;
       let doc: ManifestDoc;
       try {
-        doc = JSON.parse(Buffer.from(bytes).toString("utf8")) as ManifestDoc;
+        doc = JSON.parse(Buffer.from(await blobs.read(blob)).toString("utf8")) as ManifestDoc;
       } catch {
         return void corrupt.push(blob);
       }

@@ -59,6 +59,11 @@ export async function copyToLayout(
       "copy",
       "--quiet",
       "--preserve-digests",
+      // An image index pinned by its digest is kept whole: every platform's image, the index's
+      // bytes as they are (with this platform's only, skopeo writes that platform's manifest and
+      // the index's digest is lost).
+      "--multi-arch",
+      "all",
       ...authArgs,
       `docker://${digestReference(image)}`,
       `oci:${layout}:${name}`,

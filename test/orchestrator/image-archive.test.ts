@@ -25,22 +25,27 @@ let registry: TestRegistry;
 let driverA: Driver;
 let driverB: Driver;
 let image: PushedImage;
+/** An image index (multi-platform list) holding its own image: pinned by the index's digest. */
+let indexed: PushedImage;
 
 /** The offset of the data of `name` in the tar `bytes` (ustar, names under 100 bytes). */
 function entryOffset(bytes: Buffer, name: string): number {
+  const seen: string[] = [];
   for (let offset = 0; offset + 512 <= bytes.length; ) {
     const header = bytes.subarray(offset, offset + 512);
     const entry = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
     if (entry === "") break;
     const size = Number.parseInt(header.subarray(124, 136).toString("ascii").replace(/\0.*$/s, "").trim(), 8);
     if (entry === name) return offset + 512;
+    seen.push(entry);
     offset += 512 + Math.ceil(size / 512) * 512;
   }
-  throw new Error(`${name} is not in the archive`);
+  throw new Error(`${name} is not in the archive, which holds ${seen.join(", ")}`);
 }
 
 describe("air-gapped install: image export and import between two daemons", { concurrency: false }, () => {
   let archive: string;
+  let indexArchive: string;
 
   before(async () => {
     labA = await Lab.create();
@@ -51,7 +56,11 @@ describe("air-gapped install: image export and import between two daemons", { co
     const local = await buildUniqueImage(`${labA.prefix}-airgap`, 1024 * 1024);
     image = await registry.push(`archy/${labA.prefix}-airgap:1`, local);
     await forgetImage(local);
+    const other = await buildUniqueImage(`${labA.prefix}-airgap-index`, 1024 * 1024);
+    indexed = await registry.pushIndex(`archy/${labA.prefix}-airgap-index:1`, other);
+    await forgetImage(other);
     archive = join(labA.root, "app.tar");
+    indexArchive = join(labA.root, "index-app.tar");
   });
 
   after(async () => {
@@ -60,6 +69,7 @@ describe("air-gapped install: image export and import between two daemons", { co
     await labA?.close();
     await labB?.close();
     if (image) await forgetImage(image.pinned);
+    if (indexed) await forgetImage(indexed.pinned);
     await registry?.stop();
   });
 
@@ -94,10 +104,31 @@ describe("air-gapped install: image export and import between two daemons", { co
       "the image's manifest is the registry's, byte for byte",
     );
     entryOffset(bytes, "archipelago/bundle.tar");
-    // The node forgets the image and the registry goes away: only the archive has it now.
     await driverA.call("uninstall", { app: app.id, purge: true });
     await driverA.waitPhase(app.id, "removed", 120_000);
+
+    // The same app pinned by an image index (another version): the index is kept whole, byte for byte.
+    const indexApp = await labA.app("hello-web", { variant: "airgap-index", version: "1.3.0" });
+    await labA.editManifest(indexApp, (doc) =>
+      (doc.getIn(["containers", "web"]) as YAMLMap).set("image", indexed.pinned),
+    );
+    const indexInstall = await driverA.call<{ operationId: string }>("install", { path: indexApp.dir });
+    const indexRecord = await driverA.operationDone(indexInstall.operationId, 180_000);
+    assert.equal(indexRecord.operation?.state, "succeeded", JSON.stringify(indexRecord.logs));
+    await driverA.call("image-export", { app: indexApp.id, file: indexArchive });
+    const indexBytes = readFileSync(indexArchive);
+    const indexBlob = readFileSync(registry.blobFile(indexed.digest));
+    const at = entryOffset(indexBytes, `blobs/sha256/${indexed.digest.slice("sha256:".length)}`);
+    assert.ok(
+      indexBytes.subarray(at, at + indexBlob.length).equals(indexBlob),
+      "the registry's index, byte for byte",
+    );
+
+    // The node forgets the images and the registry goes away: only the archives have them now.
+    await driverA.call("uninstall", { app: indexApp.id, purge: true });
+    await driverA.waitPhase(indexApp.id, "removed", 120_000);
     await forgetImage(image.pinned);
+    await forgetImage(indexed.pinned);
     await registry.halt();
   });
 
@@ -138,6 +169,23 @@ describe("air-gapped install: image export and import between two daemons", { co
       !record.logs.some((l) => l.message.startsWith("pulling ")),
       "nothing was pulled: the registry is down",
     );
+    await driverB.waitPhase(imported.id, "running", 120_000);
+    await driverB.call("uninstall", { app: imported.id, purge: true });
+    await driverB.waitPhase(imported.id, "removed", 120_000);
+  });
+
+  test("an app pinned by an image index imports and installs the same way: the store answers to the index's digest", async () => {
+    const imported = await driverB.call<{ id: string; dir: string; loaded: string[] }>("image-import", {
+      file: indexArchive,
+    });
+    assert.deepEqual(imported.loaded, [indexed.pinned]);
+    const inspected = JSON.parse(await labB.podman(["image", "inspect", indexed.pinned])) as Array<{
+      Digest: string;
+    }>;
+    assert.equal(inspected[0]?.Digest, indexed.digest);
+    const { operationId } = await driverB.call<{ operationId: string }>("install", { path: imported.dir });
+    const record = await driverB.operationDone(operationId, 180_000);
+    assert.equal(record.operation?.state, "succeeded", JSON.stringify(record.logs));
     await driverB.waitPhase(imported.id, "running", 120_000);
     await driverB.call("uninstall", { app: imported.id, purge: true });
     await driverB.waitPhase(imported.id, "removed", 120_000);
