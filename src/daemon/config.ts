@@ -23,6 +23,7 @@ const ConfigFile = z.strictObject({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   redirectHttp: z.boolean().optional(),
+  interfacePorts: z.string().min(1).optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
   catalogs: z
@@ -82,7 +83,15 @@ export type AccessConfig = {
   certificate?: { cert: string; key: string };
   /** Whether browsers asking for the node's pages over HTTP are sent to HTTPS (the API stays on both). */
   redirectHttp: boolean;
+  /**
+   * Port-per-interface mode (docs/app-access.md#clients-that-cannot-use-names): each interface is
+   * also served, behind the same login, on a port of its own taken from this range. Off when absent.
+   */
+  interfacePorts?: PortRange;
 };
+
+/** An inclusive range of TCP ports. */
+export type PortRange = { first: number; last: number };
 
 export const DEFAULT_ACCESS: AccessConfig = { nodeName: "localhost", tls: true, redirectHttp: false };
 
@@ -101,7 +110,8 @@ export type ConfigInput = {
       | "node-name"
       | "tls"
       | "tls-cert"
-      | "tls-key",
+      | "tls-key"
+      | "interface-ports",
       string
     >
   >;
@@ -223,7 +233,23 @@ function accessConfig(
       ? { certificate: { cert: resolve(base, cert.value), key: resolve(base, key.value) } }
       : {}),
     redirectHttp: env.ARCHY_REDIRECT_HTTP ? env.ARCHY_REDIRECT_HTTP === "1" : (file.redirectHttp ?? false),
+    ...interfacePorts(pick("interface-ports", "ARCHY_INTERFACE_PORTS", file.interfacePorts)),
   };
+}
+
+/** The port-per-interface range (`7800-7899`), or nothing when the mode is off (absent or `off`). */
+function interfacePorts(setting: { value: string | undefined; origin: string } | undefined): {
+  interfacePorts?: PortRange;
+} {
+  if (setting?.value === undefined || setting.value === "off") return {};
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(setting.value);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 1024 || last > 65535 || first > last)
+    throw new ConfigError(
+      `${setting.origin}: interface ports "${setting.value}" is not a range FIRST-LAST of ports from 1024 to 65535; use e.g. 7800-7899, or off`,
+    );
+  return { interfacePorts: { first, last } };
 }
 
 /** Catalog sources with their paths (a local catalog directory, the pinned root) relative to the config file. */
