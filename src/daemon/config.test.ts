@@ -53,3 +53,16 @@ test("a bad interface port range is refused, naming where it came from and the f
       value,
     );
 });
+
+test("mdns is off by default, on with a node name under .local, refused with any other name", () => {
+  assert.equal(loadConfig({ flags: {}, env: {} }).access?.mdns, false);
+  assert.equal(loadConfig({ flags: { mdns: "on", "node-name": "archy.local" }, env: {} }).access?.mdns, true);
+  assert.throws(
+    () => loadConfig({ flags: { "node-name": "archy.lan" }, env: { ARCHY_MDNS: "on" } }),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      error.message.startsWith("ARCHY_MDNS: ") &&
+      error.message.includes("--node-name archy.local"),
+  );
+  assert.throws(() => loadConfig({ flags: { mdns: "yes" }, env: {} }), /--mdns: mdns "yes" is not on or off/);
+});

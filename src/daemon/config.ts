@@ -24,6 +24,7 @@ const ConfigFile = z.strictObject({
   tlsKey: z.string().min(1).optional(),
   redirectHttp: z.boolean().optional(),
   interfacePorts: z.string().min(1).optional(),
+  mdns: z.boolean().optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
   catalogs: z
@@ -88,12 +89,18 @@ export type AccessConfig = {
    * also served, behind the same login, on a port of its own taken from this range. Off when absent.
    */
   interfacePorts?: PortRange;
+  /** Whether the node publishes its name and its apps' hosts with multicast DNS (its name ends in `.local`). */
+  mdns?: boolean;
 };
 
 /** An inclusive range of TCP ports. */
 export type PortRange = { first: number; last: number };
 
-export const DEFAULT_ACCESS: AccessConfig = { nodeName: "localhost", tls: true, redirectHttp: false };
+export const DEFAULT_ACCESS: AccessConfig = {
+  nodeName: "localhost",
+  tls: true,
+  redirectHttp: false,
+};
 
 /** A node name: a DNS name of one or more labels (an address cannot carry app hosts under it). */
 const NODE_NAME = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -111,7 +118,8 @@ export type ConfigInput = {
       | "tls"
       | "tls-cert"
       | "tls-key"
-      | "interface-ports",
+      | "interface-ports"
+      | "mdns",
       string
     >
   >;
@@ -225,9 +233,17 @@ function accessConfig(
     throw new ConfigError(
       `${(cert ?? key)?.origin}: give both the certificate (--tls-cert) and its key (--tls-key), or neither`,
     );
+  const mdns = pick("mdns", "ARCHY_MDNS", file.mdns === undefined ? undefined : file.mdns ? "on" : "off");
+  if (mdns && !["on", "off"].includes(mdns.value ?? ""))
+    throw new ConfigError(`${mdns.origin}: mdns "${mdns.value}" is not on or off`);
+  if (mdns?.value === "on" && !nodeName.endsWith(".local"))
+    throw new ConfigError(
+      `${mdns.origin}: mdns publishes names under .local, and the node name is ${nodeName}: give the node a name ending in .local (--node-name archy.local), or turn mdns off`,
+    );
   const base = configPath ? dirname(resolve(configPath)) : process.cwd();
   return {
     nodeName,
+    mdns: mdns?.value === "on",
     tls: (tls?.value ?? "on") === "on",
     ...(cert?.value && key?.value
       ? { certificate: { cert: resolve(base, cert.value), key: resolve(base, key.value) } }

@@ -32,6 +32,8 @@ import {
 import { InterfaceListeners } from "./interface-listeners.ts";
 import type { PortKey } from "./interface-ports.ts";
 import { LOGIN_PATH, registerLoginRoutes } from "./login-routes.ts";
+import { MdnsResponder } from "./mdns.ts";
+import { publishedNames } from "./mdns-answers.ts";
 import { defaultPort, originOf } from "./return-url.ts";
 import { AppSessions } from "./sessions.ts";
 
@@ -63,6 +65,8 @@ export class AppAccess {
   readonly #tlsSetup: TlsSetup | undefined;
   /** Port-per-interface mode's listeners, once the daemon listens (when the mode is on). */
   #listeners: InterfaceListeners | undefined;
+  /** The multicast DNS responder, once the daemon listens (when the operator turned it on). */
+  #mdns: MdnsResponder | undefined;
   #routes: { at: number; table: RouteTable } | undefined;
   #port = 0;
 
@@ -236,6 +240,14 @@ export class AppAccess {
       });
       await this.#syncListeners();
     }
+    if (this.#options.config.mdns) {
+      this.#mdns = new MdnsResponder({
+        names: () => publishedNames(this.#options.config.nodeName, this.routes()),
+        listenHost: host,
+        logger: this.#options.logger,
+      });
+      await this.#mdns.start();
+    }
     return this.#port;
   }
 
@@ -275,6 +287,7 @@ export class AppAccess {
 
   async close(): Promise<void> {
     if (this.#renewal) clearInterval(this.#renewal);
+    await this.#mdns?.close();
     await this.#listeners?.close();
     await this.front.close();
     await this.#proxy.close();

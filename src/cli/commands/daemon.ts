@@ -17,7 +17,7 @@ import { parseCommandLine, UsageError } from "../args.ts";
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
                     [--backend auto|podman|quadlet] [--podman-socket PATH]
                     [--node-name NAME] [--tls on|off] [--tls-cert FILE --tls-key FILE]
-                    [--interface-ports FIRST-LAST|off]
+                    [--interface-ports FIRST-LAST|off] [--mdns on|off]
 
 Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v1) and metrics
 (/metrics), every app's interfaces at <app>.<node name> behind the operator's login, and the
@@ -44,6 +44,8 @@ reconciler that keeps every app in the state its operator asked for.
                        also serve each app interface on a port of its own from this range, behind
                        the same login, for clients that cannot use names (ARCHY_INTERFACE_PORTS;
                        default off; docs/app-access.md#clients-that-cannot-use-names)
+  --mdns on|off        publish NAME and <app>.NAME with multicast DNS, NAME ending in .local
+                       (ARCHY_MDNS; default off; docs/app-access.md#mdns)
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
@@ -151,6 +153,7 @@ export async function run(argv: string[]): Promise<number> {
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "interface-ports": { type: "string" },
+      mdns: { type: "string" },
     },
     USAGE,
   );
