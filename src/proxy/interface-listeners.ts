@@ -72,7 +72,8 @@ export class InterfaceListeners {
   /** Assigns ports to the installed apps, then opens and closes listeners to match (one sync at a time). */
   sync(apps: readonly RoutedApp[]): Promise<void> {
     this.assign(apps);
-    this.#syncing = this.#syncing.then(() => this.#listen());
+    // A sync that failed (and was reported by its caller) does not stop the next one.
+    this.#syncing = this.#syncing.catch(() => {}).then(() => this.#listen());
     return this.#syncing;
   }
 
