@@ -168,7 +168,7 @@ export class AppAccess {
   /** An app was installed, changed or removed: the next request reads the routes again. */
   invalidate(): void {
     this.#routes = undefined;
-    this.#syncListeners();
+    void this.#syncListeners();
   }
 
   /** Interface ports follow the installed apps (port-per-interface mode). */

@@ -11,12 +11,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { exec } from "../../src/system/exec.ts";
 import { PASSWORD } from "../api/support.ts";
 import { nodeCa } from "./client.ts";
 import { makeNamespace, type Namespace } from "./namespace.ts";
 import { callApi, startNode, type TestNode } from "./node.ts";
 
 const RANGE_SIZE = 8;
+const ARCHY = join(import.meta.dirname, "../../bin/archy");
 
 let node: TestNode;
 let ns: Namespace;
@@ -132,7 +134,7 @@ after(async () => {
 });
 
 describe("port-per-interface mode, from another network namespace", () => {
-  test("each interface shows its own port of the range, recorded in the state directory", async () => {
+  test("each interface shows its own port of the range (package.get, archy ls), recorded in the state directory", async () => {
     const ports = [
       await interfacePort(node.ids.hello),
       await interfacePort(node.ids.echo),
@@ -144,6 +146,16 @@ describe("port-per-interface mode, from another network namespace", () => {
       assert.ok(port >= range.first && port <= range.last, `${port} in ${range.first}-${range.last}`);
     const record = JSON.parse(readFileSync(join(node.dataDir, "state", "interface-ports.json"), "utf8"));
     assert.equal(record[`${node.ids.hello}/ui`], ports[0]);
+    const ls = await exec(ARCHY, ["ls", "--url", node.daemon.url, "--token-file", node.daemon.tokenFile], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(ls.code, 0, ls.stderr);
+    const helloLine = ls.stdout.split("\n").find((line) => line.startsWith(node.ids.hello));
+    assert.match(
+      helloLine ?? "",
+      new RegExp(`https://localhost:${ports[0]}/`),
+      `archy ls shows the port URL:\n${ls.stdout}`,
+    );
   });
 
   test("the app's container port is refused; its interface port gives the login, then the app, back on the port", async () => {
