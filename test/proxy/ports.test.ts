@@ -7,10 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
 import { exec } from "../../src/system/exec.ts";
 import { PASSWORD } from "../api/support.ts";
 import { nodeCa } from "./client.ts";
@@ -243,6 +245,32 @@ describe("port-per-interface mode, from another network namespace", () => {
     assert.match(env.body, /^HTTP_X_ARCHIPELAGO_USER=operator$/m);
     assert.doesNotMatch(env.body, /admin|6\.6\.6\.6/);
     assert.match(env.body, /^HTTP_COOKIE=theirs=1$/m, "only the app's own cookie");
+  });
+
+  test("a WebSocket echoes on the interface port with its session; another port's page may not open it", async () => {
+    const echo = await interfacePort(node.ids.echo);
+    const hello = await interfacePort(node.ids.hello);
+    const jar = join(work, "jar-ws");
+    await login(`${origin(echo)}/`, jar);
+    const cookie = `archy_app_${echo}=${jarCookie(jar, `archy_app_${echo}`)}`;
+    const ca = readFileSync(join(work, "ca.crt"), "utf8");
+    const open = (pageOrigin: string) =>
+      new WebSocket(`wss://${ns.hostAddress}:${echo}/`, { headers: { cookie, origin: pageOrigin }, ca });
+    const socket = open(origin(echo));
+    await once(socket, "open");
+    const echoed = once(socket, "message");
+    socket.send("through the interface port");
+    assert.equal(String((await echoed)[0]), "through the interface port");
+    socket.close();
+    const foreign = open(origin(hello));
+    const [, refused] = (await once(foreign, "unexpected-response")) as [unknown, { statusCode: number }];
+    assert.equal(
+      refused.statusCode,
+      403,
+      "a page of another port (another app) may not use this port's session",
+    );
+    foreign.on("error", () => {}); // terminate() says the socket never opened: that is the point
+    foreign.terminate();
   });
 
   test("after a restart each interface has the port its record gives, and the port answers", async () => {
