@@ -32,6 +32,8 @@ export type ImageArchiveRoutesOptions = {
   packageDirOf: (appId: string) => string | undefined;
   credentialsFor: (image: string) => RegistryAuth | undefined;
   imagePresent: (image: string) => Promise<boolean>;
+  /** Whether the daemon is connected to Podman (an import loads images into its store). */
+  podmanReady: () => boolean;
   /** Where imported apps go (the daemon's apps directory), or undefined when it has none. */
   appsDir: string | undefined;
   /** Scratch space for archives being read and written (on the data disk, never /tmp). */
@@ -101,6 +103,12 @@ export function registerImageArchiveRoutes(
         409,
         "this daemon has no apps directory to import apps into: start it with --apps-dir DIR (or ARCHY_APPS_DIR)",
       );
+    if (!options.podmanReady())
+      return refuse(
+        reply,
+        503,
+        "the daemon is not connected to Podman yet: retry once archy status shows it is",
+      );
     await mkdir(options.workDir, { recursive: true });
     const work = await mkdtemp(join(options.workDir, "upload-"));
     try {
@@ -115,6 +123,12 @@ export function registerImageArchiveRoutes(
     } catch (error) {
       const why = refusal(error);
       if (why) return refuse(reply, 422, why.replace(join(work, "archive.tar"), "the archive"));
+      if ((error as NodeJS.ErrnoException).code === "ENOSPC")
+        return refuse(
+          reply,
+          507,
+          `the daemon's data disk is full (${options.workDir}): an import needs about twice the archive's size there while it is checked; free space, then retry`,
+        );
       throw error;
     } finally {
       await rm(work, { recursive: true, force: true });

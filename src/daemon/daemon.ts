@@ -279,6 +279,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
     credentialsFor: (image) => orchestrator.registries.get(registryOf(image)),
     imagePresent: (image) => orchestrator.runtime.imagePresent(image),
+    podmanReady: () => orchestrator.started,
     appsDir: config.appsDir,
     workDir: join(config.dataDir, "image-archives"),
   });
