@@ -131,7 +131,10 @@ export class AppProxy {
   }
 
   async #makeWs(): Promise<ProxyServer> {
-    const { createProxyServer } = await import("http-proxy-3");
+    // A CommonJS package: imported at run time (from the sources or the bundle), its functions are
+    // members of the default export, whatever its type declarations say.
+    const { createProxyServer } = (await import("http-proxy-3"))
+      .default as unknown as typeof import("http-proxy-3");
     const ws = createProxyServer({ ws: true, secure: false, xfwd: false, changeOrigin: false });
     ws.on("error", (error, _req, socket) => {
       this.#options.logger.debug({ err: error }, "WebSocket to an app failed");
