@@ -152,6 +152,17 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "auth.logoutAll": { params: {}, result: { revoked: 3 }, errors: [] },
   "auth.rotateCliToken": { params: {}, result: { ok: true }, errors: [] },
   "package.list": { params: {}, result: [APP], errors: [] },
+  "package.changes": {
+    params: { since: "k2Vd8Qx1aZ0p.41" },
+    result: {
+      revision: "k2Vd8Qx1aZ0p.43",
+      full: false,
+      apps: [APP],
+      removed: ["old-app"],
+      observedAgeMs: { "my-app": 4_200 },
+    },
+    errors: [],
+  },
   "package.get": { params: { id: "my-app" }, result: APP, errors: ["notFound"] },
   "package.available": {
     params: {},
@@ -595,6 +606,8 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
   error: { type: "error", message: "not logged in (or cross-origin): log in first" },
   app: { type: "app", appId: "my-app", phase: "installing", seq: 42 },
   "app-removed": { type: "app-removed", appId: "my-app", seq: 57 },
+  "app-view": { type: "app-view", appId: "my-app", app: APP, seq: 58 },
+  "apps-observed": { type: "apps-observed", observedAgeMs: { "my-app": 120, "other-app": 120 }, seq: 59 },
   operation: {
     type: "operation",
     operationId: OPERATION,

@@ -17,9 +17,16 @@ export class EventLog {
   readonly #kept: StreamEvent[] = [];
   readonly #capacity: number;
   readonly #listeners = new Set<(event: StreamEvent) => void>();
+  /** Told of each new subscriber, before it is added. */
+  onSubscribe: (() => void) | undefined;
 
   constructor(capacity = EVENTS_KEPT) {
     this.#capacity = capacity;
+  }
+
+  /** Whether anyone is subscribed now. */
+  get listening(): boolean {
+    return this.#listeners.size > 0;
   }
 
   /** The last sequence number given. */
@@ -49,6 +56,7 @@ export class EventLog {
   }
 
   subscribe(listener: (event: StreamEvent) => void): () => void {
+    this.onSubscribe?.();
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

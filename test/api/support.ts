@@ -164,6 +164,8 @@ export type DaemonSetup = {
   backend?: DaemonConfig["backend"];
   /** App access: the node's name, TLS (the defaults by default). */
   access?: DaemonConfig["access"];
+  /** Whether results are checked against their schemas (the test configuration's default: checked). */
+  checkResults?: boolean;
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -208,6 +210,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       clock: setup.clock,
       loginLimits: setup.loginLimits,
       passwordWork: setup.passwordWork,
+      checkResults: setup.checkResults,
     });
   /** A test's own stop and then `close` stop the daemon once. */
   const stopsOnce = <D extends { stop: () => Promise<void> }>(running: D): D => {
