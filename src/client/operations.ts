@@ -90,6 +90,8 @@ export function followOperation(
     let lastRead: OperationView | undefined;
     /** Whether every event since the operation was asked for has come (endFromStream). */
     let gapless = options.endFromStream === true && stream !== undefined;
+    /** How the stream said the operation ended, when it is trusted to (gapless). */
+    let ended: Pick<OperationView, "state" | "error" | "finishedAt"> | undefined;
     let appId: string | undefined;
     let done = false;
     let reading: Promise<void> | undefined;
@@ -135,6 +137,7 @@ export function followOperation(
           await options.onRead?.(operation);
           for (const line of operation.logs) take(line);
           if (finished(operation.state)) return finish(undefined, operation);
+          if (ended) return finish(undefined, { ...operation, ...ended });
         } while (readAgain && !done);
       })()
         .catch((error) => {
@@ -158,9 +161,12 @@ export function followOperation(
         poll();
         lastState = event.state;
         if (finished(event.state)) {
-          if (gapless && lastRead)
-            finish(undefined, { ...lastRead, state: event.state, error: event.error ?? null, finishedAt: null });
-          else void read();
+          if (!gapless) void read();
+          else {
+            ended = { state: event.state, error: event.error ?? null, finishedAt: null };
+            // Before the first read has answered, that read ends the follow.
+            if (lastRead) finish(undefined, { ...lastRead, ...ended });
+          }
         }
       }
       if (appId !== undefined && "appId" in event && event.appId === appId) options.onAppEvent?.(event);
