@@ -259,11 +259,14 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     cliToken: false,
     setSession: () => {},
   });
+  const tellUntold = () => {
+    for (const change of untoldChanges(daemonContext)) emit(change);
+  };
   tellListChanges = () => {
-    if (events.listening) for (const change of untoldChanges(daemonContext)) emit(change);
+    if (events.listening) tellUntold();
   };
   // A new listener first gets what was not told (and the first one sets what was).
-  events.onSubscribe = () => tellListChanges();
+  events.onSubscribe = tellUntold;
   // What no event announces (an observation, an alert that came due, an approval) is told within
   // a second; a tick costs a comparison while the store has not moved (app-list.ts keeps the views).
   const listTicker = setInterval(() => tellListChanges(), LIST_TICK_MS);
