@@ -17,7 +17,7 @@ export class EventLog {
   readonly #kept: StreamEvent[] = [];
   readonly #capacity: number;
   readonly #listeners = new Set<(event: StreamEvent) => void>();
-  /** Told of each new subscriber, before it is added. */
+  /** Told of each new subscriber once it is added (what this appends, it gets too). */
   onSubscribe: (() => void) | undefined;
 
   constructor(capacity = EVENTS_KEPT) {
@@ -56,8 +56,8 @@ export class EventLog {
   }
 
   subscribe(listener: (event: StreamEvent) => void): () => void {
-    this.onSubscribe?.();
     this.#listeners.add(listener);
+    this.onSubscribe?.();
     return () => this.#listeners.delete(listener);
   }
 }
