@@ -260,7 +260,15 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     setSession: () => {},
   });
   const tellUntold = () => {
-    for (const change of untoldChanges(daemonContext)) emit(change);
+    // Telling is a courtesy to listeners: a failure of it never reaches what published the event.
+    let changes: ApiEvent[];
+    try {
+      changes = untoldChanges(daemonContext);
+    } catch (error) {
+      logger.error({ err: error }, "could not tell the app list's changes");
+      return;
+    }
+    for (const change of changes) emit(change);
   };
   tellListChanges = () => {
     if (events.listening) tellUntold();
