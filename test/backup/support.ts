@@ -27,12 +27,15 @@ export class BackupNode {
   readonly url: string;
   readonly env: Record<string, string>;
   readonly scan: ScanRecorder;
+  /** Arguments the daemon takes beyond the lab's (a config file). */
+  readonly #extraArgs: readonly string[];
   daemon: DaemonProcess | undefined;
   /** What this node's daemons before the running one wrote. */
   earlierOutput = "";
 
-  private constructor(lab: Lab, dataDir: string, url: string) {
+  private constructor(lab: Lab, dataDir: string, url: string, extraArgs: readonly string[]) {
     this.lab = lab;
+    this.#extraArgs = extraArgs;
     this.dataDir = dataDir;
     this.url = url;
     this.env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
@@ -43,12 +46,13 @@ export class BackupNode {
     });
   }
 
-  /** A node with a fresh data directory `name` under the lab, its daemon started. */
-  static async start(lab: Lab, name: string): Promise<BackupNode> {
+  /** A node with a fresh data directory `name` under the lab, its daemon started (with `extraArgs`). */
+  static async start(lab: Lab, name: string, extraArgs: readonly string[] = []): Promise<BackupNode> {
     const node = new BackupNode(
       lab,
       testUserDir(join(lab.root, name)),
       `http://127.0.0.1:${await freePort()}`,
+      extraArgs,
     );
     await node.startDaemon();
     return node;
@@ -60,7 +64,11 @@ export class BackupNode {
 
   /** Starts the daemon over the same data directory and waits until it answers and sees Podman. */
   async startDaemon(): Promise<DaemonProcess> {
-    const started = new DaemonProcess(labDaemonArgs(this.lab, this.dataDir, this.url), this.scan);
+    this.earlierOutput += this.daemon?.output ?? "";
+    const started = new DaemonProcess(
+      [...labDaemonArgs(this.lab, this.dataDir, this.url), ...this.#extraArgs],
+      this.scan,
+    );
     this.daemon = started;
     await eventually(
       "the daemon answers and is connected to Podman",
@@ -90,7 +98,6 @@ export class BackupNode {
     process.kill(-(daemon.child.pid as number), "SIGKILL");
     await daemon.exited;
     await daemon.events?.close();
-    this.earlierOutput += daemon.output;
   }
 
   /** Everything this node's daemons wrote to their output. */
