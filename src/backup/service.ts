@@ -568,10 +568,13 @@ export class Backups {
   /**
    * A backup the target had no room for says so, with the room left where it could be read (a
    * directory target); restic removed what it had begun to write, so the repository stays whole.
+   * A directory target is named full only when what restic could not write was in it (its cache,
+   * on the node's own disk, can fill up too: then restic's own words stand).
    */
   async #fullTarget(target: string, repository: Repository, error: unknown): Promise<unknown> {
     if (!(error instanceof ResticError) || !/no space left on device/i.test(error.message)) return error;
     const local = (await this.targets.resolve(target)).kind === "local";
+    if (local && !error.message.includes(`${repository.location}/`)) return error;
     const free = local ? await this.#restic.freeBytes(repository.location) : undefined;
     const room =
       free === undefined
