@@ -27,7 +27,7 @@ import {
   firstRun,
   launch,
   logIn,
-  openPage,
+  openTestPage,
   type TestBrowser,
 } from "./browser.ts";
 
@@ -136,8 +136,8 @@ describe("first run, login, logout and a session that ends", () => {
   });
   after(() => d.close());
 
-  test("a node without a password asks for one, and the operator lands on My Apps", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a node without a password asks for one, and the operator lands on My Apps", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/store");
     await page.getByRole("heading", { name: "Set your password" }).waitFor();
     await assertAccessible(page, "first run");
@@ -151,11 +151,10 @@ describe("first run, login, logout and a session that ends", () => {
     await page.getByText("No apps installed yet.").waitFor();
     await assertAccessible(page, "My Apps, empty");
     assertClean();
-    await page.context().close();
   });
 
-  test("logout leads to the login; a wrong password is refused in the daemon's words; the right one enters", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("logout leads to the login; a wrong password is refused in the daemon's words; the right one enters", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await logIn(page, "not the password at all");
     await page.getByRole("alert").getByText("wrong password").waitFor();
@@ -169,11 +168,10 @@ describe("first run, login, logout and a session that ends", () => {
     await page.reload();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     assertClean([/401|Failed to load resource/]);
-    await page.context().close();
   });
 
-  test("a session that expires sends to the login with the page kept, and back to it after logging in", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a session that expires sends to the login with the page kept, and back to it after logging in", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
@@ -193,11 +191,10 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "App Store" }).waitFor();
     assertClean([/401|Failed to load resource/]);
-    await page.context().close();
   });
 
-  test("Settings changes the password with the old one, naming a repeat that differs to its field", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("Settings changes the password with the old one, naming a repeat that differs to its field", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
@@ -214,7 +211,6 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, changed);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     assertClean();
-    await page.context().close();
   });
 });
 
@@ -247,8 +243,8 @@ describe("every page, for everyone", () => {
     [{ width: 1280, height: 820 }, "light"],
     [{ width: 375, height: 740 }, "dark"],
   ] as const)
-    test(`no serious accessibility violation, nothing wider than the screen: ${viewport.width} px, ${scheme}`, async () => {
-      const { page, assertClean } = await openPage(chromium.browser, d.url, {
+    test(`no serious accessibility violation, nothing wider than the screen: ${viewport.width} px, ${scheme}`, async (t) => {
+      const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
         viewport,
         colorScheme: scheme,
       });
@@ -275,11 +271,10 @@ describe("every page, for everyone", () => {
         );
       }
       assertClean([/Failed to load resource.*503|podman/i]);
-      await page.context().close();
     });
 
-  test("keyboard only: log in, go to the App Store, open an app, install it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("keyboard only: log in, go to the App Store, open an app, install it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     await tabTo(page, /^Password$/);
@@ -306,10 +301,9 @@ describe("every page, for everyone", () => {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
     assertClean();
-    await page.context().close();
   });
 
-  test("while Podman does not answer, My Apps lists every app with the age of what it shows", async () => {
+  test("while Podman does not answer, My Apps lists every app with the age of what it shows", async (t) => {
     // The last observation is ten minutes old; Podman has answered nothing since.
     const observedAt = Date.now() - 10 * 60 * 1000;
     d.orchestrator.store.saveObservation("api-alpha", [
@@ -327,7 +321,7 @@ describe("every page, for everyone", () => {
         observedAt,
       },
     ]);
-    const { page } = await openPage(chromium.browser, d.url);
+    const { page } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await logIn(page, PASSWORD);
     const cards = page.getByRole("list", { name: "Installed apps" }).getByRole("listitem");
@@ -341,7 +335,6 @@ describe("every page, for everyone", () => {
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
-    await page.context().close();
   });
 });
 
@@ -363,8 +356,8 @@ describe("catalog sources in Settings", () => {
     other?.close();
   });
 
-  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByText("No signed catalog is configured.").waitFor();
@@ -400,7 +393,6 @@ describe("catalog sources in Settings", () => {
       [],
     );
     assertClean([/Failed to load resource/]);
-    await page.context().close();
   });
 });
 
@@ -434,8 +426,8 @@ permissions:
     rmSync(base, { recursive: true, force: true });
   });
 
-  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url, {
+  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
       viewport: { width: 375, height: 740 },
     });
     await page.goto("/store");
@@ -463,11 +455,10 @@ permissions:
     const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
     assertClean();
-    await page.context().close();
   });
 
-  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/store");
     await logIn(page, PASSWORD);
     const alicesKey = npub(alice.pubkey);
@@ -500,7 +491,6 @@ permissions:
     const installed = (await ok(d.port, "package.get", { id: "alice.notes" }, caller)) as { source: string };
     assert.equal(installed.source, `nostr:${alicesKey}`, "Alice's app, not Bob's of the same id");
     assertClean();
-    await page.context().close();
   });
 });
 
@@ -518,8 +508,8 @@ describe("the Backups page", () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  test("a target's schedule and retention are set from the page, a bad one refused in the daemon's words; Check now verifies it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a target's schedule and retention are set from the page, a bad one refused in the daemon's words; Check now verifies it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/backups");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Backups", level: 1 }).waitFor();
@@ -564,6 +554,5 @@ describe("the Backups page", () => {
     await card.getByText("No snapshot yet.").waitFor();
     await assertAccessible(page, "Backups with a target");
     assertClean();
-    await page.context().close();
   });
 });
