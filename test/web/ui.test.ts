@@ -315,6 +315,7 @@ describe("every page, for everyone", () => {
         state: "running",
         health: "healthy",
         exitCode: 0,
+        restarts: 0,
         startedAt: observedAt - 60_000,
         backend: "podman",
         specHash: undefined,
@@ -335,6 +336,34 @@ describe("every page, for everyone", () => {
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
+  });
+
+  test("an app's page shows how many times each container started again", async (t) => {
+    const observedAt = Date.now();
+    d.orchestrator.store.saveObservation("api-gamma", [
+      {
+        appId: "api-gamma",
+        key: "web",
+        name: "api-gamma-web",
+        containerId: "0123456789ac",
+        state: "running",
+        health: "healthy",
+        exitCode: 0,
+        restarts: 3,
+        startedAt: observedAt - 60_000,
+        backend: "podman",
+        specHash: undefined,
+        observedAt,
+      },
+    ]);
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
+    await page.goto("/apps/api-gamma");
+    await logIn(page, PASSWORD);
+    const restarts = page.locator('[data-container="web"] [data-testid="restarts"]');
+    await restarts.waitFor();
+    assert.equal(await restarts.textContent(), "3");
+    await assertAccessible(page, "an app's page with its containers");
+    assertClean([/Failed to load resource.*503|podman/i]);
   });
 });
 
