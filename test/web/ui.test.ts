@@ -8,7 +8,7 @@
  * The lifecycle against real Podman: ui-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -583,5 +583,50 @@ describe("the Backups page", () => {
     await card.getByText("No snapshot yet.").waitFor();
     await assertAccessible(page, "Backups with a target");
     assertClean();
+  });
+
+  test("a target is added from the page, its new key shown once; a bad location refused in the daemon's words; removed after a confirmation naming what stays", async (t) => {
+    const bearer = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    const names = async () =>
+      ((await ok(d.port, "backup.targets.list", {}, bearer)) as { targets: Array<{ name: string }> }).targets
+        .map((target) => target.name)
+        .sort();
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
+      viewport: { width: 375, height: 740 },
+    });
+    await page.goto("/backups");
+    await logIn(page, PASSWORD);
+    const form = page.getByRole("form", { name: "Add a target" });
+    await form.getByLabel("Name").fill("offsite");
+    await form.getByLabel("Where").fill("relative/backups");
+    await form.getByRole("button", { name: "Add the target" }).click();
+    await form
+      .getByRole("alert")
+      .getByText(/location: "relative\/backups" is not an absolute directory path/)
+      .waitFor();
+    assert.deepEqual(await names(), ["usb"], "nothing added");
+    const location = join(base, "offsite");
+    await form.getByLabel("Where").fill(location);
+    await form.getByRole("button", { name: "Add the target" }).click();
+    const shown = page.getByTestId("new-key");
+    await shown.getByText("Save the key of offsite now").waitFor();
+    const keyFile = join(d.dataDir, "backup", "targets", "offsite", "key");
+    assert.equal(await shown.getByTestId("key").textContent(), readFileSync(keyFile, "utf8").trim());
+    await page.locator('[data-target="offsite"]').waitFor();
+    assert.deepEqual(await names(), ["offsite", "usb"]);
+    await assertAccessible(page, "Backups with a new target's key shown, at 375 px");
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(width <= 375, `Backups is ${width} px wide on a 375 px screen`);
+    await shown.getByRole("button", { name: "I have saved the key" }).click();
+    await shown.waitFor({ state: "detached" });
+
+    await page.getByRole("button", { name: "Remove offsite" }).click();
+    const dialog = page.getByRole("dialog", { name: "Remove the target offsite?" });
+    await dialog.getByText("The repository and its snapshots stay where they are").waitFor();
+    await dialog.getByRole("button", { name: "Remove" }).click();
+    await page.locator('[data-target="offsite"]').waitFor({ state: "detached" });
+    assert.deepEqual(await names(), ["usb"]);
+    assert.ok(existsSync(join(location, "config")), "the repository stays where it is");
+    assertClean([/Failed to load resource/]);
   });
 });
