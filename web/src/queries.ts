@@ -79,6 +79,7 @@ export function connectLiveData(): () => void {
           refreshListSoon();
           void queryClient.invalidateQueries({ queryKey: ["package.get", { id: event.appId }] });
           void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+          void queryClient.invalidateQueries({ queryKey: ["backup.snapshots"] }); // a backup or restore made one
         }
         break;
       case "log":

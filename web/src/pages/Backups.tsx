@@ -6,9 +6,11 @@
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { client, type Result } from "../api.ts";
+import { BackupProgress } from "../components/BackupProgress.tsx";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
+import { OperationLog } from "../components/OperationLog.tsx";
 import { useNow } from "../components/useNow.ts";
 import { ago } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
@@ -115,8 +117,108 @@ function ScheduleForm({ target }: { target: Target }) {
   );
 }
 
-function Snapshots({ target }: { target: string }) {
+type Followed = { id: string; kind: "backup" | "restore" };
+type Snapshot = Result<"backup.snapshots">["snapshots"][number];
+
+/** Backs up an installed app to this target now. */
+function BackUpNow({ target, onStarted }: { target: string; onStarted: (followed: Followed) => void }) {
+  const apps = useCall("package.list");
+  const [appId, setAppId] = useState("");
+  const chosen = appId || apps.data?.[0]?.id || "";
+  const run = useMutation({
+    mutationFn: () => client.call("backup.run", { id: chosen, target }),
+    onSuccess: (accepted) => onStarted({ id: accepted.operationId, kind: "backup" }),
+  });
+  if (!apps.data || apps.data.length === 0) return null;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    run.mutate();
+  };
+  return (
+    <form className="form form-inline" onSubmit={submit} aria-label={`Back up to ${target}`}>
+      <label className="field">
+        <span>App</span>
+        <select value={chosen} onChange={(e) => setAppId(e.target.value)}>
+          {apps.data.map((app) => (
+            <option key={app.id} value={app.id}>
+              {app.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div>
+        <button type="submit" className="button" disabled={run.isPending || !chosen}>
+          Back up now
+        </button>
+      </div>
+      <ErrorNote error={run.error} />
+    </form>
+  );
+}
+
+/** Restores an app from a snapshot, once the operator has read what is replaced and that it is saved first. */
+function RestoreSnapshot({
+  target,
+  snapshot,
+  installed,
+  onStarted,
+}: {
+  target: string;
+  snapshot: Snapshot;
+  installed: boolean;
+  onStarted: (followed: Followed) => void;
+}) {
+  const [confirming, setConfirming] = useState(false);
+  const restore = useMutation({
+    mutationFn: () => client.call("backup.restore", { id: snapshot.appId, snapshot: snapshot.id, target }),
+    onSuccess: (accepted) => {
+      setConfirming(false);
+      onStarted({ id: accepted.operationId, kind: "restore" });
+    },
+  });
+  const when = snapshot.time.replace(/\.\d+/, "");
+  return (
+    <>
+      <button
+        type="button"
+        className="button button-small"
+        aria-label={`Restore ${snapshot.appId} from ${snapshot.shortId}`}
+        onClick={() => setConfirming(true)}
+      >
+        Restore
+      </button>
+      <ConfirmDialog
+        open={confirming}
+        title={`Restore ${snapshot.appId} from ${snapshot.shortId}?`}
+        confirm="Restore"
+        danger={installed}
+        busy={restore.isPending}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => restore.mutate()}
+      >
+        {installed ? (
+          <p>
+            The data of {snapshot.appId} on this node is replaced by the snapshot of {when}
+            {snapshot.version ? ` (version ${snapshot.version})` : ""}: its volumes, manifest and secrets. Its
+            current data is backed up to {target} first (taken before a restore), so restoring that copy
+            undoes this. {snapshot.appId} is stopped meanwhile.
+          </p>
+        ) : (
+          <p>
+            {snapshot.appId} is installed again from the snapshot of {when}, with its data, manifest and
+            secrets.
+          </p>
+        )}
+        <ErrorNote error={restore.error} />
+      </ConfirmDialog>
+    </>
+  );
+}
+
+function Snapshots({ target, onStarted }: { target: string; onStarted: (followed: Followed) => void }) {
   const snapshots = useCall("backup.snapshots", { target });
+  const apps = useCall("package.list");
+  const installed = new Set((apps.data ?? []).map((app) => app.id));
   const list = snapshots.data?.snapshots ?? [];
   return (
     <div>
@@ -126,9 +228,17 @@ function Snapshots({ target }: { target: string }) {
       {list.length > 0 && (
         <ul className="sources">
           {[...list].reverse().map((s) => (
-            <li key={s.id} className="small">
-              <code>{s.shortId}</code> {s.appId} {s.version ?? ""} · {s.time.replace(/\.\d+/, "")}
-              {s.preRestore ? " · taken before a restore" : ""}
+            <li key={s.id} className="small snapshot" data-snapshot={s.shortId}>
+              <span data-testid="snapshot-facts">
+                <code>{s.shortId}</code> {s.appId} {s.version ?? ""} · {s.time.replace(/\.\d+/, "")}
+                {s.preRestore ? " · taken before a restore" : ""}
+              </span>
+              <RestoreSnapshot
+                target={target}
+                snapshot={s}
+                installed={installed.has(s.appId)}
+                onStarted={onStarted}
+              />
             </li>
           ))}
         </ul>
@@ -274,6 +384,7 @@ function RemoveTarget({ target }: { target: Target }) {
 }
 
 function TargetCard({ target }: { target: Target }) {
+  const [followed, setFollowed] = useState<Followed | undefined>();
   const check = useMutation({
     mutationFn: () => client.call("backup.targets.check", { name: target.name }),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ["system.node"] }),
@@ -311,8 +422,15 @@ function TargetCard({ target }: { target: Target }) {
           <Icon name="check" /> Sound: {check.data.snapshots} snapshots.
         </p>
       )}
+      <BackUpNow target={target.name} onStarted={setFollowed} />
+      {followed && (
+        <div key={followed.id}>
+          <BackupProgress operationId={followed.id} />
+          <OperationLog operationId={followed.id} kind={followed.kind} />
+        </div>
+      )}
       <ScheduleForm target={target} />
-      <Snapshots target={target.name} />
+      <Snapshots target={target.name} onStarted={setFollowed} />
     </section>
   );
 }
