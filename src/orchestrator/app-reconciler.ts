@@ -32,7 +32,7 @@ import {
 } from "./planner.ts";
 import { DONE, failed, type ReconcileOutcome, requeue, Wakeups, withWakeup } from "./reconcile-outcome.ts";
 import type { RenderContexts } from "./render-contexts.ts";
-import { restartCount } from "./restart-count.ts";
+import { startsOf } from "./restart-count.ts";
 import { type CrashRestarts, exitedOnItsOwn, type HealthRestarts } from "./restart-trackers.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
 import type { UpdateVerdict } from "./update.ts";
@@ -406,10 +406,14 @@ export class AppReconciler {
       state: c.state,
       health: this.#o.health.healthOf(app.id, c.key as string, c),
       exitCode: c.exitCode,
-      startedAt: c.startedAt,
-      restarts: restartCount(
+      ...startsOf(
         previous.find((p) => p.key === c.key),
-        { containerId: c.id, startedAt: c.startedAt, backend: c.backend, specHash: c.specHash },
+        {
+          containerId: c.id,
+          startedAt: c.startedAt,
+          backend: c.backend,
+          specHash: c.specHash,
+        },
       ),
       backend: c.backend,
       specHash: c.specHash,

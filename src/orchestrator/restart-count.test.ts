@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { restartCount } from "./restart-count.ts";
+import { startsOf } from "./restart-count.ts";
+
+const restartCount = (...args: Parameters<typeof startsOf>) => startsOf(...args).restarts;
 
 const T = 1_700_000_000_000;
 const podman = { backend: "podman", specHash: "h1" };
@@ -38,6 +40,20 @@ test("a first start, an exit, or the same start to the millisecond is not a rest
     2,
     "precise, then whole seconds",
   );
+});
+
+test("a Quadlet container down (observed from its unit, without a start) keeps its last start, so its next start counts", () => {
+  const running = { ...quadlet, containerId: "a", startedAt: T, restarts: 1 };
+  const down = startsOf(running, { ...quadlet, containerId: "web.service", startedAt: undefined });
+  assert.deepEqual(down, { startedAt: T, restarts: 1 });
+  const again = { ...quadlet, containerId: "b", startedAt: T + 5000 };
+  assert.deepEqual(startsOf({ ...quadlet, containerId: "web.service", ...down }, again), {
+    startedAt: T + 5000,
+    restarts: 2,
+  });
+  // Its first start after install (the unit seen down before it ever ran) is not a restart.
+  const unit = { ...quadlet, containerId: "web.service", startedAt: undefined, restarts: 0 };
+  assert.deepEqual(startsOf(unit, again), { startedAt: T + 5000, restarts: 0 });
 });
 
 test("under Quadlet, a new container of the same spec is the same one started again; another spec is new", () => {

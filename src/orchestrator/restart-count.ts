@@ -27,16 +27,24 @@ function sameContainer(previous: Seen, current: Seen): boolean {
 }
 
 /**
- * The restart count of `current` given the stored observation of its key (`previous`, with the
- * count it had). Starts compare by the second: the list reports whole seconds, and a start asked
- * for to the millisecond (a restart request's) must not count as another.
+ * What to store of `current`'s starts given the stored observation of its key (`previous`): its
+ * last start and its restart count. A Quadlet container that is down is observed from its unit,
+ * without a start: the last one is carried over, so that the next start counts. Starts compare by
+ * the second: the list reports whole seconds, and a start asked for to the millisecond (a restart
+ * request's) must not count as another.
  */
-export function restartCount(previous: (Seen & { restarts: number }) | undefined, current: Seen): number {
-  if (previous === undefined || !sameContainer(previous, current)) return 0;
+export function startsOf(
+  previous: (Seen & { restarts: number }) | undefined,
+  current: Seen,
+): { startedAt: number | undefined; restarts: number } {
+  if (previous === undefined || !sameContainer(previous, current))
+    return { startedAt: current.startedAt, restarts: 0 };
   const second = (ms: number | undefined) => (ms === undefined ? undefined : Math.floor(ms / 1000));
   const before = second(previous.startedAt);
   const now = second(current.startedAt);
-  return before !== undefined && now !== undefined && now > before
-    ? previous.restarts + 1
-    : previous.restarts;
+  return {
+    startedAt: current.startedAt ?? previous.startedAt,
+    restarts:
+      before !== undefined && now !== undefined && now > before ? previous.restarts + 1 : previous.restarts,
+  };
 }
