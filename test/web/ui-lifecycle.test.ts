@@ -283,7 +283,7 @@ describe("real Podman, real browser: the operator's console", () => {
       doc.delete("adoption");
       ((doc.get("containers") as YAMLMap).get("web") as YAMLMap).set("image", image);
     });
-    t.after(() => api.call("package.uninstall", { id, purge: true }).catch(() => {}));
+    t.after(() => api.call("package.uninstall", { id, purge: true }).catch(() => {})); // when it failed
     await page.goto(`/store/${id}`);
     await page.getByRole("button", { name: "Install", exact: true }).click();
     const line = page.locator(`[data-image="${image}"]`);
@@ -292,6 +292,13 @@ describe("real Podman, real browser: the operator's console", () => {
     await assertAccessible(page, "an install pulling its image");
     await line.getByText(/pulled · \S+ \S+$/).waitFor();
     await phaseShown("running");
+    // Gone before the next test: a purge still in flight when Podman is frozen there has nothing to show.
+    await api.call("package.uninstall", { id, purge: true });
+    await eventually(
+      "the pulled app purged",
+      async () => ((await api.call("package.list")).some((a) => a.id === id) ? undefined : true),
+      STEP_MS,
+    );
   });
 
   test("an app that asks for permissions shows them before install; credentials masked, revealed, copied", async () => {
