@@ -95,8 +95,10 @@ export function connectLiveData(): () => void {
         break;
       case "operation":
         void queryClient.invalidateQueries({ queryKey: ["operation.list", { appId: event.appId }] });
-        if (event.state === "succeeded" || event.state === "failed")
+        if (event.state === "succeeded" || event.state === "failed") {
           void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+          void queryClient.invalidateQueries({ queryKey: ["backup.snapshots"] }); // a backup or restore made one
+        }
         break;
       case "log":
         break; // followed by the operation's own view (followOperation)
