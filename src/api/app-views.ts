@@ -41,7 +41,7 @@ export const warningsOf = (manifest: Manifest) =>
  * job comes from its app's manifest.
  */
 export function containerView(container: StoredContainer, manifest: Manifest | undefined) {
-  const { key, name, containerId, state, health, exitCode, backend, observedAt } = container;
+  const { key, name, containerId, state, health, exitCode, restarts, backend, observedAt } = container;
   return {
     key,
     name,
@@ -50,6 +50,7 @@ export function containerView(container: StoredContainer, manifest: Manifest | u
     health,
     exitCode,
     startedAt: container.startedAt ?? null,
+    restarts,
     backend,
     observedAt,
     job: manifest?.containers[key]?.job ?? false,

@@ -149,6 +149,7 @@ test("the event stream carries each changed app view, before the end of the oper
       health: "unknown",
       exitCode: 0,
       startedAt: seenAt - 2_000,
+      restarts: 0,
       backend: "podman",
       specHash: "sha256:test",
       observedAt: seenAt - 1_000,
