@@ -2,9 +2,11 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
+
 import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
 import { accessWarnings } from "../manifest/access.ts";
+import { isNewerVersion } from "../manifest/app-version.ts";
 import { formatPath } from "../manifest/issues.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
@@ -290,7 +292,6 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
-    const { default: semver } = await import("semver");
     const sourcedApps = apps.map((app) => {
       const row = ctx.orchestrator.store.getApp(app.id);
       // The same id installed from the marketplace is another app: not this one installed.
@@ -305,7 +306,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         publisher: app.publisher ?? null,
         installed: mine !== undefined,
         installedVersion: mine?.version ?? null,
-        updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+        updateAvailable: mine !== undefined && isNewerVersion(app.manifest.version, mine.version),
         sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),

@@ -8,8 +8,9 @@
  * goal is reached, and one waiting for something that never comes (a dependency that stays down, a
  * container that never gets healthy) must not make an app impossible to stop or remove.
  */
+
 import { randomUUID } from "node:crypto";
-import semver from "semver";
+import { isNewerVersion } from "../manifest/app-version.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { provenanceChange } from "../sources/provenance.ts";
@@ -275,7 +276,7 @@ export class Lifecycle {
     const same = this.#store.activeOperations(app.id).find((o) => o.kind === "update");
     if (same && app.manifestHash === hash)
       return { operationId: same.id, appId: app.id, kind: "update", existing: true };
-    if (!options.force && !semver.gt(next, app.version))
+    if (!options.force && !isNewerVersion(next, app.version))
       throw new LifecycleError(
         "not-newer",
         `${app.id} ${next} is not newer than the installed ${app.version}; to downgrade or reapply, force it: \`archy update ${app.id} --force\` (\`force: true\` in package.update)`,
