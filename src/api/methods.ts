@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
 import { accessWarnings } from "../manifest/access.ts";
 import { isNewerVersion } from "../manifest/app-version.ts";
+import { envFilePaths, readEnvFiles } from "../manifest/env-files-read.ts";
 import { formatPath } from "../manifest/issues.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
@@ -17,6 +18,7 @@ import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
   type LifecycleErrorCode,
+  type SourcedManifest,
 } from "../orchestrator/lifecycle.ts";
 import type { StoredContainer } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
@@ -250,6 +252,31 @@ async function checkHostPaths(ctx: ApiContext, app: { manifest: Manifest }): Pro
   }
 }
 
+/**
+ * The app with its env_files read from its package directory, as the install stores them (a signed
+ * app's files checked against what was signed); a problem refuses the request, naming the file and
+ * line.
+ */
+async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T): Promise<T> {
+  if (envFilePaths(app.manifest).length === 0) return app;
+  const { id, version } = app.manifest;
+  const pkg = ctx.orchestrator.packageOf({ id, source: app.source, version });
+  if (!pkg)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id} ${version} names env_files, but ${app.source} keeps no directory of the app to read them from: refresh the source and try again`,
+    );
+  const { files, issues } = await readEnvFiles(app.manifest, pkg.dir, { verify: pkg.verifyCopy });
+  const first = issues[0];
+  if (first)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id}: env_file ${first.file}${first.line > 0 ? `:${first.line}` : ""}: ${first.message}; fix: ${first.fix}`,
+      { issues },
+    );
+  return { ...app, envFiles: files };
+}
+
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
   const listing = await ctx.sources();
@@ -367,10 +394,12 @@ const PACKAGE_HANDLERS: ApiHandlers<
     };
   },
   "package.install": async ({ id, source, confirmRisk, approve }, ctx) => {
-    const app =
+    const app = await withEnvFiles(
+      ctx,
       source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
         ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
-        : await sourced(ctx, id, source);
+        : await sourced(ctx, id, source),
+    );
     await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
   },
@@ -387,9 +416,12 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
-    const app = row.source.startsWith("nostr:")
-      ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
-      : await sourced(ctx, id);
+    const app = await withEnvFiles(
+      ctx,
+      row.source.startsWith("nostr:")
+        ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
+        : await sourced(ctx, id),
+    );
     await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
   },

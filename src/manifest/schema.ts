@@ -18,6 +18,8 @@ export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[
 export const IMAGE_REF =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A file of the app directory: relative, without `.` or `..` segments, empty segments or NUL. */
+const APP_FILE = /^(?!\/)(?!(.*\/)?\.{1,2}(\/|$))(?!.*\/\/)[^\0]+(?<!\/)$/;
 /** A public path of an interface: RFC 3986 path characters, no percent-encoding (see access.ts). */
 export const PUBLIC_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
@@ -438,6 +440,21 @@ export const ContainerSchema = z
       .default({})
       .meta({
         description: `Environment variables: literals, or references to secrets and dependencies' exports; a string may hold \${secret:NAME}, \${export:APP/NAME} and \${app:id|version} references, rendered by the daemon ($\${ is a literal \${).`,
+      }),
+    env_file: z
+      .array(
+        z
+          .string()
+          .regex(
+            APP_FILE,
+            "must be a relative path inside the app directory, without '..' (such as app.env)",
+          ),
+      )
+      .optional()
+      .meta({
+        description:
+          "Files of the app directory holding NAME=value lines, read at install and stored with the app; their values may hold the same references as environment values (secret, export, app), and `environment` wins where both set a variable.",
+        examples: [["app.env"]],
       }),
     ports: z.array(PortMapping).default([]).meta({ description: "Ports the container listens on." }),
     volumes: z.array(Volume).default([]).meta({ description: "Volumes mounted into the container." }),

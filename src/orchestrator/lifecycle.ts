@@ -11,6 +11,7 @@
 
 import { randomUUID } from "node:crypto";
 import { isNewerVersion } from "../manifest/app-version.ts";
+import type { StoredEnvFile } from "../manifest/env-file.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { provenanceChange } from "../sources/provenance.ts";
@@ -50,7 +51,14 @@ export class LifecycleError extends Error {
 }
 
 /** A manifest as found in an app source: its text (stored), the parsed value (checked), and who signed it. */
-export type SourcedManifest = { text: string; manifest: Manifest; source: string; publisher?: string };
+export type SourcedManifest = {
+  text: string;
+  manifest: Manifest;
+  source: string;
+  publisher?: string;
+  /** Its env_files as read from its directory (manifest/env-files-read.ts), by path. */
+  envFiles?: Record<string, StoredEnvFile>;
+};
 
 /** The operator's approvals a request carries (see approvals.ts). */
 export type ApprovalOptions = { approve?: Approval[] };
@@ -91,6 +99,7 @@ function record(sourced: SourcedManifest): ManifestRecord {
     version: sourced.manifest.version,
     source: sourced.source,
     publisher: sourced.publisher,
+    envFiles: sourced.envFiles,
   };
 }
 

@@ -122,6 +122,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         text: loaded.text,
         manifest: loaded.manifest,
         source: `local:${loaded.dir}`,
+        ...(loaded.envFiles ? { envFiles: loaded.envFiles } : {}),
       };
       // The driver stands for the operator who chose these sample apps: it approves what they ask.
       const approve = approvalOfAll(loaded.manifest);
