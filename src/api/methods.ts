@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
+import { basename } from "node:path";
 import { accessWarnings } from "../manifest/access.ts";
 import { isNewerVersion } from "../manifest/app-version.ts";
 import { envFilePaths, readEnvFiles } from "../manifest/env-files-read.ts";
@@ -283,10 +284,11 @@ async function sourced(ctx: ApiContext, id: string, source?: string) {
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
+  const first = rejected?.issues[0];
   if (rejected)
     throw new RpcError(
       RPC_CODES.invalidManifest,
-      `the manifest of ${id} is invalid: ${rejected.issues[0]?.message ?? ""}`,
+      `the manifest of ${id} is invalid: ${first && first.line > 0 ? `${basename(first.file)}:${first.line}: ` : ""}${first?.message ?? ""}`,
       {
         issues: rejected.issues,
       },
