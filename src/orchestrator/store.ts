@@ -797,6 +797,13 @@ export class Store {
     ).run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
   }
 
+  /** The window of an update in progress moves (its jobs ran: update.ts, `deadlineAfterJobs`). */
+  setUpdateDeadline(appId: string, deadline: number, now: number): void {
+    this.#statement(
+      "UPDATE updates SET deadline = ?, updated_at = ? WHERE app_id = ? AND stage = 'applying'",
+    ).run(deadline, now, appId);
+  }
+
   /** The update failed: roll back (remove the new containers, restore the data, then the manifest). */
   updateRollingBack(appId: string, reason: string, now: number): void {
     this.#statement(

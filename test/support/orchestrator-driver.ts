@@ -42,6 +42,7 @@ const { values } = parseArgs({
     "backoff-base-ms": { type: "string" },
     "pull-base-ms": { type: "string" },
     "storage-free-bytes": { type: "string" },
+    "update-margin-ms": { type: "string" },
   },
 });
 const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -102,6 +103,7 @@ const orchestrator = new Orchestrator({
     ? { backoff: { ...DEFAULT_BACKOFF, baseMs: Number(values["backoff-base-ms"]) } }
     : {}),
   onEvent: (event) => emit({ event }),
+  ...(values["update-margin-ms"] ? { updateMarginMs: Number(values["update-margin-ms"]) } : {}),
   ...(values["pull-base-ms"]
     ? { pullPolicy: { attempts: 3, baseDelayMs: Number(values["pull-base-ms"]) } }
     : {}),
