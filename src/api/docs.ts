@@ -803,6 +803,7 @@ export function apiDocsMarkdown(): string {
     "| `POST /rpc/v1` | [JSON-RPC 2.0](https://www.jsonrpc.org/specification) calls: the [methods](#methods) below |",
     "| `GET /ws/v1` | [Live events](#live-events-get-wsv1) over a WebSocket |",
     "| `GET /metrics` | [Prometheus metrics](#metrics-get-metrics) |",
+    "| `GET /images/v1/export?app=ID`, `POST /images/v1/import` | An app's images and bundle as one OCI archive (`application/x-tar`, streamed), CLI token only: [images.md](images.md#air-gapped-install-archy-image-export--archy-image-import) |",
     '| `GET /healthz` | Liveness: `{"ok":true}` |',
     "",
     "Method names are the predecessor's (`auth.login`, `package.install`, `container-list`, …), so its",

@@ -90,7 +90,8 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
   return undefined;
 }
 
-function bearer(request: FastifyRequest): string | undefined {
+/** The token of an `Authorization: Bearer …` header (the CLI's), if any. */
+export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   return header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
 }

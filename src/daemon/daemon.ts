@@ -11,10 +11,11 @@ import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
+import { registerImageArchiveRoutes } from "../api/image-archive-routes.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
-import { createServer } from "../api/server.ts";
+import { bearer, createServer } from "../api/server.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
@@ -23,7 +24,9 @@ import { unapprovedOf } from "../orchestrator/approvals.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import type { AppRow } from "../orchestrator/store.ts";
 import { AppAccess } from "../proxy/app-access.ts";
+import { registryOf } from "../registry/reference.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { PodmanRuntime } from "../runtime/podman-runtime.ts";
@@ -114,6 +117,11 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     events.append(event);
   };
 
+  // A catalog app's package is its verified files, while the catalog still offers that version;
+  // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
+  // against what was signed at every use.
+  const packageOf = (app: Pick<AppRow, "id" | "source" | "version">): AppPackage | undefined =>
+    localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app);
   const orchestrator = new Orchestrator({
     stateDir,
     dataRoot: config.dataDir,
@@ -133,11 +141,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
-    // A catalog app's package is its verified files, while the catalog still offers that version;
-    // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
-    // against what was signed at every use.
-    packageOf: (app): AppPackage | undefined =>
-      localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
+    packageOf,
   });
   const backupMinIntervalMs = config.backupMinIntervalMs ?? 60_000;
   const backups = new Backups({
@@ -267,6 +271,18 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
   });
   appAccess.registerRoutes(server);
+  registerImageArchiveRoutes(server, {
+    authorized: (request) => auth.cliTokenMatches(bearer(request)),
+    packageDirOf: (appId) => {
+      const row = orchestrator.store.getApp(appId);
+      return row ? packageOf(row)?.dir : undefined;
+    },
+    credentialsFor: (image) => orchestrator.registries.get(registryOf(image)),
+    imagePresent: (image) => orchestrator.runtime.imagePresent(image),
+    podmanReady: () => orchestrator.started,
+    appsDir: config.appsDir,
+    workDir: join(config.dataDir, "image-archives"),
+  });
   await server.ready();
   await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);
