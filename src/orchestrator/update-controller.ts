@@ -128,13 +128,11 @@ export class UpdateController {
       now,
       jobs,
     );
-    if (update.deadline !== undefined && deadline > update.deadline) {
-      this.#o.store.setUpdateDeadline(app.id, deadline, now);
-      update = { ...update, deadline };
-    }
+    const moved = update.deadline !== undefined && deadline > update.deadline;
+    if (moved) this.#o.store.setUpdateDeadline(app.id, deadline, now);
     return updateVerdict({
       now,
-      deadline: this.deadlineOf(update),
+      deadline: this.deadlineOf(moved ? { ...update, deadline } : update),
       windowMs: update.windowMs ?? 0,
       toVersion: update.toVersion,
       desired: app.desired,
