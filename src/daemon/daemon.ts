@@ -284,7 +284,6 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     workDir: join(config.dataDir, "image-archives"),
   });
   await server.ready();
-  await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
   const browserUrl = appAccess.nodeUrl;
