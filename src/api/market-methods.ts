@@ -4,8 +4,9 @@
  * and update of a marketplace app (through package.install and package.update, like any app).
  * Their schemas are in contract.ts (market-views.ts).
  */
-import semver from "semver";
+
 import type { z } from "zod";
+import { isAppVersion, isNewerVersion } from "../manifest/app-version.ts";
 import { MarketError, npub, parsePublicKey } from "../marketplace/identity.ts";
 import type { OfferView } from "../marketplace/market.ts";
 import { riskOf } from "../marketplace/trust.ts";
@@ -29,9 +30,7 @@ export function offerView(offer: OfferView): z.input<typeof OfferViewSchema> {
     flags: offer.flags,
     installedVersion: same?.version ?? null,
     updateAvailable:
-      same !== undefined &&
-      semver.valid(same.version) !== null &&
-      semver.gt(offer.release.version, same.version),
+      same !== undefined && isAppVersion(same.version) && isNewerVersion(offer.release.version, same.version),
     otherSource: offer.installed && !same ? offer.installed.source : null,
     bundle: { ...offer.asset.bundle, urls: offer.asset.urls },
   };

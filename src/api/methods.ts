@@ -1,8 +1,7 @@
-/**
- * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
- * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
- */
 import { statfs } from "node:fs/promises";
+import { basename } from "node:path";
+import { isNewerVersion } from "../manifest/app-version.ts";
+import { envFilePaths, readEnvFiles } from "../manifest/env-files-read.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -11,6 +10,7 @@ import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
   type LifecycleErrorCode,
+  type SourcedManifest,
 } from "../orchestrator/lifecycle.ts";
 import type { Operation } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
@@ -99,16 +99,42 @@ async function checkHostPaths(ctx: ApiContext, app: { manifest: Manifest }): Pro
   }
 }
 
+/**
+ * The app with its env_files read from its package directory, as the install stores them (a signed
+ * app's files checked against what was signed); a problem refuses the request, naming the file and
+ * line.
+ */
+async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T): Promise<T> {
+  if (envFilePaths(app.manifest).length === 0) return app;
+  const { id, version } = app.manifest;
+  const pkg = ctx.orchestrator.packageOf({ id, source: app.source, version });
+  if (!pkg)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id} ${version} names env_files, but ${app.source} keeps no directory of the app to read them from: refresh the source and try again`,
+    );
+  const { files, issues } = await readEnvFiles(app.manifest, pkg.dir, { verify: pkg.verifyCopy });
+  const first = issues[0];
+  if (first)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id}: env_file ${first.file}${first.line > 0 ? `:${first.line}` : ""}: ${first.message}; fix: ${first.fix}`,
+      { issues },
+    );
+  return { ...app, envFiles: files };
+}
+
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
   const listing = await ctx.sources();
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
+  const first = rejected?.issues[0];
   if (rejected)
     throw new RpcError(
       RPC_CODES.invalidManifest,
-      `the manifest of ${id} is invalid: ${rejected.issues[0]?.message ?? ""}`,
+      `the manifest of ${id} is invalid: ${first && first.line > 0 ? `${basename(first.file)}:${first.line}: ` : ""}${first?.message ?? ""}`,
       {
         issues: rejected.issues,
       },
@@ -153,7 +179,6 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
-    const { default: semver } = await import("semver");
     const sourcedApps = apps.map((app) => {
       const row = ctx.orchestrator.store.getApp(app.id);
       // The same id installed from the marketplace is another app: not this one installed.
@@ -168,7 +193,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         publisher: app.publisher ?? null,
         installed: mine !== undefined,
         installedVersion: mine?.version ?? null,
-        updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+        updateAvailable: mine !== undefined && isNewerVersion(app.manifest.version, mine.version),
         sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),
@@ -229,10 +254,12 @@ const PACKAGE_HANDLERS: ApiHandlers<
     };
   },
   "package.install": async ({ id, source, confirmRisk, approve }, ctx) => {
-    const app =
+    const app = await withEnvFiles(
+      ctx,
       source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
         ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
-        : await sourced(ctx, id, source);
+        : await sourced(ctx, id, source),
+    );
     await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
   },
@@ -249,9 +276,12 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
-    const app = row.source.startsWith("nostr:")
-      ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
-      : await sourced(ctx, id);
+    const app = await withEnvFiles(
+      ctx,
+      row.source.startsWith("nostr:")
+        ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
+        : await sourced(ctx, id),
+    );
     await checkHostPaths(ctx, app);
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
   },

@@ -603,6 +603,7 @@ export class Backups {
       volumes,
       ...(secrets ? { secrets } : {}),
       approvals: store.approvals(appId).map(({ name, content }) => ({ name, content })),
+      ...(app ? { envFiles: store.envFiles(appId, app.manifestHash) } : {}),
     };
     await writeFile(join(meta, "manifest.yml"), app?.manifestText ?? "", { mode: 0o600 });
     await writeFile(join(meta, "app.json"), JSON.stringify(facts, null, 2), { mode: 0o600 });
@@ -763,6 +764,7 @@ export class Backups {
             manifest: parsed.manifest,
             source: facts.source,
             ...(facts.publisher ? { publisher: facts.publisher } : {}),
+            ...(facts.envFiles ? { envFiles: facts.envFiles } : {}),
           },
           { approve: facts.approvals },
         );

@@ -12,8 +12,8 @@
 
 import type { Event, EventTemplate } from "nostr-tools/pure";
 import { finalizeEvent, verifyEvent } from "nostr-tools/pure";
-import semver from "semver";
 import { z } from "zod";
+import { isAppVersion } from "../manifest/app-version.ts";
 import { APP_ID } from "../manifest/schema.ts";
 import type { DevKey } from "./identity.ts";
 
@@ -269,7 +269,7 @@ function httpUrl(text: string): boolean {
 }
 
 const validVersion = (version: string | undefined): version is string =>
-  version !== undefined && version.length <= 64 && semver.valid(version) === version;
+  version !== undefined && version.length <= 64 && isAppVersion(version);
 
 /** What a verified event means to the marketplace, or why it means nothing (a clear reason). */
 export function recordOf(event: SignedEvent): MarketRecord | { problem: string } {
@@ -298,7 +298,10 @@ export function recordOf(event: SignedEvent): MarketRecord | { problem: string }
       const version = firstTag(event, "version");
       const assetId = firstTag(event, "e");
       if (!appId || !APP_ID.test(appId)) return problem("no app id (i tag)");
-      if (!validVersion(version)) return problem(`its version ${JSON.stringify(version)} is not semver`);
+      if (!validVersion(version))
+        return problem(
+          `its version ${JSON.stringify(version)} is not an app version (semver, optionally with a packaging revision such as 1.2.3-r2)`,
+        );
       if (firstTag(event, "d") !== `${appId}@${version}`)
         return problem(`its d tag is not ${appId}@${version}`);
       if (firstTag(event, "a") !== appAddress(pubkey, appId))

@@ -746,3 +746,55 @@ describe("store: parsed manifests", () => {
     store.close();
   });
 });
+
+describe("env_files", () => {
+  const file = (text: string) => ({ text, sha256: `digest of ${text}` });
+
+  test("an update keeps the files of the manifest it came from, a rollback finds them, a later update drops them, forgetting drops all", () => {
+    const store = new Store(freshPath());
+    const update = (hash: string, version: string, text: string, now: number) =>
+      store.recordIntent(
+        {
+          appId: "alpha",
+          operation: { id: `op-update-${hash}`, kind: "update" },
+          desired: "running",
+          phase: "starting",
+          manifest: { ...MANIFEST, hash, version, envFiles: { "web.env": file(text) } },
+          update: true,
+        },
+        now,
+      );
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-install", kind: "install" },
+        desired: "running",
+        phase: "installing",
+        manifest: { ...MANIFEST, envFiles: { "web.env": file("A=1\n") } },
+      },
+      1,
+    );
+    update("h2", "2.0.0", "A=2\n", 2);
+    assert.deepEqual(store.envFiles("alpha", "h1"), { "web.env": file("A=1\n") });
+    assert.deepEqual(store.envFiles("alpha", "h2"), { "web.env": file("A=2\n") });
+    store.restorePreviousManifest("alpha", 3);
+    assert.equal(store.getApp("alpha")?.manifestHash, "h1");
+    assert.deepEqual(
+      store.envFiles("alpha", "h1"),
+      { "web.env": file("A=1\n") },
+      "the rollback lost its files",
+    );
+    store.deleteUpdate("alpha");
+    update("h3", "3.0.0", "A=3\n", 4);
+    assert.deepEqual(
+      store.envFiles("alpha", "h2"),
+      {},
+      "a manifest neither current nor replaced keeps its files",
+    );
+    assert.deepEqual(Object.keys(store.envFiles("alpha", "h1")), ["web.env"]);
+    store.forgetApp("alpha", store.getApp("alpha")?.generation ?? 0, 5);
+    assert.deepEqual(store.envFiles("alpha", "h1"), {});
+    assert.deepEqual(store.envFiles("alpha", "h3"), {});
+    store.close();
+  });
+});

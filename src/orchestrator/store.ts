@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { StoredEnvFile } from "../manifest/env-file.ts";
 import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
 import type { Approval, StoredApproval } from "./approvals.ts";
@@ -187,6 +188,17 @@ const MIGRATIONS: string[] = [
    CREATE INDEX market_events_by_kind ON market_events (kind, pubkey);`,
   // How many times each container started again since it was created (restart-count.ts).
   `ALTER TABLE containers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;`,
+  // The env_files of installed manifests (manifest/env-file.ts), read from the app directory at
+  // install or update, by the hash of the manifest they were read with: rolling an update back to
+  // the manifest it came from brings that manifest's files back with it.
+  `CREATE TABLE env_files (
+     app_id TEXT NOT NULL,
+     manifest_hash TEXT NOT NULL,
+     path TEXT NOT NULL,
+     text TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     PRIMARY KEY (app_id, manifest_hash, path)
+   );`,
 ];
 
 /** A verified Nostr event as the marketplace keeps it (see src/marketplace/market.ts). */
@@ -320,6 +332,8 @@ export type ManifestRecord = {
   version: string;
   source: string;
   publisher?: string | undefined;
+  /** Its env_files as read with it, by path (none: the manifest names none, or they were not read). */
+  envFiles?: Record<string, StoredEnvFile>;
 };
 
 /** What a change of intent writes: the app's new desired state plus the operation that asked for it. */
@@ -557,6 +571,7 @@ export class Store {
           change.appId,
         );
       }
+      if (change.manifest) this.#recordEnvFiles(change.appId, change.manifest, existing?.manifestHash);
       if (change.revoke !== undefined)
         this.#statement("DELETE FROM approvals WHERE app_id = ? AND name = ?").run(
           change.appId,
@@ -661,6 +676,7 @@ export class Store {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
+      this.#statement("DELETE FROM env_files WHERE app_id = ?").run(id);
       const finished = this.activeOperations(id).filter((operation) =>
         endsWithGeneration(operation, generation),
       );
@@ -785,12 +801,46 @@ export class Store {
     ).run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
   }
 
+  /** The window of an update in progress moves (its jobs ran: update.ts, `deadlineAfterJobs`). */
+  setUpdateDeadline(appId: string, deadline: number, now: number): void {
+    this.#statement(
+      "UPDATE updates SET deadline = ?, updated_at = ? WHERE app_id = ? AND stage = 'applying'",
+    ).run(deadline, now, appId);
+  }
+
   /** The update failed: roll back (remove the new containers, restore the data, then the manifest). */
   updateRollingBack(appId: string, reason: string, now: number): void {
     this.#statement(
       `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
          WHERE app_id = ? AND stage IN ('pending', 'applying')`,
     ).run(this.#recorded(reason), now, appId);
+  }
+
+  /**
+   * Keeps the env_files read with a manifest being recorded, and drops those of any manifest but
+   * it and the one it replaces (which an update may go back to).
+   */
+  #recordEnvFiles(appId: string, manifest: ManifestRecord, replaced: string | undefined): void {
+    this.#statement("DELETE FROM env_files WHERE app_id = ? AND manifest_hash NOT IN (?, ?)").run(
+      appId,
+      manifest.hash,
+      replaced ?? manifest.hash,
+    );
+    // A manifest recorded without its files (restored from a backup) keeps those stored with it.
+    if (!manifest.envFiles) return;
+    this.#statement("DELETE FROM env_files WHERE app_id = ? AND manifest_hash = ?").run(appId, manifest.hash);
+    for (const [path, file] of Object.entries(manifest.envFiles))
+      this.#statement(
+        "INSERT INTO env_files (app_id, manifest_hash, path, text, sha256) VALUES (?, ?, ?, ?, ?)",
+      ).run(appId, manifest.hash, path, file.text, file.sha256);
+  }
+
+  /** The env_files stored with an app's manifest, by path (checked against their digest at use). */
+  envFiles(appId: string, manifestHash: string): Record<string, StoredEnvFile> {
+    const rows = this.#statement(
+      "SELECT path, text, sha256 FROM env_files WHERE app_id = ? AND manifest_hash = ? ORDER BY path",
+    ).all(appId, manifestHash) as Array<{ path: string; text: string; sha256: string }>;
+    return Object.fromEntries(rows.map((row) => [row.path, { text: row.text, sha256: row.sha256 }]));
   }
 
   /**

@@ -130,6 +130,8 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     );
     const credentials = await cli(["credentials", app.id, "--json"]);
     assert.equal((JSON.parse(credentials.stdout) as Array<{ password: string }>)[0]?.password, password);
+    // The env_file stored with the manifest came back with it, though the node had forgotten the app.
+    assert.equal(await lab.exec(container(), 'printf "%s" "$FROM_FILE"'), "kept by the backup");
   });
 
   test("restore over the installed app saves its data first; restoring that copy undoes it", async () => {

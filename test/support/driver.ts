@@ -107,6 +107,8 @@ export type DriverOptions = {
   pullBaseMs?: number;
   /** What Podman's image storage says it has free, in bytes (a full disk without filling one). */
   storageFreeBytes?: number;
+  /** The margin an update's window adds to what its health checks need (default: the daemon's). */
+  updateMarginMs?: number;
   /**
    * Which Podman service: the lab's own (default), or `spawn` to let the driver find or start one
    * itself on `socketPath` (its `--own-socket`), as the real daemon does.
@@ -419,6 +421,7 @@ export class Lab {
       args.push("--health-restart-base-ms", String(options.healthRestartBaseMs));
     if (options.backoffBaseMs !== undefined) args.push("--backoff-base-ms", String(options.backoffBaseMs));
     if (options.pullBaseMs !== undefined) args.push("--pull-base-ms", String(options.pullBaseMs));
+    if (options.updateMarginMs !== undefined) args.push("--update-margin-ms", String(options.updateMarginMs));
     if (options.storageFreeBytes !== undefined)
       args.push("--storage-free-bytes", String(options.storageFreeBytes));
     const env = testUserEnv();
