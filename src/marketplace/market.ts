@@ -3,7 +3,7 @@
  * the store), the apps it offers with their publisher and trust, and the verified package of every
  * marketplace app it installs. docs/marketplace.md tells the operator's side.
  *
- * Learning (refresh): for each relay, in order — the operator's follows, mutes and chosen NIP-85
+ * Learning (refresh): for each relay, each question paged back through its history (queryPaged), in order — the operator's follows, mutes and chosen NIP-85
  * ranks; their follows' follow lists, reports and endorsements; the apps of the people they follow
  * and of installed apps' publishers (asked by author, so strangers' apps cannot crowd them out);
  * then everyone's apps, within the query limits; deletions by the publishers at hand. Every event
@@ -20,6 +20,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TargetFile } from "@tufjs/models";
+import type { Filter } from "nostr-tools/filter";
 import { writeFileAtomic } from "../catalog/files.ts";
 import { MANIFEST_TARGET } from "../catalog/layout.ts";
 import { unsignedCopyProblem } from "../catalog/node/verify-files.ts";
@@ -53,7 +54,7 @@ import {
   DEFAULT_QUERY_LIMITS,
   type QueryLimits,
   type QueryResult,
-  query,
+  queryPaged,
   type Refusals,
   relayUrlProblem,
 } from "./relay.ts";
@@ -288,13 +289,17 @@ export class Marketplace {
     // Queries overlap (an installed app's publisher is asked by name and among everyone): an event
     // is taken in once per refresh.
     const seen = new Set<string>();
-    const run = async (filters: Parameters<typeof query>[1]) => {
-      if (filters.length === 0 || status.error) return;
-      const result = await query(url, filters, limits);
-      this.#account(status, result);
-      const fresh = result.events.filter((e) => !seen.has(e.id));
-      for (const event of fresh) seen.add(event.id);
-      status.learnt += this.#ingest(fresh, status.refused);
+    // Each filter is paged on its own: a relay caps every answer, and one `until` cannot page two
+    // filters whose pages end at different times.
+    const run = async (filters: Filter[]) => {
+      for (const filter of filters) {
+        if (status.error) return;
+        const result = await queryPaged(url, filter, limits);
+        this.#account(status, result);
+        const fresh = result.events.filter((e) => !seen.has(e.id));
+        for (const event of fresh) seen.add(event.id);
+        status.learnt += this.#ingest(fresh, status.refused);
+      }
     };
     const operator = this.identity();
     const provider = this.provider();
