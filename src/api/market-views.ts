@@ -10,6 +10,12 @@ export const TrustView = z.object({
   reasons: z.array(z.string()).meta({ description: "Why, in words: `followed by 3 people you follow`, …" }),
 });
 
+/** The peers a node fetches from (without their tokens) and the grants of who may fetch from it. */
+export const PeersView = z.object({
+  peers: z.array(z.object({ url: z.string(), addedAt: z.number() })),
+  grants: z.array(z.object({ name: z.string(), grantedAt: z.number() })),
+});
+
 export const RelayView = z.object({
   url: z.string(),
   state: z.enum(["ok", "failing", "never-refreshed"]),

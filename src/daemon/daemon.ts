@@ -23,6 +23,7 @@ import { unapprovedOf } from "../orchestrator/approvals.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import { registerPeerRoutes } from "../peers/serve.ts";
 import { AppAccess } from "../proxy/app-access.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { memoryLimitsOf } from "../runtime/memory-limits.ts";
@@ -201,6 +202,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
     refreshMs: config.marketRefreshMs,
     installed: () => orchestrator.store.listApps(),
+    peers: () => orchestrator.store.peers(),
   });
   await market.start();
 
@@ -267,6 +269,11 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
   });
   appAccess.registerRoutes(server);
+  registerPeerRoutes(server, {
+    store: orchestrator.store,
+    bundleFile: (sha256) => market.bundleFile(sha256),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+  });
   await server.ready();
   await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);

@@ -30,6 +30,7 @@ import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import type { AppRow, MarketEventRow, Store } from "../orchestrator/store.ts";
+import type { Peer } from "../peers/peers.ts";
 import { BundleError, digestProblem, MAX_BUNDLE_BYTES, readBundle } from "./bundle.ts";
 import { isDeleted, type Offer, offersOf, sourceOf } from "./discovery.ts";
 import {
@@ -99,7 +100,16 @@ export type OfferView = Offer & {
   installed: { version: string; source: string } | undefined;
 };
 
-export type Prepared = { text: string; manifest: Manifest; source: string; publisher: string };
+/** A line for the operation's log: where a bundle came from, which source was dropped and why. */
+export type Note = { level: "info" | "warn"; message: string };
+
+export type Prepared = {
+  text: string;
+  manifest: Manifest;
+  source: string;
+  publisher: string;
+  notes: Note[];
+};
 
 type Package = { dir: string; files: Map<string, TargetFile> };
 
@@ -115,6 +125,8 @@ export type MarketplaceOptions = {
   installed: () => AppRow[];
   /** How many strangers' events are kept (default STRANGER_EVENTS). */
   strangerEvents?: number;
+  /** The nodes the operator chose to fetch bundles from first (src/peers/). */
+  peers?: () => Peer[];
 };
 
 const parse = (row: MarketEventRow): MarketRecord | undefined => {
@@ -589,25 +601,43 @@ export class Marketplace {
     return join(this.#o.dir, "packages", pubkey, id, version);
   }
 
-  /** The verified bundle: from the node's cache if it still verifies, else from a mirror. */
-  async #bundle(asset: AssetRecord): Promise<Uint8Array> {
+  /**
+   * The verified bundle: from the node's cache if it still verifies, else from the operator's peers
+   * or the release's mirrors; with what to tell the operator of where it came from.
+   */
+  async #bundle(asset: AssetRecord): Promise<{ bytes: Uint8Array; notes: Note[] }> {
     const file = this.#bundleFile(asset.bundle.sha256);
+    const what = `the bundle of ${asset.appId} ${asset.version} (sha256 ${asset.bundle.sha256.slice(0, 12)}…)`;
     if (asset.bundle.size <= MAX_BUNDLE_BYTES) {
       const cached = await readFile(file).catch(() => undefined);
-      if (cached && !digestProblem(cached, asset.bundle)) return cached;
+      if (cached && !digestProblem(cached, asset.bundle))
+        return { bytes: cached, notes: [{ level: "info", message: `${what}: the node's verified copy` }] };
     }
     // Mirrors are strangers' URLs: public addresses only, but for the hosts of the operator's relays.
     const trustedHosts = new Set(
       this.#o.store.marketRelays().map((relay) => new URL(relay).hostname.replace(/^\[(.*)\]$/, "$1")),
     );
-    const outcome = await fetchBundle(asset.urls, asset.bundle, { reach: { trustedHosts } });
+    const outcome = await fetchBundle(asset.urls, asset.bundle, {
+      reach: { trustedHosts },
+      peers: this.#o.peers?.() ?? [],
+    });
     if (!("bytes" in outcome))
       throw new MarketError(
-        `no mirror of ${asset.appId} ${asset.version} served the signed bundle: ${outcome.problems.join("; ")}; nothing was installed`,
+        `no peer or mirror of ${asset.appId} ${asset.version} served the signed bundle: ${outcome.problems.join("; ")}; nothing was installed`,
       );
-    for (const problem of outcome.problems) this.#o.log.warn(`marketplace: ${problem}`);
+    const notes: Note[] = outcome.problems.map((problem) => ({ level: "warn", message: problem }));
+    notes.push({
+      level: "info",
+      message: `${what} served by ${outcome.fromPeer ? "peer" : "mirror"} ${outcome.url} (length, SHA-256 and BLAKE3 verified against the signed release)`,
+    });
+    for (const note of notes) this.#o.log[note.level](`marketplace: ${note.message}`);
     await writeFileAtomic(file, outcome.bytes, 0o600);
-    return outcome.bytes;
+    return { bytes: outcome.bytes, notes };
+  }
+
+  /** Where the node keeps the verified bundle of a SHA-256 (what it serves its peers). */
+  bundleFile(sha256: string): string {
+    return this.#bundleFile(sha256);
   }
 
   /** Unpacks a verified bundle as the app's package and remembers its files for checks at use. */
@@ -652,7 +682,7 @@ export class Marketplace {
     const { pubkey } = offer.app;
     const { appId: id, version } = offer.release;
     const { asset } = this.#verifiedRelease(pubkey, id, version);
-    const bytes = await this.#bundle(asset);
+    const { bytes, notes } = await this.#bundle(asset);
     const { files } = await this.#unpack(pubkey, id, version, bytes);
     const text = Buffer.from(
       files.find((f) => f.path === MANIFEST_TARGET)?.bytes ?? new Uint8Array(),
@@ -666,14 +696,14 @@ export class Marketplace {
       throw new MarketError(
         `the bundle's manifest says ${parsed.manifest.id} ${parsed.manifest.version} where its signed release says ${id} ${version}: refused`,
       );
-    return { text, manifest: parsed.manifest, source: sourceOf(pubkey), publisher: npub(pubkey) };
+    return { text, manifest: parsed.manifest, source: sourceOf(pubkey), publisher: npub(pubkey), notes };
   }
 
   async #loadInstalled(app: AppRow): Promise<void> {
     const pubkey = parsePublicKey(app.source.slice("nostr:".length));
     if (!pubkey) throw new MarketError(`its source ${app.source} names no key`);
     const { asset } = this.#verifiedRelease(pubkey, app.id, app.version);
-    await this.#unpack(pubkey, app.id, app.version, await this.#bundle(asset));
+    await this.#unpack(pubkey, app.id, app.version, (await this.#bundle(asset)).bytes);
   }
 
   /** The package of an installed marketplace app: its unpacked files, checked against the bundle at every use. */
