@@ -460,6 +460,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
           version: "2.0.1",
           source: `nostr:${NPUB}`,
           publisher: NPUB,
+          nip05: { handle: "alice@example.org", verified: true, reason: "example.org names this key alice" },
           trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
           flags: [],
           installedVersion: "2.0.0",

@@ -25,6 +25,7 @@ export function offerView(offer: OfferView): z.input<typeof OfferViewSchema> {
     version: offer.release.version,
     source: offer.source,
     publisher: offer.npub,
+    nip05: offer.nip05 ?? null,
     trust: offer.trust,
     flags: offer.flags,
     installedVersion: same?.version ?? null,

@@ -21,6 +21,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TargetFile } from "@tufjs/models";
 import type { Filter } from "nostr-tools/filter";
+import type { Dispatcher } from "undici";
 import { writeFileAtomic } from "../catalog/files.ts";
 import { MANIFEST_TARGET } from "../catalog/layout.ts";
 import { unsignedCopyProblem } from "../catalog/node/verify-files.ts";
@@ -31,6 +32,7 @@ import type { Manifest } from "../manifest/schema.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import type { AppRow, MarketEventRow, Store } from "../orchestrator/store.ts";
 import type { Peer } from "../peers/peers.ts";
+import { publicOnlyDispatcher } from "../system/public-address.ts";
 import { BundleError, digestProblem, MAX_BUNDLE_BYTES, readBundle } from "./bundle.ts";
 import { isDeleted, type Offer, offersOf, sourceOf } from "./discovery.ts";
 import {
@@ -51,6 +53,7 @@ import {
 } from "./events.ts";
 import { fetchBundle } from "./fetch-bundle.ts";
 import { MarketError, npub, parsePublicKey } from "./identity.ts";
+import { checkNip05, fresh, type Nip05Check } from "./nip05.ts";
 import {
   DEFAULT_QUERY_LIMITS,
   type QueryLimits,
@@ -73,6 +76,8 @@ import {
 export const STRANGER_EVENTS = 6000;
 /** How many of the operator's follows have their follow lists read (two hops). */
 export const MAX_FOLLOWS_READ = 500;
+/** How many publishers' NIP-05 handles one refresh checks at most (the most trusted first). */
+export const MAX_NIP05_CHECKS = 50;
 /** How many apps a listing shows at most, the most trusted first. */
 export const MAX_LISTED = 2000;
 const AUTHORS_PER_FILTER = 500;
@@ -98,6 +103,8 @@ export type OfferView = Offer & {
   /** Why the release should worry the operator: reported by the network (deleted ones are not offered). */
   flags: string[];
   installed: { version: string; source: string } | undefined;
+  /** The NIP-05 handle its publisher claims, and whether the node verified it. */
+  nip05: Pick<Nip05Check, "handle" | "verified" | "reason"> | undefined;
 };
 
 /** A line for the operation's log: where a bundle came from, which source was dropped and why. */
@@ -127,6 +134,8 @@ export type MarketplaceOptions = {
   strangerEvents?: number;
   /** The nodes the operator chose to fetch bundles from first (src/peers/). */
   peers?: () => Peer[];
+  /** How publishers' NIP-05 domains are reached (default: public addresses only). */
+  nip05Dispatcher?: Dispatcher;
 };
 
 const parse = (row: MarketEventRow): MarketRecord | undefined => {
@@ -165,6 +174,8 @@ export class Marketplace {
   readonly #clock: () => number;
   readonly #statuses = new Map<string, RelayStatus>();
   readonly #packages = new Map<string, Package>();
+  /** NIP-05 checks by `pubkey|handle`, each kept until it expires (nip05.ts). */
+  readonly #nip05 = new Map<string, Nip05Check>();
   #listing: OfferView[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<RelayStatus[]> | undefined;
@@ -274,6 +285,7 @@ export class Marketplace {
       for (const url of this.#o.store.marketRelays()) await this.#refreshRelay(url);
       this.#prune();
       this.#listing = undefined;
+      await this.#checkHandles();
       return this.relays();
     })();
     this.#refreshing = running;
@@ -344,6 +356,28 @@ export class Marketplace {
     const line = `marketplace relay ${url}: ${status.learnt} new events${refusals ? `; refused: ${refusals}` : ""}`;
     if (status.error) this.#o.log.warn(`${line}; ${status.error}`);
     else this.#o.log.info(line);
+  }
+
+  /** Verifies the NIP-05 handles publishers claim whose check expired, the most trusted first. */
+  async #checkHandles(): Promise<void> {
+    const due = new Map<string, { handle: string; pubkey: string }>();
+    for (const offer of this.listing()) {
+      const handle = offer.app.nip05;
+      const key = `${offer.pubkey}|${handle}`;
+      const kept = this.#nip05.get(key);
+      if (!handle || due.has(key) || (kept && fresh(kept, this.#clock()))) continue;
+      due.set(key, { handle, pubkey: offer.pubkey });
+      if (due.size >= MAX_NIP05_CHECKS) break;
+    }
+    if (due.size === 0) return;
+    const dispatcher = this.#o.nip05Dispatcher ?? publicOnlyDispatcher({ trustedHosts: new Set() });
+    try {
+      for (const [key, { handle, pubkey }] of due)
+        this.#nip05.set(key, await checkNip05(handle, pubkey, dispatcher, this.#clock()));
+    } finally {
+      if (!this.#o.nip05Dispatcher) await dispatcher.close();
+    }
+    this.#listing = undefined;
   }
 
   #account(status: RelayStatus, result: QueryResult): void {
@@ -516,6 +550,13 @@ export class Marketplace {
         trust,
         flags: trust.level === "reported" ? trust.reasons.filter((r) => r.startsWith("reported")) : [],
         installed: row ? { version: row.version, source: row.source } : undefined,
+        nip05: offer.app.nip05
+          ? (this.#nip05.get(`${offer.app.pubkey}|${offer.app.nip05}`) ?? {
+              handle: offer.app.nip05,
+              verified: false,
+              reason: "not checked yet",
+            })
+          : undefined,
       };
     });
     views.sort(
