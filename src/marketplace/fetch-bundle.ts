@@ -24,9 +24,9 @@ async function fromSource(
   url: string,
   signed: BundleDigest,
   options: { timeoutMs: number; dispatcher: Dispatcher | undefined; token?: string },
-  who = options.token ? "the peer" : "the mirror",
 ): Promise<Uint8Array | Failure> {
   const { timeoutMs, dispatcher, token } = options;
+  const who = token ? "the peer" : "the mirror";
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {
