@@ -23,6 +23,8 @@ const ConfigFile = z.strictObject({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   redirectHttp: z.boolean().optional(),
+  interfacePorts: z.string().min(1).optional(),
+  mdns: z.boolean().optional(),
   resyncSeconds: z.number().int().min(1).max(3600).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
   catalogs: z
@@ -82,9 +84,23 @@ export type AccessConfig = {
   certificate?: { cert: string; key: string };
   /** Whether browsers asking for the node's pages over HTTP are sent to HTTPS (the API stays on both). */
   redirectHttp: boolean;
+  /**
+   * Port-per-interface mode (docs/app-access.md#clients-that-cannot-use-names): each interface is
+   * also served, behind the same login, on a port of its own taken from this range. Off when absent.
+   */
+  interfacePorts?: PortRange;
+  /** Whether the node publishes its name and its apps' hosts with multicast DNS (its name ends in `.local`). */
+  mdns?: boolean;
 };
 
-export const DEFAULT_ACCESS: AccessConfig = { nodeName: "localhost", tls: true, redirectHttp: false };
+/** An inclusive range of TCP ports. */
+export type PortRange = { first: number; last: number };
+
+export const DEFAULT_ACCESS: AccessConfig = {
+  nodeName: "localhost",
+  tls: true,
+  redirectHttp: false,
+};
 
 /** A node name: a DNS name of one or more labels (an address cannot carry app hosts under it). */
 const NODE_NAME = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -101,7 +117,9 @@ export type ConfigInput = {
       | "node-name"
       | "tls"
       | "tls-cert"
-      | "tls-key",
+      | "tls-key"
+      | "interface-ports"
+      | "mdns",
       string
     >
   >;
@@ -215,15 +233,39 @@ function accessConfig(
     throw new ConfigError(
       `${(cert ?? key)?.origin}: give both the certificate (--tls-cert) and its key (--tls-key), or neither`,
     );
+  const mdns = pick("mdns", "ARCHY_MDNS", file.mdns === undefined ? undefined : file.mdns ? "on" : "off");
+  if (mdns && !["on", "off"].includes(mdns.value ?? ""))
+    throw new ConfigError(`${mdns.origin}: mdns "${mdns.value}" is not on or off`);
+  if (mdns?.value === "on" && !nodeName.endsWith(".local"))
+    throw new ConfigError(
+      `${mdns.origin}: mdns publishes names under .local, and the node name is ${nodeName}: give the node a name ending in .local (--node-name archy.local), or turn mdns off`,
+    );
   const base = configPath ? dirname(resolve(configPath)) : process.cwd();
   return {
     nodeName,
+    mdns: mdns?.value === "on",
     tls: (tls?.value ?? "on") === "on",
     ...(cert?.value && key?.value
       ? { certificate: { cert: resolve(base, cert.value), key: resolve(base, key.value) } }
       : {}),
     redirectHttp: env.ARCHY_REDIRECT_HTTP ? env.ARCHY_REDIRECT_HTTP === "1" : (file.redirectHttp ?? false),
+    ...interfacePorts(pick("interface-ports", "ARCHY_INTERFACE_PORTS", file.interfacePorts)),
   };
+}
+
+/** The port-per-interface range (`7800-7899`), or nothing when the mode is off (absent or `off`). */
+function interfacePorts(setting: { value: string | undefined; origin: string } | undefined): {
+  interfacePorts?: PortRange;
+} {
+  if (setting?.value === undefined || setting.value === "off") return {};
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(setting.value);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 1024 || last > 65535 || first > last)
+    throw new ConfigError(
+      `${setting.origin}: interface ports "${setting.value}" is not a range FIRST-LAST of ports from 1024 to 65535; use e.g. 7800-7899, or off`,
+    );
+  return { interfacePorts: { first, last } };
 }
 
 /** Catalog sources with their paths (a local catalog directory, the pinned root) relative to the config file. */

@@ -110,6 +110,8 @@ export type ManagedDaemonOptions = {
   dataDir: string;
   appsDir: string;
   listen: { host: string; port: number };
+  /** More options of `archy daemon` (tests turning a setting on). */
+  extraArgs?: readonly string[];
   podmanSocket: string;
   logFile: string;
   bootTimeoutMs?: number;
@@ -136,6 +138,7 @@ export async function startManagedDaemon(options: ManagedDaemonOptions): Promise
     options.appsDir,
     "--podman-socket",
     options.podmanSocket,
+    ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   const tail = () => {

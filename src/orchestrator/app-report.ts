@@ -3,7 +3,7 @@
  * (an event when either changed), lines in the daemon's log and the operation in progress, and
  * operations finished.
  */
-import { HOLDING_KINDS, type Logger, type Note, type Phase, type ReconcilerEvent } from "./model.ts";
+import { endsWithGeneration, type Logger, type Note, type Phase, type ReconcilerEvent } from "./model.ts";
 import type { AppRow, Store } from "./store.ts";
 
 export class AppReport {
@@ -76,11 +76,8 @@ export class AppReport {
     state: "succeeded" | "failed",
     error?: string,
   ): void {
-    for (const operation of this.#store.activeOperations(app.id)) {
-      // A backup or restore is ended by the backup service, never by a reconcile.
-      if (operation.generation > app.generation || HOLDING_KINDS.has(operation.kind)) continue;
-      this.endOperation(app, operation.id, state, error);
-    }
+    for (const operation of this.#store.activeOperations(app.id))
+      if (endsWithGeneration(operation, app.generation)) this.endOperation(app, operation.id, state, error);
   }
 
   endOperation(

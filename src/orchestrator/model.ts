@@ -63,6 +63,17 @@ export type OperationState = (typeof OPERATION_STATES)[number];
  */
 export const HOLDING_KINDS: ReadonlySet<OperationKind> = new Set(["backup", "restore"]);
 
+/**
+ * Whether a pass that brought an app to `generation` ends this operation: every operation recorded
+ * up to that generation, except a backup's or a restore's, which the backup service ends.
+ */
+export function endsWithGeneration(
+  operation: Pick<Operation, "generation" | "kind">,
+  generation: number,
+): boolean {
+  return operation.generation <= generation && !HOLDING_KINDS.has(operation.kind);
+}
+
 export type Operation = {
   id: string;
   appId: string;

@@ -14,6 +14,7 @@ import type { Peer, PeerGrant } from "../peers/peers.ts";
 import type { Approval, StoredApproval } from "./approvals.ts";
 import {
   type DesiredState,
+  endsWithGeneration,
   HOLDING_KINDS,
   type Operation,
   type OperationKind,
@@ -670,8 +671,8 @@ export class Store {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
-      const finished = this.activeOperations(id).filter(
-        (operation) => operation.generation <= generation && !HOLDING_KINDS.has(operation.kind),
+      const finished = this.activeOperations(id).filter((operation) =>
+        endsWithGeneration(operation, generation),
       );
       for (const operation of finished) this.setOperationState(operation.id, "succeeded", now);
       return finished;

@@ -13,12 +13,14 @@ import { DEVICE_COOKIE } from "../api/device-cookie.ts";
 import { SESSION_COOKIE } from "../api/server.ts";
 import type { AccessConfig } from "../daemon/config.ts";
 import { interfaceUpstream } from "../manifest/access.ts";
+import { appDnsLabel } from "../manifest/naming.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { loadAuthority, type NodeAuthority } from "../tls/authority.ts";
 import { NodeCertificates } from "../tls/contexts.ts";
-import { APP_COOKIE, AppProxy } from "./app-proxy.ts";
+import { AppProxy, isAppSessionCookie } from "./app-proxy.ts";
 import { FrontDoor, type TlsSetup } from "./front-door.ts";
 import {
+  type AppRoute,
   interfaceHost,
   nodeSuffixes,
   parseHost,
@@ -27,7 +29,11 @@ import {
   routeHost,
   routeTable,
 } from "./hosts.ts";
+import { InterfaceListeners } from "./interface-listeners.ts";
+import type { PortKey } from "./interface-ports.ts";
 import { LOGIN_PATH, registerLoginRoutes } from "./login-routes.ts";
+import { MdnsResponder } from "./mdns.ts";
+import { publishedNames } from "./mdns-answers.ts";
 import { defaultPort, originOf } from "./return-url.ts";
 import { AppSessions } from "./sessions.ts";
 
@@ -56,6 +62,11 @@ export class AppAccess {
   readonly #authority: NodeAuthority | undefined;
   readonly #certificates: NodeCertificates | undefined;
   readonly #renewal: NodeJS.Timeout | undefined;
+  readonly #tlsSetup: TlsSetup | undefined;
+  /** Port-per-interface mode's listeners, once the daemon listens (when the mode is on). */
+  #listeners: InterfaceListeners | undefined;
+  /** The multicast DNS responder, once the daemon listens (when the operator turned it on). */
+  #mdns: MdnsResponder | undefined;
   #routes: { at: number; table: RouteTable } | undefined;
   #port = 0;
 
@@ -67,14 +78,20 @@ export class AppAccess {
     this.#suffixes = nodeSuffixes(options.config.nodeName);
     this.#authority = tls.authority;
     this.#certificates = tls.certificates;
+    this.#tlsSetup = tls.setup;
     const clock = options.clock ?? Date.now;
     this.#sessions = new AppSessions({ clock, operatorValid: (key) => options.auth.sessionKeyValid(key) });
     this.#proxy = new AppProxy({
       sessions: this.#sessions,
       logger: options.logger,
-      nodeCookies: [APP_COOKIE, SESSION_COOKIE, DEVICE_COOKIE],
+      isNodeCookie: (name) => name === SESSION_COOKIE || name === DEVICE_COOKIE || isAppSessionCookie(name),
+      // From an interface's own port, the login is on the node's port of the same host name or address.
       loginUrl: (request, returnUrl) =>
-        `${originOf(request.scheme, request.target.suffix, request.port)}${LOGIN_PATH}?to=${encodeURIComponent(returnUrl)}`,
+        `${
+          request.interfacePort
+            ? originOf(request.scheme, request.hostname, this.#port)
+            : originOf(request.scheme, request.target.suffix, request.port)
+        }${LOGIN_PATH}?to=${encodeURIComponent(returnUrl)}`,
     });
     this.front = new FrontDoor({
       suffixes: this.#suffixes,
@@ -88,7 +105,11 @@ export class AppAccess {
       this.#renewal = setInterval(
         () =>
           void certificates.refresh().then(
-            (renewed) => renewed && this.front.updateCertificate(),
+            (renewed) => {
+              if (!renewed) return;
+              this.front.updateCertificate();
+              this.#listeners?.updateCertificate();
+            },
             (error: Error) => options.logger.error({ err: error }, "renewing the node's certificate failed"),
           ),
         60 * 60_000,
@@ -147,6 +168,33 @@ export class AppAccess {
   /** An app was installed, changed or removed: the next request reads the routes again. */
   invalidate(): void {
     this.#routes = undefined;
+    void this.#syncListeners();
+  }
+
+  /** Interface ports follow the installed apps (port-per-interface mode). */
+  #syncListeners(): Promise<void> {
+    return (
+      this.#listeners
+        ?.sync(this.#options.apps())
+        .catch((error: Error) => this.#options.logger.error({ err: error }, "interface ports failed")) ??
+      Promise.resolve()
+    );
+  }
+
+  /** The route of an interface port's interface, as installed now. */
+  #routeOf(key: PortKey): AppRoute | undefined {
+    const slash = key.lastIndexOf("/");
+    return this.routes().get(`${key.slice(slash + 1)}.${appDnsLabel(key.slice(0, slash))}`);
+  }
+
+  /** The interface of each interface port, by port (empty when the mode is off). */
+  #interfacePorts(): Map<number, AppRoute> {
+    const byPort = new Map<number, AppRoute>();
+    for (const [port, key] of this.#listeners?.ports ?? []) {
+      const route = this.#routeOf(key);
+      if (route) byPort.set(port, route);
+    }
+    return byPort;
   }
 
   isAppHost(name: string): boolean {
@@ -161,6 +209,7 @@ export class AppAccess {
       sessions: this.#sessions,
       suffixes: this.#suffixes,
       routes: () => this.routes(),
+      interfacePorts: () => this.#interfacePorts(),
       authority: authority ? () => ({ pem: authority.pem, fingerprint: authority.fingerprint }) : undefined,
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
     });
@@ -172,6 +221,33 @@ export class AppAccess {
 
   async listen(host: string, port: number): Promise<number> {
     this.#port = await this.front.listen(host, port);
+    const range = this.#options.config.interfacePorts;
+    if (range) {
+      this.#listeners = new InterfaceListeners({
+        range,
+        file: join(this.#options.stateDir, "interface-ports.json"),
+        host,
+        logger: this.#options.logger,
+        door: (key) =>
+          new FrontDoor({
+            suffixes: this.#suffixes,
+            routes: () => this.routes(),
+            proxy: this.#proxy,
+            redirectHttp: this.#options.config.redirectHttp,
+            pinned: () => this.#routeOf(key),
+            ...(this.#tlsSetup ? { tls: this.#tlsSetup } : {}),
+          }),
+      });
+      await this.#syncListeners();
+    }
+    if (this.#options.config.mdns) {
+      this.#mdns = new MdnsResponder({
+        names: () => publishedNames(this.#options.config.nodeName, this.routes()),
+        listenHost: host,
+        logger: this.#options.logger,
+      });
+      await this.#mdns.start();
+    }
     return this.#port;
   }
 
@@ -190,16 +266,29 @@ export class AppAccess {
     return this.#authority?.fingerprint;
   }
 
-  /** Where a browser opens an interface (`https://my-app.localhost:7780/`), or null when the proxy cannot reach it. */
+  /**
+   * Where a browser opens an interface (`https://my-app.localhost:7780/`; its own port in
+   * port-per-interface mode, `https://localhost:7801/`), or null when the proxy cannot reach it.
+   */
   interfaceUrl(appId: string, manifest: Manifest, name: string): string | null {
     const ui = manifest.interfaces[name];
     if (!ui || !interfaceUpstream(manifest, name).ok) return null;
+    const listeners = this.#listeners;
+    if (listeners) {
+      // An interface installed a moment ago gets its port now; its listener follows.
+      if (listeners.portOf(appId, name) === undefined) void this.#syncListeners();
+      const port = listeners.portOf(appId, name);
+      if (port !== undefined)
+        return `${originOf(this.scheme, this.#options.config.nodeName, port)}${ui.path}`;
+    }
     const host = interfaceHost(appId, manifest, name, this.#options.config.nodeName);
     return `${originOf(this.scheme, host, this.#port || defaultPort(this.scheme))}${ui.path}`;
   }
 
   async close(): Promise<void> {
     if (this.#renewal) clearInterval(this.#renewal);
+    await this.#mdns?.close();
+    await this.#listeners?.close();
     await this.front.close();
     await this.#proxy.close();
   }

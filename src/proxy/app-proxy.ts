@@ -32,6 +32,18 @@ import type { AppSessions } from "./sessions.ts";
 
 /** The cookie of an app host's session (host-only: each app host has its own). */
 export const APP_COOKIE = "archy_app";
+/**
+ * The cookie of a session of `request`'s host. Browsers send a host's cookies to all its ports: an
+ * interface port's session has a name of its own, so that logging in on one port never replaces
+ * another port's (the session itself is bound to the port as well: see `hostKey`).
+ */
+export function appCookieName(request: Pick<AppRequest, "interfacePort" | "port">): string {
+  return request.interfacePort ? `${APP_COOKIE}_${request.port}` : APP_COOKIE;
+}
+/** Whether a cookie name is one of app-host sessions (of a name, or of an interface port). */
+export function isAppSessionCookie(name: string): boolean {
+  return name === APP_COOKIE || /^archy_app_\d{1,5}$/.test(name);
+}
 /** Paths the proxy answers itself on every app host. */
 export const PROXY_PREFIX = "/.archipelago/";
 export const TICKET_PATH = `${PROXY_PREFIX}login`;
@@ -45,13 +57,15 @@ export type AppRequest = {
   scheme: "http" | "https";
   hostname: string;
   port: number;
+  /** Reached on the interface's own port (port-per-interface mode), not by its name. */
+  interfacePort?: true;
 };
 
 export type AppProxyOptions = {
   sessions: AppSessions;
   logger: Logger;
-  /** The node's own cookies (never passed to apps). */
-  nodeCookies: readonly string[];
+  /** Whether a cookie is the node's own (never passed to apps, never set by them). */
+  isNodeCookie: (name: string) => boolean;
   /** The node's login for a return address (`https://localhost:7780/app-login?to=…`). */
   loginUrl: (request: AppRequest, returnUrl: string) => string;
 };
@@ -140,7 +154,7 @@ export class AppProxy {
     }
     let token: string | undefined;
     if (!openWithoutLogin(target.route, url)) {
-      token = cookieValue(req.headers.cookie, APP_COOKIE);
+      token = cookieValue(req.headers.cookie, appCookieName(request));
       if (!this.#options.sessions.valid(token, host)) {
         refuse(401, "Unauthorized");
         return;
@@ -181,7 +195,7 @@ export class AppProxy {
           : `${request.hostname}:${request.port}`,
       port: request.port,
       operator,
-      nodeCookies: this.#options.nodeCookies,
+      isNodeCookie: this.#options.isNodeCookie,
     };
   }
 
@@ -206,7 +220,7 @@ export class AppProxy {
 
     let token: string | undefined;
     if (!openWithoutLogin(target.route, url)) {
-      token = cookieValue(request.headers.cookie, APP_COOKIE);
+      token = cookieValue(request.headers.cookie, appCookieName(routedAs));
       if (!this.#options.sessions.valid(token, host)) {
         if (!SAFE.has(request.method))
           return reply
@@ -240,6 +254,7 @@ export class AppProxy {
     const origins: Origins = {
       upstream: { protocol: upstream.protocol, address: upstream.address, port: upstream.port },
       public: origin,
+      isNodeCookie: this.#options.isNodeCookie,
     };
     const forwarding = this.#forwarding(routedAs, request.raw, token !== undefined);
     if (token) this.#hold(token, host, reply.raw);
@@ -276,6 +291,7 @@ export class AppProxy {
     path: string,
   ): FastifyReply {
     const secure = routedAs.scheme === "https" ? "; Secure" : "";
+    const cookie = appCookieName(routedAs);
     reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
     if (path === TICKET_PATH && request.method === "GET") {
       const ticket = new URL(request.url, origin).searchParams.get("ticket") ?? undefined;
@@ -288,13 +304,13 @@ export class AppProxy {
       const maxAge = Math.max(0, Math.floor((redeemed.expiresAt - Date.now()) / 1000));
       reply.header(
         "set-cookie",
-        `${APP_COOKIE}=${redeemed.token}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${secure}`,
+        `${cookie}=${redeemed.token}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${secure}`,
       );
       return reply.redirect(`${origin}${redeemed.path}`, 303);
     }
     if (path === LOGOUT_PATH) {
-      this.#options.sessions.end(cookieValue(request.headers.cookie, APP_COOKIE));
-      reply.header("set-cookie", `${APP_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax${secure}`);
+      this.#options.sessions.end(cookieValue(request.headers.cookie, cookie));
+      reply.header("set-cookie", `${cookie}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax${secure}`);
       return reply.headers(PAGE_HEADERS).send(messagePage("Logged out", "this app's session has ended"));
     }
     return reply

@@ -4,7 +4,8 @@
  * who answers it: an app host goes to the proxy (over HTTP it is first sent to HTTPS when the node
  * serves TLS: its session cookie is Secure), anything else to the node's API and UI (Fastify, whose
  * own checks — the allowed hosts against DNS rebinding — then apply). Upgrades are routed the same
- * way.
+ * way. A door pinned to one interface (port-per-interface mode) serves that interface alone, whatever
+ * the Host: never the node's API.
  */
 import { EventEmitter } from "node:events";
 import {
@@ -18,7 +19,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from "node:stream";
 import type { SecureContext } from "node:tls";
 import type { AppProxy, AppRequest } from "./app-proxy.ts";
-import { parseHost, type RouteTable, routeHost } from "./hosts.ts";
+import { type AppRoute, parseHost, type RouteTable, routeHost } from "./hosts.ts";
 import { defaultPort } from "./return-url.ts";
 
 /** The first byte of a TLS record carrying a handshake. */
@@ -41,6 +42,8 @@ export type FrontDoorOptions = {
   tls?: TlsSetup;
   /** Whether browsers asking for the node's pages over HTTP are sent to HTTPS. */
   redirectHttp: boolean;
+  /** The one interface this door serves (port-per-interface mode), undefined once it is gone. */
+  pinned?: () => AppRoute | undefined;
 };
 
 /**
@@ -61,6 +64,8 @@ export class FrontDoor {
   readonly #https: HttpsServer | undefined;
   readonly #listener: NetServer;
   readonly #sockets = new Set<Socket>();
+  /** The port listened on (a pinned door's sessions and tickets are bound to it). */
+  #port = 0;
 
   constructor(options: FrontDoorOptions) {
     this.#options = options;
@@ -103,7 +108,8 @@ export class FrontDoor {
       });
     });
     const address = this.#listener.address();
-    return typeof address === "object" && address ? address.port : port;
+    this.#port = typeof address === "object" && address ? address.port : port;
+    return this.#port;
   }
 
   async close(): Promise<void> {
@@ -134,6 +140,15 @@ export class FrontDoor {
   #appRequest(req: IncomingMessage, scheme: "http" | "https"): AppRequest | undefined {
     const parsed = parseHost(req.headers.host);
     if (!parsed) return undefined;
+    if (this.#options.pinned) {
+      // Whatever name or address the client used, on this port: the interface, bound to the port.
+      const { hostname } = parsed;
+      const route = this.#options.pinned();
+      const target = route
+        ? { kind: "app" as const, suffix: hostname, prefix: "", route }
+        : { kind: "no-app" as const, suffix: hostname, prefix: "" };
+      return { target, scheme, hostname, port: this.#port, interfacePort: true };
+    }
     const target = routeHost(parsed.hostname, this.#options.suffixes, this.#options.routes());
     if (target.kind !== "app" && target.kind !== "no-app") return undefined;
     return { target, scheme, hostname: parsed.hostname, port: parsed.port ?? defaultPort(scheme) };
@@ -157,11 +172,18 @@ export class FrontDoor {
         (this.#options.redirectHttp && page && parseHost(req.headers.host) !== undefined));
     if (upgradeToTls) toHttps();
     else if (app) this.#options.proxy.handle(app, req, res);
-    else (this.#api as ApiHandler)(req, res);
+    else if (this.#options.pinned) {
+      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
+      res.end("Bad request: send the Host header (a name or address of this node)\n");
+    } else (this.#api as ApiHandler)(req, res);
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: "http" | "https"): void {
     const app = this.#appRequest(req, scheme);
+    if (!app && this.#options.pinned) {
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
     if (!app) {
       this.apiUpgrades.emit("upgrade", req, socket, head);
       return;

@@ -26,8 +26,8 @@ export type Forwarding = {
   port: number;
   /** Whether the caller holds a session of this host (the operator). */
   operator: boolean;
-  /** Cookie names that are the node's own, never the app's. */
-  nodeCookies: readonly string[];
+  /** Whether a cookie name is the node's own, never the app's. */
+  isNodeCookie: (name: string) => boolean;
 };
 
 /** The request headers the app gets, from the ones the client sent. */
@@ -42,7 +42,7 @@ export function upstreamRequestHeaders(
       continue;
     headers[lower] = value;
   }
-  const cookie = withoutCookies(incoming.cookie, forwarding.nodeCookies);
+  const cookie = withoutCookies(incoming.cookie, forwarding.isNodeCookie);
   if (cookie === undefined) delete headers.cookie;
   else headers.cookie = cookie;
   headers.host = forwarding.host;
@@ -54,13 +54,16 @@ export function upstreamRequestHeaders(
   return headers;
 }
 
-/** A Cookie header without the named cookies; undefined when nothing is left. */
-export function withoutCookies(header: string | undefined, names: readonly string[]): string | undefined {
+/** A Cookie header without the cookies `drop` names; undefined when nothing is left. */
+export function withoutCookies(
+  header: string | undefined,
+  drop: (name: string) => boolean,
+): string | undefined {
   if (header === undefined) return undefined;
   const kept = header
     .split(";")
     .map((part) => part.trim())
-    .filter((part) => part !== "" && !names.includes(part.split("=")[0]?.trim() ?? ""));
+    .filter((part) => part !== "" && !drop(part.split("=")[0]?.trim() ?? ""));
   return kept.length > 0 ? kept.join("; ") : undefined;
 }
 
@@ -85,6 +88,8 @@ export type Origins = {
   upstream: { protocol: string; address: string; port: number };
   /** `https://my-app.localhost:7780`. */
   public: string;
+  /** Whether a cookie name is the node's own: an app may not set it (see `downstreamResponseHeaders`). */
+  isNodeCookie: (name: string) => boolean;
 };
 
 /**
@@ -121,12 +126,19 @@ export function hostOnlyCookie(setCookie: string): string {
     .join(";");
 }
 
-/** The response headers the browser gets, from the app's. */
+/**
+ * The response headers the browser gets, from the app's. A cookie named as one of the node's is
+ * dropped: browsers share a host's cookies across its ports, so an app on an interface port could
+ * otherwise replace the operator's session on the node's UI (`localhost:7801` sets, `localhost:7780`
+ * receives).
+ */
 export function downstreamResponseHeaders<H extends IncomingHttpHeaders>(headers: H, origins: Origins): H {
   const out: H = { ...headers };
   if (typeof out.location === "string") out.location = rewriteLocation(out.location, origins);
   const cookies = out["set-cookie"];
   if (cookies !== undefined)
-    out["set-cookie"] = (Array.isArray(cookies) ? cookies : [String(cookies)]).map(hostOnlyCookie);
+    out["set-cookie"] = (Array.isArray(cookies) ? cookies : [String(cookies)])
+      .filter((cookie) => !origins.isNodeCookie(cookie.split("=")[0]?.trim() ?? ""))
+      .map(hostOnlyCookie);
   return out;
 }

@@ -134,7 +134,7 @@ describe("host names", () => {
 });
 
 describe("return addresses", () => {
-  const login = { scheme: "https" as const, port: 7780 };
+  const login = { scheme: "https" as const, port: 7780, hostname: "node.lan" };
   test("an installed app's address on the login's scheme and port is kept, rebuilt from its parts", () => {
     const target = returnTarget("https://Hello-Web.node.lan:7780/a/b?c=1#frag", login, suffixes, table);
     assert.ok(target.ok);
@@ -143,7 +143,7 @@ describe("return addresses", () => {
     assert.equal(target.path, "/a/b?c=1");
     const onDefault = returnTarget(
       "https://hello-web.node.lan/",
-      { scheme: "https", port: 443 },
+      { scheme: "https", port: 443, hostname: "node.lan" },
       suffixes,
       table,
     );
@@ -171,6 +171,32 @@ describe("return addresses", () => {
       `https://hello-web.node.lan:7780/${"x".repeat(5000)}`,
     ])
       assert.equal(returnTarget(raw, login, suffixes, table).ok, false, String(raw));
+  });
+
+  test("an interface port is a return address on the login's own host name or address only", () => {
+    const hello = routeHost("hello-web.node.lan", suffixes, table);
+    assert.ok(hello.kind === "app");
+    const ports = new Map([[7801, hello.route]]);
+    const byAddress = { scheme: "https" as const, port: 7780, hostname: "192.168.1.20" };
+    const target = returnTarget("https://192.168.1.20:7801/a?b=1", byAddress, suffixes, table, ports);
+    assert.ok(target.ok);
+    assert.equal(target.host, "192.168.1.20:7801", "the ticket is bound to the port");
+    assert.equal(target.origin, "https://192.168.1.20:7801");
+    assert.equal(target.path, "/a?b=1");
+    assert.equal(target.target.route.appId, "hello-web");
+    for (const raw of [
+      "https://evil.example:7801/",
+      "https://192.168.1.21:7801/",
+      "http://192.168.1.20:7801/",
+      "https://192.168.1.20:7802/",
+      "https://user@192.168.1.20:7801/",
+    ])
+      assert.equal(returnTarget(raw, byAddress, suffixes, table, ports).ok, false, raw);
+    assert.equal(
+      returnTarget("https://192.168.1.20:7801/", byAddress, suffixes, table).ok,
+      false,
+      "not without the mode",
+    );
   });
 });
 

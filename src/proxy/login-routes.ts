@@ -11,7 +11,7 @@ import { RpcError } from "../api/rpc/errors.ts";
 import { SESSION_COOKIE, sessionCookies } from "../api/server.ts";
 import { TICKET_PATH } from "./app-proxy.ts";
 import { cookieValue } from "./headers.ts";
-import { parseHost, type RouteTable } from "./hosts.ts";
+import { type AppRoute, parseHost, type RouteTable } from "./hosts.ts";
 import { hopPage, loginPage, messagePage, PAGE_HEADERS, pageHeaders, trustPage } from "./pages.ts";
 import { defaultPort, type ReturnTarget, returnTarget } from "./return-url.ts";
 import type { AppSessions } from "./sessions.ts";
@@ -27,6 +27,8 @@ export type LoginRoutesOptions = {
   sessions: AppSessions;
   suffixes: readonly string[];
   routes: () => RouteTable;
+  /** The interface of each interface port (port-per-interface mode; empty when it is off). */
+  interfacePorts: () => ReadonlyMap<number, AppRoute>;
   /** The node's authority certificate (PEM) and its fingerprint, when the node serves TLS with its own. */
   authority: (() => { pem: string; fingerprint: string }) | undefined;
   clock?: () => number;
@@ -37,8 +39,15 @@ export function registerLoginRoutes(app: FastifyInstance, options: LoginRoutesOp
 
   const target = (request: FastifyRequest, to: string | undefined): ReturnTarget => {
     const scheme = request.protocol === "https" ? "https" : "http";
-    const port = parseHost(request.headers.host)?.port ?? defaultPort(scheme);
-    return returnTarget(to, { scheme, port }, options.suffixes, options.routes());
+    const host = parseHost(request.headers.host);
+    const port = host?.port ?? defaultPort(scheme);
+    return returnTarget(
+      to,
+      { scheme, port, hostname: host?.hostname ?? "" },
+      options.suffixes,
+      options.routes(),
+      options.interfacePorts(),
+    );
   };
   const refuse = (reply: FastifyReply, reason: string) =>
     reply.code(400).headers(PAGE_HEADERS).send(messagePage("Cannot open this app", reason));

@@ -3,12 +3,13 @@
  * app installed on this node, on the scheme and port the login itself was reached with. Everything
  * else — another site, a look-alike host (`my-app.localhost.evil.example`), credentials in the
  * URL, another scheme or port, the node's own host, a name nobody installed — is refused, and what
- * is kept is rebuilt from its checked parts, never echoed. Pure.
+ * is kept is rebuilt from its checked parts, never echoed. An interface's own port (port-per-interface
+ * mode) is a return address too, on the very host name or address the login was reached with. Pure.
  */
-import { type HostTarget, parseHost, type RouteTable, routeHost } from "./hosts.ts";
+import { type AppRoute, type HostTarget, parseHost, type RouteTable, routeHost } from "./hosts.ts";
 
-/** How the login was reached: the return must use the same scheme and port. */
-export type LoginOrigin = { scheme: "http" | "https"; port: number };
+/** How the login was reached: the return must use the same scheme and port (or an interface's port on the same host). */
+export type LoginOrigin = { scheme: "http" | "https"; port: number; hostname: string };
 
 export type ReturnTarget =
   | {
@@ -45,6 +46,7 @@ export function returnTarget(
   login: LoginOrigin,
   suffixes: readonly string[],
   table: RouteTable,
+  interfacePorts: ReadonlyMap<number, AppRoute> = new Map(),
 ): ReturnTarget {
   if (!raw) return { ok: false, reason: "no return address" };
   if (raw.length > MAX_RETURN_URL) return { ok: false, reason: "the return address is too long" };
@@ -61,6 +63,18 @@ export function returnTarget(
   const parsed = parseHost(url.host);
   if (!parsed) return { ok: false, reason: "the return address has no valid host" };
   const port = parsed.port ?? defaultPort(login.scheme);
+  const pinned = port === login.port ? undefined : interfacePorts.get(port);
+  if (pinned) {
+    if (parsed.hostname !== login.hostname)
+      return { ok: false, reason: "the return address must be on the host this login was reached on" };
+    return {
+      ok: true,
+      host: hostKey(parsed.hostname, port),
+      origin: originOf(login.scheme, parsed.hostname, port),
+      path: `${url.pathname}${url.search}`,
+      target: { kind: "app", suffix: parsed.hostname, prefix: "", route: pinned },
+    };
+  }
   if (port !== login.port)
     return { ok: false, reason: "the return address must use the port this login was reached on" };
   const target = routeHost(parsed.hostname, suffixes, table);

@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { hostOnlyCookie, rewriteLocation, upstreamRequestHeaders, withoutCookies } from "./headers.ts";
+import { appCookieName, isAppSessionCookie } from "./app-proxy.ts";
+import {
+  downstreamResponseHeaders,
+  hostOnlyCookie,
+  rewriteLocation,
+  upstreamRequestHeaders,
+  withoutCookies,
+} from "./headers.ts";
 import { AppSessions, MAX_APP_SESSIONS, MAX_TICKETS, TICKET_TTL_MS } from "./sessions.ts";
 
 function world() {
@@ -77,7 +84,7 @@ describe("headers", () => {
     host: "app.localhost:7780",
     port: 7780,
     operator: false,
-    nodeCookies: ["archy_app", "archy_session"],
+    isNodeCookie: (name: string) => name === "archy_session" || isAppSessionCookie(name),
   };
 
   test("identity and forwarding headers a client sends are dropped, then set by the proxy", () => {
@@ -107,18 +114,51 @@ describe("headers", () => {
   });
 
   test("the node's cookies are taken out of the Cookie header, the app's kept", () => {
+    const { isNodeCookie } = forwarding;
+    assert.equal(withoutCookies("archy_app=1; theirs=2; archy_session=3", isNodeCookie), "theirs=2");
+    assert.equal(withoutCookies("archy_app=1", isNodeCookie), undefined);
+    assert.equal(withoutCookies("archy_application=1", isNodeCookie), "archy_application=1");
     assert.equal(
-      withoutCookies("archy_app=1; theirs=2; archy_session=3", ["archy_app", "archy_session"]),
-      "theirs=2",
+      withoutCookies("archy_app_7801=1; archy_app_65535=2; archy_app_x=3", isNodeCookie),
+      "archy_app_x=3",
+      "every interface port's session cookie is the node's",
     );
-    assert.equal(withoutCookies("archy_app=1", ["archy_app"]), undefined);
-    assert.equal(withoutCookies("archy_application=1", ["archy_app"]), "archy_application=1");
+  });
+
+  test("an interface port's session cookie has a name of its own; a host name's keeps archy_app", () => {
+    assert.equal(appCookieName({ port: 7801, interfacePort: true }), "archy_app_7801");
+    assert.notEqual(
+      appCookieName({ port: 7801, interfacePort: true }),
+      appCookieName({ port: 7802, interfacePort: true }),
+    );
+    assert.equal(appCookieName({ port: 7780 }), "archy_app");
+  });
+
+  test("an app may not set the node's cookies (ports of one host share them); its own pass", () => {
+    const origins = {
+      upstream: { protocol: "http", address: "127.0.0.1", port: 18080 },
+      public: "https://localhost:7801",
+      isNodeCookie: forwarding.isNodeCookie,
+    };
+    const out = downstreamResponseHeaders(
+      {
+        "set-cookie": [
+          "archy_session=planted; Path=/",
+          "archy_app_7802=planted",
+          " archy_app = planted",
+          "theirs=1; Domain=localhost",
+        ],
+      },
+      origins,
+    );
+    assert.deepEqual(out["set-cookie"], ["theirs=1"]);
   });
 
   test("redirects to the app's loopback address come back public; others are left alone", () => {
     const origins = {
       upstream: { protocol: "http", address: "127.0.0.1", port: 18080 },
       public: "https://app.localhost:7780",
+      isNodeCookie: () => false,
     };
     assert.equal(
       rewriteLocation("http://127.0.0.1:18080/x?y#z", origins),

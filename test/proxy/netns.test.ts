@@ -6,62 +6,28 @@
  * reach the host's ports. The namespace, its link and addresses are removed at the end.
  */
 import assert from "node:assert/strict";
-import { randomInt } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { appDnsLabel } from "../../src/manifest/naming.ts";
-import { exec } from "../../src/system/exec.ts";
 import { PASSWORD } from "../api/support.ts";
 import { nodeCa } from "./client.ts";
+import { makeNamespace, type Namespace } from "./namespace.ts";
 import { startNode, type TestNode } from "./node.ts";
 
-const suffix = randomInt(0x10000).toString(16).padStart(4, "0");
-const NS = `archy-px-${suffix}`;
-const HOST_LINK = `apx${suffix}h`;
-const NS_LINK = `apx${suffix}n`;
-
 let node: TestNode;
+let ns: Namespace;
 let hostAddress: string;
 let work: string;
 
-async function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec(file, args, { timeoutMs: 30_000 });
-}
-
-async function must(file: string, args: string[]): Promise<string> {
-  const result = await run(file, args);
-  assert.equal(result.code, 0, `${file} ${args.join(" ")}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** A /30 of 10.0.0.0/8 that no interface of the host uses. */
-async function freeNet(): Promise<string> {
-  const used = await must("ip", ["-o", "-4", "addr"]);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const net = `10.${randomInt(200, 250)}.${randomInt(0, 256)}`;
-    if (!used.includes(` ${net}.`)) return net;
-  }
-  throw new Error("no free 10.x.y.0/30 for the test namespace");
-}
-
 /** curl run inside the namespace. */
 function curlIn(args: string[]) {
-  return run("ip", ["netns", "exec", NS, "curl", "-sS", "-m", "10", ...args]);
+  return ns.curl(args);
 }
 
 before(async () => {
-  assert.equal(process.getuid?.(), 0, "this test makes a network namespace: run it as root (as CI does)");
-  const net = await freeNet();
-  hostAddress = `${net}.1`;
-  await must("ip", ["netns", "add", NS]);
-  await must("ip", ["link", "add", HOST_LINK, "type", "veth", "peer", "name", NS_LINK]);
-  await must("ip", ["link", "set", NS_LINK, "netns", NS]);
-  await must("ip", ["addr", "add", `${hostAddress}/30`, "dev", HOST_LINK]);
-  await must("ip", ["link", "set", HOST_LINK, "up"]);
-  await must("ip", ["netns", "exec", NS, "ip", "addr", "add", `${net}.2/30`, "dev", NS_LINK]);
-  await must("ip", ["netns", "exec", NS, "ip", "link", "set", NS_LINK, "up"]);
-  await must("ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]);
+  ns = await makeNamespace("px");
+  hostAddress = ns.hostAddress;
   node = await startNode({ listen: hostAddress });
   work = mkdtempSync("/tmp/archy-px-netns-");
   writeFileSync(join(work, "ca.crt"), nodeCa(node.dataDir));
@@ -69,8 +35,7 @@ before(async () => {
 
 after(async () => {
   await node?.close();
-  await run("ip", ["link", "del", HOST_LINK]);
-  await run("ip", ["netns", "del", NS]);
+  await ns?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -167,7 +167,9 @@ async function waitRunning(
   throw new Error(`${id} did not reach running; last saw ${JSON.stringify(last)}`);
 }
 
-export async function startNode(options: { listen?: string } = {}): Promise<TestNode> {
+export async function startNode(
+  options: { listen?: string; daemonArgs?: readonly string[] } = {},
+): Promise<TestNode> {
   const prefix = runPrefix();
   const root = mkdtempSync(`/tmp/archy-px-${prefix}-`);
   chmodSync(root, 0o755);
@@ -222,6 +224,7 @@ export async function startNode(options: { listen?: string } = {}): Promise<Test
       dataDir,
       appsDir,
       listen: { host: options.listen ?? "127.0.0.1", port },
+      ...(options.daemonArgs ? { extraArgs: options.daemonArgs } : {}),
       podmanSocket: service.socketPath,
       logFile: join(root, "daemon.log"),
       bootTimeoutMs: 120_000,

@@ -17,6 +17,7 @@ import { parseCommandLine, UsageError } from "../args.ts";
 const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
                     [--backend auto|podman|quadlet] [--podman-socket PATH]
                     [--node-name NAME] [--tls on|off] [--tls-cert FILE --tls-key FILE]
+                    [--interface-ports FIRST-LAST|off] [--mdns on|off]
 
 Runs the Archipelago daemon: the JSON-RPC API (POST /rpc/v1), live events (/ws/v1) and metrics
 (/metrics), every app's interfaces at <app>.<node name> behind the operator's login, and the
@@ -39,6 +40,12 @@ reconciler that keeps every app in the state its operator asked for.
                        authority (ARCHY_TLS; default on; its certificate is served at /ca.crt)
   --tls-cert FILE      serve this certificate chain (PEM) instead, with --tls-key FILE its key
                        (ARCHY_TLS_CERT, ARCHY_TLS_KEY); it must cover NAME and *.NAME
+  --interface-ports FIRST-LAST
+                       also serve each app interface on a port of its own from this range, behind
+                       the same login, for clients that cannot use names (ARCHY_INTERFACE_PORTS;
+                       default off; docs/app-access.md#clients-that-cannot-use-names)
+  --mdns on|off        publish NAME and <app>.NAME with multicast DNS, NAME ending in .local
+                       (ARCHY_MDNS; default off; docs/app-access.md#mdns)
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
@@ -145,6 +152,8 @@ export async function run(argv: string[]): Promise<number> {
       tls: { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "interface-ports": { type: "string" },
+      mdns: { type: "string" },
     },
     USAGE,
   );
