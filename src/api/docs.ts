@@ -88,6 +88,11 @@ const APP = {
 const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
 const PUBKEY = "73db3b11d85439c0e3a46d615428748a3566b93e6356fc8dce76caab1c7218aa";
 
+const PEER_TOKEN = "archy-peer-3q2Zf0uKkP1mB7xYw4nTgH8sVd6LcR9eJa5oQiUb2Ex";
+const PEERS = {
+  peers: [{ url: "https://192.168.1.20:8484/", addedAt: 1767225600000 }],
+  grants: [{ name: "garage-node", grantedAt: 1767225600000 }],
+};
 const RELAY = {
   url: "wss://relay.example.org/",
   state: "ok",
@@ -398,6 +403,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "otherSource",
     ],
   },
+  "peers.list": { params: {}, result: PEERS, errors: [] },
+  "peers.add": {
+    params: { url: "https://192.168.1.20:8484/", token: PEER_TOKEN },
+    result: { added: true, peers: PEERS },
+    errors: ["invalidParams"],
+  },
+  "peers.remove": {
+    params: { url: "https://192.168.1.20:8484/" },
+    result: { ...PEERS, peers: [] },
+    errors: ["notFound"],
+  },
+  "peers.grant": {
+    params: { name: "garage-node" },
+    result: { name: "garage-node", token: PEER_TOKEN },
+    errors: ["invalidParams"],
+  },
+  "peers.revoke": { params: { name: "garage-node" }, result: { ...PEERS, grants: [] }, errors: ["notFound"] },
   "market.relays": { params: {}, result: [RELAY], errors: [] },
   "market.relays.add": {
     params: { url: "wss://relay.example.org" },
@@ -449,6 +471,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
           version: "2.0.1",
           source: `nostr:${NPUB}`,
           publisher: NPUB,
+          nip05: { handle: "alice@example.org", verified: true, reason: "example.org names this key alice" },
           trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
           flags: [],
           installedVersion: "2.0.0",

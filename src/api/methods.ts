@@ -23,7 +23,8 @@ import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type MethodName } from "./contract.ts";
-import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
+import { MARKET_HANDLERS, marketSourced, noteOperation, offerView } from "./market-methods.ts";
+import { PEER_HANDLERS } from "./peer-methods.ts";
 import { REGISTRY_HANDLERS } from "./registry-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
@@ -171,6 +172,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     | keyof typeof BACKUP_HANDLERS
     | keyof typeof CATALOG_HANDLERS
     | keyof typeof MARKET_HANDLERS
+    | keyof typeof PEER_HANDLERS
     | keyof typeof REGISTRY_HANDLERS
   >
 > = {
@@ -261,7 +263,9 @@ const PACKAGE_HANDLERS: ApiHandlers<
         : await sourced(ctx, id, source),
     );
     await checkHostPaths(ctx, app);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
+    const accepted = lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
+    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    return accepted;
   },
   "package.approve": ({ id, approve }, ctx) =>
     lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),
@@ -283,7 +287,11 @@ const PACKAGE_HANDLERS: ApiHandlers<
         : await sourced(ctx, id),
     );
     await checkHostPaths(ctx, app);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
+    const accepted = lifecycle(ctx, () =>
+      ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }),
+    );
+    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    return accepted;
   },
   "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
   "package.logs": async ({ id, container, tail }, ctx) => {
@@ -392,6 +400,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...BACKUP_HANDLERS,
     ...CATALOG_HANDLERS,
     ...MARKET_HANDLERS,
+    ...PEER_HANDLERS,
     ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },

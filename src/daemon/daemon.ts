@@ -26,6 +26,7 @@ import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { registerPeerRoutes } from "../peers/serve.ts";
 import { AppAccess } from "../proxy/app-access.ts";
 import { registryOf } from "../registry/reference.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
@@ -220,6 +221,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
     refreshMs: config.marketRefreshMs,
     installed: () => orchestrator.store.listApps(),
+    peers: () => orchestrator.store.peers(),
   });
   await market.start();
 
@@ -328,6 +330,11 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     podmanReady: () => orchestrator.started,
     appsDir: config.appsDir,
     workDir: join(config.dataDir, "image-archives"),
+  });
+  registerPeerRoutes(server, {
+    store: orchestrator.store,
+    bundleFile: (sha256) => market.bundleFile(sha256),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
   });
   await server.ready();
   const port = await appAccess.listen(config.listen.host, config.listen.port);

@@ -15,7 +15,7 @@ import { finalizeEvent, verifyEvent } from "nostr-tools/pure";
 import { z } from "zod";
 import { isAppVersion } from "../manifest/app-version.ts";
 import { APP_ID } from "../manifest/schema.ts";
-import type { DevKey } from "./identity.ts";
+import { type DevKey, NIP05 } from "./identity.ts";
 
 export const KINDS = {
   app: 32267,
@@ -170,6 +170,7 @@ export function buildPublication(
       ["t", app.category],
       ...(app.license ? [["license", app.license]] : []),
       ...(app.website ? [["url", app.website]] : []),
+      ...(key.nip05 ? [["nip05", key.nip05]] : []),
       ["a", releaseAddress(key.pubkey, app.id, release.version)],
       ["f", PLATFORM],
     ],
@@ -189,6 +190,8 @@ export type AppRecord = {
   description: string;
   category: string;
   license: string | undefined;
+  /** The NIP-05 handle its publisher claims (name@domain): a claim until a node verified it. */
+  nip05: string | undefined;
 };
 
 export type ReleaseRecord = {
@@ -291,6 +294,9 @@ export function recordOf(event: SignedEvent): MarketRecord | { problem: string }
         description: event.content.slice(0, 2000),
         category: (firstTag(event, "t") ?? "other").slice(0, 40),
         license: firstTag(event, "license")?.slice(0, 100),
+        nip05: ((handle) => (handle && NIP05.test(handle) ? handle : undefined))(
+          firstTag(event, "nip05")?.toLowerCase(),
+        ),
       };
     }
     case KINDS.release: {

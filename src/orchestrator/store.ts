@@ -11,6 +11,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import type { StoredEnvFile } from "../manifest/env-file.ts";
 import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
+import type { Peer, PeerGrant } from "../peers/peers.ts";
 import type { Approval, StoredApproval } from "./approvals.ts";
 import {
   type DesiredState,
@@ -198,6 +199,18 @@ const MIGRATIONS: string[] = [
      text TEXT NOT NULL,
      sha256 TEXT NOT NULL,
      PRIMARY KEY (app_id, manifest_hash, path)
+   );`,
+  // Peers (src/peers/): the nodes this one fetches from, with the token each gave it, and the
+  // grants of who may fetch from this one, each token kept as its SHA-256 only.
+  `CREATE TABLE peers (
+     url TEXT PRIMARY KEY,
+     token TEXT NOT NULL,
+     added_at INTEGER NOT NULL
+   );
+   CREATE TABLE peer_grants (
+     name TEXT PRIMARY KEY,
+     token_sha256 TEXT NOT NULL UNIQUE,
+     granted_at INTEGER NOT NULL
    );`,
 ];
 
@@ -1068,6 +1081,56 @@ export class Store {
       level: row.level as OperationLogLine["level"],
       message: row.message as string,
     }));
+  }
+
+  // ---- peers: the nodes this one fetches from, and who may fetch from it
+
+  peers(): Peer[] {
+    return (
+      this.#statement("SELECT url, token, added_at FROM peers ORDER BY added_at, url").all() as Row[]
+    ).map((row) => ({ url: row.url as string, token: row.token as string, addedAt: Number(row.added_at) }));
+  }
+
+  /** Adds a peer, or gives a known one its new token; false when it was known. */
+  putPeer(url: string, token: string, now: number): boolean {
+    const known = this.#statement("SELECT 1 FROM peers WHERE url = ?").get(url) !== undefined;
+    this.#statement(
+      "INSERT INTO peers (url, token, added_at) VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET token = excluded.token",
+    ).run(url, token, now);
+    return !known;
+  }
+
+  removePeer(url: string): boolean {
+    return Number(this.#statement("DELETE FROM peers WHERE url = ?").run(url).changes) === 1;
+  }
+
+  peerGrants(): PeerGrant[] {
+    return (
+      this.#statement("SELECT name, granted_at FROM peer_grants ORDER BY granted_at, name").all() as Row[]
+    ).map((row) => ({ name: row.name as string, grantedAt: Number(row.granted_at) }));
+  }
+
+  /** Records a grant; false (and nothing changed) when that name has one already. */
+  addPeerGrant(name: string, tokenSha256: string, now: number): boolean {
+    return (
+      Number(
+        this.#statement(
+          "INSERT OR IGNORE INTO peer_grants (name, token_sha256, granted_at) VALUES (?, ?, ?)",
+        ).run(name, tokenSha256, now).changes,
+      ) === 1
+    );
+  }
+
+  removePeerGrant(name: string): boolean {
+    return Number(this.#statement("DELETE FROM peer_grants WHERE name = ?").run(name).changes) === 1;
+  }
+
+  /** The name of the grant whose token has this SHA-256, if any. */
+  peerGrantOf(tokenSha256: string): string | undefined {
+    const row = this.#statement("SELECT name FROM peer_grants WHERE token_sha256 = ?").get(tokenSha256) as
+      | Row
+      | undefined;
+    return optional<string>(row?.name);
   }
 
   // ---- marketplace: relays, settings, verified events

@@ -444,6 +444,49 @@ const VALID: Record<string, ValidCase> = {
     },
     check: (result) => assert.deepEqual(result, { removed: true, relays: [] }),
   },
+  // Between two nodes, these are exercised end to end in test/marketplace/peers.test.ts.
+  "peers.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { peers: [], grants: [] }, "no peer by default"),
+  },
+  "peers.add": {
+    prepare: () => ({ url: "https://127.0.0.1:9", token: `archy-peer-${"A".repeat(43)}` }),
+    check: (result) =>
+      assert.deepEqual(
+        (result as { peers: { peers: Array<{ url: string }> } }).peers.peers.map((p) => p.url),
+        ["https://127.0.0.1:9/"],
+        "canonical, and never the token",
+      ),
+  },
+  "peers.remove": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "peers.add",
+        { url: "https://127.0.0.1:10/", token: `archy-peer-${"B".repeat(43)}` },
+        env.cli,
+      );
+      return { url: "https://127.0.0.1:10/" };
+    },
+    check: (result) =>
+      assert.ok(
+        !(result as { peers: Array<{ url: string }> }).peers.some((p) => p.url === "https://127.0.0.1:10/"),
+      ),
+  },
+  "peers.grant": {
+    prepare: () => ({ name: "contract-node" }),
+    check: (result) => assert.match((result as { token: string }).token, /^archy-peer-[A-Za-z0-9_-]{43}$/),
+  },
+  "peers.revoke": {
+    prepare: async (env) => {
+      await ok(env.d.port, "peers.grant", { name: "revoked-node" }, env.cli);
+      return { name: "revoked-node" };
+    },
+    check: (result) =>
+      assert.ok(
+        !(result as { grants: Array<{ name: string }> }).grants.some((g) => g.name === "revoked-node"),
+      ),
+  },
   "registry.list": {
     prepare: () => ({}),
     check: (result) => assert.deepEqual(result, [], "no registry credentials by default"),
