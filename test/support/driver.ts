@@ -31,6 +31,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { isScalar, parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { TEST_USER } from "../../src/host/layout.ts";
+import { renameTemplateApps } from "../../src/manifest/interpolation.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
 import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { makeHostRoot } from "./host-root.ts";
@@ -503,10 +504,7 @@ export class Lab {
           if (value instanceof YAMLMap && value.has("app"))
             value.set("app", this.id(String(value.get("app"))));
           if (isScalar(value) && typeof value.value === "string")
-            value.value = value.value.replace(
-              /(?<!\$)\$\{export:([^/}]+)\//g,
-              (_, app: string) => `\${export:${this.id(app)}/`,
-            );
+            value.value = renameTemplateApps(value.value, (app) => this.id(app));
         }
         for (const [name, value] of Object.entries(options.env?.[key] ?? {})) environment.set(name, value);
       } else if (options.env?.[key]) c.set("environment", options.env[key]);

@@ -45,11 +45,14 @@ def admin(statements):
     """Runs statements (a function of the app's role, password and database) as the administrator."""
     app = parse_dsn(os.environ["DATABASE_URL"])
     db = connect("ADMIN_URL")
-    db.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
-    with db, db.cursor() as cur:
-        for statement in statements(sql.Identifier(app["user"]), app["password"], app["dbname"]):
-            cur.execute(*statement)
-    db.close()
+    # CREATE/DROP DATABASE cannot run in a transaction, and `with db` would open one (psycopg2 2.9).
+    db.autocommit = True
+    try:
+        with db.cursor() as cur:
+            for statement in statements(sql.Identifier(app["user"]), app["password"], app["dbname"]):
+                cur.execute(*statement)
+    finally:
+        db.close()
 
 
 def provision(role, password, name):
