@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { TEST_USER } from "../../src/host/layout.ts";
 import { archy, DaemonProcess, daemonConnected, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp, type TestAppOptions } from "../support/driver.ts";
-import { podman } from "../support/gate-run.ts";
+import { discardRun, type GateRun, podman, runGate, showRun } from "../support/gate-run.ts";
 import { runAsTestUser, testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
 import { REPO_ROOT } from "../support/stage.ts";
@@ -252,5 +252,25 @@ describe("real Podman: real apps from Debian packages through the whole lifecycl
       assert.equal(existsSync(join(dataDir, "apps", app.id)), false, `${app.id}: data directory`);
       assert.equal(existsSync(join(dataDir, "state", "secrets", app.id)), false, `${app.id}: secret files`);
     }
+  });
+});
+
+describe("real Podman: archy gate over the real apps (1 iteration, with purge)", { skip }, () => {
+  let run: GateRun;
+  after(async () => {
+    await discardRun(run);
+  });
+
+  test("every cell of rw-postgres, rw-notes and rw-mosquitto passed", { timeout: 1_800_000 }, async () => {
+    await buildRealImages();
+    run = await runGate(["--apps-dir", REAL_APPS, "--iterations", "1", "--destructive", "--keep"], 1_700_000);
+    assert.ok(run.report, `a JSON report\n${showRun(run)}`);
+    assert.deepEqual([...run.report.options.apps].sort(), ["rw-mosquitto", "rw-notes", "rw-postgres"]);
+    const failures = run.report.cells
+      .filter((c) => c.status === "fail")
+      .map((c) => `${c.app} ${c.step}: ${c.reason} — ${c.evidence?.observed}`);
+    assert.deepEqual(failures, [], showRun(run));
+    assert.equal(run.report.aborted, undefined, run.report.aborted);
+    assert.equal(run.code, 0, showRun(run));
   });
 });
