@@ -13,6 +13,10 @@ import { chownSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { TEST_USER } from "../../src/host/layout.ts";
+import { appDnsLabel } from "../../src/manifest/naming.ts";
+import { PASSWORD } from "../api/support.ts";
+import { call, loginThrough, nodeCa } from "../proxy/client.ts";
+import { callApi } from "../proxy/node.ts";
 import { archy, DaemonProcess, daemonConnected, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp, type TestAppOptions } from "../support/driver.ts";
 import { discardRun, type GateRun, podman, runGate, showRun } from "../support/gate-run.ts";
@@ -163,6 +167,25 @@ describe("real Podman: real apps from Debian packages through the whole lifecycl
     assert.equal(await schema(), "1-notes\n", "the install's job migrated to level 1");
   });
 
+  test("the notes page opens through the node's proxy with an operator's session, and writes there", async () => {
+    await callApi(url, "auth.setup", { password: PASSWORD });
+    const port = Number(new URL(url).port);
+    const host = `${appDnsLabel(notes.id)}.localhost`;
+    const ca = nodeCa(dataDir);
+    const login = await loginThrough(port, host, "/", PASSWORD, ca);
+    const origin = `https://${host}:${port}`;
+    const posted = await call(port, host, "/", {
+      ca,
+      method: "POST",
+      headers: { cookie: login.app, origin, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ text: "through the proxy" }).toString(),
+    });
+    assert.equal(posted.status, 303, posted.text);
+    const shown = await call(port, host, "/", { ca, headers: { cookie: login.app } });
+    assert.equal(shown.status, 200, shown.text);
+    assert.match(shown.text, /<li>second &lt;note&gt;<\/li><li>through the proxy<\/li>/);
+  });
+
   test("Mosquitto takes the generated login and refuses another password; a retained message comes back", async () => {
     const [login] = JSON.parse(await ok(["credentials", mosquitto.id, "--json"])) as Array<{
       username: string;
@@ -215,7 +238,10 @@ describe("real Podman: real apps from Debian packages through the whole lifecycl
     });
     await ok(["update", notes.id]);
     assert.equal(await schema(), "1-notes\n2-created\n", "the update's job migrated to level 2");
-    assert.match(await notesShown(), /<li>first note<\/li><li>second &lt;note&gt;<\/li>/);
+    assert.match(
+      await notesShown(),
+      /<li>first note<\/li><li>second &lt;note&gt;<\/li><li>through the proxy<\/li>/,
+    );
   });
 
   test("uninstall keeps the data and the secrets: a reinstall has the same passwords and the rows", async () => {
@@ -228,7 +254,10 @@ describe("real Podman: real apps from Debian packages through the whole lifecycl
     assert.equal(await ok(["credentials", postgres.id, "--json"]), credentials);
     // The cluster in the kept volume was initialised with the first password: the job's login
     // through the export works only with the same secret.
-    assert.match(await notesShown(), /<li>first note<\/li><li>second &lt;note&gt;<\/li>/);
+    assert.match(
+      await notesShown(),
+      /<li>first note<\/li><li>second &lt;note&gt;<\/li><li>through the proxy<\/li>/,
+    );
   });
 
   test("purge leaves nothing: no container, volume, secret or data directory of the three apps", async () => {
