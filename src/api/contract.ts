@@ -164,11 +164,34 @@ export const CONTRACT = {
   }),
   "package.list": method({
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads. To keep a copy current: package.changes, or the `app-view` events.",
     access: "session",
     mutates: false,
     params: None,
     result: z.array(AppView),
+  }),
+  "package.changes": method({
+    summary:
+      "The installed apps that changed since a revision the caller holds (from its last answer), and the ids removed since: what keeps a copy of package.list current without reading it whole. Without `since`, or with one too old or from before the daemon restarted, every app, marked `full`. An observation's time alone is not a change (every reconciler pass moves it): `observedAgeMs` gives every app's age now.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({
+      since: z.string().max(100).optional().meta({ description: "The `revision` of the last answer." }),
+    }),
+    result: z.object({
+      revision: z.string().meta({ description: "Send it as `since` next time." }),
+      full: z.boolean().meta({
+        description:
+          "True: `apps` is every installed app (replace what you hold); false: only those changed since.",
+      }),
+      apps: z
+        .array(AppView)
+        .meta({ description: "Each app changed (or new) since, as package.get shows it." }),
+      removed: z.array(z.string()).meta({ description: "The ids of apps uninstalled since." }),
+      observedAgeMs: z.record(z.string(), z.number().nullable()).meta({
+        description: "Every installed app's observation age now (null: not observed yet).",
+      }),
+    }),
   }),
   "package.get": method({
     summary: "One installed app, as in package.list.",

@@ -2,29 +2,27 @@
  * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
  * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
  */
-import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
-import { accessWarnings } from "../manifest/access.ts";
-import { formatPath } from "../manifest/issues.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
   type LifecycleErrorCode,
 } from "../orchestrator/lifecycle.ts";
-import type { StoredContainer } from "../orchestrator/model.ts";
+import type { Operation } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
+import { listChanges, listedApps, listVersion } from "./app-list.ts";
+import { appView, containerView, warningsOf } from "./app-views.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
-import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
+import { CONTRACT, type MethodName } from "./contract.ts";
 import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
 import { REGISTRY_HANDLERS } from "./registry-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
@@ -81,153 +79,6 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-/** The memory limits of an app's manifest, with whether the node's Podman enforces them. */
-function memoryLimitsView(
-  ctx: ApiContext,
-  manifest: Manifest | undefined,
-): HandlerResult<"package.get">["memoryLimits"] {
-  const limits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
-  return Object.entries(manifest?.containers ?? {}).flatMap(([container, spec]) =>
-    spec.memory === undefined
-      ? []
-      : [
-          {
-            container,
-            bytes: spec.memory,
-            enforced: limits?.enforced ?? null,
-            why: limits && !limits.enforced ? limits.why : null,
-          },
-        ],
-  );
-}
-
-/** The warnings of a manifest, one line each, with where in the manifest. */
-const warningsOf = (manifest: Manifest) =>
-  accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
-
-type AppViewResult = HandlerResult<"package.get">;
-
-/**
- * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
- * revision: any write, any observation time confirmed; the marketplace's events and settings are
- * in it too), the catalogs' listings (which apps they offer) and what the runtime found of the
- * host once Podman answered (memory limits). App links are the node's own
- * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
- * and approvals again, three queries an app, for every caller under load.
- */
-type ListView = {
-  /** Which views these are, in this daemon's life: part of their ETag. */
-  generation: number;
-  revision: number;
-  listings: unknown[];
-  /** What the runtime found of the host (memory limits), known once Podman answered. */
-  memoryLimits: unknown;
-  /** The rows the views were made from (the alerts are derived from them at every call). */
-  rows: AppRow[];
-  apps: AppViewResult[];
-};
-const listViews = new WeakMap<object, ListView>();
-let listGenerations = 0;
-
-/** The current views, and their version (the list's ETag). */
-function listView(ctx: ApiContext): { apps: AppViewResult[]; rows: AppRow[]; version: string } {
-  const { store } = ctx.orchestrator;
-  const listings = ctx.catalogs.sources.map((s) => s.listing);
-  const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
-  let view = listViews.get(store);
-  if (
-    !view ||
-    view.revision !== store.revision ||
-    view.memoryLimits !== memoryLimits ||
-    view.listings.length !== listings.length ||
-    view.listings.some((listing, i) => listing !== listings[i])
-  ) {
-    const rows = store.listApps();
-    const apps = rows.map((row) => appView(ctx, row));
-    // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, rows, apps };
-    listViews.set(store, view);
-  }
-  // A restarted daemon starts counting again: its start time keeps an old tag from matching.
-  const version = createHash("sha256")
-    .update(`${ctx.startedAt}\0${view.generation}`)
-    .digest("base64url")
-    .slice(0, 22);
-  return { apps: view.apps, rows: view.rows, version };
-}
-
-/**
- * The listed apps, with the age of their observation and their alerts now (an overdue backup is an
- * alert because time passed, not because anything was written).
- */
-function listedApps(ctx: ApiContext): AppViewResult[] {
-  const now = ctx.clock();
-  const { apps, rows } = listView(ctx);
-  const alerts = ctx.backups.alerts(rows, now);
-  return apps.map((app) => ({
-    ...app,
-    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
-    alerts: alerts.filter((alert) => alert.appId === app.id),
-  }));
-}
-
-/** The list's ETag: its views' version and the alerts now (they change without a store write). */
-function listVersion(ctx: ApiContext): string {
-  const { rows, version } = listView(ctx);
-  const alerts = ctx.backups
-    .alerts(rows)
-    .map((a) => `${a.kind}\0${a.target}\0${a.appId}\0${a.since}`)
-    .join("\n");
-  return alerts
-    ? `${version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
-    : version;
-}
-
-/** A container as the API shows it; whether it is a job comes from its app's manifest. */
-function containerView(container: StoredContainer, manifest: Manifest | undefined) {
-  return {
-    ...container,
-    startedAt: container.startedAt ?? null,
-    job: manifest?.containers[container.key]?.job ?? false,
-  };
-}
-
-function appView(ctx: ApiContext, row: AppRow): AppViewResult {
-  const { orchestrator } = ctx;
-  const manifest = orchestrator.manifests.of(row).manifest;
-  const containers = orchestrator.store.listContainers(row.id);
-  const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
-  const interfaces = Object.keys(manifest?.interfaces ?? {}).map((name) => ({
-    name,
-    url: manifest ? ctx.interfaceUrl(row.id, manifest, name) : null,
-  }));
-  return {
-    id: row.id,
-    name: manifest?.name ?? row.id,
-    version: row.version,
-    description: manifest?.description ?? "",
-    category: manifest?.category ?? "other",
-    source: row.source,
-    publisher: row.publisher ?? null,
-    desired: row.desired,
-    phase: row.phase,
-    reason: row.reason ?? null,
-    observedAt,
-    observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
-    containers: containers.map((c) => containerView(c, manifest)),
-    interfaces,
-    memoryLimits: memoryLimitsView(ctx, manifest),
-    localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
-    permissions: permissionStatus(
-      manifest ? requestedPermissions(manifest) : [],
-      orchestrator.store.approvals(row.id),
-    ),
-    warnings: manifest ? warningsOf(manifest) : [],
-    flags: ctx.market.flagsOf(row),
-    alerts: ctx.backups.alerts([row]).filter((alert) => alert.appId === row.id),
-  };
-}
-
 /** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
 async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
   const listing = await ctx.sources();
@@ -270,6 +121,17 @@ async function sourced(ctx: ApiContext, id: string, source?: string) {
   );
 }
 
+/** An operation as the API shows it, field by field (its generation stays inside). */
+const operationSummary = (o: Operation) => ({
+  id: o.id,
+  appId: o.appId,
+  kind: o.kind,
+  state: o.state,
+  createdAt: o.createdAt,
+  finishedAt: o.finishedAt ?? null,
+  error: o.error ?? null,
+});
+
 function installed(ctx: ApiContext, id: string): AppRow {
   const row = ctx.orchestrator.store.getApp(id);
   if (!row) throw new RpcError(RPC_CODES.notFound, `${id} is not installed`);
@@ -287,6 +149,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
   >
 > = {
   "package.list": (_params, ctx) => listedApps(ctx),
+  "package.changes": ({ since }, ctx) => listChanges(ctx, since),
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
@@ -445,28 +308,19 @@ const PACKAGE_HANDLERS: ApiHandlers<
         manifestOf.set(c.appId, row ? manifests.of(row).manifest : undefined);
       }
       return {
+        appId: c.appId,
         ...containerView(c, manifestOf.get(c.appId)),
         observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
       };
     });
   },
   "operation.list": ({ appId, limit }, ctx) =>
-    ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
-      id: o.id,
-      appId: o.appId,
-      kind: o.kind,
-      state: o.state,
-      createdAt: o.createdAt,
-      finishedAt: o.finishedAt ?? null,
-      error: o.error ?? null,
-    })),
+    ctx.orchestrator.store.listOperations(appId, limit).map(operationSummary),
   "operation.get": ({ id, afterSeq }, ctx) => {
     const operation = ctx.orchestrator.store.getOperation(id);
     if (!operation) throw new RpcError(RPC_CODES.notFound, `no operation ${id}`);
     return {
-      ...operation,
-      finishedAt: operation.finishedAt ?? null,
-      error: operation.error ?? null,
+      ...operationSummary(operation),
       logs: ctx.orchestrator.store
         .operationLogs(id, afterSeq)
         .map(({ seq, at, level, message }) => ({ seq, at, level, message })),

@@ -242,6 +242,11 @@ export class DaemonClient {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
+  /** The CLI token, for the daemon's streamed routes (image archives) beside its RPC. */
+  async token(): Promise<string> {
+    return (await this.#credentials()).token;
+  }
+
   /** The token file in use (after the first authenticated call). */
   async tokenPath(): Promise<string> {
     return (await this.#credentials()).path;

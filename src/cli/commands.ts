@@ -337,6 +337,25 @@ const TABLE = {
     group: "operator",
     load: () => import("./commands/registry.ts"),
   },
+  image: {
+    summary: "an app's images and bundle in one archive, for nodes without registry access: export, import",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      export: {
+        summary: "write an installed app's archive to stdout (images by digest, bundle)",
+        options: [...CONNECTION, HELP],
+        args: "installed",
+      },
+      import: {
+        summary: "verify an archive and import its images and app",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "files",
+      },
+    },
+    group: "operator",
+    load: () => import("./commands/image.ts"),
+  },
   app: {
     summary: "app developer tools: new, import, schema, validate, render, test, publish",
     options: [HELP],

@@ -7,14 +7,16 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
+import { untoldChanges } from "../api/app-list.ts";
 import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
+import { registerImageArchiveRoutes } from "../api/image-archive-routes.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
-import { createServer } from "../api/server.ts";
+import { bearer, createServer } from "../api/server.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
@@ -23,7 +25,9 @@ import { unapprovedOf } from "../orchestrator/approvals.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
+import type { AppRow } from "../orchestrator/store.ts";
 import { AppAccess } from "../proxy/app-access.ts";
+import { registryOf } from "../registry/reference.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
 import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { PodmanRuntime } from "../runtime/podman-runtime.ts";
@@ -71,9 +75,14 @@ export type DaemonOptions = {
   passwordWork?: PasswordWork;
   /** Sees every event the daemon publishes (tests record them). */
   onEvent?: (event: ApiEvent) => void;
+  /** Whether results are checked against their schemas (default: api/rpc/result-checks.ts decides). */
+  checkResults?: boolean;
 };
 
 /** How long to wait before connecting to Podman again after the n-th failed attempt. */
+/** How often the list's changes that no event announced are looked for (while anyone listens). */
+const LIST_TICK_MS = 1_000;
+
 export const reconnectDelayMs = (attempt: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
 
 export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -110,10 +119,24 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     }
     // An app that changed may route differently (installed, removed, its approvals changed).
     if (event.type === "app") access?.invalidate();
+    // The app's new view goes before its operation's end: a client that waits for that end (the
+    // CLI) has what the app became when it arrives, without reading it again.
+    if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed"))
+      tellListChanges();
+    emit(event);
+  };
+  const emit = (event: ApiEvent) => {
     options.onEvent?.(event);
     events.append(event);
   };
+  /** Sends the list's changes not told yet (app-list.ts), while anyone listens; set once the API is up. */
+  let tellListChanges = () => {};
 
+  // A catalog app's package is its verified files, while the catalog still offers that version;
+  // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
+  // against what was signed at every use.
+  const packageOf = (app: Pick<AppRow, "id" | "source" | "version">): AppPackage | undefined =>
+    localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app);
   const orchestrator = new Orchestrator({
     stateDir,
     dataRoot: config.dataDir,
@@ -133,11 +156,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
-    // A catalog app's package is its verified files, while the catalog still offers that version;
-    // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
-    // against what was signed at every use.
-    packageOf: (app): AppPackage | undefined =>
-      localPackage(app) ?? catalogs.packageOf(app) ?? market.packageOf(app),
+    packageOf,
   });
   const backupMinIntervalMs = config.backupMinIntervalMs ?? 60_000;
   const backups = new Backups({
@@ -219,34 +238,65 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     return listing;
   };
 
+  const contextFor = (call: ApiContext["call"]): ApiContext => ({
+    orchestrator,
+    auth,
+    sources,
+    catalogs,
+    market,
+    backups,
+    version: VERSION,
+    backendReason: backend.reason,
+    startedAt: started,
+    dataDir: config.dataDir,
+    podmanVersion: () => podmanVersion,
+    clock,
+    publish,
+    interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
+    call,
+  });
+  // The list's changes are the daemon's own words, not a caller's: a context without a caller.
+  const daemonContext = contextFor({
+    client: "daemon",
+    sessionToken: undefined,
+    deviceCookie: undefined,
+    cliToken: false,
+    setSession: () => {},
+  });
+  const tellUntold = () => {
+    // Telling is a courtesy to listeners: a failure of it never reaches what published the event.
+    let changes: ApiEvent[];
+    try {
+      changes = untoldChanges(daemonContext);
+    } catch (error) {
+      logger.error({ err: error }, "could not tell the app list's changes");
+      return;
+    }
+    for (const change of changes) emit(change);
+  };
+  tellListChanges = () => {
+    if (events.listening) tellUntold();
+  };
+  // A new listener first gets what was not told (and the first one sets what was).
+  events.onSubscribe = tellUntold;
+  // What no event announces (an observation, an alert that came due, an approval) is told within
+  // a second; a tick costs a comparison while the store has not moved (app-list.ts keeps the views).
+  const listTicker = setInterval(() => tellListChanges(), LIST_TICK_MS);
+  listTicker.unref();
+
   const server = await createServer({
     auth,
     metrics,
     logger,
     tls: false,
     clock,
+    checkResults: options.checkResults,
     // The node's own name is always its own (app hosts never reach the API: the front door routes them).
     allowedHosts: [...config.allowedHosts, accessConfig.nodeName],
     front: { serverFactory: appAccess.front.serverFactory, upgrades: appAccess.front.apiUpgrades },
     events,
     webRoot: join(CODE_ROOT, "web", "dist"),
-    context: (call): ApiContext => ({
-      orchestrator,
-      auth,
-      sources,
-      catalogs,
-      market,
-      backups,
-      version: VERSION,
-      backendReason: backend.reason,
-      startedAt: started,
-      dataDir: config.dataDir,
-      podmanVersion: () => podmanVersion,
-      clock,
-      publish,
-      interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
-      call,
-    }),
+    context: contextFor,
     gauges: () => {
       // The reconciler counts its passes; the counter takes that count at scrape time.
       metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
@@ -267,8 +317,19 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     },
   });
   appAccess.registerRoutes(server);
+  registerImageArchiveRoutes(server, {
+    authorized: (request) => auth.cliTokenMatches(bearer(request)),
+    packageDirOf: (appId) => {
+      const row = orchestrator.store.getApp(appId);
+      return row ? packageOf(row)?.dir : undefined;
+    },
+    credentialsFor: (image) => orchestrator.registries.get(registryOf(image)),
+    imagePresent: (image) => orchestrator.runtime.imagePresent(image),
+    podmanReady: () => orchestrator.started,
+    appsDir: config.appsDir,
+    workDir: join(config.dataDir, "image-archives"),
+  });
   await server.ready();
-  await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
   const browserUrl = appAccess.nodeUrl;
@@ -368,6 +429,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     browserUrl,
     orchestrator,
     stop: async () => {
+      clearInterval(listTicker);
       stopping = true;
       cancelWait?.();
       await appAccess.close();

@@ -51,6 +51,7 @@ function container(key: string, extra: Partial<StoredContainer> = {}): StoredCon
     state: "running",
     health: "healthy",
     exitCode: 0,
+    restarts: 0,
     startedAt: 5_000,
     backend: "podman",
     specHash: `hash-${key}`,
@@ -642,10 +643,10 @@ describe("store: observations", () => {
       ["db", "web"],
     );
     store.saveObservation("alpha", [
-      container("web", { state: "exited", exitCode: 137, startedAt: undefined }),
+      container("web", { state: "exited", exitCode: 137, startedAt: undefined, restarts: 2 }),
     ]);
     assert.deepEqual(store.listContainers("alpha"), [
-      container("web", { state: "exited", exitCode: 137, startedAt: undefined }),
+      container("web", { state: "exited", exitCode: 137, startedAt: undefined, restarts: 2 }),
     ]);
     assert.deepEqual(
       store.listContainers().map((c) => `${c.appId}/${c.key}`),
@@ -654,6 +655,18 @@ describe("store: observations", () => {
     store.saveObservation("alpha", []);
     assert.deepEqual(store.listContainers("alpha"), []);
     assert.equal(store.listContainers("beta").length, 1);
+    store.close();
+  });
+
+  test("containers observed before restarts were counted are read with 0 restarts after the upgrade", () => {
+    const path = freshPath();
+    const before = new Store(path);
+    before.saveObservation("alpha", [container("web")]);
+    before.close();
+    rewindStore(path, 9); // before the restarts column
+    const store = new Store(path);
+    assert.equal(store.schemaVersion, CURRENT);
+    assert.deepEqual(store.listContainers("alpha"), [container("web", { restarts: 0 })]);
     store.close();
   });
 

@@ -185,6 +185,8 @@ const MIGRATIONS: string[] = [
      json TEXT NOT NULL
    );
    CREATE INDEX market_events_by_kind ON market_events (kind, pubkey);`,
+  // How many times each container started again since it was created (restart-count.ts).
+  `ALTER TABLE containers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** A verified Nostr event as the marketplace keeps it (see src/marketplace/market.ts). */
@@ -304,6 +306,7 @@ function toContainer(row: Row): StoredContainer {
     health: row.health as StoredContainer["health"],
     exitCode: Number(row.exit_code),
     startedAt: optional<number>(row.started_at),
+    restarts: Number(row.restarts),
     backend: row.backend as string,
     specHash: optional<string>(row.spec_hash),
     observedAt: Number(row.observed_at),
@@ -872,8 +875,8 @@ export class Store {
     this.transaction(() => {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(appId);
       const insert = this.#statement(
-        `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, backend, spec_hash, observed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, restarts, backend, spec_hash, observed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const c of containers)
         insert.run(
@@ -885,6 +888,7 @@ export class Store {
           c.health,
           c.exitCode,
           c.startedAt ?? null,
+          c.restarts,
           c.backend,
           c.specHash ?? null,
           c.observedAt,

@@ -30,7 +30,8 @@ function splitName(name: string): { prefix: string; name: string } {
   return { prefix, name: rest };
 }
 
-function header(entry: TarEntry, size: number): Buffer {
+/** The ustar header of an entry of `size` bytes (for writers that stream the data after it). */
+export function tarHeader(entry: TarEntry, size: number): Buffer {
   if (entry.name.startsWith("/") || entry.name.split("/").includes(".."))
     throw new Error(`unsafe tar entry name: ${entry.name}`);
   const block = Buffer.alloc(BLOCK);
@@ -58,10 +59,16 @@ export function tar(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
     const data = entry.type === "file" ? Buffer.from(entry.data ?? new Uint8Array()) : Buffer.alloc(0);
-    parts.push(header(entry, data.length), data);
-    const padding = (BLOCK - (data.length % BLOCK)) % BLOCK;
-    if (padding > 0) parts.push(Buffer.alloc(padding));
+    parts.push(tarHeader(entry, data.length), data, tarPadding(data.length));
   }
-  parts.push(Buffer.alloc(BLOCK * 2));
+  parts.push(TAR_END);
   return Buffer.concat(parts);
 }
+
+/** The zeros that follow `size` bytes of data up to the next block. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+/** The two zero blocks that end an archive. */
+export const TAR_END = Buffer.alloc(BLOCK * 2);

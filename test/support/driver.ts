@@ -87,6 +87,7 @@ export type StoredContainer = {
   name: string;
   containerId: string;
   state: string;
+  restarts: number;
   observedAt: number;
 };
 export type ListedApp = AppSummary & { reason?: string; containers: StoredContainer[] };

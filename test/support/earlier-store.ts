@@ -7,6 +7,7 @@
 import { DatabaseSync } from "node:sqlite";
 
 const UNDO: Record<number, string> = {
+  10: "ALTER TABLE containers DROP COLUMN restarts;",
   9: "DROP TABLE market_relays; DROP TABLE market_settings; DROP TABLE market_events;",
   8: "ALTER TABLE apps DROP COLUMN publisher; ALTER TABLE updates DROP COLUMN from_publisher;",
   7: "DROP TABLE approvals; DROP TABLE upgrade_notes;",

@@ -13,9 +13,11 @@
  *   {"podman":{"socketPath","origin","pid"}} once connected.
  *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
  *           {"id":5,"op":"registry-login","host":"127.0.0.1:5000","username":"u","password":"p"}
+ *           {"id":6,"op":"image-export","app":"x","file":"/…/x.tar"} | {"id":7,"op":"image-import","file":"/…/x.tar"}
  *           {"id":3,"op":"list"} | {"id":4,"op":"wait","app":"x","phase":"running","timeoutMs":60000}
  *   stdout: {"reply":1,"ok":true,"result":…} | {"event":{…}}
  */
+import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -27,6 +29,8 @@ import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
 import type { Action } from "../../src/orchestrator/planner.ts";
 import { Store } from "../../src/orchestrator/store.ts";
+import { exportAppArchive, importAppArchive } from "../../src/registry/app-archive.ts";
+import { registryOf } from "../../src/registry/reference.ts";
 import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../../src/runtime/service.ts";
 
@@ -136,6 +140,25 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         command.username as string,
         command.password as string,
       );
+    case "image-export": {
+      const source = store.getApp(app)?.source ?? "";
+      if (!source.startsWith("local:")) throw new Error(`${app} is not installed from a local directory`);
+      const out = createWriteStream(command.file as string, { mode: 0o600 });
+      try {
+        return await exportAppArchive(source.slice("local:".length), () => out, {
+          credentialsFor: (image) => orchestrator.registries.get(registryOf(image)),
+          workDir: join(values.state as string, "image-archives"),
+        });
+      } finally {
+        await new Promise((resolve) => out.end(resolve));
+      }
+    }
+    case "image-import":
+      return importAppArchive(command.file as string, {
+        workDir: join(values.state as string, "image-archives"),
+        placeOf: (id, version) => join(values.state as string, "imported", `${id}-${version}`),
+        imagePresent: (image) => runtime.imagePresent(image),
+      });
     case "start":
       return lifecycle.start(app);
     case "stop":

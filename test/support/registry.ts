@@ -40,6 +40,11 @@ export type TestRegistry = {
   storage: string;
   /** Copies an image of the test user's Podman store (default: the test image) to `repo:tag`. */
   push(repoTag: string, source?: string): Promise<PushedImage>;
+  /**
+   * Pushes an image index (multi-platform list) holding `source` (this node's platform) to
+   * `repo:tag`; its digest is the index's.
+   */
+  pushIndex(repoTag: string, source: string): Promise<PushedImage>;
   /** The file a blob is stored in (to tamper with it). */
   blobFile(digest: string): string;
   /** The digests of the layers of a pushed image (its manifest as stored). */
@@ -272,6 +277,39 @@ export async function startRegistry(options: { username?: string } = {}): Promis
         `docker://${reference}`,
       ]);
       if (result.code !== 0) throw new Error(`skopeo copy to ${reference} failed: ${result.stderr}`);
+      const digest = readFileSync(digestFile, "utf8").trim();
+      return { reference, digest, pinned: `${reference}@${digest}` };
+    },
+    async pushIndex(repoTag, source) {
+      const reference = `${host}/${repoTag}`;
+      const list = `localhost/archy-test/index-${randomBytes(4).toString("hex")}:1`;
+      const digestFile = join(dir, `digest-${randomBytes(4).toString("hex")}`);
+      try {
+        for (const argv of [
+          ["podman", "manifest", "create", list],
+          ["podman", "manifest", "add", list, `containers-storage:${source}`],
+          [
+            "podman",
+            "manifest",
+            "push",
+            "--all",
+            "--quiet",
+            "--creds",
+            credentials,
+            "--cert-dir",
+            trust,
+            "--digestfile",
+            digestFile,
+            list,
+            `docker://${reference}`,
+          ],
+        ]) {
+          const result = await runAsTestUser(argv);
+          if (result.code !== 0) throw new Error(`${argv.slice(0, 3).join(" ")} failed: ${result.stderr}`);
+        }
+      } finally {
+        await runAsTestUser(["podman", "manifest", "rm", list]);
+      }
       const digest = readFileSync(digestFile, "utf8").trim();
       return { reference, digest, pinned: `${reference}@${digest}` };
     },
