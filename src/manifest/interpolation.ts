@@ -99,6 +99,16 @@ export function templateSource(parts: readonly TemplatePart[]): string {
   return parts.map(partSource).join("");
 }
 
+/**
+ * A value with the apps its `${export:APP/…}` references name renamed (a sandbox's prefixed copy of
+ * an app and its dependencies); a value that does not parse, or names no app, is returned as is.
+ */
+export function renameTemplateApps(value: string, renamed: (app: string) => string): string {
+  const parts = parseTemplate(value);
+  if ("message" in parts || !parts.some((p) => p.kind === "export")) return value;
+  return templateSource(parts.map((p) => (p.kind === "export" ? { ...p, app: renamed(p.app) } : p)));
+}
+
 function partSource(p: TemplatePart): string {
   if (p.kind === "text") return p.text.replaceAll("${", () => "$${");
   if (p.kind === "secret") return `\${secret:${p.secret}}`;
