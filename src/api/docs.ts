@@ -62,6 +62,7 @@ const APP = {
       health: "healthy",
       exitCode: 0,
       startedAt: T0 - 60_000,
+      restarts: 0,
       backend: "podman",
       observedAt: T0,
       job: false,
