@@ -12,7 +12,9 @@
  * exists: `podmanSocket` names a socket where nothing answers, so the reconciler never starts and
  * the list is served from the store alone (as invariant 7 wants). Clients authenticate with the CLI
  * token (a bearer), and run in a worker thread, so that their own work does not share the server's
- * event loop. The two targets are measured in alternating phases, each of `--requests` requests.
+ * event loop. Results are checked against their schemas as the build decides (not checked, unless
+ * ARCHY_CHECK_RESULTS=1: src/api/rpc/result-checks.ts), since the daemon runs from the build there.
+ * The two targets are measured in alternating phases, each of `--requests` requests.
  *
  *   node bench/api-list.bench.ts [--apps 100] [--clients 50] [--requests 2000] [--rounds 5]
  *                                [--warmup 1] [--target-p50-ms 250] [--target-p99-ms 1000] [--json]
@@ -29,6 +31,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import Fastify from "fastify";
 import pino from "pino";
 import { Pool } from "undici";
+import { resultChecks } from "../src/api/rpc/result-checks.ts";
 import { loadConfig } from "../src/daemon/config.ts";
 import { runDaemon } from "../src/daemon/daemon.ts";
 import { seedApps } from "./seed-apps.ts";
@@ -45,6 +48,8 @@ import {
   table,
 } from "./support.ts";
 
+/** What the daemon run from the build does (this file runs from the sources, where it would check). */
+const CHECK_RESULTS = resultChecks(process.env.ARCHY_CHECK_RESULTS, "dist/main.js");
 const STATIC_PATH = "/static/package-list.json";
 const LIST_BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "package.list", params: {} });
 
@@ -221,7 +226,7 @@ async function benchmark(): Promise<number> {
     });
     daemon = await runDaemon(
       { ...config, listen: { host: "127.0.0.1", port: 0 }, resyncMs: 3_600_000, logLevel: "info" },
-      { destination },
+      { destination, checkResults: CHECK_RESULTS },
     );
     const token = readFileSync(join(dataDir, "state", "cli-token"), "utf8").trim();
     log(`daemon listens on ${daemon.url}`);
@@ -364,7 +369,7 @@ function report(result: Result): string {
   return [
     `api-list benchmark, ${result.date}: ${p.apps} installed apps, ${p.clients} concurrent clients (keep-alive)`,
     `${result.machine.cpus} CPUs (${result.machine.cpuModel}), ${result.machine.memoryGiB} GiB, node ${result.machine.node}, load ${result.machine.loadAverage}`,
-    `${p.rounds} rounds of ${p.requests} requests per target after ${p.warmup} warm-up, the two targets alternating; milliseconds`,
+    `${p.rounds} rounds of ${p.requests} requests per target after ${p.warmup} warm-up, the two targets alternating; milliseconds; results ${CHECK_RESULTS ? "checked" : "not checked"} against their schemas`,
     "",
     table(["target", "p50", "p99", "max", "req/s", "bytes"], rows),
     "",

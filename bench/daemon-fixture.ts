@@ -283,6 +283,7 @@ export async function seedStore(
           state: "running",
           health: health ? "healthy" : "unknown",
           exitCode: 0,
+          restarts: 0,
           startedAt: observedAt - 3_600_000,
           backend: "podman",
           specHash: randomBytes(16).toString("hex"),

@@ -43,6 +43,7 @@ export function seedApps(dataDir: string, apps: number): void {
           state: "running",
           health: "healthy",
           exitCode: 0,
+          restarts: 0,
           startedAt: now - 60_000,
           backend: "podman",
           specHash: randomBytes(16).toString("hex"),

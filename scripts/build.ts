@@ -18,13 +18,14 @@
  * Runs with the Node that `npm ci` installs (npm's `prepare` builds after every `npm ci`).
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { build, type Plugin } from "esbuild";
+import { join, relative, resolve } from "node:path";
+import { build, type Metafile, type Plugin } from "esbuild";
 import { CODE_ROOT } from "../src/system/code-root.ts";
 
 const BUILDS = join(CODE_ROOT, ".build");
 const DIST = join(CODE_ROOT, "dist");
 const STAMP = "BUILT";
+export const CHUNKS = "chunks.json";
 const KEEP = 3;
 
 /** The newest modification time under the given paths (files and directories, recursively). */
@@ -74,11 +75,33 @@ const builtinsOnUse: Plugin = {
   },
 };
 
+/**
+ * Which npm packages each output file holds (`chunks.json`: file name -> package names, sorted;
+ * a copy nested in another package's node_modules named by the path to it: `a > undici`):
+ * to see what a process loaded from the names of the chunks it read (test/daemon/idle-modules.test.ts).
+ */
+export function chunkPackages(metafile: Metafile, out: string): Record<string, string[]> {
+  const chunks: Record<string, string[]> = {};
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!file.endsWith(".js")) continue;
+    const packages = new Set<string>();
+    for (const input of Object.keys(output.inputs)) {
+      // A copy nested in another package's node_modules is named by the path to it: `a > undici`.
+      const nested = input.split("node_modules/").slice(1);
+      const names = nested.map((part) => /^(?:@[^/]+\/)?[^/]+/.exec(part)?.[0] ?? part);
+      if (names.length > 0) packages.add(names.join(" > "));
+    }
+    chunks[relative(out, resolve(CODE_ROOT, file))] = [...packages].sort();
+  }
+  return chunks;
+}
+
 export async function buildCli(): Promise<string> {
   const id = `${Date.now().toString(36)}-${process.pid}`;
   const out = join(BUILDS, id);
   mkdirSync(out, { recursive: true });
-  await build({
+  const { metafile } = await build({
+    metafile: true,
     entryPoints: [join(CODE_ROOT, "src", "cli", "main.ts")],
     outdir: out,
     bundle: true,
@@ -97,8 +120,13 @@ export async function buildCli(): Promise<string> {
     // loaded module's source text in memory, 4.7 MB unminified, 2.4 MB minified (~7 MB of RSS).
     minify: true,
     keepNames: true,
+    // Licence comments go to `<chunk>.LEGAL.txt` beside each chunk: the one non-ASCII character of
+    // one of them ("Wärting", undici's) made Node decode the whole daemon chunk as UTF-16, twice
+    // its 2.2 MB in the heap. Minified and with esbuild's ASCII charset, what remains is ASCII.
+    legalComments: "external",
     logLevel: "warning",
   });
+  writeFileSync(join(out, CHUNKS), `${JSON.stringify(chunkPackages(metafile, out), null, 1)}\n`);
   writeFileSync(join(out, STAMP), `${new Date().toISOString()}\n`);
   // Switch `dist` in one step: a link made beside it, renamed over it.
   const link = join(CODE_ROOT, `.dist-${id}`);

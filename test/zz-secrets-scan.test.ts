@@ -11,7 +11,7 @@
  * It cannot pass vacuously: it requires at least ARCHY_SCAN_MIN_LINES log lines and events (1000),
  * ARCHY_SCAN_MIN_SECRETS generated secrets (4), and lines, events and generated secrets from every
  * harness (the API daemons generate no app secrets: their fake Podman never lets an install run; their
- * CLI tokens are scanned instead), and lines where the daemon masked a secret: hooks that echo their
+ * CLI tokens are scanned instead), backup repository keys (test/backup/'s daemons), and lines where the daemon masked a secret: hooks that echo their
  * app's secrets and a dependency's (test/orchestrator/hook-secrets.test.ts) ran, and their output
  * was scanned.
  *
@@ -45,7 +45,7 @@ describe("the suite's secrets scan", {
     process.stdout.write(
       `# scanned ${total} lines (${SOURCE_KINDS.map((k) => `${k}: ${r.lines[k].logs} log + ${r.lines[k].events} event`).join(", ")}) ` +
         `in ${r.files.logs + r.files.events} files for ${r.secrets.generated} generated secrets ` +
-        `(${SOURCE_KINDS.map((k) => `${k}: ${r.secrets.bySource[k]}`).join(", ")}) and ${r.secrets.cliTokens} CLI tokens; ` +
+        `(${SOURCE_KINDS.map((k) => `${k}: ${r.secrets.bySource[k]}`).join(", ")}), ${r.secrets.cliTokens} CLI tokens and ${r.secrets.backupKeys} backup keys and credentials; ` +
         `${r.podman.containers} containers inspected (Podman ${r.podman.versions.join(", ") || "-"}); ` +
         `${SOURCE_KINDS.reduce((sum, k) => sum + r.masked[k], 0)} lines with a masked secret\n`,
     );
@@ -61,6 +61,10 @@ describe("the suite's secrets scan", {
     assert.ok(r.secrets.bySource["orchestrator-driver"] > 0, "no secret from the orchestrator labs");
     assert.ok(r.secrets.bySource["cli-daemon"] > 0, "no secret from the operator CLI's daemon");
     assert.ok(r.secrets.cliTokens > 0, "no CLI token collected");
+    assert.ok(
+      r.secrets.backupKeys > 0,
+      "no backup repository key collected: the daemons of test/backup/ were not scanned",
+    );
     assert.ok(r.podman.containers > 0, "no container's environment recorded");
     assert.ok(
       r.masked["orchestrator-driver"] > 0,

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { parseSchedule } from "../backup/schedule.ts";
-import { OfferViewSchema, RelayView } from "./market-views.ts";
+import { OfferViewSchema, PeersView, RelayView } from "./market-views.ts";
 import { Approvals, PermissionName } from "./permission-views.ts";
 import {
   Accepted,
@@ -164,11 +164,34 @@ export const CONTRACT = {
   }),
   "package.list": method({
     summary:
-      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads.",
+      "Installed apps with their desired state, phase and last observed containers (answered from the store, never waiting for Podman; a view kept between calls until the store changes). Sent alone, the answer has an ETag: see Protocol, conditional reads. To keep a copy current: package.changes, or the `app-view` events.",
     access: "session",
     mutates: false,
     params: None,
     result: z.array(AppView),
+  }),
+  "package.changes": method({
+    summary:
+      "The installed apps that changed since a revision the caller holds (from its last answer), and the ids removed since: what keeps a copy of package.list current without reading it whole. Without `since`, or with one too old or from before the daemon restarted, every app, marked `full`. An observation's time alone is not a change (every reconciler pass moves it): `observedAgeMs` gives every app's age now.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({
+      since: z.string().max(100).optional().meta({ description: "The `revision` of the last answer." }),
+    }),
+    result: z.object({
+      revision: z.string().meta({ description: "Send it as `since` next time." }),
+      full: z.boolean().meta({
+        description:
+          "True: `apps` is every installed app (replace what you hold); false: only those changed since.",
+      }),
+      apps: z
+        .array(AppView)
+        .meta({ description: "Each app changed (or new) since, as package.get shows it." }),
+      removed: z.array(z.string()).meta({ description: "The ids of apps uninstalled since." }),
+      observedAgeMs: z.record(z.string(), z.number().nullable()).meta({
+        description: "Every installed app's observation age now (null: not observed yet).",
+      }),
+    }),
   }),
   "package.get": method({
     summary: "One installed app, as in package.list.",
@@ -408,6 +431,62 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({ host: z.string().min(1).max(255) }),
     result: z.array(RegistryView),
+  }),
+  "peers.list": method({
+    summary:
+      "The peers this node fetches marketplace bundles from (their tokens never shown), and the grants of who may fetch from this node.",
+    access: "session",
+    mutates: false,
+    params: z.strictObject({}),
+    result: PeersView,
+  }),
+  "peers.add": method({
+    summary:
+      "Adds a peer to fetch bundles from first (or gives a known one a new token): its URL and the token its operator granted this node.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      url: z.string().min(1).max(512).meta({ description: "The other node's address, https://host:port/." }),
+      token: z
+        .string()
+        .min(1)
+        .max(200)
+        .meta({ description: "What `archy peers grant NAME` printed on the other node." }),
+    }),
+    result: z.object({ added: z.boolean(), peers: PeersView }),
+  }),
+  "peers.remove": method({
+    summary: "Removes a peer: bundles are no longer fetched from it.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ url: z.string().min(1).max(512) }),
+    result: PeersView,
+  }),
+  "peers.grant": method({
+    summary:
+      "Lets another node fetch the bundles this node has: a new token for it, shown this once (only its SHA-256 is kept).",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({
+      name: z
+        .string()
+        .min(1)
+        .max(63)
+        .meta({ description: "Who the grant is for (a-z, 0-9, '.', '_', '-')." }),
+    }),
+    result: z.object({
+      name: z.string(),
+      token: z
+        .string()
+        .meta({ description: "Give it to the other node's operator: archy peers add URL --token TOKEN." }),
+    }),
+  }),
+  "peers.revoke": method({
+    summary: "Withdraws a grant: its token no longer fetches anything from this node.",
+    access: "session",
+    mutates: true,
+    params: z.strictObject({ name: z.string().min(1).max(63) }),
+    result: PeersView,
   }),
   "market.relays": method({
     summary: "The Nostr relays the marketplace learns from, and how their last refresh went.",

@@ -88,6 +88,11 @@ const APP = {
 const NPUB = "npub1w0dnkywc2sucpcayd4s4g2r5s634v6unu56kl3rwwm92k8rjrz4qsh20dj";
 const PUBKEY = "73db3b11d85439c0e3a46d615428748a3566b93e6356fc8dce76caab1c7218aa";
 
+const PEER_TOKEN = "archy-peer-3q2Zf0uKkP1mB7xYw4nTgH8sVd6LcR9eJa5oQiUb2Ex";
+const PEERS = {
+  peers: [{ url: "https://192.168.1.20:8484/", addedAt: 1767225600000 }],
+  grants: [{ name: "garage-node", grantedAt: 1767225600000 }],
+};
 const RELAY = {
   url: "wss://relay.example.org/",
   state: "ok",
@@ -152,6 +157,17 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "auth.logoutAll": { params: {}, result: { revoked: 3 }, errors: [] },
   "auth.rotateCliToken": { params: {}, result: { ok: true }, errors: [] },
   "package.list": { params: {}, result: [APP], errors: [] },
+  "package.changes": {
+    params: { since: "k2Vd8Qx1aZ0p.41" },
+    result: {
+      revision: "k2Vd8Qx1aZ0p.43",
+      full: false,
+      apps: [APP],
+      removed: ["old-app"],
+      observedAgeMs: { "my-app": 4_200 },
+    },
+    errors: [],
+  },
   "package.get": { params: { id: "my-app" }, result: APP, errors: ["notFound"] },
   "package.available": {
     params: {},
@@ -387,6 +403,23 @@ export const EXAMPLES: Record<string, MethodExample> = {
       "otherSource",
     ],
   },
+  "peers.list": { params: {}, result: PEERS, errors: [] },
+  "peers.add": {
+    params: { url: "https://192.168.1.20:8484/", token: PEER_TOKEN },
+    result: { added: true, peers: PEERS },
+    errors: ["invalidParams"],
+  },
+  "peers.remove": {
+    params: { url: "https://192.168.1.20:8484/" },
+    result: { ...PEERS, peers: [] },
+    errors: ["notFound"],
+  },
+  "peers.grant": {
+    params: { name: "garage-node" },
+    result: { name: "garage-node", token: PEER_TOKEN },
+    errors: ["invalidParams"],
+  },
+  "peers.revoke": { params: { name: "garage-node" }, result: { ...PEERS, grants: [] }, errors: ["notFound"] },
   "market.relays": { params: {}, result: [RELAY], errors: [] },
   "market.relays.add": {
     params: { url: "wss://relay.example.org" },
@@ -438,6 +471,7 @@ export const EXAMPLES: Record<string, MethodExample> = {
           version: "2.0.1",
           source: `nostr:${NPUB}`,
           publisher: NPUB,
+          nip05: { handle: "alice@example.org", verified: true, reason: "example.org names this key alice" },
           trust: { score: 60, level: "trusted", reasons: ["followed by 3 people you follow"] },
           flags: [],
           installedVersion: "2.0.0",
@@ -595,6 +629,8 @@ export const EVENT_EXAMPLES: Record<keyof typeof EVENT_SCHEMAS, unknown> = {
   error: { type: "error", message: "not logged in (or cross-origin): log in first" },
   app: { type: "app", appId: "my-app", phase: "installing", seq: 42 },
   "app-removed": { type: "app-removed", appId: "my-app", seq: 57 },
+  "app-view": { type: "app-view", appId: "my-app", app: APP, seq: 58 },
+  "apps-observed": { type: "apps-observed", observedAgeMs: { "my-app": 120, "other-app": 120 }, seq: 59 },
   operation: {
     type: "operation",
     operationId: OPERATION,
@@ -808,7 +844,10 @@ export function apiDocsMarkdown(): string {
     "",
     "Method names are the predecessor's (`auth.login`, `package.install`, `container-list`, …), so its",
     "clients keep working. Every call's params are validated before anything is done (a bad one changes",
-    "nothing) and every result is checked against its schema before it is sent.",
+    "nothing). Every handler's result is exactly its schema's output (the contract tests check it); the",
+    "daemon checks each one again before it is sent when it runs from its TypeScript sources (tests,",
+    "development) and not from the build (`bin/archy`), where that check cost a third of a `package.list`:",
+    "`ARCHY_CHECK_RESULTS=1` (or `0`) in the daemon's environment decides instead.",
     "",
     "## Protocol",
     "",
@@ -831,6 +870,12 @@ export function apiDocsMarkdown(): string {
     "  `If-None-Match`, it gets HTTP 304 without a body while its answer is unchanged (checks and",
     "  authentication first, as for any call). The tag covers everything but the observation ages",
     "  (`observedAgeMs`), which a client keeping its copy computes from `observedAt`. A batch carries no tag.",
+    "- Keeping a copy of the app list current: `package.changes` with the `revision` of its last answer",
+    "  as `since` answers only the apps changed since and the ids removed since (every app, marked",
+    "  `full`, when the revision is too old or from before the daemon restarted: replace the copy then);",
+    "  the event stream carries each changed app's whole view (`app-view`, within a second, and before",
+    "  the end of an operation that changed it) and the apps only observed again (`apps-observed`, their",
+    "  ages). An observation's time alone is never a change: every reconciler pass moves it.",
     "- Malformed JSON is a `parseError` (HTTP 200, `id` null). Errors are `{code, message, data?}` with",
     "  the [stable codes](#errors) below; `message` is for humans, `code` and `data` for programs.",
     "",

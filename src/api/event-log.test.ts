@@ -43,3 +43,12 @@ test("the memory is bounded by the capacity, whatever the number of events", () 
   assert.equal(log.since(log.stream, 10_000 - 50)?.length, 50);
   assert.equal(log.since(log.stream, 10_000 - 51), undefined);
 });
+
+test("what is appended when a subscriber comes (the list's untold changes) reaches that subscriber too", () => {
+  const log = new EventLog();
+  log.onSubscribe = () => log.append({ type: "app-removed", appId: "gone" });
+  const seen: number[] = [];
+  log.subscribe((event) => seen.push(event.seq));
+  assert.deepEqual(seen, [1]);
+  assert.equal(log.listening, true);
+});

@@ -17,9 +17,16 @@ export class EventLog {
   readonly #kept: StreamEvent[] = [];
   readonly #capacity: number;
   readonly #listeners = new Set<(event: StreamEvent) => void>();
+  /** Told of each new subscriber once it is added (what this appends, it gets too). */
+  onSubscribe: (() => void) | undefined;
 
   constructor(capacity = EVENTS_KEPT) {
     this.#capacity = capacity;
+  }
+
+  /** Whether anyone is subscribed now. */
+  get listening(): boolean {
+    return this.#listeners.size > 0;
   }
 
   /** The last sequence number given. */
@@ -50,6 +57,7 @@ export class EventLog {
 
   subscribe(listener: (event: StreamEvent) => void): () => void {
     this.#listeners.add(listener);
+    this.onSubscribe?.();
     return () => this.#listeners.delete(listener);
   }
 }

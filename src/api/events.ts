@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
+import { AppView } from "./views.ts";
 
 /** What the orchestrator and the API publish; the stream adds `seq` (EVENT_SCHEMAS). */
 const EVENT_BODIES = {
@@ -28,6 +29,18 @@ const EVENT_BODIES = {
     description:
       "An uninstalled app is gone from the store: its last event (there is no phase after `removing`; package.get answers not-found).",
   }),
+  "app-view": z.object({ type: z.literal("app-view"), appId: z.string(), app: AppView }).meta({
+    description:
+      "An installed app's view changed (or it is new), anything package.list shows but when it was observed: the whole view, as package.get shows it. Sent within a second of the change, and before the `operation` event that ends an operation that made it (a client waiting for that end has what the app became).",
+  }),
+  "apps-observed": z
+    .object({
+      type: z.literal("apps-observed"),
+      observedAgeMs: z
+        .record(z.string(), z.number().nullable())
+        .meta({ description: "App id -> the age of its observation now (ms)." }),
+    })
+    .meta({ description: "Apps observed again with nothing else changed (a reconciler pass)." }),
   operation: z
     .object({
       type: z.literal("operation"),
@@ -119,6 +132,12 @@ export const EVENT_SCHEMAS = {
   "app-removed": EVENT_BODIES["app-removed"]
     .extend({ seq: Seq })
     .meta({ description: EVENT_BODIES["app-removed"].description }),
+  "app-view": EVENT_BODIES["app-view"]
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES["app-view"].description }),
+  "apps-observed": EVENT_BODIES["apps-observed"]
+    .extend({ seq: Seq })
+    .meta({ description: EVENT_BODIES["apps-observed"].description }),
   operation: EVENT_BODIES.operation
     .extend({ seq: Seq })
     .meta({ description: EVENT_BODIES.operation.description }),
@@ -132,6 +151,8 @@ export const EVENT_SCHEMAS = {
 export const ApiEventSchema = z.discriminatedUnion("type", [
   EVENT_BODIES.app,
   EVENT_BODIES["app-removed"],
+  EVENT_BODIES["app-view"],
+  EVENT_BODIES["apps-observed"],
   EVENT_BODIES.operation,
   EVENT_BODIES.log,
   EVENT_BODIES.pull,
@@ -144,6 +165,8 @@ export type ApiEvent = z.infer<typeof ApiEventSchema>;
 export const StreamEventSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.app,
   EVENT_SCHEMAS["app-removed"],
+  EVENT_SCHEMAS["app-view"],
+  EVENT_SCHEMAS["apps-observed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
   EVENT_SCHEMAS.pull,
@@ -159,6 +182,8 @@ export const WsMessageSchema = z.discriminatedUnion("type", [
   EVENT_SCHEMAS.error,
   EVENT_SCHEMAS.app,
   EVENT_SCHEMAS["app-removed"],
+  EVENT_SCHEMAS["app-view"],
+  EVENT_SCHEMAS["apps-observed"],
   EVENT_SCHEMAS.operation,
   EVENT_SCHEMAS.log,
   EVENT_SCHEMAS.pull,

@@ -4,12 +4,13 @@
  * and update of a marketplace app (through package.install and package.update, like any app).
  * Their schemas are in contract.ts (market-views.ts).
  */
-import semver from "semver";
+
 import type { z } from "zod";
+import { isAppVersion, isNewerVersion } from "../manifest/app-version.ts";
 import { MarketError, npub, parsePublicKey } from "../marketplace/identity.ts";
-import type { OfferView } from "../marketplace/market.ts";
+import type { Note, OfferView, Prepared } from "../marketplace/market.ts";
 import { riskOf } from "../marketplace/trust.ts";
-import type { SourcedManifest } from "../orchestrator/lifecycle.ts";
+import type { Accepted } from "../orchestrator/lifecycle.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import type { OfferViewSchema } from "./market-views.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
@@ -25,13 +26,12 @@ export function offerView(offer: OfferView): z.input<typeof OfferViewSchema> {
     version: offer.release.version,
     source: offer.source,
     publisher: offer.npub,
+    nip05: offer.nip05 ?? null,
     trust: offer.trust,
     flags: offer.flags,
     installedVersion: same?.version ?? null,
     updateAvailable:
-      same !== undefined &&
-      semver.valid(same.version) !== null &&
-      semver.gt(offer.release.version, same.version),
+      same !== undefined && isAppVersion(same.version) && isNewerVersion(offer.release.version, same.version),
     otherSource: offer.installed && !same ? offer.installed.source : null,
     bundle: { ...offer.asset.bundle, urls: offer.asset.urls },
   };
@@ -59,7 +59,7 @@ export async function marketSourced(
   ctx: ApiContext,
   id: string,
   options: { source?: string | undefined; confirmRisk: boolean; update: boolean },
-): Promise<SourcedManifest & { publisher: string }> {
+): Promise<Prepared> {
   const offers = ctx.market.offersOf(id, options.source);
   if (offers.length === 0)
     throw new RpcError(
@@ -103,6 +103,23 @@ export async function marketSourced(
   } catch (error) {
     if (error instanceof MarketError) throw new RpcError(RPC_CODES.verificationFailed, error.message);
     throw error;
+  }
+}
+
+/**
+ * Writes where a marketplace app's bundle came from (a peer, a mirror, the node's copy) and which
+ * source was dropped, in the log of the operation that installs it.
+ */
+export function noteOperation(ctx: ApiContext, accepted: Accepted, notes: readonly Note[]): void {
+  if (accepted.existing) return;
+  for (const note of notes) {
+    const line = ctx.orchestrator.store.appendLog(
+      accepted.operationId,
+      note.level,
+      note.message,
+      ctx.clock(),
+    );
+    ctx.publish({ type: "log", appId: accepted.appId, line });
   }
 }
 

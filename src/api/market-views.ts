@@ -10,6 +10,12 @@ export const TrustView = z.object({
   reasons: z.array(z.string()).meta({ description: "Why, in words: `followed by 3 people you follow`, …" }),
 });
 
+/** The peers a node fetches from (without their tokens) and the grants of who may fetch from it. */
+export const PeersView = z.object({
+  peers: z.array(z.object({ url: z.string(), addedAt: z.number() })),
+  grants: z.array(z.object({ name: z.string(), grantedAt: z.number() })),
+});
+
 export const RelayView = z.object({
   url: z.string(),
   state: z.enum(["ok", "failing", "never-refreshed"]),
@@ -33,6 +39,17 @@ export const OfferViewSchema = z.object({
   version: z.string().meta({ description: "The highest version its publisher released (not deleted)." }),
   source: z.string().meta({ description: "`nostr:<npub>`: pass it to package.install to choose this app." }),
   publisher: z.string().meta({ description: "The publisher's npub." }),
+  nip05: z
+    .object({
+      handle: z.string().meta({ description: "name@domain, as the publisher claims it." }),
+      verified: z.boolean().meta({
+        description:
+          "Whether the domain's /.well-known/nostr.json names this publisher's key (checked at refresh, kept a while).",
+      }),
+      reason: z.string(),
+    })
+    .nullable()
+    .meta({ description: "The publisher's NIP-05 handle, if they claim one." }),
   trust: TrustView,
   flags: z
     .array(z.string())

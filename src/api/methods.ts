@@ -1,31 +1,30 @@
-/**
- * The handlers of API v1's methods, with the predecessor's names so its clients keep working. Names,
- * params and results are declared once, in contract.ts; `docs/api.md` is generated from it.
- */
-import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
-import { accessWarnings } from "../manifest/access.ts";
-import { formatPath } from "../manifest/issues.ts";
+import { basename } from "node:path";
+import { isNewerVersion } from "../manifest/app-version.ts";
+import { envFilePaths, readEnvFiles } from "../manifest/env-files-read.ts";
 import { describeNeeds } from "../manifest/needs.ts";
 import { requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
-import { permissionStatus } from "../orchestrator/approvals.ts";
 import { HostPathError } from "../orchestrator/host-path-guard.ts";
 import {
   type Accepted as LifecycleAccepted,
   LifecycleError,
   type LifecycleErrorCode,
+  type SourcedManifest,
 } from "../orchestrator/lifecycle.ts";
-import type { StoredContainer } from "../orchestrator/model.ts";
+import type { Operation } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import { outputLines } from "../runtime/output-lines.ts";
 import { provenanceChange } from "../sources/provenance.ts";
+import { listChanges, listedApps, listVersion } from "./app-list.ts";
+import { appView, containerView, warningsOf } from "./app-views.ts";
 import { AUTH_HANDLERS } from "./auth-methods.ts";
 import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
-import { CONTRACT, type HandlerResult, type MethodName } from "./contract.ts";
-import { MARKET_HANDLERS, marketSourced, offerView } from "./market-methods.ts";
+import { CONTRACT, type MethodName } from "./contract.ts";
+import { MARKET_HANDLERS, marketSourced, noteOperation, offerView } from "./market-methods.ts";
+import { PEER_HANDLERS } from "./peer-methods.ts";
 import { REGISTRY_HANDLERS } from "./registry-methods.ts";
 import { bindMethods, type MethodDefinition } from "./rpc/dispatch.ts";
 import { RPC_CODES, type RpcCode, RpcError } from "./rpc/errors.ts";
@@ -81,153 +80,6 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-/** The memory limits of an app's manifest, with whether the node's Podman enforces them. */
-function memoryLimitsView(
-  ctx: ApiContext,
-  manifest: Manifest | undefined,
-): HandlerResult<"package.get">["memoryLimits"] {
-  const limits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
-  return Object.entries(manifest?.containers ?? {}).flatMap(([container, spec]) =>
-    spec.memory === undefined
-      ? []
-      : [
-          {
-            container,
-            bytes: spec.memory,
-            enforced: limits?.enforced ?? null,
-            why: limits && !limits.enforced ? limits.why : null,
-          },
-        ],
-  );
-}
-
-/** The warnings of a manifest, one line each, with where in the manifest. */
-const warningsOf = (manifest: Manifest) =>
-  accessWarnings(manifest).map((w) => `${formatPath(w.path)}: ${w.message}`);
-
-type AppViewResult = HandlerResult<"package.get">;
-
-/**
- * `package.list`'s views, kept between calls while nothing they derive from moved: the store (its
- * revision: any write, any observation time confirmed; the marketplace's events and settings are
- * in it too), the catalogs' listings (which apps they offer) and what the runtime found of the
- * host once Podman answered (memory limits). App links are the node's own
- * (app-access.ts), the same for every caller. Without it a list read every app's row, containers
- * and approvals again, three queries an app, for every caller under load.
- */
-type ListView = {
-  /** Which views these are, in this daemon's life: part of their ETag. */
-  generation: number;
-  revision: number;
-  listings: unknown[];
-  /** What the runtime found of the host (memory limits), known once Podman answered. */
-  memoryLimits: unknown;
-  /** The rows the views were made from (the alerts are derived from them at every call). */
-  rows: AppRow[];
-  apps: AppViewResult[];
-};
-const listViews = new WeakMap<object, ListView>();
-let listGenerations = 0;
-
-/** The current views, and their version (the list's ETag). */
-function listView(ctx: ApiContext): { apps: AppViewResult[]; rows: AppRow[]; version: string } {
-  const { store } = ctx.orchestrator;
-  const listings = ctx.catalogs.sources.map((s) => s.listing);
-  const memoryLimits = ctx.orchestrator.started ? ctx.orchestrator.runtime.memoryLimits : undefined;
-  let view = listViews.get(store);
-  if (
-    !view ||
-    view.revision !== store.revision ||
-    view.memoryLimits !== memoryLimits ||
-    view.listings.length !== listings.length ||
-    view.listings.some((listing, i) => listing !== listings[i])
-  ) {
-    const rows = store.listApps();
-    const apps = rows.map((row) => appView(ctx, row));
-    // Building reads the store (its manifest cache may write a parsed form): keyed after that.
-    view = { generation: ++listGenerations, revision: store.revision, listings, memoryLimits, rows, apps };
-    listViews.set(store, view);
-  }
-  // A restarted daemon starts counting again: its start time keeps an old tag from matching.
-  const version = createHash("sha256")
-    .update(`${ctx.startedAt}\0${view.generation}`)
-    .digest("base64url")
-    .slice(0, 22);
-  return { apps: view.apps, rows: view.rows, version };
-}
-
-/**
- * The listed apps, with the age of their observation and their alerts now (an overdue backup is an
- * alert because time passed, not because anything was written).
- */
-function listedApps(ctx: ApiContext): AppViewResult[] {
-  const now = ctx.clock();
-  const { apps, rows } = listView(ctx);
-  const alerts = ctx.backups.alerts(rows, now);
-  return apps.map((app) => ({
-    ...app,
-    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
-    alerts: alerts.filter((alert) => alert.appId === app.id),
-  }));
-}
-
-/** The list's ETag: its views' version and the alerts now (they change without a store write). */
-function listVersion(ctx: ApiContext): string {
-  const { rows, version } = listView(ctx);
-  const alerts = ctx.backups
-    .alerts(rows)
-    .map((a) => `${a.kind}\0${a.target}\0${a.appId}\0${a.since}`)
-    .join("\n");
-  return alerts
-    ? `${version}.${createHash("sha256").update(alerts).digest("base64url").slice(0, 11)}`
-    : version;
-}
-
-/** A container as the API shows it; whether it is a job comes from its app's manifest. */
-function containerView(container: StoredContainer, manifest: Manifest | undefined) {
-  return {
-    ...container,
-    startedAt: container.startedAt ?? null,
-    job: manifest?.containers[container.key]?.job ?? false,
-  };
-}
-
-function appView(ctx: ApiContext, row: AppRow): AppViewResult {
-  const { orchestrator } = ctx;
-  const manifest = orchestrator.manifests.of(row).manifest;
-  const containers = orchestrator.store.listContainers(row.id);
-  const observedAt = containers.length > 0 ? Math.min(...containers.map((c) => c.observedAt)) : null;
-  const interfaces = Object.keys(manifest?.interfaces ?? {}).map((name) => ({
-    name,
-    url: manifest ? ctx.interfaceUrl(row.id, manifest, name) : null,
-  }));
-  return {
-    id: row.id,
-    name: manifest?.name ?? row.id,
-    version: row.version,
-    description: manifest?.description ?? "",
-    category: manifest?.category ?? "other",
-    source: row.source,
-    publisher: row.publisher ?? null,
-    desired: row.desired,
-    phase: row.phase,
-    reason: row.reason ?? null,
-    observedAt,
-    observedAgeMs: observedAt === null ? null : Math.max(0, ctx.clock() - observedAt),
-    containers: containers.map((c) => containerView(c, manifest)),
-    interfaces,
-    memoryLimits: memoryLimitsView(ctx, manifest),
-    localOverride: row.source.startsWith("local:") && ctx.catalogs.offers(row.id),
-    permissions: permissionStatus(
-      manifest ? requestedPermissions(manifest) : [],
-      orchestrator.store.approvals(row.id),
-    ),
-    warnings: manifest ? warningsOf(manifest) : [],
-    flags: ctx.market.flagsOf(row),
-    alerts: ctx.backups.alerts([row]).filter((alert) => alert.appId === row.id),
-  };
-}
-
 /** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
 async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
   const listing = await ctx.sources();
@@ -248,16 +100,42 @@ async function checkHostPaths(ctx: ApiContext, app: { manifest: Manifest }): Pro
   }
 }
 
+/**
+ * The app with its env_files read from its package directory, as the install stores them (a signed
+ * app's files checked against what was signed); a problem refuses the request, naming the file and
+ * line.
+ */
+async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T): Promise<T> {
+  if (envFilePaths(app.manifest).length === 0) return app;
+  const { id, version } = app.manifest;
+  const pkg = ctx.orchestrator.packageOf({ id, source: app.source, version });
+  if (!pkg)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id} ${version} names env_files, but ${app.source} keeps no directory of the app to read them from: refresh the source and try again`,
+    );
+  const { files, issues } = await readEnvFiles(app.manifest, pkg.dir, { verify: pkg.verifyCopy });
+  const first = issues[0];
+  if (first)
+    throw new RpcError(
+      RPC_CODES.invalidManifest,
+      `${id}: env_file ${first.file}${first.line > 0 ? `:${first.line}` : ""}: ${first.message}; fix: ${first.fix}`,
+      { issues },
+    );
+  return { ...app, envFiles: files };
+}
+
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
   const listing = await ctx.sources();
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
+  const first = rejected?.issues[0];
   if (rejected)
     throw new RpcError(
       RPC_CODES.invalidManifest,
-      `the manifest of ${id} is invalid: ${rejected.issues[0]?.message ?? ""}`,
+      `the manifest of ${id} is invalid: ${first && first.line > 0 ? `${basename(first.file)}:${first.line}: ` : ""}${first?.message ?? ""}`,
       {
         issues: rejected.issues,
       },
@@ -269,6 +147,17 @@ async function sourced(ctx: ApiContext, id: string, source?: string) {
       : `${source} offers no app ${id}: see package.available`,
   );
 }
+
+/** An operation as the API shows it, field by field (its generation stays inside). */
+const operationSummary = (o: Operation) => ({
+  id: o.id,
+  appId: o.appId,
+  kind: o.kind,
+  state: o.state,
+  createdAt: o.createdAt,
+  finishedAt: o.finishedAt ?? null,
+  error: o.error ?? null,
+});
 
 function installed(ctx: ApiContext, id: string): AppRow {
   const row = ctx.orchestrator.store.getApp(id);
@@ -283,14 +172,15 @@ const PACKAGE_HANDLERS: ApiHandlers<
     | keyof typeof BACKUP_HANDLERS
     | keyof typeof CATALOG_HANDLERS
     | keyof typeof MARKET_HANDLERS
+    | keyof typeof PEER_HANDLERS
     | keyof typeof REGISTRY_HANDLERS
   >
 > = {
   "package.list": (_params, ctx) => listedApps(ctx),
+  "package.changes": ({ since }, ctx) => listChanges(ctx, since),
   "package.get": ({ id }, ctx) => appView(ctx, installed(ctx, id)),
   "package.available": async (_params, ctx) => {
     const { apps } = await ctx.sources();
-    const { default: semver } = await import("semver");
     const sourcedApps = apps.map((app) => {
       const row = ctx.orchestrator.store.getApp(app.id);
       // The same id installed from the marketplace is another app: not this one installed.
@@ -305,7 +195,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         publisher: app.publisher ?? null,
         installed: mine !== undefined,
         installedVersion: mine?.version ?? null,
-        updateAvailable: mine !== undefined && semver.gt(app.manifest.version, mine.version),
+        updateAvailable: mine !== undefined && isNewerVersion(app.manifest.version, mine.version),
         sourceChange: (mine && provenanceChange(mine, app)) ?? null,
         localOverride: app.localOverride ?? null,
         permissions: requestedPermissions(app.manifest),
@@ -366,12 +256,16 @@ const PACKAGE_HANDLERS: ApiHandlers<
     };
   },
   "package.install": async ({ id, source, confirmRisk, approve }, ctx) => {
-    const app =
+    const app = await withEnvFiles(
+      ctx,
       source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
         ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
-        : await sourced(ctx, id, source);
+        : await sourced(ctx, id, source),
+    );
     await checkHostPaths(ctx, app);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
+    const accepted = lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
+    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    return accepted;
   },
   "package.approve": ({ id, approve }, ctx) =>
     lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),
@@ -386,11 +280,18 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.
-    const app = row.source.startsWith("nostr:")
-      ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
-      : await sourced(ctx, id);
+    const app = await withEnvFiles(
+      ctx,
+      row.source.startsWith("nostr:")
+        ? await marketSourced(ctx, id, { source: row.source, confirmRisk, update: true })
+        : await sourced(ctx, id),
+    );
     await checkHostPaths(ctx, app);
-    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }));
+    const accepted = lifecycle(ctx, () =>
+      ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }),
+    );
+    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    return accepted;
   },
   "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),
   "package.logs": async ({ id, container, tail }, ctx) => {
@@ -445,28 +346,19 @@ const PACKAGE_HANDLERS: ApiHandlers<
         manifestOf.set(c.appId, row ? manifests.of(row).manifest : undefined);
       }
       return {
+        appId: c.appId,
         ...containerView(c, manifestOf.get(c.appId)),
         observedAgeMs: Math.max(0, ctx.clock() - c.observedAt),
       };
     });
   },
   "operation.list": ({ appId, limit }, ctx) =>
-    ctx.orchestrator.store.listOperations(appId, limit).map((o) => ({
-      id: o.id,
-      appId: o.appId,
-      kind: o.kind,
-      state: o.state,
-      createdAt: o.createdAt,
-      finishedAt: o.finishedAt ?? null,
-      error: o.error ?? null,
-    })),
+    ctx.orchestrator.store.listOperations(appId, limit).map(operationSummary),
   "operation.get": ({ id, afterSeq }, ctx) => {
     const operation = ctx.orchestrator.store.getOperation(id);
     if (!operation) throw new RpcError(RPC_CODES.notFound, `no operation ${id}`);
     return {
-      ...operation,
-      finishedAt: operation.finishedAt ?? null,
-      error: operation.error ?? null,
+      ...operationSummary(operation),
       logs: ctx.orchestrator.store
         .operationLogs(id, afterSeq)
         .map(({ seq, at, level, message }) => ({ seq, at, level, message })),
@@ -508,6 +400,7 @@ export const METHODS: MethodDefinition<ApiContext>[] = bindMethods(
     ...BACKUP_HANDLERS,
     ...CATALOG_HANDLERS,
     ...MARKET_HANDLERS,
+    ...PEER_HANDLERS,
     ...REGISTRY_HANDLERS,
     ...PACKAGE_HANDLERS,
   },

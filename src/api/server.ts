@@ -19,6 +19,7 @@ import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
 import { type Conditional, dispatch, type RpcResponse } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
+import { resultChecks } from "./rpc/result-checks.ts";
 import { webUiHandler } from "./web-ui.ts";
 
 export const SESSION_COOKIE = "archy_session";
@@ -56,6 +57,8 @@ export type ServerOptions = {
   };
   /** The clock sessions are issued with (the cookie's Max-Age counts from it). */
   clock?: () => number;
+  /** Whether results are checked against their schemas (default: rpc/result-checks.ts decides). */
+  checkResults?: boolean;
   /** Host names (besides IP literals and localhost) the API answers to; see `hostAllowed`. */
   allowedHosts?: readonly string[];
 };
@@ -139,6 +142,7 @@ function identify(request: FastifyRequest, auth: Auth) {
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const clock = options.clock ?? Date.now;
+  const checkResults = options.checkResults ?? resultChecks();
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -244,6 +248,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       conditional,
       auth: who,
       ctx,
+      checkResults,
       onError: (method, error) => options.logger.error({ err: error, method }, "RPC handler failed"),
       onCall: (call) => {
         // The method label only takes known names: callers must not be able to create series at will.

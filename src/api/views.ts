@@ -62,6 +62,10 @@ export const ContainerView = z.object({
   health: z.string(),
   exitCode: z.number(),
   startedAt: z.number().nullable(),
+  restarts: z.number().meta({
+    description:
+      "How many times it started again since it was created (after an exit, for health, or asked), as the daemon observed it; a new container starts from 0.",
+  }),
   backend: z.string(),
   observedAt: z.number(),
   job: z.boolean().meta({

@@ -43,6 +43,8 @@ export const AppFacts = z.strictObject({
   /** The directory of the app's generated secrets, when it had any. */
   secrets: z.string().optional(),
   approvals: z.array(z.object({ name: z.string(), content: z.string() })),
+  /** The env_files stored with its manifest (manifest/env-file.ts), by path. */
+  envFiles: z.record(z.string(), z.object({ text: z.string(), sha256: z.string() })).optional(),
 });
 export type AppFacts = z.infer<typeof AppFacts>;
 

@@ -14,6 +14,7 @@ import type { Dirent } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { exec } from "../system/exec.ts";
 
 /** A repository as restic opens it: where, the key file, and credentials for a remote one. */
 export type Repository = {
@@ -231,6 +232,30 @@ export class Restic {
   /** Applies a retention policy (`args`: schedule.ts's forgetArgs); returns how many snapshots went. */
   async forget(repository: Repository, args: string[]): Promise<number> {
     return parseForget((await this.#ok(repository, "forget", args)).stdout);
+  }
+
+  /**
+   * Removes the stale locks a killed restic left (`restic unlock` without `--remove-all`): restic
+   * 0.14 lets them block every exclusive operation (prune, a locking check) until removed, and an
+   * exclusive one blocks backups. restic removes only a lock whose process is gone from this host
+   * (or that is older than 30 minutes), never the lock of a restic still running.
+   */
+  async unlockStale(repository: Repository): Promise<void> {
+    await this.#ok(repository, "unlock", ["unlock"]);
+  }
+
+  /**
+   * The bytes free where a directory repository lives, as restic sees it (inside the user namespace,
+   * whose mounts can differ from the daemon's); undefined when that cannot be read.
+   */
+  async freeBytes(location: string): Promise<number | undefined> {
+    const argv = ["stat", "--file-system", "--format", "%a %S", "--", location];
+    const [file, ...args] = this.#inNamespace ? ["podman", "unshare", ...argv] : argv;
+    const result = await exec(file as string, args, { timeoutMs: 60_000 });
+    const [blocks, size] = result.stdout.trim().split(" ").map(Number);
+    return result.code === 0 && Number.isSafeInteger(blocks) && Number.isSafeInteger(size)
+      ? (blocks as number) * (size as number)
+      : undefined;
   }
 
   /** Whether a repository exists at the location (its config file opens with the key). */

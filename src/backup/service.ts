@@ -14,6 +14,7 @@ import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { Note, OperationKind } from "../orchestrator/model.ts";
 import type { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { formatBytes } from "../orchestrator/update.ts";
 import { exec } from "../system/exec.ts";
 import {
   AppFacts,
@@ -489,6 +490,7 @@ export class Backups {
     try {
       await this.#restic.boundCache();
       await this.#restic.snapshots(repository);
+      await this.#restic.unlockStale(repository);
     } catch (error) {
       throw this.#targetFailure(target, error);
     }
@@ -511,7 +513,7 @@ export class Backups {
     try {
       if (stop) await this.#holdStopped(appId, `stopped for a backup (operation ${operationId})`, note);
       else await orchestrator.reconciler.runBackupHook(appId, "pre_backup", manifest.backup.pre_backup, note);
-      return await this.#resticBackup(repository, operationId, appId, manifest, paths, [], note);
+      return await this.#resticBackup(target, repository, operationId, appId, manifest, paths, [], note);
     } catch (error) {
       failure = error;
       throw error;
@@ -528,6 +530,7 @@ export class Backups {
   }
 
   async #resticBackup(
+    target: string,
     repository: Repository,
     operationId: string,
     appId: string,
@@ -537,25 +540,49 @@ export class Backups {
     note: Note,
   ): Promise<string> {
     let lastPercent = -1;
-    const summary = await this.#restic.backup(
-      repository,
-      {
-        paths,
-        tags: [appTag(appId), `version:${manifest.version}`, ...extraTags],
-        excludes: manifest.backup.exclude,
-      },
-      (progress) => {
-        this.#o.publish({ type: "backup-progress", operationId, appId, ...progress });
-        if (Math.floor(progress.percent / 25) > Math.floor(lastPercent / 25))
-          note("info", `${progress.percent}% (${progress.filesDone}/${progress.totalFiles} files)`);
-        lastPercent = progress.percent;
-      },
-    );
+    const summary = await this.#restic
+      .backup(
+        repository,
+        {
+          paths,
+          tags: [appTag(appId), `version:${manifest.version}`, ...extraTags],
+          excludes: manifest.backup.exclude,
+        },
+        (progress) => {
+          this.#o.publish({ type: "backup-progress", operationId, appId, ...progress });
+          if (Math.floor(progress.percent / 25) > Math.floor(lastPercent / 25))
+            note("info", `${progress.percent}% (${progress.filesDone}/${progress.totalFiles} files)`);
+          lastPercent = progress.percent;
+        },
+      )
+      .catch(async (error: unknown) => {
+        throw await this.#fullTarget(target, repository, error);
+      });
     note(
       "info",
       `snapshot ${summary.snapshot_id}: ${summary.total_files_processed} files, ${summary.total_bytes_processed} bytes, ${summary.data_added} bytes added`,
     );
     return summary.snapshot_id;
+  }
+
+  /**
+   * A backup the target had no room for says so, with the room left where it could be read (a
+   * directory target); restic removed what it had begun to write, so the repository stays whole.
+   * A directory target is named full only when what restic could not write was in it (its cache,
+   * on the node's own disk, can fill up too: then restic's own words stand).
+   */
+  async #fullTarget(target: string, repository: Repository, error: unknown): Promise<unknown> {
+    if (!(error instanceof ResticError) || !/no space left on device/i.test(error.message)) return error;
+    const local = (await this.targets.resolve(target)).kind === "local";
+    if (local && !error.message.includes(`${repository.location}/`)) return error;
+    const free = local ? await this.#restic.freeBytes(repository.location) : undefined;
+    const room =
+      free === undefined
+        ? ""
+        : ` (${formatBytes(free)} free at ${repository.location} once it removed its partial writes)`;
+    return new Error(
+      `target ${target} is full: restic ran out of space writing this backup${room}; nothing was saved. Free space there (or use a larger target) and back up again`,
+    );
   }
 
   /** Writes the facts of the app for its snapshot; returns every path the snapshot holds. */
@@ -576,6 +603,7 @@ export class Backups {
       volumes,
       ...(secrets ? { secrets } : {}),
       approvals: store.approvals(appId).map(({ name, content }) => ({ name, content })),
+      ...(app ? { envFiles: store.envFiles(appId, app.manifestHash) } : {}),
     };
     await writeFile(join(meta, "manifest.yml"), app?.manifestText ?? "", { mode: 0o600 });
     await writeFile(join(meta, "app.json"), JSON.stringify(facts, null, 2), { mode: 0o600 });
@@ -625,6 +653,7 @@ export class Backups {
     let list: ResticSnapshot[];
     try {
       list = await this.#restic.snapshots(repository, [appTag(appId)]);
+      await this.#restic.unlockStale(repository);
     } catch (error) {
       throw this.#targetFailure(target.name, error);
     }
@@ -632,13 +661,16 @@ export class Backups {
     if ("error" in chosen) throw new BackupError("not-found", `${chosen.error} (target ${target.name})`);
     const operationId = this.#begin(appId, "restore");
     const note = this.#note(operationId, appId);
-    this.#track(operationId, appId, () => this.#runRestore(operationId, appId, repository, chosen, note));
+    this.#track(operationId, appId, () =>
+      this.#runRestore(operationId, appId, target.name, repository, chosen, note),
+    );
     return { operationId, appId, kind: "restore", existing: false };
   }
 
   async #runRestore(
     operationId: string,
     appId: string,
+    target: string,
     repository: Repository,
     snapshot: ResticSnapshot,
     note: Note,
@@ -654,6 +686,7 @@ export class Backups {
         if (manifest) {
           const paths = await this.#writeFacts(appId, manifest);
           const undo = await this.#resticBackup(
+            target,
             repository,
             operationId,
             appId,
@@ -731,6 +764,7 @@ export class Backups {
             manifest: parsed.manifest,
             source: facts.source,
             ...(facts.publisher ? { publisher: facts.publisher } : {}),
+            ...(facts.envFiles ? { envFiles: facts.envFiles } : {}),
           },
           { approve: facts.approvals },
         );

@@ -82,6 +82,25 @@ describe("merging catalog sources with local apps", () => {
     );
   });
 
+  test("a packaging revision of the installed version is offered as an update", () => {
+    const offered = [catalogApp("alpha", "1.0.0-r2"), catalogApp("beta", "1.9.0-r5")].map((a) => ({
+      ...a,
+      source: "catalog:official",
+    }));
+    const installed = (id: string, version: string) => ({
+      id,
+      version,
+      source: "catalog:official",
+      publisher: "targets",
+    });
+    assert.deepEqual(
+      updatesOffered(offered, [installed("alpha", "1.0.0"), installed("beta", "2.0.0")]).map(
+        (u) => u.offered,
+      ),
+      ["1.0.0-r2"],
+    );
+  });
+
   test("an update from another source or signer says so: it is never a silent switch", () => {
     const offered = [
       { ...catalogApp("alpha", "2.0.0"), source: "catalog:official" },

@@ -8,7 +8,7 @@
  * - A catalog app wins over a local manifest with the same id; the offered app is flagged
  *   `localOverride` so every listing shows that a local manifest was set aside for it.
  */
-import semver from "semver";
+import { isAppVersion, isNewerVersion } from "../manifest/app-version.ts";
 import type { SourcedApp, SourceListing } from "../sources/local.ts";
 import { type Provenance, provenanceChange } from "../sources/provenance.ts";
 import type { CatalogApp } from "./node/read.ts";
@@ -72,7 +72,7 @@ export function updatesOffered(
   const byId = new Map(offered.map((app) => [app.id, app]));
   return installed.flatMap((app) => {
     const offer = byId.get(app.id);
-    return offer && semver.valid(app.version) && semver.gt(offer.manifest.version, app.version)
+    return offer && isAppVersion(app.version) && isNewerVersion(offer.manifest.version, app.version)
       ? [
           {
             id: app.id,

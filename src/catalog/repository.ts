@@ -5,6 +5,7 @@
  * so that each role is signed where its keys are (root and targets offline, timestamp online).
  * Nothing here reads files or the clock; `now` is passed in.
  */
+
 import {
   type Key,
   Metadata,
@@ -18,7 +19,7 @@ import {
 // The package's index does not export the role and delegation classes its metadata is made of.
 import { Delegations } from "@tufjs/models/dist/delegations.js";
 import { DelegatedRole, Role } from "@tufjs/models/dist/role.js";
-import semver from "semver";
+import { isNewerVersion } from "../manifest/app-version.ts";
 import { CatalogError } from "./errors.ts";
 import { type SigningKey, signer } from "./keys.ts";
 import {
@@ -216,7 +217,7 @@ export function addApp(
       throw new CatalogError(
         `${app.id} is signed by role ${listed.role}: remove it there first (archy catalog remove) to move it to ${role}`,
       );
-    if (!semver.gt(app.version, listed.version))
+    if (!isNewerVersion(app.version, listed.version))
       throw new CatalogError(
         `${app.id} ${app.version} is not newer than ${listed.version}, which the catalog has: raise \`version\` in its manifest.yml`,
       );

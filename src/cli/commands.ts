@@ -288,6 +288,32 @@ const TABLE = {
     group: "operator",
     load: () => import("./commands/market.ts"),
   },
+  peers: {
+    summary: "other nodes to fetch marketplace bundles from, and who may fetch from this one",
+    options: [HELP],
+    args: "none",
+    subcommands: {
+      ls: {
+        summary: "the peers this node fetches from, and the grants",
+        options: [JSON_OPTION, ...CONNECTION, HELP],
+        args: "none",
+      },
+      add: {
+        summary: "fetch from a node (its token on stdin)",
+        options: [...CONNECTION, HELP],
+        args: "none",
+      },
+      remove: { summary: "stop fetching from a node", options: [...CONNECTION, HELP], args: "none" },
+      grant: {
+        summary: "let a node fetch from this one: prints its token once",
+        options: [...CONNECTION, HELP],
+        args: "none",
+      },
+      revoke: { summary: "withdraw a grant", options: [...CONNECTION, HELP], args: "none" },
+    },
+    group: "operator",
+    load: () => import("./commands/peers.ts"),
+  },
   sources: {
     summary: "the signed catalogs apps are installed from: ls, refresh, add, remove",
     options: [HELP],

@@ -4,6 +4,7 @@
  */
 import { UsageError } from "./args.ts";
 import { COMMANDS, type Command } from "./commands.ts";
+import { cacheCompiledCode } from "./compile-cache.ts";
 
 function usage(): string {
   const visible = Object.entries(COMMANDS).filter(([, c]) => c.group !== "hidden");
@@ -37,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`archy: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  // Before the command's modules load: they are most of what a start compiles.
+  cacheCompiledCode();
   return (await command.load()).run(rest);
 }
 

@@ -86,3 +86,19 @@ export function table(header: string[], rows: string[][]): string {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * A secret read from stdin, its first line (never from the command line, where other users' `ps`
+ * would see it): typed at a terminal, or piped in to keep it off the screen.
+ */
+export async function readSecretLine(what: string, example: string): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write(`${what} (input is shown; pipe it to hide it): `);
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (process.stdin.isTTY && text.includes("\n")) break;
+  }
+  const secret = text.split("\n")[0]?.replace(/\r$/, "") ?? "";
+  if (secret === "") throw new UsageError(`no ${what} on stdin: pipe it in, e.g. \`${example}\``);
+  return secret;
+}

@@ -219,3 +219,44 @@ async function waitFor(what: string, ready: () => boolean, saw: () => string = (
   for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
   assert.ok(ready(), `waited for ${what}; ${saw()}`);
 }
+
+test("endFromStream: the stream's end is the end, with its error, and no read after it; a resync brings the read back", async () => {
+  const { operation: stored, reads, client } = store("op-9");
+  const { stream, send } = scripted();
+  const seen: number[] = [];
+  const done = followOperation(client, stream, "op-9", {
+    endFromStream: true,
+    onLine: (l) => seen.push(l.seq),
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  logged(stored, send, 1);
+  logged(stored, send, 2);
+  Object.assign(stored, { state: "failed", error: "the image is gone", finishedAt: 9 });
+  send({ type: "operation", operationId: "op-9", appId: "a", state: "failed", error: "the image is gone" });
+  const operation = await done;
+  assert.deepEqual(reads, [0], "only the first read, before the end");
+  assert.deepEqual(seen, [1, 2]);
+  assert.deepEqual(
+    { state: operation.state, error: operation.error, lines: operation.logs.map((l) => l.seq) },
+    { state: "failed", error: "the image is gone", lines: [1, 2] },
+  );
+  stream.close();
+
+  // A stream that could not resume may have lost lines: the end is read from the store again.
+  const again = store("op-10");
+  const second = scripted();
+  const followed = followOperation(again.client, second.stream, "op-10", { endFromStream: true });
+  await new Promise((resolve) => setImmediate(resolve));
+  second.send({ type: "hello", stream: "s2", seq: 0, resumed: false });
+  await new Promise((resolve) => setImmediate(resolve));
+  again.operation.logs.push(line(1));
+  succeeded(again.operation, second.send);
+  const ended = await followed;
+  assert.deepEqual(
+    ended.logs.map((l) => l.seq),
+    [1],
+    "the line the stream lost",
+  );
+  assert.equal(again.reads.length, 3, `the first read, the resync's, the end's: ${again.reads}`);
+  second.stream.close();
+});

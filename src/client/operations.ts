@@ -4,7 +4,8 @@
  *
  * Subscribes first, then reads the operation (`operation.get`), so no line falls between the two;
  * reads it again, from the last line it has, whenever the stream could not replay what it missed,
- * and once more when the stream says the operation ended (for its last lines and its error).
+ * and once more when the stream says the operation ended (for its last lines and its error), unless
+ * the stream has said everything since before the operation began (`endFromStream`).
  * Without a stream it polls; beside one it may poll too, as a safety net when the stream is silent
  * (a daemon gone away says nothing). A read that fails may be tried again (a daemon restarting: the
  * operation is in its store and resumes), and the follow may be given a time limit.
@@ -36,6 +37,13 @@ export type FollowOptions = {
    * stream (default 500 ms there), a safety net beside one (default: none, the stream says it all).
    */
   pollMs?: number;
+  /**
+   * The stream was open (greeted) before the operation was asked for: when it says the operation
+   * ended and has said everything since (no resync), its lines all came on it and the follow ends
+   * there, without reading the operation again. The view it resolves with is the last read's with
+   * the event's state and error, and `finishedAt` null (the event does not say it). Default: read.
+   */
+  endFromStream?: boolean;
   /** Whether a failed read is tried again at the next poll instead of ending the follow (default: never). */
   retryRead?: (error: unknown) => boolean;
   /**
@@ -79,6 +87,11 @@ export function followOperation(
     const lines: OperationLine[] = [];
     let lastSeq = 0;
     let lastState: OperationView["state"] | undefined;
+    let lastRead: OperationView | undefined;
+    /** Whether every event since the operation was asked for has come (endFromStream). */
+    let gapless = options.endFromStream === true && stream !== undefined;
+    /** How the stream said the operation ended, when it is trusted to (gapless). */
+    let ended: Pick<OperationView, "state" | "error" | "finishedAt"> | undefined;
     let appId: string | undefined;
     let done = false;
     let reading: Promise<void> | undefined;
@@ -120,9 +133,11 @@ export function followOperation(
           if (done) return;
           appId = operation.appId;
           lastState = operation.state;
+          lastRead = operation;
           await options.onRead?.(operation);
           for (const line of operation.logs) take(line);
           if (finished(operation.state)) return finish(undefined, operation);
+          if (ended) return finish(undefined, { ...operation, ...ended });
         } while (readAgain && !done);
       })()
         .catch((error) => {
@@ -145,11 +160,21 @@ export function followOperation(
       } else if (event.type === "operation" && event.operationId === operationId) {
         poll();
         lastState = event.state;
-        if (finished(event.state)) void read();
+        if (finished(event.state)) {
+          if (!gapless) void read();
+          else {
+            ended = { state: event.state, error: event.error ?? null, finishedAt: null };
+            // Before the first read has answered, that read ends the follow.
+            if (lastRead) finish(undefined, { ...lastRead, ...ended });
+          }
+        }
       }
       if (appId !== undefined && "appId" in event && event.appId === appId) options.onAppEvent?.(event);
     });
-    const unresync = stream?.onResync(() => void read());
+    const unresync = stream?.onResync(() => {
+      gapless = false;
+      void read();
+    });
     // A read under way when the time is up still counts: what it brings may be the end.
     const expire = () =>
       void (reading ?? Promise.resolve()).then(() => finish(new FollowTimeout(operationId, lastState)));

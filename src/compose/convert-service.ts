@@ -42,6 +42,7 @@ export type Container = {
   command?: string[];
   working_dir?: string;
   environment: Record<string, EnvValue>;
+  env_file?: string[];
   ports: PortOut[];
   volumes: Mounts["volumes"];
   devices: Mounts["devices"];

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { importFiles, shown } from "../../test/support/compose-import.ts";
+import { parseEnvFile } from "../manifest/env-file.ts";
 import { SERVICE_KEY_HANDLING } from "./service-keys.ts";
 import { SERVICE_KEYS } from "./spec.ts";
 
@@ -84,7 +85,7 @@ describe("compose import: what the specification assembles", () => {
         ].join("\n"),
         "base.yml":
           "services:\n  base:\n    image: nginx:1.27\n    environment: [BASE=base, SHARED=from-base]\n",
-        "web.env": "FROM_FILE=file\nOWN=overridden-by-environment\n",
+        "web.env": "FROM_FILE=file\nQUOTED='\"kept\"'\nOWN=overridden-by-environment\n",
         "override.yml": "services:\n  web:\n    ports: ['8080:80']\n",
       },
       { extra: ["override.yml"] },
@@ -92,7 +93,21 @@ describe("compose import: what the specification assembles", () => {
     const web = container(result, "web");
     assert.equal(web.image, "docker.io/library/nginx:1.27");
     // A merge key is shallow: the service's own `environment` replaces the anchor's, so SHARED is the base's.
-    assert.deepEqual(web.environment, { BASE: "base", SHARED: "from-base", FROM_FILE: "file", OWN: "own" });
+    assert.deepEqual(web.environment, { BASE: "base", SHARED: "from-base", OWN: "own" });
+    // The env file's values stay in a file of the app, read at install (env_file), not inlined.
+    assert.deepEqual(web.env_file, ["files/env/web.env"]);
+    const envFile = result.files.find((f) => f.path === "files/env/web.env")?.content ?? "";
+    assert.deepEqual(
+      envFile.split("\n").filter((l) => !l.startsWith("#")),
+      ["FROM_FILE=file", 'QUOTED=""kept""', ""],
+    );
+    assert.deepEqual(
+      parseEnvFile(envFile).entries.map((e) => [e.name, e.value]),
+      [
+        ["FROM_FILE", "file"],
+        ["QUOTED", '"kept"'],
+      ],
+    );
     assert.deepEqual(web.ports, [{ container: 80, host: 8080 }]);
     assert.deepEqual(Object.keys(result.manifest.containers), ["web"]);
     assert.ok(

@@ -8,6 +8,7 @@ import { APP_ID } from "../manifest/schema.ts";
 import { type AppMetadata, readMetadata } from "./casaos.ts";
 import { type AppDataFile, type CopyStep, convertConfigs } from "./convert-configs.ts";
 import { Conversion, type PermissionRequest, toLabel } from "./convert-context.ts";
+import { moveEnvFileValues } from "./convert-env-file.ts";
 import { hostNetworkNote } from "./convert-network.ts";
 import { type Container, convertService, literalSecretsOf } from "./convert-service.ts";
 import type { Project, ProjectService } from "./project.ts";
@@ -109,6 +110,17 @@ export function convertProject(project: Project, appId: string): Converted {
       subject: "(file)",
       message: versionNote,
     });
+  // Credentials name users by their environment values, wherever they end up.
+  const credentials = conversion.secrets.size > 0 ? credentialsOf(project.services, containers) : [];
+  const envFiles = project.services.flatMap((s) => {
+    const file = moveEnvFileValues(
+      conversion,
+      s,
+      keyOf.get(s.name) as string,
+      containers.get(s.name) as Container,
+    );
+    return file ? [file] : [];
+  });
   const manifest: ManifestData = {
     manifest: 1,
     id: appId,
@@ -133,7 +145,6 @@ export function convertProject(project: Project, appId: string): Converted {
   };
   if (conversion.secrets.size > 0) {
     manifest.secrets = Object.fromEntries(conversion.secrets);
-    const credentials = credentialsOf(project.services, containers);
     if (credentials.length > 0) manifest.credentials = credentials;
   }
   if (interfaces) manifest.interfaces = { ui: interfaces };
@@ -141,7 +152,12 @@ export function convertProject(project: Project, appId: string): Converted {
   if (conversion.permissions.size > 0) manifest.permissions = Object.fromEntries(conversion.permissions);
   if (conversion.adoptVolumes.size > 0)
     manifest.adoption = { volumes: Object.fromEntries(conversion.adoptVolumes) };
-  return { manifest, files: [...configFiles.values()], lines: conversion.lines.sort(compareLines), metadata };
+  return {
+    manifest,
+    files: [...configFiles.values(), ...envFiles],
+    lines: conversion.lines.sort(compareLines),
+    metadata,
+  };
 }
 
 /** Each service's container key: its name as a DNS label, unique in the app. */
@@ -415,6 +431,7 @@ function containerData(c: Container): Record<string, unknown> {
     ["working_dir", c.working_dir],
     ["user", c.user],
     ["data_uid", c.data_uid],
+    ["env_file", c.env_file],
     ["environment", Object.keys(c.environment).length > 0 ? c.environment : undefined],
     ["ports", c.ports.length > 0 ? c.ports : undefined],
     ["volumes", c.volumes.length > 0 ? c.volumes : undefined],

@@ -7,6 +7,7 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
+import { untoldChanges } from "../api/app-list.ts";
 import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
@@ -25,6 +26,7 @@ import type { AppPackage } from "../orchestrator/hooks.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { localPackage } from "../orchestrator/reconciler.ts";
 import type { AppRow } from "../orchestrator/store.ts";
+import { registerPeerRoutes } from "../peers/serve.ts";
 import { AppAccess } from "../proxy/app-access.ts";
 import { registryOf } from "../registry/reference.ts";
 import { type BackendChoice, chooseBackend, readQuadletFacts } from "../runtime/backend-choice.ts";
@@ -74,9 +76,14 @@ export type DaemonOptions = {
   passwordWork?: PasswordWork;
   /** Sees every event the daemon publishes (tests record them). */
   onEvent?: (event: ApiEvent) => void;
+  /** Whether results are checked against their schemas (default: api/rpc/result-checks.ts decides). */
+  checkResults?: boolean;
 };
 
 /** How long to wait before connecting to Podman again after the n-th failed attempt. */
+/** How often the list's changes that no event announced are looked for (while anyone listens). */
+const LIST_TICK_MS = 1_000;
+
 export const reconnectDelayMs = (attempt: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
 
 export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -113,9 +120,18 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     }
     // An app that changed may route differently (installed, removed, its approvals changed).
     if (event.type === "app") access?.invalidate();
+    // The app's new view goes before its operation's end: a client that waits for that end (the
+    // CLI) has what the app became when it arrives, without reading it again.
+    if (event.type === "operation" && (event.state === "succeeded" || event.state === "failed"))
+      tellListChanges();
+    emit(event);
+  };
+  const emit = (event: ApiEvent) => {
     options.onEvent?.(event);
     events.append(event);
   };
+  /** Sends the list's changes not told yet (app-list.ts), while anyone listens; set once the API is up. */
+  let tellListChanges = () => {};
 
   // A catalog app's package is its verified files, while the catalog still offers that version;
   // a marketplace app's, its verified bundle unpacked. What hooks copy from either is checked
@@ -205,6 +221,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     clock,
     refreshMs: config.marketRefreshMs,
     installed: () => orchestrator.store.listApps(),
+    peers: () => orchestrator.store.peers(),
   });
   await market.start();
 
@@ -223,34 +240,65 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     return listing;
   };
 
+  const contextFor = (call: ApiContext["call"]): ApiContext => ({
+    orchestrator,
+    auth,
+    sources,
+    catalogs,
+    market,
+    backups,
+    version: VERSION,
+    backendReason: backend.reason,
+    startedAt: started,
+    dataDir: config.dataDir,
+    podmanVersion: () => podmanVersion,
+    clock,
+    publish,
+    interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
+    call,
+  });
+  // The list's changes are the daemon's own words, not a caller's: a context without a caller.
+  const daemonContext = contextFor({
+    client: "daemon",
+    sessionToken: undefined,
+    deviceCookie: undefined,
+    cliToken: false,
+    setSession: () => {},
+  });
+  const tellUntold = () => {
+    // Telling is a courtesy to listeners: a failure of it never reaches what published the event.
+    let changes: ApiEvent[];
+    try {
+      changes = untoldChanges(daemonContext);
+    } catch (error) {
+      logger.error({ err: error }, "could not tell the app list's changes");
+      return;
+    }
+    for (const change of changes) emit(change);
+  };
+  tellListChanges = () => {
+    if (events.listening) tellUntold();
+  };
+  // A new listener first gets what was not told (and the first one sets what was).
+  events.onSubscribe = tellUntold;
+  // What no event announces (an observation, an alert that came due, an approval) is told within
+  // a second; a tick costs a comparison while the store has not moved (app-list.ts keeps the views).
+  const listTicker = setInterval(() => tellListChanges(), LIST_TICK_MS);
+  listTicker.unref();
+
   const server = await createServer({
     auth,
     metrics,
     logger,
     tls: false,
     clock,
+    checkResults: options.checkResults,
     // The node's own name is always its own (app hosts never reach the API: the front door routes them).
     allowedHosts: [...config.allowedHosts, accessConfig.nodeName],
     front: { serverFactory: appAccess.front.serverFactory, upgrades: appAccess.front.apiUpgrades },
     events,
     webRoot: join(CODE_ROOT, "web", "dist"),
-    context: (call): ApiContext => ({
-      orchestrator,
-      auth,
-      sources,
-      catalogs,
-      market,
-      backups,
-      version: VERSION,
-      backendReason: backend.reason,
-      startedAt: started,
-      dataDir: config.dataDir,
-      podmanVersion: () => podmanVersion,
-      clock,
-      publish,
-      interfaceUrl: (appId, manifest, name) => appAccess.interfaceUrl(appId, manifest, name),
-      call,
-    }),
+    context: contextFor,
     gauges: () => {
       // The reconciler counts its passes; the counter takes that count at scrape time.
       metrics.reconcilePasses.set(orchestrator.started ? orchestrator.reconciler.passes : 0);
@@ -283,8 +331,12 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     appsDir: config.appsDir,
     workDir: join(config.dataDir, "image-archives"),
   });
+  registerPeerRoutes(server, {
+    store: orchestrator.store,
+    bundleFile: (sha256) => market.bundleFile(sha256),
+    log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
+  });
   await server.ready();
-  await appAccess.start();
   const port = await appAccess.listen(config.listen.host, config.listen.port);
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${port}`;
   const browserUrl = appAccess.nodeUrl;
@@ -384,6 +436,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     browserUrl,
     orchestrator,
     stop: async () => {
+      clearInterval(listTicker);
       stopping = true;
       cancelWait?.();
       await appAccess.close();

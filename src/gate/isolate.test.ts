@@ -38,6 +38,18 @@ describe("sandbox copies of the apps", () => {
     assert.deepEqual(publishedPorts(text("notes")), [{ key: "web/80/tcp", host: 18081, protocol: "tcp" }]);
   });
 
+  test("a copy renames the apps that interpolated references name: apps-real's rw-notes", () => {
+    const notes = readFileSync(resolve(APPS, "../apps-real/rw-notes/manifest.yml"), "utf8");
+    const ids = { "rw-notes": "g1a2b-rw-notes", "rw-postgres": "g1a2b-rw-postgres" };
+    const copy = parsed(isolateManifest(notes, { ...isolation, ids, ports: { "web/8080/tcp": 41005 } }).text);
+    assert.equal(
+      copy.containers.web?.environment.DATABASE_URL,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the manifest's own ${…} references
+      "postgres://rw_notes:${secret:db-password}@${export:g1a2b-rw-postgres/host}:${export:g1a2b-rw-postgres/port}/rw_notes",
+    );
+    assert.doesNotMatch(JSON.stringify(copy), /export:rw-postgres\//);
+  });
+
   test("every sample's copy is a valid manifest with prefixed ids, names and references", () => {
     const copies = SAMPLES.map((id) => ({ id, copy: isolateManifest(text(id), isolation) }));
     for (const { id, copy } of copies) {

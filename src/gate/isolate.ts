@@ -7,7 +7,9 @@
  * the same path inside the container. Pure: text in, text out, with every substitution listed for
  * the report. Comments and layout of the original are kept.
  */
+
 import { isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+import { renameTemplateApps } from "../manifest/interpolation.ts";
 
 export type Isolation = {
   /** Prefix of every id and name, e.g. `g7k2m`. */
@@ -84,9 +86,12 @@ export function isolateManifest(manifestText: string, isolation: Isolation): Iso
     }
     const environment = c.get("environment");
     if (isMap(environment))
-      for (const variable of environment.items)
+      for (const variable of environment.items) {
         if (isMap(variable.value) && variable.value.has("app"))
           variable.value.set("app", renamed(String(variable.value.get("app"))));
+        if (isScalar(variable.value) && typeof variable.value.value === "string")
+          variable.value.value = renameTemplateApps(variable.value.value, renamed);
+      }
     const ports = c.get("ports");
     if (isSeq(ports))
       for (const port of ports.items as YAMLMap[]) {

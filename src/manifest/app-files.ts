@@ -26,8 +26,8 @@ export const APP_TREE_LIMITS = { bytes: 64 * 1024 * 1024, entries: 10_000, depth
 export type ReadAppTreeOptions = {
   /** Stops the read between two files (a caller's time limit). */
   signal?: AbortSignal;
-  /** Tighter limits than `APP_TREE_LIMITS` (tests). */
-  limits?: Partial<typeof APP_TREE_LIMITS>;
+  /** Tighter limits than `APP_TREE_LIMITS` (an env_file, tests). */
+  limits?: Partial<Record<keyof typeof APP_TREE_LIMITS, number>>;
 };
 
 /** What a file that is neither a regular file nor a directory is, for messages. */
@@ -155,10 +155,14 @@ export async function readAppTree(
       throw new AppFileError(`${rel} is ${kindOf(info)}: only files and directories are copied, refused`);
     const { data, size } = await readRegularFile(path, rel, limits.bytes - total + 1);
     total += size;
-    if (total > limits.bytes)
-      throw new AppFileError(`more than ${limits.bytes / 1024 / 1024} MiB to copy: refused`);
+    if (total > limits.bytes) throw new AppFileError(`more than ${sizeText(limits.bytes)} to copy: refused`);
     entries.push({ relative: rel, type: "file", mode: Number(info.mode) & 0o777, data });
   };
   await walk(source, posix.basename(relative), 0, new Set());
   return { entries };
+}
+
+/** A bound in bytes as messages say it: whole MiB, else KiB. */
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MiB` : `${bytes / 1024} KiB`;
 }

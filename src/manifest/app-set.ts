@@ -3,8 +3,10 @@
  * host ports and container names do not clash between apps, dependencies form no cycle, and what an
  * app consumes from a dependency in the set exists there.
  */
+
 import semver from "semver";
 import { publishedBind } from "./access.ts";
+import { versionSatisfies } from "./app-version.ts";
 import { environmentTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
@@ -68,7 +70,7 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
       if (
         target &&
         semver.validRange(dependency.version) &&
-        !semver.satisfies(target.manifest.version, dependency.version)
+        !versionSatisfies(target.manifest.version, dependency.version)
       )
         findings.push({
           file: member.file,

@@ -99,6 +99,16 @@ export function templateSource(parts: readonly TemplatePart[]): string {
   return parts.map(partSource).join("");
 }
 
+/**
+ * A value with the apps its `${export:APP/…}` references name renamed (a sandbox's prefixed copy of
+ * an app and its dependencies); a value that does not parse, or names no app, is returned as is.
+ */
+export function renameTemplateApps(value: string, renamed: (app: string) => string): string {
+  const parts = parseTemplate(value);
+  if ("message" in parts || !parts.some((p) => p.kind === "export")) return value;
+  return templateSource(parts.map((p) => (p.kind === "export" ? { ...p, app: renamed(p.app) } : p)));
+}
+
 function partSource(p: TemplatePart): string {
   if (p.kind === "text") return p.text.replaceAll("${", () => "$${");
   if (p.kind === "secret") return `\${secret:${p.secret}}`;
@@ -132,33 +142,36 @@ export function environmentTemplates(
  * manifest is known: app-set.ts, and when rendering).
  */
 export function checkTemplates(manifest: Manifest): Finding[] {
-  const findings: Finding[] = [];
+  return environmentTemplates(manifest).flatMap(({ path, parsed }) =>
+    checkValueTemplates(manifest, parsed).map((finding) => ({ path, ...finding })),
+  );
+}
+
+/** The problems of one value's references (an `environment` value, an env_file line). */
+export function checkValueTemplates(
+  manifest: Manifest,
+  parsed: TemplatePart[] | TemplateError,
+): Array<Omit<Finding, "path">> {
+  if ("message" in parsed) return [{ message: parsed.message, fix: parsed.fix, rule: "interp.syntax" }];
+  const findings: Array<Omit<Finding, "path">> = [];
   const secrets = Object.keys(manifest.secrets);
   const dependencies = manifest.dependencies.map((d) => d.id);
-  for (const { path, parsed } of environmentTemplates(manifest)) {
-    if ("message" in parsed) {
-      findings.push({ path, message: parsed.message, fix: parsed.fix, rule: "interp.syntax" });
-      continue;
-    }
-    for (const part of parsed) {
-      if (part.kind === "secret" && !secrets.includes(part.secret))
-        findings.push({
-          path,
-          message: `\${secret:${part.secret}} names a secret that is not declared`,
-          fix:
-            secrets.length > 0
-              ? `use one of: ${secrets.join(", ")}, or declare ${part.secret} under \`secrets\``
-              : `declare ${part.secret} under \`secrets\``,
-          rule: "ref.secret",
-        });
-      if (part.kind === "export" && !dependencies.includes(part.app))
-        findings.push({
-          path,
-          message: `\${export:${part.app}/${part.export}}: ${JSON.stringify(part.app)} is not one of this app's dependencies, so its exports cannot be used`,
-          fix: `add { id: ${part.app} } under \`dependencies\``,
-          rule: "ref.dependency",
-        });
-    }
+  for (const part of parsed) {
+    if (part.kind === "secret" && !secrets.includes(part.secret))
+      findings.push({
+        message: `\${secret:${part.secret}} names a secret that is not declared`,
+        fix:
+          secrets.length > 0
+            ? `use one of: ${secrets.join(", ")}, or declare ${part.secret} under \`secrets\``
+            : `declare ${part.secret} under \`secrets\``,
+        rule: "ref.secret",
+      });
+    if (part.kind === "export" && !dependencies.includes(part.app))
+      findings.push({
+        message: `\${export:${part.app}/${part.export}}: ${JSON.stringify(part.app)} is not one of this app's dependencies, so its exports cannot be used`,
+        fix: `add { id: ${part.app} } under \`dependencies\``,
+        rule: "ref.dependency",
+      });
   }
   return findings;
 }

@@ -260,3 +260,107 @@ describe("file.app-file", () => {
     assert.ok((await loadManifest(join(app, "example.yml"), dir)).ok);
   });
 });
+
+describe("env_file", () => {
+  const envFile = (path: string) => [`    env_file: [${path}]`];
+
+  test("a line that is not NAME=value is refused at its line of the env file, naming the manifest's field", async () => {
+    const app = appDir("env-syntax", envFile("config/web.env"), {
+      "config/web.env": "# comment\nGOOD=1\nexport BAD=2\nno equals sign\n1X=3\nGOOD=again\n",
+    });
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(loaded.issues[0], {
+      file: "env-syntax/config/web.env",
+      line: 3,
+      column: 1,
+      path: "containers.web.env_file[0]",
+      message: "`export` is not part of the format",
+      fix: "write BAD=… without it",
+      rule: "envfile.syntax",
+    });
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.file, i.line, i.path, i.rule, i.message, i.fix]),
+      [
+        [
+          "env-syntax/config/web.env",
+          3,
+          "containers.web.env_file[0]",
+          "envfile.syntax",
+          "`export` is not part of the format",
+          "write BAD=… without it",
+        ],
+        [
+          "env-syntax/config/web.env",
+          4,
+          "containers.web.env_file[0]",
+          "envfile.syntax",
+          '"no equals sign" is not NAME=value',
+          "write NAME=value, or start a comment with #",
+        ],
+        [
+          "env-syntax/config/web.env",
+          5,
+          "containers.web.env_file[0]",
+          "envfile.syntax",
+          '"1X" is not an environment variable name',
+          "use letters, digits and _, not starting with a digit",
+        ],
+        [
+          "env-syntax/config/web.env",
+          6,
+          "containers.web.env_file[0]",
+          "envfile.syntax",
+          "GOOD is set again (first on line 2)",
+          "keep one GOOD=… line",
+        ],
+      ],
+    );
+  });
+
+  test("a reference to a secret the manifest does not declare is refused at its line", async () => {
+    const app = appDir("env-ref", envFile("web.env"), { "web.env": "A=1\nURL=x:$" + "{secret:nope}@h\n" });
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.file, i.line, i.rule]),
+      [["env-ref/web.env", 2, "ref.secret"]],
+    );
+    assert.match(
+      loaded.issues[0]?.message ?? "",
+      /^URL: \$\{secret:nope\} names a secret that is not declared/,
+    );
+  });
+
+  test("a file outside the app directory (by a link), a missing one and one over 64 KiB are refused at the manifest's line", async () => {
+    const outside = join(dir, "outside.env");
+    writeFileSync(outside, "A=1\n");
+    const app = appDir("env-outside", ["    env_file: [link.env, missing.env, big.env]"], {
+      "big.env": `A=${"x".repeat(64 * 1024)}\n`,
+    });
+    symlinkSync(outside, join(app, "link.env"));
+    const loaded = await loadManifest(app, dir);
+    assert.ok(!loaded.ok);
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.file, i.line, i.path, i.rule]),
+      [0, 1, 2].map((n) => [
+        "env-outside/manifest.yml",
+        FIRST,
+        `containers.web.env_file[${n}]`,
+        "file.app-file",
+      ]),
+    );
+    assert.match(loaded.issues[0]?.message ?? "", /env_file link\.env resolves to .*outside\.env, outside/);
+    assert.match(loaded.issues[1]?.message ?? "", /env_file missing\.env does not exist/);
+    assert.match(loaded.issues[2]?.message ?? "", /more than 64 KiB/);
+  });
+
+  test("a valid env file is read with the manifest, with its digest", async () => {
+    const app = appDir("env-ok", envFile("web.env"), { "web.env": "A=1\n" });
+    const loaded = await loadManifest(app, dir);
+    assert.ok(loaded.ok, loaded.ok ? "" : JSON.stringify(loaded.issues));
+    assert.deepEqual(Object.keys(loaded.envFiles ?? {}), ["web.env"]);
+    assert.equal(loaded.envFiles?.["web.env"]?.text, "A=1\n");
+    assert.match(loaded.envFiles?.["web.env"]?.sha256 ?? "", /^[0-9a-f]{64}$/);
+  });
+});

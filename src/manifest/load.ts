@@ -6,14 +6,24 @@ import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { fileProblem } from "../system/fs-errors.ts";
 import { AppFileError, type ReadAppTreeOptions, readAppTree, readRegularFile } from "./app-files.ts";
-import { compareIssues, type Finding, type ManifestIssue, type PathSegment } from "./issues.ts";
-import { MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
+import type { StoredEnvFile } from "./env-file.ts";
+import { type EnvFileIssue, readEnvFiles } from "./env-files-read.ts";
+import { compareIssues, type Finding, formatPath, type ManifestIssue, type PathSegment } from "./issues.ts";
+import { type Locator, MAX_MANIFEST_BYTES, type ParseResult, parseManifest, placeAll } from "./parse.ts";
 import type { Manifest } from "./schema.ts";
 
 export const MANIFEST_FILE_NAMES = ["manifest.yml", "manifest.yaml"];
 
-/** A parse result with where it came from and the exact text read (what a store keeps). */
-export type LoadedManifest = ParseResult & { file: string; dir: string; text: string };
+/**
+ * A parse result with where it came from and the exact text read (what a store keeps), and the
+ * env_files of its app directory, read and checked.
+ */
+export type LoadedManifest = ParseResult & {
+  file: string;
+  dir: string;
+  text: string;
+  envFiles?: Record<string, StoredEnvFile>;
+};
 
 /** An issue about a file as a whole (it cannot be read, it took too long), not about a place in it. */
 export function fileIssue(file: string, message: string, fix: string): ManifestIssue {
@@ -59,19 +69,23 @@ export async function loadManifest(
     const dir = dirname(file);
     // A manifest.yml is its app directory's: the files it names must be there. Another file name
     // (an example, a test fixture) is a manifest on its own, without an app directory.
-    const missing =
-      parsed.ok && MANIFEST_FILE_NAMES.includes(basename(file))
-        ? await checkAppFiles(parsed.manifest, dir, options)
-        : [];
-    if (parsed.ok && missing.length > 0)
+    const appDir = parsed.ok && MANIFEST_FILE_NAMES.includes(basename(file));
+    const missing = appDir ? await checkAppFiles(parsed.manifest, dir, options) : [];
+    const envFiles = appDir
+      ? await readEnvFiles(parsed.manifest, dir, { signal: options.signal })
+      : { files: {}, issues: [] };
+    if (parsed.ok && missing.length + envFiles.issues.length > 0)
       return {
         ok: false,
-        issues: placeAll(missing, display, parsed.locate).sort(compareIssues),
+        issues: [
+          ...placeAll(missing, display, parsed.locate),
+          ...envFiles.issues.map((issue) => envFileIssue(issue, dir, displayBase, display, parsed.locate)),
+        ].sort(compareIssues),
         file,
         dir,
         text,
       };
-    return { ...parsed, file, dir, text };
+    return { ...parsed, file, dir, text, envFiles: envFiles.files };
   } catch (error) {
     const issue = fileIssue(
       path,
@@ -82,6 +96,28 @@ export async function loadManifest(
     );
     return { ok: false, issues: [issue], file, dir: dirname(file), text: "" };
   }
+}
+
+/**
+ * An env_file's problem: a line's at that line of the env file (the manifest's field named in the
+ * path), a problem with the file as a whole at the manifest's line that names it.
+ */
+function envFileIssue(
+  issue: EnvFileIssue,
+  dir: string,
+  displayBase: string,
+  manifestDisplay: string,
+  locate: Locator,
+): ManifestIssue {
+  const { path, file, line, ...rest } = issue;
+  if (line === 0) return placeAll([{ path, ...rest }], manifestDisplay, locate)[0] as ManifestIssue;
+  return {
+    file: displayName(join(dir, file), displayBase),
+    line,
+    column: 1,
+    path: formatPath(path),
+    ...rest,
+  };
 }
 
 function displayName(file: string, base: string): string {

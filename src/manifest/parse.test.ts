@@ -768,6 +768,19 @@ describe("schema.format", () => {
     });
   });
 
+  test("a packaging revision counted from 0 is refused at its line, with the form to write", () => {
+    expectIssue(replaceLine(3, "version: 1.39.17-r0"), {
+      rule: "schema.format",
+      path: "version",
+      line: 3,
+      column: 10,
+      message: "packaging revision counted from 1",
+    });
+    const parsed = parseManifest(replaceLine(3, "version: 1.39.17-r0"), "manifest.yml");
+    assert.ok(!parsed.ok);
+    assert.match(parsed.issues[0]?.fix ?? "", /1\.39\.17-r2/);
+  });
+
   test("without examples in the schema, the fix quotes the requirement", () => {
     expectIssue(withLines("    stop_timeout: soon"), {
       rule: "schema.format",

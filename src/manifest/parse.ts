@@ -69,7 +69,9 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // 11: a hook's `wait` step needs a container with a health check (health.hook-wait); jobs are
 // waited for as `completed` only, with no health, interface or hook step (job.*).
 // 12: `${…}` references in environment values are checked (interpolation.ts), and `$${` is `${`.
-export const MANIFEST_RULES_VERSION = 12;
+// 13: a version may end in a packaging revision (-r2: app-version.ts), and env_files are read and
+// checked with the manifest (env-file.ts).
+export const MANIFEST_RULES_VERSION = 13;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

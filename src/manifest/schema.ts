@@ -7,18 +7,19 @@
  * cycles, security policy) live in `semantics.ts`, because JSON Schema cannot express them.
  */
 import { z } from "zod";
+import { APP_VERSION, APP_VERSION_REQUIREMENT } from "./app-version.ts";
 import { canonicalIp } from "./ip-address.ts";
 
 /** A DNS label: container keys, volume and secret names, and most other names in a manifest. */
 export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** An app id: a DNS label, optionally namespaced for third-party apps (`alice.relay`). */
 export const APP_ID = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,38}[a-z0-9])?)?$/;
-const SEMVER =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 /** An image reference: `name[:tag][@sha256:<64 hex>]`, with an optional registry host. */
 export const IMAGE_REF =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A file of the app directory: relative, without `.` or `..` segments, empty segments or NUL. */
+const APP_FILE = /^(?!\/)(?!(.*\/)?\.{1,2}(\/|$))(?!.*\/\/)[^\0]+(?<!\/)$/;
 /** A public path of an interface: RFC 3986 path characters, no percent-encoding (see access.ts). */
 export const PUBLIC_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
@@ -440,6 +441,21 @@ export const ContainerSchema = z
       .meta({
         description: `Environment variables: literals, or references to secrets and dependencies' exports; a string may hold \${secret:NAME}, \${export:APP/NAME} and \${app:id|version} references, rendered by the daemon ($\${ is a literal \${).`,
       }),
+    env_file: z
+      .array(
+        z
+          .string()
+          .regex(
+            APP_FILE,
+            "must be a relative path inside the app directory, without '..' (such as app.env)",
+          ),
+      )
+      .optional()
+      .meta({
+        description:
+          "Files of the app directory holding NAME=value lines, read at install and stored with the app; their values may hold the same references as environment values (secret, export, app), and `environment` wins where both set a variable.",
+        examples: [["app.env"]],
+      }),
     ports: z.array(PortMapping).default([]).meta({ description: "Ports the container listens on." }),
     volumes: z.array(Volume).default([]).meta({ description: "Volumes mounted into the container." }),
     secrets: z.array(FileSecret).default([]).meta({ description: "Generated secrets mounted as files." }),
@@ -761,8 +777,12 @@ export const ManifestSchema = z
       }),
     version: z
       .string()
-      .regex(SEMVER, "must be a semantic version such as 1.2.3")
-      .meta({ description: "The app's version (semver); updates must increase it.", examples: ["1.0.0"] }),
+      .regex(APP_VERSION, APP_VERSION_REQUIREMENT)
+      .meta({
+        description:
+          "The app's version: the program's semantic version, optionally with a packaging revision (`-r2`: ordered after the version and before the next one); updates must increase it.",
+        examples: ["1.0.0", "1.39.17-r2"],
+      }),
     name: z.string().min(1).max(80).meta({ description: "The display name." }),
     description: z.string().min(1).max(2000).meta({ description: "What the app does, for the App Store." }),
     category: z.enum(CATEGORIES).default("other").meta({ description: "The App Store category." }),

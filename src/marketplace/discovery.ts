@@ -8,7 +8,7 @@
  *   version published again later is not a way back (a rollback).
  * - A release its author deleted (NIP-09) is not offered; for an installed one it is a flag.
  */
-import semver from "semver";
+import { compareAppVersions } from "../manifest/app-version.ts";
 import type { AppRecord, AssetRecord, DeletionRecord, ReleaseRecord } from "./events.ts";
 import { npub } from "./identity.ts";
 
@@ -53,7 +53,7 @@ export function releasesOf(app: Pick<AppRecord, "pubkey" | "id">, records: Omit<
         asset.version === release.version;
       return { release, asset: usable ? asset : undefined, deleted: isDeleted(release, records.deletions) };
     })
-    .sort((a, b) => semver.rcompare(a.release.version, b.release.version));
+    .sort((a, b) => compareAppVersions(b.release.version, a.release.version));
 }
 
 /** Every app with an installable release, and why the others are not offered. */

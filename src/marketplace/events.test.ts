@@ -67,7 +67,7 @@ test("a release that does not point at its own author's app, or without semver, 
         ]),
       ),
     ),
-    /is not semver/,
+    /is not an app version/,
   );
   assert.ok(!("problem" in recordOf(sign([...base, ["a", `${KINDS.app}:${key.pubkey}:alice.notes`]]))));
 });

@@ -12,10 +12,10 @@
 
 import type { Event, EventTemplate } from "nostr-tools/pure";
 import { finalizeEvent, verifyEvent } from "nostr-tools/pure";
-import semver from "semver";
 import { z } from "zod";
+import { isAppVersion } from "../manifest/app-version.ts";
 import { APP_ID } from "../manifest/schema.ts";
-import type { DevKey } from "./identity.ts";
+import { type DevKey, NIP05 } from "./identity.ts";
 
 export const KINDS = {
   app: 32267,
@@ -170,6 +170,7 @@ export function buildPublication(
       ["t", app.category],
       ...(app.license ? [["license", app.license]] : []),
       ...(app.website ? [["url", app.website]] : []),
+      ...(key.nip05 ? [["nip05", key.nip05]] : []),
       ["a", releaseAddress(key.pubkey, app.id, release.version)],
       ["f", PLATFORM],
     ],
@@ -189,6 +190,8 @@ export type AppRecord = {
   description: string;
   category: string;
   license: string | undefined;
+  /** The NIP-05 handle its publisher claims (name@domain): a claim until a node verified it. */
+  nip05: string | undefined;
 };
 
 export type ReleaseRecord = {
@@ -269,7 +272,7 @@ function httpUrl(text: string): boolean {
 }
 
 const validVersion = (version: string | undefined): version is string =>
-  version !== undefined && version.length <= 64 && semver.valid(version) === version;
+  version !== undefined && version.length <= 64 && isAppVersion(version);
 
 /** What a verified event means to the marketplace, or why it means nothing (a clear reason). */
 export function recordOf(event: SignedEvent): MarketRecord | { problem: string } {
@@ -291,6 +294,9 @@ export function recordOf(event: SignedEvent): MarketRecord | { problem: string }
         description: event.content.slice(0, 2000),
         category: (firstTag(event, "t") ?? "other").slice(0, 40),
         license: firstTag(event, "license")?.slice(0, 100),
+        nip05: ((handle) => (handle && NIP05.test(handle) ? handle : undefined))(
+          firstTag(event, "nip05")?.toLowerCase(),
+        ),
       };
     }
     case KINDS.release: {
@@ -298,7 +304,10 @@ export function recordOf(event: SignedEvent): MarketRecord | { problem: string }
       const version = firstTag(event, "version");
       const assetId = firstTag(event, "e");
       if (!appId || !APP_ID.test(appId)) return problem("no app id (i tag)");
-      if (!validVersion(version)) return problem(`its version ${JSON.stringify(version)} is not semver`);
+      if (!validVersion(version))
+        return problem(
+          `its version ${JSON.stringify(version)} is not an app version (semver, optionally with a packaging revision such as 1.2.3-r2)`,
+        );
       if (firstTag(event, "d") !== `${appId}@${version}`)
         return problem(`its d tag is not ${appId}@${version}`);
       if (firstTag(event, "a") !== appAddress(pubkey, appId))

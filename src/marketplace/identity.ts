@@ -31,7 +31,8 @@ export type KeyFileContent = {
 };
 
 /** A key ready to sign events. Never serialised. */
-export type DevKey = { pubkey: string; secret: Uint8Array };
+/** A developer's key, open; `nip05` is the handle its file claims (published with each app). */
+export type DevKey = { pubkey: string; secret: Uint8Array; nip05?: string };
 
 /**
  * The `did:key` of a Nostr public key: the secp256k1 multicodec (0xe7, varint `e7 01`) before the
@@ -129,5 +130,5 @@ export function openKeyFile(text: string, origin: string, passphrase?: string): 
   const secret = Uint8Array.from(Buffer.from(hex, "hex"));
   if (getPublicKey(secret) !== content.pubkey)
     throw new MarketError(`${origin}: the secret key does not match the public key in the file`);
-  return { pubkey: content.pubkey, secret };
+  return { pubkey: content.pubkey, secret, ...(content.nip05 ? { nip05: content.nip05 } : {}) };
 }

@@ -3,7 +3,7 @@
  * the store), the apps it offers with their publisher and trust, and the verified package of every
  * marketplace app it installs. docs/marketplace.md tells the operator's side.
  *
- * Learning (refresh): for each relay, in order — the operator's follows, mutes and chosen NIP-85
+ * Learning (refresh): for each relay, each question paged back through its history (queryPaged), in order — the operator's follows, mutes and chosen NIP-85
  * ranks; their follows' follow lists, reports and endorsements; the apps of the people they follow
  * and of installed apps' publishers (asked by author, so strangers' apps cannot crowd them out);
  * then everyone's apps, within the query limits; deletions by the publishers at hand. Every event
@@ -20,6 +20,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TargetFile } from "@tufjs/models";
+import type { Filter } from "nostr-tools/filter";
+import type { Dispatcher } from "undici";
 import { writeFileAtomic } from "../catalog/files.ts";
 import { MANIFEST_TARGET } from "../catalog/layout.ts";
 import { unsignedCopyProblem } from "../catalog/node/verify-files.ts";
@@ -29,6 +31,8 @@ import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import type { AppPackage } from "../orchestrator/hooks.ts";
 import type { AppRow, MarketEventRow, Store } from "../orchestrator/store.ts";
+import type { Peer } from "../peers/peers.ts";
+import { publicOnlyDispatcher } from "../system/public-address.ts";
 import { BundleError, digestProblem, MAX_BUNDLE_BYTES, readBundle } from "./bundle.ts";
 import { isDeleted, type Offer, offersOf, sourceOf } from "./discovery.ts";
 import {
@@ -49,11 +53,12 @@ import {
 } from "./events.ts";
 import { fetchBundle } from "./fetch-bundle.ts";
 import { MarketError, npub, parsePublicKey } from "./identity.ts";
+import { checkNip05, fresh, type Nip05Check } from "./nip05.ts";
 import {
   DEFAULT_QUERY_LIMITS,
   type QueryLimits,
   type QueryResult,
-  query,
+  queryPaged,
   type Refusals,
   relayUrlProblem,
 } from "./relay.ts";
@@ -71,6 +76,8 @@ import {
 export const STRANGER_EVENTS = 6000;
 /** How many of the operator's follows have their follow lists read (two hops). */
 export const MAX_FOLLOWS_READ = 500;
+/** How many publishers' NIP-05 handles one refresh checks at most (the most trusted first). */
+export const MAX_NIP05_CHECKS = 50;
 /** How many apps a listing shows at most, the most trusted first. */
 export const MAX_LISTED = 2000;
 const AUTHORS_PER_FILTER = 500;
@@ -96,9 +103,20 @@ export type OfferView = Offer & {
   /** Why the release should worry the operator: reported by the network (deleted ones are not offered). */
   flags: string[];
   installed: { version: string; source: string } | undefined;
+  /** The NIP-05 handle its publisher claims, and whether the node verified it. */
+  nip05: Pick<Nip05Check, "handle" | "verified" | "reason"> | undefined;
 };
 
-export type Prepared = { text: string; manifest: Manifest; source: string; publisher: string };
+/** A line for the operation's log: where a bundle came from, which source was dropped and why. */
+export type Note = { level: "info" | "warn"; message: string };
+
+export type Prepared = {
+  text: string;
+  manifest: Manifest;
+  source: string;
+  publisher: string;
+  notes: Note[];
+};
 
 type Package = { dir: string; files: Map<string, TargetFile> };
 
@@ -114,6 +132,10 @@ export type MarketplaceOptions = {
   installed: () => AppRow[];
   /** How many strangers' events are kept (default STRANGER_EVENTS). */
   strangerEvents?: number;
+  /** The nodes the operator chose to fetch bundles from first (src/peers/). */
+  peers?: () => Peer[];
+  /** How publishers' NIP-05 domains are reached (default: public addresses only). */
+  nip05Dispatcher?: Dispatcher;
 };
 
 const parse = (row: MarketEventRow): MarketRecord | undefined => {
@@ -152,6 +174,8 @@ export class Marketplace {
   readonly #clock: () => number;
   readonly #statuses = new Map<string, RelayStatus>();
   readonly #packages = new Map<string, Package>();
+  /** NIP-05 checks by `pubkey|handle`, each kept until it expires (nip05.ts). */
+  readonly #nip05 = new Map<string, Nip05Check>();
   #listing: OfferView[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<RelayStatus[]> | undefined;
@@ -261,6 +285,7 @@ export class Marketplace {
       for (const url of this.#o.store.marketRelays()) await this.#refreshRelay(url);
       this.#prune();
       this.#listing = undefined;
+      await this.#checkHandles();
       return this.relays();
     })();
     this.#refreshing = running;
@@ -288,13 +313,17 @@ export class Marketplace {
     // Queries overlap (an installed app's publisher is asked by name and among everyone): an event
     // is taken in once per refresh.
     const seen = new Set<string>();
-    const run = async (filters: Parameters<typeof query>[1]) => {
-      if (filters.length === 0 || status.error) return;
-      const result = await query(url, filters, limits);
-      this.#account(status, result);
-      const fresh = result.events.filter((e) => !seen.has(e.id));
-      for (const event of fresh) seen.add(event.id);
-      status.learnt += this.#ingest(fresh, status.refused);
+    // Each filter is paged on its own: a relay caps every answer, and one `until` cannot page two
+    // filters whose pages end at different times.
+    const run = async (filters: Filter[]) => {
+      for (const filter of filters) {
+        if (status.error) return;
+        const result = await queryPaged(url, filter, limits);
+        this.#account(status, result);
+        const fresh = result.events.filter((e) => !seen.has(e.id));
+        for (const event of fresh) seen.add(event.id);
+        status.learnt += this.#ingest(fresh, status.refused);
+      }
     };
     const operator = this.identity();
     const provider = this.provider();
@@ -327,6 +356,28 @@ export class Marketplace {
     const line = `marketplace relay ${url}: ${status.learnt} new events${refusals ? `; refused: ${refusals}` : ""}`;
     if (status.error) this.#o.log.warn(`${line}; ${status.error}`);
     else this.#o.log.info(line);
+  }
+
+  /** Verifies the NIP-05 handles publishers claim whose check expired, the most trusted first. */
+  async #checkHandles(): Promise<void> {
+    const due = new Map<string, { handle: string; pubkey: string }>();
+    for (const offer of this.listing()) {
+      const handle = offer.app.nip05;
+      const key = `${offer.pubkey}|${handle}`;
+      const kept = this.#nip05.get(key);
+      if (!handle || due.has(key) || (kept && fresh(kept, this.#clock()))) continue;
+      due.set(key, { handle, pubkey: offer.pubkey });
+      if (due.size >= MAX_NIP05_CHECKS) break;
+    }
+    if (due.size === 0) return;
+    const dispatcher = this.#o.nip05Dispatcher ?? publicOnlyDispatcher({ trustedHosts: new Set() });
+    try {
+      for (const [key, { handle, pubkey }] of due)
+        this.#nip05.set(key, await checkNip05(handle, pubkey, dispatcher, this.#clock()));
+    } finally {
+      if (!this.#o.nip05Dispatcher) await dispatcher.close();
+    }
+    this.#listing = undefined;
   }
 
   #account(status: RelayStatus, result: QueryResult): void {
@@ -499,6 +550,13 @@ export class Marketplace {
         trust,
         flags: trust.level === "reported" ? trust.reasons.filter((r) => r.startsWith("reported")) : [],
         installed: row ? { version: row.version, source: row.source } : undefined,
+        nip05: offer.app.nip05
+          ? (this.#nip05.get(`${offer.app.pubkey}|${offer.app.nip05}`) ?? {
+              handle: offer.app.nip05,
+              verified: false,
+              reason: "not checked yet",
+            })
+          : undefined,
       };
     });
     views.sort(
@@ -584,25 +642,43 @@ export class Marketplace {
     return join(this.#o.dir, "packages", pubkey, id, version);
   }
 
-  /** The verified bundle: from the node's cache if it still verifies, else from a mirror. */
-  async #bundle(asset: AssetRecord): Promise<Uint8Array> {
+  /**
+   * The verified bundle: from the node's cache if it still verifies, else from the operator's peers
+   * or the release's mirrors; with what to tell the operator of where it came from.
+   */
+  async #bundle(asset: AssetRecord): Promise<{ bytes: Uint8Array; notes: Note[] }> {
     const file = this.#bundleFile(asset.bundle.sha256);
+    const what = `the bundle of ${asset.appId} ${asset.version} (sha256 ${asset.bundle.sha256.slice(0, 12)}…)`;
     if (asset.bundle.size <= MAX_BUNDLE_BYTES) {
       const cached = await readFile(file).catch(() => undefined);
-      if (cached && !digestProblem(cached, asset.bundle)) return cached;
+      if (cached && !digestProblem(cached, asset.bundle))
+        return { bytes: cached, notes: [{ level: "info", message: `${what}: the node's verified copy` }] };
     }
     // Mirrors are strangers' URLs: public addresses only, but for the hosts of the operator's relays.
     const trustedHosts = new Set(
       this.#o.store.marketRelays().map((relay) => new URL(relay).hostname.replace(/^\[(.*)\]$/, "$1")),
     );
-    const outcome = await fetchBundle(asset.urls, asset.bundle, { reach: { trustedHosts } });
+    const outcome = await fetchBundle(asset.urls, asset.bundle, {
+      reach: { trustedHosts },
+      peers: this.#o.peers?.() ?? [],
+    });
     if (!("bytes" in outcome))
       throw new MarketError(
-        `no mirror of ${asset.appId} ${asset.version} served the signed bundle: ${outcome.problems.join("; ")}; nothing was installed`,
+        `no peer or mirror of ${asset.appId} ${asset.version} served the signed bundle: ${outcome.problems.join("; ")}; nothing was installed`,
       );
-    for (const problem of outcome.problems) this.#o.log.warn(`marketplace: ${problem}`);
+    const notes: Note[] = outcome.problems.map((problem) => ({ level: "warn", message: problem }));
+    notes.push({
+      level: "info",
+      message: `${what} served by ${outcome.fromPeer ? "peer" : "mirror"} ${outcome.url} (length, SHA-256 and BLAKE3 verified against the signed release)`,
+    });
+    for (const note of notes) this.#o.log[note.level](`marketplace: ${note.message}`);
     await writeFileAtomic(file, outcome.bytes, 0o600);
-    return outcome.bytes;
+    return { bytes: outcome.bytes, notes };
+  }
+
+  /** Where the node keeps the verified bundle of a SHA-256 (what it serves its peers). */
+  bundleFile(sha256: string): string {
+    return this.#bundleFile(sha256);
   }
 
   /** Unpacks a verified bundle as the app's package and remembers its files for checks at use. */
@@ -647,7 +723,7 @@ export class Marketplace {
     const { pubkey } = offer.app;
     const { appId: id, version } = offer.release;
     const { asset } = this.#verifiedRelease(pubkey, id, version);
-    const bytes = await this.#bundle(asset);
+    const { bytes, notes } = await this.#bundle(asset);
     const { files } = await this.#unpack(pubkey, id, version, bytes);
     const text = Buffer.from(
       files.find((f) => f.path === MANIFEST_TARGET)?.bytes ?? new Uint8Array(),
@@ -661,14 +737,14 @@ export class Marketplace {
       throw new MarketError(
         `the bundle's manifest says ${parsed.manifest.id} ${parsed.manifest.version} where its signed release says ${id} ${version}: refused`,
       );
-    return { text, manifest: parsed.manifest, source: sourceOf(pubkey), publisher: npub(pubkey) };
+    return { text, manifest: parsed.manifest, source: sourceOf(pubkey), publisher: npub(pubkey), notes };
   }
 
   async #loadInstalled(app: AppRow): Promise<void> {
     const pubkey = parsePublicKey(app.source.slice("nostr:".length));
     if (!pubkey) throw new MarketError(`its source ${app.source} names no key`);
     const { asset } = this.#verifiedRelease(pubkey, app.id, app.version);
-    await this.#unpack(pubkey, app.id, app.version, await this.#bundle(asset));
+    await this.#unpack(pubkey, app.id, app.version, (await this.#bundle(asset)).bytes);
   }
 
   /** The package of an installed marketplace app: its unpacked files, checked against the bundle at every use. */

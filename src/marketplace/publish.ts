@@ -5,13 +5,14 @@
  * release and app events sent to every relay. A version that is not newer than the last one this
  * key published to any of the relays is refused before anything is uploaded or sent.
  */
+
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import semver from "semver";
 import { request } from "undici";
 import { CatalogError } from "../catalog/errors.ts";
 import { writeFileAtomic } from "../catalog/files.ts";
 import { readAppVersion, unpinnedProblem } from "../catalog/publisher.ts";
+import { isNewerVersion } from "../manifest/app-version.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { digestOf, packBundle } from "./bundle.ts";
 import { type BundleDigest, buildPublication, KINDS, recordOf } from "./events.ts";
@@ -62,7 +63,7 @@ async function lastPublished(
       const record = recordOf(event);
       if ("problem" in record || record.kind !== "release" || record.pubkey !== pubkey || record.appId !== id)
         continue;
-      if (!last || semver.gt(record.version, last.version)) last = { version: record.version, relay };
+      if (!last || isNewerVersion(record.version, last.version)) last = { version: record.version, relay };
     }
   }
   return last;
@@ -122,7 +123,7 @@ export async function publishApp(key: DevKey, options: PublishOptions): Promise<
   const unpinned = options.allowUnpinned ? undefined : unpinnedProblem(options.dir, manifest);
   if (unpinned) throw new MarketError(`${unpinned}; nothing was published`);
   const last = await lastPublished(options.relays, key.pubkey, app.id);
-  if (last && !semver.gt(app.version, last.version))
+  if (last && !isNewerVersion(app.version, last.version))
     throw new MarketError(
       `${app.id} ${app.version} is not newer than ${last.version}, which this key published to ${last.relay}: raise the version in the manifest; nothing was published`,
     );

@@ -291,3 +291,75 @@ export async function publish(
     relay.close();
   }
 }
+
+/** Pages one paged query reads at most (each a connection and a relay's answer). */
+export const MAX_PAGES = 50;
+
+/**
+ * Reads one filter's events page by page, newest first, for relays that cap each answer (NIP-01
+ * `limit`; a relay library's maximum, whatever was asked): each page asks for what is at or before
+ * the oldest event of the page before (`until`), until a page brings nothing older. Work is bounded
+ * as for one query: `limits.maxEvents` events and `limits.maxBytes` bytes over all the pages, and at
+ * most `maxPages` pages. A relay holding more than a page of events of one same second cannot be
+ * paged past them with `until` alone (it has one-second resolution): the next page starts a second
+ * earlier, and the ones of that second beyond the relay's cap are not read. Never rejects.
+ */
+export async function queryPaged(
+  url: string,
+  filter: Filter,
+  limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+  maxPages = MAX_PAGES,
+): Promise<QueryResult & { pages: number }> {
+  const total: QueryResult & { pages: number } = {
+    url,
+    events: [],
+    refused: {},
+    received: { messages: 0, bytes: 0 },
+    complete: false,
+    error: undefined,
+    pages: 0,
+  };
+  const seen = new Set<string>();
+  let until = filter.until;
+  while (!total.complete && !total.error) {
+    const maxEvents = limits.maxEvents - total.events.length;
+    const maxBytes = limits.maxBytes - total.received.bytes;
+    if (maxEvents <= 0 || maxBytes <= 0 || total.pages >= maxPages) {
+      total.error =
+        total.pages >= maxPages
+          ? `the relay's answers filled ${maxPages} pages, as many as one query reads: the older events were not read`
+          : `the relay sent ${limits.maxBytes} bytes, as many as one query reads: the rest was not read`;
+      break;
+    }
+    const page = await query(url, [until === undefined ? filter : { ...filter, until }], {
+      ...limits,
+      maxEvents,
+      maxBytes,
+    });
+    total.pages += 1;
+    total.received.messages += page.received.messages;
+    total.received.bytes += page.received.bytes;
+    for (const [kind, { count, example }] of Object.entries(page.refused)) {
+      const entry = total.refused[kind];
+      if (entry) entry.count += count;
+      else total.refused[kind] = { count, example };
+    }
+    const fresh = page.events.filter((event) => !seen.has(event.id));
+    for (const event of fresh) {
+      seen.add(event.id);
+      total.events.push(event);
+    }
+    if (page.error && !page.complete)
+      total.error =
+        page.events.length >= maxEvents
+          ? `the relay sent ${limits.maxEvents} events, as many as one query reads: the rest was not read`
+          : page.error;
+    else if (page.events.length === 0) total.complete = true;
+    else {
+      const oldest = page.events.reduce((min, event) => Math.min(min, event.created_at), Infinity);
+      // Nothing new: every event of that page was of seconds already read; go a second earlier.
+      until = fresh.length > 0 ? oldest : oldest - 1;
+    }
+  }
+  return total;
+}

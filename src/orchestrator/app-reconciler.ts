@@ -32,6 +32,7 @@ import {
 } from "./planner.ts";
 import { DONE, failed, type ReconcileOutcome, requeue, Wakeups, withWakeup } from "./reconcile-outcome.ts";
 import type { RenderContexts } from "./render-contexts.ts";
+import { startsOf } from "./restart-count.ts";
 import { type CrashRestarts, exitedOnItsOwn, type HealthRestarts } from "./restart-trackers.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
 import type { UpdateVerdict } from "./update.ts";
@@ -398,6 +399,7 @@ export class AppReconciler {
       const other = byKey.get(c.key);
       if (!other || rank(c) > rank(other)) byKey.set(c.key, c);
     }
+    const previous = this.#o.store.listContainers(app.id);
     const rows: StoredContainer[] = [...byKey.values()].map((c) => ({
       appId: app.id,
       key: c.key as string,
@@ -406,12 +408,19 @@ export class AppReconciler {
       state: c.state,
       health: this.#o.health.healthOf(app.id, c.key as string, c),
       exitCode: c.exitCode,
-      startedAt: c.startedAt,
+      ...startsOf(
+        previous.find((p) => p.key === c.key),
+        {
+          containerId: c.id,
+          startedAt: c.startedAt,
+          backend: c.backend,
+          specHash: c.specHash,
+        },
+      ),
       backend: c.backend,
       specHash: c.specHash,
       observedAt: at,
     }));
-    const previous = this.#o.store.listContainers(app.id);
     const same =
       previous.length === rows.length &&
       rows.every((row) => {
@@ -421,7 +430,8 @@ export class AppReconciler {
           old.containerId === row.containerId &&
           old.state === row.state &&
           old.health === row.health &&
-          old.exitCode === row.exitCode
+          old.exitCode === row.exitCode &&
+          old.restarts === row.restarts
         );
       });
     if (same) this.#o.store.touchObservation(app.id, at);

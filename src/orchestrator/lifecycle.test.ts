@@ -465,6 +465,14 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
     assert.equal(ctx.store.getApp("alpha")?.version, "1.4.9");
   });
 
+  test("a packaging revision is an update of the version it revises; a revision of an older version is not", () => {
+    const ctx = setup();
+    ctx.installed("alpha", { version: "1.5.0" });
+    expectRefused(ctx, () => ctx.lifecycle.update(sourced("alpha", { version: "1.4.9-r3" })), "not-newer");
+    assert.equal(ctx.lifecycle.update(sourced("alpha", { version: "1.5.0-r2" })).kind, "update");
+    assert.equal(ctx.store.getApp("alpha")?.version, "1.5.0-r2");
+  });
+
   test("any operation on an unknown app: not-installed", () => {
     const ctx = setup();
     ctx.installed("alpha");

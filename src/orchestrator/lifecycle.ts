@@ -8,8 +8,10 @@
  * goal is reached, and one waiting for something that never comes (a dependency that stays down, a
  * container that never gets healthy) must not make an app impossible to stop or remove.
  */
+
 import { randomUUID } from "node:crypto";
-import semver from "semver";
+import { isNewerVersion } from "../manifest/app-version.ts";
+import type { StoredEnvFile } from "../manifest/env-file.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { provenanceChange } from "../sources/provenance.ts";
@@ -49,7 +51,14 @@ export class LifecycleError extends Error {
 }
 
 /** A manifest as found in an app source: its text (stored), the parsed value (checked), and who signed it. */
-export type SourcedManifest = { text: string; manifest: Manifest; source: string; publisher?: string };
+export type SourcedManifest = {
+  text: string;
+  manifest: Manifest;
+  source: string;
+  publisher?: string;
+  /** Its env_files as read from its directory (manifest/env-files-read.ts), by path. */
+  envFiles?: Record<string, StoredEnvFile>;
+};
 
 /** The operator's approvals a request carries (see approvals.ts). */
 export type ApprovalOptions = { approve?: Approval[] };
@@ -90,6 +99,7 @@ function record(sourced: SourcedManifest): ManifestRecord {
     version: sourced.manifest.version,
     source: sourced.source,
     publisher: sourced.publisher,
+    envFiles: sourced.envFiles,
   };
 }
 
@@ -275,7 +285,7 @@ export class Lifecycle {
     const same = this.#store.activeOperations(app.id).find((o) => o.kind === "update");
     if (same && app.manifestHash === hash)
       return { operationId: same.id, appId: app.id, kind: "update", existing: true };
-    if (!options.force && !semver.gt(next, app.version))
+    if (!options.force && !isNewerVersion(next, app.version))
       throw new LifecycleError(
         "not-newer",
         `${app.id} ${next} is not newer than the installed ${app.version}; to downgrade or reapply, force it: \`archy update ${app.id} --force\` (\`force: true\` in package.update)`,

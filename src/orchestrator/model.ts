@@ -107,6 +107,8 @@ export type StoredContainer = {
   health: "healthy" | "unhealthy" | "starting" | "unknown";
   exitCode: number;
   startedAt: number | undefined;
+  /** How many times it started again since it was created (restart-count.ts). */
+  restarts: number;
   backend: string;
   specHash: string | undefined;
   observedAt: number;

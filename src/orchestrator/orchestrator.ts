@@ -28,7 +28,7 @@ import { ManifestCache } from "./manifest-cache.ts";
 import type { Logger, ReconcilerEvent } from "./model.ts";
 import { clashingNames, InstalledNames } from "./name-clashes.ts";
 import type { Action } from "./planner.ts";
-import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
+import { localPackage, Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { RegistryCredentials } from "./registry-credentials.ts";
 import { SecretFiles } from "./secrets.ts";
 import { Store } from "./store.ts";
@@ -85,6 +85,8 @@ export class Orchestrator {
   readonly hostPaths: HostPathGuard;
   /** The names installed apps take on the node (see name-clashes.ts). */
   readonly names: InstalledNames;
+  /** An app's package (its directory, and for a signed app the check of what is read from it). */
+  readonly packageOf: NonNullable<ReconcilerOptions["packageOf"]>;
   readonly #options: OrchestratorOptions;
   readonly #clock: () => number;
   #engine: Engine | undefined;
@@ -93,6 +95,7 @@ export class Orchestrator {
 
   constructor(options: OrchestratorOptions) {
     this.#clock = options.clock ?? Date.now;
+    this.packageOf = options.packageOf ?? localPackage;
     this.secrets = new SecretFiles(join(options.stateDir, "secrets"));
     this.secrets.learnExisting();
     const mask = this.secrets.mask;

@@ -41,7 +41,9 @@ export class RenderContexts {
       const row = this.#store.getApp(id);
       if (row) naming[id] = row.naming;
     }
-    return { dataRoot: this.#dataRoot, dependencies, subnets, naming };
+    const own = this.#store.getApp(manifest.id);
+    const envFiles = own ? this.#store.envFiles(own.id, own.manifestHash) : {};
+    return { dataRoot: this.#dataRoot, dependencies, subnets, naming, envFiles };
   }
 
   /** The context of an app whose manifest is not there (no longer valid): nothing depends on it. */

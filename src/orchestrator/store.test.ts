@@ -51,6 +51,7 @@ function container(key: string, extra: Partial<StoredContainer> = {}): StoredCon
     state: "running",
     health: "healthy",
     exitCode: 0,
+    restarts: 0,
     startedAt: 5_000,
     backend: "podman",
     specHash: `hash-${key}`,
@@ -642,10 +643,10 @@ describe("store: observations", () => {
       ["db", "web"],
     );
     store.saveObservation("alpha", [
-      container("web", { state: "exited", exitCode: 137, startedAt: undefined }),
+      container("web", { state: "exited", exitCode: 137, startedAt: undefined, restarts: 2 }),
     ]);
     assert.deepEqual(store.listContainers("alpha"), [
-      container("web", { state: "exited", exitCode: 137, startedAt: undefined }),
+      container("web", { state: "exited", exitCode: 137, startedAt: undefined, restarts: 2 }),
     ]);
     assert.deepEqual(
       store.listContainers().map((c) => `${c.appId}/${c.key}`),
@@ -654,6 +655,18 @@ describe("store: observations", () => {
     store.saveObservation("alpha", []);
     assert.deepEqual(store.listContainers("alpha"), []);
     assert.equal(store.listContainers("beta").length, 1);
+    store.close();
+  });
+
+  test("containers observed before restarts were counted are read with 0 restarts after the upgrade", () => {
+    const path = freshPath();
+    const before = new Store(path);
+    before.saveObservation("alpha", [container("web")]);
+    before.close();
+    rewindStore(path, 9); // before the restarts column
+    const store = new Store(path);
+    assert.equal(store.schemaVersion, CURRENT);
+    assert.deepEqual(store.listContainers("alpha"), [container("web", { restarts: 0 })]);
     store.close();
   });
 
@@ -730,6 +743,58 @@ describe("store: parsed manifests", () => {
     assert.equal(store.getParsedManifest("1.abc:gone"), undefined, "no app has that manifest");
     assert.equal(store.getParsedManifest("1.abc:h1"), '{"id":"alpha"}', "an app still has it");
     assert.equal(store.getParsedManifest("2.def:h1"), '{"id":"alpha","v":2}');
+    store.close();
+  });
+});
+
+describe("env_files", () => {
+  const file = (text: string) => ({ text, sha256: `digest of ${text}` });
+
+  test("an update keeps the files of the manifest it came from, a rollback finds them, a later update drops them, forgetting drops all", () => {
+    const store = new Store(freshPath());
+    const update = (hash: string, version: string, text: string, now: number) =>
+      store.recordIntent(
+        {
+          appId: "alpha",
+          operation: { id: `op-update-${hash}`, kind: "update" },
+          desired: "running",
+          phase: "starting",
+          manifest: { ...MANIFEST, hash, version, envFiles: { "web.env": file(text) } },
+          update: true,
+        },
+        now,
+      );
+    store.recordIntent(
+      {
+        appId: "alpha",
+        operation: { id: "op-install", kind: "install" },
+        desired: "running",
+        phase: "installing",
+        manifest: { ...MANIFEST, envFiles: { "web.env": file("A=1\n") } },
+      },
+      1,
+    );
+    update("h2", "2.0.0", "A=2\n", 2);
+    assert.deepEqual(store.envFiles("alpha", "h1"), { "web.env": file("A=1\n") });
+    assert.deepEqual(store.envFiles("alpha", "h2"), { "web.env": file("A=2\n") });
+    store.restorePreviousManifest("alpha", 3);
+    assert.equal(store.getApp("alpha")?.manifestHash, "h1");
+    assert.deepEqual(
+      store.envFiles("alpha", "h1"),
+      { "web.env": file("A=1\n") },
+      "the rollback lost its files",
+    );
+    store.deleteUpdate("alpha");
+    update("h3", "3.0.0", "A=3\n", 4);
+    assert.deepEqual(
+      store.envFiles("alpha", "h2"),
+      {},
+      "a manifest neither current nor replaced keeps its files",
+    );
+    assert.deepEqual(Object.keys(store.envFiles("alpha", "h1")), ["web.env"]);
+    store.forgetApp("alpha", store.getApp("alpha")?.generation ?? 0, 5);
+    assert.deepEqual(store.envFiles("alpha", "h1"), {});
+    assert.deepEqual(store.envFiles("alpha", "h3"), {});
     store.close();
   });
 });

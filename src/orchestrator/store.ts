@@ -8,8 +8,10 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { StoredEnvFile } from "../manifest/env-file.ts";
 import { CURRENT_NAMING, type NamingScheme } from "../manifest/naming.ts";
 import type { HookName } from "../manifest/schema.ts";
+import type { Peer, PeerGrant } from "../peers/peers.ts";
 import type { Approval, StoredApproval } from "./approvals.ts";
 import {
   type DesiredState,
@@ -185,6 +187,31 @@ const MIGRATIONS: string[] = [
      json TEXT NOT NULL
    );
    CREATE INDEX market_events_by_kind ON market_events (kind, pubkey);`,
+  // How many times each container started again since it was created (restart-count.ts).
+  `ALTER TABLE containers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;`,
+  // The env_files of installed manifests (manifest/env-file.ts), read from the app directory at
+  // install or update, by the hash of the manifest they were read with: rolling an update back to
+  // the manifest it came from brings that manifest's files back with it.
+  `CREATE TABLE env_files (
+     app_id TEXT NOT NULL,
+     manifest_hash TEXT NOT NULL,
+     path TEXT NOT NULL,
+     text TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     PRIMARY KEY (app_id, manifest_hash, path)
+   );`,
+  // Peers (src/peers/): the nodes this one fetches from, with the token each gave it, and the
+  // grants of who may fetch from this one, each token kept as its SHA-256 only.
+  `CREATE TABLE peers (
+     url TEXT PRIMARY KEY,
+     token TEXT NOT NULL,
+     added_at INTEGER NOT NULL
+   );
+   CREATE TABLE peer_grants (
+     name TEXT PRIMARY KEY,
+     token_sha256 TEXT NOT NULL UNIQUE,
+     granted_at INTEGER NOT NULL
+   );`,
 ];
 
 /** A verified Nostr event as the marketplace keeps it (see src/marketplace/market.ts). */
@@ -304,6 +331,7 @@ function toContainer(row: Row): StoredContainer {
     health: row.health as StoredContainer["health"],
     exitCode: Number(row.exit_code),
     startedAt: optional<number>(row.started_at),
+    restarts: Number(row.restarts),
     backend: row.backend as string,
     specHash: optional<string>(row.spec_hash),
     observedAt: Number(row.observed_at),
@@ -317,6 +345,8 @@ export type ManifestRecord = {
   version: string;
   source: string;
   publisher?: string | undefined;
+  /** Its env_files as read with it, by path (none: the manifest names none, or they were not read). */
+  envFiles?: Record<string, StoredEnvFile>;
 };
 
 /** What a change of intent writes: the app's new desired state plus the operation that asked for it. */
@@ -554,6 +584,7 @@ export class Store {
           change.appId,
         );
       }
+      if (change.manifest) this.#recordEnvFiles(change.appId, change.manifest, existing?.manifestHash);
       if (change.revoke !== undefined)
         this.#statement("DELETE FROM approvals WHERE app_id = ? AND name = ?").run(
           change.appId,
@@ -658,6 +689,7 @@ export class Store {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM updates WHERE app_id = ?").run(id);
       this.#statement("DELETE FROM approvals WHERE app_id = ?").run(id);
+      this.#statement("DELETE FROM env_files WHERE app_id = ?").run(id);
       const finished = this.activeOperations(id).filter((operation) =>
         endsWithGeneration(operation, generation),
       );
@@ -782,12 +814,46 @@ export class Store {
     ).run(applying.snapshotPath, applying.snapshotMethod, applying.windowMs, applying.deadline, now, appId);
   }
 
+  /** The window of an update in progress moves (its jobs ran: update.ts, `deadlineAfterJobs`). */
+  setUpdateDeadline(appId: string, deadline: number, now: number): void {
+    this.#statement(
+      "UPDATE updates SET deadline = ?, updated_at = ? WHERE app_id = ? AND stage = 'applying'",
+    ).run(deadline, now, appId);
+  }
+
   /** The update failed: roll back (remove the new containers, restore the data, then the manifest). */
   updateRollingBack(appId: string, reason: string, now: number): void {
     this.#statement(
       `UPDATE updates SET stage = 'rolling-back', outcome = 'rolled-back', reason = ?, updated_at = ?
          WHERE app_id = ? AND stage IN ('pending', 'applying')`,
     ).run(this.#recorded(reason), now, appId);
+  }
+
+  /**
+   * Keeps the env_files read with a manifest being recorded, and drops those of any manifest but
+   * it and the one it replaces (which an update may go back to).
+   */
+  #recordEnvFiles(appId: string, manifest: ManifestRecord, replaced: string | undefined): void {
+    this.#statement("DELETE FROM env_files WHERE app_id = ? AND manifest_hash NOT IN (?, ?)").run(
+      appId,
+      manifest.hash,
+      replaced ?? manifest.hash,
+    );
+    // A manifest recorded without its files (restored from a backup) keeps those stored with it.
+    if (!manifest.envFiles) return;
+    this.#statement("DELETE FROM env_files WHERE app_id = ? AND manifest_hash = ?").run(appId, manifest.hash);
+    for (const [path, file] of Object.entries(manifest.envFiles))
+      this.#statement(
+        "INSERT INTO env_files (app_id, manifest_hash, path, text, sha256) VALUES (?, ?, ?, ?, ?)",
+      ).run(appId, manifest.hash, path, file.text, file.sha256);
+  }
+
+  /** The env_files stored with an app's manifest, by path (checked against their digest at use). */
+  envFiles(appId: string, manifestHash: string): Record<string, StoredEnvFile> {
+    const rows = this.#statement(
+      "SELECT path, text, sha256 FROM env_files WHERE app_id = ? AND manifest_hash = ? ORDER BY path",
+    ).all(appId, manifestHash) as Array<{ path: string; text: string; sha256: string }>;
+    return Object.fromEntries(rows.map((row) => [row.path, { text: row.text, sha256: row.sha256 }]));
   }
 
   /**
@@ -872,8 +938,8 @@ export class Store {
     this.transaction(() => {
       this.#statement("DELETE FROM containers WHERE app_id = ?").run(appId);
       const insert = this.#statement(
-        `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, backend, spec_hash, observed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO containers (app_id, key, name, container_id, state, health, exit_code, started_at, restarts, backend, spec_hash, observed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const c of containers)
         insert.run(
@@ -885,6 +951,7 @@ export class Store {
           c.health,
           c.exitCode,
           c.startedAt ?? null,
+          c.restarts,
           c.backend,
           c.specHash ?? null,
           c.observedAt,
@@ -1014,6 +1081,56 @@ export class Store {
       level: row.level as OperationLogLine["level"],
       message: row.message as string,
     }));
+  }
+
+  // ---- peers: the nodes this one fetches from, and who may fetch from it
+
+  peers(): Peer[] {
+    return (
+      this.#statement("SELECT url, token, added_at FROM peers ORDER BY added_at, url").all() as Row[]
+    ).map((row) => ({ url: row.url as string, token: row.token as string, addedAt: Number(row.added_at) }));
+  }
+
+  /** Adds a peer, or gives a known one its new token; false when it was known. */
+  putPeer(url: string, token: string, now: number): boolean {
+    const known = this.#statement("SELECT 1 FROM peers WHERE url = ?").get(url) !== undefined;
+    this.#statement(
+      "INSERT INTO peers (url, token, added_at) VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET token = excluded.token",
+    ).run(url, token, now);
+    return !known;
+  }
+
+  removePeer(url: string): boolean {
+    return Number(this.#statement("DELETE FROM peers WHERE url = ?").run(url).changes) === 1;
+  }
+
+  peerGrants(): PeerGrant[] {
+    return (
+      this.#statement("SELECT name, granted_at FROM peer_grants ORDER BY granted_at, name").all() as Row[]
+    ).map((row) => ({ name: row.name as string, grantedAt: Number(row.granted_at) }));
+  }
+
+  /** Records a grant; false (and nothing changed) when that name has one already. */
+  addPeerGrant(name: string, tokenSha256: string, now: number): boolean {
+    return (
+      Number(
+        this.#statement(
+          "INSERT OR IGNORE INTO peer_grants (name, token_sha256, granted_at) VALUES (?, ?, ?)",
+        ).run(name, tokenSha256, now).changes,
+      ) === 1
+    );
+  }
+
+  removePeerGrant(name: string): boolean {
+    return Number(this.#statement("DELETE FROM peer_grants WHERE name = ?").run(name).changes) === 1;
+  }
+
+  /** The name of the grant whose token has this SHA-256, if any. */
+  peerGrantOf(tokenSha256: string): string | undefined {
+    const row = this.#statement("SELECT name FROM peer_grants WHERE token_sha256 = ?").get(tokenSha256) as
+      | Row
+      | undefined;
+    return optional<string>(row?.name);
   }
 
   // ---- marketplace: relays, settings, verified events

@@ -24,6 +24,7 @@ import type { RenderContexts } from "./render-contexts.ts";
 import type { Snapshots } from "./snapshots.ts";
 import type { AppRow, Store, UpdateRow } from "./store.ts";
 import {
+  deadlineAfterJobs,
   effectiveDeadline,
   formatBytes,
   outcomeMessage,
@@ -116,9 +117,22 @@ export class UpdateController {
         key,
         seen.find((c) => c.key === key),
       );
+    const now = this.#o.clock();
+    // The new version's jobs (a container of the wanted spec) run outside the window.
+    const jobs = input.wanted
+      .filter((w) => w.job)
+      .flatMap((w) => seen.filter((c) => c.key === w.key && c.specHash === w.specHash));
+    const deadline = deadlineAfterJobs(
+      update.deadline ?? Number.POSITIVE_INFINITY,
+      update.windowMs ?? 0,
+      now,
+      jobs,
+    );
+    const moved = update.deadline !== undefined && deadline > update.deadline;
+    if (moved) this.#o.store.setUpdateDeadline(app.id, deadline, now);
     return updateVerdict({
-      now: this.#o.clock(),
-      deadline: this.deadlineOf(update),
+      now,
+      deadline: this.deadlineOf(moved ? { ...update, deadline } : update),
       windowMs: update.windowMs ?? 0,
       toVersion: update.toVersion,
       desired: app.desired,

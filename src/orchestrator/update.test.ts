@@ -10,6 +10,7 @@ import type { Manifest } from "../manifest/schema.ts";
 import {
   DEFAULT_UPDATE_MARGIN_MS,
   DEFAULT_UPDATE_WINDOW_MS,
+  deadlineAfterJobs,
   effectiveDeadline,
   formatBytes,
   outcomeMessage,
@@ -241,5 +242,36 @@ describe("what the operator reads", () => {
 
   test("snapshot names: the version, then the UTC time (sortable)", () => {
     assert.equal(snapshotName("1.0.0", Date.UTC(2026, 0, 2, 3, 4, 5, 678)), "1.0.0-20260102T030405.678Z");
+  });
+});
+
+describe("an update's jobs run outside its window", () => {
+  const WINDOW = 30_000;
+  test("a running job keeps a whole window ahead of now; one that ended, a window past its end", () => {
+    const deadline = 100_000;
+    assert.equal(
+      deadlineAfterJobs(deadline, WINDOW, 90_000, [{ state: "running", finishedAt: undefined }]),
+      120_000,
+    );
+    assert.equal(
+      deadlineAfterJobs(deadline, WINDOW, 500_000, [{ state: "running", finishedAt: undefined }]),
+      530_000,
+    );
+    assert.equal(
+      deadlineAfterJobs(deadline, WINDOW, 900_000, [{ state: "exited", finishedAt: 400_000 }]),
+      430_000,
+    );
+  });
+
+  test("no job, a job not started, or one that ended long before: the deadline as it was, never earlier", () => {
+    assert.equal(deadlineAfterJobs(100_000, WINDOW, 90_000, []), 100_000);
+    assert.equal(
+      deadlineAfterJobs(100_000, WINDOW, 90_000, [{ state: "created", finishedAt: undefined }]),
+      100_000,
+    );
+    assert.equal(
+      deadlineAfterJobs(100_000, WINDOW, 90_000, [{ state: "exited", finishedAt: 10_000 }]),
+      100_000,
+    );
   });
 });

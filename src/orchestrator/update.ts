@@ -80,6 +80,27 @@ export function updateWindow(manifest: Manifest, marginMs = DEFAULT_UPDATE_MARGI
 }
 
 /**
+ * The deadline once the new version's jobs are counted: the window is for becoming healthy, and
+ * what waits for a job (a migration, which takes what it takes) starts only once it completed, so
+ * a whole window follows each job's end. A job still running pushes the deadline a window past
+ * now; one that ended, a window past its end. A job that never ends holds the update in its window
+ * until the operator stops or retries the app.
+ */
+export function deadlineAfterJobs(
+  deadline: number,
+  windowMs: number,
+  now: number,
+  jobs: ReadonlyArray<{ state: string; finishedAt: number | undefined }>,
+): number {
+  let after = deadline;
+  for (const job of jobs) {
+    const end = job.state === "running" ? now : job.finishedAt;
+    if (end !== undefined) after = Math.max(after, end + windowMs);
+  }
+  return after;
+}
+
+/**
  * The deadline that counts now. After a daemon restart the health monitor starts from nothing, so a
  * deadline that passed while the daemon was down (or passes in a moment) is pushed to give the new
  * version a short grace to show its health: bounded, so an update never waits forever.

@@ -215,10 +215,6 @@ export class AppAccess {
     });
   }
 
-  async start(): Promise<void> {
-    await this.#proxy.start();
-  }
-
   async listen(host: string, port: number): Promise<number> {
     this.#port = await this.front.listen(host, port);
     const range = this.#options.config.interfacePorts;

@@ -4,17 +4,20 @@
  * loopback port through @fastify/reply-from (undici: pooled keep-alive connections, bodies streamed
  * both ways with back-pressure, so a download of gigabytes holds a few buffers); a WebSocket (any
  * upgrade) goes through http-proxy-3. Streams opened with a session end when the session does.
+ *
+ * Both are loaded at the first request for an app host, not at the daemon's start: reply-from
+ * brings its own undici (~0.8 MB of code), which a node whose apps nobody opens through it never
+ * needs, and an idle daemon keeps every loaded module (docs/architecture.md, "Starting fast").
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import replyFrom from "@fastify/reply-from";
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from "fastify";
-import { createProxyServer } from "http-proxy-3";
+import type { ProxyServer } from "http-proxy-3";
 import type { Logger } from "pino";
 import { interfaceUpstream } from "../manifest/access.ts";
 import { openWithoutLogin } from "./access-rules.ts";
@@ -76,23 +79,21 @@ const SAFE = new Set(["GET", "HEAD"]);
 
 export class AppProxy {
   readonly #options: AppProxyOptions;
-  readonly #ws = createProxyServer({ ws: true, secure: false, xfwd: false, changeOrigin: false });
   /** Streams held open for a session, by its cookie token: closed when it ends. */
   readonly #streams = new Map<string, { host: string; streams: Set<{ destroy(): void }> }>();
   readonly #timer: NodeJS.Timeout;
-  #app: FastifyInstance | undefined;
+  /** The proxy's Fastify app (HTTP) and http-proxy-3 server (upgrades), each made on first use. */
+  #app: Promise<FastifyInstance> | undefined;
+  #ws: Promise<ProxyServer> | undefined;
 
   constructor(options: AppProxyOptions) {
     this.#options = options;
-    this.#ws.on("error", (error, _req, socket) => {
-      options.logger.debug({ err: error }, "WebSocket to an app failed");
-      if ("destroy" in socket) socket.destroy();
-    });
     this.#timer = setInterval(() => this.#closeEndedStreams(), STREAM_CHECK_MS);
     this.#timer.unref();
   }
 
-  async start(): Promise<void> {
+  async #makeApp(): Promise<FastifyInstance> {
+    const { default: replyFrom } = await import("@fastify/reply-from");
     const app = Fastify({
       loggerInstance: this.#options.logger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -126,13 +127,39 @@ export class AppProxy {
     });
     app.all("/*", (request, reply) => this.#handle(request, reply));
     await app.ready();
-    this.#app = app as unknown as FastifyInstance;
+    return app as unknown as FastifyInstance;
+  }
+
+  async #makeWs(): Promise<ProxyServer> {
+    // A CommonJS package: imported at run time (from the sources or the bundle), its functions are
+    // members of the default export, whatever its type declarations say.
+    const { createProxyServer } = (await import("http-proxy-3"))
+      .default as unknown as typeof import("http-proxy-3");
+    const ws = createProxyServer({ ws: true, secure: false, xfwd: false, changeOrigin: false });
+    ws.on("error", (error, _req, socket) => {
+      this.#options.logger.debug({ err: error }, "WebSocket to an app failed");
+      if ("destroy" in socket) socket.destroy();
+    });
+    return ws;
   }
 
   /** Serves a request the front door routed to an app host. */
   handle(request: AppRequest, req: IncomingMessage, res: ServerResponse): void {
     routed.set(req, request);
-    (this.#app as FastifyInstance).routing(req, res);
+    // A failed start is forgotten, so that the next request tries again.
+    this.#app ??= this.#makeApp().catch((error: unknown) => {
+      this.#app = undefined;
+      throw error;
+    });
+    this.#app.then(
+      (app) => app.routing(req, res),
+      (error: unknown) => {
+        this.#options.logger.error({ err: error }, "the app proxy could not start");
+        res
+          .writeHead(502, PAGE_HEADERS)
+          .end(messagePage("Not reachable", "the node's app proxy could not start"));
+      },
+    );
   }
 
   /** Serves an upgrade (a WebSocket) the front door routed to an app host. */
@@ -173,16 +200,33 @@ export class AppProxy {
     const headers = upstreamRequestHeaders(req.headers, this.#forwarding(request, req, token !== undefined));
     req.headers = headers as IncomingMessage["headers"];
     const scheme = upstream.protocol === "https" ? "wss" : "ws";
-    this.#ws.ws(req, socket, head, { target: `${scheme}://${bracket(upstream.address)}:${upstream.port}` });
     if (token) this.#hold(token, host, socket);
+    this.#ws ??= this.#makeWs().catch((error: unknown) => {
+      this.#ws = undefined;
+      throw error;
+    });
+    this.#ws.then(
+      (ws) => {
+        if (!socket.destroyed)
+          ws.ws(req, socket, head, { target: `${scheme}://${bracket(upstream.address)}:${upstream.port}` });
+      },
+      (error: unknown) => {
+        this.#options.logger.error({ err: error }, "the app proxy could not start");
+        refuse(502, "Bad Gateway");
+      },
+    );
   }
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
     for (const { streams } of this.#streams.values()) for (const stream of streams) stream.destroy();
     this.#streams.clear();
-    this.#ws.close();
-    await this.#app?.close();
+    const [ws, app] = await Promise.all([
+      this.#ws?.catch(() => undefined),
+      this.#app?.catch(() => undefined),
+    ]);
+    ws?.close();
+    await app?.close();
   }
 
   #forwarding(request: AppRequest, req: IncomingMessage, operator: boolean): Forwarding {

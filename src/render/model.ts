@@ -9,6 +9,7 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import { publishedBind } from "../manifest/access.ts";
+import { envFileDigest, parseEnvFile, type StoredEnvFile } from "../manifest/env-file.ts";
 import { parseTemplate, type TemplatePart, templateSource } from "../manifest/interpolation.ts";
 import {
   CURRENT_NAMING,
@@ -48,6 +49,11 @@ export type RenderContext = {
    * (see naming.ts); an app not listed gets the current one, as a new install would.
    */
   naming?: Record<string, NamingScheme>;
+  /**
+   * The app's env_files as stored at its install (or as read from its directory, for a render
+   * from files), by their path in the manifest; each is checked against its digest before use.
+   */
+  envFiles?: Record<string, StoredEnvFile>;
 };
 
 /** The naming scheme of an app in a render context. */
@@ -271,6 +277,31 @@ function signal(name: string | undefined, where: string): ResolvedContainer["sto
   return { name, number };
 }
 
+/**
+ * The variables a container's env_files set, later files over earlier ones: each file as stored,
+ * refused unless it still has the digest it was stored with.
+ */
+function envFileValues(spec: ContainerSpec, ctx: RenderContext, where: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const path of spec.env_file ?? []) {
+    const stored = ctx.envFiles?.[path];
+    if (!stored)
+      throw new RenderError(
+        `${where}.env_file: ${path} is not stored with the app: install or update it again from its directory`,
+      );
+    if (envFileDigest(stored.text) !== stored.sha256)
+      throw new RenderError(
+        `${where}.env_file: the stored ${path} does not match its digest (changed since the install): install or update the app again from its directory`,
+      );
+    const { entries, problems } = parseEnvFile(stored.text);
+    const first = problems[0];
+    if (first)
+      throw new RenderError(`${where}.env_file: ${path}:${first.line}: ${first.message}; ${first.fix}`);
+    for (const entry of entries) values[entry.name] = entry.value;
+  }
+  return values;
+}
+
 function resolveContainer(
   manifest: Manifest,
   key: string,
@@ -343,8 +374,9 @@ function resolveContainer(
     }
   };
 
-  for (const variable of Object.keys(spec.environment).sort(byCodeUnit)) {
-    const value = spec.environment[variable];
+  const environment = { ...envFileValues(spec, ctx, where), ...spec.environment };
+  for (const variable of Object.keys(environment).sort(byCodeUnit)) {
+    const value = environment[variable];
     if (typeof value === "object") {
       const piece =
         "secret" in value

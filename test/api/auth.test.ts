@@ -112,6 +112,10 @@ describe("CSRF and cross-origin requests", () => {
       "package.stop",
       "package.uninstall",
       "package.update",
+      "peers.add",
+      "peers.grant",
+      "peers.remove",
+      "peers.revoke",
       "registry.login",
       "registry.logout",
     ]);

@@ -82,6 +82,7 @@ function observe(env: Env, appId: string): void {
       state: "running",
       health: "healthy",
       exitCode: 0,
+      restarts: 0,
       startedAt: Date.now() - 5_000,
       backend: "podman",
       specHash: "sha256:test",
@@ -180,6 +181,20 @@ const VALID: Record<string, ValidCase> = {
       assert.equal(alpha?.phase, "installing");
       assert.equal(alpha?.containers.length, 1);
       assert.ok((alpha?.observedAgeMs ?? 0) >= 1_000, "the age of the last observation");
+    },
+  },
+  "package.changes": {
+    prepare: async (env) => {
+      await install(env, "api-alpha");
+      const first = (await ok(env.d.port, "package.changes", {}, env.browser)) as { revision: string };
+      await install(env, "api-gamma");
+      return { since: first.revision };
+    },
+    check: (result) => {
+      const changes = result as { full: boolean; apps: unknown; removed: string[] };
+      assert.equal(changes.full, false);
+      assert.deepEqual(ids(changes.apps), ["api-gamma"], "only the app installed since");
+      assert.deepEqual(changes.removed, []);
     },
   },
   "package.get": {
@@ -429,6 +444,49 @@ const VALID: Record<string, ValidCase> = {
     },
     check: (result) => assert.deepEqual(result, { removed: true, relays: [] }),
   },
+  // Between two nodes, these are exercised end to end in test/marketplace/peers.test.ts.
+  "peers.list": {
+    prepare: () => ({}),
+    check: (result) => assert.deepEqual(result, { peers: [], grants: [] }, "no peer by default"),
+  },
+  "peers.add": {
+    prepare: () => ({ url: "https://127.0.0.1:9", token: `archy-peer-${"A".repeat(43)}` }),
+    check: (result) =>
+      assert.deepEqual(
+        (result as { peers: { peers: Array<{ url: string }> } }).peers.peers.map((p) => p.url),
+        ["https://127.0.0.1:9/"],
+        "canonical, and never the token",
+      ),
+  },
+  "peers.remove": {
+    prepare: async (env) => {
+      await ok(
+        env.d.port,
+        "peers.add",
+        { url: "https://127.0.0.1:10/", token: `archy-peer-${"B".repeat(43)}` },
+        env.cli,
+      );
+      return { url: "https://127.0.0.1:10/" };
+    },
+    check: (result) =>
+      assert.ok(
+        !(result as { peers: Array<{ url: string }> }).peers.some((p) => p.url === "https://127.0.0.1:10/"),
+      ),
+  },
+  "peers.grant": {
+    prepare: () => ({ name: "contract-node" }),
+    check: (result) => assert.match((result as { token: string }).token, /^archy-peer-[A-Za-z0-9_-]{43}$/),
+  },
+  "peers.revoke": {
+    prepare: async (env) => {
+      await ok(env.d.port, "peers.grant", { name: "revoked-node" }, env.cli);
+      return { name: "revoked-node" };
+    },
+    check: (result) =>
+      assert.ok(
+        !(result as { grants: Array<{ name: string }> }).grants.some((g) => g.name === "revoked-node"),
+      ),
+  },
   "registry.list": {
     prepare: () => ({}),
     check: (result) => assert.deepEqual(result, [], "no registry credentials by default"),
@@ -647,8 +705,8 @@ const VALID: Record<string, ValidCase> = {
   },
 };
 
-async function environment(fresh: boolean): Promise<Env> {
-  const d = await startDaemon();
+async function environment(fresh: boolean, checkResults?: boolean): Promise<Env> {
+  const d = await startDaemon({ checkResults });
   const password = "the operator's password";
   writeFileSync(join(d.dir, "password"), password);
   const session = fresh ? { cookie: "", csrf: "", token: "", device: "" } : await setup(d.port, password);
@@ -661,16 +719,24 @@ test("every method has a contract case and a documented example", () => {
   assert.deepEqual(Object.keys(EXAMPLES).sort(), [...METHOD_TABLE.keys()].sort());
 });
 
-describe("every method answers a valid call with a result that fits its schema", () => {
+// The daemon runs without its own result check here, as from the build (rpc/result-checks.ts): what
+// the handler returns must already be exactly what the schema lets out (no field it would strip, no
+// default it would fill in), else skipping the check would change the answer.
+describe("every method answers a valid call with a result that fits its schema exactly, unchecked", () => {
   for (const method of METHODS) {
     test(method.name, async () => {
       const valid = VALID[method.name];
       assert.ok(valid, `a valid case for ${method.name}`);
-      const env = await environment(valid.fresh ?? false);
+      const env = await environment(valid.fresh ?? false, false);
       try {
         const params = await valid.prepare(env);
         const result = await ok(env.d.port, method.name, params, env.browser);
         assertFitsSchema(method.name, result);
+        assert.deepEqual(
+          method.result.parse(result),
+          result,
+          `${method.name}: the handler's result is not exactly its schema's output`,
+        );
         await valid.check(result, env);
       } finally {
         await env.d.close();
@@ -1039,6 +1105,7 @@ describe("lifecycle refusals carry stable codes and their details, and change no
         state: "running",
         health: "unknown",
         exitCode: 0,
+        restarts: 0,
         startedAt: undefined,
         backend: "podman",
         specHash: undefined,

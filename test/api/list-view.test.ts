@@ -66,6 +66,7 @@ before(async () => {
       state: "running",
       health: "healthy",
       exitCode: 0,
+      restarts: 0,
       startedAt: clock.now() - 5_000,
       backend: "podman",
       specHash: "sha256:test",

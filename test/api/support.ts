@@ -12,6 +12,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import WebSocket from "ws";
+import { WsMessageSchema } from "../../src/api/events.ts";
 import type { LoginLimits } from "../../src/api/login-limits.ts";
 import type { PasswordWork } from "../../src/api/password-work.ts";
 import type { DaemonConfig } from "../../src/daemon/config.ts";
@@ -164,6 +166,8 @@ export type DaemonSetup = {
   backend?: DaemonConfig["backend"];
   /** App access: the node's name, TLS (the defaults by default). */
   access?: DaemonConfig["access"];
+  /** Whether results are checked against their schemas (the test configuration's default: checked). */
+  checkResults?: boolean;
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -208,6 +212,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       clock: setup.clock,
       loginLimits: setup.loginLimits,
       passwordWork: setup.passwordWork,
+      checkResults: setup.checkResults,
     });
   /** A test's own stop and then `close` stop the daemon once. */
   const stopsOnce = <D extends { stop: () => Promise<void> }>(running: D): D => {
@@ -456,4 +461,50 @@ export function settle(daemon: TestDaemon, appId: string): void {
   const { store } = daemon.orchestrator;
   for (const operation of store.activeOperations(appId))
     store.setOperationState(operation.id, "succeeded", Date.now());
+}
+
+export type Message = { type: string; [key: string]: unknown };
+
+/** A client that keeps every message it receives and how the connection ended. */
+export type Client = {
+  socket: WebSocket;
+  messages: Message[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the first message (received or to come) that `match` accepts. */
+  next: (match: (message: Message) => boolean, timeoutMs?: number) => Promise<Message>;
+};
+
+/** Opens /ws/v1 (or `headers.path`, a query included) with the headers given. */
+export function connect(d: TestDaemon, { path = "/ws/v1", ...headers }: Record<string, string>): Client {
+  const socket = new WebSocket(`ws://127.0.0.1:${d.port}${path}`, { headers });
+  const messages: Message[] = [];
+  const waiters = new Set<() => void>();
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data)) as Message;
+    const parsed = WsMessageSchema.safeParse(message);
+    assert.ok(parsed.success, `a documented message: ${String(data)}`);
+    messages.push(message);
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    socket.on("close", (code, reason) => resolve({ code, reason: String(reason) }));
+    socket.on("error", reject);
+  });
+  const next = (match: (message: Message) => boolean, timeoutMs = 5_000) =>
+    new Promise<Message>((resolve, reject) => {
+      const check = () => {
+        const found = messages.find(match);
+        if (!found) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no such message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      if (!check()) waiters.add(check);
+    });
+  return { socket, messages, closed, next };
 }

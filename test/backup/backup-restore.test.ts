@@ -6,38 +6,27 @@
  * running. No key or secret in the daemon's output or the operation logs.
  */
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
-import { archy, DaemonProcess, labDaemonArgs, show } from "../support/daemon-process.ts";
+import { show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp } from "../support/driver.ts";
-import { testUser } from "../support/rootless.ts";
-import { freePort } from "../support/samples.ts";
+import { BackupNode, testUserDir } from "./support.ts";
 
-const isRoot = process.getuid?.() === 0;
 const FIXTURE = new URL("../fixtures/backup-app/", import.meta.url).pathname;
 const DUMP_FIXTURE = new URL("../fixtures/backup-dump-app/", import.meta.url).pathname;
 
 describe("real restic and Podman: back up, purge, restore, undo; faults leave the app running", () => {
   let lab: Lab;
-  let daemon: DaemonProcess;
+  let node: BackupNode;
   let dataDir: string;
-  let url: string;
   let app: TestApp;
   let dumping: TestApp;
-  let env: Record<string, string>;
   let key = "";
   let password = "";
-  /** What the daemons before the running one wrote. */
-  let earlierOutput = "";
-  const cli = (args: string[], timeoutMs?: number) => archy(args, env, timeoutMs);
+  const cli = (args: string[], timeoutMs?: number) => node.cli(args, timeoutMs);
   const container = () => app.names.web as string;
-  const mine = (path: string) => {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    if (isRoot) chownSync(path, testUser.uid, testUser.gid);
-    return path;
-  };
 
   /** The app's data, as its container sees it: each file with its hash and owner. */
   const fingerprint = () =>
@@ -65,29 +54,12 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     lab = await Lab.create();
     app = await lab.app("backup-app", { source: FIXTURE });
     dumping = await lab.app("backup-dump-app", { source: DUMP_FIXTURE });
-    dataDir = mine(join(lab.root, "daemon"));
-    url = `http://127.0.0.1:${await freePort()}`;
-    env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
-    daemon = await startDaemon();
+    node = await BackupNode.start(lab, "daemon");
+    dataDir = node.dataDir;
   });
 
-  async function startDaemon(): Promise<DaemonProcess> {
-    const started = new DaemonProcess(labDaemonArgs(lab, dataDir, url));
-    await eventually(
-      "the daemon answers and is connected to Podman",
-      async () => {
-        const run = await cli(["ls", "--json"], 10_000);
-        return run.code === 0 ? true : undefined;
-      },
-      90_000,
-    ).catch((error) => {
-      throw new Error(`${(error as Error).message}\n--- daemon ---\n${started.output}`);
-    });
-    return started;
-  }
-
   after(async () => {
-    await daemon?.stop();
+    await node?.close();
     await lab?.close();
   });
 
@@ -106,7 +78,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   });
 
   test("targets add makes a repository and shows its key once; the node keeps it 0600", async () => {
-    const repo = join(mine(join(lab.root, "targets")), "usb");
+    const repo = join(testUserDir(join(lab.root, "targets")), "usb");
     const add = await cli(["backup", "targets", "add", "usb", repo]);
     assert.equal(add.code, 0, show(add));
     key = /^ {2}([A-Za-z0-9_-]{43})$/m.exec(add.stdout)?.[1] ?? "";
@@ -158,6 +130,8 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     );
     const credentials = await cli(["credentials", app.id, "--json"]);
     assert.equal((JSON.parse(credentials.stdout) as Array<{ password: string }>)[0]?.password, password);
+    // The env_file stored with the manifest came back with it, though the node had forgotten the app.
+    assert.equal(await lab.exec(container(), 'printf "%s" "$FROM_FILE"'), "kept by the backup");
   });
 
   test("restore over the installed app saves its data first; restoring that copy undoes it", async () => {
@@ -196,7 +170,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
   });
 
   test("a missing target: a clear error, the app never stopped", async () => {
-    const gone = join(mine(join(lab.root, "targets")), "gone");
+    const gone = join(testUserDir(join(lab.root, "targets")), "gone");
     const add = await cli(["backup", "targets", "add", "gone", gone]);
     assert.equal(add.code, 0, show(add));
     rmSync(gone, { recursive: true, force: true });
@@ -250,10 +224,8 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     await eventually("the app stopped for its backup", async () =>
       (await lab.inspect(container()))?.running === false ? true : undefined,
     );
-    process.kill(-(daemon.child.pid as number), "SIGKILL");
-    await daemon.exited;
-    earlierOutput += daemon.output;
-    daemon = await startDaemon();
+    await node.kill();
+    await node.startDaemon();
     await running();
     const operation = await cli(["status", app.id, "--json"]);
     const ops = (
@@ -286,10 +258,7 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
       ["repository key", key],
       ["generated secret", password],
     ] as const) {
-      assert.ok(
-        !`${earlierOutput}${daemon.output}`.includes(value),
-        `the ${what} is not in the daemon's output`,
-      );
+      assert.ok(!node.output().includes(value), `the ${what} is not in the daemon's output`);
       assert.ok(!logs.includes(value), `the ${what} is not in the operation logs`);
       assert.ok(!errors.includes(value), `the ${what} is not in the operation errors`);
     }

@@ -7,36 +7,26 @@
  * status` and the API, and the next success clears them; a daemon restart keeps the schedules.
  */
 import assert from "node:assert/strict";
-import { chownSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
-import { archy, DaemonProcess, labDaemonArgs, show } from "../support/daemon-process.ts";
+import { show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp } from "../support/driver.ts";
-import { testUser } from "../support/rootless.ts";
-import { freePort } from "../support/samples.ts";
+import { BackupNode, testUserDir } from "./support.ts";
 
-const isRoot = process.getuid?.() === 0;
 const FIXTURE = new URL("../fixtures/backup-dump-app/", import.meta.url).pathname;
 
 type Alert = { kind: string; target: string; appId: string | null; message: string };
 
 describe("real restic and Podman: scheduled backups, retention, alerts raised and cleared", () => {
   let lab: Lab;
-  let daemon: DaemonProcess;
+  let node: BackupNode;
   let dataDir: string;
-  let url: string;
   let app: TestApp;
-  let env: Record<string, string>;
-  let configFile: string;
   /** Puts the unplugged repository back (the next test does too, should the one that unplugged it fail). */
   let plugBack = () => {};
-  const cli = (args: string[], timeoutMs?: number) => archy(args, env, timeoutMs);
-  const mine = (path: string) => {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    if (isRoot) chownSync(path, testUser.uid, testUser.gid);
-    return path;
-  };
+  const cli = (args: string[], timeoutMs?: number) => node.cli(args, timeoutMs);
 
   /** The operation log lines of the app's scheduled backups, from the daemon's store. */
   function scheduledRuns(): { succeeded: number; retention: string[] } {
@@ -65,39 +55,25 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
     return (JSON.parse(listed.stdout) as { snapshots: unknown[] }).snapshots.length;
   }
 
-  async function startDaemon(): Promise<DaemonProcess> {
-    const started = new DaemonProcess([...labDaemonArgs(lab, dataDir, url), "--config", configFile]);
-    await eventually(
-      "the daemon answers and is connected to Podman",
-      async () => ((await cli(["ls", "--json"], 10_000)).code === 0 ? true : undefined),
-      90_000,
-    ).catch((error) => {
-      throw new Error(`${(error as Error).message}\n--- daemon ---\n${started.output}`);
-    });
-    return started;
-  }
-
   before(async () => {
     lab = await Lab.create();
     app = await lab.app("backup-dump-app", { source: FIXTURE });
-    dataDir = mine(join(lab.root, "daemon"));
-    configFile = join(lab.root, "daemon.yml");
+    const configFile = join(lab.root, "daemon.yml");
     writeFileSync(configFile, "backupMinIntervalSeconds: 1\n", { mode: 0o644 });
-    url = `http://127.0.0.1:${await freePort()}`;
-    env = { ARCHY_URL: url, ARCHY_TOKEN_FILE: join(dataDir, "state", "cli-token") };
-    daemon = await startDaemon();
+    node = await BackupNode.start(lab, "daemon", ["--config", configFile]);
+    dataDir = node.dataDir;
     const install = await cli(["install", app.id]);
     assert.equal(install.code, 0, show(install));
     await lab.exec(app.names.db as string, "echo 'row 1' > /data/live.db");
   });
 
   after(async () => {
-    await daemon?.stop();
+    await node?.close();
     await lab?.close();
   });
 
   test("a scheduled backup happens unasked; retention then forgets and prunes the older snapshots", async () => {
-    const repo = join(mine(join(lab.root, "targets")), "nightly");
+    const repo = join(testUserDir(join(lab.root, "targets")), "nightly");
     const add = await cli(["backup", "targets", "add", "nightly", repo]);
     assert.equal(add.code, 0, show(add));
     const set = await cli([
@@ -136,7 +112,7 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
   });
 
   test("a target gone missing: failed backup and failed check are alerts in ls, status and the API; the next success clears them", async () => {
-    const repo = join(mine(join(lab.root, "targets")), "flaky");
+    const repo = join(testUserDir(join(lab.root, "targets")), "flaky");
     const add = await cli(["backup", "targets", "add", "flaky", repo]);
     assert.equal(add.code, 0, show(add));
     renameSync(repo, `${repo}.unplugged`);
@@ -194,8 +170,8 @@ describe("real restic and Podman: scheduled backups, retention, alerts raised an
   test("a daemon restart keeps the schedules and the scheduler runs them again", async () => {
     plugBack();
     const before = scheduledRuns().succeeded;
-    await daemon.stop();
-    daemon = await startDaemon();
+    await node.daemon?.stop();
+    await node.startDaemon();
     const listed = await cli(["backup", "targets", "--json"]);
     const targets = (
       JSON.parse(listed.stdout) as {

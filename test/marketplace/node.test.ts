@@ -227,7 +227,7 @@ describe("a node discovers, verifies and installs marketplace apps", () => {
       );
       assert.match(
         refused.message,
-        /no mirror of carol\.blog 1\.0\.1 served the signed bundle: .*SHA-256 [0-9a-f]{64} where [0-9a-f]{64} is signed.*nothing was installed/,
+        /no peer or mirror of carol\.blog 1\.0\.1 served the signed bundle: .*SHA-256 [0-9a-f]{64} where [0-9a-f]{64} is signed.*nothing was installed/,
       );
       assert.deepEqual(storeSnapshot(daemon.storePath).apps, before, "nothing is installed");
 

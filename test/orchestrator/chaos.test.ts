@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TEST_IMAGE } from "../../src/host/layout.ts";
 import { type Driver, eventually, httpGet, Lab, sleep, type TestApp } from "../support/driver.ts";
+import { waitFor } from "../support/wait.ts";
 
 let lab: Lab;
 let driver: Driver;
@@ -63,10 +64,28 @@ describe("real Podman: chaos while apps run", () => {
   test("a container killed by hand is started again (the same container)", async () => {
     const db = notes.names.db as string;
     const before = await lab.inspect(db);
+    const restarts = async () =>
+      (await driver.app(notes.id))?.containers.find((c) => c.key === "db")?.restarts;
+    const counted = await restarts();
+    assert.ok(counted !== undefined, "db is observed");
     await lab.podman(["kill", db]);
     const id = await backRunning(notes, db);
     assert.equal(id, before?.id, "started again, not recreated");
     assert.notEqual((await lab.inspect(db))?.startedAt, before?.startedAt);
+    // Podman's RestartCount stays 0 (the daemon starts it, not a restart policy): the count the
+    // operator sees is the daemon's, from its observations.
+    let now: number | undefined;
+    await waitFor(
+      async () => {
+        now = await restarts();
+        return (now ?? 0) > counted;
+      },
+      {
+        what: "the stored observation counts the restart",
+        timeoutMs: 60_000,
+        seen: () => `${counted} restarts before, ${now} now`,
+      },
+    );
     await exactlyOnePerKey(notes);
   });
 

@@ -150,6 +150,18 @@ describe("real Podman: health without churn", { concurrency: 3 }, () => {
       );
       const after = await lab.inspect(app.names.web as string);
       assert.equal(after?.id, first.id, "restarted, not recreated");
+      // Podman's RestartCount stays 0 (the daemon restarts it, not a restart policy): the count the
+      // operator sees is the daemon's, from its observations.
+      let stored: number | undefined;
+      await eventually(
+        "the stored observation counts the four restarts",
+        async () => {
+          stored = (await driver.app(app.id))?.containers.find((c) => c.key === "web")?.restarts;
+          return stored !== undefined && stored >= 4 ? true : undefined;
+        },
+        60_000,
+        250,
+      );
       const lines = logged(driver, app, /web is unhealthy/);
       assert.ok(lines.length >= 4, lines.join("\n"));
       assert.match(

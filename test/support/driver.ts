@@ -29,8 +29,9 @@ import {
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseDocument, YAMLMap, YAMLSeq } from "yaml";
+import { isScalar, parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { TEST_USER } from "../../src/host/layout.ts";
+import { renameTemplateApps } from "../../src/manifest/interpolation.ts";
 import { loadManifest } from "../../src/manifest/load.ts";
 import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { makeHostRoot } from "./host-root.ts";
@@ -86,6 +87,7 @@ export type StoredContainer = {
   name: string;
   containerId: string;
   state: string;
+  restarts: number;
   observedAt: number;
 };
 export type ListedApp = AppSummary & { reason?: string; containers: StoredContainer[] };
@@ -106,6 +108,8 @@ export type DriverOptions = {
   pullBaseMs?: number;
   /** What Podman's image storage says it has free, in bytes (a full disk without filling one). */
   storageFreeBytes?: number;
+  /** The margin an update's window adds to what its health checks need (default: the daemon's). */
+  updateMarginMs?: number;
   /**
    * Which Podman service: the lab's own (default), or `spawn` to let the driver find or start one
    * itself on `socketPath` (its `--own-socket`), as the real daemon does.
@@ -296,6 +300,11 @@ export type TestAppOptions = {
   adopt?: Record<string, string[]>;
   /** An app directory to copy instead of the sample's (an app made by `archy app new` or `import`). */
   source?: string;
+  /**
+   * Keep the manifest's `stop_timeout` and health timings instead of the lab's short ones: a real
+   * program (a database initialising its cluster) needs the time its packager gave it.
+   */
+  ownTimings?: boolean;
 };
 
 /** One test file's private world on the test user's Podman. */
@@ -418,6 +427,7 @@ export class Lab {
       args.push("--health-restart-base-ms", String(options.healthRestartBaseMs));
     if (options.backoffBaseMs !== undefined) args.push("--backoff-base-ms", String(options.backoffBaseMs));
     if (options.pullBaseMs !== undefined) args.push("--pull-base-ms", String(options.pullBaseMs));
+    if (options.updateMarginMs !== undefined) args.push("--update-margin-ms", String(options.updateMarginMs));
     if (options.storageFreeBytes !== undefined)
       args.push("--storage-free-bytes", String(options.storageFreeBytes));
     const env = testUserEnv();
@@ -497,6 +507,8 @@ export class Lab {
           const value = pair.value;
           if (value instanceof YAMLMap && value.has("app"))
             value.set("app", this.id(String(value.get("app"))));
+          if (isScalar(value) && typeof value.value === "string")
+            value.value = renameTemplateApps(value.value, (app) => this.id(app));
         }
         for (const [name, value] of Object.entries(options.env?.[key] ?? {})) environment.set(name, value);
       } else if (options.env?.[key]) c.set("environment", options.env[key]);
@@ -515,6 +527,7 @@ export class Lab {
       if (volumes instanceof YAMLSeq)
         for (const volume of volumes.items as YAMLMap[])
           if (volume.has("host_path")) volume.set("host_path", `${this.hostRoot}${volume.get("host_path")}`);
+      if (options.ownTimings) continue;
       c.set("stop_timeout", "2s");
       const health = c.get("health");
       if (health instanceof YAMLMap) {

@@ -7,6 +7,9 @@
 import { DatabaseSync } from "node:sqlite";
 
 const UNDO: Record<number, string> = {
+  12: "DROP TABLE peers; DROP TABLE peer_grants;",
+  11: "DROP TABLE env_files;",
+  10: "ALTER TABLE containers DROP COLUMN restarts;",
   9: "DROP TABLE market_relays; DROP TABLE market_settings; DROP TABLE market_events;",
   8: "ALTER TABLE apps DROP COLUMN publisher; ALTER TABLE updates DROP COLUMN from_publisher;",
   7: "DROP TABLE approvals; DROP TABLE upgrade_notes;",

@@ -46,6 +46,7 @@ const { values } = parseArgs({
     "backoff-base-ms": { type: "string" },
     "pull-base-ms": { type: "string" },
     "storage-free-bytes": { type: "string" },
+    "update-margin-ms": { type: "string" },
   },
 });
 const emit = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -106,6 +107,7 @@ const orchestrator = new Orchestrator({
     ? { backoff: { ...DEFAULT_BACKOFF, baseMs: Number(values["backoff-base-ms"]) } }
     : {}),
   onEvent: (event) => emit({ event }),
+  ...(values["update-margin-ms"] ? { updateMarginMs: Number(values["update-margin-ms"]) } : {}),
   ...(values["pull-base-ms"]
     ? { pullPolicy: { attempts: 3, baseDelayMs: Number(values["pull-base-ms"]) } }
     : {}),
@@ -126,6 +128,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         text: loaded.text,
         manifest: loaded.manifest,
         source: `local:${loaded.dir}`,
+        ...(loaded.envFiles ? { envFiles: loaded.envFiles } : {}),
       };
       // The driver stands for the operator who chose these sample apps: it approves what they ask.
       const approve = approvalOfAll(loaded.manifest);

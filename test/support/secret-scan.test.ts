@@ -134,6 +134,37 @@ describe("secret scan machinery", () => {
     assert.match(result.hits[0]?.secret ?? "", /^CLI token/);
   });
 
+  test("backup repository keys and target credentials are secrets: one in a log line or event is a leak", () => {
+    const base = join(root, String(++n));
+    const targets = join(base, "backup", "targets");
+    mkdirSync(join(targets, "usb"), { recursive: true });
+    mkdirSync(join(targets, "cloud"), { recursive: true });
+    const key = "q3Zx0VbPz2m7kq1pJ9cTt0dQe6yHcW4s8nLrXaUoF2g";
+    const awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    writeFileSync(join(targets, "usb", "key"), `${key}\n`, { mode: 0o600 });
+    writeFileSync(join(targets, "cloud", "key"), "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA\n", { mode: 0o600 });
+    writeFileSync(
+      join(targets, "cloud", "credentials.json"),
+      JSON.stringify({ AWS_ACCESS_KEY_ID: "AKIAEXAMPLEID0001", AWS_SECRET_ACCESS_KEY: awsSecret }),
+      { mode: 0o600 },
+    );
+    const dir = join(base, "scan");
+    const scan = new ScanRecorder("cli-daemon", "selftest", { backupTargetsRoot: targets, dir });
+    scan.log("target usb opened");
+    scan.log(`restic said: wrong password ${key}`);
+    scan.event({ type: "log", message: `env AWS_SECRET_ACCESS_KEY=${encodeURIComponent(awsSecret)}` });
+    scan.close();
+    const result = scanCollected(dir);
+    assert.equal(result.secrets.backupKeys, 4, "two keys and two credentials collected");
+    assert.deepEqual(
+      result.hits.map((h) => [h.file.split("/")[0], h.secret.split(" (")[0]]),
+      [
+        ["logs", "backup target usb/key"],
+        ["events", "backup target cloud/AWS_SECRET_ACCESS_KEY"],
+      ],
+    );
+  });
+
   test("podman inspect: before 5.3 only an exact env secret is accepted; from 5.3 nothing", () => {
     for (const [version, accepted] of [
       ["4.3.1", true],

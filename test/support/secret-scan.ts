@@ -2,12 +2,13 @@
  * The suite-wide secrets scan (SPEC invariant 4: generated secrets never reach logs or events).
  *
  * Collecting: every harness that runs platform code which generates secrets — the orchestrator
- * driver (`Lab`, test/support/driver.ts), the `archy daemon` of test/cli/operator-cli.test.ts and the
- * in-process daemons of test/api/ — owns a `ScanRecorder`. It appends what the platform produced to
+ * driver (`Lab`, test/support/driver.ts), the `archy daemon` of test/cli/operator-cli.test.ts and of
+ * test/backup/, and the in-process daemons of test/api/ — owns a `ScanRecorder`. It appends what the platform produced to
  * the run's scan directory: log lines (and the operation logs, operation errors and app reasons left
  * in the store), events (the driver's event lines, the daemon's event stream), the generated secret
- * values it can read from `<state>/secrets/<app>/<name>` (and the daemon's CLI token), and the
- * environment `podman inspect` shows for the app containers.
+ * values it can read from `<state>/secrets/<app>/<name>` (and the daemon's CLI token, and the backup
+ * targets' repository keys and credentials under `<data>/backup/targets/`), and the environment
+ * `podman inspect` shows for the app containers.
  *
  * The directory is `$ARCHY_SCAN_DIR` (scripts/test sets it to a fresh temporary directory and runs
  * test/zz-secrets-scan.test.ts after the suite, in a second `node --test`); without it, each
@@ -16,7 +17,7 @@
  *
  *   <dir>/logs/<kind>.<pid>.<n>.<label>.log      one log line per line
  *   <dir>/events/<kind>.<pid>.<n>.<label>.log    one event (JSON) per line
- *   <dir>/secrets/<kind>.<pid>.<n>.<label>.jsonl {"kind":"secret"|"cli-token","app","name","value","source"}
+ *   <dir>/secrets/<kind>.<pid>.<n>.<label>.jsonl {"kind":"secret"|"cli-token"|"backup-key","app","name","value","source"}
  *   <dir>/podman/<kind>.<pid>.<n>.<label>.jsonl  {"container","app","key","podmanVersion","env":[…],"secretEnv":[…]}
  *
  * Scanning (`scanCollected`) looks for every secret value — as is, JSON-escaped, URL-encoded, hex,
@@ -70,7 +71,7 @@ export function scanDir(): string {
 }
 
 export type SecretRecord = {
-  kind: "secret" | "cli-token";
+  kind: "secret" | "cli-token" | "backup-key";
   app?: string;
   name?: string;
   value: string;
@@ -101,6 +102,8 @@ export type RecorderOptions = {
   secretsRoot?: string;
   /** The daemon's CLI token file. */
   cliTokenFile?: string;
+  /** `<data>/backup/targets`: each target's repository `key` and its `credentials.json` values. */
+  backupTargetsRoot?: string;
   /** The scan directory (the process's by default; the scanner's own tests pass another). */
   dir?: string;
 };
@@ -201,7 +204,7 @@ export class ScanRecorder {
   /** Records every secret value readable now that was not recorded yet. */
   harvest(): void {
     this.#lastHarvest = Date.now();
-    const { secretsRoot, cliTokenFile } = this.#options;
+    const { secretsRoot, cliTokenFile, backupTargetsRoot } = this.#options;
     const found: SecretRecord[] = [];
     if (secretsRoot)
       for (const app of safeReaddir(secretsRoot))
@@ -214,6 +217,17 @@ export class ScanRecorder {
       const value = safeRead(cliTokenFile)?.trim();
       if (value) found.push({ kind: "cli-token", value, source: this.label });
     }
+    if (backupTargetsRoot)
+      for (const target of safeReaddir(backupTargetsRoot)) {
+        const dir = join(backupTargetsRoot, target);
+        const key = safeRead(join(dir, "key"))?.trim();
+        if (key) found.push({ kind: "backup-key", name: `${target}/key`, value: key, source: this.label });
+        const credentials = safeJson(safeRead(join(dir, "credentials.json")));
+        if (credentials && typeof credentials === "object")
+          for (const [name, value] of Object.entries(credentials))
+            if (typeof value === "string" && value)
+              found.push({ kind: "backup-key", name: `${target}/${name}`, value, source: this.label });
+      }
     for (const record of found) {
       const key = `${record.kind}/${record.app}/${record.name}\0${record.value}`;
       if (this.#seen.has(key)) continue;
@@ -261,6 +275,14 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -413,7 +435,14 @@ export type PodmanHit = { container: string; variable: string; secret: string; a
 export type ScanResult = {
   files: { logs: number; events: number };
   lines: Record<SourceKind, { logs: number; events: number }>;
-  secrets: { generated: number; cliTokens: number; bySource: Record<SourceKind, number>; tooShort: number };
+  secrets: {
+    generated: number;
+    cliTokens: number;
+    /** Backup repository keys and target credentials. */
+    backupKeys: number;
+    bySource: Record<SourceKind, number>;
+    tooShort: number;
+  };
   podman: { containers: number; versions: string[]; hits: PodmanHit[] };
   hits: Hit[];
   /** Lines and events in which the platform masked a secret (`[secret APP/NAME]`), by harness. */
@@ -425,7 +454,12 @@ const MASKED = /\[secret [^\]\s]+\/[^\]\s]+\]/;
 
 /** A secret for a failure message: its owner and the first characters of its value. */
 export function describeSecret(secret: SecretRecord): string {
-  const owner = secret.kind === "secret" ? `${secret.app}/${secret.name}` : "CLI token";
+  const owner =
+    secret.kind === "secret"
+      ? `${secret.app}/${secret.name}`
+      : secret.kind === "backup-key"
+        ? `backup target ${secret.name}`
+        : "CLI token";
   return `${owner} (${secret.value.slice(0, 3)}…, from ${secret.source})`;
 }
 
@@ -451,6 +485,7 @@ export function scanCollected(dir: string): ScanResult {
     secrets: {
       generated: 0,
       cliTokens: 0,
+      backupKeys: 0,
       bySource: Object.fromEntries(SOURCE_KINDS.map((kind) => [kind, 0])) as Record<SourceKind, number>,
       tooShort: 0,
     },
@@ -472,7 +507,8 @@ export function scanCollected(dir: string): ScanResult {
     if (record.kind === "secret") {
       result.secrets.generated++;
       if (kind) result.secrets.bySource[kind]++;
-    } else result.secrets.cliTokens++;
+    } else if (record.kind === "backup-key") result.secrets.backupKeys++;
+    else result.secrets.cliTokens++;
   }
   const needles: Needle[] = [];
   for (const secret of byValue.values())

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { REPO_ROOT } from "../support/stage.ts";
@@ -89,6 +90,22 @@ export async function openPage(
       assert.deepEqual(unexpected, [], "no script error, console error, CSP violation or foreign request");
     },
   };
+}
+
+/**
+ * A watched page whose context closes when the test ends, passed or failed. A page left open keeps
+ * its WebSocket to the daemon, and the daemon's close (in the suite's `after`) waits for it: a test
+ * that failed before closing its page would hang the whole file instead of failing it.
+ */
+export async function openTestPage(
+  t: TestContext,
+  browser: Browser,
+  origin: string,
+  options: Parameters<typeof openPage>[2] = {},
+): Promise<WatchedPage> {
+  const watched = await openPage(browser, origin, options);
+  t.after(() => watched.context.close());
+  return watched;
 }
 
 /** Zero serious or critical accessibility violations (axe-core) on the page as it is now. */

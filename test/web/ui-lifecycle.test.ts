@@ -18,6 +18,7 @@ import { CURRENT_NAMING, containerName } from "../../src/manifest/naming.ts";
 import { PASSWORD } from "../api/support.ts";
 import { DaemonProcess, daemonConnected } from "../support/daemon-process.ts";
 import { eventually, httpGet, Lab, type TestApp } from "../support/driver.ts";
+import { buildUniqueImage, forgetImage, startRegistry } from "../support/registry.ts";
 import { testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
 import { recordEventStream, ScanRecorder } from "../support/secret-scan.ts";
@@ -34,6 +35,8 @@ import {
 const isRoot = process.getuid?.() === 0;
 /** How long a step against real Podman may take on a busy machine before the test says what it saw. */
 const STEP_MS = 240_000;
+/** The layer of its own an image pulled from the test registry has: seconds of download, throttled. */
+const PULLED_LAYER_BYTES = 8 * 1024 * 1024;
 
 describe("real Podman, real browser: the operator's console", () => {
   let lab: Lab;
@@ -208,6 +211,94 @@ describe("real Podman, real browser: the operator's console", () => {
       STEP_MS,
     );
     await page.getByLabel("Search the logs").fill("");
+  });
+
+  test("Backups: an app backed up now with its progress shown live; restored after a confirmation naming what is replaced and that it is saved first", async () => {
+    const repos = join(lab.root, "targets");
+    mkdirSync(repos, { mode: 0o700 });
+    if (isRoot) chownSync(repos, testUser.uid, testUser.gid);
+    await api.call("backup.targets.add", { name: "ui", location: join(repos, "ui") });
+    // Enough data that restic reports its progress (once a second) before it is done.
+    await lab.exec(hello.names.web as string, "head -c 200000000 /dev/urandom > /data/blob.bin");
+    await lab.exec(hello.names.web as string, "echo before the backup > /data/notes.txt");
+    await page.goto("/backups");
+    const card = page.locator('[data-target="ui"]');
+    const form = card.getByRole("form", { name: "Back up to ui" });
+    await form.getByLabel("App").selectOption(hello.id);
+    await form.getByRole("button", { name: "Back up now" }).click();
+    await card.getByRole("status").getByText("Backed up", { exact: true }).waitFor();
+    const progress = card.getByTestId("backup-progress");
+    assert.match((await progress.textContent()) ?? "", /^\d+% · \d+ of \d+ files · .+ of .+/);
+    assert.equal(await progress.getByRole("progressbar", { name: `Backup of ${hello.id}` }).count(), 1);
+    const snapshot = card.locator("[data-snapshot]");
+    await snapshot.first().waitFor();
+    assert.equal(await snapshot.count(), 1);
+
+    await lab.exec(hello.names.web as string, "echo after the backup > /data/notes.txt");
+    await card.getByRole("button", { name: new RegExp(`^Restore ${hello.id} from `) }).click();
+    const dialog = page.getByRole("dialog", { name: new RegExp(`^Restore ${hello.id} from `) });
+    await dialog.getByText(`The data of ${hello.id} on this node is replaced by the snapshot of`).waitFor();
+    await dialog.getByText("Its current data is backed up to ui first").waitFor();
+    await assertAccessible(page, "Backups asking to confirm a restore");
+    await dialog.getByRole("button", { name: "Restore", exact: true }).click();
+    await card.getByRole("status").getByText("Restored", { exact: true }).waitFor();
+    // The data it replaced was saved first: listed, and the data is the snapshot's.
+    await snapshot
+      .getByTestId("snapshot-facts")
+      .getByText(/taken before a restore$/)
+      .waitFor();
+    await eventually(
+      "the restored data",
+      async () =>
+        (await lab.exec(hello.names.web as string, "cat /data/notes.txt").catch(() => "")) ===
+        "before the backup\n",
+      STEP_MS,
+    );
+    await lab.exec(hello.names.web as string, "rm -f /data/blob.bin");
+    await page.goto(`/apps/${hello.id}`);
+    await phaseShown("running");
+  });
+
+  test("an install that pulls its image shows a progress line for it, live: bytes, rate, time left, then pulled", async (t) => {
+    const registry = await startRegistry();
+    t.after(() => registry.stop());
+    const local = await buildUniqueImage(`${lab.prefix}-pulled`, PULLED_LAYER_BYTES);
+    const pushed = await registry.push(`archy/${lab.prefix}-pulled:1`, local);
+    await forgetImage(local);
+    // Slow enough for Podman's once-a-second progress to see the layer's bytes go by.
+    const slow = await registry.throttled(PULLED_LAYER_BYTES / 4);
+    t.after(() => slow.close());
+    const image = pushed.pinned.replace(registry.host, slow.host);
+    t.after(() => forgetImage(image).catch(() => {}));
+    await api.call("registry.login", {
+      host: slow.host,
+      username: registry.username,
+      password: registry.password,
+    });
+    const id = `${lab.prefix}-pulled`;
+    const pulled = await lab.app("hello-web", { variant: "pulled" });
+    await lab.editManifest(pulled, (doc) => {
+      doc.set("id", id);
+      doc.set("name", "Pulled Web");
+      doc.delete("adoption");
+      ((doc.get("containers") as YAMLMap).get("web") as YAMLMap).set("image", image);
+    });
+    t.after(() => api.call("package.uninstall", { id, purge: true }).catch(() => {})); // when it failed
+    await page.goto(`/store/${id}`);
+    await page.getByRole("button", { name: "Install", exact: true }).click();
+    const line = page.locator(`[data-image="${image}"]`);
+    await line.getByText(/\/s · .+ left · \d+ of \d+ layers$/).waitFor();
+    assert.equal(await line.getByRole("progressbar", { name: `Pulling ${image}` }).count(), 1);
+    await assertAccessible(page, "an install pulling its image");
+    await line.getByText(/pulled · \S+ \S+$/).waitFor();
+    await phaseShown("running");
+    // Gone before the next test: a purge still in flight when Podman is frozen there has nothing to show.
+    await api.call("package.uninstall", { id, purge: true });
+    await eventually(
+      "the pulled app purged",
+      async () => ((await api.call("package.list")).some((a) => a.id === id) ? undefined : true),
+      STEP_MS,
+    );
   });
 
   test("an app that asks for permissions shows them before install; credentials masked, revealed, copied", async () => {

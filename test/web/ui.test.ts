@@ -8,7 +8,7 @@
  * The lifecycle against real Podman: ui-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -27,7 +27,7 @@ import {
   firstRun,
   launch,
   logIn,
-  openPage,
+  openTestPage,
   type TestBrowser,
 } from "./browser.ts";
 
@@ -136,8 +136,8 @@ describe("first run, login, logout and a session that ends", () => {
   });
   after(() => d.close());
 
-  test("a node without a password asks for one, and the operator lands on My Apps", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a node without a password asks for one, and the operator lands on My Apps", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/store");
     await page.getByRole("heading", { name: "Set your password" }).waitFor();
     await assertAccessible(page, "first run");
@@ -151,11 +151,10 @@ describe("first run, login, logout and a session that ends", () => {
     await page.getByText("No apps installed yet.").waitFor();
     await assertAccessible(page, "My Apps, empty");
     assertClean();
-    await page.context().close();
   });
 
-  test("logout leads to the login; a wrong password is refused in the daemon's words; the right one enters", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("logout leads to the login; a wrong password is refused in the daemon's words; the right one enters", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await logIn(page, "not the password at all");
     await page.getByRole("alert").getByText("wrong password").waitFor();
@@ -169,11 +168,10 @@ describe("first run, login, logout and a session that ends", () => {
     await page.reload();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     assertClean([/401|Failed to load resource/]);
-    await page.context().close();
   });
 
-  test("a session that expires sends to the login with the page kept, and back to it after logging in", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a session that expires sends to the login with the page kept, and back to it after logging in", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
@@ -193,11 +191,10 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "App Store" }).waitFor();
     assertClean([/401|Failed to load resource/]);
-    await page.context().close();
   });
 
-  test("Settings changes the password with the old one, naming a repeat that differs to its field", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("Settings changes the password with the old one, naming a repeat that differs to its field", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
@@ -214,7 +211,6 @@ describe("first run, login, logout and a session that ends", () => {
     await logIn(page, changed);
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     assertClean();
-    await page.context().close();
   });
 });
 
@@ -247,8 +243,8 @@ describe("every page, for everyone", () => {
     [{ width: 1280, height: 820 }, "light"],
     [{ width: 375, height: 740 }, "dark"],
   ] as const)
-    test(`no serious accessibility violation, nothing wider than the screen: ${viewport.width} px, ${scheme}`, async () => {
-      const { page, assertClean } = await openPage(chromium.browser, d.url, {
+    test(`no serious accessibility violation, nothing wider than the screen: ${viewport.width} px, ${scheme}`, async (t) => {
+      const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
         viewport,
         colorScheme: scheme,
       });
@@ -275,11 +271,10 @@ describe("every page, for everyone", () => {
         );
       }
       assertClean([/Failed to load resource.*503|podman/i]);
-      await page.context().close();
     });
 
-  test("keyboard only: log in, go to the App Store, open an app, install it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("keyboard only: log in, go to the App Store, open an app, install it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     await tabTo(page, /^Password$/);
@@ -306,10 +301,9 @@ describe("every page, for everyone", () => {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
     assertClean();
-    await page.context().close();
   });
 
-  test("while Podman does not answer, My Apps lists every app with the age of what it shows", async () => {
+  test("while Podman does not answer, My Apps lists every app with the age of what it shows", async (t) => {
     // The last observation is ten minutes old; Podman has answered nothing since.
     const observedAt = Date.now() - 10 * 60 * 1000;
     d.orchestrator.store.saveObservation("api-alpha", [
@@ -321,13 +315,14 @@ describe("every page, for everyone", () => {
         state: "running",
         health: "healthy",
         exitCode: 0,
+        restarts: 0,
         startedAt: observedAt - 60_000,
         backend: "podman",
         specHash: undefined,
         observedAt,
       },
     ]);
-    const { page } = await openPage(chromium.browser, d.url);
+    const { page } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/");
     await logIn(page, PASSWORD);
     const cards = page.getByRole("list", { name: "Installed apps" }).getByRole("listitem");
@@ -341,7 +336,34 @@ describe("every page, for everyone", () => {
       /^as of 10 min ago$/,
     );
     await page.getByTestId("stale").getByText("Podman is not answering").waitFor();
-    await page.context().close();
+  });
+
+  test("an app's page shows how many times each container started again", async (t) => {
+    const observedAt = Date.now();
+    d.orchestrator.store.saveObservation("api-gamma", [
+      {
+        appId: "api-gamma",
+        key: "web",
+        name: "api-gamma-web",
+        containerId: "0123456789ac",
+        state: "running",
+        health: "healthy",
+        exitCode: 0,
+        restarts: 3,
+        startedAt: observedAt - 60_000,
+        backend: "podman",
+        specHash: undefined,
+        observedAt,
+      },
+    ]);
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
+    await page.goto("/apps/api-gamma");
+    await logIn(page, PASSWORD);
+    const restarts = page.locator('[data-container="web"] [data-testid="restarts"]');
+    await restarts.waitFor();
+    assert.equal(await restarts.textContent(), "3");
+    await assertAccessible(page, "an app's page with its containers");
+    assertClean([/Failed to load resource.*503|podman/i]);
   });
 });
 
@@ -363,8 +385,8 @@ describe("catalog sources in Settings", () => {
     other?.close();
   });
 
-  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("the operator adds a catalog with its pinned root, sees its refresh, its apps in the store, and removes it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/settings");
     await logIn(page, PASSWORD);
     await page.getByText("No signed catalog is configured.").waitFor();
@@ -400,7 +422,6 @@ describe("catalog sources in Settings", () => {
       [],
     );
     assertClean([/Failed to load resource/]);
-    await page.context().close();
   });
 });
 
@@ -434,8 +455,8 @@ permissions:
     rmSync(base, { recursive: true, force: true });
   });
 
-  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url, {
+  test("marketplace apps are listed beside the sources' with their publisher and trust score, one card per publisher, on a phone too", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
       viewport: { width: 375, height: 740 },
     });
     await page.goto("/store");
@@ -463,11 +484,10 @@ permissions:
     const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(width <= 375, `the App Store is ${width} px wide on a 375 px screen`);
     assertClean();
-    await page.context().close();
   });
 
-  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a marketplace app installs from its card: its publisher shown whole, the risk of an unknown one confirmed, its permissions approved", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/store");
     await logIn(page, PASSWORD);
     const alicesKey = npub(alice.pubkey);
@@ -500,7 +520,6 @@ permissions:
     const installed = (await ok(d.port, "package.get", { id: "alice.notes" }, caller)) as { source: string };
     assert.equal(installed.source, `nostr:${alicesKey}`, "Alice's app, not Bob's of the same id");
     assertClean();
-    await page.context().close();
   });
 });
 
@@ -518,8 +537,8 @@ describe("the Backups page", () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  test("a target's schedule and retention are set from the page, a bad one refused in the daemon's words; Check now verifies it", async () => {
-    const { page, assertClean } = await openPage(chromium.browser, d.url);
+  test("a target's schedule and retention are set from the page, a bad one refused in the daemon's words; Check now verifies it", async (t) => {
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url);
     await page.goto("/backups");
     await logIn(page, PASSWORD);
     await page.getByRole("heading", { name: "Backups", level: 1 }).waitFor();
@@ -564,6 +583,50 @@ describe("the Backups page", () => {
     await card.getByText("No snapshot yet.").waitFor();
     await assertAccessible(page, "Backups with a target");
     assertClean();
-    await page.context().close();
+  });
+
+  test("a target is added from the page, its new key shown once; a bad location refused in the daemon's words; removed after a confirmation naming what stays", async (t) => {
+    const bearer = { bearer: readFileSync(d.tokenFile, "utf8").trim() };
+    const names = async () =>
+      ((await ok(d.port, "backup.targets.list", {}, bearer)) as { targets: Array<{ name: string }> }).targets
+        .map((target) => target.name)
+        .sort();
+    const { page, assertClean } = await openTestPage(t, chromium.browser, d.url, {
+      viewport: { width: 375, height: 740 },
+    });
+    await page.goto("/backups");
+    await logIn(page, PASSWORD);
+    const form = page.getByRole("form", { name: "Add a target" });
+    await form.getByLabel("Name").fill("offsite");
+    await form.getByLabel("Where").fill("relative/backups");
+    await form.getByRole("button", { name: "Add the target" }).click();
+    await form
+      .getByRole("alert")
+      .getByText(/location: "relative\/backups" is not an absolute directory path/)
+      .waitFor();
+    assert.deepEqual(await names(), ["usb"], "nothing added");
+    const location = join(base, "offsite");
+    await form.getByLabel("Where").fill(location);
+    await form.getByRole("button", { name: "Add the target" }).click();
+    const shown = page.getByTestId("new-key");
+    await shown.getByText("Save the key of offsite now").waitFor();
+    const keyFile = join(d.dataDir, "backup", "targets", "offsite", "key");
+    assert.equal(await shown.getByTestId("key").textContent(), readFileSync(keyFile, "utf8").trim());
+    await page.locator('[data-target="offsite"]').waitFor();
+    assert.deepEqual(await names(), ["offsite", "usb"]);
+    await assertAccessible(page, "Backups with a new target's key shown, at 375 px");
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(width <= 375, `Backups is ${width} px wide on a 375 px screen`);
+    await shown.getByRole("button", { name: "I have saved the key" }).click();
+    await shown.waitFor({ state: "detached" });
+
+    await page.getByRole("button", { name: "Remove offsite" }).click();
+    const dialog = page.getByRole("dialog", { name: "Remove the target offsite?" });
+    await dialog.getByText("The repository and its snapshots stay where they are").waitFor();
+    await dialog.getByRole("button", { name: "Remove" }).click();
+    await page.locator('[data-target="offsite"]').waitFor({ state: "detached" });
+    assert.deepEqual(await names(), ["usb"]);
+    assert.ok(existsSync(join(location, "config")), "the repository stays where it is");
+    assertClean([/Failed to load resource/]);
   });
 });

@@ -114,4 +114,6 @@ export const KIND_WORDS: Record<string, { doing: string; done: string }> = {
   reinstall: { doing: "Reinstalling", done: "Reinstalled" },
   retry: { doing: "Retrying", done: "Retried" },
   update: { doing: "Updating", done: "Updated" },
+  backup: { doing: "Backing up", done: "Backed up" },
+  restore: { doing: "Restoring", done: "Restored" },
 };

@@ -1,8 +1,9 @@
 /**
  * Reads through TanStack Query, keyed by method and params, and the live events that keep them
- * current: an app's phase is written into the cached lists as it arrives (no polling), a finished
- * operation or a removed app has the affected reads fetched again, and a stream that could not
- * catch up after a reconnect has every read fetched again.
+ * current: an app's phase, its changed view (`app-view`) and its observation's age are written into
+ * the cached list and the app's own read as they arrive (no polling, no read of the list again), a
+ * finished operation or a removed app has the other affected reads fetched again, and a stream that
+ * could not catch up after a reconnect has every read fetched again.
  */
 import { QueryClient, type UseQueryOptions, useQuery } from "@tanstack/react-query";
 import { client, type MethodName, type Params, type Result, stream } from "./api.ts";
@@ -35,15 +36,28 @@ export function useCall<M extends MethodName>(
 }
 
 type AppList = Result<"package.list">;
+type App = AppList[number];
 
-let listRefresh: ReturnType<typeof setTimeout> | undefined;
-/** Reads the list again soon (observations, containers), once for a burst of events. */
-function refreshListSoon(): void {
-  if (listRefresh) return;
-  listRefresh = setTimeout(() => {
-    listRefresh = undefined;
-    void queryClient.invalidateQueries({ queryKey: ["package.list"] });
-  }, 400);
+/**
+ * Writes into the cached list (and the app's own read) without reading them again. A cached view's
+ * `observedAgeMs` is its age when the cache was written (the pages add the time since): the apps not
+ * changed here are moved on to now, since writing makes the cache as of now.
+ */
+function patchApps(change: (app: App) => App | undefined, added?: App): void {
+  const key = ["package.list"];
+  const readAt = queryClient.getQueryState(key)?.dataUpdatedAt ?? Date.now();
+  const since = Math.max(0, Date.now() - readAt);
+  queryClient.setQueryData<AppList>(key, (apps) => {
+    if (!apps) return apps;
+    const moved = apps.map((app) => ({
+      ...app,
+      observedAgeMs: app.observedAgeMs === null ? null : app.observedAgeMs + since,
+    }));
+    const next = moved.flatMap((app) => change(app) ?? []);
+    if (!added || next.some((app) => app.id === added.id)) return next;
+    // A new app takes its place in the list's order (by id, as the daemon lists).
+    return [...next, added].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  });
 }
 
 /** Wires the event stream into the cache; returns the unwiring. */
@@ -52,33 +66,38 @@ export function connectLiveData(): () => void {
   const offEvent = stream.onEvent((event) => {
     switch (event.type) {
       case "app": {
-        const patch = (app: AppList[number]) =>
+        // The phase at once; the rest of the view follows in its `app-view`.
+        const patch = (app: App) =>
           app.id === event.appId ? { ...app, phase: event.phase, reason: event.reason ?? null } : app;
-        const list = queryClient.getQueryData<AppList>(["package.list"]);
-        if (list && !list.some((app) => app.id === event.appId)) refreshListSoon();
         queryClient.setQueryData<AppList>(["package.list"], (apps) => apps?.map(patch));
-        queryClient.setQueryData<AppList[number]>(["package.get", { id: event.appId }], (app) =>
+        queryClient.setQueryData<App>(["package.get", { id: event.appId }], (app) =>
           app ? patch(app) : app,
         );
-        if (event.phase === "running" || event.phase === "stopped" || event.phase === "failed") {
-          refreshListSoon();
-          void queryClient.invalidateQueries({ queryKey: ["package.get", { id: event.appId }] });
-        }
+        break;
+      }
+      case "app-view":
+        patchApps((app) => (app.id === event.appId ? event.app : app), event.app);
+        queryClient.setQueryData<App>(["package.get", { id: event.appId }], event.app);
+        break;
+      case "apps-observed": {
+        const ages = event.observedAgeMs;
+        patchApps((app) => (app.id in ages ? { ...app, observedAgeMs: ages[app.id] ?? null } : app));
+        for (const [id, age] of Object.entries(ages))
+          queryClient.setQueryData<App>(["package.get", { id }], (app) =>
+            app ? { ...app, observedAgeMs: age ?? null } : app,
+          );
         break;
       }
       case "app-removed":
-        queryClient.setQueryData<AppList>(["package.list"], (apps) =>
-          apps?.filter((a) => a.id !== event.appId),
-        );
+        patchApps((app) => (app.id === event.appId ? undefined : app));
         void queryClient.invalidateQueries({ queryKey: ["package.get", { id: event.appId }] });
         void queryClient.invalidateQueries({ queryKey: ["package.available"] });
         break;
       case "operation":
         void queryClient.invalidateQueries({ queryKey: ["operation.list", { appId: event.appId }] });
         if (event.state === "succeeded" || event.state === "failed") {
-          refreshListSoon();
-          void queryClient.invalidateQueries({ queryKey: ["package.get", { id: event.appId }] });
           void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+          void queryClient.invalidateQueries({ queryKey: ["backup.snapshots"] }); // a backup or restore made one
         }
         break;
       case "log":

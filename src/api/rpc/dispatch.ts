@@ -1,7 +1,8 @@
 /**
  * JSON-RPC 2.0 dispatch: requests (single or batch) are checked, their params parsed with the
  * method's schema (bad params are an `invalidParams` error naming the field, and change nothing),
- * the handler runs, and its result is checked against the result schema before it leaves.
+ * the handler runs, and its result is checked against the result schema before it leaves (unless
+ * the caller turns that off: result-checks.ts says when).
  */
 import type { z } from "zod";
 import type { MethodSpec } from "../contract.ts";
@@ -70,6 +71,8 @@ export type DispatchOptions<Ctx> = {
   conditional?: Conditional;
   auth: CallAuth;
   ctx: Ctx;
+  /** Whether each result is checked against its schema before it leaves (default: checked). */
+  checkResults?: boolean;
   onError?: (method: string, error: unknown) => void;
   /** Told of every request answered (notifications included): for logs and metrics. */
   onCall?: (call: CallReport) => void;
@@ -182,6 +185,7 @@ async function answer<Ctx>(
       }
     }
     const result = await definition.handler(parsed.data, options.ctx);
+    if (options.checkResults === false) return respond({ jsonrpc: "2.0", id: replyId, result });
     const checked = definition.result.safeParse(result);
     if (!checked.success) {
       options.onError?.(

@@ -312,7 +312,11 @@ async function renderCommand(argv: string[]): Promise<number> {
   const dataRoot = resolve(values["data-root"] ?? join(homedir(), ".local/share/archipelago"));
   let files: RenderedFile[];
   try {
-    const rendered = renderWithWarnings(app.manifest, target, { dataRoot, dependencies });
+    const rendered = renderWithWarnings(app.manifest, target, {
+      dataRoot,
+      dependencies,
+      envFiles: app.envFiles,
+    });
     files = rendered.files;
     for (const w of rendered.warnings)
       console.error(`archy: warning: ${app.manifest.id}: ${w.field}: ${w.message}`);

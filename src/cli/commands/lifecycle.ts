@@ -126,6 +126,8 @@ export class Follower {
   #following = false;
   #lastStatus: string | undefined;
   #lastPhase: string | undefined;
+  /** The app's view as the stream last told it (undefined: not told, or the stream had a gap since). */
+  #lastView: AppView | undefined;
   /** The app's phase as said before the request was answered (shown once the operation is). */
   #pendingPhase: { phase: string; reason: string | null | undefined } | undefined;
   #unreachableSince: number | undefined;
@@ -143,15 +145,27 @@ export class Follower {
   async connect(): Promise<void> {
     this.#stream = await this.#client.events().catch(() => undefined);
     this.#stream?.onEvent((event) => {
+      if (event.type === "app-view" && event.appId === this.#appId) this.#lastView = event.app;
       if (event.type !== "app" || event.appId !== this.#appId) return;
       if (this.#following) this.#phase(event.phase, event.reason);
       else this.#pendingPhase = { phase: event.phase, reason: event.reason };
+    });
+    this.#stream?.onResync(() => {
+      this.#lastView = undefined;
     });
   }
 
   close(): void {
     this.#stream?.close();
     this.#stream = undefined;
+  }
+
+  /**
+   * The app as it is now, when the stream told it (the daemon sends an app's new view before the end
+   * of the operation that made it): no need to read it again.
+   */
+  get lastView(): AppView | undefined {
+    return this.#lastView;
   }
 
   /** The app's phase as the last event or look said (undefined before any). */
@@ -205,6 +219,8 @@ export class Follower {
     try {
       return await followOperation(this.#client, this.#stream, operationId, {
         pollMs: this.live ? POLL_WITH_EVENTS_MS : POLL_WITHOUT_EVENTS_MS,
+        // The stream was greeted before the request was sent (connect): its end is the end.
+        endFromStream: this.live,
         timeoutMs,
         onLine: printLine,
         onRead: () => this.#looked(),
@@ -451,7 +467,7 @@ export async function followAccepted(
       hint: `\`archy status ${id}\` shows its state, \`archy logs ${id}\` its containers' output; ${what === "purge" ? `\`archy uninstall ${id} --purge\`` : `\`archy retry ${id}\``} tries again`,
     });
   // The outcome line needs the app's version and address, except after a stop, whose phase the
-  // events have said, and once the app is gone.
+  // events have said, and once the app is gone; the stream has told them, else they are read.
   if (what === "stop" && follower.lastPhase === "stopped") {
     out(`done in ${took}: ${outcome(what, id, { phase: "stopped", desired: "stopped" })}`);
     return EXIT.ok;
@@ -459,7 +475,7 @@ export async function followAccepted(
   const app =
     what === "uninstall" || what === "purge"
       ? undefined
-      : await client.call("package.get", { id }).catch(() => undefined);
+      : (follower.lastView ?? (await client.call("package.get", { id }).catch(() => undefined)));
   out(`done in ${took}: ${outcome(what, id, app)}`);
   const url = app?.interfaces.find((i) => i.url)?.url;
   if (url && app?.phase === "running") out(`open ${url}`);

@@ -13,6 +13,7 @@ function container(key: string, state: string, extra: Partial<Container> = {}): 
     state,
     health: "healthy",
     exitCode: 0,
+    restarts: 0,
     startedAt: null,
     backend: "podman",
     observedAt: 0,

@@ -202,7 +202,8 @@ async function ls(argv: string[]): Promise<number> {
           result.apps.map((a) => [
             a.id,
             a.version,
-            short(a.publisher),
+            // A handle is shown as the publisher's name only once the node verified it (NIP-05).
+            a.nip05?.verified ? `${a.nip05.handle} ✓` : short(a.publisher),
             `${a.trust.score} ${a.trust.level}`,
             a.installedVersion
               ? `${a.installedVersion}${a.updateAvailable ? " (update available)" : ""}`

@@ -10,6 +10,7 @@ import {
   operator,
   parseOperator,
   printJson,
+  readSecretLine,
   table,
 } from "../operator.ts";
 
@@ -26,19 +27,6 @@ ${CONNECTION_USAGE}
 ${EXIT_CODES_USAGE}`;
 
 type Registry = Result<"registry.list">[number];
-
-async function readPassword(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write("password (input is shown; pipe it to hide it): ");
-  let text = "";
-  for await (const chunk of process.stdin) {
-    text += String(chunk);
-    if (process.stdin.isTTY && text.includes("\n")) break;
-  }
-  const password = text.split("\n")[0]?.replace(/\r$/, "") ?? "";
-  if (password === "")
-    throw new UsageError("no password on stdin: pipe it in, e.g. `cat pw | archy registry login …`");
-  return password;
-}
 
 function print(list: Registry[]): void {
   if (list.length === 0) console.log("no registry credentials: add some with archy registry login HOST");
@@ -98,7 +86,7 @@ async function login(argv: string[]): Promise<number> {
     await clientFor(values).call("registry.login", {
       host,
       username: values.username,
-      password: await readPassword(),
+      password: await readSecretLine("password", "cat pw | archy registry login …"),
     });
     console.log(`stored the credentials of ${values.username} for ${host}`);
     return 0;

@@ -69,3 +69,29 @@ test("status shows the app's alerts, each with its words", () => {
   );
   assert.match(text, /^ {2}ALERT: {5}the last backup to usb failed .*no such file$/m);
 });
+
+test("status shows how many times each container started again", () => {
+  const container = {
+    name: "wiki-web",
+    containerId: "0123456789ab",
+    health: "healthy",
+    exitCode: 0,
+    backend: "podman",
+    observedAt: 0,
+    job: false,
+  };
+  const text = describeApp(
+    {
+      ...APP,
+      containers: [
+        { ...container, key: "db", state: "running", startedAt: 0, restarts: 0 },
+        { ...container, key: "web", state: "running", startedAt: 0, restarts: 3 },
+      ],
+    },
+    [],
+    0,
+  );
+  assert.match(text, /^ {2}KEY +NAME +STATE +HEALTH +STARTED +RESTARTS +EXIT$/m);
+  assert.match(text, /^ {2}db +wiki-web +running +healthy +\S.* +0 +-$/m);
+  assert.match(text, /^ {2}web +wiki-web +running +healthy +\S.* +3 +-$/m);
+});

@@ -86,13 +86,14 @@ export function describeApp(
       "containers:",
       indent(
         table(
-          ["KEY", "NAME", "STATE", "HEALTH", "STARTED", "EXIT"],
+          ["KEY", "NAME", "STATE", "HEALTH", "STARTED", "RESTARTS", "EXIT"],
           app.containers.map((c) => [
             c.key,
             c.name,
             c.state,
             c.health,
             c.startedAt ? ago(c.startedAt, now) : "-",
+            String(c.restarts),
             c.state === "running" ? "-" : String(c.exitCode),
           ]),
         ),

@@ -1,5 +1,5 @@
 /**
- * One operation as it happens: its step log, line by line as the daemon writes it (each line once,
+ * One operation as it happens: the images it pulls, a progress line each; its step log, line by line as the daemon writes it (each line once,
  * in order, the ones written before the page was opened included), and how it ended. Follows it
  * with the client's followOperation: the stream for what comes, the store for what was missed.
  */
@@ -10,6 +10,7 @@ import { counted } from "../counted.ts";
 import { KIND_WORDS } from "../format.ts";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { Icon } from "./Icon.tsx";
+import { PullProgress } from "./PullProgress.tsx";
 
 /** Lines kept per operation on the page: an endless log cannot grow the page without bound. */
 const MAX_LINES = 1000;
@@ -71,6 +72,7 @@ export function OperationLog({
         </strong>
         <span className="muted">{counted(lines.length, "step")}</span>
       </header>
+      <PullProgress operationId={operationId} />
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1) */}
       <ol className="steps" ref={end} aria-live="polite" aria-label="Steps" tabIndex={0}>
         {lines.map((line) => (

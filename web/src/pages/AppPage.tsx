@@ -391,6 +391,7 @@ export function AppPage({ id }: { id: string }) {
                   <th scope="col">State</th>
                   <th scope="col">Health</th>
                   <th scope="col">Up since</th>
+                  <th scope="col">Restarts</th>
                   <th scope="col">Backend</th>
                 </tr>
               </thead>
@@ -407,6 +408,7 @@ export function AppPage({ id }: { id: string }) {
                     </td>
                     <td>{c.health}</td>
                     <td>{c.startedAt && c.state === "running" ? ago(now - c.startedAt) : "—"}</td>
+                    <td data-testid="restarts">{c.restarts}</td>
                     <td>{c.backend}</td>
                   </tr>
                 ))}

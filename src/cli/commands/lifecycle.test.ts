@@ -1,0 +1,125 @@
+/**
+ * `archy start` against a JSON-RPC and event-stream stand-in on loopback: the CLI exits once the
+ * operation's final event has come, with the app's outcome from the view the stream told, without
+ * reading the operation or the app again. Every request it sends is counted. The daemon's side (it
+ * tells an app's new view before the end of the operation that made it) is tested on a real daemon
+ * (test/api/list-view.test.ts).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { WebSocketServer } from "ws";
+import type { AppView } from "../client.ts";
+
+const ARCHY = resolve(import.meta.dirname, "../../../bin/archy");
+const OPERATION = "op-1";
+
+const VIEW: AppView = {
+  id: "wiki",
+  name: "Wiki",
+  version: "2.4.1",
+  description: "",
+  category: "other",
+  source: "local:/apps/wiki",
+  publisher: null,
+  desired: "running",
+  phase: "running",
+  reason: null,
+  observedAt: 1,
+  observedAgeMs: 0,
+  containers: [],
+  interfaces: [{ name: "web", url: "http://wiki.node.test:7780/" }],
+  memoryLimits: [],
+  permissions: [],
+  warnings: [],
+  localOverride: false,
+  flags: [],
+  alerts: [],
+};
+
+let server: Server;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+/** The methods the CLI called, in order. */
+const calls: string[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "archy-lifecycle-"));
+  writeFileSync(join(dir, "token"), "t\n", { mode: 0o600 });
+  const sockets = new WebSocketServer({ noServer: true });
+  let seq = 0;
+  const tell = (message: Record<string, unknown>) => {
+    const text = JSON.stringify({ ...message, seq: ++seq });
+    for (const client of sockets.clients) client.send(text);
+  };
+  server = createServer((request, response) => {
+    let text = "";
+    request.on("data", (chunk) => {
+      text += chunk;
+    });
+    request.on("end", () => {
+      const { id, method } = JSON.parse(text);
+      calls.push(method);
+      const result =
+        method === "package.start"
+          ? { operationId: OPERATION, appId: "wiki", kind: "start", existing: false }
+          : method === "operation.get"
+            ? {
+                id: OPERATION,
+                appId: "wiki",
+                kind: "start",
+                state: "running",
+                createdAt: 1,
+                finishedAt: null,
+                error: null,
+                logs: [],
+              }
+            : { ...VIEW, phase: "stopped" };
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ jsonrpc: "2.0", id, result }), () => {
+        // Once the CLI has read the operation, it runs to its end, as a daemon tells it.
+        if (method !== "operation.get") return;
+        tell({ type: "app", appId: "wiki", phase: "starting" });
+        tell({
+          type: "log",
+          appId: "wiki",
+          line: { operationId: OPERATION, seq: 1, at: 2, level: "info", message: "started wiki-web" },
+        });
+        tell({ type: "app", appId: "wiki", phase: "running" });
+        tell({ type: "app-view", appId: "wiki", app: VIEW });
+        tell({ type: "operation", operationId: OPERATION, appId: "wiki", state: "succeeded" });
+      });
+    });
+  });
+  server.on("upgrade", (request, socket, head) =>
+    sockets.handleUpgrade(request, socket, head, (ws) =>
+      ws.send(JSON.stringify({ type: "hello", stream: "s", seq, resumed: false })),
+    ),
+  );
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  env = { ...process.env, ARCHY_URL: `http://127.0.0.1:${port}`, ARCHY_TOKEN_FILE: join(dir, "token") };
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((done) => server.close(done));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("after the operation's final event the CLI exits with the told outcome: no read of the operation or the app after it", async () => {
+  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+    execFile(ARCHY, ["start", "wiki"], { env, cwd: dir, timeout: 120_000 }, (error, stdout, stderr) =>
+      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^ {2}started wiki-web$/m);
+  assert.match(run.stdout, /^done in .*: wiki is running$/m);
+  assert.match(run.stdout, /^open http:\/\/wiki\.node\.test:7780\/$/m, "the address from the told view");
+  assert.deepEqual(calls, ["package.start", "operation.get"], "one request, one read before the end");
+});

@@ -1,0 +1,146 @@
+/** `archy peers …`: other nodes this one fetches marketplace bundles from, and who may fetch from it (docs/peers.md). */
+import type { Result } from "../../api/contract.ts";
+import { runSubcommand, UsageError } from "../args.ts";
+import type { SubcommandName } from "../commands.ts";
+import {
+  ago,
+  CONNECTION_USAGE,
+  clientFor,
+  EXIT_CODES_USAGE,
+  noArguments,
+  operator,
+  parseOperator,
+  printJson,
+  readSecretLine,
+  table,
+} from "../operator.ts";
+
+const USAGE = `Usage: archy peers <command> [--url URL] [--token-file FILE]
+
+  ls [--json]          the peers this node fetches marketplace bundles from first, and the
+                       grants of the nodes that may fetch from this one (tokens are never shown)
+  add URL              fetch bundles from the node at URL (https://host:port/) first; the token
+                       its operator granted you is read from stdin: \`echo TOKEN | archy peers add URL\`
+  remove URL           stop fetching from that node
+  grant NAME           let another node fetch the bundles this one has: prints its token, once;
+                       give it to that node's operator
+  revoke NAME          withdraw a grant: its token fetches nothing any more
+
+Whatever a peer serves is verified against the signed release (length, SHA-256, BLAKE3); a peer
+that serves other bytes is dropped and the release's own mirrors are used.
+
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}`;
+
+const SUBCOMMANDS: Record<SubcommandName<"peers">, (argv: string[]) => Promise<number>> = {
+  ls,
+  add,
+  remove,
+  grant,
+  revoke,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand("peers", SUBCOMMANDS, argv, USAGE);
+}
+
+function print(view: Result<"peers.list">): void {
+  console.log(
+    view.peers.length === 0
+      ? "fetches from no peer: add one with echo TOKEN | archy peers add https://host:port/"
+      : table(
+          ["PEER", "ADDED"],
+          view.peers.map((p) => [p.url, ago(p.addedAt)]),
+        ),
+  );
+  console.log(
+    view.grants.length === 0
+      ? "no node may fetch from this one: archy peers grant NAME"
+      : table(
+          ["GRANTED TO", "GRANTED"],
+          view.grants.map((g) => [g.name, ago(g.grantedAt)]),
+        ),
+  );
+}
+
+function one(
+  argv: string[],
+  what: string,
+): { value: string; values: ReturnType<typeof parseOperator>["values"] } {
+  const { values, positionals } = parseOperator(argv, {}, USAGE);
+  if (values.help) return { value: "", values };
+  if (positionals.length !== 1) throw new UsageError(`give one ${what}\n\n${USAGE}`);
+  return { value: positionals[0] as string, values };
+}
+
+async function ls(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOperator(argv, { json: { type: "boolean" } }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  noArguments(positionals, USAGE);
+  return operator(async () => {
+    const view = await clientFor(values).call("peers.list");
+    if (values.json) printJson(view);
+    else print(view);
+    return 0;
+  });
+}
+
+async function add(argv: string[]): Promise<number> {
+  const { value: url, values } = one(argv, "peer URL");
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    const token = await readSecretLine("the peer's token", "echo TOKEN | archy peers add URL");
+    const { added } = await clientFor(values).call("peers.add", { url, token });
+    console.log(added ? `added ${url}` : `${url} has its new token`);
+    return 0;
+  });
+}
+
+async function remove(argv: string[]): Promise<number> {
+  const { value: url, values } = one(argv, "peer URL");
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    await clientFor(values).call("peers.remove", { url });
+    console.log(`removed ${url}`);
+    return 0;
+  });
+}
+
+async function grant(argv: string[]): Promise<number> {
+  const { value: name, values } = one(argv, "name for the node you let in");
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    const { token } = await clientFor(values).call("peers.grant", { name });
+    console.log(token);
+    process.stderr.write(
+      `granted ${name}: give this token to its operator (echo TOKEN | archy peers add <this node's URL>); it is not shown again\n`,
+    );
+    return 0;
+  });
+}
+
+async function revoke(argv: string[]): Promise<number> {
+  const { value: name, values } = one(argv, "grant name");
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  return operator(async () => {
+    await clientFor(values).call("peers.revoke", { name });
+    console.log(`revoked ${name}`);
+    return 0;
+  });
+}
