@@ -249,7 +249,9 @@ export class AppReconciler {
         planned !== app
           ? (holding ?? awaitingApproval(app.id, held))
           : next.waiting.length > 0
-            ? `waiting for ${next.waiting.join("; ")}`
+            ? // Each item is a whole clause ("web waits for db to be healthy", "dependency base is not
+              // installed"): a prefix that expects a noun ("waiting for …") would garble every one.
+              `waiting: ${next.waiting.join("; ")}`
             : updates.reason(update, verdict, next.phase),
       );
       // Every image is on the node before anything is created or replaced (install, reinstall).

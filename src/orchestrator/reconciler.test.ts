@@ -401,7 +401,8 @@ describe("reconciler: convergence", () => {
     await w.settle();
     assert.deepEqual(w.runtime.starts, ["alpha--cache", "alpha--db"]);
     assert.equal(w.app("alpha")?.phase, "starting");
-    assert.match(w.app("alpha")?.reason ?? "", /web waits for db to be healthy/);
+    // The reason reads as a sentence: "waiting: web waits for db…", not "waiting for web waits for db…".
+    assert.match(w.app("alpha")?.reason ?? "", /^waiting: web waits for db to be healthy/);
     w.health.set("alpha/db", "healthy");
     w.reconciler.enqueue("alpha");
     await w.settle();

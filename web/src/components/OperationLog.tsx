@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from "react";
 import { followOperation, type OperationLine, type OperationView } from "../../../src/client/operations.ts";
 import { client, stream } from "../api.ts";
+import { counted } from "../counted.ts";
 import { KIND_WORDS } from "../format.ts";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { Icon } from "./Icon.tsx";
@@ -69,7 +70,7 @@ export function OperationLog({
               ? words.done
               : `${words.doing} failed`}
         </strong>
-        <span className="muted">{lines.length} steps</span>
+        <span className="muted">{counted(lines.length, "step")}</span>
       </header>
       <PullProgress operationId={operationId} />
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1) */}

@@ -11,6 +11,7 @@ import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
 import { PhaseBadge } from "../components/PhaseBadge.tsx";
 import { useNow } from "../components/useNow.ts";
+import { counted } from "../counted.ts";
 import { type AppView, ago, categoryName } from "../format.ts";
 import { useCall } from "../queries.ts";
 
@@ -118,7 +119,7 @@ export function MyApps() {
               ? "Loading…"
               : list.length === 0
                 ? "No apps installed yet."
-                : `${list.length} app${list.length === 1 ? "" : "s"}${attention ? ` · ${attention} need${attention === 1 ? "s" : ""} attention` : ""}`}
+                : `${counted(list.length, "app")}${attention ? ` · ${attention} need${attention === 1 ? "s" : ""} attention` : ""}`}
           </p>
         </div>
         <Link href="/store" className="button button-primary">

@@ -9,6 +9,7 @@ import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
 import { NewPasswordFields, passwordsDiffer } from "../components/NewPasswordFields.tsx";
 import { useNow } from "../components/useNow.ts";
+import { counted } from "../counted.ts";
 import { ago, bytes, duration } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
 import { useSession } from "../session.tsx";
@@ -224,7 +225,7 @@ function Sources() {
               </span>
             </div>
             <p className="small">
-              {s.apps} app{s.apps === 1 ? "" : "s"} ·{" "}
+              {counted(s.apps, "app")} ·{" "}
               {s.lastSuccessAt ? `refreshed ${ago(now - s.lastSuccessAt)}` : "never refreshed"}
               {s.lastAttemptAt && s.lastAttemptAt !== s.lastSuccessAt
                 ? ` · last attempt ${ago(now - s.lastAttemptAt)}`
