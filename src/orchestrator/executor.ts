@@ -122,11 +122,16 @@ export class Executor {
           "info",
           action.why === "rollback"
             ? `removing container ${action.container.name} (rollback)`
-            : `removing container ${action.container.name} (${action.why}); its data stays`,
+            : action.why === "purge"
+              ? `removing container ${action.container.name} (purge); its data goes once every container is gone`
+              : `removing container ${action.container.name} (${action.why}); its data stays`,
         );
         return runtime.remove(action.container, action.timeoutSeconds);
       case "remove-resources": {
-        note("info", `removing the network and volume objects of ${manifest.id}; data and secrets stay`);
+        note(
+          "info",
+          `removing the network and volume objects of ${manifest.id}; ${action.purge ? "its data and secrets go next" : "data and secrets stay"}`,
+        );
         const shared = this.#sharedNames(manifest.id);
         for (const kept of await runtime.removeAppResources(manifest, ctx, shared))
           note("warn", `kept the ${kept}`);

@@ -693,6 +693,14 @@ describe("plan: desired absent", () => {
   test("nothing left: remove the app's resources and forget it; data only with purge", () => {
     expectPlan(absent({}), ["remove-resources", "forget"], "removing");
     expectPlan(absent({ purge: true }), ["remove-resources", "purge-data", "forget"], "removing");
+    assert.deepEqual(plan(input({ desired: "absent", purge: true })).actions[0], {
+      kind: "remove-resources",
+      purge: true,
+    });
+    assert.deepEqual(plan(input({ desired: "absent" })).actions[0], {
+      kind: "remove-resources",
+      purge: false,
+    });
   });
 
   test("containers are stopped and removed in reverse start order; data is not purged in the same wave", () => {
@@ -705,7 +713,12 @@ describe("plan: desired absent", () => {
       "remove cache@cache-running (uninstall) t=5",
     ];
     expectPlan(absent({ seen: allRunning() }), expected, "removing");
-    expectPlan(absent({ seen: allRunning(), purge: true }), expected, "removing");
+    // A purge's removals say so (its log must not promise that the data stays).
+    expectPlan(
+      absent({ seen: allRunning(), purge: true }),
+      expected.map((step) => step.replace("(uninstall)", "(purge)")),
+      "removing",
+    );
     expectPlan(
       absent({ seen: [seen("cache", "exited"), running("db"), seen("web", "created")] }),
       [
@@ -721,7 +734,7 @@ describe("plan: desired absent", () => {
   test("a container still stopping is waited for, and the app's resources stay until it is gone", () => {
     expectPlan(
       absent({ seen: [seen("cache", "exited"), seen("db", "stopping")], purge: true }),
-      ["remove cache@cache-exited (uninstall) t=5"],
+      ["remove cache@cache-exited (purge) t=5"],
       "removing",
       ["a container is still stopping"],
     );

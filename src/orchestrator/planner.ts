@@ -85,9 +85,9 @@ export type Action =
       key: string | undefined;
       container: ContainerTarget;
       timeoutSeconds: number;
-      why: "duplicate" | "outdated" | "uninstall" | "rollback" | "job-interrupted" | "job-failed";
+      why: "duplicate" | "outdated" | "uninstall" | "purge" | "rollback" | "job-interrupted" | "job-failed";
     }
-  | { kind: "remove-resources" }
+  | { kind: "remove-resources"; purge: boolean }
   | { kind: "purge-data" }
   | { kind: "forget" };
 
@@ -170,7 +170,7 @@ export function plan(input: PlanInput): Plan {
       key: stray.key,
       container: target(stray),
       timeoutSeconds: timeoutOf(stray.key),
-      why: input.desired === "absent" ? "uninstall" : "outdated",
+      why: input.desired !== "absent" ? "outdated" : input.purge ? "purge" : "uninstall",
     });
 
   if (input.desired === "absent") return planAbsent(input, current, cleanup);
@@ -182,7 +182,7 @@ export function plan(input: PlanInput): Plan {
 function stopAndRemove(
   container: SeenContainer,
   wanted: WantedContainer,
-  why: "uninstall" | "outdated" | "job-interrupted",
+  why: "uninstall" | "purge" | "outdated" | "job-interrupted",
 ): Action[] {
   const common = { key: wanted.key, container: target(container), timeoutSeconds: wanted.stopTimeoutSeconds };
   return [
@@ -197,14 +197,14 @@ function planAbsent(input: PlanInput, current: Map<string, SeenContainer>, clean
     const container = current.get(wanted.key);
     if (!container) continue;
     if (TRANSIENT.has(container.state)) continue;
-    actions.push(...stopAndRemove(container, wanted, "uninstall"));
+    actions.push(...stopAndRemove(container, wanted, input.purge ? "purge" : "uninstall"));
   }
   const busy = [...current.values()].some((c) => TRANSIENT.has(c.state));
   if (actions.length > 0 || busy)
     return { actions, phase: "removing", waiting: busy ? ["a container is still stopping"] : [] };
   return {
     actions: [
-      { kind: "remove-resources" },
+      { kind: "remove-resources", purge: input.purge },
       ...(input.purge ? [{ kind: "purge-data" } as const] : []),
       { kind: "forget" },
     ],
