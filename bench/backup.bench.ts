@@ -32,7 +32,9 @@ import {
   EXIT_PASS,
   intOption,
   machine,
+  ratioOption,
   round,
+  stopOnSignal,
   summarize,
   table,
 } from "./support.ts";
@@ -53,19 +55,12 @@ async function benchmark(): Promise<number> {
     "node bench/backup.bench.ts [--mib 1024] [--rounds 2] [--target-ratio 1.2] [--json]",
     log,
   );
-  const ratio = Number(values["target-ratio"] ?? 1.2);
   const params = {
     mib: intOption(values.mib, "mib", 1024),
     rounds: intOption(values.rounds, "rounds", 2),
-    targetRatio: Number.isFinite(ratio) && ratio > 0 ? ratio : 1.2,
+    targetRatio: ratioOption(values["target-ratio"], 1.2),
   };
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current step, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current step");
   // Imported here so that a host without the test user is an error the benchmark reports.
   const { eventually, Lab } = await import("../test/support/driver.ts");
   const backupSupport = await import("../test/backup/support.ts");
@@ -157,7 +152,7 @@ async function benchmark(): Promise<number> {
     const stops: number[] = [];
     const added: Record<Side, number[]> = { daemon: [], bare: [] };
     const changedBytes = Math.max(1, Math.floor(params.mib * 1024 * 1024 * 0.01));
-    for (let i = 0; i < params.rounds && !interrupted; i++) {
+    for (let i = 0; i < params.rounds && !stop.requested; i++) {
       const target = `bench${i}`;
       const bareRepo = join(repos, `by-hand-${i}`);
       await ok(["backup", "targets", "add", target, join(repos, target)]);
@@ -211,7 +206,7 @@ async function benchmark(): Promise<number> {
           }
         });
     }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
     const p50 = (step: Step, side: Side) => summarize(samples[step][side]).p50;
     const stopP50 = summarize(stops).p50;
     const backupRatio = (p50("backup", "daemon") - stopP50) / p50("backup", "bare");

@@ -37,6 +37,7 @@ import {
   intOption,
   machine,
   round,
+  stopOnSignal,
   summarize,
   table,
 } from "./support.ts";
@@ -64,13 +65,7 @@ function options() {
 
 async function benchmark(): Promise<number> {
   const { params, json } = options();
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current step, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current step");
   const dir = mkdtempSync(join(tmpdir(), "archy-bench-catalog-"));
   let server: Awaited<ReturnType<typeof serve>> | undefined;
   try {
@@ -103,7 +98,7 @@ async function benchmark(): Promise<number> {
     // ---- the node
     const first: Refresh[] = [];
     const unchanged: Refresh[] = [];
-    for (let i = 0; i < params.rounds && !interrupted; i++) {
+    for (let i = 0; i < params.rounds && !stop.requested; i++) {
       const node = new CatalogSource(
         { name: "bench", url: server.url, root: join(out, "metadata", "1.root.json") },
         { stateDir: join(dir, `node-${i}`) },
@@ -114,7 +109,7 @@ async function benchmark(): Promise<number> {
         `round ${i + 1}: first ${round(first.at(-1)?.ms ?? 0)} ms, no change ${round(unchanged.at(-1)?.ms ?? 0)} ms`,
       );
     }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
 
     // ---- memory over many no-change refreshes of one node (already refreshed once)
     const node = new CatalogSource(
@@ -125,8 +120,9 @@ async function benchmark(): Promise<number> {
     await timed(node, params.apps);
     const memBefore = memory();
     const repeated: Refresh[] = [];
-    for (let i = 0; i < params.refreshes && !interrupted; i++) repeated.push(await timed(node, params.apps));
-    if (interrupted) return EXIT_INTERRUPTED;
+    for (let i = 0; i < params.refreshes && !stop.requested; i++)
+      repeated.push(await timed(node, params.apps));
+    if (stop.requested) return EXIT_INTERRUPTED;
     const memAfter = memory();
     const heapGrowthMb = round(memAfter.heapMb - memBefore.heapMb);
     log(

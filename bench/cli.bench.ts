@@ -27,7 +27,9 @@ import {
   EXIT_PASS,
   intOption,
   machine,
+  ratioOption,
   round,
+  stopOnSignal,
   summarize,
   table,
 } from "./support.ts";
@@ -71,20 +73,13 @@ async function benchmark(): Promise<number> {
     "node bench/cli.bench.ts [--apps 100] [--rounds 20] [--warmup 2] [--target-ratio 1.5] [--json]",
     log,
   );
-  const ratio = Number(values["target-ratio"] ?? 1.5);
   const params = {
     apps: intOption(values.apps, "apps", 100, 0),
     rounds: intOption(values.rounds, "rounds", 20),
     warmup: intOption(values.warmup, "warmup", 2, 0),
-    targetRatio: Number.isFinite(ratio) && ratio > 0 ? ratio : 1.5,
+    targetRatio: ratioOption(values["target-ratio"], 1.5),
   };
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current round, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current round");
   const dir = mkdtempSync(join(tmpdir(), "archy-bench-cli-"));
   const podman = await startFakePodman(dir, { delayMs: 3_600_000 });
   let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
@@ -130,7 +125,7 @@ async function benchmark(): Promise<number> {
     const methods: Method[] = ["node", "build", "bare-build", "source"];
     const samples: Record<Method, number[]> = { node: [], build: [], "bare-build": [], source: [] };
     let answerBytes = 0;
-    for (let i = 0; i < params.warmup + params.rounds && !interrupted; i++) {
+    for (let i = 0; i < params.warmup + params.rounds && !stop.requested; i++) {
       // The order rotates every round: none always runs first (or right after another).
       const order = methods.map((_, k) => methods[(i + k) % methods.length] as Method);
       for (const method of order) {
@@ -143,7 +138,7 @@ async function benchmark(): Promise<number> {
         if (i >= params.warmup) samples[method].push(run.ms);
       }
     }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
     const stats = Object.fromEntries(methods.map((m) => [m, summarize(samples[m])])) as Record<
       Method,
       ReturnType<typeof summarize>

@@ -42,6 +42,7 @@ import {
   intOption,
   machine,
   round,
+  stopOnSignal,
   table,
 } from "./support.ts";
 
@@ -295,13 +296,7 @@ async function measureSize(
 async function benchmark(): Promise<number> {
   const { params, json } = options();
   const live = new Set<ChildProcess>();
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current size, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current size");
   const root = mkdtempSync(join(tmpdir(), TMP_PREFIX));
   chmodSync(root, 0o755);
   try {
@@ -315,7 +310,7 @@ async function benchmark(): Promise<number> {
     log(`the daemon runs as ${who.user.name} from ${who.codeRoot} (${params.from})`);
     const sizes: SizeResult[] = [];
     for (const apps of params.apps) {
-      if (interrupted) return EXIT_INTERRUPTED;
+      if (stop.requested) return EXIT_INTERRUPTED;
       const size = await measureSize(apps, params, root, who, live);
       log(
         `${apps} apps: RSS ${size.daemon.rssMb} MB (bare Node ${size.bare.rssMb}), CPU ${size.daemon.cpuPct} % ` +

@@ -32,6 +32,7 @@ import {
   intOption,
   machine,
   round,
+  stopOnSignal,
   summarize,
   table,
 } from "./support.ts";
@@ -71,13 +72,7 @@ const rss = () => {
 
 async function benchmark(): Promise<number> {
   const { params, json } = options();
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current step, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current step");
   const dir = mkdtempSync(join(tmpdir(), "archy-bench-market-"));
   const relay = await startDevRelay();
   try {
@@ -111,7 +106,7 @@ async function benchmark(): Promise<number> {
 
     // ---- the node
     const rounds: Round[] = [];
-    for (let i = 0; i < params.rounds && !interrupted; i++) {
+    for (let i = 0; i < params.rounds && !stop.requested; i++) {
       const store = new Store(":memory:");
       const market = new Marketplace({
         store,
@@ -139,7 +134,7 @@ async function benchmark(): Promise<number> {
       store.close();
       log(`round ${i + 1}: discovered in ${round(discoverMs)} ms, listed ${listed} in ${round(listMs)} ms`);
     }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
     const discover = summarize(rounds.map((r) => r.discoverMs));
     const list = summarize(rounds.map((r) => r.listMs));
     const growth = summarize(rounds.map((r) => r.rssGrowthMiB));

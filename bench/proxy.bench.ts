@@ -45,6 +45,7 @@ import {
   machine,
   percentile,
   round,
+  stopOnSignal,
   table,
 } from "./support.ts";
 
@@ -233,13 +234,7 @@ function measured(results: PhaseResult[], unitBytes: boolean, count: number): Me
 
 async function benchmark(): Promise<number> {
   const { params, json } = options();
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current phase, then cleaning up`);
-    });
+  const stop = stopOnSignal(log, "the current phase");
   const dir = mkdtempSync(join(tmpdir(), "archy-bench-proxy-"));
   let upstream: ChildProcess | undefined;
   let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
@@ -354,7 +349,7 @@ interfaces:
       ws: { direct: [], proxy: [] },
     };
     // One round unmeasured (JIT, pools, the heap), then alternating phases.
-    for (let roundIndex = 0; roundIndex <= params.rounds && !interrupted; roundIndex++)
+    for (let roundIndex = 0; roundIndex <= params.rounds && !stop.requested; roundIndex++)
       for (const kind of ["small", "download", "ws"] as const) {
         const order: Path[] = roundIndex % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
         for (const path of order) {
@@ -364,7 +359,7 @@ interfaces:
         }
         if (roundIndex === 0) log(`warm-up of ${kind} done`);
       }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
     const rows: Row[] = (["small", "download", "ws"] as const).map((kind) => {
       const direct = measured(results[kind].direct, kind === "download", counts[kind]);
       const proxy = measured(results[kind].proxy, kind === "download", counts[kind]);

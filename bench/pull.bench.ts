@@ -29,7 +29,9 @@ import {
   EXIT_PASS,
   intOption,
   machine,
+  ratioOption,
   round,
+  stopOnSignal,
   summarize,
   table,
 } from "./support.ts";
@@ -49,19 +51,12 @@ async function benchmark(): Promise<number> {
     "node bench/pull.bench.ts [--mib 200] [--rounds 3] [--target-ratio 1.1] [--json]",
     log,
   );
-  const ratio = Number(values["target-ratio"] ?? 1.1);
   const params = {
     mib: intOption(values.mib, "mib", 200),
     rounds: intOption(values.rounds, "rounds", 3),
-    targetRatio: Number.isFinite(ratio) && ratio > 0 ? ratio : 1.1,
+    targetRatio: ratioOption(values["target-ratio"], 1.1),
   };
-  let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log(`${signal}: stopping after the current pull, then cleaning up (again to exit at once)`);
-    });
+  const stop = stopOnSignal(log, "the current pull");
   // Imported here so that a host without the test user is an error the benchmark reports.
   const { Lab } = await import("../test/support/driver.ts");
   const { buildUniqueImage, forgetImage, startRegistry } = await import("../test/support/registry.ts");
@@ -118,10 +113,10 @@ async function benchmark(): Promise<number> {
           return performance.now() - started;
         },
       };
-      for (let i = 0; i < params.rounds && !interrupted; i++) {
+      for (let i = 0; i < params.rounds && !stop.requested; i++) {
         const order: Method[] = i % 2 === 0 ? ["daemon", "bare"] : ["bare", "daemon"];
         for (const method of order) {
-          if (interrupted) break;
+          if (stop.requested) break;
           await forgetImage(image);
           samples[method].push(await timings[method]());
           log(
@@ -132,7 +127,7 @@ async function benchmark(): Promise<number> {
     } finally {
       await driver.exit();
     }
-    if (interrupted) return EXIT_INTERRUPTED;
+    if (stop.requested) return EXIT_INTERRUPTED;
     const stats = { daemon: summarize(samples.daemon), bare: summarize(samples.bare) };
     const daemonRatio = stats.daemon.p50 / stats.bare.p50;
     const methods: Method[] = ["daemon", "bare"];

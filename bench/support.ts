@@ -116,6 +116,27 @@ export function intOption(value: string | undefined, name: string, fallback: num
   return parsed;
 }
 
+/** A positive ratio option (a benchmark's target), or `fallback` when absent or not a positive number. */
+export function ratioOption(value: string | undefined, fallback: number): number {
+  const ratio = Number(value ?? fallback);
+  return Number.isFinite(ratio) && ratio > 0 ? ratio : fallback;
+}
+
+/**
+ * A benchmark's stop switch: the first SIGINT, SIGTERM or SIGHUP asks it to stop after `what` and
+ * clean up (`requested` turns true); a second one exits at once.
+ */
+export function stopOnSignal(log: (message: string) => void, what: string): { readonly requested: boolean } {
+  const state = { requested: false };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.on(signal, () => {
+      if (state.requested) process.exit(EXIT_INTERRUPTED);
+      state.requested = true;
+      log(`${signal}: stopping after ${what}, then cleaning up (again to exit at once)`);
+    });
+  return state;
+}
+
 /** Runs `fn` over `items` with at most `concurrency` calls in flight; stops early when `stop()` says so. */
 export async function pool<T>(
   items: readonly T[],
