@@ -275,8 +275,19 @@ const PACKAGE_HANDLERS: ApiHandlers<
   "package.stop": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.stop(id)),
   "package.restart": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.restart(id)),
   "package.reinstall": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.reinstall(id)),
-  "package.uninstall": ({ id, purge, force }, ctx) =>
-    lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge, force })),
+  "package.uninstall": async ({ id, purge, force }, ctx) => {
+    const kept = purge ? ctx.orchestrator.keptData(id) : [];
+    if (kept.length === 0)
+      return lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge, force }));
+    // Uninstalled earlier with its data kept: the manifest a source offers says what its purge deletes.
+    const app = await sourced(ctx, id).catch((error: unknown) => {
+      throw new RpcError(
+        RPC_CODES.notFound,
+        `${id} is not installed and ${error instanceof RpcError ? error.message : "no source offers it"}; its kept data is in ${kept.join(" and ")}: delete it by hand, or add the source that offers ${id} and purge again`,
+      );
+    });
+    return lifecycle(ctx, () => ctx.orchestrator.lifecycle.purgeKept(app, { force }));
+  },
   "package.update": async ({ id, force, switchSource, approve, confirmRisk }, ctx) => {
     const row = installed(ctx, id);
     // A marketplace app is updated only by its own publisher's releases, whatever else offers its id.

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseManifest } from "../manifest/parse.ts";
+import type { Manifest } from "../manifest/schema.ts";
 import { type Approval, approvalOfAll } from "./approvals.ts";
 import { Lifecycle, LifecycleError, type LifecycleErrorCode, type SourcedManifest } from "./lifecycle.ts";
 import { ManifestCache } from "./manifest-cache.ts";
@@ -521,6 +522,50 @@ describe("lifecycle: refusals name the problem and change nothing", () => {
     assert.deepEqual(forced.superseded, [purge.operationId]);
     assert.equal(ctx.store.getApp("alpha")?.pendingHook, "pre_uninstall");
     assert.equal(ctx.store.getApp("alpha")?.purge, true);
+  });
+});
+
+describe("lifecycle: what an uninstalled app left is purged only by an explicit purge", () => {
+  test("a purge of kept data records a purge of the app with no containers, past pre_purge", () => {
+    const ctx = setup();
+    ctx.finish(ctx.lifecycle.uninstall(ctx.installed("alpha").appId).operationId);
+    ctx.store.forgetApp("alpha", ctx.store.getApp("alpha")?.generation ?? 0, ctx.now());
+    const accepted = ctx.lifecycle.purgeKept(sourced("alpha"));
+    assert.equal(accepted.kind, "purge");
+    const app = ctx.store.getApp("alpha");
+    assert.equal(app?.desired, "absent");
+    assert.equal(app?.purge, true);
+    assert.equal(app?.pendingHook, "pre_uninstall", "pre_purge cannot run without the app's containers");
+    assert.deepEqual(ctx.wakes.at(-1)?.appId, "alpha");
+  });
+
+  test("an app with a pre_purge hook is purged after its uninstall only with force, which skips the hook", () => {
+    const ctx = setup();
+    const plain = sourced("alpha");
+    const withHook: SourcedManifest = {
+      ...plain,
+      manifest: {
+        ...plain.manifest,
+        hooks: {
+          ...plain.manifest.hooks,
+          pre_purge: [{ exec: { container: "web", command: ["true"] } }] as Manifest["hooks"]["pre_purge"],
+        },
+      },
+    };
+    expectRefused(
+      ctx,
+      () => ctx.lifecycle.purgeKept(withHook),
+      "not-installed",
+      (error) => assert.match(error.message, /pre_purge hook cannot run.*--purge --force/),
+    );
+    assert.equal(ctx.lifecycle.purgeKept(withHook, { force: true }).kind, "purge");
+  });
+
+  test("an installed app's purge through it is the usual purge", () => {
+    const ctx = setup();
+    ctx.installed("alpha");
+    ctx.lifecycle.purgeKept(sourced("alpha"));
+    assert.equal(ctx.store.getApp("alpha")?.pendingHook, "pre_purge");
   });
 });
 

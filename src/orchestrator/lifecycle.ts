@@ -233,6 +233,32 @@ export class Lifecycle {
   }
 
   /**
+   * Purges what an uninstalled app left behind (its data, secrets and snapshots: uninstall keeps
+   * them), recorded as a purge of the app with no containers, so the reconciler deletes exactly what
+   * a purge deletes, in the same steps, and forgets it. Its pre_purge hook cannot run without the
+   * app's containers: an app that has one is purged only with `force`, which skips it.
+   */
+  purgeKept(sourced: SourcedManifest, options: { force?: boolean } = {}): Accepted {
+    const { manifest } = sourced;
+    if (this.#store.getApp(manifest.id)) return this.purge(manifest.id, options);
+    if (manifest.hooks.pre_purge.length > 0 && !options.force)
+      throw new LifecycleError(
+        "not-installed",
+        `${manifest.id} is not installed, so its pre_purge hook cannot run (it needs the app's containers): delete its kept data without the hook with \`archy uninstall ${manifest.id} --purge --force\` (\`force: true\`), or install it again and purge it`,
+        { kept: true },
+      );
+    return this.#record(undefined, manifest.id, "purge", {
+      desired: "absent",
+      purge: true,
+      phase: "removing",
+      resetAttempts: true,
+      manifest: record(sourced),
+      // Past pre_purge (it cannot run); pre_uninstall is skipped with no container running.
+      pendingHook: "pre_uninstall",
+    });
+  }
+
+  /**
    * Recreates the app's containers from its manifest (or from `sourced`, a changed one, whose
    * permissions are approved like an update's); data, secrets and credentials are kept.
    */

@@ -8,6 +8,7 @@
  * probe's, a container's last lines, an error message).
  */
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
@@ -18,7 +19,7 @@ import { defaultRuntimeDir } from "../runtime/service.ts";
 import { tcpConnect } from "../system/tcp.ts";
 import { listPermissions } from "./approvals.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
-import { Executor } from "./executor.ts";
+import { appDataDir, Executor } from "./executor.ts";
 import { HealthMonitor, type Probed, type ProbeOutcome, publishedEndpoints } from "./health.ts";
 import type { HealthRestartPolicy } from "./health-restarts.ts";
 import { HostPathGuard } from "./host-path-guard.ts";
@@ -185,6 +186,17 @@ export class Orchestrator {
 
   get started(): boolean {
     return this.#engine !== undefined;
+  }
+
+  /**
+   * What an app that is not installed left on this node (an uninstall keeps it): its data and
+   * secrets directories, those that exist. Empty for an installed app (its purge is the usual one).
+   */
+  keptData(appId: string): string[] {
+    if (this.store.getApp(appId)) return [];
+    return [appDataDir(this.#options.dataRoot, appId), this.secrets.dirOf(appId)].filter((dir) =>
+      existsSync(dir),
+    );
   }
 
   get runtime(): Runtime {

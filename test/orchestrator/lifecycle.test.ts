@@ -284,6 +284,32 @@ describe("real Podman: the lifecycle of every sample app through the orchestrato
     ]);
   });
 
+  test("mini-node uninstalled with its data kept, then purged: data, secrets and Podman secrets go, nothing is left installed", async () => {
+    const app = await lab.app("mini-node");
+    await each([{ app }], "install", "running", (p) => ({ path: p.app.dir }));
+    await each([{ app }], "uninstall", "removed", (p) => ({ app: p.app.id }));
+    assert.equal(await lab.exists(lab.appDataDir(app)), true, "uninstall keeps the data");
+    assert.equal(await lab.exists(lab.secretsDir(app)), true, "uninstall keeps the secrets");
+
+    // The data only an explicit purge deletes, purged after the app has gone.
+    const accepted = await driver.call<{ operationId: string; kind: string }>("purge-kept", {
+      path: app.dir,
+    });
+    assert.equal(accepted.kind, "purge");
+    await waitOperation(accepted);
+    await eventually("the purged app to be forgotten", async () => {
+      const listed = await driver.call<Array<{ id: string }>>("list", {});
+      return !listed.some((a) => a.id === app.id);
+    });
+    assert.equal(await lab.exists(lab.appDataDir(app)), false, "the kept data is deleted");
+    assert.equal(await lab.exists(lab.secretsDir(app)), false, "the kept secrets are deleted");
+    assert.deepEqual(
+      (await lab.podmanSecrets()).filter((s) => s.startsWith(`archy-${app.id}_`)),
+      [],
+      "its Podman secrets are deleted",
+    );
+  });
+
   test("mini-node and mini-explorer (a dependency pair): the whole lifecycle, in dependency order", async () => {
     const node = await lab.app("mini-node");
     const explorer = await lab.app("mini-explorer");

@@ -121,7 +121,8 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
   switch (command.op) {
     case "install":
     case "reinstall":
-    case "update": {
+    case "update":
+    case "purge-kept": {
       const loaded = await loadManifest(command.path as string);
       if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("; "));
       const sourced = {
@@ -132,6 +133,7 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
       };
       // The driver stands for the operator who chose these sample apps: it approves what they ask.
       const approve = approvalOfAll(loaded.manifest);
+      if (command.op === "purge-kept") return lifecycle.purgeKept(sourced, { force: command.force === true });
       if (command.op === "install") return lifecycle.install(sourced, { approve });
       if (command.op === "update")
         return lifecycle.update(sourced, { force: command.force === true, approve });
