@@ -102,18 +102,3 @@ export function hueOf(id: string): number {
   for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   return hash % 360;
 }
-
-/** What an operation kind is called while it runs, and once done. */
-export const KIND_WORDS: Record<string, { doing: string; done: string }> = {
-  install: { doing: "Installing", done: "Installed" },
-  start: { doing: "Starting", done: "Started" },
-  stop: { doing: "Stopping", done: "Stopped" },
-  restart: { doing: "Restarting", done: "Restarted" },
-  uninstall: { doing: "Uninstalling", done: "Uninstalled" },
-  purge: { doing: "Uninstalling and deleting data", done: "Uninstalled, data deleted" },
-  reinstall: { doing: "Reinstalling", done: "Reinstalled" },
-  retry: { doing: "Retrying", done: "Retried" },
-  update: { doing: "Updating", done: "Updated" },
-  backup: { doing: "Backing up", done: "Backed up" },
-  restore: { doing: "Restoring", done: "Restored" },
-};

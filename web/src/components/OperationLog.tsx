@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "react";
 import { followOperation, type OperationLine, type OperationView } from "../../../src/client/operations.ts";
 import { client, stream } from "../api.ts";
 import { counted } from "../counted.ts";
-import { KIND_WORDS } from "../format.ts";
+import { KIND_WORDS } from "../kind-words.ts";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { Icon } from "./Icon.tsx";
 import { PullProgress } from "./PullProgress.tsx";
@@ -47,7 +47,7 @@ export function OperationLog({
   live?: boolean;
 }) {
   const { lines, result, error } = useOperation(operationId);
-  const words = KIND_WORDS[kind] ?? { doing: kind, done: kind };
+  const words = KIND_WORDS[kind] ?? { name: kind, doing: kind, done: kind };
   const end = useRef<HTMLOListElement>(null);
   useEffect(() => {
     const list = end.current;

@@ -15,7 +15,8 @@ import { Icon } from "../components/Icon.tsx";
 import { OperationLog } from "../components/OperationLog.tsx";
 import { PhaseBadge } from "../components/PhaseBadge.tsx";
 import { useNow } from "../components/useNow.ts";
-import { type AppView, ago, categoryName, KIND_WORDS, sourceLabel } from "../format.ts";
+import { type AppView, ago, categoryName, sourceLabel } from "../format.ts";
+import { KIND_WORDS } from "../kind-words.ts";
 import { keyOf, queryClient, useCall } from "../queries.ts";
 import { ageNow } from "./MyApps.tsx";
 
@@ -230,7 +231,7 @@ function Operations({ id, onOpen }: { id: string; onOpen: (operationId: string, 
         {operations.data.map((op) => (
           <li key={op.id} className={`op op-${op.state}`}>
             <button type="button" className="op-button" onClick={() => onOpen(op.id, op.kind)}>
-              <span className="op-kind">{KIND_WORDS[op.kind]?.doing.replace(/ing\b.*/, "") ?? op.kind}</span>
+              <span className="op-kind">{KIND_WORDS[op.kind]?.name ?? op.kind}</span>
               <span className={`chip chip-${op.state}`}>{op.state}</span>
               <span className="muted small">{ago(now - op.createdAt)}</span>
             </button>
