@@ -264,7 +264,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     );
     await checkHostPaths(ctx, app);
     const accepted = lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
-    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    if ("fetchLog" in app) noteOperation(ctx, accepted, app.fetchLog);
     return accepted;
   },
   "package.approve": ({ id, approve }, ctx) =>
@@ -301,7 +301,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     const accepted = lifecycle(ctx, () =>
       ctx.orchestrator.lifecycle.update(app, { force, switchSource, approve }),
     );
-    if ("notes" in app) noteOperation(ctx, accepted, app.notes);
+    if ("fetchLog" in app) noteOperation(ctx, accepted, app.fetchLog);
     return accepted;
   },
   "package.retry": ({ id }, ctx) => lifecycle(ctx, () => ctx.orchestrator.lifecycle.retry(id)),

@@ -115,7 +115,8 @@ export type Prepared = {
   manifest: Manifest;
   source: string;
   publisher: string;
-  notes: Note[];
+  /** Where its bundle came from and which source was dropped, for the operation's log. */
+  fetchLog: Note[];
 };
 
 type Package = { dir: string; files: Map<string, TargetFile> };
@@ -737,7 +738,13 @@ export class Marketplace {
       throw new MarketError(
         `the bundle's manifest says ${parsed.manifest.id} ${parsed.manifest.version} where its signed release says ${id} ${version}: refused`,
       );
-    return { text, manifest: parsed.manifest, source: sourceOf(pubkey), publisher: npub(pubkey), notes };
+    return {
+      text,
+      manifest: parsed.manifest,
+      source: sourceOf(pubkey),
+      publisher: npub(pubkey),
+      fetchLog: notes,
+    };
   }
 
   async #loadInstalled(app: AppRow): Promise<void> {
