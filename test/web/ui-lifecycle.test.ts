@@ -284,6 +284,13 @@ describe("real Podman, real browser: the operator's console", () => {
       ((doc.get("containers") as YAMLMap).get("web") as YAMLMap).set("image", image);
     });
     t.after(() => api.call("package.uninstall", { id, purge: true }).catch(() => {})); // when it failed
+    // The daemon re-reads its apps directory at most every 3 s, and the page re-read the offers
+    // when the previous test's operations ended: an app written a moment ago may not be offered yet.
+    await eventually(
+      "the daemon to offer the app just written",
+      async () => ((await api.call("package.available")).some((a) => a.id === id) ? true : undefined),
+      STEP_MS,
+    );
     await page.goto(`/store/${id}`);
     await page.getByRole("button", { name: "Install", exact: true }).click();
     const line = page.locator(`[data-image="${image}"]`);
