@@ -78,7 +78,7 @@ async function bcrypt(password: string): Promise<string> {
   // The 22nd character carries only 2 bits of the salt: one of the four that libxcrypt accepts there.
   const salt =
     [...randomBytes(21)].map((b) => alphabet[b % 64]).join("") + "Oeu."[(randomBytes(1)[0] as number) % 4];
-  const hash = await run("perl", ["-e", "print crypt($ARGV[0], $ARGV[1])", password, `$2b$10$${salt}`]);
+  const hash = await run("perl", ["-e", "print crypt($ARGV[0], $ARGV[1])", "--", password, `$2b$10$${salt}`]);
   if (!hash.startsWith("$2b$10$")) throw new Error(`perl's crypt made no bcrypt hash (${hash})`);
   return hash;
 }
