@@ -366,7 +366,7 @@ export class Lab {
         .filter((id) => id.trim() !== "");
       if (ids.length === 0) return;
       const version = (await this.podman(["version", "--format", "{{.Client.Version}}"])).trim();
-      const manifest = storedManifest(storePath, appId) ?? "";
+      const manifest = storedManifest(storePath, appId);
       const raw = JSON.parse(await this.podman(["container", "inspect", ...ids])) as Array<{
         Name: string;
         Config: { Env: string[] | null; Labels: Record<string, string> | null };
@@ -379,7 +379,7 @@ export class Lab {
           key: containerKey,
           podmanVersion: version,
           env: c.Config.Env ?? [],
-          secretEnv: referencedEnv(manifest, containerKey),
+          secretEnv: referencedEnv(manifest?.text ?? "", containerKey, manifest?.envFiles),
         });
       }
     })().catch(() => {

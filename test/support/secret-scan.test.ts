@@ -208,6 +208,26 @@ describe("secret scan machinery", () => {
     assert.deepEqual(referencedEnv("{{{", "node"), []);
   });
 
+  test("so is the environment filled from references in the container's env_files", () => {
+    const manifest = `containers:
+  web:
+    env_file: [config/web.env]
+    environment:
+      TOKEN: { secret: token }
+`;
+    const ref = (name: string) => `\${secret:${name}}`;
+    const envFiles = {
+      "config/web.env": `# packaged\nPLAIN=x\nAPI_URL=https://k:${ref("api-key")}@api.example/\nTOKEN=${ref("token")}\n`,
+      "config/other.env": `OTHER=${ref("api-key")}\n`,
+    };
+    assert.deepEqual(referencedEnv(manifest, "web", envFiles), ["TOKEN", "API_URL"]);
+    assert.deepEqual(
+      referencedEnv(manifest, "web"),
+      ["TOKEN"],
+      "without the stored files only environment counts",
+    );
+  });
+
   test("encoded forms are long enough to mean something and include the value itself", () => {
     const forms = encodedForms(SECRET);
     assert.equal(forms[0]?.text, SECRET);

@@ -42,6 +42,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import WebSocket from "ws";
 import { parse as parseYaml } from "yaml";
+import { parseEnvFile } from "../../src/manifest/env-file.ts";
 import { parseTemplate } from "../../src/manifest/interpolation.ts";
 
 export const SCAN_DIR_ENV = "ARCHY_SCAN_DIR";
@@ -340,32 +341,52 @@ function isTemplate(value: unknown): boolean {
 
 /**
  * The environment variables of a stored manifest's container that the platform fills from a
- * reference (a generated secret or another app's export): on Podman before 5.3 these are the
+ * reference (a generated secret or another app's export), whether in its `environment` or in one
+ * of its `env_file`s (`envFiles`: their stored text by path): on Podman before 5.3 these are the
  * `type=env` secrets `podman inspect` shows in clear (containers/podman#23788).
  */
-export function referencedEnv(manifestText: string, containerKey: string): string[] {
+export function referencedEnv(
+  manifestText: string,
+  containerKey: string,
+  envFiles: Readonly<Record<string, string>> = {},
+): string[] {
   try {
     const doc = parseYaml(manifestText) as {
-      containers?: Record<string, { environment?: Record<string, unknown> }>;
+      containers?: Record<string, { environment?: Record<string, unknown>; env_file?: unknown }>;
     };
-    const environment = doc.containers?.[containerKey]?.environment ?? {};
-    return Object.entries(environment)
+    const container = doc.containers?.[containerKey];
+    const fromEnvironment = Object.entries(container?.environment ?? {})
       .filter(([, value]) => (typeof value === "object" && value !== null) || isTemplate(value))
       .map(([name]) => name);
+    const paths = Array.isArray(container?.env_file) ? container.env_file : [container?.env_file];
+    const fromFiles = paths
+      .flatMap((path) =>
+        typeof path === "string" && envFiles[path] ? parseEnvFile(envFiles[path]).entries : [],
+      )
+      .filter((entry) => isTemplate(entry.value))
+      .map((entry) => entry.name);
+    return [...new Set([...fromEnvironment, ...fromFiles])];
   } catch {
     return [];
   }
 }
 
-/** The manifest text of an app in a store, or undefined. */
-export function storedManifest(storePath: string, appId: string): string | undefined {
+/** An app's installed manifest in a store and the env_files stored with it (text by path), or undefined. */
+export function storedManifest(
+  storePath: string,
+  appId: string,
+): { text: string; envFiles: Record<string, string> } | undefined {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(storePath, { readOnly: true });
-    const row = db.prepare("SELECT manifest_text FROM apps WHERE id = ?").get(appId) as
-      | { manifest_text: string }
+    const row = db.prepare("SELECT manifest_text, manifest_hash FROM apps WHERE id = ?").get(appId) as
+      | { manifest_text: string; manifest_hash: string }
       | undefined;
-    return row?.manifest_text;
+    if (!row) return undefined;
+    const files = db
+      .prepare("SELECT path, text FROM env_files WHERE app_id = ? AND manifest_hash = ?")
+      .all(appId, row.manifest_hash) as Array<{ path: string; text: string }>;
+    return { text: row.manifest_text, envFiles: Object.fromEntries(files.map((f) => [f.path, f.text])) };
   } catch {
     return undefined;
   } finally {
