@@ -7,6 +7,7 @@
 import semver from "semver";
 import { publishedBind } from "./access.ts";
 import { versionSatisfies } from "./app-version.ts";
+import { RESERVED_NAME } from "./consumers.ts";
 import { environmentTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
@@ -123,6 +124,29 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
         rule: "set.export",
       });
     }
+    for (const { path, parsed } of environmentTemplates(manifest))
+      for (const part of "message" in parsed ? [] : parsed) {
+        if (part.kind !== "consumer") continue;
+        const target = byId.get(part.app);
+        if (!target) continue;
+        const consumers = target.manifest.consumers;
+        const known = [RESERVED_NAME, ...Object.keys(consumers?.secrets ?? {})];
+        if (consumers && known.includes(part.value)) continue;
+        const guess = closest(part.value, known);
+        findings.push({
+          file: member.file,
+          path,
+          message: consumers
+            ? `app ${part.app} gives its consumers no value ${JSON.stringify(part.value)}`
+            : `app ${part.app} declares no \`consumers\`, so it gives no account to its dependents`,
+          fix: !consumers
+            ? `use an export of ${part.app}, or declare \`consumers\` in ${part.app}'s manifest`
+            : guess
+              ? `did you mean ${JSON.stringify(guess)}?`
+              : `use one of: ${known.join(", ")}`,
+          rule: "set.consumer",
+        });
+      }
   }
 
   findings.push(...containerNameClashes(members));

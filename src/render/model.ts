@@ -9,6 +9,7 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import { publishedBind } from "../manifest/access.ts";
+import { consumerName, pairSecretFile, RESERVED_NAME } from "../manifest/consumers.ts";
 import { envFileDigest, parseEnvFile, type StoredEnvFile } from "../manifest/env-file.ts";
 import { parseTemplate, type TemplatePart, templateSource } from "../manifest/interpolation.ts";
 import {
@@ -206,6 +207,11 @@ export type ResolvedApp = {
    * service manager starts every app at once, they start first.
    */
   startsAfter: string[];
+  /**
+   * The dependencies whose consumer values the app uses (`${consumer:APP/…}`), sorted: each gives
+   * it an account of its own, provisioned before its containers are created.
+   */
+  consumes: string[];
 };
 
 /** The mounts a read-only container gets, as Podman's `--read-only` (with `--read-only-tmpfs`) does. */
@@ -307,6 +313,7 @@ function resolveContainer(
   key: string,
   ctx: RenderContext,
   awaited: Set<string>,
+  consumes: Set<string>,
 ): ResolvedContainer {
   const spec = manifest.containers[key] as ContainerSpec;
   const where = `${manifest.id}: containers.${key}`;
@@ -361,6 +368,33 @@ function resolveContainer(
       address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
     };
   };
+  /**
+   * A value the app gets as a consumer of a dependency: its name, text; a generated value, a secret
+   * of the app's own (its pair file, pairSecretFile), which reaches the container only inside a
+   * rendered value's Podman secret (its `podmanSecret` here names it, it is never created).
+   */
+  const consumerOf = (variable: string, app: string, value: string): TemplatePiece => {
+    const dependency = ctx.dependencies[app];
+    if (!dependency)
+      throw new RenderError(
+        `${where}.environment.${variable} uses the consumer value '${value}' of app '${app}', but the manifest of ` +
+          `'${app}' was not given: pass it in the render context's dependencies (archy app render --with PATH)`,
+      );
+    const secrets = Object.keys(dependency.consumers?.secrets ?? {}).sort(byCodeUnit);
+    if (!dependency.consumers || (value !== RESERVED_NAME && !secrets.includes(value)))
+      throw new RenderError(
+        `${where}.environment.${variable}: app '${app}' ${dependency.consumers ? `has no consumer value '${value}' (it gives: ${[RESERVED_NAME, ...secrets].join(", ")})` : "declares no `consumers`"}`,
+      );
+    consumes.add(app);
+    if (value === RESERVED_NAME) return { kind: "text", text: consumerName(manifest.id) };
+    const file = pairSecretFile(app, value);
+    return {
+      kind: "secret",
+      app: manifest.id,
+      secret: file,
+      podmanSecret: secretName(manifest.id, file, scheme),
+    };
+  };
   const pieceOf = (variable: string, part: TemplatePart): TemplatePiece => {
     switch (part.kind) {
       case "text":
@@ -371,6 +405,8 @@ function resolveContainer(
         return { kind: "secret", ...ownSecret(variable, part.secret) };
       case "export":
         return exportOf(variable, part.app, part.export);
+      case "consumer":
+        return consumerOf(variable, part.app, part.value);
     }
   };
 
@@ -549,7 +585,10 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
         `${manifest.id}: a container waits for '${key}' to be healthy, but it has no health check`,
       );
 
-  const containers = startOrder(manifest).map((key) => resolveContainer(manifest, key, ctx, awaited));
+  const consumes = new Set<string>();
+  const containers = startOrder(manifest).map((key) =>
+    resolveContainer(manifest, key, ctx, awaited, consumes),
+  );
 
   const volumes = new Map<string, ResolvedVolume>();
   for (const container of containers)
@@ -577,5 +616,6 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
         ? startOrder(dependency).map((key) => containerName(dependency, key, namingOf(ctx, id)))
         : [];
     }),
+    consumes: [...consumes].sort(byCodeUnit),
   };
 }
