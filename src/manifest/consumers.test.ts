@@ -134,6 +134,10 @@ describe("consumers steps are checked as hook steps are", () => {
     );
   });
 
+  test("a step's command may span lines, as a hook's does (a psql script)", () => {
+    expectValid(consumers("  provision:", '    - exec: { container: web, command: [sh, -c, "a\\nb"] }'));
+  });
+
   test("schema: provision holds a step, and only exec and wait steps", () => {
     expectIssue(consumers("  provision: []"), {
       rule: "schema.range",
