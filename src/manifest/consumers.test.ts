@@ -85,6 +85,25 @@ describe("${consumer:APP/NAME}", () => {
 /** A provider's `consumers` section, as lines after the minimal manifest (container `web`). */
 const consumers = (...lines: string[]) => withLines("consumers:", ...lines);
 
+test("limits.name: an id too long for the Podman secret its consumer password is rendered into", () => {
+  const long = `${"a".repeat(40)}.${"b".repeat(10)}`;
+  expectIssue(
+    withLines(
+      "    environment:",
+      '      PGPASSWORD: "${consumer:rw-postgres/password}"',
+      "dependencies:",
+      "  - id: rw-postgres",
+    ).replace("id: hello", `id: ${long}`),
+    {
+      rule: "limits.name",
+      path: "containers.web.environment.PGPASSWORD",
+      line: FIRST + 1,
+      column: 19,
+      message: "at most 64",
+    },
+  );
+});
+
 describe("consumers.reserved", () => {
   for (const name of ["name", "app"])
     test(`a consumer secret named ${name}`, () => {

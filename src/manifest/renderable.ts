@@ -310,7 +310,9 @@ function checkNames(manifest: Manifest): Finding[] {
   // A value with a secret in it is rendered into a Podman secret `archy-<app>_env.<8 hex>`.
   const rendered = renderedSecretName(manifest.id, "", "", "");
   const templated = environmentTemplates(manifest).find(
-    ({ parsed }) => !("message" in parsed) && parsed.some((p) => p.kind === "secret" || p.kind === "export"),
+    ({ parsed }) =>
+      !("message" in parsed) &&
+      parsed.some((p) => p.kind === "secret" || p.kind === "export" || p.kind === "consumer"),
   );
   const renderedFinding: Finding[] =
     templated && rendered.length > MAX_SECRET_NAME
