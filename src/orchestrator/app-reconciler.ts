@@ -232,6 +232,14 @@ export class AppReconciler {
         // pre_uninstall is next, at the next look (nothing was stopped or removed yet).
         store.setPendingHook(appId, "pre_uninstall");
         continue;
+      } else if (hook.kind === "deprovision") {
+        try {
+          await this.#deprovision(manifest, note);
+        } catch (failure) {
+          return failed(purgeStopped(appId, failure));
+        }
+        store.setPendingHook(appId, undefined);
+        continue;
       } else if (hook.kind === "pre_uninstall") {
         try {
           if (!seen.some((c) => c.state === "running"))

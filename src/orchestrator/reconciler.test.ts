@@ -1319,7 +1319,7 @@ containers:
     return w.lifecycle.install({ text, manifest: parsed.manifest, source: "test" });
   };
 
-  test("provision runs in the provider before the consumer's container is created, its values in the exec's environment only; deprovision at the purge", async () => {
+  test("provision runs in the provider before the consumer's container is created, its values in the exec's environment only; deprovision at the purge of what an uninstall kept", async () => {
     const w = setup();
     const execs: Array<{ command: string[]; env: Readonly<Record<string, string>> }> = [];
     w.runtime.execResult = (command, env) => {
@@ -1354,8 +1354,16 @@ containers:
     await w.settle();
     assert.equal(execs.length, 2, "provision again at the reinstall");
     assert.equal(execs[1]?.env.ARCHY_CONSUMER_PASSWORD, password, "with the same password");
-    w.lifecycle.purge("wiki");
+    // Uninstalled again, then what it kept purged: no container of its own is left, and the
+    // provider's deprovision still runs, in the provider's.
+    w.lifecycle.uninstall("wiki");
     await w.settle();
+    assert.equal(w.app("wiki"), undefined);
+    const parsed = parseManifest(consumer, "m.yml");
+    assert.ok(parsed.ok);
+    w.lifecycle.purgeKept({ text: consumer, manifest: parsed.manifest, source: "test" });
+    await w.settle();
+    assert.equal(execs.length, 3, "deprovision once, at the purge");
     assert.deepEqual(execs[2]?.command, ["sh", "-c", 'drop "$ARCHY_CONSUMER_NAME"']);
     assert.equal(execs[2]?.env.ARCHY_CONSUMER_NAME, "wiki");
     assert.equal(existsSync(w.secrets.dirOf("wiki")), false);
