@@ -1369,6 +1369,47 @@ containers:
     assert.equal(existsSync(w.secrets.dirOf("wiki")), false);
   });
 
+  test("a daemon killed after the provisioning, before the consumer's container is created: the next one provisions again, with the same values, and the install succeeds", async () => {
+    const MUTATIONS = new Set(["network", "volumes", "secret", "create", "start"]);
+    const ok = { exitCode: 0, stdout: "", stderr: "" };
+    // Where the consumer's create falls among its install's mutations, learnt from a run without a crash.
+    const scratch = setup();
+    scratch.runtime.execResult = () => ok;
+    installText(scratch, provider);
+    await scratch.settle();
+    const mark = scratch.runtime.calls.length;
+    installText(scratch, consumer);
+    await scratch.settle();
+    const untilCreate =
+      scratch.runtime.calls
+        .slice(mark)
+        .filter((c) => MUTATIONS.has(c))
+        .indexOf("create") + 1;
+    assert.ok(untilCreate > 0);
+
+    const w = setup();
+    const envs: Array<Readonly<Record<string, string>>> = [];
+    w.runtime.execResult = (_command, env) => {
+      envs.push(env);
+      return ok;
+    };
+    installText(w, provider);
+    await w.settle();
+    w.runtime.crashAt = { n: w.runtime.mutations + untilCreate, afterEffect: false };
+    const op = installText(w, consumer);
+    await w.runtime.crashed;
+    assert.equal(envs.length, 1, "provisioned before the crash");
+    assert.deepEqual(w.runtime.of("wiki"), []);
+    w.runtime.crashAt = undefined;
+    w.restart();
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded", w.op(op.operationId)?.error);
+    runningOnce(w.runtime, "wiki");
+    assert.equal(envs.length, 2, "provisioned again by the next daemon");
+    assert.equal(envs[1]?.ARCHY_CONSUMER_PASSWORD, envs[0]?.ARCHY_CONSUMER_PASSWORD);
+  });
+
   test("a failing provision fails the consumer's install before any of its containers exists", async () => {
     const w = setup();
     w.runtime.execResult = () => ({ exitCode: 3, stdout: "", stderr: "role exists with another owner" });
