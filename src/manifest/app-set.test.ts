@@ -333,6 +333,25 @@ describe("set.consumer", () => {
     });
   });
 
+  test("a file of a value the dependency does not give (its name is no secret)", () => {
+    const file = app(
+      "web",
+      "    secrets:",
+      "      - { app: db, consumer: name, target: /run/secrets/name }",
+      "dependencies:",
+      "  - id: db",
+    );
+    expectSetFinding([file, db], {
+      rule: "set.consumer",
+      file: "web/manifest.yml",
+      path: "containers.web.secrets[0].consumer",
+      line: FIRST + 1,
+      column: 30,
+      message: 'app db gives its consumers no value "name"',
+      fix: "use one of: password",
+    });
+  });
+
   test("passing: its name and a value it gives", () => {
     expectNoFindings([web("name"), db]);
     expectNoFindings([web("password"), db]);

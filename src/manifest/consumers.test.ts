@@ -12,6 +12,7 @@ import { type RenderContext, RenderError, renderTemplateValue, resolveApp } from
 import { podmanPlan } from "../render/podman-spec.ts";
 import { consumerEnvironment, consumerName, pairSecretFile, pairSecrets } from "./consumers.ts";
 import { parseTemplate, templateSource } from "./interpolation.ts";
+import { renderedSecretPrefix } from "./naming.ts";
 
 const SQL_IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -228,6 +229,49 @@ describe("a consumer's values in the renders", () => {
     );
     const body = JSON.stringify(podmanPlan(CONSUMER, ctx).containers[0]?.body);
     assert.ok(!body.includes("VALUE") && body.includes(url.podmanSecret), body);
+  });
+
+  test("as a file: the value is stored by the daemon in a Podman secret under the app's prefix of rendered values", () => {
+    const asFile = expectValid(
+      withLines(
+        "    secrets:",
+        "      - { app: rw-postgres, consumer: password, target: /run/secrets/db-password }",
+        "dependencies:",
+        "  - id: rw-postgres",
+      ),
+    ).manifest;
+    const app = resolveApp(asFile, ctx);
+    assert.deepEqual(app.consumes, ["rw-postgres"]);
+    const [file] = app.containers[0]?.fileSecrets ?? [];
+    assert.equal(file?.secret, pairSecretFile("rw-postgres", "password"));
+    assert.equal(file?.target, "/run/secrets/db-password");
+    assert.ok(file?.podmanSecret.startsWith(renderedSecretPrefix("hello")), file?.podmanSecret);
+    assert.ok((file?.podmanSecret.length ?? 99) <= 64);
+    const name = expectValid(
+      withLines(
+        "    secrets:",
+        "      - { app: rw-postgres, consumer: name, target: /run/secrets/name }",
+        "dependencies:",
+        "  - id: rw-postgres",
+      ),
+    ).manifest;
+    assert.throws(
+      () => resolveApp(name, ctx),
+      /containers\.web\.secrets: the consumer value 'name' of 'rw-postgres' is not a secret/,
+    );
+  });
+
+  test("ref.dependency: a file from an app that is not a dependency", () => {
+    expectIssue(
+      withLines("    secrets:", "      - { app: rw-postgres, consumer: password, target: /run/p }"),
+      {
+        rule: "ref.dependency",
+        path: "containers.web.secrets[0].app",
+        line: FIRST + 1,
+        column: 16,
+        message: '"rw-postgres" is not one of this app\'s dependencies',
+      },
+    );
   });
 
   test("the pair's values: one file per provider secret, with the provider's alphabet and length", () => {

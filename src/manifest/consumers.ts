@@ -43,6 +43,11 @@ export function pairSecretFile(provider: string, secret: string): string {
   return `consumer.${provider}.${secret}`;
 }
 
+/** Whether a file among an app's secrets holds a value it has as a consumer (pairSecretFile). */
+export function isPairSecretFile(name: string): boolean {
+  return name.startsWith("consumer.");
+}
+
 /** The environment variable that gives a provision step the consumer's value `secret`. */
 export function consumerSecretVariable(secret: string): string {
   return `ARCHY_CONSUMER_${secret.toUpperCase().replaceAll("-", "_")}`;

@@ -312,14 +312,29 @@ const Volume = z
   })
   .meta({ description: "A volume mounted into the container.", examples: [{ name: "data", path: "/data" }] });
 
+const SecretTarget = AbsolutePath.meta({
+  description: "The file the secret appears as inside the container (mode 0400).",
+});
+
 const FileSecret = z
-  .strictObject({
-    secret: Label.meta({ description: "A generated secret declared under `secrets`." }),
-    target: AbsolutePath.meta({
-      description: "The file the secret appears as inside the container (mode 0400).",
+  .union([
+    z.strictObject({
+      secret: Label.meta({ description: "A generated secret declared under `secrets`." }),
+      target: SecretTarget,
     }),
-  })
-  .meta({ description: "A generated secret mounted as a file." });
+    z.strictObject({
+      app: z
+        .string()
+        .regex(APP_ID)
+        .meta({ description: "A dependency that declares `consumers`, this app's account there." }),
+      consumer: Label.meta({ description: "One of that app's `consumers.secrets`: this app's own value." }),
+      target: SecretTarget,
+    }),
+  ])
+  .meta({
+    description:
+      "A generated secret mounted as a file: one of this app's `secrets`, or a value of its account in a dependency (`{app, consumer}`).",
+  });
 
 const Device = z
   .strictObject({

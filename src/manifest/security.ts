@@ -46,7 +46,7 @@ export function mountPoints(
       what: "secret target",
       mountPath: s.target,
       path: [...at, "secrets", i, "target"],
-      example: `/run/secrets/${s.secret}`,
+      example: `/run/secrets/${"secret" in s ? s.secret : s.consumer}`,
     })),
     ...container.tmpfs.map((t, i) => ({
       what: "tmpfs path",

@@ -129,7 +129,14 @@ function checkReferences(manifest: Manifest): Finding[] {
         });
     }
     for (const [index, file] of container.secrets.entries())
-      secretRef([...at, "secrets", index, "secret"], file.secret);
+      if ("secret" in file) secretRef([...at, "secrets", index, "secret"], file.secret);
+      else if (!dependencies.includes(file.app))
+        findings.push({
+          path: [...at, "secrets", index, "app"],
+          message: `${JSON.stringify(file.app)} is not one of this app's dependencies, so its consumer values cannot be used`,
+          fix: `add { id: ${file.app} } under \`dependencies\``,
+          rule: "ref.dependency",
+        });
     for (const dep of Object.keys(container.depends_on)) {
       if (dep === key)
         findings.push({

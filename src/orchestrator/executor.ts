@@ -4,7 +4,7 @@
  */
 
 import { join } from "node:path";
-import { pairSecretFile, pairSecrets } from "../manifest/consumers.ts";
+import { isPairSecretFile, pairSecretFile, pairSecrets } from "../manifest/consumers.ts";
 import { CURRENT_NAMING, renderedSecretPrefix, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH, memorySize } from "../manifest/schema.ts";
 import {
@@ -195,7 +195,7 @@ export class Executor {
         );
     };
     // The values the app holds as a consumer reach its containers only inside rendered values
-    // (`${consumer:…}`): they have no Podman secret of their own.
+    // (`${consumer:…}`) and the Podman secrets of the files they are mounted as (#renderTemplates).
     const pairs = pairSecrets(app.consumes, ctx.dependencies);
     const pairSpecs = Object.fromEntries(Object.entries(pairs).map(([file, pair]) => [file, pair.spec]));
     for (const secret of await this.#secrets.ensure(manifest.id, pairSpecs)) {
@@ -231,6 +231,16 @@ export class Executor {
    * gives its new value to the containers created next, as a plain secret does.
    */
   async #renderTemplates(app: ResolvedApp, own: ReadonlyMap<string, string>, note: Note): Promise<void> {
+    for (const container of app.containers)
+      for (const file of container.fileSecrets.filter((f) => isPairSecretFile(f.secret))) {
+        const value = own.get(file.secret);
+        if (value === undefined) throw new Error(`${app.id} has no ${file.secret} among its secrets`);
+        await this.#runtime.replaceSecret(file.podmanSecret, Buffer.from(value));
+        note(
+          "info",
+          `stored ${file.secret} for ${container.name}:${file.target} in Podman secret ${file.podmanSecret}`,
+        );
+      }
     for (const container of app.containers)
       for (const template of container.envTemplates) {
         if (!template.podmanSecret) continue;

@@ -370,20 +370,20 @@ function resolveContainer(
   };
   /**
    * A value the app gets as a consumer of a dependency: its name, text; a generated value, a secret
-   * of the app's own (its pair file, pairSecretFile), which reaches the container only inside a
-   * rendered value's Podman secret (its `podmanSecret` here names it, it is never created).
+   * of the app's own (its pair file, pairSecretFile), in a Podman secret of its own (for a file) or
+   * inside a rendered value's.
    */
-  const consumerOf = (variable: string, app: string, value: string): TemplatePiece => {
+  const consumerOf = (field: string, app: string, value: string): TemplatePiece => {
     const dependency = ctx.dependencies[app];
     if (!dependency)
       throw new RenderError(
-        `${where}.environment.${variable} uses the consumer value '${value}' of app '${app}', but the manifest of ` +
+        `${where}.${field} uses the consumer value '${value}' of app '${app}', but the manifest of ` +
           `'${app}' was not given: pass it in the render context's dependencies (archy app render --with PATH)`,
       );
     const secrets = Object.keys(dependency.consumers?.secrets ?? {}).sort(byCodeUnit);
     if (!dependency.consumers || (value !== RESERVED_NAME && !secrets.includes(value)))
       throw new RenderError(
-        `${where}.environment.${variable}: app '${app}' ${dependency.consumers ? `has no consumer value '${value}' (it gives: ${[RESERVED_NAME, ...secrets].join(", ")})` : "declares no `consumers`"}`,
+        `${where}.${field}: app '${app}' ${dependency.consumers ? `has no consumer value '${value}' (it gives: ${[RESERVED_NAME, ...secrets].join(", ")})` : "declares no `consumers`"}`,
       );
     consumes.add(app);
     if (value === RESERVED_NAME) return { kind: "text", text: consumerName(manifest.id) };
@@ -406,7 +406,7 @@ function resolveContainer(
       case "export":
         return exportOf(variable, part.app, part.export);
       case "consumer":
-        return consumerOf(variable, part.app, part.value);
+        return consumerOf(`environment.${variable}`, part.app, part.value);
     }
   };
 
@@ -505,11 +505,24 @@ function resolveContainer(
 
   const fileSecrets: FileSecret[] = spec.secrets
     .map((file) => {
-      if (!manifest.secrets[file.secret])
+      const secret = "secret" in file ? file.secret : pairSecretFile(file.app, file.consumer);
+      if ("secret" in file && !manifest.secrets[file.secret])
         throw new RenderError(`${where}.secrets: secret '${file.secret}' is not declared under secrets`);
+      if ("consumer" in file) {
+        const piece = consumerOf("secrets", file.app, file.consumer);
+        if (piece.kind !== "secret")
+          throw new RenderError(
+            `${where}.secrets: the consumer value '${file.consumer}' of '${file.app}' is not a secret: use it in environment`,
+          );
+      }
       return {
-        secret: file.secret,
-        podmanSecret: secretName(manifest.id, file.secret, scheme),
+        secret,
+        // A consumer value has no Podman secret of its own: the daemon stores it for this file,
+        // under its app's prefix of rendered values (renderedSecretName), removed at purge.
+        podmanSecret:
+          "secret" in file
+            ? secretName(manifest.id, secret, scheme)
+            : renderedSecretName(manifest.id, key, file.target, secret),
         target: file.target,
         uid: user?.uid ?? 0,
         gid: user?.gid ?? 0,

@@ -37,6 +37,8 @@ containers:
       PGUSER: "\${consumer:rw-postgres/name}"
       PGDATABASE: "\${consumer:rw-postgres/name}"
       PGPASSWORD: "\${consumer:rw-postgres/password}"
+    secrets:
+      - { app: rw-postgres, consumer: password, target: /run/secrets/db-password }
 `;
 
 const PRINTS = 'echo "given $ARCHY_CONSUMER_PASSWORD"';
@@ -169,6 +171,24 @@ describe("real Podman: each dependent gets its own PostgreSQL role, database and
       const own = await psql(app, "SELECT current_user || '@' || current_database()");
       assert.equal(own.code, 0, own.stderr);
       assert.equal(own.stdout.trim(), `${consumerName(app.id)}@${consumerName(app.id)}`);
+    }
+    // The password as a file too, readable by the client's user, and good for a login.
+    for (const app of [one, two]) {
+      const file = await runAsTestUser(
+        [
+          "podman",
+          "--url",
+          `unix://${lab.service.socketPath}`,
+          "exec",
+          app.names.client as string,
+          "/bin/sh",
+          "-c",
+          'test "$(cat /run/secrets/db-password)" = "$PGPASSWORD" && PGPASSWORD="$(cat /run/secrets/db-password)" exec psql -tAc "SELECT current_user"',
+        ],
+        { timeoutMs: 60_000 },
+      );
+      assert.equal(file.code, 0, file.stderr);
+      assert.equal(file.stdout.trim(), consumerName(app.id));
     }
     // Not with the other's password, and not into the other's database.
     const wrongPassword = await psql(one, "SELECT 1", { PGPASSWORD: passwordTwo });
