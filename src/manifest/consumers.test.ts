@@ -247,6 +247,8 @@ describe("a consumer's values in the renders", () => {
     assert.equal(file?.target, "/run/secrets/db-password");
     assert.ok(file?.podmanSecret.startsWith(renderedSecretPrefix("hello")), file?.podmanSecret);
     assert.ok((file?.podmanSecret.length ?? 99) <= 64);
+    const kube = renderKubeWithWarnings(asFile, ctx).files[0]?.content ?? "";
+    assert.ok(kube.includes(`key: ${pairSecretFile("rw-postgres", "password")}`), kube);
     const name = expectValid(
       withLines(
         "    secrets:",
