@@ -29,7 +29,7 @@ export function formatSlowest(seconds: ReadonlyMap<string, number>): string {
   const sum = [...seconds.values()].reduce((total, s) => total + s, 0);
   const lines = slowest.map(([file, s]) => `${s.toFixed(0).padStart(6)} s  ${file}`);
   return [
-    `test: the ${slowest.length} slowest of ${seconds.size} files (wall time of each; ${sum.toFixed(0)} s for all, two files run at a time):`,
+    `test: the ${slowest.length} slowest of ${seconds.size} files (wall time of each; ${sum.toFixed(0)} s for all):`,
     ...lines,
     "",
   ].join("\n");
