@@ -306,7 +306,9 @@ export class AppProxy {
     const forwarding = this.#forwarding(routedAs, request.raw, token !== undefined);
     if (token) this.#hold(token, host, reply.raw);
     return reply.from(`${upstream.protocol}://${bracket(upstream.address)}:${upstream.port}${url}`, {
-      rewriteRequestHeaders: (req) => upstreamRequestHeaders(req.headers, forwarding),
+      // From the headers reply-from passes, not the request's: it took out `Connection` and the
+      // names it lists, which would otherwise strip the headers set here on the way to the app.
+      rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(headers, forwarding),
       rewriteHeaders: (headers) => downstreamResponseHeaders(headers, origins),
       // An app's answer is the app's: a 503 is not retried behind its back.
       retryDelay: () => null,

@@ -412,6 +412,26 @@ describe("identity headers and public parts", () => {
     assert.equal(headers.forwarded, undefined);
   });
 
+  test("invariant: the headers the proxy sets reach the app whatever a client lists in Connection (hop-by-hop names cannot strip them)", async () => {
+    const login = await loginThrough(daemon.port, HOST, "/", PASSWORD, ca);
+    const reply = await call(daemon.port, HOST, "/hop", {
+      ca,
+      headers: {
+        cookie: login.app,
+        connection:
+          "keep-alive, X-Archipelago-User, x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-port, host",
+      },
+    });
+    assert.equal(reply.status, 200, reply.text);
+    const seen = JSON.parse(reply.text) as { headers: Record<string, string> };
+    assert.equal(seen.headers["x-archipelago-user"], "operator");
+    assert.equal(seen.headers.host, `${HOST}:${daemon.port}`);
+    assert.equal(seen.headers["x-forwarded-for"], "127.0.0.1");
+    assert.equal(seen.headers["x-forwarded-proto"], "https");
+    assert.equal(seen.headers["x-forwarded-host"], `${HOST}:${daemon.port}`);
+    assert.equal(seen.headers["x-forwarded-port"], String(daemon.port));
+  });
+
   test("public paths are open, and only them: canonical forms only (no dot segments, encoded slashes or dots)", async () => {
     const open = ["/.well-known/acme-challenge/abc", "/.well-known/", "/webhook", "/webhook?x=1"];
     const closed = [
