@@ -449,7 +449,7 @@ interfaces:
               String(r.cpu.direct.appUs),
               String(r.cpu.proxy.daemonUs),
               String(r.cpu.proxy.appUs),
-              String(round(r.cpu.proxy.daemonUs / r.cpu.direct.appUs, 2)),
+              r.cpu.direct.appUs > 0 ? String(round(r.cpu.proxy.daemonUs / r.cpu.direct.appUs, 2)) : "-",
             ]),
           )}\n\nRSS growth while ${params.downloadMb} MiB downloads streamed through the proxy: ${memory.rssGrowthMb} MiB (bound ${memory.maxRssGrowthMb} MiB: ${memory.pass ? "met" : "missed"}; straight to the app: ${memory.directRssGrowthMb} MiB); load ${result.machine.loadAverage}\n`,
     );
