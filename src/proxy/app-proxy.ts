@@ -128,7 +128,11 @@ export class AppProxy {
         .headers(PAGE_HEADERS)
         .send(messagePage("Bad request", status === 502 ? "the app could not be reached" : error.message));
     });
-    app.all("/*", (request, reply) => this.#handle(request, reply));
+    // Nothing returned: a returned reply is a thenable to Fastify, which would then wait on it
+    // (a promise and a stream-end listener per request) for an answer sent anyway.
+    app.all("/*", (request, reply) => {
+      this.#handle(request, reply);
+    });
     await app.ready();
     return app as unknown as FastifyInstance;
   }
