@@ -19,7 +19,7 @@ import type { Executor } from "./executor.ts";
 import { DEFAULT_HEALTH_RESTART_POLICY, type HealthRestartPolicy } from "./health-restarts.ts";
 import type { AppPackage } from "./hooks.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
-import { AppImagePulls, type PullPolicy } from "./image-pulls.ts";
+import { AppImagePulls, type PullPolicy, type PullSources } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Logger, Note, ReconcilerEvent } from "./model.ts";
 import { InstalledNames } from "./name-clashes.ts";
@@ -70,6 +70,8 @@ export type ReconcilerOptions = {
   registryAuth?: (image: string) => RegistryAuth | undefined;
   /** Retries of a pull whose registry cannot be reached (default: image-pulls.ts). */
   pullPolicy?: PullPolicy;
+  /** Where pinned images come from besides Podman's pull: peers, the peer cache (default: none). */
+  pullSources?: () => PullSources | undefined;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -120,6 +122,7 @@ export class Reconciler {
       credentialsFor: options.registryAuth ?? (() => undefined),
       onEvent: options.onEvent ?? (() => {}),
       ...(options.pullPolicy ? { policy: options.pullPolicy } : {}),
+      ...(options.pullSources ? { sources: options.pullSources } : {}),
       clock,
     });
     const detail: HealthSource["detail"] = (appId, key, container) =>
