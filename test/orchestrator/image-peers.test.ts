@@ -6,17 +6,13 @@
  * whose blob is not what its digest says is dropped and the registry, the origin, serves the image.
  */
 import assert from "node:assert/strict";
-import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Fastify, { type FastifyInstance } from "fastify";
 import type { YAMLMap } from "yaml";
-import { Store } from "../../src/orchestrator/store.ts";
 import { ImageCache, peerImageCacheDir } from "../../src/peers/image-cache.ts";
-import { newPeerToken, peerTokenDigest } from "../../src/peers/peers.ts";
-import { registerPeerRoutes } from "../../src/peers/serve.ts";
 import { type Driver, Lab, type OperationRecord, type TestApp } from "../support/driver.ts";
+import { type ImagePeer, startImagePeer } from "../support/image-peer.ts";
 import {
   buildUniqueImage,
   forgetImage,
@@ -33,14 +29,7 @@ let driver: Driver;
 let image: PushedImage;
 let app: TestApp;
 /** The stand-in peer: the real serving code over a copy of the node's cache. */
-let peer: {
-  server: FastifyInstance;
-  url: string;
-  dir: string;
-  served: string[];
-  store: Store;
-  scratch: string;
-};
+let peer: ImagePeer;
 
 /** The blob requests the registry answered for `image`'s repository since `from` requests. */
 function blobRequests(from: number): string[] {
@@ -94,9 +83,7 @@ describe("images shared between nodes: kept once, served by digest to granted pe
   after(async () => {
     await driver?.exit();
     await lab?.close();
-    await peer?.server.close();
-    peer?.store.close();
-    if (peer) rmSync(peer.scratch, { recursive: true, force: true });
+    await peer?.close();
     if (image) await forgetImage(image.pinned);
     await registry?.stop();
   });
@@ -125,25 +112,10 @@ describe("images shared between nodes: kept once, served by digest to granted pe
   test("a node asks its peer first: the image comes from the peer, verified, and the registry is asked for no blob", async () => {
     // The peer serves a copy of the node's cache; the node no longer shares (it copies straight into
     // Podman's store) and has forgotten the image.
-    const scratch = mkdtempSync(join(tmpdir(), "archy-image-peer-"));
-    const dir = join(scratch, "peer-images");
-    cpSync(peerImageCacheDir(lab.dataDir), dir, { recursive: true });
-    const store = new Store(join(scratch, "store.db"));
-    const token = newPeerToken();
-    store.addPeerGrant("node-under-test", peerTokenDigest(token), Date.now());
-    const served: string[] = [];
-    const server = Fastify();
-    registerPeerRoutes(server, {
-      store,
-      bundleFile: () => join(scratch, "no-bundles"),
-      images: new ImageCache(dir, Number.MAX_SAFE_INTEGER),
-      log: { info: (m) => served.push(m), warn: () => {} },
-    });
-    const url = await server.listen({ host: "127.0.0.1", port: 0 });
-    peer = { server, url: `${url}/`, dir, served, store, scratch };
+    peer = await startImagePeer(peerImageCacheDir(lab.dataDir));
     await driver.call("peers-revoke", { name: "node-b" });
     await forgetApp();
-    await driver.call("peers-add", { url: peer.url, token });
+    await driver.call("peers-add", { url: peer.url, token: peer.token });
 
     const from = registry.requests().length;
     const record = await install();
@@ -157,8 +129,8 @@ describe("images shared between nodes: kept once, served by digest to granted pe
     // The image's own layer; the one it shares with the test image is in Podman's store already.
     const layer = uniqueLayer();
     assert.ok(
-      served.some((line) => line.startsWith(`served blob ${layer.slice(7, 19)}`)),
-      `the peer served ${layer}: ${served.join("\n")}`,
+      peer.served.some((line) => line.startsWith(`served blob ${layer.slice(7, 19)}`)),
+      `the peer served ${layer}: ${peer.served.join("\n")}`,
     );
   });
 
