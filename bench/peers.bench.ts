@@ -15,7 +15,7 @@
  * - peer: the node asks the peer first: skopeo from the peer straight into Podman's store.
  * The registry's access log gives the bytes it sent each way.
  *
- *   node bench/peer-pull.bench.ts [--mib 200] [--rounds 3] [--target-ratio 1.5] [--json]
+ *   node bench/peers.bench.ts [--mib 200] [--rounds 3] [--target-ratio 1.5] [--json]
  *
  * Target: p50 peer / p50 registry ≤ --target-ratio (a peer on loopback is no slower than the
  * registry on loopback, give or take skopeo against Podman) and the registry sent no blob byte for
@@ -38,7 +38,7 @@ import {
   table,
 } from "./support.ts";
 
-const log = (message: string) => process.stderr.write(`peer-pull-bench: ${message}\n`);
+const log = (message: string) => process.stderr.write(`peers-bench: ${message}\n`);
 const MiB = 1024 * 1024;
 
 type Method = "registry" | "sharing" | "peer";
@@ -62,7 +62,7 @@ function blobBytes(lines: readonly string[]): number {
 async function benchmark(): Promise<number> {
   const { values, json } = benchArgs(
     ["mib", "rounds", "target-ratio"],
-    "node bench/peer-pull.bench.ts [--mib 200] [--rounds 3] [--target-ratio 1.5] [--json]",
+    "node bench/peers.bench.ts [--mib 200] [--rounds 3] [--target-ratio 1.5] [--json]",
     log,
   );
   const params = {
@@ -82,8 +82,8 @@ async function benchmark(): Promise<number> {
   let peer: Awaited<ReturnType<typeof startImagePeer>> | undefined;
   try {
     log(`building and pushing an image with a ${params.mib} MiB layer`);
-    const local = await buildUniqueImage(`${lab.prefix}-peer-pull`, params.mib * MiB);
-    pinned = (await registry.push(`archy/${lab.prefix}-peer-pull:1`, local)).pinned;
+    const local = await buildUniqueImage(`${lab.prefix}-peers`, params.mib * MiB);
+    pinned = (await registry.push(`archy/${lab.prefix}-peers:1`, local)).pinned;
     await forgetImage(local);
     const image = pinned;
     const samples: Record<Method, number[]> = { registry: [], sharing: [], peer: [] };
@@ -95,7 +95,7 @@ async function benchmark(): Promise<number> {
         username: registry.username,
         password: registry.password,
       });
-      const app = await lab.app("hello-web", { variant: "peer-pull" });
+      const app = await lab.app("hello-web", { variant: "peers" });
       await lab.editManifest(app, (doc) => {
         (doc.getIn(["containers", "web"]) as { set(key: string, value: unknown): void }).set("image", image);
       });
@@ -159,7 +159,7 @@ async function benchmark(): Promise<number> {
     const ratio = stats.peer.p50 / stats.registry.p50;
     const peerOriginBytes = Math.max(...originBytes.peer);
     const result = {
-      benchmark: "peer-pull",
+      benchmark: "peers",
       date: new Date().toISOString(),
       machine: machine(),
       params,
@@ -183,7 +183,7 @@ async function benchmark(): Promise<number> {
     else
       process.stdout.write(
         `${[
-          `peer-pull benchmark, ${result.date}: an image with a ${params.mib} MiB layer, ${params.rounds} interleaved rounds`,
+          `peers benchmark, ${result.date}: an image with a ${params.mib} MiB layer, ${params.rounds} interleaved rounds`,
           `${result.machine.cpus} CPUs (${result.machine.cpuModel}), node ${result.machine.node}, load ${result.machine.loadAverage}`,
           "",
           table(
