@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { PeerCopy } from "../peers/image-fetch.ts";
+import type { PeerCopy, PullSources } from "../peers/image-fetch.ts";
 import type { Peer } from "../peers/peers.ts";
 import { registryOf } from "../registry/reference.ts";
 import { pullErrorKind } from "../runtime/libpod/images.ts";
 import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
-import { ImagePullError, type PullStepOptions, pullMissing } from "./image-pulls.ts";
+import { ImagePullError, pullMissing } from "./image-pulls.ts";
 import type { LayerProgress } from "./model.ts";
 
 const MiB = 1024 * 1024;
@@ -41,12 +41,7 @@ function door(
   };
 }
 
-function run(
-  images: string[],
-  podman: ReturnType<typeof door>,
-  auth?: RegistryAuth,
-  sources?: PullStepOptions["sources"],
-) {
+function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryAuth, sources?: PullSources) {
   const lines: string[] = [];
   const sleeps: number[] = [];
   const events: PullProgress[] = [];
@@ -229,7 +224,7 @@ describe("pullMissing with peers (docs/peers.md)", () => {
     const served = new Set<string>();
     const present = podman.imagePresent;
     podman.imagePresent = async (image) => served.has(image) || present(image);
-    const sources: NonNullable<PullStepOptions["sources"]> = {
+    const sources: PullSources = {
       peers: Object.keys(answers).map((url) => ({ url, token: "t", addedAt: 0 })),
       fromPeer: async (p, image) => {
         asked.push(`${p.url} ${image}`);

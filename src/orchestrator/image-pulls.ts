@@ -15,8 +15,7 @@
  */
 
 import type { Manifest } from "../manifest/schema.ts";
-import type { PeerCopy } from "../peers/image-fetch.ts";
-import type { Peer } from "../peers/peers.ts";
+import type { PullSources } from "../peers/image-fetch.ts";
 import { pinnedDigest } from "../registry/image-archive.ts";
 import { registryOf } from "../registry/reference.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
@@ -57,16 +56,6 @@ export type PullPolicy = {
 };
 
 export const DEFAULT_PULL_POLICY: PullPolicy = { attempts: 4, baseDelayMs: 2_000 };
-
-/** Where a pinned image may come from besides Podman's pull from its registry (docs/peers.md). */
-export type PullSources = {
-  /** The peers to ask first, in order. */
-  peers: readonly Peer[];
-  /** Copies the pinned image from `peer` into Podman's store. */
-  fromPeer: (peer: Peer, image: string) => Promise<PeerCopy>;
-  /** When the node shares: copies the pinned image from its registry into Podman's store through the peer cache. */
-  throughCache?: (image: string, auth: RegistryAuth | undefined) => Promise<void>;
-};
 
 export type PullStepOptions = {
   runtime: ImageDoor;

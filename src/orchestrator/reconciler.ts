@@ -10,6 +10,7 @@
  */
 
 import type { HookStepSpec } from "../manifest/schema.ts";
+import type { PullSources } from "../peers/image-fetch.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { Observation, RegistryAuth, Runtime, Watch } from "../runtime/runtime.ts";
 import { AppReconciler, type HealthSource } from "./app-reconciler.ts";
@@ -19,7 +20,7 @@ import type { Executor } from "./executor.ts";
 import { DEFAULT_HEALTH_RESTART_POLICY, type HealthRestartPolicy } from "./health-restarts.ts";
 import type { AppPackage } from "./hooks.ts";
 import type { HostPathGuard } from "./host-path-guard.ts";
-import { AppImagePulls, type PullPolicy, type PullSources } from "./image-pulls.ts";
+import { AppImagePulls, type PullPolicy } from "./image-pulls.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { Logger, Note, ReconcilerEvent } from "./model.ts";
 import { InstalledNames } from "./name-clashes.ts";

@@ -7,7 +7,6 @@
  * is a lie (the peer is dropped by the caller); any other (no such image, unreachable) is not.
  */
 
-import type { PullSources } from "../orchestrator/image-pulls.ts";
 import {
   copyFromRegistry,
   type ImageSource,
@@ -15,6 +14,7 @@ import {
   SkopeoError,
   storeReference,
 } from "../registry/skopeo.ts";
+import type { RegistryAuth } from "../runtime/runtime.ts";
 import type { ImageCache } from "./image-cache.ts";
 import type { Peer } from "./peers.ts";
 
@@ -32,6 +32,16 @@ export function peerImageSource(peer: Pick<Peer, "url" | "token">): ImageSource 
 }
 
 export type PeerCopy = { served: true } | { served: false; problem: string; lied: boolean };
+
+/** Where a pinned image may come from besides Podman's pull from its registry (docs/peers.md). */
+export type PullSources = {
+  /** The peers to ask first, in order. */
+  peers: readonly Peer[];
+  /** Copies the pinned image from `peer` into Podman's store. */
+  fromPeer: (peer: Peer, image: string) => Promise<PeerCopy>;
+  /** When the node shares: copies the pinned image from its registry into Podman's store through the peer cache. */
+  throughCache?: (image: string, auth: RegistryAuth | undefined) => Promise<void>;
+};
 
 /** Copies `image` (pinned by digest) from `peer` into Podman's store, through `cache` when given. */
 export async function copyFromPeer(
