@@ -31,6 +31,8 @@ export const DEFAULT_PEER_IMAGE_CACHE_MIB = 10 * 1024;
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** The distribution registry's own limit on a manifest's size. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 type Descriptor = {
   mediaType?: string;
@@ -148,9 +150,11 @@ export class ImageCache {
     into.add(digest);
     let doc: { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
     try {
-      const bytes = await readFile(this.#blobPath(digest));
-      // Only manifests and indexes are small JSON; a layer is neither.
-      if (bytes.length > 4 * 1024 * 1024 || bytes[0] !== 0x7b) return into;
+      const file = this.#blobPath(digest);
+      // Only manifests, indexes and configs are small JSON: a layer is never read.
+      if ((await stat(file)).size > MAX_MANIFEST_BYTES) return into;
+      const bytes = await readFile(file);
+      if (bytes[0] !== 0x7b) return into;
       doc = JSON.parse(bytes.toString("utf8")) as typeof doc;
     } catch {
       return into;
