@@ -6,7 +6,7 @@
  * whose blob is not what its digest says is dropped and the registry, the origin, serves the image.
  */
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { YAMLMap } from "yaml";
@@ -163,5 +163,23 @@ describe("images shared between nodes: kept once, served by digest to granted pe
       "the registry served the layer the peer corrupted",
     );
     assert.ok((await driver.app(app.id))?.containers?.length, "the app runs on the image from the origin");
+  });
+
+  test("a peer serving another manifest under the pinned digest is dropped and the origin serves the image", async () => {
+    await forgetApp();
+    // The same manifest with one more space: valid JSON, the same layers, another digest.
+    const file = join(peer.dir, "blobs", "sha256", image.digest.slice(7));
+    writeFileSync(file, `${readFileSync(file, "utf8")} `);
+
+    const record = await install();
+    const dropped = record.logs.find((l) =>
+      l.message.startsWith(`peer ${peer.url} dropped for the rest of this operation`),
+    );
+    assert.match(
+      dropped?.message ?? "",
+      /[Mm]anifest does not match provided manifest digest/,
+      JSON.stringify(record.logs),
+    );
+    assert.ok(messages(record).includes(`pulled ${image.pinned}`), JSON.stringify(record.logs));
   });
 });
