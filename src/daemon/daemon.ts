@@ -12,11 +12,12 @@ import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
+import { registerIconRoutes } from "../api/icons.ts";
 import { registerImageArchiveRoutes } from "../api/image-archive-routes.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
-import { bearer, createServer } from "../api/server.ts";
+import { bearer, createServer, identify } from "../api/server.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
@@ -330,6 +331,21 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     podmanReady: () => orchestrator.started,
     appsDir: config.appsDir,
     workDir: join(config.dataDir, "image-archives"),
+  });
+  registerIconRoutes(server, {
+    authorized: (request) => identify(request, auth).authenticated,
+    // The app installed from that source, else the one it offers: its manifest and verified package.
+    packageOf: async (id, source) => {
+      const row = orchestrator.store.getApp(id);
+      if (row?.source === source) {
+        const manifest = orchestrator.manifests.of(row).manifest;
+        const pkg = packageOf(row);
+        return manifest && pkg ? { ...pkg, manifest } : undefined;
+      }
+      const app = (await sources()).apps.find((a) => a.id === id && a.source === source);
+      const pkg = app && packageOf({ id, source, version: app.manifest.version });
+      return app && pkg ? { ...pkg, manifest: app.manifest } : undefined;
+    },
   });
   registerPeerRoutes(server, {
     store: orchestrator.store,
