@@ -371,6 +371,18 @@ export const EXAMPLES: Record<string, MethodExample> = {
     },
     errors: [],
   },
+  "package.kept": {
+    params: {},
+    result: [
+      {
+        id: "photos",
+        kept: ["/var/lib/archy/apps/photos", "/var/lib/archy/state/secrets/photos"],
+        name: "Photos",
+        source: "catalog:official",
+      },
+    ],
+    errors: [],
+  },
   "package.describe": {
     params: { id: "my-app" },
     result: {

@@ -234,6 +234,16 @@ const PACKAGE_HANDLERS: ApiHandlers<
     });
     return [...sourcedApps, ...offered];
   },
+  "package.kept": async (_params, ctx) => {
+    const kept = ctx.orchestrator.keptApps();
+    if (kept.length === 0) return [];
+    const { apps } = await ctx.sources();
+    return kept.map(({ appId, dirs }) => {
+      // The one package.uninstall would purge it with (sourced: the first source that offers it).
+      const offered = apps.find((a) => a.id === appId);
+      return { id: appId, kept: dirs, name: offered?.manifest.name ?? null, source: offered?.source ?? null };
+    });
+  },
   "package.describe": async ({ id }, ctx) => {
     const { apps } = await ctx.sources();
     const app = apps.find((a) => a.id === id);

@@ -181,6 +181,19 @@ export const AvailableApp = z.object({
   }),
 });
 
+export const KeptAppView = z.object({
+  id: z.string(),
+  kept: z.array(z.string()).meta({
+    description:
+      "What it left on this node: its data directory (what its containers stored) and its generated secrets' directory, those that exist.",
+  }),
+  name: z.string().nullable().meta({ description: "Its name, as the source that offers it says it." }),
+  source: z.string().nullable().meta({
+    description:
+      "The source that offers it: its manifest says what the purge deletes. Null: no source offers it, and `package.uninstall` refuses to purge it (delete the directories by hand, or add a source that offers it).",
+  }),
+});
+
 export const OperationSummary = z.object({
   id: z.string(),
   appId: z.string(),
