@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import WebSocket from "ws";
 import { WsMessageSchema } from "../../src/api/events.ts";
@@ -153,6 +153,8 @@ export type TestDaemon = RunningDaemon & {
 
 export type DaemonSetup = {
   apps?: Record<string, string>;
+  /** Other files of the apps directory, by their path in it (`my-app/icon.png`). */
+  files?: Record<string, string | Buffer>;
   clock?: () => number;
   loginLimits?: LoginLimits;
   /** The bound on argon2 work, to count what it did. */
@@ -177,6 +179,10 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
   for (const [name, text] of Object.entries(setup.apps ?? TEST_APPS)) {
     mkdirSync(join(appsDir, name), { recursive: true });
     writeFileSync(join(appsDir, name, "manifest.yml"), text);
+  }
+  for (const [path, content] of Object.entries(setup.files ?? {})) {
+    mkdirSync(dirname(join(appsDir, path)), { recursive: true });
+    writeFileSync(join(appsDir, path), content);
   }
   const podman = await startSilentPodman(dir, setup.podman);
   const logs: string[] = [];
