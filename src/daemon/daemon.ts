@@ -7,6 +7,7 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
+import type { Dispatcher } from "undici";
 import { untoldChanges } from "../api/app-list.ts";
 import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
@@ -79,6 +80,8 @@ export type DaemonOptions = {
   onEvent?: (event: ApiEvent) => void;
   /** Whether results are checked against their schemas (default: api/rpc/result-checks.ts decides). */
   checkResults?: boolean;
+  /** How publishers' NIP-05 domains are reached (default: public addresses only; tests: loopback). */
+  nip05Dispatcher?: Dispatcher;
 };
 
 /** How long to wait before connecting to Podman again after the n-th failed attempt. */
@@ -223,6 +226,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     refreshMs: config.marketRefreshMs,
     installed: () => orchestrator.store.listApps(),
     peers: () => orchestrator.store.peers(),
+    ...(options.nip05Dispatcher ? { nip05Dispatcher: options.nip05Dispatcher } : {}),
   });
   await market.start();
 

@@ -17,7 +17,7 @@ import { WsMessageSchema } from "../../src/api/events.ts";
 import type { LoginLimits } from "../../src/api/login-limits.ts";
 import type { PasswordWork } from "../../src/api/password-work.ts";
 import type { DaemonConfig } from "../../src/daemon/config.ts";
-import { type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
+import { type DaemonOptions, type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
 import { ScanRecorder } from "../support/secret-scan.ts";
 
 export const PASSWORD = "correct horse battery staple 42";
@@ -170,6 +170,8 @@ export type DaemonSetup = {
   access?: DaemonConfig["access"];
   /** Whether results are checked against their schemas (the test configuration's default: checked). */
   checkResults?: boolean;
+  /** How publishers' NIP-05 domains are reached (test/marketplace/support.ts: nip05Domains). */
+  nip05Dispatcher?: DaemonOptions["nip05Dispatcher"];
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -219,6 +221,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       loginLimits: setup.loginLimits,
       passwordWork: setup.passwordWork,
       checkResults: setup.checkResults,
+      nip05Dispatcher: setup.nip05Dispatcher,
     });
   /** A test's own stop and then `close` stop the daemon once. */
   const stopsOnce = <D extends { stop: () => Promise<void> }>(running: D): D => {
