@@ -21,11 +21,9 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppFileError, type AppTree, readAppTree } from "../manifest/app-files.ts";
+import { ICON_MAX_BYTES, type IconType, iconFile, iconType } from "../manifest/icon.ts";
 import type { Manifest } from "../manifest/schema.ts";
 import { AppId } from "./views.ts";
-
-/** The largest icon served: an app's icon is shown at most 96 px wide. */
-export const ICON_MAX_BYTES = 256 * 1024;
 
 /** The headers of every answer of the icon route: nothing in it may run, load or be framed. */
 export const ICON_HEADERS: Record<string, string> = {
@@ -34,40 +32,6 @@ export const ICON_HEADERS: Record<string, string> = {
   "cross-origin-resource-policy": "same-origin",
   "referrer-policy": "no-referrer",
 };
-
-export type IconType = "image/png" | "image/jpeg" | "image/webp" | "image/svg+xml";
-
-/** What an SVG document may start with before its root element: a BOM, an XML declaration, comments, a doctype. */
-const SVG_START =
-  /^\uFEFF?\s*(?:<\?xml\s[^>]*\?>\s*)?(?:<!--(?:(?!-->)[\s\S])*-->\s*)*(?:<!DOCTYPE\s+svg\b[^>]*>\s*)?(?:<!--(?:(?!-->)[\s\S])*-->\s*)*<svg[\s/>]/i;
-
-/**
- * The image type of an icon's bytes, from their content alone (an allow-list: PNG, JPEG, WebP by
- * their signatures; SVG as UTF-8 text whose root element is `<svg>`); undefined for anything else.
- * Pure.
- */
-export function iconType(bytes: Buffer): IconType | undefined {
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
-    return "image/png";
-  if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
-  if (
-    bytes.subarray(0, 4).toString("latin1") === "RIFF" &&
-    bytes.subarray(8, 12).toString("latin1") === "WEBP"
-  )
-    return "image/webp";
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-  return SVG_START.test(text) ? "image/svg+xml" : undefined;
-}
-
-/** A manifest's icon when it is a file of its package (not an https URL, which is never fetched). */
-export function iconFile(manifest: Pick<Manifest, "icon">): string | undefined {
-  return manifest.icon !== undefined && !/^https:\/\//.test(manifest.icon) ? manifest.icon : undefined;
-}
 
 /** Where the UI finds an app's icon, or null when it has no file to serve (the UI shows initials). Pure. */
 export function iconUrl(
