@@ -858,6 +858,7 @@ export function apiDocsMarkdown(): string {
     "| `GET /ws/v1` | [Live events](#live-events-get-wsv1) over a WebSocket |",
     "| `GET /metrics` | [Prometheus metrics](#metrics-get-metrics) |",
     "| `GET /images/v1/export?app=ID`, `POST /images/v1/import` | An app's images and bundle as one OCI archive (`application/x-tar`, streamed), CLI token only: [images.md](images.md#air-gapped-install-archy-image-export--archy-image-import) |",
+    "| `GET /icons/v1/ID?source=SOURCE` | An app's icon, as `package.list` and `package.available` name it in `icon` (a session or the CLI token): a PNG, JPEG, WebP or SVG file of its verified package, at most 256 KiB, with an ETag; a refusal is a text reason with 4xx. Why and how: [architecture.md](architecture.md) (App icons) |",
     '| `GET /healthz` | Liveness: `{"ok":true}` |',
     "",
     "Method names are the predecessor's (`auth.login`, `package.install`, `container-list`, …), so its",
