@@ -22,6 +22,7 @@ import {
   AvailableApp,
   ContainerView,
   IdParams,
+  KeptAppView,
   OperationLogLine,
   OperationSummary,
   Password,
@@ -206,6 +207,14 @@ export const CONTRACT = {
     mutates: false,
     params: None,
     result: z.array(AvailableApp),
+  }),
+  "package.kept": method({
+    summary:
+      "The apps that are not installed but whose data an uninstall kept on this node, with what is kept and the source that offers each. `package.uninstall` with `purge: true` deletes it for good (its data, update snapshots and secrets); installing the app again uses it.",
+    access: "session",
+    mutates: false,
+    params: None,
+    result: z.array(KeptAppView),
   }),
   "package.describe": method({
     summary:

@@ -8,11 +8,12 @@
  * probe's, a container's last lines, an error message).
  */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
+import { APP_ID } from "../manifest/schema.ts";
 import { DEFAULT_PEER_IMAGE_CACHE_MIB, ImageCache, peerImageCacheDir } from "../peers/image-cache.ts";
 import { pullSources } from "../peers/image-fetch.ts";
 import { registryOf } from "../registry/reference.ts";
@@ -207,6 +208,27 @@ export class Orchestrator {
     return [appDataDir(this.#options.dataRoot, appId), this.secrets.dirOf(appId)].filter((dir) =>
       existsSync(dir),
     );
+  }
+
+  /**
+   * Every app not installed that left data or secrets on this node, with what it left (keptData),
+   * by id. Only names that are app ids count: a restore's work directories beside the data are not.
+   */
+  keptApps(): Array<{ appId: string; dirs: string[] }> {
+    const idsIn = (dir: string) => {
+      try {
+        return readdirSync(dir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory() && APP_ID.test(entry.name))
+          .map((entry) => entry.name);
+      } catch {
+        return [];
+      }
+    };
+    const ids = new Set([...idsIn(join(this.#options.dataRoot, "apps")), ...idsIn(this.secrets.root)]);
+    return [...ids]
+      .sort()
+      .map((appId) => ({ appId, dirs: this.keptData(appId) }))
+      .filter((kept) => kept.dirs.length > 0);
   }
 
   get runtime(): Runtime {
