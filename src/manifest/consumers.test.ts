@@ -10,7 +10,7 @@ import { expectIssue, expectValid, FIRST, withLines } from "../../test/support/m
 import { renderKubeWithWarnings } from "../render/kube.ts";
 import { type RenderContext, RenderError, renderTemplateValue, resolveApp } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
-import { consumerEnvironment, consumerName, pairSecretFile, pairSecrets } from "./consumers.ts";
+import { consumedApps, consumerEnvironment, consumerName, pairSecretFile, pairSecrets } from "./consumers.ts";
 import { parseTemplate, templateSource } from "./interpolation.ts";
 import { renderedSecretPrefix } from "./naming.ts";
 
@@ -38,6 +38,30 @@ describe("consumerName", () => {
     const names = long.map(consumerName);
     for (const name of names) assert.match(name, SQL_IDENTIFIER);
     assert.equal(new Set(names).size, long.length);
+  });
+});
+
+describe("consumedApps", () => {
+  test("the providers an app uses, from environment values, env_file values and files; none from exports alone", () => {
+    const { manifest } = expectValid(
+      withLines(
+        "    environment:",
+        '      A: "${consumer:pg/name}"',
+        '      B: "${export:cache/host}"',
+        "    secrets:",
+        "      - { app: vault, consumer: token, target: /run/t }",
+        "dependencies:",
+        "  - id: pg",
+        "  - id: cache",
+        "  - id: mq",
+        "  - id: vault",
+      ),
+    );
+    assert.deepEqual(
+      consumedApps(manifest, ["X=1\nURL=amqp://${consumer:mq/name}:${consumer:mq/password}@mq\n"]),
+      ["mq", "pg", "vault"],
+    );
+    assert.deepEqual(consumedApps(manifest), ["pg", "vault"]);
   });
 });
 

@@ -8,6 +8,8 @@
  * are kept across reinstalls of either side and go at the consumer's purge, with its secrets.
  */
 import { createHash } from "node:crypto";
+import { parseEnvFile } from "./env-file.ts";
+import { parseTemplate } from "./interpolation.ts";
 import type { Manifest } from "./schema.ts";
 
 export type ConsumersSpec = NonNullable<Manifest["consumers"]>;
@@ -82,4 +84,25 @@ export function pairSecrets(
     for (const [secret, spec] of Object.entries(providers[provider]?.consumers?.secrets ?? {}))
       pairs[pairSecretFile(provider, secret)] = { provider, secret, spec };
   return pairs;
+}
+
+/**
+ * The apps whose consumer values the app uses — in environment values, in the values of its
+ * env_files (`envFileTexts`, as stored) and as files — sorted: those it has an account in.
+ */
+export function consumedApps(manifest: Manifest, envFileTexts: readonly string[] = []): string[] {
+  const apps = new Set<string>();
+  const values = [
+    ...Object.values(manifest.containers).flatMap((c) =>
+      Object.values(c.environment).filter((v): v is string => typeof v === "string"),
+    ),
+    ...envFileTexts.flatMap((text) => parseEnvFile(text).entries.map((entry) => entry.value)),
+  ];
+  for (const value of values) {
+    const parts = parseTemplate(value);
+    if (!("message" in parts)) for (const part of parts) if (part.kind === "consumer") apps.add(part.app);
+  }
+  for (const container of Object.values(manifest.containers))
+    for (const file of container.secrets) if ("consumer" in file) apps.add(file.app);
+  return [...apps].sort();
 }

@@ -4,10 +4,10 @@
  * `failed` are the driver's (reconciler.ts); an update in flight is carried by update-controller.ts,
  * restarts counted by restart-trackers.ts, hooks scheduled by hook-schedule.ts.
  */
-import { consumerEnvironment, consumerName } from "../manifest/consumers.ts";
+import { consumedApps, consumerEnvironment, consumerName } from "../manifest/consumers.ts";
 import type { PermissionRequest } from "../manifest/permissions.ts";
 import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
-import { RenderError, resolveApp } from "../render/model.ts";
+import { resolveApp, storedEnvFileTexts } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { ContainerRef, Observation, Runtime } from "../runtime/runtime.ts";
@@ -614,22 +614,22 @@ export class AppReconciler {
   }
 
   /**
-   * At a purge: removes the app's account in each dependency it consumes (`consumers.deprovision`).
-   * A dependency that is gone (uninstalled meanwhile) has nothing to run it in: said, not failed.
+   * At a purge: removes the app's account in each dependency it consumes (`consumers.deprovision`),
+   * found from the manifest alone (a purge renders nothing). A dependency that is gone (uninstalled
+   * meanwhile) has nothing to run it in: said, not failed.
    */
   async #deprovision(manifest: Manifest, note: Note): Promise<void> {
-    let consumes: string[];
-    try {
-      consumes = resolveApp(manifest, this.#o.contexts.of(manifest)).consumes;
-    } catch (error) {
-      if (!(error instanceof RenderError)) throw error;
-      note(
-        "warn",
-        `the accounts of ${manifest.id} in its dependencies are not removed: ${error.message}; they stay in that dependency's data`,
-      );
-      return;
+    const ctx = this.#o.contexts.of(manifest);
+    for (const provider of consumedApps(manifest, storedEnvFileTexts(ctx))) {
+      if (!ctx.dependencies[provider]?.consumers) {
+        note(
+          "warn",
+          `the account of ${manifest.id} in ${provider} is not removed: ${provider} is not installed with \`consumers\`; it stays in ${provider}'s data`,
+        );
+        continue;
+      }
+      await this.#consumerSteps(manifest, provider, "deprovision", note);
     }
-    for (const provider of consumes) await this.#consumerSteps(manifest, provider, "deprovision", note);
   }
 
   /** Runs `provider`'s provision or deprovision steps for the consumer `manifest`, in `provider`'s containers. */

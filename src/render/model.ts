@@ -9,7 +9,7 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import { publishedBind } from "../manifest/access.ts";
-import { consumerName, pairSecretFile, RESERVED_NAME } from "../manifest/consumers.ts";
+import { consumedApps, consumerName, pairSecretFile, RESERVED_NAME } from "../manifest/consumers.ts";
 import { envFileDigest, parseEnvFile, type StoredEnvFile } from "../manifest/env-file.ts";
 import { parseTemplate, type TemplatePart, templateSource } from "../manifest/interpolation.ts";
 import {
@@ -56,6 +56,11 @@ export type RenderContext = {
    */
   envFiles?: Record<string, StoredEnvFile>;
 };
+
+/** The texts of the app's stored env_files in a render context. */
+export function storedEnvFileTexts(ctx: Pick<RenderContext, "envFiles">): string[] {
+  return Object.values(ctx.envFiles ?? {}).map((file) => file.text);
+}
 
 /** The naming scheme of an app in a render context. */
 export function namingOf(ctx: Pick<RenderContext, "naming">, appId: string): NamingScheme {
@@ -313,7 +318,6 @@ function resolveContainer(
   key: string,
   ctx: RenderContext,
   awaited: Set<string>,
-  consumes: Set<string>,
 ): ResolvedContainer {
   const spec = manifest.containers[key] as ContainerSpec;
   const where = `${manifest.id}: containers.${key}`;
@@ -385,7 +389,6 @@ function resolveContainer(
       throw new RenderError(
         `${where}.${field}: app '${app}' ${dependency.consumers ? `has no consumer value '${value}' (it gives: ${[RESERVED_NAME, ...secrets].join(", ")})` : "declares no `consumers`"}`,
       );
-    consumes.add(app);
     if (value === RESERVED_NAME) return { kind: "text", text: consumerName(manifest.id) };
     const file = pairSecretFile(app, value);
     return {
@@ -598,10 +601,7 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
         `${manifest.id}: a container waits for '${key}' to be healthy, but it has no health check`,
       );
 
-  const consumes = new Set<string>();
-  const containers = startOrder(manifest).map((key) =>
-    resolveContainer(manifest, key, ctx, awaited, consumes),
-  );
+  const containers = startOrder(manifest).map((key) => resolveContainer(manifest, key, ctx, awaited));
 
   const volumes = new Map<string, ResolvedVolume>();
   for (const container of containers)
@@ -629,6 +629,6 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
         ? startOrder(dependency).map((key) => containerName(dependency, key, namingOf(ctx, id)))
         : [];
     }),
-    consumes: [...consumes].sort(byCodeUnit),
+    consumes: consumedApps(manifest, storedEnvFileTexts(ctx)),
   };
 }
