@@ -27,6 +27,7 @@ import {
   PRE_RESTORE_TAG,
   restoredPath,
 } from "./layout.ts";
+import { NOTHING_SAID, nextProgressLine } from "./progress-lines.ts";
 import { type BackupProgress, type Repository, Restic, ResticError, type ResticSnapshot } from "./restic.ts";
 import { RunLog } from "./runs.ts";
 import {
@@ -539,7 +540,7 @@ export class Backups {
     extraTags: string[],
     note: Note,
   ): Promise<string> {
-    let lastPercent = -1;
+    let said = NOTHING_SAID;
     const summary = await this.#restic
       .backup(
         repository,
@@ -550,9 +551,10 @@ export class Backups {
         },
         (progress) => {
           this.#o.publish({ type: "backup-progress", operationId, appId, ...progress });
-          if (Math.floor(progress.percent / 25) > Math.floor(lastPercent / 25))
-            note("info", `${progress.percent}% (${progress.filesDone}/${progress.totalFiles} files)`);
-          lastPercent = progress.percent;
+          const next = nextProgressLine(progress, said);
+          if (next === undefined) return;
+          note("info", next.line);
+          said = next.stage;
         },
       )
       .catch(async (error: unknown) => {
