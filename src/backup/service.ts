@@ -443,7 +443,8 @@ export class Backups {
   ): Promise<{ accepted: BackupAccepted; done: Promise<void> }> {
     const { store, manifests } = this.#o.orchestrator;
     const app = store.getApp(appId);
-    if (!app || app.desired === "absent") throw new BackupError("not-found", `${appId} is not installed`);
+    if (!app || app.desired === "absent")
+      throw new BackupError("not-found", `${appId} is not installed (archy ls lists the installed apps)`);
     const manifest = manifests.of(app).manifest;
     if (!manifest)
       throw new BackupError(

@@ -385,6 +385,9 @@ export class DaemonClient {
       case CODES.unauthenticated:
         return `that is another daemon's token: name this daemon's <data-dir>/state/${TOKEN_FILE_NAME} with --token-file or ARCHY_TOKEN_FILE`;
       case CODES.notFound:
+        // Only the app methods look an app up; the others' refusals (a backup target, a peer, a
+        // relay, a source) name what is missing and where to list it themselves.
+        if (!method.startsWith("package.")) return undefined;
         return method === "package.install" || method === "package.update"
           ? "`archy available` lists the apps that can be installed"
           : "`archy ls` lists the installed apps";

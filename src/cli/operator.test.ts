@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { parseApprove } from "./approvals.ts";
 import { UsageError } from "./args.ts";
 import {
+  CODES,
   DaemonClient,
   DaemonUnreachable,
   EXIT,
@@ -187,6 +188,27 @@ describe("operator CLI: talking to something on loopback", () => {
         return true;
       });
     }
+  });
+
+  test("an app's 'not found' points to the app lists; another method's (a backup target, a peer) gets no app hint", async () => {
+    const client = new DaemonClient({ url, tokenFile });
+    const hintOf = async (
+      method: "package.start" | "package.install" | "backup.run" | "peers.remove",
+      params: object,
+    ) => {
+      answer = () => ({ body: rpcError(CODES.notFound, "not found") });
+      const error = await client.call(method, params as never).catch((e: unknown) => e);
+      assert.ok(error instanceof RpcFailure, String(error));
+      assert.equal(error.code, CODES.notFound);
+      return error.hint;
+    };
+    assert.equal(await hintOf("package.start", { id: "app" }), "`archy ls` lists the installed apps");
+    assert.equal(
+      await hintOf("package.install", { id: "app" }),
+      "`archy available` lists the apps that can be installed",
+    );
+    assert.equal(await hintOf("backup.run", { id: "app" }), undefined);
+    assert.equal(await hintOf("peers.remove", { url: "http://127.0.0.1:1/" }), undefined);
   });
 
   test("a rejected token names the file it came from", async () => {
