@@ -211,6 +211,22 @@ describe("operator CLI: talking to something on loopback", () => {
     assert.equal(await hintOf("peers.remove", { url: "http://127.0.0.1:1/" }), undefined);
   });
 
+  test("bad params: the hint adds the issues the message does not state, never the same words again", async () => {
+    const client = new DaemonClient({ url, tokenFile });
+    const first = { field: "schedule", problem: '"3am" is not a time of day; use HH:MM, e.g. 03:00' };
+    const second = { field: "keep.daily", problem: "Too small: expected number to be >=1" };
+    const hintFor = async (issues: unknown[]) => {
+      answer = () => ({
+        body: rpcError(CODES.invalidParams, `invalid params: ${first.field}: ${first.problem}`, { issues }),
+      });
+      const error = await client.call("backup.targets.schedule", { name: "usb" }).catch((e: unknown) => e);
+      assert.ok(error instanceof RpcFailure, String(error));
+      return error.hint;
+    };
+    assert.equal(await hintFor([first]), undefined);
+    assert.equal(await hintFor([first, second]), `${second.field}: ${second.problem}`);
+  });
+
   test("a rejected token names the file it came from", async () => {
     answer = () => ({ body: rpcError(-32001, "not logged in") });
     await assert.rejects(new DaemonClient({ url, tokenFile }).call("package.list"), (error: unknown) => {
