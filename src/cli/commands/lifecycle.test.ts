@@ -125,14 +125,14 @@ test("after the operation's final event the CLI exits with the told outcome: no 
   assert.deepEqual(calls, ["package.start", "operation.get"], "one request, one read before the end");
 });
 
-test("a backup's or restore's outcome says it is done and that the app stopped for it goes back to running, not 'stopped (desired: running)'", () => {
+test("a backup's or restore's outcome says it is done and that the app stopped for it is on its way back to running, not 'stopped (desired: running)'", () => {
   assert.equal(
     outcome("backup", "wiki", { phase: "stopped", desired: "running" }),
-    "wiki is backed up; it is stopped now and goes back to running (`archy status wiki` shows it)",
+    "wiki is backed up; it is stopped now, on its way to running (`archy status wiki` shows it)",
   );
   assert.equal(
     outcome("restore", "wiki", { phase: "starting", desired: "running" }),
-    "wiki is restored; it is starting now and goes back to running (`archy status wiki` shows it)",
+    "wiki is restored; it is starting now, on its way to running (`archy status wiki` shows it)",
   );
   assert.equal(
     outcome("backup", "wiki", { phase: "running", desired: "running" }),

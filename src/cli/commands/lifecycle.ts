@@ -346,7 +346,7 @@ export function outcome(kind: string, id: string, app: AppOutcome | undefined): 
       const done = `${id} is ${kind === "backup" ? "backed up" : "restored"}`;
       if (!app) return done;
       if (app.phase === app.desired) return `${done} and ${app.phase}`;
-      return `${done}; it is ${app.phase} now and goes back to ${app.desired} (\`archy status ${id}\` shows it)`;
+      return `${done}; it is ${app.phase} now, on its way to ${app.desired} (\`archy status ${id}\` shows it)`;
     }
     default:
       return `${id} is ${state}`;
