@@ -86,6 +86,25 @@ describe("operator CLI: the token file", () => {
   });
 });
 
+describe("operator CLI: secrets read from stdin", () => {
+  test("nothing piped in: a usage error that names what is missing and how to pipe it, before any call", async () => {
+    const run = await new Promise<{ code: number; stderr: string }>((done) => {
+      const child = execFile(
+        ARCHY,
+        ["peers", "add", "http://127.0.0.1:9/", "--url", "http://127.0.0.1:9"],
+        (error, _stdout, stderr) =>
+          done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stderr }),
+      );
+      child.stdin?.end();
+    });
+    assert.equal(run.code, EXIT.usage, run.stderr);
+    assert.equal(
+      run.stderr,
+      "archy: no peer token on stdin: pipe it in, e.g. `echo TOKEN | archy peers add URL`\n",
+    );
+  });
+});
+
 describe("operator CLI: URLs", () => {
   test("--url wins over ARCHY_URL, which wins over the default; a trailing slash is dropped", () => {
     assert.equal(resolveUrl(undefined, {}), "http://127.0.0.1:7780");

@@ -96,7 +96,7 @@ async function add(argv: string[]): Promise<number> {
     return 0;
   }
   return operator(async () => {
-    const token = await readSecretLine("the peer's token", "echo TOKEN | archy peers add URL");
+    const token = await readSecretLine("peer token", "echo TOKEN | archy peers add URL");
     const { added } = await clientFor(values).call("peers.add", { url, token });
     console.log(added ? `added ${url}` : `${url} has its new token`);
     return 0;
