@@ -17,8 +17,27 @@ export type FetchOutcome =
   | { bytes: Uint8Array; url: string; fromPeer: boolean; problems: string[] }
   | { problems: string[] };
 
-/** Why a source's answer is not the bundle; `lied` when it sent bytes that are not the signed ones. */
-type Failure = { problem: string; lied: boolean };
+/**
+ * Why a source's answer is not the bundle; `lied` when it sent bytes that are not the signed ones,
+ * `untrusted` when its certificate's issuer is not one this node trusts.
+ */
+type Failure = { problem: string; lied: boolean; untrusted?: boolean };
+
+/** The TLS errors (OpenSSL's verification codes, as Node names them) that mean "issuer not trusted". */
+const UNTRUSTED_ISSUER = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_UNTRUSTED",
+]);
+
+/** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
+function untrustedPeerAdvice(url: string): string {
+  const plain = url.replace(/^https:/, "http:");
+  return `: the authority a node makes for itself is trusted by no other node; add it as ${plain} on a network you trust, or give that node a certificate this one trusts (archy daemon --tls-cert)`;
+}
 
 async function fromSource(
   url: string,
@@ -37,6 +56,14 @@ async function fromSource(
       ...(dispatcher ? { dispatcher } : {}),
     });
   } catch (error) {
+    const code = String((error as NodeJS.ErrnoException).code);
+    // Node's own words for these suggest flags of Node's: the operator needs what the code means.
+    if (UNTRUSTED_ISSUER.has(code))
+      return {
+        problem: `its certificate is not one this node trusts (TLS: ${code})`,
+        lied: false,
+        untrusted: true,
+      };
     return { problem: `cannot download: ${(error as Error).message}`, lied: false };
   }
   const body = response.body;
@@ -92,7 +119,7 @@ export async function fetchBundle(
     problems.push(
       outcome.lied
         ? `peer ${peer.url} dropped: ${outcome.problem}; the release's own mirrors are used`
-        : `peer ${peer.url}: ${outcome.problem}`,
+        : `peer ${peer.url}: ${outcome.problem}${outcome.untrusted ? untrustedPeerAdvice(peer.url) : ""}`,
     );
   }
   const dispatcher = reach ? publicOnlyDispatcher(reach) : undefined;
