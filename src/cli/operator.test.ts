@@ -246,6 +246,13 @@ describe("operator CLI: talking to something on loopback", () => {
     assert.equal(await hintFor([first, second]), `${second.field}: ${second.problem}`);
   });
 
+  test("backup --all on a node without apps says there is nothing to back up (it printed nothing)", async () => {
+    answer = () => ({ body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: [] }) });
+    const run = await archy(["backup", "--all", "--url", url, "--token-file", tokenFile]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "no apps installed: nothing to back up (`archy install APP` installs one)\n");
+  });
+
   test("a rejected token names the file it came from", async () => {
     answer = () => ({ body: rpcError(-32001, "not logged in") });
     await assert.rejects(new DaemonClient({ url, tokenFile }).call("package.list"), (error: unknown) => {
