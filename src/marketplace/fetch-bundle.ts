@@ -33,6 +33,18 @@ const UNTRUSTED_ISSUER = new Set([
   "CERT_UNTRUSTED",
 ]);
 
+/** What a peer's refusal means, and what to do, by its status (docs/marketplace.md#bundles-from-other-nodes-peers). */
+function peerStatusAdvice(status: number): string {
+  if (status === 401)
+    return ": it does not take this node's token (never granted, or revoked); ask its operator for a new one (archy peers grant NAME there), then give it here (echo TOKEN | archy peers add URL)";
+  if (status === 403)
+    return ": it does not answer to the name it was added under; add it by its IP address, or its operator allows that name (ARCHY_ALLOWED_HOSTS)";
+  if (status === 404) return " (it has no copy of this bundle)";
+  if (status >= 300 && status < 400)
+    return ": it sends HTTP on to HTTPS; add it as https://… (which needs its certificate to be one this node trusts)";
+  return "";
+}
+
 /** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
 function untrustedPeerAdvice(url: string): string {
   const plain = url.replace(/^https:/, "http:");
@@ -69,7 +81,10 @@ async function fromSource(
   const body = response.body;
   try {
     if (response.statusCode !== 200)
-      return { problem: `${who} answered HTTP ${response.statusCode}`, lied: false };
+      return {
+        problem: `${who} answered HTTP ${response.statusCode}${token ? peerStatusAdvice(response.statusCode) : ""}`,
+        lied: false,
+      };
     const announced = Number(response.headers["content-length"]);
     if (Number.isFinite(announced) && announced > signed.size)
       return { problem: `${who} announces ${announced} bytes where ${signed.size} are signed`, lied: true };
