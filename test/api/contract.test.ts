@@ -909,6 +909,27 @@ describe("lifecycle refusals carry stable codes and their details, and change no
     await refused("operation.get", { id: "op-unknown" }, RPC_CODES.notFound);
   });
 
+  test("unknown targets, peers, grants, relays, sources and registry logins: refused, the message naming the command that lists them", async () => {
+    const cases: Array<[string, object, number, RegExp]> = [
+      [
+        "backup.targets.remove",
+        { name: "no-such-target" },
+        RPC_CODES.notFound,
+        /\(archy backup targets lists them\)/,
+      ],
+      ["peers.remove", { url: "http://127.0.0.1:9/" }, RPC_CODES.notFound, /\(archy peers ls\)/],
+      ["peers.revoke", { name: "no-such-node" }, RPC_CODES.notFound, /\(archy peers ls\)/],
+      ["market.relays.remove", { url: "ws://127.0.0.1:9" }, RPC_CODES.notFound, /\(archy market relays ls\)/],
+      // A source's name is checked as a parameter (the same check refuses a source of the config file).
+      ["catalog.sources.remove", { name: "no-such-source" }, RPC_CODES.invalidParams, /\(archy sources ls\)/],
+      ["registry.logout", { host: "registry.invalid" }, RPC_CODES.notFound, /\(archy registry ls\)/],
+    ];
+    for (const [method, params, code, lists] of cases) {
+      const error = await refused(method, params, code);
+      assert.match(error.message, lists, `${method}: ${error.message}`);
+    }
+  });
+
   test("an invalid manifest: -32016 with its issues", async () => {
     const error = await refused("package.install", { id: "api-broken" }, RPC_CODES.invalidManifest);
     const issues = (error.data as { issues: Array<{ message: string }> }).issues;
