@@ -313,7 +313,10 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      snapshot: z.string().min(8).max(64).optional(),
+      snapshot: z
+        .string()
+        .regex(/^[0-9a-f]{8,64}$/, "not a snapshot id (8 to 64 hex digits, as archy backups shows them)")
+        .optional(),
       target: BackupTargetName.optional(),
     }),
     result: Accepted,

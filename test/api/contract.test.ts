@@ -819,6 +819,22 @@ describe("invalid params are refused with -32602 naming the field, and change no
     assert.equal((tail.data as { issues: Array<{ field: string }> }).issues[0]?.field, "tail");
   });
 
+  test("a restore's snapshot that is not an id is refused saying what one looks like, not by its length", async () => {
+    for (const snapshot of ["zz", "not-a-snapshot-id"]) {
+      const error = await fails(
+        env.d.port,
+        "backup.restore",
+        { id: "api-alpha", snapshot },
+        env.cli,
+        RPC_CODES.invalidParams,
+      );
+      assert.equal(
+        error.message,
+        "invalid params: snapshot: not a snapshot id (8 to 64 hex digits, as archy backups shows them)",
+      );
+    }
+  });
+
   test("auth.setup refuses a short password as a params error naming it, and keeps no password", async () => {
     const fresh = await environment(true);
     try {
