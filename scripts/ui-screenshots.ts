@@ -60,8 +60,11 @@ try {
     baseUrl: url,
     auth: { kind: "token", token: () => readFileSync(join(dataDir, "state", "cli-token"), "utf8").trim() },
   });
-  const shoot = (page: Page, name: string) =>
-    page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+  /** A full-page screenshot once every image of the page (apps' icons) has loaded or failed. */
+  const shoot = async (page: Page, name: string) => {
+    await page.waitForFunction("Array.from(document.images).every((image) => image.complete)");
+    await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+  };
   /** Installs through the API, approving what the app asks for (as the store's button does). */
   const install = async (id: string) => {
     const offered = (await api.call("package.available")).find((a) => a.id === id);
@@ -82,11 +85,13 @@ try {
   page.setDefaultTimeout(240_000);
   await page.goto("/");
   await page.getByRole("heading", { name: "Set your password" }).waitFor();
-  await page.getByLabel("New password").fill(PASSWORD);
-  await page.getByLabel("Repeat it").fill(PASSWORD);
+  const newPassword = page.getByLabel("New password", { exact: true });
+  const repeat = page.getByLabel("Repeat the new password");
+  await newPassword.fill(PASSWORD);
+  await repeat.fill(PASSWORD);
   await shoot(page, "first-run");
-  await page.getByLabel("New password").fill("");
-  await page.getByLabel("Repeat it").fill("");
+  await newPassword.fill("");
+  await repeat.fill("");
   await firstRun(page, PASSWORD);
 
   // The store, an app's page in it (what it needs), and an install as it happens.
@@ -143,6 +148,20 @@ try {
   await phone.page.goto(`/apps/${hello.id}`);
   await phone.page.locator('.app-head [data-phase="running"]').waitFor();
   await phone.page.screenshot({ path: join(OUT, "phone-app.png") });
+
+  // An app uninstalled with its data kept: My Apps lists what it left, to delete once confirmed.
+  await api.call("package.uninstall", { id: explorer.id });
+  await eventually(
+    `${explorer.id} uninstalled`,
+    async () => !(await api.call("package.list")).some((a) => a.id === explorer.id),
+    240_000,
+  );
+  await page.goto("/");
+  await logIn(page, PASSWORD);
+  const kept = page.getByRole("region", { name: "Data kept from uninstalled apps" });
+  await kept.locator(`[data-kept="${explorer.id}"]`).waitFor();
+  await kept.scrollIntoViewIfNeeded();
+  await shoot(page, "kept-data");
   console.log(`screenshots written to ${OUT}`);
 } finally {
   await chromium.close();

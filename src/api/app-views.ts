@@ -11,6 +11,7 @@ import type { StoredContainer } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import type { ApiContext } from "./context.ts";
 import type { HandlerResult } from "./contract.ts";
+import { iconUrl } from "./icons.ts";
 
 export type AppViewResult = HandlerResult<"package.get">;
 
@@ -72,6 +73,7 @@ export function appView(ctx: ApiContext, row: AppRow): AppViewResult {
     version: row.version,
     description: manifest?.description ?? "",
     category: manifest?.category ?? "other",
+    icon: iconUrl(row.id, row.source, manifest),
     source: row.source,
     publisher: row.publisher ?? null,
     desired: row.desired,

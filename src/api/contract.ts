@@ -22,6 +22,7 @@ import {
   AvailableApp,
   ContainerView,
   IdParams,
+  KeptAppView,
   OperationLogLine,
   OperationSummary,
   Password,
@@ -206,6 +207,14 @@ export const CONTRACT = {
     mutates: false,
     params: None,
     result: z.array(AvailableApp),
+  }),
+  "package.kept": method({
+    summary:
+      "The apps that are not installed but whose data an uninstall kept on this node, with what is kept and the source that offers each. `package.uninstall` with `purge: true` deletes it for good (its data, update snapshots and secrets); installing the app again uses it.",
+    access: "session",
+    mutates: false,
+    params: None,
+    result: z.array(KeptAppView),
   }),
   "package.describe": method({
     summary:
@@ -437,7 +446,7 @@ export const CONTRACT = {
   }),
   "peers.list": method({
     summary:
-      "The peers this node fetches marketplace bundles from (their tokens never shown), and the grants of who may fetch from this node.",
+      "The peers this node fetches marketplace bundles and pinned images from (their tokens never shown), and the grants of who may fetch from this node.",
     access: "session",
     mutates: false,
     params: z.strictObject({}),
@@ -445,11 +454,18 @@ export const CONTRACT = {
   }),
   "peers.add": method({
     summary:
-      "Adds a peer to fetch bundles from first (or gives a known one a new token): its URL and the token its operator granted this node.",
+      "Adds a peer to fetch bundles and pinned images from first (or gives a known one a new token): its URL and the token its operator granted this node.",
     access: "session",
     mutates: true,
     params: z.strictObject({
-      url: z.string().min(1).max(512).meta({ description: "The other node's address, https://host:port/." }),
+      url: z
+        .string()
+        .min(1)
+        .max(512)
+        .meta({
+          description:
+            "The other node's address and daemon port, http://host:port/ (https:// when its certificate is one this node trusts).",
+        }),
       token: z
         .string()
         .min(1)
@@ -459,7 +475,7 @@ export const CONTRACT = {
     result: z.object({ added: z.boolean(), peers: PeersView }),
   }),
   "peers.remove": method({
-    summary: "Removes a peer: bundles are no longer fetched from it.",
+    summary: "Removes a peer: bundles and images are no longer fetched from it.",
     access: "session",
     mutates: true,
     params: z.strictObject({ url: z.string().min(1).max(512) }),
@@ -467,7 +483,7 @@ export const CONTRACT = {
   }),
   "peers.grant": method({
     summary:
-      "Lets another node fetch the bundles this node has: a new token for it, shown this once (only its SHA-256 is kept).",
+      "Lets another node fetch the bundles and images this node has: a new token for it, shown this once (only its SHA-256 is kept). While it grants any, the node keeps the images it pulls for its peers.",
     access: "session",
     mutates: true,
     params: z.strictObject({

@@ -10,6 +10,19 @@ export const TrustView = z.object({
   reasons: z.array(z.string()).meta({ description: "Why, in words: `followed by 3 people you follow`, …" }),
 });
 
+/** A marketplace publisher's NIP-05 handle (`name@domain`) and whether this node verified it. */
+export const Nip05View = z
+  .object({
+    handle: z.string().meta({ description: "name@domain, as the publisher claims it." }),
+    verified: z.boolean().meta({
+      description:
+        "Whether the domain's /.well-known/nostr.json names this publisher's key (checked at refresh, kept a while).",
+    }),
+    reason: z.string().meta({ description: "Why it is verified or not, in words." }),
+  })
+  .nullable()
+  .meta({ description: "The publisher's NIP-05 handle, if they claim one." });
+
 /** The peers a node fetches from (without their tokens) and the grants of who may fetch from it. */
 export const PeersView = z.object({
   peers: z.array(z.object({ url: z.string(), addedAt: z.number() })),
@@ -39,17 +52,7 @@ export const OfferViewSchema = z.object({
   version: z.string().meta({ description: "The highest version its publisher released (not deleted)." }),
   source: z.string().meta({ description: "`nostr:<npub>`: pass it to package.install to choose this app." }),
   publisher: z.string().meta({ description: "The publisher's npub." }),
-  nip05: z
-    .object({
-      handle: z.string().meta({ description: "name@domain, as the publisher claims it." }),
-      verified: z.boolean().meta({
-        description:
-          "Whether the domain's /.well-known/nostr.json names this publisher's key (checked at refresh, kept a while).",
-      }),
-      reason: z.string(),
-    })
-    .nullable()
-    .meta({ description: "The publisher's NIP-05 handle, if they claim one." }),
+  nip05: Nip05View,
   trust: TrustView,
   flags: z
     .array(z.string())

@@ -23,6 +23,7 @@ import { BACKUP_HANDLERS } from "./backup-methods.ts";
 import { CATALOG_HANDLERS } from "./catalog-methods.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { CONTRACT, type MethodName } from "./contract.ts";
+import { iconUrl } from "./icons.ts";
 import { MARKET_HANDLERS, marketSourced, noteOperation, offerView } from "./market-methods.ts";
 import { PEER_HANDLERS } from "./peer-methods.ts";
 import { REGISTRY_HANDLERS } from "./registry-methods.ts";
@@ -191,6 +192,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         version: app.manifest.version,
         description: app.manifest.description,
         category: app.manifest.category,
+        icon: iconUrl(app.id, app.source, app.manifest),
         source: app.source,
         publisher: app.publisher ?? null,
         installed: mine !== undefined,
@@ -201,6 +203,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
         permissions: requestedPermissions(app.manifest),
         warnings: warningsOf(app.manifest),
         trust: null,
+        nip05: null,
       };
     });
     const offered = ctx.market.listing().map((offer) => {
@@ -211,6 +214,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
         version: view.version,
         description: view.description,
         category: view.category,
+        // Its files are known once its bundle is verified, at install: its card shows its initials.
+        icon: null,
         source: view.source,
         publisher: view.publisher,
         installed: view.installedVersion !== null,
@@ -224,9 +229,20 @@ const PACKAGE_HANDLERS: ApiHandlers<
         permissions: [],
         warnings: [],
         trust: view.trust,
+        nip05: view.nip05,
       };
     });
     return [...sourcedApps, ...offered];
+  },
+  "package.kept": async (_params, ctx) => {
+    const kept = ctx.orchestrator.keptApps();
+    if (kept.length === 0) return [];
+    const { apps } = await ctx.sources();
+    return kept.map(({ appId, dirs }) => {
+      // The one package.uninstall would purge it with (sourced: the first source that offers it).
+      const offered = apps.find((a) => a.id === appId);
+      return { id: appId, kept: dirs, name: offered?.manifest.name ?? null, source: offered?.source ?? null };
+    });
   },
   "package.describe": async ({ id }, ctx) => {
     const { apps } = await ctx.sources();

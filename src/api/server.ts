@@ -126,7 +126,7 @@ export function sessionCookies(session: Session | undefined, tls: boolean, now: 
 }
 
 /** Who is calling: a valid session cookie or the CLI token. */
-function identify(request: FastifyRequest, auth: Auth) {
+export function identify(request: FastifyRequest, auth: Auth) {
   const token = cookie(request, SESSION_COOKIE);
   const session = auth.session(token);
   const cli = auth.cliTokenMatches(bearer(request));

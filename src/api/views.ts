@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { NEED_KINDS } from "../manifest/needs.ts";
 import { DESIRED_STATES, OPERATION_KINDS, OPERATION_STATES, PHASES } from "../orchestrator/model.ts";
-import { TrustView } from "./market-views.ts";
+import { Nip05View, TrustView } from "./market-views.ts";
 import { MIN_PASSWORD_LENGTH } from "./password-rule.ts";
 import { PermissionStatuses, RequestedPermissions } from "./permission-views.ts";
 
@@ -97,6 +97,10 @@ export const AppView = z.object({
   version: z.string(),
   description: z.string(),
   category: z.string(),
+  icon: z.string().nullable().meta({
+    description:
+      "Where the daemon serves the app's icon (a same-origin path: a PNG, JPEG, WebP or SVG file of its verified package, 256 KiB at most); null: it has none, or names an https URL, which the daemon never fetches.",
+  }),
   source: z.string(),
   publisher: z.string().nullable().meta({
     description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
@@ -147,6 +151,10 @@ export const AvailableApp = z.object({
   version: z.string(),
   description: z.string(),
   category: z.string(),
+  icon: z.string().nullable().meta({
+    description:
+      "Where the daemon serves the app's icon (a same-origin path: a PNG, JPEG, WebP or SVG file of its verified package, 256 KiB at most); null: it has none, or names an https URL, which the daemon never fetches.",
+  }),
   source: z.string(),
   publisher: z.string().nullable().meta({
     description: "Who signed it in its catalog (its namespace role and keys); null for a local manifest.",
@@ -167,6 +175,23 @@ export const AvailableApp = z.object({
   }),
   warnings: AccessWarnings,
   trust: TrustView.nullable().meta({ description: "A marketplace app's trust, computed on this node." }),
+  nip05: Nip05View.meta({
+    description:
+      "A marketplace app's publisher's NIP-05 handle, if they claim one (null for the sources' apps).",
+  }),
+});
+
+export const KeptAppView = z.object({
+  id: z.string(),
+  kept: z.array(z.string()).meta({
+    description:
+      "What it left on this node: its data directory (what its containers stored) and its generated secrets' directory, those that exist.",
+  }),
+  name: z.string().nullable().meta({ description: "Its name, as the source that offers it says it." }),
+  source: z.string().nullable().meta({
+    description:
+      "The source that offers it: its manifest says what the purge deletes. Null: no source offers it, and `package.uninstall` refuses to purge it (delete the directories by hand, or add a source that offers it).",
+  }),
 });
 
 export const OperationSummary = z.object({

@@ -7,16 +7,18 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { homedir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
+import type { Dispatcher } from "undici";
 import { untoldChanges } from "../api/app-list.ts";
 import { Auth } from "../api/auth.ts";
 import type { ApiContext } from "../api/context.ts";
 import { EventLog } from "../api/event-log.ts";
 import type { ApiEvent } from "../api/events.ts";
+import { registerIconRoutes } from "../api/icons.ts";
 import { registerImageArchiveRoutes } from "../api/image-archive-routes.ts";
 import type { LoginLimits } from "../api/login-limits.ts";
 import { GAUGES, Metrics } from "../api/metrics.ts";
 import type { PasswordWork } from "../api/password-work.ts";
-import { bearer, createServer } from "../api/server.ts";
+import { bearer, createServer, identify } from "../api/server.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import { Backups } from "../backup/service.ts";
 import { Catalogs } from "../catalog/node/catalogs.ts";
@@ -78,6 +80,8 @@ export type DaemonOptions = {
   onEvent?: (event: ApiEvent) => void;
   /** Whether results are checked against their schemas (default: api/rpc/result-checks.ts decides). */
   checkResults?: boolean;
+  /** How publishers' NIP-05 domains are reached (default: public addresses only; tests: loopback). */
+  nip05Dispatcher?: Dispatcher;
 };
 
 /** How long to wait before connecting to Podman again after the n-th failed attempt. */
@@ -158,6 +162,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     packageOf,
+    ...(config.peerImageCacheBytes !== undefined ? { peerImageCacheBytes: config.peerImageCacheBytes } : {}),
   });
   const backupMinIntervalMs = config.backupMinIntervalMs ?? 60_000;
   const backups = new Backups({
@@ -222,6 +227,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     refreshMs: config.marketRefreshMs,
     installed: () => orchestrator.store.listApps(),
     peers: () => orchestrator.store.peers(),
+    ...(options.nip05Dispatcher ? { nip05Dispatcher: options.nip05Dispatcher } : {}),
   });
   await market.start();
 
@@ -331,9 +337,25 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     appsDir: config.appsDir,
     workDir: join(config.dataDir, "image-archives"),
   });
+  registerIconRoutes(server, {
+    authorized: (request) => identify(request, auth).authenticated,
+    // The app installed from that source, else the one it offers: its manifest and verified package.
+    packageOf: async (id, source) => {
+      const row = orchestrator.store.getApp(id);
+      if (row?.source === source) {
+        const manifest = orchestrator.manifests.of(row).manifest;
+        const pkg = packageOf(row);
+        return manifest && pkg ? { ...pkg, manifest } : undefined;
+      }
+      const app = (await sources()).apps.find((a) => a.id === id && a.source === source);
+      const pkg = app && packageOf({ id, source, version: app.manifest.version });
+      return app && pkg ? { ...pkg, manifest: app.manifest } : undefined;
+    },
+  });
   registerPeerRoutes(server, {
     store: orchestrator.store,
     bundleFile: (sha256) => market.bundleFile(sha256),
+    images: orchestrator.peerImages,
     log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
   });
   await server.ready();

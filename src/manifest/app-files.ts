@@ -28,6 +28,8 @@ export type ReadAppTreeOptions = {
   signal?: AbortSignal;
   /** Tighter limits than `APP_TREE_LIMITS` (an env_file, tests). */
   limits?: Partial<Record<keyof typeof APP_TREE_LIMITS, number>>;
+  /** What the read is for, as the size refusal says it: `more than 64 MiB to <reading>` (default `copy`). */
+  reading?: string;
 };
 
 /** What a file that is neither a regular file nor a directory is, for messages. */
@@ -155,7 +157,8 @@ export async function readAppTree(
       throw new AppFileError(`${rel} is ${kindOf(info)}: only files and directories are copied, refused`);
     const { data, size } = await readRegularFile(path, rel, limits.bytes - total + 1);
     total += size;
-    if (total > limits.bytes) throw new AppFileError(`more than ${sizeText(limits.bytes)} to copy: refused`);
+    if (total > limits.bytes)
+      throw new AppFileError(`more than ${sizeText(limits.bytes)} to ${options.reading ?? "copy"}: refused`);
     entries.push({ relative: rel, type: "file", mode: Number(info.mode) & 0o777, data });
   };
   await walk(source, posix.basename(relative), 0, new Set());

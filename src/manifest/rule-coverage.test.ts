@@ -83,6 +83,7 @@ const COVERED: Record<string, string> = {
   "access.public-path": "access.test.ts",
   "access.public-paths": "access.test.ts",
   "access.exposed-interface": "access.test.ts",
+  "icon.remote-url": "icon.test.ts",
 };
 
 function emittedRules(): Set<string> {

@@ -75,7 +75,7 @@ test("a peer over HTTPS with a node's own certificate: the log says to add it ov
   assert.equal(outcome.url, mirrorUrl);
   assert.equal(outcome.fromPeer, false);
   assert.deepEqual(outcome.problems, [
-    `peer https://127.0.0.1:${peerPort}/: its certificate is not one this node trusts (TLS: SELF_SIGNED_CERT_IN_CHAIN): the authority a node makes for itself is trusted by no other node; add it as http://127.0.0.1:${peerPort}/ on a network you trust, or give that node a certificate this one trusts (archy daemon --tls-cert)`,
+    `peer https://127.0.0.1:${peerPort}/: its certificate is not one this node trusts (TLS: SELF_SIGNED_CERT_IN_CHAIN): bundles are fetched trusting the system's authorities only, and the one a node makes for itself is not among them; add it as http://127.0.0.1:${peerPort}/ on a network you trust, or give that node a certificate of a public CA (archy daemon --tls-cert)`,
   ]);
 });
 

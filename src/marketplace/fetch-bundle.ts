@@ -48,7 +48,7 @@ function peerStatusAdvice(status: number): string {
 /** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
 function untrustedPeerAdvice(url: string): string {
   const plain = url.replace(/^https:/, "http:");
-  return `: the authority a node makes for itself is trusted by no other node; add it as ${plain} on a network you trust, or give that node a certificate this one trusts (archy daemon --tls-cert)`;
+  return `: bundles are fetched trusting the system's authorities only, and the one a node makes for itself is not among them; add it as ${plain} on a network you trust, or give that node a certificate of a public CA (archy daemon --tls-cert)`;
 }
 
 async function fromSource(

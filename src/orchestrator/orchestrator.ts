@@ -8,11 +8,14 @@
  * probe's, a container's last lines, an error message).
  */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
+import { APP_ID } from "../manifest/schema.ts";
+import { DEFAULT_PEER_IMAGE_CACHE_MIB, ImageCache, peerImageCacheDir } from "../peers/image-cache.ts";
+import { pullSources } from "../peers/image-fetch.ts";
 import { registryOf } from "../registry/reference.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultRuntimeDir } from "../runtime/service.ts";
@@ -51,6 +54,8 @@ export type OrchestratorOptions = {
   beforeAction?: (action: Action) => void;
   /** Retries of image pulls whose registry cannot be reached (default: image-pulls.ts). */
   pullPolicy?: PullPolicy;
+  /** The bound of the images a sharing node keeps for its peers (default: image-cache.ts). */
+  peerImageCacheBytes?: number;
   /** Added to the time a new version's health checks need, to make its update window (default 20 s). */
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
@@ -76,6 +81,8 @@ export class Orchestrator {
   readonly secrets: SecretFiles;
   /** Credentials for image registries, by host (`<state>/registries/`). */
   readonly registries: RegistryCredentials;
+  /** The images this node keeps for its peers while it shares (`<dataRoot>/peer-images/`, docs/peers.md). */
+  readonly peerImages: ImageCache;
   /**
    * Apps held stopped, with why (a backup or restore in flight, src/backup/): the reconciler keeps
    * them stopped until the hold is lifted. In memory: a daemon that dies lifts every hold, so an app
@@ -102,6 +109,10 @@ export class Orchestrator {
     const mask = this.secrets.mask;
     this.registries = new RegistryCredentials(join(options.stateDir, "registries"), mask);
     this.registries.learnExisting();
+    this.peerImages = new ImageCache(
+      peerImageCacheDir(options.dataRoot),
+      options.peerImageCacheBytes ?? DEFAULT_PEER_IMAGE_CACHE_MIB * 1024 * 1024,
+    );
     const onEvent = options.onEvent ?? (() => {});
     this.#options = {
       ...options,
@@ -199,6 +210,27 @@ export class Orchestrator {
     );
   }
 
+  /**
+   * Every app not installed that left data or secrets on this node, with what it left (keptData),
+   * by id. Only names that are app ids count: a restore's work directories beside the data are not.
+   */
+  keptApps(): Array<{ appId: string; dirs: string[] }> {
+    const idsIn = (dir: string) => {
+      try {
+        return readdirSync(dir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory() && APP_ID.test(entry.name))
+          .map((entry) => entry.name);
+      } catch {
+        return [];
+      }
+    };
+    const ids = new Set([...idsIn(join(this.#options.dataRoot, "apps")), ...idsIn(this.secrets.root)]);
+    return [...ids]
+      .sort()
+      .map((appId) => ({ appId, dirs: this.keptData(appId) }))
+      .filter((kept) => kept.dirs.length > 0);
+  }
+
   get runtime(): Runtime {
     const runtime = this.#engine?.runtime ?? this.#options.runtime;
     if (!runtime) throw new Error("Podman is not connected yet");
@@ -259,6 +291,12 @@ export class Orchestrator {
       onEvent: options.onEvent,
       registryAuth: (image) => this.registries.get(registryOf(image)),
       ...(options.pullPolicy ? { pullPolicy: options.pullPolicy } : {}),
+      pullSources: () => {
+        const peers = this.store.peers();
+        // A peer's token is a credential: whatever a copy from it says back is masked.
+        for (const peer of peers) this.secrets.mask.add(`peer ${peer.url}`, peer.token);
+        return pullSources(peers, this.store.peerGrants().length > 0 ? this.peerImages : undefined);
+      },
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),

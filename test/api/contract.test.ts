@@ -7,7 +7,7 @@
  * container is touched.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020.js";
@@ -221,6 +221,22 @@ const VALID: Record<string, ValidCase> = {
       ]);
       assert.deepEqual(described.needs[0], { kind: "dependency", text: "Needs the app api-alpha, running" });
       await fails(env.d.port, "package.describe", { id: "api-broken" }, env.browser, RPC_CODES.notFound);
+    },
+  },
+  "package.kept": {
+    prepare: (env) => {
+      mkdirSync(join(env.d.dataDir, "apps", "api-gamma", "volumes"), { recursive: true });
+      return {};
+    },
+    check: (result, env) => {
+      assert.deepEqual(result, [
+        {
+          id: "api-gamma",
+          kept: [join(env.d.dataDir, "apps", "api-gamma")],
+          name: "api-gamma",
+          source: `local:${join(env.d.appsDir, "api-gamma")}`,
+        },
+      ]);
     },
   },
   "package.available": {

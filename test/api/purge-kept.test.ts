@@ -54,6 +54,23 @@ describe("package.uninstall with purge, for an app uninstalled with its data kep
     assert.match(error.message, /delete it by hand, or add the source that offers api-gone and purge again/);
   });
 
+  test("package.kept lists each app not installed with what it left, and the source that offers it (none: null)", async () => {
+    keep("api-alpha");
+    keep("api-gone");
+    // A restore's work directory beside the data is no app's.
+    mkdirSync(join(d.dataDir, "apps", ".api-alpha.aside"), { recursive: true });
+    const kept = await ok(d.port, "package.kept", {}, session);
+    assert.deepEqual(kept, [
+      {
+        id: "api-alpha",
+        kept: [join(d.dataDir, "apps", "api-alpha")],
+        name: "api-alpha",
+        source: `local:${join(d.appsDir, "api-alpha")}`,
+      },
+      { id: "api-gone", kept: [join(d.dataDir, "apps", "api-gone")], name: null, source: null },
+    ]);
+  });
+
   test("kept data of an app a source offers: a purge is recorded for it, and a plain uninstall is still refused", async () => {
     keep("api-alpha");
     await fails(d.port, "package.uninstall", { id: "api-alpha" }, session, RPC_CODES.notFound);
@@ -65,5 +82,11 @@ describe("package.uninstall with purge, for an app uninstalled with its data kep
     assert.equal(accepted.appId, "api-alpha");
     const app = (await ok(d.port, "package.get", { id: "api-alpha" }, session)) as { desired: string };
     assert.equal(app.desired, "absent");
+    const kept = (await ok(d.port, "package.kept", {}, session)) as Array<{ id: string }>;
+    assert.deepEqual(
+      kept.map((k) => k.id),
+      ["api-gone"],
+      "an app being purged is installed again (its row): not listed as kept",
+    );
   });
 });

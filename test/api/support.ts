@@ -10,14 +10,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import WebSocket from "ws";
 import { WsMessageSchema } from "../../src/api/events.ts";
 import type { LoginLimits } from "../../src/api/login-limits.ts";
 import type { PasswordWork } from "../../src/api/password-work.ts";
 import type { DaemonConfig } from "../../src/daemon/config.ts";
-import { type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
+import { type DaemonOptions, type RunningDaemon, runDaemon } from "../../src/daemon/daemon.ts";
 import { ScanRecorder } from "../support/secret-scan.ts";
 
 export const PASSWORD = "correct horse battery staple 42";
@@ -153,6 +153,8 @@ export type TestDaemon = RunningDaemon & {
 
 export type DaemonSetup = {
   apps?: Record<string, string>;
+  /** Other files of the apps directory, by their path in it (`my-app/icon.png`). */
+  files?: Record<string, string | Buffer>;
   clock?: () => number;
   loginLimits?: LoginLimits;
   /** The bound on argon2 work, to count what it did. */
@@ -168,6 +170,8 @@ export type DaemonSetup = {
   access?: DaemonConfig["access"];
   /** Whether results are checked against their schemas (the test configuration's default: checked). */
   checkResults?: boolean;
+  /** How publishers' NIP-05 domains are reached (test/marketplace/support.ts: nip05Domains). */
+  nip05Dispatcher?: DaemonOptions["nip05Dispatcher"];
 };
 
 export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> {
@@ -177,6 +181,10 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
   for (const [name, text] of Object.entries(setup.apps ?? TEST_APPS)) {
     mkdirSync(join(appsDir, name), { recursive: true });
     writeFileSync(join(appsDir, name, "manifest.yml"), text);
+  }
+  for (const [path, content] of Object.entries(setup.files ?? {})) {
+    mkdirSync(dirname(join(appsDir, path)), { recursive: true });
+    writeFileSync(join(appsDir, path), content);
   }
   const podman = await startSilentPodman(dir, setup.podman);
   const logs: string[] = [];
@@ -213,6 +221,7 @@ export async function startDaemon(setup: DaemonSetup = {}): Promise<TestDaemon> 
       loginLimits: setup.loginLimits,
       passwordWork: setup.passwordWork,
       checkResults: setup.checkResults,
+      nip05Dispatcher: setup.nip05Dispatcher,
     });
   /** A test's own stop and then `close` stop the daemon once. */
   const stopsOnce = <D extends { stop: () => Promise<void> }>(running: D): D => {

@@ -73,6 +73,17 @@ test("an interface published beyond the node: valid (exit 0), with a warning at 
   );
 });
 
+test("an https icon: valid (exit 0), with a warning that the node never fetches it and the fix", async () => {
+  write("remote-icon.yml", `${MINIMAL}icon: https://icons.example.org/app.png\n`);
+  const run = await archy(["app", "validate", "remote-icon.yml"], work);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /^ {2}warning remote-icon\.yml:\d+:\d+: icon: icon https:\/\/icons\.example\.org\/app\.png is a URL: the node never fetches it/m,
+  );
+  assert.match(run.stdout, /fix: put the icon in the app directory/);
+});
+
 test("a hostile manifest is refused with its position", async () => {
   const run = await archy(["app", "validate", "test/fixtures/hostile/docker-sock.yml"]);
   assert.equal(run.code, 1);

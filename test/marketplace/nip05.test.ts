@@ -6,26 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Agent, buildConnector } from "undici";
+import type { Agent } from "undici";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
 import { buildPublication } from "../../src/marketplace/events.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { UNVERIFIED_TTL_MS, VERIFIED_TTL_MS } from "../../src/marketplace/nip05.ts";
 import { publish } from "../../src/marketplace/relay.ts";
 import { Store } from "../../src/orchestrator/store.ts";
-import {
-  certificatePem,
-  createAuthority,
-  issueServerCertificate,
-  newKeyPair,
-  privateKeyPem,
-} from "../../src/tls/x509.ts";
-import { devKey } from "./support.ts";
+import { devKey, type Nip05Domains, nip05Domains } from "./support.ts";
 
 const alice = { ...devKey(), nip05: "alice@example.test" };
 const impostor = { ...devKey(), nip05: "alice@example.test" };
@@ -33,43 +24,20 @@ const redirected = { ...devKey(), nip05: "carol@moved.test" };
 const unnamed = { ...devKey(), nip05: "dave@example.test" };
 
 let relay: DevRelay;
-let server: ReturnType<typeof createServer>;
+let domains: Nip05Domains;
 let dispatcher: Agent;
-const asked: string[] = [];
+let asked: string[];
 
 before(async () => {
   const now = Date.now();
-  const authority = await createAuthority("NIP-05 test CA", now, 1);
-  const leaf = await newKeyPair();
-  const certificate = await issueServerCertificate(
-    authority,
-    leaf.publicKey,
-    { dns: ["example.test", "moved.test"], ips: [] },
-    now,
-    1,
-  );
-  server = createServer(
-    { cert: certificatePem(certificate), key: await privateKeyPem(leaf.privateKey) },
-    (request, response) => {
-      asked.push(`${request.headers.host}${request.url}`);
-      if (request.headers.host === "moved.test")
-        return response.writeHead(302, { location: "https://example.test/.well-known/nostr.json" }).end();
-      response
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ names: { alice: alice.pubkey } }));
-    },
-  );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  // Every name goes to the local server; its certificate is checked against the test authority.
-  const connect = buildConnector({ ca: certificatePem(authority.certificate) });
-  dispatcher = new Agent({
-    connect: (options, callback) =>
-      connect(
-        { ...options, hostname: "127.0.0.1", port: String(port), servername: options.hostname },
-        callback,
-      ),
+  domains = await nip05Domains(["example.test", "moved.test"], (request, response) => {
+    if (request.headers.host === "moved.test")
+      return response.writeHead(302, { location: "https://example.test/.well-known/nostr.json" }).end();
+    response
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ names: { alice: alice.pubkey } }));
   });
+  ({ dispatcher, asked } = domains);
   relay = await startDevRelay();
   for (const key of [alice, impostor, redirected, unnamed]) {
     const id = `${key.pubkey.slice(0, 8)}.app`.replace(/^[0-9]/, "a");
@@ -90,8 +58,7 @@ before(async () => {
 
 after(async () => {
   await relay.close();
-  await dispatcher.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await domains.close();
 });
 
 test("a handle is verified only when its domain names that very key; another key's claim, a missing name and a redirect are not", async () => {

@@ -2,17 +2,26 @@
  * Shared by the marketplace tests: developer keys, app directories, publishing to a real relay
  * (`archy dev relay`'s, on loopback), signed events of any kind, and a hostile relay for fault
  * injection (it answers every query with what the test scripts: forged events, malformed JSON,
- * floods).
+ * floods), and publishers' NIP-05 domains served on loopback under a test certificate authority.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type EventTemplate, finalizeEvent } from "nostr-tools/pure";
+import { Agent, buildConnector } from "undici";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SignedEvent } from "../../src/marketplace/events.ts";
 import { type DevKey, generateKeyFile, openKeyFile } from "../../src/marketplace/identity.ts";
 import { publishApp } from "../../src/marketplace/publish.ts";
+import {
+  certificatePem,
+  createAuthority,
+  issueServerCertificate,
+  newKeyPair,
+  privateKeyPem,
+} from "../../src/tls/x509.ts";
 
 export function devKey(): DevKey {
   return openKeyFile(JSON.stringify(generateKeyFile()), "test key");
@@ -88,6 +97,60 @@ export async function hostileRelay(
     close: async () => {
       for (const client of sockets.clients) client.terminate();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type Nip05Domains = {
+  /** Reaches every name at the local server, trusting only the test authority (a node's nip05Dispatcher). */
+  dispatcher: Agent;
+  /** Every request, as `host/path?query`. */
+  asked: string[];
+  close: () => Promise<void>;
+};
+
+/**
+ * HTTPS "domains" for NIP-05 checks without the internet: one local server with a certificate for
+ * `domains` from a test authority, answering as `answer` says; the dispatcher sends every name there.
+ */
+export async function nip05Domains(
+  domains: string[],
+  answer: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<Nip05Domains> {
+  const now = Date.now();
+  const authority = await createAuthority("NIP-05 test CA", now, 1);
+  const leaf = await newKeyPair();
+  const certificate = await issueServerCertificate(
+    authority,
+    leaf.publicKey,
+    { dns: domains, ips: [] },
+    now,
+    1,
+  );
+  const asked: string[] = [];
+  const server = createHttpsServer(
+    { cert: certificatePem(certificate), key: await privateKeyPem(leaf.privateKey) },
+    (request, response) => {
+      asked.push(`${request.headers.host}${request.url}`);
+      answer(request, response);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const connect = buildConnector({ ca: certificatePem(authority.certificate) });
+  const dispatcher = new Agent({
+    connect: (options, callback) =>
+      connect(
+        { ...options, hostname: "127.0.0.1", port: String(port), servername: options.hostname },
+        callback,
+      ),
+  });
+  return {
+    dispatcher,
+    asked,
+    close: async () => {
+      await dispatcher.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -423,7 +423,7 @@ describe("real Podman, real browser: the operator's console", () => {
     await phaseShown("stopped");
   });
 
-  test("uninstall keeps the data; purge deletes it; each confirmed, naming what is lost", async () => {
+  test("uninstall keeps the data; purge deletes it (the kept data from My Apps, an installed app's from its page); each confirmed, naming what is lost", async () => {
     const appData = join(dataDir, "apps", hello.id);
     await page.getByRole("button", { name: "Uninstall", exact: true }).click();
     const keep = page.getByRole("dialog", { name: "Uninstall Hello Web?" });
@@ -432,6 +432,20 @@ describe("real Podman, real browser: the operator's console", () => {
     await page.getByRole("heading", { name: `${hello.id} is not installed` }).waitFor();
     assert.ok(await lab.exists(appData), "the data stays after an uninstall");
     assert.equal(await lab.inspect(hello.names.web as string), undefined, "no container left");
+
+    // What the uninstall kept is listed on My Apps, and purged from there once confirmed.
+    await page.goto("/");
+    const kept = page
+      .getByRole("region", { name: "Data kept from uninstalled apps" })
+      .locator(`[data-kept="${hello.id}"]`);
+    await kept.getByText(new RegExp(`/apps/${hello.id}$`)).waitFor();
+    await kept.getByRole("button", { name: "Delete the kept data of Hello Web" }).click();
+    const forGood = page.getByRole("dialog", { name: "Delete the kept data of Hello Web?" });
+    await forGood.getByText("This cannot be undone").waitFor();
+    await forGood.getByRole("button", { name: "Delete for good" }).click();
+    await page.waitForURL(new RegExp(`/apps/${hello.id}$`));
+    await eventually("the kept data is deleted", async () => !(await lab.exists(appData)), STEP_MS);
+    await page.getByRole("heading", { name: `${hello.id} is not installed` }).waitFor();
 
     await page.getByRole("link", { name: "See it in the App Store" }).click();
     await page.getByRole("button", { name: "Install", exact: true }).click();

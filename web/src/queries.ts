@@ -92,6 +92,8 @@ export function connectLiveData(): () => void {
         patchApps((app) => (app.id === event.appId ? undefined : app));
         void queryClient.invalidateQueries({ queryKey: ["package.get", { id: event.appId }] });
         void queryClient.invalidateQueries({ queryKey: ["package.available"] });
+        // An uninstall that kept the data leaves it to purge; a purge leaves nothing.
+        void queryClient.invalidateQueries({ queryKey: ["package.kept"] });
         break;
       case "operation":
         void queryClient.invalidateQueries({ queryKey: ["operation.list", { appId: event.appId }] });

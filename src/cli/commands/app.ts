@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { accessWarnings } from "../../manifest/access.ts";
 import { checkAppSet, type SetMember } from "../../manifest/app-set.ts";
+import { iconWarnings } from "../../manifest/icon.ts";
 import { githubAnnotations, sarifLog } from "../../manifest/issue-formats.ts";
 import {
   compareIssues,
@@ -171,8 +172,11 @@ async function validate(argv: string[]): Promise<number> {
     valid: (issuesByFile.get(l.file) ?? []).length === 0,
     issues: (issuesByFile.get(l.file) ?? []).sort(compareIssues),
     notes: notesByFile.get(l.file) ?? [],
-    // Valid, but the operator is told too (docs/app-access.md): an interface published beyond the node.
-    warnings: l.ok ? accessWarnings(l.manifest).map((warning) => place(l, warning)) : [],
+    // Valid, but the operator is told too (docs/app-access.md): an interface published beyond the node;
+    // an icon the node never fetches.
+    warnings: l.ok
+      ? [...accessWarnings(l.manifest), ...iconWarnings(l.manifest)].map((warning) => place(l, warning))
+      : [],
   }));
   const allValid = report.every((r) => r.valid);
   if (format === "json") {

@@ -25,6 +25,7 @@ const VIEW: AppView = {
   version: "2.4.1",
   description: "",
   category: "other",
+  icon: null,
   source: "local:/apps/wiki",
   publisher: null,
   desired: "running",

@@ -9,6 +9,7 @@ const APP: AppView = {
   version: "1.0.0",
   description: "",
   category: "other",
+  icon: null,
   source: "local:/apps/wiki",
   publisher: null,
   desired: "running",

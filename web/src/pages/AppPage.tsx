@@ -299,7 +299,7 @@ export function AppPage({ id }: { id: string }) {
         <Icon name="back" size={16} /> My Apps
       </Link>
       <header className="app-head">
-        <AppTile id={view.id} name={view.name} size="lg" />
+        <AppTile id={view.id} name={view.name} icon={view.icon} size="lg" />
         <div className="app-head-text">
           <h1>{view.name}</h1>
           <p className="muted">

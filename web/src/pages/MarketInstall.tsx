@@ -10,6 +10,7 @@ import { useLocation } from "wouter";
 import { client, isRpcError, type Result } from "../api.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Nip05Detail } from "../components/Nip05.tsx";
 import {
   PermissionList,
   type PermissionRequest,
@@ -67,6 +68,7 @@ export function MarketInstall({ app, onClose }: { app: Offered | undefined; onCl
       <p className="break small" data-testid="publisher">
         <code>{publisher}</code>
       </p>
+      {app && <Nip05Detail nip05={app.nip05} />}
       {app?.trust && <PublisherTrust trust={app.trust} />}
       <p className="muted small">
         Its signed release and bundle are verified before anything is installed; what it asks of this node is

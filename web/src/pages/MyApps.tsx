@@ -14,6 +14,7 @@ import { useNow } from "../components/useNow.ts";
 import { counted } from "../counted.ts";
 import { type AppView, ago, categoryName } from "../format.ts";
 import { useCall } from "../queries.ts";
+import { KeptData } from "./KeptData.tsx";
 
 /** An observation older than this means Podman has not answered for a while (resyncs are ~30 s apart). */
 const STALE_MS = 90_000;
@@ -48,7 +49,7 @@ function AppCard({ app, age, update }: { app: AppView; age: number | null; updat
   return (
     <li className="card app-card" data-app={app.id}>
       <div className="app-card-head">
-        <AppTile id={app.id} name={app.name} />
+        <AppTile id={app.id} name={app.name} icon={app.icon} />
         <div className="app-card-title">
           <h2>
             <Link href={`/apps/${encodeURIComponent(app.id)}`} className="stretched">
@@ -151,6 +152,7 @@ export function MyApps() {
           <AppCard key={app.id} app={app} age={ages[i] ?? null} update={updates.has(app.id)} />
         ))}
       </ul>
+      <KeptData />
     </div>
   );
 }

@@ -14,6 +14,7 @@ import { client, isRpcError, type Result, stream } from "../api.ts";
 import { AppTile } from "../components/AppTile.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { Icon } from "../components/Icon.tsx";
+import { VerifiedHandle } from "../components/Nip05.tsx";
 import {
   PermissionList,
   type PermissionRequest,
@@ -109,7 +110,7 @@ export function Store() {
             data-source={app.source}
           >
             <div className="app-card-head">
-              <AppTile id={app.id} name={app.name} />
+              <AppTile id={app.id} name={app.name} icon={app.icon} />
               <div className="app-card-title">
                 <h2>
                   {app.trust === null ? (
@@ -133,6 +134,7 @@ export function Store() {
             <p className="description clamp">{app.description}</p>
             <div className="app-card-foot">
               <TrustChip source={app.source} />
+              <VerifiedHandle nip05={app.nip05} />
               {app.trust && <PublisherTrust trust={app.trust} />}
             </div>
             {app.trust && !app.installed && (
@@ -241,7 +243,7 @@ export function StoreApp({ id }: { id: string }) {
         <Icon name="back" size={16} /> App Store
       </Link>
       <header className="app-head">
-        <AppTile id={view.id} name={view.name} size="lg" />
+        <AppTile id={view.id} name={view.name} icon={offered?.icon} size="lg" />
         <div className="app-head-text">
           <h1>{view.name}</h1>
           <p className="muted">
