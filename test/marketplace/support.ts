@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { type EventTemplate, finalizeEvent } from "nostr-tools/pure";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SignedEvent } from "../../src/marketplace/events.ts";
-import { type DevKey, generateKeyFile, openKeyFile } from "../../src/marketplace/identity.ts";
+import type { DevKey } from "../../src/marketplace/identity.ts";
 import { publishApp } from "../../src/marketplace/publish.ts";
+import { generateKeyFile, openKeyFile } from "../../src/marketplace/signing.ts";
 
 export function devKey(): DevKey {
   return openKeyFile(JSON.stringify(generateKeyFile()), "test key");
