@@ -129,11 +129,9 @@ export class AppAccess {
       logger.info(`serving TLS with the certificate ${config.certificate.cert}`);
       return new AppAccess(options, { setup: { defaults: () => ({ cert, key }) } });
     }
-    const authority = await loadAuthority(
-      join(options.stateDir, "tls"),
-      config.nodeName,
-      (options.clock ?? Date.now)(),
-      (message) => logger.warn(message),
+    const tlsDir = join(options.stateDir, "tls");
+    const authority = await loadAuthority(tlsDir, config.nodeName, (options.clock ?? Date.now)(), (message) =>
+      logger.warn(message),
     );
     if (authority.created)
       logger.info(
@@ -147,6 +145,7 @@ export class AppAccess {
         node: () => nodeNames(config.nodeName, options.extraNames),
         isAppHost: (name) => access?.isAppHost(name) ?? false,
       },
+      tlsDir,
       options.clock,
     );
     access = new AppAccess(options, {
