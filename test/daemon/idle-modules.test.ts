@@ -175,7 +175,7 @@ describe("the idle daemon's modules", () => {
     );
   });
 
-  it("loads no package that no idle request needs (the app proxy's, the TUF client's, nostr-tools)", () => {
+  it("loads no package that no idle request needs (the app proxy's, the TUF client's, nostr-tools, the X.509 library at a restart)", () => {
     const packages = new Set(loaded.flatMap((path) => chunks[basename(path)] ?? []));
     assert.ok(
       packages.has("fastify"),
