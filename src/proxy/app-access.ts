@@ -32,7 +32,7 @@ import {
 import { InterfaceListeners } from "./interface-listeners.ts";
 import type { PortKey } from "./interface-ports.ts";
 import { LOGIN_PATH, registerLoginRoutes } from "./login-routes.ts";
-import { MdnsResponder } from "./mdns.ts";
+import type { MdnsResponder } from "./mdns.ts";
 import { publishedNames } from "./mdns-answers.ts";
 import { defaultPort, originOf } from "./return-url.ts";
 import { AppSessions } from "./sessions.ts";
@@ -236,6 +236,8 @@ export class AppAccess {
       await this.#syncListeners();
     }
     if (this.#options.config.mdns) {
+      // multicast-dns with dns-packet: loaded only by a node that answers mDNS (off by default).
+      const { MdnsResponder } = await import("./mdns.ts");
       this.#mdns = new MdnsResponder({
         names: () => publishedNames(this.#options.config.nodeName, this.routes()),
         listenHost: host,

@@ -25,8 +25,9 @@ import { CODE_ROOT } from "../../src/system/code-root.ts";
  * undici) and http-proxy-3 (the first request for an app host); the TUF client and its models (a
  * catalog's first refresh or saved catalog; the publisher's reading of an app for an image archive);
  * nostr-tools with its secp256k1 (the first relay query or event check); @peculiar/x509 with
- * tsyringe (the first certificate signed: a restart serves the node's certificate as kept). The
- * daemon here serves TLS (the default) and has no catalog source, no relay, no marketplace app.
+ * tsyringe (the first certificate signed: a restart serves the node's certificate as kept);
+ * multicast-dns with dns-packet (mDNS, off by default). The daemon here serves TLS (the default)
+ * and has no catalog source, no relay, no marketplace app, no mDNS.
  */
 const LOADED_ON_USE = [
   "@fastify/reply-from",
@@ -39,6 +40,8 @@ const LOADED_ON_USE = [
   "nostr-tools > @noble/curves",
   "@peculiar/x509",
   "tsyringe",
+  "multicast-dns",
+  "dns-packet",
 ];
 
 /** Appends the URL of every file the process loads to $ARCHY_TEST_LOAD_RECORD. */
@@ -175,7 +178,7 @@ describe("the idle daemon's modules", () => {
     );
   });
 
-  it("loads no package that no idle request needs (the app proxy's, the TUF client's, nostr-tools, the X.509 library at a restart)", () => {
+  it("loads no package that no idle request needs (the app proxy's, the TUF client's, nostr-tools, the X.509 library at a restart, mDNS)", () => {
     const packages = new Set(loaded.flatMap((path) => chunks[basename(path)] ?? []));
     assert.ok(
       packages.has("fastify"),
