@@ -35,6 +35,7 @@ import type { RunAs } from "../src/system/exec.ts";
 import { httpGet, listCall, metric, seedStore, startFakePodman } from "./daemon-fixture.ts";
 import {
   benchArgs,
+  cpuMs,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
   EXIT_MISSED,
@@ -48,7 +49,6 @@ import {
 
 const log = (message: string) => process.stderr.write(`idle-bench: ${message}\n`);
 const TMP_PREFIX = "archy-bench-idle-";
-const CLOCK_TICK_MS = 10; // USER_HZ = 100 on Linux
 
 type Params = {
   apps: number[];
@@ -134,13 +134,6 @@ function memory(pid: number): { rssMb: number; peakRssMb: number } {
   const kb = (field: string) =>
     Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN);
   return { rssMb: kb("VmRSS") / 1024, peakRssMb: kb("VmHWM") / 1024 };
-}
-
-/** CPU time used so far (user + system), in milliseconds. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
 }
 
 function freePort(): Promise<number> {

@@ -37,6 +37,7 @@ import WebSocket from "ws";
 import { runDaemon } from "../src/daemon/daemon.ts";
 import {
   benchArgs,
+  cpuMs,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
   EXIT_MISSED,
@@ -155,6 +156,8 @@ type Params = {
   rounds: number;
 };
 type Measured = { p50: number; p99: number; throughput: number; samples: number };
+/** CPU time (user + system) per unit of work (a request, a MiB, a message), in microseconds. */
+type CpuPerUnit = { daemonUs: number; appUs: number };
 type Row = {
   kind: Kind;
   unit: string;
@@ -163,6 +166,7 @@ type Row = {
   throughputRatio: number;
   p99Ratio: number;
   pass: boolean;
+  cpu: Record<Path, CpuPerUnit>;
 };
 
 const log = (message: string) => process.stderr.write(`proxy-bench: ${message}\n`);
@@ -322,7 +326,7 @@ interfaces:
     // under steady allocation, then never again); the direct path's growth (the daemon idle
     // meanwhile) is the noise floor, for reference.
     const rssGrowth: Record<Path, number> = { direct: 0, proxy: 0 };
-    const sampled = async (request: PhaseRequest) => {
+    const rssSampled = async (request: PhaseRequest) => {
       if (request.kind !== "download") return phase(request);
       const before = process.memoryUsage.rss();
       let peak = before;
@@ -336,6 +340,24 @@ interfaces:
         const growth = Math.max(peak, process.memoryUsage.rss()) - before;
         rssGrowth[request.path] = Math.max(rssGrowth[request.path], growth);
       }
+    };
+    // CPU time spent by the daemon (this process) and the app in each measured phase: what a
+    // request costs each of them whatever else the machine runs (the wall-clock ratios are skewed
+    // by the load: three processes wait for two cores).
+    const cpuSpent: Record<Kind, Record<Path, { daemon: number; app: number }>> = {
+      small: { direct: { daemon: 0, app: 0 }, proxy: { daemon: 0, app: 0 } },
+      download: { direct: { daemon: 0, app: 0 }, proxy: { daemon: 0, app: 0 } },
+      ws: { direct: { daemon: 0, app: 0 }, proxy: { daemon: 0, app: 0 } },
+    };
+    const appPid = started.child.pid as number;
+    const timed = async (request: PhaseRequest) => {
+      const daemonBefore = cpuMs(process.pid);
+      const appBefore = cpuMs(appPid);
+      const result = await rssSampled(request);
+      const spent = cpuSpent[request.kind][request.path];
+      spent.daemon += cpuMs(process.pid) - daemonBefore;
+      spent.app += cpuMs(appPid) - appBefore;
+      return result;
     };
     const counts: Record<Kind, number> = {
       small: params.requests,
@@ -355,7 +377,7 @@ interfaces:
         for (const path of order) {
           const request = { kind, path, count: counts[kind], bytes };
           if (roundIndex === 0) await phase({ ...request, count: Math.ceil(counts[kind] / 4) });
-          else results[kind][path].push(await sampled(request));
+          else results[kind][path].push(await timed(request));
         }
         if (roundIndex === 0) log(`warm-up of ${kind} done`);
       }
@@ -367,7 +389,14 @@ interfaces:
       const p99Ratio = round(proxy.p99 / direct.p99, 3);
       const pass = kind === "ws" ? p99Ratio <= 1.5 : throughputRatio >= 0.8 && p99Ratio <= 1.5;
       const unit = kind === "download" ? "MiB/s" : kind === "small" ? "req/s" : "round trips/s";
-      return { kind, unit, direct, proxy, throughputRatio, p99Ratio, pass };
+      const units =
+        params.rounds * (kind === "download" ? params.downloads * params.downloadMb : counts[kind]);
+      const perUnit = (path: Path): CpuPerUnit => ({
+        daemonUs: round((cpuSpent[kind][path].daemon * 1000) / units, 1),
+        appUs: round((cpuSpent[kind][path].app * 1000) / units, 1),
+      });
+      const cpu = { direct: perUnit("direct"), proxy: perUnit("proxy") };
+      return { kind, unit, direct, proxy, throughputRatio, p99Ratio, pass, cpu };
     });
     const memory = {
       rssGrowthMb: round(rssGrowth.proxy / MiB, 1),
@@ -411,6 +440,16 @@ interfaces:
               `${r.proxy.throughput} ${r.unit}`,
               String(r.throughputRatio),
               r.pass ? "met" : "missed",
+            ]),
+          )}\n\n${table(
+            ["CPU time per unit, µs", "unit", "direct: app", "proxy: daemon", "proxy: app", "daemon / app"],
+            rows.map((r) => [
+              r.kind === "small" ? "small GET" : r.kind === "download" ? "download" : "WebSocket round trip",
+              r.kind === "download" ? "MiB" : r.kind === "small" ? "request" : "message",
+              String(r.cpu.direct.appUs),
+              String(r.cpu.proxy.daemonUs),
+              String(r.cpu.proxy.appUs),
+              r.cpu.direct.appUs > 0 ? String(round(r.cpu.proxy.daemonUs / r.cpu.direct.appUs, 2)) : "-",
             ]),
           )}\n\nRSS growth while ${params.downloadMb} MiB downloads streamed through the proxy: ${memory.rssGrowthMb} MiB (bound ${memory.maxRssGrowthMb} MiB: ${memory.pass ? "met" : "missed"}; straight to the app: ${memory.directRssGrowthMb} MiB); load ${result.machine.loadAverage}\n`,
     );

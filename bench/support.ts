@@ -4,6 +4,7 @@
  * 130: interrupted). A benchmark prints progress on stderr and its result on stdout: a table, or
  * with `--json` one JSON object with at least `{ benchmark, pass }`.
  */
+import { readFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 
@@ -72,6 +73,15 @@ export function machine(): Machine {
     node: process.version,
     loadAverage: round(loadavg()[0] ?? 0),
   };
+}
+
+const CLOCK_TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** CPU time a process has used so far (user + system), in milliseconds (10 ms steps), from /proc. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
 }
 
 /** A positive integer option, or the default; exits with a usage error otherwise. */

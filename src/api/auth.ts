@@ -45,6 +45,7 @@ export class Auth {
   readonly #clock: () => number;
   readonly #cliTokenFile: string;
   #cliToken: string | undefined;
+  #revocations = 0;
 
   constructor(options: {
     store: Store;
@@ -121,16 +122,29 @@ export class Auth {
       return true;
     });
     if (!replaced) throw notCurrent("no longer the current password: another call changed it meanwhile");
+    this.#revocations++;
     return this.#newSession(newHash);
   }
 
   logout(token: string | undefined): void {
-    if (token) this.#store.deleteSession(sha256(token));
+    if (!token) return;
+    this.#store.deleteSession(sha256(token));
+    this.#revocations++;
   }
 
   /** Revokes every session; returns how many there were. */
   logoutAll(): number {
-    return this.#store.deleteAllSessions();
+    const revoked = this.#store.deleteAllSessions();
+    this.#revocations++;
+    return revoked;
+  }
+
+  /**
+   * How many times this daemon revoked sessions (a logout, a password change): a remembered
+   * "this session is valid" is stale as soon as the count moves (see AppSessions.valid).
+   */
+  get revocations(): number {
+    return this.#revocations;
   }
 
   /** The session a cookie token names, if it is valid and not expired. */

@@ -80,7 +80,11 @@ export class AppAccess {
     this.#certificates = tls.certificates;
     this.#tlsSetup = tls.setup;
     const clock = options.clock ?? Date.now;
-    this.#sessions = new AppSessions({ clock, operatorValid: (key) => options.auth.sessionKeyValid(key) });
+    this.#sessions = new AppSessions({
+      clock,
+      operatorValid: (key) => options.auth.sessionKeyValid(key),
+      revocations: () => options.auth.revocations,
+    });
     this.#proxy = new AppProxy({
       sessions: this.#sessions,
       logger: options.logger,

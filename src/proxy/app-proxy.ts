@@ -97,6 +97,9 @@ export class AppProxy {
     const app = Fastify({
       loggerInstance: this.#options.logger,
       logController: new LogController({ disableRequestLogging: true }),
+      // The proxy's own logger for every request: Fastify would otherwise make a child logger per
+      // request (for a request id no line of the proxy's carries), a cost on every proxied request.
+      childLoggerFactory: (logger) => logger,
       // A path is the app's: no length limit of the router's, no rewriting of slashes.
       routerOptions: { maxParamLength: 64 * 1024 },
     });
@@ -125,7 +128,11 @@ export class AppProxy {
         .headers(PAGE_HEADERS)
         .send(messagePage("Bad request", status === 502 ? "the app could not be reached" : error.message));
     });
-    app.all("/*", (request, reply) => this.#handle(request, reply));
+    // Nothing returned: a returned reply is a thenable to Fastify, which would then wait on it
+    // (a promise and a stream-end listener per request) for an answer sent anyway.
+    app.all("/*", (request, reply) => {
+      this.#handle(request, reply);
+    });
     await app.ready();
     return app as unknown as FastifyInstance;
   }
@@ -303,7 +310,9 @@ export class AppProxy {
     const forwarding = this.#forwarding(routedAs, request.raw, token !== undefined);
     if (token) this.#hold(token, host, reply.raw);
     return reply.from(`${upstream.protocol}://${bracket(upstream.address)}:${upstream.port}${url}`, {
-      rewriteRequestHeaders: (req) => upstreamRequestHeaders(req.headers, forwarding),
+      // From the headers reply-from passes, not the request's: it took out `Connection` and the
+      // names it lists, which would otherwise strip the headers set here on the way to the app.
+      rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(headers, forwarding),
       rewriteHeaders: (headers) => downstreamResponseHeaders(headers, origins),
       // An app's answer is the app's: a 503 is not retried behind its back.
       retryDelay: () => null,

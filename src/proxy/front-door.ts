@@ -112,11 +112,17 @@ export class FrontDoor {
     return this.#port;
   }
 
+  /**
+   * Stops listening and ends every connection at once: the listener's close completes only when its
+   * last connection has ended, and a browser's keep-alive or WebSocket connection would otherwise
+   * hold a stopping daemon until the browser let go (forever, for a page left open).
+   */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
     this.#http.closeAllConnections();
     this.#https?.closeAllConnections();
+    await closed;
   }
 
   /** Reads the first byte of a connection to hand it to HTTPS or HTTP, the byte put back. */

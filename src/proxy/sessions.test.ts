@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { appCookieName, isAppSessionCookie } from "./app-proxy.ts";
+import { appCookieName, isAppSessionCookie, STREAM_CHECK_MS } from "./app-proxy.ts";
 import {
   downstreamResponseHeaders,
   hostOnlyCookie,
@@ -12,14 +12,34 @@ import {
   upstreamRequestHeaders,
   withoutCookies,
 } from "./headers.ts";
-import { AppSessions, MAX_APP_SESSIONS, MAX_TICKETS, TICKET_TTL_MS } from "./sessions.ts";
+import {
+  AppSessions,
+  MAX_APP_SESSIONS,
+  MAX_TICKETS,
+  OPERATOR_RECHECK_MS,
+  TICKET_TTL_MS,
+} from "./sessions.ts";
 
 function world() {
   let now = 1_000_000;
+  let revocations = 0;
   const live = new Set(["op-1"]);
-  const sessions = new AppSessions({ clock: () => now, operatorValid: (key) => live.has(key) });
+  const lookups = { count: 0 };
+  const sessions = new AppSessions({
+    clock: () => now,
+    operatorValid: (key) => {
+      lookups.count++;
+      return live.has(key);
+    },
+    revocations: () => revocations,
+  });
   const operator = { key: "op-1", expiresAt: now + 3_600_000 };
-  return { sessions, operator, live, advance: (ms: number) => (now += ms) };
+  /** What the daemon's logout does: the store forgets the session, and the revocation is counted. */
+  const revoke = (key: string) => {
+    live.delete(key);
+    revocations++;
+  };
+  return { sessions, operator, live, revoke, lookups, advance: (ms: number) => (now += ms) };
 }
 
 describe("tickets", () => {
@@ -47,14 +67,15 @@ describe("tickets", () => {
   });
 
   test("the operator session's end (logout, expiry) ends every app-host session and voids waiting tickets", () => {
-    const { sessions, operator, live, advance } = world();
+    const { sessions, operator, live, revoke, advance } = world();
     const ticket = sessions.issueTicket("a.localhost:7780", "/", operator);
     const redeemed = sessions.redeem(
       sessions.issueTicket("a.localhost:7780", "/", operator),
       "a.localhost:7780",
     );
     assert.ok(redeemed.ok);
-    live.delete("op-1");
+    assert.ok(sessions.valid(redeemed.token, "a.localhost:7780"));
+    revoke("op-1");
     assert.ok(!sessions.valid(redeemed.token, "a.localhost:7780"));
     assert.equal(sessions.redeem(ticket, "a.localhost:7780").ok, false);
     live.add("op-1");
@@ -65,6 +86,49 @@ describe("tickets", () => {
     assert.ok(again.ok);
     advance(3_600_000);
     assert.ok(!sessions.valid(again.token, "a.localhost:7780"), "past the operator session's end");
+  });
+
+  test("a session's check reads the operator session from the store at most once per OPERATOR_RECHECK_MS (bounded store reads per request)", () => {
+    const { sessions, operator, lookups, advance } = world();
+    const redeemed = sessions.redeem(
+      sessions.issueTicket("a.localhost:7780", "/", operator),
+      "a.localhost:7780",
+    );
+    assert.ok(redeemed.ok);
+    const before = lookups.count;
+    for (let i = 0; i < 1_000; i++) assert.ok(sessions.valid(redeemed.token, "a.localhost:7780"));
+    assert.equal(lookups.count - before, 0, "the redemption's own check is trusted for a while");
+    advance(OPERATOR_RECHECK_MS);
+    for (let i = 0; i < 1_000; i++) assert.ok(sessions.valid(redeemed.token, "a.localhost:7780"));
+    assert.equal(lookups.count - before, 1, "then read once again");
+  });
+
+  test("an operator session ended behind the daemon's back loses app access within OPERATOR_RECHECK_MS, streams within a second", () => {
+    const { sessions, operator, live, advance } = world();
+    const redeemed = sessions.redeem(
+      sessions.issueTicket("a.localhost:7780", "/", operator),
+      "a.localhost:7780",
+    );
+    assert.ok(redeemed.ok);
+    live.delete("op-1"); // the store changed, no logout through this daemon: no revocation counted
+    advance(OPERATOR_RECHECK_MS);
+    assert.ok(!sessions.valid(redeemed.token, "a.localhost:7780"));
+    assert.ok(
+      OPERATOR_RECHECK_MS + STREAM_CHECK_MS <= 1_000,
+      "an open stream is checked every STREAM_CHECK_MS: its session's end must show within a second",
+    );
+  });
+
+  test("a clock set back does not stretch a check's trust", () => {
+    const { sessions, operator, live, advance } = world();
+    const redeemed = sessions.redeem(
+      sessions.issueTicket("a.localhost:7780", "/", operator),
+      "a.localhost:7780",
+    );
+    assert.ok(redeemed.ok);
+    live.delete("op-1");
+    advance(-60_000);
+    assert.ok(!sessions.valid(redeemed.token, "a.localhost:7780"));
   });
 
   test("tickets and sessions are bounded: a flood pushes out the oldest", () => {

@@ -8,6 +8,13 @@
  *
  * Held in memory (a daemon restart sends app hosts through the ticket again, silently while the
  * operator session lives), keyed by the SHA-256 of each secret, bounded in number.
+ *
+ * The operator session is read from the store at most once per OPERATOR_RECHECK_MS per app-host
+ * session, not at every request (a read there is a SQLite query and two file-lock system calls,
+ * ~7 % of the daemon's busy time on a small request: bench/README.md): a revocation by this
+ * daemon (a logout, a password change) is seen at once, as it moves the revocation count; one made
+ * elsewhere (the store changed behind the daemon's back) within OPERATOR_RECHECK_MS; an expiry at
+ * its instant.
  */
 import { createHash, randomBytes } from "node:crypto";
 
@@ -17,6 +24,12 @@ export const TICKET_TTL_MS = 60_000;
 export const MAX_TICKETS = 1_000;
 /** At most this many app-host sessions live at once (the oldest go first). */
 export const MAX_APP_SESSIONS = 10_000;
+/**
+ * How long a check of the operator session behind an app-host session is trusted, when no
+ * revocation happened since. Together with the streams' check (STREAM_CHECK_MS), a session ended
+ * anyhow loses app access, open streams included, within a second (issue 16).
+ */
+export const OPERATOR_RECHECK_MS = 250;
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 const secret = () => randomBytes(32).toString("base64url");
@@ -25,7 +38,12 @@ const secret = () => randomBytes(32).toString("base64url");
 export type OperatorSession = { key: string; expiresAt: number };
 
 type Ticket = { host: string; path: string; operator: OperatorSession; expiresAt: number };
-type AppSession = { host: string; operator: OperatorSession };
+type AppSession = {
+  host: string;
+  operator: OperatorSession;
+  /** When the operator session was last found valid, and the revocation count then. */
+  checked: { at: number; revocations: number };
+};
 
 export type Redeemed =
   | { ok: true; token: string; path: string; expiresAt: number }
@@ -35,12 +53,19 @@ export class AppSessions {
   readonly #tickets = new Map<string, Ticket>();
   readonly #sessions = new Map<string, AppSession>();
   readonly #clock: () => number;
-  /** Whether the operator session with this key is still valid (the store's word, at every use). */
+  /** Whether the operator session with this key is still valid (the store's word). */
   readonly #operatorValid: (key: string) => boolean;
+  /** How many revocations of operator sessions there were so far (Auth.revocations). */
+  readonly #revocations: () => number;
 
-  constructor(options: { clock?: () => number; operatorValid: (key: string) => boolean }) {
+  constructor(options: {
+    clock?: () => number;
+    operatorValid: (key: string) => boolean;
+    revocations: () => number;
+  }) {
     this.#clock = options.clock ?? Date.now;
     this.#operatorValid = options.operatorValid;
+    this.#revocations = options.revocations;
   }
 
   /** A ticket for `host`, to land on `path` (a path of that host, checked by the caller). */
@@ -64,11 +89,16 @@ export class AppSessions {
     if (!held) return { ok: false, reason: "the ticket is unknown or was used already" };
     if (held.expiresAt <= now) return { ok: false, reason: "the ticket has expired" };
     if (held.host !== host) return { ok: false, reason: "the ticket is for another host" };
+    const revocations = this.#revocations();
     if (!this.#operatorValid(held.operator.key))
       return { ok: false, reason: "the operator session has ended" };
     const token = secret();
     bound(this.#sessions, MAX_APP_SESSIONS - 1);
-    this.#sessions.set(sha256(token), { host, operator: held.operator });
+    this.#sessions.set(sha256(token), {
+      host,
+      operator: held.operator,
+      checked: { at: now, revocations },
+    });
     return { ok: true, token, path: held.path, expiresAt: held.operator.expiresAt };
   }
 
@@ -78,9 +108,21 @@ export class AppSessions {
     const key = sha256(token);
     const session = this.#sessions.get(key);
     if (!session || session.host !== host) return false;
-    if (session.operator.expiresAt > this.#clock() && this.#operatorValid(session.operator.key)) return true;
-    this.#sessions.delete(key);
-    return false;
+    const now = this.#clock();
+    if (session.operator.expiresAt <= now) {
+      this.#sessions.delete(key);
+      return false;
+    }
+    const revocations = this.#revocations();
+    const { checked } = session;
+    const since = now - checked.at;
+    if (checked.revocations === revocations && since >= 0 && since < OPERATOR_RECHECK_MS) return true;
+    if (!this.#operatorValid(session.operator.key)) {
+      this.#sessions.delete(key);
+      return false;
+    }
+    session.checked = { at: now, revocations };
+    return true;
   }
 
   /** Ends one app-host session (its host's logout). */

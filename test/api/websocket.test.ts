@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { within } from "../support/wait.ts";
 import { connect, login, ok, type Session, settle, setup, startDaemon, type TestDaemon } from "./support.ts";
 
 describe("the event stream", () => {
@@ -210,4 +211,20 @@ describe("the event stream", () => {
       assert.ok(!client.messages.some((m) => m.type === "operation"), "no event after the revocation");
     }
   });
+});
+
+// The listener's close completes only when its last connection has ended: a page left open (its
+// event stream, its keep-alive connection) held a stopping daemon until the browser let go.
+test("a daemon stop ends the open event streams and keep-alive connections instead of waiting for them to leave", async () => {
+  const d = await startDaemon();
+  const session = await setup(d.port); // its keep-alive connection stays open, idle
+  const client = connect(d, { cookie: session.cookie });
+  try {
+    await client.next((m) => m.type === "hello");
+    await within(d.stop(), { what: "the daemon to stop while a client's event stream is open" });
+    await within(client.closed, { what: "the stopped daemon to end the client's event stream" });
+  } finally {
+    client.socket.terminate(); // a daemon that waits for its clients can then stop
+    await d.close();
+  }
 });

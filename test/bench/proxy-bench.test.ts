@@ -2,7 +2,8 @@
  * The app-access proxy benchmark (bench/proxy.bench.ts) runs end to end at a tiny size through
  * `bench/run.ts`: one JSON object with the small GET, the download and the WebSocket round trip
  * measured both ways (every request answered, every byte of each download received through the
- * proxy as straight from the app), the ratios derived from them, the proxy's memory growth reported,
+ * proxy as straight from the app), the ratios derived from them, the CPU time per unit of work of the
+ * daemon and of the app on each path, the proxy's memory growth reported,
  * and its temporary directory removed. Timing is not asserted: this machine is shared and small.
  */
 import assert from "node:assert/strict";
@@ -19,6 +20,7 @@ type Row = {
   throughputRatio: number;
   p99Ratio: number;
   pass: boolean;
+  cpu: Record<"direct" | "proxy", { daemonUs: number; appUs: number }>;
 };
 type BenchJson = {
   benchmark: string;
@@ -65,6 +67,14 @@ describe("proxy benchmark", () => {
         Math.abs(row.throughputRatio - row.proxy.throughput / row.direct.throughput) < 0.01,
         "throughput ratio derived",
       );
+      // CPU time per unit of work, for the daemon and the app on each path (10 ms steps: a tiny run
+      // may see none).
+      for (const path of ["direct", "proxy"] as const)
+        for (const figure of [row.cpu[path].daemonUs, row.cpu[path].appUs])
+          assert.ok(
+            Number.isFinite(figure) && figure >= 0,
+            `${row.kind} ${path}: ${JSON.stringify(row.cpu)}`,
+          );
     }
     assert.equal(bench.memory.maxRssGrowthMb, 50);
     assert.ok(bench.memory.rssGrowthMb >= 0 && bench.memory.directRssGrowthMb >= 0);

@@ -182,7 +182,9 @@ describe("real Podman: archy gate fails with evidence, and survives faults", () 
         .replace("      - mkdir -p /data/www &&", `      - echo "${LOG_LINE}" && mkdir -p /data/www &&`);
       assert.ok(sabotaged.includes("/missing.html") && sabotaged.includes(LOG_LINE), sabotaged);
       writeFileSync(path, sabotaged);
-      const run = await gate(["--apps-dir", apps, "--steps", "install,ui"]);
+      // The UI cell waits out its whole limit: a smaller one (as test/cli/app-test.test.ts does) costs
+      // less; install's, scaled alike, still gives hello-web well over a minute.
+      const run = await gate(["--apps-dir", apps, "--steps", "install,ui", "--timeout-scale", "0.5"]);
       runs.push(run);
       assert.equal(run.code, 1, show(run));
       const report = run.report as GateReport;

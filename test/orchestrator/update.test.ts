@@ -113,6 +113,12 @@ function inOrder(record: OperationRecord, steps: RegExp[]): void {
  */
 const healthy = (web: YAMLMap) => (web.get("health") as YAMLMap).set("start_period", "30s");
 
+/**
+ * The margin of a window that 2.0.0 waits out whole (the default 20 s is for a healthy version on a
+ * loaded node): enough for the test to see what 2.0.0 wrote before the rollback takes it away.
+ */
+const NEVER_HEALTHY_MARGIN_MS = 5_000;
+
 /** 2.0.0: writes into the data as it starts, and its health check asks for a page that is not there. */
 const neverHealthy = (web: YAMLMap) => {
   const command = web.get("command") as YAMLSeq;
@@ -173,7 +179,7 @@ describe("real Podman: update with rollback", { concurrency: 3 }, () => {
 
   test("a version that never gets healthy is rolled back at the end of its window: 1.0.0 runs, the data exactly as before", async () => {
     await inLab(async (lab) => {
-      const driver = await lab.driver();
+      const driver = await lab.driver({ updateMarginMs: NEVER_HEALTHY_MARGIN_MS });
       const app = await installed(lab, driver);
       const before = await dataState(lab, app);
       const old = await web(lab, app);
@@ -336,7 +342,7 @@ describe("real Podman: update with rollback", { concurrency: 3 }, () => {
       const old = await web(lab, app);
       await driver.kill();
       // Removals: the old container (outdated), then the new one in the rollback — die before that.
-      driver = await lab.driver({ crashBefore: "remove:2" });
+      driver = await lab.driver({ crashBefore: "remove:2", updateMarginMs: NEVER_HEALTHY_MARGIN_MS });
       const broken = await version(lab, app, "2.0.0", neverHealthy);
       const accepted = await driver.call<{ operationId: string }>("update", { path: broken.dir });
       await eventually(
