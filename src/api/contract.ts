@@ -434,7 +434,7 @@ export const CONTRACT = {
   }),
   "peers.list": method({
     summary:
-      "The peers this node fetches marketplace bundles from (their tokens never shown), and the grants of who may fetch from this node.",
+      "The peers this node fetches marketplace bundles and pinned images from (their tokens never shown), and the grants of who may fetch from this node.",
     access: "session",
     mutates: false,
     params: z.strictObject({}),
@@ -442,7 +442,7 @@ export const CONTRACT = {
   }),
   "peers.add": method({
     summary:
-      "Adds a peer to fetch bundles from first (or gives a known one a new token): its URL and the token its operator granted this node.",
+      "Adds a peer to fetch bundles and pinned images from first (or gives a known one a new token): its URL and the token its operator granted this node.",
     access: "session",
     mutates: true,
     params: z.strictObject({
@@ -456,7 +456,7 @@ export const CONTRACT = {
     result: z.object({ added: z.boolean(), peers: PeersView }),
   }),
   "peers.remove": method({
-    summary: "Removes a peer: bundles are no longer fetched from it.",
+    summary: "Removes a peer: bundles and images are no longer fetched from it.",
     access: "session",
     mutates: true,
     params: z.strictObject({ url: z.string().min(1).max(512) }),
@@ -464,7 +464,7 @@ export const CONTRACT = {
   }),
   "peers.grant": method({
     summary:
-      "Lets another node fetch the bundles this node has: a new token for it, shown this once (only its SHA-256 is kept).",
+      "Lets another node fetch the bundles and images this node has: a new token for it, shown this once (only its SHA-256 is kept). While it grants any, the node keeps the images it pulls for its peers.",
     access: "session",
     mutates: true,
     params: z.strictObject({

@@ -1,5 +1,5 @@
 /**
- * The handlers of peers (docs/peers.md): the nodes this one fetches marketplace bundles from, and
+ * The handlers of peers (docs/peers.md): the nodes this one fetches bundles and images from, and
  * the grants of who may fetch from it. Tokens go in and never come out, but for a new grant's, shown
  * once. Their schemas are in contract.ts (market-views.ts).
  */

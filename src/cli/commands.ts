@@ -289,7 +289,7 @@ const TABLE = {
     load: () => import("./commands/market.ts"),
   },
   peers: {
-    summary: "other nodes to fetch marketplace bundles from, and who may fetch from this one",
+    summary: "other nodes to fetch bundles and images from, and who may fetch from this one",
     options: [HELP],
     args: "none",
     subcommands: {

@@ -1,6 +1,7 @@
 /**
  * The daemon's settings of port-per-interface mode: off unless asked for, a range from a flag, the
- * environment or the config file, and a bad range refused with its origin and the fix.
+ * environment or the config file, and a bad range refused with its origin and the fix; the bound of
+ * the peer image cache.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -65,4 +66,28 @@ test("mdns is off by default, on with a node name under .local, refused with any
       error.message.includes("--node-name archy.local"),
   );
   assert.throws(() => loadConfig({ flags: { mdns: "yes" }, env: {} }), /--mdns: mdns "yes" is not on or off/);
+});
+
+test("the peer image cache's bound comes from the config file in MiB; a negative or fractional one is refused, naming the key", () => {
+  assert.equal(
+    loadConfig({ flags: {}, env: {} }).peerImageCacheBytes,
+    undefined,
+    "the default is image-cache.ts's",
+  );
+  const dir = mkdtempSync(join(tmpdir(), "archy-config-"));
+  try {
+    const file = join(dir, "config.yml");
+    writeFileSync(file, "peerImageCacheMiB: 512\n");
+    assert.equal(loadConfig({ flags: { config: file }, env: {} }).peerImageCacheBytes, 512 * 1024 * 1024);
+    for (const bad of ["-1", "1.5", "lots"]) {
+      writeFileSync(file, `peerImageCacheMiB: ${bad}\n`);
+      assert.throws(
+        () => loadConfig({ flags: { config: file }, env: {} }),
+        (error: unknown) => error instanceof ConfigError && /peerImageCacheMiB/.test(error.message),
+        bad,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

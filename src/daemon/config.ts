@@ -49,6 +49,12 @@ const ConfigFile = z.strictObject({
     .max(7 * 24 * 60)
     .optional(),
   backupMinIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
+  peerImageCacheMiB: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024)
+    .optional(),
 });
 
 export type DaemonConfig = {
@@ -72,6 +78,8 @@ export type DaemonConfig = {
   marketRefreshMs?: number;
   /** The shortest interval of an `every` backup schedule (docs/backups.md); the scheduler looks at least this often. */
   backupMinIntervalMs?: number;
+  /** The bound of the images a sharing node keeps for its peers (docs/peers.md). */
+  peerImageCacheBytes?: number;
 };
 
 /** App access: the node's name, TLS and its certificate. */
@@ -181,6 +189,9 @@ export function loadConfig(input: ConfigInput): DaemonConfig {
     catalogRefreshMs: (file.catalogRefreshMinutes ?? 60) * 60_000,
     marketRefreshMs: (file.marketRefreshMinutes ?? 15) * 60_000,
     backupMinIntervalMs: (file.backupMinIntervalSeconds ?? 60) * 1000,
+    ...(file.peerImageCacheMiB !== undefined
+      ? { peerImageCacheBytes: file.peerImageCacheMiB * 1024 * 1024 }
+      : {}),
     dataDir: resolve(dataDir as string),
     listen: parseListen(listen.value as string, listen.origin),
     appsDir: appsDir ? resolve(appsDir) : undefined,

@@ -158,6 +158,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
     onEvent: publish,
     onProbe: (outcome) => metrics.healthProbes.inc({ outcome }),
     packageOf,
+    ...(config.peerImageCacheBytes !== undefined ? { peerImageCacheBytes: config.peerImageCacheBytes } : {}),
   });
   const backupMinIntervalMs = config.backupMinIntervalMs ?? 60_000;
   const backups = new Backups({
@@ -334,6 +335,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   registerPeerRoutes(server, {
     store: orchestrator.store,
     bundleFile: (sha256) => market.bundleFile(sha256),
+    images: orchestrator.peerImages,
     log: { info: (message) => logger.info(message), warn: (message) => logger.warn(message) },
   });
   await server.ready();

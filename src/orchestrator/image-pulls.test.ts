@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { PeerCopy, PullSources } from "../peers/image-fetch.ts";
+import type { Peer } from "../peers/peers.ts";
 import { registryOf } from "../registry/reference.ts";
 import { pullErrorKind } from "../runtime/libpod/images.ts";
 import { PullFailure, type PullOptions, type PullProgress, type RegistryAuth } from "../runtime/runtime.ts";
@@ -39,12 +41,13 @@ function door(
   };
 }
 
-function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryAuth) {
+function run(images: string[], podman: ReturnType<typeof door>, auth?: RegistryAuth, sources?: PullSources) {
   const lines: string[] = [];
   const sleeps: number[] = [];
   const events: PullProgress[] = [];
   let now = 0;
   const done = pullMissing(images, registryOf, {
+    ...(sources ? { sources } : {}),
     // Every reading of the clock is a second later.
     clock: () => (now += 1_000),
     runtime: podman,
@@ -205,5 +208,89 @@ describe("pullMissing", () => {
     const podman = door([], []);
     await assert.rejects(run(["localhost/archy-test/x:1"], podman).done, /never pulled: build or load it/);
     assert.equal(podman.calls.length, 0);
+  });
+});
+
+describe("pullMissing with peers (docs/peers.md)", () => {
+  const OTHER = `registry.example.org/app/db:2@sha256:${"b".repeat(64)}`;
+  const peer = (n: number): Peer => ({ url: `https://10.0.0.${n}:7780/`, token: "t", addedAt: 0 });
+
+  /**
+   * Peers answering per `answers[url]` (the same for every image), in that order; records who was
+   * asked for what. An image a peer served is in Podman's store.
+   */
+  function peers(answers: Record<string, PeerCopy>, podman: ReturnType<typeof door>) {
+    const asked: string[] = [];
+    const served = new Set<string>();
+    const present = podman.imagePresent;
+    podman.imagePresent = async (image) => served.has(image) || present(image);
+    const sources: PullSources = {
+      peers: Object.keys(answers).map((url) => ({ url, token: "t", addedAt: 0 })),
+      fromPeer: async (p, image) => {
+        asked.push(`${p.url} ${image}`);
+        const answer = answers[p.url] as PeerCopy;
+        if (answer.served) served.add(image);
+        return answer;
+      },
+    };
+    return { sources, asked };
+  }
+
+  test("a peer that lied is dropped for the rest of the step: not asked for the next image; the next peer and then the origin are", async () => {
+    const podman = door([], []);
+    const { sources, asked } = peers(
+      {
+        [peer(1).url]: { served: false, problem: "Digest did not match", lied: true },
+        [peer(2).url]: { served: false, problem: "manifest unknown", lied: false },
+      },
+      podman,
+    );
+    const { done, lines } = run([IMAGE, OTHER], podman, undefined, sources);
+    await done;
+    assert.deepEqual(asked, [
+      `${peer(1).url} ${IMAGE}`,
+      `${peer(2).url} ${IMAGE}`,
+      `${peer(2).url} ${OTHER}`,
+    ]);
+    assert.deepEqual(
+      podman.calls.map((c) => c.image),
+      [IMAGE, OTHER],
+      "the origin served both",
+    );
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith(
+          `warn: peer ${peer(1).url} dropped for the rest of this operation: what it served for ${IMAGE} is not what its digest names (Digest did not match)`,
+        ),
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.includes(`info: peer ${peer(2).url} did not serve ${IMAGE}: manifest unknown`),
+      lines.join("\n"),
+    );
+  });
+
+  test("an image a peer served is not pulled from its registry, and the log says which peer", async () => {
+    const podman = door([], []);
+    const { sources, asked } = peers({ [peer(3).url]: { served: true } }, podman);
+    const { done, lines } = run([IMAGE], podman, undefined, sources);
+    await done;
+    assert.deepEqual(asked, [`${peer(3).url} ${IMAGE}`]);
+    assert.equal(podman.calls.length, 0, "Podman pulled nothing");
+    assert.ok(
+      lines.includes(
+        `info: pulled ${IMAGE} from peer ${peer(3).url} (every blob verified against its digest)`,
+      ),
+      lines.join("\n"),
+    );
+  });
+
+  test("an image not pinned by digest is never asked of a peer: only a digest says what its bytes must be", async () => {
+    const podman = door([], []);
+    const { sources, asked } = peers({ [peer(4).url]: { served: true } }, podman);
+    await run(["registry.example.org/app/web:1"], podman, undefined, sources).done;
+    assert.deepEqual(asked, []);
+    assert.equal(podman.calls.length, 1);
   });
 });

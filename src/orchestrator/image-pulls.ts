@@ -7,9 +7,16 @@
  * not: they fail at once, naming the image and what to do. Before the first byte is downloaded,
  * the images' size (as their registries list it) is checked against the free space of Podman's
  * storage: images that cannot fit are refused, with both figures and what to free.
+ *
+ * An image pinned by digest is asked of the operator's peers first (docs/peers.md): a peer that
+ * serves other bytes than the digests name is dropped for the rest of the step, one that lacks the
+ * image is passed over, and the image's registry — its origin — is used when no peer served it.
+ * A node that shares keeps what it pulls in its peer cache: its pulls go through the cache.
  */
 
 import type { Manifest } from "../manifest/schema.ts";
+import type { PullSources } from "../peers/image-fetch.ts";
+import { pinnedDigest } from "../registry/image-archive.ts";
 import { registryOf } from "../registry/reference.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import {
@@ -52,6 +59,7 @@ export const DEFAULT_PULL_POLICY: PullPolicy = { attempts: 4, baseDelayMs: 2_000
 
 export type PullStepOptions = {
   runtime: ImageDoor;
+  sources?: PullSources;
   credentialsFor: (image: string) => RegistryAuth | undefined;
   note: Note;
   onProgress?: (progress: LayerProgress) => void;
@@ -204,8 +212,6 @@ export async function pullMissing(
   registryOf: (image: string) => string,
   options: PullStepOptions,
 ): Promise<void> {
-  const policy = options.policy ?? DEFAULT_PULL_POLICY;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const missing: string[] = [];
   for (const image of new Set(images)) {
     if (await options.runtime.imagePresent(image)) continue;
@@ -219,49 +225,121 @@ export async function pullMissing(
     missing.push(image);
   }
   if (missing.length > 0) await checkRoom(missing, options);
+  // A peer that lied is not asked again in this step, whatever the image.
+  const dropped = new Set<string>();
   for (const image of missing) {
     const registry = registryOf(image);
     const auth = options.credentialsFor(image);
-    options.note(
-      "info",
-      `pulling ${image} from ${registry}${auth ? ` as ${auth.username}` : " (no credentials stored)"}`,
-    );
-    const toLog = progressNotes(image, options.note);
-    const rated = layerRates(options.clock ?? Date.now);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await options.runtime.pullImage(image, {
-          auth,
-          onProgress: (reported) => {
-            const progress = rated(reported);
-            toLog(progress);
-            options.onProgress?.({ ...progress, image });
-          },
-        });
-        break;
-      } catch (error) {
-        // Only what the registry failed is the pull step's; an engine that does not answer is the
-        // reconciler's to wait out, like every engine call.
-        if (!(error instanceof PullFailure)) throw error;
-        const { kind, reason } = error;
-        if (kind !== "unreachable" || attempt >= policy.attempts)
-          throw new ImagePullError(
-            kind,
-            image,
-            `image ${image} could not be pulled${kind === "unreachable" ? ` (${attempt} tries)` : ""}: ${reason}; ${advice(kind, registry)}`,
-          );
-        const delay = policy.baseDelayMs * 2 ** (attempt - 1);
-        options.note(
-          "warn",
-          `pulling ${image} failed (try ${attempt} of ${policy.attempts}): ${reason}; trying again in ${Math.round(delay / 1000)} s`,
-        );
-        await sleep(delay);
-      }
-    }
+    const pinned = pinnedDigest(image) !== undefined;
+    const from =
+      (pinned &&
+        options.sources &&
+        (await fromPeers(image, registry, options.sources, dropped, options.note))) ||
+      (pinned && (await throughCache(image, registry, auth, options))) ||
+      (await pullWithPodman(image, registry, auth, options));
     // Present now: a pull that ended without an error but left no image is a failure too.
     if (!(await options.runtime.imagePresent(image)))
       throw new ImagePullError("not-found", image, `image ${image} is not on the node after its pull`);
-    options.note("info", `pulled ${image}`);
+    options.note("info", `pulled ${image}${from}`);
+  }
+}
+
+/**
+ * Asks the peers not dropped yet for `image`, in order; says who served it (` from peer URL`), or
+ * undefined when none did.
+ */
+async function fromPeers(
+  image: string,
+  registry: string,
+  sources: PullSources,
+  dropped: Set<string>,
+  note: Note,
+): Promise<string | undefined> {
+  for (const peer of sources.peers) {
+    if (dropped.has(peer.url)) continue;
+    note("info", `asking peer ${peer.url} for ${image}`);
+    const copy = await sources.fromPeer(peer, image);
+    if (copy.served) return ` from peer ${peer.url} (every blob verified against its digest)`;
+    if (copy.lied) {
+      dropped.add(peer.url);
+      note(
+        "warn",
+        `peer ${peer.url} dropped for the rest of this operation: what it served for ${image} is not what its digest names (${copy.problem}); nothing of it was kept, the origin ${registry} is used`,
+      );
+    } else note("info", `peer ${peer.url} did not serve ${image}: ${copy.problem}`);
+  }
+  return undefined;
+}
+
+/** When the node shares, pulls `image` from its registry through the peer cache; undefined when it does not share or that failed. */
+async function throughCache(
+  image: string,
+  registry: string,
+  auth: RegistryAuth | undefined,
+  options: PullStepOptions,
+): Promise<string | undefined> {
+  const copy = options.sources?.throughCache;
+  if (!copy) return undefined;
+  options.note(
+    "info",
+    `pulling ${image} from ${registry}${auth ? ` as ${auth.username}` : " (no credentials stored)"} into the node's peer cache (it shares its images: no per-layer progress)`,
+  );
+  try {
+    await copy(image, auth);
+    return ` from ${registry} (kept for peers)`;
+  } catch (error) {
+    options.note(
+      "warn",
+      `pulling ${image} through the peer cache failed: ${(error as Error).message}; Podman pulls it instead`,
+    );
+    return undefined;
+  }
+}
+
+/** Podman's pull of `image` from its registry, with progress, tried again while the registry cannot be reached. */
+async function pullWithPodman(
+  image: string,
+  registry: string,
+  auth: RegistryAuth | undefined,
+  options: PullStepOptions,
+): Promise<string> {
+  const policy = options.policy ?? DEFAULT_PULL_POLICY;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  options.note(
+    "info",
+    `pulling ${image} from ${registry}${auth ? ` as ${auth.username}` : " (no credentials stored)"}`,
+  );
+  const toLog = progressNotes(image, options.note);
+  const rated = layerRates(options.clock ?? Date.now);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await options.runtime.pullImage(image, {
+        auth,
+        onProgress: (reported) => {
+          const progress = rated(reported);
+          toLog(progress);
+          options.onProgress?.({ ...progress, image });
+        },
+      });
+      return "";
+    } catch (error) {
+      // Only what the registry failed is the pull step's; an engine that does not answer is the
+      // reconciler's to wait out, like every engine call.
+      if (!(error instanceof PullFailure)) throw error;
+      const { kind, reason } = error;
+      if (kind !== "unreachable" || attempt >= policy.attempts)
+        throw new ImagePullError(
+          kind,
+          image,
+          `image ${image} could not be pulled${kind === "unreachable" ? ` (${attempt} tries)` : ""}: ${reason}; ${advice(kind, registry)}`,
+        );
+      const delay = policy.baseDelayMs * 2 ** (attempt - 1);
+      options.note(
+        "warn",
+        `pulling ${image} failed (try ${attempt} of ${policy.attempts}): ${reason}; trying again in ${Math.round(delay / 1000)} s`,
+      );
+      await sleep(delay);
+    }
   }
 }
 
@@ -271,6 +349,8 @@ export type AppImagePullsOptions = {
   contexts: RenderContexts;
   credentialsFor: (image: string) => RegistryAuth | undefined;
   onEvent: (event: ReconcilerEvent) => void;
+  /** Peers and the peer cache, as the operator has them set when a pull starts. */
+  sources?: () => PullSources | undefined;
   policy?: PullPolicy;
   clock?: () => number;
 };
@@ -296,7 +376,9 @@ export class AppImagePulls {
 
   /** Pulls the images of `manifest` that are not on the node; an ImagePullError names the first that cannot be. */
   async pull(app: AppRow, manifest: Manifest, note: Note): Promise<void> {
+    const sources = this.#o.sources?.();
     await pullMissing(this.imagesOf(manifest), registryOf, {
+      ...(sources ? { sources } : {}),
       runtime: this.#o.runtime,
       credentialsFor: this.#o.credentialsFor,
       note,

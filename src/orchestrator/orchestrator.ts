@@ -13,6 +13,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProtectedDir } from "../manifest/host-paths.ts";
 import { type PermissionRequest, requestedPermissions } from "../manifest/permissions.ts";
+import { DEFAULT_PEER_IMAGE_CACHE_MIB, ImageCache, peerImageCacheDir } from "../peers/image-cache.ts";
+import { pullSources } from "../peers/image-fetch.ts";
 import { registryOf } from "../registry/reference.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultRuntimeDir } from "../runtime/service.ts";
@@ -51,6 +53,8 @@ export type OrchestratorOptions = {
   beforeAction?: (action: Action) => void;
   /** Retries of image pulls whose registry cannot be reached (default: image-pulls.ts). */
   pullPolicy?: PullPolicy;
+  /** The bound of the images a sharing node keeps for its peers (default: image-cache.ts). */
+  peerImageCacheBytes?: number;
   /** Added to the time a new version's health checks need, to make its update window (default 20 s). */
   updateMarginMs?: number;
   /** Delays between restarts of an unhealthy container (see health-restarts.ts for the defaults). */
@@ -76,6 +80,8 @@ export class Orchestrator {
   readonly secrets: SecretFiles;
   /** Credentials for image registries, by host (`<state>/registries/`). */
   readonly registries: RegistryCredentials;
+  /** The images this node keeps for its peers while it shares (`<dataRoot>/peer-images/`, docs/peers.md). */
+  readonly peerImages: ImageCache;
   /**
    * Apps held stopped, with why (a backup or restore in flight, src/backup/): the reconciler keeps
    * them stopped until the hold is lifted. In memory: a daemon that dies lifts every hold, so an app
@@ -102,6 +108,10 @@ export class Orchestrator {
     const mask = this.secrets.mask;
     this.registries = new RegistryCredentials(join(options.stateDir, "registries"), mask);
     this.registries.learnExisting();
+    this.peerImages = new ImageCache(
+      peerImageCacheDir(options.dataRoot),
+      options.peerImageCacheBytes ?? DEFAULT_PEER_IMAGE_CACHE_MIB * 1024 * 1024,
+    );
     const onEvent = options.onEvent ?? (() => {});
     this.#options = {
       ...options,
@@ -259,6 +269,12 @@ export class Orchestrator {
       onEvent: options.onEvent,
       registryAuth: (image) => this.registries.get(registryOf(image)),
       ...(options.pullPolicy ? { pullPolicy: options.pullPolicy } : {}),
+      pullSources: () => {
+        const peers = this.store.peers();
+        // A peer's token is a credential: whatever a copy from it says back is masked.
+        for (const peer of peers) this.secrets.mask.add(`peer ${peer.url}`, peer.token);
+        return pullSources(peers, this.store.peerGrants().length > 0 ? this.peerImages : undefined);
+      },
       ...(options.updateMarginMs !== undefined ? { updateMarginMs: options.updateMarginMs } : {}),
       ...(options.healthRestarts ? { healthRestarts: options.healthRestarts } : {}),
       ...(options.packageOf ? { packageOf: options.packageOf } : {}),

@@ -10,6 +10,7 @@
  */
 
 import type { HookStepSpec } from "../manifest/schema.ts";
+import type { PullSources } from "../peers/image-fetch.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { Observation, RegistryAuth, Runtime, Watch } from "../runtime/runtime.ts";
 import { AppReconciler, type HealthSource } from "./app-reconciler.ts";
@@ -70,6 +71,8 @@ export type ReconcilerOptions = {
   registryAuth?: (image: string) => RegistryAuth | undefined;
   /** Retries of a pull whose registry cannot be reached (default: image-pulls.ts). */
   pullPolicy?: PullPolicy;
+  /** Where pinned images come from besides Podman's pull: peers, the peer cache (default: none). */
+  pullSources?: () => PullSources | undefined;
 };
 
 /** A local app's package is the directory its manifest came from. */
@@ -120,6 +123,7 @@ export class Reconciler {
       credentialsFor: options.registryAuth ?? (() => undefined),
       onEvent: options.onEvent ?? (() => {}),
       ...(options.pullPolicy ? { policy: options.pullPolicy } : {}),
+      ...(options.pullSources ? { sources: options.pullSources } : {}),
       clock,
     });
     const detail: HealthSource["detail"] = (appId, key, container) =>

@@ -1,6 +1,6 @@
 /**
- * Peers: other Archipelago nodes this node shares what it has with (docs/peers.md). Two lists, one
- * each way:
+ * Peers: other Archipelago nodes this node shares what it has with (docs/peers.md): marketplace
+ * bundles and pinned images. Two lists, one each way:
  *   - the peers this node fetches from (their URL and the token their operator gave ours), and
  *   - the grants: who may fetch from this node, each a name and a token this node issued (only its
  *     SHA-256 is kept: the token is shown once, when granted).
@@ -8,7 +8,7 @@
  * proxy or a shared host put many behind one, DHCP moves them, anyone on a LAN can take one), while
  * a token is one peer's, works wherever that peer is, and is revoked alone. What peers serve is
  * content-addressed and verified by whoever fetches it (a marketplace bundle against its signed
- * release): a peer is untrusted transport, never a source of trust. Pure; the store keeps the lists.
+ * release, an image against the digest it is pinned by): a peer is untrusted transport, never a source of trust. Pure; the store keeps the lists.
  */
 import { createHash, randomBytes } from "node:crypto";
 

@@ -109,6 +109,12 @@ describe("bundles from peer nodes: served to granted peers only, verified, origi
     }
     for (const name of ["..%2F..%2Fstate%2Fstore.db", "store.db", `${"0".repeat(64)}.tar`])
       assert.equal((await peerGet(`${PEER_BUNDLES_PATH}${name}`, tokenForB)).status, 404, name);
+    // The images side of the same listener (docs/peers.md#images): the same tokens, the same refusals.
+    assert.equal((await peerGet("/v2/", tokenForB)).status, 200, "a granted token reaches the image API");
+    for (const token of [undefined, callerA.bearer, revoked])
+      assert.equal((await peerGet("/v2/", token)).status, 401, String(token && "a token not granted"));
+    for (const name of ["manifests/latest", `manifests/sha256:${"0".repeat(64)}`])
+      assert.equal((await peerGet(`/v2/archy/web/${name}`, tokenForB)).status, 404, name);
     const listed = JSON.stringify(await ok(nodeA.port, "peers.list", {}, callerA));
     assert.match(listed, /"name":"node-b"/);
     assert.doesNotMatch(listed, new RegExp(tokenForB), "a grant's token is never shown again");

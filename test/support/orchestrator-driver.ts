@@ -14,6 +14,8 @@
  *   stdin:  {"id":1,"op":"install","path":"/…/apps/hello-web"} | {"id":2,"op":"stop","app":"hello-web"}
  *           {"id":5,"op":"registry-login","host":"127.0.0.1:5000","username":"u","password":"p"}
  *           {"id":6,"op":"image-export","app":"x","file":"/…/x.tar"} | {"id":7,"op":"image-import","file":"/…/x.tar"}
+ *           {"id":8,"op":"peers-add","url":"http://127.0.0.1:9/","token":"archy-peer-…"} | {"id":9,"op":"peers-remove","url":"…"}
+ *           {"id":10,"op":"peers-grant","name":"b"} (replies the token) | {"id":11,"op":"peers-revoke","name":"b"}
  *           {"id":3,"op":"list"} | {"id":4,"op":"wait","app":"x","phase":"running","timeoutMs":60000}
  *   stdout: {"reply":1,"ok":true,"result":…} | {"event":{…}}
  */
@@ -29,6 +31,7 @@ import { LifecycleError } from "../../src/orchestrator/lifecycle.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
 import type { Action } from "../../src/orchestrator/planner.ts";
 import { Store } from "../../src/orchestrator/store.ts";
+import { newPeerToken, peerTokenDigest } from "../../src/peers/peers.ts";
 import { exportAppArchive, importAppArchive } from "../../src/registry/app-archive.ts";
 import { registryOf } from "../../src/registry/reference.ts";
 import { PodmanRuntime } from "../../src/runtime/podman-runtime.ts";
@@ -158,6 +161,17 @@ async function handle(command: { id: number; op: string; [key: string]: unknown 
         await new Promise((resolve) => out.end(resolve));
       }
     }
+    case "peers-add":
+      return store.putPeer(command.url as string, command.token as string, Date.now());
+    case "peers-remove":
+      return store.removePeer(command.url as string);
+    case "peers-grant": {
+      const token = newPeerToken();
+      store.addPeerGrant(command.name as string, peerTokenDigest(token), Date.now());
+      return token;
+    }
+    case "peers-revoke":
+      return store.removePeerGrant(command.name as string);
     case "image-import":
       return importAppArchive(command.file as string, {
         workDir: join(values.state as string, "image-archives"),

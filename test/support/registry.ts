@@ -55,6 +55,11 @@ export type TestRegistry = {
    * before that), trusted like the registry itself. Its host is the proxy's `127.0.0.1:<port>`.
    */
   throttled(bytesPerSecond: number): Promise<{ host: string; close(): Promise<void> }>;
+  /**
+   * The requests the registry served since it (re)started, one access-log line each
+   * (`"GET /v2/<repo>/blobs/sha256:… HTTP/1.1" 200 …`): what was asked of the origin.
+   */
+  requests(): string[];
   /** Stops serving (the registry is "down"); `start()` serves the same storage again, same port. */
   halt(): Promise<void>;
   start(): Promise<void>;
@@ -320,6 +325,8 @@ export async function startRegistry(options: { username?: string } = {}): Promis
       };
       return manifest.layers.map((l) => l.digest);
     },
+    requests: () =>
+      output.split("\n").filter((line) => /"(GET|HEAD|PUT|POST|PATCH|DELETE) \/v2\//.test(line)),
     halt,
     start,
     async throttled(bytesPerSecond) {

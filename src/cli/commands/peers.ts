@@ -1,4 +1,4 @@
-/** `archy peers …`: other nodes this one fetches marketplace bundles from, and who may fetch from it (docs/peers.md). */
+/** `archy peers …`: other nodes this one fetches marketplace bundles and images from, and who may fetch from it (docs/peers.md). */
 import type { Result } from "../../api/contract.ts";
 import { runSubcommand, UsageError } from "../args.ts";
 import type { SubcommandName } from "../commands.ts";
@@ -17,17 +17,20 @@ import {
 
 const USAGE = `Usage: archy peers <command> [--url URL] [--token-file FILE]
 
-  ls [--json]          the peers this node fetches marketplace bundles from first, and the
-                       grants of the nodes that may fetch from this one (tokens are never shown)
-  add URL              fetch bundles from the node at URL (https://host:port/) first; the token
-                       its operator granted you is read from stdin: \`echo TOKEN | archy peers add URL\`
+  ls [--json]          the peers this node fetches marketplace bundles and images from first, and
+                       the grants of the nodes that may fetch from this one (tokens are never shown)
+  add URL              fetch bundles and pinned images from the node at URL (https://host:port/)
+                       first; the token its operator granted you is read from stdin:
+                       \`echo TOKEN | archy peers add URL\`
   remove URL           stop fetching from that node
-  grant NAME           let another node fetch the bundles this one has: prints its token, once;
-                       give it to that node's operator
+  grant NAME           let another node fetch the bundles and images this one has: prints its
+                       token, once; give it to that node's operator. While it grants any, this node
+                       keeps the images it pulls for its peers (<data dir>/peer-images)
   revoke NAME          withdraw a grant: its token fetches nothing any more
 
-Whatever a peer serves is verified against the signed release (length, SHA-256, BLAKE3); a peer
-that serves other bytes is dropped and the release's own mirrors are used.
+Whatever a peer serves is verified: a bundle against the signed release (length, SHA-256, BLAKE3),
+an image against the digest it is pinned by. A peer that serves other bytes is dropped for the
+rest of the operation and the origin (the release's mirrors, the image's registry) is used.
 
 ${CONNECTION_USAGE}
 
