@@ -41,7 +41,7 @@ type Method = "node" | "build" | "bare-build" | "source";
 const LABELS: Record<Method, string> = {
   node: "node -e 0",
   build: "bin/archy ls --json (the build)",
-  "bare-build": "node dist/main.js ls --json (the build without bin/archy's check and source maps)",
+  "bare-build": "node dist/main.js ls --json (the build without bin/archy's staleness check)",
   source: "node src/cli/main.ts ls --json (sources)",
 };
 

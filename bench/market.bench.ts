@@ -18,10 +18,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevRelay } from "../src/marketplace/dev-relay.ts";
-import { buildPublication, type SignedEvent } from "../src/marketplace/events.ts";
-import { generateKeyFile, openKeyFile } from "../src/marketplace/identity.ts";
+import type { SignedEvent } from "../src/marketplace/events.ts";
 import { MAX_LISTED, Marketplace } from "../src/marketplace/market.ts";
 import { publish } from "../src/marketplace/relay.ts";
+import { buildPublication, generateKeyFile, openKeyFile } from "../src/marketplace/signing.ts";
 import { Store } from "../src/orchestrator/store.ts";
 import {
   benchArgs,

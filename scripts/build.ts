@@ -12,8 +12,8 @@
  * loading its lazily imported chunks from its own directory. The three newest builds are kept.
  * `dist/BUILT` is written last: bin/archy runs the build only while that file is newer than every
  * file under `src/`, `package-lock.json` and this script, and otherwise builds again or runs the
- * sources. Source maps (`*.js.map`, without the sources) let `--enable-source-maps` put `.ts` files
- * and lines in stack traces; bin/archy turns that on for every command but the daemon.
+ * sources. Source maps (`*.js.map`, without the sources) put `.ts` files and lines in the stack of
+ * an unexpected error the CLI prints (src/cli/stack.ts), or in any with `--enable-source-maps`.
  *
  * Runs with the Node that `npm ci` installs (npm's `prepare` builds after every `npm ci`).
  */

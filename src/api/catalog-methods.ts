@@ -60,7 +60,10 @@ export const CATALOG_HANDLERS: ApiHandlers<
   },
   "catalog.refresh": async ({ name }, ctx) => {
     if (name !== undefined && !ctx.catalogs.statuses().some((s) => s.name === name))
-      throw new RpcError(RPC_CODES.notFound, `no catalog source ${name}: see catalog.sources`);
+      throw new RpcError(
+        RPC_CODES.notFound,
+        `no catalog source ${name}: see catalog.sources (archy sources ls)`,
+      );
     return statusViews(ctx.catalogs, await ctx.catalogs.refresh(name));
   },
   "catalog.list": async (_params, ctx) => {

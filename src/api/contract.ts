@@ -322,7 +322,10 @@ export const CONTRACT = {
     mutates: true,
     params: z.strictObject({
       id: AppId,
-      snapshot: z.string().min(8).max(64).optional(),
+      snapshot: z
+        .string()
+        .regex(/^[0-9a-f]{8,64}$/, "not a snapshot id (8 to 64 hex digits, as archy backups shows them)")
+        .optional(),
       target: BackupTargetName.optional(),
     }),
     result: Accepted,
@@ -455,7 +458,14 @@ export const CONTRACT = {
     access: "session",
     mutates: true,
     params: z.strictObject({
-      url: z.string().min(1).max(512).meta({ description: "The other node's address, https://host:port/." }),
+      url: z
+        .string()
+        .min(1)
+        .max(512)
+        .meta({
+          description:
+            "The other node's address and daemon port, http://host:port/ (https:// when its certificate is one this node trusts).",
+        }),
       token: z
         .string()
         .min(1)

@@ -19,7 +19,6 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CatalogError } from "../catalog/errors.ts";
-import { exportAppArchive, importAppArchive } from "../registry/app-archive.ts";
 import { ImageArchiveError } from "../registry/image-archive.ts";
 import type { RegistryAuth } from "../runtime/runtime.ts";
 
@@ -54,6 +53,9 @@ export function registerImageArchiveRoutes(
   server: FastifyInstance,
   options: ImageArchiveRoutesOptions,
 ): void {
+  // What an export or import needs (skopeo's driver, the bundle format, the publisher's reading of
+  // an app directory with the TUF models) is loaded at the first one: an idle daemon never needs it.
+  const appArchives = () => import("../registry/app-archive.ts");
   // The body stays a stream for the handler: nothing is read before the caller is authorized.
   server.addContentTypeParser(ARCHIVE_TYPE, (_request, payload, done) => done(null, payload));
 
@@ -65,6 +67,7 @@ export function registerImageArchiveRoutes(
     if (!dir) return refuse(reply, 404, `${appId} is not installed (or its package is not on this node)`);
     let streaming = false;
     try {
+      const { exportAppArchive } = await appArchives();
       await exportAppArchive(
         dir,
         () => {
@@ -114,6 +117,7 @@ export function registerImageArchiveRoutes(
     try {
       const file = join(work, "archive.tar");
       await pipeline(request.body as Readable, createWriteStream(file, { mode: 0o600 }));
+      const { importAppArchive } = await appArchives();
       const imported = await importAppArchive(file, {
         workDir: options.workDir,
         placeOf: (id) => join(appsDir, id),

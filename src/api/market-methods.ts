@@ -139,7 +139,8 @@ export const MARKET_HANDLERS: ApiHandlers<
   },
   "market.relays.remove": ({ url }, ctx) => {
     const removed = ctx.market.removeRelay(url);
-    if (!removed) throw new RpcError(RPC_CODES.notFound, `no relay ${url}: see market.relays`);
+    if (!removed)
+      throw new RpcError(RPC_CODES.notFound, `no relay ${url}: see market.relays (archy market relays ls)`);
     return { removed, relays: ctx.market.relays() };
   },
   "market.settings": (_params, ctx) => settingsView(ctx),

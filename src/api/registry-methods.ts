@@ -42,7 +42,11 @@ export const REGISTRY_HANDLERS: ApiHandlers<"registry.list" | "registry.login" |
       if (error instanceof RegistryCredentialsError) throw invalid(error);
       throw error;
     }
-    if (!removed) throw new RpcError(RPC_CODES.notFound, `no credentials for ${host}: see registry.list`);
+    if (!removed)
+      throw new RpcError(
+        RPC_CODES.notFound,
+        `no credentials for ${host}: see registry.list (archy registry ls)`,
+      );
     return list(ctx);
   },
 };

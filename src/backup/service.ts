@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { parseManifest } from "../manifest/parse.ts";
 import type { Manifest } from "../manifest/schema.ts";
@@ -27,6 +28,7 @@ import {
   PRE_RESTORE_TAG,
   restoredPath,
 } from "./layout.ts";
+import { NOTHING_SAID, nextProgressLine } from "./progress-lines.ts";
 import { type BackupProgress, type Repository, Restic, ResticError, type ResticSnapshot } from "./restic.ts";
 import { RunLog } from "./runs.ts";
 import {
@@ -41,6 +43,7 @@ import {
   ScheduleError,
   storedSchedule,
 } from "./schedule.ts";
+import { targetFailureMessage } from "./target-failure.ts";
 import { NO_PLAN, TargetError, type TargetPlan, Targets } from "./targets.ts";
 
 /** A request the service refuses before recording anything; `code` maps to an RPC code. */
@@ -228,7 +231,7 @@ export class Backups {
       else await this.#restic.snapshots(repository);
     } catch (error) {
       await this.targets.remove(added.record.name).catch(() => {});
-      throw this.#targetFailure(added.record.name, error);
+      throw this.#targetFailure(added.record.name, added.record.location, error);
     }
     this.#plans.set(added.record.name, NO_PLAN);
     return added;
@@ -284,7 +287,7 @@ export class Backups {
       await this.runs.checked(record.name, { at: this.#clock() });
       return { name: record.name, snapshots };
     } catch (error) {
-      const failure = this.#targetFailure(record.name, error);
+      const failure = this.#targetFailure(record.name, record.location, error);
       await this.runs.checked(record.name, {
         at: this.#clock(),
         error: this.#o.orchestrator.secrets.mask.apply(failure.message),
@@ -328,11 +331,12 @@ export class Backups {
     return this.#plans;
   }
 
-  #targetFailure(name: string, error: unknown): Error {
+  /** restic's failure on the target `name` at `location`, in words that say what to do. */
+  #targetFailure(name: string, location: string, error: unknown): Error {
     if (error instanceof ResticError)
       return new BackupError(
         "unusable",
-        `target ${name}: ${error.message}${/wrong password|no key found/.test(error.message) ? " (the key this node holds for it is not the repository's key)" : /config file|no such file|Is there a repository/.test(error.message) ? " (is the disk mounted, the server reachable?)" : ""}`,
+        targetFailureMessage(name, location, error.message, userInfo().username),
       );
     return error as Error;
   }
@@ -349,7 +353,7 @@ export class Backups {
     try {
       list = await this.#restic.snapshots(repository, appId ? [appTag(appId)] : []);
     } catch (error) {
-      throw this.#targetFailure(record.name, error);
+      throw this.#targetFailure(record.name, record.location, error);
     }
     return { target: record.name, snapshots: list.map(view).sort((a, b) => a.time.localeCompare(b.time)) };
   }
@@ -442,7 +446,8 @@ export class Backups {
   ): Promise<{ accepted: BackupAccepted; done: Promise<void> }> {
     const { store, manifests } = this.#o.orchestrator;
     const app = store.getApp(appId);
-    if (!app || app.desired === "absent") throw new BackupError("not-found", `${appId} is not installed`);
+    if (!app || app.desired === "absent")
+      throw new BackupError("not-found", `${appId} is not installed (archy ls lists the installed apps)`);
     const manifest = manifests.of(app).manifest;
     if (!manifest)
       throw new BackupError(
@@ -492,7 +497,7 @@ export class Backups {
       await this.#restic.snapshots(repository);
       await this.#restic.unlockStale(repository);
     } catch (error) {
-      throw this.#targetFailure(target, error);
+      throw this.#targetFailure(target, repository.location, error);
     }
     note("info", `target ${target} opened`);
     return repository;
@@ -539,7 +544,7 @@ export class Backups {
     extraTags: string[],
     note: Note,
   ): Promise<string> {
-    let lastPercent = -1;
+    let said = NOTHING_SAID;
     const summary = await this.#restic
       .backup(
         repository,
@@ -550,9 +555,10 @@ export class Backups {
         },
         (progress) => {
           this.#o.publish({ type: "backup-progress", operationId, appId, ...progress });
-          if (Math.floor(progress.percent / 25) > Math.floor(lastPercent / 25))
-            note("info", `${progress.percent}% (${progress.filesDone}/${progress.totalFiles} files)`);
-          lastPercent = progress.percent;
+          const next = nextProgressLine(progress, said);
+          if (next === undefined) return;
+          note("info", next.line);
+          said = next.stage;
         },
       )
       .catch(async (error: unknown) => {
@@ -655,7 +661,7 @@ export class Backups {
       list = await this.#restic.snapshots(repository, [appTag(appId)]);
       await this.#restic.unlockStale(repository);
     } catch (error) {
-      throw this.#targetFailure(target.name, error);
+      throw this.#targetFailure(target.name, target.location, error);
     }
     const chosen = chooseSnapshot(list, options.snapshot);
     if ("error" in chosen) throw new BackupError("not-found", `${chosen.error} (target ${target.name})`);

@@ -6,16 +6,7 @@
  * Nothing here reads files or the clock; `now` is passed in.
  */
 
-import {
-  type Key,
-  Metadata,
-  MetaFile,
-  Root,
-  Snapshot,
-  type TargetFile,
-  Targets,
-  Timestamp,
-} from "@tufjs/models";
+import { type Key, Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from "@tufjs/models";
 // The package's index does not export the role and delegation classes its metadata is made of.
 import { Delegations } from "@tufjs/models/dist/delegations.js";
 import { DelegatedRole, Role } from "@tufjs/models/dist/role.js";
@@ -31,7 +22,7 @@ import {
   type TopRole,
   targetPath,
 } from "./layout.ts";
-import { sha256Hex, targetFile } from "./targets.ts";
+import { blake3Hex, sha256Hex } from "./targets.ts";
 
 /** How long a newly signed version of each role stays valid, in seconds. */
 export type Lifetimes = Record<TopRole | "delegated", number>;
@@ -249,6 +240,16 @@ function checkRoleMayHold(repo: Repository, role: string, appId: string): void {
     throw new CatalogError(
       `role ${role} may only sign apps ${role}.*, not ${appId}: rename the app (id: ${role}.…) or add it to its own role`,
     );
+}
+
+/** A file of an app version as a target: its length and SHA-256, its BLAKE3 in `custom`. */
+export function targetFile(path: string, bytes: Uint8Array): TargetFile {
+  return new TargetFile({
+    path,
+    length: bytes.length,
+    hashes: { sha256: sha256Hex(bytes) },
+    unrecognizedFields: { custom: { blake3: blake3Hex(bytes) } },
+  });
 }
 
 function dropApp(targets: Record<string, TargetFile>, appId: string, version?: string): number {

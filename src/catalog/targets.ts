@@ -1,28 +1,23 @@
 /**
  * Target files: each file of an app version is bound by its length and SHA-256 (what TUF clients
  * check), with its BLAKE3 in the target's `custom` metadata (SPEC 2.8: content addresses for
- * mirrors and peers that verify with BLAKE3). Pure.
+ * mirrors and peers that verify with BLAKE3). Pure. (Making one is the publisher's: repository.ts;
+ * @tufjs/models stays unloaded on a node that only checks them.)
  */
 import { createHash } from "node:crypto";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { TargetFile } from "@tufjs/models";
+import type { TargetFile } from "@tufjs/models";
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** What a node checks a file against: its signed length and hashes. */
+export type SignedFile = Pick<TargetFile, "length" | "hashes">;
+
 export function blake3Hex(bytes: Uint8Array): string {
   return bytesToHex(blake3(bytes));
-}
-
-export function targetFile(path: string, bytes: Uint8Array): TargetFile {
-  return new TargetFile({
-    path,
-    length: bytes.length,
-    hashes: { sha256: sha256Hex(bytes) },
-    unrecognizedFields: { custom: { blake3: blake3Hex(bytes) } },
-  });
 }
 
 /**
@@ -42,7 +37,7 @@ export function blake3Problem(target: TargetFile, bytes: Uint8Array): string | u
  * Why bytes are not what a target signs, or undefined: their length, then each hash the target
  * lists (what a TUF client checks). Cheap enough to run at every use of a cached file.
  */
-export function signedProblem(target: TargetFile, bytes: Uint8Array): string | undefined {
+export function signedProblem(target: SignedFile, bytes: Uint8Array): string | undefined {
   if (bytes.length !== target.length) return `${bytes.length} bytes where ${target.length} are signed`;
   for (const [algorithm, signed] of Object.entries(target.hashes)) {
     let actual: string;

@@ -367,7 +367,7 @@ export class DaemonClient {
     }
     if (body?.error) {
       const { code, message, data } = body.error;
-      throw new RpcFailure(method, code, message, data, this.#hint(method, code, params, data));
+      throw new RpcFailure(method, code, message, data, this.#hint(method, code, message, params, data));
     }
     if (!body || !("result" in body))
       throw new DaemonUnreachable(
@@ -377,7 +377,13 @@ export class DaemonClient {
     return body.result;
   }
 
-  #hint(method: MethodName, code: number, params: object, data: unknown): string | undefined {
+  #hint(
+    method: MethodName,
+    code: number,
+    message: string,
+    params: object,
+    data: unknown,
+  ): string | undefined {
     const id = "id" in params && typeof params.id === "string" ? params.id : "APP";
     const d = (data ?? {}) as Record<string, unknown>;
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
@@ -385,6 +391,9 @@ export class DaemonClient {
       case CODES.unauthenticated:
         return `that is another daemon's token: name this daemon's <data-dir>/state/${TOKEN_FILE_NAME} with --token-file or ARCHY_TOKEN_FILE`;
       case CODES.notFound:
+        // Only the app methods look an app up; the others' refusals (a backup target, a peer, a
+        // relay, a source) name what is missing and where to list it themselves.
+        if (!method.startsWith("package.")) return undefined;
         return method === "package.install" || method === "package.update"
           ? "`archy available` lists the apps that can be installed"
           : "`archy ls` lists the installed apps";
@@ -420,8 +429,8 @@ export class DaemonClient {
       case CODES.invalidManifest:
       case CODES.invalidParams: {
         const issues = Array.isArray(d.issues) ? (d.issues as Array<Record<string, unknown>>) : [];
-        if (issues.length === 0) return undefined;
-        return issues
+        // The message states the first issue already: the hint adds only what it does not say.
+        const more = issues
           .slice(0, 5)
           .map((issue) =>
             issue.field !== undefined
@@ -430,7 +439,8 @@ export class DaemonClient {
                   issue.path ? `${String(issue.path)}: ` : ""
                 }${String(issue.message)}${issue.fix ? ` (fix: ${String(issue.fix)})` : ""}`,
           )
-          .join("; ");
+          .filter((line) => !message.includes(line));
+        return more.length > 0 ? more.join("; ") : undefined;
       }
       case CODES.methodNotFound:
         return "this daemon is older or newer than this CLI: use the CLI of the same version";

@@ -5,6 +5,7 @@
 import { UsageError } from "./args.ts";
 import { COMMANDS, type Command } from "./commands.ts";
 import { cacheCompiledCode } from "./compile-cache.ts";
+import { sourceStack } from "./stack.ts";
 
 function usage(): string {
   const visible = Object.entries(COMMANDS).filter(([, c]) => c.group !== "hidden");
@@ -56,7 +57,9 @@ try {
     console.error(`archy: ${error.message}`);
     process.exitCode = 2;
   } else {
-    console.error(`archy: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.error(
+      `archy: ${error instanceof Error ? sourceStack(error.stack ?? error.message) : String(error)}`,
+    );
     process.exitCode = 1;
   }
 }

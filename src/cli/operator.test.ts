@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { parseApprove } from "./approvals.ts";
 import { UsageError } from "./args.ts";
 import {
+  CODES,
   DaemonClient,
   DaemonUnreachable,
   EXIT,
@@ -82,6 +83,25 @@ describe("operator CLI: the token file", () => {
       "/home/svc/.local/share/archipelago/state/cli-token",
       "/var/lib/archipelago/state/cli-token",
     ]);
+  });
+});
+
+describe("operator CLI: secrets read from stdin", () => {
+  test("nothing piped in: a usage error that names what is missing and how to pipe it, before any call", async () => {
+    const run = await new Promise<{ code: number; stderr: string }>((done) => {
+      const child = execFile(
+        ARCHY,
+        ["peers", "add", "http://127.0.0.1:9/", "--url", "http://127.0.0.1:9"],
+        (error, _stdout, stderr) =>
+          done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stderr }),
+      );
+      child.stdin?.end();
+    });
+    assert.equal(run.code, EXIT.usage, run.stderr);
+    assert.equal(
+      run.stderr,
+      "archy: no peer token on stdin: pipe it in, e.g. `echo TOKEN | archy peers add URL`\n",
+    );
   });
 });
 
@@ -187,6 +207,50 @@ describe("operator CLI: talking to something on loopback", () => {
         return true;
       });
     }
+  });
+
+  test("an app's 'not found' points to the app lists; another method's (a backup target, a peer) gets no app hint", async () => {
+    const client = new DaemonClient({ url, tokenFile });
+    const hintOf = async (
+      method: "package.start" | "package.install" | "backup.run" | "peers.remove",
+      params: object,
+    ) => {
+      answer = () => ({ body: rpcError(CODES.notFound, "not found") });
+      const error = await client.call(method, params as never).catch((e: unknown) => e);
+      assert.ok(error instanceof RpcFailure, String(error));
+      assert.equal(error.code, CODES.notFound);
+      return error.hint;
+    };
+    assert.equal(await hintOf("package.start", { id: "app" }), "`archy ls` lists the installed apps");
+    assert.equal(
+      await hintOf("package.install", { id: "app" }),
+      "`archy available` lists the apps that can be installed",
+    );
+    assert.equal(await hintOf("backup.run", { id: "app" }), undefined);
+    assert.equal(await hintOf("peers.remove", { url: "http://127.0.0.1:1/" }), undefined);
+  });
+
+  test("bad params: the hint adds the issues the message does not state, never the same words again", async () => {
+    const client = new DaemonClient({ url, tokenFile });
+    const first = { field: "schedule", problem: '"3am" is not a time of day; use HH:MM, e.g. 03:00' };
+    const second = { field: "keep.daily", problem: "Too small: expected number to be >=1" };
+    const hintFor = async (issues: unknown[]) => {
+      answer = () => ({
+        body: rpcError(CODES.invalidParams, `invalid params: ${first.field}: ${first.problem}`, { issues }),
+      });
+      const error = await client.call("backup.targets.schedule", { name: "usb" }).catch((e: unknown) => e);
+      assert.ok(error instanceof RpcFailure, String(error));
+      return error.hint;
+    };
+    assert.equal(await hintFor([first]), undefined);
+    assert.equal(await hintFor([first, second]), `${second.field}: ${second.problem}`);
+  });
+
+  test("backup --all on a node without apps says there is nothing to back up (it printed nothing)", async () => {
+    answer = () => ({ body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: [] }) });
+    const run = await archy(["backup", "--all", "--url", url, "--token-file", tokenFile]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "no apps installed: nothing to back up (`archy install APP` installs one)\n");
   });
 
   test("a rejected token names the file it came from", async () => {

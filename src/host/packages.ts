@@ -28,6 +28,8 @@ export const REQUIRED_PACKAGES = [
   // it needs one font to draw text.
   "chromium",
   "fonts-dejavu-core",
+  // certutil: the /trust page's command for Chromium on Linux is run as written (test/proxy/trust-nss.test.ts).
+  "libnss3-tools",
 ] as const;
 
 /**

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { finalizeEvent } from "nostr-tools/pure";
 import { offersOf } from "./discovery.ts";
-import { buildPublication, type MarketRecord, recordOf, type SignedEvent } from "./events.ts";
-import { generateKeyFile, openKeyFile } from "./identity.ts";
+import { type MarketRecord, recordOf, type SignedEvent } from "./events.ts";
+import { buildPublication, generateKeyFile, openKeyFile } from "./signing.ts";
 
 const alice = openKeyFile(JSON.stringify(generateKeyFile()), "a");
 const mallory = openKeyFile(JSON.stringify(generateKeyFile()), "m");

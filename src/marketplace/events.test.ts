@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { finalizeEvent } from "nostr-tools/pure";
-import { buildPublication, checkEvent, KINDS, newer, recordOf, type SignedEvent } from "./events.ts";
-import { generateKeyFile, openKeyFile } from "./identity.ts";
+import { eventChecker, KINDS, newer, recordOf, type SignedEvent } from "./events.ts";
+import { buildPublication, generateKeyFile, openKeyFile } from "./signing.ts";
+
+const checkEvent = await eventChecker();
 
 const key = openKeyFile(JSON.stringify(generateKeyFile()), "k");
 const bundle = { size: 10, sha256: "a".repeat(64), blake3: "b".repeat(64) };

@@ -10,12 +10,11 @@
  * (NIP-32), 5 deletions (NIP-09), 30382 trusted assertions (NIP-85).
  */
 
-import type { Event, EventTemplate } from "nostr-tools/pure";
-import { finalizeEvent, verifyEvent } from "nostr-tools/pure";
+import type { Event, VerifiedEvent } from "nostr-tools/pure";
 import { z } from "zod";
 import { isAppVersion } from "../manifest/app-version.ts";
 import { APP_ID } from "../manifest/schema.ts";
-import { type DevKey, NIP05 } from "./identity.ts";
+import { NIP05 } from "./identity.ts";
 
 export const KINDS = {
   app: 32267,
@@ -68,26 +67,39 @@ export type SignedEvent = Event;
  * Why a value a relay sent is not a valid signed event, or the event (a fresh object). `asked` (a
  * cheap check, before the signature's) refuses what was not asked for.
  */
-export function checkEvent(
+export type CheckEvent = (
   value: unknown,
   asked?: (event: SignedEvent) => boolean,
-): { event: SignedEvent } | { problem: string } {
-  const parsed = RawEvent.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { problem: `not a Nostr event: ${issue?.path.join(".") || "(event)"}: ${issue?.message}` };
-  }
-  const event = parsed.data as SignedEvent;
-  const bytes = Buffer.byteLength(JSON.stringify(event));
-  if (bytes > maxEventBytes(event.kind))
-    return {
-      problem: `kind ${event.kind} event of ${bytes} bytes, over the ${maxEventBytes(event.kind)} a node takes`,
-    };
-  if (asked && !asked(event))
-    return { problem: `event ${event.id.slice(0, 12)}… (kind ${event.kind}) is not what was asked for` };
-  // A fresh object (zod copies): nostr-tools caches a verification on the object it checked.
-  if (!verifyEvent(event)) return { problem: `event ${event.id.slice(0, 12)}…: bad id or signature` };
-  return { event };
+) => { event: SignedEvent } | { problem: string };
+
+let verifier: Promise<(event: Event) => event is VerifiedEvent> | undefined;
+
+/**
+ * The check of events (CheckEvent), once nostr-tools' verification (BIP-340 Schnorr over
+ * secp256k1, with its hashes: ~70 KB of code) is loaded, at the first call: a node that reads no
+ * events (no relays, no marketplace app) never loads it (test/daemon/idle-modules.test.ts).
+ */
+export async function eventChecker(): Promise<CheckEvent> {
+  verifier ??= import("nostr-tools/pure").then((pure) => pure.verifyEvent);
+  const verifyEvent = await verifier;
+  return (value, asked) => {
+    const parsed = RawEvent.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return { problem: `not a Nostr event: ${issue?.path.join(".") || "(event)"}: ${issue?.message}` };
+    }
+    const event = parsed.data as SignedEvent;
+    const bytes = Buffer.byteLength(JSON.stringify(event));
+    if (bytes > maxEventBytes(event.kind))
+      return {
+        problem: `kind ${event.kind} event of ${bytes} bytes, over the ${maxEventBytes(event.kind)} a node takes`,
+      };
+    if (asked && !asked(event))
+      return { problem: `event ${event.id.slice(0, 12)}… (kind ${event.kind}) is not what was asked for` };
+    // A fresh object (zod copies): nostr-tools caches a verification on the object it checked.
+    if (!verifyEvent(event)) return { problem: `event ${event.id.slice(0, 12)}…: bad id or signature` };
+    return { event };
+  };
 }
 
 export const firstTag = (event: Pick<Event, "tags">, name: string): string | undefined =>
@@ -118,65 +130,6 @@ export type AppMetadata = {
 export type BundleDigest = { size: number; sha256: string; blake3: string };
 
 export type Publication = { app: SignedEvent; release: SignedEvent; asset: SignedEvent };
-
-/**
- * The three events of a release, signed: the asset (the bundle, by hashes and URLs), the release
- * pointing at it by event id (an event id covers every byte of the asset event), and the app
- * pointing at its newest release.
- */
-export function buildPublication(
-  key: DevKey,
-  app: AppMetadata,
-  release: { version: string; notes: string; bundle: BundleDigest; urls: string[] },
-  now: number,
-): Publication {
-  const at = Math.floor(now / 1000);
-  const sign = (template: EventTemplate) => finalizeEvent(template, key.secret);
-  const asset = sign({
-    kind: KINDS.asset,
-    created_at: at,
-    content: `${app.id}@${release.version}`,
-    tags: [
-      ["i", app.id],
-      ["version", release.version],
-      ["m", BUNDLE_MIME],
-      ["x", release.bundle.sha256],
-      ["blake3", release.bundle.blake3],
-      ["size", String(release.bundle.size)],
-      ...release.urls.map((url) => ["url", url]),
-      ["f", PLATFORM],
-    ],
-  });
-  const releaseEvent = sign({
-    kind: KINDS.release,
-    created_at: at,
-    content: release.notes,
-    tags: [
-      ["d", `${app.id}@${release.version}`],
-      ["i", app.id],
-      ["version", release.version],
-      ["a", appAddress(key.pubkey, app.id)],
-      ["e", asset.id],
-      ["f", PLATFORM],
-    ],
-  });
-  const appEvent = sign({
-    kind: KINDS.app,
-    created_at: at,
-    content: app.description,
-    tags: [
-      ["d", app.id],
-      ["name", app.name],
-      ["t", app.category],
-      ...(app.license ? [["license", app.license]] : []),
-      ...(app.website ? [["url", app.website]] : []),
-      ...(key.nip05 ? [["nip05", key.nip05]] : []),
-      ["a", releaseAddress(key.pubkey, app.id, release.version)],
-      ["f", PLATFORM],
-    ],
-  });
-  return { app: appEvent, release: releaseEvent, asset };
-}
 
 // ——— node side: typed records of verified events ———
 

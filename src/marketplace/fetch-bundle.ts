@@ -17,8 +17,39 @@ export type FetchOutcome =
   | { bytes: Uint8Array; url: string; fromPeer: boolean; problems: string[] }
   | { problems: string[] };
 
-/** Why a source's answer is not the bundle; `lied` when it sent bytes that are not the signed ones. */
-type Failure = { problem: string; lied: boolean };
+/**
+ * Why a source's answer is not the bundle; `lied` when it sent bytes that are not the signed ones,
+ * `untrusted` when its certificate's issuer is not one this node trusts.
+ */
+type Failure = { problem: string; lied: boolean; untrusted?: boolean };
+
+/** The TLS errors (OpenSSL's verification codes, as Node names them) that mean "issuer not trusted". */
+const UNTRUSTED_ISSUER = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_UNTRUSTED",
+]);
+
+/** What a peer's refusal means, and what to do, by its status (docs/marketplace.md#bundles-from-other-nodes-peers). */
+function peerStatusAdvice(status: number): string {
+  if (status === 401)
+    return ": it does not take this node's token (never granted, or revoked); ask its operator for a new one (archy peers grant NAME there), then give it here (echo TOKEN | archy peers add URL)";
+  if (status === 403)
+    return ": it does not answer to the name it was added under; add it by its IP address, or its operator allows that name (ARCHY_ALLOWED_HOSTS)";
+  if (status === 404) return " (it has no copy of this bundle)";
+  if (status >= 300 && status < 400)
+    return ": it sends HTTP on to HTTPS; add it as https://… (which needs its certificate to be one this node trusts)";
+  return "";
+}
+
+/** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
+function untrustedPeerAdvice(url: string): string {
+  const plain = url.replace(/^https:/, "http:");
+  return `: bundles are fetched trusting the system's authorities only, and the one a node makes for itself is not among them; add it as ${plain} on a network you trust, or give that node a certificate of a public CA (archy daemon --tls-cert)`;
+}
 
 async function fromSource(
   url: string,
@@ -37,12 +68,23 @@ async function fromSource(
       ...(dispatcher ? { dispatcher } : {}),
     });
   } catch (error) {
+    const code = String((error as NodeJS.ErrnoException).code);
+    // Node's own words for these suggest flags of Node's: the operator needs what the code means.
+    if (UNTRUSTED_ISSUER.has(code))
+      return {
+        problem: `its certificate is not one this node trusts (TLS: ${code})`,
+        lied: false,
+        untrusted: true,
+      };
     return { problem: `cannot download: ${(error as Error).message}`, lied: false };
   }
   const body = response.body;
   try {
     if (response.statusCode !== 200)
-      return { problem: `${who} answered HTTP ${response.statusCode}`, lied: false };
+      return {
+        problem: `${who} answered HTTP ${response.statusCode}${token ? peerStatusAdvice(response.statusCode) : ""}`,
+        lied: false,
+      };
     const announced = Number(response.headers["content-length"]);
     if (Number.isFinite(announced) && announced > signed.size)
       return { problem: `${who} announces ${announced} bytes where ${signed.size} are signed`, lied: true };
@@ -92,7 +134,7 @@ export async function fetchBundle(
     problems.push(
       outcome.lied
         ? `peer ${peer.url} dropped: ${outcome.problem}; the release's own mirrors are used`
-        : `peer ${peer.url}: ${outcome.problem}`,
+        : `peer ${peer.url}: ${outcome.problem}${outcome.untrusted ? untrustedPeerAdvice(peer.url) : ""}`,
     );
   }
   const dispatcher = reach ? publicOnlyDispatcher(reach) : undefined;

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  didKey,
-  generateKeyFile,
-  MarketError,
-  npub,
-  openKeyFile,
-  parseKeyFile,
-  parsePublicKey,
-} from "./identity.ts";
+import { didKey, MarketError, npub, parseKeyFile, parsePublicKey } from "./identity.ts";
+import { generateKeyFile, openKeyFile } from "./signing.ts";
 
 test("a key is the same from hex, npub and did:key; anything else is no key", () => {
   const file = generateKeyFile();

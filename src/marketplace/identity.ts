@@ -2,18 +2,24 @@
  * Developer identities: Nostr key pairs (secp256k1, BIP-340 Schnorr, NIP-01), shown as `npub`
  * (NIP-19) and as a `did:key` (docs/marketplace.md says why that method), and the key file that
  * keeps the secret key (plain hex, or sealed with a passphrase: system/sealed-secret.ts). Pure:
- * key-file.ts reads and writes the file. Keys and signatures come from nostr-tools (noble).
+ * key-file.ts reads and writes the file. Keys and signatures come from nostr-tools (noble), in
+ * signing.ts (the developer's side).
  */
-import { base58 } from "@scure/base";
-import { decode, npubEncode } from "nostr-tools/nip19";
-import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
-import { openSealedSecret, type SealedSecret, sealSecret } from "../system/sealed-secret.ts";
+import { base58, bech32 } from "@scure/base";
+import type { SealedSecret } from "../system/sealed-secret.ts";
 
 export const KEY_FILE_FORMAT = "archipelago-nostr-key/1";
 export const PASSPHRASE_VARIABLE = "ARCHY_DEV_PASSPHRASE";
 
 /** A public key as Nostr writes it in events: 64 lowercase hex digits (x-only, BIP-340). */
 export const HEX_KEY = /^[0-9a-f]{64}$/;
+
+/**
+ * NIP-19's bech32 with nostr-tools' length limit (bech32's own 90 is too short for its other
+ * types): an npub is bech32 of the 32 key bytes, made here with @scure/base, which nostr-tools uses,
+ * so that showing a key does not load nostr-tools' secp256k1.
+ */
+const BECH32_LIMIT = 5000;
 
 /** A marketplace operation refused; the message names the input and the fix. */
 export class MarketError extends Error {
@@ -52,8 +58,9 @@ export function parsePublicKey(text: string): string | undefined {
   if (HEX_KEY.test(value)) return value;
   if (value.startsWith("npub1")) {
     try {
-      const decoded = decode(value);
-      return decoded.type === "npub" ? decoded.data : undefined;
+      const { prefix, words } = bech32.decode(value as `${string}1${string}`, BECH32_LIMIT);
+      const bytes = bech32.fromWords(words);
+      return prefix === "npub" && bytes.length === 32 ? Buffer.from(bytes).toString("hex") : undefined;
     } catch {
       return undefined;
     }
@@ -72,26 +79,11 @@ export function parsePublicKey(text: string): string | undefined {
 }
 
 export function npub(pubkey: string): string {
-  return npubEncode(pubkey);
+  return bech32.encode("npub", bech32.toWords(Buffer.from(pubkey, "hex")), BECH32_LIMIT);
 }
 
 /** A NIP-05 handle: `name@domain` (the name `_` stands for the domain itself). */
 export const NIP05 = /^[a-z0-9._-]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$/;
-
-export function generateKeyFile(options: { passphrase?: string; nip05?: string } = {}): KeyFileContent {
-  const secret = generateSecretKey();
-  const pubkey = getPublicKey(secret);
-  const hex = Buffer.from(secret).toString("hex");
-  return {
-    format: KEY_FILE_FORMAT,
-    pubkey,
-    npub: npub(pubkey),
-    did: didKey(pubkey),
-    ...(options.nip05 ? { nip05: options.nip05 } : {}),
-    private:
-      options.passphrase === undefined ? { encoding: "hex", hex } : sealSecret(hex, options.passphrase),
-  };
-}
 
 /** The public part of a key file (`archy dev whoami`), checked against itself. */
 export function parseKeyFile(text: string, origin: string): KeyFileContent {
@@ -108,27 +100,4 @@ export function parseKeyFile(text: string, origin: string): KeyFileContent {
   if (!HEX_KEY.test(content.pubkey) || content.npub !== npub(content.pubkey))
     throw new MarketError(`${origin}: its npub does not match its public key: the file was altered`);
   return { ...content, did: didKey(content.pubkey) } as KeyFileContent;
-}
-
-/** The signing key of a key file; a sealed one needs its passphrase. */
-export function openKeyFile(text: string, origin: string, passphrase?: string): DevKey {
-  const content = parseKeyFile(text, origin);
-  let hex: string;
-  if (content.private.encoding === "hex") hex = content.private.hex;
-  else {
-    if (passphrase === undefined)
-      throw new MarketError(
-        `${origin} is sealed: set its passphrase in the environment variable ${PASSPHRASE_VARIABLE}`,
-      );
-    const opened = openSealedSecret(content.private, passphrase);
-    if (opened === undefined)
-      throw new MarketError(`${origin}: wrong passphrase (or a damaged file): check ${PASSPHRASE_VARIABLE}`);
-    hex = opened;
-  }
-  if (!HEX_KEY.test(hex))
-    throw new MarketError(`${origin}: the secret key cannot be read: the file is damaged`);
-  const secret = Uint8Array.from(Buffer.from(hex, "hex"));
-  if (getPublicKey(secret) !== content.pubkey)
-    throw new MarketError(`${origin}: the secret key does not match the public key in the file`);
-  return { pubkey: content.pubkey, secret, ...(content.nip05 ? { nip05: content.nip05 } : {}) };
 }

@@ -8,13 +8,12 @@ import { dirname, join } from "node:path";
 import { createPrivateFile, PrivateFileError, readPrivateFile } from "../system/private-file.ts";
 import {
   type DevKey,
-  generateKeyFile,
   type KeyFileContent,
   MarketError,
-  openKeyFile,
   PASSPHRASE_VARIABLE,
   parseKeyFile,
 } from "./identity.ts";
+import { generateKeyFile, openKeyFile } from "./signing.ts";
 
 export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
   if (env.ARCHY_DEV_KEY) return env.ARCHY_DEV_KEY;

@@ -19,12 +19,11 @@
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { TargetFile } from "@tufjs/models";
 import type { Filter } from "nostr-tools/filter";
 import type { Dispatcher } from "undici";
 import { writeFileAtomic } from "../catalog/files.ts";
 import { MANIFEST_TARGET } from "../catalog/layout.ts";
-import { unsignedCopyProblem } from "../catalog/node/verify-files.ts";
+import { type SignedFiles, unsignedCopyProblem } from "../catalog/node/verify-files.ts";
 import { sha256Hex } from "../catalog/targets.ts";
 import type { AppTree } from "../manifest/app-files.ts";
 import { parseManifest } from "../manifest/parse.ts";
@@ -39,8 +38,8 @@ import {
   type AppRecord,
   type AssetRecord,
   appAddress,
-  checkEvent,
   type DeletionRecord,
+  eventChecker,
   KINDS,
   type LabelRecord,
   type MarketRecord,
@@ -119,7 +118,7 @@ export type Prepared = {
   fetchLog: Note[];
 };
 
-type Package = { dir: string; files: Map<string, TargetFile> };
+type Package = { dir: string; files: SignedFiles };
 
 export type MarketplaceOptions = {
   store: Store;
@@ -606,11 +605,12 @@ export class Marketplace {
   // ——— installing ———
 
   /** The events of an offer, verified again from the store: signatures, author, and what points at what. */
-  #verifiedRelease(
+  async #verifiedRelease(
     pubkey: string,
     id: string,
     version: string,
-  ): { release: ReleaseRecord; asset: AssetRecord } {
+  ): Promise<{ release: ReleaseRecord; asset: AssetRecord }> {
+    const checkEvent = await eventChecker();
     const again = (row: MarketEventRow | undefined, what: string): MarketRecord => {
       if (!row)
         throw new MarketError(
@@ -707,10 +707,7 @@ export class Marketplace {
     this.#packages.set(`${sourceOf(pubkey)}|${id}|${version}`, {
       dir,
       files: new Map(
-        files.map((f) => [
-          f.path,
-          new TargetFile({ path: f.path, length: f.bytes.length, hashes: { sha256: sha256Hex(f.bytes) } }),
-        ]),
+        files.map((f) => [f.path, { length: f.bytes.length, hashes: { sha256: sha256Hex(f.bytes) } }]),
       ),
     });
     return { files, dir };
@@ -723,7 +720,7 @@ export class Marketplace {
   async prepare(offer: Pick<Offer, "app" | "release">): Promise<Prepared> {
     const { pubkey } = offer.app;
     const { appId: id, version } = offer.release;
-    const { asset } = this.#verifiedRelease(pubkey, id, version);
+    const { asset } = await this.#verifiedRelease(pubkey, id, version);
     const { bytes, notes } = await this.#bundle(asset);
     const { files } = await this.#unpack(pubkey, id, version, bytes);
     const text = Buffer.from(
@@ -750,7 +747,7 @@ export class Marketplace {
   async #loadInstalled(app: AppRow): Promise<void> {
     const pubkey = parsePublicKey(app.source.slice("nostr:".length));
     if (!pubkey) throw new MarketError(`its source ${app.source} names no key`);
-    const { asset } = this.#verifiedRelease(pubkey, app.id, app.version);
+    const { asset } = await this.#verifiedRelease(pubkey, app.id, app.version);
     await this.#unpack(pubkey, app.id, app.version, (await this.#bundle(asset)).bytes);
   }
 

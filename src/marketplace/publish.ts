@@ -15,10 +15,11 @@ import { readAppVersion, unpinnedProblem } from "../catalog/publisher.ts";
 import { isNewerVersion } from "../manifest/app-version.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { digestOf, packBundle } from "./bundle.ts";
-import { type BundleDigest, buildPublication, KINDS, recordOf } from "./events.ts";
+import { type BundleDigest, KINDS, recordOf } from "./events.ts";
 import { fetchBundle } from "./fetch-bundle.ts";
 import { type DevKey, MarketError, npub } from "./identity.ts";
 import { type PublishResult, publish, query, relayUrlProblem } from "./relay.ts";
+import { buildPublication } from "./signing.ts";
 
 export type PublishOptions = {
   dir: string;

@@ -11,12 +11,13 @@
  *   - after MAX_REFUSED refused messages a query stops reading: a flood of forgeries costs a
  *     bounded number of signature checks.
  * A query opens its own connection and closes it when the relay has sent everything stored (EOSE),
- * a limit is reached, or its time is up.
+ * a limit is reached, or its time is up. The relay client, `ws`'s ESM entry and the event check are
+ * loaded at the first query or publication (relayClient): a node without relays never loads them.
  */
-import { AbstractRelay } from "nostr-tools/abstract-relay";
-import { type Filter, matchFilters } from "nostr-tools/filter";
-import WebSocket from "ws";
-import { checkEvent, MAX_LIST_EVENT_BYTES, type SignedEvent } from "./events.ts";
+import type { AbstractRelay } from "nostr-tools/abstract-relay";
+import type { Filter, matchFilters } from "nostr-tools/filter";
+import type WebSocket from "ws";
+import { type CheckEvent, eventChecker, MAX_LIST_EVENT_BYTES, type SignedEvent } from "./events.ts";
 
 /** The largest message a relay may send: the largest event a node takes, in its envelope. */
 export const MAX_MESSAGE_BYTES = MAX_LIST_EVENT_BYTES + 4096;
@@ -68,6 +69,31 @@ export function relayUrlProblem(text: string): string | undefined {
   return undefined;
 }
 
+type RelayClient = {
+  AbstractRelay: typeof AbstractRelay;
+  matchFilters: typeof matchFilters;
+  WebSocket: typeof WebSocket;
+  checkEvent: CheckEvent;
+};
+
+let loading: Promise<RelayClient> | undefined;
+
+function relayClient(): Promise<RelayClient> {
+  loading ??= Promise.all([
+    import("nostr-tools/abstract-relay"),
+    import("nostr-tools/filter"),
+    import("ws"),
+    eventChecker(),
+  ]).then(([relay, filter, ws, checkEvent]) => ({
+    AbstractRelay: relay.AbstractRelay,
+    matchFilters: filter.matchFilters,
+    // CommonJS: its exports are the dynamic import's `default`.
+    WebSocket: ws.default,
+    checkEvent,
+  }));
+  return loading;
+}
+
 type Guard = {
   /** The text to hand to nostr-tools, or undefined when the guard took the message (or refused it). */
   take(data: WebSocket.RawData, isBinary: boolean): string | undefined;
@@ -80,7 +106,7 @@ type Guard = {
  * part of the WebSocket interface nostr-tools uses (handlers, send, close, readyState), typed as
  * the whole for its option.
  */
-function guardedSocket(guard: Guard): typeof globalThis.WebSocket {
+function guardedSocket(WebSocket: RelayClient["WebSocket"], guard: Guard): typeof globalThis.WebSocket {
   return class GuardedSocket {
     static readonly CONNECTING = WebSocket.CONNECTING;
     static readonly OPEN = WebSocket.OPEN;
@@ -139,6 +165,7 @@ export async function query(
     error: relayUrlProblem(url),
   };
   if (result.error) return result;
+  const { AbstractRelay, matchFilters, WebSocket, checkEvent } = await relayClient();
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
@@ -231,7 +258,7 @@ export async function query(
   const relay = new AbstractRelay(url, {
     // Events never reach nostr-tools' own check: the guard checked and took them.
     verifyEvent: () => false,
-    websocketImplementation: guardedSocket(guard),
+    websocketImplementation: guardedSocket(WebSocket, guard),
   });
   relay.onnotice = (notice) => refuse(result.refused, "notice", String(notice));
   relay.onclose = () => stop(result.complete ? undefined : "the relay closed the connection");
@@ -270,12 +297,13 @@ export async function publish(
 ): Promise<PublishResult> {
   const problem = relayUrlProblem(url);
   if (problem) return { url, ok: false, message: problem };
+  const { AbstractRelay, WebSocket } = await relayClient();
   const guard: Guard = {
     take: (data, isBinary) => (isBinary ? undefined : Buffer.from(data as Buffer).toString("utf8")),
   };
   const relay = new AbstractRelay(url, {
     verifyEvent: () => false,
-    websocketImplementation: guardedSocket(guard),
+    websocketImplementation: guardedSocket(WebSocket, guard),
   });
   relay.onnotice = () => {};
   relay.publishTimeout = timeoutMs;

@@ -361,7 +361,7 @@ describe("ensureAppData (temporary directories, fake runtime)", () => {
     assert.deepEqual(s.logs, []);
   });
 
-  test("the legacy volume when the data path is missing; both missing: fresh data, noted", async () => {
+  test("the legacy volume when the data path is missing; both missing: a first start with empty data, said so", async () => {
     const s = setup((dir) => [`  data_paths: { data: ${dir}/gone }`, "  volumes: { data: legacy-data }"], {
       legacyVolumeData: async () => ({ path: join(root, "vol-data") }),
     });
@@ -380,7 +380,7 @@ describe("ensureAppData (temporary directories, fake runtime)", () => {
     assert.deepEqual(t.copies, []);
     assert.ok(
       t.logs.some((l) =>
-        /volume data: legacy data path .*gone and legacy Podman volume legacy-data not found: nothing to take over, it starts with fresh data/.test(
+        /^volume data: a first start, with new empty data \(nothing to take over from an earlier installation: no legacy data path .*gone, no legacy Podman volume legacy-data\)$/.test(
           l.message,
         ),
       ),

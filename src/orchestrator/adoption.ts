@@ -243,7 +243,6 @@ async function act(
   note: Note,
   copy: NonNullable<AdoptionOptions["copy"]>,
 ): Promise<void> {
-  const notFound = (missing: LegacyRef[]) => `${missing.map(describeRef).join(" and ")} not found`;
   switch (decision.kind) {
     case "keep":
       return;
@@ -258,9 +257,10 @@ async function act(
       );
       return;
     case "fresh":
+      // The usual case (every new node): said as a first start, not as something missing.
       note(
         "info",
-        `volume ${volume.volume}: ${notFound(decision.missing)}: nothing to take over, it starts with fresh data`,
+        `volume ${volume.volume}: a first start, with new empty data (nothing to take over from an earlier installation: ${decision.missing.map((ref) => `no ${describeRef(ref)}`).join(", ")})`,
       );
       return createDirs([volume], note);
     case "copy": {
@@ -270,7 +270,8 @@ async function act(
           "warn",
           `volume ${volume.volume}: ${decision.stillUsedBy.join(", ")} still runs with ${what}: what it writes from now on stays there`,
         );
-      if (decision.missing.length > 0) note("info", `volume ${volume.volume}: ${notFound(decision.missing)}`);
+      if (decision.missing.length > 0)
+        note("info", `volume ${volume.volume}: ${decision.missing.map(describeRef).join(" and ")} not found`);
       note("info", `volume ${volume.volume}: taking over ${what} (${decision.from}) into ${volume.hostPath}`);
       const done = await copy(decision.from, volume.hostPath);
       if (done === undefined) return; // it appeared meanwhile: never overwritten

@@ -48,15 +48,18 @@ export function parsePeerUrl(text: string): { url: string } | { problem: string 
     url = new URL(text);
   } catch {
     return {
-      problem: `${JSON.stringify(text)} is not a URL: give the other node's address, https://host:port/`,
+      problem: `${JSON.stringify(text)} is not a URL: give the other node's address, http://host:port/ (or https:// when its certificate is one this node trusts)`,
     };
   }
   if (url.protocol !== "https:" && url.protocol !== "http:")
     return { problem: `${text}: a peer is reached over https:// (or http:// on a network you trust)` };
   if (url.username || url.password)
-    return { problem: `${text} carries credentials: give the URL alone, and the peer's token with --token` };
+    return {
+      // Never echoed: what is in it may be the token.
+      problem: `the URL carries credentials (user:password@): give the address alone; the peer's token goes on stdin (echo TOKEN | archy peers add URL)`,
+    };
   if (url.search || url.hash || (url.pathname !== "/" && url.pathname !== ""))
-    return { problem: `${text}: give the node's address only (https://host:port/), no path or query` };
+    return { problem: `${text}: give the node's address only (http://host:port/), no path or query` };
   return { url: `${url.protocol}//${url.host}/` };
 }
 

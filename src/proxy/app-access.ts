@@ -32,7 +32,7 @@ import {
 import { InterfaceListeners } from "./interface-listeners.ts";
 import type { PortKey } from "./interface-ports.ts";
 import { LOGIN_PATH, registerLoginRoutes } from "./login-routes.ts";
-import { MdnsResponder } from "./mdns.ts";
+import type { MdnsResponder } from "./mdns.ts";
 import { publishedNames } from "./mdns-answers.ts";
 import { defaultPort, originOf } from "./return-url.ts";
 import { AppSessions } from "./sessions.ts";
@@ -133,11 +133,9 @@ export class AppAccess {
       logger.info(`serving TLS with the certificate ${config.certificate.cert}`);
       return new AppAccess(options, { setup: { defaults: () => ({ cert, key }) } });
     }
-    const authority = await loadAuthority(
-      join(options.stateDir, "tls"),
-      config.nodeName,
-      (options.clock ?? Date.now)(),
-      (message) => logger.warn(message),
+    const tlsDir = join(options.stateDir, "tls");
+    const authority = await loadAuthority(tlsDir, config.nodeName, (options.clock ?? Date.now)(), (message) =>
+      logger.warn(message),
     );
     if (authority.created)
       logger.info(
@@ -151,6 +149,7 @@ export class AppAccess {
         node: () => nodeNames(config.nodeName, options.extraNames),
         isAppHost: (name) => access?.isAppHost(name) ?? false,
       },
+      tlsDir,
       options.clock,
     );
     access = new AppAccess(options, {
@@ -241,6 +240,8 @@ export class AppAccess {
       await this.#syncListeners();
     }
     if (this.#options.config.mdns) {
+      // multicast-dns with dns-packet: loaded only by a node that answers mDNS (off by default).
+      const { MdnsResponder } = await import("./mdns.ts");
       this.#mdns = new MdnsResponder({
         names: () => publishedNames(this.#options.config.nodeName, this.routes()),
         listenHost: host,

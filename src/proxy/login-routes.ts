@@ -12,7 +12,15 @@ import { SESSION_COOKIE, sessionCookies } from "../api/server.ts";
 import { TICKET_PATH } from "./app-proxy.ts";
 import { cookieValue } from "./headers.ts";
 import { type AppRoute, parseHost, type RouteTable } from "./hosts.ts";
-import { hopPage, loginPage, messagePage, PAGE_HEADERS, pageHeaders, trustPage } from "./pages.ts";
+import {
+  CA_DOWNLOAD_NAME,
+  hopPage,
+  loginPage,
+  messagePage,
+  PAGE_HEADERS,
+  pageHeaders,
+  trustPage,
+} from "./pages.ts";
 import { defaultPort, type ReturnTarget, returnTarget } from "./return-url.ts";
 import type { AppSessions } from "./sessions.ts";
 
@@ -127,7 +135,7 @@ export function registerLoginRoutes(app: FastifyInstance, options: LoginRoutesOp
     if (!options.authority) return noAuthority(reply);
     return reply
       .header("content-type", "application/x-x509-ca-cert")
-      .header("content-disposition", 'attachment; filename="archipelago-node-ca.crt"')
+      .header("content-disposition", `attachment; filename="${CA_DOWNLOAD_NAME}"`)
       .header("cache-control", "no-cache")
       .send(options.authority().pem);
   });

@@ -80,22 +80,37 @@ ${options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p
   );
 }
 
+/** The name the /trust page downloads the authority under, and its commands use. */
+export const CA_DOWNLOAD_NAME = "archipelago-node-ca.crt";
+
+/**
+ * Trusting the authority for Chromium and Chrome on Linux, which read the user's own NSS database
+ * (`~/.pki/nssdb`), not the system store: run as the user, no sudo. The directory is made first:
+ * certutil does not create it, and Chromium only does on its first start.
+ */
+export const NSS_TRUST_COMMAND = `mkdir -p $HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n archipelago-node -i ${CA_DOWNLOAD_NAME}`;
+
 /** How to trust the node's authority (docs/app-access.md#trusting-the-nodes-authority), per system. */
 export function trustPage(options: { fingerprint: string; caPath: string }): string {
-  const download = `<a href="${escapeHtml(options.caPath)}" download>archipelago-node-ca.crt</a>`;
+  const download = `<a href="${escapeHtml(options.caPath)}" download>${CA_DOWNLOAD_NAME}</a>`;
+  const code = (command: string) => `<code>${escapeHtml(command)}</code>`;
   const steps: Array<[string, string]> = [
     [
       "Debian, Ubuntu",
-      "<code>sudo cp archipelago-node-ca.crt /usr/local/share/ca-certificates/ &amp;&amp; sudo update-ca-certificates</code>; Chromium: Settings → Privacy and security → Security → Manage certificates → Authorities → Import",
+      `${code(`sudo cp ${CA_DOWNLOAD_NAME} /usr/local/share/ca-certificates/ && sudo update-ca-certificates`)} (the system store: curl and most programs; Chromium and Firefox keep their own, below)`,
     ],
-    ["Fedora, Arch", "<code>sudo trust anchor --store archipelago-node-ca.crt</code>"],
+    ["Fedora, Arch", `${code(`sudo trust anchor --store ${CA_DOWNLOAD_NAME}`)} (the system store)`],
+    [
+      "Chromium, Chrome on Linux",
+      `as yourself, not root: ${code(NSS_TRUST_COMMAND)} (certutil is in Debian's and Ubuntu's package <code>libnss3-tools</code>, Fedora's <code>nss-tools</code>, Arch's <code>nss</code>), then restart the browser; or Settings → Privacy and security → Security → Manage certificates → Authorities → Import`,
+    ],
     [
       "macOS",
-      "<code>sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain archipelago-node-ca.crt</code>, or open it in Keychain Access and set Always Trust",
+      `${code(`sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain ${CA_DOWNLOAD_NAME}`)}, or open it in Keychain Access and set Always Trust`,
     ],
     [
       "Windows",
-      "<code>certutil -addstore -f Root archipelago-node-ca.crt</code> as administrator, or open it → Install Certificate → Local Machine → Trusted Root Certification Authorities",
+      `${code(`certutil -addstore -f Root ${CA_DOWNLOAD_NAME}`)} as administrator, or open it → Install Certificate → Local Machine → Trusted Root Certification Authorities`,
     ],
     [
       "Firefox",

@@ -5,26 +5,33 @@
  * nobody installed costs no signature) and cached. Browsers do not accept a wildcard under a
  * top-level name such as `*.localhost`, and one wildcard covers one level only
  * (`admin.my-app.<node>` is two), hence a certificate per host. Certificates live 90 days and
- * are replaced once 30 are left, checked at every handshake and hourly; the leaf key is made at
- * each start and never written down. With the operator's own certificate, that one serves every
- * name.
+ * are replaced once 30 are left, checked at every handshake and hourly. With the operator's own
+ * certificate, that one serves every name.
+ *
+ * The node's certificate and the leaf key (one for all the node's certificates) are kept in
+ * NODE_CERTIFICATE_FILE (0600, beside the authority's key in the 0700 `tls` directory) and used
+ * again at the next start when the current authority signed them, the key is theirs, their names
+ * are the node's and they are not due for renewal: then a start signs nothing and loads no X.509
+ * library (`node:crypto` checks them); @peculiar/x509 (x509.ts) loads at the first signature.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { NodeAuthority } from "./authority.ts";
-import {
-  type CryptoKey,
-  certificatePem,
-  issueServerCertificate,
-  newKeyPair,
-  privateKeyPem,
-  type SubjectNames,
-} from "./x509.ts";
+import { type NodeAuthority, writeAtomically } from "./authority.ts";
+import type { CryptoKey, SubjectNames } from "./x509.ts";
 
 export const LEAF_DAYS = 90;
 export const LEAF_RENEW_DAYS = 30;
+/** The node's certificate, its leaf key and the names it was issued for, in the `tls` directory. */
+export const NODE_CERTIFICATE_FILE = "node-certificate.json";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Issued = { context: SecureContext; cert: string; renewAt: number; names: string };
+/** The leaf key, in PEM; its public half as WebCrypto wants it for signing, made on first use. */
+type Leaf = { keyPem: string; publicKey: () => Promise<CryptoKey> };
+/** What NODE_CERTIFICATE_FILE holds. */
+type SavedNode = { names: string; leaf: string; key: string };
 
 export type ServedNames = {
   /** The node's own names and addresses (they change: DHCP, a new interface). */
@@ -38,7 +45,8 @@ export class NodeCertificates {
   readonly #authority: NodeAuthority;
   readonly #names: ServedNames;
   readonly #clock: () => number;
-  readonly #leaf: { publicKey: CryptoKey; keyPem: string };
+  readonly #file: string;
+  readonly #leaf: Leaf;
   readonly #apps = new Map<string, Issued>();
   readonly #pending = new Map<string, Promise<Issued>>();
   #node: Issued;
@@ -47,21 +55,35 @@ export class NodeCertificates {
     authority: NodeAuthority,
     names: ServedNames,
     clock: () => number,
-    leaf: { publicKey: CryptoKey; keyPem: string },
+    file: string,
+    leaf: Leaf,
     node: Issued,
   ) {
     this.#authority = authority;
     this.#names = names;
     this.#clock = clock;
+    this.#file = file;
     this.#leaf = leaf;
     this.#node = node;
   }
 
-  static async create(authority: NodeAuthority, names: ServedNames, clock: () => number = Date.now) {
-    const keys = await newKeyPair();
-    const leaf = { publicKey: keys.publicKey, keyPem: await privateKeyPem(keys.privateKey) };
-    const node = await issue(authority, leaf, names.node(), clock());
-    return new NodeCertificates(authority, names, clock, leaf, node);
+  /** The node's certificates; `dir` is the authority's (`<state>/tls`), where the node's is kept. */
+  static async create(
+    authority: NodeAuthority,
+    names: ServedNames,
+    dir: string,
+    clock: () => number = Date.now,
+  ): Promise<NodeCertificates> {
+    const file = join(dir, NODE_CERTIFICATE_FILE);
+    const wanted = names.node();
+    const kept = await readKept(file, authority, key(wanted), clock());
+    if (kept) return new NodeCertificates(authority, names, clock, file, kept.leaf, kept.node);
+    const x509 = await import("./x509.ts");
+    const keys = await x509.newKeyPair();
+    const leaf = { keyPem: await x509.privateKeyPem(keys.privateKey), publicKey: async () => keys.publicKey };
+    const node = await issue(authority, leaf, wanted, clock());
+    await save(file, node, leaf);
+    return new NodeCertificates(authority, names, clock, file, leaf, node);
   }
 
   /** The node's own context (clients without SNI, or naming the node). */
@@ -82,6 +104,7 @@ export class NodeCertificates {
     const names = this.#names.node();
     if (this.#node.renewAt > this.#clock() && this.#node.names === key(names)) return false;
     this.#node = await issue(this.#authority, this.#leaf, names, this.#clock());
+    await save(this.#file, this.#node, this.#leaf);
     return true;
   }
 
@@ -120,16 +143,78 @@ function key(names: SubjectNames): string {
 
 async function issue(
   authority: NodeAuthority,
-  leaf: { publicKey: CryptoKey; keyPem: string },
+  leaf: Leaf,
   names: SubjectNames,
   now: number,
 ): Promise<Issued> {
-  const certificate = await issueServerCertificate(authority, leaf.publicKey, names, now, LEAF_DAYS);
-  const cert = `${certificatePem(certificate)}${authority.pem}`;
-  return {
-    context: createSecureContext({ cert, key: leaf.keyPem }),
-    cert,
-    renewAt: now + (LEAF_DAYS - LEAF_RENEW_DAYS) * DAY_MS,
-    names: key(names),
-  };
+  const x509 = await import("./x509.ts");
+  const certificate = await x509.issueServerCertificate(
+    await authority.signer(),
+    await leaf.publicKey(),
+    names,
+    now,
+    LEAF_DAYS,
+  );
+  return issued(
+    x509.certificatePem(certificate),
+    authority,
+    leaf.keyPem,
+    key(names),
+    now + (LEAF_DAYS - LEAF_RENEW_DAYS) * DAY_MS,
+  );
+}
+
+function issued(
+  leafPem: string,
+  authority: NodeAuthority,
+  keyPem: string,
+  names: string,
+  renewAt: number,
+): Issued {
+  const cert = `${leafPem}${authority.pem}`;
+  return { context: createSecureContext({ cert, key: keyPem }), cert, renewAt, names };
+}
+
+async function save(file: string, node: Issued, leaf: Leaf): Promise<void> {
+  const saved: SavedNode = { names: node.names, leaf: node.cert, key: leaf.keyPem };
+  await writeAtomically(file, `${JSON.stringify(saved)}\n`, 0o600);
+}
+
+/**
+ * The node's certificate and leaf key kept in `file`, if they can serve now: signed by this
+ * authority (a new one issues anew), the key theirs, issued for `names`, not due for renewal.
+ */
+async function readKept(
+  file: string,
+  authority: NodeAuthority,
+  names: string,
+  now: number,
+): Promise<{ leaf: Leaf; node: Issued } | undefined> {
+  try {
+    const saved = JSON.parse(await readFile(file, "utf8")) as Partial<SavedNode>;
+    if (typeof saved.leaf !== "string" || typeof saved.key !== "string" || saved.names !== names)
+      return undefined;
+    const certificate = new X509Certificate(saved.leaf);
+    const privateKey = createPrivateKey(saved.key);
+    const renewAt = certificate.validToDate.getTime() - LEAF_RENEW_DAYS * DAY_MS;
+    if (
+      renewAt <= now ||
+      !certificate.checkIssued(authority.certificate) ||
+      !certificate.verify(authority.certificate.publicKey) ||
+      !certificate.checkPrivateKey(privateKey)
+    )
+      return undefined;
+    const keyPem = saved.key;
+    let publicKey: Promise<CryptoKey> | undefined;
+    const leaf: Leaf = {
+      keyPem,
+      publicKey: () => {
+        publicKey ??= import("./x509.ts").then((x509) => x509.publicKeyOf(keyPem));
+        return publicKey;
+      },
+    };
+    return { leaf, node: issued(certificate.toString(), authority, keyPem, names, renewAt) };
+  } catch {
+    return undefined; // missing or damaged: issued anew
+  }
 }

@@ -8,7 +8,7 @@
  * polyfill is loaded here, before it, and only where certificates are made.
  */
 import "reflect-metadata";
-import { randomBytes, webcrypto } from "node:crypto";
+import { createPublicKey, randomBytes, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -103,6 +103,12 @@ export function parseCertificate(pem: string): x509.X509Certificate {
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
   return `${x509.PemConverter.encode(der, "PRIVATE KEY").trim()}\n`;
+}
+
+/** The public half of a PEM private key, as WebCrypto signs for it. */
+export function publicKeyOf(keyPem: string): Promise<CryptoKey> {
+  const spki = createPublicKey(keyPem).export({ format: "der", type: "spki" });
+  return webcrypto.subtle.importKey("spki", spki, ALGORITHM, true, ["verify"]) as Promise<CryptoKey>;
 }
 
 export async function importPrivateKey(pem: string): Promise<CryptoKey> {

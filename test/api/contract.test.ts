@@ -835,6 +835,22 @@ describe("invalid params are refused with -32602 naming the field, and change no
     assert.equal((tail.data as { issues: Array<{ field: string }> }).issues[0]?.field, "tail");
   });
 
+  test("a restore's snapshot that is not an id is refused saying what one looks like, not by its length", async () => {
+    for (const snapshot of ["zz", "not-a-snapshot-id"]) {
+      const error = await fails(
+        env.d.port,
+        "backup.restore",
+        { id: "api-alpha", snapshot },
+        env.cli,
+        RPC_CODES.invalidParams,
+      );
+      assert.equal(
+        error.message,
+        "invalid params: snapshot: not a snapshot id (8 to 64 hex digits, as archy backups shows them)",
+      );
+    }
+  });
+
   test("auth.setup refuses a short password as a params error naming it, and keeps no password", async () => {
     const fresh = await environment(true);
     try {
@@ -923,6 +939,27 @@ describe("lifecycle refusals carry stable codes and their details, and change no
       await refused(method, { id: "no-such-app" }, RPC_CODES.notFound);
     await refused("package.update", { id: "no-such-app" }, RPC_CODES.notFound);
     await refused("operation.get", { id: "op-unknown" }, RPC_CODES.notFound);
+  });
+
+  test("unknown targets, peers, grants, relays, sources and registry logins: refused, the message naming the command that lists them", async () => {
+    const cases: Array<[string, object, number, RegExp]> = [
+      [
+        "backup.targets.remove",
+        { name: "no-such-target" },
+        RPC_CODES.notFound,
+        /\(archy backup targets lists them\)/,
+      ],
+      ["peers.remove", { url: "http://127.0.0.1:9/" }, RPC_CODES.notFound, /\(archy peers ls\)/],
+      ["peers.revoke", { name: "no-such-node" }, RPC_CODES.notFound, /\(archy peers ls\)/],
+      ["market.relays.remove", { url: "ws://127.0.0.1:9" }, RPC_CODES.notFound, /\(archy market relays ls\)/],
+      // A source's name is checked as a parameter (the same check refuses a source of the config file).
+      ["catalog.sources.remove", { name: "no-such-source" }, RPC_CODES.invalidParams, /\(archy sources ls\)/],
+      ["registry.logout", { host: "registry.invalid" }, RPC_CODES.notFound, /\(archy registry ls\)/],
+    ];
+    for (const [method, params, code, lists] of cases) {
+      const error = await refused(method, params, code);
+      assert.match(error.message, lists, `${method}: ${error.message}`);
+    }
   });
 
   test("an invalid manifest: -32016 with its issues", async () => {

@@ -3,10 +3,10 @@
  * over the lab's Podman, real restic, every step an `archy …` command. Back up an app with data,
  * purge it, restore it: byte-identical data, the same generated secret, the app running. Restore
  * over the installed app and undo it. A wrong key and a missing target: clear errors, the app kept
- * running. No key or secret in the daemon's output or the operation logs.
+ * running; a directory the daemon's user cannot write: the fix named. No key or secret in the daemon's output or the operation logs.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
@@ -181,6 +181,26 @@ describe("real restic and Podman: back up, purge, restore, undo; faults leave th
     const facts = await lab.inspect(container());
     assert.equal(facts?.running, true);
     assert.equal(facts?.startedAt, started, "never stopped");
+  });
+
+  test("a directory the daemon's user cannot write: targets add names that user and how to give it the directory; nothing is added", async () => {
+    // Not writable by its owner, and owned by root when the suite runs as root: the daemon's user cannot write in it.
+    const closed = join(lab.root, "closed");
+    mkdirSync(closed, { mode: 0o555 });
+    chmodSync(closed, 0o555);
+    const repo = join(closed, "archy");
+    const add = await cli(["backup", "targets", "add", "closed", repo]);
+    assert.equal(add.code, 1, show(add));
+    assert.match(
+      add.stderr,
+      new RegExp(
+        `target closed: .*permission denied \\(the daemon's user (\\S+) cannot write there: give it the directory, as root: mkdir -p ${repo} && chown -R \\1: ${repo}; then try again\\)`,
+      ),
+      show(add),
+    );
+    const list = await cli(["backup", "targets", "--json"]);
+    assert.equal(list.code, 0, show(list));
+    assert.doesNotMatch(list.stdout, /"closed"/, "the refused target is not kept");
   });
 
   test("consistency hooks: the app keeps running, its pre_backup dump is in the snapshot, post_backup cleans up", async () => {

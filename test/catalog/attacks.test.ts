@@ -13,8 +13,7 @@ import { readSigningKey } from "../../src/catalog/key-files.ts";
 import { signer } from "../../src/catalog/keys.ts";
 import type { CatalogSource } from "../../src/catalog/node/source.ts";
 import { addApps, delegateNamespace, publishCatalog, signCatalog } from "../../src/catalog/publisher.ts";
-import { metadataBytes } from "../../src/catalog/repository.ts";
-import { targetFile } from "../../src/catalog/targets.ts";
+import { metadataBytes, targetFile } from "../../src/catalog/repository.ts";
 import {
   DAY_MS,
   ENDLESS_BYTES,

@@ -12,16 +12,11 @@ import { schnorr } from "@noble/curves/secp256k1";
 import { getEventHash } from "nostr-tools/pure";
 import { readAppTree } from "../../src/manifest/app-files.ts";
 import { startDevRelay } from "../../src/marketplace/dev-relay.ts";
-import {
-  BUNDLE_MIME,
-  buildPublication,
-  KINDS,
-  PLATFORM,
-  type SignedEvent,
-} from "../../src/marketplace/events.ts";
+import { BUNDLE_MIME, KINDS, PLATFORM, type SignedEvent } from "../../src/marketplace/events.ts";
 import { npub } from "../../src/marketplace/identity.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { MAX_MESSAGE_BYTES, MAX_REFUSED, publish } from "../../src/marketplace/relay.ts";
+import { buildPublication } from "../../src/marketplace/signing.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { appDir, devKey, hostileRelay, publishDir, sign } from "./support.ts";
 

@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Agent } from "undici";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
-import { buildPublication } from "../../src/marketplace/events.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { UNVERIFIED_TTL_MS, VERIFIED_TTL_MS } from "../../src/marketplace/nip05.ts";
 import { publish } from "../../src/marketplace/relay.ts";
+import { buildPublication } from "../../src/marketplace/signing.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { devKey, type Nip05Domains, nip05Domains } from "./support.ts";
 

@@ -13,9 +13,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
-import { buildPublication, KINDS } from "../../src/marketplace/events.ts";
+import { KINDS } from "../../src/marketplace/events.ts";
 import { npub } from "../../src/marketplace/identity.ts";
 import { publish } from "../../src/marketplace/relay.ts";
+import { buildPublication } from "../../src/marketplace/signing.ts";
 import {
   type Caller,
   fails,

@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type DevRelay, startDevRelay } from "../../src/marketplace/dev-relay.ts";
-import { buildPublication, KINDS, PLATFORM, type SignedEvent } from "../../src/marketplace/events.ts";
+import { KINDS, PLATFORM, type SignedEvent } from "../../src/marketplace/events.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { publish, query, queryPaged } from "../../src/marketplace/relay.ts";
+import { buildPublication } from "../../src/marketplace/signing.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { devKey } from "./support.ts";
 

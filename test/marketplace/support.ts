@@ -13,8 +13,9 @@ import { type EventTemplate, finalizeEvent } from "nostr-tools/pure";
 import { Agent, buildConnector } from "undici";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SignedEvent } from "../../src/marketplace/events.ts";
-import { type DevKey, generateKeyFile, openKeyFile } from "../../src/marketplace/identity.ts";
+import type { DevKey } from "../../src/marketplace/identity.ts";
 import { publishApp } from "../../src/marketplace/publish.ts";
+import { generateKeyFile, openKeyFile } from "../../src/marketplace/signing.ts";
 import {
   certificatePem,
   createAuthority,

@@ -9,10 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startDevRelay } from "../../src/marketplace/dev-relay.ts";
-import { buildPublication, ENDORSEMENT, KINDS } from "../../src/marketplace/events.ts";
+import { ENDORSEMENT, KINDS } from "../../src/marketplace/events.ts";
 import { type DevKey, npub } from "../../src/marketplace/identity.ts";
 import { Marketplace } from "../../src/marketplace/market.ts";
 import { publish } from "../../src/marketplace/relay.ts";
+import { buildPublication } from "../../src/marketplace/signing.ts";
 import { Store } from "../../src/orchestrator/store.ts";
 import { devKey, sign } from "./support.ts";
 

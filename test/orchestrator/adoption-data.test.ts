@@ -313,14 +313,14 @@ describe("real Podman: taking over legacy data on adoption", () => {
     assert.equal(mode, "750");
   });
 
-  test("(c) a legacy source that does not exist: fresh data, noted in the operation log", async () => {
+  test("(c) a legacy source that does not exist: a first start with empty data, said so in the operation log", async () => {
     const app = await adoptingApp("c", { volume: true, dataPath: true });
     const log = await install(app);
     assert.ok(
       log.some(
         (l) =>
           l ===
-          `volume content: legacy data path ${app.dataPath} and legacy Podman volume ${app.volume} not found: nothing to take over, it starts with fresh data`,
+          `volume content: a first start, with new empty data (nothing to take over from an earlier installation: no legacy data path ${app.dataPath}, no legacy Podman volume ${app.volume})`,
       ),
       log.join("\n"),
     );

@@ -81,7 +81,8 @@ export const RPC_CODE_MEANINGS: Record<keyof typeof RPC_CODES, string> = {
   rateLimited:
     "Too many failed logins: wait `data.retryAfterSeconds` seconds; every attempt before is refused. Or, with `data.busy: true`, too many password checks at once: try again in `data.retryAfterSeconds` (1) seconds.",
   setupState: "`auth.setup` when the operator password is already set, or `auth.login` before it is.",
-  notFound: "The app (or operation, or container) is unknown: not installed, or not in any source.",
+  notFound:
+    "What the call names is unknown: an app (not installed, or not in any source), an operation, a container, or a backup target, peer, grant, relay, catalog source or registry login; the message says which and where to list them.",
   operationInProgress:
     "Another operation of the app is in flight (`data.operation`: `{id, kind}`): wait for it, then try again.",
   dependencyMissing:

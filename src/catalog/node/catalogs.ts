@@ -112,7 +112,11 @@ export class Catalogs {
     return this.#serially(async () => {
       const index = this.sources.findIndex((s) => s.config.name === name);
       const source = this.sources[index];
-      if (!source) throw new SourceChangeRefused("name", `no catalog source ${name}: see catalog.sources`);
+      if (!source)
+        throw new SourceChangeRefused(
+          "name",
+          `no catalog source ${name}: see catalog.sources (archy sources ls)`,
+        );
       if (!this.#added.has(name))
         throw new SourceChangeRefused(
           "name",

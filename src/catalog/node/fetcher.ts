@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Fetcher } from "tuf-js";
-import { DownloadHTTPError } from "tuf-js/dist/error.js";
+import { tufJs } from "./tuf.ts";
 
 /** A file bigger than the client allows: what endless data (and a wrong length) looks like. */
 export class TooLargeError extends Error {
@@ -63,6 +63,7 @@ export class CatalogFetcher implements Fetcher {
         await response.body?.cancel();
         this.transfers.push({ url, bytes: 0, status: response.status });
         // The TUF client reads 403 and 404 on the next root version as "no newer root".
+        const { DownloadHTTPError } = await tufJs();
         throw new DownloadHTTPError(`${url}: HTTP ${response.status}`, response.status);
       }
       const chunks: Uint8Array[] = [];
@@ -84,10 +85,11 @@ export class CatalogFetcher implements Fetcher {
   }
 
   async #readFile(url: string, path: string, maxLength: number): Promise<Buffer> {
-    const handle = await open(path, "r").catch((error: NodeJS.ErrnoException) => {
+    const handle = await open(path, "r").catch(async (error: NodeJS.ErrnoException) => {
       this.transfers.push({ url, bytes: 0, status: 404 });
-      if (error.code === "ENOENT") throw new DownloadHTTPError(`${path}: no such file`, 404);
-      throw error;
+      if (error.code !== "ENOENT") throw error;
+      const { DownloadHTTPError } = await tufJs();
+      throw new DownloadHTTPError(`${path}: no such file`, 404);
     });
     try {
       // One byte past the cap tells a file that is too big from one that fits exactly.

@@ -15,7 +15,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TrustedMetadataStore } from "tuf-js/dist/store.js";
+import type { TrustedMetadataStore } from "tuf-js/dist/store.js";
 import { writeFileAtomic } from "../files.ts";
 import { MANIFEST_TARGET } from "../layout.ts";
 import { signedProblem } from "../targets.ts";
@@ -27,6 +27,7 @@ import {
   signedApps,
   trustedRoles,
 } from "./read.ts";
+import { tufJs } from "./tuf.ts";
 
 export const LAST_GOOD_FILE = "last-good.json";
 
@@ -85,8 +86,9 @@ function savedRole(metadata: Record<string, string>, name: string): Buffer {
 }
 
 /** A trust store over saved metadata, at the epoch: signatures and hashes checked, expiry not. */
-function savedTrust(metadata: Record<string, string>): TrustedMetadataStore {
+async function savedTrust(metadata: Record<string, string>): Promise<TrustedMetadataStore> {
   const role = (name: string) => savedRole(metadata, name);
+  const { TrustedMetadataStore } = await tufJs();
   const store = new TrustedMetadataStore(role("root"));
   const inner = store as unknown as { referenceTime: unknown };
   if (!(inner.referenceTime instanceof Date))
@@ -122,7 +124,7 @@ export async function loadLastGood(
     const saved = JSON.parse(text) as Saved;
     const trustedRoot = await readFile(roleFile(metadataDir, "root"), "utf8").catch(() => undefined);
     if (saved.metadata?.root !== trustedRoot) return refused("its root is not the one the node trusts now");
-    const trust = savedTrust(saved.metadata);
+    const trust = await savedTrust(saved.metadata);
     const top = trust.targets;
     if (!top) return refused("it has no targets metadata");
     // A namespace hidden at the refresh has no metadata saved: it fails here again, and stays hidden.

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { type TargetFile, Targets } from "@tufjs/models";
 import { Delegations } from "@tufjs/models/dist/delegations.js";
 import { DelegatedRole } from "@tufjs/models/dist/role.js";
-import { targetFile } from "../targets.ts";
+import { targetFile } from "../repository.ts";
 import { lookUp } from "./lookup.ts";
 
 const FILE = (path: string): TargetFile => targetFile(path, Buffer.from(path));

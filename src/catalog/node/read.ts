@@ -28,7 +28,10 @@ import { blake3Problem } from "../targets.ts";
 import { explainFailure, NamespaceError, type RefreshFailure, TamperedTargetError } from "./failure.ts";
 import { TooLargeError } from "./fetcher.ts";
 import { lookUp } from "./lookup.ts";
-import { holdsSignedFile, type SignedFiles } from "./verify-files.ts";
+import { holdsSignedFile } from "./verify-files.ts";
+
+/** The signed files of an app version as the catalog's targets metadata lists them, by path. */
+type SignedFiles = ReadonlyMap<string, TargetFile>;
 
 type UpdaterInternals = {
   trustedSet: {

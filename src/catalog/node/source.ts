@@ -15,7 +15,6 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Updater } from "tuf-js";
 import { writeFileAtomic } from "../files.ts";
 import { METADATA_DIR, TARGETS_DIR } from "../layout.ts";
 import { explainFailure, type RefreshFailure, savedCatalogFailure } from "./failure.ts";
@@ -29,6 +28,7 @@ import {
   refreshToTimestamp,
   type TimestampView,
 } from "./read.ts";
+import { tufJs } from "./tuf.ts";
 
 export type SourceConfig = {
   /** A short name: the source of its apps is `catalog:<name>`. */
@@ -176,6 +176,7 @@ export class CatalogSource {
     try {
       const metadataDir = await this.#trustedMetadataDir();
       const base = baseUrl(this.config.url);
+      const { Updater } = await tufJs();
       const updater = new Updater({
         metadataDir,
         metadataBaseUrl: new URL(`${METADATA_DIR}/`, base).href,

@@ -5,12 +5,11 @@
  * it; a file changed on disk since is refused here, never installed. Pure.
  */
 import { posix } from "node:path";
-import type { TargetFile } from "@tufjs/models";
 import type { AppTree } from "../../manifest/app-files.ts";
-import { signedProblem } from "../targets.ts";
+import { type SignedFile, signedProblem } from "../targets.ts";
 
 /** The signed files of an app version, by their path in its directory (`manifest.yml`, `files/a`). */
-export type SignedFiles = ReadonlyMap<string, TargetFile>;
+export type SignedFiles = ReadonlyMap<string, SignedFile>;
 
 /** Whether `name` (a directory of the app, `files/www`) holds a signed file. */
 export function holdsSignedFile(files: SignedFiles, name: string): boolean {

@@ -262,6 +262,10 @@ export async function run(argv: string[]): Promise<number> {
     return operator(async () => {
       const client = clientFor(values);
       const apps = await client.call("package.list");
+      if (apps.length === 0) {
+        out("no apps installed: nothing to back up (`archy install APP` installs one)");
+        return EXIT.ok;
+      }
       let failed = 0;
       for (const app of apps) {
         try {

@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { WebSocketServer } from "ws";
 import type { AppView } from "../client.ts";
+import { outcome } from "./lifecycle.ts";
 
 const ARCHY = resolve(import.meta.dirname, "../../../bin/archy");
 const OPERATION = "op-1";
@@ -123,4 +124,24 @@ test("after the operation's final event the CLI exits with the told outcome: no 
   assert.match(run.stdout, /^done in .*: wiki is running$/m);
   assert.match(run.stdout, /^open http:\/\/wiki\.node\.test:7780\/$/m, "the address from the told view");
   assert.deepEqual(calls, ["package.start", "operation.get"], "one request, one read before the end");
+});
+
+test("a backup's or restore's outcome says it is done and that the app stopped for it is on its way back to running, not 'stopped (desired: running)'", () => {
+  assert.equal(
+    outcome("backup", "wiki", { phase: "stopped", desired: "running" }),
+    "wiki is backed up; it is stopped now, on its way to running (`archy status wiki` shows it)",
+  );
+  assert.equal(
+    outcome("restore", "wiki", { phase: "starting", desired: "running" }),
+    "wiki is restored; it is starting now, on its way to running (`archy status wiki` shows it)",
+  );
+  assert.equal(
+    outcome("backup", "wiki", { phase: "running", desired: "running" }),
+    "wiki is backed up and running",
+  );
+  assert.equal(
+    outcome("backup", "wiki", { phase: "stopped", desired: "stopped" }),
+    "wiki is backed up and stopped",
+  );
+  assert.equal(outcome("start", "wiki", { phase: "running", desired: "running" }), "wiki is running");
 });

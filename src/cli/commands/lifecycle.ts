@@ -321,7 +321,7 @@ async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<
 /** What the outcome line says of the app. */
 type AppOutcome = Pick<AppView, "phase" | "desired"> & { version?: string };
 
-function outcome(kind: string, id: string, app: AppOutcome | undefined): string {
+export function outcome(kind: string, id: string, app: AppOutcome | undefined): string {
   const state = app ? (app.phase === app.desired ? app.phase : `${app.phase} (desired: ${app.desired})`) : "";
   switch (kind) {
     case "install":
@@ -340,6 +340,14 @@ function outcome(kind: string, id: string, app: AppOutcome | undefined): string 
       return `${id}'s permissions are approved and it is ${state}`;
     case "revoke":
       return `${id} is ${state}; it runs again only once approved (\`archy approve ${id}\`)`;
+    case "backup":
+    case "restore": {
+      // The app stopped for it is started again once the operation is done: not yet seen at its end.
+      const done = `${id} is ${kind === "backup" ? "backed up" : "restored"}`;
+      if (!app) return done;
+      if (app.phase === app.desired) return `${done} and ${app.phase}`;
+      return `${done}; it is ${app.phase} now, on its way to ${app.desired} (\`archy status ${id}\` shows it)`;
+    }
     default:
       return `${id} is ${state}`;
   }

@@ -19,9 +19,10 @@ const USAGE = `Usage: archy peers <command> [--url URL] [--token-file FILE]
 
   ls [--json]          the peers this node fetches marketplace bundles and images from first, and
                        the grants of the nodes that may fetch from this one (tokens are never shown)
-  add URL              fetch bundles and pinned images from the node at URL (https://host:port/)
-                       first; the token its operator granted you is read from stdin:
-                       \`echo TOKEN | archy peers add URL\`
+  add URL              fetch bundles and pinned images first from the node at URL (http://host:port/,
+                       the address and port it listens on; https:// only when its certificate is
+                       one this node trusts); the token its operator granted you is read from
+                       stdin: \`echo TOKEN | archy peers add URL\`
   remove URL           stop fetching from that node
   grant NAME           let another node fetch the bundles and images this one has: prints its
                        token, once; give it to that node's operator. While it grants any, this node
@@ -51,7 +52,7 @@ export function run(argv: string[]): Promise<number> {
 function print(view: Result<"peers.list">): void {
   console.log(
     view.peers.length === 0
-      ? "fetches from no peer: add one with echo TOKEN | archy peers add https://host:port/"
+      ? "fetches from no peer: add one with echo TOKEN | archy peers add http://host:port/"
       : table(
           ["PEER", "ADDED"],
           view.peers.map((p) => [p.url, ago(p.addedAt)]),
@@ -99,7 +100,7 @@ async function add(argv: string[]): Promise<number> {
     return 0;
   }
   return operator(async () => {
-    const token = await readSecretLine("the peer's token", "echo TOKEN | archy peers add URL");
+    const token = await readSecretLine("peer token", "echo TOKEN | archy peers add URL");
     const { added } = await clientFor(values).call("peers.add", { url, token });
     console.log(added ? `added ${url}` : `${url} has its new token`);
     return 0;
@@ -119,6 +120,17 @@ async function remove(argv: string[]): Promise<number> {
   });
 }
 
+/**
+ * What to do with a new grant's token (on stderr: stdout has the token alone). The other node needs
+ * this node's address as it reaches it, which the CLI does not know (it may talk to the daemon over
+ * loopback); the port is the daemon's, and the daemon must listen where that node reaches it.
+ */
+export function grantedWords(name: string, daemonUrl: string): string {
+  const url = new URL(daemonUrl);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `granted ${name}: give this token to its operator, who adds this node with: echo TOKEN | archy peers add http://<this node's address>:${port}/ (this node must listen on an address that node reaches, e.g. archy daemon --listen 0.0.0.0:${port}; by default it listens on 127.0.0.1, this machine only); the token is not shown again`;
+}
+
 async function grant(argv: string[]): Promise<number> {
   const { value: name, values } = one(argv, "name for the node you let in");
   if (values.help) {
@@ -126,11 +138,10 @@ async function grant(argv: string[]): Promise<number> {
     return 0;
   }
   return operator(async () => {
-    const { token } = await clientFor(values).call("peers.grant", { name });
+    const client = clientFor(values);
+    const { token } = await client.call("peers.grant", { name });
     console.log(token);
-    process.stderr.write(
-      `granted ${name}: give this token to its operator (echo TOKEN | archy peers add <this node's URL>); it is not shown again\n`,
-    );
+    process.stderr.write(`${grantedWords(name, client.url)}\n`);
     return 0;
   });
 }

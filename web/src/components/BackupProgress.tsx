@@ -5,7 +5,7 @@
 import { useEffect, useState } from "react";
 import type { StreamEvent } from "../../../src/client/events.ts";
 import { stream } from "../api.ts";
-import { bytes, duration } from "../format.ts";
+import { backupProgressWords, backupScanning } from "../backup-progress-words.ts";
 
 type Progress = Extract<StreamEvent, { type: "backup-progress" }>;
 
@@ -21,14 +21,12 @@ export function BackupProgress({ operationId }: { operationId: string }) {
   const percent = Math.min(100, Math.max(0, progress.percent));
   return (
     <div className="progress-line" data-testid="backup-progress">
-      <progress max={100} value={percent} aria-label={`Backup of ${progress.appId}`} />
-      <span className="small">
-        {Math.round(percent)}% · {progress.filesDone} of {progress.totalFiles} files ·{" "}
-        {bytes(progress.bytesDone)} of {bytes(progress.totalBytes)}
-        {progress.secondsRemaining !== undefined
-          ? ` · ${duration(progress.secondsRemaining * 1000)} left`
-          : ""}
-      </span>
+      <progress
+        max={100}
+        value={backupScanning(progress) ? undefined : percent}
+        aria-label={`Backup of ${progress.appId}`}
+      />
+      <span className="small">{backupProgressWords(progress)}</span>
     </div>
   );
 }

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "react";
 import { imageProgress, type Pulls, withPull } from "../../../src/client/pull-progress.ts";
 import { stream } from "../api.ts";
-import { bytes, duration } from "../format.ts";
+import { bytes, duration } from "../units.ts";
 
 export function PullProgress({ operationId }: { operationId: string }) {
   const [pulls, setPulls] = useState<Pulls>(new Map());

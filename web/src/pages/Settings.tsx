@@ -10,9 +10,10 @@ import { Icon } from "../components/Icon.tsx";
 import { NewPasswordFields, passwordsDiffer } from "../components/NewPasswordFields.tsx";
 import { useNow } from "../components/useNow.ts";
 import { counted } from "../counted.ts";
-import { ago, bytes, duration } from "../format.ts";
+import { ago } from "../format.ts";
 import { queryClient, useCall } from "../queries.ts";
 import { useSession } from "../session.tsx";
+import { bytes, duration } from "../units.ts";
 
 function ChangePassword() {
   const [old, setOld] = useState("");
