@@ -292,6 +292,72 @@ describe("set.export", () => {
   });
 });
 
+describe("set.consumer", () => {
+  const web = (value: string) =>
+    app(
+      "web",
+      "    environment:",
+      `      DB_PASSWORD: "\${consumer:db/${value}}"`,
+      "dependencies:",
+      "  - id: db",
+    );
+  const db = app(
+    "db",
+    "consumers:",
+    "  secrets:",
+    "    password: {}",
+    "  provision:",
+    "    - exec: { container: web, command: [sh] }",
+  );
+
+  test("a misspelt consumer value of a dependency", () => {
+    expectSetFinding([web("pasword"), db], {
+      rule: "set.consumer",
+      file: "web/manifest.yml",
+      path: "containers.web.environment.DB_PASSWORD",
+      line: FIRST + 1,
+      column: 20,
+      message: 'app db gives its consumers no value "pasword"',
+      fix: 'did you mean "password"?',
+    });
+  });
+
+  test("a dependency that declares no consumers", () => {
+    expectSetFinding([web("name"), app("db")], {
+      rule: "set.consumer",
+      file: "web/manifest.yml",
+      path: "containers.web.environment.DB_PASSWORD",
+      line: FIRST + 1,
+      column: 20,
+      message: "app db declares no `consumers`",
+    });
+  });
+
+  test("a file of a value the dependency does not give (its name is no secret)", () => {
+    const file = app(
+      "web",
+      "    secrets:",
+      "      - { app: db, consumer: name, target: /run/secrets/name }",
+      "dependencies:",
+      "  - id: db",
+    );
+    expectSetFinding([file, db], {
+      rule: "set.consumer",
+      file: "web/manifest.yml",
+      path: "containers.web.secrets[0].consumer",
+      line: FIRST + 1,
+      column: 30,
+      message: 'app db gives its consumers no value "name"',
+      fix: "use one of: password",
+    });
+  });
+
+  test("passing: its name and a value it gives", () => {
+    expectNoFindings([web("name"), db]);
+    expectNoFindings([web("password"), db]);
+  });
+});
+
 describe("set.dependency-cycle", () => {
   test("two apps that depend on each other: the cycle is named", () => {
     expectSetFinding(

@@ -7,6 +7,7 @@
 import semver from "semver";
 import { publishedBind } from "./access.ts";
 import { versionSatisfies } from "./app-version.ts";
+import { RESERVED_NAME } from "./consumers.ts";
 import { environmentTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import type { Finding, PathSegment } from "./issues.ts";
@@ -121,6 +122,49 @@ export function checkAppSet(members: SetMember[]): SetFinding[] {
             ? `use one of: ${known.join(", ")}`
             : `${value.app} exports nothing`,
         rule: "set.export",
+      });
+    }
+    // What the app reads of its accounts: in values (its name too), and as files (a secret only).
+    const consumerRefs = [
+      ...environmentTemplates(manifest).flatMap(({ path, parsed }) =>
+        ("message" in parsed ? [] : parsed).flatMap((part) =>
+          part.kind === "consumer" ? [{ path, app: part.app, value: part.value, file: false }] : [],
+        ),
+      ),
+      ...Object.entries(manifest.containers).flatMap(([key, container]) =>
+        container.secrets.flatMap((file, index) =>
+          "consumer" in file
+            ? [
+                {
+                  path: ["containers", key, "secrets", index, "consumer"] as PathSegment[],
+                  app: file.app,
+                  value: file.consumer,
+                  file: true,
+                },
+              ]
+            : [],
+        ),
+      ),
+    ];
+    for (const { path, file, ...part } of consumerRefs) {
+      const target = byId.get(part.app);
+      if (!target) continue;
+      const consumers = target.manifest.consumers;
+      const known = [...(file ? [] : [RESERVED_NAME]), ...Object.keys(consumers?.secrets ?? {})];
+      if (consumers && known.includes(part.value)) continue;
+      const guess = closest(part.value, known);
+      findings.push({
+        file: member.file,
+        path,
+        message: consumers
+          ? `app ${part.app} gives its consumers no value ${JSON.stringify(part.value)}`
+          : `app ${part.app} declares no \`consumers\`, so it gives no account to its dependents`,
+        fix: !consumers
+          ? `use an export of ${part.app}, or declare \`consumers\` in ${part.app}'s manifest`
+          : guess
+            ? `did you mean ${JSON.stringify(guess)}?`
+            : `use one of: ${known.join(", ")}`,
+        rule: "set.consumer",
       });
     }
   }

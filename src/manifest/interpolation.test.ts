@@ -85,7 +85,7 @@ describe("interpolation in manifests", () => {
       line: FIRST + 1,
       column: 17,
       message: "${env:HOME} is not a reference the platform knows",
-      fix: "${secret:NAME}, ${export:APP/NAME} or ${app:FIELD}",
+      fix: "${secret:NAME}, ${export:APP/NAME}, ${consumer:APP/NAME} or ${app:FIELD}",
     });
   });
 

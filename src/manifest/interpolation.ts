@@ -15,6 +15,7 @@ export type AppField = (typeof APP_FIELDS)[number];
 const NAMESPACES: Record<string, string> = {
   secret: `\${secret:NAME} (one of this app's \`secrets\`)`,
   export: `\${export:APP/NAME} (an export of one of this app's \`dependencies\`)`,
+  consumer: `\${consumer:APP/NAME} (this app's own value NAME from one of its \`dependencies\` that declares \`consumers\`: \`name\` or one of its consumer secrets)`,
   app: `\${app:FIELD} (FIELD one of ${APP_FIELDS.join(", ")})`,
 };
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -24,11 +25,12 @@ export type TemplatePart =
   | { kind: "text"; text: string }
   | { kind: "secret"; secret: string }
   | { kind: "export"; app: string; export: string }
+  | { kind: "consumer"; app: string; value: string }
   | { kind: "app"; field: AppField };
 
 export type TemplateError = { message: string; fix: string };
 
-const HOW = `write \${secret:NAME}, \${export:APP/NAME} or \${app:FIELD}, or $\${ for a literal \${`;
+const HOW = `write \${secret:NAME}, \${export:APP/NAME}, \${consumer:APP/NAME} or \${app:FIELD}, or $\${ for a literal \${`;
 
 /** The parts of a value, text and references in order; adjacent text is merged. */
 export function parseTemplate(value: string): TemplatePart[] | TemplateError {
@@ -86,6 +88,8 @@ function parseReference(reference: string): TemplatePart | TemplateError {
   const exported = APP_AND_NAME.exec(argument);
   if (namespace === "export" && exported)
     return { kind: "export", app: exported[1] as string, export: exported[2] as string };
+  if (namespace === "consumer" && exported)
+    return { kind: "consumer", app: exported[1] as string, value: exported[2] as string };
   return { message: `${shown} is not of the form ${form}`, fix: `write ${form}` };
 }
 
@@ -105,14 +109,18 @@ export function templateSource(parts: readonly TemplatePart[]): string {
  */
 export function renameTemplateApps(value: string, renamed: (app: string) => string): string {
   const parts = parseTemplate(value);
-  if ("message" in parts || !parts.some((p) => p.kind === "export")) return value;
-  return templateSource(parts.map((p) => (p.kind === "export" ? { ...p, app: renamed(p.app) } : p)));
+  const named = (p: TemplatePart) => p.kind === "export" || p.kind === "consumer";
+  if ("message" in parts || !parts.some(named)) return value;
+  return templateSource(
+    parts.map((p) => (named(p) ? { ...p, app: renamed((p as { app: string }).app) } : p)),
+  );
 }
 
 function partSource(p: TemplatePart): string {
   if (p.kind === "text") return p.text.replaceAll("${", () => "$${");
   if (p.kind === "secret") return `\${secret:${p.secret}}`;
   if (p.kind === "export") return `\${export:${p.app}/${p.export}}`;
+  if (p.kind === "consumer") return `\${consumer:${p.app}/${p.value}}`;
   return `\${app:${p.field}}`;
 }
 
@@ -166,9 +174,9 @@ export function checkValueTemplates(
             : `declare ${part.secret} under \`secrets\``,
         rule: "ref.secret",
       });
-    if (part.kind === "export" && !dependencies.includes(part.app))
+    if ((part.kind === "export" || part.kind === "consumer") && !dependencies.includes(part.app))
       findings.push({
-        message: `\${export:${part.app}/${part.export}}: ${JSON.stringify(part.app)} is not one of this app's dependencies, so its exports cannot be used`,
+        message: `${partSource(part)}: ${JSON.stringify(part.app)} is not one of this app's dependencies, so ${part.kind === "export" ? "its exports" : "its consumer values"} cannot be used`,
         fix: `add { id: ${part.app} } under \`dependencies\``,
         rule: "ref.dependency",
       });

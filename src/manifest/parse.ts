@@ -71,7 +71,8 @@ export const STORED_MANIFEST_TOLERATED_RULES: ReadonlySet<string> = new Set([
 // 12: `${…}` references in environment values are checked (interpolation.ts), and `$${` is `${`.
 // 13: a version may end in a packaging revision (-r2: app-version.ts), and env_files are read and
 // checked with the manifest (env-file.ts).
-export const MANIFEST_RULES_VERSION = 13;
+// 14: `${consumer:APP/NAME}` references, and `consumers` steps checked as hook steps are (consumers.ts).
+export const MANIFEST_RULES_VERSION = 14;
 
 export type ParseResult =
   | { ok: true; manifest: Manifest; locate: Locator }

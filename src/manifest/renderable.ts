@@ -309,9 +309,20 @@ function checkHealthCommands(manifest: Manifest): Finding[] {
 function checkNames(manifest: Manifest): Finding[] {
   // A value with a secret in it is rendered into a Podman secret `archy-<app>_env.<8 hex>`.
   const rendered = renderedSecretName(manifest.id, "", "", "");
-  const templated = environmentTemplates(manifest).find(
-    ({ parsed }) => !("message" in parsed) && parsed.some((p) => p.kind === "secret" || p.kind === "export"),
-  );
+  // So is a consumer value mounted as a file (model.ts).
+  const templated =
+    environmentTemplates(manifest).find(
+      ({ parsed }) =>
+        !("message" in parsed) &&
+        parsed.some((p) => p.kind === "secret" || p.kind === "export" || p.kind === "consumer"),
+    ) ??
+    Object.entries(manifest.containers)
+      .flatMap(([key, c]) =>
+        c.secrets.flatMap((file, index) =>
+          "consumer" in file ? [{ path: ["containers", key, "secrets", index] as PathSegment[] }] : [],
+        ),
+      )
+      .at(0);
   const renderedFinding: Finding[] =
     templated && rendered.length > MAX_SECRET_NAME
       ? [

@@ -31,6 +31,8 @@ const COVERED: Record<string, string> = {
   "schema.unknown-key": "parse.test.ts",
   "security.forbidden-key": "parse.test.ts",
   "ref.secret": "semantics.test.ts",
+  "consumers.reserved": "consumers.test.ts",
+  "set.consumer": "app-set.test.ts",
   "interp.syntax": "interpolation.test.ts",
   "limits.ulimit": "process-limits.test.ts",
   "limits.shm-size": "process-limits.test.ts",

@@ -46,7 +46,7 @@ export function mountPoints(
       what: "secret target",
       mountPath: s.target,
       path: [...at, "secrets", i, "target"],
-      example: `/run/secrets/${s.secret}`,
+      example: `/run/secrets/${"secret" in s ? s.secret : s.consumer}`,
     })),
     ...container.tmpfs.map((t, i) => ({
       what: "tmpfs path",
@@ -93,7 +93,7 @@ function mayBreakLines(path: readonly PathSegment[]): boolean {
       (third === "health" && path[3] === "command")
     );
   if (first === "exports") return path[2] === "value";
-  if (first === "hooks") return path[3] === "exec" && fifth === "command";
+  if (first === "hooks" || first === "consumers") return path[3] === "exec" && fifth === "command";
   return false;
 }
 

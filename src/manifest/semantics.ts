@@ -5,6 +5,7 @@
  */
 import semver from "semver";
 import { checkAccess, publishedBind } from "./access.ts";
+import { RESERVED_NAME, RESERVED_SECRET_NAMES } from "./consumers.ts";
 import { checkTemplates } from "./interpolation.ts";
 import { bindsOverlap } from "./ip-address.ts";
 import { type Finding, formatPath, type PathSegment } from "./issues.ts";
@@ -30,6 +31,7 @@ export function checkSemantics(manifest: Manifest): Finding[] {
   return [
     ...checkReferences(manifest),
     ...checkTemplates(manifest),
+    ...checkConsumers(manifest),
     ...checkNames(manifest),
     ...checkClashes(manifest),
     ...checkStackOrder(manifest),
@@ -41,6 +43,37 @@ export function checkSemantics(manifest: Manifest): Finding[] {
     ...checkRenderable(manifest),
     ...checkAccess(manifest),
   ];
+}
+
+/** Every list of hook steps but the backup's: the lifecycle hooks and the consumers' provision and deprovision, with where each is. */
+function hookStepLists(manifest: Manifest): Array<[PathSegment[], HookStepSpec[]]> {
+  const lists = Object.entries(manifest.hooks).map(([hook, steps]): [PathSegment[], HookStepSpec[]] => [
+    ["hooks", hook],
+    steps,
+  ]);
+  if (manifest.consumers)
+    lists.push(
+      [["consumers", "provision"], manifest.consumers.provision],
+      [["consumers", "deprovision"], manifest.consumers.deprovision],
+    );
+  return lists;
+}
+
+/**
+ * A consumer secret is given to the provision steps as ARCHY_CONSUMER_<NAME> beside
+ * ARCHY_CONSUMER_APP and ARCHY_CONSUMER_NAME, and read as `${consumer:APP/<name>}` beside `name`:
+ * those two names are taken.
+ */
+function checkConsumers(manifest: Manifest): Finding[] {
+  return Object.keys(manifest.consumers?.secrets ?? {})
+    .filter((name) => RESERVED_SECRET_NAMES.includes(name))
+    .map((name) => ({
+      path: ["consumers", "secrets", name],
+      message: `a consumer secret cannot be named ${name}: ${name === RESERVED_NAME ? `\`\${consumer:APP/name}\` is the consumer's name` : "the provision steps' ARCHY_CONSUMER_APP is the consumer's id"}`,
+      fix: `rename it, e.g. ${name}-secret`,
+      rule: "consumers.reserved",
+      at: "key" as const,
+    }));
 }
 
 function missing(
@@ -96,7 +129,14 @@ function checkReferences(manifest: Manifest): Finding[] {
         });
     }
     for (const [index, file] of container.secrets.entries())
-      secretRef([...at, "secrets", index, "secret"], file.secret);
+      if ("secret" in file) secretRef([...at, "secrets", index, "secret"], file.secret);
+      else if (!dependencies.includes(file.app))
+        findings.push({
+          path: [...at, "secrets", index, "app"],
+          message: `${JSON.stringify(file.app)} is not one of this app's dependencies, so its consumer values cannot be used`,
+          fix: `add { id: ${file.app} } under \`dependencies\``,
+          rule: "ref.dependency",
+        });
     for (const dep of Object.keys(container.depends_on)) {
       if (dep === key)
         findings.push({
@@ -129,13 +169,13 @@ function checkReferences(manifest: Manifest): Finding[] {
         rule: "ref.port",
       });
   }
-  for (const [hook, steps] of Object.entries(manifest.hooks)) {
+  for (const [at, steps] of hookStepLists(manifest)) {
     for (const [index, step] of steps.entries()) {
-      containerRef(["hooks", hook, index, stepKind(step), "container"], stepContainer(step));
+      containerRef([...at, index, stepKind(step), "container"], stepContainer(step));
       const waited = "wait" in step ? manifest.containers[step.wait.container] : undefined;
       if ("wait" in step && waited && !waited.health)
         findings.push({
-          path: ["hooks", hook, index, "wait", "container"],
+          path: [...at, index, "wait", "container"],
           message: `waits for ${step.wait.container} to be healthy, but ${step.wait.container} has no health check`,
           fix: `add a \`health\` check to containers.${step.wait.container}`,
           rule: "health.hook-wait",
@@ -431,11 +471,11 @@ function checkJobs(manifest: Manifest): Finding[] {
           fix: "serve the interface from a container that keeps running",
           rule: "job.serves",
         });
-    for (const [hook, steps] of Object.entries(manifest.hooks))
+    for (const [at, steps] of hookStepLists(manifest))
       for (const [index, step] of steps.entries())
         if (stepContainer(step) === key && !("copy_from_host" in step))
           findings.push({
-            path: ["hooks", hook, index, stepKind(step), "container"],
+            path: [...at, index, stepKind(step), "container"],
             message: `${key} is a job: it is not running once done, so a hook step cannot ${"exec" in step ? "run in" : "wait for"} it`,
             fix: "run the step in a container that keeps running, or make it part of the job's command",
             rule: "job.serves",
@@ -543,10 +583,7 @@ function checkLimits(manifest: Manifest): Finding[] {
       });
   }
   const hookLists: Array<[PathSegment[], HookStepSpec[]]> = [
-    ...Object.entries(manifest.hooks).map(([hook, steps]): [PathSegment[], HookStepSpec[]] => [
-      ["hooks", hook],
-      steps,
-    ]),
+    ...hookStepLists(manifest),
     [["backup", "pre_backup"], manifest.backup.pre_backup],
     [["backup", "post_backup"], manifest.backup.post_backup],
   ];

@@ -4,8 +4,10 @@
  * `failed` are the driver's (reconciler.ts); an update in flight is carried by update-controller.ts,
  * restarts counted by restart-trackers.ts, hooks scheduled by hook-schedule.ts.
  */
+import { consumedApps, consumerEnvironment, consumerName } from "../manifest/consumers.ts";
 import type { PermissionRequest } from "../manifest/permissions.ts";
 import type { HookName, HookStepSpec, Manifest } from "../manifest/schema.ts";
+import { resolveApp, storedEnvFileTexts } from "../render/model.ts";
 import { podmanPlan } from "../render/podman-spec.ts";
 import type { ObservedContainer } from "../runtime/observed.ts";
 import type { ContainerRef, Observation, Runtime } from "../runtime/runtime.ts";
@@ -46,13 +48,14 @@ export interface HealthSource {
 }
 
 /**
- * A pre_purge hook that failed, with the way forward: the purge stopped before anything was
- * removed, so purging again runs the hook again, and `--force` purges without it.
+ * A pre_purge hook (or a deprovision of the app's accounts) that failed, with the way forward: the
+ * purge stopped before anything was removed, so purging again runs it again, and `--force` purges
+ * without it.
  */
 function purgeStopped(appId: string, failure: unknown): HookError {
   const cause = failure instanceof Error ? failure.message : String(failure);
   return new HookError(
-    `${cause}; the purge stopped before anything was removed: fix the cause and purge again (\`archy uninstall ${appId} --purge\`), or purge without the pre_purge hook (\`archy uninstall ${appId} --purge --force\`, \`force: true\` in package.uninstall)`,
+    `${cause}; the purge stopped before anything was removed: fix the cause and purge again (\`archy uninstall ${appId} --purge\`), or purge without the pre_purge hook and the removal of its accounts in dependencies (\`archy uninstall ${appId} --purge --force\`, \`force: true\` in package.uninstall)`,
   );
 }
 
@@ -222,11 +225,20 @@ export class AppReconciler {
       } else if (hook.kind === "pre_purge") {
         try {
           await this.#runPrePurge(app, manifest, seen, note);
+          await this.#deprovision(manifest, note);
         } catch (failure) {
           return failed(purgeStopped(appId, failure));
         }
         // pre_uninstall is next, at the next look (nothing was stopped or removed yet).
         store.setPendingHook(appId, "pre_uninstall");
+        continue;
+      } else if (hook.kind === "deprovision") {
+        try {
+          await this.#deprovision(manifest, note);
+        } catch (failure) {
+          return failed(purgeStopped(appId, failure));
+        }
+        store.setPendingHook(appId, undefined);
         continue;
       } else if (hook.kind === "pre_uninstall") {
         try {
@@ -282,6 +294,8 @@ export class AppReconciler {
           note("warn", this.#o.crashRestarts.restarting(app, exited));
         try {
           await this.#o.executor.run(manifest, action, this.#o.contexts.of(manifest), note);
+          // Its accounts in the dependencies it consumes, before any of its containers is created.
+          if (action.kind === "prepare") await this.#provision(manifest, note);
           // The network may be new (or gone): what the next actions render depends on its subnet.
           if (action.kind === "prepare" || action.kind === "remove-resources") {
             this.#o.contexts.forgetSubnet(appId);
@@ -586,6 +600,75 @@ export class AppReconciler {
         `the pre_purge hook runs in ${down.join(", ")}, which ${down.length === 1 ? "is" : "are"} not running`,
       );
     await this.#runHook(app, manifest, "pre_purge", seen, note);
+  }
+
+  /**
+   * Creates the app's account in each dependency whose consumer values it uses (that dependency's
+   * `consumers.provision`, in its containers, given the pair's values as environment). Runs after
+   * every prepare, so before the app's containers are created — at install, reinstall, update and
+   * any re-creation — and again after a crash or a retry: the steps are idempotent, by contract.
+   */
+  async #provision(manifest: Manifest, note: Note): Promise<void> {
+    for (const provider of resolveApp(manifest, this.#o.contexts.of(manifest)).consumes)
+      await this.#consumerSteps(manifest, provider, "provision", note);
+  }
+
+  /**
+   * At a purge: removes the app's account in each dependency it consumes (`consumers.deprovision`),
+   * found from the manifest alone (a purge renders nothing). A dependency that is gone (uninstalled
+   * meanwhile) has nothing to run it in: said, not failed.
+   */
+  async #deprovision(manifest: Manifest, note: Note): Promise<void> {
+    const ctx = this.#o.contexts.of(manifest);
+    for (const provider of consumedApps(manifest, storedEnvFileTexts(ctx))) {
+      if (!ctx.dependencies[provider]?.consumers) {
+        note(
+          "warn",
+          `the account of ${manifest.id} in ${provider} is not removed: ${provider} is not installed with \`consumers\`; it stays in ${provider}'s data`,
+        );
+        continue;
+      }
+      await this.#consumerSteps(manifest, provider, "deprovision", note);
+    }
+  }
+
+  /** Runs `provider`'s provision or deprovision steps for the consumer `manifest`, in `provider`'s containers. */
+  async #consumerSteps(
+    manifest: Manifest,
+    providerId: string,
+    which: "provision" | "deprovision",
+    note: Note,
+  ): Promise<void> {
+    const row = this.#o.store.getApp(providerId);
+    const provider = row ? this.#o.manifests.of(row).manifest : undefined;
+    if (!row || !provider?.consumers)
+      throw new HookError(
+        `${manifest.id} uses the consumer values of ${providerId}, which is not installed with \`consumers\``,
+      );
+    const steps = provider.consumers[which];
+    if (steps.length === 0) return;
+    const values = await this.#o.executor.consumerValues(manifest.id, provider);
+    const absent = Object.keys(provider.consumers.secrets).filter((secret) => values[secret] === undefined);
+    if (which === "provision" && absent.length > 0)
+      throw new HookError(
+        `the ${absent.join(", ")} of ${manifest.id}'s account in ${providerId} ${absent.length === 1 ? "is" : "are"} missing among its secrets: retry the install`,
+      );
+    note(
+      "info",
+      `${which === "provision" ? "provisioning" : "deprovisioning"} the account of ${manifest.id} (${consumerName(manifest.id)}) in ${providerId}`,
+    );
+    this.#o.observations.invalidate();
+    const seen = (await this.#o.observations.get(0)).containers.filter((c) => c.appId === providerId);
+    try {
+      await runSteps(provider, `consumers.${which}`, steps, {
+        ...this.#hookContext(row, seen, note),
+        env: consumerEnvironment(manifest.id, values),
+      });
+    } catch (failure) {
+      throw new HookError(`${providerId}, for ${manifest.id}: ${(failure as Error).message}`);
+    } finally {
+      this.#o.observations.invalidate();
+    }
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 
 import { join } from "node:path";
+import { isPairSecretFile, pairSecretFile, pairSecrets } from "../manifest/consumers.ts";
 import { CURRENT_NAMING, renderedSecretPrefix, secretName } from "../manifest/naming.ts";
 import { type Manifest, MIN_SECRET_LENGTH, memorySize } from "../manifest/schema.ts";
 import {
@@ -186,14 +187,31 @@ export class Executor {
     const app = resolveApp(manifest, ctx);
     await ensureAppData(this.#runtime, manifest, app.volumes, "prepare", note); // takes over legacy data
     const ownValues = new Map<string, string>();
-    for (const secret of await this.#secrets.ensureAll(manifest)) {
-      ownValues.set(secret.name, secret.value);
-      const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
+    const unmasked = (secret: { name: string; value: string; masked: boolean }) => {
       if (!secret.masked)
         note(
           "warn",
           `secret ${secret.name} is ${secret.value.length} characters, shorter than the ${MIN_SECRET_LENGTH} a generated one has: it is not masked in logs; delete ${join(this.#secrets.dirOf(manifest.id), secret.name)} to have a new one generated`,
         );
+    };
+    // The values the app holds as a consumer reach its containers only inside rendered values
+    // (`${consumer:…}`) and the Podman secrets of the files they are mounted as (#renderTemplates).
+    const pairs = pairSecrets(app.consumes, ctx.dependencies);
+    const pairSpecs = Object.fromEntries(Object.entries(pairs).map(([file, pair]) => [file, pair.spec]));
+    for (const secret of await this.#secrets.ensure(manifest.id, pairSpecs)) {
+      ownValues.set(secret.name, secret.value);
+      unmasked(secret);
+      const pair = pairs[secret.name];
+      if (secret.created && pair)
+        note(
+          "info",
+          `generated ${secret.name}: the ${pair.secret} of ${manifest.id}'s account in ${pair.provider}`,
+        );
+    }
+    for (const secret of await this.#secrets.ensureAll(manifest)) {
+      ownValues.set(secret.name, secret.value);
+      const podmanName = secretName(manifest.id, secret.name, namingOf(ctx, manifest.id));
+      unmasked(secret);
       if (secret.created) {
         note("info", `generated secret ${secret.name}`);
         await this.#runtime.replaceSecret(podmanName, Buffer.from(secret.value));
@@ -213,6 +231,16 @@ export class Executor {
    * gives its new value to the containers created next, as a plain secret does.
    */
   async #renderTemplates(app: ResolvedApp, own: ReadonlyMap<string, string>, note: Note): Promise<void> {
+    for (const container of app.containers)
+      for (const file of container.fileSecrets.filter((f) => isPairSecretFile(f.secret))) {
+        const value = own.get(file.secret);
+        if (value === undefined) throw new Error(`${app.id} has no ${file.secret} among its secrets`);
+        await this.#runtime.replaceSecret(file.podmanSecret, Buffer.from(value));
+        note(
+          "info",
+          `stored ${file.secret} for ${container.name}:${file.target} in Podman secret ${file.podmanSecret}`,
+        );
+      }
     for (const container of app.containers)
       for (const template of container.envTemplates) {
         if (!template.podmanSecret) continue;
@@ -234,6 +262,19 @@ export class Executor {
           `rendered ${template.variable} of ${container.name} into Podman secret ${template.podmanSecret}`,
         );
       }
+  }
+
+  /**
+   * The values `consumer` holds as a consumer of `provider`, by the provider's secret name: those
+   * that exist (prepare generates them, before the consumer's containers are created).
+   */
+  async consumerValues(consumer: string, provider: Manifest): Promise<Record<string, string>> {
+    const values: Record<string, string> = {};
+    for (const secret of Object.keys(provider.consumers?.secrets ?? {})) {
+      const value = await this.#secrets.read(consumer, pairSecretFile(provider.id, secret));
+      if (value !== undefined) values[secret] = value;
+    }
+    return values;
   }
 
   /**

@@ -182,6 +182,17 @@ describe("hookDue: what to do about hooks before a round's actions", () => {
       { kind: "pre_purge" },
     ],
     [
+      "pre_purge due with no container left (what an uninstall kept): the app's accounts in its dependencies go, before its data",
+      {
+        due: "pre_purge",
+        desired: "absent",
+        preStartTargets: [],
+        actions: [{ kind: "remove-resources", purge: true }, { kind: "purge-data" }, { kind: "forget" }],
+        seen: [],
+      },
+      { kind: "deprovision" },
+    ],
+    [
       "pre_uninstall due, nothing left to stop or remove: nothing",
       {
         due: "pre_uninstall",

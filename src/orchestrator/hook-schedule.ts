@@ -35,6 +35,11 @@ export type HookStep =
   | { kind: "pre_uninstall" }
   /** Run pre_purge now, then pre_uninstall (the app and its data are going). */
   | { kind: "pre_purge" }
+  /**
+   * A purge with no container left to stop (what an uninstall kept): pre_purge cannot run, but the
+   * removal of the app's accounts in its dependencies can (it runs in theirs).
+   */
+  | { kind: "deprovision" }
   /** pre_start cannot run yet: why, for the operation log. */
   | { kind: "wait"; message: string }
   | { kind: "none" };
@@ -77,6 +82,7 @@ export function hookDue(round: HookRound): HookStep {
     acts("stop", "remove")
   )
     return { kind: due };
+  if (due === "pre_purge" && round.desired === "absent" && acts("purge-data")) return { kind: "deprovision" };
   if (uncreated.length > 0 && acts("create"))
     return { kind: "wait", message: `the pre_start hook waits until ${uncreated.join(", ")} is created` };
   if (due === "pre_start" && byUnit.length > 0 && acts("start", "restart"))

@@ -49,7 +49,20 @@ export type HookContext = {
   hostPaths: HostPathGuard;
   /** A container's health as the daemon's probes call it now, and their last output (for `wait`). */
   healthOf: (key: string) => { health: Health; detail: string | undefined };
+  /**
+   * Added to the environment of every `exec` step (a consumer's values, for the provider's
+   * provision steps): never in the command's arguments, so never in a reason or a log line.
+   */
+  env?: Readonly<Record<string, string>>;
 };
+
+/** What runs hook steps: a lifecycle hook, a backup's, or a provider's steps for one consumer. */
+export type StepsName =
+  | HookName
+  | "pre_backup"
+  | "post_backup"
+  | "consumers.provision"
+  | "consumers.deprovision";
 
 /** How often a `wait` step looks at the container's health (the probes run on their own interval). */
 const WAIT_POLL_MS = 250;
@@ -100,7 +113,7 @@ export async function runHook(manifest: Manifest, hook: HookName, ctx: HookConte
 /** Runs `steps` of the hook named `hook` (a lifecycle hook, or a backup's), in order. */
 export async function runSteps(
   manifest: Manifest,
-  hook: HookName | "pre_backup" | "post_backup",
+  hook: StepsName,
   steps: readonly HookStepSpec[],
   ctx: HookContext,
 ): Promise<void> {
@@ -116,7 +129,7 @@ export async function runSteps(
       const { command, timeout } = step.exec;
       let result: ExecResult;
       try {
-        result = await ctx.runtime.exec(container, command, timeout);
+        result = await ctx.runtime.exec(container, command, timeout, ctx.env);
       } catch (error) {
         if (isPodmanError(error, "timeout"))
           throw new HookError(

@@ -535,7 +535,10 @@ describe("lifecycle: what an uninstalled app left is purged only by an explicit 
     const app = ctx.store.getApp("alpha");
     assert.equal(app?.desired, "absent");
     assert.equal(app?.purge, true);
-    assert.equal(app?.pendingHook, "pre_uninstall", "pre_purge cannot run without the app's containers");
+    assert.equal(app?.pendingHook, "pre_purge", "its accounts in dependencies are removed first");
+    ctx.store.forgetApp("alpha", app?.generation ?? 0, ctx.now());
+    ctx.lifecycle.purgeKept(sourced("alpha"), { force: true });
+    assert.equal(ctx.store.getApp("alpha")?.pendingHook, "pre_uninstall", "forced: past them");
     assert.deepEqual(ctx.wakes.at(-1)?.appId, "alpha");
   });
 

@@ -253,8 +253,9 @@ export class Lifecycle {
       phase: "removing",
       resetAttempts: true,
       manifest: record(sourced),
-      // Past pre_purge (it cannot run); pre_uninstall is skipped with no container running.
-      pendingHook: "pre_uninstall",
+      // pre_purge has no steps here (or is skipped by force); what stays due of it is the removal of
+      // the app's accounts in its dependencies, which runs in theirs (unless forced).
+      pendingHook: options.force ? "pre_uninstall" : "pre_purge",
     });
   }
 

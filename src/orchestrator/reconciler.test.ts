@@ -1283,6 +1283,149 @@ describe("reconciler: crash resume", () => {
   });
 });
 
+describe("reconciler: an account per consumer", () => {
+  const provider = `manifest: 1
+id: pg
+version: 1.0.0
+name: pg
+description: A database
+containers:
+  db:
+    image: docker.io/library/postgres:16
+consumers:
+  secrets:
+    password: { length: 24 }
+  provision:
+    - exec: { container: db, command: [sh, -c, 'create "$ARCHY_CONSUMER_NAME"'] }
+  deprovision:
+    - exec: { container: db, command: [sh, -c, 'drop "$ARCHY_CONSUMER_NAME"'] }
+`;
+  const consumer = `manifest: 1
+id: wiki
+version: 1.0.0
+name: wiki
+description: A wiki
+dependencies:
+  - { id: pg }
+containers:
+  web:
+    image: docker.io/library/nginx:1.27
+    environment:
+      DB_PASSWORD: "\${consumer:pg/password}"
+`;
+  const installText = (w: ReturnType<typeof setup>, text: string) => {
+    const parsed = parseManifest(text, "m.yml");
+    assert.ok(parsed.ok, JSON.stringify(parsed.ok ? [] : parsed.issues));
+    return w.lifecycle.install({ text, manifest: parsed.manifest, source: "test" });
+  };
+
+  test("provision runs in the provider before the consumer's container is created, its values in the exec's environment only; deprovision at the purge of what an uninstall kept", async () => {
+    const w = setup();
+    const execs: Array<{ command: string[]; env: Readonly<Record<string, string>> }> = [];
+    w.runtime.execResult = (command, env) => {
+      execs.push({ command, env });
+      return { exitCode: 0, stdout: "", stderr: "" };
+    };
+    installText(w, provider);
+    await w.settle();
+    const mark = w.runtime.calls.length;
+    const op = installText(w, consumer);
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded", w.op(op.operationId)?.error);
+    const calls = w.runtime.calls.slice(mark);
+    assert.ok(
+      calls.indexOf("exec") >= 0 && calls.indexOf("exec") < calls.indexOf("create"),
+      calls.join(", "),
+    );
+    const password = readFileSync(join(w.secrets.dirOf("wiki"), "consumer.pg.password"), "utf8");
+    assert.equal(password.length, 24);
+    assert.deepEqual(execs, [
+      {
+        command: ["sh", "-c", 'create "$ARCHY_CONSUMER_NAME"'],
+        env: { ARCHY_CONSUMER_APP: "wiki", ARCHY_CONSUMER_NAME: "wiki", ARCHY_CONSUMER_PASSWORD: password },
+      },
+    ]);
+    // (Masking what a step prints is the orchestrator's store's: test/realworld/consumers.test.ts.)
+    // A plain uninstall keeps the account; the purge removes it, and the values with the app's secrets.
+    w.lifecycle.uninstall("wiki");
+    await w.settle();
+    assert.equal(execs.length, 1, "no deprovision at a plain uninstall");
+    installText(w, consumer);
+    await w.settle();
+    assert.equal(execs.length, 2, "provision again at the reinstall");
+    assert.equal(execs[1]?.env.ARCHY_CONSUMER_PASSWORD, password, "with the same password");
+    // Uninstalled again, then what it kept purged: no container of its own is left, and the
+    // provider's deprovision still runs, in the provider's.
+    w.lifecycle.uninstall("wiki");
+    await w.settle();
+    assert.equal(w.app("wiki"), undefined);
+    const parsed = parseManifest(consumer, "m.yml");
+    assert.ok(parsed.ok);
+    w.lifecycle.purgeKept({ text: consumer, manifest: parsed.manifest, source: "test" });
+    await w.settle();
+    assert.equal(execs.length, 3, "deprovision once, at the purge");
+    assert.deepEqual(execs[2]?.command, ["sh", "-c", 'drop "$ARCHY_CONSUMER_NAME"']);
+    assert.equal(execs[2]?.env.ARCHY_CONSUMER_NAME, "wiki");
+    assert.equal(existsSync(w.secrets.dirOf("wiki")), false);
+  });
+
+  test("a daemon killed after the provisioning, before the consumer's container is created: the next one provisions again, with the same values, and the install succeeds", async () => {
+    const MUTATIONS = new Set(["network", "volumes", "secret", "create", "start"]);
+    const ok = { exitCode: 0, stdout: "", stderr: "" };
+    // Where the consumer's create falls among its install's mutations, learnt from a run without a crash.
+    const scratch = setup();
+    scratch.runtime.execResult = () => ok;
+    installText(scratch, provider);
+    await scratch.settle();
+    const mark = scratch.runtime.calls.length;
+    installText(scratch, consumer);
+    await scratch.settle();
+    const untilCreate =
+      scratch.runtime.calls
+        .slice(mark)
+        .filter((c) => MUTATIONS.has(c))
+        .indexOf("create") + 1;
+    assert.ok(untilCreate > 0);
+
+    const w = setup();
+    const envs: Array<Readonly<Record<string, string>>> = [];
+    w.runtime.execResult = (_command, env) => {
+      envs.push(env);
+      return ok;
+    };
+    installText(w, provider);
+    await w.settle();
+    w.runtime.crashAt = { n: w.runtime.mutations + untilCreate, afterEffect: false };
+    const op = installText(w, consumer);
+    await w.runtime.crashed;
+    assert.equal(envs.length, 1, "provisioned before the crash");
+    assert.deepEqual(w.runtime.of("wiki"), []);
+    w.runtime.crashAt = undefined;
+    w.restart();
+    await w.reconciler.syncAll();
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "succeeded", w.op(op.operationId)?.error);
+    runningOnce(w.runtime, "wiki");
+    assert.equal(envs.length, 2, "provisioned again by the next daemon");
+    assert.equal(envs[1]?.ARCHY_CONSUMER_PASSWORD, envs[0]?.ARCHY_CONSUMER_PASSWORD);
+  });
+
+  test("a failing provision fails the consumer's install before any of its containers exists", async () => {
+    const w = setup();
+    w.runtime.execResult = () => ({ exitCode: 3, stdout: "", stderr: "role exists with another owner" });
+    installText(w, provider);
+    await w.settle();
+    const op = installText(w, consumer);
+    await w.settle();
+    assert.equal(w.op(op.operationId)?.state, "failed");
+    assert.match(
+      w.op(op.operationId)?.error ?? "",
+      /^pg, for wiki: consumers\.provision step 1: `sh -c create "\$ARCHY_CONSUMER_NAME"` exited with 3; its last lines: role exists with another owner/,
+    );
+    assert.deepEqual(w.runtime.of("wiki"), []);
+  });
+});
+
 describe("reconciler: dependencies", () => {
   test("a dependant waits (phase waiting, the reason names the dependency) and starts once it runs", async () => {
     const w = setup();

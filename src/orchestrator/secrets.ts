@@ -74,18 +74,29 @@ export class SecretFiles {
   }
 
   /** Every secret the manifest declares, generating those that are missing. */
-  async ensureAll(manifest: Manifest): Promise<EnsuredSecret[]> {
-    const dir = this.dirOf(manifest.id);
+  ensureAll(manifest: Manifest): Promise<EnsuredSecret[]> {
+    return this.ensure(manifest.id, manifest.secrets);
+  }
+
+  /**
+   * The secrets of `appId` named in `specs` (its declared ones, or the values it holds as a
+   * consumer: consumers.ts), generating those that are missing.
+   */
+  async ensure(
+    appId: string,
+    specs: Readonly<Record<string, Manifest["secrets"][string]>>,
+  ): Promise<EnsuredSecret[]> {
+    const dir = this.dirOf(appId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(this.root, 0o700);
     await chmod(dir, 0o700);
     const ensured: EnsuredSecret[] = [];
-    for (const [name, spec] of Object.entries(manifest.secrets)) {
+    for (const [name, spec] of Object.entries(specs)) {
       const path = join(dir, name);
       const existing = await readFile(path, "utf8").catch(() => undefined);
       if (existing !== undefined && existing.length > 0) {
         await chmod(path, 0o600);
-        const masked = this.#learn(manifest.id, name, existing);
+        const masked = this.#learn(appId, name, existing);
         ensured.push({ name, value: existing, created: false, masked });
         continue;
       }
@@ -99,7 +110,7 @@ export class SecretFiles {
         await handle.close();
       }
       await rename(temporary, path);
-      ensured.push({ name, value, created: true, masked: this.#learn(manifest.id, name, value) });
+      ensured.push({ name, value, created: true, masked: this.#learn(appId, name, value) });
     }
     return ensured;
   }

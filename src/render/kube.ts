@@ -41,8 +41,10 @@
  *   A `job` is an init container, which is what waiting for it to complete means there; it runs
  *   again at every start of the pod, which a warning says.
  */
+
 import { join } from "node:path";
 import YAML from "yaml";
+import { consumerName, pairSecrets } from "../manifest/consumers.ts";
 import {
   appDnsLabel,
   dnsLabel,
@@ -440,8 +442,26 @@ function claims(app: ResolvedApp): Doc[] {
   }));
 }
 
-function secret(manifest: Manifest, app: ResolvedApp, values: Record<string, string>): Doc {
-  const declared = Object.keys(manifest.secrets).sort(byCodeUnit);
+/**
+ * The keys of the app's own Secret, with each one's alphabet and length: its declared secrets, and
+ * the values it holds as a consumer of its dependencies (consumers.ts).
+ */
+function ownSecretSpecs(
+  manifest: Manifest,
+  app: ResolvedApp,
+  ctx: RenderContext,
+): Record<string, Manifest["secrets"][string]> {
+  const pairs = Object.entries(pairSecrets(app.consumes, ctx.dependencies));
+  return { ...manifest.secrets, ...Object.fromEntries(pairs.map(([key, pair]) => [key, pair.spec])) };
+}
+
+function secret(
+  manifest: Manifest,
+  app: ResolvedApp,
+  ctx: RenderContext,
+  values: Record<string, string>,
+): Doc {
+  const declared = Object.keys(ownSecretSpecs(manifest, app, ctx)).sort(byCodeUnit);
   const unknown = Object.keys(values).filter((k) => !declared.includes(k));
   if (unknown.length > 0)
     throw new RenderError(`${app.id}: secret values given for undeclared secrets: ${unknown.join(", ")}`);
@@ -471,9 +491,14 @@ type NeededSecret = {
  * The Secrets to create before applying: the app's own (every declared secret: dependents read
  * exported ones from it too) unless its values were given, and each dependency's the app reads.
  */
-function neededSecrets(manifest: Manifest, app: ResolvedApp, options: KubeOptions): NeededSecret[] {
+function neededSecrets(
+  manifest: Manifest,
+  app: ResolvedApp,
+  ctx: RenderContext,
+  options: KubeOptions,
+): NeededSecret[] {
   const needed: NeededSecret[] = [];
-  const declared = Object.keys(manifest.secrets).sort(byCodeUnit);
+  const declared = Object.keys(ownSecretSpecs(manifest, app, ctx)).sort(byCodeUnit);
   if (declared.length > 0 && !options.secretValues)
     needed.push({
       name: kubeSecretName(app.id),
@@ -636,7 +661,27 @@ function kubeWarnings(manifest: Manifest, app: ResolvedApp, needed: NeededSecret
       });
     }
   }
-  warnings.push(...hookWarnings(manifest, app));
+  warnings.push(...hookWarnings(manifest, app), ...consumerWarnings(manifest, app));
+  return warnings;
+}
+
+/**
+ * Accounts per consumer are made by the daemon's steps, which Kubernetes has no moment for: a
+ * provider's steps, and a consumer's accounts, are each a warning saying what to run by hand.
+ */
+function consumerWarnings(manifest: Manifest, app: ResolvedApp): KubeWarning[] {
+  const warnings: KubeWarning[] = app.consumes.map((provider) => ({
+    field: "dependencies",
+    message: `not rendered: the daemon creates ${app.id}'s account in ${provider} (its \`consumers.provision\` steps) before the app starts, Kubernetes has no such moment. Instead, run those steps in ${provider} by hand before applying, with ARCHY_CONSUMER_APP=${app.id}, ARCHY_CONSUMER_NAME=${consumerName(app.id)} and each ARCHY_CONSUMER_<SECRET> from the keys consumer.${provider}.* of this app's Secret.`,
+  }));
+  for (const which of ["provision", "deprovision"] as const) {
+    const steps = manifest.consumers?.[which] ?? [];
+    if (steps.length > 0)
+      warnings.push({
+        field: `consumers.${which}`,
+        message: `not rendered: the daemon runs these ${steps.length} step${steps.length === 1 ? "" : "s"} for each dependent that uses \`\${consumer:${app.id}/…}\` ${which === "provision" ? "before it starts" : "at its purge"}; Kubernetes has no such moment. Instead, run ${steps.length === 1 ? "it" : "them"} by hand for each dependent.`,
+      });
+  }
   return warnings;
 }
 
@@ -716,7 +761,12 @@ function commentLines(text: string, first: string, rest: string): string[] {
 }
 
 /** The commands that create the app's own Secret: new random values, or the node's files. */
-function secretCommands(manifest: Manifest, secret: NeededSecret, ctx: RenderContext): string[] {
+function secretCommands(
+  manifest: Manifest,
+  app: ResolvedApp,
+  secret: NeededSecret,
+  ctx: RenderContext,
+): string[] {
   const command = (args: string[]) => [
     `#     kubectl create secret generic ${secret.name} \\`,
     ...args.map((arg, i) => `#       ${arg}${i < args.length - 1 ? " \\" : ""}`),
@@ -725,7 +775,10 @@ function secretCommands(manifest: Manifest, secret: NeededSecret, ctx: RenderCon
     "#   New random values, as the manifest declares them (alphabet and length):",
     ...command(
       secret.keys.map((key) => {
-        const { type, length } = manifest.secrets[key] ?? { type: "alphanumeric", length: 32 };
+        const { type, length } = ownSecretSpecs(manifest, app, ctx)[key] ?? {
+          type: "alphanumeric",
+          length: 32,
+        };
         return `--from-literal=${key}="$(LC_ALL=C tr -dc '${TR_SETS[type]}' </dev/urandom | head -c ${length})"`;
       }),
     ),
@@ -765,7 +818,7 @@ function header(
       ),
     );
     for (const s of needed)
-      if (s.own) lines.push(`# - ${s.name}, with ${keyList(s)}.`, ...secretCommands(manifest, s, ctx));
+      if (s.own) lines.push(`# - ${s.name}, with ${keyList(s)}.`, ...secretCommands(manifest, app, s, ctx));
       else
         lines.push(
           ...commentLines(
@@ -799,10 +852,10 @@ export function renderKubeWithWarnings(
   options: KubeOptions = {},
 ): KubeRender {
   const app = resolveApp(manifest, ctx);
-  const needed = neededSecrets(manifest, app, options);
+  const needed = neededSecrets(manifest, app, ctx, options);
   const warnings = kubeWarnings(manifest, app, needed);
   const docs: Doc[] = [
-    ...(options.secretValues ? [secret(manifest, app, options.secretValues)] : []),
+    ...(options.secretValues ? [secret(manifest, app, ctx, options.secretValues)] : []),
     ...claims(app),
     ...[service(manifest, app)].filter((d): d is Doc => d !== undefined),
     deployment(app, warnings),

@@ -9,6 +9,7 @@
  * Kubernetes, to a key of the app's Secret object).
  */
 import { publishedBind } from "../manifest/access.ts";
+import { consumedApps, consumerName, pairSecretFile, RESERVED_NAME } from "../manifest/consumers.ts";
 import { envFileDigest, parseEnvFile, type StoredEnvFile } from "../manifest/env-file.ts";
 import { parseTemplate, type TemplatePart, templateSource } from "../manifest/interpolation.ts";
 import {
@@ -55,6 +56,11 @@ export type RenderContext = {
    */
   envFiles?: Record<string, StoredEnvFile>;
 };
+
+/** The texts of the app's stored env_files in a render context. */
+export function storedEnvFileTexts(ctx: Pick<RenderContext, "envFiles">): string[] {
+  return Object.values(ctx.envFiles ?? {}).map((file) => file.text);
+}
 
 /** The naming scheme of an app in a render context. */
 export function namingOf(ctx: Pick<RenderContext, "naming">, appId: string): NamingScheme {
@@ -206,6 +212,11 @@ export type ResolvedApp = {
    * service manager starts every app at once, they start first.
    */
   startsAfter: string[];
+  /**
+   * The dependencies whose consumer values the app uses (`${consumer:APP/…}`), sorted: each gives
+   * it an account of its own, provisioned before its containers are created.
+   */
+  consumes: string[];
 };
 
 /** The mounts a read-only container gets, as Podman's `--read-only` (with `--read-only-tmpfs`) does. */
@@ -361,6 +372,32 @@ function resolveContainer(
       address: fixedAddress(dependency, exported.host, ctx.subnets?.[dependency.id]),
     };
   };
+  /**
+   * A value the app gets as a consumer of a dependency: its name, text; a generated value, a secret
+   * of the app's own (its pair file, pairSecretFile), in a Podman secret of its own (for a file) or
+   * inside a rendered value's.
+   */
+  const consumerOf = (field: string, app: string, value: string): TemplatePiece => {
+    const dependency = ctx.dependencies[app];
+    if (!dependency)
+      throw new RenderError(
+        `${where}.${field} uses the consumer value '${value}' of app '${app}', but the manifest of ` +
+          `'${app}' was not given: pass it in the render context's dependencies (archy app render --with PATH)`,
+      );
+    const secrets = Object.keys(dependency.consumers?.secrets ?? {}).sort(byCodeUnit);
+    if (!dependency.consumers || (value !== RESERVED_NAME && !secrets.includes(value)))
+      throw new RenderError(
+        `${where}.${field}: app '${app}' ${dependency.consumers ? `has no consumer value '${value}' (it gives: ${[RESERVED_NAME, ...secrets].join(", ")})` : "declares no `consumers`"}`,
+      );
+    if (value === RESERVED_NAME) return { kind: "text", text: consumerName(manifest.id) };
+    const file = pairSecretFile(app, value);
+    return {
+      kind: "secret",
+      app: manifest.id,
+      secret: file,
+      podmanSecret: secretName(manifest.id, file, scheme),
+    };
+  };
   const pieceOf = (variable: string, part: TemplatePart): TemplatePiece => {
     switch (part.kind) {
       case "text":
@@ -371,6 +408,8 @@ function resolveContainer(
         return { kind: "secret", ...ownSecret(variable, part.secret) };
       case "export":
         return exportOf(variable, part.app, part.export);
+      case "consumer":
+        return consumerOf(`environment.${variable}`, part.app, part.value);
     }
   };
 
@@ -469,11 +508,24 @@ function resolveContainer(
 
   const fileSecrets: FileSecret[] = spec.secrets
     .map((file) => {
-      if (!manifest.secrets[file.secret])
+      const secret = "secret" in file ? file.secret : pairSecretFile(file.app, file.consumer);
+      if ("secret" in file && !manifest.secrets[file.secret])
         throw new RenderError(`${where}.secrets: secret '${file.secret}' is not declared under secrets`);
+      if ("consumer" in file) {
+        const piece = consumerOf("secrets", file.app, file.consumer);
+        if (piece.kind !== "secret")
+          throw new RenderError(
+            `${where}.secrets: the consumer value '${file.consumer}' of '${file.app}' is not a secret: use it in environment`,
+          );
+      }
       return {
-        secret: file.secret,
-        podmanSecret: secretName(manifest.id, file.secret, scheme),
+        secret,
+        // A consumer value has no Podman secret of its own: the daemon stores it for this file,
+        // under its app's prefix of rendered values (renderedSecretName), removed at purge.
+        podmanSecret:
+          "secret" in file
+            ? secretName(manifest.id, secret, scheme)
+            : renderedSecretName(manifest.id, key, file.target, secret),
         target: file.target,
         uid: user?.uid ?? 0,
         gid: user?.gid ?? 0,
@@ -577,5 +629,6 @@ export function resolveApp(manifest: Manifest, ctx: RenderContext): ResolvedApp 
         ? startOrder(dependency).map((key) => containerName(dependency, key, namingOf(ctx, id)))
         : [];
     }),
+    consumes: consumedApps(manifest, storedEnvFileTexts(ctx)),
   };
 }

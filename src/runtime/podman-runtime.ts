@@ -666,8 +666,13 @@ export class PodmanRuntime implements Runtime {
     return this.#client.containers.putArchive(container.id, directory, archive);
   }
 
-  exec(container: ContainerRef, command: string[], timeoutMs: number): Promise<ExecResult> {
-    return this.#client.containers.exec(container.id, command, { timeoutMs });
+  exec(
+    container: ContainerRef,
+    command: string[],
+    timeoutMs: number,
+    env?: Readonly<Record<string, string>>,
+  ): Promise<ExecResult> {
+    return this.#client.containers.exec(container.id, command, { timeoutMs, env });
   }
 
   /** A health probe: exited, timed out, or not run by Podman (see `Containers.probe`). */

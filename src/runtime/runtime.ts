@@ -185,8 +185,16 @@ export interface Runtime {
   init(container: ContainerRef): Promise<void>;
   /** Extracts a tar archive into `directory` of the container, which must exist (else `not-found`). */
   copyInto(container: ContainerRef, directory: string, archive: Uint8Array): Promise<void>;
-  /** Runs a command in a running container (a `timeout` failure past `timeoutMs`). */
-  exec(container: ContainerRef, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * Runs a command in a running container (a `timeout` failure past `timeoutMs`), with `env` added
+   * to the container's environment: values the command needs that must not be in its arguments.
+   */
+  exec(
+    container: ContainerRef,
+    command: string[],
+    timeoutMs: number,
+    env?: Readonly<Record<string, string>>,
+  ): Promise<ExecResult>;
   /** A health probe: exited, timed out, or not run by the engine (no verdict). */
   probe(container: ContainerRef, command: string[], timeoutMs: number): Promise<ProbeRun>;
   /** A container's output, also of one that is down. */

@@ -8,11 +8,9 @@
  * purge. Needs root (debootstrap), like the systemd node tests.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { TEST_USER } from "../../src/host/layout.ts";
 import { appDnsLabel } from "../../src/manifest/naming.ts";
 import { PASSWORD } from "../api/support.ts";
 import { call, loginThrough, nodeCa } from "../proxy/client.ts";
@@ -20,28 +18,9 @@ import { callApi } from "../proxy/node.ts";
 import { archy, DaemonProcess, daemonConnected, labDaemonArgs, show } from "../support/daemon-process.ts";
 import { eventually, Lab, type TestApp, type TestAppOptions } from "../support/driver.ts";
 import { discardRun, type GateRun, podman, runGate, showRun } from "../support/gate-run.ts";
+import { buildRealImages, REAL_APPS, realImagesSkip as skip } from "../support/real-images.ts";
 import { runAsTestUser, testUser } from "../support/rootless.ts";
 import { freePort } from "../support/samples.ts";
-import { REPO_ROOT } from "../support/stage.ts";
-
-const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : "needs root (scripts/build-real-images runs debootstrap)";
-const REAL_APPS = join(REPO_ROOT, "apps-real");
-
-/** Builds the real apps' images into the test user's Podman unless they are up to date. */
-function buildRealImages(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      join(REPO_ROOT, "scripts", "build-real-images"),
-      ["--user", TEST_USER],
-      { timeout: 1_200_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        error
-          ? reject(new Error(`scripts/build-real-images failed: ${error.message}\n${stdout}${stderr}`))
-          : resolve(),
-    );
-  });
-}
 
 describe("real Podman: real apps from Debian packages through the whole lifecycle", { skip }, () => {
   let lab: Lab;
@@ -143,7 +122,7 @@ describe("real Podman: real apps from Debian packages through the whole lifecycl
     mosquitto = await copy("rw-mosquitto");
     dataDir = join(lab.root, "daemon");
     mkdirSync(dataDir, { mode: 0o700 });
-    if (isRoot) chownSync(dataDir, testUser.uid, testUser.gid);
+    if (process.getuid?.() === 0) chownSync(dataDir, testUser.uid, testUser.gid);
     url = `http://127.0.0.1:${await freePort()}`;
     await startDaemon();
   });

@@ -512,6 +512,10 @@ export class Lab {
         }
         for (const [name, value] of Object.entries(options.env?.[key] ?? {})) environment.set(name, value);
       } else if (options.env?.[key]) c.set("environment", options.env[key]);
+      const files = c.get("secrets");
+      if (files instanceof YAMLSeq)
+        for (const file of files.items as YAMLMap[])
+          if (file.has("app")) file.set("app", this.id(String(file.get("app"))));
       const published = c.get("ports");
       if (published instanceof YAMLSeq)
         for (const port of published.items as YAMLMap[]) {

@@ -70,7 +70,11 @@ export class FakeRuntime implements Runtime {
   /** Containers of these images exit with code 1 right after they start. */
   crashingImages = new Set<string>();
   /** What `exec` in a container answers (hooks). */
-  execResult: (command: string[]) => ExecResult = () => ({ exitCode: 0, stdout: "", stderr: "" });
+  execResult: (command: string[], env: Readonly<Record<string, string>>) => ExecResult = () => ({
+    exitCode: 0,
+    stdout: "",
+    stderr: "",
+  });
   /** Simulated daemon crash: the n-th mutation never returns (before or after its effect). */
   crashAt: { n: number; afterEffect: boolean } | undefined;
   crashed: Promise<void>;
@@ -330,10 +334,15 @@ export class FakeRuntime implements Runtime {
     this.copies.push({ directory, archive });
   }
 
-  async exec(ref: ContainerRef, command: string[]): Promise<ExecResult> {
+  async exec(
+    ref: ContainerRef,
+    command: string[],
+    _timeoutMs?: number,
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<ExecResult> {
     this.calls.push("exec");
     this.#find(ref);
-    return this.execResult(command);
+    return this.execResult(command, env);
   }
 
   async probe(): Promise<ProbeRun> {

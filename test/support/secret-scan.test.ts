@@ -208,6 +208,16 @@ describe("secret scan machinery", () => {
     assert.deepEqual(referencedEnv("{{{", "node"), []);
   });
 
+  test("a consumer's password is a reference too; its name alone is not", () => {
+    const manifest = `containers:
+  web:
+    environment:
+      PGPASSWORD: "\${consumer:rw-postgres/password}"
+      PGUSER: "\${consumer:rw-postgres/name}"
+`;
+    assert.deepEqual(referencedEnv(manifest, "web"), ["PGPASSWORD"]);
+  });
+
   test("so is the environment filled from references in the container's env_files", () => {
     const manifest = `containers:
   web:

@@ -332,11 +332,16 @@ export function recordEventStream(
   };
 }
 
-/** A value with a `${secret:…}` or `${export:…}` in it (interpolation.ts). */
+/** A value with a `${secret:…}`, `${export:…}` or a consumer secret (`${consumer:APP/NAME}` but `name`) in it (interpolation.ts). */
 function isTemplate(value: unknown): boolean {
   if (typeof value !== "string") return false;
   const parts = parseTemplate(value);
-  return Array.isArray(parts) && parts.some((p) => p.kind === "secret" || p.kind === "export");
+  return (
+    Array.isArray(parts) &&
+    parts.some(
+      (p) => p.kind === "secret" || p.kind === "export" || (p.kind === "consumer" && p.value !== "name"),
+    )
+  );
 }
 
 /**

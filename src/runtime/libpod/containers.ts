@@ -322,9 +322,9 @@ export class Containers {
   async exec(
     nameOrId: string,
     command: string[],
-    options: { timeoutMs?: number; maxOutputBytes?: number } = {},
+    options: { timeoutMs?: number; maxOutputBytes?: number; env?: Readonly<Record<string, string>> } = {},
   ): Promise<ExecResult> {
-    const session = await this.#execCreate(nameOrId, command);
+    const session = await this.#execCreate(nameOrId, command, options.env);
     const output = await this.#execStart(session, options.timeoutMs, options.maxOutputBytes);
     return { exitCode: (await this.#execState(session)).ExitCode, ...output };
   }
@@ -373,11 +373,24 @@ export class Containers {
     }
   }
 
-  async #execCreate(nameOrId: string, command: string[]): Promise<string> {
+  /** An exec session of `command`; `env`, added to the container's environment, is in the request's body only. */
+  async #execCreate(
+    nameOrId: string,
+    command: string[],
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
+    const Env = Object.entries(env).map(([name, value]) => `${name}=${value}`);
     const { body } = await this.#http.request<{ Id: string }>({
       method: "POST",
       path: `/containers/${encodeURIComponent(nameOrId)}/exec`,
-      body: { Cmd: command, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false },
+      body: {
+        Cmd: command,
+        ...(Env.length > 0 ? { Env } : {}),
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: false,
+        Tty: false,
+      },
       operation: "container.exec",
     });
     return body.Id;
