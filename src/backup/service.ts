@@ -226,7 +226,8 @@ export class Backups {
     const added = await this.targets.add(request, this.#clock());
     try {
       const repository = await this.targets.repository(added.record.name);
-      if (added.record.kind === "local") await mkdir(dirname(added.record.location), { recursive: true });
+      if (added.record.kind === "local")
+        await requireParentDirectory(added.record.name, added.record.location);
       if (added.generated) await this.#restic.init(repository);
       else await this.#restic.snapshots(repository);
     } catch (error) {
@@ -806,4 +807,22 @@ function asBackupError(error: unknown): never {
   if (error instanceof TargetError)
     throw new BackupError(error.code === "not-found" ? "not-found" : "invalid", error.message);
   throw error;
+}
+
+/**
+ * A directory target goes inside a directory that is there. Making the missing ones (as restic
+ * would) turns a target on a disk that is not mounted into a repository on the node's own disk,
+ * filling it without a word: the operator mounts the disk or makes the directory instead.
+ */
+async function requireParentDirectory(name: string, location: string): Promise<void> {
+  const parent = dirname(location);
+  const isDirectory = await stat(parent).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDirectory)
+    throw new BackupError(
+      "unusable",
+      `target ${name}: ${parent} is not a directory on this node: mount the disk it is on, or create it (mkdir -p ${parent}), then add the target again; nothing was added`,
+    );
 }

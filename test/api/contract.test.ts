@@ -7,7 +7,7 @@
  * container is touched.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020.js";
@@ -279,7 +279,25 @@ const VALID: Record<string, ValidCase> = {
     check: (result) => assert.deepEqual(result, { targets: [] }),
   },
   "backup.targets.add": {
-    prepare: (env) => ({ name: "here", location: join(env.d.dataDir, "backup-target") }),
+    prepare: async (env) => {
+      // Invariant: a target on a disk that is not mounted never becomes a repository on the node's
+      // own disk: a directory that is not there is refused, not made, and nothing is added.
+      const unmounted = join(env.d.dataDir, "media", "usb");
+      const refused = await fails(
+        env.d.port,
+        "backup.targets.add",
+        { name: "usb", location: join(unmounted, "archy") },
+        env.cli,
+        RPC_CODES.backupTargetUnusable,
+      );
+      assert.match(
+        refused.message,
+        /^target usb: \S+\/media\/usb is not a directory on this node: mount the disk/,
+      );
+      assert.equal(existsSync(unmounted), false, "the missing directory was made");
+      assert.deepEqual(await ok(env.d.port, "backup.targets.list", {}, env.cli), { targets: [] });
+      return { name: "here", location: join(env.d.dataDir, "backup-target") };
+    },
     check: (result) => {
       const added = result as { target: { kind: string }; key: string | null };
       assert.equal(added.target.kind, "local");
