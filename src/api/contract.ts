@@ -458,14 +458,10 @@ export const CONTRACT = {
     access: "session",
     mutates: true,
     params: z.strictObject({
-      url: z
-        .string()
-        .min(1)
-        .max(512)
-        .meta({
-          description:
-            "The other node's address and daemon port, http://host:port/ (https:// when its certificate is one this node trusts).",
-        }),
+      url: z.string().min(1).max(512).meta({
+        description:
+          "The other node's address and daemon port, http://host:port/ (https:// when its certificate is one this node trusts).",
+      }),
       token: z
         .string()
         .min(1)
