@@ -14,7 +14,7 @@ import { BackendUnavailable } from "../../runtime/backend-choice.ts";
 import { CODE_ROOT, RUNNABLE_ENTRIES } from "../../system/code-root.ts";
 import { parseCommandLine, UsageError } from "../args.ts";
 
-const USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
+export const DAEMON_USAGE = `Usage: archy daemon [--data-dir DIR] [--listen HOST:PORT] [--apps-dir DIR] [--config FILE]
                     [--backend auto|podman|quadlet] [--podman-socket PATH]
                     [--node-name NAME] [--tls on|off] [--tls-cert FILE --tls-key FILE]
                     [--interface-ports FIRST-LAST|off] [--mdns on|off]
@@ -46,6 +46,14 @@ reconciler that keeps every app in the state its operator asked for.
                        default off; docs/app-access.md#clients-that-cannot-use-names)
   --mdns on|off        publish NAME and <app>.NAME with multicast DNS, NAME ending in .local
                        (ARCHY_MDNS; default off; docs/app-access.md#mdns)
+
+Set only in the environment (or the --config file's key):
+  ARCHY_ALLOWED_HOSTS=a.lan,b.lan  (allowedHosts) other names the node's pages, API and peers'
+                       fetches answer to, besides its IP addresses, localhost and NAME; any other
+                       Host gets 403, the defence against DNS rebinding (docs/app-access.md)
+  ARCHY_REDIRECT_HTTP=1 (redirectHttp) send browsers asking for the node's pages over HTTP to
+                       HTTPS (default off)
+  ARCHY_LOG_LEVEL=LEVEL (logLevel) trace, debug, info, warn or error (default info)
 
 Started as root, the daemon runs as the '${SERVICE_USER}' user. Logs are JSON lines on stdout.`;
 
@@ -155,13 +163,14 @@ export async function run(argv: string[]): Promise<number> {
       "interface-ports": { type: "string" },
       mdns: { type: "string" },
     },
-    USAGE,
+    DAEMON_USAGE,
   );
   if (values.help) {
-    console.log(USAGE);
+    console.log(DAEMON_USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${DAEMON_USAGE}`);
   if (process.getuid?.() === 0) return dropRoot(argv);
 
   let config: ReturnType<typeof loadConfig>;
