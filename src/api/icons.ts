@@ -73,11 +73,10 @@ export async function readIcon(id: string, pkg: IconPackage): Promise<IconRead> 
     });
   } catch (error) {
     if (!(error instanceof AppFileError)) throw error;
-    const tooBig = /^more than /.test(error.message);
     return {
       ok: false,
-      status: tooBig ? 413 : 404,
-      reason: `${id}'s icon ${file}: ${error.message}${tooBig ? "; make the icon smaller (a 256 px PNG or WebP, or an SVG, is plenty)" : ""}`,
+      status: error.tooLarge ? 413 : 404,
+      reason: `${id}'s icon ${file}: ${error.message}${error.tooLarge ? "; make the icon smaller (a 256 px PNG or WebP, or an SVG, is plenty)" : ""}`,
     };
   }
   const entry = tree.entries[0];

@@ -13,6 +13,12 @@ import { join, posix, sep } from "node:path";
 /** A file of an app that is missing or refused; the message names it and why. */
 export class AppFileError extends Error {
   override name = "AppFileError";
+  /** The read went over its byte limit (the fix is a smaller file), not a missing or unsafe path. */
+  readonly tooLarge: boolean;
+  constructor(message: string, options: { tooLarge?: boolean } = {}) {
+    super(message);
+    this.tooLarge = options.tooLarge ?? false;
+  }
 }
 
 /** A file or directory tree of an app, read from a canonical location under its root. */
@@ -158,7 +164,9 @@ export async function readAppTree(
     const { data, size } = await readRegularFile(path, rel, limits.bytes - total + 1);
     total += size;
     if (total > limits.bytes)
-      throw new AppFileError(`more than ${sizeText(limits.bytes)} to ${options.reading ?? "copy"}: refused`);
+      throw new AppFileError(`more than ${sizeText(limits.bytes)} to ${options.reading ?? "copy"}: refused`, {
+        tooLarge: true,
+      });
     entries.push({ relative: rel, type: "file", mode: Number(info.mode) & 0o777, data });
   };
   await walk(source, posix.basename(relative), 0, new Set());
