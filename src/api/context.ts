@@ -17,7 +17,12 @@ import type { Handlers } from "./rpc/dispatch.ts";
 export type ApiContext = {
   orchestrator: Orchestrator;
   auth: Auth;
-  sources: () => Promise<SourceListing>;
+  /**
+   * The catalogs' and the local apps directory's apps. Listings may get a copy of the directory up to
+   * a few seconds old; `fresh` reads it again (what installs and updates act on: a manifest dropped in
+   * or edited a moment ago must count).
+   */
+  sources: (options?: { fresh?: boolean }) => Promise<SourceListing>;
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
   /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */

@@ -83,7 +83,7 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
 
 /** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
 async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
-  const listing = await ctx.sources();
+  const listing = await ctx.sources({ fresh: true });
   return listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
 }
 
@@ -128,7 +128,7 @@ async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T):
 
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
-  const listing = await ctx.sources();
+  const listing = await ctx.sources({ fresh: true });
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));

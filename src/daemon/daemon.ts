@@ -232,10 +232,11 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   await market.start();
 
   let cached: { at: number; listing: SourceListing } | undefined;
-  const sources = async (): Promise<SourceListing> => catalogs.merge(await localSources());
-  const localSources = async (): Promise<SourceListing> => {
+  const sources = async (options?: { fresh?: boolean }): Promise<SourceListing> =>
+    catalogs.merge(await localSources(options?.fresh ?? false));
+  const localSources = async (fresh: boolean): Promise<SourceListing> => {
     if (!config.appsDir) return { apps: [], rejected: [] };
-    if (cached && clock() - cached.at < 3_000) return cached.listing;
+    if (!fresh && cached && clock() - cached.at < 3_000) return cached.listing;
     const listing = await loadAppsDir(config.appsDir);
     for (const rejected of listing.rejected)
       logger.warn(
