@@ -57,8 +57,12 @@ export function manifestHash(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+export type InstalledManifest = { id: string; manifest: Manifest | undefined };
+
 export class ManifestCache {
   readonly #parsed = new Map<string, ParsedStoredManifest>();
+  /** The last answer of `installed`, and the store revision it was read at. */
+  #installed: { store: object; revision: number; apps: readonly InstalledManifest[] } | undefined;
   readonly #persisted: ParsedManifestStore | undefined;
 
   constructor(persisted?: ParsedManifestStore) {
@@ -91,16 +95,25 @@ export class ManifestCache {
     return this.#parsed.get(hash);
   }
 
-  /** Every installed app's parsed manifest; stored texts are read only for manifests not seen yet. */
-  installed(
-    store: Pick<Store, "listAppHeads" | "getApp">,
-  ): Array<{ id: string; manifest: Manifest | undefined }> {
-    return store.listAppHeads().map(({ id, manifestHash }) => {
+  /**
+   * Every installed app's parsed manifest; stored texts are read only for manifests not seen yet.
+   * Asked per app in a pass (dependents to wake, legacy names) and by the health tick every second:
+   * the list is read again only when the store has moved (its `revision`), so an idle daemon's
+   * passes do not query the store once per app.
+   */
+  installed(store: Pick<Store, "listAppHeads" | "getApp" | "revision">): readonly InstalledManifest[] {
+    if (this.#installed?.store === store && this.#installed.revision === store.revision)
+      return this.#installed.apps;
+    const apps = store.listAppHeads().map(({ id, manifestHash }) => {
       const known = this.cached(manifestHash);
       if (known) return { id, manifest: known.manifest };
       const row = store.getApp(id);
       return { id, manifest: row ? this.of(row).manifest : undefined };
     });
+    // The revision after reading: a manifest parsed here is kept in the store (a write), and
+    // nothing else runs in between (synchronous).
+    this.#installed = { store, revision: store.revision, apps };
+    return apps;
   }
 
   /** Whether `app` declares `dependencyId` among its dependencies. */

@@ -12,7 +12,6 @@ import {
   platformResources,
   type Resource,
   resourceKey,
-  sharedResources,
 } from "../render/resources.ts";
 import type { ManifestCache } from "./manifest-cache.ts";
 import type { AppRow, Store } from "./store.ts";
@@ -22,19 +21,6 @@ export type NameClash = { with: string | undefined; resources: Resource[] };
 
 /** One app's names as installed, or as an install would make them. */
 export type AppNames = { id: string; resources: Resource[] };
-
-/** The clashes of `app` with each of `others` (itself excluded) and with the platform. Pure. */
-export function nameClashes(app: AppNames, others: readonly AppNames[]): NameClash[] {
-  const clashes: NameClash[] = [];
-  const platform = platformResources(app.resources);
-  if (platform.length > 0) clashes.push({ with: undefined, resources: platform });
-  for (const other of others) {
-    if (other.id === app.id) continue;
-    const shared = sharedResources(app.resources, other.resources);
-    if (shared.length > 0) clashes.push({ with: other.id, resources: shared });
-  }
-  return clashes;
-}
 
 /** The clashes in words: `its Podman volume archy-a-b is also app a's`. */
 export function describeClashes(clashes: readonly NameClash[]): string {
@@ -75,6 +61,7 @@ export class InstalledNames {
   readonly #store: Store;
   readonly #manifests: ManifestCache;
   readonly #cache = new Map<string, Resource[]>();
+  #indexed: { revision: number; index: NameIndex } | undefined;
 
   constructor(store: Store, manifests: ManifestCache) {
     this.#store = store;
@@ -96,21 +83,70 @@ export class InstalledNames {
 
   /** The clashes of an installed app with the other installed apps. */
   clashesOf(app: AppRow): NameClash[] {
-    return nameClashes(this.of(app), this.#others(app.id));
+    return this.#index().clashesOf(this.of(app));
   }
 
   /** The clashes `manifest` would have installed as `app` (its scheme), or as a new app (the current one). */
   clashesIfInstalled(manifest: Manifest, app: AppRow | undefined): NameClash[] {
     const resources = appResources(manifest, app?.naming ?? CURRENT_NAMING);
-    return nameClashes({ id: manifest.id, resources }, this.#others(manifest.id));
+    return this.#index().clashesOf({ id: manifest.id, resources });
   }
 
-  /** The other installed apps' names; the cache keeps only the manifests installed now. */
-  #others(appId: string): AppNames[] {
+  /**
+   * The installed apps' names, indexed; read again only when the store has moved (its `revision`):
+   * a pass asks for every app's clashes, and reading and comparing every other app's names each
+   * time made an idle daemon's pass quadratic in its apps. The cache keeps only the manifests
+   * installed now.
+   */
+  #index(): NameIndex {
+    if (this.#indexed?.revision === this.#store.revision) return this.#indexed.index;
     const apps = this.#store.listAppHeads();
-    const names = apps.map((app) => this.of(app));
+    const index = new NameIndex(apps.map((app) => this.of(app)));
     const current = new Set(apps.map(cacheKey));
     for (const key of this.#cache.keys()) if (!current.has(key)) this.#cache.delete(key);
-    return names.filter((n) => n.id !== appId);
+    // The revision after reading: a manifest parsed for the first time is kept in the store (a
+    // write), and nothing else runs in between (synchronous).
+    this.#indexed = { revision: this.#store.revision, index };
+    return index;
+  }
+}
+
+/** Installed apps' names by name: an app's clashes are found from its own names alone. */
+export class NameIndex {
+  /** resourceKey -> the apps that have the name, in the order the apps were given. */
+  readonly #owners = new Map<string, number[]>();
+  readonly #apps: readonly AppNames[];
+
+  constructor(apps: readonly AppNames[]) {
+    this.#apps = apps;
+    apps.forEach((app, position) => {
+      for (const r of app.resources) {
+        const key = resourceKey(r.kind, r.name);
+        const owners = this.#owners.get(key);
+        if (owners) owners.push(position);
+        else this.#owners.set(key, [position]);
+      }
+    });
+  }
+
+  /**
+   * The names `app` shares with each of the apps (itself excluded, in their order) and with the
+   * platform, found through the index rather than by comparing `app` with every app.
+   */
+  clashesOf(app: AppNames): NameClash[] {
+    const shared = new Map<number, Resource[]>();
+    for (const r of app.resources)
+      for (const position of this.#owners.get(resourceKey(r.kind, r.name)) ?? []) {
+        if (this.#apps[position]?.id === app.id) continue;
+        const resources = shared.get(position);
+        if (resources) resources.push(r);
+        else shared.set(position, [r]);
+      }
+    const clashes: NameClash[] = [];
+    const platform = platformResources(app.resources);
+    if (platform.length > 0) clashes.push({ with: undefined, resources: platform });
+    for (const position of [...shared.keys()].sort((a, b) => a - b))
+      clashes.push({ with: this.#apps[position]?.id, resources: shared.get(position) ?? [] });
+    return clashes;
   }
 }

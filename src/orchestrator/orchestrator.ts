@@ -337,10 +337,12 @@ export class Orchestrator {
       const observation = engine.reconciler.lastObservation;
       if (!observation) return;
       const targets: Probed[] = [];
+      // Once a second: the installed manifests as last read (the store is queried again only when
+      // it moved), not a row with its manifest text per container per tick.
+      const installed = new Map(this.manifests.installed(this.store).map((app) => [app.id, app.manifest]));
       for (const container of observation.containers) {
         if (!container.appId || !container.key) continue;
-        const row = this.store.getApp(container.appId);
-        const manifest = row ? this.manifests.of(row).manifest : undefined;
+        const manifest = installed.get(container.appId);
         const declared = manifest?.containers[container.key];
         if (manifest && declared?.health)
           targets.push({

@@ -398,6 +398,8 @@ export class Store {
   #confirmedSince: number | undefined;
   /** Confirmations kept in memory: with `writes`, every change a reader could see (`revision`). */
   #confirmations = 0;
+  /** Transactions rolled back: each undoes writes a reader may have seen inside it (`revision`). */
+  #rollbacks = 0;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -437,7 +439,7 @@ export class Store {
    * confirmed in memory): a view derived from the store is current while this has not moved.
    */
   get revision(): number {
-    return this.writes + this.#confirmations;
+    return this.writes + this.#confirmations + this.#rollbacks;
   }
 
   close(): void {
@@ -480,6 +482,7 @@ export class Store {
       return result;
     } catch (error) {
       this.#db.exec(savepoint ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
+      this.#rollbacks++;
       throw error;
     }
   }
