@@ -81,15 +81,14 @@ export class AppProxy {
   readonly #options: AppProxyOptions;
   /** Streams held open for a session, by its cookie token: closed when it ends. */
   readonly #streams = new Map<string, { host: string; streams: Set<{ destroy(): void }> }>();
-  readonly #timer: NodeJS.Timeout;
+  /** Checks the held streams' sessions; runs only while a stream is held (an idle node sleeps). */
+  #timer: NodeJS.Timeout | undefined;
   /** The proxy's Fastify app (HTTP) and http-proxy-3 server (upgrades), each made on first use. */
   #app: Promise<FastifyInstance> | undefined;
   #ws: Promise<ProxyServer> | undefined;
 
   constructor(options: AppProxyOptions) {
     this.#options = options;
-    this.#timer = setInterval(() => this.#closeEndedStreams(), STREAM_CHECK_MS);
-    this.#timer.unref();
   }
 
   async #makeApp(): Promise<FastifyInstance> {
@@ -382,13 +381,28 @@ export class AppProxy {
     if (!held) {
       held = { host, streams: new Set() };
       this.#streams.set(token, held);
+      this.#checkWhileHeld();
     }
     const streams = held.streams;
     streams.add(stream);
     stream.once("close", () => {
       streams.delete(stream);
-      if (streams.size === 0 && this.#streams.get(token)?.streams === streams) this.#streams.delete(token);
+      if (streams.size === 0 && this.#streams.get(token)?.streams === streams) {
+        this.#streams.delete(token);
+        this.#checkWhileHeld();
+      }
     });
+  }
+
+  /** Starts the sessions' check when the first stream is held, stops it when none is. */
+  #checkWhileHeld(): void {
+    if (this.#streams.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    } else if (!this.#timer) {
+      this.#timer = setInterval(() => this.#closeEndedStreams(), STREAM_CHECK_MS);
+      this.#timer.unref();
+    }
   }
 
   #closeEndedStreams(): void {
@@ -397,6 +411,7 @@ export class AppProxy {
       this.#streams.delete(token);
       for (const stream of held.streams) stream.destroy();
     }
+    this.#checkWhileHeld();
   }
 }
 
