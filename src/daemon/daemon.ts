@@ -84,10 +84,10 @@ export type DaemonOptions = {
   nip05Dispatcher?: Dispatcher;
 };
 
-/** How long to wait before connecting to Podman again after the n-th failed attempt. */
 /** How often the list's changes that no event announced are looked for (while anyone listens). */
 const LIST_TICK_MS = 1_000;
 
+/** How long to wait before connecting to Podman again after the n-th failed attempt. */
 export const reconnectDelayMs = (attempt: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
 
 export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -369,7 +369,7 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
       browserUrl,
       dataDir: config.dataDir,
       appsDir: config.appsDir,
-      apps: orchestrator.store.listApps().length,
+      apps: orchestrator.store.listAppHeads().length,
     },
     `listening on ${url}${accessConfig.tls ? " (HTTP and HTTPS)" : ""}; browsers open ${browserUrl}, apps at ${appAccess.scheme}://<app>.${accessConfig.nodeName}:${port}/`,
   );

@@ -106,6 +106,7 @@ describe("the idle daemon's modules", () => {
           join(code, "node_modules", "node", "bin", "node"),
           // The daemon's flags, as bin/archy gives them.
           "--max-semi-space-size=1",
+          "--optimize-for-size",
           "--disable-warning=ExperimentalWarning",
           "--import",
           RECORD_HOOK,
