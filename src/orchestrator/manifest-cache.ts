@@ -98,11 +98,11 @@ export class ManifestCache {
   /**
    * Every installed app's parsed manifest; stored texts are read only for manifests not seen yet.
    * Asked per app in a pass (dependents to wake, legacy names) and by the health tick every second:
-   * the list is read again only when the store has moved (its `revision`), so an idle daemon's
+   * the list is read again only when the store has moved (its `writeRevision`), so an idle daemon's
    * passes do not query the store once per app.
    */
-  installed(store: Pick<Store, "listAppHeads" | "getApp" | "revision">): readonly InstalledManifest[] {
-    if (this.#installed?.store === store && this.#installed.revision === store.revision)
+  installed(store: Pick<Store, "listAppHeads" | "getApp" | "writeRevision">): readonly InstalledManifest[] {
+    if (this.#installed?.store === store && this.#installed.revision === store.writeRevision)
       return this.#installed.apps;
     const apps = store.listAppHeads().map(({ id, manifestHash }) => {
       const known = this.cached(manifestHash);
@@ -112,7 +112,7 @@ export class ManifestCache {
     });
     // The revision after reading: a manifest parsed here is kept in the store (a write), and
     // nothing else runs in between (synchronous).
-    this.#installed = { store, revision: store.revision, apps };
+    this.#installed = { store, revision: store.writeRevision, apps };
     return apps;
   }
 

@@ -93,20 +93,20 @@ export class InstalledNames {
   }
 
   /**
-   * The installed apps' names, indexed; read again only when the store has moved (its `revision`):
+   * The installed apps' names, indexed; read again only when the store has moved (its `writeRevision`):
    * a pass asks for every app's clashes, and reading and comparing every other app's names each
    * time made an idle daemon's pass quadratic in its apps. The cache keeps only the manifests
    * installed now.
    */
   #index(): NameIndex {
-    if (this.#indexed?.revision === this.#store.revision) return this.#indexed.index;
+    if (this.#indexed?.revision === this.#store.writeRevision) return this.#indexed.index;
     const apps = this.#store.listAppHeads();
     const index = new NameIndex(apps.map((app) => this.of(app)));
     const current = new Set(apps.map(cacheKey));
     for (const key of this.#cache.keys()) if (!current.has(key)) this.#cache.delete(key);
     // The revision after reading: a manifest parsed for the first time is kept in the store (a
     // write), and nothing else runs in between (synchronous).
-    this.#indexed = { revision: this.#store.revision, index };
+    this.#indexed = { revision: this.#store.writeRevision, index };
     return index;
   }
 }

@@ -439,7 +439,16 @@ export class Store {
    * confirmed in memory): a view derived from the store is current while this has not moved.
    */
   get revision(): number {
-    return this.writes + this.#confirmations + this.#rollbacks;
+    return this.writeRevision + this.#confirmations;
+  }
+
+  /**
+   * Grows whenever a table may have changed (a write, a rollback), but not when an observation's
+   * time is confirmed in memory (which every app's pass does): what is derived from the apps'
+   * rows alone (their manifests, their names) is current while this has not moved.
+   */
+  get writeRevision(): number {
+    return this.writes + this.#rollbacks;
   }
 
   close(): void {
