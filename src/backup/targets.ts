@@ -24,6 +24,15 @@ export const REMOTE_KINDS = {
 } as const satisfies Record<string, readonly string[]>;
 export type TargetKind = "local" | keyof typeof REMOTE_KINDS;
 
+/**
+ * The credentials without which a remote kind cannot work: restic would only fail later, at `init`,
+ * with the storage's own answer (or a connection error that hides the missing login).
+ */
+const REQUIRED_CREDENTIALS: Partial<Record<TargetKind, readonly string[]>> = {
+  s3: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  b2: ["B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"],
+};
+
 export class TargetError extends Error {
   override name = "TargetError";
   readonly code: "invalid" | "not-found" | "exists" | "unusable";
@@ -82,6 +91,12 @@ export function checkCredentials(
     if (value.length === 0 || value.length > 4096 || /[\0\n]/.test(value))
       throw new TargetError("invalid", `credentials: ${name} must be one line of 1 to 4096 characters`);
   }
+  const missing = (REQUIRED_CREDENTIALS[kind] ?? []).filter((name) => !(name in credentials));
+  if (missing.length > 0)
+    throw new TargetError(
+      "invalid",
+      `credentials: a ${kind} target needs ${missing.join(" and ")}; give ${missing.length > 1 ? "them" : "it"} as NAME=VALUE lines in a file (archy backup targets add NAME ${kind}:… --credentials-file FILE)`,
+    );
   return credentials;
 }
 
