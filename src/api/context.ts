@@ -18,11 +18,11 @@ export type ApiContext = {
   orchestrator: Orchestrator;
   auth: Auth;
   /**
-   * The catalogs' and the local apps directory's apps. Listings may get a copy of the directory up to
-   * a few seconds old; `fresh` reads it again (what installs and updates act on: a manifest dropped in
-   * or edited a moment ago must count).
+   * The catalogs' and the local apps directory's apps. A listing may hold the directory as it was a
+   * few seconds ago; with `currentFor`, that app is as its manifest is now (what installs and updates
+   * act on: a manifest dropped in or edited a moment ago counts).
    */
-  sources: (options?: { fresh?: boolean }) => Promise<SourceListing>;
+  sources: (options?: { currentFor?: string }) => Promise<SourceListing>;
   /** The signed catalog sources (their apps are in `sources` too). */
   catalogs: Catalogs;
   /** The Nostr marketplace (its apps are offered beside the sources', never merged into them). */

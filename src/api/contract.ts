@@ -468,7 +468,14 @@ export const CONTRACT = {
         .max(200)
         .meta({ description: "What `archy peers grant NAME` printed on the other node." }),
     }),
-    result: z.object({ added: z.boolean(), peers: PeersView }),
+    result: z.object({
+      added: z.boolean(),
+      peers: PeersView,
+      check: z.object({ answered: z.boolean(), accepted: z.boolean(), message: z.string() }).meta({
+        description:
+          "What the peer said when asked with the token (GET /v2/ on it). A peer that answers and refuses is not added (invalid params, naming why); one that does not answer is added, and `message` says so.",
+      }),
+    }),
   }),
   "peers.remove": method({
     summary: "Removes a peer: bundles and images are no longer fetched from it.",

@@ -424,7 +424,11 @@ export const EXAMPLES: Record<string, MethodExample> = {
   "peers.list": { params: {}, result: PEERS, errors: [] },
   "peers.add": {
     params: { url: "https://192.168.1.20:8484/", token: PEER_TOKEN },
-    result: { added: true, peers: PEERS },
+    result: {
+      added: true,
+      peers: PEERS,
+      check: { answered: true, accepted: true, message: "it answered and takes the token" },
+    },
     errors: ["invalidParams"],
   },
   "peers.remove": {

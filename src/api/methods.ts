@@ -83,7 +83,7 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
 
 /** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
 async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
-  const listing = await ctx.sources({ fresh: true });
+  const listing = await ctx.sources({ currentFor: id });
   return listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
 }
 
@@ -128,7 +128,7 @@ async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T):
 
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
-  const listing = await ctx.sources({ fresh: true });
+  const listing = await ctx.sources({ currentFor: id });
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
@@ -281,7 +281,8 @@ const PACKAGE_HANDLERS: ApiHandlers<
     await checkHostPaths(ctx, app);
     const accepted = lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
     if ("fetchLog" in app) noteOperation(ctx, accepted, app.fetchLog);
-    return accepted;
+    const warnings = warningsOf(app.manifest);
+    return warnings.length > 0 ? { ...accepted, warnings } : accepted;
   },
   "package.approve": ({ id, approve }, ctx) =>
     lifecycle(ctx, () => ctx.orchestrator.lifecycle.approve(id, approve)),

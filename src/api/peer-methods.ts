@@ -10,6 +10,7 @@ import {
   peerTokenDigest,
   peerTokenProblem,
 } from "../peers/peers.ts";
+import { probePeer } from "../peers/probe.ts";
 import type { ApiContext, ApiHandlers } from "./context.ts";
 import { RPC_CODES, RpcError } from "./rpc/errors.ts";
 
@@ -36,12 +37,22 @@ export const PEER_HANDLERS: ApiHandlers<
   "peers.list" | "peers.add" | "peers.remove" | "peers.grant" | "peers.revoke"
 > = {
   "peers.list": (_params, ctx) => view(ctx),
-  "peers.add": ({ url, token }, ctx) => {
+  "peers.add": async ({ url, token }, ctx) => {
     const canonical = peerUrl(url);
     const problem = peerTokenProblem(token);
     if (problem) throw invalid("token", problem);
+    // A peer that answers and refuses is a mistake to fix now; one that does not answer may be off.
+    const check = await probePeer(canonical, token);
+    if (check.answered && !check.accepted)
+      throw new RpcError(
+        RPC_CODES.invalidParams,
+        `the peer at ${canonical} was not added: ${check.message}`,
+        {
+          issues: [{ field: "token", problem: check.message }],
+        },
+      );
     const added = ctx.orchestrator.store.putPeer(canonical, token, ctx.clock());
-    return { added, peers: view(ctx) };
+    return { added, peers: view(ctx), check };
   },
   "peers.remove": ({ url }, ctx) => {
     const parsed = parsePeerUrl(url);

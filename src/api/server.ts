@@ -17,7 +17,7 @@ import type { WsMessage } from "./events.ts";
 import { type ApiContext, METHOD_TABLE } from "./methods.ts";
 import type { Metrics } from "./metrics.ts";
 import { depthBounded, JsonTooDeep } from "./rpc/body.ts";
-import { type Conditional, dispatch, type RpcResponse } from "./rpc/dispatch.ts";
+import { type Conditional, dispatch, type RpcResponse, responseBody } from "./rpc/dispatch.ts";
 import { RPC_CODES } from "./rpc/errors.ts";
 import { resultChecks } from "./rpc/result-checks.ts";
 import { webUiHandler } from "./web-ui.ts";
@@ -278,7 +278,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (conditional.etag) reply.header("etag", conditional.etag);
     if (conditional.notModified) return reply.code(304).send();
     if (response === undefined) return reply.code(204).send();
-    return response satisfies RpcResponse | RpcResponse[];
+    const body = responseBody(response satisfies RpcResponse | RpcResponse[]);
+    if (Buffer.isBuffer(body)) reply.type("application/json; charset=utf-8");
+    return body;
   });
 
   app.get("/ws/v1", { websocket: true }, (socket, request) => {

@@ -52,6 +52,10 @@ export const Accepted = z.object({
     description:
       "For a stop: apps that depend on this one and keep running (they are not stopped with it, and lose it until it starts again).",
   }),
+  warnings: z.array(z.string()).optional().meta({
+    description:
+      "For an install: what the operator should know about the app being installed (package.available's `warnings`), so that a client need not list the apps to show them.",
+  }),
 });
 
 export const ContainerView = z.object({

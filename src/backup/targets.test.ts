@@ -26,8 +26,18 @@ describe("target locations", () => {
   });
 
   test("credentials: only the names a kind takes (an allow-list)", () => {
-    assert.deepEqual(checkCredentials("s3", { AWS_ACCESS_KEY_ID: "a" }), { AWS_ACCESS_KEY_ID: "a" });
-    assert.throws(() => checkCredentials("s3", { LD_PRELOAD: "/x.so" }), /not a credential of a s3 target/);
+    const s3 = { AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" };
+    assert.deepEqual(checkCredentials("s3", s3), s3);
+    assert.throws(
+      () => checkCredentials("s3", { AWS_ACCESS_KEY_ID: "a" }),
+      /^TargetError: credentials: an s3 target needs AWS_SECRET_ACCESS_KEY; give it as NAME=VALUE lines in a file \(archy backup targets add NAME s3:… --credentials-file FILE\)$/,
+    );
+    assert.throws(
+      () => checkCredentials("b2", {}),
+      /a b2 target needs B2_ACCOUNT_ID and B2_ACCOUNT_KEY; give them/,
+    );
+    assert.deepEqual(checkCredentials("sftp", {}), {});
+    assert.throws(() => checkCredentials("s3", { LD_PRELOAD: "/x.so" }), /not a credential of an s3 target/);
     assert.throws(() => checkCredentials("local", { AWS_ACCESS_KEY_ID: "a" }), TargetError);
   });
 });

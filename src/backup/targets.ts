@@ -24,6 +24,15 @@ export const REMOTE_KINDS = {
 } as const satisfies Record<string, readonly string[]>;
 export type TargetKind = "local" | keyof typeof REMOTE_KINDS;
 
+/**
+ * The credentials without which a remote kind cannot work: restic would only fail later, at `init`,
+ * with the storage's own answer (or a connection error that hides the missing login).
+ */
+const REQUIRED_CREDENTIALS: Partial<Record<TargetKind, readonly string[]>> = {
+  s3: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  b2: ["B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"],
+};
+
 export class TargetError extends Error {
   override name = "TargetError";
   readonly code: "invalid" | "not-found" | "exists" | "unusable";
@@ -77,13 +86,22 @@ export function checkCredentials(
     if (!allowed.includes(name))
       throw new TargetError(
         "invalid",
-        `credentials: ${name} is not a credential of a ${kind} target; ${allowed.length > 0 ? `it takes ${allowed.join(", ")}` : "it takes none (an sftp target uses the daemon user's SSH keys; a rest URL carries its login)"}`,
+        `credentials: ${name} is not a credential of ${aTarget(kind)}; ${allowed.length > 0 ? `it takes ${allowed.join(", ")}` : "it takes none (an sftp target uses the daemon user's SSH keys; a rest URL carries its login)"}`,
       );
     if (value.length === 0 || value.length > 4096 || /[\0\n]/.test(value))
       throw new TargetError("invalid", `credentials: ${name} must be one line of 1 to 4096 characters`);
   }
+  const missing = (REQUIRED_CREDENTIALS[kind] ?? []).filter((name) => !(name in credentials));
+  if (missing.length > 0)
+    throw new TargetError(
+      "invalid",
+      `credentials: ${aTarget(kind)} needs ${missing.join(" and ")}; give ${missing.length > 1 ? "them" : "it"} as NAME=VALUE lines in a file (archy backup targets add NAME ${kind}:… --credentials-file FILE)`,
+    );
   return credentials;
 }
+
+/** "an s3 target", "a b2 target": the kind as it is read aloud. */
+const aTarget = (kind: TargetKind) => `${kind.startsWith("s") ? "an" : "a"} ${kind} target`;
 
 /** Writes a 0600 file under a temporary name and renames it over `path`: a crash leaves the old or the new. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {

@@ -30,7 +30,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseCommandLine<T extends Options>(argv: string[], options: T, usage: string) {
   try {
     return parseArgs({
-      args: argv,
+      args: negativeValuesJoined(argv, options),
       options: { ...options, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
@@ -38,4 +38,28 @@ export function parseCommandLine<T extends Options>(argv: string[], options: T, 
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${usage}`);
   }
+}
+
+/**
+ * `--keep-daily -1` as `--keep-daily=-1`: parseArgs takes a value that starts with a dash for an
+ * option and refuses it as "ambiguous", an answer about its own rules; joined, the value reaches the
+ * command, whose check says what the option takes. Only a negative number after an option that
+ * takes a value is joined (`--every -h` stays a missing value and the option -h).
+ */
+export function negativeValuesJoined(argv: readonly string[], options: Options): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const next = argv[i + 1];
+    if (token === "--") {
+      joined.push(...argv.slice(i));
+      break;
+    }
+    const name = token.startsWith("--") && !token.includes("=") ? token.slice(2) : undefined;
+    if (name && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${token}=${next}`);
+      i++;
+    } else joined.push(token);
+  }
+  return joined;
 }

@@ -5,8 +5,7 @@
  * Every failure is a `CliError` carrying one clear line, a hint and the exit code the CLI documents:
  * 1 the daemon refused or the operation failed, 2 bad usage, 3 the daemon cannot be reached.
  */
-import { readFileSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync, type Stats, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { MethodName, PublicMethodName, Result } from "../api/contract.ts";
@@ -152,11 +151,13 @@ export function tokenFileCandidates(
 /**
  * Reads a CLI token file. A file that others may read is refused (it grants full control of the
  * daemon) and never sent, with the `chmod` that fixes it, as the daemon's own `readCliToken` does.
+ * Read synchronously: a line of text, and `node:fs/promises` would load ~10 of Node's modules
+ * (readline, file watchers) at every command's start (docs/architecture.md, "Starting fast").
  */
 export async function readTokenFile(path: string): Promise<string> {
-  let info: Awaited<ReturnType<typeof stat>>;
+  let info: Stats;
   try {
-    info = await stat(path);
+    info = statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EACCES")
@@ -190,7 +191,7 @@ export async function readTokenFile(path: string): Promise<string> {
     );
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (error) {
     throw new TokenFileError(
       path,

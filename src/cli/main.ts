@@ -5,7 +5,6 @@
 import { UsageError } from "./args.ts";
 import { COMMANDS, type Command } from "./commands.ts";
 import { cacheCompiledCode } from "./compile-cache.ts";
-import { sourceStack } from "./stack.ts";
 
 function usage(): string {
   const visible = Object.entries(COMMANDS).filter(([, c]) => c.group !== "hidden");
@@ -57,6 +56,8 @@ try {
     console.error(`archy: ${error.message}`);
     process.exitCode = 2;
   } else {
+    // Loaded for the rare unexpected error only: not a module every start resolves and links.
+    const { sourceStack } = await import("./stack.ts");
     console.error(
       `archy: ${error instanceof Error ? sourceStack(error.stack ?? error.message) : String(error)}`,
     );

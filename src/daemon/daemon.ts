@@ -36,7 +36,7 @@ import { memoryLimitsOf } from "../runtime/memory-limits.ts";
 import { PodmanRuntime } from "../runtime/podman-runtime.ts";
 import { connectPodman, defaultRuntimeDir, keepServiceAlive } from "../runtime/service.ts";
 import { LocalUnitStore, localRunner, quadletUserDir, SystemdUser } from "../runtime/systemd.ts";
-import { loadAppsDir, type SourceListing } from "../sources/local.ts";
+import { AppsDirListing, type SourceListing } from "../sources/local.ts";
 import { CODE_ROOT } from "../system/code-root.ts";
 import { fileProblem } from "../system/fs-errors.ts";
 import { type DaemonConfig, DEFAULT_ACCESS } from "./config.ts";
@@ -231,20 +231,26 @@ export async function runDaemon(config: DaemonConfig, options: DaemonOptions = {
   });
   await market.start();
 
-  let cached: { at: number; listing: SourceListing } | undefined;
-  const sources = async (options?: { fresh?: boolean }): Promise<SourceListing> =>
-    catalogs.merge(await localSources(options?.fresh ?? false));
-  const localSources = async (fresh: boolean): Promise<SourceListing> => {
-    if (!config.appsDir) return { apps: [], rejected: [] };
-    if (!fresh && cached && clock() - cached.at < 3_000) return cached.listing;
-    const listing = await loadAppsDir(config.appsDir);
-    for (const rejected of listing.rejected)
-      logger.warn(
-        { dir: rejected.dir, problems: rejected.issues.length },
-        `invalid manifest in ${rejected.dir}: ${rejected.issues[0]?.message}`,
-      );
-    cached = { at: clock(), listing };
-    return listing;
+  const appsDir =
+    config.appsDir === undefined
+      ? undefined
+      : new AppsDirListing(config.appsDir, {
+          clock,
+          onRead: (listing) => {
+            for (const rejected of listing.rejected)
+              logger.warn(
+                { dir: rejected.dir, problems: rejected.issues.length },
+                `invalid manifest in ${rejected.dir}: ${rejected.issues[0]?.message}`,
+              );
+          },
+        });
+  const sources = async (options?: { currentFor?: string }): Promise<SourceListing> => {
+    const local = !appsDir
+      ? { apps: [], rejected: [] }
+      : options?.currentFor === undefined
+        ? await appsDir.list()
+        : await appsDir.current(options.currentFor);
+    return catalogs.merge(local);
   };
 
   const contextFor = (call: ApiContext["call"]): ApiContext => ({

@@ -9,6 +9,7 @@
  */
 import { type Dispatcher, request } from "undici";
 import { type Peer, peerBundleUrl } from "../peers/peers.ts";
+import { peerStatusAdvice, UNTRUSTED_ISSUER } from "../peers/probe.ts";
 import { publicOnlyDispatcher, type ReachPolicy, refusedUrl } from "../system/public-address.ts";
 import { digestProblem, MAX_BUNDLE_BYTES } from "./bundle.ts";
 import type { BundleDigest } from "./events.ts";
@@ -22,28 +23,6 @@ export type FetchOutcome =
  * `untrusted` when its certificate's issuer is not one this node trusts.
  */
 type Failure = { problem: string; lied: boolean; untrusted?: boolean };
-
-/** The TLS errors (OpenSSL's verification codes, as Node names them) that mean "issuer not trusted". */
-const UNTRUSTED_ISSUER = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_UNTRUSTED",
-]);
-
-/** What a peer's refusal means, and what to do, by its status (docs/marketplace.md#bundles-from-other-nodes-peers). */
-function peerStatusAdvice(status: number): string {
-  if (status === 401)
-    return ": it does not take this node's token (never granted, or revoked); ask its operator for a new one (archy peers grant NAME there), then give it here (echo TOKEN | archy peers add URL)";
-  if (status === 403)
-    return ": it does not answer to the name it was added under; add it by its IP address, or its operator allows that name (ARCHY_ALLOWED_HOSTS)";
-  if (status === 404) return " (it has no copy of this bundle)";
-  if (status >= 300 && status < 400)
-    return ": it sends HTTP on to HTTPS; add it as https://… (which needs its certificate to be one this node trusts)";
-  return "";
-}
 
 /** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
 function untrustedPeerAdvice(url: string): string {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { MINIMAL } from "../../test/support/manifest-text.ts";
 import { loadManifest } from "../manifest/load.ts";
-import { loadAppsDir } from "./local.ts";
+import { AppsDirListing, loadAppsDir, type SourceListing } from "./local.ts";
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), "archy-sources-")));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -76,5 +76,75 @@ describe("one bad app directory never keeps the others from being offered", () =
       listing.rejected[0]?.issues[0]?.message ?? "",
       /^cannot read the apps directory: a part of the path is not a directory$/,
     );
+  });
+});
+
+describe("the apps directory as the daemon offers it: listings may be seconds old, installs never act on an old manifest", () => {
+  /** A listing on a manual clock that counts its reads of the directory. */
+  function listing(dir: string, mtimeSlackMs?: number) {
+    let now = 1_000_000;
+    const reads: SourceListing[] = [];
+    const apps = new AppsDirListing(dir, {
+      clock: () => now,
+      onRead: (read) => reads.push(read),
+      ...(mtimeSlackMs === undefined ? {} : { mtimeSlackMs }),
+    });
+    return { apps, reads, advance: (ms: number) => (now += ms) };
+  }
+  /** Longer than the file system's timestamp granularity (the kernel's coarse clock). */
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 50));
+  const versionOf = (read: SourceListing, id: string) => read.apps.find((a) => a.id === id)?.manifest.version;
+
+  test("a listing is reused for a few seconds, then read again", async () => {
+    const dir = appsDir("reuse", { alpha: "" });
+    const { apps, reads, advance } = listing(dir);
+    await apps.list();
+    appsDir("reuse", { beta: "" });
+    assert.deepEqual(
+      (await apps.list()).apps.map((a) => a.id),
+      ["alpha"],
+      "within the reuse time, the earlier read",
+    );
+    advance(3_000);
+    assert.deepEqual(
+      (await apps.list()).apps.map((a) => a.id),
+      ["alpha", "beta"],
+    );
+    assert.equal(reads.length, 2);
+  });
+
+  test("an app dropped in after a listing is current at once for an install", async () => {
+    const dir = appsDir("dropped", { alpha: "" });
+    const { apps, reads } = listing(dir);
+    await apps.list();
+    appsDir("dropped", { beta: "" });
+    const read = await apps.current("beta");
+    assert.ok(read.apps.some((a) => a.id === "beta"));
+    assert.equal(reads.length, 2, "the directory was read again");
+  });
+
+  test("an unchanged app is taken from the last read (one stat), an edited one is read again", async () => {
+    const dir = appsDir("edited", { alpha: "", beta: "" });
+    await tick();
+    const { apps, reads } = listing(dir, 0);
+    await apps.list();
+    await tick();
+    await apps.current("alpha");
+    assert.equal(reads.length, 1, "alpha had not changed: no second read");
+    writeFileSync(
+      join(dir, "beta", "manifest.yml"),
+      MINIMAL.replace("id: hello", "id: beta").replace(/^version: .*$/m, "version: 9.9.9"),
+    );
+    assert.equal(versionOf(await apps.current("beta"), "beta"), "9.9.9", "the edit is what an install gets");
+    assert.equal(reads.length, 2);
+  });
+
+  test("a manifest changed just before the read began is read again (coarse file times)", async () => {
+    const dir = appsDir("recent", { alpha: "" });
+    await tick();
+    const { apps, reads } = listing(dir);
+    await apps.list();
+    await apps.current("alpha");
+    assert.equal(reads.length, 2, "changed within the slack of the first read: not trusted");
   });
 });

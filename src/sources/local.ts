@@ -5,7 +5,7 @@
  * keeps the others from being offered.
  */
 import type { Dirent } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ManifestIssue } from "../manifest/issues.ts";
 import { fileIssue, loadManifest, MANIFEST_FILE_NAMES } from "../manifest/load.ts";
@@ -91,4 +91,72 @@ export async function loadAppsDir(dir: string, options: LoadAppsOptions = {}): P
     });
   }
   return { apps, rejected };
+}
+
+/** How long a listing of the apps directory is reused: a busy web UI asks for it often. */
+const LISTING_MAX_AGE_MS = 3_000;
+/** File systems with coarse timestamps (1–2 s) may stamp a change made during a read as before it. */
+const MTIME_SLACK_MS = 2_000;
+
+/**
+ * The apps directory as the daemon offers it. A listing may be a few seconds old; what an install
+ * or update acts on is never older than its manifest: `current(id)` reads the directory again
+ * unless the app was in the last read and its manifest has not changed since that read began (one
+ * `stat`, where a read of 200 apps takes 100–400 ms). A manifest dropped in or edited a moment ago
+ * is what the next install gets.
+ */
+export class AppsDirListing {
+  readonly #dir: string;
+  readonly #clock: () => number;
+  readonly #onRead: (listing: SourceListing) => void;
+  readonly #mtimeSlackMs: number;
+  #last: { at: number; startedAt: number; listing: SourceListing } | undefined;
+
+  constructor(
+    dir: string,
+    options: {
+      clock?: () => number;
+      onRead?: (listing: SourceListing) => void;
+      /** How much earlier than a read's start a manifest must have changed to count as read by it. */
+      mtimeSlackMs?: number;
+    } = {},
+  ) {
+    this.#dir = dir;
+    this.#clock = options.clock ?? Date.now;
+    this.#onRead = options.onRead ?? (() => {});
+    this.#mtimeSlackMs = options.mtimeSlackMs ?? MTIME_SLACK_MS;
+  }
+
+  /** The listing, read again when the last read is older than a few seconds. */
+  async list(): Promise<SourceListing> {
+    const last = this.#last;
+    if (last && this.#clock() - last.at < LISTING_MAX_AGE_MS) return last.listing;
+    return this.#read();
+  }
+
+  /** The listing, with app `id` as its manifest is now. */
+  async current(id: string): Promise<SourceListing> {
+    const last = this.#last;
+    const app = last?.listing.apps.find((a) => a.id === id);
+    if (last && app && (await unchangedSince(app.dir, last.startedAt - this.#mtimeSlackMs)))
+      return last.listing;
+    return this.#read();
+  }
+
+  async #read(): Promise<SourceListing> {
+    const startedAt = Date.now();
+    const listing = await loadAppsDir(this.#dir);
+    this.#onRead(listing);
+    this.#last = { at: this.#clock(), startedAt, listing };
+    return listing;
+  }
+}
+
+/** Whether the app directory's manifest exists and was last changed before `time` (wall clock ms). */
+async function unchangedSince(appDir: string, time: number): Promise<boolean> {
+  for (const name of MANIFEST_FILE_NAMES) {
+    const info = await stat(join(appDir, name)).catch(() => undefined);
+    if (info) return info.mtimeMs < time && info.ctimeMs < time;
+  }
+  return false;
 }

@@ -29,6 +29,7 @@ type Listed = {
   observedAt: number | null;
   observedAgeMs: number | null;
   interfaces: Array<{ name: string; url: string | null }>;
+  alerts: unknown[];
 };
 
 const clock = manualClock(1_800_000_000_000);
@@ -106,6 +107,19 @@ test("repeated lists read the store once; any change shows at the next list; the
   d.orchestrator.store.touchObservation("api-alpha", clock.now());
   const confirmed = alpha(await list());
   assert.deepEqual([confirmed.observedAt, confirmed.observedAgeMs], [clock.now(), 0]);
+});
+
+test("the list, kept as bytes between calls, holds the same views package.changes makes afresh", async () => {
+  clock.advance(1_234);
+  const listed = await list();
+  const changes = (await ok(d.port, "package.changes", {}, cli)) as { full: boolean; apps: Listed[] };
+  assert.equal(changes.full, true);
+  assert.deepEqual(listed, changes.apps);
+  assert.ok(
+    listed.every(
+      (app) => Array.isArray(app.alerts) && (app.observedAgeMs === null || app.observedAgeMs >= 0),
+    ),
+  );
 });
 
 test("every caller gets the node's own app links, whatever host name it used: one view serves all", async () => {

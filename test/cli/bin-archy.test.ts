@@ -82,6 +82,19 @@ describe("bin/archy: the build or the sources", () => {
     assert.equal(run({ ARCHY_CHECK_BUILD: "1" }), "sources");
   });
 
+  it("finds its code root when run through a link to it and by a relative path", () => {
+    const link = join(root, "elsewhere", "archy");
+    mkdirSync(join(root, "elsewhere"));
+    symlinkSync(join(root, "bin", "archy"), link);
+    const env = { PATH: process.env.PATH ?? "" };
+    assert.equal(execFileSync(link, [], { encoding: "utf8", env }).trim(), "build");
+    assert.equal(execFileSync("bin/archy", [], { cwd: root, encoding: "utf8", env }).trim(), "build");
+    assert.equal(
+      execFileSync("./archy", [], { cwd: join(root, "bin"), encoding: "utf8", env }).trim(),
+      "build",
+    );
+  });
+
   it("without a build (no dist/BUILT), runs the sources when it cannot build", () => {
     unlinkSync(built);
     assert.equal(run(), "sources");

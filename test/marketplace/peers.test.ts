@@ -125,6 +125,30 @@ describe("bundles from peer nodes: served to granted peers only, verified, origi
     );
   });
 
+  test("a peer that refuses the token is not added: the operator hears why at once, and nothing changes", async () => {
+    const before = storeSnapshot(nodeB.storePath);
+    const refused = await fails(
+      nodeB.port,
+      "peers.add",
+      { url: `http://127.0.0.1:${nodeA.port}/`, token: `archy-peer-${"W".repeat(43)}` },
+      callerB,
+      RPC_CODES.invalidParams,
+    );
+    assert.match(refused.message, /was not added: it answered HTTP 401: it does not take this node's token/);
+    assert.deepEqual(storeSnapshot(nodeB.storePath), before, "the refused peer left no trace");
+    const again = (await ok(
+      nodeB.port,
+      "peers.add",
+      { url: `http://127.0.0.1:${nodeA.port}`, token: tokenForB },
+      callerB,
+    )) as { added: boolean; check: { accepted: boolean; message: string } };
+    assert.deepEqual(
+      [again.added, again.check.accepted],
+      [false, true],
+      "the granted token: checked and kept",
+    );
+  });
+
   test("node B installs from its peer: the release's mirror no longer has the bundle, A's verified copy is used, and the operation log says so", async () => {
     unlinkSync(mirrorFile("alice.one"));
     const operation = await install("alice.one");

@@ -13,6 +13,19 @@ export type RpcResponse =
   | { jsonrpc: "2.0"; id: RpcId; result: unknown }
   | { jsonrpc: "2.0"; id: RpcId; error: { code: number; message: string; data?: unknown } };
 
+/**
+ * A result already written as JSON: a large read whose views are kept as bytes between calls
+ * (`package.list`), sent as it is instead of being serialised again at every call. `T` is what the
+ * bytes hold, for the handler's type.
+ */
+export class SerializedResult<T = unknown> {
+  declare readonly holds?: T;
+  readonly json: Buffer;
+  constructor(json: Buffer) {
+    this.json = json;
+  }
+}
+
 /** A method of the contract with the handler that answers it. */
 export type MethodDefinition<Ctx> = MethodSpec & {
   name: string;
@@ -32,7 +45,10 @@ export type Handlers<C extends AnyContract, Ctx> = {
   [M in keyof C]: (
     params: z.output<C[M]["params"]>,
     ctx: Ctx,
-  ) => Promise<z.input<C[M]["result"]>> | z.input<C[M]["result"]>;
+  ) =>
+    | Promise<z.input<C[M]["result"]> | SerializedResult<z.input<C[M]["result"]>>>
+    | z.input<C[M]["result"]>
+    | SerializedResult<z.input<C[M]["result"]>>;
 };
 
 /**
@@ -186,7 +202,10 @@ async function answer<Ctx>(
     }
     const result = await definition.handler(parsed.data, options.ctx);
     if (options.checkResults === false) return respond({ jsonrpc: "2.0", id: replyId, result });
-    const checked = definition.result.safeParse(result);
+    const serialized = result instanceof SerializedResult;
+    const checked = definition.result.safeParse(
+      serialized ? JSON.parse(result.json.toString("utf8")) : result,
+    );
     if (!checked.success) {
       options.onError?.(
         method,
@@ -198,7 +217,7 @@ async function answer<Ctx>(
         failure(replyId, RPC_CODES.internalError, "internal error: the result did not match its schema"),
       );
     }
-    return respond({ jsonrpc: "2.0", id: replyId, result: checked.data });
+    return respond({ jsonrpc: "2.0", id: replyId, result: serialized ? result : checked.data });
   } catch (error) {
     if (error instanceof RpcError) return respond(failure(replyId, error.code, error.message, error.data));
     options.onError?.(method, error);
@@ -258,3 +277,32 @@ export async function dispatch<Ctx>(
   }
   return dispatchOne(body, options, false);
 }
+
+/**
+ * The response's body: as it is (the transport serialises it) unless a result in it is already
+ * JSON, when the whole body is written here as bytes around it.
+ */
+export function responseBody(response: RpcResponse | RpcResponse[]): RpcResponse | RpcResponse[] | Buffer {
+  const responses = Array.isArray(response) ? response : [response];
+  if (!responses.some((r) => "result" in r && r.result instanceof SerializedResult)) return response;
+  const parts = responses.map((r) =>
+    "result" in r && r.result instanceof SerializedResult
+      ? Buffer.concat([
+          Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"result":`),
+          r.result.json,
+          CLOSE,
+        ])
+      : Buffer.from(JSON.stringify(r)),
+  );
+  if (!Array.isArray(response)) return parts[0] as Buffer;
+  return Buffer.concat([
+    OPEN_LIST,
+    ...parts.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])),
+    CLOSE_LIST,
+  ]);
+}
+
+const CLOSE = Buffer.from("}");
+const COMMA = Buffer.from(",");
+const OPEN_LIST = Buffer.from("[");
+const CLOSE_LIST = Buffer.from("]");

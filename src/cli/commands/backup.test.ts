@@ -24,6 +24,19 @@ test("targets schedule: a count that is not a whole number is refused naming its
     );
 });
 
+test("targets schedule: a WHEN that is not a schedule is refused naming the option typed, before the daemon is asked", () => {
+  for (const [values, message] of [
+    [{ every: "dayly 03:00" }, /^--every: "dayly 03:00" is not a schedule; use "every 6h"/],
+    [{ check: "every 5x" }, /^--check: "5x" is not a duration/],
+    [{ every: "daily 25:00" }, /^--every: "25:00" is not a time of day/],
+  ] as const)
+    assert.throws(
+      () => scheduleChange(values),
+      (error: unknown) => error instanceof UsageError && message.test(error.message),
+      JSON.stringify(values),
+    );
+});
+
 test("a retention reads as counts, or all when none is set", () => {
   assert.equal(keepText({ daily: 7, weekly: 4, monthly: 12 }), "7 daily, 4 weekly, 12 monthly");
   assert.equal(keepText({ last: 0 }), "all");

@@ -3,7 +3,7 @@
  * `archy backups [APP]` and `archy restore APP [--snapshot ID] [--target NAME]` (docs/backups.md).
  */
 import { readFile } from "node:fs/promises";
-import { KEEP_KINDS, type Keep } from "../../backup/schedule.ts";
+import { KEEP_KINDS, type Keep, parseSchedule } from "../../backup/schedule.ts";
 import { UsageError } from "../args.ts";
 import { type Accepted, CliError, type DaemonClient, EXIT } from "../client.ts";
 import {
@@ -103,7 +103,15 @@ export function scheduleChange(values: Record<string, unknown>): {
 } {
   const when = (option: "every" | "check") => {
     const value = values[option] as string | undefined;
-    return value === undefined ? undefined : value.trim() === "off" ? null : value;
+    if (value === undefined) return undefined;
+    if (value.trim() === "off") return null;
+    // Read here too, so that a mistake names the option typed (the daemon's check names its field).
+    try {
+      parseSchedule(value, `--${option}`, 0);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    return value;
   };
   const every = when("every");
   const check = when("check");

@@ -18,6 +18,8 @@ import { outcome } from "./lifecycle.ts";
 
 const ARCHY = resolve(import.meta.dirname, "../../../bin/archy");
 const OPERATION = "op-1";
+const WARNING =
+  "containers.web.ports[0].bind: port 8080 serves an interface and is published on 0.0.0.0:18080: anyone who reaches that address gets the app without the node's login or TLS";
 
 const VIEW: AppView = {
   id: "wiki",
@@ -69,18 +71,20 @@ before(async () => {
       const result =
         method === "package.start"
           ? { operationId: OPERATION, appId: "wiki", kind: "start", existing: false }
-          : method === "operation.get"
-            ? {
-                id: OPERATION,
-                appId: "wiki",
-                kind: "start",
-                state: "running",
-                createdAt: 1,
-                finishedAt: null,
-                error: null,
-                logs: [],
-              }
-            : { ...VIEW, phase: "stopped" };
+          : method === "package.install"
+            ? { operationId: OPERATION, appId: "wiki", kind: "install", existing: false, warnings: [WARNING] }
+            : method === "operation.get"
+              ? {
+                  id: OPERATION,
+                  appId: "wiki",
+                  kind: "start",
+                  state: "running",
+                  createdAt: 1,
+                  finishedAt: null,
+                  error: null,
+                  logs: [],
+                }
+              : { ...VIEW, phase: "stopped" };
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({ jsonrpc: "2.0", id, result }), () => {
         // Once the CLI has read the operation, it runs to its end, as a daemon tells it.
@@ -113,17 +117,30 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("after the operation's final event the CLI exits with the told outcome: no read of the operation or the app after it", async () => {
-  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile(ARCHY, ["start", "wiki"], { env, cwd: dir, timeout: 120_000 }, (error, stdout, stderr) =>
+/** Runs the CLI against the stand-in; the methods it calls are counted from here. */
+function archy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  calls.length = 0;
+  return new Promise((done) =>
+    execFile(ARCHY, args, { env, cwd: dir, timeout: 120_000 }, (error, stdout, stderr) =>
       done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     ),
   );
+}
+
+test("after the operation's final event the CLI exits with the told outcome: no read of the operation or the app after it", async () => {
+  const run = await archy(["start", "wiki"]);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^ {2}started wiki-web$/m);
   assert.match(run.stdout, /^done in .*: wiki is running$/m);
   assert.match(run.stdout, /^open http:\/\/wiki\.node\.test:7780\/$/m, "the address from the told view");
   assert.deepEqual(calls, ["package.start", "operation.get"], "one request, one read before the end");
+});
+
+test("an install tells the app's warnings from the daemon's answer, without listing the apps to find them", async () => {
+  const run = await archy(["install", "wiki"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr.split("\n").filter((line) => line === `warning: wiki: ${WARNING}`).length, 1);
+  assert.deepEqual(calls, ["package.install", "operation.get"]);
 });
 
 test("a backup's or restore's outcome says it is done and that the app stopped for it is on its way back to running, not 'stopped (desired: running)'", () => {

@@ -299,13 +299,6 @@ async function request(
   }
 }
 
-/** What the operator should know before an install (an interface reachable without the login), on stderr. */
-async function warnBefore(client: DaemonClient, id: string): Promise<void> {
-  const available = await client.call("package.available").catch(() => undefined);
-  for (const warning of available?.find((a) => a.id === id)?.warnings ?? [])
-    process.stderr.write(`warning: ${id}: ${warning}\n`);
-}
-
 /** A refusal to install an unknown app names the apps there are. */
 async function explainUnknown(client: DaemonClient, error: RpcFailure): Promise<RpcFailure> {
   const available = await client.call("package.available").catch(() => undefined);
@@ -402,7 +395,6 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
     const wait = values["no-wait"] !== true;
     const follower = new Follower(client, id);
     if (wait) await follower.connect();
-    if (kind === "install") await warnBefore(client, id);
     let accepted: Accepted;
     try {
       accepted = await request(client, kind, id, values, approve);
@@ -420,6 +412,8 @@ export async function run(kind: LifecycleKind, argv: string[]): Promise<number> 
         );
       throw error;
     }
+    // What the operator should know about the app (an interface reachable without the login), on stderr.
+    for (const warning of accepted.warnings ?? []) process.stderr.write(`warning: ${id}: ${warning}\n`);
     return followAccepted(client, follower, id, accepted, { wait, timeoutMs });
   });
 }

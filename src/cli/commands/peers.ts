@@ -101,8 +101,8 @@ async function add(argv: string[]): Promise<number> {
   }
   return operator(async () => {
     const token = await readSecretLine("peer token", "echo TOKEN | archy peers add URL");
-    const { added } = await clientFor(values).call("peers.add", { url, token });
-    console.log(added ? `added ${url}` : `${url} has its new token`);
+    const { added, check } = await clientFor(values).call("peers.add", { url, token });
+    console.log(`${added ? `added ${url}` : `${url} has its new token`}: ${check.message}`);
     return 0;
   });
 }

@@ -30,6 +30,8 @@ export class PodmanClient {
   readonly networks: Networks;
   readonly volumes: Volumes;
   readonly secrets: Secrets;
+  /** The last `info` answer: what it holds (versions, paths, cgroups) does not change under a service. */
+  #info: PodmanInfo | undefined;
 
   constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
     this.transport = new LibpodTransport(socketPath, options);
@@ -37,7 +39,8 @@ export class PodmanClient {
     this.networks = new Networks(this.transport);
     this.containers = new Containers(
       this.transport,
-      new DnsServer(async () => netavarkRunDir(await this.info())),
+      // The daemon asks for info when it connects: the first start then needs no second, slow call.
+      new DnsServer(async () => netavarkRunDir(this.#info ?? (await this.info()))),
     );
     this.volumes = new Volumes(this.transport);
     this.secrets = new Secrets(this.transport);
@@ -72,7 +75,7 @@ export class PodmanClient {
       path: "/info",
       operation: "system.info",
     });
-    return {
+    this.#info = {
       version: body.version.Version,
       apiVersion: body.version.APIVersion,
       rootless: body.host.security.rootless,
@@ -85,6 +88,7 @@ export class PodmanClient {
       ociRuntime: body.host.ociRuntime.name,
       graphDriver: body.store.graphDriverName,
     };
+    return this.#info;
   }
 
   events(options: EventStreamOptions): EventStream {

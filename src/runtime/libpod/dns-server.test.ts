@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -83,14 +83,44 @@ describe("DNS server guard", () => {
     assert.equal(await gone.settle(), "gone");
   });
 
-  test("settle waits while the server is a zombie, and gives up after its time limit", async () => {
+  test("settle removes the pid file of a zombie server, so that the next setup starts a new one", async () => {
     const { pid, killParent } = await zombie();
     try {
-      const server = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 100 });
+      const dir = runDirWithPid(pid);
+      const pidFile = join(dir, "aardvark-dns", "aardvark.pid");
+      const server = new DnsServer(async () => dir, { reapTimeoutMs: 30_000 });
+      assert.equal(await server.state(), "zombie");
+      const started = Date.now();
+      assert.equal(await server.settle(), "cleared");
+      assert.ok(Date.now() - started < 5_000, "no wait for the reaping");
+      assert.equal(existsSync(pidFile), false, "the dead server's pid file is gone");
+      assert.equal(await server.state(), "none");
+      assert.equal(await server.settle(), "none", "nothing left to settle");
+    } finally {
+      await killParent();
+    }
+  });
+
+  test("a live server's pid file is never removed", async () => {
+    const dir = runDirWithPid(process.pid);
+    assert.equal(await new DnsServer(async () => dir).settle(), "running");
+    assert.equal(existsSync(join(dir, "aardvark-dns", "aardvark.pid")), true);
+  });
+
+  test("where the pid file cannot be removed, settle waits for the reaping, up to its time limit", async () => {
+    const { pid, killParent } = await zombie();
+    const refuse = async () => {
+      throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+    };
+    try {
+      const server = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 100, remove: refuse });
       assert.equal(await server.state(), "zombie");
       assert.equal(await server.settle(), "zombie", "the time limit ends the wait");
 
-      const patient = new DnsServer(async () => runDirWithPid(pid), { reapTimeoutMs: 30_000 });
+      const patient = new DnsServer(async () => runDirWithPid(pid), {
+        reapTimeoutMs: 30_000,
+        remove: refuse,
+      });
       const settled = patient.settle();
       await killParent();
       assert.equal(await settled, "gone", "the wait ends once the zombie is reaped");
