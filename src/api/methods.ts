@@ -239,9 +239,13 @@ const PACKAGE_HANDLERS: ApiHandlers<
     if (kept.length === 0) return [];
     const { apps } = await ctx.sources();
     return kept.map(({ appId, dirs }) => {
-      // The one package.uninstall would purge it with (sourced: the first source that offers it).
+      // The one package.uninstall would purge it with: the first source that offers it, else the
+      // one publisher of the marketplace that does.
       const offered = apps.find((a) => a.id === appId);
-      return { id: appId, kept: dirs, name: offered?.manifest.name ?? null, source: offered?.source ?? null };
+      if (offered) return { id: appId, kept: dirs, name: offered.manifest.name, source: offered.source };
+      const market = ctx.market.offersOf(appId);
+      const only = market.length === 1 ? market[0] : undefined;
+      return { id: appId, kept: dirs, name: only?.app.name ?? null, source: only?.source ?? null };
     });
   },
   "package.describe": async ({ id }, ctx) => {
@@ -296,11 +300,20 @@ const PACKAGE_HANDLERS: ApiHandlers<
     const kept = purge ? ctx.orchestrator.keptData(id) : [];
     if (kept.length === 0)
       return lifecycle(ctx, () => ctx.orchestrator.lifecycle.uninstall(id, { purge, force }));
-    // Uninstalled earlier with its data kept: the manifest a source offers says what its purge deletes.
-    const app = await sourced(ctx, id).catch((error: unknown) => {
+    // Uninstalled earlier with its data kept: the manifest a source offers says what its purge deletes
+    // (a marketplace app's, its publisher's: nothing of it runs without its containers, so no risk
+    // is confirmed for it; a pre_purge hook needs `force` then, as for any app not installed).
+    const app = await ((await offeredBySources(ctx, id))
+      ? sourced(ctx, id)
+      : marketSourced(ctx, id, { confirmRisk: true, update: false })
+    ).catch((error: unknown) => {
+      const where = `its kept data is in ${kept.join(" and ")}`;
+      const publishers = ctx.market.offersOf(id).length;
       throw new RpcError(
         RPC_CODES.notFound,
-        `${id} is not installed and ${error instanceof RpcError ? error.message : "no source offers it"}; its kept data is in ${kept.join(" and ")}: delete it by hand, or add the source that offers ${id} and purge again`,
+        publishers > 1
+          ? `${id} is not installed and ${publishers} publishers offer an app ${id} (different apps), so which one it was cannot be told; ${where}: delete it by hand`
+          : `${id} is not installed and ${error instanceof RpcError ? error.message : "no source offers it"}; ${where}: delete it by hand, or add the source that offers ${id} and purge again`,
       );
     });
     return lifecycle(ctx, () => ctx.orchestrator.lifecycle.purgeKept(app, { force }));

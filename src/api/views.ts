@@ -194,7 +194,7 @@ export const KeptAppView = z.object({
   name: z.string().nullable().meta({ description: "Its name, as the source that offers it says it." }),
   source: z.string().nullable().meta({
     description:
-      "The source that offers it: its manifest says what the purge deletes. Null: no source offers it, and `package.uninstall` refuses to purge it (delete the directories by hand, or add a source that offers it).",
+      "The source that offers it (a catalog or the apps directory, else the one marketplace publisher of that id): its manifest says what the purge deletes. Null: none does, or several publishers do (which one it was cannot be told), and `package.uninstall` refuses to purge it (delete the directories by hand, or add a source that offers it).",
   }),
 });
 

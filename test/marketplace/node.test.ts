@@ -5,7 +5,7 @@
  * bundle store or small HTTP servers the tests control.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -201,6 +201,55 @@ describe("a node discovers, verifies and installs marketplace apps", () => {
       RPC_CODES.invalidParams,
     );
     assert.match(ambiguous.message, /2 publishers offer an app bob\.wiki/);
+    assert.deepEqual(storeSnapshot(daemon.storePath).apps, before, "nothing changed");
+  });
+
+  test("an app's data kept at its uninstall is listed with its publisher and purged from its release; when two publishers offer the id, the purge says it cannot tell which", async () => {
+    const keep = (id: string) => {
+      const dir = join(daemon.dataDir, "apps", id, "volumes", "data");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "kept.txt"), "the operator's data\n");
+    };
+    const frank = devKey();
+    await publishDir(frank, appDir(base, "frank.diary", "1.0.0"), relay);
+    await refresh();
+    keep("frank.diary");
+    const kept = (await call("package.kept")) as Array<{
+      id: string;
+      name: string | null;
+      source: string | null;
+    }>;
+    assert.deepEqual(
+      kept.find((k) => k.id === "frank.diary"),
+      {
+        id: "frank.diary",
+        kept: [join(daemon.dataDir, "apps", "frank.diary")],
+        name: "App frank.diary",
+        source: `nostr:${npub(frank.pubkey)}`,
+      },
+    );
+    const accepted = (await call("package.uninstall", { id: "frank.diary", purge: true })) as {
+      kind: string;
+    };
+    assert.equal(accepted.kind, "purge");
+    assert.equal(daemon.orchestrator.store.getApp("frank.diary")?.source, `nostr:${npub(frank.pubkey)}`);
+
+    await publishDir(devKey(), appDir(base, "grace.blog", "1.0.0"), relay);
+    await publishDir(devKey(), appDir(base, "grace.blog", "2.0.0"), relay);
+    await refresh();
+    keep("grace.blog");
+    const before = storeSnapshot(daemon.storePath).apps;
+    const refused = await fails(
+      daemon.port,
+      "package.uninstall",
+      { id: "grace.blog", purge: true },
+      caller,
+      RPC_CODES.notFound,
+    );
+    assert.match(
+      refused.message,
+      /grace\.blog is not installed and 2 publishers offer an app grace\.blog \(different apps\), so which one it was cannot be told; its kept data is in .*grace\.blog: delete it by hand$/,
+    );
     assert.deepEqual(storeSnapshot(daemon.storePath).apps, before, "nothing changed");
   });
 
