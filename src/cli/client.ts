@@ -10,11 +10,12 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { MethodName, PublicMethodName, Result } from "../api/contract.ts";
 import { RPC_CODES } from "../api/rpc/errors.ts";
-import { EventStream, streamUrl, type WebSocketLike } from "../client/events.ts";
+import { EventStream, streamUrl } from "../client/events.ts";
 import type { ParamsArg } from "../client/rpc.ts";
 import { SERVICE_USER } from "../host/layout.ts";
 import { UsageError } from "./args.ts";
 import { NotHttp, postJson, RequestTimeout } from "./http1.ts";
+import { openWebSocket } from "./websocket.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:7780";
 export const TOKEN_FILE_NAME = "cli-token";
@@ -465,8 +466,7 @@ export class DaemonClient {
     let token = (await this.#credentials()).token;
     const stream = new EventStream({
       url: streamUrl(this.url),
-      connect: (url) =>
-        new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike,
+      connect: (url) => openWebSocket(url, { authorization: `Bearer ${token}` }),
     });
     const renewToken = async () => {
       this.#token = undefined;
