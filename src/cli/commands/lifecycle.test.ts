@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -118,11 +118,18 @@ after(async () => {
 });
 
 /** Runs the CLI against the stand-in; the methods it calls are counted from here. */
-function archy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function archy(
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   calls.length = 0;
   return new Promise((done) =>
-    execFile(ARCHY, args, { env, cwd: dir, timeout: 120_000 }, (error, stdout, stderr) =>
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    execFile(
+      ARCHY,
+      args,
+      { env: { ...env, ...extraEnv }, cwd: dir, timeout: 120_000 },
+      (error, stdout, stderr) =>
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     ),
   );
 }
@@ -134,6 +141,24 @@ test("after the operation's final event the CLI exits with the told outcome: no 
   assert.match(run.stdout, /^done in .*: wiki is running$/m);
   assert.match(run.stdout, /^open http:\/\/wiki\.node\.test:7780\/$/m, "the address from the told view");
   assert.deepEqual(calls, ["package.start", "operation.get"], "one request, one read before the end");
+});
+
+test("following an operation loads none of undici (Node's global WebSocket: 25-90 ms of a command's start)", async () => {
+  const hook = join(dir, "modules-hook.cjs");
+  const record = join(dir, "modules");
+  writeFileSync(
+    hook,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(record)}, process.moduleLoadList.join("\\n")));\n`,
+  );
+  const run = await archy(["start", "wiki"], { NODE_OPTIONS: `--require ${hook}` });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^done in .*: wiki is running$/m, "followed to the end over the stream");
+  const loaded = readFileSync(record, "utf8").split("\n");
+  assert.ok(loaded.length > 10, "the load list was recorded");
+  assert.deepEqual(
+    loaded.filter((name) => /undici|websocket/i.test(name)),
+    [],
+  );
 });
 
 test("an install tells the app's warnings from the daemon's answer, without listing the apps to find them", async () => {
