@@ -15,6 +15,7 @@ import {
 import type { Operation } from "../orchestrator/model.ts";
 import type { AppRow } from "../orchestrator/store.ts";
 import { outputLines } from "../runtime/output-lines.ts";
+import type { SourceListing } from "../sources/local.ts";
 import { provenanceChange } from "../sources/provenance.ts";
 import { listChanges, listedApps, listVersion } from "./app-list.ts";
 import { appView, containerView, warningsOf } from "./app-views.ts";
@@ -81,10 +82,23 @@ function lifecycle(ctx: ApiContext, work: () => LifecycleAccepted): LifecycleAcc
   return accepted;
 }
 
-/** Whether the catalogs or the local apps offer `id` (they come first: a marketplace app never takes over an id). */
-async function offeredBySources(ctx: ApiContext, id: string): Promise<boolean> {
+/**
+ * The app `id` an install or a purge acts on: as a `nostr:` source names it, else as the catalogs
+ * or the local apps offer it (they come first: a marketplace app never takes over an id), else as
+ * the marketplace does. The sources are read once, with `id` as its manifest is now.
+ */
+async function toActOn(
+  ctx: ApiContext,
+  id: string,
+  options: { source?: string | undefined; confirmRisk: boolean; update: boolean },
+) {
+  if (options.source?.startsWith("nostr:")) return marketSourced(ctx, id, options);
   const listing = await ctx.sources({ currentFor: id });
-  return listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
+  const offered =
+    listing.apps.some((a) => a.id === id) || listing.rejected.some((r) => r.dir.endsWith(`/${id}`));
+  return options.source !== undefined || offered
+    ? sourcedIn(listing, id, options.source)
+    : marketSourced(ctx, id, options);
 }
 
 /** Refuses an app whose host paths this node cannot give it. */
@@ -128,7 +142,11 @@ async function withEnvFiles<T extends SourcedManifest>(ctx: ApiContext, app: T):
 
 /** The app `id` as the catalogs or local apps offer it (from `source` only, when given). */
 async function sourced(ctx: ApiContext, id: string, source?: string) {
-  const listing = await ctx.sources({ currentFor: id });
+  return sourcedIn(await ctx.sources({ currentFor: id }), id, source);
+}
+
+/** The app `id` as `listing` offers it (from `source` only, when given), or why it does not. */
+function sourcedIn(listing: SourceListing, id: string, source?: string) {
   const app = listing.apps.find((a) => a.id === id && (source === undefined || a.source === source));
   if (app) return app;
   const rejected = listing.rejected.find((r) => r.dir.endsWith(`/${id}`));
@@ -276,12 +294,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     };
   },
   "package.install": async ({ id, source, confirmRisk, approve }, ctx) => {
-    const app = await withEnvFiles(
-      ctx,
-      source?.startsWith("nostr:") || (source === undefined && !(await offeredBySources(ctx, id)))
-        ? await marketSourced(ctx, id, { source, confirmRisk, update: false })
-        : await sourced(ctx, id, source),
-    );
+    const app = await withEnvFiles(ctx, await toActOn(ctx, id, { source, confirmRisk, update: false }));
     await checkHostPaths(ctx, app);
     const accepted = lifecycle(ctx, () => ctx.orchestrator.lifecycle.install(app, { approve }));
     if ("fetchLog" in app) noteOperation(ctx, accepted, app.fetchLog);
@@ -303,10 +316,7 @@ const PACKAGE_HANDLERS: ApiHandlers<
     // Uninstalled earlier with its data kept: the manifest a source offers says what its purge deletes
     // (a marketplace app's, its publisher's: nothing of it runs without its containers, so no risk
     // is confirmed for it; a pre_purge hook needs `force` then, as for any app not installed).
-    const app = await ((await offeredBySources(ctx, id))
-      ? sourced(ctx, id)
-      : marketSourced(ctx, id, { confirmRisk: true, update: false })
-    ).catch((error: unknown) => {
+    const app = await toActOn(ctx, id, { confirmRisk: true, update: false }).catch((error: unknown) => {
       const where = `its kept data is in ${kept.join(" and ")}`;
       const publishers = ctx.market.offersOf(id).length;
       throw new RpcError(
