@@ -121,15 +121,22 @@ function listNow(ctx: ApiContext): Listed {
   const alerts = ctx.backups.alerts(view.rows, now);
   const marks = new Map<string, string>();
   const apps = view.apps.map((app, i) => {
-    const own = alerts.filter((alert) => alert.appId === app.id);
+    const current = nowOf(app, alerts, now);
+    const own = current.alerts;
     marks.set(app.id, own.length === 0 ? (view.marks[i] ?? "") : `${view.marks[i]}.${JSON.stringify(own)}`);
-    return {
-      ...app,
-      observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
-      alerts: own,
-    };
+    return { ...app, ...current };
   });
   return { apps, marks, version: view.version, rows: view.rows };
+}
+
+type Alerts = ReturnType<ApiContext["backups"]["alerts"]>;
+
+/** What of an app's view is as of now, not of the store: its observation's age and its alerts. */
+function nowOf(app: AppViewResult, alerts: Alerts, now: number) {
+  return {
+    observedAgeMs: app.observedAt === null ? null : Math.max(0, now - app.observedAt),
+    alerts: alerts.filter((alert) => alert.appId === app.id),
+  };
 }
 
 /**
@@ -147,14 +154,16 @@ export function listedApps(ctx: ApiContext): SerializedResult<AppViewResult[]> {
     const text = JSON.stringify(rest);
     return Buffer.from(`${text.slice(0, -1)}${text === "{}" ? "" : ","}"observedAgeMs":`);
   });
+  const heads = view.heads;
   const alerts = ctx.backups.alerts(view.rows, now);
   const parts: Buffer[] = [];
   view.apps.forEach((app, i) => {
-    const age = app.observedAt === null ? null : Math.max(0, now - app.observedAt);
-    const own = alerts.filter((alert) => alert.appId === app.id);
+    const current = nowOf(app, alerts, now);
     parts.push(
-      view.heads?.[i] as Buffer,
-      Buffer.from(`${age},"alerts":${JSON.stringify(own)}}${i < view.apps.length - 1 ? "," : ""}`),
+      heads[i] as Buffer,
+      Buffer.from(
+        `${current.observedAgeMs},"alerts":${JSON.stringify(current.alerts)}}${i < view.apps.length - 1 ? "," : ""}`,
+      ),
     );
   });
   return new SerializedResult(Buffer.concat([OPEN_LIST, ...parts, CLOSE_LIST]));
