@@ -9,7 +9,7 @@
  */
 import { type Dispatcher, request } from "undici";
 import { type Peer, peerBundleUrl } from "../peers/peers.ts";
-import { peerStatusAdvice, UNTRUSTED_ISSUER } from "../peers/probe.ts";
+import { peerStatusAdvice, UNTRUSTED_ISSUER, untrustedPeerAdvice } from "../peers/probe.ts";
 import { publicOnlyDispatcher, type ReachPolicy, refusedUrl } from "../system/public-address.ts";
 import { digestProblem, MAX_BUNDLE_BYTES } from "./bundle.ts";
 import type { BundleDigest } from "./events.ts";
@@ -23,12 +23,6 @@ export type FetchOutcome =
  * `untrusted` when its certificate's issuer is not one this node trusts.
  */
 type Failure = { problem: string; lied: boolean; untrusted?: boolean };
-
-/** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
-function untrustedPeerAdvice(url: string): string {
-  const plain = url.replace(/^https:/, "http:");
-  return `: bundles are fetched trusting the system's authorities only, and the one a node makes for itself is not among them; add it as ${plain} on a network you trust, or give that node a certificate of a public CA (archy daemon --tls-cert)`;
-}
 
 async function fromSource(
   url: string,

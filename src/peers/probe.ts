@@ -33,6 +33,12 @@ export function peerStatusAdvice(status: number): string {
   return "";
 }
 
+/** What to do about a peer over HTTPS whose certificate this node does not trust (docs/marketplace.md). */
+export function untrustedPeerAdvice(url: string): string {
+  const plain = url.replace(/^https:/, "http:");
+  return `: bundles are fetched trusting the system's authorities only, and the one a node makes for itself is not among them; add it as ${plain} on a network you trust, or give that node a certificate of a public CA (archy daemon --tls-cert)`;
+}
+
 /** Asks the peer at `url` (canonical, ending in `/`) whether it takes `token`. */
 export async function probePeer(
   url: string,
@@ -67,7 +73,7 @@ export async function probePeer(
       return {
         answered: false,
         accepted: false,
-        message: `its certificate is not one this node trusts (TLS: ${code}); add it as ${url.replace(/^https:/, "http:")} on a network you trust, or give that node a certificate of a public CA`,
+        message: `its certificate is not one this node trusts (TLS: ${code})${untrustedPeerAdvice(url)}`,
       };
     return {
       answered: false,
