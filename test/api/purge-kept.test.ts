@@ -9,7 +9,16 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RPC_CODES } from "../../src/api/rpc/errors.ts";
-import { fails, ok, type Session, setup, startDaemon, TEST_APPS, type TestDaemon } from "./support.ts";
+import {
+  fails,
+  keepData,
+  ok,
+  type Session,
+  setup,
+  startDaemon,
+  TEST_APPS,
+  type TestDaemon,
+} from "./support.ts";
 
 describe("package.uninstall with purge, for an app uninstalled with its data kept", {
   timeout: 120_000,
@@ -23,11 +32,7 @@ describe("package.uninstall with purge, for an app uninstalled with its data kep
   });
   after(() => d?.close());
 
-  const keep = (id: string) => {
-    const dir = join(d.dataDir, "apps", id, "volumes", "data");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "kept.txt"), "the operator's data\n");
-  };
+  const keep = (id: string) => keepData(d.dataDir, id);
 
   test("with nothing kept, a purge of an app that is not installed is refused as before", async () => {
     const error = await fails(

@@ -437,6 +437,17 @@ export async function login(port: number, password = PASSWORD, caller: Caller = 
   return sessionOf(await rpc(port, "auth.login", { password }, caller));
 }
 
+/**
+ * What an uninstall that kept the data leaves: app `id`'s data directory under `dataDir`, with a
+ * file in one of its volumes. Returns the app's directory.
+ */
+export function keepData(dataDir: string, id: string): string {
+  const dir = join(dataDir, "apps", id);
+  mkdirSync(join(dir, "volumes", "data"), { recursive: true });
+  writeFileSync(join(dir, "volumes", "data", "kept.txt"), "the operator's data\n");
+  return dir;
+}
+
 /** Every row of every table of the store, for before/after comparisons. */
 export function storeSnapshot(storePath: string): Record<string, unknown[]> {
   const db = new DatabaseSync(storePath, { readOnly: true });

@@ -20,6 +20,7 @@ import { buildPublication } from "../../src/marketplace/signing.ts";
 import {
   type Caller,
   fails,
+  keepData,
   ok,
   settle,
   startDaemon,
@@ -205,11 +206,7 @@ describe("a node discovers, verifies and installs marketplace apps", () => {
   });
 
   test("an app's data kept at its uninstall is listed with its publisher and purged from its release; when two publishers offer the id, the purge says it cannot tell which", async () => {
-    const keep = (id: string) => {
-      const dir = join(daemon.dataDir, "apps", id, "volumes", "data");
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "kept.txt"), "the operator's data\n");
-    };
+    const keep = (id: string) => keepData(daemon.dataDir, id);
     const frank = devKey();
     await publishDir(frank, appDir(base, "frank.diary", "1.0.0"), relay);
     await refresh();

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
+  keepData,
   ok,
   PASSWORD,
   type Session,
@@ -41,12 +42,7 @@ after(async () => {
 });
 
 /** What an uninstall that kept the data leaves: the app's data directory, with a file in it. */
-function keep(id: string): string {
-  const dir = join(d.dataDir, "apps", id);
-  mkdirSync(join(dir, "volumes", "data"), { recursive: true });
-  writeFileSync(join(dir, "volumes", "data", "kept.txt"), "the operator's data\n");
-  return dir;
-}
+const keep = (id: string): string => keepData(d.dataDir, id);
 
 test("My Apps lists kept data; Delete asks first naming what is lost, Cancel keeps it, confirming purges it; an app no source offers is left to the operator", async (t) => {
   const alpha = keep("api-alpha");
